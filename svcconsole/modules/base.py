@@ -1,0 +1,225 @@
+"""The module protocol: what a delivery module is asked to do, and what it answers.
+
+Modules receive plain snapshots (`ServiceRef`, `ServerRef`, `ProductRef`), never ORM rows, so a
+call can run in a worker thread or process with no database session open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+OPERATIONS = (
+    "test_connection",
+    "create",
+    "suspend",
+    "unsuspend",
+    "terminate",
+    "renew",
+    "reinstall",
+    "change_package",
+    "add_option",
+    "list_importable",
+    "panel",
+    "power",
+    "tabs",
+)
+
+
+class ModuleError(Exception):
+    """A module call failed; `retryable` says whether trying again later can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.code = code
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnsupportedOperation(ModuleError):
+    """The module does not implement this operation."""
+
+    def __init__(self, module: str, operation: str) -> None:
+        super().__init__(f"module {module} does not support {operation}", retryable=False)
+        self.operation = operation
+
+
+@dataclass(frozen=True)
+class ServerRef:
+    """A server as a module sees it: where the panel is and how to log in."""
+
+    id: int
+    name: str
+    module: str
+    url: str
+    credentials: str | None = field(default=None, repr=False)
+    node: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"ServerRef(id={self.id}, name={self.name!r}, module={self.module!r}, url={self.url!r})"
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    """A product as a module sees it: its module config (egg, limits, template, cores...)."""
+
+    id: int
+    name: str
+    type: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    id: int
+    name: str
+    email: str
+    company: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A service as a module sees it, with what the module stored before in `external`."""
+
+    id: int
+    uuid: str
+    name: str
+    customer: CustomerRef
+    product: ProductRef | None
+    server: ServerRef | None
+    external: dict[str, Any] = field(default_factory=dict)
+    billing_cycle: str | None = None
+
+
+@dataclass
+class ModuleResult:
+    """What a successful call returns; `external` is merged into `service.external`."""
+
+    message: str = ""
+    external: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportableResource:
+    """An existing resource on a server that can be imported as a service."""
+
+    external_ref: str
+    name: str
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PanelState:
+    """The live state of a service on its panel, for the Panel tab."""
+
+    status: str
+    resources: dict[str, str] = field(default_factory=dict)
+    addresses: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ModuleTab:
+    """An extra sub-page a module shows on the detail screen: a title and key/value rows."""
+
+    key: str
+    title: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Module:
+    """Base class of every delivery module; subclasses list the operations they implement."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset()
+    needs_server: ClassVar[bool] = False
+
+    def supports_operation(self, operation: str) -> bool:
+        return operation in self.supports
+
+    def _unsupported(self, operation: str) -> ModuleError:
+        return UnsupportedOperation(self.name, operation)
+
+    def test_connection(self, server: ServerRef) -> ModuleResult:
+        raise self._unsupported("test_connection")
+
+    def create(self, service: ServiceRef) -> ModuleResult:
+        raise self._unsupported("create")
+
+    def suspend(self, service: ServiceRef) -> ModuleResult:
+        raise self._unsupported("suspend")
+
+    def unsuspend(self, service: ServiceRef) -> ModuleResult:
+        raise self._unsupported("unsuspend")
+
+    def terminate(self, service: ServiceRef, *, force: bool = False) -> ModuleResult:
+        raise self._unsupported("terminate")
+
+    def renew(self, service: ServiceRef) -> ModuleResult:
+        raise self._unsupported("renew")
+
+    def reinstall(self, service: ServiceRef) -> ModuleResult:
+        raise self._unsupported("reinstall")
+
+    def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
+        raise self._unsupported("change_package")
+
+    def add_option(self, service: ServiceRef, option: dict[str, Any]) -> ModuleResult:
+        raise self._unsupported("add_option")
+
+    def list_importable(self, server: ServerRef) -> list[ImportableResource]:
+        raise self._unsupported("list_importable")
+
+    def panel(self, service: ServiceRef) -> PanelState:
+        raise self._unsupported("panel")
+
+    def power(self, service: ServiceRef, signal: str) -> ModuleResult:
+        raise self._unsupported("power")
+
+    def tabs(self, service: ServiceRef) -> list[ModuleTab]:
+        return []
+
+
+_REGISTRY: dict[str, type[Module]] = {}
+
+
+def register(module_class: type[Module]) -> type[Module]:
+    """Class decorator: make a module available under its `name`."""
+    if not module_class.name:
+        raise ValueError("a module needs a name")
+    _REGISTRY[module_class.name] = module_class
+    return module_class
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def module_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_module(name: str) -> Module:
+    """An instance of the module registered under `name`; `KeyError` if there is none."""
+    return _REGISTRY[name]()
+
+
+def is_module(name: str) -> bool:
+    return name in _REGISTRY
