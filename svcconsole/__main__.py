@@ -1,0 +1,5 @@
+"""`python -m svcconsole`."""
+
+from svcconsole.cli import main
+
+main()

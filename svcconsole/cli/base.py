@@ -1,0 +1,136 @@
+"""The CLI's shared parts: the state behind `--db`, `--read-only` and `--as`, error handling
+that turns every refusal into one line and its exit code, and confirmation rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer.core import TyperGroup
+
+from svcconsole.cli.output import message
+from svcconsole.core.context import acting_operator, open_database
+from svcconsole.core.errors import InvalidInput, SvcError
+from svcconsole.core.operators import Actor
+from svcconsole.store.engine import Database, DatabaseError
+
+log = logging.getLogger("svcconsole.cli")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_DENIED = 0, 1, 2, 3, 4
+
+
+def _one_line(error: ClickException) -> str:
+    text = " ".join(error.format_message().split())
+    context = getattr(error, "ctx", None)
+    if context is not None:
+        text += f" (see `{context.command_path} --help`)"
+    return text
+
+
+class SvcGroup(TyperGroup):
+    """A command group whose errors are one line on stderr and a documented exit code."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
+        try:
+            result = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+        except SvcError as error:
+            message(f"error: {error.message}")
+            code = error.exit_code
+        except DatabaseError as error:
+            message(f"error: {error}")
+            code = EXIT_ERROR
+        except NoArgsIsHelpError as error:
+            typer.echo(error.format_message(), err=True)
+            code = EXIT_USAGE
+        except ClickException as error:
+            message(f"error: {_one_line(error)}")
+            code = error.exit_code
+        except typer.Abort:
+            message("aborted")
+            code = EXIT_ERROR
+        except KeyboardInterrupt:
+            message("interrupted")
+            code = 130
+        except Exception as error:  # noqa: BLE001 - never a traceback for the user; the log keeps it
+            log.exception("unexpected error")
+            message(f"error: internal error: {type(error).__name__}: {' '.join(str(error).split())[:300]} (the traceback is in the operations log)")
+            code = EXIT_ERROR
+        else:
+            code = result if isinstance(result, int) else EXIT_OK
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
+    return typer.Typer(
+        help=help_text,
+        cls=SvcGroup,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        no_args_is_help=kwargs.pop("no_args_is_help", True),
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        **kwargs,
+    )
+
+
+@dataclass
+class CliState:
+    """What the global options chose; the database and the actor open on first use."""
+
+    db_url: str | None = None
+    read_only: bool = False
+    as_login: str | None = None
+    _db: Database | None = field(default=None, repr=False)
+    _actor: Actor | None = field(default=None, repr=False)
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.db_url)
+        return self._db
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            self._actor = acting_operator(self.db, as_login=self.as_login, read_only=self.read_only)
+        return self._actor
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def stdin_is_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Go on only with `--yes` or a "y" typed at a terminal; off a TTY, refuse without `--yes`."""
+    if yes:
+        return
+    if not stdin_is_tty():
+        raise InvalidInput("--yes", f"{question}: stdin is not a terminal, so pass --yes to confirm")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(EXIT_ERROR)
+
+
+def read_stdin_ids() -> list[str]:
+    return [token for line in sys.stdin.read().splitlines() for token in line.replace(",", " ").split() if token]

@@ -1,0 +1,279 @@
+"""`customers`, `products` and `servers`: list, add, show, edit (and `servers test`)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from sqlmodel import func, select
+
+from svcconsole.cli.base import new_app, state
+from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
+from svcconsole.core import catalog, views
+from svcconsole.core.operators import require
+from svcconsole.core.parse import parse_bool, parse_int
+from svcconsole.core.services import server_ref, settings_of
+from svcconsole.core.statuses import NON_TRANSITION_ROLES
+from svcconsole.modules import ModuleError, get_module
+from svcconsole.store.models import Customer, Product, Server, Service
+
+customers_app = new_app("Customers: list, add, show, edit.")
+products_app = new_app("Products and their prices: list, add, show, edit.")
+servers_app = new_app("Servers (panels and hosts): list, add, show, edit, test.")
+
+FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
+LIMIT_OPTION = typer.Option("100", "--limit", help="At most N rows (0 = all).")
+
+
+def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    cli = state(ctx)
+    require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
+    return cli.db.read()
+
+
+def _print_added(fmt: Format, record_id: int | None, as_dict: dict) -> None:  # type: ignore[type-arg]
+    if fmt is Format.JSON:
+        json_out(as_dict)
+    else:
+        data(str(record_id))
+
+
+# ----------------------------------------------------------------------------- customers
+
+
+@customers_app.command("list")
+def customers_list(
+    ctx: typer.Context,
+    search: Optional[str] = typer.Option(None, "--search", help="Part of a name or email."),
+    limit: str = LIMIT_OPTION,
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """List customers (newest first)."""
+    output = parse_format(fmt)
+    count = parse_int("--limit", limit, minimum=0)
+    with _read(ctx) as session:
+        query = select(Customer)
+        if search:
+            pattern = f"%{search.lower()}%"
+            query = query.where(func.lower(Customer.name).like(pattern) | Customer.email.like(pattern))  # type: ignore[attr-defined]
+        query = query.order_by(Customer.id.desc())  # type: ignore[union-attr]
+        if count:
+            query = query.limit(count)
+        rows = [views.customer_dict(customer) for customer in session.exec(query).all()]
+    emit(rows, ["id", "name", "email", "company", "created_at"], output)
+
+
+@customers_app.command("add")
+def customers_add(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", help="Full name."),
+    email: str = typer.Option(..., "--email", help="Unique email address."),
+    company: Optional[str] = typer.Option(None, "--company"),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Add a customer; prints its id."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    cli = state(ctx)
+    customer = cli.db.transaction(lambda session: catalog.add_customer(session, cli.actor, name=name, email=email, company=company))
+    _print_added(output, customer.id, views.customer_dict(customer))
+
+
+@customers_app.command("show")
+def customers_show(ctx: typer.Context, customer: str = typer.Argument(..., help="Id or email."), fmt: str = FORMAT_OPTION) -> None:
+    """Show a customer and how many services it has per status."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    with _read(ctx) as session:
+        record = catalog.resolve_customer(session, customer)
+        result = views.customer_dict(record)
+        counts = session.exec(select(Service.status, func.count()).where(Service.customer_id == record.id).group_by(Service.status)).all()
+        result["services"] = {status: total for status, total in counts}
+    if output is Format.JSON:
+        json_out(result)
+    else:
+        key_values(result)
+
+
+@customers_app.command("edit")
+def customers_edit(
+    ctx: typer.Context,
+    customer: str = typer.Argument(..., help="Id or email."),
+    name: Optional[str] = typer.Option(None, "--name"),
+    email: Optional[str] = typer.Option(None, "--email"),
+    company: Optional[str] = typer.Option(None, "--company"),
+) -> None:
+    """Change a customer's name, email or company."""
+    cli = state(ctx)
+    record = cli.db.transaction(lambda session: catalog.edit_customer(session, cli.actor, customer, name=name, email=email, company=company))
+    message(f"customer {record.id} saved")
+
+
+# ----------------------------------------------------------------------------- products
+
+
+@products_app.command("list")
+def products_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
+    """List products with their prices."""
+    output = parse_format(fmt)
+    with _read(ctx) as session:
+        rows = []
+        for product in session.exec(select(Product).order_by(Product.id)).all():
+            record = views.product_dict(product, catalog.prices_of(session, product.id or 0))
+            record["price_list"] = ", ".join(f"{price['billing_cycle']}={price['price']} {price['currency']}" for price in record["prices"])
+            rows.append(record)
+    emit(rows, ["id", "name", "type", "price_list", "max_renewals"], output)
+
+
+@products_app.command("add")
+def products_add(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name"),
+    type: str = typer.Option(..., "--type", help="The module that delivers it (manual, pterodactyl, proxmox)."),
+    price: list[str] = typer.Option([], "--price", help="CYCLE=AMOUNT, repeatable (monthly=12.00)."),
+    currency: Optional[str] = typer.Option(None, "--currency", help="Three-letter code (default: the currency setting)."),
+    max_renewals: Optional[str] = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited)."),
+    config: list[str] = typer.Option([], "--config", help="Module config KEY=VALUE, repeatable."),
+    upgrade_to: list[str] = typer.Option([], "--upgrade-to", help="A product it can be upgraded to, repeatable."),
+    no_customer_cancel: bool = typer.Option(False, "--no-customer-cancel", help="Customers may not cancel it themselves."),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Add a product; prints its id."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    cli = state(ctx)
+
+    def work(session):  # type: ignore[no-untyped-def]
+        product = catalog.add_product(
+            session,
+            cli.actor,
+            name=name,
+            type=type,
+            prices=price,
+            currency=currency,
+            max_renewals=max_renewals,
+            config=config,
+            upgrade_to=upgrade_to,
+            allow_customer_cancel=not no_customer_cancel,
+            default_currency=settings_of(session)["currency"],
+        )
+        return product, views.product_dict(product, catalog.prices_of(session, product.id or 0))
+
+    product, record = cli.db.transaction(work)
+    _print_added(output, product.id, record)
+
+
+@products_app.command("show")
+def products_show(ctx: typer.Context, product: str = typer.Argument(..., help="Id or name."), fmt: str = FORMAT_OPTION) -> None:
+    """Show a product, its prices and config."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    with _read(ctx) as session:
+        record = catalog.resolve_product(session, product)
+        result = views.product_dict(record, catalog.prices_of(session, record.id or 0))
+    if output is Format.JSON:
+        json_out(result)
+    else:
+        key_values(result)
+
+
+@products_app.command("edit")
+def products_edit(
+    ctx: typer.Context,
+    product: str = typer.Argument(..., help="Id or name."),
+    name: Optional[str] = typer.Option(None, "--name"),
+    price: list[str] = typer.Option([], "--price", help="CYCLE=AMOUNT to add or change, repeatable."),
+    max_renewals: Optional[str] = typer.Option(None, "--max-renewals", help="Renewal limit ('none' = unlimited)."),
+    config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
+    upgrade_to: Optional[list[str]] = typer.Option(None, "--upgrade-to", help="Replace the upgrade targets."),
+    customer_cancel: Optional[str] = typer.Option(None, "--customer-cancel", help="true or false."),
+) -> None:
+    """Change a product."""
+    cli = state(ctx)
+    allow = parse_bool("--customer-cancel", customer_cancel) if customer_cancel is not None else None
+    record = cli.db.transaction(
+        lambda session: catalog.edit_product(
+            session, cli.actor, product, name=name, prices=price, max_renewals=max_renewals, config=config,
+            upgrade_to=upgrade_to, allow_customer_cancel=allow,
+        )
+    )
+    message(f"product {record.id} saved")
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+@servers_app.command("list")
+def servers_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
+    """List servers (credentials are never shown)."""
+    output = parse_format(fmt)
+    with _read(ctx) as session:
+        counts = dict(session.exec(select(Service.server_id, func.count()).where(Service.server_id != None).group_by(Service.server_id)).all())  # noqa: E711
+        rows = [views.server_dict(server, counts.get(server.id, 0)) for server in session.exec(select(Server).order_by(Server.id)).all()]
+    emit(rows, ["id", "name", "module", "url", "node", "enabled", "services"], output)
+
+
+@servers_app.command("add")
+def servers_add(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name"),
+    module: str = typer.Option(..., "--module", help="manual, pterodactyl or proxmox."),
+    url: str = typer.Option(..., "--url", help="The panel's base URL."),
+    credentials: Optional[str] = typer.Option(None, "--credentials", help="API key or token (stored encrypted)."),
+    node: Optional[str] = typer.Option(None, "--node"),
+    capacity: Optional[str] = typer.Option(None, "--capacity", help="How many services it can hold."),
+    config: list[str] = typer.Option([], "--config", help="KEY=VALUE, repeatable."),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Add a server; prints its id."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    cli = state(ctx)
+    server = cli.db.transaction(
+        lambda session: catalog.add_server(session, cli.actor, name=name, module=module, url=url, credentials=credentials, node=node, capacity=capacity, config=config)
+    )
+    _print_added(output, server.id, views.server_dict(server))
+
+
+@servers_app.command("show")
+def servers_show(ctx: typer.Context, server: str = typer.Argument(..., help="Id or name."), fmt: str = FORMAT_OPTION) -> None:
+    """Show a server (without its credentials)."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    with _read(ctx) as session:
+        record = catalog.resolve_server(session, server)
+        result = views.server_dict(record, catalog.count_services_on(session, record.id or 0))
+    if output is Format.JSON:
+        json_out(result)
+    else:
+        key_values(result)
+
+
+@servers_app.command("edit")
+def servers_edit(
+    ctx: typer.Context,
+    server: str = typer.Argument(..., help="Id or name."),
+    name: Optional[str] = typer.Option(None, "--name"),
+    url: Optional[str] = typer.Option(None, "--url"),
+    credentials: Optional[str] = typer.Option(None, "--credentials", help="New API key or token ('' removes it)."),
+    node: Optional[str] = typer.Option(None, "--node"),
+    capacity: Optional[str] = typer.Option(None, "--capacity"),
+    enabled: Optional[str] = typer.Option(None, "--enabled", help="true or false."),
+    config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
+) -> None:
+    """Change a server."""
+    cli = state(ctx)
+    is_enabled = parse_bool("--enabled", enabled) if enabled is not None else None
+    record = cli.db.transaction(
+        lambda session: catalog.edit_server(session, cli.actor, server, name=name, url=url, credentials=credentials, node=node, capacity=capacity, enabled=is_enabled, config=config)
+    )
+    message(f"server {record.id} saved")
+
+
+@servers_app.command("test")
+def servers_test(ctx: typer.Context, server: str = typer.Argument(..., help="Id or name.")) -> None:
+    """Check that svcconsole can log in to the server's panel."""
+    with _read(ctx) as session:
+        record = catalog.resolve_server(session, server)
+        ref = server_ref(record)
+    module = get_module(ref.module)
+    try:
+        result = module.test_connection(ref)
+    except ModuleError as error:
+        message(f"error: server {ref.name}: {error.message}")
+        raise typer.Exit(1) from None
+    data(f"server {ref.name}: ok" + (f": {result.message}" if result.message else ""))

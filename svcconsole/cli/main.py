@@ -1,0 +1,59 @@
+"""The `svcconsole` command: global options, the sub-command groups, and the console by default."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from svcconsole import __version__
+from svcconsole.cli.admin import db_app, jobs_app, operators_app, seed_app, settings_app
+from svcconsole.cli.base import CliState, new_app, state
+from svcconsole.cli.catalog import customers_app, products_app, servers_app
+from svcconsole.cli.output import message
+from svcconsole.cli.services import services_app
+
+app = new_app(
+    "svcconsole: run the services a hosting company sells (the console, or the commands below).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+app.add_typer(services_app, name="services")
+app.add_typer(customers_app, name="customers")
+app.add_typer(products_app, name="products")
+app.add_typer(servers_app, name="servers")
+app.add_typer(operators_app, name="operators")
+app.add_typer(settings_app, name="settings")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else a SQLite file in the user data dir)."),
+    read_only: bool = typer.Option(False, "--read-only", help="Turn every action off."),
+    as_login: Optional[str] = typer.Option(None, "--as", help="Act as another operator (admins only)."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """Open the console when no command is given."""
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+    ctx.obj = CliState(db_url=db, read_only=read_only, as_login=as_login)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        open_console(ctx)
+
+
+def open_console(ctx: typer.Context) -> None:
+    """Run the admin console on the configured database."""
+    cli = state(ctx)
+    try:
+        from svcconsole.app import run_console
+    except ImportError:
+        message("the console is not available in this build yet; use the commands (svcconsole --help)")
+        raise typer.Exit(1) from None
+    run_console(cli.db, cli.actor)

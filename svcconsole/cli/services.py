@@ -1,0 +1,713 @@
+"""`services`: list, show, create, import, edit, history, metadata, options and every action."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any, Optional
+
+import typer
+from sqlmodel import select
+
+from svcconsole.cli.base import EXIT_OK, confirm, new_app, read_stdin_ids, state
+from svcconsole.cli.output import (
+    Format,
+    cell,
+    csv_out,
+    data,
+    emit,
+    json_line,
+    json_out,
+    key_values,
+    message,
+    parse_format,
+)
+from svcconsole.core import activity, bulk, jobs, services, views
+from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.filters import build_filter
+from svcconsole.core.operators import require
+from svcconsole.core.parse import inert, parse_id, parse_int
+from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
+from svcconsole.store import queries
+from svcconsole.store.models import BulkRun, Job
+from svcconsole.store.queries import ServiceFilter, Sort
+
+services_app = new_app("Services: list, show, create, import, edit, history, and every lifecycle action.")
+
+LIST_COLUMNS = ["id", "customer", "name", "product", "server", "status", "cycle", "price", "expires"]
+FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
+
+
+def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    cli = state(ctx)
+    require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
+    return cli.db.read()
+
+
+def list_row(row: Any, tz: Any) -> dict[str, Any]:
+    """A list row for the table: local expiry date, price with currency, in-progress status."""
+    status = row.status
+    if row.status == "suspended" and row.suspend_kind:
+        status = f"suspended ({row.suspend_kind})"
+    if row.operation:
+        status += f" [in progress: {row.operation}]"
+    return {
+        "id": row.id,
+        "customer": row.customer_name,
+        "name": row.name,
+        "product": row.product_name or "(custom)",
+        "server": row.server_name,
+        "status": status,
+        "cycle": row.billing_cycle,
+        "price": f"{row.price:.2f} {row.currency}",
+        "expires": row.expires_at.astimezone(tz).date().isoformat() if row.expires_at else None,
+    }
+
+
+# ----------------------------------------------------------------------------- list
+
+
+@services_app.command("list")
+def services_list(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(None, "--status", help="One or more statuses, comma separated."),
+    product: Optional[str] = typer.Option(None, "--product", help="Product id or name."),
+    server: Optional[str] = typer.Option(None, "--server", help="Server id or name."),
+    customer: Optional[str] = typer.Option(None, "--customer", help="Customer id, email or name prefix."),
+    cycle: Optional[str] = typer.Option(None, "--cycle", help="Billing cycle."),
+    search: Optional[str] = typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid."),
+    expiring_within: Optional[str] = typer.Option(None, "--expiring-within", help="Expires before now + this span (7d, 12h, 2w); overdue ones included."),
+    include_deleted: bool = typer.Option(False, "--include-deleted", help="Show deleted services too."),
+    sort: str = typer.Option("id", "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)}."),
+    descending: bool = typer.Option(False, "--desc", help="Sort descending."),
+    limit: str = typer.Option("100", "--limit", help="At most N services (0 = all, streamed)."),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """List services, filtered and sorted in the database (pages, never every row at once)."""
+    output = parse_format(fmt)
+    maximum = parse_int("--limit", limit, minimum=0)
+    if sort not in queries.SORT_COLUMNS:
+        raise InvalidInput("--sort", f"{sort!r} is not a column ({', '.join(queries.SORT_COLUMNS)})")
+    order = Sort(sort, descending)
+    with _read(ctx) as session:
+        service_filter = build_filter(
+            session, status=status, product=product, server=server, customer=customer, cycle=cycle,
+            search=search, expiring_within=expiring_within, include_deleted=include_deleted,
+        )
+        tz = services.timezone_of(session)
+        shown = _stream(session, service_filter, order, maximum, output, tz)
+        if maximum and shown == maximum and output is Format.TABLE:
+            total = queries.count(session, service_filter)
+            if total > shown:
+                message(f"showing {shown} of {total}; --limit 0 shows all")
+
+
+def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any) -> int:
+    """Print matching services page by page; returns how many were printed."""
+    shown = 0
+    after = None
+    held: str | None = None
+    widths: list[int] | None = None
+    if output is Format.JSON:
+        data("[")
+    if output is Format.CSV:
+        csv_out([], views.SERVICE_FIELDS[:24])
+    while True:
+        size = 1000 if not maximum else min(1000, maximum - shown)
+        if size <= 0:
+            break
+        rows = queries.page(session, service_filter, order, after=after, limit=size)
+        if not rows:
+            break
+        after = queries.sort_key(rows[-1], order)
+        if output is Format.IDS:
+            data("\n".join(str(row.id) for row in rows))
+        elif output is Format.JSON:
+            for row in rows:
+                if held is not None:
+                    data(held + ",")
+                held = "  " + _json_text(views.service_dict(row))
+        elif output is Format.CSV:
+            csv_rows = [views.service_dict(row) for row in rows]
+            _csv_rows(csv_rows)
+        else:
+            table_rows = [list_row(row, tz) for row in rows]
+            widths = _print_table(table_rows, widths)
+        shown += len(rows)
+        if len(rows) < size:
+            break
+    if output is Format.JSON:
+        if held is not None:
+            data(held)
+        data("]")
+    if output is Format.TABLE and widths is None:
+        _print_table([], None)
+    return shown
+
+
+def _json_text(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
+def _csv_rows(rows: list[dict[str, Any]]) -> None:
+    import csv
+    import sys
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if row.get(key) is None else row.get(key) for key in views.SERVICE_FIELDS[:24]])
+    sys.stdout.flush()
+
+
+def _print_table(rows: list[dict[str, Any]], widths: list[int] | None) -> list[int]:
+    """Print table rows; the first batch fixes the column widths for the ones streamed after."""
+    cells = [[cell(row.get(column)) for column in LIST_COLUMNS] for row in rows]
+    if widths is None:
+        widths = [len(column) for column in LIST_COLUMNS]
+        for values in cells:
+            for index, value in enumerate(values):
+                widths[index] = min(max(widths[index], len(value)), 40)
+        data("  ".join(column.upper().ljust(widths[index]) for index, column in enumerate(LIST_COLUMNS)).rstrip())
+    for values in cells:
+        data("  ".join(_fit(value, widths[index]) for index, value in enumerate(values)).rstrip())
+    return widths
+
+
+def _fit(value: str, width: int) -> str:
+    return value.ljust(width) if len(value) <= width else value[: width - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- show, history
+
+
+@services_app.command("show")
+def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., metavar="ID"), fmt: str = FORMAT_OPTION) -> None:
+    """Show one service with its options, metadata, recent renewals and open jobs."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    identifier = parse_id("id", service_id)
+    with _read(ctx) as session:
+        service = services.get_service(session, identifier)
+        record = views.service_dict(service)
+        record["options"] = [views.option_dict(option) for option in services.options_of(session, identifier)]
+        record["metadata"] = {row.key: row.value for row in services.meta_items(session, identifier)}
+        record["renewal_history"] = [views.renewal_dict(renewal) for renewal in services.renewals_of(session, identifier)[:10]]
+        record["jobs"] = [views.job_dict(job) for job in jobs.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}]
+    if output is Format.JSON:
+        json_out(record)
+        return
+    key_values({key: value for key, value in record.items() if key not in {"options", "metadata", "renewal_history", "jobs"}})
+    for title, rows, columns in (
+        ("options", record["options"], ["id", "name", "value", "quantity", "price", "expires_at"]),
+        ("renewals", record["renewal_history"], ["id", "period_start", "period_end", "cycles", "amount", "invoice_id", "actor"]),
+        ("jobs", record["jobs"], ["id", "operation", "status", "attempts", "last_error"]),
+    ):
+        if rows:
+            data(f"\n{title}:")
+            emit(rows, columns, Format.TABLE)
+    if record["metadata"]:
+        data("\nmetadata:")
+        key_values(record["metadata"])
+
+
+@services_app.command("history")
+def services_history(
+    ctx: typer.Context,
+    service_id: str = typer.Argument(..., metavar="ID"),
+    limit: str = typer.Option("50", "--limit"),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """The service's activity log, newest first."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
+    identifier = parse_id("id", service_id)
+    count = parse_int("--limit", limit, minimum=0)
+    with _read(ctx) as session:
+        services.get_service(session, identifier)
+        rows = [views.activity_dict(row) for row in activity.history(session, identifier, limit=count or None)]
+    emit(rows, ["id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason"], output)
+
+
+# ----------------------------------------------------------------------------- create, import, edit
+
+
+def _draft(**fields: Any) -> services.ServiceDraft:
+    return services.ServiceDraft(**fields)
+
+
+CUSTOMER_OPTION = typer.Option(..., "--customer", help="Customer id or email.")
+NAME_OPTION = typer.Option(..., "--name", help="Service name.")
+PRODUCT_OPTION = typer.Option(None, "--product", help="Product id or name (none = a custom service).")
+TYPE_OPTION = typer.Option(None, "--type", help="Module (required without --product).")
+CYCLE_OPTION = typer.Option(None, "--cycle", help="Billing cycle (default: monthly, or the product's first).")
+PRICE_OPTION = typer.Option(None, "--price", help="Recurring price (default: the product's price for the cycle).")
+INITIAL_OPTION = typer.Option(None, "--initial-price", help="First payment (default: the price).")
+SERVER_OPTION = typer.Option(None, "--server", help="Server id or name.")
+EXPIRES_OPTION = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")
+DESCRIPTION_OPTION = typer.Option(None, "--description", help="Shown to the customer.")
+NOTES_OPTION = typer.Option(None, "--notes", help="Admin-only notes.")
+MAX_RENEWALS_OPTION = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")
+
+
+def _print_created(output: Format, record: dict[str, Any]) -> None:
+    if output is Format.JSON:
+        json_out(record)
+    else:
+        data(str(record["id"]))
+
+
+@services_app.command("create")
+def services_create(
+    ctx: typer.Context,
+    customer: str = CUSTOMER_OPTION,
+    name: str = NAME_OPTION,
+    product: Optional[str] = PRODUCT_OPTION,
+    type: Optional[str] = TYPE_OPTION,
+    cycle: Optional[str] = CYCLE_OPTION,
+    price: Optional[str] = PRICE_OPTION,
+    initial_price: Optional[str] = INITIAL_OPTION,
+    server: Optional[str] = SERVER_OPTION,
+    expires: Optional[str] = EXPIRES_OPTION,
+    description: Optional[str] = DESCRIPTION_OPTION,
+    notes: Optional[str] = NOTES_OPTION,
+    max_renewals: Optional[str] = MAX_RENEWALS_OPTION,
+    deliver: bool = typer.Option(False, "--deliver", help="Run the module's create now (manual: mark active)."),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Create a service (pending; no invoice). Prints the new id."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    cli = state(ctx)
+    draft = _draft(customer=customer, name=name, product=product, type=type, cycle=cycle, price=price, initial_price=initial_price, server=server, expires=expires, description=description, notes=notes, max_renewals=max_renewals)
+    service = cli.db.transaction(lambda session: services.create_service(session, cli.actor, draft))
+    if deliver:
+        report = bulk.run(cli.db, cli.actor, "deliver", {}, [service.id or 0], selection={"ids": [service.id]})
+        for item in report.items:
+            if item.outcome != "ok":
+                message(f"service {item.service_id} created but not delivered: {item.message}")
+    with cli.db.read() as session:
+        record = views.service_dict(services.get_service(session, service.id or 0))
+    _print_created(output, record)
+    if deliver and record["status"] != "active":
+        raise typer.Exit(3)
+
+
+@services_app.command("import")
+def services_import(
+    ctx: typer.Context,
+    customer: str = CUSTOMER_OPTION,
+    name: str = NAME_OPTION,
+    external: str = typer.Option(..., "--external", help="The panel's id of the existing resource."),
+    product: Optional[str] = PRODUCT_OPTION,
+    type: Optional[str] = TYPE_OPTION,
+    cycle: Optional[str] = CYCLE_OPTION,
+    price: Optional[str] = PRICE_OPTION,
+    initial_price: Optional[str] = INITIAL_OPTION,
+    server: Optional[str] = SERVER_OPTION,
+    expires: Optional[str] = EXPIRES_OPTION,
+    description: Optional[str] = DESCRIPTION_OPTION,
+    notes: Optional[str] = NOTES_OPTION,
+    max_renewals: Optional[str] = MAX_RENEWALS_OPTION,
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Import a resource that already exists on a panel as an active service (no module create, no invoice)."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    cli = state(ctx)
+    draft = _draft(customer=customer, name=name, product=product, type=type, cycle=cycle, price=price, initial_price=initial_price, server=server, expires=expires, description=description, notes=notes, max_renewals=max_renewals, external=external)
+    service = cli.db.transaction(lambda session: services.import_service(session, cli.actor, draft))
+    _print_created(output, views.service_dict(service))
+
+
+@services_app.command("edit")
+def services_edit(
+    ctx: typer.Context,
+    service_id: str = typer.Argument(..., metavar="ID"),
+    name: Optional[str] = typer.Option(None, "--name"),
+    expires: Optional[str] = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601."),
+    price: Optional[str] = typer.Option(None, "--price"),
+    initial_price: Optional[str] = typer.Option(None, "--initial-price"),
+    cycle: Optional[str] = typer.Option(None, "--cycle"),
+    server: Optional[str] = typer.Option(None, "--server", help="Server id or name ('none' clears it)."),
+    description: Optional[str] = typer.Option(None, "--description"),
+    notes: Optional[str] = typer.Option(None, "--notes"),
+    max_renewals: Optional[str] = typer.Option(None, "--max-renewals", help="A number, or 'none' for unlimited."),
+    type: Optional[str] = typer.Option(None, "--type"),
+    auto_renew: Optional[str] = typer.Option(None, "--auto-renew", help="true or false."),
+    currency: Optional[str] = typer.Option(None, "--currency"),
+    status: Optional[str] = typer.Option(None, "--status", help="Override the status (admin; needs --reason). Prefer the actions."),
+    reason: Optional[str] = typer.Option(None, "--reason"),
+    expected_version: Optional[str] = typer.Option(None, "--expected-version", help="Refuse if the service changed since this version."),
+) -> None:
+    """Change fields of a service."""
+    cli = state(ctx)
+    identifier = parse_id("id", service_id)
+    fields = {
+        "name": name, "expires_at": expires, "price": price, "initial_price": initial_price, "billing_cycle": cycle,
+        "server": server, "description": description, "notes": notes, "max_renewals": max_renewals, "type": type,
+        "auto_renew": auto_renew, "currency": currency, "status": status,
+    }
+    changes = {key: value for key, value in fields.items() if value is not None}
+    if not changes:
+        raise InvalidInput("fields", "nothing to change (give at least one option such as --name)")
+    version = parse_int("--expected-version", expected_version, minimum=1) if expected_version else None
+    changed = cli.db.transaction(lambda session: services.edit_service(session, cli.actor, identifier, changes, expected_version=version, reason=reason))
+    if not changed:
+        message(f"service {identifier}: nothing changed")
+        return
+    for key, (old, new) in changed.items():
+        message(f"service {identifier}: {key}: {cell(views.plain(old))} -> {cell(views.plain(new))}")
+
+
+# ----------------------------------------------------------------------------- metadata and options
+
+
+@services_app.command("meta")
+def services_meta(
+    ctx: typer.Context,
+    service_id: str = typer.Argument(..., metavar="ID"),
+    verb: str = typer.Argument("list", help="list, get, set or unset."),
+    key: Optional[str] = typer.Argument(None),
+    value: Optional[str] = typer.Argument(None),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Service metadata: list | get KEY | set KEY VALUE | unset KEY (known keys: renewal limits, disable_notify_expiration)."""
+    cli = state(ctx)
+    identifier = parse_id("id", service_id)
+    action = verb.strip().lower()
+    if action == "list":
+        output = parse_format(fmt, (Format.TABLE, Format.JSON))
+        with _read(ctx) as session:
+            items = {row.key: row.value for row in services.meta_items(session, identifier)}
+        if output is Format.JSON:
+            json_out(items)
+        else:
+            emit([{"key": item_key, "value": item_value} for item_key, item_value in items.items()], ["key", "value"], Format.TABLE)
+        return
+    if not key:
+        raise InvalidInput("key", f"meta {action} needs a KEY")
+    if action == "get":
+        with _read(ctx) as session:
+            services.get_service(session, identifier)
+            found = services.meta_value(session, identifier, key)
+        if found is None:
+            message(f"error: metadata: service {identifier} has no key {key!r}")
+            raise typer.Exit(1)
+        data(found)
+    elif action == "set":
+        if value is None:
+            raise InvalidInput("value", "meta set needs a VALUE")
+        row = cli.db.transaction(lambda session: services.meta_set(session, cli.actor, identifier, key, value))
+        message(f"service {identifier}: {row.key} = {row.value}")
+    elif action == "unset":
+        cli.db.transaction(lambda session: services.meta_unset(session, cli.actor, identifier, key))
+        message(f"service {identifier}: {key} removed")
+    else:
+        raise InvalidInput("verb", f"{verb!r} is not list, get, set or unset")
+
+
+@services_app.command("options")
+def services_options(
+    ctx: typer.Context,
+    service_id: str = typer.Argument(..., metavar="ID"),
+    verb: str = typer.Argument("list", help="list, add, edit or remove."),
+    option_id: Optional[str] = typer.Argument(None, metavar="OPTION_ID"),
+    name: Optional[str] = typer.Option(None, "--name"),
+    value: Optional[str] = typer.Option(None, "--value"),
+    quantity: Optional[str] = typer.Option(None, "--quantity"),
+    price: Optional[str] = typer.Option(None, "--price"),
+    expires: Optional[str] = typer.Option(None, "--expires", help="Default: the service's expiry."),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Service options (billed with the service): list | add --name --price | edit OPTION_ID ... | remove OPTION_ID."""
+    cli = state(ctx)
+    identifier = parse_id("id", service_id)
+    action = verb.strip().lower()
+    if action == "list":
+        output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
+        with _read(ctx) as session:
+            services.get_service(session, identifier)
+            rows = [views.option_dict(option) for option in services.options_of(session, identifier)]
+        emit(rows, ["id", "name", "value", "quantity", "price", "expires_at"], output)
+        return
+    if action == "add":
+        if not name:
+            raise InvalidInput("--name", "options add needs --name")
+        option = cli.db.transaction(lambda session: services.option_add(session, cli.actor, identifier, name=name, value=value, quantity=quantity or 1, price=price or "0", expires=expires))
+        data(str(option.id))
+        return
+    if not option_id:
+        raise InvalidInput("OPTION_ID", f"options {action} needs an OPTION_ID")
+    option_number = parse_id("OPTION_ID", option_id)
+    if action == "edit":
+        cli.db.transaction(lambda session: services.option_edit(session, cli.actor, identifier, option_number, name=name, value=value, quantity=quantity, price=price, expires=expires))
+        message(f"service {identifier}: option {option_number} saved")
+    elif action == "remove":
+        cli.db.transaction(lambda session: services.option_remove(session, cli.actor, identifier, option_number))
+        message(f"service {identifier}: option {option_number} removed")
+    else:
+        raise InvalidInput("verb", f"{verb!r} is not list, add, edit or remove")
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+def resolve_selection(ctx: typer.Context, ids: list[str], filters: dict[str, Any]) -> tuple[list[int], Any]:
+    """The services an action applies to: ids, `-` (ids on stdin), or the list filters."""
+    raw = list(ids or [])
+    if "-" in raw:
+        raw = [item for item in raw if item != "-"] + read_stdin_ids()
+    explicit = [parse_id("id", item) for item in raw]
+    given = {key: value for key, value in filters.items() if value not in (None, False)}
+    if not explicit and not given:
+        raise InvalidInput("ids", "give service ids, - to read them from stdin, or a filter such as --status active")
+    with _read(ctx) as session:
+        missing = queries.missing_ids(session, explicit)
+    if missing:
+        shown = ", ".join(str(identifier) for identifier in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise NotFound(f"id: no service with id {shown}; nothing was changed")
+    if not given:
+        return list(dict.fromkeys(explicit)), {"ids": sorted(set(explicit))}
+    with _read(ctx) as session:
+        service_filter = build_filter(session, **given)
+        if explicit:
+            service_filter = replace(service_filter, ids=tuple(explicit))
+        selected = list(queries.iter_ids(session, service_filter))
+    return selected, {"filters": given, "ids": sorted(set(explicit))}
+
+
+def run_action(
+    ctx: typer.Context,
+    action: str,
+    params: dict[str, Any],
+    ids: list[str],
+    filters: dict[str, Any],
+    *,
+    yes: bool,
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    """Check, confirm, run and report an action over the selected services."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    cli = state(ctx)
+    key = services.normalize_action(action, params)
+    clean = services.validate_params(key, {k: v for k, v in params.items() if k != "mode"})
+    rule = ACTIONS[key]
+    require(cli.actor, rule.role, rule.title.lower())
+    selected, selection = resolve_selection(ctx, ids, filters)
+    if not selected:
+        message(f"{rule.title.lower()}: no services match")
+        return
+    printer = _ItemPrinter(output, dry_run)
+    if dry_run:
+        result = bulk.dry_run(cli.db, cli.actor, key, clean, selected, progress=printer)
+        message(result.summary())
+        raise typer.Exit(EXIT_OK if result.exit_code == 0 else 3)
+    if rule.destructive or len(selected) > 1:
+        confirm(f"{rule.title} {len(selected)} service{'s' if len(selected) != 1 else ''}?", yes=yes)
+    run_id, resumed = bulk.start(cli.db, cli.actor, key, clean, selected, selection=selection)
+    if resumed:
+        message(f"resuming unfinished run {run_id} of the same command")
+    result = bulk.process(cli.db, cli.actor, run_id, progress=printer)
+    if resumed:
+        printer.print_remaining(result)
+    message(result.summary())
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+class _ItemPrinter:
+    """Prints each service's outcome as it ends (thread-safe: module jobs finish in workers)."""
+
+    def __init__(self, output: Format, dry_run: bool) -> None:
+        self.output = output
+        self.dry_run = dry_run
+        self.lock = threading.Lock()
+        self.printed: set[int] = set()
+
+    def __call__(self, item: bulk.ItemResult) -> None:
+        with self.lock:
+            self.printed.add(item.service_id)
+            outcome = f"would: {item.outcome}" if self.dry_run and item.outcome == "ok" else item.outcome
+            if self.output is Format.JSON:
+                json_line({"service_id": item.service_id, "outcome": item.outcome, "message": item.message, "dry_run": self.dry_run})
+            else:
+                data(f"{item.service_id:>8}  {outcome:<11}  {inert(item.message)}")
+
+    def print_remaining(self, result: bulk.RunReport) -> None:
+        for item in result.items:
+            if item.service_id not in self.printed:
+                self(item)
+
+
+SELECT_STATUS = typer.Option(None, "--status", help="Select by status (comma separated).")
+SELECT_PRODUCT = typer.Option(None, "--product", help="Select by product id or name.")
+SELECT_SERVER = typer.Option(None, "--server", help="Select by server id or name.")
+SELECT_CUSTOMER = typer.Option(None, "--customer", help="Select by customer id, email or name prefix.")
+SELECT_SEARCH = typer.Option(None, "--search", help="Select by free text.")
+SELECT_EXPIRING = typer.Option(None, "--expiring-within", help="Select those expiring within a span (7d).")
+IDS_ARGUMENT = typer.Argument(None, metavar="[IDS...|-]", help="Service ids, or - to read them from stdin.")
+YES_OPTION = typer.Option(False, "--yes", "-y", help="Confirm without asking (required off a terminal).")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
+REASON_OPTION = typer.Option(None, "--reason", help="Why (kept in the activity log).")
+ACTION_FORMAT = typer.Option("table", "--format", "-f", help="table (a line per service) or json (an object per line).")
+
+
+def _filters(status: Any, product: Any, server: Any, customer: Any, search: Any, expiring: Any) -> dict[str, Any]:
+    return {"status": status, "product": product, "server": server, "customer": customer, "search": search, "expiring_within": expiring}
+
+
+def _action_help(*names: str) -> str:
+    return " ".join(ACTIONS[name].describe() for name in names)
+
+
+def _define_simple_action(command: str, action: str) -> None:
+    """Register `services COMMAND` for an action whose only input is the reason."""
+
+    def handler(
+        ctx: typer.Context,
+        ids: Optional[list[str]] = IDS_ARGUMENT,
+        reason: Optional[str] = REASON_OPTION,
+        status: Optional[str] = SELECT_STATUS,
+        product: Optional[str] = SELECT_PRODUCT,
+        server: Optional[str] = SELECT_SERVER,
+        customer: Optional[str] = SELECT_CUSTOMER,
+        search: Optional[str] = SELECT_SEARCH,
+        expiring_within: Optional[str] = SELECT_EXPIRING,
+        dry_run: bool = DRY_RUN_OPTION,
+        yes: bool = YES_OPTION,
+        fmt: str = ACTION_FORMAT,
+    ) -> None:
+        run_action(ctx, action, {"reason": reason}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+
+    handler.__doc__ = _action_help(action)
+    services_app.command(command, help=_action_help(action))(handler)
+
+
+for _command in ("deliver", "unsuspend", "uncancel", "terminate", "delete", "redeliver", "reinstall"):
+    _define_simple_action(_command, _command)
+
+
+@services_app.command("suspend", help=_action_help("suspend"))
+def services_suspend(
+    ctx: typer.Context,
+    ids: Optional[list[str]] = IDS_ARGUMENT,
+    reason: Optional[str] = REASON_OPTION,
+    kind: str = typer.Option("admin", "--kind", help="admin, client, abuse, overdue or temporary."),
+    notify: bool = typer.Option(False, "--notify", help="Mail the customer."),
+    status: Optional[str] = SELECT_STATUS,
+    product: Optional[str] = SELECT_PRODUCT,
+    server: Optional[str] = SELECT_SERVER,
+    customer: Optional[str] = SELECT_CUSTOMER,
+    search: Optional[str] = SELECT_SEARCH,
+    expiring_within: Optional[str] = SELECT_EXPIRING,
+    dry_run: bool = DRY_RUN_OPTION,
+    yes: bool = YES_OPTION,
+    fmt: str = ACTION_FORMAT,
+) -> None:
+    run_action(ctx, "suspend", {"reason": reason, "kind": kind, "notify": notify}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+
+
+@services_app.command("cancel", help=_action_help("cancel-end-of-cycle", "cancel-immediately"))
+def services_cancel(
+    ctx: typer.Context,
+    ids: Optional[list[str]] = IDS_ARGUMENT,
+    mode: str = typer.Option("end-of-cycle", "--mode", help="end-of-cycle or immediate."),
+    reason: Optional[str] = REASON_OPTION,
+    status: Optional[str] = SELECT_STATUS,
+    product: Optional[str] = SELECT_PRODUCT,
+    server: Optional[str] = SELECT_SERVER,
+    customer: Optional[str] = SELECT_CUSTOMER,
+    search: Optional[str] = SELECT_SEARCH,
+    expiring_within: Optional[str] = SELECT_EXPIRING,
+    dry_run: bool = DRY_RUN_OPTION,
+    yes: bool = YES_OPTION,
+    fmt: str = ACTION_FORMAT,
+) -> None:
+    run_action(ctx, "cancel", {"reason": reason, "mode": mode}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+
+
+@services_app.command("renew", help=_action_help("renew"))
+def services_renew(
+    ctx: typer.Context,
+    ids: Optional[list[str]] = IDS_ARGUMENT,
+    cycles: str = typer.Option("1", "--cycles", help="How many billing cycles."),
+    invoice: Optional[str] = typer.Option(None, "--invoice", help="new, or an unpaid invoice id: renew when it is paid."),
+    free: bool = typer.Option(False, "--free", help="Record the renewal with amount 0 (default: the price)."),
+    reason: Optional[str] = REASON_OPTION,
+    status: Optional[str] = SELECT_STATUS,
+    product: Optional[str] = SELECT_PRODUCT,
+    server: Optional[str] = SELECT_SERVER,
+    customer: Optional[str] = SELECT_CUSTOMER,
+    search: Optional[str] = SELECT_SEARCH,
+    expiring_within: Optional[str] = SELECT_EXPIRING,
+    dry_run: bool = DRY_RUN_OPTION,
+    yes: bool = YES_OPTION,
+    fmt: str = ACTION_FORMAT,
+) -> None:
+    params: dict[str, Any] = {"cycles": cycles, "reason": reason, "free": free}
+    if invoice is not None:
+        params["invoice"] = invoice
+        action = "renew-invoice"
+    else:
+        action = "renew"
+    run_action(ctx, action, params, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+
+
+def _define_days_action(command: str) -> None:
+    def handler(
+        ctx: typer.Context,
+        ids: Optional[list[str]] = IDS_ARGUMENT,
+        days: str = typer.Option(..., "--days", help="How many days."),
+        reason: Optional[str] = REASON_OPTION,
+        status: Optional[str] = SELECT_STATUS,
+        product: Optional[str] = SELECT_PRODUCT,
+        server: Optional[str] = SELECT_SERVER,
+        customer: Optional[str] = SELECT_CUSTOMER,
+        search: Optional[str] = SELECT_SEARCH,
+        expiring_within: Optional[str] = SELECT_EXPIRING,
+        dry_run: bool = DRY_RUN_OPTION,
+        yes: bool = YES_OPTION,
+        fmt: str = ACTION_FORMAT,
+    ) -> None:
+        run_action(ctx, command, {"days": days, "reason": reason}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+
+    services_app.command(command, help=_action_help(command))(handler)
+
+
+for _command in ("add-days", "subtract-days"):
+    _define_days_action(_command)
+
+
+# ----------------------------------------------------------------------------- bulk runs
+
+
+bulk_app = new_app("Bulk runs: what each multi-service command did to each service.")
+services_app.add_typer(bulk_app, name="bulk")
+
+
+@bulk_app.command("list")
+def bulk_list(ctx: typer.Context, limit: str = typer.Option("20", "--limit"), fmt: str = FORMAT_OPTION) -> None:
+    """Recent bulk runs."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    with _read(ctx) as session:
+        rows = []
+        for run in bulk.list_runs(session, limit=parse_int("--limit", limit, minimum=1)):
+            record = {key: views.plain(getattr(run, key)) for key in ("id", "action", "actor", "total", "started_at", "finished_at")}
+            rows.append(record)
+    emit(rows, ["id", "action", "actor", "total", "started_at", "finished_at"], output)
+
+
+@bulk_app.command("show")
+def bulk_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), fmt: str = FORMAT_OPTION) -> None:
+    """Every service of a run and how it ended (pending = untouched so far)."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
+    identifier = parse_id("RUN", run_id)
+    with _read(ctx) as session:
+        run = session.get(BulkRun, identifier)
+        if run is None:
+            raise InvalidInput("RUN", f"no bulk run {identifier}")
+        pending_jobs = dict(session.exec(select(Job.service_id, Job.status).where(Job.bulk_run_id == identifier)).all())
+    result = bulk.report(state(ctx).db, identifier)
+    rows = [{"service_id": item.service_id, "outcome": item.outcome, "job": pending_jobs.get(item.service_id), "message": item.message} for item in result.items]
+    message(f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, " + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished"))
+    emit(rows, ["service_id", "outcome", "job", "message"], output, id_key="service_id")
+    message(result.summary())

@@ -1,0 +1,274 @@
+"""Bulk runs: one action over many services, recorded so a crash loses nothing.
+
+The run and all its items are written before any service is touched. Items are then applied
+in chunked transactions, each item's change and its outcome in the same transaction, so after
+a kill every service is either done (and its item says so) or untouched (its item is pending).
+Running the same command again resumes the unfinished run instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, func, select
+
+from svcconsole.core import clock, jobs, services
+from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
+from svcconsole.core.operators import Actor, require
+from svcconsole.core.statuses import ACTIONS
+from svcconsole.store.engine import Database
+from svcconsole.store.models import BulkItem, BulkRun, Job, Lease
+
+CHUNK = 200
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class ItemResult:
+    """How one service of a run ended: ok, failed, skipped, or pending (its job still runs)."""
+
+    service_id: int
+    outcome: str
+    message: str
+
+
+@dataclass
+class RunReport:
+    run_id: int | None
+    action: str
+    items: list[ItemResult] = field(default_factory=list)
+    resumed: bool = False
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for item in self.items if item.outcome == outcome)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 3 some failed or skipped, 1 nothing done."""
+        bad = sum(1 for item in self.items if item.outcome in {"failed", "skipped", "pending"})
+        if not bad:
+            return 0
+        return 3 if self.count("ok") else 1
+
+    def summary(self) -> str:
+        parts = [f"{self.count(outcome)} {outcome}" for outcome in ("ok", "failed", "skipped", "pending") if self.count(outcome)]
+        label = f"run {self.run_id}" if self.run_id else "dry run"
+        return f"{self.action}: {len(self.items)} service{'' if len(self.items) == 1 else 's'}: {', '.join(parts) or 'nothing to do'} ({label})"
+
+
+Progress = Callable[[ItemResult], None]
+
+
+def selection_key(action: str, params: dict[str, Any], selection: Any) -> str:
+    """A digest of what a command asked, so the same command finds its unfinished run."""
+    text = json.dumps({"action": action, "params": params, "selection": selection}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _take_lease(session: Session, name: str) -> bool:
+    now = clock.now()
+    lease = session.exec(select(Lease).where(Lease.name == name).with_for_update()).first()
+    if lease is not None and lease.expires_at > now and lease.holder != _holder():
+        return False
+    if lease is None:
+        lease = Lease(name=name, holder=_holder(), acquired_at=now, expires_at=now + LEASE)
+    else:
+        lease.holder, lease.acquired_at, lease.expires_at = _holder(), now, now + LEASE
+    session.add(lease)
+    return True
+
+
+def _drop_lease(session: Session, name: str) -> None:
+    lease = session.get(Lease, name)
+    if lease is not None and lease.holder == _holder():
+        session.delete(lease)
+
+
+def start(
+    db: Database,
+    actor: Actor,
+    action: str,
+    params: dict[str, Any],
+    service_ids: Sequence[int],
+    *,
+    selection: Any,
+) -> tuple[int, bool]:
+    """Write the run and its items (or find the same unfinished run); returns (run id, resumed)."""
+    rule = ACTIONS[action]
+    require(actor, rule.role, rule.title.lower())
+    key = selection_key(action, params, selection)
+
+    def work(session: Session) -> tuple[int, bool]:
+        unfinished = session.exec(
+            select(BulkRun).where(BulkRun.selection_key == key, BulkRun.finished_at == None).order_by(BulkRun.id.desc())  # type: ignore[union-attr]  # noqa: E711
+        ).first()
+        if unfinished is not None:
+            return unfinished.id or 0, True
+        run = BulkRun(
+            action=action,
+            params=params,
+            selection_key=key,
+            actor=actor.name,
+            total=len(service_ids),
+            started_at=clock.now(),
+        )
+        session.add(run)
+        session.flush()
+        rows = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
+        for offset in range(0, len(rows), 5000):
+            session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+        return run.id or 0, False
+
+    return db.transaction(work)
+
+
+def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | None = None, concurrency: int = jobs.DEFAULT_CONCURRENCY) -> RunReport:
+    """Apply a run's pending items, run the jobs they queued, and report every item."""
+    lease_name = f"bulk:{run_id}"
+    if not db.transaction(lambda session: _take_lease(session, lease_name)):
+        raise SvcError(f"bulk run {run_id} is being processed by another process; wait for it or try again later")
+    try:
+        with db.read() as session:
+            run = session.get(BulkRun, run_id)
+            if run is None:
+                raise NotFound(f"bulk: no run {run_id}")
+            action, params = run.action, dict(run.params)
+        while True:
+            with db.read() as session:
+                chunk = list(
+                    session.exec(
+                        select(BulkItem.service_id)
+                        .where(BulkItem.run_id == run_id, BulkItem.outcome == "pending")
+                        .where(~select(Job.id).where(Job.bulk_run_id == run_id, Job.service_id == BulkItem.service_id).exists())
+                        .order_by(BulkItem.id)
+                        .limit(CHUNK)
+                    ).all()
+                )
+            if not chunk:
+                break
+            results = db.transaction(lambda session: _apply_chunk(session, actor, run_id, action, params, chunk))
+            for result in results:
+                if progress is not None and result.outcome != "pending":
+                    progress(result)
+            db.transaction(lambda session: _take_lease(session, lease_name))
+        job_ids = _jobs_to_run(db, run_id)
+
+        def on_job(outcome: jobs.JobOutcome) -> None:
+            if progress is not None:
+                progress(ItemResult(outcome.service_id, "ok" if outcome.status == "succeeded" else "failed", outcome.message))
+
+        jobs.run_jobs(db, job_ids, concurrency=concurrency, progress=on_job)
+        db.transaction(lambda session: _finish(session, run_id))
+    finally:
+        db.transaction(lambda session: _drop_lease(session, lease_name))
+    return report(db, run_id)
+
+
+def _apply_chunk(session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int]) -> list[ItemResult]:
+    results = []
+    now = clock.now()
+    for service_id in service_ids:
+        savepoint = session.begin_nested()
+        try:
+            outcome = services.perform(session, actor, action, service_id, params, bulk_run_id=run_id)
+        except PermissionDenied:
+            savepoint.rollback()
+            raise
+        except SvcError as error:
+            savepoint.rollback()
+            result = ItemResult(service_id, "skipped", error.message)
+        else:
+            savepoint.commit()
+            result = ItemResult(service_id, "pending" if outcome.result == "queued" else "ok", outcome.message)
+        if result.outcome != "pending":
+            session.execute(
+                update(BulkItem)
+                .where(BulkItem.run_id == run_id, BulkItem.service_id == service_id)
+                .values(outcome=result.outcome, message=result.message, updated_at=now)
+            )
+        results.append(result)
+    return results
+
+
+def _jobs_to_run(db: Database, run_id: int) -> list[int]:
+    now = clock.now()
+    with db.read() as session:
+        query = select(Job.id).where(Job.bulk_run_id == run_id).where(
+            (Job.status == "queued") | ((Job.status == "running") & (Job.lease_until < now))
+        )
+        return list(session.exec(query.order_by(Job.id)).all())
+
+
+def _finish(session: Session, run_id: int) -> None:
+    pending = session.exec(select(func.count()).select_from(BulkItem).where(BulkItem.run_id == run_id, BulkItem.outcome == "pending")).one()
+    if not pending:
+        run = session.get(BulkRun, run_id)
+        if run is not None and run.finished_at is None:
+            run.finished_at = clock.now()
+            session.add(run)
+
+
+def report(db: Database, run_id: int) -> RunReport:
+    with db.read() as session:
+        run = session.get(BulkRun, run_id)
+        if run is None:
+            raise NotFound(f"bulk: no run {run_id}")
+        items = session.exec(select(BulkItem).where(BulkItem.run_id == run_id).order_by(BulkItem.id)).all()
+        return RunReport(run_id, run.action, [ItemResult(item.service_id, item.outcome, item.message or "") for item in items])
+
+
+def run(
+    db: Database,
+    actor: Actor,
+    action: str,
+    params: dict[str, Any],
+    service_ids: Sequence[int],
+    *,
+    selection: Any,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Start (or resume) a run and process it to the end."""
+    run_id, resumed = start(db, actor, action, params, service_ids, selection=selection)
+    result = process(db, actor, run_id, progress=progress)
+    result.resumed = resumed
+    return result
+
+
+def dry_run(db: Database, actor: Actor, action: str, params: dict[str, Any], service_ids: Sequence[int], *, progress: Progress | None = None) -> RunReport:
+    """What a run would do to each service: the real checks and changes, rolled back."""
+    rule = ACTIONS[action]
+    require(actor, rule.role, rule.title.lower())
+    result = RunReport(None, action)
+    ids = list(dict.fromkeys(service_ids))
+    for offset in range(0, len(ids), CHUNK):
+        with db.read() as session:
+            with session.begin():
+                for service_id in ids[offset : offset + CHUNK]:
+                    savepoint = session.begin_nested()
+                    try:
+                        outcome = services.perform(session, actor, action, service_id, params)
+                        item = ItemResult(service_id, "ok", outcome.message)
+                    except SvcError as error:
+                        item = ItemResult(service_id, "skipped", error.message)
+                    savepoint.rollback()
+                    result.items.append(item)
+                    if progress is not None:
+                        progress(item)
+                session.rollback()
+    return result
+
+
+def list_runs(session: Session, *, limit: int = 50) -> list[BulkRun]:
+    return list(session.exec(select(BulkRun).order_by(BulkRun.id.desc()).limit(limit)).all())  # type: ignore[union-attr]

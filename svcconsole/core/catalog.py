@@ -1,0 +1,310 @@
+"""Customers, products (with their prices) and servers: look-up by id or name, add and edit."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import update
+from sqlmodel import Session, func, select
+
+from svcconsole.core import clock, parse
+from svcconsole.core.cycles import BillingCycle
+from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.operators import Actor, require
+from svcconsole.core.secrets import encrypt
+from svcconsole.core.statuses import Role
+from svcconsole.modules import is_module, module_names
+from svcconsole.store.models import Customer, Product, ProductPrice, Server, Service
+
+
+def _is_id(ref: str | int) -> bool:
+    return str(ref).strip().isdigit()
+
+
+def resolve_customer(session: Session, ref: str | int, field: str = "customer") -> Customer:
+    """A customer by id or email."""
+    text = str(ref).strip()
+    if _is_id(text):
+        customer = session.get(Customer, int(text))
+    else:
+        customer = session.exec(select(Customer).where(Customer.email == text.lower())).first()
+    if customer is None:
+        raise NotFound(f"{field}: no customer with id or email {text!r}")
+    return customer
+
+
+def resolve_product(session: Session, ref: str | int, field: str = "product") -> Product:
+    """A product by id or name."""
+    text = str(ref).strip()
+    product = session.get(Product, int(text)) if _is_id(text) else None
+    if product is None:
+        product = session.exec(select(Product).where(Product.name == text)).first()
+    if product is None:
+        raise NotFound(f"{field}: no product with id or name {text!r}")
+    return product
+
+
+def resolve_server(session: Session, ref: str | int, field: str = "server") -> Server:
+    """A server by id or name."""
+    text = str(ref).strip()
+    server = session.get(Server, int(text)) if _is_id(text) else None
+    if server is None:
+        server = session.exec(select(Server).where(Server.name == text)).first()
+    if server is None:
+        raise NotFound(f"{field}: no server with id or name {text!r}")
+    return server
+
+
+def parse_module(field: str, text: str) -> str:
+    value = (text or "").strip().lower()
+    if not is_module(value):
+        raise InvalidInput(field, f"{text!r} is not a module (known: {', '.join(module_names())})")
+    return value
+
+
+def _check_email_free(session: Session, email: str, customer_id: int | None = None) -> None:
+    other = session.exec(select(Customer).where(Customer.email == email)).first()
+    if other is not None and other.id != customer_id:
+        raise InvalidInput("email", f"{email} is already the email of customer {other.id}")
+
+
+def add_customer(session: Session, actor: Actor, *, name: str, email: str, company: str | None = None) -> Customer:
+    require(actor, Role.OPERATOR, "adding a customer")
+    name = parse.parse_text("name", name, required=True) or ""
+    email = parse.parse_email("email", email)
+    company = parse.parse_text("company", company)
+    _check_email_free(session, email)
+    customer = Customer(name=name, email=email, company=company or None, created_at=clock.now())
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None = None, email: str | None = None, company: str | None = None) -> Customer:
+    require(actor, Role.OPERATOR, "editing a customer")
+    customer = resolve_customer(session, ref)
+    if name is not None:
+        customer.name = parse.parse_text("name", name, required=True) or ""
+        session.execute(update(Service).where(Service.customer_id == customer.id).values(customer_name=customer.name))
+    if email is not None:
+        customer.email = parse.parse_email("email", email)
+        _check_email_free(session, customer.email, customer.id)
+    if company is not None:
+        customer.company = parse.parse_text("company", company) or None
+    session.add(customer)
+    return customer
+
+
+def parse_config_value(text: str) -> Any:
+    """A `--config` value: JSON when it parses (numbers, true, lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_prices(pairs: list[str] | None) -> dict[BillingCycle, Decimal]:
+    prices: dict[BillingCycle, Decimal] = {}
+    for pair in pairs or []:
+        cycle_text, sep, amount_text = pair.partition("=")
+        if not sep:
+            raise InvalidInput("--price", f"{pair!r} is not CYCLE=AMOUNT (such as monthly=12.00)")
+        prices[parse.parse_cycle("--price", cycle_text)] = parse.parse_money("--price", amount_text)
+    return prices
+
+
+def _upgrade_target_ids(session: Session, refs: list[str] | None) -> list[int]:
+    return [resolve_product(session, ref, "--upgrade-to").id or 0 for ref in refs or []]
+
+
+def add_product(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    type: str,
+    prices: list[str] | None,
+    currency: str | None = None,
+    max_renewals: str | int | None = None,
+    config: list[str] | None = None,
+    upgrade_to: list[str] | None = None,
+    allow_customer_cancel: bool = True,
+    default_currency: str = "EUR",
+) -> Product:
+    require(actor, Role.OPERATOR, "adding a product")
+    name = parse.parse_text("name", name, required=True) or ""
+    module = parse_module("type", type)
+    parsed_prices = parse_prices(prices)
+    if not parsed_prices:
+        raise InvalidInput("--price", "at least one CYCLE=AMOUNT is required (such as monthly=12.00)")
+    currency_code = _currency(currency or default_currency)
+    limit = parse.parse_optional_int("max-renewals", max_renewals)
+    if session.exec(select(Product).where(Product.name == name)).first() is not None:
+        raise InvalidInput("name", f"a product named {name!r} exists already")
+    product = Product(
+        name=name,
+        type=module,
+        config={key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
+        max_renewals=limit,
+        allow_customer_cancel=allow_customer_cancel,
+        upgrade_targets=_upgrade_target_ids(session, upgrade_to),
+        created_at=clock.now(),
+    )
+    session.add(product)
+    session.flush()
+    for cycle, amount in parsed_prices.items():
+        session.add(ProductPrice(product_id=product.id, billing_cycle=cycle.value, price=amount, currency=currency_code))
+    session.flush()
+    return product
+
+
+def edit_product(
+    session: Session,
+    actor: Actor,
+    ref: str,
+    *,
+    name: str | None = None,
+    prices: list[str] | None = None,
+    max_renewals: str | None = None,
+    config: list[str] | None = None,
+    upgrade_to: list[str] | None = None,
+    allow_customer_cancel: bool | None = None,
+) -> Product:
+    require(actor, Role.OPERATOR, "editing a product")
+    product = resolve_product(session, ref)
+    if name is not None:
+        product.name = parse.parse_text("name", name, required=True) or ""
+        clash = session.exec(select(Product).where(Product.name == product.name, Product.id != product.id)).first()
+        if clash is not None:
+            raise InvalidInput("name", f"a product named {product.name!r} exists already")
+        session.execute(update(Service).where(Service.product_id == product.id).values(product_name=product.name))
+    for cycle, amount in parse_prices(prices).items():
+        existing = product_price(session, product.id or 0, cycle.value)
+        if existing is None:
+            currency = next(iter(price.currency for price in prices_of(session, product.id or 0)), "EUR")
+            session.add(ProductPrice(product_id=product.id, billing_cycle=cycle.value, price=amount, currency=currency))
+        else:
+            existing.price = amount
+            session.add(existing)
+    if max_renewals is not None:
+        product.max_renewals = parse.parse_optional_int("max-renewals", max_renewals)
+    if config:
+        merged = dict(product.config)
+        for key, value in parse.parse_key_values("--config", config).items():
+            if value == "":
+                merged.pop(key, None)
+            else:
+                merged[key] = parse_config_value(value)
+        product.config = merged
+    if upgrade_to is not None:
+        product.upgrade_targets = _upgrade_target_ids(session, upgrade_to)
+    if allow_customer_cancel is not None:
+        product.allow_customer_cancel = allow_customer_cancel
+    session.add(product)
+    return product
+
+
+def _currency(text: str) -> str:
+    value = (text or "").strip().upper()
+    if len(value) != 3 or not value.isalpha():
+        raise InvalidInput("currency", f"{text!r} is not a currency code (three letters such as EUR)")
+    return value
+
+
+def prices_of(session: Session, product_id: int) -> list[ProductPrice]:
+    return list(session.exec(select(ProductPrice).where(ProductPrice.product_id == product_id).order_by(ProductPrice.id)).all())
+
+
+def product_price(session: Session, product_id: int, cycle: str) -> ProductPrice | None:
+    return session.exec(
+        select(ProductPrice).where(ProductPrice.product_id == product_id, ProductPrice.billing_cycle == cycle)
+    ).first()
+
+
+def _parse_url(field: str, text: str) -> str:
+    value = (text or "").strip()
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise InvalidInput(field, f"{value!r} is not an http(s) URL (such as https://panel.example.com)")
+    return value.rstrip("/")
+
+
+def add_server(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    module: str,
+    url: str,
+    credentials: str | None = None,
+    node: str | None = None,
+    capacity: str | int | None = None,
+    config: list[str] | None = None,
+) -> Server:
+    require(actor, Role.OPERATOR, "adding a server")
+    name = parse.parse_text("name", name, required=True) or ""
+    if session.exec(select(Server).where(Server.name == name)).first() is not None:
+        raise InvalidInput("name", f"a server named {name!r} exists already")
+    server = Server(
+        name=name,
+        module=parse_module("module", module),
+        url=_parse_url("url", url),
+        credentials=encrypt(credentials) if credentials else None,
+        node=parse.parse_text("node", node) or None,
+        capacity=parse.parse_optional_int("capacity", capacity),
+        config={key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
+        created_at=clock.now(),
+    )
+    session.add(server)
+    session.flush()
+    return server
+
+
+def edit_server(
+    session: Session,
+    actor: Actor,
+    ref: str,
+    *,
+    name: str | None = None,
+    url: str | None = None,
+    credentials: str | None = None,
+    node: str | None = None,
+    capacity: str | None = None,
+    enabled: bool | None = None,
+    config: list[str] | None = None,
+) -> Server:
+    require(actor, Role.OPERATOR, "editing a server")
+    server = resolve_server(session, ref)
+    if name is not None:
+        server.name = parse.parse_text("name", name, required=True) or ""
+        clash = session.exec(select(Server).where(Server.name == server.name, Server.id != server.id)).first()
+        if clash is not None:
+            raise InvalidInput("name", f"a server named {server.name!r} exists already")
+        session.execute(update(Service).where(Service.server_id == server.id).values(server_name=server.name))
+    if url is not None:
+        server.url = _parse_url("url", url)
+    if credentials is not None:
+        server.credentials = encrypt(credentials) if credentials else None
+    if node is not None:
+        server.node = parse.parse_text("node", node) or None
+    if capacity is not None:
+        server.capacity = parse.parse_optional_int("capacity", capacity)
+    if enabled is not None:
+        server.enabled = enabled
+    if config:
+        merged = dict(server.config)
+        for key, value in parse.parse_key_values("--config", config).items():
+            if value == "":
+                merged.pop(key, None)
+            else:
+                merged[key] = parse_config_value(value)
+        server.config = merged
+    session.add(server)
+    return server
+
+
+def count_services_on(session: Session, server_id: int) -> int:
+    return session.exec(select(func.count()).select_from(Service).where(Service.server_id == server_id)).one()

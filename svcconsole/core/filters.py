@@ -1,0 +1,195 @@
+"""The filter language of the list (`/` in the console, the list options in the CLI).
+
+Free text plus `key:value` terms: `status:active,suspended product:"Paper 4GB" server:node-1
+customer:alice@example.com cycle:monthly type:pterodactyl id:12 expires<7d expires>2027-01-01`.
+Both front ends build their `ServiceFilter` here, so a term means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from svcconsole.core import clock, parse
+from svcconsole.core.errors import InvalidInput
+from svcconsole.core.statuses import Status
+from svcconsole.modules import is_module, module_names
+from svcconsole.store.models import Customer, Product, Server
+from svcconsole.store.queries import ServiceFilter
+
+KEYS = ("status", "product", "server", "customer", "cycle", "type", "id")
+EXPIRES_TERM = re.compile(r"^expires([<>])(.+)$", re.IGNORECASE)
+TERM = re.compile(r"^([A-Za-z]+):(.*)$")
+FILTER_HELP = (
+    "free text (name, customer, email, product, id, uuid) and terms: status:active,suspended "
+    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 expires<7d expires>2027-01-01"
+)
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def parse_statuses(field: str, text: str) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(item.strip().lower() for item in text.split(",") if item.strip()))
+    known = {status.value for status in Status}
+    for value in values:
+        if value not in known:
+            raise InvalidInput(field, f"{value!r} is not a status ({', '.join(sorted(known))})")
+    return values
+
+
+def parse_cycles(field: str, text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(parse.parse_cycle(field, item).value for item in text.split(",") if item.strip()))
+
+
+def parse_types(field: str, text: str) -> tuple[str, ...]:
+    values = tuple(item.strip().lower() for item in text.split(",") if item.strip())
+    for value in values:
+        if not is_module(value):
+            raise InvalidInput(field, f"{value!r} is not a module ({', '.join(module_names())})")
+    return values
+
+
+def _product_ids(session: Session, text: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        if item.isdigit():
+            ids.append(int(item))
+            continue
+        lowered = item.lower()
+        matches = session.execute(select(Product.id).where(func.lower(Product.name) == lowered)).scalars().all()
+        if not matches:
+            matches = session.execute(select(Product.id).where(func.lower(Product.name).like(f"{lowered}%"))).scalars().all()
+        ids.extend(matches)
+    return tuple(dict.fromkeys(ids))
+
+
+def _server_ids(session: Session, text: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        if item.isdigit():
+            ids.append(int(item))
+            continue
+        lowered = item.lower()
+        matches = session.execute(select(Server.id).where(func.lower(Server.name) == lowered)).scalars().all()
+        if not matches:
+            matches = session.execute(select(Server.id).where(func.lower(Server.name).like(f"{lowered}%"))).scalars().all()
+        ids.extend(matches)
+    return tuple(dict.fromkeys(ids))
+
+
+def _customer_filter(session: Session, service_filter: ServiceFilter, text: str) -> ServiceFilter:
+    value = text.strip()
+    if value.isdigit():
+        return replace(service_filter, customer_ids=service_filter.customer_ids + (int(value),))
+    if "@" in value:
+        ids = session.execute(select(Customer.id).where(or_(Customer.email == value.lower()))).scalars().all()
+        if not ids:
+            return replace(service_filter, matches_nothing=True)
+        return replace(service_filter, customer_ids=service_filter.customer_ids + tuple(ids))
+    return replace(service_filter, customer_name=value)
+
+
+def parse_when(field: str, text: str, *, tz_name: str = "UTC") -> datetime:
+    """`7d` (from now) or a date."""
+    value = text.strip()
+    if re.fullmatch(r"\d+[hdwm]?", value):
+        return clock.now() + parse.parse_duration(field, value)
+    from zoneinfo import ZoneInfo
+
+    return parse.parse_date(field, value, ZoneInfo(tz_name))
+
+
+def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = None, tz_name: str = "UTC") -> ServiceFilter:
+    """The `ServiceFilter` a filter line means; unknown keys and bad values raise InvalidInput."""
+    service_filter = base or ServiceFilter()
+    free: list[str] = []
+    terms: list[str] = []
+    for token in _split(text or ""):
+        expires = EXPIRES_TERM.match(token)
+        if expires:
+            moment = parse_when("expires", expires.group(2), tz_name=tz_name)
+            if expires.group(1) == "<":
+                service_filter = replace(service_filter, expires_before=moment)
+            else:
+                service_filter = replace(service_filter, expires_after=moment)
+            terms.append(token)
+            continue
+        term = TERM.match(token)
+        if not term:
+            free.append(token)
+            continue
+        key, value = term.group(1).lower(), term.group(2)
+        if key not in KEYS:
+            raise InvalidInput("filter", f"unknown key {key!r} (known: {', '.join(KEYS)}, expires<7d)")
+        if not value.strip():
+            raise InvalidInput("filter", f"{key}: needs a value")
+        terms.append(token)
+        if key == "status":
+            service_filter = replace(service_filter, statuses=parse_statuses("status", value))
+        elif key == "cycle":
+            service_filter = replace(service_filter, cycles=parse_cycles("cycle", value))
+        elif key == "type":
+            service_filter = replace(service_filter, types=parse_types("type", value))
+        elif key == "id":
+            ids = tuple(parse.parse_id("id", item) for item in value.split(",") if item.strip())
+            service_filter = replace(service_filter, ids=ids)
+        elif key == "product":
+            ids = _product_ids(session, value)
+            service_filter = replace(service_filter, product_ids=ids, matches_nothing=service_filter.matches_nothing or not ids)
+        elif key == "server":
+            ids = _server_ids(session, value)
+            service_filter = replace(service_filter, server_ids=ids, matches_nothing=service_filter.matches_nothing or not ids)
+        elif key == "customer":
+            service_filter = _customer_filter(session, service_filter, value)
+    search = " ".join(free).strip() or None
+    return replace(service_filter, search=search, terms=tuple(terms))
+
+
+def build_filter(
+    session: Session,
+    *,
+    status: str | None = None,
+    product: str | None = None,
+    server: str | None = None,
+    customer: str | None = None,
+    cycle: str | None = None,
+    search: str | None = None,
+    expiring_within: str | None = None,
+    include_deleted: bool = False,
+) -> ServiceFilter:
+    """The filter the CLI list options mean (the same terms as the console's filter line)."""
+    service_filter = ServiceFilter(include_deleted=include_deleted)
+    if status:
+        service_filter = replace(service_filter, statuses=parse_statuses("--status", status))
+    if cycle:
+        service_filter = replace(service_filter, cycles=parse_cycles("--cycle", cycle))
+    if product:
+        ids = _product_ids(session, product)
+        if not ids:
+            raise InvalidInput("--product", f"no product with id or name {product!r}")
+        service_filter = replace(service_filter, product_ids=ids)
+    if server:
+        ids = _server_ids(session, server)
+        if not ids:
+            raise InvalidInput("--server", f"no server with id or name {server!r}")
+        service_filter = replace(service_filter, server_ids=ids)
+    if customer:
+        service_filter = _customer_filter(session, service_filter, customer)
+        if service_filter.matches_nothing:
+            raise InvalidInput("--customer", f"no customer with email {customer!r}")
+    if expiring_within:
+        service_filter = replace(service_filter, expires_before=clock.now() + parse.parse_duration("--expiring-within", expiring_within))
+    if search is not None:
+        parse.parse_text("--search", search, max_length=200)
+        service_filter = replace(service_filter, search=search.strip() or None)
+    return service_filter

@@ -1,0 +1,302 @@
+"""The module queue: claim a job, call the module outside any transaction, apply the outcome.
+
+A job is claimed with a lease; a job whose lease ran out (its process died) is claimed again,
+and the adapters' idempotency makes the second attempt safe. Failures that a retry can help
+go back to the queue with exponential backoff; the others stay `failed` for an admin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, select
+
+from svcconsole.core import clock, services
+from svcconsole.core.errors import NotFound, SvcError
+from svcconsole.core.operators import Actor, require
+from svcconsole.core.statuses import NON_TRANSITION_ROLES
+from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
+from svcconsole.store.engine import Database
+from svcconsole.store.models import BulkItem, Job, Service
+
+log = logging.getLogger("svcconsole.jobs")
+
+LEASE = timedelta(minutes=10)
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 3600
+DEFAULT_CONCURRENCY = 8
+DEFAULT_PER_SERVER = 4
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass
+class JobOutcome:
+    """How one run of a job ended."""
+
+    job_id: int
+    service_id: int
+    status: str
+    message: str
+    bulk_run_id: int | None = None
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    seconds = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    if retry_after is not None:
+        seconds = max(seconds, retry_after)
+    return timedelta(seconds=seconds)
+
+
+def _claim(session: Session, job_id: int, worker: str) -> tuple[Job, ServiceRef] | None:
+    now = clock.now()
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None:
+        return None
+    claimable = job.status == "queued" or (job.status == "running" and (job.lease_until is None or job.lease_until < now))
+    if not claimable:
+        return None
+    job.status = "running"
+    job.attempts += 1
+    job.worker = worker
+    job.lease_until = now + LEASE
+    job.updated_at = now
+    session.add(job)
+    service = session.get(Service, job.service_id)
+    if service is None:
+        return None
+    return job, services.service_ref(session, service)
+
+
+def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Callable[[dict[str, Any]], None]) -> ModuleResult:
+    """Run the module operation a job stands for."""
+    operation = job.operation
+    if operation == "create":
+        if "checkpoint" in inspect.signature(module.create).parameters:
+            return module.create(ref, checkpoint=checkpoint)  # type: ignore[call-arg]
+        return module.create(ref)
+    if operation == "redeliver":
+        if ref.external and module.supports_operation("terminate"):
+            try:
+                module.terminate(ref, force=True)
+            except ModuleError as error:
+                if error.status != 404 and error.code != "not_found":
+                    raise
+        fresh = dataclasses.replace(ref, external={})
+        if "checkpoint" in inspect.signature(module.create).parameters:
+            return module.create(fresh, checkpoint=checkpoint)  # type: ignore[call-arg]
+        return module.create(fresh)
+    if operation == "terminate":
+        return module.terminate(ref, force=bool(job.params.get("force")))
+    if operation == "change_package":
+        return module.change_package(ref, ProductRef(**job.params["_product_ref"]))
+    method = getattr(module, operation)
+    return method(ref)
+
+
+def _save_checkpoint(db: Database, service_id: int) -> Callable[[dict[str, Any]], None]:
+    def save(external: dict[str, Any]) -> None:
+        def work(session: Session) -> None:
+            service = session.exec(select(Service).where(Service.id == service_id).with_for_update()).one()
+            service.external = {**(service.external or {}), **external}
+            session.add(service)
+
+        db.transaction(work)
+
+    return save
+
+
+def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) -> None:
+    if job.bulk_run_id is None:
+        return
+    session.execute(
+        update(BulkItem)
+        .where(BulkItem.run_id == job.bulk_run_id, BulkItem.service_id == job.service_id)
+        .values(outcome=outcome, message=message, updated_at=clock.now())
+    )
+
+
+def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutcome | None:
+    """Run one job to its end (or back to the queue); None if another worker holds it."""
+    worker = worker or worker_id()
+    claimed = db.transaction(lambda session: _claim(session, job_id, worker))
+    if claimed is None:
+        return None
+    job, ref = claimed
+    module = _module_for(db, job)
+    log.info("job %s: %s %s for service %s (attempt %s)", job.id, job.operation, module.name, job.service_id, job.attempts)
+    try:
+        result = call_module(module, job, ref, _save_checkpoint(db, job.service_id))
+        error: ModuleError | None = None
+    except ModuleError as caught:
+        result, error = None, caught
+    except Exception as caught:  # noqa: BLE001 - a module bug must not kill the run; keep it as the job's error
+        result, error = None, ModuleError(f"{module.name}: unexpected error: {type(caught).__name__}: {caught}", retryable=False)
+        log.exception("job %s: module %s raised", job.id, module.name)
+
+    def finish(session: Session) -> JobOutcome:
+        current = session.exec(select(Job).where(Job.id == job.id).with_for_update()).one()
+        now = clock.now()
+        current.updated_at = now
+        current.lease_until = None
+        if error is None:
+            assert result is not None
+            message = services.apply_after_module(session, current, result)
+            current.status = "succeeded"
+            current.last_error = None
+            _finish_bulk_item(session, current, "ok", message)
+            session.add(current)
+            return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
+        retry = error.retryable and current.attempts < current.max_attempts
+        current.last_error = error.message
+        if retry:
+            current.status = "queued"
+            current.next_attempt_at = now + backoff(current.attempts, error.retry_after)
+            message = f"{error.message} (attempt {current.attempts} of {current.max_attempts}; retrying after {current.next_attempt_at.isoformat(timespec='seconds')})"
+        else:
+            current.status = "failed"
+            message = error.message
+        services.record_module_failure(session, current, error.message, final=not retry)
+        _finish_bulk_item(session, current, "failed", message)
+        session.add(current)
+        return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
+
+    outcome = db.transaction(finish)
+    log.info("job %s: %s: %s", outcome.job_id, outcome.status, outcome.message)
+    return outcome
+
+
+def _module_for(db: Database, job: Job) -> Module:
+    with db.read() as session:
+        service = session.get(Service, job.service_id)
+        if service is None:
+            raise NotFound(f"job {job.id}: service {job.service_id} is gone")
+        return get_module(service.type)
+
+
+def run_jobs(
+    db: Database,
+    job_ids: Iterable[int],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    per_server: int = DEFAULT_PER_SERVER,
+    progress: Callable[[JobOutcome], None] | None = None,
+) -> list[JobOutcome]:
+    """Run jobs with bounded concurrency overall and per server; outcomes in completion order."""
+    ids = list(job_ids)
+    if not ids:
+        return []
+    with db.read() as session:
+        servers = dict(session.exec(select(Job.id, Job.server_id).where(Job.id.in_(ids))).all())  # type: ignore[union-attr]
+    limits: dict[int | None, threading.Semaphore] = {}
+    lock = threading.Lock()
+    outcomes: list[JobOutcome] = []
+
+    def run_one(job_id: int) -> None:
+        server_id = servers.get(job_id)
+        with lock:
+            gate = limits.setdefault(server_id, threading.Semaphore(per_server))
+        with gate:
+            outcome = execute(db, job_id)
+        if outcome is None:
+            return
+        with lock:
+            outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids)))) as pool:
+        for future in [pool.submit(run_one, job_id) for job_id in ids]:
+            future.result()
+    return outcomes
+
+
+def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
+    """Queued jobs whose time has come, and running jobs whose worker died (lease ran out)."""
+    now = clock.now()
+    with db.read() as session:
+        query = (
+            select(Job.id)
+            .where(
+                or_(
+                    (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
+                    (Job.status == "running") & (Job.lease_until < now),
+                )
+            )
+            .order_by(Job.id)
+            .limit(limit)
+        )
+        return list(session.exec(query).all())
+
+
+def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100) -> list[Job]:
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    if service_id:
+        query = query.where(Job.service_id == service_id)
+    return list(session.exec(query.order_by(Job.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job: no job with id {job_id}")
+    return job
+
+
+def retry(session: Session, actor: Actor, job_id: int) -> Job:
+    """Put a failed job back in the queue, to run now."""
+    require(actor, NON_TRANSITION_ROLES["jobs"], "retrying a job")
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None:
+        raise NotFound(f"job: no job with id {job_id}")
+    if job.status not in {"failed", "queued"}:
+        raise SvcError(f"job {job_id} is {job.status}: only failed or queued jobs can be retried")
+    job.status = "queued"
+    job.next_attempt_at = clock.now()
+    job.max_attempts = max(job.max_attempts, job.attempts + 1)
+    job.updated_at = clock.now()
+    session.add(job)
+    service = session.get(Service, job.service_id)
+    if service is not None and service.operation is None:
+        from svcconsole.core.statuses import ACTIONS
+
+        service.operation = ACTIONS[job.action].operation if job.action in ACTIONS else job.operation
+        session.add(service)
+    return job
+
+
+def resolve(session: Session, actor: Actor, job_id: int, note: str | None = None) -> Job:
+    """Mark a job handled by hand: it leaves the queue and the service's operation is cleared."""
+    require(actor, NON_TRANSITION_ROLES["jobs"], "resolving a job")
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None:
+        raise NotFound(f"job: no job with id {job_id}")
+    if job.status in {"succeeded", "resolved"}:
+        raise SvcError(f"job {job_id} is {job.status} already")
+    job.status = "resolved"
+    job.updated_at = clock.now()
+    session.add(job)
+    service = session.get(Service, job.service_id)
+    if service is not None:
+        service.operation = None
+        session.add(service)
+        from svcconsole.core import activity
+
+        activity.record(session, service, actor, "job_resolved", from_status=service.status, to_status=service.status, reason=note, details={"job": job_id, "operation": job.operation})
+    _finish_bulk_item(session, job, "failed", f"resolved by {actor.name}" + (f": {note}" if note else ""))
+    return job

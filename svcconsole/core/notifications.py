@@ -1,0 +1,129 @@
+"""The outbox: mails about services, queued in `notification` and sent by SMTP later.
+
+Templates are plain text with `str.format` fields; `dedupe_key` keeps a notice (one expiry
+notice per service, period and day count) from being queued twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from svcconsole.core import clock
+from svcconsole.store.models import Customer, Notification, Service
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    body: str
+
+
+TEMPLATES: dict[str, Template] = {
+    "delivered": Template(
+        "Your service {service_name} is ready",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" has been delivered and is active.\n"
+        "It renews on {expires} for {price}.\n",
+    ),
+    "suspended": Template(
+        "Your service {service_name} is suspended",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was suspended on {today}.\n"
+        "Reason: {reason}\n",
+    ),
+    "unsuspended": Template(
+        "Your service {service_name} is active again",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" is active again.\n",
+    ),
+    "renewal_invoice": Template(
+        "Invoice #{invoice_id} for {service_name}",
+        "Hello {customer_name},\n\nInvoice #{invoice_id} of {amount} for the renewal of service #{service_id} "
+        "\"{service_name}\" ({period}) is due on {due}.\n",
+    ),
+    "expiry_notice": Template(
+        "Your service {service_name} expires on {expires}",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" expires on {expires} "
+        "({days} days from now). Renew it for {price} to keep it running.\n",
+    ),
+    "cancelled": Template(
+        "Your service {service_name} is cancelled",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was cancelled on {today}.\n",
+    ),
+    "terminated": Template(
+        "Your service {service_name} is terminated",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was terminated on {today}; "
+        "its data has been removed.\n",
+    ),
+    "delivery_failed": Template(
+        "Delivery of service #{service_id} failed",
+        "Service #{service_id} \"{service_name}\" of {customer_name} <{customer_email}> could not be delivered "
+        "(attempt {attempts}).\nError: {error}\n",
+    ),
+}
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+def service_context(service: Service, customer: Customer) -> dict[str, Any]:
+    expires = service.expires_at.date().isoformat() if service.expires_at else "-"
+    return {
+        "service_id": service.id,
+        "service_name": service.name,
+        "customer_name": customer.name,
+        "customer_email": customer.email,
+        "expires": expires,
+        "price": f"{service.price} {service.currency}",
+        "today": clock.now().date().isoformat(),
+    }
+
+
+def queue(
+    session: Session,
+    template: str,
+    *,
+    to_address: str,
+    context: dict[str, Any],
+    customer_id: int | None = None,
+    service_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """Queue one mail; None when a mail with the same `dedupe_key` was queued before."""
+    if dedupe_key is not None:
+        existing = session.exec(select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
+        if existing is not None:
+            return None
+    spec = TEMPLATES[template]
+    values = _Blank(context)
+    row = Notification(
+        customer_id=customer_id,
+        service_id=service_id,
+        to_address=to_address,
+        template=template,
+        subject=spec.subject.format_map(values),
+        body=spec.body.format_map(values),
+        status="queued",
+        dedupe_key=dedupe_key,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    return row
+
+
+def notify_customer(session: Session, template: str, service: Service, *, dedupe_key: str | None = None, **extra: Any) -> Notification | None:
+    customer = session.get(Customer, service.customer_id)
+    if customer is None:
+        return None
+    context = service_context(service, customer) | extra
+    return queue(
+        session,
+        template,
+        to_address=customer.email,
+        context=context,
+        customer_id=customer.id,
+        service_id=service.id,
+        dedupe_key=dedupe_key,
+    )

@@ -1,0 +1,129 @@
+"""Operators, roles and the acting identity (SPEC.md section 11).
+
+The actor is the login name (`SUDO_USER`, else the OS user). The login that creates a database
+becomes its first admin; every other login must be added by an admin.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session, func, select
+
+from svcconsole.core import clock
+from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied, SvcError
+from svcconsole.core.statuses import Role
+from svcconsole.store.models import Operator
+
+LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: an admin login, the automation, or a customer in the customer area."""
+
+    kind: str
+    name: str
+    role: Role
+    customer_id: int | None = None
+    read_only: bool = False
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == "client"
+
+
+SYSTEM = Actor(kind="system", name="automation", role=Role.ADMIN)
+
+
+def os_login() -> str:
+    """The real login behind this process, even under sudo."""
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user:
+        return sudo_user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+def parse_login(text: str) -> str:
+    value = (text or "").strip()
+    if not LOGIN_PATTERN.match(value):
+        raise InvalidInput("login", f"{text!r} is not a login name (letters, digits, _ . @ -)")
+    return value
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role.from_label((text or "").strip())
+    except KeyError:
+        raise InvalidInput("role", f"{text!r} is not a role (viewer, operator or admin)") from None
+
+
+def ensure_first_admin(session: Session, login: str) -> bool:
+    """Make `login` an admin if the database has no operators yet; True if it did."""
+    count = session.exec(select(func.count()).select_from(Operator)).one()
+    if count:
+        return False
+    session.add(Operator(login=login, role=Role.ADMIN.label, created_at=clock.now()))
+    return True
+
+
+def resolve_actor(session: Session, login: str, *, as_login: str | None = None, read_only: bool = False) -> Actor:
+    """The actor for `login` (or `as_login`, which only an admin may use)."""
+    operator = session.get(Operator, login)
+    if operator is None:
+        raise PermissionDenied(
+            f"login {login!r} is not an operator of this database; an admin can add it with "
+            f"`svcconsole operators add {login} --role viewer`"
+        )
+    if as_login and as_login != login:
+        if Role.from_label(operator.role) is not Role.ADMIN:
+            raise PermissionDenied(f"--as: {login} is {operator.role}; only an admin may act as another operator")
+        operator = session.get(Operator, parse_login(as_login))
+        if operator is None:
+            raise NotFound(f"--as: no operator {as_login!r}")
+    return Actor(kind="admin", name=operator.login, role=Role.from_label(operator.role), read_only=read_only)
+
+
+def require(actor: Actor, needed: Role, what: str) -> None:
+    """Refuse (exit 4) unless `actor` may do `what`."""
+    if actor.read_only and needed is not Role.VIEWER:
+        raise PermissionDenied(f"read-only mode: {what} is not allowed")
+    if actor.is_client:
+        raise PermissionDenied(f"{what} is not available in the customer area")
+    if not actor.role.allows(needed):
+        raise PermissionDenied(f"{actor.name} is {actor.role.label}: {what} needs the {needed.label} role")
+
+
+def list_operators(session: Session) -> list[Operator]:
+    return list(session.exec(select(Operator).order_by(Operator.login)).all())
+
+
+def add_operator(session: Session, actor: Actor, login: str, role: str) -> Operator:
+    require(actor, Role.ADMIN, "managing operators")
+    login = parse_login(login)
+    parsed_role = parse_role(role)
+    existing = session.get(Operator, login)
+    if existing is not None:
+        existing.role = parsed_role.label
+        return existing
+    operator = Operator(login=login, role=parsed_role.label, created_at=clock.now())
+    session.add(operator)
+    return operator
+
+
+def remove_operator(session: Session, actor: Actor, login: str) -> None:
+    require(actor, Role.ADMIN, "managing operators")
+    operator = session.get(Operator, parse_login(login))
+    if operator is None:
+        raise NotFound(f"operator: no operator {login!r}")
+    if operator.role == Role.ADMIN.label:
+        admins = session.exec(select(func.count()).select_from(Operator).where(Operator.role == Role.ADMIN.label)).one()
+        if admins <= 1:
+            raise SvcError(f"operator: {login} is the last admin and cannot be removed")
+    session.delete(operator)

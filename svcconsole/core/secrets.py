@@ -1,0 +1,70 @@
+"""Encryption at rest for server credentials and secret settings (Fernet).
+
+The key comes from `SVCCONSOLE_SECRET_KEY`, else a 0600 key file beside the SQLite file (or in
+the user data dir for PostgreSQL), created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from svcconsole.core.errors import SvcError
+
+SECRET_KEY_ENV = "SVCCONSOLE_SECRET_KEY"
+PREFIX = "fernet:"
+
+_key_file: Path | None = None
+_fernet: Fernet | None = None
+
+
+def configure(key_file: Path | None) -> None:
+    """Use `key_file` for the key when the environment does not give one."""
+    global _key_file, _fernet
+    _key_file = key_file
+    _fernet = None
+
+
+def key_file() -> Path | None:
+    return _key_file
+
+
+def _load_key() -> bytes:
+    from_env = os.environ.get(SECRET_KEY_ENV)
+    if from_env:
+        return from_env.strip().encode()
+    if _key_file is None:
+        raise SvcError("secrets: no key: set SVCCONSOLE_SECRET_KEY or open a database first")
+    if not _key_file.exists():
+        _key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(_key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key())
+    return _key_file.read_bytes().strip()
+
+
+def _cipher() -> Fernet:
+    global _fernet
+    if _fernet is None:
+        try:
+            _fernet = Fernet(_load_key())
+        except ValueError:
+            raise SvcError("secrets: the key is not a valid Fernet key (32 url-safe base64 bytes)") from None
+    return _fernet
+
+
+def encrypt(plaintext: str | None) -> str | None:
+    if plaintext is None or plaintext == "":
+        return plaintext
+    return PREFIX + _cipher().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(stored: str | None) -> str | None:
+    if stored is None or not stored.startswith(PREFIX):
+        return stored
+    try:
+        return _cipher().decrypt(stored[len(PREFIX):].encode()).decode()
+    except InvalidToken:
+        raise SvcError("secrets: a stored secret cannot be decrypted with this key (wrong SVCCONSOLE_SECRET_KEY or key file)") from None

@@ -1,0 +1,283 @@
+"""Realistic demo data, fast enough for scale work (a million services in well under a minute).
+
+Catalog rows go through the ORM; customers, services and their satellites are written with
+`executemany` (SQLite) or `COPY` (PostgreSQL) in batches, with ids assigned here so options,
+metadata, renewals and activity can point at their services without reading them back.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from svcconsole.core import clock, cycles
+from svcconsole.core.operators import SYSTEM
+from svcconsole.store.engine import Database
+from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption
+
+BATCH = 20_000
+
+FIRST_NAMES = (
+    "Alice", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kenji", "Lea",
+    "Mateo", "Nora", "Oskar", "Paula", "Quentin", "Rosa", "Sven", "Talia", "Umar", "Vera", "Wim", "Yara", "Zoé",
+    "Amir", "Bianca", "Camille", "Diego", "Emma", "Felix", "Hanna", "Ivan", "Julia", "Karim", "Lucas", "Maya",
+)
+LAST_NAMES = (
+    "Martin", "Bernard", "Dubois", "Schmidt", "Müller", "Rossi", "Garcia", "Novak", "Kowalski", "Jensen", "Smith",
+    "Silva", "Costa", "Laurent", "Fischer", "Weber", "Moreau", "Petit", "Nielsen", "Horvat", "Yilmaz", "Ivanova",
+    "Tanaka", "Okafor", "Haddad", "Lindqvist", "Fontaine", "Keller", "Romano", "Leroy",
+)
+COMPANIES = ("Pixel Forge", "Nordlicht GmbH", "Blocky Realms", "Atelier Web", "CraftNet", "Hosting Club", None, None, None)
+WORDS = ("alpha", "nova", "forge", "realm", "peak", "delta", "orbit", "craft", "nexus", "vault", "ember", "lumen", "atlas", "echo")
+
+CATALOG: tuple[dict[str, Any], ...] = (
+    {"name": "Web Hosting Starter", "type": "manual", "prices": {"monthly": "4.99", "annually": "49.90"}, "config": {"disk_gb": 10}, "upgrade": ["Web Hosting Pro"]},
+    {"name": "Web Hosting Pro", "type": "manual", "prices": {"monthly": "9.99", "quarterly": "28.50", "annually": "99.90"}, "config": {"disk_gb": 50}, "upgrade": []},
+    {"name": "Minecraft Paper 2GB", "type": "pterodactyl", "prices": {"monthly": "6.00", "quarterly": "17.00"}, "config": {"nest": 1, "egg": 1, "memory": 2048, "disk": 10240, "cpu": 100, "databases": 1, "backups": 2, "allocations": 1}, "upgrade": ["Minecraft Paper 4GB"]},
+    {"name": "Minecraft Paper 4GB", "type": "pterodactyl", "prices": {"monthly": "12.00", "quarterly": "34.00", "semiannually": "66.00"}, "config": {"nest": 1, "egg": 1, "memory": 4096, "disk": 20480, "cpu": 200, "databases": 2, "backups": 3, "allocations": 1}, "upgrade": ["Minecraft Paper 8GB"]},
+    {"name": "Minecraft Paper 8GB", "type": "pterodactyl", "prices": {"monthly": "22.00", "annually": "240.00"}, "config": {"nest": 1, "egg": 1, "memory": 8192, "disk": 40960, "cpu": 400, "databases": 3, "backups": 5, "allocations": 2}, "upgrade": []},
+    {"name": "Rust Server", "type": "pterodactyl", "prices": {"weekly": "4.00", "monthly": "15.00"}, "config": {"nest": 1, "egg": 1, "memory": 6144, "disk": 30720, "cpu": 300, "databases": 0, "backups": 2, "allocations": 1}, "upgrade": []},
+    {"name": "VPS S", "type": "proxmox", "prices": {"monthly": "5.00", "annually": "50.00", "biennially": "95.00"}, "config": {"template": 9000, "cores": 1, "memory": 1024}, "upgrade": ["VPS M"]},
+    {"name": "VPS M", "type": "proxmox", "prices": {"monthly": "10.00", "annually": "100.00", "triennially": "270.00"}, "config": {"template": 9000, "cores": 2, "memory": 4096}, "upgrade": ["VPS L"]},
+    {"name": "VPS L", "type": "proxmox", "prices": {"monthly": "20.00", "semiannually": "114.00"}, "config": {"template": 9000, "cores": 4, "memory": 8192}, "upgrade": []},
+    {"name": "SSL Certificate", "type": "manual", "prices": {"annually": "15.00", "onetime": "25.00"}, "config": {}, "upgrade": []},
+    {"name": "Support Hours", "type": "manual", "prices": {"free": "0.00"}, "config": {}, "upgrade": []},
+)
+
+SERVERS: tuple[dict[str, Any], ...] = (
+    {"name": "shared-fra-1", "module": "manual", "url": "https://shared-fra-1.example.net", "node": "fra"},
+    {"name": "shared-ams-1", "module": "manual", "url": "https://shared-ams-1.example.net", "node": "ams"},
+    {"name": "ptero-fra-1", "module": "pterodactyl", "url": "https://panel-fra.example.net", "node": "1"},
+    {"name": "ptero-waw-1", "module": "pterodactyl", "url": "https://panel-waw.example.net", "node": "1"},
+    {"name": "pve-fra-1", "module": "proxmox", "url": "https://pve-fra.example.net:8006", "node": "pve1"},
+)
+
+STATUS_WEIGHTS = (("active", 70), ("suspended", 8), ("pending", 3), ("expired", 5), ("cancelled", 6), ("terminated", 7), ("deleted", 1))
+SUSPEND_KINDS = (("overdue", 60), ("admin", 15), ("abuse", 10), ("client", 10), ("temporary", 5))
+
+SERVICE_COLUMNS = (
+    "id", "uuid", "customer_id", "customer_name", "product_id", "product_name", "server_id", "server_name", "type",
+    "name", "description", "notes", "status", "suspend_kind", "suspend_reason", "suspended_at", "billing_cycle",
+    "anchor_day", "price", "initial_price", "currency", "created_at", "expires_at", "auto_renew", "renewals",
+    "max_renewals", "cancel_mode", "cancel_at", "cancel_reason", "cancelled_at", "terminated_at", "deleted_at",
+    "external", "delivery_attempts", "last_error", "operation", "version", "updated_at", "updated_by",
+)
+
+
+@dataclass
+class SeedResult:
+    services: int
+    customers: int
+    products: int
+    servers: int
+
+
+def _weighted(rng: random.Random, table: Sequence[tuple[str, int]]) -> Iterator[str]:
+    names = [name for name, _ in table]
+    weights = [weight for _, weight in table]
+    while True:
+        yield from rng.choices(names, weights, k=4096)
+
+
+class _Writer:
+    """Bulk row writer: executemany on SQLite, COPY on PostgreSQL, in one transaction."""
+
+    def __init__(self, db: Database, connection: Any) -> None:
+        self.db = db
+        self.connection = connection
+        self.cursor = connection.cursor()
+
+    def _value(self, value: Any) -> Any:
+        if self.db.is_sqlite:
+            if isinstance(value, datetime):
+                return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            if isinstance(value, Decimal):
+                return float(value)
+            if isinstance(value, (dict, list)):
+                return json.dumps(value)
+            return value
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        return value
+
+    def write(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.db.is_sqlite:
+            marks = ",".join("?" for _ in columns)
+            self.cursor.executemany(
+                f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})",
+                [[self._value(value) for value in row] for row in rows],
+            )
+            return
+        with self.cursor.copy(f"COPY {table} ({','.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([self._value(value) for value in row])
+
+
+def _catalog(session: Session) -> tuple[list[Product], dict[int, list[ProductPrice]], list[Server]]:
+    now = clock.now()
+    products = {product.name: product for product in session.execute(select(Product)).scalars()}
+    for spec in CATALOG:
+        if spec["name"] in products:
+            continue
+        product = Product(name=spec["name"], type=spec["type"], config=spec["config"], upgrade_targets=[], created_at=now)
+        session.add(product)
+        session.flush()
+        for cycle, amount in spec["prices"].items():
+            session.add(ProductPrice(product_id=product.id, billing_cycle=cycle, price=Decimal(amount), currency="EUR"))
+        products[spec["name"]] = product
+    for spec in CATALOG:
+        product = products[spec["name"]]
+        if not product.upgrade_targets and spec["upgrade"]:
+            product.upgrade_targets = [products[name].id for name in spec["upgrade"]]
+            session.add(product)
+    servers = {server.name: server for server in session.execute(select(Server)).scalars()}
+    for spec in SERVERS:
+        if spec["name"] not in servers:
+            server = Server(name=spec["name"], module=spec["module"], url=spec["url"], node=spec["node"], capacity=5000, config={}, created_at=now)
+            session.add(server)
+            servers[spec["name"]] = server
+    session.flush()
+    prices: dict[int, list[ProductPrice]] = {}
+    for price in session.execute(select(ProductPrice)).scalars():
+        prices.setdefault(price.product_id, []).append(price)
+    return list(products.values()), prices, list(servers.values())
+
+
+def _next_id(session: Session, model: Any) -> int:
+    return (session.execute(select(func.max(model.id))).scalar() or 0) + 1
+
+
+def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42) -> SeedResult:
+    """Add `services` demo services (and their customers) to the database, in one transaction."""
+    rng = random.Random(random_seed)
+    customer_count = customers or max(1, services // 8)
+    now = clock.now().replace(microsecond=0)
+    tz = UTC
+    with db.write() as session:
+        products, prices, servers = _catalog(session)
+        servers_by_module: dict[str, list[Server]] = {}
+        for server in servers:
+            servers_by_module.setdefault(server.module, []).append(server)
+        first_customer = _next_id(session, Customer)
+        first_service = _next_id(session, Service)
+        first_option = _next_id(session, ServiceOption)
+        first_renewal = _next_id(session, Renewal)
+        first_activity = _next_id(session, Activity)
+        writer = _Writer(db, session.connection().connection.dbapi_connection)
+
+        customer_names: list[str] = []
+        rows: list[tuple[Any, ...]] = []
+        for index in range(customer_count):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            name = f"{first} {last}"
+            customer_id = first_customer + index
+            email = f"{first.lower()}.{last.lower()}.{customer_id}@example.com".encode("ascii", "ignore").decode()
+            customer_names.append(name)
+            rows.append((customer_id, name, email, rng.choice(COMPANIES), now - timedelta(days=rng.randint(0, 1500))))
+            if len(rows) >= BATCH:
+                writer.write("customer", ("id", "name", "email", "company", "created_at"), rows)
+                rows = []
+        writer.write("customer", ("id", "name", "email", "company", "created_at"), rows)
+
+        statuses = _weighted(rng, STATUS_WEIGHTS)
+        kinds = _weighted(rng, SUSPEND_KINDS)
+        offers = [(product, price) for product in products for price in prices.get(product.id or 0, [])]
+        service_rows: list[tuple[Any, ...]] = []
+        option_rows: list[tuple[Any, ...]] = []
+        meta_rows: list[tuple[Any, ...]] = []
+        renewal_rows: list[tuple[Any, ...]] = []
+        activity_rows: list[tuple[Any, ...]] = []
+        option_id, renewal_id, activity_id = first_option, first_renewal, first_activity
+        with_activity = services <= 20_000
+        for index in range(services):
+            service_id = first_service + index
+            product, price = offers[rng.randrange(len(offers))]
+            server = rng.choice(servers_by_module.get(product.type, [None]))  # type: ignore[list-item]
+            customer_index = rng.randrange(customer_count)
+            status = next(statuses)
+            created = now - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86399))
+            cycle = price.billing_cycle
+            recurring = cycles.is_recurring(cycle)
+            if status in {"active", "pending"}:
+                expires = now + timedelta(days=rng.randint(-2, 365), hours=rng.randint(0, 23))
+            elif status == "suspended":
+                expires = now - timedelta(days=rng.randint(1, 20))
+            else:
+                expires = now - timedelta(days=rng.randint(1, 400))
+            expires = expires.replace(minute=0, second=0)
+            if not recurring:
+                expires = None  # type: ignore[assignment]
+            suspend_kind = next(kinds) if status == "suspended" else None
+            cancel_mode = cancel_at = cancelled_at = terminated_at = deleted_at = None
+            if status == "active" and rng.random() < 0.05 and expires is not None:
+                cancel_mode, cancel_at = "end-of-cycle", expires
+            if status == "cancelled":
+                cancel_mode, cancelled_at = "immediate", expires or now
+            if status == "terminated":
+                terminated_at = expires or now
+            if status == "deleted":
+                deleted_at = now - timedelta(days=rng.randint(1, 30))
+            renewals = rng.randint(0, 24) if status != "pending" else 0
+            word = rng.choice(WORDS)
+            external: dict[str, Any] = {}
+            if status in {"active", "suspended"} and product.type == "pterodactyl":
+                external = {"server_id": 1000 + index, "identifier": uuid.UUID(int=rng.getrandbits(128)).hex[:8]}
+            elif status in {"active", "suspended"} and product.type == "proxmox":
+                external = {"vmid": 100 + index, "node": "pve1"}
+            service_rows.append((
+                service_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), first_customer + customer_index,
+                customer_names[customer_index], product.id, product.name, server.id if server else None,
+                server.name if server else None, product.type, f"{word}-{service_id}",
+                None, "VIP customer, call before suspending" if rng.random() < 0.01 else None, status, suspend_kind,
+                "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
+                expires + timedelta(days=1) if status == "suspended" and expires else None, cycle,
+                expires.day if expires else None, price.price, price.price, price.currency, created, expires,
+                rng.random() < 0.85, renewals, None, cancel_mode, cancel_at, None, cancelled_at, terminated_at, deleted_at,
+                external, 1 if status != "pending" else 0, "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
+                None, 1, created, SYSTEM.name,
+            ))
+            if rng.random() < 0.05:
+                option_rows.append((option_id, service_id, rng.choice(("Extra IPv4", "Backup slot", "Extra 10 GB disk", "Priority support")), None, rng.randint(1, 3), Decimal(rng.choice(("1.00", "2.50", "3.00"))), expires, created))
+                option_id += 1
+            if rng.random() < 0.02:
+                key = rng.choice(("max_renewals", "max_renewals_in_current_month", "disable_notify_expiration", "order_id"))
+                value = {"max_renewals": str(rng.randint(renewals + 1, renewals + 12)), "max_renewals_in_current_month": "1", "disable_notify_expiration": "true", "order_id": f"ORD-{service_id:07d}"}[key]
+                meta_rows.append((service_id, key, value))
+            if renewals and expires is not None and rng.random() < 0.2:
+                start = cycles.shift(expires, cycle, -1, expires.day, tz) if recurring else expires
+                renewal_rows.append((renewal_id, service_id, start, expires, cycle, 1, price.price, None, start, SYSTEM.name))
+                renewal_id += 1
+            if with_activity:
+                activity_rows.append((activity_id, service_id, created, "system", SYSTEM.name, "create", None, "pending", None, {"seed": True}))
+                activity_id += 1
+                if status != "pending":
+                    activity_rows.append((activity_id, service_id, created + timedelta(minutes=2), "system", SYSTEM.name, "deliver", "pending", "active", None, {}))
+                    activity_id += 1
+            if len(service_rows) >= BATCH:
+                _flush(writer, service_rows, option_rows, meta_rows, renewal_rows, activity_rows)
+        _flush(writer, service_rows, option_rows, meta_rows, renewal_rows, activity_rows)
+        if db.is_postgresql:
+            for table in ("customer", "service", "service_option", "renewal", "activity", "product", "product_price", "server"):
+                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"))
+    return SeedResult(services=services, customers=customer_count, products=len(products), servers=len(servers))
+
+
+def _flush(writer: _Writer, services: list[Any], options: list[Any], meta: list[Any], renewals: list[Any], activity: list[Any]) -> None:
+    writer.write("service", SERVICE_COLUMNS, services)
+    writer.write("service_option", ("id", "service_id", "name", "value", "quantity", "price", "expires_at", "created_at"), options)
+    writer.write("service_meta", ("service_id", "key", "value"), meta)
+    writer.write("renewal", ("id", "service_id", "period_start", "period_end", "billing_cycle", "cycles", "amount", "invoice_id", "renewed_at", "actor"), renewals)
+    writer.write("activity", ("id", "service_id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason", "details"), activity)
+    for rows in (services, options, meta, renewals, activity):
+        rows.clear()

@@ -1,0 +1,156 @@
+"""The settings registry (SPEC.md section 7): every key, its type, default and validation.
+
+The code, `settings list` and the automation dry run all read this one registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from svcconsole.core import parse
+from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.secrets import decrypt, encrypt
+from svcconsole.store.models import Setting
+
+
+def _day_count(field: str, text: str) -> int:
+    return parse.parse_int(field, text, minimum=0, maximum=3650)
+
+
+def _day_list(field: str, text: str) -> tuple[int, ...]:
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    days = tuple(sorted({parse.parse_int(field, item, minimum=0, maximum=3650) for item in items}, reverse=True))
+    return days
+
+
+def _currency(field: str, text: str) -> str:
+    value = str(text).strip().upper()
+    if len(value) != 3 or not value.isalpha():
+        raise InvalidInput(field, f"{text!r} is not a currency code (three letters such as EUR)")
+    return value
+
+
+def _timezone(field: str, text: str) -> str:
+    return parse.parse_timezone(field, text).key
+
+
+def _port(field: str, text: str) -> int:
+    return parse.parse_int(field, text, minimum=1, maximum=65535)
+
+
+def _plain(field: str, text: str) -> str:
+    return parse.parse_text(field, str(text), max_length=500) or ""
+
+
+def _optional_email(field: str, text: str) -> str:
+    return parse.parse_email(field, text) if str(text).strip() else ""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its key, default (as text), parser, and whether it is a secret."""
+
+    key: str
+    default: str
+    parser: Callable[[str, str], Any]
+    help: str
+    secret: bool = False
+
+    def parse(self, text: str) -> Any:
+        return self.parser(f"setting {self.key}", text)
+
+    def render(self, value: Any) -> str:
+        if isinstance(value, tuple):
+            return ",".join(str(item) for item in value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+REGISTRY: dict[str, SettingSpec] = {
+    spec.key: spec
+    for spec in (
+        SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created."),
+        SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent."),
+        SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid service is suspended."),
+        SettingSpec("terminate_after_days", "7", _day_count, "Days of overdue suspension before a service expires."),
+        SettingSpec("delete_after_days", "90", _day_count, "Days after expiry or cancellation before it is hidden (0 = never)."),
+        SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed."),
+        SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed."),
+        SettingSpec("currency", "EUR", _currency, "Default currency."),
+        SettingSpec("smtp_host", "", _plain, "SMTP server host (empty = mail is queued, not sent)."),
+        SettingSpec("smtp_port", "25", _port, "SMTP server port."),
+        SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication)."),
+        SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown).", secret=True),
+        SettingSpec("smtp_from", "billing@localhost", _plain, "Sender address of notifications."),
+        SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS."),
+        SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries) are sent."),
+    )
+}
+
+
+def spec(key: str) -> SettingSpec:
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise NotFound(f"setting: unknown key {key!r} (known: {', '.join(REGISTRY)})") from None
+
+
+class Settings:
+    """The settings in force, read once from the store and parsed."""
+
+    def __init__(self, stored: dict[str, str]) -> None:
+        self._values: dict[str, Any] = {}
+        self.overridden: set[str] = set()
+        for key, item in REGISTRY.items():
+            text = stored.get(key)
+            if text is not None:
+                self.overridden.add(key)
+                if item.secret:
+                    text = decrypt(text)
+            self._values[key] = item.parse(text if text is not None else item.default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self._values["timezone"])
+
+    def display(self, key: str) -> str:
+        item = REGISTRY[key]
+        if item.secret:
+            return "(set)" if self._values[key] else "(not set)"
+        return item.render(self._values[key])
+
+
+def load(session: Session) -> Settings:
+    rows = session.exec(select(Setting)).all()
+    return Settings({row.key: row.value for row in rows})
+
+
+def set_value(session: Session, key: str, text: str) -> Any:
+    """Validate and store one setting; returns the parsed value."""
+    item = spec(key)
+    value = item.parse(text)
+    stored = item.render(value)
+    if item.secret:
+        stored = encrypt(stored)
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=stored))
+    else:
+        row.value = stored
+    return value
+
+
+def unset_value(session: Session, key: str) -> None:
+    spec(key)
+    row = session.get(Setting, key)
+    if row is not None:
+        session.delete(row)

@@ -1,0 +1,238 @@
+"""Statuses and the status machine of SPEC.md section 3, as one table of data.
+
+The action functions check transitions against `ACTIONS`; the CLI help, the console's modals and
+its help screen describe actions from the same table, so a rule cannot differ between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    DELETED = "deleted"
+
+
+LISTED_STATUSES: tuple[Status, ...] = (
+    Status.PENDING,
+    Status.ACTIVE,
+    Status.SUSPENDED,
+    Status.EXPIRED,
+    Status.CANCELLED,
+    Status.TERMINATED,
+)
+
+
+class SuspendKind(StrEnum):
+    ADMIN = "admin"
+    CLIENT = "client"
+    ABUSE = "abuse"
+    OVERDUE = "overdue"
+    TEMPORARY = "temporary"
+
+
+class CancelMode(StrEnum):
+    END_OF_CYCLE = "end-of-cycle"
+    IMMEDIATE = "immediate"
+
+
+class Role(Enum):
+    """Operator roles, each allowed everything the one before it is."""
+
+    VIEWER = 1
+    OPERATOR = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> "Role":
+        return cls[label.upper()]
+
+    def allows(self, needed: "Role") -> bool:
+        return self.value >= needed.value
+
+
+ANY_LIVE = (
+    Status.PENDING,
+    Status.ACTIVE,
+    Status.SUSPENDED,
+    Status.EXPIRED,
+    Status.CANCELLED,
+)
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """One row of the status table: where an action may start, where it leads, what it calls."""
+
+    name: str
+    title: str
+    allowed_from: tuple[Status, ...]
+    to: Status | None
+    module_call: str | None
+    operation: str | None
+    role: Role
+    destructive: bool
+    summary: str
+    condition: str = ""
+
+    def allows(self, status: str) -> bool:
+        return status in self.allowed_from
+
+    @property
+    def allowed_from_text(self) -> str:
+        if set(self.allowed_from) == set(Status):
+            return "any status"
+        return ", ".join(status.value for status in self.allowed_from)
+
+    def describe(self) -> str:
+        """One paragraph of help text built from the rule itself."""
+        becomes = self.to.value if self.to else "status unchanged"
+        parts = [self.summary, f"Allowed from: {self.allowed_from_text}.", f"Becomes: {becomes}."]
+        if self.condition:
+            parts.append(self.condition)
+        if self.module_call:
+            parts.append(f"Module call: {self.module_call}.")
+        if self.role is not Role.OPERATOR:
+            parts.append(f"Role: {self.role.label}.")
+        return " ".join(parts)
+
+
+def _rule(*args, **kwargs) -> ActionRule:  # type: ignore[no-untyped-def]
+    return ActionRule(*args, **kwargs)
+
+
+ACTIONS: dict[str, ActionRule] = {
+    rule.name: rule
+    for rule in (
+        _rule(
+            "deliver", "Deliver", (Status.PENDING,), Status.ACTIVE, "create", "activation", Role.OPERATOR, False,
+            "Create the service on its panel and mark it active.",
+            "On a module failure it stays pending with the error and the attempt count.",
+        ),
+        _rule(
+            "suspend", "Suspend", (Status.ACTIVE,), Status.SUSPENDED, "suspend", "suspension", Role.OPERATOR, False,
+            "Suspend the service (kind, reason, optionally notify the customer).",
+        ),
+        _rule(
+            "unsuspend", "Unsuspend", (Status.SUSPENDED,), Status.ACTIVE, "unsuspend", "resume", Role.OPERATOR, False,
+            "Reactivate a suspended service.",
+        ),
+        _rule(
+            "renew", "Renew", (Status.ACTIVE, Status.SUSPENDED), None, "renew", "renewal", Role.OPERATOR, False,
+            "Extend the expiry by N cycles from the old expiry.",
+            "Suspended services only until renewal_grace_days after expiry; an overdue suspension is "
+            "lifted when the new expiry is in the future; renewal limits apply.",
+        ),
+        _rule(
+            "cancel-end-of-cycle", "Cancel at end of cycle", (Status.PENDING, Status.ACTIVE, Status.SUSPENDED),
+            None, None, None, Role.OPERATOR, False,
+            "Set cancel_at to the expiry; the automation run cancels the service then.",
+        ),
+        _rule(
+            "cancel-immediately", "Cancel immediately",
+            (Status.PENDING, Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED),
+            Status.CANCELLED, "terminate", "deletion", Role.OPERATOR, True,
+            "Cancel now and remove the service from its panel.",
+        ),
+        _rule(
+            "uncancel", "Uncancel", (Status.PENDING, Status.ACTIVE, Status.SUSPENDED), None, None, None,
+            Role.OPERATOR, False,
+            "Withdraw an end-of-cycle cancellation.", "Only for a service with a future cancel_at.",
+        ),
+        _rule(
+            "expire", "Expire", (Status.SUSPENDED,), Status.EXPIRED, "terminate", "deletion", Role.OPERATOR, True,
+            "Expire a service suspended as overdue past the grace limits (the automation run does this).",
+        ),
+        _rule(
+            "terminate", "Terminate", (Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED), Status.TERMINATED,
+            "terminate", "deletion", Role.ADMIN, True,
+            "Delete the service from its panel and mark it terminated.",
+        ),
+        _rule(
+            "redeliver", "Redeliver", (Status.PENDING,), Status.ACTIVE, "create", "activation", Role.OPERATOR, False,
+            "Force-delete the service on its panel, then create it again.",
+        ),
+        _rule(
+            "reinstall", "Reinstall", (Status.ACTIVE,), None, "reinstall", "reinstall", Role.OPERATOR, True,
+            "Reinstall the service on its panel.",
+        ),
+        _rule(
+            "upgrade", "Upgrade", (Status.ACTIVE,), None, "change_package", "upgrade", Role.OPERATOR, False,
+            "Move the service to another product (by invoice or without billing).",
+        ),
+        _rule(
+            "add-days", "Add days", ANY_LIVE, None, None, None, Role.OPERATOR, False,
+            "Move the expiry later by N days.",
+        ),
+        _rule(
+            "subtract-days", "Subtract days", ANY_LIVE, None, None, None, Role.OPERATOR, False,
+            "Move the expiry earlier by N days.",
+        ),
+        _rule(
+            "delete", "Delete", (Status.CANCELLED, Status.TERMINATED, Status.EXPIRED), Status.DELETED,
+            "terminate", "deletion", Role.ADMIN, True,
+            "Hide the service from lists and the customer; it stays in the audit trail.",
+            "The module terminates it first if the panel still holds it.",
+        ),
+        _rule(
+            "set-status", "Set status", tuple(Status), None, None, None, Role.ADMIN, True,
+            "Override the status by hand (requires a reason, logged as an override).",
+        ),
+    )
+}
+
+MULTI_SERVICE_ACTIONS = (
+    "suspend",
+    "unsuspend",
+    "cancel",
+    "uncancel",
+    "renew",
+    "terminate",
+    "delete",
+    "redeliver",
+    "deliver",
+    "add-days",
+    "subtract-days",
+)
+
+OPERATION_LABELS = ("activation", "suspension", "resume", "renewal", "upgrade", "reinstall", "deletion")
+
+NON_TRANSITION_ROLES: dict[str, Role] = {
+    "read": Role.VIEWER,
+    "edit": Role.OPERATOR,
+    "metadata": Role.OPERATOR,
+    "options": Role.OPERATOR,
+    "create": Role.OPERATOR,
+    "import": Role.OPERATOR,
+    "catalog": Role.OPERATOR,
+    "jobs": Role.OPERATOR,
+    "invoices": Role.OPERATOR,
+    "settings": Role.ADMIN,
+    "operators": Role.ADMIN,
+    "automation": Role.OPERATOR,
+}
+
+
+def rule(action: str) -> ActionRule:
+    return ACTIONS[action]
+
+
+def status_table_text() -> str:
+    """The status table as plain text, for help screens."""
+    lines = []
+    for action in ACTIONS.values():
+        becomes = action.to.value if action.to else "-"
+        call = action.module_call or "-"
+        lines.append(f"{action.name:<20} {action.allowed_from_text:<45} -> {becomes:<11} call: {call}")
+    return "\n".join(lines)

@@ -1,0 +1,403 @@
+"""Every table of svcconsole, as SQLModel classes (SPEC.md section 2).
+
+Times are naive UTC datetimes; money is `Decimal` in NUMERIC(12, 2) columns. The service row
+carries the customer, product and server names too, so the list can sort and show them over a
+million rows without joins; core keeps them in step when those records are renamed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+MONEY = Numeric(12, 2)
+
+
+def money_field(default: Decimal | None = Decimal("0.00"), nullable: bool = False) -> Any:
+    return Field(default=default, sa_column=Column(MONEY, nullable=nullable))
+
+
+def json_field(default_factory: Any = dict) -> Any:
+    return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
+
+
+class Customer(SQLModel, table=True):
+    """A customer of the hosting company."""
+
+    __tablename__ = "customer"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    email: str = Field(max_length=320, unique=True)
+    company: Optional[str] = Field(default=None, max_length=200)
+    created_at: datetime
+
+
+class Product(SQLModel, table=True):
+    """A product sold: the module that delivers it and that module's config."""
+
+    __tablename__ = "product"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    type: str = Field(max_length=50)
+    config: dict = json_field()
+    max_renewals: Optional[int] = None
+    allow_customer_cancel: bool = True
+    upgrade_targets: list = json_field(list)
+    created_at: datetime
+
+
+class ProductPrice(SQLModel, table=True):
+    """The price of a product for one billing cycle."""
+
+    __tablename__ = "product_price"
+    __table_args__ = (UniqueConstraint("product_id", "billing_cycle"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", ondelete="CASCADE")
+    billing_cycle: str = Field(max_length=20)
+    price: Decimal = money_field()
+    setup_fee: Decimal = money_field()
+    currency: str = Field(max_length=3)
+
+
+class Server(SQLModel, table=True):
+    """A panel or host that services live on; `credentials` is encrypted at rest."""
+
+    __tablename__ = "server"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    module: str = Field(max_length=50)
+    url: str = Field(max_length=500)
+    credentials: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    node: Optional[str] = Field(default=None, max_length=200)
+    capacity: Optional[int] = None
+    enabled: bool = True
+    config: dict = json_field()
+    created_at: datetime
+
+
+class Service(SQLModel, table=True):
+    """One service a customer bought: its status, billing and what its module stored."""
+
+    __tablename__ = "service"
+    __table_args__ = (
+        Index("ix_service_status_id", "status", "id"),
+        Index("ix_service_expires_id", "expires_at", "id"),
+        Index("ix_service_status_expires_id", "status", "expires_at", "id"),
+        Index("ix_service_customer_id_id", "customer_id", "id"),
+        Index("ix_service_customer_name_id", "customer_name", "id"),
+        Index("ix_service_product_id_id", "product_id", "id"),
+        Index("ix_service_product_name_id", "product_name", "id"),
+        Index("ix_service_server_id_id", "server_id", "id"),
+        Index("ix_service_server_name_id", "server_name", "id"),
+        Index("ix_service_cycle_id", "billing_cycle", "id"),
+        Index("ix_service_name_id", "name", "id"),
+        Index("ix_service_price_id", "price", "id"),
+        Index("ix_service_cancel_at", "cancel_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    uuid: str = Field(max_length=36, unique=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    customer_name: str = Field(max_length=200)
+    product_id: Optional[int] = Field(default=None, foreign_key="product.id")
+    product_name: Optional[str] = Field(default=None, max_length=200)
+    server_id: Optional[int] = Field(default=None, foreign_key="server.id")
+    server_name: Optional[str] = Field(default=None, max_length=200)
+    type: str = Field(max_length=50)
+    name: str = Field(max_length=200)
+    description: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    notes: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: str = Field(max_length=20)
+    suspend_kind: Optional[str] = Field(default=None, max_length=20)
+    suspend_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    suspended_at: Optional[datetime] = None
+    billing_cycle: str = Field(max_length=20)
+    anchor_day: Optional[int] = None
+    price: Decimal = money_field()
+    initial_price: Decimal = money_field()
+    currency: str = Field(max_length=3)
+    created_at: datetime
+    expires_at: Optional[datetime] = None
+    auto_renew: bool = True
+    renewals: int = 0
+    max_renewals: Optional[int] = None
+    cancel_mode: Optional[str] = Field(default=None, max_length=20)
+    cancel_at: Optional[datetime] = None
+    cancel_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    cancelled_at: Optional[datetime] = None
+    terminated_at: Optional[datetime] = None
+    deleted_at: Optional[datetime] = None
+    external: dict = json_field()
+    delivery_attempts: int = 0
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    operation: Optional[str] = Field(default=None, max_length=20)
+    version: int = 1
+    updated_at: Optional[datetime] = None
+    updated_by: Optional[str] = Field(default=None, max_length=320)
+
+
+class ServiceOption(SQLModel, table=True):
+    """An extra billed with a service (a billing record, not a module change by default)."""
+
+    __tablename__ = "service_option"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    value: Optional[str] = Field(default=None, max_length=500)
+    quantity: int = 1
+    price: Decimal = money_field()
+    expires_at: Optional[datetime] = None
+    created_at: datetime
+
+
+class ServiceMeta(SQLModel, table=True):
+    """A key/value pair attached to a service (renewal limits, notices, order data...)."""
+
+    __tablename__ = "service_meta"
+
+    service_id: int = Field(foreign_key="service.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(max_length=100, primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Renewal(SQLModel, table=True):
+    """One renewal of a service: the period it paid for, and how."""
+
+    __tablename__ = "renewal"
+    __table_args__ = (Index("ix_renewal_service_renewed", "service_id", "renewed_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    period_start: Optional[datetime] = None
+    period_end: datetime
+    billing_cycle: str = Field(max_length=20)
+    cycles: int = 1
+    amount: Decimal = money_field()
+    invoice_id: Optional[int] = Field(default=None, foreign_key="invoice.id")
+    renewed_at: datetime
+    actor: str = Field(max_length=320)
+
+
+class Upgrade(SQLModel, table=True):
+    """A change of product on a service, billed by invoice or not at all."""
+
+    __tablename__ = "upgrade"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", index=True, ondelete="CASCADE")
+    from_product_id: Optional[int] = Field(default=None, foreign_key="product.id")
+    to_product_id: int = Field(foreign_key="product.id")
+    mode: str = Field(max_length=20)
+    amount: Decimal = money_field()
+    invoice_id: Optional[int] = Field(default=None, foreign_key="invoice.id")
+    status: str = Field(max_length=20)
+    created_at: datetime
+    completed_at: Optional[datetime] = None
+
+
+class Invoice(SQLModel, table=True):
+    """A bill sent to a customer: renewals, orders, upgrades and options as lines."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (Index("ix_invoice_customer_status", "customer_id", "status"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    status: str = Field(max_length=20)
+    currency: str = Field(max_length=3)
+    due_at: Optional[datetime] = None
+    created_at: datetime
+    paid_at: Optional[datetime] = None
+    cancelled_at: Optional[datetime] = None
+
+
+class InvoiceLine(SQLModel, table=True):
+    """One line of an invoice; `applied_at` marks it done so paying twice applies it once."""
+
+    __tablename__ = "invoice_line"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True, ondelete="CASCADE")
+    service_id: Optional[int] = Field(default=None, foreign_key="service.id", index=True)
+    kind: str = Field(max_length=20)
+    description: str = Field(max_length=500)
+    amount: Decimal = money_field()
+    period_start: Optional[datetime] = None
+    period_end: Optional[datetime] = None
+    details: dict = json_field()
+    applied_at: Optional[datetime] = None
+
+
+class Activity(SQLModel, table=True):
+    """The audit trail: one row for every change to a service, with its actor and reason."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_service_id", "service_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: Optional[int] = Field(default=None, foreign_key="service.id", ondelete="CASCADE")
+    at: datetime
+    actor_kind: str = Field(max_length=10)
+    actor: str = Field(max_length=320)
+    action: str = Field(max_length=50)
+    from_status: Optional[str] = Field(default=None, max_length=20)
+    to_status: Optional[str] = Field(default=None, max_length=20)
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    details: dict = json_field()
+
+
+class BulkRun(SQLModel, table=True):
+    """One action over many services; its items are written before it starts."""
+
+    __tablename__ = "bulk_run"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    action: str = Field(max_length=50)
+    params: dict = json_field()
+    selection_key: str = Field(max_length=64, index=True)
+    actor: str = Field(max_length=320)
+    total: int = 0
+    started_at: datetime
+    finished_at: Optional[datetime] = None
+
+
+class BulkItem(SQLModel, table=True):
+    """One service of a bulk run and how it ended."""
+
+    __tablename__ = "bulk_item"
+    __table_args__ = (
+        UniqueConstraint("run_id", "service_id"),
+        Index("ix_bulk_item_run_outcome", "run_id", "outcome"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="bulk_run.id", ondelete="CASCADE")
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    outcome: str = Field(max_length=10, default="pending")
+    message: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: Optional[datetime] = None
+
+
+class Job(SQLModel, table=True):
+    """Module work in the queue: retried with backoff, resumed after a crash."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        Index("ix_job_status_next", "status", "next_attempt_at"),
+        Index("ix_job_service", "service_id", "status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    server_id: Optional[int] = Field(default=None, foreign_key="server.id")
+    operation: str = Field(max_length=30)
+    action: str = Field(max_length=30)
+    params: dict = json_field()
+    status: str = Field(max_length=10)
+    attempts: int = 0
+    max_attempts: int = 5
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: Optional[datetime] = None
+    lease_until: Optional[datetime] = None
+    worker: Optional[str] = Field(default=None, max_length=100)
+    actor_kind: str = Field(max_length=10, default="admin")
+    actor: str = Field(max_length=320)
+    created_at: datetime
+    updated_at: datetime
+    bulk_run_id: Optional[int] = Field(default=None, foreign_key="bulk_run.id", index=True)
+
+
+class Notification(SQLModel, table=True):
+    """A mail in the outbox; `dedupe_key` keeps a notice from being queued twice."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_status", "status", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    customer_id: Optional[int] = Field(default=None, foreign_key="customer.id")
+    service_id: Optional[int] = Field(default=None, foreign_key="service.id", ondelete="SET NULL")
+    to_address: str = Field(max_length=320)
+    template: str = Field(max_length=50)
+    subject: str = Field(max_length=500)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=10)
+    attempts: int = 0
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    dedupe_key: Optional[str] = Field(default=None, max_length=200, unique=True)
+    created_at: datetime
+    sent_at: Optional[datetime] = None
+
+
+class Setting(SQLModel, table=True):
+    """A setting's value, as text; the registry in core knows its type and default."""
+
+    __tablename__ = "setting"
+
+    key: str = Field(max_length=100, primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Operator(SQLModel, table=True):
+    """An admin login and its role: viewer, operator or admin."""
+
+    __tablename__ = "operator"
+
+    login: str = Field(max_length=100, primary_key=True)
+    role: str = Field(max_length=10)
+    created_at: datetime
+
+
+class Lease(SQLModel, table=True):
+    """A named lock with an expiry, so a dead holder cannot block the automation run forever."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(max_length=100, primary_key=True)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime
+    expires_at: datetime
+
+
+class RateBucket(SQLModel, table=True):
+    """A token bucket per panel credential, kept in the database so it holds across hosts."""
+
+    __tablename__ = "rate_bucket"
+
+    key: str = Field(max_length=100, primary_key=True)
+    tokens: float
+    updated_at: datetime
+
+
+TABLES: tuple[type[SQLModel], ...] = (
+    Customer,
+    Product,
+    ProductPrice,
+    Server,
+    Service,
+    ServiceOption,
+    ServiceMeta,
+    Renewal,
+    Upgrade,
+    Invoice,
+    InvoiceLine,
+    Activity,
+    BulkRun,
+    BulkItem,
+    Job,
+    Notification,
+    Setting,
+    Operator,
+    Lease,
+    RateBucket,
+)
+
+metadata = SQLModel.metadata

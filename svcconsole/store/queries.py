@@ -1,0 +1,239 @@
+"""The service list's queries: filters, keyset pages, counts and id streams.
+
+Pages never use OFFSET: each page starts after the last row's sort key (a row-value
+comparison on an index of (column, id)). Rows whose sort column is NULL come after the
+others, fetched as a second segment ordered by id, so every sort stays on its index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlmodel import Session
+
+from svcconsole.store.models import Customer, Service
+
+DELETED = "deleted"
+
+SORT_COLUMNS: dict[str, Any] = {
+    "id": Service.id,
+    "customer": Service.customer_name,
+    "name": Service.name,
+    "product": Service.product_name,
+    "server": Service.server_name,
+    "status": Service.status,
+    "cycle": Service.billing_cycle,
+    "price": Service.price,
+    "expires": Service.expires_at,
+}
+
+LIST_COLUMNS = (
+    Service.id,
+    Service.uuid,
+    Service.customer_id,
+    Service.customer_name,
+    Service.name,
+    Service.product_id,
+    Service.product_name,
+    Service.server_id,
+    Service.server_name,
+    Service.type,
+    Service.status,
+    Service.suspend_kind,
+    Service.operation,
+    Service.billing_cycle,
+    Service.price,
+    Service.currency,
+    Service.expires_at,
+    Service.cancel_at,
+    Service.auto_renew,
+)
+
+
+@dataclass(frozen=True)
+class ServiceFilter:
+    """What the list shows; empty fields do not filter. Deleted services only when asked."""
+
+    statuses: tuple[str, ...] = ()
+    product_ids: tuple[int, ...] = ()
+    server_ids: tuple[int, ...] = ()
+    customer_ids: tuple[int, ...] = ()
+    cycles: tuple[str, ...] = ()
+    ids: tuple[int, ...] = ()
+    search: str | None = None
+    customer_name: str | None = None
+    expires_before: datetime | None = None
+    expires_after: datetime | None = None
+    types: tuple[str, ...] = ()
+    scope_customer_id: int | None = None
+    include_deleted: bool = False
+    matches_nothing: bool = False
+    terms: tuple[str, ...] = field(default=(), compare=False)
+
+    def with_statuses(self, statuses: Sequence[str]) -> "ServiceFilter":
+        return replace(self, statuses=tuple(statuses))
+
+
+@dataclass(frozen=True)
+class Sort:
+    column: str = "id"
+    descending: bool = False
+
+
+def conditions(service_filter: ServiceFilter) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a filter."""
+    where: list[ColumnElement[bool]] = []
+    if service_filter.matches_nothing:
+        where.append(Service.id < 0)
+    if service_filter.scope_customer_id is not None:
+        where.append(Service.customer_id == service_filter.scope_customer_id)
+    if service_filter.statuses:
+        where.append(Service.status.in_(service_filter.statuses))  # type: ignore[attr-defined]
+        if not service_filter.include_deleted and DELETED in service_filter.statuses and service_filter.scope_customer_id is not None:
+            where.append(Service.status != DELETED)
+    elif not service_filter.include_deleted:
+        where.append(Service.status != DELETED)
+    if service_filter.product_ids:
+        where.append(Service.product_id.in_(service_filter.product_ids))  # type: ignore[union-attr]
+    if service_filter.server_ids:
+        where.append(Service.server_id.in_(service_filter.server_ids))  # type: ignore[union-attr]
+    if service_filter.customer_ids:
+        where.append(Service.customer_id.in_(service_filter.customer_ids))  # type: ignore[attr-defined]
+    if service_filter.cycles:
+        where.append(Service.billing_cycle.in_(service_filter.cycles))  # type: ignore[attr-defined]
+    if service_filter.types:
+        where.append(Service.type.in_(service_filter.types))  # type: ignore[attr-defined]
+    if service_filter.ids:
+        where.append(Service.id.in_(service_filter.ids))  # type: ignore[union-attr]
+    if service_filter.customer_name:
+        where.append(func.lower(Service.customer_name).like(_like_prefix(service_filter.customer_name.lower()), escape="\\"))
+    if service_filter.expires_before is not None:
+        where.append(Service.expires_at < service_filter.expires_before)  # type: ignore[operator]
+    if service_filter.expires_after is not None:
+        where.append(Service.expires_at > service_filter.expires_after)  # type: ignore[operator]
+    if service_filter.search:
+        where.append(search_condition(service_filter.search))
+    return where
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(text: str) -> str:
+    return _escape_like(text) + "%"
+
+
+def search_condition(text: str) -> ColumnElement[bool]:
+    """Free text over id, uuid, name, product, customer name and email."""
+    term = text.strip().lower()
+    pattern = f"%{_escape_like(term)}%"
+    options: list[ColumnElement[bool]] = [
+        func.lower(Service.name).like(pattern, escape="\\"),
+        func.lower(Service.customer_name).like(pattern, escape="\\"),
+        func.lower(Service.product_name).like(pattern, escape="\\"),
+        Service.uuid.like(pattern, escape="\\"),  # type: ignore[attr-defined]
+        Service.customer_id.in_(select(Customer.id).where(Customer.email.like(pattern, escape="\\"))),  # type: ignore[attr-defined, union-attr]
+    ]
+    if term.isdigit() and len(term) <= 12:
+        options.append(Service.id == int(term))
+    return or_(*options)
+
+
+def filtered(query: Select[Any], service_filter: ServiceFilter) -> Select[Any]:
+    where = conditions(service_filter)
+    return query.where(and_(*where)) if where else query
+
+
+def count(session: Session, service_filter: ServiceFilter) -> int:
+    return session.execute(filtered(select(func.count()).select_from(Service), service_filter)).scalar_one()
+
+
+def counts_by_status(session: Session, service_filter: ServiceFilter) -> dict[str, int]:
+    """How many services match the filter in each status (the filter's own statuses ignored)."""
+    base = replace(service_filter, statuses=())
+    query = filtered(select(Service.status, func.count()).select_from(Service), base).group_by(Service.status)
+    return {status: total for status, total in session.execute(query).all()}
+
+
+def sort_key(row: Any, sort: Sort) -> tuple[Any, int]:
+    """The keyset position of a row (as returned by `page`) for the given sort."""
+    if sort.column == "id":
+        return (row.id, row.id)
+    attribute = {"customer": "customer_name", "product": "product_name", "server": "server_name", "cycle": "billing_cycle", "expires": "expires_at"}.get(sort.column, sort.column)
+    return (getattr(row, attribute), row.id)
+
+
+def page(
+    session: Session,
+    service_filter: ServiceFilter,
+    sort: Sort = Sort(),
+    *,
+    after: tuple[Any, int] | None = None,
+    limit: int = 50,
+    columns: Sequence[Any] = LIST_COLUMNS,
+) -> list[Any]:
+    """Up to `limit` rows after the keyset position `after` (None = from the start)."""
+    if sort.column not in SORT_COLUMNS:
+        raise KeyError(sort.column)
+    column = SORT_COLUMNS[sort.column]
+    base = filtered(select(*columns), service_filter)
+    if sort.column == "id":
+        query = base
+        if after is not None:
+            query = query.where(Service.id < after[1] if sort.descending else Service.id > after[1])
+        order = Service.id.desc() if sort.descending else Service.id.asc()  # type: ignore[union-attr]
+        return list(session.execute(query.order_by(order).limit(limit)).all())
+    rows: list[Any] = []
+    after_value, after_id = after if after is not None else (None, None)
+    in_null_segment = after is not None and after_value is None
+    if not in_null_segment:
+        query = base.where(column.is_not(None))
+        if after is not None:
+            key, position = tuple_(column, Service.id), tuple_(after_value, after_id)
+            query = query.where(key < position if sort.descending else key > position)
+        if sort.descending:
+            query = query.order_by(column.desc(), Service.id.desc())  # type: ignore[union-attr]
+        else:
+            query = query.order_by(column.asc(), Service.id.asc())  # type: ignore[union-attr]
+        rows = list(session.execute(query.limit(limit)).all())
+    if len(rows) < limit:
+        query = base.where(column.is_(None))
+        if in_null_segment:
+            query = query.where(Service.id < after_id if sort.descending else Service.id > after_id)  # type: ignore[operator]
+        order = Service.id.desc() if sort.descending else Service.id.asc()  # type: ignore[union-attr]
+        rows += list(session.execute(query.order_by(order).limit(limit - len(rows))).all())
+    return rows
+
+
+def iter_ids(session: Session, service_filter: ServiceFilter, *, batch: int = 5000, limit: int | None = None) -> Iterator[int]:
+    """Every matching id in id order, fetched in keyset batches (never all rows at once)."""
+    last = 0
+    produced = 0
+    while True:
+        size = batch if limit is None else min(batch, limit - produced)
+        if size <= 0:
+            return
+        query = filtered(select(Service.id), service_filter).where(Service.id > last).order_by(Service.id).limit(size)
+        ids = list(session.execute(query).scalars().all())
+        if not ids:
+            return
+        yield from ids
+        produced += len(ids)
+        last = ids[-1]
+        if len(ids) < size:
+            return
+
+
+def missing_ids(session: Session, ids: Sequence[int]) -> list[int]:
+    """The ids in `ids` that name no service."""
+    wanted = list(dict.fromkeys(ids))
+    found: set[int] = set()
+    for offset in range(0, len(wanted), 500):
+        chunk = wanted[offset : offset + 500]
+        found.update(session.execute(select(Service.id).where(Service.id.in_(chunk))).scalars().all())  # type: ignore[union-attr]
+    return [identifier for identifier in wanted if identifier not in found]
