@@ -1,0 +1,198 @@
+"""Shared fixtures: a fresh real database per test (SQLite, or PostgreSQL when
+SVCCONSOLE_TEST_DATABASE_URL is set), a frozen clock, a CLI runner and quick data builders.
+
+Each test gets its own database copied from a migrated template, so tests are independent
+and fast: a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+_SANDBOX_HOME = Path(tempfile.mkdtemp(prefix="svcconsole-tests-home-"))
+for _variable in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+    os.environ[_variable] = str(_SANDBOX_HOME / _variable.lower())
+os.environ.pop("SVCCONSOLE_DATABASE_URL", None)
+os.environ.pop("SVCCONSOLE_SECRET_KEY", None)
+os.environ.pop("SUDO_USER", None)
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+os.environ["TZ"] = "UTC"
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from svcconsole.cli import app  # noqa: E402
+from svcconsole.core import clock, operators  # noqa: E402
+from svcconsole.core.context import acting_operator, open_database  # noqa: E402
+from svcconsole.core.operators import Actor  # noqa: E402
+from svcconsole.store import schema  # noqa: E402
+from svcconsole.store.engine import Database  # noqa: E402
+
+TEST_DATABASE_URL_ENV = "SVCCONSOLE_TEST_DATABASE_URL"
+FROZEN_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+
+
+def postgres_base_url() -> str | None:
+    url = os.environ.get(TEST_DATABASE_URL_ENV)
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _admin_engine(base_url: str):  # type: ignore[no-untyped-def]
+    return create_engine(base_url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database to copy for each test: a file path or a database name."""
+    base = postgres_base_url()
+    if base is None:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        db = open_database(f"sqlite:///{path}")
+        db.dispose()
+        yield str(path)
+        return
+    name = f"svct_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001
+        pytest.exit(f"PostgreSQL at {base} is unreachable: {error}", returncode=3)
+    db = Database(make_url(base).set(database=name).render_as_string(hide_password=False))
+    schema.upgrade(db)
+    db.dispose()
+    yield name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh database for this test."""
+    base = postgres_base_url()
+    if base is None:
+        path = tmp_path / "svcconsole.db"
+        shutil.copy(database_template, path)
+        os.chmod(path, 0o600)
+        yield f"sqlite:///{path}"
+        return
+    name = f"svct_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(base)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{database_template}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def frozen() -> Iterator[datetime]:
+    """Stop the clock at FROZEN_NOW for the test."""
+    clock.freeze(FROZEN_NOW)
+    yield FROZEN_NOW
+    clock.freeze(None)
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_after_test() -> Iterator[None]:
+    yield
+    clock.freeze(None)
+
+
+@pytest.fixture
+def admin(db: Database) -> Actor:
+    """The first admin (the OS login running the tests)."""
+    return acting_operator(db)
+
+
+def make_actor(db: Database, login: str, role: str) -> Actor:
+    """An operator with `role`, added by the first admin."""
+    first = acting_operator(db)
+    db.transaction(lambda session: operators.add_operator(session, first, login, role))
+    return acting_operator(db, login=login)
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.stdout.splitlines() if line.strip()]
+
+
+class Cli:
+    """Runs `svcconsole --db URL ...` in-process through typer's CliRunner."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+        result = self.runner.invoke(app, ["--db", self.url, *args], input=input, env=env, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli(db: Database) -> Cli:
+    return Cli(db.url)
+
+
+@dataclass
+class Fixtures:
+    """Ids of a small catalog: one customer, a manual product and server, and helpers."""
+
+    customer_id: int
+    product_id: int
+    server_id: int
+
+
+@pytest.fixture
+def catalog(db: Database, admin: Actor) -> Fixtures:
+    from svcconsole.core import catalog as catalog_module
+
+    def work(session):  # type: ignore[no-untyped-def]
+        customer = catalog_module.add_customer(session, admin, name="Alice Martin", email="alice@example.com")
+        product = catalog_module.add_product(session, admin, name="Web Pro", type="manual", prices=["monthly=12.00", "annually=120.00", "weekly=3.00", "quarterly=33.00"])
+        server = catalog_module.add_server(session, admin, name="shared-1", module="manual", url="https://shared-1.example.net")
+        return Fixtures(customer.id or 0, product.id or 0, server.id or 0)
+
+    return db.transaction(work)
+
+
+def new_service(db: Database, actor: Actor, catalog: Fixtures, **fields: str | None) -> int:
+    """Create a service of the catalog's product (pending unless `status` is given)."""
+    from svcconsole.core import services
+
+    status = fields.pop("status", None)
+    values = {"customer": str(catalog.customer_id), "name": "svc", "product": str(catalog.product_id), "server": str(catalog.server_id), "expires": "2027-01-31"}
+    values.update({key: value for key, value in fields.items()})
+    draft = services.ServiceDraft(**values)  # type: ignore[arg-type]
+    service = db.transaction(lambda session: services.create_service(session, actor, draft))
+    if status and status != "pending":
+        db.transaction(lambda session: services.edit_service(session, actor, service.id or 0, {"status": status}, reason="test setup"))
+    return service.id or 0
