@@ -153,7 +153,7 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
-        result = self.runner.invoke(app, ["--db", self.url, *args], input=input, env=env, catch_exceptions=False)
+        result = self.runner.invoke(app, ["--db", self.url, *args], input=input, env=env, catch_exceptions=False, prog_name="svcconsole")
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
@@ -196,3 +196,30 @@ def new_service(db: Database, actor: Actor, catalog: Fixtures, **fields: str | N
     if status and status != "pending":
         db.transaction(lambda session: services.edit_service(session, actor, service.id or 0, {"status": status}, reason="test setup"))
     return service.id or 0
+
+
+@dataclass
+class ScriptedCatalog:
+    """A customer, a `scripted` product and server, and the script that drives the module."""
+
+    customer_id: int
+    product_id: int
+    server_id: int
+    script: object
+
+
+@pytest.fixture
+def scripted(db: Database, admin: Actor) -> Iterator[ScriptedCatalog]:
+    from svcconsole.core import catalog as catalog_module
+    from tests.support import scripted_module
+
+    script = scripted_module.install()
+
+    def work(session):  # type: ignore[no-untyped-def]
+        customer = catalog_module.add_customer(session, admin, name="Bruno Rossi", email="bruno@example.com")
+        product = catalog_module.add_product(session, admin, name="Game 4GB", type="scripted", prices=["monthly=12.00"])
+        server = catalog_module.add_server(session, admin, name="panel-1", module="scripted", url="https://panel-1.example.net", credentials="secret-token-123")
+        return ScriptedCatalog(customer.id or 0, product.id or 0, server.id or 0, script)
+
+    yield db.transaction(work)
+    scripted_module.uninstall()

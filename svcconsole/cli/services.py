@@ -360,7 +360,7 @@ def services_edit(
 # ----------------------------------------------------------------------------- metadata and options
 
 
-@services_app.command("meta")
+@services_app.command("meta", context_settings={"ignore_unknown_options": True})
 def services_meta(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),

@@ -1,0 +1,89 @@
+"""Bad input: one line on stderr naming the field and what is accepted, no traceback, nothing written."""
+
+import pytest
+from sqlmodel import func, select
+
+from svcconsole.store.models import Activity, Customer, Product, Server, Service
+from tests.conftest import Cli, new_service
+
+CREATE = ["services", "create", "--customer", "alice@example.com", "--name", "box", "--product", "Web Pro"]
+
+CASES = [
+    ("impossible date", [*CREATE, "--expires", "2027-02-30"], "--expires", "not a valid date"),
+    ("garbage date", [*CREATE, "--expires", "next tuesday"], "--expires", "YYYY-MM-DD"),
+    ("unknown cycle", [*CREATE, "--cycle", "fortnightly"], "--cycle", "not a billing cycle"),
+    ("negative price", [*CREATE, "--price", "-5"], "--price", "negative"),
+    ("non-numeric price", [*CREATE, "--price", "twelve"], "--price", "not an amount"),
+    ("too many decimals", [*CREATE, "--price", "1.234"], "--price", "more than two decimals"),
+    ("unknown customer", ["services", "create", "--customer", "nobody@example.com", "--name", "x", "--product", "Web Pro"], "--customer", "no customer"),
+    ("unknown product", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--product", "Nope"], "--product", "no product"),
+    ("unknown server", [*CREATE, "--server", "mars-1"], "--server", "no server"),
+    ("unknown module", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--type", "cpanel", "--price", "1"], "--type", "not a module"),
+    ("custom without price", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--type", "manual"], "--price", "needs --price"),
+    ("custom without type", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--price", "1"], "--type", "needs --type"),
+    ("empty name", ["services", "create", "--customer", "alice@example.com", "--name", "  ", "--product", "Web Pro"], "--name", "required"),
+    ("malformed email", ["customers", "add", "--name", "Bob", "--email", "bob@"], "email", "not an email"),
+    ("duplicate email", ["customers", "add", "--name", "Alice Two", "--email", "ALICE@example.com"], "email", "already the email of customer"),
+    ("product bad price", ["products", "add", "--name", "P", "--type", "manual", "--price", "monthly=-1"], "--price", "negative"),
+    ("product bad cycle", ["products", "add", "--name", "P", "--type", "manual", "--price", "daily=1"], "--price", "not a billing cycle"),
+    ("product no price", ["products", "add", "--name", "P", "--type", "manual"], "--price", "at least one"),
+    ("product unknown module", ["products", "add", "--name", "P", "--type", "whmcs", "--price", "monthly=1"], "type", "not a module"),
+    ("server bad url", ["servers", "add", "--name", "s", "--module", "manual", "--url", "ftp://x"], "url", "not an http(s) URL"),
+    ("non-numeric id", ["services", "suspend", "12a"], "id", "not an id"),
+    ("zero id", ["services", "show", "0"], "id", "not an id"),
+    ("unknown service", ["services", "suspend", "999999"], "id", "no service with id 999999"),
+    ("unknown service show", ["services", "show", "999999"], "service", "no service with id 999999"),
+    ("bad days", ["services", "add-days", "1", "--days", "-3"], "days", "too small"),
+    ("bad cycles", ["services", "renew", "1", "--cycles", "many"], "cycles", "not a whole number"),
+    ("bad kind", ["services", "suspend", "1", "--kind", "angry"], "kind", "not a suspension kind"),
+    ("bad cancel mode", ["services", "cancel", "1", "--mode", "later"], "mode", "not a cancel mode"),
+    ("bad status filter", ["services", "list", "--status", "sleeping"], "--status", "not a status"),
+    ("bad format", ["services", "list", "--format", "xml"], "--format", "not a format"),
+    ("bad sort", ["services", "list", "--sort", "colour"], "--sort", "not a column"),
+    ("bad duration", ["services", "list", "--expiring-within", "soon"], "--expiring-within", "not a duration"),
+    ("no selection", ["services", "suspend"], "ids", "give service ids"),
+    ("unknown option", ["services", "list", "--colour", "red"], "--colour", "No such option"),
+    ("missing option", ["customers", "add", "--name", "X"], "--email", "Missing option"),
+    ("unknown setting", ["settings", "set", "colour", "red"], "setting", "unknown key"),
+    ("bad timezone", ["settings", "set", "timezone", "Mars/Olympus"], "setting timezone", "not a time zone"),
+    ("bad role", ["operators", "add", "zed", "--role", "god"], "role", "not a role"),
+    ("bad metadata value", ["services", "meta", "1", "set", "max_renewals", "-1"], "metadata max_renewals", "too small"),
+    ("edit nothing", ["services", "edit", "1"], "fields", "nothing to change"),
+]
+
+
+def counts(db):
+    with db.read() as session:
+        return tuple(session.exec(select(func.count()).select_from(model)).one() for model in (Service, Customer, Product, Server, Activity))
+
+
+@pytest.mark.parametrize(("label", "args", "field", "hint"), CASES, ids=[case[0] for case in CASES])
+def test_bad_input_is_one_line_naming_the_field(cli, db, admin, catalog, frozen, label, args, field, hint):
+    new_service(db, admin, catalog, status="active")
+    before = counts(db)
+    result = cli(*args)
+    assert result.exit_code in (1, 2), (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert field in lines[0] and hint in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert counts(db) == before
+
+
+def test_unreachable_database_url_is_one_line(tmp_path):
+    result = Cli("postgresql+psycopg://svc@127.0.0.1:1/nowhere")("services", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: database: cannot connect to postgresql+psycopg://svc@127.0.0.1:1/nowhere")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_database_url_is_one_line():
+    result = Cli("not a url")("services", "list")
+    assert result.exit_code == 1
+    assert "is not a database URL" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_passwords_in_database_urls_are_never_printed():
+    result = Cli("postgresql+psycopg://svc:hunter2@127.0.0.1:1/nowhere")("services", "list")
+    assert "hunter2" not in result.stderr and "***" in result.stderr

@@ -1,0 +1,109 @@
+"""Bulk runs: items written first, outcomes as they end, resumable after a crash, dry runs."""
+
+import pytest
+from sqlmodel import func, select
+
+from svcconsole.core import bulk, services
+from svcconsole.core.errors import PermissionDenied
+from svcconsole.modules import ModuleError
+from svcconsole.store.models import Activity, BulkItem, BulkRun, Service
+from tests.conftest import make_actor, new_service
+
+
+class Crash(Exception):
+    """Stands in for the process dying between two chunks."""
+
+
+def expiries(db, ids):
+    with db.read() as session:
+        return {row.id: row.expires_at for row in session.exec(select(Service).where(Service.id.in_(ids))).all()}
+
+
+def test_a_run_records_every_item_and_reports_each_outcome(db, admin, catalog, frozen):
+    active = [new_service(db, admin, catalog, status="active") for _ in range(3)]
+    terminated = new_service(db, admin, catalog, status="terminated")
+    report = bulk.run(db, admin, "suspend", {"kind": "admin"}, [*active, terminated], selection={"ids": [*active, terminated]})
+    outcomes = {item.service_id: item.outcome for item in report.items}
+    assert outcomes == {**{service_id: "ok" for service_id in active}, terminated: "skipped"}
+    assert "is terminated: cannot suspend" in next(item.message for item in report.items if item.service_id == terminated)
+    assert report.exit_code == 3
+    with db.read() as session:
+        run = session.get(BulkRun, report.run_id)
+        assert run.finished_at is not None and run.total == 4
+
+
+def test_exit_codes(db, admin, catalog, frozen):
+    one = new_service(db, admin, catalog, status="terminated")
+    assert bulk.run(db, admin, "suspend", {}, [one], selection={"ids": [one]}).exit_code == 1
+    good = new_service(db, admin, catalog, status="active")
+    assert bulk.run(db, admin, "suspend", {}, [good], selection={"ids": [good]}).exit_code == 0
+
+
+def test_a_crash_between_chunks_leaves_each_service_done_or_untouched_and_a_rerun_finishes(db, admin, catalog, frozen, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    ids = [new_service(db, admin, catalog, status="active") for _ in range(5)]
+    before = expiries(db, ids)
+    seen = []
+
+    def crash_after_first_chunk(item):
+        seen.append(item.service_id)
+        if len(seen) == 2:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        bulk.run(db, admin, "add-days", {"days": 3}, ids, selection={"ids": ids}, progress=crash_after_first_chunk)
+    with db.read() as session:
+        items = {item.service_id: item.outcome for item in session.exec(select(BulkItem)).all()}
+    assert items == {ids[0]: "ok", ids[1]: "ok", ids[2]: "pending", ids[3]: "pending", ids[4]: "pending"}
+    moved = expiries(db, ids)
+    assert [(moved[i] - before[i]).days for i in ids] == [3, 3, 0, 0, 0]
+
+    report = bulk.run(db, admin, "add-days", {"days": 3}, ids, selection={"ids": ids})
+    assert report.resumed is True
+    assert [item.outcome for item in report.items] == ["ok"] * 5
+    moved = expiries(db, ids)
+    assert [(moved[i] - before[i]).days for i in ids] == [3, 3, 3, 3, 3]
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(BulkRun)).one() == 1
+        rows = session.exec(select(func.count()).select_from(Activity).where(Activity.action == "add-days")).one()
+    assert rows == 5
+
+
+def test_the_same_command_after_a_finished_run_starts_a_new_run(db, admin, catalog, frozen):
+    ids = [new_service(db, admin, catalog, status="active")]
+    first = bulk.run(db, admin, "add-days", {"days": 1}, ids, selection={"ids": ids})
+    second = bulk.run(db, admin, "add-days", {"days": 1}, ids, selection={"ids": ids})
+    assert first.run_id != second.run_id and not second.resumed
+
+
+def test_module_failures_are_reported_per_service(db, admin, scripted, frozen):
+    ids = []
+    for name in ("a", "b", "c"):
+        draft = services.ServiceDraft(customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id))
+        ids.append(db.transaction(lambda session: services.create_service(session, admin, draft)).id)
+    scripted.script.fail("create", ids[1], ModuleError("no free allocation on node 1", retryable=False))
+    report = bulk.run(db, admin, "deliver", {}, ids, selection={"ids": ids})
+    by_id = {item.service_id: item for item in report.items}
+    assert [by_id[i].outcome for i in ids] == ["ok", "failed", "ok"]
+    assert by_id[ids[1]].message == "no free allocation on node 1"
+    assert report.exit_code == 3
+
+
+def test_dry_run_changes_nothing(db, admin, catalog, frozen):
+    ids = [new_service(db, admin, catalog, status="active") for _ in range(2)] + [new_service(db, admin, catalog, status="terminated")]
+    before = expiries(db, ids)
+    report = bulk.dry_run(db, admin, "subtract-days", {"days": 2}, ids)
+    assert [item.outcome for item in report.items] == ["ok", "ok", "skipped"]
+    assert expiries(db, ids) == before
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(Activity).where(Activity.action == "subtract-days")).one() == 0
+        assert session.exec(select(func.count()).select_from(BulkRun)).one() == 0
+
+
+def test_a_run_refused_by_role_writes_nothing(db, admin, catalog):
+    ids = [new_service(db, admin, catalog, status="active")]
+    viewer = make_actor(db, "vic", "viewer")
+    with pytest.raises(PermissionDenied):
+        bulk.run(db, viewer, "suspend", {}, ids, selection={"ids": ids})
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(BulkRun)).one() == 0

@@ -1,0 +1,173 @@
+"""The module queue: jobs queued by actions, run outside transactions, retried, resumed."""
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from svcconsole.core import clock, jobs, services
+from svcconsole.modules import ModuleError
+from svcconsole.store.models import Activity, Job, Notification, Service
+from tests.conftest import new_service
+
+
+def scripted_service(db, admin, scripted, **fields):
+    values = {"customer": str(scripted.customer_id), "name": "game", "product": str(scripted.product_id), "server": str(scripted.server_id), "expires": "2027-01-31"}
+    values.update(fields)
+    draft = services.ServiceDraft(**values)
+    return db.transaction(lambda session: services.create_service(session, admin, draft)).id
+
+
+def perform(db, actor, action, service_id, params=None):
+    return db.transaction(lambda session: services.perform(session, actor, action, service_id, params or {}))
+
+
+def read(db, service_id):
+    with db.read() as session:
+        return session.get(Service, service_id)
+
+
+def job_of(db, job_id):
+    with db.read() as session:
+        return session.get(Job, job_id)
+
+
+def test_deliver_queues_a_job_then_the_job_makes_it_active(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    outcome = perform(db, admin, "deliver", service_id)
+    assert outcome.result == "queued" and outcome.job_id
+    pending = read(db, service_id)
+    assert (pending.status, pending.operation) == ("pending", "activation")
+    assert job_of(db, outcome.job_id).server_id == scripted.server_id
+
+    result = jobs.execute(db, outcome.job_id)
+    assert result.status == "succeeded"
+    delivered = read(db, service_id)
+    assert (delivered.status, delivered.operation, delivered.external) == ("active", None, {"ref": f"srv-{service_id}"})
+    assert delivered.delivery_attempts == 1
+    assert scripted.script.count("create", service_id) == 1
+    job = job_of(db, outcome.job_id)
+    assert (job.status, job.attempts) == ("succeeded", 1)
+
+
+def test_retryable_failure_goes_back_to_the_queue_with_backoff(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    scripted.script.fail("create", service_id, ModuleError("panel timed out", retryable=True))
+    job_id = perform(db, admin, "deliver", service_id).job_id
+
+    result = jobs.execute(db, job_id)
+    assert result.status == "queued"
+    job = job_of(db, job_id)
+    assert job.last_error == "panel timed out" and job.attempts == 1
+    assert job.next_attempt_at == clock.now() + timedelta(seconds=jobs.BACKOFF_BASE_SECONDS)
+    service = read(db, service_id)
+    assert (service.status, service.operation, service.last_error, service.delivery_attempts) == ("pending", "activation", "panel timed out", 1)
+    assert jobs.due_job_ids(db) == []
+
+    clock.freeze(clock.now() + timedelta(seconds=31))
+    assert jobs.due_job_ids(db) == [job_id]
+    assert jobs.execute(db, job_id).status == "succeeded"
+    service = read(db, service_id)
+    assert (service.status, service.last_error, service.delivery_attempts) == ("active", None, 2)
+
+
+def test_final_failure_leaves_the_service_pending_and_notifies_the_admins(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    scripted.script.fail("create", service_id, ModuleError("egg 99 does not exist", retryable=False))
+    job_id = perform(db, admin, "deliver", service_id).job_id
+    assert jobs.execute(db, job_id).status == "failed"
+    service = read(db, service_id)
+    assert (service.status, service.operation, service.last_error) == ("pending", None, "egg 99 does not exist")
+    with db.read() as session:
+        notice = session.exec(select(Notification).where(Notification.template == "delivery_failed")).one()
+        failed = session.exec(select(Activity).where(Activity.service_id == service_id, Activity.action == "deliver_failed")).one()
+    assert "egg 99 does not exist" in notice.body and f"#{service_id}" in notice.subject
+    assert failed.reason == "egg 99 does not exist"
+
+
+def test_a_job_left_running_by_a_dead_worker_is_picked_up_again(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    job_id = perform(db, admin, "deliver", service_id).job_id
+
+    def crash_mid_call(session):
+        job = session.get(Job, job_id)
+        job.status, job.attempts, job.worker, job.lease_until = "running", 1, "dead-host:1:1", clock.now() + jobs.LEASE
+        session.add(job)
+
+    db.transaction(crash_mid_call)
+    assert jobs.due_job_ids(db) == []
+    assert jobs.execute(db, job_id) is None
+    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    assert jobs.due_job_ids(db) == [job_id]
+    assert jobs.run_jobs(db, jobs.due_job_ids(db))[0].status == "succeeded"
+    assert read(db, service_id).status == "active"
+    assert job_of(db, job_id).attempts == 2
+
+
+def test_admin_retries_a_failed_job(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted, )
+    perform(db, admin, "deliver", service_id)
+    jobs.run_jobs(db, jobs.due_job_ids(db))
+    scripted.script.fail("suspend", service_id, ModuleError("node offline", retryable=False))
+    job_id = perform(db, admin, "suspend", service_id, {"kind": "abuse"}).job_id
+    jobs.execute(db, job_id)
+    assert (job_of(db, job_id).status, read(db, service_id).status) == ("failed", "active")
+
+    db.transaction(lambda session: jobs.retry(session, admin, job_id))
+    assert read(db, service_id).operation == "suspension"
+    assert jobs.execute(db, job_id).status == "succeeded"
+    service = read(db, service_id)
+    assert (service.status, service.suspend_kind, service.operation) == ("suspended", "abuse", None)
+
+
+def test_resolving_a_job_clears_the_operation_and_logs_it(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    job_id = perform(db, admin, "deliver", service_id).job_id
+    db.transaction(lambda session: jobs.resolve(session, admin, job_id, "created by hand"))
+    service = read(db, service_id)
+    assert (service.status, service.operation) == ("pending", None)
+    assert job_of(db, job_id).status == "resolved"
+    with db.read() as session:
+        row = session.exec(select(Activity).where(Activity.action == "job_resolved")).one()
+    assert row.reason == "created by hand"
+
+
+def test_an_operation_in_progress_blocks_other_actions(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    perform(db, admin, "deliver", service_id)
+    import pytest
+
+    from svcconsole.core.errors import TransitionRefused
+
+    with pytest.raises(TransitionRefused, match="in progress: activation"):
+        perform(db, admin, "cancel-immediately", service_id)
+
+
+def test_terminate_calls_the_module_only_when_it_holds_the_service(db, admin, scripted, catalog, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    perform(db, admin, "deliver", service_id)
+    jobs.run_jobs(db, jobs.due_job_ids(db))
+    outcome = perform(db, admin, "terminate", service_id)
+    assert outcome.result == "queued"
+    jobs.run_jobs(db, [outcome.job_id])
+    service = read(db, service_id)
+    assert (service.status, service.external) == ("terminated", {})
+    assert scripted.script.count("terminate", service_id) == 1
+    delete = perform(db, admin, "delete", service_id)
+    assert delete.result == "ok" and read(db, service_id).status == "deleted"
+    manual_id = new_service(db, admin, catalog, status="active")
+    assert perform(db, admin, "terminate", manual_id).result == "ok"
+
+
+def test_redeliver_force_deletes_then_creates(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    db.transaction(lambda session: _hold(session, service_id))
+    outcome = perform(db, admin, "redeliver", service_id)
+    jobs.run_jobs(db, [outcome.job_id])
+    assert [call for call in scripted.script.calls if call[1] == service_id] == [("terminate", service_id), ("create", service_id)]
+    assert read(db, service_id).status == "active"
+
+
+def _hold(session, service_id):
+    service = session.get(Service, service_id)
+    service.external = {"ref": "half-made"}
+    session.add(service)

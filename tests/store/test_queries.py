@@ -1,0 +1,123 @@
+"""Keyset pages and filters return exactly what a naive full sort would, page after page."""
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from svcconsole.core import clock, filters
+from svcconsole.core.errors import InvalidInput
+from svcconsole.core.seed import seed_demo
+from svcconsole.store import queries
+from svcconsole.store.models import Service
+from svcconsole.store.queries import ServiceFilter, Sort
+
+ATTRIBUTE = {"customer": "customer_name", "product": "product_name", "server": "server_name", "cycle": "billing_cycle", "expires": "expires_at"}
+
+
+def naive(db, service_filter, sort):
+    with db.read() as session:
+        rows = session.exec(select(Service)).all()
+        allowed = set(session.execute(queries.filtered(select(Service.id), service_filter)).scalars())
+    rows = [row for row in rows if row.id in allowed]
+    attribute = ATTRIBUTE.get(sort.column, sort.column)
+    present = sorted((row for row in rows if getattr(row, attribute) is not None), key=lambda row: (getattr(row, attribute), row.id), reverse=sort.descending)
+    missing = sorted((row for row in rows if getattr(row, attribute) is None), key=lambda row: row.id, reverse=sort.descending)
+    return [row.id for row in present + missing]
+
+
+def paged(db, service_filter, sort, size):
+    result, after = [], None
+    with db.read() as session:
+        while True:
+            rows = queries.page(session, service_filter, sort, after=after, limit=size)
+            result += [row.id for row in rows]
+            if len(rows) < size:
+                return result
+            after = queries.sort_key(rows[-1], sort)
+
+
+@pytest.fixture
+def seeded(db, frozen):
+    seed_demo(db, services=300, customers=40, random_seed=7)
+    return db
+
+
+@pytest.mark.parametrize("column", list(queries.SORT_COLUMNS))
+@pytest.mark.parametrize("descending", [False, True])
+def test_keyset_pages_match_a_full_sort(seeded, column, descending):
+    sort = Sort(column, descending)
+    assert paged(seeded, ServiceFilter(), sort, 37) == naive(seeded, ServiceFilter(), sort)
+
+
+@pytest.mark.parametrize("text", ["status:active", "status:suspended,expired cycle:monthly", "product:vps", "server:ptero", "expires<30d", "nova", "type:manual expires>2027-01-01"])
+def test_filtered_pages_match_a_full_sort(seeded, text):
+    with seeded.read() as session:
+        service_filter = filters.parse_filter(session, text)
+    for sort in (Sort("expires"), Sort("customer", True)):
+        expected = naive(seeded, service_filter, sort)
+        assert paged(seeded, service_filter, sort, 25) == expected
+        with seeded.read() as session:
+            assert queries.count(session, service_filter) == len(expected)
+
+
+def test_deleted_services_are_hidden_unless_asked(seeded):
+    with seeded.read() as session:
+        everything = session.exec(select(Service.id, Service.status)).all()
+        shown = set(queries.iter_ids(session, ServiceFilter(), batch=50))
+        deleted = set(queries.iter_ids(session, ServiceFilter(statuses=("deleted",))))
+    assert shown == {row.id for row in everything if row.status != "deleted"}
+    assert deleted == {row.id for row in everything if row.status == "deleted"} and deleted
+
+
+def test_counts_by_status_ignore_the_status_term(seeded):
+    with seeded.read() as session:
+        service_filter = filters.parse_filter(session, "status:active cycle:monthly")
+        counts = queries.counts_by_status(session, service_filter)
+        monthly = session.exec(select(Service.status).where(Service.billing_cycle == "monthly", Service.status != "deleted")).all()
+    assert counts == {status: monthly.count(status) for status in set(monthly)}
+
+
+def test_free_text_matches_id_uuid_name_customer_email_and_product(db, admin, catalog, frozen):
+    from tests.conftest import new_service
+
+    target = new_service(db, admin, catalog, name="Blue Falcon")
+    new_service(db, admin, catalog, name="other")
+    with db.read() as session:
+        service = session.get(Service, target)
+        for text in ("falcon", service.uuid[:8], str(target), "alice@exam", "web pro", "ALICE"):
+            ids = list(queries.iter_ids(session, filters.parse_filter(session, text)))
+            assert target in ids, text
+        assert list(queries.iter_ids(session, filters.parse_filter(session, "falcon"))) == [target]
+
+
+def test_like_wildcards_in_search_are_literal(db, admin, catalog, frozen):
+    from tests.conftest import new_service
+
+    percent = new_service(db, admin, catalog, name="100% uptime")
+    new_service(db, admin, catalog, name="plain")
+    with db.read() as session:
+        assert list(queries.iter_ids(session, filters.parse_filter(session, "%"))) == [percent]
+        assert list(queries.iter_ids(session, filters.parse_filter(session, "_"))) == []
+
+
+def test_expires_terms(db, admin, catalog, frozen):
+    from tests.conftest import new_service
+
+    soon = new_service(db, admin, catalog, expires="2026-11-25")
+    late = new_service(db, admin, catalog, expires="2027-11-25")
+    with db.read() as session:
+        assert list(queries.iter_ids(session, filters.parse_filter(session, "expires<7d"))) == [soon]
+        assert list(queries.iter_ids(session, filters.parse_filter(session, "expires>2027-01-01"))) == [late]
+    assert clock.now() + timedelta(days=7) > clock.now()
+
+
+@pytest.mark.parametrize(("text", "message"), [("colour:red", "unknown key 'colour'"), ("status:sleeping", "not a status"), ("cycle:daily", "not a billing cycle"), ("status:", "needs a value"), ("id:abc", "not an id"), ("type:cpanel", "not a module"), ("expires<soon", "not a valid date")])
+def test_filter_errors_name_the_term(db, text, message):
+    with db.read() as session, pytest.raises(InvalidInput, match=message):
+        filters.parse_filter(session, text)
+
+
+def test_unknown_product_matches_nothing(seeded):
+    with seeded.read() as session:
+        assert queries.count(session, filters.parse_filter(session, "product:nonexistent")) == 0
