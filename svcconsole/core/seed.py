@@ -8,7 +8,9 @@ metadata, renewals and activity can point at their services without reading them
 from __future__ import annotations
 
 import json
+import queue
 import random
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Index, func, select, text
 from sqlmodel import Session
 
 from svcconsole.core import clock, cycles
@@ -64,6 +66,8 @@ SERVERS: tuple[dict[str, Any], ...] = (
 STATUS_WEIGHTS = (("active", 70), ("suspended", 8), ("pending", 3), ("expired", 5), ("cancelled", 6), ("terminated", 7), ("deleted", 1))
 SUSPEND_KINDS = (("overdue", 60), ("admin", 15), ("abuse", 10), ("client", 10), ("temporary", 5))
 
+OPTION_NAMES = ("Extra IPv4", "Backup slot", "Extra 10 GB disk", "Priority support")
+
 SERVICE_COLUMNS = (
     "id", "uuid", "customer_id", "customer_name", "product_id", "product_name", "server_id", "server_name", "type",
     "name", "description", "notes", "status", "suspend_kind", "suspend_reason", "suspended_at", "billing_cycle",
@@ -89,39 +93,43 @@ def _weighted(rng: random.Random, table: Sequence[tuple[str, int]]) -> Iterator[
 
 
 class _Writer:
-    """Bulk row writer: executemany on SQLite, COPY on PostgreSQL, in one transaction."""
+    """Bulk row writer: executemany on SQLite, COPY on PostgreSQL, in one transaction.
+
+    Rows arrive already in the driver's terms (see `time`, `money`, `json`), so the hot loop
+    converts nothing cell by cell.
+    """
 
     def __init__(self, db: Database, connection: Any) -> None:
         self.db = db
-        self.connection = connection
         self.cursor = connection.cursor()
+        if db.is_sqlite:
+            self.cursor.execute("PRAGMA cache_size=-262144")
 
-    def _value(self, value: Any) -> Any:
+    def time(self, value: datetime | None) -> Any:
+        """A naive UTC datetime as the driver stores it (SQLite: SQLAlchemy's text format)."""
+        if value is None:
+            return None
         if self.db.is_sqlite:
-            if isinstance(value, datetime):
-                return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            if isinstance(value, Decimal):
-                return float(value)
-            if isinstance(value, (dict, list)):
-                return json.dumps(value)
-            return value
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return value
+            return value.isoformat(" ", "microseconds")
+        return value.replace(tzinfo=UTC)
+
+    def money(self, value: Decimal) -> Any:
+        return float(value) if self.db.is_sqlite else value
+
+    @staticmethod
+    def json(value: Any) -> str:
+        return json.dumps(value) if value else "{}"
 
     def write(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self.db.is_sqlite:
             marks = ",".join("?" for _ in columns)
-            self.cursor.executemany(
-                f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})",
-                [[self._value(value) for value in row] for row in rows],
-            )
+            self.cursor.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", rows)
             return
         with self.cursor.copy(f"COPY {table} ({','.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([self._value(value) for value in row])
+                copy.write_row(row)
 
 
 def _catalog(session: Session) -> tuple[list[Product], dict[int, list[ProductPrice]], list[Server]]:
@@ -158,115 +166,174 @@ def _next_id(session: Session, model: Any) -> int:
     return (session.execute(select(func.max(model.id))).scalar() or 0) + 1
 
 
+@dataclass
+class _Plan:
+    """Everything the row generator needs, read from the catalog before it starts."""
+
+    first_customer: int
+    first_service: int
+    first_option: int
+    first_renewal: int
+    first_activity: int
+    customer_names: list[str]
+    offers: list[tuple[Any, ...]]
+
+
+Batch = tuple[list[tuple[Any, ...]], ...]
+
+
+def _service_batches(writer: _Writer, plan: _Plan, services: int, rng: random.Random, now: datetime) -> Iterator[Batch]:
+    """Rows for services, options, metadata, renewals and activity, BATCH services at a time."""
+    T = writer.time
+    statuses = _weighted(rng, STATUS_WEIGHTS)
+    kinds = _weighted(rng, SUSPEND_KINDS)
+    customer_count = len(plan.customer_names)
+    option_id, renewal_id, activity_id = plan.first_option, plan.first_renewal, plan.first_activity
+    with_activity = services <= 20_000
+    batch: Batch = ([], [], [], [], [])
+    service_rows, option_rows, meta_rows, renewal_rows, activity_rows = batch
+    for index in range(services):
+        service_id = plan.first_service + index
+        product_id, product_name, product_type, cycle, stored_amount, currency, server_choices = plan.offers[rng.randrange(len(plan.offers))]
+        server_id, server_name = rng.choice(server_choices)
+        customer_index = rng.randrange(customer_count)
+        status = next(statuses)
+        created = now - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86399))
+        recurring = cycles.is_recurring(cycle)
+        if status in {"active", "pending"}:
+            expires: datetime | None = now + timedelta(days=rng.randint(-2, 365), hours=rng.randint(0, 23))
+        elif status == "suspended":
+            expires = now - timedelta(days=rng.randint(1, 20))
+        else:
+            expires = now - timedelta(days=rng.randint(1, 400))
+        if not recurring:
+            expires = None
+        suspend_kind = next(kinds) if status == "suspended" else None
+        cancel_mode = cancel_at = cancelled_at = terminated_at = deleted_at = None
+        if status == "active" and expires is not None and rng.random() < 0.05:
+            cancel_mode, cancel_at = "end-of-cycle", expires
+        elif status == "cancelled":
+            cancel_mode, cancelled_at = "immediate", expires or now
+        elif status == "terminated":
+            terminated_at = expires or now
+        elif status == "deleted":
+            deleted_at = now - timedelta(days=rng.randint(1, 30))
+        renewals = rng.randint(0, 24) if status != "pending" else 0
+        external = "{}"
+        if status in {"active", "suspended"}:
+            if product_type == "pterodactyl":
+                external = f'{{"server_id": {1000 + index}, "identifier": "{rng.getrandbits(32):08x}"}}'
+            elif product_type == "proxmox":
+                external = f'{{"vmid": {100 + index}, "node": "pve1"}}'
+        created_text, expires_text = T(created), T(expires)
+        service_rows.append((
+            service_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), plan.first_customer + customer_index,
+            plan.customer_names[customer_index], product_id, product_name, server_id, server_name, product_type,
+            f"{rng.choice(WORDS)}-{service_id}", None, "VIP customer, call before suspending" if rng.random() < 0.01 else None,
+            status, suspend_kind,
+            "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
+            T(expires + timedelta(days=1)) if suspend_kind and expires else None, cycle, expires.day if expires else None,
+            stored_amount, stored_amount, currency, created_text, expires_text, rng.random() < 0.85, renewals, None,
+            cancel_mode, T(cancel_at), None, T(cancelled_at), T(terminated_at), T(deleted_at), external,
+            0 if status == "pending" else 1, "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
+            None, 1, created_text, SYSTEM.name,
+        ))
+        if rng.random() < 0.05:
+            option_rows.append((option_id, service_id, rng.choice(OPTION_NAMES), None, rng.randint(1, 3), writer.money(Decimal(rng.choice(("1.00", "2.50", "3.00")))), expires_text, created_text))
+            option_id += 1
+        if rng.random() < 0.02:
+            key = rng.choice(("max_renewals", "max_renewals_in_current_month", "disable_notify_expiration", "order_id"))
+            value = {"max_renewals": str(renewals + rng.randint(1, 12)), "max_renewals_in_current_month": "1", "disable_notify_expiration": "true", "order_id": f"ORD-{service_id:07d}"}[key]
+            meta_rows.append((service_id, key, value))
+        if renewals and expires is not None and rng.random() < 0.2:
+            start = T(cycles.shift(expires.replace(tzinfo=UTC), cycle, -1, expires.day, UTC).replace(tzinfo=None))
+            renewal_rows.append((renewal_id, service_id, start, expires_text, cycle, 1, stored_amount, None, start, SYSTEM.name))
+            renewal_id += 1
+        if with_activity:
+            activity_rows.append((activity_id, service_id, created_text, "system", SYSTEM.name, "create", None, "pending", None, '{"seed": true}'))
+            activity_id += 1
+            if status != "pending":
+                activity_rows.append((activity_id, service_id, T(created + timedelta(minutes=2)), "system", SYSTEM.name, "deliver", "pending", "active", None, "{}"))
+                activity_id += 1
+        if len(service_rows) >= BATCH:
+            yield batch
+            batch = ([], [], [], [], [])
+            service_rows, option_rows, meta_rows, renewal_rows, activity_rows = batch
+    if service_rows:
+        yield batch
+
+
+def _produce(batches: Iterator[Batch], out: queue.Queue) -> None:  # type: ignore[type-arg]
+    """Run the generator in a thread so rows are built while the previous batch is written."""
+    try:
+        for batch in batches:
+            out.put(batch)
+        out.put(None)
+    except BaseException as error:  # noqa: BLE001 - handed to the writing thread, which raises it
+        out.put(error)
+
+
+def _secondary_indexes() -> list[Index]:
+    return [index for index in Service.__table__.indexes if not index.unique]  # type: ignore[attr-defined]
+
+
 def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42) -> SeedResult:
-    """Add `services` demo services (and their customers) to the database, in one transaction."""
+    """Add `services` demo services (and their customers) to the database, in one transaction.
+
+    Into an empty service table, the secondary indexes are dropped first and built once at
+    the end, which is several times faster than maintaining them row by row.
+    """
     rng = random.Random(random_seed)
     customer_count = customers or max(1, services // 8)
-    now = clock.now().replace(microsecond=0)
-    tz = UTC
+    now = clock.now().replace(microsecond=0, tzinfo=None)
     with db.write() as session:
         products, prices, servers = _catalog(session)
         servers_by_module: dict[str, list[Server]] = {}
         for server in servers:
             servers_by_module.setdefault(server.module, []).append(server)
-        first_customer = _next_id(session, Customer)
-        first_service = _next_id(session, Service)
-        first_option = _next_id(session, ServiceOption)
-        first_renewal = _next_id(session, Renewal)
-        first_activity = _next_id(session, Activity)
         writer = _Writer(db, session.connection().connection.dbapi_connection)
-
-        customer_names: list[str] = []
+        plan = _Plan(
+            first_customer=_next_id(session, Customer),
+            first_service=_next_id(session, Service),
+            first_option=_next_id(session, ServiceOption),
+            first_renewal=_next_id(session, Renewal),
+            first_activity=_next_id(session, Activity),
+            customer_names=[],
+            offers=[
+                (product.id, product.name, product.type, price.billing_cycle, writer.money(price.price), price.currency,
+                 [(server.id, server.name) for server in servers_by_module.get(product.type, [])] or [(None, None)])
+                for product in products
+                for price in prices.get(product.id or 0, [])
+            ],
+        )
         rows: list[tuple[Any, ...]] = []
         for index in range(customer_count):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            name = f"{first} {last}"
-            customer_id = first_customer + index
+            customer_id = plan.first_customer + index
+            plan.customer_names.append(f"{first} {last}")
             email = f"{first.lower()}.{last.lower()}.{customer_id}@example.com".encode("ascii", "ignore").decode()
-            customer_names.append(name)
-            rows.append((customer_id, name, email, rng.choice(COMPANIES), now - timedelta(days=rng.randint(0, 1500))))
+            rows.append((customer_id, f"{first} {last}", email, rng.choice(COMPANIES), writer.time(now - timedelta(days=rng.randint(0, 1500)))))
             if len(rows) >= BATCH:
                 writer.write("customer", ("id", "name", "email", "company", "created_at"), rows)
                 rows = []
         writer.write("customer", ("id", "name", "email", "company", "created_at"), rows)
 
-        statuses = _weighted(rng, STATUS_WEIGHTS)
-        kinds = _weighted(rng, SUSPEND_KINDS)
-        offers = [(product, price) for product in products for price in prices.get(product.id or 0, [])]
-        service_rows: list[tuple[Any, ...]] = []
-        option_rows: list[tuple[Any, ...]] = []
-        meta_rows: list[tuple[Any, ...]] = []
-        renewal_rows: list[tuple[Any, ...]] = []
-        activity_rows: list[tuple[Any, ...]] = []
-        option_id, renewal_id, activity_id = first_option, first_renewal, first_activity
-        with_activity = services <= 20_000
-        for index in range(services):
-            service_id = first_service + index
-            product, price = offers[rng.randrange(len(offers))]
-            server = rng.choice(servers_by_module.get(product.type, [None]))  # type: ignore[list-item]
-            customer_index = rng.randrange(customer_count)
-            status = next(statuses)
-            created = now - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86399))
-            cycle = price.billing_cycle
-            recurring = cycles.is_recurring(cycle)
-            if status in {"active", "pending"}:
-                expires = now + timedelta(days=rng.randint(-2, 365), hours=rng.randint(0, 23))
-            elif status == "suspended":
-                expires = now - timedelta(days=rng.randint(1, 20))
-            else:
-                expires = now - timedelta(days=rng.randint(1, 400))
-            expires = expires.replace(minute=0, second=0)
-            if not recurring:
-                expires = None  # type: ignore[assignment]
-            suspend_kind = next(kinds) if status == "suspended" else None
-            cancel_mode = cancel_at = cancelled_at = terminated_at = deleted_at = None
-            if status == "active" and rng.random() < 0.05 and expires is not None:
-                cancel_mode, cancel_at = "end-of-cycle", expires
-            if status == "cancelled":
-                cancel_mode, cancelled_at = "immediate", expires or now
-            if status == "terminated":
-                terminated_at = expires or now
-            if status == "deleted":
-                deleted_at = now - timedelta(days=rng.randint(1, 30))
-            renewals = rng.randint(0, 24) if status != "pending" else 0
-            word = rng.choice(WORDS)
-            external: dict[str, Any] = {}
-            if status in {"active", "suspended"} and product.type == "pterodactyl":
-                external = {"server_id": 1000 + index, "identifier": uuid.UUID(int=rng.getrandbits(128)).hex[:8]}
-            elif status in {"active", "suspended"} and product.type == "proxmox":
-                external = {"vmid": 100 + index, "node": "pve1"}
-            service_rows.append((
-                service_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), first_customer + customer_index,
-                customer_names[customer_index], product.id, product.name, server.id if server else None,
-                server.name if server else None, product.type, f"{word}-{service_id}",
-                None, "VIP customer, call before suspending" if rng.random() < 0.01 else None, status, suspend_kind,
-                "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
-                expires + timedelta(days=1) if status == "suspended" and expires else None, cycle,
-                expires.day if expires else None, price.price, price.price, price.currency, created, expires,
-                rng.random() < 0.85, renewals, None, cancel_mode, cancel_at, None, cancelled_at, terminated_at, deleted_at,
-                external, 1 if status != "pending" else 0, "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
-                None, 1, created, SYSTEM.name,
-            ))
-            if rng.random() < 0.05:
-                option_rows.append((option_id, service_id, rng.choice(("Extra IPv4", "Backup slot", "Extra 10 GB disk", "Priority support")), None, rng.randint(1, 3), Decimal(rng.choice(("1.00", "2.50", "3.00"))), expires, created))
-                option_id += 1
-            if rng.random() < 0.02:
-                key = rng.choice(("max_renewals", "max_renewals_in_current_month", "disable_notify_expiration", "order_id"))
-                value = {"max_renewals": str(rng.randint(renewals + 1, renewals + 12)), "max_renewals_in_current_month": "1", "disable_notify_expiration": "true", "order_id": f"ORD-{service_id:07d}"}[key]
-                meta_rows.append((service_id, key, value))
-            if renewals and expires is not None and rng.random() < 0.2:
-                start = cycles.shift(expires, cycle, -1, expires.day, tz) if recurring else expires
-                renewal_rows.append((renewal_id, service_id, start, expires, cycle, 1, price.price, None, start, SYSTEM.name))
-                renewal_id += 1
-            if with_activity:
-                activity_rows.append((activity_id, service_id, created, "system", SYSTEM.name, "create", None, "pending", None, {"seed": True}))
-                activity_id += 1
-                if status != "pending":
-                    activity_rows.append((activity_id, service_id, created + timedelta(minutes=2), "system", SYSTEM.name, "deliver", "pending", "active", None, {}))
-                    activity_id += 1
-            if len(service_rows) >= BATCH:
-                _flush(writer, service_rows, option_rows, meta_rows, renewal_rows, activity_rows)
-        _flush(writer, service_rows, option_rows, meta_rows, renewal_rows, activity_rows)
+        rebuild = plan.first_service == 1 and services >= 50_000
+        connection = session.connection()
+        if rebuild:
+            for index in _secondary_indexes():
+                index.drop(connection)
+        batches: queue.Queue = queue.Queue(maxsize=3)  # type: ignore[type-arg]
+        producer = threading.Thread(target=_produce, args=(_service_batches(writer, plan, services, rng, now), batches), daemon=True)
+        producer.start()
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            _flush(writer, *batch)
+        producer.join()
+        if rebuild:
+            for index in _secondary_indexes():
+                index.create(connection)
         if db.is_postgresql:
             for table in ("customer", "service", "service_option", "renewal", "activity", "product", "product_price", "server"):
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"))
