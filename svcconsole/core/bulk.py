@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -74,13 +75,39 @@ def selection_key(action: str, params: dict[str, Any], selection: Any) -> str:
 
 
 def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This worker: host, process and thread, so two runs in one process never share a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _holder_alive(holder: str) -> bool:
+    """False when the holder was a process on this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lease_free(lease: Lease | None) -> bool:
+    if lease is None or lease.holder == _holder():
+        return True
+    return lease.expires_at <= clock.now() or not _holder_alive(lease.holder)
 
 
 def _take_lease(session: Session, name: str) -> bool:
+    """Take or renew the named lease; False while another live holder has it."""
     now = clock.now()
     lease = session.exec(select(Lease).where(Lease.name == name).with_for_update()).first()
-    if lease is not None and lease.expires_at > now and lease.holder != _holder():
+    if not _lease_free(lease):
         return False
     if lease is None:
         lease = Lease(name=name, holder=_holder(), acquired_at=now, expires_at=now + LEASE)
@@ -96,6 +123,10 @@ def _drop_lease(session: Session, name: str) -> None:
         session.delete(lease)
 
 
+def _lease_name(run_id: int) -> str:
+    return f"bulk:{run_id}"
+
+
 def start(
     db: Database,
     actor: Actor,
@@ -105,17 +136,24 @@ def start(
     *,
     selection: Any,
 ) -> tuple[int, bool]:
-    """Write the run and its items (or find the same unfinished run); returns (run id, resumed)."""
+    """Write the run and its items, or adopt the same command's run that its process abandoned.
+
+    Returns (run id, resumed). The caller holds the run's lease from here; identical commands
+    running at the same time each get their own run.
+    """
     rule = ACTIONS[action]
     require(actor, rule.role, rule.title.lower())
     key = selection_key(action, params, selection)
 
     def work(session: Session) -> tuple[int, bool]:
         unfinished = session.exec(
-            select(BulkRun).where(BulkRun.selection_key == key, BulkRun.finished_at == None).order_by(BulkRun.id.desc())  # type: ignore[union-attr]  # noqa: E711
-        ).first()
-        if unfinished is not None:
-            return unfinished.id or 0, True
+            select(BulkRun).where(BulkRun.selection_key == key, BulkRun.finished_at == None).order_by(BulkRun.id)  # type: ignore[arg-type]  # noqa: E711
+        ).all()
+        for candidate in unfinished:
+            locked = session.exec(select(BulkRun).where(BulkRun.id == candidate.id).with_for_update()).one()
+            session.refresh(locked)
+            if locked.finished_at is None and _take_lease(session, _lease_name(candidate.id or 0)):
+                return candidate.id or 0, True
         run = BulkRun(
             action=action,
             params=params,
@@ -129,6 +167,7 @@ def start(
         rows = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
         for offset in range(0, len(rows), 5000):
             session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+        _take_lease(session, _lease_name(run.id or 0))
         return run.id or 0, False
 
     return db.transaction(work)
@@ -136,7 +175,7 @@ def start(
 
 def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | None = None, concurrency: int = jobs.DEFAULT_CONCURRENCY) -> RunReport:
     """Apply a run's pending items, run the jobs they queued, and report every item."""
-    lease_name = f"bulk:{run_id}"
+    lease_name = _lease_name(run_id)
     if not db.transaction(lambda session: _take_lease(session, lease_name)):
         raise SvcError(f"bulk run {run_id} is being processed by another process; wait for it or try again later")
     try:
@@ -166,6 +205,7 @@ def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | Non
         job_ids = _jobs_to_run(db, run_id)
 
         def on_job(outcome: jobs.JobOutcome) -> None:
+            db.transaction(lambda session: _take_lease(session, lease_name))
             if progress is not None:
                 progress(ItemResult(outcome.service_id, "ok" if outcome.status == "succeeded" else "failed", outcome.message))
 
@@ -214,7 +254,7 @@ def _jobs_to_run(db: Database, run_id: int) -> list[int]:
 def _finish(session: Session, run_id: int) -> None:
     pending = session.exec(select(func.count()).select_from(BulkItem).where(BulkItem.run_id == run_id, BulkItem.outcome == "pending")).one()
     if not pending:
-        run = session.get(BulkRun, run_id)
+        run = session.exec(select(BulkRun).where(BulkRun.id == run_id).with_for_update()).first()
         if run is not None and run.finished_at is None:
             run.finished_at = clock.now()
             session.add(run)
