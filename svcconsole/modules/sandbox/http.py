@@ -161,6 +161,7 @@ class _TrackingHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -185,6 +186,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     """Turns each HTTP request into a `Request`, asks the sandbox, and writes its `Response`."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     sandbox: SandboxServer
 
     def do_GET(self) -> None:
