@@ -40,7 +40,7 @@ class TokenBucket:
     """Spaces calls so that no window of `window` seconds, wherever it starts, holds more than
     `limit` of them.
 
-    The bucket holds a second's worth of tokens and refills at
+    The bucket holds a second's worth of tokens (at most a quarter of the limit) and refills at
     `(limit - burst) / (window + window / 60)`, so any window sees at most `limit` calls even
     when requests reach the panel up to a sixtieth of the window (1 s a minute) later than
     they left. Callers reserve slots in order and sleep outside the lock, so many threads
@@ -64,7 +64,7 @@ class TokenBucket:
             if (limit, window) == (self.limit, self.window):
                 return
             self.limit, self.window = limit, window
-            self.burst = max(1, int(limit / window))
+            self.burst = max(1, min(int(limit / window), limit // 4))
             self.rate = max(limit - self.burst, 1) / (window + window / 60)
             self._tokens = min(self._tokens, float(self.burst))
 
@@ -242,7 +242,7 @@ class PanelHttp:
         self._extra_headers = dict(extra_headers or {})
         self._secrets = tuple(s for s in secrets if s)
         self._error_mapper = error_mapper
-        credential = "\0".join(self._secrets)
+        credential = "\0".join(sorted(self._auth_headers.values()))
         self._limiter = rate_limiter_for(
             self.base_url, credential, settings.rate_limit_per_minute, settings.rate_limit_window_seconds
         )
@@ -284,8 +284,12 @@ class PanelHttp:
         for attempt in range(attempts):
             if self._limiter is not None:
                 self._limiter.acquire()
-            response = self._send(method, path, operation, headers, params, json, data)
-            if response.status_code == 429 and 429 not in allowed:
+            response, elapsed_ms = self._send(method, path, operation, headers, params, json, data)
+            status = response.status_code
+            expected = status < 400 or status in allowed
+            logger.log(logging.INFO if expected else logging.WARNING, "%s %s %s -> %d (%.0f ms)",
+                       self.panel, method, path, status, elapsed_ms)
+            if status == 429 and not expected:
                 wait = retry_after_seconds(response)
                 if attempt + 1 < attempts and wait <= self.settings.max_retry_after:
                     time.sleep(wait)
@@ -298,7 +302,7 @@ class PanelHttp:
                     code="rate_limited",
                     status=429,
                 )
-            if response.status_code < 400 or response.status_code in allowed:
+            if expected:
                 return response
             mapped = self._error_mapper(response, operation)
             mapped.message = self.scrub(one_line(mapped.message))
@@ -315,7 +319,7 @@ class PanelHttp:
         params: dict[str, Any] | None,
         json: Any,
         data: dict[str, Any] | None,
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, float]:
         started = time.perf_counter()
         failure: str | None = None
         code = "connection"
@@ -333,6 +337,4 @@ class PanelHttp:
         if failure is not None:
             logger.warning("%s %s %s -> %s (%.0f ms)", self.panel, method, path, code, elapsed_ms)
             raise self.error(operation, failure, retryable=True, code=code)
-        level = logging.INFO if response.status_code < 400 else logging.WARNING
-        logger.log(level, "%s %s %s -> %d (%.0f ms)", self.panel, method, path, response.status_code, elapsed_ms)
-        return response
+        return response, elapsed_ms
