@@ -292,6 +292,15 @@ def test_server_error_timeout_and_refused_are_retryable(pve: ProxmoxSandbox, pve
     assert (failure.value.retryable, failure.value.code) == (True, "connection")
 
 
+def test_unreachable_node_is_retryable(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
+    service, _ = created(vps_service)
+    pve.set_node_online("pve1", False)
+    with pytest.raises(ModuleError) as failure:
+        module.suspend(service)
+    assert (failure.value.retryable, failure.value.status) == (True, 595)
+    assert "No route to host" in failure.value.message
+
+
 def test_task_wait_gives_up_after_task_timeout(pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory) -> None:
     pve.set_task_delay(5)
     hasty = dataclasses.replace(pve_server, config=base_config(task_timeout=0.3))

@@ -177,3 +177,13 @@ def test_reset_fault_cuts_the_connection(pve: ProxmoxSandbox) -> None:
         with pytest.raises(httpx.TransportError):
             client.get("/version")
         assert client.get("/version").status_code == 200
+
+
+def test_a_node_that_is_down_answers_595() -> None:
+    with ProxmoxSandbox(nodes=("pve1", "pve2")) as sandbox, api(sandbox) as client:
+        sandbox.set_node_online("pve2", False)
+        response = client.get("/nodes/pve2/qemu")
+        assert (response.status_code, response.reason_phrase) == (595, "No route to host")
+        assert {n["node"]: n["status"] for n in client.get("/nodes").json()["data"]} == {
+            "pve1": "online", "pve2": "offline"}
+        assert client.get("/nodes/pve1/qemu").status_code == 200

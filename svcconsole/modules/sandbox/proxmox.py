@@ -245,6 +245,7 @@ class ProxmoxSandbox(SandboxServer):
         self.task_delay = task_delay
         self.auth_failure_delay = auth_failure_delay
         self.node_names = list(nodes)
+        self.offline_nodes: set[str] = set()
         self.booted_at = time.time()
         self.vms: dict[int, _Vm] = {}
         self.tasks: dict[str, _Task] = {}
@@ -264,6 +265,14 @@ class ProxmoxSandbox(SandboxServer):
         """The first accepted token, as the adapter's credentials string."""
         (user, token_id), secret = next(iter(self.tokens.items()))
         return f"{user}!{token_id}={secret}"
+
+    def set_node_online(self, node: str, online: bool) -> None:
+        """Take a node down (requests proxied to it answer 595) or bring it back."""
+        with self.lock:
+            if online:
+                self.offline_nodes.discard(node)
+            else:
+                self.offline_nodes.add(node)
 
     def set_task_delay(self, seconds: float) -> None:
         """How long a task (clone, start, stop...) runs before it stops."""
@@ -409,6 +418,8 @@ class ProxmoxSandbox(SandboxServer):
                 500,
                 f"hostname lookup '{node}' failed - failed to get address info for: {node}: Name or service not known",
             )
+        if node in self.offline_nodes:
+            raise _ApiError(595, "No route to host")
 
     def _vm(self, node: str, vmid: str) -> _Vm:
         self._check_node(node)
@@ -504,7 +515,7 @@ class ProxmoxSandbox(SandboxServer):
             "node": name,
             "id": f"node/{name}",
             "type": "node",
-            "status": "online",
+            "status": "offline" if name in self.offline_nodes else "online",
             "level": "",
             "cpu": 0.031,
             "maxcpu": 16,
