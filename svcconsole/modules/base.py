@@ -6,6 +6,7 @@ call can run in a worker thread or process with no database session open.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,8 +27,16 @@ OPERATIONS = (
 )
 
 
+Checkpoint = Callable[[dict[str, Any]], None]
+"""Called by `create` with `external` data to persist before a step that may not finish."""
+
+
 class ModuleError(Exception):
-    """A module call failed; `retryable` says whether trying again later can help."""
+    """A module call failed; `retryable` says whether trying again later can help.
+
+    `external` carries what the module created before failing (e.g. a server id), to merge
+    into `service.external` so a later terminate or retry can find it.
+    """
 
     def __init__(
         self,
@@ -37,6 +46,7 @@ class ModuleError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
         status: int | None = None,
+        external: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -44,6 +54,7 @@ class ModuleError(Exception):
         self.retry_after = retry_after
         self.code = code
         self.status = status
+        self.external = dict(external or {})
 
     def __str__(self) -> str:
         return self.message
@@ -160,7 +171,8 @@ class Module:
     def test_connection(self, server: ServerRef) -> ModuleResult:
         raise self._unsupported("test_connection")
 
-    def create(self, service: ServiceRef) -> ModuleResult:
+    def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
+        """Deliver the service; `checkpoint(external)` persists ids before a long step."""
         raise self._unsupported("create")
 
     def suspend(self, service: ServiceRef) -> ModuleResult:

@@ -1,0 +1,340 @@
+"""HTTP plumbing shared by the remote modules: pooled httpx clients, a per-credential token
+bucket, one log line per call, 429 retries, and transport failures as retryable ModuleErrors.
+
+Credentials only ever travel in request headers: they are never logged, never put in a
+message, and `scrub()` masks them in any text built from a panel's answer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from svcconsole.modules.base import ModuleError
+
+logger = logging.getLogger("svcconsole.modules")
+
+DEFAULT_RATE_LIMIT_PER_MINUTE = 240
+DEFAULT_TIMEOUT_SECONDS = 15.0
+DEFAULT_MAX_RETRY_AFTER_SECONDS = 10.0
+DEFAULT_RATE_LIMIT_RETRIES = 3
+WINDOW_SECONDS = 60.0
+
+
+class RateLimiter(Protocol):
+    """Something that blocks until one more call is allowed."""
+
+    def acquire(self) -> float:
+        """Wait for a slot; return the seconds waited."""
+
+
+class TokenBucket:
+    """Spaces calls so that no window of `window` seconds, wherever it starts, holds more than
+    `limit` of them.
+
+    The bucket holds a second's worth of tokens (at most a quarter of the limit) and refills at
+    `(limit - burst) / (window + window / 60)`, so any window sees at most `limit` calls even
+    when requests reach the panel up to a sixtieth of the window (1 s a minute) later than
+    they left. Callers reserve slots in order and sleep outside the lock, so many threads
+    share one bucket fairly.
+    """
+
+    def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self.limit = 0
+        self.window = window
+        self.burst = 1
+        self.rate = 1.0
+        self._tokens = 0.0
+        self._updated = time.monotonic()
+        self.set_rate(limit, window)
+        self._tokens = float(self.burst)
+
+    def set_rate(self, limit: int, window: float = WINDOW_SECONDS) -> None:
+        """Change the limit (calls per window) without losing the bucket's current state."""
+        with self._lock:
+            if (limit, window) == (self.limit, self.window):
+                return
+            self.limit, self.window = limit, window
+            self.burst = max(1, min(int(limit / window), limit // 4))
+            self.rate = max(limit - self.burst, 1) / (window + window / 60)
+            self._tokens = min(self._tokens, float(self.burst))
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is available; returns the seconds waited."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
+RateLimiterFactory = Callable[[str, int, float], RateLimiter]
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+_limiter_factory: RateLimiterFactory | None = None
+
+
+def set_rate_limiter_factory(factory: RateLimiterFactory | None) -> None:
+    """Replace the in-process token buckets (e.g. by a limiter shared through the database).
+
+    `factory(key, limit, window_seconds)` gets an opaque key (a hash of the panel URL and
+    credential) and returns an object with `acquire()`. None restores the in-process buckets.
+    """
+    global _limiter_factory
+    with _limiters_lock:
+        _limiter_factory = factory
+        _limiters.clear()
+
+
+def rate_limiter_for(
+    base_url: str, credential: str, limit: int, window: float = WINDOW_SECONDS
+) -> RateLimiter | None:
+    """The process-wide limiter for one (panel URL, credential) pair; None when unlimited."""
+    if limit <= 0:
+        return None
+    key = hashlib.sha256(f"{base_url.rstrip('/')}\0{credential}".encode()).hexdigest()
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiter_factory(key, limit, window) if _limiter_factory else TokenBucket(limit, window)
+            _limiters[key] = limiter
+        elif isinstance(limiter, TokenBucket):
+            limiter.set_rate(limit, window)
+        return limiter
+
+
+def reset_rate_limiters() -> None:
+    """Forget every limiter (tests start from full buckets)."""
+    with _limiters_lock:
+        _limiters.clear()
+
+
+_clients: dict[tuple[str, bool, float], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_client(base_url: str, verify: bool, timeout: float) -> httpx.Client:
+    key = (base_url.rstrip("/"), verify, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None or client.is_closed:
+            client = httpx.Client(
+                base_url=key[0],
+                verify=verify,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                follow_redirects=False,
+                trust_env=False,
+            )
+            _clients[key] = client
+        return client
+
+
+def close_clients() -> None:
+    """Close every pooled connection (at exit, or between tests)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
+
+
+def config_float(config: dict[str, Any], key: str, default: float) -> float:
+    """A number from a server or product config, with a default for missing or bad values."""
+    value = config.get(key, default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def config_bool(config: dict[str, Any], key: str, default: bool) -> bool:
+    """A boolean from a config that may hold true/false, 1/0 or "yes"/"no" strings."""
+    value = config.get(key, default)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace so a message fits on one line, and cut it at `limit` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float:
+    """The Retry-After header in seconds (delta-seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when.timestamp() - time.time())
+
+
+ErrorMapper = Callable[[httpx.Response, str], ModuleError]
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Per-server knobs read from `server.config`."""
+
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    verify_tls: bool = True
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    rate_limit_window_seconds: float = WINDOW_SECONDS
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS
+    rate_limit_retries: int = DEFAULT_RATE_LIMIT_RETRIES
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> HttpSettings:
+        """Read `timeout`, `verify_tls`, `rate_limit_per_minute`, `rate_limit_window_seconds`
+        (the panel's limit period, 60 unless the panel was configured otherwise),
+        `max_retry_after` and `rate_limit_retries`."""
+        return cls(
+            timeout=config_float(config, "timeout", DEFAULT_TIMEOUT_SECONDS),
+            verify_tls=config_bool(config, "verify_tls", True),
+            rate_limit_per_minute=int(config_float(config, "rate_limit_per_minute", DEFAULT_RATE_LIMIT_PER_MINUTE)),
+            rate_limit_window_seconds=max(1.0, config_float(config, "rate_limit_window_seconds", WINDOW_SECONDS)),
+            max_retry_after=config_float(config, "max_retry_after", DEFAULT_MAX_RETRY_AFTER_SECONDS),
+            rate_limit_retries=int(config_float(config, "rate_limit_retries", DEFAULT_RATE_LIMIT_RETRIES)),
+        )
+
+
+class PanelHttp:
+    """Calls one panel with one credential: rate limit, logging, 429 retries, error mapping."""
+
+    def __init__(
+        self,
+        *,
+        panel: str,
+        base_url: str,
+        auth_headers: dict[str, str],
+        secrets: Iterable[str],
+        settings: HttpSettings,
+        error_mapper: ErrorMapper,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.panel = panel
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+        self._auth_headers = dict(auth_headers)
+        self._extra_headers = dict(extra_headers or {})
+        self._secrets = tuple(s for s in secrets if s)
+        self._error_mapper = error_mapper
+        credential = "\0".join(sorted(self._auth_headers.values()))
+        self._limiter = rate_limiter_for(
+            self.base_url, credential, settings.rate_limit_per_minute, settings.rate_limit_window_seconds
+        )
+        self._client = _shared_client(self.base_url, settings.verify_tls, settings.timeout)
+
+    def __repr__(self) -> str:
+        return f"PanelHttp(panel={self.panel!r}, base_url={self.base_url!r})"
+
+    def scrub(self, text: str) -> str:
+        """`text` with every credential replaced by `***`."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def error(self, operation: str, detail: str, **kwargs: Any) -> ModuleError:
+        """A ModuleError whose one-line message names the panel and operation, credentials masked."""
+        return ModuleError(self.scrub(one_line(f"{self.panel} {operation}: {detail}")), **kwargs)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        data: dict[str, Any] | None = None,
+        allow: Iterable[int] = (),
+        auth_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one call and return its response when it succeeded or its status is in `allow`.
+
+        429 answers are retried after Retry-After when it is short enough; any other failure
+        raises a ModuleError (transport failures and 5xx are retryable).
+        """
+        allowed = set(allow)
+        headers = {**self._extra_headers, **(auth_headers or self._auth_headers)}
+        attempts = max(0, self.settings.rate_limit_retries) + 1
+        for attempt in range(attempts):
+            if self._limiter is not None:
+                self._limiter.acquire()
+            response, elapsed_ms = self._send(method, path, operation, headers, params, json, data)
+            status = response.status_code
+            expected = status < 400 or status in allowed
+            logger.log(logging.INFO if expected else logging.WARNING, "%s %s %s -> %d (%.0f ms)",
+                       self.panel, method, path, status, elapsed_ms)
+            if status == 429 and not expected:
+                wait = retry_after_seconds(response)
+                if attempt + 1 < attempts and wait <= self.settings.max_retry_after:
+                    time.sleep(wait)
+                    continue
+                raise self.error(
+                    operation,
+                    f"rate limited by the panel (HTTP 429); retry after {wait:.0f} s",
+                    retryable=True,
+                    retry_after=wait,
+                    code="rate_limited",
+                    status=429,
+                )
+            if expected:
+                return response
+            mapped = self._error_mapper(response, operation)
+            mapped.message = self.scrub(one_line(mapped.message))
+            mapped.args = (mapped.message,)
+            raise mapped
+        raise AssertionError("unreachable")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        json: Any,
+        data: dict[str, Any] | None,
+    ) -> tuple[httpx.Response, float]:
+        started = time.perf_counter()
+        failure: str | None = None
+        code = "connection"
+        try:
+            response = self._client.request(method, path, headers=headers, params=params, json=json, data=data)
+        except httpx.TimeoutException:
+            failure, code = f"no answer within {self.settings.timeout:g} s (timeout)", "timeout"
+        except httpx.ConnectError:
+            failure = "cannot connect to the panel (connection refused or unreachable)"
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            failure = "the connection was closed before an answer (connection reset)"
+        except httpx.TransportError as exc:
+            failure = f"transport error ({type(exc).__name__})"
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if failure is not None:
+            logger.warning("%s %s %s -> %s (%.0f ms)", self.panel, method, path, code, elapsed_ms)
+            raise self.error(operation, failure, retryable=True, code=code)
+        return response, elapsed_ms

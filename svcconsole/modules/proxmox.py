@@ -1,0 +1,503 @@
+"""Proxmox VE delivery module: VPS cloned from a template VM through `/api2/json`.
+
+Server (`ServerRef`):
+    url          the cluster's base URL, e.g. https://pve.example.com:8006 (`/api2/json` is added)
+    credentials  the API token "USER@REALM!TOKENID=SECRET" (sent as `PVEAPIToken=...`)
+    node         default node of the template when the product names none
+    config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
+                 client-side limit), verify_tls (true),
+                 timeout (15 s), max_retry_after (10 s), rate_limit_retries (3),
+                 task_timeout (600 s: how long to wait for a clone/start/stop task),
+                 poll_interval (1 s: between task status reads)
+
+Product config (`ProductRef.config`):
+    template        vmid (or name) of the template VM to clone (required)
+    node            node holding the template (default: found in /cluster/resources)
+    target_node     node for the clone (default: the template's node)
+    full            full clone (true) or linked clone (false); default true
+    storage, pool   target storage (full clones) and pool for the clone
+    cores, sockets, memory (MiB)   set on the clone after cloning, and by change_package
+    start           start the VM after creating it (true)
+    suspend_mode    "suspend" (pause, default) or "stop"
+
+External (`service.external`): vmid, node, template. The VM is named `svc-{service id}` and its
+description holds the service uuid; `create` calls `checkpoint({vmid, node, template})` before
+the clone, and on a retry finds that VM (or the one named for the service) instead of cloning
+again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from svcconsole.modules.base import (
+    Checkpoint,
+    ImportableResource,
+    Module,
+    ModuleError,
+    ModuleResult,
+    ModuleTab,
+    PanelState,
+    ProductRef,
+    ServerRef,
+    ServiceRef,
+    register,
+)
+from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
+
+PANEL = "Proxmox VE"
+PREFIX = "/api2/json"
+TOKEN_PATTERN = re.compile(r"^[^!\s=]+@[^!\s=]+![A-Za-z][A-Za-z0-9._-]*=\S+$")
+POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
+CLONE_ATTEMPTS = 3
+MIB = 1024 * 1024
+
+
+def _parse_token(raw: str | None) -> str:
+    token = (raw or "").strip().removeprefix("PVEAPIToken=")
+    if not TOKEN_PATTERN.match(token):
+        raise ModuleError(
+            f"{PANEL}: the server's credentials must be an API token USER@REALM!TOKENID=SECRET",
+            retryable=False,
+            code="config",
+        )
+    return token
+
+
+def _message_of(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
+    return one_line(message or response.reason_phrase or f"HTTP {response.status_code}")
+
+
+def _error_from_response(response: httpx.Response, operation: str) -> ModuleError:
+    """Map a Proxmox error answer (status line message, `errors` per parameter) to a ModuleError."""
+    status = response.status_code
+    message = _message_of(response)
+    prefix = f"{PANEL} {operation}"
+    if status == 401:
+        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API token",
+                           retryable=False, code="auth", status=status)
+    if status == 403:
+        return ModuleError(f"{prefix}: permission denied (HTTP 403): {message}", retryable=False, code="auth",
+                           status=status)
+    if status == 400:
+        try:
+            errors = response.json().get("errors") or {}
+        except (ValueError, AttributeError):
+            errors = {}
+        fields = "; ".join(f"{name}: {one_line(str(text))}" for name, text in sorted(errors.items()))
+        return ModuleError(f"{prefix}: rejected (HTTP 400): {message}" + (f" ({fields})" if fields else ""),
+                           retryable=False, code="invalid", status=status)
+    if "does not exist" in message:
+        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found",
+                           status=status)
+    if "is locked" in message:
+        return ModuleError(f"{prefix}: busy (HTTP {status}): {message}", retryable=True, code="locked", status=status)
+    if status in (404, 501):
+        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found",
+                           status=status)
+    if status >= 500:
+        return ModuleError(f"{prefix}: error (HTTP {status}): {message}", retryable=True, code="server_error",
+                           status=status)
+    return ModuleError(f"{prefix}: HTTP {status}: {message}", retryable=False, status=status)
+
+
+class _Api:
+    """The cluster as seen with one server's token."""
+
+    def __init__(self, server: ServerRef) -> None:
+        if not server.url:
+            raise ModuleError(f"{PANEL}: the server has no URL", retryable=False, code="config")
+        self.server = server
+        token = _parse_token(server.credentials)
+        self.secret = token.split("=", 1)[1]
+        self.task_timeout = config_float(server.config, "task_timeout", 600.0)
+        self.poll_interval = max(0.01, config_float(server.config, "poll_interval", 1.0))
+        base = server.url.rstrip("/").removesuffix(PREFIX)
+        self.http = PanelHttp(
+            panel=PANEL,
+            base_url=base,
+            auth_headers={"Authorization": f"PVEAPIToken={token}"},
+            secrets=[token, self.secret],
+            settings=HttpSettings.from_config(server.config),
+            error_mapper=_error_from_response,
+            extra_headers={"Accept": "application/json", "User-Agent": "svcconsole"},
+        )
+
+    def __repr__(self) -> str:
+        return f"_Api(url={self.server.url!r})"
+
+    def call(self, method: str, path: str, operation: str, **kwargs: Any) -> Any:
+        """The `data` of one call's answer."""
+        return self.http.request(method, PREFIX + path, operation=operation, **kwargs).json().get("data")
+
+    def raw(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, PREFIX + path, operation=operation, **kwargs)
+
+    def error(self, operation: str, detail: str, **kwargs: Any) -> ModuleError:
+        return self.http.error(operation, detail, **kwargs)
+
+    def vms(self, operation: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/cluster/resources", operation, params={"type": "vm"}) or [])
+
+    def config(self, node: str, vmid: int, operation: str) -> dict[str, Any] | None:
+        """The VM's config, or None when it does not exist on that node."""
+        response = self.raw("GET", f"/nodes/{node}/qemu/{vmid}/config", operation, allow=(500,))
+        if response.status_code == 500:
+            if "does not exist" in _message_of(response):
+                return None
+            raise _error_from_response(response, operation)
+        return response.json().get("data") or {}
+
+    def status(self, node: str, vmid: int, operation: str) -> dict[str, Any]:
+        return self.call("GET", f"/nodes/{node}/qemu/{vmid}/status/current", operation) or {}
+
+    def wait_task(self, upid: str, operation: str, external: dict[str, Any] | None = None) -> None:
+        """Poll a task until it stops; raise with its exit status unless that is "OK"."""
+        node = upid.split(":")[1] if upid.startswith("UPID:") else self.server.node
+        deadline = time.monotonic() + self.task_timeout
+        path = f"/nodes/{node}/tasks/{quote(upid, safe='')}/status"
+        while True:
+            task = self.call("GET", path, operation) or {}
+            if task.get("status") == "stopped":
+                exit_status = str(task.get("exitstatus") or "")
+                if exit_status == "OK":
+                    return
+                raise self.error(
+                    operation,
+                    f"task {task.get('type', '')} failed: {exit_status or 'no exit status'}",
+                    retryable="is locked" in exit_status,
+                    code="task_error",
+                    external=external,
+                )
+            if time.monotonic() >= deadline:
+                raise self.error(operation, f"task still running after {self.task_timeout:g} s",
+                                 retryable=True, code="timeout", external=external)
+            time.sleep(self.poll_interval)
+
+    def action(self, node: str, vmid: int, action: str, operation: str, external: dict[str, Any] | None = None,
+               **data: Any) -> None:
+        upid = self.call("POST", f"/nodes/{node}/qemu/{vmid}/status/{action}", operation, data=data or None)
+        self.wait_task(str(upid), operation, external)
+
+
+def _vm_name(service: ServiceRef) -> str:
+    return f"svc-{service.id}"
+
+
+def _owned(config: dict[str, Any], service: ServiceRef) -> bool:
+    return service.uuid in str(config.get("description", ""))
+
+
+def _memory_mib(value: Any) -> int:
+    text = str(value or "0").removeprefix("current=").split(",")[0]
+    return int(text) if text.isdigit() else 0
+
+
+@register
+class ProxmoxModule(Module):
+    """Delivers VPS on Proxmox VE by cloning a template VM."""
+
+    name = "proxmox"
+    label = "Proxmox VE"
+    needs_server = True
+    supports = frozenset({
+        "test_connection", "create", "suspend", "unsuspend", "terminate", "change_package",
+        "list_importable", "panel", "power", "tabs",
+    })
+
+    def _api(self, server: ServerRef | None) -> _Api:
+        if server is None:
+            raise ModuleError(f"{PANEL}: the service has no server", retryable=False, code="config")
+        return _Api(server)
+
+    def _wait_unlocked(self, api: _Api, node: str, vmid: int, operation: str) -> dict[str, Any] | None:
+        """The VM's config once no clone holds it (None if it vanished: the clone failed)."""
+        deadline = time.monotonic() + api.task_timeout
+        while True:
+            config = api.config(node, vmid, operation)
+            if config is None or config.get("lock") != "clone":
+                return config
+            if time.monotonic() >= deadline:
+                raise api.error(operation, f"VM {vmid} is still being cloned after {api.task_timeout:g} s",
+                                retryable=True, code="locked", external={"vmid": vmid, "node": node})
+            time.sleep(api.poll_interval)
+
+    def _locate(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str] | None:
+        """The service's VM: the stored vmid when it is ours (or was imported), else the VM
+        named for the service whose description holds its uuid; None when there is none."""
+        stored = service.external.get("vmid")
+        if stored is not None:
+            vmid = int(stored)
+            node = service.external.get("node") or next(
+                (vm["node"] for vm in api.vms(operation) if int(vm.get("vmid", -1)) == vmid), None)
+            if node is not None:
+                config = self._wait_unlocked(api, str(node), vmid, operation)
+                if config is not None and (_owned(config, service) or service.external.get("imported")):
+                    return vmid, str(node)
+        for vm in api.vms(operation):
+            if vm.get("name") != _vm_name(service) or vm.get("template"):
+                continue
+            config = self._wait_unlocked(api, str(vm["node"]), int(vm["vmid"]), operation)
+            if config is not None and _owned(config, service):
+                return int(vm["vmid"]), str(vm["node"])
+        return None
+
+    def _require(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str]:
+        found = self._locate(api, service, operation)
+        if found is None:
+            raise api.error(operation, f"no VM for service {service.id} on the cluster",
+                            retryable=False, code="not_found", status=404)
+        return found
+
+    def _template(self, api: _Api, config: dict[str, Any], operation: str) -> tuple[int, str]:
+        wanted = config.get("template")
+        if wanted in (None, ""):
+            raise api.error(operation, "the product config needs `template` (a template VM's vmid or name)",
+                            retryable=False, code="config")
+        for vm in api.vms(operation):
+            if str(vm.get("vmid")) == str(wanted) or vm.get("name") == str(wanted):
+                if not vm.get("template"):
+                    raise api.error(operation, f"VM {vm.get('vmid')} is not a template", retryable=False,
+                                    code="config")
+                return int(vm["vmid"]), str(config.get("node") or vm["node"])
+        raise api.error(operation, f"template {wanted!r} does not exist on the cluster", retryable=False,
+                        code="config")
+
+    @staticmethod
+    def _hardware(config: dict[str, Any]) -> dict[str, Any]:
+        hardware: dict[str, Any] = {}
+        for key in ("cores", "sockets", "memory"):
+            if config.get(key) not in (None, ""):
+                hardware[key] = int(config[key])
+        return hardware
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+
+    def test_connection(self, server: ServerRef) -> ModuleResult:
+        """Read the API version with the token."""
+        api = self._api(server)
+        version = api.call("GET", "/version", "test connection") or {}
+        return ModuleResult(message=f"connected to {PANEL} {version.get('version', '?')}")
+
+    def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
+        """Clone the template (or find the VM an earlier attempt cloned), size it, start it."""
+        operation = "create"
+        api = self._api(service.server)
+        config = dict(service.product.config) if service.product else {}
+        found = self._locate(api, service, operation)
+        template_vmid = service.external.get("template")
+        if found is None:
+            template_vmid, template_node = self._template(api, config, operation)
+            vmid, node = self._clone(api, service, config, template_vmid, template_node, checkpoint, operation)
+            verb = f"cloned from template {template_vmid}"
+        else:
+            vmid, node = found
+            verb = "found existing"
+        external = {"vmid": vmid, "node": node, "template": template_vmid}
+        hardware = self._hardware(config)
+        if hardware:
+            api.call("PUT", f"/nodes/{node}/qemu/{vmid}/config", operation, data=hardware)
+        state = "stopped"
+        if config_bool(config, "start", True):
+            status = api.status(node, vmid, operation)
+            if status.get("status") != "running":
+                api.action(node, vmid, "start", operation, external)
+            state = "running"
+        return ModuleResult(message=f"VM {vmid} on {node} {verb}; {state}", external=external)
+
+    def _clone(
+        self,
+        api: _Api,
+        service: ServiceRef,
+        config: dict[str, Any],
+        template_vmid: int,
+        template_node: str,
+        checkpoint: Checkpoint | None,
+        operation: str,
+    ) -> tuple[int, str]:
+        target = str(config.get("target_node") or template_node)
+        for attempt in range(CLONE_ATTEMPTS):
+            vmid = int(api.call("GET", "/cluster/nextid", operation))
+            external = {"vmid": vmid, "node": target, "template": template_vmid}
+            if checkpoint is not None:
+                checkpoint(external)
+            data: dict[str, Any] = {
+                "newid": vmid,
+                "name": _vm_name(service),
+                "description": f"svcconsole service {service.uuid}",
+                "full": 1 if config_bool(config, "full", True) else 0,
+            }
+            if target != template_node:
+                data["target"] = target
+            for key in ("storage", "pool"):
+                if config.get(key):
+                    data[key] = str(config[key])
+            response = api.raw("POST", f"/nodes/{template_node}/qemu/{template_vmid}/clone", operation,
+                               data=data, allow=(500,))
+            if response.status_code == 500:
+                if "already exists" in _message_of(response) and attempt + 1 < CLONE_ATTEMPTS:
+                    continue
+                error = _error_from_response(response, operation)
+                error.external = external
+                raise error
+            api.wait_task(str(response.json()["data"]), operation, external)
+            return vmid, target
+        raise api.error(operation, "no free VMID could be taken", retryable=True, code="conflict")
+
+    def suspend(self, service: ServiceRef) -> ModuleResult:
+        """Pause the VM (`status/suspend`), or stop it when the product says `suspend_mode: stop`."""
+        operation = "suspend"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        mode = str((service.product.config if service.product else {}).get("suspend_mode", "suspend"))
+        status = api.status(node, vmid, operation)
+        external = {"vmid": vmid, "node": node}
+        if status.get("status") != "running":
+            return ModuleResult(message=f"VM {vmid} is already stopped", external=external)
+        if mode == "stop":
+            api.action(node, vmid, "stop", operation, external)
+            return ModuleResult(message=f"VM {vmid} stopped", external=external)
+        if status.get("qmpstatus") == "paused":
+            return ModuleResult(message=f"VM {vmid} is already paused", external=external)
+        api.action(node, vmid, "suspend", operation, external)
+        return ModuleResult(message=f"VM {vmid} paused", external=external)
+
+    def unsuspend(self, service: ServiceRef) -> ModuleResult:
+        """Resume a paused VM or start a stopped one."""
+        operation = "unsuspend"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        status = api.status(node, vmid, operation)
+        external = {"vmid": vmid, "node": node}
+        if status.get("status") == "running" and status.get("qmpstatus") == "paused":
+            api.action(node, vmid, "resume", operation, external)
+            return ModuleResult(message=f"VM {vmid} resumed", external=external)
+        if status.get("status") != "running":
+            api.action(node, vmid, "start", operation, external)
+            return ModuleResult(message=f"VM {vmid} started", external=external)
+        return ModuleResult(message=f"VM {vmid} is already running", external=external)
+
+    def terminate(self, service: ServiceRef, *, force: bool = False) -> ModuleResult:
+        """Stop the VM, then destroy it with `purge=1` (its disks and jobs go with it)."""
+        operation = "terminate"
+        api = self._api(service.server)
+        found = self._locate(api, service, operation)
+        if found is None:
+            return ModuleResult(message=f"no VM for service {service.id} on the cluster; nothing to delete")
+        vmid, node = found
+        external = {"vmid": vmid, "node": node}
+        status = api.status(node, vmid, operation)
+        if status.get("status") == "running":
+            stop = {"overrule-shutdown": 1} if force else {}
+            api.action(node, vmid, "stop", operation, external, **stop)
+        response = api.raw("DELETE", f"/nodes/{node}/qemu/{vmid}", operation,
+                           params={"purge": 1, "destroy-unreferenced-disks": 1}, allow=(500,))
+        if response.status_code == 500:
+            if "does not exist" in _message_of(response):
+                return ModuleResult(message=f"VM {vmid} was already destroyed")
+            raise _error_from_response(response, operation)
+        api.wait_task(str(response.json()["data"]), operation, external)
+        return ModuleResult(message=f"VM {vmid} destroyed")
+
+    def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
+        """Set the target product's cores/sockets/memory on the VM's config."""
+        operation = "change package"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        hardware = self._hardware(product.config)
+        if not hardware:
+            return ModuleResult(message=f"the product {product.name} sets no cores or memory; nothing to change")
+        api.call("PUT", f"/nodes/{node}/qemu/{vmid}/config", operation, data=hardware)
+        status = api.status(node, vmid, operation)
+        applied = ", ".join(f"{key} {value}" for key, value in hardware.items())
+        later = "; a running VM applies what it cannot hotplug at its next restart" if status.get(
+            "status") == "running" else ""
+        return ModuleResult(message=f"VM {vmid}: {applied}{later}", external={"vmid": vmid, "node": node})
+
+    def list_importable(self, server: ServerRef) -> list[ImportableResource]:
+        """Every VM of the cluster that is not a template."""
+        api = self._api(server)
+        resources = []
+        for vm in sorted(api.vms("import"), key=lambda entry: int(entry.get("vmid", 0))):
+            if vm.get("template"):
+                continue
+            vmid = int(vm["vmid"])
+            resources.append(ImportableResource(
+                external_ref=str(vmid),
+                name=vm.get("name") or f"VM {vmid}",
+                description=(f"vmid {vmid} · node {vm.get('node')} · {vm.get('status')} · "
+                             f"{vm.get('maxcpu')} vCPU · {int(vm.get('maxmem', 0)) // MIB} MiB"),
+                details={
+                    "external": {"vmid": vmid, "node": vm.get("node"), "imported": True},
+                    "status": vm.get("status"),
+                    "maxcpu": vm.get("maxcpu"),
+                    "maxmem": vm.get("maxmem"),
+                },
+            ))
+        return resources
+
+    # ----- live state --------------------------------------------------------------------------
+
+    def panel(self, service: ServiceRef) -> PanelState:
+        """Live state from `status/current`, with the power actions that fit it."""
+        operation = "panel"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        status = api.status(node, vmid, operation)
+        state = str(status.get("status", "unknown"))
+        if state == "running" and status.get("qmpstatus") == "paused":
+            state = "paused"
+        maxmem = int(status.get("maxmem") or 0)
+        resources = {
+            "cpu": f"{float(status.get('cpu') or 0) * 100:.1f} % of {status.get('cpus', '?')} vCPU",
+            "memory": f"{int(status.get('mem') or 0) // MIB} MiB / {maxmem // MIB} MiB",
+            "disk": f"{int(status.get('maxdisk') or 0) // (1024 * MIB)} GiB",
+            "uptime": f"{int(status.get('uptime') or 0)} s",
+            "network": f"in {int(status.get('netin') or 0) // MIB} MiB, out {int(status.get('netout') or 0) // MIB} MiB",
+        }
+        actions = {"running": ["shutdown", "stop", "reboot", "suspend"], "paused": ["resume", "stop"],
+                   "stopped": ["start"]}.get(state, [])
+        details = {"vmid": str(vmid), "node": node}
+        if status.get("lock"):
+            details["lock"] = str(status["lock"])
+            actions = []
+        return PanelState(status=state, resources=resources, addresses=[], actions=actions, details=details)
+
+    def power(self, service: ServiceRef, signal: str) -> ModuleResult:
+        """Run start, stop, shutdown, reboot, suspend or resume and wait for its task."""
+        operation = f"power {signal}"
+        api = self._api(service.server)
+        if signal not in POWER_SIGNALS:
+            raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}",
+                            retryable=False, code="invalid")
+        vmid, node = self._require(api, service, operation)
+        api.action(node, vmid, signal, operation, {"vmid": vmid, "node": node})
+        return ModuleResult(message=f"VM {vmid}: {signal} done")
+
+    def tabs(self, service: ServiceRef) -> list[ModuleTab]:
+        """Hardware (from the VM config) and Placement sub-tabs."""
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, "tabs")
+        config = api.config(node, vmid, "tabs") or {}
+        hardware = [
+            ("cores", str(config.get("cores", 1))),
+            ("sockets", str(config.get("sockets", 1))),
+            ("memory", f"{_memory_mib(config.get('memory'))} MiB"),
+        ]
+        hardware += [(key, str(config[key])) for key in sorted(config) if re.fullmatch(r"(scsi|virtio|sata|ide|net)\d+", key)]
+        placement = [("vmid", str(vmid)), ("node", node), ("name", str(config.get("name", ""))),
+                     ("template", str(service.external.get("template", "")))]
+        return [
+            ModuleTab(key="hardware", title="Hardware", rows=hardware),
+            ModuleTab(key="placement", title="Placement", rows=placement),
+        ]

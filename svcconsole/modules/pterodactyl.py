@@ -1,0 +1,672 @@
+"""Pterodactyl delivery module: game servers through the panel's Application and Client APIs.
+
+Server (`ServerRef`):
+    url          the panel's base URL, e.g. https://panel.example.com
+    credentials  "ptla_APPLICATION_KEY" or "ptla_APPLICATION_KEY ptlc_CLIENT_KEY" (space
+                 separated); the client key (of a root admin) enables the live Panel tab and
+                 power actions. Keys without a prefix are taken in that order.
+    node         default node (id or name) when the product names none
+    config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
+                 client-side limit), client_rate_limit_per_minute (720), verify_tls (true),
+                 timeout (15 s), max_retry_after (10 s: longer 429 waits are not slept
+                 through), rate_limit_retries (3), install_wait_seconds (3: how long create
+                 watches the install to report `install_failed`), poll_interval (0.5 s)
+
+Product config (`ProductRef.config`):
+    nest, egg                 ids of the egg to install (required)
+    docker_image, startup     default: the egg's
+    environment               {VARIABLE: value}, over the egg variables' defaults
+    memory, swap, disk, io, cpu, threads     limits (MiB, MiB, MiB, 10-1000, %, "0-3");
+                              default 1024, 0, 5120, 500, 100, none
+    oom_disabled              default true
+    databases, allocations, backups         feature limits, default 0, 0, 0
+    node                      node id or name: the first free allocation there is used
+    location / locations      location id(s): the panel's deploy picks node and port instead
+    dedicated_ip, port_range  deploy options (false; e.g. ["25565-25600"])
+    start_on_completion       start the server once installed (false)
+
+External (`service.external`, what `create` returns): server_id, identifier, uuid, user_id,
+node, allocation, address, egg, nest. The panel's `external_id` of the server is the service
+uuid, looked up before every create so a retried create never makes a second server.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from svcconsole.modules.base import (
+    Checkpoint,
+    CustomerRef,
+    ImportableResource,
+    Module,
+    ModuleError,
+    ModuleResult,
+    ModuleTab,
+    PanelState,
+    ProductRef,
+    ServerRef,
+    ServiceRef,
+    register,
+)
+from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
+
+PANEL = "Pterodactyl"
+APPLICATION = "/api/application"
+CLIENT = "/api/client"
+POWER_SIGNALS = ("start", "stop", "restart", "kill")
+PAGE_SIZE = 100
+CREATE_ATTEMPTS = 5
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The API keys parsed from `server.credentials`."""
+
+    application: str
+    client: str | None
+
+    def __repr__(self) -> str:
+        return f"_Keys(application=***, client={'***' if self.client else None})"
+
+
+def _parse_credentials(raw: str | None) -> _Keys:
+    parts = (raw or "").split()
+    application = next((p for p in parts if p.startswith("ptla_")), None)
+    client = next((p for p in parts if p.startswith("ptlc_")), None)
+    unprefixed = [p for p in parts if not p.startswith(("ptla_", "ptlc_"))]
+    if application is None and unprefixed:
+        application = unprefixed.pop(0)
+    if client is None and unprefixed:
+        client = unprefixed.pop(0)
+    if not application:
+        raise ModuleError(
+            f"{PANEL}: the server's credentials need an application API key (ptla_...), "
+            "optionally followed by a space and a client API key (ptlc_...)",
+            retryable=False,
+            code="config",
+        )
+    return _Keys(application, client)
+
+
+def _error_from_response(response: httpx.Response, operation: str) -> ModuleError:
+    """Map a panel error answer to a ModuleError (never echoing request headers)."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = errors if isinstance(errors, list) else []
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    code = str(first.get("code") or "") or None
+    detail = one_line(first.get("detail") or response.reason_phrase or f"HTTP {status}")
+    prefix = f"{PANEL} {operation}"
+    if status == 401:
+        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API key",
+                           retryable=False, code="auth", status=status)
+    if status == 403:
+        return ModuleError(f"{prefix}: access denied (HTTP 403): {detail}", retryable=False, code="auth", status=status)
+    if status == 404:
+        return ModuleError(f"{prefix}: not found on the panel (HTTP 404)", retryable=False, code="not_found", status=status)
+    if status == 409:
+        return ModuleError(f"{prefix}: conflict (HTTP 409): {detail}", retryable=True, code="conflict", status=status)
+    if status in (400, 422):
+        field = (first.get("meta") or {}).get("source_field") if isinstance(first.get("meta"), dict) else None
+        more = f"; and {len(errors) - 1} more" if len(errors) > 1 else ""
+        where = f" (field {field})" if field else ""
+        return ModuleError(f"{prefix}: rejected (HTTP {status}): {detail}{where}{more}",
+                           retryable=False, code="invalid", status=status)
+    if status >= 500:
+        return ModuleError(f"{prefix}: panel error (HTTP {status}): {detail}", retryable=True,
+                           code=code or "server_error", status=status)
+    return ModuleError(f"{prefix}: HTTP {status}: {detail}", retryable=False, code=code, status=status)
+
+
+def _validation_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return []
+    return [e for e in errors if isinstance(e, dict)]
+
+
+def _source_fields(response: httpx.Response) -> set[str]:
+    return {str((e.get("meta") or {}).get("source_field")) for e in _validation_errors(response)}
+
+
+class _Api:
+    """The panel as seen with one server's credentials."""
+
+    def __init__(self, server: ServerRef) -> None:
+        if not server.url:
+            raise ModuleError(f"{PANEL}: the server has no panel URL", retryable=False, code="config")
+        self.server = server
+        self.keys = _parse_credentials(server.credentials)
+        self.settings = HttpSettings.from_config(server.config)
+        headers = {"Accept": "application/json", "Content-Type": "application/json",
+                   "User-Agent": "svcconsole"}
+        self.application = PanelHttp(
+            panel=PANEL,
+            base_url=server.url,
+            auth_headers={"Authorization": f"Bearer {self.keys.application}"},
+            secrets=[self.keys.application, self.keys.client or ""],
+            settings=self.settings,
+            error_mapper=_error_from_response,
+            extra_headers=headers,
+        )
+        self.client = None
+        if self.keys.client:
+            client_settings = HttpSettings(
+                timeout=self.settings.timeout,
+                verify_tls=self.settings.verify_tls,
+                rate_limit_per_minute=int(config_float(server.config, "client_rate_limit_per_minute", 720)),
+                rate_limit_window_seconds=self.settings.rate_limit_window_seconds,
+                max_retry_after=self.settings.max_retry_after,
+                rate_limit_retries=self.settings.rate_limit_retries,
+            )
+            self.client = PanelHttp(
+                panel=PANEL,
+                base_url=server.url,
+                auth_headers={"Authorization": f"Bearer {self.keys.client}"},
+                secrets=[self.keys.application, self.keys.client],
+                settings=client_settings,
+                error_mapper=_error_from_response,
+                extra_headers=headers,
+            )
+
+    def __repr__(self) -> str:
+        return f"_Api(url={self.server.url!r})"
+
+    def app(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
+        return self.application.request(method, APPLICATION + path, operation=operation, **kwargs)
+
+    def user_api(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
+        if self.client is None:
+            raise ModuleError(
+                f"{PANEL} {operation}: needs a client API key (ptlc_...) after the application key "
+                "in the server's credentials",
+                retryable=False,
+                code="config",
+            )
+        return self.client.request(method, CLIENT + path, operation=operation, **kwargs)
+
+    def error(self, operation: str, detail: str, **kwargs: Any) -> ModuleError:
+        return self.application.error(operation, detail, **kwargs)
+
+    def pages(self, path: str, operation: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paginated list, following `meta.pagination` to the last page."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self.app("GET", path, operation, params={**(params or {}), "page": page, "per_page": PAGE_SIZE})
+            body = response.json()
+            items.extend(entry["attributes"] for entry in body.get("data", []))
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            total_pages = int(pagination.get("total_pages") or 1)
+            if page >= total_pages or not body.get("data"):
+                return items
+            page += 1
+
+    def server_by_external_id(self, external_id: str, operation: str) -> dict[str, Any] | None:
+        response = self.app("GET", f"/servers/external/{external_id}", operation,
+                            params={"include": "allocations"}, allow=(404,))
+        return None if response.status_code == 404 else response.json()["attributes"]
+
+    def server_by_id(self, server_id: int, operation: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        response = self.app("GET", f"/servers/{server_id}", operation,
+                            params={"include": "allocations"}, allow=(404,) if missing_ok else ())
+        return None if response.status_code == 404 else response.json()["attributes"]
+
+
+def _external_of(attributes: dict[str, Any]) -> dict[str, Any]:
+    external: dict[str, Any] = {
+        "server_id": attributes["id"],
+        "identifier": attributes.get("identifier"),
+        "uuid": attributes.get("uuid"),
+        "user_id": attributes.get("user"),
+        "node": attributes.get("node"),
+        "allocation": attributes.get("allocation"),
+        "egg": attributes.get("egg"),
+        "nest": attributes.get("nest"),
+    }
+    address = _address(attributes)
+    if address:
+        external["address"] = address
+    return external
+
+
+def _allocations(attributes: dict[str, Any]) -> list[dict[str, Any]]:
+    data = ((attributes.get("relationships") or {}).get("allocations") or {}).get("data") or []
+    return [entry.get("attributes", {}) for entry in data]
+
+
+def _address(attributes: dict[str, Any]) -> str | None:
+    for allocation in _allocations(attributes):
+        if allocation.get("id") == attributes.get("allocation"):
+            host = allocation.get("alias") or allocation.get("ip")
+            return f"{host}:{allocation.get('port')}"
+    return None
+
+
+def _mib(value: float) -> str:
+    return f"{value / MIB:.0f} MiB"
+
+
+def _limit(value: Any, unit: str) -> str:
+    return "unlimited" if value in (0, None) else f"{value} {unit}"
+
+
+def _duration(milliseconds: float) -> str:
+    seconds = int(milliseconds // 1000)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {seconds:02d}s"
+
+
+def _username_for(customer: CustomerRef) -> str:
+    local = re.sub(r"[^a-z0-9_.-]", "", customer.email.split("@")[0].lower())
+    local = re.sub(r"^[^a-z0-9]+|[^a-z0-9]+$", "", local) or "customer"
+    return f"{local[:150]}-{customer.id}"
+
+
+def _names_of(customer: CustomerRef) -> tuple[str, str]:
+    parts = customer.name.split()
+    if not parts:
+        return "Customer", str(customer.id)
+    if len(parts) == 1:
+        return parts[0][:191], "-"
+    return parts[0][:191], " ".join(parts[1:])[:191]
+
+
+@register
+class PterodactylModule(Module):
+    """Delivers game servers on a Pterodactyl panel."""
+
+    name = "pterodactyl"
+    label = "Pterodactyl"
+    needs_server = True
+    supports = frozenset({
+        "test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall",
+        "change_package", "list_importable", "panel", "power", "tabs",
+    })
+
+    def _api(self, server: ServerRef | None) -> _Api:
+        if server is None:
+            raise ModuleError(f"{PANEL}: the service has no server", retryable=False, code="config")
+        return _Api(server)
+
+    def _located(self, api: _Api, service: ServiceRef, operation: str) -> dict[str, Any] | None:
+        """The panel's server for this service: by stored id, else by external id (the uuid)."""
+        server_id = service.external.get("server_id")
+        if server_id is not None:
+            found = api.server_by_id(int(server_id), operation, missing_ok=True)
+            if found is not None:
+                return found
+        return api.server_by_external_id(service.uuid, operation)
+
+    def _require(self, api: _Api, service: ServiceRef, operation: str) -> dict[str, Any]:
+        found = self._located(api, service, operation)
+        if found is None:
+            raise api.error(operation, f"no server for service {service.id} on the panel",
+                            retryable=False, code="not_found", status=404)
+        return found
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+
+    def test_connection(self, server: ServerRef) -> ModuleResult:
+        """List the nodes with the application key (and the servers with the client key)."""
+        api = self._api(server)
+        body = api.app("GET", "/nodes", "test connection").json()
+        total = (body.get("meta") or {}).get("pagination", {}).get("total", len(body.get("data", [])))
+        message = f"connected to {PANEL}: {total} node(s)"
+        if api.client is not None:
+            api.user_api("GET", "", "test connection", params={"per_page": 1})
+            message += "; client key accepted"
+        return ModuleResult(message=message)
+
+    def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
+        """Create the server (or find the one an earlier attempt made) and watch its install."""
+        operation = "create"
+        api = self._api(service.server)
+        config = dict(service.product.config) if service.product else {}
+        attributes = api.server_by_external_id(service.uuid, operation)
+        reused = attributes is not None
+        if attributes is None:
+            attributes = self._create_server(api, service, config, operation)
+        external = _external_of(attributes)
+        if checkpoint is not None:
+            checkpoint(external)
+        attributes = self._watch_install(api, attributes, operation)
+        external = _external_of(attributes)
+        status = attributes.get("status")
+        if status in ("install_failed", "reinstall_failed"):
+            raise api.error(
+                operation,
+                f"server {attributes.get('identifier')} was created but its installation failed "
+                f"(status {status}); reinstall it or terminate and deliver again",
+                retryable=False, code="install_failed", external=external,
+            )
+        state = "installing" if status == "installing" else "installed"
+        verb = "found existing" if reused else "created"
+        where = f" at {external['address']}" if external.get("address") else ""
+        return ModuleResult(message=f"{verb} server {external['identifier']}{where}; {state}", external=external)
+
+    def _create_server(self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str) -> dict[str, Any]:
+        if "nest" not in config or "egg" not in config:
+            raise api.error(operation, "the product config needs `nest` and `egg` ids", retryable=False, code="config")
+        user_id = self._ensure_user(api, service.customer, operation)
+        egg = api.app("GET", f"/nests/{int(config['nest'])}/eggs/{int(config['egg'])}", operation,
+                      params={"include": "variables"}).json()["attributes"]
+        variables = ((egg.get("relationships") or {}).get("variables") or {}).get("data") or []
+        environment = {v["attributes"]["env_variable"]: v["attributes"].get("default_value") for v in variables}
+        environment.update(config.get("environment") or {})
+        payload: dict[str, Any] = {
+            "external_id": service.uuid,
+            "name": service.name[:191] or f"service-{service.id}",
+            "description": f"svcconsole service {service.id}",
+            "user": user_id,
+            "egg": int(config["egg"]),
+            "docker_image": config.get("docker_image") or egg.get("docker_image"),
+            "startup": config.get("startup") or egg.get("startup"),
+            "environment": environment,
+            "limits": self._limits(config),
+            "feature_limits": self._feature_limits(config),
+            "oom_disabled": config_bool(config, "oom_disabled", True),
+            "start_on_completion": config_bool(config, "start_on_completion", False),
+        }
+        deploy = self._deploy_block(config)
+        node_id = None if deploy else self._node_id(api, config, operation)
+        if deploy is not None:
+            payload["deploy"] = deploy
+        for attempt in range(CREATE_ATTEMPTS):
+            if node_id is not None:
+                payload["allocation"] = {"default": self._free_allocation(api, node_id, operation, attempt)}
+            response = api.app("POST", "/servers", operation, json=payload, allow=(422,))
+            if response.status_code != 422:
+                return response.json()["attributes"]
+            fields = _source_fields(response)
+            if "external_id" in fields:
+                existing = api.server_by_external_id(service.uuid, operation)
+                if existing is not None:
+                    return existing
+            if fields == {"allocation.default"} and attempt + 1 < CREATE_ATTEMPTS:
+                continue
+            raise _error_from_response(response, operation)
+        raise api.error(operation, "no free allocation could be taken on the node", retryable=True, code="conflict")
+
+    def _limits(self, config: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        current = current or {}
+        defaults = {"memory": 1024, "swap": 0, "disk": 5120, "io": 500, "cpu": 100}
+        limits: dict[str, Any] = {}
+        for key, default in defaults.items():
+            value = config.get(key, current.get(key, default))
+            limits[key] = int(value)
+        threads = config.get("threads", current.get("threads"))
+        if threads not in (None, ""):
+            limits["threads"] = str(threads)
+        return limits
+
+    def _feature_limits(self, config: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        current = current or {}
+        return {key: int(config.get(key, current.get(key) or 0)) for key in ("databases", "allocations", "backups")}
+
+    def _deploy_block(self, config: dict[str, Any]) -> dict[str, Any] | None:
+        locations = config.get("locations", config.get("location"))
+        if locations is None:
+            return None
+        if not isinstance(locations, (list, tuple)):
+            locations = [part for part in str(locations).replace(",", " ").split() if part]
+        ports = config.get("port_range") or []
+        if isinstance(ports, str):
+            ports = [part.strip() for part in ports.split(",") if part.strip()]
+        return {
+            "locations": [int(x) for x in locations],
+            "dedicated_ip": config_bool(config, "dedicated_ip", False),
+            "port_range": [str(p) for p in ports],
+        }
+
+    def _node_id(self, api: _Api, config: dict[str, Any], operation: str) -> int:
+        wanted = config.get("node", api.server.node)
+        if wanted in (None, ""):
+            raise api.error(operation, "no node: set `node` or `location` in the product config, or the server's node",
+                            retryable=False, code="config")
+        if str(wanted).isdigit():
+            return int(wanted)
+        for node in api.pages("/nodes", operation):
+            if str(wanted) in (node.get("name"), node.get("fqdn")):
+                return int(node["id"])
+        raise api.error(operation, f"node {wanted!r} does not exist on the panel", retryable=False, code="config")
+
+    def _free_allocation(self, api: _Api, node_id: int, operation: str, attempt: int) -> int:
+        free: list[int] = []
+        page = 1
+        while True:
+            body = api.app("GET", f"/nodes/{node_id}/allocations", operation,
+                           params={"filter[server_id]": "0", "page": page, "per_page": PAGE_SIZE}).json()
+            free.extend(e["attributes"]["id"] for e in body.get("data", []) if not e["attributes"].get("assigned"))
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            if free or page >= int(pagination.get("total_pages") or 1):
+                break
+            page += 1
+        if not free:
+            raise api.error(operation, f"node {node_id} has no free allocation", retryable=False, code="no_allocation")
+        return free[0] if attempt == 0 else random.choice(free)
+
+    def _ensure_user(self, api: _Api, customer: CustomerRef, operation: str) -> int:
+        external_id = f"svcconsole-customer-{customer.id}"
+        for attempt in range(3):
+            response = api.app("GET", f"/users/external/{external_id}", operation, allow=(404,))
+            if response.status_code == 200:
+                return int(response.json()["attributes"]["id"])
+            body = api.app("GET", "/users", operation, params={"filter[email]": customer.email}).json()
+            for entry in body.get("data", []):
+                if str(entry["attributes"].get("email", "")).lower() == customer.email.lower():
+                    return int(entry["attributes"]["id"])
+            first_name, last_name = _names_of(customer)
+            username = _username_for(customer) if attempt == 0 else f"svc{customer.id}-{secrets.token_hex(3)}"
+            created = api.app("POST", "/users", operation, allow=(422,), json={
+                "external_id": external_id,
+                "email": customer.email,
+                "username": username,
+                "first_name": first_name,
+                "last_name": last_name,
+            })
+            if created.status_code != 422:
+                return int(created.json()["attributes"]["id"])
+            if not _source_fields(created) & {"email", "external_id", "username"}:
+                raise _error_from_response(created, operation)
+        raise api.error(operation, f"could not find or create the panel user for {customer.email}",
+                        retryable=True, code="conflict")
+
+    def _watch_install(self, api: _Api, attributes: dict[str, Any], operation: str) -> dict[str, Any]:
+        """Poll the server for up to `install_wait_seconds` while it is installing."""
+        wait = config_float(api.server.config, "install_wait_seconds", 3.0)
+        interval = max(0.01, config_float(api.server.config, "poll_interval", 0.5))
+        deadline = time.monotonic() + wait
+        current = attributes
+        if "relationships" not in current:
+            current = api.server_by_id(int(attributes["id"]), operation) or attributes
+        while current.get("status") == "installing" and time.monotonic() < deadline:
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            current = api.server_by_id(int(attributes["id"]), operation) or current
+        return current
+
+    def suspend(self, service: ServiceRef) -> ModuleResult:
+        """Suspend the server (the panel stops it and refuses power actions)."""
+        return self._management(service, "suspend", "suspended")
+
+    def unsuspend(self, service: ServiceRef) -> ModuleResult:
+        """Lift the suspension."""
+        return self._management(service, "unsuspend", "unsuspended")
+
+    def reinstall(self, service: ServiceRef) -> ModuleResult:
+        """Run the egg's install script again (the server shows installing meanwhile)."""
+        return self._management(service, "reinstall", "reinstalling")
+
+    def _management(self, service: ServiceRef, action: str, done: str) -> ModuleResult:
+        api = self._api(service.server)
+        server_id = service.external.get("server_id")
+        if server_id is None:
+            server_id = self._require(api, service, action)["id"]
+        response = api.app("POST", f"/servers/{int(server_id)}/{action}", action, allow=(404,))
+        if response.status_code == 404:
+            found = api.server_by_external_id(service.uuid, action)
+            if found is None:
+                raise api.error(action, f"no server for service {service.id} on the panel",
+                                retryable=False, code="not_found", status=404)
+            server_id = found["id"]
+            api.app("POST", f"/servers/{int(server_id)}/{action}", action)
+        return ModuleResult(message=f"server {server_id} {done}", external={"server_id": int(server_id)})
+
+    def terminate(self, service: ServiceRef, *, force: bool = False) -> ModuleResult:
+        """Delete the server; `force` uses the panel's force delete (works with its node down)."""
+        operation = "terminate"
+        api = self._api(service.server)
+        found = self._located(api, service, operation)
+        if found is None:
+            return ModuleResult(message=f"no server for service {service.id} on the panel; nothing to delete")
+        server_id = int(found["id"])
+        path = f"/servers/{server_id}/force" if force else f"/servers/{server_id}"
+        response = api.app("DELETE", path, operation, allow=(404,))
+        if response.status_code == 404:
+            return ModuleResult(message=f"server {server_id} was already deleted")
+        return ModuleResult(message=f"server {server_id} deleted" + (" (forced)" if force else ""))
+
+    def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
+        """Apply the target product's limits and feature limits with PATCH /build."""
+        operation = "change package"
+        api = self._api(service.server)
+        current = self._require(api, service, operation)
+        limits = self._limits(product.config, current.get("limits") or {})
+        features = self._feature_limits(product.config, current.get("feature_limits") or {})
+        body = {"allocation": current["allocation"], "limits": limits, "feature_limits": features}
+        if "oom_disabled" in product.config:
+            body["oom_disabled"] = config_bool(product.config, "oom_disabled", True)
+        updated = api.app("PATCH", f"/servers/{int(current['id'])}/build", operation, json=body).json()["attributes"]
+        applied = updated.get("limits") or limits
+        return ModuleResult(
+            message=(f"server {updated['id']} now has {applied.get('memory')} MiB memory, "
+                     f"{applied.get('disk')} MiB disk, {applied.get('cpu')} % CPU"),
+            external={"server_id": int(updated["id"])},
+        )
+
+    def list_importable(self, server: ServerRef) -> list[ImportableResource]:
+        """Every server on the panel, page by page."""
+        api = self._api(server)
+        resources = []
+        for attributes in api.pages("/servers", "import", params={"include": "allocations"}):
+            external = _external_of(attributes)
+            status = attributes.get("status") or "ready"
+            limits = attributes.get("limits") or {}
+            resources.append(ImportableResource(
+                external_ref=str(attributes["id"]),
+                name=attributes.get("name") or attributes.get("identifier") or str(attributes["id"]),
+                description=(f"{attributes.get('identifier')} · node {attributes.get('node')} · {status} · "
+                             f"{limits.get('memory')} MiB"),
+                details={
+                    "external": external,
+                    "external_id": attributes.get("external_id"),
+                    "user_id": attributes.get("user"),
+                    "status": attributes.get("status"),
+                    "limits": limits,
+                },
+            ))
+        return resources
+
+    # ----- live state --------------------------------------------------------------------------
+
+    def panel(self, service: ServiceRef) -> PanelState:
+        """Status from the Application API, live resources from the Client API when it has a key."""
+        operation = "panel"
+        api = self._api(service.server)
+        attributes = self._require(api, service, operation)
+        status = attributes.get("status")
+        limits = attributes.get("limits") or {}
+        details = {
+            "server id": str(attributes["id"]),
+            "identifier": str(attributes.get("identifier")),
+            "node": str(attributes.get("node")),
+            "image": str((attributes.get("container") or {}).get("image")),
+        }
+        addresses = [address] if (address := _address(attributes)) else []
+        actions = ["reinstall"]
+        resources: dict[str, str] = {
+            "memory limit": _limit(limits.get("memory"), "MiB"),
+            "disk limit": _limit(limits.get("disk"), "MiB"),
+            "cpu limit": _limit(limits.get("cpu"), "%"),
+        }
+        if status is None and api.client is not None:
+            response = api.user_api("GET", f"/servers/{attributes['identifier']}/resources", operation, allow=(409,))
+            if response.status_code == 200:
+                stats = response.json()["attributes"]
+                live = stats.get("resources") or {}
+                status = stats.get("current_state") or "offline"
+                resources.update({
+                    "memory": f"{_mib(live.get('memory_bytes', 0))} / {_limit(limits.get('memory'), 'MiB')}",
+                    "cpu": f"{live.get('cpu_absolute', 0):.1f} % / {_limit(limits.get('cpu'), '%')}",
+                    "disk": f"{_mib(live.get('disk_bytes', 0))} / {_limit(limits.get('disk'), 'MiB')}",
+                    "network": f"rx {_mib(live.get('network_rx_bytes', 0))}, tx {_mib(live.get('network_tx_bytes', 0))}",
+                    "uptime": _duration(live.get("uptime", 0)),
+                })
+                offered = {"running": ["stop", "restart", "kill"], "starting": ["stop", "kill"],
+                           "stopping": ["kill"], "offline": ["start"]}
+                actions = offered.get(status, list(POWER_SIGNALS)) + actions
+            else:
+                status = "unavailable"
+                details["client api"] = one_line(response.json().get("errors", [{}])[0].get("detail", "conflict"))
+        elif status is None:
+            status = "installed"
+            details["client api"] = "no client key: live resources and power actions are off"
+        return PanelState(status=str(status), resources=resources, addresses=addresses, actions=actions, details=details)
+
+    def power(self, service: ServiceRef, signal: str) -> ModuleResult:
+        """Send a power signal (start, stop, restart, kill) through the Client API."""
+        operation = f"power {signal}"
+        api = self._api(service.server)
+        if signal not in POWER_SIGNALS:
+            raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}",
+                            retryable=False, code="invalid")
+        identifier = service.external.get("identifier") or self._require(api, service, operation)["identifier"]
+        api.user_api("POST", f"/servers/{identifier}/power", operation, json={"signal": signal})
+        return ModuleResult(message=f"server {identifier}: {signal} sent")
+
+    def tabs(self, service: ServiceRef) -> list[ModuleTab]:
+        """Allocation (address, node) and Limits sub-tabs."""
+        api = self._api(service.server)
+        attributes = self._require(api, service, "tabs")
+        allocation_rows: list[tuple[str, str]] = []
+        for allocation in _allocations(attributes):
+            role = "default" if allocation.get("id") == attributes.get("allocation") else "additional"
+            allocation_rows.append((f"{allocation.get('ip')}:{allocation.get('port')}",
+                                    f"{role}{', alias ' + allocation['alias'] if allocation.get('alias') else ''}"))
+        allocation_rows.append(("node", str(attributes.get("node"))))
+        limits = attributes.get("limits") or {}
+        features = attributes.get("feature_limits") or {}
+        limit_rows = [
+            ("memory", _limit(limits.get("memory"), "MiB")),
+            ("swap", "unlimited" if limits.get("swap") == -1 else f"{limits.get('swap')} MiB"),
+            ("disk", _limit(limits.get("disk"), "MiB")),
+            ("io weight", str(limits.get("io"))),
+            ("cpu", _limit(limits.get("cpu"), "%")),
+            ("threads", str(limits.get("threads") or "any")),
+            ("databases", str(features.get("databases"))),
+            ("allocations", str(features.get("allocations"))),
+            ("backups", str(features.get("backups"))),
+        ]
+        return [
+            ModuleTab(key="allocation", title="Allocation", rows=allocation_rows),
+            ModuleTab(key="limits", title="Limits", rows=limit_rows),
+        ]

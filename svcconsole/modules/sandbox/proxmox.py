@@ -1,0 +1,868 @@
+"""An in-memory Proxmox VE cluster: the `/api2/json` routes a delivery module uses.
+
+It follows the real API (pve-manager, qemu-server, pve-http-server): every answer is
+`{"data": ...}`; a refused token gets 401 with the reason in the status line; parameter errors
+are 400 "Parameter verification failed." with `errors` per parameter; other failures are 500
+with the message in the status line and in `message`; clone, start, stop, suspend, resume,
+shutdown, reboot, async config and destroy return a UPID and run as tasks whose
+`exitstatus` is "OK" or the error text, and a VM being cloned carries `lock: clone`.
+The rate limit is a sandbox addition (a real PVE has none; a reverse proxy in front may).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from svcconsole.modules.sandbox.http import (
+    RateDecision,
+    Request,
+    Response,
+    SandboxServer,
+    json_response,
+)
+
+PREFIX = "/api2/json"
+JSON_TYPE = "application/json;charset=UTF-8"
+TOKEN_PATTERN = re.compile(r"^(?P<user>[^!\s=]+@[^!\s=]+)!(?P<tokenid>[A-Za-z][A-Za-z0-9._-]*)=(?P<secret>\S+)$")
+DNS_NAME = re.compile(r"^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+
+
+def new_token(user: str = "root@pam", token_id: str = "svcconsole") -> str:
+    """A fresh API token string `USER@REALM!TOKENID=SECRET` (the secret is a UUID, as in PVE)."""
+    return f"{user}!{token_id}={uuid.uuid4()}"
+
+
+class _ApiError(Exception):
+    """A failure the API renders as an HTTP status with the message in the status line."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or {}
+
+
+def _param_error(errors: dict[str, str]) -> _ApiError:
+    return _ApiError(400, "Parameter verification failed.", errors)
+
+
+BOOLEAN_VALUES = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+
+
+@dataclass
+class _Param:
+    """One parameter of an endpoint's schema: type, bounds, format, enumeration."""
+
+    kind: str = "string"
+    optional: bool = True
+    minimum: int | None = None
+    maximum: int | None = None
+    enum: tuple[str, ...] = ()
+    format: str | None = None
+
+
+def _check_params(given: dict[str, Any], schema: dict[str, _Param]) -> dict[str, Any]:
+    """Validate and convert parameters as PVE's JSON schema does, collecting every error."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name, raw in given.items():
+        spec = schema.get(name)
+        if spec is None:
+            errors[name] = "property is not defined in schema and the schema does not allow additional properties"
+            continue
+        text = str(raw).strip() if not isinstance(raw, bool) else ("1" if raw else "0")
+        if spec.kind == "integer":
+            if not re.fullmatch(r"[+-]?\d+", text):
+                errors[name] = f"type check ('integer') failed - got '{raw}'"
+                continue
+            number = int(text)
+            if spec.minimum is not None and number < spec.minimum:
+                errors[name] = f"value must have a minimum value of {spec.minimum}"
+                continue
+            if spec.maximum is not None and number > spec.maximum:
+                errors[name] = f"value must have a maximum value of {spec.maximum}"
+                continue
+            values[name] = number
+        elif spec.kind == "boolean":
+            if text.lower() not in BOOLEAN_VALUES:
+                errors[name] = f"type check ('boolean') failed - got '{raw}'"
+                continue
+            values[name] = BOOLEAN_VALUES[text.lower()]
+        else:
+            if spec.enum and text not in spec.enum:
+                errors[name] = f"value '{text}' does not have a value in the enumeration '{', '.join(spec.enum)}'"
+                continue
+            if spec.format == "dns-name" and not DNS_NAME.match(text):
+                errors[name] = "value does not look like a valid DNS name"
+                continue
+            if spec.format == "memory" and not re.fullmatch(r"(current=)?\d+", text):
+                errors[name] = "invalid format - value without key, but schema does not define a default key"
+                continue
+            if spec.format == "memory":
+                amount = int(text.removeprefix("current="))
+                if amount < 16:
+                    errors[name] = "invalid format - current: value must have a minimum value of 16"
+                    continue
+            values[name] = text
+    for name, spec in schema.items():
+        if not spec.optional and name not in given:
+            errors[name] = "property is missing and it is not optional"
+    if errors:
+        raise _param_error(errors)
+    return values
+
+
+CONFIG_SCHEMA = {
+    "cores": _Param("integer", minimum=1, maximum=8192),
+    "sockets": _Param("integer", minimum=1, maximum=16),
+    "memory": _Param(format="memory"),
+    "balloon": _Param("integer", minimum=0),
+    "name": _Param(format="dns-name"),
+    "description": _Param(),
+    "tags": _Param(),
+    "onboot": _Param("boolean"),
+    "cpu": _Param(),
+    "ostype": _Param(),
+    "net0": _Param(),
+    "ipconfig0": _Param(),
+    "ciuser": _Param(),
+    "cipassword": _Param(),
+    "sshkeys": _Param(),
+    "delete": _Param(),
+    "digest": _Param(),
+    "skiplock": _Param("boolean"),
+}
+CLONE_SCHEMA = {
+    "newid": _Param("integer", optional=False, minimum=100, maximum=999_999_999),
+    "name": _Param(format="dns-name"),
+    "description": _Param(),
+    "pool": _Param(),
+    "snapname": _Param(),
+    "storage": _Param(),
+    "format": _Param(enum=("raw", "qcow2", "vmdk")),
+    "full": _Param("boolean"),
+    "target": _Param(),
+    "bwlimit": _Param("integer", minimum=0),
+}
+ACTION_SCHEMAS = {
+    "start": {"timeout": _Param("integer", minimum=0), "skiplock": _Param("boolean")},
+    "stop": {"timeout": _Param("integer", minimum=0), "skiplock": _Param("boolean"),
+             "keepActive": _Param("boolean"), "overrule-shutdown": _Param("boolean")},
+    "shutdown": {"timeout": _Param("integer", minimum=0), "forceStop": _Param("boolean"),
+                 "keepActive": _Param("boolean"), "skiplock": _Param("boolean")},
+    "reboot": {"timeout": _Param("integer", minimum=0)},
+    "suspend": {"todisk": _Param("boolean"), "statestorage": _Param(), "skiplock": _Param("boolean")},
+    "resume": {"skiplock": _Param("boolean"), "nocheck": _Param("boolean")},
+}
+TASK_NAMES = {
+    "start": "qmstart", "stop": "qmstop", "shutdown": "qmshutdown", "reboot": "qmreboot",
+    "suspend": "qmpause", "resume": "qmresume",
+}
+DESTROY_SCHEMA = {
+    "purge": _Param("boolean"),
+    "destroy-unreferenced-disks": _Param("boolean"),
+    "skiplock": _Param("boolean"),
+}
+
+
+@dataclass
+class _Vm:
+    vmid: int
+    node: str
+    config: dict[str, Any]
+    status: str = "stopped"
+    qmpstatus: str = "stopped"
+    started_at: float | None = None
+    pid: int | None = None
+
+    @property
+    def template(self) -> bool:
+        return str(self.config.get("template", "0")) == "1"
+
+    @property
+    def lock(self) -> str | None:
+        return self.config.get("lock")
+
+
+@dataclass
+class _Task:
+    upid: str
+    node: str
+    type: str
+    id: str
+    user: str
+    pid: int
+    pstart: int
+    starttime: int
+    ends_at: float
+    finish: Callable[[], str | None]
+    status: str = "running"
+    exitstatus: str | None = None
+    log: list[str] = field(default_factory=list)
+
+
+class ProxmoxSandbox(SandboxServer):
+    """A local, in-memory Proxmox VE cluster with one node and a Debian 12 template (vmid 9000)."""
+
+    kind = "proxmox"
+    effect_faults = frozenset({"task_error"})
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: list[str] | None = None,
+        rate_limit_per_minute: int | None = 240,
+        rate_window_seconds: float = 60.0,
+        task_delay: float = 0.3,
+        nodes: tuple[str, ...] = ("pve1",),
+        auth_failure_delay: float = 0.0,
+        fault_delay: float = 2.0,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            host=host,
+            port=port,
+            rate_limit_per_minute=rate_limit_per_minute,
+            rate_window_seconds=rate_window_seconds,
+            fault_delay=fault_delay,
+            verbose=verbose,
+        )
+        self.tokens: dict[tuple[str, str], str] = {}
+        for token in tokens or [new_token()]:
+            self.add_token(token)
+        self.task_delay = task_delay
+        self.auth_failure_delay = auth_failure_delay
+        self.node_names = list(nodes)
+        self.offline_nodes: set[str] = set()
+        self.booted_at = time.time()
+        self.vms: dict[int, _Vm] = {}
+        self.tasks: dict[str, _Task] = {}
+        self._pid = 40000
+        self._seed()
+        self._declare_routes()
+
+    def add_token(self, token: str) -> None:
+        """Accept another API token (`USER@REALM!TOKENID=SECRET`)."""
+        found = TOKEN_PATTERN.match(token)
+        if found is None:
+            raise ValueError("a Proxmox API token looks like USER@REALM!TOKENID=SECRET")
+        self.tokens[(found["user"], found["tokenid"])] = found["secret"]
+
+    @property
+    def token(self) -> str:
+        """The first accepted token, as the adapter's credentials string."""
+        (user, token_id), secret = next(iter(self.tokens.items()))
+        return f"{user}!{token_id}={secret}"
+
+    def set_node_online(self, node: str, online: bool) -> None:
+        """Take a node down (requests proxied to it answer 595) or bring it back."""
+        with self.lock:
+            if online:
+                self.offline_nodes.discard(node)
+            else:
+                self.offline_nodes.add(node)
+
+    def set_task_delay(self, seconds: float) -> None:
+        """How long a task (clone, start, stop...) runs before it stops."""
+        with self.lock:
+            self.task_delay = seconds
+
+    def _seed(self) -> None:
+        self.vms[9000] = _Vm(
+            vmid=9000,
+            node=self.node_names[0],
+            config={
+                "name": "debian-12-template",
+                "description": "Debian 12 cloud-init template",
+                "template": 1,
+                "cores": 2,
+                "sockets": 1,
+                "memory": "2048",
+                "ostype": "l26",
+                "scsihw": "virtio-scsi-single",
+                "scsi0": "local-lvm:base-9000-disk-0,iothread=1,size=20G",
+                "ide2": "local-lvm:vm-9000-cloudinit,media=cdrom",
+                "net0": "virtio=BC:24:11:00:90:00,bridge=vmbr0,firewall=1",
+                "boot": "order=scsi0",
+                "agent": "1",
+                "smbios1": f"uuid={uuid.uuid4()}",
+                "vmgenid": str(uuid.uuid4()),
+                "meta": "creation-qemu=8.1.5,ctime=1704067200",
+            },
+        )
+
+    def vm_count(self, *, templates: bool = False) -> int:
+        """How many VMs exist (templates excluded unless asked)."""
+        with self.lock:
+            return sum(1 for vm in self.vms.values() if templates or not vm.template)
+
+    def vm(self, vmid: int) -> dict[str, Any] | None:
+        """A snapshot of one VM's state (config, status, lock), or None."""
+        with self.lock:
+            self._advance()
+            vm = self.vms.get(vmid)
+            if vm is None:
+                return None
+            return {"vmid": vm.vmid, "node": vm.node, "status": vm.status, "qmpstatus": vm.qmpstatus,
+                    "lock": vm.lock, "config": dict(vm.config)}
+
+    def _declare_routes(self) -> None:
+        node = r"/nodes/(?P<node>[^/]+)"
+        vm = node + r"/qemu/(?P<vmid>[^/]+)"
+        self.route("GET", PREFIX + "/version", self._version)
+        self.route("GET", PREFIX + "/nodes", self._nodes)
+        self.route("GET", PREFIX + node + "/status", self._node_status)
+        self.route("GET", PREFIX + "/cluster/resources", self._cluster_resources)
+        self.route("GET", PREFIX + "/cluster/nextid", self._next_id)
+        self.route("GET", PREFIX + node + "/qemu", self._list_qemu)
+        self.route("GET", PREFIX + vm, self._vm_index)
+        self.route("DELETE", PREFIX + vm, self._destroy)
+        self.route("POST", PREFIX + vm + "/clone", self._clone)
+        self.route("GET", PREFIX + vm + "/config", self._get_config)
+        self.route("PUT", PREFIX + vm + "/config", self._put_config)
+        self.route("POST", PREFIX + vm + "/config", self._post_config)
+        self.route("GET", PREFIX + vm + "/status/current", self._status_current)
+        self.route("POST", PREFIX + vm + "/status/(?P<action>[a-z]+)", self._status_action)
+        self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/status", self._task_status)
+        self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/log", self._task_log)
+
+    # ----- framework hooks ---------------------------------------------------------------------
+
+    def reply(self, data: Any) -> Response:
+        """A successful answer in the `{"data": ...}` envelope."""
+        return json_response(200, {"data": data}, content_type=JSON_TYPE)
+
+    def failure(self, status: int, message: str, errors: dict[str, str] | None = None) -> Response:
+        """A failed answer: the message in the status line and in `message`, `data` null."""
+        payload: dict[str, Any] = {"data": None, "message": message + "\n"}
+        if errors:
+            payload["errors"] = errors
+        return json_response(status, payload, reason=message, content_type=JSON_TYPE)
+
+    def authenticate(self, request: Request) -> str | Response:
+        if not request.path.startswith(PREFIX + "/"):
+            return Response(501, b"", reason="no such uri")
+        header = request.header("Authorization").strip()
+        if not header:
+            return self._unauthorized("No ticket")
+        if not header.startswith("PVEAPIToken="):
+            return self._unauthorized("No ticket")
+        found = TOKEN_PATTERN.match(header[len("PVEAPIToken="):].strip())
+        if found is None:
+            return self._unauthorized("invalid token value!")
+        secret = self.tokens.get((found["user"], found["tokenid"]))
+        if secret is None:
+            return self._unauthorized(f"no such token '{found['tokenid']}' for user '{found['user']}'")
+        if not secrets.compare_digest(secret, found["secret"]):
+            return self._unauthorized("invalid token value!")
+        return f"{found['user']}!{found['tokenid']}"
+
+    def _unauthorized(self, reason: str) -> Response:
+        if self.auth_failure_delay:
+            time.sleep(self.auth_failure_delay)
+        return Response(401, b"", reason=reason)
+
+    def handle_exception(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, _ApiError):
+            return self.failure(exc.status, exc.message, exc.errors)
+        return super().handle_exception(request, exc)
+
+    def rate_limited_response(self, decision: RateDecision) -> Response:
+        response = self.failure(429, "Too Many Requests")
+        response.headers["Retry-After"] = str(decision.retry_after)
+        return response
+
+    def error_response(self, request: Request, status: int, message: str | None = None) -> Response:
+        return self.failure(status, message or "Internal Server Error")
+
+    def not_found(self, request: Request) -> Response:
+        return self.failure(501, f"Method '{request.method} {request.path[len(PREFIX):]}' not implemented")
+
+    def method_not_allowed(self, request: Request) -> Response:
+        return self.not_found(request)
+
+    def _route(self, request: Request) -> Response:
+        self._advance()
+        return super()._route(request)
+
+    # ----- helpers -----------------------------------------------------------------------------
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        if request.method in ("GET", "DELETE"):
+            return dict(request.query)
+        params = dict(request.query)
+        if "json" in request.header("Content-Type"):
+            body = request.json_body() or {}
+            if not isinstance(body, dict):
+                raise _ApiError(400, "Parameter verification failed.", {"body": "expected a JSON object"})
+            params.update(body)
+        else:
+            params.update(request.form_body())
+        return params
+
+    def _check_node(self, node: str) -> None:
+        if node not in self.node_names:
+            raise _ApiError(
+                500,
+                f"hostname lookup '{node}' failed - failed to get address info for: {node}: Name or service not known",
+            )
+        if node in self.offline_nodes:
+            raise _ApiError(595, "No route to host")
+
+    def _vm(self, node: str, vmid: str) -> _Vm:
+        self._check_node(node)
+        if not re.fullmatch(r"\d+", vmid) or not 100 <= int(vmid) <= 999_999_999:
+            raise _param_error({"vmid": f"type check ('integer') failed - got '{vmid}'"
+                                if not vmid.isdigit() else "value must have a minimum value of 100"})
+        vm = self.vms.get(int(vmid))
+        if vm is None or vm.node != node:
+            raise _ApiError(500, f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
+        return vm
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        due = sorted((t for t in self.tasks.values() if t.status == "running" and t.ends_at <= now),
+                     key=lambda t: t.ends_at)
+        for task in due:
+            try:
+                error = task.finish()
+            except _ApiError as exc:
+                error = exc.message
+            task.status = "stopped"
+            task.exitstatus = error or "OK"
+            task.log.append(f"TASK ERROR: {error}" if error else "TASK OK")
+
+    def _start_task(
+        self,
+        node: str,
+        task_type: str,
+        object_id: str,
+        user: str,
+        finish: Callable[[], str | None],
+        request: Request,
+        failure: str,
+    ) -> str:
+        self._pid += 1
+        starttime = int(time.time())
+        upid = f"UPID:{node}:{self._pid:08X}:{(self._pid * 7919) % 0xFFFFFFFF:08X}:{starttime:08X}:{task_type}:{object_id}:{user}:"
+        fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
+
+        def run() -> str | None:
+            if fault is not None:
+                return fault.message or failure
+            return finish()
+
+        self.tasks[upid] = _Task(
+            upid=upid, node=node, type=task_type, id=object_id, user=user, pid=self._pid,
+            pstart=(self._pid * 7919) % 0xFFFFFFFF, starttime=starttime,
+            ends_at=time.monotonic() + self.task_delay, finish=run,
+        )
+        return upid
+
+    def _user(self, request: Request) -> str:
+        found = TOKEN_PATTERN.match(request.header("Authorization").strip()[len("PVEAPIToken="):])
+        return f"{found['user']}!{found['tokenid']}" if found else "root@pam"
+
+    def _vm_summary(self, vm: _Vm) -> dict[str, Any]:
+        running = vm.status == "running"
+        maxmem = int(str(vm.config.get("memory", "512")).removeprefix("current=")) * MIB
+        uptime = int(time.time() - vm.started_at) if running and vm.started_at else 0
+        return {
+            "vmid": vm.vmid,
+            "name": vm.config.get("name"),
+            "status": vm.status,
+            "maxmem": maxmem,
+            "mem": int(maxmem * 0.35) if running else 0,
+            "maxdisk": self._disk_size(vm),
+            "disk": 0,
+            "cpus": int(vm.config.get("cores", 1)) * int(vm.config.get("sockets", 1)),
+            "cpu": 0.0123 if running else 0,
+            "uptime": uptime,
+            "netin": uptime * 1500 if running else 0,
+            "netout": uptime * 900 if running else 0,
+            "diskread": 0,
+            "diskwrite": 0,
+        }
+
+    @staticmethod
+    def _disk_size(vm: _Vm) -> int:
+        disk = str(vm.config.get("scsi0", ""))
+        found = re.search(r"size=(\d+)([GMT])", disk)
+        if not found:
+            return 0
+        return int(found.group(1)) * {"M": MIB, "G": GIB, "T": 1024 * GIB}[found.group(2)]
+
+    # ----- cluster and nodes -------------------------------------------------------------------
+
+    def _version(self, request: Request) -> Response:
+        return self.reply({"version": "8.2.4", "release": "8.2", "repoid": "faa83925c9641325"})
+
+    def _node_entry(self, name: str) -> dict[str, Any]:
+        used = sum(self._vm_summary(vm)["mem"] for vm in self.vms.values() if vm.node == name)
+        return {
+            "node": name,
+            "id": f"node/{name}",
+            "type": "node",
+            "status": "offline" if name in self.offline_nodes else "online",
+            "level": "",
+            "cpu": 0.031,
+            "maxcpu": 16,
+            "mem": 4 * GIB + used,
+            "maxmem": 64 * GIB,
+            "disk": 12 * GIB,
+            "maxdisk": 100 * GIB,
+            "uptime": int(time.time() - self.booted_at) + 86400,
+            "ssl_fingerprint": ":".join(f"{b:02X}" for b in hashlib.sha256(name.encode()).digest()),
+        }
+
+    def _nodes(self, request: Request) -> Response:
+        return self.reply([self._node_entry(name) for name in self.node_names])
+
+    def _node_status(self, request: Request, node: str) -> Response:
+        self._check_node(node)
+        entry = self._node_entry(node)
+        return self.reply({
+            "uptime": entry["uptime"], "cpu": entry["cpu"],
+            "memory": {"total": entry["maxmem"], "used": entry["mem"], "free": entry["maxmem"] - entry["mem"]},
+            "pveversion": "pve-manager/8.2.4/faa83925c9641325", "kversion": "Linux 6.8.8-2-pve",
+        })
+
+    def _resource_entry(self, vm: _Vm) -> dict[str, Any]:
+        summary = self._vm_summary(vm)
+        entry = {
+            "id": f"qemu/{vm.vmid}",
+            "type": "qemu",
+            "vmid": vm.vmid,
+            "node": vm.node,
+            "status": vm.status,
+            "maxmem": summary["maxmem"],
+            "mem": summary["mem"],
+            "maxcpu": summary["cpus"],
+            "cpu": summary["cpu"],
+            "maxdisk": summary["maxdisk"],
+            "disk": 0,
+            "uptime": summary["uptime"],
+            "netin": summary["netin"],
+            "netout": summary["netout"],
+            "diskread": 0,
+            "diskwrite": 0,
+            "template": 1 if vm.template else 0,
+        }
+        if vm.config.get("name"):
+            entry["name"] = vm.config["name"]
+        if vm.config.get("tags"):
+            entry["tags"] = vm.config["tags"]
+        if vm.lock:
+            entry["lock"] = vm.lock
+        return entry
+
+    def _cluster_resources(self, request: Request) -> Response:
+        params = _check_params(self._params(request), {
+            "type": _Param(enum=("vm", "storage", "node", "sdn")),
+        })
+        kind = params.get("type")
+        entries: list[dict[str, Any]] = []
+        if kind in (None, "vm"):
+            entries += [self._resource_entry(vm) for vm in sorted(self.vms.values(), key=lambda v: v.vmid)]
+        if kind in (None, "node"):
+            entries += [self._node_entry(name) for name in self.node_names]
+        if kind in (None, "storage"):
+            for name in self.node_names:
+                entries.append({
+                    "id": f"storage/{name}/local-lvm", "type": "storage", "storage": "local-lvm",
+                    "node": name, "status": "available", "plugintype": "lvmthin", "content": "images,rootdir",
+                    "shared": 0, "disk": 20 * GIB, "maxdisk": 800 * GIB,
+                })
+        return self.reply(entries)
+
+    def _next_id(self, request: Request) -> Response:
+        params = _check_params(self._params(request), {"vmid": _Param("integer", minimum=100, maximum=999_999_999)})
+        wanted = params.get("vmid")
+        if wanted is not None:
+            if wanted in self.vms:
+                raise _param_error({"vmid": f"VM {wanted} already exists"})
+            return self.reply(str(wanted))
+        vmid = 100
+        while vmid in self.vms:
+            vmid += 1
+        return self.reply(str(vmid))
+
+    def _list_qemu(self, request: Request, node: str) -> Response:
+        self._check_node(node)
+        entries = []
+        for vm in sorted(self.vms.values(), key=lambda v: v.vmid):
+            if vm.node != node:
+                continue
+            entry = self._vm_summary(vm)
+            if vm.template:
+                entry["template"] = 1
+            if vm.lock:
+                entry["lock"] = vm.lock
+            if vm.status == "running":
+                entry["pid"] = vm.pid
+            if vm.config.get("tags"):
+                entry["tags"] = vm.config["tags"]
+            if entry["name"] is None:
+                del entry["name"]
+            entries.append(entry)
+        return self.reply(entries)
+
+    # ----- one VM ------------------------------------------------------------------------------
+
+    def _vm_index(self, request: Request, node: str, vmid: str) -> Response:
+        self._vm(node, vmid)
+        subdirs = ["config", "pending", "status", "unlink", "vncproxy", "termproxy", "migrate", "resize",
+                   "move", "rrd", "rrddata", "monitor", "agent", "snapshot", "spiceproxy", "sendkey",
+                   "firewall", "mtunnel", "remote_migrate"]
+        return self.reply([{"subdir": name} for name in subdirs])
+
+    def _digest(self, vm: _Vm) -> str:
+        text = "\n".join(f"{k}: {v}" for k, v in sorted(vm.config.items()))
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def _get_config(self, request: Request, node: str, vmid: str) -> Response:
+        vm = self._vm(node, vmid)
+        config = dict(vm.config)
+        config["digest"] = self._digest(vm)
+        return self.reply(config)
+
+    def _apply_config(self, vm: _Vm, params: dict[str, Any]) -> None:
+        for name in [part.strip() for part in str(params.get("delete", "")).split(",") if part.strip()]:
+            vm.config.pop(name, None)
+        for name, value in params.items():
+            if name in ("delete", "digest", "skiplock"):
+                continue
+            vm.config[name] = value
+
+    def _prepare_config(self, request: Request, node: str, vmid: str) -> tuple[_Vm, dict[str, Any]]:
+        vm = self._vm(node, vmid)
+        params = _check_params(self._params(request), CONFIG_SCHEMA)
+        if "digest" in params and params["digest"] != self._digest(vm):
+            raise _ApiError(500, "detected modified configuration - file changed by other user? Try again.")
+        if "memory" in params:
+            params["memory"] = str(params["memory"]).removeprefix("current=")
+        return vm, params
+
+    def _put_config(self, request: Request, node: str, vmid: str) -> Response:
+        vm, params = self._prepare_config(request, node, vmid)
+        if vm.lock and not params.get("skiplock"):
+            raise _ApiError(500, f"VM {vm.vmid} is locked ({vm.lock})")
+        self._apply_config(vm, params)
+        return self.reply(None)
+
+    def _post_config(self, request: Request, node: str, vmid: str) -> Response:
+        vm, params = self._prepare_config(request, node, vmid)
+
+        def finish() -> str | None:
+            if vm.lock and not params.get("skiplock"):
+                return f"VM {vm.vmid} is locked ({vm.lock})"
+            self._apply_config(vm, params)
+            return None
+
+        upid = self._start_task(node, "qmconfig", str(vm.vmid), self._user(request), finish, request,
+                                "update VM failed: command failed")
+        return self.reply(upid)
+
+    def _status_current(self, request: Request, node: str, vmid: str) -> Response:
+        vm = self._vm(node, vmid)
+        data = self._vm_summary(vm)
+        data["qmpstatus"] = vm.qmpstatus
+        data["ha"] = {"managed": 0}
+        data["agent"] = 1 if str(vm.config.get("agent", "0")).startswith("1") else 0
+        if vm.status == "running":
+            data["pid"] = vm.pid
+            data["running-machine"] = "pc-i440fx-9.0+pve0"
+            data["running-qemu"] = "9.0.0"
+        if vm.lock:
+            data["lock"] = vm.lock
+        if vm.template:
+            data["template"] = 1
+        if vm.config.get("tags"):
+            data["tags"] = vm.config["tags"]
+        if data["name"] is None:
+            del data["name"]
+        return self.reply(data)
+
+    def _status_action(self, request: Request, node: str, vmid: str, action: str) -> Response:
+        if action not in ACTION_SCHEMAS:
+            return self.not_found(request)
+        vm = self._vm(node, vmid)
+        params = _check_params(self._params(request), ACTION_SCHEMAS[action])
+        skiplock = bool(params.get("skiplock"))
+        user = self._user(request)
+        if action in ("shutdown", "reboot", "suspend", "resume") and vm.status != "running":
+            raise _ApiError(500, f"VM {vm.vmid} not running")
+
+        def locked() -> str | None:
+            if vm.lock and not skiplock:
+                return f"VM {vm.vmid} is locked ({vm.lock})"
+            return None
+
+        def start() -> str | None:
+            if vm.template:
+                return "you can't start a vm if it's a template"
+            if vm.status == "running":
+                return f"VM {vm.vmid} already running"
+            if error := locked():
+                return error
+            self._pid += 1
+            vm.status, vm.qmpstatus, vm.started_at, vm.pid = "running", "running", time.time(), self._pid
+            return None
+
+        def stop() -> str | None:
+            if error := locked():
+                return error
+            vm.status, vm.qmpstatus, vm.started_at, vm.pid = "stopped", "stopped", None, None
+            return None
+
+        def reboot() -> str | None:
+            if error := locked():
+                return error
+            vm.status, vm.qmpstatus, vm.started_at = "running", "running", time.time()
+            return None
+
+        def suspend() -> str | None:
+            if error := locked():
+                return error
+            if vm.status != "running":
+                return f"VM {vm.vmid} not running"
+            vm.qmpstatus = "paused"
+            return None
+
+        def resume() -> str | None:
+            if error := locked():
+                return error
+            if vm.status != "running":
+                return f"VM {vm.vmid} not running"
+            vm.qmpstatus = "running"
+            return None
+
+        finishers = {"start": start, "stop": stop, "shutdown": stop, "reboot": reboot,
+                     "suspend": suspend, "resume": resume}
+        failures = {
+            "start": "start failed: QEMU exited with code 1",
+            "stop": "VM quit/powerdown failed - got timeout",
+            "shutdown": "VM quit/powerdown failed - got timeout",
+            "reboot": "VM quit/powerdown failed - got timeout",
+            "suspend": "VM suspend failed - got timeout",
+            "resume": "VM resume failed - got timeout",
+        }
+        upid = self._start_task(node, TASK_NAMES[action], str(vm.vmid), user, finishers[action], request,
+                                failures[action])
+        return self.reply(upid)
+
+    def _clone(self, request: Request, node: str, vmid: str) -> Response:
+        source = self._vm(node, vmid)
+        params = _check_params(self._params(request), CLONE_SCHEMA)
+        target = params.get("target") or node
+        self._check_node(target)
+        if source.lock:
+            raise _ApiError(500, f"VM {source.vmid} is locked ({source.lock})")
+        newid = params["newid"]
+        full = params.get("full", not source.template)
+        if not full and not source.template:
+            full = True
+        if "storage" in params and not full:
+            raise _ApiError(500, "parameter 'storage' not allowed for linked clones")
+        if newid in self.vms:
+            raise _ApiError(500, f"unable to create VM {newid}: config file already exists")
+        clone = _Vm(vmid=newid, node=target, config={"lock": "clone"})
+        self.vms[newid] = clone
+        name = params.get("name") or f"Copy-of-VM-{source.config.get('name', source.vmid)}"
+        description = params.get("description")
+
+        def finish() -> str | None:
+            config = {k: v for k, v in source.config.items() if k not in ("template", "lock", "description")}
+            config["name"] = name
+            if description:
+                config["description"] = description
+            config["smbios1"] = f"uuid={uuid.uuid4()}"
+            if "vmgenid" in config:
+                config["vmgenid"] = str(uuid.uuid4())
+            mac = "BC:24:11:" + ":".join(f"{b:02X}" for b in os.urandom(3))
+            config["net0"] = re.sub(r"=([0-9A-F]{2}:){5}[0-9A-F]{2}", "=" + mac, str(config.get("net0", "")))
+            disk = f"vm-{newid}-disk-0" if full else f"base-{source.vmid}-disk-0/vm-{newid}-disk-0"
+            if "scsi0" in config:
+                config["scsi0"] = re.sub(r"(base|vm)-\d+-disk-0", disk, str(config["scsi0"]))
+            if "ide2" in config:
+                config["ide2"] = str(config["ide2"]).replace(f"vm-{source.vmid}-cloudinit", f"vm-{newid}-cloudinit")
+            clone.config = config
+            return None
+
+        def fail_cleanup(message: str) -> str:
+            self.vms.pop(newid, None)
+            return message
+
+        fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
+        request.fault = None
+        failure_message = None
+        if fault is not None:
+            failure_message = fault.message or (
+                f"clone failed: command '/sbin/lvcreate -n vm-{newid}-disk-0 -V 20971520k pve/data' "
+                "failed: exit code 5"
+            )
+
+        def run() -> str | None:
+            if failure_message is not None:
+                return fail_cleanup(failure_message)
+            return finish()
+
+        upid = self._start_task(node, "qmclone", str(source.vmid), self._user(request), run, request, "")
+        return self.reply(upid)
+
+    def _destroy(self, request: Request, node: str, vmid: str) -> Response:
+        vm = self._vm(node, vmid)
+        _check_params(self._params(request), DESTROY_SCHEMA)
+        if vm.status == "running":
+            raise _ApiError(500, f"VM {vm.vmid} is running - destroy failed")
+
+        def finish() -> str | None:
+            if vm.status == "running":
+                return f"VM {vm.vmid} is running - destroy failed"
+            if vm.lock:
+                return f"VM {vm.vmid} is locked ({vm.lock})"
+            self.vms.pop(vm.vmid, None)
+            return None
+
+        upid = self._start_task(node, "qmdestroy", str(vm.vmid), self._user(request), finish, request,
+                                "error with cfs lock 'storage-local-lvm': got lock request timeout")
+        return self.reply(upid)
+
+    # ----- tasks -------------------------------------------------------------------------------
+
+    def _task(self, node: str, upid: str) -> _Task:
+        self._check_node(node)
+        if not re.fullmatch(r"UPID:[^:]+:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[^:]+:[^:]*:[^:]+:", upid):
+            raise _ApiError(400, "unable to parse worker upid")
+        task = self.tasks.get(upid)
+        if task is None or task.node != node:
+            raise _ApiError(500, "no such task")
+        return task
+
+    def _task_status(self, request: Request, node: str, upid: str) -> Response:
+        task = self._task(node, upid)
+        data: dict[str, Any] = {
+            "upid": task.upid, "node": task.node, "pid": task.pid, "pstart": task.pstart,
+            "starttime": task.starttime, "type": task.type, "id": task.id, "user": task.user,
+            "status": task.status,
+        }
+        if task.status == "stopped":
+            data["exitstatus"] = task.exitstatus
+        return self.reply(data)
+
+    def _task_log(self, request: Request, node: str, upid: str) -> Response:
+        task = self._task(node, upid)
+        lines = [f"starting task {task.type} for {task.id}", *task.log]
+        return self.reply([{"n": index + 1, "t": line} for index, line in enumerate(lines)])

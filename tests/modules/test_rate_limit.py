@@ -1,0 +1,134 @@
+"""The client-side token bucket keeps bulk runs under the panel's limit without 429s."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from svcconsole.modules import CustomerRef, ModuleError, ServerRef, get_module
+from svcconsole.modules.http import TokenBucket, rate_limiter_for
+from svcconsole.modules.sandbox import PterodactylSandbox
+
+from .conftest import base_config, make_service
+
+module = get_module("pterodactyl")
+WINDOW = 2.0
+LIMIT = 24
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_bucket_never_lets_more_than_the_limit_into_any_window() -> None:
+    bucket = TokenBucket(LIMIT, WINDOW)
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        bucket.acquire()
+        with lock:
+            times.append(time.monotonic())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(36):
+            pool.submit(take)
+    assert len(times) == 36
+    assert most_in_any_window(times, WINDOW) <= LIMIT
+    assert max(times) - min(times) >= (36 - bucket.burst) / bucket.rate * 0.95
+
+
+def test_bucket_allows_the_burst_at_once() -> None:
+    bucket = TokenBucket(240)
+    assert bucket.burst == 4
+    started = time.monotonic()
+    waits = [bucket.acquire() for _ in range(4)]
+    assert waits == [0.0, 0.0, 0.0, 0.0]
+    assert time.monotonic() - started < 0.05
+    assert bucket.acquire() > 0
+
+
+def test_one_bucket_per_panel_and_credential() -> None:
+    first = rate_limiter_for("http://panel", "key-a", 240)
+    assert rate_limiter_for("http://panel/", "key-a", 240) is first
+    assert rate_limiter_for("http://panel", "key-b", 240) is not first
+    assert rate_limiter_for("http://panel", "key-a", 0) is None
+
+
+@pytest.fixture
+def limited_panel() -> Iterator[PterodactylSandbox]:
+    sandbox = PterodactylSandbox(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+def suspend_all(sandbox: PterodactylSandbox, server: ServerRef, count: int) -> list[BaseException]:
+    ids = sandbox.seed_servers(count)
+    customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
+    services = [make_service(server, None, customer, external={"server_id": i}) for i in ids]
+    errors: list[BaseException] = []
+
+    def suspend(service) -> None:
+        try:
+            module.suspend(service)
+        except ModuleError as exc:
+            errors.append(exc)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(suspend, services))
+    return errors
+
+
+def limited_server(sandbox: PterodactylSandbox, **config: object) -> ServerRef:
+    return ServerRef(id=3, name="limited", module="pterodactyl", url=sandbox.url, credentials=sandbox.credentials,
+                     node="1", config=base_config(rate_limit_window_seconds=WINDOW, **config))
+
+
+def test_bulk_suspend_through_the_bucket_sees_no_429(limited_panel: PterodactylSandbox) -> None:
+    server = limited_server(limited_panel, rate_limit_per_minute=LIMIT)
+    started = time.monotonic()
+    errors = suspend_all(limited_panel, server, 36)
+    elapsed = time.monotonic() - started
+    assert errors == []
+    assert limited_panel.stats["rate_limited"] == 0
+    assert sum(s.status == "suspended" for s in limited_panel.servers.values()) == 36
+    assert elapsed >= WINDOW
+
+
+def test_without_the_bucket_the_same_bulk_hits_429(limited_panel: PterodactylSandbox) -> None:
+    server = limited_server(limited_panel, rate_limit_per_minute=0, rate_limit_retries=0)
+    errors = suspend_all(limited_panel, server, 36)
+    assert limited_panel.stats["rate_limited"] > 0
+    assert errors and all(e.status == 429 and e.retryable for e in errors)
+
+
+def test_without_the_bucket_429s_are_waited_out_when_retry_after_is_short(limited_panel: PterodactylSandbox) -> None:
+    server = limited_server(limited_panel, rate_limit_per_minute=0, rate_limit_retries=3, max_retry_after=WINDOW + 1)
+    errors = suspend_all(limited_panel, server, 30)
+    assert errors == []
+    assert limited_panel.stats["rate_limited"] > 0
+    assert sum(s.status == "suspended" for s in limited_panel.servers.values()) == 30
+
+
+def test_a_replaced_server_config_changes_the_rate(limited_panel: PterodactylSandbox) -> None:
+    server = limited_server(limited_panel, rate_limit_per_minute=LIMIT)
+    module.test_connection(server)
+    application_bucket = rate_limiter_for(server.url, f"Bearer {limited_panel.application_key}", LIMIT, WINDOW)
+    client_bucket = rate_limiter_for(server.url, f"Bearer {limited_panel.client_key}", 720, WINDOW)
+    assert application_bucket is not client_bucket
+    assert isinstance(application_bucket, TokenBucket) and application_bucket.limit == LIMIT
+    faster = dataclasses.replace(server, config={**server.config, "rate_limit_per_minute": LIMIT * 2})
+    module.test_connection(faster)
+    assert application_bucket.limit == LIMIT * 2
