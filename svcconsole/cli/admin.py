@@ -243,3 +243,52 @@ def jobs_run(ctx: typer.Context) -> None:
     for outcome in outcomes:
         data(f"{outcome.job_id:>8}  service {outcome.service_id}  {outcome.status}  {outcome.message}")
     message(f"{len(outcomes)} jobs run")
+
+
+# ----------------------------------------------------------------------------- worker and sandboxes
+
+
+def worker_command(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="Run what is due now, then exit."),
+    interval: str = typer.Option("2", "--interval", help="Seconds between polls of an empty queue."),
+    concurrency: str = typer.Option(str(jobs.DEFAULT_CONCURRENCY), "--concurrency", help="Jobs at once (overall)."),
+    per_server: str = typer.Option(str(jobs.DEFAULT_PER_SERVER), "--per-server", help="Jobs at once per server."),
+) -> None:
+    """Run the module queue as a long-lived service (several on PostgreSQL, one on SQLite)."""
+    import signal
+    import threading
+
+    from svcconsole.core.worker import run_worker
+
+    cli = state(ctx)
+    require(cli.actor, Role.OPERATOR, "running the queue")
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+
+    def report(outcome: jobs.JobOutcome) -> None:
+        message(f"job {outcome.job_id} (service {outcome.service_id}): {outcome.status}: {outcome.message}")
+
+    if not once:
+        message(f"worker running on {safe_url(cli.db.url)}; Ctrl+C or SIGTERM stops it")
+    count = run_worker(
+        cli.db, stop=stop, once=once, interval=float(parse_int("--interval", interval, minimum=1)),
+        concurrency=parse_int("--concurrency", concurrency, minimum=1, maximum=256),
+        per_server=parse_int("--per-server", per_server, minimum=1, maximum=256), on_outcome=report,
+    )
+    message(f"worker stopped after {count} jobs")
+
+
+def sandbox_command(
+    kind: str = typer.Argument(..., help="pterodactyl or proxmox."),
+    port: str = typer.Option("0", "--port", help="Port to listen on (0 = any free port)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="The key it accepts (printed when not given)."),
+) -> None:
+    """Serve a local in-memory panel (Pterodactyl or Proxmox VE) for tests and demos."""
+    from svcconsole.core.errors import InvalidInput
+    from svcconsole.modules.sandbox import KINDS, serve_forever
+
+    if kind not in KINDS:
+        raise InvalidInput("kind", f"{kind!r} is not a sandbox ({', '.join(KINDS)})")
+    serve_forever(kind, parse_int("--port", port, minimum=0, maximum=65535), api_key)

@@ -9,12 +9,12 @@ from sqlmodel import func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
-from svcconsole.core import catalog, views
+from svcconsole.core import catalog, delivery, views
 from svcconsole.core.operators import require
 from svcconsole.core.parse import parse_bool, parse_int
-from svcconsole.core.services import server_ref, settings_of
+from svcconsole.core.services import settings_of
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
-from svcconsole.modules import ModuleError, get_module
+from svcconsole.modules import ModuleError
 from svcconsole.store.models import Customer, Product, Server, Service
 
 customers_app = new_app("Customers: list, add, show, edit.")
@@ -267,13 +267,11 @@ def servers_edit(
 @servers_app.command("test")
 def servers_test(ctx: typer.Context, server: str = typer.Argument(..., help="Id or name.")) -> None:
     """Check that svcconsole can log in to the server's panel."""
-    with _read(ctx) as session:
-        record = catalog.resolve_server(session, server)
-        ref = server_ref(record)
-    module = get_module(ref.module)
+    cli = state(ctx)
+    require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     try:
-        result = module.test_connection(ref)
+        result = delivery.test_server(cli.db, server)
     except ModuleError as error:
-        message(f"error: server {ref.name}: {error.message}")
+        message(f"error: server {server}: {error.message}")
         raise typer.Exit(1) from None
-    data(f"server {ref.name}: ok" + (f": {result.message}" if result.message else ""))
+    data(f"server {server}: ok" + (f": {result.message}" if result.message else ""))

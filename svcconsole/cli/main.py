@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from svcconsole import __version__
-from svcconsole.cli.admin import db_app, jobs_app, operators_app, seed_app, settings_app
+from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_command, seed_app, settings_app, worker_command
 from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.output import message
@@ -28,6 +28,8 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
+app.command("worker")(worker_command)
+app.command("sandbox")(sandbox_command)
 
 
 @app.callback()

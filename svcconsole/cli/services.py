@@ -22,8 +22,9 @@ from svcconsole.cli.output import (
     message,
     parse_format,
 )
-from svcconsole.core import activity, bulk, jobs, services, views
-from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core import activity, bulk, delivery, jobs, services, views
+from svcconsole.core.errors import InvalidInput, NotFound, SvcError
+from svcconsole.modules import ModuleError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_id, parse_int
@@ -313,7 +314,9 @@ def services_import(
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
     draft = _draft(customer=customer, name=name, product=product, type=type, cycle=cycle, price=price, initial_price=initial_price, server=server, expires=expires, description=description, notes=notes, max_renewals=max_renewals, external=external)
-    service = cli.db.transaction(lambda session: services.import_service(session, cli.actor, draft))
+    require(cli.actor, NON_TRANSITION_ROLES["import"], "importing a service")
+    found = delivery.importable_external(cli.db, server, external)
+    service = cli.db.transaction(lambda session: services.import_service(session, cli.actor, draft, external=found))
     _print_created(output, views.service_dict(service))
 
 
@@ -711,3 +714,52 @@ def bulk_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
     message(f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, " + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished"))
     emit(rows, ["service_id", "outcome", "job", "message"], output, id_key="service_id")
     message(result.summary())
+
+
+# ----------------------------------------------------------------------------- panel
+
+
+@services_app.command("panel")
+def services_panel(ctx: typer.Context, service_id: str = typer.Argument(..., metavar="ID"), fmt: str = FORMAT_OPTION) -> None:
+    """The service's live state on its panel (status, resources, addresses, actions)."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    identifier = parse_id("id", service_id)
+    require(state(ctx).actor, NON_TRANSITION_ROLES["read"], "reading")
+    try:
+        panel = delivery.panel_state(state(ctx).db, identifier)
+    except ModuleError as error:
+        raise SvcError(f"panel: service {identifier}: {error.message}") from None
+    record = {"status": panel.status, "resources": panel.resources, "addresses": panel.addresses, "actions": panel.actions, "details": panel.details}
+    if output is Format.JSON:
+        json_out(record)
+        return
+    key_values({"status": panel.status, "addresses": ", ".join(panel.addresses) or None, "actions": ", ".join(panel.actions) or None, **panel.resources, **panel.details})
+
+
+@services_app.command("power")
+def services_power(
+    ctx: typer.Context,
+    service_id: str = typer.Argument(..., metavar="ID"),
+    signal: str = typer.Argument(..., help="A power action the panel offers (start, stop, restart, kill...)."),
+) -> None:
+    """Send a power action to the service on its panel."""
+    cli = state(ctx)
+    identifier = parse_id("id", service_id)
+    try:
+        result = delivery.power(cli.db, cli.actor, identifier, signal.strip().lower())
+    except ModuleError as error:
+        raise SvcError(f"power: service {identifier}: {error.message}") from None
+    message(f"service {identifier}: {signal} sent" + (f": {result.message}" if result.message else ""))
+
+
+@services_app.command("importable")
+def services_importable(ctx: typer.Context, server: str = typer.Argument(..., help="Server id or name."), fmt: str = FORMAT_OPTION) -> None:
+    """Resources that already exist on a server and can be imported (`services import --external REF`)."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    require(state(ctx).actor, NON_TRANSITION_ROLES["read"], "reading")
+    try:
+        resources = delivery.list_importable(state(ctx).db, server)
+    except ModuleError as error:
+        raise SvcError(f"importable: {error.message}") from None
+    rows = [{"external": resource.external_ref, "name": resource.name, "description": resource.description} for resource in resources]
+    emit(rows, ["external", "name", "description"], output, id_key="external")

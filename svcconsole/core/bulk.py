@@ -10,26 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, func, select
 
-from svcconsole.core import clock, jobs, services
+from svcconsole.core import clock, jobs, leases, services
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS
 from svcconsole.store.engine import Database
-from svcconsole.store.models import BulkItem, BulkRun, Job, Lease
+from svcconsole.store.models import BulkItem, BulkRun, Job
 
 CHUNK = 200
-LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -74,55 +69,6 @@ def selection_key(action: str, params: dict[str, Any], selection: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _holder() -> str:
-    """This worker: host, process and thread, so two runs in one process never share a lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _holder_alive(holder: str) -> bool:
-    """False when the holder was a process on this host that no longer exists."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _lease_free(lease: Lease | None) -> bool:
-    if lease is None or lease.holder == _holder():
-        return True
-    return lease.expires_at <= clock.now() or not _holder_alive(lease.holder)
-
-
-def _take_lease(session: Session, name: str) -> bool:
-    """Take or renew the named lease; False while another live holder has it."""
-    now = clock.now()
-    lease = session.exec(select(Lease).where(Lease.name == name).with_for_update()).first()
-    if not _lease_free(lease):
-        return False
-    if lease is None:
-        lease = Lease(name=name, holder=_holder(), acquired_at=now, expires_at=now + LEASE)
-    else:
-        lease.holder, lease.acquired_at, lease.expires_at = _holder(), now, now + LEASE
-    session.add(lease)
-    return True
-
-
-def _drop_lease(session: Session, name: str) -> None:
-    lease = session.get(Lease, name)
-    if lease is not None and lease.holder == _holder():
-        session.delete(lease)
-
-
 def _lease_name(run_id: int) -> str:
     return f"bulk:{run_id}"
 
@@ -152,7 +98,7 @@ def start(
         for candidate in unfinished:
             locked = session.exec(select(BulkRun).where(BulkRun.id == candidate.id).with_for_update()).one()
             session.refresh(locked)
-            if locked.finished_at is None and _take_lease(session, _lease_name(candidate.id or 0)):
+            if locked.finished_at is None and leases.take(session, _lease_name(candidate.id or 0)):
                 return candidate.id or 0, True
         run = BulkRun(
             action=action,
@@ -167,7 +113,7 @@ def start(
         rows = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
         for offset in range(0, len(rows), 5000):
             session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
-        _take_lease(session, _lease_name(run.id or 0))
+        leases.take(session, _lease_name(run.id or 0))
         return run.id or 0, False
 
     return db.transaction(work)
@@ -176,7 +122,7 @@ def start(
 def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | None = None, concurrency: int = jobs.DEFAULT_CONCURRENCY) -> RunReport:
     """Apply a run's pending items, run the jobs they queued, and report every item."""
     lease_name = _lease_name(run_id)
-    if not db.transaction(lambda session: _take_lease(session, lease_name)):
+    if not db.transaction(lambda session: leases.take(session, lease_name)):
         raise SvcError(f"bulk run {run_id} is being processed by another process; wait for it or try again later")
     try:
         with db.read() as session:
@@ -201,18 +147,18 @@ def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | Non
             for result in results:
                 if progress is not None and result.outcome != "pending":
                     progress(result)
-            db.transaction(lambda session: _take_lease(session, lease_name))
+            db.transaction(lambda session: leases.take(session, lease_name))
         job_ids = _jobs_to_run(db, run_id)
 
         def on_job(outcome: jobs.JobOutcome) -> None:
-            db.transaction(lambda session: _take_lease(session, lease_name))
+            db.transaction(lambda session: leases.take(session, lease_name))
             if progress is not None:
                 progress(ItemResult(outcome.service_id, "ok" if outcome.status == "succeeded" else "failed", outcome.message))
 
         jobs.run_jobs(db, job_ids, concurrency=concurrency, progress=on_job)
         db.transaction(lambda session: _finish(session, run_id))
     finally:
-        db.transaction(lambda session: _drop_lease(session, lease_name))
+        db.transaction(lambda session: leases.drop(session, lease_name))
     return report(db, run_id)
 
 

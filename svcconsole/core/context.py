@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from svcconsole.core import operators, secrets
+from svcconsole.core import operators, ratelimit, secrets
 from svcconsole.core.operators import Actor
 from svcconsole.store import schema
 from svcconsole.store.engine import Database, resolve_database_url, user_data_dir
@@ -23,6 +23,7 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
     db = Database(resolve_database_url(url))
     db.check_reachable()
     secrets.configure(key_file_for(db))
+    ratelimit.install(db)
     if migrate:
         schema.ensure_schema(db)
     return db

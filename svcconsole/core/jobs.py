@@ -8,7 +8,6 @@ go back to the queue with exponential backoff; the others stay `failed` for an a
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import os
 import socket
@@ -27,6 +26,7 @@ from svcconsole.core.errors import NotFound, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
+from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
 from svcconsole.store.models import BulkItem, Job, Service
 
@@ -66,7 +66,9 @@ def _claim(session: Session, job_id: int, worker: str) -> tuple[Job, ServiceRef]
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
     if job is None:
         return None
-    claimable = job.status == "queued" or (job.status == "running" and (job.lease_until is None or job.lease_until < now))
+    claimable = job.status == "queued" or (
+        job.status == "running" and (job.lease_until is None or job.lease_until < now or job.worker == worker)
+    )
     if not claimable:
         return None
     job.status = "running"
@@ -81,37 +83,34 @@ def _claim(session: Session, job_id: int, worker: str) -> tuple[Job, ServiceRef]
     return job, services.service_ref(session, service)
 
 
-def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Callable[[dict[str, Any]], None]) -> ModuleResult:
+def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoint, forget_external: Callable[[], None]) -> ModuleResult:
     """Run the module operation a job stands for."""
     operation = job.operation
     if operation == "create":
-        if "checkpoint" in inspect.signature(module.create).parameters:
-            return module.create(ref, checkpoint=checkpoint)  # type: ignore[call-arg]
-        return module.create(ref)
+        return module.create(ref, checkpoint=checkpoint)
     if operation == "redeliver":
         if ref.external and module.supports_operation("terminate"):
             try:
                 module.terminate(ref, force=True)
             except ModuleError as error:
-                if error.status != 404 and error.code != "not_found":
+                if error.status != 404:
                     raise
-        fresh = dataclasses.replace(ref, external={})
-        if "checkpoint" in inspect.signature(module.create).parameters:
-            return module.create(fresh, checkpoint=checkpoint)  # type: ignore[call-arg]
-        return module.create(fresh)
+        forget_external()
+        return module.create(dataclasses.replace(ref, external={}), checkpoint=checkpoint)
     if operation == "terminate":
         return module.terminate(ref, force=bool(job.params.get("force")))
     if operation == "change_package":
         return module.change_package(ref, ProductRef(**job.params["_product_ref"]))
-    method = getattr(module, operation)
-    return method(ref)
+    return getattr(module, operation)(ref)
 
 
-def _save_checkpoint(db: Database, service_id: int) -> Callable[[dict[str, Any]], None]:
+def _external_writer(db: Database, service_id: int, *, replace: bool) -> Callable[[dict[str, Any]], None]:
+    """A function that stores module data on the service in its own transaction (kept after a crash)."""
+
     def save(external: dict[str, Any]) -> None:
         def work(session: Session) -> None:
             service = session.exec(select(Service).where(Service.id == service_id).with_for_update()).one()
-            service.external = {**(service.external or {}), **external}
+            service.external = dict(external) if replace else {**(service.external or {}), **external}
             session.add(service)
 
         db.transaction(work)
@@ -139,7 +138,9 @@ def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutco
     module = _module_for(db, job)
     log.info("job %s: %s %s for service %s (attempt %s)", job.id, job.operation, module.name, job.service_id, job.attempts)
     try:
-        result = call_module(module, job, ref, _save_checkpoint(db, job.service_id))
+        result = call_module(
+            module, job, ref, _external_writer(db, job.service_id, replace=False), lambda: _external_writer(db, job.service_id, replace=True)({})
+        )
         error: ModuleError | None = None
     except ModuleError as caught:
         result, error = None, caught
@@ -169,7 +170,7 @@ def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutco
         else:
             current.status = "failed"
             message = error.message
-        services.record_module_failure(session, current, error.message, final=not retry)
+        services.record_module_failure(session, current, error.message, final=not retry, external=error.external)
         _finish_bulk_item(session, current, "failed", message)
         session.add(current)
         return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
@@ -194,6 +195,7 @@ def run_jobs(
     concurrency: int = DEFAULT_CONCURRENCY,
     per_server: int = DEFAULT_PER_SERVER,
     progress: Callable[[JobOutcome], None] | None = None,
+    worker: str | None = None,
 ) -> list[JobOutcome]:
     """Run jobs with bounded concurrency overall and per server; outcomes in completion order."""
     ids = list(job_ids)
@@ -210,7 +212,7 @@ def run_jobs(
         with lock:
             gate = limits.setdefault(server_id, threading.Semaphore(per_server))
         with gate:
-            outcome = execute(db, job_id)
+            outcome = execute(db, job_id, worker=worker)
         if outcome is None:
             return
         with lock:
@@ -224,21 +226,38 @@ def run_jobs(
     return outcomes
 
 
+def _due(now: Any) -> Any:
+    return or_(
+        (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
+        (Job.status == "running") & (Job.lease_until < now),
+    )
+
+
+def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
+    """Claim up to `limit` due jobs for `worker`.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so workers on several hosts never
+    claim the same job; the lease lets another worker take it over if this one dies.
+    """
+    now = clock.now()
+
+    def work(session: Session) -> list[int]:
+        query = select(Job).where(_due(now)).order_by(Job.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+        claimed = []
+        for job in session.exec(query).all():
+            job.status, job.worker, job.lease_until, job.updated_at = "running", worker, now + LEASE, now
+            session.add(job)
+            claimed.append(job.id or 0)
+        return claimed
+
+    return db.transaction(work)
+
+
 def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
     """Queued jobs whose time has come, and running jobs whose worker died (lease ran out)."""
     now = clock.now()
     with db.read() as session:
-        query = (
-            select(Job.id)
-            .where(
-                or_(
-                    (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
-                    (Job.status == "running") & (Job.lease_until < now),
-                )
-            )
-            .order_by(Job.id)
-            .limit(limit)
-        )
+        query = select(Job.id).where(_due(now)).order_by(Job.id).limit(limit)
         return list(session.exec(query).all())
 
 

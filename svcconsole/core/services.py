@@ -666,11 +666,17 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     return message
 
 
-def record_module_failure(session: Session, job: Job, error: str, *, final: bool) -> None:
-    """Keep a failed module call's error on the service (and the delivery attempt count)."""
+def record_module_failure(session: Session, job: Job, error: str, *, final: bool, external: dict[str, Any] | None = None) -> None:
+    """Keep a failed module call's error on the service (and the delivery attempt count).
+
+    `external` is what the module made before failing (a server id...), kept so a retry or a
+    terminate can find it.
+    """
     service = get_service(session, job.service_id, for_update=True)
     actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
     service.last_error = error
+    if external:
+        service.external = {**(service.external or {}), **external}
     if job.action in {"deliver", "redeliver"}:
         service.delivery_attempts = (service.delivery_attempts or 0) + 1
     if final:
@@ -830,15 +836,19 @@ def create_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     return service
 
 
-def import_service(session: Session, actor: Actor, draft: ServiceDraft) -> Service:
-    """A service for a resource that already exists on its panel: `active`, no module create."""
+def import_service(session: Session, actor: Actor, draft: ServiceDraft, *, external: dict[str, Any] | None = None) -> Service:
+    """A service for a resource that already exists on its panel: `active`, no module create.
+
+    `external` is what the module reported for the resource (see `delivery.importable_external`);
+    without it the reference alone is stored.
+    """
     require(actor, NON_TRANSITION_ROLES["import"], "importing a service")
     reference = parse.parse_text("--external", draft.external, required=True, max_length=200) or ""
     service = _build_service(session, actor, draft)
-    if service.server_id is None and get_module(service.type).needs_server:
+    if service.server_id is None and get_module(service.type).supports_operation("list_importable"):
         raise InvalidInput("--server", f"importing a {service.type} service needs --server")
     service.status = Status.ACTIVE.value
-    service.external = {"ref": reference}
+    service.external = dict(external) if external else {"ref": reference}
     session.add(service)
     session.flush()
     activity.record(session, service, actor, "import", to_status=service.status, details={"external": reference})

@@ -42,7 +42,7 @@ def test_deliver_queues_a_job_then_the_job_makes_it_active(db, admin, scripted, 
     result = jobs.execute(db, outcome.job_id)
     assert result.status == "succeeded"
     delivered = read(db, service_id)
-    assert (delivered.status, delivered.operation, delivered.external) == ("active", None, {"ref": f"srv-{service_id}"})
+    assert (delivered.status, delivered.operation, delivered.external) == ("active", None, {"reserved": f"slot-{service_id}", "ref": f"srv-{service_id}"})
     assert delivered.delivery_attempts == 1
     assert scripted.script.count("create", service_id) == 1
     job = job_of(db, outcome.job_id)
@@ -72,11 +72,12 @@ def test_retryable_failure_goes_back_to_the_queue_with_backoff(db, admin, script
 
 def test_final_failure_leaves_the_service_pending_and_notifies_the_admins(db, admin, scripted, frozen):
     service_id = scripted_service(db, admin, scripted)
-    scripted.script.fail("create", service_id, ModuleError("egg 99 does not exist", retryable=False))
+    scripted.script.fail("create", service_id, ModuleError("egg 99 does not exist", retryable=False, external={"server_id": 7}))
     job_id = perform(db, admin, "deliver", service_id).job_id
     assert jobs.execute(db, job_id).status == "failed"
     service = read(db, service_id)
     assert (service.status, service.operation, service.last_error) == ("pending", None, "egg 99 does not exist")
+    assert service.external == {"reserved": f"slot-{service_id}", "server_id": 7}
     with db.read() as session:
         notice = session.exec(select(Notification).where(Notification.template == "delivery_failed")).one()
         failed = session.exec(select(Activity).where(Activity.service_id == service_id, Activity.action == "deliver_failed")).one()

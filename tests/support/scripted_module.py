@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 
 from svcconsole.modules.base import (
+    Checkpoint,
     ImportableResource,
     Module,
     ModuleError,
@@ -58,7 +59,9 @@ class ScriptedModule(Module):
     def test_connection(self, server: ServerRef) -> ModuleResult:
         return ModuleResult(message=f"connected to {server.url}")
 
-    def create(self, service: ServiceRef) -> ModuleResult:
+    def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
+        if checkpoint is not None:
+            checkpoint({"reserved": f"slot-{service.id}"})
         SCRIPT.record("create", service)
         return ModuleResult(message="created", external={"ref": f"srv-{service.id}"})
 

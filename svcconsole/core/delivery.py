@@ -1,0 +1,89 @@
+"""Reading from the panels: live state, module sub-tabs, importable resources, power, tests.
+
+Each function reads what it needs in a short session, then calls the module with no session
+open, so a slow panel never holds a database lock.
+"""
+
+from __future__ import annotations
+
+from svcconsole.core import activity, services
+from svcconsole.core.catalog import resolve_server
+from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
+from svcconsole.core.operators import Actor, require
+from svcconsole.core.statuses import Role, Status
+from svcconsole.modules import ImportableResource, ModuleResult, ModuleTab, PanelState, ServerRef, ServiceRef, get_module
+from svcconsole.store.engine import Database
+
+
+def _service_snapshot(db: Database, service_id: int, customer_id: int | None = None) -> tuple[ServiceRef, str, str]:
+    with db.read() as session:
+        service = services.get_service(session, service_id, customer_id=customer_id)
+        return services.service_ref(session, service), service.type, service.status
+
+
+def _server_snapshot(db: Database, server: str | int) -> ServerRef:
+    with db.read() as session:
+        return services.server_ref(resolve_server(session, server))
+
+
+def panel_state(db: Database, service_id: int, *, customer_id: int | None = None) -> PanelState:
+    """The service's live state on its panel (ModuleError when the panel cannot say)."""
+    ref, module_name, _ = _service_snapshot(db, service_id, customer_id)
+    module = get_module(module_name)
+    if not module.supports_operation("panel"):
+        return PanelState(status="no panel", details={"module": module_name})
+    return module.panel(ref)
+
+
+def module_tabs(db: Database, service_id: int) -> list[ModuleTab]:
+    ref, module_name, _ = _service_snapshot(db, service_id)
+    return get_module(module_name).tabs(ref)
+
+
+def power(db: Database, actor: Actor, service_id: int, signal: str) -> ModuleResult:
+    """Send a power signal (start, stop, restart, kill...) and log it on the service."""
+    require(actor, Role.OPERATOR, "power actions")
+    ref, module_name, status = _service_snapshot(db, service_id, actor.customer_id if actor.is_client else None)
+    module = get_module(module_name)
+    if not module.supports_operation("power"):
+        raise InvalidInput("signal", f"module {module_name} has no power actions")
+    if status != Status.ACTIVE.value:
+        raise TransitionRefused(service_id, status, "send a power signal", "allowed when active")
+    result = module.power(ref, signal)
+
+    def log(session):  # type: ignore[no-untyped-def]
+        service = services.get_service(session, service_id)
+        activity.record(session, service, actor, "power", from_status=service.status, to_status=service.status, details={"signal": signal})
+
+    db.transaction(log)
+    return result
+
+
+def list_importable(db: Database, server: str | int) -> list[ImportableResource]:
+    """What already exists on a server and could be imported."""
+    ref = _server_snapshot(db, server)
+    module = get_module(ref.module)
+    if not module.supports_operation("list_importable"):
+        return []
+    return module.list_importable(ref)
+
+
+def importable_external(db: Database, server: str | int | None, reference: str) -> dict:  # type: ignore[type-arg]
+    """What to store in `service.external` for importing `reference` from `server`."""
+    if server is None:
+        return {"ref": reference}
+    ref = _server_snapshot(db, server)
+    module = get_module(ref.module)
+    if not module.supports_operation("list_importable"):
+        return {"ref": reference}
+    resources = module.list_importable(ref)
+    for resource in resources:
+        if resource.external_ref == reference:
+            return dict(resource.details.get("external") or {"ref": reference})
+    known = ", ".join(resource.external_ref for resource in resources[:10]) or "none"
+    raise NotFound(f"--external: server {ref.name} has no resource {reference!r} (found: {known})")
+
+
+def test_server(db: Database, server: str | int) -> ModuleResult:
+    ref = _server_snapshot(db, server)
+    return get_module(ref.module).test_connection(ref)

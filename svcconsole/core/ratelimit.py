@@ -1,0 +1,54 @@
+"""A token bucket kept in the database, so a panel's rate limit holds across hosts.
+
+Each call reserves one token in a short transaction that locks the bucket's row, then sleeps
+outside it until its slot comes; workers on several hosts thus share one bucket per
+credential. Wall-clock time is used (not the core clock, which tests may stop).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
+
+from svcconsole.store.engine import Database
+from svcconsole.store.models import RateBucket
+
+
+class DatabaseTokenBucket:
+    """The same spacing as the in-process bucket, with its state in the `rate_bucket` table."""
+
+    def __init__(self, db: Database, key: str, limit: int, window: float) -> None:
+        self.db = db
+        self.key = key
+        self.burst = max(1, min(int(limit / window), limit // 4))
+        self.rate = max(limit - self.burst, 1) / (window + window / 60)
+
+    def _reserve(self, session: Session) -> float:
+        now = datetime.now(UTC)
+        bucket = session.exec(select(RateBucket).where(RateBucket.key == self.key).with_for_update()).first()
+        if bucket is None:
+            bucket = RateBucket(key=self.key, tokens=float(self.burst), updated_at=now)
+        elapsed = max((now - bucket.updated_at).total_seconds(), 0.0)
+        tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate) - 1.0
+        bucket.tokens, bucket.updated_at = tokens, now
+        session.add(bucket)
+        return 0.0 if tokens >= 0 else -tokens / self.rate
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is available; returns the seconds waited."""
+        wait = self.db.transaction(self._reserve)
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
+def install(db: Database) -> None:
+    """Share panel rate limits through `db` (PostgreSQL); SQLite keeps in-process buckets."""
+    from svcconsole.modules.http import set_rate_limiter_factory
+
+    if db.is_postgresql:
+        set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
+    else:
+        set_rate_limiter_factory(None)

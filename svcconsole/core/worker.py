@@ -1,0 +1,48 @@
+"""`svcconsole worker`: run the module queue as a long-lived service.
+
+On PostgreSQL any number of workers share the queue (each claims with SKIP LOCKED and a
+lease); on SQLite one worker at a time holds the queue through a lease row.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from svcconsole.core import jobs, leases
+from svcconsole.core.errors import SvcError
+from svcconsole.store.engine import Database
+
+SQLITE_QUEUE_LEASE = "worker:queue"
+
+
+def run_worker(
+    db: Database,
+    *,
+    stop: threading.Event,
+    once: bool = False,
+    interval: float = 2.0,
+    concurrency: int = jobs.DEFAULT_CONCURRENCY,
+    per_server: int = jobs.DEFAULT_PER_SERVER,
+    on_outcome: Callable[[jobs.JobOutcome], None] | None = None,
+) -> int:
+    """Run due jobs until `stop` is set (or the queue is drained, with `once`); returns jobs run."""
+    worker = leases.holder()
+    if db.is_sqlite and not db.transaction(lambda session: leases.take(session, SQLITE_QUEUE_LEASE)):
+        raise SvcError("worker: another worker holds this SQLite database's queue (one at a time on SQLite)")
+    done = 0
+    try:
+        while not stop.is_set():
+            if db.is_sqlite:
+                db.transaction(lambda session: leases.take(session, SQLITE_QUEUE_LEASE))
+            claimed = jobs.claim_due(db, worker, limit=concurrency * 4)
+            if claimed:
+                done += len(jobs.run_jobs(db, claimed, concurrency=concurrency, per_server=per_server, progress=on_outcome, worker=worker))
+                continue
+            if once:
+                break
+            stop.wait(interval)
+    finally:
+        if db.is_sqlite:
+            db.transaction(lambda session: leases.drop(session, SQLITE_QUEUE_LEASE))
+    return done

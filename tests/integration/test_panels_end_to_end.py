@@ -1,0 +1,153 @@
+"""The whole stack against the sandbox panels over HTTP: CLI -> core -> job queue -> adapter -> panel."""
+
+import json
+from datetime import timedelta
+
+from sqlmodel import select
+
+from svcconsole.core import clock, jobs
+from svcconsole.store.models import Job, Service
+
+
+def create(cli, product, name, *extra):
+    server = "ptero-1" if product == "Paper 4GB" else "pve-1"
+    result = cli("services", "create", "--customer", "greta@example.com", "--name", name, "--product", product, "--server", server, *extra)
+    assert result.exit_code in (0, 3), result.stderr
+    return result
+
+
+def show(cli, service_id):
+    return json.loads(cli("services", "show", str(service_id), "-f", "json").stdout)
+
+
+def test_pterodactyl_lifecycle(cli, panels):
+    created = create(cli, "Paper 4GB", "greta-mc", "--deliver", "--format", "json")
+    service = json.loads(created.stdout)
+    assert service["status"] == "active", created.stderr
+    server_id = service["external"]["server_id"]
+    on_panel = panels.ptero.servers[server_id]
+    assert on_panel.external_id == service["uuid"]
+    assert panels.ptero.server_count() == 1
+
+    assert cli("services", "suspend", str(service["id"]), "--reason", "unpaid").exit_code == 0
+    assert panels.ptero.servers[server_id].status == "suspended"
+    assert cli("services", "unsuspend", str(service["id"])).exit_code == 0
+    assert panels.ptero.servers[server_id].status != "suspended"
+
+    panel = json.loads(cli("services", "panel", str(service["id"]), "-f", "json").stdout)
+    assert panel["status"] and "start" in panel["actions"]
+
+    terminated = cli("services", "terminate", str(service["id"]), "--yes")
+    assert terminated.exit_code == 0, terminated.stdout + terminated.stderr
+    assert panels.ptero.server_count() == 0
+    assert show(cli, service["id"])["status"] == "terminated"
+
+
+def test_proxmox_lifecycle(cli, panels):
+    service = json.loads(create(cli, "VPS M", "greta-vps", "--deliver", "--format", "json").stdout)
+    assert service["status"] == "active"
+    vmid = service["external"]["vmid"]
+    vm = panels.pve.vms[vmid]
+    assert (str(vm.config["cores"]), str(vm.config["memory"])) == ("2", "4096")
+    assert cli("services", "suspend", str(service["id"])).exit_code == 0
+    assert panels.pve.vms[vmid].qmpstatus == "paused"
+    assert cli("services", "unsuspend", str(service["id"])).exit_code == 0
+    assert panels.pve.vms[vmid].qmpstatus == "running"
+    assert cli("services", "terminate", str(service["id"]), "--yes").exit_code == 0
+    assert vmid not in panels.pve.vms
+
+
+def test_a_panel_error_leaves_the_service_pending_with_the_error_and_a_retry_creates_once(cli, db, panels):
+    panels.ptero.fail_next("POST /api/application/servers", "timeout", delay=1.0)
+    result = create(cli, "Paper 4GB", "timeout-then-ok", "--deliver", "--format", "json")
+    service = json.loads(result.stdout)
+    assert service["status"] == "pending" and result.exit_code == 3
+    assert service["operation"] == "activation" and service["last_error"]
+    assert service["delivery_attempts"] == 1
+    with db.read() as session:
+        job = session.exec(select(Job).where(Job.service_id == service["id"])).one()
+    assert job.status == "queued"
+
+    clock.freeze(clock.now() + timedelta(minutes=5))
+    ran = cli("jobs", "run")
+    assert ran.exit_code == 0, ran.stderr
+    after = show(cli, service["id"])
+    assert after["status"] == "active" and after["last_error"] is None
+    assert panels.ptero.server_count() == 1
+
+
+def test_install_failed_is_reported_and_the_service_stays_pending(cli, panels):
+    panels.ptero.fail_next("POST /api/application/servers", "install_failed")
+    service = json.loads(create(cli, "Paper 4GB", "broken-egg", "--deliver", "--format", "json").stdout)
+    assert service["status"] == "pending"
+    assert "install" in service["last_error"].lower()
+    assert service["external"].get("server_id")
+
+
+def test_a_job_left_running_by_a_dead_worker_is_resumed_by_the_worker(cli, db, panels):
+    service_id = int(create(cli, "VPS M", "resume-me").stdout.strip())
+
+    def queue_and_die(session):
+        from svcconsole.core import services
+        from svcconsole.core.operators import Actor
+        from svcconsole.core.statuses import Role
+
+        outcome = services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {})
+        job = session.get(Job, outcome.job_id)
+        job.status, job.attempts, job.worker, job.lease_until = "running", 1, "gone-host:1:1", clock.now() + jobs.LEASE
+        session.add(job)
+
+    db.transaction(queue_and_die)
+    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    result = cli("worker", "--once")
+    assert result.exit_code == 0, result.stderr
+    assert show(cli, service_id)["status"] == "active"
+    assert len(panels.pve.vms) == 2
+
+
+def test_import_from_the_panel(cli, panels):
+    panels.ptero.seed_servers(3)
+    listed = json.loads(cli("services", "importable", "ptero-1", "-f", "json").stdout)
+    assert len(listed) == 3
+    reference = listed[1]["external"]
+    imported = cli("services", "import", "--customer", "greta@example.com", "--name", "legacy", "--product", "Paper 4GB", "--server", "ptero-1", "--external", reference, "-f", "json")
+    service = json.loads(imported.stdout)
+    assert service["status"] == "active" and str(service["external"]["server_id"]) == reference
+    unknown = cli("services", "import", "--customer", "greta@example.com", "--name", "x", "--product", "Paper 4GB", "--server", "ptero-1", "--external", "99999")
+    assert unknown.exit_code == 1 and "has no resource '99999'" in unknown.stderr
+
+
+def test_servers_test_reaches_each_panel_and_reports_bad_keys(cli, panels):
+    assert cli("servers", "test", "ptero-1").exit_code == 0
+    assert cli("servers", "test", "pve-1").exit_code == 0
+    cli("servers", "edit", "pve-1", "--credentials", "root@pam!svc=wrong-secret")
+    failed = cli("servers", "test", "pve-1")
+    assert failed.exit_code == 1 and "wrong-secret" not in failed.stderr
+
+
+def test_redeliver_force_deletes_and_creates_again(cli, db, panels):
+    service_id = int(create(cli, "Paper 4GB", "half-made").stdout.strip())
+    panels.ptero.fail_next("POST /api/application/servers", "install_failed")
+    cli("services", "deliver", str(service_id))
+    first = show(cli, service_id)
+    assert first["status"] == "pending" and panels.ptero.server_count() == 1
+    result = cli("services", "redeliver", str(service_id))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    after = show(cli, service_id)
+    assert after["status"] == "active" and after["external"]["server_id"] != first["external"]["server_id"]
+    assert panels.ptero.server_count() == 1
+
+
+def test_credentials_never_appear_in_any_output(cli, panels):
+    outputs = []
+    for args in (
+        ("servers", "list", "-f", "json"), ("servers", "show", "ptero-1", "-f", "json"), ("servers", "list", "-f", "csv"),
+        ("servers", "show", "pve-1"), ("services", "list", "-f", "json"), ("jobs", "list", "-f", "json"),
+    ):
+        result = cli(*args)
+        outputs.append(result.stdout + result.stderr)
+    panels.ptero.fail_next("POST /api/application/servers", "500")
+    outputs.append(create(cli, "Paper 4GB", "err", "--deliver").stderr)
+    text = "\n".join(outputs)
+    for secret in (panels.ptero.application_key, panels.ptero.client_key, panels.pve.token.split("=", 1)[1]):
+        assert secret not in text
