@@ -102,8 +102,11 @@ def db_url(database_template: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
+    from svcconsole.modules.http import set_rate_limiter_factory
+
     database = open_database(db_url)
     yield database
+    set_rate_limiter_factory(None)
     database.dispose()
 
 

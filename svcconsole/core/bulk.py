@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from svcconsole.store.engine import Database
 from svcconsole.store.models import BulkItem, BulkRun, Job
 
 CHUNK = 200
+RENEW_EVERY_SECONDS = 30.0
 
 
 @dataclass
@@ -119,9 +121,18 @@ def start(
     return db.transaction(work)
 
 
-def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | None = None, concurrency: int = jobs.DEFAULT_CONCURRENCY) -> RunReport:
+def process(
+    db: Database,
+    actor: Actor,
+    run_id: int,
+    *,
+    progress: Progress | None = None,
+    concurrency: int = jobs.DEFAULT_CONCURRENCY,
+    per_server: int = jobs.DEFAULT_PER_SERVER,
+) -> RunReport:
     """Apply a run's pending items, run the jobs they queued, and report every item."""
     lease_name = _lease_name(run_id)
+    owner = leases.holder()
     if not db.transaction(lambda session: leases.take(session, lease_name)):
         raise SvcError(f"bulk run {run_id} is being processed by another process; wait for it or try again later")
     try:
@@ -149,13 +160,16 @@ def process(db: Database, actor: Actor, run_id: int, *, progress: Progress | Non
                     progress(result)
             db.transaction(lambda session: leases.take(session, lease_name))
         job_ids = _jobs_to_run(db, run_id)
+        renewed = [time.monotonic()]
 
         def on_job(outcome: jobs.JobOutcome) -> None:
-            db.transaction(lambda session: leases.take(session, lease_name))
+            if time.monotonic() - renewed[0] > RENEW_EVERY_SECONDS:
+                renewed[0] = time.monotonic()
+                db.transaction(lambda session: leases.take(session, lease_name, owner=owner))
             if progress is not None:
                 progress(ItemResult(outcome.service_id, "ok" if outcome.status == "succeeded" else "failed", outcome.message))
 
-        jobs.run_jobs(db, job_ids, concurrency=concurrency, progress=on_job)
+        jobs.run_jobs(db, job_ids, concurrency=concurrency, per_server=per_server, progress=on_job, worker=owner)
         db.transaction(lambda session: _finish(session, run_id))
     finally:
         db.transaction(lambda session: leases.drop(session, lease_name))
@@ -168,7 +182,7 @@ def _apply_chunk(session: Session, actor: Actor, run_id: int, action: str, param
     for service_id in service_ids:
         savepoint = session.begin_nested()
         try:
-            outcome = services.perform(session, actor, action, service_id, params, bulk_run_id=run_id)
+            outcome = services.perform(session, actor, action, service_id, params, bulk_run_id=run_id, claim_for=leases.holder())
         except PermissionDenied:
             savepoint.rollback()
             raise
@@ -189,12 +203,16 @@ def _apply_chunk(session: Session, actor: Actor, run_id: int, action: str, param
 
 
 def _jobs_to_run(db: Database, run_id: int) -> list[int]:
-    now = clock.now()
+    """The run's jobs not yet done: queued, claimed by this thread, or left by a dead worker."""
+    now, me = clock.now(), leases.holder()
     with db.read() as session:
-        query = select(Job.id).where(Job.bulk_run_id == run_id).where(
-            (Job.status == "queued") | ((Job.status == "running") & (Job.lease_until < now))
-        )
-        return list(session.exec(query.order_by(Job.id)).all())
+        rows = session.exec(select(Job.id, Job.status, Job.worker, Job.lease_until).where(Job.bulk_run_id == run_id).order_by(Job.id)).all()
+    return [
+        job_id
+        for job_id, status, worker, lease_until in rows
+        if status == "queued"
+        or (status == "running" and (worker == me or lease_until is None or lease_until < now or not leases.holder_alive(worker or "")))
+    ]
 
 
 def _finish(session: Session, run_id: int) -> None:
@@ -224,10 +242,12 @@ def run(
     *,
     selection: Any,
     progress: Progress | None = None,
+    concurrency: int = jobs.DEFAULT_CONCURRENCY,
+    per_server: int = jobs.DEFAULT_PER_SERVER,
 ) -> RunReport:
     """Start (or resume) a run and process it to the end."""
     run_id, resumed = start(db, actor, action, params, service_ids, selection=selection)
-    result = process(db, actor, run_id, progress=progress)
+    result = process(db, actor, run_id, progress=progress, concurrency=concurrency, per_server=per_server)
     result.resumed = resumed
     return result
 

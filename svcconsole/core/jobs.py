@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import socket
+import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
-from svcconsole.core import clock, services
+from svcconsole.core import clock, leases, services
 from svcconsole.core.errors import NotFound, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
@@ -36,11 +35,11 @@ LEASE = timedelta(minutes=10)
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DEFAULT_CONCURRENCY = 8
-DEFAULT_PER_SERVER = 4
+DEFAULT_PER_SERVER = 8
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return leases.holder()
 
 
 @dataclass
@@ -61,26 +60,45 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _claim(session: Session, job_id: int, worker: str) -> tuple[Job, ServiceRef] | None:
+Claimed = tuple[Job, ServiceRef, str]
+
+
+def _claim(session: Session, job_id: int, worker: str) -> Claimed | None:
     now = clock.now()
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
     if job is None:
         return None
     claimable = job.status == "queued" or (
-        job.status == "running" and (job.lease_until is None or job.lease_until < now or job.worker == worker)
+        job.status == "running"
+        and (job.lease_until is None or job.lease_until < now or not leases.holder_alive(job.worker or ""))
     )
     if not claimable:
         return None
+    mark_claimed(job, worker, now)
+    session.add(job)
+    service = session.get(Service, job.service_id)
+    if service is None:
+        return None
+    return job, services.service_ref(session, service), service.type
+
+
+def mark_claimed(job: Job, worker: str, now: Any) -> None:
+    """Make `worker` the job's runner for one more attempt, under a lease."""
     job.status = "running"
     job.attempts += 1
     job.worker = worker
     job.lease_until = now + LEASE
     job.updated_at = now
-    session.add(job)
-    service = session.get(Service, job.service_id)
-    if service is None:
-        return None
-    return job, services.service_ref(session, service)
+
+
+def _already_claimed(db: Database, job_id: int, worker: str) -> Claimed | None:
+    """The job and its snapshot when `worker` claimed it already (no write needed)."""
+    with db.read() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status != "running" or job.worker != worker:
+            return None
+        service = session.get(Service, job.service_id)
+        return (job, services.service_ref(session, service), service.type) if service is not None else None
 
 
 def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoint, forget_external: Callable[[], None]) -> ModuleResult:
@@ -128,64 +146,94 @@ def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) ->
     )
 
 
-def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutcome | None:
-    """Run one job to its end (or back to the queue); None if another worker holds it."""
-    worker = worker or worker_id()
-    claimed = db.transaction(lambda session: _claim(session, job_id, worker))
+@dataclass
+class _Called:
+    """A module call that has ended, waiting for its outcome to be written."""
+
+    job_id: int
+    result: ModuleResult | None
+    error: ModuleError | None
+
+
+def _call(db: Database, job_id: int, worker: str) -> _Called | None:
+    """Claim a job (unless `worker` holds it already) and make its module call, outside any transaction."""
+    claimed = _already_claimed(db, job_id, worker) or db.transaction(lambda session: _claim(session, job_id, worker))
     if claimed is None:
         return None
-    job, ref = claimed
-    module = _module_for(db, job)
+    job, ref, module_name = claimed
+    module = get_module(module_name)
     log.info("job %s: %s %s for service %s (attempt %s)", job.id, job.operation, module.name, job.service_id, job.attempts)
     try:
         result = call_module(
             module, job, ref, _external_writer(db, job.service_id, replace=False), lambda: _external_writer(db, job.service_id, replace=True)({})
         )
-        error: ModuleError | None = None
-    except ModuleError as caught:
-        result, error = None, caught
-    except Exception as caught:  # noqa: BLE001 - a module bug must not kill the run; keep it as the job's error
-        result, error = None, ModuleError(f"{module.name}: unexpected error: {type(caught).__name__}: {caught}", retryable=False)
+        return _Called(job_id, result, None)
+    except ModuleError as error:
+        return _Called(job_id, None, error)
+    except Exception as error:  # noqa: BLE001 - a module bug must not kill the run; keep it as the job's error
         log.exception("job %s: module %s raised", job.id, module.name)
+        return _Called(job_id, None, ModuleError(f"{module.name}: unexpected error: {type(error).__name__}: {error}", retryable=False))
 
-    def finish(session: Session) -> JobOutcome:
-        current = session.exec(select(Job).where(Job.id == job.id).with_for_update()).one()
-        now = clock.now()
-        current.updated_at = now
-        current.lease_until = None
-        if error is None:
-            assert result is not None
-            message = services.apply_after_module(session, current, result)
-            current.status = "succeeded"
-            current.last_error = None
-            _finish_bulk_item(session, current, "ok", message)
-            session.add(current)
-            return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
-        retry = error.retryable and current.attempts < current.max_attempts
-        current.last_error = error.message
-        if retry:
-            current.status = "queued"
-            current.next_attempt_at = now + backoff(current.attempts, error.retry_after)
-            message = f"{error.message} (attempt {current.attempts} of {current.max_attempts}; retrying after {current.next_attempt_at.isoformat(timespec='seconds')})"
-        else:
-            current.status = "failed"
-            message = error.message
-        services.record_module_failure(session, current, error.message, final=not retry, external=error.external)
-        _finish_bulk_item(session, current, "failed", message)
+
+def _record(session: Session, called: _Called) -> JobOutcome:
+    """Write how a module call ended: the action applied, or the error kept and a retry planned."""
+    current = session.exec(select(Job).where(Job.id == called.job_id).with_for_update()).one()
+    now = clock.now()
+    current.updated_at = now
+    current.lease_until = None
+    error = called.error
+    if error is None:
+        assert called.result is not None
+        message = services.apply_after_module(session, current, called.result)
+        current.status = "succeeded"
+        current.last_error = None
+        _finish_bulk_item(session, current, "ok", message)
         session.add(current)
-        return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
+        return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
+    retry = error.retryable and current.attempts < current.max_attempts
+    current.last_error = error.message
+    if retry:
+        current.status = "queued"
+        current.next_attempt_at = now + backoff(current.attempts, error.retry_after)
+        message = f"{error.message} (attempt {current.attempts} of {current.max_attempts}; retrying after {current.next_attempt_at.isoformat(timespec='seconds')})"
+    else:
+        current.status = "failed"
+        message = error.message
+    services.record_module_failure(session, current, error.message, final=not retry, external=error.external)
+    _finish_bulk_item(session, current, "failed", message)
+    session.add(current)
+    return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
 
-    outcome = db.transaction(finish)
+
+def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
+    """Write several outcomes in one transaction, each in a savepoint so one bad row spoils none."""
+
+    def work(session: Session) -> list[JobOutcome]:
+        outcomes = []
+        for called in batch:
+            savepoint = session.begin_nested()
+            try:
+                outcomes.append(_record(session, called))
+                savepoint.commit()
+            except Exception:  # noqa: BLE001 - left for the single-transaction retry below
+                savepoint.rollback()
+                log.exception("job %s: writing its outcome failed", called.job_id)
+        return outcomes
+
+    return db.transaction(work)
+
+
+def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutcome | None:
+    """Run one job to its end (or back to the queue); None if another worker holds it."""
+    called = _call(db, job_id, worker or worker_id())
+    if called is None:
+        return None
+    outcome = db.transaction(lambda session: _record(session, called))
     log.info("job %s: %s: %s", outcome.job_id, outcome.status, outcome.message)
     return outcome
 
 
-def _module_for(db: Database, job: Job) -> Module:
-    with db.read() as session:
-        service = session.get(Service, job.service_id)
-        if service is None:
-            raise NotFound(f"job {job.id}: service {job.service_id} is gone")
-        return get_module(service.type)
+COMMIT_BATCH = 64
 
 
 def run_jobs(
@@ -197,31 +245,53 @@ def run_jobs(
     progress: Callable[[JobOutcome], None] | None = None,
     worker: str | None = None,
 ) -> list[JobOutcome]:
-    """Run jobs with bounded concurrency overall and per server; outcomes in completion order."""
+    """Run jobs with bounded concurrency overall and per server; outcomes in completion order.
+
+    Module calls run in a thread pool; their outcomes are written by this thread in batched
+    transactions, so the database sees one writer however many calls are in flight.
+    """
     ids = list(job_ids)
     if not ids:
         return []
+    owner = worker or worker_id()
     with db.read() as session:
         servers = dict(session.exec(select(Job.id, Job.server_id).where(Job.id.in_(ids))).all())  # type: ignore[union-attr]
     limits: dict[int | None, threading.Semaphore] = {}
     lock = threading.Lock()
+    ended: queue.Queue[_Called | None] = queue.Queue()
+
+    def call_one(job_id: int) -> None:
+        with lock:
+            gate = limits.setdefault(servers.get(job_id), threading.Semaphore(per_server))
+        try:
+            with gate:
+                ended.put(_call(db, job_id, owner))
+        except BaseException:
+            ended.put(None)
+            raise
+
     outcomes: list[JobOutcome] = []
-
-    def run_one(job_id: int) -> None:
-        server_id = servers.get(job_id)
-        with lock:
-            gate = limits.setdefault(server_id, threading.Semaphore(per_server))
-        with gate:
-            outcome = execute(db, job_id, worker=worker)
-        if outcome is None:
-            return
-        with lock:
-            outcomes.append(outcome)
-        if progress is not None:
-            progress(outcome)
-
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids)))) as pool:
-        for future in [pool.submit(run_one, job_id) for job_id in ids]:
+        futures = [pool.submit(call_one, job_id) for job_id in ids]
+        remaining = len(ids)
+        while remaining:
+            batch = [ended.get()]
+            while len(batch) < COMMIT_BATCH:
+                try:
+                    batch.append(ended.get_nowait())
+                except queue.Empty:
+                    break
+            remaining -= len(batch)
+            called = [item for item in batch if item is not None]
+            if not called:
+                continue
+            written = _record_batch(db, called)
+            for outcome in written:
+                log.info("job %s: %s: %s", outcome.job_id, outcome.status, outcome.message)
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+        for future in futures:
             future.result()
     return outcomes
 
@@ -245,7 +315,7 @@ def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
         query = select(Job).where(_due(now)).order_by(Job.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
         claimed = []
         for job in session.exec(query).all():
-            job.status, job.worker, job.lease_until, job.updated_at = "running", worker, now + LEASE, now
+            mark_claimed(job, worker, now)
             session.add(job)
             claimed.append(job.id or 0)
         return claimed

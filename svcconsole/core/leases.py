@@ -49,16 +49,18 @@ def is_free(lease: Lease | None) -> bool:
     return lease.expires_at <= clock.now() or not holder_alive(lease.holder)
 
 
-def take(session: Session, name: str) -> bool:
-    """Take or renew the named lease; False while another live holder has it."""
+def take(session: Session, name: str, *, owner: str | None = None) -> bool:
+    """Take or renew the named lease for `owner` (this thread by default); False while
+    another live holder has it."""
+    owner = owner or holder()
     now = clock.now()
     lease = session.exec(select(Lease).where(Lease.name == name).with_for_update()).first()
-    if not is_free(lease):
+    if lease is not None and lease.holder != owner and not is_free(lease):
         return False
     if lease is None:
-        lease = Lease(name=name, holder=holder(), acquired_at=now, expires_at=now + LEASE)
+        lease = Lease(name=name, holder=owner, acquired_at=now, expires_at=now + LEASE)
     else:
-        lease.holder, lease.acquired_at, lease.expires_at = holder(), now, now + LEASE
+        lease.holder, lease.acquired_at, lease.expires_at = owner, now, now + LEASE
     session.add(lease)
     return True
 

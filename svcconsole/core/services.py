@@ -611,11 +611,21 @@ def validate_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def perform(session: Session, actor: Actor, action: str, service_id: int, params: dict[str, Any], *, bulk_run_id: int | None = None) -> Outcome:
+def perform(
+    session: Session,
+    actor: Actor,
+    action: str,
+    service_id: int,
+    params: dict[str, Any],
+    *,
+    bulk_run_id: int | None = None,
+    claim_for: str | None = None,
+) -> Outcome:
     """Check and carry out one action on one service, in the caller's transaction.
 
-    Applies the change at once, or queues a job when the module has work to do. Raises
-    `TransitionRefused`, `PermissionDenied` or `InvalidInput` and changes nothing when refused.
+    Applies the change at once, or queues a job when the module has work to do (already
+    claimed by `claim_for` when the caller will run it at once). Raises `TransitionRefused`,
+    `PermissionDenied` or `InvalidInput` and changes nothing when refused.
     """
     rule = ACTIONS[action]
     require(actor, rule.role, rule.title.lower())
@@ -630,7 +640,7 @@ def perform(session: Session, actor: Actor, action: str, service_id: int, params
     before = service.status
     operation = implementation.call(ctx)
     if operation is not None:
-        job = queue_job(session, actor, service, operation, action, ctx.params, bulk_run_id=bulk_run_id)
+        job = queue_job(session, actor, service, operation, action, ctx.params, bulk_run_id=bulk_run_id, claim_for=claim_for)
         service.operation = rule.operation
         _touch(service, actor)
         session.add(service)
@@ -641,7 +651,7 @@ def perform(session: Session, actor: Actor, action: str, service_id: int, params
     session.add(service)
     outcome = Outcome(service.id or 0, "ok", message, None, before, service.status)
     for follow_action, follow_params in ctx.follow_up:
-        follow = perform(session, actor, follow_action, service.id or 0, follow_params, bulk_run_id=bulk_run_id)
+        follow = perform(session, actor, follow_action, service.id or 0, follow_params, bulk_run_id=bulk_run_id, claim_for=claim_for)
         outcome.message += f"; {follow_action}: {follow.message}"
         outcome.to_status = follow.to_status or outcome.to_status
         if follow.job_id:
@@ -707,7 +717,18 @@ def _notify_admins_of_failed_delivery(session: Session, service: Service, error:
     notifications.queue(session, "delivery_failed", to_address=address, context=context, service_id=service.id)
 
 
-def queue_job(session: Session, actor: Actor, service: Service, operation: str, action: str, params: dict[str, Any], *, bulk_run_id: int | None = None) -> Job:
+def queue_job(
+    session: Session,
+    actor: Actor,
+    service: Service,
+    operation: str,
+    action: str,
+    params: dict[str, Any],
+    *,
+    bulk_run_id: int | None = None,
+    claim_for: str | None = None,
+) -> Job:
+    """A job for the module queue; claimed by `claim_for` right away when given."""
     now = clock.now()
     job = Job(
         service_id=service.id or 0,
@@ -724,6 +745,10 @@ def queue_job(session: Session, actor: Actor, service: Service, operation: str, 
         updated_at=now,
         bulk_run_id=bulk_run_id,
     )
+    if claim_for is not None:
+        from svcconsole.core.jobs import mark_claimed
+
+        mark_claimed(job, claim_for, now)
     session.add(job)
     session.flush()
     return job
