@@ -12,6 +12,7 @@ from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.output import message
 from svcconsole.cli.services import services_app
+from svcconsole.core import logs
 
 app = new_app(
     "svcconsole: run the services a hosting company sells (the console, or the commands below).",
@@ -44,6 +45,7 @@ def root(
     if version:
         typer.echo(__version__)
         raise typer.Exit(0)
+    logs.configure()
     ctx.obj = CliState(db_url=db, read_only=read_only, as_login=as_login)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from svcconsole.core.errors import SvcError
+from svcconsole.core.logs import register_secret
 
 SECRET_KEY_ENV = "SVCCONSOLE_SECRET_KEY"
 PREFIX = "fernet:"
@@ -58,6 +59,7 @@ def _cipher() -> Fernet:
 def encrypt(plaintext: str | None) -> str | None:
     if plaintext is None or plaintext == "":
         return plaintext
+    register_secret(plaintext)
     return PREFIX + _cipher().encrypt(plaintext.encode()).decode()
 
 
@@ -65,6 +67,8 @@ def decrypt(stored: str | None) -> str | None:
     if stored is None or not stored.startswith(PREFIX):
         return stored
     try:
-        return _cipher().decrypt(stored[len(PREFIX):].encode()).decode()
+        plaintext = _cipher().decrypt(stored[len(PREFIX):].encode()).decode()
     except InvalidToken:
         raise SvcError("secrets: a stored secret cannot be decrypted with this key (wrong SVCCONSOLE_SECRET_KEY or key file)") from None
+    register_secret(plaintext)
+    return plaintext
