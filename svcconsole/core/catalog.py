@@ -17,6 +17,7 @@ from svcconsole.core.operators import Actor, require
 from svcconsole.core.secrets import encrypt
 from svcconsole.core.statuses import Role
 from svcconsole.modules import is_module, module_names
+from svcconsole.store import search
 from svcconsole.store.models import Customer, Product, ProductPrice, Server, Service
 
 
@@ -88,13 +89,15 @@ def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None 
     customer = resolve_customer(session, ref)
     if name is not None:
         customer.name = parse.parse_text("name", name, required=True) or ""
-        session.execute(update(Service).where(Service.customer_id == customer.id).values(customer_name=customer.name))
     if email is not None:
         customer.email = parse.parse_email("email", email)
         _check_email_free(session, customer.email, customer.id)
     if company is not None:
         customer.company = parse.parse_text("company", company) or None
     session.add(customer)
+    if name is not None or email is not None:
+        session.execute(update(Service).where(Service.customer_id == customer.id).values(customer_name=customer.name))
+        session.execute(update(Service).where(Service.customer_id == customer.id).values(search_text=search.search_text_sql(customer.email)))
     return customer
 
 
@@ -181,6 +184,7 @@ def edit_product(
         if clash is not None:
             raise InvalidInput("name", f"a product named {product.name!r} exists already")
         session.execute(update(Service).where(Service.product_id == product.id).values(product_name=product.name))
+        session.execute(update(Service).where(Service.product_id == product.id).values(search_text=search.search_text_sql(search.customer_email_sql())))
     for cycle, amount in parse_prices(prices).items():
         existing = product_price(session, product.id or 0, cycle.value)
         if existing is None:

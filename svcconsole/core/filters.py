@@ -20,6 +20,7 @@ from svcconsole.core.errors import InvalidInput
 from svcconsole.core.statuses import Status
 from svcconsole.modules import is_module, module_names
 from svcconsole.store.models import Customer, Product, Server
+from svcconsole.store import search
 from svcconsole.store.queries import ServiceFilter
 
 KEYS = ("status", "product", "server", "customer", "cycle", "type", "id")
@@ -151,8 +152,15 @@ def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = No
             service_filter = replace(service_filter, server_ids=ids, matches_nothing=service_filter.matches_nothing or not ids)
         elif key == "customer":
             service_filter = _customer_filter(session, service_filter, value)
-    search = " ".join(free).strip() or None
-    return replace(service_filter, search=search, terms=tuple(terms))
+    return with_search(session, replace(service_filter, terms=tuple(terms)), " ".join(free))
+
+
+def with_search(session: Session, service_filter: ServiceFilter, text: str | None) -> ServiceFilter:
+    """The filter with its free text, and the index's matches when the term is selective."""
+    term = (text or "").strip()
+    if not term:
+        return replace(service_filter, search=None, search_ids=None)
+    return replace(service_filter, search=term, search_ids=search.matching_ids(session, term.lower()))
 
 
 def build_filter(
@@ -168,6 +176,7 @@ def build_filter(
     include_deleted: bool = False,
 ) -> ServiceFilter:
     """The filter the CLI list options mean (the same terms as the console's filter line)."""
+    text = search
     service_filter = ServiceFilter(include_deleted=include_deleted)
     if status:
         service_filter = replace(service_filter, statuses=parse_statuses("--status", status))
@@ -189,7 +198,7 @@ def build_filter(
             raise InvalidInput("--customer", f"no customer with email {customer!r}")
     if expiring_within:
         service_filter = replace(service_filter, expires_before=clock.now() + parse.parse_duration("--expiring-within", expiring_within))
-    if search is not None:
-        parse.parse_text("--search", search, max_length=200)
-        service_filter = replace(service_filter, search=search.strip() or None)
+    if text is not None:
+        parse.parse_text("--search", text, max_length=200)
+        service_filter = with_search(session, service_filter, text)
     return service_filter

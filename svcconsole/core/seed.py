@@ -8,7 +8,9 @@ metadata, renewals and activity can point at their services without reading them
 from __future__ import annotations
 
 import json
+import multiprocessing
 import queue
+from contextlib import contextmanager
 import random
 import threading
 import uuid
@@ -23,10 +25,12 @@ from sqlmodel import Session
 
 from svcconsole.core import clock, cycles
 from svcconsole.core.operators import SYSTEM
+from svcconsole.store import search
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption
 
 BATCH = 20_000
+PROCESS_THRESHOLD = 100_000
 
 FIRST_NAMES = (
     "Alice", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kenji", "Lea",
@@ -73,7 +77,7 @@ SERVICE_COLUMNS = (
     "name", "description", "notes", "status", "suspend_kind", "suspend_reason", "suspended_at", "billing_cycle",
     "anchor_day", "price", "initial_price", "currency", "created_at", "expires_at", "auto_renew", "renewals",
     "max_renewals", "cancel_mode", "cancel_at", "cancel_reason", "cancelled_at", "terminated_at", "deleted_at",
-    "external", "delivery_attempts", "last_error", "operation", "version", "updated_at", "updated_by",
+    "external", "delivery_attempts", "last_error", "operation", "version", "updated_at", "updated_by", "search_text",
 )
 
 
@@ -92,33 +96,38 @@ def _weighted(rng: random.Random, table: Sequence[tuple[str, int]]) -> Iterator[
         yield from rng.choices(names, weights, k=4096)
 
 
-class _Writer:
-    """Bulk row writer: executemany on SQLite, COPY on PostgreSQL, in one transaction.
+@dataclass(frozen=True)
+class _Format:
+    """Values in the driver's terms (SQLite: SQLAlchemy's text dates and floats), so the hot
+    loop converts nothing cell by cell and rows can be built in another process."""
 
-    Rows arrive already in the driver's terms (see `time`, `money`, `json`), so the hot loop
-    converts nothing cell by cell.
-    """
-
-    def __init__(self, db: Database, connection: Any) -> None:
-        self.db = db
-        self.cursor = connection.cursor()
-        if db.is_sqlite:
-            self.cursor.execute("PRAGMA cache_size=-262144")
+    sqlite: bool
 
     def time(self, value: datetime | None) -> Any:
-        """A naive UTC datetime as the driver stores it (SQLite: SQLAlchemy's text format)."""
+        """A naive UTC datetime as the driver stores it."""
         if value is None:
             return None
-        if self.db.is_sqlite:
+        if self.sqlite:
             return value.isoformat(" ", "microseconds")
         return value.replace(tzinfo=UTC)
 
     def money(self, value: Decimal) -> Any:
-        return float(value) if self.db.is_sqlite else value
+        return float(value) if self.sqlite else value
 
     @staticmethod
     def json(value: Any) -> str:
         return json.dumps(value) if value else "{}"
+
+
+class _Writer:
+    """Bulk row writer: executemany on SQLite, COPY on PostgreSQL, in one transaction."""
+
+    def __init__(self, db: Database, connection: Any) -> None:
+        self.db = db
+        self.format = _Format(db.is_sqlite)
+        self.cursor = connection.cursor()
+        if db.is_sqlite:
+            self.cursor.execute("PRAGMA cache_size=-262144")
 
     def write(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -176,13 +185,14 @@ class _Plan:
     first_renewal: int
     first_activity: int
     customer_names: list[str]
+    customer_emails: list[str]
     offers: list[tuple[Any, ...]]
 
 
 Batch = tuple[list[tuple[Any, ...]], ...]
 
 
-def _service_batches(writer: _Writer, plan: _Plan, services: int, rng: random.Random, now: datetime) -> Iterator[Batch]:
+def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Random, now: datetime) -> Iterator[Batch]:
     """Rows for services, options, metadata, renewals and activity, BATCH services at a time."""
     T = writer.time
     statuses = _weighted(rng, STATUS_WEIGHTS)
@@ -226,10 +236,13 @@ def _service_batches(writer: _Writer, plan: _Plan, services: int, rng: random.Ra
             elif product_type == "proxmox":
                 external = f'{{"vmid": {100 + index}, "node": "pve1"}}'
         created_text, expires_text = T(created), T(expires)
+        service_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        name = f"{rng.choice(WORDS)}-{service_id}"
+        customer_name = plan.customer_names[customer_index]
         service_rows.append((
-            service_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), plan.first_customer + customer_index,
-            plan.customer_names[customer_index], product_id, product_name, server_id, server_name, product_type,
-            f"{rng.choice(WORDS)}-{service_id}", None, "VIP customer, call before suspending" if rng.random() < 0.01 else None,
+            service_id, service_uuid, plan.first_customer + customer_index,
+            customer_name, product_id, product_name, server_id, server_name, product_type,
+            name, None, "VIP customer, call before suspending" if rng.random() < 0.01 else None,
             status, suspend_kind,
             "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
             T(expires + timedelta(days=1)) if suspend_kind and expires else None, cycle, expires.day if expires else None,
@@ -237,6 +250,7 @@ def _service_batches(writer: _Writer, plan: _Plan, services: int, rng: random.Ra
             cancel_mode, T(cancel_at), None, T(cancelled_at), T(terminated_at), T(deleted_at), external,
             0 if status == "pending" else 1, "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
             None, 1, created_text, SYSTEM.name,
+            search.search_text(name, customer_name, plan.customer_emails[customer_index], product_name, service_uuid),
         ))
         if rng.random() < 0.05:
             option_rows.append((option_id, service_id, rng.choice(OPTION_NAMES), None, rng.randint(1, 3), writer.money(Decimal(rng.choice(("1.00", "2.50", "3.00")))), expires_text, created_text))
@@ -263,18 +277,53 @@ def _service_batches(writer: _Writer, plan: _Plan, services: int, rng: random.Ra
         yield batch
 
 
-def _produce(batches: Iterator[Batch], out: queue.Queue) -> None:  # type: ignore[type-arg]
-    """Run the generator in a thread so rows are built while the previous batch is written."""
+def _produce(out: Any, sqlite: bool, plan: _Plan, services: int, random_seed: int, now: datetime) -> None:
+    """Build every batch and hand it to `out` (a queue), then None; an error is handed over too."""
     try:
-        for batch in batches:
+        for batch in _service_batches(_Format(sqlite), plan, services, random.Random(random_seed), now):
             out.put(batch)
         out.put(None)
-    except BaseException as error:  # noqa: BLE001 - handed to the writing thread, which raises it
-        out.put(error)
+    except BaseException as error:  # noqa: BLE001 - handed to the writing side, which raises it
+        out.put(RuntimeError(f"seed generator failed: {error!r}"))
+
+
+def _start_producer(sqlite: bool, plan: _Plan, services: int, random_seed: int, now: datetime) -> tuple[Any, Any]:
+    """Rows are built beside the writer: in a child process for large runs (a second core,
+    not a thread sharing this interpreter), in a thread for small ones."""
+    args = (sqlite, plan, services, random_seed, now)
+    if services >= PROCESS_THRESHOLD:
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue(maxsize=4)
+        worker = context.Process(target=_produce, args=(out, *args), daemon=True)
+    else:
+        out = queue.Queue(maxsize=4)
+        worker = threading.Thread(target=_produce, args=(out, *args), daemon=True)
+    worker.start()
+    return out, worker
 
 
 def _secondary_indexes() -> list[Index]:
     return [index for index in Service.__table__.indexes if not index.unique]  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _bulk_session(db: Database) -> Iterator[Session]:
+    """A write transaction for bulk loading; on SQLite without per-row foreign key look-ups
+    (the seeder makes its references itself)."""
+    if not db.is_sqlite:
+        with db.write() as session:
+            yield session
+        return
+    with db.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.execution_options(sqlite_begin="IMMEDIATE").begin():
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    yield session
+                    session.flush()
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42) -> SeedResult:
@@ -286,7 +335,7 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
     rng = random.Random(random_seed)
     customer_count = customers or max(1, services // 8)
     now = clock.now().replace(microsecond=0, tzinfo=None)
-    with db.write() as session:
+    with _bulk_session(db) as session:
         products, prices, servers = _catalog(session)
         servers_by_module: dict[str, list[Server]] = {}
         for server in servers:
@@ -299,8 +348,9 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
             first_renewal=_next_id(session, Renewal),
             first_activity=_next_id(session, Activity),
             customer_names=[],
+            customer_emails=[],
             offers=[
-                (product.id, product.name, product.type, price.billing_cycle, writer.money(price.price), price.currency,
+                (product.id, product.name, product.type, price.billing_cycle, writer.format.money(price.price), price.currency,
                  [(server.id, server.name) for server in servers_by_module.get(product.type, [])] or [(None, None)])
                 for product in products
                 for price in prices.get(product.id or 0, [])
@@ -312,7 +362,8 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
             customer_id = plan.first_customer + index
             plan.customer_names.append(f"{first} {last}")
             email = f"{first.lower()}.{last.lower()}.{customer_id}@example.com".encode("ascii", "ignore").decode()
-            rows.append((customer_id, f"{first} {last}", email, rng.choice(COMPANIES), writer.time(now - timedelta(days=rng.randint(0, 1500)))))
+            plan.customer_emails.append(email)
+            rows.append((customer_id, f"{first} {last}", email, rng.choice(COMPANIES), writer.format.time(now - timedelta(days=rng.randint(0, 1500)))))
             if len(rows) >= BATCH:
                 writer.write("customer", ("id", "name", "email", "company", "created_at"), rows)
                 rows = []
@@ -323,9 +374,9 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
         if rebuild:
             for index in _secondary_indexes():
                 index.drop(connection)
-        batches: queue.Queue = queue.Queue(maxsize=3)  # type: ignore[type-arg]
-        producer = threading.Thread(target=_produce, args=(_service_batches(writer, plan, services, rng, now), batches), daemon=True)
-        producer.start()
+            if db.is_sqlite:
+                search.drop_sqlite_triggers(connection)
+        batches, producer = _start_producer(db.is_sqlite, plan, services, rng.randrange(2**32), now)
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
                 raise batch
@@ -334,6 +385,8 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
         if rebuild:
             for index in _secondary_indexes():
                 index.create(connection)
+            if db.is_sqlite:
+                search.rebuild_sqlite_index(connection)
         if db.is_postgresql:
             for table in ("customer", "service", "service_option", "renewal", "activity", "product", "product_price", "server"):
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"))

@@ -26,6 +26,7 @@ from svcconsole.core.operators import Actor, require
 from svcconsole.core.secrets import decrypt
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, CancelMode, Role, Status, SuspendKind
 from svcconsole.modules import CustomerRef, ModuleResult, ProductRef, ServerRef, ServiceRef, get_module, is_module
+from svcconsole.store import search
 from svcconsole.store.models import (
     Customer,
     Job,
@@ -823,8 +824,10 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
         start = clock.now()
         expires = cycles.shift(start, cycle.value, 1, cycles.anchor_day_of(start, tz), tz)
     max_renewals = parse.parse_optional_int("--max-renewals", draft.max_renewals) if draft.max_renewals is not None else (product.max_renewals if product else None)
+    service_uuid = str(uuid_module.uuid4())
     return Service(
-        uuid=str(uuid_module.uuid4()),
+        uuid=service_uuid,
+        search_text=search.search_text(name, customer.name, customer.email, product.name if product else None, service_uuid),
         customer_id=customer.id or 0,
         customer_name=customer.name,
         product_id=product.id if product else None,
@@ -929,6 +932,9 @@ def edit_service(
         if old != value:
             setattr(service, key, value)
             changed[key] = (old, value)
+    if "name" in changed:
+        customer = session.get(Customer, service.customer_id)
+        service.search_text = search.search_text(service.name, service.customer_name, customer.email if customer else "", service.product_name, service.uuid)
     if "expires_at" in changed and service.expires_at is not None:
         service.anchor_day = cycles.anchor_day_of(service.expires_at, tz)
         if service.cancel_mode == CancelMode.END_OF_CYCLE.value:

@@ -142,6 +142,7 @@ class Service(SQLModel, table=True):
     version: int = 1
     updated_at: Optional[datetime] = None
     updated_by: Optional[str] = Field(default=None, max_length=320)
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class ServiceOption(SQLModel, table=True):

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlmodel import Session
 
-from svcconsole.store.models import Customer, Service
+from svcconsole.store import search
+from svcconsole.store.models import Service
 
 DELETED = "deleted"
 
@@ -65,6 +66,7 @@ class ServiceFilter:
     cycles: tuple[str, ...] = ()
     ids: tuple[int, ...] = ()
     search: str | None = None
+    search_ids: tuple[int, ...] | None = None
     customer_name: str | None = None
     expires_before: datetime | None = None
     expires_after: datetime | None = None
@@ -116,32 +118,25 @@ def conditions(service_filter: ServiceFilter) -> list[ColumnElement[bool]]:
     if service_filter.expires_after is not None:
         where.append(Service.expires_at > service_filter.expires_after)  # type: ignore[operator]
     if service_filter.search:
-        where.append(search_condition(service_filter.search))
+        where.append(search_condition(service_filter.search, service_filter.search_ids))
     return where
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _like_prefix(text: str) -> str:
-    return _escape_like(text) + "%"
+    return search.escape_like(text) + "%"
 
 
-def search_condition(text: str) -> ColumnElement[bool]:
-    """Free text over id, uuid, name, product, customer name and email."""
+def search_condition(text: str, ids: tuple[int, ...] | None = None) -> ColumnElement[bool]:
+    """Free text over id, uuid, name, product, customer name and email (see `store.search`).
+
+    `ids` are the matches the index found when the term is selective; without them the
+    condition scans `search_text`, which the list's ordered scan answers quickly for broad terms.
+    """
     term = text.strip().lower()
-    pattern = f"%{_escape_like(term)}%"
-    options: list[ColumnElement[bool]] = [
-        func.lower(Service.name).like(pattern, escape="\\"),
-        func.lower(Service.customer_name).like(pattern, escape="\\"),
-        func.lower(Service.product_name).like(pattern, escape="\\"),
-        Service.uuid.like(pattern, escape="\\"),  # type: ignore[attr-defined]
-        Service.customer_id.in_(select(Customer.id).where(Customer.email.like(pattern, escape="\\"))),  # type: ignore[attr-defined, union-attr]
-    ]
+    match = Service.id.in_(ids) if ids is not None else Service.search_text.like(f"%{search.escape_like(term)}%", escape="\\")  # type: ignore[union-attr, attr-defined]
     if term.isdigit() and len(term) <= 12:
-        options.append(Service.id == int(term))
-    return or_(*options)
+        return or_(match, Service.id == int(term))
+    return match
 
 
 def filtered(query: Select[Any], service_filter: ServiceFilter) -> Select[Any]:

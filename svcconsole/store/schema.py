@@ -72,12 +72,17 @@ def check(db: Database) -> SchemaReport:
     """Compare the database with the migrations' head and the models; run SQLite's integrity check."""
     report = SchemaReport(url=safe_url(db.url), current=current_revision(db), head=head_revision())
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
         for difference in compare_metadata(context, metadata):
             report.differences.append(_describe_difference(difference))
         if db.is_sqlite:
             report.integrity = connection.exec_driver_sql("PRAGMA quick_check").scalar() or "unknown"
     return report
+
+
+def include_object(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    """Leave the search index (FTS5 tables, the trigram index) out of model comparisons."""
+    return not (name or "").startswith(("service_search", "ix_service_search"))
 
 
 def _describe_difference(difference: object) -> str:

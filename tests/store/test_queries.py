@@ -9,7 +9,7 @@ from svcconsole.core import clock, filters
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.seed import seed_demo
 from svcconsole.store import queries
-from svcconsole.store.models import Service
+from svcconsole.store.models import Customer, Service
 from svcconsole.store.queries import ServiceFilter, Sort
 
 ATTRIBUTE = {"customer": "customer_name", "product": "product_name", "server": "server_name", "cycle": "billing_cycle", "expires": "expires_at"}
@@ -76,6 +76,51 @@ def test_counts_by_status_ignore_the_status_term(seeded):
         counts = queries.counts_by_status(session, service_filter)
         monthly = session.exec(select(Service.status).where(Service.billing_cycle == "monthly", Service.status != "deleted")).all()
     assert counts == {status: monthly.count(status) for status in set(monthly)}
+
+
+@pytest.mark.parametrize("term", ["nova", "ova-1", "kowalski", "@example", "e", "vps", "9", "paper 4gb"])
+def test_search_finds_exactly_the_services_whose_text_contains_the_term(seeded, term):
+    with seeded.read() as session:
+        rows = session.execute(select(Service.id, Service.name, Service.customer_name, Service.product_name, Service.uuid, Service.status, Customer.email).join(Customer, Customer.id == Service.customer_id)).all()
+        expected = sorted(
+            row.id for row in rows
+            if row.status != "deleted" and (term in f"{row.name} {row.customer_name} {row.email} {row.product_name or ''} {row.uuid}".lower() or (term.isdigit() and row.id == int(term)))
+        )
+        service_filter = filters.parse_filter(session, term)
+        assert sorted(queries.iter_ids(session, service_filter)) == expected
+        assert queries.count(session, service_filter) == len(expected)
+    assert expected
+
+
+def test_a_selective_term_is_answered_from_the_index_on_sqlite(seeded, monkeypatch):
+    from svcconsole.store import search
+
+    monkeypatch.setattr(search, "SELECTIVE_LIMIT", 50)
+    with seeded.read() as session:
+        service_filter = filters.parse_filter(session, "kowalski")
+        broad = filters.parse_filter(session, "example")
+    if seeded.is_sqlite:
+        assert service_filter.search_ids is not None and 0 < len(service_filter.search_ids) <= 50
+    assert broad.search_ids is None
+
+
+def test_search_text_follows_renames(db, admin, catalog, frozen):
+    from svcconsole.core import catalog as catalog_module
+    from svcconsole.core import services
+    from tests.conftest import new_service
+
+    target = new_service(db, admin, catalog, name="Blue Falcon")
+
+    def found(text):
+        with db.read() as session:
+            return target in list(queries.iter_ids(session, filters.parse_filter(session, text)))
+
+    assert found("falcon") and found("alice martin") and found("web pro")
+    db.transaction(lambda session: services.edit_service(session, admin, target, {"name": "Red Kestrel"}))
+    db.transaction(lambda session: catalog_module.edit_customer(session, admin, str(catalog.customer_id), name="Zora Quill", email="zora@quill.example"))
+    db.transaction(lambda session: catalog_module.edit_product(session, admin, str(catalog.product_id), name="Hosting Max"))
+    assert not found("falcon") and not found("alice") and not found("web pro")
+    assert found("kestrel") and found("zora quill") and found("@quill.exa") and found("hosting max")
 
 
 def test_free_text_matches_id_uuid_name_customer_email_and_product(db, admin, catalog, frozen):

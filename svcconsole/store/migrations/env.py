@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from svcconsole.store.models import metadata
+from svcconsole.store.schema import include_object
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -12,6 +13,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=include_object,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,87 @@
+"""Free-text search over services: the `search_text` column and the index behind it.
+
+`search_text` is the lowercased name, customer name and email, product and uuid of a service.
+SQLite indexes it with an FTS5 trigram table (`service_search`, kept by triggers); PostgreSQL
+with a pg_trgm GIN index. A term of 3+ characters that matches few services is answered from
+the index as a list of ids; a term that matches many is answered by scanning in the list's own
+order, which finds a page of matches after a few rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, literal, select, text
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from svcconsole.store.models import Customer, Service
+
+SELECTIVE_LIMIT = 2000
+FTS_TABLE = "service_search"
+
+SQLITE_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(search_text, tokenize='trigram', detail=none, content='service', content_rowid='id')",
+    f"CREATE TRIGGER IF NOT EXISTS service_search_insert AFTER INSERT ON service BEGIN INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (new.id, new.search_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS service_search_delete AFTER DELETE ON service BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) VALUES ('delete', old.id, old.search_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS service_search_update AFTER UPDATE OF search_text ON service BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    f"INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (new.id, new.search_text); END",
+)
+SQLITE_TRIGGERS = ("service_search_insert", "service_search_delete", "service_search_update")
+POSTGRESQL_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS ix_service_search_trgm ON service USING gin (search_text gin_trgm_ops)",
+)
+
+
+def search_text(name: str, customer_name: str, email: str, product_name: str | None, uuid: str) -> str:
+    """What a service is found by (keep in step with `search_text_sql`)."""
+    return f"{name} {customer_name} {email} {product_name or ''} {uuid}".lower()
+
+
+def search_text_sql(email: ColumnElement[str] | str) -> ColumnElement[str]:
+    """The same text computed in SQL from the service's own columns and the customer's email."""
+    email_value = email if isinstance(email, ColumnElement) else literal(email)
+    return func.lower(
+        Service.name + " " + Service.customer_name + " " + email_value + " " + func.coalesce(Service.product_name, "") + " " + Service.uuid
+    )
+
+
+def customer_email_sql() -> ColumnElement[str]:
+    return select(Customer.email).where(Customer.id == Service.customer_id).scalar_subquery()
+
+
+def create_index(connection, dialect: str) -> None:  # type: ignore[no-untyped-def]
+    """Create the search index for `dialect` (used by the migration)."""
+    for statement in SQLITE_DDL if dialect == "sqlite" else POSTGRESQL_DDL:
+        connection.execute(text(statement))
+
+
+def drop_sqlite_triggers(connection) -> None:  # type: ignore[no-untyped-def]
+    for name in SQLITE_TRIGGERS:
+        connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
+def rebuild_sqlite_index(connection) -> None:  # type: ignore[no-untyped-def]
+    """Rebuild the FTS index from the service table and put its triggers back."""
+    connection.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
+    for statement in SQLITE_DDL[1:]:
+        connection.execute(text(statement))
+
+
+def escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matching_ids(session: Session, term: str) -> tuple[int, ...] | None:
+    """Every service id matching a 3+ character term when there are few (from the index);
+    None when the term is short or broad, and a scan in list order is the faster plan."""
+    if len(term) < 3 or session.get_bind().dialect.name != "sqlite":
+        return None
+    pattern = f"%{escape_like(term)}%"
+    rows = session.execute(
+        text(f"SELECT rowid FROM {FTS_TABLE} WHERE search_text LIKE :pattern ESCAPE '\\' LIMIT :limit"),
+        {"pattern": pattern, "limit": SELECTIVE_LIMIT + 1},
+    ).scalars().all()
+    if len(rows) > SELECTIVE_LIMIT:
+        return None
+    return tuple(sorted(rows))
