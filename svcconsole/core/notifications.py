@@ -55,6 +55,12 @@ TEMPLATES: dict[str, Template] = {
         "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was terminated on {today}; "
         "its data has been removed.\n",
     ),
+    "manual_delivery": Template(
+        "Service #{service_id} is paid and waits for delivery",
+        "Invoice #{invoice_id} of {customer_name} <{customer_email}> was paid. Service #{service_id} \"{service_name}\" "
+        "({product}) was created pending; its module delivers by hand: set it up, then run "
+        "`svcconsole services deliver {service_id}`.\n",
+    ),
     "delivery_failed": Template(
         "Delivery of service #{service_id} failed",
         "Service #{service_id} \"{service_name}\" of {customer_name} <{customer_email}> could not be delivered "
