@@ -159,6 +159,12 @@ class Mailbox:
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         import email
         from email import policy
@@ -247,7 +253,7 @@ def tls_smtp(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"billing" and auth_data.password == b"s3cret"
         if ok:
             session.authenticated_login = auth_data.login.decode()
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     server = start_smtp(tls_context=server_context, require_starttls=True, authenticator=authenticate, auth_required=True, auth_require_tls=True)
     for key, value in (("smtp_host", server.host), ("smtp_port", str(server.port)), ("smtp_from", "billing@hosting.example"), ("smtp_starttls", "true"), ("smtp_user", "billing"), ("smtp_password", "s3cret")):

@@ -33,22 +33,22 @@ def test_prorate_is_the_price_difference_for_the_remaining_days_rounded_half_up(
     assert billing.prorate(Decimal(old), Decimal(new), remaining, cycle_days) == Decimal(expected)
 
 
-@pytest.mark.parametrize(
-    ("cycle", "expires", "remaining", "cycle_days", "amount"),
-    [
-        ("monthly", at(2026, 12, 11), 20, 30, "6.67"),
-        ("annually", at(2027, 5, 21), 181, 365, "49.59"),
-        ("weekly", at(2026, 11, 24), 3, 7, "0.86"),
-        ("quarterly", at(2027, 1, 31), 71, 92, "20.84"),
-    ],
-)
-def test_upgrade_list_quotes_each_target_on_the_frozen_day(db, admin, catalog, cli, frozen, cycle, expires, remaining, cycle_days, amount):
-    service_id = active_service(db, admin, catalog, expires=expires, cycle=cycle)
-    result = cli("services", "upgrade", str(service_id), "--list", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    [target] = json.loads(result.stdout)["targets"]
-    assert target["product"] == "Web Max"
-    assert (target["remaining_days"], target["cycle_days"], target["amount"], target["available"]) == (remaining, cycle_days, amount, True)
+QUOTES = {
+    "monthly": (at(2026, 12, 11), 20, 30, "6.67"),
+    "annually": (at(2027, 5, 21), 181, 365, "49.59"),
+    "weekly": (at(2026, 11, 24), 3, 7, "0.86"),
+    "quarterly": (at(2027, 1, 31), 71, 92, "20.84"),
+}
+
+
+def test_upgrade_list_quotes_each_target_on_the_frozen_day(db, admin, catalog, cli, frozen):
+    for cycle, (expires, remaining, cycle_days, amount) in QUOTES.items():
+        service_id = active_service(db, admin, catalog, expires=expires, cycle=cycle, name=cycle)
+        result = cli("services", "upgrade", str(service_id), "--list", "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        [target] = json.loads(result.stdout)["targets"]
+        assert target["product"] == "Web Max"
+        assert (target["remaining_days"], target["cycle_days"], target["amount"], target["available"]) == (remaining, cycle_days, amount, True), cycle
 
 
 def test_upgrade_without_billing_applies_at_once(db, admin, catalog, cli, frozen):
