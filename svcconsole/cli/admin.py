@@ -164,7 +164,7 @@ def settings_get(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
         data(settings_module.load(session).display(key))
 
 
-@settings_app.command("set")
+@settings_app.command("set", context_settings={"ignore_unknown_options": True})
 def settings_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)) -> None:
     """Change a setting (validated: a negative day count is refused)."""
     cli = state(ctx)

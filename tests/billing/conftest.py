@@ -58,7 +58,10 @@ def count(db: Database, model: Any, *conditions: Any) -> int:
 
 def rows(db: Database, model: Any, *conditions: Any) -> list[Any]:
     with db.read() as session:
-        return list(session.exec(select(model).where(*conditions).order_by(model.id)).all())
+        query = select(model).where(*conditions)
+        if "id" in model.model_fields:
+            query = query.order_by(model.id)
+        return list(session.exec(query).all())
 
 
 def service(db: Database, service_id: int) -> Any:
