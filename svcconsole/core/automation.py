@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, or_, text
@@ -33,7 +35,7 @@ from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import SYSTEM, Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, CancelMode, Status, SuspendKind
 from svcconsole.store.engine import Database
-from svcconsole.store.models import InvoiceLine, Job, Lease, Notification, Service, ServiceMeta
+from svcconsole.store.models import Customer, InvoiceLine, Job, Lease, Notification, Service, ServiceMeta, ServiceOption
 
 CHUNK = 200
 LOCK_NAME = "automation"
@@ -72,6 +74,7 @@ class StepReport:
     title: str
     rule: str
     items: list[StepItem] = field(default_factory=list)
+    seconds: float = 0.0
 
     def count(self, outcome: str) -> int:
         return sum(1 for item in self.items if item.outcome == outcome)
@@ -80,7 +83,7 @@ class StepReport:
         outcomes = dict.fromkeys(item.outcome for item in self.items)
         parts = [f"{self.count(outcome)} {outcome}" for outcome in outcomes]
         verb = "would touch" if dry_run else "touched"
-        return f"step {self.number} {self.title}: {verb} {len(self.items)}: {', '.join(parts) or 'nothing to do'} [{self.rule}]"
+        return f"step {self.number} {self.title}: {verb} {len(self.items)}: {', '.join(parts) or 'nothing to do'} in {self.seconds:.2f}s [{self.rule}]"
 
 
 @dataclass
@@ -231,8 +234,38 @@ def _ids(session: Session, query: Any) -> list[int]:
     return list(session.exec(query.order_by(Service.id)).all())
 
 
-def _lock(session: Session, service_id: int) -> Service:
-    return services.get_service(session, service_id, for_update=True)
+@dataclass
+class ChunkCache:
+    """A chunk's services, locked in one statement, and what their step reads, in a few queries."""
+
+    services: dict[int, Service]
+    customers: list[Customer] = field(default_factory=list)
+    with_options: set[int] = field(default_factory=set)
+    billed: set[tuple[int, datetime]] = field(default_factory=set)
+    sent_keys: set[str] = field(default_factory=set)
+    quiet: set[int] = field(default_factory=set)
+
+    def amount(self, session: Session, service: Service) -> Decimal:
+        """One cycle's renewal amount (the options' query only for services that have options)."""
+        if service.id in self.with_options:
+            return services.renewal_amount(session, service, 1)
+        return billing.cents(service.price or billing.ZERO)
+
+
+def _lock_chunk(session: Session, service_ids: Sequence[int]) -> ChunkCache:
+    locked = session.exec(select(Service).where(Service.id.in_(list(service_ids))).order_by(Service.id).with_for_update()).all()  # type: ignore[union-attr,arg-type]
+    cache = ChunkCache({service.id or 0: service for service in locked})
+    customer_ids = list({service.customer_id for service in locked})
+    cache.customers = list(session.exec(select(Customer).where(Customer.id.in_(customer_ids))).all()) if customer_ids else []  # type: ignore[union-attr]
+    return cache
+
+
+def _with_options(session: Session, service_ids: Sequence[int]) -> set[int]:
+    return set(session.exec(select(ServiceOption.service_id).where(ServiceOption.service_id.in_(list(service_ids))).distinct()).all())  # type: ignore[attr-defined]
+
+
+def _prepare_plain(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
+    return _lock_chunk(session, [_candidate_id(candidate) for candidate in candidates])
 
 
 def _done(step: int, service_id: int, outcome: services.Outcome, why: str) -> StepItem:
@@ -279,15 +312,27 @@ def _select_renewals(session: Session, ctx: RunContext) -> list[int]:
     return _ids(session, query)
 
 
-def _do_renewal(session: Session, ctx: RunContext, service_id: int) -> StepItem | None:
-    service = _lock(session, service_id)
-    if not _renewal_due(service, ctx):
+def _prepare_renewals(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
+    cache = _prepare_plain(session, ctx, candidates)
+    ids = list(cache.services)
+    cache.with_options = _with_options(session, ids)
+    lines = session.exec(
+        select(InvoiceLine.service_id, InvoiceLine.period_start).where(InvoiceLine.service_id.in_(ids), InvoiceLine.kind == billing.LineKind.RENEWAL.value)  # type: ignore[union-attr]
+    ).all()
+    cache.billed = {(service_id, clock.as_utc(start)) for service_id, start in lines if service_id is not None and start is not None}
+    return cache
+
+
+def _do_renewal(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or not _renewal_due(service, ctx):
         return None
     assert service.expires_at is not None
-    if billing.renewal_line_for_period(session, service_id, service.expires_at) is not None:
+    if (service_id, clock.as_utc(service.expires_at)) in cache.billed:
         return None
     services.check_renewable(session, service, 1, services.settings_of(session))
-    line = billing.invoice_renewal(session, ctx.actor, service, 1, "new")
+    line = billing.invoice_renewal(session, ctx.actor, service, 1, "new", amount=cache.amount(session, service))
+    cache.billed.add((service_id, clock.as_utc(service.expires_at)))
     why = f"expires {ctx.day(line.period_start)}, within invoice_generation_days={ctx.settings['invoice_generation_days']}"
     message = f"invoice {line.invoice_id}: {billing.money_text(line.amount, service.currency)} for {ctx.date(line.period_start)} to {ctx.date(line.period_end)}"
     if line.amount == billing.ZERO:
@@ -327,6 +372,13 @@ def _notice_key(service_id: int, expires_at: datetime, days: int) -> str:
     return f"expiry:{service_id}:{clock.as_utc(expires_at).date().isoformat()}:{days}"
 
 
+def _existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    return set(session.exec(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(wanted))).all())  # type: ignore[union-attr,arg-type]
+
+
 def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
     due: list[tuple[int, int]] = []
     for days in _notice_days(ctx):
@@ -340,33 +392,58 @@ def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
         )
         rows = list(session.exec(query.order_by(Service.id)).all())
         for offset in range(0, len(rows), 1000):
-            page = rows[offset : offset + 1000]
-            keys = {_notice_key(service_id, expires_at, days): service_id for service_id, expires_at in page}
-            sent = set(session.exec(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(list(keys)))).all())  # type: ignore[union-attr]
+            keys = {_notice_key(service_id, expires_at, days): service_id for service_id, expires_at in rows[offset : offset + 1000]}
+            sent = _existing_keys(session, keys)
             due.extend((service_id, days) for key, service_id in keys.items() if key not in sent)
     due.sort()
     return due
 
 
-def _do_notice(session: Session, ctx: RunContext, service_id: int, days: int) -> StepItem | None:
-    service = _lock(session, service_id)
+def _prepare_notices(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
+    cache = _prepare_plain(session, ctx, candidates)
+    ids = list(cache.services)
+    cache.with_options = _with_options(session, ids)
+    cache.quiet = set(
+        session.exec(
+            select(ServiceMeta.service_id).where(
+                ServiceMeta.service_id.in_(ids),  # type: ignore[attr-defined]
+                ServiceMeta.key == "disable_notify_expiration",
+                func.lower(ServiceMeta.value) == "true",
+            )
+        ).all()
+    )
+    keys = [
+        _notice_key(service_id, cache.services[service_id].expires_at, days)  # type: ignore[arg-type]
+        for service_id, days in candidates
+        if service_id in cache.services and cache.services[service_id].expires_at is not None
+    ]
+    cache.sent_keys = _existing_keys(session, keys)
+    return cache
+
+
+def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int, days: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or service.expires_at is None:
+        return None
     after, until = _notice_window(ctx, days)
-    if service.status != Status.ACTIVE.value or service.cancel_at is not None or service.expires_at is None or not after < service.expires_at <= until:
+    if service.status != Status.ACTIVE.value or service.cancel_at is not None or not after < service.expires_at <= until:
         return None
-    if (services.meta_value(session, service_id, "disable_notify_expiration") or "").strip().lower() == "true":
+    key = _notice_key(service_id, service.expires_at, days)
+    if service_id in cache.quiet or key in cache.sent_keys:
         return None
-    amount = services.renewal_amount(session, service, 1)
     queued = notifications.notify_customer(
         session,
         "expiry_notice",
         service,
-        dedupe_key=_notice_key(service_id, service.expires_at, days),
+        dedupe_key=key,
+        known_new=True,
         days=days,
         expires=ctx.date(service.expires_at),
-        price=billing.money_text(amount, service.currency),
+        price=billing.money_text(cache.amount(session, service), service.currency),
     )
     if queued is None:
         return None
+    cache.sent_keys.add(key)
     return StepItem(2, service_id, "ok", f"expiry notice to {queued.to_address}: expires {ctx.day(service.expires_at)} (expiry_notice_days: {days} days before)")
 
 
@@ -395,9 +472,9 @@ def _select_suspensions(session: Session, ctx: RunContext) -> list[int]:
     return _ids(session, query)
 
 
-def _do_suspend(session: Session, ctx: RunContext, service_id: int) -> StepItem | None:
-    service = _lock(session, service_id)
-    if not _suspend_due(service, ctx):
+def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or not _suspend_due(service, ctx):
         return None
     expired = ctx.day(service.expires_at)
     outcome = services.perform(
@@ -441,9 +518,9 @@ def _select_expiries(session: Session, ctx: RunContext) -> list[int]:
     return _ids(session, query)
 
 
-def _do_expire(session: Session, ctx: RunContext, service_id: int) -> StepItem | None:
-    service = _lock(session, service_id)
-    if not _expire_due(service, ctx):
+def _do_expire(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or not _expire_due(service, ctx):
         return None
     since = ctx.day(_overdue_since(service))
     outcome = services.perform(
@@ -475,9 +552,9 @@ def _select_cancellations(session: Session, ctx: RunContext) -> list[int]:
     return _ids(session, query)
 
 
-def _do_cancel(session: Session, ctx: RunContext, service_id: int) -> StepItem | None:
-    service = _lock(session, service_id)
-    if not _cancel_due(service, ctx):
+def _do_cancel(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or not _cancel_due(service, ctx):
         return None
     asked = service.cancel_reason
     when = ctx.day(service.cancel_at)
@@ -530,9 +607,9 @@ def _select_hidden(session: Session, ctx: RunContext) -> list[int]:
     return sorted({*_ids(session, expired), *_ids(session, cancelled)})
 
 
-def _do_hide(session: Session, ctx: RunContext, service_id: int) -> StepItem | None:
-    service = _lock(session, service_id)
-    if not _hide_due(service, ctx):
+def _do_hide(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or not _hide_due(service, ctx):
         return None
     ended = ctx.day(_ended_at(service))
     was = service.status
@@ -545,22 +622,23 @@ def _do_hide(session: Session, ctx: RunContext, service_id: int) -> StepItem | N
 
 @dataclass(frozen=True)
 class ServiceStep:
-    """A step over services: its rule text, its candidate query and its per-service change."""
+    """A step over services: its rule text, its candidate query, its chunk read and its per-service change."""
 
     number: int
     title: str
     rule: Callable[[RunContext], str]
     select: Callable[[Session, RunContext], Sequence[Any]]
+    prepare: Callable[[Session, RunContext, Sequence[Any]], ChunkCache]
     apply: Callable[..., StepItem | None]
 
 
 SERVICE_STEPS: tuple[ServiceStep, ...] = (
-    ServiceStep(1, "renewal invoices", _renewal_rule, _select_renewals, _do_renewal),
-    ServiceStep(2, "expiry notices", _notice_rule, _select_notices, _do_notice),
-    ServiceStep(3, "suspend overdue", _suspend_rule, _select_suspensions, _do_suspend),
-    ServiceStep(4, "expire", _expire_rule, _select_expiries, _do_expire),
-    ServiceStep(5, "end-of-cycle cancellations", _cancel_rule, _select_cancellations, _do_cancel),
-    ServiceStep(6, "hide old services", _hide_rule, _select_hidden, _do_hide),
+    ServiceStep(1, "renewal invoices", _renewal_rule, _select_renewals, _prepare_renewals, _do_renewal),
+    ServiceStep(2, "expiry notices", _notice_rule, _select_notices, _prepare_notices, _do_notice),
+    ServiceStep(3, "suspend overdue", _suspend_rule, _select_suspensions, _prepare_plain, _do_suspend),
+    ServiceStep(4, "expire", _expire_rule, _select_expiries, _prepare_plain, _do_expire),
+    ServiceStep(5, "end-of-cycle cancellations", _cancel_rule, _select_cancellations, _prepare_plain, _do_cancel),
+    ServiceStep(6, "hide old services", _hide_rule, _select_hidden, _prepare_plain, _do_hide),
 )
 QUEUE_STEP = (7, "jobs and mail", "retry due module jobs, then send queued notifications")
 
@@ -569,11 +647,11 @@ def _candidate_id(candidate: Any) -> int:
     return int(candidate[0]) if isinstance(candidate, tuple) else int(candidate)
 
 
-def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, candidate: Any) -> StepItem | None:
+def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, cache: ChunkCache, candidate: Any) -> StepItem | None:
     arguments = candidate if isinstance(candidate, tuple) else (candidate,)
     savepoint = session.begin_nested()
     try:
-        item = step.apply(session, ctx, *arguments)
+        item = step.apply(session, ctx, cache, *arguments)
     except SvcError as error:
         savepoint.rollback()
         return StepItem(step.number, _candidate_id(candidate), "skipped", error.message)
@@ -582,9 +660,10 @@ def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, candidate: 
 
 
 def _apply_chunk(session: Session, ctx: RunContext, step: ServiceStep, chunk: Sequence[Any]) -> list[StepItem]:
+    cache = step.prepare(session, ctx, chunk)
     items = []
     for candidate in chunk:
-        item = _apply_one(session, ctx, step, candidate)
+        item = _apply_one(session, ctx, step, cache, candidate)
         if item is not None:
             items.append(item)
     return items
@@ -630,6 +709,7 @@ def run(
         return report
     try:
         for step in SERVICE_STEPS:
+            started = time.perf_counter()
             step_report = StepReport(step.number, step.title, step.rule(ctx))
             report.steps.append(step_report)
             with db.read() as session:
@@ -639,7 +719,10 @@ def run(
                 _report(step_report, items, progress)
                 if use_lock:
                     lock.renew()
+            step_report.seconds = time.perf_counter() - started
+        started = time.perf_counter()
         report.steps.append(_run_queue(db, ctx, progress))
+        report.steps[-1].seconds = time.perf_counter() - started
     finally:
         if use_lock:
             lock.release()
@@ -681,10 +764,12 @@ def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: 
     with db.read() as session:
         with session.begin():
             for step in SERVICE_STEPS:
+                started = time.perf_counter()
                 step_report = StepReport(step.number, step.title, step.rule(ctx))
                 report.steps.append(step_report)
                 for chunk in _chunks(list(step.select(session, ctx)), CHUNK):
                     _report(step_report, [_would(item) for item in _apply_chunk(session, ctx, step, chunk)], progress)
+                step_report.seconds = time.perf_counter() - started
             report.steps.append(_preview_queue(session, ctx, progress))
             session.rollback()
 

@@ -283,10 +283,13 @@ def check_renewal_invoice(session: Session, service: Service, cycle_count: int, 
         open_invoice_for(session, int(invoice_ref), service.customer_id, service.currency)
 
 
-def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_count: int, invoice: Invoice) -> InvoiceLine:
-    """Bill `cycle_count` cycles of `service` on `invoice`, record it, and mail the customer."""
+def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_count: int, invoice: Invoice, *, amount: Decimal | None = None) -> InvoiceLine:
+    """Bill `cycle_count` cycles of `service` on `invoice`, record it, and mail the customer.
+
+    `amount` is what `services.renewal_amount` gives, when the caller computed it already.
+    """
     start, end = _renewal_period(session, service, cycle_count)
-    amount = services.renewal_amount(session, service, cycle_count)
+    amount = services.renewal_amount(session, service, cycle_count) if amount is None else cents(amount)
     unit = cycles.PER_UNIT[cycles.BillingCycle(service.billing_cycle)]
     line = InvoiceLine(
         invoice_id=invoice.id or 0,
@@ -309,6 +312,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         "renewal_invoice",
         service,
         dedupe_key=f"renewal_invoice:{invoice.id}:{service.id}:{start.date().isoformat()}",
+        known_new=True,
         invoice_id=invoice.id,
         amount=money_text(amount, service.currency),
         period=f"{_local_day(start, session)} to {_local_day(end, session)}",
@@ -318,13 +322,13 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
     return line
 
 
-def invoice_renewal(session: Session, actor: Actor, service: Service, cycle_count: int, invoice_ref: str | int) -> InvoiceLine:
+def invoice_renewal(session: Session, actor: Actor, service: Service, cycle_count: int, invoice_ref: str | int, *, amount: Decimal | None = None) -> InvoiceLine:
     """Put a renewal of `service` on a new invoice or on an unpaid one of the same customer."""
     if invoice_ref == "new":
         invoice = new_invoice(session, service.customer_id, service.currency, due_at=service.expires_at)
     else:
         invoice = open_invoice_for(session, int(invoice_ref), service.customer_id, service.currency)
-    return add_renewal_line(session, actor, service, cycle_count, invoice)
+    return add_renewal_line(session, actor, service, cycle_count, invoice, amount=amount)
 
 
 def _renew_invoice_params(ctx: ActionContext) -> tuple[int, str | int]:

@@ -96,9 +96,14 @@ def queue(
     customer_id: int | None = None,
     service_id: int | None = None,
     dedupe_key: str | None = None,
+    known_new: bool = False,
 ) -> Notification | None:
-    """Queue one mail; None when a mail with the same `dedupe_key` was queued before."""
-    if dedupe_key is not None:
+    """Queue one mail; None when a mail with the same `dedupe_key` was queued before.
+
+    `known_new` skips the look-up when the caller has checked the key already (the unique
+    index still refuses a duplicate).
+    """
+    if dedupe_key is not None and not known_new:
         existing = session.exec(select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
         if existing is not None:
             return None
@@ -119,7 +124,7 @@ def queue(
     return row
 
 
-def notify_customer(session: Session, template: str, service: Service, *, dedupe_key: str | None = None, **extra: Any) -> Notification | None:
+def notify_customer(session: Session, template: str, service: Service, *, dedupe_key: str | None = None, known_new: bool = False, **extra: Any) -> Notification | None:
     customer = session.get(Customer, service.customer_id)
     if customer is None:
         return None
@@ -132,4 +137,5 @@ def notify_customer(session: Session, template: str, service: Service, *, dedupe
         customer_id=customer.id,
         service_id=service.id,
         dedupe_key=dedupe_key,
+        known_new=known_new,
     )
