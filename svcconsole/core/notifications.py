@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from svcconsole.core import clock
+from svcconsole.core import settings as settings_module
 from svcconsole.store.models import Customer, Notification, Service
 
 
@@ -74,8 +76,10 @@ class _Blank(dict):  # type: ignore[type-arg]
         return "-"
 
 
-def service_context(service: Service, customer: Customer) -> dict[str, Any]:
-    expires = service.expires_at.date().isoformat() if service.expires_at else "-"
+def service_context(service: Service, customer: Customer, tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """The fields every template may use; dates are local to `tz` (UTC when not given)."""
+    zone = tz or ZoneInfo("UTC")
+    expires = service.expires_at.astimezone(zone).date().isoformat() if service.expires_at else "-"
     return {
         "service_id": service.id,
         "service_name": service.name,
@@ -83,8 +87,16 @@ def service_context(service: Service, customer: Customer) -> dict[str, Any]:
         "customer_email": customer.email,
         "expires": expires,
         "price": f"{service.price} {service.currency}",
-        "today": clock.now().date().isoformat(),
+        "today": clock.now().astimezone(zone).date().isoformat(),
     }
+
+
+def _timezone(session: Session) -> ZoneInfo:
+    cached = session.info.get("settings")
+    if cached is None:
+        cached = settings_module.load(session)
+        session.info["settings"] = cached
+    return cached.tz
 
 
 def queue(
@@ -128,7 +140,7 @@ def notify_customer(session: Session, template: str, service: Service, *, dedupe
     customer = session.get(Customer, service.customer_id)
     if customer is None:
         return None
-    context = service_context(service, customer) | extra
+    context = service_context(service, customer, _timezone(session)) | extra
     return queue(
         session,
         template,

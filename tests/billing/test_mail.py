@@ -150,3 +150,12 @@ def test_the_automation_sends_what_it_queued(db, admin, catalog, cli, smtp, froz
     assert "(3 days from now). Renew it for 12.00 EUR" in notice["body"]
     assert count(db, Notification, Notification.status == "queued") == 0
     assert service(db, service_id).status == "active"
+
+
+def test_mail_dates_are_in_the_configured_time_zone(db, admin, catalog, cli, smtp, frozen):
+    assert cli("settings", "set", "timezone", "Europe/Paris").exit_code == 0
+    created = cli("services", "create", "--customer", "alice@example.com", "--name", "paris", "--product", "Web Pro", "--expires", "2026-12-01", "--deliver")
+    assert created.exit_code == 0, created.stderr
+    assert cli("notify", "send").exit_code == 0
+    [mail] = smtp.mailbox.messages
+    assert "It renews on 2026-12-01 for 12.00 EUR." in mail["body"]
