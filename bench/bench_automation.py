@@ -85,6 +85,7 @@ def make_due(db: Database, now: datetime, count: int, rng: random.Random, cases:
 
 
 def main() -> int:
+    """Seed, make due, time the run and the re-run; exit 1 if the re-run changed anything."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=1_000_000)
     parser.add_argument("--due", type=float, default=0.01, help="Share of services due (default 0.01).")

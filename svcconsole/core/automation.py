@@ -77,9 +77,11 @@ class StepReport:
     seconds: float = 0.0
 
     def count(self, outcome: str) -> int:
+        """How many services ended with `outcome`."""
         return sum(1 for item in self.items if item.outcome == outcome)
 
     def summary(self, dry_run: bool = False) -> str:
+        """The step's one summary line: counts by outcome, time taken and the rule in force."""
         outcomes = dict.fromkeys(item.outcome for item in self.items)
         parts = [f"{self.count(outcome)} {outcome}" for outcome in outcomes]
         verb = "would touch" if dry_run else "touched"
@@ -98,10 +100,12 @@ class AutomationReport:
 
     @property
     def locked_out(self) -> bool:
+        """True when another run held the lock and this one did nothing."""
         return self.locked_by is not None
 
     @property
     def failed(self) -> list[StepItem]:
+        """Every item that failed (a module job or a mail)."""
         return [item for step in self.steps for item in step.items if item.outcome == "failed"]
 
     @property
@@ -110,6 +114,7 @@ class AutomationReport:
         return 3 if self.failed else 0
 
     def settings_line(self) -> str:
+        """The settings in force, as one line."""
         return "settings in force: " + " ".join(f"{key}={value}" for key, value in self.settings.items())
 
 
@@ -125,9 +130,11 @@ class RunContext:
     actor: Actor
 
     def day(self, moment: datetime | None) -> str:
+        """A moment as local `YYYY-MM-DD HH:MM`."""
         return moment.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
     def date(self, moment: datetime | None) -> str:
+        """A moment as a local date."""
         return moment.astimezone(self.settings.tz).date().isoformat() if moment else "-"
 
 
@@ -173,6 +180,7 @@ class RunLock:
         self._connection: Any = None
 
     def acquire(self) -> bool:
+        """Take the lock if free; False (and `held_by` set) when another run holds it."""
         if self.db.is_postgresql:
             connection = self.db.engine.connect()
             taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _advisory_key(self.name)}).scalar()
@@ -199,6 +207,7 @@ class RunLock:
         return True
 
     def renew(self) -> None:
+        """Extend the lease while the run goes on (nothing to do on PostgreSQL)."""
         if self.db.is_postgresql:
             return
 
@@ -211,6 +220,7 @@ class RunLock:
         self.db.transaction(work)
 
     def release(self) -> None:
+        """Give the lock back."""
         if self.db.is_postgresql:
             if self._connection is not None:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _advisory_key(self.name)})

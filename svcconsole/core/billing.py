@@ -33,6 +33,8 @@ ZERO = Decimal("0.00")
 
 
 class InvoiceStatus(StrEnum):
+    """Where an invoice stands: lines are added while it is draft or unpaid."""
+
     DRAFT = "draft"
     UNPAID = "unpaid"
     PAID = "paid"
@@ -43,6 +45,8 @@ OPEN_STATUSES = (InvoiceStatus.DRAFT.value, InvoiceStatus.UNPAID.value)
 
 
 class LineKind(StrEnum):
+    """What a line bills, and so what paying it does."""
+
     ORDER = "order"
     RENEWAL = "renewal"
     UPGRADE = "upgrade"
@@ -50,6 +54,8 @@ class LineKind(StrEnum):
 
 
 class UpgradeStatus(StrEnum):
+    """Where an upgrade stands; awaiting_payment and in_progress are the ones listed as in progress."""
+
     AWAITING_PAYMENT = "awaiting_payment"
     IN_PROGRESS = "in_progress"
     DONE = "done"
@@ -61,6 +67,8 @@ OPEN_UPGRADE_STATUSES = (UpgradeStatus.AWAITING_PAYMENT.value, UpgradeStatus.IN_
 
 
 class UpgradeBilling(StrEnum):
+    """How an upgrade is billed: a prorated invoice, or not at all."""
+
     INVOICE = "invoice"
     NO_BILLING = "no_billing"
 
@@ -71,6 +79,7 @@ def cents(amount: Decimal | int | str) -> Decimal:
 
 
 def money_text(amount: Decimal, currency: str) -> str:
+    """`12.00 EUR`."""
     return f"{cents(amount)} {currency}"
 
 
@@ -102,6 +111,7 @@ def lines_of(session: Session, invoice_id: int) -> list[InvoiceLine]:
 
 
 def total_of(lines: Sequence[InvoiceLine]) -> Decimal:
+    """The sum of the lines, in cents."""
     return cents(sum((line.amount for line in lines), ZERO))
 
 
@@ -189,6 +199,7 @@ def invoice_dict(invoice: Invoice, *, total: Decimal, customer_email: str | None
 
 
 def line_dict(line: InvoiceLine) -> dict[str, Any]:
+    """An invoice line as a JSON-ready dict, with the error of a line that could not be applied."""
     return {
         "id": line.id,
         "invoice_id": line.invoice_id,
@@ -205,6 +216,7 @@ def line_dict(line: InvoiceLine) -> dict[str, Any]:
 
 
 def upgrade_dict(upgrade: Upgrade, products: dict[int, str] | None = None) -> dict[str, Any]:
+    """An upgrade as a JSON-ready dict, with product names when `products` maps their ids."""
     names = products or {}
     return {
         "id": upgrade.id,
@@ -463,6 +475,7 @@ class LineRequest:
     amount: str | None = None
 
     def empty(self) -> bool:
+        """True when nothing at all is asked for."""
         return not self.renew and not self.orders and self.option_service is None
 
 
@@ -554,10 +567,12 @@ class PayResult:
 
     @property
     def job_ids(self) -> list[int]:
+        """The module jobs the applied lines queued (delivery, upgrade, unsuspend...)."""
         return [outcome.job_id for outcome in self.outcomes if outcome.job_id is not None]
 
     @property
     def failed(self) -> list[LineOutcome]:
+        """The lines that could not be applied this time."""
         return [outcome for outcome in self.outcomes if not outcome.applied]
 
 
@@ -711,6 +726,7 @@ class UpgradeQuote:
 
     @property
     def available(self) -> bool:
+        """True when the service may move to this product."""
         return self.why_not is None
 
 
@@ -777,12 +793,14 @@ def upgrades_of(session: Session, service_id: int, *, open_only: bool = False) -
 
 
 def product_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Product names by id, for showing upgrades."""
     if not ids:
         return {}
     return {product.id or 0: product.name for product in session.exec(select(Product).where(Product.id.in_(list(ids)))).all()}  # type: ignore[union-attr]
 
 
 def parse_billing(text: str) -> UpgradeBilling:
+    """`invoice` or `none` (also `no_billing`), as typed after --billing."""
     value = (text or "").strip().lower().replace("-", "_")
     if value == "invoice":
         return UpgradeBilling.INVOICE
@@ -881,6 +899,7 @@ class UpgradeStart:
 
     @property
     def job_id(self) -> int | None:
+        """The change_package job queued, if the module does the change."""
         return self.outcome.job_id if self.outcome else None
 
 

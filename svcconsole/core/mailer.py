@@ -48,9 +48,11 @@ class SendReport:
     unconfigured: bool = False
 
     def count(self, outcome: str) -> int:
+        """How many mails ended with `outcome` (ok, retry or failed)."""
         return sum(1 for item in self.items if item.outcome == outcome)
 
     def summary(self) -> str:
+        """One line: how many were sent, kept queued or failed for good."""
         if self.not_sent_reason:
             return f"notify: {self.not_sent_reason}"
         if not self.items:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
 from svcconsole.core import automation, clock
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Activity, Invoice, InvoiceLine, Job, Notification, Renewal, Service

@@ -8,7 +8,7 @@ from decimal import Decimal
 from svcconsole.core import billing
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, InvoiceLine, Job, Notification, Service, ServiceMeta
-from tests.billing.conftest import NOW, RecordingPanel, count, rows, service, set_setting
+from tests.billing.conftest import NOW, RecordingPanel, count, rows, set_setting
 
 
 def test_create_and_import_never_create_an_invoice(db, admin, catalog, cli, frozen):
