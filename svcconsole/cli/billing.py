@@ -160,12 +160,12 @@ def invoices_add_line(
     identifier = parse_id("ID", invoice_id)
     request = _line_request(renew, cycles, order, cycle, name, server, option, description, amount)
 
-    def work(session: Any) -> tuple[list[tuple[int, str, str]], dict[str, Any]]:
+    def work(session: Any) -> tuple[list[int], dict[str, Any]]:
         lines = billing.add_lines(session, cli.actor, identifier, request)
-        return [(line.id or 0, line.description, f"{line.amount:.2f}") for line in lines], _invoice_record(session, identifier, with_lines=False)
+        return [line.id or 0 for line in lines], _invoice_record(session, identifier, with_lines=False)
 
     added, record = cli.db.transaction(work)
-    for line_id, _description, _amount in added:
+    for line_id in added:
         data(str(line_id))
     message(f"invoice {identifier}: {len(added)} line{'s' if len(added) != 1 else ''} added; total {record['total']} {record['currency']}")
 
