@@ -9,6 +9,7 @@ import typer
 from svcconsole import __version__
 from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_command, seed_app, settings_app, worker_command
 from svcconsole.cli.base import CliState, new_app, state
+from svcconsole.cli.billing import automation_app, invoices_app, notify_app, orders_app
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.output import message
 from svcconsole.cli.services import services_app
@@ -29,6 +30,10 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
+app.add_typer(invoices_app, name="invoices")
+app.add_typer(orders_app, name="orders")
+app.add_typer(automation_app, name="automation")
+app.add_typer(notify_app, name="notify")
 app.command("worker")(worker_command)
 app.command("sandbox")(sandbox_command)
 

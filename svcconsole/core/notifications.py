@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from svcconsole.core import clock
+from svcconsole.core import settings as settings_module
 from svcconsole.store.models import Customer, Notification, Service
 
 
@@ -55,6 +57,12 @@ TEMPLATES: dict[str, Template] = {
         "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was terminated on {today}; "
         "its data has been removed.\n",
     ),
+    "manual_delivery": Template(
+        "Service #{service_id} is paid and waits for delivery",
+        "Invoice #{invoice_id} of {customer_name} <{customer_email}> was paid. Service #{service_id} \"{service_name}\" "
+        "({product}) was created pending; its module delivers by hand: set it up, then run "
+        "`svcconsole services deliver {service_id}`.\n",
+    ),
     "delivery_failed": Template(
         "Delivery of service #{service_id} failed",
         "Service #{service_id} \"{service_name}\" of {customer_name} <{customer_email}> could not be delivered "
@@ -68,8 +76,10 @@ class _Blank(dict):  # type: ignore[type-arg]
         return "-"
 
 
-def service_context(service: Service, customer: Customer) -> dict[str, Any]:
-    expires = service.expires_at.date().isoformat() if service.expires_at else "-"
+def service_context(service: Service, customer: Customer, tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """The fields every template may use; dates are local to `tz` (UTC when not given)."""
+    zone = tz or ZoneInfo("UTC")
+    expires = service.expires_at.astimezone(zone).date().isoformat() if service.expires_at else "-"
     return {
         "service_id": service.id,
         "service_name": service.name,
@@ -77,8 +87,16 @@ def service_context(service: Service, customer: Customer) -> dict[str, Any]:
         "customer_email": customer.email,
         "expires": expires,
         "price": f"{service.price} {service.currency}",
-        "today": clock.now().date().isoformat(),
+        "today": clock.now().astimezone(zone).date().isoformat(),
     }
+
+
+def _timezone(session: Session) -> ZoneInfo:
+    cached = session.info.get("settings")
+    if cached is None:
+        cached = settings_module.load(session)
+        session.info["settings"] = cached
+    return cached.tz
 
 
 def queue(
@@ -90,9 +108,14 @@ def queue(
     customer_id: int | None = None,
     service_id: int | None = None,
     dedupe_key: str | None = None,
+    known_new: bool = False,
 ) -> Notification | None:
-    """Queue one mail; None when a mail with the same `dedupe_key` was queued before."""
-    if dedupe_key is not None:
+    """Queue one mail; None when a mail with the same `dedupe_key` was queued before.
+
+    `known_new` skips the look-up when the caller has checked the key already (the unique
+    index still refuses a duplicate).
+    """
+    if dedupe_key is not None and not known_new:
         existing = session.exec(select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
         if existing is not None:
             return None
@@ -113,11 +136,11 @@ def queue(
     return row
 
 
-def notify_customer(session: Session, template: str, service: Service, *, dedupe_key: str | None = None, **extra: Any) -> Notification | None:
+def notify_customer(session: Session, template: str, service: Service, *, dedupe_key: str | None = None, known_new: bool = False, **extra: Any) -> Notification | None:
     customer = session.get(Customer, service.customer_id)
     if customer is None:
         return None
-    context = service_context(service, customer) | extra
+    context = service_context(service, customer, _timezone(session)) | extra
     return queue(
         session,
         template,
@@ -126,4 +149,5 @@ def notify_customer(session: Session, template: str, service: Service, *, dedupe
         customer_id=customer.id,
         service_id=service.id,
         dedupe_key=dedupe_key,
+        known_new=known_new,
     )

@@ -423,16 +423,17 @@ def _apply_renew(ctx: ActionContext) -> str:
     service = ctx.service
     before = service.status
     cycles_wanted = int(ctx.params.get("cycles", 1))
-    amount = Decimal("0.00") if ctx.params.get("free") else renewal_amount(ctx.session, service, cycles_wanted)
+    if ctx.params.get("amount") is not None:
+        amount = Decimal(str(ctx.params["amount"]))
+    else:
+        amount = Decimal("0.00") if ctx.params.get("free") else renewal_amount(ctx.session, service, cycles_wanted)
+    invoice_id = ctx.params.get("invoice_id")
     old_expiry = service.expires_at
-    new_expiry, lift = extend_service(ctx.session, ctx.actor, service, cycles_wanted, amount, ctx.tz)
-    _log(
-        ctx,
-        "renew",
-        before,
-        reason=ctx.params.get("reason"),
-        details={"cycles": cycles_wanted, "amount": str(amount), "from": _iso(old_expiry), "to": _iso(new_expiry)},
-    )
+    new_expiry, lift = extend_service(ctx.session, ctx.actor, service, cycles_wanted, amount, ctx.tz, invoice_id=invoice_id)
+    details: dict[str, Any] = {"cycles": cycles_wanted, "amount": str(amount), "from": _iso(old_expiry), "to": _iso(new_expiry)}
+    if invoice_id is not None:
+        details["invoice"] = invoice_id
+    _log(ctx, "renew", before, reason=ctx.params.get("reason"), details=details)
     message = f"expires {_day(new_expiry, ctx.tz)} (was {_day(old_expiry, ctx.tz)})"
     if lift:
         ctx.follow_up.append(("unsuspend", {"reason": "renewed past the overdue date"}))
@@ -578,9 +579,17 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
 }
 
 
+FINAL_FAILURE_HOOKS: dict[str, Callable[[Session, Job, str], None]] = {}
+
+
 def register_action(name: str, implementation: ActionImpl) -> None:
     """Add an action implemented elsewhere in core (upgrade lives with billing)."""
     IMPLEMENTATIONS[name] = implementation
+
+
+def register_final_failure_hook(action: str, hook: Callable[[Session, Job, str], None]) -> None:
+    """Call `hook(session, job, error)` when a job of `action` fails for good."""
+    FINAL_FAILURE_HOOKS[action] = hook
 
 
 def normalize_action(action: str, params: dict[str, Any]) -> str:
@@ -706,6 +715,8 @@ def record_module_failure(session: Session, job: Job, error: str, *, final: bool
     )
     if final and job.action in {"deliver", "redeliver"}:
         _notify_admins_of_failed_delivery(session, service, error)
+    if final and job.action in FINAL_FAILURE_HOOKS:
+        FINAL_FAILURE_HOOKS[job.action](session, job, error)
 
 
 def _notify_admins_of_failed_delivery(session: Session, service: Service, error: str) -> None:
@@ -1173,3 +1184,5 @@ __all__ = [
     "register_action",
     "service_ref",
 ]
+
+from svcconsole.core import billing as _billing  # noqa: E402,F401  (registers renew-invoice and upgrade)

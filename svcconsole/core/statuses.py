@@ -135,6 +135,11 @@ ACTIONS: dict[str, ActionRule] = {
             "lifted when the new expiry is in the future; renewal limits apply.",
         ),
         _rule(
+            "renew-invoice", "Renew by invoice", (Status.ACTIVE, Status.SUSPENDED), None, None, None, Role.OPERATOR, False,
+            "Bill N cycles on an invoice (a new one, or a line on an unpaid invoice of the same customer).",
+            "The expiry moves when the invoice is paid; the renewal rules and limits are checked now and again then.",
+        ),
+        _rule(
             "cancel-end-of-cycle", "Cancel at end of cycle", (Status.PENDING, Status.ACTIVE, Status.SUSPENDED),
             None, None, None, Role.OPERATOR, False,
             "Set cancel_at to the expiry; the automation run cancels the service then.",

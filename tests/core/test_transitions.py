@@ -88,7 +88,7 @@ def test_action_from_status(db, admin, catalog, frozen, action, status):
 
 
 def test_the_table_covers_every_cli_action():
-    assert set(PARAMS) | {"reinstall", "upgrade", "set-status"} >= set(ACTIONS)
+    assert set(PARAMS) | {"reinstall", "upgrade", "set-status", "renew-invoice"} >= set(ACTIONS)
 
 
 def test_cancel_end_of_cycle_sets_cancel_at_to_the_expiry(db, admin, catalog, frozen):

@@ -1,0 +1,399 @@
+"""The automation run: each step's rule at its boundaries, re-runs, dry runs, --at, jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from svcconsole.core import automation, clock
+from svcconsole.modules.base import ModuleError
+from svcconsole.store.models import Activity, Invoice, InvoiceLine, Job, Notification, Renewal, Service
+from tests.billing.conftest import NOW, RecordingPanel, act, active_service, count, rows, service, set_setting
+
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
+
+
+def run(db, admin, moment: datetime = NOW, **options) -> automation.AutomationReport:  # type: ignore[no-untyped-def]
+    with clock.frozen_at(moment):
+        return automation.run(db, admin, **options)
+
+
+def step(report: automation.AutomationReport, number: int) -> automation.StepReport:
+    return next(item for item in report.steps if item.number == number)
+
+
+def touched(report: automation.AutomationReport, number: int) -> list[int | None]:
+    return [item.service_id for item in step(report, number).items]
+
+
+# ----------------------------------------------------------------------------- 1. renewal invoices
+
+
+BEFORE_AND_AFTER = {"the day before": DAY, "a second before": SECOND, "the moment of": timedelta(0), "the day after": -DAY}
+PAST_THE_LIMIT = {"the day before": DAY, "at the limit": timedelta(0), "a second past": -SECOND, "the day after": -DAY}
+
+
+def test_step1_invoices_at_invoice_generation_days_before_expiry(db, admin, catalog, frozen):
+    expiries = {label: NOW + timedelta(days=7) + offset for label, offset in BEFORE_AND_AFTER.items()}
+    ids = {label: active_service(db, admin, catalog, expires=expiry, name=label) for label, expiry in expiries.items()}
+    report = run(db, admin)
+    invoiced = {label for label, service_id in ids.items() if service_id in touched(report, 1)}
+    assert invoiced == {"the moment of", "the day after"}
+    lines = {line.service_id: line for line in rows(db, InvoiceLine)}
+    invoices = {invoice.id: invoice for invoice in rows(db, Invoice)}
+    for label in invoiced:
+        line = lines[ids[label]]
+        assert (line.period_start, line.amount) == (expiries[label], Decimal("12.00"))
+        assert (invoices[line.invoice_id].due_at, invoices[line.invoice_id].status) == (expiries[label], "unpaid")
+    mails = rows(db, Notification, Notification.template == "renewal_invoice")
+    assert len(mails) == 2 and all("12.00 EUR" in mail.body for mail in mails)
+    assert {row.actor_kind for row in rows(db, Activity, Activity.action == "renewal_invoiced")} == {"system"}
+
+
+def test_step1_follows_the_setting(db, admin, catalog, frozen):
+    set_setting(db, "invoice_generation_days", "14")
+    service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=14))
+    later = active_service(db, admin, catalog, expires=NOW + timedelta(days=14) + SECOND)
+    report = run(db, admin)
+    assert touched(report, 1) == [service_id]
+    assert "invoice_generation_days=14" in step(report, 1).rule
+    assert later not in touched(report, 1)
+
+
+def test_step1_skips_services_that_must_not_be_invoiced(db, admin, catalog, cli, frozen):
+    expiry = NOW + timedelta(days=3)
+    cancelling = active_service(db, admin, catalog, expires=expiry, name="cancelling")
+    assert cli("services", "cancel", str(cancelling), "--mode", "end-of-cycle").exit_code == 0
+    manual_renewal = active_service(db, admin, catalog, expires=expiry, name="no auto renew")
+    assert cli("services", "edit", str(manual_renewal), "--auto-renew", "false").exit_code == 0
+    suspended = active_service(db, admin, catalog, expires=expiry, name="suspended")
+    act(db, admin, "suspend", suspended, {"kind": "admin"})
+    one_time = active_service(db, admin, catalog, expires=expiry, name="one time", cycle="monthly")
+    assert cli("services", "edit", str(one_time), "--cycle", "onetime").exit_code == 0
+    billed = active_service(db, admin, catalog, expires=expiry, name="billed")
+    report = run(db, admin)
+    assert touched(report, 1) == [billed]
+
+
+def test_step1_never_bills_a_period_twice_even_after_the_invoice_was_cancelled(db, admin, catalog, cli, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=5))
+    run(db, admin)
+    run(db, admin)
+    [invoice] = rows(db, Invoice)
+    assert cli("invoices", "cancel", str(invoice.id)).exit_code == 0
+    third = run(db, admin, NOW + timedelta(hours=3))
+    assert touched(third, 1) == []
+    assert count(db, Invoice) == 1
+    assert cli("invoices", "list", "--service", str(service_id), "--format", "ids").lines == [str(invoice.id)]
+
+
+def test_step1_bills_the_next_period_once_the_invoice_is_paid(db, admin, catalog, cli, frozen):
+    expiry = NOW + timedelta(days=5)
+    service_id = active_service(db, admin, catalog, expires=expiry, cycle="weekly")
+    run(db, admin)
+    [invoice] = rows(db, Invoice)
+    assert cli("invoices", "pay", str(invoice.id)).exit_code == 0
+    assert service(db, service_id).expires_at == expiry + timedelta(days=7)
+    assert touched(run(db, admin), 1) == []
+    report = run(db, admin, expiry)
+    assert touched(report, 1) == [service_id]
+    assert [line.period_start for line in rows(db, InvoiceLine)] == [expiry, expiry + timedelta(days=7)]
+
+
+def test_step1_renews_a_free_service_at_once(db, admin, catalog, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=2), price="0.00")
+    report = run(db, admin)
+    assert "nothing to pay, renewed at once" in step(report, 1).items[0].message
+    assert rows(db, Invoice)[0].status == "paid"
+    assert service(db, service_id).expires_at == NOW + timedelta(days=2 + 30)
+    assert count(db, Renewal) == 1
+
+
+def test_step1_reports_a_renewal_limit_as_skipped(db, admin, catalog, cli, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=2))
+    assert cli("services", "meta", str(service_id), "set", "max_renewals", "0").exit_code == 0
+    report = run(db, admin)
+    [item] = step(report, 1).items
+    assert (item.service_id, item.outcome) == (service_id, "skipped")
+    assert "max_renewals=0" in item.message
+    assert count(db, Invoice) == 0
+    assert report.exit_code == 0
+
+
+# ----------------------------------------------------------------------------- 2. expiry notices
+
+
+def test_step2_expiry_notices_through_time(db, admin, catalog, frozen):
+    expiry = NOW + timedelta(days=8)
+    service_id = active_service(db, admin, catalog, expires=expiry)
+    sent_days = []
+    for moment in (expiry - 8 * DAY, expiry - 7 * DAY - SECOND, expiry - 7 * DAY, expiry - 6 * DAY, expiry - 3 * DAY, expiry - 2 * DAY, expiry - DAY, expiry - SECOND, expiry, expiry + DAY):
+        report = run(db, admin, moment)
+        if service_id in touched(report, 2):
+            sent_days.append((moment, rows(db, Notification, Notification.template == "expiry_notice")[-1].dedupe_key))
+    assert [moment for moment, _ in sent_days] == [expiry - 7 * DAY, expiry - 3 * DAY, expiry - DAY]
+    assert [key.rsplit(":", 1)[1] for _, key in sent_days] == ["7", "3", "1"]
+    notices = rows(db, Notification, Notification.template == "expiry_notice")
+    assert len(notices) == 3
+    assert "expires on 2026-11-29 (3 days from now)" in notices[1].body
+    assert "12.00 EUR" in notices[1].body
+
+
+def test_step2_a_late_first_run_sends_only_the_tightest_notice(db, admin, catalog, frozen):
+    active_service(db, admin, catalog, expires=NOW + timedelta(hours=30))
+    run(db, admin)
+    [notice] = rows(db, Notification, Notification.template == "expiry_notice")
+    assert notice.dedupe_key.endswith(":3")
+
+
+def test_step2_honours_disable_notify_expiration_and_the_setting(db, admin, catalog, cli, frozen):
+    set_setting(db, "expiry_notice_days", "5")
+    quiet = active_service(db, admin, catalog, expires=NOW + timedelta(days=4), name="quiet")
+    assert cli("services", "meta", str(quiet), "set", "disable_notify_expiration", "true").exit_code == 0
+    loud = active_service(db, admin, catalog, expires=NOW + timedelta(days=4), name="loud")
+    too_early = active_service(db, admin, catalog, expires=NOW + timedelta(days=6), name="early")
+    report = run(db, admin)
+    assert touched(report, 2) == [loud]
+    assert "expiry_notice_days=5" in step(report, 2).rule
+    assert too_early not in touched(report, 2)
+    assert cli("services", "meta", str(quiet), "set", "disable_notify_expiration", "false").exit_code == 0
+    assert touched(run(db, admin), 2) == [quiet]
+
+
+# ----------------------------------------------------------------------------- 3. suspend overdue
+
+
+def test_step3_suspends_active_services_expired_for_more_than_suspend_after_days(db, admin, catalog, frozen):
+    set_setting(db, "suspend_after_days", "2")
+    ids = {label: active_service(db, admin, catalog, expires=NOW - timedelta(days=2) + offset, at=NOW - timedelta(days=40), name=label) for label, offset in PAST_THE_LIMIT.items()}
+    report = run(db, admin)
+    suspended = {label for label, service_id in ids.items() if service(db, service_id).status == "suspended"}
+    assert suspended == {"a second past", "the day after"}
+    for label in suspended:
+        after = service(db, ids[label])
+        assert after.suspend_kind == "overdue" and after.suspend_reason.startswith("overdue: expired")
+    assert all("suspend_after_days=2" in item.message for item in step(report, 3).items)
+    assert count(db, Notification, Notification.template == "suspended") == 2
+    assert {row.actor for row in rows(db, Activity, Activity.action == "suspend")} == {"automation"}
+
+
+def test_step3_default_suspends_on_the_day_of_expiry(db, admin, catalog, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW - timedelta(hours=12), at=NOW - timedelta(days=40))
+    tomorrow = active_service(db, admin, catalog, expires=NOW + timedelta(hours=12), at=NOW - timedelta(days=40))
+    run(db, admin)
+    assert service(db, service_id).status == "suspended"
+    assert service(db, tomorrow).status == "active"
+
+
+# ----------------------------------------------------------------------------- 4. expire
+
+
+def test_step4_expires_services_suspended_as_overdue_for_more_than_terminate_after_days(db, admin, catalog, frozen):
+    ids = {}
+    for label, offset in PAST_THE_LIMIT.items():
+        suspended_at = NOW - timedelta(days=7) + offset
+        ids[label] = active_service(db, admin, catalog, expires=suspended_at - DAY, at=NOW - timedelta(days=60), name=label)
+        act(db, admin, "suspend", ids[label], {"kind": "overdue"}, at=suspended_at)
+    report = run(db, admin)
+    expired = {label for label, service_id in ids.items() if service(db, service_id).status == "expired"}
+    assert expired == {"a second past", "the day after"}
+    assert all("terminate_after_days=7" in item.message for item in step(report, 4).items)
+
+
+def test_step4_leaves_other_suspensions_alone(db, admin, catalog, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW - timedelta(days=30), at=NOW - timedelta(days=60))
+    act(db, admin, "suspend", service_id, {"kind": "abuse"}, at=NOW - timedelta(days=29))
+    run(db, admin)
+    assert service(db, service_id).status == "suspended"
+
+
+def test_overdue_suspension_then_expiry_over_the_days(db, admin, catalog, frozen):
+    expiry = NOW + timedelta(hours=6)
+    service_id = active_service(db, admin, catalog, expires=expiry, at=NOW - timedelta(days=20))
+    statuses = []
+    for moment in (NOW, expiry + timedelta(minutes=5), expiry + 7 * DAY, expiry + 7 * DAY + timedelta(minutes=10)):
+        run(db, admin, moment)
+        statuses.append(service(db, service_id).status)
+    assert statuses == ["active", "suspended", "suspended", "expired"]
+
+
+# ----------------------------------------------------------------------------- 5. end-of-cycle cancellations
+
+
+def test_step5_cancels_when_cancel_at_has_come(db, admin, catalog, frozen):
+    ids = {}
+    for label, offset in BEFORE_AND_AFTER.items():
+        ids[label] = active_service(db, admin, catalog, expires=NOW + offset, at=NOW - timedelta(days=20), name=label)
+        act(db, admin, "cancel-end-of-cycle", ids[label], {"reason": "moving away"}, at=NOW - timedelta(days=10))
+    report = run(db, admin)
+    statuses = {label: service(db, service_id).status for label, service_id in ids.items()}
+    assert statuses == {"the day before": "active", "a second before": "active", "the moment of": "cancelled", "the day after": "cancelled"}
+    assert service(db, ids["the day after"]).cancel_reason == "end of cycle: moving away"
+    assert touched(report, 3) == []
+    assert count(db, Notification, Notification.template == "cancelled") == 2
+
+
+# ----------------------------------------------------------------------------- 6. hide old services
+
+
+def test_step6_hides_cancelled_services_after_delete_after_days(db, admin, catalog, frozen):
+    ids = {}
+    for label, offset in PAST_THE_LIMIT.items():
+        ids[label] = active_service(db, admin, catalog, expires=NOW + DAY, at=NOW - timedelta(days=200), name=label)
+        act(db, admin, "cancel-immediately", ids[label], {"reason": "left"}, at=NOW - timedelta(days=90) + offset)
+    report = run(db, admin)
+    hidden = {label for label, service_id in ids.items() if service(db, service_id).status == "deleted"}
+    assert hidden == {"a second past", "the day after"}
+    assert all(service(db, ids[label]).deleted_at == NOW for label in hidden)
+    assert all("delete_after_days=90" in item.message for item in step(report, 6).items)
+
+
+def test_step6_hides_expired_services_by_their_expiry_and_never_with_zero(db, admin, catalog, frozen):
+    old = active_service(db, admin, catalog, expires=NOW - timedelta(days=91), at=NOW - timedelta(days=200), name="old")
+    recent = active_service(db, admin, catalog, expires=NOW - timedelta(days=89), at=NOW - timedelta(days=200), name="recent")
+    for service_id in (old, recent):
+        act(db, admin, "suspend", service_id, {"kind": "overdue"}, at=NOW - timedelta(days=88))
+        act(db, admin, "expire", service_id, at=NOW - timedelta(days=80))
+    set_setting(db, "delete_after_days", "0")
+    report = run(db, admin)
+    assert touched(report, 6) == [] and "never" in step(report, 6).rule
+    set_setting(db, "delete_after_days", "90")
+    report = run(db, admin)
+    assert touched(report, 6) == [old]
+    assert (service(db, old).status, service(db, recent).status) == ("deleted", "expired")
+
+
+# ----------------------------------------------------------------------------- the whole run
+
+
+def snapshot(db) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    state: dict[str, object] = {}
+    for model in (Invoice, InvoiceLine, Notification, Renewal, Activity, Job):
+        state[model.__tablename__] = count(db, model)
+    state["services"] = [(row.id, row.status, row.expires_at, row.suspend_kind, row.operation, row.version) for row in rows(db, Service)]
+    return state
+
+
+def busy_day(db, admin, catalog, cli) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """One service due for each of the six service steps."""
+    ids = {
+        "invoice": active_service(db, admin, catalog, expires=NOW + timedelta(days=6), name="invoice", at=NOW - timedelta(days=10)),
+        "notice": active_service(db, admin, catalog, expires=NOW + timedelta(days=2, hours=12), name="notice", at=NOW - timedelta(days=10)),
+        "suspend": active_service(db, admin, catalog, expires=NOW - timedelta(hours=1), name="suspend", at=NOW - timedelta(days=40)),
+        "expire": active_service(db, admin, catalog, expires=NOW - timedelta(days=10), name="expire", at=NOW - timedelta(days=40)),
+        "cancel": active_service(db, admin, catalog, expires=NOW - timedelta(minutes=1), name="cancel", at=NOW - timedelta(days=40)),
+        "hide": active_service(db, admin, catalog, expires=NOW + DAY, name="hide", at=NOW - timedelta(days=200)),
+    }
+    act(db, admin, "suspend", ids["expire"], {"kind": "overdue"}, at=NOW - timedelta(days=9))
+    act(db, admin, "cancel-end-of-cycle", ids["cancel"], at=NOW - timedelta(days=3))
+    act(db, admin, "cancel-immediately", ids["hide"], at=NOW - timedelta(days=100))
+    return ids
+
+
+def test_dry_run_lists_every_service_it_would_touch_and_changes_nothing(db, admin, catalog, cli, frozen):
+    ids = busy_day(db, admin, catalog, cli)
+    before = snapshot(db)
+
+    dry = cli("automation", "run", "--dry-run")
+
+    assert dry.exit_code == 0, dry.stderr
+    assert snapshot(db) == before
+    assert "settings in force: invoice_generation_days=7 expiry_notice_days=7,3,1 suspend_after_days=0 terminate_after_days=7 delete_after_days=90" in dry.stderr
+    expected = {1: ids["invoice"], 2: ids["notice"], 3: ids["suspend"], 4: ids["expire"], 5: ids["cancel"], 6: ids["hide"]}
+    for number, service_id in expected.items():
+        assert any(line.startswith(f"step {number}  service {service_id} ") and "would: ok" in line for line in dry.lines), (number, dry.stdout)
+    assert "step 3 suspend overdue: would touch 1" in dry.stderr
+
+    real = cli("automation", "run")
+
+    assert real.exit_code == 0, real.stderr
+    done = {(int(line.split()[1]), int(line.split()[3])) for line in real.lines if line.split()[2] == "service" and int(line.split()[1]) <= 6}
+    would = {(int(line.split()[1]), int(line.split()[3])) for line in dry.lines if line.split()[2] == "service" and int(line.split()[1]) <= 6}
+    assert done == would
+    statuses = {name: service(db, service_id).status for name, service_id in ids.items()}
+    assert statuses == {"invoice": "active", "notice": "active", "suspend": "suspended", "expire": "expired", "cancel": "cancelled", "hide": "deleted"}
+
+
+def test_a_second_run_does_nothing_again(db, admin, catalog, cli, frozen):
+    busy_day(db, admin, catalog, cli)
+    run(db, admin)
+    after_first = snapshot(db)
+    second = run(db, admin)
+    assert all(not item.items for item in second.steps[:6])
+    assert snapshot(db) == after_first
+
+
+def test_at_runs_as_if_the_clock_were_then(db, admin, catalog, cli, frozen):
+    service_id = active_service(db, admin, catalog, expires=datetime(2026, 12, 5, tzinfo=UTC))
+    now_run = cli("automation", "run")
+    assert count(db, Invoice) == 0 and now_run.exit_code == 0
+    later = cli("automation", "run", "--at", "2026-11-29")
+    assert later.exit_code == 0, later.stderr
+    assert "at 2026-11-29T00:00:00+00:00" in later.stderr
+    [line] = rows(db, InvoiceLine)
+    assert line.service_id == service_id
+    assert rows(db, Invoice)[0].created_at == datetime(2026, 11, 29, tzinfo=UTC)
+    assert cli("automation", "run", "--at", "soon").exit_code == 2
+
+
+def test_a_viewer_cannot_run_the_automation(db, admin, catalog, cli, frozen):
+    from tests.conftest import make_actor
+
+    active_service(db, admin, catalog, expires=NOW + DAY)
+    make_actor(db, "vera", "viewer")
+    denied = cli("--as", "vera", "automation", "run")
+    assert denied.exit_code == 4
+    assert count(db, Invoice) == 0
+
+
+def test_json_report(db, admin, catalog, cli, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW + DAY)
+    result = cli("automation", "run", "--format", "json")
+    import json
+
+    report = json.loads(result.stdout)
+    assert [item["step"] for item in report["steps"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert report["settings"]["suspend_after_days"] == "0"
+    assert report["steps"][0]["items"][0]["service_id"] == service_id
+
+
+# ----------------------------------------------------------------------------- step 7: module jobs
+
+
+def panel_service(db, admin, panel, expires: datetime) -> int:  # type: ignore[no-untyped-def]
+    from svcconsole.core import jobs, services
+
+    draft = services.ServiceDraft(customer="alice@example.com", name="mc", product=str(panel.small), expires=expires.isoformat())
+    with clock.frozen_at(NOW - timedelta(days=40)):
+        service_id = db.transaction(lambda session: services.create_service(session, admin, draft)).id
+        db.transaction(lambda session: services.perform(session, admin, "deliver", service_id, {}))
+        jobs.run_jobs(db, jobs.due_job_ids(db))
+    return service_id
+
+
+def test_step7_runs_the_module_jobs_the_steps_queued(db, admin, catalog, panel, frozen):
+    service_id = panel_service(db, admin, panel, NOW - timedelta(hours=2))
+    assert service(db, service_id).status == "active"
+    report = run(db, admin)
+    assert step(report, 3).items[0].outcome == "queued"
+    assert [item.outcome for item in step(report, 7).items if item.service_id == service_id] == ["ok"]
+    after = service(db, service_id)
+    assert (after.status, after.suspend_kind, after.operation) == ("suspended", "overdue", None)
+    assert ("suspend", service_id, None) in RecordingPanel.calls
+
+
+def test_step7_a_failing_job_is_reported_and_retried_by_a_later_run(db, admin, catalog, panel, frozen):
+    service_id = panel_service(db, admin, panel, NOW - timedelta(hours=2))
+    RecordingPanel.failures["suspend"] = ModuleError("panel down", retryable=True)
+    first = run(db, admin)
+    assert [item.outcome for item in step(first, 7).items if item.service_id == service_id] == ["retry"]
+    assert service(db, service_id).operation == "suspension"
+    RecordingPanel.failures.clear()
+    second = run(db, admin, NOW + timedelta(hours=1))
+    assert [item.outcome for item in step(second, 7).items if item.service_id == service_id] == ["ok"]
+    assert service(db, service_id).status == "suspended"
+    RecordingPanel.failures["terminate"] = ModuleError("panel refused", retryable=False)
+    third = run(db, admin, NOW + timedelta(days=8))
+    assert third.exit_code == 3
+    assert [item.outcome for item in step(third, 7).items if item.service_id == service_id] == ["failed"]

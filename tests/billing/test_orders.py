@@ -1,0 +1,102 @@
+"""Orders: an invoice with order lines; paying it creates the services pending and queues delivery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from svcconsole.core import billing
+from svcconsole.modules.base import ModuleError
+from svcconsole.store.models import Invoice, InvoiceLine, Job, Notification, Service, ServiceMeta
+from tests.billing.conftest import NOW, RecordingPanel, count, rows, set_setting
+
+
+def test_create_and_import_never_create_an_invoice(db, admin, catalog, cli, frozen):
+    created = cli("services", "create", "--customer", "alice@example.com", "--name", "made", "--product", "Web Pro", "--deliver")
+    imported = cli("services", "import", "--customer", "alice@example.com", "--name", "found", "--product", "Web Pro", "--server", "shared-1", "--external", "acct-7")
+    assert created.exit_code == 0 and imported.exit_code == 0
+    assert count(db, Invoice) == 0
+    assert count(db, InvoiceLine) == 0
+
+
+def test_an_order_bills_price_and_creates_nothing_before_payment(db, admin, catalog, cli, frozen):
+    result = cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro", "--cycle", "annually", "--name", "shop")
+    assert result.exit_code == 0, result.stderr
+    invoice_id = int(result.stdout)
+    [line] = rows(db, InvoiceLine)
+    assert (line.invoice_id, line.kind, line.amount, line.service_id) == (invoice_id, "order", Decimal("120.00"), None)
+    assert line.details["cycle"] == "annually" and line.details["name"] == "shop"
+    assert count(db, Service) == 0
+
+
+def test_paying_a_manual_order_creates_the_service_pending_and_tells_the_admin(db, admin, catalog, cli, frozen):
+    set_setting(db, "admin_email", "ops@hosting.example")
+    invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro", "--name", "shop").stdout)
+
+    paid = cli("invoices", "pay", str(invoice_id))
+    again = cli("invoices", "pay", str(invoice_id))
+
+    assert paid.exit_code == 0, paid.stderr
+    assert again.exit_code == 0
+    [created] = rows(db, Service)
+    assert (created.status, created.name, created.product_name, created.billing_cycle, created.price) == ("pending", "shop", "Web Pro", "monthly", Decimal("12.00"))
+    assert created.expires_at == NOW + timedelta(days=30)
+    [line] = rows(db, InvoiceLine)
+    assert line.service_id == created.id and line.applied_at is not None
+    [notice] = rows(db, Notification, Notification.template == "manual_delivery")
+    assert notice.to_address == "ops@hosting.example"
+    assert f"services deliver {created.id}" in notice.body
+    with db.read() as session:
+        assert session.get(ServiceMeta, (created.id, "order_invoice_id")).value == str(invoice_id)
+
+
+def test_paying_a_panel_order_queues_delivery_and_the_job_delivers_it(db, admin, catalog, panel, cli, frozen):
+    invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Panel S", "--product", "Panel S", "--name", "mc").stdout)
+    assert count(db, InvoiceLine, InvoiceLine.invoice_id == invoice_id) == 2
+
+    paid = cli("invoices", "pay", str(invoice_id))
+
+    assert paid.exit_code == 0, paid.stderr
+    created = rows(db, Service)
+    assert [item.status for item in created] == ["active", "active"]
+    assert sorted(call[0] for call in RecordingPanel.calls) == ["create", "create"]
+    assert [job.status for job in rows(db, Job)] == ["succeeded", "succeeded"]
+    assert count(db, Notification, Notification.template == "delivered") == 2
+
+
+def test_a_failed_delivery_leaves_the_service_pending_and_notifies_the_admin(db, admin, catalog, panel, cli, frozen):
+    set_setting(db, "admin_email", "ops@hosting.example")
+    RecordingPanel.failures["create"] = ModuleError("panel refused: no allocation left", retryable=False)
+    invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Panel S").stdout)
+
+    cli("invoices", "pay", str(invoice_id))
+
+    [created] = rows(db, Service)
+    assert created.status == "pending"
+    assert created.last_error == "panel refused: no allocation left"
+    [notice] = rows(db, Notification, Notification.template == "delivery_failed")
+    assert notice.to_address == "ops@hosting.example"
+    assert rows(db, InvoiceLine)[0].applied_at is not None
+
+
+def test_an_order_in_another_currency_than_the_invoice_is_refused(db, admin, catalog, cli, frozen):
+    assert cli("products", "add", "--name", "Dollar Box", "--type", "manual", "--price", "monthly=5.00", "--currency", "USD").exit_code == 0
+    invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro").stdout)
+    refused = cli("invoices", "add-line", str(invoice_id), "--order", "Dollar Box")
+    assert refused.exit_code == 1
+    assert "priced in USD" in refused.stderr
+    assert count(db, InvoiceLine) == 1
+
+
+def test_an_order_for_a_cycle_the_product_does_not_offer_is_refused(db, admin, catalog, cli, frozen):
+    refused = cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro", "--cycle", "biennially")
+    assert refused.exit_code == 2
+    assert "--cycle" in refused.stderr and "no biennially price" in refused.stderr
+    assert count(db, Invoice) == 0
+
+
+def test_create_order_in_core_names_the_product(db, admin, catalog, frozen):
+    invoice = db.transaction(lambda session: billing.create_order(session, admin, "alice@example.com", [billing.OrderItem(product="Web Pro", cycle="quarterly")]))
+    [line] = rows(db, InvoiceLine)
+    assert line.invoice_id == invoice.id and line.amount == Decimal("33.00")
+    assert line.description == 'Order: Web Pro (quarterly) "Web Pro"'

@@ -1,0 +1,107 @@
+"""Settings: the keys and defaults of SPEC.md section 7, validated, and read by the automation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from svcconsole.core import automation, clock
+from svcconsole.store.models import Invoice, Setting
+from tests.billing.conftest import NOW, active_service, count, rows
+from tests.conftest import make_actor
+
+DEFAULTS = {
+    "invoice_generation_days": "7",
+    "expiry_notice_days": "7,3,1",
+    "suspend_after_days": "0",
+    "terminate_after_days": "7",
+    "delete_after_days": "90",
+    "renewal_grace_days": "7",
+    "timezone": "UTC",
+    "currency": "EUR",
+    "smtp_host": "",
+    "smtp_port": "25",
+    "smtp_user": "",
+    "smtp_password": "(not set)",
+    "smtp_from": "billing@localhost",
+    "smtp_starttls": "false",
+}
+
+
+def test_settings_list_shows_every_key_with_its_default(db, admin, cli):
+    result = cli("settings", "list", "--format", "json")
+    assert result.exit_code == 0
+    values = {item["key"]: item["value"] for item in json.loads(result.stdout)}
+    assert {key: values[key] for key in DEFAULTS} == DEFAULTS
+    assert "admin_email" in values
+
+
+def test_set_get_and_unset(db, admin, cli):
+    assert cli("settings", "set", "invoice_generation_days", "14").exit_code == 0
+    assert cli("settings", "get", "invoice_generation_days").stdout.strip() == "14"
+    assert cli("settings", "set", "expiry_notice_days", "1, 14,3").exit_code == 0
+    assert cli("settings", "get", "expiry_notice_days").stdout.strip() == "14,3,1"
+    assert cli("settings", "unset", "invoice_generation_days").exit_code == 0
+    assert cli("settings", "get", "invoice_generation_days").stdout.strip() == "7"
+
+
+def test_invalid_values_are_refused_with_the_field_named(db, admin, cli):
+    cases = {
+        ("suspend_after_days", "-1"): "too small (at least 0)",
+        ("expiry_notice_days", "7,-3"): "too small (at least 0)",
+        ("delete_after_days", "soon"): "is not a whole number",
+        ("timezone", "Mars/Olympus"): "is not a time zone",
+        ("currency", "EURO"): "is not a currency code",
+        ("smtp_port", "70000"): "too large",
+        ("smtp_starttls", "maybe"): "is not a yes/no value",
+        ("admin_email", "ops at example"): "is not an email address",
+    }
+    for (key, value), expected in cases.items():
+        result = cli("settings", "set", key, value)
+        assert result.exit_code == 2, (key, value, result.stderr)
+        assert f"setting {key}:" in result.stderr and expected in result.stderr, (key, result.stderr)
+    unknown = cli("settings", "set", "grace", "3")
+    assert unknown.exit_code == 1 and "unknown key 'grace'" in unknown.stderr
+    assert count(db, Setting) == 0
+
+
+def test_only_an_admin_changes_settings(db, admin, cli):
+    make_actor(db, "otto", "operator")
+    assert cli("--as", "otto", "settings", "get", "currency").exit_code == 0
+    denied = cli("--as", "otto", "settings", "set", "currency", "USD")
+    assert denied.exit_code == 4
+    assert cli("settings", "get", "currency").stdout.strip() == "EUR"
+
+
+def test_the_smtp_password_is_stored_encrypted_and_never_shown(db, admin, cli):
+    assert cli("settings", "set", "smtp_password", "hunter2").exit_code == 0
+    listed = cli("settings", "list", "--format", "json").stdout
+    assert "hunter2" not in listed and "(set)" in listed
+    [row] = rows(db, Setting, Setting.key == "smtp_password")
+    assert "hunter2" not in row.value
+
+
+def test_the_currency_is_the_default_of_custom_services(db, admin, catalog, cli):
+    assert cli("settings", "set", "currency", "chf").exit_code == 0
+    created = cli("services", "create", "--customer", "alice@example.com", "--name", "custom", "--type", "manual", "--price", "5.00", "--format", "json")
+    assert json.loads(created.stdout)["currency"] == "CHF"
+
+
+def test_the_time_zone_places_typed_dates_and_the_run_shows_it(db, admin, catalog, cli, frozen):
+    assert cli("settings", "set", "timezone", "Europe/Paris").exit_code == 0
+    service_id = active_service(db, admin, catalog, expires=datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
+    result = cli("automation", "run", "--at", "2026-11-21")
+    assert "at 2026-11-20T23:00:00+00:00" in result.stderr
+    assert "timezone=Europe/Paris" in result.stderr
+    assert count(db, Invoice) == 1
+    assert f"service {service_id}" in result.stdout and "expires 2026-11-28 00:00" in result.stdout
+
+
+def test_the_dry_run_reads_the_settings_in_force(db, admin, catalog, cli, frozen):
+    assert cli("settings", "set", "suspend_after_days", "3").exit_code == 0
+    active_service(db, admin, catalog, expires=NOW - timedelta(days=2), at=NOW - timedelta(days=40))
+    with clock.frozen_at(NOW):
+        report = automation.run(db, admin, dry_run=True)
+    assert report.settings["suspend_after_days"] == "3"
+    assert report.steps[2].items == []
+    assert "suspend_after_days=3" in report.steps[2].rule
