@@ -35,8 +35,9 @@ class ConsoleApp(App[None]):
     COMMANDS = {ConsoleCommands}
     BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", show=False, priority=True)]
 
-    def __init__(self, db: Database, actor: Actor, *, tz: ZoneInfo | None = None, page_size: int = 100) -> None:
+    def __init__(self, db: Database, actor: Actor, *, tz: ZoneInfo | None = None, page_size: int = 100, database_label: str | None = None) -> None:
         super().__init__()
+        self._database_label = database_label
         self.db = db
         self.actor = actor
         self.tz_override = tz
@@ -55,6 +56,8 @@ class ConsoleApp(App[None]):
 
     @property
     def database_label(self) -> str:
+        if self._database_label is not None:
+            return self._database_label
         path = self.db.sqlite_file
         return path.name if path is not None else safe_url(self.db.url)
 

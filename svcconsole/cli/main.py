@@ -10,7 +10,7 @@ from svcconsole import __version__
 from svcconsole.cli.admin import db_app, jobs_app, operators_app, seed_app, settings_app
 from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
-from svcconsole.cli.output import message
+from svcconsole.cli.console import demo
 from svcconsole.cli.services import services_app
 
 app = new_app(
@@ -28,6 +28,7 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
+app.command("demo")(demo)
 
 
 @app.callback()
@@ -51,9 +52,6 @@ def root(
 def open_console(ctx: typer.Context) -> None:
     """Run the admin console on the configured database."""
     cli = state(ctx)
-    try:
-        from svcconsole.app import run_console
-    except ImportError:
-        message("the console is not available in this build yet; use the commands (svcconsole --help)")
-        raise typer.Exit(1) from None
+    from svcconsole.app import run_console
+
     run_console(cli.db, cli.actor)

@@ -109,7 +109,7 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
         cancellation = f"{service.cancel_mode} on {render.day(service.cancel_at, tz)}" + (f": {service.cancel_reason}" if service.cancel_reason else "")
     return key_values([
         ("uuid", service.uuid),
-        ("type", f"{service.type} ({detail.module_label})"),
+        ("type", detail.module_label if detail.module_label.startswith(service.type) else f"{service.type} ({detail.module_label})"),
         ("product", service.product_name or "(custom service)"),
         ("server", service.server_name or "-"),
         ("status", render.status_text(service.status, service.suspend_kind, service.operation)),

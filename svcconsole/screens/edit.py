@@ -130,6 +130,8 @@ class EditScreen(Screen[None]):
         service = message.detail
         self.version = service.version
         self.original = form_values(service, self.console_app.tz)
+        types = sorted(set(module_names()) | {service.type})
+        self.query_one("#field-type", Select).set_options([(name, name) for name in types])
         for key, value in self.original.items():
             widget = self.query_one(f"#field-{key}")
             widget.value = value  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ def help_table() -> Table:
         entries = [entry for entry in REGISTRY if entry.scope == scope]
         if not entries:
             continue
-        table.add_row(Text(title, style="bold underline"), "")
+        table.add_row("", Text(title, style="bold underline"))
         for entry in entries:
             line = Text()
             line.append(entry.description, "bold")
@@ -31,9 +31,9 @@ def help_table() -> Table:
             if entry.mutates:
                 line.append("  (off in read-only mode)", "dim")
             table.add_row(entry.shown_key, line)
-    table.add_row(Text("Dialogs", style="bold underline"), "")
+    table.add_row("", Text("Dialogs", style="bold underline"))
     table.add_row("tab", "Next field or button; enter confirms; esc cancels.")
-    table.add_row(Text("Filter", style="bold underline"), "")
+    table.add_row("", Text("Filter", style="bold underline"))
     table.add_row("/", FILTER_HELP)
     table.add_row("ctrl+p", "The command palette (also :).")
     return table
