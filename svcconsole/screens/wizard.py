@@ -207,7 +207,7 @@ class WizardScreen(Screen[None]):
 
     @on(Select.Changed, "#server")
     def _server_changed(self, event: Select.Changed) -> None:
-        if self.mode == "import" and event.value != Select.BLANK:
+        if self.mode == "import" and event.value is not Select.NULL:
             self.query_one("#external-choice", Select).set_options([])
             self._list_importable(int(str(event.value)))
 
@@ -237,7 +237,7 @@ class WizardScreen(Screen[None]):
 
     @on(Select.Changed, "#external-choice")
     def _external_chosen(self, event: Select.Changed) -> None:
-        if event.value != Select.BLANK:
+        if event.value is not Select.NULL:
             self.query_one("#external", Input).value = str(event.value)
 
     def draft(self) -> services.ServiceDraft:
@@ -255,7 +255,7 @@ class WizardScreen(Screen[None]):
             cycle=str(self.query_one("#cycle", Select).value),
             price=value("#price"),
             initial_price=value("#initial_price"),
-            server=None if server == Select.BLANK else str(server),
+            server=None if server is Select.NULL else str(server),
             expires=value("#expires"),
             description=value("#description"),
             notes=value("#notes"),
