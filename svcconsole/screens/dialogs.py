@@ -101,7 +101,8 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel-button")
-                yield Button(TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0], id="confirm-button", variant="error" if action in FOCUS_CANCEL else "primary")
+                label = "Cancel service" + ("s" if self.count != 1 else "") if action == "cancel" else TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
+                yield Button(label, id="confirm-button", variant="error" if action in FOCUS_CANCEL else "primary")
 
     def on_mount(self) -> None:
         self.query_one("#dialog-error", Static).display = False

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_textual_snapshot
+from textual.worker import WorkerCancelled
 
 from svcconsole.app import ConsoleApp
 from svcconsole.core import seed
@@ -38,7 +39,10 @@ def make_app(db, actor, **options) -> ConsoleApp:  # type: ignore[no-untyped-def
 async def settle(pilot, rounds: int = 6) -> None:  # type: ignore[no-untyped-def]
     """Let chained workers (filter, page, counts) and their messages finish."""
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
         await pilot.pause(0.02)
 
 
