@@ -11,7 +11,7 @@ from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_comman
 from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.billing import automation_app, invoices_app, notify_app, orders_app
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
-from svcconsole.cli.output import message
+from svcconsole.cli.console import demo
 from svcconsole.cli.services import services_app
 from svcconsole.core import logs
 
@@ -36,6 +36,7 @@ app.add_typer(automation_app, name="automation")
 app.add_typer(notify_app, name="notify")
 app.command("worker")(worker_command)
 app.command("sandbox")(sandbox_command)
+app.command("demo")(demo)
 
 
 @app.callback()
@@ -60,9 +61,6 @@ def root(
 def open_console(ctx: typer.Context) -> None:
     """Run the admin console on the configured database."""
     cli = state(ctx)
-    try:
-        from svcconsole.app import run_console
-    except ImportError:
-        message("the console is not available in this build yet; use the commands (svcconsole --help)")
-        raise typer.Exit(1) from None
+    from svcconsole.app import run_console
+
     run_console(cli.db, cli.actor)

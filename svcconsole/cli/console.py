@@ -1,0 +1,41 @@
+"""`svcconsole demo`: a throwaway database with demo data, opened in the console."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import typer
+
+from svcconsole.cli.base import state
+from svcconsole.cli.output import message
+from svcconsole.core import seed
+from svcconsole.core.context import acting_operator, open_database
+from svcconsole.core.parse import parse_int
+
+
+def demo(
+    ctx: typer.Context,
+    services: str = typer.Option("2000", "--services", help="How many demo services to create."),
+) -> None:
+    """Create a throwaway demo database (unless --db is given), seed it, and open the console."""
+    count = parse_int("--services", services, minimum=1, maximum=5_000_000)
+    cli = state(ctx)
+    folder: Path | None = None
+    url = cli.db_url
+    if url is None:
+        folder = Path(tempfile.mkdtemp(prefix="svcconsole-demo-"))
+        url = f"sqlite:///{folder / 'demo.db'}"
+    try:
+        db = open_database(url)
+        message(f"seeding {count:,} demo services into {db!r}…")
+        seed.seed_demo(db, services=count)
+        actor = acting_operator(db, as_login=cli.as_login, read_only=cli.read_only)
+        from svcconsole.app import run_console
+
+        run_console(db, actor)
+        db.dispose()
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)

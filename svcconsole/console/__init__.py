@@ -1,0 +1,1 @@
+"""The console's headless parts: the action registry, messages, marks and formatting."""

@@ -1,0 +1,148 @@
+"""The one registry of user-facing actions: bindings, the footer, help and the palette read it.
+
+Each entry names its key, where it applies (the scope), what the footer and help say, and
+whether it changes the store (those are off in read-only mode and for viewers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+from svcconsole.core.statuses import ACTIONS
+
+SCOPES = {
+    "app": "Everywhere",
+    "table": "Service list: moving",
+    "services": "Service list",
+    "detail": "Service detail",
+    "jobs": "Jobs (module queue)",
+    "dialog": "Dialogs",
+}
+
+
+@dataclass(frozen=True)
+class ConsoleAction:
+    """One action: its key, the action it runs, where it applies and how it is described."""
+
+    scope: str
+    key: str
+    action: str
+    description: str
+    help: str
+    show: bool = False
+    mutates: bool = False
+    key_display: str | None = None
+    palette: bool = True
+    priority: bool = False
+
+    @property
+    def shown_key(self) -> str:
+        return self.key_display or self.key
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key,
+            self.action,
+            self.description,
+            show=self.show,
+            key_display=self.key_display,
+            priority=self.priority,
+            id=f"{self.scope}.{self.action}",
+            tooltip=self.help,
+        )
+
+
+def _service_action(scope: str, key: str, name: str, description: str, display: str | None = None, show: bool = False) -> ConsoleAction:
+    rule = ACTIONS["cancel-end-of-cycle" if name == "cancel" else name]
+    summary = rule.summary if name != "cancel" else "Cancel at the end of the cycle or immediately."
+    return ConsoleAction(scope, key, f"service_action('{name}')", description, summary, show=show, mutates=True, key_display=display)
+
+
+def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
+    target = "marked services (or the row under the cursor)" if scope == "services" else "this service"
+    return (
+        _service_action(scope, "s", "suspend", "Suspend", show=scope == "detail"),
+        _service_action(scope, "u", "unsuspend", "Unsuspend"),
+        _service_action(scope, "c", "cancel", "Cancel"),
+        _service_action(scope, "r", "renew", "Renew", show=scope == "detail"),
+        _service_action(scope, "t", "terminate", "Terminate"),
+        _service_action(scope, "x", "delete", "Delete"),
+        _service_action(scope, "plus", "add-days", "Add days", "+"),
+        _service_action(scope, "minus", "subtract-days", "Subtract days", "-"),
+        ConsoleAction(scope, "b", "bulk_menu", "Actions", f"A menu of every action, applied to the {target}.", show=True, mutates=True),
+    )
+
+
+REGISTRY: tuple[ConsoleAction, ...] = (
+    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?"),
+    ConsoleAction("app", "colon", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.", key_display=":"),
+    ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J"),
+    ConsoleAction("app", "ctrl+q", "app.quit", "Quit", "Leave the console.", key_display="^q"),
+    ConsoleAction("table", "up,k", "cursor_up", "Up", "Move the cursor up a row.", key_display="↑/k", palette=False),
+    ConsoleAction("table", "down,j", "cursor_down", "Down", "Move the cursor down a row.", key_display="↓/j", palette=False),
+    ConsoleAction("table", "pageup,ctrl+b", "page_up", "Page up", "Move up a screenful.", key_display="pgup", palette=False),
+    ConsoleAction("table", "pagedown,ctrl+f", "page_down", "Page down", "Move down a screenful.", key_display="pgdn", palette=False),
+    ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
+    ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
+    ConsoleAction("services", "enter", "open_service", "Open", "Open the service under the cursor (detail screen).", show=True, key_display="⏎"),
+    ConsoleAction("services", "slash", "focus_filter", "Filter", "Filter: free text and status: product: server: customer: cycle: type: id: expires<7d.", show=True, key_display="/"),
+    ConsoleAction("services", "escape", "clear", "Clear", "Clear the marks, else the filter.", key_display="esc"),
+    ConsoleAction("services", "space", "toggle_mark", "Mark", "Mark or unmark the row under the cursor.", show=True, key_display="spc"),
+    ConsoleAction("services", "ctrl+a", "mark_all", "Mark all", "Mark every row that matches the filter, rows out of view included.", key_display="^a"),
+    ConsoleAction("services", "o", "next_sort", "Sort", "Sort by the next column.", key_display="o"),
+    ConsoleAction("services", "O", "reverse_sort", "Reverse", "Flip the sort direction.", key_display="O"),
+    ConsoleAction("services", "right_square_bracket", "next_tab", "Next tab", "Next status tab.", key_display="]"),
+    ConsoleAction("services", "left_square_bracket", "previous_tab", "Prev tab", "Previous status tab.", key_display="["),
+    *_service_actions("services"),
+    ConsoleAction("services", "n", "new_service", "New", "Create or import a service (two-step wizard).", show=True, mutates=True),
+    ConsoleAction("services", "e", "edit_service", "Edit", "Edit the fields of the service under the cursor.", mutates=True),
+    ConsoleAction("services", "ctrl+r", "reload", "Reload", "Read the list and the counts again.", key_display="^r"),
+    ConsoleAction("services", "q", "app.quit", "Quit", "Leave the console.", show=True, palette=False),
+    *_service_actions("detail"),
+    ConsoleAction("detail", "e", "edit_service", "Edit", "Edit the fields (a status change asks for a reason).", show=True, mutates=True),
+    ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
+    ConsoleAction("detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
+    ConsoleAction("detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
+    ConsoleAction("detail", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
+    ConsoleAction("jobs", "r", "retry_job", "Retry", "Put the failed job under the cursor back in the queue and run it.", show=True, mutates=True),
+    ConsoleAction("jobs", "v", "resolve_job", "Resolve", "Mark the job under the cursor handled by hand.", show=True, mutates=True),
+    ConsoleAction("jobs", "f", "cycle_job_status", "Status", "Show failed, queued, running, all jobs in turn.", show=True),
+    ConsoleAction("jobs", "ctrl+r", "reload", "Reload", "Read the queue again.", key_display="^r"),
+    ConsoleAction("jobs", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
+)
+
+
+def in_scope(scope: str) -> tuple[ConsoleAction, ...]:
+    return tuple(entry for entry in REGISTRY if entry.scope == scope)
+
+
+def bindings(scope: str) -> list[Binding]:
+    """The key bindings of a scope, built from the registry."""
+    return [entry.binding() for entry in in_scope(scope)]
+
+
+def mutating_actions(scopes: Iterable[str]) -> frozenset[str]:
+    """The action names (without parameters) that change the store, for `check_action`."""
+    names = set()
+    for entry in REGISTRY:
+        if entry.scope in scopes and entry.mutates:
+            names.add(entry.action.split("(")[0])
+    return frozenset(names)
+
+
+BULK_MENU: tuple[tuple[str, str], ...] = (
+    ("suspend", "Suspend"),
+    ("unsuspend", "Unsuspend"),
+    ("cancel", "Cancel (end of cycle or immediately)"),
+    ("uncancel", "Uncancel"),
+    ("renew", "Renew"),
+    ("add-days", "Add days"),
+    ("subtract-days", "Subtract days"),
+    ("deliver", "Deliver"),
+    ("redeliver", "Redeliver"),
+    ("terminate", "Terminate"),
+    ("delete", "Delete"),
+)

@@ -1,0 +1,52 @@
+"""The command palette (`:` and ctrl+p): go to a screen, open a service by id, run an action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from svcconsole.console.actions import BULK_MENU, REGISTRY
+
+if TYPE_CHECKING:
+    from svcconsole.app import ConsoleApp
+
+
+class ConsoleCommands(Provider):
+    """Commands with area prefixes: "go: jobs", "service: suspend", "open service 123"."""
+
+    def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: ConsoleApp = self.app  # type: ignore[assignment]
+        screen = self.screen
+        entries: list[tuple[str, str, Callable[[], object]]] = [
+            ("go: services", "The service list.", app.show_services),
+            ("go: jobs", "The module queue (retry, resolve).", app.action_jobs),
+            ("go: help", "Every key.", app.action_help),
+            ("go: new service", "Create or import a service (wizard).", app.new_service),
+        ]
+        if hasattr(screen, "action_service_action"):
+            for name, title in BULK_MENU:
+                entries.append((f"service: {title.lower()}", "On the marked services, or the one under the cursor.", partial(screen.action_service_action, name)))
+        scope = getattr(screen, "SCOPE", None)
+        for entry in REGISTRY:
+            if entry.palette and entry.scope == scope and "service_action" not in entry.action and not entry.action.startswith("app."):
+                entries.append((f"{scope}: {entry.description.lower()}", entry.help, partial(screen.run_action, entry.action)))
+        return entries
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        app: ConsoleApp = self.app  # type: ignore[assignment]
+        words = query.strip().lower().removeprefix("open").removeprefix("service").strip().lstrip("#")
+        if words.isdigit() and len(words) <= 12:
+            service_id = int(words)
+            yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="The detail screen of that service.")
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

@@ -1,0 +1,147 @@
+"""Messages that workers post back to the console, named as past-tense events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from textual.message import Message
+
+from svcconsole.core.bulk import ItemResult, RunReport
+from svcconsole.store.queries import ServiceFilter, Sort
+from svcconsole.store.window import ServiceWindow
+
+
+@dataclass
+class SettingsLoaded(Message):
+    """The time zone and catalog names were read."""
+
+    tz: ZoneInfo
+
+
+@dataclass
+class ListReloaded(Message):
+    """A filter or sort was applied: a fresh window with its first rows loaded."""
+
+    generation: int
+    window: ServiceWindow
+    service_filter: ServiceFilter
+    sort: Sort
+    keep_position: bool = False
+
+
+@dataclass
+class FilterRejected(Message):
+    """The filter line has a bad term; the list is unchanged."""
+
+    generation: int
+    error: str
+
+
+@dataclass
+class CountsLoaded(Message):
+    """The total and the per-status counts of the filter were computed."""
+
+    generation: int
+    total: int
+    by_status: dict[str, int]
+
+
+@dataclass
+class RowsLoaded(Message):
+    """Pages of the window were loaded for the viewport."""
+
+    window_generation: int
+
+
+@dataclass
+class SelectionResolved(Message):
+    """The ids an action applies to were resolved (marks, mark-all, or the cursor row)."""
+
+    action: str
+    ids: list[int] | None
+    count: int
+    hidden: int
+    marked: bool
+    label: str
+
+
+@dataclass
+class ActionFailed(Message):
+    """An action or a load was refused or failed; `error` is the one line to show."""
+
+    error: str
+
+
+@dataclass
+class ActionFinished(Message):
+    """A one-service action ended."""
+
+    report: RunReport
+
+
+@dataclass
+class BulkProgressed(Message):
+    """More items of a bulk run ended (coalesced: only the newest matters)."""
+
+    done: int
+    total: int
+    last: ItemResult | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BulkProgressed)
+
+
+@dataclass
+class BulkRunFinished(Message):
+    """A bulk run ended: every item has its outcome."""
+
+    report: RunReport
+
+
+@dataclass
+class ServiceLoaded(Message):
+    """A service's detail was read."""
+
+    detail: Any
+
+
+@dataclass
+class PanelLoaded(Message):
+    """The module answered for the Panel tab (state, its sub-tabs, or an error)."""
+
+    service_id: int
+    state: Any = None
+    tabs: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ServiceSaved(Message):
+    """An edit, option or metadata change was written."""
+
+    message: str
+
+
+@dataclass
+class JobsLoaded(Message):
+    """The module queue was read."""
+
+    jobs: list[Any]
+
+
+@dataclass
+class ImportablesLoaded(Message):
+    """The module listed the existing resources of a server (or failed to)."""
+
+    resources: list[Any]
+    error: str | None = None
+
+
+@dataclass
+class ServiceCreated(Message):
+    """The wizard created or imported a service."""
+
+    service_id: int
+    imported: bool

@@ -1,0 +1,91 @@
+"""Turning stored values into inert, coloured `rich.text.Text` for the console.
+
+User data is always a `Text` built from `parse.inert(...)`: never markup, never raw control
+characters, so a name such as `[bold]x` or one with escape sequences shows as typed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+from svcconsole.core import clock
+from svcconsole.core.parse import inert
+
+STATUS_STYLES = {
+    "pending": "bold yellow",
+    "active": "green",
+    "suspended": "bold dark_orange",
+    "expired": "magenta",
+    "cancelled": "bright_black",
+    "terminated": "red",
+    "deleted": "dim",
+}
+
+
+def plain(value: Any) -> str:
+    """A value as one inert line of text ('' for None)."""
+    if value is None:
+        return ""
+    return inert(str(value))
+
+
+def text(value: Any, style: str = "") -> Text:
+    return Text(plain(value), style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
+def status_label(status: str, suspend_kind: str | None = None, operation: str | None = None) -> str:
+    label = status
+    if status == "suspended" and suspend_kind:
+        label = f"{status} ({suspend_kind})"
+    if operation:
+        label = f"{label} · in progress: {operation}"
+    return label
+
+
+def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:
+    result = Text(no_wrap=True, overflow="ellipsis", end="")
+    label = status if not (status == "suspended" and suspend_kind) else f"{status} ({plain(suspend_kind)})"
+    result.append(label, STATUS_STYLES.get(status, ""))
+    if operation:
+        result.append(" · ", "dim")
+        result.append(f"in progress: {plain(operation)}", "italic cyan")
+    return result
+
+
+def day(moment: datetime | None, tz: ZoneInfo) -> str:
+    if moment is None:
+        return "-"
+    return clock.as_utc(moment).astimezone(tz).strftime("%Y-%m-%d")
+
+
+def moment_text(moment: datetime | None, tz: ZoneInfo) -> str:
+    if moment is None:
+        return "-"
+    return clock.as_utc(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def money(amount: Decimal | None, currency: str | None = None) -> str:
+    if amount is None:
+        return "-"
+    value = f"{Decimal(amount):,.2f}"
+    return f"{value} {plain(currency)}" if currency else value
+
+
+def count(number: int | None, *, short: bool = False) -> str:
+    """A count for tabs and status lines; `short` gives 12k / 1.2M for narrow screens."""
+    if number is None:
+        return "…"
+    if not short or number < 10_000:
+        return f"{number:,}"
+    if number < 1_000_000:
+        return f"{number // 1000}k"
+    return f"{number / 1_000_000:.1f}M"
+
+
+def plural(number: int, word: str) -> str:
+    return f"{number:,} {word}{'' if number == 1 else 's'}"

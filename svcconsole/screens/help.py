@@ -1,0 +1,53 @@
+"""Help: every key, generated from the action registry, and the filter syntax."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from svcconsole.console.actions import REGISTRY, SCOPES
+from svcconsole.core.filters import FILTER_HELP
+
+
+def help_table() -> Table:
+    """The registry as a table: key, action, what it does, grouped by where it applies."""
+    table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
+    table.add_column("key", style="bold cyan", no_wrap=True, width=9)
+    table.add_column("what", ratio=1)
+    for scope, title in SCOPES.items():
+        entries = [entry for entry in REGISTRY if entry.scope == scope]
+        if not entries:
+            continue
+        table.add_row("", Text(title, style="bold underline"))
+        for entry in entries:
+            line = Text()
+            line.append(entry.description, "bold")
+            line.append(f"  {entry.help}")
+            if entry.mutates:
+                line.append("  (off in read-only mode)", "dim")
+            table.add_row(entry.shown_key, line)
+    table.add_row("", Text("Dialogs", style="bold underline"))
+    table.add_row("tab", "Next field or button; enter confirms; esc cancels.")
+    table.add_row("", Text("Filter", style="bold underline"))
+    table.add_row("/", FILTER_HELP)
+    table.add_row("ctrl+p", "The command palette (also :).")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every binding of the console, from the same registry the bindings are built from."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=False)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help", classes="dialog wide"):
+            yield Static(Text("svcconsole keys", style="bold"), id="help-title")
+            yield Static(help_table(), id="help-table")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,400 @@
+"""The service list: status tabs, the `/` filter, the virtual table, marks and actions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from svcconsole.console import render
+from svcconsole.console.actions import bindings, mutating_actions
+from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, SelectionResolved, SettingsLoaded
+from svcconsole.console.selection import Marks, resolve
+from svcconsole.core import filters, services
+from svcconsole.core.errors import SvcError
+from svcconsole.core.statuses import LISTED_STATUSES
+from svcconsole.store import queries
+from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
+from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets.service_table import ServiceTable
+from svcconsole.widgets.status_tabs import StatusTabs
+
+if TYPE_CHECKING:
+    from svcconsole.app import ConsoleApp
+
+SORT_ORDER = tuple(SORT_COLUMNS)
+LISTED = tuple(status.value for status in LISTED_STATUSES)
+
+
+def with_tab(service_filter: ServiceFilter, tab: str) -> ServiceFilter:
+    """The filter narrowed to a status tab (a `status:` term and a tab intersect)."""
+    if tab == "all":
+        return service_filter
+    if service_filter.statuses:
+        kept = tuple(status for status in service_filter.statuses if status == tab)
+        return replace(service_filter, statuses=kept or (tab,), matches_nothing=service_filter.matches_nothing or not kept)
+    return replace(service_filter, statuses=(tab,))
+
+
+def total_from_counts(service_filter: ServiceFilter, by_status: dict[str, int]) -> int:
+    """The filter's row count, from the per-status counts of the same filter without statuses."""
+    if service_filter.matches_nothing:
+        return 0
+    statuses = service_filter.statuses or (LISTED if not service_filter.include_deleted else tuple(by_status))
+    return sum(by_status.get(status, 0) for status in statuses)
+
+
+class ServicesScreen(Screen[None]):
+    """The list over the whole store; it pages from the database and never loads every row."""
+
+    BINDINGS = bindings("services")
+    SCOPE = "services"
+    MUTATING = mutating_actions(["services"])
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.tab = "all"
+        self.sort = Sort()
+        self.text_filter = ServiceFilter()
+        self.current_filter = ServiceFilter()
+        self.generation = 0
+        self.marks = Marks()
+        self.total: int | None = None
+        self.by_status: dict[str, int] | None = None
+        self.filter_error: str | None = None
+
+    @property
+    def console_app(self) -> "ConsoleApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        app = self.console_app
+        with Vertical(id="services"):
+            yield Static(id="title")
+            yield StatusTabs(id="tabs")
+            yield Input(placeholder="filter: text status:active product:NAME server: customer: cycle: expires<7d", id="filter")
+            yield Static(id="filter-error")
+            yield ServiceTable(ServiceWindow(app.db, page_size=app.page_size), is_marked=self._is_marked, id="table")
+            yield Static(id="statusline")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#filter-error", Static).display = False
+        self.query_one(ServiceTable).focus()
+        self._render_title()
+        self._render_status()
+        self._load_settings_then_list()
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def table(self) -> ServiceTable:
+        return self.query_one(ServiceTable)
+
+    def _is_marked(self, service_id: int) -> bool:
+        return self.marks.is_marked(service_id, self.current_filter)
+
+    def _render_title(self) -> None:
+        app = self.console_app
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" svcconsole ", "bold reverse")
+        line.append(" services ", "bold")
+        line.append(render.plain(app.actor.name), "cyan")
+        line.append(f" ({app.actor.role.label})", "dim")
+        line.append(f"  {render.plain(app.database_label)}", "dim")
+        if app.read_only:
+            line.append("  READ-ONLY: actions are off", "bold red")
+        self.query_one("#title", Static).update(line)
+
+    def _render_status(self) -> None:
+        table = self.table
+        line = Text(no_wrap=True, overflow="ellipsis")
+        total = self.total
+        position = table.cursor + 1 if total else 0
+        line.append(f" row {position:,} of {render.count(total)}", "")
+        arrow = "▼" if self.sort.descending else "▲"
+        line.append(f" · sort {self.sort.column} {arrow}", "dim")
+        if self.marks:
+            line.append(" · ", "dim")
+            if self.marks.all_filter is not None:
+                line.append(f"{self.marks.count:,} marked (all matching)", "bold yellow")
+                if self.marks.all_filter != self.current_filter:
+                    line.append(" by an earlier filter", "yellow")
+            else:
+                line.append(f"{self.marks.count:,} marked", "bold yellow")
+        if self.filter_text and not self.query_one("#filter", Input).display:
+            line.append(" · filter: ", "dim")
+            line.append(render.plain(self.filter_text), "italic")
+        self.query_one("#statusline", Static).update(line)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.MUTATING and not self.console_app.can_act:
+            return None
+        return True
+
+    # ------------------------------------------------------------------ loading
+
+    @work(thread=True, exclusive=True, group="list-settings")
+    def _load_settings_then_list(self) -> None:
+        app = self.console_app
+        if app.tz_override is None:
+            with app.db.read() as session:
+                self.post_message(SettingsLoaded(services.timezone_of(session)))
+        self.app.call_from_thread(self.reload)
+
+    @on(SettingsLoaded)
+    def _settings_loaded(self, message: SettingsLoaded) -> None:
+        self.console_app.tz = message.tz
+        self.table.tz = message.tz
+        self.table.refresh()
+
+    def reload(self, *, keep_position: bool = False) -> None:
+        """Apply the filter line, the tab and the sort: a new window and new counts, in workers."""
+        self.generation += 1
+        self.table.tz = self.console_app.tz
+        around = self.table.cursor if keep_position else 0
+        total = self.total if keep_position else None
+        self._apply(self.generation, self.filter_text, self.tab, self.sort, around, total, max(self.table.visible_rows * 2, 50))
+
+    @work(thread=True, exclusive=True, group="list-filter")
+    def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int) -> None:
+        app = self.console_app
+        try:
+            with app.db.read() as session:
+                text_filter = filters.parse_filter(session, text, tz_name=app.tz.key)
+        except SvcError as error:
+            self.post_message(FilterRejected(generation, error.message))
+            return
+        combined = with_tab(text_filter, tab)
+        window = ServiceWindow(app.db, page_size=app.page_size)
+        window_generation = window.configure(combined, sort)
+        window.load(0, rows, generation=window_generation)
+        keep_position = total is not None
+        if keep_position and window.total is None:
+            window.set_total(total, window_generation)
+            window.load(max(around - rows, 0), around + rows, generation=window_generation)
+        self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position))
+        self._count(generation, text_filter, combined)
+
+    def _count(self, generation: int, text_filter: ServiceFilter, combined: ServiceFilter) -> None:
+        with self.console_app.db.read() as session:
+            by_status = queries.counts_by_status(session, text_filter)
+        self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status))
+
+    @on(ListReloaded)
+    def _list_reloaded(self, message: ListReloaded) -> None:
+        if message.generation != self.generation:
+            return
+        self.text_filter = message.service_filter
+        self.current_filter = message.window.service_filter
+        self.filter_error = None
+        error = self.query_one("#filter-error", Static)
+        error.display = False
+        if not message.keep_position:
+            self.total = None
+        self.table.use_window(message.window, keep_position=message.keep_position)
+        self._render_status()
+
+    @on(FilterRejected)
+    def _filter_rejected(self, message: FilterRejected) -> None:
+        if message.generation != self.generation:
+            return
+        self.filter_error = message.error
+        error = self.query_one("#filter-error", Static)
+        error.update(Text(f" {render.plain(message.error)}", style="bold red", no_wrap=True, overflow="ellipsis"))
+        error.display = True
+
+    @on(CountsLoaded)
+    def _counts_loaded(self, message: CountsLoaded) -> None:
+        if message.generation != self.generation:
+            return
+        self.total = message.total
+        self.by_status = message.by_status
+        window = self.table.window
+        window.set_total(message.total, window.generation)
+        self.marks.set_all_count(self.current_filter, message.total)
+        self.table.total_changed()
+        self.query_one(StatusTabs).counts = {status: message.by_status.get(status, 0) for status in LISTED}
+        self._render_status()
+
+    @on(ServiceTable.CursorMoved)
+    def _cursor_moved(self) -> None:
+        self._render_status()
+
+    # ------------------------------------------------------------------ filter, tabs, sort
+
+    def action_focus_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+        self._render_status()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.reload()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+        if not self.filter_text:
+            self.query_one("#filter", Input).display = False
+        self._render_status()
+
+    def _clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        with field.prevent(Input.Changed):
+            field.value = ""
+        field.display = False
+        self.filter_text = ""
+        self.table.focus()
+        self.reload()
+
+    def action_clear(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.has_focus:
+            self._clear_filter()
+        elif self.marks:
+            self.marks.clear()
+            self.table.refresh()
+            self._render_status()
+            self.notify("marks cleared", timeout=2)
+        elif self.filter_text or self.query_one("#filter", Input).display:
+            self._clear_filter()
+
+    def action_next_tab(self) -> None:
+        self._choose_tab(self.query_one(StatusTabs).step(1))
+
+    def action_previous_tab(self) -> None:
+        self._choose_tab(self.query_one(StatusTabs).step(-1))
+
+    @on(StatusTabs.Chosen)
+    def _tab_clicked(self, message: StatusTabs.Chosen) -> None:
+        self._choose_tab(message.status)
+
+    def _choose_tab(self, tab: str) -> None:
+        self.tab = tab
+        self.query_one(StatusTabs).active = tab
+        self.reload()
+
+    def action_next_sort(self) -> None:
+        index = SORT_ORDER.index(self.sort.column)
+        self.sort = Sort(SORT_ORDER[(index + 1) % len(SORT_ORDER)], self.sort.descending)
+        self.reload()
+
+    def action_reverse_sort(self) -> None:
+        self.sort = Sort(self.sort.column, not self.sort.descending)
+        self.reload()
+
+    @on(ServiceTable.HeaderClicked)
+    def _header_clicked(self, message: ServiceTable.HeaderClicked) -> None:
+        if message.column == self.sort.column:
+            self.sort = Sort(self.sort.column, not self.sort.descending)
+        else:
+            self.sort = Sort(message.column)
+        self.reload()
+
+    def action_reload(self) -> None:
+        self.reload(keep_position=True)
+
+    # ------------------------------------------------------------------ marks
+
+    def action_toggle_mark(self) -> None:
+        row = self.table.current_row()
+        if row is None:
+            return
+        if self.marks.all_filter is not None and self.marks.all_filter != self.current_filter:
+            self.notify("a mark-all made under another filter is active: esc clears it first", severity="warning")
+            return
+        self.marks.toggle(row.id, self.current_filter)
+        self.table.action_cursor_down()
+        self.table.refresh()
+        self._render_status()
+
+    def action_mark_all(self) -> None:
+        if self.total is None:
+            self.notify("still counting; try again in a moment", severity="warning")
+            return
+        self.marks.mark_all(self.current_filter, self.total)
+        self.table.refresh()
+        self._render_status()
+        self.notify(f"{self.marks.count:,} services marked (every row matching the filter)", timeout=3)
+
+    # ------------------------------------------------------------------ open, edit, new
+
+    def action_open_service(self) -> None:
+        row = self.table.current_row()
+        if row is not None:
+            self.console_app.open_service(row.id)
+
+    @on(ServiceTable.RowChosen)
+    def _row_chosen(self) -> None:
+        self.action_open_service()
+
+    def action_edit_service(self) -> None:
+        row = self.table.current_row()
+        if row is not None:
+            self.console_app.edit_service(row.id)
+
+    def action_new_service(self) -> None:
+        self.console_app.new_service()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_service_action(self, name: str) -> None:
+        if not self.console_app.can_act:
+            self.console_app.refuse_read_only()
+            return
+        row = self.table.current_row()
+        if not self.marks and row is None:
+            self.notify("no service under the cursor", severity="warning")
+            return
+        if self.marks.all_filter is not None and self.marks.all_filter == self.current_filter:
+            label = f"{self.marks.count:,} marked service{'s' if self.marks.count != 1 else ''}"
+            self.post_message(SelectionResolved(name, None, self.marks.count, 0, True, label))
+            return
+        self._resolve_selection(name, row.id if row is not None else None, render.plain(row.name) if row is not None else "")
+
+    @work(thread=True, exclusive=True, group="list-selection")
+    def _resolve_selection(self, name: str, cursor_id: int | None, cursor_name: str) -> None:
+        with self.console_app.db.read() as session:
+            resolved = resolve(session, self.marks, self.current_filter, cursor_id)
+        count = len(resolved.ids)
+        if resolved.marked:
+            label = f"{count:,} marked service{'s' if count != 1 else ''}"
+        else:
+            label = f"service {cursor_id} {cursor_name!r}" if cursor_name else f"service {cursor_id}"
+        self.post_message(SelectionResolved(name, resolved.ids, count, resolved.hidden, resolved.marked, label))
+
+    @on(SelectionResolved)
+    def _selection_resolved(self, message: SelectionResolved) -> None:
+        if message.count == 0:
+            self.notify("nothing to act on", severity="warning")
+            return
+        marks = self.marks
+        selection_filter = marks.all_filter if marks.all_filter is not None else None
+        excluded = set(marks.excluded)
+        self.console_app.ask_action(message, selection_filter=selection_filter, excluded=excluded, on_done=self._after_action)
+
+    def action_bulk_menu(self) -> None:
+        if not self.console_app.can_act:
+            self.console_app.refuse_read_only()
+            return
+        self.console_app.bulk_menu(lambda name: self.action_service_action(name))
+
+    def _after_action(self, clear_marks: bool) -> None:
+        if clear_marks:
+            self.marks.clear()
+        self.reload(keep_position=True)
+
+    def on_screen_resume(self) -> None:
+        if self.generation:
+            self.reload(keep_position=True)

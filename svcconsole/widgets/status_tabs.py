@@ -1,0 +1,72 @@
+"""The status tabs over the list (All, Pending, Active, ...) with their counts, on one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from svcconsole.console import render
+
+TABS: tuple[tuple[str, str, str], ...] = (
+    ("all", "All", "All"),
+    ("pending", "Pending", "Pend"),
+    ("active", "Active", "Act"),
+    ("suspended", "Suspended", "Susp"),
+    ("expired", "Expired", "Exp"),
+    ("cancelled", "Cancelled", "Canc"),
+    ("terminated", "Terminated", "Term"),
+)
+
+
+class StatusTabs(Widget):
+    """One line of tabs; the active one highlighted; counts shortened when the line is narrow."""
+
+    DEFAULT_CSS = """
+    StatusTabs { height: 1; background: $panel; }
+    """
+
+    active = reactive("all")
+    counts: reactive[dict[str, int] | None] = reactive(None)
+
+    @dataclass
+    class Chosen(Message):
+        """A tab was clicked."""
+
+        status: str
+
+    def _labels(self) -> list[tuple[str, str]]:
+        counts = self.counts
+        width = self.size.width or 80
+        for long_names, short_counts in ((True, False), (True, True), (False, True)):
+            labels = []
+            for key, name, short in TABS:
+                total = None if counts is None else (sum(counts.values()) if key == "all" else counts.get(key, 0))
+                labels.append((key, f" {name if long_names else short} {render.count(total, short=short_counts)} "))
+            if sum(len(label) for _, label in labels) + len(labels) - 1 <= width:
+                return labels
+        return labels
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="crop")
+        for index, (key, label) in enumerate(self._labels()):
+            if index:
+                line.append("│", "dim")
+            line.append(label, "bold reverse" if key == self.active else "")
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        x = event.x
+        for key, label in self._labels():
+            if x < len(label):
+                self.post_message(self.Chosen(key))
+                return
+            x -= len(label) + 1
+
+    def step(self, delta: int) -> str:
+        keys = [key for key, _, _ in TABS]
+        return keys[(keys.index(self.active) + delta) % len(keys)]

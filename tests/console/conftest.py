@@ -1,0 +1,62 @@
+"""Console test helpers: an app factory, settling workers, notifications, top-level snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_textual_snapshot
+from textual.worker import WorkerCancelled
+
+from svcconsole.app import ConsoleApp
+from svcconsole.core import seed
+
+SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
+
+
+class TopLevelSVGExtension(pytest_textual_snapshot.SVGImageExtension):
+    """SVG snapshots kept in the repository's top-level `snapshots/` folder."""
+
+    @classmethod
+    def dirname(cls, *, test_location) -> str:  # type: ignore[no-untyped-def, override]
+        return str(SNAPSHOTS / test_location.basename)
+
+
+@pytest.fixture(autouse=True)
+def _snapshots_at_top_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", TopLevelSVGExtension)
+
+
+def make_app(db, actor, **options) -> ConsoleApp:  # type: ignore[no-untyped-def]
+    """The console with a fixed time zone and database label, small pages to exercise paging."""
+    options.setdefault("tz", ZoneInfo("UTC"))
+    options.setdefault("database_label", "test.db")
+    options.setdefault("page_size", 40)
+    return ConsoleApp(db, actor, **options)
+
+
+async def settle(pilot, rounds: int = 6) -> None:  # type: ignore[no-untyped-def]
+    """Let chained workers (filter, page, counts) and their messages finish."""
+    for _ in range(rounds):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
+        await pilot.pause(0.02)
+
+
+def notifications(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(notification.severity, str(notification.message)) for notification in app._notifications]
+
+
+@pytest.fixture
+def demo(db, frozen):  # type: ignore[no-untyped-def]
+    """A small deterministic store (seeded with a fixed random seed at a frozen time)."""
+    seed.seed_demo(db, services=300, random_seed=3)
+    return db
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,255 @@
+"""Actions through their modals change the store as the CLI would; refusals, read-only, bulk runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from svcconsole.core import clock, services
+from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
+from svcconsole.screens.bulk import BulkRunScreen
+from svcconsole.screens.dialogs import ActionDialog
+from svcconsole.store.models import Activity, Job, Service
+from tests.conftest import make_actor, new_service
+from tests.console.conftest import make_app, notifications, settle
+
+pytestmark = pytest.mark.anyio
+
+
+def service(db, service_id: int) -> Service:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return services.get_service(session, service_id)
+
+
+def last_activity(db, service_id: int) -> Activity:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return session.exec(select(Activity).where(Activity.service_id == service_id).order_by(Activity.id.desc())).first()
+
+
+async def test_suspend_through_its_modal_changes_the_store_like_the_cli(db, admin, catalog, frozen):
+    target = new_service(db, admin, catalog, name="web", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ActionDialog)
+        assert "Suspend service" in str(dialog.query_one("#question").render())
+        dialog.query_one("#kind").value = "abuse"
+        dialog.query_one("#reason").value = "spam reports"
+        dialog.query_one("#notify").value = True
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        after = service(db, target)
+        assert (after.status, after.suspend_kind, after.suspend_reason) == ("suspended", "abuse", "spam reports")
+        activity = last_activity(db, target)
+        assert (activity.action, activity.actor, activity.details["notify"]) == ("suspend", admin.name, True)
+        assert any("suspended" in text for severity, text in notifications(app) if severity == "information")
+
+
+async def test_a_refused_action_is_an_error_and_changes_nothing(db, admin, catalog, frozen):
+    target = new_service(db, admin, catalog, name="gone", status="terminated")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        errors = [text for severity, text in notifications(app) if severity == "error"]
+        assert any(f"service {target} is terminated: cannot suspend" in text for text in errors)
+        assert service(db, target).status == "terminated"
+
+
+async def test_terminate_needs_the_typed_word_and_focuses_cancel(db, admin, catalog, frozen):
+    target = new_service(db, admin, catalog, name="old", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        dialog = app.screen
+        assert dialog.focused.id == "cancel-button"
+        dialog.query_one("#confirm").value = "yes"
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert "type terminate to confirm" in str(dialog.query_one("#dialog-error").render())
+        assert service(db, target).status == "active"
+        dialog.query_one("#confirm").value = "terminate"
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert service(db, target).status == "terminated"
+
+
+async def test_mark_all_applies_to_every_matching_row_with_the_count_typed(db, admin, catalog, frozen):
+    ids = [new_service(db, admin, catalog, name=f"svc-{index}", status="active") for index in range(45)]
+    other = new_service(db, admin, catalog, name="other", status="suspended")
+    app = make_app(db, admin, page_size=10)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"status:active", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+a")
+        await pilot.press("plus")
+        await settle(pilot)
+        dialog = app.screen
+        assert "Add days to 45 marked services?" in str(dialog.query_one("#question").render())
+        dialog.query_one("#days").value = "5"
+        await pilot.click("#confirm-button")
+        await settle(pilot, rounds=10)
+        run = app.screen
+        assert isinstance(run, BulkRunScreen)
+        assert run.report is not None and run.report.count("ok") == 45
+        expected = clock.as_utc(service(db, other).expires_at) + timedelta(days=5)
+        for identifier in ids:
+            assert clock.as_utc(service(db, identifier).expires_at) == expected
+        assert clock.as_utc(service(db, other).expires_at) == expected - timedelta(days=5)
+
+
+async def test_the_dialog_counts_marks_hidden_by_the_filter(db, admin, catalog, frozen):
+    first = new_service(db, admin, catalog, name="alpha", status="active")
+    new_service(db, admin, catalog, name="beta", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space")
+        await pilot.press("slash", *"beta", "enter")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        question = str(app.screen.query_one("#question").render())
+        assert "Delete 2 marked services? (1 currently hidden by filter)" in question
+        assert app.screen.focused.id == "cancel-button"
+        await pilot.press("escape")
+        assert service(db, first).status == "active"
+
+
+async def test_read_only_turns_every_action_off(db, catalog, frozen):
+    from svcconsole.core.context import acting_operator
+
+    actor = acting_operator(db, read_only=True)
+    target = new_service(db, acting_operator(db), catalog, name="web", status="active")
+    app = make_app(db, actor)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "READ-ONLY" in str(app.screen.query_one("#title").render())
+        assert app.screen.check_action("service_action", ("suspend",)) is None
+        assert app.screen.check_action("new_service", ()) is None
+        await pilot.press("s", "t", "n", "b", "plus")
+        await settle(pilot)
+        assert not isinstance(app.screen, ActionDialog)
+        assert service(db, target).status == "active"
+        assert service(db, target).version == 2
+
+
+async def test_a_viewer_gets_permission_errors_not_actions(db, catalog, frozen):
+    viewer = make_actor(db, "vera", "viewer")
+    app = make_app(db, viewer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.check_action("service_action", ("suspend",)) is None
+
+
+async def test_an_operator_is_refused_terminate_with_an_error(db, admin, catalog, frozen):
+    target = new_service(db, admin, catalog, name="web", status="active")
+    operator = make_actor(db, "otto", "operator")
+    app = make_app(db, operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        app.screen.query_one("#confirm").value = "terminate"
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert any("needs the admin role" in text for severity, text in notifications(app) if severity == "error")
+        assert service(db, target).status == "active"
+
+
+class FlakyModule(Module):
+    """A test module whose suspend fails for the services named in `failing`."""
+
+    name = "flaky"
+    label = "Flaky"
+    supports = frozenset({"suspend"})
+    failing: set[int] = set()
+
+    def suspend(self, service):  # type: ignore[no-untyped-def]
+        if service.id in FlakyModule.failing:
+            raise ModuleError(f"panel refused service {service.id}")
+        return ModuleResult(message="suspended on the panel")
+
+
+@pytest.fixture
+def flaky():  # type: ignore[no-untyped-def]
+    register(FlakyModule)
+    FlakyModule.failing = set()
+    yield FlakyModule
+    unregister("flaky")
+
+
+async def test_a_bulk_run_reports_failures_and_retries_them(db, admin, catalog, frozen, flaky):
+    from svcconsole.core import catalog as catalog_module
+
+    customer = str(catalog.customer_id)
+    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="flaky", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    ids = [db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in ("f1", "f2", "f3")]
+    terminated = new_service(db, admin, catalog, name="t", status="terminated")
+    flaky.failing = {ids[1]}
+    assert catalog_module is not None
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+a", "s")
+        await settle(pilot)
+        app.screen.query_one("#reason").value = "maintenance"
+        await pilot.click("#confirm-button")
+        await settle(pilot, rounds=10)
+        run = app.screen
+        report = run.report
+        outcomes = {item.service_id: item.outcome for item in report.items}
+        assert outcomes == {ids[0]: "ok", ids[1]: "failed", ids[2]: "ok", terminated: "skipped"}
+        messages = {item.service_id: item.message for item in report.items}
+        assert "panel refused" in messages[ids[1]]
+        assert "terminated" in messages[terminated]
+        assert service(db, ids[1]).status == "active"
+        flaky.failing = set()
+        await pilot.click("#retry")
+        await settle(pilot, rounds=10)
+        assert [item.outcome for item in run.report.items] == ["ok"]
+        assert service(db, ids[1]).status == "suspended"
+
+
+async def test_the_jobs_screen_retries_and_resolves(db, admin, catalog, frozen, flaky):
+    customer = str(catalog.customer_id)
+    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="flaky", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    first, second = (db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in ("j1", "j2"))
+    flaky.failing = {first, second}
+    from svcconsole.core import bulk
+
+    bulk.run(db, admin, "suspend", {}, [first, second], selection={"ids": [first, second]})
+    with db.read() as session:
+        failed = {job.service_id: job.id for job in session.exec(select(Job)).all()}
+    flaky.failing = set()
+    app = make_app(db, admin)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("J")
+        await settle(pilot)
+        table = app.screen.query_one("#jobs-table")
+        assert table.row_count == 2
+        table.move_cursor(row=table.get_row_index(str(failed[first])))
+        await pilot.press("r")
+        await settle(pilot)
+        assert service(db, first).status == "suspended"
+        table.move_cursor(row=table.get_row_index(str(failed[second])))
+        await pilot.press("v")
+        await settle(pilot)
+        app.screen.query_one("#answer").value = "done by hand"
+        await pilot.click("#ok")
+        await settle(pilot)
+        with db.read() as session:
+            assert session.get(Job, failed[second]).status == "resolved"
+        assert last_activity(db, second).reason == "done by hand"

@@ -1,0 +1,143 @@
+"""The service list: paging, counts, filters, sorting, marks and mark-all."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+import pytest
+
+from svcconsole.core.statuses import LISTED_STATUSES
+from svcconsole.store import queries
+from svcconsole.store.models import Service
+from svcconsole.store.queries import ServiceFilter, Sort
+from svcconsole.widgets.service_table import ServiceTable
+from tests.console.conftest import make_app, notifications, settle
+
+pytestmark = pytest.mark.anyio
+
+
+def listed_count(db, **where) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return queries.count(session, ServiceFilter(**where))
+
+
+async def test_the_list_shows_the_first_page_and_counts_every_status(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(ServiceTable)
+        assert screen.total == listed_count(demo)
+        assert table.window.rows_in_memory <= 40 * table.window.max_pages
+        first = table.render_line(1).text
+        assert first.split()[0] == "1"
+        with demo.read() as session:
+            by_status = queries.counts_by_status(session, ServiceFilter())
+        assert screen.by_status == by_status
+        assert sum(by_status.get(status.value, 0) for status in LISTED_STATUSES) == screen.total
+
+
+async def test_the_filter_applies_terms_and_free_text_and_escape_clears_it(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash", *"status:suspended")
+        await settle(pilot)
+        assert screen.total == listed_count(demo, statuses=("suspended",))
+        assert {screen.table.window.row(position).status for position in range(min(screen.total, 20))} == {"suspended"}
+        await pilot.press(*" cycle:monthly")
+        await settle(pilot)
+        assert screen.total == listed_count(demo, statuses=("suspended",), cycles=("monthly",))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.filter_text == ""
+        assert screen.total == listed_count(demo)
+        await pilot.press("slash", *"nexus")
+        await settle(pilot)
+        assert screen.total == listed_count(demo, search="nexus") > 0
+
+
+async def test_a_bad_term_shows_a_one_line_error_and_keeps_the_list(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash", *"status:active")
+        await settle(pilot)
+        before = screen.total
+        screen.query_one("#filter").insert_text_at_cursor(" colour:red")
+        await settle(pilot)
+        error = screen.query_one("#filter-error")
+        assert error.display
+        assert "unknown key 'colour'" in str(error.render())
+        assert screen.total == before
+        await pilot.press(*["backspace"] * 11)
+        await settle(pilot)
+        assert not error.display
+        assert screen.total == listed_count(demo, statuses=("active",))
+
+
+async def test_status_tabs_and_sort_keys(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await settle(pilot)
+        assert screen.tab == "active"
+        assert screen.total == listed_count(demo, statuses=("active",))
+        await pilot.press("o", "O")
+        await settle(pilot)
+        assert screen.sort == Sort("customer", True)
+        with demo.read() as session:
+            expected = [row.id for row in queries.page(session, ServiceFilter(statuses=("active",)), Sort("customer", True), limit=5)]
+        assert [screen.table.window.row(position).id for position in range(5)] == expected
+
+
+async def test_a_deep_jump_shows_the_last_rows(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("G")
+        await settle(pilot)
+        table = app.screen.query_one(ServiceTable)
+        with demo.read() as session:
+            last = session.exec(select(func.max(Service.id)).where(Service.status != "deleted")).one()
+        assert table.current_row().id == last
+        assert str(last) in table.render_line(table.visible_rows).text
+        assert table.window.rows_in_memory <= 40 * table.window.max_pages
+
+
+async def test_space_marks_and_ctrl_a_marks_every_matching_row_out_of_view_included(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("space", "space")
+        assert screen.marks.count == 2
+        assert "2 marked" in str(screen.query_one("#statusline").render())
+        await pilot.press("escape")
+        assert screen.marks.count == 0
+        await pilot.press("slash", *"status:active", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+a")
+        active = listed_count(demo, statuses=("active",))
+        assert active > 40
+        assert screen.marks.count == active
+        assert f"{active:,} marked (all matching)" in str(screen.query_one("#statusline").render())
+        await pilot.press("space")
+        assert screen.marks.count == active - 1
+        assert any(f"{active:,} services marked" in text for _, text in notifications(app))
+
+
+async def test_hostile_text_renders_inert(db, admin, catalog, frozen):
+    from tests.conftest import new_service
+
+    new_service(db, admin, catalog, name="[bold]boom\x1b[31m\u202eevil")
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await settle(pilot)
+        line = app.screen.query_one(ServiceTable).render_line(1).text
+        assert "[bold]boom\\x1b[3" in line
+        assert "\x1b" not in line

@@ -1,0 +1,150 @@
+"""SVG snapshots of the canonical screens (80x24 unless said), on deterministic data.
+
+The data is seeded with a fixed random seed at a frozen time, in UTC, acting as "alice";
+inputs do not blink. The SVGs live in the top-level snapshots/ folder.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+from textual.widgets import Input
+
+from svcconsole.core import bulk, seed, services
+from svcconsole.modules.base import Module, ModuleError, register, unregister
+from svcconsole.store.models import Service
+from tests.conftest import make_actor
+from tests.console.conftest import make_app, settle
+
+
+@pytest.fixture
+def store(db, frozen):  # type: ignore[no-untyped-def]
+    seed.seed_demo(db, services=300, random_seed=3)
+    return db
+
+
+@pytest.fixture
+def alice(store):  # type: ignore[no-untyped-def]
+    return make_actor(store, "alice", "admin")
+
+
+def interact(*keys: str, values: dict[str, str] | None = None, after: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """A `run_before` that presses keys, fills fields, presses more keys, and settles."""
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot, rounds=2)
+        for selector, value in (values or {}).items():
+            pilot.app.screen.query_one(selector).value = value
+        for key in after:
+            await pilot.press(key)
+            await settle(pilot, rounds=2)
+        await settle(pilot)
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause(0.05)
+
+    return run
+
+
+def first_service(db, **where) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        query = select(Service.id)
+        for key, value in where.items():
+            query = query.where(getattr(Service, key) == value)
+        return session.exec(query.order_by(Service.id)).first()
+
+
+class TestList:
+    def test_list(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact())
+
+    def test_list_wide(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), terminal_size=(150, 30), run_before=interact())
+
+    def test_list_filtered(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("slash", *"status:suspended cycle:monthly", "enter"))
+
+    def test_filter_error(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("slash", *"colour:red"))
+
+    def test_marks(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("space", "down", "space"))
+
+    def test_mark_all(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("right_square_bracket", "right_square_bracket", "right_square_bracket", "ctrl+a", "space"))
+
+    def test_deep_jump_sorted_by_expiry(self, store, alice, snap_compare):
+        keys = ("o",) * 8 + ("G",)
+        assert snap_compare(make_app(store, alice), run_before=interact(*keys))
+
+
+class TestActionModals:
+    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b"])
+    def test_modal(self, store, alice, snap_compare, key):
+        assert snap_compare(make_app(store, alice), run_before=interact("space", "down", "space", key))
+
+    def test_modal_hidden_by_filter(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("space", "space", "slash", *"status:active", "enter", "x"))
+
+    def test_bulk_result(self, store, alice, snap_compare):
+        keys = ("space",) * 6 + ("plus",)
+        assert snap_compare(make_app(store, alice), terminal_size=(100, 24), run_before=interact(*keys, values={"#days": "3"}, after=("enter",)))
+
+
+class TestDetail:
+    @pytest.mark.parametrize("tab", range(7))
+    def test_tab(self, store, alice, snap_compare, tab):
+        target = first_service(store, type="manual", status="active")
+        with store.write() as session:
+            services.option_add(session, alice, target, name="Extra IPv4", price="2.00")
+            services.meta_set(session, alice, target, "max_renewals", "30")
+
+        async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+            await settle(pilot)
+            pilot.app.open_service(target)
+            await settle(pilot)
+            for _ in range(tab):
+                await pilot.press("right_square_bracket")
+            await settle(pilot)
+            for field in pilot.app.screen.query(Input):
+                field.cursor_blink = False
+
+        assert snap_compare(make_app(store, alice), run_before=run)
+
+    def test_edit(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("e"))
+
+
+class TestWizard:
+    def test_step_one(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("n"))
+
+    def test_step_two(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("n", values={"#customer": "3", "#product": "1"}, after=("enter",)))
+
+
+class TestOtherScreens:
+    def test_help(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("question_mark"))
+
+    def test_jobs(self, store, alice, snap_compare):
+        class BrokenModule(Module):
+            """Fails every suspend, so the queue has a failed job to show."""
+
+            name = "broken"
+            supports = frozenset({"suspend"})
+
+            def suspend(self, service):  # type: ignore[no-untyped-def]
+                raise ModuleError("panel answered 502 Bad Gateway")
+
+        register(BrokenModule)
+        try:
+            draft = services.ServiceDraft(customer="1", name="gateway test", type="broken", price="5.00", cycle="monthly", external="x-1")
+            target = store.transaction(lambda session: services.import_service(session, alice, draft).id)
+            bulk.run(store, alice, "suspend", {}, [target], selection={"ids": [target]})
+            assert snap_compare(make_app(store, alice), run_before=interact("J"))
+        finally:
+            unregister("broken")

@@ -1,0 +1,103 @@
+"""The headless list window: positions, the page cache, deep jumps, sort and filter changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from svcconsole.core import seed
+from svcconsole.store import queries
+from svcconsole.store.queries import ServiceFilter, Sort
+from svcconsole.store.window import ServiceWindow, count_matching
+
+SERVICES = 600
+
+
+@pytest.fixture
+def seeded(db, frozen):
+    seed.seed_demo(db, services=SERVICES, random_seed=7)
+    return db
+
+
+def full_order(db, service_filter: ServiceFilter, sort: Sort) -> list[int]:
+    with db.read() as session:
+        return [row.id for row in queries.page(session, service_filter, sort, limit=10_000)]
+
+
+def window_for(db, service_filter=ServiceFilter(), sort=Sort(), **options) -> ServiceWindow:
+    window = ServiceWindow(db, page_size=options.pop("page_size", 25), max_pages=options.pop("max_pages", 4), **options)
+    generation = window.configure(service_filter, sort)
+    with db.read() as session:
+        window.set_total(queries.count(session, service_filter), generation)
+    return window
+
+
+def ids_at(window: ServiceWindow, start: int, stop: int) -> list[int]:
+    assert window.load(start, stop)
+    return [row.id for row in window.rows(start, stop) if row is not None]
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [Sort("id"), Sort("id", True), Sort("expires"), Sort("expires", True), Sort("product", True), Sort("customer"), Sort("price", True), Sort("status")],
+    ids=lambda sort: f"{sort.column}-{'desc' if sort.descending else 'asc'}",
+)
+def test_every_position_matches_the_full_order_whatever_the_path(seeded, sort):
+    expected = full_order(seeded, ServiceFilter(), sort)
+    window = window_for(seeded, sort=sort)
+    assert window.total == len(expected)
+    for start in (len(expected) - 10, 300, 290, 275, 0, 40, 520, 495, 130):
+        assert ids_at(window, start, start + 10) == expected[start : start + 10], start
+
+
+def test_a_deep_jump_seeks_once_then_scrolls_by_keyset_both_ways(seeded):
+    expected = full_order(seeded, ServiceFilter(), Sort("expires"))
+    window = window_for(seeded, sort=Sort("expires"), walk_limit=1)
+    assert ids_at(window, 400, 420) == expected[400:420]
+    assert window.stats["seek"] == 1
+    for start in range(380, 300, -20):
+        assert ids_at(window, start, start + 20) == expected[start : start + 20]
+    for start in range(420, 520, 20):
+        assert ids_at(window, start, start + 20) == expected[start : start + 20]
+    assert window.stats["seek"] == 1
+    assert window.stats["backward"] >= 3
+
+
+def test_the_cache_never_holds_more_than_its_bound(seeded):
+    window = window_for(seeded, page_size=20, max_pages=3)
+    for start in range(0, SERVICES, 15):
+        window.load(start, start + 15)
+        assert window.rows_in_memory <= 3 * 20
+        assert len(window.pages_in_memory) <= 3
+
+
+def test_a_new_filter_or_sort_forgets_the_pages_and_stale_loads_are_dropped(seeded):
+    window = window_for(seeded)
+    old_generation = window.generation
+    ids_at(window, 0, 10)
+    active = ServiceFilter(statuses=("active",))
+    new_generation = window.configure(active, Sort("name"))
+    assert new_generation != old_generation
+    assert window.rows_in_memory == 0
+    assert window.row(0) is None
+    assert window.load(0, 10, generation=old_generation) is False
+    assert not window.set_total(5, old_generation)
+    expected = full_order(seeded, active, Sort("name"))
+    assert ids_at(window, 0, 10) == expected[:10]
+    with seeded.read() as session:
+        statuses = {row.status for row in window.rows(0, 10)}
+    assert statuses == {"active"}
+
+
+def test_the_total_is_learnt_from_a_short_last_page(seeded):
+    window = ServiceWindow(seeded, page_size=50)
+    window.configure(ServiceFilter(statuses=("pending",)), Sort())
+    window.load(0, 200)
+    assert window.total == len(full_order(seeded, ServiceFilter(statuses=("pending",)), Sort()))
+    assert window.missing_pages(0, 10_000) == []
+
+
+def test_count_matching_counts_ids_that_pass_the_filter(seeded):
+    everything = full_order(seeded, ServiceFilter(), Sort())
+    active = set(full_order(seeded, ServiceFilter(statuses=("active",)), Sort()))
+    with seeded.read() as session:
+        assert count_matching(session, ServiceFilter(statuses=("active",)), everything, chunk=97) == len(active)
