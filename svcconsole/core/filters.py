@@ -60,32 +60,27 @@ def parse_types(field: str, text: str) -> tuple[str, ...]:
     return values
 
 
-def _product_ids(session: Session, text: str) -> tuple[int, ...]:
+def _ids_by_name(session: Session, model: type[Product] | type[Server], text: str) -> tuple[int, ...]:
+    """Ids of the products or servers a comma-separated list names: ids, exact names, else name prefixes."""
     ids: list[int] = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
         if item.isdigit():
             ids.append(int(item))
             continue
         lowered = item.lower()
-        matches = session.execute(select(Product.id).where(func.lower(Product.name) == lowered)).scalars().all()
+        matches = session.execute(select(model.id).where(func.lower(model.name) == lowered)).scalars().all()
         if not matches:
-            matches = session.execute(select(Product.id).where(func.lower(Product.name).like(f"{lowered}%"))).scalars().all()
+            matches = session.execute(select(model.id).where(func.lower(model.name).like(f"{lowered}%"))).scalars().all()
         ids.extend(matches)
     return tuple(dict.fromkeys(ids))
+
+
+def _product_ids(session: Session, text: str) -> tuple[int, ...]:
+    return _ids_by_name(session, Product, text)
 
 
 def _server_ids(session: Session, text: str) -> tuple[int, ...]:
-    ids: list[int] = []
-    for item in (part.strip() for part in text.split(",") if part.strip()):
-        if item.isdigit():
-            ids.append(int(item))
-            continue
-        lowered = item.lower()
-        matches = session.execute(select(Server.id).where(func.lower(Server.name) == lowered)).scalars().all()
-        if not matches:
-            matches = session.execute(select(Server.id).where(func.lower(Server.name).like(f"{lowered}%"))).scalars().all()
-        ids.extend(matches)
-    return tuple(dict.fromkeys(ids))
+    return _ids_by_name(session, Server, text)
 
 
 def _customer_filter(session: Session, service_filter: ServiceFilter, text: str) -> ServiceFilter:
