@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from svcconsole.cli.base import EXIT_ERROR, new_app, state
+from svcconsole.cli.base import EXIT_ERROR, new_app, state, stdin_is_tty
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
 from svcconsole.core import jobs, operators, seed, views
 from svcconsole.core import settings as settings_module
@@ -165,13 +167,25 @@ def settings_get(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
 
 
 @settings_app.command("set", context_settings={"ignore_unknown_options": True})
-def settings_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)) -> None:
-    """Change a setting (validated: a negative day count is refused)."""
+def settings_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(..., help="The value, or - to read it from stdin (asked without echo on a terminal).")) -> None:
+    """Change a setting (validated: a negative day count is refused).
+
+    `settings set smtp_password -` reads the password from stdin (its first line), so it
+    never appears on the command line, in the shell history or in the process list.
+    """
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["settings"], "changing settings")
     spec = settings_module.spec(key)
+    if value == "-":
+        value = _value_from_stdin(key)
     parsed = cli.db.transaction(lambda session: settings_module.set_value(session, key, value))
     message(f"{key} = {'(set)' if spec.secret else spec.render(parsed)}")
+
+
+def _value_from_stdin(key: str) -> str:
+    if stdin_is_tty():
+        return getpass.getpass(f"{key}: ")
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @settings_app.command("unset")

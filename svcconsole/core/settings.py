@@ -5,6 +5,7 @@ The code, `settings list` and the automation dry run all read this one registry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,19 @@ def _optional_email(field: str, text: str) -> str:
     return parse.parse_email(field, text) if str(text).strip() else ""
 
 
+SENDER_ADDRESS = r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
+SENDER_PATTERN = re.compile(rf"^(?:{SENDER_ADDRESS}|[^<>\",;]{{0,200}}<{SENDER_ADDRESS}>)$")
+
+
+def _sender(field: str, text: str) -> str:
+    value = str(text).strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise InvalidInput(field, "line breaks and control characters are not accepted in the sender address")
+    if len(value) > 320 or not SENDER_PATTERN.match(value):
+        raise InvalidInput(field, f"{value!r} is not an email address (billing@example.com or Billing <billing@example.com>)")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting: its key, default (as text), parser, and whether it is a secret."""
@@ -85,9 +99,9 @@ REGISTRY: dict[str, SettingSpec] = {
         SettingSpec("currency", "EUR", _currency, "Default currency."),
         SettingSpec("smtp_host", "", _plain, "SMTP server host (empty = mail is queued, not sent)."),
         SettingSpec("smtp_port", "25", _port, "SMTP server port."),
-        SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication)."),
-        SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown).", secret=True),
-        SettingSpec("smtp_from", "billing@localhost", _plain, "Sender address of notifications."),
+        SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication; needs smtp_starttls unless the host is loopback)."),
+        SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown; `settings set smtp_password -` reads it from stdin).", secret=True),
+        SettingSpec("smtp_from", "billing@localhost", _sender, "Sender address of notifications (an email address, optionally as Name <address>)."),
         SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS."),
         SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries) are sent."),
     )
@@ -102,18 +116,28 @@ def spec(key: str) -> SettingSpec:
 
 
 class Settings:
-    """The settings in force, read once from the store and parsed."""
+    """The settings in force, read once from the store and parsed.
+
+    A stored value the registry no longer accepts (one saved before a check was added) does
+    not stop everything else: the default is in force and `invalid` names the key and why.
+    """
 
     def __init__(self, stored: dict[str, str]) -> None:
         self._values: dict[str, Any] = {}
         self.overridden: set[str] = set()
+        self.invalid: dict[str, str] = {}
         for key, item in REGISTRY.items():
             text = stored.get(key)
             if text is not None:
                 self.overridden.add(key)
                 if item.secret:
-                    text = decrypt(text)
-            self._values[key] = item.parse(text if text is not None else item.default)
+                    text = decrypt(text) or ""
+                try:
+                    self._values[key] = item.parse(text)
+                    continue
+                except InvalidInput as error:
+                    self.invalid[key] = error.message
+            self._values[key] = item.parse(item.default)
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
