@@ -421,5 +421,7 @@ def notify_send(ctx: typer.Context, limit: Optional[str] = typer.Option(None, "-
     if report.unconfigured:
         message("set it with `svcconsole settings set smtp_host HOST` (and smtp_port, smtp_from, smtp_user, smtp_password, smtp_starttls)")
         raise typer.Exit(EXIT_ERROR)
+    if report.misconfigured:
+        raise typer.Exit(EXIT_ERROR)
     if any(item.outcome != "ok" for item in report.items):
         raise typer.Exit(EXIT_PARTIAL)

@@ -1,32 +1,51 @@
 """Sending the outbox by SMTP (settings `smtp_*`): STARTTLS and login when configured.
 
-Each mail is marked sent in its own transaction right after the server accepted it. A mail
-the server refuses, or every mail when the server cannot be reached, stays `queued` with its
-error and one more attempt counted, and is tried again by the next send; after
-`MAX_ATTEMPTS` it is marked `failed`, as is at once a mail that cannot be built (an address
-with a line break). One sender at a time (the `mailer` lock), so two sends
-at once never mail anything twice.
+One sender at a time: a send holds the `mailer` lease (`core.leases.NamedLock`), renews it as
+it goes and stops if it ever loses it, so a second send at once finds it held and sends
+nothing. The queue is read a page at a time (`PAGE`), and each mail is marked sent in its own
+transaction right after the server accepted it, and only if it is still `queued`.
+
+A mail that is not sent:
+
+- refused by the server (its reply to RCPT or DATA): one attempt is counted and the mail stays
+  queued with the error; it is marked `failed` after `MAX_ATTEMPTS` permanent (5xx) refusals;
+- caught in a connection-level error (the server cannot be reached, drops the connection,
+  answers 421, refuses the sender or the login): the mail being sent is charged one attempt
+  and keeps the error, the send stops there, and the mails after it are left as they were.
+  A connection error never makes a mail `failed`, however long the server is down;
+- that cannot be built (an address with a line break): `failed` at once.
+
+A configuration that cannot work (an invalid `smtp_from`, a login without TLS to a host that
+is not loopback) sends nothing and charges nothing.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from svcconsole.core import clock
+from svcconsole.core import clock, leases
 from svcconsole.core import settings as settings_module
+from svcconsole.core.errors import SvcError
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Notification
 
 MAX_ATTEMPTS = 10
 TIMEOUT_SECONDS = 15
 PAGE = 200
+LOCK_NAME = "mailer"
+CONNECTION_CLOSING = 421
+
+KeepAlive = Callable[[], bool]
 
 
 @dataclass
@@ -41,24 +60,27 @@ class SendItem:
 
 @dataclass
 class SendReport:
-    """A send run: every mail tried, or why none was."""
+    """A send run: every mail tried, why none was, or why it stopped early."""
 
     items: list[SendItem] = field(default_factory=list)
     not_sent_reason: str | None = None
     unconfigured: bool = False
+    misconfigured: bool = False
+    stopped: str | None = None
 
     def count(self, outcome: str) -> int:
         """How many mails ended with `outcome` (ok, retry or failed)."""
         return sum(1 for item in self.items if item.outcome == outcome)
 
     def summary(self) -> str:
-        """One line: how many were sent, kept queued or failed for good."""
+        """One line: how many were sent, kept queued or failed for good, and why the send stopped."""
         if self.not_sent_reason:
             return f"notify: {self.not_sent_reason}"
-        if not self.items:
+        if not self.items and not self.stopped:
             return "notify: no queued notifications"
         parts = [f"{self.count(outcome)} {label}" for outcome, label in (("ok", "sent"), ("retry", "kept queued"), ("failed", "failed for good")) if self.count(outcome)]
-        return f"notify: {len(self.items)} tried: {', '.join(parts)}"
+        line = f"notify: {len(self.items)} tried: {', '.join(parts) or 'none'}"
+        return f"{line}; {self.stopped}" if self.stopped else line
 
 
 def build_message(notification: Notification, sender: str) -> EmailMessage:
@@ -68,7 +90,7 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     mail["To"] = notification.to_address
     mail["Subject"] = " ".join(notification.subject.split())
     mail["Date"] = format_datetime(clock.now())
-    mail["Message-ID"] = make_msgid(idstring=f"svcconsole.{notification.id}", domain=sender.rpartition("@")[2] or None)
+    mail["Message-ID"] = make_msgid(idstring=f"svcconsole.{notification.id}", domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     mail.set_content(notification.body)
     return mail
 
@@ -78,8 +100,35 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (no name is looked up)."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def config_problem(settings: settings_module.Settings) -> str | None:
+    """Why the SMTP settings cannot be used as they are, or None."""
+    if "smtp_from" in settings.invalid:
+        return f"{settings.invalid['smtp_from']}; fix it with `settings set smtp_from ADDRESS`"
+    host = settings["smtp_host"]
+    if settings["smtp_user"] and not settings["smtp_starttls"] and not is_loopback(host):
+        return (
+            f"refusing to log in to {host}:{settings['smtp_port']} as {settings['smtp_user']!r} without TLS: "
+            "the password would cross the network in clear; set smtp_starttls true (a login without TLS is only allowed to a loopback host)"
+        )
+    return None
+
+
 def open_connection(settings: settings_module.Settings) -> smtplib.SMTP:
     """A connection to the configured server, upgraded by STARTTLS and logged in as configured."""
+    problem = config_problem(settings)
+    if problem:
+        raise SvcError(f"smtp: {problem}")
     connection = smtplib.SMTP(settings["smtp_host"], settings["smtp_port"], timeout=TIMEOUT_SECONDS)
     try:
         connection.ehlo()
@@ -94,110 +143,153 @@ def open_connection(settings: settings_module.Settings) -> smtplib.SMTP:
     return connection
 
 
-def _queued_page(db: Database, after: int, limit: int | None) -> list[Notification]:
+def _queued_page(db: Database, after: int, limit: int) -> list[Notification]:
     with db.read() as session:
-        query = select(Notification).where(Notification.status == "queued", Notification.id > after).order_by(Notification.id)  # type: ignore[arg-type,operator]
-        if limit is not None:
-            query = query.limit(limit)
+        query = select(Notification).where(Notification.status == "queued", Notification.id > after).order_by(Notification.id).limit(limit)  # type: ignore[arg-type,operator]
         return list(session.exec(query).all())
 
 
-def _mark_sent(db: Database, notification_id: int) -> None:
-    def work(session: Session) -> None:
-        row = session.get(Notification, notification_id)
-        if row is not None:
-            row.status = "sent"
-            row.sent_at = clock.now()
-            row.attempts = (row.attempts or 0) + 1
-            row.last_error = None
-            session.add(row)
-
-    db.transaction(work)
+def _queued_count(db: Database) -> int:
+    with db.read() as session:
+        return int(session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one())
 
 
-def _mark_failed_attempt(db: Database, notification_ids: list[int], error: str, *, final: bool = False) -> dict[int, str]:
-    def work(session: Session) -> dict[int, str]:
-        outcomes = {}
-        for row in session.exec(select(Notification).where(Notification.id.in_(notification_ids))).all():  # type: ignore[union-attr]
-            row.attempts = (row.attempts or 0) + 1
-            row.last_error = error[:2000]
-            if final or row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-            session.add(row)
-            outcomes[row.id or 0] = row.status
-        return outcomes
+def _mark_sent(db: Database, notification_id: int) -> bool:
+    """Mark the mail sent if it is still queued; False when someone else settled it meanwhile."""
+
+    def work(session: Session) -> bool:
+        result = session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "queued")  # type: ignore[arg-type]
+            .values(status="sent", sent_at=clock.now(), attempts=Notification.attempts + 1, last_error=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     return db.transaction(work)
 
 
+def _charge(db: Database, notification_id: int, error: str, *, may_fail: bool, final: bool) -> str | None:
+    """Count one attempt on a queued mail with its error; its status after, or None if it is no longer queued."""
+
+    def work(session: Session) -> str | None:
+        row = session.exec(select(Notification).where(Notification.id == notification_id, Notification.status == "queued").with_for_update()).first()
+        if row is None:
+            return None
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = error[:2000]
+        if final or (may_fail and row.attempts >= MAX_ATTEMPTS):
+            row.status = "failed"
+        session.add(row)
+        return row.status
+
+    return db.transaction(work)
+
+
+def _where(settings: settings_module.Settings) -> str:
+    return f"{settings['smtp_host']}:{settings['smtp_port']}"
+
+
+def _reply(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _error_text(error: BaseException, settings: settings_module.Settings) -> str:
-    where = f"{settings['smtp_host']}:{settings['smtp_port']}"
+    where = _where(settings)
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        refused = "; ".join(f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}" for address, (code, reply) in error.recipients.items())
+        refused = "; ".join(f"{address}: {code} {_reply(reply)}" for address, (code, reply) in error.recipients.items())
         return f"{where} refused the recipient: {refused}"
     if isinstance(error, smtplib.SMTPResponseException):
-        reply = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else str(error.smtp_error)
-        return f"{where} answered {error.smtp_code} {reply}"
+        return f"{where} answered {error.smtp_code} {_reply(error.smtp_error)}"
     if isinstance(error, (ConnectionError, socket.timeout, socket.gaierror, OSError)):
         return f"cannot reach {where}: {type(error).__name__}: {error}"
     return f"{where}: {type(error).__name__}: {error}"
 
 
-def send_queued(db: Database, *, limit: int | None = None) -> SendReport:
-    """Send queued notifications (at most `limit`); failures stay queued with their error."""
-    from svcconsole.core.automation import RunLock
+def _refusal_codes(error: BaseException) -> list[int] | None:
+    """The reply codes when the server refused this one mail (RCPT or DATA); None for a connection-level error."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [int(code) for code, _ in error.recipients.values()]
+    elif isinstance(error, smtplib.SMTPDataError):
+        codes = [int(error.smtp_code)]
+    else:
+        return None
+    return None if CONNECTION_CLOSING in codes else codes
 
+
+def send_queued(db: Database, *, limit: int | None = None, keep_alive: KeepAlive | None = None) -> SendReport:
+    """Send queued notifications (at most `limit`); failures stay queued with their error.
+
+    `keep_alive` is called between mails (the automation renews its own lock with it); when
+    it returns False the send stops.
+    """
     report = SendReport()
     with db.read() as session:
         settings = settings_module.load(session)
     if not settings["smtp_host"]:
-        with db.read() as session:
-            waiting = len(session.exec(select(Notification.id).where(Notification.status == "queued")).all())
+        waiting = _queued_count(db)
         report.not_sent_reason = f"smtp_host is not set: {waiting} notification{'s' if waiting != 1 else ''} stay queued"
         report.unconfigured = True
         return report
-    lock = RunLock(db, "mailer")
+    problem = config_problem(settings)
+    if problem:
+        waiting = _queued_count(db)
+        report.not_sent_reason = f"{problem}; {waiting} notification{'s' if waiting != 1 else ''} stay queued"
+        report.misconfigured = True
+        return report
+    lock = leases.NamedLock(db, LOCK_NAME)
     if not lock.acquire():
         report.not_sent_reason = f"another send is running ({lock.held_by}); nothing sent"
         return report
     try:
-        _send(db, settings, report, limit)
+        _send(db, settings, report, limit, lambda: _still_held(lock, keep_alive, report))
     finally:
         lock.release()
     return report
+
+
+def _still_held(lock: leases.NamedLock, keep_alive: KeepAlive | None, report: SendReport) -> bool:
+    if not lock.keep_alive():
+        report.stopped = f"stopped: the mailer lease was taken over by {lock.lost_to}"
+        return False
+    if keep_alive is not None and not keep_alive():
+        report.stopped = "stopped: the run that sends lost its lock"
+        return False
+    return True
 
 
 def _left(report: SendReport, limit: int | None) -> int | None:
     return None if limit is None else limit - len(report.items)
 
 
-def _send(db: Database, settings: settings_module.Settings, report: SendReport, limit: int | None) -> None:
+def _send(db: Database, settings: settings_module.Settings, report: SendReport, limit: int | None, held: Callable[[], bool]) -> None:
     after = 0
     connection: smtplib.SMTP | None = None
     try:
-        while _left(report, limit) != 0:
-            left = _left(report, limit)
+        while (left := _left(report, limit)) != 0:
             rows = _queued_page(db, after, PAGE if left is None else min(PAGE, left))
             if not rows:
                 return
             after = rows[-1].id or 0
-            for index, row in enumerate(rows):
+            for row in rows:
+                if not held():
+                    return
                 try:
                     mail = build_message(row, settings["smtp_from"])
                 except ValueError as error:
-                    _record_attempts(db, report, [row], f"cannot be sent: {error}", final=True)
+                    _record(db, report, row, f"cannot be sent: {error}", may_fail=True, final=True)
                     continue
                 try:
                     if connection is None:
                         connection = open_connection(settings)
                     connection.send_message(mail)
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
-                    _record_attempts(db, report, [row], _error_text(error, settings))
-                    continue
                 except (smtplib.SMTPException, OSError) as error:
-                    left = _left(report, limit)
-                    rest = rows[index:] + _queued_page(db, after, None if left is None else max(left - (len(rows) - index), 0))
-                    _record_attempts(db, report, rest, _error_text(error, settings))
+                    codes = _refusal_codes(error)
+                    if codes is not None:
+                        _record(db, report, row, _error_text(error, settings), may_fail=all(code >= 500 for code in codes), final=False)
+                        continue
+                    text = _error_text(error, settings)
+                    _record(db, report, row, text, may_fail=False, final=False)
+                    report.stopped = f"stopped after a connection error ({text}); the mails after it were not tried"
                     return
                 _mark_sent(db, row.id or 0)
                 report.items.append(SendItem(row.id or 0, row.service_id, "ok", f"mail {row.id} sent to {row.to_address}: {row.subject}"))
@@ -209,14 +301,13 @@ def _send(db: Database, settings: settings_module.Settings, report: SendReport, 
                 connection.close()
 
 
-def _record_attempts(db: Database, report: SendReport, rows: list[Notification], error: str, *, final: bool = False) -> None:
-    if not rows:
+def _record(db: Database, report: SendReport, row: Notification, error: str, *, may_fail: bool, final: bool) -> None:
+    status = _charge(db, row.id or 0, error, may_fail=may_fail, final=final)
+    if status is None:
         return
-    outcomes = _mark_failed_attempt(db, [row.id or 0 for row in rows], error, final=final)
-    for row in rows:
-        failed = outcomes.get(row.id or 0) == "failed"
-        note = ("failed for good" if final else f"failed for good after {MAX_ATTEMPTS} attempts") if failed else "kept queued"
-        report.items.append(SendItem(row.id or 0, row.service_id, "failed" if failed else "retry", f"mail {row.id} to {row.to_address!r} {note}: {error}"))
+    failed = status == "failed"
+    note = ("failed for good" if final else f"failed for good after {MAX_ATTEMPTS} attempts") if failed else "kept queued"
+    report.items.append(SendItem(row.id or 0, row.service_id, "failed" if failed else "retry", f"mail {row.id} to {row.to_address!r} {note}: {error}"))
 
 
 def list_notifications(session: Session, *, status: str | None = None, limit: int = 100) -> list[Notification]:

@@ -156,15 +156,30 @@ def free_port() -> int:
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
+    """An aiosmtpd handler that keeps every message it accepts.
+
+    `accept_only` makes it answer 421 (closing) to MAIL once it holds that many messages;
+    `on_message` is called with each message as it is accepted.
+    """
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.accept_only: int | None = None
+        self.on_message: Any = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        if self.accept_only is not None and len(self.messages) >= self.accept_only:
+            return "421 4.3.2 too many messages, closing connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address.endswith("@refused.example"):
             return "550 5.1.1 no such mailbox"
+        if address.endswith("@busy.example"):
+            return "450 4.2.1 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -182,8 +197,12 @@ class Mailbox:
                     "body": parsed.get_content(),
                     "login": getattr(session, "authenticated_login", None),
                     "tls": session.ssl is not None,
+                    "date": str(parsed["Date"]),
+                    "header_from": str(parsed["From"]),
                 }
             )
+        if self.on_message is not None:
+            self.on_message(self.messages[-1])
         return "250 OK"
 
 
