@@ -3,8 +3,12 @@
 An invoice belongs to one customer and one currency. Paying it applies each line once
 (`invoice_line.applied_at`): a renewal extends its service, an order creates its service
 `pending` and queues delivery, an upgrade changes the product. A line that cannot be applied
-(the service ended meanwhile) keeps its error on the line and is tried again by the next
-"pay"; lines applied before are never applied twice. Money is `Decimal`, rounded to cents.
+(the service ended meanwhile, or a module job was running on it) keeps its error on the line
+and is tried again by the next "pay" and by the automation run (`apply_paid_line`, its step
+0); lines applied before are never applied twice. A renewal its module carries out counts as
+applied only once its job succeeded; a job that fails for good leaves the line unapplied with
+the job's error, and the line waits for an admin to retry or resolve that job. Money is
+`Decimal`, rounded to cents.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from svcconsole.core import activity, clock, cycles, notifications, parse, services
 from svcconsole.core.catalog import prices_of, product_price, resolve_customer, resolve_product, resolve_server
-from svcconsole.core.errors import InvalidInput, NotFound, SvcError, TransitionRefused
+from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.services import ActionContext, ActionImpl, Outcome
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
@@ -83,12 +87,8 @@ def money_text(amount: Decimal, currency: str) -> str:
     return f"{cents(amount)} {currency}"
 
 
-def _refuse(service: Service, action: str, why: str) -> TransitionRefused:
-    return TransitionRefused(service.id or 0, service.status, action, why)
-
-
 def _local_day(moment: datetime | None, session: Session) -> str:
-    return moment.astimezone(services.timezone_of(session)).date().isoformat() if moment else "-"
+    return services.day(moment, services.timezone_of(session))
 
 
 # ----------------------------------------------------------------------------- look-ups
@@ -188,10 +188,10 @@ def invoice_dict(invoice: Invoice, *, total: Decimal, customer_email: str | None
         "status": invoice.status,
         "currency": invoice.currency,
         "total": f"{total:.2f}",
-        "due_at": _iso(invoice.due_at),
-        "created_at": _iso(invoice.created_at),
-        "paid_at": _iso(invoice.paid_at),
-        "cancelled_at": _iso(invoice.cancelled_at),
+        "due_at": services.iso(invoice.due_at),
+        "created_at": services.iso(invoice.created_at),
+        "paid_at": services.iso(invoice.paid_at),
+        "cancelled_at": services.iso(invoice.cancelled_at),
     }
     if lines is not None:
         record["lines"] = [line_dict(line) for line in lines]
@@ -207,9 +207,9 @@ def line_dict(line: InvoiceLine) -> dict[str, Any]:
         "kind": line.kind,
         "description": line.description,
         "amount": f"{line.amount:.2f}",
-        "period_start": _iso(line.period_start),
-        "period_end": _iso(line.period_end),
-        "applied_at": _iso(line.applied_at),
+        "period_start": services.iso(line.period_start),
+        "period_end": services.iso(line.period_end),
+        "applied_at": services.iso(line.applied_at),
         "error": (line.details or {}).get("error"),
         "details": dict(line.details or {}),
     }
@@ -229,13 +229,9 @@ def upgrade_dict(upgrade: Upgrade, products: dict[int, str] | None = None) -> di
         "amount": f"{upgrade.amount:.2f}",
         "invoice_id": upgrade.invoice_id,
         "status": upgrade.status,
-        "created_at": _iso(upgrade.created_at),
-        "completed_at": _iso(upgrade.completed_at),
+        "created_at": services.iso(upgrade.created_at),
+        "completed_at": services.iso(upgrade.completed_at),
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return clock.as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
 # ----------------------------------------------------------------------------- invoices and lines
@@ -286,7 +282,7 @@ def check_renewal_invoice(session: Session, service: Service, cycle_count: int, 
     assert service.expires_at is not None
     existing = renewal_line_for_period(session, service.id or 0, service.expires_at, statuses=OPEN_STATUSES)
     if existing is not None:
-        raise _refuse(
+        raise services.refuse(
             service,
             "renew by invoice",
             f"invoice {existing.invoice_id} already bills the period from {_local_day(service.expires_at, session)} (unpaid); pay or cancel it first",
@@ -317,7 +313,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
     session.flush()
     _record_on_service(
         session, actor, service, "renewal_invoiced",
-        {"invoice": invoice.id, "line": line.id, "cycles": cycle_count, "amount": str(amount), "period_start": _iso(start), "period_end": _iso(end)},
+        {"invoice": invoice.id, "line": line.id, "cycles": cycle_count, "amount": str(amount), "period_start": services.iso(start), "period_end": services.iso(end)},
     )
     notifications.notify_customer(
         session,
@@ -486,7 +482,7 @@ def _add_lines(session: Session, actor: Actor, invoice: Invoice, request: LineRe
         service = services.get_service(session, service_id, for_update=True)
         rule = services.ACTIONS["renew-invoice"]
         if not rule.allows(service.status):
-            raise _refuse(service, "renew by invoice", f"allowed from {rule.allowed_from_text}")
+            raise services.refuse(service, "renew by invoice", f"allowed from {rule.allowed_from_text}")
         check_renewal_invoice(session, service, cycle_count, invoice.id or 0)
         added.append(add_renewal_line(session, actor, service, cycle_count, invoice))
     for item in request.orders:
@@ -545,7 +541,7 @@ def add_lines(session: Session, actor: Actor, invoice_id: int, request: LineRequ
 
 @dataclass
 class LineOutcome:
-    """What paying did with one line."""
+    """What paying did with one line (`applied` is also true when the module job that applies it was queued)."""
 
     line_id: int
     kind: str
@@ -596,8 +592,101 @@ def pay_invoice(session: Session, actor: Actor, invoice_id: int, *, reference: s
     for line in lines:
         if line.applied_at is not None:
             continue
+        waiting = _waiting_on_job(session, line)
+        if waiting is not None:
+            result.outcomes.append(LineOutcome(line.id or 0, line.kind, line.service_id, False, waiting))
+            continue
         result.outcomes.append(_apply_line_once(session, actor, invoice, line, reference))
     return result
+
+
+def apply_paid_line(session: Session, actor: Actor, line_id: int) -> LineOutcome | None:
+    """Apply one line of a paid invoice that is not applied yet; None when there is nothing to do.
+
+    Locks the invoice first, as "pay" does, then re-reads the line, so a line is applied once
+    whether "pay" or the automation gets to it first.
+    """
+    line = session.get(InvoiceLine, line_id)
+    if line is None:
+        return None
+    invoice = get_invoice(session, line.invoice_id, for_update=True)
+    session.refresh(line)
+    if invoice.status != InvoiceStatus.PAID.value or line.applied_at is not None:
+        return None
+    waiting = _waiting_on_job(session, line)
+    if waiting is not None:
+        return LineOutcome(line_id, line.kind, line.service_id, False, waiting)
+    return _apply_line_once(session, actor, invoice, line, None)
+
+
+def paid_lines_to_apply(session: Session) -> list[tuple[int | None, int]]:
+    """(service id, line id) of every line of a paid invoice not applied yet that applying may still succeed for.
+
+    Renewal and upgrade lines count only while their service is in a status the action is
+    allowed from; a line of a service that ended waits for an admin.
+    """
+    renewal, upgrade = LineKind.RENEWAL.value, LineKind.UPGRADE.value
+    query = (
+        select(InvoiceLine.service_id, InvoiceLine.id)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+        .outerjoin(Service, Service.id == InvoiceLine.service_id)  # type: ignore[arg-type]
+        .where(
+            Invoice.status == InvoiceStatus.PAID.value,
+            InvoiceLine.applied_at == None,  # noqa: E711
+            or_(
+                and_(InvoiceLine.kind == renewal, Service.status.in_(_allowed("renew"))),  # type: ignore[arg-type,attr-defined]
+                and_(InvoiceLine.kind == upgrade, Service.status.in_(_allowed("upgrade"))),  # type: ignore[arg-type,attr-defined]
+                InvoiceLine.kind.notin_([renewal, upgrade]),  # type: ignore[attr-defined]
+            ),
+        )
+        .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+    )
+    return [(service_id, int(line_id or 0)) for service_id, line_id in session.exec(query).all()]
+
+
+def _allowed(action: str) -> list[str]:
+    return [status.value for status in services.ACTIONS[action].allowed_from]
+
+
+def paid_unapplied_renewals(session: Session, service_ids: Sequence[int]) -> dict[int, InvoiceLine]:
+    """For each of `service_ids` that has one, its first renewal line paid but not applied yet."""
+    if not service_ids:
+        return {}
+    query = (
+        select(InvoiceLine)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+        .where(
+            InvoiceLine.service_id.in_(list(service_ids)),  # type: ignore[union-attr]
+            InvoiceLine.kind == LineKind.RENEWAL.value,
+            InvoiceLine.applied_at == None,  # noqa: E711
+            Invoice.status == InvoiceStatus.PAID.value,
+        )
+        .order_by(InvoiceLine.id.desc())  # type: ignore[union-attr]
+    )
+    return {line.service_id: line for line in session.exec(query).all() if line.service_id is not None}
+
+
+def _is_renew_job(session: Session, job_id: int | None) -> bool:
+    """True when `job_id` is the module job that carries out the renewal itself (not a follow-up such as unsuspend)."""
+    job = session.get(Job, job_id) if job_id is not None else None
+    return job is not None and job.action == "renew"
+
+
+def _line_job(session: Session, line: InvoiceLine) -> Job | None:
+    job_id = (line.details or {}).get("job")
+    return session.get(Job, int(job_id)) if job_id is not None else None
+
+
+def _waiting_on_job(session: Session, line: InvoiceLine) -> str | None:
+    """Why the line must not be applied again now: its renewal job is under way, or failed and waits for an admin."""
+    job = _line_job(session, line)
+    if job is None:
+        return None
+    if job.status in {"queued", "running"}:
+        return f"renewal job {job.id} is {job.status}: the line counts as applied once it succeeds"
+    if job.status == "failed":
+        return f"renewal job {job.id} failed: retry or resolve it (`jobs retry {job.id}` or `jobs resolve {job.id}`)"
+    return None
 
 
 def _apply_line_once(session: Session, actor: Actor, invoice: Invoice, line: InvoiceLine, reference: str | None) -> LineOutcome:
@@ -608,13 +697,19 @@ def _apply_line_once(session: Session, actor: Actor, invoice: Invoice, line: Inv
     except SvcError as error:
         savepoint.rollback()
         line = session.get(InvoiceLine, line_id) or line
-        line.details = {**(line.details or {}), "error": error.message, "attempted_at": _iso(clock.now())}
+        line.details = {**(line.details or {}), "error": error.message, "attempted_at": services.iso(clock.now())}
         session.add(line)
         session.flush()
         return LineOutcome(line_id, line.kind, line.service_id, False, error.message)
     savepoint.commit()
+    kept = {key: value for key, value in (line.details or {}).items() if key not in {"error", "attempted_at", "job"}}
+    if line.kind == LineKind.RENEWAL.value and _is_renew_job(session, job_id):
+        line.details = {**kept, "job": job_id}
+        session.add(line)
+        session.flush()
+        return LineOutcome(line_id, line.kind, line.service_id, True, f"{message}; the line counts as applied once job {job_id} succeeds", job_id)
     line.applied_at = clock.now()
-    line.details = {key: value for key, value in (line.details or {}).items() if key not in {"error", "attempted_at"}}
+    line.details = kept
     session.add(line)
     session.flush()
     return LineOutcome(line_id, line.kind, line.service_id, True, message, job_id)
@@ -628,7 +723,7 @@ def _apply_line(session: Session, actor: Actor, invoice: Invoice, line: InvoiceL
         assert line.service_id is not None
         outcome = services.perform(
             session, actor, "renew", line.service_id,
-            {"cycles": int((line.details or {}).get("cycles", 1)), "amount": str(line.amount), "invoice_id": invoice.id, "reason": f"invoice {invoice.id} paid"},
+            {"cycles": int((line.details or {}).get("cycles", 1)), "amount": str(line.amount), "invoice_id": invoice.id, "line_id": line.id, "reason": f"invoice {invoice.id} paid"},
         )
         return outcome.message, outcome.job_id
     if line.kind == LineKind.UPGRADE.value:
@@ -820,7 +915,7 @@ def _checked_target(session: Session, service: Service, target_ref: str | int) -
     target = resolve_product(session, target_ref, "--to")
     offer = quote(session, service, target)
     if offer.why_not is not None:
-        raise _refuse(service, "upgrade", offer.why_not)
+        raise services.refuse(service, "upgrade", offer.why_not)
     return target, offer
 
 
@@ -914,13 +1009,13 @@ def start_upgrade(session: Session, actor: Actor, service_id: int, target_ref: s
     require(actor, rule.role, rule.title.lower())
     service = services.get_service(session, service_id, for_update=True)
     if not rule.allows(service.status):
-        raise _refuse(service, "upgrade", f"allowed from {rule.allowed_from_text}")
+        raise services.refuse(service, "upgrade", f"allowed from {rule.allowed_from_text}")
     target, offer = _checked_target(session, service, target_ref)
     busy = _open_upgrade(session, service_id)
     if busy is not None:
-        raise _refuse(service, "upgrade", f"upgrade {busy.id} is {busy.status} already")
+        raise services.refuse(service, "upgrade", f"upgrade {busy.id} is {busy.status} already")
     if offer.amount <= ZERO:
-        raise _refuse(service, "upgrade", f"nothing to invoice (prorated difference {money_text(offer.amount, service.currency)}); use --billing none")
+        raise services.refuse(service, "upgrade", f"nothing to invoice (prorated difference {money_text(offer.amount, service.currency)}); use --billing none")
     invoice = new_invoice(session, service.customer_id, service.currency)
     upgrade = Upgrade(
         service_id=service_id,
@@ -976,9 +1071,33 @@ def _apply_upgrade_line(session: Session, actor: Actor, invoice: Invoice, line: 
     return outcome.message, outcome.job_id
 
 
+def _line_of_job(session: Session, job: Job) -> InvoiceLine | None:
+    line_id = (job.params or {}).get("line_id")
+    return session.get(InvoiceLine, int(line_id)) if line_id is not None else None
+
+
+def _renewal_job_succeeded(session: Session, job: Job) -> None:
+    line = _line_of_job(session, job)
+    if line is None or line.applied_at is not None:
+        return
+    line.applied_at = clock.now()
+    line.details = {key: value for key, value in (line.details or {}).items() if key not in {"error", "attempted_at"}}
+    session.add(line)
+
+
+def _renewal_job_failed(session: Session, job: Job, error: str) -> None:
+    line = _line_of_job(session, job)
+    if line is None or line.applied_at is not None:
+        return
+    line.details = {**(line.details or {}), "job": job.id, "error": f"renewal job {job.id} failed: {error}", "attempted_at": services.iso(clock.now())}
+    session.add(line)
+
+
 services.register_action("renew-invoice", ActionImpl(_check_renew_invoice, _apply_renew_invoice, _no_module_call))
 services.register_action("upgrade", ActionImpl(_check_upgrade, _apply_upgrade, _upgrade_call))
 services.register_final_failure_hook("upgrade", _upgrade_failed)
+services.register_success_hook("renew", _renewal_job_succeeded)
+services.register_final_failure_hook("renew", _renewal_job_failed)
 
 __all__ = [
     "InvoiceStatus",
@@ -990,12 +1109,15 @@ __all__ = [
     "UpgradeQuote",
     "UpgradeStatus",
     "add_lines",
+    "apply_paid_line",
     "cancel_invoice",
     "create_invoice",
     "create_order",
     "get_invoice",
     "invoice_renewal",
     "list_invoices",
+    "paid_lines_to_apply",
+    "paid_unapplied_renewals",
     "pay_invoice",
     "prorate",
     "quote_upgrades",

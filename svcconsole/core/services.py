@@ -151,7 +151,8 @@ def _touch(service: Service, actor: Actor) -> None:
     service.updated_by = actor.name
 
 
-def _refuse(service: Service, action: str, why: str) -> TransitionRefused:
+def refuse(service: Service, action: str, why: str) -> TransitionRefused:
+    """The refusal of `action` on `service`, naming its status and why."""
     return TransitionRefused(service.id or 0, service.status, action, why)
 
 
@@ -184,7 +185,7 @@ class ActionContext:
         return self.settings.tz
 
     def refuse(self, action: str, why: str) -> TransitionRefused:
-        return _refuse(self.service, action, why)
+        return refuse(self.service, action, why)
 
 
 @dataclass(frozen=True)
@@ -349,16 +350,16 @@ def renewable_until(service: Service, grace_days: int) -> datetime | None:
 def check_renewable(session: Session, service: Service, cycles_wanted: int, settings: settings_module.Settings) -> None:
     """Refuse a renewal the rules of SPEC.md section 4 forbid (shared with invoices)."""
     if not cycles.is_recurring(service.billing_cycle):
-        raise _refuse(service, "renew", f"a {service.billing_cycle} service is never renewed")
+        raise refuse(service, "renew", f"a {service.billing_cycle} service is never renewed")
     if service.expires_at is None:
-        raise _refuse(service, "renew", "it has no expiry date to renew from")
+        raise refuse(service, "renew", "it has no expiry date to renew from")
     if service.status == Status.SUSPENDED.value:
         until = renewable_until(service, settings["renewal_grace_days"])
         if until is not None and clock.now() > until:
-            raise _refuse(service, "renew", f"renewal window closed on {until.date().isoformat()} (renewal_grace_days={settings['renewal_grace_days']})")
+            raise refuse(service, "renew", f"renewal window closed on {until.date().isoformat()} (renewal_grace_days={settings['renewal_grace_days']})")
     why = renewal_limit_reached(session, service, cycles_wanted, settings.tz)
     if why:
-        raise _refuse(service, "renew", why)
+        raise refuse(service, "renew", why)
 
 
 def _check_renew(ctx: ActionContext) -> None:
@@ -430,11 +431,11 @@ def _apply_renew(ctx: ActionContext) -> str:
     invoice_id = ctx.params.get("invoice_id")
     old_expiry = service.expires_at
     new_expiry, lift = extend_service(ctx.session, ctx.actor, service, cycles_wanted, amount, ctx.tz, invoice_id=invoice_id)
-    details: dict[str, Any] = {"cycles": cycles_wanted, "amount": str(amount), "from": _iso(old_expiry), "to": _iso(new_expiry)}
+    details: dict[str, Any] = {"cycles": cycles_wanted, "amount": str(amount), "from": iso(old_expiry), "to": iso(new_expiry)}
     if invoice_id is not None:
         details["invoice"] = invoice_id
     _log(ctx, "renew", before, reason=ctx.params.get("reason"), details=details)
-    message = f"expires {_day(new_expiry, ctx.tz)} (was {_day(old_expiry, ctx.tz)})"
+    message = f"expires {day(new_expiry, ctx.tz)} (was {day(old_expiry, ctx.tz)})"
     if lift:
         ctx.follow_up.append(("unsuspend", {"reason": "renewed past the overdue date"}))
     return message
@@ -443,7 +444,7 @@ def _apply_renew(ctx: ActionContext) -> str:
 def _check_cancel_end(ctx: ActionContext) -> None:
     service = ctx.service
     if service.cancel_at is not None:
-        raise ctx.refuse("cancel", f"already cancelling on {_day(service.cancel_at, ctx.tz)}")
+        raise ctx.refuse("cancel", f"already cancelling on {day(service.cancel_at, ctx.tz)}")
     if service.expires_at is None:
         raise ctx.refuse("cancel", "it has no expiry to cancel at; use --mode immediate")
 
@@ -454,8 +455,8 @@ def _apply_cancel_end(ctx: ActionContext) -> str:
     service.cancel_mode = CancelMode.END_OF_CYCLE.value
     service.cancel_at = service.expires_at
     service.cancel_reason = ctx.params.get("reason")
-    _log(ctx, "cancel", before, reason=service.cancel_reason, details={"mode": service.cancel_mode, "cancel_at": _iso(service.cancel_at)})
-    return f"cancels on {_day(service.cancel_at, ctx.tz)}"
+    _log(ctx, "cancel", before, reason=service.cancel_reason, details={"mode": service.cancel_mode, "cancel_at": iso(service.cancel_at)})
+    return f"cancels on {day(service.cancel_at, ctx.tz)}"
 
 
 def _apply_cancel_now(ctx: ActionContext) -> str:
@@ -487,7 +488,7 @@ def _apply_uncancel(ctx: ActionContext) -> str:
     service.cancel_mode = None
     service.cancel_at = None
     service.cancel_reason = None
-    _log(ctx, "uncancel", before, reason=ctx.params.get("reason"), details={"was": _iso(was)})
+    _log(ctx, "uncancel", before, reason=ctx.params.get("reason"), details={"was": iso(was)})
     return "cancellation withdrawn"
 
 
@@ -547,8 +548,8 @@ def _apply_days(ctx: ActionContext) -> str:
     service.anchor_day = cycles.anchor_day_of(service.expires_at, ctx.tz)
     if service.cancel_mode == CancelMode.END_OF_CYCLE.value and service.cancel_at is not None:
         service.cancel_at = service.expires_at
-    _log(ctx, ctx.params["_action"], before, reason=ctx.params.get("reason"), details={"days": signed, "from": _iso(old_expiry), "to": _iso(service.expires_at)})
-    return f"expires {_day(service.expires_at, ctx.tz)} (was {_day(old_expiry, ctx.tz)})"
+    _log(ctx, ctx.params["_action"], before, reason=ctx.params.get("reason"), details={"days": signed, "from": iso(old_expiry), "to": iso(service.expires_at)})
+    return f"expires {day(service.expires_at, ctx.tz)} (was {day(old_expiry, ctx.tz)})"
 
 
 def _apply_delete(ctx: ActionContext) -> str:
@@ -580,6 +581,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
 
 
 FINAL_FAILURE_HOOKS: dict[str, Callable[[Session, Job, str], None]] = {}
+SUCCESS_HOOKS: dict[str, Callable[[Session, Job], None]] = {}
 
 
 def register_action(name: str, implementation: ActionImpl) -> None:
@@ -590,6 +592,11 @@ def register_action(name: str, implementation: ActionImpl) -> None:
 def register_final_failure_hook(action: str, hook: Callable[[Session, Job, str], None]) -> None:
     """Call `hook(session, job, error)` when a job of `action` fails for good."""
     FINAL_FAILURE_HOOKS[action] = hook
+
+
+def register_success_hook(action: str, hook: Callable[[Session, Job], None]) -> None:
+    """Call `hook(session, job)` once a job of `action` succeeded and its change is applied."""
+    SUCCESS_HOOKS[action] = hook
 
 
 def normalize_action(action: str, params: dict[str, Any]) -> str:
@@ -641,9 +648,9 @@ def perform(
     require(actor, rule.role, rule.title.lower())
     service = get_service(session, service_id, for_update=True, customer_id=actor.customer_id if actor.is_client else None)
     if not rule.allows(service.status):
-        raise _refuse(service, rule.title.lower(), f"allowed from {rule.allowed_from_text}")
+        raise refuse(service, rule.title.lower(), f"allowed from {rule.allowed_from_text}")
     if service.operation:
-        raise _refuse(service, rule.title.lower(), f"an operation is in progress: {service.operation}")
+        raise refuse(service, rule.title.lower(), f"an operation is in progress: {service.operation}")
     implementation = IMPLEMENTATIONS[action]
     ctx = ActionContext(session, actor, service, {**params, "_action": action}, settings_of(session))
     implementation.check(ctx)
@@ -680,6 +687,8 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     message = IMPLEMENTATIONS[job.action].apply(ctx)
     _touch(service, actor)
     session.add(service)
+    if job.action in SUCCESS_HOOKS:
+        SUCCESS_HOOKS[job.action](session, job)
     for follow_action, follow_params in ctx.follow_up:
         follow = perform(session, actor, follow_action, service.id or 0, follow_params, bulk_run_id=job.bulk_run_id)
         message += f"; {follow_action}: {follow.message}"
@@ -1012,17 +1021,19 @@ def _parse_field(session: Session, service: Service, key: str, text: str | None,
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso(value)
     if isinstance(value, Decimal):
         return str(value)
     return value
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime | None) -> str | None:
+    """A moment as ISO 8601 UTC with a Z, or None."""
     return clock.as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _day(moment: datetime | None, tz: ZoneInfo) -> str:
+def day(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A moment as its local date in `tz`, or "-"."""
     return moment.astimezone(tz).date().isoformat() if moment else "-"
 
 
