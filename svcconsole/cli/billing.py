@@ -321,15 +321,25 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
 @automation_app.command("run")
 def automation_run(
     ctx: typer.Context,
-    at: Optional[str] = typer.Option(None, "--at", help="Run as if the clock were WHEN (YYYY-MM-DD or ISO 8601, in the configured time zone)."),
+    at: Optional[str] = typer.Option(
+        None, "--at",
+        help="Run steps 0-6 as if the clock were WHEN (YYYY-MM-DD or ISO 8601, in the configured time zone); step 7 (jobs and mail) runs on the real clock.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what each step would do, service by service, with the settings in force; change nothing."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (a line per service, summaries on stderr) or json."),
 ) -> None:
     """The cron job: renewal invoices, expiry notices, overdue suspension, expiry, end-of-cycle
     cancellation, hiding old services, then module jobs and mail.
 
+    Step 0 first applies lines of paid invoices that could not be applied when paid (a renewal
+    paid while a module job ran); steps 3 and 4 leave a service alone while such a renewal
+    waits, and steps 3-6 leave out a service whose job for the same action failed (retry or
+    resolve it). With --at, steps 0-6 act at WHEN and step 7 runs on the real clock: the jobs
+    this run queued and those due now, and the outbox, so leases and mail dates stay real.
+
     Safe to run twice at once (the second run finds the lock held, says so and does nothing)
-    and to re-run (nothing is done twice). Exit 3 when a module job or a mail failed.
+    and to re-run (nothing is done twice). Exit 3 when a module job, a mail or a service's
+    change failed.
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
@@ -346,11 +356,7 @@ def automation_run(
 
     if output is Format.TABLE:
         message(("dry run: " if dry_run else "") + f"at {(moment or clock.now()).isoformat(timespec='seconds')}")
-    if moment is not None:
-        with clock.frozen_at(moment):
-            report = automation.run(cli.db, cli.actor, dry_run=dry_run, progress=show)
-    else:
-        report = automation.run(cli.db, cli.actor, dry_run=dry_run, progress=show)
+    report = automation.run(cli.db, cli.actor, at=moment, dry_run=dry_run, progress=show)
     if output is Format.JSON:
         json_out(_report_dict(report))
     if report.locked_out:

@@ -1,45 +1,62 @@
 """The automation run (SPEC.md section 7): the cron job that bills, warns, suspends and cleans up.
 
-Seven steps in order, each over the services its rule selects with one indexed query:
-renewal invoices, expiry notices, overdue suspension, expiry, end-of-cycle cancellation,
-hiding old expired or cancelled services, then the module queue and the outbox. Every
-service's change runs through the same core functions an admin uses, as the `system` actor,
-in chunked transactions with a savepoint per service.
+The seven steps of SPEC.md section 7, each over the services its rule selects with one
+indexed query: renewal invoices, expiry notices, overdue suspension, expiry, end-of-cycle
+cancellation, hiding old expired or cancelled services, then the module queue and the
+outbox. Before them, step 0 applies the lines of paid invoices that could not be applied when
+they were paid (a renewal paid while a module job was running on the service); while such a
+renewal waits, steps 3 and 4 leave its service alone and say why. Every service's change
+runs through the same core functions an admin uses, as the `system` actor, in chunked
+transactions with a savepoint per service; a service whose change raises is reported as
+failed (the traceback goes to the operations log) and the run goes on.
 
-Safe to run twice at once: a run holds a lock (a session advisory lock on PostgreSQL, a lease
-row on SQLite); a second run finds it held and ends at once, doing nothing. Safe to re-run:
-a renewal invoice is never made twice for one service and period, a notice never queued
-twice (`notification.dedupe_key`), and each step re-checks its rule under the row lock, so a
-run killed half-way and started again finishes the rest and repeats nothing.
+Steps 3 to 6 leave out a service whose last job for the same action failed for good, and
+report it: a failed job stays in the queue until an admin retries or resolves it (SPEC.md
+section 5), it is not queued again every run.
+
+`at` (the CLI's `--at`) runs steps 0 to 6 as if the clock were then; step 7 always runs on
+the real clock (job leases, retry times and mail dates are about real time), with the jobs
+steps 0 to 6 queued and the jobs due now.
+
+Safe to run twice at once: a run holds the `automation` lock (`core.leases.NamedLock`: an
+advisory lock on PostgreSQL, a lease row renewed as the run goes on SQLite); a second run
+finds it held and ends at once, doing nothing. Safe to re-run: a renewal invoice is never
+made twice for one service and period, a notice never queued twice
+(`notification.dedupe_key`), and each step re-checks its rule under the row lock, so a run
+killed half-way and started again finishes the rest and repeats nothing.
+
+The dry run makes every step's real checks and changes chunk by chunk, each chunk in its own
+short transaction that is rolled back, without locking the chunk's rows first; each step
+therefore sees the database as it is, not as the steps before it would have left it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import socket
+import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, or_, text
+from sqlalchemy import exists, func, or_
 from sqlmodel import Session, select
 
-from svcconsole.core import billing, clock, cycles, jobs, mailer, notifications, services
+from svcconsole.core import billing, clock, cycles, jobs, leases, mailer, notifications, services
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import SYSTEM, Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, CancelMode, Status, SuspendKind
 from svcconsole.store.engine import Database
-from svcconsole.store.models import Customer, InvoiceLine, Job, Lease, Notification, Service, ServiceMeta, ServiceOption
+from svcconsole.store.models import Customer, InvoiceLine, Job, Notification, Service, ServiceMeta, ServiceOption
+
+log = logging.getLogger("svcconsole.automation")
+T = TypeVar("T")
 
 CHUNK = 200
 LOCK_NAME = "automation"
-LEASE = timedelta(minutes=10)
 RECURRING = tuple(cycle.value for cycle in cycles.RECURRING)
 SETTING_KEYS = (
     "invoice_generation_days",
@@ -64,6 +81,7 @@ class StepItem:
     service_id: int | None
     outcome: str
     message: str
+    job_id: int | None = None
 
 
 @dataclass
@@ -128,6 +146,7 @@ class RunContext:
     now: datetime
     settings: settings_module.Settings
     actor: Actor
+    dry_run: bool = False
 
     def day(self, moment: datetime | None) -> str:
         """A moment as local `YYYY-MM-DD HH:MM`."""
@@ -136,105 +155,6 @@ class RunContext:
     def date(self, moment: datetime | None) -> str:
         """A moment as a local date."""
         return moment.astimezone(self.settings.tz).date().isoformat() if moment else "-"
-
-
-# ----------------------------------------------------------------------------- the lock
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def _advisory_key(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"svcconsole:{name}".encode()).digest()[:8], "big", signed=True)
-
-
-def _holder_is_dead(holder: str) -> bool:
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-class RunLock:
-    """A named lock held for one run (wall-clock lease, unaffected by `--at`).
-
-    PostgreSQL: a session advisory lock on a connection kept open for the run; it dies with
-    the process. SQLite: a `lease` row taken in a `BEGIN IMMEDIATE` transaction, renewed as the
-    run goes; a holder that died is replaced once its lease runs out, or at once when it ran
-    on this host and its process is gone.
-    """
-
-    def __init__(self, db: Database, name: str = LOCK_NAME) -> None:
-        self.db = db
-        self.name = name
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.held_by: str | None = None
-        self._connection: Any = None
-
-    def acquire(self) -> bool:
-        """Take the lock if free; False (and `held_by` set) when another run holds it."""
-        if self.db.is_postgresql:
-            connection = self.db.engine.connect()
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _advisory_key(self.name)}).scalar()
-            connection.commit()
-            if not taken:
-                connection.close()
-                self.held_by = "another session (PostgreSQL advisory lock)"
-                return False
-            self._connection = connection
-            return True
-        return bool(self.db.transaction(self._take_lease))
-
-    def _take_lease(self, session: Session) -> bool:
-        now = _wall_clock()
-        lease = session.get(Lease, self.name)
-        if lease is not None and lease.holder != self.holder and clock.as_utc(lease.expires_at) > now and not _holder_is_dead(lease.holder):
-            self.held_by = f"{lease.holder} since {clock.as_utc(lease.acquired_at).isoformat(timespec='seconds')}"
-            return False
-        if lease is None:
-            session.add(Lease(name=self.name, holder=self.holder, acquired_at=now, expires_at=now + LEASE))
-        else:
-            lease.holder, lease.acquired_at, lease.expires_at = self.holder, now, now + LEASE
-            session.add(lease)
-        return True
-
-    def renew(self) -> None:
-        """Extend the lease while the run goes on (nothing to do on PostgreSQL)."""
-        if self.db.is_postgresql:
-            return
-
-        def work(session: Session) -> None:
-            lease = session.get(Lease, self.name)
-            if lease is not None and lease.holder == self.holder:
-                lease.expires_at = _wall_clock() + LEASE
-                session.add(lease)
-
-        self.db.transaction(work)
-
-    def release(self) -> None:
-        """Give the lock back."""
-        if self.db.is_postgresql:
-            if self._connection is not None:
-                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _advisory_key(self.name)})
-                self._connection.commit()
-                self._connection.close()
-                self._connection = None
-            return
-
-        def work(session: Session) -> None:
-            lease = session.get(Lease, self.name)
-            if lease is not None and lease.holder == self.holder:
-                session.delete(lease)
-
-        self.db.transaction(work)
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -254,6 +174,8 @@ class ChunkCache:
     billed: set[tuple[int, datetime]] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)
     quiet: set[int] = field(default_factory=set)
+    failed_jobs: dict[int, int] = field(default_factory=dict)
+    unapplied: dict[int, InvoiceLine] = field(default_factory=dict)
 
     def amount(self, session: Session, service: Service) -> Decimal:
         """One cycle's renewal amount (the options' query only for services that have options)."""
@@ -262,8 +184,9 @@ class ChunkCache:
         return billing.cents(service.price or billing.ZERO)
 
 
-def _lock_chunk(session: Session, service_ids: Sequence[int]) -> ChunkCache:
-    locked = session.exec(select(Service).where(Service.id.in_(list(service_ids))).order_by(Service.id).with_for_update()).all()  # type: ignore[union-attr,arg-type]
+def _lock_chunk(session: Session, ctx: RunContext, service_ids: Sequence[int]) -> ChunkCache:
+    query = select(Service).where(Service.id.in_(list(service_ids))).order_by(Service.id)  # type: ignore[union-attr,arg-type]
+    locked = session.exec(query if ctx.dry_run else query.with_for_update()).all()
     cache = ChunkCache({service.id or 0: service for service in locked})
     customer_ids = list({service.customer_id for service in locked})
     cache.customers = list(session.exec(select(Customer).where(Customer.id.in_(customer_ids))).all()) if customer_ids else []  # type: ignore[union-attr]
@@ -275,11 +198,74 @@ def _with_options(session: Session, service_ids: Sequence[int]) -> set[int]:
 
 
 def _prepare_plain(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
-    return _lock_chunk(session, [_candidate_id(candidate) for candidate in candidates])
+    return _lock_chunk(session, ctx, [_candidate_id(candidate) or 0 for candidate in candidates])
+
+
+def _failed_jobs(session: Session, service_ids: Sequence[int], action: str) -> dict[int, int]:
+    """The services whose latest job for `action` failed for good, with that job's id."""
+    if not service_ids:
+        return {}
+    query = select(Job.service_id, Job.id, Job.status).where(Job.service_id.in_(list(service_ids)), Job.action == action).order_by(Job.id)  # type: ignore[attr-defined,arg-type]
+    latest = {service_id: (job_id, status) for service_id, job_id, status in session.exec(query).all()}
+    return {service_id: int(job_id or 0) for service_id, (job_id, status) in latest.items() if status == "failed"}
+
+
+def _guarded(action: str, *, paid_renewals: bool = False) -> Callable[[Session, RunContext, Sequence[Any]], ChunkCache]:
+    """A chunk read that, under the chunk's lock, also finds failed `action` jobs (and paid renewals not applied yet)."""
+
+    def prepare(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
+        cache = _prepare_plain(session, ctx, candidates)
+        ids = list(cache.services)
+        cache.failed_jobs = _failed_jobs(session, ids, action)
+        if paid_renewals:
+            cache.unapplied = billing.paid_unapplied_renewals(session, ids)
+        return cache
+
+    return prepare
+
+
+def _held_back(step: int, cache: ChunkCache, service_id: int) -> StepItem | None:
+    """Why a due service is left alone this run: a paid renewal not applied yet, or a failed job for the action."""
+    line = cache.unapplied.get(service_id)
+    if line is not None:
+        why = (line.details or {}).get("error")
+        return StepItem(step, service_id, "skipped", f"invoice {line.invoice_id} is paid but its renewal (line {line.id}) is not applied yet" + (f": {why}" if why else ""))
+    job_id = cache.failed_jobs.get(service_id)
+    if job_id is not None:
+        return StepItem(step, service_id, "skipped", f"job {job_id} failed; retry or resolve it")
+    return None
 
 
 def _done(step: int, service_id: int, outcome: services.Outcome, why: str) -> StepItem:
-    return StepItem(step, service_id, outcome.result, f"{outcome.message} ({why})")
+    return StepItem(step, service_id, outcome.result, f"{outcome.message} ({why})", outcome.job_id)
+
+
+# 0. lines of paid invoices not applied yet
+
+
+def _paid_lines_rule(ctx: RunContext) -> str:
+    return "lines of paid invoices not applied yet (a renewal paid while a module job ran), while their service can take them"
+
+
+def _select_paid_lines(session: Session, ctx: RunContext) -> list[tuple[int | None, int]]:
+    return billing.paid_lines_to_apply(session)
+
+
+def _prepare_paid_lines(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
+    return ChunkCache({})
+
+
+def _do_paid_line(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int | None, line_id: int) -> StepItem | None:
+    outcome = billing.apply_paid_line(session, ctx.actor, line_id)
+    if outcome is None:
+        return None
+    service_id = outcome.service_id if outcome.service_id is not None else service_id
+    invoice_line = session.get(InvoiceLine, line_id)
+    invoice = f"invoice {invoice_line.invoice_id}" if invoice_line is not None else "its invoice"
+    if not outcome.applied:
+        return StepItem(0, service_id, "skipped", f"{outcome.kind} line {line_id} of {invoice} (paid) not applied: {outcome.message}; tried again next run")
+    result = "queued" if outcome.job_id is not None else "ok"
+    return StepItem(0, service_id, result, f"{outcome.kind} line {line_id} of {invoice} (paid) applied: {outcome.message}", outcome.job_id)
 
 
 # 1. renewal invoices
@@ -345,10 +331,12 @@ def _do_renewal(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     cache.billed.add((service_id, clock.as_utc(service.expires_at)))
     why = f"expires {ctx.day(line.period_start)}, within invoice_generation_days={ctx.settings['invoice_generation_days']}"
     message = f"invoice {line.invoice_id}: {billing.money_text(line.amount, service.currency)} for {ctx.date(line.period_start)} to {ctx.date(line.period_end)}"
+    job_id = None
     if line.amount == billing.ZERO:
         paid = billing.pay_invoice(session, ctx.actor, line.invoice_id)
         message += "; nothing to pay, renewed at once: " + "; ".join(outcome.message for outcome in paid.outcomes)
-    return StepItem(1, service_id, "ok", f"{message} ({why})")
+        job_id = next(iter(paid.job_ids), None)
+    return StepItem(1, service_id, "ok", f"{message} ({why})", job_id)
 
 
 # 2. expiry notices
@@ -486,6 +474,9 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     service = cache.services.get(service_id)
     if service is None or not _suspend_due(service, ctx):
         return None
+    held_back = _held_back(3, cache, service_id)
+    if held_back is not None:
+        return held_back
     expired = ctx.day(service.expires_at)
     outcome = services.perform(
         session, ctx.actor, "suspend", service_id,
@@ -532,6 +523,9 @@ def _do_expire(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     service = cache.services.get(service_id)
     if service is None or not _expire_due(service, ctx):
         return None
+    held_back = _held_back(4, cache, service_id)
+    if held_back is not None:
+        return held_back
     since = ctx.day(_overdue_since(service))
     outcome = services.perform(
         session, ctx.actor, "expire", service_id,
@@ -566,6 +560,9 @@ def _do_cancel(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     service = cache.services.get(service_id)
     if service is None or not _cancel_due(service, ctx):
         return None
+    held_back = _held_back(5, cache, service_id)
+    if held_back is not None:
+        return held_back
     asked = service.cancel_reason
     when = ctx.day(service.cancel_at)
     outcome = services.perform(
@@ -621,6 +618,9 @@ def _do_hide(session: Session, ctx: RunContext, cache: ChunkCache, service_id: i
     service = cache.services.get(service_id)
     if service is None or not _hide_due(service, ctx):
         return None
+    held_back = _held_back(6, cache, service_id)
+    if held_back is not None:
+        return held_back
     ended = ctx.day(_ended_at(service))
     was = service.status
     outcome = services.perform(
@@ -643,18 +643,20 @@ class ServiceStep:
 
 
 SERVICE_STEPS: tuple[ServiceStep, ...] = (
+    ServiceStep(0, "paid lines", _paid_lines_rule, _select_paid_lines, _prepare_paid_lines, _do_paid_line),
     ServiceStep(1, "renewal invoices", _renewal_rule, _select_renewals, _prepare_renewals, _do_renewal),
     ServiceStep(2, "expiry notices", _notice_rule, _select_notices, _prepare_notices, _do_notice),
-    ServiceStep(3, "suspend overdue", _suspend_rule, _select_suspensions, _prepare_plain, _do_suspend),
-    ServiceStep(4, "expire", _expire_rule, _select_expiries, _prepare_plain, _do_expire),
-    ServiceStep(5, "end-of-cycle cancellations", _cancel_rule, _select_cancellations, _prepare_plain, _do_cancel),
-    ServiceStep(6, "hide old services", _hide_rule, _select_hidden, _prepare_plain, _do_hide),
+    ServiceStep(3, "suspend overdue", _suspend_rule, _select_suspensions, _guarded("suspend", paid_renewals=True), _do_suspend),
+    ServiceStep(4, "expire", _expire_rule, _select_expiries, _guarded("expire", paid_renewals=True), _do_expire),
+    ServiceStep(5, "end-of-cycle cancellations", _cancel_rule, _select_cancellations, _guarded("cancel-immediately"), _do_cancel),
+    ServiceStep(6, "hide old services", _hide_rule, _select_hidden, _guarded("delete"), _do_hide),
 )
-QUEUE_STEP = (7, "jobs and mail", "retry due module jobs, then send queued notifications")
+QUEUE_STEP = (7, "jobs and mail", "run the module jobs this run queued and those due now, then send queued notifications (real clock)")
 
 
-def _candidate_id(candidate: Any) -> int:
-    return int(candidate[0]) if isinstance(candidate, tuple) else int(candidate)
+def _candidate_id(candidate: Any) -> int | None:
+    value = candidate[0] if isinstance(candidate, tuple) else candidate
+    return int(value) if value is not None else None
 
 
 def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, cache: ChunkCache, candidate: Any) -> StepItem | None:
@@ -665,6 +667,10 @@ def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, cache: Chun
     except SvcError as error:
         savepoint.rollback()
         return StepItem(step.number, _candidate_id(candidate), "skipped", error.message)
+    except Exception as error:  # noqa: BLE001 - one bad service must not stop the run; kept in the report and the log
+        savepoint.rollback()
+        log.exception("automation step %s: %s raised for %r", step.number, step.title, candidate)
+        return StepItem(step.number, _candidate_id(candidate), "failed", f"internal error: {type(error).__name__}: {error} (the traceback is in the operations log)")
     savepoint.commit()
     return item
 
@@ -695,12 +701,14 @@ def run(
     db: Database,
     actor: Actor,
     *,
+    at: datetime | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     use_lock: bool = True,
 ) -> AutomationReport:
-    """Run the seven steps at `clock.now()` as the system, or show what they would do (`dry_run`).
+    """Run the steps as the system, or show what they would do (`dry_run`).
 
+    Steps 0 to 6 act at `at` (default `clock.now()`); step 7 runs on the clock as it is.
     `actor` is the operator who started the run (it needs the automation role); the changes
     are made as `SYSTEM`. With `use_lock=False` the caller answers for exclusion (the
     idempotency keys still make a double run harmless).
@@ -708,35 +716,60 @@ def run(
     require(actor, NON_TRANSITION_ROLES["automation"], "running the automation")
     with db.read() as session:
         settings = settings_module.load(session)
-    ctx = RunContext(clock.now(), settings, SYSTEM)
+    ctx = RunContext(clock.as_utc(at) if at is not None else clock.now(), settings, SYSTEM, dry_run)
     report = AutomationReport(ctx.now, dry_run, _settings_shown(settings))
     if dry_run:
-        _dry_run(db, ctx, report, progress)
+        _dry_run(db, ctx, report, progress, at)
         return report
-    lock = RunLock(db)
+    lock = leases.NamedLock(db, LOCK_NAME)
     if use_lock and not lock.acquire():
         report.locked_by = lock.held_by
         return report
+
+    def keep_alive() -> bool:
+        return lock.keep_alive() if use_lock else True
+
     try:
-        for step in SERVICE_STEPS:
-            started = time.perf_counter()
-            step_report = StepReport(step.number, step.title, step.rule(ctx))
-            report.steps.append(step_report)
-            with db.read() as session:
-                candidates = list(step.select(session, ctx))
-            for chunk in _chunks(candidates, CHUNK):
-                items = db.transaction(lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
-                _report(step_report, items, progress)
-                if use_lock:
-                    lock.renew()
-            step_report.seconds = time.perf_counter() - started
+        with _acting_at(at):
+            for step in SERVICE_STEPS:
+                if not _run_step(db, ctx, step, report, progress, keep_alive):
+                    _report(report.steps[-1], [StepItem(step.number, None, "failed", f"lost the automation lock to {lock.lost_to}; run stopped")], progress)
+                    return report
+        queued = [item.job_id for step_report in report.steps for item in step_report.items if item.job_id is not None]
         started = time.perf_counter()
-        report.steps.append(_run_queue(db, ctx, progress))
+        report.steps.append(_run_queue(db, queued, progress, keep_alive))
         report.steps[-1].seconds = time.perf_counter() - started
     finally:
         if use_lock:
             lock.release()
     return report
+
+
+@contextmanager
+def _acting_at(at: datetime | None) -> Iterator[None]:
+    if at is None:
+        yield
+        return
+    with clock.frozen_at(at):
+        yield
+
+
+def _run_step(db: Database, ctx: RunContext, step: ServiceStep, report: AutomationReport, progress: Progress | None, keep_alive: Callable[[], bool]) -> bool:
+    """One step, chunk by chunk, each in its own transaction; False when the run lost its lock."""
+    started = time.perf_counter()
+    step_report = StepReport(step.number, step.title, step.rule(ctx))
+    report.steps.append(step_report)
+    try:
+        with db.read() as session:
+            candidates = list(step.select(session, ctx))
+        for chunk in _chunks(candidates, CHUNK):
+            if not keep_alive():
+                return False
+            items = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
+            _report(step_report, items, progress)
+    finally:
+        step_report.seconds = time.perf_counter() - started
+    return True
 
 
 def _report(step_report: StepReport, items: Iterable[StepItem], progress: Progress | None) -> None:
@@ -746,21 +779,32 @@ def _report(step_report: StepReport, items: Iterable[StepItem], progress: Progre
             progress(item)
 
 
-def _run_queue(db: Database, ctx: RunContext, progress: Progress | None) -> StepReport:
+def _run_queue(db: Database, queued: Sequence[int], progress: Progress | None, keep_alive: Callable[[], bool]) -> StepReport:
+    """Step 7 on the real clock: the jobs this run queued and every job due now, then the outbox."""
     number, title, rule = QUEUE_STEP
     step_report = StepReport(number, title, rule)
     ran: set[int] = set()
+    this_run = list(queued)
+
+    def renew(_outcome: jobs.JobOutcome) -> None:
+        keep_alive()
+
     while True:
-        due = [job_id for job_id in jobs.due_job_ids(db) if job_id not in ran]
+        if not keep_alive():
+            _report(step_report, [StepItem(number, None, "failed", "lost the automation lock; jobs and mail left for the next run")], progress)
+            return step_report
+        due = [job_id for job_id in dict.fromkeys([*this_run, *jobs.due_job_ids(db)]) if job_id not in ran]
+        this_run = []
         if not due:
             break
         ran.update(due)
-        outcomes = jobs.run_jobs(db, due)
+        outcomes = jobs.run_jobs(db, due, progress=renew)
         _report(step_report, (_job_item(outcome) for outcome in outcomes), progress)
-    sent = mailer.send_queued(db)
+    sent = mailer.send_queued(db, keep_alive=keep_alive)
     _report(step_report, (StepItem(number, result.service_id, result.outcome, result.message) for result in sent.items), progress)
-    if sent.not_sent_reason:
-        _report(step_report, [StepItem(number, None, "skipped", sent.not_sent_reason)], progress)
+    for reason in (sent.not_sent_reason, sent.stopped):
+        if reason:
+            _report(step_report, [StepItem(number, None, "skipped", reason)], progress)
     return step_report
 
 
@@ -769,40 +813,57 @@ def _job_item(outcome: jobs.JobOutcome) -> StepItem:
     return StepItem(QUEUE_STEP[0], outcome.service_id, result, f"job {outcome.job_id} {outcome.status}: {outcome.message}")
 
 
-def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: Progress | None) -> None:
-    """Every step's real checks and changes in one transaction, rolled back at the end."""
-    with db.read() as session:
-        with session.begin():
-            for step in SERVICE_STEPS:
-                started = time.perf_counter()
-                step_report = StepReport(step.number, step.title, step.rule(ctx))
-                report.steps.append(step_report)
-                for chunk in _chunks(list(step.select(session, ctx)), CHUNK):
-                    _report(step_report, [_would(item) for item in _apply_chunk(session, ctx, step, chunk)], progress)
-                step_report.seconds = time.perf_counter() - started
-            report.steps.append(_preview_queue(session, ctx, progress))
-            session.rollback()
+class _Discard(Exception):
+    """Carries a dry-run chunk's report out of its transaction, which is then rolled back."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("dry run: rolled back")
+        self.value = value
+
+
+def _rolled_back(db: Database, work: Callable[[Session], T]) -> T:
+    """`work` in a short write transaction that is always rolled back; its return value."""
+
+    def discard(session: Session) -> None:
+        raise _Discard(work(session))
+
+    try:
+        db.transaction(discard)
+    except _Discard as kept:
+        return kept.value  # type: ignore[no-any-return]
+    raise AssertionError("unreachable")
+
+
+def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: Progress | None, at: datetime | None) -> None:
+    """Every step's real checks and changes, chunk by chunk, each chunk rolled back in its own short transaction."""
+    with _acting_at(at):
+        for step in SERVICE_STEPS:
+            started = time.perf_counter()
+            step_report = StepReport(step.number, step.title, step.rule(ctx))
+            report.steps.append(step_report)
+            with db.read() as session:
+                candidates = list(step.select(session, ctx))
+            for chunk in _chunks(candidates, CHUNK):
+                items = _rolled_back(db, lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
+                _report(step_report, [_would(item) for item in items], progress)
+            step_report.seconds = time.perf_counter() - started
+    report.steps.append(_preview_queue(db, ctx, progress))
 
 
 def _would(item: StepItem) -> StepItem:
     if item.outcome in {"ok", "queued"}:
-        return StepItem(item.step, item.service_id, f"would: {item.outcome}", item.message)
+        return StepItem(item.step, item.service_id, f"would: {item.outcome}", item.message, item.job_id)
     return item
 
 
-def _preview_queue(session: Session, ctx: RunContext, progress: Progress | None) -> StepReport:
+def _preview_queue(db: Database, ctx: RunContext, progress: Progress | None) -> StepReport:
+    """What step 7 would do now, on the real clock: the jobs due and the mails queued."""
     number, title, rule = QUEUE_STEP
     step_report = StepReport(number, title, rule)
-    due_jobs = session.exec(
-        select(Job).where(
-            or_(
-                (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= ctx.now)),  # type: ignore[operator]  # noqa: E711
-                (Job.status == "running") & (Job.lease_until < ctx.now),  # type: ignore[operator]
-            )
-        ).order_by(Job.id)  # type: ignore[arg-type]
-    ).all()
+    with db.read() as session:
+        due_jobs = session.exec(select(Job).where(jobs._due(clock.now())).order_by(Job.id)).all()  # type: ignore[arg-type]
+        queued = session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one()
     items = [StepItem(number, job.service_id, "would: run", f"job {job.id} {job.operation} (attempt {job.attempts + 1})") for job in due_jobs]
-    queued = session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one()
     host = ctx.settings["smtp_host"]
     target = f"by SMTP to {host}:{ctx.settings['smtp_port']}" if host else "nowhere: smtp_host is empty, they stay queued"
     items.append(StepItem(number, None, "would: send", f"{queued} queued notification{'s' if queued != 1 else ''} {target}"))

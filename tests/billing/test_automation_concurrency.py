@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, billing, clock
+from svcconsole.core import automation, billing, clock, leases
 from svcconsole.store.models import Invoice, InvoiceLine, Lease, Notification
 from tests.billing.conftest import NOW, active_service, count, rows
 
@@ -56,7 +56,7 @@ def test_two_runs_at_once_create_one_invoice_per_service(db, admin, catalog, fro
     service_ids = due_services(db, admin, catalog)
     reports = run_together(db, admin, use_lock=True)
     assert_billed_once(db, service_ids)
-    invoiced = sum(len(report.steps[0].items) for report in reports if not report.locked_out)
+    invoiced = sum(len(report.steps[1].items) for report in reports if not report.locked_out)
     assert invoiced == SERVICES
 
 
@@ -64,12 +64,12 @@ def test_two_runs_without_the_lock_still_bill_each_period_once(db, admin, catalo
     service_ids = due_services(db, admin, catalog)
     reports = run_together(db, admin, use_lock=False)
     assert_billed_once(db, service_ids)
-    assert sum(len(report.steps[0].items) for report in reports) == SERVICES
+    assert sum(len(report.steps[1].items) for report in reports) == SERVICES
 
 
 def test_a_held_lock_makes_a_second_run_do_nothing(db, admin, catalog, cli, frozen):
     due_services(db, admin, catalog)
-    holder = automation.RunLock(db)
+    holder = leases.NamedLock(db, automation.LOCK_NAME)
     assert holder.acquire()
     try:
         report = automation.run(db, admin)
@@ -86,7 +86,7 @@ def test_a_held_lock_makes_a_second_run_do_nothing(db, admin, catalog, cli, froz
 
 def test_the_lock_is_released_after_a_run(db, admin, catalog, frozen):
     automation.run(db, admin)
-    lock = automation.RunLock(db)
+    lock = leases.NamedLock(db, automation.LOCK_NAME)
     assert lock.acquire()
     lock.release()
     if db.is_sqlite:
@@ -105,6 +105,10 @@ def test_a_lease_left_by_a_dead_process_does_not_block_the_run(db, admin, catalo
     assert_billed_once(db, service_ids)
 
 
+class Killed(BaseException):
+    """Stands for the process being killed (not an error a step catches)."""
+
+
 def test_a_run_killed_half_way_finishes_the_rest_and_repeats_nothing(db, admin, catalog, frozen, monkeypatch: pytest.MonkeyPatch):
     service_ids = due_services(db, admin, catalog)
     monkeypatch.setattr(automation, "CHUNK", 5)
@@ -114,11 +118,11 @@ def test_a_run_killed_half_way_finishes_the_rest_and_repeats_nothing(db, admin, 
     def dies_on_the_twelfth(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["count"] += 1
         if calls["count"] == 12:
-            raise RuntimeError("killed")
+            raise Killed("killed")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(billing, "invoice_renewal", dies_on_the_twelfth)
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Killed, match="killed"):
         automation.run(db, admin)
     assert count(db, Invoice) == 10
     monkeypatch.setattr(billing, "invoice_renewal", real)
@@ -126,5 +130,5 @@ def test_a_run_killed_half_way_finishes_the_rest_and_repeats_nothing(db, admin, 
     report = automation.run(db, admin)
 
     assert not report.locked_out
-    assert len(report.steps[0].items) == SERVICES - 10
+    assert len(report.steps[1].items) == SERVICES - 10
     assert_billed_once(db, service_ids)

@@ -103,5 +103,6 @@ def test_the_dry_run_reads_the_settings_in_force(db, admin, catalog, cli, frozen
     with clock.frozen_at(NOW):
         report = automation.run(db, admin, dry_run=True)
     assert report.settings["suspend_after_days"] == "3"
-    assert report.steps[2].items == []
-    assert "suspend_after_days=3" in report.steps[2].rule
+    suspend = next(step for step in report.steps if step.number == 3)
+    assert suspend.items == []
+    assert "suspend_after_days=3" in suspend.rule
