@@ -1,8 +1,9 @@
 """Every table of svcconsole, as SQLModel classes (SPEC.md section 2).
 
-Times are naive UTC datetimes; money is `Decimal` in NUMERIC(12, 2) columns. The service row
-carries the customer, product and server names too, so the list can sort and show them over a
-million rows without joins; core keeps them in step when those records are renamed.
+Times are aware UTC datetimes (read back aware on SQLite too); money is `Decimal` in
+NUMERIC(12, 2) columns. The service row carries the customer, product and server names too,
+so the list can sort and show them over a million rows without joins; core keeps them in step
+when those records are renamed.
 """
 
 from __future__ import annotations
