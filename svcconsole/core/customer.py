@@ -27,7 +27,7 @@ from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, client_actor, require_client
 from svcconsole.core.statuses import CancelMode, Status
-from svcconsole.modules import ModuleTab, get_module, is_module
+from svcconsole.modules import ModuleError, ModuleTab, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Operator, Product, Service
@@ -467,6 +467,9 @@ def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
     try:
         state = module.panel(ref)
         tabs = module.tabs(ref) if module.supports_operation("tabs") else []
+    except ModuleError as error:
+        log.warning("customer area: panel of service %s: %s", service_id, error.message)
+        return PanelView(error=PANEL_UNAVAILABLE)
     except Exception:  # noqa: BLE001 - a panel failure is shown as one line; the log keeps the details
         log.exception("customer area: panel of service %s failed", service_id)
         return PanelView(error=PANEL_UNAVAILABLE)

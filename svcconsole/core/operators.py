@@ -122,7 +122,7 @@ def require_client(actor: Actor, action: str | None, what: str) -> int:
     if action not in CLIENT_ACTIONS:
         raise PermissionDenied(f"{what} is not available in the customer area")
     if actor.read_only:
-        raise PermissionDenied(f"preview: {what} is not allowed (an operator sees what the customer sees, and changes nothing)")
+        raise PermissionDenied(f"read-only: {what} is not allowed (an operator's preview of the customer area, or --read-only)")
     return actor.customer_id
 
 
