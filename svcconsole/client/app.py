@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
@@ -20,11 +20,14 @@ from svcconsole.client.actions import REGISTRY, SCOPES, client_bindings
 from svcconsole.client.commands import ClientCommands
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.console import render
-from svcconsole.core import customer, parse, services
+from svcconsole.core import customer, parse
 from svcconsole.core.customer import ActionResult
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor, require_client
 from svcconsole.store.engine import Database
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 CONSOLE_CSS = Path(__file__).resolve().parent.parent / "console.tcss"
 
@@ -74,7 +77,7 @@ class ClientApp(App[None]):
         if self.tz_override is not None:
             return
         with self.db.read() as session:
-            tz = services.timezone_of(session)
+            tz = customer.time_zone(session)
         self.call_from_thread(setattr, self, "tz", tz)
 
     # ------------------------------------------------------------------ navigation
@@ -168,7 +171,7 @@ class ClientApp(App[None]):
 
         self.push_screen(RenewDialog(question, consequence), chosen)
 
-    def run_change(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None = None) -> None:
+    def run_change(self, service_id: int, change: Callable[["Session", str], ActionResult], done: Callable[[], None] | None = None) -> None:
         """Carry out a customer action in a worker; its message (or refusal) is shown when it ends."""
         if self.read_only:
             self.refuse_preview()
@@ -176,7 +179,7 @@ class ClientApp(App[None]):
         self._carry_out(service_id, change, done)
 
     @work(thread=True, group="client-change")
-    def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None) -> None:
+    def _carry_out(self, service_id: int, change: Callable[["Session", str], ActionResult], done: Callable[[], None] | None) -> None:
         try:
             result = customer.carry_out(self.db, change)
         except SvcError as error:

@@ -95,6 +95,11 @@ def open_area(session: Session, login: str, customer_ref: str) -> Actor:
     return client_actor(customer.id or 0, customer.email, preview_by=login if operator is not None else None)
 
 
+def time_zone(session: Session) -> ZoneInfo:
+    """The configured time zone, in which the customer area shows dates."""
+    return services.timezone_of(session)
+
+
 def _scope(actor: Actor, action: str | None, what: str) -> CustomerScope:
     return CustomerScope(require_client(actor, action, what))
 
