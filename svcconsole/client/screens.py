@@ -107,7 +107,8 @@ class DashboardScreen(_CustomerScreen):
         self.reload()
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        if self.dashboard is not None:
+            self.reload()
 
     @work(thread=True, exclusive=True, group="client-dashboard")
     def _load(self) -> None:
@@ -258,6 +259,7 @@ class ClientDetailScreen(_CustomerScreen):
         self.detail = detail
         self.service_id = detail.service.id
         self.history_lines = list(detail.history)
+        self.resumed = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -400,7 +402,9 @@ class ClientDetailScreen(_CustomerScreen):
         self.query_one("#panel-tabs", Static).update(tabs)
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        if self.resumed:
+            self.reload()
+        self.resumed = True
 
     # ------------------------------------------------------------------ tabs
 

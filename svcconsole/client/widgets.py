@@ -10,12 +10,16 @@ from textual.widgets import DataTable
 from svcconsole.console import render
 from svcconsole.core.customer import ActiveServiceLine
 
-COLUMNS = ("id", "Name", "Expiration date", "Auto-Renewal", "Renew")
+COLUMNS = (("id", 6), ("Name", 14), ("Expiration date", 18), ("Auto-Renewal", 12), ("Renew", 18))
 EMPTY = "Your active services will appear here once you have some."
 
 
 class ActiveServices(DataTable[Text]):
-    """id, name, "Expires 2026-08-07" or "Stopped 2026-07-01", auto-renewal On / Off, "12.00 EUR/month"."""
+    """id, name, "Expires 2026-08-07" or "Stopped 2026-07-01", auto-renewal On / Off, "12.00 EUR/month".
+
+    The columns have fixed widths (78 cells in all), so the table fits 80 columns and its
+    header never lags behind its rows.
+    """
 
     DEFAULT_CSS = """
     ActiveServices { height: auto; max-height: 1fr; }
@@ -25,9 +29,8 @@ class ActiveServices(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
 
     def on_mount(self) -> None:
-        self.add_column(COLUMNS[0], key="id")
-        for title in COLUMNS[1:]:
-            self.add_column(title, key=title)
+        for title, width in COLUMNS:
+            self.add_column(title, width=width, key=title)
 
     def show(self, lines: Sequence[ActiveServiceLine]) -> None:
         """Replace the rows (the cursor stays on the same service when it is still listed)."""
