@@ -502,8 +502,7 @@ def _mark_changed(service: Service, actor: Actor) -> None:
 
 
 def renew(session: Session, actor: Actor, service_id: int, cycle_count: int | str = 1) -> ActionResult:
-    """Bill a renewal: on the invoice that already bills it, else the customer's newest unpaid
-    invoice in the service's currency, else a new invoice. The expiry moves when it is paid."""
+    """Bill a renewal (never a free one) on the invoice that bills it, the newest unpaid one, or a new one."""
     scope = _scope(actor, "renew-invoice", "renewing")
     count = parse.parse_int("cycles", cycle_count, minimum=1, maximum=120)
     service = _visible(session, scope, service_id, for_update=True)
