@@ -178,7 +178,7 @@ def settings_set(ctx: typer.Context, key: str = typer.Argument(...), value: str 
     spec = settings_module.spec(key)
     if value == "-":
         value = _value_from_stdin(key)
-    parsed = cli.db.transaction(lambda session: settings_module.set_value(session, key, value))
+    parsed = cli.db.transaction(lambda session: settings_module.set_value(session, cli.actor, key, value))
     message(f"{key} = {'(set)' if spec.secret else spec.render(parsed)}")
 
 
@@ -193,7 +193,7 @@ def settings_unset(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
     """Return a setting to its default."""
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["settings"], "changing settings")
-    cli.db.transaction(lambda session: settings_module.unset_value(session, key))
+    cli.db.transaction(lambda session: settings_module.unset_value(session, cli.actor, key))
     message(f"{key} back to its default")
 
 

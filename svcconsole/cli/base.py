@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from svcconsole.cli.output import message
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.errors import InvalidInput, SvcError
+from svcconsole.core.logs import redact
 from svcconsole.core.operators import Actor
 from svcconsole.store.engine import Database, DatabaseError
 
@@ -58,7 +59,7 @@ class SvcGroup(TyperGroup):
             code = 130
         except Exception as error:  # noqa: BLE001 - never a traceback for the user; the log keeps it
             log.exception("unexpected error")
-            message(f"error: internal error: {type(error).__name__}: {' '.join(str(error).split())[:300]} (the traceback is in the operations log)")
+            message(f"error: internal error: {type(error).__name__}: {' '.join(redact(str(error)).split())[:300]} (the traceback is in the operations log)")
             code = EXIT_ERROR
         else:
             code = result if isinstance(result, int) else EXIT_OK

@@ -11,6 +11,7 @@ from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_comman
 from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.billing import automation_app, invoices_app, notify_app, orders_app
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
+from svcconsole.cli.client import client_command
 from svcconsole.cli.console import demo
 from svcconsole.cli.services import services_app
 from svcconsole.core import logs
@@ -37,6 +38,7 @@ app.add_typer(notify_app, name="notify")
 app.command("worker")(worker_command)
 app.command("sandbox")(sandbox_command)
 app.command("demo")(demo)
+app.command("client")(client_command)
 
 
 @app.callback()

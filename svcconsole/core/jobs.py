@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from svcconsole.core import clock, leases, services
 from svcconsole.core.errors import NotFound, SvcError
+from svcconsole.core.logs import redact
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
@@ -191,15 +192,16 @@ def _record(session: Session, called: _Called) -> JobOutcome:
         session.add(current)
         return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
     retry = error.retryable and current.attempts < current.max_attempts
-    current.last_error = error.message
+    error_text = redact(error.message)
+    current.last_error = error_text
     if retry:
         current.status = "queued"
         current.next_attempt_at = now + backoff(current.attempts, error.retry_after)
-        message = f"{error.message} (attempt {current.attempts} of {current.max_attempts}; retrying after {current.next_attempt_at.isoformat(timespec='seconds')})"
+        message = f"{error_text} (attempt {current.attempts} of {current.max_attempts}; retrying after {current.next_attempt_at.isoformat(timespec='seconds')})"
     else:
         current.status = "failed"
-        message = error.message
-    services.record_module_failure(session, current, error.message, final=not retry, external=error.external)
+        message = error_text
+    services.record_module_failure(session, current, error_text, final=not retry, external=error.external)
     _finish_bulk_item(session, current, "failed", message)
     session.add(current)
     return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)

@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from svcconsole.core import clock
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied, SvcError
-from svcconsole.core.statuses import Role
+from svcconsole.core.statuses import ACTIONS, Role
 from svcconsole.store.models import Operator
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
@@ -37,6 +37,15 @@ class Actor:
 
 
 SYSTEM = Actor(kind="system", name="automation", role=Role.ADMIN)
+
+CLIENT_ACTIONS: frozenset[str] = frozenset({"renew-invoice", "cancel-end-of-cycle", "cancel-immediately", "uncancel", "auto-renew"})
+"""Everything a customer may change in the customer area; anything else is refused."""
+
+
+def client_actor(customer_id: int, email: str, *, preview_by: str | None = None) -> Actor:
+    """The customer acting in the customer area; an operator's preview of it changes nothing."""
+    name = f"{email} (preview by {preview_by})" if preview_by else email
+    return Actor(kind="client", name=name, role=Role.VIEWER, customer_id=customer_id, read_only=preview_by is not None)
 
 
 def os_login() -> str:
@@ -98,6 +107,32 @@ def require(actor: Actor, needed: Role, what: str) -> None:
         raise PermissionDenied(f"{what} is not available in the customer area")
     if not actor.role.allows(needed):
         raise PermissionDenied(f"{actor.name} is {actor.role.label}: {what} needs the {needed.label} role")
+
+
+def require_client(actor: Actor, action: str | None, what: str) -> int:
+    """The customer id a customer-area actor is scoped to, if it may do `action` (None = read).
+
+    The one place that decides what a customer may do: reading their own services, and the
+    actions of `CLIENT_ACTIONS`. Operators never act through the customer area.
+    """
+    if not actor.is_client or actor.customer_id is None:
+        raise PermissionDenied(f"{what} belongs to the customer area")
+    if action is None:
+        return actor.customer_id
+    if action not in CLIENT_ACTIONS:
+        raise PermissionDenied(f"{what} is not available in the customer area")
+    if actor.read_only:
+        raise PermissionDenied(f"read-only: {what} is not allowed (an operator's preview of the customer area, or --read-only)")
+    return actor.customer_id
+
+
+def require_action(actor: Actor, action: str) -> None:
+    """Refuse (exit 4) a status-table action: customers by the allow-list, operators by role."""
+    rule = ACTIONS[action]
+    if actor.is_client:
+        require_client(actor, action, rule.title.lower())
+        return
+    require(actor, rule.role, rule.title.lower())
 
 
 def list_operators(session: Session) -> list[Operator]:

@@ -22,7 +22,7 @@ from svcconsole.core import activity, clock, cycles, notifications, parse
 from svcconsole.core import settings as settings_module
 from svcconsole.core.catalog import product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import Conflict, InvalidInput, NotFound, SvcError, TransitionRefused
-from svcconsole.core.operators import Actor, require
+from svcconsole.core.operators import Actor, require, require_action
 from svcconsole.core.secrets import decrypt
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, CancelMode, Role, Status, SuspendKind
 from svcconsole.modules import CustomerRef, ModuleResult, ProductRef, ServerRef, ServiceRef, get_module, is_module
@@ -645,7 +645,7 @@ def perform(
     `PermissionDenied` or `InvalidInput` and changes nothing when refused.
     """
     rule = ACTIONS[action]
-    require(actor, rule.role, rule.title.lower())
+    require_action(actor, action)
     service = get_service(session, service_id, for_update=True, customer_id=actor.customer_id if actor.is_client else None)
     if not rule.allows(service.status):
         raise refuse(service, rule.title.lower(), f"allowed from {rule.allowed_from_text}")

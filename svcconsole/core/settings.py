@@ -15,7 +15,9 @@ from sqlmodel import Session, select
 
 from svcconsole.core import parse
 from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.operators import Actor, require
 from svcconsole.core.secrets import decrypt, encrypt
+from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.store.models import Setting
 
 
@@ -158,8 +160,9 @@ def load(session: Session) -> Settings:
     return Settings({row.key: row.value for row in rows})
 
 
-def set_value(session: Session, key: str, text: str) -> Any:
-    """Validate and store one setting; returns the parsed value."""
+def set_value(session: Session, actor: Actor, key: str, text: str) -> Any:
+    """Validate and store one setting (admins only); returns the parsed value."""
+    require(actor, NON_TRANSITION_ROLES["settings"], "changing settings")
     item = spec(key)
     value = item.parse(text)
     stored = item.render(value)
@@ -173,7 +176,9 @@ def set_value(session: Session, key: str, text: str) -> Any:
     return value
 
 
-def unset_value(session: Session, key: str) -> None:
+def unset_value(session: Session, actor: Actor, key: str) -> None:
+    """Return a setting to its default (admins only)."""
+    require(actor, NON_TRANSITION_ROLES["settings"], "changing settings")
     spec(key)
     row = session.get(Setting, key)
     if row is not None:

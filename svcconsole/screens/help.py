@@ -10,17 +10,19 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from svcconsole.console.actions import REGISTRY, SCOPES
+from svcconsole.console.actions import REGISTRY, SCOPES, ConsoleAction
 from svcconsole.core.filters import FILTER_HELP
 
 
-def help_table() -> Table:
+def help_table(
+    registry: tuple[ConsoleAction, ...] = REGISTRY, scopes: dict[str, str] = SCOPES, filter_help: str = FILTER_HELP
+) -> Table:
     """The registry as a table: key, action, what it does, grouped by where it applies."""
     table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True, width=9)
     table.add_column("what", ratio=1)
-    for scope, title in SCOPES.items():
-        entries = [entry for entry in REGISTRY if entry.scope == scope]
+    for scope, title in scopes.items():
+        entries = [entry for entry in registry if entry.scope == scope]
         if not entries:
             continue
         table.add_row("", Text(title, style="bold underline"))
@@ -34,7 +36,7 @@ def help_table() -> Table:
     table.add_row("", Text("Dialogs", style="bold underline"))
     table.add_row("tab", "Next field or button; enter confirms; esc cancels.")
     table.add_row("", Text("Filter", style="bold underline"))
-    table.add_row("/", FILTER_HELP)
+    table.add_row("/", filter_help)
     table.add_row("ctrl+p", "The command palette (also :).")
     return table
 
@@ -44,10 +46,15 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=False)]
 
+    def __init__(self, table: Table | None = None, title: str = "svcconsole keys") -> None:
+        super().__init__()
+        self.table = table
+        self.title_text = title
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help", classes="dialog wide"):
-            yield Static(Text("svcconsole keys", style="bold"), id="help-title")
-            yield Static(help_table(), id="help-table")
+            yield Static(Text(self.title_text, style="bold"), id="help-title")
+            yield Static(self.table or help_table(), id="help-table")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -56,6 +56,7 @@ class ServicesScreen(Screen[None]):
     BINDINGS = bindings("services")
     SCOPE = "services"
     MUTATING = mutating_actions(["services"])
+    FILTER_PLACEHOLDER = "filter: text status:active product:NAME server: customer: cycle: expires<7d"
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,9 +80,9 @@ class ServicesScreen(Screen[None]):
         with Vertical(id="services"):
             yield Static(id="title")
             yield StatusTabs(id="tabs")
-            yield Input(placeholder="filter: text status:active product:NAME server: customer: cycle: expires<7d", id="filter")
+            yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter")
             yield Static(id="filter-error")
-            yield ServiceTable(ServiceWindow(app.db, page_size=app.page_size), is_marked=self._is_marked, id="table")
+            yield ServiceTable(self.new_window(), is_marked=self._is_marked, id="table")
             yield Static(id="statusline")
         yield Footer(compact=True)
 
@@ -98,6 +99,19 @@ class ServicesScreen(Screen[None]):
     @property
     def table(self) -> ServiceTable:
         return self.query_one(ServiceTable)
+
+    def new_window(self) -> ServiceWindow:
+        """An empty window over the list (the customer area's is narrowed to one customer)."""
+        app = self.console_app
+        return ServiceWindow(app.db, page_size=app.page_size)
+
+    def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
+        """The filter the filter line means."""
+        return filters.parse_filter(session, text, tz_name=self.console_app.tz.key)
+
+    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
+        """How many services match the filter in each status."""
+        return queries.counts_by_status(session, service_filter)
 
     def _is_marked(self, service_id: int) -> bool:
         return self.marks.is_marked(service_id, self.current_filter)
@@ -169,12 +183,12 @@ class ServicesScreen(Screen[None]):
         app = self.console_app
         try:
             with app.db.read() as session:
-                text_filter = filters.parse_filter(session, text, tz_name=app.tz.key)
+                text_filter = self.parse_filter_text(session, text)
         except SvcError as error:
             self.post_message(FilterRejected(generation, error.message))
             return
         combined = with_tab(text_filter, tab)
-        window = ServiceWindow(app.db, page_size=app.page_size)
+        window = self.new_window()
         window_generation = window.configure(combined, sort)
         window.load(0, rows, generation=window_generation)
         keep_position = total is not None
@@ -186,7 +200,7 @@ class ServicesScreen(Screen[None]):
 
     def _count(self, generation: int, text_filter: ServiceFilter, combined: ServiceFilter) -> None:
         with self.console_app.db.read() as session:
-            by_status = queries.counts_by_status(session, text_filter)
+            by_status = self.count_by_status(session, text_filter)
         self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status))
 
     @on(ListReloaded)

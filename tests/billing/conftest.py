@@ -21,7 +21,7 @@ from sqlmodel import func, select
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import clock, services
 from svcconsole.core import settings as settings_module
-from svcconsole.core.operators import Actor
+from svcconsole.core.operators import SYSTEM, Actor
 from svcconsole.modules.base import Checkpoint, Module, ModuleError, ModuleResult, ProductRef, ServiceRef, register, unregister
 from svcconsole.store.engine import Database
 from tests.conftest import FROZEN_NOW, Fixtures, new_service
@@ -48,7 +48,7 @@ def act(db: Database, actor: Actor, action: str, service_id: int, params: dict[s
 
 
 def set_setting(db: Database, key: str, value: str) -> None:
-    db.transaction(lambda session: settings_module.set_value(session, key, value))
+    db.transaction(lambda session: settings_module.set_value(session, SYSTEM, key, value))
 
 
 def count(db: Database, model: Any, *conditions: Any) -> int:

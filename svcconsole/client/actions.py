@@ -1,0 +1,57 @@
+"""The customer area's keys: one registry that its bindings, footer, help and palette read."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from svcconsole.console.actions import ConsoleAction, in_scope
+
+SCOPES = {
+    "client": "Everywhere",
+    "client-dashboard": "Dashboard",
+    "table": "Service list: moving",
+    "client-services": "My services",
+    "client-detail": "Service detail",
+    "dialog": "Dialogs",
+}
+
+REGISTRY: tuple[ConsoleAction, ...] = (
+    ConsoleAction("client", "question_mark", "app.help", "Help", "Every key.", show=True, key_display="?"),
+    ConsoleAction("client", "colon", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a page, open a service by id.", key_display=":"),
+    ConsoleAction("client", "d", "app.dashboard", "Dashboard", "The dashboard: active services and unpaid invoices.", show=True),
+    ConsoleAction("client", "l", "app.services", "Services", "Every one of your services.", show=True),
+    ConsoleAction("client", "i", "app.open_by_id", "Open id", "Open one of your services by its id."),
+    ConsoleAction("client", "ctrl+q", "app.quit", "Quit", "Leave the customer area.", key_display="^q"),
+    ConsoleAction("client-dashboard", "enter", "show_in_list", "Show", "Show the service under the cursor in the list.", show=True, key_display="⏎"),
+    ConsoleAction("client-dashboard", "r", "renew", "Renew", "Renew the service under the cursor (adds it to an invoice).", show=True, mutates=True),
+    ConsoleAction("client-dashboard", "ctrl+r", "reload", "Reload", "Read the dashboard again.", key_display="^r"),
+    ConsoleAction("client-dashboard", "q", "app.quit", "Quit", "Leave the customer area.", palette=False),
+    *in_scope("table"),
+    ConsoleAction("client-services", "enter", "open_service", "Open", "Open the service under the cursor.", show=True, key_display="⏎"),
+    ConsoleAction("client-services", "slash", "focus_filter", "Filter", "Filter: free text and status: id: cycle: expires<30d.", show=True, key_display="/"),
+    ConsoleAction("client-services", "escape", "clear", "Clear", "Clear the filter.", key_display="esc"),
+    ConsoleAction("client-services", "o", "next_sort", "Sort", "Sort by the next column.", key_display="o"),
+    ConsoleAction("client-services", "O", "reverse_sort", "Reverse", "Flip the sort direction.", key_display="O"),
+    ConsoleAction("client-services", "right_square_bracket", "next_tab", "Next tab", "Next status tab.", key_display="]"),
+    ConsoleAction("client-services", "left_square_bracket", "previous_tab", "Prev tab", "Previous status tab.", key_display="["),
+    ConsoleAction("client-services", "ctrl+r", "reload", "Reload", "Read the list again.", key_display="^r"),
+    ConsoleAction("client-services", "q", "app.dashboard", "Back", "Back to the dashboard.", palette=False),
+    ConsoleAction("client-detail", "r", "renew", "Renew", "Renew: adds the renewal to your unpaid invoice, or a new one; the service is extended when it is paid.", show=True, mutates=True),
+    ConsoleAction("client-detail", "c", "cancel", "Cancel", "Cancel at the end of the cycle, or now (when the product allows it).", show=True, mutates=True),
+    ConsoleAction("client-detail", "u", "uncancel", "Keep", "Withdraw your end-of-cycle cancellation.", mutates=True),
+    ConsoleAction("client-detail", "a", "auto_renew", "Auto-renewal", "Turn auto-renewal on or off.", show=True, mutates=True),
+    ConsoleAction("client-detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
+    ConsoleAction("client-detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
+    ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
+    ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
+)
+
+
+def client_bindings(scope: str) -> list[Binding]:
+    """The key bindings of a customer-area scope, built from the registry."""
+    return [entry.binding() for entry in REGISTRY if entry.scope == scope]
+
+
+def mutating(scope: str) -> frozenset[str]:
+    """The actions of a scope that change something (off in an operator's preview)."""
+    return frozenset(entry.action for entry in REGISTRY if entry.scope == scope and entry.mutates)

@@ -1,0 +1,203 @@
+"""The customer area: a Textual app over one customer's services (SPEC.md section 9).
+
+It runs as the customer (an SSH `ForceCommand` fixes which one) or as an operator's read-only
+preview. Its actor is always a customer-area actor, so every read and change it makes goes
+through `core.customer`, scoped to that customer; its palette offers only its own commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+
+from svcconsole.client.actions import REGISTRY, SCOPES, client_bindings
+from svcconsole.client.commands import ClientCommands
+from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
+from svcconsole.console import render
+from svcconsole.core import customer, parse
+from svcconsole.core.customer import ActionResult
+from svcconsole.core.errors import SvcError
+from svcconsole.core.operators import Actor, require_client
+from svcconsole.store.engine import Database
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+CONSOLE_CSS = Path(__file__).resolve().parent.parent / "console.tcss"
+
+
+class ClientApp(App[None]):
+    """The dashboard first; the list of the customer's services and a service's detail over it."""
+
+    CSS_PATH = [CONSOLE_CSS, Path(__file__).parent / "client.tcss"]
+    TITLE = "svcconsole: customer area"
+    COMMANDS = {ClientCommands}
+    BINDINGS = [*client_bindings("client"), Binding("ctrl+c", "quit", show=False, priority=True)]
+
+    def __init__(self, db: Database, actor: Actor, *, tz: ZoneInfo | None = None, page_size: int = 100) -> None:
+        require_client(actor, None, "the customer area")
+        super().__init__()
+        self.db = db
+        self.actor = actor
+        self.tz_override = tz
+        self.tz = tz or ZoneInfo("UTC")
+        self.page_size = page_size
+        self.theme = "textual-dark"
+
+    @property
+    def read_only(self) -> bool:
+        return self.actor.read_only
+
+    @property
+    def can_act(self) -> bool:
+        return not self.read_only
+
+    @property
+    def customer_label(self) -> str:
+        return self.actor.name
+
+    @property
+    def database_label(self) -> str:
+        return ""
+
+    def on_mount(self) -> None:
+        from svcconsole.client.screens import DashboardScreen
+
+        self.push_screen(DashboardScreen())
+        self._load_time_zone()
+
+    @work(thread=True, exclusive=True, group="client-settings")
+    def _load_time_zone(self) -> None:
+        if self.tz_override is not None:
+            return
+        with self.db.read() as session:
+            tz = customer.time_zone(session)
+        self.call_from_thread(setattr, self, "tz", tz)
+
+    # ------------------------------------------------------------------ navigation
+
+    def action_dashboard(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_services(self) -> None:
+        self.show_services("")
+
+    def show_services(self, filter_text: str) -> None:
+        """The list of the customer's services, filtered by `filter_text`."""
+        from svcconsole.client.screens import ClientServicesScreen
+
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, ClientServicesScreen):
+            self.pop_screen()
+        if isinstance(self.screen, ClientServicesScreen):
+            self.screen.show_filter(filter_text)
+        else:
+            self.push_screen(ClientServicesScreen(filter_text))
+
+    def action_help(self) -> None:
+        from svcconsole.screens.help import HelpScreen, help_table
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES, customer.FILTER_HELP), "svcconsole customer area: keys"))
+
+    def action_open_by_id(self) -> None:
+        from svcconsole.screens.dialogs import PromptDialog
+
+        def answered(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                service_id = parse.parse_id("id", text.strip().lstrip("#"))
+            except SvcError as error:
+                self.show_error(error.message)
+                return
+            self.open_service(service_id)
+
+        self.push_screen(PromptDialog("Open which of your services? (its id)", placeholder="12", required=True), answered)
+
+    def open_service(self, service_id: int) -> None:
+        """Open one of the customer's services; any other id is "no service N"."""
+        self._read_service(service_id)
+
+    @work(thread=True, group="client-open")
+    def _read_service(self, service_id: int) -> None:
+        try:
+            with self.db.read() as session:
+                detail = customer.service_detail(session, self.actor, service_id)
+        except SvcError as error:
+            self.post_message(ChangeRefused(error.message))
+            return
+        self.post_message(DetailLoaded(detail))
+
+    @on(DetailLoaded)
+    def _service_read(self, message: DetailLoaded) -> None:
+        from svcconsole.client.screens import ClientDetailScreen
+
+        self.push_screen(ClientDetailScreen(message.detail))
+
+    # ------------------------------------------------------------------ changes
+
+    def refuse_preview(self) -> None:
+        self.notify("preview: an operator sees what the customer sees; actions are off", severity="error")
+
+    def refuse_read_only(self) -> None:
+        self.refuse_preview()
+
+    def show_error(self, error: str) -> None:
+        self.notify(render.plain(error), severity="error", markup=False, timeout=8)
+
+    def ask_renew(self, service_id: int, name: str, price: str, done: Callable[[], None]) -> None:
+        """Ask how many periods to renew, then bill them (never a free renewal)."""
+        from svcconsole.client.dialogs import RenewDialog
+
+        if self.read_only:
+            self.refuse_preview()
+            return
+        question = f"Renew service {service_id} {render.plain(name)!r}?"
+        consequence = (
+            f"Each period costs {price}. The renewal goes on your unpaid invoice, or a new one; "
+            "the service is extended when the invoice is paid."
+        )
+
+        def chosen(count: object) -> None:
+            if isinstance(count, int):
+                self.run_change(service_id, lambda session, worker: customer.renew(session, self.actor, service_id, count), done)
+
+        self.push_screen(RenewDialog(question, consequence), chosen)
+
+    def run_change(self, service_id: int, change: Callable[["Session", str], ActionResult], done: Callable[[], None] | None = None) -> None:
+        """Carry out a customer action in a worker; its message (or refusal) is shown when it ends."""
+        if self.read_only:
+            self.refuse_preview()
+            return
+        self._carry_out(service_id, change, done)
+
+    @work(thread=True, group="client-change")
+    def _carry_out(self, service_id: int, change: Callable[["Session", str], ActionResult], done: Callable[[], None] | None) -> None:
+        try:
+            result = customer.carry_out(self.db, change)
+        except SvcError as error:
+            self.post_message(ChangeRefused(error.message))
+        else:
+            self.post_message(ChangeDone(service_id, result.message))
+        if done is not None:
+            self.call_from_thread(done)
+
+    @on(ChangeDone)
+    def _change_done(self, message: ChangeDone) -> None:
+        self.notify(render.plain(message.message), markup=False, timeout=6)
+
+    @on(ChangeRefused)
+    def _change_refused(self, message: ChangeRefused) -> None:
+        self.show_error(message.error)
+
+
+def run_client(db: Database, actor: Actor) -> None:
+    """Open the customer area on `db` as the customer-area actor `actor`."""
+    ClientApp(db, actor).run()

@@ -1,0 +1,53 @@
+"""The customer area's command palette: its pages, a service by id, the open service's actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from svcconsole.client.app import ClientApp
+
+SERVICE_COMMANDS = (
+    ("service: renew", "Add a renewal of this service to an invoice.", "action_renew"),
+    ("service: cancel", "Cancel this service at the end of its cycle, or now.", "action_cancel"),
+    ("service: keep it", "Withdraw your end-of-cycle cancellation.", "action_uncancel"),
+    ("service: auto-renewal on/off", "Turn auto-renewal on or off.", "action_auto_renew"),
+)
+
+
+class ClientCommands(Provider):
+    """Only the customer's own commands: "go: dashboard", "open service 12", "service: renew"."""
+
+    def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: ClientApp = self.app  # type: ignore[assignment]
+        entries: list[tuple[str, str, Callable[[], object]]] = [
+            ("go: dashboard", "Active services and unpaid invoices.", app.action_dashboard),
+            ("go: my services", "Every one of your services.", app.action_services),
+            ("go: open a service by id", "Type the id of one of your services.", app.action_open_by_id),
+            ("go: help", "Every key.", app.action_help),
+        ]
+        screen = self.screen
+        for title, help_text, method in SERVICE_COMMANDS:
+            if hasattr(screen, method):
+                entries.append((title, help_text, getattr(screen, method)))
+        return entries
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        app: ClientApp = self.app  # type: ignore[assignment]
+        words = query.strip().lower().removeprefix("open").removeprefix("service").strip().lstrip("#")
+        if words.isdigit() and len(words) <= 12:
+            service_id = int(words)
+            yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="One of your services, by its id.")
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

@@ -1,0 +1,54 @@
+"""Messages the customer area's workers post back, named as past-tense events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine, PanelView
+
+
+@dataclass
+class DashboardLoaded(Message):
+    """The dashboard (active services, unpaid invoices) was read."""
+
+    dashboard: Dashboard
+
+
+@dataclass
+class DetailLoaded(Message):
+    """One of the customer's services was read (a new screen, or a fresh copy for an open one)."""
+
+    detail: CustomerDetail
+
+
+@dataclass
+class HistoryLoaded(Message):
+    """Older history rows of the open service were read."""
+
+    service_id: int
+    lines: list[HistoryLine]
+
+
+@dataclass
+class CustomerPanelLoaded(Message):
+    """The module answered for the Panel tab (or the one line saying why it could not)."""
+
+    service_id: int
+    view: PanelView
+
+
+@dataclass
+class ChangeDone(Message):
+    """A customer action was carried out; `message` says what it did."""
+
+    service_id: int
+    message: str
+
+
+@dataclass
+class ChangeRefused(Message):
+    """A customer action or a read was refused or failed; `error` is the one line to show."""
+
+    error: str

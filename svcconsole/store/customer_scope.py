@@ -1,0 +1,243 @@
+"""Every read the customer area makes, each one limited to one customer's visible services.
+
+A `CustomerScope` adds `customer_id = X AND status <> 'deleted'` to every query it builds, and
+forces the same scope onto any service filter it is given, so no filter, id or screen of the
+customer area can reach another customer's rows. A service outside the scope is answered
+exactly as a service that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlmodel import Session
+
+from svcconsole.store import queries
+from svcconsole.store.engine import Database
+from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption
+from svcconsole.store.queries import ServiceFilter, Sort
+from svcconsole.store.window import ServiceWindow
+
+DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class ActiveServiceRow:
+    """A row of the "Active services" widget: the service and what one renewal costs."""
+
+    id: int
+    name: str
+    status: str
+    billing_cycle: str
+    expires_at: Any
+    suspended_at: Any
+    auto_renew: bool
+    currency: str
+    renewal_price: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """One of the customer's invoices with its total."""
+
+    invoice: Invoice
+    total: Decimal
+    line_count: int
+
+
+class CustomerScope:
+    """The customer area's data access for one customer: services, satellites and invoices."""
+
+    def __init__(self, customer_id: int) -> None:
+        if not isinstance(customer_id, int) or isinstance(customer_id, bool) or customer_id <= 0:
+            raise ValueError("a customer scope needs a positive customer id")
+        self.customer_id = customer_id
+
+    def visible(self) -> list[ColumnElement[bool]]:
+        """The conditions every service row the customer sees meets."""
+        return [Service.customer_id == self.customer_id, Service.status != DELETED]
+
+    def services_filter(self, service_filter: ServiceFilter | None = None) -> ServiceFilter:
+        """`service_filter` (or no filter) narrowed to this customer, deleted services excluded."""
+        base = service_filter or ServiceFilter()
+        return replace(base, scope_customer_id=self.customer_id, include_deleted=False)
+
+    # ------------------------------------------------------------------ the customer
+
+    def customer(self, session: Session) -> Customer | None:
+        return session.get(Customer, self.customer_id)
+
+    # ------------------------------------------------------------------ services
+
+    def service(self, session: Session, service_id: int, *, for_update: bool = False) -> Service | None:
+        """The service if this customer may see it; None otherwise (as for an unknown id)."""
+        query = select(Service).where(Service.id == service_id, *self.visible())
+        if for_update:
+            query = query.with_for_update()
+        return session.execute(query).scalars().first()
+
+    def count(self, session: Session, service_filter: ServiceFilter | None = None) -> int:
+        query = queries.filtered(select(func.count()).select_from(Service), self.services_filter(service_filter)).where(*self.visible())
+        return session.execute(query).scalar_one()
+
+    def counts_by_status(self, session: Session, service_filter: ServiceFilter | None = None) -> dict[str, int]:
+        """How many of the customer's services match the filter, by status (its statuses ignored)."""
+        base = replace(self.services_filter(service_filter), statuses=())
+        query = queries.filtered(select(Service.status, func.count()).select_from(Service), base).where(*self.visible()).group_by(Service.status)
+        return {status: total for status, total in session.execute(query).all()}
+
+    def page(self, session: Session, service_filter: ServiceFilter | None = None, sort: Sort = Sort(), *, limit: int = 50) -> list[Any]:
+        return queries.page(session, self.services_filter(service_filter), sort, limit=limit)
+
+    def window(self, db: Database, *, page_size: int = 100) -> "ScopedServiceWindow":
+        """A list window that keeps this scope whatever filter it is configured with."""
+        return ScopedServiceWindow(db, self, page_size=page_size)
+
+    def active_services(self, session: Session, statuses: Sequence[str], *, limit: int) -> list[ActiveServiceRow]:
+        """The services in `statuses`, soonest expiry first, with the price of one renewal (options included)."""
+        options = (
+            select(func.coalesce(func.sum(ServiceOption.price * ServiceOption.quantity), 0))
+            .where(ServiceOption.service_id == Service.id)
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                Service.id, Service.name, Service.status, Service.billing_cycle, Service.expires_at, Service.suspended_at,
+                Service.auto_renew, Service.currency, Service.price, options,
+            )
+            .where(*self.visible(), Service.status.in_(list(statuses)))  # type: ignore[attr-defined]
+            .order_by(Service.expires_at.is_(None), Service.expires_at, Service.id)  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        return [
+            ActiveServiceRow(
+                id=row[0], name=row[1], status=row[2], billing_cycle=row[3], expires_at=row[4], suspended_at=row[5],
+                auto_renew=bool(row[6]), currency=row[7], renewal_price=(Decimal(row[8] or 0) + Decimal(row[9] or 0)).quantize(Decimal("0.01")),
+            )
+            for row in session.execute(query).all()
+        ]
+
+    def count_in(self, session: Session, statuses: Sequence[str]) -> int:
+        query = select(func.count()).select_from(Service).where(*self.visible(), Service.status.in_(list(statuses)))  # type: ignore[attr-defined]
+        return session.execute(query).scalar_one()
+
+    # ------------------------------------------------------------------ a service's satellites
+
+    def renewals(self, session: Session, service_id: int) -> list[Renewal]:
+        query = (
+            select(Renewal)
+            .join(Service, Service.id == Renewal.service_id)  # type: ignore[arg-type]
+            .where(Renewal.service_id == service_id, *self.visible())
+            .order_by(Renewal.id.desc())  # type: ignore[union-attr]
+        )
+        return list(session.execute(query).scalars().all())
+
+    def options(self, session: Session, service_id: int) -> list[ServiceOption]:
+        query = (
+            select(ServiceOption)
+            .join(Service, Service.id == ServiceOption.service_id)  # type: ignore[arg-type]
+            .where(ServiceOption.service_id == service_id, *self.visible())
+            .order_by(ServiceOption.id)  # type: ignore[arg-type]
+        )
+        return list(session.execute(query).scalars().all())
+
+    def history(self, session: Session, service_id: int, actions: Sequence[str], *, limit: int, before_id: int | None = None) -> list[Activity]:
+        """The service's activity rows of the given actions, newest first, paged by id."""
+        query = (
+            select(Activity)
+            .join(Service, Service.id == Activity.service_id)  # type: ignore[arg-type]
+            .where(Activity.service_id == service_id, Activity.action.in_(list(actions)), *self.visible())  # type: ignore[attr-defined]
+        )
+        if before_id is not None:
+            query = query.where(Activity.id < before_id)  # type: ignore[operator]
+        query = query.order_by(Activity.id.desc()).limit(limit)  # type: ignore[union-attr]
+        return list(session.execute(query).scalars().all())
+
+    def last_activity(self, session: Session, service_id: int, action: str) -> Activity | None:
+        query = (
+            select(Activity)
+            .join(Service, Service.id == Activity.service_id)  # type: ignore[arg-type]
+            .where(Activity.service_id == service_id, Activity.action == action, *self.visible())
+            .order_by(Activity.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        return session.execute(query).scalars().first()
+
+    # ------------------------------------------------------------------ invoices
+
+    def invoices(self, session: Session, statuses: Sequence[str], *, limit: int = 50) -> list[InvoiceRow]:
+        """The customer's invoices in `statuses`, newest first, with totals from the database."""
+        totals = (
+            select(
+                InvoiceLine.invoice_id.label("invoice_id"),  # type: ignore[attr-defined]
+                func.coalesce(func.sum(InvoiceLine.amount), 0).label("total"),
+                func.count(InvoiceLine.id).label("line_count"),  # type: ignore[arg-type]
+            )
+            .group_by(InvoiceLine.invoice_id)
+            .subquery()
+        )
+        query = (
+            select(Invoice, totals.c.total, totals.c.line_count)
+            .outerjoin(totals, totals.c.invoice_id == Invoice.id)
+            .where(Invoice.customer_id == self.customer_id, Invoice.status.in_(list(statuses)))  # type: ignore[attr-defined]
+            .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        return [
+            InvoiceRow(invoice, Decimal(total or 0).quantize(Decimal("0.01")), int(count or 0))
+            for invoice, total, count in session.execute(query).all()
+        ]
+
+    def invoice_lines(self, session: Session, invoice_id: int) -> list[InvoiceLine]:
+        query = (
+            select(InvoiceLine)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+            .where(InvoiceLine.invoice_id == invoice_id, Invoice.customer_id == self.customer_id)
+            .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+        )
+        return list(session.execute(query).scalars().all())
+
+    def newest_open_invoice(self, session: Session, status: str, currency: str) -> Invoice | None:
+        """The customer's newest invoice in `status` and `currency` (a renewal can be added to it)."""
+        query = (
+            select(Invoice)
+            .where(Invoice.customer_id == self.customer_id, Invoice.status == status, Invoice.currency == currency)
+            .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        return session.execute(query).scalars().first()
+
+    def renewal_line_for_period(self, session: Session, service_id: int, period_start: Any, statuses: Sequence[str]) -> InvoiceLine | None:
+        """A renewal line of one of the customer's invoices for the period starting at `period_start`."""
+        query = (
+            select(InvoiceLine)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+            .where(
+                Invoice.customer_id == self.customer_id,
+                Invoice.status.in_(list(statuses)),  # type: ignore[attr-defined]
+                InvoiceLine.service_id == service_id,
+                InvoiceLine.kind == "renewal",
+                InvoiceLine.period_start == period_start,
+            )
+            .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+        )
+        return session.execute(query).scalars().first()
+
+
+class ScopedServiceWindow(ServiceWindow):
+    """A `ServiceWindow` whose filter is always narrowed to one customer's visible services."""
+
+    def __init__(self, db: Database, scope: CustomerScope, **options: Any) -> None:
+        super().__init__(db, **options)
+        self.scope = scope
+        self.service_filter = scope.services_filter(self.service_filter)
+
+    def configure(self, service_filter: ServiceFilter, sort: Sort) -> int:
+        return super().configure(self.scope.services_filter(service_filter), sort)
+
+
+__all__ = ["ActiveServiceRow", "CustomerScope", "InvoiceRow", "ScopedServiceWindow"]
