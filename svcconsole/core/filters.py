@@ -63,7 +63,7 @@ def parse_types(field: str, text: str) -> tuple[str, ...]:
 def _product_ids(session: Session, text: str) -> tuple[int, ...]:
     ids: list[int] = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
-        if item.isdigit():
+        if parse.looks_like_id(item):
             ids.append(int(item))
             continue
         lowered = item.lower()
@@ -77,7 +77,7 @@ def _product_ids(session: Session, text: str) -> tuple[int, ...]:
 def _server_ids(session: Session, text: str) -> tuple[int, ...]:
     ids: list[int] = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
-        if item.isdigit():
+        if parse.looks_like_id(item):
             ids.append(int(item))
             continue
         lowered = item.lower()
@@ -90,7 +90,7 @@ def _server_ids(session: Session, text: str) -> tuple[int, ...]:
 
 def _customer_filter(session: Session, service_filter: ServiceFilter, text: str) -> ServiceFilter:
     value = text.strip()
-    if value.isdigit():
+    if parse.looks_like_id(value):
         return replace(service_filter, customer_ids=service_filter.customer_ids + (int(value),))
     if "@" in value:
         ids = session.execute(select(Customer.id).where(or_(Customer.email == value.lower()))).scalars().all()
@@ -113,6 +113,8 @@ def parse_when(field: str, text: str, *, tz_name: str = "UTC") -> datetime:
 def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = None, tz_name: str = "UTC") -> ServiceFilter:
     """The `ServiceFilter` a filter line means; unknown keys and bad values raise InvalidInput."""
     service_filter = base or ServiceFilter()
+    if "\x00" in (text or ""):
+        raise InvalidInput("filter", "NUL characters are not accepted")
     free: list[str] = []
     terms: list[str] = []
     for token in _split(text or ""):
@@ -160,6 +162,8 @@ def with_search(session: Session, service_filter: ServiceFilter, text: str | Non
     term = (text or "").strip()
     if not term:
         return replace(service_filter, search=None, search_ids=None)
+    if term.isdigit() and not (term.isdecimal() and (len(term) > 12 or int(term) <= parse.MAX_ID)):
+        raise InvalidInput("search", f"{term!r} is a number but not an id (1 to {parse.MAX_ID}, digits 0-9); search for it within other text")
     return replace(service_filter, search=term, search_ids=search.matching_ids(session, term.lower()))
 
 
