@@ -26,9 +26,9 @@ from sqlmodel import func, select
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import services
 from svcconsole.store.models import Activity, BulkItem, BulkRun, Job, Service
-from tests.reliability.support import finish, kill9, panel_process, run_cli, spawn_cli, stop, wait_until
+from tests.reliability.support import finish, kill9, panel_process, spawn_cli, stop, wait_until
 
-SERVICES = 240
+SERVICES = 200
 LATENCY = 0.04
 CONCURRENCY = 8
 
@@ -74,7 +74,7 @@ def _ok_items(db) -> int:  # type: ignore[no-untyped-def]
         return session.exec(select(func.count()).select_from(BulkItem).where(BulkItem.outcome == "ok")).one()
 
 
-def test_a_bulk_suspend_killed_mid_run_is_consistent_listed_and_finished_by_the_same_command(db, admin):
+def test_a_bulk_suspend_killed_mid_run_is_consistent_listed_and_finished_by_the_same_command(db, admin, cli):
     with panel_process(SERVICES, LATENCY) as panel:
         mapping = _import_services(db, admin, panel)
         command = ("services", "suspend", "--status", "active", "--reason", "kill test", "--yes")
@@ -116,8 +116,8 @@ def test_a_bulk_suspend_killed_mid_run_is_consistent_listed_and_finished_by_the_
         assert reached_panel <= in_flight
         assert len(reached_panel) <= CONCURRENCY + 64, "only calls in flight (or ended, unrecorded) may have reached the panel"
 
-        shown = run_cli(db.url, "services", "bulk", "show", str(run_id), "-f", "json")
-        assert shown.returncode == 0, shown.stderr
+        shown = cli("services", "bulk", "show", str(run_id), "-f", "json")
+        assert shown.exit_code == 0, shown.stderr
         listed = {row["service_id"]: row for row in json.loads(shown.stdout)}
         assert {sid: row["outcome"] for sid, row in listed.items()} == items
         assert {sid: row["job"] for sid, row in listed.items() if row["job"]} == jobs

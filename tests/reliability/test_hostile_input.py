@@ -193,7 +193,7 @@ def check(result, before, after, privileged: bool, args: list[str]) -> None:  # 
 
 
 HYPOTHESIS = settings(
-    max_examples=250,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
