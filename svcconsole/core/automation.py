@@ -16,6 +16,7 @@ run killed half-way and started again finishes the rest and repeats nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import time
@@ -36,6 +37,8 @@ from svcconsole.core.operators import SYSTEM, Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, CancelMode, Status, SuspendKind
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Customer, InvoiceLine, Job, Lease, Notification, Service, ServiceMeta, ServiceOption
+
+log = logging.getLogger("svcconsole.automation")
 
 CHUNK = 200
 LOCK_NAME = "automation"
@@ -712,11 +715,14 @@ def run(
     report = AutomationReport(ctx.now, dry_run, _settings_shown(settings))
     if dry_run:
         _dry_run(db, ctx, report, progress)
+        log.info("automation: dry run at %s by %s (nothing changed)", ctx.now.isoformat(timespec="seconds"), actor.name)
         return report
     lock = RunLock(db)
     if use_lock and not lock.acquire():
         report.locked_by = lock.held_by
+        log.info("automation: run at %s by %s: another run holds the lock (%s); nothing done", ctx.now.isoformat(timespec="seconds"), actor.name, lock.held_by)
         return report
+    log.info("automation: run at %s by %s; %s", ctx.now.isoformat(timespec="seconds"), actor.name, report.settings_line())
     try:
         for step in SERVICE_STEPS:
             started = time.perf_counter()
@@ -726,22 +732,29 @@ def run(
                 candidates = list(step.select(session, ctx))
             for chunk in _chunks(candidates, CHUNK):
                 items = db.transaction(lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
-                _report(step_report, items, progress)
+                _report(step_report, items, progress, logged=True)
                 if use_lock:
                     lock.renew()
             step_report.seconds = time.perf_counter() - started
+            log.info("automation: %s", step_report.summary())
         started = time.perf_counter()
         report.steps.append(_run_queue(db, ctx, progress))
         report.steps[-1].seconds = time.perf_counter() - started
+        log.info("automation: %s", report.steps[-1].summary())
+    except BaseException:
+        log.exception("automation: run at %s stopped by an error; a new run finishes the rest", ctx.now.isoformat(timespec="seconds"))
+        raise
     finally:
         if use_lock:
             lock.release()
     return report
 
 
-def _report(step_report: StepReport, items: Iterable[StepItem], progress: Progress | None) -> None:
+def _report(step_report: StepReport, items: Iterable[StepItem], progress: Progress | None, *, logged: bool = False) -> None:
     for item in items:
         step_report.items.append(item)
+        if logged:
+            log.info("automation: step %s: service %s: %s: %s", item.step, item.service_id, item.outcome, item.message)
         if progress is not None:
             progress(item)
 
@@ -758,9 +771,9 @@ def _run_queue(db: Database, ctx: RunContext, progress: Progress | None) -> Step
         outcomes = jobs.run_jobs(db, due)
         _report(step_report, (_job_item(outcome) for outcome in outcomes), progress)
     sent = mailer.send_queued(db)
-    _report(step_report, (StepItem(number, result.service_id, result.outcome, result.message) for result in sent.items), progress)
+    _report(step_report, (StepItem(number, result.service_id, result.outcome, result.message) for result in sent.items), progress, logged=True)
     if sent.not_sent_reason:
-        _report(step_report, [StepItem(number, None, "skipped", sent.not_sent_reason)], progress)
+        _report(step_report, [StepItem(number, None, "skipped", sent.not_sent_reason)], progress, logged=True)
     return step_report
 
 
