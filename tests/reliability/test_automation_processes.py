@@ -1,15 +1,18 @@
 """The cron job in real processes: two `svcconsole automation run` at once, and one killed
 with SIGKILL half-way then run again.
 
-Each run is slowed (small chunks, a pause inside each chunk's transaction) by a prelude the
-test runs in the process before the CLI, only to make sure the two runs overlap and the kill
-lands mid-step; the code under test is the real CLI and core.
+A prelude, run in the process before the real CLI, makes the runs' timing deterministic: the
+automation works in chunks of 10 services, and at a chosen chunk of step 1 the process writes
+a marker file and waits until the test releases it (or kills it): between two chunks, for the
+runs at once (a run holds its lock, not a transaction, between chunks), or inside the chunk's
+transaction, for the kill. The code under test is the real CLI, core and database.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 from sqlmodel import func, select
 
@@ -19,16 +22,39 @@ from tests.conftest import FROZEN_NOW
 from tests.reliability.support import finish, kill9, spawn_cli, stop, wait_until
 
 AT = FROZEN_NOW.isoformat()
-SLOW = """
-import time
+HOLD = """
+import os, time
 from svcconsole.core import automation
 automation.CHUNK = 10
+_calls = [0]
+def _wait():
+    open({marker!r}, "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists({release!r}) and time.monotonic() < deadline:
+        time.sleep(0.01)
 _apply_chunk = automation._apply_chunk
-def _slow_chunk(*args, **kwargs):
-    time.sleep({pause})
-    return _apply_chunk(*args, **kwargs)
-automation._apply_chunk = _slow_chunk
+def _chunk_then_hold(session, ctx, step, chunk):
+    items = _apply_chunk(session, ctx, step, chunk)
+    if step.number == 1:
+        _calls[0] += 1
+        if {inside} and _calls[0] == {hold_at}:
+            _wait()
+    return items
+automation._apply_chunk = _chunk_then_hold
+_report = automation._report
+def _report_then_hold(step_report, items, progress, **options):
+    _report(step_report, items, progress, **options)
+    if not {inside} and step_report.number == 1 and _calls[0] == {hold_at}:
+        _wait()
+automation._report = _report_then_hold
 """
+
+
+def hold(tmp_path: Path, at_chunk: int, *, inside: bool) -> tuple[str, Path, Path]:
+    """A prelude that stops step 1 at its `at_chunk`-th chunk, inside the chunk's transaction
+    or just after it committed; its marker and release files."""
+    marker, release = tmp_path / "holding", tmp_path / "release"
+    return HOLD.format(hold_at=at_chunk, inside=inside, marker=str(marker), release=str(release)), marker, release
 
 
 def due_services(db, admin, catalog, count: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -65,35 +91,39 @@ def assert_billed_and_noticed_once(db, service_ids: list[int]) -> None:  # type:
     assert len({key for _, key in notices}) == len(notices)
 
 
-def test_two_automation_processes_at_once_bill_and_notify_each_service_once(db, admin, catalog):
+def test_two_automation_processes_at_once_bill_and_notify_each_service_once(db, admin, catalog, tmp_path):
     service_ids = due_services(db, admin, catalog, 40)
-    prelude = SLOW.format(pause=0.3)
-    processes = []
+    prelude, marker, release = hold(tmp_path, 2, inside=False)
+    first = spawn_cli(db.url, "automation", "run", "--at", AT, prelude=prelude)
+    second = None
     try:
-        processes = [spawn_cli(db.url, "automation", "run", "--at", AT, prelude=prelude) for _ in range(2)]
-        outcomes = [finish(process, timeout=90) for process in processes]
+        wait_until(lambda: marker.exists() or first.poll() is not None, timeout=60, what="the first run to be mid-step")
+        assert first.poll() is None, first.communicate()
+        second = spawn_cli(db.url, "automation", "run", "--at", AT)
+        code, _, stderr = finish(second, timeout=60)
+        assert code == 0 and "another run holds the lock" in stderr and "nothing done" in stderr, stderr
+        assert first.poll() is None, "the first run was still going while the second ran"
+        release.touch()
+        code, _, stderr = finish(first, timeout=60)
+        assert code == 0 and "another run holds the lock" not in stderr, stderr
     finally:
-        for process in processes:
-            stop(process)
-    for code, stdout, stderr in outcomes:
-        assert code == 0 and "Traceback" not in stderr, stderr
-    locked_out = [stderr for _, _, stderr in outcomes if "another run holds the lock" in stderr]
-    assert len(locked_out) == 1, [stderr for _, _, stderr in outcomes]
-    assert "nothing done" in locked_out[0]
+        stop(first)
+        stop(second)
     assert_billed_and_noticed_once(db, service_ids)
 
 
-def test_an_automation_run_killed_half_way_is_finished_by_the_next_run_without_repeats(db, admin, catalog):
+def test_an_automation_run_killed_half_way_is_finished_by_the_next_run_without_repeats(db, admin, catalog, tmp_path):
     service_ids = due_services(db, admin, catalog, 80)
-    process = spawn_cli(db.url, "automation", "run", "--at", AT, prelude=SLOW.format(pause=0.05))
+    prelude, marker, _ = hold(tmp_path, 4, inside=True)
+    process = spawn_cli(db.url, "automation", "run", "--at", AT, prelude=prelude)
     try:
-        wait_until(lambda: invoices(db) >= 20 or process.poll() is not None, timeout=60, what="20 invoices")
-        assert process.poll() is None, f"the run ended before it could be killed: {process.communicate()}"
+        wait_until(lambda: marker.exists() or process.poll() is not None, timeout=60, what="the run to reach its 4th chunk")
+        assert process.poll() is None, process.communicate()
         kill9(process)
     finally:
         stop(process)
     before = invoices(db)
-    assert 20 <= before < len(service_ids)
+    assert before == 30, "three chunks committed; the fourth, killed inside its transaction, left nothing"
     with db.read() as session:
         per_invoice = Counter(session.exec(select(InvoiceLine.invoice_id)).all())
     assert len(per_invoice) == before and set(per_invoice.values()) == {1}, "no invoice without its line, none with two"

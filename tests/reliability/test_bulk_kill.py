@@ -29,7 +29,7 @@ from svcconsole.store.models import Activity, BulkItem, BulkRun, Job, Service
 from tests.reliability.support import finish, kill9, panel_process, spawn_cli, stop, wait_until
 
 SERVICES = 200
-LATENCY = 0.04
+LATENCY = 0.06
 CONCURRENCY = 8
 
 

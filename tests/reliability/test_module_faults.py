@@ -158,7 +158,7 @@ def test_a_failing_panel_leaves_the_store_consistent_and_the_job_queued_with_its
 
 HANG = 2.5
 CLIENT_TIMEOUT = 2.0
-SNAPPY = 0.5
+SNAPPY = 1.0
 
 
 @pytest.fixture
