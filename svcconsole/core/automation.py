@@ -720,11 +720,14 @@ def run(
     report = AutomationReport(ctx.now, dry_run, _settings_shown(settings))
     if dry_run:
         _dry_run(db, ctx, report, progress, at)
+        log.info("automation: dry run at %s by %s (nothing changed)", ctx.now.isoformat(timespec="seconds"), actor.name)
         return report
     lock = leases.NamedLock(db, LOCK_NAME)
     if use_lock and not lock.acquire():
         report.locked_by = lock.held_by
+        log.info("automation: run at %s by %s: another run holds the lock (%s); nothing done", ctx.now.isoformat(timespec="seconds"), actor.name, lock.held_by)
         return report
+    log.info("automation: run at %s by %s; %s", ctx.now.isoformat(timespec="seconds"), actor.name, report.settings_line())
 
     def keep_alive() -> bool:
         return lock.keep_alive() if use_lock else True
@@ -739,6 +742,10 @@ def run(
         started = time.perf_counter()
         report.steps.append(_run_queue(db, queued, progress, keep_alive))
         report.steps[-1].seconds = time.perf_counter() - started
+        log.info("automation: %s", report.steps[-1].summary())
+    except BaseException:
+        log.exception("automation: run at %s stopped by an error; a new run finishes the rest", ctx.now.isoformat(timespec="seconds"))
+        raise
     finally:
         if use_lock:
             lock.release()
@@ -766,15 +773,18 @@ def _run_step(db: Database, ctx: RunContext, step: ServiceStep, report: Automati
             if not keep_alive():
                 return False
             items = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
-            _report(step_report, items, progress)
+            _report(step_report, items, progress, logged=True)
     finally:
         step_report.seconds = time.perf_counter() - started
+        log.info("automation: %s", step_report.summary())
     return True
 
 
-def _report(step_report: StepReport, items: Iterable[StepItem], progress: Progress | None) -> None:
+def _report(step_report: StepReport, items: Iterable[StepItem], progress: Progress | None, *, logged: bool = False) -> None:
     for item in items:
         step_report.items.append(item)
+        if logged:
+            log.info("automation: step %s: service %s: %s: %s", item.step, item.service_id, item.outcome, item.message)
         if progress is not None:
             progress(item)
 
@@ -801,10 +811,10 @@ def _run_queue(db: Database, queued: Sequence[int], progress: Progress | None, k
         outcomes = jobs.run_jobs(db, due, progress=renew)
         _report(step_report, (_job_item(outcome) for outcome in outcomes), progress)
     sent = mailer.send_queued(db, keep_alive=keep_alive)
-    _report(step_report, (StepItem(number, result.service_id, result.outcome, result.message) for result in sent.items), progress)
+    _report(step_report, (StepItem(number, result.service_id, result.outcome, result.message) for result in sent.items), progress, logged=True)
     for reason in (sent.not_sent_reason, sent.stopped):
         if reason:
-            _report(step_report, [StepItem(number, None, "skipped", reason)], progress)
+            _report(step_report, [StepItem(number, None, "skipped", reason)], progress, logged=True)
     return step_report
 
 

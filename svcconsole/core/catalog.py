@@ -22,7 +22,7 @@ from svcconsole.store.models import Customer, Product, ProductPrice, Server, Ser
 
 
 def _is_id(ref: str | int) -> bool:
-    return str(ref).strip().isdigit()
+    return parse.looks_like_id(ref)
 
 
 def resolve_customer(session: Session, ref: str | int, field: str = "customer") -> Customer:
@@ -90,8 +90,9 @@ def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None 
     if name is not None:
         customer.name = parse.parse_text("name", name, required=True) or ""
     if email is not None:
-        customer.email = parse.parse_email("email", email)
-        _check_email_free(session, customer.email, customer.id)
+        new_email = parse.parse_email("email", email)
+        _check_email_free(session, new_email, customer.id)
+        customer.email = new_email
     if company is not None:
         customer.company = parse.parse_text("company", company) or None
     session.add(customer)
@@ -179,10 +180,11 @@ def edit_product(
     require(actor, Role.OPERATOR, "editing a product")
     product = resolve_product(session, ref)
     if name is not None:
-        product.name = parse.parse_text("name", name, required=True) or ""
-        clash = session.exec(select(Product).where(Product.name == product.name, Product.id != product.id)).first()
+        new_name = parse.parse_text("name", name, required=True) or ""
+        clash = session.exec(select(Product).where(Product.name == new_name, Product.id != product.id)).first()
         if clash is not None:
-            raise InvalidInput("name", f"a product named {product.name!r} exists already")
+            raise InvalidInput("name", f"a product named {new_name!r} exists already")
+        product.name = new_name
         session.execute(update(Service).where(Service.product_id == product.id).values(product_name=product.name))
         session.execute(update(Service).where(Service.product_id == product.id).values(search_text=search.search_text_sql(search.customer_email_sql())))
     for cycle, amount in parse_prices(prices).items():
@@ -283,10 +285,11 @@ def edit_server(
     require(actor, Role.OPERATOR, "editing a server")
     server = resolve_server(session, ref)
     if name is not None:
-        server.name = parse.parse_text("name", name, required=True) or ""
-        clash = session.exec(select(Server).where(Server.name == server.name, Server.id != server.id)).first()
+        new_name = parse.parse_text("name", name, required=True) or ""
+        clash = session.exec(select(Server).where(Server.name == new_name, Server.id != server.id)).first()
         if clash is not None:
-            raise InvalidInput("name", f"a server named {server.name!r} exists already")
+            raise InvalidInput("name", f"a server named {new_name!r} exists already")
+        server.name = new_name
         session.execute(update(Service).where(Service.server_id == server.id).values(server_name=server.name))
     if url is not None:
         server.url = _parse_url("url", url)

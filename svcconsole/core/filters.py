@@ -64,7 +64,7 @@ def _ids_by_name(session: Session, model: type[Product] | type[Server], text: st
     """Ids of the products or servers a comma-separated list names: ids, exact names, else name prefixes."""
     ids: list[int] = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
-        if item.isdigit():
+        if parse.looks_like_id(item):
             ids.append(int(item))
             continue
         lowered = item.lower()
@@ -85,7 +85,7 @@ def _server_ids(session: Session, text: str) -> tuple[int, ...]:
 
 def _customer_filter(session: Session, service_filter: ServiceFilter, text: str) -> ServiceFilter:
     value = text.strip()
-    if value.isdigit():
+    if parse.looks_like_id(value):
         return replace(service_filter, customer_ids=service_filter.customer_ids + (int(value),))
     if "@" in value:
         ids = session.execute(select(Customer.id).where(or_(Customer.email == value.lower()))).scalars().all()
@@ -108,6 +108,8 @@ def parse_when(field: str, text: str, *, tz_name: str = "UTC") -> datetime:
 def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = None, tz_name: str = "UTC") -> ServiceFilter:
     """The `ServiceFilter` a filter line means; unknown keys and bad values raise InvalidInput."""
     service_filter = base or ServiceFilter()
+    if "\x00" in (text or ""):
+        raise InvalidInput("filter", "NUL characters are not accepted")
     free: list[str] = []
     terms: list[str] = []
     for token in _split(text or ""):
@@ -155,6 +157,8 @@ def with_search(session: Session, service_filter: ServiceFilter, text: str | Non
     term = (text or "").strip()
     if not term:
         return replace(service_filter, search=None, search_ids=None)
+    if term.isdigit() and not (term.isdecimal() and (len(term) > 12 or int(term) <= parse.MAX_ID)):
+        raise InvalidInput("search", f"{term!r} is a number but not an id (1 to {parse.MAX_ID}, digits 0-9); search for it within other text")
     return replace(service_filter, search=term, search_ids=search.matching_ids(session, term.lower()))
 
 

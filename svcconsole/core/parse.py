@@ -17,6 +17,8 @@ EMAIL_PATTERN = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*
 DURATION_PATTERN = re.compile(r"^\s*(\d{1,5})\s*([hdwm]?)\s*$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 ACCEPTED_DATE = "YYYY-MM-DD or ISO 8601 date-time"
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+MAX_DURATION = timedelta(days=36500)
 
 
 def parse_date(field: str, text: str, tz: ZoneInfo) -> datetime:
@@ -26,11 +28,13 @@ def parse_date(field: str, text: str, tz: ZoneInfo) -> datetime:
         raise InvalidInput(field, f"a date is required ({ACCEPTED_DATE})")
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
-            return as_utc(datetime.combine(day, time(0, 0), tzinfo=tz))
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(value), time(0, 0))
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(field, f"{value!r} is not a valid date ({ACCEPTED_DATE})") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidInput(field, f"{value!r} is out of range ({FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return as_utc(moment)
@@ -47,10 +51,10 @@ def parse_money(field: str, text: str | Decimal | int, *, allow_negative: bool =
         raise InvalidInput(field, f"{raw!r} is not an amount (a number such as 12.00)")
     if amount < 0 and not allow_negative:
         raise InvalidInput(field, f"{raw} is negative (0 or more is accepted)")
-    if amount != amount.quantize(CENT):
-        raise InvalidInput(field, f"{raw} has more than two decimals")
     if abs(amount) > MAX_MONEY:
         raise InvalidInput(field, f"{raw} is too large (at most {MAX_MONEY})")
+    if amount != amount.quantize(CENT):
+        raise InvalidInput(field, f"{raw} has more than two decimals")
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -66,18 +70,28 @@ def parse_int(field: str, text: str | int, *, minimum: int | None = None, maximu
     return value
 
 
+MAX_ID = 2**31 - 1
+"""The largest id a table can hold (ids are 32-bit INTEGER columns on PostgreSQL)."""
+
+
+def looks_like_id(text: str | int) -> bool:
+    """True when `text` can be taken as an id (what `parse_id` accepts, zero aside)."""
+    raw = str(text).strip()
+    return re.fullmatch(r"\d{1,12}", raw) is not None and int(raw) <= MAX_ID
+
+
 def parse_id(field: str, text: str | int) -> int:
     raw = str(text).strip()
-    if not re.fullmatch(r"\d{1,12}", raw) or int(raw) == 0:
-        raise InvalidInput(field, f"{raw!r} is not an id (a positive whole number)")
+    if not re.fullmatch(r"\d{1,12}", raw) or not 0 < int(raw) <= MAX_ID:
+        raise InvalidInput(field, f"{raw!r} is not an id (a whole number from 1 to {MAX_ID})")
     return int(raw)
 
 
-def parse_optional_int(field: str, text: str | int | None, *, minimum: int = 0) -> int | None:
-    """A whole number, or None for '' / 'none' / 'unlimited'."""
+def parse_optional_int(field: str, text: str | int | None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """A whole number (that fits an INTEGER column), or None for '' / 'none' / 'unlimited'."""
     if text is None or str(text).strip().lower() in {"", "none", "unlimited", "null"}:
         return None
-    return parse_int(field, text, minimum=minimum)
+    return parse_int(field, text, minimum=minimum, maximum=maximum)
 
 
 def parse_cycle(field: str, text: str) -> BillingCycle:
@@ -130,7 +144,10 @@ def parse_duration(field: str, text: str) -> timedelta:
     if not match:
         raise InvalidInput(field, f"{text!r} is not a duration (such as 7d, 12h, 2w)")
     amount, unit = int(match.group(1)), match.group(2) or "d"
-    return {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount), "m": timedelta(days=30 * amount)}[unit]
+    span = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount), "m": timedelta(days=30 * amount)}[unit]
+    if span > MAX_DURATION:
+        raise InvalidInput(field, f"{text!r} is too long (at most 36500d, 100 years)")
+    return span
 
 
 def parse_key_values(field: str, pairs: list[str] | None) -> dict[str, str]:

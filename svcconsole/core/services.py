@@ -684,6 +684,7 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
     ctx = ActionContext(session, actor, service, dict(job.params), settings_of(session), result=result)
     service.operation = None
+    service.last_error = None
     message = IMPLEMENTATIONS[job.action].apply(ctx)
     _touch(service, actor)
     session.add(service)

@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
@@ -22,6 +22,7 @@ from svcconsole.core.catalog import prices_of
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Job, Product
+from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp

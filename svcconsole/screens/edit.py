@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Label, Select, Static
 
 from svcconsole.console import render
 from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
@@ -25,6 +25,7 @@ from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import module_names
+from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp

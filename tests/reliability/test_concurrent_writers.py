@@ -32,3 +32,40 @@ def test_24_processes_adding_a_day_move_the_expiry_exactly_24_days(db, admin, ca
     assert sum(1 for row in history if row["action"] == "add-days") == WRITERS
     runs = json.loads(cli("services", "bulk", "list", "--limit", "100", "-f", "json").stdout)
     assert len(runs) == WRITERS and all(run["finished_at"] for run in runs)
+
+
+EDITORS = 3
+
+
+def test_admins_saving_the_same_version_from_separate_processes_one_wins_the_others_are_told_who(db, admin, catalog, cli):
+    from tests.conftest import make_actor
+    from tests.reliability.support import finish, spawn_cli, stop
+
+    service_id = new_service(db, admin, catalog, status="active", notes="original")
+    logins = [f"editor{index}" for index in range(EDITORS)]
+    for login in logins:
+        make_actor(db, login, "operator")
+    opened = json.loads(cli("services", "show", str(service_id), "-f", "json").stdout)["version"]
+    processes = []
+    try:
+        for login in logins:
+            processes.append(spawn_cli(db.url, "--as", login, "services", "edit", str(service_id), "--notes", f"saved by {login}", "--expected-version", str(opened)))
+        outcomes = [finish(process, timeout=60) for process in processes]
+    finally:
+        for process in processes:
+            stop(process)
+    winners = [login for login, (code, _, _) in zip(logins, outcomes) if code == 0]
+    assert len(winners) == 1, outcomes
+    winner = winners[0]
+    for login, (code, stdout, stderr) in zip(logins, outcomes):
+        assert "Traceback" not in stderr + stdout
+        if login == winner:
+            continue
+        assert code == 1, (login, code, stderr)
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+        assert f"changed by {winner}" in lines[0] and "nothing was saved" in lines[0]
+    record = json.loads(cli("services", "show", str(service_id), "-f", "json").stdout)
+    assert record["notes"] == f"saved by {winner}" and record["version"] == opened + 1
+    history = json.loads(cli("services", "history", str(service_id), "--limit", "0", "-f", "json").stdout)
+    assert [row["actor"] for row in history if row["action"] == "edit"] == [winner]

@@ -1,0 +1,248 @@
+"""`db upgrade` keeps every row of a database made by the first released schema, and
+`db backup` writes a consistent copy while another process keeps writing.
+
+The old database is real revision 0001 (alembic `upgrade(db, "0001")`), filled with what the
+application writes: a database at head is filled through the CLI and core (every table gets
+rows), then its rows are copied, column by column as revision 0001 has them, into the old one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, MetaData, Table, inspect, text
+from sqlalchemy.engine import make_url
+
+from svcconsole.core import clock, leases, services
+from svcconsole.core.context import open_database
+from svcconsole.store import schema
+from svcconsole.store.engine import Database
+from svcconsole.store.models import RateBucket, Service, metadata
+from tests.conftest import FROZEN_NOW, Cli, _admin_engine, new_service, postgres_base_url
+from tests.reliability.support import finish, run_cli, spawn_cli, stop, wait_until
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it (no template): a new file, or a new PostgreSQL database."""
+    base = postgres_base_url()
+    if base is None:
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"svct_old_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = _admin_engine(base)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyped-def]
+    """Rows in every table, written the way the application writes them."""
+    with clock.frozen_at(FROZEN_NOW):
+        assert cli("seed", "demo", "--services", "150", "--seed", "7").exit_code == 0
+        assert cli("settings", "set", "invoice_generation_days", "10").exit_code == 0
+        assert cli("services", "meta", "3", "set", "max_renewals", "5").exit_code == 0
+        assert cli("services", "add-days", "1", "2", "--days", "3", "--yes").exit_code == 0
+        assert cli("services", "renew", "4", "--free").exit_code in (0, 1)
+        result = cli("automation", "run", "--at", (FROZEN_NOW + timedelta(days=20)).isoformat())
+        assert result.exit_code in (0, 3), result.stderr
+    with db.read() as session:
+        upgradable = session.execute(text("SELECT s.id, p.upgrade_targets FROM service s JOIN product p ON p.id = s.product_id WHERE s.status = 'active' AND s.type = 'manual'")).all()
+    service_id, targets = next((sid, t) for sid, t in upgradable if t and t != "[]")
+    target = (targets if isinstance(targets, list) else __import__("json").loads(targets))[0]
+    with clock.frozen_at(FROZEN_NOW):
+        result = cli("services", "upgrade", str(service_id), "--to", str(target), "--billing", "invoice")
+        assert result.exit_code == 0, result.stderr
+
+    def satellites(session):  # type: ignore[no-untyped-def]
+        service = session.get(Service, 5)
+        services.queue_job(session, admin, service, "suspend", "suspend", {"kind": "admin"})
+        leases.take(session, "migration-test")
+        session.add(RateBucket(key="k" * 64, tokens=3.5, updated_at=FROZEN_NOW))
+
+    db.transaction(satellites)
+    with db.engine.connect() as connection:
+        empty = [name for name, table in metadata.tables.items() if connection.execute(text(f"SELECT count(*) FROM {name}")).scalar() == 0]
+    assert empty == [], f"fill these tables too: {empty}"
+
+
+def copy_rows(source: Database, target: Database) -> None:
+    """Copy every row into `target`, keeping only the columns `target`'s schema has."""
+    target_columns = {name: {column["name"] for column in inspect(target.engine).get_columns(name)} for name in inspect(target.engine).get_table_names()}
+    with source.engine.connect() as reader, target.engine.begin() as writer:
+        for table in metadata.sorted_tables:
+            kept = [column for column in table.columns if column.name in target_columns[table.name]]
+            narrowed = Table(table.name, MetaData(), *[Column(column.name, column.type, primary_key=column.primary_key) for column in kept])
+            rows = [dict(row._mapping) for row in reader.execute(narrowed.select())]
+            if rows:
+                writer.execute(narrowed.insert(), rows)
+            if target.is_postgresql and "id" in narrowed.c:
+                writer.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"))
+
+
+def snapshot(db: Database, tables: dict[str, list[str]]) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    """The raw stored values of the given columns of every table, in key order."""
+    result = {}
+    with db.engine.connect() as connection:
+        for name, columns in tables.items():
+            keys = [column.name for column in metadata.tables[name].primary_key.columns]
+            quoted = ", ".join(f'"{column}"' for column in columns)
+            result[name] = [tuple(row) for row in connection.execute(text(f"SELECT {quoted} FROM {name} ORDER BY {', '.join(keys)}"))]
+    return result
+
+
+def test_db_upgrade_from_the_first_schema_keeps_every_row_and_search_finds_old_rows(db, admin, cli, empty_url, tmp_path):
+    fill_every_table(db, admin, cli)
+    old = Database(empty_url)
+    try:
+        schema.upgrade(old, "0001")
+        assert schema.current_revision(old) == "0001"
+        copy_rows(db, old)
+        old_tables = {name: [column["name"] for column in inspect(old.engine).get_columns(name)] for name in metadata.tables if name != "alembic_version"}
+        before = snapshot(old, old_tables)
+    finally:
+        old.dispose()
+    key_file = db.sqlite_file.with_name(db.sqlite_file.name + ".key") if db.sqlite_file else None
+    if key_file is not None and key_file.exists():
+        shutil.copy(key_file, tmp_path / "old.db.key")
+
+    later = Cli(empty_url)
+    refused = later("services", "list")
+    assert refused.exit_code == 1 and "run `svcconsole db upgrade`" in refused.stderr
+
+    upgraded = run_cli(empty_url, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "upgraded from 0001 to" in upgraded.stderr
+
+    new = open_database(empty_url)
+    try:
+        assert schema.check(new).ok, schema.check(new)
+        after = snapshot(new, old_tables)
+        for name in old_tables:
+            assert len(after[name]) == len(before[name]), name
+            assert after[name] == before[name], f"{name}: rows changed by the upgrade"
+        with new.engine.connect() as connection:
+            rows = connection.execute(text("SELECT s.id, s.name, s.uuid, s.search_text, c.email FROM service s JOIN customer c ON c.id = s.customer_id ORDER BY s.id")).all()
+        assert rows and all(row.search_text == row.search_text.lower() and row.name.lower() in row.search_text and row.email in row.search_text for row in rows)
+        sample = rows[len(rows) // 2]
+        for term in (sample.uuid[:13], sample.email, sample.name):
+            found = later("services", "list", "--search", term, "--limit", "0", "-f", "ids")
+            assert found.exit_code == 0, found.stderr
+            assert str(sample.id) in found.stdout.split(), (term, found.stdout)
+        created = later("services", "create", "--customer", "1", "--name", "after-upgrade-zebra", "--type", "manual", "--price", "1.00")
+        assert created.exit_code == 0, created.stderr
+        assert int(created.stdout) > max(row.id for row in rows), "new ids continue after the old ones"
+        found = later("services", "list", "--search", "upgrade-zeb", "-f", "ids")
+        assert found.stdout.split() == [created.stdout.strip()]
+    finally:
+        new.dispose()
+
+
+# ----------------------------------------------------------------------------- backups
+
+WRITER = """
+import itertools, sys, time
+from svcconsole.core import services
+from svcconsole.core.context import acting_operator, open_database
+db = open_database(sys.argv[1])
+admin = acting_operator(db)
+print("ready", flush=True)
+for number in itertools.count():
+    draft = services.ServiceDraft(customer="1", name=f"written-{number}", type="manual", price="1.00", expires="2027-01-31")
+    db.transaction(lambda session: services.create_service(session, admin, draft))
+"""
+
+
+def _services(db: Database) -> int:
+    with db.engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM service")).scalar_one()
+
+
+def test_db_backup_while_another_process_writes_is_a_consistent_copy_that_db_check_accepts(db, admin, catalog, tmp_path):
+    for _ in range(20):
+        new_service(db, admin, catalog)
+    writer = subprocess.Popen([os.sys.executable, "-c", WRITER, db.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        start = _services(db)
+        wait_until(lambda: _services(db) >= start + 15, timeout=30, what="the writer to write")
+        target = tmp_path / ("copy.db" if db.is_sqlite else "copy.dump")
+        backup = spawn_cli(db.url, "db", "backup", str(target))
+        code, _, stderr = finish(backup, timeout=60)
+        assert code == 0, stderr
+        assert writer.poll() is None, "the writer must still be running"
+        wait_until(lambda: _services(db) >= start + 30, timeout=30, what="more writes after the backup")
+    finally:
+        stop(writer)
+    assert target.stat().st_mode & 0o777 == 0o600
+    if db.is_sqlite:
+        with sqlite3.connect(target) as copy:
+            assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            copied = copy.execute("SELECT count(*), max(id) FROM service").fetchone()
+            names = [row[0] for row in copy.execute("SELECT name FROM service WHERE name LIKE 'written-%' ORDER BY id")]
+            activity = copy.execute("SELECT count(*) FROM activity WHERE action = 'create'").fetchone()[0]
+        copy_url = f"sqlite:///{target}"
+    else:
+        copy_url = restore_dump(db, target)
+        copy = Database(copy_url)
+        with copy.engine.connect() as connection:
+            copied = tuple(connection.execute(text("SELECT count(*), max(id) FROM service")).one())
+            names = [row[0] for row in connection.execute(text("SELECT name FROM service WHERE name LIKE 'written-%' ORDER BY id"))]
+            activity = connection.execute(text("SELECT count(*) FROM activity WHERE action = 'create'")).scalar_one()
+        copy.dispose()
+    assert start + 15 <= copied[0] < _services(db), "the copy is a moment during the writes"
+    assert names == [f"written-{number}" for number in range(len(names))], "no write torn or missing in the copy"
+    assert activity == copied[0], "every copied service has its activity row: no half-committed transaction"
+    checked = run_cli(copy_url, "db", "check", "-f", "json")
+    assert checked.returncode == 0 and '"ok": true' in checked.stdout, checked.stdout + checked.stderr
+
+
+def restore_dump(db: Database, dump: Path) -> str:
+    """Restore a pg_dump custom-format file into a new database; its URL (dropped at exit)."""
+    url = make_url(db.url)
+    name = f"{url.database}_restored"
+    admin = _admin_engine(postgres_base_url())  # type: ignore[arg-type]
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    args = ["pg_restore", "--no-owner", "--dbname", name, "--host", url.host or "127.0.0.1", "--port", str(url.port or 5432), "--username", url.username or "postgres", str(dump)]
+    restored = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert restored.returncode == 0, restored.stderr
+    _RESTORED.append((admin, name))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+_RESTORED: list[tuple[object, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _drop_restored() -> Iterator[None]:
+    yield
+    while _RESTORED:
+        admin, name = _RESTORED.pop()
+        with admin.connect() as connection:  # type: ignore[attr-defined]
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()  # type: ignore[attr-defined]
+
+
+def test_db_backup_on_postgresql_without_pg_dump_says_how_to_back_up(db, cli, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """PostgreSQL backups need pg_dump; without it the command explains what to run."""
+    if db.is_sqlite:
+        monkeypatch.setenv("PATH", "")
+        result = cli("db", "backup", str(tmp_path / "online.db"))
+        assert result.exit_code == 0, "SQLite backups need no external tool"
+        return
+    monkeypatch.setattr(schema.shutil, "which", lambda name: None)
+    result = cli("db", "backup", str(tmp_path / "x.dump"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: backup: PostgreSQL backups use pg_dump, which is not installed here; run `pg_dump --format=custom --file PATH DBNAME` on the database host"
