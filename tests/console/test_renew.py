@@ -93,6 +93,8 @@ async def test_renew_into_a_new_invoice_from_the_renewals_tab_bills_and_leaves_t
         await pilot.click("#confirm-button")
         await settle(pilot)
         assert any(f"service {target}: invoice" in text for severity, text in notifications(app) if severity == "information")
+        shown = [str(cell) for cell in detail.query_one("#renewals-table").get_row_at(0)]
+        assert shown[0] == "awaiting payment" and shown[2:4] == ["3", "36.00"] and shown[4].endswith("(unpaid)")
     [line] = renewal_lines(db, target)
     assert (line.amount, line.details["cycles"]) == (Decimal("36.00"), 3)
     with db.read() as session:
@@ -166,3 +168,22 @@ async def test_a_refused_renewal_into_an_invoice_is_an_error(db, admin, catalog,
         errors = [text for severity, text in notifications(app) if severity == "error"]
         assert any("already bills the period" in text for text in errors), errors
     assert len(renewal_lines(db, target)) == 1
+
+
+def test_snapshot_renew_into_an_existing_invoice(db, admin, catalog, frozen, snap_compare):
+    target = new_service(db, admin, catalog, name="shop", status="active")
+    request = billing.LineRequest(option_service=target, description="Backup slot", amount="3.00")
+    db.transaction(lambda session: billing.create_invoice(session, admin, str(catalog.customer_id), request).id)
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        pilot.app.screen.query_one("#renew-mode", Select).value = "invoice"
+        await settle(pilot)
+        pilot.app.screen.query_one("#cycles", Input).cursor_blink = False
+        pilot.app.screen.query_one("#invoice", Select).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(db, admin), terminal_size=(80, 24), run_before=run)
