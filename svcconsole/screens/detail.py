@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane, Tabs
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
@@ -306,8 +306,11 @@ class DetailScreen(Screen[None]):
     # ------------------------------------------------------------------ tabs
 
     def _step_tab(self, delta: int) -> None:
+        """Show the next or previous tab; focus moves to the tab bar first, or a focused
+        widget in the pane being left would bring its pane straight back."""
         tabs = self.query_one(TabbedContent)
         current = TABS.index(tabs.active) if tabs.active in TABS else 0
+        tabs.query_one(Tabs).focus()
         tabs.active = TABS[(current + delta) % len(TABS)]
 
     def action_next_tab(self) -> None:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
 SIGNAL_NAME = re.compile(r"[a-z][a-z_-]{0,30}")
+POWER_SETTLE_SECONDS = 2.0
+"""After a power signal the panel is asked at once, then again this much later (a server takes time to stop)."""
 STATE_STYLES = {"running": "green", "offline": "red", "stopped": "red", "suspended": "bold dark_orange", "paused": "dark_orange", "installing": "italic cyan"}
 
 
@@ -215,3 +217,9 @@ class PanelView(Vertical):
         else:
             self.notify(message.message, timeout=4, markup=False)
         self.ask()
+        asked = self.generation
+        self.set_timer(POWER_SETTLE_SECONDS, lambda: self._ask_unless_asked_since(asked))
+
+    def _ask_unless_asked_since(self, generation: int) -> None:
+        if self.generation == generation and self.is_attached:
+            self.ask()

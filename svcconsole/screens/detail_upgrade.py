@@ -63,6 +63,7 @@ class UpgradeView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="upgrade-title")
         yield DataTable(id="upgrade-targets", cursor_type="row")
+        yield Static(id="upgrade-hint")
         yield Horizontal(
             Button("Upgrade with invoice…", id="upgrade-invoice"),
             Button("Upgrade without billing…", id="upgrade-no-billing"),
@@ -95,7 +96,7 @@ class UpgradeView(Vertical):
             style = "" if quote.available else "dim"
             new_price = f"{render.money(quote.new_price, quote.currency)}" if quote.new_price is not None else "-"
             days = f"{quote.remaining_days} of {quote.cycle_days}" if quote.cycle_days else "-"
-            note = render.plain(quote.why_not) if quote.why_not else ("no billing only" if quote.amount <= 0 else "")
+            note = "unavailable" if quote.why_not else ("no billing only" if quote.amount <= 0 else "")
             targets.add_row(
                 Text(render.plain(quote.product), style=style or "cyan"), Text(new_price, style=style), Text(render.money(quote.amount, quote.currency), style=style or "bold"),
                 Text(days, style=style), Text(note, style="dim"), key=key,
@@ -113,6 +114,22 @@ class UpgradeView(Vertical):
             )
         self.query_one("#upgrades-title", Static).display = bool(detail.upgrades)
         table.display = bool(detail.upgrades)
+
+    @on(DataTable.RowHighlighted, "#upgrade-targets")
+    def _target_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        quote = self.quotes.get(event.row_key.value or "") if event.row_key is not None else None
+        self.query_one("#upgrade-hint", Static).update(self._hint(quote))
+
+    def _hint(self, quote: Any) -> Text:
+        """Why the highlighted target is unavailable, or how its amount is computed."""
+        if quote is None:
+            return Text()
+        if quote.why_not:
+            return Text(f"unavailable: {render.plain(quote.why_not)}", style="yellow")
+        if not quote.cycle_days:
+            return Text("nothing left of the cycle to prorate", style="dim")
+        formula = f"({render.money(quote.new_price)} - {render.money(quote.old_price)}) x {quote.remaining_days} / {quote.cycle_days} days"
+        return Text(f"to pay now = {formula}, or upgrade without billing", style="dim")
 
     def show_error(self, error: str) -> None:
         """The refusal or failure of the last launch, as one red line."""

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlmodel import select
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Static, TabbedContent
 
 from svcconsole.core import billing, services
 from svcconsole.core import catalog as catalog_module
@@ -113,9 +113,10 @@ async def test_a_refused_upgrade_is_the_tabs_error_line(db, admin, catalog, targ
         await launch(pilot, app, screen, "#upgrade-invoice", row=1)
         error = screen.query_one("#upgrade-error", Static)
         assert error.display
-        assert "nothing to invoice" in str(error.render())
+        assert "nothing to invoice" in str(error.content)
         await pilot.press("left_square_bracket")
         await settle(pilot)
+        assert screen.query_one(TabbedContent).active == "options"
     with db.read() as session:
         assert session.exec(select(Invoice)).all() == []
         assert services.get_service(session, target).product_name == "Web Pro"
