@@ -60,13 +60,6 @@ class DemoPanels:
     created: dict[str, int] = field(default_factory=dict)
     skipped: list[int] = field(default_factory=list)
 
-    def summary(self) -> list[str]:
-        """One line per panel: the server, the kind of panel, its URL and how many resources it holds."""
-        lines = [f"{name}: {sandbox.kind} sandbox with {self.created.get(name, 0):,} seeded resources" for name, sandbox in self.sandboxes.items()]
-        if self.skipped:
-            lines.append(f"{len(self.skipped):,} services share a panel id with another and were left off their panel")
-        return lines
-
     def stop(self) -> None:
         """Stop every sandbox and close the pooled connections to them."""
         for sandbox in self.sandboxes.values():
@@ -147,6 +140,12 @@ def _start_sandbox(module: str) -> tuple[SandboxServer, str]:
     return pve, pve.token
 
 
+def _point_at(db: Database, actor: Actor, server: Server, url: str, credentials: str) -> None:
+    """Give the demo server the sandbox's URL and credentials (encrypted by core) and fast settings."""
+    reference = str(server.id)
+    db.transaction(lambda session: catalog.edit_server(session, actor, reference, url=url, credentials=credentials, config=list(DEMO_SERVER_CONFIG)))
+
+
 def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable[[str], None] | None = None) -> DemoPanels:
     """Start a sandbox for each demo Pterodactyl / Proxmox server, point the server at it and
     create there every active or suspended service of that server (suspended ones suspended).
@@ -158,8 +157,7 @@ def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable
         for server in _demo_servers(db):
             sandbox, credentials = _start_sandbox(server.module)
             panels.sandboxes[server.name] = sandbox
-            server_ref = str(server.id)
-            db.transaction(lambda session: catalog.edit_server(session, actor, server_ref, url=sandbox.url, credentials=credentials, config=list(DEMO_SERVER_CONFIG)))
+            _point_at(db, actor, server, sandbox.url, credentials)
             rows = _rows_on(db, server)
             if isinstance(sandbox, PterodactylSandbox):
                 created = sandbox.add_servers(_pterodactyl_specs(rows, panels.skipped))
@@ -172,4 +170,6 @@ def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable
     except BaseException:
         panels.stop()
         raise
+    if panels.skipped and progress is not None:
+        progress(f"{len(panels.skipped):,} services share a panel id with another one and were left off their panel")
     return panels

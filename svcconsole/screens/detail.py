@@ -55,7 +55,7 @@ def invoiced_renewals(session: Any, service_id: int) -> list[Any]:
     query = (
         select(InvoiceLine, Invoice.status)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
-        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == billing.LineKind.RENEWAL.value, InvoiceLine.applied_at == None)  # noqa: E711
+        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == billing.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
         .where(col(Invoice.status).in_(billing.OPEN_STATUSES))
         .order_by(col(InvoiceLine.id))
     )
@@ -200,6 +200,7 @@ class DetailScreen(Screen[None]):
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Changes are off for viewers and in read-only mode; R works on the Panel tab only."""
         if action in self.MUTATING and not self.console_app.can_act:
             return None
         if action == "ask_panel":
@@ -209,18 +210,22 @@ class DetailScreen(Screen[None]):
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> None:
+        """Read the service and its satellites again (the panel is asked separately)."""
         self._load(self.service_id)
 
     def action_reload(self) -> None:
+        """Read everything again, the panel too once it has been asked."""
         self.reload()
         if self.panel.asked:
             self.panel.ask()
 
     @property
     def panel(self) -> PanelView:
+        """The Panel tab's content."""
         return self.query_one(PanelView)
 
     def action_ask_panel(self) -> None:
+        """Ask the panel again (R)."""
         self.panel.ask()
 
     @on(TabbedContent.TabActivated)
@@ -329,6 +334,7 @@ class DetailScreen(Screen[None]):
         return f"service {self.service_id} {render.plain(name)!r}" if name else f"service {self.service_id}"
 
     def action_service_action(self, name: str, renew_mode: str = "now") -> None:
+        """The action's dialog for this service (renew opens in `renew_mode`: now or invoice)."""
         app = self.console_app
         if not app.can_act:
             app.refuse_read_only()

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
 from svcconsole.console import render
-from svcconsole.console.messages import PanelLoaded, PowerSent
+from svcconsole.console.messages import PanelLoaded, PowerSent, ServiceSaved
 from svcconsole.core import delivery, services
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
@@ -216,6 +216,7 @@ class PanelView(Vertical):
             self.console_app.show_error(f"power {message.signal}: {message.error}")
         else:
             self.notify(message.message, timeout=4, markup=False)
+            self.post_message(ServiceSaved(""))
         self.ask()
         asked = self.generation
         self.set_timer(POWER_SETTLE_SECONDS, lambda: self._ask_unless_asked_since(asked))

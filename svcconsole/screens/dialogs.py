@@ -8,7 +8,7 @@ delete ask for a typed word (one service) or count (several), and focus Cancel, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -25,6 +25,9 @@ from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import billing, parse, services
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
+
+if TYPE_CHECKING:
+    from svcconsole.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
 TYPED_CONFIRMATION = {"terminate", "delete"}
@@ -79,8 +82,8 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
         self.renew_mode = renew_mode
 
     @property
-    def console_app(self) -> Any:
-        return self.app
+    def console_app(self) -> "ConsoleApp":
+        return self.app  # type: ignore[return-value]
 
     @property
     def confirmation_word(self) -> str:
