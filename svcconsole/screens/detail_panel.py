@@ -173,13 +173,14 @@ class PanelView(Vertical):
         state = message.state
         state_widget.update(state_table(state))
         active = self.service_status == Status.ACTIVE.value
+        read_only = not self.console_app.can_act
         buttons: list[Button] = []
         if "power" in self.module_operations and active:
             for signal in state.actions:
                 if signal != "reinstall" and SIGNAL_NAME.fullmatch(str(signal)):
-                    buttons.append(Button(signal, id=f"power-{signal}", classes="power"))
+                    buttons.append(Button(signal, id=f"power-{signal}", classes="power", disabled=read_only))
         if "reinstall" in self.module_operations and active:
-            buttons.append(Button("Reinstall…", id="reinstall", variant="warning"))
+            buttons.append(Button("Reinstall…", id="reinstall", variant="warning", disabled=read_only))
         if buttons:
             await actions.mount_all(buttons)
             actions.display = True

@@ -74,6 +74,8 @@ class UpgradeView(Vertical):
         yield DataTable(id="upgrades-table", cursor_type="row")
 
     def on_mount(self) -> None:
+        for button in self.query(Button):
+            button.disabled = not self.console_app.can_act
         self.query_one("#upgrade-targets", DataTable).add_columns("target", "new price", "to pay now", "days left", "note")
         self.query_one("#upgrades-table", DataTable).add_columns("id", "to", "billing", "amount", "status", "invoice", "created")
         self.query_one("#upgrade-error", Static).display = False

@@ -132,6 +132,22 @@ async def test_reinstall_is_confirmed_then_runs_as_a_bulk_run_of_one(db, admin, 
         assert session.exec(select(Activity).where(Activity.service_id == game.service_id, Activity.action == "reinstall")).one()
 
 
+async def test_read_only_shows_the_panel_with_its_actions_off(db, admin, ptero, frozen):
+    from svcconsole.core.context import acting_operator
+
+    game = game_server(db, admin, ptero)
+    app = make_app(db, acting_operator(db, read_only=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_panel_tab(pilot, app, game.service_id)
+        assert "offline" in panel_text(screen)
+        assert screen.query_one("#power-start").disabled and screen.query_one("#reinstall").disabled
+        assert all(button.disabled for button in screen.query("UpgradeView Button"))
+        screen.action_service_action("reinstall")
+        await settle(pilot)
+        assert not isinstance(app.screen, ActionDialog)
+    assert ptero.servers[PANEL_SERVER_ID].power_state == "offline"
+
+
 async def test_an_unreachable_panel_is_one_error_line_and_the_console_keeps_answering(db, admin, ptero, frozen):
     game = game_server(db, admin, ptero, url=closed_port_url())
     app = make_app(db, admin)
