@@ -262,7 +262,7 @@ class DetailScreen(Screen[None]):
         for line, invoice_status in detail.invoiced_renewals:
             period = f"{render.day(line.period_start, tz)} → {render.day(line.period_end, tz)}"
             cycles = str((line.details or {}).get("cycles", "-"))
-            renewals.add_row(Text("awaiting payment", style="bold yellow"), period, cycles, render.money(line.amount), f"{line.invoice_id} ({invoice_status})", "-")
+            renewals.add_row(Text("awaiting payment", style="bold yellow"), period, cycles, render.money(line.amount), render.text(f"{line.invoice_id} ({invoice_status})"), "-")
         for renewal in detail.renewals:
             period = f"{render.day(renewal.period_start, tz)} → {render.day(renewal.period_end, tz)}"
             renewals.add_row(render.day(renewal.renewed_at, tz), period, str(renewal.cycles), render.money(renewal.amount), str(renewal.invoice_id or "-"), render.text(renewal.actor))

@@ -109,9 +109,9 @@ class UpgradeView(Vertical):
         table = self.query_one("#upgrades-table", DataTable)
         table.clear()
         for upgrade in detail.upgrades:
-            status = Text(upgrade.status.replace("_", " "), style=UPGRADE_STATUS_STYLES.get(upgrade.status, ""))
+            status = Text(render.plain(upgrade.status).replace("_", " "), style=UPGRADE_STATUS_STYLES.get(upgrade.status, ""))
             table.add_row(
-                str(upgrade.id), render.text(detail.product_names.get(upgrade.to_product_id, upgrade.to_product_id)), BILLING_LABELS.get(upgrade.mode, upgrade.mode),
+                str(upgrade.id), render.text(detail.product_names.get(upgrade.to_product_id, upgrade.to_product_id)), render.text(BILLING_LABELS.get(upgrade.mode, upgrade.mode)),
                 render.money(upgrade.amount, service.currency), status, str(upgrade.invoice_id or "-"), render.day(upgrade.created_at, tz),
             )
         self.query_one("#upgrades-title", Static).display = bool(detail.upgrades)

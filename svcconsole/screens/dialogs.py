@@ -187,11 +187,12 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             self.show_error(message.error)
             return
         tz = self.console_app.tz
-        options: list[tuple[str, str]] = [("a new invoice", "new")]
+        options: list[tuple[Text, str]] = [(Text("a new invoice"), "new")]
         for summary in message.invoices:
             invoice = summary.invoice
             lines = render.plural(summary.line_count, "line")
-            options.append((f"#{invoice.id} {invoice.status} {render.money(summary.total, invoice.currency)}, {lines}, due {render.day(invoice.due_at, tz)}", str(invoice.id)))
+            label = f"#{invoice.id} {render.plain(invoice.status)} {render.money(summary.total, invoice.currency)}, {lines}, due {render.day(invoice.due_at, tz)}"
+            options.append((Text(label), str(invoice.id)))
         select = self.query_one("#invoice", Select)
         chosen = select.value
         select.set_options(options)
