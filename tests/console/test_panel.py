@@ -207,3 +207,44 @@ def test_snapshot_an_unreachable_panel(db, admin, ptero, frozen, snap_compare):
         await open_panel_tab(pilot, pilot.app, game.service_id)
 
     assert snap_compare(make_app(db, admin), terminal_size=(80, 24), run_before=run)
+
+
+async def test_a_server_imported_with_the_wizard_keeps_the_panels_ids_and_shows_its_panel(db, admin, ptero, frozen):
+    from textual.widgets import Select
+
+    from svcconsole.screens.wizard import WizardScreen
+
+    game_server(db, admin, ptero)
+    [existing] = ptero.add_servers([ExistingServer(name="found-on-panel", server_id=777, identifier="0000beef")])
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
+        wizard.query_one("#customer").value = "greta@example.com"
+        wizard.query_one("#type", Select).value = "pterodactyl"
+        wizard.query_one("#mode", Select).value = "import"
+        await pilot.click("#next")
+        await settle(pilot)
+        wizard.query_one("#name").value = "found"
+        wizard.query_one("#price").value = "9.00"
+        with db.read() as session:
+            from svcconsole.store.models import Server
+
+            server_id = session.exec(select(Server.id).where(Server.name == "ptero-1")).one()
+        wizard.query_one("#server", Select).value = str(server_id)
+        await settle(pilot)
+        assert str(existing) in [value for _, value in wizard.query_one("#external-choice", Select)._options]
+        wizard.query_one("#external-choice", Select).value = str(existing)
+        await settle(pilot)
+        await pilot.click("#next")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        stored = screen.detail.service
+        assert (stored.status, stored.external["server_id"], stored.external["identifier"]) == ("active", 777, "0000beef")
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "0000beef" in panel_text(screen)
