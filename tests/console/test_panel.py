@@ -25,7 +25,7 @@ from tests.console.conftest import make_app, notifications, settle
 
 pytestmark = pytest.mark.anyio
 
-FAST = ["timeout=0.5", "poll_interval=0.02", "install_wait_seconds=1", "rate_limit_per_minute=0", "max_retry_after=1"]
+FAST = ["poll_interval=0.02", "install_wait_seconds=1", "rate_limit_per_minute=0", "max_retry_after=1"]
 PANEL_SERVER_ID = 500
 IDENTIFIER = "0000abcd"
 
@@ -57,7 +57,7 @@ class GameServer:
     sandbox: PterodactylSandbox
 
 
-def game_server(db, admin, sandbox: PterodactylSandbox, *, url: str | None = None, running: bool = False, timeout: float = 0.5) -> GameServer:  # type: ignore[no-untyped-def]
+def game_server(db, admin, sandbox: PterodactylSandbox, *, url: str | None = None, running: bool = False, timeout: float = 5) -> GameServer:  # type: ignore[no-untyped-def]
     def work(session):  # type: ignore[no-untyped-def]
         customer = catalog_module.add_customer(session, admin, name="Greta Keller", email="greta@example.com")
         config = [*FAST, f"timeout={timeout}"]
