@@ -132,6 +132,7 @@ class ConsoleApp(App[None]):
         selection_filter: ServiceFilter | None = None,
         excluded: set[int] | None = None,
         on_done: Callable[[bool], None] | None = None,
+        renew_mode: str = "now",
     ) -> None:
         """The action's dialog, then a one-service run (a notification) or a bulk run screen."""
         from svcconsole.screens.bulk import BulkRunScreen
@@ -152,7 +153,9 @@ class ConsoleApp(App[None]):
             screen = BulkRunScreen(request, selection.ids, selection_filter=selection_filter, excluded=excluded, count=selection.count)
             self.push_screen(screen, finished)
 
-        self.push_screen(ActionDialog(selection.action, selection.label, selection.count, selection.hidden), confirmed)
+        single = selection.ids[0] if selection.ids is not None and len(selection.ids) == 1 else None
+        dialog = ActionDialog(selection.action, selection.label, selection.count, selection.hidden, service_id=single, renew_mode=renew_mode)
+        self.push_screen(dialog, confirmed)
 
     @work(thread=True, group="single-action")
     def run_single(self, action: str, params: dict[str, Any], service_id: int) -> None:

@@ -1,4 +1,4 @@
-"""`svcconsole demo`: a throwaway database with demo data, opened in the console."""
+"""`svcconsole demo`: a throwaway database with demo data and sandbox panels, opened in the console."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 
 from svcconsole.cli.base import state
 from svcconsole.cli.output import message
+from svcconsole.console.demo import start_demo_panels
 from svcconsole.core import seed
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.parse import parse_int
@@ -19,7 +20,8 @@ def demo(
     ctx: typer.Context,
     services: str = typer.Option("2000", "--services", help="How many demo services to create."),
 ) -> None:
-    """Create a throwaway demo database (unless --db is given), seed it, and open the console."""
+    """Create a throwaway demo database (unless --db is given), seed it, start sandbox panels
+    for its game and VPS servers, and open the console; the panels stop when it closes."""
     count = parse_int("--services", services, minimum=1, maximum=5_000_000)
     cli = state(ctx)
     folder: Path | None = None
@@ -32,9 +34,13 @@ def demo(
         message(f"seeding {count:,} demo services into {db!r}…")
         seed.seed_demo(db, services=count)
         actor = acting_operator(db, as_login=cli.as_login, read_only=cli.read_only)
-        from svcconsole.app import run_console
+        panels = start_demo_panels(db, progress=message)
+        try:
+            from svcconsole.app import run_console
 
-        run_console(db, actor)
+            run_console(db, actor)
+        finally:
+            panels.stop()
         db.dispose()
     finally:
         if folder is not None:

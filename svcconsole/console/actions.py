@@ -106,6 +106,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction("detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
+    ConsoleAction("detail", "R", "ask_panel", "Ask panel", "Panel tab: ask the panel again (its live state; retry after an error).", show=True, key_display="R"),
     ConsoleAction("detail", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
     ConsoleAction("jobs", "r", "retry_job", "Retry", "Put the failed job under the cursor back in the queue and run it.", show=True, mutates=True),
     ConsoleAction("jobs", "v", "resolve_job", "Resolve", "Mark the job under the cursor handled by hand.", show=True, mutates=True),

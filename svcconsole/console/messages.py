@@ -109,11 +109,42 @@ class ServiceLoaded(Message):
 
 @dataclass
 class PanelLoaded(Message):
-    """The module answered for the Panel tab (state, its sub-tabs, or an error)."""
+    """The module answered for the Panel tab (state, its sub-tabs, or an error in one line).
+
+    `generation` tells an answer from an older request apart; `note` is said instead of a
+    state when the service has nothing on a panel.
+    """
 
     service_id: int
+    generation: int = 0
     state: Any = None
     tabs: list[Any] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class PowerSent(Message):
+    """A power signal reached the panel (or failed: `error`)."""
+
+    signal: str
+    message: str = ""
+    error: str | None = None
+
+
+@dataclass
+class InvoicesLoaded(Message):
+    """The unpaid invoices a renewal can be added to were read (or failed to be)."""
+
+    invoices: list[Any]
+    error: str | None = None
+
+
+@dataclass
+class UpgradeLaunched(Message):
+    """An upgrade was started: applied, queued and run, or invoiced (or refused: `error`)."""
+
+    message: str
     error: str | None = None
 
 

@@ -232,9 +232,10 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
         external = "{}"
         if status in {"active", "suspended"}:
             if product_type == "pterodactyl":
-                external = f'{{"server_id": {1000 + index}, "identifier": "{rng.getrandbits(32):08x}"}}'
+                rng.getrandbits(32)
+                external = f'{{"server_id": {999 + service_id}, "identifier": "{_identifier(service_id)}"}}'
             elif product_type == "proxmox":
-                external = f'{{"vmid": {100 + index}, "node": "pve1"}}'
+                external = f'{{"vmid": {99 + service_id}, "node": "pve1"}}'
         created_text, expires_text = T(created), T(expires)
         service_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         name = f"{rng.choice(WORDS)}-{service_id}"
@@ -275,6 +276,12 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             service_rows, option_rows, meta_rows, renewal_rows, activity_rows = batch
     if service_rows:
         yield batch
+
+
+def _identifier(service_id: int) -> str:
+    """A panel server identifier (8 hex digits) unique to the service: an odd multiplier is a
+    bijection modulo 2**32, so no two services share one."""
+    return f"{(service_id * 2654435761) & 0xFFFFFFFF:08x}"
 
 
 def _produce(out: Any, sqlite: bool, plan: _Plan, services: int, random_seed: int, now: datetime) -> None:

@@ -7,21 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import select
+from sqlmodel import col, select
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
-from svcconsole.console.messages import ActionFailed, PanelLoaded, SelectionResolved, ServiceLoaded, ServiceSaved
-from svcconsole.core import activity, services
-from svcconsole.core.catalog import prices_of
+from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.core import activity, billing, services
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
-from svcconsole.store.models import Customer, Job, Product
+from svcconsole.screens.detail_panel import PanelView
+from svcconsole.screens.detail_upgrade import UpgradeView
+from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
@@ -38,37 +39,49 @@ class ServiceDetail:
     service: Any
     customer_email: str
     renewals: list[Any]
+    invoiced_renewals: list[Any]
     options: list[Any]
     meta: list[Any]
     activity: list[Any]
-    upgrade_targets: list[tuple[int, str, str]]
+    quotes: list[Any]
+    upgrades: list[Any]
+    product_names: dict[int, str]
     jobs: list[Any]
     module_label: str
     module_operations: frozenset[str] = field(default_factory=frozenset)
 
 
+def invoiced_renewals(session: Any, service_id: int) -> list[Any]:
+    """The service's renewal lines on invoices still to be paid, with the invoice status."""
+    query = (
+        select(InvoiceLine, Invoice.status)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == billing.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
+        .where(col(Invoice.status).in_(billing.OPEN_STATUSES))
+        .order_by(col(InvoiceLine.id))
+    )
+    return list(session.exec(query).all())
+
+
 def read_detail(session: Any, service_id: int) -> ServiceDetail:
-    """A service and its satellites (renewals, options, metadata, activity page, targets, jobs)."""
+    """A service and its satellites (renewals, options, metadata, activity page, upgrades, jobs)."""
     service = services.get_service(session, service_id)
     customer = session.get(Customer, service.customer_id)
-    targets: list[tuple[int, str, str]] = []
-    if service.product_id:
-        product = session.get(Product, service.product_id)
-        for target_id in (product.upgrade_targets if product else []) or []:
-            target = session.get(Product, target_id)
-            if target is not None:
-                prices = ", ".join(f"{price.billing_cycle} {render.money(price.price, price.currency)}" for price in prices_of(session, target.id or 0))
-                targets.append((target.id or 0, target.name, prices))
+    upgrades = billing.upgrades_of(session, service_id)
+    named = {upgrade.to_product_id for upgrade in upgrades} | {upgrade.from_product_id for upgrade in upgrades if upgrade.from_product_id}
     jobs = list(session.exec(select(Job).where(Job.service_id == service_id).order_by(Job.id.desc()).limit(20)).all())  # type: ignore[union-attr]
     module = get_module(service.type) if is_module(service.type) else None
     return ServiceDetail(
         service=service,
         customer_email=customer.email if customer else "",
         renewals=services.renewals_of(session, service_id),
+        invoiced_renewals=invoiced_renewals(session, service_id),
         options=services.options_of(session, service_id),
         meta=services.meta_items(session, service_id),
         activity=activity.history(session, service_id, limit=ACTIVITY_PAGE),
-        upgrade_targets=targets,
+        quotes=billing.quote_upgrades(session, service_id),
+        upgrades=upgrades,
+        product_names=billing.product_names(session, named),
         jobs=jobs,
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
@@ -155,12 +168,9 @@ class DetailScreen(Screen[None]):
             with TabPane("Overview", id="overview"):
                 yield VerticalScroll(Static(id="overview-body"))
             with TabPane("Panel", id="panel"):
-                with VerticalScroll():
-                    yield Static("asking the module…", id="panel-state")
-                    yield Horizontal(id="panel-actions", classes="pane-buttons")
-                    yield Static(id="panel-tabs")
+                yield PanelView(self.service_id, id="panel-view")
             with TabPane("Renewals", id="renewals"):
-                yield Horizontal(Button("Renew now…", id="renew-now"), classes="pane-buttons")
+                yield Horizontal(Button("Renew now…", id="renew-now"), Button("Renew into an invoice…", id="renew-into-invoice"), classes="pane-buttons")
                 yield DataTable(id="renewals-table", cursor_type="row")
             with TabPane("Options", id="options"):
                 with Horizontal(classes="pane-inputs"):
@@ -171,7 +181,7 @@ class DetailScreen(Screen[None]):
                 yield Horizontal(Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons")
                 yield DataTable(id="options-table", cursor_type="row")
             with TabPane("Upgrade", id="upgrade"):
-                yield VerticalScroll(Static(id="upgrade-body"))
+                yield UpgradeView(self.service_id, id="upgrade-view")
             with TabPane("Metadata", id="metadata"):
                 with Horizontal(classes="pane-inputs"):
                     yield Input(placeholder="key (e.g. max_renewals)", id="meta-key")
@@ -191,17 +201,39 @@ class DetailScreen(Screen[None]):
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Changes are off for viewers and in read-only mode; R works on the Panel tab only."""
         if action in self.MUTATING and not self.console_app.can_act:
             return None
+        if action == "ask_panel":
+            return self.query_one(TabbedContent).active == "panel"
         return True
 
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> None:
+        """Read the service and its satellites again (the panel is asked separately)."""
         self._load(self.service_id)
 
     def action_reload(self) -> None:
+        """Read everything again, the panel too once it has been asked."""
         self.reload()
+        if self.panel.asked:
+            self.panel.ask()
+
+    @property
+    def panel(self) -> PanelView:
+        """The Panel tab's content."""
+        return self.query_one(PanelView)
+
+    def action_ask_panel(self) -> None:
+        """Ask the panel again (R)."""
+        self.panel.ask()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        if event.pane.id == "panel" and not self.panel.asked:
+            self.panel.ask()
 
     @work(thread=True, exclusive=True, group="detail-load")
     def _load(self, service_id: int) -> None:
@@ -212,28 +244,6 @@ class DetailScreen(Screen[None]):
             self.post_message(ActionFailed(error.message))
             return
         self.post_message(ServiceLoaded(detail))
-        self._load_panel(service_id)
-
-    @work(thread=True, exclusive=True, group="detail-panel")
-    def _load_panel(self, service_id: int) -> None:
-        try:
-            with self.console_app.db.read() as session:
-                service = services.get_service(session, service_id)
-                ref = services.service_ref(session, service)
-                module_name = service.type
-            if not is_module(module_name):
-                self.post_message(PanelLoaded(service_id, error=f"module {module_name} is not installed"))
-                return
-            module = get_module(module_name)
-            if not module.supports_operation("panel"):
-                self.post_message(PanelLoaded(service_id, error=f"module {module_name} has no panel"))
-                return
-            state = module.panel(ref)
-            tabs = module.tabs(ref)
-        except Exception as error:  # noqa: BLE001 - a module failure is shown on its tab, not raised
-            self.post_message(PanelLoaded(service_id, error=f"{type(error).__name__}: {error}"))
-            return
-        self.post_message(PanelLoaded(service_id, state=state, tabs=tabs))
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
@@ -250,6 +260,10 @@ class DetailScreen(Screen[None]):
         self.query_one("#overview-body", Static).update(overview_table(detail, tz))
         renewals = self.query_one("#renewals-table", DataTable)
         renewals.clear()
+        for line, invoice_status in detail.invoiced_renewals:
+            period = f"{render.day(line.period_start, tz)} → {render.day(line.period_end, tz)}"
+            cycles = str((line.details or {}).get("cycles", "-"))
+            renewals.add_row(Text("awaiting payment", style="bold yellow"), period, cycles, render.money(line.amount), render.text(f"{line.invoice_id} ({invoice_status})"), "-")
         for renewal in detail.renewals:
             period = f"{render.day(renewal.period_start, tz)} → {render.day(renewal.period_end, tz)}"
             renewals.add_row(render.day(renewal.renewed_at, tz), period, str(renewal.cycles), render.money(renewal.amount), str(renewal.invoice_id or "-"), render.text(renewal.actor))
@@ -266,22 +280,9 @@ class DetailScreen(Screen[None]):
         self.query_one("#meta-key", Input).tooltip = known
         self.activity_rows = list(detail.activity)
         self._show_activity()
-        self.query_one("#upgrade-body", Static).update(self._upgrade_text(detail))
+        self.query_one(UpgradeView).show(detail, tz)
+        self.panel.know_service(service.status, detail.module_operations)
         self.sub_title = service.name
-
-    def _upgrade_text(self, detail: ServiceDetail) -> Text:
-        line = Text()
-        line.append("Upgrade targets of ", "bold")
-        line.append(render.plain(detail.service.product_name or "(custom service)"), "bold")
-        line.append("\n")
-        if not detail.upgrade_targets:
-            line.append("  none: the product lists no upgrade targets\n", "dim")
-        for target_id, name, prices in detail.upgrade_targets:
-            line.append(f"  #{target_id} {render.plain(name)}", "cyan")
-            line.append(f"  {render.plain(prices)}\n", "")
-        line.append("\nLaunching an upgrade (by invoice or without billing) arrives with the billing engine;\n", "italic")
-        line.append("until then: svcconsole services upgrade ID --to PRODUCT --billing invoice|none\n", "dim")
-        return line
 
     def _show_activity(self) -> None:
         tz = self.console_app.tz
@@ -308,40 +309,14 @@ class DetailScreen(Screen[None]):
         self.activity_rows.extend(rows)
         self._show_activity()
 
-    @on(PanelLoaded)
-    def _panel_loaded(self, message: PanelLoaded) -> None:
-        state_widget = self.query_one("#panel-state", Static)
-        actions = self.query_one("#panel-actions", Horizontal)
-        actions.remove_children()
-        if message.error:
-            state_widget.update(Text(render.plain(message.error), style="yellow"))
-        else:
-            state = message.state
-            rows: list[tuple[str, Any]] = [("state", state.status)]
-            rows += [(key, value) for key, value in state.resources.items()]
-            rows += [("address", address) for address in state.addresses]
-            rows += [(key, value) for key, value in state.details.items()]
-            state_widget.update(key_values(rows))
-            buttons = []
-            if "power" in (self.detail.module_operations if self.detail else ()):
-                buttons += [Button(signal, id=f"power-{signal}", classes="power") for signal in state.actions if signal in {"start", "stop", "restart", "kill"}]
-            if self.detail is not None and "reinstall" in self.detail.module_operations:
-                buttons.append(Button("Reinstall…", id="reinstall", variant="warning"))
-            if buttons:
-                actions.mount_all(buttons)
-        tabs = Text()
-        for tab in message.tabs:
-            tabs.append(f"\n{render.plain(tab.title)}\n", "bold underline")
-            for key, value in tab.rows:
-                tabs.append(f"  {render.plain(key)}: ", "dim")
-                tabs.append(f"{render.plain(value)}\n")
-        self.query_one("#panel-tabs", Static).update(tabs)
-
     # ------------------------------------------------------------------ tabs
 
     def _step_tab(self, delta: int) -> None:
+        """Show the next or previous tab; focus moves to the tab bar first, or a focused
+        widget in the pane being left would bring its pane straight back."""
         tabs = self.query_one(TabbedContent)
         current = TABS.index(tabs.active) if tabs.active in TABS else 0
+        tabs.query_one(Tabs).focus()
         tabs.active = TABS[(current + delta) % len(TABS)]
 
     def action_next_tab(self) -> None:
@@ -359,13 +334,19 @@ class DetailScreen(Screen[None]):
         name = self.detail.service.name if self.detail else ""
         return f"service {self.service_id} {render.plain(name)!r}" if name else f"service {self.service_id}"
 
-    def action_service_action(self, name: str) -> None:
+    def action_service_action(self, name: str, renew_mode: str = "now") -> None:
+        """The action's dialog for this service (renew opens in `renew_mode`: now or invoice)."""
         app = self.console_app
         if not app.can_act:
             app.refuse_read_only()
             return
         selection = SelectionResolved(name, [self.service_id], 1, 0, False, self._label())
-        app.ask_action(selection, on_done=lambda _: self.reload())
+        app.ask_action(selection, on_done=lambda _: self._after_action(), renew_mode=renew_mode)
+
+    def _after_action(self) -> None:
+        self.reload()
+        if self.panel.asked:
+            self.panel.ask()
 
     def action_bulk_menu(self) -> None:
         if not self.console_app.can_act:
@@ -383,29 +364,13 @@ class DetailScreen(Screen[None]):
     def _renew_now(self) -> None:
         self.action_service_action("renew")
 
+    @on(Button.Pressed, "#renew-into-invoice")
+    def _renew_into_invoice(self) -> None:
+        self.action_service_action("renew", renew_mode="invoice")
+
     @on(Button.Pressed, "#reinstall")
     def _reinstall(self) -> None:
         self.action_service_action("reinstall")
-
-    @on(Button.Pressed, ".power")
-    def _power(self, event: Button.Pressed) -> None:
-        if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
-            return
-        signal = (event.button.id or "").removeprefix("power-")
-        self._send_power(signal)
-
-    @work(thread=True, group="detail-power")
-    def _send_power(self, signal: str) -> None:
-        try:
-            with self.console_app.db.read() as session:
-                service = services.get_service(session, self.service_id)
-                ref = services.service_ref(session, service)
-            result = get_module(service.type).power(ref, signal)
-        except Exception as error:  # noqa: BLE001 - shown to the admin, the panel stays up
-            self.post_message(ActionFailed(f"power {signal}: {error}"))
-            return
-        self.post_message(ServiceSaved(f"power {signal}: {result.message or 'sent'}"))
 
     # ------------------------------------------------------------------ options and metadata
 
@@ -426,7 +391,8 @@ class DetailScreen(Screen[None]):
 
     @on(ServiceSaved)
     def _saved(self, message: ServiceSaved) -> None:
-        self.notify(render.plain(message.message), markup=False, timeout=3)
+        if message.message:
+            self.notify(render.plain(message.message), markup=False, timeout=4)
         self.reload()
 
     def _selected_key(self, table_id: str) -> str | None:

@@ -8,26 +8,33 @@ delete ask for a typed word (one service) or count (several), and focus Cancel, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from svcconsole.console import render
 from svcconsole.console.actions import BULK_MENU
-from svcconsole.core import services
+from svcconsole.console.messages import InvoicesLoaded
+from svcconsole.core import billing, parse, services
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
+from svcconsole.widgets.inputs import InertInput as Input
+
+if TYPE_CHECKING:
+    from svcconsole.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
 TYPED_CONFIRMATION = {"terminate", "delete"}
 FOCUS_CANCEL = {"terminate", "delete", "cancel", "reinstall"}
+RENEW_NOW, RENEW_INVOICE = "now", "invoice"
+SHOWN_INVOICES = 50
 
 
 @dataclass
@@ -50,22 +57,34 @@ def question(action: str, label: str, count: int, hidden: int) -> Text:
 
 
 def consequence(action: str) -> str:
+    """What the action does, from the status table (one paragraph)."""
     if action == "cancel":
         return "End of cycle: cancel_at = expiry, the automation cancels it then. Immediately: cancelled now, removed from its panel."
     return ACTIONS[action].describe()
 
 
 class ActionDialog(ModalScreen[ActionRequest | None]):
-    """The inputs and confirmation of one action over one or more services."""
+    """The inputs and confirmation of one action over one or more services.
+
+    Renew offers "now" (cycles; the amount recorded is the price or nothing) and "into an
+    invoice" (a new one per service, or, for one service, one of its customer's unpaid
+    invoices, listed in a worker).
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, action: str, label: str, count: int, hidden: int) -> None:
+    def __init__(self, action: str, label: str, count: int, hidden: int, *, service_id: int | None = None, renew_mode: str = RENEW_NOW) -> None:
         super().__init__(classes="dialog-screen")
         self.action_name = action
         self.label = label
         self.count = count
         self.hidden = hidden
+        self.service_id = service_id if count == 1 else None
+        self.renew_mode = renew_mode
+
+    @property
+    def console_app(self) -> "ConsoleApp":
+        return self.app  # type: ignore[return-value]
 
     @property
     def confirmation_word(self) -> str:
@@ -75,7 +94,7 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
         action = self.action_name
         with Vertical(classes="dialog", id="action-dialog"):
             yield Static(question(action, self.label, self.count, self.hidden), id="question")
-            yield Static(Text(consequence(action), style="dim"), id="consequence")
+            yield Static(Text(consequence(self._core_action()), style="dim"), id="consequence")
             with VerticalScroll(id="fields"):
                 if action == "suspend":
                     yield Label("Suspension kind")
@@ -84,9 +103,7 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
                     yield Label("Mode")
                     yield Select([("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately", CancelMode.IMMEDIATE.value)], value=CancelMode.END_OF_CYCLE.value, allow_blank=False, compact=True, id="mode")
                 if action == "renew":
-                    yield Label("Cycles")
-                    yield Input("1", id="cycles", restrict=r"\d*")
-                    yield Checkbox("Record the renewal as free (amount 0)", compact=True, id="free")
+                    yield from self._renew_fields()
                 if action in {"add-days", "subtract-days"}:
                     yield Label("Days")
                     yield Input("", id="days", placeholder="a whole number such as 7", restrict=r"\d*")
@@ -104,13 +121,83 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
                 label = "Cancel service" + ("s" if self.count != 1 else "") if action == "cancel" else TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
                 yield Button(label, id="confirm-button", variant="error" if action in FOCUS_CANCEL else "primary")
 
+    def _renew_fields(self) -> ComposeResult:
+        new_invoice = "a new invoice" if self.count == 1 else "a new invoice for each service"
+        yield Label("Renew")
+        yield Select([("now: extend the expiry", RENEW_NOW), ("into an invoice: extend it when paid", RENEW_INVOICE)], value=self.renew_mode, allow_blank=False, compact=True, id="renew-mode")
+        yield Label("Cycles")
+        yield Input("1", id="cycles", restrict=r"\d*")
+        with Vertical(id="renew-now-fields", classes="field-group"):
+            yield Label("Amount recorded")
+            yield Select([("the price (with its options)", "price"), ("free (amount 0)", "free")], value="price", allow_blank=False, compact=True, id="amount")
+        with Vertical(id="renew-invoice-fields", classes="field-group"):
+            yield Label("Invoice" if self.service_id is not None else "Invoice (an existing one only when renewing one service)")
+            yield Select([(new_invoice, "new")], value="new", allow_blank=False, compact=True, id="invoice")
+
+    def _core_action(self) -> str:
+        if self.action_name == "renew" and self.renew_mode == RENEW_INVOICE:
+            return "renew-invoice"
+        return self.action_name
+
     def on_mount(self) -> None:
         self.query_one("#dialog-error", Static).display = False
+        if self.action_name == "renew":
+            self._show_renew_mode()
+            if self.service_id is not None:
+                self._load_invoices(self.service_id)
         if self.action_name in FOCUS_CANCEL:
             self.query_one("#cancel-button", Button).focus()
+        elif self.action_name == "renew":
+            self.query_one("#cycles", Input).focus()
         else:
             first = self.query("#fields Input, #fields Select").first()
             first.focus()
+
+    def _show_renew_mode(self) -> None:
+        self.query_one("#renew-now-fields").display = self.renew_mode == RENEW_NOW
+        self.query_one("#renew-invoice-fields").display = self.renew_mode == RENEW_INVOICE
+        self.query_one("#consequence", Static).update(Text(consequence(self._core_action()), style="dim"))
+
+    @on(Select.Changed, "#renew-mode")
+    def _renew_mode_changed(self, event: Select.Changed) -> None:
+        self.renew_mode = str(event.value)
+        self._show_renew_mode()
+
+    @work(thread=True, exclusive=True, group="dialog-invoices")
+    def _load_invoices(self, service_id: int) -> None:
+        """The unpaid and draft invoices of the service's customer, in its currency."""
+        app = self.console_app
+        try:
+            with app.db.read() as session:
+                service = services.get_service(session, service_id)
+                found = [
+                    summary
+                    for status in billing.OPEN_STATUSES
+                    for summary in billing.list_invoices(session, customer_id=service.customer_id, status=status, limit=SHOWN_INVOICES)
+                    if summary.invoice.currency == service.currency
+                ]
+        except SvcError as error:
+            self.post_message(InvoicesLoaded([], error.message))
+            return
+        found.sort(key=lambda summary: summary.invoice.id or 0, reverse=True)
+        self.post_message(InvoicesLoaded(found[:SHOWN_INVOICES]))
+
+    @on(InvoicesLoaded)
+    def _invoices_loaded(self, message: InvoicesLoaded) -> None:
+        if message.error:
+            self.show_error(message.error)
+            return
+        tz = self.console_app.tz
+        options: list[tuple[Text, str]] = [(Text("a new invoice"), "new")]
+        for summary in message.invoices:
+            invoice = summary.invoice
+            lines = render.plural(summary.line_count, "line")
+            label = f"#{invoice.id} {render.plain(invoice.status)} {render.money(summary.total, invoice.currency)}, {lines}, due {render.day(invoice.due_at, tz)}"
+            options.append((Text(label), str(invoice.id)))
+        select = self.query_one("#invoice", Select)
+        chosen = select.value
+        select.set_options(options)
+        select.value = chosen if any(value == chosen for _, value in options) else "new"
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -155,9 +242,13 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             params["notify"] = bool(self._value("#notify"))
         if action == "cancel":
             params["mode"] = self._value("#mode")
+        if action == "renew" and self.renew_mode == RENEW_INVOICE:
+            params["cycles"] = parse.parse_int("cycles", self._value("#cycles") or "", minimum=1, maximum=120)
+            params["invoice"] = str(self._value("#invoice") or "new")
+            return ActionRequest("renew-invoice", services.validate_params("renew-invoice", params), ACTIONS["renew-invoice"].title)
         if action == "renew":
             params["cycles"] = self._value("#cycles") or ""
-            params["free"] = bool(self._value("#free"))
+            params["free"] = self._value("#amount") == "free"
         if action in {"add-days", "subtract-days"}:
             params["days"] = self._value("#days") or ""
         if action in TYPED_CONFIRMATION and (self._value("#confirm") or "").strip() != self.confirmation_word:

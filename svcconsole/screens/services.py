@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Static
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
@@ -24,6 +24,7 @@ from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
+from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp

@@ -18,16 +18,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static
+from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Static
 
 from svcconsole.console import render
 from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
-from svcconsole.core import services
+from svcconsole.core import delivery, services
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, SvcError
-from svcconsole.modules import get_module, module_names
+from svcconsole.modules import ModuleError, get_module, module_names
 from svcconsole.store.models import Product, Server
+from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
@@ -268,12 +269,19 @@ class WizardScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="wizard-create")
     def _create(self, draft: services.ServiceDraft, importing: bool) -> None:
+        """Create the service, or import it with what its panel says of the resource (as the CLI does)."""
         app = self.console_app
-        create = services.import_service if importing else services.create_service
         try:
-            service_id = app.db.transaction(lambda session: create(session, app.actor, draft).id or 0)
+            if importing:
+                found = delivery.importable_external(app.db, draft.server, draft.external) if draft.external else None
+                service_id = app.db.transaction(lambda session: services.import_service(session, app.actor, draft, external=found).id or 0)
+            else:
+                service_id = app.db.transaction(lambda session: services.create_service(session, app.actor, draft).id or 0)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
+            return
+        except ModuleError as error:
+            self.post_message(ActionFailed(f"the panel could not say what {draft.external} is: {error.message}"))
             return
         self.post_message(ServiceCreated(service_id, importing))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,14 +38,22 @@ def make_app(db, actor, **options) -> ConsoleApp:  # type: ignore[no-untyped-def
     return ConsoleApp(db, actor, **options)
 
 
-async def settle(pilot, rounds: int = 6) -> None:  # type: ignore[no-untyped-def]
-    """Let chained workers (filter, page, counts) and their messages finish."""
-    for _ in range(rounds):
+async def settle(pilot, rounds: int = 6, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Let chained workers (filter, page, counts) and their messages finish.
+
+    Waits for at least `rounds` passes and then until `rounds` passes in a row found no worker
+    running (a loaded machine stretches the chain), up to `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    passes = quiet = 0
+    while (passes < rounds or quiet < 3) and time.monotonic() < deadline:
         try:
             await pilot.app.workers.wait_for_complete()
         except WorkerCancelled:
             pass
         await pilot.pause(0.02)
+        passes += 1
+        quiet = quiet + 1 if not any(worker.is_running for worker in pilot.app.workers) else 0
 
 
 def notifications(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

@@ -200,12 +200,13 @@ async def test_the_console_answers_keys_while_a_panel_hangs(db, admin, cli, pane
         faults_before = panels.ptero.stats["faults"]
         panels.ptero.fail_next("GET /api/application/servers/*", "timeout", count=2, delay=HANG)
         await pilot.press("enter")
-        await _until(pilot, lambda: panels.ptero.stats["faults"] > faults_before, 5, "the panel request to hang")
+        await settle(pilot)
         detail = app.screen
         assert isinstance(detail, DetailScreen)
         tabs = detail.query_one("#tabs")
         await _timed_press(pilot, "right_square_bracket", lambda: tabs.active == "panel", "the Panel tab")
-        assert "asking the module" in str(detail.query_one("#panel-state").render()), "the panel must still be hanging"
+        await _until(pilot, lambda: panels.ptero.stats["faults"] > faults_before, 5, "the panel request to hang")
+        assert "asking the panel" in str(detail.query_one("#panel-state").render()), "the panel must still be hanging"
         await _timed_press(pilot, "right_square_bracket", lambda: tabs.active == "renewals", "the Renewals tab")
         await _timed_press(pilot, "escape", lambda: isinstance(app.screen, ServicesScreen), "back to the list")
         panels.ptero.clear_faults()

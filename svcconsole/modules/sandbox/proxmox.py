@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,6 +211,18 @@ class _Task:
     log: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ExistingVm:
+    """A VM for `ProxmoxSandbox.add_vms`: what a store already holds for it."""
+
+    name: str
+    description: str = ""
+    vmid: int | None = None
+    state: str = "running"
+    cores: int | None = None
+    memory: int | None = None
+
+
 class ProxmoxSandbox(SandboxServer):
     """A local, in-memory Proxmox VE cluster with one node and a Debian 12 template (vmid 9000)."""
 
@@ -302,6 +314,62 @@ class ProxmoxSandbox(SandboxServer):
                 "meta": "creation-qemu=8.1.5,ctime=1704067200",
             },
         )
+
+    def add_vms(self, specs: Iterable[ExistingVm], *, template: int = 9000, node: str | None = None) -> list[int]:
+        """Create VMs straight in the state, as finished full clones of `template`.
+
+        For demos whose database was seeded before the cluster existed: each VM gets the
+        name and description its spec gives (the proxmox module trusts a stored vmid only when
+        the description holds the service uuid), its cores and memory, and is running, paused
+        or stopped. A vmid that is None or taken is replaced by the lowest free one. Returns
+        the vmids, in the order of `specs`.
+        """
+        with self.lock:
+            source = self.vms[template]
+            target = node or source.node
+            if target not in self.node_names:
+                raise ValueError(f"add_vms: no node {target!r}")
+            base = {k: v for k, v in source.config.items() if k not in ("template", "lock", "description")}
+            wanted = list(specs)
+            claimed: set[int] = set()
+            vmids: list[int | None] = []
+            for spec in wanted:
+                keep = spec.vmid is not None and spec.vmid >= 100 and spec.vmid not in self.vms and spec.vmid not in claimed
+                vmids.append(spec.vmid if keep else None)
+                if keep:
+                    claimed.add(spec.vmid)  # type: ignore[arg-type]
+            free_from = 100
+            created = []
+            now = time.time()
+            for spec, vmid in zip(wanted, vmids, strict=True):
+                if vmid is None:
+                    while free_from in self.vms or free_from in claimed:
+                        free_from += 1
+                    vmid = free_from
+                    claimed.add(vmid)
+                config = dict(base)
+                config["name"] = spec.name
+                if spec.description:
+                    config["description"] = spec.description
+                if spec.cores is not None:
+                    config["cores"] = spec.cores
+                if spec.memory is not None:
+                    config["memory"] = str(spec.memory)
+                config["smbios1"] = f"uuid={uuid.uuid4()}"
+                config["vmgenid"] = str(uuid.uuid4())
+                config["net0"] = re.sub(r"=([0-9A-F]{2}:){5}[0-9A-F]{2}", f"=BC:24:11:{vmid >> 16 & 255:02X}:{vmid >> 8 & 255:02X}:{vmid & 255:02X}", str(config.get("net0", "")))
+                if "scsi0" in config:
+                    config["scsi0"] = re.sub(r"(base|vm)-\d+-disk-0", f"vm-{vmid}-disk-0", str(config["scsi0"]))
+                if "ide2" in config:
+                    config["ide2"] = str(config["ide2"]).replace(f"vm-{source.vmid}-cloudinit", f"vm-{vmid}-cloudinit")
+                vm = _Vm(vmid=vmid, node=target, config=config)
+                if spec.state in ("running", "paused"):
+                    self._pid += 1
+                    vm.status, vm.started_at, vm.pid = "running", now, self._pid
+                    vm.qmpstatus = "paused" if spec.state == "paused" else "running"
+                self.vms[vmid] = vm
+                created.append(vmid)
+            return created
 
     def vm_count(self, *, templates: bool = False) -> int:
         """How many VMs exist (templates excluded unless asked)."""

@@ -14,6 +14,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from svcconsole.modules.sandbox.http import (
@@ -367,6 +368,21 @@ class _Server:
         return self.status not in ("installing", "install_failed")
 
 
+@dataclass
+class ExistingServer:
+    """A server for `PterodactylSandbox.add_servers`: the panel ids a store already holds."""
+
+    name: str
+    external_id: str | None = None
+    server_id: int | None = None
+    identifier: str | None = None
+    description: str = ""
+    suspended: bool = False
+    running: bool = True
+    limits: dict[str, Any] = field(default_factory=dict)
+    feature_limits: dict[str, Any] = field(default_factory=dict)
+
+
 class PterodactylSandbox(SandboxServer):
     """A local, in-memory Pterodactyl panel, seeded with a location, a node, allocations, an egg."""
 
@@ -535,6 +551,69 @@ class PterodactylSandbox(SandboxServer):
                 server.status = None
                 ids.append(server.id)
             return ids
+
+    def add_servers(self, specs: Iterable[ExistingServer], *, owner_id: int = 1, egg_id: int = 1) -> list[int]:
+        """Create installed servers straight in the state, with the ids a store already holds.
+
+        For demos whose database was seeded before the panel existed: each server gets the
+        `server_id`, `identifier` (the first 8 hex digits of its uuid) and `external_id` its
+        spec gives (a fresh one for what is None), an allocation of its own, and is running,
+        stopped or suspended. Raises ValueError, creating nothing, when a server id or an
+        identifier is taken already. Returns the server ids.
+        """
+        wanted = list(specs)
+        with self.lock:
+            egg = self.eggs[egg_id]
+            node_id = next(iter(self.nodes))
+            ids = [spec.server_id for spec in wanted if spec.server_id is not None]
+            identifiers = [spec.identifier.lower() for spec in wanted if spec.identifier]
+            taken_ids = set(self.servers) & set(ids)
+            taken_identifiers = {server.identifier for server in self.servers.values()} & set(identifiers)
+            if taken_ids or taken_identifiers or len(set(ids)) != len(ids) or len(set(identifiers)) != len(identifiers):
+                raise ValueError("add_servers: a server id or identifier is taken or given twice")
+            if any(spec.identifier and not re.fullmatch(r"[0-9a-fA-F]{8}", spec.identifier) for spec in wanted):
+                raise ValueError("add_servers: an identifier is 8 hexadecimal digits")
+            allocations = self._fresh_allocations(node_id, len(wanted))
+            issued = self._next_ids.get("servers", 0)
+            self._next_ids["servers"] = max([issued, *self.servers, *ids])
+            created = []
+            now = time.time()
+            for spec, allocation in zip(wanted, allocations, strict=True):
+                limits = {"memory": 1024, "swap": 0, "disk": 5120, "io": 500, "cpu": 100, **spec.limits}
+                features = {"databases": 0, "allocations": 1, "backups": 0, **spec.feature_limits}
+                server = self._new_server(
+                    name=spec.name, owner_id=owner_id, egg=egg, allocation=allocation,
+                    image=next(iter(egg.docker_images.values())), startup=egg.startup,
+                    environment={v.env_variable: v.default_value for v in egg.variables},
+                    limits=limits, feature_limits=features, external_id=spec.external_id, description=spec.description,
+                )
+                del self.servers[server.id]
+                if spec.server_id is not None:
+                    server.id = spec.server_id
+                    allocation.server_id = server.id
+                if spec.identifier:
+                    server.uuid = spec.identifier.lower() + str(uuid.uuid4())[8:]
+                server.status = "suspended" if spec.suspended else None
+                if spec.running and not spec.suspended:
+                    server.power_state, server.started_at = "running", now
+                self.servers[server.id] = server
+                created.append(server.id)
+            self._next_ids["servers"] = max([issued, *self.servers])
+            return created
+
+    def _fresh_allocations(self, node_id: int, count: int) -> list[_Allocation]:
+        """`count` new allocations on a node, over as many IPs as their ports need."""
+        fresh: list[_Allocation] = []
+        ip_index = 10
+        while len(fresh) < count:
+            ip = f"10.0.0.{ip_index}"
+            highest = max((a.port for a in self.allocations.values() if a.node_id == node_id and a.ip == ip), default=25564)
+            room = 65535 - highest
+            if room > 0:
+                added = self.add_allocations(node_id, min(room, count - len(fresh)), ip=ip)
+                fresh.extend(self.allocations[allocation_id] for allocation_id in added)
+            ip_index += 1
+        return fresh
 
     def server_count(self) -> int:
         """How many servers exist."""

@@ -1,0 +1,227 @@
+"""The detail screen's Panel tab: the module's live state, its power and reinstall actions, and
+the module's own sub-tabs.
+
+The panel is asked in a thread worker (the module calls have timeouts), only when the tab is
+first shown, on `R`, and after an action; a failure is one line with the retry key, and an
+answer to an older question is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Static
+
+from svcconsole.console import render
+from svcconsole.console.messages import PanelLoaded, PowerSent, ServiceSaved
+from svcconsole.core import delivery, services
+from svcconsole.core.errors import SvcError
+from svcconsole.core.statuses import Status
+from svcconsole.modules import ModuleError, get_module, is_module
+
+if TYPE_CHECKING:
+    from svcconsole.app import ConsoleApp
+
+ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
+SIGNAL_NAME = re.compile(r"[a-z][a-z_-]{0,30}")
+POWER_SETTLE_SECONDS = 2.0
+"""After a power signal the panel is asked at once, then again this much later (a server takes time to stop)."""
+STATE_STYLES = {"running": "green", "offline": "red", "stopped": "red", "suspended": "bold dark_orange", "paused": "dark_orange", "installing": "italic cyan"}
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as the one line the tab shows: a module's or core's message, else its type and text."""
+    if isinstance(error, ModuleError):
+        text = error.message
+    elif isinstance(error, SvcError):
+        text = error.message
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(render.plain(text).split()) or type(error).__name__
+
+
+def read_panel(db: Any, service_id: int, generation: int) -> PanelLoaded:
+    """Ask the service's module for its live state and sub-tabs (in a worker thread)."""
+    try:
+        with db.read() as session:
+            service = services.get_service(session, service_id)
+            status, module_name, held = service.status, service.type, services.held_by_module(service)
+        if not is_module(module_name):
+            return PanelLoaded(service_id, generation, error=f"module {module_name} is not installed")
+        if status not in ON_A_PANEL and not held:
+            why = "not delivered to its panel yet" if status == Status.PENDING.value else "nothing of it is left on its panel"
+            return PanelLoaded(service_id, generation, note=f"the service is {status}: {why}")
+        module = get_module(module_name)
+        if not module.supports_operation("panel"):
+            return PanelLoaded(service_id, generation, note=f"module {module.label or module_name} has no panel")
+        state = delivery.panel_state(db, service_id)
+        tabs = delivery.module_tabs(db, service_id) if module.supports_operation("tabs") else []
+    except Exception as error:  # noqa: BLE001 - every failure becomes the tab's one error line
+        return PanelLoaded(service_id, generation, error=one_line(error))
+    return PanelLoaded(service_id, generation, state=state, tabs=tabs)
+
+
+def state_table(state: Any) -> Table:
+    """The live state as key / value rows: status, resources, addresses, details."""
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("field", style="dim", no_wrap=True, width=16)
+    table.add_column("value", ratio=1)
+    status = render.plain(state.status)
+    table.add_row("state", Text(status, style=STATE_STYLES.get(status, "bold")))
+    for key, value in state.resources.items():
+        table.add_row(render.text(key), Text(render.plain(value)))
+    for address in state.addresses:
+        table.add_row("address", Text(render.plain(address)))
+    for key, value in state.details.items():
+        table.add_row(render.text(key), Text(render.plain(value)))
+    return table
+
+
+def sub_tabs(tabs: list[Any]) -> Group:
+    """The module's sub-tabs, each a titled block of key / value rows."""
+    blocks: list[Any] = []
+    for tab in tabs:
+        blocks.append(Text(f"\n{render.plain(tab.title)}", style="bold underline"))
+        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        table.add_column("field", style="dim", no_wrap=True, width=16)
+        table.add_column("value", ratio=1)
+        for key, value in tab.rows:
+            table.add_row(render.text(key), Text(render.plain(value)))
+        blocks.append(table)
+    return Group(*blocks)
+
+
+class PanelView(Vertical):
+    """The Panel tab's content, asking the module in workers and showing what it answered."""
+
+    def __init__(self, service_id: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.service_id = service_id
+        self.generation = 0
+        self.asked = False
+        self.loaded: PanelLoaded | None = None
+        self.service_status: str | None = None
+        self.module_operations: frozenset[str] = frozenset()
+        self._shown = 0
+
+    @property
+    def console_app(self) -> "ConsoleApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="panel-body"):
+            yield Horizontal(id="panel-actions", classes="pane-buttons")
+            yield Static(Text("the panel is asked when this tab opens", style="dim"), id="panel-state")
+            yield Static(id="panel-tabs")
+
+    def know_service(self, status: str, operations: frozenset[str]) -> None:
+        """The service's status and its module's operations, for the buttons offered."""
+        changed = (status, operations) != (self.service_status, self.module_operations)
+        self.service_status, self.module_operations = status, operations
+        if changed and self.loaded is not None:
+            self.call_later(self._show, self.loaded)
+
+    def ask(self) -> None:
+        """Ask the panel (again); an answer to an earlier question is dropped."""
+        self.asked = True
+        self.generation += 1
+        self.query_one("#panel-state", Static).update(Text("asking the panel…", style="italic dim"))
+        self._read(self.service_id, self.generation)
+
+    @work(thread=True, exclusive=True, group="panel-read")
+    def _read(self, service_id: int, generation: int) -> None:
+        self.post_message(read_panel(self.console_app.db, service_id, generation))
+
+    @on(PanelLoaded)
+    async def _loaded(self, message: PanelLoaded) -> None:
+        message.stop()
+        if message.generation != self.generation:
+            return
+        self.loaded = message
+        await self._show(message)
+
+    async def _show(self, message: PanelLoaded) -> None:
+        """Show an answer; of two overlapping calls only the later one mounts its buttons."""
+        self._shown += 1
+        showing = self._shown
+        state_widget = self.query_one("#panel-state", Static)
+        actions = self.query_one("#panel-actions", Horizontal)
+        await actions.remove_children()
+        if showing != self._shown:
+            return
+        actions.display = False
+        self.query_one("#panel-tabs", Static).update(sub_tabs(message.tabs))
+        if message.error:
+            line = Text()
+            line.append(message.error, "bold red")
+            line.append("\nR", "bold")
+            line.append(" asks the panel again", "dim")
+            state_widget.update(line)
+            await actions.mount(Button("Retry", id="panel-retry"))
+            actions.display = True
+            return
+        if message.note:
+            state_widget.update(Text(message.note, style="dim"))
+            return
+        state = message.state
+        state_widget.update(state_table(state))
+        active = self.service_status == Status.ACTIVE.value
+        read_only = not self.console_app.can_act
+        buttons: list[Button] = []
+        if "power" in self.module_operations and active:
+            for signal in state.actions:
+                if signal != "reinstall" and SIGNAL_NAME.fullmatch(str(signal)):
+                    buttons.append(Button(signal, id=f"power-{signal}", classes="power", disabled=read_only))
+        if "reinstall" in self.module_operations and active:
+            buttons.append(Button("Reinstall…", id="reinstall", variant="warning", disabled=read_only))
+        if buttons:
+            await actions.mount_all(buttons)
+            actions.display = True
+
+    @on(Button.Pressed, "#panel-retry")
+    def _retry(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.ask()
+
+    @on(Button.Pressed, ".power")
+    def _power_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if not self.console_app.can_act:
+            self.console_app.refuse_read_only()
+            return
+        signal = (event.button.id or "").removeprefix("power-")
+        self.query_one("#panel-state", Static).update(Text(f"sending {signal}…", style="italic dim"))
+        self._send_power(signal)
+
+    @work(thread=True, group="panel-power")
+    def _send_power(self, signal: str) -> None:
+        app = self.console_app
+        try:
+            result = delivery.power(app.db, app.actor, self.service_id, signal)
+        except Exception as error:  # noqa: BLE001 - shown as one line; the tab stays usable
+            self.post_message(PowerSent(signal, error=one_line(error)))
+            return
+        self.post_message(PowerSent(signal, render.plain(result.message) or f"{signal} sent"))
+
+    @on(PowerSent)
+    def _power_sent(self, message: PowerSent) -> None:
+        message.stop()
+        if message.error:
+            self.console_app.show_error(f"power {message.signal}: {message.error}")
+        else:
+            self.notify(message.message, timeout=4, markup=False)
+            self.post_message(ServiceSaved(""))
+        self.ask()
+        asked = self.generation
+        self.set_timer(POWER_SETTLE_SECONDS, lambda: self._ask_unless_asked_since(asked))
+
+    def _ask_unless_asked_since(self, generation: int) -> None:
+        if self.generation == generation and self.is_attached:
+            self.ask()
