@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from svcconsole.client.actions import client_bindings, mutating
-from svcconsole.client.dialogs import CancelDialog, CancelRequest, RenewDialog
+from svcconsole.client.dialogs import CancelDialog, CancelRequest
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, HistoryLoaded
 from svcconsole.client.widgets import EMPTY, ActiveServices
 from svcconsole.console import render
@@ -25,7 +25,7 @@ from svcconsole.core import customer
 from svcconsole.core.customer import CustomerDetail, Dashboard
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
-from svcconsole.screens.detail import header_text, key_values
+from svcconsole.screens.detail import header_text, key_values, step_tab
 from svcconsole.screens.dialogs import ConfirmDialog
 from svcconsole.screens.services import ServicesScreen
 from svcconsole.store.queries import ServiceFilter
@@ -408,16 +408,11 @@ class ClientDetailScreen(_CustomerScreen):
 
     # ------------------------------------------------------------------ tabs
 
-    def _step_tab(self, delta: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        current = DETAIL_TABS.index(tabs.active) if tabs.active in DETAIL_TABS else 0
-        tabs.active = DETAIL_TABS[(current + delta) % len(DETAIL_TABS)]
-
     def action_next_tab(self) -> None:
-        self._step_tab(1)
+        step_tab(self.query_one(TabbedContent), DETAIL_TABS, 1)
 
     def action_previous_tab(self) -> None:
-        self._step_tab(-1)
+        step_tab(self.query_one(TabbedContent), DETAIL_TABS, -1)
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -31,6 +31,7 @@ from svcconsole.core.services import ActionContext, ActionImpl, Outcome
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job, Product, Service, ServiceMeta, Upgrade
+from svcconsole.store.invoices import invoice_totals
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -135,15 +136,7 @@ def list_invoices(
     limit: int = 100,
 ) -> list[InvoiceSummary]:
     """Invoices, newest first, with their totals computed in the database."""
-    totals = (
-        select(
-            InvoiceLine.invoice_id.label("invoice_id"),  # type: ignore[attr-defined]
-            func.coalesce(func.sum(InvoiceLine.amount), 0).label("total"),
-            func.count(InvoiceLine.id).label("line_count"),  # type: ignore[arg-type]
-        )
-        .group_by(InvoiceLine.invoice_id)
-        .subquery()
-    )
+    totals = invoice_totals()
     query = (
         select(Invoice, totals.c.total, totals.c.line_count, Customer.name, Customer.email)
         .join(Customer, Customer.id == Invoice.customer_id)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from svcconsole.store.models import Activity, Customer, Job, Product, ProductPrice, Renewal, Server, Service, ServiceOption
+from svcconsole.store.models import Activity, Customer, Job, Product, ProductPrice, Renewal, Server, ServiceOption
 
 SERVICE_FIELDS = (
     "id", "uuid", "name", "customer_id", "customer", "product_id", "product", "server_id", "server", "type",

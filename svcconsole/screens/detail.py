@@ -145,6 +145,15 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
     ])
 
 
+
+def step_tab(tabs: TabbedContent, names: tuple[str, ...] | list[str], delta: int) -> None:
+    """Show the next or previous of `names`; focus moves to the tab bar first, or a focused
+    widget in the pane being left would bring its pane straight back."""
+    current = names.index(tabs.active) if tabs.active in names else 0
+    tabs.query_one(Tabs).focus()
+    tabs.active = names[(current + delta) % len(names)]
+
+
 class DetailScreen(Screen[None]):
     """One service, its tabs, and the actions that apply to it."""
 
@@ -311,19 +320,11 @@ class DetailScreen(Screen[None]):
 
     # ------------------------------------------------------------------ tabs
 
-    def _step_tab(self, delta: int) -> None:
-        """Show the next or previous tab; focus moves to the tab bar first, or a focused
-        widget in the pane being left would bring its pane straight back."""
-        tabs = self.query_one(TabbedContent)
-        current = TABS.index(tabs.active) if tabs.active in TABS else 0
-        tabs.query_one(Tabs).focus()
-        tabs.active = TABS[(current + delta) % len(TABS)]
-
     def action_next_tab(self) -> None:
-        self._step_tab(1)
+        step_tab(self.query_one(TabbedContent), TABS, 1)
 
     def action_previous_tab(self) -> None:
-        self._step_tab(-1)
+        step_tab(self.query_one(TabbedContent), TABS, -1)
 
     def action_back(self) -> None:
         self.dismiss(None)

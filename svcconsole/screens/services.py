@@ -77,7 +77,6 @@ class ServicesScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        app = self.console_app
         with Vertical(id="services"):
             yield Static(id="title")
             yield StatusTabs(id="tabs")

@@ -21,6 +21,7 @@ from svcconsole.store.engine import Database
 from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
+from svcconsole.store.invoices import invoice_totals
 
 DELETED = "deleted"
 
@@ -171,15 +172,7 @@ class CustomerScope:
 
     def invoices(self, session: Session, statuses: Sequence[str], *, limit: int = 50) -> list[InvoiceRow]:
         """The customer's invoices in `statuses`, newest first, with totals from the database."""
-        totals = (
-            select(
-                InvoiceLine.invoice_id.label("invoice_id"),  # type: ignore[attr-defined]
-                func.coalesce(func.sum(InvoiceLine.amount), 0).label("total"),
-                func.count(InvoiceLine.id).label("line_count"),  # type: ignore[arg-type]
-            )
-            .group_by(InvoiceLine.invoice_id)
-            .subquery()
-        )
+        totals = invoice_totals()
         query = (
             select(Invoice, totals.c.total, totals.c.line_count)
             .outerjoin(totals, totals.c.invoice_id == Invoice.id)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from svcconsole.core import clock, jobs
-from svcconsole.store.models import Job, Service
+from svcconsole.store.models import Job
 
 
 def create(cli, product, name, *extra):
