@@ -98,7 +98,7 @@ def _customer_filter(session: Session, service_filter: ServiceFilter, text: str)
 def parse_when(field: str, text: str, *, tz_name: str = "UTC") -> datetime:
     """`7d` (from now) or a date."""
     value = text.strip()
-    if re.fullmatch(r"\d+[hdwm]?", value):
+    if re.fullmatch(r"[0-9]+[hdwm]?", value):
         return clock.now() + parse.parse_duration(field, value)
     from zoneinfo import ZoneInfo
 
@@ -152,13 +152,16 @@ def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = No
     return with_search(session, replace(service_filter, terms=tuple(terms)), " ".join(free))
 
 
-def with_search(session: Session, service_filter: ServiceFilter, text: str | None) -> ServiceFilter:
-    """The filter with its free text, and the index's matches when the term is selective."""
+def with_search(session: Session, service_filter: ServiceFilter, text: str | None, *, field: str = "search") -> ServiceFilter:
+    """The filter with its free text, and the index's matches when the term is selective.
+
+    A term of digits alone is an id, so one that cannot be an id is refused, however long.
+    """
     term = (text or "").strip()
     if not term:
         return replace(service_filter, search=None, search_ids=None)
-    if term.isdigit() and not (term.isdecimal() and (len(term) > 12 or int(term) <= parse.MAX_ID)):
-        raise InvalidInput("search", f"{term!r} is a number but not an id (1 to {parse.MAX_ID}, digits 0-9); search for it within other text")
+    if term.isdigit() and not parse.looks_like_id(term):
+        raise InvalidInput(field, f"{term!r} is a number but not an id (1 to {parse.MAX_ID}, digits 0-9); search for it within other text")
     return replace(service_filter, search=term, search_ids=search.matching_ids(session, term.lower()))
 
 
@@ -199,5 +202,5 @@ def build_filter(
         service_filter = replace(service_filter, expires_before=clock.now() + parse.parse_duration("--expiring-within", expiring_within))
     if text is not None:
         parse.parse_text("--search", text, max_length=200)
-        service_filter = with_search(session, service_filter, text)
+        service_filter = with_search(session, service_filter, text, field="--search")
     return service_filter

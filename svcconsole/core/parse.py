@@ -10,15 +10,22 @@ from zoneinfo import ZoneInfo
 from svcconsole.core.clock import as_utc
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput
+from svcconsole.store.queries import MAX_ID
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("9999999999.99")
 EMAIL_PATTERN = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-DURATION_PATTERN = re.compile(r"^\s*(\d{1,5})\s*([hdwm]?)\s*$")
+DURATION_PATTERN = re.compile(r"^\s*([0-9]+)\s*([hdwm]?)\s*$")
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")
+ID_DIGITS = re.compile(r"[0-9]{1,12}")
+AMOUNT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
+"""Digits are ASCII only: Python's `int` and `Decimal` also take Arabic-Indic, full-width and
+other Unicode digits, which a user never means as an id or an amount."""
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 ACCEPTED_DATE = "YYYY-MM-DD or ISO 8601 date-time"
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 MAX_DURATION = timedelta(days=36500)
+HOURS_PER_UNIT = {"h": 1, "d": 24, "w": 24 * 7, "m": 24 * 30}
 
 
 def parse_date(field: str, text: str, tz: ZoneInfo) -> datetime:
@@ -43,12 +50,12 @@ def parse_date(field: str, text: str, tz: ZoneInfo) -> datetime:
 def parse_money(field: str, text: str | Decimal | int, *, allow_negative: bool = False) -> Decimal:
     """A non-negative amount with at most two decimals."""
     raw = str(text).strip()
+    if not AMOUNT.fullmatch(raw):
+        raise InvalidInput(field, f"{raw!r} is not an amount (a number such as 12.00)")
     try:
         amount = Decimal(raw)
     except InvalidOperation:
         raise InvalidInput(field, f"{raw!r} is not an amount (a number such as 12.00)") from None
-    if not amount.is_finite():
-        raise InvalidInput(field, f"{raw!r} is not an amount (a number such as 12.00)")
     if amount < 0 and not allow_negative:
         raise InvalidInput(field, f"{raw} is negative (0 or more is accepted)")
     if abs(amount) > MAX_MONEY:
@@ -60,8 +67,8 @@ def parse_money(field: str, text: str | Decimal | int, *, allow_negative: bool =
 
 def parse_int(field: str, text: str | int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = str(text).strip()
-    if not re.fullmatch(r"[+-]?\d{1,12}", raw):
-        raise InvalidInput(field, f"{raw!r} is not a whole number")
+    if not WHOLE_NUMBER.fullmatch(raw):
+        raise InvalidInput(field, f"{raw!r} is not a whole number (digits 0-9)")
     value = int(raw)
     if minimum is not None and value < minimum:
         raise InvalidInput(field, f"{value} is too small (at least {minimum})")
@@ -70,19 +77,17 @@ def parse_int(field: str, text: str | int, *, minimum: int | None = None, maximu
     return value
 
 
-MAX_ID = 2**31 - 1
-"""The largest id a table can hold (ids are 32-bit INTEGER columns on PostgreSQL)."""
 
 
 def looks_like_id(text: str | int) -> bool:
     """True when `text` can be taken as an id (what `parse_id` accepts, zero aside)."""
     raw = str(text).strip()
-    return re.fullmatch(r"\d{1,12}", raw) is not None and int(raw) <= MAX_ID
+    return ID_DIGITS.fullmatch(raw) is not None and int(raw) <= MAX_ID
 
 
 def parse_id(field: str, text: str | int) -> int:
     raw = str(text).strip()
-    if not re.fullmatch(r"\d{1,12}", raw) or not 0 < int(raw) <= MAX_ID:
+    if not ID_DIGITS.fullmatch(raw) or not 0 < int(raw) <= MAX_ID:
         raise InvalidInput(field, f"{raw!r} is not an id (a whole number from 1 to {MAX_ID})")
     return int(raw)
 
@@ -143,11 +148,11 @@ def parse_duration(field: str, text: str) -> timedelta:
     match = DURATION_PATTERN.match(text or "")
     if not match:
         raise InvalidInput(field, f"{text!r} is not a duration (such as 7d, 12h, 2w)")
-    amount, unit = int(match.group(1)), match.group(2) or "d"
-    span = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount), "m": timedelta(days=30 * amount)}[unit]
-    if span > MAX_DURATION:
+    digits, unit = match.group(1).lstrip("0") or "0", match.group(2) or "d"
+    hours = int(digits) * HOURS_PER_UNIT[unit] if len(digits) <= 12 else None
+    if hours is None or hours > MAX_DURATION / timedelta(hours=1):
         raise InvalidInput(field, f"{text!r} is too long (at most 36500d, 100 years)")
-    return span
+    return timedelta(hours=hours)
 
 
 def parse_key_values(field: str, pairs: list[str] | None) -> dict[str, str]:

@@ -7,6 +7,7 @@ others, fetched as a second segment ordered by id, so every sort stays on its in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,6 +20,9 @@ from svcconsole.store import search
 from svcconsole.store.models import Service
 
 DELETED = "deleted"
+MAX_ID = 2**31 - 1
+"""The largest id a table can hold (ids are 32-bit INTEGER columns on PostgreSQL)."""
+ID_TERM = re.compile(r"[0-9]{1,10}")
 
 SORT_COLUMNS: dict[str, Any] = {
     "id": Service.id,
@@ -134,7 +138,7 @@ def search_condition(text: str, ids: tuple[int, ...] | None = None) -> ColumnEle
     """
     term = text.strip().lower()
     match = Service.id.in_(ids) if ids is not None else Service.search_text.like(f"%{search.escape_like(term)}%", escape="\\")  # type: ignore[union-attr, attr-defined]
-    if term.isdigit() and len(term) <= 12:
+    if ID_TERM.fullmatch(term) and int(term) <= MAX_ID:
         return or_(match, Service.id == int(term))
     return match
 

@@ -49,6 +49,12 @@ CASES = [
     ("bad role", ["operators", "add", "zed", "--role", "god"], "role", "not a role"),
     ("bad metadata value", ["services", "meta", "1", "set", "max_renewals", "-1"], "metadata max_renewals", "too small"),
     ("edit nothing", ["services", "edit", "1"], "fields", "nothing to change"),
+    ("arabic-indic id", ["services", "show", "١٢"], "id", "not an id"),
+    ("full-width id", ["services", "suspend", "１"], "id", "not an id"),
+    ("full-width price", [*CREATE, "--price", "５"], "--price", "not an amount"),
+    ("superscript days", ["services", "add-days", "1", "--days", "²"], "days", "not a whole number"),
+    ("far too long duration", ["services", "list", "--expiring-within", "3000000d"], "--expiring-within", "too long"),
+    ("number too long for an id", ["services", "list", "--search", "1234567890123"], "--search", "not an id"),
 ]
 
 

@@ -166,3 +166,15 @@ def test_filter_errors_name_the_term(db, text, message):
 def test_unknown_product_matches_nothing(seeded):
     with seeded.read() as session:
         assert queries.count(session, filters.parse_filter(session, "product:nonexistent")) == 0
+
+
+@pytest.mark.parametrize("term", ["²", "١٢", "１２", "2147483648", "99999999999", "123456789012"])
+def test_a_search_term_is_an_id_only_when_it_is_ascii_digits_within_the_id_range(seeded, term):
+    with seeded.read() as session:
+        assert queries.count(session, ServiceFilter(search=term)) == 0
+        assert queries.page(session, ServiceFilter(search=term), Sort("id"), limit=5) == []
+
+
+def test_a_search_for_an_id_finds_that_service(seeded):
+    with seeded.read() as session:
+        assert [row.id for row in queries.page(session, ServiceFilter(search="12", include_deleted=True), Sort("id"), limit=500) if row.id == 12] == [12]

@@ -1,0 +1,38 @@
+"""User input parsing: ASCII digits only, and limits that agree however far past them a value is."""
+
+import pytest
+
+from svcconsole.core import parse
+from svcconsole.core.errors import InvalidInput
+
+NON_ASCII_DIGITS = ["١٢", "１２", "５", "²", "①", "٣"]
+
+
+@pytest.mark.parametrize("text", NON_ASCII_DIGITS)
+def test_ids_whole_numbers_and_amounts_take_ascii_digits_only(text):
+    for parser in (parse.parse_id, parse.parse_int, parse.parse_money):
+        with pytest.raises(InvalidInput) as refused:
+            parser("--field", text)
+        assert refused.value.message.startswith("--field: ") and "\n" not in refused.value.message
+    assert parse.looks_like_id(text) is False
+
+
+@pytest.mark.parametrize("text", [*NON_ASCII_DIGITS, "７d"])
+def test_durations_take_ascii_digits_only(text):
+    with pytest.raises(InvalidInput, match="not a duration"):
+        parse.parse_duration("--expiring-within", text)
+
+
+def test_ascii_input_still_parses():
+    assert (parse.parse_id("id", " 12 "), parse.parse_int("n", "-7"), str(parse.parse_money("p", "12.5")), parse.parse_money("p", "1e2")) == (12, -7, "12.50", 100)
+    assert parse.parse_duration("d", "2w").days == 14 and parse.parse_duration("d", "12h").total_seconds() == 12 * 3600
+
+
+@pytest.mark.parametrize("text", ["36501d", "99999d", "3000000d", "9" * 30 + "d", "9" * 5000, "5215w", "1217m", "876001h"])
+def test_a_duration_past_the_limit_is_too_long_however_far_past(text):
+    with pytest.raises(InvalidInput, match="too long"):
+        parse.parse_duration("--expiring-within", text)
+
+
+def test_the_longest_duration_is_accepted():
+    assert parse.parse_duration("d", "36500d").days == 36500 and parse.parse_duration("d", "876000h").days == 36500
