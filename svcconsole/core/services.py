@@ -936,10 +936,11 @@ def edit_service(
     parsed: dict[str, Any] = {}
     for key, text in changes.items():
         parsed[key] = _parse_field(session, service, key, text, tz)
+    _check_expiry_kept(service, parsed)
     if "status" in parsed and parsed["status"] != service.status:
         require(actor, ACTIONS["set-status"].role, "a status override")
         if not (reason or "").strip():
-            raise InvalidInput("reason", "changing the status needs a reason")
+            raise InvalidInput("--reason", "changing the status needs a reason")
     changed: dict[str, tuple[Any, Any]] = {}
     for key, value in parsed.items():
         if key == "server":
@@ -980,8 +981,26 @@ def edit_service(
     return changed
 
 
+def _check_expiry_kept(service: Service, parsed: dict[str, Any]) -> None:
+    """Refuse an edit that leaves a recurring service without an expiry (renewals move it)."""
+    cycle = parsed.get("billing_cycle", service.billing_cycle)
+    expires = parsed.get("expires_at", service.expires_at)
+    if expires is None and cycles.is_recurring(cycle) and ("expires_at" in parsed or "billing_cycle" in parsed):
+        option = edit_option("expires_at" if "expires_at" in parsed else "billing_cycle")
+        raise InvalidInput(option, f"a {cycle} service needs an expiry date (only onetime and free services have none); give --expires YYYY-MM-DD")
+
+
+EDIT_OPTIONS = {"expires_at": "--expires", "billing_cycle": "--cycle"}
+"""The `services edit` option of each field whose option is not the field's own name."""
+
+
+def edit_option(key: str) -> str:
+    """The `services edit` option that sets field `key`, for messages."""
+    return EDIT_OPTIONS.get(key, f"--{key.replace('_', '-')}")
+
+
 def _parse_field(session: Session, service: Service, key: str, text: str | None, tz: ZoneInfo) -> Any:
-    option = f"--{key.replace('_', '-')}"
+    option = edit_option(key)
     if key == "name":
         return parse.parse_text(option, text, required=True)
     if key in {"description", "notes"}:

@@ -123,3 +123,36 @@ def test_options_add_edit_remove(db, admin, catalog, frozen):
         assert services.options_of(session, service_id) == []
         actions = [row.action for row in session.exec(select(Activity).where(Activity.service_id == service_id)).all()]
     assert actions[-3:] == ["option_add", "option_edit", "option_remove"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "option"),
+    [("expires_at", "2027-02-30", "--expires"), ("billing_cycle", "bogus", "--cycle"), ("initial_price", "x", "--initial-price"), ("max_renewals", "x", "--max-renewals")],
+)
+def test_a_refused_field_is_named_by_the_option_that_sets_it(db, admin, catalog, field, value, option):
+    service_id = new_service(db, admin, catalog)
+    with pytest.raises(InvalidInput) as refused:
+        db.transaction(lambda session: services.edit_service(session, admin, service_id, {field: value}))
+    assert refused.value.field == option and refused.value.message.startswith(f"{option}: ")
+
+
+@pytest.mark.parametrize("changes", [{"expires_at": "none"}, {"expires_at": ""}, {"expires_at": "none", "billing_cycle": "annually"}])
+def test_a_recurring_service_keeps_its_expiry(db, admin, catalog, frozen, changes):
+    service_id = new_service(db, admin, catalog, status="active")
+    before = read(db, service_id)
+    with pytest.raises(InvalidInput, match="needs an expiry date") as refused:
+        db.transaction(lambda session: services.edit_service(session, admin, service_id, changes))
+    assert refused.value.field == "--expires"
+    assert (read(db, service_id).expires_at, read(db, service_id).version) == (before.expires_at, before.version)
+
+
+def test_onetime_and_free_services_may_have_no_expiry_but_a_recurring_cycle_needs_one(db, admin, catalog, frozen):
+    service_id = new_service(db, admin, catalog, status="active")
+    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"billing_cycle": "onetime", "expires_at": "none"}))
+    assert (read(db, service_id).billing_cycle, read(db, service_id).expires_at) == ("onetime", None)
+    with pytest.raises(InvalidInput, match="needs an expiry date") as refused:
+        db.transaction(lambda session: services.edit_service(session, admin, service_id, {"billing_cycle": "monthly"}))
+    assert refused.value.field == "--cycle"
+    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"billing_cycle": "free"}))
+    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"billing_cycle": "monthly", "expires_at": "2027-05-01"}))
+    assert read(db, service_id).billing_cycle == "monthly"
