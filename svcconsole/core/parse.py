@@ -24,6 +24,7 @@ other Unicode digits, which a user never means as an id or an amount."""
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 ACCEPTED_DATE = "YYYY-MM-DD or ISO 8601 date-time"
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+MAX_EMAIL, MAX_EMAIL_LOCAL_PART = 254, 64
 MAX_DURATION = timedelta(days=36500)
 HOURS_PER_UNIT = {"h": 1, "d": 24, "w": 24 * 7, "m": 24 * 30}
 
@@ -112,9 +113,15 @@ def parse_cycle(field: str, text: str) -> BillingCycle:
 
 def parse_email(field: str, text: str) -> str:
     value = (text or "").strip()
-    if len(value) > 320 or not EMAIL_PATTERN.match(value):
-        raise InvalidInput(field, f"{value!r} is not an email address (name@example.com)")
+    if len(value) > MAX_EMAIL or not EMAIL_PATTERN.match(value):
+        raise InvalidInput(field, f"{_clip(value)!r} is not an email address (name@example.com, at most {MAX_EMAIL} characters)")
+    if len(value.partition("@")[0]) > MAX_EMAIL_LOCAL_PART:
+        raise InvalidInput(field, f"{_clip(value)!r}: the part before @ is longer than {MAX_EMAIL_LOCAL_PART} characters")
     return value.lower()
+
+
+def _clip(text: str, length: int = 80) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def parse_text(field: str, text: str | None, *, required: bool = False, max_length: int = 200) -> str | None:

@@ -36,3 +36,17 @@ def test_a_duration_past_the_limit_is_too_long_however_far_past(text):
 
 def test_the_longest_duration_is_accepted():
     assert parse.parse_duration("d", "36500d").days == 36500 and parse.parse_duration("d", "876000h").days == 36500
+
+
+@pytest.mark.parametrize("address", ["a" * 65 + "@example.com", "a" * 300 + "@example.com", "bob@" + "x" * 250 + ".com"])
+def test_emails_past_the_usual_limits_are_refused(address):
+    with pytest.raises(InvalidInput) as refused:
+        parse.parse_email("--email", address)
+    assert refused.value.message.startswith("--email: ") and len(refused.value.message) < 200
+
+
+def test_emails_at_the_limits_are_accepted():
+    local = "a" * 64
+    assert parse.parse_email("--email", f"{local}@Example.com") == f"{local}@example.com"
+    longest = "b@" + ".".join(["x" * 63] * 3) + "." + "y" * (254 - 2 - 3 * 64)
+    assert len(longest) == 254 and parse.parse_email("--email", longest) == longest
