@@ -111,12 +111,17 @@ def parse_config_value(text: str) -> Any:
 
 
 def parse_prices(pairs: list[str] | None) -> dict[BillingCycle, Decimal]:
+    """`CYCLE=AMOUNT` pairs, each cycle at most once."""
     prices: dict[BillingCycle, Decimal] = {}
     for pair in pairs or []:
         cycle_text, sep, amount_text = pair.partition("=")
         if not sep:
             raise InvalidInput("--price", f"{pair!r} is not CYCLE=AMOUNT (such as monthly=12.00)")
-        prices[parse.parse_cycle("--price", cycle_text)] = parse.parse_money("--price", amount_text)
+        cycle = parse.parse_cycle("--price", cycle_text)
+        amount = parse.parse_money("--price", amount_text)
+        if cycle in prices:
+            raise InvalidInput("--price", f"{cycle.value} is given twice ({prices[cycle]} and {amount}); give each cycle once")
+        prices[cycle] = amount
     return prices
 
 

@@ -187,6 +187,18 @@ def fingerprint(db: Database) -> tuple[dict[str, int], str]:
     return row_counts(db), service_checksum(db)
 
 
+def every_row_digest(db: Database) -> dict[str, str]:
+    """A digest of every row of every table, per table: any write at all changes one."""
+    digests = {}
+    with db.engine.connect() as connection:
+        for name, table in metadata.tables.items():
+            digest = hashlib.sha256()
+            for row in connection.execute(sa_select(*table.columns).order_by(*table.primary_key.columns)):
+                digest.update(repr(tuple(row)).encode())
+            digests[name] = digest.hexdigest()
+    return digests
+
+
 def table_rows(db: Database, table: str, order: Sequence[str] = ()) -> list[tuple[Any, ...]]:
     """Every row of `table` as tuples (for before / after comparisons)."""
     clause = f" ORDER BY {', '.join(order)}" if order else ""
