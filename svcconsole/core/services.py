@@ -38,6 +38,8 @@ from svcconsole.store.models import (
     ServiceOption,
 )
 
+MAX_DAYS = 36500
+MAX_CYCLES = 120
 RENEWAL_LIMIT_KEYS = ("max_renewals", "max_renewals_in_current_month", "max_renewals_in_current_week")
 KNOWN_META_KEYS: dict[str, str] = {
     "max_renewals": "maximum number of renewals (a whole number)",
@@ -275,9 +277,7 @@ def _apply_deliver(ctx: ActionContext) -> str:
 
 
 def _check_suspend(ctx: ActionContext) -> None:
-    kind = ctx.params.get("kind", SuspendKind.ADMIN.value)
-    if kind not in {item.value for item in SuspendKind}:
-        raise InvalidInput("kind", f"{kind!r} is not a suspension kind (admin, client, abuse, overdue, temporary)")
+    ctx.params["kind"] = parse_suspend_kind(ctx.params.get("kind"))
 
 
 def _apply_suspend(ctx: ActionContext) -> str:
@@ -604,7 +604,7 @@ def normalize_action(action: str, params: dict[str, Any]) -> str:
     if action == "cancel":
         mode = params.get("mode") or CancelMode.END_OF_CYCLE.value
         if mode not in {item.value for item in CancelMode}:
-            raise InvalidInput("mode", f"{mode!r} is not a cancel mode (end-of-cycle or immediate)")
+            raise InvalidInput("--mode", f"{mode!r} is not a cancel mode (end-of-cycle or immediate)")
         return "cancel-end-of-cycle" if mode == CancelMode.END_OF_CYCLE.value else "cancel-immediately"
     if action not in IMPLEMENTATIONS:
         raise InvalidInput("action", f"{action!r} is not an action")
@@ -615,17 +615,27 @@ def validate_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     """Check an action's parameters once, before any service is touched."""
     clean = dict(params)
     if action in {"add-days", "subtract-days"}:
-        clean["days"] = parse.parse_int("days", clean.get("days", ""), minimum=1, maximum=36500)
-    if action == "renew":
-        clean["cycles"] = parse.parse_int("cycles", clean.get("cycles", 1), minimum=1, maximum=120)
+        clean["days"] = parse.parse_int("--days", clean.get("days", ""), minimum=1, maximum=MAX_DAYS)
+    if action in {"renew", "renew-invoice"}:
+        clean["cycles"] = parse.parse_int("--cycles", clean.get("cycles", 1), minimum=1, maximum=MAX_CYCLES)
+    if action == "renew-invoice":
+        from svcconsole.core.billing import parse_invoice_ref
+
+        if clean.pop("free", False):
+            raise InvalidInput("--free", "a renewal by invoice is billed at the price; --free goes without --invoice")
+        clean["invoice"] = parse_invoice_ref("--invoice", clean.get("invoice", "new"))
     if action == "suspend":
-        kind = str(clean.get("kind") or SuspendKind.ADMIN.value).strip().lower()
-        if kind not in {item.value for item in SuspendKind}:
-            raise InvalidInput("kind", f"{kind!r} is not a suspension kind (admin, client, abuse, overdue, temporary)")
-        clean["kind"] = kind
+        clean["kind"] = parse_suspend_kind(clean.get("kind"))
     if "reason" in clean and clean["reason"] is not None:
-        clean["reason"] = parse.parse_text("reason", clean["reason"], max_length=2000)
+        clean["reason"] = parse.parse_text("--reason", clean["reason"], max_length=2000)
     return clean
+
+
+def parse_suspend_kind(text: str | None) -> str:
+    kind = str(text or SuspendKind.ADMIN.value).strip().lower()
+    if kind not in {item.value for item in SuspendKind}:
+        raise InvalidInput("--kind", f"{kind!r} is not a suspension kind (admin, client, abuse, overdue, temporary)")
+    return kind
 
 
 def perform(
