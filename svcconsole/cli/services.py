@@ -707,7 +707,7 @@ def bulk_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
     with _read(ctx) as session:
         run = session.get(BulkRun, identifier)
         if run is None:
-            raise InvalidInput("RUN", f"no bulk run {identifier}")
+            raise NotFound(f"RUN: no bulk run {identifier}")
         pending_jobs = dict(session.exec(select(Job.service_id, Job.status).where(Job.bulk_run_id == identifier)).all())
     result = bulk.report(state(ctx).db, identifier)
     rows = [{"service_id": item.service_id, "outcome": item.outcome, "job": pending_jobs.get(item.service_id), "message": item.message} for item in result.items]

@@ -69,14 +69,14 @@ def parse_module(field: str, text: str) -> str:
 def _check_email_free(session: Session, email: str, customer_id: int | None = None) -> None:
     other = session.exec(select(Customer).where(Customer.email == email)).first()
     if other is not None and other.id != customer_id:
-        raise InvalidInput("email", f"{email} is already the email of customer {other.id}")
+        raise InvalidInput("--email", f"{email} is already the email of customer {other.id}")
 
 
 def add_customer(session: Session, actor: Actor, *, name: str, email: str, company: str | None = None) -> Customer:
     require(actor, Role.OPERATOR, "adding a customer")
-    name = parse.parse_text("name", name, required=True) or ""
-    email = parse.parse_email("email", email)
-    company = parse.parse_text("company", company)
+    name = parse.parse_text("--name", name, required=True) or ""
+    email = parse.parse_email("--email", email)
+    company = parse.parse_text("--company", company)
     _check_email_free(session, email)
     customer = Customer(name=name, email=email, company=company or None, created_at=clock.now())
     session.add(customer)
@@ -88,13 +88,13 @@ def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None 
     require(actor, Role.OPERATOR, "editing a customer")
     customer = resolve_customer(session, ref)
     if name is not None:
-        customer.name = parse.parse_text("name", name, required=True) or ""
+        customer.name = parse.parse_text("--name", name, required=True) or ""
     if email is not None:
-        new_email = parse.parse_email("email", email)
+        new_email = parse.parse_email("--email", email)
         _check_email_free(session, new_email, customer.id)
         customer.email = new_email
     if company is not None:
-        customer.company = parse.parse_text("company", company) or None
+        customer.company = parse.parse_text("--company", company) or None
     session.add(customer)
     if name is not None or email is not None:
         session.execute(update(Service).where(Service.customer_id == customer.id).values(customer_name=customer.name))
@@ -144,15 +144,15 @@ def add_product(
     default_currency: str = "EUR",
 ) -> Product:
     require(actor, Role.OPERATOR, "adding a product")
-    name = parse.parse_text("name", name, required=True) or ""
-    module = parse_module("type", type)
+    name = parse.parse_text("--name", name, required=True) or ""
+    module = parse_module("--type", type)
     parsed_prices = parse_prices(prices)
     if not parsed_prices:
         raise InvalidInput("--price", "at least one CYCLE=AMOUNT is required (such as monthly=12.00)")
     currency_code = _currency(currency or default_currency)
-    limit = parse.parse_optional_int("max-renewals", max_renewals)
+    limit = parse.parse_optional_int("--max-renewals", max_renewals)
     if session.exec(select(Product).where(Product.name == name)).first() is not None:
-        raise InvalidInput("name", f"a product named {name!r} exists already")
+        raise InvalidInput("--name", f"a product named {name!r} exists already")
     product = Product(
         name=name,
         type=module,
@@ -185,10 +185,10 @@ def edit_product(
     require(actor, Role.OPERATOR, "editing a product")
     product = resolve_product(session, ref)
     if name is not None:
-        new_name = parse.parse_text("name", name, required=True) or ""
+        new_name = parse.parse_text("--name", name, required=True) or ""
         clash = session.exec(select(Product).where(Product.name == new_name, Product.id != product.id)).first()
         if clash is not None:
-            raise InvalidInput("name", f"a product named {new_name!r} exists already")
+            raise InvalidInput("--name", f"a product named {new_name!r} exists already")
         product.name = new_name
         session.execute(update(Service).where(Service.product_id == product.id).values(product_name=product.name))
         session.execute(update(Service).where(Service.product_id == product.id).values(search_text=search.search_text_sql(search.customer_email_sql())))
@@ -201,7 +201,7 @@ def edit_product(
             existing.price = amount
             session.add(existing)
     if max_renewals is not None:
-        product.max_renewals = parse.parse_optional_int("max-renewals", max_renewals)
+        product.max_renewals = parse.parse_optional_int("--max-renewals", max_renewals)
     if config:
         merged = dict(product.config)
         for key, value in parse.parse_key_values("--config", config).items():
@@ -221,7 +221,7 @@ def edit_product(
 def _currency(text: str) -> str:
     value = (text or "").strip().upper()
     if len(value) != 3 or not value.isalpha():
-        raise InvalidInput("currency", f"{text!r} is not a currency code (three letters such as EUR)")
+        raise InvalidInput("--currency", f"{text!r} is not a currency code (three letters such as EUR)")
     return value
 
 
@@ -256,16 +256,16 @@ def add_server(
     config: list[str] | None = None,
 ) -> Server:
     require(actor, Role.OPERATOR, "adding a server")
-    name = parse.parse_text("name", name, required=True) or ""
+    name = parse.parse_text("--name", name, required=True) or ""
     if session.exec(select(Server).where(Server.name == name)).first() is not None:
-        raise InvalidInput("name", f"a server named {name!r} exists already")
+        raise InvalidInput("--name", f"a server named {name!r} exists already")
     server = Server(
         name=name,
-        module=parse_module("module", module),
-        url=_parse_url("url", url),
+        module=parse_module("--module", module),
+        url=_parse_url("--url", url),
         credentials=encrypt(credentials) if credentials else None,
-        node=parse.parse_text("node", node) or None,
-        capacity=parse.parse_optional_int("capacity", capacity),
+        node=parse.parse_text("--node", node) or None,
+        capacity=parse.parse_optional_int("--capacity", capacity),
         config={key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
         created_at=clock.now(),
     )
@@ -290,20 +290,20 @@ def edit_server(
     require(actor, Role.OPERATOR, "editing a server")
     server = resolve_server(session, ref)
     if name is not None:
-        new_name = parse.parse_text("name", name, required=True) or ""
+        new_name = parse.parse_text("--name", name, required=True) or ""
         clash = session.exec(select(Server).where(Server.name == new_name, Server.id != server.id)).first()
         if clash is not None:
-            raise InvalidInput("name", f"a server named {new_name!r} exists already")
+            raise InvalidInput("--name", f"a server named {new_name!r} exists already")
         server.name = new_name
         session.execute(update(Service).where(Service.server_id == server.id).values(server_name=server.name))
     if url is not None:
-        server.url = _parse_url("url", url)
+        server.url = _parse_url("--url", url)
     if credentials is not None:
         server.credentials = encrypt(credentials) if credentials else None
     if node is not None:
-        server.node = parse.parse_text("node", node) or None
+        server.node = parse.parse_text("--node", node) or None
     if capacity is not None:
-        server.capacity = parse.parse_optional_int("capacity", capacity)
+        server.capacity = parse.parse_optional_int("--capacity", capacity)
     if enabled is not None:
         server.enabled = enabled
     if config:

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from svcconsole.core import clock, parse
-from svcconsole.core.errors import InvalidInput
+from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.statuses import Status
 from svcconsole.modules import is_module, module_names
 from svcconsole.store.models import Customer, Product, Server
@@ -187,17 +187,17 @@ def build_filter(
     if product:
         ids = _product_ids(session, product)
         if not ids:
-            raise InvalidInput("--product", f"no product with id or name {product!r}")
+            raise NotFound(f"--product: no product with id or name {product!r}")
         service_filter = replace(service_filter, product_ids=ids)
     if server:
         ids = _server_ids(session, server)
         if not ids:
-            raise InvalidInput("--server", f"no server with id or name {server!r}")
+            raise NotFound(f"--server: no server with id or name {server!r}")
         service_filter = replace(service_filter, server_ids=ids)
     if customer:
         service_filter = _customer_filter(session, service_filter, customer)
         if service_filter.matches_nothing:
-            raise InvalidInput("--customer", f"no customer with email {customer!r}")
+            raise NotFound(f"--customer: no customer with email {customer!r}")
     if expiring_within:
         service_filter = replace(service_filter, expires_before=clock.now() + parse.parse_duration("--expiring-within", expiring_within))
     if text is not None:

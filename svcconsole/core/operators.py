@@ -70,7 +70,7 @@ def parse_role(text: str) -> Role:
     try:
         return Role.from_label((text or "").strip())
     except KeyError:
-        raise InvalidInput("role", f"{text!r} is not a role (viewer, operator or admin)") from None
+        raise InvalidInput("--role", f"{text!r} is not a role (viewer, operator or admin)") from None
 
 
 def ensure_first_admin(session: Session, login: str) -> bool:

@@ -93,3 +93,59 @@ def test_malformed_database_url_is_one_line():
 def test_passwords_in_database_urls_are_never_printed():
     result = Cli("postgresql+psycopg://svc:hunter2@127.0.0.1:1/nowhere")("services", "list")
     assert "hunter2" not in result.stderr and "***" in result.stderr
+
+
+PREFIXES = [
+    (["customers", "add", "--name", "Bob", "--email", "bob@"], "--email"),
+    (["customers", "add", "--name", " ", "--email", "bob@example.com"], "--name"),
+    (["customers", "edit", "1", "--email", "nobody"], "--email"),
+    (["products", "add", "--name", "P", "--type", "whmcs", "--price", "monthly=1"], "--type"),
+    (["products", "add", "--name", "P", "--type", "manual", "--price", "monthly=1", "--max-renewals", "x"], "--max-renewals"),
+    (["products", "add", "--name", "P", "--type", "manual", "--price", "monthly=1", "--currency", "EURO"], "--currency"),
+    (["products", "add", "--name", "Web Pro", "--type", "manual", "--price", "monthly=1"], "--name"),
+    (["servers", "add", "--name", "s", "--module", "manual", "--url", "ftp://x"], "--url"),
+    (["servers", "add", "--name", "s", "--module", "cpanel", "--url", "https://s.example.net"], "--module"),
+    (["servers", "add", "--name", "s", "--module", "manual", "--url", "https://s.example.net", "--capacity", "-1"], "--capacity"),
+    (["servers", "edit", "shared-1", "--url", "nowhere"], "--url"),
+    (["operators", "add", "zed", "--role", "god"], "--role"),
+    (["services", "suspend", "1", "--kind", "angry"], "--kind"),
+    (["services", "add-days", "1", "--days", "0"], "--days"),
+    (["services", "subtract-days", "1", "--days", "x"], "--days"),
+    (["services", "renew", "1", "--cycles", "0"], "--cycles"),
+    (["services", "cancel", "1", "--mode", "later"], "--mode"),
+    (["services", "create", "--customer", "1", "--name", "x", "--type", "manual", "--price", "1", "--max-renewals", "x"], "--max-renewals"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), PREFIXES, ids=[" ".join(args[:2]) + " " + option for args, option in PREFIXES])
+def test_a_refusal_names_the_option_the_user_typed(cli, db, admin, catalog, frozen, args, option):
+    new_service(db, admin, catalog, status="active")
+    result = cli(*args)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert result.stderr.startswith(f"error: {option}: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+UNKNOWN_NAMES = [
+    (["services", "create", "--customer", "alice@example.com", "--name", "x", "--product", "Nope"], "--product"),
+    (["services", "create", "--customer", "nobody@example.com", "--name", "x", "--product", "Web Pro"], "--customer"),
+    (["services", "create", "--customer", "alice@example.com", "--name", "x", "--product", "Web Pro", "--server", "mars-1"], "--server"),
+    (["services", "edit", "1", "--server", "mars-1"], "--server"),
+    (["services", "list", "--product", "Nope"], "--product"),
+    (["services", "list", "--server", "mars-1"], "--server"),
+    (["services", "list", "--customer", "nobody@example.com"], "--customer"),
+    (["services", "suspend", "--product", "Nope", "--yes"], "--product"),
+    (["services", "renew", "--server", "mars-1", "--yes"], "--server"),
+    (["services", "add-days", "--customer", "nobody@example.com", "--days", "1", "--yes"], "--customer"),
+    (["services", "suspend", "999999"], "id"),
+    (["services", "bulk", "show", "999"], "RUN"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), UNKNOWN_NAMES, ids=[" ".join(args[:2]) + " " + option for args, option in UNKNOWN_NAMES])
+def test_a_named_thing_that_does_not_exist_is_exit_1_everywhere(cli, db, admin, catalog, frozen, args, option):
+    new_service(db, admin, catalog, status="active")
+    before = every_row_digest(db)
+    result = cli(*args)
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith(f"error: {option}: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert every_row_digest(db) == before
