@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -65,24 +68,53 @@ def list_row(row: Any, tz: Any) -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------------------------- the list filters
+
+
+LIST_FILTERS: dict[str, tuple[Any, Any]] = {
+    "status": (Optional[str], typer.Option(None, "--status", help="One or more statuses, comma separated.")),
+    "product": (Optional[str], typer.Option(None, "--product", help="Product id or name.")),
+    "server": (Optional[str], typer.Option(None, "--server", help="Server id or name.")),
+    "customer": (Optional[str], typer.Option(None, "--customer", help="Customer id, email or name prefix.")),
+    "cycle": (Optional[str], typer.Option(None, "--cycle", help="Billing cycle (comma separated).")),
+    "search": (Optional[str], typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid.")),
+    "expiring_within": (Optional[str], typer.Option(None, "--expiring-within", help="Expires before now + this span (7d, 12h, 2w); overdue ones included.")),
+    "include_deleted": (bool, typer.Option(False, "--include-deleted", help="Deleted services too.")),
+}
+"""The options that select services, the same for `services list` and every action."""
+
+
+def with_list_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `command` the list filter options; it receives their values as `filters`."""
+    signature = inspect.signature(command)
+    own = [parameter for parameter in signature.parameters.values() if parameter.name != "filters"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+        for name, (annotation, option) in LIST_FILTERS.items()
+    ]
+
+    @functools.wraps(command)
+    def with_filters(*args: Any, **kwargs: Any) -> Any:
+        chosen = {name: kwargs.pop(name) for name in LIST_FILTERS}
+        return command(*args, filters=chosen, **kwargs)
+
+    with_filters.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    return with_filters
+
+
 # ----------------------------------------------------------------------------- list
 
 
 @services_app.command("list")
+@with_list_filters
 def services_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="One or more statuses, comma separated."),
-    product: Optional[str] = typer.Option(None, "--product", help="Product id or name."),
-    server: Optional[str] = typer.Option(None, "--server", help="Server id or name."),
-    customer: Optional[str] = typer.Option(None, "--customer", help="Customer id, email or name prefix."),
-    cycle: Optional[str] = typer.Option(None, "--cycle", help="Billing cycle."),
-    search: Optional[str] = typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid."),
-    expiring_within: Optional[str] = typer.Option(None, "--expiring-within", help="Expires before now + this span (7d, 12h, 2w); overdue ones included."),
-    include_deleted: bool = typer.Option(False, "--include-deleted", help="Show deleted services too."),
     sort: str = typer.Option("id", "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)}."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
     limit: str = typer.Option("100", "--limit", help="At most N services (0 = all, streamed)."),
     fmt: str = FORMAT_OPTION,
+    *,
+    filters: dict[str, Any],
 ) -> None:
     """List services, filtered and sorted in the database (pages, never every row at once)."""
     output = parse_format(fmt)
@@ -91,10 +123,7 @@ def services_list(
         raise InvalidInput("--sort", f"{sort!r} is not a column ({', '.join(queries.SORT_COLUMNS)})")
     order = Sort(sort, descending)
     with _read(ctx) as session:
-        service_filter = build_filter(
-            session, status=status, product=product, server=server, customer=customer, cycle=cycle,
-            search=search, expiring_within=expiring_within, include_deleted=include_deleted,
-        )
+        service_filter = build_filter(session, **filters)
         tz = services.timezone_of(session)
         shown = _stream(session, service_filter, order, maximum, output, tz)
         if maximum and shown == maximum and output is Format.TABLE:
@@ -541,21 +570,11 @@ class _ItemPrinter:
                 self(item)
 
 
-SELECT_STATUS = typer.Option(None, "--status", help="Select by status (comma separated).")
-SELECT_PRODUCT = typer.Option(None, "--product", help="Select by product id or name.")
-SELECT_SERVER = typer.Option(None, "--server", help="Select by server id or name.")
-SELECT_CUSTOMER = typer.Option(None, "--customer", help="Select by customer id, email or name prefix.")
-SELECT_SEARCH = typer.Option(None, "--search", help="Select by free text.")
-SELECT_EXPIRING = typer.Option(None, "--expiring-within", help="Select those expiring within a span (7d).")
 IDS_ARGUMENT = typer.Argument(None, metavar="[IDS...|-]", help="Service ids, or - to read them from stdin.")
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Confirm without asking (required off a terminal).")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
 REASON_OPTION = typer.Option(None, "--reason", help="Why (kept in the activity log).")
 ACTION_FORMAT = typer.Option("table", "--format", "-f", help="table (a line per service) or json (an object per line).")
-
-
-def _filters(status: Any, product: Any, server: Any, customer: Any, search: Any, expiring: Any) -> dict[str, Any]:
-    return {"status": status, "product": product, "server": server, "customer": customer, "search": search, "expiring_within": expiring}
 
 
 def _action_help(*names: str) -> str:
@@ -569,20 +588,16 @@ def _define_simple_action(command: str, action: str) -> None:
         ctx: typer.Context,
         ids: Optional[list[str]] = IDS_ARGUMENT,
         reason: Optional[str] = REASON_OPTION,
-        status: Optional[str] = SELECT_STATUS,
-        product: Optional[str] = SELECT_PRODUCT,
-        server: Optional[str] = SELECT_SERVER,
-        customer: Optional[str] = SELECT_CUSTOMER,
-        search: Optional[str] = SELECT_SEARCH,
-        expiring_within: Optional[str] = SELECT_EXPIRING,
         dry_run: bool = DRY_RUN_OPTION,
         yes: bool = YES_OPTION,
         fmt: str = ACTION_FORMAT,
+        *,
+        filters: dict[str, Any],
     ) -> None:
-        run_action(ctx, action, {"reason": reason}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+        run_action(ctx, action, {"reason": reason}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
 
     handler.__doc__ = _action_help(action)
-    services_app.command(command, help=_action_help(action))(handler)
+    services_app.command(command, help=_action_help(action))(with_list_filters(handler))
 
 
 for _command in ("deliver", "unsuspend", "uncancel", "terminate", "delete", "redeliver", "reinstall"):
@@ -590,45 +605,40 @@ for _command in ("deliver", "unsuspend", "uncancel", "terminate", "delete", "red
 
 
 @services_app.command("suspend", help=_action_help("suspend"))
+@with_list_filters
 def services_suspend(
     ctx: typer.Context,
     ids: Optional[list[str]] = IDS_ARGUMENT,
     reason: Optional[str] = REASON_OPTION,
     kind: str = typer.Option("admin", "--kind", help="admin, client, abuse, overdue or temporary."),
     notify: bool = typer.Option(False, "--notify", help="Mail the customer."),
-    status: Optional[str] = SELECT_STATUS,
-    product: Optional[str] = SELECT_PRODUCT,
-    server: Optional[str] = SELECT_SERVER,
-    customer: Optional[str] = SELECT_CUSTOMER,
-    search: Optional[str] = SELECT_SEARCH,
-    expiring_within: Optional[str] = SELECT_EXPIRING,
     dry_run: bool = DRY_RUN_OPTION,
     yes: bool = YES_OPTION,
     fmt: str = ACTION_FORMAT,
+    *,
+    filters: dict[str, Any],
 ) -> None:
-    run_action(ctx, "suspend", {"reason": reason, "kind": kind, "notify": notify}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+    run_action(ctx, "suspend", {"reason": reason, "kind": kind, "notify": notify}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
 
 
 @services_app.command("cancel", help=_action_help("cancel-end-of-cycle", "cancel-immediately"))
+@with_list_filters
 def services_cancel(
     ctx: typer.Context,
     ids: Optional[list[str]] = IDS_ARGUMENT,
     mode: str = typer.Option("end-of-cycle", "--mode", help="end-of-cycle or immediate."),
     reason: Optional[str] = REASON_OPTION,
-    status: Optional[str] = SELECT_STATUS,
-    product: Optional[str] = SELECT_PRODUCT,
-    server: Optional[str] = SELECT_SERVER,
-    customer: Optional[str] = SELECT_CUSTOMER,
-    search: Optional[str] = SELECT_SEARCH,
-    expiring_within: Optional[str] = SELECT_EXPIRING,
     dry_run: bool = DRY_RUN_OPTION,
     yes: bool = YES_OPTION,
     fmt: str = ACTION_FORMAT,
+    *,
+    filters: dict[str, Any],
 ) -> None:
-    run_action(ctx, "cancel", {"reason": reason, "mode": mode}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+    run_action(ctx, "cancel", {"reason": reason, "mode": mode}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
 
 
 @services_app.command("renew", help=_action_help("renew"))
+@with_list_filters
 def services_renew(
     ctx: typer.Context,
     ids: Optional[list[str]] = IDS_ARGUMENT,
@@ -636,15 +646,11 @@ def services_renew(
     invoice: Optional[str] = typer.Option(None, "--invoice", help="new, or an unpaid invoice id: renew when it is paid."),
     free: bool = typer.Option(False, "--free", help="Record the renewal with amount 0 (default: the price)."),
     reason: Optional[str] = REASON_OPTION,
-    status: Optional[str] = SELECT_STATUS,
-    product: Optional[str] = SELECT_PRODUCT,
-    server: Optional[str] = SELECT_SERVER,
-    customer: Optional[str] = SELECT_CUSTOMER,
-    search: Optional[str] = SELECT_SEARCH,
-    expiring_within: Optional[str] = SELECT_EXPIRING,
     dry_run: bool = DRY_RUN_OPTION,
     yes: bool = YES_OPTION,
     fmt: str = ACTION_FORMAT,
+    *,
+    filters: dict[str, Any],
 ) -> None:
     params: dict[str, Any] = {"cycles": cycles, "reason": reason, "free": free}
     if invoice is not None:
@@ -652,7 +658,7 @@ def services_renew(
         action = "renew-invoice"
     else:
         action = "renew"
-    run_action(ctx, action, params, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+    run_action(ctx, action, params, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
 
 
 def _define_days_action(command: str) -> None:
@@ -661,19 +667,15 @@ def _define_days_action(command: str) -> None:
         ids: Optional[list[str]] = IDS_ARGUMENT,
         days: str = typer.Option(..., "--days", help="How many days."),
         reason: Optional[str] = REASON_OPTION,
-        status: Optional[str] = SELECT_STATUS,
-        product: Optional[str] = SELECT_PRODUCT,
-        server: Optional[str] = SELECT_SERVER,
-        customer: Optional[str] = SELECT_CUSTOMER,
-        search: Optional[str] = SELECT_SEARCH,
-        expiring_within: Optional[str] = SELECT_EXPIRING,
         dry_run: bool = DRY_RUN_OPTION,
         yes: bool = YES_OPTION,
         fmt: str = ACTION_FORMAT,
+        *,
+        filters: dict[str, Any],
     ) -> None:
-        run_action(ctx, command, {"days": days, "reason": reason}, ids or [], _filters(status, product, server, customer, search, expiring_within), yes=yes, dry_run=dry_run, fmt=fmt)
+        run_action(ctx, command, {"days": days, "reason": reason}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
 
-    services_app.command(command, help=_action_help(command))(handler)
+    services_app.command(command, help=_action_help(command))(with_list_filters(handler))
 
 
 for _command in ("add-days", "subtract-days"):

@@ -257,3 +257,28 @@ def test_help_texts_come_from_the_status_table(cli):
     result = cli("services", "suspend", "--help")
     assert result.exit_code == 0
     assert services_module.ACTIONS["suspend"].describe().split(".")[0] in " ".join(result.stdout.split())
+
+
+def test_actions_select_by_every_list_filter(cli, db, admin, catalog, frozen):
+    weekly = new_service(db, admin, catalog, status="active", cycle="weekly")
+    new_service(db, admin, catalog, status="active", cycle="monthly")
+    deleted = new_service(db, admin, catalog, status="deleted", cycle="weekly")
+    result = cli("services", "add-days", "--cycle", "weekly", "--days", "2", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split()[0] for line in result.lines] == [str(weekly)]
+    dry = cli("services", "add-days", "--cycle", "weekly", "--include-deleted", "--days", "2", "--dry-run")
+    assert [line.split()[0] for line in dry.lines] == [str(weekly), str(deleted)]
+
+
+def test_list_and_every_action_share_one_set_of_filter_options():
+    import typer.main
+
+    from svcconsole.cli import app
+
+    commands = typer.main.get_command(app).commands["services"].commands
+    options = {name: {opt for param in command.params for opt in param.opts} for name, command in commands.items()}
+    filters = {"--status", "--product", "--server", "--customer", "--cycle", "--search", "--expiring-within", "--include-deleted"}
+    actions = ["suspend", "unsuspend", "cancel", "uncancel", "renew", "terminate", "delete", "redeliver", "deliver", "reinstall", "add-days", "subtract-days"]
+    assert filters <= options["list"]
+    for action in actions:
+        assert filters <= options[action], (action, filters - options[action])
