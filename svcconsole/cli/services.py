@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 from sqlmodel import select
 
-from svcconsole.cli.base import EXIT_OK, confirm, new_app, read_stdin_ids, state
+from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
     Format,
     cell,
@@ -310,10 +310,14 @@ def services_create(
     draft = _draft(customer=customer, name=name, product=product, type=type, cycle=cycle, price=price, initial_price=initial_price, server=server, expires=expires, description=description, notes=notes, max_renewals=max_renewals)
     service = cli.db.transaction(lambda session: services.create_service(session, cli.actor, draft))
     if deliver:
-        report = bulk.run(cli.db, cli.actor, "deliver", {}, [service.id or 0], selection={"ids": [service.id]})
-        for item in report.items:
-            if item.outcome != "ok":
-                message(f"service {item.service_id} created but not delivered: {item.message}")
+        try:
+            report = bulk.run(cli.db, cli.actor, "deliver", {}, [service.id or 0], selection={"ids": [service.id]})
+        except SvcError as error:
+            message(f"service {service.id} created but not delivered: {error.message}")
+        else:
+            for item in report.items:
+                if item.outcome != "ok":
+                    message(f"service {item.service_id} created but not delivered: {item.message}")
     with cli.db.read() as session:
         record = views.service_dict(services.get_service(session, service.id or 0))
     _print_created(output, record)
@@ -532,15 +536,14 @@ def run_action(
     if dry_run:
         result = bulk.dry_run(cli.db, cli.actor, key, clean, selected, progress=printer)
         message(result.summary())
-        raise typer.Exit(EXIT_OK if result.exit_code == 0 else 3)
+        raise typer.Exit(result.exit_code)
     if rule.destructive or len(selected) > 1:
         confirm(f"{rule.title} {len(selected)} service{'s' if len(selected) != 1 else ''}?", yes=yes)
     run_id, resumed = bulk.start(cli.db, cli.actor, key, clean, selected, selection=selection)
     if resumed:
         message(f"resuming unfinished run {run_id} of the same command")
     result = bulk.process(cli.db, cli.actor, run_id, progress=printer)
-    if resumed:
-        printer.print_remaining(result)
+    printer.print_remaining(result)
     message(result.summary())
     if result.exit_code:
         raise typer.Exit(result.exit_code)

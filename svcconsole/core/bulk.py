@@ -1,15 +1,23 @@
 """Bulk runs: one action over many services, recorded so a crash loses nothing.
 
-The run and all its items are written before any service is touched. Items are then applied
-in chunked transactions, each item's change and its outcome in the same transaction, so after
-a kill every service is either done (and its item says so) or untouched (its item is pending).
-Running the same command again resumes the unfinished run instead of starting a second one.
+The run and all its items are written before any service is touched. Services are then done
+in chunks of `CHUNK`, one transaction per chunk: each service's change and its item's outcome
+are written together in that transaction, each service in a savepoint of its own, so a service
+that is refused or fails leaves its siblings alone. A service whose module has work to do gets
+a job in that transaction instead; the jobs then run `JOB_WINDOW` at a time, and each outcome
+is written shortly after its module call ends (in batches, with the service's change). After a
+kill, every service is either done (its item says so) or untouched (its item is pending, its
+job, if any, unfinished), and running the same command again resumes the unfinished run.
+
+A run of one service is written in the same transaction as that service's change, so a
+refusal raises and writes nothing at all: no run, no item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +30,10 @@ from svcconsole.core import clock, jobs, leases, services
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS
-from svcconsole.store.engine import Database
+from svcconsole.store.engine import Database, is_retryable_conflict
 from svcconsole.store.models import BulkItem, BulkRun, Job
+
+log = logging.getLogger("svcconsole.bulk")
 
 CHUNK = 200
 RENEW_EVERY_SECONDS = 30.0
@@ -87,7 +97,8 @@ def start(
     """Write the run and its items, or adopt the same command's run that its process abandoned.
 
     Returns (run id, resumed). The caller holds the run's lease from here; identical commands
-    running at the same time each get their own run.
+    running at the same time each get their own run. A new run of one service applies it here,
+    in the same transaction: a refusal raises and nothing is written.
     """
     rule = ACTIONS[action]
     require(actor, rule.role, rule.title.lower())
@@ -116,6 +127,8 @@ def start(
         for offset in range(0, len(rows), 5000):
             session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
         leases.take(session, _lease_name(run.id or 0))
+        if len(rows) == 1:
+            _apply_chunk(session, actor, run.id or 0, action, params, [rows[0]["service_id"]], alone=True)
         return run.id or 0, False
 
     return db.transaction(work)
@@ -176,7 +189,10 @@ def process(
     return report(db, run_id)
 
 
-def _apply_chunk(session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int]) -> list[ItemResult]:
+def _apply_chunk(
+    session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int], *, alone: bool = False
+) -> list[ItemResult]:
+    """Do each service in a savepoint of its own and record its outcome; `alone` raises instead."""
     results = []
     now = clock.now()
     for service_id in service_ids:
@@ -188,7 +204,14 @@ def _apply_chunk(session: Session, actor: Actor, run_id: int, action: str, param
             raise
         except SvcError as error:
             savepoint.rollback()
+            if alone:
+                raise
             result = ItemResult(service_id, "skipped", error.message)
+        except Exception as error:
+            savepoint.rollback()
+            if alone or is_retryable_conflict(error):
+                raise
+            result = ItemResult(service_id, "failed", _unexpected(run_id, action, service_id, error))
         else:
             savepoint.commit()
             result = ItemResult(service_id, "pending" if outcome.result == "queued" else "ok", outcome.message)
@@ -200,6 +223,13 @@ def _apply_chunk(session: Session, actor: Actor, run_id: int, action: str, param
             )
         results.append(result)
     return results
+
+
+def _unexpected(run_id: int | None, action: str, service_id: int, error: Exception) -> str:
+    """Log an error no rule expected (a bug, bad data) with its traceback; the item's one line."""
+    log.error("bulk run %s: %s of service %s failed unexpectedly", run_id or "(dry)", action, service_id, exc_info=error)
+    detail = " ".join(str(error).split())[:200]
+    return f"internal error: {type(error).__name__}" + (f": {detail}" if detail else "") + " (the traceback is in the operations log)"
 
 
 def _jobs_to_run(db: Database, run_id: int) -> list[int]:
@@ -253,11 +283,15 @@ def run(
 
 
 def dry_run(db: Database, actor: Actor, action: str, params: dict[str, Any], service_ids: Sequence[int], *, progress: Progress | None = None) -> RunReport:
-    """What a run would do to each service: the real checks and changes, rolled back."""
+    """What a run would do to each service: the real checks and changes, rolled back.
+
+    Like a real run, a dry run of one service raises its refusal.
+    """
     rule = ACTIONS[action]
     require(actor, rule.role, rule.title.lower())
     result = RunReport(None, action)
     ids = list(dict.fromkeys(service_ids))
+    alone = len(ids) == 1
     for offset in range(0, len(ids), CHUNK):
         with db.read() as session:
             with session.begin():
@@ -266,9 +300,21 @@ def dry_run(db: Database, actor: Actor, action: str, params: dict[str, Any], ser
                     try:
                         outcome = services.perform(session, actor, action, service_id, params)
                         item = ItemResult(service_id, "ok", outcome.message)
+                    except PermissionDenied:
+                        savepoint.rollback()
+                        raise
                     except SvcError as error:
+                        savepoint.rollback()
+                        if alone:
+                            raise
                         item = ItemResult(service_id, "skipped", error.message)
-                    savepoint.rollback()
+                    except Exception as error:
+                        savepoint.rollback()
+                        if alone or is_retryable_conflict(error):
+                            raise
+                        item = ItemResult(service_id, "failed", _unexpected(None, action, service_id, error))
+                    else:
+                        savepoint.rollback()
                     result.items.append(item)
                     if progress is not None:
                         progress(item)

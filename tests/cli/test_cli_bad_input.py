@@ -32,6 +32,8 @@ CASES = [
     ("server bad url", ["servers", "add", "--name", "s", "--module", "manual", "--url", "ftp://x"], "url", "not an http(s) URL"),
     ("non-numeric id", ["services", "suspend", "12a"], "id", "not an id"),
     ("zero id", ["services", "show", "0"], "id", "not an id"),
+    ("refused transition on one service", ["services", "unsuspend", "1"], "service 1 is active: cannot unsuspend", "allowed from suspended"),
+    ("refused transition, dry run", ["services", "delete", "1", "--dry-run"], "service 1 is active: cannot delete", "allowed from"),
     ("unknown service", ["services", "suspend", "999999"], "id", "no service with id 999999"),
     ("unknown service show", ["services", "show", "999999"], "service", "no service with id 999999"),
     ("bad days", ["services", "add-days", "1", "--days", "-3"], "days", "too small"),

@@ -4,6 +4,7 @@ import json
 
 from svcconsole.core import services as services_module
 from tests.conftest import make_actor, new_service
+from tests.reliability.support import every_row_digest
 
 SERVICE_KEYS = {
     "id", "uuid", "name", "customer_id", "customer", "product_id", "product", "server_id", "server", "type",
@@ -144,9 +145,34 @@ def test_partial_failure_exits_3_and_names_each_service(cli, db, admin, catalog,
 
 def test_refused_single_action_exits_1_naming_service_status_and_action(cli, db, admin, catalog, frozen):
     a = new_service(db, admin, catalog, status="terminated")
+    before = every_row_digest(db)
     result = cli("services", "unsuspend", str(a))
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"error: service {a} is terminated: cannot unsuspend: allowed from suspended\n"
+    assert every_row_digest(db) == before, "a refused action on one service writes nothing, not even a bulk run"
+
+
+def test_a_refused_action_on_several_services_is_a_bulk_run_naming_each(cli, db, admin, catalog, frozen):
+    a, b = new_service(db, admin, catalog, status="terminated"), new_service(db, admin, catalog, status="terminated")
+    result = cli("services", "unsuspend", str(a), str(b), "--yes")
     assert result.exit_code == 1
-    assert f"service {a} is terminated: cannot unsuspend" in result.stdout
+    assert [line.split()[:2] for line in result.lines] == [[str(a), "skipped"], [str(b), "skipped"]]
+    assert f"service {b} is terminated: cannot unsuspend" in result.stdout and "2 skipped (run 1)" in result.stderr
+    assert cli("services", "bulk", "list", "--format", "ids").lines == ["1"]
+
+
+def test_a_dry_run_exits_as_the_real_run_would(cli, db, admin, catalog, frozen):
+    good, refused, other = (new_service(db, admin, catalog, status=status) for status in ("active", "terminated", "terminated"))
+    for ids in ([refused], [refused, other], [good, refused], [good]):
+        args = ("services", "suspend", *map(str, ids), "--yes")
+        before = every_row_digest(db)
+        dry = cli(*args, "--dry-run")
+        assert every_row_digest(db) == before, "a dry run wrote something"
+        real = cli(*args)
+        assert dry.exit_code == real.exit_code, (ids, dry.exit_code, real.exit_code, dry.stderr, real.stderr)
+        if len(ids) == 1 and ids[0] == refused:
+            assert dry.stderr == real.stderr and real.stderr.startswith(f"error: service {refused} is terminated: cannot suspend")
+        cli("services", "unsuspend", str(good))
 
 
 def test_roles_exit_4(cli, db, admin, catalog, frozen):

@@ -1,10 +1,13 @@
 """Bulk runs: items written first, outcomes as they end, resumable after a crash, dry runs."""
 
+import dataclasses
+import logging
+
 import pytest
 from sqlmodel import func, select
 
 from svcconsole.core import bulk, services
-from svcconsole.core.errors import PermissionDenied
+from svcconsole.core.errors import PermissionDenied, TransitionRefused
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, BulkItem, BulkRun, Service
 from tests.conftest import make_actor, new_service
@@ -33,10 +36,33 @@ def test_a_run_records_every_item_and_reports_each_outcome(db, admin, catalog, f
 
 
 def test_exit_codes(db, admin, catalog, frozen):
-    one = new_service(db, admin, catalog, status="terminated")
-    assert bulk.run(db, admin, "suspend", {}, [one], selection={"ids": [one]}).exit_code == 1
+    one, other = new_service(db, admin, catalog, status="terminated"), new_service(db, admin, catalog, status="terminated")
+    assert bulk.run(db, admin, "suspend", {}, [one, other], selection={"ids": [one, other]}).exit_code == 1
     good = new_service(db, admin, catalog, status="active")
     assert bulk.run(db, admin, "suspend", {}, [good], selection={"ids": [good]}).exit_code == 0
+    assert bulk.run(db, admin, "unsuspend", {}, [good, one], selection={"ids": [good, one]}).exit_code == 3
+
+
+def test_a_run_of_one_refused_service_raises_and_writes_nothing(db, admin, catalog, frozen):
+    one = new_service(db, admin, catalog, status="terminated")
+    with db.read() as session:
+        activity_rows = session.exec(select(func.count()).select_from(Activity)).one()
+    for attempt in (lambda: bulk.run(db, admin, "suspend", {}, [one], selection={"ids": [one]}), lambda: bulk.dry_run(db, admin, "suspend", {}, [one])):
+        with pytest.raises(TransitionRefused, match=f"service {one} is terminated: cannot suspend"):
+            attempt()
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(BulkRun)).one() == 0
+        assert session.exec(select(func.count()).select_from(BulkItem)).one() == 0
+        assert session.exec(select(func.count()).select_from(Activity)).one() == activity_rows
+
+
+def test_a_run_of_one_done_service_is_recorded_with_its_change(db, admin, catalog, frozen):
+    one = new_service(db, admin, catalog, status="active")
+    report = bulk.run(db, admin, "suspend", {}, [one], selection={"ids": [one]})
+    assert [(item.service_id, item.outcome) for item in report.items] == [(one, "ok")]
+    with db.read() as session:
+        run = session.get(BulkRun, report.run_id)
+        assert run.finished_at is not None and session.get(Service, one).status == "suspended"
 
 
 def test_a_crash_between_chunks_leaves_each_service_done_or_untouched_and_a_rerun_finishes(db, admin, catalog, frozen, monkeypatch):
@@ -105,5 +131,50 @@ def test_a_run_refused_by_role_writes_nothing(db, admin, catalog):
     viewer = make_actor(db, "vic", "viewer")
     with pytest.raises(PermissionDenied):
         bulk.run(db, viewer, "suspend", {}, ids, selection={"ids": ids})
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(BulkRun)).one() == 0
+
+
+def test_an_unexpected_error_fails_only_its_service_and_the_run_finishes(db, admin, catalog, frozen, monkeypatch, caplog):
+    ids = [new_service(db, admin, catalog, status="active") for _ in range(3)]
+    before = expiries(db, ids)
+    real = services.IMPLEMENTATIONS["add-days"]
+
+    def apply_with_a_bug(ctx):
+        message = real.apply(ctx)
+        if ctx.service.id == ids[1]:
+            ctx.service.name = "half-done"
+            raise ZeroDivisionError("division by zero")
+        return message
+
+    monkeypatch.setitem(services.IMPLEMENTATIONS, "add-days", dataclasses.replace(real, apply=apply_with_a_bug))
+    with caplog.at_level(logging.ERROR, logger="svcconsole.bulk"):
+        report = bulk.run(db, admin, "add-days", {"days": 3}, ids, selection={"ids": ids})
+    by_id = {item.service_id: item for item in report.items}
+    assert [by_id[i].outcome for i in ids] == ["ok", "failed", "ok"] and report.exit_code == 3
+    assert by_id[ids[1]].message == "internal error: ZeroDivisionError: division by zero (the traceback is in the operations log)"
+    assert any(record.exc_info and record.exc_info[0] is ZeroDivisionError for record in caplog.records)
+    moved = expiries(db, ids)
+    assert [(moved[i] - before[i]).days for i in ids] == [3, 0, 3]
+    with db.read() as session:
+        assert session.get(Service, ids[1]).name == "svc"
+        assert session.get(BulkRun, report.run_id).finished_at is not None
+        assert session.exec(select(BulkItem.outcome).where(BulkItem.service_id == ids[1])).one() == "failed"
+        assert session.exec(select(func.count()).select_from(Activity).where(Activity.action == "add-days")).one() == 2
+
+
+def test_an_unexpected_error_on_one_service_alone_raises_and_writes_nothing(db, admin, catalog, frozen, monkeypatch):
+    one = new_service(db, admin, catalog, status="active")
+    real = services.IMPLEMENTATIONS["add-days"]
+
+    def apply_with_a_bug(ctx):
+        real.apply(ctx)
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(services.IMPLEMENTATIONS, "add-days", dataclasses.replace(real, apply=apply_with_a_bug))
+    before = expiries(db, [one])
+    with pytest.raises(ZeroDivisionError):
+        bulk.run(db, admin, "add-days", {"days": 3}, [one], selection={"ids": [one]})
+    assert expiries(db, [one]) == before
     with db.read() as session:
         assert session.exec(select(func.count()).select_from(BulkRun)).one() == 0
