@@ -138,7 +138,7 @@ def test_a_second_invoice_for_the_same_period_is_refused(db, admin, catalog, cli
     assert cli("services", "renew", str(service_id), "--invoice", "new").exit_code == 0
     again = cli("services", "renew", str(service_id), "--invoice", "new")
     assert again.exit_code == 1
-    assert "already bills the period" in again.stdout
+    assert "already bills the period" in again.stderr
     assert count(db, Invoice) == 1
 
 
@@ -147,7 +147,7 @@ def test_renewal_invoice_respects_the_renewal_limits(db, admin, catalog, cli, fr
     assert cli("services", "meta", str(service_id), "set", "max_renewals", "0").exit_code == 0
     result = cli("services", "renew", str(service_id), "--invoice", "new")
     assert result.exit_code == 1
-    assert "limit metadata max_renewals=0 reached" in result.stdout
+    assert "limit metadata max_renewals=0 reached" in result.stderr
     assert count(db, Invoice) == 0
 
 
@@ -228,7 +228,8 @@ def test_add_line_to_an_existing_invoice_and_option_lines(db, admin, catalog, cl
 
 def test_bad_input_names_the_field(db, admin, catalog, cli, frozen):
     service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=9))
-    assert "--invoice" in cli("services", "renew", str(service_id), "--invoice", "soon").stdout
+    soon = cli("services", "renew", str(service_id), "--invoice", "soon")
+    assert soon.exit_code == 2 and soon.stderr.startswith("error: --invoice: ")
     empty = cli("invoices", "create", "--customer", "alice@example.com")
     assert empty.exit_code == 2 and "at least one line" in empty.stderr
     money = cli("invoices", "create", "--customer", "alice@example.com", "--option", str(service_id), "--description", "x", "--amount", "-1")
