@@ -266,7 +266,7 @@ def _record_on_service(session: Session, actor: Actor, service: Service, action:
 def _renewal_period(session: Session, service: Service, cycle_count: int) -> tuple[datetime, datetime]:
     assert service.expires_at is not None
     tz = services.timezone_of(session)
-    return service.expires_at, cycles.shift(service.expires_at, service.billing_cycle, cycle_count, service.anchor_day, tz)
+    return service.expires_at, services.renewed_expiry(service, cycle_count, tz)
 
 
 def check_renewal_invoice(session: Session, service: Service, cycle_count: int, invoice_ref: str | int) -> None:

@@ -360,6 +360,30 @@ def check_renewable(session: Session, service: Service, cycles_wanted: int, sett
     why = renewal_limit_reached(session, service, cycles_wanted, settings.tz)
     if why:
         raise refuse(service, "renew", why)
+    renewed_expiry(service, cycles_wanted, settings.tz)
+
+
+def bounded_expiry(service: Service, action: str, move: Callable[[], datetime], tz: ZoneInfo) -> datetime:
+    """The expiry `move` computes, refused when it falls outside the dates svcconsole accepts."""
+    try:
+        moved: datetime | None = move()
+        year = moved.astimezone(tz).year if moved is not None else 0
+    except (OverflowError, ValueError):
+        moved, year = None, 0
+    if moved is None or not parse.FIRST_YEAR <= year <= parse.LAST_YEAR:
+        raise refuse(
+            service,
+            action,
+            f"the new expiry would be outside {parse.FIRST_YEAR}-01-01 to {parse.LAST_YEAR}-12-31 (set a date with services edit --expires)",
+        )
+    return moved
+
+
+def renewed_expiry(service: Service, cycles_wanted: int, tz: ZoneInfo) -> datetime:
+    """The expiry after renewing `cycles_wanted` cycles from the current one (within the date limits)."""
+    expiry = service.expires_at
+    assert expiry is not None
+    return bounded_expiry(service, "renew", lambda: cycles.shift(expiry, service.billing_cycle, cycles_wanted, service.anchor_day, tz), tz)
 
 
 def _check_renew(ctx: ActionContext) -> None:
@@ -390,7 +414,7 @@ def extend_service(
     """
     assert service.expires_at is not None
     old_expiry = service.expires_at
-    new_expiry = cycles.shift(old_expiry, service.billing_cycle, cycles_wanted, service.anchor_day, tz)
+    new_expiry = renewed_expiry(service, cycles_wanted, tz)
     service.expires_at = new_expiry
     service.renewals = (service.renewals or 0) + cycles_wanted
     if service.cancel_mode == CancelMode.END_OF_CYCLE.value and service.cancel_at is not None:
@@ -532,19 +556,28 @@ def _apply_reinstall(ctx: ActionContext) -> str:
     return "reinstalled"
 
 
+def _days_moved(ctx: ActionContext) -> tuple[int, datetime]:
+    """The signed day count and the expiry it gives (within the date limits)."""
+    action = ctx.params["_action"]
+    expiry = ctx.service.expires_at
+    if expiry is None:
+        raise ctx.refuse(action, "it has no expiry date")
+    days = int(ctx.params["days"])
+    signed = days if action == "add-days" else -days
+    return signed, bounded_expiry(ctx.service, action, lambda: cycles.shift_days(expiry, signed, ctx.tz), ctx.tz)
+
+
 def _check_days(ctx: ActionContext) -> None:
-    if ctx.service.expires_at is None:
-        raise ctx.refuse(ctx.params["_action"], "it has no expiry date")
+    _days_moved(ctx)
 
 
 def _apply_days(ctx: ActionContext) -> str:
     service = ctx.service
     before = service.status
-    days = int(ctx.params["days"])
-    signed = days if ctx.params["_action"] == "add-days" else -days
+    signed, new_expiry = _days_moved(ctx)
     old_expiry = service.expires_at
     assert old_expiry is not None
-    service.expires_at = cycles.shift_days(old_expiry, signed, ctx.tz)
+    service.expires_at = new_expiry
     service.anchor_day = cycles.anchor_day_of(service.expires_at, ctx.tz)
     if service.cancel_mode == CancelMode.END_OF_CYCLE.value and service.cancel_at is not None:
         service.cancel_at = service.expires_at
