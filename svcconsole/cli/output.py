@@ -83,15 +83,22 @@ def json_line(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def csv_out(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+def csv_out(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, header: bool = True) -> None:
+    """Rows as CSV with the given columns (and a header line first, unless `header` is false)."""
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
+    if header:
+        writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row.get(column) is None else _csv_value(row.get(column)) for column in columns])
+        writer.writerow([csv_value(row.get(column)) for column in columns])
     sys.stdout.flush()
 
 
-def _csv_value(value: Any) -> str:
+def csv_value(value: Any) -> str:
+    """A value as its CSV cell, written as JSON writes it (true / false, objects as JSON); None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)

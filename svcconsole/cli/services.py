@@ -141,12 +141,13 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
     if output is Format.JSON:
         data("[")
     if output is Format.CSV:
-        csv_out([], views.SERVICE_FIELDS[:24])
+        csv_out([], views.LIST_FIELDS)
+    columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
     while True:
         size = 1000 if not maximum else min(1000, maximum - shown)
         if size <= 0:
             break
-        rows = queries.page(session, service_filter, order, after=after, limit=size)
+        rows = queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
         if not rows:
             break
         after = queries.sort_key(rows[-1], order)
@@ -158,8 +159,7 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
                     data(held + ",")
                 held = "  " + _json_text(views.service_dict(row))
         elif output is Format.CSV:
-            csv_rows = [views.service_dict(row) for row in rows]
-            _csv_rows(csv_rows)
+            csv_out([views.service_dict(row) for row in rows], views.LIST_FIELDS, header=False)
         else:
             table_rows = [list_row(row, tz) for row in rows]
             widths = _print_table(table_rows, widths)
@@ -179,16 +179,6 @@ def _json_text(record: dict[str, Any]) -> str:
     import json
 
     return json.dumps(record, ensure_ascii=False, default=str)
-
-
-def _csv_rows(rows: list[dict[str, Any]]) -> None:
-    import csv
-    import sys
-
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    for row in rows:
-        writer.writerow(["" if row.get(key) is None else row.get(key) for key in views.SERVICE_FIELDS[:24]])
-    sys.stdout.flush()
 
 
 def _print_table(rows: list[dict[str, Any]], widths: list[int] | None) -> list[int]:

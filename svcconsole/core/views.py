@@ -20,6 +20,10 @@ SERVICE_FIELDS = (
 )
 
 
+LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at")
+"""The keys of a service in `services list --format json|csv` (the rows of `queries.EXPORT_COLUMNS`)."""
+
+
 def plain(value: Any) -> Any:
     """A JSON-ready value: datetimes as ISO UTC with Z, Decimals as strings."""
     if isinstance(value, datetime):

@@ -59,6 +59,19 @@ LIST_COLUMNS = (
 )
 
 
+EXPORT_COLUMNS = (
+    *LIST_COLUMNS,
+    Service.suspend_reason,
+    Service.suspended_at,
+    Service.anchor_day,
+    Service.initial_price,
+    Service.created_at,
+    Service.renewals,
+    Service.cancel_mode,
+)
+"""What `services list --format json|csv` prints per service: the list's columns and a few more."""
+
+
 @dataclass(frozen=True)
 class ServiceFilter:
     """What the list shows; empty fields do not filter. Deleted services only when asked."""

@@ -308,3 +308,28 @@ def test_list_and_every_action_share_one_set_of_filter_options():
     assert filters <= options["list"]
     for action in actions:
         assert filters <= options[action], (action, filters - options[action])
+
+
+def test_list_csv_carries_exactly_the_json_keys_and_values(cli, db, admin, catalog, frozen):
+    import csv
+    import io
+
+    a = new_service(db, admin, catalog, status="active", initial_price="3.00")
+    new_service(db, admin, catalog, status="active", name="second")
+    cli("services", "renew", str(a))
+    cli("services", "cancel", str(a), "--mode", "end-of-cycle")
+    cli("services", "suspend", "2", "--reason", "unpaid", "--kind", "overdue")
+    records = json.loads(cli("services", "list", "--format", "json").stdout)
+    table = list(csv.reader(io.StringIO(cli("services", "list", "--format", "csv").stdout)))
+    header, rows = table[0], table[1:]
+    assert header == list(records[0]) == list(records[1])
+    assert {"anchor_day", "initial_price", "created_at", "renewals", "suspend_reason", "suspended_at", "cancel_at", "auto_renew"} <= set(header)
+
+    def as_csv(value):
+        return "" if value is None else ("true" if value is True else "false" if value is False else str(value))
+
+    assert rows == [[as_csv(record[key]) for key in header] for record in records]
+    first = dict(zip(header, rows[0]))
+    assert (first["initial_price"], first["renewals"], first["auto_renew"], first["anchor_day"]) == ("3.00", "1", "true", "31")
+    assert first["cancel_at"] == first["expires_at"] != "" and first["created_at"].endswith("Z")
+    assert dict(zip(header, rows[1]))["suspend_reason"] == "unpaid"
