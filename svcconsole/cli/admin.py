@@ -64,7 +64,7 @@ def db_check(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-
     """Compare the schema with this version's migrations and models; run an integrity check."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
-    db = open_database(cli.db_url, migrate=False)
+    db = open_database(cli.db_url, migrate=False, create=False)
     try:
         report = schema.check(db)
     finally:

@@ -18,9 +18,12 @@ def key_file_for(db: Database) -> Path:
     return user_data_dir() / "secret.key"
 
 
-def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
-    """Connect, create the schema on an empty database, and configure the secrets key."""
-    db = Database(resolve_database_url(url))
+def open_database(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Database:
+    """Connect, create the schema on an empty database, and configure the secrets key.
+
+    Without `create`, a SQLite file that does not exist is refused instead of created.
+    """
+    db = Database(resolve_database_url(url), create=create)
     db.check_reachable()
     secrets.configure(key_file_for(db))
     ratelimit.install(db)

@@ -76,6 +76,18 @@ def create_private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _open_sqlite_file(path: Path, *, create: bool) -> None:
+    """Check the file behind a SQLite URL (creating it when `create`), as one line naming --db."""
+    if path.is_dir():
+        raise DatabaseError(f"database (--db): {path} is a directory, not a SQLite file (sqlite:////path/to/svcconsole.db)")
+    if not path.exists() and not create:
+        raise DatabaseError(f"database (--db): {path} does not exist (`svcconsole db init` creates it)")
+    try:
+        create_private_file(path)
+    except OSError as error:
+        raise DatabaseError(f"database (--db): cannot open {path}: {error.strerror or error}") from None
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -93,8 +105,8 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files are created 0600 on first use."""
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for `url`; SQLite files are created 0600 on first use (refused when not `create`)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -103,7 +115,7 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         path = sqlite_path(url)
         if path is not None:
-            create_private_file(path)
+            _open_sqlite_file(path, create=create)
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -135,9 +147,9 @@ def is_retryable_conflict(error: BaseException) -> bool:
 class Database:
     """One database: its engine, and the read and write sessions every layer uses."""
 
-    def __init__(self, url: str, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, engine: Engine | None = None, *, create: bool = True) -> None:
         self.url = url
-        self.engine = engine or make_engine(url)
+        self.engine = engine or make_engine(url, create=create)
         self.dialect = self.engine.dialect.name
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
 

@@ -151,3 +151,17 @@ def test_a_named_thing_that_does_not_exist_is_exit_1_everywhere(cli, db, admin, 
     assert result.exit_code == 1, (result.exit_code, result.stderr)
     assert result.stderr.startswith(f"error: {option}: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert every_row_digest(db) == before
+
+
+def test_a_directory_as_the_sqlite_database_is_one_line_naming_db(tmp_path):
+    result = Cli(f"sqlite:///{tmp_path}")("services", "list")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: database (--db): {tmp_path} is a directory, not a SQLite file (sqlite:////path/to/svcconsole.db)\n"
+
+
+def test_db_check_on_a_missing_sqlite_file_says_so_and_creates_nothing(tmp_path):
+    missing = tmp_path / "nowhere" / "svcconsole.db"
+    result = Cli(f"sqlite:///{missing}")("db", "check")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: database (--db): {missing} does not exist") and len(result.stderr.splitlines()) == 1
+    assert not missing.exists() and not missing.parent.exists()
