@@ -15,10 +15,10 @@ from typer.core import TyperGroup
 
 from svcconsole.cli.output import message
 from svcconsole.core.context import acting_operator, open_database
-from svcconsole.core.errors import InvalidInput, SvcError
+from svcconsole.core.errors import InvalidInput, SvcError, duplicate_input
 from svcconsole.core.logs import redact
 from svcconsole.core.operators import Actor
-from svcconsole.store.engine import Database, DatabaseError
+from svcconsole.store.engine import Database, DatabaseError, DuplicateValue
 
 log = logging.getLogger("svcconsole.cli")
 
@@ -42,6 +42,10 @@ class SvcGroup(TyperGroup):
         except SvcError as error:
             message(f"error: {error.message}")
             code = error.exit_code
+        except DuplicateValue as error:
+            refusal = duplicate_input(error)
+            message(f"error: {refusal.message}")
+            code = refusal.exit_code
         except DatabaseError as error:
             message(f"error: {error}")
             code = EXIT_ERROR

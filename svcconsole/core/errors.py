@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from svcconsole.store.engine import DuplicateValue
+
 
 class SvcError(Exception):
     """A refusal or failure that changed nothing; `str()` is the one line to show."""
@@ -48,3 +50,21 @@ class PermissionDenied(SvcError):
     """The acting operator's role (or read-only mode) does not allow this."""
 
     exit_code = 4
+
+
+DUPLICATE_FIELDS: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
+    ("customer", ("email",)): ("--email", "another customer has this email"),
+    ("product", ("name",)): ("--name", "a product with this name exists already"),
+    ("server", ("name",)): ("--name", "a server with this name exists already"),
+    ("operator", ("login",)): ("LOGIN", "this operator exists already"),
+    ("service_meta", ("service_id", "key")): ("KEY", "the service has this metadata key already"),
+    ("product_price", ("product_id", "billing_cycle")): ("--price", "the product has a price for this cycle already"),
+    ("setting", ("key",)): ("KEY", "this setting has a value already"),
+}
+"""The input field behind each unique constraint, and what a duplicate means there."""
+
+
+def duplicate_input(error: DuplicateValue) -> InvalidInput:
+    """A unique value another session saved first, as the input error naming the field."""
+    field, meaning = DUPLICATE_FIELDS.get((error.table, error.columns), (f"{error.table} {', '.join(error.columns)}", "that value exists already"))
+    return InvalidInput(field, f"{meaning} (another session saved it at the same moment); nothing was changed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import TypeVar
 import platformdirs
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 APP_NAME = "svcconsole"
@@ -30,6 +31,40 @@ T = TypeVar("T")
 
 class DatabaseError(Exception):
     """The database cannot be reached or used; the message is safe to show."""
+
+
+class DuplicateValue(DatabaseError):
+    """A write hit a unique constraint: another session saved the same value first.
+
+    `table` and `columns` name the constraint; nothing of the transaction was written.
+    """
+
+    def __init__(self, table: str, columns: tuple[str, ...]) -> None:
+        super().__init__(f"database: {table} {', '.join(columns)}: that value exists already (saved by another session); nothing was changed")
+        self.table = table
+        self.columns = columns
+
+
+SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+POSTGRESQL_KEY = re.compile(r"Key \((.+?)\)=")
+
+
+def unique_violation(error: BaseException) -> DuplicateValue | None:
+    """The constraint a driver's unique-violation error names, or None for any other error."""
+    if not isinstance(error, IntegrityError):
+        return None
+    original = error.orig
+    if getattr(original, "sqlstate", None) == "23505":
+        diagnostics = getattr(original, "diag", None)
+        table = getattr(diagnostics, "table_name", None) or "?"
+        key = POSTGRESQL_KEY.search(getattr(diagnostics, "message_detail", None) or "")
+        columns = tuple(column.strip().strip('"') for column in key.group(1).split(",")) if key else (getattr(diagnostics, "constraint_name", None) or "?",)
+        return DuplicateValue(table, columns)
+    found = SQLITE_UNIQUE.search(str(original))
+    if found:
+        qualified = [part.strip() for part in found.group(1).split(",")]
+        return DuplicateValue(qualified[0].partition(".")[0], tuple(part.partition(".")[2] for part in qualified))
+    return None
 
 
 def user_data_dir() -> Path:
@@ -194,12 +229,18 @@ class Database:
                 yield session
 
     def transaction(self, work: Callable[[Session], T], *, attempts: int = 8) -> T:
-        """Run `work` in a write transaction, retrying lock and serialization conflicts."""
+        """Run `work` in a write transaction, retrying lock and serialization conflicts.
+
+        A unique value that another session saved first raises `DuplicateValue`.
+        """
         for attempt in range(1, attempts + 1):
             try:
                 with self.write() as session:
                     return work(session)
             except (OperationalError, DBAPIError) as error:
+                duplicate = unique_violation(error)
+                if duplicate is not None:
+                    raise duplicate from None
                 if attempt == attempts or not is_retryable_conflict(error):
                     raise
                 time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
