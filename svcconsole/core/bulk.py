@@ -4,10 +4,13 @@ The run and all its items are written before any service is touched. Services ar
 in chunks of `CHUNK`, one transaction per chunk: each service's change and its item's outcome
 are written together in that transaction, each service in a savepoint of its own, so a service
 that is refused or fails leaves its siblings alone. A service whose module has work to do gets
-a job in that transaction instead; the jobs then run `JOB_WINDOW` at a time, and each outcome
-is written shortly after its module call ends (in batches, with the service's change). After a
-kill, every service is either done (its item says so) or untouched (its item is pending, its
-job, if any, unfinished), and running the same command again resumes the unfinished run.
+a job in that transaction instead; the jobs then run a window at a time (`job_window`), and
+each outcome is written shortly after its module call ends (in batches, with the service's
+change), so a kill leaves at most one window's calls ended on the panel but unrecorded.
+
+After a kill, every service is either done (its item says so) or untouched (its item is
+pending, its job, if any, unfinished; a chunk whose transaction had not committed is untouched
+as a whole), and running the same command again resumes the unfinished run.
 
 A run of one service is written in the same transaction as that service's change, so a
 refusal raises and writes nothing at all: no run, no item.
@@ -37,6 +40,16 @@ log = logging.getLogger("svcconsole.bulk")
 
 CHUNK = 200
 RENEW_EVERY_SECONDS = 30.0
+
+
+def job_window(concurrency: int) -> int:
+    """How many of a run's jobs are handed to the runner at once, the next ones only when all are recorded.
+
+    `jobs.run_jobs` keeps calling the panel while it writes ended calls' outcomes, so on a slow
+    database ended but unrecorded calls pile up; the window bounds them (the calls in flight and
+    one batch of outcomes), which is what a kill can leave done on the panel but pending here.
+    """
+    return concurrency + jobs.COMMIT_BATCH
 
 
 @dataclass
@@ -182,7 +195,9 @@ def process(
             if progress is not None:
                 progress(ItemResult(outcome.service_id, "ok" if outcome.status == "succeeded" else "failed", outcome.message))
 
-        jobs.run_jobs(db, job_ids, concurrency=concurrency, per_server=per_server, progress=on_job, worker=owner)
+        window = job_window(concurrency)
+        for offset in range(0, len(job_ids), window):
+            jobs.run_jobs(db, job_ids[offset : offset + window], concurrency=concurrency, per_server=per_server, progress=on_job, worker=owner)
         db.transaction(lambda session: _finish(session, run_id))
     finally:
         db.transaction(lambda session: leases.drop(session, lease_name))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import time
 
 import pytest
 from sqlmodel import func, select
@@ -178,3 +179,33 @@ def test_an_unexpected_error_on_one_service_alone_raises_and_writes_nothing(db, 
     assert expiries(db, [one]) == before
     with db.read() as session:
         assert session.exec(select(func.count()).select_from(BulkRun)).one() == 0
+
+
+def test_module_calls_never_run_more_than_a_window_ahead_of_their_recorded_outcomes(db, admin, scripted, frozen, monkeypatch):
+    from svcconsole.core import jobs
+
+    window = bulk.job_window(jobs.DEFAULT_CONCURRENCY)
+
+    def work(session):
+        ids = []
+        for number in range(3 * window):
+            draft = services.ServiceDraft(customer=str(scripted.customer_id), name=f"s{number}", product=str(scripted.product_id), server=str(scripted.server_id), external=f"ext-{number}")
+            ids.append(services.import_service(session, admin, draft, external={"ref": f"ext-{number}"}).id)
+        return ids
+
+    ids = db.transaction(work)
+    written = [0]
+    most_ahead = [0]
+    record_batch = jobs._record_batch
+
+    def slow_database(db_, batch):
+        time.sleep(0.05)
+        most_ahead[0] = max(most_ahead[0], scripted.script.count("suspend") - written[0])
+        outcomes = record_batch(db_, batch)
+        written[0] += len(outcomes)
+        return outcomes
+
+    monkeypatch.setattr(jobs, "_record_batch", slow_database)
+    report = bulk.run(db, admin, "suspend", {}, ids, selection={"ids": ids})
+    assert report.exit_code == 0 and scripted.script.count("suspend") == len(ids) == written[0]
+    assert 0 < most_ahead[0] <= window, (most_ahead[0], window)
