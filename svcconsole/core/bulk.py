@@ -115,6 +115,7 @@ def start(
     """
     rule = ACTIONS[action]
     require(actor, rule.role, rule.title.lower())
+    params = services.validate_params(action, params)
     key = selection_key(action, params, selection)
 
     def work(session: Session) -> tuple[int, bool]:
