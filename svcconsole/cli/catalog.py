@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
-from svcconsole.core import catalog, delivery, views
+from svcconsole.core import activity, catalog, delivery, views
 from svcconsole.core.operators import require
 from svcconsole.core.parse import parse_bool, parse_int
 from svcconsole.core.services import settings_of
@@ -29,6 +29,24 @@ def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()
+
+
+def _print_shown(fmt: Format, record: dict) -> None:  # type: ignore[type-arg]
+    """A customer, product or server: its fields, then its recent changes (newest first)."""
+    if fmt is Format.JSON:
+        json_out(record)
+        return
+    key_values({key: value for key, value in record.items() if key != "history"})
+    if record["history"]:
+        data("\nhistory:")
+        emit(record["history"], ["at", "actor", "action", "details"], Format.TABLE)
+
+
+def _history(session, subject: str, subject_id: int | None) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    return [views.activity_dict(row) for row in activity.changes_of(session, subject, subject_id or 0, limit=HISTORY_ROWS)]
+
+
+HISTORY_ROWS = 10
 
 
 def _print_added(fmt: Format, record_id: int | None, as_dict: dict) -> None:  # type: ignore[type-arg]
@@ -80,17 +98,15 @@ def customers_add(
 
 @customers_app.command("show")
 def customers_show(ctx: typer.Context, customer: str = typer.Argument(..., help="Id or email."), fmt: str = FORMAT_OPTION) -> None:
-    """Show a customer and how many services it has per status."""
+    """Show a customer, how many services it has per status, and its recent changes."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     with _read(ctx) as session:
         record = catalog.resolve_customer(session, customer)
         result = views.customer_dict(record)
         counts = session.exec(select(Service.status, func.count()).where(Service.customer_id == record.id).group_by(Service.status)).all()
         result["services"] = {status: total for status, total in counts}
-    if output is Format.JSON:
-        json_out(result)
-    else:
-        key_values(result)
+        result["history"] = _history(session, "customer", record.id)
+    _print_shown(output, result)
 
 
 @customers_app.command("edit")
@@ -162,15 +178,13 @@ def products_add(
 
 @products_app.command("show")
 def products_show(ctx: typer.Context, product: str = typer.Argument(..., help="Id or name."), fmt: str = FORMAT_OPTION) -> None:
-    """Show a product, its prices and config."""
+    """Show a product, its prices and config, and its recent changes."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     with _read(ctx) as session:
         record = catalog.resolve_product(session, product)
         result = views.product_dict(record, catalog.prices_of(session, record.id or 0))
-    if output is Format.JSON:
-        json_out(result)
-    else:
-        key_values(result)
+        result["history"] = _history(session, "product", record.id)
+    _print_shown(output, result)
 
 
 @products_app.command("edit")
@@ -232,15 +246,13 @@ def servers_add(
 
 @servers_app.command("show")
 def servers_show(ctx: typer.Context, server: str = typer.Argument(..., help="Id or name."), fmt: str = FORMAT_OPTION) -> None:
-    """Show a server (without its credentials)."""
+    """Show a server (without its credentials) and its recent changes."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     with _read(ctx) as session:
         record = catalog.resolve_server(session, server)
         result = views.server_dict(record, catalog.count_services_on(session, record.id or 0))
-    if output is Format.JSON:
-        json_out(result)
-    else:
-        key_values(result)
+        result["history"] = _history(session, "server", record.id)
+    _print_shown(output, result)
 
 
 @servers_app.command("edit")

@@ -1,14 +1,20 @@
-"""The activity log: one row for every change to a service, naming its actor and reason."""
+"""The activity log: one row for every change, naming its actor and reason.
+
+A change to a service has its `service_id`; a change to a customer, product, server or operator
+has none, and its details name the object (`{"customer": 12, ...}`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock
-from svcconsole.core.operators import Actor
 from svcconsole.store.models import Activity, Service
+
+if TYPE_CHECKING:
+    from svcconsole.core.operators import Actor
 
 
 def record(
@@ -46,3 +52,49 @@ def history(session: Session, service_id: int, *, limit: int | None = None, befo
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())
+
+
+SUBJECTS = ("customer", "product", "server", "operator")
+
+
+def record_change(
+    session: Session,
+    actor: Actor,
+    subject: str,
+    subject_id: int | str,
+    action: str,
+    *,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> Activity:
+    """The row for a change to a customer, product, server or operator (`action` such as "edit")."""
+    assert subject in SUBJECTS, subject
+    row = Activity(
+        service_id=None,
+        at=clock.now(),
+        actor_kind=actor.kind,
+        actor=actor.name,
+        action=f"{subject}_{action}",
+        reason=reason,
+        details={subject: subject_id, **(details or {})},
+    )
+    session.add(row)
+    return row
+
+
+def changes_of(session: Session, subject: str, subject_id: int | str, *, limit: int = 20) -> list[Activity]:
+    """The rows of one customer, product, server or operator, newest first."""
+    key = Activity.details[subject]
+    match = key.as_integer() == subject_id if isinstance(subject_id, int) else key.as_string() == subject_id
+    query = (
+        select(Activity)
+        .where(col(Activity.service_id).is_(None), col(Activity.action).startswith(f"{subject}_"), match)
+        .order_by(col(Activity.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields whose value differs."""
+    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 from sqlalchemy import update
 from sqlmodel import Session, func, select
 
-from svcconsole.core import clock, parse
+from svcconsole.core import activity, clock, parse
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, require
@@ -81,12 +81,18 @@ def add_customer(session: Session, actor: Actor, *, name: str, email: str, compa
     customer = Customer(name=name, email=email, company=company or None, created_at=clock.now())
     session.add(customer)
     session.flush()
+    activity.record_change(session, actor, "customer", customer.id or 0, "add", details=_customer_fields(customer))
     return customer
+
+
+def _customer_fields(customer: Customer) -> dict[str, Any]:
+    return {"name": customer.name, "email": customer.email, "company": customer.company}
 
 
 def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None = None, email: str | None = None, company: str | None = None) -> Customer:
     require(actor, Role.OPERATOR, "editing a customer")
     customer = resolve_customer(session, ref)
+    before = _customer_fields(customer)
     if name is not None:
         customer.name = parse.parse_text("--name", name, required=True) or ""
     if email is not None:
@@ -99,6 +105,9 @@ def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None 
     if name is not None or email is not None:
         session.execute(update(Service).where(Service.customer_id == customer.id).values(customer_name=customer.name))
         session.execute(update(Service).where(Service.customer_id == customer.id).values(search_text=search.search_text_sql(customer.email)))
+    changed = activity.changed_fields(before, _customer_fields(customer))
+    if changed:
+        activity.record_change(session, actor, "customer", customer.id or 0, "edit", details=changed)
     return customer
 
 
@@ -167,7 +176,21 @@ def add_product(
     for cycle, amount in parsed_prices.items():
         session.add(ProductPrice(product_id=product.id, billing_cycle=cycle.value, price=amount, currency=currency_code))
     session.flush()
+    activity.record_change(session, actor, "product", product.id or 0, "add", details={**_product_fields(session, product), "currency": currency_code})
     return product
+
+
+def _product_fields(session: Session, product: Product) -> dict[str, Any]:
+    """A product's editable fields as JSON values (prices by cycle), for its activity rows."""
+    return {
+        "name": product.name,
+        "type": product.type,
+        "prices": {price.billing_cycle: f"{price.price:.2f}" for price in prices_of(session, product.id or 0)},
+        "max_renewals": product.max_renewals,
+        "config": dict(product.config or {}),
+        "upgrade_targets": list(product.upgrade_targets or []),
+        "allow_customer_cancel": product.allow_customer_cancel,
+    }
 
 
 def edit_product(
@@ -184,6 +207,7 @@ def edit_product(
 ) -> Product:
     require(actor, Role.OPERATOR, "editing a product")
     product = resolve_product(session, ref)
+    before = _product_fields(session, product)
     if name is not None:
         new_name = parse.parse_text("--name", name, required=True) or ""
         clash = session.exec(select(Product).where(Product.name == new_name, Product.id != product.id)).first()
@@ -215,6 +239,10 @@ def edit_product(
     if allow_customer_cancel is not None:
         product.allow_customer_cancel = allow_customer_cancel
     session.add(product)
+    session.flush()
+    changed = activity.changed_fields(before, _product_fields(session, product))
+    if changed:
+        activity.record_change(session, actor, "product", product.id or 0, "edit", details=changed)
     return product
 
 
@@ -271,7 +299,22 @@ def add_server(
     )
     session.add(server)
     session.flush()
+    activity.record_change(session, actor, "server", server.id or 0, "add", details=_server_fields(server))
     return server
+
+
+def _server_fields(server: Server) -> dict[str, Any]:
+    """A server's fields for its activity rows: whether it has credentials, never them."""
+    return {
+        "name": server.name,
+        "module": server.module,
+        "url": server.url,
+        "node": server.node,
+        "capacity": server.capacity,
+        "enabled": server.enabled,
+        "config": dict(server.config or {}),
+        "has_credentials": bool(server.credentials),
+    }
 
 
 def edit_server(
@@ -289,6 +332,7 @@ def edit_server(
 ) -> Server:
     require(actor, Role.OPERATOR, "editing a server")
     server = resolve_server(session, ref)
+    before = _server_fields(server)
     if name is not None:
         new_name = parse.parse_text("--name", name, required=True) or ""
         clash = session.exec(select(Server).where(Server.name == new_name, Server.id != server.id)).first()
@@ -315,6 +359,11 @@ def edit_server(
                 merged[key] = parse_config_value(value)
         server.config = merged
     session.add(server)
+    changed = activity.changed_fields(before, _server_fields(server))
+    if credentials:
+        changed["credentials"] = "replaced"
+    if changed:
+        activity.record_change(session, actor, "server", server.id or 0, "edit", details=changed)
     return server
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, func, select
 
 from svcconsole.core import clock
+from svcconsole.core.activity import record_change
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied, SvcError
 from svcconsole.core.statuses import ACTIONS, Role
 from svcconsole.store.models import Operator
@@ -145,10 +146,13 @@ def add_operator(session: Session, actor: Actor, login: str, role: str) -> Opera
     parsed_role = parse_role(role)
     existing = session.get(Operator, login)
     if existing is not None:
-        existing.role = parsed_role.label
+        if existing.role != parsed_role.label:
+            record_change(session, actor, "operator", login, "role", details={"role": [existing.role, parsed_role.label]})
+            existing.role = parsed_role.label
         return existing
     operator = Operator(login=login, role=parsed_role.label, created_at=clock.now())
     session.add(operator)
+    record_change(session, actor, "operator", login, "add", details={"role": parsed_role.label})
     return operator
 
 
@@ -162,3 +166,4 @@ def remove_operator(session: Session, actor: Actor, login: str) -> None:
         if admins <= 1:
             raise SvcError(f"operator: {login} is the last admin and cannot be removed")
     session.delete(operator)
+    record_change(session, actor, "operator", operator.login, "remove", details={"role": operator.role})
