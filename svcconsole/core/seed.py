@@ -259,6 +259,8 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
         if rng.random() < 0.02:
             key = rng.choice(("max_renewals", "max_renewals_in_current_month", "disable_notify_expiration", "order_id"))
             value = {"max_renewals": str(renewals + rng.randint(1, 12)), "max_renewals_in_current_month": "1", "disable_notify_expiration": "true", "order_id": f"ORD-{service_id:07d}"}[key]
+            if key == "max_renewals_in_current_month" and service_id % 2:
+                key, value = "max_renewals_in_current_week", "2"
             meta_rows.append((service_id, key, value))
         if renewals and expires is not None and rng.random() < 0.2:
             start = T(cycles.shift(expires.replace(tzinfo=UTC), cycle, -1, expires.day, UTC).replace(tzinfo=None))

@@ -31,3 +31,12 @@ def test_seeding_twice_appends_with_fresh_ids(db, frozen):
         assert session.exec(select(func.count()).select_from(Service)).one() == 300
         assert session.exec(select(func.max(Service.id))).one() == 300
         assert session.exec(select(func.count()).select_from(Activity)).one() > 300
+
+
+def test_the_demo_has_each_renewal_limit_key(db, frozen):
+    seed_demo(db, services=5_000, random_seed=5)
+    with db.read() as session:
+        keys = dict(session.exec(select(ServiceMeta.key, func.count()).group_by(ServiceMeta.key)).all())
+        weekly = session.exec(select(ServiceMeta.value).where(ServiceMeta.key == "max_renewals_in_current_week")).all()
+    assert {"max_renewals", "max_renewals_in_current_month", "max_renewals_in_current_week"} <= set(keys)
+    assert set(weekly) == {"2"}
