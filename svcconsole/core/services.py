@@ -387,15 +387,21 @@ def renewed_expiry(service: Service, cycles_wanted: int, tz: ZoneInfo) -> dateti
 
 
 def _check_renew(ctx: ActionContext) -> None:
-    check_renewable(ctx.session, ctx.service, int(ctx.params.get("cycles", 1)), ctx.settings)
+    cycles_wanted = int(ctx.params.get("cycles", 1))
+    check_renewable(ctx.session, ctx.service, cycles_wanted, ctx.settings)
+    if ctx.params.get("amount") is None and not ctx.params.get("free"):
+        renewal_amount(ctx.session, ctx.service, cycles_wanted)
 
 
 def renewal_amount(session: Session, service: Service, cycles_wanted: int) -> Decimal:
-    """What `cycles_wanted` cycles cost: the recurring price plus the options'."""
+    """What `cycles_wanted` cycles cost: the recurring price plus the options' (refused past the largest amount)."""
     options = session.exec(
         select(sa_func.coalesce(func.sum(ServiceOption.price * ServiceOption.quantity), 0)).where(ServiceOption.service_id == service.id)
     ).one()
-    return ((service.price or Decimal("0")) + Decimal(options)).quantize(Decimal("0.01")) * cycles_wanted
+    amount = ((service.price or Decimal("0")) + Decimal(options)).quantize(Decimal("0.01")) * cycles_wanted
+    if amount > parse.MAX_MONEY:
+        raise refuse(service, "renew", f"{cycles_wanted} cycle{'s' if cycles_wanted != 1 else ''} with the options cost {amount}, more than the largest amount ({parse.MAX_MONEY}); renew fewer cycles")
+    return amount
 
 
 def extend_service(

@@ -113,3 +113,14 @@ def test_free_renewal_records_amount_zero(db, admin, catalog, frozen):
     db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 1, "free": True}))
     with db.read() as session:
         assert str(session.exec(select(Renewal.amount).where(Renewal.service_id == service_id)).one()) == "0.00"
+
+
+def test_a_renewal_costing_more_than_the_largest_amount_is_refused_not_overflowed(db, admin, catalog, frozen):
+    service_id = new_service(db, admin, catalog, status="active", price="9999999999.99")
+    for action, params in (("renew", {"cycles": 2}), ("renew-invoice", {"cycles": 2, "invoice": "new"})):
+        with pytest.raises(TransitionRefused, match="2 cycles with the options cost 19999999999.98, more than the largest amount"):
+            db.transaction(lambda session: services.perform(session, admin, action, service_id, params))
+    assert renewal_cycles(db, service_id) == []
+    renew(db, admin, service_id, cycles=1)
+    db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 2, "free": True}))
+    assert renewal_cycles(db, service_id) == [1, 2]
