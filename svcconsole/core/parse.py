@@ -41,10 +41,14 @@ def parse_date(field: str, text: str, tz: ZoneInfo) -> datetime:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(field, f"{value!r} is not a valid date ({ACCEPTED_DATE})") from None
-    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise InvalidInput(field, f"{value!r} is out of range ({FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    try:
+        years = {moment.year, as_utc(moment).year, moment.astimezone(tz).year}
+    except OverflowError:
+        years = {0}
+    if not all(FIRST_YEAR <= year <= LAST_YEAR for year in years):
+        raise InvalidInput(field, f"{value!r} is out of range ({FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31, in UTC and in {getattr(tz, 'key', tz)})")
     return as_utc(moment)
 
 

@@ -50,3 +50,20 @@ def test_emails_at_the_limits_are_accepted():
     assert parse.parse_email("--email", f"{local}@Example.com") == f"{local}@example.com"
     longest = "b@" + ".".join(["x" * 63] * 3) + "." + "y" * (254 - 2 - 3 * 64)
     assert len(longest) == 254 and parse.parse_email("--email", longest) == longest
+
+
+@pytest.mark.parametrize("text", ["2999-12-31T23:59:59-12:00", "1900-01-01T00:00:00+14:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00+23:00"])
+def test_a_date_in_range_only_by_its_offset_is_refused(text):
+    from zoneinfo import ZoneInfo
+
+    with pytest.raises(InvalidInput, match="out of range"):
+        parse.parse_date("--expires", text, ZoneInfo("UTC"))
+
+
+def test_dates_at_the_limits_are_accepted_in_utc_and_in_the_time_zone():
+    from zoneinfo import ZoneInfo
+
+    assert parse.parse_date("--expires", "2999-12-31T23:59:59", ZoneInfo("UTC")).year == 2999
+    assert parse.parse_date("--expires", "1900-01-01", ZoneInfo("UTC")).year == 1900
+    with pytest.raises(InvalidInput, match="out of range"):
+        parse.parse_date("--expires", "2999-12-31T23:30", ZoneInfo("America/New_York"))
