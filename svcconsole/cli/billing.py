@@ -334,8 +334,11 @@ def automation_run(
     Step 0 first applies lines of paid invoices that could not be applied when paid (a renewal
     paid while a module job ran); steps 3 and 4 leave a service alone while such a renewal
     waits, and steps 3-6 leave out a service whose job for the same action failed (retry or
-    resolve it). With --at, steps 0-6 act at WHEN and step 7 runs on the real clock: the jobs
-    this run queued and those due now, and the outbox, so leases and mail dates stay real.
+    resolve it). Only recurring services are invoiced, warned, suspended as overdue and
+    expired: a onetime or free service is never renewed, so its expiry date is left alone
+    (cancel it at the end of the cycle to have step 5 end it then). With --at, steps 0-6 act
+    at WHEN and step 7 runs on the real clock: the jobs this run queued and those due now,
+    and the outbox, so leases and mail dates stay real.
 
     Safe to run twice at once (the second run finds the lock held, says so and does nothing)
     and to re-run (nothing is done twice). Exit 3 when a module job, a mail or a service's

@@ -10,6 +10,12 @@ runs through the same core functions an admin uses, as the `system` actor, in ch
 transactions with a savepoint per service; a service whose change raises is reported as
 failed (the traceback goes to the operations log) and the run goes on.
 
+Only recurring services are billed, warned, suspended as overdue and expired (steps 1 to
+4): a onetime or free service is never renewed, so there is nothing to invoice, to warn
+about or to be overdue on; its expiry date, if it has one, is information and the run
+leaves it alone. An admin who wants it to end at that date cancels it at the end of the
+cycle (step 5 then cancels it on the day), or terminates it.
+
 Steps 3 to 6 leave out a service whose last job for the same action failed for good, and
 report it: a failed job stays in the queue until an admin retries or resolves it (SPEC.md
 section 5), it is not queued again every run.
@@ -348,7 +354,7 @@ def _notice_days(ctx: RunContext) -> list[int]:
 
 def _notice_rule(ctx: RunContext) -> str:
     days = ",".join(str(day) for day in _notice_days(ctx)) or "none"
-    return f"active services at {days} days before expiry (expiry_notice_days={days}), unless disable_notify_expiration=true"
+    return f"active recurring services at {days} days before expiry (expiry_notice_days={days}), unless disable_notify_expiration=true"
 
 
 def _notice_window(ctx: RunContext, days: int) -> tuple[datetime, datetime]:
@@ -386,6 +392,7 @@ def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
             Service.expires_at > after,  # type: ignore[operator]
             Service.expires_at <= until,  # type: ignore[operator]
             Service.cancel_at == None,  # noqa: E711
+            Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
             ~_notices_disabled(),
         )
         rows = list(session.exec(query.order_by(Service.id)).all())
@@ -424,7 +431,7 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     if service is None or service.expires_at is None:
         return None
     after, until = _notice_window(ctx, days)
-    if service.status != Status.ACTIVE.value or service.cancel_at is not None or not after < service.expires_at <= until:
+    if service.status != Status.ACTIVE.value or service.cancel_at is not None or service.billing_cycle not in RECURRING or not after < service.expires_at <= until:
         return None
     key = _notice_key(service_id, service.expires_at, days)
     if service_id in cache.quiet or key in cache.sent_keys:
@@ -453,18 +460,25 @@ def _suspend_before(ctx: RunContext) -> datetime:
 
 
 def _suspend_rule(ctx: RunContext) -> str:
-    return f"active services expired before {ctx.day(_suspend_before(ctx))} (suspend_after_days={ctx.settings['suspend_after_days']}), not cancelling by now"
+    return f"active recurring services expired before {ctx.day(_suspend_before(ctx))} (suspend_after_days={ctx.settings['suspend_after_days']}), not cancelling by now"
 
 
 def _suspend_due(service: Service, ctx: RunContext) -> bool:
     cancelling_now = service.cancel_at is not None and service.cancel_at <= ctx.now
-    return service.status == Status.ACTIVE.value and service.expires_at is not None and service.expires_at < _suspend_before(ctx) and not cancelling_now
+    return (
+        service.status == Status.ACTIVE.value
+        and service.billing_cycle in RECURRING
+        and service.expires_at is not None
+        and service.expires_at < _suspend_before(ctx)
+        and not cancelling_now
+    )
 
 
 def _select_suspensions(session: Session, ctx: RunContext) -> list[int]:
     query = select(Service.id).where(
         Service.status == Status.ACTIVE.value,
         Service.expires_at < _suspend_before(ctx),  # type: ignore[operator]
+        Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
         or_(Service.cancel_at == None, Service.cancel_at > ctx.now),  # type: ignore[operator]  # noqa: E711
     )
     return _ids(session, query)
@@ -493,7 +507,7 @@ def _expire_before(ctx: RunContext) -> datetime:
 
 
 def _expire_rule(ctx: RunContext) -> str:
-    return f"suspended as overdue before {ctx.day(_expire_before(ctx))} (terminate_after_days={ctx.settings['terminate_after_days']})"
+    return f"recurring services suspended as overdue before {ctx.day(_expire_before(ctx))} (terminate_after_days={ctx.settings['terminate_after_days']})"
 
 
 def _overdue_since(service: Service) -> datetime | None:
@@ -505,6 +519,7 @@ def _expire_due(service: Service, ctx: RunContext) -> bool:
     return (
         service.status == Status.SUSPENDED.value
         and service.suspend_kind == SuspendKind.OVERDUE.value
+        and service.billing_cycle in RECURRING
         and since is not None
         and since < _expire_before(ctx)
     )
@@ -514,6 +529,7 @@ def _select_expiries(session: Session, ctx: RunContext) -> list[int]:
     query = select(Service.id).where(
         Service.status == Status.SUSPENDED.value,
         Service.suspend_kind == SuspendKind.OVERDUE.value,
+        Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
         func.coalesce(Service.suspended_at, Service.expires_at) < _expire_before(ctx),
     )
     return _ids(session, query)

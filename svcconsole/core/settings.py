@@ -91,10 +91,10 @@ class SettingSpec:
 REGISTRY: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
-        SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created."),
-        SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent."),
-        SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid service is suspended."),
-        SettingSpec("terminate_after_days", "7", _day_count, "Days of overdue suspension before a service expires."),
+        SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created (recurring cycles only)."),
+        SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent (recurring cycles only)."),
+        SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid recurring service is suspended (onetime and free are never overdue)."),
+        SettingSpec("terminate_after_days", "7", _day_count, "Days of overdue suspension before a recurring service expires (removed from its panel)."),
         SettingSpec("delete_after_days", "90", _day_count, "Days after expiry or cancellation before it is hidden (0 = never)."),
         SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed."),
         SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed."),

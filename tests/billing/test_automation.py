@@ -218,6 +218,71 @@ def test_overdue_suspension_then_expiry_over_the_days(db, admin, catalog, frozen
     assert statuses == ["active", "suspended", "suspended", "expired"]
 
 
+# ----------------------------------------------------------------------------- onetime and free services
+
+
+NEVER_RENEWED = ("onetime", "free")
+AROUND = {"the day before": DAY, "the day of": timedelta(0), "a second after": -SECOND, "the day after": -DAY}
+
+
+def test_step2_sends_no_expiry_notice_to_onetime_or_free_services(db, admin, catalog, frozen):
+    expiries = {"7 days": NOW + 7 * DAY, "3 days": NOW + 3 * DAY, "1 day": NOW + DAY, "a second past 7 days": NOW + 7 * DAY + SECOND}
+    ids = {}
+    for cycle in (*NEVER_RENEWED, "monthly"):
+        for label, expiry in expiries.items():
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=expiry, cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+    report = run(db, admin)
+    warned = {key for key, service_id in ids.items() if service_id in touched(report, 2)}
+    assert warned == {("monthly", "7 days"), ("monthly", "3 days"), ("monthly", "1 day")}
+    assert [row.service_id for row in rows(db, Notification, Notification.template == "expiry_notice")] == sorted(ids[key] for key in warned)
+    assert "active recurring services" in step(report, 2).rule
+
+
+def test_step3_never_suspends_onetime_or_free_services_as_overdue(db, admin, catalog, frozen):
+    ids = {}
+    for cycle in (*NEVER_RENEWED, "monthly"):
+        for label, offset in AROUND.items():
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=NOW + offset, at=NOW - timedelta(days=40), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+    report = run(db, admin)
+    suspended = {key for key, service_id in ids.items() if service(db, service_id).status == "suspended"}
+    assert suspended == {("monthly", "a second after"), ("monthly", "the day after")}
+    assert sorted(touched(report, 3)) == sorted(ids[key] for key in suspended)
+    assert "active recurring services" in step(report, 3).rule
+
+
+def test_step4_never_expires_onetime_or_free_services(db, admin, catalog, frozen):
+    ids = {}
+    for cycle in (*NEVER_RENEWED, "monthly"):
+        for label, offset in PAST_THE_LIMIT.items():
+            suspended_at = NOW - timedelta(days=7) + offset
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=suspended_at - DAY, at=NOW - timedelta(days=60), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+            act(db, admin, "suspend", ids[(cycle, label)], {"kind": "overdue"}, at=suspended_at)
+    report = run(db, admin)
+    expired = {key for key, service_id in ids.items() if service(db, service_id).status == "expired"}
+    assert expired == {("monthly", "a second past"), ("monthly", "the day after")}
+    assert sorted(touched(report, 4)) == sorted(ids[key] for key in expired)
+
+
+def test_a_free_service_with_an_expiry_is_left_alone_unless_cancelled_at_the_end_of_its_cycle(db, admin, catalog, cli):
+    with clock.frozen_at(datetime(2026, 10, 20, 12, tzinfo=UTC)):
+        created = cli("services", "create", "--customer", "alice@example.com", "--name", "trial", "--type", "manual", "--cycle", "free", "--price", "0", "--expires", "2026-11-01", "--deliver")
+        assert created.exit_code == 0, created.stderr
+        ending = cli("services", "create", "--customer", "alice@example.com", "--name", "ending", "--type", "manual", "--cycle", "onetime", "--price", "30", "--expires", "2026-11-01", "--deliver")
+        assert cli("services", "cancel", ending.stdout.strip(), "--mode", "end-of-cycle").exit_code == 0
+    trial, ending_id = int(created.stdout), int(ending.stdout)
+    for moment in ("2026-10-25", "2026-10-31", "2026-11-01", "2026-11-03", "2026-11-20"):
+        with clock.frozen_at(datetime.fromisoformat(moment).replace(tzinfo=UTC)):
+            dry = cli("automation", "run", "--dry-run")
+        assert dry.exit_code == 0, dry.stderr
+        assert not any(f"service {trial} " in line for line in dry.lines), (moment, dry.stdout)
+    with clock.frozen_at(datetime(2026, 11, 3, tzinfo=UTC)):
+        real = cli("automation", "run")
+    assert real.exit_code == 0, real.stderr
+    assert (service(db, trial).status, service(db, ending_id).status) == ("active", "cancelled")
+    assert any(line.startswith(f"step 5  service {ending_id} ") for line in real.lines)
+    assert count(db, Invoice) == 0
+
+
 # ----------------------------------------------------------------------------- 5. end-of-cycle cancellations
 
 
