@@ -162,6 +162,11 @@ class RunContext:
         """A moment as a local date."""
         return moment.astimezone(self.settings.tz).date().isoformat() if moment else "-"
 
+    def days_until(self, moment: datetime) -> int:
+        """Local calendar days from the run's day to `moment`'s (0 on the day itself)."""
+        tz = self.settings.tz
+        return (moment.astimezone(tz).date() - self.now.astimezone(tz).date()).days
+
 
 # ----------------------------------------------------------------------------- the steps
 
@@ -442,7 +447,7 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         service,
         dedupe_key=key,
         known_new=True,
-        days=days,
+        when=notifications.in_days(ctx.days_until(service.expires_at)),
         expires=ctx.date(service.expires_at),
         price=billing.money_text(cache.amount(session, service), service.currency),
     )

@@ -45,8 +45,8 @@ TEMPLATES: dict[str, Template] = {
     ),
     "expiry_notice": Template(
         "Your service {service_name} expires on {expires}",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" expires on {expires} "
-        "({days} days from now). Renew it for {price} to keep it running.\n",
+        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" expires on {expires}, {when}. "
+        "Renew it for {price} to keep it running.\n",
     ),
     "cancelled": Template(
         "Your service {service_name} is cancelled",
@@ -69,6 +69,15 @@ TEMPLATES: dict[str, Template] = {
         "(attempt {attempts}).\nError: {error}\n",
     ),
 }
+
+
+def in_days(days: int) -> str:
+    """How far a local date is from today, in words: `today`, `tomorrow`, `in 3 days`."""
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    return f"in {days} days"
 
 
 class _Blank(dict):  # type: ignore[type-arg]

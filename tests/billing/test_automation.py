@@ -136,8 +136,24 @@ def test_step2_expiry_notices_through_time(db, admin, catalog, frozen):
     assert [key.rsplit(":", 1)[1] for _, key in sent_days] == ["7", "3", "1"]
     notices = rows(db, Notification, Notification.template == "expiry_notice")
     assert len(notices) == 3
-    assert "expires on 2026-11-29 (3 days from now)" in notices[1].body
+    assert "expires on 2026-11-29, in 7 days." in notices[0].body
+    assert "expires on 2026-11-29, in 3 days." in notices[1].body
+    assert "expires on 2026-11-29, tomorrow." in notices[2].body
     assert "12.00 EUR" in notices[1].body
+
+
+def test_step2_says_the_local_calendar_days_left_not_the_threshold(db, admin, catalog, frozen):
+    set_setting(db, "timezone", "Europe/Paris")
+    midnight_paris = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+    service_id = active_service(db, admin, catalog, expires=midnight_paris, at=datetime(2026, 10, 1, tzinfo=UTC))
+    report = run(db, admin, datetime(2026, 10, 30, 8, 0, tzinfo=UTC))
+    assert touched(report, 2) == [service_id]
+    [notice] = rows(db, Notification, Notification.template == "expiry_notice")
+    assert notice.dedupe_key.endswith(":3")
+    assert notice.subject == "Your service svc expires on 2026-11-01"
+    assert "expires on 2026-11-01, in 2 days. Renew it for 12.00 EUR" in notice.body
+    run(db, admin, datetime(2026, 10, 31, 22, 30, tzinfo=UTC))
+    assert "expires on 2026-11-01, tomorrow." in rows(db, Notification, Notification.template == "expiry_notice")[-1].body
 
 
 def test_step2_a_late_first_run_sends_only_the_tightest_notice(db, admin, catalog, frozen):

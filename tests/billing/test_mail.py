@@ -145,7 +145,7 @@ def test_the_automation_sends_what_it_queued(db, admin, catalog, cli, smtp, froz
     subjects = sorted(message["subject"] for message in smtp.mailbox.messages)
     assert subjects == ["Invoice #1 for shop", "Your service shop expires on 2026-11-23"]
     notice = next(message for message in smtp.mailbox.messages if message["subject"].startswith("Your service"))
-    assert "(3 days from now). Renew it for 12.00 EUR" in notice["body"]
+    assert "expires on 2026-11-23, in 2 days. Renew it for 12.00 EUR" in notice["body"]
     assert count(db, Notification, Notification.status == "queued") == 0
     assert service(db, service_id).status == "active"
 
