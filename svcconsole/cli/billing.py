@@ -9,7 +9,7 @@ import typer
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
 from svcconsole.cli.services import services_app
-from svcconsole.core import automation, billing, clock, jobs, mailer, services, views
+from svcconsole.core import automation, billing, clock, jobs, mailer, notifications, services, views
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
@@ -405,14 +405,14 @@ def _notification_dict(row: Notification) -> dict[str, Any]:
 @notify_app.command("list")
 def notify_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="queued, sent or failed."),
+    status: Optional[str] = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
     limit: str = typer.Option("100", "--limit"),
     fmt: str = FORMAT_OPTION,
 ) -> None:
-    """The outbox, newest first (queued mails show their attempts and last error)."""
+    """The outbox, newest first (queued mails show their attempts and last error; a dropped mail, why it was never sent)."""
     output = parse_format(fmt)
-    if status is not None and status not in {"queued", "sent", "failed"}:
-        raise InvalidInput("--status", f"{status!r} is not a notification status (queued, sent or failed)")
+    if status is not None and status not in notifications.STATUSES:
+        raise InvalidInput("--status", f"{status!r} is not a notification status ({', '.join(notifications.STATUSES)})")
     with _read(ctx) as session:
         rows = [_notification_dict(row) for row in mailer.list_notifications(session, status=status, limit=parse_int("--limit", limit, minimum=1))]
     emit(rows, ["id", "service_id", "to_address", "template", "status", "attempts", "subject", "last_error"], output)

@@ -312,7 +312,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         session,
         "renewal_invoice",
         service,
-        dedupe_key=f"renewal_invoice:{invoice.id}:{service.id}:{start.date().isoformat()}",
+        dedupe_key=f"{_renewal_mail_prefix(invoice.id or 0)}{service.id}:{start.date().isoformat()}",
         known_new=True,
         invoice_id=invoice.id,
         amount=money_text(amount, service.currency),
@@ -321,6 +321,11 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         expires=_local_day(service.expires_at, session),
     )
     return line
+
+
+def _renewal_mail_prefix(invoice_id: int) -> str:
+    """The start of the dedupe key of every renewal_invoice mail about `invoice_id`."""
+    return f"renewal_invoice:{invoice_id}:"
 
 
 def invoice_renewal(session: Session, actor: Actor, service: Service, cycle_count: int, invoice_ref: str | int, *, amount: Decimal | None = None) -> InvoiceLine:
@@ -771,7 +776,7 @@ def _notify_manual_delivery(session: Session, service: Service, invoice: Invoice
 
 
 def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: str | None = None) -> Invoice:
-    """Cancel an unpaid invoice: its lines will never apply; its upgrades are cancelled."""
+    """Cancel an unpaid invoice: its lines will never apply, its upgrades are cancelled and its unsent renewal mails dropped."""
     require(actor, NON_TRANSITION_ROLES["invoices"], "cancelling an invoice")
     reason = parse.parse_text("--reason", reason, max_length=2000)
     invoice = get_invoice(session, invoice_id, for_update=True)
@@ -786,6 +791,7 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
         upgrade.status = UpgradeStatus.CANCELLED.value
         upgrade.completed_at = clock.now()
         session.add(upgrade)
+    notifications.drop_queued(session, "renewal_invoice", _renewal_mail_prefix(invoice_id), f"not sent: invoice {invoice_id} was cancelled")
     service_ids = {line.service_id for line in lines_of(session, invoice_id) if line.service_id is not None}
     for service_id in sorted(service_ids):
         service = session.get(Service, service_id)

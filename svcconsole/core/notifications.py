@@ -1,7 +1,9 @@
 """The outbox: mails about services, queued in `notification` and sent by SMTP later.
 
 Templates are plain text with `str.format` fields; `dedupe_key` keeps a notice (one expiry
-notice per service, period and day count) from being queued twice.
+notice per service, period and day count) from being queued twice. A queued mail that is no
+longer true (the renewal invoice it announces was cancelled) is `dropped`: kept, with why,
+and never sent.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from svcconsole.core import clock
@@ -160,3 +163,20 @@ def notify_customer(session: Session, template: str, service: Service, *, dedupe
         dedupe_key=dedupe_key,
         known_new=known_new,
     )
+
+
+STATUSES = ("queued", "sent", "failed", "dropped")
+
+
+def drop_queued(session: Session, template: str, key_prefix: str, why: str) -> int:
+    """Mark the queued `template` mails whose dedupe key starts with `key_prefix` dropped, with `why`; how many."""
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.status == "queued",  # type: ignore[arg-type]
+            Notification.template == template,  # type: ignore[arg-type]
+            Notification.dedupe_key.startswith(key_prefix, autoescape=True),  # type: ignore[union-attr]
+        )
+        .values(status="dropped", last_error=why[:2000])
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
