@@ -169,6 +169,43 @@ def renewal_line_for_period(session: Session, service_id: int, period_start: dat
     return session.exec(query.order_by(InvoiceLine.id)).first()  # type: ignore[arg-type]
 
 
+@dataclass
+class PeriodInvoice:
+    """The invoice that bills a service's current period, and that period's line on it."""
+
+    invoice: Invoice
+    line: InvoiceLine
+
+    @property
+    def is_open(self) -> bool:
+        """True while it can still be paid."""
+        return self.invoice.status in OPEN_STATUSES
+
+    @property
+    def amount_text(self) -> str:
+        """The line's amount with the currency."""
+        return money_text(self.line.amount, self.invoice.currency)
+
+
+def period_invoice(session: Session, service: Service) -> PeriodInvoice | None:
+    """The renewal invoice of the period that starts at the service's expiry: an open one, else the last one cancelled."""
+    if service.expires_at is None:
+        return None
+    query = (
+        select(Invoice, InvoiceLine)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)  # type: ignore[arg-type]
+        .where(
+            InvoiceLine.service_id == service.id,
+            InvoiceLine.kind == LineKind.RENEWAL.value,
+            InvoiceLine.period_start == service.expires_at,
+            Invoice.status.in_([*OPEN_STATUSES, InvoiceStatus.CANCELLED.value]),  # type: ignore[attr-defined]
+        )
+        .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+    )
+    found = [PeriodInvoice(invoice, line) for invoice, line in session.exec(query).all()]
+    return next((item for item in found if item.is_open), found[0] if found else None)
+
+
 # ----------------------------------------------------------------------------- records
 
 

@@ -497,6 +497,7 @@ def _apply_expire(ctx: ActionContext) -> str:
     removed = _forget_external(ctx) if ctx.result is not None else {}
     change = _set_status(ctx, Status.EXPIRED)
     _log(ctx, "expire", before, reason=ctx.params.get("reason"), details={"removed": removed} if removed else None)
+    notifications.notify_customer(ctx.session, "expired", ctx.service)
     return change
 
 

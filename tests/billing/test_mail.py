@@ -156,7 +156,7 @@ def test_mail_dates_are_in_the_configured_time_zone(db, admin, catalog, cli, smt
     assert created.exit_code == 0, created.stderr
     assert cli("notify", "send").exit_code == 0
     [mail] = smtp.mailbox.messages
-    assert "It renews on 2026-12-01 for 12.00 EUR." in mail["body"]
+    assert "It renews on 2026-12-01 for 12.00 EUR (monthly)." in mail["body"]
 
 
 def test_cancelling_a_renewal_invoice_drops_its_queued_mail(db, admin, catalog, cli, smtp, frozen):
