@@ -16,6 +16,12 @@ about or to be overdue on; its expiry date, if it has one, is information and th
 leaves it alone. An admin who wants it to end at that date cancels it at the end of the
 cycle (step 5 then cancels it on the day), or terminates it.
 
+Step 1 bills a period once, automatically: once an admin cancelled the period's invoice, no
+run bills it again. Step 3 still suspends such a service when it falls overdue (the period
+is not paid), and its reason and the customer's mail say that the period's invoice was
+cancelled and none is open; an admin who wants it paid bills it again by hand
+(`services renew ID --invoice new`), one who wants it free extends it (`add-days`).
+
 Steps 3 to 6 leave out a service whose last job for the same action failed for good, and
 report it: a failed job stays in the queue until an admin retries or resolves it (SPEC.md
 section 5), it is not queued again every run.
@@ -497,11 +503,22 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     if held_back is not None:
         return held_back
     expired = ctx.day(service.expires_at)
+    why = f"expired {expired}, suspend_after_days={ctx.settings['suspend_after_days']}{_unbilled_note(session, service)}"
     outcome = services.perform(
         session, ctx.actor, "suspend", service_id,
         {"kind": SuspendKind.OVERDUE.value, "reason": f"overdue: expired {expired}", "notify": True},
     )
-    return _done(3, service_id, outcome, f"expired {expired}, suspend_after_days={ctx.settings['suspend_after_days']}")
+    return _done(3, service_id, outcome, why)
+
+
+def _unbilled_note(session: Session, service: Service) -> str:
+    """What the reason adds when the period has no open invoice: the one an admin cancelled, or none made."""
+    billed = billing.period_invoice(session, service)
+    if billed is None:
+        return "; no invoice was made for this period"
+    if billed.is_open:
+        return f"; invoice {billed.invoice.id} is unpaid"
+    return f"; invoice {billed.invoice.id} for this period was cancelled and none is open (bill it again: services renew {service.id} --invoice new)"
 
 
 # 4. expire

@@ -88,6 +88,35 @@ def test_step1_never_bills_a_period_twice_even_after_the_invoice_was_cancelled(d
     assert cli("invoices", "list", "--service", str(service_id), "--format", "ids").lines == [str(invoice.id)]
 
 
+def test_a_period_whose_invoice_an_admin_cancelled_is_suspended_saying_no_invoice_is_open(db, admin, catalog, cli, frozen):
+    expiry = NOW + timedelta(days=5)
+    service_id = active_service(db, admin, catalog, expires=expiry)
+    unpaid = active_service(db, admin, catalog, expires=expiry, name="unpaid")
+    run(db, admin)
+    cancelled_invoice = rows(db, Invoice)[0].id
+    assert cli("invoices", "cancel", str(cancelled_invoice)).exit_code == 0
+    with clock.frozen_at(expiry + timedelta(hours=1)):
+        dry = cli("automation", "run", "--dry-run")
+    note = f"invoice {cancelled_invoice} for this period was cancelled and none is open (bill it again: services renew {service_id} --invoice new)"
+    [line] = [line for line in dry.lines if line.startswith(f"step 3  service {service_id} ")]
+    assert "would: ok" in line and note in line
+    assert any(line.startswith(f"step 3  service {unpaid} ") and "invoice 2 is unpaid" in line for line in dry.lines)
+
+    report = run(db, admin, expiry + timedelta(hours=1))
+
+    assert touched(report, 1) == []
+    [item] = [item for item in step(report, 3).items if item.service_id == service_id]
+    assert note in item.message
+    assert service(db, service_id).suspend_kind == "overdue"
+    [mail] = rows(db, Notification, Notification.template == "suspended", Notification.service_id == service_id)
+    assert f"Invoice #{cancelled_invoice} for this period was cancelled and no invoice is open: contact us to renew it for 12.00 EUR." in mail.body
+    with clock.frozen_at(expiry + timedelta(days=1)):
+        assert cli("services", "renew", str(service_id), "--invoice", "new").exit_code == 0
+        rebilled = rows(db, Invoice)[-1].id
+        assert cli("invoices", "pay", str(rebilled)).exit_code == 0
+    assert (service(db, service_id).status, service(db, service_id).expires_at) == ("active", expiry + timedelta(days=30))
+
+
 def test_step1_bills_the_next_period_once_the_invoice_is_paid(db, admin, catalog, cli, frozen):
     expiry = NOW + timedelta(days=5)
     service_id = active_service(db, admin, catalog, expires=expiry, cycle="weekly")
