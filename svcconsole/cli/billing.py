@@ -256,7 +256,9 @@ def services_upgrade(
 ) -> None:
     """Move a service to another product: `--billing none` at once, `--billing invoice` once the prorated invoice is paid.
 
-    The invoice amount is (new_price - old_price) * remaining_days / cycle_days, rounded to cents.
+    The invoice amount is (new_price - old_price) * (whole cycles left + days left of the current
+    cycle / its length), rounded to cents: for a service not renewed ahead, (new - old) *
+    remaining_days / cycle_days. `--list` shows the cycles left and the amount for each target.
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
@@ -295,8 +297,12 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
             "old_price": f"{item.old_price:.2f}",
             "new_price": f"{item.new_price:.2f}" if item.new_price is not None else None,
             "currency": item.currency,
+            "remaining": item.remaining.text,
             "remaining_days": item.remaining_days,
+            "whole_cycles": item.remaining.whole_cycles,
+            "current_days": item.remaining.current_days,
             "cycle_days": item.cycle_days,
+            "cycles": f"{item.remaining.cycles:.4f}",
             "amount": f"{item.amount:.2f}",
             "available": item.available,
             "why_not": item.why_not,
@@ -308,7 +314,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
         json_out({"service_id": service_id, "targets": targets, "upgrades": history})
         return
     data("targets:")
-    emit(targets, ["product_id", "product", "old_price", "new_price", "remaining_days", "cycle_days", "amount", "currency", "why_not"], Format.TABLE)
+    emit(targets, ["product_id", "product", "old_price", "new_price", "remaining", "cycles", "amount", "currency", "why_not"], Format.TABLE)
     data("\nupgrades:")
     emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE)
     in_progress = sum(1 for item in upgrades if item.status in billing.OPEN_UPGRADE_STATUSES)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
@@ -841,6 +841,35 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
 # ----------------------------------------------------------------------------- upgrades
 
 
+@dataclass(frozen=True)
+class Remaining:
+    """What is left of a service's paid time today, cycle by cycle from the anchor day.
+
+    `whole_cycles` full cycles after the current one, and `current_days` local days left of
+    the current one, which is `cycle_days` long (each cycle at its own length).
+    """
+
+    whole_cycles: int
+    current_days: int
+    cycle_days: int
+    total_days: int
+
+    @property
+    def cycles(self) -> Decimal:
+        """Whole cycles plus the fraction of the current one."""
+        if self.cycle_days <= 0:
+            return Decimal(self.whole_cycles)
+        return self.whole_cycles + Decimal(self.current_days) / Decimal(self.cycle_days)
+
+    @property
+    def text(self) -> str:
+        """`20 of 30 days`, or `2 cycles + 20 of 30 days` when renewed ahead."""
+        days = f"{self.current_days} of {self.cycle_days} days"
+        if not self.whole_cycles:
+            return days
+        return f"{self.whole_cycles} cycle{'s' if self.whole_cycles != 1 else ''} + {days}"
+
+
 @dataclass
 class UpgradeQuote:
     """What moving a service to a target product costs now, and whether it is allowed."""
@@ -850,8 +879,7 @@ class UpgradeQuote:
     old_price: Decimal
     new_price: Decimal | None
     currency: str
-    remaining_days: int
-    cycle_days: int
+    remaining: Remaining
     amount: Decimal
     why_not: str | None = None
 
@@ -860,23 +888,53 @@ class UpgradeQuote:
         """True when the service may move to this product."""
         return self.why_not is None
 
+    @property
+    def remaining_days(self) -> int:
+        """Local days from today to the expiry."""
+        return self.remaining.total_days
 
-def prorate(old_price: Decimal, new_price: Decimal, remaining_days: int, cycle_days: int) -> Decimal:
-    """`(new_price - old_price) * remaining_days / cycle_days`, rounded to cents (0 when nothing remains)."""
-    if cycle_days <= 0 or remaining_days <= 0:
+    @property
+    def cycle_days(self) -> int:
+        """The length of the cycle today is in."""
+        return self.remaining.cycle_days
+
+
+def prorate(old_price: Decimal, new_price: Decimal, remaining_days: int, cycle_days: int, whole_cycles: int = 0) -> Decimal:
+    """`(new_price - old_price) * (whole_cycles + remaining_days / cycle_days)`, rounded to cents.
+
+    `remaining_days` are those left of the current cycle of `cycle_days`; with no whole cycle
+    after it, this is SPEC.md's `(new - old) * remaining_days / cycle_days`.
+    """
+    if cycle_days <= 0 or (remaining_days <= 0 and whole_cycles <= 0):
         return ZERO
-    return cents((Decimal(new_price) - Decimal(old_price)) * remaining_days / cycle_days)
+    return cents((Decimal(new_price) - Decimal(old_price)) * (whole_cycles + Decimal(max(remaining_days, 0)) / cycle_days))
 
 
-def remaining_and_cycle_days(session: Session, service: Service) -> tuple[int, int]:
-    """Whole local days from today to the expiry, and the length in days of the cycle that ends then."""
+def _longest_cycle_days(cycle: str) -> int:
+    billing_cycle = cycles.BillingCycle(cycle)
+    return 7 if billing_cycle is cycles.BillingCycle.WEEKLY else 31 * cycles.MONTHS_PER_CYCLE[billing_cycle]
+
+
+def remaining_of(session: Session, service: Service) -> Remaining:
+    """What is left of the service's paid time today: whole cycles and the current cycle's days (local dates)."""
     if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
-        return 0, 0
+        return Remaining(0, 0, 0, 0)
     tz = services.timezone_of(session)
-    expiry_day = service.expires_at.astimezone(tz).date()
+
+    def boundary(back: int) -> date:
+        if back == 0:
+            return service.expires_at.astimezone(tz).date()  # type: ignore[union-attr]
+        return cycles.shift(service.expires_at, service.billing_cycle, -back, service.anchor_day, tz).astimezone(tz).date()  # type: ignore[arg-type]
+
+    expiry_day = boundary(0)
     today = clock.now().astimezone(tz).date()
-    previous = cycles.shift(service.expires_at, service.billing_cycle, -1, service.anchor_day, tz).astimezone(tz).date()
-    return max((expiry_day - today).days, 0), (expiry_day - previous).days
+    if today >= expiry_day:
+        return Remaining(0, 0, (expiry_day - boundary(1)).days, 0)
+    back = max(1, (expiry_day - today).days // _longest_cycle_days(service.billing_cycle))
+    while boundary(back) > today:
+        back += 1
+    start, end = boundary(back), boundary(back - 1)
+    return Remaining(back - 1, (end - today).days, (end - start).days, (expiry_day - today).days)
 
 
 def upgrade_targets(session: Session, service: Service) -> list[Product]:
@@ -894,7 +952,7 @@ def upgrade_targets(session: Session, service: Service) -> list[Product]:
 def quote(session: Session, service: Service, target: Product) -> UpgradeQuote:
     """The prorated amount of moving `service` to `target` today, or why it cannot move."""
     listed = product_price(session, target.id or 0, service.billing_cycle)
-    remaining, cycle_days = remaining_and_cycle_days(session, service)
+    remaining = remaining_of(session, service)
     why_not = None
     if target.id not in {item.id for item in upgrade_targets(session, service)}:
         why_not = f"{target.name!r} is not an upgrade target of {service.product_name or 'a custom service'!r}"
@@ -905,8 +963,10 @@ def quote(session: Session, service: Service, target: Product) -> UpgradeQuote:
     elif listed.currency != service.currency:
         why_not = f"{target.name!r} is priced in {listed.currency}, the service in {service.currency}"
     new_price = listed.price if listed is not None else None
-    amount = max(prorate(service.price, new_price, remaining, cycle_days), ZERO) if new_price is not None else ZERO
-    return UpgradeQuote(target.id or 0, target.name, cents(service.price), new_price, service.currency, remaining, cycle_days, amount, why_not)
+    amount = ZERO
+    if new_price is not None:
+        amount = max(prorate(service.price, new_price, remaining.current_days, remaining.cycle_days, remaining.whole_cycles), ZERO)
+    return UpgradeQuote(target.id or 0, target.name, cents(service.price), new_price, service.currency, remaining, amount, why_not)
 
 
 def quote_upgrades(session: Session, service_id: int) -> list[UpgradeQuote]:
@@ -1069,19 +1129,23 @@ def start_upgrade(session: Session, actor: Actor, service_id: int, target_ref: s
         invoice_id=invoice.id or 0,
         service_id=service_id,
         kind=LineKind.UPGRADE.value,
-        description=f"Upgrade of #{service_id} {service.name}: {service.product_name} -> {target.name} ({offer.remaining_days} of {offer.cycle_days} days)"[:500],
+        description=f"Upgrade of #{service_id} {service.name}: {service.product_name} -> {target.name} ({offer.remaining.text})"[:500],
         amount=offer.amount,
         period_start=clock.now(),
         period_end=service.expires_at,
-        details={"upgrade_id": upgrade.id, "to": target.id, "new_price": str(offer.new_price), "remaining_days": offer.remaining_days, "cycle_days": offer.cycle_days},
+        details={"upgrade_id": upgrade.id, "to": target.id, "new_price": str(offer.new_price), **_remaining_details(offer.remaining)},
     )
     session.add(line)
     session.flush()
     _record_on_service(
         session, actor, service, "upgrade_invoiced",
-        {"upgrade": upgrade.id, "invoice": invoice.id, "to": target.name, "amount": str(offer.amount), "remaining_days": offer.remaining_days, "cycle_days": offer.cycle_days},
+        {"upgrade": upgrade.id, "invoice": invoice.id, "to": target.name, "amount": str(offer.amount), **_remaining_details(offer.remaining)},
     )
     return UpgradeStart(upgrade, invoice, None)
+
+
+def _remaining_details(remaining: Remaining) -> dict[str, int]:
+    return {"remaining_days": remaining.total_days, "whole_cycles": remaining.whole_cycles, "current_days": remaining.current_days, "cycle_days": remaining.cycle_days}
 
 
 def _latest_upgrade(session: Session, service_id: int) -> Upgrade:
@@ -1156,6 +1220,7 @@ __all__ = [
     "paid_unapplied_renewals",
     "pay_invoice",
     "prorate",
+    "remaining_of",
     "quote_upgrades",
     "start_upgrade",
     "upgrades_of",
