@@ -93,7 +93,8 @@ def invoices_list(
         customer_id = resolve_customer(session, customer, "--customer").id if customer else None
         summaries = billing.list_invoices(session, customer_id=customer_id, status=status.strip().lower() if status else None, service_id=service_id, limit=count)
         rows = [billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count} for item in summaries]
-    emit(rows, INVOICE_COLUMNS + ["lines"], output)
+        tz = services.timezone_of(session)
+    emit(rows, INVOICE_COLUMNS + ["lines"], output, tz=tz)
 
 
 @invoices_app.command("show")
@@ -103,12 +104,13 @@ def invoices_show(ctx: typer.Context, invoice_id: str = typer.Argument(..., meta
     identifier = parse_id("ID", invoice_id)
     with _read(ctx) as session:
         record = _invoice_record(session, identifier, with_lines=True)
+        tz = services.timezone_of(session)
     if output is Format.JSON:
         json_out(record)
         return
-    key_values({key: value for key, value in record.items() if key != "lines"})
+    key_values({key: value for key, value in record.items() if key != "lines"}, tz=tz)
     data("\nlines:")
-    emit(record["lines"], LINE_COLUMNS, Format.TABLE)
+    emit(record["lines"], LINE_COLUMNS, Format.TABLE, tz=tz)
 
 
 @invoices_app.command("create")
@@ -290,6 +292,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
         quotes = billing.quote_upgrades(session, service_id)
         upgrades = billing.upgrades_of(session, service_id)
         names = billing.product_names(session, {item.to_product_id for item in upgrades} | {item.from_product_id for item in upgrades if item.from_product_id})
+        tz = services.timezone_of(session)
     targets = [
         {
             "product_id": item.product_id,
@@ -316,7 +319,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
     data("targets:")
     emit(targets, ["product_id", "product", "old_price", "new_price", "remaining", "cycles", "amount", "currency", "why_not"], Format.TABLE)
     data("\nupgrades:")
-    emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE)
+    emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE, tz=tz)
     in_progress = sum(1 for item in upgrades if item.status in billing.OPEN_UPGRADE_STATUSES)
     message(f"service {service_id}: {len(targets)} target{'s' if len(targets) != 1 else ''}; {in_progress} upgrade{'s' if in_progress != 1 else ''} in progress")
 
@@ -353,10 +356,9 @@ def automation_run(
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["automation"], "running the automation")
-    moment = None
-    if at is not None:
-        with cli.db.read() as session:
-            moment = parse_date("--at", at, services.timezone_of(session))
+    with cli.db.read() as session:
+        tz = services.timezone_of(session)
+    moment = parse_date("--at", at, tz) if at is not None else None
 
     def show(item: automation.StepItem) -> None:
         if output is Format.TABLE:
@@ -364,7 +366,7 @@ def automation_run(
             data(f"step {item.step}  {target:<16}  {item.outcome:<12}  {inert(item.message)}")
 
     if output is Format.TABLE:
-        message(("dry run: " if dry_run else "") + f"at {(moment or clock.now()).isoformat(timespec='seconds')}")
+        message(("dry run: " if dry_run else "") + f"at {(moment or clock.now()).astimezone(tz).isoformat(timespec='seconds')}")
     report = automation.run(cli.db, cli.actor, at=moment, dry_run=dry_run, progress=show)
     if output is Format.JSON:
         json_out(_report_dict(report))
@@ -421,7 +423,8 @@ def notify_list(
         raise InvalidInput("--status", f"{status!r} is not a notification status ({', '.join(notifications.STATUSES)})")
     with _read(ctx) as session:
         rows = [_notification_dict(row) for row in mailer.list_notifications(session, status=status, limit=parse_int("--limit", limit, minimum=1))]
-    emit(rows, ["id", "service_id", "to_address", "template", "status", "attempts", "subject", "last_error"], output)
+        tz = services.timezone_of(session)
+    emit(rows, ["id", "service_id", "to_address", "template", "status", "attempts", "created_at", "sent_at", "subject", "last_error"], output, tz=tz)
 
 
 @notify_app.command("send")

@@ -356,7 +356,7 @@ def check_renewable(session: Session, service: Service, cycles_wanted: int, sett
     if service.status == Status.SUSPENDED.value:
         until = renewable_until(service, settings["renewal_grace_days"])
         if until is not None and clock.now() > until:
-            raise refuse(service, "renew", f"renewal window closed on {until.date().isoformat()} (renewal_grace_days={settings['renewal_grace_days']})")
+            raise refuse(service, "renew", f"renewal window closed on {day(until, settings.tz)} (renewal_grace_days={settings['renewal_grace_days']})")
     why = renewal_limit_reached(session, service, cycles_wanted, settings.tz)
     if why:
         raise refuse(service, "renew", why)

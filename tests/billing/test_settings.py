@@ -91,7 +91,7 @@ def test_the_time_zone_places_typed_dates_and_the_run_shows_it(db, admin, catalo
     assert cli("settings", "set", "timezone", "Europe/Paris").exit_code == 0
     service_id = active_service(db, admin, catalog, expires=datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
     result = cli("automation", "run", "--at", "2026-11-21")
-    assert "at 2026-11-20T23:00:00+00:00" in result.stderr
+    assert "at 2026-11-21T00:00:00+01:00" in result.stderr
     assert "timezone=Europe/Paris" in result.stderr
     assert count(db, Invoice) == 1
     assert f"service {service_id}" in result.stdout and "expires 2026-11-28 00:00" in result.stdout
