@@ -70,16 +70,6 @@ T = TypeVar("T")
 CHUNK = 200
 LOCK_NAME = "automation"
 RECURRING = tuple(cycle.value for cycle in cycles.RECURRING)
-SETTING_KEYS = (
-    "invoice_generation_days",
-    "expiry_notice_days",
-    "suspend_after_days",
-    "terminate_after_days",
-    "delete_after_days",
-    "renewal_grace_days",
-    "timezone",
-    "currency",
-)
 
 
 # ----------------------------------------------------------------------------- reports
@@ -732,7 +722,8 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 def _settings_shown(settings: settings_module.Settings) -> dict[str, str]:
-    return {key: settings.display(key) for key in SETTING_KEYS}
+    """Every setting a step reads, as the registry declares (secrets only as set or not)."""
+    return {key: settings.display(key) for key in settings_module.used_by_automation()}
 
 
 def run(
