@@ -784,6 +784,7 @@ def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: In
         currency=invoice.currency,
     )
     service = services.create_service(session, actor, draft)
+    _first_period_from_delivery(service)
     line.service_id = service.id
     line.details = {**details, "service_id": service.id}
     session.add(line)
@@ -794,6 +795,17 @@ def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: In
         return f"service {service.id} created pending; {outcome.message}", outcome.job_id
     _notify_manual_delivery(session, service, invoice)
     return f"service {service.id} created pending; {service.type} delivery is done by hand (deliver it when ready)", None
+
+
+def _first_period_from_delivery(service: Service) -> None:
+    """Leave an ordered service without an expiry while it waits for delivery.
+
+    The wait is not the customer's paid time: `deliver` starts the first period, one cycle
+    from the delivery day and anchored on it.
+    """
+    if cycles.is_recurring(service.billing_cycle):
+        service.expires_at = None
+        service.anchor_day = None
 
 
 def _notify_manual_delivery(session: Session, service: Service, invoice: Invoice) -> None:
