@@ -246,6 +246,31 @@ def test_step4_expires_services_suspended_as_overdue_for_more_than_terminate_aft
     assert all("terminate_after_days=7" in item.message for item in step(report, 4).items)
 
 
+def test_paying_a_renewal_that_still_ends_in_the_past_keeps_the_overdue_suspension(db, admin, catalog, cli, frozen):
+    set_setting(db, "renewal_grace_days", "90")
+    set_setting(db, "terminate_after_days", "90")
+    expiry = NOW - timedelta(days=45)
+    service_id = active_service(db, admin, catalog, expires=expiry, at=NOW - timedelta(days=60))
+    report = run(db, admin, expiry + timedelta(hours=1))
+    assert (touched(report, 1), touched(report, 3)) == ([service_id], [service_id])
+    assert service(db, service_id).suspend_kind == "overdue"
+
+    paid = cli("invoices", "pay", str(rows(db, Invoice)[0].id))
+
+    assert paid.exit_code == 0, paid.stderr
+    after = service(db, service_id)
+    assert after.expires_at == datetime(2026, 11, 7, 12, tzinfo=UTC) < NOW
+    assert (after.status, after.suspend_kind) == ("suspended", "overdue")
+    assert count(db, Renewal) == 1
+    assert count(db, Notification, Notification.template == "unsuspended") == 0
+    assert touched(run(db, admin), 3) == []
+
+    assert cli("services", "renew", str(service_id), "--invoice", "new").exit_code == 0
+    assert cli("invoices", "pay", str(rows(db, Invoice)[-1].id)).exit_code == 0
+    after = service(db, service_id)
+    assert (after.status, after.suspend_kind, after.expires_at) == ("active", None, datetime(2026, 12, 7, 12, tzinfo=UTC))
+
+
 def test_step4_leaves_other_suspensions_alone(db, admin, catalog, frozen):
     service_id = active_service(db, admin, catalog, expires=NOW - timedelta(days=30), at=NOW - timedelta(days=60))
     act(db, admin, "suspend", service_id, {"kind": "abuse"}, at=NOW - timedelta(days=29))
@@ -357,6 +382,22 @@ def test_step6_hides_cancelled_services_after_delete_after_days(db, admin, catal
     assert hidden == {"a second past", "the day after"}
     assert all(service(db, ids[label]).deleted_at == NOW for label in hidden)
     assert all("delete_after_days=90" in item.message for item in step(report, 6).items)
+
+
+def test_step6_hides_an_expired_service_only_once_its_90th_day_has_passed(db, admin, catalog, frozen):
+    ids = {}
+    for label, offset in PAST_THE_LIMIT.items():
+        expiry = NOW - timedelta(days=90) + offset
+        ids[label] = active_service(db, admin, catalog, expires=expiry, at=expiry - timedelta(days=30), name=label)
+        act(db, admin, "suspend", ids[label], {"kind": "overdue"}, at=expiry + timedelta(hours=1))
+        act(db, admin, "expire", ids[label], at=expiry + timedelta(days=8))
+    report = run(db, admin)
+    hidden = {label for label, service_id in ids.items() if service(db, service_id).status == "deleted"}
+    assert hidden == {"a second past", "the day after"}
+    assert service(db, ids["at the limit"]).status == "expired"
+    assert sorted(touched(report, 6)) == sorted(ids[label] for label in hidden)
+    assert all("expired since" in item.message and "delete_after_days=90" in item.message for item in step(report, 6).items)
+    assert touched(run(db, admin, NOW + SECOND), 6) == [ids["at the limit"]]
 
 
 def test_step6_hides_expired_services_by_their_expiry_and_never_with_zero(db, admin, catalog, frozen):
