@@ -502,7 +502,7 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
 
 
 def _unbilled_note(session: Session, service: Service) -> str:
-    """What the reason adds when the period has no open invoice: the one an admin cancelled, or none made."""
+    """The period's invoice, for the reason: unpaid, cancelled by an admin with none open, or never made."""
     billed = billing.period_invoice(session, service)
     if billed is None:
         return "; no invoice was made for this period"
