@@ -217,7 +217,8 @@ def jobs_list(
             views.job_dict(job)
             for job in jobs.list_jobs(session, status=status, service_id=parse_id("--service", service) if service else None, limit=parse_int("--limit", limit, minimum=1))
         ]
-    emit(rows, ["id", "service_id", "operation", "status", "attempts", "next_attempt_at", "last_error"], output)
+        tz = settings_module.load(session).tz
+    emit(rows, ["id", "service_id", "operation", "status", "attempts", "next_attempt_at", "last_error"], output, tz=tz)
 
 
 @jobs_app.command("retry")

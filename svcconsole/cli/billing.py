@@ -9,7 +9,7 @@ import typer
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
 from svcconsole.cli.services import services_app
-from svcconsole.core import automation, billing, clock, jobs, mailer, services, views
+from svcconsole.core import automation, billing, clock, jobs, mailer, notifications, services, views
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
@@ -93,7 +93,8 @@ def invoices_list(
         customer_id = resolve_customer(session, customer, "--customer").id if customer else None
         summaries = billing.list_invoices(session, customer_id=customer_id, status=status.strip().lower() if status else None, service_id=service_id, limit=count)
         rows = [billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count} for item in summaries]
-    emit(rows, INVOICE_COLUMNS + ["lines"], output)
+        tz = services.timezone_of(session)
+    emit(rows, INVOICE_COLUMNS + ["lines"], output, tz=tz)
 
 
 @invoices_app.command("show")
@@ -103,12 +104,13 @@ def invoices_show(ctx: typer.Context, invoice_id: str = typer.Argument(..., meta
     identifier = parse_id("ID", invoice_id)
     with _read(ctx) as session:
         record = _invoice_record(session, identifier, with_lines=True)
+        tz = services.timezone_of(session)
     if output is Format.JSON:
         json_out(record)
         return
-    key_values({key: value for key, value in record.items() if key != "lines"})
+    key_values({key: value for key, value in record.items() if key != "lines"}, tz=tz)
     data("\nlines:")
-    emit(record["lines"], LINE_COLUMNS, Format.TABLE)
+    emit(record["lines"], LINE_COLUMNS, Format.TABLE, tz=tz)
 
 
 @invoices_app.command("create")
@@ -256,7 +258,9 @@ def services_upgrade(
 ) -> None:
     """Move a service to another product: `--billing none` at once, `--billing invoice` once the prorated invoice is paid.
 
-    The invoice amount is (new_price - old_price) * remaining_days / cycle_days, rounded to cents.
+    The invoice amount is (new_price - old_price) * (whole cycles left + days left of the current
+    cycle / its length), rounded to cents: for a service not renewed ahead, (new - old) *
+    remaining_days / cycle_days. `--list` shows the cycles left and the amount for each target.
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
@@ -288,6 +292,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
         quotes = billing.quote_upgrades(session, service_id)
         upgrades = billing.upgrades_of(session, service_id)
         names = billing.product_names(session, {item.to_product_id for item in upgrades} | {item.from_product_id for item in upgrades if item.from_product_id})
+        tz = services.timezone_of(session)
     targets = [
         {
             "product_id": item.product_id,
@@ -295,8 +300,12 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
             "old_price": f"{item.old_price:.2f}",
             "new_price": f"{item.new_price:.2f}" if item.new_price is not None else None,
             "currency": item.currency,
+            "remaining": item.remaining.text,
             "remaining_days": item.remaining_days,
+            "whole_cycles": item.remaining.whole_cycles,
+            "current_days": item.remaining.current_days,
             "cycle_days": item.cycle_days,
+            "cycles": f"{item.remaining.cycles:.4f}",
             "amount": f"{item.amount:.2f}",
             "available": item.available,
             "why_not": item.why_not,
@@ -308,9 +317,9 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
         json_out({"service_id": service_id, "targets": targets, "upgrades": history})
         return
     data("targets:")
-    emit(targets, ["product_id", "product", "old_price", "new_price", "remaining_days", "cycle_days", "amount", "currency", "why_not"], Format.TABLE)
+    emit(targets, ["product_id", "product", "old_price", "new_price", "remaining", "cycles", "amount", "currency", "why_not"], Format.TABLE)
     data("\nupgrades:")
-    emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE)
+    emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE, tz=tz)
     in_progress = sum(1 for item in upgrades if item.status in billing.OPEN_UPGRADE_STATUSES)
     message(f"service {service_id}: {len(targets)} target{'s' if len(targets) != 1 else ''}; {in_progress} upgrade{'s' if in_progress != 1 else ''} in progress")
 
@@ -334,8 +343,11 @@ def automation_run(
     Step 0 first applies lines of paid invoices that could not be applied when paid (a renewal
     paid while a module job ran); steps 3 and 4 leave a service alone while such a renewal
     waits, and steps 3-6 leave out a service whose job for the same action failed (retry or
-    resolve it). With --at, steps 0-6 act at WHEN and step 7 runs on the real clock: the jobs
-    this run queued and those due now, and the outbox, so leases and mail dates stay real.
+    resolve it). Only recurring services are invoiced, warned, suspended as overdue and
+    expired: a onetime or free service is never renewed, so its expiry date is left alone
+    (cancel it at the end of the cycle to have step 5 end it then). With --at, steps 0-6 act
+    at WHEN and step 7 runs on the real clock: the jobs this run queued and those due now,
+    and the outbox, so leases and mail dates stay real.
 
     Safe to run twice at once (the second run finds the lock held, says so and does nothing)
     and to re-run (nothing is done twice). Exit 3 when a module job, a mail or a service's
@@ -344,10 +356,9 @@ def automation_run(
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["automation"], "running the automation")
-    moment = None
-    if at is not None:
-        with cli.db.read() as session:
-            moment = parse_date("--at", at, services.timezone_of(session))
+    with cli.db.read() as session:
+        tz = services.timezone_of(session)
+    moment = parse_date("--at", at, tz) if at is not None else None
 
     def show(item: automation.StepItem) -> None:
         if output is Format.TABLE:
@@ -355,7 +366,7 @@ def automation_run(
             data(f"step {item.step}  {target:<16}  {item.outcome:<12}  {inert(item.message)}")
 
     if output is Format.TABLE:
-        message(("dry run: " if dry_run else "") + f"at {(moment or clock.now()).isoformat(timespec='seconds')}")
+        message(("dry run: " if dry_run else "") + f"at {(moment or clock.now()).astimezone(tz).isoformat(timespec='seconds')}")
     report = automation.run(cli.db, cli.actor, at=moment, dry_run=dry_run, progress=show)
     if output is Format.JSON:
         json_out(_report_dict(report))
@@ -402,17 +413,18 @@ def _notification_dict(row: Notification) -> dict[str, Any]:
 @notify_app.command("list")
 def notify_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="queued, sent or failed."),
+    status: Optional[str] = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
     limit: str = typer.Option("100", "--limit"),
     fmt: str = FORMAT_OPTION,
 ) -> None:
-    """The outbox, newest first (queued mails show their attempts and last error)."""
+    """The outbox, newest first (queued mails show their attempts and last error; a dropped mail, why it was never sent)."""
     output = parse_format(fmt)
-    if status is not None and status not in {"queued", "sent", "failed"}:
-        raise InvalidInput("--status", f"{status!r} is not a notification status (queued, sent or failed)")
+    if status is not None and status not in notifications.STATUSES:
+        raise InvalidInput("--status", f"{status!r} is not a notification status ({', '.join(notifications.STATUSES)})")
     with _read(ctx) as session:
         rows = [_notification_dict(row) for row in mailer.list_notifications(session, status=status, limit=parse_int("--limit", limit, minimum=1))]
-    emit(rows, ["id", "service_id", "to_address", "template", "status", "attempts", "subject", "last_error"], output)
+        tz = services.timezone_of(session)
+    emit(rows, ["id", "service_id", "to_address", "template", "status", "attempts", "created_at", "sent_at", "subject", "last_error"], output, tz=tz)
 
 
 @notify_app.command("send")

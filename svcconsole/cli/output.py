@@ -1,4 +1,10 @@
-"""How the CLI prints: one function per format, data on stdout, messages on stderr."""
+"""How the CLI prints: one function per format, data on stdout, messages on stderr.
+
+Times are stored in UTC and shown in the configured time zone (SPEC.md section 2): a table
+or a `key: value` record given `tz` shows its time columns (`*_at`, `period_start`,
+`period_end`) as local `YYYY-MM-DD HH:MM`. JSON and CSV are data for programs and keep ISO
+8601 UTC (SPEC.md section 10).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,14 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 
+from svcconsole.core import clock
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.parse import inert
 
@@ -56,6 +65,32 @@ def cell(value: Any) -> str:
 
 
 MAX_CELL = 60
+PERIOD_COLUMNS = ("period_start", "period_end")
+
+
+def is_time_column(column: str) -> bool:
+    """True for the columns that hold a moment: `*_at`, and the start and end of a period."""
+    return column.endswith("_at") or column in PERIOD_COLUMNS
+
+
+def local_time(value: Any, tz: ZoneInfo) -> Any:
+    """A moment (a datetime or ISO 8601 text) as local `YYYY-MM-DD HH:MM` in `tz`; anything else as it is."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(moment, datetime):
+        return value
+    return clock.as_utc(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def localized(record: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
+    """`record` with its time columns shown in `tz` (unchanged without `tz`)."""
+    if tz is None:
+        return record
+    return {key: local_time(value, tz) if is_time_column(key) else value for key, value in record.items()}
 
 
 def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, headers: Sequence[str] | None = None) -> None:
@@ -104,8 +139,11 @@ def csv_value(value: Any) -> str:
     return str(value)
 
 
-def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, *, id_key: str = "id", json_columns: Sequence[str] | None = None) -> None:
-    """Print rows in the chosen format (table shows `columns`, json and csv every key)."""
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, *, id_key: str = "id", json_columns: Sequence[str] | None = None, tz: ZoneInfo | None = None) -> None:
+    """Print rows in the chosen format (table shows `columns`, json and csv every key).
+
+    With `tz`, the table shows times in that zone; json and csv keep ISO 8601 UTC.
+    """
     if fmt is Format.JSON:
         json_out(list(rows))
     elif fmt is Format.CSV:
@@ -114,12 +152,13 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, *,
         for row in rows:
             typer.echo(str(row[id_key]))
     else:
-        table(rows, columns)
+        table([localized(row, tz) for row in rows], columns)
 
 
-def key_values(record: dict[str, Any], keys: Sequence[str] | None = None) -> None:
-    """One record as `key: value` lines."""
+def key_values(record: dict[str, Any], keys: Sequence[str] | None = None, *, tz: ZoneInfo | None = None) -> None:
+    """One record as `key: value` lines (times in `tz` when given)."""
     keys = keys or list(record)
+    record = localized(record, tz)
     width = max((len(key) for key in keys), default=0)
     for key in keys:
         typer.echo(f"{key.ljust(width)}  {cell(record.get(key))}")

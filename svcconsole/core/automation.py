@@ -10,6 +10,18 @@ runs through the same core functions an admin uses, as the `system` actor, in ch
 transactions with a savepoint per service; a service whose change raises is reported as
 failed (the traceback goes to the operations log) and the run goes on.
 
+Only recurring services are billed, warned, suspended as overdue and expired (steps 1 to
+4): a onetime or free service is never renewed, so there is nothing to invoice, to warn
+about or to be overdue on; its expiry date, if it has one, is information and the run
+leaves it alone. An admin who wants it to end at that date cancels it at the end of the
+cycle (step 5 then cancels it on the day), or terminates it.
+
+Step 1 bills a period once, automatically: once an admin cancelled the period's invoice, no
+run bills it again. Step 3 still suspends such a service when it falls overdue (the period
+is not paid), and its reason and the customer's mail say that the period's invoice was
+cancelled and none is open; an admin who wants it paid bills it again by hand
+(`services renew ID --invoice new`), one who wants it free extends it (`add-days`).
+
 Steps 3 to 6 leave out a service whose last job for the same action failed for good, and
 report it: a failed job stays in the queue until an admin retries or resolves it (SPEC.md
 section 5), it is not queued again every run.
@@ -58,16 +70,6 @@ T = TypeVar("T")
 CHUNK = 200
 LOCK_NAME = "automation"
 RECURRING = tuple(cycle.value for cycle in cycles.RECURRING)
-SETTING_KEYS = (
-    "invoice_generation_days",
-    "expiry_notice_days",
-    "suspend_after_days",
-    "terminate_after_days",
-    "delete_after_days",
-    "renewal_grace_days",
-    "timezone",
-    "currency",
-)
 
 
 # ----------------------------------------------------------------------------- reports
@@ -155,6 +157,11 @@ class RunContext:
     def date(self, moment: datetime | None) -> str:
         """A moment as a local date."""
         return moment.astimezone(self.settings.tz).date().isoformat() if moment else "-"
+
+    def days_until(self, moment: datetime) -> int:
+        """Local calendar days from the run's day to `moment`'s (0 on the day itself)."""
+        tz = self.settings.tz
+        return (moment.astimezone(tz).date() - self.now.astimezone(tz).date()).days
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -348,7 +355,7 @@ def _notice_days(ctx: RunContext) -> list[int]:
 
 def _notice_rule(ctx: RunContext) -> str:
     days = ",".join(str(day) for day in _notice_days(ctx)) or "none"
-    return f"active services at {days} days before expiry (expiry_notice_days={days}), unless disable_notify_expiration=true"
+    return f"active recurring services at {days} days before expiry (expiry_notice_days={days}), unless disable_notify_expiration=true"
 
 
 def _notice_window(ctx: RunContext, days: int) -> tuple[datetime, datetime]:
@@ -386,6 +393,7 @@ def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
             Service.expires_at > after,  # type: ignore[operator]
             Service.expires_at <= until,  # type: ignore[operator]
             Service.cancel_at == None,  # noqa: E711
+            Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
             ~_notices_disabled(),
         )
         rows = list(session.exec(query.order_by(Service.id)).all())
@@ -424,7 +432,7 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     if service is None or service.expires_at is None:
         return None
     after, until = _notice_window(ctx, days)
-    if service.status != Status.ACTIVE.value or service.cancel_at is not None or not after < service.expires_at <= until:
+    if service.status != Status.ACTIVE.value or service.cancel_at is not None or service.billing_cycle not in RECURRING or not after < service.expires_at <= until:
         return None
     key = _notice_key(service_id, service.expires_at, days)
     if service_id in cache.quiet or key in cache.sent_keys:
@@ -435,7 +443,7 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         service,
         dedupe_key=key,
         known_new=True,
-        days=days,
+        when=notifications.in_days(ctx.days_until(service.expires_at)),
         expires=ctx.date(service.expires_at),
         price=billing.money_text(cache.amount(session, service), service.currency),
     )
@@ -453,18 +461,25 @@ def _suspend_before(ctx: RunContext) -> datetime:
 
 
 def _suspend_rule(ctx: RunContext) -> str:
-    return f"active services expired before {ctx.day(_suspend_before(ctx))} (suspend_after_days={ctx.settings['suspend_after_days']}), not cancelling by now"
+    return f"active recurring services expired before {ctx.day(_suspend_before(ctx))} (suspend_after_days={ctx.settings['suspend_after_days']}), not cancelling by now"
 
 
 def _suspend_due(service: Service, ctx: RunContext) -> bool:
     cancelling_now = service.cancel_at is not None and service.cancel_at <= ctx.now
-    return service.status == Status.ACTIVE.value and service.expires_at is not None and service.expires_at < _suspend_before(ctx) and not cancelling_now
+    return (
+        service.status == Status.ACTIVE.value
+        and service.billing_cycle in RECURRING
+        and service.expires_at is not None
+        and service.expires_at < _suspend_before(ctx)
+        and not cancelling_now
+    )
 
 
 def _select_suspensions(session: Session, ctx: RunContext) -> list[int]:
     query = select(Service.id).where(
         Service.status == Status.ACTIVE.value,
         Service.expires_at < _suspend_before(ctx),  # type: ignore[operator]
+        Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
         or_(Service.cancel_at == None, Service.cancel_at > ctx.now),  # type: ignore[operator]  # noqa: E711
     )
     return _ids(session, query)
@@ -478,11 +493,22 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     if held_back is not None:
         return held_back
     expired = ctx.day(service.expires_at)
+    why = f"expired {expired}, suspend_after_days={ctx.settings['suspend_after_days']}{_unbilled_note(session, service)}"
     outcome = services.perform(
         session, ctx.actor, "suspend", service_id,
         {"kind": SuspendKind.OVERDUE.value, "reason": f"overdue: expired {expired}", "notify": True},
     )
-    return _done(3, service_id, outcome, f"expired {expired}, suspend_after_days={ctx.settings['suspend_after_days']}")
+    return _done(3, service_id, outcome, why)
+
+
+def _unbilled_note(session: Session, service: Service) -> str:
+    """The period's invoice, for the reason: unpaid, cancelled by an admin with none open, or never made."""
+    billed = billing.period_invoice(session, service)
+    if billed is None:
+        return "; no invoice was made for this period"
+    if billed.is_open:
+        return f"; invoice {billed.invoice.id} is unpaid"
+    return f"; invoice {billed.invoice.id} for this period was cancelled and none is open (bill it again: services renew {service.id} --invoice new)"
 
 
 # 4. expire
@@ -493,7 +519,7 @@ def _expire_before(ctx: RunContext) -> datetime:
 
 
 def _expire_rule(ctx: RunContext) -> str:
-    return f"suspended as overdue before {ctx.day(_expire_before(ctx))} (terminate_after_days={ctx.settings['terminate_after_days']})"
+    return f"recurring services suspended as overdue before {ctx.day(_expire_before(ctx))} (terminate_after_days={ctx.settings['terminate_after_days']})"
 
 
 def _overdue_since(service: Service) -> datetime | None:
@@ -505,6 +531,7 @@ def _expire_due(service: Service, ctx: RunContext) -> bool:
     return (
         service.status == Status.SUSPENDED.value
         and service.suspend_kind == SuspendKind.OVERDUE.value
+        and service.billing_cycle in RECURRING
         and since is not None
         and since < _expire_before(ctx)
     )
@@ -514,6 +541,7 @@ def _select_expiries(session: Session, ctx: RunContext) -> list[int]:
     query = select(Service.id).where(
         Service.status == Status.SUSPENDED.value,
         Service.suspend_kind == SuspendKind.OVERDUE.value,
+        Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
         func.coalesce(Service.suspended_at, Service.expires_at) < _expire_before(ctx),
     )
     return _ids(session, query)
@@ -694,7 +722,8 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 def _settings_shown(settings: settings_module.Settings) -> dict[str, str]:
-    return {key: settings.display(key) for key in SETTING_KEYS}
+    """Every setting a step reads, as the registry declares (secrets only as set or not)."""
+    return {key: settings.display(key) for key in settings_module.used_by_automation()}
 
 
 def run(

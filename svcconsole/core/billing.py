@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
@@ -169,6 +169,43 @@ def renewal_line_for_period(session: Session, service_id: int, period_start: dat
     return session.exec(query.order_by(InvoiceLine.id)).first()  # type: ignore[arg-type]
 
 
+@dataclass
+class PeriodInvoice:
+    """The invoice that bills a service's current period, and that period's line on it."""
+
+    invoice: Invoice
+    line: InvoiceLine
+
+    @property
+    def is_open(self) -> bool:
+        """True while it can still be paid."""
+        return self.invoice.status in OPEN_STATUSES
+
+    @property
+    def amount_text(self) -> str:
+        """The line's amount with the currency."""
+        return money_text(self.line.amount, self.invoice.currency)
+
+
+def period_invoice(session: Session, service: Service) -> PeriodInvoice | None:
+    """The renewal invoice of the period that starts at the service's expiry: an open one, else the last one cancelled."""
+    if service.expires_at is None:
+        return None
+    query = (
+        select(Invoice, InvoiceLine)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)  # type: ignore[arg-type]
+        .where(
+            InvoiceLine.service_id == service.id,
+            InvoiceLine.kind == LineKind.RENEWAL.value,
+            InvoiceLine.period_start == service.expires_at,
+            Invoice.status.in_([*OPEN_STATUSES, InvoiceStatus.CANCELLED.value]),  # type: ignore[attr-defined]
+        )
+        .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+    )
+    found = [PeriodInvoice(invoice, line) for invoice, line in session.exec(query).all()]
+    return next((item for item in found if item.is_open), found[0] if found else None)
+
+
 # ----------------------------------------------------------------------------- records
 
 
@@ -312,7 +349,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         session,
         "renewal_invoice",
         service,
-        dedupe_key=f"renewal_invoice:{invoice.id}:{service.id}:{start.date().isoformat()}",
+        dedupe_key=f"{_renewal_mail_prefix(invoice.id or 0)}{service.id}:{start.date().isoformat()}",
         known_new=True,
         invoice_id=invoice.id,
         amount=money_text(amount, service.currency),
@@ -321,6 +358,11 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         expires=_local_day(service.expires_at, session),
     )
     return line
+
+
+def _renewal_mail_prefix(invoice_id: int) -> str:
+    """The start of the dedupe key of every renewal_invoice mail about `invoice_id`."""
+    return f"renewal_invoice:{invoice_id}:"
 
 
 def invoice_renewal(session: Session, actor: Actor, service: Service, cycle_count: int, invoice_ref: str | int, *, amount: Decimal | None = None) -> InvoiceLine:
@@ -742,6 +784,7 @@ def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: In
         currency=invoice.currency,
     )
     service = services.create_service(session, actor, draft)
+    _first_period_from_delivery(service)
     line.service_id = service.id
     line.details = {**details, "service_id": service.id}
     session.add(line)
@@ -752,6 +795,17 @@ def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: In
         return f"service {service.id} created pending; {outcome.message}", outcome.job_id
     _notify_manual_delivery(session, service, invoice)
     return f"service {service.id} created pending; {service.type} delivery is done by hand (deliver it when ready)", None
+
+
+def _first_period_from_delivery(service: Service) -> None:
+    """Leave an ordered service without an expiry while it waits for delivery.
+
+    The wait is not the customer's paid time: `deliver` starts the first period, one cycle
+    from the delivery day and anchored on it.
+    """
+    if cycles.is_recurring(service.billing_cycle):
+        service.expires_at = None
+        service.anchor_day = None
 
 
 def _notify_manual_delivery(session: Session, service: Service, invoice: Invoice) -> None:
@@ -771,7 +825,7 @@ def _notify_manual_delivery(session: Session, service: Service, invoice: Invoice
 
 
 def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: str | None = None) -> Invoice:
-    """Cancel an unpaid invoice: its lines will never apply; its upgrades are cancelled."""
+    """Cancel an unpaid invoice: its lines will never apply, its upgrades are cancelled and its unsent renewal mails dropped."""
     require(actor, NON_TRANSITION_ROLES["invoices"], "cancelling an invoice")
     reason = parse.parse_text("--reason", reason, max_length=2000)
     invoice = get_invoice(session, invoice_id, for_update=True)
@@ -786,6 +840,7 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
         upgrade.status = UpgradeStatus.CANCELLED.value
         upgrade.completed_at = clock.now()
         session.add(upgrade)
+    notifications.drop_queued(session, "renewal_invoice", _renewal_mail_prefix(invoice_id), f"not sent: invoice {invoice_id} was cancelled")
     service_ids = {line.service_id for line in lines_of(session, invoice_id) if line.service_id is not None}
     for service_id in sorted(service_ids):
         service = session.get(Service, service_id)
@@ -798,6 +853,35 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
 # ----------------------------------------------------------------------------- upgrades
 
 
+@dataclass(frozen=True)
+class Remaining:
+    """What is left of a service's paid time today, cycle by cycle from the anchor day.
+
+    `whole_cycles` full cycles after the current one, and `current_days` local days left of
+    the current one, which is `cycle_days` long (each cycle at its own length).
+    """
+
+    whole_cycles: int
+    current_days: int
+    cycle_days: int
+    total_days: int
+
+    @property
+    def cycles(self) -> Decimal:
+        """Whole cycles plus the fraction of the current one."""
+        if self.cycle_days <= 0:
+            return Decimal(self.whole_cycles)
+        return self.whole_cycles + Decimal(self.current_days) / Decimal(self.cycle_days)
+
+    @property
+    def text(self) -> str:
+        """`20 of 30 days`, or `2 cycles + 20 of 30 days` when renewed ahead."""
+        days = f"{self.current_days} of {self.cycle_days} days"
+        if not self.whole_cycles:
+            return days
+        return f"{self.whole_cycles} cycle{'s' if self.whole_cycles != 1 else ''} + {days}"
+
+
 @dataclass
 class UpgradeQuote:
     """What moving a service to a target product costs now, and whether it is allowed."""
@@ -807,8 +891,7 @@ class UpgradeQuote:
     old_price: Decimal
     new_price: Decimal | None
     currency: str
-    remaining_days: int
-    cycle_days: int
+    remaining: Remaining
     amount: Decimal
     why_not: str | None = None
 
@@ -817,23 +900,53 @@ class UpgradeQuote:
         """True when the service may move to this product."""
         return self.why_not is None
 
+    @property
+    def remaining_days(self) -> int:
+        """Local days from today to the expiry."""
+        return self.remaining.total_days
 
-def prorate(old_price: Decimal, new_price: Decimal, remaining_days: int, cycle_days: int) -> Decimal:
-    """`(new_price - old_price) * remaining_days / cycle_days`, rounded to cents (0 when nothing remains)."""
-    if cycle_days <= 0 or remaining_days <= 0:
+    @property
+    def cycle_days(self) -> int:
+        """The length of the cycle today is in."""
+        return self.remaining.cycle_days
+
+
+def prorate(old_price: Decimal, new_price: Decimal, remaining_days: int, cycle_days: int, whole_cycles: int = 0) -> Decimal:
+    """`(new_price - old_price) * (whole_cycles + remaining_days / cycle_days)`, rounded to cents.
+
+    `remaining_days` are those left of the current cycle of `cycle_days`; with no whole cycle
+    after it, this is SPEC.md's `(new - old) * remaining_days / cycle_days`.
+    """
+    if cycle_days <= 0 or (remaining_days <= 0 and whole_cycles <= 0):
         return ZERO
-    return cents((Decimal(new_price) - Decimal(old_price)) * remaining_days / cycle_days)
+    return cents((Decimal(new_price) - Decimal(old_price)) * (whole_cycles + Decimal(max(remaining_days, 0)) / cycle_days))
 
 
-def remaining_and_cycle_days(session: Session, service: Service) -> tuple[int, int]:
-    """Whole local days from today to the expiry, and the length in days of the cycle that ends then."""
+def _longest_cycle_days(cycle: str) -> int:
+    billing_cycle = cycles.BillingCycle(cycle)
+    return 7 if billing_cycle is cycles.BillingCycle.WEEKLY else 31 * cycles.MONTHS_PER_CYCLE[billing_cycle]
+
+
+def remaining_of(session: Session, service: Service) -> Remaining:
+    """What is left of the service's paid time today: whole cycles and the current cycle's days (local dates)."""
     if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
-        return 0, 0
+        return Remaining(0, 0, 0, 0)
     tz = services.timezone_of(session)
-    expiry_day = service.expires_at.astimezone(tz).date()
+
+    def boundary(back: int) -> date:
+        if back == 0:
+            return service.expires_at.astimezone(tz).date()  # type: ignore[union-attr]
+        return cycles.shift(service.expires_at, service.billing_cycle, -back, service.anchor_day, tz).astimezone(tz).date()  # type: ignore[arg-type]
+
+    expiry_day = boundary(0)
     today = clock.now().astimezone(tz).date()
-    previous = cycles.shift(service.expires_at, service.billing_cycle, -1, service.anchor_day, tz).astimezone(tz).date()
-    return max((expiry_day - today).days, 0), (expiry_day - previous).days
+    if today >= expiry_day:
+        return Remaining(0, 0, (expiry_day - boundary(1)).days, 0)
+    back = max(1, (expiry_day - today).days // _longest_cycle_days(service.billing_cycle))
+    while boundary(back) > today:
+        back += 1
+    start, end = boundary(back), boundary(back - 1)
+    return Remaining(back - 1, (end - today).days, (end - start).days, (expiry_day - today).days)
 
 
 def upgrade_targets(session: Session, service: Service) -> list[Product]:
@@ -851,7 +964,7 @@ def upgrade_targets(session: Session, service: Service) -> list[Product]:
 def quote(session: Session, service: Service, target: Product) -> UpgradeQuote:
     """The prorated amount of moving `service` to `target` today, or why it cannot move."""
     listed = product_price(session, target.id or 0, service.billing_cycle)
-    remaining, cycle_days = remaining_and_cycle_days(session, service)
+    remaining = remaining_of(session, service)
     why_not = None
     if target.id not in {item.id for item in upgrade_targets(session, service)}:
         why_not = f"{target.name!r} is not an upgrade target of {service.product_name or 'a custom service'!r}"
@@ -862,8 +975,10 @@ def quote(session: Session, service: Service, target: Product) -> UpgradeQuote:
     elif listed.currency != service.currency:
         why_not = f"{target.name!r} is priced in {listed.currency}, the service in {service.currency}"
     new_price = listed.price if listed is not None else None
-    amount = max(prorate(service.price, new_price, remaining, cycle_days), ZERO) if new_price is not None else ZERO
-    return UpgradeQuote(target.id or 0, target.name, cents(service.price), new_price, service.currency, remaining, cycle_days, amount, why_not)
+    amount = ZERO
+    if new_price is not None:
+        amount = max(prorate(service.price, new_price, remaining.current_days, remaining.cycle_days, remaining.whole_cycles), ZERO)
+    return UpgradeQuote(target.id or 0, target.name, cents(service.price), new_price, service.currency, remaining, amount, why_not)
 
 
 def quote_upgrades(session: Session, service_id: int) -> list[UpgradeQuote]:
@@ -1026,19 +1141,23 @@ def start_upgrade(session: Session, actor: Actor, service_id: int, target_ref: s
         invoice_id=invoice.id or 0,
         service_id=service_id,
         kind=LineKind.UPGRADE.value,
-        description=f"Upgrade of #{service_id} {service.name}: {service.product_name} -> {target.name} ({offer.remaining_days} of {offer.cycle_days} days)"[:500],
+        description=f"Upgrade of #{service_id} {service.name}: {service.product_name} -> {target.name} ({offer.remaining.text})"[:500],
         amount=offer.amount,
         period_start=clock.now(),
         period_end=service.expires_at,
-        details={"upgrade_id": upgrade.id, "to": target.id, "new_price": str(offer.new_price), "remaining_days": offer.remaining_days, "cycle_days": offer.cycle_days},
+        details={"upgrade_id": upgrade.id, "to": target.id, "new_price": str(offer.new_price), **_remaining_details(offer.remaining)},
     )
     session.add(line)
     session.flush()
     _record_on_service(
         session, actor, service, "upgrade_invoiced",
-        {"upgrade": upgrade.id, "invoice": invoice.id, "to": target.name, "amount": str(offer.amount), "remaining_days": offer.remaining_days, "cycle_days": offer.cycle_days},
+        {"upgrade": upgrade.id, "invoice": invoice.id, "to": target.name, "amount": str(offer.amount), **_remaining_details(offer.remaining)},
     )
     return UpgradeStart(upgrade, invoice, None)
+
+
+def _remaining_details(remaining: Remaining) -> dict[str, int]:
+    return {"remaining_days": remaining.total_days, "whole_cycles": remaining.whole_cycles, "current_days": remaining.current_days, "cycle_days": remaining.cycle_days}
 
 
 def _latest_upgrade(session: Session, service_id: int) -> Upgrade:
@@ -1113,6 +1232,7 @@ __all__ = [
     "paid_unapplied_renewals",
     "pay_invoice",
     "prorate",
+    "remaining_of",
     "quote_upgrades",
     "start_upgrade",
     "upgrades_of",

@@ -3,7 +3,9 @@
 One sender at a time: a send holds the `mailer` lease (`core.leases.NamedLock`), renews it as
 it goes and stops if it ever loses it, so a second send at once finds it held and sends
 nothing. The queue is read a page at a time (`PAGE`), and each mail is marked sent in its own
-transaction right after the server accepted it, and only if it is still `queued`.
+transaction right after the server accepted it, and only if it is still `queued`. Each mail's
+status is read again just before it is sent, so a mail dropped after its page was read (the
+invoice it announces was cancelled meanwhile) is not sent.
 
 A mail that is not sent:
 
@@ -154,6 +156,12 @@ def _queued_count(db: Database) -> int:
         return int(session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one())
 
 
+def _still_queued(db: Database, notification_id: int) -> bool:
+    """True while the mail is queued (not dropped, sent or failed by someone else since its page was read)."""
+    with db.read() as session:
+        return session.exec(select(Notification.status).where(Notification.id == notification_id)).first() == "queued"
+
+
 def _mark_sent(db: Database, notification_id: int) -> bool:
     """Mark the mail sent if it is still queued; False when someone else settled it meanwhile."""
 
@@ -273,6 +281,8 @@ def _send(db: Database, settings: settings_module.Settings, report: SendReport, 
             for row in rows:
                 if not held():
                     return
+                if not _still_queued(db, row.id or 0):
+                    continue
                 try:
                     mail = build_message(row, settings["smtp_from"])
                 except ValueError as error:

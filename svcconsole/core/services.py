@@ -356,7 +356,7 @@ def check_renewable(session: Session, service: Service, cycles_wanted: int, sett
     if service.status == Status.SUSPENDED.value:
         until = renewable_until(service, settings["renewal_grace_days"])
         if until is not None and clock.now() > until:
-            raise refuse(service, "renew", f"renewal window closed on {until.date().isoformat()} (renewal_grace_days={settings['renewal_grace_days']})")
+            raise refuse(service, "renew", f"renewal window closed on {day(until, settings.tz)} (renewal_grace_days={settings['renewal_grace_days']})")
     why = renewal_limit_reached(session, service, cycles_wanted, settings.tz)
     if why:
         raise refuse(service, "renew", why)
@@ -527,6 +527,7 @@ def _apply_expire(ctx: ActionContext) -> str:
     removed = _forget_external(ctx) if ctx.result is not None else {}
     change = _set_status(ctx, Status.EXPIRED)
     _log(ctx, "expire", before, reason=ctx.params.get("reason"), details={"removed": removed} if removed else None)
+    notifications.notify_customer(ctx.session, "expired", ctx.service)
     return change
 
 

@@ -1,6 +1,8 @@
 """The settings registry (SPEC.md section 7): every key, its type, default and validation.
 
-The code, `settings list` and the automation dry run all read this one registry.
+The code, `settings list` and the automation dry run all read this one registry; each key
+names the automation steps that read it (`steps`), which is what the run shows as the
+settings in force.
 """
 
 from __future__ import annotations
@@ -67,15 +69,20 @@ def _sender(field: str, text: str) -> str:
     return value
 
 
+ALL_STEPS = (0, 1, 2, 3, 4, 5, 6, 7)
+MAIL_STEPS = (7,)
+
+
 @dataclass(frozen=True)
 class SettingSpec:
-    """One setting: its key, default (as text), parser, and whether it is a secret."""
+    """One setting: its key, default (as text), parser, whether it is a secret, and the automation steps that read it."""
 
     key: str
     default: str
     parser: Callable[[str, str], Any]
     help: str
     secret: bool = False
+    steps: tuple[int, ...] = ()
 
     def parse(self, text: str) -> Any:
         return self.parser(f"setting {self.key}", text)
@@ -91,23 +98,28 @@ class SettingSpec:
 REGISTRY: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
-        SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created."),
-        SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent."),
-        SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid service is suspended."),
-        SettingSpec("terminate_after_days", "7", _day_count, "Days of overdue suspension before a service expires."),
-        SettingSpec("delete_after_days", "90", _day_count, "Days after expiry or cancellation before it is hidden (0 = never)."),
-        SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed."),
-        SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed."),
+        SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created (recurring cycles only).", steps=(1,)),
+        SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent (recurring cycles only).", steps=(2,)),
+        SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid recurring service is suspended (onetime and free are never overdue).", steps=(3,)),
+        SettingSpec("terminate_after_days", "7", _day_count, "Days of overdue suspension before a recurring service expires (removed from its panel).", steps=(3, 4)),
+        SettingSpec("delete_after_days", "90", _day_count, "Days after expiry or cancellation before it is hidden (0 = never).", steps=(6,)),
+        SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed.", steps=(0, 1, 3)),
+        SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed.", steps=ALL_STEPS),
         SettingSpec("currency", "EUR", _currency, "Default currency."),
-        SettingSpec("smtp_host", "", _plain, "SMTP server host (empty = mail is queued, not sent)."),
-        SettingSpec("smtp_port", "25", _port, "SMTP server port."),
-        SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication; needs smtp_starttls unless the host is loopback)."),
-        SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown; `settings set smtp_password -` reads it from stdin).", secret=True),
-        SettingSpec("smtp_from", "billing@localhost", _sender, "Sender address of notifications (an email address, optionally as Name <address>)."),
-        SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS."),
-        SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries) are sent."),
+        SettingSpec("smtp_host", "", _plain, "SMTP server host (empty = mail is queued, not sent).", steps=MAIL_STEPS),
+        SettingSpec("smtp_port", "25", _port, "SMTP server port.", steps=MAIL_STEPS),
+        SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication; needs smtp_starttls unless the host is loopback).", steps=MAIL_STEPS),
+        SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown; `settings set smtp_password -` reads it from stdin).", secret=True, steps=MAIL_STEPS),
+        SettingSpec("smtp_from", "billing@localhost", _sender, "Sender address of notifications (an email address, optionally as Name <address>).", steps=(0, 7)),
+        SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS.", steps=MAIL_STEPS),
+        SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries) are sent.", steps=(0, 7)),
     )
 }
+
+
+def used_by_automation() -> list[str]:
+    """The keys some automation step reads, in registry order (the run's settings in force)."""
+    return [key for key, item in REGISTRY.items() if item.steps]
 
 
 def spec(key: str) -> SettingSpec:

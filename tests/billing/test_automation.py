@@ -88,6 +88,35 @@ def test_step1_never_bills_a_period_twice_even_after_the_invoice_was_cancelled(d
     assert cli("invoices", "list", "--service", str(service_id), "--format", "ids").lines == [str(invoice.id)]
 
 
+def test_a_period_whose_invoice_an_admin_cancelled_is_suspended_saying_no_invoice_is_open(db, admin, catalog, cli, frozen):
+    expiry = NOW + timedelta(days=5)
+    service_id = active_service(db, admin, catalog, expires=expiry)
+    unpaid = active_service(db, admin, catalog, expires=expiry, name="unpaid")
+    run(db, admin)
+    cancelled_invoice = rows(db, Invoice)[0].id
+    assert cli("invoices", "cancel", str(cancelled_invoice)).exit_code == 0
+    with clock.frozen_at(expiry + timedelta(hours=1)):
+        dry = cli("automation", "run", "--dry-run")
+    note = f"invoice {cancelled_invoice} for this period was cancelled and none is open (bill it again: services renew {service_id} --invoice new)"
+    [line] = [line for line in dry.lines if line.startswith(f"step 3  service {service_id} ")]
+    assert "would: ok" in line and note in line
+    assert any(line.startswith(f"step 3  service {unpaid} ") and "invoice 2 is unpaid" in line for line in dry.lines)
+
+    report = run(db, admin, expiry + timedelta(hours=1))
+
+    assert touched(report, 1) == []
+    [item] = [item for item in step(report, 3).items if item.service_id == service_id]
+    assert note in item.message
+    assert service(db, service_id).suspend_kind == "overdue"
+    [mail] = rows(db, Notification, Notification.template == "suspended", Notification.service_id == service_id)
+    assert f"Invoice #{cancelled_invoice} for this period was cancelled and no invoice is open: contact us to renew it for 12.00 EUR." in mail.body
+    with clock.frozen_at(expiry + timedelta(days=1)):
+        assert cli("services", "renew", str(service_id), "--invoice", "new").exit_code == 0
+        rebilled = rows(db, Invoice)[-1].id
+        assert cli("invoices", "pay", str(rebilled)).exit_code == 0
+    assert (service(db, service_id).status, service(db, service_id).expires_at) == ("active", expiry + timedelta(days=30))
+
+
 def test_step1_bills_the_next_period_once_the_invoice_is_paid(db, admin, catalog, cli, frozen):
     expiry = NOW + timedelta(days=5)
     service_id = active_service(db, admin, catalog, expires=expiry, cycle="weekly")
@@ -136,8 +165,24 @@ def test_step2_expiry_notices_through_time(db, admin, catalog, frozen):
     assert [key.rsplit(":", 1)[1] for _, key in sent_days] == ["7", "3", "1"]
     notices = rows(db, Notification, Notification.template == "expiry_notice")
     assert len(notices) == 3
-    assert "expires on 2026-11-29 (3 days from now)" in notices[1].body
+    assert "expires on 2026-11-29, in 7 days." in notices[0].body
+    assert "expires on 2026-11-29, in 3 days." in notices[1].body
+    assert "expires on 2026-11-29, tomorrow." in notices[2].body
     assert "12.00 EUR" in notices[1].body
+
+
+def test_step2_says_the_local_calendar_days_left_not_the_threshold(db, admin, catalog, frozen):
+    set_setting(db, "timezone", "Europe/Paris")
+    midnight_paris = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+    service_id = active_service(db, admin, catalog, expires=midnight_paris, at=datetime(2026, 10, 1, tzinfo=UTC))
+    report = run(db, admin, datetime(2026, 10, 30, 8, 0, tzinfo=UTC))
+    assert touched(report, 2) == [service_id]
+    [notice] = rows(db, Notification, Notification.template == "expiry_notice")
+    assert notice.dedupe_key.endswith(":3")
+    assert notice.subject == "Your service svc expires on 2026-11-01"
+    assert "expires on 2026-11-01, in 2 days. Renew it for 12.00 EUR" in notice.body
+    run(db, admin, datetime(2026, 10, 31, 22, 30, tzinfo=UTC))
+    assert "expires on 2026-11-01, tomorrow." in rows(db, Notification, Notification.template == "expiry_notice")[-1].body
 
 
 def test_step2_a_late_first_run_sends_only_the_tightest_notice(db, admin, catalog, frozen):
@@ -201,6 +246,31 @@ def test_step4_expires_services_suspended_as_overdue_for_more_than_terminate_aft
     assert all("terminate_after_days=7" in item.message for item in step(report, 4).items)
 
 
+def test_paying_a_renewal_that_still_ends_in_the_past_keeps_the_overdue_suspension(db, admin, catalog, cli, frozen):
+    set_setting(db, "renewal_grace_days", "90")
+    set_setting(db, "terminate_after_days", "90")
+    expiry = NOW - timedelta(days=45)
+    service_id = active_service(db, admin, catalog, expires=expiry, at=NOW - timedelta(days=60))
+    report = run(db, admin, expiry + timedelta(hours=1))
+    assert (touched(report, 1), touched(report, 3)) == ([service_id], [service_id])
+    assert service(db, service_id).suspend_kind == "overdue"
+
+    paid = cli("invoices", "pay", str(rows(db, Invoice)[0].id))
+
+    assert paid.exit_code == 0, paid.stderr
+    after = service(db, service_id)
+    assert after.expires_at == datetime(2026, 11, 7, 12, tzinfo=UTC) < NOW
+    assert (after.status, after.suspend_kind) == ("suspended", "overdue")
+    assert count(db, Renewal) == 1
+    assert count(db, Notification, Notification.template == "unsuspended") == 0
+    assert touched(run(db, admin), 3) == []
+
+    assert cli("services", "renew", str(service_id), "--invoice", "new").exit_code == 0
+    assert cli("invoices", "pay", str(rows(db, Invoice)[-1].id)).exit_code == 0
+    after = service(db, service_id)
+    assert (after.status, after.suspend_kind, after.expires_at) == ("active", None, datetime(2026, 12, 7, 12, tzinfo=UTC))
+
+
 def test_step4_leaves_other_suspensions_alone(db, admin, catalog, frozen):
     service_id = active_service(db, admin, catalog, expires=NOW - timedelta(days=30), at=NOW - timedelta(days=60))
     act(db, admin, "suspend", service_id, {"kind": "abuse"}, at=NOW - timedelta(days=29))
@@ -216,6 +286,71 @@ def test_overdue_suspension_then_expiry_over_the_days(db, admin, catalog, frozen
         run(db, admin, moment)
         statuses.append(service(db, service_id).status)
     assert statuses == ["active", "suspended", "suspended", "expired"]
+
+
+# ----------------------------------------------------------------------------- onetime and free services
+
+
+NEVER_RENEWED = ("onetime", "free")
+AROUND = {"the day before": DAY, "the day of": timedelta(0), "a second after": -SECOND, "the day after": -DAY}
+
+
+def test_step2_sends_no_expiry_notice_to_onetime_or_free_services(db, admin, catalog, frozen):
+    expiries = {"7 days": NOW + 7 * DAY, "3 days": NOW + 3 * DAY, "1 day": NOW + DAY, "a second past 7 days": NOW + 7 * DAY + SECOND}
+    ids = {}
+    for cycle in (*NEVER_RENEWED, "monthly"):
+        for label, expiry in expiries.items():
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=expiry, cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+    report = run(db, admin)
+    warned = {key for key, service_id in ids.items() if service_id in touched(report, 2)}
+    assert warned == {("monthly", "7 days"), ("monthly", "3 days"), ("monthly", "1 day")}
+    assert [row.service_id for row in rows(db, Notification, Notification.template == "expiry_notice")] == sorted(ids[key] for key in warned)
+    assert "active recurring services" in step(report, 2).rule
+
+
+def test_step3_never_suspends_onetime_or_free_services_as_overdue(db, admin, catalog, frozen):
+    ids = {}
+    for cycle in (*NEVER_RENEWED, "monthly"):
+        for label, offset in AROUND.items():
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=NOW + offset, at=NOW - timedelta(days=40), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+    report = run(db, admin)
+    suspended = {key for key, service_id in ids.items() if service(db, service_id).status == "suspended"}
+    assert suspended == {("monthly", "a second after"), ("monthly", "the day after")}
+    assert sorted(touched(report, 3)) == sorted(ids[key] for key in suspended)
+    assert "active recurring services" in step(report, 3).rule
+
+
+def test_step4_never_expires_onetime_or_free_services(db, admin, catalog, frozen):
+    ids = {}
+    for cycle in (*NEVER_RENEWED, "monthly"):
+        for label, offset in PAST_THE_LIMIT.items():
+            suspended_at = NOW - timedelta(days=7) + offset
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=suspended_at - DAY, at=NOW - timedelta(days=60), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+            act(db, admin, "suspend", ids[(cycle, label)], {"kind": "overdue"}, at=suspended_at)
+    report = run(db, admin)
+    expired = {key for key, service_id in ids.items() if service(db, service_id).status == "expired"}
+    assert expired == {("monthly", "a second past"), ("monthly", "the day after")}
+    assert sorted(touched(report, 4)) == sorted(ids[key] for key in expired)
+
+
+def test_a_free_service_with_an_expiry_is_left_alone_unless_cancelled_at_the_end_of_its_cycle(db, admin, catalog, cli):
+    with clock.frozen_at(datetime(2026, 10, 20, 12, tzinfo=UTC)):
+        created = cli("services", "create", "--customer", "alice@example.com", "--name", "trial", "--type", "manual", "--cycle", "free", "--price", "0", "--expires", "2026-11-01", "--deliver")
+        assert created.exit_code == 0, created.stderr
+        ending = cli("services", "create", "--customer", "alice@example.com", "--name", "ending", "--type", "manual", "--cycle", "onetime", "--price", "30", "--expires", "2026-11-01", "--deliver")
+        assert cli("services", "cancel", ending.stdout.strip(), "--mode", "end-of-cycle").exit_code == 0
+    trial, ending_id = int(created.stdout), int(ending.stdout)
+    for moment in ("2026-10-25", "2026-10-31", "2026-11-01", "2026-11-03", "2026-11-20"):
+        with clock.frozen_at(datetime.fromisoformat(moment).replace(tzinfo=UTC)):
+            dry = cli("automation", "run", "--dry-run")
+        assert dry.exit_code == 0, dry.stderr
+        assert not any(f"service {trial} " in line for line in dry.lines), (moment, dry.stdout)
+    with clock.frozen_at(datetime(2026, 11, 3, tzinfo=UTC)):
+        real = cli("automation", "run")
+    assert real.exit_code == 0, real.stderr
+    assert (service(db, trial).status, service(db, ending_id).status) == ("active", "cancelled")
+    assert any(line.startswith(f"step 5  service {ending_id} ") for line in real.lines)
+    assert count(db, Invoice) == 0
 
 
 # ----------------------------------------------------------------------------- 5. end-of-cycle cancellations
@@ -247,6 +382,22 @@ def test_step6_hides_cancelled_services_after_delete_after_days(db, admin, catal
     assert hidden == {"a second past", "the day after"}
     assert all(service(db, ids[label]).deleted_at == NOW for label in hidden)
     assert all("delete_after_days=90" in item.message for item in step(report, 6).items)
+
+
+def test_step6_hides_an_expired_service_only_once_its_90th_day_has_passed(db, admin, catalog, frozen):
+    ids = {}
+    for label, offset in PAST_THE_LIMIT.items():
+        expiry = NOW - timedelta(days=90) + offset
+        ids[label] = active_service(db, admin, catalog, expires=expiry, at=expiry - timedelta(days=30), name=label)
+        act(db, admin, "suspend", ids[label], {"kind": "overdue"}, at=expiry + timedelta(hours=1))
+        act(db, admin, "expire", ids[label], at=expiry + timedelta(days=8))
+    report = run(db, admin)
+    hidden = {label for label, service_id in ids.items() if service(db, service_id).status == "deleted"}
+    assert hidden == {"a second past", "the day after"}
+    assert service(db, ids["at the limit"]).status == "expired"
+    assert sorted(touched(report, 6)) == sorted(ids[label] for label in hidden)
+    assert all("expired since" in item.message and "delete_after_days=90" in item.message for item in step(report, 6).items)
+    assert touched(run(db, admin, NOW + SECOND), 6) == [ids["at the limit"]]
 
 
 def test_step6_hides_expired_services_by_their_expiry_and_never_with_zero(db, admin, catalog, frozen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import threading
@@ -58,6 +59,55 @@ def test_two_runs_at_once_create_one_invoice_per_service(db, admin, catalog, fro
     assert_billed_once(db, service_ids)
     invoiced = sum(len(report.steps[1].items) for report in reports if not report.locked_out)
     assert invoiced == SERVICES
+
+
+def hold_step_one(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make the first run that reaches step 1 wait there (holding the lock) until released; later runs pass."""
+    entered, release = threading.Event(), threading.Event()
+    real = next(item for item in automation.SERVICE_STEPS if item.number == 1)
+    calls = {"count": 0}
+
+    def held_select(session, ctx):  # type: ignore[no-untyped-def]
+        calls["count"] += 1
+        if calls["count"] == 1:
+            entered.set()
+            assert release.wait(60), "the test never released the first run"
+        return real.select(session, ctx)
+
+    steps = tuple(dataclasses.replace(item, select=held_select) if item.number == 1 else item for item in automation.SERVICE_STEPS)
+    monkeypatch.setattr(automation, "SERVICE_STEPS", steps)
+    return entered, release
+
+
+def test_a_run_started_while_another_is_inside_a_step_does_nothing_and_names_the_holder(db, admin, catalog, cli, frozen, monkeypatch: pytest.MonkeyPatch):
+    service_ids = due_services(db, admin, catalog)
+    entered, release = hold_step_one(monkeypatch)
+    first: list[automation.AutomationReport] = []
+
+    def first_run() -> None:
+        clock.freeze(NOW)
+        first.append(automation.run(db, admin))
+
+    holder = threading.Thread(target=first_run)
+    holder.start()
+    try:
+        assert entered.wait(60), "the first run never reached step 1"
+        second = automation.run(db, admin)
+        from_cli = cli("automation", "run")
+        assert count(db, Invoice) == 0
+    finally:
+        release.set()
+        holder.join(60)
+    assert not holder.is_alive()
+
+    assert second.locked_out and second.steps == []
+    assert second.locked_by
+    assert from_cli.exit_code == 0 and f"another run holds the lock ({second.locked_by}); nothing done" in from_cli.stderr
+    assert from_cli.stdout == ""
+    [report] = first
+    assert not report.locked_out
+    assert len(report.steps[1].items) == SERVICES
+    assert_billed_once(db, service_ids)
 
 
 def test_two_runs_without_the_lock_still_bill_each_period_once(db, admin, catalog, frozen):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from svcconsole.core import clock, mailer, notifications
-from svcconsole.store.models import Notification
+from svcconsole.core import billing, clock, mailer, notifications
+from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, active_service, count, free_port, rows, service, set_setting, start_smtp
 
 
@@ -145,7 +145,7 @@ def test_the_automation_sends_what_it_queued(db, admin, catalog, cli, smtp, froz
     subjects = sorted(message["subject"] for message in smtp.mailbox.messages)
     assert subjects == ["Invoice #1 for shop", "Your service shop expires on 2026-11-23"]
     notice = next(message for message in smtp.mailbox.messages if message["subject"].startswith("Your service"))
-    assert "(3 days from now). Renew it for 12.00 EUR" in notice["body"]
+    assert "expires on 2026-11-23, in 2 days. Renew it for 12.00 EUR" in notice["body"]
     assert count(db, Notification, Notification.status == "queued") == 0
     assert service(db, service_id).status == "active"
 
@@ -156,4 +156,48 @@ def test_mail_dates_are_in_the_configured_time_zone(db, admin, catalog, cli, smt
     assert created.exit_code == 0, created.stderr
     assert cli("notify", "send").exit_code == 0
     [mail] = smtp.mailbox.messages
-    assert "It renews on 2026-12-01 for 12.00 EUR." in mail["body"]
+    assert "It renews on 2026-12-01 for 12.00 EUR (monthly)." in mail["body"]
+
+
+def test_cancelling_a_renewal_invoice_drops_its_queued_mail(db, admin, catalog, cli, smtp, frozen):
+    kept = active_service(db, admin, catalog, expires=NOW + timedelta(days=3), name="kept")
+    dropped = active_service(db, admin, catalog, expires=NOW + timedelta(days=3), name="dropped")
+    assert cli("notify", "send").exit_code == 0
+    smtp.mailbox.messages.clear()
+    assert cli("services", "renew", str(kept), "--invoice", "new").exit_code == 0
+    assert cli("services", "renew", str(dropped), "--invoice", "new").exit_code == 0
+    [kept_invoice, dropped_invoice] = [row.id for row in rows(db, Invoice)]
+
+    assert cli("invoices", "cancel", str(dropped_invoice)).exit_code == 0
+    sent = cli("notify", "send")
+
+    assert sent.exit_code == 0, sent.stderr
+    assert [message["subject"] for message in smtp.mailbox.messages] == [f"Invoice #{kept_invoice} for kept"]
+    [row] = rows(db, Notification, Notification.service_id == dropped, Notification.template == "renewal_invoice")
+    assert (row.status, row.sent_at, row.last_error) == ("dropped", None, f"not sent: invoice {dropped_invoice} was cancelled")
+    listed = cli("notify", "list", "--status", "dropped", "--format", "ids")
+    assert listed.lines == [str(row.id)]
+    assert cli("notify", "send").exit_code == 0
+    assert len(smtp.mailbox.messages) == 1
+
+
+def test_an_invoice_cancelled_while_the_outbox_is_being_sent_is_not_mailed(db, admin, catalog, cli, smtp, frozen):
+    first = active_service(db, admin, catalog, expires=NOW + timedelta(days=3), name="first")
+    second = active_service(db, admin, catalog, expires=NOW + timedelta(days=3), name="second")
+    assert cli("notify", "send").exit_code == 0
+    smtp.mailbox.messages.clear()
+    assert cli("services", "renew", str(first), "--invoice", "new").exit_code == 0
+    assert cli("services", "renew", str(second), "--invoice", "new").exit_code == 0
+    [_, second_invoice] = [row.id for row in rows(db, Invoice)]
+
+    def cancel_the_second_once_the_first_is_accepted(message):  # type: ignore[no-untyped-def]
+        smtp.mailbox.on_message = None
+        with clock.frozen_at(NOW):
+            db.transaction(lambda session: billing.cancel_invoice(session, admin, second_invoice))
+
+    smtp.mailbox.on_message = cancel_the_second_once_the_first_is_accepted
+    report = mailer.send_queued(db)
+
+    assert [item.outcome for item in report.items] == ["ok"]
+    assert [message["subject"] for message in smtp.mailbox.messages] == ["Invoice #1 for first"]
+    assert rows(db, Notification, Notification.service_id == second, Notification.template == "renewal_invoice")[0].status == "dropped"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from svcconsole.core import billing
+from svcconsole.core import automation, billing, clock, jobs, services
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, InvoiceLine, Job, Notification, Service, ServiceMeta
 from tests.billing.conftest import NOW, RecordingPanel, count, rows, set_setting
@@ -40,7 +40,7 @@ def test_paying_a_manual_order_creates_the_service_pending_and_tells_the_admin(d
     assert again.exit_code == 0
     [created] = rows(db, Service)
     assert (created.status, created.name, created.product_name, created.billing_cycle, created.price) == ("pending", "shop", "Web Pro", "monthly", Decimal("12.00"))
-    assert created.expires_at == NOW + timedelta(days=30)
+    assert (created.expires_at, created.anchor_day) == (None, None)
     [line] = rows(db, InvoiceLine)
     assert line.service_id == created.id and line.applied_at is not None
     [notice] = rows(db, Notification, Notification.template == "manual_delivery")
@@ -100,3 +100,51 @@ def test_create_order_in_core_names_the_product(db, admin, catalog, frozen):
     [line] = rows(db, InvoiceLine)
     assert line.invoice_id == invoice.id and line.amount == Decimal("33.00")
     assert line.description == 'Order: Web Pro (quarterly) "Web Pro"'
+
+
+def test_the_first_period_starts_when_the_ordered_service_is_delivered(db, admin, catalog, cli, frozen):
+    invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro", "--name", "shop").stdout)
+    assert cli("invoices", "pay", str(invoice_id)).exit_code == 0
+    [waiting] = rows(db, Service)
+    assert (waiting.status, waiting.expires_at) == ("pending", None)
+    with clock.frozen_at(NOW + timedelta(days=3)):
+        run = automation.run(db, admin)
+    assert all(not step.items for step in run.steps if 1 <= step.number <= 6)
+
+    with clock.frozen_at(NOW + timedelta(days=3)):
+        assert cli("services", "deliver", str(waiting.id)).exit_code == 0
+
+    [delivered] = rows(db, Service)
+    assert (delivered.status, delivered.expires_at, delivered.anchor_day) == ("active", datetime(2026, 12, 24, 12, tzinfo=UTC), 24)
+    [mail] = rows(db, Notification, Notification.template == "delivered")
+    assert "was delivered on 2026-11-24 and is active.\nIt renews on 2026-12-24 for 12.00 EUR (monthly)." in mail.body
+
+
+def test_an_order_delivered_on_the_31st_keeps_the_month_end_anchor(db, admin, catalog, cli):
+    with clock.frozen_at(datetime(2027, 1, 20, 9, tzinfo=UTC)):
+        invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro").stdout)
+        assert cli("invoices", "pay", str(invoice_id)).exit_code == 0
+    [service] = rows(db, Service)
+    with clock.frozen_at(datetime(2027, 1, 31, 10, tzinfo=UTC)):
+        assert cli("services", "deliver", str(service.id)).exit_code == 0
+        assert cli("services", "renew", str(service.id)).exit_code == 0
+    [renewed] = rows(db, Service)
+    assert renewed.anchor_day == 31
+    with db.read() as session:
+        periods = [(row.period_start, row.period_end) for row in services.renewals_of(session, service.id)]
+    assert periods == [(datetime(2027, 2, 28, 10, tzinfo=UTC), datetime(2027, 3, 31, 10, tzinfo=UTC))]
+
+
+def test_a_panel_order_whose_delivery_is_retried_starts_when_the_retry_delivers(db, admin, catalog, panel, cli, frozen):
+    RecordingPanel.failures["create"] = ModuleError("panel busy", retryable=True)
+    invoice_id = int(cli("orders", "create", "--customer", "alice@example.com", "--product", "Panel S").stdout)
+    assert cli("invoices", "pay", str(invoice_id)).exit_code == 0
+    [waiting] = rows(db, Service)
+    assert (waiting.status, waiting.expires_at) == ("pending", None)
+    RecordingPanel.failures.clear()
+    later = NOW + timedelta(days=2, hours=5)
+    with clock.frozen_at(later):
+        ran = jobs.run_jobs(db, [job.id for job in rows(db, Job)])
+    assert [outcome.status for outcome in ran] == ["succeeded"]
+    [delivered] = rows(db, Service)
+    assert (delivered.status, delivered.expires_at, delivered.anchor_day) == ("active", datetime(2026, 12, 23, 17, tzinfo=UTC), 23)

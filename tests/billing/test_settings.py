@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from svcconsole.core import automation, clock
+from svcconsole.core import settings as settings_module
 from svcconsole.store.models import Invoice, Setting
 from tests.billing.conftest import NOW, active_service, count, rows
 from tests.conftest import make_actor
@@ -91,7 +92,7 @@ def test_the_time_zone_places_typed_dates_and_the_run_shows_it(db, admin, catalo
     assert cli("settings", "set", "timezone", "Europe/Paris").exit_code == 0
     service_id = active_service(db, admin, catalog, expires=datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
     result = cli("automation", "run", "--at", "2026-11-21")
-    assert "at 2026-11-20T23:00:00+00:00" in result.stderr
+    assert "at 2026-11-21T00:00:00+01:00" in result.stderr
     assert "timezone=Europe/Paris" in result.stderr
     assert count(db, Invoice) == 1
     assert f"service {service_id}" in result.stdout and "expires 2026-11-28 00:00" in result.stdout
@@ -106,3 +107,42 @@ def test_the_dry_run_reads_the_settings_in_force(db, admin, catalog, cli, frozen
     suspend = next(step for step in report.steps if step.number == 3)
     assert suspend.items == []
     assert "suspend_after_days=3" in suspend.rule
+
+
+AUTOMATION_SOURCES = ("automation", "mailer", "notifications")
+
+
+def test_the_run_shows_every_setting_a_step_reads_from_the_registry(db, admin, catalog, cli, frozen):
+    assert cli("settings", "set", "smtp_password", "hunter2-secret").exit_code == 0
+    assert cli("settings", "set", "smtp_host", "mail.example.net").exit_code == 0
+    dry = cli("automation", "run", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    [line] = [line for line in dry.stderr.splitlines() if line.startswith("settings in force: ")]
+    shown = dict(item.split("=", 1) for item in line.removeprefix("settings in force: ").split(" "))
+    assert list(shown) == [key for key, spec in settings_module.REGISTRY.items() if spec.steps]
+    assert {"invoice_generation_days", "expiry_notice_days", "suspend_after_days", "terminate_after_days", "delete_after_days", "renewal_grace_days", "timezone", "smtp_host", "smtp_port", "smtp_from", "admin_email"} <= set(shown)
+    assert (shown["smtp_host"], shown["smtp_password"]) == ("mail.example.net", "(set)")
+    assert "hunter2" not in dry.stderr + dry.stdout
+    assert "currency" not in shown
+
+
+def test_every_setting_the_run_reads_is_declared_with_its_steps():
+    import importlib
+    import inspect
+    import re
+
+    read = set()
+    for name in AUTOMATION_SOURCES:
+        source = inspect.getsource(importlib.import_module(f"svcconsole.core.{name}"))
+        read |= set(re.findall(r"""settings\[["']([a-z_]+)["']\]""", source))
+    assert read, "no setting read found: the pattern no longer matches the code"
+    undeclared = sorted(key for key in read if not settings_module.REGISTRY[key].steps)
+    assert undeclared == []
+
+
+def test_a_new_setting_declared_for_a_step_is_shown_by_the_dry_run(db, admin, catalog, frozen, monkeypatch):
+    extra = settings_module.SettingSpec("grace_hours", "12", settings_module._day_count, "A setting added later.", steps=(3,))
+    monkeypatch.setitem(settings_module.REGISTRY, "grace_hours", extra)
+    report = automation.run(db, admin, dry_run=True)
+    assert report.settings["grace_hours"] == "12"
+    assert "grace_hours=12" in report.settings_line()

@@ -33,6 +33,11 @@ def test_prorate_is_the_price_difference_for_the_remaining_days_rounded_half_up(
     assert billing.prorate(Decimal(old), Decimal(new), remaining, cycle_days) == Decimal(expected)
 
 
+def test_prorate_counts_whole_cycles_left_at_the_full_difference():
+    assert billing.prorate(Decimal("12.00"), Decimal("22.00"), 20, 30, whole_cycles=2) == Decimal("26.67")
+    assert billing.prorate(Decimal("12.00"), Decimal("22.00"), 0, 30, whole_cycles=1) == Decimal("10.00")
+
+
 QUOTES = {
     "monthly": (at(2026, 12, 11), 20, 30, "6.67"),
     "annually": (at(2027, 5, 21), 181, 365, "49.59"),
@@ -49,6 +54,43 @@ def test_upgrade_list_quotes_each_target_on_the_frozen_day(db, admin, catalog, c
         [target] = json.loads(result.stdout)["targets"]
         assert target["product"] == "Web Max"
         assert (target["remaining_days"], target["cycle_days"], target["amount"], target["available"]) == (remaining, cycle_days, amount, True), cycle
+
+
+AHEAD = {
+    "monthly, three cycles ahead": ("monthly", at(2027, 2, 11), 2, 20, 30, "2 cycles + 20 of 30 days", "26.67"),
+    "monthly on the 31st": ("monthly", at(2027, 3, 31), 4, 9, 30, "4 cycles + 9 of 30 days", "43.00"),
+    "quarterly from the 30th": ("quarterly", at(2027, 5, 30), 2, 9, 92, "2 cycles + 9 of 92 days", "56.64"),
+    "weekly": ("weekly", at(2026, 12, 8), 2, 3, 7, "2 cycles + 3 of 7 days", "4.86"),
+    "one cycle of 31 days": ("monthly", at(2026, 11, 28), 0, 7, 31, "7 of 31 days", "2.26"),
+}
+
+
+@pytest.mark.parametrize("case", list(AHEAD), ids=list(AHEAD))
+def test_a_service_renewed_ahead_is_prorated_cycle_by_cycle(db, admin, catalog, cli, frozen, case):
+    cycle, expires, whole, days, cycle_days, text, amount = AHEAD[case]
+    service_id = active_service(db, admin, catalog, expires=expires, cycle=cycle)
+    listed = cli("services", "upgrade", str(service_id), "--list", "--format", "json")
+    [target] = json.loads(listed.stdout)["targets"]
+    assert (target["whole_cycles"], target["current_days"], target["cycle_days"], target["remaining"], target["amount"]) == (whole, days, cycle_days, text, amount)
+    assert target["remaining_days"] == (expires.date() - at(2026, 11, 21).date()).days
+    table = cli("services", "upgrade", str(service_id), "--list")
+    assert any(text in line and amount in line for line in table.lines), table.stdout
+    started = cli("services", "upgrade", str(service_id), "--to", "Web Max", "--billing", "invoice")
+    assert started.exit_code == 0, started.stderr
+    [line] = rows(db, InvoiceLine)
+    assert line.amount == Decimal(amount)
+    assert line.description.endswith(f"Web Pro -> Web Max ({text})")
+    assert (line.details["whole_cycles"], line.details["current_days"], line.details["cycle_days"]) == (whole, days, cycle_days)
+
+
+def test_a_service_renewed_by_invoice_twice_ahead_pays_the_difference_on_every_cycle_left(db, admin, catalog, cli, frozen):
+    service_id = active_service(db, admin, catalog, expires=at(2026, 12, 11))
+    for _ in range(2):
+        assert cli("services", "renew", str(service_id), "--invoice", "new").exit_code == 0
+        assert cli("invoices", "pay", str(rows(db, Invoice)[-1].id)).exit_code == 0
+    assert service(db, service_id).expires_at == at(2027, 2, 11)
+    [target] = json.loads(cli("services", "upgrade", str(service_id), "--list", "--format", "json").stdout)["targets"]
+    assert (target["remaining_days"], target["cycles"], target["amount"]) == (82, "2.6667", "26.67")
 
 
 def test_upgrade_without_billing_applies_at_once(db, admin, catalog, cli, frozen):
