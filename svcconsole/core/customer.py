@@ -109,6 +109,8 @@ def _no_service(service_id: int) -> NotFound:
 
 
 def _visible(session: Session, scope: CustomerScope, service_id: int, *, for_update: bool = False) -> Service:
+    if isinstance(service_id, bool) or not isinstance(service_id, int) or not 0 < service_id <= parse.MAX_ID:
+        raise _no_service(service_id)
     service = scope.service(session, service_id, for_update=for_update)
     if service is None:
         raise _no_service(service_id)
@@ -238,8 +240,9 @@ def _tokens(text: str) -> list[str]:
 def list_filter(session: Session, actor: Actor, text: str, *, tz_name: str = "UTC") -> ServiceFilter:
     """The filter line of the customer's service list, always scoped to the customer.
 
-    Only `status:`, `id:`, `cycle:` and `expires<` / `expires>` terms are known here, so no
-    term looks anything up outside the customer's own services.
+    Only `status:`, `id:`, `cycle:` and `expires<` / `expires>` terms are known here, and the
+    free text is checked by the admin list's `filters.with_search` but matched by scanning the
+    customer's own rows (never the store-wide index), so nothing is looked up outside them.
     """
     scope = _scope(actor, None, "reading")
     terms, free = [], []
@@ -255,10 +258,9 @@ def list_filter(session: Session, actor: Actor, text: str, *, tz_name: str = "UT
             raise InvalidInput("filter", f"unknown key {term.group(1).lower()!r} (known: {', '.join(FILTER_KEYS)}, expires<30d)")
         terms.append(token)
     parsed = filters.parse_filter(session, " ".join(shlex.quote(term) for term in terms), tz_name=tz_name)
-    search = " ".join(free).strip()
-    if search:
-        parse.parse_text("filter", search, max_length=200)
-    return scope.services_filter(replace(parsed, search=search or None, search_ids=None))
+    search = parse.parse_text("filter", " ".join(free).strip(), max_length=200)
+    searched = filters.with_search(session, parsed, search)
+    return scope.services_filter(replace(searched, search_ids=None))
 
 
 def scope_of(actor: Actor) -> CustomerScope:

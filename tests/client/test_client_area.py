@@ -155,6 +155,25 @@ async def test_a_crafted_filter_finds_nothing_of_another_customer(db, shop):
         assert {item.customer_id for item in screen.table.window.rows(0, 50) if item is not None} <= {shop.alice_id}
 
 
+@pytest.mark.parametrize("text", ["²", "9999999999", "web ¹²"])
+async def test_a_number_that_is_no_id_is_one_error_line_and_the_session_goes_on(db, shop, text):
+    app = make_client(db, shop.alice_actor)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash")
+        screen.query_one("#filter", Input).value = text
+        await settle(pilot)
+        if text.isdigit():
+            assert plain(screen.query_one("#filter-error", Static).content).strip().startswith(f"search: {text!r} is a number but not an id")
+        assert app.is_running and app.screen is screen
+        screen.query_one("#filter", Input).value = "paused"
+        await settle(pilot)
+        assert [item.id for item in screen.table.window.rows(0, 10) if item is not None] == [shop.alice["paused"]]
+
+
 async def test_the_widget_row_shows_the_service_in_the_list_filtered_by_its_id(db, shop):
     app = make_client(db, shop.alice_actor)
     async with app.run_test(size=(100, 30)) as pilot:
