@@ -59,7 +59,10 @@ def question(action: str, label: str, count: int, hidden: int) -> Text:
 def consequence(action: str) -> str:
     """What the action does, from the status table (one paragraph)."""
     if action == "cancel":
-        return "End of cycle: cancel_at = expiry, the automation cancels it then. Immediately: cancelled now, removed from its panel."
+        return (
+            "End of cycle: cancel_at = expiry, the automation cancels it then. Immediately: cancelled now "
+            "and deleted from its panel (the module's terminate); this cannot be undone."
+        )
     return ACTIONS[action].describe()
 
 
@@ -101,7 +104,7 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
                     yield Select([(kind.value, kind.value) for kind in SuspendKind], value=SuspendKind.ADMIN.value, allow_blank=False, compact=True, id="kind")
                 if action == "cancel":
                     yield Label("Mode")
-                    yield Select([("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately", CancelMode.IMMEDIATE.value)], value=CancelMode.END_OF_CYCLE.value, allow_blank=False, compact=True, id="mode")
+                    yield Select([("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately: deletes it from its panel", CancelMode.IMMEDIATE.value)], value=CancelMode.END_OF_CYCLE.value, allow_blank=False, compact=True, id="mode")
                 if action == "renew":
                     yield from self._renew_fields()
                 if action in {"add-days", "subtract-days"}:

@@ -222,3 +222,9 @@ def test_acting_as_another_operator_records_the_real_admin_too(cli, db, admin, s
     assert (suspended.actor_kind, suspended.actor) == ("admin", "adam as olga")
     assert service.updated_by == "adam as olga" and job_actors == {"adam as olga"}
     assert "login adam acts as operator olga (operator) with --as" in log_file.read_text()
+
+
+def test_the_cancel_help_says_an_immediate_cancel_deletes_the_service_from_its_panel(cli):
+    help_text = " ".join(cli("services", "cancel", "--help").stdout.split())
+    assert "immediate: cancelled now and deleted from its panel by the module's terminate, which cannot be undone" in help_text
+    assert "(an operator may do this; `terminate` needs an admin)" in help_text
