@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Label, Select
 
 from svcconsole.console import render
 from svcconsole.core import parse
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets.dialog_frame import DialogFrame
+from svcconsole.widgets.inputs import InertInput as Input
 
 MAX_CYCLES = 36
 

@@ -356,3 +356,25 @@ async def test_the_panel_tab_shows_the_modules_state_or_one_plain_line(db, admin
         assert "secret-token-123" not in shown + app.export_screenshot()
     view = customer.panel(db, actor, service_id)
     assert view.error is None and ("state", "running") in view.rows
+
+
+async def test_what_a_customer_types_or_pastes_into_a_dialog_is_drawn_inert(db, shop):
+    from tests.reliability.test_hostile_text import screen_text
+
+    pasted = "\x1b[2J\x1b]0;pwned\x07 too dear \u202eevil"
+    app = make_client(db, shop.alice_actor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_service(shop.alice["web"])
+        await settle(pilot)
+        for key, field in (("c", "#reason"), ("r", "#cycles")):
+            await pilot.press(key)
+            await settle(pilot)
+            dialog = app.screen
+            dialog.query_one(field, Input).value = pasted
+            await settle(pilot, rounds=2)
+            shown = screen_text(app)
+            assert "\u241b[2J\u241b]0;pwned" in shown and "too dear \ufffdevil" in shown
+            assert dialog.query_one(field, Input).value == pasted
+            await pilot.press("escape")
+            await settle(pilot)
