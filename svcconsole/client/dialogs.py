@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Button, Label, Select
+from textual.widgets import Label, Select
 
 from svcconsole.console import render
 from svcconsole.core import parse
@@ -46,10 +46,6 @@ class _CustomerDialog(DialogFrame[object]):
     def consequence_text(self) -> Text:
         return Text(render.plain(self.consequence), style="dim")
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#cancel-button", Button).focus()
-
 
 class RenewDialog(_CustomerDialog):
     """How many billing periods to renew; the answer is the number."""
@@ -60,9 +56,8 @@ class RenewDialog(_CustomerDialog):
         yield Label("Billing periods to renew")
         yield Input("1", id="cycles", restrict=r"\d*")
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#cycles", Input).focus()
+    def initial_focus(self) -> str:
+        return "#cycles"
 
     def answer(self) -> int:
         return parse.parse_int("cycles", self.query_one("#cycles", Input).value, minimum=1, maximum=MAX_CYCLES)

@@ -149,19 +149,18 @@ class ActionDialog(DialogFrame[ActionRequest]):
             return "renew-invoice"
         return self.action_name
 
+    def initial_focus(self) -> str:
+        if self.action_name in FOCUS_CANCEL:
+            return "#cancel-button"
+        if self.action_name == "renew":
+            return "#cycles"
+        return "#fields Input, #fields Select"
+
     def on_mount(self) -> None:
-        super().on_mount()
         if self.action_name == "renew":
             self._show_renew_mode()
             if self.service_id is not None:
                 self._load_invoices(self.service_id)
-        if self.action_name in FOCUS_CANCEL:
-            self.query_one("#cancel-button", Button).focus()
-        elif self.action_name == "renew":
-            self.query_one("#cycles", Input).focus()
-        else:
-            first = self.query("#fields Input, #fields Select").first()
-            first.focus()
 
     def _show_renew_mode(self) -> None:
         self.query_one("#renew-now-fields").display = self.renew_mode == RENEW_NOW

@@ -3,7 +3,8 @@
 The admin console's action dialog and the customer area's renew and cancel dialogs are this
 frame with their own fields. Escape and the first button back out (the dialog answers None);
 the confirm button, or enter in a field, answers `answer()`, or shows the SvcError it raised
-on the error line and stays open.
+on the error line and stays open. Textual runs every class's `on_mount`, so subclasses name
+the widget to focus first in `initial_focus` rather than focusing it in their own.
 """
 
 from __future__ import annotations
@@ -67,8 +68,13 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
                 yield Button(self.BACK_LABEL, id="cancel-button")
                 yield Button(self.confirm_label(), id="confirm-button", variant=self.confirm_variant())  # type: ignore[arg-type]
 
+    def initial_focus(self) -> str:
+        """The selector of the widget focused when the dialog opens."""
+        return "#cancel-button"
+
     def on_mount(self) -> None:
         self.query_one("#dialog-error", Static).display = False
+        self.query_one(self.initial_focus()).focus()
 
     def show_error(self, message: str) -> None:
         """`message` on the error line, in red, as one inert line."""

@@ -226,7 +226,7 @@ async def test_renew_from_the_detail_adds_an_invoice_and_says_so(db, shop):
         await pilot.press("r")
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, RenewDialog)
+        assert isinstance(dialog, RenewDialog) and dialog.focused.id == "cycles"
         assert "12.00 EUR/month" in plain(dialog.query_one("#consequence", Static).content)
         dialog.query_one("#cycles", Input).value = "3"
         await pilot.click("#confirm-button")
