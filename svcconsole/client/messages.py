@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine, PanelView
+from svcconsole.core.customer import CustomerDetail, Dashboard, PanelView
 
 
 @dataclass
@@ -21,14 +21,6 @@ class DetailLoaded(Message):
     """One of the customer's services was read (a new screen, or a fresh copy for an open one)."""
 
     detail: CustomerDetail
-
-
-@dataclass
-class HistoryLoaded(Message):
-    """Older history rows of the open service were read."""
-
-    service_id: int
-    lines: list[HistoryLine]
 
 
 @dataclass

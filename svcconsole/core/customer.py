@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import activity, billing, clock, cycles, filters, jobs, leases, parse, services
+from svcconsole.core import activity, billing, clock, cycles, delivery, filters, jobs, leases, parse, services
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, client_actor, require_client
 from svcconsole.core.statuses import CancelMode, Status
-from svcconsole.modules import ModuleError, ModuleTab, get_module, is_module
+from svcconsole.modules import ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Operator, Product, Service
@@ -453,15 +453,19 @@ def _uncancel_refusal(session: Session, scope: CustomerScope, service: Service) 
 
 @dataclass(frozen=True)
 class PanelView:
-    """The service's live state from its panel (status, resources, addresses, module tabs)."""
+    """The service's live state from its panel and the module's sub-tabs, or the one line saying why not.
 
-    rows: tuple[tuple[str, str], ...] = ()
+    The state keeps the status, resources and addresses; the panel's own references (its
+    server id, node, image...) are staff details and are left out.
+    """
+
+    state: PanelState | None = None
     tabs: tuple[ModuleTab, ...] = ()
     error: str | None = None
 
 
 def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
-    """Ask the service's module for its live state; a failure is one plain line (details in the log)."""
+    """Ask the service's module (through `delivery`, scoped to the customer); a failure is one plain line (details in the log)."""
     scope = _scope(actor, None, "reading")
     with db.read() as session:
         service = _visible(session, scope, service_id)
@@ -469,19 +473,19 @@ def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
             return PanelView(error=f"no live panel: the service is {service.status}")
         if not is_module(service.type) or not get_module(service.type).supports_operation("panel"):
             return PanelView(error="this service has no live panel")
-        ref = services.service_ref(session, service)
-        module = get_module(service.type)
+        with_tabs = get_module(service.type).supports_operation("tabs")
     try:
-        state = module.panel(ref)
-        tabs = module.tabs(ref) if module.supports_operation("tabs") else []
+        state = delivery.panel_state(db, service_id, customer_id=scope.customer_id)
+        tabs = delivery.module_tabs(db, service_id, customer_id=scope.customer_id) if with_tabs else []
+    except NotFound:
+        raise _no_service(service_id) from None
     except ModuleError as error:
         log.warning("customer area: panel of service %s: %s", service_id, error.message)
         return PanelView(error=PANEL_UNAVAILABLE)
     except Exception:  # noqa: BLE001 - a panel failure is shown as one line; the log keeps the details
         log.exception("customer area: panel of service %s failed", service_id)
         return PanelView(error=PANEL_UNAVAILABLE)
-    rows = [("state", state.status), *state.resources.items(), *(("address", address) for address in state.addresses)]
-    return PanelView(rows=tuple((str(key), str(value)) for key, value in rows), tabs=tuple(tabs))
+    return PanelView(state=replace(state, details={}, actions=[]), tabs=tuple(tabs))
 
 
 # ----------------------------------------------------------------------------- actions

@@ -355,7 +355,8 @@ async def test_the_panel_tab_shows_the_modules_state_or_one_plain_line(db, admin
         assert "running" in shown and "10.0.0.9:25565" in shown and "Network" in shown
         assert "secret-token-123" not in shown + app.export_screenshot()
     view = customer.panel(db, actor, service_id)
-    assert view.error is None and ("state", "running") in view.rows
+    assert view.error is None and view.state.status == "running" and view.state.addresses == ["10.0.0.9:25565"]
+    assert view.state.details == {} and [tab.title for tab in view.tabs] == ["Network"]
 
 
 async def test_what_a_customer_types_or_pastes_into_a_dialog_is_drawn_inert(db, shop):
