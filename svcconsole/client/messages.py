@@ -18,9 +18,10 @@ class DashboardLoaded(Message):
 
 @dataclass
 class DetailLoaded(Message):
-    """One of the customer's services was read (a new screen, or a fresh copy for an open one)."""
+    """One of the customer's services was read (a new screen, or the open screen's `generation`-th read)."""
 
     detail: CustomerDetail
+    generation: int = 0
 
 
 @dataclass

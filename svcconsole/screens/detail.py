@@ -199,7 +199,7 @@ class DetailScreen(TabbedDetail):
 
     def reload(self) -> None:
         """Read the service and its satellites again (the panel is asked separately)."""
-        self._load(self.service_id)
+        self._load(self.service_id, self.next_load())
 
     def action_reload(self) -> None:
         """Read everything again, the panel too once it has been asked."""
@@ -222,14 +222,14 @@ class DetailScreen(TabbedDetail):
             self.panel.ask()
 
     @work(thread=True, exclusive=True, group="detail-load")
-    def _load(self, service_id: int) -> None:
+    def _load(self, service_id: int, generation: int) -> None:
         try:
             with self.console_app.db.read() as session:
                 detail = read_detail(session, service_id)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
-        self.post_message(ServiceLoaded(detail))
+        self.post_message(ServiceLoaded(detail, generation))
 
     def _older_activity(self, before_id: int) -> list[Any]:
         with self.console_app.db.read() as session:
@@ -246,6 +246,8 @@ class DetailScreen(TabbedDetail):
 
     @on(ServiceLoaded)
     def _loaded(self, message: ServiceLoaded) -> None:
+        if message.generation != self.load_generation:
+            return
         detail: ServiceDetail = message.detail
         self.detail = detail
         tz = self.console_app.tz

@@ -121,6 +121,14 @@ class TabbedDetail(Screen[None]):
     TABS: tuple[tuple[str, str], ...] = ()
     """(pane id, title) of each tab, in order."""
 
+    load_generation = 0
+    """How many reads of the service this screen has started; only the newest one's answer is shown."""
+
+    def next_load(self) -> int:
+        """Count a new read (a read started earlier may answer after it, and is then dropped)."""
+        self.load_generation += 1
+        return self.load_generation
+
     def compose(self) -> ComposeResult:
         yield from self.compose_top()
         yield Static(self.header_placeholder(), id="detail-header")

@@ -89,3 +89,38 @@ async def test_the_customers_tables_are_the_shared_ones_without_staff_columns(db
         assert table_columns(options) == ["id", "name", "value", "qty", "price", "expires"]
         assert str(renewals.get_row_at(0)[5]) == admin.name
         assert screen.query(PanelStateView)
+
+
+async def test_an_answer_to_an_earlier_read_never_replaces_a_later_one(db, admin, shop):
+    from svcconsole.client.messages import DetailLoaded
+    from svcconsole.console.messages import ServiceLoaded
+    from svcconsole.screens.detail import read_detail
+
+    web = shop.alice["web"]
+    with db.read() as session:
+        stale_customer_view = customer.service_detail(session, shop.alice_actor, web)
+        stale_staff_view = read_detail(session, web)
+    db.transaction(lambda session: services.edit_service(session, admin, web, {"name": "renamed web"}))
+    area = ClientApp(db, shop.alice_actor, tz=ZoneInfo("UTC"))
+    async with area.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        area.open_service(web)
+        await settle(pilot)
+        screen = area.screen
+        screen.reload()
+        await settle(pilot)
+        assert screen.detail.service.name == "renamed web"
+        screen.post_message(DetailLoaded(stale_customer_view, screen.load_generation - 1))
+        await settle(pilot)
+        assert screen.detail.service.name == "renamed web"
+    console = make_app(db, admin)
+    async with console.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        console.open_service(web)
+        await settle(pilot)
+        screen = console.screen
+        screen.reload()
+        await settle(pilot)
+        screen.post_message(ServiceLoaded(stale_staff_view, screen.load_generation - 1))
+        await settle(pilot)
+        assert screen.detail.service.name == "renamed web"
