@@ -1,7 +1,7 @@
 """The customer area's pages: the dashboard, the list of the customer's services, a service.
 
-The list is the admin console's `ServicesScreen` over a window that `CustomerScope` narrows to
-one customer; the detail is the admin detail's frame (`TabbedDetail`) with its tables, paging
+The list is the admin console's list screen (`ServiceListScreen`, which has none of the admin
+list's marks and actions) over a window that `CustomerScope` narrows to one customer; the detail is the admin detail's frame (`TabbedDetail`) with its tables, paging
 and Panel view, fed with the customer's data. Every read and change runs in a thread worker
 through `core.customer`.
 """
@@ -9,6 +9,7 @@ through `core.customer`.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
@@ -28,14 +29,14 @@ from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
 from svcconsole.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.screens.dialogs import ConfirmDialog
-from svcconsole.screens.services import ServicesScreen
-from svcconsole.store.queries import ServiceFilter
-from svcconsole.store.window import ServiceWindow
+from svcconsole.screens.services import ServiceListScreen
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:
     from svcconsole.client.app import ClientApp
+    from svcconsole.store.queries import ServiceFilter
+    from svcconsole.store.window import ServiceWindow
 
 
 def title_line(app: "ClientApp", page: str) -> Text:
@@ -166,12 +167,11 @@ class DashboardScreen(_CustomerScreen):
 # ----------------------------------------------------------------------------- the list
 
 
-class ClientServicesScreen(ServicesScreen, inherit_bindings=False):
-    """The admin list, over a window that only ever holds this customer's services."""
+class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
+    """The admin's list screen without its admin half, over a window that only ever holds this customer's services."""
 
     SCOPE = "client-services"
     BINDINGS = [*Screen.BINDINGS, *client_bindings("client-services")]
-    MUTATING = frozenset()
     FILTER_PLACEHOLDER = "filter: text status:active id:12 cycle:monthly expires<30d"
 
     def __init__(self, filter_text: str = "") -> None:
@@ -182,25 +182,25 @@ class ClientServicesScreen(ServicesScreen, inherit_bindings=False):
     def client_app(self) -> "ClientApp":
         return self.app  # type: ignore[return-value]
 
-    def new_window(self) -> ServiceWindow:
+    def new_window(self) -> "ServiceWindow":
         app = self.client_app
         return customer.scope_of(app.actor).window(app.db, page_size=app.page_size)
 
-    def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
+    def parse_filter_text(self, session: Any, text: str) -> "ServiceFilter":
         app = self.client_app
         return customer.list_filter(session, app.actor, text, tz_name=app.tz.key)
 
-    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
+    def count_by_status(self, session: Any, service_filter: "ServiceFilter") -> dict[str, int]:
         return customer.scope_of(self.client_app.actor).counts_by_status(session, service_filter)
 
+    def read_time_zone(self, session: Any) -> ZoneInfo:
+        return customer.time_zone(session)
+
     def on_mount(self) -> None:
-        super().on_mount()
         if self.filter_text:
             field = self.query_one("#filter", Input)
             with field.prevent(Input.Changed):
                 field.value = self.filter_text
-            field.display = True
-            self._render_status()
 
     def _render_title(self) -> None:
         self.query_one("#title", Static).update(title_line(self.client_app, "my services"))
@@ -214,10 +214,6 @@ class ClientServicesScreen(ServicesScreen, inherit_bindings=False):
         self.filter_text = text
         self.table.focus()
         self.reload()
-
-    def action_clear(self) -> None:
-        if self.filter_text or self.query_one("#filter", Input).display:
-            self._clear_filter()
 
 
 # ----------------------------------------------------------------------------- one service
@@ -300,14 +296,14 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> None:
-        self._load(self.service_id)
+        self._load(self.service_id, self.next_load())
 
     def action_reload(self) -> None:
         self.reload()
         self._load_panel(self.service_id)
 
     @work(thread=True, exclusive=True, group="client-detail")
-    def _load(self, service_id: int) -> None:
+    def _load(self, service_id: int, generation: int) -> None:
         app = self.client_app
         try:
             with app.db.read() as session:
@@ -315,7 +311,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
             return
-        self.post_message(DetailLoaded(detail))
+        self.post_message(DetailLoaded(detail, generation))
 
     @work(thread=True, exclusive=True, group="client-panel")
     def _load_panel(self, service_id: int) -> None:
@@ -338,7 +334,8 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     @on(DetailLoaded)
     def _loaded(self, message: DetailLoaded) -> None:
         message.stop()
-        self._show(message.detail)
+        if message.generation == self.load_generation:
+            self._show(message.detail)
 
     def _show(self, detail: CustomerDetail) -> None:
         self.detail = detail
