@@ -619,7 +619,11 @@ def services_suspend(
 def services_cancel(
     ctx: typer.Context,
     ids: Optional[list[str]] = IDS_ARGUMENT,
-    mode: str = typer.Option("end-of-cycle", "--mode", help="end-of-cycle or immediate."),
+    mode: str = typer.Option(
+        "end-of-cycle", "--mode",
+        help="end-of-cycle (the service runs until its expiry), or immediate: cancelled now and deleted from its panel "
+             "by the module's terminate, which cannot be undone (an operator may do this; `terminate` needs an admin).",
+    ),
     reason: Optional[str] = REASON_OPTION,
     dry_run: bool = DRY_RUN_OPTION,
     yes: bool = YES_OPTION,

@@ -42,6 +42,8 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client-detail", "a", "auto_renew", "Auto-renewal", "Turn auto-renewal on or off.", show=True, mutates=True),
     ConsoleAction("client-detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("client-detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
+    ConsoleAction("client-detail", "right_curly_bracket", "next_sub_tab", "Sub-tab", "Panel tab: the next page your service's panel offers.", key_display="}"),
+    ConsoleAction("client-detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the previous page your service's panel offers.", key_display="{"),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
 )

@@ -1,6 +1,7 @@
 """The customer's action dialogs: renew (how many periods) and cancel (when, and why).
 
-They use the admin console's dialog layout; yes/no questions use its `ConfirmDialog`.
+They are the admin console's dialog frame (`DialogFrame`) with the customer's fields; yes/no
+questions use its `ConfirmDialog`.
 """
 
 from __future__ import annotations
@@ -8,17 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Label, Select
 
 from svcconsole.console import render
 from svcconsole.core import parse
-from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
+from svcconsole.widgets.dialog_frame import DialogFrame
+from svcconsole.widgets.inputs import InertInput as Input
 
 MAX_CYCLES = 36
 
@@ -31,58 +29,22 @@ class CancelRequest:
     reason: str | None
 
 
-class _CustomerDialog(ModalScreen[object]):
-    """A question, its fields, an error line and two buttons; escape or the first button backs out."""
+class _CustomerDialog(DialogFrame[object]):
+    """The shared dialog frame with the customer's wording: "Back" backs out, its button confirms."""
 
-    BINDINGS = [Binding("escape", "back_out", "Cancel", show=False)]
+    FRAME_ID = "customer-dialog"
     BACK_LABEL = "Back"
-    CONFIRM_LABEL = "OK"
-    CONFIRM_VARIANT = "primary"
 
     def __init__(self, question: str, consequence: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.question = question
         self.consequence = consequence
 
-    def fields(self) -> ComposeResult:
-        yield from ()
+    def question_text(self) -> Text:
+        return Text(render.plain(self.question), style="bold")
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="customer-dialog"):
-            yield Static(Text(render.plain(self.question), style="bold"), id="question")
-            yield Static(Text(render.plain(self.consequence), style="dim"), id="consequence")
-            with VerticalScroll(id="fields"):
-                yield from self.fields()
-            yield Static(id="dialog-error")
-            with Horizontal(classes="buttons"):
-                yield Button(self.BACK_LABEL, id="cancel-button")
-                yield Button(self.CONFIRM_LABEL, id="confirm-button", variant=self.CONFIRM_VARIANT)  # type: ignore[arg-type]
-
-    def on_mount(self) -> None:
-        self.query_one("#dialog-error", Static).display = False
-        self.query_one("#cancel-button", Button).focus()
-
-    def action_back_out(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel-button")
-    def _back(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#confirm-button")
-    def _confirm(self) -> None:
-        try:
-            answer = self.answer()
-        except SvcError as error:
-            error_line = self.query_one("#dialog-error", Static)
-            error_line.update(Text(render.plain(error.message), style="bold red"))
-            error_line.display = True
-            return
-        self.dismiss(answer)
-
-    def answer(self) -> object:
-        return True
+    def consequence_text(self) -> Text:
+        return Text(render.plain(self.consequence), style="dim")
 
 
 class RenewDialog(_CustomerDialog):
@@ -94,9 +56,8 @@ class RenewDialog(_CustomerDialog):
         yield Label("Billing periods to renew")
         yield Input("1", id="cycles", restrict=r"\d*")
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#cycles", Input).focus()
+    def initial_focus(self) -> str:
+        return "#cycles"
 
     def answer(self) -> int:
         return parse.parse_int("cycles", self.query_one("#cycles", Input).value, minimum=1, maximum=MAX_CYCLES)

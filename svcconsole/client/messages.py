@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine, PanelView
+from svcconsole.core.customer import CustomerDetail, Dashboard, PanelView
 
 
 @dataclass
@@ -18,17 +18,10 @@ class DashboardLoaded(Message):
 
 @dataclass
 class DetailLoaded(Message):
-    """One of the customer's services was read (a new screen, or a fresh copy for an open one)."""
+    """One of the customer's services was read (a new screen, or the open screen's `generation`-th read)."""
 
     detail: CustomerDetail
-
-
-@dataclass
-class HistoryLoaded(Message):
-    """Older history rows of the open service were read."""
-
-    service_id: int
-    lines: list[HistoryLine]
+    generation: int = 0
 
 
 @dataclass

@@ -1,40 +1,42 @@
 """The customer area's pages: the dashboard, the list of the customer's services, a service.
 
-The list is the admin console's `ServicesScreen` over a window that `CustomerScope` narrows to
-one customer; the detail uses the admin detail's header and key/value layout. Every read and
-change runs in a thread worker through `core.customer`.
+The list is the admin console's list screen (`ServiceListScreen`, which has none of the admin
+list's marks and actions) over a window that `CustomerScope` narrows to one customer; the detail is the admin detail's frame (`TabbedDetail`) with its tables, paging
+and Panel view, fed with the customer's data. Every read and change runs in a thread worker
+through `core.customer`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from svcconsole.client.actions import client_bindings, mutating
 from svcconsole.client.dialogs import CancelDialog, CancelRequest
-from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, HistoryLoaded
+from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded
 from svcconsole.client.widgets import EMPTY, ActiveServices
 from svcconsole.console import render
 from svcconsole.core import customer
-from svcconsole.core.customer import CustomerDetail, Dashboard
+from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
-from svcconsole.screens.detail import header_text, key_values, step_tab
+from svcconsole.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.screens.dialogs import ConfirmDialog
-from svcconsole.screens.services import ServicesScreen
-from svcconsole.store.queries import ServiceFilter
-from svcconsole.store.window import ServiceWindow
+from svcconsole.screens.services import ServiceListScreen
+from svcconsole.widgets.panel_state import PanelStateView
+from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:
     from svcconsole.client.app import ClientApp
-
-DETAIL_TABS = ("overview", "panel", "renewals", "options", "history")
+    from svcconsole.store.queries import ServiceFilter
+    from svcconsole.store.window import ServiceWindow
 
 
 def title_line(app: "ClientApp", page: str) -> Text:
@@ -60,7 +62,7 @@ class _CustomerScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING and self.client_app.read_only:
             return None
-        return True
+        return super().check_action(action, parameters)
 
     @on(ChangeRefused)
     def _refused(self, message: ChangeRefused) -> None:
@@ -165,12 +167,11 @@ class DashboardScreen(_CustomerScreen):
 # ----------------------------------------------------------------------------- the list
 
 
-class ClientServicesScreen(ServicesScreen, inherit_bindings=False):
-    """The admin list, over a window that only ever holds this customer's services."""
+class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
+    """The admin's list screen without its admin half, over a window that only ever holds this customer's services."""
 
     SCOPE = "client-services"
     BINDINGS = [*Screen.BINDINGS, *client_bindings("client-services")]
-    MUTATING = frozenset()
     FILTER_PLACEHOLDER = "filter: text status:active id:12 cycle:monthly expires<30d"
 
     def __init__(self, filter_text: str = "") -> None:
@@ -181,25 +182,25 @@ class ClientServicesScreen(ServicesScreen, inherit_bindings=False):
     def client_app(self) -> "ClientApp":
         return self.app  # type: ignore[return-value]
 
-    def new_window(self) -> ServiceWindow:
+    def new_window(self) -> "ServiceWindow":
         app = self.client_app
         return customer.scope_of(app.actor).window(app.db, page_size=app.page_size)
 
-    def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
+    def parse_filter_text(self, session: Any, text: str) -> "ServiceFilter":
         app = self.client_app
         return customer.list_filter(session, app.actor, text, tz_name=app.tz.key)
 
-    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
+    def count_by_status(self, session: Any, service_filter: "ServiceFilter") -> dict[str, int]:
         return customer.scope_of(self.client_app.actor).counts_by_status(session, service_filter)
 
+    def read_time_zone(self, session: Any) -> ZoneInfo:
+        return customer.time_zone(session)
+
     def on_mount(self) -> None:
-        super().on_mount()
         if self.filter_text:
             field = self.query_one("#filter", Input)
             with field.prevent(Input.Changed):
                 field.value = self.filter_text
-            field.display = True
-            self._render_status()
 
     def _render_title(self) -> None:
         self.query_one("#title", Static).update(title_line(self.client_app, "my services"))
@@ -213,10 +214,6 @@ class ClientServicesScreen(ServicesScreen, inherit_bindings=False):
         self.filter_text = text
         self.table.focus()
         self.reload()
-
-    def action_clear(self) -> None:
-        if self.filter_text or self.query_one("#filter", Input).display:
-            self._clear_filter()
 
 
 # ----------------------------------------------------------------------------- one service
@@ -247,63 +244,66 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
     return rows
 
 
-class ClientDetailScreen(_CustomerScreen):
+HISTORY_COLUMNS = (
+    Column("at", lambda line, tz: render.moment_text(line.at, tz)),
+    Column("by", lambda line, tz: render.text(line.who)),
+    Column("what", lambda line, tz: render.text(line.what)),
+    Column("status", lambda line, tz: render.text(line.change)),
+    Column("your note", lambda line, tz: render.text(line.reason)),
+)
+
+
+class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     """One of the customer's services: Overview, Panel, Renewals, Options, History, and its actions."""
 
     SCOPE = "client-detail"
     BINDINGS = client_bindings("client-detail")
     MUTATING = mutating("client-detail")
+    TABS = (("overview", "Overview"), ("panel", "Panel"), ("renewals", "Renewals"), ("options", "Options"), ("history", "History"))
 
     def __init__(self, detail: CustomerDetail) -> None:
         super().__init__()
         self.detail = detail
         self.service_id = detail.service.id
-        self.history_lines = list(detail.history)
         self.resumed = False
 
-    def compose(self) -> ComposeResult:
+    def compose_top(self) -> ComposeResult:
         yield Static(id="title")
-        yield Static(id="detail-header")
-        with TabbedContent(id="tabs"):
-            with TabPane("Overview", id="overview"):
-                with VerticalScroll():
-                    yield Horizontal(
-                        Button("Renew…", id="renew"), Button("Cancel…", id="cancel"), Button("Keep it", id="uncancel"),
-                        Button("Auto-renewal", id="auto-renew"), classes="pane-buttons",
-                    )
-                    yield Static(id="overview-body")
-            with TabPane("Panel", id="panel"):
-                with VerticalScroll():
-                    yield Static("asking the panel…", id="panel-state")
-                    yield Static(id="panel-tabs")
-            with TabPane("Renewals", id="renewals"):
-                yield DataTable(id="renewals-table", cursor_type="row")
-            with TabPane("Options", id="options"):
-                yield DataTable(id="options-table", cursor_type="row")
-            with TabPane("History", id="history"):
-                yield DataTable(id="history-table", cursor_type="row")
-                yield Horizontal(Button("Load older", id="history-more"), classes="pane-buttons")
-        yield Footer(compact=True)
+
+    def compose_pane(self, pane_id: str) -> ComposeResult:
+        if pane_id == "overview":
+            with VerticalScroll():
+                yield Horizontal(
+                    Button("Renew…", id="renew"), Button("Cancel…", id="cancel"), Button("Keep it", id="uncancel"),
+                    Button("Auto-renewal", id="auto-renew"), classes="pane-buttons",
+                )
+                yield Static(id="overview-body")
+        elif pane_id == "panel":
+            with VerticalScroll():
+                yield PanelStateView("asking the panel…")
+        elif pane_id == "renewals":
+            yield RecordTable(renewal_columns(staff=False, currency=self.detail.service.currency), id="renewals-table")
+        elif pane_id == "options":
+            yield RecordTable(option_columns(staff=False), id="options-table")
+        elif pane_id == "history":
+            yield PagedRecords(HISTORY_COLUMNS, self._older_history, page_size=customer.HISTORY_PAGE, table_id="history-table", button_id="history-more")
 
     def on_mount(self) -> None:
         self.query_one("#title", Static).update(title_line(self.client_app, "service"))
-        self.query_one("#renewals-table", DataTable).add_columns("renewed", "period", "periods", "amount", "invoice")
-        self.query_one("#options-table", DataTable).add_columns("name", "value", "qty", "price", "expires")
-        self.query_one("#history-table", DataTable).add_columns("at", "by", "what", "status", "your note")
         self._show(self.detail)
         self._load_panel(self.service_id)
 
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> None:
-        self._load(self.service_id)
+        self._load(self.service_id, self.next_load())
 
     def action_reload(self) -> None:
         self.reload()
         self._load_panel(self.service_id)
 
     @work(thread=True, exclusive=True, group="client-detail")
-    def _load(self, service_id: int) -> None:
+    def _load(self, service_id: int, generation: int) -> None:
         app = self.client_app
         try:
             with app.db.read() as session:
@@ -311,7 +311,7 @@ class ClientDetailScreen(_CustomerScreen):
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
             return
-        self.post_message(DetailLoaded(detail))
+        self.post_message(DetailLoaded(detail, generation))
 
     @work(thread=True, exclusive=True, group="client-panel")
     def _load_panel(self, service_id: int) -> None:
@@ -322,15 +322,25 @@ class ClientDetailScreen(_CustomerScreen):
             view = customer.PanelView(error=error.message)
         self.post_message(CustomerPanelLoaded(service_id, view))
 
+    def _older_history(self, before_id: int) -> list[HistoryLine]:
+        app = self.client_app
+        with app.db.read() as session:
+            return customer.history(session, app.actor, self.service_id, before_id=before_id)
+
+    @on(PagedRecords.LoadFailed)
+    def _older_failed(self, message: PagedRecords.LoadFailed) -> None:
+        self.client_app.show_error(message.error)
+
     @on(DetailLoaded)
     def _loaded(self, message: DetailLoaded) -> None:
         message.stop()
-        self._show(message.detail)
+        if message.generation == self.load_generation:
+            self._show(message.detail)
 
     def _show(self, detail: CustomerDetail) -> None:
         self.detail = detail
         tz = self.client_app.tz
-        self.query_one("#detail-header", Static).update(header_text(detail, tz))  # type: ignore[arg-type]
+        self.query_one("#detail-header", Static).update(header_text(detail, tz))
         self.query_one("#overview-body", Static).update(key_values(overview_rows(detail, tz)))
         for button_id, action in (("renew", "renew"), ("cancel", "cancel"), ("uncancel", "uncancel"), ("auto-renew", "auto-renew")):
             button = self.query_one(f"#{button_id}", Button)
@@ -339,83 +349,28 @@ class ClientDetailScreen(_CustomerScreen):
             button.tooltip = why
         self.query_one("#uncancel", Button).display = detail.refusals.get("uncancel") is None
         self.query_one("#auto-renew", Button).label = f"Auto-renewal: {customer.auto_renew_label(detail.service.auto_renew)}"
-        renewals = self.query_one("#renewals-table", DataTable)
-        renewals.clear()
-        for renewal in detail.renewals:
-            period = f"{render.day(renewal.period_start, tz)} → {render.day(renewal.period_end, tz)}"
-            renewals.add_row(render.day(renewal.renewed_at, tz), period, str(renewal.cycles), render.money(renewal.amount, detail.service.currency), str(renewal.invoice_id or "-"))
-        options = self.query_one("#options-table", DataTable)
-        options.clear()
-        for option in detail.options:
-            options.add_row(render.text(option.name), render.text(option.value or ""), str(option.quantity), render.money(option.price), render.day(option.expires_at, tz))
-        self.history_lines = list(detail.history)
-        self._show_history()
+        self.query_one("#renewals-table", RecordTable).show(detail.renewals, tz)
+        self.query_one("#options-table", RecordTable).show(detail.options, tz)
+        self.query_one(PagedRecords).show(detail.history, tz)
         self.sub_title = detail.service.name
 
-    def _show_history(self) -> None:
-        tz = self.client_app.tz
-        table = self.query_one("#history-table", DataTable)
-        table.clear()
-        for line in self.history_lines:
-            table.add_row(render.moment_text(line.at, tz), render.text(line.who), render.text(line.what), render.text(line.change), render.text(line.reason))
-        more = self.query_one("#history-more", Button)
-        more.disabled = not self.history_lines or len(self.history_lines) % customer.HISTORY_PAGE != 0
-
-    @on(Button.Pressed, "#history-more")
-    def _more_history(self) -> None:
-        if self.history_lines:
-            self._load_older(self.history_lines[-1].id)
-
-    @work(thread=True, exclusive=True, group="client-history")
-    def _load_older(self, before_id: int) -> None:
-        app = self.client_app
-        try:
-            with app.db.read() as session:
-                lines = customer.history(session, app.actor, self.service_id, before_id=before_id)
-        except SvcError as error:
-            self.post_message(ChangeRefused(error.message))
-            return
-        self.post_message(HistoryLoaded(self.service_id, lines))
-
-    @on(HistoryLoaded)
-    def _older_loaded(self, message: HistoryLoaded) -> None:
-        if message.service_id == self.service_id:
-            self.history_lines.extend(message.lines)
-            self._show_history()
-
     @on(CustomerPanelLoaded)
-    def _panel_loaded(self, message: CustomerPanelLoaded) -> None:
+    async def _panel_loaded(self, message: CustomerPanelLoaded) -> None:
         if message.service_id != self.service_id:
             return
         view = message.view
-        state = self.query_one("#panel-state", Static)
-        if view.error:
-            state.update(Text(render.plain(view.error), style="yellow"))
+        panel = self.panel_state
+        if view.state is not None:
+            panel.show_state(view.state)
         else:
-            state.update(key_values(list(view.rows)))
-        tabs = Text()
-        for tab in view.tabs:
-            tabs.append(f"\n{render.plain(tab.title)}\n", "bold underline")
-            for key, value in tab.rows:
-                tabs.append(f"  {render.plain(key)}: ", "dim")
-                tabs.append(f"{render.plain(value)}\n")
-        self.query_one("#panel-tabs", Static).update(tabs)
+            panel.show_line(Text(render.plain(view.error), style="yellow"))
+        await panel.show_tabs(view.tabs)
+        self.refresh_bindings()
 
     def on_screen_resume(self) -> None:
         if self.resumed:
             self.reload()
         self.resumed = True
-
-    # ------------------------------------------------------------------ tabs
-
-    def action_next_tab(self) -> None:
-        step_tab(self.query_one(TabbedContent), DETAIL_TABS, 1)
-
-    def action_previous_tab(self) -> None:
-        step_tab(self.query_one(TabbedContent), DETAIL_TABS, -1)
-
-    def action_back(self) -> None:
-        self.dismiss(None)
 
     # ------------------------------------------------------------------ actions
 

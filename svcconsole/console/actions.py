@@ -105,6 +105,8 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("detail", "e", "edit_service", "Edit", "Edit the fields (a status change asks for a reason).", show=True, mutates=True),
     ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
+    ConsoleAction("detail", "right_curly_bracket", "next_sub_tab", "Sub-tab", "Panel tab: the module's next sub-tab (Allocation, Limits...).", show=True, key_display="}"),
+    ConsoleAction("detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the module's previous sub-tab.", key_display="{"),
     ConsoleAction("detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("detail", "R", "ask_panel", "Ask panel", "Panel tab: ask the panel again (its live state; retry after an error).", show=True, key_display="R"),
     ConsoleAction("detail", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),

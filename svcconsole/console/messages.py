@@ -102,9 +102,10 @@ class BulkRunFinished(Message):
 
 @dataclass
 class ServiceLoaded(Message):
-    """A service's detail was read."""
+    """A service's detail was read (by the screen's `generation`-th read, when it counts them)."""
 
     detail: Any
+    generation: int = 0
 
 
 @dataclass

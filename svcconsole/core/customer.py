@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import activity, billing, clock, cycles, filters, jobs, leases, parse, services
+from svcconsole.core import activity, billing, clock, cycles, delivery, filters, jobs, leases, parse, services
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, client_actor, require_client
 from svcconsole.core.statuses import CancelMode, Status
-from svcconsole.modules import ModuleError, ModuleTab, get_module, is_module
+from svcconsole.modules import ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Operator, Product, Service
@@ -109,6 +109,8 @@ def _no_service(service_id: int) -> NotFound:
 
 
 def _visible(session: Session, scope: CustomerScope, service_id: int, *, for_update: bool = False) -> Service:
+    if isinstance(service_id, bool) or not isinstance(service_id, int) or not 0 < service_id <= parse.MAX_ID:
+        raise _no_service(service_id)
     service = scope.service(session, service_id, for_update=for_update)
     if service is None:
         raise _no_service(service_id)
@@ -238,8 +240,9 @@ def _tokens(text: str) -> list[str]:
 def list_filter(session: Session, actor: Actor, text: str, *, tz_name: str = "UTC") -> ServiceFilter:
     """The filter line of the customer's service list, always scoped to the customer.
 
-    Only `status:`, `id:`, `cycle:` and `expires<` / `expires>` terms are known here, so no
-    term looks anything up outside the customer's own services.
+    Only `status:`, `id:`, `cycle:` and `expires<` / `expires>` terms are known here, and the
+    free text is checked by the admin list's `filters.with_search` but matched by scanning the
+    customer's own rows (never the store-wide index), so nothing is looked up outside them.
     """
     scope = _scope(actor, None, "reading")
     terms, free = [], []
@@ -255,10 +258,9 @@ def list_filter(session: Session, actor: Actor, text: str, *, tz_name: str = "UT
             raise InvalidInput("filter", f"unknown key {term.group(1).lower()!r} (known: {', '.join(FILTER_KEYS)}, expires<30d)")
         terms.append(token)
     parsed = filters.parse_filter(session, " ".join(shlex.quote(term) for term in terms), tz_name=tz_name)
-    search = " ".join(free).strip()
-    if search:
-        parse.parse_text("filter", search, max_length=200)
-    return scope.services_filter(replace(parsed, search=search or None, search_ids=None))
+    search = parse.parse_text("filter", " ".join(free).strip(), max_length=200)
+    searched = filters.with_search(session, parsed, search)
+    return scope.services_filter(replace(searched, search_ids=None))
 
 
 def scope_of(actor: Actor) -> CustomerScope:
@@ -451,15 +453,19 @@ def _uncancel_refusal(session: Session, scope: CustomerScope, service: Service) 
 
 @dataclass(frozen=True)
 class PanelView:
-    """The service's live state from its panel (status, resources, addresses, module tabs)."""
+    """The service's live state from its panel and the module's sub-tabs, or the one line saying why not.
 
-    rows: tuple[tuple[str, str], ...] = ()
+    The state keeps the status, resources and addresses; the panel's own references (its
+    server id, node, image...) are staff details and are left out.
+    """
+
+    state: PanelState | None = None
     tabs: tuple[ModuleTab, ...] = ()
     error: str | None = None
 
 
 def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
-    """Ask the service's module for its live state; a failure is one plain line (details in the log)."""
+    """Ask the service's module (through `delivery`, scoped to the customer); a failure is one plain line (details in the log)."""
     scope = _scope(actor, None, "reading")
     with db.read() as session:
         service = _visible(session, scope, service_id)
@@ -467,19 +473,19 @@ def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
             return PanelView(error=f"no live panel: the service is {service.status}")
         if not is_module(service.type) or not get_module(service.type).supports_operation("panel"):
             return PanelView(error="this service has no live panel")
-        ref = services.service_ref(session, service)
-        module = get_module(service.type)
+        with_tabs = get_module(service.type).supports_operation("tabs")
     try:
-        state = module.panel(ref)
-        tabs = module.tabs(ref) if module.supports_operation("tabs") else []
+        state = delivery.panel_state(db, service_id, customer_id=scope.customer_id)
+        tabs = delivery.module_tabs(db, service_id, customer_id=scope.customer_id) if with_tabs else []
+    except NotFound:
+        raise _no_service(service_id) from None
     except ModuleError as error:
         log.warning("customer area: panel of service %s: %s", service_id, error.message)
         return PanelView(error=PANEL_UNAVAILABLE)
     except Exception:  # noqa: BLE001 - a panel failure is shown as one line; the log keeps the details
         log.exception("customer area: panel of service %s failed", service_id)
         return PanelView(error=PANEL_UNAVAILABLE)
-    rows = [("state", state.status), *state.resources.items(), *(("address", address) for address in state.addresses)]
-    return PanelView(rows=tuple((str(key), str(value)) for key, value in rows), tabs=tuple(tabs))
+    return PanelView(state=replace(state, details={}, actions=[]), tabs=tuple(tabs))
 
 
 # ----------------------------------------------------------------------------- actions

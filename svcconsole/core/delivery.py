@@ -35,8 +35,9 @@ def panel_state(db: Database, service_id: int, *, customer_id: int | None = None
     return module.panel(ref)
 
 
-def module_tabs(db: Database, service_id: int) -> list[ModuleTab]:
-    ref, module_name, _ = _service_snapshot(db, service_id)
+def module_tabs(db: Database, service_id: int, *, customer_id: int | None = None) -> list[ModuleTab]:
+    """The module's own sub-tabs for the service (ModuleError when the panel cannot say)."""
+    ref, module_name, _ = _service_snapshot(db, service_id, customer_id)
     return get_module(module_name).tabs(ref)
 
 

@@ -1,11 +1,18 @@
 """The operations log: a rotating file in the user log dir with every module call, job and
 automation step, written 0600, with every known secret masked before a line is written.
+
+Masking rules: a secret (or a space-separated part of one) of `MIN_MASKED` characters or more
+is masked; one of fewer than `ANYWHERE_LENGTH` only where it stands alone, never inside a
+longer word ("pass" is masked in "key=pass" but not in "password"), so a short credential cannot
+blank ordinary text. A value shorter than `MIN_MASKED` (a part such as "a" or "to") would mask
+words everywhere and hides nothing a guess would not find, so it is not masked.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -16,29 +23,50 @@ LOG_FILE_NAME = "operations.log"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 5
 MASK = "********"
+MIN_MASKED = 4
+ANYWHERE_LENGTH = 12
 
 _secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 _handler: RotatingFileHandler | None = None
 
 
 def register_secret(value: str | None) -> None:
     """Mask `value` (and each of its space-separated parts) wherever it would be logged."""
+    global _pattern
     if not value:
         return
     with _lock:
-        for part in {value, *value.split()}:
-            if len(part) >= 6:
-                _secrets.add(part)
+        added = {part for part in {value, *value.split()} if len(part) >= MIN_MASKED} - _secrets
+        if added:
+            _secrets.update(added)
+            _pattern = None
+
+
+def _secret_pattern(secret: str) -> str:
+    """A secret as a pattern: anywhere when long, else not touching a letter or digit on either side."""
+    escaped = re.escape(secret)
+    if len(secret) >= ANYWHERE_LENGTH:
+        return escaped
+    before = r"(?<![^\W_])" if secret[0].isalnum() else ""
+    after = r"(?![^\W_])" if secret[-1].isalnum() else ""
+    return before + escaped + after
+
+
+def _compiled() -> re.Pattern[str] | None:
+    global _pattern
+    with _lock:
+        if _pattern is None and _secrets:
+            longest_first = sorted(_secrets, key=len, reverse=True)
+            _pattern = re.compile("|".join(_secret_pattern(secret) for secret in longest_first))
+        return _pattern
 
 
 def redact(text: str) -> str:
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """`text` with every registered secret masked (see the module docstring for the rules)."""
+    pattern = _compiled()
+    return pattern.sub(MASK, text) if pattern is not None else text
 
 
 class RedactingFilter(logging.Filter):

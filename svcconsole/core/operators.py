@@ -7,6 +7,7 @@ becomes its first admin; every other login must be added by an admin.
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ from svcconsole.store.models import Operator
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
 
+log = logging.getLogger("svcconsole.operators")
+
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: an admin login, the automation, or a customer in the customer area."""
+    """Who is acting: an admin login ("adam as olga" under `--as`), the automation, or a customer."""
 
     kind: str
     name: str
@@ -84,20 +87,26 @@ def ensure_first_admin(session: Session, login: str) -> bool:
 
 
 def resolve_actor(session: Session, login: str, *, as_login: str | None = None, read_only: bool = False) -> Actor:
-    """The actor for `login` (or `as_login`, which only an admin may use)."""
+    """The actor for `login`, or for `as_login` (only an admin may use it).
+
+    An actor acting as another operator has that operator's role, and is named "LOGIN as
+    AS_LOGIN" in every activity row, job and bulk run it writes; the operations log says so too.
+    """
     operator = session.get(Operator, login)
     if operator is None:
         raise PermissionDenied(
             f"login {login!r} is not an operator of this database; an admin can add it with "
             f"`svcconsole operators add {login} --role viewer`"
         )
-    if as_login and as_login != login:
-        if Role.from_label(operator.role) is not Role.ADMIN:
-            raise PermissionDenied(f"--as: {login} is {operator.role}; only an admin may act as another operator")
-        operator = session.get(Operator, parse_login(as_login))
-        if operator is None:
-            raise NotFound(f"--as: no operator {as_login!r}")
-    return Actor(kind="admin", name=operator.login, role=Role.from_label(operator.role), read_only=read_only)
+    if not as_login or as_login == login:
+        return Actor(kind="admin", name=operator.login, role=Role.from_label(operator.role), read_only=read_only)
+    if Role.from_label(operator.role) is not Role.ADMIN:
+        raise PermissionDenied(f"--as: {login} is {operator.role}; only an admin may act as another operator")
+    target = session.get(Operator, parse_login(as_login))
+    if target is None:
+        raise NotFound(f"--as: no operator {as_login!r}")
+    log.info("login %s acts as operator %s (%s) with --as", login, target.login, target.role)
+    return Actor(kind="admin", name=f"{login} as {target.login}", role=Role.from_label(target.role), read_only=read_only)
 
 
 def require(actor: Actor, needed: Role, what: str) -> None:

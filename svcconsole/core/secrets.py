@@ -1,12 +1,15 @@
 """Encryption at rest for server credentials and secret settings (Fernet).
 
 The key comes from `SVCCONSOLE_SECRET_KEY`, else a 0600 key file beside the SQLite file (or in
-the user data dir for PostgreSQL), created on first use.
+the user data dir for PostgreSQL), created on first use. A key file that others may read or
+write is refused rather than repaired: it may already have been copied, and the admin should
+know before chmod-ing it back.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -43,7 +46,18 @@ def _load_key() -> bytes:
         fd = os.open(_key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(Fernet.generate_key())
+    _refuse_open_mode(_key_file)
     return _key_file.read_bytes().strip()
+
+
+def _refuse_open_mode(path: Path) -> None:
+    """Refuse a key file with any group or other permission bit (0600 or 0400 are accepted)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SvcError(
+            f"secrets: the key file {path} has mode {mode:04o} (group or others may use it); "
+            f"run `chmod 600 {path}` (and consider whether the key was copied)"
+        )
 
 
 def _cipher() -> Fernet:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
 from sqlmodel import col, select
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
@@ -20,16 +18,33 @@ from svcconsole.console.messages import ActionFailed, SelectionResolved, Service
 from svcconsole.core import activity, billing, services
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
+from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.screens.detail_panel import PanelView
 from svcconsole.screens.detail_upgrade import UpgradeView
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
 ACTIVITY_PAGE = 50
-TABS = ("overview", "panel", "renewals", "options", "upgrade", "metadata", "activity")
+TABS = (
+    ("overview", "Overview"), ("panel", "Panel"), ("renewals", "Renewals"), ("options", "Options"),
+    ("upgrade", "Upgrade"), ("metadata", "Metadata"), ("activity", "Activity"),
+)
+ACTIVITY_COLUMNS = (
+    Column("at", lambda row, tz: render.moment_text(row.at, tz)),
+    Column("by", lambda row, tz: render.text(row.actor)),
+    Column("action", lambda row, tz: render.text(row.action)),
+    Column("status", lambda row, tz: render.text(f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or ""))),
+    Column("reason", lambda row, tz: render.text(row.reason or "")),
+)
+META_COLUMNS = (
+    Column("key", lambda item, tz: render.text(item.key)),
+    Column("value", lambda item, tz: render.text(item.value)),
+    Column("meaning", lambda item, tz: Text(services.KNOWN_META_KEYS.get(item.key, ""), style="dim")),
+)
 
 
 @dataclass
@@ -51,7 +66,7 @@ class ServiceDetail:
     module_operations: frozenset[str] = field(default_factory=frozenset)
 
 
-def invoiced_renewals(session: Any, service_id: int) -> list[Any]:
+def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
     """The service's renewal lines on invoices still to be paid, with the invoice status."""
     query = (
         select(InvoiceLine, Invoice.status)
@@ -60,7 +75,10 @@ def invoiced_renewals(session: Any, service_id: int) -> list[Any]:
         .where(col(Invoice.status).in_(billing.OPEN_STATUSES))
         .order_by(col(InvoiceLine.id))
     )
-    return list(session.exec(query).all())
+    return [
+        AwaitingRenewal(line.period_start, line.period_end, str((line.details or {}).get("cycles", "-")), line.amount, line.invoice_id, status)
+        for line, status in session.exec(query).all()
+    ]
 
 
 def read_detail(session: Any, service_id: int) -> ServiceDetail:
@@ -86,33 +104,6 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
     )
-
-
-def header_text(detail: ServiceDetail, tz: Any) -> Text:
-    service = detail.service
-    line = Text(no_wrap=False)
-    line.append(f"#{service.id} ", "bold")
-    line.append(render.plain(service.name), "bold")
-    line.append("  ")
-    line.append_text(render.status_text(service.status, service.suspend_kind, service.operation))
-    line.append("\n")
-    line.append(render.plain(service.customer_name), "cyan")
-    line.append(f" <{render.plain(detail.customer_email)}>", "dim")
-    line.append(f"  {service.billing_cycle} {render.money(service.price, service.currency)}")
-    line.append(f"  expires {render.day(service.expires_at, tz)}")
-    if service.cancel_at or service.cancelled_at:
-        when = render.day(service.cancelled_at or service.cancel_at, tz)
-        line.append(f"  cancel {render.plain(service.cancel_mode)} {when}", "bold magenta")
-    return line
-
-
-def key_values(rows: list[tuple[str, Any]]) -> Table:
-    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-    table.add_column("field", style="dim", no_wrap=True, width=16)
-    table.add_column("value", ratio=1)
-    for name, value in rows:
-        table.add_row(name, value if isinstance(value, Text) else Text(render.plain(value)))
-    return table
 
 
 def overview_table(detail: ServiceDetail, tz: Any) -> Table:
@@ -146,67 +137,54 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
 
 
 
-def step_tab(tabs: TabbedContent, names: tuple[str, ...] | list[str], delta: int) -> None:
-    """Show the next or previous of `names`; focus moves to the tab bar first, or a focused
-    widget in the pane being left would bring its pane straight back."""
-    current = names.index(tabs.active) if tabs.active in names else 0
-    tabs.query_one(Tabs).focus()
-    tabs.active = names[(current + delta) % len(names)]
-
-
-class DetailScreen(Screen[None]):
+class DetailScreen(TabbedDetail):
     """One service, its tabs, and the actions that apply to it."""
 
     SCOPE = "detail"
     BINDINGS = bindings("detail")
     MUTATING = mutating_actions(["detail"])
+    TABS = TABS
 
     def __init__(self, service_id: int) -> None:
         super().__init__()
         self.service_id = service_id
         self.detail: ServiceDetail | None = None
-        self.activity_rows: list[Any] = []
 
     @property
     def console_app(self) -> "ConsoleApp":
         return self.app  # type: ignore[return-value]
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text(f"service {self.service_id}: loading…"), id="detail-header")
-        with TabbedContent(id="tabs"):
-            with TabPane("Overview", id="overview"):
-                yield VerticalScroll(Static(id="overview-body"))
-            with TabPane("Panel", id="panel"):
-                yield PanelView(self.service_id, id="panel-view")
-            with TabPane("Renewals", id="renewals"):
-                yield Horizontal(Button("Renew now…", id="renew-now"), Button("Renew into an invoice…", id="renew-into-invoice"), classes="pane-buttons")
-                yield DataTable(id="renewals-table", cursor_type="row")
-            with TabPane("Options", id="options"):
-                with Horizontal(classes="pane-inputs"):
-                    yield Input(placeholder="name", id="option-name")
-                    yield Input(placeholder="value", id="option-value")
-                    yield Input("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
-                    yield Input(placeholder="price", id="option-price")
-                yield Horizontal(Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons")
-                yield DataTable(id="options-table", cursor_type="row")
-            with TabPane("Upgrade", id="upgrade"):
-                yield UpgradeView(self.service_id, id="upgrade-view")
-            with TabPane("Metadata", id="metadata"):
-                with Horizontal(classes="pane-inputs"):
-                    yield Input(placeholder="key (e.g. max_renewals)", id="meta-key")
-                    yield Input(placeholder="value", id="meta-value")
-                yield Horizontal(Button("Set", id="meta-set"), Button("Unset selected", id="meta-unset"), classes="pane-buttons")
-                yield DataTable(id="meta-table", cursor_type="row")
-            with TabPane("Activity", id="activity"):
-                yield DataTable(id="activity-table", cursor_type="row")
-                yield Horizontal(Button("Load older", id="activity-more"), classes="pane-buttons")
-        yield Footer(compact=True)
+    def header_placeholder(self) -> Text:
+        return Text(f"service {self.service_id}: loading…")
+
+    def compose_pane(self, pane_id: str) -> ComposeResult:
+        if pane_id == "overview":
+            yield VerticalScroll(Static(id="overview-body"))
+        elif pane_id == "panel":
+            yield PanelView(self.service_id, id="panel-view")
+        elif pane_id == "renewals":
+            yield Horizontal(Button("Renew now…", id="renew-now"), Button("Renew into an invoice…", id="renew-into-invoice"), classes="pane-buttons")
+            yield RecordTable(renewal_columns(staff=True), id="renewals-table")
+        elif pane_id == "options":
+            with Horizontal(classes="pane-inputs"):
+                yield Input(placeholder="name", id="option-name")
+                yield Input(placeholder="value", id="option-value")
+                yield Input("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
+                yield Input(placeholder="price", id="option-price")
+            yield Horizontal(Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons")
+            yield RecordTable(option_columns(staff=True), key=lambda option: str(option.id), id="options-table")
+        elif pane_id == "upgrade":
+            yield UpgradeView(self.service_id, id="upgrade-view")
+        elif pane_id == "metadata":
+            with Horizontal(classes="pane-inputs"):
+                yield Input(placeholder="key (e.g. max_renewals)", id="meta-key")
+                yield Input(placeholder="value", id="meta-value")
+            yield Horizontal(Button("Set", id="meta-set"), Button("Unset selected", id="meta-unset"), classes="pane-buttons")
+            yield RecordTable(META_COLUMNS, key=lambda item: item.key, id="meta-table")
+        elif pane_id == "activity":
+            yield PagedRecords(ACTIVITY_COLUMNS, self._older_activity, page_size=ACTIVITY_PAGE, table_id="activity-table", button_id="activity-more")
 
     def on_mount(self) -> None:
-        self.query_one("#renewals-table", DataTable).add_columns("renewed", "period", "cycles", "amount", "invoice", "by")
-        self.query_one("#options-table", DataTable).add_columns("id", "name", "value", "qty", "price", "expires")
-        self.query_one("#meta-table", DataTable).add_columns("key", "value", "meaning")
-        self.query_one("#activity-table", DataTable).add_columns("at", "by", "action", "status", "reason")
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -214,14 +192,14 @@ class DetailScreen(Screen[None]):
         if action in self.MUTATING and not self.console_app.can_act:
             return None
         if action == "ask_panel":
-            return self.query_one(TabbedContent).active == "panel"
-        return True
+            return self.tabs.active == "panel"
+        return super().check_action(action, parameters)
 
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> None:
         """Read the service and its satellites again (the panel is asked separately)."""
-        self._load(self.service_id)
+        self._load(self.service_id, self.next_load())
 
     def action_reload(self) -> None:
         """Read everything again, the panel too once it has been asked."""
@@ -238,96 +216,53 @@ class DetailScreen(Screen[None]):
         """Ask the panel again (R)."""
         self.panel.ask()
 
-    @on(TabbedContent.TabActivated)
+    @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.refresh_bindings()
         if event.pane.id == "panel" and not self.panel.asked:
             self.panel.ask()
 
     @work(thread=True, exclusive=True, group="detail-load")
-    def _load(self, service_id: int) -> None:
+    def _load(self, service_id: int, generation: int) -> None:
         try:
             with self.console_app.db.read() as session:
                 detail = read_detail(session, service_id)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
-        self.post_message(ServiceLoaded(detail))
+        self.post_message(ServiceLoaded(detail, generation))
+
+    def _older_activity(self, before_id: int) -> list[Any]:
+        with self.console_app.db.read() as session:
+            return activity.history(session, self.service_id, limit=ACTIVITY_PAGE, before_id=before_id)
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         message.stop()
         self.console_app.show_error(message.error)
 
+    @on(PagedRecords.LoadFailed)
+    def _older_failed(self, message: PagedRecords.LoadFailed) -> None:
+        self.console_app.show_error(message.error)
+
     @on(ServiceLoaded)
     def _loaded(self, message: ServiceLoaded) -> None:
+        if message.generation != self.load_generation:
+            return
         detail: ServiceDetail = message.detail
         self.detail = detail
         tz = self.console_app.tz
         service = detail.service
         self.query_one("#detail-header", Static).update(header_text(detail, tz))
         self.query_one("#overview-body", Static).update(overview_table(detail, tz))
-        renewals = self.query_one("#renewals-table", DataTable)
-        renewals.clear()
-        for line, invoice_status in detail.invoiced_renewals:
-            period = f"{render.day(line.period_start, tz)} → {render.day(line.period_end, tz)}"
-            cycles = str((line.details or {}).get("cycles", "-"))
-            renewals.add_row(Text("awaiting payment", style="bold yellow"), period, cycles, render.money(line.amount), render.text(f"{line.invoice_id} ({invoice_status})"), "-")
-        for renewal in detail.renewals:
-            period = f"{render.day(renewal.period_start, tz)} → {render.day(renewal.period_end, tz)}"
-            renewals.add_row(render.day(renewal.renewed_at, tz), period, str(renewal.cycles), render.money(renewal.amount), str(renewal.invoice_id or "-"), render.text(renewal.actor))
-        options = self.query_one("#options-table", DataTable)
-        options.clear()
-        for option in detail.options:
-            options.add_row(str(option.id), render.text(option.name), render.text(option.value or ""), str(option.quantity), render.money(option.price), render.day(option.expires_at, tz), key=str(option.id))
-        meta = self.query_one("#meta-table", DataTable)
-        meta.clear()
-        for item in detail.meta:
-            meaning = services.KNOWN_META_KEYS.get(item.key, "")
-            meta.add_row(render.text(item.key), render.text(item.value), Text(meaning, style="dim"), key=item.key)
+        self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
+        self.query_one("#options-table", RecordTable).show(detail.options, tz)
+        self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
         known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in services.KNOWN_META_KEYS.items()), style="dim")
         self.query_one("#meta-key", Input).tooltip = known
-        self.activity_rows = list(detail.activity)
-        self._show_activity()
+        self.query_one(PagedRecords).show(detail.activity, tz)
         self.query_one(UpgradeView).show(detail, tz)
         self.panel.know_service(service.status, detail.module_operations)
         self.sub_title = service.name
-
-    def _show_activity(self) -> None:
-        tz = self.console_app.tz
-        table = self.query_one("#activity-table", DataTable)
-        table.clear()
-        for row in self.activity_rows:
-            change = f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or "")
-            table.add_row(render.moment_text(row.at, tz), render.text(row.actor), render.text(row.action), render.text(change), render.text(row.reason or ""))
-        more = self.query_one("#activity-more", Button)
-        more.disabled = len(self.activity_rows) % ACTIVITY_PAGE != 0 or not self.activity_rows
-
-    @on(Button.Pressed, "#activity-more")
-    def _more_activity(self) -> None:
-        if self.activity_rows:
-            self._load_older(self.activity_rows[-1].id)
-
-    @work(thread=True, exclusive=True, group="detail-activity")
-    def _load_older(self, before_id: int) -> None:
-        with self.console_app.db.read() as session:
-            rows = activity.history(session, self.service_id, limit=ACTIVITY_PAGE, before_id=before_id)
-        self.app.call_from_thread(self._append_activity, rows)
-
-    def _append_activity(self, rows: list[Any]) -> None:
-        self.activity_rows.extend(rows)
-        self._show_activity()
-
-    # ------------------------------------------------------------------ tabs
-
-    def action_next_tab(self) -> None:
-        step_tab(self.query_one(TabbedContent), TABS, 1)
-
-    def action_previous_tab(self) -> None:
-        step_tab(self.query_one(TabbedContent), TABS, -1)
-
-    def action_back(self) -> None:
-        self.dismiss(None)
 
     # ------------------------------------------------------------------ actions
 

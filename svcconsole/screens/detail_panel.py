@@ -1,5 +1,5 @@
 """The detail screen's Panel tab: the module's live state, its power and reinstall actions, and
-the module's own sub-tabs.
+the module's own sub-tabs (the shared `PanelStateView` draws the state and the sub-tabs).
 
 The panel is asked in a thread worker (the module calls have timeouts), only when the tab is
 first shown, on `R`, and after an action; a failure is one line with the retry key, and an
@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from svcconsole.console import render
 from svcconsole.console.messages import PanelLoaded, PowerSent, ServiceSaved
@@ -25,6 +23,7 @@ from svcconsole.core import delivery, services
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import ModuleError, get_module, is_module
+from svcconsole.widgets.panel_state import PanelStateView
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
@@ -33,7 +32,6 @@ ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
 SIGNAL_NAME = re.compile(r"[a-z][a-z_-]{0,30}")
 POWER_SETTLE_SECONDS = 2.0
 """After a power signal the panel is asked at once, then again this much later (a server takes time to stop)."""
-STATE_STYLES = {"running": "green", "offline": "red", "stopped": "red", "suspended": "bold dark_orange", "paused": "dark_orange", "installing": "italic cyan"}
 
 
 def one_line(error: BaseException) -> str:
@@ -68,36 +66,6 @@ def read_panel(db: Any, service_id: int, generation: int) -> PanelLoaded:
     return PanelLoaded(service_id, generation, state=state, tabs=tabs)
 
 
-def state_table(state: Any) -> Table:
-    """The live state as key / value rows: status, resources, addresses, details."""
-    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-    table.add_column("field", style="dim", no_wrap=True, width=16)
-    table.add_column("value", ratio=1)
-    status = render.plain(state.status)
-    table.add_row("state", Text(status, style=STATE_STYLES.get(status, "bold")))
-    for key, value in state.resources.items():
-        table.add_row(render.text(key), Text(render.plain(value)))
-    for address in state.addresses:
-        table.add_row("address", Text(render.plain(address)))
-    for key, value in state.details.items():
-        table.add_row(render.text(key), Text(render.plain(value)))
-    return table
-
-
-def sub_tabs(tabs: list[Any]) -> Group:
-    """The module's sub-tabs, each a titled block of key / value rows."""
-    blocks: list[Any] = []
-    for tab in tabs:
-        blocks.append(Text(f"\n{render.plain(tab.title)}", style="bold underline"))
-        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-        table.add_column("field", style="dim", no_wrap=True, width=16)
-        table.add_column("value", ratio=1)
-        for key, value in tab.rows:
-            table.add_row(render.text(key), Text(render.plain(value)))
-        blocks.append(table)
-    return Group(*blocks)
-
-
 class PanelView(Vertical):
     """The Panel tab's content, asking the module in workers and showing what it answered."""
 
@@ -118,8 +86,11 @@ class PanelView(Vertical):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="panel-body"):
             yield Horizontal(id="panel-actions", classes="pane-buttons")
-            yield Static(Text("the panel is asked when this tab opens", style="dim"), id="panel-state")
-            yield Static(id="panel-tabs")
+            yield PanelStateView("the panel is asked when this tab opens")
+
+    @property
+    def view(self) -> PanelStateView:
+        return self.query_one(PanelStateView)
 
     def know_service(self, status: str, operations: frozenset[str]) -> None:
         """The service's status and its module's operations, for the buttons offered."""
@@ -132,7 +103,7 @@ class PanelView(Vertical):
         """Ask the panel (again); an answer to an earlier question is dropped."""
         self.asked = True
         self.generation += 1
-        self.query_one("#panel-state", Static).update(Text("asking the panel…", style="italic dim"))
+        self.view.show_line(Text("asking the panel…", style="italic dim"))
         self._read(self.service_id, self.generation)
 
     @work(thread=True, exclusive=True, group="panel-read")
@@ -151,27 +122,28 @@ class PanelView(Vertical):
         """Show an answer; of two overlapping calls only the later one mounts its buttons."""
         self._shown += 1
         showing = self._shown
-        state_widget = self.query_one("#panel-state", Static)
+        view = self.view
         actions = self.query_one("#panel-actions", Horizontal)
         await actions.remove_children()
         if showing != self._shown:
             return
         actions.display = False
-        self.query_one("#panel-tabs", Static).update(sub_tabs(message.tabs))
+        await view.show_tabs(message.tabs)
+        self.screen.refresh_bindings()
         if message.error:
             line = Text()
             line.append(message.error, "bold red")
             line.append("\nR", "bold")
             line.append(" asks the panel again", "dim")
-            state_widget.update(line)
+            view.show_line(line)
             await actions.mount(Button("Retry", id="panel-retry"))
             actions.display = True
             return
         if message.note:
-            state_widget.update(Text(message.note, style="dim"))
+            view.show_line(Text(message.note, style="dim"))
             return
         state = message.state
-        state_widget.update(state_table(state))
+        view.show_state(state)
         active = self.service_status == Status.ACTIVE.value
         read_only = not self.console_app.can_act
         buttons: list[Button] = []
@@ -197,7 +169,7 @@ class PanelView(Vertical):
             self.console_app.refuse_read_only()
             return
         signal = (event.button.id or "").removeprefix("power-")
-        self.query_one("#panel-state", Static).update(Text(f"sending {signal}…", style="italic dim"))
+        self.view.show_line(Text(f"sending {signal}…", style="italic dim"))
         self._send_power(signal)
 
     @work(thread=True, group="panel-power")

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -25,6 +25,7 @@ from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import billing, parse, services
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
+from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
@@ -59,11 +60,14 @@ def question(action: str, label: str, count: int, hidden: int) -> Text:
 def consequence(action: str) -> str:
     """What the action does, from the status table (one paragraph)."""
     if action == "cancel":
-        return "End of cycle: cancel_at = expiry, the automation cancels it then. Immediately: cancelled now, removed from its panel."
+        return (
+            "End of cycle: cancel_at = expiry, the automation cancels it then. Immediately: cancelled now "
+            "and deleted from its panel (the module's terminate); this cannot be undone."
+        )
     return ACTIONS[action].describe()
 
 
-class ActionDialog(ModalScreen[ActionRequest | None]):
+class ActionDialog(DialogFrame[ActionRequest]):
     """The inputs and confirmation of one action over one or more services.
 
     Renew offers "now" (cycles; the amount recorded is the price or nothing) and "into an
@@ -71,10 +75,10 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
     invoices, listed in a worker).
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    FRAME_ID = "action-dialog"
 
     def __init__(self, action: str, label: str, count: int, hidden: int, *, service_id: int | None = None, renew_mode: str = RENEW_NOW) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.action_name = action
         self.label = label
         self.count = count
@@ -90,36 +94,42 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
     def confirmation_word(self) -> str:
         return self.action_name if self.count == 1 else str(self.count)
 
-    def compose(self) -> ComposeResult:
+    def question_text(self) -> Text:
+        return question(self.action_name, self.label, self.count, self.hidden)
+
+    def consequence_text(self) -> Text:
+        return Text(consequence(self._core_action()), style="dim")
+
+    def confirm_label(self) -> str:
         action = self.action_name
-        with Vertical(classes="dialog", id="action-dialog"):
-            yield Static(question(action, self.label, self.count, self.hidden), id="question")
-            yield Static(Text(consequence(self._core_action()), style="dim"), id="consequence")
-            with VerticalScroll(id="fields"):
-                if action == "suspend":
-                    yield Label("Suspension kind")
-                    yield Select([(kind.value, kind.value) for kind in SuspendKind], value=SuspendKind.ADMIN.value, allow_blank=False, compact=True, id="kind")
-                if action == "cancel":
-                    yield Label("Mode")
-                    yield Select([("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately", CancelMode.IMMEDIATE.value)], value=CancelMode.END_OF_CYCLE.value, allow_blank=False, compact=True, id="mode")
-                if action == "renew":
-                    yield from self._renew_fields()
-                if action in {"add-days", "subtract-days"}:
-                    yield Label("Days")
-                    yield Input("", id="days", placeholder="a whole number such as 7", restrict=r"\d*")
-                yield Label("Reason (kept in the activity log)")
-                yield Input("", id="reason", placeholder="optional")
-                if action == "suspend":
-                    yield Checkbox("Notify the customer", compact=True, id="notify")
-                if action in TYPED_CONFIRMATION:
-                    what = f'the word "{action}"' if self.count == 1 else f"the number of services ({self.count})"
-                    yield Label(f"Type {what} to confirm")
-                    yield Input("", id="confirm", placeholder=self.confirmation_word)
-            yield Static(id="dialog-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel-button")
-                label = "Cancel service" + ("s" if self.count != 1 else "") if action == "cancel" else TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
-                yield Button(label, id="confirm-button", variant="error" if action in FOCUS_CANCEL else "primary")
+        if action == "cancel":
+            return "Cancel service" + ("s" if self.count != 1 else "")
+        return TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
+
+    def confirm_variant(self) -> str:
+        return "error" if self.action_name in FOCUS_CANCEL else "primary"
+
+    def fields(self) -> ComposeResult:
+        action = self.action_name
+        if action == "suspend":
+            yield Label("Suspension kind")
+            yield Select([(kind.value, kind.value) for kind in SuspendKind], value=SuspendKind.ADMIN.value, allow_blank=False, compact=True, id="kind")
+        if action == "cancel":
+            yield Label("Mode")
+            yield Select([("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately: deletes it from its panel", CancelMode.IMMEDIATE.value)], value=CancelMode.END_OF_CYCLE.value, allow_blank=False, compact=True, id="mode")
+        if action == "renew":
+            yield from self._renew_fields()
+        if action in {"add-days", "subtract-days"}:
+            yield Label("Days")
+            yield Input("", id="days", placeholder="a whole number such as 7", restrict=r"\d*")
+        yield Label("Reason (kept in the activity log)")
+        yield Input("", id="reason", placeholder="optional")
+        if action == "suspend":
+            yield Checkbox("Notify the customer", compact=True, id="notify")
+        if action in TYPED_CONFIRMATION:
+            what = f'the word "{action}"' if self.count == 1 else f"the number of services ({self.count})"
+            yield Label(f"Type {what} to confirm")
+            yield Input("", id="confirm", placeholder=self.confirmation_word)
 
     def _renew_fields(self) -> ComposeResult:
         new_invoice = "a new invoice" if self.count == 1 else "a new invoice for each service"
@@ -139,19 +149,18 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             return "renew-invoice"
         return self.action_name
 
+    def initial_focus(self) -> str:
+        if self.action_name in FOCUS_CANCEL:
+            return "#cancel-button"
+        if self.action_name == "renew":
+            return "#cycles"
+        return "#fields Input, #fields Select"
+
     def on_mount(self) -> None:
-        self.query_one("#dialog-error", Static).display = False
         if self.action_name == "renew":
             self._show_renew_mode()
             if self.service_id is not None:
                 self._load_invoices(self.service_id)
-        if self.action_name in FOCUS_CANCEL:
-            self.query_one("#cancel-button", Button).focus()
-        elif self.action_name == "renew":
-            self.query_one("#cycles", Input).focus()
-        else:
-            first = self.query("#fields Input, #fields Select").first()
-            first.focus()
 
     def _show_renew_mode(self) -> None:
         self.query_one("#renew-now-fields").display = self.renew_mode == RENEW_NOW
@@ -199,31 +208,6 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
         select.set_options(options)
         select.value = chosen if any(value == chosen for _, value in options) else "new"
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel-button")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self._confirm()
-
-    @on(Button.Pressed, "#confirm-button")
-    def _confirm(self) -> None:
-        try:
-            request = self.request()
-        except SvcError as error:
-            self.show_error(error.message)
-            return
-        self.dismiss(request)
-
-    def show_error(self, message: str) -> None:
-        error = self.query_one("#dialog-error", Static)
-        error.update(Text(render.plain(message), style="bold red"))
-        error.display = True
-
     def _value(self, selector: str) -> Any:
         found = self.query(selector)
         if not found:
@@ -231,7 +215,7 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
         widget = found.first()
         return widget.value
 
-    def request(self) -> ActionRequest:
+    def answer(self) -> ActionRequest:
         """The checked parameters; raises the core's InvalidInput naming the field."""
         from svcconsole.core.errors import InvalidInput
 

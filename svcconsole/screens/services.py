@@ -1,9 +1,16 @@
-"""The service list: status tabs, the `/` filter, the virtual table, marks and actions."""
+"""The service list: status tabs, the `/` filter, the virtual table, marks and actions.
+
+`ServiceListScreen` is the list itself (filter, tabs, sort, paging, open) with its data access
+left to subclasses; `ServicesScreen` is the admin's, over the whole store, with marks and the
+actions. The customer area's list is another `ServiceListScreen`, so no admin path (the
+unscoped counts, resolving marks, the action and edit dialogs) exists on it at all.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
@@ -51,13 +58,15 @@ def total_from_counts(service_filter: ServiceFilter, by_status: dict[str, int]) 
     return sum(by_status.get(status, 0) for status in statuses)
 
 
-class ServicesScreen(Screen[None]):
-    """The list over the whole store; it pages from the database and never loads every row."""
+class ServiceListScreen(Screen[None]):
+    """A list of services that pages from the database and never loads every row.
 
-    BINDINGS = bindings("services")
-    SCOPE = "services"
-    MUTATING = mutating_actions(["services"])
-    FILTER_PLACEHOLDER = "filter: text status:active product:NAME server: customer: cycle: expires<7d"
+    Subclasses say where the rows come from (`new_window`, `parse_filter_text`,
+    `count_by_status`, `read_time_zone`) and draw the title line.
+    """
+
+    MUTATING: frozenset[str] = frozenset()
+    FILTER_PLACEHOLDER = "filter"
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +76,6 @@ class ServicesScreen(Screen[None]):
         self.text_filter = ServiceFilter()
         self.current_filter = ServiceFilter()
         self.generation = 0
-        self.marks = Marks()
         self.total: int | None = None
         self.by_status: dict[str, int] | None = None
         self.filter_error: str | None = None
@@ -101,32 +109,32 @@ class ServicesScreen(Screen[None]):
         return self.query_one(ServiceTable)
 
     def new_window(self) -> ServiceWindow:
-        """An empty window over the list (the customer area's is narrowed to one customer)."""
-        app = self.console_app
-        return ServiceWindow(app.db, page_size=app.page_size)
+        """An empty window over the rows this list may show."""
+        raise NotImplementedError
 
     def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
         """The filter the filter line means."""
-        return filters.parse_filter(session, text, tz_name=self.console_app.tz.key)
+        raise NotImplementedError
 
     def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
-        """How many services match the filter in each status."""
-        return queries.counts_by_status(session, service_filter)
+        """How many of the rows this list may show match the filter, in each status."""
+        raise NotImplementedError
+
+    def read_time_zone(self, session: Any) -> ZoneInfo:
+        """The configured time zone, in which the list shows dates."""
+        raise NotImplementedError
 
     def _is_marked(self, service_id: int) -> bool:
-        return self.marks.is_marked(service_id, self.current_filter)
+        return False
 
     def _render_title(self) -> None:
-        app = self.console_app
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(" svcconsole ", "bold reverse")
-        line.append(" services ", "bold")
-        line.append(render.plain(app.actor.name), "cyan")
-        line.append(f" ({app.actor.role.label})", "dim")
-        line.append(f"  {render.plain(app.database_label)}", "dim")
-        if app.read_only:
-            line.append("  READ-ONLY: actions are off", "bold red")
-        self.query_one("#title", Static).update(line)
+        raise NotImplementedError
+
+    def _status_marks(self, line: Text) -> None:
+        """Add what the status line says about marks (this list has none)."""
+
+    def _total_known(self, total: int) -> None:
+        """The filter's row count arrived (the admin's marks count by it)."""
 
     def _render_status(self) -> None:
         table = self.table
@@ -136,14 +144,7 @@ class ServicesScreen(Screen[None]):
         line.append(f" row {position:,} of {render.count(total)}", "")
         arrow = "▼" if self.sort.descending else "▲"
         line.append(f" · sort {self.sort.column} {arrow}", "dim")
-        if self.marks:
-            line.append(" · ", "dim")
-            if self.marks.all_filter is not None:
-                line.append(f"{self.marks.count:,} marked (all matching)", "bold yellow")
-                if self.marks.all_filter != self.current_filter:
-                    line.append(" by an earlier filter", "yellow")
-            else:
-                line.append(f"{self.marks.count:,} marked", "bold yellow")
+        self._status_marks(line)
         if self.filter_text and not self.query_one("#filter", Input).display:
             line.append(" · filter: ", "dim")
             line.append(render.plain(self.filter_text), "italic")
@@ -161,7 +162,7 @@ class ServicesScreen(Screen[None]):
         app = self.console_app
         if app.tz_override is None:
             with app.db.read() as session:
-                self.post_message(SettingsLoaded(services.timezone_of(session)))
+                self.post_message(SettingsLoaded(self.read_time_zone(session)))
         self.app.call_from_thread(self.reload)
 
     @on(SettingsLoaded)
@@ -234,7 +235,7 @@ class ServicesScreen(Screen[None]):
         self.by_status = message.by_status
         window = self.table.window
         window.set_total(message.total, window.generation)
-        self.marks.set_all_count(self.current_filter, message.total)
+        self._total_known(message.total)
         self.table.total_changed()
         self.query_one(StatusTabs).counts = {status: message.by_status.get(status, 0) for status in LISTED}
         self._render_status()
@@ -273,15 +274,7 @@ class ServicesScreen(Screen[None]):
         self.reload()
 
     def action_clear(self) -> None:
-        field = self.query_one("#filter", Input)
-        if field.has_focus:
-            self._clear_filter()
-        elif self.marks:
-            self.marks.clear()
-            self.table.refresh()
-            self._render_status()
-            self.notify("marks cleared", timeout=2)
-        elif self.filter_text or self.query_one("#filter", Input).display:
+        if self.filter_text or self.query_one("#filter", Input).display:
             self._clear_filter()
 
     def action_next_tab(self) -> None:
@@ -319,6 +312,86 @@ class ServicesScreen(Screen[None]):
     def action_reload(self) -> None:
         self.reload(keep_position=True)
 
+    # ------------------------------------------------------------------ open
+
+    def action_open_service(self) -> None:
+        row = self.table.current_row()
+        if row is not None:
+            self.app.open_service(row.id)  # type: ignore[attr-defined]
+
+    @on(ServiceTable.RowChosen)
+    def _row_chosen(self) -> None:
+        self.action_open_service()
+
+    def on_screen_resume(self) -> None:
+        if self.generation:
+            self.reload(keep_position=True)
+
+
+class ServicesScreen(ServiceListScreen):
+    """The admin's list over the whole store, with marks and the actions on them."""
+
+    BINDINGS = bindings("services")
+    SCOPE = "services"
+    MUTATING = mutating_actions(["services"])
+    FILTER_PLACEHOLDER = "filter: text status:active product:NAME server: customer: cycle: expires<7d"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks = Marks()
+
+    def new_window(self) -> ServiceWindow:
+        app = self.console_app
+        return ServiceWindow(app.db, page_size=app.page_size)
+
+    def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
+        return filters.parse_filter(session, text, tz_name=self.console_app.tz.key)
+
+    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
+        return queries.counts_by_status(session, service_filter)
+
+    def read_time_zone(self, session: Any) -> ZoneInfo:
+        return services.timezone_of(session)
+
+    def _is_marked(self, service_id: int) -> bool:
+        return self.marks.is_marked(service_id, self.current_filter)
+
+    def _render_title(self) -> None:
+        app = self.console_app
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" svcconsole ", "bold reverse")
+        line.append(" services ", "bold")
+        line.append(render.plain(app.actor.name), "cyan")
+        line.append(f" ({app.actor.role.label})", "dim")
+        line.append(f"  {render.plain(app.database_label)}", "dim")
+        if app.read_only:
+            line.append("  READ-ONLY: actions are off", "bold red")
+        self.query_one("#title", Static).update(line)
+
+    def _status_marks(self, line: Text) -> None:
+        if not self.marks:
+            return
+        line.append(" · ", "dim")
+        if self.marks.all_filter is not None:
+            line.append(f"{self.marks.count:,} marked (all matching)", "bold yellow")
+            if self.marks.all_filter != self.current_filter:
+                line.append(" by an earlier filter", "yellow")
+        else:
+            line.append(f"{self.marks.count:,} marked", "bold yellow")
+
+    def _total_known(self, total: int) -> None:
+        self.marks.set_all_count(self.current_filter, total)
+
+    def action_clear(self) -> None:
+        """Clear the marks, unless the filter is being typed in; else the filter."""
+        if self.marks and not self.query_one("#filter", Input).has_focus:
+            self.marks.clear()
+            self.table.refresh()
+            self._render_status()
+            self.notify("marks cleared", timeout=2)
+            return
+        super().action_clear()
+
     # ------------------------------------------------------------------ marks
 
     def action_toggle_mark(self) -> None:
@@ -342,16 +415,7 @@ class ServicesScreen(Screen[None]):
         self._render_status()
         self.notify(f"{self.marks.count:,} services marked (every row matching the filter)", timeout=3)
 
-    # ------------------------------------------------------------------ open, edit, new
-
-    def action_open_service(self) -> None:
-        row = self.table.current_row()
-        if row is not None:
-            self.console_app.open_service(row.id)
-
-    @on(ServiceTable.RowChosen)
-    def _row_chosen(self) -> None:
-        self.action_open_service()
+    # ------------------------------------------------------------------ edit, new
 
     def action_edit_service(self) -> None:
         row = self.table.current_row()
@@ -408,7 +472,3 @@ class ServicesScreen(Screen[None]):
         if clear_marks:
             self.marks.clear()
         self.reload(keep_position=True)
-
-    def on_screen_resume(self) -> None:
-        if self.generation:
-            self.reload(keep_position=True)

@@ -1,6 +1,9 @@
-"""Widgets of the console."""
+"""Widgets of the console, shared by the admin console and the customer area."""
 
+from svcconsole.widgets.dialog_frame import DialogFrame
+from svcconsole.widgets.panel_state import ModuleSubTabs, PanelStateView
+from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 
-__all__ = ["ServiceTable", "StatusTabs"]
+__all__ = ["Column", "DialogFrame", "ModuleSubTabs", "PagedRecords", "PanelStateView", "RecordTable", "ServiceTable", "StatusTabs"]

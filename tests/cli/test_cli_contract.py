@@ -190,7 +190,7 @@ def test_roles_exit_4(cli, db, admin, catalog, frozen):
     assert impostor.exit_code == 4 and "only an admin" in impostor.stderr
     assert cli("--as", "olga", "services", "suspend", str(a)).exit_code == 0
     history = json.loads(cli("services", "history", str(a), "-f", "json").stdout)
-    assert history[0]["actor"] == "olga"
+    assert history[0]["actor"] == f"{admin.name} as olga"
 
 
 def test_read_only_refuses_every_action(cli, db, admin, catalog, frozen):

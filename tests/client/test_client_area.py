@@ -155,6 +155,25 @@ async def test_a_crafted_filter_finds_nothing_of_another_customer(db, shop):
         assert {item.customer_id for item in screen.table.window.rows(0, 50) if item is not None} <= {shop.alice_id}
 
 
+@pytest.mark.parametrize("text", ["²", "9999999999", "web ¹²"])
+async def test_a_number_that_is_no_id_is_one_error_line_and_the_session_goes_on(db, shop, text):
+    app = make_client(db, shop.alice_actor)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash")
+        screen.query_one("#filter", Input).value = text
+        await settle(pilot)
+        if text.isdigit():
+            assert plain(screen.query_one("#filter-error", Static).content).strip().startswith(f"search: {text!r} is a number but not an id")
+        assert app.is_running and app.screen is screen
+        screen.query_one("#filter", Input).value = "paused"
+        await settle(pilot)
+        assert [item.id for item in screen.table.window.rows(0, 10) if item is not None] == [shop.alice["paused"]]
+
+
 async def test_the_widget_row_shows_the_service_in_the_list_filtered_by_its_id(db, shop):
     app = make_client(db, shop.alice_actor)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -207,7 +226,7 @@ async def test_renew_from_the_detail_adds_an_invoice_and_says_so(db, shop):
         await pilot.press("r")
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, RenewDialog)
+        assert isinstance(dialog, RenewDialog) and dialog.focused.id == "cycles"
         assert "12.00 EUR/month" in plain(dialog.query_one("#consequence", Static).content)
         dialog.query_one("#cycles", Input).value = "3"
         await pilot.click("#confirm-button")
@@ -336,4 +355,27 @@ async def test_the_panel_tab_shows_the_modules_state_or_one_plain_line(db, admin
         assert "running" in shown and "10.0.0.9:25565" in shown and "Network" in shown
         assert "secret-token-123" not in shown + app.export_screenshot()
     view = customer.panel(db, actor, service_id)
-    assert view.error is None and ("state", "running") in view.rows
+    assert view.error is None and view.state.status == "running" and view.state.addresses == ["10.0.0.9:25565"]
+    assert view.state.details == {} and [tab.title for tab in view.tabs] == ["Network"]
+
+
+async def test_what_a_customer_types_or_pastes_into_a_dialog_is_drawn_inert(db, shop):
+    from tests.reliability.test_hostile_text import screen_text
+
+    pasted = "\x1b[2J\x1b]0;pwned\x07 too dear \u202eevil"
+    app = make_client(db, shop.alice_actor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_service(shop.alice["web"])
+        await settle(pilot)
+        for key, field in (("c", "#reason"), ("r", "#cycles")):
+            await pilot.press(key)
+            await settle(pilot)
+            dialog = app.screen
+            dialog.query_one(field, Input).value = pasted
+            await settle(pilot, rounds=2)
+            shown = screen_text(app)
+            assert "\u241b[2J\u241b]0;pwned" in shown and "too dear \ufffdevil" in shown
+            assert dialog.query_one(field, Input).value == pasted
+            await pilot.press("escape")
+            await settle(pilot)

@@ -1,13 +1,28 @@
-"""The customer area reaches the data only through `core.customer` and the store's customer scope."""
+"""The customer area reaches the data only through `core.customer` and the store's customer scope.
+
+By imports (a client module imports no other core, store or admin-screen module) and by
+structure (no method of a class the customer area runs, its base classes included, refers to
+an unscoped query, the admin's selection of marked rows or an admin dialog).
+"""
 
 import ast
+import inspect
+import types
 from pathlib import Path
 
 import pytest
 
 CLIENT = Path(__file__).resolve().parents[2] / "svcconsole" / "client"
 ALLOWED_CORE = {"svcconsole.core.customer", "svcconsole.core.errors", "svcconsole.core.parse", "svcconsole.core.statuses", "svcconsole.core.operators"}
-ALLOWED_STORE = {"svcconsole.store.engine", "svcconsole.store.queries", "svcconsole.store.window"}
+ALLOWED_STORE = {"svcconsole.store.engine"}
+ALLOWED_SCREENS = {"svcconsole.screens.detail_frame", "svcconsole.screens.dialogs", "svcconsole.screens.help", "svcconsole.screens.services"}
+ADMIN_ONLY_NAMES = {
+    "queries", "filters", "services", "resolve", "Marks", "SelectionResolved", "ServiceWindow",
+    "ask_action", "bulk_menu", "edit_service", "new_service", "read_detail", "read_panel",
+}
+"""Names that only admin paths use: the unscoped store queries and filters, core.services, the
+marked-rows resolver, and the admin app's action, bulk, edit and wizard entry points."""
+ADMIN_ONLY_ACTIONS = ("action_service_action", "action_edit_service", "action_new_service", "action_toggle_mark", "action_mark_all", "action_bulk_menu", "_resolve_selection")
 
 
 def runtime_imports(path: Path) -> set[str]:
@@ -31,6 +46,58 @@ def test_the_customer_area_imports_no_other_way_into_the_data(path):
     names = runtime_imports(path)
     core = {name for name in names if name.startswith("svcconsole.core.") and name.count(".") == 2}
     store = {name for name in names if name.startswith("svcconsole.store.") and name.count(".") == 2}
+    screens = {name for name in names if name.startswith("svcconsole.screens.") and name.count(".") == 2}
     assert core <= ALLOWED_CORE, core - ALLOWED_CORE
     assert store <= ALLOWED_STORE, store - ALLOWED_STORE
+    assert screens <= ALLOWED_SCREENS, screens - ALLOWED_SCREENS
     assert not {name for name in names if name.split(".")[0] in {"sqlmodel", "sqlalchemy"}}
+
+
+def customer_area_classes() -> list[type]:
+    from svcconsole.client import app, dialogs, screens, widgets
+
+    return [
+        app.ClientApp, screens.DashboardScreen, screens.ClientServicesScreen, screens.ClientDetailScreen,
+        dialogs.RenewDialog, dialogs.CancelDialog, widgets.ActiveServices,
+    ]
+
+
+def referenced_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            names |= referenced_names(constant)
+    return names
+
+
+def own_code(cls: type) -> dict[str, types.CodeType]:
+    """The code of every function, property and lambda defined on `cls` itself."""
+    found = {}
+    for name, member in vars(cls).items():
+        for function in (member, getattr(member, "fget", None), getattr(member, "__wrapped__", None), getattr(member, "__func__", None)):
+            if inspect.isfunction(function):
+                found[name] = function.__code__
+    return found
+
+
+@pytest.mark.parametrize("cls", customer_area_classes(), ids=lambda cls: cls.__name__)
+def test_no_method_the_customer_area_runs_refers_to_an_admin_path(cls):
+    from svcconsole.screens.detail import DetailScreen
+    from svcconsole.screens.services import ServicesScreen
+
+    assert not issubclass(cls, (ServicesScreen, DetailScreen))
+    for ancestor in cls.__mro__:
+        if not ancestor.__module__.startswith("svcconsole."):
+            continue
+        for name, code in own_code(ancestor).items():
+            used = referenced_names(code) & ADMIN_ONLY_NAMES
+            assert not used, f"{ancestor.__qualname__}.{name} refers to {sorted(used)}"
+    assert not [name for name in ADMIN_ONLY_ACTIONS if hasattr(cls, name)]
+
+
+def test_the_admin_list_keeps_its_admin_half():
+    from svcconsole.screens.services import ServiceListScreen, ServicesScreen
+
+    assert all(hasattr(ServicesScreen, name) for name in ADMIN_ONLY_ACTIONS)
+    assert not [name for name in ADMIN_ONLY_ACTIONS if hasattr(ServiceListScreen, name)]
+    assert referenced_names(ServicesScreen.count_by_status.__code__) >= {"queries", "counts_by_status"}

@@ -80,3 +80,19 @@ def test_the_customer_area_never_creates_a_database(tmp_path, open_umask):
     result = Cli(f"sqlite:///{missing}")("client", "--customer", "alice@example.com")
     assert result.exit_code == 1 and "never creates one" in result.stderr
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_a_key_file_others_may_read_is_refused_in_one_line_until_it_is_0600(fresh, tmp_path):
+    assert fresh("db", "init").exit_code == 0
+    assert fresh("servers", "add", "--name", "p", "--module", "manual", "--url", "https://p.example.net", "--credentials", "k-secret-1").exit_code == 0
+    key = tmp_path / "data" / "svcconsole.db.key"
+    for loose in (0o644, 0o640, 0o606):
+        key.chmod(loose)
+        refused = fresh("servers", "add", "--name", f"q{loose}", "--module", "manual", "--url", "https://q.example.net", "--credentials", "k-secret-2")
+        assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+        assert f"has mode {loose:04o}" in refused.stderr and f"chmod 600 {key}" in refused.stderr
+    assert [line for line in fresh("servers", "list", "-f", "ids").stdout.split()] == ["1"]
+    key.chmod(0o600)
+    assert fresh("servers", "add", "--name", "q", "--module", "manual", "--url", "https://q.example.net", "--credentials", "k-secret-2").exit_code == 0
+    key.chmod(0o400)
+    assert fresh("servers", "test", "q").exit_code == 0

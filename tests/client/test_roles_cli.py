@@ -202,3 +202,29 @@ def test_every_activity_row_names_its_actor(cli, db, admin, scripted, frozen):
     with db.read() as session:
         rows = session.exec(select(Activity).where(Activity.service_id == service_id).order_by(Activity.id)).all()
     assert [(row.actor_kind, row.actor) for row in rows] == [("admin", admin.name), ("admin", "olga"), ("admin", "olga"), ("admin", "olga")]
+
+
+def test_acting_as_another_operator_records_the_real_admin_too(cli, db, admin, scripted, frozen, tmp_path, monkeypatch):
+    from svcconsole.core import logs
+
+    log_file = tmp_path / "operations.log"
+    monkeypatch.setenv(logs.LOG_FILE_ENV, str(log_file))
+    make_actor(db, "adam", "admin")
+    make_actor(db, "olga", "operator")
+    service_id = new_service(db, admin, scripted, name="impersonated", status="active")
+    assert cli("--as", "olga", "services", "suspend", str(service_id), "--reason", "test", env={"SUDO_USER": "adam"}).exit_code == 0
+    refused = cli("--as", "olga", "services", "terminate", str(service_id), "--yes", env={"SUDO_USER": "adam"})
+    assert refused.exit_code == 4 and "adam as olga is operator" in refused.stderr
+    with db.read() as session:
+        suspended = session.exec(select(Activity).where(Activity.service_id == service_id, Activity.action == "suspend")).one()
+        service = session.get(Service, service_id)
+        job_actors = {job.actor for job in session.exec(select(Job).where(Job.service_id == service_id)).all()}
+    assert (suspended.actor_kind, suspended.actor) == ("admin", "adam as olga")
+    assert service.updated_by == "adam as olga" and job_actors == {"adam as olga"}
+    assert "login adam acts as operator olga (operator) with --as" in log_file.read_text()
+
+
+def test_the_cancel_help_says_an_immediate_cancel_deletes_the_service_from_its_panel(cli):
+    help_text = " ".join(cli("services", "cancel", "--help").stdout.split())
+    assert "immediate: cancelled now and deleted from its panel by the module's terminate, which cannot be undone" in help_text
+    assert "(an operator may do this; `terminate` needs an admin)" in help_text

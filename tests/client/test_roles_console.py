@@ -141,3 +141,22 @@ async def test_a_status_override_in_the_edit_screen_is_for_admins(db, admin, cat
     else:
         assert read(db, service_id).status == "active"
         assert "olga is operator: a status override needs the admin role" in form_error
+
+
+async def test_an_operator_cancelling_immediately_is_told_it_deletes_the_service_from_its_panel(db, admin, catalog, frozen):
+    service_id = new_service(db, admin, catalog, name="target", status="active")
+    app = make_app(db, make_actor(db, "olga", "operator"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.screen.action_service_action("cancel")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ActionDialog)
+        said = " ".join(plain(dialog.query_one("#consequence", Static).content).split())
+        assert "Immediately: cancelled now and deleted from its panel (the module's terminate); this cannot be undone." in said
+        mode = dialog.query_one("#mode", Select)
+        assert dict((value, str(label)) for label, value in mode._options)["immediate"] == "immediately: deletes it from its panel"
+        mode.value = "immediate"
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+    assert read(db, service_id).status == "cancelled"

@@ -1,8 +1,10 @@
-"""A planted credential reaches no CLI output (any format), log line, traceback, stored error or screen.
+"""A planted credential reaches no CLI output (any format), log line, traceback, backup, stored error or screen.
 
 The module here echoes the credential in its errors, as a careless panel adapter might, and one
-command fails with an internal error carrying it; everything svcconsole prints, logs, stores
-or draws is scanned.
+command fails with an internal error carrying it. The scan walks the CLI's command tree, so
+every command (each of its formats, on the planted server and a service delivered to it) is
+run except those that serve or open a screen; everything svcconsole prints, logs, stores, backs
+up or draws is scanned.
 """
 
 from __future__ import annotations
@@ -54,7 +56,89 @@ class Outputs:
         return "\n".join(self.texts)
 
 
-def test_a_planted_credential_appears_in_no_output_log_or_stored_error(cli, db, scripted, planted, monkeypatch):
+NOT_WALKED = {
+    ("worker",): "runs until stopped (its job lines are in the log scanned here, through `jobs run`)",
+    ("sandbox",): "serves a panel of its own until stopped",
+    ("demo",): "opens the console on a throwaway database (the screens are scanned below)",
+    ("client",): "opens the customer area (the screens are scanned below)",
+    ("seed", "demo"): "writes demo data with demo credentials of its own, not the planted one",
+}
+FORMATS = ("table", "json", "csv", "ids")
+REQUIRED: dict[str, str] = {
+    "customer": "bruno@example.com", "customer_ref": "bruno@example.com", "days": "1", "email": "scan@example.com",
+    "external": "srv-900", "invoice_id": "1", "job_id": "1", "key": "smtp_password", "login": "nobody-here",
+    "module": "scripted", "name": "scan-extra", "product": "Game 4GB", "run_id": "1", "server": "panel-1",
+    "signal": "restart", "type": "scripted", "url": "https://scan.example.net", "value": "EUR",
+}
+OVERRIDES: dict[tuple[str, ...], list[str]] = {
+    ("settings", "set"): ["currency", "EUR"],
+    ("settings", "unset"): ["invoice_generation_days"],
+    ("customers", "edit"): ["bruno@example.com", "--company", "Rossi SRL"],
+    ("servers", "edit"): ["panel-1", "--node", "node-2"],
+    ("products", "edit"): ["Game 4GB", "--max-renewals", "none"],
+    ("services", "edit"): ["{service}", "--description", "scanned"],
+    ("services", "meta"): ["{service}", "list"],
+    ("services", "options"): ["{service}", "list"],
+    ("services", "upgrade"): ["{service}", "--to", "Game 4GB", "--billing", "none"],
+    ("operators", "add"): ["scan-viewer", "--role", "viewer"],
+    ("products", "add"): ["--name", "Scan Product", "--type", "scripted", "--price", "monthly=1.00"],
+    ("services", "create"): ["--customer", "bruno@example.com", "--name", "scan-extra", "--product", "Game 4GB", "--server", "panel-1"],
+    ("services", "import"): ["--customer", "bruno@example.com", "--name", "scan-found", "--product", "Game 4GB", "--server", "panel-1", "--external", "srv-900"],
+    ("invoices", "create"): ["--customer", "bruno@example.com", "--renew", "{service}"],
+    ("invoices", "add-line"): ["1", "--renew", "{service}"],
+}
+TAKES_SERVICE_IDS = {"add-days", "cancel", "delete", "deliver", "redeliver", "reinstall", "renew", "subtract-days", "suspend", "terminate", "uncancel", "unsuspend"}
+DRY_RUN = {"cancel", "delete", "redeliver", "terminate"}
+"""Bulk actions that would take the scanned service off its panel are walked with --dry-run."""
+
+
+def leaves(command, path: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    children = getattr(command, "commands", None)
+    if not children:
+        yield path, command
+        return
+    for name, child in sorted(children.items()):
+        yield from leaves(child, (*path, name))
+
+
+def formats_of(command) -> list[str]:  # type: ignore[no-untyped-def]
+    """The --format values a command's help names (none when it has no --format)."""
+    option = next((param for param in command.params if "--format" in getattr(param, "opts", ())), None)
+    return [fmt for fmt in FORMATS if option is not None and fmt in (option.help or "")]
+
+
+def invocations(path: tuple[str, ...], command, service_id: int, backup: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The command with values for what it requires (the planted server and the scanned service), once per format."""
+    if path in OVERRIDES:
+        args = [value.replace("{service}", str(service_id)) for value in OVERRIDES[path]]
+    else:
+        args = []
+        for param in command.params:
+            if not param.required:
+                continue
+            value = backup if param.name == "path" else str(service_id) if param.name == "service_id" else REQUIRED[param.name]
+            args += [value] if param.param_type_name == "argument" else [param.opts[0], value]
+    if path[0] == "services" and path[-1] in TAKES_SERVICE_IDS:
+        args = [str(service_id), *args, "--yes", *(["--dry-run"] if path[-1] in DRY_RUN else [])]
+    return [[*path, *args, "-f", fmt] for fmt in formats_of(command)] or [[*path, *args]]
+
+
+def cli_commands():  # type: ignore[no-untyped-def]
+    import typer.main
+
+    from svcconsole.cli import app
+
+    return list(leaves(typer.main.get_command(app)))
+
+
+def test_the_walk_covers_every_cli_command_but_those_that_serve_or_open_a_screen():
+    walked = {path for path, _ in cli_commands()} - set(NOT_WALKED)
+    assert {("servers", "list"), ("servers", "show"), ("servers", "edit"), ("servers", "test"), ("services", "show"), ("services", "panel"),
+            ("services", "list"), ("jobs", "list"), ("db", "backup"), ("settings", "list")} <= walked
+    assert set(NOT_WALKED) <= {path for path, _ in cli_commands()}
+
+
+def test_a_planted_credential_appears_in_no_output_log_backup_or_stored_error(cli, db, scripted, planted, tmp_path, monkeypatch):
     run = Outputs(cli)
     created = run("services", "create", "--customer", "bruno@example.com", "--name", "scan", "--product", "Game 4GB", "--server", "panel-1", "--deliver", "-f", "json")
     service_id = json.loads(created.stdout)["id"]
@@ -63,23 +147,18 @@ def test_a_planted_credential_appears_in_no_output_log_or_stored_error(cli, db, 
     scripted.script.fail("reinstall", service_id, RuntimeError(f"socket error while sending Authorization: Bearer {PLANTED}"))  # type: ignore[arg-type]
     run("services", "reinstall", str(service_id), "--yes")
     run("services", "unsuspend", str(service_id), "--yes")
-    for fmt in ("table", "json", "csv", "ids"):
-        run("services", "list", "-f", fmt)
-        run("servers", "list", "-f", fmt)
-        run("jobs", "list", "-f", fmt)
-    for fmt in ("table", "json", "csv"):
-        run("settings", "list", "-f", fmt)
-        run("services", "history", str(service_id), "-f", fmt)
-        run("notify", "list", "-f", fmt)
-    for fmt in ("table", "json"):
-        run("servers", "show", "panel-1", "-f", fmt)
-        run("services", "show", str(service_id), "-f", fmt)
-        run("services", "panel", str(service_id), "-f", fmt)
-    run("settings", "get", "smtp_password")
-    run("servers", "test", "panel-1")
-    run("services", "bulk", "list")
-    run("jobs", "run")
-    run("automation", "run", "--dry-run")
+    assert run("invoices", "create", "--customer", "bruno@example.com", "--renew", str(service_id)).exit_code == 0
+    backup = tmp_path / "backup.db"
+    walked = 0
+    for path, command in cli_commands():
+        if path in NOT_WALKED:
+            continue
+        for args in invocations(path, command, service_id, str(backup)):
+            run(*args)
+            walked += 1
+    assert walked > 100
+    assert backup.exists()
+    run("services", "history", str(service_id), "-f", "json")
 
     from svcconsole.cli import catalog as catalog_cli
 
@@ -92,7 +171,9 @@ def test_a_planted_credential_appears_in_no_output_log_or_stored_error(cli, db, 
 
     printed = run.all
     assert PLANTED not in printed and SMTP_PASSWORD not in printed
-    assert "has_credentials" in printed and "(set)" in printed
+    assert "has_credentials" in printed and "(set)" in printed and "panel refused key" in printed
+    backup_bytes = backup.read_bytes()
+    assert PLANTED.encode() not in backup_bytes and SMTP_PASSWORD.encode() not in backup_bytes
 
     with db.read() as session:
         stored = [

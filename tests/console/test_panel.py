@@ -97,12 +97,56 @@ async def open_panel_tab(pilot, app, service_id: int) -> DetailScreen:  # type: 
     return screen
 
 
-def panel_text(screen: DetailScreen) -> str:
+def rendered(renderable) -> str:  # type: ignore[no-untyped-def]
     from rich.console import Console
 
     console = Console(width=120, record=True, file=open("/dev/null", "w"))
-    console.print(screen.query_one("#panel-state", Static).content)
+    console.print(renderable)
     return console.export_text()
+
+
+def panel_text(screen) -> str:  # type: ignore[no-untyped-def]
+    return rendered(screen.query_one("#panel-state", Static).content)
+
+
+def sub_tab_titles(screen) -> list[str]:  # type: ignore[no-untyped-def]
+    from textual.widgets import Tab
+
+    return [str(tab.label) for tab in screen.query_one("#module-tabs", TabbedContent).query(Tab)]
+
+
+def shown_sub_tab(screen) -> str:  # type: ignore[no-untyped-def]
+    """The text of the module sub-tab on view."""
+    sub_tabs = screen.query_one("#module-tabs", TabbedContent)
+    return rendered(sub_tabs.query_one(f"#{sub_tabs.active} .module-tab-rows", Static).content)
+
+
+def customer_area(db, game: GameServer):  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from svcconsole.client.app import ClientApp
+    from svcconsole.core import customer
+
+    with db.read() as session:
+        actor = customer.open_area(session, "c-greta", "greta@example.com")
+    return ClientApp(db, actor, tz=ZoneInfo("UTC"))
+
+
+async def open_customer_panel_tab(pilot, app, service_id: int):  # type: ignore[no-untyped-def]
+    from svcconsole.client.screens import ClientDetailScreen
+
+    await settle(pilot)
+    app.open_service(service_id)
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, ClientDetailScreen)
+    await pilot.press("right_square_bracket")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not screen.query("#module-tabs") and loop.time() < deadline:
+        await settle(pilot, rounds=1)
+    await settle(pilot)
+    return screen
 
 
 async def test_the_panel_tab_shows_the_live_state_and_a_power_action_reaches_the_panel(db, admin, ptero, frozen):
@@ -112,7 +156,7 @@ async def test_the_panel_tab_shows_the_live_state_and_a_power_action_reaches_the
         screen = await open_panel_tab(pilot, app, game.service_id)
         shown = panel_text(screen)
         assert "offline" in shown and "4096 MiB" in shown and IDENTIFIER in shown
-        assert str(screen.query_one("#panel-tabs", Static).content.renderables[0]).strip() == "Allocation"
+        assert sub_tab_titles(screen) == ["Allocation", "Limits"]
         assert {button.id for button in screen.query(".power")} == {"power-start"}
         screen.query_one("#power-start").press()
         await settle(pilot)
@@ -126,6 +170,65 @@ async def test_the_panel_tab_shows_the_live_state_and_a_power_action_reaches_the
     with db.read() as session:
         logged = session.exec(select(Activity).where(Activity.service_id == game.service_id, Activity.action == "power")).one()
     assert logged.details == {"signal": "start"}
+
+
+async def test_the_modules_sub_tabs_are_tabs_of_their_own_stepped_with_braces_and_arrows(db, admin, ptero, frozen):
+    game = game_server(db, admin, ptero)
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_panel_tab(pilot, app, game.service_id)
+        sub_tabs = screen.query_one("#module-tabs", TabbedContent)
+        assert sub_tab_titles(screen) == ["Allocation", "Limits"] and sub_tabs.active == "module-tab-allocation"
+        assert "10.0.0.10:25615" in shown_sub_tab(screen) and "io weight" not in shown_sub_tab(screen)
+        assert screen.active_bindings["right_curly_bracket"].binding.show and screen.check_action("next_sub_tab", ())
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+        assert sub_tabs.active == "module-tab-limits" and "io weight" in shown_sub_tab(screen)
+        assert screen.query_one("#tabs", TabbedContent).active == "panel"
+        await pilot.press("left")
+        await settle(pilot)
+        assert sub_tabs.active == "module-tab-allocation"
+        await pilot.press("left_curly_bracket")
+        await settle(pilot)
+        assert sub_tabs.active == "module-tab-limits"
+        await pilot.press("R")
+        await settle(pilot)
+        assert await shows(pilot, screen, "offline")
+        assert sub_tabs.active == "module-tab-limits", "asking the panel again keeps the sub-tab on view"
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert screen.query_one("#tabs", TabbedContent).active == "renewals"
+        assert not screen.check_action("next_sub_tab", ())
+        await pilot.press("right_curly_bracket")
+        assert screen.query_one("#tabs", TabbedContent).active == "renewals" and sub_tabs.active == "module-tab-limits"
+
+
+async def test_the_customer_sees_the_same_sub_tabs_without_the_panels_references(db, admin, ptero, frozen):
+    game = game_server(db, admin, ptero)
+    app = customer_area(db, game)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_customer_panel_tab(pilot, app, game.service_id)
+        shown = panel_text(screen)
+        assert "offline" in shown and "4096 MiB" in shown and "10.0.0.10:25615" in shown
+        assert IDENTIFIER not in shown and "server id" not in shown and "ghcr.io" not in shown
+        assert sub_tab_titles(screen) == ["Allocation", "Limits"]
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+        assert screen.query_one("#module-tabs", TabbedContent).active == "module-tab-limits" and "io weight" in shown_sub_tab(screen)
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+        assert screen.query_one("#module-tabs", TabbedContent).active == "module-tab-allocation"
+
+
+def test_snapshot_the_customers_panel_tab_on_its_limits_sub_tab(db, admin, ptero, frozen, snap_compare):
+    game = game_server(db, admin, ptero)
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await open_customer_panel_tab(pilot, pilot.app, game.service_id)
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+
+    assert snap_compare(customer_area(db, game), terminal_size=(80, 24), run_before=run)
 
 
 async def test_reinstall_is_confirmed_then_runs_as_a_bulk_run_of_one(db, admin, ptero, frozen):

@@ -101,6 +101,8 @@ class TestDetail:
         with store.write() as session:
             services.option_add(session, alice, target, name="Extra IPv4", price="2.00")
             services.meta_set(session, alice, target, "max_renewals", "30")
+            services.perform(session, alice, "renew", target, {"cycles": 1, "reason": "paid by bank transfer"})
+            services.perform(session, alice, "renew-invoice", target, {"cycles": 2, "invoice": "new"})
 
         async def run(pilot) -> None:  # type: ignore[no-untyped-def]
             await settle(pilot)

@@ -56,16 +56,17 @@ def test_admins_saving_the_same_version_from_separate_processes_one_wins_the_oth
             stop(process)
     winners = [login for login, (code, _, _) in zip(logins, outcomes) if code == 0]
     assert len(winners) == 1, outcomes
-    winner = winners[0]
+    winner_login = winners[0]
+    winner = f"{admin.name} as {winner_login}"
     for login, (code, stdout, stderr) in zip(logins, outcomes):
         assert "Traceback" not in stderr + stdout
-        if login == winner:
+        if login == winner_login:
             continue
         assert code == 1, (login, code, stderr)
         lines = stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), stderr
         assert f"changed by {winner}" in lines[0] and "nothing was saved" in lines[0]
     record = json.loads(cli("services", "show", str(service_id), "-f", "json").stdout)
-    assert record["notes"] == f"saved by {winner}" and record["version"] == opened + 1
+    assert record["notes"] == f"saved by {winner_login}" and record["version"] == opened + 1
     history = json.loads(cli("services", "history", str(service_id), "--limit", "0", "-f", "json").stdout)
     assert [row["actor"] for row in history if row["action"] == "edit"] == [winner]

@@ -1,0 +1,184 @@
+"""What the admin detail and the customer's detail share: the screen's frame and its tables.
+
+`TabbedDetail` is the frame: a header, the tabs (`]` and `[` step through them; `}` and `{`
+through the Panel tab's module sub-tabs), back, and a footer; each screen composes its own
+panes. The column sets draw renewals, options and history for both, the customer's without
+staff fields (who recorded a renewal, option ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from svcconsole.console import render
+from svcconsole.widgets.panel_state import PanelStateView
+from svcconsole.widgets.records import Column
+from svcconsole.widgets.tabs import step_tab
+
+SUB_TAB_ACTIONS = frozenset({"next_sub_tab", "previous_sub_tab"})
+
+
+def header_text(detail: Any, tz: ZoneInfo) -> Text:
+    """Name, status, customer, cycle, price, expiry and cancellation of `detail.service`."""
+    service = detail.service
+    line = Text(no_wrap=False)
+    line.append(f"#{service.id} ", "bold")
+    line.append(render.plain(service.name), "bold")
+    line.append("  ")
+    line.append_text(render.status_text(service.status, service.suspend_kind, service.operation))
+    line.append("\n")
+    line.append(render.plain(service.customer_name), "cyan")
+    line.append(f" <{render.plain(detail.customer_email)}>", "dim")
+    line.append(f"  {service.billing_cycle} {render.money(service.price, service.currency)}")
+    line.append(f"  expires {render.day(service.expires_at, tz)}")
+    if service.cancel_at or service.cancelled_at:
+        when = render.day(service.cancelled_at or service.cancel_at, tz)
+        line.append(f"  cancel {render.plain(service.cancel_mode)} {when}", "bold magenta")
+    return line
+
+
+def key_values(rows: Iterable[tuple[str, Any]]) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("field", style="dim", no_wrap=True, width=16)
+    table.add_column("value", ratio=1)
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, Text) else Text(render.plain(value)))
+    return table
+
+
+@dataclass(frozen=True)
+class AwaitingRenewal:
+    """A renewal billed on an invoice still to be paid (staff see it above the renewals done)."""
+
+    period_start: datetime | None
+    period_end: datetime | None
+    cycles: str
+    amount: Decimal
+    invoice_id: int
+    invoice_status: str
+
+
+def period(row: Any, tz: ZoneInfo) -> str:
+    return f"{render.day(row.period_start, tz)} → {render.day(row.period_end, tz)}"
+
+
+def renewed(row: Any, tz: ZoneInfo) -> RenderableType:
+    if isinstance(row, AwaitingRenewal):
+        return Text("awaiting payment", style="bold yellow")
+    return render.day(row.renewed_at, tz)
+
+
+def renewal_invoice(row: Any, tz: ZoneInfo) -> RenderableType:
+    if isinstance(row, AwaitingRenewal):
+        return render.text(f"{row.invoice_id} ({row.invoice_status})")
+    return str(row.invoice_id or "-")
+
+
+RENEWED = Column("renewed", renewed)
+PERIOD = Column("period", period)
+RENEWAL_INVOICE = Column("invoice", renewal_invoice)
+OPTION_COLUMNS = (
+    Column("name", lambda option, tz: render.text(option.name)),
+    Column("value", lambda option, tz: render.text(option.value or "")),
+    Column("qty", lambda option, tz: str(option.quantity)),
+    Column("price", lambda option, tz: render.money(option.price)),
+    Column("expires", lambda option, tz: render.day(option.expires_at, tz)),
+)
+AT = Column("at", lambda row, tz: render.moment_text(row.at, tz))
+
+
+def renewal_columns(*, staff: bool, currency: str | None = None) -> tuple[Column, ...]:
+    """Renewals: staff see cycles and who recorded each; a customer sees periods priced in `currency`."""
+    if staff:
+        return (
+            RENEWED, PERIOD, Column("cycles", lambda row, tz: str(row.cycles)), Column("amount", lambda row, tz: render.money(row.amount)),
+            RENEWAL_INVOICE, Column("by", lambda row, tz: "-" if isinstance(row, AwaitingRenewal) else render.text(row.actor)),
+        )
+    return (RENEWED, PERIOD, Column("periods", lambda row, tz: str(row.cycles)), Column("amount", lambda row, tz: render.money(row.amount, currency)), RENEWAL_INVOICE)
+
+
+def option_columns(*, staff: bool) -> tuple[Column, ...]:
+    """Options: staff see each option's id too (the key the Options tab edits by)."""
+    return (Column("id", lambda option, tz: str(option.id)), *OPTION_COLUMNS) if staff else OPTION_COLUMNS
+
+
+class TabbedDetail(Screen[None]):
+    """A service's header and tabs; subclasses list `TABS` and compose each pane."""
+
+    TABS: tuple[tuple[str, str], ...] = ()
+    """(pane id, title) of each tab, in order."""
+
+    load_generation = 0
+    """How many reads of the service this screen has started; only the newest one's answer is shown."""
+
+    def next_load(self) -> int:
+        """Count a new read (a read started earlier may answer after it, and is then dropped)."""
+        self.load_generation += 1
+        return self.load_generation
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_top()
+        yield Static(self.header_placeholder(), id="detail-header")
+        with TabbedContent(id="tabs"):
+            for pane_id, title in self.TABS:
+                with TabPane(title, id=pane_id):
+                    yield from self.compose_pane(pane_id)
+        yield Footer(compact=True)
+
+    def compose_top(self) -> ComposeResult:
+        yield from ()
+
+    def header_placeholder(self) -> Text:
+        return Text()
+
+    def compose_pane(self, pane_id: str) -> ComposeResult:
+        raise NotImplementedError
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def panel_state(self) -> PanelStateView:
+        return self.query_one(PanelStateView)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The sub-tab keys work on the Panel tab, when the module gave sub-tabs."""
+        if action in SUB_TAB_ACTIONS:
+            return self.tabs.active == "panel" and self.panel_state.sub_tabs is not None
+        return True
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _detail_tab_shown(self) -> None:
+        self.refresh_bindings()
+
+    def action_next_tab(self) -> None:
+        step_tab(self.tabs, [pane_id for pane_id, _ in self.TABS], 1)
+
+    def action_previous_tab(self) -> None:
+        step_tab(self.tabs, [pane_id for pane_id, _ in self.TABS], -1)
+
+    def action_next_sub_tab(self) -> None:
+        self.panel_state.step_sub_tab(1)
+
+    def action_previous_sub_tab(self) -> None:
+        self.panel_state.step_sub_tab(-1)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+__all__ = ["AwaitingRenewal", "TabbedDetail", "header_text", "key_values", "option_columns", "renewal_columns"]
