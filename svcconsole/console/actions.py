@@ -78,7 +78,7 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
 
 REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?"),
-    ConsoleAction("app", "colon", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.", key_display=":"),
+    ConsoleAction("app", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette: go to a screen, open a service by id, run an action.", key_display=":/^p"),
     ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J"),
     ConsoleAction("app", "ctrl+q", "app.quit", "Quit", "Leave the console.", key_display="^q"),
     ConsoleAction("table", "up,k", "cursor_up", "Up", "Move the cursor up a row.", key_display="↑/k", palette=False),

@@ -179,6 +179,8 @@ async def test_the_palette_opens_a_service_by_id(db, admin, catalog, frozen):
 
 
 async def test_the_palette_goes_to_the_jobs_screen(db, admin, frozen):
+    from textual.command import CommandPalette
+
     from svcconsole.screens.jobs import JobsScreen
 
     app = make_app(db, admin)
@@ -186,7 +188,8 @@ async def test_the_palette_goes_to_the_jobs_screen(db, admin, frozen):
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause(0.1)
-        await pilot.press(*"go: jobs")
+        assert CommandPalette.is_open(app)
+        await pilot.press(*"jobs")
         await pilot.pause(0.5)
         await pilot.press("enter")
         await settle(pilot)
