@@ -18,6 +18,7 @@ from textual.binding import Binding
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.commands import ConsoleCommands
+from svcconsole.console.guard import CrashGuard
 from svcconsole.console.messages import ActionFailed, ActionFinished, SelectionResolved
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
@@ -27,7 +28,7 @@ from svcconsole.store.engine import Database, safe_url
 from svcconsole.store.queries import ServiceFilter
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(CrashGuard, App[None]):
     """The console: the service list first, the other screens pushed over it."""
 
     CSS_PATH = Path(__file__).parent / "console.tcss"

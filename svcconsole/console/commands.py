@@ -9,9 +9,20 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from svcconsole.console.actions import BULK_MENU, REGISTRY
+from svcconsole.core import parse
+from svcconsole.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
+
+
+def service_id_in(query: str) -> int | None:
+    """The id a palette query such as "open service 12" or "#12" names, when it is a valid id."""
+    words = query.strip().lower().removeprefix("open").strip().removeprefix("service").strip().lstrip("#")
+    try:
+        return parse.parse_id("id", words) if words else None
+    except InvalidInput:
+        return None
 
 
 class ConsoleCommands(Provider):
@@ -41,9 +52,8 @@ class ConsoleCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         app: ConsoleApp = self.app  # type: ignore[assignment]
-        words = query.strip().lower().removeprefix("open").removeprefix("service").strip().lstrip("#")
-        if words.isdigit() and len(words) <= 12:
-            service_id = int(words)
+        service_id = service_id_in(query)
+        if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="The detail screen of that service.")
         matcher = self.matcher(query)
         for title, help_text, callback in self._entries():
