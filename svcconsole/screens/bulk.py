@@ -23,7 +23,7 @@ from svcconsole.store.queries import ServiceFilter
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
-OUTCOME_STYLES = {"ok": "green", "failed": "bold red", "skipped": "yellow", "pending": "cyan"}
+OUTCOME_STYLES = {"ok": render.GREEN, "failed": f"bold {render.RED}", "skipped": render.ORANGE, "pending": render.BLUE}
 SHOWN_ITEMS = 2000
 
 

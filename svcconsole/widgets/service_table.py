@@ -108,14 +108,14 @@ class ServiceTable(ScrollView, can_focus=True):
         "service-table--placeholder",
         "service-table--sorted",
     }
-    DEFAULT_CSS = """
-    ServiceTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
-    ServiceTable > .service-table--header { text-style: bold; background: $panel; }
-    ServiceTable > .service-table--sorted { text-style: bold underline; background: $panel; }
-    ServiceTable > .service-table--cursor { background: $accent 40%; }
-    ServiceTable:focus > .service-table--cursor { background: $accent 70%; }
-    ServiceTable > .service-table--marked { background: $warning 25%; }
-    ServiceTable > .service-table--placeholder { color: $text-muted; }
+    DEFAULT_CSS = f"""
+    ServiceTable {{ height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }}
+    ServiceTable > .service-table--header {{ text-style: bold; background: $panel; }}
+    ServiceTable > .service-table--sorted {{ text-style: bold underline; background: $panel; }}
+    ServiceTable > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor-unfocused"]}; }}
+    ServiceTable:focus > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor"]}; }}
+    ServiceTable > .service-table--marked {{ background: {render.ROW_BACKGROUNDS["marked"]}; }}
+    ServiceTable > .service-table--placeholder {{ color: $text-muted; }}
     """
 
     cursor = reactive(0, always_update=True, repaint=False)
@@ -284,7 +284,7 @@ class ServiceTable(ScrollView, can_focus=True):
             return self._strip(line, width, self._row_style(position, False))
         marked = self.is_marked(row.id)
         line = Text(no_wrap=True, end="")
-        line.append("● " if marked else "  ", "bold yellow" if marked else "")
+        line.append("● " if marked else "  ", f"bold {render.ORANGE}" if marked else "")
         for index, (column, column_width) in enumerate(columns):
             if index:
                 line.append(" ")
