@@ -41,11 +41,12 @@ class FilterRejected(Message):
 
 @dataclass
 class CountsLoaded(Message):
-    """The total and the per-status counts of the filter were computed."""
+    """The total, the per-status counts of the filter line and each tab's count were computed."""
 
     generation: int
     total: int
     by_status: dict[str, int]
+    tabs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

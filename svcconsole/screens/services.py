@@ -10,7 +10,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 
 SORT_ORDER = tuple(SORT_COLUMNS)
 LISTED = tuple(status.value for status in LISTED_STATUSES)
+FILTER_DEBOUNCE_SECONDS = 0.08
+"""How long the filter line waits for the next keystroke before it queries: a burst of typing
+runs one page query and one count, not one per character."""
 
 
 def with_tab(service_filter: ServiceFilter, tab: str) -> ServiceFilter:
@@ -49,6 +54,11 @@ def total_from_counts(service_filter: ServiceFilter, by_status: dict[str, int]) 
         return 0
     statuses = service_filter.statuses or (LISTED if not service_filter.include_deleted else tuple(by_status))
     return sum(by_status.get(status, 0) for status in statuses)
+
+
+def tab_counts(text_filter: ServiceFilter, by_status: dict[str, int]) -> dict[str, int]:
+    """What each tab would list under the filter line (All included), so a tab's count is its rows."""
+    return {tab: total_from_counts(with_tab(text_filter, tab), by_status) for tab in ("all", *LISTED)}
 
 
 class ServicesScreen(Screen[None]):
@@ -71,6 +81,7 @@ class ServicesScreen(Screen[None]):
         self.total: int | None = None
         self.by_status: dict[str, int] | None = None
         self.filter_error: str | None = None
+        self._filter_timer: Timer | None = None
 
     @property
     def console_app(self) -> "ConsoleApp":
@@ -180,6 +191,12 @@ class ServicesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="list-filter")
     def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int) -> None:
+        """Parse, load the first page, count: each step skipped once a newer filter cancelled this one."""
+        worker = get_current_worker()
+
+        def cancelled() -> bool:
+            return worker.is_cancelled
+
         app = self.console_app
         try:
             with app.db.read() as session:
@@ -187,21 +204,23 @@ class ServicesScreen(Screen[None]):
         except SvcError as error:
             self.post_message(FilterRejected(generation, error.message))
             return
+        if cancelled():
+            return
         combined = with_tab(text_filter, tab)
         window = self.new_window()
         window_generation = window.configure(combined, sort)
-        window.load(0, rows, generation=window_generation)
+        window.load(0, rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
-        if keep_position and window.total is None:
+        if keep_position and window.total is None and not cancelled():
             window.set_total(total, window_generation)
-            window.load(max(around - rows, 0), around + rows, generation=window_generation)
+            window.load(max(around - rows, 0), around + rows, generation=window_generation, cancelled=cancelled)
+        if cancelled():
+            return
         self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position))
-        self._count(generation, text_filter, combined)
-
-    def _count(self, generation: int, text_filter: ServiceFilter, combined: ServiceFilter) -> None:
-        with self.console_app.db.read() as session:
+        with app.db.read() as session:
             by_status = self.count_by_status(session, text_filter)
-        self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status))
+        if not cancelled():
+            self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status, tab_counts(text_filter, by_status)))
 
     @on(ListReloaded)
     def _list_reloaded(self, message: ListReloaded) -> None:
@@ -236,7 +255,7 @@ class ServicesScreen(Screen[None]):
         window.set_total(message.total, window.generation)
         self.marks.set_all_count(self.current_filter, message.total)
         self.table.total_changed()
-        self.query_one(StatusTabs).counts = {status: message.by_status.get(status, 0) for status in LISTED}
+        self.query_one(StatusTabs).counts = message.tabs
         self._render_status()
 
     @on(ServiceTable.CursorMoved)
@@ -254,6 +273,16 @@ class ServicesScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
+        self._stop_filter_timer()
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE_SECONDS, self._filter_settled)
+
+    def _stop_filter_timer(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+
+    def _filter_settled(self) -> None:
+        self._filter_timer = None
         self.reload()
 
     @on(Input.Submitted, "#filter")
@@ -269,6 +298,7 @@ class ServicesScreen(Screen[None]):
             field.value = ""
         field.display = False
         self.filter_text = ""
+        self._stop_filter_timer()
         self.table.focus()
         self.reload()
 

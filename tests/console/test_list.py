@@ -141,3 +141,72 @@ async def test_hostile_text_renders_inert(db, admin, catalog, frozen):
         line = app.screen.query_one(ServiceTable).render_line(1).text
         assert "[bold]boom\\x1b[3" in line
         assert "\x1b" not in line
+
+
+async def test_the_all_tab_counts_what_the_list_shows_under_a_status_term(demo, admin):
+    from svcconsole.widgets.status_tabs import StatusTabs
+
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        tabs = screen.query_one(StatusTabs)
+        assert tabs.counts["all"] == screen.total == listed_count(demo)
+        await pilot.press("slash", *"status:active", "enter")
+        await settle(pilot)
+        active = listed_count(demo, statuses=("active",))
+        assert screen.total == active
+        assert tabs.counts["all"] == active
+        assert tabs.counts["active"] == active
+        assert tabs.counts["suspended"] == 0
+        assert f"All {active}" in str(tabs.render())
+        assert f"row 1 of {active}" in str(screen.query_one("#statusline").render())
+
+
+def counting(monkeypatch, screen, *, slow_parse: float = 0.0) -> list[str]:  # type: ignore[no-untyped-def]
+    """Record every count query the screen runs (and slow its filter parsing down when asked)."""
+    import time
+
+    counted: list[str] = []
+    count_by_status, parse_filter_text = screen.count_by_status, screen.parse_filter_text
+
+    def count(session, service_filter):  # type: ignore[no-untyped-def]
+        counted.append(screen.filter_text)
+        return count_by_status(session, service_filter)
+
+    def parse(session, text):  # type: ignore[no-untyped-def]
+        time.sleep(slow_parse)
+        return parse_filter_text(session, text)
+
+    monkeypatch.setattr(screen, "count_by_status", count)
+    monkeypatch.setattr(screen, "parse_filter_text", parse)
+    return counted
+
+
+async def test_a_burst_of_keystrokes_runs_the_count_once(demo, admin, monkeypatch):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        counted = counting(monkeypatch, screen)
+        await pilot.press("slash", *"status:active")
+        await settle(pilot)
+        assert 1 <= len(counted) <= 3, counted
+        assert counted[-1] == "status:active"
+        assert screen.total == listed_count(demo, statuses=("active",))
+
+
+async def test_filter_work_overtaken_by_a_newer_keystroke_stops_before_its_queries(demo, admin, monkeypatch):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        counted = counting(monkeypatch, screen, slow_parse=0.5)
+        await pilot.press("slash")
+        for key in "nexus":
+            await pilot.press(key)
+            await pilot.pause(0.2)
+        await settle(pilot)
+        assert len(counted) <= 2, counted
+        assert counted[-1] == "nexus"
+        assert screen.total == listed_count(demo, search="nexus")
