@@ -85,6 +85,8 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("table", "down,j", "cursor_down", "Down", "Move the cursor down a row.", key_display="↓/j", palette=False),
     ConsoleAction("table", "pageup,ctrl+b", "page_up", "Page up", "Move up a screenful.", key_display="pgup", palette=False),
     ConsoleAction("table", "pagedown,ctrl+f", "page_down", "Page down", "Move down a screenful.", key_display="pgdn", palette=False),
+    ConsoleAction("table", "left", "scroll_columns(-1)", "Columns", "Show the columns to the left (id stays in view).", show=True, key_display="←", palette=False),
+    ConsoleAction("table", "right", "scroll_columns(1)", "Columns", "Show the columns to the right (id stays in view).", show=True, key_display="→", palette=False),
     ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
     ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
     ConsoleAction("services", "enter", "open_service", "Open", "Open the service under the cursor (detail screen).", show=True, key_display="⏎"),
