@@ -44,6 +44,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client-detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
+    *in_scope("dialog"),
 )
 
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from svcconsole.console import render
+from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, BulkProgressed, BulkRunFinished
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
@@ -30,7 +30,7 @@ SHOWN_ITEMS = 2000
 class BulkRunScreen(ModalScreen[bool]):
     """Runs one action over many services through `core.bulk` in a worker, and reports each."""
 
-    BINDINGS = [Binding("escape", "close", "Close", show=False)]
+    BINDINGS = bindings("bulk")
 
     def __init__(self, request: ActionRequest, ids: list[int] | None, *, selection_filter: ServiceFilter | None = None, excluded: set[int] | None = None, count: int = 0) -> None:
         super().__init__(classes="dialog-screen")

@@ -12,10 +12,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane, Tabs
 
 from svcconsole.console import render
-from svcconsole.console.actions import bindings, mutating_actions
+from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
 from svcconsole.core import activity, billing, services
 from svcconsole.core.errors import SvcError
@@ -23,6 +23,7 @@ from svcconsole.modules import get_module, is_module
 from svcconsole.screens.detail_panel import PanelView
 from svcconsole.screens.detail_upgrade import UpgradeView
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
+from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class DetailScreen(Screen[None]):
             with TabPane("Activity", id="activity"):
                 yield DataTable(id="activity-table", cursor_type="row")
                 yield Horizontal(Button("Load older", id="activity-more"), classes="pane-buttons")
-        yield Footer(compact=True)
+        yield ContextFooter()
 
     def on_mount(self) -> None:
         self.query_one("#renewals-table", DataTable).add_columns("renewed", "period", "cycles", "amount", "invoice", "by")
@@ -210,9 +211,12 @@ class DetailScreen(Screen[None]):
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Changes are off for viewers and in read-only mode; R works on the Panel tab only."""
+        """Changes are off for viewers and in read-only mode; a service action shows only when the
+        service's status allows it; R works on the Panel tab only."""
         if action in self.MUTATING and not self.console_app.can_act:
             return None
+        if action == "service_action" and parameters and self.detail is not None:
+            return applies(str(parameters[0]), self.detail.service.status)
         if action == "ask_panel":
             return self.query_one(TabbedContent).active == "panel"
         return True
@@ -263,6 +267,7 @@ class DetailScreen(Screen[None]):
     def _loaded(self, message: ServiceLoaded) -> None:
         detail: ServiceDetail = message.detail
         self.detail = detail
+        self.refresh_bindings()
         tz = self.console_app.tz
         service = detail.service
         self.query_one("#detail-header", Static).update(header_text(detail, tz))

@@ -11,11 +11,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from svcconsole.console import render
-from svcconsole.console.actions import bindings, mutating_actions
+from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, SelectionResolved, SettingsLoaded
 from svcconsole.console.selection import Marks, resolve
 from svcconsole.core import filters, services
@@ -24,6 +24,7 @@ from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store import queries
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 from svcconsole.widgets.inputs import InertInput as Input
@@ -82,6 +83,7 @@ class ServicesScreen(Screen[None]):
         self.by_status: dict[str, int] | None = None
         self.filter_error: str | None = None
         self._filter_timer: Timer | None = None
+        self._footer_state: tuple[object, ...] = ()
 
     @property
     def console_app(self) -> "ConsoleApp":
@@ -95,7 +97,7 @@ class ServicesScreen(Screen[None]):
             yield Static(id="filter-error")
             yield ServiceTable(self.new_window(), is_marked=self._is_marked, id="table")
             yield Static(id="statusline")
-        yield Footer(compact=True)
+        yield ContextFooter()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -159,11 +161,32 @@ class ServicesScreen(Screen[None]):
             line.append(" · filter: ", "dim")
             line.append(render.plain(self.filter_text), "italic")
         self.query_one("#statusline", Static).update(line)
+        self._refresh_footer()
+
+    def _refresh_footer(self) -> None:
+        """Redraw the footer's keys when what they depend on changed (marks, the cursor row's status)."""
+        row = self.table.current_row()
+        state = (bool(self.marks), row.status if row is not None else None, bool(self.filter_text), self._filter_shown())
+        if state != self._footer_state:
+            self._footer_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Changes are off (shown dimmed) in read-only mode; with no marks, a service action shows
+        only when the row under the cursor is in a status it can start from."""
         if action in self.MUTATING and not self.console_app.can_act:
             return None
+        if not self.is_mounted:
+            return True
+        if action == "service_action" and parameters and not self.marks:
+            row = self.table.current_row()
+            return row is not None and applies(str(parameters[0]), row.status)
+        if action == "clear":
+            return bool(self.marks or self.filter_text or self._filter_shown())
         return True
+
+    def _filter_shown(self) -> bool:
+        return self.query_one("#filter", Input).display
 
     # ------------------------------------------------------------------ loading
 

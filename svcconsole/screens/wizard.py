@@ -14,13 +14,13 @@ from rich.text import Text
 from sqlmodel import select
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Static
 
 from svcconsole.console import render
+from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
 from svcconsole.core import delivery, services
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
@@ -64,7 +64,7 @@ class StepChecked(Message):
 class WizardScreen(Screen[None]):
     """Create or import a service in two steps; errors are shown next to the form."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=True, key_display="esc")]
+    BINDINGS = bindings("wizard")
 
     def __init__(self) -> None:
         super().__init__()

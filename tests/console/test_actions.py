@@ -51,11 +51,16 @@ async def test_suspend_through_its_modal_changes_the_store_like_the_cli(db, admi
 
 
 async def test_a_refused_action_is_an_error_and_changes_nothing(db, admin, catalog, frozen):
+    from textual.widgets import OptionList
+
     target = new_service(db, admin, catalog, name="gone", status="terminated")
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("s")
+        await pilot.press("b")
+        await settle(pilot)
+        assert app.screen.query_one(OptionList).get_option_at_index(0).id == "suspend"
+        await pilot.press("enter")
         await settle(pilot)
         await pilot.click("#confirm-button")
         await settle(pilot)
@@ -253,3 +258,61 @@ async def test_the_jobs_screen_retries_and_resolves(db, admin, catalog, frozen, 
         with db.read() as session:
             assert session.get(Job, failed[second]).status == "resolved"
         assert last_activity(db, second).reason == "done by hand"
+
+
+def footer_keys(app) -> set[str]:  # type: ignore[no-untyped-def]
+    from textual.widgets._footer import FooterKey
+
+    return {key.key for key in app.screen.query(FooterKey)}
+
+
+def footer_fits(app) -> bool:  # type: ignore[no-untyped-def]
+    from textual.widgets._footer import FooterKey
+
+    return max(key.region.right for key in app.screen.query(FooterKey)) <= app.size.width
+
+
+SERVICE_KEYS = {"s", "u", "c", "r", "t", "x", "plus", "minus"}
+
+
+async def test_the_list_footer_shows_the_actions_that_apply_to_the_row_or_the_marks(db, admin, catalog, frozen):
+    from svcconsole.widgets.service_table import ServiceTable
+
+    new_service(db, admin, catalog, name="live", status="active")
+    new_service(db, admin, catalog, name="held", status="suspended")
+    new_service(db, admin, catalog, name="over", status="terminated")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == {"s", "c", "r", "t", "plus", "minus"}
+        assert "escape" not in footer_keys(app)
+        assert footer_fits(app)
+        await pilot.press("down")
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == {"u", "c", "r", "t", "plus", "minus"}
+        await pilot.press("down")
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == {"x"}
+        await pilot.press("s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ActionDialog), "a key that does not apply does nothing"
+        app.screen.query_one(ServiceTable).move_cursor(0)
+        await pilot.press("space")
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == SERVICE_KEYS
+        assert "escape" in footer_keys(app)
+        assert footer_fits(app)
+
+
+async def test_the_detail_footer_offers_unsuspend_on_a_suspended_service(db, admin, catalog, frozen):
+    from svcconsole.screens.detail import DetailScreen
+
+    target = new_service(db, admin, catalog, name="held", status="suspended")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert footer_keys(app) & SERVICE_KEYS == {"u", "c", "r", "t", "plus", "minus"}
+        assert footer_fits(app)

@@ -213,3 +213,42 @@ async def test_help_lists_every_binding_of_the_registry(db, admin, frozen):
             assert any(entry.description in line and entry.help in line for line in lines), entry
         screen_keys = {binding.key for binding in app.screen_stack[1].BINDINGS} | {binding.key for binding in app.BINDINGS}
         assert {entry.key for entry in REGISTRY if entry.scope in {"services", "app"}} <= screen_keys
+
+
+def test_every_screen_binds_exactly_its_registry_scope():
+    from svcconsole.app import ConsoleApp
+    from svcconsole.console.actions import bindings, in_scope
+    from svcconsole.screens.bulk import BulkRunScreen
+    from svcconsole.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
+    from svcconsole.screens.jobs import JobsScreen
+    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.widgets.service_table import ServiceTable
+
+    def keys(found) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        return sorted((binding.key, binding.action) for binding in found if binding.key != "ctrl+c")
+
+    owners = {
+        "app": ConsoleApp,
+        "table": ServiceTable,
+        "services": ServicesScreen,
+        "detail": DetailScreen,
+        "edit": EditScreen,
+        "wizard": WizardScreen,
+        "jobs": JobsScreen,
+        "bulk": BulkRunScreen,
+        "help": HelpScreen,
+    }
+    for scope, owner in owners.items():
+        assert keys(owner.BINDINGS) == keys(bindings(scope)), scope
+    for dialog in (ActionDialog, BulkMenu, ConfirmDialog, PromptDialog):
+        assert keys(dialog.BINDINGS) == keys(bindings("dialog")), dialog
+    assert {entry.key for entry in in_scope("dialog")} >= {"escape", "tab", "enter"}
+
+
+def test_help_shows_no_key_that_is_not_in_the_registry():
+    from svcconsole.console.actions import SCOPES
+
+    table = help_table()
+    key_cells = [str(cell) for cell in table.columns[0]._cells if str(cell)]
+    assert sorted(key_cells) == sorted(entry.shown_key for entry in REGISTRY if entry.scope in SCOPES)
+    assert "ctrl+s" in {entry.key for entry in REGISTRY if entry.scope == "edit"}
