@@ -44,6 +44,8 @@ class ConsoleAction:
     palette: bool = True
     priority: bool = False
     bound: bool = True
+    command: str | None = None
+    """The palette's title of an app-wide action ("go: jobs"); the palette lists screen actions by scope."""
 
     @property
     def shown_key(self) -> str:
@@ -95,9 +97,10 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
 
 
 REGISTRY: tuple[ConsoleAction, ...] = (
-    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?"),
+    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?", command="go: help"),
     ConsoleAction("app", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette: go to a screen, open a service by id, run an action.", key_display=":/^p"),
-    ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J"),
+    ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J", command="go: jobs"),
+    ConsoleAction("app", "B", "app.last_bulk_run", "Last run", "The last bulk run: its progress while it goes on, then its results and retry failed.", key_display="B", command="bulk: last run"),
     ConsoleAction("app", "ctrl+q", "app.quit", "Quit", "Leave the console.", key_display="^q"),
     ConsoleAction("table", "up,k", "cursor_up", "Up", "Move the cursor up a row.", key_display="↑/k", palette=False),
     ConsoleAction("table", "down,j", "cursor_down", "Down", "Move the cursor down a row.", key_display="↓/j", palette=False),

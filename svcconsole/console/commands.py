@@ -33,10 +33,9 @@ class ConsoleCommands(Provider):
         screen = self.screen
         entries: list[tuple[str, str, Callable[[], object]]] = [
             ("go: services", "The service list.", app.show_services),
-            ("go: jobs", "The module queue (retry, resolve).", app.action_jobs),
-            ("go: help", "Every key.", app.action_help),
             ("go: new service", "Create or import a service (wizard).", app.new_service),
         ]
+        entries += [(entry.command, entry.help, partial(app.run_action, entry.action)) for entry in REGISTRY if entry.command]
         if hasattr(screen, "action_service_action"):
             for name, title in BULK_MENU:
                 entries.append((f"service: {title.lower()}", "On the marked services, or the one under the cursor.", partial(screen.action_service_action, name)))

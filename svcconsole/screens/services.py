@@ -19,6 +19,7 @@ from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, SelectionResolved, SettingsLoaded
 from svcconsole.console.selection import Marks, resolve
 from svcconsole.core import filters, services
+from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store import queries
@@ -37,6 +38,10 @@ LISTED = tuple(status.value for status in LISTED_STATUSES)
 FILTER_DEBOUNCE_SECONDS = 0.08
 """How long the filter line waits for the next keystroke before it queries: a burst of typing
 runs one page query and one count, not one per character."""
+
+
+def marked_label(count: int) -> str:
+    return f"{count:,} marked service{'s' if count != 1 else ''}"
 
 
 def with_tab(service_filter: ServiceFilter, tab: str) -> ServiceFilter:
@@ -106,6 +111,15 @@ class ServicesScreen(Screen[None]):
         self._render_title()
         self._render_status()
         self._load_settings_then_list()
+        bulk_changed = getattr(self.app, "bulk_changed", None)
+        if bulk_changed is not None:
+            bulk_changed.subscribe(self, self._bulk_changed)
+
+    def _bulk_changed(self, run: Any) -> None:
+        """A bulk run moved on: the status line shows it; once it ended, the rows are read again."""
+        self._render_status()
+        if run.finished:
+            self.reload(keep_position=True)
 
     # ------------------------------------------------------------------ helpers
 
@@ -160,6 +174,10 @@ class ServicesScreen(Screen[None]):
         if self.filter_text and not self.query_one("#filter", Input).display:
             line.append(" · filter: ", "dim")
             line.append(render.plain(self.filter_text), "italic")
+        for run in getattr(self.app, "bulk_runs", ()):
+            if run.running:
+                line.append(" · bulk ", "dim")
+                line.append(run.status_text(), render.BLUE)
         self.query_one("#statusline", Static).update(line)
         self._refresh_footer()
 
@@ -425,8 +443,9 @@ class ServicesScreen(Screen[None]):
             self.notify("no service under the cursor", severity="warning")
             return
         if self.marks.all_filter is not None and self.marks.all_filter == self.current_filter:
-            label = f"{self.marks.count:,} marked service{'s' if self.marks.count != 1 else ''}"
-            self.post_message(SelectionResolved(name, None, self.marks.count, 0, True, label))
+            count = self.marks.count
+            matching = Matching(self.current_filter, frozenset(self.marks.excluded))
+            self.post_message(SelectionResolved(name, None, count, 0, True, marked_label(count), matching))
             return
         self._resolve_selection(name, row.id if row is not None else None, render.plain(row.name) if row is not None else "")
 
@@ -434,22 +453,18 @@ class ServicesScreen(Screen[None]):
     def _resolve_selection(self, name: str, cursor_id: int | None, cursor_name: str) -> None:
         with self.console_app.db.read() as session:
             resolved = resolve(session, self.marks, self.current_filter, cursor_id)
-        count = len(resolved.ids)
         if resolved.marked:
-            label = f"{count:,} marked service{'s' if count != 1 else ''}"
+            label = marked_label(resolved.count)
         else:
             label = f"service {cursor_id} {cursor_name!r}" if cursor_name else f"service {cursor_id}"
-        self.post_message(SelectionResolved(name, resolved.ids, count, resolved.hidden, resolved.marked, label))
+        self.post_message(SelectionResolved(name, resolved.ids, resolved.count, resolved.hidden, resolved.marked, label, resolved.matching))
 
     @on(SelectionResolved)
     def _selection_resolved(self, message: SelectionResolved) -> None:
         if message.count == 0:
             self.notify("nothing to act on", severity="warning")
             return
-        marks = self.marks
-        selection_filter = marks.all_filter if marks.all_filter is not None else None
-        excluded = set(marks.excluded)
-        self.console_app.ask_action(message, selection_filter=selection_filter, excluded=excluded, on_done=self._after_action)
+        self.console_app.ask_action(message, on_done=self._after_action)
 
     def action_bulk_menu(self) -> None:
         if not self.console_app.can_act:

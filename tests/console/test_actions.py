@@ -107,7 +107,7 @@ async def test_mark_all_applies_to_every_matching_row_with_the_count_typed(db, a
         await settle(pilot, rounds=10)
         run = app.screen
         assert isinstance(run, BulkRunScreen)
-        assert run.report is not None and run.report.count("ok") == 45
+        assert run.run.finished and run.run.totals == {"ok": 45}
         expected = clock.as_utc(service(db, other).expires_at) + timedelta(days=5)
         for identifier in ids:
             assert clock.as_utc(service(db, identifier).expires_at) == expected
@@ -173,6 +173,15 @@ async def test_an_operator_is_refused_terminate_with_an_error(db, admin, catalog
         assert service(db, target).status == "active"
 
 
+def result_rows(run: BulkRunScreen) -> list[tuple[int, str, str]]:
+    """The result list of a bulk run's screen: (service id, outcome, message) per row."""
+    from textual.widgets import DataTable
+
+    table = run.query_one("#bulk-items", DataTable)
+    rows = [table.get_row_at(index) for index in range(table.row_count)]
+    return [(int(str(cells[0])), str(cells[1]), str(cells[2])) for cells in rows if str(cells[0]).isdigit()]
+
+
 class FlakyModule(Module):
     """A test module whose suspend fails for the services named in `failing`."""
 
@@ -213,17 +222,19 @@ async def test_a_bulk_run_reports_failures_and_retries_them(db, admin, catalog, 
         await pilot.click("#confirm-button")
         await settle(pilot, rounds=10)
         run = app.screen
-        report = run.report
-        outcomes = {item.service_id: item.outcome for item in report.items}
-        assert outcomes == {ids[0]: "ok", ids[1]: "failed", ids[2]: "ok", terminated: "skipped"}
-        messages = {item.service_id: item.message for item in report.items}
+        assert isinstance(run, BulkRunScreen)
+        shown = result_rows(run)
+        assert {service_id: outcome for service_id, outcome, _ in shown} == {ids[0]: "ok", ids[1]: "failed", ids[2]: "ok", terminated: "skipped"}
+        assert [outcome for _, outcome, _ in shown] == ["failed", "skipped", "ok", "ok"], "failed first, then skipped"
+        messages = {service_id: message for service_id, _, message in shown}
         assert "panel refused" in messages[ids[1]]
         assert "terminated" in messages[terminated]
         assert service(db, ids[1]).status == "active"
         flaky.failing = set()
         await pilot.click("#retry")
         await settle(pilot, rounds=10)
-        assert [item.outcome for item in run.report.items] == ["ok"]
+        assert run.run.totals == {"ok": 1}
+        assert [(service_id, outcome) for service_id, outcome, _ in result_rows(run)] == [(ids[1], "ok")]
         assert service(db, ids[1]).status == "suspended"
 
 
