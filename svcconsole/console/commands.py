@@ -29,19 +29,20 @@ class ConsoleCommands(Provider):
     """Commands with area prefixes: "go: jobs", "service: suspend", "open service 123"."""
 
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """Every command that applies here; in read-only mode none that changes anything."""
         app: ConsoleApp = self.app  # type: ignore[assignment]
         screen = self.screen
-        entries: list[tuple[str, str, Callable[[], object]]] = [
-            ("go: services", "The service list.", app.show_services),
-            ("go: new service", "Create or import a service (wizard).", app.new_service),
-        ]
-        entries += [(entry.command, entry.help, partial(app.run_action, entry.action)) for entry in REGISTRY if entry.command]
-        if hasattr(screen, "action_service_action"):
+        acting = app.can_act
+        entries: list[tuple[str, str, Callable[[], object]]] = [("go: services", "The service list.", app.show_services)]
+        if acting:
+            entries.append(("go: new service", "Create or import a service (wizard).", app.new_service))
+        entries += [(entry.command, entry.help, partial(app.run_action, entry.action)) for entry in REGISTRY if entry.command and (acting or not entry.mutates)]
+        if acting and hasattr(screen, "action_service_action"):
             for name, title in BULK_MENU:
                 entries.append((f"service: {title.lower()}", "On the marked services, or the one under the cursor.", partial(screen.action_service_action, name)))
         scope = getattr(screen, "SCOPE", None)
         for entry in REGISTRY:
-            if entry.palette and entry.scope == scope and "service_action" not in entry.action and not entry.action.startswith("app."):
+            if entry.palette and entry.scope == scope and "service_action" not in entry.action and not entry.action.startswith("app.") and (acting or not entry.mutates):
                 entries.append((f"{scope}: {entry.description.lower()}", entry.help, partial(screen.run_action, entry.action)))
         return entries
 

@@ -18,6 +18,14 @@ from tests.console.conftest import make_app, notifications, settle
 pytestmark = pytest.mark.anyio
 
 
+def plain(renderable) -> str:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
 async def test_enter_opens_the_detail_and_its_tabs_load(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")
     db.transaction(lambda session: services.option_add(session, admin, target, name="Extra IPv4", price="2.00"))
@@ -33,7 +41,11 @@ async def test_enter_opens_the_detail_and_its_tabs_load(db, admin, catalog, froz
         assert screen.query_one("#options-table").row_count == 1
         assert screen.query_one("#meta-table").row_count == 1
         assert screen.query_one("#activity-table").row_count >= 2
-        assert "managed by hand" in str(screen.query_one("#panel-state").render().__str__()) or screen.query_one("#panel-state")
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "managed by hand" in plain(screen.query_one("#panel-state").content)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
         app.screen.query_one("#cycles").value = "2"
