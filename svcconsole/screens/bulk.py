@@ -94,11 +94,11 @@ class BulkRunScreen(ModalScreen[bool]):
             table.display, retry.disabled = False, True
         else:
             run.seen = True
-            self.query_one("#bulk-summary", Static).update(self._summary(run.totals, run.run_id))
+            self.query_one("#bulk-summary", Static).update(self._summary(run.totals))
             if run.run_id is not None:
                 self._load_results(run.run_id)
 
-    def _summary(self, totals: dict[str, int], run_id: int | None) -> Text:
+    def _summary(self, totals: dict[str, int]) -> Text:
         summary = Text()
         for outcome in OUTCOMES:
             if totals.get(outcome):
@@ -107,7 +107,6 @@ class BulkRunScreen(ModalScreen[bool]):
                 summary.append(f"{totals[outcome]:,} {outcome}", OUTCOME_STYLES[outcome])
         if not summary:
             summary.append("nothing to do")
-        summary.append(f"  (run {run_id})", "dim")
         return summary
 
     @work(thread=True, exclusive=True, group="bulk-results")
@@ -143,6 +142,7 @@ class BulkRunScreen(ModalScreen[bool]):
         retry = self.query_one("#retry", Button)
         retry.disabled = failed == 0
         retry.label = f"Retry failed ({failed:,})" if failed else "Retry failed"
+        retry.refresh(layout=True)
         (retry if failed else self.query_one("#close", Button)).focus()
 
     @on(Button.Pressed, "#retry")

@@ -283,7 +283,7 @@ class ServicesScreen(Screen[None]):
             return
         self.filter_error = message.error
         error = self.query_one("#filter-error", Static)
-        error.update(Text(f" {render.plain(message.error)}", style="bold red", no_wrap=True, overflow="ellipsis"))
+        error.update(Text(f" {render.plain(message.error)}", style=f"bold {render.RED}"))
         error.display = True
 
     @on(CountsLoaded)

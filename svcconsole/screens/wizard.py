@@ -8,7 +8,7 @@ in a worker (the manual module lists none, so a reference can be typed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from sqlmodel import select
@@ -43,6 +43,14 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("notes", "Notes", "admin only"),
     ("max_renewals", "Max renewals", "empty: unlimited (or the product's)"),
 )
+
+
+def resource_label(resource: Any) -> Text:
+    """'801  lobby-mc  0000aa01 · node 1 · running · 2048 MiB' for the import choice."""
+    label = Text(f"{render.plain(resource.external_ref)}  {render.plain(resource.name)}", no_wrap=True, overflow="ellipsis")
+    if resource.description:
+        label.append(f"  {render.plain(resource.description)}", "dim")
+    return label
 
 
 @dataclass
@@ -229,8 +237,9 @@ class WizardScreen(Screen[None]):
     @on(ImportablesLoaded)
     def _importables(self, message: ImportablesLoaded) -> None:
         choice = self.query_one("#external-choice", Select)
-        options = [(f"{render.plain(item.external_ref)}  {render.plain(item.name)}", item.external_ref) for item in message.resources]
+        options = [(resource_label(item), item.external_ref) for item in message.resources]
         choice.set_options(options)
+        choice.prompt = f"one of {render.plural(len(options), 'resource')} on the panel" if options else "none listed: type the reference"
         if message.error:
             self._show_error(message.error)
         elif not options:

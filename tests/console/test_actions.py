@@ -226,6 +226,8 @@ async def test_a_bulk_run_reports_failures_and_retries_them(db, admin, catalog, 
         shown = result_rows(run)
         assert {service_id: outcome for service_id, outcome, _ in shown} == {ids[0]: "ok", ids[1]: "failed", ids[2]: "ok", terminated: "skipped"}
         assert [outcome for _, outcome, _ in shown] == ["failed", "skipped", "ok", "ok"], "failed first, then skipped"
+        retry = run.query_one("#retry")
+        assert (str(retry.label), retry.disabled) == ("Retry failed (1)", False)
         messages = {service_id: message for service_id, _, message in shown}
         assert "panel refused" in messages[ids[1]]
         assert "terminated" in messages[terminated]

@@ -71,6 +71,8 @@ async def test_a_bad_term_shows_a_one_line_error_and_keeps_the_list(demo, admin)
         error = screen.query_one("#filter-error")
         assert error.display
         assert "unknown key 'colour'" in str(error.render())
+        assert "expires<7d)" in str(error.render())
+        assert error.size.height == 2, "the known keys wrap at 80 columns instead of being cut"
         assert screen.total == before
         await pilot.press(*["backspace"] * 11)
         await settle(pilot)
