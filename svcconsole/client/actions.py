@@ -17,7 +17,7 @@ SCOPES = {
 
 REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client", "question_mark", "app.help", "Help", "Every key.", show=True, key_display="?"),
-    ConsoleAction("client", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette: go to a page, open a service by id.", key_display=":/^p"),
+    ConsoleAction("client", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a page, open a service by id.", key_display=":"),
     ConsoleAction("client", "d", "app.dashboard", "Dashboard", "The dashboard: active services and unpaid invoices.", show=True),
     ConsoleAction("client", "l", "app.services", "Services", "Every one of your services.", show=True),
     ConsoleAction("client", "i", "app.open_by_id", "Open id", "Open one of your services by its id."),

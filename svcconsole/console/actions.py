@@ -98,7 +98,7 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
 
 REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?", command="go: help"),
-    ConsoleAction("app", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette: go to a screen, open a service by id, run an action.", key_display=":/^p"),
+    ConsoleAction("app", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.", key_display=":"),
     ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J", command="go: jobs"),
     ConsoleAction("app", "B", "app.last_bulk_run", "Last run", "The last bulk run: its progress while it goes on, then its results and retry failed.", key_display="B", command="bulk: last run"),
     ConsoleAction("app", "ctrl+q", "app.quit", "Quit", "Leave the console.", key_display="^q"),
