@@ -6,28 +6,44 @@ Screens never touch tables: reads and every change run in thread workers that ca
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.signal import Signal
 
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
+from svcconsole.console.bulk_runs import KEPT_RUNS, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
-from svcconsole.console.messages import ActionFailed, ActionFinished, SelectionResolved
+from svcconsole.console.guard import CrashGuard
+from svcconsole.console.messages import (
+    ActionFailed,
+    ActionFinished,
+    BulkProgressed,
+    BulkRunFailed,
+    BulkRunFinished,
+    BulkRunStarted,
+    SelectionResolved,
+)
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Role
 from svcconsole.store.engine import Database, safe_url
-from svcconsole.store.queries import ServiceFilter
+
+if TYPE_CHECKING:
+    from svcconsole.screens.dialogs import ActionRequest
+
+PROGRESS_SECONDS = 0.1
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(CrashGuard, App[None]):
     """The console: the service list first, the other screens pushed over it."""
 
     CSS_PATH = Path(__file__).parent / "console.tcss"
@@ -44,6 +60,9 @@ class ConsoleApp(App[None]):
         self.tz = tz or ZoneInfo("UTC")
         self.page_size = page_size
         self._action_done: Callable[[bool], None] | None = None
+        self.bulk_runs: list[BulkRunState] = []
+        self._bulk_keys = 0
+        self.bulk_changed: Signal[BulkRunState] = Signal(self, "bulk-changed")
         self.theme = "textual-dark"
 
     @property
@@ -129,12 +148,12 @@ class ConsoleApp(App[None]):
         self,
         selection: SelectionResolved,
         *,
-        selection_filter: ServiceFilter | None = None,
-        excluded: set[int] | None = None,
         on_done: Callable[[bool], None] | None = None,
         renew_mode: str = "now",
     ) -> None:
-        """The action's dialog, then a one-service run (a notification) or a bulk run screen."""
+        """The action's dialog, then a one-service run (a notification) or a bulk run and its screen.
+
+        `on_done(True)` is called once the bulk run's screen is closed (the run may go on)."""
         from svcconsole.screens.bulk import BulkRunScreen
         from svcconsole.screens.dialogs import ActionDialog, ActionRequest
 
@@ -145,17 +164,101 @@ class ConsoleApp(App[None]):
                 self._action_done = on_done
                 self.run_single(request.action, request.params, selection.ids[0])
                 return
+            target = selection.matching if selection.matching is not None else list(selection.ids or [])
+            run = self.start_bulk(request, target, selection.count)
 
-            def finished(_: bool | None) -> None:
+            def closed(_: bool | None) -> None:
                 if on_done is not None:
                     on_done(True)
 
-            screen = BulkRunScreen(request, selection.ids, selection_filter=selection_filter, excluded=excluded, count=selection.count)
-            self.push_screen(screen, finished)
+            self.push_screen(BulkRunScreen(run), closed)
 
         single = selection.ids[0] if selection.ids is not None and len(selection.ids) == 1 else None
         dialog = ActionDialog(selection.action, selection.label, selection.count, selection.hidden, service_id=single, renew_mode=renew_mode)
         self.push_screen(dialog, confirmed)
+
+    # ------------------------------------------------------------------ bulk runs
+
+    def start_bulk(self, request: "ActionRequest", target: list[int] | bulk.Matching, count: int) -> BulkRunState:
+        """Start a bulk run in the background; its state is kept, and announced on `bulk_changed`."""
+        self._bulk_keys += 1
+        run = BulkRunState(self._bulk_keys, request, count)
+        self.bulk_runs = [*self.bulk_runs[-(KEPT_RUNS - 1) :], run]
+        self._run_bulk(run.key, request, target)
+        return run
+
+    def bulk_run(self, key: int) -> BulkRunState | None:
+        return next((run for run in self.bulk_runs if run.key == key), None)
+
+    @work(thread=True, group="bulk-runs")
+    def _run_bulk(self, key: int, request: "ActionRequest", target: list[int] | bulk.Matching) -> None:
+        """Write the run (a mark-all by one INSERT ... SELECT), then process it, reporting progress
+        at most every PROGRESS_SECONDS; only the outcome counts come back, never every item."""
+        selection = target.selection() if isinstance(target, bulk.Matching) else {"ids": sorted(set(target))}
+        try:
+            run_id, _ = bulk.start(self.db, self.actor, request.action, request.params, target, selection=selection)
+            with self.db.read() as session:
+                total = sum(bulk.outcome_counts(session, run_id).values())
+            self.post_message(BulkRunStarted(key, run_id, total))
+            done, last = 0, 0.0
+
+            def progress(_: bulk.ItemResult) -> None:
+                nonlocal done, last
+                done += 1
+                if time.monotonic() - last >= PROGRESS_SECONDS or done == total:
+                    last = time.monotonic()
+                    self.post_message(BulkProgressed(key, done, total))
+
+            report = bulk.process(self.db, self.actor, run_id, progress=progress, items=False)
+        except SvcError as error:
+            self.post_message(BulkRunFailed(key, error.message))
+            return
+        self.post_message(BulkRunFinished(key, report.totals or {}))
+
+    @on(BulkRunStarted)
+    def _bulk_started(self, message: BulkRunStarted) -> None:
+        run = self.bulk_run(message.key)
+        if run is not None:
+            run.run_id, run.total = message.run_id, message.total
+            self.bulk_changed.publish(run)
+
+    @on(BulkProgressed)
+    def _bulk_progressed(self, message: BulkProgressed) -> None:
+        run = self.bulk_run(message.key)
+        if run is not None and not run.finished:
+            run.done, run.total = message.done, message.total
+            self.bulk_changed.publish(run)
+
+    @on(BulkRunFinished)
+    def _bulk_finished(self, message: BulkRunFinished) -> None:
+        run = self.bulk_run(message.key)
+        if run is None:
+            return
+        run.finished, run.totals = True, message.totals
+        run.done = sum(message.totals.values())
+        self.bulk_changed.publish(run)
+        if not run.seen:
+            severity = "warning" if message.totals.get("failed") or message.totals.get("skipped") else "information"
+            self.notify(f"bulk {run.status_text()} (run {run.run_id}; B shows it)", severity=severity, markup=False, timeout=8)
+
+    @on(BulkRunFailed)
+    def _bulk_failed(self, message: BulkRunFailed) -> None:
+        run = self.bulk_run(message.key)
+        if run is None:
+            return
+        run.finished, run.error = True, message.error
+        self.bulk_changed.publish(run)
+        self.show_error(message.error)
+
+    def action_last_bulk_run(self) -> None:
+        """Show the last bulk run's screen again: its progress, or its results."""
+        from svcconsole.screens.bulk import BulkRunScreen
+
+        if not self.bulk_runs:
+            self.notify("no bulk run yet in this session", severity="warning")
+            return
+        if not isinstance(self.screen, BulkRunScreen):
+            self.push_screen(BulkRunScreen(self.bulk_runs[-1]))
 
     @work(thread=True, group="single-action")
     def run_single(self, action: str, params: dict[str, Any], service_id: int) -> None:

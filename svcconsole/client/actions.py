@@ -17,7 +17,7 @@ SCOPES = {
 
 REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client", "question_mark", "app.help", "Help", "Every key.", show=True, key_display="?"),
-    ConsoleAction("client", "colon", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a page, open a service by id.", key_display=":"),
+    ConsoleAction("client", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a page, open a service by id.", key_display=":"),
     ConsoleAction("client", "d", "app.dashboard", "Dashboard", "The dashboard: active services and unpaid invoices.", show=True),
     ConsoleAction("client", "l", "app.services", "Services", "Every one of your services.", show=True),
     ConsoleAction("client", "i", "app.open_by_id", "Open id", "Open one of your services by its id."),
@@ -46,6 +46,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client-detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the previous page your service's panel offers.", key_display="{"),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
+    *in_scope("dialog"),
 )
 
 

@@ -20,6 +20,7 @@ from svcconsole.client.actions import REGISTRY, SCOPES, client_bindings
 from svcconsole.client.commands import ClientCommands
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.console import render
+from svcconsole.console.guard import CrashGuard
 from svcconsole.core import customer, parse
 from svcconsole.core.customer import ActionResult
 from svcconsole.core.errors import SvcError
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 CONSOLE_CSS = Path(__file__).resolve().parent.parent / "console.tcss"
 
 
-class ClientApp(App[None]):
+class ClientApp(CrashGuard, App[None]):
     """The dashboard first; the list of the customer's services and a service's detail over it."""
 
     CSS_PATH = [CONSOLE_CSS, Path(__file__).parent / "client.tcss"]

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from svcconsole.console.commands import service_id_in
+
 if TYPE_CHECKING:
     from svcconsole.client.app import ClientApp
 
@@ -42,9 +44,8 @@ class ClientCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         app: ClientApp = self.app  # type: ignore[assignment]
-        words = query.strip().lower().removeprefix("open").removeprefix("service").strip().lstrip("#")
-        if words.isdigit() and len(words) <= 12:
-            service_id = int(words)
+        service_id = service_id_in(query)
+        if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="One of your services, by its id.")
         matcher = self.matcher(query)
         for title, help_text, callback in self._entries():

@@ -1,7 +1,9 @@
 """The one registry of user-facing actions: bindings, the footer, help and the palette read it.
 
 Each entry names its key, where it applies (the scope), what the footer and help say, and
-whether it changes the store (those are off in read-only mode and for viewers).
+whether it changes the store (those are off in read-only mode and for viewers). A few entries
+describe keys that a widget handles itself (tab between fields, enter in a field): they are
+listed in help but bound by no one here (`bound=False`).
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from svcconsole.core.statuses import ACTIONS
+from svcconsole.core.statuses import ACTIONS, ActionRule
 
 SCOPES = {
     "app": "Everywhere",
     "table": "Service list: moving",
     "services": "Service list",
     "detail": "Service detail",
+    "edit": "Edit form",
+    "wizard": "New service wizard",
     "jobs": "Jobs (module queue)",
+    "bulk": "Bulk run",
     "dialog": "Dialogs",
+    "help": "This help",
 }
 
 
@@ -37,6 +43,9 @@ class ConsoleAction:
     key_display: str | None = None
     palette: bool = True
     priority: bool = False
+    bound: bool = True
+    command: str | None = None
+    """The palette's title of an app-wide action ("go: jobs"); the palette lists screen actions by scope."""
 
     @property
     def shown_key(self) -> str:
@@ -55,41 +64,55 @@ class ConsoleAction:
         )
 
 
-def _service_action(scope: str, key: str, name: str, description: str, display: str | None = None, show: bool = False) -> ConsoleAction:
-    rule = ACTIONS["cancel-end-of-cycle" if name == "cancel" else name]
-    summary = rule.summary if name != "cancel" else "Cancel at the end of the cycle or immediately."
-    return ConsoleAction(scope, key, f"service_action('{name}')", description, summary, show=show, mutates=True, key_display=display)
+def rules_of(name: str) -> tuple[ActionRule, ...]:
+    """The status-table rules behind a console action (cancel is both of its modes)."""
+    if name == "cancel":
+        return (ACTIONS["cancel-end-of-cycle"], ACTIONS["cancel-immediately"])
+    return (ACTIONS[name],)
+
+
+def applies(name: str, status: str) -> bool:
+    """Whether the action can start from `status` (the footer shows only those)."""
+    return any(rule.allows(status) for rule in rules_of(name))
+
+
+def _service_action(scope: str, key: str, name: str, description: str, display: str | None = None) -> ConsoleAction:
+    summary = "Cancel at the end of the cycle or immediately." if name == "cancel" else rules_of(name)[0].summary
+    return ConsoleAction(scope, key, f"service_action('{name}')", description, summary, show=True, mutates=True, key_display=display)
 
 
 def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
     target = "marked services (or the row under the cursor)" if scope == "services" else "this service"
     return (
-        _service_action(scope, "s", "suspend", "Suspend", show=scope == "detail"),
+        _service_action(scope, "s", "suspend", "Suspend"),
         _service_action(scope, "u", "unsuspend", "Unsuspend"),
         _service_action(scope, "c", "cancel", "Cancel"),
-        _service_action(scope, "r", "renew", "Renew", show=scope == "detail"),
+        _service_action(scope, "r", "renew", "Renew"),
         _service_action(scope, "t", "terminate", "Terminate"),
         _service_action(scope, "x", "delete", "Delete"),
         _service_action(scope, "plus", "add-days", "Add days", "+"),
-        _service_action(scope, "minus", "subtract-days", "Subtract days", "-"),
-        ConsoleAction(scope, "b", "bulk_menu", "Actions", f"A menu of every action, applied to the {target}.", show=True, mutates=True),
+        _service_action(scope, "minus", "subtract-days", "Sub days", "-"),
+        ConsoleAction(scope, "b", "bulk_menu", "More", f"A menu of every action, applied to the {target}.", show=True, mutates=True),
     )
 
 
 REGISTRY: tuple[ConsoleAction, ...] = (
-    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?"),
-    ConsoleAction("app", "colon", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.", key_display=":"),
-    ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J"),
+    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?", command="go: help"),
+    ConsoleAction("app", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.", key_display=":"),
+    ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J", command="go: jobs"),
+    ConsoleAction("app", "B", "app.last_bulk_run", "Last run", "The last bulk run: its progress while it goes on, then its results and retry failed.", key_display="B", command="bulk: last run"),
     ConsoleAction("app", "ctrl+q", "app.quit", "Quit", "Leave the console.", key_display="^q"),
     ConsoleAction("table", "up,k", "cursor_up", "Up", "Move the cursor up a row.", key_display="↑/k", palette=False),
     ConsoleAction("table", "down,j", "cursor_down", "Down", "Move the cursor down a row.", key_display="↓/j", palette=False),
     ConsoleAction("table", "pageup,ctrl+b", "page_up", "Page up", "Move up a screenful.", key_display="pgup", palette=False),
     ConsoleAction("table", "pagedown,ctrl+f", "page_down", "Page down", "Move down a screenful.", key_display="pgdn", palette=False),
+    ConsoleAction("table", "left", "scroll_columns(-1)", "Columns", "Show the columns to the left (id stays in view; ‹ in the header: more that way).", key_display="←", palette=False),
+    ConsoleAction("table", "right", "scroll_columns(1)", "Columns", "Show the columns to the right (id stays in view; › in the header: more that way).", key_display="→", palette=False),
     ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
     ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
     ConsoleAction("services", "enter", "open_service", "Open", "Open the service under the cursor (detail screen).", show=True, key_display="⏎"),
     ConsoleAction("services", "slash", "focus_filter", "Filter", "Filter: free text and status: product: server: customer: cycle: type: id: expires<7d.", show=True, key_display="/"),
-    ConsoleAction("services", "escape", "clear", "Clear", "Clear the marks, else the filter.", key_display="esc"),
+    ConsoleAction("services", "escape", "clear", "Clear", "Clear the marks, else the filter.", show=True, key_display="esc"),
     ConsoleAction("services", "space", "toggle_mark", "Mark", "Mark or unmark the row under the cursor.", show=True, key_display="spc"),
     ConsoleAction("services", "ctrl+a", "mark_all", "Mark all", "Mark every row that matches the filter, rows out of view included.", key_display="^a"),
     ConsoleAction("services", "o", "next_sort", "Sort", "Sort by the next column.", key_display="o"),
@@ -97,10 +120,10 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("services", "right_square_bracket", "next_tab", "Next tab", "Next status tab.", key_display="]"),
     ConsoleAction("services", "left_square_bracket", "previous_tab", "Prev tab", "Previous status tab.", key_display="["),
     *_service_actions("services"),
-    ConsoleAction("services", "n", "new_service", "New", "Create or import a service (two-step wizard).", show=True, mutates=True),
+    ConsoleAction("services", "n", "new_service", "New", "Create or import a service (two-step wizard).", mutates=True),
     ConsoleAction("services", "e", "edit_service", "Edit", "Edit the fields of the service under the cursor.", mutates=True),
     ConsoleAction("services", "ctrl+r", "reload", "Reload", "Read the list and the counts again.", key_display="^r"),
-    ConsoleAction("services", "q", "app.quit", "Quit", "Leave the console.", show=True, palette=False),
+    ConsoleAction("services", "q", "app.quit", "Quit", "Leave the console.", palette=False),
     *_service_actions("detail"),
     ConsoleAction("detail", "e", "edit_service", "Edit", "Edit the fields (a status change asks for a reason).", show=True, mutates=True),
     ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
@@ -115,6 +138,15 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("jobs", "f", "cycle_job_status", "Status", "Show failed, queued, running, all jobs in turn.", show=True),
     ConsoleAction("jobs", "ctrl+r", "reload", "Reload", "Read the queue again.", key_display="^r"),
     ConsoleAction("jobs", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
+    ConsoleAction("edit", "ctrl+s", "save", "Save", "Save the changed fields (refused, and reloaded, when someone else changed the service meanwhile).", show=True, mutates=True, key_display="^s"),
+    ConsoleAction("edit", "escape", "back", "Back", "Leave the form without saving.", show=True, key_display="esc"),
+    ConsoleAction("wizard", "escape", "back", "Back", "Step 2: back to step 1; step 1: leave the wizard.", show=True, key_display="esc"),
+    ConsoleAction("wizard", "enter", "next", "Next", "In a field: check step 1 and go on, or create (import) the service.", key_display="⏎", bound=False),
+    ConsoleAction("bulk", "escape", "close", "Close", "Close the run's screen; a run still going goes on in the background (the status line shows it).", show=True, key_display="esc"),
+    ConsoleAction("dialog", "escape", "cancel", "Cancel", "Close the dialog; nothing is done.", show=True, key_display="esc"),
+    ConsoleAction("dialog", "tab", "focus_next", "Next field", "The next field or button (shift+tab: the one before).", key_display="tab", bound=False),
+    ConsoleAction("dialog", "enter", "confirm", "Confirm", "In a field: confirm the dialog; on a button: press it.", key_display="⏎", bound=False),
+    ConsoleAction("help", "escape,q,question_mark", "close", "Close", "Close this help.", show=True, key_display="esc/q/?"),
 )
 
 
@@ -124,7 +156,7 @@ def in_scope(scope: str) -> tuple[ConsoleAction, ...]:
 
 def bindings(scope: str) -> list[Binding]:
     """The key bindings of a scope, built from the registry."""
-    return [entry.binding() for entry in in_scope(scope)]
+    return [entry.binding() for entry in in_scope(scope) if entry.bound]
 
 
 def mutating_actions(scopes: Iterable[str]) -> frozenset[str]:

@@ -9,29 +9,40 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from svcconsole.console.actions import BULK_MENU, REGISTRY
+from svcconsole.core import parse
+from svcconsole.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
+
+
+def service_id_in(query: str) -> int | None:
+    """The id a palette query such as "open service 12" or "#12" names, when it is a valid id."""
+    words = query.strip().lower().removeprefix("open").strip().removeprefix("service").strip().lstrip("#")
+    try:
+        return parse.parse_id("id", words) if words else None
+    except InvalidInput:
+        return None
 
 
 class ConsoleCommands(Provider):
     """Commands with area prefixes: "go: jobs", "service: suspend", "open service 123"."""
 
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """Every command that applies here; in read-only mode none that changes anything."""
         app: ConsoleApp = self.app  # type: ignore[assignment]
         screen = self.screen
-        entries: list[tuple[str, str, Callable[[], object]]] = [
-            ("go: services", "The service list.", app.show_services),
-            ("go: jobs", "The module queue (retry, resolve).", app.action_jobs),
-            ("go: help", "Every key.", app.action_help),
-            ("go: new service", "Create or import a service (wizard).", app.new_service),
-        ]
-        if hasattr(screen, "action_service_action"):
+        acting = app.can_act
+        entries: list[tuple[str, str, Callable[[], object]]] = [("go: services", "The service list.", app.show_services)]
+        if acting:
+            entries.append(("go: new service", "Create or import a service (wizard).", app.new_service))
+        entries += [(entry.command, entry.help, partial(app.run_action, entry.action)) for entry in REGISTRY if entry.command and (acting or not entry.mutates)]
+        if acting and hasattr(screen, "action_service_action"):
             for name, title in BULK_MENU:
                 entries.append((f"service: {title.lower()}", "On the marked services, or the one under the cursor.", partial(screen.action_service_action, name)))
         scope = getattr(screen, "SCOPE", None)
         for entry in REGISTRY:
-            if entry.palette and entry.scope == scope and "service_action" not in entry.action and not entry.action.startswith("app."):
+            if entry.palette and entry.scope == scope and "service_action" not in entry.action and not entry.action.startswith("app.") and (acting or not entry.mutates):
                 entries.append((f"{scope}: {entry.description.lower()}", entry.help, partial(screen.run_action, entry.action)))
         return entries
 
@@ -41,9 +52,8 @@ class ConsoleCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         app: ConsoleApp = self.app  # type: ignore[assignment]
-        words = query.strip().lower().removeprefix("open").removeprefix("service").strip().lstrip("#")
-        if words.isdigit() and len(words) <= 12:
-            service_id = int(words)
+        service_id = service_id_in(query)
+        if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="The detail screen of that service.")
         matcher = self.matcher(query)
         for title, help_text, callback in self._entries():

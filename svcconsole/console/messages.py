@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from textual.message import Message
 
-from svcconsole.core.bulk import ItemResult, RunReport
+from svcconsole.core.bulk import ItemResult, Matching, RunReport
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 
@@ -41,11 +41,12 @@ class FilterRejected(Message):
 
 @dataclass
 class CountsLoaded(Message):
-    """The total and the per-status counts of the filter were computed."""
+    """The total, the per-status counts of the filter line and each tab's count were computed."""
 
     generation: int
     total: int
     by_status: dict[str, int]
+    tabs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,7 +58,8 @@ class RowsLoaded(Message):
 
 @dataclass
 class SelectionResolved(Message):
-    """The ids an action applies to were resolved (marks, mark-all, or the cursor row)."""
+    """The services an action applies to were resolved: listed `ids` (marks or the cursor row),
+    or `matching`, every row of a filter (a mark-all), which is never listed."""
 
     action: str
     ids: list[int] | None
@@ -65,6 +67,7 @@ class SelectionResolved(Message):
     hidden: int
     marked: bool
     label: str
+    matching: Matching | None = None
 
 
 @dataclass
@@ -82,22 +85,56 @@ class ActionFinished(Message):
 
 
 @dataclass
-class BulkProgressed(Message):
-    """More items of a bulk run ended (coalesced: only the newest matters)."""
+class BulkRunStarted(Message):
+    """The console's bulk run `key` was written as run `run_id` of `total` services."""
 
+    key: int
+    run_id: int
+    total: int
+
+
+@dataclass
+class BulkProgressed(Message):
+    """More items of bulk run `key` ended (coalesced: only the newest of a run matters)."""
+
+    key: int
     done: int
     total: int
-    last: ItemResult | None = None
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, BulkProgressed)
+        return isinstance(message, BulkProgressed) and message.key == self.key
 
 
 @dataclass
 class BulkRunFinished(Message):
-    """A bulk run ended: every item has its outcome."""
+    """Bulk run `key` ended: how many of its items ended each way."""
 
-    report: RunReport
+    key: int
+    totals: dict[str, int]
+
+
+@dataclass
+class BulkRunFailed(Message):
+    """Bulk run `key` was refused or stopped (`error`, one line)."""
+
+    key: int
+    error: str
+
+
+@dataclass
+class BulkResultsLoaded(Message):
+    """A page of a finished run's items (failed first) and its outcome counts were read."""
+
+    run_id: int
+    totals: dict[str, int]
+    items: list[ItemResult]
+
+
+@dataclass
+class RetryListed(Message):
+    """The failed services of a run were listed, to run the action on them again."""
+
+    ids: list[int]
 
 
 @dataclass

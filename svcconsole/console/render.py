@@ -16,15 +16,31 @@ from rich.text import Text
 from svcconsole.core import clock
 from svcconsole.core.parse import inert
 
+BLUE = "#5fafff"
+GREEN = "#5fd75f"
+ORANGE = "#ffaf00"
+VIOLET = "#d787ff"
+GREY = "#a8a8a8"
+RED = "#ff8787"
+DARK_GREY = "#6c6c6c"
+TEAL = "#5fd7d7"
+"""Colours of the xterm 256-colour cube, so a 256-colour terminal shows exactly these, and
+explicit, so no theme maps two of them to one (ANSI red and magenta are both #f4005f in
+Textual's default theme)."""
+
 STATUS_STYLES = {
-    "pending": "bold yellow",
-    "active": "green",
-    "suspended": "bold dark_orange",
-    "expired": "magenta",
-    "cancelled": "bright_black",
-    "terminated": "red",
-    "deleted": "dim",
+    "pending": f"bold {BLUE}",
+    "active": GREEN,
+    "suspended": f"bold {ORANGE}",
+    "expired": VIOLET,
+    "cancelled": GREY,
+    "terminated": f"bold {RED}",
+    "deleted": f"strike {DARK_GREY}",
 }
+IN_PROGRESS_STYLE = f"italic {TEAL}"
+ROW_BACKGROUNDS = {"cursor": "#3a3a3a", "cursor-unfocused": "#303030", "marked": "#00005f"}
+"""The list's cursor and marked rows: greys and a navy of the 256-colour palette, on which
+every status colour keeps a contrast of 4:1 or more."""
 
 
 def plain(value: Any) -> str:
@@ -53,7 +69,7 @@ def status_text(status: str, suspend_kind: str | None = None, operation: str | N
     result.append(label, STATUS_STYLES.get(status, ""))
     if operation:
         result.append(" · ", "dim")
-        result.append(f"in progress: {plain(operation)}", "italic cyan")
+        result.append(f"in progress: {plain(operation)}", IN_PROGRESS_STYLE)
     return result
 
 

@@ -1,18 +1,20 @@
 """Marks on the service list: explicit ids, or "every row matching a filter" minus exclusions.
 
 A mark-all is kept as its filter and the rows unmarked since, never as a list of loaded rows;
-its ids are streamed with `queries.iter_ids` in a worker when an action runs.
+an action on it is a `bulk.Matching` selection, whose items the database writes itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from svcconsole.core.bulk import Matching
 from svcconsole.store import queries
+from svcconsole.store.models import Service
 from svcconsole.store.queries import ServiceFilter
-from svcconsole.store.window import count_matching
 
 
 @dataclass
@@ -71,22 +73,39 @@ class Marks:
 
 @dataclass
 class ResolvedSelection:
-    """The services an action applies to, and how many of them the current filter hides."""
+    """The services an action applies to (listed `ids`, or a `matching` mark-all), how many,
+    and how many of them the current filter hides."""
 
-    ids: list[int]
+    ids: list[int] | None
+    matching: Matching | None
+    count: int
     hidden: int
     marked: bool
 
 
+def _count(session: Session, filters: tuple[ServiceFilter, ...], ids: list[int] | None = None) -> int:
+    """How many services match every filter (and are among `ids`, when given, counted in chunks)."""
+    query = select(func.count()).select_from(Service)
+    for service_filter in filters:
+        query = queries.filtered(query, service_filter)
+    if ids is None:
+        return session.execute(query).scalar_one()
+    return sum(session.execute(query.where(Service.id.in_(ids[offset : offset + 500]))).scalar_one() for offset in range(0, len(ids), 500))  # type: ignore[union-attr]
+
+
 def resolve(session: Session, marks: Marks, current: ServiceFilter, cursor_id: int | None) -> ResolvedSelection:
-    """The ids of the marked services (or the cursor row), with the hidden-by-filter count."""
+    """What the marks (or the cursor row) select, with the hidden-by-filter count, by counting:
+    a mark-all is never turned into a list of ids."""
     if not marks:
-        return ResolvedSelection([cursor_id] if cursor_id is not None else [], 0, False)
+        ids = [cursor_id] if cursor_id is not None else []
+        return ResolvedSelection(ids, None, len(ids), 0, False)
     if marks.all_filter is not None:
-        ids = [identifier for identifier in queries.iter_ids(session, marks.all_filter) if identifier not in marks.excluded]
+        excluded = sorted(marks.excluded)
+        matching = Matching(marks.all_filter, frozenset(excluded))
+        total = _count(session, (marks.all_filter,)) - _count(session, (marks.all_filter,), excluded)
         if marks.all_filter == current:
-            return ResolvedSelection(ids, 0, True)
-    else:
-        ids = sorted(marks.ids)
-    visible = count_matching(session, current, ids)
-    return ResolvedSelection(ids, len(ids) - visible, True)
+            return ResolvedSelection(None, matching, total, 0, True)
+        visible = _count(session, (marks.all_filter, current)) - _count(session, (marks.all_filter, current), excluded)
+        return ResolvedSelection(None, matching, total, total - visible, True)
+    ids = sorted(marks.ids)
+    return ResolvedSelection(ids, None, len(ids), len(ids) - _count(session, (current,), ids), True)

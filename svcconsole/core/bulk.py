@@ -26,15 +26,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, literal, update
 from sqlmodel import Session, func, select
 
 from svcconsole.core import clock, jobs, leases, services
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS
+from svcconsole.store import queries
 from svcconsole.store.engine import Database, is_retryable_conflict
-from svcconsole.store.models import BulkItem, BulkRun, Job
+from svcconsole.store.models import BulkItem, BulkRun, Job, Service
+from svcconsole.store.queries import ServiceFilter
 
 log = logging.getLogger("svcconsole.bulk")
 
@@ -61,14 +63,34 @@ class ItemResult:
     message: str
 
 
+@dataclass(frozen=True)
+class Matching:
+    """Every service a filter matches but `excluded`: a selection too large to list (a mark-all).
+
+    Its items are written by one INSERT ... SELECT, so no list of ids is ever held in memory.
+    """
+
+    service_filter: ServiceFilter
+    excluded: frozenset[int] = frozenset()
+
+    def selection(self) -> dict[str, Any]:
+        """What the selection key records of it (the filter's fields, the excluded ids)."""
+        fields = {name: value for name, value in vars(self.service_filter).items() if name != "terms"}
+        return {"matching": fields, "excluded": sorted(self.excluded)}
+
+
 @dataclass
 class RunReport:
     run_id: int | None
     action: str
     items: list[ItemResult] = field(default_factory=list)
     resumed: bool = False
+    totals: dict[str, int] | None = None
+    """The outcome counts when the report was read without its items (`process(..., items=False)`)."""
 
     def count(self, outcome: str) -> int:
+        if self.totals is not None:
+            return self.totals.get(outcome, 0)
         return sum(1 for item in self.items if item.outcome == outcome)
 
     @property
@@ -103,7 +125,7 @@ def start(
     actor: Actor,
     action: str,
     params: dict[str, Any],
-    service_ids: Sequence[int],
+    service_ids: Sequence[int] | Matching,
     *,
     selection: Any,
 ) -> tuple[int, bool]:
@@ -132,20 +154,36 @@ def start(
             params=params,
             selection_key=key,
             actor=actor.name,
-            total=len(service_ids),
+            total=0 if isinstance(service_ids, Matching) else len(service_ids),
             started_at=clock.now(),
         )
         session.add(run)
         session.flush()
-        rows = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
-        for offset in range(0, len(rows), 5000):
-            session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+        alone: int | None = None
+        if isinstance(service_ids, Matching):
+            run.total = _insert_matching(session, run.id or 0, service_ids)
+            session.add(run)
+        else:
+            rows = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
+            for offset in range(0, len(rows), 5000):
+                session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+            if len(rows) == 1:
+                alone = rows[0]["service_id"]
         leases.take(session, _lease_name(run.id or 0))
-        if len(rows) == 1:
-            _apply_chunk(session, actor, run.id or 0, action, params, [rows[0]["service_id"]], alone=True)
+        if alone is not None:
+            _apply_chunk(session, actor, run.id or 0, action, params, [alone], alone=True)
         return run.id or 0, False
 
     return db.transaction(work)
+
+
+def _insert_matching(session: Session, run_id: int, selection: Matching) -> int:
+    """Write a pending item for every service the selection matches; returns how many."""
+    chosen = queries.filtered(select(literal(run_id), Service.id, literal("pending")), selection.service_filter)
+    if selection.excluded:
+        chosen = chosen.where(Service.id.not_in(sorted(selection.excluded)))  # type: ignore[union-attr]
+    session.execute(insert(BulkItem).from_select(["run_id", "service_id", "outcome"], chosen))
+    return session.exec(select(func.count()).select_from(BulkItem).where(BulkItem.run_id == run_id)).one()
 
 
 def process(
@@ -156,8 +194,10 @@ def process(
     progress: Progress | None = None,
     concurrency: int = jobs.DEFAULT_CONCURRENCY,
     per_server: int = jobs.DEFAULT_PER_SERVER,
+    items: bool = True,
 ) -> RunReport:
-    """Apply a run's pending items, run the jobs they queued, and report every item."""
+    """Apply a run's pending items, run the jobs they queued, and report every item (or, with
+    `items=False`, only how many ended each way, for runs too large to hold in memory)."""
     lease_name = _lease_name(run_id)
     owner = leases.holder()
     if not db.transaction(lambda session: leases.take(session, lease_name)):
@@ -202,7 +242,7 @@ def process(
         db.transaction(lambda session: _finish(session, run_id))
     finally:
         db.transaction(lambda session: leases.drop(session, lease_name))
-    return report(db, run_id)
+    return report(db, run_id) if items else summary(db, run_id)
 
 
 def _apply_chunk(
@@ -268,6 +308,32 @@ def _finish(session: Session, run_id: int) -> None:
         if run is not None and run.finished_at is None:
             run.finished_at = clock.now()
             session.add(run)
+
+
+def outcome_counts(session: Session, run_id: int) -> dict[str, int]:
+    """How many of a run's items ended each way (ok, failed, skipped, pending)."""
+    rows = session.exec(select(BulkItem.outcome, func.count()).where(BulkItem.run_id == run_id).group_by(BulkItem.outcome)).all()
+    return {outcome: number for outcome, number in rows}
+
+
+def summary(db: Database, run_id: int) -> RunReport:
+    """A run's report with its outcome counts only (no items)."""
+    with db.read() as session:
+        run = session.get(BulkRun, run_id)
+        if run is None:
+            raise NotFound(f"bulk: no run {run_id}")
+        return RunReport(run_id, run.action, totals=outcome_counts(session, run_id))
+
+
+def items_page(session: Session, run_id: int, outcome: str, *, after: int = 0, limit: int = 500) -> list[ItemResult]:
+    """A run's items with one outcome, by service id after `after` (a keyset page)."""
+    rows = session.exec(
+        select(BulkItem.service_id, BulkItem.message)
+        .where(BulkItem.run_id == run_id, BulkItem.outcome == outcome, BulkItem.service_id > after)
+        .order_by(BulkItem.service_id)
+        .limit(limit)
+    ).all()
+    return [ItemResult(service_id, outcome, message or "") for service_id, message in rows]
 
 
 def report(db: Database, run_id: int) -> RunReport:

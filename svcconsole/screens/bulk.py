@@ -1,4 +1,9 @@
-"""A bulk run: a progress bar while it runs, then one line per service and "retry failed"."""
+"""A bulk run's screen: a progress bar while it runs, then one line per service and "retry failed".
+
+The run itself belongs to the app (`console.bulk_runs`): this screen can be closed while it
+goes on and opened again. Results are read from the run's items in the database, failed ones
+first, at most SHOWN_ITEMS of them, so a run over a million services costs no more to show.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +12,42 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from svcconsole.console import render
-from svcconsole.console.messages import ActionFailed, BulkProgressed, BulkRunFinished
+from svcconsole.console.actions import bindings
+from svcconsole.console.bulk_runs import OUTCOMES, BulkRunState
+from svcconsole.console.messages import BulkResultsLoaded, RetryListed
 from svcconsole.core import bulk
-from svcconsole.core.errors import SvcError
-from svcconsole.screens.dialogs import ActionRequest
-from svcconsole.store import queries
-from svcconsole.store.queries import ServiceFilter
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
-OUTCOME_STYLES = {"ok": "green", "failed": "bold red", "skipped": "yellow", "pending": "cyan"}
+OUTCOME_STYLES = {"ok": render.GREEN, "failed": f"bold {render.RED}", "skipped": render.ORANGE, "pending": render.BLUE}
+SHOWN_ORDER = ("failed", "skipped", "pending", "ok")
 SHOWN_ITEMS = 2000
+PAGE = 500
+
+
+def rest_line(totals: dict[str, int], shown: dict[str, int], run_id: int) -> Text:
+    """The line under a cut list: how many more of each outcome, and where to see them all."""
+    more = {outcome: totals.get(outcome, 0) - shown.get(outcome, 0) for outcome in OUTCOMES}
+    parts = ", ".join(f"{number:,} {outcome}" for outcome, number in more.items() if number > 0)
+    return Text(f"{sum(more.values()):,} more: {parts} (svcconsole services bulk show {run_id})", style="dim")
 
 
 class BulkRunScreen(ModalScreen[bool]):
-    """Runs one action over many services through `core.bulk` in a worker, and reports each."""
+    """One bulk run of the console: its progress, then its results; closing never stops it."""
 
-    BINDINGS = [Binding("escape", "close", "Close", show=False)]
+    BINDINGS = bindings("bulk")
 
-    def __init__(self, request: ActionRequest, ids: list[int] | None, *, selection_filter: ServiceFilter | None = None, excluded: set[int] | None = None, count: int = 0) -> None:
+    def __init__(self, run: BulkRunState) -> None:
         super().__init__(classes="dialog-screen")
-        self.request = request
-        self.ids = ids
-        self.selection_filter = selection_filter
-        self.excluded = excluded or set()
-        self.count = len(ids) if ids is not None else count
-        self.report: bulk.RunReport | None = None
-        self.running = False
+        self.run = run
+        self.totals: dict[str, int] = {}
+        self.shown: dict[str, int] = {}
 
     @property
     def console_app(self) -> "ConsoleApp":
@@ -48,115 +55,127 @@ class BulkRunScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="bulk-run"):
-            yield Static(Text(f"{self.request.title}: {render.plural(self.count, 'service')}", style="bold"), id="bulk-title")
-            yield ProgressBar(total=max(self.count, 1), show_eta=False, id="bulk-progress")
+            yield Static(id="bulk-title")
+            yield ProgressBar(total=max(self.run.expected, 1), show_eta=False, id="bulk-progress")
             yield Static("starting…", id="bulk-summary")
             yield DataTable(id="bulk-items", cursor_type="row", zebra_stripes=False)
             with Horizontal(classes="buttons"):
                 yield Button("Retry failed", id="retry", disabled=True)
-                yield Button("Close", id="close", disabled=True, variant="primary")
+                yield Button("Close", id="close", variant="primary")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column("id", key="id", width=8)
         table.add_column("outcome", key="outcome", width=8)
         table.add_column("message", key="message")
-        table.display = False
-        self.start(self.ids)
+        self.console_app.bulk_changed.subscribe(self, self._changed)
+        self._show(self.run)
 
-    def start(self, ids: list[int] | None) -> None:
-        self.running = True
-        self.query_one("#retry", Button).disabled = True
-        self.query_one("#close", Button).disabled = True
-        self._run(ids)
+    def _changed(self, run: BulkRunState) -> None:
+        if run is self.run:
+            self._show(run)
 
-    @work(thread=True, exclusive=True, group="bulk-run")
-    def _run(self, ids: list[int] | None) -> None:
-        app = self.console_app
-        if ids is None:
-            assert self.selection_filter is not None
-            with app.db.read() as session:
-                ids = [identifier for identifier in queries.iter_ids(session, self.selection_filter) if identifier not in self.excluded]
-        total = len(ids)
-        done = 0
+    def _show(self, run: BulkRunState) -> None:
+        """Draw the run as it stands; once it ended, read its results."""
+        title = Text(f"{run.request.title}: {render.plural(run.expected, 'service')}", style="bold")
+        if run.run_id is not None:
+            title.append(f"  (run {run.run_id})", "dim")
+        self.query_one("#bulk-title", Static).update(title)
+        self.query_one(ProgressBar).update(total=max(run.expected, 1), progress=run.done)
+        table = self.query_one(DataTable)
+        retry = self.query_one("#retry", Button)
+        if run.error:
+            self.query_one("#bulk-summary", Static).update(Text(render.plain(run.error), style="bold red"))
+            table.display, retry.disabled = False, True
+        elif run.running:
+            line = Text(f"{run.done:,} of {run.expected:,} done")
+            line.append("  (close: it goes on in the background)", "dim")
+            self.query_one("#bulk-summary", Static).update(line)
+            table.display, retry.disabled = False, True
+        else:
+            run.seen = True
+            self.query_one("#bulk-summary", Static).update(self._summary(run.totals))
+            if run.run_id is not None:
+                self._load_results(run.run_id)
 
-        def progress(item: bulk.ItemResult) -> None:
-            nonlocal done
-            done += 1
-            self.post_message(BulkProgressed(done, total, item))
-
-        try:
-            report = bulk.run(app.db, app.actor, self.request.action, self.request.params, ids, selection={"ids": sorted(set(ids))}, progress=progress)
-        except SvcError as error:
-            self.post_message(ActionFailed(error.message))
-            return
-        self.post_message(BulkRunFinished(report))
-
-    @on(BulkProgressed)
-    def _progressed(self, message: BulkProgressed) -> None:
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(message.total, 1), progress=message.done)
-        self.query_one("#bulk-summary", Static).update(f"{message.done:,} of {message.total:,} done")
-
-    @on(ActionFailed)
-    def _failed(self, message: ActionFailed) -> None:
-        message.stop()
-        self.running = False
-        self.query_one("#bulk-summary", Static).update(Text(render.plain(message.error), style="bold red"))
-        self.query_one("#close", Button).disabled = False
-        self.query_one("#close", Button).focus()
-        self.notify(render.plain(message.error), severity="error", markup=False)
-
-    @on(BulkRunFinished)
-    def _finished(self, message: BulkRunFinished) -> None:
-        self.running = False
-        report = message.report
-        self.report = report
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(len(report.items), 1), progress=len(report.items))
+    def _summary(self, totals: dict[str, int]) -> Text:
         summary = Text()
-        for outcome in ("ok", "failed", "skipped", "pending"):
-            number = report.count(outcome)
-            if number:
+        for outcome in OUTCOMES:
+            if totals.get(outcome):
                 if summary:
                     summary.append(", ")
-                summary.append(f"{number:,} {outcome}", OUTCOME_STYLES[outcome])
-        summary.append(f"  (run {report.run_id})", "dim")
-        self.query_one("#bulk-summary", Static).update(summary)
+                summary.append(f"{totals[outcome]:,} {outcome}", OUTCOME_STYLES[outcome])
+        if not summary:
+            summary.append("nothing to do")
+        return summary
+
+    @work(thread=True, exclusive=True, group="bulk-results")
+    def _load_results(self, run_id: int) -> None:
+        """The run's outcome counts and its first SHOWN_ITEMS items, failed, skipped, pending, ok."""
+        items: list[bulk.ItemResult] = []
+        with self.console_app.db.read() as session:
+            totals = bulk.outcome_counts(session, run_id)
+            for outcome in SHOWN_ORDER:
+                after = 0
+                while len(items) < SHOWN_ITEMS:
+                    page = bulk.items_page(session, run_id, outcome, after=after, limit=min(PAGE, SHOWN_ITEMS - len(items)))
+                    items.extend(page)
+                    if len(page) < PAGE:
+                        break
+                    after = page[-1].service_id
+        self.post_message(BulkResultsLoaded(run_id, totals, items))
+
+    @on(BulkResultsLoaded)
+    def _results_loaded(self, message: BulkResultsLoaded) -> None:
+        if message.run_id != self.run.run_id:
+            return
+        self.totals = message.totals
+        self.shown = {outcome: sum(1 for item in message.items if item.outcome == outcome) for outcome in OUTCOMES}
         table = self.query_one(DataTable)
         table.clear()
-        order = {"failed": 0, "skipped": 1, "pending": 2, "ok": 3}
-        items = sorted(report.items, key=lambda item: (order.get(item.outcome, 9), item.service_id))
-        for item in items[:SHOWN_ITEMS]:
+        for item in message.items:
             table.add_row(str(item.service_id), Text(item.outcome, OUTCOME_STYLES.get(item.outcome, "")), Text(render.plain(item.message)))
-        if len(items) > SHOWN_ITEMS:
-            table.add_row("…", "", Text(f"{len(items) - SHOWN_ITEMS:,} more ok (svcconsole services bulk show {report.run_id})", style="dim"))
+        if sum(message.totals.values()) > len(message.items):
+            table.add_row("…", "", rest_line(message.totals, self.shown, message.run_id))
         table.display = True
-        failed = report.count("failed")
+        failed = message.totals.get("failed", 0)
         retry = self.query_one("#retry", Button)
         retry.disabled = failed == 0
-        retry.label = f"Retry failed ({failed})" if failed else "Retry failed"
-        self.query_one("#close", Button).disabled = False
+        retry.label = f"Retry failed ({failed:,})" if failed else "Retry failed"
+        retry.refresh(layout=True)
         (retry if failed else self.query_one("#close", Button)).focus()
 
     @on(Button.Pressed, "#retry")
     def _retry(self) -> None:
-        if self.report is None or self.running:
+        if self.run.running or self.run.run_id is None or not self.totals.get("failed"):
             return
-        failed = [item.service_id for item in self.report.items if item.outcome == "failed"]
-        if not failed:
+        self.query_one("#retry", Button).disabled = True
+        self._list_failed(self.run.run_id)
+
+    @work(thread=True, exclusive=True, group="bulk-retry")
+    def _list_failed(self, run_id: int) -> None:
+        ids: list[int] = []
+        with self.console_app.db.read() as session:
+            while True:
+                page = bulk.items_page(session, run_id, "failed", after=ids[-1] if ids else 0, limit=PAGE)
+                ids.extend(item.service_id for item in page)
+                if len(page) < PAGE:
+                    break
+        self.post_message(RetryListed(ids))
+
+    @on(RetryListed)
+    def _retry_listed(self, message: RetryListed) -> None:
+        if not message.ids:
             return
-        self.count = len(failed)
-        self.query_one("#bulk-title", Static).update(Text(f"{self.request.title}: retry {render.plural(len(failed), 'failed service')}", style="bold"))
-        self.query_one(DataTable).display = False
-        self.start(failed)
+        self.run = self.console_app.start_bulk(self.run.request, message.ids, len(message.ids))
+        self.query_one(DataTable).clear()
+        self._show(self.run)
 
     @on(Button.Pressed, "#close")
     def _close_pressed(self) -> None:
         self.action_close()
 
     def action_close(self) -> None:
-        if self.running:
-            self.notify("the run is still going; it ends on its own", severity="warning")
-            return
+        if self.run.running:
+            self.notify("the run goes on in the background; B or the palette's 'bulk: last run' shows it", timeout=4)
         self.dismiss(True)

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console import render
-from svcconsole.console.actions import bindings, mutating_actions
+from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
 from svcconsole.core import activity, billing, services
 from svcconsole.core.errors import SvcError
@@ -188,9 +188,12 @@ class DetailScreen(TabbedDetail):
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Changes are off for viewers and in read-only mode; R works on the Panel tab only."""
+        """Changes are off for viewers and in read-only mode; a service action shows only when the
+        service's status allows it; R works on the Panel tab only."""
         if action in self.MUTATING and not self.console_app.can_act:
             return None
+        if action == "service_action" and parameters and self.detail is not None:
+            return applies(str(parameters[0]), self.detail.service.status)
         if action == "ask_panel":
             return self.tabs.active == "panel"
         return super().check_action(action, parameters)
@@ -250,6 +253,7 @@ class DetailScreen(TabbedDetail):
             return
         detail: ServiceDetail = message.detail
         self.detail = detail
+        self.refresh_bindings()
         tz = self.console_app.tz
         service = detail.service
         self.query_one("#detail-header", Static).update(header_text(detail, tz))

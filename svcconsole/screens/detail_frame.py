@@ -21,9 +21,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from svcconsole.console import render
+from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column
 from svcconsole.widgets.tabs import step_tab
@@ -136,7 +137,7 @@ class TabbedDetail(Screen[None]):
             for pane_id, title in self.TABS:
                 with TabPane(title, id=pane_id):
                     yield from self.compose_pane(pane_id)
-        yield Footer(compact=True)
+        yield ContextFooter()
 
     def compose_top(self) -> ComposeResult:
         yield from ()

@@ -14,13 +14,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from svcconsole.console import render
-from svcconsole.console.actions import BULK_MENU
+from svcconsole.console.actions import BULK_MENU, bindings
 from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import billing, parse, services
 from svcconsole.core.errors import SvcError
@@ -76,6 +76,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
     """
 
     FRAME_ID = "action-dialog"
+    BINDINGS = bindings("dialog")
 
     def __init__(self, action: str, label: str, count: int, hidden: int, *, service_id: int | None = None, renew_mode: str = RENEW_NOW) -> None:
         super().__init__()
@@ -245,7 +246,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
 class BulkMenu(ModalScreen[str | None]):
     """Every action that applies to several services, to pick one."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS = bindings("dialog")
 
     def __init__(self, label: str) -> None:
         super().__init__(classes="dialog-screen")
@@ -273,7 +274,7 @@ class BulkMenu(ModalScreen[str | None]):
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; No is focused."""
 
-    BINDINGS = [Binding("escape", "no", "No", show=False)]
+    BINDINGS = bindings("dialog")
 
     def __init__(self, question_text: str, yes: str = "Yes") -> None:
         super().__init__(classes="dialog-screen")
@@ -290,7 +291,7 @@ class ConfirmDialog(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
 
-    def action_no(self) -> None:
+    def action_cancel(self) -> None:
         self.dismiss(False)
 
     @on(Button.Pressed)
@@ -301,7 +302,7 @@ class ConfirmDialog(ModalScreen[bool]):
 class PromptDialog(ModalScreen[str | None]):
     """One line of text (a reason, a note); empty is refused when `required`."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS = bindings("dialog")
 
     def __init__(self, question_text: str, *, placeholder: str = "", required: bool = False) -> None:
         super().__init__(classes="dialog-screen")

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Select, Static
 
 from svcconsole.console import render
+from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
 from svcconsole.core import services
 from svcconsole.core.cycles import BillingCycle
@@ -72,7 +72,7 @@ class EditConflicted(Message):
 class EditScreen(Screen[None]):
     """The fields of one service, saved through `core.services.edit_service`."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=True, key_display="esc"), Binding("ctrl+s", "save", "Save", show=True, key_display="^s")]
+    BINDINGS = bindings("edit")
 
     def __init__(self, service_id: int) -> None:
         super().__init__()

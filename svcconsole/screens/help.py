@@ -5,12 +5,11 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from svcconsole.console.actions import REGISTRY, SCOPES, ConsoleAction
+from svcconsole.console.actions import REGISTRY, SCOPES, ConsoleAction, bindings
 from svcconsole.core.filters import FILTER_HELP
 
 
@@ -33,18 +32,15 @@ def help_table(
             if entry.mutates:
                 line.append("  (off in read-only mode)", "dim")
             table.add_row(entry.shown_key, line)
-    table.add_row("", Text("Dialogs", style="bold underline"))
-    table.add_row("tab", "Next field or button; enter confirms; esc cancels.")
-    table.add_row("", Text("Filter", style="bold underline"))
-    table.add_row("/", filter_help)
-    table.add_row("ctrl+p", "The command palette (also :).")
+    table.add_row("", Text("Filter syntax", style="bold underline"))
+    table.add_row("", filter_help)
     return table
 
 
 class HelpScreen(ModalScreen[None]):
     """Every binding of the console, from the same registry the bindings are built from."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=False)]
+    BINDINGS = bindings("help")
 
     def __init__(self, table: Table | None = None, title: str = "svcconsole keys") -> None:
         super().__init__()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
 STATUS_FILTERS = ("failed", "queued", "running", None)
-JOB_STYLES = {"failed": "bold red", "queued": "cyan", "running": "yellow", "succeeded": "green", "resolved": "dim"}
+JOB_STYLES = {"failed": f"bold {render.RED}", "queued": render.BLUE, "running": render.TEAL, "succeeded": render.GREEN, "resolved": render.GREY}
 
 
 class JobsScreen(Screen[None]):

@@ -17,18 +17,22 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.timer import Timer
+from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from svcconsole.console import render
-from svcconsole.console.actions import bindings, mutating_actions
+from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, SelectionResolved, SettingsLoaded
 from svcconsole.console.selection import Marks, resolve
 from svcconsole.core import filters, services
+from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store import queries
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 from svcconsole.widgets.inputs import InertInput as Input
@@ -38,6 +42,13 @@ if TYPE_CHECKING:
 
 SORT_ORDER = tuple(SORT_COLUMNS)
 LISTED = tuple(status.value for status in LISTED_STATUSES)
+FILTER_DEBOUNCE_SECONDS = 0.08
+"""How long the filter line waits for the next keystroke before it queries: a burst of typing
+runs one page query and one count, not one per character."""
+
+
+def marked_label(count: int) -> str:
+    return f"{count:,} marked service{'s' if count != 1 else ''}"
 
 
 def with_tab(service_filter: ServiceFilter, tab: str) -> ServiceFilter:
@@ -56,6 +67,11 @@ def total_from_counts(service_filter: ServiceFilter, by_status: dict[str, int]) 
         return 0
     statuses = service_filter.statuses or (LISTED if not service_filter.include_deleted else tuple(by_status))
     return sum(by_status.get(status, 0) for status in statuses)
+
+
+def tab_counts(text_filter: ServiceFilter, by_status: dict[str, int]) -> dict[str, int]:
+    """What each tab would list under the filter line (All included), so a tab's count is its rows."""
+    return {tab: total_from_counts(with_tab(text_filter, tab), by_status) for tab in ("all", *LISTED)}
 
 
 class ServiceListScreen(Screen[None]):
@@ -79,6 +95,8 @@ class ServiceListScreen(Screen[None]):
         self.total: int | None = None
         self.by_status: dict[str, int] | None = None
         self.filter_error: str | None = None
+        self._filter_timer: Timer | None = None
+        self._footer_state: tuple[object, ...] = ()
 
     @property
     def console_app(self) -> "ConsoleApp":
@@ -92,7 +110,7 @@ class ServiceListScreen(Screen[None]):
             yield Static(id="filter-error")
             yield ServiceTable(self.new_window(), is_marked=self._is_marked, id="table")
             yield Static(id="statusline")
-        yield Footer(compact=True)
+        yield ContextFooter()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -101,6 +119,15 @@ class ServiceListScreen(Screen[None]):
         self._render_title()
         self._render_status()
         self._load_settings_then_list()
+        bulk_changed = getattr(self.app, "bulk_changed", None)
+        if bulk_changed is not None:
+            bulk_changed.subscribe(self, self._bulk_changed)
+
+    def _bulk_changed(self, run: Any) -> None:
+        """A bulk run moved on: the status line shows it; once it ended, the rows are read again."""
+        self._render_status()
+        if run.finished:
+            self.reload(keep_position=True)
 
     # ------------------------------------------------------------------ helpers
 
@@ -148,12 +175,34 @@ class ServiceListScreen(Screen[None]):
         if self.filter_text and not self.query_one("#filter", Input).display:
             line.append(" · filter: ", "dim")
             line.append(render.plain(self.filter_text), "italic")
+        for run in getattr(self.app, "bulk_runs", ()):
+            if run.running:
+                line.append(" · bulk ", "dim")
+                line.append(run.status_text(), render.BLUE)
         self.query_one("#statusline", Static).update(line)
+        self._refresh_footer()
+
+    def _refresh_footer(self) -> None:
+        """Redraw the footer's keys when what they depend on changed (marks, the cursor row's status)."""
+        row = self.table.current_row()
+        state = (self._has_marks(), row.status if row is not None else None, bool(self.filter_text), self._filter_shown())
+        if state != self._footer_state:
+            self._footer_state = state
+            self.refresh_bindings()
+
+    def _has_marks(self) -> bool:
+        return False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Changes are off in read-only mode; esc shows when there is something to clear."""
         if action in self.MUTATING and not self.console_app.can_act:
             return None
+        if self.is_mounted and action == "clear":
+            return bool(self._has_marks() or self.filter_text or self._filter_shown())
         return True
+
+    def _filter_shown(self) -> bool:
+        return self.query_one("#filter", Input).display
 
     # ------------------------------------------------------------------ loading
 
@@ -181,6 +230,12 @@ class ServiceListScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="list-filter")
     def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int) -> None:
+        """Parse, load the first page, count: each step skipped once a newer filter cancelled this one."""
+        worker = get_current_worker()
+
+        def cancelled() -> bool:
+            return worker.is_cancelled
+
         app = self.console_app
         try:
             with app.db.read() as session:
@@ -188,21 +243,23 @@ class ServiceListScreen(Screen[None]):
         except SvcError as error:
             self.post_message(FilterRejected(generation, error.message))
             return
+        if cancelled():
+            return
         combined = with_tab(text_filter, tab)
         window = self.new_window()
         window_generation = window.configure(combined, sort)
-        window.load(0, rows, generation=window_generation)
+        window.load(0, rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
-        if keep_position and window.total is None:
+        if keep_position and window.total is None and not cancelled():
             window.set_total(total, window_generation)
-            window.load(max(around - rows, 0), around + rows, generation=window_generation)
+            window.load(max(around - rows, 0), around + rows, generation=window_generation, cancelled=cancelled)
+        if cancelled():
+            return
         self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position))
-        self._count(generation, text_filter, combined)
-
-    def _count(self, generation: int, text_filter: ServiceFilter, combined: ServiceFilter) -> None:
-        with self.console_app.db.read() as session:
+        with app.db.read() as session:
             by_status = self.count_by_status(session, text_filter)
-        self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status))
+        if not cancelled():
+            self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status, tab_counts(text_filter, by_status)))
 
     @on(ListReloaded)
     def _list_reloaded(self, message: ListReloaded) -> None:
@@ -224,7 +281,7 @@ class ServiceListScreen(Screen[None]):
             return
         self.filter_error = message.error
         error = self.query_one("#filter-error", Static)
-        error.update(Text(f" {render.plain(message.error)}", style="bold red", no_wrap=True, overflow="ellipsis"))
+        error.update(Text(f" {render.plain(message.error)}", style=f"bold {render.RED}"))
         error.display = True
 
     @on(CountsLoaded)
@@ -237,7 +294,7 @@ class ServiceListScreen(Screen[None]):
         window.set_total(message.total, window.generation)
         self._total_known(message.total)
         self.table.total_changed()
-        self.query_one(StatusTabs).counts = {status: message.by_status.get(status, 0) for status in LISTED}
+        self.query_one(StatusTabs).counts = message.tabs
         self._render_status()
 
     @on(ServiceTable.CursorMoved)
@@ -255,6 +312,16 @@ class ServiceListScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
+        self._stop_filter_timer()
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE_SECONDS, self._filter_settled)
+
+    def _stop_filter_timer(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+
+    def _filter_settled(self) -> None:
+        self._filter_timer = None
         self.reload()
 
     @on(Input.Submitted, "#filter")
@@ -270,6 +337,7 @@ class ServiceListScreen(Screen[None]):
             field.value = ""
         field.display = False
         self.filter_text = ""
+        self._stop_filter_timer()
         self.table.focus()
         self.reload()
 
@@ -356,6 +424,17 @@ class ServicesScreen(ServiceListScreen):
     def _is_marked(self, service_id: int) -> bool:
         return self.marks.is_marked(service_id, self.current_filter)
 
+    def _has_marks(self) -> bool:
+        return bool(self.marks)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """With no marks, a service action shows only when the row under the cursor is in a
+        status it can start from."""
+        if self.is_mounted and self.console_app.can_act and action == "service_action" and parameters and not self.marks:
+            row = self.table.current_row()
+            return row is not None and applies(str(parameters[0]), row.status)
+        return super().check_action(action, parameters)
+
     def _render_title(self) -> None:
         app = self.console_app
         line = Text(no_wrap=True, overflow="ellipsis")
@@ -436,8 +515,9 @@ class ServicesScreen(ServiceListScreen):
             self.notify("no service under the cursor", severity="warning")
             return
         if self.marks.all_filter is not None and self.marks.all_filter == self.current_filter:
-            label = f"{self.marks.count:,} marked service{'s' if self.marks.count != 1 else ''}"
-            self.post_message(SelectionResolved(name, None, self.marks.count, 0, True, label))
+            count = self.marks.count
+            matching = Matching(self.current_filter, frozenset(self.marks.excluded))
+            self.post_message(SelectionResolved(name, None, count, 0, True, marked_label(count), matching))
             return
         self._resolve_selection(name, row.id if row is not None else None, render.plain(row.name) if row is not None else "")
 
@@ -445,22 +525,18 @@ class ServicesScreen(ServiceListScreen):
     def _resolve_selection(self, name: str, cursor_id: int | None, cursor_name: str) -> None:
         with self.console_app.db.read() as session:
             resolved = resolve(session, self.marks, self.current_filter, cursor_id)
-        count = len(resolved.ids)
         if resolved.marked:
-            label = f"{count:,} marked service{'s' if count != 1 else ''}"
+            label = marked_label(resolved.count)
         else:
             label = f"service {cursor_id} {cursor_name!r}" if cursor_name else f"service {cursor_id}"
-        self.post_message(SelectionResolved(name, resolved.ids, count, resolved.hidden, resolved.marked, label))
+        self.post_message(SelectionResolved(name, resolved.ids, resolved.count, resolved.hidden, resolved.marked, label, resolved.matching))
 
     @on(SelectionResolved)
     def _selection_resolved(self, message: SelectionResolved) -> None:
         if message.count == 0:
             self.notify("nothing to act on", severity="warning")
             return
-        marks = self.marks
-        selection_filter = marks.all_filter if marks.all_filter is not None else None
-        excluded = set(marks.excluded)
-        self.console_app.ask_action(message, selection_filter=selection_filter, excluded=excluded, on_done=self._after_action)
+        self.console_app.ask_action(message, on_done=self._after_action)
 
     def action_bulk_menu(self) -> None:
         if not self.console_app.can_act:

@@ -8,19 +8,19 @@ in a worker (the manual module lists none, so a reference can be typed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from sqlmodel import select
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Static
 
 from svcconsole.console import render
+from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
 from svcconsole.core import delivery, services
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
@@ -45,6 +45,14 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def resource_label(resource: Any) -> Text:
+    """'801  lobby-mc  0000aa01 · node 1 · running · 2048 MiB' for the import choice."""
+    label = Text(f"{render.plain(resource.external_ref)}  {render.plain(resource.name)}", no_wrap=True, overflow="ellipsis")
+    if resource.description:
+        label.append(f"  {render.plain(resource.description)}", "dim")
+    return label
+
+
 @dataclass
 class CatalogLoaded(Message):
     """Products and servers for the wizard's choices."""
@@ -64,7 +72,7 @@ class StepChecked(Message):
 class WizardScreen(Screen[None]):
     """Create or import a service in two steps; errors are shown next to the form."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=True, key_display="esc")]
+    BINDINGS = bindings("wizard")
 
     def __init__(self) -> None:
         super().__init__()
@@ -229,8 +237,9 @@ class WizardScreen(Screen[None]):
     @on(ImportablesLoaded)
     def _importables(self, message: ImportablesLoaded) -> None:
         choice = self.query_one("#external-choice", Select)
-        options = [(f"{render.plain(item.external_ref)}  {render.plain(item.name)}", item.external_ref) for item in message.resources]
+        options = [(resource_label(item), item.external_ref) for item in message.resources]
         choice.set_options(options)
+        choice.prompt = f"one of {render.plural(len(options), 'resource')} on the panel" if options else "none listed: type the reference"
         if message.error:
             self._show_error(message.error)
         elif not options:

@@ -31,48 +31,72 @@ from svcconsole.store.window import ServiceWindow
 
 @dataclass(frozen=True)
 class ListColumn:
-    """A column: its sort key, header, minimum width, share of spare width, and drop priority."""
+    """A column: its sort key, header, minimum width, share of spare width, and alignment."""
 
     key: str
     title: str
     width: int
     flex: int = 0
-    priority: int = 0
     right: bool = False
 
 
 COLUMNS: tuple[ListColumn, ...] = (
-    ListColumn("id", "id", 7, 0, 0, right=True),
-    ListColumn("customer", "customer", 10, 2, 3),
-    ListColumn("name", "name", 10, 3, 1),
-    ListColumn("product", "product", 10, 2, 6),
-    ListColumn("server", "server", 8, 1, 8),
-    ListColumn("status", "status", 17, 1, 2),
-    ListColumn("cycle", "cycle", 9, 0, 7),
-    ListColumn("price", "price", 8, 0, 4, right=True),
-    ListColumn("expires", "expires", 10, 0, 5),
+    ListColumn("id", "id", 7, right=True),
+    ListColumn("customer", "customer", 12, 2),
+    ListColumn("name", "name", 12, 3),
+    ListColumn("product", "product", 10, 2),
+    ListColumn("server", "server", 8, 1),
+    ListColumn("status", "status", len("suspended (temporary)"), 1),
+    ListColumn("cycle", "cycle", len("semiannually")),
+    ListColumn("price", "price", 10, right=True),
+    ListColumn("expires", "expires", 10),
 )
+"""The list's columns in SPEC order; `id` stays pinned at the left while the others scroll."""
 MARK_WIDTH = 2
+MORE_WIDTH = 1
+"""A cell kept at the right of the header for › (more columns that way)."""
 
 
-def fit_columns(width: int) -> list[tuple[ListColumn, int]]:
-    """The columns that fit in `width` cells (dropping the least important), with their widths."""
-    available = max(width - MARK_WIDTH, 10)
-    chosen = list(COLUMNS)
+@dataclass(frozen=True)
+class ColumnLayout:
+    """The columns in view with their widths, and whether columns are hidden on either side."""
 
-    def needed(columns: list[ListColumn]) -> int:
-        return sum(column.width for column in columns) + len(columns) - 1
+    columns: list[tuple[ListColumn, int]]
+    first: int
+    hidden_left: bool
+    hidden_right: bool
 
-    while len(chosen) > 1 and needed(chosen) > available:
-        chosen.remove(max(chosen, key=lambda column: column.priority))
-    spare = max(available - needed(chosen), 0)
+
+def last_first_column(width: int) -> int:
+    """The first scrolled column that shows the last column at `width` (scrolling stops there)."""
+    available = max(width - MARK_WIDTH - MORE_WIDTH, 10) - COLUMNS[0].width
+    used, first = 0, len(COLUMNS)
+    while first > 1 and used + COLUMNS[first - 1].width + 1 <= available:
+        first -= 1
+        used += COLUMNS[first].width + 1
+    return min(first, len(COLUMNS) - 1)
+
+
+def fit_columns(width: int, first: int = 1) -> ColumnLayout:
+    """The pinned id column and the columns from `first` that fit in `width` cells, widened to fill it."""
+    first = min(max(first, 1), last_first_column(width))
+    available = max(width - MARK_WIDTH - MORE_WIDTH, 10)
+    chosen = [COLUMNS[0]]
+    used = COLUMNS[0].width
+    for column in COLUMNS[first:]:
+        if used + 1 + column.width > available and len(chosen) > 1:
+            break
+        chosen.append(column)
+        used += 1 + column.width
+    spare = max(available - used, 0)
     flex_total = sum(column.flex for column in chosen) or 1
     widths = {column.key: column.width + spare * column.flex // flex_total for column in chosen}
-    leftover = available - needed(chosen) - sum(widths[c.key] - c.width for c in chosen)
+    leftover = available - used - sum(widths[column.key] - column.width for column in chosen)
     if leftover > 0:
         flexible = [column for column in chosen if column.flex] or chosen
         widths[flexible[0].key] += leftover
-    return [(column, widths[column.key]) for column in chosen]
+    hidden_right = COLUMNS.index(chosen[-1]) < len(COLUMNS) - 1
+    return ColumnLayout([(column, widths[column.key]) for column in chosen], first, first > 1, hidden_right)
 
 
 def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
@@ -108,14 +132,14 @@ class ServiceTable(ScrollView, can_focus=True):
         "service-table--placeholder",
         "service-table--sorted",
     }
-    DEFAULT_CSS = """
-    ServiceTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
-    ServiceTable > .service-table--header { text-style: bold; background: $panel; }
-    ServiceTable > .service-table--sorted { text-style: bold underline; background: $panel; }
-    ServiceTable > .service-table--cursor { background: $accent 40%; }
-    ServiceTable:focus > .service-table--cursor { background: $accent 70%; }
-    ServiceTable > .service-table--marked { background: $warning 25%; }
-    ServiceTable > .service-table--placeholder { color: $text-muted; }
+    DEFAULT_CSS = f"""
+    ServiceTable {{ height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }}
+    ServiceTable > .service-table--header {{ text-style: bold; background: $panel; }}
+    ServiceTable > .service-table--sorted {{ text-style: bold underline; background: $panel; }}
+    ServiceTable > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor-unfocused"]}; }}
+    ServiceTable:focus > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor"]}; }}
+    ServiceTable > .service-table--marked {{ background: {render.ROW_BACKGROUNDS["marked"]}; }}
+    ServiceTable > .service-table--placeholder {{ color: $text-muted; }}
     """
 
     cursor = reactive(0, always_update=True, repaint=False)
@@ -145,6 +169,7 @@ class ServiceTable(ScrollView, can_focus=True):
         self.tz = ZoneInfo("UTC")
         self.sort_column = "id"
         self.sort_descending = False
+        self.first_column = 1
 
     # ------------------------------------------------------------------ data
 
@@ -153,6 +178,7 @@ class ServiceTable(ScrollView, can_focus=True):
         self.window = window
         self.sort_column = window.sort.column
         self.sort_descending = window.sort.descending
+        self.reveal_column(self.sort_column)
         self._update_virtual_size()
         if not keep_position:
             self.cursor = 0
@@ -229,6 +255,7 @@ class ServiceTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
         self.request_rows()
+        self.refresh_bindings()
 
     def move_cursor(self, position: int) -> None:
         last = max(self.row_count - 1, 0)
@@ -252,10 +279,46 @@ class ServiceTable(ScrollView, can_focus=True):
     def action_last_row(self) -> None:
         self.move_cursor(self.row_count - 1)
 
+    # ------------------------------------------------------------------ columns
+
+    @property
+    def layout(self) -> ColumnLayout:
+        """The columns in view (the vertical scrollbar always shows, so its width never changes them)."""
+        return fit_columns(self.scrollable_content_region.width, self.first_column)
+
+    def action_scroll_columns(self, delta: int) -> None:
+        """Show the columns to the left or right (id stays)."""
+        width = self.scrollable_content_region.width
+        self.first_column = min(max(self.layout.first + delta, 1), last_first_column(width))
+        self.refresh()
+        self.refresh_bindings()
+
+    def reveal_column(self, key: str) -> None:
+        """Scroll the columns so `key` (the sort column, say) is in view."""
+        width = self.scrollable_content_region.width
+        if not width or self._shows(key):
+            return
+        index = next(position for position, column in enumerate(COLUMNS) if column.key == key)
+        if index < self.layout.first:
+            self.first_column = index
+        while not self._shows(key) and self.first_column < last_first_column(width):
+            self.first_column += 1
+        self.refresh_bindings()
+
+    def _shows(self, key: str) -> bool:
+        return any(column.key == key for column, _ in self.layout.columns)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The column keys show only when there are columns out of view that way."""
+        if action == "scroll_columns" and parameters:
+            layout = self.layout
+            return layout.hidden_left if int(str(parameters[0])) < 0 else layout.hidden_right
+        return True
+
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
             x = event.x - MARK_WIDTH
-            for column, width in fit_columns(self.scrollable_content_region.width):
+            for column, width in self.layout.columns:
                 if 0 <= x < width:
                     self.post_message(self.HeaderClicked(column.key))
                     return
@@ -271,9 +334,10 @@ class ServiceTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        columns = fit_columns(width)
+        layout = self.layout
+        columns = layout.columns
         if y == 0:
-            return self._header(columns, width)
+            return self._header(layout, width)
         position = int(self.scroll_offset.y) + y - 1
         if position >= self.row_count:
             return Strip.blank(width, self.rich_style)
@@ -284,7 +348,7 @@ class ServiceTable(ScrollView, can_focus=True):
             return self._strip(line, width, self._row_style(position, False))
         marked = self.is_marked(row.id)
         line = Text(no_wrap=True, end="")
-        line.append("● " if marked else "  ", "bold yellow" if marked else "")
+        line.append("● " if marked else "  ", f"bold {render.ORANGE}" if marked else "")
         for index, (column, column_width) in enumerate(columns):
             if index:
                 line.append(" ")
@@ -307,13 +371,14 @@ class ServiceTable(ScrollView, can_focus=True):
             return base + self.get_component_rich_style("service-table--marked")
         return base
 
-    def _header(self, columns: list[tuple[Any, int]], width: int) -> Strip:
+    def _header(self, layout: ColumnLayout, width: int) -> Strip:
+        """Column titles, the sort arrow, and ‹ › where columns are scrolled out of view."""
         header_style = self.get_component_rich_style("service-table--header")
         sorted_style = self.get_component_rich_style("service-table--sorted")
         line = Text("  ", no_wrap=True, end="")
-        for index, (column, column_width) in enumerate(columns):
+        for index, (column, column_width) in enumerate(layout.columns):
             if index:
-                line.append(" ")
+                line.append("‹" if index == 1 and layout.hidden_left else " ", header_style)
             title = column.title
             style = header_style
             if column.key == self.sort_column:
@@ -321,6 +386,8 @@ class ServiceTable(ScrollView, can_focus=True):
                 style = sorted_style
             title = title[:column_width]
             line.append(title.rjust(column_width) if column.right else title.ljust(column_width), style)
+        if layout.hidden_right:
+            line.append("›", header_style)
         return self._strip(line, width, self.rich_style + header_style)
 
     def _strip(self, line: Text, width: int, style: Style) -> Strip:

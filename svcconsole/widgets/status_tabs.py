@@ -24,7 +24,10 @@ TABS: tuple[tuple[str, str, str], ...] = (
 
 
 class StatusTabs(Widget):
-    """One line of tabs; the active one highlighted; counts shortened when the line is narrow."""
+    """One line of tabs; the active one highlighted; counts shortened when the line is narrow.
+
+    `counts` maps each tab (All included) to the rows it lists under the current filter.
+    """
 
     DEFAULT_CSS = """
     StatusTabs { height: 1; background: $panel; }
@@ -45,7 +48,7 @@ class StatusTabs(Widget):
         for long_names, short_counts in ((True, False), (True, True), (False, True)):
             labels = []
             for key, name, short in TABS:
-                total = None if counts is None else (sum(counts.values()) if key == "all" else counts.get(key, 0))
+                total = None if counts is None else counts.get(key, 0)
                 labels.append((key, f" {name if long_names else short} {render.count(total, short=short_counts)} "))
             if sum(len(label) for _, label in labels) + len(labels) - 1 <= width:
                 return labels

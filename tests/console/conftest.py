@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_textual_snapshot
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from svcconsole.app import ConsoleApp
+from svcconsole.console.guard import CrashGuard
 from svcconsole.core import seed
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
@@ -27,6 +28,29 @@ class TopLevelSVGExtension(pytest_textual_snapshot.SVGImageExtension):
 @pytest.fixture(autouse=True)
 def _snapshots_at_top_level(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", TopLevelSVGExtension)
+
+
+@pytest.fixture(autouse=True)
+def _internal_errors_fail_the_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The crash guard keeps the app alive, so an error it reports fails the test instead,
+    unless the test asks for `internal_errors` (it provokes them on purpose)."""
+    reported: list[BaseException] = []
+    original = CrashGuard.report_unexpected
+
+    def recording(self, error):  # type: ignore[no-untyped-def]
+        reported.append(error)
+        original(self, error)
+
+    monkeypatch.setattr(CrashGuard, "report_unexpected", recording)
+    yield reported
+    if reported and "internal_errors" not in request.fixturenames:
+        pytest.fail(f"the console reported an internal error: {reported[0]!r}")
+
+
+@pytest.fixture
+def internal_errors(_internal_errors_fail_the_test):  # type: ignore[no-untyped-def]
+    """The errors the crash guard reported during the test."""
+    return _internal_errors_fail_the_test
 
 
 def make_app(db, actor, **options) -> ConsoleApp:  # type: ignore[no-untyped-def]
@@ -48,7 +72,7 @@ async def settle(pilot, rounds: int = 6, timeout: float = 15.0) -> None:  # type
     while (passes < rounds or quiet < 3) and time.monotonic() < deadline:
         try:
             await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
+        except (WorkerCancelled, WorkerFailed):
             pass
         await pilot.pause(0.02)
         passes += 1

@@ -51,11 +51,16 @@ async def test_suspend_through_its_modal_changes_the_store_like_the_cli(db, admi
 
 
 async def test_a_refused_action_is_an_error_and_changes_nothing(db, admin, catalog, frozen):
+    from textual.widgets import OptionList
+
     target = new_service(db, admin, catalog, name="gone", status="terminated")
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("s")
+        await pilot.press("b")
+        await settle(pilot)
+        assert app.screen.query_one(OptionList).get_option_at_index(0).id == "suspend"
+        await pilot.press("enter")
         await settle(pilot)
         await pilot.click("#confirm-button")
         await settle(pilot)
@@ -102,7 +107,7 @@ async def test_mark_all_applies_to_every_matching_row_with_the_count_typed(db, a
         await settle(pilot, rounds=10)
         run = app.screen
         assert isinstance(run, BulkRunScreen)
-        assert run.report is not None and run.report.count("ok") == 45
+        assert run.run.finished and run.run.totals == {"ok": 45}
         expected = clock.as_utc(service(db, other).expires_at) + timedelta(days=5)
         for identifier in ids:
             assert clock.as_utc(service(db, identifier).expires_at) == expected
@@ -168,6 +173,15 @@ async def test_an_operator_is_refused_terminate_with_an_error(db, admin, catalog
         assert service(db, target).status == "active"
 
 
+def result_rows(run: BulkRunScreen) -> list[tuple[int, str, str]]:
+    """The result list of a bulk run's screen: (service id, outcome, message) per row."""
+    from textual.widgets import DataTable
+
+    table = run.query_one("#bulk-items", DataTable)
+    rows = [table.get_row_at(index) for index in range(table.row_count)]
+    return [(int(str(cells[0])), str(cells[1]), str(cells[2])) for cells in rows if str(cells[0]).isdigit()]
+
+
 class FlakyModule(Module):
     """A test module whose suspend fails for the services named in `failing`."""
 
@@ -208,17 +222,21 @@ async def test_a_bulk_run_reports_failures_and_retries_them(db, admin, catalog, 
         await pilot.click("#confirm-button")
         await settle(pilot, rounds=10)
         run = app.screen
-        report = run.report
-        outcomes = {item.service_id: item.outcome for item in report.items}
-        assert outcomes == {ids[0]: "ok", ids[1]: "failed", ids[2]: "ok", terminated: "skipped"}
-        messages = {item.service_id: item.message for item in report.items}
+        assert isinstance(run, BulkRunScreen)
+        shown = result_rows(run)
+        assert {service_id: outcome for service_id, outcome, _ in shown} == {ids[0]: "ok", ids[1]: "failed", ids[2]: "ok", terminated: "skipped"}
+        assert [outcome for _, outcome, _ in shown] == ["failed", "skipped", "ok", "ok"], "failed first, then skipped"
+        retry = run.query_one("#retry")
+        assert (str(retry.label), retry.disabled) == ("Retry failed (1)", False)
+        messages = {service_id: message for service_id, _, message in shown}
         assert "panel refused" in messages[ids[1]]
         assert "terminated" in messages[terminated]
         assert service(db, ids[1]).status == "active"
         flaky.failing = set()
         await pilot.click("#retry")
         await settle(pilot, rounds=10)
-        assert [item.outcome for item in run.report.items] == ["ok"]
+        assert run.run.totals == {"ok": 1}
+        assert [(service_id, outcome) for service_id, outcome, _ in result_rows(run)] == [(ids[1], "ok")]
         assert service(db, ids[1]).status == "suspended"
 
 
@@ -253,3 +271,61 @@ async def test_the_jobs_screen_retries_and_resolves(db, admin, catalog, frozen, 
         with db.read() as session:
             assert session.get(Job, failed[second]).status == "resolved"
         assert last_activity(db, second).reason == "done by hand"
+
+
+def footer_keys(app) -> set[str]:  # type: ignore[no-untyped-def]
+    from textual.widgets._footer import FooterKey
+
+    return {key.key for key in app.screen.query(FooterKey)}
+
+
+def footer_fits(app) -> bool:  # type: ignore[no-untyped-def]
+    from textual.widgets._footer import FooterKey
+
+    return max(key.region.right for key in app.screen.query(FooterKey)) <= app.size.width
+
+
+SERVICE_KEYS = {"s", "u", "c", "r", "t", "x", "plus", "minus"}
+
+
+async def test_the_list_footer_shows_the_actions_that_apply_to_the_row_or_the_marks(db, admin, catalog, frozen):
+    from svcconsole.widgets.service_table import ServiceTable
+
+    new_service(db, admin, catalog, name="live", status="active")
+    new_service(db, admin, catalog, name="held", status="suspended")
+    new_service(db, admin, catalog, name="over", status="terminated")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == {"s", "c", "r", "t", "plus", "minus"}
+        assert "escape" not in footer_keys(app)
+        assert footer_fits(app)
+        await pilot.press("down")
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == {"u", "c", "r", "t", "plus", "minus"}
+        await pilot.press("down")
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == {"x"}
+        await pilot.press("s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ActionDialog), "a key that does not apply does nothing"
+        app.screen.query_one(ServiceTable).move_cursor(0)
+        await pilot.press("space")
+        await settle(pilot)
+        assert footer_keys(app) & SERVICE_KEYS == SERVICE_KEYS
+        assert "escape" in footer_keys(app)
+        assert footer_fits(app)
+
+
+async def test_the_detail_footer_offers_unsuspend_on_a_suspended_service(db, admin, catalog, frozen):
+    from svcconsole.screens.detail import DetailScreen
+
+    target = new_service(db, admin, catalog, name="held", status="suspended")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert footer_keys(app) & SERVICE_KEYS == {"u", "c", "r", "t", "plus", "minus"}
+        assert footer_fits(app)

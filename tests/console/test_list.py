@@ -71,6 +71,8 @@ async def test_a_bad_term_shows_a_one_line_error_and_keeps_the_list(demo, admin)
         error = screen.query_one("#filter-error")
         assert error.display
         assert "unknown key 'colour'" in str(error.render())
+        assert "expires<7d)" in str(error.render())
+        assert error.size.height == 2, "the known keys wrap at 80 columns instead of being cut"
         assert screen.total == before
         await pilot.press(*["backspace"] * 11)
         await settle(pilot)
@@ -139,5 +141,139 @@ async def test_hostile_text_renders_inert(db, admin, catalog, frozen):
     async with app.run_test(size=(120, 24)) as pilot:
         await settle(pilot)
         line = app.screen.query_one(ServiceTable).render_line(1).text
-        assert "[bold]boom\\x1b[3" in line
+        assert "[bold]boom\\x1" in line
         assert "\x1b" not in line
+
+
+async def test_the_all_tab_counts_what_the_list_shows_under_a_status_term(demo, admin):
+    from svcconsole.widgets.status_tabs import StatusTabs
+
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        tabs = screen.query_one(StatusTabs)
+        assert tabs.counts["all"] == screen.total == listed_count(demo)
+        await pilot.press("slash", *"status:active", "enter")
+        await settle(pilot)
+        active = listed_count(demo, statuses=("active",))
+        assert screen.total == active
+        assert tabs.counts["all"] == active
+        assert tabs.counts["active"] == active
+        assert tabs.counts["suspended"] == 0
+        assert f"All {active}" in str(tabs.render())
+        assert f"row 1 of {active}" in str(screen.query_one("#statusline").render())
+
+
+def counting(monkeypatch, screen, *, slow_parse: float = 0.0) -> list[str]:  # type: ignore[no-untyped-def]
+    """Record every count query the screen runs (and slow its filter parsing down when asked)."""
+    import time
+
+    counted: list[str] = []
+    count_by_status, parse_filter_text = screen.count_by_status, screen.parse_filter_text
+
+    def count(session, service_filter):  # type: ignore[no-untyped-def]
+        counted.append(screen.filter_text)
+        return count_by_status(session, service_filter)
+
+    def parse(session, text):  # type: ignore[no-untyped-def]
+        time.sleep(slow_parse)
+        return parse_filter_text(session, text)
+
+    monkeypatch.setattr(screen, "count_by_status", count)
+    monkeypatch.setattr(screen, "parse_filter_text", parse)
+    return counted
+
+
+async def test_a_burst_of_keystrokes_runs_the_count_once(demo, admin, monkeypatch):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        counted = counting(monkeypatch, screen)
+        await pilot.press("slash")
+        field = screen.query_one("#filter")
+        for character in "status:active":
+            field.insert_text_at_cursor(character)
+        await settle(pilot)
+        assert len(counted) == 1, counted
+        assert counted[-1] == "status:active"
+        assert screen.total == listed_count(demo, statuses=("active",))
+
+
+async def test_filter_work_overtaken_by_a_newer_keystroke_stops_before_its_queries(demo, admin, monkeypatch):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        counted = counting(monkeypatch, screen, slow_parse=0.5)
+        await pilot.press("slash")
+        for key in "nexus":
+            await pilot.press(key)
+            await pilot.pause(0.2)
+        await settle(pilot)
+        assert len(counted) <= 2, counted
+        assert counted[-1] == "nexus"
+        assert screen.total == listed_count(demo, search="nexus")
+
+
+def header_titles(table) -> list[str]:  # type: ignore[no-untyped-def]
+    return [word.strip("‹›▲▼ ") for word in table.render_line(0).text.split() if word.strip("‹›▲▼ ")]
+
+
+async def test_every_column_is_reachable_at_80_columns_with_id_pinned(demo, admin):
+    from svcconsole.widgets.service_table import COLUMNS
+
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ServiceTable)
+        seen: list[str] = []
+        for _ in range(len(COLUMNS)):
+            titles = header_titles(table)
+            assert titles[0] == "id"
+            assert table.render_line(1).text.split()[0] == "1"
+            seen.extend(title for title in titles if title not in seen)
+            await pilot.press("right")
+        assert seen == [column.title for column in COLUMNS]
+        assert "‹" in table.render_line(0).text and "›" not in table.render_line(0).text
+        for _ in range(len(COLUMNS)):
+            await pilot.press("left")
+        assert "‹" not in table.render_line(0).text and "›" in table.render_line(0).text
+
+
+async def test_the_columns_do_not_depend_on_whether_the_scrollbar_shows(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ServiceTable)
+        many = header_titles(table)
+        await pilot.press("slash", *"id:1", "enter")
+        await settle(pilot)
+        assert app.screen.total == 1
+        assert header_titles(table) == many
+
+
+async def test_a_suspension_kind_shows_whole_in_the_list(db, admin, catalog, frozen):
+    from tests.conftest import new_service
+
+    target = new_service(db, admin, catalog, name="late", status="active")
+    from svcconsole.core import services
+
+    db.transaction(lambda session: services.perform(session, admin, "suspend", target, {"kind": "temporary"}))
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "suspended (temporary)" in app.screen.query_one(ServiceTable).render_line(1).text
+
+
+async def test_sorting_by_a_column_out_of_view_scrolls_it_into_view(demo, admin):
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ServiceTable)
+        assert "expires" not in header_titles(table)
+        await pilot.press(*"o" * 8)
+        await settle(pilot)
+        assert app.screen.sort == Sort("expires")
+        assert "expires" in header_titles(table)

@@ -18,6 +18,14 @@ from tests.console.conftest import make_app, notifications, settle
 pytestmark = pytest.mark.anyio
 
 
+def plain(renderable) -> str:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
 async def test_enter_opens_the_detail_and_its_tabs_load(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")
     db.transaction(lambda session: services.option_add(session, admin, target, name="Extra IPv4", price="2.00"))
@@ -33,7 +41,11 @@ async def test_enter_opens_the_detail_and_its_tabs_load(db, admin, catalog, froz
         assert screen.query_one("#options-table").row_count == 1
         assert screen.query_one("#meta-table").row_count == 1
         assert screen.query_one("#activity-table").row_count >= 2
-        assert "managed by hand" in str(screen.query_one("#panel-state").render().__str__()) or screen.query_one("#panel-state")
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "managed by hand" in plain(screen.query_one("#panel-state").content)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
         app.screen.query_one("#cycles").value = "2"
@@ -179,6 +191,8 @@ async def test_the_palette_opens_a_service_by_id(db, admin, catalog, frozen):
 
 
 async def test_the_palette_goes_to_the_jobs_screen(db, admin, frozen):
+    from textual.command import CommandPalette
+
     from svcconsole.screens.jobs import JobsScreen
 
     app = make_app(db, admin)
@@ -186,7 +200,8 @@ async def test_the_palette_goes_to_the_jobs_screen(db, admin, frozen):
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause(0.1)
-        await pilot.press(*"go: jobs")
+        assert CommandPalette.is_open(app)
+        await pilot.press(*"jobs")
         await pilot.pause(0.5)
         await pilot.press("enter")
         await settle(pilot)
@@ -210,3 +225,42 @@ async def test_help_lists_every_binding_of_the_registry(db, admin, frozen):
             assert any(entry.description in line and entry.help in line for line in lines), entry
         screen_keys = {binding.key for binding in app.screen_stack[1].BINDINGS} | {binding.key for binding in app.BINDINGS}
         assert {entry.key for entry in REGISTRY if entry.scope in {"services", "app"}} <= screen_keys
+
+
+def test_every_screen_binds_exactly_its_registry_scope():
+    from svcconsole.app import ConsoleApp
+    from svcconsole.console.actions import bindings, in_scope
+    from svcconsole.screens.bulk import BulkRunScreen
+    from svcconsole.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
+    from svcconsole.screens.jobs import JobsScreen
+    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.widgets.service_table import ServiceTable
+
+    def keys(found) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        return sorted((binding.key, binding.action) for binding in found if binding.key != "ctrl+c")
+
+    owners = {
+        "app": ConsoleApp,
+        "table": ServiceTable,
+        "services": ServicesScreen,
+        "detail": DetailScreen,
+        "edit": EditScreen,
+        "wizard": WizardScreen,
+        "jobs": JobsScreen,
+        "bulk": BulkRunScreen,
+        "help": HelpScreen,
+    }
+    for scope, owner in owners.items():
+        assert keys(owner.BINDINGS) == keys(bindings(scope)), scope
+    for dialog in (ActionDialog, BulkMenu, ConfirmDialog, PromptDialog):
+        assert keys(dialog.BINDINGS) == keys(bindings("dialog")), dialog
+    assert {entry.key for entry in in_scope("dialog")} >= {"escape", "tab", "enter"}
+
+
+def test_help_shows_no_key_that_is_not_in_the_registry():
+    from svcconsole.console.actions import SCOPES
+
+    table = help_table()
+    key_cells = [str(cell) for cell in table.columns[0]._cells if str(cell)]
+    assert sorted(key_cells) == sorted(entry.shown_key for entry in REGISTRY if entry.scope in SCOPES)
+    assert "ctrl+s" in {entry.key for entry in REGISTRY if entry.scope == "edit"}
