@@ -385,6 +385,8 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
                 index.drop(connection)
             if db.is_sqlite:
                 search.drop_sqlite_triggers(connection)
+            else:
+                search.drop_postgresql_index(connection)
         batches, producer = _start_producer(db.is_sqlite, plan, services, rng.randrange(2**32), now)
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
@@ -392,10 +394,14 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
             _flush(writer, *batch)
         producer.join()
         if rebuild:
+            if db.is_postgresql:
+                session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
             for index in _secondary_indexes():
                 index.create(connection)
             if db.is_sqlite:
                 search.rebuild_sqlite_index(connection)
+            else:
+                search.create_index(connection, "postgresql")
         if db.is_postgresql:
             for table in ("customer", "service", "service_option", "renewal", "activity", "product", "product_price", "server"):
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"))

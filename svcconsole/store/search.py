@@ -61,6 +61,10 @@ def drop_sqlite_triggers(connection) -> None:  # type: ignore[no-untyped-def]
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
 
 
+def drop_postgresql_index(connection) -> None:  # type: ignore[no-untyped-def]
+    connection.execute(text("DROP INDEX IF EXISTS ix_service_search_trgm"))
+
+
 def rebuild_sqlite_index(connection) -> None:  # type: ignore[no-untyped-def]
     """Rebuild the FTS index from the service table and put its triggers back."""
     connection.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))

@@ -101,3 +101,30 @@ def test_count_matching_counts_ids_that_pass_the_filter(seeded):
     active = set(full_order(seeded, ServiceFilter(statuses=("active",)), Sort()))
     with seeded.read() as session:
         assert count_matching(session, ServiceFilter(statuses=("active",)), everything, chunk=97) == len(active)
+
+
+@pytest.mark.parametrize("sort", [Sort("id", True), Sort("expires"), Sort("server", True)], ids=lambda sort: sort.column)
+def test_deep_jumps_use_seek_samples_and_no_offset_on_postgresql(seeded, sort):
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement.upper())
+
+    expected = full_order(seeded, ServiceFilter(), sort)
+    window = window_for(seeded, sort=sort, walk_limit=0)
+    event.listen(seeded.engine, "before_cursor_execute", record)
+    try:
+        window.prepare_seeks()
+        for start in (333, 517, 71, 589):
+            assert ids_at(window, start, start + 5) == expected[start : start + 5], start
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", record)
+    assert window.stats["seek"] == 4
+    if seeded.is_postgresql:
+        assert [statement for statement in statements if "OFFSET" in statement] == []
+        assert window.stats["samples"] == (2 if sort.column in ("expires", "server") else 1)
+        assert sum("ROW_NUMBER" in statement for statement in statements) == window.stats["samples"]
+    else:
+        assert window.stats["samples"] == 0
