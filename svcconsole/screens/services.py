@@ -8,6 +8,7 @@ unscoped counts, resolving marks, the action and edit dialogs) exists on it at a
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 SORT_ORDER = tuple(SORT_COLUMNS)
 LISTED = tuple(status.value for status in LISTED_STATUSES)
 FILTER_DEBOUNCE_SECONDS = 0.08
+COUNTS_KEPT_SECONDS = 15.0
+DEEP_LIST_ROWS = 20_000
 """How long the filter line waits for the next keystroke before it queries: a burst of typing
 runs one page query and one count, not one per character."""
 
@@ -96,6 +99,8 @@ class ServiceListScreen(Screen[None]):
         self.by_status: dict[str, int] | None = None
         self.filter_error: str | None = None
         self._filter_timer: Timer | None = None
+        self._last_filter_at = 0.0
+        self._counts_cache: dict[ServiceFilter, tuple[float, dict[str, int]]] = {}
         self._footer_state: tuple[object, ...] = ()
 
     @property
@@ -221,8 +226,11 @@ class ServiceListScreen(Screen[None]):
         self.table.refresh()
 
     def reload(self, *, keep_position: bool = False) -> None:
-        """Apply the filter line, the tab and the sort: a new window and new counts, in workers."""
+        """Apply the filter line, the tab and the sort: a new window and new counts, in workers.
+        Keeping the position means the rows changed (an action, a refresh): counts are read again."""
         self.generation += 1
+        if keep_position:
+            self._counts_cache.clear()
         self.table.tz = self.console_app.tz
         around = self.table.cursor if keep_position else 0
         total = self.total if keep_position else None
@@ -256,10 +264,25 @@ class ServiceListScreen(Screen[None]):
         if cancelled():
             return
         self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position))
-        with app.db.read() as session:
-            by_status = self.count_by_status(session, text_filter)
-        if not cancelled():
-            self.post_message(CountsLoaded(generation, total_from_counts(combined, by_status), by_status, tab_counts(text_filter, by_status)))
+        by_status = self._cached_counts(text_filter)
+        if by_status is None:
+            with app.db.read() as session:
+                by_status = self.count_by_status(session, text_filter)
+            self._counts_cache[text_filter] = (time.monotonic(), by_status)
+        if cancelled():
+            return
+        total_rows = total_from_counts(combined, by_status)
+        self.post_message(CountsLoaded(generation, total_rows, by_status, tab_counts(text_filter, by_status)))
+        if total_rows > DEEP_LIST_ROWS and window.set_total(total_rows, window_generation):
+            window.prepare_seeks()
+
+    def _cached_counts(self, text_filter: ServiceFilter) -> dict[str, int] | None:
+        """The per-status counts of `text_filter` computed in the last few seconds (a tab or sort
+        change keeps the filter line, so its counts are not read again)."""
+        cached = self._counts_cache.get(text_filter)
+        if cached is None or time.monotonic() - cached[0] > COUNTS_KEPT_SECONDS:
+            return None
+        return cached[1]
 
     @on(ListReloaded)
     def _list_reloaded(self, message: ListReloaded) -> None:
@@ -311,7 +334,14 @@ class ServiceListScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        """A keystroke after a pause is applied at once; keystrokes that follow it within the
+        debounce time are applied together once typing pauses."""
         self.filter_text = event.value
+        now = time.monotonic()
+        if self._filter_timer is None and now - self._last_filter_at >= FILTER_DEBOUNCE_SECONDS:
+            self._last_filter_at = now
+            self.reload()
+            return
         self._stop_filter_timer()
         self._filter_timer = self.set_timer(FILTER_DEBOUNCE_SECONDS, self._filter_settled)
 
@@ -322,6 +352,7 @@ class ServiceListScreen(Screen[None]):
 
     def _filter_settled(self) -> None:
         self._filter_timer = None
+        self._last_filter_at = time.monotonic()
         self.reload()
 
     @on(Input.Submitted, "#filter")
