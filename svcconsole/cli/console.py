@@ -10,8 +10,6 @@ import typer
 
 from svcconsole.cli.base import state
 from svcconsole.cli.output import message
-from svcconsole.console.demo import start_demo_panels
-from svcconsole.core import seed
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.parse import parse_int
 
@@ -22,6 +20,9 @@ def demo(
 ) -> None:
     """Create a throwaway demo database (unless --db is given), seed it, start sandbox panels
     for its game and VPS servers, and open the console; the panels stop when it closes."""
+    from svcconsole.console.demo import start_demo_panels
+    from svcconsole.core import seed
+
     count = parse_int("--services", services, minimum=1, maximum=5_000_000)
     cli = state(ctx)
     folder: Path | None = None

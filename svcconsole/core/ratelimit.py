@@ -7,6 +7,7 @@ credential. Wall-clock time is used (not the core clock, which tests may stop).
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -45,10 +46,11 @@ class DatabaseTokenBucket:
 
 
 def install(db: Database) -> None:
-    """Share panel rate limits through `db` (PostgreSQL); SQLite keeps in-process buckets."""
-    from svcconsole.modules.http import set_rate_limiter_factory
-
+    """Share panel rate limits through `db` (PostgreSQL); SQLite keeps in-process buckets (the
+    adapters' HTTP layer is not loaded for that: a console that calls no panel never needs it)."""
     if db.is_postgresql:
+        from svcconsole.modules.http import set_rate_limiter_factory
+
         set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
-    else:
-        set_rate_limiter_factory(None)
+    elif "svcconsole.modules.http" in sys.modules:
+        sys.modules["svcconsole.modules.http"].set_rate_limiter_factory(None)

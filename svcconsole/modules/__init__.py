@@ -1,8 +1,6 @@
-"""Delivery modules: the protocol, the registry and the built-in adapters."""
+"""Delivery modules: the protocol, the registry and the built-in adapters (imported by the
+registry on first use)."""
 
-from svcconsole.modules import manual as _manual  # noqa: F401  (registers itself)
-from svcconsole.modules import proxmox as _proxmox  # noqa: F401  (registers itself)
-from svcconsole.modules import pterodactyl as _pterodactyl  # noqa: F401  (registers itself)
 from svcconsole.modules.base import (
     OPERATIONS,
     Checkpoint,

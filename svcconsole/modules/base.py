@@ -6,6 +6,7 @@ call can run in a worker thread or process with no database session open.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -210,6 +211,7 @@ class Module:
 
 
 _REGISTRY: dict[str, type[Module]] = {}
+BUILT_IN = ("manual", "proxmox", "pterodactyl")
 
 
 def register(module_class: type[Module]) -> type[Module]:
@@ -224,14 +226,23 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+def _registry() -> dict[str, type[Module]]:
+    """The registry, with the built-in adapters imported on first use (they bring httpx, which a
+    console that never calls a panel need not load at launch)."""
+    for name in BUILT_IN:
+        if name not in _REGISTRY:
+            importlib.import_module(f"svcconsole.modules.{name}")
+    return _REGISTRY
+
+
 def module_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(_registry())
 
 
 def get_module(name: str) -> Module:
     """An instance of the module registered under `name`; `KeyError` if there is none."""
-    return _REGISTRY[name]()
+    return _registry()[name]()
 
 
 def is_module(name: str) -> bool:
-    return name in _REGISTRY
+    return name in _registry()

@@ -23,7 +23,7 @@ def run_python(code: str) -> str:
 
 def test_modules_import_no_front_end_nor_core() -> None:
     loaded = json.loads(run_python(
-        "import json, sys, svcconsole.modules, svcconsole.modules.sandbox;"
+        "import json, sys, svcconsole.modules, svcconsole.modules.sandbox; svcconsole.modules.module_names();"
         "print(json.dumps(sorted(sys.modules)))"
     ))
     forbidden = ("textual", "typer", "svcconsole.core", "svcconsole.store", "svcconsole.cli")

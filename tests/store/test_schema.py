@@ -53,3 +53,22 @@ def test_sqlite_database_and_key_files_are_0600(db, admin, cli):
 def test_upgrade_on_a_current_database_changes_nothing(cli):
     result = cli("db", "upgrade")
     assert result.exit_code == 0 and "up to date" in result.stderr
+
+
+def test_the_revision_a_launch_checks_is_the_migrations_head(db):
+    assert schema.HEAD_REVISION == schema.head_revision()
+    assert schema.current_revision(db) == schema.HEAD_REVISION
+
+
+def test_opening_a_database_loads_neither_alembic_nor_on_sqlite_the_panel_adapters(db_url):
+    """Launch time: Alembic is for `db upgrade` and `db check`; on SQLite the adapters' HTTP
+    layer waits for a panel call (PostgreSQL installs its shared rate limiter there at once)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from svcconsole.core.context import open_database; open_database(sys.argv[1]).dispose(); "
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'mako', 'httpx'})))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe, db_url], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ([] if db_url.startswith("sqlite") else ["httpx"])
