@@ -6,8 +6,11 @@ has none, and its details name the object (`{"customer": 12, ...}`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from svcconsole.core import clock
@@ -27,20 +30,42 @@ def record(
     to_status: str | None = None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
-) -> Activity:
-    row = Activity(
-        service_id=service.id,
-        at=clock.now(),
-        actor_kind=actor.kind,
-        actor=actor.name,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        details=details or {},
-    )
+) -> Activity | None:
+    values = {
+        "service_id": service.id,
+        "at": clock.now(),
+        "actor_kind": actor.kind,
+        "actor": actor.name,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "reason": reason,
+        "details": details or {},
+    }
+    pending = session.info.get(_BATCH)
+    if pending is not None:
+        pending.append(values)
+        return None
+    row = Activity(**values)
     session.add(row)
     return row
+
+
+_BATCH = "activity_batch"
+
+
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Collect the rows `record` writes meanwhile and insert them in one statement at the end (a
+    bulk run's chunk logs thousands)."""
+    rows: list[dict[str, Any]] = []
+    session.info[_BATCH] = rows
+    try:
+        yield
+    finally:
+        del session.info[_BATCH]
+    if rows:
+        session.execute(insert(Activity.__table__), rows)  # type: ignore[attr-defined]
 
 
 def history(session: Session, service_id: int, *, limit: int | None = None, before_id: int | None = None) -> list[Activity]:

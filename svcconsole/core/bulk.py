@@ -1,9 +1,11 @@
 """Bulk runs: one action over many services, recorded so a crash loses nothing.
 
 The run and all its items are written before any service is touched. Services are then done
-in chunks of `CHUNK`, one transaction per chunk: each service's change and its item's outcome
-are written together in that transaction, each service in a savepoint of its own, so a service
-that is refused or fails leaves its siblings alone. A service whose module has work to do gets
+in chunks of `CHUNK` (`BATCH_CHUNK` for the database-only actions of
+`services.BATCHED_ACTIONS`), one transaction per chunk: each service's change and its item's
+outcome are written together in that transaction, each service in a savepoint of its own (a
+batched chunk in one savepoint, done again service by service if it hits an unexpected
+error), so a service that is refused or fails leaves its siblings alone. A service whose module has work to do gets
 a job in that transaction instead; the jobs then run a window at a time (`job_window`), and
 each outcome is written shortly after its module call ends (in batches, with the service's
 change), so a kill leaves at most one window's calls ended on the panel but unrecorded.
@@ -26,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, literal, update
+from sqlalchemy import bindparam, insert, literal, update
 from sqlmodel import Session, func, select
 
 from svcconsole.core import clock, jobs, leases, services
@@ -41,6 +43,7 @@ from svcconsole.store.queries import ServiceFilter
 log = logging.getLogger("svcconsole.bulk")
 
 CHUNK = 200
+BATCH_CHUNK = 2000
 RENEW_EVERY_SECONDS = 30.0
 
 
@@ -216,7 +219,7 @@ def process(
                         .where(BulkItem.run_id == run_id, BulkItem.outcome == "pending")
                         .where(~select(Job.id).where(Job.bulk_run_id == run_id, Job.service_id == BulkItem.service_id).exists())
                         .order_by(BulkItem.id)
-                        .limit(CHUNK)
+                        .limit(BATCH_CHUNK if action in services.BATCHED_ACTIONS else CHUNK)
                     ).all()
                 )
             if not chunk:
@@ -248,7 +251,15 @@ def process(
 def _apply_chunk(
     session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int], *, alone: bool = False
 ) -> list[ItemResult]:
-    """Do each service in a savepoint of its own and record its outcome; `alone` raises instead."""
+    """Do each service in a savepoint of its own and record its outcome; `alone` raises instead.
+
+    A batched action (services.BATCHED_ACTIONS) does the whole chunk in one savepoint with a few
+    statements; should anything but a refusal go wrong there, the chunk is done again service by
+    service, so that error fails only its own service."""
+    if action in services.BATCHED_ACTIONS and not alone:
+        batched = _apply_batch(session, actor, run_id, action, params, service_ids)
+        if batched is not None:
+            return batched
     results = []
     now = clock.now()
     for service_id in service_ids:
@@ -278,6 +289,35 @@ def _apply_chunk(
                 .values(outcome=result.outcome, message=result.message, updated_at=now)
             )
         results.append(result)
+    return results
+
+
+def _apply_batch(session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int]) -> list[ItemResult] | None:
+    """A chunk of a batched action in one savepoint, its outcomes in one statement; None (nothing
+    written) when an unexpected error asks for the service-by-service path."""
+    savepoint = session.begin_nested()
+    try:
+        outcomes = services.perform_many(session, actor, action, service_ids, params)
+    except PermissionDenied:
+        savepoint.rollback()
+        raise
+    except Exception as error:
+        savepoint.rollback()
+        if is_retryable_conflict(error):
+            raise
+        return None
+    savepoint.commit()
+    results = [
+        ItemResult(service_id, "skipped", outcome.message) if isinstance(outcome, SvcError) else ItemResult(service_id, "ok", outcome.message)
+        for service_id, outcome in outcomes.items()
+    ]
+    items = BulkItem.__table__  # type: ignore[attr-defined]
+    session.execute(
+        items.update().where(items.c.run_id == run_id, items.c.service_id == bindparam("item_service")).values(
+            outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()
+        ),
+        [{"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results],
+    )
     return results
 
 

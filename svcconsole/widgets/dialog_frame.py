@@ -29,7 +29,7 @@ AnswerType = TypeVar("AnswerType")
 class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
     """A modal question with fields; subclasses give the texts, the fields and `answer`."""
 
-    BINDINGS = [Binding("escape", "back_out", "Cancel", show=False)]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
     FRAME_ID: str | None = None
     BACK_LABEL = "Cancel"
     CONFIRM_LABEL = "OK"
@@ -82,7 +82,8 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
         error.update(Text(render.plain(message), style="bold red"))
         error.display = True
 
-    def action_back_out(self) -> None:
+    def action_cancel(self) -> None:
+        """Close the dialog with no answer (escape, as the dialog scope of the registry binds it)."""
         self.dismiss(None)
 
     @on(Button.Pressed, "#cancel-button")

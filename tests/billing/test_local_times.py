@@ -95,7 +95,7 @@ def test_a_closed_renewal_window_is_dated_in_local_time(db, admin, catalog, cli,
     act(db, admin, "suspend", service_id, {"kind": "overdue"}, at=expiry + timedelta(hours=1))
     refused = cli("services", "renew", str(service_id), "--invoice", "new")
     assert refused.exit_code == 1
-    assert "renewal window closed on 2026-11-18 (renewal_grace_days=7)" in refused.stdout
+    assert "renewal window closed on 2026-11-18 (renewal_grace_days=7)" in refused.stderr
     assert rows(db, Invoice) == []
 
 

@@ -329,3 +329,20 @@ async def test_the_detail_footer_offers_unsuspend_on_a_suspended_service(db, adm
         assert isinstance(app.screen, DetailScreen)
         assert footer_keys(app) & SERVICE_KEYS == {"u", "c", "r", "t", "plus", "minus"}
         assert footer_fits(app)
+
+
+async def test_escape_closes_an_action_dialog_and_changes_nothing(db, admin, catalog, frozen):
+    target = new_service(db, admin, catalog, name="web", status="active")
+    before = service(db, target)
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, ActionDialog)
+        app.screen.query_one("#reason").value = "typed, then changed my mind"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ActionDialog), "escape (the dialog scope's cancel key) closes the dialog"
+    after = service(db, target)
+    assert (after.status, after.version) == (before.status, before.version)

@@ -68,6 +68,7 @@ def test_a_run_of_one_done_service_is_recorded_with_its_change(db, admin, catalo
 
 def test_a_crash_between_chunks_leaves_each_service_done_or_untouched_and_a_rerun_finishes(db, admin, catalog, frozen, monkeypatch):
     monkeypatch.setattr(bulk, "CHUNK", 2)
+    monkeypatch.setattr(bulk, "BATCH_CHUNK", 2)
     ids = [new_service(db, admin, catalog, status="active") for _ in range(5)]
     before = expiries(db, ids)
     seen = []
@@ -209,3 +210,36 @@ def test_module_calls_never_run_more_than_a_window_ahead_of_their_recorded_outco
     report = bulk.run(db, admin, "suspend", {}, ids, selection={"ids": ids})
     assert report.exit_code == 0 and scripted.script.count("suspend") == len(ids) == written[0]
     assert 0 < most_ahead[0] <= window, (most_ahead[0], window)
+
+
+def test_a_batched_chunk_gives_the_same_outcomes_and_activity_as_service_by_service(db, admin, catalog, frozen, monkeypatch):
+    def one_of_each():
+        ids = [new_service(db, admin, catalog, status=status) for status in ("active", "terminated", "active", "suspended")]
+        with db.write() as session:
+            busy = session.get(Service, ids[2])
+            busy.operation = "suspend"
+            session.add(busy)
+        return ids
+
+    def outcome_of(ids):
+        report = bulk.run(db, admin, "add-days", {"days": 5, "reason": "outage"}, ids, selection={"ids": ids})
+        by_id = {item.service_id: item for item in report.items}
+        with db.read() as session:
+            logged = session.exec(select(Activity.service_id, Activity.reason, Activity.details).where(Activity.service_id.in_(ids), Activity.action == "add-days")).all()
+        moved = expiries(db, ids)
+        return (
+            [(by_id[i].outcome, by_id[i].message.replace(f"service {i} ", "service ID ")) for i in ids],
+            sorted((ids.index(service_id), reason, details["days"] if "days" in details else details) for service_id, reason, details in logged),
+            [(moved[i] - started[i]).days if started[i] else None for i in ids],
+        )
+
+    batched_ids = one_of_each()
+    started = expiries(db, batched_ids)
+    batched = outcome_of(batched_ids)
+    monkeypatch.setattr(services, "BATCHED_ACTIONS", frozenset())
+    single_ids = one_of_each()
+    started = expiries(db, single_ids)
+    single = outcome_of(single_ids)
+    assert batched == single
+    assert [outcome for outcome, _ in batched[0]] == ["ok", "skipped", "skipped", "ok"]
+    assert len(batched[1]) == 2
