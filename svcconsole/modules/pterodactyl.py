@@ -96,6 +96,10 @@ def _parse_credentials(raw: str | None) -> _Keys:
     return _Keys(application, client)
 
 
+DAEMON_DOWN = "DaemonConnectionException"
+"""The panel's error code when a node's Wings daemon cannot be reached."""
+
+
 def _error_from_response(response: httpx.Response, operation: str) -> ModuleError:
     """Map a panel error answer to a ModuleError (never echoing request headers)."""
     status = response.status_code
@@ -532,18 +536,27 @@ class PterodactylModule(Module):
         return ModuleResult(message=f"server {server_id} {done}", external={"server_id": int(server_id)})
 
     def terminate(self, service: ServiceRef, *, force: bool = False) -> ModuleResult:
-        """Delete the server; `force` uses the panel's force delete (works with its node down)."""
+        """Delete the server; with its node down (Wings unreachable), or with `force`, by the
+        panel's force delete, which removes the panel's record without the daemon."""
         operation = "terminate"
         api = self._api(service.server)
         found = self._located(api, service, operation)
         if found is None:
             return ModuleResult(message=f"no server for service {service.id} on the panel; nothing to delete")
         server_id = int(found["id"])
-        path = f"/servers/{server_id}/force" if force else f"/servers/{server_id}"
-        response = api.app("DELETE", path, operation, allow=(404,))
+        note = " (forced)"
+        if not force:
+            try:
+                response = api.app("DELETE", f"/servers/{server_id}", operation, allow=(404,))
+            except ModuleError as error:
+                if error.code != DAEMON_DOWN:
+                    raise
+                force, note = True, " (forced: its node's daemon did not answer)"
+        if force:
+            response = api.app("DELETE", f"/servers/{server_id}/force", operation, allow=(404,))
         if response.status_code == 404:
             return ModuleResult(message=f"server {server_id} was already deleted")
-        return ModuleResult(message=f"server {server_id} deleted" + (" (forced)" if force else ""))
+        return ModuleResult(message=f"server {server_id} deleted" + (note if force else ""))
 
     def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
         """Apply the target product's limits and feature limits with PATCH /build."""

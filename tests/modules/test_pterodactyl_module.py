@@ -202,15 +202,24 @@ def test_terminate_deletes_and_is_idempotent(ptero: PterodactylSandbox, game_ser
     assert "nothing to delete" in module.terminate(service).message
 
 
-def test_terminate_with_the_node_down_needs_force(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
+def test_terminate_with_the_node_down_falls_back_to_force_delete(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service, _ = created(game_service, ptero)
     ptero.set_node_online(1, False)
     with pytest.raises(ModuleError) as failure:
-        module.terminate(service)
-    assert failure.value.retryable
-    assert failure.value.status == 504
-    assert ptero.server_count() == 1
-    assert "forced" in module.terminate(service, force=True).message
+        module.suspend(service)
+    assert failure.value.retryable and failure.value.status == 504, "daemon actions fail with the node down"
+    result = module.terminate(service)
+    assert "forced: its node's daemon did not answer" in result.message
+    assert ptero.server_count() == 0
+    assert [(method, path) for method, path in ptero.requests_seen() if method == "DELETE"] == [
+        ("DELETE", f"/api/application/servers/{service.external['server_id']}"),
+        ("DELETE", f"/api/application/servers/{service.external['server_id']}/force"),
+    ]
+
+
+def test_terminate_with_force_goes_straight_to_force_delete(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
+    service, _ = created(game_service, ptero)
+    assert module.terminate(service, force=True).message.endswith("deleted (forced)")
     assert ptero.server_count() == 0
 
 

@@ -14,12 +14,16 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+SEEN_KEPT = 1000
+"""How many requests `requests_seen` remembers."""
 
 NETWORK_FAULTS = frozenset({"timeout", "reset", "429"})
 """Faults every sandbox understands; a status code such as "500" or "503" is one too."""
@@ -282,6 +286,7 @@ class SandboxServer:
         self.rate_limiter = FixedWindowRateLimiter(rate_limit_per_minute, rate_window_seconds)
         self.routes: list[Route] = []
         self.stats = {"requests": 0, "rate_limited": 0, "faults": 0}
+        self._seen: deque[tuple[str, str]] = deque(maxlen=SEEN_KEPT)
         self._faults: list[Fault] = []
         self._httpd: _TrackingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -384,10 +389,17 @@ class SandboxServer:
                     return fault
         return None
 
+    def requests_seen(self) -> list[tuple[str, str]]:
+        """The method and path of the latest requests (up to SEEN_KEPT), oldest first: what a
+        client really sent, for tests."""
+        with self.lock:
+            return list(self._seen)
+
     def handle(self, request: Request) -> Response | None:
         """Answer one request; None means: cut the connection without an answer."""
         with self.lock:
             self.stats["requests"] += 1
+            self._seen.append((request.method, request.path))
         fault = self._take_fault(request)
         if fault is not None:
             if fault.kind == "reset":
