@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from svcconsole.store.engine import Database
@@ -28,14 +29,24 @@ class DatabaseTokenBucket:
 
     def _reserve(self, session: Session) -> float:
         now = datetime.now(UTC)
-        bucket = session.exec(select(RateBucket).where(RateBucket.key == self.key).with_for_update()).first()
+        bucket = self._locked(session)
         if bucket is None:
-            bucket = RateBucket(key=self.key, tokens=float(self.burst), updated_at=now)
+            self._create(session, now)
+            bucket = self._locked(session)
         elapsed = max((now - bucket.updated_at).total_seconds(), 0.0)
         tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate) - 1.0
         bucket.tokens, bucket.updated_at = tokens, now
         session.add(bucket)
         return 0.0 if tokens >= 0 else -tokens / self.rate
+
+    def _locked(self, session: Session) -> RateBucket | None:
+        return session.exec(select(RateBucket).where(RateBucket.key == self.key).with_for_update()).first()
+
+    def _create(self, session: Session, now: datetime) -> None:
+        """Insert the bucket full unless another worker just did (workers start together)."""
+        dialect = postgresql if self.db.is_postgresql else sqlite
+        row = {"key": self.key, "tokens": float(self.burst), "updated_at": now}
+        session.execute(dialect.insert(RateBucket.__table__).values(**row).on_conflict_do_nothing(index_elements=["key"]))  # type: ignore[attr-defined]
 
     def acquire(self) -> float:
         """Take one token, sleeping until it is available; returns the seconds waited."""

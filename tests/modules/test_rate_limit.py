@@ -132,3 +132,27 @@ def test_a_replaced_server_config_changes_the_rate(limited_panel: PterodactylSan
     faster = dataclasses.replace(server, config={**server.config, "rate_limit_per_minute": LIMIT * 2})
     module.test_connection(faster)
     assert application_bucket.limit == LIMIT * 2
+
+
+def test_workers_starting_together_share_one_database_bucket(db) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from svcconsole.core.ratelimit import DatabaseTokenBucket
+    from svcconsole.store.models import RateBucket
+
+    workers = 8
+    start = threading.Barrier(workers)
+
+    def first_call() -> float:
+        bucket = DatabaseTokenBucket(db, "panel-a", limit=240, window=60.0)
+        start.wait()
+        return bucket.acquire()
+
+    with ThreadPoolExecutor(workers) as pool:
+        waits = list(pool.map(lambda _: first_call(), range(workers)))
+    with db.read() as session:
+        rows = session.exec(select(RateBucket).where(RateBucket.key == "panel-a")).all()
+    assert len(rows) == 1, "the first calls create the bucket once and none of them fails"
+    burst = DatabaseTokenBucket(db, "panel-a", limit=240, window=60.0).burst
+    assert rows[0].tokens <= burst - workers + 1, "every call took its token from the one bucket"
+    assert sum(1 for wait in waits if wait > 0) >= workers - burst
