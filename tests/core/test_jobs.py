@@ -172,3 +172,51 @@ def _hold(session, service_id):
     service = session.get(Service, service_id)
     service.external = {"ref": "half-made"}
     session.add(service)
+
+
+def test_a_worker_that_lost_its_claim_does_not_apply_its_outcome(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    perform(db, admin, "deliver", service_id)
+    jobs.run_jobs(db, jobs.due_job_ids(db))
+    job_id = perform(db, admin, "suspend", service_id, {"kind": "abuse"}).job_id
+    taken_over = []
+
+    def lease_runs_out_and_another_worker_takes_over():
+        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        assert jobs.claim_due(db, "worker-b", limit=10) == [job_id]
+        taken_over.append(jobs.run_jobs(db, [job_id], worker="worker-b"))
+
+    scripted.script.during("suspend", service_id, lease_runs_out_and_another_worker_takes_over)
+    assert jobs.execute(db, job_id, worker="worker-a") is None
+
+    assert [outcome.status for outcome in taken_over[0]] == ["succeeded"]
+    job = job_of(db, job_id)
+    assert (job.status, job.worker, job.attempts) == ("succeeded", "worker-b", 2)
+    assert read(db, service_id).status == "suspended"
+    with db.read() as session:
+        suspends = session.exec(select(Activity).where(Activity.service_id == service_id, Activity.action == "suspend")).all()
+    assert len(suspends) == 1
+
+
+def test_a_long_module_call_keeps_its_lease(db, admin, scripted, frozen, monkeypatch):
+    import time
+
+    monkeypatch.setattr(jobs, "RENEW_EVERY_SECONDS", 0.02, raising=False)
+    service_id = scripted_service(db, admin, scripted)
+    job_id = perform(db, admin, "deliver", service_id).job_id
+    seen = {}
+
+    def slow_call():
+        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        deadline = time.monotonic() + 2
+        while job_of(db, job_id).lease_until <= clock.now() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["due"] = jobs.due_job_ids(db)
+        seen["claimed"] = jobs.claim_due(db, "worker-b", limit=10)
+
+    scripted.script.during("create", service_id, slow_call)
+    outcomes = jobs.run_jobs(db, [job_id], worker="worker-a")
+
+    assert seen == {"due": [], "claimed": []}
+    assert [outcome.status for outcome in outcomes] == ["succeeded"]
+    assert job_of(db, job_id).worker == "worker-a" and scripted.script.count("create", service_id) == 1
