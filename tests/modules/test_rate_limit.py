@@ -132,3 +132,23 @@ def test_a_replaced_server_config_changes_the_rate(limited_panel: PterodactylSan
     faster = dataclasses.replace(server, config={**server.config, "rate_limit_per_minute": LIMIT * 2})
     module.test_connection(faster)
     assert application_bucket.limit == LIMIT * 2
+
+
+def test_a_replaced_server_config_changes_the_rate_of_a_bucket_kept_in_the_database(limited_panel: PterodactylSandbox, db) -> None:
+    from svcconsole.core.ratelimit import DatabaseTokenBucket
+    from svcconsole.modules.http import set_rate_limiter_factory
+
+    set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
+    server = limited_server(limited_panel, rate_limit_per_minute=LIMIT)
+    module.test_connection(server)
+    bucket = rate_limiter_for(server.url, f"Bearer {limited_panel.application_key}", LIMIT, WINDOW)
+    assert isinstance(bucket, DatabaseTokenBucket) and bucket.rate == TokenBucket(LIMIT, WINDOW).rate
+    slower = dataclasses.replace(server, config={**server.config, "rate_limit_per_minute": LIMIT // 4})
+    module.test_connection(slower)
+    expected = TokenBucket(LIMIT // 4, WINDOW)
+    assert (bucket.burst, bucket.rate) == (expected.burst, expected.rate)
+    for _ in range(bucket.burst + 1):
+        bucket.acquire()
+    started = time.monotonic()
+    bucket.acquire()
+    assert time.monotonic() - started >= 0.8 / expected.rate
