@@ -219,6 +219,22 @@ def test_wrong_token_is_a_non_retryable_authentication_error(pve: ProxmoxSandbox
     assert "wrong-secret" not in error.message
 
 
+def test_a_token_without_the_privilege_is_a_non_retryable_403_naming_it(
+    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
+) -> None:
+    service, _ = created(vps_service)
+    pve.add_token("auditor@pve!readonly=ro-secret-42", read_only=True)
+    auditor = dataclasses.replace(pve_server, credentials="auditor@pve!readonly=ro-secret-42")
+    assert module.panel(dataclasses.replace(service, server=auditor)).status == "running"
+    with pytest.raises(ModuleError) as failure:
+        module.suspend(dataclasses.replace(service, server=auditor))
+    error = failure.value
+    assert (error.retryable, error.status, error.code) == (False, 403, "auth")
+    assert f"permission denied (HTTP 403): Permission check failed (/vms/{service.external['vmid']}, VM.PowerMgmt)" in error.message
+    assert "ro-secret-42" not in error.message
+    assert pve.vms[service.external["vmid"]].qmpstatus == "running"
+
+
 def test_malformed_token_is_a_config_error(pve_server: ServerRef) -> None:
     with pytest.raises(ModuleError) as failure:
         module.test_connection(dataclasses.replace(pve_server, credentials="just-a-secret"))

@@ -330,6 +330,19 @@ def test_wrong_key_is_a_non_retryable_authentication_error(ptero_server: ServerR
     assert "ptla_not-the-key" not in error.message
 
 
+def test_an_application_key_given_as_the_client_key_is_a_non_retryable_403(
+    ptero: PterodactylSandbox, ptero_server: ServerRef
+) -> None:
+    ptero.application_keys.append("second-application-key")
+    mixed_up = dataclasses.replace(ptero_server, credentials=f"{ptero.application_key} second-application-key")
+    with pytest.raises(ModuleError) as failure:
+        module.test_connection(mixed_up)
+    error = failure.value
+    assert (error.retryable, error.status, error.code) == (False, 403, "auth")
+    assert "access denied (HTTP 403)" in error.message and "requires a client API key" in error.message
+    assert "second-application-key" not in error.message and ptero.application_key not in error.message
+
+
 def test_missing_server_is_a_non_retryable_not_found(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     with pytest.raises(ModuleError) as failure:
         module.suspend(game_service(external={"server_id": 999}))
