@@ -189,3 +189,16 @@ def test_cancelling_and_redelivering_a_never_delivered_service_ask_the_panel_not
     assert redelivered.exit_code == 0, redelivered.stdout + redelivered.stderr
     assert show(cli, second)["status"] == "active" and panels.ptero.server_count() == 1
     assert not [request for request in panels.ptero.requests_seen()[seen:] if request[0] == "DELETE"]
+
+
+def test_an_operation_the_module_does_not_declare_is_refused_before_the_panel_is_asked(cli, panels):
+    from svcconsole.modules import get_module
+
+    assert not get_module("proxmox").supports_operation("reinstall")
+    service = json.loads(create(cli, "VPS M", "no-reinstall", "--deliver", "--format", "json").stdout)
+    seen = len(panels.pve.requests_seen())
+    refused = cli("services", "reinstall", str(service["id"]), "--yes")
+    assert refused.exit_code == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert "does not support reinstall" in line, line
+    assert len(panels.pve.requests_seen()) == seen
