@@ -12,6 +12,7 @@ import pytest
 from svcconsole.modules import ModuleError, ProductRef, ServerRef, get_module
 from svcconsole.modules.proxmox import ProxmoxModule
 from svcconsole.modules.sandbox import ProxmoxSandbox
+from svcconsole.modules.sandbox.proxmox import ExistingVm
 
 from .conftest import ServiceFactory, base_config
 
@@ -180,6 +181,24 @@ def test_an_imported_vm_can_be_managed(pve: ProxmoxSandbox, pve_server: ServerRe
     imported = vps_service(external=resource.details["external"])
     module.suspend(imported)
     assert pve.vm(100)["qmpstatus"] == "paused"
+
+
+def test_a_vm_migrated_to_another_node_is_found_through_the_cluster_resources(vps_service: ServiceFactory) -> None:
+    two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"))
+    two_nodes.start()
+    try:
+        server = ServerRef(id=5, name="two", module="proxmox", url=two_nodes.url, credentials=two_nodes.token,
+                           node="pve1", config=base_config())
+        (vmid,) = two_nodes.add_vms([ExistingVm(name="legacy-box", description="made by hand")])
+        resource = next(r for r in module.list_importable(server) if r.external_ref == str(vmid))
+        service = vps_service(server=server, external=resource.details["external"])
+        assert module.panel(service).details["node"] == "pve1"
+        two_nodes.migrate(vmid, "pve2")
+        result = module.change_package(service, ProductRef(id=23, name="big", type="proxmox", config={"cores": 4}))
+        assert result.external == {"vmid": vmid, "node": "pve2"}
+        assert str(two_nodes.vms[vmid].config["cores"]) == "4"
+    finally:
+        two_nodes.stop()
 
 
 def test_panel_power_and_tabs(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:

@@ -307,6 +307,13 @@ class ProxmoxSandbox(SandboxServer):
             else:
                 self.offline_nodes.add(node)
 
+    def migrate(self, vmid: int, node: str) -> None:
+        """Move a VM to another node of the cluster, as a migration done outside svcconsole would."""
+        with self.lock:
+            if node not in self.node_names:
+                raise ValueError(f"migrate: no node {node!r}")
+            self.vms[vmid].node = node
+
     def set_task_delay(self, seconds: float) -> None:
         """How long a task (clone, start, stop...) runs before it stops."""
         with self.lock:
