@@ -302,8 +302,11 @@ def sandbox_command(
 ) -> None:
     """Serve a local in-memory panel (Pterodactyl or Proxmox VE) for tests and demos."""
     from svcconsole.core.errors import InvalidInput
-    from svcconsole.modules.sandbox import KINDS, serve_forever
+    from svcconsole.modules.sandbox import KINDS, api_key_problem, serve_forever
 
     if kind not in KINDS:
         raise InvalidInput("kind", f"{kind!r} is not a sandbox ({', '.join(KINDS)})")
+    problem = api_key_problem(kind, api_key)
+    if problem is not None:
+        raise InvalidInput("--api-key", problem)
     serve_forever(kind, parse_int("--port", port, minimum=0, maximum=65535), api_key)

@@ -1,12 +1,15 @@
 """The module queue: claim a job, call the module outside any transaction, apply the outcome.
 
 A job is claimed with a lease; a job whose lease ran out (its process died) is claimed again,
-and the adapters' idempotency makes the second attempt safe. Failures that a retry can help
-go back to the queue with exponential backoff; the others stay `failed` for an admin.
+and the adapters' idempotency makes the second attempt safe. While a module call runs, its
+worker renews the lease; the outcome of a call whose worker lost its claim meanwhile (another
+worker took the job over) is not applied. Failures that a retry can help go back to the queue
+with exponential backoff; the others stay `failed` for an admin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import queue
@@ -37,6 +40,8 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DEFAULT_CONCURRENCY = 8
 DEFAULT_PER_SERVER = 8
+RENEW_EVERY_SECONDS = 60.0
+"""Wall-clock seconds between lease renewals of the jobs whose module calls are running."""
 
 
 def worker_id() -> str:
@@ -147,6 +152,64 @@ def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) ->
     )
 
 
+class LeaseKeeper:
+    """Renews the leases of one worker's running calls every `RENEW_EVERY_SECONDS`, in a thread."""
+
+    def __init__(self, db: Database, worker: str) -> None:
+        self.db = db
+        self.worker = worker
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, job_id: int, attempt: int) -> None:
+        """Keep renewing the job's lease while its attempt `attempt` runs."""
+        with self._lock:
+            self._held[job_id] = attempt
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"lease-keeper-{self.worker}", daemon=True)
+                self._thread.start()
+
+    def release(self, job_id: int) -> None:
+        with self._lock:
+            self._held.pop(job_id, None)
+
+    def _run(self) -> None:
+        while not self._stop.wait(RENEW_EVERY_SECONDS):
+            self.renew()
+
+    def renew(self) -> int:
+        """Push on the lease of every held job this worker still holds; returns how many."""
+        with self._lock:
+            held = dict(self._held)
+        if not held:
+            return 0
+
+        def work(session: Session) -> int:
+            until = clock.now() + LEASE
+            renewed = 0
+            for job_id, attempt in held.items():
+                result = session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.worker == self.worker, Job.attempts == attempt, Job.status == "running")  # type: ignore[arg-type]
+                    .values(lease_until=until)
+                )
+                renewed += result.rowcount or 0  # type: ignore[attr-defined]
+            return renewed
+
+        try:
+            return self.db.transaction(work)
+        except Exception:  # noqa: BLE001 - a failed renewal is tried again at the next tick
+            log.exception("renewing the leases of %s failed", self.worker)
+            return 0
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 @dataclass
 class _Called:
     """A module call that has ended, waiting for its outcome to be written."""
@@ -154,9 +217,11 @@ class _Called:
     job_id: int
     result: ModuleResult | None
     error: ModuleError | None
+    worker: str = ""
+    attempt: int = 0
 
 
-def _call(db: Database, job_id: int, worker: str) -> _Called | None:
+def _call(db: Database, job_id: int, worker: str, keeper: LeaseKeeper) -> _Called | None:
     """Claim a job (unless `worker` holds it already) and make its module call, outside any transaction."""
     claimed = _already_claimed(db, job_id, worker) or db.transaction(lambda session: _claim(session, job_id, worker))
     if claimed is None:
@@ -164,21 +229,34 @@ def _call(db: Database, job_id: int, worker: str) -> _Called | None:
     job, ref, module_name = claimed
     module = get_module(module_name)
     log.info("job %s: %s %s for service %s (attempt %s)", job.id, job.operation, module.name, job.service_id, job.attempts)
+    keeper.hold(job_id, job.attempts)
     try:
         result = call_module(
             module, job, ref, _external_writer(db, job.service_id, replace=False), lambda: _external_writer(db, job.service_id, replace=True)({})
         )
-        return _Called(job_id, result, None)
+        return _Called(job_id, result, None, worker, job.attempts)
     except ModuleError as error:
-        return _Called(job_id, None, error)
+        return _Called(job_id, None, error, worker, job.attempts)
     except Exception as error:  # noqa: BLE001 - a module bug must not kill the run; keep it as the job's error
         log.exception("job %s: module %s raised", job.id, module.name)
-        return _Called(job_id, None, ModuleError(f"{module.name}: unexpected error: {type(error).__name__}: {error}", retryable=False))
+        return _Called(job_id, None, ModuleError(f"{module.name}: unexpected error: {type(error).__name__}: {error}", retryable=False), worker, job.attempts)
+    finally:
+        keeper.release(job_id)
 
 
-def _record(session: Session, called: _Called) -> JobOutcome:
-    """Write how a module call ended: the action applied, or the error kept and a retry planned."""
+def _record(session: Session, called: _Called) -> JobOutcome | None:
+    """Write how a module call ended: the action applied, or the error kept and a retry planned.
+
+    None, and nothing written, when the call's worker lost its claim meanwhile (its lease ran
+    out and another worker took the job, or an admin resolved it).
+    """
     current = session.exec(select(Job).where(Job.id == called.job_id).with_for_update()).one()
+    if (current.status, current.worker, current.attempts) != ("running", called.worker, called.attempt):
+        log.warning(
+            "job %s: attempt %s by %s lost its claim (now %s, attempt %s by %s); its outcome is not applied",
+            called.job_id, called.attempt, called.worker, current.status, current.attempts, current.worker,
+        )
+        return None
     now = clock.now()
     current.updated_at = now
     current.lease_until = None
@@ -215,8 +293,10 @@ def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
         for called in batch:
             savepoint = session.begin_nested()
             try:
-                outcomes.append(_record(session, called))
+                outcome = _record(session, called)
                 savepoint.commit()
+                if outcome is not None:
+                    outcomes.append(outcome)
             except Exception:  # noqa: BLE001 - left for the single-transaction retry below
                 savepoint.rollback()
                 log.exception("job %s: writing its outcome failed", called.job_id)
@@ -226,11 +306,18 @@ def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
 
 
 def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutcome | None:
-    """Run one job to its end (or back to the queue); None if another worker holds it."""
-    called = _call(db, job_id, worker or worker_id())
+    """Run one job to its end (or back to the queue); None if another worker holds it (or took it over)."""
+    owner = worker or worker_id()
+    keeper = LeaseKeeper(db, owner)
+    try:
+        called = _call(db, job_id, owner, keeper)
+    finally:
+        keeper.close()
     if called is None:
         return None
     outcome = db.transaction(lambda session: _record(session, called))
+    if outcome is None:
+        return None
     log.info("job %s: %s: %s", outcome.job_id, outcome.status, outcome.message)
     return outcome
 
@@ -261,19 +348,20 @@ def run_jobs(
     limits: dict[int | None, threading.Semaphore] = {}
     lock = threading.Lock()
     ended: queue.Queue[_Called | None] = queue.Queue()
+    keeper = LeaseKeeper(db, owner)
 
     def call_one(job_id: int) -> None:
         with lock:
             gate = limits.setdefault(servers.get(job_id), threading.Semaphore(per_server))
         try:
             with gate:
-                ended.put(_call(db, job_id, owner))
+                ended.put(_call(db, job_id, owner, keeper))
         except BaseException:
             ended.put(None)
             raise
 
     outcomes: list[JobOutcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids)))) as pool, contextlib.closing(keeper):
         futures = [pool.submit(call_one, job_id) for job_id in ids]
         remaining = len(ids)
         while remaining:

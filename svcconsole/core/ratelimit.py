@@ -24,6 +24,13 @@ class DatabaseTokenBucket:
     def __init__(self, db: Database, key: str, limit: int, window: float) -> None:
         self.db = db
         self.key = key
+        self.limit, self.window = 0, window
+        self.burst, self.rate = 1, 1.0
+        self.set_rate(limit, window)
+
+    def set_rate(self, limit: int, window: float) -> None:
+        """Follow a changed panel limit (calls per window); the stored tokens are kept, capped at the new burst."""
+        self.limit, self.window = limit, window
         self.burst = max(1, min(int(limit / window), limit // 4))
         self.rate = max(limit - self.burst, 1) / (window + window / 60)
 

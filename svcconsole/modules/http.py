@@ -35,6 +35,9 @@ class RateLimiter(Protocol):
     def acquire(self) -> float:
         """Wait for a slot; return the seconds waited."""
 
+    def set_rate(self, limit: int, window: float) -> None:
+        """Follow a changed limit (calls per window)."""
+
 
 class TokenBucket:
     """Spaces calls so that no window of `window` seconds, wherever it starts, holds more than
@@ -92,7 +95,8 @@ def set_rate_limiter_factory(factory: RateLimiterFactory | None) -> None:
     """Replace the in-process token buckets (e.g. by a limiter shared through the database).
 
     `factory(key, limit, window_seconds)` gets an opaque key (a hash of the panel URL and
-    credential) and returns an object with `acquire()`. None restores the in-process buckets.
+    credential) and returns an object with `acquire()` and `set_rate(limit, window)` (called when a
+    server's configured rate changes). None restores the in-process buckets.
     """
     global _limiter_factory
     with _limiters_lock:
@@ -112,7 +116,7 @@ def rate_limiter_for(
         if limiter is None:
             limiter = _limiter_factory(key, limit, window) if _limiter_factory else TokenBucket(limit, window)
             _limiters[key] = limiter
-        elif isinstance(limiter, TokenBucket):
+        else:
             limiter.set_rate(limit, window)
         return limiter
 

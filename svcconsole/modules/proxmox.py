@@ -233,14 +233,19 @@ class ProxmoxModule(Module):
             time.sleep(api.poll_interval)
 
     def _locate(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str] | None:
-        """The service's VM: the stored vmid when it is ours (or was imported), else the VM
+        """The service's VM: the stored vmid when it is ours (or was imported), on the stored node
+        or, when it is not there (migrated), on the node /cluster/resources names; else the VM
         named for the service whose description holds its uuid; None when there is none."""
         stored = service.external.get("vmid")
         if stored is not None:
             vmid = int(stored)
-            node = service.external.get("node") or next(
-                (vm["node"] for vm in api.vms(operation) if int(vm.get("vmid", -1)) == vmid), None)
-            if node is not None:
+            tried: set[str] = set()
+            for node in (service.external.get("node"), None):
+                if node is None:
+                    node = next((vm["node"] for vm in api.vms(operation) if int(vm.get("vmid", -1)) == vmid), None)
+                if node is None or str(node) in tried:
+                    continue
+                tried.add(str(node))
                 config = self._wait_unlocked(api, str(node), vmid, operation)
                 if config is not None and (_owned(config, service) or service.external.get("imported")):
                     return vmid, str(node)

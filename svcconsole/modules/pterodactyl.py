@@ -10,7 +10,9 @@ Server (`ServerRef`):
                  client-side limit), client_rate_limit_per_minute (720), verify_tls (true),
                  timeout (15 s), max_retry_after (10 s: longer 429 waits are not slept
                  through), rate_limit_retries (3), install_wait_seconds (3: how long create
-                 watches the install to report `install_failed`), poll_interval (0.5 s)
+                 watches the install to report `install_failed`; a server still installing
+                 then is a retryable error, so the queue checks it again later; 0 = create
+                 returns at once and does not watch), poll_interval (0.5 s)
 
 Product config (`ProductRef.config`):
     nest, egg                 ids of the egg to install (required)
@@ -362,6 +364,14 @@ class PterodactylModule(Module):
                 f"server {attributes.get('identifier')} was created but its installation failed "
                 f"(status {status}); reinstall it or terminate and deliver again",
                 retryable=False, code="install_failed", external=external,
+            )
+        wait = config_float(api.server.config, "install_wait_seconds", 3.0)
+        if status == "installing" and wait > 0:
+            raise api.error(
+                operation,
+                f"server {attributes.get('identifier')} is still installing after {wait:g} s; "
+                "its installation is checked again later",
+                retryable=True, code="installing", external=external,
             )
         state = "installing" if status == "installing" else "installed"
         verb = "found existing" if reused else "created"

@@ -62,6 +62,7 @@ CASES = [
     ("superscript days", ["services", "add-days", "1", "--days", "²"], "days", "not a whole number"),
     ("far too long duration", ["services", "list", "--expiring-within", "3000000d"], "--expiring-within", "too long"),
     ("number too long for an id", ["services", "list", "--search", "1234567890123"], "--search", "not an id"),
+    ("sandbox malformed token", ["sandbox", "proxmox", "--port", "0", "--api-key", "just-a-secret"], "--api-key", "USER@REALM!TOKENID=SECRET"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from svcconsole.core import clock, jobs, services
@@ -135,7 +136,6 @@ def test_resolving_a_job_clears_the_operation_and_logs_it(db, admin, scripted, f
 def test_an_operation_in_progress_blocks_other_actions(db, admin, scripted, frozen):
     service_id = scripted_service(db, admin, scripted)
     perform(db, admin, "deliver", service_id)
-    import pytest
 
     from svcconsole.core.errors import TransitionRefused
 
@@ -172,3 +172,92 @@ def _hold(session, service_id):
     service = session.get(Service, service_id)
     service.external = {"ref": "half-made"}
     session.add(service)
+
+
+def test_a_worker_that_lost_its_claim_does_not_apply_its_outcome(db, admin, scripted, frozen):
+    service_id = scripted_service(db, admin, scripted)
+    perform(db, admin, "deliver", service_id)
+    jobs.run_jobs(db, jobs.due_job_ids(db))
+    job_id = perform(db, admin, "suspend", service_id, {"kind": "abuse"}).job_id
+    taken_over = []
+
+    def lease_runs_out_and_another_worker_takes_over():
+        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        assert jobs.claim_due(db, "worker-b", limit=10) == [job_id]
+        taken_over.append(jobs.run_jobs(db, [job_id], worker="worker-b"))
+
+    scripted.script.during("suspend", service_id, lease_runs_out_and_another_worker_takes_over)
+    assert jobs.execute(db, job_id, worker="worker-a") is None
+
+    assert [outcome.status for outcome in taken_over[0]] == ["succeeded"]
+    job = job_of(db, job_id)
+    assert (job.status, job.worker, job.attempts) == ("succeeded", "worker-b", 2)
+    assert read(db, service_id).status == "suspended"
+    with db.read() as session:
+        suspends = session.exec(select(Activity).where(Activity.service_id == service_id, Activity.action == "suspend")).all()
+    assert len(suspends) == 1
+
+
+def test_a_long_module_call_keeps_its_lease(db, admin, scripted, frozen, monkeypatch):
+    import time
+
+    monkeypatch.setattr(jobs, "RENEW_EVERY_SECONDS", 0.02, raising=False)
+    service_id = scripted_service(db, admin, scripted)
+    job_id = perform(db, admin, "deliver", service_id).job_id
+    seen = {}
+
+    def slow_call():
+        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        deadline = time.monotonic() + 2
+        while job_of(db, job_id).lease_until <= clock.now() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["due"] = jobs.due_job_ids(db)
+        seen["claimed"] = jobs.claim_due(db, "worker-b", limit=10)
+
+    scripted.script.during("create", service_id, slow_call)
+    outcomes = jobs.run_jobs(db, [job_id], worker="worker-a")
+
+    assert seen == {"due": [], "claimed": []}
+    assert [outcome.status for outcome in outcomes] == ["succeeded"]
+    assert job_of(db, job_id).worker == "worker-a" and scripted.script.count("create", service_id) == 1
+
+
+@pytest.mark.parametrize(("concurrency", "per_server", "overall"), [(5, 2, 4), (3, 2, 3)])
+def test_run_jobs_bounds_calls_in_flight_overall_and_per_server(db, admin, scripted, frozen, concurrency, per_server, overall):
+    import threading
+    import time
+
+    from svcconsole.core import catalog as catalog_module
+
+    other = db.transaction(lambda session: catalog_module.add_server(session, admin, name="panel-2", module="scripted", url="https://panel-2.example.net").id)
+    servers = {}
+    for index in range(12):
+        server_id = scripted.server_id if index % 2 else other
+        service_id = scripted_service(db, admin, scripted, name=f"game-{index}", server=str(server_id))
+        servers[service_id] = server_id
+    lock = threading.Lock()
+    running = {"all": 0, scripted.server_id: 0, other: 0}
+    most = dict.fromkeys(running, 0)
+
+    def busy(server_id):
+        def call():
+            with lock:
+                for key in ("all", server_id):
+                    running[key] += 1
+                    most[key] = max(most[key], running[key])
+            time.sleep(0.05)
+            with lock:
+                running["all"] -= 1
+                running[server_id] -= 1
+
+        return call
+
+    job_ids = []
+    for service_id, server_id in servers.items():
+        scripted.script.during("create", service_id, busy(server_id))
+        job_ids.append(perform(db, admin, "deliver", service_id).job_id)
+    outcomes = jobs.run_jobs(db, job_ids, concurrency=concurrency, per_server=per_server)
+
+    assert sorted(outcome.status for outcome in outcomes) == ["succeeded"] * 12
+    assert most["all"] == overall
+    assert max(most[scripted.server_id], most[other]) == per_server

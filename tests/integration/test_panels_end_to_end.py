@@ -151,3 +151,54 @@ def test_credentials_never_appear_in_any_output(cli, panels):
     text = "\n".join(outputs)
     for secret in (panels.ptero.application_key, panels.ptero.client_key, panels.pve.token.split("=", 1)[1]):
         assert secret not in text
+
+
+def test_a_failed_clone_task_is_one_line_and_leaves_the_service_pending_with_the_error(cli, db, panels):
+    from svcconsole.store.models import Notification
+
+    panels.pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_error", message="clone failed: storage 'local-lvm' is full")
+    result = create(cli, "VPS M", "no-room", "--deliver", "--format", "json")
+    (line,) = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "task" in line and "storage 'local-lvm' is full" in line, line
+    service = json.loads(result.stdout)
+    assert (service["status"], service["operation"], service["delivery_attempts"]) == ("pending", None, 1)
+    assert "storage 'local-lvm' is full" in service["last_error"]
+    assert len(panels.pve.vms) == 1
+    with db.read() as session:
+        job = session.exec(select(Job).where(Job.service_id == service["id"])).one()
+        notice = session.exec(select(Notification).where(Notification.template == "delivery_failed")).one()
+    assert job.status == "failed" and "storage 'local-lvm' is full" in notice.body
+
+    assert cli("jobs", "retry", str(job.id)).exit_code == 0
+    after = show(cli, service["id"])
+    assert after["status"] == "active" and len(panels.pve.vms) == 2
+
+
+def test_cancelling_and_redelivering_a_never_delivered_service_ask_the_panel_nothing_needless(cli, panels):
+    first = int(create(cli, "Paper 4GB", "never-delivered").stdout.strip())
+    seen = len(panels.ptero.requests_seen())
+    cancelled = cli("services", "cancel", str(first), "--mode", "immediate", "--yes")
+    assert cancelled.exit_code == 0, cancelled.stdout + cancelled.stderr
+    assert show(cli, first)["status"] == "cancelled"
+    assert len(panels.ptero.requests_seen()) == seen
+
+    second = int(create(cli, "Paper 4GB", "redeliver-fresh").stdout.strip())
+    seen = len(panels.ptero.requests_seen())
+    redelivered = cli("services", "redeliver", str(second))
+    assert redelivered.exit_code == 0, redelivered.stdout + redelivered.stderr
+    assert show(cli, second)["status"] == "active" and panels.ptero.server_count() == 1
+    assert not [request for request in panels.ptero.requests_seen()[seen:] if request[0] == "DELETE"]
+
+
+def test_an_operation_the_module_does_not_declare_is_refused_before_the_panel_is_asked(cli, panels):
+    from svcconsole.modules import get_module
+
+    assert not get_module("proxmox").supports_operation("reinstall")
+    service = json.loads(create(cli, "VPS M", "no-reinstall", "--deliver", "--format", "json").stdout)
+    seen = len(panels.pve.requests_seen())
+    refused = cli("services", "reinstall", str(service["id"]), "--yes")
+    assert refused.exit_code == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert "does not support reinstall" in line, line
+    assert len(panels.pve.requests_seen()) == seen

@@ -12,6 +12,7 @@ import pytest
 from svcconsole.modules import ModuleError, ProductRef, ServerRef, get_module
 from svcconsole.modules.proxmox import ProxmoxModule
 from svcconsole.modules.sandbox import ProxmoxSandbox
+from svcconsole.modules.sandbox.proxmox import ExistingVm
 
 from .conftest import ServiceFactory, base_config
 
@@ -182,6 +183,24 @@ def test_an_imported_vm_can_be_managed(pve: ProxmoxSandbox, pve_server: ServerRe
     assert pve.vm(100)["qmpstatus"] == "paused"
 
 
+def test_a_vm_migrated_to_another_node_is_found_through_the_cluster_resources(vps_service: ServiceFactory) -> None:
+    two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"))
+    two_nodes.start()
+    try:
+        server = ServerRef(id=5, name="two", module="proxmox", url=two_nodes.url, credentials=two_nodes.token,
+                           node="pve1", config=base_config())
+        (vmid,) = two_nodes.add_vms([ExistingVm(name="legacy-box", description="made by hand")])
+        resource = next(r for r in module.list_importable(server) if r.external_ref == str(vmid))
+        service = vps_service(server=server, external=resource.details["external"])
+        assert module.panel(service).details["node"] == "pve1"
+        two_nodes.migrate(vmid, "pve2")
+        result = module.change_package(service, ProductRef(id=23, name="big", type="proxmox", config={"cores": 4}))
+        assert result.external == {"vmid": vmid, "node": "pve2"}
+        assert str(two_nodes.vms[vmid].config["cores"]) == "4"
+    finally:
+        two_nodes.stop()
+
+
 def test_panel_power_and_tabs(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
     service, _ = created(vps_service)
     state = module.panel(service)
@@ -217,6 +236,22 @@ def test_wrong_token_is_a_non_retryable_authentication_error(pve: ProxmoxSandbox
     error = failure.value
     assert (error.retryable, error.status, error.code) == (False, 401, "auth")
     assert "wrong-secret" not in error.message
+
+
+def test_a_token_without_the_privilege_is_a_non_retryable_403_naming_it(
+    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
+) -> None:
+    service, _ = created(vps_service)
+    pve.add_token("auditor@pve!readonly=ro-secret-42", read_only=True)
+    auditor = dataclasses.replace(pve_server, credentials="auditor@pve!readonly=ro-secret-42")
+    assert module.panel(dataclasses.replace(service, server=auditor)).status == "running"
+    with pytest.raises(ModuleError) as failure:
+        module.suspend(dataclasses.replace(service, server=auditor))
+    error = failure.value
+    assert (error.retryable, error.status, error.code) == (False, 403, "auth")
+    assert f"permission denied (HTTP 403): Permission check failed (/vms/{service.external['vmid']}, VM.PowerMgmt)" in error.message
+    assert "ro-secret-42" not in error.message
+    assert pve.vms[service.external["vmid"]].qmpstatus == "running"
 
 
 def test_malformed_token_is_a_config_error(pve_server: ServerRef) -> None:

@@ -132,6 +132,23 @@ def test_install_failed_is_a_module_error_that_keeps_the_server_id(
     assert ptero.server_count() == 1
 
 
+def test_an_install_still_running_after_the_wait_is_retryable_and_the_retry_finds_the_server(
+    ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
+) -> None:
+    ptero.set_install_delay(0.6)
+    service = game_service(server=dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0.1)))
+    with pytest.raises(ModuleError) as failure:
+        module.create(service)
+    error = failure.value
+    assert (error.retryable, error.code) == (True, "installing")
+    assert "still installing" in error.message
+    assert ptero.servers[error.external["server_id"]].status == "installing"
+    time.sleep(0.7)
+    result = module.create(dataclasses.replace(service, external=error.external))
+    assert result.message.startswith("found existing") and result.message.endswith("installed")
+    assert ptero.server_count() == 1
+
+
 def test_invalid_egg_variable_is_a_non_retryable_error_naming_the_field(
     ptero: PterodactylSandbox, game_service: ServiceFactory, game_product: ProductRef
 ) -> None:
@@ -311,6 +328,19 @@ def test_wrong_key_is_a_non_retryable_authentication_error(ptero_server: ServerR
     assert (error.retryable, error.status, error.code) == (False, 401, "auth")
     assert "authentication failed" in error.message
     assert "ptla_not-the-key" not in error.message
+
+
+def test_an_application_key_given_as_the_client_key_is_a_non_retryable_403(
+    ptero: PterodactylSandbox, ptero_server: ServerRef
+) -> None:
+    ptero.application_keys.append("second-application-key")
+    mixed_up = dataclasses.replace(ptero_server, credentials=f"{ptero.application_key} second-application-key")
+    with pytest.raises(ModuleError) as failure:
+        module.test_connection(mixed_up)
+    error = failure.value
+    assert (error.retryable, error.status, error.code) == (False, 403, "auth")
+    assert "access denied (HTTP 403)" in error.message and "requires a client API key" in error.message
+    assert "second-application-key" not in error.message and ptero.application_key not in error.message
 
 
 def test_missing_server_is_a_non_retryable_not_found(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:

@@ -156,3 +156,23 @@ def test_workers_starting_together_share_one_database_bucket(db) -> None:  # typ
     burst = DatabaseTokenBucket(db, "panel-a", limit=240, window=60.0).burst
     assert rows[0].tokens <= burst - workers + 1, "every call took its token from the one bucket"
     assert sum(1 for wait in waits if wait > 0) >= workers - burst
+
+
+def test_a_replaced_server_config_changes_the_rate_of_a_bucket_kept_in_the_database(limited_panel: PterodactylSandbox, db) -> None:
+    from svcconsole.core.ratelimit import DatabaseTokenBucket
+    from svcconsole.modules.http import set_rate_limiter_factory
+
+    set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
+    server = limited_server(limited_panel, rate_limit_per_minute=LIMIT)
+    module.test_connection(server)
+    bucket = rate_limiter_for(server.url, f"Bearer {limited_panel.application_key}", LIMIT, WINDOW)
+    assert isinstance(bucket, DatabaseTokenBucket) and bucket.rate == TokenBucket(LIMIT, WINDOW).rate
+    slower = dataclasses.replace(server, config={**server.config, "rate_limit_per_minute": LIMIT // 4})
+    module.test_connection(slower)
+    expected = TokenBucket(LIMIT // 4, WINDOW)
+    assert (bucket.burst, bucket.rate) == (expected.burst, expected.rate)
+    for _ in range(bucket.burst + 1):
+        bucket.acquire()
+    started = time.monotonic()
+    bucket.acquire()
+    assert time.monotonic() - started >= 0.8 / expected.rate

@@ -58,6 +58,18 @@ def test_auth_failures_are_401_with_the_reason_in_the_status_line(pve: ProxmoxSa
         assert secret not in response.reason_phrase
 
 
+def test_a_read_only_token_reads_but_any_change_is_403_permission_check_failed(pve: ProxmoxSandbox) -> None:
+    pve.add_token("auditor@pve!ro=ro-secret", read_only=True)
+    with httpx.Client(base_url=pve.url + "/api2/json", headers={"Authorization": "PVEAPIToken=auditor@pve!ro=ro-secret"},
+                      timeout=5) as client:
+        assert client.get("/nodes/pve1/qemu/9000/config").json()["data"]["name"] == "debian-12-template"
+        response = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 120})
+    assert response.status_code == 403
+    assert response.reason_phrase == "Permission check failed (/vms/9000, VM.Clone)"
+    assert response.json() == {"data": None, "message": "Permission check failed (/vms/9000, VM.Clone)\n"}
+    assert 120 not in pve.vms
+
+
 def test_next_id_is_a_string_and_refuses_a_used_id(pve: ProxmoxSandbox) -> None:
     with api(pve) as client:
         assert client.get("/cluster/nextid").json() == {"data": "100"}

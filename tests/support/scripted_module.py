@@ -7,6 +7,7 @@ the real adapters are tested against the sandbox panels over HTTP.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from svcconsole.modules.base import (
@@ -31,16 +32,25 @@ class Script:
 
     calls: list[tuple[str, int]] = field(default_factory=list)
     failures: dict[tuple[str, int], list[ModuleError]] = field(default_factory=dict)
+    hooks: dict[tuple[str, int], list[Callable[[], None]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, operation: str, service_id: int, error: ModuleError, times: int = 1) -> None:
         self.failures.setdefault((operation, service_id), []).extend([error] * times)
+
+    def during(self, operation: str, service_id: int, hook: Callable[[], None]) -> None:
+        """Run `hook` inside the next such call, before it answers (a call that takes a while)."""
+        self.hooks.setdefault((operation, service_id), []).append(hook)
 
     def record(self, operation: str, service: ServiceRef) -> None:
         with self.lock:
             self.calls.append((operation, service.id))
             queued = self.failures.get((operation, service.id))
             error = queued.pop(0) if queued else None
+            hooks = self.hooks.get((operation, service.id))
+            hook = hooks.pop(0) if hooks else None
+        if hook is not None:
+            hook()
         if error is not None:
             raise error
 

@@ -6,7 +6,7 @@ import sys
 import threading
 
 from svcconsole.modules.sandbox.http import SandboxServer
-from svcconsole.modules.sandbox.proxmox import ProxmoxSandbox, new_token
+from svcconsole.modules.sandbox.proxmox import TOKEN_PATTERN, ProxmoxSandbox, new_token
 from svcconsole.modules.sandbox.pterodactyl import PterodactylSandbox, new_application_key, new_client_key
 
 KINDS = ("pterodactyl", "proxmox")
@@ -16,6 +16,7 @@ __all__ = [
     "ProxmoxSandbox",
     "PterodactylSandbox",
     "SandboxServer",
+    "api_key_problem",
     "make_sandbox",
     "serve_forever",
 ]
@@ -40,6 +41,17 @@ def make_sandbox(kind: str, port: int = 0, api_key: str | None = None, **options
     if kind == "proxmox":
         return ProxmoxSandbox(port=port, tokens=[api_key or new_token()], **options)  # type: ignore[arg-type]
     raise ValueError(f"unknown sandbox {kind!r}; choose one of: {', '.join(KINDS)}")
+
+
+def api_key_problem(kind: str, api_key: str | None) -> str | None:
+    """What is wrong with `api_key` for a sandbox of `kind`, in words; None when it is usable."""
+    if api_key is None:
+        return None
+    if not api_key.strip():
+        return "is empty; leave it out to have a key generated"
+    if kind == "proxmox" and TOKEN_PATTERN.match(api_key) is None:
+        return "a Proxmox API token looks like USER@REALM!TOKENID=SECRET (e.g. root@pam!svc=0123abcd)"
+    return None
 
 
 def serve_forever(kind: str, port: int, api_key: str | None) -> None:

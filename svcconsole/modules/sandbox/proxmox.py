@@ -223,6 +223,23 @@ class ExistingVm:
     memory: int | None = None
 
 
+def _permission_needed(method: str, path: str) -> str:
+    """The ACL path and privilege Proxmox names when a token may not make this change."""
+    vm = re.search(r"/qemu/(\d+)(/.*)?$", path)
+    if vm is None:
+        return "/, Sys.Modify"
+    rest = vm.group(2) or ""
+    if rest.startswith("/status/"):
+        privilege = "VM.PowerMgmt"
+    elif rest == "/clone":
+        privilege = "VM.Clone"
+    elif rest == "/config":
+        privilege = "VM.Config.HWType"
+    else:
+        privilege = "VM.Allocate"
+    return f"/vms/{vm.group(1)}, {privilege}"
+
+
 class ProxmoxSandbox(SandboxServer):
     """A local, in-memory Proxmox VE cluster with one node and a Debian 12 template (vmid 9000)."""
 
@@ -252,6 +269,7 @@ class ProxmoxSandbox(SandboxServer):
             verbose=verbose,
         )
         self.tokens: dict[tuple[str, str], str] = {}
+        self.read_only_tokens: set[str] = set()
         for token in tokens or [new_token()]:
             self.add_token(token)
         self.task_delay = task_delay
@@ -265,12 +283,15 @@ class ProxmoxSandbox(SandboxServer):
         self._seed()
         self._declare_routes()
 
-    def add_token(self, token: str) -> None:
-        """Accept another API token (`USER@REALM!TOKENID=SECRET`)."""
+    def add_token(self, token: str, *, read_only: bool = False) -> None:
+        """Accept another API token (`USER@REALM!TOKENID=SECRET`); a `read_only` one (a
+        PVEAuditor token) may read but gets 403 "Permission check failed" on any change."""
         found = TOKEN_PATTERN.match(token)
         if found is None:
             raise ValueError("a Proxmox API token looks like USER@REALM!TOKENID=SECRET")
         self.tokens[(found["user"], found["tokenid"])] = found["secret"]
+        if read_only:
+            self.read_only_tokens.add(f"{found['user']}!{found['tokenid']}")
 
     @property
     def token(self) -> str:
@@ -285,6 +306,13 @@ class ProxmoxSandbox(SandboxServer):
                 self.offline_nodes.discard(node)
             else:
                 self.offline_nodes.add(node)
+
+    def migrate(self, vmid: int, node: str) -> None:
+        """Move a VM to another node of the cluster, as a migration done outside svcconsole would."""
+        with self.lock:
+            if node not in self.node_names:
+                raise ValueError(f"migrate: no node {node!r}")
+            self.vms[vmid].node = node
 
     def set_task_delay(self, seconds: float) -> None:
         """How long a task (clone, start, stop...) runs before it stops."""
@@ -435,7 +463,10 @@ class ProxmoxSandbox(SandboxServer):
             return self._unauthorized(f"no such token '{found['tokenid']}' for user '{found['user']}'")
         if not secrets.compare_digest(secret, found["secret"]):
             return self._unauthorized("invalid token value!")
-        return f"{found['user']}!{found['tokenid']}"
+        identity = f"{found['user']}!{found['tokenid']}"
+        if identity in self.read_only_tokens and request.method != "GET":
+            return self.failure(403, f"Permission check failed ({_permission_needed(request.method, request.path)})")
+        return identity
 
     def _unauthorized(self, reason: str) -> Response:
         if self.auth_failure_delay:
