@@ -60,14 +60,18 @@ SMALL_SERVICES = 10_000
 BULK_SERVICES = 10_000
 DUE_SHARE = 0.01
 
+SPECIFIC = "search, a specific name or email"
+"""Filled per database by `pick_specific_terms`: what an admin looking for one service types."""
 FILTERS = {
     "status: term (indexed)": ["status:active", "status:suspended", "status:expired", "status:pending", "status:cancelled", "status:terminated"],
     "search, 3+ characters": ["nexus", "forge", "orbit", "atlas", "vault", "ember"],
     "search, 1-2 characters": ["a", "ne", "o", "fo", "z", "ex"],
     "combined filter": ["status:active cycle:monthly nexus", "status:suspended product:VPS", "status:active server:ptero expires<30d", "cycle:annually forge", "status:expired customer:alice", "status:active type:manual"],
 }
-FILTER_TARGETS = {"status: term (indexed)": 100.0, "search, 3+ characters": 100.0, "search, 1-2 characters": 300.0}
-WEB_PANEL_TERMS = FILTERS["search, 3+ characters"]
+FILTER_TARGETS = {"status: term (indexed)": 100.0, "search, 3+ characters": 100.0, SPECIFIC: 100.0, "search, 1-2 characters": 300.0}
+FILTERS[SPECIFIC] = []
+WEB_PANEL_GROUPS = {"search, 3+ characters": "a common word", SPECIFIC: "a specific name or email"}
+PAINT_LIMIT_SECONDS = 10.0
 AUTOMATION_CASES = ("invoice", "notice", "suspend", "expire", "cancel", "hide")
 
 
@@ -402,8 +406,21 @@ def web_panel_search(db: Database, term: str) -> list[Any]:
         return session.execute(query, {"pattern": f"%{term}%"}).all()
 
 
-def bench_web_panel(db: Database, repeat: int) -> list[float]:
-    return [timed(lambda term=term: web_panel_search(db, term)) for _ in range(repeat) for term in WEB_PANEL_TERMS]
+def pick_specific_terms(db: Database, count: int = 3) -> list[str]:
+    """Service names and customer email parts spread over the database, a character short of
+    whole (the bench types the last one): searches that match a handful of rows, which a
+    LIKE query ordered by expiry must scan the whole table to fill its page for."""
+    with db.read() as session:
+        top = session.execute(text("SELECT max(id) FROM service")).scalar_one()
+        names = [session.execute(text("SELECT name FROM service WHERE id >= :at ORDER BY id LIMIT 1"), {"at": top * (index + 1) // (count + 1)}).scalar_one() for index in range(count)]
+        customers = session.execute(text("SELECT max(id) FROM customer")).scalar_one()
+        emails = [session.execute(text("SELECT email FROM customer WHERE id >= :at ORDER BY id LIMIT 1"), {"at": customers * (index + 1) // (count + 1)}).scalar_one() for index in range(count)]
+    return [*names, *(email.split("@")[0].split(".", 1)[1] for email in emails)]
+
+
+def bench_web_panel(db: Database, repeat: int) -> dict[str, list[float]]:
+    """The web panel's query for each search group's terms, in milliseconds."""
+    return {group: [timed(lambda term=term: web_panel_search(db, term)) for _ in range(repeat) for term in FILTERS[group]] for group in WEB_PANEL_GROUPS}
 
 
 # ---------------------------------------------------------------------- the app, headless
@@ -416,6 +433,7 @@ class PaintProbe:
         self.table = table
         self.window: Any = None
         self.painted_at: float | None = None
+        self.missed = 0
         render_line = table.render_line
 
         def probed(y: int) -> Any:
@@ -428,13 +446,19 @@ class PaintProbe:
     def arm(self) -> None:
         self.window, self.painted_at = self.table.window, None
 
-    async def wait(self) -> float:
+    async def wait(self, limit: float = PAINT_LIMIT_SECONDS) -> float:
+        """When the new page was drawn; after `limit` seconds without one, that moment (counted
+        in `missed`, so a lost paint shows in the table instead of hanging the bench)."""
+        deadline = time.perf_counter() + limit
         while self.painted_at is None:
+            if time.perf_counter() > deadline:
+                self.missed += 1
+                return deadline
             await asyncio.sleep(0.0005)
         return self.painted_at
 
 
-async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: list[float]) -> None:
+async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: dict[str, list[float]]) -> None:
     from svcconsole.app import ConsoleApp
     from svcconsole.console.messages import CountsLoaded
 
@@ -461,9 +485,10 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: lis
         probe = PaintProbe(table)
 
         async def settled() -> None:
-            while screen.total is None:
+            deadline = time.perf_counter() + PAINT_LIMIT_SECONDS
+            while screen.total is None and time.perf_counter() < deadline:
                 await asyncio.sleep(0.002)
-            await app.workers.wait_for_complete()
+            await asyncio.wait_for(app.workers.wait_for_complete(), PAINT_LIMIT_SECONDS * 3)
             await pilot.pause()
 
         while not counted:
@@ -473,9 +498,10 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: lis
         field = screen.query_one("#filter")
         await pilot.press("slash")
         watcher = asyncio.create_task(watch_loop())
-        search_p50 = None
+        search_p50: dict[str, float] = {}
         for label, texts in FILTERS.items():
             pages: list[float] = []
+            missed_before = probe.missed
             for index in range(max(repeat * 2, len(texts))):
                 term = texts[index % len(texts)]
                 field.value = term[:-1]
@@ -487,22 +513,24 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: lis
                 pages.append((await probe.wait() - since) * 1000)
             p50, p95 = median(pages), percentile(pages, 0.95)
             target = FILTER_TARGETS.get(label)
+            missed = probe.missed - missed_before
             report.add(
                 f"filter keystroke to page: {label}, p50 / p95",
-                f"{p50:.0f} / {p95:.0f} ms",
+                f"{p50:.0f} / {p95:.0f} ms" + (f" ({missed} drew no page in {PAINT_LIMIT_SECONDS:.0f} s)" if missed else ""),
                 target=f"p95 <= {target:.0f} ms" if target else "",
-                met=(p95 <= target) if target else None,
+                met=(p95 <= target and not missed) if target else None,
                 runs=len(pages),
             )
-            if label == "search, 3+ characters":
-                search_p50 = p50
+            if label in WEB_PANEL_GROUPS:
+                search_p50[label] = p50
         watching = False
         await watcher
         report.add("longest event-loop stall while filtering (keystrokes never wait)", f"{max(lags):.0f} ms", target="< 100 ms", met=max(lags) < 100)
-        if search_p50:
-            web = median(web_panel_ms)
-            report.add("web-panel search (LIKE '%term%', ORDER BY expiry LIMIT 25)", f"{web:.0f} ms", runs=len(web_panel_ms))
-            report.add("search speed-up over the web-panel query (p50)", f"{web / search_p50:.0f}x", target=">= 20x", met=web / search_p50 >= 20)
+        for group, ours in search_p50.items():
+            web = median(web_panel_ms[group])
+            what = WEB_PANEL_GROUPS[group]
+            report.add(f"web-panel search for {what} (LIKE '%term%', ORDER BY expiry LIMIT 25)", f"{web:.0f} ms", runs=len(web_panel_ms[group]))
+            report.add(f"search for {what}: speed-up over the web-panel query (p50)", f"{web / ours:.1f}x", target=">= 20x", met=web / ours >= 20)
         field.value = ""
         await pilot.press("escape")
         await settled()
@@ -512,7 +540,8 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: lis
             position = target + index * 1000
             since = time.perf_counter()
             table.move_cursor(position)
-            while table.window.row(position) is None:
+            deadline = since + PAINT_LIMIT_SECONDS
+            while table.window.row(position) is None and time.perf_counter() < deadline:
                 await asyncio.sleep(0.001)
             await pilot.pause(0)
             jumps.append((time.perf_counter() - since) * 1000)
@@ -645,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         report.add("seed", "reused an existing database", runs=0)
     marker = first_service_name(db)
     bench_store(report, db, args.repeat)
+    FILTERS[SPECIFIC] = pick_specific_terms(db)
     web_panel_ms = bench_web_panel(db, args.repeat)
     db.dispose()
     bench_launch(report, url, marker, args.repeat)

@@ -76,15 +76,22 @@ def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def escape_glob(term: str) -> str:
+    """`term` as a GLOB pattern that matches it literally (`*`, `?` and `[` in brackets).
+
+    GLOB rather than LIKE because FTS5's trigram index answers a LIKE only without an ESCAPE
+    clause: with one, the query reads the whole table (360 ms at 1,000,000 services against 1)."""
+    return "".join(f"[{char}]" if char in "*?[" else char for char in term)
+
+
 def matching_ids(session: Session, term: str) -> tuple[int, ...] | None:
     """Every service id matching a 3+ character term when there are few (from the index);
     None when the term is short or broad, and a scan in list order is the faster plan."""
     if len(term) < 3 or session.get_bind().dialect.name != "sqlite":
         return None
-    pattern = f"%{escape_like(term)}%"
     rows = session.execute(
-        text(f"SELECT rowid FROM {FTS_TABLE} WHERE search_text LIKE :pattern ESCAPE '\\' LIMIT :limit"),
-        {"pattern": pattern, "limit": SELECTIVE_LIMIT + 1},
+        text(f"SELECT rowid FROM {FTS_TABLE} WHERE search_text GLOB :pattern LIMIT :limit"),
+        {"pattern": f"*{escape_glob(term.lower())}*", "limit": SELECTIVE_LIMIT + 1},
     ).scalars().all()
     if len(rows) > SELECTIVE_LIMIT:
         return None

@@ -178,3 +178,39 @@ def test_a_search_term_is_an_id_only_when_it_is_ascii_digits_within_the_id_range
 def test_a_search_for_an_id_finds_that_service(seeded):
     with seeded.read() as session:
         assert [row.id for row in queries.page(session, ServiceFilter(search="12", include_deleted=True), Sort("id"), limit=500) if row.id == 12] == [12]
+
+
+def test_glob_wildcards_in_an_indexed_search_are_literal(db, admin, catalog, frozen):
+    from tests.conftest import new_service
+
+    odd = new_service(db, admin, catalog, name="Promo*[50%]?_x")
+    new_service(db, admin, catalog, name="Promo-50x")
+    with db.read() as session:
+        for text in ("o*[50", "[50%]", "%]?_", "PROMO*"):
+            assert list(queries.iter_ids(session, filters.parse_filter(session, text))) == [odd], text
+        assert list(queries.iter_ids(session, filters.parse_filter(session, "promo"))) == sorted([odd, odd + 1])
+
+
+def test_the_selective_search_uses_the_trigram_index_on_sqlite(seeded):
+    from sqlalchemy import event
+
+    from svcconsole.store import search
+
+    if not seeded.is_sqlite:
+        pytest.skip("the FTS5 trigram table is SQLite's; PostgreSQL's pg_trgm plan is the planner's choice")
+    seen = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if search.FTS_TABLE in statement:
+            seen.append((statement, parameters))
+
+    event.listen(seeded.engine, "before_cursor_execute", note)
+    try:
+        with seeded.read() as session:
+            assert search.matching_ids(session, "kowalski"), "the term finds services"
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", note)
+    statement, parameters = seen[-1]
+    with seeded.engine.connect() as connection:
+        plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    assert any(":G" in row[-1] or ":L" in row[-1] for row in plan), f"the trigram index answers the query matching_ids runs: {plan}"
