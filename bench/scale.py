@@ -504,7 +504,8 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: dic
             deadline = time.perf_counter() + PAINT_LIMIT_SECONDS
             while screen.total is None and time.perf_counter() < deadline:
                 await asyncio.sleep(0.002)
-            await asyncio.wait_for(app.workers.wait_for_complete(), PAINT_LIMIT_SECONDS * 3)
+            while any(worker.is_running or worker.state.name == "PENDING" for worker in app.workers) and time.perf_counter() < deadline + PAINT_LIMIT_SECONDS * 2:
+                await asyncio.sleep(0.002)
             await pilot.pause()
 
         while not counted:

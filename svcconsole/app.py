@@ -22,6 +22,7 @@ from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import KEPT_RUNS, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
 from svcconsole.console.guard import CrashGuard
+from svcconsole.console.heap import freeze_startup_objects
 from svcconsole.console.messages import (
     ActionFailed,
     ActionFinished,
@@ -84,6 +85,7 @@ class ConsoleApp(CrashGuard, App[None]):
         from svcconsole.screens.services import ServicesScreen
 
         self.push_screen(ServicesScreen())
+        self.call_after_refresh(freeze_startup_objects)
 
     # ------------------------------------------------------------------ navigation
 

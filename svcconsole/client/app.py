@@ -21,6 +21,7 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.console import render
 from svcconsole.console.guard import CrashGuard
+from svcconsole.console.heap import freeze_startup_objects
 from svcconsole.core import customer, parse
 from svcconsole.core.customer import ActionResult
 from svcconsole.core.errors import SvcError
@@ -72,6 +73,7 @@ class ClientApp(CrashGuard, App[None]):
 
         self.push_screen(DashboardScreen())
         self._load_time_zone()
+        self.call_after_refresh(freeze_startup_objects)
 
     @work(thread=True, exclusive=True, group="client-settings")
     def _load_time_zone(self) -> None:
