@@ -31,7 +31,7 @@ from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
-from svcconsole.store.models import BulkItem, Job, Service
+from svcconsole.store.models import BulkItem, Customer, Job, Product, Server, Service
 
 log = logging.getLogger("svcconsole.jobs")
 
@@ -98,13 +98,24 @@ def mark_claimed(job: Job, worker: str, now: Any) -> None:
 
 
 def _already_claimed(db: Database, job_id: int, worker: str) -> Claimed | None:
-    """The job and its snapshot when `worker` claimed it already (no write needed)."""
+    """The job and its snapshot when `worker` claimed it already (no write needed), read in one
+    query: the customer, product and server come with the service, so `service_ref` finds them
+    in the session instead of asking the database three more times (a bulk run does this per job)."""
     with db.read() as session:
-        job = session.get(Job, job_id)
-        if job is None or job.status != "running" or job.worker != worker:
+        found = session.exec(
+            select(Job, Service, Customer, Product, Server)
+            .join(Service, Service.id == Job.service_id)
+            .join(Customer, Customer.id == Service.customer_id)
+            .outerjoin(Product, Product.id == Service.product_id)
+            .outerjoin(Server, Server.id == Service.server_id)
+            .where(Job.id == job_id)
+        ).first()
+        if found is None:
             return None
-        service = session.get(Service, job.service_id)
-        return (job, services.service_ref(session, service), service.type) if service is not None else None
+        job, service = found[0], found[1]
+        if job.status != "running" or job.worker != worker:
+            return None
+        return job, services.service_ref(session, service), service.type
 
 
 def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoint, forget_external: Callable[[], None]) -> ModuleResult:
