@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, update
+from sqlalchemy import bindparam, insert, literal
 from sqlmodel import Session, func, select
 
 from svcconsole.core import clock, jobs, leases, services
@@ -271,7 +271,6 @@ def _apply_chunk(
         if batched is not None:
             return batched
     results = []
-    now = clock.now()
     for service_id in service_ids:
         savepoint = session.begin_nested()
         try:
@@ -292,13 +291,8 @@ def _apply_chunk(
         else:
             savepoint.commit()
             result = ItemResult(service_id, "pending" if outcome.result == "queued" else "ok", outcome.message)
-        if result.outcome != "pending":
-            session.execute(
-                update(BulkItem)
-                .where(BulkItem.run_id == run_id, BulkItem.service_id == service_id)
-                .values(outcome=result.outcome, message=result.message, updated_at=now)
-            )
         results.append(result)
+    _write_outcomes(session, run_id, results)
     return results
 
 
@@ -321,14 +315,22 @@ def _apply_batch(session: Session, actor: Actor, run_id: int, action: str, param
         ItemResult(service_id, "skipped", outcome.message) if isinstance(outcome, SvcError) else ItemResult(service_id, "ok", outcome.message)
         for service_id, outcome in outcomes.items()
     ]
+    _write_outcomes(session, run_id, results)
+    return results
+
+
+def _write_outcomes(session: Session, run_id: int, results: list[ItemResult]) -> None:
+    """The items' outcomes that are known (a queued job's comes later), in one statement."""
+    ended = [{"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results if result.outcome != "pending"]
+    if not ended:
+        return
     items = BulkItem.__table__  # type: ignore[attr-defined]
     session.execute(
         items.update().where(items.c.run_id == run_id, items.c.service_id == bindparam("item_service")).values(
             outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()
         ),
-        [{"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results],
+        ended,
     )
-    return results
 
 
 def _unexpected(run_id: int | None, action: str, service_id: int, error: Exception) -> str:

@@ -85,15 +85,24 @@ class Outcome:
 
 def get_service(session: Session, service_id: int, *, for_update: bool = False, customer_id: int | None = None) -> Service:
     """The service with `service_id` (scoped to `customer_id` when given); NotFound otherwise."""
-    query = select(Service).where(Service.id == service_id)
-    if customer_id is not None:
-        query = query.where(Service.customer_id == customer_id, Service.status != Status.DELETED.value)
+    query = _scoped(select(Service).where(Service.id == service_id), customer_id)
     if for_update:
         query = query.with_for_update()
     service = session.exec(query).first()
     if service is None:
-        raise NotFound(f"service: no service with id {service_id}")
+        raise service_not_found(service_id)
     return service
+
+
+def _scoped(query: Any, customer_id: int | None) -> Any:
+    """`query` over services limited to one customer's, deleted ones left out (the customer area)."""
+    if customer_id is None:
+        return query
+    return query.where(Service.customer_id == customer_id, Service.status != Status.DELETED.value)
+
+
+def service_not_found(service_id: int) -> NotFound:
+    return NotFound(f"service: no service with id {service_id}")
 
 
 def settings_of(session: Session) -> settings_module.Settings:
@@ -747,16 +756,14 @@ def perform_many(session: Session, actor: Actor, action: str, service_ids: Seque
     if action not in BATCHED_ACTIONS:
         raise ValueError(f"{action} is not a batched action")
     require_action(actor, action)
-    query = select(Service).where(Service.id.in_(service_ids)).with_for_update()  # type: ignore[union-attr]
-    if actor.is_client:
-        query = query.where(Service.customer_id == actor.customer_id, Service.status != Status.DELETED.value)
-    found = {service.id: service for service in session.exec(query).all()}
+    query = _scoped(select(Service).where(Service.id.in_(service_ids)), actor.customer_id if actor.is_client else None)  # type: ignore[union-attr]
+    found = {service.id: service for service in session.exec(query.with_for_update()).all()}
     results: dict[int, Outcome | SvcError] = {}
     with activity.batched(session):
         for service_id in service_ids:
             service = found.get(service_id)
             if service is None:
-                results[service_id] = NotFound(f"service: no service with id {service_id}")
+                results[service_id] = service_not_found(service_id)
                 continue
             try:
                 implementation, ctx = _checked(session, actor, action, service, params)
@@ -1286,7 +1293,7 @@ def renewals_of(session: Session, service_id: int) -> list[Renewal]:
 
 def ensure_not_client_hidden(service: Service) -> None:
     if service.status == Status.DELETED.value:
-        raise NotFound(f"service: no service with id {service.id}")
+        raise service_not_found(service.id or 0)
 
 
 __all__ = [

@@ -239,16 +239,12 @@ class ProxmoxModule(Module):
         stored = service.external.get("vmid")
         if stored is not None:
             vmid = int(stored)
-            tried: set[str] = set()
-            for node in (service.external.get("node"), None):
-                if node is None:
-                    node = next((vm["node"] for vm in api.vms(operation) if int(vm.get("vmid", -1)) == vmid), None)
-                if node is None or str(node) in tried:
-                    continue
-                tried.add(str(node))
-                config = self._wait_unlocked(api, str(node), vmid, operation)
-                if config is not None and (_owned(config, service) or service.external.get("imported")):
-                    return vmid, str(node)
+            stored_node = service.external.get("node")
+            if stored_node and self._is_ours(api, service, str(stored_node), vmid, operation):
+                return vmid, str(stored_node)
+            node = next((str(vm["node"]) for vm in api.vms(operation) if int(vm.get("vmid", -1)) == vmid), None)
+            if node is not None and node != stored_node and self._is_ours(api, service, node, vmid, operation):
+                return vmid, node
         for vm in api.vms(operation):
             if vm.get("name") != _vm_name(service) or vm.get("template"):
                 continue
@@ -256,6 +252,11 @@ class ProxmoxModule(Module):
             if config is not None and _owned(config, service):
                 return int(vm["vmid"]), str(vm["node"])
         return None
+
+    def _is_ours(self, api: _Api, service: ServiceRef, node: str, vmid: int, operation: str) -> bool:
+        """True when VM `vmid` is on `node` and belongs to the service (or was imported for it)."""
+        config = self._wait_unlocked(api, node, vmid, operation)
+        return config is not None and bool(_owned(config, service) or service.external.get("imported"))
 
     def _require(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str]:
         found = self._locate(api, service, operation)

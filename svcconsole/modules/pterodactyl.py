@@ -98,6 +98,11 @@ def _parse_credentials(raw: str | None) -> _Keys:
     return _Keys(application, client)
 
 
+def _install_wait_seconds(server: ServerRef) -> float:
+    """How long create watches an install (the server's `install_wait_seconds`; 0: not at all)."""
+    return config_float(server.config, "install_wait_seconds", 3.0)
+
+
 DAEMON_DOWN = "DaemonConnectionException"
 """The panel's error code when a node's Wings daemon cannot be reached."""
 
@@ -365,7 +370,7 @@ class PterodactylModule(Module):
                 f"(status {status}); reinstall it or terminate and deliver again",
                 retryable=False, code="install_failed", external=external,
             )
-        wait = config_float(api.server.config, "install_wait_seconds", 3.0)
+        wait = _install_wait_seconds(api.server)
         if status == "installing" and wait > 0:
             raise api.error(
                 operation,
@@ -507,7 +512,7 @@ class PterodactylModule(Module):
 
     def _watch_install(self, api: _Api, attributes: dict[str, Any], operation: str) -> dict[str, Any]:
         """Poll the server for up to `install_wait_seconds` while it is installing."""
-        wait = config_float(api.server.config, "install_wait_seconds", 3.0)
+        wait = _install_wait_seconds(api.server)
         interval = max(0.01, config_float(api.server.config, "poll_interval", 0.5))
         deadline = time.monotonic() + wait
         current = attributes

@@ -6,7 +6,7 @@ import sys
 import threading
 
 from svcconsole.modules.sandbox.http import SandboxServer
-from svcconsole.modules.sandbox.proxmox import TOKEN_PATTERN, ProxmoxSandbox, new_token
+from svcconsole.modules.sandbox.proxmox import TOKEN_FORMAT, TOKEN_PATTERN, ProxmoxSandbox, new_token
 from svcconsole.modules.sandbox.pterodactyl import PterodactylSandbox, new_application_key, new_client_key
 
 KINDS = ("pterodactyl", "proxmox")
@@ -50,7 +50,7 @@ def api_key_problem(kind: str, api_key: str | None) -> str | None:
     if not api_key.strip():
         return "is empty; leave it out to have a key generated"
     if kind == "proxmox" and TOKEN_PATTERN.match(api_key) is None:
-        return "a Proxmox API token looks like USER@REALM!TOKENID=SECRET (e.g. root@pam!svc=0123abcd)"
+        return f"{TOKEN_FORMAT} (e.g. root@pam!svc=0123abcd)"
     return None
 
 

@@ -32,6 +32,7 @@ from svcconsole.modules.sandbox.http import (
 PREFIX = "/api2/json"
 JSON_TYPE = "application/json;charset=UTF-8"
 TOKEN_PATTERN = re.compile(r"^(?P<user>[^!\s=]+@[^!\s=]+)!(?P<tokenid>[A-Za-z][A-Za-z0-9._-]*)=(?P<secret>\S+)$")
+TOKEN_FORMAT = "a Proxmox API token looks like USER@REALM!TOKENID=SECRET"
 DNS_NAME = re.compile(r"^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -223,7 +224,7 @@ class ExistingVm:
     memory: int | None = None
 
 
-def _permission_needed(method: str, path: str) -> str:
+def _permission_needed(path: str) -> str:
     """The ACL path and privilege Proxmox names when a token may not make this change."""
     vm = re.search(r"/qemu/(\d+)(/.*)?$", path)
     if vm is None:
@@ -288,7 +289,7 @@ class ProxmoxSandbox(SandboxServer):
         PVEAuditor token) may read but gets 403 "Permission check failed" on any change."""
         found = TOKEN_PATTERN.match(token)
         if found is None:
-            raise ValueError("a Proxmox API token looks like USER@REALM!TOKENID=SECRET")
+            raise ValueError(TOKEN_FORMAT)
         self.tokens[(found["user"], found["tokenid"])] = found["secret"]
         if read_only:
             self.read_only_tokens.add(f"{found['user']}!{found['tokenid']}")
@@ -465,7 +466,7 @@ class ProxmoxSandbox(SandboxServer):
             return self._unauthorized("invalid token value!")
         identity = f"{found['user']}!{found['tokenid']}"
         if identity in self.read_only_tokens and request.method != "GET":
-            return self.failure(403, f"Permission check failed ({_permission_needed(request.method, request.path)})")
+            return self.failure(403, f"Permission check failed ({_permission_needed(request.path)})")
         return identity
 
     def _unauthorized(self, reason: str) -> Response:
