@@ -27,7 +27,7 @@ from svcconsole.core import clock, leases, services
 from svcconsole.core.errors import NotFound, SvcError
 from svcconsole.core.logs import redact
 from svcconsole.core.operators import Actor, require
-from svcconsole.core.statuses import NON_TRANSITION_ROLES
+from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
 from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
@@ -68,28 +68,44 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 Claimed = tuple[Job, ServiceRef, str]
 
+WORKERS_LOST = "_workers_lost"
+"""The job parameter that counts the claims whose worker died or lost its lease."""
 
-def _claim(session: Session, job_id: int, worker: str) -> Claimed | None:
+SUPERSEDED_BY_SUCCESS = frozenset({"activation"})
+"""Operations whose success makes the service's older failed and queued jobs of the same
+operation moot (a delivery that worked needs no older delivery retried)."""
+
+
+def _claim(session: Session, job_id: int, worker: str) -> Claimed | JobOutcome | None:
+    """Claim the job for `worker`: its snapshot to call the module with, or the outcome written
+    instead of a call (its service's status no longer allows it, or its workers died too often)."""
     now = clock.now()
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
     if job is None:
         return None
-    claimable = job.status == "queued" or (
-        job.status == "running"
-        and (job.lease_until is None or job.lease_until < now or not leases.holder_alive(job.worker or ""))
+    reclaim = job.status == "running" and (
+        job.lease_until is None or job.lease_until < now or not leases.holder_alive(job.worker or "")
     )
-    if not claimable:
+    if not (job.status == "queued" or reclaim):
         return None
+    if reclaim and job.attempts >= job.max_attempts:
+        return _fail_lost(session, job, now)
     mark_claimed(job, worker, now)
     session.add(job)
     service = session.get(Service, job.service_id)
     if service is None:
         return None
+    refused = _resolve_if_refused(session, job, service)
+    if refused is not None:
+        return refused
     return job, services.service_ref(session, service), service.type
 
 
 def mark_claimed(job: Job, worker: str, now: Any) -> None:
-    """Make `worker` the job's runner for one more attempt, under a lease."""
+    """Make `worker` the job's runner for one more attempt, under a lease; a job taken over
+    from a worker that died counts the loss."""
+    if job.status == "running":
+        job.params = {**(job.params or {}), WORKERS_LOST: workers_lost(job) + 1}
     job.status = "running"
     job.attempts += 1
     job.worker = worker
@@ -97,10 +113,53 @@ def mark_claimed(job: Job, worker: str, now: Any) -> None:
     job.updated_at = now
 
 
-def _already_claimed(db: Database, job_id: int, worker: str) -> Claimed | None:
-    """The job and its snapshot when `worker` claimed it already (no write needed), read in one
-    query: the customer, product and server come with the service, so `service_ref` finds them
-    in the session instead of asking the database three more times (a bulk run does this per job)."""
+def workers_lost(job: Job) -> int:
+    """How many of the job's claims ended with their worker gone (its lease ran out)."""
+    return int((job.params or {}).get(WORKERS_LOST, 0))
+
+
+def _fail_lost(session: Session, job: Job, now: Any) -> JobOutcome:
+    """Fail for good a job whose lease ran out once more after its last attempt."""
+    lost = workers_lost(job) + 1
+    message = f"worker lost {lost} times (attempt {job.attempts} of {job.max_attempts}); not run again"
+    job.params = {**(job.params or {}), WORKERS_LOST: lost}
+    job.status = "failed"
+    job.last_error = message
+    job.lease_until = None
+    job.updated_at = now
+    session.add(job)
+    services.record_module_failure(session, job, message, final=True)
+    _finish_bulk_item(session, job, "failed", message)
+    log.warning("job %s: %s", job.id, message)
+    return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
+
+
+def _not_applied(session: Session, job: Job, service: Service, reason: str, details: dict[str, Any] | None = None) -> JobOutcome:
+    """End a job whose service's status no longer allows its action: resolved, with the reason
+    kept on the job and logged on the service; nothing of the action is applied."""
+    job.status = "resolved"
+    job.last_error = reason
+    job.lease_until = None
+    job.updated_at = clock.now()
+    session.add(job)
+    services.record_job_not_applied(session, job, service, reason, details)
+    _finish_bulk_item(session, job, "skipped", reason)
+    return JobOutcome(job.id or 0, job.service_id, "resolved", reason, job.bulk_run_id)
+
+
+def _resolve_if_refused(session: Session, job: Job, service: Service) -> JobOutcome | None:
+    """Before the module call: the job resolved without a call when its action is no longer allowed."""
+    refusal = services.job_refusal(service, job)
+    if refusal is None:
+        return None
+    return _not_applied(session, job, service, f"{refusal}; not run")
+
+
+def _already_claimed(db: Database, job_id: int, worker: str) -> tuple[Job, ServiceRef, str, bool] | None:
+    """The job and its snapshot when `worker` claimed it already (no write needed), and whether
+    its service's status still allows its action, read in one query: the customer, product and
+    server come with the service, so `service_ref` finds them in the session instead of asking
+    the database three more times (a bulk run does this per job)."""
     with db.read() as session:
         found = session.exec(
             select(Job, Service, Customer, Product, Server)
@@ -115,7 +174,16 @@ def _already_claimed(db: Database, job_id: int, worker: str) -> Claimed | None:
         job, service = found[0], found[1]
         if job.status != "running" or job.worker != worker:
             return None
-        return job, services.service_ref(session, service), service.type
+        return job, services.service_ref(session, service), service.type, services.job_refusal(service, job) is None
+
+
+def _resolve_claimed_if_refused(session: Session, job_id: int, worker: str, attempt: int) -> tuple[bool, JobOutcome | None]:
+    """For a job `worker` claimed already: (still held, the outcome written when its action is no longer allowed)."""
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
+    if (job.status, job.worker, job.attempts) != ("running", worker, attempt):
+        return False, None
+    service = services.get_service(session, job.service_id, for_update=True)
+    return True, _resolve_if_refused(session, job, service)
 
 
 def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoint, forget_external: Callable[[], None]) -> ModuleResult:
@@ -230,13 +298,27 @@ class _Called:
     error: ModuleError | None
     worker: str = ""
     attempt: int = 0
+    written: JobOutcome | None = None
+    """The outcome written already instead of a call (the action was no longer allowed)."""
 
 
 def _call(db: Database, job_id: int, worker: str, keeper: LeaseKeeper) -> _Called | None:
-    """Claim a job (unless `worker` holds it already) and make its module call, outside any transaction."""
-    claimed = _already_claimed(db, job_id, worker) or db.transaction(lambda session: _claim(session, job_id, worker))
+    """Claim a job (unless `worker` holds it already), check that its service's status still
+    allows its action, and make its module call outside any transaction."""
+    claimed: Claimed | JobOutcome | None
+    already = _already_claimed(db, job_id, worker)
+    if already is None:
+        claimed = db.transaction(lambda session: _claim(session, job_id, worker))
+    else:
+        job, ref, module_name, allowed = already
+        claimed = job, ref, module_name
+        if not allowed:
+            held, ended = db.transaction(lambda session: _resolve_claimed_if_refused(session, job_id, worker, job.attempts))
+            claimed = ended if ended is not None else claimed if held else None
     if claimed is None:
         return None
+    if isinstance(claimed, JobOutcome):
+        return _Called(job_id, None, None, worker, written=claimed)
     job, ref, module_name = claimed
     module = get_module(module_name)
     log.info("job %s: %s %s for service %s (attempt %s)", job.id, job.operation, module.name, job.service_id, job.attempts)
@@ -256,7 +338,8 @@ def _call(db: Database, job_id: int, worker: str, keeper: LeaseKeeper) -> _Calle
 
 
 def _record(session: Session, called: _Called) -> JobOutcome | None:
-    """Write how a module call ended: the action applied, or the error kept and a retry planned.
+    """Write how a module call ended: the action applied, or the error kept and a retry planned;
+    the job resolved and nothing applied when the service's status no longer allows the action.
 
     None, and nothing written, when the call's worker lost its claim meanwhile (its lease ran
     out and another worker took the job, or an admin resolved it).
@@ -272,6 +355,17 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     current.updated_at = now
     current.lease_until = None
     error = called.error
+    service = services.get_service(session, current.service_id, for_update=True)
+    refusal = services.job_refusal(service, current)
+    if refusal is not None:
+        if error is None:
+            assert called.result is not None
+            reason = f"{refusal}; its {current.operation} call was made and its outcome not applied"
+            details = {"message": called.result.message, "external": called.result.external}
+        else:
+            reason = f"{refusal}; its {current.operation} call failed and is not retried"
+            details = {"error": redact(error.message)}
+        return _not_applied(session, current, service, reason, details)
     if error is None:
         assert called.result is not None
         message = services.apply_after_module(session, current, called.result)
@@ -279,6 +373,9 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         current.last_error = None
         _finish_bulk_item(session, current, "ok", message)
         session.add(current)
+        superseded = _resolve_superseded(session, current)
+        if superseded:
+            message += f"; older jobs resolved: {', '.join(str(job_id) for job_id in superseded)}"
         return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
     retry = error.retryable and current.attempts < current.max_attempts
     error_text = redact(error.message)
@@ -296,24 +393,98 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
 
 
-def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
-    """Write several outcomes in one transaction, each in a savepoint so one bad row spoils none."""
+def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
+    """Resolve the service's older failed and queued jobs of the same operation, when this
+    job's success makes them moot (see `SUPERSEDED_BY_SUCCESS`); returns their ids."""
+    rule = ACTIONS.get(succeeded.action)
+    if rule is None or rule.operation not in SUPERSEDED_BY_SUCCESS:
+        return []
+    actions = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
+    older = session.exec(
+        select(Job)
+        .where(Job.service_id == succeeded.service_id, Job.id < (succeeded.id or 0), Job.status.in_(("failed", "queued")), Job.action.in_(actions))  # type: ignore[union-attr,attr-defined]
+        .with_for_update()
+    ).all()
+    message = f"superseded: job {succeeded.id} ({succeeded.action}) succeeded"
+    for job in older:
+        job.status = "resolved"
+        job.last_error = message
+        job.updated_at = clock.now()
+        session.add(job)
+        _finish_bulk_item(session, job, "skipped", message)
+    return [job.id or 0 for job in older]
 
-    def work(session: Session) -> list[JobOutcome]:
-        outcomes = []
+
+def _fail_unsaved(session: Session, called: _Called, failure: str) -> JobOutcome | None:
+    """Fail a job whose outcome could not be saved, keeping what its call did and why the save failed."""
+    job = session.exec(select(Job).where(Job.id == called.job_id).with_for_update()).one()
+    if (job.status, job.worker, job.attempts) != ("running", called.worker, called.attempt):
+        return None
+    call = f"failed: {redact(called.error.message)}" if called.error is not None else "succeeded"
+    message = f"its {job.operation} call {call}, but saving the outcome failed: {failure}"
+    job.status = "failed"
+    job.last_error = message
+    job.lease_until = None
+    job.updated_at = clock.now()
+    session.add(job)
+    _finish_bulk_item(session, job, "failed", message)
+    return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
+
+
+def _save_failure(error: Exception) -> str:
+    """The first line of a save's error (a database error's text goes on with the SQL)."""
+    first = (str(error).strip().splitlines() or [""])[0]
+    return redact(f"{type(error).__name__}: {first}")[:500]
+
+
+def _record_alone(db: Database, called: _Called) -> JobOutcome | None:
+    """Write one outcome in its own transaction; when that fails, fail the job with the error in another."""
+    if called.written is not None:
+        return called.written
+    try:
+        return db.transaction(lambda session: _record(session, called))
+    except Exception as error:  # noqa: BLE001 - kept as the job's error below
+        log.exception("job %s: writing its outcome failed; the job is failed", called.job_id)
+        failure = _save_failure(error)
+    try:
+        return db.transaction(lambda session: _fail_unsaved(session, called, failure))
+    except Exception:  # noqa: BLE001 - the job stays running; its lease runs out and the reclaim counts an attempt
+        log.exception("job %s: failing it after its outcome could not be saved failed too", called.job_id)
+        return None
+
+
+def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
+    """Write several outcomes in one transaction, each in a savepoint so one bad row spoils none;
+    an outcome whose savepoint failed is written again in its own transaction (`_record_alone`)."""
+
+    def work(session: Session) -> tuple[list[JobOutcome], list[_Called]]:
+        outcomes, unsaved = [], []
         for called in batch:
+            if called.written is not None:
+                outcomes.append(called.written)
+                continue
             savepoint = session.begin_nested()
             try:
                 outcome = _record(session, called)
                 savepoint.commit()
                 if outcome is not None:
                     outcomes.append(outcome)
-            except Exception:  # noqa: BLE001 - left for the single-transaction retry below
+            except Exception:  # noqa: BLE001 - written again alone below
                 savepoint.rollback()
-                log.exception("job %s: writing its outcome failed", called.job_id)
-        return outcomes
+                log.exception("job %s: writing its outcome failed; trying it in a transaction of its own", called.job_id)
+                unsaved.append(called)
+        return outcomes, unsaved
 
-    return db.transaction(work)
+    try:
+        outcomes, unsaved = db.transaction(work)
+    except Exception:  # noqa: BLE001 - each outcome is written again alone below
+        log.exception("writing a batch of %s outcomes failed; writing each alone", len(batch))
+        outcomes, unsaved = [], batch
+    for called in unsaved:
+        outcome = _record_alone(db, called)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
 
 
 def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutcome | None:
@@ -326,7 +497,7 @@ def execute(db: Database, job_id: int, *, worker: str | None = None) -> JobOutco
         keeper.close()
     if called is None:
         return None
-    outcome = db.transaction(lambda session: _record(session, called))
+    outcome = _record_alone(db, called)
     if outcome is None:
         return None
     log.info("job %s: %s: %s", outcome.job_id, outcome.status, outcome.message)
@@ -408,7 +579,8 @@ def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
     """Claim up to `limit` due jobs for `worker`.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so workers on several hosts never
-    claim the same job; the lease lets another worker take it over if this one dies.
+    claim the same job; the lease lets another worker take it over if this one dies. A job
+    whose lease ran out after its last attempt is failed for good instead of claimed.
     """
     now = clock.now()
 
@@ -416,6 +588,9 @@ def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
         query = select(Job).where(_due(now)).order_by(Job.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
         claimed = []
         for job in session.exec(query).all():
+            if job.status == "running" and job.attempts >= job.max_attempts:
+                _fail_lost(session, job, now)
+                continue
             mark_claimed(job, worker, now)
             session.add(job)
             claimed.append(job.id or 0)
@@ -449,7 +624,7 @@ def get_job(session: Session, job_id: int) -> Job:
 
 
 def retry(session: Session, actor: Actor, job_id: int) -> Job:
-    """Put a failed job back in the queue, to run now."""
+    """Put a failed job back in the queue, to run now (its run checks the service's status again)."""
     require(actor, NON_TRANSITION_ROLES["jobs"], "retrying a job")
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
     if job is None:
@@ -462,9 +637,7 @@ def retry(session: Session, actor: Actor, job_id: int) -> Job:
     job.updated_at = clock.now()
     session.add(job)
     service = session.get(Service, job.service_id)
-    if service is not None and service.operation is None:
-        from svcconsole.core.statuses import ACTIONS
-
+    if service is not None and service.operation is None and services.job_refusal(service, job) is None:
         service.operation = ACTIONS[job.action].operation if job.action in ACTIONS else job.operation
         session.add(service)
     return job

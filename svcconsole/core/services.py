@@ -735,8 +735,8 @@ def _checked(session: Session, actor: Actor, action: str, service: Service, para
     """The rules every action passes before it changes anything: the status it starts from, no
     operation in progress, and the action's own checks."""
     rule = ACTIONS[action]
-    if not rule.allows(service.status):
-        raise refuse(service, rule.title.lower(), f"allowed from {rule.allowed_from_text}")
+    if not rule.allows_now(service.status, service.suspend_kind):
+        raise refuse(service, rule.title.lower(), f"allowed from {rule.allowed_text()}")
     if service.operation:
         raise refuse(service, rule.title.lower(), f"an operation is in progress: {service.operation}")
     implementation = IMPLEMENTATIONS[action]
@@ -780,9 +780,59 @@ def perform_many(session: Session, actor: Actor, action: str, service_ids: Seque
     return results
 
 
+def status_now(service: Service) -> str:
+    """The service's status as a refusal names it: a suspension with its kind."""
+    if service.status == Status.SUSPENDED.value:
+        return f"{service.status} ({service.suspend_kind or SuspendKind.ADMIN.value})"
+    return service.status
+
+
+def job_refusal(service: Service, job: Job) -> str | None:
+    """Why the service's current status no longer allows the job's action; None when it does."""
+    rule = ACTIONS.get(job.action)
+    if rule is None or rule.allows_now(service.status, service.suspend_kind):
+        return None
+    return f"service {service.id} is {status_now(service)} now: {job.action} is allowed from {rule.allowed_text()}"
+
+
+def operation_held_by(session: Session, service: Service, job: Job) -> bool:
+    """True when the service's operation in progress is this job's: its action's operation, and
+    no other job of the service queued or running."""
+    rule = ACTIONS.get(job.action)
+    if service.operation is None or rule is None or service.operation != rule.operation:
+        return False
+    others = select(func.count()).select_from(Job).where(Job.service_id == service.id, Job.id != job.id, Job.status.in_(("queued", "running")))  # type: ignore[union-attr,attr-defined]
+    return session.exec(others).one() == 0
+
+
+def record_job_not_applied(session: Session, job: Job, service: Service, reason: str, details: dict[str, Any] | None = None) -> None:
+    """Log on the service that a job's action was not applied because its status moved on; its
+    operation in progress is cleared when it was this job's, and what waited on the job (an
+    upgrade, a paid renewal line) learns that it ended without effect."""
+    if operation_held_by(session, service, job):
+        service.operation = None
+        session.add(service)
+    activity.record(
+        session,
+        service,
+        Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN),
+        "job_resolved",
+        from_status=service.status,
+        to_status=service.status,
+        reason=reason,
+        details={"job": job.id, "action": job.action, "operation": job.operation, **(details or {})},
+    )
+    if job.action in FINAL_FAILURE_HOOKS:
+        FINAL_FAILURE_HOOKS[job.action](session, job, reason)
+
+
 def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
-    """Apply an action whose module call succeeded (called by the job runner)."""
+    """Apply an action whose module call succeeded (called by the job runner, which checked
+    `job_refusal` first); refused, changing nothing, when the service's status no longer allows it."""
     service = get_service(session, job.service_id, for_update=True)
+    refusal = job_refusal(service, job)
+    if refusal is not None:
+        raise refuse(service, job.action, refusal)
     actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
     ctx = ActionContext(session, actor, service, dict(job.params), settings_of(session), result=result)
     service.operation = None

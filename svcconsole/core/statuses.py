@@ -85,9 +85,25 @@ class ActionRule:
     destructive: bool
     summary: str
     condition: str = ""
+    suspend_kinds: tuple[SuspendKind, ...] = tuple(SuspendKind)
+    """For a start from `suspended`: the suspension kinds it is allowed from."""
 
     def allows(self, status: str) -> bool:
+        """Whether the action may start from `status`, whatever the suspension kind."""
         return status in self.allowed_from
+
+    def allows_now(self, status: str, suspend_kind: str | None) -> bool:
+        """Whether the action may start from a service in `status` (a suspension without a kind counts as `admin`)."""
+        if not self.allows(status):
+            return False
+        return status != Status.SUSPENDED or (suspend_kind or SuspendKind.ADMIN.value) in self.suspend_kinds
+
+    def allowed_text(self) -> str:
+        """Where the action may start, with the suspension kinds when they are limited."""
+        if set(self.suspend_kinds) == set(SuspendKind) or Status.SUSPENDED not in self.allowed_from:
+            return self.allowed_from_text
+        kinds = ", ".join(kind.value for kind in self.suspend_kinds)
+        return ", ".join(f"suspended ({kinds})" if status is Status.SUSPENDED else status.value for status in self.allowed_from)
 
     @property
     def allowed_from_text(self) -> str:
@@ -158,6 +174,7 @@ ACTIONS: dict[str, ActionRule] = {
         _rule(
             "expire", "Expire", (Status.SUSPENDED,), Status.EXPIRED, "terminate", "deletion", Role.OPERATOR, True,
             "Expire a service suspended as overdue past the grace limits (the automation run does this).",
+            suspend_kinds=(SuspendKind.OVERDUE,),
         ),
         _rule(
             "terminate", "Terminate", (Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED), Status.TERMINATED,
