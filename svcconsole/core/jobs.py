@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from svcconsole.core import clock, leases, services
@@ -432,9 +433,11 @@ def _fail_unsaved(session: Session, called: _Called, failure: str) -> JobOutcome
 
 
 def _save_failure(error: Exception) -> str:
-    """The first line of a save's error (a database error's text goes on with the SQL)."""
-    first = (str(error).strip().splitlines() or [""])[0]
-    return redact(f"{type(error).__name__}: {first}")[:500]
+    """What a failed save says: the database's own error, first line (the wrapper's text goes on
+    with the SQL and its parameters)."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return redact(f"{type(cause).__name__}: {first}")[:500]
 
 
 def _record_alone(db: Database, called: _Called) -> JobOutcome | None:
