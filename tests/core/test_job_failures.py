@@ -205,7 +205,9 @@ def test_the_worker_command_says_it_lost_the_queue_and_exits_non_zero(db, admin,
     scripted.script.during("create", service_id, another_worker_takes_the_queue)
     result = cli("worker", "--once")
     assert result.exit_code == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: worker: lost this SQLite database's queue to {other} since ") or f"queue to {other} since " in last
-    assert "stopped claiming work" in last and "Traceback" not in result.stderr + result.stdout
+    outcome_line, error_line = result.stderr.strip().splitlines()
+    assert outcome_line == f"job 1 (service {service_id}): succeeded: pending -> active"
+    assert error_line.startswith(f"error: worker: lost this SQLite database's queue to {other} since ")
+    assert error_line.endswith(" after 1 jobs; stopped claiming work (one worker at a time on SQLite)")
+    assert result.stdout == ""
     assert _queue_holder(db) == other
