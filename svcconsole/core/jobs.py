@@ -1,10 +1,21 @@
 """The module queue: claim a job, call the module outside any transaction, apply the outcome.
 
 A job is claimed with a lease; a job whose lease ran out (its process died) is claimed again,
-and the adapters' idempotency makes the second attempt safe. While a module call runs, its
-worker renews the lease; the outcome of a call whose worker lost its claim meanwhile (another
-worker took the job over) is not applied. Failures that a retry can help go back to the queue
-with exponential backoff; the others stay `failed` for an admin.
+and the adapters' idempotency makes the second attempt safe. Every claim counts an attempt; a
+job whose lease runs out after its last attempt fails for good ("worker lost N times") instead
+of running again. While a module call runs, its worker renews the lease; the outcome of a call
+whose worker lost its claim meanwhile (another worker took the job over) is not applied.
+
+The service's status is checked against the job's action (SPEC.md section 3) twice: when the
+job is claimed, before any module call (a first run, a retry, a reclaim), and when its outcome
+is written. When the status no longer allows the action, the job ends `resolved` with a reason
+that names the service, its status and the action, the service's activity log says so, and
+nothing of the action is applied. A delivery that succeeds resolves the service's older failed
+and queued deliveries.
+
+Failures that a retry can help go back to the queue with exponential backoff; the others stay
+`failed` for an admin. An outcome that cannot be saved is tried again in a transaction of its
+own, and if that fails too the job is failed with the save's error.
 """
 
 from __future__ import annotations
