@@ -407,7 +407,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
 
 def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
     """Resolve the service's older failed and queued jobs of the same operation, when this
-    job's success makes them moot (see `SUPERSEDED_BY_SUCCESS`); returns their ids."""
+    job's success makes them moot (see `SUPERSEDED_BY_SUCCESS`); returns their ids. One that
+    another transaction holds is left to its own run, which finds the service delivered."""
     rule = ACTIONS.get(succeeded.action)
     if rule is None or rule.operation not in SUPERSEDED_BY_SUCCESS:
         return []
@@ -415,7 +416,7 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
     older = session.exec(
         select(Job)
         .where(Job.service_id == succeeded.service_id, Job.id < (succeeded.id or 0), Job.status.in_(("failed", "queued")), Job.action.in_(actions))  # type: ignore[union-attr,attr-defined]
-        .with_for_update()
+        .with_for_update(skip_locked=True)
     ).all()
     message = f"superseded: job {succeeded.id} ({succeeded.action}) succeeded"
     for job in older:
