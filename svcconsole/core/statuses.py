@@ -234,8 +234,15 @@ NON_TRANSITION_ROLES: dict[str, Role] = {
     "invoices": Role.OPERATOR,
     "settings": Role.ADMIN,
     "operators": Role.ADMIN,
-    "automation": Role.OPERATOR,
+    "automation": Role.ADMIN,
+    "automation-dry-run": Role.OPERATOR,
+    "notify": Role.OPERATOR,
 }
+
+
+def automation_role(dry_run: bool) -> Role:
+    """The role an automation run needs: it expires and hides services (admin work); a dry run changes nothing."""
+    return NON_TRANSITION_ROLES["automation-dry-run" if dry_run else "automation"]
 
 
 def rule(action: str) -> ActionRule:
