@@ -929,7 +929,7 @@ def _preview_queue(db: Database, ctx: RunContext, progress: Progress | None) -> 
     step_report = StepReport(number, title, rule)
     with db.read() as session:
         due_jobs = session.exec(select(Job).where(jobs._due(clock.now())).order_by(Job.id)).all()  # type: ignore[arg-type]
-        queued = session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one()
+        queued = session.exec(select(func.count()).select_from(Notification).where(Notification.status.in_(mailer.WAITING))).one()  # type: ignore[attr-defined]
     items = [StepItem(number, job.service_id, "would: run", f"job {job.id} {job.operation} (attempt {job.attempts + 1})") for job in due_jobs]
     host = ctx.settings["smtp_host"]
     target = f"by SMTP to {host}:{ctx.settings['smtp_port']}" if host else "nowhere: smtp_host is empty, they stay queued"
