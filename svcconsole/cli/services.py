@@ -14,16 +14,23 @@ from sqlmodel import select
 
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
+    ALL_HELP,
+    COUNT_CAP,
+    LIMIT_HELP,
+    PAGE_ROWS,
     Format,
     cell,
     csv_out,
+    cut_notice,
     data,
     emit,
+    fit,
     json_line,
     json_out,
     key_values,
     message,
     parse_format,
+    row_limit,
 )
 from svcconsole.core import activity, bulk, delivery, jobs, services, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
@@ -111,14 +118,15 @@ def services_list(
     ctx: typer.Context,
     sort: str = typer.Option("id", "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)}."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
-    limit: str = typer.Option("100", "--limit", help="At most N services (0 = all, streamed)."),
+    limit: Optional[str] = typer.Option(None, "--limit", help=LIMIT_HELP),
+    every: bool = typer.Option(False, "--all", help=ALL_HELP),
     fmt: str = FORMAT_OPTION,
     *,
     filters: dict[str, Any],
 ) -> None:
-    """List services, filtered and sorted in the database (pages, never every row at once)."""
+    """List services, filtered and sorted in the database (keyset pages, never every row at once)."""
     output = parse_format(fmt)
-    maximum = parse_int("--limit", limit, minimum=0)
+    maximum = row_limit(limit, every, output)
     if sort not in queries.SORT_COLUMNS:
         raise InvalidInput("--sort", f"{sort!r} is not a column ({', '.join(queries.SORT_COLUMNS)})")
     order = Sort(sort, descending)
@@ -126,10 +134,8 @@ def services_list(
         service_filter = build_filter(session, **filters)
         tz = services.timezone_of(session)
         shown = _stream(session, service_filter, order, maximum, output, tz)
-        if maximum and shown == maximum and output is Format.TABLE:
-            total = queries.count(session, service_filter)
-            if total > shown:
-                message(f"showing {shown} of {total}; --limit 0 shows all")
+        if maximum and shown == maximum:
+            cut_notice(shown, queries.count_up_to(session, service_filter, COUNT_CAP))
 
 
 def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any) -> int:
@@ -144,7 +150,7 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
         csv_out([], views.LIST_FIELDS)
     columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
     while True:
-        size = 1000 if not maximum else min(1000, maximum - shown)
+        size = PAGE_ROWS if not maximum else min(PAGE_ROWS, maximum - shown)
         if size <= 0:
             break
         rows = queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
@@ -191,12 +197,10 @@ def _print_table(rows: list[dict[str, Any]], widths: list[int] | None) -> list[i
                 widths[index] = min(max(widths[index], len(value)), 40)
         data("  ".join(column.upper().ljust(widths[index]) for index, column in enumerate(LIST_COLUMNS)).rstrip())
     for values in cells:
-        data("  ".join(_fit(value, widths[index]) for index, value in enumerate(values)).rstrip())
+        data("  ".join(fit(value, widths[index]) for index, value in enumerate(values)).rstrip())
     return widths
 
 
-def _fit(value: str, width: int) -> str:
-    return value.ljust(width) if len(value) <= width else value[: width - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- show, history
