@@ -106,6 +106,7 @@ def seed_demo(
     elapsed = time.perf_counter() - started
     rate = result.services / elapsed if elapsed else 0
     message(f"seeded {result.services} services, {result.customers} customers, {result.products} products, {result.servers} servers in {elapsed:.1f}s ({rate:,.0f} services/s)")
+    message(f"{', '.join(seed.PANEL_SERVERS)} are demo servers with no panel: `svcconsole demo` starts sandbox panels for them, or point one at yours with `svcconsole servers edit NAME --url URL --credentials KEY`")
 
 
 # ----------------------------------------------------------------------------- operators

@@ -67,8 +67,9 @@ SERVERS: tuple[dict[str, Any], ...] = (
     {"name": "ptero-waw-1", "module": "pterodactyl", "url": demo_server_url("ptero-waw-1"), "node": "1"},
     {"name": "pve-fra-1", "module": "proxmox", "url": demo_server_url("pve-fra-1"), "node": "pve1"},
 )
-"""The demo's panel servers are demo servers (no panel behind them, every module call refused
-with what to do) until `svcconsole demo` points them at its sandboxes or an admin at a panel."""
+PANEL_SERVERS = tuple(spec["name"] for spec in SERVERS if spec["module"] != "manual")
+"""The demo's panel servers: demo servers (no panel behind them, every module call refused with
+what to do) until `svcconsole demo` points them at its sandboxes or an admin at a panel."""
 
 STATUS_WEIGHTS = (("active", 70), ("suspended", 8), ("pending", 3), ("expired", 5), ("cancelled", 6), ("terminated", 7), ("deleted", 1))
 SUSPEND_KINDS = (("overdue", 60), ("admin", 15), ("abuse", 10), ("client", 10), ("temporary", 5))
