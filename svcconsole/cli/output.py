@@ -173,15 +173,17 @@ COUNT_CAP = 10_000
 
 LIMIT_HELP = f"At most N rows (default {LIST_LIMIT}; every row with --format ids; 0 = every row)."
 ALL_HELP = "Every matching row, streamed page by page."
+LIMIT_OPTION = typer.Option(None, "--limit", help=LIMIT_HELP)
+ALL_OPTION = typer.Option(False, "--all", help=ALL_HELP)
 
 
-def row_limit(limit: str | None, every: bool, fmt: Format) -> int:
-    """The `--limit` a list applies: what was typed, else none (0) for `--all` and ids, else LIST_LIMIT."""
+def row_limit(limit: str | None, every: bool, fmt: Format, default: int = LIST_LIMIT) -> int:
+    """The `--limit` a list applies: what was typed, else none (0) for `--all` and ids, else `default`."""
     if limit is not None:
         if every:
             raise InvalidInput("--limit", "give --limit N or --all, not both")
         return parse_int("--limit", limit, minimum=0)
-    return 0 if every or fmt is Format.IDS else LIST_LIMIT
+    return 0 if every or fmt is Format.IDS else default
 
 
 def cut_notice(shown: int, total: int) -> None:

@@ -14,17 +14,18 @@ from sqlmodel import select
 
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
-    ALL_HELP,
+    ALL_OPTION,
     COUNT_CAP,
-    LIMIT_HELP,
-    PAGE_ROWS,
+    LIMIT_OPTION,
     Format,
     cell,
     csv_out,
     cut_notice,
     data,
     emit,
+    emit_pages,
     fit,
+    keyset_pages,
     json_line,
     json_out,
     key_values,
@@ -118,8 +119,8 @@ def services_list(
     ctx: typer.Context,
     sort: str = typer.Option("id", "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)}."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
-    limit: Optional[str] = typer.Option(None, "--limit", help=LIMIT_HELP),
-    every: bool = typer.Option(False, "--all", help=ALL_HELP),
+    limit: Optional[str] = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
     *,
     filters: dict[str, Any],
@@ -139,9 +140,8 @@ def services_list(
 
 
 def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any) -> int:
-    """Print matching services page by page; returns how many were printed."""
+    """Print matching services in keyset pages; returns how many were printed."""
     shown = 0
-    after = None
     held: str | None = None
     widths: list[int] | None = None
     if output is Format.JSON:
@@ -149,14 +149,11 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
     if output is Format.CSV:
         csv_out([], views.LIST_FIELDS)
     columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
-    while True:
-        size = PAGE_ROWS if not maximum else min(PAGE_ROWS, maximum - shown)
-        if size <= 0:
-            break
-        rows = queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
-        if not rows:
-            break
-        after = queries.sort_key(rows[-1], order)
+
+    def fetch(after: Any, size: int) -> list[Any]:
+        return queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
+
+    for rows in keyset_pages(fetch, lambda row: queries.sort_key(row, order), maximum):
         if output is Format.IDS:
             data("\n".join(str(row.id) for row in rows))
         elif output is Format.JSON:
@@ -170,8 +167,6 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
             table_rows = [list_row(row, tz) for row in rows]
             widths = _print_table(table_rows, widths)
         shown += len(rows)
-        if len(rows) < size:
-            break
     if output is Format.JSON:
         if held is not None:
             data(held)
@@ -687,19 +682,30 @@ for _command in ("add-days", "subtract-days"):
 
 
 bulk_app = new_app("Bulk runs: what each multi-service command did to each service.")
+RECENT_RUNS = 20
 services_app.add_typer(bulk_app, name="bulk")
 
 
 @bulk_app.command("list")
-def bulk_list(ctx: typer.Context, limit: str = typer.Option("20", "--limit"), fmt: str = FORMAT_OPTION) -> None:
-    """Recent bulk runs."""
+def bulk_list(
+    ctx: typer.Context,
+    limit: Optional[str] = typer.Option(None, "--limit", help=f"At most N runs (default {RECENT_RUNS}; every run with --format ids; 0 = every run)."),
+    every: bool = ALL_OPTION,
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Recent bulk runs, newest first."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    maximum = row_limit(limit, every, output, default=RECENT_RUNS)
+    columns = ["id", "action", "actor", "total", "started_at", "finished_at"]
     with _read(ctx) as session:
-        rows = []
-        for run in bulk.list_runs(session, limit=parse_int("--limit", limit, minimum=1)):
-            record = {key: views.plain(getattr(run, key)) for key in ("id", "action", "actor", "total", "started_at", "finished_at")}
-            rows.append(record)
-    emit(rows, ["id", "action", "actor", "total", "started_at", "finished_at"], output)
+        emit_pages(
+            lambda before, size: bulk.list_runs(session, limit=size, before=before),
+            lambda run: run.id,
+            lambda run: {key: views.plain(getattr(run, key)) for key in columns},
+            columns,
+            output,
+            maximum,
+        )
 
 
 @bulk_app.command("show")
