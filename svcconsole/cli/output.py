@@ -186,8 +186,10 @@ def row_limit(limit: str | None, every: bool, fmt: Format, default: int = LIST_L
     return 0 if every or fmt is Format.IDS else default
 
 
-def cut_notice(shown: int, total: int) -> None:
-    """Say on stderr that a list shows `shown` of `total` matching rows (`total` capped at COUNT_CAP)."""
+def cut_notice(shown: int, count_up_to: Callable[[int], int]) -> None:
+    """Say on stderr that a list shows `shown` of its matching rows, counted by `count_up_to(COUNT_CAP)`
+    (which may stop counting past the cap)."""
+    total = count_up_to(COUNT_CAP)
     if total <= shown:
         return
     of = f"more than {COUNT_CAP:,}" if total > COUNT_CAP else str(total)
@@ -216,11 +218,11 @@ def keyset_pages(fetch: Fetch, key: Callable[[Any], Any], maximum: int = 0) -> I
             return
 
 
-def rows_after(fetch: Fetch, key: Callable[[Any], Any], last: Any) -> int:
-    """How many rows follow `last` (at most COUNT_CAP + 1), read page by page and not kept."""
+def rows_after(fetch: Fetch, key: Callable[[Any], Any], last: Any, cap: int) -> int:
+    """How many rows follow `last`, read page by page and not kept, stopping once past `cap`."""
     counted = 0
     after = key(last)
-    while counted <= COUNT_CAP:
+    while counted <= cap:
         rows = fetch(after, PAGE_ROWS)
         counted += len(rows)
         if len(rows) < PAGE_ROWS:
@@ -273,7 +275,7 @@ def emit_pages(
     if fmt is Format.TABLE and widths is None:
         table_page([], columns, None)
     if maximum and shown == maximum and last is not None:
-        cut_notice(shown, shown + rows_after(fetch, key, last))
+        cut_notice(shown, lambda cap: shown + rows_after(fetch, key, last, cap - shown))
 
 
 def table_page(rows: Sequence[dict[str, Any]], columns: Sequence[str], widths: list[int] | None) -> list[int]:

@@ -15,7 +15,6 @@ from sqlmodel import select
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
     ALL_OPTION,
-    COUNT_CAP,
     LIMIT_OPTION,
     Format,
     cell,
@@ -136,7 +135,7 @@ def services_list(
         tz = services.timezone_of(session)
         shown = _stream(session, service_filter, order, maximum, output, tz)
         if maximum and shown == maximum:
-            cut_notice(shown, queries.count_up_to(session, service_filter, COUNT_CAP))
+            cut_notice(shown, lambda cap: queries.count_up_to(session, service_filter, cap))
 
 
 def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any) -> int:

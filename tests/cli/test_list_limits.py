@@ -14,6 +14,8 @@ from sqlmodel import col, select
 
 from svcconsole.cli import output
 from svcconsole.core import catalog as catalog_module
+from svcconsole.store import queries
+from svcconsole.store.queries import ServiceFilter
 from svcconsole.store.models import BulkRun, Customer, Invoice, Job, Notification, Product, Server, Service
 from tests.conftest import new_service
 
@@ -65,8 +67,14 @@ def test_a_cut_at_a_million_rows_counts_no_further_than_its_cap(cli, db, admin, 
     cut = cli("services", "list", "--limit", "10")
     assert len(cut.lines) == 11 and cut.stderr.strip() == "10 of more than 25 shown; --limit N or --all"
     assert cli("services", "list", "--limit", "20").stderr.strip() == "20 of more than 25 shown; --limit N or --all"
-    assert cli("customers", "list", "--limit", "0", "--format", "ids").lines == ["1"]
-    assert len(ids) == 40
+    db.transaction(lambda session: [catalog_module.add_customer(session, admin, name=f"C {n}", email=f"c{n}@example.org") for n in range(30)])
+    assert cli("customers", "list", "--limit", "10").stderr.strip() == "10 of more than 25 shown; --limit N or --all"
+    monkeypatch.setattr(output, "COUNT_CAP", 40)
+    assert cli("customers", "list", "--limit", "24").stderr.strip() == "24 of 31 shown; --limit N or --all"
+    assert cli("services", "list", "--limit", "20").stderr.strip() == "20 of 40 shown; --limit N or --all"
+    with db.read() as session:
+        assert queries.count_up_to(session, ServiceFilter(), 25) == 26, "the count stops one past its cap"
+        assert queries.count_up_to(session, ServiceFilter(), 100) == len(ids) == 40
 
 
 def test_the_services_list_reads_keyset_pages_of_a_bounded_size(cli, db, admin, catalog, frozen, statements, monkeypatch):
