@@ -40,7 +40,7 @@ from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_id, parse_int
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
 from svcconsole.store import queries
-from svcconsole.store.models import BulkRun, Job
+from svcconsole.store.models import BulkRun, Job, Service
 from svcconsole.store.queries import ServiceFilter, Sort
 
 services_app = new_app("Services: list, show, create, import, edit, history, and every lifecycle action.")
@@ -147,7 +147,10 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
         data("[")
     if output is Format.CSV:
         csv_out([], views.LIST_FIELDS)
-    columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
+    if output is Format.IDS:
+        columns = (Service.id,) if order.column == "id" else (Service.id, queries.SORT_COLUMNS[order.column])
+    else:
+        columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
 
     def fetch(after: Any, size: int) -> list[Any]:
         return queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
