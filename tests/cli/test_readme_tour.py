@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -226,6 +227,11 @@ def run(cli: Cli, words: list[str], stdin: str | None = None) -> CliResult:
     result = cli(*words[1:], input=stdin)
     assert "Traceback" not in result.stderr, result.stderr
     return result
+
+
+def test_the_tour_is_one_shell_script():
+    checked = subprocess.run(["bash", "-n"], input="\n".join(tour_lines()), text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stderr
 
 
 @pytest.mark.parametrize("seeded", [True, False], ids=["with-seed-demo", "without-seed-demo"])
