@@ -200,8 +200,11 @@ def check_pipe(tour: Tour, listed: CliResult, suspended_before: dict[int, str], 
 def check_history(tour: Tour, words: list[str], result: CliResult) -> None:
     assert result.exit_code == 0, result.stderr
     with tour.db.read() as session:
-        actions = session.exec(select(Activity.action).where(Activity.service_id == int(tour.variables["vps"])).order_by(col(Activity.id))).all()
-    assert actions == ["create", "deliver", "suspend", "renew", "unsuspend", "add-days", "cancel", "meta_set"]
+        rows = session.exec(select(Activity).where(Activity.service_id == int(tour.variables["vps"])).order_by(col(Activity.id))).all()
+    actions = [row.action for row in rows]
+    assert actions == ["create", "deliver", "suspend", "renew", "add-days", "cancel", "meta_set"]
+    renewed = rows[actions.index("renew")]
+    assert (renewed.from_status, renewed.to_status) == ("suspended", "active"), "the renew lifted the overdue suspension"
     shown = [line.split()[4] for line in result.stdout.splitlines()[1:]]
     assert shown == list(reversed(actions)), "history shows every change, newest first"
 
