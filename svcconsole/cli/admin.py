@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from svcconsole.cli.base import EXIT_ERROR, new_app, state, stdin_is_tty
-from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
+from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
 from svcconsole.core import jobs, operators, seed, views
 from svcconsole.core import settings as settings_module
 from svcconsole.core.context import acting_operator, open_database
@@ -106,6 +106,7 @@ def seed_demo(
     elapsed = time.perf_counter() - started
     rate = result.services / elapsed if elapsed else 0
     message(f"seeded {result.services} services, {result.customers} customers, {result.products} products, {result.servers} servers in {elapsed:.1f}s ({rate:,.0f} services/s)")
+    message(f"{', '.join(seed.PANEL_SERVERS)} are demo servers with no panel: `svcconsole demo` starts sandbox panels for them, or point one at yours with `svcconsole servers edit NAME --url URL --credentials KEY`")
 
 
 # ----------------------------------------------------------------------------- operators
@@ -205,20 +206,26 @@ def jobs_list(
     ctx: typer.Context,
     status: Optional[str] = typer.Option(None, "--status", help="queued, running, succeeded, failed or resolved."),
     service: Optional[str] = typer.Option(None, "--service", help="Only this service's jobs."),
-    limit: str = typer.Option("100", "--limit"),
+    limit: Optional[str] = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """The module queue, newest first."""
     output = parse_format(fmt)
+    maximum = row_limit(limit, every, output)
+    service_id = parse_id("--service", service) if service else None
     cli = state(ctx)
     require(cli.actor, Role.VIEWER, "reading")
     with cli.db.read() as session:
-        rows = [
-            views.job_dict(job)
-            for job in jobs.list_jobs(session, status=status, service_id=parse_id("--service", service) if service else None, limit=parse_int("--limit", limit, minimum=1))
-        ]
-        tz = settings_module.load(session).tz
-    emit(rows, ["id", "service_id", "operation", "status", "attempts", "next_attempt_at", "last_error"], output, tz=tz)
+        emit_pages(
+            lambda before, size: jobs.list_jobs(session, status=status, service_id=service_id, limit=size, before=before),
+            lambda job: job.id,
+            views.job_dict,
+            ["id", "service_id", "operation", "status", "attempts", "next_attempt_at", "last_error"],
+            output,
+            maximum,
+            tz=settings_module.load(session).tz,
+        )
 
 
 @jobs_app.command("retry")

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
-from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
+from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
 from svcconsole.cli.services import services_app
 from svcconsole.core import automation, billing, clock, jobs, mailer, notifications, services, views
 from svcconsole.core.catalog import resolve_customer
@@ -82,19 +82,26 @@ def invoices_list(
     customer: Optional[str] = typer.Option(None, "--customer", help="Customer id or email."),
     status: Optional[str] = typer.Option(None, "--status", help="draft, unpaid, paid or cancelled."),
     service: Optional[str] = typer.Option(None, "--service", help="Only invoices with a line for this service."),
-    limit: str = typer.Option("100", "--limit", help="At most N invoices, newest first."),
+    limit: Optional[str] = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Invoices, newest first, with their totals."""
     output = parse_format(fmt)
-    count = parse_int("--limit", limit, minimum=1, maximum=100000)
+    maximum = row_limit(limit, every, output)
     service_id = parse_id("--service", service) if service else None
     with _read(ctx) as session:
         customer_id = resolve_customer(session, customer, "--customer").id if customer else None
-        summaries = billing.list_invoices(session, customer_id=customer_id, status=status.strip().lower() if status else None, service_id=service_id, limit=count)
-        rows = [billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count} for item in summaries]
-        tz = services.timezone_of(session)
-    emit(rows, INVOICE_COLUMNS + ["lines"], output, tz=tz)
+        wanted = status.strip().lower() if status else None
+        emit_pages(
+            lambda before, size: billing.list_invoices(session, customer_id=customer_id, status=wanted, service_id=service_id, limit=size, before=before),
+            lambda item: item.invoice.id,
+            lambda item: billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count},
+            INVOICE_COLUMNS + ["lines"],
+            output,
+            maximum,
+            tz=services.timezone_of(session),
+        )
 
 
 @invoices_app.command("show")
@@ -414,17 +421,25 @@ def _notification_dict(row: Notification) -> dict[str, Any]:
 def notify_list(
     ctx: typer.Context,
     status: Optional[str] = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
-    limit: str = typer.Option("100", "--limit"),
+    limit: Optional[str] = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """The outbox, newest first (queued mails show their attempts and last error; a dropped mail, why it was never sent)."""
     output = parse_format(fmt)
+    maximum = row_limit(limit, every, output)
     if status is not None and status not in notifications.STATUSES:
         raise InvalidInput("--status", f"{status!r} is not a notification status ({', '.join(notifications.STATUSES)})")
     with _read(ctx) as session:
-        rows = [_notification_dict(row) for row in mailer.list_notifications(session, status=status, limit=parse_int("--limit", limit, minimum=1))]
-        tz = services.timezone_of(session)
-    emit(rows, ["id", "service_id", "to_address", "template", "status", "attempts", "created_at", "sent_at", "subject", "last_error"], output, tz=tz)
+        emit_pages(
+            lambda before, size: mailer.list_notifications(session, status=status, limit=size, before=before),
+            lambda row: row.id,
+            _notification_dict,
+            ["id", "service_id", "to_address", "template", "status", "attempts", "created_at", "sent_at", "subject", "last_error"],
+            output,
+            maximum,
+            tz=services.timezone_of(session),
+        )
 
 
 @notify_app.command("send")

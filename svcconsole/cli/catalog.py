@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from svcconsole.cli.base import new_app, state
-from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
+from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
 from svcconsole.core import activity, catalog, delivery, views
 from svcconsole.core.operators import require
-from svcconsole.core.parse import parse_bool, parse_int
+from svcconsole.core.parse import parse_bool
 from svcconsole.core.services import settings_of
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import ModuleError
@@ -22,7 +22,6 @@ products_app = new_app("Products and their prices: list, add, show, edit.")
 servers_app = new_app("Servers (panels and hosts): list, add, show, edit, test.")
 
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
-LIMIT_OPTION = typer.Option("100", "--limit", help="At most N rows (0 = all).")
 
 
 def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -63,22 +62,24 @@ def _print_added(fmt: Format, record_id: int | None, as_dict: dict) -> None:  # 
 def customers_list(
     ctx: typer.Context,
     search: Optional[str] = typer.Option(None, "--search", help="Part of a name or email."),
-    limit: str = LIMIT_OPTION,
+    limit: Optional[str] = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """List customers (newest first)."""
     output = parse_format(fmt)
-    count = parse_int("--limit", limit, minimum=0)
+    maximum = row_limit(limit, every, output)
     with _read(ctx) as session:
         query = select(Customer)
         if search:
             pattern = f"%{search.lower()}%"
             query = query.where(func.lower(Customer.name).like(pattern) | Customer.email.like(pattern))  # type: ignore[attr-defined]
-        query = query.order_by(Customer.id.desc())  # type: ignore[union-attr]
-        if count:
-            query = query.limit(count)
-        rows = [views.customer_dict(customer) for customer in session.exec(query).all()]
-    emit(rows, ["id", "name", "email", "company", "created_at"], output)
+
+        def fetch(before: int | None, size: int) -> list[Customer]:
+            page = query if before is None else query.where(Customer.id < before)  # type: ignore[operator]
+            return list(session.exec(page.order_by(Customer.id.desc()).limit(size)).all())  # type: ignore[union-attr]
+
+        emit_pages(fetch, lambda customer: customer.id, views.customer_dict, ["id", "name", "email", "company", "created_at"], output, maximum)
 
 
 @customers_app.command("add")
@@ -127,16 +128,22 @@ def customers_edit(
 
 
 @products_app.command("list")
-def products_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
+def products_list(ctx: typer.Context, limit: Optional[str] = LIMIT_OPTION, every: bool = ALL_OPTION, fmt: str = FORMAT_OPTION) -> None:
     """List products with their prices."""
     output = parse_format(fmt)
+    maximum = row_limit(limit, every, output)
     with _read(ctx) as session:
-        rows = []
-        for product in session.exec(select(Product).order_by(Product.id)).all():
-            record = views.product_dict(product, catalog.prices_of(session, product.id or 0))
-            record["price_list"] = ", ".join(f"{price['billing_cycle']}={price['price']} {price['currency']}" for price in record["prices"])
-            rows.append(record)
-    emit(rows, ["id", "name", "type", "price_list", "max_renewals"], output)
+
+        def fetch(after: int | None, size: int) -> list[Product]:
+            query = select(Product) if after is None else select(Product).where(Product.id > after)  # type: ignore[operator]
+            return list(session.exec(query.order_by(Product.id).limit(size)).all())  # type: ignore[arg-type]
+
+        def record(product: Product) -> dict:  # type: ignore[type-arg]
+            shown = views.product_dict(product, catalog.prices_of(session, product.id or 0))
+            shown["price_list"] = ", ".join(f"{price['billing_cycle']}={price['price']} {price['currency']}" for price in shown["prices"])
+            return shown
+
+        emit_pages(fetch, lambda product: product.id, record, ["id", "name", "type", "price_list", "max_renewals"], output, maximum)
 
 
 @products_app.command("add")
@@ -214,13 +221,22 @@ def products_edit(
 
 
 @servers_app.command("list")
-def servers_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
-    """List servers (credentials are never shown)."""
+def servers_list(ctx: typer.Context, limit: Optional[str] = LIMIT_OPTION, every: bool = ALL_OPTION, fmt: str = FORMAT_OPTION) -> None:
+    """List servers (credentials are never shown) with how many services each holds."""
     output = parse_format(fmt)
+    maximum = row_limit(limit, every, output)
     with _read(ctx) as session:
-        counts = dict(session.exec(select(Service.server_id, func.count()).where(Service.server_id != None).group_by(Service.server_id)).all())  # noqa: E711
-        rows = [views.server_dict(server, counts.get(server.id, 0)) for server in session.exec(select(Server).order_by(Server.id)).all()]
-    emit(rows, ["id", "name", "module", "url", "node", "enabled", "services"], output)
+
+        def fetch(after: int | None, size: int) -> list[dict]:  # type: ignore[type-arg]
+            query = select(Server) if after is None else select(Server).where(Server.id > after)  # type: ignore[operator]
+            servers = list(session.exec(query.order_by(Server.id).limit(size)).all())  # type: ignore[arg-type]
+            if output is Format.IDS:
+                return [{"id": server.id} for server in servers]
+            on_page = [server.id for server in servers]
+            counts = dict(session.exec(select(Service.server_id, func.count()).where(col(Service.server_id).in_(on_page)).group_by(Service.server_id)).all())
+            return [views.server_dict(server, counts.get(server.id, 0)) for server in servers]
+
+        emit_pages(fetch, lambda row: row["id"], lambda row: row, ["id", "name", "module", "url", "node", "enabled", "services"], output, maximum)
 
 
 @servers_app.command("add")

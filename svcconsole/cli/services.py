@@ -14,16 +14,23 @@ from sqlmodel import select
 
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
+    ALL_OPTION,
+    LIMIT_OPTION,
     Format,
     cell,
     csv_out,
+    cut_notice,
     data,
     emit,
+    emit_pages,
+    fit,
+    keyset_pages,
     json_line,
     json_out,
     key_values,
     message,
     parse_format,
+    row_limit,
 )
 from svcconsole.core import activity, bulk, delivery, jobs, services, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
@@ -33,7 +40,7 @@ from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_id, parse_int
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
 from svcconsole.store import queries
-from svcconsole.store.models import BulkRun, Job
+from svcconsole.store.models import BulkRun, Job, Service
 from svcconsole.store.queries import ServiceFilter, Sort
 
 services_app = new_app("Services: list, show, create, import, edit, history, and every lifecycle action.")
@@ -111,14 +118,15 @@ def services_list(
     ctx: typer.Context,
     sort: str = typer.Option("id", "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)}."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
-    limit: str = typer.Option("100", "--limit", help="At most N services (0 = all, streamed)."),
+    limit: Optional[str] = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
     *,
     filters: dict[str, Any],
 ) -> None:
-    """List services, filtered and sorted in the database (pages, never every row at once)."""
+    """List services, filtered and sorted in the database (keyset pages, never every row at once)."""
     output = parse_format(fmt)
-    maximum = parse_int("--limit", limit, minimum=0)
+    maximum = row_limit(limit, every, output)
     if sort not in queries.SORT_COLUMNS:
         raise InvalidInput("--sort", f"{sort!r} is not a column ({', '.join(queries.SORT_COLUMNS)})")
     order = Sort(sort, descending)
@@ -126,31 +134,28 @@ def services_list(
         service_filter = build_filter(session, **filters)
         tz = services.timezone_of(session)
         shown = _stream(session, service_filter, order, maximum, output, tz)
-        if maximum and shown == maximum and output is Format.TABLE:
-            total = queries.count(session, service_filter)
-            if total > shown:
-                message(f"showing {shown} of {total}; --limit 0 shows all")
+        if maximum and shown == maximum:
+            cut_notice(shown, lambda cap: queries.count_up_to(session, service_filter, cap))
 
 
 def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any) -> int:
-    """Print matching services page by page; returns how many were printed."""
+    """Print matching services in keyset pages; returns how many were printed."""
     shown = 0
-    after = None
     held: str | None = None
     widths: list[int] | None = None
     if output is Format.JSON:
         data("[")
     if output is Format.CSV:
         csv_out([], views.LIST_FIELDS)
-    columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
-    while True:
-        size = 1000 if not maximum else min(1000, maximum - shown)
-        if size <= 0:
-            break
-        rows = queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
-        if not rows:
-            break
-        after = queries.sort_key(rows[-1], order)
+    if output is Format.IDS:
+        columns = (Service.id,) if order.column == "id" else (Service.id, queries.SORT_COLUMNS[order.column])
+    else:
+        columns = queries.EXPORT_COLUMNS if output in (Format.JSON, Format.CSV) else queries.LIST_COLUMNS
+
+    def fetch(after: Any, size: int) -> list[Any]:
+        return queries.page(session, service_filter, order, after=after, limit=size, columns=columns)
+
+    for rows in keyset_pages(fetch, lambda row: queries.sort_key(row, order), maximum):
         if output is Format.IDS:
             data("\n".join(str(row.id) for row in rows))
         elif output is Format.JSON:
@@ -164,8 +169,6 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
             table_rows = [list_row(row, tz) for row in rows]
             widths = _print_table(table_rows, widths)
         shown += len(rows)
-        if len(rows) < size:
-            break
     if output is Format.JSON:
         if held is not None:
             data(held)
@@ -191,12 +194,10 @@ def _print_table(rows: list[dict[str, Any]], widths: list[int] | None) -> list[i
                 widths[index] = min(max(widths[index], len(value)), 40)
         data("  ".join(column.upper().ljust(widths[index]) for index, column in enumerate(LIST_COLUMNS)).rstrip())
     for values in cells:
-        data("  ".join(_fit(value, widths[index]) for index, value in enumerate(values)).rstrip())
+        data("  ".join(fit(value, widths[index]) for index, value in enumerate(values)).rstrip())
     return widths
 
 
-def _fit(value: str, width: int) -> str:
-    return value.ljust(width) if len(value) <= width else value[: width - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- show, history
@@ -683,19 +684,30 @@ for _command in ("add-days", "subtract-days"):
 
 
 bulk_app = new_app("Bulk runs: what each multi-service command did to each service.")
+RECENT_RUNS = 20
 services_app.add_typer(bulk_app, name="bulk")
 
 
 @bulk_app.command("list")
-def bulk_list(ctx: typer.Context, limit: str = typer.Option("20", "--limit"), fmt: str = FORMAT_OPTION) -> None:
-    """Recent bulk runs."""
+def bulk_list(
+    ctx: typer.Context,
+    limit: Optional[str] = typer.Option(None, "--limit", help=f"At most N runs (default {RECENT_RUNS}; every run with --format ids; 0 = every run)."),
+    every: bool = ALL_OPTION,
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """Recent bulk runs, newest first."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+    maximum = row_limit(limit, every, output, default=RECENT_RUNS)
+    columns = ["id", "action", "actor", "total", "started_at", "finished_at"]
     with _read(ctx) as session:
-        rows = []
-        for run in bulk.list_runs(session, limit=parse_int("--limit", limit, minimum=1)):
-            record = {key: views.plain(getattr(run, key)) for key in ("id", "action", "actor", "total", "started_at", "finished_at")}
-            rows.append(record)
-    emit(rows, ["id", "action", "actor", "total", "started_at", "finished_at"], output)
+        emit_pages(
+            lambda before, size: bulk.list_runs(session, limit=size, before=before),
+            lambda run: run.id,
+            lambda run: {key: views.plain(getattr(run, key)) for key in columns},
+            columns,
+            output,
+            maximum,
+        )
 
 
 @bulk_app.command("show")

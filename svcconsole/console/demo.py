@@ -3,7 +3,8 @@ demo's remote servers, with every seeded service that lives on a panel created t
 
 `start_demo_panels` points the demo servers at the sandboxes (URL and encrypted credentials
 through `core.catalog.edit_server`) and creates, in one call per panel, the servers and VMs
-the seeded services' `external` data names, so every action in the demo crosses HTTP.
+the seeded services' `external` data names, so every action in the demo crosses HTTP;
+`DemoPanels.stop` makes them demo servers (no panel) again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlmodel import col, select
 from svcconsole.core import catalog, seed
 from svcconsole.core.operators import SYSTEM, Actor
 from svcconsole.core.statuses import Status
+from svcconsole.modules import demo_server_url
 from svcconsole.modules.http import close_clients
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox, SandboxServer
 from svcconsole.modules.sandbox.proxmox import ExistingVm
@@ -56,22 +58,28 @@ class PanelRow:
 class DemoPanels:
     """The running sandboxes (by demo server name) and what was put on them."""
 
+    db: Database
+    actor: Actor
     sandboxes: dict[str, SandboxServer] = field(default_factory=dict)
     created: dict[str, int] = field(default_factory=dict)
     skipped: list[int] = field(default_factory=list)
+    pointed: list[Server] = field(default_factory=list)
 
     def stop(self) -> None:
-        """Stop every sandbox and close the pooled connections to them."""
+        """Stop every sandbox, close the pooled connections to them and make the servers that
+        pointed at them demo servers again (a database given with --db outlives the demo)."""
         for sandbox in self.sandboxes.values():
             sandbox.stop()
         self.sandboxes.clear()
         close_clients()
+        for server in self.pointed:
+            _point_at(self.db, self.actor, server, demo_server_url(server.name), "")
+        self.pointed.clear()
 
 
 def _demo_servers(db: Database) -> list[Server]:
-    names = [spec["name"] for spec in seed.SERVERS if spec["module"] in ("pterodactyl", "proxmox")]
     with db.read() as session:
-        return list(session.exec(select(Server).where(col(Server.name).in_(names)).order_by(col(Server.id))).all())
+        return list(session.exec(select(Server).where(col(Server.name).in_(seed.PANEL_SERVERS)).order_by(col(Server.id))).all())
 
 
 def _rows_on(db: Database, server: Server) -> list[PanelRow]:
@@ -152,12 +160,13 @@ def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable
 
     Call it after `seed.seed_demo`; stop the panels with `DemoPanels.stop()`.
     """
-    panels = DemoPanels()
+    panels = DemoPanels(db, actor)
     try:
         for server in _demo_servers(db):
             sandbox, credentials = _start_sandbox(server.module)
             panels.sandboxes[server.name] = sandbox
             _point_at(db, actor, server, sandbox.url, credentials)
+            panels.pointed.append(server)
             rows = _rows_on(db, server)
             if isinstance(sandbox, PterodactylSandbox):
                 created = sandbox.add_servers(_pterodactyl_specs(rows, panels.skipped))

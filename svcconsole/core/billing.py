@@ -134,8 +134,9 @@ def list_invoices(
     status: str | None = None,
     service_id: int | None = None,
     limit: int = 100,
+    before: int | None = None,
 ) -> list[InvoiceSummary]:
-    """Invoices, newest first, with their totals computed in the database."""
+    """Invoices, newest first (older than id `before` when given), with their totals computed in the database."""
     totals = invoice_totals()
     query = (
         select(Invoice, totals.c.total, totals.c.line_count, Customer.name, Customer.email)
@@ -150,6 +151,8 @@ def list_invoices(
         query = query.where(Invoice.status == status)
     if service_id is not None:
         query = query.where(Invoice.id.in_(select(InvoiceLine.invoice_id).where(InvoiceLine.service_id == service_id)))  # type: ignore[union-attr]
+    if before is not None:
+        query = query.where(Invoice.id < before)  # type: ignore[operator]
     query = query.order_by(Invoice.id.desc()).limit(limit)  # type: ignore[union-attr]
     return [
         InvoiceSummary(invoice, cents(total or 0), int(count or 0), name, email)

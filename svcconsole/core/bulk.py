@@ -456,5 +456,7 @@ def dry_run(db: Database, actor: Actor, action: str, params: dict[str, Any], ser
     return result
 
 
-def list_runs(session: Session, *, limit: int = 50) -> list[BulkRun]:
-    return list(session.exec(select(BulkRun).order_by(BulkRun.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+def list_runs(session: Session, *, limit: int = 50, before: int | None = None) -> list[BulkRun]:
+    """Bulk runs, newest first (older than id `before` when given)."""
+    query = select(BulkRun) if before is None else select(BulkRun).where(BulkRun.id < before)  # type: ignore[operator]
+    return list(session.exec(query.order_by(BulkRun.id.desc()).limit(limit)).all())  # type: ignore[union-attr]

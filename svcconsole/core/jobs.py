@@ -622,8 +622,11 @@ def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
         return list(session.exec(query).all())
 
 
-def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100) -> list[Job]:
+def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100, before: int | None = None) -> list[Job]:
+    """Jobs, newest first (older than id `before` when given)."""
     query = select(Job)
+    if before is not None:
+        query = query.where(Job.id < before)  # type: ignore[operator]
     if status:
         query = query.where(Job.status == status)
     if service_id:

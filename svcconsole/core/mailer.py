@@ -337,9 +337,11 @@ def _record(db: Database, report: SendReport, row: Notification, error: str, *, 
     report.items.append(SendItem(row.id or 0, row.service_id, "failed" if failed else "retry", f"mail {row.id} to {row.to_address!r} {note}: {error}"))
 
 
-def list_notifications(session: Session, *, status: str | None = None, limit: int = 100) -> list[Notification]:
-    """The outbox, newest first."""
+def list_notifications(session: Session, *, status: str | None = None, limit: int = 100, before: int | None = None) -> list[Notification]:
+    """The outbox, newest first (older than id `before` when given)."""
     query = select(Notification)
+    if before is not None:
+        query = query.where(Notification.id < before)  # type: ignore[operator]
     if status:
         query = query.where(Notification.status == status)
     return list(session.exec(query.order_by(Notification.id.desc()).limit(limit)).all())  # type: ignore[union-attr]

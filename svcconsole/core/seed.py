@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from svcconsole.core import clock, cycles
 from svcconsole.core.operators import SYSTEM
+from svcconsole.modules.base import demo_server_url
 from svcconsole.store import search
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption
@@ -62,10 +63,13 @@ CATALOG: tuple[dict[str, Any], ...] = (
 SERVERS: tuple[dict[str, Any], ...] = (
     {"name": "shared-fra-1", "module": "manual", "url": "https://shared-fra-1.example.net", "node": "fra"},
     {"name": "shared-ams-1", "module": "manual", "url": "https://shared-ams-1.example.net", "node": "ams"},
-    {"name": "ptero-fra-1", "module": "pterodactyl", "url": "https://panel-fra.example.net", "node": "1"},
-    {"name": "ptero-waw-1", "module": "pterodactyl", "url": "https://panel-waw.example.net", "node": "1"},
-    {"name": "pve-fra-1", "module": "proxmox", "url": "https://pve-fra.example.net:8006", "node": "pve1"},
+    {"name": "ptero-fra-1", "module": "pterodactyl", "url": demo_server_url("ptero-fra-1"), "node": "1"},
+    {"name": "ptero-waw-1", "module": "pterodactyl", "url": demo_server_url("ptero-waw-1"), "node": "1"},
+    {"name": "pve-fra-1", "module": "proxmox", "url": demo_server_url("pve-fra-1"), "node": "pve1"},
 )
+PANEL_SERVERS = tuple(spec["name"] for spec in SERVERS if spec["module"] != "manual")
+"""The demo's panel servers: demo servers (no panel behind them, every module call refused with
+what to do) until `svcconsole demo` points them at its sandboxes or an admin at a panel."""
 
 STATUS_WEIGHTS = (("active", 70), ("suspended", 8), ("pending", 3), ("expired", 5), ("cancelled", 6), ("terminated", 7), ("deleted", 1))
 SUSPEND_KINDS = (("overdue", 60), ("admin", 15), ("abuse", 10), ("client", 10), ("temporary", 5))

@@ -15,9 +15,12 @@ from svcconsole.modules.base import (
     ServerRef,
     ServiceRef,
     UnsupportedOperation,
+    demo_server_url,
     get_module,
+    is_demo_server,
     is_module,
     module_names,
+    refuse_demo_server,
     register,
 )
 
@@ -35,8 +38,11 @@ __all__ = [
     "ServerRef",
     "ServiceRef",
     "UnsupportedOperation",
+    "demo_server_url",
     "get_module",
+    "is_demo_server",
     "is_module",
     "module_names",
+    "refuse_demo_server",
     "register",
 ]

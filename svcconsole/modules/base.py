@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 OPERATIONS = (
     "test_connection",
@@ -83,6 +84,30 @@ class ServerRef:
 
     def __repr__(self) -> str:
         return f"ServerRef(id={self.id}, name={self.name!r}, module={self.module!r}, url={self.url!r})"
+
+
+DEMO_HOST_SUFFIX = ".demo.invalid"
+"""The host of a seeded demo server: `.invalid` never resolves (RFC 2606), and pointing the
+server at a real panel (a new URL) ends its demo status."""
+
+
+def demo_server_url(name: str) -> str:
+    """The URL `seed demo` gives a panel server that has no panel behind it."""
+    return f"https://{name}{DEMO_HOST_SUFFIX}"
+
+
+def is_demo_server(server: ServerRef) -> bool:
+    return (urlsplit(server.url).hostname or "").endswith(DEMO_HOST_SUFFIX)
+
+
+def refuse_demo_server(server: ServerRef) -> None:
+    """Refuse a call to a seeded demo server in one line that says what gives it a panel."""
+    if is_demo_server(server):
+        raise ModuleError(
+            f"demo server: start `svcconsole demo` or point it at a panel (svcconsole servers edit {server.name} --url URL --credentials KEY)",
+            retryable=False,
+            code="demo",
+        )
 
 
 @dataclass(frozen=True)

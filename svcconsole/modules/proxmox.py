@@ -46,6 +46,7 @@ from svcconsole.modules.base import (
     ProductRef,
     ServerRef,
     ServiceRef,
+    refuse_demo_server,
     register,
 )
 from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
@@ -117,6 +118,7 @@ class _Api:
     def __init__(self, server: ServerRef) -> None:
         if not server.url:
             raise ModuleError(f"{PANEL}: the server has no URL", retryable=False, code="config")
+        refuse_demo_server(server)
         self.server = server
         token = _parse_token(server.credentials)
         self.secret = token.split("=", 1)[1]

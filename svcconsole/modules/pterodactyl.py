@@ -55,6 +55,7 @@ from svcconsole.modules.base import (
     ProductRef,
     ServerRef,
     ServiceRef,
+    refuse_demo_server,
     register,
 )
 from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
@@ -159,6 +160,7 @@ class _Api:
     def __init__(self, server: ServerRef) -> None:
         if not server.url:
             raise ModuleError(f"{PANEL}: the server has no panel URL", retryable=False, code="config")
+        refuse_demo_server(server)
         self.server = server
         self.keys = _parse_credentials(server.credentials)
         self.settings = HttpSettings.from_config(server.config)

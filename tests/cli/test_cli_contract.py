@@ -63,7 +63,7 @@ def test_list_formats(cli, db, admin, catalog, frozen):
     assert table[0].split()[:3] == ["ID", "CUSTOMER", "NAME"] and "box-2" in table[3]
     assert cli("services", "list", "--sort", "name", "--desc", "--format", "ids").lines == [str(i) for i in reversed(ids)]
     limited = cli("services", "list", "--limit", "2")
-    assert len(limited.lines) == 3 and "showing 2 of 3" in limited.stderr
+    assert len(limited.lines) == 3 and "2 of 3 shown; --limit N or --all" in limited.stderr
 
 
 def test_list_filters(cli, db, admin, catalog, frozen):
