@@ -29,7 +29,6 @@ import signal
 import sqlite3
 import statistics
 import struct
-import subprocess
 import sys
 import termios
 import time

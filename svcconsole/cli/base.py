@@ -61,7 +61,7 @@ class SvcGroup(TyperGroup):
         except KeyboardInterrupt:
             message("interrupted")
             code = 130
-        except Exception as error:  # noqa: BLE001 - never a traceback for the user; the log keeps it
+        except Exception as error:  # never a traceback for the user; the log keeps it
             log.exception("unexpected error")
             message(f"error: internal error: {type(error).__name__}: {' '.join(redact(str(error)).split())[:300]} (the traceback is in the operations log)")
             code = EXIT_ERROR

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -48,7 +48,7 @@ def _money(amount: Any, currency: str) -> str:
     return f"{billing.cents(amount)} {currency}"
 
 
-def _line_request(renew: Optional[list[str]], cycles: str, order: Optional[list[str]], cycle: Optional[str], name: Optional[str], server: Optional[str], option: Optional[str], description: Optional[str], amount: Optional[str]) -> billing.LineRequest:
+def _line_request(renew: list[str] | None, cycles: str, order: list[str] | None, cycle: str | None, name: str | None, server: str | None, option: str | None, description: str | None, amount: str | None) -> billing.LineRequest:
     return billing.LineRequest(
         renew=[parse_id("--renew", item) for item in renew or []],
         cycles=cycles,
@@ -79,9 +79,9 @@ def _print_invoice_id(output: Format, record: dict[str, Any]) -> None:
 @invoices_app.command("list")
 def invoices_list(
     ctx: typer.Context,
-    customer: Optional[str] = typer.Option(None, "--customer", help="Customer id or email."),
-    status: Optional[str] = typer.Option(None, "--status", help="draft, unpaid, paid or cancelled."),
-    service: Optional[str] = typer.Option(None, "--service", help="Only invoices with a line for this service."),
+    customer: str | None = typer.Option(None, "--customer", help="Customer id or email."),
+    status: str | None = typer.Option(None, "--status", help="draft, unpaid, paid or cancelled."),
+    service: str | None = typer.Option(None, "--service", help="Only invoices with a line for this service."),
     limit: str = typer.Option("100", "--limit", help="At most N invoices, newest first."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
@@ -117,16 +117,16 @@ def invoices_show(ctx: typer.Context, invoice_id: str = typer.Argument(..., meta
 def invoices_create(
     ctx: typer.Context,
     customer: str = typer.Option(..., "--customer", help="Customer id or email."),
-    renew: Optional[list[str]] = RENEW_OPTION,
+    renew: list[str] | None = RENEW_OPTION,
     cycles: str = CYCLES_OPTION,
-    order: Optional[list[str]] = ORDER_OPTION,
-    cycle: Optional[str] = ORDER_CYCLE_OPTION,
-    name: Optional[str] = ORDER_NAME_OPTION,
-    server: Optional[str] = ORDER_SERVER_OPTION,
-    option: Optional[str] = OPTION_SERVICE_OPTION,
-    description: Optional[str] = DESCRIPTION_OPTION,
-    amount: Optional[str] = AMOUNT_OPTION,
-    due: Optional[str] = DUE_OPTION,
+    order: list[str] | None = ORDER_OPTION,
+    cycle: str | None = ORDER_CYCLE_OPTION,
+    name: str | None = ORDER_NAME_OPTION,
+    server: str | None = ORDER_SERVER_OPTION,
+    option: str | None = OPTION_SERVICE_OPTION,
+    description: str | None = DESCRIPTION_OPTION,
+    amount: str | None = AMOUNT_OPTION,
+    due: str | None = DUE_OPTION,
     fmt: str = typer.Option("table", "--format", "-f", help="table (the id), json or ids."),
 ) -> None:
     """Create an unpaid invoice with renewal, order or option lines. Prints the new id."""
@@ -147,15 +147,15 @@ def invoices_create(
 def invoices_add_line(
     ctx: typer.Context,
     invoice_id: str = typer.Argument(..., metavar="ID"),
-    renew: Optional[list[str]] = RENEW_OPTION,
+    renew: list[str] | None = RENEW_OPTION,
     cycles: str = CYCLES_OPTION,
-    order: Optional[list[str]] = ORDER_OPTION,
-    cycle: Optional[str] = ORDER_CYCLE_OPTION,
-    name: Optional[str] = ORDER_NAME_OPTION,
-    server: Optional[str] = ORDER_SERVER_OPTION,
-    option: Optional[str] = OPTION_SERVICE_OPTION,
-    description: Optional[str] = DESCRIPTION_OPTION,
-    amount: Optional[str] = AMOUNT_OPTION,
+    order: list[str] | None = ORDER_OPTION,
+    cycle: str | None = ORDER_CYCLE_OPTION,
+    name: str | None = ORDER_NAME_OPTION,
+    server: str | None = ORDER_SERVER_OPTION,
+    option: str | None = OPTION_SERVICE_OPTION,
+    description: str | None = DESCRIPTION_OPTION,
+    amount: str | None = AMOUNT_OPTION,
 ) -> None:
     """Add lines to an unpaid invoice (renewals must be of its customer, in its currency). Prints the line ids."""
     cli = state(ctx)
@@ -176,7 +176,7 @@ def invoices_add_line(
 def invoices_pay(
     ctx: typer.Context,
     invoice_id: str = typer.Argument(..., metavar="ID"),
-    reference: Optional[str] = typer.Option(None, "--reference", help="The payment's reference (kept in the activity log)."),
+    reference: str | None = typer.Option(None, "--reference", help="The payment's reference (kept in the activity log)."),
 ) -> None:
     """Record the payment and apply each line once; paying again applies only what could not be applied before."""
     cli = state(ctx)
@@ -203,7 +203,7 @@ def invoices_pay(
 def invoices_cancel(
     ctx: typer.Context,
     invoice_id: str = typer.Argument(..., metavar="ID"),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the services' activity log)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the services' activity log)."),
 ) -> None:
     """Cancel an unpaid invoice: its lines never apply; its upgrades are cancelled."""
     cli = state(ctx)
@@ -220,10 +220,10 @@ def orders_create(
     ctx: typer.Context,
     customer: str = typer.Option(..., "--customer", help="Customer id or email."),
     product: list[str] = typer.Option(..., "--product", help="Product id or name (repeatable: one service each)."),
-    cycle: Optional[str] = ORDER_CYCLE_OPTION,
-    name: Optional[str] = ORDER_NAME_OPTION,
-    server: Optional[str] = ORDER_SERVER_OPTION,
-    due: Optional[str] = typer.Option(None, "--due", help="Due date (default: now)."),
+    cycle: str | None = ORDER_CYCLE_OPTION,
+    name: str | None = ORDER_NAME_OPTION,
+    server: str | None = ORDER_SERVER_OPTION,
+    due: str | None = typer.Option(None, "--due", help="Due date (default: now)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (the invoice id), json or ids."),
 ) -> None:
     """Create an order: an unpaid invoice with one order line per product (price + setup fee). Prints the invoice id.
@@ -251,8 +251,8 @@ def orders_create(
 def services_upgrade(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),
-    to: Optional[str] = typer.Option(None, "--to", help="Target product, id or name (one of the product's upgrade targets)."),
-    billing_mode: Optional[str] = typer.Option(None, "--billing", help="invoice (the prorated difference, applied when paid) or none (at once)."),
+    to: str | None = typer.Option(None, "--to", help="Target product, id or name (one of the product's upgrade targets)."),
+    billing_mode: str | None = typer.Option(None, "--billing", help="invoice (the prorated difference, applied when paid) or none (at once)."),
     list_only: bool = typer.Option(False, "--list", help="Show the targets with their prorated amounts, and the upgrades in progress and done."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
@@ -330,7 +330,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
 @automation_app.command("run")
 def automation_run(
     ctx: typer.Context,
-    at: Optional[str] = typer.Option(
+    at: str | None = typer.Option(
         None, "--at",
         help="Run steps 0-6 as if the clock were WHEN (YYYY-MM-DD or ISO 8601, in the configured time zone); step 7 (jobs and mail) runs on the real clock.",
     ),
@@ -413,7 +413,7 @@ def _notification_dict(row: Notification) -> dict[str, Any]:
 @notify_app.command("list")
 def notify_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
+    status: str | None = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
     limit: str = typer.Option("100", "--limit"),
     fmt: str = FORMAT_OPTION,
 ) -> None:
@@ -428,7 +428,7 @@ def notify_list(
 
 
 @notify_app.command("send")
-def notify_send(ctx: typer.Context, limit: Optional[str] = typer.Option(None, "--limit", help="Send at most N mails.")) -> None:
+def notify_send(ctx: typer.Context, limit: str | None = typer.Option(None, "--limit", help="Send at most N mails.")) -> None:
     """Send the queued notifications by SMTP; a mail that fails stays queued with its error (exit 3)."""
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["automation"], "sending notifications")

@@ -695,7 +695,7 @@ def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, cache: Chun
     except SvcError as error:
         savepoint.rollback()
         return StepItem(step.number, _candidate_id(candidate), "skipped", error.message)
-    except Exception as error:  # noqa: BLE001 - one bad service must not stop the run; kept in the report and the log
+    except Exception as error:  # one bad service must not stop the run; kept in the report and the log
         savepoint.rollback()
         log.exception("automation step %s: %s raised for %r", step.number, step.title, candidate)
         return StepItem(step.number, _candidate_id(candidate), "failed", f"internal error: {type(error).__name__}: {error} (the traceback is in the operations log)")

@@ -30,8 +30,8 @@ from svcconsole.core.operators import Actor, require
 from svcconsole.core.services import ActionContext, ActionImpl, Outcome
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import get_module, is_module
-from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job, Product, Service, ServiceMeta, Upgrade
 from svcconsole.store.invoices import invoice_totals
+from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job, Product, Service, ServiceMeta, Upgrade
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -1232,8 +1232,8 @@ __all__ = [
     "paid_unapplied_renewals",
     "pay_invoice",
     "prorate",
-    "remaining_of",
     "quote_upgrades",
+    "remaining_of",
     "start_upgrade",
     "upgrades_of",
 ]

@@ -19,8 +19,8 @@ from svcconsole.core import clock, parse
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.statuses import Status
 from svcconsole.modules import is_module, module_names
-from svcconsole.store.models import Customer, Product, Server
 from svcconsole.store import search
+from svcconsole.store.models import Customer, Product, Server
 from svcconsole.store.queries import ServiceFilter
 
 KEYS = ("status", "product", "server", "customer", "cycle", "type", "id")

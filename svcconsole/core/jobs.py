@@ -211,7 +211,7 @@ class LeaseKeeper:
 
         try:
             return self.db.transaction(work)
-        except Exception:  # noqa: BLE001 - a failed renewal is tried again at the next tick
+        except Exception:  # a failed renewal is tried again at the next tick
             log.exception("renewing the leases of %s failed", self.worker)
             return 0
 
@@ -248,7 +248,7 @@ def _call(db: Database, job_id: int, worker: str, keeper: LeaseKeeper) -> _Calle
         return _Called(job_id, result, None, worker, job.attempts)
     except ModuleError as error:
         return _Called(job_id, None, error, worker, job.attempts)
-    except Exception as error:  # noqa: BLE001 - a module bug must not kill the run; keep it as the job's error
+    except Exception as error:  # a module bug must not kill the run; keep it as the job's error
         log.exception("job %s: module %s raised", job.id, module.name)
         return _Called(job_id, None, ModuleError(f"{module.name}: unexpected error: {type(error).__name__}: {error}", retryable=False), worker, job.attempts)
     finally:
@@ -308,7 +308,7 @@ def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
                 savepoint.commit()
                 if outcome is not None:
                     outcomes.append(outcome)
-            except Exception:  # noqa: BLE001 - left for the single-transaction retry below
+            except Exception:  # left for the single-transaction retry below
                 savepoint.rollback()
                 log.exception("job %s: writing its outcome failed", called.job_id)
         return outcomes

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
-from contextlib import contextmanager
 import random
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

@@ -55,10 +55,10 @@ class Role(Enum):
         return self.name.lower()
 
     @classmethod
-    def from_label(cls, label: str) -> "Role":
+    def from_label(cls, label: str) -> Role:
         return cls[label.upper()]
 
-    def allows(self, needed: "Role") -> bool:
+    def allows(self, needed: Role) -> bool:
         return self.value >= needed.value
 
 

@@ -50,7 +50,7 @@ class BulkRunScreen(ModalScreen[bool]):
         self.shown: dict[str, int] = {}
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -151,7 +151,7 @@ class DetailScreen(TabbedDetail):
         self.detail: ServiceDetail | None = None
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def header_placeholder(self) -> Text:

@@ -57,7 +57,7 @@ class UpgradeView(Vertical):
         self.currency = ""
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -81,7 +81,7 @@ class EditScreen(Screen[None]):
         self.original: dict[str, str] = {}
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

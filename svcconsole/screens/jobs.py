@@ -35,7 +35,7 @@ class JobsScreen(Screen[None]):
         self.status_filter: str | None = None
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -34,9 +34,9 @@ from svcconsole.store import queries
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 from svcconsole.widgets.footer import ContextFooter
+from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
-from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
@@ -104,7 +104,7 @@ class ServiceListScreen(Screen[None]):
         self._footer_state: tuple[object, ...] = ()
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -80,7 +80,7 @@ class WizardScreen(Screen[None]):
         self.servers: list[tuple[int, str, str]] = []
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -18,10 +18,10 @@ from sqlmodel import Session
 
 from svcconsole.store import queries
 from svcconsole.store.engine import Database
+from svcconsole.store.invoices import invoice_totals
 from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
-from svcconsole.store.invoices import invoice_totals
 
 DELETED = "deleted"
 
@@ -94,7 +94,7 @@ class CustomerScope:
     def page(self, session: Session, service_filter: ServiceFilter | None = None, sort: Sort = Sort(), *, limit: int = 50) -> list[Any]:
         return queries.page(session, self.services_filter(service_filter), sort, limit=limit)
 
-    def window(self, db: Database, *, page_size: int = 100) -> "ScopedServiceWindow":
+    def window(self, db: Database, *, page_size: int = 100) -> ScopedServiceWindow:
         """A list window that keeps this scope whatever filter it is configured with."""
         return ScopedServiceWindow(db, self, page_size=page_size)
 

@@ -93,7 +93,7 @@ class ServiceFilter:
     matches_nothing: bool = False
     terms: tuple[str, ...] = field(default=(), compare=False)
 
-    def with_statuses(self, statuses: Sequence[str]) -> "ServiceFilter":
+    def with_statuses(self, statuses: Sequence[str]) -> ServiceFilter:
         return replace(self, statuses=tuple(statuses))
 
 

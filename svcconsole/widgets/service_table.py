@@ -8,8 +8,9 @@ is one seek in the window, never a scan of the rows before it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.segment import Segment

@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Static, TabbedContent
 
-from svcconsole.core import services
 from svcconsole.core import catalog as catalog_module
+from svcconsole.core import services
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer

@@ -13,8 +13,8 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from svcconsole.modules.sandbox.http import (
