@@ -94,7 +94,7 @@ def invoices_list(
         summaries = billing.list_invoices(session, customer_id=customer_id, status=status.strip().lower() if status else None, service_id=service_id, limit=count)
         rows = [billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count} for item in summaries]
         tz = services.timezone_of(session)
-    emit(rows, INVOICE_COLUMNS + ["lines"], output, tz=tz)
+    emit(rows, [*INVOICE_COLUMNS, "lines"], output, tz=tz)
 
 
 @invoices_app.command("show")

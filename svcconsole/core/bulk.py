@@ -234,7 +234,7 @@ def process(
                 )
             if not chunk:
                 break
-            results = db.transaction(lambda session: _apply_chunk(session, actor, run_id, action, params, chunk))
+            results = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, actor, run_id, action, params, chunk))
             for result in results:
                 if progress is not None and result.outcome != "pending":
                     progress(result)

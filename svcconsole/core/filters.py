@@ -86,7 +86,7 @@ def _server_ids(session: Session, text: str) -> tuple[int, ...]:
 def _customer_filter(session: Session, service_filter: ServiceFilter, text: str) -> ServiceFilter:
     value = text.strip()
     if parse.looks_like_id(value):
-        return replace(service_filter, customer_ids=service_filter.customer_ids + (int(value),))
+        return replace(service_filter, customer_ids=(*service_filter.customer_ids, int(value)))
     if "@" in value:
         ids = session.execute(select(Customer.id).where(or_(Customer.email == value.lower()))).scalars().all()
         if not ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rich.table import Table
 from rich.text import Text
 from sqlmodel import col, select
 from textual import on, work

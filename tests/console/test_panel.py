@@ -5,6 +5,7 @@ shows one error line while the console keeps answering keys."""
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ async def open_panel_tab(pilot, app, service_id: int) -> DetailScreen:  # type: 
 def rendered(renderable) -> str:  # type: ignore[no-untyped-def]
     from rich.console import Console
 
-    console = Console(width=120, record=True, file=open("/dev/null", "w"))
+    console = Console(width=120, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
 

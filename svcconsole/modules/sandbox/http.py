@@ -6,6 +6,7 @@ answers a rate-limited request and renders an error; this module does the HTTP p
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import re
@@ -252,10 +253,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pass
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.sandbox.verbose:
@@ -331,10 +330,8 @@ class SandboxServer:
         with httpd.connections_lock:
             connections = list(httpd.open_connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
