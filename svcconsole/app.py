@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
 from svcconsole.console import render
@@ -240,7 +241,7 @@ class ConsoleApp(CrashGuard, App[None]):
         run.done = sum(message.totals.values())
         self.bulk_changed.publish(run)
         if not run.seen:
-            severity = "warning" if message.totals.get("failed") or message.totals.get("skipped") else "information"
+            severity: SeverityLevel = "warning" if message.totals.get("failed") or message.totals.get("skipped") else "information"
             self.notify(f"bulk {run.status_text()} (run {run.run_id}; B shows it)", severity=severity, markup=False, timeout=8)
 
     @on(BulkRunFailed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
@@ -71,8 +71,8 @@ def customers_list(
         query = select(Customer)
         if search:
             pattern = f"%{search.lower()}%"
-            query = query.where(func.lower(Customer.name).like(pattern) | Customer.email.like(pattern))  # type: ignore[attr-defined]
-        query = query.order_by(Customer.id.desc())  # type: ignore[union-attr]
+            query = query.where(func.lower(col(Customer.name)).like(pattern) | col(Customer.email).like(pattern))
+        query = query.order_by(col(Customer.id).desc())
         if count:
             query = query.limit(count)
         rows = [views.customer_dict(customer) for customer in session.exec(query).all()]
@@ -130,7 +130,7 @@ def products_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
     output = parse_format(fmt)
     with _read(ctx) as session:
         rows = []
-        for product in session.exec(select(Product).order_by(Product.id)).all():
+        for product in session.exec(select(Product).order_by(col(Product.id))).all():
             record = views.product_dict(product, catalog.prices_of(session, product.id or 0))
             record["price_list"] = ", ".join(f"{price['billing_cycle']}={price['price']} {price['currency']}" for price in record["prices"])
             rows.append(record)
@@ -216,8 +216,8 @@ def servers_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
     """List servers (credentials are never shown)."""
     output = parse_format(fmt)
     with _read(ctx) as session:
-        counts = dict(session.exec(select(Service.server_id, func.count()).where(Service.server_id != None).group_by(Service.server_id)).all())  # noqa: E711
-        rows = [views.server_dict(server, counts.get(server.id, 0)) for server in session.exec(select(Server).order_by(Server.id)).all()]
+        counts = dict(session.exec(select(col(Service.server_id), func.count()).where(col(Service.server_id) != None).group_by(col(Service.server_id))).all())  # noqa: E711
+        rows = [views.server_dict(server, counts.get(server.id, 0)) for server in session.exec(select(Server).order_by(col(Server.id))).all()]
     emit(rows, ["id", "name", "module", "url", "node", "enabled", "services"], output)
 
 

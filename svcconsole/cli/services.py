@@ -371,7 +371,7 @@ def services_edit(
         "server": server, "description": description, "notes": notes, "max_renewals": max_renewals, "type": type,
         "auto_renew": auto_renew, "currency": currency, "status": status,
     }
-    changes = {key: value for key, value in fields.items() if value is not None}
+    changes: dict[str, str | None] = {key: value for key, value in fields.items() if value is not None}
     if not changes:
         raise InvalidInput("fields", "nothing to change (give at least one option such as --name)")
     version = parse_int("--expected-version", expected_version, minimum=1) if expected_version else None

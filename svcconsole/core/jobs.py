@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, leases, services
 from svcconsole.core.errors import NotFound, SvcError
@@ -103,7 +103,7 @@ def _already_claimed(db: Database, job_id: int, worker: str) -> Claimed | None:
     in the session instead of asking the database three more times (a bulk run does this per job)."""
     with db.read() as session:
         found = session.exec(
-            select(Job, Service, Customer, Product, Server)
+            select(Job, Service, Customer, Product, Server)  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most four columns
             .join(Service, Service.id == Job.service_id)
             .join(Customer, Customer.id == Service.customer_id)
             .outerjoin(Product, Product.id == Service.product_id)
@@ -158,7 +158,7 @@ def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) ->
         return
     session.execute(
         update(BulkItem)
-        .where(BulkItem.run_id == job.bulk_run_id, BulkItem.service_id == job.service_id)
+        .where(col(BulkItem.run_id) == job.bulk_run_id, col(BulkItem.service_id) == job.service_id)
         .values(outcome=outcome, message=message, updated_at=clock.now())
     )
 
@@ -203,7 +203,7 @@ class LeaseKeeper:
             for job_id, attempt in held.items():
                 result = session.execute(
                     update(Job)
-                    .where(Job.id == job_id, Job.worker == self.worker, Job.attempts == attempt, Job.status == "running")  # type: ignore[arg-type]
+                    .where(col(Job.id) == job_id, col(Job.worker) == self.worker, col(Job.attempts) == attempt, col(Job.status) == "running")
                     .values(lease_until=until)
                 )
                 renewed += result.rowcount or 0  # type: ignore[attr-defined]
@@ -355,7 +355,7 @@ def run_jobs(
         return []
     owner = worker or worker_id()
     with db.read() as session:
-        servers = dict(session.exec(select(Job.id, Job.server_id).where(Job.id.in_(ids))).all())  # type: ignore[union-attr]
+        servers = dict(session.exec(select(col(Job.id), col(Job.server_id)).where(col(Job.id).in_(ids))).all())
     limits: dict[int | None, threading.Semaphore] = {}
     lock = threading.Lock()
     ended: queue.Queue[_Called | None] = queue.Queue()
@@ -413,7 +413,7 @@ def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
     now = clock.now()
 
     def work(session: Session) -> list[int]:
-        query = select(Job).where(_due(now)).order_by(Job.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+        query = select(Job).where(_due(now)).order_by(col(Job.id)).limit(limit).with_for_update(skip_locked=True)
         claimed = []
         for job in session.exec(query).all():
             mark_claimed(job, worker, now)
@@ -428,8 +428,8 @@ def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
     """Queued jobs whose time has come, and running jobs whose worker died (lease ran out)."""
     now = clock.now()
     with db.read() as session:
-        query = select(Job.id).where(_due(now)).order_by(Job.id).limit(limit)
-        return list(session.exec(query).all())
+        query = select(col(Job.id)).where(_due(now)).order_by(col(Job.id)).limit(limit)
+        return list(session.exec(query).all())  # type: ignore[arg-type]  # a stored row's primary key is never None
 
 
 def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100) -> list[Job]:
@@ -438,7 +438,7 @@ def list_jobs(session: Session, *, status: str | None = None, service_id: int | 
         query = query.where(Job.status == status)
     if service_id:
         query = query.where(Job.service_id == service_id)
-    return list(session.exec(query.order_by(Job.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+    return list(session.exec(query.order_by(col(Job.id).desc()).limit(limit)).all())
 
 
 def get_job(session: Session, job_id: int) -> Job:

@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, leases
 from svcconsole.core import settings as settings_module
@@ -147,7 +147,7 @@ def open_connection(settings: settings_module.Settings) -> smtplib.SMTP:
 
 def _queued_page(db: Database, after: int, limit: int) -> list[Notification]:
     with db.read() as session:
-        query = select(Notification).where(Notification.status == "queued", Notification.id > after).order_by(Notification.id).limit(limit)  # type: ignore[arg-type,operator]
+        query = select(Notification).where(col(Notification.status) == "queued", col(Notification.id) > after).order_by(col(Notification.id)).limit(limit)
         return list(session.exec(query).all())
 
 
@@ -168,7 +168,7 @@ def _mark_sent(db: Database, notification_id: int) -> bool:
     def work(session: Session) -> bool:
         result = session.execute(
             update(Notification)
-            .where(Notification.id == notification_id, Notification.status == "queued")  # type: ignore[arg-type]
+            .where(col(Notification.id) == notification_id, col(Notification.status) == "queued")
             .values(status="sent", sent_at=clock.now(), attempts=Notification.attempts + 1, last_error=None)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -325,4 +325,4 @@ def list_notifications(session: Session, *, status: str | None = None, limit: in
     query = select(Notification)
     if status:
         query = query.where(Notification.status == status)
-    return list(session.exec(query.order_by(Notification.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+    return list(session.exec(query.order_by(col(Notification.id).desc()).limit(limit)).all())

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, cycles
 from svcconsole.core import settings as settings_module
@@ -255,9 +255,9 @@ def drop_queued(session: Session, template: str, key_prefix: str, why: str) -> i
     result = session.execute(
         update(Notification)
         .where(
-            Notification.status == "queued",  # type: ignore[arg-type]
-            Notification.template == template,  # type: ignore[arg-type]
-            Notification.dedupe_key.startswith(key_prefix, autoescape=True),  # type: ignore[union-attr]
+            col(Notification.status) == "queued",
+            col(Notification.template) == template,
+            col(Notification.dedupe_key).startswith(key_prefix, autoescape=True),
         )
         .values(status="dropped", last_error=why[:2000])
     )

@@ -40,6 +40,7 @@ class DatabaseTokenBucket:
         if bucket is None:
             self._create(session, now)
             bucket = self._locked(session)
+            assert bucket is not None
         elapsed = max((now - bucket.updated_at).total_seconds(), 0.0)
         tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate) - 1.0
         bucket.tokens, bucket.updated_at = tokens, now

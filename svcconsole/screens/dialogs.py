@@ -212,7 +212,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         found = self.query(selector)
         if not found:
             return None
-        widget = found.first()
+        widget: Any = found.first()
         return widget.value
 
     def answer(self) -> ActionRequest:

@@ -258,7 +258,7 @@ class ServiceListScreen(Screen[None]):
         window_generation = window.configure(combined, sort)
         window.load(0, rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
-        if keep_position and window.total is None and not cancelled():
+        if total is not None and window.total is None and not cancelled():
             window.set_total(total, window_generation)
             window.load(max(around - rows, 0), around + rows, generation=window_generation, cancelled=cancelled)
         if cancelled():

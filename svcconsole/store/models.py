@@ -55,10 +55,10 @@ class Product(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     type: str = Field(max_length=50)
-    config: dict = json_field()
+    config: dict[str, Any] = json_field()
     max_renewals: int | None = None
     allow_customer_cancel: bool = True
-    upgrade_targets: list = json_field(list)
+    upgrade_targets: list[Any] = json_field(list)
     created_at: datetime
 
 
@@ -89,7 +89,7 @@ class Server(SQLModel, table=True):
     node: str | None = Field(default=None, max_length=200)
     capacity: int | None = None
     enabled: bool = True
-    config: dict = json_field()
+    config: dict[str, Any] = json_field()
     created_at: datetime
 
 
@@ -139,7 +139,7 @@ class Service(SQLModel, table=True):
     cancelled_at: datetime | None = None
     terminated_at: datetime | None = None
     deleted_at: datetime | None = None
-    external: dict = json_field()
+    external: dict[str, Any] = json_field()
     delivery_attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     operation: str | None = Field(default=None, max_length=20)
@@ -238,7 +238,7 @@ class InvoiceLine(SQLModel, table=True):
     amount: Decimal = money_field()
     period_start: datetime | None = None
     period_end: datetime | None = None
-    details: dict = json_field()
+    details: dict[str, Any] = json_field()
     applied_at: datetime | None = None
 
 
@@ -257,7 +257,7 @@ class Activity(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    details: dict = json_field()
+    details: dict[str, Any] = json_field()
 
 
 class BulkRun(SQLModel, table=True):
@@ -267,7 +267,7 @@ class BulkRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     action: str = Field(max_length=50)
-    params: dict = json_field()
+    params: dict[str, Any] = json_field()
     selection_key: str = Field(max_length=64, index=True)
     actor: str = Field(max_length=320)
     total: int = 0
@@ -306,7 +306,7 @@ class Job(SQLModel, table=True):
     server_id: int | None = Field(default=None, foreign_key="server.id")
     operation: str = Field(max_length=30)
     action: str = Field(max_length=30)
-    params: dict = json_field()
+    params: dict[str, Any] = json_field()
     status: str = Field(max_length=10)
     attempts: int = 0
     max_attempts: int = 5

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, literal, select, text
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.store.models import Customer, Service
 
@@ -47,7 +47,7 @@ def search_text_sql(email: ColumnElement[str] | str) -> ColumnElement[str]:
 
 
 def customer_email_sql() -> ColumnElement[str]:
-    return select(Customer.email).where(Customer.id == Service.customer_id).scalar_subquery()
+    return select(col(Customer.email)).where(col(Customer.id) == col(Service.customer_id)).scalar_subquery()
 
 
 def create_index(connection, dialect: str) -> None:  # type: ignore[no-untyped-def]

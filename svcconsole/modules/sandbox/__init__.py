@@ -29,7 +29,8 @@ def make_sandbox(kind: str, port: int = 0, api_key: str | None = None, **options
     or both separated by a space; whichever is missing is generated.
     """
     if kind == "pterodactyl":
-        application_keys, client_keys = [], []
+        application_keys: list[str] = []
+        client_keys: list[str] = []
         for part in (api_key or "").split():
             (client_keys if part.startswith("ptlc_") else application_keys).append(part)
         return PterodactylSandbox(

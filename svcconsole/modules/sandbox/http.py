@@ -303,7 +303,7 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("the sandbox is not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         """Bind (port 0 picks a free port), serve in a daemon thread, and return the base URL."""
