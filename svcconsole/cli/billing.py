@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import typer
+from sqlmodel import Session
 
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
@@ -38,7 +40,7 @@ AMOUNT_OPTION = typer.Option(None, "--amount", help="Amount of the option line."
 DUE_OPTION = typer.Option(None, "--due", help="Due date, YYYY-MM-DD or ISO 8601 (default: the earliest renewed expiry, else now).")
 
 
-def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from typing import Any
+
 import typer
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
@@ -23,13 +26,13 @@ FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv o
 LIMIT_OPTION = typer.Option("100", "--limit", help="At most N rows (0 = all).")
 
 
-def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()
 
 
-def _print_shown(fmt: Format, record: dict) -> None:  # type: ignore[type-arg]
+def _print_shown(fmt: Format, record: dict[str, Any]) -> None:
     """A customer, product or server: its fields, then its recent changes (newest first)."""
     if fmt is Format.JSON:
         json_out(record)
@@ -40,14 +43,14 @@ def _print_shown(fmt: Format, record: dict) -> None:  # type: ignore[type-arg]
         emit(record["history"], ["at", "actor", "action", "details"], Format.TABLE)
 
 
-def _history(session, subject: str, subject_id: int | None) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+def _history(session: Session, subject: str, subject_id: int | None) -> list[dict[str, Any]]:
     return [views.activity_dict(row) for row in activity.changes_of(session, subject, subject_id or 0, limit=HISTORY_ROWS)]
 
 
 HISTORY_ROWS = 10
 
 
-def _print_added(fmt: Format, record_id: int | None, as_dict: dict) -> None:  # type: ignore[type-arg]
+def _print_added(fmt: Format, record_id: int | None, as_dict: dict[str, Any]) -> None:
     if fmt is Format.JSON:
         json_out(as_dict)
     else:
@@ -154,7 +157,7 @@ def products_add(
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session: Session) -> tuple[Product, dict[str, Any]]:
         product = catalog.add_product(
             session,
             cli.actor,

@@ -6,11 +6,12 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Optional
 
 import typer
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
@@ -42,7 +43,7 @@ LIST_COLUMNS = ["id", "customer", "name", "product", "server", "status", "cycle"
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
 
 
-def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()
@@ -98,7 +99,7 @@ def with_list_filters(command: Callable[..., Any]) -> Callable[..., Any]:
         chosen = {name: kwargs.pop(name) for name in LIST_FILTERS}
         return command(*args, filters=chosen, **kwargs)
 
-    with_filters.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    with_filters.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
     return with_filters
 
 

@@ -57,7 +57,7 @@ class _CustomerScreen(Screen[None]):
 
     @property
     def client_app(self) -> ClientApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING and self.client_app.read_only:
@@ -180,7 +180,7 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
 
     @property
     def client_app(self) -> ClientApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def new_window(self) -> ServiceWindow:
         app = self.client_app

@@ -65,7 +65,7 @@ def batched(session: Session) -> Iterator[None]:
     finally:
         del session.info[_BATCH]
     if rows:
-        session.execute(insert(Activity.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(insert(Activity.__table__), rows)  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
 
 
 def history(session: Session, service_id: int, *, limit: int | None = None, before_id: int | None = None) -> list[Activity]:

@@ -381,7 +381,7 @@ def _existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     wanted = list(keys)
     if not wanted:
         return set()
-    return set(session.exec(select(col(Notification.dedupe_key)).where(col(Notification.dedupe_key).in_(wanted))).all())  # type: ignore[arg-type]
+    return set(session.exec(select(col(Notification.dedupe_key)).where(col(Notification.dedupe_key).in_(wanted))).all())  # type: ignore[arg-type]  # rows matched by dedupe_key IN (...) have one
 
 
 def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
@@ -419,7 +419,7 @@ def _prepare_notices(session: Session, ctx: RunContext, candidates: Sequence[Any
         ).all()
     )
     keys = [
-        _notice_key(service_id, cache.services[service_id].expires_at, days)  # type: ignore[arg-type]
+        _notice_key(service_id, cache.services[service_id].expires_at, days)  # type: ignore[arg-type]  # the services selected for a notice all expire
         for service_id, days in candidates
         if service_id in cache.services and cache.services[service_id].expires_at is not None
     ]
@@ -801,7 +801,7 @@ def _run_step(db: Database, ctx: RunContext, step: ServiceStep, report: Automati
         for chunk in _chunks(candidates, CHUNK):
             if not keep_alive():
                 return False
-            items = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
+            items = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]  # mypy cannot infer a lambda with a default; chunk is bound on purpose
             _report(step_report, items, progress, logged=True)
     finally:
         step_report.seconds = time.perf_counter() - started
@@ -883,7 +883,7 @@ def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: 
             with db.read() as session:
                 candidates = list(step.select(session, ctx))
             for chunk in _chunks(candidates, CHUNK):
-                items = _rolled_back(db, lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
+                items = _rolled_back(db, lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]  # mypy cannot infer a lambda with a default; chunk is bound on purpose
                 _report(step_report, [_would(item) for item in items], progress)
             step_report.seconds = time.perf_counter() - started
     report.steps.append(_preview_queue(db, ctx, progress))

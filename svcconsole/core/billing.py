@@ -935,8 +935,8 @@ def remaining_of(session: Session, service: Service) -> Remaining:
 
     def boundary(back: int) -> date:
         if back == 0:
-            return service.expires_at.astimezone(tz).date()  # type: ignore[union-attr]
-        return cycles.shift(service.expires_at, service.billing_cycle, -back, service.anchor_day, tz).astimezone(tz).date()  # type: ignore[arg-type]
+            return service.expires_at.astimezone(tz).date()  # type: ignore[union-attr]  # called only for services that expire
+        return cycles.shift(service.expires_at, service.billing_cycle, -back, service.anchor_day, tz).astimezone(tz).date()  # type: ignore[arg-type]  # called only for services that expire
 
     expiry_day = boundary(0)
     today = clock.now().astimezone(tz).date()

@@ -172,7 +172,7 @@ def start(
             if len(rows) == 1:
                 _lock_before_referencing(session, rows[0]["service_id"])
             for offset in range(0, len(rows), 5000):
-                session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+                session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
             if len(rows) == 1:
                 alone = rows[0]["service_id"]
         leases.take(session, _lease_name(run.id or 0))
@@ -325,7 +325,7 @@ def _write_outcomes(session: Session, run_id: int, results: list[ItemResult]) ->
     ended = [{"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results if result.outcome != "pending"]
     if not ended:
         return
-    items = BulkItem.__table__  # type: ignore[attr-defined]
+    items = BulkItem.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
     session.execute(
         items.update().where(items.c.run_id == run_id, items.c.service_id == bindparam("item_service")).values(
             outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()

@@ -206,7 +206,7 @@ class LeaseKeeper:
                     .where(col(Job.id) == job_id, col(Job.worker) == self.worker, col(Job.attempts) == attempt, col(Job.status) == "running")
                     .values(lease_until=until)
                 )
-                renewed += result.rowcount or 0  # type: ignore[attr-defined]
+                renewed += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result
             return renewed
 
         try:

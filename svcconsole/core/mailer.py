@@ -171,7 +171,7 @@ def _mark_sent(db: Database, notification_id: int) -> bool:
             .where(col(Notification.id) == notification_id, col(Notification.status) == "queued")
             .values(status="sent", sent_at=clock.now(), attempts=Notification.attempts + 1, last_error=None)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result
 
     return db.transaction(work)
 

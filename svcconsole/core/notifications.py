@@ -92,7 +92,7 @@ def in_days(days: int) -> str:
     return f"in {days} days"
 
 
-class _Blank(dict):  # type: ignore[type-arg]
+class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "-"
 
@@ -261,4 +261,4 @@ def drop_queued(session: Session, template: str, key_prefix: str, why: str) -> i
         )
         .values(status="dropped", last_error=why[:2000])
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result

@@ -315,7 +315,7 @@ def _start_producer(sqlite: bool, plan: _Plan, services: int, random_seed: int, 
 
 
 def _secondary_indexes() -> list[Index]:
-    return [index for index in Service.__table__.indexes if not index.unique]  # type: ignore[attr-defined]
+    return [index for index in Service.__table__.indexes if not index.unique]  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -108,7 +109,7 @@ class ActionRule:
         return " ".join(parts)
 
 
-def _rule(*args, **kwargs) -> ActionRule:  # type: ignore[no-untyped-def]
+def _rule(*args: Any, **kwargs: Any) -> ActionRule:
     return ActionRule(*args, **kwargs)
 
 

@@ -153,7 +153,7 @@ class DetailScreen(TabbedDetail):
 
     @property
     def console_app(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def header_placeholder(self) -> Text:
         return Text(f"service {self.service_id}: loading…")

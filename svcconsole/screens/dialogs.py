@@ -88,7 +88,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
 
     @property
     def console_app(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     @property
     def confirmation_word(self) -> str:

@@ -36,7 +36,7 @@ class JobsScreen(Screen[None]):
 
     @property
     def console_app(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         yield Static(id="jobs-title")

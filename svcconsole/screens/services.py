@@ -105,7 +105,7 @@ class ServiceListScreen(Screen[None]):
 
     @property
     def console_app(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         with Vertical(id="services"):
@@ -416,7 +416,7 @@ class ServiceListScreen(Screen[None]):
     def action_open_service(self) -> None:
         row = self.table.current_row()
         if row is not None:
-            self.app.open_service(row.id)  # type: ignore[attr-defined]
+            self.console_app.open_service(row.id)
 
     @on(ServiceTable.RowChosen)
     def _row_chosen(self) -> None:

@@ -81,7 +81,7 @@ class WizardScreen(Screen[None]):
 
     @property
     def console_app(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         yield Static(Text("New service: step 1 of 2", style="bold"), id="wizard-title")
