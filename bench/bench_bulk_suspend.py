@@ -25,10 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svcconsole.core import bulk, catalog, jobs, services  # noqa: E402
-from svcconsole.core.context import acting_operator, open_database  # noqa: E402
-from svcconsole.modules.http import close_clients, reset_rate_limiters  # noqa: E402
-from svcconsole.modules.sandbox import PterodactylSandbox  # noqa: E402
+from svcconsole.core import bulk, catalog, jobs, services
+from svcconsole.core.context import acting_operator, open_database
+from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.sandbox import PterodactylSandbox
 
 
 @dataclass

@@ -29,7 +29,6 @@ import signal
 import sqlite3
 import statistics
 import struct
-import subprocess
 import sys
 import termios
 import time
@@ -167,7 +166,7 @@ def median(values: list[float]) -> float:
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(int(round(fraction * (len(ordered) - 1))), len(ordered) - 1)]
+    return ordered[min(round(fraction * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 def timed(work: Callable[[], Any]) -> float:

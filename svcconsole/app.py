@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
 from svcconsole.console import render
@@ -157,7 +158,7 @@ class ConsoleApp(CrashGuard, App[None]):
 
         `on_done(True)` is called once the bulk run's screen is closed (the run may go on)."""
         from svcconsole.screens.bulk import BulkRunScreen
-        from svcconsole.screens.dialogs import ActionDialog, ActionRequest
+        from svcconsole.screens.dialogs import ActionDialog
 
         def confirmed(request: ActionRequest | None) -> None:
             if request is None:
@@ -181,7 +182,7 @@ class ConsoleApp(CrashGuard, App[None]):
 
     # ------------------------------------------------------------------ bulk runs
 
-    def start_bulk(self, request: "ActionRequest", target: list[int] | bulk.Matching, count: int) -> BulkRunState:
+    def start_bulk(self, request: ActionRequest, target: list[int] | bulk.Matching, count: int) -> BulkRunState:
         """Start a bulk run in the background; its state is kept, and announced on `bulk_changed`."""
         self._bulk_keys += 1
         run = BulkRunState(self._bulk_keys, request, count)
@@ -193,7 +194,7 @@ class ConsoleApp(CrashGuard, App[None]):
         return next((run for run in self.bulk_runs if run.key == key), None)
 
     @work(thread=True, group="bulk-runs")
-    def _run_bulk(self, key: int, request: "ActionRequest", target: list[int] | bulk.Matching) -> None:
+    def _run_bulk(self, key: int, request: ActionRequest, target: list[int] | bulk.Matching) -> None:
         """Write the run (a mark-all by one INSERT ... SELECT), then process it, reporting progress
         at most every PROGRESS_SECONDS; only the outcome counts come back, never every item."""
         selection = target.selection() if isinstance(target, bulk.Matching) else {"ids": sorted(set(target))}
@@ -240,7 +241,7 @@ class ConsoleApp(CrashGuard, App[None]):
         run.done = sum(message.totals.values())
         self.bulk_changed.publish(run)
         if not run.seen:
-            severity = "warning" if message.totals.get("failed") or message.totals.get("skipped") else "information"
+            severity: SeverityLevel = "warning" if message.totals.get("failed") or message.totals.get("skipped") else "information"
             self.notify(f"bulk {run.status_text()} (run {run.run_id}; B shows it)", severity=severity, markup=False, timeout=8)
 
     @on(BulkRunFailed)

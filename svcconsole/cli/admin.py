@@ -6,7 +6,6 @@ import getpass
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -93,7 +92,7 @@ def db_backup(ctx: typer.Context, path: Path = typer.Argument(..., help="Where t
 def seed_demo(
     ctx: typer.Context,
     services: str = typer.Option("200", "--services", help="How many services."),
-    customers: Optional[str] = typer.Option(None, "--customers", help="How many customers (default: services / 8)."),
+    customers: str | None = typer.Option(None, "--customers", help="How many customers (default: services / 8)."),
     random_seed: str = typer.Option("42", "--seed", help="Random seed, for repeatable data."),
 ) -> None:
     """Fill the database with realistic demo data (bulk inserts: about a million services a minute)."""
@@ -247,7 +246,7 @@ def jobs_retry(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JO
 
 
 @jobs_app.command("resolve")
-def jobs_resolve(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JOB"), note: Optional[str] = typer.Option(None, "--note", help="What was done by hand.")) -> None:
+def jobs_resolve(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JOB"), note: str | None = typer.Option(None, "--note", help="What was done by hand.")) -> None:
     """Mark a job handled by hand: it leaves the queue and the service's operation is cleared."""
     cli = state(ctx)
     identifier = parse_id("JOB", job_id)
@@ -305,7 +304,7 @@ def worker_command(
 def sandbox_command(
     kind: str = typer.Argument(..., help="pterodactyl or proxmox."),
     port: str = typer.Option("0", "--port", help="Port to listen on (0 = any free port)."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="The key it accepts (printed when not given)."),
+    api_key: str | None = typer.Option(None, "--api-key", help="The key it accepts (printed when not given)."),
 ) -> None:
     """Serve a local in-memory panel (Pterodactyl or Proxmox VE) for tests and demos."""
     from svcconsole.core.errors import InvalidInput

@@ -36,7 +36,7 @@ def _one_line(error: ClickException) -> str:
 class SvcGroup(TyperGroup):
     """A command group whose errors are one line on stderr and a documented exit code."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]  # Typer's group main() is overloaded; this one forwards every form
         try:
             result = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except SvcError as error:
@@ -61,7 +61,7 @@ class SvcGroup(TyperGroup):
         except KeyboardInterrupt:
             message("interrupted")
             code = 130
-        except Exception as error:  # noqa: BLE001 - never a traceback for the user; the log keeps it
+        except Exception as error:  # never a traceback for the user; the log keeps it
             log.exception("unexpected error")
             message(f"error: internal error: {type(error).__name__}: {' '.join(redact(str(error)).split())[:300]} (the traceback is in the operations log)")
             code = EXIT_ERROR

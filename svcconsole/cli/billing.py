@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from contextlib import AbstractContextManager
+from typing import Any
 
 import typer
+from sqlmodel import Session
 
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
@@ -38,7 +40,7 @@ AMOUNT_OPTION = typer.Option(None, "--amount", help="Amount of the option line."
 DUE_OPTION = typer.Option(None, "--due", help="Due date, YYYY-MM-DD or ISO 8601 (default: the earliest renewed expiry, else now).")
 
 
-def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()
@@ -48,7 +50,7 @@ def _money(amount: Any, currency: str) -> str:
     return f"{billing.cents(amount)} {currency}"
 
 
-def _line_request(renew: Optional[list[str]], cycles: str, order: Optional[list[str]], cycle: Optional[str], name: Optional[str], server: Optional[str], option: Optional[str], description: Optional[str], amount: Optional[str]) -> billing.LineRequest:
+def _line_request(renew: list[str] | None, cycles: str, order: list[str] | None, cycle: str | None, name: str | None, server: str | None, option: str | None, description: str | None, amount: str | None) -> billing.LineRequest:
     return billing.LineRequest(
         renew=[parse_id("--renew", item) for item in renew or []],
         cycles=cycles,
@@ -124,16 +126,16 @@ def invoices_show(ctx: typer.Context, invoice_id: str = typer.Argument(..., meta
 def invoices_create(
     ctx: typer.Context,
     customer: str = typer.Option(..., "--customer", help="Customer id or email."),
-    renew: Optional[list[str]] = RENEW_OPTION,
+    renew: list[str] | None = RENEW_OPTION,
     cycles: str = CYCLES_OPTION,
-    order: Optional[list[str]] = ORDER_OPTION,
-    cycle: Optional[str] = ORDER_CYCLE_OPTION,
-    name: Optional[str] = ORDER_NAME_OPTION,
-    server: Optional[str] = ORDER_SERVER_OPTION,
-    option: Optional[str] = OPTION_SERVICE_OPTION,
-    description: Optional[str] = DESCRIPTION_OPTION,
-    amount: Optional[str] = AMOUNT_OPTION,
-    due: Optional[str] = DUE_OPTION,
+    order: list[str] | None = ORDER_OPTION,
+    cycle: str | None = ORDER_CYCLE_OPTION,
+    name: str | None = ORDER_NAME_OPTION,
+    server: str | None = ORDER_SERVER_OPTION,
+    option: str | None = OPTION_SERVICE_OPTION,
+    description: str | None = DESCRIPTION_OPTION,
+    amount: str | None = AMOUNT_OPTION,
+    due: str | None = DUE_OPTION,
     fmt: str = typer.Option("table", "--format", "-f", help="table (the id), json or ids."),
 ) -> None:
     """Create an unpaid invoice with renewal, order or option lines. Prints the new id."""
@@ -154,15 +156,15 @@ def invoices_create(
 def invoices_add_line(
     ctx: typer.Context,
     invoice_id: str = typer.Argument(..., metavar="ID"),
-    renew: Optional[list[str]] = RENEW_OPTION,
+    renew: list[str] | None = RENEW_OPTION,
     cycles: str = CYCLES_OPTION,
-    order: Optional[list[str]] = ORDER_OPTION,
-    cycle: Optional[str] = ORDER_CYCLE_OPTION,
-    name: Optional[str] = ORDER_NAME_OPTION,
-    server: Optional[str] = ORDER_SERVER_OPTION,
-    option: Optional[str] = OPTION_SERVICE_OPTION,
-    description: Optional[str] = DESCRIPTION_OPTION,
-    amount: Optional[str] = AMOUNT_OPTION,
+    order: list[str] | None = ORDER_OPTION,
+    cycle: str | None = ORDER_CYCLE_OPTION,
+    name: str | None = ORDER_NAME_OPTION,
+    server: str | None = ORDER_SERVER_OPTION,
+    option: str | None = OPTION_SERVICE_OPTION,
+    description: str | None = DESCRIPTION_OPTION,
+    amount: str | None = AMOUNT_OPTION,
 ) -> None:
     """Add lines to an unpaid invoice (renewals must be of its customer, in its currency). Prints the line ids."""
     cli = state(ctx)
@@ -183,7 +185,7 @@ def invoices_add_line(
 def invoices_pay(
     ctx: typer.Context,
     invoice_id: str = typer.Argument(..., metavar="ID"),
-    reference: Optional[str] = typer.Option(None, "--reference", help="The payment's reference (kept in the activity log)."),
+    reference: str | None = typer.Option(None, "--reference", help="The payment's reference (kept in the activity log)."),
 ) -> None:
     """Record the payment and apply each line once; paying again applies only what could not be applied before."""
     cli = state(ctx)
@@ -210,7 +212,7 @@ def invoices_pay(
 def invoices_cancel(
     ctx: typer.Context,
     invoice_id: str = typer.Argument(..., metavar="ID"),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the services' activity log)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the services' activity log)."),
 ) -> None:
     """Cancel an unpaid invoice: its lines never apply; its upgrades are cancelled."""
     cli = state(ctx)
@@ -227,10 +229,10 @@ def orders_create(
     ctx: typer.Context,
     customer: str = typer.Option(..., "--customer", help="Customer id or email."),
     product: list[str] = typer.Option(..., "--product", help="Product id or name (repeatable: one service each)."),
-    cycle: Optional[str] = ORDER_CYCLE_OPTION,
-    name: Optional[str] = ORDER_NAME_OPTION,
-    server: Optional[str] = ORDER_SERVER_OPTION,
-    due: Optional[str] = typer.Option(None, "--due", help="Due date (default: now)."),
+    cycle: str | None = ORDER_CYCLE_OPTION,
+    name: str | None = ORDER_NAME_OPTION,
+    server: str | None = ORDER_SERVER_OPTION,
+    due: str | None = typer.Option(None, "--due", help="Due date (default: now)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (the invoice id), json or ids."),
 ) -> None:
     """Create an order: an unpaid invoice with one order line per product (price + setup fee). Prints the invoice id.
@@ -258,8 +260,8 @@ def orders_create(
 def services_upgrade(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),
-    to: Optional[str] = typer.Option(None, "--to", help="Target product, id or name (one of the product's upgrade targets)."),
-    billing_mode: Optional[str] = typer.Option(None, "--billing", help="invoice (the prorated difference, applied when paid) or none (at once)."),
+    to: str | None = typer.Option(None, "--to", help="Target product, id or name (one of the product's upgrade targets)."),
+    billing_mode: str | None = typer.Option(None, "--billing", help="invoice (the prorated difference, applied when paid) or none (at once)."),
     list_only: bool = typer.Option(False, "--list", help="Show the targets with their prorated amounts, and the upgrades in progress and done."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
@@ -337,7 +339,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
 @automation_app.command("run")
 def automation_run(
     ctx: typer.Context,
-    at: Optional[str] = typer.Option(
+    at: str | None = typer.Option(
         None, "--at",
         help="Run steps 0-6 as if the clock were WHEN (YYYY-MM-DD or ISO 8601, in the configured time zone); step 7 (jobs and mail) runs on the real clock.",
     ),
@@ -443,7 +445,7 @@ def notify_list(
 
 
 @notify_app.command("send")
-def notify_send(ctx: typer.Context, limit: Optional[str] = typer.Option(None, "--limit", help="Send at most N mails.")) -> None:
+def notify_send(ctx: typer.Context, limit: str | None = typer.Option(None, "--limit", help="Send at most N mails.")) -> None:
     """Send the queued notifications by SMTP; a mail that fails stays queued with its error (exit 3)."""
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["notify"], "sending notifications")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from contextlib import AbstractContextManager
+from typing import Any
 
 import typer
 from sqlmodel import col, func, select
@@ -24,13 +25,13 @@ servers_app = new_app("Servers (panels and hosts): list, add, show, edit, test."
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
 
 
-def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()
 
 
-def _print_shown(fmt: Format, record: dict) -> None:  # type: ignore[type-arg]
+def _print_shown(fmt: Format, record: dict[str, Any]) -> None:
     """A customer, product or server: its fields, then its recent changes (newest first)."""
     if fmt is Format.JSON:
         json_out(record)
@@ -41,14 +42,14 @@ def _print_shown(fmt: Format, record: dict) -> None:  # type: ignore[type-arg]
         emit(record["history"], ["at", "actor", "action", "details"], Format.TABLE)
 
 
-def _history(session, subject: str, subject_id: int | None) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+def _history(session: Session, subject: str, subject_id: int | None) -> list[dict[str, Any]]:
     return [views.activity_dict(row) for row in activity.changes_of(session, subject, subject_id or 0, limit=HISTORY_ROWS)]
 
 
 HISTORY_ROWS = 10
 
 
-def _print_added(fmt: Format, record_id: int | None, as_dict: dict) -> None:  # type: ignore[type-arg]
+def _print_added(fmt: Format, record_id: int | None, as_dict: dict[str, Any]) -> None:
     if fmt is Format.JSON:
         json_out(as_dict)
     else:
@@ -87,7 +88,7 @@ def customers_add(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Full name."),
     email: str = typer.Option(..., "--email", help="Unique email address."),
-    company: Optional[str] = typer.Option(None, "--company"),
+    company: str | None = typer.Option(None, "--company"),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a customer; prints its id."""
@@ -114,9 +115,9 @@ def customers_show(ctx: typer.Context, customer: str = typer.Argument(..., help=
 def customers_edit(
     ctx: typer.Context,
     customer: str = typer.Argument(..., help="Id or email."),
-    name: Optional[str] = typer.Option(None, "--name"),
-    email: Optional[str] = typer.Option(None, "--email"),
-    company: Optional[str] = typer.Option(None, "--company"),
+    name: str | None = typer.Option(None, "--name"),
+    email: str | None = typer.Option(None, "--email"),
+    company: str | None = typer.Option(None, "--company"),
 ) -> None:
     """Change a customer's name, email or company."""
     cli = state(ctx)
@@ -152,8 +153,8 @@ def products_add(
     name: str = typer.Option(..., "--name"),
     type: str = typer.Option(..., "--type", help="The module that delivers it (manual, pterodactyl, proxmox)."),
     price: list[str] = typer.Option([], "--price", help="CYCLE=AMOUNT, repeatable (monthly=12.00)."),
-    currency: Optional[str] = typer.Option(None, "--currency", help="Three-letter code (default: the currency setting)."),
-    max_renewals: Optional[str] = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited)."),
+    currency: str | None = typer.Option(None, "--currency", help="Three-letter code (default: the currency setting)."),
+    max_renewals: str | None = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited)."),
     config: list[str] = typer.Option([], "--config", help="Module config KEY=VALUE, repeatable."),
     upgrade_to: list[str] = typer.Option([], "--upgrade-to", help="A product it can be upgraded to, repeatable."),
     no_customer_cancel: bool = typer.Option(False, "--no-customer-cancel", help="Customers may not cancel it themselves."),
@@ -163,7 +164,7 @@ def products_add(
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session: Session) -> tuple[Product, dict[str, Any]]:
         product = catalog.add_product(
             session,
             cli.actor,
@@ -198,12 +199,12 @@ def products_show(ctx: typer.Context, product: str = typer.Argument(..., help="I
 def products_edit(
     ctx: typer.Context,
     product: str = typer.Argument(..., help="Id or name."),
-    name: Optional[str] = typer.Option(None, "--name"),
+    name: str | None = typer.Option(None, "--name"),
     price: list[str] = typer.Option([], "--price", help="CYCLE=AMOUNT to add or change, repeatable."),
-    max_renewals: Optional[str] = typer.Option(None, "--max-renewals", help="Renewal limit ('none' = unlimited)."),
+    max_renewals: str | None = typer.Option(None, "--max-renewals", help="Renewal limit ('none' = unlimited)."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
-    upgrade_to: Optional[list[str]] = typer.Option(None, "--upgrade-to", help="Replace the upgrade targets."),
-    customer_cancel: Optional[str] = typer.Option(None, "--customer-cancel", help="true or false."),
+    upgrade_to: list[str] | None = typer.Option(None, "--upgrade-to", help="Replace the upgrade targets."),
+    customer_cancel: str | None = typer.Option(None, "--customer-cancel", help="true or false."),
 ) -> None:
     """Change a product."""
     cli = state(ctx)
@@ -245,9 +246,9 @@ def servers_add(
     name: str = typer.Option(..., "--name"),
     module: str = typer.Option(..., "--module", help="manual, pterodactyl or proxmox."),
     url: str = typer.Option(..., "--url", help="The panel's base URL."),
-    credentials: Optional[str] = typer.Option(None, "--credentials", help="API key or token (stored encrypted)."),
-    node: Optional[str] = typer.Option(None, "--node"),
-    capacity: Optional[str] = typer.Option(None, "--capacity", help="How many services it can hold."),
+    credentials: str | None = typer.Option(None, "--credentials", help="API key or token (stored encrypted)."),
+    node: str | None = typer.Option(None, "--node"),
+    capacity: str | None = typer.Option(None, "--capacity", help="How many services it can hold."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE, repeatable."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
@@ -275,12 +276,12 @@ def servers_show(ctx: typer.Context, server: str = typer.Argument(..., help="Id 
 def servers_edit(
     ctx: typer.Context,
     server: str = typer.Argument(..., help="Id or name."),
-    name: Optional[str] = typer.Option(None, "--name"),
-    url: Optional[str] = typer.Option(None, "--url"),
-    credentials: Optional[str] = typer.Option(None, "--credentials", help="New API key or token ('' removes it)."),
-    node: Optional[str] = typer.Option(None, "--node"),
-    capacity: Optional[str] = typer.Option(None, "--capacity"),
-    enabled: Optional[str] = typer.Option(None, "--enabled", help="true or false."),
+    name: str | None = typer.Option(None, "--name"),
+    url: str | None = typer.Option(None, "--url"),
+    credentials: str | None = typer.Option(None, "--credentials", help="New API key or token ('' removes it)."),
+    node: str | None = typer.Option(None, "--node"),
+    capacity: str | None = typer.Option(None, "--capacity"),
+    enabled: str | None = typer.Option(None, "--enabled", help="true or false."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
 ) -> None:
     """Change a server."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from svcconsole import __version__
@@ -44,9 +42,9 @@ app.command("client")(client_command)
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else a SQLite file in the user data dir)."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else a SQLite file in the user data dir)."),
     read_only: bool = typer.Option(False, "--read-only", help="Turn every action off."),
-    as_login: Optional[str] = typer.Option(None, "--as", help="Act as another operator (admins only)."),
+    as_login: str | None = typer.Option(None, "--as", help="Act as another operator (admins only)."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     """Open the console when no command is given."""

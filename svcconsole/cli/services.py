@@ -6,11 +6,12 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Optional
 
 import typer
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
 from svcconsole.cli.output import (
@@ -34,11 +35,11 @@ from svcconsole.cli.output import (
 )
 from svcconsole.core import activity, bulk, delivery, jobs, services, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
-from svcconsole.modules import ModuleError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_id, parse_int
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
+from svcconsole.modules import ModuleError
 from svcconsole.store import queries
 from svcconsole.store.models import BulkRun, Job, Service
 from svcconsole.store.queries import ServiceFilter, Sort
@@ -49,7 +50,7 @@ LIST_COLUMNS = ["id", "customer", "name", "product", "server", "status", "cycle"
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
 
 
-def _read(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     return cli.db.read()
@@ -105,7 +106,7 @@ def with_list_filters(command: Callable[..., Any]) -> Callable[..., Any]:
         chosen = {name: kwargs.pop(name) for name in LIST_FILTERS}
         return command(*args, filters=chosen, **kwargs)
 
-    with_filters.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    with_filters.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
     return with_filters
 
 
@@ -282,16 +283,16 @@ def services_create(
     ctx: typer.Context,
     customer: str = CUSTOMER_OPTION,
     name: str = NAME_OPTION,
-    product: Optional[str] = PRODUCT_OPTION,
-    type: Optional[str] = TYPE_OPTION,
-    cycle: Optional[str] = CYCLE_OPTION,
-    price: Optional[str] = PRICE_OPTION,
-    initial_price: Optional[str] = INITIAL_OPTION,
-    server: Optional[str] = SERVER_OPTION,
-    expires: Optional[str] = EXPIRES_OPTION,
-    description: Optional[str] = DESCRIPTION_OPTION,
-    notes: Optional[str] = NOTES_OPTION,
-    max_renewals: Optional[str] = MAX_RENEWALS_OPTION,
+    product: str | None = PRODUCT_OPTION,
+    type: str | None = TYPE_OPTION,
+    cycle: str | None = CYCLE_OPTION,
+    price: str | None = PRICE_OPTION,
+    initial_price: str | None = INITIAL_OPTION,
+    server: str | None = SERVER_OPTION,
+    expires: str | None = EXPIRES_OPTION,
+    description: str | None = DESCRIPTION_OPTION,
+    notes: str | None = NOTES_OPTION,
+    max_renewals: str | None = MAX_RENEWALS_OPTION,
     deliver: bool = typer.Option(False, "--deliver", help="Run the module's create now (manual: mark active)."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
@@ -322,16 +323,16 @@ def services_import(
     customer: str = CUSTOMER_OPTION,
     name: str = NAME_OPTION,
     external: str = typer.Option(..., "--external", help="The panel's id of the existing resource."),
-    product: Optional[str] = PRODUCT_OPTION,
-    type: Optional[str] = TYPE_OPTION,
-    cycle: Optional[str] = CYCLE_OPTION,
-    price: Optional[str] = PRICE_OPTION,
-    initial_price: Optional[str] = INITIAL_OPTION,
-    server: Optional[str] = SERVER_OPTION,
-    expires: Optional[str] = EXPIRES_OPTION,
-    description: Optional[str] = DESCRIPTION_OPTION,
-    notes: Optional[str] = NOTES_OPTION,
-    max_renewals: Optional[str] = MAX_RENEWALS_OPTION,
+    product: str | None = PRODUCT_OPTION,
+    type: str | None = TYPE_OPTION,
+    cycle: str | None = CYCLE_OPTION,
+    price: str | None = PRICE_OPTION,
+    initial_price: str | None = INITIAL_OPTION,
+    server: str | None = SERVER_OPTION,
+    expires: str | None = EXPIRES_OPTION,
+    description: str | None = DESCRIPTION_OPTION,
+    notes: str | None = NOTES_OPTION,
+    max_renewals: str | None = MAX_RENEWALS_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Import a resource that already exists on a panel as an active service (no module create, no invoice)."""
@@ -348,21 +349,21 @@ def services_import(
 def services_edit(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),
-    name: Optional[str] = typer.Option(None, "--name"),
-    expires: Optional[str] = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601."),
-    price: Optional[str] = typer.Option(None, "--price"),
-    initial_price: Optional[str] = typer.Option(None, "--initial-price"),
-    cycle: Optional[str] = typer.Option(None, "--cycle"),
-    server: Optional[str] = typer.Option(None, "--server", help="Server id or name ('none' clears it)."),
-    description: Optional[str] = typer.Option(None, "--description"),
-    notes: Optional[str] = typer.Option(None, "--notes"),
-    max_renewals: Optional[str] = typer.Option(None, "--max-renewals", help="A number, or 'none' for unlimited."),
-    type: Optional[str] = typer.Option(None, "--type"),
-    auto_renew: Optional[str] = typer.Option(None, "--auto-renew", help="true or false."),
-    currency: Optional[str] = typer.Option(None, "--currency"),
-    status: Optional[str] = typer.Option(None, "--status", help="Override the status (admin; needs --reason). Prefer the actions."),
-    reason: Optional[str] = typer.Option(None, "--reason"),
-    expected_version: Optional[str] = typer.Option(None, "--expected-version", help="Refuse if the service changed since this version."),
+    name: str | None = typer.Option(None, "--name"),
+    expires: str | None = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601."),
+    price: str | None = typer.Option(None, "--price"),
+    initial_price: str | None = typer.Option(None, "--initial-price"),
+    cycle: str | None = typer.Option(None, "--cycle"),
+    server: str | None = typer.Option(None, "--server", help="Server id or name ('none' clears it)."),
+    description: str | None = typer.Option(None, "--description"),
+    notes: str | None = typer.Option(None, "--notes"),
+    max_renewals: str | None = typer.Option(None, "--max-renewals", help="A number, or 'none' for unlimited."),
+    type: str | None = typer.Option(None, "--type"),
+    auto_renew: str | None = typer.Option(None, "--auto-renew", help="true or false."),
+    currency: str | None = typer.Option(None, "--currency"),
+    status: str | None = typer.Option(None, "--status", help="Override the status (admin; needs --reason). Prefer the actions."),
+    reason: str | None = typer.Option(None, "--reason"),
+    expected_version: str | None = typer.Option(None, "--expected-version", help="Refuse if the service changed since this version."),
 ) -> None:
     """Change fields of a service."""
     cli = state(ctx)
@@ -372,7 +373,7 @@ def services_edit(
         "server": server, "description": description, "notes": notes, "max_renewals": max_renewals, "type": type,
         "auto_renew": auto_renew, "currency": currency, "status": status,
     }
-    changes = {key: value for key, value in fields.items() if value is not None}
+    changes: dict[str, str | None] = {key: value for key, value in fields.items() if value is not None}
     if not changes:
         raise InvalidInput("fields", "nothing to change (give at least one option such as --name)")
     version = parse_int("--expected-version", expected_version, minimum=1) if expected_version else None
@@ -392,8 +393,8 @@ def services_meta(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),
     verb: str = typer.Argument("list", help="list, get, set or unset."),
-    key: Optional[str] = typer.Argument(None),
-    value: Optional[str] = typer.Argument(None),
+    key: str | None = typer.Argument(None),
+    value: str | None = typer.Argument(None),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Service metadata: list | get KEY | set KEY VALUE | unset KEY (known keys: renewal limits, disable_notify_expiration)."""
@@ -436,12 +437,12 @@ def services_options(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),
     verb: str = typer.Argument("list", help="list, add, edit or remove."),
-    option_id: Optional[str] = typer.Argument(None, metavar="OPTION_ID"),
-    name: Optional[str] = typer.Option(None, "--name"),
-    value: Optional[str] = typer.Option(None, "--value"),
-    quantity: Optional[str] = typer.Option(None, "--quantity"),
-    price: Optional[str] = typer.Option(None, "--price"),
-    expires: Optional[str] = typer.Option(None, "--expires", help="Default: the service's expiry."),
+    option_id: str | None = typer.Argument(None, metavar="OPTION_ID"),
+    name: str | None = typer.Option(None, "--name"),
+    value: str | None = typer.Option(None, "--value"),
+    quantity: str | None = typer.Option(None, "--quantity"),
+    price: str | None = typer.Option(None, "--price"),
+    expires: str | None = typer.Option(None, "--expires", help="Default: the service's expiry."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Service options (billed with the service): list | add --name --price | edit OPTION_ID ... | remove OPTION_ID."""
@@ -580,8 +581,8 @@ def _define_simple_action(command: str, action: str) -> None:
 
     def handler(
         ctx: typer.Context,
-        ids: Optional[list[str]] = IDS_ARGUMENT,
-        reason: Optional[str] = REASON_OPTION,
+        ids: list[str] | None = IDS_ARGUMENT,
+        reason: str | None = REASON_OPTION,
         dry_run: bool = DRY_RUN_OPTION,
         yes: bool = YES_OPTION,
         fmt: str = ACTION_FORMAT,
@@ -602,8 +603,8 @@ for _command in ("deliver", "unsuspend", "uncancel", "terminate", "delete", "red
 @with_list_filters
 def services_suspend(
     ctx: typer.Context,
-    ids: Optional[list[str]] = IDS_ARGUMENT,
-    reason: Optional[str] = REASON_OPTION,
+    ids: list[str] | None = IDS_ARGUMENT,
+    reason: str | None = REASON_OPTION,
     kind: str = typer.Option("admin", "--kind", help="admin, client, abuse, overdue or temporary."),
     notify: bool = typer.Option(False, "--notify", help="Mail the customer."),
     dry_run: bool = DRY_RUN_OPTION,
@@ -619,13 +620,13 @@ def services_suspend(
 @with_list_filters
 def services_cancel(
     ctx: typer.Context,
-    ids: Optional[list[str]] = IDS_ARGUMENT,
+    ids: list[str] | None = IDS_ARGUMENT,
     mode: str = typer.Option(
         "end-of-cycle", "--mode",
         help="end-of-cycle (the service runs until its expiry), or immediate: cancelled now and deleted from its panel "
              "by the module's terminate, which cannot be undone (an operator may do this; `terminate` needs an admin).",
     ),
-    reason: Optional[str] = REASON_OPTION,
+    reason: str | None = REASON_OPTION,
     dry_run: bool = DRY_RUN_OPTION,
     yes: bool = YES_OPTION,
     fmt: str = ACTION_FORMAT,
@@ -639,11 +640,11 @@ def services_cancel(
 @with_list_filters
 def services_renew(
     ctx: typer.Context,
-    ids: Optional[list[str]] = IDS_ARGUMENT,
+    ids: list[str] | None = IDS_ARGUMENT,
     cycles: str = typer.Option("1", "--cycles", help="How many billing cycles."),
-    invoice: Optional[str] = typer.Option(None, "--invoice", help="new, or an unpaid invoice id: renew when it is paid."),
+    invoice: str | None = typer.Option(None, "--invoice", help="new, or an unpaid invoice id: renew when it is paid."),
     free: bool = typer.Option(False, "--free", help="Record the renewal with amount 0 (default: the price)."),
-    reason: Optional[str] = REASON_OPTION,
+    reason: str | None = REASON_OPTION,
     dry_run: bool = DRY_RUN_OPTION,
     yes: bool = YES_OPTION,
     fmt: str = ACTION_FORMAT,
@@ -662,9 +663,9 @@ def services_renew(
 def _define_days_action(command: str) -> None:
     def handler(
         ctx: typer.Context,
-        ids: Optional[list[str]] = IDS_ARGUMENT,
+        ids: list[str] | None = IDS_ARGUMENT,
         days: str = typer.Option(..., "--days", help="How many days."),
-        reason: Optional[str] = REASON_OPTION,
+        reason: str | None = REASON_OPTION,
         dry_run: bool = DRY_RUN_OPTION,
         yes: bool = YES_OPTION,
         fmt: str = ACTION_FORMAT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import BindingType
 
 from svcconsole.console.actions import ConsoleAction, in_scope
 
@@ -50,7 +50,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
 )
 
 
-def client_bindings(scope: str) -> list[Binding]:
+def client_bindings(scope: str) -> list[BindingType]:
     """The key bindings of a customer-area scope, built from the registry."""
     return [entry.binding() for entry in REGISTRY if entry.scope == scope]
 

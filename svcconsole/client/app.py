@@ -174,7 +174,7 @@ class ClientApp(CrashGuard, App[None]):
 
         self.push_screen(RenewDialog(question, consequence), chosen)
 
-    def run_change(self, service_id: int, change: Callable[["Session", str], ActionResult], done: Callable[[], None] | None = None) -> None:
+    def run_change(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None = None) -> None:
         """Carry out a customer action in a worker; its message (or refusal) is shown when it ends."""
         if self.read_only:
             self.refuse_preview()
@@ -182,7 +182,7 @@ class ClientApp(CrashGuard, App[None]):
         self._carry_out(service_id, change, done)
 
     @work(thread=True, group="client-change")
-    def _carry_out(self, service_id: int, change: Callable[["Session", str], ActionResult], done: Callable[[], None] | None) -> None:
+    def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None) -> None:
         try:
             result = customer.carry_out(self.db, change)
         except SvcError as error:

@@ -25,7 +25,7 @@ class ClientCommands(Provider):
     """Only the customer's own commands: "go: dashboard", "open service 12", "service: renew"."""
 
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app: ClientApp = self.app  # type: ignore[assignment]
+        app: ClientApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         entries: list[tuple[str, str, Callable[[], object]]] = [
             ("go: dashboard", "Active services and unpaid invoices.", app.action_dashboard),
             ("go: my services", "Every one of your services.", app.action_services),
@@ -43,7 +43,7 @@ class ClientCommands(Provider):
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
-        app: ClientApp = self.app  # type: ignore[assignment]
+        app: ClientApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         service_id = service_id_in(query)
         if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="One of your services, by its id.")

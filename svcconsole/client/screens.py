@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from svcconsole.store.window import ServiceWindow
 
 
-def title_line(app: "ClientApp", page: str) -> Text:
+def title_line(app: ClientApp, page: str) -> Text:
     """The top line of every page: whose area this is, and whether it is an operator's preview."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(" svcconsole ", "bold reverse")
@@ -56,8 +56,8 @@ class _CustomerScreen(Screen[None]):
     MUTATING: frozenset[str] = frozenset()
 
     @property
-    def client_app(self) -> "ClientApp":
-        return self.app  # type: ignore[return-value]
+    def client_app(self) -> ClientApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING and self.client_app.read_only:
@@ -179,18 +179,18 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
         self.filter_text = filter_text
 
     @property
-    def client_app(self) -> "ClientApp":
-        return self.app  # type: ignore[return-value]
+    def client_app(self) -> ClientApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
-    def new_window(self) -> "ServiceWindow":
+    def new_window(self) -> ServiceWindow:
         app = self.client_app
         return customer.scope_of(app.actor).window(app.db, page_size=app.page_size)
 
-    def parse_filter_text(self, session: Any, text: str) -> "ServiceFilter":
+    def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
         app = self.client_app
         return customer.list_filter(session, app.actor, text, tz_name=app.tz.key)
 
-    def count_by_status(self, session: Any, service_filter: "ServiceFilter") -> dict[str, int]:
+    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
         return customer.scope_of(self.client_app.actor).counts_by_status(session, service_filter)
 
     def read_time_zone(self, session: Any) -> ZoneInfo:

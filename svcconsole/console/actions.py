@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from svcconsole.core.statuses import ACTIONS, ActionRule
 
@@ -154,7 +154,7 @@ def in_scope(scope: str) -> tuple[ConsoleAction, ...]:
     return tuple(entry for entry in REGISTRY if entry.scope == scope)
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     """The key bindings of a scope, built from the registry."""
     return [entry.binding() for entry in in_scope(scope) if entry.bound]
 

@@ -24,7 +24,7 @@ class BulkRunState:
     """One run as the console knows it; changed only on the UI thread, from its worker's messages."""
 
     key: int
-    request: "ActionRequest"
+    request: ActionRequest
     count: int
     run_id: int | None = None
     done: int = 0

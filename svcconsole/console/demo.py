@@ -87,7 +87,7 @@ def _rows_on(db: Database, server: Server) -> list[PanelRow]:
     with db.read() as session:
         configs = {product.id: dict(product.config or {}) for product in session.exec(select(Product).where(Product.type == server.module)).all()}
         found = session.exec(
-            select(Service.id, Service.uuid, Service.name, Service.status, Service.external, Service.product_id)
+            select(col(Service.id), col(Service.uuid), col(Service.name), col(Service.status), col(Service.external), col(Service.product_id))  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most four columns
             .where(Service.server_id == server.id, Service.type == server.module, col(Service.status).in_(ON_A_PANEL))
             .order_by(col(Service.id))
         ).all()

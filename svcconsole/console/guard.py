@@ -45,7 +45,7 @@ class CrashGuard:
         reported[line] = now
         logs.configure()
         log.error("unexpected error in the %s", type(self).__name__, exc_info=(type(error), error, error.__traceback__))
-        self.notify(f"internal error: {line} (the details are in the operations log)", severity="error", markup=False, timeout=10)  # type: ignore[attr-defined]
+        self.notify(f"internal error: {line} (the details are in the operations log)", severity="error", markup=False, timeout=10)  # type: ignore[attr-defined]  # the guard mixes into App subclasses only
 
     def _handle_exception(self, error: Exception) -> None:
         """Textual's handler for errors nothing caught: a failed worker is reported and the app
@@ -55,18 +55,18 @@ class CrashGuard:
             self.report_unexpected(error.error)
             return
         self.report_unexpected(error)
-        self.exit(return_code=1, message=f"svcconsole stopped: internal error: {one_line(error)} (the details are in the operations log)")  # type: ignore[attr-defined]
+        self.exit(return_code=1, message=f"svcconsole stopped: internal error: {one_line(error)} (the details are in the operations log)")  # type: ignore[attr-defined]  # the guard mixes into App subclasses only
 
     async def _dispatch_message(self, message: Message) -> None:
         try:
-            await super()._dispatch_message(message)  # type: ignore[misc]
+            await super()._dispatch_message(message)  # type: ignore[misc]  # the mixin calls Textual's MessagePump method
         except Exception as error:  # noqa: BLE001 - the last resort: reported, never raised
             self.report_unexpected(error)
 
     def _register(self, parent: Any, *widgets: Widget, **options: Any) -> list[Widget]:
         for widget in widgets:
             _guard_pump(widget, self)
-        return super()._register(parent, *widgets, **options)  # type: ignore[misc]
+        return super()._register(parent, *widgets, **options)  # type: ignore[misc]  # the mixin calls Textual's App method
 
 
 def _guard_pump(widget: Widget, app: CrashGuard) -> None:
@@ -81,4 +81,4 @@ def _guard_pump(widget: Widget, app: CrashGuard) -> None:
         except Exception as error:  # noqa: BLE001 - the last resort: reported, never raised
             app.report_unexpected(error)
 
-    widget._dispatch_message = guarded  # type: ignore[method-assign]
+    widget._dispatch_message = guarded  # type: ignore[method-assign]  # the widget's dispatcher is wrapped in place on purpose

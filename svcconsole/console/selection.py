@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.core.bulk import Matching
 from svcconsole.store import queries
@@ -90,7 +90,7 @@ def _count(session: Session, filters: tuple[ServiceFilter, ...], ids: list[int] 
         query = queries.filtered(query, service_filter)
     if ids is None:
         return session.execute(query).scalar_one()
-    return sum(session.execute(query.where(Service.id.in_(ids[offset : offset + 500]))).scalar_one() for offset in range(0, len(ids), 500))  # type: ignore[union-attr]
+    return sum(session.execute(query.where(col(Service.id).in_(ids[offset : offset + 500]))).scalar_one() for offset in range(0, len(ids), 500))
 
 
 def resolve(session: Session, marks: Marks, current: ServiceFilter, cursor_id: int | None) -> ResolvedSelection:

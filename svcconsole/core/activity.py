@@ -31,7 +31,7 @@ def record(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> Activity | None:
-    values = {
+    values: dict[str, Any] = {
         "service_id": service.id,
         "at": clock.now(),
         "actor_kind": actor.kind,
@@ -65,15 +65,15 @@ def batched(session: Session) -> Iterator[None]:
     finally:
         del session.info[_BATCH]
     if rows:
-        session.execute(insert(Activity.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(insert(Activity.__table__), rows)  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
 
 
 def history(session: Session, service_id: int, *, limit: int | None = None, before_id: int | None = None) -> list[Activity]:
     """The newest rows first, paged by id."""
     query = select(Activity).where(Activity.service_id == service_id)
     if before_id is not None:
-        query = query.where(Activity.id < before_id)
-    query = query.order_by(Activity.id.desc())  # type: ignore[union-attr]
+        query = query.where(col(Activity.id) < before_id)
+    query = query.order_by(col(Activity.id).desc())
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())

@@ -58,7 +58,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import exists, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import billing, clock, cycles, jobs, leases, mailer, notifications, services
 from svcconsole.core import settings as settings_module
@@ -196,16 +196,16 @@ class ChunkCache:
 
 
 def _lock_chunk(session: Session, ctx: RunContext, service_ids: Sequence[int]) -> ChunkCache:
-    query = select(Service).where(Service.id.in_(list(service_ids))).order_by(Service.id)  # type: ignore[union-attr,arg-type]
+    query = select(Service).where(col(Service.id).in_(list(service_ids))).order_by(col(Service.id))
     locked = session.exec(query if ctx.dry_run else query.with_for_update()).all()
     cache = ChunkCache({service.id or 0: service for service in locked})
     customer_ids = list({service.customer_id for service in locked})
-    cache.customers = list(session.exec(select(Customer).where(Customer.id.in_(customer_ids))).all()) if customer_ids else []  # type: ignore[union-attr]
+    cache.customers = list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))).all()) if customer_ids else []
     return cache
 
 
 def _with_options(session: Session, service_ids: Sequence[int]) -> set[int]:
-    return set(session.exec(select(ServiceOption.service_id).where(ServiceOption.service_id.in_(list(service_ids))).distinct()).all())  # type: ignore[attr-defined]
+    return set(session.exec(select(col(ServiceOption.service_id)).where(col(ServiceOption.service_id).in_(list(service_ids))).distinct()).all())
 
 
 def _prepare_plain(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
@@ -216,7 +216,7 @@ def _failed_jobs(session: Session, service_ids: Sequence[int], action: str) -> d
     """The services whose latest job for `action` failed for good, with that job's id."""
     if not service_ids:
         return {}
-    query = select(Job.service_id, Job.id, Job.status).where(Job.service_id.in_(list(service_ids)), Job.action == action).order_by(Job.id)  # type: ignore[attr-defined,arg-type]
+    query = select(col(Job.service_id), col(Job.id), col(Job.status)).where(col(Job.service_id).in_(list(service_ids)), col(Job.action) == action).order_by(col(Job.id))
     latest = {service_id: (job_id, status) for service_id, job_id, status in session.exec(query).all()}
     return {service_id: int(job_id or 0) for service_id, (job_id, status) in latest.items() if status == "failed"}
 
@@ -312,16 +312,16 @@ def _renewal_due(service: Service, ctx: RunContext) -> bool:
 
 def _select_renewals(session: Session, ctx: RunContext) -> list[int]:
     billed = exists().where(
-        InvoiceLine.service_id == Service.id,
-        InvoiceLine.kind == billing.LineKind.RENEWAL.value,
-        InvoiceLine.period_start == Service.expires_at,
+        col(InvoiceLine.service_id) == col(Service.id),
+        col(InvoiceLine.kind) == billing.LineKind.RENEWAL.value,
+        col(InvoiceLine.period_start) == col(Service.expires_at),
     )
     query = select(Service.id).where(
         Service.status == Status.ACTIVE.value,
-        Service.expires_at <= _invoice_until(ctx),  # type: ignore[operator]
+        col(Service.expires_at) <= _invoice_until(ctx),
         Service.auto_renew == True,  # noqa: E712
         Service.cancel_at == None,  # noqa: E711
-        Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
+        col(Service.billing_cycle).in_(RECURRING),
         ~billed,
     )
     return _ids(session, query)
@@ -332,7 +332,7 @@ def _prepare_renewals(session: Session, ctx: RunContext, candidates: Sequence[An
     ids = list(cache.services)
     cache.with_options = _with_options(session, ids)
     lines = session.exec(
-        select(InvoiceLine.service_id, InvoiceLine.period_start).where(InvoiceLine.service_id.in_(ids), InvoiceLine.kind == billing.LineKind.RENEWAL.value)  # type: ignore[union-attr]
+        select(col(InvoiceLine.service_id), col(InvoiceLine.period_start)).where(col(InvoiceLine.service_id).in_(ids), col(InvoiceLine.kind) == billing.LineKind.RENEWAL.value)
     ).all()
     cache.billed = {(service_id, clock.as_utc(start)) for service_id, start in lines if service_id is not None and start is not None}
     return cache
@@ -379,8 +379,8 @@ def _notice_window(ctx: RunContext, days: int) -> tuple[datetime, datetime]:
 
 def _notices_disabled() -> Any:
     return exists().where(
-        ServiceMeta.service_id == Service.id,
-        ServiceMeta.key == "disable_notify_expiration",
+        col(ServiceMeta.service_id) == col(Service.id),
+        col(ServiceMeta.key) == "disable_notify_expiration",
         func.lower(ServiceMeta.value) == "true",
     )
 
@@ -393,7 +393,7 @@ def _existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     wanted = list(keys)
     if not wanted:
         return set()
-    return set(session.exec(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(wanted))).all())  # type: ignore[union-attr,arg-type]
+    return set(session.exec(select(col(Notification.dedupe_key)).where(col(Notification.dedupe_key).in_(wanted))).all())  # type: ignore[arg-type]  # rows matched by dedupe_key IN (...) have one
 
 
 def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
@@ -402,17 +402,17 @@ def _select_notices(session: Session, ctx: RunContext) -> list[tuple[int, int]]:
         after, until = _notice_window(ctx, days)
         query = select(Service.id, Service.expires_at).where(
             Service.status == Status.ACTIVE.value,
-            Service.expires_at > after,  # type: ignore[operator]
-            Service.expires_at <= until,  # type: ignore[operator]
+            col(Service.expires_at) > after,
+            col(Service.expires_at) <= until,
             Service.cancel_at == None,  # noqa: E711
-            Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
+            col(Service.billing_cycle).in_(RECURRING),
             ~_notices_disabled(),
         )
-        rows = list(session.exec(query.order_by(Service.id)).all())
+        rows = list(session.exec(query.order_by(col(Service.id))).all())
         for offset in range(0, len(rows), 1000):
-            keys = {_notice_key(service_id, expires_at, days): service_id for service_id, expires_at in rows[offset : offset + 1000]}
+            keys = {_notice_key(service_id, expires_at, days): service_id for service_id, expires_at in rows[offset : offset + 1000]}  # type: ignore[arg-type]  # stored rows' ids are set; the query's range excludes NULL expiries
             sent = _existing_keys(session, keys)
-            due.extend((service_id, days) for key, service_id in keys.items() if key not in sent)
+            due.extend((service_id, days) for key, service_id in keys.items() if key not in sent)  # type: ignore[misc]  # a stored row's primary key is never None
     due.sort()
     return due
 
@@ -424,14 +424,14 @@ def _prepare_notices(session: Session, ctx: RunContext, candidates: Sequence[Any
     cache.quiet = set(
         session.exec(
             select(ServiceMeta.service_id).where(
-                ServiceMeta.service_id.in_(ids),  # type: ignore[attr-defined]
+                col(ServiceMeta.service_id).in_(ids),
                 ServiceMeta.key == "disable_notify_expiration",
                 func.lower(ServiceMeta.value) == "true",
             )
         ).all()
     )
     keys = [
-        _notice_key(service_id, cache.services[service_id].expires_at, days)  # type: ignore[arg-type]
+        _notice_key(service_id, cache.services[service_id].expires_at, days)  # type: ignore[arg-type]  # the services selected for a notice all expire
         for service_id, days in candidates
         if service_id in cache.services and cache.services[service_id].expires_at is not None
     ]
@@ -490,9 +490,9 @@ def _suspend_due(service: Service, ctx: RunContext) -> bool:
 def _select_suspensions(session: Session, ctx: RunContext) -> list[int]:
     query = select(Service.id).where(
         Service.status == Status.ACTIVE.value,
-        Service.expires_at < _suspend_before(ctx),  # type: ignore[operator]
-        Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
-        or_(Service.cancel_at == None, Service.cancel_at > ctx.now),  # type: ignore[operator]  # noqa: E711
+        col(Service.expires_at) < _suspend_before(ctx),
+        col(Service.billing_cycle).in_(RECURRING),
+        or_(col(Service.cancel_at) == None, col(Service.cancel_at) > ctx.now),  # noqa: E711
     )
     return _ids(session, query)
 
@@ -600,8 +600,8 @@ def _cancel_due(service: Service, ctx: RunContext) -> bool:
 def _select_cancellations(session: Session, ctx: RunContext) -> list[int]:
     query = select(Service.id).where(
         Service.cancel_at != None,  # noqa: E711
-        Service.cancel_at <= ctx.now,  # type: ignore[operator]
-        Service.status.in_(CANCELLABLE),  # type: ignore[attr-defined]
+        col(Service.cancel_at) <= ctx.now,
+        col(Service.status).in_(CANCELLABLE),
     )
     return _ids(session, query)
 
@@ -659,7 +659,7 @@ def _select_hidden(session: Session, ctx: RunContext) -> list[int]:
     if not ctx.settings["delete_after_days"]:
         return []
     cutoff = _hide_before(ctx)
-    expired = select(Service.id).where(Service.status == Status.EXPIRED.value, Service.expires_at < cutoff)  # type: ignore[operator]
+    expired = select(col(Service.id)).where(col(Service.status) == Status.EXPIRED.value, col(Service.expires_at) < cutoff)
     cancelled = select(Service.id).where(
         Service.status == Status.CANCELLED.value,
         func.coalesce(Service.cancelled_at, Service.cancel_at, Service.expires_at) < cutoff,
@@ -723,7 +723,7 @@ def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, cache: Chun
     except SvcError as error:
         savepoint.rollback()
         return StepItem(step.number, _candidate_id(candidate), "skipped", error.message)
-    except Exception as error:  # noqa: BLE001 - one bad service must not stop the run; kept in the report and the log
+    except Exception as error:  # one bad service must not stop the run; kept in the report and the log
         savepoint.rollback()
         log.exception("automation step %s: %s raised for %r", step.number, step.title, candidate)
         return StepItem(step.number, _candidate_id(candidate), "failed", f"internal error: {type(error).__name__}: {error} (the traceback is in the operations log)")
@@ -829,7 +829,7 @@ def _run_step(db: Database, ctx: RunContext, step: ServiceStep, report: Automati
         for chunk in _chunks(candidates, CHUNK):
             if not keep_alive():
                 return False
-            items = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
+            items = db.transaction(lambda session, chunk=chunk: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]  # mypy cannot infer a lambda with a default; chunk is bound on purpose
             _report(step_report, items, progress, logged=True)
     finally:
         step_report.seconds = time.perf_counter() - started
@@ -897,7 +897,7 @@ def _rolled_back(db: Database, work: Callable[[Session], T]) -> T:
     try:
         db.transaction(discard)
     except _Discard as kept:
-        return kept.value  # type: ignore[no-any-return]
+        return kept.value
     raise AssertionError("unreachable")
 
 
@@ -911,7 +911,7 @@ def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: 
             with db.read() as session:
                 candidates = list(step.select(session, ctx))
             for chunk in _chunks(candidates, CHUNK):
-                items = _rolled_back(db, lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]
+                items = _rolled_back(db, lambda session, chunk=chunk, step=step: _apply_chunk(session, ctx, step, chunk))  # type: ignore[misc]  # mypy cannot infer a lambda with a default; chunk is bound on purpose
                 _report(step_report, [_would(item) for item in items], progress)
             step_report.seconds = time.perf_counter() - started
     report.steps.append(_preview_queue(db, ctx, progress))

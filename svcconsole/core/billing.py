@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import activity, clock, cycles, notifications, parse, services
 from svcconsole.core.catalog import prices_of, product_price, resolve_customer, resolve_product, resolve_server
@@ -30,8 +30,8 @@ from svcconsole.core.operators import Actor, require
 from svcconsole.core.services import ActionContext, ActionImpl, Outcome
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import get_module, is_module
-from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job, Product, Service, ServiceMeta, Upgrade
 from svcconsole.store.invoices import invoice_totals
+from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job, Product, Service, ServiceMeta, Upgrade
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -108,7 +108,7 @@ def get_invoice(session: Session, invoice_id: int, *, for_update: bool = False) 
 
 def lines_of(session: Session, invoice_id: int) -> list[InvoiceLine]:
     """The lines of an invoice, in the order they were added."""
-    return list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.id)).all())  # type: ignore[arg-type]
+    return list(session.exec(select(InvoiceLine).where(col(InvoiceLine.invoice_id) == invoice_id).order_by(col(InvoiceLine.id))).all())
 
 
 def total_of(lines: Sequence[InvoiceLine]) -> Decimal:
@@ -139,8 +139,8 @@ def list_invoices(
     """Invoices, newest first (older than id `before` when given), with their totals computed in the database."""
     totals = invoice_totals()
     query = (
-        select(Invoice, totals.c.total, totals.c.line_count, Customer.name, Customer.email)
-        .join(Customer, Customer.id == Invoice.customer_id)  # type: ignore[arg-type]
+        select(Invoice, totals.c.total, totals.c.line_count, col(Customer.name), col(Customer.email))  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most four columns
+        .join(Customer, col(Customer.id) == col(Invoice.customer_id))
         .outerjoin(totals, totals.c.invoice_id == Invoice.id)
     )
     if customer_id is not None:
@@ -156,7 +156,7 @@ def list_invoices(
     query = query.order_by(Invoice.id.desc()).limit(limit)  # type: ignore[union-attr]
     return [
         InvoiceSummary(invoice, cents(total or 0), int(count or 0), name, email)
-        for invoice, total, count, name, email in session.exec(query).all()  # type: ignore[call-overload]
+        for invoice, total, count, name, email in session.exec(query).all()
     ]
 
 
@@ -164,12 +164,12 @@ def renewal_line_for_period(session: Session, service_id: int, period_start: dat
     """A renewal line of `service_id` for the period starting at `period_start`, if any."""
     query = (
         select(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
         .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == LineKind.RENEWAL.value, InvoiceLine.period_start == period_start)
     )
     if statuses is not None:
-        query = query.where(Invoice.status.in_(list(statuses)))  # type: ignore[attr-defined]
-    return session.exec(query.order_by(InvoiceLine.id)).first()  # type: ignore[arg-type]
+        query = query.where(col(Invoice.status).in_(list(statuses)))
+    return session.exec(query.order_by(col(InvoiceLine.id))).first()
 
 
 @dataclass
@@ -196,14 +196,14 @@ def period_invoice(session: Session, service: Service) -> PeriodInvoice | None:
         return None
     query = (
         select(Invoice, InvoiceLine)
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)  # type: ignore[arg-type]
+        .join(InvoiceLine, col(InvoiceLine.invoice_id) == col(Invoice.id))
         .where(
             InvoiceLine.service_id == service.id,
             InvoiceLine.kind == LineKind.RENEWAL.value,
             InvoiceLine.period_start == service.expires_at,
-            Invoice.status.in_([*OPEN_STATUSES, InvoiceStatus.CANCELLED.value]),  # type: ignore[attr-defined]
+            col(Invoice.status).in_([*OPEN_STATUSES, InvoiceStatus.CANCELLED.value]),
         )
-        .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Invoice.id).desc())
     )
     found = [PeriodInvoice(invoice, line) for invoice, line in session.exec(query).all()]
     return next((item for item in found if item.is_open), found[0] if found else None)
@@ -560,7 +560,7 @@ def _request_currency(session: Session, request: LineRequest) -> str | None:
 def _earliest_expiry(session: Session, service_ids: Sequence[int]) -> datetime | None:
     if not service_ids:
         return None
-    return session.exec(select(func.min(Service.expires_at)).where(Service.id.in_(list(service_ids)))).one()  # type: ignore[union-attr]
+    return session.exec(select(func.min(col(Service.expires_at))).where(col(Service.id).in_(list(service_ids)))).one()
 
 
 def add_lines(session: Session, actor: Actor, invoice_id: int, request: LineRequest) -> list[InvoiceLine]:
@@ -666,18 +666,18 @@ def paid_lines_to_apply(session: Session) -> list[tuple[int | None, int]]:
     renewal, upgrade = LineKind.RENEWAL.value, LineKind.UPGRADE.value
     query = (
         select(InvoiceLine.service_id, InvoiceLine.id)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
-        .outerjoin(Service, Service.id == InvoiceLine.service_id)  # type: ignore[arg-type]
+        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+        .outerjoin(Service, col(Service.id) == col(InvoiceLine.service_id))
         .where(
             Invoice.status == InvoiceStatus.PAID.value,
             InvoiceLine.applied_at == None,  # noqa: E711
             or_(
-                and_(InvoiceLine.kind == renewal, Service.status.in_(_allowed("renew"))),  # type: ignore[arg-type,attr-defined]
-                and_(InvoiceLine.kind == upgrade, Service.status.in_(_allowed("upgrade"))),  # type: ignore[arg-type,attr-defined]
-                InvoiceLine.kind.notin_([renewal, upgrade]),  # type: ignore[attr-defined]
+                and_(col(InvoiceLine.kind) == renewal, col(Service.status).in_(_allowed("renew"))),
+                and_(col(InvoiceLine.kind) == upgrade, col(Service.status).in_(_allowed("upgrade"))),
+                col(InvoiceLine.kind).notin_([renewal, upgrade]),
             ),
         )
-        .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+        .order_by(col(InvoiceLine.id))
     )
     return [(service_id, int(line_id or 0)) for service_id, line_id in session.exec(query).all()]
 
@@ -692,14 +692,14 @@ def paid_unapplied_renewals(session: Session, service_ids: Sequence[int]) -> dic
         return {}
     query = (
         select(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
         .where(
-            InvoiceLine.service_id.in_(list(service_ids)),  # type: ignore[union-attr]
+            col(InvoiceLine.service_id).in_(list(service_ids)),
             InvoiceLine.kind == LineKind.RENEWAL.value,
             InvoiceLine.applied_at == None,  # noqa: E711
             Invoice.status == InvoiceStatus.PAID.value,
         )
-        .order_by(InvoiceLine.id.desc())  # type: ignore[union-attr]
+        .order_by(col(InvoiceLine.id).desc())
     )
     return {line.service_id: line for line in session.exec(query).all() if line.service_id is not None}
 
@@ -839,7 +839,7 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
     invoice.status = InvoiceStatus.CANCELLED.value
     invoice.cancelled_at = clock.now()
     session.add(invoice)
-    for upgrade in session.exec(select(Upgrade).where(Upgrade.invoice_id == invoice_id, Upgrade.status.in_(OPEN_UPGRADE_STATUSES))).all():  # type: ignore[attr-defined]
+    for upgrade in session.exec(select(Upgrade).where(col(Upgrade.invoice_id) == invoice_id, col(Upgrade.status).in_(OPEN_UPGRADE_STATUSES))).all():
         upgrade.status = UpgradeStatus.CANCELLED.value
         upgrade.completed_at = clock.now()
         session.add(upgrade)
@@ -938,8 +938,8 @@ def remaining_of(session: Session, service: Service) -> Remaining:
 
     def boundary(back: int) -> date:
         if back == 0:
-            return service.expires_at.astimezone(tz).date()  # type: ignore[union-attr]
-        return cycles.shift(service.expires_at, service.billing_cycle, -back, service.anchor_day, tz).astimezone(tz).date()  # type: ignore[arg-type]
+            return service.expires_at.astimezone(tz).date()  # type: ignore[union-attr]  # called only for services that expire
+        return cycles.shift(service.expires_at, service.billing_cycle, -back, service.anchor_day, tz).astimezone(tz).date()  # type: ignore[arg-type]  # called only for services that expire
 
     expiry_day = boundary(0)
     today = clock.now().astimezone(tz).date()
@@ -960,7 +960,7 @@ def upgrade_targets(session: Session, service: Service) -> list[Product]:
     if product is None or not product.upgrade_targets:
         return []
     ids = [int(identifier) for identifier in product.upgrade_targets]
-    found = {item.id: item for item in session.exec(select(Product).where(Product.id.in_(ids))).all()}  # type: ignore[union-attr]
+    found = {item.id: item for item in session.exec(select(Product).where(col(Product.id).in_(ids))).all()}
     return [found[identifier] for identifier in ids if identifier in found]
 
 
@@ -994,15 +994,15 @@ def upgrades_of(session: Session, service_id: int, *, open_only: bool = False) -
     """The service's upgrades, newest first (only those awaiting payment or running with `open_only`)."""
     query = select(Upgrade).where(Upgrade.service_id == service_id)
     if open_only:
-        query = query.where(Upgrade.status.in_(OPEN_UPGRADE_STATUSES))  # type: ignore[attr-defined]
-    return list(session.exec(query.order_by(Upgrade.id.desc())).all())  # type: ignore[union-attr]
+        query = query.where(col(Upgrade.status).in_(OPEN_UPGRADE_STATUSES))
+    return list(session.exec(query.order_by(col(Upgrade.id).desc())).all())
 
 
 def product_names(session: Session, ids: set[int]) -> dict[int, str]:
     """Product names by id, for showing upgrades."""
     if not ids:
         return {}
-    return {product.id or 0: product.name for product in session.exec(select(Product).where(Product.id.in_(list(ids)))).all()}  # type: ignore[union-attr]
+    return {product.id or 0: product.name for product in session.exec(select(Product).where(col(Product.id).in_(list(ids)))).all()}
 
 
 def parse_billing(text: str) -> UpgradeBilling:
@@ -1016,7 +1016,7 @@ def parse_billing(text: str) -> UpgradeBilling:
 
 
 def _open_upgrade(session: Session, service_id: int, *, besides: int | None = None) -> Upgrade | None:
-    query = select(Upgrade).where(Upgrade.service_id == service_id, Upgrade.status.in_(OPEN_UPGRADE_STATUSES))  # type: ignore[attr-defined]
+    query = select(Upgrade).where(col(Upgrade.service_id) == service_id, col(Upgrade.status).in_(OPEN_UPGRADE_STATUSES))
     if besides is not None:
         query = query.where(Upgrade.id != besides)
     return session.exec(query).first()
@@ -1164,7 +1164,7 @@ def _remaining_details(remaining: Remaining) -> dict[str, int]:
 
 
 def _latest_upgrade(session: Session, service_id: int) -> Upgrade:
-    upgrade = session.exec(select(Upgrade).where(Upgrade.service_id == service_id).order_by(Upgrade.id.desc())).first()  # type: ignore[union-attr]
+    upgrade = session.exec(select(Upgrade).where(col(Upgrade.service_id) == service_id).order_by(col(Upgrade.id).desc())).first()
     assert upgrade is not None
     return upgrade
 
@@ -1235,8 +1235,8 @@ __all__ = [
     "paid_unapplied_renewals",
     "pay_invoice",
     "prorate",
-    "remaining_of",
     "quote_upgrades",
+    "remaining_of",
     "start_upgrade",
     "upgrades_of",
 ]

@@ -26,10 +26,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, literal
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from svcconsole.core import clock, jobs, leases, services
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
@@ -145,7 +146,7 @@ def start(
 
     def work(session: Session) -> tuple[int, bool]:
         unfinished = session.exec(
-            select(BulkRun).where(BulkRun.selection_key == key, BulkRun.finished_at == None).order_by(BulkRun.id)  # type: ignore[arg-type]  # noqa: E711
+            select(BulkRun).where(col(BulkRun.selection_key) == key, col(BulkRun.finished_at) == None).order_by(col(BulkRun.id))  # noqa: E711
         ).all()
         for candidate in unfinished:
             locked = session.exec(select(BulkRun).where(BulkRun.id == candidate.id).with_for_update()).one()
@@ -167,11 +168,11 @@ def start(
             run.total = _insert_matching(session, run.id or 0, service_ids)
             session.add(run)
         else:
-            rows = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
+            rows: list[dict[str, Any]] = [{"run_id": run.id, "service_id": service_id, "outcome": "pending"} for service_id in dict.fromkeys(service_ids)]
             if len(rows) == 1:
                 _lock_before_referencing(session, rows[0]["service_id"])
             for offset in range(0, len(rows), 5000):
-                session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+                session.execute(BulkItem.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
             if len(rows) == 1:
                 alone = rows[0]["service_id"]
         leases.take(session, _lease_name(run.id or 0))
@@ -194,7 +195,7 @@ def _insert_matching(session: Session, run_id: int, selection: Matching) -> int:
     """Write a pending item for every service the selection matches; returns how many."""
     chosen = queries.filtered(select(literal(run_id), Service.id, literal("pending")), selection.service_filter)
     if selection.excluded:
-        chosen = chosen.where(Service.id.not_in(sorted(selection.excluded)))  # type: ignore[union-attr]
+        chosen = chosen.where(col(Service.id).not_in(sorted(selection.excluded)))
     session.execute(insert(BulkItem).from_select(["run_id", "service_id", "outcome"], chosen))
     return session.exec(select(func.count()).select_from(BulkItem).where(BulkItem.run_id == run_id)).one()
 
@@ -228,13 +229,13 @@ def process(
                         select(BulkItem.service_id)
                         .where(BulkItem.run_id == run_id, BulkItem.outcome == "pending")
                         .where(~select(Job.id).where(Job.bulk_run_id == run_id, Job.service_id == BulkItem.service_id).exists())
-                        .order_by(BulkItem.id)
+                        .order_by(col(BulkItem.id))
                         .limit(BATCH_CHUNK if action in services.BATCHED_ACTIONS else CHUNK)
                     ).all()
                 )
             if not chunk:
                 break
-            results = db.transaction(lambda session: _apply_chunk(session, actor, run_id, action, params, chunk))
+            results = db.transaction(partial(_apply_chunk, actor=actor, run_id=run_id, action=action, params=params, service_ids=chunk))
             for result in results:
                 if progress is not None and result.outcome != "pending":
                     progress(result)
@@ -324,7 +325,7 @@ def _write_outcomes(session: Session, run_id: int, results: list[ItemResult]) ->
     ended = [{"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results if result.outcome != "pending"]
     if not ended:
         return
-    items = BulkItem.__table__  # type: ignore[attr-defined]
+    items = BulkItem.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
     session.execute(
         items.update().where(items.c.run_id == run_id, items.c.service_id == bindparam("item_service")).values(
             outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()
@@ -344,9 +345,9 @@ def _jobs_to_run(db: Database, run_id: int) -> list[int]:
     """The run's jobs not yet done: queued, claimed by this thread, or left by a dead worker."""
     now, me = clock.now(), leases.holder()
     with db.read() as session:
-        rows = session.exec(select(Job.id, Job.status, Job.worker, Job.lease_until).where(Job.bulk_run_id == run_id).order_by(Job.id)).all()
+        rows = session.exec(select(col(Job.id), col(Job.status), col(Job.worker), col(Job.lease_until)).where(col(Job.bulk_run_id) == run_id).order_by(col(Job.id))).all()
     return [
-        job_id
+        job_id  # type: ignore[misc]  # a stored row's primary key is never None
         for job_id, status, worker, lease_until in rows
         if status == "queued"
         or (status == "running" and (worker == me or lease_until is None or lease_until < now or not leases.holder_alive(worker or "")))
@@ -382,7 +383,7 @@ def items_page(session: Session, run_id: int, outcome: str, *, after: int = 0, l
     rows = session.exec(
         select(BulkItem.service_id, BulkItem.message)
         .where(BulkItem.run_id == run_id, BulkItem.outcome == outcome, BulkItem.service_id > after)
-        .order_by(BulkItem.service_id)
+        .order_by(col(BulkItem.service_id))
         .limit(limit)
     ).all()
     return [ItemResult(service_id, outcome, message or "") for service_id, message in rows]
@@ -393,7 +394,7 @@ def report(db: Database, run_id: int) -> RunReport:
         run = session.get(BulkRun, run_id)
         if run is None:
             raise NotFound(f"bulk: no run {run_id}")
-        items = session.exec(select(BulkItem).where(BulkItem.run_id == run_id).order_by(BulkItem.id)).all()
+        items = session.exec(select(BulkItem).where(col(BulkItem.run_id) == run_id).order_by(col(BulkItem.id))).all()
         return RunReport(run_id, run.action, [ItemResult(item.service_id, item.outcome, item.message or "") for item in items])
 
 

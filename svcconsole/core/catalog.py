@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import update
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from svcconsole.core import activity, clock, parse
 from svcconsole.core.cycles import BillingCycle
@@ -103,8 +103,8 @@ def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None 
         customer.company = parse.parse_text("--company", company) or None
     session.add(customer)
     if name is not None or email is not None:
-        session.execute(update(Service).where(Service.customer_id == customer.id).values(customer_name=customer.name))
-        session.execute(update(Service).where(Service.customer_id == customer.id).values(search_text=search.search_text_sql(customer.email)))
+        session.execute(update(Service).where(col(Service.customer_id) == customer.id).values(customer_name=customer.name))
+        session.execute(update(Service).where(col(Service.customer_id) == customer.id).values(search_text=search.search_text_sql(customer.email)))
     changed = activity.changed_fields(before, _customer_fields(customer))
     if changed:
         activity.record_change(session, actor, "customer", customer.id or 0, "edit", details=changed)
@@ -174,7 +174,7 @@ def add_product(
     session.add(product)
     session.flush()
     for cycle, amount in parsed_prices.items():
-        session.add(ProductPrice(product_id=product.id, billing_cycle=cycle.value, price=amount, currency=currency_code))
+        session.add(ProductPrice(product_id=product.id or 0, billing_cycle=cycle.value, price=amount, currency=currency_code))
     session.flush()
     activity.record_change(session, actor, "product", product.id or 0, "add", details={**_product_fields(session, product), "currency": currency_code})
     return product
@@ -214,13 +214,13 @@ def edit_product(
         if clash is not None:
             raise InvalidInput("--name", f"a product named {new_name!r} exists already")
         product.name = new_name
-        session.execute(update(Service).where(Service.product_id == product.id).values(product_name=product.name))
-        session.execute(update(Service).where(Service.product_id == product.id).values(search_text=search.search_text_sql(search.customer_email_sql())))
+        session.execute(update(Service).where(col(Service.product_id) == product.id).values(product_name=product.name))
+        session.execute(update(Service).where(col(Service.product_id) == product.id).values(search_text=search.search_text_sql(search.customer_email_sql())))
     for cycle, amount in parse_prices(prices).items():
         existing = product_price(session, product.id or 0, cycle.value)
         if existing is None:
             currency = next(iter(price.currency for price in prices_of(session, product.id or 0)), "EUR")
-            session.add(ProductPrice(product_id=product.id, billing_cycle=cycle.value, price=amount, currency=currency))
+            session.add(ProductPrice(product_id=product.id or 0, billing_cycle=cycle.value, price=amount, currency=currency))
         else:
             existing.price = amount
             session.add(existing)
@@ -254,7 +254,7 @@ def _currency(text: str) -> str:
 
 
 def prices_of(session: Session, product_id: int) -> list[ProductPrice]:
-    return list(session.exec(select(ProductPrice).where(ProductPrice.product_id == product_id).order_by(ProductPrice.id)).all())
+    return list(session.exec(select(ProductPrice).where(col(ProductPrice.product_id) == product_id).order_by(col(ProductPrice.id))).all())
 
 
 def product_price(session: Session, product_id: int, cycle: str) -> ProductPrice | None:
@@ -339,7 +339,7 @@ def edit_server(
         if clash is not None:
             raise InvalidInput("--name", f"a server named {new_name!r} exists already")
         server.name = new_name
-        session.execute(update(Service).where(Service.server_id == server.id).values(server_name=server.name))
+        session.execute(update(Service).where(col(Service.server_id) == server.id).values(server_name=server.name))
     if url is not None:
         server.url = _parse_url("--url", url)
     if credentials is not None:
@@ -359,7 +359,7 @@ def edit_server(
                 merged[key] = parse_config_value(value)
         server.config = merged
     session.add(server)
-    changed = activity.changed_fields(before, _server_fields(server))
+    changed: dict[str, Any] = activity.changed_fields(before, _server_fields(server))
     if credentials:
         changed["credentials"] = "replaced"
     if changed:

@@ -8,6 +8,7 @@ from svcconsole.core import operators, ratelimit, secrets
 from svcconsole.core.operators import Actor
 from svcconsole.store import schema
 from svcconsole.store.engine import Database, resolve_database_url, user_data_dir
+from svcconsole.store.models import Operator
 
 
 def key_file_for(db: Database) -> Path:
@@ -36,7 +37,7 @@ def acting_operator(db: Database, *, login: str | None = None, as_login: str | N
     """The actor for this process; the first login to use a new database becomes its admin."""
     login = login or operators.os_login()
     with db.read() as session:
-        actor_known = session.get(operators.Operator, login) is not None
+        actor_known = session.get(Operator, login) is not None
     if not actor_known:
         db.transaction(lambda session: operators.ensure_first_admin(session, login))
     with db.read() as session:

@@ -482,7 +482,7 @@ def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
     except ModuleError as error:
         log.warning("customer area: panel of service %s: %s", service_id, error.message)
         return PanelView(error=PANEL_UNAVAILABLE)
-    except Exception:  # noqa: BLE001 - a panel failure is shown as one line; the log keeps the details
+    except Exception:  # a panel failure is shown as one line; the log keeps the details
         log.exception("customer area: panel of service %s failed", service_id)
         return PanelView(error=PANEL_UNAVAILABLE)
     return PanelView(state=replace(state, details={}, actions=[]), tabs=tuple(tabs))
@@ -603,11 +603,11 @@ def carry_out(db: Database, change: Callable[[Session, str], ActionResult]) -> A
 
 
 __all__ = [
+    "HISTORY_LABELS",
     "ActionResult",
     "CustomerDetail",
     "CustomerService",
     "Dashboard",
-    "HISTORY_LABELS",
     "active_line",
     "auto_renew_label",
     "cancel",

@@ -6,6 +6,10 @@ open, so a slow panel never holds a database lock.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlmodel import Session
+
 from svcconsole.core import activity, services
 from svcconsole.core.catalog import resolve_server
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
@@ -52,7 +56,7 @@ def power(db: Database, actor: Actor, service_id: int, signal: str) -> ModuleRes
         raise TransitionRefused(service_id, status, "send a power signal", "allowed when active")
     result = module.power(ref, signal)
 
-    def log(session):  # type: ignore[no-untyped-def]
+    def log(session: Session) -> None:
         service = services.get_service(session, service_id)
         activity.record(session, service, actor, "power", from_status=service.status, to_status=service.status, details={"signal": signal})
 
@@ -69,7 +73,7 @@ def list_importable(db: Database, server: str | int) -> list[ImportableResource]
     return module.list_importable(ref)
 
 
-def importable_external(db: Database, server: str | int | None, reference: str) -> dict:  # type: ignore[type-arg]
+def importable_external(db: Database, server: str | int | None, reference: str) -> dict[str, Any]:
     """What to store in `service.external` for importing `reference` from `server`."""
     if server is None:
         return {"ref": reference}

@@ -13,14 +13,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.core import clock, parse
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.statuses import Status
 from svcconsole.modules import is_module, module_names
-from svcconsole.store.models import Customer, Product, Server
 from svcconsole.store import search
+from svcconsole.store.models import Customer, Product, Server
 from svcconsole.store.queries import ServiceFilter
 
 KEYS = ("status", "product", "server", "customer", "cycle", "type", "id")
@@ -68,9 +68,9 @@ def _ids_by_name(session: Session, model: type[Product] | type[Server], text: st
             ids.append(int(item))
             continue
         lowered = item.lower()
-        matches = session.execute(select(model.id).where(func.lower(model.name) == lowered)).scalars().all()
+        matches = session.execute(select(col(model.id)).where(func.lower(model.name) == lowered)).scalars().all()
         if not matches:
-            matches = session.execute(select(model.id).where(func.lower(model.name).like(f"{lowered}%"))).scalars().all()
+            matches = session.execute(select(col(model.id)).where(func.lower(model.name).like(f"{lowered}%"))).scalars().all()
         ids.extend(matches)
     return tuple(dict.fromkeys(ids))
 
@@ -86,9 +86,9 @@ def _server_ids(session: Session, text: str) -> tuple[int, ...]:
 def _customer_filter(session: Session, service_filter: ServiceFilter, text: str) -> ServiceFilter:
     value = text.strip()
     if parse.looks_like_id(value):
-        return replace(service_filter, customer_ids=service_filter.customer_ids + (int(value),))
+        return replace(service_filter, customer_ids=(*service_filter.customer_ids, int(value)))
     if "@" in value:
-        ids = session.execute(select(Customer.id).where(or_(Customer.email == value.lower()))).scalars().all()
+        ids = session.execute(select(col(Customer.id)).where(or_(col(Customer.email) == value.lower()))).scalars().all()
         if not ids:
             return replace(service_filter, matches_nothing=True)
         return replace(service_filter, customer_ids=service_filter.customer_ids + tuple(ids))

@@ -174,7 +174,7 @@ def _already_claimed(db: Database, job_id: int, worker: str) -> tuple[Job, Servi
     the database three more times (a bulk run does this per job)."""
     with db.read() as session:
         found = session.exec(
-            select(Job, Service, Customer, Product, Server)
+            select(Job, Service, Customer, Product, Server)  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most four columns
             .join(Service, Service.id == Job.service_id)
             .join(Customer, Customer.id == Service.customer_id)
             .outerjoin(Product, Product.id == Service.product_id)
@@ -238,7 +238,7 @@ def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) ->
         return
     session.execute(
         update(BulkItem)
-        .where(BulkItem.run_id == job.bulk_run_id, BulkItem.service_id == job.service_id)
+        .where(col(BulkItem.run_id) == job.bulk_run_id, col(BulkItem.service_id) == job.service_id)
         .values(outcome=outcome, message=message, updated_at=clock.now())
     )
 
@@ -283,15 +283,15 @@ class LeaseKeeper:
             for job_id, attempt in held.items():
                 result = session.execute(
                     update(Job)
-                    .where(Job.id == job_id, Job.worker == self.worker, Job.attempts == attempt, Job.status == "running")  # type: ignore[arg-type]
+                    .where(col(Job.id) == job_id, col(Job.worker) == self.worker, col(Job.attempts) == attempt, col(Job.status) == "running")
                     .values(lease_until=until)
                 )
-                renewed += result.rowcount or 0  # type: ignore[attr-defined]
+                renewed += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result
             return renewed
 
         try:
             return self.db.transaction(work)
-        except Exception:  # noqa: BLE001 - a failed renewal is tried again at the next tick
+        except Exception:  # a failed renewal is tried again at the next tick
             log.exception("renewing the leases of %s failed", self.worker)
             return 0
 
@@ -342,7 +342,7 @@ def _call(db: Database, job_id: int, worker: str, keeper: LeaseKeeper) -> _Calle
         return _Called(job_id, result, None, worker, job.attempts)
     except ModuleError as error:
         return _Called(job_id, None, error, worker, job.attempts)
-    except Exception as error:  # noqa: BLE001 - a module bug must not kill the run; keep it as the job's error
+    except Exception as error:  # a module bug must not kill the run; keep it as the job's error
         log.exception("job %s: module %s raised", job.id, module.name)
         return _Called(job_id, None, ModuleError(f"{module.name}: unexpected error: {type(error).__name__}: {error}", retryable=False), worker, job.attempts)
     finally:
@@ -541,7 +541,7 @@ def run_jobs(
         return []
     owner = worker or worker_id()
     with db.read() as session:
-        servers = dict(session.exec(select(Job.id, Job.server_id).where(Job.id.in_(ids))).all())  # type: ignore[union-attr]
+        servers = dict(session.exec(select(col(Job.id), col(Job.server_id)).where(col(Job.id).in_(ids))).all())
     limits: dict[int | None, threading.Semaphore] = {}
     lock = threading.Lock()
     ended: queue.Queue[_Called | None] = queue.Queue()
@@ -600,7 +600,7 @@ def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
     now = clock.now()
 
     def work(session: Session) -> list[int]:
-        query = select(Job).where(_due(now)).order_by(Job.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+        query = select(Job).where(_due(now)).order_by(col(Job.id)).limit(limit).with_for_update(skip_locked=True)
         claimed = []
         for job in session.exec(query).all():
             if job.status == "running" and job.attempts >= job.max_attempts:
@@ -618,8 +618,8 @@ def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
     """Queued jobs whose time has come, and running jobs whose worker died (lease ran out)."""
     now = clock.now()
     with db.read() as session:
-        query = select(Job.id).where(_due(now)).order_by(Job.id).limit(limit)
-        return list(session.exec(query).all())
+        query = select(col(Job.id)).where(_due(now)).order_by(col(Job.id)).limit(limit)
+        return list(session.exec(query).all())  # type: ignore[arg-type]  # a stored row's primary key is never None
 
 
 def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100, before: int | None = None) -> list[Job]:
@@ -631,7 +631,7 @@ def list_jobs(session: Session, *, status: str | None = None, service_id: int | 
         query = query.where(Job.status == status)
     if service_id:
         query = query.where(Job.service_id == service_id)
-    return list(session.exec(query.order_by(Job.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+    return list(session.exec(query.order_by(col(Job.id).desc()).limit(limit)).all())
 
 
 def get_job(session: Session, job_id: int) -> Job:

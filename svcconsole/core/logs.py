@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -85,10 +86,10 @@ class RedactingFilter(logging.Filter):
 class _PrivateRotatingFileHandler(RotatingFileHandler):
     """Opens each log file (rotated ones too) readable by its owner only."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.chmod(self.baseFilename, 0o600)
-        return os.fdopen(fd, self.mode.replace("w", "a") if "b" not in self.mode else self.mode, encoding=self.encoding)
+        return os.fdopen(fd, self.mode.replace("w", "a") if "b" not in self.mode else self.mode, encoding=self.encoding)  # type: ignore[return-value]  # a text mode; typeshed cannot tell from a computed mode string
 
 
 LOG_FILE_ENV = "SVCCONSOLE_LOG_FILE"

@@ -35,7 +35,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, leases
 from svcconsole.core import settings as settings_module
@@ -189,7 +189,7 @@ def _mark_sent(db: Database, notification_id: int) -> bool:
             .where(Notification.id == notification_id, Notification.status == SENDING)  # type: ignore[arg-type]
             .values(status="sent", sent_at=clock.now(), attempts=Notification.attempts + 1, last_error=None)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result
 
     return db.transaction(work)
 
@@ -344,4 +344,4 @@ def list_notifications(session: Session, *, status: str | None = None, limit: in
         query = query.where(Notification.id < before)  # type: ignore[operator]
     if status:
         query = query.where(Notification.status == status)
-    return list(session.exec(query.order_by(Notification.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+    return list(session.exec(query.order_by(col(Notification.id).desc()).limit(limit)).all())

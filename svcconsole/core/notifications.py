@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, cycles
 from svcconsole.core import settings as settings_module
@@ -92,7 +92,7 @@ def in_days(days: int) -> str:
     return f"in {days} days"
 
 
-class _Blank(dict):  # type: ignore[type-arg]
+class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "-"
 
@@ -255,10 +255,10 @@ def drop_queued(session: Session, template: str, key_prefix: str, why: str) -> i
     result = session.execute(
         update(Notification)
         .where(
-            Notification.status == "queued",  # type: ignore[arg-type]
-            Notification.template == template,  # type: ignore[arg-type]
-            Notification.dedupe_key.startswith(key_prefix, autoescape=True),  # type: ignore[union-attr]
+            col(Notification.status) == "queued",
+            col(Notification.template) == template,
+            col(Notification.dedupe_key).startswith(key_prefix, autoescape=True),
         )
         .values(status="dropped", last_error=why[:2000])
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from svcconsole.core.clock import as_utc
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput
-from svcconsole.store.queries import MAX_ID
+from svcconsole.store.queries import MAX_ID as MAX_ID
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("9999999999.99")

@@ -40,6 +40,7 @@ class DatabaseTokenBucket:
         if bucket is None:
             self._create(session, now)
             bucket = self._locked(session)
+            assert bucket is not None
         elapsed = max((now - bucket.updated_at).total_seconds(), 0.0)
         tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate) - 1.0
         bucket.tokens, bucket.updated_at = tokens, now
@@ -53,7 +54,7 @@ class DatabaseTokenBucket:
         """Insert the bucket full unless another worker just did (workers start together)."""
         dialect = postgresql if self.db.is_postgresql else sqlite
         row = {"key": self.key, "tokens": float(self.burst), "updated_at": now}
-        session.execute(dialect.insert(RateBucket.__table__).values(**row).on_conflict_do_nothing(index_elements=["key"]))  # type: ignore[attr-defined]
+        session.execute(dialect.insert(RateBucket.__table__).values(**row).on_conflict_do_nothing(index_elements=["key"]))  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
 
     def acquire(self) -> float:
         """Take one token, sleeping until it is available; returns the seconds waited."""

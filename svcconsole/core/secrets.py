@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import overload
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -70,6 +71,10 @@ def _cipher() -> Fernet:
     return _fernet
 
 
+@overload
+def encrypt(plaintext: str) -> str: ...
+@overload
+def encrypt(plaintext: None) -> None: ...
 def encrypt(plaintext: str | None) -> str | None:
     if plaintext is None or plaintext == "":
         return plaintext

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
-from contextlib import contextmanager
 import random
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Index, func, select, text
 from sqlmodel import Session
@@ -155,7 +156,7 @@ def _catalog(session: Session) -> tuple[list[Product], dict[int, list[ProductPri
         session.add(product)
         session.flush()
         for cycle, amount in spec["prices"].items():
-            session.add(ProductPrice(product_id=product.id, billing_cycle=cycle, price=Decimal(amount), currency="EUR"))
+            session.add(ProductPrice(product_id=product.id or 0, billing_cycle=cycle, price=Decimal(amount), currency="EUR"))
         products[spec["name"]] = product
     for spec in CATALOG:
         product = products[spec["name"]]
@@ -267,7 +268,7 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
                 key, value = "max_renewals_in_current_week", "2"
             meta_rows.append((service_id, key, value))
         if renewals and expires is not None and rng.random() < 0.2:
-            start = T(cycles.shift(expires.replace(tzinfo=UTC), cycle, -1, expires.day, UTC).replace(tzinfo=None))
+            start = T(cycles.shift(expires.replace(tzinfo=UTC), cycle, -1, expires.day, ZoneInfo("UTC")).replace(tzinfo=None))
             renewal_rows.append((renewal_id, service_id, start, expires_text, cycle, 1, stored_amount, None, start, SYSTEM.name))
             renewal_id += 1
         if with_activity:
@@ -304,6 +305,8 @@ def _start_producer(sqlite: bool, plan: _Plan, services: int, random_seed: int, 
     """Rows are built beside the writer: in a child process for large runs (a second core,
     not a thread sharing this interpreter), in a thread for small ones."""
     args = (sqlite, plan, services, random_seed, now)
+    out: Any
+    worker: Any
     if services >= PROCESS_THRESHOLD:
         context = multiprocessing.get_context("spawn")
         out = context.Queue(maxsize=4)
@@ -316,7 +319,7 @@ def _start_producer(sqlite: bool, plan: _Plan, services: int, random_seed: int, 
 
 
 def _secondary_indexes() -> list[Index]:
-    return [index for index in Service.__table__.indexes if not index.unique]  # type: ignore[attr-defined]
+    return [index for index in Service.__table__.indexes if not index.unique]  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
 
 
 @contextmanager
@@ -329,6 +332,7 @@ def _bulk_session(db: Database) -> Iterator[Session]:
         return
     with db.engine.connect() as connection:
         raw = connection.connection.dbapi_connection
+        assert raw is not None
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.execution_options(sqlite_begin="IMMEDIATE").begin():
@@ -385,8 +389,8 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
         rebuild = plan.first_service == 1 and services >= 50_000
         connection = session.connection()
         if rebuild:
-            for index in _secondary_indexes():
-                index.drop(connection)
+            for secondary in _secondary_indexes():
+                secondary.drop(connection)
             if db.is_sqlite:
                 search.drop_sqlite_triggers(connection)
             else:
@@ -400,8 +404,8 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
         if rebuild:
             if db.is_postgresql:
                 session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-            for index in _secondary_indexes():
-                index.create(connection)
+            for secondary in _secondary_indexes():
+                secondary.create(connection)
             if db.is_sqlite:
                 search.rebuild_sqlite_index(connection)
             else:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func as sa_func
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from svcconsole.core import activity, clock, cycles, notifications, parse
 from svcconsole.core import settings as settings_module
@@ -343,7 +343,7 @@ def renewal_limit_reached(session: Session, service: Service, cycles_wanted: int
     done = service.renewals or 0
     if service.max_renewals is not None and done + cycles_wanted > service.max_renewals:
         return f"limit max_renewals={service.max_renewals} reached ({done} renewals so far)"
-    meta = {row.key: row.value for row in session.exec(select(ServiceMeta).where(ServiceMeta.service_id == service.id, ServiceMeta.key.in_(RENEWAL_LIMIT_KEYS))).all()}  # type: ignore[attr-defined]
+    meta = {row.key: row.value for row in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id) == service.id, col(ServiceMeta.key).in_(RENEWAL_LIMIT_KEYS))).all()}
     if "max_renewals" in meta:
         limit = _meta_int(meta["max_renewals"])
         if limit is not None and done + cycles_wanted > limit:
@@ -781,7 +781,7 @@ def perform_many(session: Session, actor: Actor, action: str, service_ids: Seque
     if action not in BATCHED_ACTIONS:
         raise ValueError(f"{action} is not a batched action")
     require_action(actor, action)
-    query = _scoped(select(Service).where(Service.id.in_(service_ids)), actor.customer_id if actor.is_client else None)  # type: ignore[union-attr]
+    query = _scoped(select(Service).where(col(Service.id).in_(service_ids)), actor.customer_id if actor.is_client else None)
     found = {service.id: service for service in session.exec(query.with_for_update()).all()}
     results: dict[int, Outcome | SvcError] = {}
     with activity.batched(session):
@@ -1289,7 +1289,7 @@ def meta_unset(session: Session, actor: Actor, service_id: int, key: str) -> Non
 
 
 def options_of(session: Session, service_id: int) -> list[ServiceOption]:
-    return list(session.exec(select(ServiceOption).where(ServiceOption.service_id == service_id).order_by(ServiceOption.id)).all())
+    return list(session.exec(select(ServiceOption).where(col(ServiceOption.service_id) == service_id).order_by(col(ServiceOption.id))).all())
 
 
 def option_add(session: Session, actor: Actor, service_id: int, *, name: str, value: str | None = None, quantity: str | int = 1, price: str = "0", expires: str | None = None) -> ServiceOption:
@@ -1361,7 +1361,7 @@ def option_remove(session: Session, actor: Actor, service_id: int, option_id: in
 
 
 def renewals_of(session: Session, service_id: int) -> list[Renewal]:
-    return list(session.exec(select(Renewal).where(Renewal.service_id == service_id).order_by(Renewal.id.desc())).all())  # type: ignore[union-attr]
+    return list(session.exec(select(Renewal).where(col(Renewal.service_id) == service_id).order_by(col(Renewal.id).desc())).all())
 
 
 def ensure_not_client_hidden(service: Service) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -55,10 +56,10 @@ class Role(Enum):
         return self.name.lower()
 
     @classmethod
-    def from_label(cls, label: str) -> "Role":
+    def from_label(cls, label: str) -> Role:
         return cls[label.upper()]
 
-    def allows(self, needed: "Role") -> bool:
+    def allows(self, needed: Role) -> bool:
         return self.value >= needed.value
 
 
@@ -116,7 +117,7 @@ class ActionRule:
         return " ".join(parts)
 
 
-def _rule(*args, **kwargs) -> ActionRule:  # type: ignore[no-untyped-def]
+def _rule(*args: Any, **kwargs: Any) -> ActionRule:
     return ActionRule(*args, **kwargs)
 
 

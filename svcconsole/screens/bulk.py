@@ -50,8 +50,8 @@ class BulkRunScreen(ModalScreen[bool]):
         self.shown: dict[str, int] = {}
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="bulk-run"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rich.table import Table
 from rich.text import Text
 from sqlmodel import col, select
 from textual import on, work
@@ -70,7 +71,7 @@ def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
     """The service's renewal lines on invoices still to be paid, with the invoice status."""
     query = (
         select(InvoiceLine, Invoice.status)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
         .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == billing.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
         .where(col(Invoice.status).in_(billing.OPEN_STATUSES))
         .order_by(col(InvoiceLine.id))
@@ -87,7 +88,7 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
     customer = session.get(Customer, service.customer_id)
     upgrades = billing.upgrades_of(session, service_id)
     named = {upgrade.to_product_id for upgrade in upgrades} | {upgrade.from_product_id for upgrade in upgrades if upgrade.from_product_id}
-    jobs = list(session.exec(select(Job).where(Job.service_id == service_id).order_by(Job.id.desc()).limit(20)).all())  # type: ignore[union-attr]
+    jobs = list(session.exec(select(Job).where(col(Job.service_id) == service_id).order_by(col(Job.id).desc()).limit(20)).all())
     module = get_module(service.type) if is_module(service.type) else None
     return ServiceDetail(
         service=service,
@@ -151,8 +152,8 @@ class DetailScreen(TabbedDetail):
         self.detail: ServiceDetail | None = None
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def header_placeholder(self) -> Text:
         return Text(f"service {self.service_id}: loading…")

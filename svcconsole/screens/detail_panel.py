@@ -36,9 +36,7 @@ POWER_SETTLE_SECONDS = 2.0
 
 def one_line(error: BaseException) -> str:
     """An exception as the one line the tab shows: a module's or core's message, else its type and text."""
-    if isinstance(error, ModuleError):
-        text = error.message
-    elif isinstance(error, SvcError):
+    if isinstance(error, (ModuleError, SvcError)):
         text = error.message
     else:
         text = f"{type(error).__name__}: {error}"
@@ -80,8 +78,8 @@ class PanelView(Vertical):
         self._shown = 0
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="panel-body"):

@@ -57,8 +57,8 @@ class UpgradeView(Vertical):
         self.currency = ""
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         yield Static(id="upgrade-title")

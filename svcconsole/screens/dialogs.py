@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -88,8 +87,8 @@ class ActionDialog(DialogFrame[ActionRequest]):
         self.renew_mode = renew_mode
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     @property
     def confirmation_word(self) -> str:
@@ -213,7 +212,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         found = self.query(selector)
         if not found:
             return None
-        widget = found.first()
+        widget: Any = found.first()
         return widget.value
 
     def answer(self) -> ActionRequest:

@@ -81,8 +81,8 @@ class EditScreen(Screen[None]):
         self.original: dict[str, str] = {}
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Edit service {self.service_id}", style="bold"), id="edit-title")
@@ -135,7 +135,7 @@ class EditScreen(Screen[None]):
         self.query_one("#field-type", Select).set_options([(name, name) for name in types])
         for key, value in self.original.items():
             widget = self.query_one(f"#field-{key}")
-            widget.value = value  # type: ignore[attr-defined]
+            widget.value = value  # type: ignore[attr-defined]  # every edit field is an Input or a Select, both with .value
         self.query_one("#edit-title", Static).update(Text(f"Edit service {service.id} {render.plain(service.name)!r} (version {service.version})", style="bold"))
         self.query_one("#field-name", Input).focus()
 
@@ -143,7 +143,7 @@ class EditScreen(Screen[None]):
         """The fields whose text differs from what was loaded."""
         result: dict[str, str | None] = {}
         for key, before in self.original.items():
-            value = str(self.query_one(f"#field-{key}").value)  # type: ignore[attr-defined]
+            value = str(self.query_one(f"#field-{key}").value)  # type: ignore[attr-defined]  # every edit field is an Input or a Select, both with .value
             if value != before:
                 result[key] = value
         return result

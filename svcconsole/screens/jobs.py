@@ -35,8 +35,8 @@ class JobsScreen(Screen[None]):
         self.status_filter: str | None = None
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         yield Static(id="jobs-title")

@@ -34,9 +34,9 @@ from svcconsole.store import queries
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 from svcconsole.widgets.footer import ContextFooter
+from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
-from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
@@ -104,8 +104,8 @@ class ServiceListScreen(Screen[None]):
         self._footer_state: tuple[object, ...] = ()
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         with Vertical(id="services"):
@@ -258,7 +258,7 @@ class ServiceListScreen(Screen[None]):
         window_generation = window.configure(combined, sort)
         window.load(0, rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
-        if keep_position and window.total is None and not cancelled():
+        if total is not None and window.total is None and not cancelled():
             window.set_total(total, window_generation)
             window.load(max(around - rows, 0), around + rows, generation=window_generation, cancelled=cancelled)
         if cancelled():
@@ -416,7 +416,7 @@ class ServiceListScreen(Screen[None]):
     def action_open_service(self) -> None:
         row = self.table.current_row()
         if row is not None:
-            self.app.open_service(row.id)  # type: ignore[attr-defined]
+            self.console_app.open_service(row.id)
 
     @on(ServiceTable.RowChosen)
     def _row_chosen(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from sqlmodel import select
+from sqlmodel import col, select
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -80,8 +80,8 @@ class WizardScreen(Screen[None]):
         self.servers: list[tuple[int, str, str]] = []
 
     @property
-    def console_app(self) -> "ConsoleApp":
-        return self.app  # type: ignore[return-value]
+    def console_app(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
         yield Static(Text("New service: step 1 of 2", style="bold"), id="wizard-title")
@@ -133,7 +133,7 @@ class WizardScreen(Screen[None]):
     def _load_catalog(self) -> None:
         with self.console_app.db.read() as session:
             products = [(product.id or 0, product.name, product.type) for product in session.exec(select(Product).order_by(Product.name)).all()]
-            servers = [(server.id or 0, server.name, server.module) for server in session.exec(select(Server).where(Server.enabled == True).order_by(Server.name)).all()]  # noqa: E712
+            servers = [(server.id or 0, server.name, server.module) for server in session.exec(select(Server).where(col(Server.enabled)).order_by(Server.name)).all()]
         self.post_message(CatalogLoaded(products, servers))
 
     @on(CatalogLoaded)

@@ -14,14 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.store import queries
 from svcconsole.store.engine import Database
+from svcconsole.store.invoices import invoice_totals
 from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
-from svcconsole.store.invoices import invoice_totals
 
 DELETED = "deleted"
 
@@ -60,7 +60,7 @@ class CustomerScope:
 
     def visible(self) -> list[ColumnElement[bool]]:
         """The conditions every service row the customer sees meets."""
-        return [Service.customer_id == self.customer_id, Service.status != DELETED]
+        return [col(Service.customer_id) == self.customer_id, col(Service.status) != DELETED]
 
     def services_filter(self, service_filter: ServiceFilter | None = None) -> ServiceFilter:
         """`service_filter` (or no filter) narrowed to this customer, deleted services excluded."""
@@ -76,7 +76,7 @@ class CustomerScope:
 
     def service(self, session: Session, service_id: int, *, for_update: bool = False) -> Service | None:
         """The service if this customer may see it; None otherwise (as for an unknown id)."""
-        query = select(Service).where(Service.id == service_id, *self.visible())
+        query = select(Service).where(col(Service.id) == service_id, *self.visible())
         if for_update:
             query = query.with_for_update()
         return session.execute(query).scalars().first()
@@ -88,13 +88,13 @@ class CustomerScope:
     def counts_by_status(self, session: Session, service_filter: ServiceFilter | None = None) -> dict[str, int]:
         """How many of the customer's services match the filter, by status (its statuses ignored)."""
         base = replace(self.services_filter(service_filter), statuses=())
-        query = queries.filtered(select(Service.status, func.count()).select_from(Service), base).where(*self.visible()).group_by(Service.status)
+        query = queries.filtered(select(col(Service.status), func.count()).select_from(Service), base).where(*self.visible()).group_by(col(Service.status))
         return {status: total for status, total in session.execute(query).all()}
 
     def page(self, session: Session, service_filter: ServiceFilter | None = None, sort: Sort = Sort(), *, limit: int = 50) -> list[Any]:
         return queries.page(session, self.services_filter(service_filter), sort, limit=limit)
 
-    def window(self, db: Database, *, page_size: int = 100) -> "ScopedServiceWindow":
+    def window(self, db: Database, *, page_size: int = 100) -> ScopedServiceWindow:
         """A list window that keeps this scope whatever filter it is configured with."""
         return ScopedServiceWindow(db, self, page_size=page_size)
 
@@ -102,16 +102,16 @@ class CustomerScope:
         """The services in `statuses`, soonest expiry first, with the price of one renewal (options included)."""
         options = (
             select(func.coalesce(func.sum(ServiceOption.price * ServiceOption.quantity), 0))
-            .where(ServiceOption.service_id == Service.id)
+            .where(col(ServiceOption.service_id) == col(Service.id))
             .scalar_subquery()
         )
         query = (
             select(
-                Service.id, Service.name, Service.status, Service.billing_cycle, Service.expires_at, Service.suspended_at,
-                Service.auto_renew, Service.currency, Service.price, options,
+                col(Service.id), col(Service.name), col(Service.status), col(Service.billing_cycle), col(Service.expires_at), col(Service.suspended_at),
+                col(Service.auto_renew), col(Service.currency), col(Service.price), options,
             )
-            .where(*self.visible(), Service.status.in_(list(statuses)))  # type: ignore[attr-defined]
-            .order_by(Service.expires_at.is_(None), Service.expires_at, Service.id)  # type: ignore[union-attr]
+            .where(*self.visible(), col(Service.status).in_(list(statuses)))
+            .order_by(col(Service.expires_at).is_(None), col(Service.expires_at), col(Service.id))
             .limit(limit)
         )
         return [
@@ -123,7 +123,7 @@ class CustomerScope:
         ]
 
     def count_in(self, session: Session, statuses: Sequence[str]) -> int:
-        query = select(func.count()).select_from(Service).where(*self.visible(), Service.status.in_(list(statuses)))  # type: ignore[attr-defined]
+        query = select(func.count()).select_from(Service).where(*self.visible(), col(Service.status).in_(list(statuses)))
         return session.execute(query).scalar_one()
 
     # ------------------------------------------------------------------ a service's satellites
@@ -131,18 +131,18 @@ class CustomerScope:
     def renewals(self, session: Session, service_id: int) -> list[Renewal]:
         query = (
             select(Renewal)
-            .join(Service, Service.id == Renewal.service_id)  # type: ignore[arg-type]
-            .where(Renewal.service_id == service_id, *self.visible())
-            .order_by(Renewal.id.desc())  # type: ignore[union-attr]
+            .join(Service, col(Service.id) == col(Renewal.service_id))
+            .where(col(Renewal.service_id) == service_id, *self.visible())
+            .order_by(col(Renewal.id).desc())
         )
         return list(session.execute(query).scalars().all())
 
     def options(self, session: Session, service_id: int) -> list[ServiceOption]:
         query = (
             select(ServiceOption)
-            .join(Service, Service.id == ServiceOption.service_id)  # type: ignore[arg-type]
-            .where(ServiceOption.service_id == service_id, *self.visible())
-            .order_by(ServiceOption.id)  # type: ignore[arg-type]
+            .join(Service, col(Service.id) == col(ServiceOption.service_id))
+            .where(col(ServiceOption.service_id) == service_id, *self.visible())
+            .order_by(col(ServiceOption.id))
         )
         return list(session.execute(query).scalars().all())
 
@@ -150,20 +150,20 @@ class CustomerScope:
         """The service's activity rows of the given actions, newest first, paged by id."""
         query = (
             select(Activity)
-            .join(Service, Service.id == Activity.service_id)  # type: ignore[arg-type]
-            .where(Activity.service_id == service_id, Activity.action.in_(list(actions)), *self.visible())  # type: ignore[attr-defined]
+            .join(Service, col(Service.id) == col(Activity.service_id))
+            .where(col(Activity.service_id) == service_id, col(Activity.action).in_(list(actions)), *self.visible())
         )
         if before_id is not None:
-            query = query.where(Activity.id < before_id)  # type: ignore[operator]
-        query = query.order_by(Activity.id.desc()).limit(limit)  # type: ignore[union-attr]
+            query = query.where(col(Activity.id) < before_id)
+        query = query.order_by(col(Activity.id).desc()).limit(limit)
         return list(session.execute(query).scalars().all())
 
     def last_activity(self, session: Session, service_id: int, action: str) -> Activity | None:
         query = (
             select(Activity)
-            .join(Service, Service.id == Activity.service_id)  # type: ignore[arg-type]
-            .where(Activity.service_id == service_id, Activity.action == action, *self.visible())
-            .order_by(Activity.id.desc())  # type: ignore[union-attr]
+            .join(Service, col(Service.id) == col(Activity.service_id))
+            .where(col(Activity.service_id) == service_id, col(Activity.action) == action, *self.visible())
+            .order_by(col(Activity.id).desc())
             .limit(1)
         )
         return session.execute(query).scalars().first()
@@ -176,8 +176,8 @@ class CustomerScope:
         query = (
             select(Invoice, totals.c.total, totals.c.line_count)
             .outerjoin(totals, totals.c.invoice_id == Invoice.id)
-            .where(Invoice.customer_id == self.customer_id, Invoice.status.in_(list(statuses)))  # type: ignore[attr-defined]
-            .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+            .where(col(Invoice.customer_id) == self.customer_id, col(Invoice.status).in_(list(statuses)))
+            .order_by(col(Invoice.id).desc())
             .limit(limit)
         )
         return [
@@ -188,9 +188,9 @@ class CustomerScope:
     def invoice_lines(self, session: Session, invoice_id: int) -> list[InvoiceLine]:
         query = (
             select(InvoiceLine)
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
-            .where(InvoiceLine.invoice_id == invoice_id, Invoice.customer_id == self.customer_id)
-            .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+            .where(col(InvoiceLine.invoice_id) == invoice_id, col(Invoice.customer_id) == self.customer_id)
+            .order_by(col(InvoiceLine.id))
         )
         return list(session.execute(query).scalars().all())
 
@@ -198,8 +198,8 @@ class CustomerScope:
         """The customer's newest invoice in `status` and `currency` (a renewal can be added to it)."""
         query = (
             select(Invoice)
-            .where(Invoice.customer_id == self.customer_id, Invoice.status == status, Invoice.currency == currency)
-            .order_by(Invoice.id.desc())  # type: ignore[union-attr]
+            .where(col(Invoice.customer_id) == self.customer_id, col(Invoice.status) == status, col(Invoice.currency) == currency)
+            .order_by(col(Invoice.id).desc())
             .limit(1)
         )
         return session.execute(query).scalars().first()
@@ -208,15 +208,15 @@ class CustomerScope:
         """A renewal line of one of the customer's invoices for the period starting at `period_start`."""
         query = (
             select(InvoiceLine)
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
             .where(
-                Invoice.customer_id == self.customer_id,
-                Invoice.status.in_(list(statuses)),  # type: ignore[attr-defined]
-                InvoiceLine.service_id == service_id,
-                InvoiceLine.kind == "renewal",
+                col(Invoice.customer_id) == self.customer_id,
+                col(Invoice.status).in_(list(statuses)),
+                col(InvoiceLine.service_id) == service_id,
+                col(InvoiceLine.kind) == "renewal",
                 InvoiceLine.period_start == period_start,
             )
-            .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+            .order_by(col(InvoiceLine.id))
         )
         return session.execute(query).scalars().first()
 

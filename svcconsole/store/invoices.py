@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Subquery, func, select
+from sqlmodel import col
 
 from svcconsole.store.models import InvoiceLine
 
@@ -11,10 +12,10 @@ def invoice_totals() -> Subquery:
     """Each invoice's total and line count, computed in the database (join on `invoice_id`)."""
     return (
         select(
-            InvoiceLine.invoice_id.label("invoice_id"),  # type: ignore[attr-defined]
+            col(InvoiceLine.invoice_id).label("invoice_id"),
             func.coalesce(func.sum(InvoiceLine.amount), 0).label("total"),
-            func.count(InvoiceLine.id).label("line_count"),  # type: ignore[arg-type]
+            func.count(col(InvoiceLine.id)).label("line_count"),
         )
-        .group_by(InvoiceLine.invoice_id)
+        .group_by(col(InvoiceLine.invoice_id))
         .subquery()
     )

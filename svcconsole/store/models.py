@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -40,10 +40,10 @@ class Customer(SQLModel, table=True):
 
     __tablename__ = "customer"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, index=True)
     email: str = Field(max_length=320, unique=True)
-    company: Optional[str] = Field(default=None, max_length=200)
+    company: str | None = Field(default=None, max_length=200)
     created_at: datetime
 
 
@@ -52,13 +52,13 @@ class Product(SQLModel, table=True):
 
     __tablename__ = "product"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     type: str = Field(max_length=50)
-    config: dict = json_field()
-    max_renewals: Optional[int] = None
+    config: dict[str, Any] = json_field()
+    max_renewals: int | None = None
     allow_customer_cancel: bool = True
-    upgrade_targets: list = json_field(list)
+    upgrade_targets: list[Any] = json_field(list)
     created_at: datetime
 
 
@@ -68,7 +68,7 @@ class ProductPrice(SQLModel, table=True):
     __tablename__ = "product_price"
     __table_args__ = (UniqueConstraint("product_id", "billing_cycle"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="product.id", ondelete="CASCADE")
     billing_cycle: str = Field(max_length=20)
     price: Decimal = money_field()
@@ -81,15 +81,15 @@ class Server(SQLModel, table=True):
 
     __tablename__ = "server"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     module: str = Field(max_length=50)
     url: str = Field(max_length=500)
-    credentials: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    node: Optional[str] = Field(default=None, max_length=200)
-    capacity: Optional[int] = None
+    credentials: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    node: str | None = Field(default=None, max_length=200)
+    capacity: int | None = None
     enabled: bool = True
-    config: dict = json_field()
+    config: dict[str, Any] = json_field()
     created_at: datetime
 
 
@@ -107,45 +107,45 @@ class Service(SQLModel, table=True):
         Index("ix_service_cancel_at", "cancel_at"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     uuid: str = Field(max_length=36, unique=True)
     customer_id: int = Field(foreign_key="customer.id")
     customer_name: str = Field(max_length=200)
-    product_id: Optional[int] = Field(default=None, foreign_key="product.id")
-    product_name: Optional[str] = Field(default=None, max_length=200)
-    server_id: Optional[int] = Field(default=None, foreign_key="server.id")
-    server_name: Optional[str] = Field(default=None, max_length=200)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    product_name: str | None = Field(default=None, max_length=200)
+    server_id: int | None = Field(default=None, foreign_key="server.id")
+    server_name: str | None = Field(default=None, max_length=200)
     type: str = Field(max_length=50)
     name: str = Field(max_length=200)
-    description: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    notes: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(max_length=20)
-    suspend_kind: Optional[str] = Field(default=None, max_length=20)
-    suspend_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    suspended_at: Optional[datetime] = None
+    suspend_kind: str | None = Field(default=None, max_length=20)
+    suspend_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    suspended_at: datetime | None = None
     billing_cycle: str = Field(max_length=20)
-    anchor_day: Optional[int] = None
+    anchor_day: int | None = None
     price: Decimal = money_field()
     initial_price: Decimal = money_field()
     currency: str = Field(max_length=3)
     created_at: datetime
-    expires_at: Optional[datetime] = None
+    expires_at: datetime | None = None
     auto_renew: bool = True
     renewals: int = 0
-    max_renewals: Optional[int] = None
-    cancel_mode: Optional[str] = Field(default=None, max_length=20)
-    cancel_at: Optional[datetime] = None
-    cancel_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    cancelled_at: Optional[datetime] = None
-    terminated_at: Optional[datetime] = None
-    deleted_at: Optional[datetime] = None
-    external: dict = json_field()
+    max_renewals: int | None = None
+    cancel_mode: str | None = Field(default=None, max_length=20)
+    cancel_at: datetime | None = None
+    cancel_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    cancelled_at: datetime | None = None
+    terminated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    external: dict[str, Any] = json_field()
     delivery_attempts: int = 0
-    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    operation: Optional[str] = Field(default=None, max_length=20)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    operation: str | None = Field(default=None, max_length=20)
     version: int = 1
-    updated_at: Optional[datetime] = None
-    updated_by: Optional[str] = Field(default=None, max_length=320)
+    updated_at: datetime | None = None
+    updated_by: str | None = Field(default=None, max_length=320)
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
@@ -154,13 +154,13 @@ class ServiceOption(SQLModel, table=True):
 
     __tablename__ = "service_option"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="service.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=200)
-    value: Optional[str] = Field(default=None, max_length=500)
+    value: str | None = Field(default=None, max_length=500)
     quantity: int = 1
     price: Decimal = money_field()
-    expires_at: Optional[datetime] = None
+    expires_at: datetime | None = None
     created_at: datetime
 
 
@@ -180,14 +180,14 @@ class Renewal(SQLModel, table=True):
     __tablename__ = "renewal"
     __table_args__ = (Index("ix_renewal_service_renewed", "service_id", "renewed_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
-    period_start: Optional[datetime] = None
+    period_start: datetime | None = None
     period_end: datetime
     billing_cycle: str = Field(max_length=20)
     cycles: int = 1
     amount: Decimal = money_field()
-    invoice_id: Optional[int] = Field(default=None, foreign_key="invoice.id")
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     renewed_at: datetime
     actor: str = Field(max_length=320)
 
@@ -197,16 +197,16 @@ class Upgrade(SQLModel, table=True):
 
     __tablename__ = "upgrade"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="service.id", index=True, ondelete="CASCADE")
-    from_product_id: Optional[int] = Field(default=None, foreign_key="product.id")
+    from_product_id: int | None = Field(default=None, foreign_key="product.id")
     to_product_id: int = Field(foreign_key="product.id")
     mode: str = Field(max_length=20)
     amount: Decimal = money_field()
-    invoice_id: Optional[int] = Field(default=None, foreign_key="invoice.id")
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     status: str = Field(max_length=20)
     created_at: datetime
-    completed_at: Optional[datetime] = None
+    completed_at: datetime | None = None
 
 
 class Invoice(SQLModel, table=True):
@@ -215,14 +215,14 @@ class Invoice(SQLModel, table=True):
     __tablename__ = "invoice"
     __table_args__ = (Index("ix_invoice_customer_status", "customer_id", "status"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")
     status: str = Field(max_length=20)
     currency: str = Field(max_length=3)
-    due_at: Optional[datetime] = None
+    due_at: datetime | None = None
     created_at: datetime
-    paid_at: Optional[datetime] = None
-    cancelled_at: Optional[datetime] = None
+    paid_at: datetime | None = None
+    cancelled_at: datetime | None = None
 
 
 class InvoiceLine(SQLModel, table=True):
@@ -230,16 +230,16 @@ class InvoiceLine(SQLModel, table=True):
 
     __tablename__ = "invoice_line"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True, ondelete="CASCADE")
-    service_id: Optional[int] = Field(default=None, foreign_key="service.id", index=True)
+    service_id: int | None = Field(default=None, foreign_key="service.id", index=True)
     kind: str = Field(max_length=20)
     description: str = Field(max_length=500)
     amount: Decimal = money_field()
-    period_start: Optional[datetime] = None
-    period_end: Optional[datetime] = None
-    details: dict = json_field()
-    applied_at: Optional[datetime] = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    details: dict[str, Any] = json_field()
+    applied_at: datetime | None = None
 
 
 class Activity(SQLModel, table=True):
@@ -248,16 +248,16 @@ class Activity(SQLModel, table=True):
     __tablename__ = "activity"
     __table_args__ = (Index("ix_activity_service_id", "service_id", "id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    service_id: Optional[int] = Field(default=None, foreign_key="service.id", ondelete="CASCADE")
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int | None = Field(default=None, foreign_key="service.id", ondelete="CASCADE")
     at: datetime
     actor_kind: str = Field(max_length=10)
     actor: str = Field(max_length=320)
     action: str = Field(max_length=50)
-    from_status: Optional[str] = Field(default=None, max_length=20)
-    to_status: Optional[str] = Field(default=None, max_length=20)
-    reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    details: dict = json_field()
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    details: dict[str, Any] = json_field()
 
 
 class BulkRun(SQLModel, table=True):
@@ -265,14 +265,14 @@ class BulkRun(SQLModel, table=True):
 
     __tablename__ = "bulk_run"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     action: str = Field(max_length=50)
-    params: dict = json_field()
+    params: dict[str, Any] = json_field()
     selection_key: str = Field(max_length=64, index=True)
     actor: str = Field(max_length=320)
     total: int = 0
     started_at: datetime
-    finished_at: Optional[datetime] = None
+    finished_at: datetime | None = None
 
 
 class BulkItem(SQLModel, table=True):
@@ -284,12 +284,12 @@ class BulkItem(SQLModel, table=True):
         Index("ix_bulk_item_run_outcome", "run_id", "outcome"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="bulk_run.id", ondelete="CASCADE")
     service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
     outcome: str = Field(max_length=10, default="pending")
-    message: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    updated_at: Optional[datetime] = None
+    message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime | None = None
 
 
 class Job(SQLModel, table=True):
@@ -301,24 +301,24 @@ class Job(SQLModel, table=True):
         Index("ix_job_service", "service_id", "status"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
-    server_id: Optional[int] = Field(default=None, foreign_key="server.id")
+    server_id: int | None = Field(default=None, foreign_key="server.id")
     operation: str = Field(max_length=30)
     action: str = Field(max_length=30)
-    params: dict = json_field()
+    params: dict[str, Any] = json_field()
     status: str = Field(max_length=10)
     attempts: int = 0
     max_attempts: int = 5
-    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    next_attempt_at: Optional[datetime] = None
-    lease_until: Optional[datetime] = None
-    worker: Optional[str] = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    worker: str | None = Field(default=None, max_length=100)
     actor_kind: str = Field(max_length=10, default="admin")
     actor: str = Field(max_length=320)
     created_at: datetime
     updated_at: datetime
-    bulk_run_id: Optional[int] = Field(default=None, foreign_key="bulk_run.id", index=True)
+    bulk_run_id: int | None = Field(default=None, foreign_key="bulk_run.id", index=True)
 
 
 class Notification(SQLModel, table=True):
@@ -327,19 +327,19 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_status", "status", "id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    customer_id: Optional[int] = Field(default=None, foreign_key="customer.id")
-    service_id: Optional[int] = Field(default=None, foreign_key="service.id", ondelete="SET NULL")
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    service_id: int | None = Field(default=None, foreign_key="service.id", ondelete="SET NULL")
     to_address: str = Field(max_length=320)
     template: str = Field(max_length=50)
     subject: str = Field(max_length=500)
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=10)
     attempts: int = 0
-    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    dedupe_key: Optional[str] = Field(default=None, max_length=200, unique=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
     created_at: datetime
-    sent_at: Optional[datetime] = None
+    sent_at: datetime | None = None
 
 
 class Setting(SQLModel, table=True):

@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.store import search
 from svcconsole.store.models import Service
@@ -93,7 +93,7 @@ class ServiceFilter:
     matches_nothing: bool = False
     terms: tuple[str, ...] = field(default=(), compare=False)
 
-    def with_statuses(self, statuses: Sequence[str]) -> "ServiceFilter":
+    def with_statuses(self, statuses: Sequence[str]) -> ServiceFilter:
         return replace(self, statuses=tuple(statuses))
 
 
@@ -107,33 +107,33 @@ def conditions(service_filter: ServiceFilter) -> list[ColumnElement[bool]]:
     """The WHERE conditions of a filter."""
     where: list[ColumnElement[bool]] = []
     if service_filter.matches_nothing:
-        where.append(Service.id < 0)
+        where.append(col(Service.id) < 0)
     if service_filter.scope_customer_id is not None:
-        where.append(Service.customer_id == service_filter.scope_customer_id)
+        where.append(col(Service.customer_id) == service_filter.scope_customer_id)
     if service_filter.statuses:
-        where.append(Service.status.in_(service_filter.statuses))  # type: ignore[attr-defined]
+        where.append(col(Service.status).in_(service_filter.statuses))
         if not service_filter.include_deleted and DELETED in service_filter.statuses and service_filter.scope_customer_id is not None:
-            where.append(Service.status != DELETED)
+            where.append(col(Service.status) != DELETED)
     elif not service_filter.include_deleted:
-        where.append(Service.status != DELETED)
+        where.append(col(Service.status) != DELETED)
     if service_filter.product_ids:
-        where.append(Service.product_id.in_(service_filter.product_ids))  # type: ignore[union-attr]
+        where.append(col(Service.product_id).in_(service_filter.product_ids))
     if service_filter.server_ids:
-        where.append(Service.server_id.in_(service_filter.server_ids))  # type: ignore[union-attr]
+        where.append(col(Service.server_id).in_(service_filter.server_ids))
     if service_filter.customer_ids:
-        where.append(Service.customer_id.in_(service_filter.customer_ids))  # type: ignore[attr-defined]
+        where.append(col(Service.customer_id).in_(service_filter.customer_ids))
     if service_filter.cycles:
-        where.append(Service.billing_cycle.in_(service_filter.cycles))  # type: ignore[attr-defined]
+        where.append(col(Service.billing_cycle).in_(service_filter.cycles))
     if service_filter.types:
-        where.append(Service.type.in_(service_filter.types))  # type: ignore[attr-defined]
+        where.append(col(Service.type).in_(service_filter.types))
     if service_filter.ids:
-        where.append(Service.id.in_(service_filter.ids))  # type: ignore[union-attr]
+        where.append(col(Service.id).in_(service_filter.ids))
     if service_filter.customer_name:
         where.append(func.lower(Service.customer_name).like(_like_prefix(service_filter.customer_name.lower()), escape="\\"))
     if service_filter.expires_before is not None:
-        where.append(Service.expires_at < service_filter.expires_before)  # type: ignore[operator]
+        where.append(col(Service.expires_at) < service_filter.expires_before)
     if service_filter.expires_after is not None:
-        where.append(Service.expires_at > service_filter.expires_after)  # type: ignore[operator]
+        where.append(col(Service.expires_at) > service_filter.expires_after)
     if service_filter.search:
         where.append(search_condition(service_filter.search, service_filter.search_ids))
     return where
@@ -150,13 +150,16 @@ def search_condition(text: str, ids: tuple[int, ...] | None = None) -> ColumnEle
     condition scans `search_text`, which the list's ordered scan answers quickly for broad terms.
     """
     term = text.strip().lower()
-    match = Service.id.in_(ids) if ids is not None else Service.search_text.like(f"%{search.escape_like(term)}%", escape="\\")  # type: ignore[union-attr, attr-defined]
+    match = col(Service.id).in_(ids) if ids is not None else col(Service.search_text).like(f"%{search.escape_like(term)}%", escape="\\")
     if ID_TERM.fullmatch(term) and int(term) <= MAX_ID:
-        return or_(match, Service.id == int(term))
+        return or_(match, col(Service.id) == int(term))
     return match
 
 
-def filtered(query: Select[Any], service_filter: ServiceFilter) -> Select[Any]:
+AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
+
+
+def filtered(query: AnySelect, service_filter: ServiceFilter) -> AnySelect:
     where = conditions(service_filter)
     return query.where(and_(*where)) if where else query
 
@@ -174,7 +177,7 @@ def count_up_to(session: Session, service_filter: ServiceFilter, cap: int) -> in
 def counts_by_status(session: Session, service_filter: ServiceFilter) -> dict[str, int]:
     """How many services match the filter in each status (the filter's own statuses ignored)."""
     base = replace(service_filter, statuses=())
-    query = filtered(select(Service.status, func.count()).select_from(Service), base).group_by(Service.status)
+    query = filtered(select(col(Service.status), func.count()).select_from(Service), base).group_by(col(Service.status))
     return {status: total for status, total in session.execute(query).all()}
 
 
@@ -203,8 +206,8 @@ def page(
     if sort.column == "id":
         query = base
         if after is not None:
-            query = query.where(Service.id < after[1] if sort.descending else Service.id > after[1])
-        order = Service.id.desc() if sort.descending else Service.id.asc()  # type: ignore[union-attr]
+            query = query.where(col(Service.id) < after[1] if sort.descending else col(Service.id) > after[1])
+        order = col(Service.id).desc() if sort.descending else col(Service.id).asc()
         return list(session.execute(query.order_by(order).limit(limit)).all())
     rows: list[Any] = []
     after_value, after_id = after if after is not None else (None, None)
@@ -215,15 +218,15 @@ def page(
             key, position = tuple_(column, Service.id), tuple_(after_value, after_id)
             query = query.where(key < position if sort.descending else key > position)
         if sort.descending:
-            query = query.order_by(column.desc(), Service.id.desc())  # type: ignore[union-attr]
+            query = query.order_by(column.desc(), col(Service.id).desc())
         else:
-            query = query.order_by(column.asc(), Service.id.asc())  # type: ignore[union-attr]
+            query = query.order_by(column.asc(), col(Service.id).asc())
         rows = list(session.execute(query.limit(limit)).all())
     if len(rows) < limit:
         query = base.where(column.is_(None))
         if in_null_segment:
-            query = query.where(Service.id < after_id if sort.descending else Service.id > after_id)  # type: ignore[operator]
-        order = Service.id.desc() if sort.descending else Service.id.asc()  # type: ignore[union-attr]
+            query = query.where(col(Service.id) < after_id if sort.descending else col(Service.id) > after_id)
+        order = col(Service.id).desc() if sort.descending else col(Service.id).asc()
         rows += list(session.execute(query.order_by(order).limit(limit - len(rows))).all())
     return rows
 
@@ -236,7 +239,7 @@ def iter_ids(session: Session, service_filter: ServiceFilter, *, batch: int = 50
         size = batch if limit is None else min(batch, limit - produced)
         if size <= 0:
             return
-        query = filtered(select(Service.id), service_filter).where(Service.id > last).order_by(Service.id).limit(size)
+        query = filtered(select(col(Service.id)), service_filter).where(col(Service.id) > last).order_by(col(Service.id)).limit(size)
         ids = list(session.execute(query).scalars().all())
         if not ids:
             return
@@ -253,5 +256,5 @@ def missing_ids(session: Session, ids: Sequence[int]) -> list[int]:
     found: set[int] = set()
     for offset in range(0, len(wanted), 500):
         chunk = wanted[offset : offset + 500]
-        found.update(session.execute(select(Service.id).where(Service.id.in_(chunk))).scalars().all())  # type: ignore[union-attr]
+        found.update(session.execute(select(col(Service.id)).where(col(Service.id).in_(chunk))).scalars().all())
     return [identifier for identifier in wanted if identifier not in found]

@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
@@ -30,7 +29,7 @@ HEAD_REVISION = "0003"
 (about 100 ms of every launch); a test holds it to the migrations' real head."""
 
 
-def alembic_config() -> "Config":
+def alembic_config() -> Config:
     from alembic.config import Config
 
     config = Config()

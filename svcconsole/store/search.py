@@ -9,9 +9,9 @@ order, which finds a page of matches after a few rows.
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal, select, text
+from sqlalchemy import Connection, func, literal, select, text
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.store.models import Customer, Service
 
@@ -47,25 +47,25 @@ def search_text_sql(email: ColumnElement[str] | str) -> ColumnElement[str]:
 
 
 def customer_email_sql() -> ColumnElement[str]:
-    return select(Customer.email).where(Customer.id == Service.customer_id).scalar_subquery()
+    return select(col(Customer.email)).where(col(Customer.id) == col(Service.customer_id)).scalar_subquery()
 
 
-def create_index(connection, dialect: str) -> None:  # type: ignore[no-untyped-def]
+def create_index(connection: Connection, dialect: str) -> None:
     """Create the search index for `dialect` (used by the migration)."""
     for statement in SQLITE_DDL if dialect == "sqlite" else POSTGRESQL_DDL:
         connection.execute(text(statement))
 
 
-def drop_sqlite_triggers(connection) -> None:  # type: ignore[no-untyped-def]
+def drop_sqlite_triggers(connection: Connection) -> None:
     for name in SQLITE_TRIGGERS:
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
 
 
-def drop_postgresql_index(connection) -> None:  # type: ignore[no-untyped-def]
+def drop_postgresql_index(connection: Connection) -> None:
     connection.execute(text("DROP INDEX IF EXISTS ix_service_search_trgm"))
 
 
-def rebuild_sqlite_index(connection) -> None:  # type: ignore[no-untyped-def]
+def rebuild_sqlite_index(connection: Connection) -> None:
     """Rebuild the FTS index from the service table and put its triggers back."""
     connection.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
     for statement in SQLITE_DDL[1:]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, tuple_
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from svcconsole.store import queries
 from svcconsole.store.engine import Database
@@ -267,14 +267,14 @@ class ServiceWindow:
         base = queries.filtered(select(*self.columns), self.service_filter)
         before_value, before_id = before
         if self.sort.column == "id":
-            query = base.where(Service.id > before_id if descending else Service.id < before_id)  # type: ignore[operator]
-            order = Service.id.asc() if descending else Service.id.desc()  # type: ignore[union-attr]
+            query = base.where(col(Service.id) > before_id if descending else col(Service.id) < before_id)
+            order = col(Service.id).asc() if descending else col(Service.id).desc()
             return list(reversed(session.execute(query.order_by(order).limit(limit)).all()))
-        reverse_order = (column.asc(), Service.id.asc()) if descending else (column.desc(), Service.id.desc())  # type: ignore[union-attr]
+        reverse_order = (column.asc(), col(Service.id).asc()) if descending else (column.desc(), col(Service.id).desc())
         rows: list[Any] = []
         if before_value is None:
-            query = base.where(column.is_(None), Service.id > before_id if descending else Service.id < before_id)  # type: ignore[operator]
-            order = Service.id.asc() if descending else Service.id.desc()  # type: ignore[union-attr]
+            query = base.where(column.is_(None), col(Service.id) > before_id if descending else col(Service.id) < before_id)
+            order = col(Service.id).asc() if descending else col(Service.id).desc()
             rows = list(session.execute(query.order_by(order).limit(limit)).all())
             if len(rows) < limit:
                 tail = base.where(column.is_not(None)).order_by(*reverse_order).limit(limit - len(rows))
@@ -294,10 +294,10 @@ class ServiceWindow:
         """The (value, id) keys of one segment, unordered, and the ORDER BY that walks it."""
         column = SORT_COLUMNS[self.sort.column]
         descending = self.sort.descending != reverse
-        by_id = [Service.id.desc() if descending else Service.id.asc()]  # type: ignore[union-attr]
+        by_id = [col(Service.id).desc() if descending else col(Service.id).asc()]
         if self.sort.column == "id":
-            return queries.filtered(select(Service.id, Service.id), self.service_filter), by_id
-        keys = queries.filtered(select(column, Service.id), self.service_filter)
+            return queries.filtered(select(col(Service.id), col(Service.id)), self.service_filter), by_id
+        keys = queries.filtered(select(column, col(Service.id)), self.service_filter)
         if null_segment:
             return keys.where(column.is_(None)), by_id
         return keys.where(column.is_not(None)), [column.desc() if descending else column.asc(), *by_id]
@@ -319,6 +319,7 @@ class ServiceWindow:
         if position < 0:
             return None
         total = self.total
+        segment_size: int | None
         if self.sort.column in NULLABLE_SORTS:
             non_null = self._non_null_count(session)
             if position < non_null:
@@ -401,7 +402,7 @@ class ServiceWindow:
         """Rows after `key` in the segment's order."""
         value, service_id = key
         if self.sort.column == "id" or null_segment:
-            return Service.id < service_id if self.sort.descending else Service.id > service_id  # type: ignore[return-value, operator]
+            return col(Service.id) < service_id if self.sort.descending else col(Service.id) > service_id
         column = SORT_COLUMNS[self.sort.column]
         pair, position = tuple_(column, Service.id), tuple_(value, service_id)
         return pair < position if self.sort.descending else pair > position

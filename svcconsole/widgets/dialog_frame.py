@@ -66,7 +66,7 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
                 yield Button(self.BACK_LABEL, id="cancel-button")
-                yield Button(self.confirm_label(), id="confirm-button", variant=self.confirm_variant())  # type: ignore[arg-type]
+                yield Button(self.confirm_label(), id="confirm-button", variant=self.confirm_variant())  # type: ignore[arg-type]  # CONFIRM_VARIANT holds one of Button's variant names
 
     def initial_focus(self) -> str:
         """The selector of the widget focused when the dialog opens."""

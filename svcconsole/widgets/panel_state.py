@@ -143,4 +143,4 @@ class PanelStateView(Vertical):
         return True
 
 
-__all__ = ["ModuleSubTabs", "PanelStateView", "STATE_STYLES", "state_table"]
+__all__ = ["STATE_STYLES", "ModuleSubTabs", "PanelStateView", "state_table"]

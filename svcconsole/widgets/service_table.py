@@ -8,8 +8,9 @@ is one seek in the window, never a scan of the rows before it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.segment import Segment
@@ -282,14 +283,14 @@ class ServiceTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ columns
 
     @property
-    def layout(self) -> ColumnLayout:
+    def column_layout(self) -> ColumnLayout:
         """The columns in view (the vertical scrollbar always shows, so its width never changes them)."""
         return fit_columns(self.scrollable_content_region.width, self.first_column)
 
     def action_scroll_columns(self, delta: int) -> None:
         """Show the columns to the left or right (id stays)."""
         width = self.scrollable_content_region.width
-        self.first_column = min(max(self.layout.first + delta, 1), last_first_column(width))
+        self.first_column = min(max(self.column_layout.first + delta, 1), last_first_column(width))
         self.refresh()
         self.refresh_bindings()
 
@@ -299,26 +300,26 @@ class ServiceTable(ScrollView, can_focus=True):
         if not width or self._shows(key):
             return
         index = next(position for position, column in enumerate(COLUMNS) if column.key == key)
-        if index < self.layout.first:
+        if index < self.column_layout.first:
             self.first_column = index
         while not self._shows(key) and self.first_column < last_first_column(width):
             self.first_column += 1
         self.refresh_bindings()
 
     def _shows(self, key: str) -> bool:
-        return any(column.key == key for column, _ in self.layout.columns)
+        return any(column.key == key for column, _ in self.column_layout.columns)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The column keys show only when there are columns out of view that way."""
         if action == "scroll_columns" and parameters:
-            layout = self.layout
+            layout = self.column_layout
             return layout.hidden_left if int(str(parameters[0])) < 0 else layout.hidden_right
         return True
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
             x = event.x - MARK_WIDTH
-            for column, width in self.layout.columns:
+            for column, width in self.column_layout.columns:
                 if 0 <= x < width:
                     self.post_message(self.HeaderClicked(column.key))
                     return
@@ -334,7 +335,7 @@ class ServiceTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        layout = self.layout
+        layout = self.column_layout
         columns = layout.columns
         if y == 0:
             return self._header(layout, width)

@@ -237,11 +237,12 @@ def smtp(db: Database) -> Iterator[SmtpServer]:
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 / localhost and its key, as PEM files."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])

@@ -172,7 +172,7 @@ def test_a_panel_upgrade_calls_change_package_with_the_target_product(db, admin,
     service_id = panel_service(cli)
     result = cli("services", "upgrade", str(service_id), "--to", "Panel L", "--billing", "none")
     assert result.exit_code == 0, result.stderr
-    [(operation, called_for, product)] = [call for call in RecordingPanel.calls if call[0] == "change_package"]
+    [(_operation, called_for, product)] = [call for call in RecordingPanel.calls if call[0] == "change_package"]
     assert (called_for, product.name, product.config) == (service_id, "Panel L", {"memory": 8192})
     [job] = rows(db, Job, Job.operation == "change_package")
     assert job.status == "succeeded" and job.params["_product_ref"]["id"] == panel.large

@@ -329,7 +329,7 @@ def test_list_csv_carries_exactly_the_json_keys_and_values(cli, db, admin, catal
         return "" if value is None else ("true" if value is True else "false" if value is False else str(value))
 
     assert rows == [[as_csv(record[key]) for key in header] for record in records]
-    first = dict(zip(header, rows[0]))
+    first = dict(zip(header, rows[0], strict=True))
     assert (first["initial_price"], first["renewals"], first["auto_renew"], first["anchor_day"]) == ("3.00", "1", "true", "31")
     assert first["cancel_at"] == first["expires_at"] != "" and first["created_at"].endswith("Z")
-    assert dict(zip(header, rows[1]))["suspend_reason"] == "unpaid"
+    assert dict(zip(header, rows[1], strict=True))["suspend_reason"] == "unpaid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -70,10 +71,8 @@ async def settle(pilot, rounds: int = 6, timeout: float = 15.0) -> None:  # type
     deadline = time.monotonic() + timeout
     passes = quiet = 0
     while (passes < rounds or quiet < 3) and time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
             await pilot.app.workers.wait_for_complete()
-        except (WorkerCancelled, WorkerFailed):
-            pass
         await pilot.pause(0.02)
         passes += 1
         quiet = quiet + 1 if not any(worker.is_running for worker in pilot.app.workers) else 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlmodel import func, select
-
 import pytest
+from sqlmodel import func, select
 
 from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store import queries

@@ -5,6 +5,7 @@ shows one error line while the console keeps answering keys."""
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Static, TabbedContent
 
-from svcconsole.core import services
 from svcconsole.core import catalog as catalog_module
+from svcconsole.core import services
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
@@ -100,7 +101,7 @@ async def open_panel_tab(pilot, app, service_id: int) -> DetailScreen:  # type: 
 def rendered(renderable) -> str:  # type: ignore[no-untyped-def]
     from rich.console import Console
 
-    console = Console(width=120, record=True, file=open("/dev/null", "w"))
+    console = Console(width=120, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
 

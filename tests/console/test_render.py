@@ -52,7 +52,7 @@ def test_status_colours_are_explicit_not_theme_mapped_ansi_names():
 def test_every_pair_of_statuses_stays_apart_in_256_colours():
     for (first, first_style), (second, second_style) in combinations(STATUS_STYLES.items(), 2):
         a, b = in_256(colour(first_style)), in_256(colour(second_style))
-        distance = sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+        distance = sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
         assert distance >= 80, f"{first} {a} and {second} {b} look alike"
 
 

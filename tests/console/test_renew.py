@@ -115,7 +115,7 @@ async def test_renew_into_an_existing_unpaid_invoice_picked_from_the_list(db, ad
         foreign = billing.new_invoice(session, other.id, "EUR")
         return mine.id, paid.id, foreign.id
 
-    mine, paid, foreign = db.transaction(invoices)
+    mine, _paid, _foreign = db.transaction(invoices)
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlmodel import select
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.anyio
 def plain(renderable) -> str:  # type: ignore[no-untyped-def]
     from rich.console import Console
 
-    console = Console(width=200, record=True, color_system=None, file=open("/dev/null", "w"))
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
 
@@ -217,7 +219,7 @@ async def test_help_lists_every_binding_of_the_registry(db, admin, frozen):
         assert isinstance(app.screen, HelpScreen)
         from rich.console import Console
 
-        console = Console(width=400, record=True, file=open("/dev/null", "w"))
+        console = Console(width=400, record=True, file=io.StringIO())
         console.print(help_table())
         shown = console.export_text()
         for entry in REGISTRY:

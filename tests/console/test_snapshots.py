@@ -13,9 +13,9 @@ from textual.widgets import Input
 from svcconsole.core import bulk, seed, services
 from svcconsole.core import catalog as catalog_module
 from svcconsole.modules.base import Module, ModuleError, register, unregister
+from svcconsole.modules.sandbox.pterodactyl import ExistingServer
 from svcconsole.store.models import Service
 from tests.conftest import make_actor
-from svcconsole.modules.sandbox.pterodactyl import ExistingServer
 from tests.console.conftest import make_app, settle
 from tests.console.test_panel import FAST, ptero  # noqa: F401 - the sandbox panel fixture
 

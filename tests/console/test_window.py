@@ -83,7 +83,7 @@ def test_a_new_filter_or_sort_forgets_the_pages_and_stale_loads_are_dropped(seed
     assert not window.set_total(5, old_generation)
     expected = full_order(seeded, active, Sort("name"))
     assert ids_at(window, 0, 10) == expected[:10]
-    with seeded.read() as session:
+    with seeded.read():
         statuses = {row.status for row in window.rows(0, 10)}
     assert statuses == {"active"}
 

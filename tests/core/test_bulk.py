@@ -239,7 +239,7 @@ def test_a_batched_chunk_gives_the_same_outcomes_and_activity_as_service_by_serv
         moved = expiries(db, ids)
         return (
             [(by_id[i].outcome, by_id[i].message.replace(f"service {i} ", "service ID ")) for i in ids],
-            sorted((ids.index(service_id), reason, details["days"] if "days" in details else details) for service_id, reason, details in logged),
+            sorted((ids.index(service_id), reason, details.get("days", details)) for service_id, reason, details in logged),
             [(moved[i] - started[i]).days if started[i] else None for i in ids],
         )
 

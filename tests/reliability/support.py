@@ -4,6 +4,7 @@ own, bounded waits, and a fingerprint of the database to prove that nothing chan
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select as sa_select, text
+from sqlalchemy import func, text
+from sqlalchemy import select as sa_select
 
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Service, metadata
@@ -78,10 +80,8 @@ def stop(process: subprocess.Popen[str] | None) -> None:
     """Kill a process this test started, if it still runs (for `finally` blocks)."""
     if process is not None and process.poll() is None:
         process.kill()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def kill9(process: subprocess.Popen[str]) -> None:

@@ -129,7 +129,7 @@ def test_a_bulk_suspend_killed_mid_run_is_consistent_listed_and_finished_by_the_
         assert "unfinished" in shown.stderr
 
         again = spawn_cli(db.url, *command)
-        code, stdout, stderr = finish(again, timeout=90)
+        code, _stdout, stderr = finish(again, timeout=90)
         assert code == 0, stderr
         assert f"resuming unfinished run {run_id}" in stderr
 

@@ -54,11 +54,11 @@ def test_admins_saving_the_same_version_from_separate_processes_one_wins_the_oth
     finally:
         for process in processes:
             stop(process)
-    winners = [login for login, (code, _, _) in zip(logins, outcomes) if code == 0]
+    winners = [login for login, (code, _, _) in zip(logins, outcomes, strict=True) if code == 0]
     assert len(winners) == 1, outcomes
     winner_login = winners[0]
     winner = f"{admin.name} as {winner_login}"
-    for login, (code, stdout, stderr) in zip(logins, outcomes):
+    for login, (code, stdout, stderr) in zip(logins, outcomes, strict=True):
         assert "Traceback" not in stderr + stdout
         if login == winner_login:
             continue

@@ -111,7 +111,7 @@ def store_state(db, service_id: int):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_a_failing_panel_leaves_the_store_consistent_and_the_job_queued_with_its_error(name, db, cli, panels, frozen):  # noqa: F811
+def test_a_failing_panel_leaves_the_store_consistent_and_the_job_queued_with_its_error(name, db, cli, panels, frozen):
     fault = FAULTS[name]
     service = deliver(cli, "Paper 4GB" if fault.panel == "ptero" else "VPS M", f"fault-{name}")
     service_id = service["id"]
@@ -186,7 +186,7 @@ async def _timed_press(pilot, key: str, predicate, what: str) -> float:  # type:
 
 
 @pytest.mark.anyio
-async def test_the_console_answers_keys_while_a_panel_hangs(db, admin, cli, panels, frozen):  # noqa: F811
+async def test_the_console_answers_keys_while_a_panel_hangs(db, admin, cli, panels, frozen):
     from svcconsole.screens.detail import DetailScreen
     from svcconsole.screens.jobs import JobsScreen
     from svcconsole.screens.services import ServicesScreen
@@ -224,6 +224,6 @@ async def test_the_console_answers_keys_while_a_panel_hangs(db, admin, cli, pane
         await _timed_press(pilot, "escape", lambda: isinstance(app.screen, ServicesScreen), "back to the list")
         await _until(pilot, lambda: any("timeout" in text for severity, text in notifications(app) if severity == "error"), HANG + 3, "the suspend's failure")
 
-    stored, job, item, actions = store_state(db, service["id"])
+    stored, job, item, _actions = store_state(db, service["id"])
     assert (stored.status, stored.operation) == ("active", "suspension")
     assert job.status == "queued" and "timeout" in job.last_error and item.outcome == "failed"

@@ -24,7 +24,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_an_automation_run_logs_each_step_job_and_module_call_and_no_secret(db, cli, panels, tmp_path):  # noqa: F811
+def test_an_automation_run_logs_each_step_job_and_module_call_and_no_secret(db, cli, panels, tmp_path):
     for key, value in (("smtp_host", "127.0.0.1"), ("smtp_port", str(closed_port())), ("smtp_user", "mailer"), ("smtp_password", SMTP_PASSWORD)):
         assert cli("settings", "set", key, value).exit_code == 0
     at = FROZEN_NOW.isoformat()

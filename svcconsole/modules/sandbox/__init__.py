@@ -29,17 +29,18 @@ def make_sandbox(kind: str, port: int = 0, api_key: str | None = None, **options
     or both separated by a space; whichever is missing is generated.
     """
     if kind == "pterodactyl":
-        application_keys, client_keys = [], []
+        application_keys: list[str] = []
+        client_keys: list[str] = []
         for part in (api_key or "").split():
             (client_keys if part.startswith("ptlc_") else application_keys).append(part)
         return PterodactylSandbox(
             port=port,
             application_keys=application_keys or [new_application_key()],
             client_keys=client_keys or [new_client_key()],
-            **options,  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]  # options are the sandbox's own keyword arguments, passed through
         )
     if kind == "proxmox":
-        return ProxmoxSandbox(port=port, tokens=[api_key or new_token()], **options)  # type: ignore[arg-type]
+        return ProxmoxSandbox(port=port, tokens=[api_key or new_token()], **options)  # type: ignore[arg-type]  # options are the sandbox's own keyword arguments, passed through
     raise ValueError(f"unknown sandbox {kind!r}; choose one of: {', '.join(KINDS)}")
 
 

@@ -6,6 +6,7 @@ answers a rate-limited request and renders an error; this module does the HTTP p
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import re
@@ -252,10 +253,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pass
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.sandbox.verbose:
@@ -304,7 +303,7 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("the sandbox is not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         """Bind (port 0 picks a free port), serve in a daemon thread, and return the base URL."""
@@ -331,10 +330,8 @@ class SandboxServer:
         with httpd.connections_lock:
             connections = list(httpd.open_connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

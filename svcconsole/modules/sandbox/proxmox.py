@@ -366,7 +366,7 @@ class ProxmoxSandbox(SandboxServer):
                 keep = spec.vmid is not None and spec.vmid >= 100 and spec.vmid not in self.vms and spec.vmid not in claimed
                 vmids.append(spec.vmid if keep else None)
                 if keep:
-                    claimed.add(spec.vmid)  # type: ignore[arg-type]
+                    claimed.add(spec.vmid)  # type: ignore[arg-type]  # keep is True only when vmid is not None
             free_from = 100
             created = []
             now = time.time()

@@ -13,8 +13,8 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from svcconsole.modules.sandbox.http import (
@@ -877,7 +877,7 @@ class PterodactylSandbox(SandboxServer):
             "updated_at": iso_timestamp(variable.created_at),
         }
 
-    def _egg_attributes(self, egg: _Egg, includes: set[str] = frozenset()) -> dict[str, Any]:
+    def _egg_attributes(self, egg: _Egg, includes: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             "id": egg.id,
             "uuid": egg.uuid,
@@ -937,7 +937,7 @@ class PterodactylSandbox(SandboxServer):
         environment["P_SERVER_ALLOCATION_LIMIT"] = server.allocation_limit
         return environment
 
-    def _server_attributes(self, server: _Server, includes: set[str] = frozenset()) -> dict[str, Any]:
+    def _server_attributes(self, server: _Server, includes: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         self._settle(server)
         attributes: dict[str, Any] = {
             "id": server.id,
@@ -1054,8 +1054,11 @@ class PterodactylSandbox(SandboxServer):
         start_on_completion: bool = False,
         oom_disabled: bool = True,
     ) -> _Server:
-        def as_int(value: Any, default: int | None = 0) -> int | None:
+        def as_int(value: Any, default: int = 0) -> int:
             return default if value is None else int(float(value))
+
+        def as_limit(value: Any) -> int | None:
+            return None if value is None else int(float(value))
 
         server = _Server(
             id=self._next_id("servers"),
@@ -1075,9 +1078,9 @@ class PterodactylSandbox(SandboxServer):
             cpu=as_int(limits.get("cpu")),
             threads=limits.get("threads"),
             oom_disabled=bool(oom_disabled),
-            database_limit=as_int(feature_limits.get("databases"), None),
-            allocation_limit=as_int(feature_limits.get("allocations"), None),
-            backup_limit=as_int(feature_limits.get("backups"), None),
+            database_limit=as_limit(feature_limits.get("databases")),
+            allocation_limit=as_limit(feature_limits.get("allocations")),
+            backup_limit=as_limit(feature_limits.get("backups")),
             startup=startup,
             image=image,
             environment=environment,
