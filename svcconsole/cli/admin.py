@@ -203,9 +203,9 @@ def settings_unset(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
 @jobs_app.command("list")
 def jobs_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="queued, running, succeeded, failed or resolved."),
-    service: Optional[str] = typer.Option(None, "--service", help="Only this service's jobs."),
-    limit: Optional[str] = LIMIT_OPTION,
+    status: str | None = typer.Option(None, "--status", help="queued, running, succeeded, failed or resolved."),
+    service: str | None = typer.Option(None, "--service", help="Only this service's jobs."),
+    limit: str | None = LIMIT_OPTION,
     every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:

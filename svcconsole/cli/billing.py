@@ -81,10 +81,10 @@ def _print_invoice_id(output: Format, record: dict[str, Any]) -> None:
 @invoices_app.command("list")
 def invoices_list(
     ctx: typer.Context,
-    customer: Optional[str] = typer.Option(None, "--customer", help="Customer id or email."),
-    status: Optional[str] = typer.Option(None, "--status", help="draft, unpaid, paid or cancelled."),
-    service: Optional[str] = typer.Option(None, "--service", help="Only invoices with a line for this service."),
-    limit: Optional[str] = LIMIT_OPTION,
+    customer: str | None = typer.Option(None, "--customer", help="Customer id or email."),
+    status: str | None = typer.Option(None, "--status", help="draft, unpaid, paid or cancelled."),
+    service: str | None = typer.Option(None, "--service", help="Only invoices with a line for this service."),
+    limit: str | None = LIMIT_OPTION,
     every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
@@ -99,7 +99,7 @@ def invoices_list(
             lambda before, size: billing.list_invoices(session, customer_id=customer_id, status=wanted, service_id=service_id, limit=size, before=before),
             lambda item: item.invoice.id,
             lambda item: billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count},
-            INVOICE_COLUMNS + ["lines"],
+            [*INVOICE_COLUMNS, "lines"],
             output,
             maximum,
             tz=services.timezone_of(session),
@@ -422,8 +422,8 @@ def _notification_dict(row: Notification) -> dict[str, Any]:
 @notify_app.command("list")
 def notify_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
-    limit: Optional[str] = LIMIT_OPTION,
+    status: str | None = typer.Option(None, "--status", help="queued, sent, failed or dropped."),
+    limit: str | None = LIMIT_OPTION,
     every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:

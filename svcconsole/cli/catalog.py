@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import typer
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
@@ -62,8 +62,8 @@ def _print_added(fmt: Format, record_id: int | None, as_dict: dict[str, Any]) ->
 @customers_app.command("list")
 def customers_list(
     ctx: typer.Context,
-    search: Optional[str] = typer.Option(None, "--search", help="Part of a name or email."),
-    limit: Optional[str] = LIMIT_OPTION,
+    search: str | None = typer.Option(None, "--search", help="Part of a name or email."),
+    limit: str | None = LIMIT_OPTION,
     every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
@@ -129,7 +129,7 @@ def customers_edit(
 
 
 @products_app.command("list")
-def products_list(ctx: typer.Context, limit: Optional[str] = LIMIT_OPTION, every: bool = ALL_OPTION, fmt: str = FORMAT_OPTION) -> None:
+def products_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: bool = ALL_OPTION, fmt: str = FORMAT_OPTION) -> None:
     """List products with their prices."""
     output = parse_format(fmt)
     maximum = row_limit(limit, every, output)
@@ -222,7 +222,7 @@ def products_edit(
 
 
 @servers_app.command("list")
-def servers_list(ctx: typer.Context, limit: Optional[str] = LIMIT_OPTION, every: bool = ALL_OPTION, fmt: str = FORMAT_OPTION) -> None:
+def servers_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: bool = ALL_OPTION, fmt: str = FORMAT_OPTION) -> None:
     """List servers (credentials are never shown) with how many services each holds."""
     output = parse_format(fmt)
     maximum = row_limit(limit, every, output)

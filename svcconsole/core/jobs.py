@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, leases, services
 from svcconsole.core.errors import NotFound, SvcError
@@ -458,12 +458,12 @@ def _record_alone(db: Database, called: _Called) -> JobOutcome | None:
         return called.written
     try:
         return db.transaction(lambda session: _record(session, called))
-    except Exception as error:  # noqa: BLE001 - kept as the job's error below
+    except Exception as error:
         log.exception("job %s: writing its outcome failed; the job is failed", called.job_id)
         failure = _save_failure(error)
     try:
         return db.transaction(lambda session: _fail_unsaved(session, called, failure))
-    except Exception:  # noqa: BLE001 - the job stays running; its lease runs out and the reclaim counts an attempt
+    except Exception:
         log.exception("job %s: failing it after its outcome could not be saved failed too", called.job_id)
         return None
 
@@ -484,7 +484,7 @@ def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
                 savepoint.commit()
                 if outcome is not None:
                     outcomes.append(outcome)
-            except Exception:  # noqa: BLE001 - written again alone below
+            except Exception:
                 savepoint.rollback()
                 log.exception("job %s: writing its outcome failed; trying it in a transaction of its own", called.job_id)
                 unsaved.append(called)
@@ -492,7 +492,7 @@ def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
 
     try:
         outcomes, unsaved = db.transaction(work)
-    except Exception:  # noqa: BLE001 - each outcome is written again alone below
+    except Exception:
         log.exception("writing a batch of %s outcomes failed; writing each alone", len(batch))
         outcomes, unsaved = [], batch
     for called in unsaved:

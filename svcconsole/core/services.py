@@ -274,7 +274,7 @@ def _log(ctx: ActionContext, action: str, before: str, *, reason: str | None = N
     )
 
 
-def _run_follow_ups(session: Session, actor: Actor, ctx: ActionContext, outcome_message: str, *, bulk_run_id: int | None, claim_for: str | None = None) -> tuple[str, "Outcome | None"]:
+def _run_follow_ups(session: Session, actor: Actor, ctx: ActionContext, outcome_message: str, *, bulk_run_id: int | None, claim_for: str | None = None) -> tuple[str, Outcome | None]:
     """Carry out the actions `ctx`'s action asked to follow it, recorded in its activity row; the message and the last follow-up's outcome."""
     last = None
     for follow_action, follow_params in ctx.follow_up:

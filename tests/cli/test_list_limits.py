@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from svcconsole.cli import output
 from svcconsole.core import catalog as catalog_module
 from svcconsole.store import queries
-from svcconsole.store.queries import ServiceFilter
 from svcconsole.store.models import BulkRun, Customer, Invoice, Job, Notification, Product, Server, Service
+from svcconsole.store.queries import ServiceFilter
 from tests.conftest import new_service
 
 CUT = "100 of 120 shown; --limit N or --all"

@@ -178,7 +178,7 @@ def test_a_sqlite_worker_whose_queue_lease_was_taken_over_stops_claiming(db, adm
 
     scripted.script.during("create", first, long_batch_outlasts_the_lease)
     try:
-        with pytest.raises(SvcError, match="lost this SQLite database's queue to .* after 1 jobs; stopped claiming work"):
+        with pytest.raises(SvcError, match=r"lost this SQLite database's queue to .* after 1 jobs; stopped claiming work"):
             worker.run_worker(db, stop=threading.Event(), once=True, interval=0.1)
         assert read(db, Job, first_job).status == "succeeded"
         second_job = deliver(db, admin, second)
