@@ -234,7 +234,7 @@ def servers_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: bo
             if output is Format.IDS:
                 return [{"id": server.id} for server in servers]
             on_page = [server.id for server in servers]
-            counts = dict(session.exec(select(Service.server_id, func.count()).where(col(Service.server_id).in_(on_page)).group_by(Service.server_id)).all())
+            counts = dict(session.exec(select(Service.server_id, func.count()).where(col(Service.server_id).in_(on_page)).group_by(col(Service.server_id))).all())
             return [views.server_dict(server, counts.get(server.id, 0)) for server in servers]
 
         emit_pages(fetch, lambda row: row["id"], lambda row: row, ["id", "name", "module", "url", "node", "enabled", "services"], output, maximum)

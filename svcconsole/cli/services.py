@@ -148,6 +148,7 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
         data("[")
     if output is Format.CSV:
         csv_out([], views.LIST_FIELDS)
+    columns: tuple[Any, ...]
     if output is Format.IDS:
         columns = (Service.id,) if order.column == "id" else (Service.id, queries.SORT_COLUMNS[order.column])
     else:

@@ -559,7 +559,7 @@ def _select_expiries(session: Session, ctx: RunContext) -> list[int]:
         Service.status == Status.SUSPENDED.value,
         Service.suspend_kind == SuspendKind.OVERDUE.value,
         Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
-        or_(Service.expires_at < before, Service.suspended_at < before),  # type: ignore[operator]
+        or_(col(Service.expires_at) < before, col(Service.suspended_at) < before),
     )
     return _ids(session, query)
 

@@ -415,7 +415,7 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
     actions = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
     older = session.exec(
         select(Job)
-        .where(Job.service_id == succeeded.service_id, Job.id < (succeeded.id or 0), Job.status.in_(("failed", "queued")), Job.action.in_(actions))  # type: ignore[union-attr,attr-defined]
+        .where(Job.service_id == succeeded.service_id, col(Job.id) < (succeeded.id or 0), col(Job.status).in_(("failed", "queued")), col(Job.action).in_(actions))
         .with_for_update(skip_locked=True)
     ).all()
     message = f"superseded: job {succeeded.id} ({succeeded.action}) succeeded"

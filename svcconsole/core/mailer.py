@@ -159,7 +159,7 @@ def open_connection(settings: settings_module.Settings) -> smtplib.SMTP:
 
 def _queued_page(db: Database, after: int, limit: int) -> list[Notification]:
     with db.read() as session:
-        query = select(Notification).where(Notification.status.in_(WAITING), Notification.id > after).order_by(Notification.id).limit(limit)  # type: ignore[attr-defined,operator]
+        query = select(Notification).where(col(Notification.status).in_(WAITING), col(Notification.id) > after).order_by(col(Notification.id)).limit(limit)
         return list(session.exec(query).all())
 
 

@@ -826,7 +826,7 @@ def operation_held_by(session: Session, service: Service, job: Job) -> bool:
     rule = ACTIONS.get(job.action)
     if service.operation is None or rule is None or service.operation != rule.operation:
         return False
-    others = select(func.count()).select_from(Job).where(Job.service_id == service.id, Job.id != job.id, Job.status.in_(("queued", "running")))  # type: ignore[union-attr,attr-defined]
+    others = select(func.count()).select_from(Job).where(Job.service_id == service.id, Job.id != job.id, col(Job.status).in_(("queued", "running")))
     return session.exec(others).one() == 0
 
 
