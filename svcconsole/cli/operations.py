@@ -124,18 +124,5 @@ def _health_dict(report: health.HealthReport) -> dict[str, Any]:
 
 
 def _print_health(report: health.HealthReport, tz: Any) -> None:
-    finished = report.last_run_finished_at
-    age = f"{int((report.now - finished).total_seconds() // 60)} minutes ago" if finished else "never"
-    last = report.last_run
-    data(f"health: {'ok' if report.exit_code == 0 else 'NEEDS AN ADMIN'}")
-    data(f"automation: last run finished {age}" + (f" (run {last['id']}, {last['status']})" if last else "") + f"; health_max_run_age_minutes={report.max_run_age_minutes}")
-    live = report.live_workers
-    data(f"workers: {live} live of {len(report.workers)} seen in the last day")
-    for worker in report.workers:
-        data(f"  {worker['holder']}  {'live' if worker['live'] else 'gone'}  last seen {worker['last_seen'].astimezone(tz):%Y-%m-%d %H:%M:%S}  jobs done {worker['jobs_done']}")
-    jobs = report.jobs
-    oldest = f", oldest due {int(jobs['oldest_due_age_seconds'] // 60)} minutes ago" if jobs["oldest_due_age_seconds"] is not None else ""
-    data(f"queue: {jobs['queued']} queued, {jobs['running']} running, {jobs['failed']} failed{oldest}")
-    mail = report.mail
-    oldest_mail = f", oldest queued {int(mail['oldest_queued_age_seconds'] // 60)} minutes ago" if mail["oldest_queued_age_seconds"] is not None else ""
-    data(f"mail: {mail['queued']} queued, {mail['failed']} failed{oldest_mail}")
+    for line in health.summary_lines(report, tz):
+        data(line)

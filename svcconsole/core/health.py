@@ -359,3 +359,24 @@ def _escape(value: str) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def summary_lines(report: HealthReport, tz: Any) -> list[str]:
+    """The figures as lines of text, the same in `svcconsole health` and the console's Health screen."""
+    finished = report.last_run_finished_at
+    age = f"{int((report.now - finished).total_seconds() // 60)} minutes ago" if finished else "never"
+    last = report.last_run
+    lines = [
+        f"health: {'ok' if report.exit_code == 0 else 'NEEDS AN ADMIN'}",
+        f"automation: last run finished {age}" + (f" (run {last['id']}, {last['status']})" if last else "") + f"; health_max_run_age_minutes={report.max_run_age_minutes}",
+        f"workers: {report.live_workers} live of {len(report.workers)} seen in the last day",
+    ]
+    for worker in report.workers:
+        lines.append(f"  {worker['holder']}  {'live' if worker['live'] else 'gone'}  last seen {worker['last_seen'].astimezone(tz):%Y-%m-%d %H:%M:%S}  jobs done {worker['jobs_done']}")
+    jobs = report.jobs
+    oldest = f", oldest due {int(jobs['oldest_due_age_seconds'] // 60)} minutes ago" if jobs["oldest_due_age_seconds"] is not None else ""
+    lines.append(f"queue: {jobs['queued']} queued, {jobs['running']} running, {jobs['failed']} failed{oldest}")
+    mail = report.mail
+    oldest_mail = f", oldest queued {int(mail['oldest_queued_age_seconds'] // 60)} minutes ago" if mail["oldest_queued_age_seconds"] is not None else ""
+    lines.append(f"mail: {mail['queued']} queued, {mail['failed']} failed{oldest_mail}")
+    return lines
