@@ -31,10 +31,12 @@ from svcconsole.console.messages import (
     BulkRunFailed,
     BulkRunFinished,
     BulkRunStarted,
+    HealthChecked,
     SelectionResolved,
 )
-from svcconsole.core import bulk
+from svcconsole.core import bulk, health
 from svcconsole.core.errors import SvcError
+from svcconsole.core.health import HealthReport
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Role
 from svcconsole.store.engine import Database, safe_url
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from svcconsole.screens.dialogs import ActionRequest
 
 PROGRESS_SECONDS = 0.1
+HEALTH_CHECK_SECONDS = 60.0
+"""How often the console reads health for its header badge."""
 
 
 class ConsoleApp(CrashGuard, App[None]):
@@ -53,8 +57,20 @@ class ConsoleApp(CrashGuard, App[None]):
     COMMANDS = {ConsoleCommands}
     BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", show=False, priority=True)]
 
-    def __init__(self, db: Database, actor: Actor, *, tz: ZoneInfo | None = None, page_size: int = 100, database_label: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        actor: Actor,
+        *,
+        tz: ZoneInfo | None = None,
+        page_size: int = 100,
+        database_label: str | None = None,
+        health_check_seconds: float | None = HEALTH_CHECK_SECONDS,
+    ) -> None:
         super().__init__()
+        self.health_check_seconds = health_check_seconds
+        self.health: HealthReport | None = None
+        self.health_changed: Signal[HealthReport] = Signal(self, "health-changed")
         self._database_label = database_label
         self.db = db
         self.actor = actor
@@ -87,6 +103,30 @@ class ConsoleApp(CrashGuard, App[None]):
 
         self.push_screen(ServicesScreen())
         self.call_after_refresh(freeze_startup_objects)
+        if self.health_check_seconds is not None:
+            self.check_health()
+            self.set_interval(self.health_check_seconds, self.check_health)
+
+    @work(thread=True, exclusive=True, group="health-check")
+    def check_health(self) -> None:
+        """Read health in a worker; the header's badge follows it."""
+        self.post_message(HealthChecked(health.check(self.db)))
+
+    @on(HealthChecked)
+    def _health_checked(self, message: HealthChecked) -> None:
+        self.health = message.report
+        self.health_changed.publish(message.report)
+
+    @property
+    def health_problems(self) -> int:
+        """How many problems the last health check found (0 before the first one)."""
+        return len(self.health.problems) if self.health is not None else 0
+
+    def action_health(self) -> None:
+        from svcconsole.screens.health import HealthScreen
+
+        if not isinstance(self.screen, HealthScreen):
+            self.push_screen(HealthScreen())
 
     # ------------------------------------------------------------------ navigation
 

@@ -11,6 +11,7 @@ from svcconsole.cli.billing import automation_app, invoices_app, notify_app, ord
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.client import client_command
 from svcconsole.cli.console import demo
+from svcconsole.cli.operations import health_command
 from svcconsole.cli.services import services_app
 from svcconsole.core import logs
 
@@ -37,6 +38,7 @@ app.command("worker")(worker_command)
 app.command("sandbox")(sandbox_command)
 app.command("demo")(demo)
 app.command("client")(client_command)
+app.command("health")(health_command)
 
 
 @app.callback()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from textual.message import Message
 
 from svcconsole.core.bulk import ItemResult, Matching, RunReport
+from svcconsole.core.health import HealthReport
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 
@@ -214,3 +215,10 @@ class ServiceCreated(Message):
 
     service_id: int
     imported: bool
+
+
+@dataclass
+class HealthChecked(Message):
+    """Health was read: the last automation run, workers, the queue, the outbox and the problems."""
+
+    report: HealthReport

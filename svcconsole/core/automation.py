@@ -60,7 +60,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
-from svcconsole.core import billing, clock, cycles, jobs, leases, mailer, notifications, services
+from svcconsole.core import billing, clock, cycles, health, jobs, leases, mailer, notifications, services
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import SYSTEM, Actor, require
@@ -121,6 +121,8 @@ class AutomationReport:
     settings: dict[str, str]
     steps: list[StepReport] = field(default_factory=list)
     locked_by: str | None = None
+    run_id: int | None = None
+    """The run's record (`automation history`)."""
 
     @property
     def locked_out(self) -> bool:
@@ -775,18 +777,40 @@ def run(
         settings = settings_module.load(session)
     ctx = RunContext(clock.as_utc(at) if at is not None else clock.now(), settings, SYSTEM, dry_run)
     report = AutomationReport(ctx.now, dry_run, _settings_shown(settings))
+    run_id = health.run_started(db, actor.name, at=clock.as_utc(at) if at is not None else None, dry_run=dry_run, settings=report.settings)
+    report.run_id = run_id
+    try:
+        _run(db, ctx, report, at=at, progress=progress, use_lock=use_lock, actor=actor)
+    except BaseException as error:
+        health.run_ended(db, run_id, report, error=f"{type(error).__name__}: {error}")
+        health.alert(db, [health.Problem("automation", f"automation: run {run_id} failed: {type(error).__name__}: {error}", f"run-failed:{run_id}")])
+        raise
+    health.run_ended(db, run_id, report)
+    if not dry_run and not report.locked_out:
+        health.alert(db, [problem for problem in health.check(db).problems if not problem.incident.startswith(("stale-run:", "no-run"))])
+    return report
+
+
+def _run(db: Database, ctx: RunContext, report: AutomationReport, *, at: datetime | None, progress: Progress | None, use_lock: bool, actor: Actor) -> None:
+    """The run itself (`run` records it around this)."""
+    dry_run = ctx.dry_run
     if dry_run:
         _dry_run(db, ctx, report, progress, at)
         log.info("automation: dry run at %s by %s (nothing changed)", ctx.now.isoformat(timespec="seconds"), actor.name)
-        return report
+        return
     lock = leases.NamedLock(db, LOCK_NAME)
     if use_lock and not lock.acquire():
         report.locked_by = lock.held_by
         log.info("automation: run at %s by %s: another run holds the lock (%s); nothing done", ctx.now.isoformat(timespec="seconds"), actor.name, lock.held_by)
-        return report
+        return
     log.info("automation: run at %s by %s; %s", ctx.now.isoformat(timespec="seconds"), actor.name, report.settings_line())
+    beaten = leases.wall_clock()
 
     def keep_alive() -> bool:
+        nonlocal beaten
+        if leases.wall_clock() - beaten >= health.HEARTBEAT_EVERY and report.run_id is not None:
+            health.run_beat(db, report.run_id, report)
+            beaten = leases.wall_clock()
         return lock.keep_alive() if use_lock else True
 
     try:
@@ -794,7 +818,7 @@ def run(
             for step in SERVICE_STEPS:
                 if not _run_step(db, ctx, step, report, progress, keep_alive):
                     _report(report.steps[-1], [StepItem(step.number, None, "failed", f"lost the automation lock to {lock.lost_to}; run stopped")], progress)
-                    return report
+                    return
         queued = [item.job_id for step_report in report.steps for item in step_report.items if item.job_id is not None]
         started = time.perf_counter()
         report.steps.append(_run_queue(db, queued, progress, keep_alive))
@@ -806,7 +830,6 @@ def run(
     finally:
         if use_lock:
             lock.release()
-    return report
 
 
 @contextmanager

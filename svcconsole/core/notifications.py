@@ -75,6 +75,10 @@ TEMPLATES: dict[str, Template] = {
         "({product}) was created pending; its module delivers by hand: set it up, then run "
         "`svcconsole services deliver {service_id}`.\n",
     ),
+    "health_alert": Template(
+        "svcconsole: {problem}",
+        "svcconsole needs an admin:\n\n{problems}\n\nRun `svcconsole health` for the figures.\n",
+    ),
     "delivery_failed": Template(
         "Delivery of service #{service_id} failed",
         "Service #{service_id} \"{service_name}\" of {customer_name} <{customer_email}> could not be delivered "

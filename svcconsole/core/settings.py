@@ -40,6 +40,10 @@ def _currency(field: str, text: str) -> str:
     return value
 
 
+def _minutes(field: str, text: str) -> int:
+    return parse.parse_int(field, text, minimum=1, maximum=100000)
+
+
 def _timezone(field: str, text: str) -> str:
     return parse.parse_timezone(field, text).key
 
@@ -112,7 +116,8 @@ REGISTRY: dict[str, SettingSpec] = {
         SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown; `settings set smtp_password -` reads it from stdin).", secret=True, steps=MAIL_STEPS),
         SettingSpec("smtp_from", "billing@localhost", _sender, "Sender address of notifications (an email address, optionally as Name <address>).", steps=(0, 7)),
         SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS.", steps=MAIL_STEPS),
-        SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries) are sent.", steps=(0, 7)),
+        SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries, health alerts) are sent.", steps=(0, 7)),
+        SettingSpec("health_max_run_age_minutes", "30", _minutes, "Minutes since the last automation run finished before `svcconsole health` says it stopped."),
     )
 }
 

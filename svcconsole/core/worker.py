@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from svcconsole.core import jobs, leases
+from svcconsole.core import health, jobs, leases
 from svcconsole.core.errors import SvcError
 from svcconsole.store.engine import Database
 
@@ -46,8 +46,13 @@ def run_worker(
     if db.is_sqlite and not db.transaction(lambda session: leases.take(session, SQLITE_QUEUE_LEASE)):
         raise SvcError("worker: another worker holds this SQLite database's queue (one at a time on SQLite)")
     done = 0
+    started = leases.wall_clock()
+    beaten = started - health.HEARTBEAT_EVERY
     try:
         while not stop.is_set():
+            if leases.wall_clock() - beaten >= health.HEARTBEAT_EVERY:
+                health.worker_beat(db, jobs_done=done, started_at=started)
+                beaten = leases.wall_clock()
             if db.is_sqlite and not db.transaction(lambda session: leases.take(session, SQLITE_QUEUE_LEASE)):
                 raise _lost_queue(db, done)
             claimed = jobs.claim_due(db, worker, limit=concurrency * 4)
@@ -58,6 +63,7 @@ def run_worker(
                 break
             stop.wait(interval)
     finally:
+        health.worker_beat(db, jobs_done=done, started_at=started, stopped=True)
         if db.is_sqlite:
             db.transaction(lambda session: leases.drop(session, SQLITE_QUEUE_LEASE))
     return done

@@ -127,6 +127,9 @@ class ServiceListScreen(Screen[None]):
         bulk_changed = getattr(self.app, "bulk_changed", None)
         if bulk_changed is not None:
             bulk_changed.subscribe(self, self._bulk_changed)
+        health_changed = getattr(self.app, "health_changed", None)
+        if health_changed is not None:
+            health_changed.subscribe(self, lambda _report: self._render_title())
 
     def _bulk_changed(self, run: Any) -> None:
         """A bulk run moved on: the status line shows it; once it ended, the rows are read again."""
@@ -476,6 +479,9 @@ class ServicesScreen(ServiceListScreen):
         line.append(f"  {render.plain(app.database_label)}", "dim")
         if app.read_only:
             line.append("  READ-ONLY: actions are off", "bold red")
+        problems = app.health_problems
+        if problems:
+            line.append(f"  ! health: {problems} problem{'s' if problems != 1 else ''} (H)", "bold red")
         self.query_one("#title", Static).update(line)
 
     def _status_marks(self, line: Text) -> None:

@@ -382,6 +382,40 @@ class RateBucket(SQLModel, table=True):
     updated_at: datetime
 
 
+class AutomationRun(SQLModel, table=True):
+    """One automation run: when, by whom, as of when, what each step did, and how it ended."""
+
+    __tablename__ = "automation_run"
+    __table_args__ = (Index("ix_automation_run_dry_finished", "dry_run", "finished_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    started_at: datetime
+    finished_at: Optional[datetime] = None
+    heartbeat_at: Optional[datetime] = None
+    actor: str = Field(max_length=320)
+    holder: str = Field(max_length=200)
+    at: Optional[datetime] = None
+    dry_run: bool = False
+    status: str = Field(max_length=10)
+    steps: list = json_field(list)
+    settings: dict = json_field()
+    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """A queue worker's last sign of life, so health can tell a live worker from a dead one."""
+
+    __tablename__ = "worker_heartbeat"
+
+    holder: str = Field(max_length=200, primary_key=True)
+    host: str = Field(max_length=200)
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    stopped_at: Optional[datetime] = None
+    jobs_done: int = 0
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     Customer,
     Product,
@@ -403,6 +437,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     Operator,
     Lease,
     RateBucket,
+    AutomationRun,
+    WorkerHeartbeat,
 )
 
 metadata = SQLModel.metadata

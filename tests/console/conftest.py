@@ -55,10 +55,12 @@ def internal_errors(_internal_errors_fail_the_test):  # type: ignore[no-untyped-
 
 
 def make_app(db, actor, **options) -> ConsoleApp:  # type: ignore[no-untyped-def]
-    """The console with a fixed time zone and database label, small pages to exercise paging."""
+    """The console with a fixed time zone and database label, small pages to exercise paging, and
+    no health badge (the tests of the badge turn the check on)."""
     options.setdefault("tz", ZoneInfo("UTC"))
     options.setdefault("database_label", "test.db")
     options.setdefault("page_size", 40)
+    options.setdefault("health_check_seconds", None)
     return ConsoleApp(db, actor, **options)
 
 
