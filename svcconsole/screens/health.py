@@ -32,7 +32,7 @@ class HealthScreen(Screen[None]):
         self.report: health.HealthReport | None = None
 
     @property
-    def console_app(self) -> "ConsoleApp":
+    def console_app(self) -> ConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

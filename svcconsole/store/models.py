@@ -388,18 +388,18 @@ class AutomationRun(SQLModel, table=True):
     __tablename__ = "automation_run"
     __table_args__ = (Index("ix_automation_run_dry_finished", "dry_run", "finished_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     started_at: datetime
-    finished_at: Optional[datetime] = None
-    heartbeat_at: Optional[datetime] = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
     actor: str = Field(max_length=320)
     holder: str = Field(max_length=200)
-    at: Optional[datetime] = None
+    at: datetime | None = None
     dry_run: bool = False
     status: str = Field(max_length=10)
-    steps: list = json_field(list)
-    settings: dict = json_field()
-    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    steps: list[Any] = json_field(list)
+    settings: dict[str, Any] = json_field()
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class WorkerHeartbeat(SQLModel, table=True):
@@ -412,7 +412,7 @@ class WorkerHeartbeat(SQLModel, table=True):
     pid: int
     started_at: datetime
     last_seen: datetime
-    stopped_at: Optional[datetime] = None
+    stopped_at: datetime | None = None
     jobs_done: int = 0
 
 
