@@ -27,7 +27,7 @@ from svcconsole.core import clock, cycles
 from svcconsole.core.operators import SYSTEM
 from svcconsole.store import search
 from svcconsole.store.engine import Database
-from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption
+from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption, money_to_storage
 
 BATCH = 20_000
 PROCESS_THRESHOLD = 100_000
@@ -98,7 +98,7 @@ def _weighted(rng: random.Random, table: Sequence[tuple[str, int]]) -> Iterator[
 
 @dataclass(frozen=True)
 class _Format:
-    """Values in the driver's terms (SQLite: SQLAlchemy's text dates and floats), so the hot
+    """Values in the driver's terms (SQLite: SQLAlchemy's text dates and integer cents), so the hot
     loop converts nothing cell by cell and rows can be built in another process."""
 
     sqlite: bool
@@ -112,7 +112,7 @@ class _Format:
         return value.replace(tzinfo=UTC)
 
     def money(self, value: Decimal) -> Any:
-        return float(value) if self.sqlite else value
+        return money_to_storage(value, sqlite=self.sqlite)
 
     @staticmethod
     def json(value: Any) -> str:
