@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Integer, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, Numeric, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -71,6 +71,13 @@ def json_field(default_factory: Any = dict) -> Any:
 
 
 SORTED_SERVICE_COLUMNS = ("id", "customer_name", "name", "product_name", "server_name", "billing_cycle", "price", "expires_at")
+
+
+RESOURCE_HOLDING_STATUSES = ("pending", "active", "suspended")
+"""The statuses in which a service holds its panel resource: an expired, cancelled, terminated or
+deleted service was removed from its panel, so its resource can be imported again."""
+
+HOLDS_RESOURCE = text(f"external_key IS NOT NULL AND status IN ({', '.join(repr(status) for status in RESOURCE_HOLDING_STATUSES)})")
 
 
 def sort_indexes() -> list[Index]:
@@ -138,7 +145,11 @@ class Server(SQLModel, table=True):
 
 
 class Service(SQLModel, table=True):
-    """One service a customer bought: its status, billing and what its module stored."""
+    """One service a customer bought: its status, billing and what its module stored.
+
+    `external_key` is the panel's id of the resource `external` names (the module says which);
+    a unique partial index lets one live service per server hold it.
+    """
 
     __tablename__ = "service"
     __table_args__ = (
@@ -149,6 +160,7 @@ class Service(SQLModel, table=True):
         Index("ix_service_server_id_id", "server_id", "id"),
         *sort_indexes(),
         Index("ix_service_cancel_at", "cancel_at"),
+        Index("ux_service_server_resource", "server_id", "external_key", unique=True, sqlite_where=HOLDS_RESOURCE, postgresql_where=HOLDS_RESOURCE),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -184,6 +196,7 @@ class Service(SQLModel, table=True):
     terminated_at: Optional[datetime] = None
     deleted_at: Optional[datetime] = None
     external: dict = json_field()
+    external_key: Optional[str] = Field(default=None, max_length=200)
     delivery_attempts: int = 0
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     operation: Optional[str] = Field(default=None, max_length=20)

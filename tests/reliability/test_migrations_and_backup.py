@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 from svcconsole.core import clock, leases, services
 from svcconsole.core.context import open_database
 from svcconsole.store import schema
-from svcconsole.store.engine import Database
+from svcconsole.modules import external_key
+from svcconsole.store.engine import Database, DuplicateValue
 from svcconsole.store.models import MONEY, InvoiceLine, Money, ProductPrice, RateBucket, Renewal, Service, ServiceOption, Upgrade, metadata
 from tests.conftest import FROZEN_NOW, Cli, _admin_engine, new_service, postgres_base_url
 from tests.reliability.support import finish, run_cli, spawn_cli, stop, wait_until
@@ -239,6 +240,61 @@ def test_db_upgrade_from_0003_converts_float_money_to_exact_cents_without_loss(e
         with new.read() as session:
             line = session.execute(select(InvoiceLine.amount).order_by(InvoiceLine.id.desc()).limit(1)).scalar_one()  # type: ignore[union-attr]
         assert line == Decimal("20.29"), "19.99 plus three options at 0.10"
+    finally:
+        new.dispose()
+
+
+def _service_at_0004(service_id: int, server_id: int, module: str, status: str, external: str) -> str:
+    return (
+        "INSERT INTO service (id, uuid, customer_id, customer_name, server_id, type, name, status, billing_cycle, price, initial_price, currency, created_at, auto_renew, renewals, external, delivery_attempts, version, search_text) "
+        f"VALUES ({service_id}, '00000000-0000-4000-8000-{service_id:012d}', 1, 'Alice', {server_id}, '{module}', 'svc-{service_id}', '{status}', 'monthly', 0, 0, 'EUR', '2026-01-01 00:00:00', true, 0, '{external}', 0, 1, 'svc-{service_id}')"
+    )
+
+
+EXTERNALS_AT_0004 = (
+    (1, 1, "pterodactyl", "active", '{"server_id": 5, "identifier": "0000aa05"}', "5"),
+    (2, 1, "pterodactyl", "suspended", '{"server_id": 5}', None),
+    (3, 1, "pterodactyl", "terminated", '{"server_id": 5}', "5"),
+    (4, 1, "pterodactyl", "pending", '{"server_id": "6"}', "6"),
+    (5, 2, "proxmox", "active", '{"vmid": 101, "node": "pve1", "imported": true}', "101"),
+    (6, 2, "proxmox", "active", '{"node": "pve1"}', None),
+    (7, 3, "manual", "active", '{"ref": "rack-7"}', "rack-7"),
+    (8, 3, "manual", "active", '{}', None),
+    (9, 3, "manual", "active", '{"ref": "rack-7"}', None),
+)
+"""(id, server, module, status, external, the key the upgrade gives it): service 2 and 9 hold a
+resource an older live service holds already (data from before imports were checked)."""
+
+
+def test_db_upgrade_to_external_keys_backfills_them_and_survives_duplicate_imports(empty_url):
+    old = Database(empty_url)
+    try:
+        schema.upgrade(old, "0004")
+        with old.engine.begin() as connection:
+            connection.execute(text("INSERT INTO customer (id, name, email, created_at) VALUES (1, 'Alice', 'alice@example.com', '2026-01-01 00:00:00')"))
+            for server_id, module in ((1, "pterodactyl"), (2, "proxmox"), (3, "manual")):
+                connection.execute(text(f"INSERT INTO server (id, name, module, url, enabled, config, created_at) VALUES ({server_id}, '{module}-1', '{module}', 'https://{module}.example.net', true, '{{}}', '2026-01-01 00:00:00')"))
+            for service_id, server_id, module, status, external, _ in EXTERNALS_AT_0004:
+                connection.execute(text(_service_at_0004(service_id, server_id, module, status, external)))
+        assert schema.upgrade(old) == ("0004", schema.HEAD_REVISION)
+    finally:
+        old.dispose()
+
+    new = open_database(empty_url)
+    try:
+        assert schema.check(new).ok, schema.check(new)
+        with new.read() as session:
+            rows = session.execute(select(Service.id, Service.type, Service.external, Service.external_key).order_by(Service.id)).all()
+        assert [(row.id, row.external_key) for row in rows] == [(service_id, key) for service_id, *_, key in EXTERNALS_AT_0004]
+        for row in rows:
+            if row.id not in (2, 9):
+                assert row.external_key == external_key(row.type, row.external), "the SQL backfill reads keys as the modules do"
+
+        def second_live_holder(session):  # type: ignore[no-untyped-def]
+            session.execute(text("UPDATE service SET external_key = '5' WHERE id = 2"))
+
+        with pytest.raises(DuplicateValue):
+            new.transaction(second_live_holder)
     finally:
         new.dispose()
 
