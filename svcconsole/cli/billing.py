@@ -14,7 +14,7 @@ from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_date, parse_id, parse_int
-from svcconsole.core.statuses import NON_TRANSITION_ROLES
+from svcconsole.core.statuses import NON_TRANSITION_ROLES, automation_role
 from svcconsole.store.models import Customer, Notification
 
 invoices_app = new_app("Invoices: list, show, create, add-line, pay, cancel.")
@@ -355,7 +355,7 @@ def automation_run(
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
-    require(cli.actor, NON_TRANSITION_ROLES["automation"], "running the automation")
+    require(cli.actor, automation_role(dry_run), "a dry run of the automation" if dry_run else "running the automation")
     with cli.db.read() as session:
         tz = services.timezone_of(session)
     moment = parse_date("--at", at, tz) if at is not None else None
@@ -431,7 +431,7 @@ def notify_list(
 def notify_send(ctx: typer.Context, limit: Optional[str] = typer.Option(None, "--limit", help="Send at most N mails.")) -> None:
     """Send the queued notifications by SMTP; a mail that fails stays queued with its error (exit 3)."""
     cli = state(ctx)
-    require(cli.actor, NON_TRANSITION_ROLES["automation"], "sending notifications")
+    require(cli.actor, NON_TRANSITION_ROLES["notify"], "sending notifications")
     report = mailer.send_queued(cli.db, limit=parse_int("--limit", limit, minimum=1) if limit else None)
     for item in report.items:
         data(f"{item.notification_id:>8}  {item.outcome:<7}  {inert(item.message)}")

@@ -22,6 +22,10 @@ is not paid), and its reason and the customer's mail say that the period's invoi
 cancelled and none is open; an admin who wants it paid bills it again by hand
 (`services renew ID --invoice new`), one who wants it free extends it (`add-days`).
 
+The run follows the money: step 4 counts overdue time from the expiry (the unpaid period), never
+from when an admin suspended, and steps 4 to 6 never expire, cancel or hide a service paid past
+the run's day, whatever its suspension kind; they report it as skipped, saying why.
+
 Steps 3 to 6 leave out a service whose last job for the same action failed for good, and
 report it: a failed job stays in the queue until an admin retries or resolves it (SPEC.md
 section 5), it is not queued again every run.
@@ -60,7 +64,7 @@ from svcconsole.core import billing, clock, cycles, jobs, leases, mailer, notifi
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import SYSTEM, Actor, require
-from svcconsole.core.statuses import NON_TRANSITION_ROLES, CancelMode, Status, SuspendKind
+from svcconsole.core.statuses import CancelMode, Status, SuspendKind, automation_role
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Customer, InvoiceLine, Job, Notification, Service, ServiceMeta, ServiceOption
 
@@ -241,6 +245,14 @@ def _held_back(step: int, cache: ChunkCache, service_id: int) -> StepItem | None
     if job_id is not None:
         return StepItem(step, service_id, "skipped", f"job {job_id} failed; retry or resolve it")
     return None
+
+
+def _paid_past_today(step: int, ctx: RunContext, service: Service, verb: str) -> StepItem | None:
+    """A skip, explained, for a service paid past the run's day: the run follows the money, whatever the suspension kind."""
+    if service.expires_at is None or service.expires_at <= ctx.now:
+        return None
+    kind = f" (suspended as {service.suspend_kind})" if service.status == Status.SUSPENDED.value and service.suspend_kind else ""
+    return StepItem(step, service.id, "skipped", f"paid until {ctx.date(service.expires_at)}{kind}: not {verb} by the run while its paid period lasts")
 
 
 def _done(step: int, service_id: int, outcome: services.Outcome, why: str) -> StepItem:
@@ -519,37 +531,47 @@ def _expire_before(ctx: RunContext) -> datetime:
 
 
 def _expire_rule(ctx: RunContext) -> str:
-    return f"recurring services suspended as overdue before {ctx.day(_expire_before(ctx))} (terminate_after_days={ctx.settings['terminate_after_days']})"
+    return f"recurring services suspended as overdue whose expiry is before {ctx.day(_expire_before(ctx))} (terminate_after_days={ctx.settings['terminate_after_days']}), counted from the expiry; never one paid past today"
 
 
 def _overdue_since(service: Service) -> datetime | None:
-    return service.suspended_at or service.expires_at
+    """When the unpaid period began: the expiry, whenever an admin suspended the service."""
+    return service.expires_at
 
 
-def _expire_due(service: Service, ctx: RunContext) -> bool:
-    since = _overdue_since(service)
+def _is_overdue_suspension(service: Service) -> bool:
     return (
         service.status == Status.SUSPENDED.value
         and service.suspend_kind == SuspendKind.OVERDUE.value
         and service.billing_cycle in RECURRING
-        and since is not None
-        and since < _expire_before(ctx)
     )
 
 
+def _expire_due(service: Service, ctx: RunContext) -> bool:
+    since = _overdue_since(service)
+    return _is_overdue_suspension(service) and since is not None and since < _expire_before(ctx)
+
+
 def _select_expiries(session: Session, ctx: RunContext) -> list[int]:
+    """Overdue suspensions whose expiry is past the limit, and those suspended before it (a paid-up one among them is explained, not expired)."""
+    before = _expire_before(ctx)
     query = select(Service.id).where(
         Service.status == Status.SUSPENDED.value,
         Service.suspend_kind == SuspendKind.OVERDUE.value,
         Service.billing_cycle.in_(RECURRING),  # type: ignore[attr-defined]
-        func.coalesce(Service.suspended_at, Service.expires_at) < _expire_before(ctx),
+        or_(Service.expires_at < before, Service.suspended_at < before),  # type: ignore[operator]
     )
     return _ids(session, query)
 
 
 def _do_expire(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
     service = cache.services.get(service_id)
-    if service is None or not _expire_due(service, ctx):
+    if service is None or not _is_overdue_suspension(service):
+        return None
+    paid = _paid_past_today(4, ctx, service, "expired")
+    if paid is not None:
+        return paid
+    if not _expire_due(service, ctx):
         return None
     held_back = _held_back(4, cache, service_id)
     if held_back is not None:
@@ -588,6 +610,9 @@ def _do_cancel(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     service = cache.services.get(service_id)
     if service is None or not _cancel_due(service, ctx):
         return None
+    paid = _paid_past_today(5, ctx, service, "cancelled")
+    if paid is not None:
+        return paid
     held_back = _held_back(5, cache, service_id)
     if held_back is not None:
         return held_back
@@ -646,6 +671,9 @@ def _do_hide(session: Session, ctx: RunContext, cache: ChunkCache, service_id: i
     service = cache.services.get(service_id)
     if service is None or not _hide_due(service, ctx):
         return None
+    paid = _paid_past_today(6, ctx, service, "hidden")
+    if paid is not None:
+        return paid
     held_back = _held_back(6, cache, service_id)
     if held_back is not None:
         return held_back
@@ -742,7 +770,7 @@ def run(
     are made as `SYSTEM`. With `use_lock=False` the caller answers for exclusion (the
     idempotency keys still make a double run harmless).
     """
-    require(actor, NON_TRANSITION_ROLES["automation"], "running the automation")
+    require(actor, automation_role(dry_run), "a dry run of the automation" if dry_run else "running the automation")
     with db.read() as session:
         settings = settings_module.load(session)
     ctx = RunContext(clock.as_utc(at) if at is not None else clock.now(), settings, SYSTEM, dry_run)
@@ -901,7 +929,7 @@ def _preview_queue(db: Database, ctx: RunContext, progress: Progress | None) -> 
     step_report = StepReport(number, title, rule)
     with db.read() as session:
         due_jobs = session.exec(select(Job).where(jobs._due(clock.now())).order_by(Job.id)).all()  # type: ignore[arg-type]
-        queued = session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one()
+        queued = session.exec(select(func.count()).select_from(Notification).where(Notification.status.in_(mailer.WAITING))).one()  # type: ignore[attr-defined]
     items = [StepItem(number, job.service_id, "would: run", f"job {job.id} {job.operation} (attempt {job.attempts + 1})") for job in due_jobs]
     host = ctx.settings["smtp_host"]
     target = f"by SMTP to {host}:{ctx.settings['smtp_port']}" if host else "nowhere: smtp_host is empty, they stay queued"

@@ -99,7 +99,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         """0 all done, 3 some failed or skipped, 1 nothing done."""
-        bad = sum(1 for item in self.items if item.outcome in {"failed", "skipped", "pending"})
+        bad = sum(self.count(outcome) for outcome in ("failed", "skipped", "pending"))
         if not bad:
             return 0
         return 3 if self.count("ok") else 1

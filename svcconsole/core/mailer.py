@@ -2,10 +2,12 @@
 
 One sender at a time: a send holds the `mailer` lease (`core.leases.NamedLock`), renews it as
 it goes and stops if it ever loses it, so a second send at once finds it held and sends
-nothing. The queue is read a page at a time (`PAGE`), and each mail is marked sent in its own
-transaction right after the server accepted it, and only if it is still `queued`. Each mail's
-status is read again just before it is sent, so a mail dropped after its page was read (the
-invoice it announces was cancelled meanwhile) is not sent.
+nothing. The queue is read a page at a time (`PAGE`). Each mail is marked `sending` in its own
+transaction just before the SMTP call, and only if it is still `queued` (so a mail dropped after
+its page was read, the invoice it announces cancelled meanwhile, is not sent), then `sent` once the
+server accepted it. A sender that dies between the two leaves the mail `sending`: the next send,
+holding the lease, sends it again with the same Message-ID (derived from the mail's id and
+creation time), so a crash can at worst deliver it twice under one id, never lose it.
 
 A mail that is not sent:
 
@@ -30,7 +32,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 
 from sqlalchemy import func, update
 from sqlmodel import Session, select
@@ -46,6 +48,9 @@ TIMEOUT_SECONDS = 15
 PAGE = 200
 LOCK_NAME = "mailer"
 CONNECTION_CLOSING = 421
+SENDING = "sending"
+WAITING = ("queued", SENDING)
+"""A mail still to send: queued, or left `sending` by a sender that died before the server's answer."""
 
 KeepAlive = Callable[[], bool]
 
@@ -92,9 +97,16 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     mail["To"] = notification.to_address
     mail["Subject"] = " ".join(notification.subject.split())
     mail["Date"] = format_datetime(clock.now())
-    mail["Message-ID"] = make_msgid(idstring=f"svcconsole.{notification.id}", domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    mail["Message-ID"] = message_id(notification, sender)
     mail.set_content(notification.body)
     return mail
+
+
+def message_id(notification: Notification, sender: str) -> str:
+    """The mail's Message-ID, the same at every send of it, so a mail sent again after a crash is known as the same mail."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "svcconsole.invalid"
+    created = clock.as_utc(notification.created_at).strftime("%Y%m%d%H%M%S")
+    return f"<svcconsole.{notification.id}.{created}@{domain}>"
 
 
 def tls_context() -> ssl.SSLContext:
@@ -147,28 +159,34 @@ def open_connection(settings: settings_module.Settings) -> smtplib.SMTP:
 
 def _queued_page(db: Database, after: int, limit: int) -> list[Notification]:
     with db.read() as session:
-        query = select(Notification).where(Notification.status == "queued", Notification.id > after).order_by(Notification.id).limit(limit)  # type: ignore[arg-type,operator]
+        query = select(Notification).where(Notification.status.in_(WAITING), Notification.id > after).order_by(Notification.id).limit(limit)  # type: ignore[attr-defined,operator]
         return list(session.exec(query).all())
 
 
 def _queued_count(db: Database) -> int:
     with db.read() as session:
-        return int(session.exec(select(func.count()).select_from(Notification).where(Notification.status == "queued")).one())
+        return int(session.exec(select(func.count()).select_from(Notification).where(Notification.status.in_(WAITING))).one())  # type: ignore[attr-defined]
 
 
-def _still_queued(db: Database, notification_id: int) -> bool:
-    """True while the mail is queued (not dropped, sent or failed by someone else since its page was read)."""
-    with db.read() as session:
-        return session.exec(select(Notification.status).where(Notification.id == notification_id)).first() == "queued"
+def _mark_sending(db: Database, notification_id: int) -> bool:
+    """Mark the mail `sending` before its SMTP call if it still waits; False when it was dropped, sent or failed meanwhile."""
+
+    def work(session: Session) -> bool:
+        result = session.execute(
+            update(Notification).where(Notification.id == notification_id, Notification.status.in_(WAITING)).values(status=SENDING)  # type: ignore[arg-type,attr-defined]
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    return db.transaction(work)
 
 
 def _mark_sent(db: Database, notification_id: int) -> bool:
-    """Mark the mail sent if it is still queued; False when someone else settled it meanwhile."""
+    """Mark the mail sent once the server accepted it; False when someone else settled it meanwhile."""
 
     def work(session: Session) -> bool:
         result = session.execute(
             update(Notification)
-            .where(Notification.id == notification_id, Notification.status == "queued")  # type: ignore[arg-type]
+            .where(Notification.id == notification_id, Notification.status == SENDING)  # type: ignore[arg-type]
             .values(status="sent", sent_at=clock.now(), attempts=Notification.attempts + 1, last_error=None)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -180,13 +198,12 @@ def _charge(db: Database, notification_id: int, error: str, *, may_fail: bool, f
     """Count one attempt on a queued mail with its error; its status after, or None if it is no longer queued."""
 
     def work(session: Session) -> str | None:
-        row = session.exec(select(Notification).where(Notification.id == notification_id, Notification.status == "queued").with_for_update()).first()
+        row = session.exec(select(Notification).where(Notification.id == notification_id, Notification.status.in_(WAITING)).with_for_update()).first()  # type: ignore[attr-defined]
         if row is None:
             return None
         row.attempts = (row.attempts or 0) + 1
         row.last_error = error[:2000]
-        if final or (may_fail and row.attempts >= MAX_ATTEMPTS):
-            row.status = "failed"
+        row.status = "failed" if final or (may_fail and row.attempts >= MAX_ATTEMPTS) else "queued"
         session.add(row)
         return row.status
 
@@ -281,7 +298,7 @@ def _send(db: Database, settings: settings_module.Settings, report: SendReport, 
             for row in rows:
                 if not held():
                     return
-                if not _still_queued(db, row.id or 0):
+                if not _mark_sending(db, row.id or 0):
                     continue
                 try:
                     mail = build_message(row, settings["smtp_from"])

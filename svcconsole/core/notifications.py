@@ -247,7 +247,7 @@ def notify_customer(session: Session, template: str, service: Service, *, dedupe
     )
 
 
-STATUSES = ("queued", "sent", "failed", "dropped")
+STATUSES = ("queued", "sending", "sent", "failed", "dropped")
 
 
 def drop_queued(session: Session, template: str, key_prefix: str, why: str) -> int:

@@ -31,6 +31,7 @@ from svcconsole.store import search
 from svcconsole.store.engine import unique_violation
 from svcconsole.store.models import (
     RESOURCE_HOLDING_STATUSES,
+    Activity,
     Customer,
     Job,
     Product,
@@ -193,6 +194,10 @@ class ActionContext:
     settings: settings_module.Settings
     result: ModuleResult | None = None
     follow_up: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    logged: Activity | None = None
+    """The activity row this action wrote (a follow-up action adds itself to it)."""
+    log_into: Activity | None = None
+    """The row of the action this one follows (renew, then the lifted suspension): one action, one row."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -261,7 +266,13 @@ def _forget_external(ctx: ActionContext) -> dict[str, Any]:
 
 
 def _log(ctx: ActionContext, action: str, before: str, *, reason: str | None = None, details: dict[str, Any] | None = None) -> None:
-    activity.record(
+    if ctx.log_into is not None:
+        followed = {"action": action, "from": before, "to": ctx.service.status, **({"reason": reason} if reason else {}), **(details or {})}
+        ctx.log_into.to_status = ctx.service.status
+        ctx.log_into.details = {**(ctx.log_into.details or {}), "followed": followed}
+        ctx.session.add(ctx.log_into)
+        return
+    ctx.logged = activity.record(
         ctx.session,
         ctx.service,
         ctx.actor,
@@ -271,6 +282,18 @@ def _log(ctx: ActionContext, action: str, before: str, *, reason: str | None = N
         reason=reason,
         details=details,
     )
+
+
+def _run_follow_ups(session: Session, actor: Actor, ctx: ActionContext, outcome_message: str, *, bulk_run_id: int | None, claim_for: str | None = None) -> tuple[str, "Outcome | None"]:
+    """Carry out the actions `ctx`'s action asked to follow it, recorded in its activity row; the message and the last follow-up's outcome."""
+    last = None
+    for follow_action, follow_params in ctx.follow_up:
+        last = perform(session, actor, follow_action, ctx.service.id or 0, follow_params, bulk_run_id=bulk_run_id, claim_for=claim_for, log_into=ctx.logged)
+        outcome_message += f"; {follow_action}: {last.message}"
+        if last.job_id is not None and ctx.logged is not None:
+            ctx.logged.details = {**(ctx.logged.details or {}), "followed": {"action": follow_action, "queued": f"job {last.job_id}"}}
+            session.add(ctx.logged)
+    return outcome_message, last
 
 
 def _first_expiry(ctx: ActionContext) -> None:
@@ -706,6 +729,7 @@ def perform(
     *,
     bulk_run_id: int | None = None,
     claim_for: str | None = None,
+    log_into: Activity | None = None,
 ) -> Outcome:
     """Check and carry out one action on one service, in the caller's transaction.
 
@@ -717,6 +741,7 @@ def perform(
     require_action(actor, action)
     service = get_service(session, service_id, for_update=True, customer_id=actor.customer_id if actor.is_client else None)
     implementation, ctx = _checked(session, actor, action, service, params)
+    ctx.log_into = log_into
     before = service.status
     operation = implementation.call(ctx)
     if operation is not None:
@@ -730,9 +755,8 @@ def perform(
     _touch(service, actor)
     session.add(service)
     outcome = Outcome(service.id or 0, "ok", message, None, before, service.status)
-    for follow_action, follow_params in ctx.follow_up:
-        follow = perform(session, actor, follow_action, service.id or 0, follow_params, bulk_run_id=bulk_run_id, claim_for=claim_for)
-        outcome.message += f"; {follow_action}: {follow.message}"
+    outcome.message, follow = _run_follow_ups(session, actor, ctx, outcome.message, bulk_run_id=bulk_run_id, claim_for=claim_for)
+    if follow is not None:
         outcome.to_status = follow.to_status or outcome.to_status
         if follow.job_id:
             outcome.job_id = follow.job_id
@@ -745,8 +769,9 @@ def _checked(session: Session, actor: Actor, action: str, service: Service, para
     """The rules every action passes before it changes anything: the status it starts from, no
     operation in progress, and the action's own checks."""
     rule = ACTIONS[action]
-    if not rule.allows(service.status):
-        raise refuse(service, rule.title.lower(), f"allowed from {rule.allowed_from_text}")
+    if not rule.allows(service.status, service.suspend_kind):
+        kind = f" (suspended as {service.suspend_kind})" if rule.suspend_kinds and service.suspend_kind else ""
+        raise refuse(service, rule.title.lower(), f"allowed from {rule.allowed_from_text}{kind}")
     if service.operation:
         raise refuse(service, rule.title.lower(), f"an operation is in progress: {service.operation}")
     implementation = IMPLEMENTATIONS[action]
@@ -802,9 +827,7 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     session.add(service)
     if job.action in SUCCESS_HOOKS:
         SUCCESS_HOOKS[job.action](session, job)
-    for follow_action, follow_params in ctx.follow_up:
-        follow = perform(session, actor, follow_action, service.id or 0, follow_params, bulk_run_id=job.bulk_run_id)
-        message += f"; {follow_action}: {follow.message}"
+    message, _ = _run_follow_ups(session, actor, ctx, message, bulk_run_id=job.bulk_run_id)
     return message
 
 

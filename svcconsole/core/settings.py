@@ -101,7 +101,7 @@ REGISTRY: dict[str, SettingSpec] = {
         SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created (recurring cycles only).", steps=(1,)),
         SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent (recurring cycles only).", steps=(2,)),
         SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid recurring service is suspended (onetime and free are never overdue).", steps=(3,)),
-        SettingSpec("terminate_after_days", "7", _day_count, "Days of overdue suspension before a recurring service expires (removed from its panel).", steps=(3, 4)),
+        SettingSpec("terminate_after_days", "7", _day_count, "Days after the expiry (the unpaid period, not the suspension) before a recurring service suspended as overdue expires (removed from its panel).", steps=(3, 4)),
         SettingSpec("delete_after_days", "90", _day_count, "Days after expiry or cancellation before it is hidden (0 = never).", steps=(6,)),
         SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed.", steps=(0, 1, 3)),
         SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed.", steps=ALL_STEPS),

@@ -85,15 +85,23 @@ class ActionRule:
     destructive: bool
     summary: str
     condition: str = ""
+    suspend_kinds: tuple[SuspendKind, ...] | None = None
+    """From `suspended`, only these suspension kinds (None: any kind)."""
 
-    def allows(self, status: str) -> bool:
-        return status in self.allowed_from
+    def allows(self, status: str, suspend_kind: str | None = None) -> bool:
+        """True when the action may start from `status` (and, when suspended, from `suspend_kind`)."""
+        if status not in self.allowed_from:
+            return False
+        if status == Status.SUSPENDED.value and self.suspend_kinds is not None:
+            return suspend_kind in self.suspend_kinds
+        return True
 
     @property
     def allowed_from_text(self) -> str:
         if set(self.allowed_from) == set(Status):
             return "any status"
-        return ", ".join(status.value for status in self.allowed_from)
+        kinds = "/".join(kind.value for kind in self.suspend_kinds) if self.suspend_kinds else None
+        return ", ".join(f"{status.value} ({kinds})" if kinds and status is Status.SUSPENDED else status.value for status in self.allowed_from)
 
     def describe(self) -> str:
         """One paragraph of help text built from the rule itself."""
@@ -158,6 +166,7 @@ ACTIONS: dict[str, ActionRule] = {
         _rule(
             "expire", "Expire", (Status.SUSPENDED,), Status.EXPIRED, "terminate", "deletion", Role.OPERATOR, True,
             "Expire a service suspended as overdue past the grace limits (the automation run does this).",
+            suspend_kinds=(SuspendKind.OVERDUE,),
         ),
         _rule(
             "terminate", "Terminate", (Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED), Status.TERMINATED,
@@ -225,8 +234,15 @@ NON_TRANSITION_ROLES: dict[str, Role] = {
     "invoices": Role.OPERATOR,
     "settings": Role.ADMIN,
     "operators": Role.ADMIN,
-    "automation": Role.OPERATOR,
+    "automation": Role.ADMIN,
+    "automation-dry-run": Role.OPERATOR,
+    "notify": Role.OPERATOR,
 }
+
+
+def automation_role(dry_run: bool) -> Role:
+    """The role an automation run needs: it expires and hides services (admin work); a dry run changes nothing."""
+    return NON_TRANSITION_ROLES["automation-dry-run" if dry_run else "automation"]
 
 
 def rule(action: str) -> ActionRule:

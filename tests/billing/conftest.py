@@ -199,6 +199,7 @@ class Mailbox:
                     "tls": session.ssl is not None,
                     "date": str(parsed["Date"]),
                     "header_from": str(parsed["From"]),
+                    "message_id": str(parsed["Message-ID"]),
                 }
             )
         if self.on_message is not None:

@@ -237,9 +237,9 @@ def test_step3_default_suspends_on_the_day_of_expiry(db, admin, catalog, frozen)
 def test_step4_expires_services_suspended_as_overdue_for_more_than_terminate_after_days(db, admin, catalog, frozen):
     ids = {}
     for label, offset in PAST_THE_LIMIT.items():
-        suspended_at = NOW - timedelta(days=7) + offset
-        ids[label] = active_service(db, admin, catalog, expires=suspended_at - DAY, at=NOW - timedelta(days=60), name=label)
-        act(db, admin, "suspend", ids[label], {"kind": "overdue"}, at=suspended_at)
+        expiry = NOW - timedelta(days=7) + offset
+        ids[label] = active_service(db, admin, catalog, expires=expiry, at=NOW - timedelta(days=60), name=label)
+        act(db, admin, "suspend", ids[label], {"kind": "overdue"}, at=expiry + timedelta(hours=1))
     report = run(db, admin)
     expired = {label for label, service_id in ids.items() if service(db, service_id).status == "expired"}
     assert expired == {"a second past", "the day after"}
@@ -324,9 +324,9 @@ def test_step4_never_expires_onetime_or_free_services(db, admin, catalog, frozen
     ids = {}
     for cycle in (*NEVER_RENEWED, "monthly"):
         for label, offset in PAST_THE_LIMIT.items():
-            suspended_at = NOW - timedelta(days=7) + offset
-            ids[(cycle, label)] = active_service(db, admin, catalog, expires=suspended_at - DAY, at=NOW - timedelta(days=60), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
-            act(db, admin, "suspend", ids[(cycle, label)], {"kind": "overdue"}, at=suspended_at)
+            expiry = NOW - timedelta(days=7) + offset
+            ids[(cycle, label)] = active_service(db, admin, catalog, expires=expiry, at=NOW - timedelta(days=60), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+            act(db, admin, "suspend", ids[(cycle, label)], {"kind": "overdue"}, at=expiry + timedelta(hours=1))
     report = run(db, admin)
     expired = {key for key, service_id in ids.items() if service(db, service_id).status == "expired"}
     assert expired == {("monthly", "a second past"), ("monthly", "the day after")}
@@ -375,7 +375,7 @@ def test_step5_cancels_when_cancel_at_has_come(db, admin, catalog, frozen):
 def test_step6_hides_cancelled_services_after_delete_after_days(db, admin, catalog, frozen):
     ids = {}
     for label, offset in PAST_THE_LIMIT.items():
-        ids[label] = active_service(db, admin, catalog, expires=NOW + DAY, at=NOW - timedelta(days=200), name=label)
+        ids[label] = active_service(db, admin, catalog, expires=NOW - timedelta(days=120), at=NOW - timedelta(days=200), name=label)
         act(db, admin, "cancel-immediately", ids[label], {"reason": "left"}, at=NOW - timedelta(days=90) + offset)
     report = run(db, admin)
     hidden = {label for label, service_id in ids.items() if service(db, service_id).status == "deleted"}
@@ -434,7 +434,7 @@ def busy_day(db, admin, catalog, cli) -> dict[str, int]:  # type: ignore[no-unty
         "suspend": active_service(db, admin, catalog, expires=NOW - timedelta(hours=1), name="suspend", at=NOW - timedelta(days=40)),
         "expire": active_service(db, admin, catalog, expires=NOW - timedelta(days=10), name="expire", at=NOW - timedelta(days=40)),
         "cancel": active_service(db, admin, catalog, expires=NOW - timedelta(minutes=1), name="cancel", at=NOW - timedelta(days=40)),
-        "hide": active_service(db, admin, catalog, expires=NOW + DAY, name="hide", at=NOW - timedelta(days=200)),
+        "hide": active_service(db, admin, catalog, expires=NOW - timedelta(days=120), name="hide", at=NOW - timedelta(days=200)),
     }
     act(db, admin, "suspend", ids["expire"], {"kind": "overdue"}, at=NOW - timedelta(days=9))
     act(db, admin, "cancel-end-of-cycle", ids["cancel"], at=NOW - timedelta(days=3))

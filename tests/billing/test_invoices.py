@@ -84,7 +84,9 @@ def test_paying_lifts_an_overdue_suspension_when_the_new_expiry_is_in_the_future
     after = service(db, service_id)
     assert (after.status, after.suspend_kind) == ("active", None)
     assert after.expires_at == expiry + timedelta(days=30)
-    assert [row.action for row in rows(db, Activity, Activity.service_id == service_id)][-2:] == ["renew", "unsuspend"]
+    last = rows(db, Activity, Activity.service_id == service_id)[-1]
+    assert (last.action, last.from_status, last.to_status) == ("renew", "suspended", "active"), "one action, one activity row"
+    assert last.details["followed"]["action"] == "unsuspend"
 
 
 def test_paying_keeps_an_admin_suspension(db, admin, catalog, frozen):

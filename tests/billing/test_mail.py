@@ -201,3 +201,53 @@ def test_an_invoice_cancelled_while_the_outbox_is_being_sent_is_not_mailed(db, a
     assert [item.outcome for item in report.items] == ["ok"]
     assert [message["subject"] for message in smtp.mailbox.messages] == ["Invoice #1 for first"]
     assert rows(db, Notification, Notification.service_id == second, Notification.template == "renewal_invoice")[0].status == "dropped"
+
+
+class SenderDied(BaseException):
+    """Stands for the sending process dying at that point (not an error the mailer handles)."""
+
+
+def test_a_sender_that_dies_after_the_server_accepted_sends_it_again_under_the_same_message_id(db, admin, catalog, smtp, frozen, monkeypatch):
+    active_service(db, admin, catalog, expires=NOW + timedelta(days=30), name="shop")
+    [row] = rows(db, Notification)
+
+    def die(*args, **kwargs):
+        raise SenderDied
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mailer, "_mark_sent", die)
+        try:
+            mailer.send_queued(db)
+        except SenderDied:
+            pass
+    [first] = smtp.mailbox.messages
+    assert rows(db, Notification)[0].status == "sending", "marked before the SMTP call"
+
+    report = mailer.send_queued(db)
+
+    assert report.count("ok") == 1
+    first_copy, second_copy = smtp.mailbox.messages
+    assert first_copy["message_id"] == second_copy["message_id"] == mailer.message_id(row, "billing@hosting.example")
+    assert first_copy["message_id"].startswith(f"<svcconsole.{row.id}.") and first_copy["message_id"].endswith("@hosting.example>")
+    assert rows(db, Notification)[0].status == "sent"
+
+
+def test_a_sender_that_dies_before_the_smtp_call_loses_nothing(db, admin, catalog, smtp, frozen, monkeypatch):
+    active_service(db, admin, catalog, expires=NOW + timedelta(days=30), name="shop")
+
+    def die(*args, **kwargs):
+        raise SenderDied
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mailer, "open_connection", die)
+        try:
+            mailer.send_queued(db)
+        except SenderDied:
+            pass
+    assert smtp.mailbox.messages == []
+
+    mailer.send_queued(db)
+
+    [mail] = smtp.mailbox.messages
+    assert mail["subject"] == "Your service shop is ready"
+    assert rows(db, Notification)[0].status == "sent"

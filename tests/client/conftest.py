@@ -14,7 +14,7 @@ from tests.conftest import Fixtures, new_service
 from tests.console.conftest import _snapshots_at_top_level, anyio_backend  # noqa: F401
 
 NOTE = "ADMIN-ONLY-NOTE: customer threatened chargeback"
-INTERNAL_REASON = "INTERNAL-REASON: abuse report 4411"
+INTERNAL_REASON = "INTERNAL-REASON: abuse report of the kestrel botnet"
 
 
 @dataclass

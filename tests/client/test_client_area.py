@@ -205,7 +205,7 @@ async def test_admin_notes_and_internal_reasons_never_render(db, admin, shop):
                 await settle(pilot, rounds=2)
                 shown = everything_shown(app) + app.export_screenshot()
                 assert NOTE not in shown and "chargeback" not in shown
-                assert INTERNAL_REASON not in shown and "4411" not in shown
+                assert INTERNAL_REASON not in shown and "kestrel" not in shown
                 assert admin.name not in everything_shown(app)
             await pilot.press("escape")
             await settle(pilot)

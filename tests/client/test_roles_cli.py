@@ -138,7 +138,8 @@ CASES: tuple[Case, ...] = (
     Case("catalog", "operator", nothing, lambda c: ["customers", "add", "--name", "Carla", "--email", "carla@example.com"], lambda env, c: True),
     Case("jobs", "operator", failed_job, lambda c: ["jobs", "resolve", str(c["job"]), "--note", "done by hand"], lambda env, c: count(env, Job, Job.status == "resolved") == 1),
     Case("invoices", "operator", unpaid_invoice, lambda c: ["invoices", "pay", str(c["invoice"])], lambda env, c: field(env, c["id"], "expires_at") != c["expires"]),
-    Case("automation", "operator", nothing, lambda c: ["automation", "run"], lambda env, c: True),
+    Case("automation", "admin", nothing, lambda c: ["automation", "run"], lambda env, c: True),
+    Case("automation-dry-run", "operator", nothing, lambda c: ["automation", "run", "--dry-run"], lambda env, c: True),
     Case("settings", "admin", nothing, lambda c: ["settings", "set", "renewal_grace_days", "3"], lambda env, c: True),
     Case("operators", "admin", nothing, lambda c: ["operators", "add", "newbie", "--role", "viewer"], lambda env, c: True),
 )

@@ -82,3 +82,5 @@ def test_power_and_the_automation_run_check_the_role(db, admin, catalog, actors)
     assert not refused(lambda: delivery.power(db, actors[Role.OPERATOR], service_id, "start"))
     assert refused(lambda: automation.run(db, actors[Role.VIEWER], dry_run=True))
     assert not refused(lambda: automation.run(db, actors[Role.OPERATOR], dry_run=True))
+    assert refused(lambda: automation.run(db, actors[Role.OPERATOR])), "the run expires and hides services: admin work (SPEC.md section 11)"
+    assert not refused(lambda: automation.run(db, actors[Role.ADMIN]))

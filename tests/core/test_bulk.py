@@ -44,6 +44,16 @@ def test_exit_codes(db, admin, catalog, frozen):
     assert bulk.run(db, admin, "unsuspend", {}, [good, one], selection={"ids": [good, one]}).exit_code == 3
 
 
+def test_exit_codes_of_a_run_read_without_its_items(db, admin, catalog, frozen):
+    done, refused = new_service(db, admin, catalog, status="active"), new_service(db, admin, catalog, status="terminated")
+    run_id, _ = bulk.start(db, admin, "suspend", {}, [done, refused], selection={"ids": [done, refused]})
+
+    report = bulk.process(db, admin, run_id, items=False)
+
+    assert report.items == [] and report.count("ok") == 1 and report.count("skipped") == 1
+    assert report.exit_code == 3
+
+
 def test_a_run_of_one_refused_service_raises_and_writes_nothing(db, admin, catalog, frozen):
     one = new_service(db, admin, catalog, status="terminated")
     with db.read() as session:
