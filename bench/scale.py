@@ -604,7 +604,7 @@ def park_everything(db: Database, now: datetime) -> None:
     """Move every service out of every automation step's reach, all hand-delivered (no panel)."""
     far, recent = _stamp(db, now + timedelta(days=60)), _stamp(db, now - timedelta(days=10))
     with db.write() as session:
-        session.execute(text("UPDATE service SET type = 'manual', server_id = NULL, server_name = NULL, operation = NULL, external = :empty"), {"empty": "{}"})
+        session.execute(text("UPDATE service SET type = 'manual', server_id = NULL, server_name = NULL, operation = NULL, external = :empty, external_key = NULL"), {"empty": "{}"})
         session.execute(text("UPDATE service SET expires_at = :far, cancel_at = NULL, cancel_mode = NULL WHERE status IN ('active', 'pending')"), {"far": far})
         session.execute(text("UPDATE service SET suspend_kind = 'admin' WHERE status = 'suspended'"))
         session.execute(text("UPDATE service SET expires_at = :recent, cancelled_at = :recent WHERE status IN ('expired', 'cancelled')"), {"recent": recent})

@@ -771,8 +771,10 @@ def services_importable(ctx: typer.Context, server: str = typer.Argument(..., he
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     require(state(ctx).actor, NON_TRANSITION_ROLES["read"], "reading")
     try:
-        resources = delivery.list_importable(state(ctx).db, server)
+        importables = delivery.list_importable(state(ctx).db, server)
     except ModuleError as error:
         raise SvcError(f"importable: {error.message}") from None
-    rows = [{"external": resource.external_ref, "name": resource.name, "description": resource.description} for resource in resources]
+    rows = [{"external": resource.external_ref, "name": resource.name, "description": resource.description} for resource in importables.resources]
     emit(rows, ["external", "name", "description"], output, id_key="external")
+    if importables.linked:
+        message(importables.linked_note)

@@ -207,6 +207,7 @@ class ImportablesLoaded(Message):
 
     resources: list[Any]
     error: str | None = None
+    linked_note: str = ""
 
 
 @dataclass

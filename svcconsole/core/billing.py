@@ -1068,7 +1068,7 @@ def _apply_upgrade(ctx: ActionContext) -> str:
     old_product, old_price = service.product_name, service.price
     new_price = cents(ctx.params["price"])
     if ctx.result is not None and ctx.result.external:
-        service.external = {**(service.external or {}), **ctx.result.external}
+        services.store_external(service, ctx.result.external)
     service.product_id = target.id
     service.product_name = target.name
     service.price = new_price

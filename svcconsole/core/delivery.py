@@ -6,17 +6,21 @@ open, so a slow panel never holds a database lock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from svcconsole.core import activity, services
 from svcconsole.core.catalog import resolve_server
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import Role, Status
-from svcconsole.modules import ImportableResource, ModuleResult, ModuleTab, PanelState, ServerRef, ServiceRef, get_module
+from svcconsole.modules import ImportableResource, ModuleResult, ModuleTab, PanelState, ServerRef, ServiceRef, external_key, get_module
 from svcconsole.store.engine import Database
+from svcconsole.store.models import RESOURCE_HOLDING_STATUSES, Service
+
+KEY_BATCH = 500
 
 
 def _service_snapshot(db: Database, service_id: int, customer_id: int | None = None) -> tuple[ServiceRef, str, str]:
@@ -64,13 +68,48 @@ def power(db: Database, actor: Actor, service_id: int, signal: str) -> ModuleRes
     return result
 
 
-def list_importable(db: Database, server: str | int) -> list[ImportableResource]:
-    """What already exists on a server and could be imported."""
+@dataclass
+class Importables:
+    """The resources of a server that no live service holds yet, and how many were left out."""
+
+    resources: list[ImportableResource]
+    linked: int = 0
+
+    @property
+    def linked_note(self) -> str:
+        """'3 already linked, not shown', or '' when none were left out."""
+        return f"{self.linked} already linked, not shown" if self.linked else ""
+
+
+def list_importable(db: Database, server: str | int) -> Importables:
+    """What already exists on a server and could be imported: what no live service holds yet."""
     ref = _server_snapshot(db, server)
     module = get_module(ref.module)
     if not module.supports_operation("list_importable"):
-        return []
-    return module.list_importable(ref)
+        return Importables([])
+    resources = module.list_importable(ref)
+    keys = [_resource_key(ref.module, resource) for resource in resources]
+    held = _held_keys(db, ref.id, [key for key in keys if key is not None])
+    free = [resource for resource, key in zip(resources, keys, strict=True) if key is None or key not in held]
+    return Importables(free, len(resources) - len(free))
+
+
+def _resource_key(module_name: str, resource: ImportableResource) -> str | None:
+    """The key a service importing `resource` would hold (as `services.store_external` computes it)."""
+    return external_key(module_name, resource.details.get("external") or {"ref": resource.external_ref})
+
+
+def _held_keys(db: Database, server_id: int, keys: list[str]) -> set[str]:
+    """Which of `keys` a live service of the server holds (read through the unique index, in batches)."""
+    held: set[str] = set()
+    with db.read() as session:
+        for start in range(0, len(keys), KEY_BATCH):
+            batch = keys[start:start + KEY_BATCH]
+            rows = session.exec(
+                select(Service.external_key).where(Service.server_id == server_id, col(Service.external_key).in_(batch), col(Service.status).in_(RESOURCE_HOLDING_STATUSES))
+            ).all()
+            held.update(key for key in rows if key is not None)
+    return held
 
 
 def importable_external(db: Database, server: str | int | None, reference: str) -> dict[str, Any]:

@@ -46,6 +46,10 @@ class Conflict(SvcError):
     """Someone else changed the record since it was read; nothing was overwritten."""
 
 
+class AlreadyLinked(SvcError):
+    """A panel resource that another live service of the same server holds already."""
+
+
 class PermissionDenied(SvcError):
     """The acting operator's role (or read-only mode) does not allow this."""
 
@@ -60,6 +64,7 @@ DUPLICATE_FIELDS: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
     ("service_meta", ("service_id", "key")): ("KEY", "the service has this metadata key already"),
     ("product_price", ("product_id", "billing_cycle")): ("--price", "the product has a price for this cycle already"),
     ("setting", ("key",)): ("KEY", "this setting has a value already"),
+    ("service", ("server_id", "external_key")): ("--external", "another live service of this server holds this panel resource"),
 }
 """The input field behind each unique constraint, and what a duplicate means there."""
 

@@ -225,7 +225,7 @@ def _external_writer(db: Database, service_id: int, *, replace: bool) -> Callabl
     def save(external: dict[str, Any]) -> None:
         def work(session: Session) -> None:
             service = session.exec(select(Service).where(Service.id == service_id).with_for_update()).one()
-            service.external = dict(external) if replace else {**(service.external or {}), **external}
+            services.store_external(service, external, replace=replace)
             session.add(service)
 
         db.transaction(work)

@@ -29,7 +29,7 @@ from svcconsole.core.operators import SYSTEM
 from svcconsole.modules.base import demo_server_url
 from svcconsole.store import search
 from svcconsole.store.engine import Database
-from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption
+from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption, money_to_storage
 
 BATCH = 20_000
 PROCESS_THRESHOLD = 100_000
@@ -82,7 +82,7 @@ SERVICE_COLUMNS = (
     "name", "description", "notes", "status", "suspend_kind", "suspend_reason", "suspended_at", "billing_cycle",
     "anchor_day", "price", "initial_price", "currency", "created_at", "expires_at", "auto_renew", "renewals",
     "max_renewals", "cancel_mode", "cancel_at", "cancel_reason", "cancelled_at", "terminated_at", "deleted_at",
-    "external", "delivery_attempts", "last_error", "operation", "version", "updated_at", "updated_by", "search_text",
+    "external", "external_key", "delivery_attempts", "last_error", "operation", "version", "updated_at", "updated_by", "search_text",
 )
 
 
@@ -103,7 +103,7 @@ def _weighted(rng: random.Random, table: Sequence[tuple[str, int]]) -> Iterator[
 
 @dataclass(frozen=True)
 class _Format:
-    """Values in the driver's terms (SQLite: SQLAlchemy's text dates and floats), so the hot
+    """Values in the driver's terms (SQLite: SQLAlchemy's text dates and integer cents), so the hot
     loop converts nothing cell by cell and rows can be built in another process."""
 
     sqlite: bool
@@ -117,7 +117,7 @@ class _Format:
         return value.replace(tzinfo=UTC)
 
     def money(self, value: Decimal) -> Any:
-        return float(value) if self.sqlite else value
+        return money_to_storage(value, sqlite=self.sqlite)
 
     @staticmethod
     def json(value: Any) -> str:
@@ -234,13 +234,15 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
         elif status == "deleted":
             deleted_at = now - timedelta(days=rng.randint(1, 30))
         renewals = rng.randint(0, 24) if status != "pending" else 0
-        external = "{}"
+        external, external_key = "{}", None
         if status in {"active", "suspended"}:
             if product_type == "pterodactyl":
                 rng.getrandbits(32)
-                external = f'{{"server_id": {999 + service_id}, "identifier": "{_identifier(service_id)}"}}'
+                external_key = str(999 + service_id)
+                external = f'{{"server_id": {external_key}, "identifier": "{_identifier(service_id)}"}}'
             elif product_type == "proxmox":
-                external = f'{{"vmid": {99 + service_id}, "node": "pve1"}}'
+                external_key = str(99 + service_id)
+                external = f'{{"vmid": {external_key}, "node": "pve1"}}'
         created_text, expires_text = T(created), T(expires)
         service_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         name = f"{rng.choice(WORDS)}-{service_id}"
@@ -253,7 +255,7 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
             T(expires + timedelta(days=1)) if suspend_kind and expires else None, cycle, expires.day if expires else None,
             stored_amount, stored_amount, currency, created_text, expires_text, rng.random() < 0.85, renewals, None,
-            cancel_mode, T(cancel_at), None, T(cancelled_at), T(terminated_at), T(deleted_at), external,
+            cancel_mode, T(cancel_at), None, T(cancelled_at), T(terminated_at), T(deleted_at), external, external_key,
             0 if status == "pending" else 1, "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
             None, 1, created_text, SYSTEM.name,
             search.search_text(name, customer_name, plan.customer_emails[customer_index], product_name, service_uuid),

@@ -16,18 +16,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func as sa_func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from svcconsole.core import activity, clock, cycles, notifications, parse
 from svcconsole.core import settings as settings_module
 from svcconsole.core.catalog import product_price, resolve_customer, resolve_product, resolve_server
-from svcconsole.core.errors import Conflict, InvalidInput, NotFound, SvcError, TransitionRefused
+from svcconsole.core.errors import AlreadyLinked, Conflict, InvalidInput, NotFound, SvcError, TransitionRefused
 from svcconsole.core.operators import Actor, require, require_action
 from svcconsole.core.secrets import decrypt
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, CancelMode, Role, Status, SuspendKind
-from svcconsole.modules import CustomerRef, ModuleResult, ProductRef, ServerRef, ServiceRef, get_module, is_module
+from svcconsole.modules import CustomerRef, ModuleResult, ProductRef, ServerRef, ServiceRef, external_key, get_module, is_module
 from svcconsole.store import search
+from svcconsole.store.engine import unique_violation
 from svcconsole.store.models import (
+    RESOURCE_HOLDING_STATUSES,
     Activity,
     Customer,
     Job,
@@ -244,14 +247,21 @@ def _set_status(ctx: ActionContext, status: Status) -> str:
     return f"{before} -> {status.value}"
 
 
+def store_external(service: Service, external: dict[str, Any], *, replace: bool = False) -> None:
+    """Keep what the module reported (merged into what it had, or replacing it) and, from it, the
+    key of the panel resource the service holds (`external_key`, unique per server while live)."""
+    service.external = dict(external) if replace else {**(service.external or {}), **external}
+    service.external_key = external_key(service.type, service.external)
+
+
 def _merge_external(ctx: ActionContext) -> None:
     if ctx.result is not None and ctx.result.external:
-        ctx.service.external = {**(ctx.service.external or {}), **ctx.result.external}
+        store_external(ctx.service, ctx.result.external)
 
 
 def _forget_external(ctx: ActionContext) -> dict[str, Any]:
     removed = dict(ctx.service.external or {})
-    ctx.service.external = {}
+    store_external(ctx.service, {}, replace=True)
     return removed
 
 
@@ -881,7 +891,7 @@ def record_module_failure(session: Session, job: Job, error: str, *, final: bool
     actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
     service.last_error = error
     if external:
-        service.external = {**(service.external or {}), **external}
+        store_external(service, external)
     if job.action in {"deliver", "redeliver"}:
         service.delivery_attempts = (service.delivery_attempts or 0) + 1
     if final:
@@ -1064,7 +1074,9 @@ def import_service(session: Session, actor: Actor, draft: ServiceDraft, *, exter
     """A service for a resource that already exists on its panel: `active`, no module create.
 
     `external` is what the module reported for the resource (see `delivery.importable_external`);
-    without it the reference alone is stored.
+    without it the reference alone is stored. A resource a live service of the server holds is
+    refused naming that service, also when another import commits it first (the unique index
+    on (server_id, external_key) decides; its violation is turned into the same refusal).
     """
     require(actor, NON_TRANSITION_ROLES["import"], "importing a service")
     reference = parse.parse_text("--external", draft.external, required=True, max_length=200) or ""
@@ -1072,11 +1084,38 @@ def import_service(session: Session, actor: Actor, draft: ServiceDraft, *, exter
     if service.server_id is None and get_module(service.type).supports_operation("list_importable"):
         raise InvalidInput("--server", f"importing a {service.type} service needs --server")
     service.status = Status.ACTIVE.value
-    service.external = dict(external) if external else {"ref": reference}
-    session.add(service)
-    session.flush()
+    store_external(service, dict(external) if external else {"ref": reference}, replace=True)
+    server_id, key = service.server_id, service.external_key
+    if server_id is not None and key is not None:
+        holder = resource_holder(session, server_id, key)
+        if holder is not None:
+            raise already_linked(reference, holder)
+    try:
+        with session.begin_nested():
+            session.add(service)
+            session.flush()
+    except IntegrityError as error:
+        duplicate = unique_violation(error)
+        if duplicate is None or "external_key" not in duplicate.columns or server_id is None or key is None:
+            raise
+        holder = resource_holder(session, server_id, key)
+        if holder is None:
+            raise
+        raise already_linked(reference, holder) from None
     activity.record(session, service, actor, "import", to_status=service.status, details={"external": reference})
     return service
+
+
+def resource_holder(session: Session, server_id: int, key: str) -> Service | None:
+    """The live service of `server_id` that holds the panel resource `key`, if any."""
+    return session.exec(
+        select(Service).where(Service.server_id == server_id, Service.external_key == key, Service.status.in_(RESOURCE_HOLDING_STATUSES))  # type: ignore[attr-defined]
+    ).first()
+
+
+def already_linked(reference: str, holder: Service) -> AlreadyLinked:
+    """The refusal of an import of a resource `holder` holds; one line naming that service."""
+    return AlreadyLinked(f"--external: resource {reference} on server {holder.server_name} is already service {holder.id} ({holder.name}, {holder.status})")
 
 
 # ----------------------------------------------------------------------------- edit

@@ -191,6 +191,12 @@ class Module:
     def supports_operation(self, operation: str) -> bool:
         return operation in self.supports
 
+    @classmethod
+    def external_key(cls, external: dict[str, Any]) -> str | None:
+        """The panel's id of the resource `external` names (None: it names none). One live service
+        per server holds a given key; this default reads the reference an import stored."""
+        return resource_key(external.get("ref"))
+
     def _unsupported(self, operation: str) -> ModuleError:
         return UnsupportedOperation(self.name, operation)
 
@@ -258,6 +264,20 @@ def _registry() -> dict[str, type[Module]]:
         if name not in _REGISTRY:
             importlib.import_module(f"svcconsole.modules.{name}")
     return _REGISTRY
+
+
+def external_key(module_name: str, external: dict[str, Any] | None) -> str | None:
+    """The key of the panel resource `external` names, as module `module_name` reads it."""
+    if not external or not is_module(module_name):
+        return None
+    return _registry()[module_name].external_key(external)
+
+
+def resource_key(value: Any) -> str | None:
+    """A resource id as the text stored in `service.external_key` (at most 200 characters)."""
+    if value is None or isinstance(value, (dict, list, bool)) or str(value).strip() == "":
+        return None
+    return str(value).strip()[:200]
 
 
 def module_names() -> list[str]:

@@ -48,6 +48,7 @@ from svcconsole.modules.base import (
     ServiceRef,
     refuse_demo_server,
     register,
+    resource_key,
 )
 from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
 
@@ -216,6 +217,11 @@ class ProxmoxModule(Module):
         "test_connection", "create", "suspend", "unsuspend", "terminate", "change_package",
         "list_importable", "panel", "power", "tabs",
     })
+
+    @classmethod
+    def external_key(cls, external: dict[str, Any]) -> str | None:
+        """The VM's vmid, unique in the cluster (what `services import --external` takes)."""
+        return resource_key(external.get("vmid"))
 
     def _api(self, server: ServerRef | None) -> _Api:
         if server is None:

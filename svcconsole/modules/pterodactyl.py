@@ -57,6 +57,7 @@ from svcconsole.modules.base import (
     ServiceRef,
     refuse_demo_server,
     register,
+    resource_key,
 )
 from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
 
@@ -315,6 +316,11 @@ class PterodactylModule(Module):
         "test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall",
         "change_package", "list_importable", "panel", "power", "tabs",
     })
+
+    @classmethod
+    def external_key(cls, external: dict[str, Any]) -> str | None:
+        """The panel's server id (what `services import --external` takes)."""
+        return resource_key(external.get("server_id"))
 
     def _api(self, server: ServerRef | None) -> _Api:
         if server is None:

@@ -26,7 +26,7 @@ from svcconsole.core import delivery, services
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, SvcError
-from svcconsole.modules import ModuleError, get_module, module_names
+from svcconsole.modules import ModuleError, module_names
 from svcconsole.store.models import Product, Server
 from svcconsole.widgets.inputs import InertInput as Input
 
@@ -223,16 +223,11 @@ class WizardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="wizard-importable")
     def _list_importable(self, server_id: int) -> None:
         try:
-            with self.console_app.db.read() as session:
-                server = session.get(Server, server_id)
-                assert server is not None
-                ref = services.server_ref(server)
-            module = get_module(server.module)
-            resources = module.list_importable(ref) if module.supports_operation("list_importable") else []
+            importables = delivery.list_importable(self.console_app.db, server_id)
         except Exception as error:  # noqa: BLE001 - shown beside the form; the admin can type a reference
             self.post_message(ImportablesLoaded([], f"listing resources failed: {error}"))
             return
-        self.post_message(ImportablesLoaded(resources))
+        self.post_message(ImportablesLoaded(importables.resources, linked_note=importables.linked_note))
 
     @on(ImportablesLoaded)
     def _importables(self, message: ImportablesLoaded) -> None:
@@ -240,6 +235,8 @@ class WizardScreen(Screen[None]):
         options = [(resource_label(item), item.external_ref) for item in message.resources]
         choice.set_options(options)
         choice.prompt = f"one of {render.plural(len(options), 'resource')} on the panel" if options else "none listed: type the reference"
+        if message.linked_note:
+            choice.prompt += f" ({message.linked_note})"
         if message.error:
             self._show_error(message.error)
         elif not options:

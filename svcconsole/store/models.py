@@ -1,7 +1,7 @@
 """Every table of svcconsole, as SQLModel classes (SPEC.md section 2).
 
-Times are aware UTC datetimes (read back aware on SQLite too); money is `Decimal` in
-NUMERIC(12, 2) columns. The service row carries the customer, product and server names too,
+Times are aware UTC datetimes (read back aware on SQLite too); money is `Decimal` with two
+places, stored exactly: NUMERIC(12, 2) on PostgreSQL, integer cents on SQLite (see `Money`). The service row carries the customer, product and server names too,
 so the list can sort and show them over a million rows without joins; core keeps them in step
 when those records are renamed.
 """
@@ -9,13 +9,57 @@ when those records are renamed.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, Numeric, Text, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
-MONEY = Numeric(12, 2)
+CENT = Decimal("0.01")
+
+
+def money_to_storage(value: Decimal | int | str, *, sqlite: bool) -> Decimal | int:
+    """An amount as the database stores it: integer cents on SQLite, a 2-place `Decimal` elsewhere."""
+    if isinstance(value, float):
+        raise TypeError(f"money is never float: {value!r}")
+    amount = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    return int(amount.scaleb(2)) if sqlite else amount
+
+
+def money_from_storage(value: Any, *, sqlite: bool) -> Decimal:
+    """A stored amount (SQLite: integer cents, or a sum of them) as a 2-place `Decimal`."""
+    if sqlite:
+        return Decimal(int(value)).scaleb(-2)
+    return Decimal(value).quantize(CENT)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Money as a 2-place `Decimal`: NUMERIC(12, 2) on PostgreSQL, integer cents on SQLite, whose
+    NUMERIC is floating point (0.10 would be stored as a REAL and sums would drift).
+
+    Sums, coalesces and comparisons built on a money column keep this type, so they are exact too.
+    """
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(Integer() if dialect.name == "sqlite" else Numeric(12, 2))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else money_to_storage(value, sqlite=dialect.name == "sqlite")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else money_from_storage(value, sqlite=dialect.name == "sqlite")
+
+    def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
+        """A number compared with or added to money is money (so SQLite compares cents with cents)."""
+        return self
+
+
+MONEY = Money()
 
 
 def money_field(default: Decimal | None = Decimal("0.00"), nullable: bool = False) -> Any:
@@ -27,6 +71,13 @@ def json_field(default_factory: Any = dict) -> Any:
 
 
 SORTED_SERVICE_COLUMNS = ("id", "customer_name", "name", "product_name", "server_name", "billing_cycle", "price", "expires_at")
+
+
+RESOURCE_HOLDING_STATUSES = ("pending", "active", "suspended")
+"""The statuses in which a service holds its panel resource: an expired, cancelled, terminated or
+deleted service was removed from its panel, so its resource can be imported again."""
+
+HOLDS_RESOURCE = text(f"external_key IS NOT NULL AND status IN ({', '.join(repr(status) for status in RESOURCE_HOLDING_STATUSES)})")
 
 
 def sort_indexes() -> list[Index]:
@@ -94,7 +145,11 @@ class Server(SQLModel, table=True):
 
 
 class Service(SQLModel, table=True):
-    """One service a customer bought: its status, billing and what its module stored."""
+    """One service a customer bought: its status, billing and what its module stored.
+
+    `external_key` is the panel's id of the resource `external` names (the module says which);
+    a unique partial index lets one live service per server hold it.
+    """
 
     __tablename__ = "service"
     __table_args__ = (
@@ -105,6 +160,7 @@ class Service(SQLModel, table=True):
         Index("ix_service_server_id_id", "server_id", "id"),
         *sort_indexes(),
         Index("ix_service_cancel_at", "cancel_at"),
+        Index("ux_service_server_resource", "server_id", "external_key", unique=True, sqlite_where=HOLDS_RESOURCE, postgresql_where=HOLDS_RESOURCE),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -140,6 +196,7 @@ class Service(SQLModel, table=True):
     terminated_at: datetime | None = None
     deleted_at: datetime | None = None
     external: dict[str, Any] = json_field()
+    external_key: str | None = Field(default=None, max_length=200)
     delivery_attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     operation: str | None = Field(default=None, max_length=20)

@@ -215,7 +215,7 @@ def page(
     if not in_null_segment:
         query = base.where(column.is_not(None))
         if after is not None:
-            key, position = tuple_(column, Service.id), tuple_(after_value, after_id)
+            key, position = tuple_(column, Service.id), (after_value, after_id)
             query = query.where(key < position if sort.descending else key > position)
         if sort.descending:
             query = query.order_by(column.desc(), col(Service.id).desc())

@@ -280,7 +280,7 @@ class ServiceWindow:
                 tail = base.where(column.is_not(None)).order_by(*reverse_order).limit(limit - len(rows))
                 rows += list(session.execute(tail).all())
         else:
-            key, position = tuple_(column, Service.id), tuple_(before_value, before_id)
+            key, position = tuple_(column, Service.id), (before_value, before_id)
             query = base.where(column.is_not(None), key > position if descending else key < position)
             rows = list(session.execute(query.order_by(*reverse_order).limit(limit)).all())
         return list(reversed(rows))
@@ -404,7 +404,7 @@ class ServiceWindow:
         if self.sort.column == "id" or null_segment:
             return col(Service.id) < service_id if self.sort.descending else col(Service.id) > service_id
         column = SORT_COLUMNS[self.sort.column]
-        pair, position = tuple_(column, Service.id), tuple_(value, service_id)
+        pair, position = tuple_(column, Service.id), (value, service_id)
         return pair < position if self.sort.descending else pair > position
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, billing, clock, notifications, services
+from svcconsole.core import automation, billing, clock, health, notifications, services
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, iso, rows, set_setting
@@ -39,7 +39,7 @@ def run_at(db, admin, moment: datetime) -> automation.AutomationReport:  # type:
 def test_every_template_has_its_body_asserted_here():
     assert set(notifications.TEMPLATES) == {
         "delivered", "suspended", "unsuspended", "renewal_invoice", "expiry_notice", "cancelled", "terminated", "expired",
-        "manual_delivery", "delivery_failed",
+        "manual_delivery", "delivery_failed", "health_alert",
     }
 
 
@@ -184,3 +184,21 @@ def test_delivery_failed_tells_the_admin_the_error(db, admin, catalog, panel, cl
     assert (notice.to_address, notice.subject) == ("ops@hosting.example", "Delivery of service #1 failed")
     assert notice.body == 'Service #1 "mc" of Alice Martin <alice@example.com> could not be delivered (attempt 1).\nError: panel refused: no allocation left\n'
     assert rows(db, Invoice)[0].status == "paid"
+
+
+def test_health_alert_names_the_problem_and_every_other(db, admin, frozen):
+    set_setting(db, "admin_email", "ops@hosting.example")
+    problems = [
+        health.Problem("automation", "automation: run 7 failed: RuntimeError: disk full", "run-failed:7"),
+        health.Problem("mail", "mail: 2 failed mails older than a day (`svcconsole notify list --status failed`)", "failed-mails:3"),
+    ]
+    assert health.alert(db, problems) == 2
+    notice = rows(db, Notification, Notification.dedupe_key == "health:run-failed:7")[0]
+    assert (notice.to_address, notice.subject) == ("ops@hosting.example", "svcconsole: automation: run 7 failed: RuntimeError: disk full")
+    assert notice.body == (
+        "svcconsole needs an admin:\n\n"
+        "- automation: run 7 failed: RuntimeError: disk full\n"
+        "- mail: 2 failed mails older than a day (`svcconsole notify list --status failed`)\n\n"
+        "Run `svcconsole health` for the figures.\n"
+    )
+    assert health.alert(db, problems) == 0, "an incident already mailed is not mailed again"

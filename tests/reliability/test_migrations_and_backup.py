@@ -15,19 +15,23 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, inspect, text
+from sqlalchemy import Column, MetaData, Numeric, Table, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from svcconsole.core import clock, leases, services
 from svcconsole.core.context import open_database
+from svcconsole.modules import external_key
 from svcconsole.store import schema
-from svcconsole.store.engine import Database
-from svcconsole.store.models import RateBucket, Service, metadata
+from svcconsole.store.engine import Database, DuplicateValue
+from svcconsole.store.models import MONEY, InvoiceLine, Money, ProductPrice, RateBucket, Renewal, Service, ServiceOption, Upgrade, metadata
 from tests.conftest import FROZEN_NOW, Cli, _admin_engine, new_service, postgres_base_url
 from tests.reliability.support import finish, run_cli, spawn_cli, stop, wait_until
+
+OLD_MONEY = Numeric(12, 2)
 
 
 @pytest.fixture
@@ -79,8 +83,13 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
     assert empty == [], f"fill these tables too: {empty}"
 
 
+def as_stored_before_0004(column_type):  # type: ignore[no-untyped-def]
+    """The type a column had before revision 0004 (money was NUMERIC(12, 2) on SQLite too)."""
+    return OLD_MONEY if isinstance(column_type, Money) else column_type
+
+
 def copy_rows(source: Database, target: Database) -> None:
-    """Copy every row into `target`, keeping only the columns `target`'s schema has."""
+    """Copy every row into `target` (a schema older than 0004), keeping only the columns it has."""
     target_columns = {name: {column["name"] for column in inspect(target.engine).get_columns(name)} for name in inspect(target.engine).get_table_names()}
     with source.engine.connect() as reader, target.engine.begin() as writer:
         for table in metadata.sorted_tables:
@@ -88,21 +97,25 @@ def copy_rows(source: Database, target: Database) -> None:
                 continue
             kept = [column for column in table.columns if column.name in target_columns[table.name]]
             narrowed = Table(table.name, MetaData(), *[Column(column.name, column.type, primary_key=column.primary_key) for column in kept])
+            old = Table(table.name, MetaData(), *[Column(column.name, as_stored_before_0004(column.type), primary_key=column.primary_key) for column in kept])
             rows = [dict(row._mapping) for row in reader.execute(narrowed.select())]
             if rows:
-                writer.execute(narrowed.insert(), rows)
+                writer.execute(old.insert(), rows)
             if target.is_postgresql and "id" in narrowed.c:
                 writer.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"))
 
 
-def snapshot(db: Database, tables: dict[str, list[str]]) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
-    """The raw stored values of the given columns of every table, in key order."""
+def snapshot(db: Database, tables: dict[str, list[str]], *, money_type) -> dict[str, list[tuple]]:  # type: ignore[type-arg, no-untyped-def]
+    """The raw stored values of the given columns of every table, in key order; money columns
+    read as `Decimal` through `money_type` (the only columns revision 0004 rewrites, on SQLite)."""
     result = {}
     with db.engine.connect() as connection:
         for name, columns in tables.items():
             keys = [column.name for column in metadata.tables[name].primary_key.columns]
             quoted = ", ".join(f'"{column}"' for column in columns)
-            result[name] = [tuple(row) for row in connection.execute(text(f"SELECT {quoted} FROM {name} ORDER BY {', '.join(keys)}"))]
+            money = {column: money_type for column in columns if isinstance(metadata.tables[name].c[column].type, Money)}
+            query = text(f"SELECT {quoted} FROM {name} ORDER BY {', '.join(keys)}")
+            result[name] = [tuple(row) for row in connection.execute(query.columns(**money) if money else query)]
     return result
 
 
@@ -115,7 +128,7 @@ def test_db_upgrade_from_the_first_schema_keeps_every_row_and_search_finds_old_r
         copy_rows(db, old)
         existing = set(inspect(old.engine).get_table_names())
         old_tables = {name: [column["name"] for column in inspect(old.engine).get_columns(name)] for name in metadata.tables if name in existing and name != "alembic_version"}
-        before = snapshot(old, old_tables)
+        before = snapshot(old, old_tables, money_type=OLD_MONEY)
     finally:
         old.dispose()
     key_file = db.sqlite_file.with_name(db.sqlite_file.name + ".key") if db.sqlite_file else None
@@ -133,7 +146,7 @@ def test_db_upgrade_from_the_first_schema_keeps_every_row_and_search_finds_old_r
     new = open_database(empty_url)
     try:
         assert schema.check(new).ok, schema.check(new)
-        after = snapshot(new, old_tables)
+        after = snapshot(new, old_tables, money_type=MONEY)
         for name in old_tables:
             assert len(after[name]) == len(before[name]), name
             assert after[name] == before[name], f"{name}: rows changed by the upgrade"
@@ -150,6 +163,143 @@ def test_db_upgrade_from_the_first_schema_keeps_every_row_and_search_finds_old_r
         assert int(created.stdout) > max(row.id for row in rows), "new ids continue after the old ones"
         found = later("services", "list", "--search", "upgrade-zeb", "-f", "ids")
         assert found.stdout.split() == [created.stdout.strip()]
+    finally:
+        new.dispose()
+
+
+MONEY_ROWS_AT_0003 = (
+    "INSERT INTO customer (id, name, email, created_at) VALUES (1, 'Alice', 'alice@example.com', '2026-01-01 00:00:00')",
+    "INSERT INTO product (id, name, type, config, allow_customer_cancel, upgrade_targets, created_at) VALUES (1, 'Web', 'manual', '{}', true, '[]', '2026-01-01 00:00:00')",
+    "INSERT INTO product (id, name, type, config, allow_customer_cancel, upgrade_targets, created_at) VALUES (2, 'Web Max', 'manual', '{}', true, '[]', '2026-01-01 00:00:00')",
+    "INSERT INTO product_price (id, product_id, billing_cycle, price, setup_fee, currency) VALUES (1, 1, 'monthly', 0.1, 12.345, 'EUR')",
+    "INSERT INTO service (id, uuid, customer_id, customer_name, product_id, type, name, status, billing_cycle, price, initial_price, currency, created_at, expires_at, auto_renew, renewals, external, delivery_attempts, version, search_text) "
+    "VALUES (1, '00000000-0000-4000-8000-000000000001', 1, 'Alice', 1, 'manual', 'old-priced-zebra', 'active', 'monthly', 19.99, 12.345, 'EUR', '2026-01-01 00:00:00', '2026-12-01 00:00:00', true, 0, '{}', 0, 1, 'old-priced-zebra alice alice@example.com web 00000000-0000-4000-8000-000000000001')",
+    "INSERT INTO service (id, uuid, customer_id, customer_name, product_id, type, name, status, billing_cycle, price, initial_price, currency, created_at, auto_renew, renewals, external, delivery_attempts, version, search_text) "
+    "VALUES (2, '00000000-0000-4000-8000-000000000002', 1, 'Alice', 1, 'manual', 'cheap', 'active', 'monthly', 0.1, 9999999999.99, 'EUR', '2026-01-01 00:00:00', true, 0, '{}', 0, 1, 'cheap')",
+    "INSERT INTO service_option (id, service_id, name, quantity, price, created_at) VALUES (1, 1, 'Extra IPv4', 3, 0.1, '2026-01-01 00:00:00')",
+    "INSERT INTO invoice (id, customer_id, status, currency, created_at) VALUES (1, 1, 'unpaid', 'EUR', '2026-01-01 00:00:00')",
+    "INSERT INTO invoice_line (id, invoice_id, service_id, kind, description, amount, details) VALUES (1, 1, 1, 'option', 'a', 0.1, '{}')",
+    "INSERT INTO invoice_line (id, invoice_id, service_id, kind, description, amount, details) VALUES (2, 1, 1, 'option', 'b', 0.1, '{}')",
+    "INSERT INTO invoice_line (id, invoice_id, service_id, kind, description, amount, details) VALUES (3, 1, 1, 'option', 'c', 0.1, '{}')",
+    "INSERT INTO invoice_line (id, invoice_id, service_id, kind, description, amount, details) VALUES (4, 1, 1, 'option', 'd', 1.005, '{}')",
+    "INSERT INTO renewal (id, service_id, period_end, billing_cycle, cycles, amount, renewed_at, actor) VALUES (1, 1, '2026-02-01 00:00:00', 'monthly', 1, 19.99, '2026-01-01 00:00:00', 'root')",
+    "INSERT INTO upgrade (id, service_id, from_product_id, to_product_id, mode, amount, status, created_at) VALUES (1, 1, 1, 2, 'invoice', 12.345, 'done', '2026-01-01 00:00:00')",
+)
+"""Revision 0003 rows with money as SQLite stored it then (REAL: 0.1, 19.99, and hand-written
+12.345 and 1.005, which the application never wrote: the upgrade rounds them half away from
+zero as written in decimal, to 12.35 and 1.01)."""
+
+
+def test_db_upgrade_from_0003_converts_float_money_to_exact_cents_without_loss(empty_url):
+    old = Database(empty_url)
+    try:
+        schema.upgrade(old, "0003")
+        with old.engine.begin() as connection:
+            for statement in MONEY_ROWS_AT_0003:
+                connection.execute(text(statement))
+            if old.is_postgresql:
+                for table in ("customer", "product", "product_price", "service", "service_option", "invoice", "invoice_line", "renewal", "upgrade"):
+                    connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            if old.is_sqlite:
+                assert connection.execute(text("SELECT typeof(price) FROM service WHERE id = 2")).scalar_one() == "real"
+                assert connection.execute(text("SELECT sum(amount) FROM invoice_line WHERE id <= 3")).scalar_one() == 0.30000000000000004
+        before, after = schema.upgrade(old)
+        assert (before, after) == ("0003", schema.HEAD_REVISION)
+    finally:
+        old.dispose()
+
+    new = open_database(empty_url)
+    try:
+        assert schema.check(new).ok, schema.check(new)
+        with new.read() as session:
+            money = {
+                "product_price": session.execute(select(ProductPrice.price, ProductPrice.setup_fee)).one(),
+                "service": session.execute(select(Service.price, Service.initial_price).order_by(Service.id)).all(),
+                "option": session.execute(select(ServiceOption.price)).scalar_one(),
+                "lines": session.execute(select(InvoiceLine.amount).order_by(InvoiceLine.id)).scalars().all(),
+                "renewal": session.execute(select(Renewal.amount)).scalar_one(),
+                "upgrade": session.execute(select(Upgrade.amount)).scalar_one(),
+                "sum": session.execute(select(func.sum(InvoiceLine.amount)).where(InvoiceLine.id <= 3)).scalar_one(),
+            }
+        assert money == {
+            "product_price": (Decimal("0.10"), Decimal("12.35")),
+            "service": [(Decimal("19.99"), Decimal("12.35")), (Decimal("0.10"), Decimal("9999999999.99"))],
+            "option": Decimal("0.10"),
+            "lines": [Decimal("0.10"), Decimal("0.10"), Decimal("0.10"), Decimal("1.01")],
+            "renewal": Decimal("19.99"),
+            "upgrade": Decimal("12.35"),
+            "sum": Decimal("0.30"),
+        }
+        if new.is_sqlite:
+            with new.engine.connect() as connection:
+                stored = connection.execute(text("SELECT typeof(price), price, typeof(initial_price), initial_price FROM service ORDER BY id")).all()
+            assert [tuple(row) for row in stored] == [("integer", 1999, "integer", 1235), ("integer", 10, "integer", 999999999999)]
+        later = Cli(empty_url)
+        listed = later("services", "list", "--sort", "price", "--format", "ids")
+        assert listed.stdout.split() == ["2", "1"]
+        found = later("services", "list", "--search", "priced-zeb", "--format", "ids")
+        assert found.stdout.split() == ["1"], "the search index survived the column changes"
+        with clock.frozen_at(FROZEN_NOW):
+            renewed = later("services", "renew", "1", "--invoice", "new")
+        assert renewed.exit_code == 0, renewed.stderr
+        with new.read() as session:
+            line = session.execute(select(InvoiceLine.amount).order_by(InvoiceLine.id.desc()).limit(1)).scalar_one()  # type: ignore[union-attr]
+        assert line == Decimal("20.29"), "19.99 plus three options at 0.10"
+    finally:
+        new.dispose()
+
+
+def _service_at_0004(service_id: int, server_id: int, module: str, status: str, external: str) -> str:
+    return (
+        "INSERT INTO service (id, uuid, customer_id, customer_name, server_id, type, name, status, billing_cycle, price, initial_price, currency, created_at, auto_renew, renewals, external, delivery_attempts, version, search_text) "
+        f"VALUES ({service_id}, '00000000-0000-4000-8000-{service_id:012d}', 1, 'Alice', {server_id}, '{module}', 'svc-{service_id}', '{status}', 'monthly', 0, 0, 'EUR', '2026-01-01 00:00:00', true, 0, '{external}', 0, 1, 'svc-{service_id}')"
+    )
+
+
+EXTERNALS_AT_0004 = (
+    (1, 1, "pterodactyl", "active", '{"server_id": 5, "identifier": "0000aa05"}', "5"),
+    (2, 1, "pterodactyl", "suspended", '{"server_id": 5}', None),
+    (3, 1, "pterodactyl", "terminated", '{"server_id": 5}', "5"),
+    (4, 1, "pterodactyl", "pending", '{"server_id": "6"}', "6"),
+    (5, 2, "proxmox", "active", '{"vmid": 101, "node": "pve1", "imported": true}', "101"),
+    (6, 2, "proxmox", "active", '{"node": "pve1"}', None),
+    (7, 3, "manual", "active", '{"ref": "rack-7"}', "rack-7"),
+    (8, 3, "manual", "active", '{}', None),
+    (9, 3, "manual", "active", '{"ref": "rack-7"}', None),
+)
+"""(id, server, module, status, external, the key the upgrade gives it): service 2 and 9 hold a
+resource an older live service holds already (data from before imports were checked)."""
+
+
+def test_db_upgrade_to_external_keys_backfills_them_and_survives_duplicate_imports(empty_url):
+    old = Database(empty_url)
+    try:
+        schema.upgrade(old, "0004")
+        with old.engine.begin() as connection:
+            connection.execute(text("INSERT INTO customer (id, name, email, created_at) VALUES (1, 'Alice', 'alice@example.com', '2026-01-01 00:00:00')"))
+            for server_id, module in ((1, "pterodactyl"), (2, "proxmox"), (3, "manual")):
+                connection.execute(text(f"INSERT INTO server (id, name, module, url, enabled, config, created_at) VALUES ({server_id}, '{module}-1', '{module}', 'https://{module}.example.net', true, '{{}}', '2026-01-01 00:00:00')"))
+            for service_id, server_id, module, status, external, _ in EXTERNALS_AT_0004:
+                connection.execute(text(_service_at_0004(service_id, server_id, module, status, external)))
+        assert schema.upgrade(old) == ("0004", schema.HEAD_REVISION)
+    finally:
+        old.dispose()
+
+    new = open_database(empty_url)
+    try:
+        assert schema.check(new).ok, schema.check(new)
+        with new.read() as session:
+            rows = session.execute(select(Service.id, Service.type, Service.external, Service.external_key).order_by(Service.id)).all()
+        assert [(row.id, row.external_key) for row in rows] == [(service_id, key) for service_id, *_, key in EXTERNALS_AT_0004]
+        for row in rows:
+            if row.id not in (2, 9):
+                assert row.external_key == external_key(row.type, row.external), "the SQL backfill reads keys as the modules do"
+
+        def second_live_holder(session):  # type: ignore[no-untyped-def]
+            session.execute(text("UPDATE service SET external_key = '5' WHERE id = 2"))
+
+        with pytest.raises(DuplicateValue):
+            new.transaction(second_live_holder)
     finally:
         new.dispose()
 

@@ -1,8 +1,11 @@
 """The demo seeder: realistic spread, consistent with the schema, and repeatable."""
 
+from decimal import Decimal
+
 from sqlmodel import func, select
 
 from svcconsole.core.seed import seed_demo
+from svcconsole.modules import external_key
 from svcconsole.store import schema
 from svcconsole.store.models import Activity, Customer, Renewal, Service, ServiceMeta, ServiceOption
 
@@ -40,3 +43,16 @@ def test_the_demo_has_each_renewal_limit_key(db, frozen):
         weekly = session.exec(select(ServiceMeta.value).where(ServiceMeta.key == "max_renewals_in_current_week")).all()
     assert {"max_renewals", "max_renewals_in_current_month", "max_renewals_in_current_week"} <= set(keys)
     assert set(weekly) == {"2"}
+
+
+def test_seeded_services_hold_the_resource_key_their_module_reads_and_exact_money(db, frozen):
+    """The bulk seeder writes `external_key` and money itself (no ORM): they must match what core
+    would have written (the module's key of `external`; money read back as the seeded Decimals)."""
+    seed_demo(db, services=400, random_seed=9)
+    with db.read() as session:
+        rows = session.exec(select(Service.type, Service.external, Service.external_key, Service.price)).all()
+        options = set(session.exec(select(ServiceOption.price)).all())
+    assert all(key == external_key(kind, external) for kind, external, key, _ in rows)
+    assert sum(1 for *_, key, _ in rows if key is not None) > 100
+    assert all(isinstance(price, Decimal) and price == price.quantize(Decimal("0.01")) for *_, price in rows)
+    assert options <= {Decimal("1.00"), Decimal("2.50"), Decimal("3.00")} and options
