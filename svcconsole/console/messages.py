@@ -33,10 +33,11 @@ class ListReloaded(Message):
 
 @dataclass
 class FilterRejected(Message):
-    """The filter line has a bad term; the list is unchanged."""
+    """The filter line has a bad term; `window` is empty: the list shows no rows until it is fixed."""
 
     generation: int
     error: str
+    window: ServiceWindow
 
 
 @dataclass
