@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
-TYPED_CONFIRMATION = {"terminate", "delete"}
+TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}
+"""Actions that ask for the typed word (one service) or count (several); cancel does when its mode is immediately."""
 FOCUS_CANCEL = {"terminate", "delete", "cancel", "reinstall"}
 RENEW_NOW, RENEW_INVOICE = "now", "invoice"
 SHOWN_INVOICES = 50
@@ -127,10 +128,17 @@ class ActionDialog(DialogFrame[ActionRequest]):
         yield Input("", id="reason", placeholder="optional")
         if action == "suspend":
             yield Checkbox("Notify the customer", compact=True, id="notify")
-        if action in TYPED_CONFIRMATION:
+        if action in TYPED_CONFIRMATION or action == "cancel":
             what = f'the word "{action}"' if self.count == 1 else f"the number of services ({self.count})"
-            yield Label(f"Type {what} to confirm")
-            yield Input("", id="confirm", placeholder=self.confirmation_word)
+            with Vertical(id="confirm-fields", classes="field-group"):
+                yield Label(f"Type {what} to confirm")
+                yield Input("", id="confirm", placeholder=self.confirmation_word)
+
+    def needs_typed_confirmation(self) -> bool:
+        """Terminate, delete, reinstall and cancel immediately remove data: they ask for the typed word or count."""
+        if self.action_name == "cancel":
+            return self._value("#mode") == CancelMode.IMMEDIATE.value
+        return self.action_name in TYPED_CONFIRMATION
 
     def _renew_fields(self) -> ComposeResult:
         new_invoice = "a new invoice" if self.count == 1 else "a new invoice for each service"
@@ -158,6 +166,8 @@ class ActionDialog(DialogFrame[ActionRequest]):
         return "#fields Input, #fields Select"
 
     def on_mount(self) -> None:
+        if self.action_name == "cancel":
+            self._show_confirmation()
         if self.action_name == "renew":
             self._show_renew_mode()
             if self.service_id is not None:
@@ -167,6 +177,13 @@ class ActionDialog(DialogFrame[ActionRequest]):
         self.query_one("#renew-now-fields").display = self.renew_mode == RENEW_NOW
         self.query_one("#renew-invoice-fields").display = self.renew_mode == RENEW_INVOICE
         self.query_one("#consequence", Static).update(Text(consequence(self._core_action()), style="dim"))
+
+    def _show_confirmation(self) -> None:
+        self.query_one("#confirm-fields").display = self.needs_typed_confirmation()
+
+    @on(Select.Changed, "#mode")
+    def _cancel_mode_changed(self) -> None:
+        self._show_confirmation()
 
     @on(Select.Changed, "#renew-mode")
     def _renew_mode_changed(self, event: Select.Changed) -> None:
@@ -236,11 +253,53 @@ class ActionDialog(DialogFrame[ActionRequest]):
             params["free"] = self._value("#amount") == "free"
         if action in {"add-days", "subtract-days"}:
             params["days"] = self._value("#days") or ""
-        if action in TYPED_CONFIRMATION and (self._value("#confirm") or "").strip() != self.confirmation_word:
+        if self.needs_typed_confirmation() and (self._value("#confirm") or "").strip() != self.confirmation_word:
             raise InvalidInput("confirm", f"type {self.confirmation_word} to confirm")
         core_action = services.normalize_action(action, params)
         clean = services.validate_params(core_action, {key: value for key, value in params.items() if key != "mode"})
         return ActionRequest(core_action, clean, ACTIONS[core_action].title)
+
+
+POWER_CONSEQUENCES = {
+    "stop": "The server stops at once: what runs on it is not shut down cleanly and unsaved data is lost.",
+    "kill": "The server's processes are killed at once: unsaved data is lost.",
+}
+"""The power signals that ask for the typed word, as terminate does, and what each does."""
+
+
+class PowerDialog(DialogFrame[str]):
+    """The typed confirmation of a power signal that can lose data (stop, kill)."""
+
+    FRAME_ID = "power-dialog"
+    BINDINGS = bindings("dialog")
+
+    def __init__(self, signal: str, label: str) -> None:
+        super().__init__()
+        self.signal = signal
+        self.label = label
+
+    def question_text(self) -> Text:
+        return Text(f"Send {self.signal} to {render.plain(self.label)}?", style="bold")
+
+    def consequence_text(self) -> Text:
+        return Text(POWER_CONSEQUENCES[self.signal], style="dim")
+
+    def confirm_label(self) -> str:
+        return self.signal.capitalize()
+
+    def confirm_variant(self) -> str:
+        return "error"
+
+    def fields(self) -> ComposeResult:
+        yield Label(f'Type the word "{self.signal}" to confirm')
+        yield Input("", id="confirm", placeholder=self.signal)
+
+    def answer(self) -> str:
+        from svcconsole.core.errors import InvalidInput
+
+        if (self.query_one("#confirm", Input).value or "").strip() != self.signal:
+            raise InvalidInput("confirm", f"type {self.signal} to confirm")
+        return self.signal
 
 
 class BulkMenu(ModalScreen[str | None]):

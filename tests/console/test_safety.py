@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 from textual import events
 
+from svcconsole.core import services
 from svcconsole.screens.dialogs import ActionDialog
+from tests.conftest import new_service
 from tests.console.conftest import make_app, notifications, settle
 
 pytestmark = pytest.mark.anyio
+
+
+def service_status(db, service_id: int) -> str:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return services.get_service(session, service_id).status
 
 
 def shown_rows(screen) -> int:  # type: ignore[no-untyped-def]
@@ -81,3 +88,34 @@ async def test_marks_made_under_another_filter_are_shown_as_such_and_not_acted_o
         await pilot.press("s")
         await settle(pilot)
         assert not isinstance(app.screen, ActionDialog)
+
+
+@pytest.mark.parametrize("marked", [1, 2])
+async def test_cancel_immediately_asks_for_the_typed_word_or_count_as_terminate_does(db, admin, catalog, frozen, marked):
+    ids = [new_service(db, admin, catalog, name=f"web-{n}", status="active") for n in range(2)]
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        if marked > 1:
+            await pilot.press("space", "space", "up")
+            await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ActionDialog)
+        assert not dialog.query_one("#confirm-fields").display, "end of cycle removes nothing: no typed word"
+        dialog.query_one("#mode").value = "immediate"
+        await settle(pilot)
+        word = "cancel" if marked == 1 else "2"
+        assert dialog.query_one("#confirm-fields").display
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen is dialog, "cancel immediately ran without the typed confirmation"
+        assert f"type {word} to confirm" in str(dialog.query_one("#dialog-error").render())
+        assert {service_status(db, service_id) for service_id in ids} == {"active"}
+        dialog.query_one("#confirm").value = word
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen is not dialog
+        await settle(pilot)
+        assert [service_status(db, service_id) for service_id in ids[:marked]] == ["cancelled"] * marked
