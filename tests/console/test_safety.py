@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from textual import events
 
-from svcconsole.core import services
+from sqlmodel import select
+
+from svcconsole.core import jobs, services
+from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
+from svcconsole.screens.bulk import BulkRunScreen
 from svcconsole.screens.dialogs import ActionDialog
+from svcconsole.store.models import Job
 from tests.conftest import new_service
 from tests.console.conftest import make_app, notifications, settle
 
@@ -119,3 +124,114 @@ async def test_cancel_immediately_asks_for_the_typed_word_or_count_as_terminate_
         assert app.screen is not dialog
         await settle(pilot)
         assert [service_status(db, service_id) for service_id in ids[:marked]] == ["cancelled"] * marked
+
+
+class UnreachableModule(Module):
+    """A module whose panel does not answer while `down` (a retryable error, as a refused connection is)."""
+
+    name = "unreachable"
+    label = "Unreachable"
+    supports = frozenset({"suspend"})
+    down = True
+
+    def suspend(self, service):  # type: ignore[no-untyped-def]
+        if UnreachableModule.down:
+            raise ModuleError("connection refused by the panel at 127.0.0.1:9 " + "and the rest of a long error " * 6 + "END", retryable=True)
+        return ModuleResult(message="suspended on the panel")
+
+
+@pytest.fixture
+def unreachable():  # type: ignore[no-untyped-def]
+    register(UnreachableModule)
+    UnreachableModule.down = True
+    yield UnreachableModule
+    unregister("unreachable")
+
+
+def unreachable_services(db, admin, catalog, count: int) -> list[int]:  # type: ignore[no-untyped-def]
+    customer = str(catalog.customer_id)
+    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="unreachable", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    return [db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in (f"u{n}" for n in range(count))]
+
+
+def bulk_rows(run) -> dict[int, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    from textual.widgets import DataTable
+
+    table = run.query_one("#bulk-items", DataTable)
+    rows = [table.get_row_at(index) for index in range(table.row_count)]
+    return {int(str(cells[0])): (str(cells[1]), str(cells[2])) for cells in rows if str(cells[0]).isdigit()}
+
+
+async def test_retry_failed_reruns_the_jobs_queued_for_their_own_retries_now(db, admin, catalog, frozen, unreachable):
+    ids = unreachable_services(db, admin, catalog, 3)
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+a", "s")
+        await settle(pilot)
+        await pilot.click("#confirm-button")
+        await settle(pilot, rounds=10)
+        run = app.screen
+        assert isinstance(run, BulkRunScreen)
+        retrying_at = (frozen + jobs.backoff(1)).strftime("%H:%M")
+        state = f"failed, retrying at {retrying_at} (attempt 1/5)"
+        assert {service_id: row[0] for service_id, row in bulk_rows(run).items()} == {service_id: "failed" for service_id in ids}
+        assert all(row[1].startswith(f"{state}: connection refused") for row in bulk_rows(run).values())
+        assert str(run.query_one("#retry").label) == "Retry failed (3)"
+        unreachable.down = False
+        await pilot.click("#retry")
+        await settle(pilot, rounds=10)
+        assert [service_status(db, service_id) for service_id in ids] == ["suspended"] * 3
+        assert {service_id: row[0] for service_id, row in bulk_rows(run).items()} == {service_id: "ok" for service_id in ids}
+        assert not any("skipped" in text or "in progress" in text for _, text in notifications(app))
+
+
+async def test_the_jobs_screen_says_what_the_bulk_screen_says_and_marks_retry_resolve_and_opens_a_job(db, admin, catalog, frozen, unreachable):
+    from textual.widgets import DataTable
+
+    from svcconsole.core import bulk
+    from svcconsole.screens.jobs import JobDialog, JobsScreen
+
+    ids = unreachable_services(db, admin, catalog, 3)
+    bulk.run(db, admin, "suspend", {}, ids, selection={"ids": ids})
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("J")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        table = screen.query_one("#jobs-table", DataTable)
+        retrying_at = (frozen + jobs.backoff(1)).strftime("%H:%M")
+        states = {str(table.get_row_at(index)[4]) for index in range(table.row_count)}
+        assert states == {f"failed, retrying at {retrying_at} (attempt 1/5)"}
+        errors = [str(table.get_row_at(index)[5]) for index in range(table.row_count)]
+        assert all(error.endswith("…") and "END" not in error for error in errors)
+        await pilot.press("k", "j", "k")
+        assert table.cursor_row == 0
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, JobDialog)
+        assert "END" in str(app.screen.query_one("#job-error Static").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        unreachable.down = False
+        await pilot.press("space", "space")
+        await settle(pilot)
+        assert len(screen.marked) == 2
+        await pilot.press("r")
+        await settle(pilot, rounds=10)
+        assert sorted(service_status(db, service_id) for service_id in ids) == ["active", "suspended", "suspended"]
+        await pilot.press("ctrl+a")
+        assert len(screen.marked) == table.row_count == 3
+        await pilot.press("escape", "j", "j", "space")
+        assert len(screen.marked) == 1
+        await pilot.press("v")
+        await settle(pilot)
+        app.screen.query_one("#answer").value = "checked by hand"
+        await pilot.click("#ok")
+        await settle(pilot)
+    with db.read() as session:
+        statuses = sorted(job.status for job in session.exec(select(Job)).all())
+    assert statuses == ["resolved", "succeeded", "succeeded"]
