@@ -235,3 +235,54 @@ async def test_the_jobs_screen_says_what_the_bulk_screen_says_and_marks_retry_re
     with db.read() as session:
         statuses = sorted(job.status for job in session.exec(select(Job)).all())
     assert statuses == ["resolved", "succeeded", "succeeded"]
+
+
+@pytest.mark.parametrize("module", ["pterodactyl", "proxmox"])
+async def test_the_wizard_requires_a_server_for_a_module_that_needs_one(db, admin, catalog, frozen, module):
+    from textual.widgets import Button, Select
+
+    from svcconsole.core import catalog as catalog_module
+    from svcconsole.screens.detail import DetailScreen
+    from svcconsole.screens.wizard import WizardScreen
+    from svcconsole.store.models import Service
+
+    server_id = db.transaction(lambda session: catalog_module.add_server(session, admin, name=f"{module}-1", module=module, url="http://127.0.0.1:9", credentials="token", node="1").id)
+    app = make_app(db, admin)
+    async with app.run_test(size=(100, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
+        wizard.query_one("#customer").value = str(catalog.customer_id)
+        wizard.query_one("#type").value = module
+        await pilot.click("#next")
+        await settle(pilot)
+        assert wizard.step == "step2"
+        assert wizard.query_one("#next", Button).disabled, "Create is allowed with no server"
+        assert "required" in str(wizard.query_one("#server", Select).prompt)
+        await pilot.press(*"game box")
+        wizard.query_one("#price").value = "9.00"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is wizard
+        assert f"a {module} service needs a server" in str(wizard.query_one("#form-error").render())
+        with db.read() as session:
+            assert session.exec(select(Service).where(Service.name == "game box")).first() is None
+        wizard.query_one("#server").value = str(server_id)
+        await settle(pilot)
+        assert not wizard.query_one("#next", Button).disabled
+        await pilot.click("#next")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        with db.read() as session:
+            assert session.exec(select(Service).where(Service.name == "game box")).one().server_id == server_id
+
+
+def test_core_refuses_a_service_of_a_module_that_needs_a_server_without_one(db, admin, catalog, frozen):
+    from svcconsole.core.errors import InvalidInput
+
+    draft = services.ServiceDraft(customer=str(catalog.customer_id), name="no server", type="proxmox", price="5.00")
+    with pytest.raises(InvalidInput) as refused:
+        db.transaction(lambda session: services.create_service(session, admin, draft))
+    assert refused.value.field == "--server" and "needs --server" in refused.value.message
