@@ -173,6 +173,15 @@ def mutating_actions(scopes: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def applicable_counts(counts: dict[tuple[str, bool], int]) -> dict[str, int]:
+    """How many of the selected services, counted by (status, has a cancellation date), each
+    menu action can start from (uncancel only those with a cancellation date)."""
+    return {
+        name: sum(number for (status, has_cancel_at), number in counts.items() if applies(name, status) and (has_cancel_at or name != "uncancel"))
+        for name, _ in BULK_MENU
+    }
+
+
 BULK_MENU: tuple[tuple[str, str], ...] = (
     ("suspend", "Suspend"),
     ("unsuspend", "Unsuspend"),

@@ -72,6 +72,14 @@ class SelectionResolved(Message):
 
 
 @dataclass
+class MenuCounted(Message):
+    """The selection the `b` menu acts on was counted by (status, has a cancellation date)."""
+
+    label: str
+    counts: dict[tuple[str, bool], int]
+
+
+@dataclass
 class ActionFailed(Message):
     """An action or a load was refused or failed; `error` is the one line to show."""
 

@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from svcconsole.console import render
-from svcconsole.console.actions import BULK_MENU, bindings
+from svcconsole.console.actions import BULK_MENU, applicable_counts, bindings
 from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import billing, parse, services
 from svcconsole.core.errors import SvcError
@@ -303,18 +303,30 @@ class PowerDialog(DialogFrame[str]):
 
 
 class BulkMenu(ModalScreen[str | None]):
-    """Every action that applies to several services, to pick one."""
+    """The actions that apply to the selection, each with how many of its services it applies to;
+    one that applies to none is listed, off, with why."""
 
     BINDINGS = bindings("dialog")
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, counts: dict[tuple[str, bool], int]) -> None:
         super().__init__(classes="dialog-screen")
         self.label = label
+        self.selected = sum(counts.values())
+        self.applicable = applicable_counts(counts)
+
+    def _option(self, name: str, title: str) -> Option:
+        count = self.applicable[name]
+        if count == 0:
+            return Option(Text(f"{title}: applies to none of them", style="dim"), id=name, disabled=True)
+        if self.selected == 1:
+            return Option(title, id=name)
+        return Option(f"{title}: {count:,} of {self.selected:,}", id=name)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="bulk-menu"):
             yield Static(Text(f"Actions on {render.plain(self.label)}", style="bold"))
-            yield OptionList(*[Option(title, id=name) for name, title in BULK_MENU], id="bulk-actions")
+            yield Static(Text(f"{render.plural(self.selected, 'service')} selected", style="dim"), id="bulk-menu-selected")
+            yield OptionList(*[self._option(name, title) for name, title in BULK_MENU], id="bulk-actions")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel-button")
 

@@ -24,8 +24,8 @@ from textual.worker import get_current_worker
 
 from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
-from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, SelectionResolved, SettingsLoaded
-from svcconsole.console.selection import Marks, resolve
+from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, MenuCounted, SelectionResolved, SettingsLoaded
+from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.core import filters, services
 from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
@@ -625,7 +625,25 @@ class ServicesScreen(ServiceListScreen):
             return
         if self.refuse_unsettled_filter():
             return
-        self.console_app.bulk_menu(lambda name: self.action_service_action(name))
+        row = self.table.current_row()
+        if not self.marks and row is None:
+            self.notify("no service under the cursor", severity="warning")
+            return
+        if self.marks:
+            label = marked_label(self.marks.count)
+        else:
+            label = f"service {row.id} {render.plain(row.name)!r}" if row.name else f"service {row.id}"
+        self._count_menu(label, row.id if row is not None else None)
+
+    @work(thread=True, exclusive=True, group="list-menu")
+    def _count_menu(self, label: str, cursor_id: int | None) -> None:
+        with self.console_app.db.read() as session:
+            counts = status_counts(session, self.marks, cursor_id)
+        self.post_message(MenuCounted(label, counts))
+
+    @on(MenuCounted)
+    def _menu_counted(self, message: MenuCounted) -> None:
+        self.console_app.bulk_menu(self.action_service_action, message.label, message.counts)
 
     def _after_action(self, clear_marks: bool) -> None:
         if clear_marks:

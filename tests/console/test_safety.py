@@ -286,3 +286,71 @@ def test_core_refuses_a_service_of_a_module_that_needs_a_server_without_one(db, 
     with pytest.raises(InvalidInput) as refused:
         db.transaction(lambda session: services.create_service(session, admin, draft))
     assert refused.value.field == "--server" and "needs --server" in refused.value.message
+
+
+def menu_options(menu) -> dict[str, tuple[str, bool]]:  # type: ignore[no-untyped-def]
+    from textual.widgets import OptionList
+
+    options = menu.query_one(OptionList)
+    return {option.id: (str(option.prompt), option.disabled) for option in (options.get_option_at_index(index) for index in range(options.option_count))}
+
+
+async def test_the_b_menu_offers_what_applies_to_the_row_with_how_many_are_selected(db, admin, catalog, frozen):
+    from svcconsole.screens.dialogs import BulkMenu
+
+    new_service(db, admin, catalog, name="live", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        menu = app.screen
+        assert isinstance(menu, BulkMenu)
+        assert str(menu.query_one("#bulk-menu-selected").render()).startswith("1 service selected")
+        options = menu_options(menu)
+        assert options["suspend"] == ("Suspend", False)
+        assert options["redeliver"] == ("Redeliver: applies to none of them", True)
+        assert {name for name, (_, disabled) in options.items() if disabled} == {"unsuspend", "uncancel", "deliver", "redeliver", "delete"}
+
+
+async def test_the_b_menu_counts_a_mark_all_by_status_in_one_grouped_query(demo, admin):
+    from sqlalchemy import event
+    from sqlmodel import func
+
+    from svcconsole.screens.dialogs import BulkMenu
+    from svcconsole.store.models import Service
+
+    with demo.read() as session:
+        by_status = dict(session.exec(select(Service.status, func.count()).where(Service.status != "deleted").group_by(Service.status)).all())
+        scheduled = session.exec(select(func.count()).select_from(Service).where(Service.status.in_(("pending", "active", "suspended")), Service.cancel_at.is_not(None))).one()
+    total = sum(by_status.values())
+    expected = {
+        "suspend": by_status.get("active", 0),
+        "unsuspend": by_status.get("suspended", 0),
+        "terminate": sum(by_status.get(status, 0) for status in ("active", "suspended", "expired")),
+        "delete": sum(by_status.get(status, 0) for status in ("cancelled", "terminated", "expired")),
+        "deliver": by_status.get("pending", 0),
+        "uncancel": scheduled,
+    }
+    app = make_app(demo, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+a")
+        await settle(pilot)
+        statements: list[str] = []
+        listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+        event.listen(demo.engine, "before_cursor_execute", listener)
+        try:
+            await pilot.press("b")
+            await settle(pilot)
+        finally:
+            event.remove(demo.engine, "before_cursor_execute", listener)
+        menu = app.screen
+        assert isinstance(menu, BulkMenu)
+        assert str(menu.query_one("#bulk-menu-selected").render()).startswith(f"{total:,} services selected")
+        options = menu_options(menu)
+        for name, count in expected.items():
+            title = options[name][0]
+            assert title.endswith(f": {count:,} of {total:,}") if count else title.endswith("applies to none of them"), (name, title)
+        counting = [statement for statement in statements if "FROM service" in statement]
+        assert len(counting) == 1 and "GROUP BY" in counting[0]
