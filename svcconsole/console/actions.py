@@ -148,9 +148,9 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("wizard", "escape", "back", "Back", "Step 2: back to step 1; step 1: leave the wizard.", show=True, key_display="esc"),
     ConsoleAction("wizard", "enter", "next", "Next", "In a field: check step 1 and go on, or create (import) the service.", key_display="⏎", bound=False),
     ConsoleAction("bulk", "escape", "close", "Close", "Close the run's screen; a run still going goes on in the background (the status line shows it).", show=True, key_display="esc"),
-    ConsoleAction("dialog", "escape", "cancel", "Cancel", "Close the dialog; nothing is done.", show=True, key_display="esc"),
+    ConsoleAction("dialog", "escape", "cancel", "Back", "Close the dialog; nothing is done.", show=True, key_display="esc"),
     ConsoleAction("dialog", "tab", "focus_next", "Next field", "The next field or button (shift+tab: the one before).", key_display="tab", bound=False),
-    ConsoleAction("dialog", "enter", "confirm", "Confirm", "In a field: confirm the dialog; on a button: press it.", key_display="⏎", bound=False),
+    ConsoleAction("dialog", "enter", "enter_key", "Next / run", "In a field: the next field; in the last field: run the action; on a button: press it (space opens a dropdown).", key_display="⏎", bound=False),
     ConsoleAction("help", "escape,q,question_mark", "close", "Close", "Close this help.", show=True, key_display="esc/q/?"),
 )
 

@@ -2,7 +2,7 @@
 
 Each action dialog says what happens to how many services and how many of them the current
 filter hides (k9s: "Delete 3 marked services? (1 currently hidden by filter)"). Terminate and
-delete ask for a typed word (one service) or count (several), and focus Cancel, as does cancel.
+delete (and reinstall, cancel immediately) ask for a typed word (one service) or count (several).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 TITLES = {name: title for name, title in BULK_MENU}
 TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}
 """Actions that ask for the typed word (one service) or count (several); cancel does when its mode is immediately."""
-FOCUS_CANCEL = {"terminate", "delete", "cancel", "reinstall"}
+DANGEROUS = {"terminate", "delete", "cancel", "reinstall"}
+"""Actions whose confirm button is red."""
 RENEW_NOW, RENEW_INVOICE = "now", "invoice"
 SHOWN_INVOICES = 50
 
@@ -109,7 +110,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         return TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
 
     def confirm_variant(self) -> str:
-        return "error" if self.action_name in FOCUS_CANCEL else "primary"
+        return "error" if self.action_name in DANGEROUS else "primary"
 
     def fields(self) -> ComposeResult:
         action = self.action_name
@@ -159,8 +160,6 @@ class ActionDialog(DialogFrame[ActionRequest]):
         return self.action_name
 
     def initial_focus(self) -> str:
-        if self.action_name in FOCUS_CANCEL:
-            return "#cancel-button"
         if self.action_name == "renew":
             return "#cycles"
         return "#fields Input, #fields Select"
@@ -294,6 +293,9 @@ class PowerDialog(DialogFrame[str]):
         yield Label(f'Type the word "{self.signal}" to confirm')
         yield Input("", id="confirm", placeholder=self.signal)
 
+    def initial_focus(self) -> str:
+        return "#confirm"
+
     def answer(self) -> str:
         from svcconsole.core.errors import InvalidInput
 
@@ -328,7 +330,7 @@ class BulkMenu(ModalScreen[str | None]):
             yield Static(Text(f"{render.plural(self.selected, 'service')} selected", style="dim"), id="bulk-menu-selected")
             yield OptionList(*[self._option(name, title) for name, title in BULK_MENU], id="bulk-actions")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel-button")
+                yield Button("Back", id="cancel-button")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -387,7 +389,7 @@ class PromptDialog(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder, id="answer")
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel-button")
+                yield Button("Back", id="cancel-button")
                 yield Button("OK", id="ok", variant="primary")
 
     def on_mount(self) -> None:

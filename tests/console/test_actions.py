@@ -64,7 +64,7 @@ async def test_a_refused_action_is_an_error_and_changes_nothing(db, admin, catal
         assert service(db, target).status == "terminated"
 
 
-async def test_terminate_needs_the_typed_word_and_focuses_cancel(db, admin, catalog, frozen):
+async def test_terminate_needs_the_typed_word_and_focuses_its_first_field(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="old", status="active")
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -72,7 +72,7 @@ async def test_terminate_needs_the_typed_word_and_focuses_cancel(db, admin, cata
         await pilot.press("t")
         await settle(pilot)
         dialog = app.screen
-        assert dialog.focused.id == "cancel-button"
+        assert dialog.focused.id == "reason"
         dialog.query_one("#confirm").value = "yes"
         await pilot.click("#confirm-button")
         await settle(pilot)
@@ -122,7 +122,7 @@ async def test_the_dialog_counts_marks_hidden_by_the_filter(db, admin, catalog, 
         await settle(pilot)
         question = str(app.screen.query_one("#question").render())
         assert "Delete 2 marked services? (1 currently hidden by filter)" in question
-        assert app.screen.focused.id == "cancel-button"
+        assert app.screen.focused.id == "reason"
         await pilot.press("escape")
         assert service(db, first).status == "active"
 

@@ -94,7 +94,7 @@ async def test_delete_needs_the_typed_word_then_deletes_like_the_cli(db, admin, 
         await pilot.press("x")
         await settle(pilot)
         dialog = app.screen
-        assert dialog.focused.id == "cancel-button"
+        assert dialog.focused.id == "reason"
         await confirm(pilot, confirm="yes please")
         assert "type delete to confirm" in str(dialog.query_one("#dialog-error").render())
         assert fingerprint(db, mine)["status"] == "cancelled"

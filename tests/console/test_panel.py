@@ -240,7 +240,7 @@ async def test_reinstall_is_confirmed_then_runs_as_a_bulk_run_of_one(db, admin, 
         screen.query_one("#reinstall").press()
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, ActionDialog) and dialog.focused.id == "cancel-button"
+        assert isinstance(dialog, ActionDialog) and dialog.focused.id == "reason"
         assert "the data stored on it is lost" in str(dialog.query_one("#consequence").render())
         await pilot.click("#confirm-button")
         await settle(pilot)
@@ -267,7 +267,7 @@ async def test_stop_and_kill_ask_for_the_typed_word_as_terminate_does(db, admin,
         screen.query_one(f"#power-{signal}").press()
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, PowerDialog) and dialog.focused.id == "cancel-button"
+        assert isinstance(dialog, PowerDialog) and dialog.focused.id == "confirm"
         assert f'Type the word "{signal}" to confirm' in str(dialog.query_one(Label).render())
         await pilot.click("#confirm-button")
         await settle(pilot)
