@@ -178,14 +178,15 @@ class ConsoleApp(CrashGuard, App[None]):
 
     # ------------------------------------------------------------------ actions
 
-    def bulk_menu(self, chosen: Callable[[str], None], label: str = "the selection") -> None:
+    def bulk_menu(self, chosen: Callable[[str], None], label: str, counts: dict[tuple[str, bool], int]) -> None:
+        """The menu of the actions that apply to the selection, its services counted by (status, has a cancellation date)."""
         from svcconsole.screens.dialogs import BulkMenu
 
         def picked(name: str | None) -> None:
             if name:
                 chosen(name)
 
-        self.push_screen(BulkMenu(label), picked)
+        self.push_screen(BulkMenu(label, counts), picked)
 
     def ask_action(
         self,

@@ -135,11 +135,16 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("detail", "R", "ask_panel", "Ask panel", "Panel tab: ask the panel again (its live state; retry after an error).", show=True, key_display="R"),
     ConsoleAction("detail", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
-    ConsoleAction("jobs", "r", "retry_job", "Retry", "Put the failed job under the cursor back in the queue and run it.", show=True, mutates=True),
-    ConsoleAction("jobs", "v", "resolve_job", "Resolve", "Mark the job under the cursor handled by hand.", show=True, mutates=True),
+    ConsoleAction("jobs", "down,j", "cursor_down", "Down", "Move to the next job.", key_display="↓/j", palette=False),
+    ConsoleAction("jobs", "up,k", "cursor_up", "Up", "Move to the job before.", key_display="↑/k", palette=False),
+    ConsoleAction("jobs", "enter", "open_job", "Open", "Open the job under the cursor: its whole error, its attempts and its service.", show=True, key_display="⏎", bound=False),
+    ConsoleAction("jobs", "space", "toggle_mark", "Mark", "Mark or unmark the job under the cursor.", show=True, key_display="spc"),
+    ConsoleAction("jobs", "ctrl+a", "mark_all", "Mark all", "Mark every job listed.", key_display="^a"),
+    ConsoleAction("jobs", "r", "retry_job", "Retry", "Run the marked jobs (or the one under the cursor) again now: failed ones, and queued ones waiting for a later attempt.", show=True, mutates=True),
+    ConsoleAction("jobs", "v", "resolve_job", "Resolve", "Mark the marked jobs (or the one under the cursor) handled by hand.", show=True, mutates=True),
     ConsoleAction("jobs", "f", "cycle_job_status", "Status", "Show failed, queued, running, all jobs in turn.", show=True),
     ConsoleAction("jobs", "ctrl+r", "reload", "Reload", "Read the queue again.", key_display="^r"),
-    ConsoleAction("jobs", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
+    ConsoleAction("jobs", "escape,q", "back", "Back", "Clear the marks, else back to the list.", show=True, key_display="esc/q"),
     ConsoleAction("health", "enter", "open_run", "Steps", "The steps of the run under the cursor, with their counts.", show=True, key_display="⏎"),
     ConsoleAction("health", "ctrl+r", "reload", "Reload", "Read health again.", show=True, key_display="^r"),
     ConsoleAction("health", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
@@ -148,9 +153,9 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("wizard", "escape", "back", "Back", "Step 2: back to step 1; step 1: leave the wizard.", show=True, key_display="esc"),
     ConsoleAction("wizard", "enter", "next", "Next", "In a field: check step 1 and go on, or create (import) the service.", key_display="⏎", bound=False),
     ConsoleAction("bulk", "escape", "close", "Close", "Close the run's screen; a run still going goes on in the background (the status line shows it).", show=True, key_display="esc"),
-    ConsoleAction("dialog", "escape", "cancel", "Cancel", "Close the dialog; nothing is done.", show=True, key_display="esc"),
+    ConsoleAction("dialog", "escape", "cancel", "Back", "Close the dialog; nothing is done.", show=True, key_display="esc"),
     ConsoleAction("dialog", "tab", "focus_next", "Next field", "The next field or button (shift+tab: the one before).", key_display="tab", bound=False),
-    ConsoleAction("dialog", "enter", "confirm", "Confirm", "In a field: confirm the dialog; on a button: press it.", key_display="⏎", bound=False),
+    ConsoleAction("dialog", "enter", "enter_key", "Next / run", "In a field: the next field; in the last field: run the action; on a button: press it (space opens a dropdown).", key_display="⏎", bound=False),
     ConsoleAction("help", "escape,q,question_mark", "close", "Close", "Close this help.", show=True, key_display="esc/q/?"),
 )
 
@@ -171,6 +176,15 @@ def mutating_actions(scopes: Iterable[str]) -> frozenset[str]:
         if entry.scope in scopes and entry.mutates:
             names.add(entry.action.split("(")[0])
     return frozenset(names)
+
+
+def applicable_counts(counts: dict[tuple[str, bool], int]) -> dict[str, int]:
+    """How many of the selected services, counted by (status, has a cancellation date), each
+    menu action can start from (uncancel only those with a cancellation date)."""
+    return {
+        name: sum(number for (status, has_cancel_at), number in counts.items() if applies(name, status) and (has_cancel_at or name != "uncancel"))
+        for name, _ in BULK_MENU
+    }
 
 
 BULK_MENU: tuple[tuple[str, str], ...] = (

@@ -34,10 +34,11 @@ class ListReloaded(Message):
 
 @dataclass
 class FilterRejected(Message):
-    """The filter line has a bad term; the list is unchanged."""
+    """The filter line has a bad term; `window` is empty: the list shows no rows until it is fixed."""
 
     generation: int
     error: str
+    window: ServiceWindow
 
 
 @dataclass
@@ -69,6 +70,14 @@ class SelectionResolved(Message):
     marked: bool
     label: str
     matching: Matching | None = None
+
+
+@dataclass
+class MenuCounted(Message):
+    """The selection the `b` menu acts on was counted by (status, has a cancellation date)."""
+
+    label: str
+    counts: dict[tuple[str, bool], int]
 
 
 @dataclass
@@ -129,13 +138,24 @@ class BulkResultsLoaded(Message):
     run_id: int
     totals: dict[str, int]
     items: list[ItemResult]
+    job_states: dict[int, str] = field(default_factory=dict)
+    """The state of the module job behind each failed item, in the Jobs screen's words."""
+
+
+@dataclass
+class BulkProgressNote(Message):
+    """A line for a bulk run's screen while something it asked for goes on."""
+
+    text: str
 
 
 @dataclass
 class RetryListed(Message):
-    """The failed services of a run were listed, to run the action on them again."""
+    """Retry failed re-ran the run's failed jobs now; `ids` are the failed services with no job,
+    to run the action on them again; `error` when the retry was refused."""
 
     ids: list[int]
+    error: str | None = None
 
 
 @dataclass

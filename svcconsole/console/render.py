@@ -105,3 +105,13 @@ def count(number: int | None, *, short: bool = False) -> str:
 
 def plural(number: int, word: str) -> str:
     return f"{number:,} {word}{'' if number == 1 else 's'}"
+
+
+def job_state(status: str, attempts: int, max_attempts: int, next_attempt_at: datetime | None, tz: ZoneInfo) -> str:
+    """A module job's state in the words both the Jobs screen and a bulk run's results use:
+    a job queued again after an error is "failed, retrying at HH:MM (attempt 1/5)"."""
+    if status == "queued" and attempts and next_attempt_at is not None:
+        return f"failed, retrying at {clock.as_utc(next_attempt_at).astimezone(tz):%H:%M} (attempt {attempts}/{max_attempts})"
+    if status == "failed":
+        return f"failed (attempt {attempts}/{max_attempts})"
+    return status

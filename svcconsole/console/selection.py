@@ -109,3 +109,38 @@ def resolve(session: Session, marks: Marks, current: ServiceFilter, cursor_id: i
         return ResolvedSelection(None, matching, total, total - visible, True)
     ids = sorted(marks.ids)
     return ResolvedSelection(ids, None, len(ids), len(ids) - _count(session, (current,), ids), True)
+
+
+SelectionCounts = dict[tuple[str, bool], int]
+"""How many selected services are in each (status, has a cancellation date) pair."""
+
+
+def _grouped(session: Session, service_filter: ServiceFilter | None, ids: list[int] | None = None) -> SelectionCounts:
+    """How many services match the filter (and are among `ids`, counted 500 at a time) in each
+    status, split by whether a cancellation is scheduled (uncancel needs one)."""
+    scheduled = col(Service.cancel_at).is_not(None)
+    query = select(col(Service.status), scheduled, func.count()).select_from(Service)
+    if service_filter is not None:
+        query = queries.filtered(query, service_filter)
+    query = query.group_by(Service.status, scheduled)
+    chunks = [None] if ids is None else [ids[offset : offset + 500] for offset in range(0, len(ids), 500)]
+    counts: SelectionCounts = {}
+    for chunk in chunks:
+        chosen = query if chunk is None else query.where(Service.id.in_(chunk))  # type: ignore[union-attr]
+        for status, has_cancel_at, number in session.execute(chosen).all():
+            key = (status, bool(has_cancel_at))
+            counts[key] = counts.get(key, 0) + number
+    return counts
+
+
+def status_counts(session: Session, marks: Marks, cursor_id: int | None) -> SelectionCounts:
+    """How many of the selected services (the marks, or the cursor row) are in each status, by
+    grouped counts: a mark-all is one GROUP BY over its filter, less its unmarked rows."""
+    if not marks:
+        return _grouped(session, None, [cursor_id]) if cursor_id is not None else {}
+    if marks.all_filter is not None:
+        counts = _grouped(session, marks.all_filter)
+        for key, number in _grouped(session, marks.all_filter, sorted(marks.excluded)).items():
+            counts[key] -= number
+        return {key: number for key, number in counts.items() if number > 0}
+    return _grouped(session, None, sorted(marks.ids))

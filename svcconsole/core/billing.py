@@ -29,7 +29,6 @@ from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.services import ActionContext, ActionImpl, Outcome
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
-from svcconsole.modules import get_module, is_module
 from svcconsole.store.invoices import invoice_totals
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job, Product, Service, ServiceMeta, Upgrade
 
@@ -454,8 +453,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
     server = resolve_server(session, item.server, "--server") if item.server else None
     if server is not None and server.module != product.type:
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {product.type!r}")
-    if server is None and is_module(product.type) and get_module(product.type).needs_server:
-        raise InvalidInput("--server", f"a {product.type} service needs --server")
+    services.require_server(product.type, server)
     name = parse.parse_text("--name", item.name if item.name is not None else product.name, required=True) or ""
     amount = cents(listed.price + (listed.setup_fee or ZERO))
     line = InvoiceLine(

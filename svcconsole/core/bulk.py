@@ -389,6 +389,53 @@ def items_page(session: Session, run_id: int, outcome: str, *, after: int = 0, l
     return [ItemResult(service_id, outcome, message or "") for service_id, message in rows]
 
 
+RETRYABLE_JOB_STATUSES = ("queued", "failed")
+
+
+def item_jobs(session: Session, run_id: int, service_ids: Sequence[int]) -> dict[int, Job]:
+    """The newest module job of each of these services in the run (a failed item's job says
+    whether it waits for another attempt, and when)."""
+    found: dict[int, Job] = {}
+    wanted = sorted(set(service_ids))
+    for offset in range(0, len(wanted), 500):
+        chunk = wanted[offset : offset + 500]
+        rows = session.exec(select(Job).where(Job.bulk_run_id == run_id, col(Job.service_id).in_(chunk)).order_by(col(Job.id))).all()
+        found.update({job.service_id: job for job in rows})
+    return found
+
+
+@dataclass
+class RetryReport:
+    """What "retry failed" did: the jobs it ran again now, and the failed items with no job
+    left to retry (refused before any module call), to be run again as a new run."""
+
+    outcomes: list[jobs.JobOutcome]
+    without_job: list[int]
+
+
+def retry_failed(db: Database, actor: Actor, run_id: int) -> RetryReport:
+    """Run again now the failed items of a run: their module jobs (failed, or queued for a later
+    attempt) are retried through `jobs.retry` and run at once; items without such a job are returned."""
+    failed: list[int] = []
+    with db.read() as session:
+        while True:
+            page = items_page(session, run_id, "failed", after=failed[-1] if failed else 0)
+            failed.extend(item.service_id for item in page)
+            if len(page) < 500:
+                break
+        retryable = {service_id: job.id for service_id, job in item_jobs(session, run_id, failed).items() if job.status in RETRYABLE_JOB_STATUSES}
+    job_ids = [job_id for job_id in retryable.values() if job_id is not None]
+
+    def requeue(session: Session) -> None:
+        for job_id in job_ids:
+            jobs.retry(session, actor, job_id)
+
+    if job_ids:
+        db.transaction(requeue)
+    outcomes = jobs.run_jobs(db, job_ids)
+    return RetryReport(outcomes, [service_id for service_id in failed if service_id not in retryable])
+
+
 def report(db: Database, run_id: int) -> RunReport:
     with db.read() as session:
         run = session.get(BulkRun, run_id)

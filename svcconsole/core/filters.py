@@ -133,7 +133,9 @@ def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = No
             raise InvalidInput("filter", f"{key}: needs a value")
         terms.append(token)
         if key == "status":
-            service_filter = replace(service_filter, statuses=parse_statuses("status", value))
+            statuses = parse_statuses("status", value)
+            asks_deleted = Status.DELETED.value in statuses
+            service_filter = replace(service_filter, statuses=statuses, include_deleted=service_filter.include_deleted or asks_deleted)
         elif key == "cycle":
             service_filter = replace(service_filter, cycles=parse_cycles("cycle", value))
         elif key == "type":

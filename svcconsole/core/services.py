@@ -984,6 +984,17 @@ class ServiceDraft:
     external: str | None = None
 
 
+def needs_server(module: str) -> bool:
+    """Whether a service of this module is delivered to a server (its module says so)."""
+    return is_module(module) and get_module(module).needs_server
+
+
+def require_server(module: str, server: Server | None) -> None:
+    """Refuse a service of a module that needs a server when none is given."""
+    if server is None and needs_server(module):
+        raise InvalidInput("--server", f"a {module} service needs --server (the server its panel runs on)")
+
+
 def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Service:
     settings = settings_of(session)
     tz = settings.tz
@@ -1025,6 +1036,7 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     server = resolve_server(session, draft.server, "--server") if draft.server else None
     if server is not None and server.module != module:
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {module!r}")
+    require_server(module, server)
     expires = parse.parse_date("--expires", draft.expires, tz) if draft.expires else None
     if expires is None and cycles.is_recurring(cycle.value):
         start = clock.now()

@@ -180,7 +180,7 @@ ACTIONS: dict[str, ActionRule] = {
         ),
         _rule(
             "reinstall", "Reinstall", (Status.ACTIVE,), None, "reinstall", "reinstall", Role.OPERATOR, True,
-            "Reinstall the service on its panel.",
+            "Reinstall the service on its panel: the data stored on it is lost.",
         ),
         _rule(
             "upgrade", "Upgrade", (Status.ACTIVE,), None, "change_package", "upgrade", Role.OPERATOR, False,

@@ -7,6 +7,7 @@ first, at most SHOWN_ITEMS of them, so a run over a million services costs no mo
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -19,16 +20,23 @@ from textual.widgets import Button, DataTable, ProgressBar, Static
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import OUTCOMES, BulkRunState
-from svcconsole.console.messages import BulkResultsLoaded, RetryListed
+from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, RetryListed
 from svcconsole.core import bulk
+from svcconsole.core.errors import SvcError
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
 OUTCOME_STYLES = {"ok": render.GREEN, "failed": f"bold {render.RED}", "skipped": render.ORANGE, "pending": render.BLUE}
 SHOWN_ORDER = ("failed", "skipped", "pending", "ok")
+RETRY_PLAN = re.compile(r" \(attempt \d+ of \d+; retrying after [^)]*\)$")
 SHOWN_ITEMS = 2000
 PAGE = 500
+
+
+def job_error(message: str) -> str:
+    """A failed item's error without the retry plan the queue wrote after it (the job's state says it)."""
+    return RETRY_PLAN.sub("", message)
 
 
 def rest_line(totals: dict[str, int], shown: dict[str, int], run_id: int) -> Text:
@@ -123,18 +131,29 @@ class BulkRunScreen(ModalScreen[bool]):
                     if len(page) < PAGE:
                         break
                     after = page[-1].service_id
-        self.post_message(BulkResultsLoaded(run_id, totals, items))
+            failed = [item.service_id for item in items if item.outcome == "failed"]
+            tz = self.console_app.tz
+            job_states = {
+                service_id: render.job_state(job.status, job.attempts, job.max_attempts, job.next_attempt_at, tz)
+                for service_id, job in bulk.item_jobs(session, run_id, failed).items()
+                if job.status in bulk.RETRYABLE_JOB_STATUSES
+            }
+        self.post_message(BulkResultsLoaded(run_id, totals, items, job_states))
 
     @on(BulkResultsLoaded)
     def _results_loaded(self, message: BulkResultsLoaded) -> None:
         if message.run_id != self.run.run_id:
             return
         self.totals = message.totals
+        self.run.totals = dict(message.totals)
+        self.query_one("#bulk-summary", Static).update(self._summary(message.totals))
         self.shown = {outcome: sum(1 for item in message.items if item.outcome == outcome) for outcome in OUTCOMES}
         table = self.query_one(DataTable)
         table.clear()
         for item in message.items:
-            table.add_row(str(item.service_id), Text(item.outcome, OUTCOME_STYLES.get(item.outcome, "")), Text(render.plain(item.message)))
+            state = message.job_states.get(item.service_id)
+            shown = f"{state}: {job_error(item.message)}" if state else item.message
+            table.add_row(str(item.service_id), Text(item.outcome, OUTCOME_STYLES.get(item.outcome, "")), Text(render.plain(shown)))
         if sum(message.totals.values()) > len(message.items):
             table.add_row("…", "", rest_line(message.totals, self.shown, message.run_id))
         table.display = True
@@ -154,18 +173,27 @@ class BulkRunScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="bulk-retry")
     def _list_failed(self, run_id: int) -> None:
-        ids: list[int] = []
-        with self.console_app.db.read() as session:
-            while True:
-                page = bulk.items_page(session, run_id, "failed", after=ids[-1] if ids else 0, limit=PAGE)
-                ids.extend(item.service_id for item in page)
-                if len(page) < PAGE:
-                    break
-        self.post_message(RetryListed(ids))
+        """Re-run now the failed items' jobs (they may be queued for a later attempt); the failed
+        items that never reached a module are run again as a new run."""
+        app = self.console_app
+        self.post_message(BulkProgressNote("retrying the failed services now…"))
+        try:
+            retried = bulk.retry_failed(app.db, app.actor, run_id)
+        except SvcError as error:
+            self.post_message(RetryListed([], error.message))
+            return
+        self.post_message(RetryListed(retried.without_job))
+
+    @on(BulkProgressNote)
+    def _progress_note(self, message: BulkProgressNote) -> None:
+        self.query_one("#bulk-summary", Static).update(Text(message.text, style="italic"))
 
     @on(RetryListed)
     def _retry_listed(self, message: RetryListed) -> None:
+        if message.error:
+            self.console_app.show_error(message.error)
         if not message.ids:
+            self._show(self.run)
             return
         self.run = self.console_app.start_bulk(self.run.request, message.ids, len(message.ids))
         self.query_one(DataTable).clear()

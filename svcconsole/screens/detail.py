@@ -293,7 +293,9 @@ class DetailScreen(TabbedDetail):
         if not self.console_app.can_act:
             self.console_app.refuse_read_only()
             return
-        self.console_app.bulk_menu(self.action_service_action, self._label())
+        if self.detail is None:
+            return
+        self.console_app.bulk_menu(self.action_service_action, self._label(), {(self.detail.service.status, self.detail.service.cancel_at is not None): 1})
 
     def action_edit_service(self) -> None:
         self.console_app.edit_service(self.service_id)

@@ -23,6 +23,7 @@ from svcconsole.core import delivery, services
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import ModuleError, get_module, is_module
+from svcconsole.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
 from svcconsole.widgets.panel_state import PanelStateView
 
 if TYPE_CHECKING:
@@ -167,6 +168,14 @@ class PanelView(Vertical):
             self.console_app.refuse_read_only()
             return
         signal = (event.button.id or "").removeprefix("power-")
+        if signal in POWER_CONSEQUENCES:
+            self.app.push_screen(PowerDialog(signal, f"service {self.service_id}"), self._power_confirmed)
+            return
+        self._power_confirmed(signal)
+
+    def _power_confirmed(self, signal: str | None) -> None:
+        if not signal:
+            return
         self.view.show_line(Text(f"sending {signal}…", style="italic dim"))
         self._send_power(signal)
 

@@ -2,7 +2,7 @@
 
 Each action dialog says what happens to how many services and how many of them the current
 filter hides (k9s: "Delete 3 marked services? (1 currently hidden by filter)"). Terminate and
-delete ask for a typed word (one service) or count (several), and focus Cancel, as does cancel.
+delete (and reinstall, cancel immediately) ask for a typed word (one service) or count (several).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from svcconsole.console import render
-from svcconsole.console.actions import BULK_MENU, bindings
+from svcconsole.console.actions import BULK_MENU, applicable_counts, bindings
 from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import billing, parse, services
 from svcconsole.core.errors import SvcError
@@ -31,8 +31,10 @@ if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
-TYPED_CONFIRMATION = {"terminate", "delete"}
-FOCUS_CANCEL = {"terminate", "delete", "cancel", "reinstall"}
+TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}
+"""Actions that ask for the typed word (one service) or count (several); cancel does when its mode is immediately."""
+DANGEROUS = {"terminate", "delete", "cancel", "reinstall"}
+"""Actions whose confirm button is red."""
 RENEW_NOW, RENEW_INVOICE = "now", "invoice"
 SHOWN_INVOICES = 50
 
@@ -107,7 +109,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         return TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
 
     def confirm_variant(self) -> str:
-        return "error" if self.action_name in FOCUS_CANCEL else "primary"
+        return "error" if self.action_name in DANGEROUS else "primary"
 
     def fields(self) -> ComposeResult:
         action = self.action_name
@@ -126,10 +128,17 @@ class ActionDialog(DialogFrame[ActionRequest]):
         yield Input("", id="reason", placeholder="optional")
         if action == "suspend":
             yield Checkbox("Notify the customer", compact=True, id="notify")
-        if action in TYPED_CONFIRMATION:
+        if action in TYPED_CONFIRMATION or action == "cancel":
             what = f'the word "{action}"' if self.count == 1 else f"the number of services ({self.count})"
-            yield Label(f"Type {what} to confirm")
-            yield Input("", id="confirm", placeholder=self.confirmation_word)
+            with Vertical(id="confirm-fields", classes="field-group"):
+                yield Label(f"Type {what} to confirm")
+                yield Input("", id="confirm", placeholder=self.confirmation_word)
+
+    def needs_typed_confirmation(self) -> bool:
+        """Terminate, delete, reinstall and cancel immediately remove data: they ask for the typed word or count."""
+        if self.action_name == "cancel":
+            return self._value("#mode") == CancelMode.IMMEDIATE.value
+        return self.action_name in TYPED_CONFIRMATION
 
     def _renew_fields(self) -> ComposeResult:
         new_invoice = "a new invoice" if self.count == 1 else "a new invoice for each service"
@@ -150,13 +159,13 @@ class ActionDialog(DialogFrame[ActionRequest]):
         return self.action_name
 
     def initial_focus(self) -> str:
-        if self.action_name in FOCUS_CANCEL:
-            return "#cancel-button"
         if self.action_name == "renew":
             return "#cycles"
         return "#fields Input, #fields Select"
 
     def on_mount(self) -> None:
+        if self.action_name == "cancel":
+            self._show_confirmation()
         if self.action_name == "renew":
             self._show_renew_mode()
             if self.service_id is not None:
@@ -166,6 +175,13 @@ class ActionDialog(DialogFrame[ActionRequest]):
         self.query_one("#renew-now-fields").display = self.renew_mode == RENEW_NOW
         self.query_one("#renew-invoice-fields").display = self.renew_mode == RENEW_INVOICE
         self.query_one("#consequence", Static).update(Text(consequence(self._core_action()), style="dim"))
+
+    def _show_confirmation(self) -> None:
+        self.query_one("#confirm-fields").display = self.needs_typed_confirmation()
+
+    @on(Select.Changed, "#mode")
+    def _cancel_mode_changed(self) -> None:
+        self._show_confirmation()
 
     @on(Select.Changed, "#renew-mode")
     def _renew_mode_changed(self, event: Select.Changed) -> None:
@@ -235,28 +251,85 @@ class ActionDialog(DialogFrame[ActionRequest]):
             params["free"] = self._value("#amount") == "free"
         if action in {"add-days", "subtract-days"}:
             params["days"] = self._value("#days") or ""
-        if action in TYPED_CONFIRMATION and (self._value("#confirm") or "").strip() != self.confirmation_word:
+        if self.needs_typed_confirmation() and (self._value("#confirm") or "").strip() != self.confirmation_word:
             raise InvalidInput("confirm", f"type {self.confirmation_word} to confirm")
         core_action = services.normalize_action(action, params)
         clean = services.validate_params(core_action, {key: value for key, value in params.items() if key != "mode"})
         return ActionRequest(core_action, clean, ACTIONS[core_action].title)
 
 
+POWER_CONSEQUENCES = {
+    "stop": "The server stops at once: what runs on it is not shut down cleanly and unsaved data is lost.",
+    "kill": "The server's processes are killed at once: unsaved data is lost.",
+}
+"""The power signals that ask for the typed word, as terminate does, and what each does."""
+
+
+class PowerDialog(DialogFrame[str]):
+    """The typed confirmation of a power signal that can lose data (stop, kill)."""
+
+    FRAME_ID = "power-dialog"
+    BINDINGS = bindings("dialog")
+
+    def __init__(self, signal: str, label: str) -> None:
+        super().__init__()
+        self.signal = signal
+        self.label = label
+
+    def question_text(self) -> Text:
+        return Text(f"Send {self.signal} to {render.plain(self.label)}?", style="bold")
+
+    def consequence_text(self) -> Text:
+        return Text(POWER_CONSEQUENCES[self.signal], style="dim")
+
+    def confirm_label(self) -> str:
+        return self.signal.capitalize()
+
+    def confirm_variant(self) -> str:
+        return "error"
+
+    def fields(self) -> ComposeResult:
+        yield Label(f'Type the word "{self.signal}" to confirm')
+        yield Input("", id="confirm", placeholder=self.signal)
+
+    def initial_focus(self) -> str:
+        return "#confirm"
+
+    def answer(self) -> str:
+        from svcconsole.core.errors import InvalidInput
+
+        if (self.query_one("#confirm", Input).value or "").strip() != self.signal:
+            raise InvalidInput("confirm", f"type {self.signal} to confirm")
+        return self.signal
+
+
 class BulkMenu(ModalScreen[str | None]):
-    """Every action that applies to several services, to pick one."""
+    """The actions that apply to the selection, each with how many of its services it applies to;
+    one that applies to none is listed, off, with why."""
 
     BINDINGS = bindings("dialog")
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, counts: dict[tuple[str, bool], int]) -> None:
         super().__init__(classes="dialog-screen")
         self.label = label
+        self.selected = sum(counts.values())
+        self.applicable = applicable_counts(counts)
+
+    def _option(self, name: str, title: str) -> Option:
+        count = self.applicable[name]
+        if count == 0:
+            return Option(Text(f"{title}: applies to none of them", style="dim"), id=name, disabled=True)
+        if self.selected == 1:
+            return Option(title, id=name)
+        return Option(f"{title}: {count:,} of {self.selected:,}", id=name)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="bulk-menu"):
             yield Static(Text(f"Actions on {render.plain(self.label)}", style="bold"))
-            yield OptionList(*[Option(title, id=name) for name, title in BULK_MENU], id="bulk-actions")
+            yield Static(Text(f"{render.plural(self.selected, 'service')} selected", style="dim"), id="bulk-menu-selected")
+            yield OptionList(*[self._option(name, title) for name, title in BULK_MENU], id="bulk-actions")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel-button")
+                yield Button("Back", id="cancel-button")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -315,7 +388,7 @@ class PromptDialog(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder, id="answer")
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel-button")
+                yield Button("Back", id="cancel-button")
                 yield Button("OK", id="ok", variant="primary")
 
     def on_mount(self) -> None:

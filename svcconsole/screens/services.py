@@ -24,8 +24,8 @@ from textual.worker import get_current_worker
 
 from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
-from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, SelectionResolved, SettingsLoaded
-from svcconsole.console.selection import Marks, resolve
+from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, MenuCounted, SelectionResolved, SettingsLoaded
+from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.core import filters, services
 from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
@@ -48,6 +48,8 @@ COUNTS_KEPT_SECONDS = 15.0
 DEEP_LIST_ROWS = 20_000
 """How long the filter line waits for the next keystroke before it queries: a burst of typing
 runs one page query and one count, not one per character."""
+REJECTED_FILTER = ServiceFilter(matches_nothing=True)
+"""What the list shows while the filter line has a bad term: nothing, so nothing can be marked or acted on."""
 
 
 def marked_label(count: int) -> str:
@@ -98,6 +100,8 @@ class ServiceListScreen(Screen[None]):
         self.total: int | None = None
         self.by_status: dict[str, int] | None = None
         self.filter_error: str | None = None
+        self.shown_text = ""
+        self._requested_text = ""
         self._filter_timer: Timer | None = None
         self._last_filter_at = 0.0
         self._counts_cache: dict[ServiceFilter, tuple[float, dict[str, int]]] = {}
@@ -193,13 +197,17 @@ class ServiceListScreen(Screen[None]):
     def _refresh_footer(self) -> None:
         """Redraw the footer's keys when what they depend on changed (marks, the cursor row's status)."""
         row = self.table.current_row()
-        state = (self._has_marks(), row.status if row is not None else None, bool(self.filter_text), self._filter_shown())
+        state = (self._has_marks(), row.status if row is not None else None, bool(self.filter_text), self._filter_shown(), self.list_matches_filter())
         if state != self._footer_state:
             self._footer_state = state
             self.refresh_bindings()
 
     def _has_marks(self) -> bool:
         return False
+
+    def list_matches_filter(self) -> bool:
+        """Whether the rows on screen are the valid filter line's (not an invalid one's, not one still being applied)."""
+        return self.filter_error is None and self.shown_text == self.filter_text and self._filter_timer is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Changes are off in read-only mode; esc shows when there is something to clear."""
@@ -232,6 +240,7 @@ class ServiceListScreen(Screen[None]):
         """Apply the filter line, the tab and the sort: a new window and new counts, in workers.
         Keeping the position means the rows changed (an action, a refresh): counts are read again."""
         self.generation += 1
+        self._requested_text = self.filter_text
         if keep_position:
             self._counts_cache.clear()
         self.table.tz = self.console_app.tz
@@ -252,7 +261,7 @@ class ServiceListScreen(Screen[None]):
             with app.db.read() as session:
                 text_filter = self.parse_filter_text(session, text)
         except SvcError as error:
-            self.post_message(FilterRejected(generation, error.message))
+            self.post_message(FilterRejected(generation, error.message, self._empty_window(sort)))
             return
         if cancelled():
             return
@@ -279,6 +288,12 @@ class ServiceListScreen(Screen[None]):
         if total_rows > DEEP_LIST_ROWS and window.set_total(total_rows, window_generation):
             window.prepare_seeks()
 
+    def _empty_window(self, sort: Sort) -> ServiceWindow:
+        """A window of no rows, shown while the filter line is invalid (never the last good list)."""
+        window = self.new_window()
+        window.set_total(0, window.configure(REJECTED_FILTER, sort))
+        return window
+
     def _cached_counts(self, text_filter: ServiceFilter) -> dict[str, int] | None:
         """The per-status counts of `text_filter` computed in the last few seconds (a tab or sort
         change keeps the filter line, so its counts are not read again)."""
@@ -293,6 +308,7 @@ class ServiceListScreen(Screen[None]):
             return
         self.text_filter = message.service_filter
         self.current_filter = message.window.service_filter
+        self.shown_text = self._requested_text
         self.filter_error = None
         error = self.query_one("#filter-error", Static)
         error.display = False
@@ -306,9 +322,16 @@ class ServiceListScreen(Screen[None]):
         if message.generation != self.generation:
             return
         self.filter_error = message.error
+        self.shown_text = self._requested_text
         error = self.query_one("#filter-error", Static)
-        error.update(Text(f" {render.plain(message.error)}", style=f"bold {render.RED}"))
+        error.update(Text(f" {render.plain(message.error)} · no rows until it is fixed (esc clears)", style=f"bold {render.RED}"))
         error.display = True
+        self.text_filter = self.current_filter = REJECTED_FILTER
+        self.total = 0
+        self.by_status = {}
+        self.table.use_window(message.window)
+        self.query_one(StatusTabs).counts = {tab: 0 for tab in ("all", *LISTED)}
+        self._render_status()
 
     @on(CountsLoaded)
     def _counts_loaded(self, message: CountsLoaded) -> None:
@@ -430,6 +453,10 @@ class ServiceListScreen(Screen[None]):
             self.reload(keep_position=True)
 
 
+SELECTION_ACTIONS = frozenset({"toggle_mark", "mark_all", "service_action", "bulk_menu", "edit_service"})
+"""The keys that mark rows or act on them: off while the list is not the filter line's."""
+
+
 class ServicesScreen(ServiceListScreen):
     """The admin's list over the whole store, with marks and the actions on them."""
 
@@ -463,7 +490,9 @@ class ServicesScreen(ServiceListScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """With no marks, a service action shows only when the row under the cursor is in a
-        status it can start from."""
+        status it can start from; marking and actions are off while the filter line is invalid."""
+        if self.is_mounted and action in SELECTION_ACTIONS and self.console_app.can_act and not self.list_matches_filter():
+            return False
         if self.is_mounted and self.console_app.can_act and action == "service_action" and parameters and not self.marks:
             row = self.table.current_row()
             return row is not None and applies(str(parameters[0]), row.status)
@@ -488,6 +517,9 @@ class ServicesScreen(ServiceListScreen):
         if not self.marks:
             return
         line.append(" · ", "dim")
+        if self.filter_error is not None:
+            line.append(f"{self.marks.count:,} marked under another filter (actions off)", "yellow")
+            return
         if self.marks.all_filter is not None:
             line.append(f"{self.marks.count:,} marked (all matching)", "bold yellow")
             if self.marks.all_filter != self.current_filter:
@@ -510,7 +542,19 @@ class ServicesScreen(ServiceListScreen):
 
     # ------------------------------------------------------------------ marks
 
+    def refuse_unsettled_filter(self) -> bool:
+        """Say why marking and actions are off while the filter is invalid or still applied; True when they are."""
+        if self.list_matches_filter():
+            return False
+        if self.filter_error is not None:
+            self.notify(f"the filter is invalid ({render.plain(self.filter_error)}): fix or clear it (esc) first", severity="warning", markup=False)
+        else:
+            self.notify("the filter is still being applied; try again in a moment", severity="warning")
+        return True
+
     def action_toggle_mark(self) -> None:
+        if self.refuse_unsettled_filter():
+            return
         row = self.table.current_row()
         if row is None:
             return
@@ -523,6 +567,8 @@ class ServicesScreen(ServiceListScreen):
         self._render_status()
 
     def action_mark_all(self) -> None:
+        if self.refuse_unsettled_filter():
+            return
         if self.total is None:
             self.notify("still counting; try again in a moment", severity="warning")
             return
@@ -534,6 +580,8 @@ class ServicesScreen(ServiceListScreen):
     # ------------------------------------------------------------------ edit, new
 
     def action_edit_service(self) -> None:
+        if self.refuse_unsettled_filter():
+            return
         row = self.table.current_row()
         if row is not None:
             self.console_app.edit_service(row.id)
@@ -546,6 +594,8 @@ class ServicesScreen(ServiceListScreen):
     def action_service_action(self, name: str) -> None:
         if not self.console_app.can_act:
             self.console_app.refuse_read_only()
+            return
+        if self.refuse_unsettled_filter():
             return
         row = self.table.current_row()
         if not self.marks and row is None:
@@ -579,7 +629,28 @@ class ServicesScreen(ServiceListScreen):
         if not self.console_app.can_act:
             self.console_app.refuse_read_only()
             return
-        self.console_app.bulk_menu(lambda name: self.action_service_action(name))
+        if self.refuse_unsettled_filter():
+            return
+        row = self.table.current_row()
+        if not self.marks and row is None:
+            self.notify("no service under the cursor", severity="warning")
+            return
+        if self.marks:
+            label = marked_label(self.marks.count)
+        else:
+            assert row is not None
+            label = f"service {row.id} {render.plain(row.name)!r}" if row.name else f"service {row.id}"
+        self._count_menu(label, row.id if row is not None else None)
+
+    @work(thread=True, exclusive=True, group="list-menu")
+    def _count_menu(self, label: str, cursor_id: int | None) -> None:
+        with self.console_app.db.read() as session:
+            counts = status_counts(session, self.marks, cursor_id)
+        self.post_message(MenuCounted(label, counts))
+
+    @on(MenuCounted)
+    def _menu_counted(self, message: MenuCounted) -> None:
+        self.console_app.bulk_menu(self.action_service_action, message.label, message.counts)
 
     def _after_action(self, clear_marks: bool) -> None:
         if clear_marks:

@@ -78,6 +78,7 @@ class WizardScreen(Screen[None]):
         super().__init__()
         self.products: list[tuple[int, str, str]] = []
         self.servers: list[tuple[int, str, str]] = []
+        self.server_required = False
 
     @property
     def console_app(self) -> ConsoleApp:
@@ -201,7 +202,13 @@ class WizardScreen(Screen[None]):
         summary.append(f"  type {module}", "dim")
         self.query_one("#step2-summary", Static).update(summary)
         servers = [(name, str(server_id)) for server_id, name, kind in self.servers if kind == module]
-        self.query_one("#server", Select).set_options(servers)
+        self.server_required = services.needs_server(module)
+        server = self.query_one("#server", Select)
+        server.set_options(servers)
+        if self.server_required:
+            server.prompt = "required: choose one" if servers else f"none: add a {module} server first"
+        else:
+            server.prompt = "none"
         if message.cycles:
             self.query_one("#cycle", Select).set_options([(cycle, cycle) for cycle in message.cycles])
             self.query_one("#cycle", Select).value = "monthly" if "monthly" in message.cycles else message.cycles[0]
@@ -210,12 +217,22 @@ class WizardScreen(Screen[None]):
         self.query_one(ContentSwitcher).current = "step2"
         self.query_one("#wizard-title", Static).update(Text(f"{'Import' if importing else 'New'} service: step 2 of 2", style="bold"))
         self.query_one("#next", Button).label = "Import" if importing else "Create"
+        self._allow_submit()
         self.query_one("#name", Input).focus()
+
+    def _server_missing(self) -> bool:
+        return self.server_required and self.query_one("#server", Select).value is Select.NULL
+
+    def _allow_submit(self) -> None:
+        """Create (Import) stays off while the module needs a server and none is chosen."""
+        if self.step == "step2":
+            self.query_one("#next", Button).disabled = self._server_missing()
 
     # ------------------------------------------------------------------ step 2
 
     @on(Select.Changed, "#server")
     def _server_changed(self, event: Select.Changed) -> None:
+        self._allow_submit()
         if self.mode == "import" and event.value is not Select.NULL:
             self.query_one("#external-choice", Select).set_options([])
             self._list_importable(int(str(event.value)))
@@ -271,6 +288,10 @@ class WizardScreen(Screen[None]):
         )
 
     def _submit(self) -> None:
+        if self._server_missing():
+            module = str(self.query_one("#type", Select).value)
+            self._show_error(f"server: a {module} service needs a server; choose the one its panel runs on")
+            return
         self._create(self.draft(), self.mode == "import")
 
     @work(thread=True, exclusive=True, group="wizard-create")
@@ -324,6 +345,7 @@ class WizardScreen(Screen[None]):
             self.query_one(ContentSwitcher).current = "step1"
             self.query_one("#wizard-title", Static).update(Text("New service: step 1 of 2", style="bold"))
             self.query_one("#next", Button).label = "Next"
+            self.query_one("#next", Button).disabled = False
             self._hide_error()
             return
         self.dismiss(None)

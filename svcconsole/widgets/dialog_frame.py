@@ -2,8 +2,9 @@
 
 The admin console's action dialog and the customer area's renew and cancel dialogs are this
 frame with their own fields. Escape and the first button back out (the dialog answers None);
-the confirm button, or enter in a field, answers `answer()`, or shows the SvcError it raised
-on the error line and stays open. Textual runs every class's `on_mount`, so subclasses name
+the confirm button, or enter in the last field, answers `answer()`, or shows the SvcError it
+raised on the error line and stays open; enter in another field moves to the next one (a
+dropdown opens with space or a click, so enter never opens it), and on a button presses it. Textual runs every class's `on_mount`, so subclasses name
 the widget to focus first in `initial_focus` rather than focusing it in their own.
 """
 
@@ -14,11 +15,13 @@ from typing import Any, Generic, TypeVar
 from rich.console import RenderableType
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from svcconsole.console import render
 from svcconsole.core.errors import SvcError
@@ -29,9 +32,9 @@ AnswerType = TypeVar("AnswerType")
 class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
     """A modal question with fields; subclasses give the texts, the fields and `answer`."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False), Binding("enter", "enter_key", show=False, priority=True)]
     FRAME_ID: str | None = None
-    BACK_LABEL = "Cancel"
+    BACK_LABEL = "Back"
     CONFIRM_LABEL = "OK"
     CONFIRM_VARIANT = "primary"
 
@@ -89,6 +92,23 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
     @on(Button.Pressed, "#cancel-button")
     def _back(self) -> None:
         self.dismiss(None)
+
+    def input_fields(self) -> list[Widget]:
+        """The fields the admin can reach now (shown and enabled), in focus order."""
+        area = self.query_one("#fields")
+        return [widget for widget in self.focus_chain if isinstance(widget, (Input, Select, Checkbox)) and area in widget.ancestors]
+
+    def action_enter_key(self) -> None:
+        """Enter: in a field, the next field, or the action from the last one; elsewhere (a
+        button, an open dropdown) what that widget does with it."""
+        fields = self.input_fields()
+        focused = self.focused
+        if focused is None or focused not in fields:
+            raise SkipAction()
+        if focused is fields[-1]:
+            self._confirm()
+        else:
+            self.focus_next()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm-button")

@@ -19,6 +19,7 @@ CASES = [
     ("unknown server", [*CREATE, "--server", "mars-1"], "--server", "no server"),
     ("unknown module", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--type", "cpanel", "--price", "1"], "--type", "not a module"),
     ("custom without price", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--type", "manual"], "--price", "needs --price"),
+    ("module needs a server", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--type", "pterodactyl", "--price", "1"], "--server", "a pterodactyl service needs --server"),
     ("custom without type", ["services", "create", "--customer", "alice@example.com", "--name", "x", "--price", "1"], "--type", "needs --type"),
     ("empty name", ["services", "create", "--customer", "alice@example.com", "--name", "  ", "--product", "Web Pro"], "--name", "required"),
     ("malformed email", ["customers", "add", "--name", "Bob", "--email", "bob@"], "email", "not an email"),

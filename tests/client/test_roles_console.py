@@ -157,6 +157,8 @@ async def test_an_operator_cancelling_immediately_is_told_it_deletes_the_service
         mode = dialog.query_one("#mode", Select)
         assert dict((value, str(label)) for label, value in mode._options)["immediate"] == "immediately: deletes it from its panel"
         mode.value = "immediate"
+        dialog.query_one("#confirm").value = "cancel"
+        await settle(pilot)
         await pilot.click("#confirm-button")
         await settle(pilot)
     assert read(db, service_id).status == "cancelled"

@@ -55,6 +55,7 @@ async def confirm(pilot, **values: str) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(dialog, ActionDialog)
     for field, value in values.items():
         dialog.query_one(f"#{field}").value = value
+    await settle(pilot)
     await pilot.click("#confirm-button")
     await settle(pilot)
 
@@ -64,7 +65,7 @@ async def confirm(pilot, **values: str) -> None:  # type: ignore[no-untyped-def]
     [
         ("suspended", "u", {"reason": "paid at last"}, ["unsuspend", "--reason", "paid at last"]),
         ("active", "c", {"reason": "moving out"}, ["cancel", "--mode", "end-of-cycle", "--reason", "moving out"]),
-        ("active", "c", {"mode": "immediate", "reason": "fraud"}, ["cancel", "--mode", "immediate", "--reason", "fraud"]),
+        ("active", "c", {"mode": "immediate", "reason": "fraud", "confirm": "cancel"}, ["cancel", "--mode", "immediate", "--reason", "fraud"]),
         ("active", "minus", {"days": "3", "reason": "goodwill taken back"}, ["subtract-days", "--days", "3", "--reason", "goodwill taken back"]),
     ],
     ids=["unsuspend", "cancel-end-of-cycle", "cancel-immediately", "subtract-days"],
@@ -93,7 +94,7 @@ async def test_delete_needs_the_typed_word_then_deletes_like_the_cli(db, admin, 
         await pilot.press("x")
         await settle(pilot)
         dialog = app.screen
-        assert dialog.focused.id == "cancel-button"
+        assert dialog.focused.id == "reason"
         await confirm(pilot, confirm="yes please")
         assert "type delete to confirm" in str(dialog.query_one("#dialog-error").render())
         assert fingerprint(db, mine)["status"] == "cancelled"

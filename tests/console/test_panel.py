@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlmodel import select
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Label, Static, TabbedContent
 
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import services
@@ -20,7 +20,7 @@ from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
 from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ActionDialog
+from svcconsole.screens.dialogs import ActionDialog, PowerDialog
 from svcconsole.store.models import Activity
 from tests.console.conftest import make_app, notifications, settle
 
@@ -241,7 +241,14 @@ async def test_reinstall_is_confirmed_then_runs_as_a_bulk_run_of_one(db, admin, 
         screen.query_one("#reinstall").press()
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, ActionDialog) and dialog.focused.id == "cancel-button"
+        assert isinstance(dialog, ActionDialog) and dialog.focused.id == "reason"
+        assert "the data stored on it is lost" in str(dialog.query_one("#consequence").render())
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen is dialog, "reinstall ran without the typed word"
+        assert "type reinstall to confirm" in str(dialog.query_one("#dialog-error").render())
+        assert ptero.server_status(PANEL_SERVER_ID) != "installing"
+        dialog.query_one("#confirm").value = "reinstall"
         await pilot.click("#confirm-button")
         await settle(pilot)
         assert ptero.server_status(PANEL_SERVER_ID) == "installing"
@@ -249,6 +256,31 @@ async def test_reinstall_is_confirmed_then_runs_as_a_bulk_run_of_one(db, admin, 
         assert await shows(pilot, screen, "installing")
     with db.read() as session:
         assert session.exec(select(Activity).where(Activity.service_id == game.service_id, Activity.action == "reinstall")).one()
+
+
+@pytest.mark.parametrize("signal", ["stop", "kill"])
+async def test_stop_and_kill_ask_for_the_typed_word_as_terminate_does(db, admin, ptero, frozen, signal):
+    game = game_server(db, admin, ptero, running=True)
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_panel_tab(pilot, app, game.service_id)
+        assert await shows(pilot, screen, "running")
+        screen.query_one(f"#power-{signal}").press()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, PowerDialog) and dialog.focused.id == "confirm"
+        assert f'Type the word "{signal}" to confirm' in str(dialog.query_one(Label).render())
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen is dialog and ptero.servers[PANEL_SERVER_ID].power_state == "running"
+        dialog.query_one("#confirm").value = signal
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen is screen
+        assert any(f"{signal} sent" in text for severity, text in notifications(app) if severity == "information")
+    with db.read() as session:
+        logged = session.exec(select(Activity).where(Activity.service_id == game.service_id, Activity.action == "power")).one()
+    assert logged.details == {"signal": signal}
 
 
 async def test_read_only_shows_the_panel_with_its_actions_off(db, admin, ptero, frozen):

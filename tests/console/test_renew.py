@@ -183,7 +183,7 @@ def test_snapshot_renew_into_an_existing_invoice(db, admin, catalog, frozen, sna
         await settle(pilot)
         pilot.app.screen.query_one("#cycles", Input).cursor_blink = False
         pilot.app.screen.query_one("#invoice", Select).focus()
-        await pilot.press("enter")
+        await pilot.press("space")
         await settle(pilot)
 
     assert snap_compare(make_app(db, admin), terminal_size=(80, 24), run_before=run)
