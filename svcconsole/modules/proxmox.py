@@ -5,7 +5,8 @@ Server (`ServerRef`):
     credentials  the API token "USER@REALM!TOKENID=SECRET" (sent as `PVEAPIToken=...`)
     node         default node of the template when the product names none
     config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
-                 client-side limit), verify_tls (true),
+                 client-side limit), verify_tls (true), tls_fingerprint (the pinned SHA-256
+                 of a self-signed certificate, AA:BB:...) or ca_file (PEM of the cluster's CA),
                  timeout (15 s), max_retry_after (10 s), rate_limit_retries (3),
                  task_timeout (600 s: how long to wait for a clone/start/stop task),
                  poll_interval (1 s: between task status reads)

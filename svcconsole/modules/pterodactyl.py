@@ -8,6 +8,7 @@ Server (`ServerRef`):
     node         default node (id or name) when the product names none
     config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
                  client-side limit), client_rate_limit_per_minute (720), verify_tls (true),
+                 tls_fingerprint (pinned SHA-256 of the certificate) or ca_file (PEM of CAs),
                  timeout (15 s), max_retry_after (10 s: longer 429 waits are not slept
                  through), rate_limit_retries (3), install_wait_seconds (3: how long create
                  watches the install to report `install_failed`; a server still installing
@@ -34,6 +35,7 @@ uuid, looked up before every create so a retried create never makes a second ser
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import secrets
@@ -175,13 +177,9 @@ class _Api:
         )
         self.client = None
         if self.keys.client:
-            client_settings = HttpSettings(
-                timeout=self.settings.timeout,
-                verify_tls=self.settings.verify_tls,
+            client_settings = dataclasses.replace(
+                self.settings,
                 rate_limit_per_minute=int(config_float(server.config, "client_rate_limit_per_minute", 720)),
-                rate_limit_window_seconds=self.settings.rate_limit_window_seconds,
-                max_retry_after=self.settings.max_retry_after,
-                rate_limit_retries=self.settings.rate_limit_retries,
             )
             self.client = PanelHttp(
                 panel=PANEL,

@@ -184,11 +184,11 @@ def test_an_imported_vm_can_be_managed(pve: ProxmoxSandbox, pve_server: ServerRe
 
 
 def test_a_vm_migrated_to_another_node_is_found_through_the_cluster_resources(vps_service: ServiceFactory) -> None:
-    two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"))
+    two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"), tls=True)
     two_nodes.start()
     try:
         server = ServerRef(id=5, name="two", module="proxmox", url=two_nodes.url, credentials=two_nodes.token,
-                           node="pve1", config=base_config())
+                           node="pve1", config=base_config(tls_fingerprint=two_nodes.fingerprint))
         (vmid,) = two_nodes.add_vms([ExistingVm(name="legacy-box", description="made by hand")])
         resource = next(r for r in module.list_importable(server) if r.external_ref == str(vmid))
         service = vps_service(server=server, external=resource.details["external"])
@@ -338,7 +338,7 @@ def test_unreachable_node_is_retryable(pve: ProxmoxSandbox, vps_service: Service
 
 def test_task_wait_gives_up_after_task_timeout(pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory) -> None:
     pve.set_task_delay(5)
-    hasty = dataclasses.replace(pve_server, config=base_config(task_timeout=0.3))
+    hasty = dataclasses.replace(pve_server, config={**pve_server.config, "task_timeout": 0.3})
     with pytest.raises(ModuleError) as failure:
         module.create(vps_service(server=hasty))
     error = failure.value

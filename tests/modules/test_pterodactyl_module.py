@@ -16,7 +16,7 @@ from svcconsole.modules import ModuleError, ProductRef, ServerRef, get_module
 from svcconsole.modules.pterodactyl import PterodactylModule
 from svcconsole.modules.sandbox import PterodactylSandbox
 
-from .conftest import ServiceFactory, base_config
+from .conftest import ServiceFactory, trusting
 
 module = get_module("pterodactyl")
 
@@ -63,7 +63,7 @@ def test_create_makes_the_user_and_the_server_from_the_product(
 def test_create_returns_while_installing_when_not_asked_to_wait(
     ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
 ) -> None:
-    impatient = dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0))
+    impatient = dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0})
     service = game_service(server=impatient)
     result = module.create(service)
     assert result.message.endswith("installing")
@@ -73,7 +73,7 @@ def test_create_returns_while_installing_when_not_asked_to_wait(
 def test_one_panel_user_per_customer_and_existing_email_is_reused(
     ptero: PterodactylSandbox, game_service: ServiceFactory, customer
 ) -> None:
-    with httpx.Client(base_url=ptero.url + "/api/application", headers={
+    with httpx.Client(base_url=ptero.url + "/api/application", verify=trusting(ptero), headers={
         "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}) as api:
         api.post("/users", json={"email": "grace@example.com", "username": "grace",
                                  "first_name": "Grace", "last_name": "Hopper"})
@@ -136,7 +136,7 @@ def test_an_install_still_running_after_the_wait_is_retryable_and_the_retry_find
     ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
 ) -> None:
     ptero.set_install_delay(0.6)
-    service = game_service(server=dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0.1)))
+    service = game_service(server=dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0.1}))
     with pytest.raises(ModuleError) as failure:
         module.create(service)
     error = failure.value
@@ -352,7 +352,7 @@ def test_missing_server_is_a_non_retryable_not_found(ptero: PterodactylSandbox, 
 def test_conflict_while_installing_is_retryable(
     ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
 ) -> None:
-    impatient = dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0))
+    impatient = dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0})
     service, _ = created(game_service, ptero, server=impatient)
     with pytest.raises(ModuleError) as failure:
         module.power(service, "start")

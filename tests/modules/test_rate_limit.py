@@ -68,7 +68,7 @@ def test_one_bucket_per_panel_and_credential() -> None:
 
 @pytest.fixture
 def limited_panel() -> Iterator[PterodactylSandbox]:
-    sandbox = PterodactylSandbox(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
+    sandbox = PterodactylSandbox(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW, tls=True)
     sandbox.start()
     yield sandbox
     sandbox.stop()
@@ -93,7 +93,7 @@ def suspend_all(sandbox: PterodactylSandbox, server: ServerRef, count: int) -> l
 
 def limited_server(sandbox: PterodactylSandbox, **config: object) -> ServerRef:
     return ServerRef(id=3, name="limited", module="pterodactyl", url=sandbox.url, credentials=sandbox.credentials,
-                     node="1", config=base_config(rate_limit_window_seconds=WINDOW, **config))
+                     node="1", config=base_config(rate_limit_window_seconds=WINDOW, tls_fingerprint=sandbox.fingerprint, **config))
 
 
 def test_bulk_suspend_through_the_bucket_sees_no_429(limited_panel: PterodactylSandbox) -> None:

@@ -10,9 +10,11 @@ import pytest
 
 from svcconsole.modules.sandbox import ProxmoxSandbox
 
+from .conftest import trusting
+
 
 def api(sandbox: ProxmoxSandbox) -> httpx.Client:
-    return httpx.Client(base_url=sandbox.url + "/api2/json",
+    return httpx.Client(base_url=sandbox.url + "/api2/json", verify=trusting(sandbox),
                         headers={"Authorization": f"PVEAPIToken={sandbox.token}"}, timeout=5)
 
 
@@ -51,7 +53,7 @@ def test_auth_failures_are_401_with_the_reason_in_the_status_line(pve: ProxmoxSa
     }
     for header, reason in cases.items():
         headers = {"Authorization": header} if header else {}
-        response = httpx.get(pve.url + "/api2/json/version", headers=headers)
+        response = httpx.get(pve.url + "/api2/json/version", headers=headers, verify=trusting(pve))
         assert response.status_code == 401
         assert response.reason_phrase == reason
         assert response.content == b""
@@ -61,7 +63,7 @@ def test_auth_failures_are_401_with_the_reason_in_the_status_line(pve: ProxmoxSa
 def test_a_read_only_token_reads_but_any_change_is_403_permission_check_failed(pve: ProxmoxSandbox) -> None:
     pve.add_token("auditor@pve!ro=ro-secret", read_only=True)
     with httpx.Client(base_url=pve.url + "/api2/json", headers={"Authorization": "PVEAPIToken=auditor@pve!ro=ro-secret"},
-                      timeout=5) as client:
+                      verify=trusting(pve), timeout=5) as client:
         assert client.get("/nodes/pve1/qemu/9000/config").json()["data"]["name"] == "debian-12-template"
         response = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 120})
     assert response.status_code == 403
@@ -176,7 +178,7 @@ def test_unknown_node_and_unknown_path(pve: ProxmoxSandbox) -> None:
 
 
 def test_rate_limit_is_per_token_with_retry_after() -> None:
-    with ProxmoxSandbox(rate_limit_per_minute=2) as sandbox, api(sandbox) as client:
+    with ProxmoxSandbox(rate_limit_per_minute=2, tls=True) as sandbox, api(sandbox) as client:
         assert [client.get("/version").status_code for _ in range(3)] == [200, 200, 429]
         limited = client.get("/version")
         assert int(limited.headers["Retry-After"]) >= 1
@@ -192,7 +194,7 @@ def test_reset_fault_cuts_the_connection(pve: ProxmoxSandbox) -> None:
 
 
 def test_a_node_that_is_down_answers_595() -> None:
-    with ProxmoxSandbox(nodes=("pve1", "pve2")) as sandbox, api(sandbox) as client:
+    with ProxmoxSandbox(nodes=("pve1", "pve2"), tls=True) as sandbox, api(sandbox) as client:
         sandbox.set_node_online("pve2", False)
         response = client.get("/nodes/pve2/qemu")
         assert (response.status_code, response.reason_phrase) == (595, "No route to host")

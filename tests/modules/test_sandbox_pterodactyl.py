@@ -10,11 +10,14 @@ import pytest
 
 from svcconsole.modules.sandbox import PterodactylSandbox
 
+from .conftest import trusting
+
 
 def application(sandbox: PterodactylSandbox, **headers: str) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.url + "/api/application",
         headers={"Authorization": f"Bearer {sandbox.application_key}", "Accept": "application/json", **headers},
+        verify=trusting(sandbox),
         timeout=5,
     )
 
@@ -23,6 +26,7 @@ def client_api(sandbox: PterodactylSandbox) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.url + "/api/client",
         headers={"Authorization": f"Bearer {sandbox.client_key}", "Accept": "application/json"},
+        verify=trusting(sandbox),
         timeout=5,
     )
 
@@ -46,7 +50,7 @@ def server_body(**overrides: Any) -> dict[str, Any]:
 def test_missing_or_wrong_key_gets_the_real_401_shape(ptero: PterodactylSandbox) -> None:
     for headers in ({"Accept": "application/json"},
                     {"Accept": "application/json", "Authorization": "Bearer ptla_wrong"}):
-        response = httpx.get(ptero.url + "/api/application/servers", headers=headers)
+        response = httpx.get(ptero.url + "/api/application/servers", headers=headers, verify=trusting(ptero))
         assert response.status_code == 401
         assert response.json() == {
             "errors": [{"code": "AuthenticationException", "status": "401", "detail": "Unauthenticated."}]
@@ -54,14 +58,14 @@ def test_missing_or_wrong_key_gets_the_real_401_shape(ptero: PterodactylSandbox)
 
 
 def test_unauthenticated_request_without_json_accept_is_redirected_to_login(ptero: PterodactylSandbox) -> None:
-    response = httpx.get(ptero.url + "/api/application/servers")
+    response = httpx.get(ptero.url + "/api/application/servers", verify=trusting(ptero))
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
 
 
 def test_application_key_is_refused_on_the_client_api(ptero: PterodactylSandbox) -> None:
     response = httpx.get(ptero.url + "/api/client", headers={
-        "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"})
+        "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}, verify=trusting(ptero))
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "AccessDeniedHttpException"
 
@@ -254,7 +258,7 @@ def test_node_down_fails_daemon_actions_but_force_delete_works(ptero: Pterodacty
 
 
 def test_rate_limit_answers_429_with_retry_after_and_headers() -> None:
-    with PterodactylSandbox(rate_limit_per_minute=3) as sandbox, application(sandbox) as api:
+    with PterodactylSandbox(rate_limit_per_minute=3, tls=True) as sandbox, application(sandbox) as api:
         first = api.get("/nodes")
         assert first.headers["X-RateLimit-Limit"] == "3"
         assert first.headers["X-RateLimit-Remaining"] == "2"

@@ -260,6 +260,7 @@ class ProxmoxSandbox(SandboxServer):
         auth_failure_delay: float = 0.0,
         fault_delay: float = 2.0,
         verbose: bool = False,
+        tls: bool = False,
     ) -> None:
         super().__init__(
             host=host,
@@ -268,6 +269,7 @@ class ProxmoxSandbox(SandboxServer):
             rate_window_seconds=rate_window_seconds,
             fault_delay=fault_delay,
             verbose=verbose,
+            tls=tls,
         )
         self.tokens: dict[tuple[str, str], str] = {}
         self.read_only_tokens: set[str] = set()

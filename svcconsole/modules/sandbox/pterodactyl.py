@@ -404,6 +404,7 @@ class PterodactylSandbox(SandboxServer):
         allocations: int = 50,
         fault_delay: float = 2.0,
         verbose: bool = False,
+        tls: bool = False,
     ) -> None:
         super().__init__(
             host=host,
@@ -412,6 +413,7 @@ class PterodactylSandbox(SandboxServer):
             rate_window_seconds=rate_window_seconds,
             fault_delay=fault_delay,
             verbose=verbose,
+            tls=tls,
         )
         self.application_keys = list(application_keys or [new_application_key()])
         self.client_keys = list(client_keys or [new_client_key()])
