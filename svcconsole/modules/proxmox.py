@@ -29,6 +29,7 @@ again.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -51,11 +52,14 @@ from svcconsole.modules.base import (
 )
 from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
 
+logger = logging.getLogger("svcconsole.modules")
+
 PANEL = "Proxmox VE"
 PREFIX = "/api2/json"
 TOKEN_PATTERN = re.compile(r"^[^!\s=]+@[^!\s=]+![A-Za-z][A-Za-z0-9._-]*=\S+$")
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
 CLONE_ATTEMPTS = 3
+TASK_WARNINGS = re.compile(r"^WARNINGS: \d+$")
 MIB = 1024 * 1024
 
 
@@ -162,17 +166,20 @@ class _Api:
     def status(self, node: str, vmid: int, operation: str) -> dict[str, Any]:
         return self.call("GET", f"/nodes/{node}/qemu/{vmid}/status/current", operation) or {}
 
-    def wait_task(self, upid: str, operation: str, external: dict[str, Any] | None = None) -> None:
-        """Poll a task until it stops; raise with its exit status unless that is "OK"."""
+    def wait_task(self, upid: str, operation: str, external: dict[str, Any] | None = None) -> list[str]:
+        """Poll a task until it stops and return its warnings; raise with its exit status unless
+        that is "OK" or "WARNINGS: N" (a success that logged N warnings, as PVE counts it)."""
         node = upid.split(":")[1] if upid.startswith("UPID:") else self.server.node
         deadline = time.monotonic() + self.task_timeout
-        path = f"/nodes/{node}/tasks/{quote(upid, safe='')}/status"
+        path = f"/nodes/{node}/tasks/{quote(upid, safe='')}"
         while True:
-            task = self.call("GET", path, operation) or {}
+            task = self.call("GET", f"{path}/status", operation) or {}
             if task.get("status") == "stopped":
                 exit_status = str(task.get("exitstatus") or "")
                 if exit_status == "OK":
-                    return
+                    return []
+                if TASK_WARNINGS.match(exit_status):
+                    return self.task_warnings(path, exit_status, operation)
                 raise self.error(
                     operation,
                     f"task {task.get('type', '')} failed: {exit_status or 'no exit status'}",
@@ -185,10 +192,25 @@ class _Api:
                                  retryable=True, code="timeout", external=external)
             time.sleep(self.poll_interval)
 
+    def task_warnings(self, path: str, exit_status: str, operation: str) -> list[str]:
+        """The `WARN:` lines of a task's log (its exit status when the log names none)."""
+        lines = self.call("GET", f"{path}/log", operation, params={"limit": 500}) or []
+        warnings = [one_line(str(line.get("t", "")).removeprefix("WARN:").strip()) for line in lines
+                    if str(line.get("t", "")).startswith("WARN:")]
+        found = warnings or [exit_status]
+        logger.warning("%s %s: task ended with %s: %s", PANEL, operation, exit_status, "; ".join(found))
+        return found
+
     def action(self, node: str, vmid: int, action: str, operation: str, external: dict[str, Any] | None = None,
-               **data: Any) -> None:
+               **data: Any) -> list[str]:
+        """Run a status action (start, stop, ...) and return the warnings its task logged."""
         upid = self.call("POST", f"/nodes/{node}/qemu/{vmid}/status/{action}", operation, data=data or None)
-        self.wait_task(str(upid), operation, external)
+        return self.wait_task(str(upid), operation, external)
+
+
+def _with_warnings(message: str, warnings: list[str]) -> str:
+    """A result message with the warnings the panel's tasks logged, so the activity row keeps them."""
+    return f"{message}; panel warnings: {'; '.join(warnings)}" if warnings else message
 
 
 def _vm_name(service: ServiceRef) -> str:
@@ -303,9 +325,11 @@ class ProxmoxModule(Module):
         config = dict(service.product.config) if service.product else {}
         found = self._locate(api, service, operation)
         template_vmid = service.external.get("template")
+        warnings: list[str] = []
         if found is None:
             template_vmid, template_node = self._template(api, config, operation)
-            vmid, node = self._clone(api, service, config, template_vmid, template_node, checkpoint, operation)
+            vmid, node, warnings = self._clone(api, service, config, template_vmid, template_node, checkpoint,
+                                               operation)
             verb = f"cloned from template {template_vmid}"
         else:
             vmid, node = found
@@ -318,9 +342,10 @@ class ProxmoxModule(Module):
         if config_bool(config, "start", True):
             status = api.status(node, vmid, operation)
             if status.get("status") != "running":
-                api.action(node, vmid, "start", operation, external)
+                warnings += api.action(node, vmid, "start", operation, external)
             state = "running"
-        return ModuleResult(message=f"VM {vmid} on {node} {verb}; {state}", external=external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} on {node} {verb}; {state}", warnings),
+                            external=external)
 
     def _clone(
         self,
@@ -331,7 +356,8 @@ class ProxmoxModule(Module):
         template_node: str,
         checkpoint: Checkpoint | None,
         operation: str,
-    ) -> tuple[int, str]:
+    ) -> tuple[int, str, list[str]]:
+        """Clone the template to a free VMID; return it, its node and the task's warnings."""
         target = str(config.get("target_node") or template_node)
         for attempt in range(CLONE_ATTEMPTS):
             vmid = int(api.call("GET", "/cluster/nextid", operation))
@@ -357,8 +383,8 @@ class ProxmoxModule(Module):
                 error = _error_from_response(response, operation)
                 error.external = external
                 raise error
-            api.wait_task(str(response.json()["data"]), operation, external)
-            return vmid, target
+            warnings = api.wait_task(str(response.json()["data"]), operation, external)
+            return vmid, target, warnings
         raise api.error(operation, "no free VMID could be taken", retryable=True, code="conflict")
 
     def suspend(self, service: ServiceRef) -> ModuleResult:
@@ -372,12 +398,12 @@ class ProxmoxModule(Module):
         if status.get("status") != "running":
             return ModuleResult(message=f"VM {vmid} is already stopped", external=external)
         if mode == "stop":
-            api.action(node, vmid, "stop", operation, external)
-            return ModuleResult(message=f"VM {vmid} stopped", external=external)
+            warnings = api.action(node, vmid, "stop", operation, external)
+            return ModuleResult(message=_with_warnings(f"VM {vmid} stopped", warnings), external=external)
         if status.get("qmpstatus") == "paused":
             return ModuleResult(message=f"VM {vmid} is already paused", external=external)
-        api.action(node, vmid, "suspend", operation, external)
-        return ModuleResult(message=f"VM {vmid} paused", external=external)
+        warnings = api.action(node, vmid, "suspend", operation, external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} paused", warnings), external=external)
 
     def unsuspend(self, service: ServiceRef) -> ModuleResult:
         """Resume a paused VM or start a stopped one."""
@@ -387,11 +413,11 @@ class ProxmoxModule(Module):
         status = api.status(node, vmid, operation)
         external = {"vmid": vmid, "node": node}
         if status.get("status") == "running" and status.get("qmpstatus") == "paused":
-            api.action(node, vmid, "resume", operation, external)
-            return ModuleResult(message=f"VM {vmid} resumed", external=external)
+            warnings = api.action(node, vmid, "resume", operation, external)
+            return ModuleResult(message=_with_warnings(f"VM {vmid} resumed", warnings), external=external)
         if status.get("status") != "running":
-            api.action(node, vmid, "start", operation, external)
-            return ModuleResult(message=f"VM {vmid} started", external=external)
+            warnings = api.action(node, vmid, "start", operation, external)
+            return ModuleResult(message=_with_warnings(f"VM {vmid} started", warnings), external=external)
         return ModuleResult(message=f"VM {vmid} is already running", external=external)
 
     def terminate(self, service: ServiceRef, *, force: bool = False) -> ModuleResult:
@@ -406,15 +432,17 @@ class ProxmoxModule(Module):
         status = api.status(node, vmid, operation)
         if status.get("status") == "running":
             stop = {"overrule-shutdown": 1} if force else {}
-            api.action(node, vmid, "stop", operation, external, **stop)
+            warnings = api.action(node, vmid, "stop", operation, external, **stop)
+        else:
+            warnings = []
         response = api.raw("DELETE", f"/nodes/{node}/qemu/{vmid}", operation,
                            params={"purge": 1, "destroy-unreferenced-disks": 1}, allow=(500,))
         if response.status_code == 500:
             if "does not exist" in _message_of(response):
                 return ModuleResult(message=f"VM {vmid} was already destroyed")
             raise _error_from_response(response, operation)
-        api.wait_task(str(response.json()["data"]), operation, external)
-        return ModuleResult(message=f"VM {vmid} destroyed")
+        warnings += api.wait_task(str(response.json()["data"]), operation, external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} destroyed", warnings))
 
     def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
         """Set the target product's cores/sockets/memory on the VM's config."""
@@ -488,8 +516,8 @@ class ProxmoxModule(Module):
             raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}",
                             retryable=False, code="invalid")
         vmid, node = self._require(api, service, operation)
-        api.action(node, vmid, signal, operation, {"vmid": vmid, "node": node})
-        return ModuleResult(message=f"VM {vmid}: {signal} done")
+        warnings = api.action(node, vmid, signal, operation, {"vmid": vmid, "node": node})
+        return ModuleResult(message=_with_warnings(f"VM {vmid}: {signal} done", warnings))
 
     def tabs(self, service: ServiceRef) -> list[ModuleTab]:
         """Hardware (from the VM config) and Placement sub-tabs."""

@@ -202,3 +202,16 @@ def test_an_operation_the_module_does_not_declare_is_refused_before_the_panel_is
     (line,) = refused.stderr.strip().splitlines()
     assert "does not support reinstall" in line, line
     assert len(panels.pve.requests_seen()) == seen
+
+
+def test_a_clone_ending_with_warnings_delivers_the_service_and_keeps_the_warnings_in_its_activity(cli, db, panels):
+    from svcconsole.store.models import Activity
+
+    panels.pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_warnings", message="cloudinit drive not regenerated")
+    result = create(cli, "VPS M", "warned", "--deliver", "--format", "json")
+    service = json.loads(result.stdout)
+    assert service["status"] == "active", result.stderr
+    assert len(panels.pve.vms) == 2
+    with db.read() as session:
+        rows = session.exec(select(Activity).where(Activity.service_id == service["id"])).all()
+    assert any("cloudinit drive not regenerated" in json.dumps(row.details) + (row.reason or "") for row in rows), rows

@@ -366,3 +366,17 @@ def test_credentials_never_leak_into_errors_reprs_or_logs(
     texts.append(caplog.text)
     for text in texts:
         assert secret not in text
+
+
+def test_tasks_ending_with_warnings_are_successes_whose_warnings_reach_the_result(
+    pve: ProxmoxSandbox, vps_service: ServiceFactory
+) -> None:
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_warnings", message="storage 'local-lvm' is 91% full")
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/start", "task_warnings")
+    service, result = created(vps_service)
+    assert len([vm for vm in pve.vms.values() if not vm.template]) == 1
+    assert pve.vm(service.external["vmid"])["status"] == "running"
+    assert "storage 'local-lvm' is 91% full" in result.message
+    assert "no efidisk configured" in result.message
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/suspend", "task_warnings", message="guest agent not running")
+    assert "guest agent not running" in module.suspend(service).message

@@ -201,3 +201,14 @@ def test_a_node_that_is_down_answers_595() -> None:
         assert {n["node"]: n["status"] for n in client.get("/nodes").json()["data"]} == {
             "pve1": "online", "pve2": "offline"}
         assert client.get("/nodes/pve1/qemu").status_code == 200
+
+
+def test_task_warnings_fault_ends_the_task_as_a_success_with_warn_lines(pve: ProxmoxSandbox) -> None:
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_warnings", message="disk discard ignored")
+    with api(pve) as client:
+        upid = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 130, "name": "warned"}).json()["data"]
+        status = wait_task(client, upid)
+        log = [line["t"] for line in client.get(f"/nodes/pve1/tasks/{quote(upid, safe='')}/log").json()["data"]]
+    assert status["exitstatus"] == "WARNINGS: 1"
+    assert log[-2:] == ["WARN: disk discard ignored", "TASK WARNINGS: 1"]
+    assert pve.vm(130)["config"]["name"] == "warned"

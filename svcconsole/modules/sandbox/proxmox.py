@@ -5,7 +5,8 @@ It follows the real API (pve-manager, qemu-server, pve-http-server): every answe
 are 400 "Parameter verification failed." with `errors` per parameter; other failures are 500
 with the message in the status line and in `message`; clone, start, stop, suspend, resume,
 shutdown, reboot, async config and destroy return a UPID and run as tasks whose
-`exitstatus` is "OK" or the error text, and a VM being cloned carries `lock: clone`.
+`exitstatus` is "OK", "WARNINGS: N" (a success that logged N `WARN:` lines; fault
+"task_warnings") or the error text, and a VM being cloned carries `lock: clone`.
 The rate limit is a sandbox addition (a real PVE has none; a reverse proxy in front may).
 """
 
@@ -36,6 +37,8 @@ TOKEN_FORMAT = "a Proxmox API token looks like USER@REALM!TOKENID=SECRET"
 DNS_NAME = re.compile(r"^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
+DEFAULT_TASK_WARNING = "no efidisk configured! Using temporary efivars disk."
+"""The warning a "task_warnings" fault logs when it names none (one a real PVE start logs)."""
 
 
 def new_token(user: str = "root@pam", token_id: str = "svcconsole") -> str:
@@ -210,6 +213,7 @@ class _Task:
     status: str = "running"
     exitstatus: str | None = None
     log: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -245,7 +249,7 @@ class ProxmoxSandbox(SandboxServer):
     """A local, in-memory Proxmox VE cluster with one node and a Debian 12 template (vmid 9000)."""
 
     kind = "proxmox"
-    effect_faults = frozenset({"task_error"})
+    effect_faults = frozenset({"task_error", "task_warnings"})
 
     def __init__(
         self,
@@ -543,8 +547,16 @@ class ProxmoxSandbox(SandboxServer):
             except _ApiError as exc:
                 error = exc.message
             task.status = "stopped"
-            task.exitstatus = error or "OK"
-            task.log.append(f"TASK ERROR: {error}" if error else "TASK OK")
+            if error:
+                task.exitstatus = error
+                task.log.append(f"TASK ERROR: {error}")
+            elif task.warnings:
+                task.exitstatus = f"WARNINGS: {len(task.warnings)}"
+                task.log += [f"WARN: {warning}" for warning in task.warnings]
+                task.log.append(f"TASK {task.exitstatus}")
+            else:
+                task.exitstatus = "OK"
+                task.log.append("TASK OK")
 
     def _start_task(
         self,
@@ -560,6 +572,7 @@ class ProxmoxSandbox(SandboxServer):
         starttime = int(time.time())
         upid = f"UPID:{node}:{self._pid:08X}:{(self._pid * 7919) % 0xFFFFFFFF:08X}:{starttime:08X}:{task_type}:{object_id}:{user}:"
         fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
+        warned = request.fault if request.fault is not None and request.fault.kind == "task_warnings" else None
 
         def run() -> str | None:
             if fault is not None:
@@ -570,6 +583,7 @@ class ProxmoxSandbox(SandboxServer):
             upid=upid, node=node, type=task_type, id=object_id, user=user, pid=self._pid,
             pstart=(self._pid * 7919) % 0xFFFFFFFF, starttime=starttime,
             ends_at=time.monotonic() + self.task_delay, finish=run,
+            warnings=[line for line in (warned.message or DEFAULT_TASK_WARNING).split("\n") if line] if warned else [],
         )
         return upid
 
@@ -908,7 +922,8 @@ class ProxmoxSandbox(SandboxServer):
             return message
 
         fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
-        request.fault = None
+        if fault is not None:
+            request.fault = None
         failure_message = None
         if fault is not None:
             failure_message = fault.message or (
