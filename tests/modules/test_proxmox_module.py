@@ -380,3 +380,28 @@ def test_tasks_ending_with_warnings_are_successes_whose_warnings_reach_the_resul
     assert "no efidisk configured" in result.message
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/suspend", "task_warnings", message="guest agent not running")
     assert "guest agent not running" in module.suspend(service).message
+
+
+@pytest.mark.parametrize("error_text", ["both", "status_line", "body"])
+def test_missing_locked_and_taken_vms_are_told_apart_wherever_the_panel_puts_the_error_text(
+    pve: ProxmoxSandbox, vps_service: ServiceFactory, error_text: str
+) -> None:
+    service, _ = created(vps_service)
+    pve.set_error_text(error_text)
+    with pytest.raises(ModuleError) as missing:
+        module.panel(vps_service(external={"vmid": 4242, "node": "pve1"}))
+    assert (missing.value.retryable, missing.value.code) == (False, "not_found")
+
+    pve.vms[service.external["vmid"]].config["lock"] = "backup"
+    with pytest.raises(ModuleError) as locked:
+        module.change_package(service, ProductRef(id=23, name="M", type="proxmox", config={"cores": 3}))
+    assert (locked.value.retryable, locked.value.code) == (True, "locked")
+    assert "is locked (backup)" in locked.value.message
+
+    next_id = next(route for route in pve.routes if "nextid" in route.pattern.pattern)
+    free_id, taken = next_id.handler, ["9000"]
+    next_id.handler = lambda request: pve.reply(taken.pop()) if taken else free_id(request)
+    second, _ = created(vps_service)
+    assert not taken
+    assert second.external["vmid"] not in (9000, service.external["vmid"])
+    assert pve.vm(9000)["config"]["template"] == 1

@@ -212,3 +212,19 @@ def test_task_warnings_fault_ends_the_task_as_a_success_with_warn_lines(pve: Pro
     assert status["exitstatus"] == "WARNINGS: 1"
     assert log[-2:] == ["WARN: disk discard ignored", "TASK WARNINGS: 1"]
     assert pve.vm(130)["config"]["name"] == "warned"
+
+
+@pytest.mark.parametrize(("error_text", "reason", "body"), [
+    ("both", "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist", {"data": None, "message": "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist\n"}),
+    ("status_line", "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist", {"data": None}),
+    ("body", "Internal Server Error", {"data": None, "message": "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist\n"}),
+])
+def test_error_text_mode_puts_the_text_in_the_status_line_the_body_or_both(
+    pve: ProxmoxSandbox, error_text: str, reason: str, body: dict
+) -> None:
+    pve.set_error_text(error_text)
+    with api(pve) as client:
+        response = client.get("/nodes/pve1/qemu/4242/config")
+    assert response.status_code == 500
+    assert response.json() == body
+    assert response.reason_phrase == reason

@@ -37,6 +37,7 @@ TOKEN_FORMAT = "a Proxmox API token looks like USER@REALM!TOKENID=SECRET"
 DNS_NAME = re.compile(r"^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
+ERROR_TEXT_MODES = ("both", "status_line", "body")
 DEFAULT_TASK_WARNING = "no efidisk configured! Using temporary efivars disk."
 """The warning a "task_warnings" fault logs when it names none (one a real PVE start logs)."""
 
@@ -265,6 +266,7 @@ class ProxmoxSandbox(SandboxServer):
         fault_delay: float = 2.0,
         verbose: bool = False,
         tls: bool = False,
+        error_text: str = "both",
     ) -> None:
         super().__init__(
             host=host,
@@ -275,6 +277,8 @@ class ProxmoxSandbox(SandboxServer):
             verbose=verbose,
             tls=tls,
         )
+        self.error_text = "both"
+        self.set_error_text(error_text)
         self.tokens: dict[tuple[str, str], str] = {}
         self.read_only_tokens: set[str] = set()
         for token in tokens or [new_token()]:
@@ -447,12 +451,23 @@ class ProxmoxSandbox(SandboxServer):
         """A successful answer in the `{"data": ...}` envelope."""
         return json_response(200, {"data": data}, content_type=JSON_TYPE)
 
+    def set_error_text(self, mode: str) -> None:
+        """Where failed answers carry their text: "both" (PVE 8.3+: status line and `message`),
+        "status_line" (PVE before 8.3, pve-http-server < 5.2: the status line only) or "body" (a
+        proxy that rewrites the status line to the standard phrase: `message` only)."""
+        if mode not in ERROR_TEXT_MODES:
+            raise ValueError(f"error text mode must be one of {', '.join(ERROR_TEXT_MODES)}")
+        self.error_text = mode
+
     def failure(self, status: int, message: str, errors: dict[str, str] | None = None) -> Response:
-        """A failed answer: the message in the status line and in `message`, `data` null."""
-        payload: dict[str, Any] = {"data": None, "message": message + "\n"}
+        """A failed answer, `data` null, with the message where `error_text` puts it."""
+        payload: dict[str, Any] = {"data": None}
+        if self.error_text != "status_line":
+            payload["message"] = message + "\n"
         if errors:
             payload["errors"] = errors
-        return json_response(status, payload, reason=message, content_type=JSON_TYPE)
+        reason = None if self.error_text == "body" else message
+        return json_response(status, payload, reason=reason, content_type=JSON_TYPE)
 
     def authenticate(self, request: Request) -> str | Response:
         if not request.path.startswith(PREFIX + "/"):
