@@ -21,10 +21,12 @@ Product config (`ProductRef.config`):
     start           start the VM after creating it (true)
     suspend_mode    "suspend" (pause, default) or "stop"
 
-External (`service.external`): vmid, node, template. The VM is named `svc-{service id}` and its
-description holds the service uuid; `create` calls `checkpoint({vmid, node, template})` before
-the clone, and on a retry finds that VM (or the one named for the service) instead of cloning
-again.
+External (`service.external`): vmid, node, template, clone_upid. The VM is named `svc-{service id}`
+and its description holds the service uuid; `create` calls `checkpoint({vmid, node, template})`
+before the clone and again with the clone task's UPID once the POST returns. PVE writes the
+clone's config inside that task, so on a retry the stored VMID may not exist yet: the retry waits
+for the stored task (or for this token's clone tasks of the template still running) before it
+looks again, and finds that VM (or the one named for the service) instead of cloning again.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ class _Api:
         self.server = server
         token = _parse_token(server.credentials)
         self.secret = token.split("=", 1)[1]
+        self.user = token.split("=", 1)[0]
         self.task_timeout = config_float(server.config, "task_timeout", 600.0)
         self.poll_interval = max(0.01, config_float(server.config, "poll_interval", 1.0))
         base = server.url.rstrip("/").removesuffix(PREFIX)
@@ -276,6 +279,35 @@ class ProxmoxModule(Module):
                 return int(vm["vmid"]), str(vm["node"])
         return None
 
+    def _await_unfinished_clone(
+        self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str
+    ) -> tuple[int, str] | None:
+        """The VM of a clone an earlier attempt started and that has not written its config yet.
+
+        PVE writes the clone's config inside the task, after the POST returned: in that gap the
+        checkpointed VMID "does not exist". Before a retry clones again, wait for the stored clone
+        task (its UPID), or, when the attempt died before storing it, for this token's clone tasks
+        of the template still running on the template's node; then look for the VM again.
+        """
+        if service.external.get("vmid") is None:
+            return None
+        upids = [str(service.external["clone_upid"])] if service.external.get("clone_upid") else []
+        if not upids:
+            template_vmid, template_node = self._template(api, config, operation)
+            running = api.call("GET", f"/nodes/{template_node}/tasks", operation, params={
+                "vmid": template_vmid, "typefilter": "qmclone", "source": "active", "userfilter": api.user,
+            }) or []
+            upids = [str(task["upid"]) for task in running if task.get("upid")]
+        if not upids:
+            return None
+        for upid in upids:
+            try:
+                api.wait_task(upid, operation, dict(service.external))
+            except ModuleError as error:
+                if error.code != "task_error":
+                    raise
+        return self._locate(api, service, operation)
+
     def _is_ours(self, api: _Api, service: ServiceRef, node: str, vmid: int, operation: str) -> bool:
         """True when VM `vmid` is on `node` and belongs to the service (or was imported for it)."""
         config = self._wait_unlocked(api, node, vmid, operation)
@@ -323,7 +355,7 @@ class ProxmoxModule(Module):
         operation = "create"
         api = self._api(service.server)
         config = dict(service.product.config) if service.product else {}
-        found = self._locate(api, service, operation)
+        found = self._locate(api, service, operation) or self._await_unfinished_clone(api, service, config, operation)
         template_vmid = service.external.get("template")
         warnings: list[str] = []
         if found is None:
@@ -383,7 +415,11 @@ class ProxmoxModule(Module):
                 error = _error_from_response(response, operation)
                 error.external = external
                 raise error
-            warnings = api.wait_task(str(response.json()["data"]), operation, external)
+            upid = str(response.json()["data"])
+            external["clone_upid"] = upid
+            if checkpoint is not None:
+                checkpoint(external)
+            warnings = api.wait_task(upid, operation, external)
             return vmid, target, warnings
         raise api.error(operation, "no free VMID could be taken", retryable=True, code="conflict")
 

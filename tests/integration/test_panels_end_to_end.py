@@ -1,6 +1,7 @@
 """The whole stack against the sandbox panels over HTTP: CLI -> core -> job queue -> adapter -> panel."""
 
 import json
+import time
 from datetime import timedelta
 
 from sqlmodel import select
@@ -215,3 +216,36 @@ def test_a_clone_ending_with_warnings_delivers_the_service_and_keeps_the_warning
     with db.read() as session:
         rows = session.exec(select(Activity).where(Activity.service_id == service["id"])).all()
     assert any("cloudinit drive not regenerated" in json.dumps(row.details) + (row.reason or "") for row in rows), rows
+
+
+def test_a_worker_killed_while_the_clone_has_not_written_its_config_leaves_one_vm(cli, db, panels):
+    from svcconsole.core import services
+    from svcconsole.core.operators import Actor
+    from svcconsole.core.statuses import Role
+    from tests.reliability.support import finish, spawn_cli, stop
+
+    service_id = int(create(cli, "VPS M", "killed-in-the-gap").stdout.strip())
+    db.transaction(lambda session: services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {}))
+    panels.pve.set_task_delay(4.0)
+    panels.pve.clone_config_delay = 3.0
+    worker = spawn_cli(db.url, "worker", "--once")
+    try:
+        deadline = time.monotonic() + 30
+        while ("POST", "/api2/json/nodes/pve1/qemu/9000/clone") not in panels.pve.requests_seen():
+            assert time.monotonic() < deadline and worker.poll() is None, "the worker never sent the clone"
+            time.sleep(0.02)
+        time.sleep(0.2)
+        worker.kill()
+        finish(worker, timeout=10)
+    finally:
+        stop(worker)
+    stored = show(cli, service_id)["external"]
+    assert panels.pve.vm(stored["vmid"]) is None, "the kill came after the clone wrote its config"
+
+    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    result = cli("worker", "--once")
+    assert result.exit_code == 0, result.stderr
+    after = show(cli, service_id)
+    assert after["status"] == "active", after
+    assert after["external"]["vmid"] == stored["vmid"]
+    assert panels.pve.vm_count() == 1

@@ -40,7 +40,10 @@ def test_create_checkpoints_then_clones_sizes_and_starts(pve: ProxmoxSandbox, vp
     seen_before_clone: list[tuple[dict, object]] = []
     result = module.create(service, checkpoint=lambda ext: seen_before_clone.append((dict(ext), pve.vm(ext["vmid"]))))
     assert result.external == {"vmid": 100, "node": "pve1", "template": 9000}
-    assert seen_before_clone == [({"vmid": 100, "node": "pve1", "template": 9000}, None)]
+    assert seen_before_clone[0] == ({"vmid": 100, "node": "pve1", "template": 9000}, None)
+    after_post, _ = seen_before_clone[1]
+    assert after_post["vmid"] == 100 and ":qmclone:9000:" in after_post["clone_upid"]
+    assert len(seen_before_clone) == 2
     vm = pve.vm(100)
     assert vm["status"] == "running"
     assert vm["config"]["name"] == f"svc-{service.id}"
@@ -405,3 +408,35 @@ def test_missing_locked_and_taken_vms_are_told_apart_wherever_the_panel_puts_the
     assert not taken
     assert second.external["vmid"] not in (9000, service.external["vmid"])
     assert pve.vm(9000)["config"]["template"] == 1
+
+
+class _WorkerDied(Exception):
+    """Stands for a worker killed right after it stored the clone's UPID."""
+
+
+@pytest.mark.parametrize("stored", ["upid", "vmid only"])
+def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_the_clone(
+    pve: ProxmoxSandbox, vps_service: ServiceFactory, stored: str
+) -> None:
+    pve.set_task_delay(1.5)
+    pve.clone_config_delay = 1.0
+    service = vps_service()
+    checkpoint: dict = {}
+
+    def store(external: dict) -> None:
+        checkpoint.update(external)
+        if "clone_upid" in external:
+            raise _WorkerDied
+
+    if stored == "upid":
+        with pytest.raises(_WorkerDied):
+            module.create(service, checkpoint=store)
+    else:
+        pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout", delay=0.6)
+        with pytest.raises(ModuleError):
+            module.create(service, checkpoint=store)
+        assert "clone_upid" not in checkpoint
+    assert pve.vm(checkpoint["vmid"]) is None
+    result = module.create(dataclasses.replace(service, external=checkpoint))
+    assert result.message.startswith(f"VM {checkpoint['vmid']} on pve1 found existing")
+    assert pve.vm_count() == 1

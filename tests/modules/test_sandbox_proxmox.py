@@ -80,12 +80,19 @@ def test_next_id_is_a_string_and_refuses_a_used_id(pve: ProxmoxSandbox) -> None:
         assert taken.json()["errors"] == {"vmid": "VM 9000 already exists"}
 
 
-def test_clone_holds_a_clone_lock_until_its_task_stops(pve: ProxmoxSandbox) -> None:
-    pve.set_task_delay(0.3)
+def test_clone_writes_its_config_inside_the_task_and_holds_a_clone_lock_until_it_stops(pve: ProxmoxSandbox) -> None:
+    pve.set_task_delay(0.6)
+    pve.clone_config_delay = 0.3
     with api(pve) as client:
         upid = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 100, "name": "svc-1", "full": 1}).json()["data"]
         assert upid.startswith("UPID:pve1:") and ":qmclone:9000:" in upid
-        assert client.get("/nodes/pve1/qemu/100/config").json()["data"]["lock"] == "clone"
+        gap = client.get("/nodes/pve1/qemu/100/config")
+        assert gap.status_code == 500 and "does not exist" in gap.json()["message"]
+        active = client.get("/nodes/pve1/tasks", params={"vmid": 9000, "source": "active"}).json()["data"]
+        assert [task["upid"] for task in active] == [upid] and "status" not in active[0]
+        time.sleep(0.35)
+        temporary = client.get("/nodes/pve1/qemu/100/config").json()["data"]
+        assert temporary["lock"] == "clone" and "name" not in temporary
         assert task_status(client, upid)["status"] == "running"
         assert "exitstatus" not in task_status(client, upid)
         busy = client.put("/nodes/pve1/qemu/100/config", data={"cores": 4})
@@ -228,3 +235,18 @@ def test_error_text_mode_puts_the_text_in_the_status_line_the_body_or_both(
     assert response.status_code == 500
     assert response.json() == body
     assert response.reason_phrase == reason
+
+
+def test_task_list_filters_by_vmid_type_and_source_and_refuses_unknown_filters(pve: ProxmoxSandbox) -> None:
+    with api(pve) as client:
+        clone = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 100}).json()["data"]
+        wait_task(client, clone)
+        start = client.post("/nodes/pve1/qemu/100/status/start").json()["data"]
+        wait_task(client, start)
+        listed = client.get("/nodes/pve1/tasks", params={"vmid": 9000}).json()["data"]
+        assert [(task["upid"], task["status"]) for task in listed] == [(clone, "OK")]
+        starts = client.get("/nodes/pve1/tasks", params={"typefilter": "qmstart"}).json()["data"]
+        assert [task["upid"] for task in starts] == [start]
+        assert client.get("/nodes/pve1/tasks", params={"source": "active"}).json()["data"] == []
+        unknown = client.get("/nodes/pve1/tasks", params={"color": "red"})
+    assert unknown.status_code == 400 and "color" in unknown.json()["errors"]

@@ -6,7 +6,9 @@ are 400 "Parameter verification failed." with `errors` per parameter; other fail
 with the message in the status line and in `message`; clone, start, stop, suspend, resume,
 shutdown, reboot, async config and destroy return a UPID and run as tasks whose
 `exitstatus` is "OK", "WARNINGS: N" (a success that logged N `WARN:` lines; fault
-"task_warnings") or the error text, and a VM being cloned carries `lock: clone`.
+"task_warnings") or the error text. As on PVE, a clone's config is written inside its task:
+the new VMID does not exist until `clone_config_delay` after the POST (half the task by
+default), then holds only `lock: clone` until the task ends; `/nodes/{node}/tasks` lists tasks.
 The rate limit is a sandbox addition (a real PVE has none; a reverse proxy in front may).
 """
 
@@ -173,6 +175,19 @@ TASK_NAMES = {
     "start": "qmstart", "stop": "qmstop", "shutdown": "qmshutdown", "reboot": "qmreboot",
     "suspend": "qmpause", "resume": "qmresume",
 }
+TASK_LIST_SCHEMA = {
+    "vmid": _Param("integer", minimum=100, maximum=999_999_999),
+    "typefilter": _Param(),
+    "userfilter": _Param(),
+    "statusfilter": _Param(),
+    "source": _Param(enum=("archive", "active", "all")),
+    "errors": _Param("boolean"),
+    "start": _Param("integer", minimum=0),
+    "limit": _Param("integer", minimum=0),
+    "since": _Param("integer"),
+    "until": _Param("integer"),
+}
+
 DESTROY_SCHEMA = {
     "purge": _Param("boolean"),
     "destroy-unreferenced-disks": _Param("boolean"),
@@ -267,6 +282,7 @@ class ProxmoxSandbox(SandboxServer):
         verbose: bool = False,
         tls: bool = False,
         error_text: str = "both",
+        clone_config_delay: float | None = None,
     ) -> None:
         super().__init__(
             host=host,
@@ -284,6 +300,8 @@ class ProxmoxSandbox(SandboxServer):
         for token in tokens or [new_token()]:
             self.add_token(token)
         self.task_delay = task_delay
+        self.clone_config_delay = clone_config_delay
+        self._pending_clones: dict[int, tuple[float, _Vm]] = {}
         self.auth_failure_delay = auth_failure_delay
         self.node_names = list(nodes)
         self.offline_nodes: set[str] = set()
@@ -413,6 +431,7 @@ class ProxmoxSandbox(SandboxServer):
     def vm_count(self, *, templates: bool = False) -> int:
         """How many VMs exist (templates excluded unless asked)."""
         with self.lock:
+            self._advance()
             return sum(1 for vm in self.vms.values() if templates or not vm.template)
 
     def vm(self, vmid: int) -> dict[str, Any] | None:
@@ -442,6 +461,7 @@ class ProxmoxSandbox(SandboxServer):
         self.route("POST", PREFIX + vm + "/config", self._post_config)
         self.route("GET", PREFIX + vm + "/status/current", self._status_current)
         self.route("POST", PREFIX + vm + "/status/(?P<action>[a-z]+)", self._status_action)
+        self.route("GET", PREFIX + node + "/tasks", self._task_list)
         self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/status", self._task_status)
         self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/log", self._task_log)
 
@@ -554,6 +574,10 @@ class ProxmoxSandbox(SandboxServer):
 
     def _advance(self) -> None:
         now = time.monotonic()
+        for newid, (appears_at, clone) in list(self._pending_clones.items()):
+            if appears_at <= now:
+                del self._pending_clones[newid]
+                self.vms.setdefault(newid, clone)
         due = sorted((t for t in self.tasks.values() if t.status == "running" and t.ends_at <= now),
                      key=lambda t: t.ends_at)
         for task in due:
@@ -910,11 +934,15 @@ class ProxmoxSandbox(SandboxServer):
         if newid in self.vms:
             raise _ApiError(500, f"unable to create VM {newid}: config file already exists")
         clone = _Vm(vmid=newid, node=target, config={"lock": "clone"})
-        self.vms[newid] = clone
+        config_delay = self.task_delay / 2 if self.clone_config_delay is None else self.clone_config_delay
+        self._pending_clones[newid] = (time.monotonic() + min(config_delay, self.task_delay), clone)
         name = params.get("name") or f"Copy-of-VM-{source.config.get('name', source.vmid)}"
         description = params.get("description")
 
         def finish() -> str | None:
+            self._pending_clones.pop(newid, None)
+            if self.vms.setdefault(newid, clone) is not clone:
+                return f"unable to create VM {newid}: config file already exists"
             config = {k: v for k, v in source.config.items() if k not in ("template", "lock", "description")}
             config["name"] = name
             if description:
@@ -933,7 +961,9 @@ class ProxmoxSandbox(SandboxServer):
             return None
 
         def fail_cleanup(message: str) -> str:
-            self.vms.pop(newid, None)
+            self._pending_clones.pop(newid, None)
+            if self.vms.get(newid) is clone:
+                del self.vms[newid]
             return message
 
         fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
@@ -982,6 +1012,33 @@ class ProxmoxSandbox(SandboxServer):
         if task is None or task.node != node:
             raise _ApiError(500, "no such task")
         return task
+
+    def _task_list(self, request: Request, node: str) -> Response:
+        """The node's tasks, newest first, filtered as PVE's node_tasks does."""
+        self._check_node(node)
+        params = _check_params(self._params(request), TASK_LIST_SCHEMA)
+        source = params.get("source", "archive")
+        entries = []
+        for task in sorted(self.tasks.values(), key=lambda t: (t.starttime, t.pid), reverse=True):
+            running = task.status == "running"
+            if task.node != node or (source == "active" and not running) or (source == "archive" and running):
+                continue
+            if "vmid" in params and task.id != str(params["vmid"]):
+                continue
+            if params.get("typefilter") and task.type != params["typefilter"]:
+                continue
+            if params.get("userfilter") and params["userfilter"] not in task.user:
+                continue
+            if params.get("errors") and (running or task.exitstatus == "OK"):
+                continue
+            entry: dict[str, Any] = {"upid": task.upid, "node": task.node, "pid": task.pid, "pstart": task.pstart,
+                                     "starttime": task.starttime, "type": task.type, "id": task.id, "user": task.user}
+            if not running:
+                entry["status"] = task.exitstatus
+                entry["endtime"] = task.starttime + max(1, int(self.task_delay))
+            entries.append(entry)
+        start = int(params.get("start", 0))
+        return self.reply(entries[start:start + int(params.get("limit", 50))])
 
     def _task_status(self, request: Request, node: str, upid: str) -> Response:
         task = self._task(node, upid)
