@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -280,6 +280,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         _finish_bulk_item(session, current, "ok", message)
         session.add(current)
         return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
+    if error.code == "rate_limited" and error.retry_after is not None:
+        return _reschedule_rate_limited(current, now, error)
     retry = error.retryable and current.attempts < current.max_attempts
     error_text = redact(error.message)
     current.last_error = error_text
@@ -294,6 +296,17 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     _finish_bulk_item(session, current, "failed", message)
     session.add(current)
     return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
+
+
+def _reschedule_rate_limited(job: Job, now: datetime, error: ModuleError) -> JobOutcome:
+    """A panel's 429 whose Retry-After is longer than the adapter sleeps through: the job waits in
+    the queue until then (holding no worker), and the attempt is not counted as a failure."""
+    job.status = "queued"
+    job.next_attempt_at = now + timedelta(seconds=float(error.retry_after or 0))
+    job.max_attempts += 1
+    message = f"{redact(error.message)}; rescheduled at {job.next_attempt_at.isoformat(timespec='seconds')}"
+    job.last_error = message
+    return JobOutcome(job.id or 0, job.service_id, job.status, message, job.bulk_run_id)
 
 
 def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:

@@ -247,7 +247,10 @@ class PanelHttp:
         settings: HttpSettings,
         error_mapper: ErrorMapper,
         extra_headers: dict[str, str] | None = None,
+        rate_limit_key: str | None = None,
     ) -> None:
+        """`rate_limit_key` names the bucket the panel counts these calls in (e.g. its user and
+        API) when that is not the credential itself."""
         self.panel = panel
         self.base_url = base_url.rstrip("/")
         self.settings = settings
@@ -255,7 +258,7 @@ class PanelHttp:
         self._extra_headers = dict(extra_headers or {})
         self._secrets = tuple(s for s in secrets if s)
         self._error_mapper = error_mapper
-        credential = "\0".join(sorted(self._auth_headers.values()))
+        credential = rate_limit_key or "\0".join(sorted(self._auth_headers.values()))
         self._limiter = rate_limiter_for(
             self.base_url, credential, settings.rate_limit_per_minute, settings.rate_limit_window_seconds
         )

@@ -9,10 +9,13 @@ Server (`ServerRef`):
     config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
                  client-side limit), client_rate_limit_per_minute (720), verify_tls (true),
                  tls_fingerprint (pinned SHA-256 of the certificate) or ca_file (PEM of CAs),
-                 timeout (15 s), max_retry_after (10 s: longer 429 waits are not slept
-                 through), rate_limit_retries (3), install_wait_seconds (3: how long create
-                 watches the install to report `install_failed`; a server still installing
-                 then is a retryable error, so the queue checks it again later; 0 = create
+                 panel_user (the panel user owning the keys: the panel counts its rate limits
+                 per user, so every server record with keys of that user shares one bucket
+                 per API), timeout (15 s), max_retry_after (10 s: a longer 429 wait, up to
+                 the panel's 60 s window, is not slept through: the job is rescheduled then),
+                 rate_limit_retries (3), install_wait_seconds (3: how long create watches
+                 the install to report `install_failed`; a server still installing then is
+                 a retryable error, so the queue checks it again later; 0 = create
                  returns at once and does not watch), poll_interval (0.5 s)
 
 Product config (`ProductRef.config`):
@@ -164,6 +167,7 @@ class _Api:
         self.server = server
         self.keys = _parse_credentials(server.credentials)
         self.settings = HttpSettings.from_config(server.config)
+        panel_user = str(server.config.get("panel_user") or "").strip()
         headers = {"Accept": "application/json", "Content-Type": "application/json",
                    "User-Agent": "svcconsole"}
         self.application = PanelHttp(
@@ -174,6 +178,7 @@ class _Api:
             settings=self.settings,
             error_mapper=_error_from_response,
             extra_headers=headers,
+            rate_limit_key=f"user {panel_user}: application API" if panel_user else None,
         )
         self.client = None
         if self.keys.client:
@@ -189,6 +194,7 @@ class _Api:
                 settings=client_settings,
                 error_mapper=_error_from_response,
                 extra_headers=headers,
+                rate_limit_key=f"user {panel_user}: client API" if panel_user else None,
             )
 
     def __repr__(self) -> str:

@@ -249,3 +249,27 @@ def test_a_worker_killed_while_the_clone_has_not_written_its_config_leaves_one_v
     assert after["status"] == "active", after
     assert after["external"]["vmid"] == stored["vmid"]
     assert panels.pve.vm_count() == 1
+
+
+def test_a_429_with_a_long_retry_after_reschedules_the_job_then_instead_of_failing_it(cli, db, panels):
+    service = json.loads(create(cli, "Paper 4GB", "busy-panel", "--deliver", "--format", "json").stdout)
+    panels.ptero.fail_next("POST /api/application/servers/*/suspend", "429", retry_after=45)
+    started, asked_at = time.monotonic(), clock.now()
+    result = cli("services", "suspend", str(service["id"]), "--reason", "unpaid")
+    assert time.monotonic() - started < 10, "the worker slept through the Retry-After"
+    assert "Traceback" not in result.stdout + result.stderr
+    with db.read() as session:
+        job = session.exec(select(Job).where(Job.service_id == service["id"], Job.operation == "suspend")).one()
+    assert job.status == "queued"
+    assert 44 <= (clock.as_utc(job.next_attempt_at) - asked_at).total_seconds() <= 50
+    assert "429" in job.last_error and "rescheduled" in job.last_error
+    shown = show(cli, service["id"])
+    assert shown["status"] == "active" and not shown["last_error"]
+    assert panels.ptero.servers[service["external"]["server_id"]].status != "suspended"
+
+    assert cli("worker", "--once").exit_code == 0
+    assert panels.ptero.servers[service["external"]["server_id"]].status != "suspended"
+    clock.freeze(clock.now() + timedelta(seconds=46))
+    assert cli("worker", "--once").exit_code == 0
+    assert panels.ptero.servers[service["external"]["server_id"]].status == "suspended"
+    assert show(cli, service["id"])["status"] == "suspended"

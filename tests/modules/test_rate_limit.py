@@ -176,3 +176,48 @@ def test_a_replaced_server_config_changes_the_rate_of_a_bucket_kept_in_the_datab
     started = time.monotonic()
     bucket.acquire()
     assert time.monotonic() - started >= 0.8 / expected.rate
+
+
+def test_two_server_records_with_keys_of_one_panel_user_share_its_bucket(limited_panel: PterodactylSandbox) -> None:
+    second_key = "ptla_" + "b" * 43
+    limited_panel.add_key(second_key, owner=1)
+    first = limited_server(limited_panel, rate_limit_per_minute=LIMIT, panel_user="admin", rate_limit_retries=0)
+    second = dataclasses.replace(first, id=4, credentials=second_key)
+    ids = limited_panel.seed_servers(36)
+    customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
+    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i})
+                for n, i in enumerate(ids)]
+    errors: list[BaseException] = []
+
+    def suspend(service) -> None:  # type: ignore[no-untyped-def]
+        try:
+            module.suspend(service)
+        except ModuleError as exc:
+            errors.append(exc)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(suspend, services))
+    assert errors == []
+    assert limited_panel.stats["rate_limited"] == 0
+    assert sum(s.status == "suspended" for s in limited_panel.servers.values()) == 36
+
+
+def test_keys_of_one_panel_user_without_panel_user_set_overrun_the_shared_limit(limited_panel: PterodactylSandbox) -> None:
+    second_key = "ptla_" + "c" * 43
+    limited_panel.add_key(second_key, owner=1)
+    first = limited_server(limited_panel, rate_limit_per_minute=LIMIT, rate_limit_retries=0)
+    second = dataclasses.replace(first, id=4, credentials=second_key)
+    ids = limited_panel.seed_servers(36)
+    customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
+    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i})
+                for n, i in enumerate(ids)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(_suspend_quietly, services))
+    assert limited_panel.stats["rate_limited"] > 0
+
+
+def _suspend_quietly(service) -> None:  # type: ignore[no-untyped-def]
+    try:
+        module.suspend(service)
+    except ModuleError:
+        pass

@@ -292,3 +292,19 @@ def test_faults_500_reset_and_timeout(ptero: PterodactylSandbox) -> None:
 def test_unknown_fault_kind_is_refused(ptero: PterodactylSandbox) -> None:
     with pytest.raises(ValueError):
         ptero.fail_next("*", "task_error")
+
+
+def test_the_rate_limit_is_counted_per_panel_user_shared_by_its_keys() -> None:
+    with PterodactylSandbox(rate_limit_per_minute=3, tls=True) as sandbox:
+        sandbox.add_key("ptla_" + "s" * 43, owner=1)
+        sandbox.add_key("ptla_" + "o" * 43, owner=2)
+        first, same_user, other_user = sandbox.application_key, "ptla_" + "s" * 43, "ptla_" + "o" * 43
+        with application(sandbox) as api:
+            def status(key: str) -> int:
+                return api.get("/nodes", headers={"Authorization": f"Bearer {key}"}).status_code
+
+            assert [status(first), status(same_user), status(first)] == [200, 200, 200]
+            limited = api.get("/nodes", headers={"Authorization": f"Bearer {same_user}"})
+            assert limited.status_code == 429
+            assert 55 <= int(limited.headers["Retry-After"]) <= 60
+            assert status(other_user) == 200

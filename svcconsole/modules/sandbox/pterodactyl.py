@@ -2,8 +2,9 @@
 
 It follows the real panel (pterodactyl/panel 1.x): Fractal envelopes (`object`, `attributes`,
 `meta.pagination`), the `{"errors": [{code, status, detail, meta}]}` error shape, Laravel's
-validation messages and rule names, the per-key rate limit with its headers, Wings-dependent
-actions that fail with `DaemonConnectionException` when a node is offline, and the install
+validation messages and rule names, the rate limit counted per panel user (one bucket per API
+shared by all of a user's keys, as the panel's RouteServiceProvider keys it by the user's uuid)
+with its headers and a Retry-After up to the window (60 s), Wings-dependent actions that fail with `DaemonConnectionException` when a node is offline, and the install
 process (`status: "installing"` until the install delay has passed).
 """
 
@@ -417,6 +418,7 @@ class PterodactylSandbox(SandboxServer):
         )
         self.application_keys = list(application_keys or [new_application_key()])
         self.client_keys = list(client_keys or [new_client_key()])
+        self.key_owners: dict[str, int] = {}
         self.client_rate_limiter = FixedWindowRateLimiter(client_rate_limit_per_minute, rate_window_seconds)
         self.install_delay = install_delay
         self.power_delay = power_delay
@@ -430,6 +432,14 @@ class PterodactylSandbox(SandboxServer):
         self._next_ids: dict[str, int] = {}
         self._seed(allocations)
         self._declare_routes()
+
+    def add_key(self, key: str, *, owner: int = 1) -> None:
+        """Accept another API key (`ptla_` application or `ptlc_` client) of panel user `owner`;
+        the panel counts its rate limits per user, so keys of one user share the buckets."""
+        keys = self.client_keys if key.startswith("ptlc_") else self.application_keys
+        if key not in keys:
+            keys.append(key)
+        self.key_owners[key] = owner
 
     @property
     def application_key(self) -> str:
@@ -699,7 +709,7 @@ class PterodactylSandbox(SandboxServer):
                 403, "AccessDeniedHttpException",
                 "You are attempting to use an application API key on an endpoint that requires a client API key.",
             )
-        return f"{api}:{token}"
+        return f"{api}:user:{self.key_owners.get(token, 1)}"
 
     def limiter_for(self, key: str) -> FixedWindowRateLimiter:
         return self.client_rate_limiter if key.startswith("client:") else self.rate_limiter
