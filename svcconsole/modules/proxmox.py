@@ -61,6 +61,12 @@ PREFIX = "/api2/json"
 TOKEN_PATTERN = re.compile(r"^[^!\s=]+@[^!\s=]+![A-Za-z][A-Za-z0-9._-]*=\S+$")
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
 CLONE_ATTEMPTS = 3
+REQUIRED_PRIVILEGES = (
+    "VM.Audit", "VM.Clone", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "VM.PowerMgmt",
+    "Datastore.AllocateSpace",
+)
+"""What the token needs: see templates, clone (VM.Clone on the template, VM.Allocate on the new
+VMID, Datastore.AllocateSpace on the storage; SDN.Use on the bridge from PVE 8), size, power."""
 TASK_WARNINGS = re.compile(r"^WARNINGS: \d+$")
 MIB = 1024 * 1024
 
@@ -331,8 +337,8 @@ class ProxmoxModule(Module):
                     raise api.error(operation, f"VM {vm.get('vmid')} is not a template", retryable=False,
                                     code="config")
                 return int(vm["vmid"]), str(config.get("node") or vm["node"])
-        raise api.error(operation, f"template {wanted!r} does not exist on the cluster", retryable=False,
-                        code="config")
+        raise api.error(operation, f"template {wanted!r} does not exist on the cluster (or the API token "
+                        "lacks VM.Audit on it: PVE leaves such VMs out of lists)", retryable=False, code="config")
 
     @staticmethod
     def _hardware(config: dict[str, Any]) -> dict[str, Any]:
@@ -345,10 +351,24 @@ class ProxmoxModule(Module):
     # ----- lifecycle ---------------------------------------------------------------------------
 
     def test_connection(self, server: ServerRef) -> ModuleResult:
-        """Read the API version with the token."""
+        """Read the API version with the token, then check it holds every privilege the module
+        needs (`/access/permissions`), naming each one missing."""
+        operation = "test connection"
         api = self._api(server)
-        version = api.call("GET", "/version", "test connection") or {}
-        return ModuleResult(message=f"connected to {PANEL} {version.get('version', '?')}")
+        version = api.call("GET", "/version", operation) or {}
+        release = str(version.get("version", "?"))
+        needed = list(REQUIRED_PRIVILEGES)
+        if release.split(".")[0].isdigit() and int(release.split(".")[0]) >= 8:
+            needed.append("SDN.Use")
+        granted = api.call("GET", "/access/permissions", operation) or {}
+        held = {privilege for privileges in granted.values() if isinstance(privileges, dict)
+                for privilege, value in privileges.items() if value}
+        missing = [privilege for privilege in needed if privilege not in held]
+        if missing:
+            raise api.error(operation, f"the API token lacks {', '.join(missing)} (grant them to the token, "
+                            "not only to its user, on / or on /vms, /storage and /sdn)",
+                            retryable=False, code="auth")
+        return ModuleResult(message=f"connected to {PANEL} {release}")
 
     def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
         """Clone the template (or find the VM an earlier attempt cloned), size it, start it."""

@@ -273,3 +273,14 @@ def test_a_429_with_a_long_retry_after_reschedules_the_job_then_instead_of_faili
     assert cli("worker", "--once").exit_code == 0
     assert panels.ptero.servers[service["external"]["server_id"]].status == "suspended"
     assert show(cli, service["id"])["status"] == "suspended"
+
+
+def test_servers_test_names_each_privilege_the_token_lacks_in_one_line(cli, panels):
+    panels.pve.add_token("svc@pve!deliver=limited-secret", privileges={"VM.Audit", "VM.PowerMgmt"})
+    assert cli("servers", "edit", "pve-1", "--credentials", "svc@pve!deliver=limited-secret").exit_code == 0
+    result = cli("servers", "test", "pve-1")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    for privilege in ("VM.Clone", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "Datastore.AllocateSpace", "SDN.Use"):
+        assert privilege in line
+    assert "limited-secret" not in line

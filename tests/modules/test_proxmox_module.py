@@ -440,3 +440,34 @@ def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_t
     result = module.create(dataclasses.replace(service, external=checkpoint))
     assert result.message.startswith(f"VM {checkpoint['vmid']} on pve1 found existing")
     assert pve.vm_count() == 1
+
+
+def test_a_token_without_clone_privileges_is_named_by_test_connection_and_refused_by_create(
+    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
+) -> None:
+    held = {"VM.Audit", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "VM.PowerMgmt"}
+    pve.add_token("svc@pve!deliver=limited-secret", privileges=held)
+    limited = dataclasses.replace(pve_server, credentials="svc@pve!deliver=limited-secret")
+    with pytest.raises(ModuleError) as tested:
+        module.test_connection(limited)
+    assert (tested.value.code, tested.value.retryable) == ("auth", False)
+    for privilege in ("VM.Clone", "Datastore.AllocateSpace", "SDN.Use"):
+        assert privilege in tested.value.message
+    assert "VM.Audit" not in tested.value.message.split("lacks")[1]
+    with pytest.raises(ModuleError) as created_without:
+        module.create(vps_service(server=limited))
+    assert created_without.value.status == 403
+    assert "Permission check failed (/vms/9000, VM.Clone)" in created_without.value.message
+    assert pve.vm_count() == 0
+    module.test_connection(pve_server)
+
+
+def test_a_token_without_vm_audit_sees_no_vms_and_the_template_error_says_why(
+    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
+) -> None:
+    pve.add_token("svc@pve!blind=blind-secret", privileges={"VM.Clone", "VM.Allocate"})
+    blind = dataclasses.replace(pve_server, credentials="svc@pve!blind=blind-secret")
+    assert module.list_importable(blind) == []
+    with pytest.raises(ModuleError) as failure:
+        module.create(vps_service(server=blind))
+    assert "lacks VM.Audit" in failure.value.message

@@ -250,3 +250,23 @@ def test_task_list_filters_by_vmid_type_and_source_and_refuses_unknown_filters(p
         assert client.get("/nodes/pve1/tasks", params={"source": "active"}).json()["data"] == []
         unknown = client.get("/nodes/pve1/tasks", params={"color": "red"})
     assert unknown.status_code == 400 and "color" in unknown.json()["errors"]
+
+
+def test_privileges_are_checked_per_request_and_listed_by_access_permissions(pve: ProxmoxSandbox) -> None:
+    pve.add_token("svc@pve!sizing=sizing-secret", privileges={"VM.Audit", "VM.Config.CPU"})
+    with httpx.Client(base_url=pve.url + "/api2/json", verify=trusting(pve), timeout=5,
+                      headers={"Authorization": "PVEAPIToken=svc@pve!sizing=sizing-secret"}) as client:
+        assert client.get("/access/permissions").json()["data"] == {"/": {"VM.Audit": 1, "VM.Config.CPU": 1}}
+        assert client.put("/nodes/pve1/qemu/9000/config", data={"cores": 2}).status_code == 200
+        memory = client.put("/nodes/pve1/qemu/9000/config", data={"memory": 2048})
+        assert (memory.status_code, memory.reason_phrase) == (403, "Permission check failed (/vms/9000, VM.Config.Memory)")
+        clone = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 140})
+        assert clone.reason_phrase == "Permission check failed (/vms/9000, VM.Clone)"
+        skiplock = client.put("/nodes/pve1/qemu/9000/config", data={"cores": 2, "skiplock": 1})
+        assert skiplock.status_code == 400
+        assert skiplock.json()["errors"] == {"skiplock": "Only root may use this option."}
+    pve.add_token("svc@pve!blind=blind-secret", privileges={"VM.Clone"})
+    with httpx.Client(base_url=pve.url + "/api2/json", verify=trusting(pve), timeout=5,
+                      headers={"Authorization": "PVEAPIToken=svc@pve!blind=blind-secret"}) as client:
+        assert client.get("/cluster/resources", params={"type": "vm"}).json()["data"] == []
+        assert client.get("/nodes/pve1/qemu").json()["data"] == []

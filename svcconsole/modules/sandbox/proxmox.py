@@ -244,21 +244,58 @@ class ExistingVm:
     memory: int | None = None
 
 
-def _permission_needed(path: str) -> str:
-    """The ACL path and privilege Proxmox names when a token may not make this change."""
-    vm = re.search(r"/qemu/(\d+)(/.*)?$", path)
+ALL_PRIVILEGES = frozenset({
+    "VM.Audit", "VM.Allocate", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk",
+    "VM.Config.Network", "VM.Config.Options", "VM.Config.HWType", "VM.Config.Cloudinit", "VM.PowerMgmt",
+    "VM.Console", "VM.Monitor", "VM.Migrate", "Datastore.Audit", "Datastore.AllocateSpace", "SDN.Use",
+    "SDN.Audit", "Sys.Audit", "Sys.Modify", "Pool.Audit",
+})
+"""The privileges a root-equivalent token holds (the part of PVE's list the sandbox checks)."""
+
+AUDITOR_PRIVILEGES = frozenset({"VM.Audit", "Datastore.Audit", "SDN.Audit", "Sys.Audit", "Pool.Audit"})
+"""The PVEAuditor role: read everything, change nothing."""
+
+_CONFIG_PRIVILEGES = (
+    (re.compile(r"^(cores|sockets|cpu|cpulimit|cpuunits|numa|vcpus)$"), "VM.Config.CPU"),
+    (re.compile(r"^(memory|balloon|shares)$"), "VM.Config.Memory"),
+    (re.compile(r"^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$"), "VM.Config.Disk"),
+    (re.compile(r"^net\d+$"), "VM.Config.Network"),
+    (re.compile(r"^(ipconfig\d+|ciuser|cipassword|sshkeys|nameserver|searchdomain|citype)$"), "VM.Config.Cloudinit"),
+    (re.compile(r"^(scsihw|machine|bios|vga|serial\d+)$"), "VM.Config.HWType"),
+)
+
+
+def _config_privilege(key: str) -> str:
+    """The privilege PVE's config update checks for one key."""
+    for pattern, privilege in _CONFIG_PRIVILEGES:
+        if pattern.match(key):
+            return privilege
+    return "VM.Config.Options"
+
+
+def _privileges_needed(request: Request, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (ACL path, privilege) pairs a request needs, in the order PVE checks them."""
+    vm = re.search(r"/qemu/(\d+)(/.*)?$", request.path)
     if vm is None:
-        return "/, Sys.Modify"
-    rest = vm.group(2) or ""
+        if request.method != "GET":
+            return [("/", "Sys.Modify")]
+        return []
+    acl, rest = f"/vms/{vm.group(1)}", vm.group(2) or ""
+    if request.method == "GET":
+        return [(acl, "VM.Audit")] if rest in ("/config", "/status/current", "/pending") else []
+    if rest == "/clone":
+        needed = [(acl, "VM.Clone"), (f"/vms/{params.get('newid', '')}", "VM.Allocate")]
+        if str(params.get("full", "1")) not in ("0", "false", "no"):
+            needed.append((f"/storage/{params.get('storage') or 'local-lvm'}", "Datastore.AllocateSpace"))
+        needed.append(("/sdn/zones/localnetwork/vmbr0", "SDN.Use"))
+        return needed
     if rest.startswith("/status/"):
-        privilege = "VM.PowerMgmt"
-    elif rest == "/clone":
-        privilege = "VM.Clone"
-    elif rest == "/config":
-        privilege = "VM.Config.HWType"
-    else:
-        privilege = "VM.Allocate"
-    return f"/vms/{vm.group(1)}, {privilege}"
+        return [(acl, "VM.PowerMgmt")]
+    if rest == "/config":
+        keys = [key for key in params if key not in ("digest", "skiplock", "delete")]
+        keys += [key.strip() for key in str(params.get("delete", "")).split(",") if key.strip()]
+        return [(acl, privilege) for privilege in dict.fromkeys(_config_privilege(key) for key in keys)]
+    return [(acl, "VM.Allocate")]
 
 
 class ProxmoxSandbox(SandboxServer):
@@ -296,7 +333,7 @@ class ProxmoxSandbox(SandboxServer):
         self.error_text = "both"
         self.set_error_text(error_text)
         self.tokens: dict[tuple[str, str], str] = {}
-        self.read_only_tokens: set[str] = set()
+        self.token_privileges: dict[str, frozenset[str]] = {}
         for token in tokens or [new_token()]:
             self.add_token(token)
         self.task_delay = task_delay
@@ -312,15 +349,17 @@ class ProxmoxSandbox(SandboxServer):
         self._seed()
         self._declare_routes()
 
-    def add_token(self, token: str, *, read_only: bool = False) -> None:
-        """Accept another API token (`USER@REALM!TOKENID=SECRET`); a `read_only` one (a
-        PVEAuditor token) may read but gets 403 "Permission check failed" on any change."""
+    def add_token(self, token: str, *, read_only: bool = False, privileges: Iterable[str] | None = None) -> None:
+        """Accept another API token (`USER@REALM!TOKENID=SECRET`) holding `privileges` (all by
+        default; a `read_only` one holds PVEAuditor's). A missing privilege is a 403 "Permission
+        check failed (PATH, PRIVILEGE)"; VMs without VM.Audit are left out of lists silently."""
         found = TOKEN_PATTERN.match(token)
         if found is None:
             raise ValueError(TOKEN_FORMAT)
         self.tokens[(found["user"], found["tokenid"])] = found["secret"]
-        if read_only:
-            self.read_only_tokens.add(f"{found['user']}!{found['tokenid']}")
+        identity = f"{found['user']}!{found['tokenid']}"
+        held = AUDITOR_PRIVILEGES if read_only else ALL_PRIVILEGES if privileges is None else privileges
+        self.token_privileges[identity] = frozenset(held)
 
     @property
     def token(self) -> str:
@@ -448,6 +487,7 @@ class ProxmoxSandbox(SandboxServer):
         node = r"/nodes/(?P<node>[^/]+)"
         vm = node + r"/qemu/(?P<vmid>[^/]+)"
         self.route("GET", PREFIX + "/version", self._version)
+        self.route("GET", PREFIX + "/access/permissions", self._permissions)
         self.route("GET", PREFIX + "/nodes", self._nodes)
         self.route("GET", PREFIX + node + "/status", self._node_status)
         self.route("GET", PREFIX + "/cluster/resources", self._cluster_resources)
@@ -505,10 +545,29 @@ class ProxmoxSandbox(SandboxServer):
             return self._unauthorized(f"no such token '{found['tokenid']}' for user '{found['user']}'")
         if not secrets.compare_digest(secret, found["secret"]):
             return self._unauthorized("invalid token value!")
-        identity = f"{found['user']}!{found['tokenid']}"
-        if identity in self.read_only_tokens and request.method != "GET":
-            return self.failure(403, f"Permission check failed ({_permission_needed(request.path)})")
-        return identity
+        return f"{found['user']}!{found['tokenid']}"
+
+    def _privileges(self, request: Request) -> frozenset[str]:
+        return self.token_privileges.get(self._user(request), frozenset())
+
+    def _may_audit(self, request: Request) -> bool:
+        """Whether the caller sees VMs in lists (PVE leaves out those it may not VM.Audit)."""
+        return "VM.Audit" in self._privileges(request)
+
+    def _refusal(self, request: Request) -> Response | None:
+        """403 for the first privilege the request needs and the token lacks; 400 for skiplock
+        from a token (PVE lets only root@pam use it)."""
+        try:
+            params = self._params(request)
+        except (_ApiError, ValueError):
+            return None
+        held = self._privileges(request)
+        for acl, privilege in _privileges_needed(request, params):
+            if privilege not in held:
+                return self.failure(403, f"Permission check failed ({acl}, {privilege})")
+        if str(params.get("skiplock", "0")) not in ("0", "false", "no", ""):
+            return self.failure(400, "Parameter verification failed.", {"skiplock": "Only root may use this option."})
+        return None
 
     def _unauthorized(self, reason: str) -> Response:
         if self.auth_failure_delay:
@@ -536,7 +595,7 @@ class ProxmoxSandbox(SandboxServer):
 
     def _route(self, request: Request) -> Response:
         self._advance()
-        return super()._route(request)
+        return self._refusal(request) or super()._route(request)
 
     # ----- helpers -----------------------------------------------------------------------------
 
@@ -729,7 +788,7 @@ class ProxmoxSandbox(SandboxServer):
         })
         kind = params.get("type")
         entries: list[dict[str, Any]] = []
-        if kind in (None, "vm"):
+        if kind in (None, "vm") and self._may_audit(request):
             entries += [self._resource_entry(vm) for vm in sorted(self.vms.values(), key=lambda v: v.vmid)]
         if kind in (None, "node"):
             entries += [self._node_entry(name) for name in self.node_names]
@@ -758,7 +817,7 @@ class ProxmoxSandbox(SandboxServer):
         self._check_node(node)
         entries = []
         for vm in sorted(self.vms.values(), key=lambda v: v.vmid):
-            if vm.node != node:
+            if vm.node != node or not self._may_audit(request):
                 continue
             entry = self._vm_summary(vm)
             if vm.template:
@@ -1012,6 +1071,12 @@ class ProxmoxSandbox(SandboxServer):
         if task is None or task.node != node:
             raise _ApiError(500, "no such task")
         return task
+
+    def _permissions(self, request: Request) -> Response:
+        """The caller's privileges per ACL path (the sandbox grants a token's set on "/")."""
+        params = _check_params(self._params(request), {"path": _Param(), "userid": _Param()})
+        held = sorted(self._privileges(request))
+        return self.reply({params.get("path", "/"): {privilege: 1 for privilege in held}})
 
     def _task_list(self, request: Request, node: str) -> Response:
         """The node's tasks, newest first, filtered as PVE's node_tasks does."""
