@@ -30,6 +30,27 @@ from svcconsole.modules.sandbox.http import (
 
 APPLICATION = "/api/application"
 CLIENT = "/api/client"
+READ, WRITE = 1, 2
+RESOURCES = ("servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "database_hosts",
+             "server_databases")
+"""The resources an application key has rights on (`r_<resource>`: 0 none, 1 read, 3 read & write)."""
+_RESOURCE_OF_PATH = (
+    (re.compile(r"^/nodes/\d+/allocations"), "allocations"),
+    (re.compile(r"^/nests/\d+/eggs"), "eggs"),
+    (re.compile(r"^/servers/\d+/databases"), "server_databases"),
+    (re.compile(r"^/(servers|nodes|users|locations|nests|database_hosts)\b"), ""),
+)
+_RESOURCE_OF_INCLUDE = {"allocations": "allocations", "user": "users", "node": "nodes", "location": "locations",
+                        "egg": "eggs", "nest": "nests"}
+
+
+def _resource_of(path: str) -> str | None:
+    """The application API resource a path reads or changes (as its request class names it)."""
+    for pattern, resource in _RESOURCE_OF_PATH:
+        found = pattern.match(path)
+        if found is not None:
+            return resource or found.group(1)
+    return None
 NOT_FOUND_DETAIL = "The requested resource could not be found on the server."
 DAEMON_DOWN_DETAIL = "Could not establish a connection to the machine running this server. Please try again."
 USERNAME_PATTERN = re.compile(r"^[a-z0-9]([\w.-]+)[a-z0-9]$")
@@ -419,6 +440,8 @@ class PterodactylSandbox(SandboxServer):
         self.application_keys = list(application_keys or [new_application_key()])
         self.client_keys = list(client_keys or [new_client_key()])
         self.key_owners: dict[str, int] = {}
+        self.key_permissions: dict[str, dict[str, int]] = {}
+        self._hidden_includes: frozenset[str] = frozenset()
         self.client_rate_limiter = FixedWindowRateLimiter(client_rate_limit_per_minute, rate_window_seconds)
         self.install_delay = install_delay
         self.power_delay = power_delay
@@ -433,13 +456,18 @@ class PterodactylSandbox(SandboxServer):
         self._seed(allocations)
         self._declare_routes()
 
-    def add_key(self, key: str, *, owner: int = 1) -> None:
+    def add_key(self, key: str, *, owner: int = 1, permissions: dict[str, int] | None = None) -> None:
         """Accept another API key (`ptla_` application or `ptlc_` client) of panel user `owner`;
-        the panel counts its rate limits per user, so keys of one user share the buckets."""
+        the panel counts its rate limits per user, so keys of one user share the buckets. An
+        application key's `permissions` ({resource: 0, 1 read or 3 read & write}; read & write on
+        every resource by default) answer 403 to what they do not allow, and turn an include of
+        a resource it may not read into a `null_resource`."""
         keys = self.client_keys if key.startswith("ptlc_") else self.application_keys
         if key not in keys:
             keys.append(key)
         self.key_owners[key] = owner
+        if permissions is not None:
+            self.key_permissions[key] = {resource: int(permissions.get(resource, 0)) for resource in RESOURCES}
 
     @property
     def application_key(self) -> str:
@@ -710,6 +738,24 @@ class PterodactylSandbox(SandboxServer):
                 "You are attempting to use an application API key on an endpoint that requires a client API key.",
             )
         return f"{api}:user:{self.key_owners.get(token, 1)}"
+
+    def _route(self, request: Request) -> Response:
+        if request.path.startswith(APPLICATION):
+            header = request.header("Authorization")
+            token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+            rights = self.key_permissions.get(token)
+            if rights is not None:
+                resource = _resource_of(request.path[len(APPLICATION):])
+                needed = READ if request.method == "GET" else WRITE
+                if resource is not None and not rights.get(resource, 0) & needed:
+                    return self.error(403, "AccessDeniedHttpException", "This action is unauthorized.")
+                self._hidden_includes = frozenset(include for include, resource in _RESOURCE_OF_INCLUDE.items()
+                                                  if not rights.get(resource, 0) & READ)
+                try:
+                    return super()._route(request)
+                finally:
+                    self._hidden_includes = frozenset()
+        return super()._route(request)
 
     def limiter_for(self, key: str) -> FixedWindowRateLimiter:
         return self.client_rate_limiter if key.startswith("client:") else self.rate_limiter
@@ -988,7 +1034,10 @@ class PterodactylSandbox(SandboxServer):
             "updated_at": iso_timestamp(server.updated_at),
             "created_at": iso_timestamp(server.created_at),
         }
-        relationships: dict[str, Any] = {}
+        relationships: dict[str, Any] = {
+            include: {"object": "null_resource", "attributes": None} for include in includes & self._hidden_includes
+        }
+        includes = includes - self._hidden_includes
         if "allocations" in includes:
             owned = [a for a in self.allocations.values() if a.server_id == server.id]
             relationships["allocations"] = {
