@@ -270,3 +270,16 @@ def test_privileges_are_checked_per_request_and_listed_by_access_permissions(pve
                       headers={"Authorization": "PVEAPIToken=svc@pve!blind=blind-secret"}) as client:
         assert client.get("/cluster/resources", params={"type": "vm"}).json()["data"] == []
         assert client.get("/nodes/pve1/qemu").json()["data"] == []
+
+
+def test_config_takes_agent_boot_disks_and_extra_nics_and_refuses_unknown_keys(pve: ProxmoxSandbox) -> None:
+    with api(pve) as client:
+        accepted = client.put("/nodes/pve1/qemu/9000/config", data={
+            "agent": "enabled=1", "boot": "order=scsi0;net0", "scsi1": "local-lvm:8", "virtio2": "local-lvm:4",
+            "net1": "virtio,bridge=vmbr1", "ipconfig1": "ip=dhcp"})
+        assert accepted.status_code == 200, accepted.json()
+        config = client.get("/nodes/pve1/qemu/9000/config").json()["data"]
+        assert (config["agent"], config["net1"]) == ("enabled=1", "virtio,bridge=vmbr1")
+        refused = client.put("/nodes/pve1/qemu/9000/config", data={"scsi31": "local-lvm:1", "colour": "red"})
+    assert refused.status_code == 400
+    assert set(refused.json()["errors"]) == {"scsi31", "colour"}

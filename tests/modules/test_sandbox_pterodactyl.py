@@ -308,3 +308,46 @@ def test_the_rate_limit_is_counted_per_panel_user_shared_by_its_keys() -> None:
             assert limited.status_code == 429
             assert 55 <= int(limited.headers["Retry-After"]) <= 60
             assert status(other_user) == 200
+
+
+def test_startup_patch_changes_the_command_image_and_variables(ptero: PterodactylSandbox) -> None:
+    (server_id,) = ptero.seed_servers(1)
+    with application(ptero) as api:
+        changed = api.patch(f"/servers/{server_id}/startup", json={
+            "startup": "java -Xms128M -jar server.jar", "environment": {"MINECRAFT_VERSION": "1.20.4"},
+            "egg": 1, "image": "ghcr.io/pterodactyl/yolks:java_21", "skip_scripts": False})
+        assert changed.status_code == 200, changed.json()
+        container = changed.json()["attributes"]["container"]
+        assert container["startup_command"] == "java -Xms128M -jar server.jar"
+        assert container["image"] == "ghcr.io/pterodactyl/yolks:java_21"
+        assert container["environment"]["MINECRAFT_VERSION"] == "1.20.4"
+        missing = api.patch(f"/servers/{server_id}/startup", json={"startup": "x"})
+    assert missing.status_code == 422
+    assert {e["meta"]["source_field"] for e in missing.json()["errors"]} >= {"egg", "image", "environment"}
+
+
+def test_unknown_list_filters_are_a_400_naming_the_allowed_ones(ptero: PterodactylSandbox) -> None:
+    with application(ptero) as api:
+        response = api.get("/users", params={"filter[colour]": "red"})
+        assert api.get("/nodes/1/allocations", params={"filter[rack]": "3"}).status_code == 400
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["code"] == "InvalidFilterQuery"
+    assert error["detail"] == ("Requested filter(s) `colour` are not allowed. "
+                               "Allowed filter(s) are `email, uuid, username, external_id`.")
+
+
+def test_the_client_list_shows_the_key_owner_s_servers_unless_type_admin(ptero: PterodactylSandbox) -> None:
+    with application(ptero) as admin:
+        customer = admin.post("/users", json={"email": "c@example.com", "username": "cora", "first_name": "Cora",
+                                              "last_name": "Diaz"}).json()["attributes"]["id"]
+    owned_by_others = ptero.seed_servers(2, owner_id=customer)
+    (own,) = ptero.seed_servers(1, name_prefix="admin-own")
+
+    def listed(**params: str) -> list[int]:
+        return [s["attributes"]["internal_id"] for s in api.get("", params=params).json()["data"]]
+
+    with client_api(ptero) as api:
+        assert listed() == [own]
+        assert listed(type="admin") == owned_by_others
+        assert sorted(listed(type="admin-all")) == sorted([*owned_by_others, own])

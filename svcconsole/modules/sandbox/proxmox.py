@@ -78,12 +78,15 @@ class _Param:
     format: str | None = None
 
 
-def _check_params(given: dict[str, Any], schema: dict[str, _Param]) -> dict[str, Any]:
-    """Validate and convert parameters as PVE's JSON schema does, collecting every error."""
+def _check_params(
+    given: dict[str, Any], schema: dict[str, _Param], families: tuple[tuple[re.Pattern[str], _Param], ...] = ()
+) -> dict[str, Any]:
+    """Validate and convert parameters as PVE's JSON schema does, collecting every error;
+    `families` are numbered keys (scsi0, net1...) given by a pattern."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, raw in given.items():
-        spec = schema.get(name)
+        spec = schema.get(name) or next((param for pattern, param in families if pattern.fullmatch(name)), None)
         if spec is None:
             errors[name] = "property is not defined in schema and the schema does not allow additional properties"
             continue
@@ -148,7 +151,34 @@ CONFIG_SCHEMA = {
     "delete": _Param(),
     "digest": _Param(),
     "skiplock": _Param("boolean"),
+    "agent": _Param(),
+    "boot": _Param(),
+    "bootdisk": _Param(),
+    "scsihw": _Param(enum=("lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi")),
+    "bios": _Param(enum=("seabios", "ovmf")),
+    "machine": _Param(),
+    "vga": _Param(),
+    "numa": _Param("boolean"),
+    "vcpus": _Param("integer", minimum=1),
+    "cpulimit": _Param(),
+    "cpuunits": _Param("integer", minimum=1, maximum=262144),
+    "hotplug": _Param(),
+    "protection": _Param("boolean"),
+    "startup": _Param(),
+    "citype": _Param(enum=("configdrive2", "nocloud", "opennebula")),
+    "cicustom": _Param(),
+    "nameserver": _Param(),
+    "searchdomain": _Param(),
+    "efidisk0": _Param(),
+    "tpmstate0": _Param(),
 }
+CONFIG_FAMILIES = (
+    (re.compile(r"(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[0-3])"), _Param()),
+    (re.compile(r"(net|ipconfig)([0-9]|[12][0-9]|3[01])"), _Param()),
+    (re.compile(r"(serial|usb|hostpci)[0-9]"), _Param()),
+    (re.compile(r"unused[0-9]+"), _Param()),
+)
+"""Numbered config keys: disks, NICs and their IP configs, serial ports, passthrough."""
 CLONE_SCHEMA = {
     "newid": _Param("integer", optional=False, minimum=100, maximum=999_999_999),
     "name": _Param(format="dns-name"),
@@ -862,7 +892,7 @@ class ProxmoxSandbox(SandboxServer):
 
     def _prepare_config(self, request: Request, node: str, vmid: str) -> tuple[_Vm, dict[str, Any]]:
         vm = self._vm(node, vmid)
-        params = _check_params(self._params(request), CONFIG_SCHEMA)
+        params = _check_params(self._params(request), CONFIG_SCHEMA, CONFIG_FAMILIES)
         if "digest" in params and params["digest"] != self._digest(vm):
             raise _ApiError(500, "detected modified configuration - file changed by other user? Try again.")
         if "memory" in params:

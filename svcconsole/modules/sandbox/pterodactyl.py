@@ -690,6 +690,7 @@ class PterodactylSandbox(SandboxServer):
         self.route("GET", a + "/servers/" + number % "server_id", self._get_server)
         self.route("PATCH", a + "/servers/" + number % "server_id" + "/details", self._update_details)
         self.route("PATCH", a + "/servers/" + number % "server_id" + "/build", self._update_build)
+        self.route("PATCH", a + "/servers/" + number % "server_id" + "/startup", self._update_startup)
         self.route("POST", a + "/servers/" + number % "server_id" + "/suspend", self._suspend)
         self.route("POST", a + "/servers/" + number % "server_id" + "/unsuspend", self._unsuspend)
         self.route("POST", a + "/servers/" + number % "server_id" + "/reinstall", self._reinstall)
@@ -1151,7 +1152,17 @@ class PterodactylSandbox(SandboxServer):
 
     # ----- users -----------------------------------------------------------------------------
 
+    def _check_filters(self, request: Request, allowed: Iterable[str]) -> None:
+        """400 for a `filter[...]` the list does not allow, as spatie's QueryBuilder answers."""
+        names = list(allowed)
+        unknown = [key[len("filter["):-1] for key in request.query if key.startswith("filter[") and key.endswith("]")
+                   and key[len("filter["):-1] not in names]
+        if unknown:
+            raise _DisplayError(400, "InvalidFilterQuery", f"Requested filter(s) `{', '.join(unknown)}` are not "
+                                f"allowed. Allowed filter(s) are `{', '.join(names)}`.")
+
     def _filtered(self, request: Request, rows: list[Any], fields: dict[str, str]) -> list[Any]:
+        self._check_filters(request, fields)
         for query_name, attribute in fields.items():
             wanted = request.query.get(f"filter[{query_name}]")
             if wanted is None or wanted == "":
@@ -1250,6 +1261,7 @@ class PterodactylSandbox(SandboxServer):
         if node is None:
             return self.not_found(request)
         rows = sorted((a for a in self.allocations.values() if a.node_id == node.id), key=lambda a: a.id)
+        self._check_filters(request, ("ip", "port", "ip_alias", "server_id"))
         if "filter[ip]" in request.query:
             rows = [a for a in rows if a.ip == request.query["filter[ip]"]]
         if "filter[port]" in request.query:
@@ -1445,6 +1457,24 @@ class PterodactylSandbox(SandboxServer):
         server.updated_at = time.time()
         return json_response(200, self._item("server", self._server_attributes(server)))
 
+    def _update_startup(self, request: Request, server_id: str) -> Response:
+        server = self._find_server(server_id)
+        data = request.json_body() or {}
+        validator = _Validator(data)
+        validator.check("startup", "required|string")
+        validator.check("environment", "present|array")
+        validator.check("egg", "required|integer|exists", extra={"exists": lambda v: _is_integer(v) and int(v) in self.eggs})
+        validator.check("image", "required|string|max:191")
+        validator.check("skip_scripts", "present|boolean")
+        validator.raise_if_failed()
+        egg = self.eggs[int(data["egg"])]
+        server.startup = str(data["startup"])
+        server.image = str(data["image"])
+        server.egg_id, server.nest_id = egg.id, egg.nest_id
+        server.environment = {**server.environment, **{str(k): str(v) for k, v in dict(data["environment"] or {}).items()}}
+        server.updated_at = time.time()
+        return json_response(200, self._item("server", self._server_attributes(server)))
+
     def _update_build(self, request: Request, server_id: str) -> Response:
         server = self._find_server(server_id)
         data = request.json_body() or {}
@@ -1589,7 +1619,19 @@ class PterodactylSandbox(SandboxServer):
         }
 
     def _client_list(self, request: Request) -> Response:
+        """The key owner's servers; with `type=admin` (root admins) the others, `admin-all` all,
+        `owner` only those it owns (the sandbox has no subusers: owned is accessible)."""
+        header = request.header("Authorization")
+        owner = self.users.get(self.key_owners.get(header[7:].strip(), 1))
+        kind = request.query.get("type", "")
         rows = sorted(self.servers.values(), key=lambda s: s.id)
+        if kind in ("admin", "admin-all"):
+            if owner is None or not owner.root_admin:
+                rows = []
+            elif kind == "admin":
+                rows = [server for server in rows if server.owner_id != owner.id]
+        else:
+            rows = [server for server in rows if owner is not None and server.owner_id == owner.id]
         for server in rows:
             self._settle(server)
         return self._page(request, "server", rows, self._client_attributes)
