@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import ssl
 from decimal import Decimal
 from typing import Any
@@ -286,7 +287,7 @@ def _apply_tls(config: dict[str, Any], tls_fingerprint: str | None, ca_file: str
     if ca_file is not None:
         merged.pop("ca_file", None)
         if ca_file.strip():
-            path = ca_file.strip()
+            path = os.path.abspath(os.path.expanduser(ca_file.strip()))
             try:
                 ssl.create_default_context(cafile=path)
             except (OSError, ssl.SSLError, ValueError):

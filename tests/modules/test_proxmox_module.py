@@ -90,7 +90,8 @@ def test_create_retried_without_the_checkpoint_finds_the_vm_by_name(
 
 
 def test_retry_during_a_running_clone_waits_for_the_lock(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
-    pve.set_task_delay(0.8)
+    pve.set_task_delay(2.0)
+    pve.clone_config_delay = 0.1
     service = vps_service()
     checkpoint: dict = {}
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout")
@@ -418,8 +419,8 @@ class _WorkerDied(Exception):
 def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_the_clone(
     pve: ProxmoxSandbox, vps_service: ServiceFactory, stored: str
 ) -> None:
-    pve.set_task_delay(1.5)
-    pve.clone_config_delay = 1.0
+    pve.set_task_delay(3.0)
+    pve.clone_config_delay = 2.0
     service = vps_service()
     checkpoint: dict = {}
 
@@ -432,7 +433,7 @@ def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_t
         with pytest.raises(_WorkerDied):
             module.create(service, checkpoint=store)
     else:
-        pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout", delay=0.6)
+        pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout")
         with pytest.raises(ModuleError):
             module.create(service, checkpoint=store)
         assert "clone_upid" not in checkpoint
