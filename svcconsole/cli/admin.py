@@ -305,6 +305,7 @@ def sandbox_command(
     kind: str = typer.Argument(..., help="pterodactyl or proxmox."),
     port: str = typer.Option("0", "--port", help="Port to listen on (0 = any free port)."),
     api_key: str | None = typer.Option(None, "--api-key", help="The key it accepts (printed when not given)."),
+    tls: bool = typer.Option(False, "--tls", help="Serve HTTPS with a generated certificate (its fingerprint is printed)."),
 ) -> None:
     """Serve a local in-memory panel (Pterodactyl or Proxmox VE) for tests and demos."""
     from svcconsole.core.errors import InvalidInput
@@ -315,4 +316,4 @@ def sandbox_command(
     problem = api_key_problem(kind, api_key)
     if problem is not None:
         raise InvalidInput("--api-key", problem)
-    serve_forever(kind, parse_int("--port", port, minimum=0, maximum=65535), api_key)
+    serve_forever(kind, parse_int("--port", port, minimum=0, maximum=65535), api_key, tls=tls)

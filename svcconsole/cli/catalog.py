@@ -250,13 +250,15 @@ def servers_add(
     node: str | None = typer.Option(None, "--node"),
     capacity: str | None = typer.Option(None, "--capacity", help="How many services it can hold."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE, repeatable."),
+    tls_fingerprint: str | None = typer.Option(None, "--tls-fingerprint", help="Trust the panel's certificate with this SHA-256 fingerprint (AA:BB:...)."),
+    ca_file: str | None = typer.Option(None, "--ca-file", help="Trust certificates signed by the CAs in this PEM file."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a server; prints its id."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
     server = cli.db.transaction(
-        lambda session: catalog.add_server(session, cli.actor, name=name, module=module, url=url, credentials=credentials, node=node, capacity=capacity, config=config)
+        lambda session: catalog.add_server(session, cli.actor, name=name, module=module, url=url, credentials=credentials, node=node, capacity=capacity, config=config, tls_fingerprint=tls_fingerprint, ca_file=ca_file)
     )
     _print_added(output, server.id, views.server_dict(server))
 
@@ -283,12 +285,14 @@ def servers_edit(
     capacity: str | None = typer.Option(None, "--capacity"),
     enabled: str | None = typer.Option(None, "--enabled", help="true or false."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
+    tls_fingerprint: str | None = typer.Option(None, "--tls-fingerprint", help="Pin the panel's certificate SHA-256 fingerprint ('' removes the pin)."),
+    ca_file: str | None = typer.Option(None, "--ca-file", help="PEM file of CAs to trust ('' removes it)."),
 ) -> None:
     """Change a server."""
     cli = state(ctx)
     is_enabled = parse_bool("--enabled", enabled) if enabled is not None else None
     record = cli.db.transaction(
-        lambda session: catalog.edit_server(session, cli.actor, server, name=name, url=url, credentials=credentials, node=node, capacity=capacity, enabled=is_enabled, config=config)
+        lambda session: catalog.edit_server(session, cli.actor, server, name=name, url=url, credentials=credentials, node=node, capacity=capacity, enabled=is_enabled, config=config, tls_fingerprint=tls_fingerprint, ca_file=ca_file)
     )
     message(f"server {record.id} saved")
 

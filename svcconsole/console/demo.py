@@ -73,7 +73,7 @@ class DemoPanels:
         self.sandboxes.clear()
         close_clients()
         for server in self.pointed:
-            _point_at(self.db, self.actor, server, demo_server_url(server.name), "")
+            _point_at(self.db, self.actor, server, demo_server_url(server.name), "", "")
         self.pointed.clear()
 
 
@@ -140,18 +140,19 @@ def _proxmox_specs(rows: list[PanelRow]) -> list[ExistingVm]:
 def _start_sandbox(module: str) -> tuple[SandboxServer, str]:
     """A started sandbox for `module` and the credentials string its server needs."""
     if module == "pterodactyl":
-        ptero = PterodactylSandbox(rate_limit_per_minute=DEMO_RATE_LIMIT, client_rate_limit_per_minute=DEMO_RATE_LIMIT, allocations=200)
+        ptero = PterodactylSandbox(rate_limit_per_minute=DEMO_RATE_LIMIT, client_rate_limit_per_minute=DEMO_RATE_LIMIT, allocations=200, tls=True)
         ptero.start()
         return ptero, ptero.credentials
-    pve = ProxmoxSandbox(rate_limit_per_minute=DEMO_RATE_LIMIT, task_delay=0.2)
+    pve = ProxmoxSandbox(rate_limit_per_minute=DEMO_RATE_LIMIT, task_delay=0.2, tls=True)
     pve.start()
     return pve, pve.token
 
 
-def _point_at(db: Database, actor: Actor, server: Server, url: str, credentials: str) -> None:
-    """Give the demo server the sandbox's URL and credentials (encrypted by core) and fast settings."""
+def _point_at(db: Database, actor: Actor, server: Server, url: str, credentials: str, fingerprint: str) -> None:
+    """Give the demo server a URL, credentials (encrypted by core), a pinned certificate ('' for
+    none) and fast settings."""
     reference = str(server.id)
-    db.transaction(lambda session: catalog.edit_server(session, actor, reference, url=url, credentials=credentials, config=list(DEMO_SERVER_CONFIG)))
+    db.transaction(lambda session: catalog.edit_server(session, actor, reference, url=url, credentials=credentials, config=list(DEMO_SERVER_CONFIG), tls_fingerprint=fingerprint))
 
 
 def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable[[str], None] | None = None) -> DemoPanels:
@@ -165,7 +166,7 @@ def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable
         for server in _demo_servers(db):
             sandbox, credentials = _start_sandbox(server.module)
             panels.sandboxes[server.name] = sandbox
-            _point_at(db, actor, server, sandbox.url, credentials)
+            _point_at(db, actor, server, sandbox.url, credentials, sandbox.fingerprint or "")
             panels.pointed.append(server)
             rows = _rows_on(db, server)
             if isinstance(sandbox, PterodactylSandbox):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
@@ -17,6 +19,7 @@ from svcconsole.core.operators import Actor, require
 from svcconsole.core.secrets import encrypt
 from svcconsole.core.statuses import Role
 from svcconsole.modules import is_module, module_names
+from svcconsole.modules.tls import FINGERPRINT_FORMAT, parse_fingerprint
 from svcconsole.store import search
 from svcconsole.store.models import Customer, Product, ProductPrice, Server, Service
 
@@ -271,6 +274,30 @@ def _parse_url(field: str, text: str) -> str:
     return value.rstrip("/")
 
 
+def _apply_tls(config: dict[str, Any], tls_fingerprint: str | None, ca_file: str | None) -> dict[str, Any]:
+    """`config` with the certificate trust set: a pinned SHA-256 fingerprint or a CA file ('' removes)."""
+    merged = dict(config)
+    if tls_fingerprint is not None:
+        merged.pop("tls_fingerprint", None)
+        if tls_fingerprint.strip():
+            pinned = parse_fingerprint(tls_fingerprint)
+            if pinned is None:
+                raise InvalidInput("--tls-fingerprint", f"must be the certificate's SHA-256 fingerprint: {FINGERPRINT_FORMAT}")
+            merged["tls_fingerprint"] = pinned
+    if ca_file is not None:
+        merged.pop("ca_file", None)
+        if ca_file.strip():
+            path = os.path.abspath(os.path.expanduser(ca_file.strip()))
+            try:
+                ssl.create_default_context(cafile=path)
+            except (OSError, ssl.SSLError, ValueError):
+                raise InvalidInput("--ca-file", f"{path!r} is not a readable PEM file of CA certificates") from None
+            merged["ca_file"] = path
+    if merged.get("tls_fingerprint") and merged.get("ca_file"):
+        raise InvalidInput("--tls-fingerprint", "give either a pinned fingerprint or --ca-file, not both ('' removes one)")
+    return merged
+
+
 def add_server(
     session: Session,
     actor: Actor,
@@ -282,6 +309,8 @@ def add_server(
     node: str | None = None,
     capacity: str | int | None = None,
     config: list[str] | None = None,
+    tls_fingerprint: str | None = None,
+    ca_file: str | None = None,
 ) -> Server:
     require(actor, Role.OPERATOR, "adding a server")
     name = parse.parse_text("--name", name, required=True) or ""
@@ -294,7 +323,10 @@ def add_server(
         credentials=encrypt(credentials) if credentials else None,
         node=parse.parse_text("--node", node) or None,
         capacity=parse.parse_optional_int("--capacity", capacity),
-        config={key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
+        config=_apply_tls(
+            {key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
+            tls_fingerprint, ca_file,
+        ),
         created_at=clock.now(),
     )
     session.add(server)
@@ -329,6 +361,8 @@ def edit_server(
     capacity: str | None = None,
     enabled: bool | None = None,
     config: list[str] | None = None,
+    tls_fingerprint: str | None = None,
+    ca_file: str | None = None,
 ) -> Server:
     require(actor, Role.OPERATOR, "editing a server")
     server = resolve_server(session, ref)
@@ -358,6 +392,8 @@ def edit_server(
             else:
                 merged[key] = parse_config_value(value)
         server.config = merged
+    if tls_fingerprint is not None or ca_file is not None:
+        server.config = _apply_tls(server.config, tls_fingerprint, ca_file)
     session.add(server)
     changed: dict[str, Any] = activity.changed_fields(before, _server_fields(server))
     if credentials:

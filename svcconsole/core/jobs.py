@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -389,6 +389,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         if superseded:
             message += f"; older jobs resolved: {', '.join(str(job_id) for job_id in superseded)}"
         return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
+    if error.code == "rate_limited" and error.retry_after is not None:
+        return _reschedule_rate_limited(current, now, error)
     retry = error.retryable and current.attempts < current.max_attempts
     error_text = redact(error.message)
     current.last_error = error_text
@@ -426,6 +428,17 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
         session.add(job)
         _finish_bulk_item(session, job, "skipped", message)
     return [job.id or 0 for job in older]
+
+
+def _reschedule_rate_limited(job: Job, now: datetime, error: ModuleError) -> JobOutcome:
+    """A panel's 429 whose Retry-After is longer than the adapter sleeps through: the job waits in
+    the queue until then (holding no worker), and the attempt is not counted as a failure."""
+    job.status = "queued"
+    job.next_attempt_at = now + timedelta(seconds=float(error.retry_after or 0))
+    job.max_attempts += 1
+    message = f"{redact(error.message)}; rescheduled at {job.next_attempt_at.isoformat(timespec='seconds')}"
+    job.last_error = message
+    return JobOutcome(job.id or 0, job.service_id, job.status, message, job.bulk_run_id)
 
 
 def _fail_unsaved(session: Session, called: _Called, failure: str) -> JobOutcome | None:

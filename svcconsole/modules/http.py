@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import httpx
 
 from svcconsole.modules.base import ModuleError
+from svcconsole.modules.tls import FingerprintMismatch, client_context, peer_fingerprint, tls_failure
 
 logger = logging.getLogger("svcconsole.modules")
 
@@ -127,18 +129,20 @@ def reset_rate_limiters() -> None:
         _limiters.clear()
 
 
-_clients: dict[tuple[str, bool, float], httpx.Client] = {}
+_clients: dict[tuple[str, bool, str, str, float], httpx.Client] = {}
 _clients_lock = threading.Lock()
 
 
-def _shared_client(base_url: str, verify: bool, timeout: float) -> httpx.Client:
-    key = (base_url.rstrip("/"), verify, timeout)
+def _shared_client(base_url: str, settings: HttpSettings) -> httpx.Client:
+    key = (base_url.rstrip("/"), settings.verify_tls, settings.tls_fingerprint, settings.ca_file, settings.timeout)
+    timeout = settings.timeout
     with _clients_lock:
         client = _clients.get(key)
         if client is None or client.is_closed:
             client = httpx.Client(
                 base_url=key[0],
-                verify=verify,
+                verify=client_context(verify=settings.verify_tls, fingerprint=settings.tls_fingerprint,
+                                      ca_file=settings.ca_file),
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                 follow_redirects=False,
@@ -209,15 +213,20 @@ class HttpSettings:
     rate_limit_window_seconds: float = WINDOW_SECONDS
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS
     rate_limit_retries: int = DEFAULT_RATE_LIMIT_RETRIES
+    tls_fingerprint: str = ""
+    ca_file: str = ""
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HttpSettings:
-        """Read `timeout`, `verify_tls`, `rate_limit_per_minute`, `rate_limit_window_seconds`
-        (the panel's limit period, 60 unless the panel was configured otherwise),
-        `max_retry_after` and `rate_limit_retries`."""
+        """Read `timeout`, `verify_tls`, `tls_fingerprint` (the pinned SHA-256 of the panel's
+        certificate), `ca_file`, `rate_limit_per_minute`, `rate_limit_window_seconds` (the panel's
+        limit period, 60 unless the panel was configured otherwise), `max_retry_after` and
+        `rate_limit_retries`."""
         return cls(
             timeout=config_float(config, "timeout", DEFAULT_TIMEOUT_SECONDS),
             verify_tls=config_bool(config, "verify_tls", True),
+            tls_fingerprint=str(config.get("tls_fingerprint") or ""),
+            ca_file=str(config.get("ca_file") or ""),
             rate_limit_per_minute=int(config_float(config, "rate_limit_per_minute", DEFAULT_RATE_LIMIT_PER_MINUTE)),
             rate_limit_window_seconds=max(1.0, config_float(config, "rate_limit_window_seconds", WINDOW_SECONDS)),
             max_retry_after=config_float(config, "max_retry_after", DEFAULT_MAX_RETRY_AFTER_SECONDS),
@@ -238,7 +247,10 @@ class PanelHttp:
         settings: HttpSettings,
         error_mapper: ErrorMapper,
         extra_headers: dict[str, str] | None = None,
+        rate_limit_key: str | None = None,
     ) -> None:
+        """`rate_limit_key` names the bucket the panel counts these calls in (e.g. its user and
+        API) when that is not the credential itself."""
         self.panel = panel
         self.base_url = base_url.rstrip("/")
         self.settings = settings
@@ -246,11 +258,15 @@ class PanelHttp:
         self._extra_headers = dict(extra_headers or {})
         self._secrets = tuple(s for s in secrets if s)
         self._error_mapper = error_mapper
-        credential = "\0".join(sorted(self._auth_headers.values()))
+        credential = rate_limit_key or "\0".join(sorted(self._auth_headers.values()))
         self._limiter = rate_limiter_for(
             self.base_url, credential, settings.rate_limit_per_minute, settings.rate_limit_window_seconds
         )
-        self._client = _shared_client(self.base_url, settings.verify_tls, settings.timeout)
+        try:
+            self._client = _shared_client(self.base_url, settings)
+        except (ValueError, OSError) as exc:
+            raise ModuleError(one_line(f"{panel}: the server's TLS settings: {exc}"), retryable=False,
+                              code="config") from None
 
     def __repr__(self) -> str:
         return f"PanelHttp(panel={self.panel!r}, base_url={self.base_url!r})"
@@ -331,7 +347,12 @@ class PanelHttp:
             response = self._client.request(method, path, headers=headers, params=params, json=json, data=data)
         except httpx.TimeoutException:
             failure, code = f"no answer within {self.settings.timeout:g} s (timeout)", "timeout"
-        except httpx.ConnectError:
+        except httpx.ConnectError as exc:
+            refused = tls_failure(exc)
+            if refused is not None:
+                logger.warning("%s %s %s -> tls (%.0f ms)", self.panel, method, path,
+                               (time.perf_counter() - started) * 1000)
+                raise self.error(operation, self._untrusted(refused), retryable=False, code="tls") from None
             failure = "cannot connect to the panel (connection refused or unreachable)"
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             failure = "the connection was closed before an answer (connection reset)"
@@ -342,3 +363,16 @@ class PanelHttp:
             logger.warning("%s %s %s -> %s (%.0f ms)", self.panel, method, path, code, elapsed_ms)
             raise self.error(operation, failure, retryable=True, code=code)
         return response, elapsed_ms
+
+    def _untrusted(self, error: ssl.SSLError) -> str:
+        """Why the panel's certificate was refused, naming the fingerprint seen and how to trust it."""
+        if isinstance(error, FingerprintMismatch):
+            return f"the certificate does not match the pinned --tls-fingerprint; the panel presents {error.seen}"
+        if not isinstance(error, ssl.SSLCertVerificationError):
+            return f"TLS handshake failed ({error.reason or type(error).__name__})"
+        seen = peer_fingerprint(self.base_url, self.settings.timeout)
+        reason = error.verify_message or "certificate verify failed"
+        if seen is None:
+            return f"the certificate is not trusted ({reason}); give the panel's CA with --ca-file PATH"
+        return (f"the certificate is not trusted ({reason}); to trust it, pin its SHA-256 fingerprint "
+                f"with --tls-fingerprint {seen} (or give the panel's CA with --ca-file PATH)")

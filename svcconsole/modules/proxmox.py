@@ -5,7 +5,8 @@ Server (`ServerRef`):
     credentials  the API token "USER@REALM!TOKENID=SECRET" (sent as `PVEAPIToken=...`)
     node         default node of the template when the product names none
     config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
-                 client-side limit), verify_tls (true),
+                 client-side limit), verify_tls (true), tls_fingerprint (the pinned SHA-256
+                 of a self-signed certificate, AA:BB:...) or ca_file (PEM of the cluster's CA),
                  timeout (15 s), max_retry_after (10 s), rate_limit_retries (3),
                  task_timeout (600 s: how long to wait for a clone/start/stop task),
                  poll_interval (1 s: between task status reads)
@@ -20,14 +21,17 @@ Product config (`ProductRef.config`):
     start           start the VM after creating it (true)
     suspend_mode    "suspend" (pause, default) or "stop"
 
-External (`service.external`): vmid, node, template. The VM is named `svc-{service id}` and its
-description holds the service uuid; `create` calls `checkpoint({vmid, node, template})` before
-the clone, and on a retry finds that VM (or the one named for the service) instead of cloning
-again.
+External (`service.external`): vmid, node, template, clone_upid. The VM is named `svc-{service id}`
+and its description holds the service uuid; `create` calls `checkpoint({vmid, node, template})`
+before the clone and again with the clone task's UPID once the POST returns. PVE writes the
+clone's config inside that task, so on a retry the stored VMID may not exist yet: the retry waits
+for the stored task (or for this token's clone tasks of the template still running) before it
+looks again, and finds that VM (or the one named for the service) instead of cloning again.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -52,11 +56,20 @@ from svcconsole.modules.base import (
 )
 from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
 
+logger = logging.getLogger("svcconsole.modules")
+
 PANEL = "Proxmox VE"
 PREFIX = "/api2/json"
 TOKEN_PATTERN = re.compile(r"^[^!\s=]+@[^!\s=]+![A-Za-z][A-Za-z0-9._-]*=\S+$")
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
 CLONE_ATTEMPTS = 3
+REQUIRED_PRIVILEGES = (
+    "VM.Audit", "VM.Clone", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "VM.PowerMgmt",
+    "Datastore.AllocateSpace",
+)
+"""What the token needs: see templates, clone (VM.Clone on the template, VM.Allocate on the new
+VMID, Datastore.AllocateSpace on the storage; SDN.Use on the bridge from PVE 8), size, power."""
+TASK_WARNINGS = re.compile(r"^WARNINGS: \d+$")
 MIB = 1024 * 1024
 
 
@@ -123,6 +136,7 @@ class _Api:
         self.server = server
         token = _parse_token(server.credentials)
         self.secret = token.split("=", 1)[1]
+        self.user = token.split("=", 1)[0]
         self.task_timeout = config_float(server.config, "task_timeout", 600.0)
         self.poll_interval = max(0.01, config_float(server.config, "poll_interval", 1.0))
         base = server.url.rstrip("/").removesuffix(PREFIX)
@@ -164,17 +178,20 @@ class _Api:
     def status(self, node: str, vmid: int, operation: str) -> dict[str, Any]:
         return self.call("GET", f"/nodes/{node}/qemu/{vmid}/status/current", operation) or {}
 
-    def wait_task(self, upid: str, operation: str, external: dict[str, Any] | None = None) -> None:
-        """Poll a task until it stops; raise with its exit status unless that is "OK"."""
+    def wait_task(self, upid: str, operation: str, external: dict[str, Any] | None = None) -> list[str]:
+        """Poll a task until it stops and return its warnings; raise with its exit status unless
+        that is "OK" or "WARNINGS: N" (a success that logged N warnings, as PVE counts it)."""
         node = upid.split(":")[1] if upid.startswith("UPID:") else self.server.node
         deadline = time.monotonic() + self.task_timeout
-        path = f"/nodes/{node}/tasks/{quote(upid, safe='')}/status"
+        path = f"/nodes/{node}/tasks/{quote(upid, safe='')}"
         while True:
-            task = self.call("GET", path, operation) or {}
+            task = self.call("GET", f"{path}/status", operation) or {}
             if task.get("status") == "stopped":
                 exit_status = str(task.get("exitstatus") or "")
                 if exit_status == "OK":
-                    return
+                    return []
+                if TASK_WARNINGS.match(exit_status):
+                    return self.task_warnings(path, exit_status, operation)
                 raise self.error(
                     operation,
                     f"task {task.get('type', '')} failed: {exit_status or 'no exit status'}",
@@ -187,10 +204,25 @@ class _Api:
                                  retryable=True, code="timeout", external=external)
             time.sleep(self.poll_interval)
 
+    def task_warnings(self, path: str, exit_status: str, operation: str) -> list[str]:
+        """The `WARN:` lines of a task's log (its exit status when the log names none)."""
+        lines = self.call("GET", f"{path}/log", operation, params={"limit": 500}) or []
+        warnings = [one_line(str(line.get("t", "")).removeprefix("WARN:").strip()) for line in lines
+                    if str(line.get("t", "")).startswith("WARN:")]
+        found = warnings or [exit_status]
+        logger.warning("%s %s: task ended with %s: %s", PANEL, operation, exit_status, "; ".join(found))
+        return found
+
     def action(self, node: str, vmid: int, action: str, operation: str, external: dict[str, Any] | None = None,
-               **data: Any) -> None:
+               **data: Any) -> list[str]:
+        """Run a status action (start, stop, ...) and return the warnings its task logged."""
         upid = self.call("POST", f"/nodes/{node}/qemu/{vmid}/status/{action}", operation, data=data or None)
-        self.wait_task(str(upid), operation, external)
+        return self.wait_task(str(upid), operation, external)
+
+
+def _with_warnings(message: str, warnings: list[str]) -> str:
+    """A result message with the warnings the panel's tasks logged, so the activity row keeps them."""
+    return f"{message}; panel warnings: {'; '.join(warnings)}" if warnings else message
 
 
 def _vm_name(service: ServiceRef) -> str:
@@ -261,6 +293,35 @@ class ProxmoxModule(Module):
                 return int(vm["vmid"]), str(vm["node"])
         return None
 
+    def _await_unfinished_clone(
+        self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str
+    ) -> tuple[int, str] | None:
+        """The VM of a clone an earlier attempt started and that has not written its config yet.
+
+        PVE writes the clone's config inside the task, after the POST returned: in that gap the
+        checkpointed VMID "does not exist". Before a retry clones again, wait for the stored clone
+        task (its UPID), or, when the attempt died before storing it, for this token's clone tasks
+        of the template still running on the template's node; then look for the VM again.
+        """
+        if service.external.get("vmid") is None:
+            return None
+        upids = [str(service.external["clone_upid"])] if service.external.get("clone_upid") else []
+        if not upids:
+            template_vmid, template_node = self._template(api, config, operation)
+            running = api.call("GET", f"/nodes/{template_node}/tasks", operation, params={
+                "vmid": template_vmid, "typefilter": "qmclone", "source": "active", "userfilter": api.user,
+            }) or []
+            upids = [str(task["upid"]) for task in running if task.get("upid")]
+        if not upids:
+            return None
+        for upid in upids:
+            try:
+                api.wait_task(upid, operation, dict(service.external))
+            except ModuleError as error:
+                if error.code != "task_error":
+                    raise
+        return self._locate(api, service, operation)
+
     def _is_ours(self, api: _Api, service: ServiceRef, node: str, vmid: int, operation: str) -> bool:
         """True when VM `vmid` is on `node` and belongs to the service (or was imported for it)."""
         config = self._wait_unlocked(api, node, vmid, operation)
@@ -284,8 +345,8 @@ class ProxmoxModule(Module):
                     raise api.error(operation, f"VM {vm.get('vmid')} is not a template", retryable=False,
                                     code="config")
                 return int(vm["vmid"]), str(config.get("node") or vm["node"])
-        raise api.error(operation, f"template {wanted!r} does not exist on the cluster", retryable=False,
-                        code="config")
+        raise api.error(operation, f"template {wanted!r} does not exist on the cluster (or the API token "
+                        "lacks VM.Audit on it: PVE leaves such VMs out of lists)", retryable=False, code="config")
 
     @staticmethod
     def _hardware(config: dict[str, Any]) -> dict[str, Any]:
@@ -298,21 +359,37 @@ class ProxmoxModule(Module):
     # ----- lifecycle ---------------------------------------------------------------------------
 
     def test_connection(self, server: ServerRef) -> ModuleResult:
-        """Read the API version with the token."""
+        """Read the API version with the token, then check it holds every privilege the module
+        needs (`/access/permissions`), naming each one missing."""
+        operation = "test connection"
         api = self._api(server)
-        version = api.call("GET", "/version", "test connection") or {}
-        return ModuleResult(message=f"connected to {PANEL} {version.get('version', '?')}")
+        version = api.call("GET", "/version", operation) or {}
+        release = str(version.get("version", "?"))
+        needed = list(REQUIRED_PRIVILEGES)
+        if release.split(".")[0].isdigit() and int(release.split(".")[0]) >= 8:
+            needed.append("SDN.Use")
+        granted = api.call("GET", "/access/permissions", operation) or {}
+        held = {privilege for privileges in granted.values() if isinstance(privileges, dict)
+                for privilege, value in privileges.items() if value}
+        missing = [privilege for privilege in needed if privilege not in held]
+        if missing:
+            raise api.error(operation, f"the API token lacks {', '.join(missing)} (grant them to the token, "
+                            "not only to its user, on / or on /vms, /storage and /sdn)",
+                            retryable=False, code="auth")
+        return ModuleResult(message=f"connected to {PANEL} {release}")
 
     def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
         """Clone the template (or find the VM an earlier attempt cloned), size it, start it."""
         operation = "create"
         api = self._api(service.server)
         config = dict(service.product.config) if service.product else {}
-        found = self._locate(api, service, operation)
+        found = self._locate(api, service, operation) or self._await_unfinished_clone(api, service, config, operation)
         template_vmid = service.external.get("template")
+        warnings: list[str] = []
         if found is None:
             template_vmid, template_node = self._template(api, config, operation)
-            vmid, node = self._clone(api, service, config, template_vmid, template_node, checkpoint, operation)
+            vmid, node, warnings = self._clone(api, service, config, template_vmid, template_node, checkpoint,
+                                               operation)
             verb = f"cloned from template {template_vmid}"
         else:
             vmid, node = found
@@ -325,9 +402,10 @@ class ProxmoxModule(Module):
         if config_bool(config, "start", True):
             status = api.status(node, vmid, operation)
             if status.get("status") != "running":
-                api.action(node, vmid, "start", operation, external)
+                warnings += api.action(node, vmid, "start", operation, external)
             state = "running"
-        return ModuleResult(message=f"VM {vmid} on {node} {verb}; {state}", external=external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} on {node} {verb}; {state}", warnings),
+                            external=external)
 
     def _clone(
         self,
@@ -338,7 +416,8 @@ class ProxmoxModule(Module):
         template_node: str,
         checkpoint: Checkpoint | None,
         operation: str,
-    ) -> tuple[int, str]:
+    ) -> tuple[int, str, list[str]]:
+        """Clone the template to a free VMID; return it, its node and the task's warnings."""
         target = str(config.get("target_node") or template_node)
         for attempt in range(CLONE_ATTEMPTS):
             vmid = int(api.call("GET", "/cluster/nextid", operation))
@@ -364,8 +443,12 @@ class ProxmoxModule(Module):
                 error = _error_from_response(response, operation)
                 error.external = external
                 raise error
-            api.wait_task(str(response.json()["data"]), operation, external)
-            return vmid, target
+            upid = str(response.json()["data"])
+            external["clone_upid"] = upid
+            if checkpoint is not None:
+                checkpoint(external)
+            warnings = api.wait_task(upid, operation, external)
+            return vmid, target, warnings
         raise api.error(operation, "no free VMID could be taken", retryable=True, code="conflict")
 
     def suspend(self, service: ServiceRef) -> ModuleResult:
@@ -379,12 +462,12 @@ class ProxmoxModule(Module):
         if status.get("status") != "running":
             return ModuleResult(message=f"VM {vmid} is already stopped", external=external)
         if mode == "stop":
-            api.action(node, vmid, "stop", operation, external)
-            return ModuleResult(message=f"VM {vmid} stopped", external=external)
+            warnings = api.action(node, vmid, "stop", operation, external)
+            return ModuleResult(message=_with_warnings(f"VM {vmid} stopped", warnings), external=external)
         if status.get("qmpstatus") == "paused":
             return ModuleResult(message=f"VM {vmid} is already paused", external=external)
-        api.action(node, vmid, "suspend", operation, external)
-        return ModuleResult(message=f"VM {vmid} paused", external=external)
+        warnings = api.action(node, vmid, "suspend", operation, external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} paused", warnings), external=external)
 
     def unsuspend(self, service: ServiceRef) -> ModuleResult:
         """Resume a paused VM or start a stopped one."""
@@ -394,11 +477,11 @@ class ProxmoxModule(Module):
         status = api.status(node, vmid, operation)
         external = {"vmid": vmid, "node": node}
         if status.get("status") == "running" and status.get("qmpstatus") == "paused":
-            api.action(node, vmid, "resume", operation, external)
-            return ModuleResult(message=f"VM {vmid} resumed", external=external)
+            warnings = api.action(node, vmid, "resume", operation, external)
+            return ModuleResult(message=_with_warnings(f"VM {vmid} resumed", warnings), external=external)
         if status.get("status") != "running":
-            api.action(node, vmid, "start", operation, external)
-            return ModuleResult(message=f"VM {vmid} started", external=external)
+            warnings = api.action(node, vmid, "start", operation, external)
+            return ModuleResult(message=_with_warnings(f"VM {vmid} started", warnings), external=external)
         return ModuleResult(message=f"VM {vmid} is already running", external=external)
 
     def terminate(self, service: ServiceRef, *, force: bool = False) -> ModuleResult:
@@ -413,15 +496,17 @@ class ProxmoxModule(Module):
         status = api.status(node, vmid, operation)
         if status.get("status") == "running":
             stop = {"overrule-shutdown": 1} if force else {}
-            api.action(node, vmid, "stop", operation, external, **stop)
+            warnings = api.action(node, vmid, "stop", operation, external, **stop)
+        else:
+            warnings = []
         response = api.raw("DELETE", f"/nodes/{node}/qemu/{vmid}", operation,
                            params={"purge": 1, "destroy-unreferenced-disks": 1}, allow=(500,))
         if response.status_code == 500:
             if "does not exist" in _message_of(response):
                 return ModuleResult(message=f"VM {vmid} was already destroyed")
             raise _error_from_response(response, operation)
-        api.wait_task(str(response.json()["data"]), operation, external)
-        return ModuleResult(message=f"VM {vmid} destroyed")
+        warnings += api.wait_task(str(response.json()["data"]), operation, external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} destroyed", warnings))
 
     def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
         """Set the target product's cores/sockets/memory on the VM's config."""
@@ -495,8 +580,8 @@ class ProxmoxModule(Module):
             raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}",
                             retryable=False, code="invalid")
         vmid, node = self._require(api, service, operation)
-        api.action(node, vmid, signal, operation, {"vmid": vmid, "node": node})
-        return ModuleResult(message=f"VM {vmid}: {signal} done")
+        warnings = api.action(node, vmid, signal, operation, {"vmid": vmid, "node": node})
+        return ModuleResult(message=_with_warnings(f"VM {vmid}: {signal} done", warnings))
 
     def tabs(self, service: ServiceRef) -> list[ModuleTab]:
         """Hardware (from the VM config) and Placement sub-tabs."""

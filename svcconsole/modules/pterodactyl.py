@@ -8,10 +8,14 @@ Server (`ServerRef`):
     node         default node (id or name) when the product names none
     config       rate_limit_per_minute (240 calls per rate_limit_window_seconds, 60; 0 = no
                  client-side limit), client_rate_limit_per_minute (720), verify_tls (true),
-                 timeout (15 s), max_retry_after (10 s: longer 429 waits are not slept
-                 through), rate_limit_retries (3), install_wait_seconds (3: how long create
-                 watches the install to report `install_failed`; a server still installing
-                 then is a retryable error, so the queue checks it again later; 0 = create
+                 tls_fingerprint (pinned SHA-256 of the certificate) or ca_file (PEM of CAs),
+                 panel_user (the panel user owning the keys: the panel counts its rate limits
+                 per user, so every server record with keys of that user shares one bucket
+                 per API), timeout (15 s), max_retry_after (10 s: a longer 429 wait, up to
+                 the panel's 60 s window, is not slept through: the job is rescheduled then),
+                 rate_limit_retries (3), install_wait_seconds (3: how long create watches
+                 the install to report `install_failed`; a server still installing then is
+                 a retryable error, so the queue checks it again later; 0 = create
                  returns at once and does not watch), poll_interval (0.5 s)
 
 Product config (`ProductRef.config`):
@@ -34,6 +38,7 @@ uuid, looked up before every create so a retried create never makes a second ser
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import secrets
@@ -64,6 +69,12 @@ from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config
 PANEL = "Pterodactyl"
 APPLICATION = "/api/application"
 CLIENT = "/api/client"
+_PROBES = (
+    ("nodes", "/nodes"), ("allocations", "/nodes/{id}/allocations"), ("locations", "/locations"),
+    ("nests", "/nests"), ("eggs", "/nests/{id}/eggs"), ("servers", "/servers"), ("users", "/users"),
+)
+"""What test_connection reads: each resource the module needs (a `{id}` is the first of its parent)."""
+_RESOURCE_NAMES = frozenset({"servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "databases"})
 POWER_SIGNALS = ("start", "stop", "restart", "kill")
 PAGE_SIZE = 100
 CREATE_ATTEMPTS = 5
@@ -109,6 +120,18 @@ DAEMON_DOWN = "DaemonConnectionException"
 """The panel's error code when a node's Wings daemon cannot be reached."""
 
 
+def _resource_denied(response: httpx.Response) -> str | None:
+    """Which application API resource a 403 refused, in words (the panel's text names none)."""
+    path = response.request.url.path if response.request is not None else ""
+    if not path.startswith(APPLICATION):
+        return None
+    names = [part for part in path[len(APPLICATION):].split("/") if part and not part.isdigit()]
+    if not names:
+        return None
+    verb = "read" if response.request.method == "GET" else "change"
+    return f" (the application key may not {verb} {names[-1] if names[-1] in _RESOURCE_NAMES else names[0]})"
+
+
 def _error_from_response(response: httpx.Response, operation: str) -> ModuleError:
     """Map a panel error answer to a ModuleError (never echoing request headers)."""
     status = response.status_code
@@ -126,7 +149,9 @@ def _error_from_response(response: httpx.Response, operation: str) -> ModuleErro
         return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API key",
                            retryable=False, code="auth", status=status)
     if status == 403:
-        return ModuleError(f"{prefix}: access denied (HTTP 403): {detail}", retryable=False, code="auth", status=status)
+        resource = _resource_denied(response)
+        return ModuleError(f"{prefix}: access denied (HTTP 403): {detail}" + (resource or ""), retryable=False,
+                           code="auth", status=status)
     if status == 404:
         return ModuleError(f"{prefix}: not found on the panel (HTTP 404)", retryable=False, code="not_found", status=status)
     if status == 409:
@@ -165,6 +190,7 @@ class _Api:
         self.server = server
         self.keys = _parse_credentials(server.credentials)
         self.settings = HttpSettings.from_config(server.config)
+        panel_user = str(server.config.get("panel_user") or "").strip()
         headers = {"Accept": "application/json", "Content-Type": "application/json",
                    "User-Agent": "svcconsole"}
         self.application = PanelHttp(
@@ -175,16 +201,13 @@ class _Api:
             settings=self.settings,
             error_mapper=_error_from_response,
             extra_headers=headers,
+            rate_limit_key=f"user {panel_user}: application API" if panel_user else None,
         )
         self.client = None
         if self.keys.client:
-            client_settings = HttpSettings(
-                timeout=self.settings.timeout,
-                verify_tls=self.settings.verify_tls,
+            client_settings = dataclasses.replace(
+                self.settings,
                 rate_limit_per_minute=int(config_float(server.config, "client_rate_limit_per_minute", 720)),
-                rate_limit_window_seconds=self.settings.rate_limit_window_seconds,
-                max_retry_after=self.settings.max_retry_after,
-                rate_limit_retries=self.settings.rate_limit_retries,
             )
             self.client = PanelHttp(
                 panel=PANEL,
@@ -194,6 +217,7 @@ class _Api:
                 settings=client_settings,
                 error_mapper=_error_from_response,
                 extra_headers=headers,
+                rate_limit_key=f"user {panel_user}: client API" if panel_user else None,
             )
 
     def __repr__(self) -> str:
@@ -258,7 +282,12 @@ def _external_of(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _allocations(attributes: dict[str, Any]) -> list[dict[str, Any]]:
-    data = ((attributes.get("relationships") or {}).get("allocations") or {}).get("data") or []
+    included = (attributes.get("relationships") or {}).get("allocations") or {}
+    if included.get("object") == "null_resource":
+        raise ModuleError(f"{PANEL}: the application key may not read allocations (the panel answered "
+                          "null_resource for include=allocations); give it Read on Allocations",
+                          retryable=False, code="auth", status=403)
+    data = included.get("data") or []
     return [entry.get("attributes", {}) for entry in data]
 
 
@@ -346,9 +375,29 @@ class PterodactylModule(Module):
     # ----- lifecycle ---------------------------------------------------------------------------
 
     def test_connection(self, server: ServerRef) -> ModuleResult:
-        """List the nodes with the application key (and the servers with the client key)."""
+        """Read each resource the module needs with the application key, naming every one it may
+        not read (write rights cannot be probed without a change), then try the client key."""
+        operation = "test connection"
         api = self._api(server)
-        body = api.app("GET", "/nodes", "test connection").json()
+        readable: dict[str, dict[str, Any]] = {}
+        missing: list[str] = []
+        for resource, path in _PROBES:
+            if "{" in path:
+                parent = readable.get(path.split("/")[1])
+                first = (parent or {}).get("data") or []
+                if not first:
+                    continue
+                path = path.format(id=first[0]["attributes"]["id"])
+            response = api.app("GET", path, operation, params={"per_page": 1}, allow=(403,))
+            if response.status_code == 403:
+                missing.append(resource)
+            else:
+                readable[resource] = response.json()
+        if missing:
+            raise api.error(operation, f"the application key may not read {', '.join(missing)} (give it Read on "
+                            "Nodes, Allocations, Locations, Nests, Eggs and Read & Write on Servers and Users)",
+                            retryable=False, code="auth", status=403)
+        body = readable["nodes"]
         total = (body.get("meta") or {}).get("pagination", {}).get("total", len(body.get("data", [])))
         message = f"connected to {PANEL}: {total} node(s)"
         if api.client is not None:

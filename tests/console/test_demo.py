@@ -89,16 +89,17 @@ def test_the_demo_command_stops_its_panels_when_the_console_closes(cli, monkeypa
         with db.read() as session:
             server = session.exec(select(Server).where(Server.name == "ptero-fra-1")).one()
         seen["url"] = server.url
-        assert httpx.get(f"{server.url}/api/application/nodes", headers={"Accept": "application/json"}).status_code == 401
+        assert server.url.startswith("https://") and server.config["tls_fingerprint"]
+        assert httpx.get(f"{server.url}/api/application/nodes", headers={"Accept": "application/json"}, verify=False).status_code == 401
 
     import svcconsole.app
 
     monkeypatch.setattr(svcconsole.app, "run_console", fake_console)
     result = cli("demo", "--services", "60")
     assert result.exit_code == 0, result.stderr
-    assert "pterodactyl sandbox at http://127.0.0.1:" in result.stderr
+    assert "pterodactyl sandbox at https://127.0.0.1:" in result.stderr
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{seen['url']}/api/application/nodes")
+        httpx.get(f"{seen['url']}/api/application/nodes", verify=False)
     close_clients()
     reset_rate_limiters()
 

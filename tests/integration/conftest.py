@@ -22,14 +22,14 @@ class Panels:
 @pytest.fixture
 def panels(cli) -> Iterator[Panels]:
     reset_rate_limiters()
-    ptero = PterodactylSandbox(install_delay=0.05, power_delay=0.01, fault_delay=1.0, rate_limit_per_minute=None)
-    pve = ProxmoxSandbox(task_delay=0.02, fault_delay=1.0, rate_limit_per_minute=None)
+    ptero = PterodactylSandbox(install_delay=0.05, power_delay=0.01, fault_delay=1.0, rate_limit_per_minute=None, tls=True)
+    pve = ProxmoxSandbox(task_delay=0.02, fault_delay=1.0, rate_limit_per_minute=None, tls=True)
     ptero.start()
     pve.start()
     for args in (
         ["customers", "add", "--name", "Greta Keller", "--email", "greta@example.com"],
-        ["servers", "add", "--name", "ptero-1", "--module", "pterodactyl", "--url", ptero.url, "--credentials", ptero.credentials, "--node", "1", *FAST],
-        ["servers", "add", "--name", "pve-1", "--module", "proxmox", "--url", pve.url, "--credentials", pve.token, "--node", "pve1", *FAST],
+        ["servers", "add", "--name", "ptero-1", "--module", "pterodactyl", "--url", ptero.url, "--credentials", ptero.credentials, "--node", "1", "--tls-fingerprint", ptero.fingerprint, *FAST],
+        ["servers", "add", "--name", "pve-1", "--module", "proxmox", "--url", pve.url, "--credentials", pve.token, "--node", "pve1", "--ca-file", pve.ca_file, *FAST],
         ["products", "add", "--name", "Paper 4GB", "--type", "pterodactyl", "--price", "monthly=12.00", "--config", "nest=1", "--config", "egg=1", "--config", "memory=4096", "--config", "disk=20480", "--config", "node=1"],
         ["products", "add", "--name", "VPS M", "--type", "proxmox", "--price", "monthly=10.00", "--config", "template=9000", "--config", "cores=2", "--config", "memory=4096"],
     ):

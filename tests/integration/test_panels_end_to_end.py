@@ -1,6 +1,7 @@
 """The whole stack against the sandbox panels over HTTP: CLI -> core -> job queue -> adapter -> panel."""
 
 import json
+import time
 from datetime import timedelta
 
 from sqlmodel import select
@@ -202,3 +203,85 @@ def test_an_operation_the_module_does_not_declare_is_refused_before_the_panel_is
     (line,) = refused.stderr.strip().splitlines()
     assert "does not support reinstall" in line, line
     assert len(panels.pve.requests_seen()) == seen
+
+
+def test_a_clone_ending_with_warnings_delivers_the_service_and_keeps_the_warnings_in_its_activity(cli, db, panels):
+    from svcconsole.store.models import Activity
+
+    panels.pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_warnings", message="cloudinit drive not regenerated")
+    result = create(cli, "VPS M", "warned", "--deliver", "--format", "json")
+    service = json.loads(result.stdout)
+    assert service["status"] == "active", result.stderr
+    assert len(panels.pve.vms) == 2
+    with db.read() as session:
+        rows = session.exec(select(Activity).where(Activity.service_id == service["id"])).all()
+    assert any("cloudinit drive not regenerated" in json.dumps(row.details) + (row.reason or "") for row in rows), rows
+
+
+def test_a_worker_killed_while_the_clone_has_not_written_its_config_leaves_one_vm(cli, db, panels):
+    from svcconsole.core import services
+    from svcconsole.core.operators import Actor
+    from svcconsole.core.statuses import Role
+    from tests.reliability.support import finish, spawn_cli, stop
+
+    service_id = int(create(cli, "VPS M", "killed-in-the-gap").stdout.strip())
+    db.transaction(lambda session: services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {}))
+    panels.pve.set_task_delay(4.0)
+    panels.pve.clone_config_delay = 3.0
+    worker = spawn_cli(db.url, "worker", "--once")
+    try:
+        deadline = time.monotonic() + 30
+        while ("POST", "/api2/json/nodes/pve1/qemu/9000/clone") not in panels.pve.requests_seen():
+            assert time.monotonic() < deadline and worker.poll() is None, "the worker never sent the clone"
+            time.sleep(0.02)
+        time.sleep(0.2)
+        worker.kill()
+        finish(worker, timeout=10)
+    finally:
+        stop(worker)
+    stored = show(cli, service_id)["external"]
+    assert panels.pve.vm(stored["vmid"]) is None, "the kill came after the clone wrote its config"
+    panels.pve.set_task_delay(0.02)
+
+    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    result = cli("worker", "--once")
+    assert result.exit_code == 0, result.stderr
+    after = show(cli, service_id)
+    assert after["status"] == "active", after["last_error"]
+    assert after["external"]["vmid"] == stored["vmid"]
+    assert panels.pve.vm_count() == 1
+
+
+def test_a_429_with_a_long_retry_after_reschedules_the_job_then_instead_of_failing_it(cli, db, panels):
+    service = json.loads(create(cli, "Paper 4GB", "busy-panel", "--deliver", "--format", "json").stdout)
+    panels.ptero.fail_next("POST /api/application/servers/*/suspend", "429", retry_after=45)
+    started, asked_at = time.monotonic(), clock.now()
+    result = cli("services", "suspend", str(service["id"]), "--reason", "unpaid")
+    assert time.monotonic() - started < 10, "the worker slept through the Retry-After"
+    assert "Traceback" not in result.stdout + result.stderr
+    with db.read() as session:
+        job = session.exec(select(Job).where(Job.service_id == service["id"], Job.operation == "suspend")).one()
+    assert job.status == "queued"
+    assert 44 <= (clock.as_utc(job.next_attempt_at) - asked_at).total_seconds() <= 50
+    assert "429" in job.last_error and "rescheduled" in job.last_error
+    shown = show(cli, service["id"])
+    assert shown["status"] == "active" and not shown["last_error"]
+    assert panels.ptero.servers[service["external"]["server_id"]].status != "suspended"
+
+    assert cli("worker", "--once").exit_code == 0
+    assert panels.ptero.servers[service["external"]["server_id"]].status != "suspended"
+    clock.freeze(clock.now() + timedelta(seconds=46))
+    assert cli("worker", "--once").exit_code == 0
+    assert panels.ptero.servers[service["external"]["server_id"]].status == "suspended"
+    assert show(cli, service["id"])["status"] == "suspended"
+
+
+def test_servers_test_names_each_privilege_the_token_lacks_in_one_line(cli, panels):
+    panels.pve.add_token("svc@pve!deliver=limited-secret", privileges={"VM.Audit", "VM.PowerMgmt"})
+    assert cli("servers", "edit", "pve-1", "--credentials", "svc@pve!deliver=limited-secret").exit_code == 0
+    result = cli("servers", "test", "pve-1")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    for privilege in ("VM.Clone", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "Datastore.AllocateSpace", "SDN.Use"):
+        assert privilege in line
+    assert "limited-secret" not in line

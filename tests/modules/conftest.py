@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import ssl
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,8 +13,9 @@ import pytest
 from svcconsole.modules.base import CustomerRef, ProductRef, ServerRef, ServiceRef
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox
+from svcconsole.modules.sandbox.http import SandboxServer
 
-CLIENT_TIMEOUT = 0.5
+CLIENT_TIMEOUT = 0.8
 FAULT_DELAY = 1.2
 _ids = itertools.count(1)
 
@@ -30,7 +32,7 @@ def fresh_http_state() -> Iterator[None]:
 @pytest.fixture
 def ptero() -> Iterator[PterodactylSandbox]:
     sandbox = PterodactylSandbox(install_delay=0.15, power_delay=0.02, fault_delay=FAULT_DELAY,
-                                 rate_limit_per_minute=None)
+                                 rate_limit_per_minute=None, tls=True)
     sandbox.start()
     yield sandbox
     sandbox.stop()
@@ -38,10 +40,16 @@ def ptero() -> Iterator[PterodactylSandbox]:
 
 @pytest.fixture
 def pve() -> Iterator[ProxmoxSandbox]:
-    sandbox = ProxmoxSandbox(task_delay=0.05, fault_delay=FAULT_DELAY, rate_limit_per_minute=None)
+    sandbox = ProxmoxSandbox(task_delay=0.05, fault_delay=FAULT_DELAY, rate_limit_per_minute=None, tls=True)
     sandbox.start()
     yield sandbox
     sandbox.stop()
+
+
+def trusting(sandbox: SandboxServer) -> ssl.SSLContext:
+    """A client TLS context that trusts the CA of a sandbox started with `tls=True`."""
+    assert sandbox.ca_file is not None
+    return ssl.create_default_context(cafile=sandbox.ca_file)
 
 
 def base_config(**overrides: Any) -> dict[str, Any]:
@@ -61,13 +69,13 @@ def base_config(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def ptero_server(ptero: PterodactylSandbox) -> ServerRef:
     return ServerRef(id=1, name="panel", module="pterodactyl", url=ptero.url,
-                     credentials=ptero.credentials, node="1", config=base_config())
+                     credentials=ptero.credentials, node="1", config=base_config(tls_fingerprint=ptero.fingerprint))
 
 
 @pytest.fixture
 def pve_server(pve: ProxmoxSandbox) -> ServerRef:
     return ServerRef(id=2, name="cluster", module="proxmox", url=pve.url,
-                     credentials=pve.token, node="pve1", config=base_config())
+                     credentials=pve.token, node="pve1", config=base_config(tls_fingerprint=pve.fingerprint))
 
 
 @pytest.fixture

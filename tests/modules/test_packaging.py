@@ -6,11 +6,14 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+
+from svcconsole.modules.tls import fingerprint_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +70,28 @@ def test_serve_forever_without_a_key_prints_a_generated_one() -> None:
         response = httpx.get(url + "/api/application/nodes", headers={
             "Authorization": f"Bearer {application_key}", "Accept": "application/json"})
         assert response.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
+
+
+def test_sandbox_tls_serves_https_and_prints_the_certificate_fingerprint() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "svcconsole", "sandbox", "proxmox", "--tls", "--api-key", "root@pam!demo=s3cret"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        banner = [process.stderr.readline() for _ in range(5)]
+        url = re.search(r"(https://\S+)/api2/json", banner[0]).group(1)
+        fingerprint = re.fullmatch(r"fingerprint: ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})\n", banner[3]).group(1)
+        ca_file = re.search(r"CA file: (\S+)", banner[4]).group(1)
+        headers = {"Authorization": "PVEAPIToken=root@pam!demo=s3cret"}
+        response = httpx.get(url + "/api2/json/version", headers=headers, verify=ssl.create_default_context(cafile=ca_file))
+        assert response.status_code == 200
+        seen = ssl.get_server_certificate(tuple(url.removeprefix("https://").split(":")))  # type: ignore[arg-type]
+        assert fingerprint_of(ssl.PEM_cert_to_DER_cert(seen)) == fingerprint
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)

@@ -40,7 +40,10 @@ def test_create_checkpoints_then_clones_sizes_and_starts(pve: ProxmoxSandbox, vp
     seen_before_clone: list[tuple[dict, object]] = []
     result = module.create(service, checkpoint=lambda ext: seen_before_clone.append((dict(ext), pve.vm(ext["vmid"]))))
     assert result.external == {"vmid": 100, "node": "pve1", "template": 9000}
-    assert seen_before_clone == [({"vmid": 100, "node": "pve1", "template": 9000}, None)]
+    assert seen_before_clone[0] == ({"vmid": 100, "node": "pve1", "template": 9000}, None)
+    after_post, _ = seen_before_clone[1]
+    assert after_post["vmid"] == 100 and ":qmclone:9000:" in after_post["clone_upid"]
+    assert len(seen_before_clone) == 2
     vm = pve.vm(100)
     assert vm["status"] == "running"
     assert vm["config"]["name"] == f"svc-{service.id}"
@@ -87,7 +90,8 @@ def test_create_retried_without_the_checkpoint_finds_the_vm_by_name(
 
 
 def test_retry_during_a_running_clone_waits_for_the_lock(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
-    pve.set_task_delay(0.8)
+    pve.set_task_delay(2.0)
+    pve.clone_config_delay = 0.1
     service = vps_service()
     checkpoint: dict = {}
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout")
@@ -184,11 +188,11 @@ def test_an_imported_vm_can_be_managed(pve: ProxmoxSandbox, pve_server: ServerRe
 
 
 def test_a_vm_migrated_to_another_node_is_found_through_the_cluster_resources(vps_service: ServiceFactory) -> None:
-    two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"))
+    two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"), tls=True)
     two_nodes.start()
     try:
         server = ServerRef(id=5, name="two", module="proxmox", url=two_nodes.url, credentials=two_nodes.token,
-                           node="pve1", config=base_config())
+                           node="pve1", config=base_config(tls_fingerprint=two_nodes.fingerprint))
         (vmid,) = two_nodes.add_vms([ExistingVm(name="legacy-box", description="made by hand")])
         resource = next(r for r in module.list_importable(server) if r.external_ref == str(vmid))
         service = vps_service(server=server, external=resource.details["external"])
@@ -338,7 +342,7 @@ def test_unreachable_node_is_retryable(pve: ProxmoxSandbox, vps_service: Service
 
 def test_task_wait_gives_up_after_task_timeout(pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory) -> None:
     pve.set_task_delay(5)
-    hasty = dataclasses.replace(pve_server, config=base_config(task_timeout=0.3))
+    hasty = dataclasses.replace(pve_server, config={**pve_server.config, "task_timeout": 0.3})
     with pytest.raises(ModuleError) as failure:
         module.create(vps_service(server=hasty))
     error = failure.value
@@ -366,3 +370,105 @@ def test_credentials_never_leak_into_errors_reprs_or_logs(
     texts.append(caplog.text)
     for text in texts:
         assert secret not in text
+
+
+def test_tasks_ending_with_warnings_are_successes_whose_warnings_reach_the_result(
+    pve: ProxmoxSandbox, vps_service: ServiceFactory
+) -> None:
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_warnings", message="storage 'local-lvm' is 91% full")
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/start", "task_warnings")
+    service, result = created(vps_service)
+    assert len([vm for vm in pve.vms.values() if not vm.template]) == 1
+    assert pve.vm(service.external["vmid"])["status"] == "running"
+    assert "storage 'local-lvm' is 91% full" in result.message
+    assert "no efidisk configured" in result.message
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/suspend", "task_warnings", message="guest agent not running")
+    assert "guest agent not running" in module.suspend(service).message
+
+
+@pytest.mark.parametrize("error_text", ["both", "status_line", "body"])
+def test_missing_locked_and_taken_vms_are_told_apart_wherever_the_panel_puts_the_error_text(
+    pve: ProxmoxSandbox, vps_service: ServiceFactory, error_text: str
+) -> None:
+    service, _ = created(vps_service)
+    pve.set_error_text(error_text)
+    with pytest.raises(ModuleError) as missing:
+        module.panel(vps_service(external={"vmid": 4242, "node": "pve1"}))
+    assert (missing.value.retryable, missing.value.code) == (False, "not_found")
+
+    pve.vms[service.external["vmid"]].config["lock"] = "backup"
+    with pytest.raises(ModuleError) as locked:
+        module.change_package(service, ProductRef(id=23, name="M", type="proxmox", config={"cores": 3}))
+    assert (locked.value.retryable, locked.value.code) == (True, "locked")
+    assert "is locked (backup)" in locked.value.message
+
+    next_id = next(route for route in pve.routes if "nextid" in route.pattern.pattern)
+    free_id, taken = next_id.handler, ["9000"]
+    next_id.handler = lambda request: pve.reply(taken.pop()) if taken else free_id(request)
+    second, _ = created(vps_service)
+    assert not taken
+    assert second.external["vmid"] not in (9000, service.external["vmid"])
+    assert pve.vm(9000)["config"]["template"] == 1
+
+
+class _WorkerDied(Exception):
+    """Stands for a worker killed right after it stored the clone's UPID."""
+
+
+@pytest.mark.parametrize("stored", ["upid", "vmid only"])
+def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_the_clone(
+    pve: ProxmoxSandbox, vps_service: ServiceFactory, stored: str
+) -> None:
+    pve.set_task_delay(3.0)
+    pve.clone_config_delay = 2.0
+    service = vps_service()
+    checkpoint: dict = {}
+
+    def store(external: dict) -> None:
+        checkpoint.update(external)
+        if "clone_upid" in external:
+            raise _WorkerDied
+
+    if stored == "upid":
+        with pytest.raises(_WorkerDied):
+            module.create(service, checkpoint=store)
+    else:
+        pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout")
+        with pytest.raises(ModuleError):
+            module.create(service, checkpoint=store)
+        assert "clone_upid" not in checkpoint
+    assert pve.vm(checkpoint["vmid"]) is None
+    result = module.create(dataclasses.replace(service, external=checkpoint))
+    assert result.message.startswith(f"VM {checkpoint['vmid']} on pve1 found existing")
+    assert pve.vm_count() == 1
+
+
+def test_a_token_without_clone_privileges_is_named_by_test_connection_and_refused_by_create(
+    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
+) -> None:
+    held = {"VM.Audit", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "VM.PowerMgmt"}
+    pve.add_token("svc@pve!deliver=limited-secret", privileges=held)
+    limited = dataclasses.replace(pve_server, credentials="svc@pve!deliver=limited-secret")
+    with pytest.raises(ModuleError) as tested:
+        module.test_connection(limited)
+    assert (tested.value.code, tested.value.retryable) == ("auth", False)
+    for privilege in ("VM.Clone", "Datastore.AllocateSpace", "SDN.Use"):
+        assert privilege in tested.value.message
+    assert "VM.Audit" not in tested.value.message.split("lacks")[1]
+    with pytest.raises(ModuleError) as created_without:
+        module.create(vps_service(server=limited))
+    assert created_without.value.status == 403
+    assert "Permission check failed (/vms/9000, VM.Clone)" in created_without.value.message
+    assert pve.vm_count() == 0
+    module.test_connection(pve_server)
+
+
+def test_a_token_without_vm_audit_sees_no_vms_and_the_template_error_says_why(
+    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
+) -> None:
+    pve.add_token("svc@pve!blind=blind-secret", privileges={"VM.Clone", "VM.Allocate"})
+    blind = dataclasses.replace(pve_server, credentials="svc@pve!blind=blind-secret")
+    assert module.list_importable(blind) == []
+    with pytest.raises(ModuleError) as failure:
+        module.create(vps_service(server=blind))
+    assert "lacks VM.Audit" in failure.value.message

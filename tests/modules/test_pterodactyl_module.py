@@ -16,7 +16,7 @@ from svcconsole.modules import ModuleError, ProductRef, ServerRef, get_module
 from svcconsole.modules.pterodactyl import PterodactylModule
 from svcconsole.modules.sandbox import PterodactylSandbox
 
-from .conftest import ServiceFactory, base_config
+from .conftest import ServiceFactory, trusting
 
 module = get_module("pterodactyl")
 
@@ -63,7 +63,7 @@ def test_create_makes_the_user_and_the_server_from_the_product(
 def test_create_returns_while_installing_when_not_asked_to_wait(
     ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
 ) -> None:
-    impatient = dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0))
+    impatient = dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0})
     service = game_service(server=impatient)
     result = module.create(service)
     assert result.message.endswith("installing")
@@ -73,7 +73,7 @@ def test_create_returns_while_installing_when_not_asked_to_wait(
 def test_one_panel_user_per_customer_and_existing_email_is_reused(
     ptero: PterodactylSandbox, game_service: ServiceFactory, customer
 ) -> None:
-    with httpx.Client(base_url=ptero.url + "/api/application", headers={
+    with httpx.Client(base_url=ptero.url + "/api/application", verify=trusting(ptero), headers={
         "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}) as api:
         api.post("/users", json={"email": "grace@example.com", "username": "grace",
                                  "first_name": "Grace", "last_name": "Hopper"})
@@ -136,7 +136,7 @@ def test_an_install_still_running_after_the_wait_is_retryable_and_the_retry_find
     ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
 ) -> None:
     ptero.set_install_delay(0.6)
-    service = game_service(server=dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0.1)))
+    service = game_service(server=dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0.1}))
     with pytest.raises(ModuleError) as failure:
         module.create(service)
     error = failure.value
@@ -352,7 +352,7 @@ def test_missing_server_is_a_non_retryable_not_found(ptero: PterodactylSandbox, 
 def test_conflict_while_installing_is_retryable(
     ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
 ) -> None:
-    impatient = dataclasses.replace(ptero_server, config=base_config(install_wait_seconds=0))
+    impatient = dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0})
     service, _ = created(game_service, ptero, server=impatient)
     with pytest.raises(ModuleError) as failure:
         module.power(service, "start")
@@ -449,7 +449,7 @@ def test_one_log_line_per_call_with_method_path_status_and_time(
     before = ptero.stats["requests"]
     module.test_connection(ptero_server)
     lines = [r.getMessage() for r in caplog.records if r.name == "svcconsole.modules"]
-    assert len(lines) == ptero.stats["requests"] - before == 2
+    assert len(lines) == ptero.stats["requests"] - before == 8
     assert lines[0].startswith("Pterodactyl GET /api/application/nodes -> 200 (")
     assert lines[0].endswith(" ms)")
 
@@ -469,3 +469,31 @@ def test_calls_from_many_threads_share_one_module_instance(ptero: PterodactylSan
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_test_connection_names_each_resource_the_application_key_may_not_read(
+    ptero: PterodactylSandbox, ptero_server: ServerRef
+) -> None:
+    limited = "ptla_" + "r" * 43
+    ptero.add_key(limited, permissions={"servers": 3, "users": 3, "nodes": 1, "nests": 1, "eggs": 1})
+    with pytest.raises(ModuleError) as failure:
+        module.test_connection(dataclasses.replace(ptero_server, credentials=limited))
+    assert (failure.value.code, failure.value.status) == ("auth", 403)
+    assert "may not read allocations, locations (" in failure.value.message
+
+
+def test_a_key_that_may_not_read_allocations_gets_a_null_resource_and_create_says_so(
+    ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
+) -> None:
+    limited = "ptla_" + "n" * 43
+    ptero.add_key(limited, permissions={"servers": 3, "users": 3, "nodes": 1, "nests": 1, "eggs": 1, "locations": 1})
+    seeded = ptero.seed_servers(1)[0]
+    with httpx.Client(base_url=ptero.url + "/api/application", verify=trusting(ptero), headers={
+            "Authorization": f"Bearer {limited}", "Accept": "application/json"}) as api:
+        body = api.get(f"/servers/{seeded}", params={"include": "allocations"}).json()
+        assert body["attributes"]["relationships"]["allocations"] == {"object": "null_resource", "attributes": None}
+        assert api.get("/nodes/1/allocations").status_code == 403
+        assert api.post("/nests", json={}).status_code in (403, 405)
+    with pytest.raises(ModuleError) as failure:
+        module.create(game_service(server=dataclasses.replace(ptero_server, credentials=limited)))
+    assert "allocations" in failure.value.message and failure.value.code == "auth"

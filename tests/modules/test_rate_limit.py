@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -68,7 +69,7 @@ def test_one_bucket_per_panel_and_credential() -> None:
 
 @pytest.fixture
 def limited_panel() -> Iterator[PterodactylSandbox]:
-    sandbox = PterodactylSandbox(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
+    sandbox = PterodactylSandbox(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW, tls=True)
     sandbox.start()
     yield sandbox
     sandbox.stop()
@@ -93,7 +94,7 @@ def suspend_all(sandbox: PterodactylSandbox, server: ServerRef, count: int) -> l
 
 def limited_server(sandbox: PterodactylSandbox, **config: object) -> ServerRef:
     return ServerRef(id=3, name="limited", module="pterodactyl", url=sandbox.url, credentials=sandbox.credentials,
-                     node="1", config=base_config(rate_limit_window_seconds=WINDOW, **config))
+                     node="1", config=base_config(rate_limit_window_seconds=WINDOW, tls_fingerprint=sandbox.fingerprint, **config))
 
 
 def test_bulk_suspend_through_the_bucket_sees_no_429(limited_panel: PterodactylSandbox) -> None:
@@ -176,3 +177,46 @@ def test_a_replaced_server_config_changes_the_rate_of_a_bucket_kept_in_the_datab
     started = time.monotonic()
     bucket.acquire()
     assert time.monotonic() - started >= 0.8 / expected.rate
+
+
+def test_two_server_records_with_keys_of_one_panel_user_share_its_bucket(limited_panel: PterodactylSandbox) -> None:
+    second_key = "ptla_" + "b" * 43
+    limited_panel.add_key(second_key, owner=1)
+    first = limited_server(limited_panel, rate_limit_per_minute=LIMIT, panel_user="admin", rate_limit_retries=0)
+    second = dataclasses.replace(first, id=4, credentials=second_key)
+    ids = limited_panel.seed_servers(36)
+    customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
+    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i})
+                for n, i in enumerate(ids)]
+    errors: list[BaseException] = []
+
+    def suspend(service) -> None:  # type: ignore[no-untyped-def]
+        try:
+            module.suspend(service)
+        except ModuleError as exc:
+            errors.append(exc)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(suspend, services))
+    assert errors == []
+    assert limited_panel.stats["rate_limited"] == 0
+    assert sum(s.status == "suspended" for s in limited_panel.servers.values()) == 36
+
+
+def test_keys_of_one_panel_user_without_panel_user_set_overrun_the_shared_limit(limited_panel: PterodactylSandbox) -> None:
+    second_key = "ptla_" + "c" * 43
+    limited_panel.add_key(second_key, owner=1)
+    first = limited_server(limited_panel, rate_limit_per_minute=LIMIT, rate_limit_retries=0)
+    second = dataclasses.replace(first, id=4, credentials=second_key)
+    ids = limited_panel.seed_servers(36)
+    customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
+    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i})
+                for n, i in enumerate(ids)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(_suspend_quietly, services))
+    assert limited_panel.stats["rate_limited"] > 0
+
+
+def _suspend_quietly(service) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(ModuleError):
+        module.suspend(service)

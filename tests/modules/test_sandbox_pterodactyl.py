@@ -10,11 +10,14 @@ import pytest
 
 from svcconsole.modules.sandbox import PterodactylSandbox
 
+from .conftest import trusting
+
 
 def application(sandbox: PterodactylSandbox, **headers: str) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.url + "/api/application",
         headers={"Authorization": f"Bearer {sandbox.application_key}", "Accept": "application/json", **headers},
+        verify=trusting(sandbox),
         timeout=5,
     )
 
@@ -23,6 +26,7 @@ def client_api(sandbox: PterodactylSandbox) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.url + "/api/client",
         headers={"Authorization": f"Bearer {sandbox.client_key}", "Accept": "application/json"},
+        verify=trusting(sandbox),
         timeout=5,
     )
 
@@ -46,7 +50,7 @@ def server_body(**overrides: Any) -> dict[str, Any]:
 def test_missing_or_wrong_key_gets_the_real_401_shape(ptero: PterodactylSandbox) -> None:
     for headers in ({"Accept": "application/json"},
                     {"Accept": "application/json", "Authorization": "Bearer ptla_wrong"}):
-        response = httpx.get(ptero.url + "/api/application/servers", headers=headers)
+        response = httpx.get(ptero.url + "/api/application/servers", headers=headers, verify=trusting(ptero))
         assert response.status_code == 401
         assert response.json() == {
             "errors": [{"code": "AuthenticationException", "status": "401", "detail": "Unauthenticated."}]
@@ -54,14 +58,14 @@ def test_missing_or_wrong_key_gets_the_real_401_shape(ptero: PterodactylSandbox)
 
 
 def test_unauthenticated_request_without_json_accept_is_redirected_to_login(ptero: PterodactylSandbox) -> None:
-    response = httpx.get(ptero.url + "/api/application/servers")
+    response = httpx.get(ptero.url + "/api/application/servers", verify=trusting(ptero))
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
 
 
 def test_application_key_is_refused_on_the_client_api(ptero: PterodactylSandbox) -> None:
     response = httpx.get(ptero.url + "/api/client", headers={
-        "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"})
+        "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}, verify=trusting(ptero))
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "AccessDeniedHttpException"
 
@@ -254,7 +258,7 @@ def test_node_down_fails_daemon_actions_but_force_delete_works(ptero: Pterodacty
 
 
 def test_rate_limit_answers_429_with_retry_after_and_headers() -> None:
-    with PterodactylSandbox(rate_limit_per_minute=3) as sandbox, application(sandbox) as api:
+    with PterodactylSandbox(rate_limit_per_minute=3, tls=True) as sandbox, application(sandbox) as api:
         first = api.get("/nodes")
         assert first.headers["X-RateLimit-Limit"] == "3"
         assert first.headers["X-RateLimit-Remaining"] == "2"
@@ -288,3 +292,62 @@ def test_faults_500_reset_and_timeout(ptero: PterodactylSandbox) -> None:
 def test_unknown_fault_kind_is_refused(ptero: PterodactylSandbox) -> None:
     with pytest.raises(ValueError):
         ptero.fail_next("*", "task_error")
+
+
+def test_the_rate_limit_is_counted_per_panel_user_shared_by_its_keys() -> None:
+    with PterodactylSandbox(rate_limit_per_minute=3, tls=True) as sandbox:
+        sandbox.add_key("ptla_" + "s" * 43, owner=1)
+        sandbox.add_key("ptla_" + "o" * 43, owner=2)
+        first, same_user, other_user = sandbox.application_key, "ptla_" + "s" * 43, "ptla_" + "o" * 43
+        with application(sandbox) as api:
+            def status(key: str) -> int:
+                return api.get("/nodes", headers={"Authorization": f"Bearer {key}"}).status_code
+
+            assert [status(first), status(same_user), status(first)] == [200, 200, 200]
+            limited = api.get("/nodes", headers={"Authorization": f"Bearer {same_user}"})
+            assert limited.status_code == 429
+            assert 55 <= int(limited.headers["Retry-After"]) <= 60
+            assert status(other_user) == 200
+
+
+def test_startup_patch_changes_the_command_image_and_variables(ptero: PterodactylSandbox) -> None:
+    (server_id,) = ptero.seed_servers(1)
+    with application(ptero) as api:
+        changed = api.patch(f"/servers/{server_id}/startup", json={
+            "startup": "java -Xms128M -jar server.jar", "environment": {"MINECRAFT_VERSION": "1.20.4"},
+            "egg": 1, "image": "ghcr.io/pterodactyl/yolks:java_21", "skip_scripts": False})
+        assert changed.status_code == 200, changed.json()
+        container = changed.json()["attributes"]["container"]
+        assert container["startup_command"] == "java -Xms128M -jar server.jar"
+        assert container["image"] == "ghcr.io/pterodactyl/yolks:java_21"
+        assert container["environment"]["MINECRAFT_VERSION"] == "1.20.4"
+        missing = api.patch(f"/servers/{server_id}/startup", json={"startup": "x"})
+    assert missing.status_code == 422
+    assert {e["meta"]["source_field"] for e in missing.json()["errors"]} >= {"egg", "image", "environment"}
+
+
+def test_unknown_list_filters_are_a_400_naming_the_allowed_ones(ptero: PterodactylSandbox) -> None:
+    with application(ptero) as api:
+        response = api.get("/users", params={"filter[colour]": "red"})
+        assert api.get("/nodes/1/allocations", params={"filter[rack]": "3"}).status_code == 400
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["code"] == "InvalidFilterQuery"
+    assert error["detail"] == ("Requested filter(s) `colour` are not allowed. "
+                               "Allowed filter(s) are `email, uuid, username, external_id`.")
+
+
+def test_the_client_list_shows_the_key_owner_s_servers_unless_type_admin(ptero: PterodactylSandbox) -> None:
+    with application(ptero) as admin:
+        customer = admin.post("/users", json={"email": "c@example.com", "username": "cora", "first_name": "Cora",
+                                              "last_name": "Diaz"}).json()["attributes"]["id"]
+    owned_by_others = ptero.seed_servers(2, owner_id=customer)
+    (own,) = ptero.seed_servers(1, name_prefix="admin-own")
+
+    def listed(**params: str) -> list[int]:
+        return [s["attributes"]["internal_id"] for s in api.get("", params=params).json()["data"]]
+
+    with client_api(ptero) as api:
+        assert listed() == [own]
+        assert listed(type="admin") == owned_by_others
+        assert sorted(listed(type="admin-all")) == sorted([*owned_by_others, own])

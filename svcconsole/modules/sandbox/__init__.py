@@ -55,9 +55,10 @@ def api_key_problem(kind: str, api_key: str | None) -> str | None:
     return None
 
 
-def serve_forever(kind: str, port: int, api_key: str | None) -> None:
-    """Serve a sandbox panel until interrupted, printing its URL and accepted keys to stderr."""
-    sandbox = make_sandbox(kind, port, api_key, verbose=True)
+def serve_forever(kind: str, port: int, api_key: str | None, *, tls: bool = False) -> None:
+    """Serve a sandbox panel until interrupted, printing its URL and accepted keys to stderr
+    (with `tls`: over HTTPS, with its certificate's fingerprint and CA file)."""
+    sandbox = make_sandbox(kind, port, api_key, verbose=True, tls=tls)
     url = sandbox.start()
     if isinstance(sandbox, PterodactylSandbox):
         lines = [
@@ -73,6 +74,12 @@ def serve_forever(kind: str, port: int, api_key: str | None) -> None:
             f"Proxmox VE sandbox listening on {url}/api2/json",
             f"  API token (server credentials): {sandbox.token}",
             "  seeded: node pve1, template VM 9000 (debian-12-template)",
+        ]
+    if sandbox.certificate is not None:
+        lines += [
+            f"fingerprint: {sandbox.certificate.fingerprint}",
+            f"  CA file: {sandbox.certificate.ca_file}",
+            f"  trust it: svcconsole servers add ... --tls-fingerprint {sandbox.certificate.fingerprint}",
         ]
     sys.stderr.write("\n".join(lines) + "\n  press Ctrl+C to stop\n")
     sys.stderr.flush()

@@ -10,7 +10,9 @@ import contextlib
 import fnmatch
 import json
 import re
+import shutil
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -22,6 +24,12 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from svcconsole.modules.sandbox.tls import SandboxCertificate
+from svcconsole.modules.sandbox.tls import generate as generate_certificate
+
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds a client has to finish the TLS handshake."""
 
 SEEN_KEPT = 1000
 """How many requests `requests_seen` remembers."""
@@ -168,10 +176,33 @@ class _TrackingHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ssl_context: ssl.SSLContext | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.ssl_context = ssl_context
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, first doing the TLS handshake (in the connection's own thread)."""
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            secured = self.ssl_context.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        secured.settimeout(None)
+        with self.connections_lock:
+            self.open_connections.discard(request)
+            self.open_connections.add(secured)
+        try:
+            super().finish_request(secured, client_address)
+        finally:
+            with self.connections_lock:
+                self.open_connections.discard(secured)
+            with contextlib.suppress(OSError):
+                secured.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
@@ -276,8 +307,11 @@ class SandboxServer:
         rate_window_seconds: float = 60.0,
         fault_delay: float = 2.0,
         verbose: bool = False,
+        tls: bool = False,
     ) -> None:
         self.host = host
+        self.tls = tls
+        self.certificate: SandboxCertificate | None = None
         self.port = port
         self.fault_delay = fault_delay
         self.verbose = verbose
@@ -303,14 +337,29 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("the sandbox is not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The SHA-256 fingerprint of the certificate served (with `tls`), as AA:BB:..."""
+        return self.certificate.fingerprint if self.certificate else None
+
+    @property
+    def ca_file(self) -> str | None:
+        """The PEM file of the CA that signed the served certificate (with `tls`)."""
+        return self.certificate.ca_file if self.certificate else None
 
     def start(self) -> str:
         """Bind (port 0 picks a free port), serve in a daemon thread, and return the base URL."""
         if self._httpd is not None:
             return self.url
         handler = type(f"{type(self).__name__}Handler", (_RequestHandler,), {"sandbox": self})
-        self._httpd = _TrackingHTTPServer((self.host, self.port), handler)
+        context = None
+        if self.tls:
+            if self.certificate is None:
+                self.certificate = generate_certificate(tuple(dict.fromkeys((self.host, "127.0.0.1", "localhost"))))
+            context = self.certificate.server_context()
+        self._httpd = _TrackingHTTPServer((self.host, self.port), handler, ssl_context=context)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -335,6 +384,9 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        certificate, self.certificate = self.certificate, None
+        if certificate is not None:
+            shutil.rmtree(certificate.directory, ignore_errors=True)
 
     def __enter__(self) -> SandboxServer:
         self.start()

@@ -5,7 +5,10 @@ It follows the real API (pve-manager, qemu-server, pve-http-server): every answe
 are 400 "Parameter verification failed." with `errors` per parameter; other failures are 500
 with the message in the status line and in `message`; clone, start, stop, suspend, resume,
 shutdown, reboot, async config and destroy return a UPID and run as tasks whose
-`exitstatus` is "OK" or the error text, and a VM being cloned carries `lock: clone`.
+`exitstatus` is "OK", "WARNINGS: N" (a success that logged N `WARN:` lines; fault
+"task_warnings") or the error text. As on PVE, a clone's config is written inside its task:
+the new VMID does not exist until `clone_config_delay` after the POST (half the task by
+default), then holds only `lock: clone` until the task ends; `/nodes/{node}/tasks` lists tasks.
 The rate limit is a sandbox addition (a real PVE has none; a reverse proxy in front may).
 """
 
@@ -36,6 +39,9 @@ TOKEN_FORMAT = "a Proxmox API token looks like USER@REALM!TOKENID=SECRET"
 DNS_NAME = re.compile(r"^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
+ERROR_TEXT_MODES = ("both", "status_line", "body")
+DEFAULT_TASK_WARNING = "no efidisk configured! Using temporary efivars disk."
+"""The warning a "task_warnings" fault logs when it names none (one a real PVE start logs)."""
 
 
 def new_token(user: str = "root@pam", token_id: str = "svcconsole") -> str:
@@ -72,12 +78,15 @@ class _Param:
     format: str | None = None
 
 
-def _check_params(given: dict[str, Any], schema: dict[str, _Param]) -> dict[str, Any]:
-    """Validate and convert parameters as PVE's JSON schema does, collecting every error."""
+def _check_params(
+    given: dict[str, Any], schema: dict[str, _Param], families: tuple[tuple[re.Pattern[str], _Param], ...] = ()
+) -> dict[str, Any]:
+    """Validate and convert parameters as PVE's JSON schema does, collecting every error;
+    `families` are numbered keys (scsi0, net1...) given by a pattern."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, raw in given.items():
-        spec = schema.get(name)
+        spec = schema.get(name) or next((param for pattern, param in families if pattern.fullmatch(name)), None)
         if spec is None:
             errors[name] = "property is not defined in schema and the schema does not allow additional properties"
             continue
@@ -142,7 +151,34 @@ CONFIG_SCHEMA = {
     "delete": _Param(),
     "digest": _Param(),
     "skiplock": _Param("boolean"),
+    "agent": _Param(),
+    "boot": _Param(),
+    "bootdisk": _Param(),
+    "scsihw": _Param(enum=("lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi")),
+    "bios": _Param(enum=("seabios", "ovmf")),
+    "machine": _Param(),
+    "vga": _Param(),
+    "numa": _Param("boolean"),
+    "vcpus": _Param("integer", minimum=1),
+    "cpulimit": _Param(),
+    "cpuunits": _Param("integer", minimum=1, maximum=262144),
+    "hotplug": _Param(),
+    "protection": _Param("boolean"),
+    "startup": _Param(),
+    "citype": _Param(enum=("configdrive2", "nocloud", "opennebula")),
+    "cicustom": _Param(),
+    "nameserver": _Param(),
+    "searchdomain": _Param(),
+    "efidisk0": _Param(),
+    "tpmstate0": _Param(),
 }
+CONFIG_FAMILIES = (
+    (re.compile(r"(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[0-3])"), _Param()),
+    (re.compile(r"(net|ipconfig)([0-9]|[12][0-9]|3[01])"), _Param()),
+    (re.compile(r"(serial|usb|hostpci)[0-9]"), _Param()),
+    (re.compile(r"unused[0-9]+"), _Param()),
+)
+"""Numbered config keys: disks, NICs and their IP configs, serial ports, passthrough."""
 CLONE_SCHEMA = {
     "newid": _Param("integer", optional=False, minimum=100, maximum=999_999_999),
     "name": _Param(format="dns-name"),
@@ -169,6 +205,19 @@ TASK_NAMES = {
     "start": "qmstart", "stop": "qmstop", "shutdown": "qmshutdown", "reboot": "qmreboot",
     "suspend": "qmpause", "resume": "qmresume",
 }
+TASK_LIST_SCHEMA = {
+    "vmid": _Param("integer", minimum=100, maximum=999_999_999),
+    "typefilter": _Param(),
+    "userfilter": _Param(),
+    "statusfilter": _Param(),
+    "source": _Param(enum=("archive", "active", "all")),
+    "errors": _Param("boolean"),
+    "start": _Param("integer", minimum=0),
+    "limit": _Param("integer", minimum=0),
+    "since": _Param("integer"),
+    "until": _Param("integer"),
+}
+
 DESTROY_SCHEMA = {
     "purge": _Param("boolean"),
     "destroy-unreferenced-disks": _Param("boolean"),
@@ -210,6 +259,7 @@ class _Task:
     status: str = "running"
     exitstatus: str | None = None
     log: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -224,28 +274,65 @@ class ExistingVm:
     memory: int | None = None
 
 
-def _permission_needed(path: str) -> str:
-    """The ACL path and privilege Proxmox names when a token may not make this change."""
-    vm = re.search(r"/qemu/(\d+)(/.*)?$", path)
+ALL_PRIVILEGES = frozenset({
+    "VM.Audit", "VM.Allocate", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk",
+    "VM.Config.Network", "VM.Config.Options", "VM.Config.HWType", "VM.Config.Cloudinit", "VM.PowerMgmt",
+    "VM.Console", "VM.Monitor", "VM.Migrate", "Datastore.Audit", "Datastore.AllocateSpace", "SDN.Use",
+    "SDN.Audit", "Sys.Audit", "Sys.Modify", "Pool.Audit",
+})
+"""The privileges a root-equivalent token holds (the part of PVE's list the sandbox checks)."""
+
+AUDITOR_PRIVILEGES = frozenset({"VM.Audit", "Datastore.Audit", "SDN.Audit", "Sys.Audit", "Pool.Audit"})
+"""The PVEAuditor role: read everything, change nothing."""
+
+_CONFIG_PRIVILEGES = (
+    (re.compile(r"^(cores|sockets|cpu|cpulimit|cpuunits|numa|vcpus)$"), "VM.Config.CPU"),
+    (re.compile(r"^(memory|balloon|shares)$"), "VM.Config.Memory"),
+    (re.compile(r"^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$"), "VM.Config.Disk"),
+    (re.compile(r"^net\d+$"), "VM.Config.Network"),
+    (re.compile(r"^(ipconfig\d+|ciuser|cipassword|sshkeys|nameserver|searchdomain|citype)$"), "VM.Config.Cloudinit"),
+    (re.compile(r"^(scsihw|machine|bios|vga|serial\d+)$"), "VM.Config.HWType"),
+)
+
+
+def _config_privilege(key: str) -> str:
+    """The privilege PVE's config update checks for one key."""
+    for pattern, privilege in _CONFIG_PRIVILEGES:
+        if pattern.match(key):
+            return privilege
+    return "VM.Config.Options"
+
+
+def _privileges_needed(request: Request, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (ACL path, privilege) pairs a request needs, in the order PVE checks them."""
+    vm = re.search(r"/qemu/(\d+)(/.*)?$", request.path)
     if vm is None:
-        return "/, Sys.Modify"
-    rest = vm.group(2) or ""
+        if request.method != "GET":
+            return [("/", "Sys.Modify")]
+        return []
+    acl, rest = f"/vms/{vm.group(1)}", vm.group(2) or ""
+    if request.method == "GET":
+        return [(acl, "VM.Audit")] if rest in ("/config", "/status/current", "/pending") else []
+    if rest == "/clone":
+        needed = [(acl, "VM.Clone"), (f"/vms/{params.get('newid', '')}", "VM.Allocate")]
+        if str(params.get("full", "1")) not in ("0", "false", "no"):
+            needed.append((f"/storage/{params.get('storage') or 'local-lvm'}", "Datastore.AllocateSpace"))
+        needed.append(("/sdn/zones/localnetwork/vmbr0", "SDN.Use"))
+        return needed
     if rest.startswith("/status/"):
-        privilege = "VM.PowerMgmt"
-    elif rest == "/clone":
-        privilege = "VM.Clone"
-    elif rest == "/config":
-        privilege = "VM.Config.HWType"
-    else:
-        privilege = "VM.Allocate"
-    return f"/vms/{vm.group(1)}, {privilege}"
+        return [(acl, "VM.PowerMgmt")]
+    if rest == "/config":
+        keys = [key for key in params if key not in ("digest", "skiplock", "delete")]
+        keys += [key.strip() for key in str(params.get("delete", "")).split(",") if key.strip()]
+        return [(acl, privilege) for privilege in dict.fromkeys(_config_privilege(key) for key in keys)]
+    return [(acl, "VM.Allocate")]
 
 
 class ProxmoxSandbox(SandboxServer):
     """A local, in-memory Proxmox VE cluster with one node and a Debian 12 template (vmid 9000)."""
 
     kind = "proxmox"
-    effect_faults = frozenset({"task_error"})
+    effect_faults = frozenset({"task_error", "task_warnings"})
 
     def __init__(
         self,
@@ -260,6 +347,9 @@ class ProxmoxSandbox(SandboxServer):
         auth_failure_delay: float = 0.0,
         fault_delay: float = 2.0,
         verbose: bool = False,
+        tls: bool = False,
+        error_text: str = "both",
+        clone_config_delay: float | None = None,
     ) -> None:
         super().__init__(
             host=host,
@@ -268,12 +358,17 @@ class ProxmoxSandbox(SandboxServer):
             rate_window_seconds=rate_window_seconds,
             fault_delay=fault_delay,
             verbose=verbose,
+            tls=tls,
         )
+        self.error_text = "both"
+        self.set_error_text(error_text)
         self.tokens: dict[tuple[str, str], str] = {}
-        self.read_only_tokens: set[str] = set()
+        self.token_privileges: dict[str, frozenset[str]] = {}
         for token in tokens or [new_token()]:
             self.add_token(token)
         self.task_delay = task_delay
+        self.clone_config_delay = clone_config_delay
+        self._pending_clones: dict[int, tuple[float, _Vm]] = {}
         self.auth_failure_delay = auth_failure_delay
         self.node_names = list(nodes)
         self.offline_nodes: set[str] = set()
@@ -284,15 +379,17 @@ class ProxmoxSandbox(SandboxServer):
         self._seed()
         self._declare_routes()
 
-    def add_token(self, token: str, *, read_only: bool = False) -> None:
-        """Accept another API token (`USER@REALM!TOKENID=SECRET`); a `read_only` one (a
-        PVEAuditor token) may read but gets 403 "Permission check failed" on any change."""
+    def add_token(self, token: str, *, read_only: bool = False, privileges: Iterable[str] | None = None) -> None:
+        """Accept another API token (`USER@REALM!TOKENID=SECRET`) holding `privileges` (all by
+        default; a `read_only` one holds PVEAuditor's). A missing privilege is a 403 "Permission
+        check failed (PATH, PRIVILEGE)"; VMs without VM.Audit are left out of lists silently."""
         found = TOKEN_PATTERN.match(token)
         if found is None:
             raise ValueError(TOKEN_FORMAT)
         self.tokens[(found["user"], found["tokenid"])] = found["secret"]
-        if read_only:
-            self.read_only_tokens.add(f"{found['user']}!{found['tokenid']}")
+        identity = f"{found['user']}!{found['tokenid']}"
+        held = AUDITOR_PRIVILEGES if read_only else ALL_PRIVILEGES if privileges is None else privileges
+        self.token_privileges[identity] = frozenset(held)
 
     @property
     def token(self) -> str:
@@ -403,6 +500,7 @@ class ProxmoxSandbox(SandboxServer):
     def vm_count(self, *, templates: bool = False) -> int:
         """How many VMs exist (templates excluded unless asked)."""
         with self.lock:
+            self._advance()
             return sum(1 for vm in self.vms.values() if templates or not vm.template)
 
     def vm(self, vmid: int) -> dict[str, Any] | None:
@@ -419,6 +517,7 @@ class ProxmoxSandbox(SandboxServer):
         node = r"/nodes/(?P<node>[^/]+)"
         vm = node + r"/qemu/(?P<vmid>[^/]+)"
         self.route("GET", PREFIX + "/version", self._version)
+        self.route("GET", PREFIX + "/access/permissions", self._permissions)
         self.route("GET", PREFIX + "/nodes", self._nodes)
         self.route("GET", PREFIX + node + "/status", self._node_status)
         self.route("GET", PREFIX + "/cluster/resources", self._cluster_resources)
@@ -432,6 +531,7 @@ class ProxmoxSandbox(SandboxServer):
         self.route("POST", PREFIX + vm + "/config", self._post_config)
         self.route("GET", PREFIX + vm + "/status/current", self._status_current)
         self.route("POST", PREFIX + vm + "/status/(?P<action>[a-z]+)", self._status_action)
+        self.route("GET", PREFIX + node + "/tasks", self._task_list)
         self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/status", self._task_status)
         self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/log", self._task_log)
 
@@ -441,12 +541,23 @@ class ProxmoxSandbox(SandboxServer):
         """A successful answer in the `{"data": ...}` envelope."""
         return json_response(200, {"data": data}, content_type=JSON_TYPE)
 
+    def set_error_text(self, mode: str) -> None:
+        """Where failed answers carry their text: "both" (PVE 8.3+: status line and `message`),
+        "status_line" (PVE before 8.3, pve-http-server < 5.2: the status line only) or "body" (a
+        proxy that rewrites the status line to the standard phrase: `message` only)."""
+        if mode not in ERROR_TEXT_MODES:
+            raise ValueError(f"error text mode must be one of {', '.join(ERROR_TEXT_MODES)}")
+        self.error_text = mode
+
     def failure(self, status: int, message: str, errors: dict[str, str] | None = None) -> Response:
-        """A failed answer: the message in the status line and in `message`, `data` null."""
-        payload: dict[str, Any] = {"data": None, "message": message + "\n"}
+        """A failed answer, `data` null, with the message where `error_text` puts it."""
+        payload: dict[str, Any] = {"data": None}
+        if self.error_text != "status_line":
+            payload["message"] = message + "\n"
         if errors:
             payload["errors"] = errors
-        return json_response(status, payload, reason=message, content_type=JSON_TYPE)
+        reason = None if self.error_text == "body" else message
+        return json_response(status, payload, reason=reason, content_type=JSON_TYPE)
 
     def authenticate(self, request: Request) -> str | Response:
         if not request.path.startswith(PREFIX + "/"):
@@ -464,10 +575,29 @@ class ProxmoxSandbox(SandboxServer):
             return self._unauthorized(f"no such token '{found['tokenid']}' for user '{found['user']}'")
         if not secrets.compare_digest(secret, found["secret"]):
             return self._unauthorized("invalid token value!")
-        identity = f"{found['user']}!{found['tokenid']}"
-        if identity in self.read_only_tokens and request.method != "GET":
-            return self.failure(403, f"Permission check failed ({_permission_needed(request.path)})")
-        return identity
+        return f"{found['user']}!{found['tokenid']}"
+
+    def _privileges(self, request: Request) -> frozenset[str]:
+        return self.token_privileges.get(self._user(request), frozenset())
+
+    def _may_audit(self, request: Request) -> bool:
+        """Whether the caller sees VMs in lists (PVE leaves out those it may not VM.Audit)."""
+        return "VM.Audit" in self._privileges(request)
+
+    def _refusal(self, request: Request) -> Response | None:
+        """403 for the first privilege the request needs and the token lacks; 400 for skiplock
+        from a token (PVE lets only root@pam use it)."""
+        try:
+            params = self._params(request)
+        except (_ApiError, ValueError):
+            return None
+        held = self._privileges(request)
+        for acl, privilege in _privileges_needed(request, params):
+            if privilege not in held:
+                return self.failure(403, f"Permission check failed ({acl}, {privilege})")
+        if str(params.get("skiplock", "0")) not in ("0", "false", "no", ""):
+            return self.failure(400, "Parameter verification failed.", {"skiplock": "Only root may use this option."})
+        return None
 
     def _unauthorized(self, reason: str) -> Response:
         if self.auth_failure_delay:
@@ -495,7 +625,7 @@ class ProxmoxSandbox(SandboxServer):
 
     def _route(self, request: Request) -> Response:
         self._advance()
-        return super()._route(request)
+        return self._refusal(request) or super()._route(request)
 
     # ----- helpers -----------------------------------------------------------------------------
 
@@ -533,6 +663,10 @@ class ProxmoxSandbox(SandboxServer):
 
     def _advance(self) -> None:
         now = time.monotonic()
+        for newid, (appears_at, clone) in list(self._pending_clones.items()):
+            if appears_at <= now:
+                del self._pending_clones[newid]
+                self.vms.setdefault(newid, clone)
         due = sorted((t for t in self.tasks.values() if t.status == "running" and t.ends_at <= now),
                      key=lambda t: t.ends_at)
         for task in due:
@@ -541,8 +675,16 @@ class ProxmoxSandbox(SandboxServer):
             except _ApiError as exc:
                 error = exc.message
             task.status = "stopped"
-            task.exitstatus = error or "OK"
-            task.log.append(f"TASK ERROR: {error}" if error else "TASK OK")
+            if error:
+                task.exitstatus = error
+                task.log.append(f"TASK ERROR: {error}")
+            elif task.warnings:
+                task.exitstatus = f"WARNINGS: {len(task.warnings)}"
+                task.log += [f"WARN: {warning}" for warning in task.warnings]
+                task.log.append(f"TASK {task.exitstatus}")
+            else:
+                task.exitstatus = "OK"
+                task.log.append("TASK OK")
 
     def _start_task(
         self,
@@ -558,6 +700,7 @@ class ProxmoxSandbox(SandboxServer):
         starttime = int(time.time())
         upid = f"UPID:{node}:{self._pid:08X}:{(self._pid * 7919) % 0xFFFFFFFF:08X}:{starttime:08X}:{task_type}:{object_id}:{user}:"
         fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
+        warned = request.fault if request.fault is not None and request.fault.kind == "task_warnings" else None
 
         def run() -> str | None:
             if fault is not None:
@@ -568,6 +711,7 @@ class ProxmoxSandbox(SandboxServer):
             upid=upid, node=node, type=task_type, id=object_id, user=user, pid=self._pid,
             pstart=(self._pid * 7919) % 0xFFFFFFFF, starttime=starttime,
             ends_at=time.monotonic() + self.task_delay, finish=run,
+            warnings=[line for line in (warned.message or DEFAULT_TASK_WARNING).split("\n") if line] if warned else [],
         )
         return upid
 
@@ -674,7 +818,7 @@ class ProxmoxSandbox(SandboxServer):
         })
         kind = params.get("type")
         entries: list[dict[str, Any]] = []
-        if kind in (None, "vm"):
+        if kind in (None, "vm") and self._may_audit(request):
             entries += [self._resource_entry(vm) for vm in sorted(self.vms.values(), key=lambda v: v.vmid)]
         if kind in (None, "node"):
             entries += [self._node_entry(name) for name in self.node_names]
@@ -703,7 +847,7 @@ class ProxmoxSandbox(SandboxServer):
         self._check_node(node)
         entries = []
         for vm in sorted(self.vms.values(), key=lambda v: v.vmid):
-            if vm.node != node:
+            if vm.node != node or not self._may_audit(request):
                 continue
             entry = self._vm_summary(vm)
             if vm.template:
@@ -748,7 +892,7 @@ class ProxmoxSandbox(SandboxServer):
 
     def _prepare_config(self, request: Request, node: str, vmid: str) -> tuple[_Vm, dict[str, Any]]:
         vm = self._vm(node, vmid)
-        params = _check_params(self._params(request), CONFIG_SCHEMA)
+        params = _check_params(self._params(request), CONFIG_SCHEMA, CONFIG_FAMILIES)
         if "digest" in params and params["digest"] != self._digest(vm):
             raise _ApiError(500, "detected modified configuration - file changed by other user? Try again.")
         if "memory" in params:
@@ -879,11 +1023,15 @@ class ProxmoxSandbox(SandboxServer):
         if newid in self.vms:
             raise _ApiError(500, f"unable to create VM {newid}: config file already exists")
         clone = _Vm(vmid=newid, node=target, config={"lock": "clone"})
-        self.vms[newid] = clone
+        config_delay = self.task_delay / 2 if self.clone_config_delay is None else self.clone_config_delay
+        self._pending_clones[newid] = (time.monotonic() + min(config_delay, self.task_delay), clone)
         name = params.get("name") or f"Copy-of-VM-{source.config.get('name', source.vmid)}"
         description = params.get("description")
 
         def finish() -> str | None:
+            self._pending_clones.pop(newid, None)
+            if self.vms.setdefault(newid, clone) is not clone:
+                return f"unable to create VM {newid}: config file already exists"
             config = {k: v for k, v in source.config.items() if k not in ("template", "lock", "description")}
             config["name"] = name
             if description:
@@ -902,11 +1050,14 @@ class ProxmoxSandbox(SandboxServer):
             return None
 
         def fail_cleanup(message: str) -> str:
-            self.vms.pop(newid, None)
+            self._pending_clones.pop(newid, None)
+            if self.vms.get(newid) is clone:
+                del self.vms[newid]
             return message
 
         fault = request.fault if request.fault is not None and request.fault.kind == "task_error" else None
-        request.fault = None
+        if fault is not None:
+            request.fault = None
         failure_message = None
         if fault is not None:
             failure_message = fault.message or (
@@ -950,6 +1101,39 @@ class ProxmoxSandbox(SandboxServer):
         if task is None or task.node != node:
             raise _ApiError(500, "no such task")
         return task
+
+    def _permissions(self, request: Request) -> Response:
+        """The caller's privileges per ACL path (the sandbox grants a token's set on "/")."""
+        params = _check_params(self._params(request), {"path": _Param(), "userid": _Param()})
+        held = sorted(self._privileges(request))
+        return self.reply({params.get("path", "/"): {privilege: 1 for privilege in held}})
+
+    def _task_list(self, request: Request, node: str) -> Response:
+        """The node's tasks, newest first, filtered as PVE's node_tasks does."""
+        self._check_node(node)
+        params = _check_params(self._params(request), TASK_LIST_SCHEMA)
+        source = params.get("source", "archive")
+        entries = []
+        for task in sorted(self.tasks.values(), key=lambda t: (t.starttime, t.pid), reverse=True):
+            running = task.status == "running"
+            if task.node != node or (source == "active" and not running) or (source == "archive" and running):
+                continue
+            if "vmid" in params and task.id != str(params["vmid"]):
+                continue
+            if params.get("typefilter") and task.type != params["typefilter"]:
+                continue
+            if params.get("userfilter") and params["userfilter"] not in task.user:
+                continue
+            if params.get("errors") and (running or task.exitstatus == "OK"):
+                continue
+            entry: dict[str, Any] = {"upid": task.upid, "node": task.node, "pid": task.pid, "pstart": task.pstart,
+                                     "starttime": task.starttime, "type": task.type, "id": task.id, "user": task.user}
+            if not running:
+                entry["status"] = task.exitstatus
+                entry["endtime"] = task.starttime + max(1, int(self.task_delay))
+            entries.append(entry)
+        start = int(params.get("start", 0))
+        return self.reply(entries[start:start + int(params.get("limit", 50))])
 
     def _task_status(self, request: Request, node: str, upid: str) -> Response:
         task = self._task(node, upid)

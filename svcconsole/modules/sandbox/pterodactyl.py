@@ -2,8 +2,9 @@
 
 It follows the real panel (pterodactyl/panel 1.x): Fractal envelopes (`object`, `attributes`,
 `meta.pagination`), the `{"errors": [{code, status, detail, meta}]}` error shape, Laravel's
-validation messages and rule names, the per-key rate limit with its headers, Wings-dependent
-actions that fail with `DaemonConnectionException` when a node is offline, and the install
+validation messages and rule names, the rate limit counted per panel user (one bucket per API
+shared by all of a user's keys, as the panel's RouteServiceProvider keys it by the user's uuid)
+with its headers and a Retry-After up to the window (60 s), Wings-dependent actions that fail with `DaemonConnectionException` when a node is offline, and the install
 process (`status: "installing"` until the install delay has passed).
 """
 
@@ -29,6 +30,27 @@ from svcconsole.modules.sandbox.http import (
 
 APPLICATION = "/api/application"
 CLIENT = "/api/client"
+READ, WRITE = 1, 2
+RESOURCES = ("servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "database_hosts",
+             "server_databases")
+"""The resources an application key has rights on (`r_<resource>`: 0 none, 1 read, 3 read & write)."""
+_RESOURCE_OF_PATH = (
+    (re.compile(r"^/nodes/\d+/allocations"), "allocations"),
+    (re.compile(r"^/nests/\d+/eggs"), "eggs"),
+    (re.compile(r"^/servers/\d+/databases"), "server_databases"),
+    (re.compile(r"^/(servers|nodes|users|locations|nests|database_hosts)\b"), ""),
+)
+_RESOURCE_OF_INCLUDE = {"allocations": "allocations", "user": "users", "node": "nodes", "location": "locations",
+                        "egg": "eggs", "nest": "nests"}
+
+
+def _resource_of(path: str) -> str | None:
+    """The application API resource a path reads or changes (as its request class names it)."""
+    for pattern, resource in _RESOURCE_OF_PATH:
+        found = pattern.match(path)
+        if found is not None:
+            return resource or found.group(1)
+    return None
 NOT_FOUND_DETAIL = "The requested resource could not be found on the server."
 DAEMON_DOWN_DETAIL = "Could not establish a connection to the machine running this server. Please try again."
 USERNAME_PATTERN = re.compile(r"^[a-z0-9]([\w.-]+)[a-z0-9]$")
@@ -404,6 +426,7 @@ class PterodactylSandbox(SandboxServer):
         allocations: int = 50,
         fault_delay: float = 2.0,
         verbose: bool = False,
+        tls: bool = False,
     ) -> None:
         super().__init__(
             host=host,
@@ -412,9 +435,13 @@ class PterodactylSandbox(SandboxServer):
             rate_window_seconds=rate_window_seconds,
             fault_delay=fault_delay,
             verbose=verbose,
+            tls=tls,
         )
         self.application_keys = list(application_keys or [new_application_key()])
         self.client_keys = list(client_keys or [new_client_key()])
+        self.key_owners: dict[str, int] = {}
+        self.key_permissions: dict[str, dict[str, int]] = {}
+        self._hidden_includes: frozenset[str] = frozenset()
         self.client_rate_limiter = FixedWindowRateLimiter(client_rate_limit_per_minute, rate_window_seconds)
         self.install_delay = install_delay
         self.power_delay = power_delay
@@ -428,6 +455,19 @@ class PterodactylSandbox(SandboxServer):
         self._next_ids: dict[str, int] = {}
         self._seed(allocations)
         self._declare_routes()
+
+    def add_key(self, key: str, *, owner: int = 1, permissions: dict[str, int] | None = None) -> None:
+        """Accept another API key (`ptla_` application or `ptlc_` client) of panel user `owner`;
+        the panel counts its rate limits per user, so keys of one user share the buckets. An
+        application key's `permissions` ({resource: 0, 1 read or 3 read & write}; read & write on
+        every resource by default) answer 403 to what they do not allow, and turn an include of
+        a resource it may not read into a `null_resource`."""
+        keys = self.client_keys if key.startswith("ptlc_") else self.application_keys
+        if key not in keys:
+            keys.append(key)
+        self.key_owners[key] = owner
+        if permissions is not None:
+            self.key_permissions[key] = {resource: int(permissions.get(resource, 0)) for resource in RESOURCES}
 
     @property
     def application_key(self) -> str:
@@ -650,6 +690,7 @@ class PterodactylSandbox(SandboxServer):
         self.route("GET", a + "/servers/" + number % "server_id", self._get_server)
         self.route("PATCH", a + "/servers/" + number % "server_id" + "/details", self._update_details)
         self.route("PATCH", a + "/servers/" + number % "server_id" + "/build", self._update_build)
+        self.route("PATCH", a + "/servers/" + number % "server_id" + "/startup", self._update_startup)
         self.route("POST", a + "/servers/" + number % "server_id" + "/suspend", self._suspend)
         self.route("POST", a + "/servers/" + number % "server_id" + "/unsuspend", self._unsuspend)
         self.route("POST", a + "/servers/" + number % "server_id" + "/reinstall", self._reinstall)
@@ -697,7 +738,25 @@ class PterodactylSandbox(SandboxServer):
                 403, "AccessDeniedHttpException",
                 "You are attempting to use an application API key on an endpoint that requires a client API key.",
             )
-        return f"{api}:{token}"
+        return f"{api}:user:{self.key_owners.get(token, 1)}"
+
+    def _route(self, request: Request) -> Response:
+        if request.path.startswith(APPLICATION):
+            header = request.header("Authorization")
+            token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+            rights = self.key_permissions.get(token)
+            if rights is not None:
+                resource = _resource_of(request.path[len(APPLICATION):])
+                needed = READ if request.method == "GET" else WRITE
+                if resource is not None and not rights.get(resource, 0) & needed:
+                    return self.error(403, "AccessDeniedHttpException", "This action is unauthorized.")
+                self._hidden_includes = frozenset(include for include, resource in _RESOURCE_OF_INCLUDE.items()
+                                                  if not rights.get(resource, 0) & READ)
+                try:
+                    return super()._route(request)
+                finally:
+                    self._hidden_includes = frozenset()
+        return super()._route(request)
 
     def limiter_for(self, key: str) -> FixedWindowRateLimiter:
         return self.client_rate_limiter if key.startswith("client:") else self.rate_limiter
@@ -976,7 +1035,10 @@ class PterodactylSandbox(SandboxServer):
             "updated_at": iso_timestamp(server.updated_at),
             "created_at": iso_timestamp(server.created_at),
         }
-        relationships: dict[str, Any] = {}
+        relationships: dict[str, Any] = {
+            include: {"object": "null_resource", "attributes": None} for include in includes & self._hidden_includes
+        }
+        includes = includes - self._hidden_includes
         if "allocations" in includes:
             owned = [a for a in self.allocations.values() if a.server_id == server.id]
             relationships["allocations"] = {
@@ -1093,7 +1155,17 @@ class PterodactylSandbox(SandboxServer):
 
     # ----- users -----------------------------------------------------------------------------
 
+    def _check_filters(self, request: Request, allowed: Iterable[str]) -> None:
+        """400 for a `filter[...]` the list does not allow, as spatie's QueryBuilder answers."""
+        names = list(allowed)
+        unknown = [key[len("filter["):-1] for key in request.query if key.startswith("filter[") and key.endswith("]")
+                   and key[len("filter["):-1] not in names]
+        if unknown:
+            raise _DisplayError(400, "InvalidFilterQuery", f"Requested filter(s) `{', '.join(unknown)}` are not "
+                                f"allowed. Allowed filter(s) are `{', '.join(names)}`.")
+
     def _filtered(self, request: Request, rows: list[Any], fields: dict[str, str]) -> list[Any]:
+        self._check_filters(request, fields)
         for query_name, attribute in fields.items():
             wanted = request.query.get(f"filter[{query_name}]")
             if wanted is None or wanted == "":
@@ -1192,6 +1264,7 @@ class PterodactylSandbox(SandboxServer):
         if node is None:
             return self.not_found(request)
         rows = sorted((a for a in self.allocations.values() if a.node_id == node.id), key=lambda a: a.id)
+        self._check_filters(request, ("ip", "port", "ip_alias", "server_id"))
         if "filter[ip]" in request.query:
             rows = [a for a in rows if a.ip == request.query["filter[ip]"]]
         if "filter[port]" in request.query:
@@ -1387,6 +1460,24 @@ class PterodactylSandbox(SandboxServer):
         server.updated_at = time.time()
         return json_response(200, self._item("server", self._server_attributes(server)))
 
+    def _update_startup(self, request: Request, server_id: str) -> Response:
+        server = self._find_server(server_id)
+        data = request.json_body() or {}
+        validator = _Validator(data)
+        validator.check("startup", "required|string")
+        validator.check("environment", "present|array")
+        validator.check("egg", "required|integer|exists", extra={"exists": lambda v: _is_integer(v) and int(v) in self.eggs})
+        validator.check("image", "required|string|max:191")
+        validator.check("skip_scripts", "present|boolean")
+        validator.raise_if_failed()
+        egg = self.eggs[int(data["egg"])]
+        server.startup = str(data["startup"])
+        server.image = str(data["image"])
+        server.egg_id, server.nest_id = egg.id, egg.nest_id
+        server.environment = {**server.environment, **{str(k): str(v) for k, v in dict(data["environment"] or {}).items()}}
+        server.updated_at = time.time()
+        return json_response(200, self._item("server", self._server_attributes(server)))
+
     def _update_build(self, request: Request, server_id: str) -> Response:
         server = self._find_server(server_id)
         data = request.json_body() or {}
@@ -1531,7 +1622,19 @@ class PterodactylSandbox(SandboxServer):
         }
 
     def _client_list(self, request: Request) -> Response:
+        """The key owner's servers; with `type=admin` (root admins) the others, `admin-all` all,
+        `owner` only those it owns (the sandbox has no subusers: owned is accessible)."""
+        header = request.header("Authorization")
+        owner = self.users.get(self.key_owners.get(header[7:].strip(), 1))
+        kind = request.query.get("type", "")
         rows = sorted(self.servers.values(), key=lambda s: s.id)
+        if kind in ("admin", "admin-all"):
+            if owner is None or not owner.root_admin:
+                rows = []
+            elif kind == "admin":
+                rows = [server for server in rows if server.owner_id != owner.id]
+        else:
+            rows = [server for server in rows if owner is not None and server.owner_id == owner.id]
         for server in rows:
             self._settle(server)
         return self._page(request, "server", rows, self._client_attributes)
