@@ -73,11 +73,22 @@ def prepare(url: str, panel: Panel, limit: int):  # type: ignore[no-untyped-def]
 
     def setup(session):  # type: ignore[no-untyped-def]
         customer = catalog.add_customer(session, admin, name="Bench", email=f"bench-{tag}@example.com")
-        server = catalog.add_server(session, admin, name=f"bench-{tag}", module="pterodactyl", url=panel.url, credentials=panel.credentials, node="1", config=[f"rate_limit_per_minute={limit}", "timeout=10"])
+        server = catalog.add_server(
+            session,
+            admin,
+            name=f"bench-{tag}",
+            module="pterodactyl",
+            url=panel.url,
+            credentials=panel.credentials,
+            node="1",
+            config=[f"rate_limit_per_minute={limit}", "timeout=10"],
+        )
         product = catalog.add_product(session, admin, name=f"bench-{tag}", type="pterodactyl", prices=["monthly=1.00"], config=["nest=1", "egg=1"])
         ids = []
         for panel_id in panel.server_ids:
-            draft = services.ServiceDraft(customer=str(customer.id), name=f"bench-{panel_id}", product=str(product.id), server=str(server.id), external=str(panel_id))
+            draft = services.ServiceDraft(
+                customer=str(customer.id), name=f"bench-{panel_id}", product=str(product.id), server=str(server.id), external=str(panel_id)
+            )
             ids.append(services.import_service(session, admin, draft, external={"server_id": panel_id}).id)
         return ids
 
@@ -105,7 +116,9 @@ def run(url: str, count: int, limit: int, seconds: float | None, concurrency: in
         print(f"bulk suspend, limit lifted: {len(ids)} services in {elapsed:.2f}s = {rate:,.0f} services/s ({failed} not ok)")
     else:
         allowed = limit / 60
-        print(f"bulk suspend at {limit}/min: {len(ids)} services in {elapsed:.1f}s = {rate:.2f}/s = {100 * rate / allowed:.1f}% of the allowed {allowed:.0f}/s; 429s from the panel: {rate_limited} ({failed} not ok)")
+        print(
+            f"bulk suspend at {limit}/min: {len(ids)} services in {elapsed:.1f}s = {rate:.2f}/s = {100 * rate / allowed:.1f}% of the allowed {allowed:.0f}/s; 429s from the panel: {rate_limited} ({failed} not ok)"
+        )
 
 
 def main() -> None:

@@ -31,16 +31,21 @@ CUSTOMER = CustomerRef(id=1, name="Bench Customer", email="bench@example.com")
 def services_for(sandbox: PterodactylSandbox, server: ServerRef, server_ids: list[int]) -> list[ServiceRef]:
     """One service snapshot per seeded panel server, with its server id already stored."""
     return [
-        ServiceRef(id=i, uuid=f"bench-{i}", name=f"bench-{i}", customer=CUSTOMER, product=None, server=server,
-                   external={"server_id": server_id})
+        ServiceRef(id=i, uuid=f"bench-{i}", name=f"bench-{i}", customer=CUSTOMER, product=None, server=server, external={"server_id": server_id})
         for i, server_id in enumerate(server_ids, start=1)
     ]
 
 
 def server_ref(sandbox: PterodactylSandbox, rate_limit_per_minute: int) -> ServerRef:
-    return ServerRef(id=1, name="bench", module="pterodactyl", url=sandbox.url, credentials=sandbox.credentials,
-                     node="1", config={"rate_limit_per_minute": rate_limit_per_minute, "timeout": 10,
-                                       "max_retry_after": 10})
+    return ServerRef(
+        id=1,
+        name="bench",
+        module="pterodactyl",
+        url=sandbox.url,
+        credentials=sandbox.credentials,
+        node="1",
+        config={"rate_limit_per_minute": rate_limit_per_minute, "timeout": 10, "max_retry_after": 10},
+    )
 
 
 def bulk_throughput(count: int, workers: int) -> None:
@@ -62,8 +67,10 @@ def bulk_throughput(count: int, workers: int) -> None:
             list(pool.map(suspend, services))
         elapsed = time.perf_counter() - started
         suspended = sum(1 for s in sandbox.servers.values() if s.status == "suspended")
-        print(f"phase 1: {count} services suspended by {workers} workers in {elapsed:.2f} s "
-              f"= {count / elapsed:.0f} services/s (suspended on the panel: {suspended}, failures: {len(failures)})")
+        print(
+            f"phase 1: {count} services suspended by {workers} workers in {elapsed:.2f} s "
+            f"= {count / elapsed:.0f} services/s (suspended on the panel: {suspended}, failures: {len(failures)})"
+        )
     close_clients()
 
 
@@ -108,14 +115,18 @@ def limited_run(limit: int, seconds: float, workers: int, *, bucket: bool) -> No
             done.sort()
             skip = max(1, limit // 60)
             steady = (len(done) - skip - 1) / (done[-1] - done[skip]) if len(done) > skip + 1 else 0.0
-            print(f"phase 2 (token bucket at {limit}/min): {len(done)} suspends in {elapsed:.1f} s = {achieved:.2f}/s "
-                  f"= {achieved / allowed * 100:.1f} % of the allowed {allowed:.2f}/s "
-                  f"(steady state after the first {skip}: {steady:.2f}/s = {steady / allowed * 100:.1f} %); "
-                  f"429s from the panel: {rate_limited}; failed calls: {len(failures)}")
+            print(
+                f"phase 2 (token bucket at {limit}/min): {len(done)} suspends in {elapsed:.1f} s = {achieved:.2f}/s "
+                f"= {achieved / allowed * 100:.1f} % of the allowed {allowed:.2f}/s "
+                f"(steady state after the first {skip}: {steady:.2f}/s = {steady / allowed * 100:.1f} %); "
+                f"429s from the panel: {rate_limited}; failed calls: {len(failures)}"
+            )
         else:
-            print(f"compare (no token bucket): {len(done)} suspends went through in {elapsed:.2f} s, then the panel "
-                  f"answered {rate_limited} requests with 429 (Retry-After up to 60 s, longer than the adapter "
-                  f"waits), reported as {len(failures)} retryable failures")
+            print(
+                f"compare (no token bucket): {len(done)} suspends went through in {elapsed:.2f} s, then the panel "
+                f"answered {rate_limited} requests with 429 (Retry-After up to 60 s, longer than the adapter "
+                f"waits), reported as {len(failures)} retryable failures"
+            )
     close_clients()
 
 

@@ -65,7 +65,14 @@ FILTERS = {
     "status: term (indexed)": ["status:active", "status:suspended", "status:expired", "status:pending", "status:cancelled", "status:terminated"],
     "search, 3+ characters": ["nexus", "forge", "orbit", "atlas", "vault", "ember"],
     "search, 1-2 characters": ["a", "ne", "o", "fo", "z", "ex"],
-    "combined filter": ["status:active cycle:monthly nexus", "status:suspended product:VPS", "status:active server:ptero expires<30d", "cycle:annually forge", "status:expired customer:alice", "status:active type:manual"],
+    "combined filter": [
+        "status:active cycle:monthly nexus",
+        "status:suspended product:VPS",
+        "status:active server:ptero expires<30d",
+        "cycle:annually forge",
+        "status:expired customer:alice",
+        "status:active type:manual",
+    ],
 }
 FILTER_TARGETS = {"status: term (indexed)": 100.0, "search, 3+ characters": 100.0, SPECIFIC: 100.0, "search, 1-2 characters": 300.0}
 FILTERS[SPECIFIC] = []
@@ -105,7 +112,8 @@ class Report:
 
     def table(self) -> str:
         rows = [("figure", "value", "target", "", "runs")] + [
-            (figure.label, figure.value, figure.target, "" if figure.met is None else ("met" if figure.met else "MISSED"), str(figure.runs)) for figure in self.figures
+            (figure.label, figure.value, figure.target, "" if figure.met is None else ("met" if figure.met else "MISSED"), str(figure.runs))
+            for figure in self.figures
         ]
         widths = [max(len(row[index]) for row in rows) for index in range(5)]
         lines = [self.heading(), ""]
@@ -414,9 +422,15 @@ def pick_specific_terms(db: Database, count: int = 3) -> list[str]:
     LIKE query ordered by expiry must scan the whole table to fill its page for."""
     with db.read() as session:
         top = session.execute(text("SELECT max(id) FROM service")).scalar_one()
-        names = [session.execute(text("SELECT name FROM service WHERE id >= :at ORDER BY id LIMIT 1"), {"at": top * (index + 1) // (count + 1)}).scalar_one() for index in range(count)]
+        names = [
+            session.execute(text("SELECT name FROM service WHERE id >= :at ORDER BY id LIMIT 1"), {"at": top * (index + 1) // (count + 1)}).scalar_one()
+            for index in range(count)
+        ]
         customers = session.execute(text("SELECT max(id) FROM customer")).scalar_one()
-        emails = [session.execute(text("SELECT email FROM customer WHERE id >= :at ORDER BY id LIMIT 1"), {"at": customers * (index + 1) // (count + 1)}).scalar_one() for index in range(count)]
+        emails = [
+            session.execute(text("SELECT email FROM customer WHERE id >= :at ORDER BY id LIMIT 1"), {"at": customers * (index + 1) // (count + 1)}).scalar_one()
+            for index in range(count)
+        ]
     return [*names, *(email.split("@")[0].split(".", 1)[1] for email in emails)]
 
 
@@ -503,7 +517,9 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: dic
             deadline = time.perf_counter() + PAINT_LIMIT_SECONDS
             while screen.total is None and time.perf_counter() < deadline:
                 await asyncio.sleep(0.002)
-            while any(worker.is_running or worker.state.name == "PENDING" for worker in app.workers) and time.perf_counter() < deadline + PAINT_LIMIT_SECONDS * 2:
+            while (
+                any(worker.is_running or worker.state.name == "PENDING" for worker in app.workers) and time.perf_counter() < deadline + PAINT_LIMIT_SECONDS * 2
+            ):
                 await asyncio.sleep(0.002)
             await pilot.pause()
 
@@ -550,7 +566,11 @@ async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: dic
             report.add(f"web-panel search for {what} (LIKE '%term%', ORDER BY expiry LIMIT 25)", f"{web:.0f} ms", runs=len(web_panel_ms[group]))
             report.add(f"search for {what}: speed-up over the web-panel query (p50)", f"{web / ours:.1f}x", target=">= 20x", met=web / ours >= 20)
         if search_p50:
-            report.add("web-panel page's result count (count(*) with the same LIKE, as paginate() runs)", f"{median(web_panel_ms['count']):.0f} ms", runs=len(web_panel_ms["count"]))
+            report.add(
+                "web-panel page's result count (count(*) with the same LIKE, as paginate() runs)",
+                f"{median(web_panel_ms['count']):.0f} ms",
+                runs=len(web_panel_ms["count"]),
+            )
         field.value = ""
         await pilot.press("escape")
         await settled()
@@ -604,7 +624,10 @@ def park_everything(db: Database, now: datetime) -> None:
     """Move every service out of every automation step's reach, all hand-delivered (no panel)."""
     far, recent = _stamp(db, now + timedelta(days=60)), _stamp(db, now - timedelta(days=10))
     with db.write() as session:
-        session.execute(text("UPDATE service SET type = 'manual', server_id = NULL, server_name = NULL, operation = NULL, external = :empty, external_key = NULL"), {"empty": "{}"})
+        session.execute(
+            text("UPDATE service SET type = 'manual', server_id = NULL, server_name = NULL, operation = NULL, external = :empty, external_key = NULL"),
+            {"empty": "{}"},
+        )
         session.execute(text("UPDATE service SET expires_at = :far, cancel_at = NULL, cancel_mode = NULL WHERE status IN ('active', 'pending')"), {"far": far})
         session.execute(text("UPDATE service SET suspend_kind = 'admin' WHERE status = 'suspended'"))
         session.execute(text("UPDATE service SET expires_at = :recent, cancelled_at = :recent WHERE status IN ('expired', 'cancelled')"), {"recent": recent})
@@ -613,11 +636,23 @@ def park_everything(db: Database, now: datetime) -> None:
 def make_due(db: Database, now: datetime, count: int, rng: random.Random) -> int:
     """Make `count` services due, split evenly between the six automation cases; returns how many."""
     with db.read() as session:
-        active = [row[0] for row in session.execute(text(
-            "SELECT id FROM service WHERE status = 'active' AND expires_at > :soon AND billing_cycle IN "
-            "('weekly','monthly','quarterly','semiannually','annually','biennially','triennially')"), {"soon": _stamp(db, now + timedelta(days=30))})]
+        active = [
+            row[0]
+            for row in session.execute(
+                text(
+                    "SELECT id FROM service WHERE status = 'active' AND expires_at > :soon AND billing_cycle IN "
+                    "('weekly','monthly','quarterly','semiannually','annually','biennially','triennially')"
+                ),
+                {"soon": _stamp(db, now + timedelta(days=30))},
+            )
+        ]
         suspended = [row[0] for row in session.execute(text("SELECT id FROM service WHERE status = 'suspended' AND suspend_kind = 'admin'"))]
-        cancelled = [row[0] for row in session.execute(text("SELECT id FROM service WHERE status = 'cancelled' AND cancelled_at > :old"), {"old": _stamp(db, now - timedelta(days=30))})]
+        cancelled = [
+            row[0]
+            for row in session.execute(
+                text("SELECT id FROM service WHERE status = 'cancelled' AND cancelled_at > :old"), {"old": _stamp(db, now - timedelta(days=30))}
+            )
+        ]
     per_case = count // len(AUTOMATION_CASES)
     rng.shuffle(active)
     picks = {case: active[index * per_case : (index + 1) * per_case] for index, case in enumerate(("invoice", "notice", "suspend", "cancel"))}
@@ -625,10 +660,19 @@ def make_due(db: Database, now: datetime, count: int, rng: random.Random) -> int
     picks["hide"] = rng.sample(cancelled, min(per_case, len(cancelled)))
     updates = {
         "invoice": ("UPDATE service SET expires_at = :a, auto_renew = :yes WHERE id IN ({ids})", {"a": _stamp(db, now + timedelta(days=5)), "yes": True}),
-        "notice": ("UPDATE service SET expires_at = :a, auto_renew = :no WHERE id IN ({ids})", {"a": _stamp(db, now + timedelta(days=2, hours=12)), "no": False}),
+        "notice": (
+            "UPDATE service SET expires_at = :a, auto_renew = :no WHERE id IN ({ids})",
+            {"a": _stamp(db, now + timedelta(days=2, hours=12)), "no": False},
+        ),
         "suspend": ("UPDATE service SET expires_at = :a WHERE id IN ({ids})", {"a": _stamp(db, now - timedelta(hours=3))}),
-        "cancel": ("UPDATE service SET expires_at = :a, cancel_at = :a, cancel_mode = 'end-of-cycle' WHERE id IN ({ids})", {"a": _stamp(db, now - timedelta(minutes=30))}),
-        "expire": ("UPDATE service SET suspend_kind = 'overdue', suspended_at = :a, expires_at = :a WHERE id IN ({ids})", {"a": _stamp(db, now - timedelta(days=9))}),
+        "cancel": (
+            "UPDATE service SET expires_at = :a, cancel_at = :a, cancel_mode = 'end-of-cycle' WHERE id IN ({ids})",
+            {"a": _stamp(db, now - timedelta(minutes=30))},
+        ),
+        "expire": (
+            "UPDATE service SET suspend_kind = 'overdue', suspended_at = :a, expires_at = :a WHERE id IN ({ids})",
+            {"a": _stamp(db, now - timedelta(days=9))},
+        ),
         "hide": ("UPDATE service SET cancelled_at = :a, expires_at = :a WHERE id IN ({ids})", {"a": _stamp(db, now - timedelta(days=120))}),
     }
     with db.write() as session:
@@ -689,7 +733,12 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(args.services, "SQLite" if db.is_sqlite else "PostgreSQL", machine_info(db))
     if seed_seconds:
         rate = args.services / seed_seconds[0]
-        report.add("seed (seed demo: services, customers, options, renewals, activity)", f"{rate:,.0f} services/s ({seed_seconds[0]:.1f} s)", target=">= 20,000/s", met=rate >= 20_000)
+        report.add(
+            "seed (seed demo: services, customers, options, renewals, activity)",
+            f"{rate:,.0f} services/s ({seed_seconds[0]:.1f} s)",
+            target=">= 20,000/s",
+            met=rate >= 20_000,
+        )
     else:
         report.add("seed", "reused an existing database", runs=0)
     marker = first_service_name(db)
@@ -718,7 +767,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.markdown() if args.markdown else report.table())
     out = args.json or RESULTS / f"scale-{report.backend.lower()}-{args.services}.json"
-    out.write_text(json.dumps({"services": args.services, "backend": report.backend, "machine": report.machine, "figures": [asdict(figure) for figure in report.figures]}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"services": args.services, "backend": report.backend, "machine": report.machine, "figures": [asdict(figure) for figure in report.figures]},
+            indent=2,
+        )
+    )
     print(f"\n(written to {out})", file=sys.stderr)
     return 0
 

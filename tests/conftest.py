@@ -199,7 +199,9 @@ def catalog(db: Database, admin: Actor) -> Fixtures:
 
     def work(session):  # type: ignore[no-untyped-def]
         customer = catalog_module.add_customer(session, admin, name="Alice Martin", email="alice@example.com")
-        product = catalog_module.add_product(session, admin, name="Web Pro", type="manual", prices=["monthly=12.00", "annually=120.00", "weekly=3.00", "quarterly=33.00"])
+        product = catalog_module.add_product(
+            session, admin, name="Web Pro", type="manual", prices=["monthly=12.00", "annually=120.00", "weekly=3.00", "quarterly=33.00"]
+        )
         server = catalog_module.add_server(session, admin, name="shared-1", module="manual", url="https://shared-1.example.net")
         return Fixtures(customer.id or 0, product.id or 0, server.id or 0)
 
@@ -211,7 +213,13 @@ def new_service(db: Database, actor: Actor, catalog: Fixtures, **fields: str | N
     from svcconsole.core import services
 
     status = fields.pop("status", None)
-    values = {"customer": str(catalog.customer_id), "name": "svc", "product": str(catalog.product_id), "server": str(catalog.server_id), "expires": "2027-01-31"}
+    values = {
+        "customer": str(catalog.customer_id),
+        "name": "svc",
+        "product": str(catalog.product_id),
+        "server": str(catalog.server_id),
+        "expires": "2027-01-31",
+    }
     values.update({key: value for key, value in fields.items()})
     draft = services.ServiceDraft(**values)  # type: ignore[arg-type]
     service = db.transaction(lambda session: services.create_service(session, actor, draft))

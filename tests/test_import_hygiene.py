@@ -13,9 +13,7 @@ HEADLESS = ("core", "store", "modules")
 @pytest.mark.parametrize("layer", HEADLESS)
 def test_layer_imports_no_front_end(layer):
     modules = sorted(
-        "svcconsole." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
-        for path in (PACKAGE / layer).rglob("*.py")
-        if "migrations" not in path.parts
+        "svcconsole." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts) for path in (PACKAGE / layer).rglob("*.py") if "migrations" not in path.parts
     )
     assert modules, f"no modules found in svcconsole/{layer}"
     code = (

@@ -68,7 +68,14 @@ def db_check(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-
         report = schema.check(db)
     finally:
         db.dispose()
-    record = {"database": report.url, "current": report.current, "head": report.head, "differences": report.differences, "integrity": report.integrity, "ok": report.ok}
+    record = {
+        "database": report.url,
+        "current": report.current,
+        "head": report.head,
+        "differences": report.differences,
+        "integrity": report.integrity,
+        "ok": report.ok,
+    }
     if output is Format.JSON:
         json_out(record)
     else:
@@ -104,8 +111,12 @@ def seed_demo(
     result = seed.seed_demo(cli.db, services=count, customers=customer_count, random_seed=parse_int("--seed", random_seed))
     elapsed = time.perf_counter() - started
     rate = result.services / elapsed if elapsed else 0
-    message(f"seeded {result.services} services, {result.customers} customers, {result.products} products, {result.servers} servers in {elapsed:.1f}s ({rate:,.0f} services/s)")
-    message(f"{', '.join(seed.PANEL_SERVERS)} are demo servers with no panel: `svcconsole demo` starts sandbox panels for them, or point one at yours with `svcconsole servers edit NAME --url URL --credentials KEY`")
+    message(
+        f"seeded {result.services} services, {result.customers} customers, {result.products} products, {result.servers} servers in {elapsed:.1f}s ({rate:,.0f} services/s)"
+    )
+    message(
+        f"{', '.join(seed.PANEL_SERVERS)} are demo servers with no panel: `svcconsole demo` starts sandbox panels for them, or point one at yours with `svcconsole servers edit NAME --url URL --credentials KEY`"
+    )
 
 
 # ----------------------------------------------------------------------------- operators
@@ -123,7 +134,9 @@ def operators_list(ctx: typer.Context, fmt: str = FORMAT_OPTION) -> None:
 
 
 @operators_app.command("add")
-def operators_add(ctx: typer.Context, login: str = typer.Argument(...), role: str = typer.Option("operator", "--role", help="viewer, operator or admin.")) -> None:
+def operators_add(
+    ctx: typer.Context, login: str = typer.Argument(...), role: str = typer.Option("operator", "--role", help="viewer, operator or admin.")
+) -> None:
     """Add an operator (or change its role)."""
     cli = state(ctx)
     row = cli.db.transaction(lambda session: operators.add_operator(session, cli.actor, login, role))
@@ -167,7 +180,11 @@ def settings_get(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
 
 
 @settings_app.command("set", context_settings={"ignore_unknown_options": True})
-def settings_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(..., help="The value, or - to read it from stdin (asked without echo on a terminal).")) -> None:
+def settings_set(
+    ctx: typer.Context,
+    key: str = typer.Argument(...),
+    value: str = typer.Argument(..., help="The value, or - to read it from stdin (asked without echo on a terminal)."),
+) -> None:
     """Change a setting (validated: a negative day count is refused).
 
     `settings set smtp_password -` reads the password from stdin (its first line), so it
@@ -228,7 +245,11 @@ def jobs_list(
 
 
 @jobs_app.command("retry")
-def jobs_retry(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JOB"), now: bool = typer.Option(True, "--now/--later", help="Run it now (default) or leave it for the worker.")) -> None:
+def jobs_retry(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., metavar="JOB"),
+    now: bool = typer.Option(True, "--now/--later", help="Run it now (default) or leave it for the worker."),
+) -> None:
     """Put a failed job back in the queue and run it."""
     cli = state(ctx)
     identifier = parse_id("JOB", job_id)
@@ -246,7 +267,9 @@ def jobs_retry(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JO
 
 
 @jobs_app.command("resolve")
-def jobs_resolve(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JOB"), note: str | None = typer.Option(None, "--note", help="What was done by hand.")) -> None:
+def jobs_resolve(
+    ctx: typer.Context, job_id: str = typer.Argument(..., metavar="JOB"), note: str | None = typer.Option(None, "--note", help="What was done by hand.")
+) -> None:
     """Mark a job handled by hand: it leaves the queue and the service's operation is cleared."""
     cli = state(ctx)
     identifier = parse_id("JOB", job_id)
@@ -294,9 +317,13 @@ def worker_command(
     if not once:
         message(f"worker running on {safe_url(cli.db.url)}; Ctrl+C or SIGTERM stops it")
     count = run_worker(
-        cli.db, stop=stop, once=once, interval=float(parse_int("--interval", interval, minimum=1)),
+        cli.db,
+        stop=stop,
+        once=once,
+        interval=float(parse_int("--interval", interval, minimum=1)),
         concurrency=parse_int("--concurrency", concurrency, minimum=1, maximum=256),
-        per_server=parse_int("--per-server", per_server, minimum=1, maximum=256), on_outcome=report,
+        per_server=parse_int("--per-server", per_server, minimum=1, maximum=256),
+        on_outcome=report,
     )
     message(f"worker stopped after {count} jobs")
 

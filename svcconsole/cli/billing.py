@@ -50,7 +50,17 @@ def _money(amount: Any, currency: str) -> str:
     return f"{billing.cents(amount)} {currency}"
 
 
-def _line_request(renew: list[str] | None, cycles: str, order: list[str] | None, cycle: str | None, name: str | None, server: str | None, option: str | None, description: str | None, amount: str | None) -> billing.LineRequest:
+def _line_request(
+    renew: list[str] | None,
+    cycles: str,
+    order: list[str] | None,
+    cycle: str | None,
+    name: str | None,
+    server: str | None,
+    option: str | None,
+    description: str | None,
+    amount: str | None,
+) -> billing.LineRequest:
     return billing.LineRequest(
         renew=[parse_id("--renew", item) for item in renew or []],
         cycles=cycles,
@@ -65,7 +75,9 @@ def _invoice_record(session: Any, invoice_id: int, *, with_lines: bool) -> dict[
     invoice = billing.get_invoice(session, invoice_id)
     lines = billing.lines_of(session, invoice_id)
     customer = session.get(Customer, invoice.customer_id)
-    return billing.invoice_dict(invoice, total=billing.total_of(lines), customer_email=customer.email if customer else None, lines=lines if with_lines else None)
+    return billing.invoice_dict(
+        invoice, total=billing.total_of(lines), customer_email=customer.email if customer else None, lines=lines if with_lines else None
+    )
 
 
 def _print_invoice_id(output: Format, record: dict[str, Any]) -> None:
@@ -107,7 +119,9 @@ def invoices_list(
 
 
 @invoices_app.command("show")
-def invoices_show(ctx: typer.Context, invoice_id: str = typer.Argument(..., metavar="ID"), fmt: str = typer.Option("table", "--format", "-f", help="table or json.")) -> None:
+def invoices_show(
+    ctx: typer.Context, invoice_id: str = typer.Argument(..., metavar="ID"), fmt: str = typer.Option("table", "--format", "-f", help="table or json.")
+) -> None:
     """One invoice and its lines (with the error of a line that could not be applied)."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     identifier = parse_id("ID", invoice_id)
@@ -202,7 +216,9 @@ def invoices_pay(
         data(f"job {job_outcome.job_id:>7}  service {job_outcome.service_id}  {job_outcome.status}: {inert(job_outcome.message)}")
     verb = "was paid already" if result.already_paid else "paid"
     applied = sum(1 for outcome in result.outcomes if outcome.applied)
-    message(f"invoice {identifier} {verb} ({_money(result.total, result.currency)}): {applied} line{'s' if applied != 1 else ''} applied, {len(result.failed)} not applied")
+    message(
+        f"invoice {identifier} {verb} ({_money(result.total, result.currency)}): {applied} line{'s' if applied != 1 else ''} applied, {len(result.failed)} not applied"
+    )
     if result.failed:
         message(f"lines not applied keep their error (invoices show {identifier}); fix the cause and pay again to apply them")
         raise typer.Exit(EXIT_PARTIAL)
@@ -249,7 +265,9 @@ def orders_create(
         return _invoice_record(session, invoice.id or 0, with_lines=True)
 
     record = cli.db.transaction(work)
-    message(f"order: invoice {record['id']} for {record['total']} {record['currency']}, unpaid; paying it creates {len(items)} service{'s' if len(items) != 1 else ''}")
+    message(
+        f"order: invoice {record['id']} for {record['total']} {record['currency']}, unpaid; paying it creates {len(items)} service{'s' if len(items) != 1 else ''}"
+    )
     _print_invoice_id(output, record)
 
 
@@ -284,7 +302,9 @@ def services_upgrade(
     billing.parse_billing(billing_mode)
     started = cli.db.transaction(lambda session: billing.start_upgrade(session, cli.actor, identifier, to, billing_mode))
     if started.invoice is not None:
-        message(f"service {identifier}: upgrade {started.upgrade.id} awaits payment of invoice {started.invoice.id} ({_money(started.upgrade.amount, started.invoice.currency)}); it applies when the invoice is paid")
+        message(
+            f"service {identifier}: upgrade {started.upgrade.id} awaits payment of invoice {started.invoice.id} ({_money(started.upgrade.amount, started.invoice.currency)}); it applies when the invoice is paid"
+        )
         data(str(started.invoice.id))
         return
     assert started.outcome is not None
@@ -330,7 +350,9 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
     data("\nupgrades:")
     emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE, tz=tz)
     in_progress = sum(1 for item in upgrades if item.status in billing.OPEN_UPGRADE_STATUSES)
-    message(f"service {service_id}: {len(targets)} target{'s' if len(targets) != 1 else ''}; {in_progress} upgrade{'s' if in_progress != 1 else ''} in progress")
+    message(
+        f"service {service_id}: {len(targets)} target{'s' if len(targets) != 1 else ''}; {in_progress} upgrade{'s' if in_progress != 1 else ''} in progress"
+    )
 
 
 # ----------------------------------------------------------------------------- automation
@@ -340,7 +362,8 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
 def automation_run(
     ctx: typer.Context,
     at: str | None = typer.Option(
-        None, "--at",
+        None,
+        "--at",
         help="Run steps 0-6 as if the clock were WHEN (YYYY-MM-DD or ISO 8601, in the configured time zone); step 7 (jobs and mail) runs on the real clock.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what each step would do, service by service, with the settings in force; change nothing."),

@@ -211,8 +211,15 @@ def products_edit(
     allow = parse_bool("--customer-cancel", customer_cancel) if customer_cancel is not None else None
     record = cli.db.transaction(
         lambda session: catalog.edit_product(
-            session, cli.actor, product, name=name, prices=price, max_renewals=max_renewals, config=config,
-            upgrade_to=upgrade_to, allow_customer_cancel=allow,
+            session,
+            cli.actor,
+            product,
+            name=name,
+            prices=price,
+            max_renewals=max_renewals,
+            config=config,
+            upgrade_to=upgrade_to,
+            allow_customer_cancel=allow,
         )
     )
     message(f"product {record.id} saved")
@@ -234,7 +241,9 @@ def servers_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: bo
             if output is Format.IDS:
                 return [{"id": server.id} for server in servers]
             on_page = [server.id for server in servers]
-            counts = dict(session.exec(select(Service.server_id, func.count()).where(col(Service.server_id).in_(on_page)).group_by(col(Service.server_id))).all())
+            counts = dict(
+                session.exec(select(Service.server_id, func.count()).where(col(Service.server_id).in_(on_page)).group_by(col(Service.server_id))).all()
+            )
             return [views.server_dict(server, counts.get(server.id, 0)) for server in servers]
 
         emit_pages(fetch, lambda row: row["id"], lambda row: row, ["id", "name", "module", "url", "node", "enabled", "services"], output, maximum)
@@ -258,7 +267,19 @@ def servers_add(
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
     server = cli.db.transaction(
-        lambda session: catalog.add_server(session, cli.actor, name=name, module=module, url=url, credentials=credentials, node=node, capacity=capacity, config=config, tls_fingerprint=tls_fingerprint, ca_file=ca_file)
+        lambda session: catalog.add_server(
+            session,
+            cli.actor,
+            name=name,
+            module=module,
+            url=url,
+            credentials=credentials,
+            node=node,
+            capacity=capacity,
+            config=config,
+            tls_fingerprint=tls_fingerprint,
+            ca_file=ca_file,
+        )
     )
     _print_added(output, server.id, views.server_dict(server))
 
@@ -292,7 +313,20 @@ def servers_edit(
     cli = state(ctx)
     is_enabled = parse_bool("--enabled", enabled) if enabled is not None else None
     record = cli.db.transaction(
-        lambda session: catalog.edit_server(session, cli.actor, server, name=name, url=url, credentials=credentials, node=node, capacity=capacity, enabled=is_enabled, config=config, tls_fingerprint=tls_fingerprint, ca_file=ca_file)
+        lambda session: catalog.edit_server(
+            session,
+            cli.actor,
+            server,
+            name=name,
+            url=url,
+            credentials=credentials,
+            node=node,
+            capacity=capacity,
+            enabled=is_enabled,
+            config=config,
+            tls_fingerprint=tls_fingerprint,
+            ca_file=ca_file,
+        )
     )
     message(f"server {record.id} saved")
 

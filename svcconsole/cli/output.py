@@ -139,7 +139,15 @@ def csv_value(value: Any) -> str:
     return str(value)
 
 
-def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, *, id_key: str = "id", json_columns: Sequence[str] | None = None, tz: ZoneInfo | None = None) -> None:
+def emit(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    id_key: str = "id",
+    json_columns: Sequence[str] | None = None,
+    tz: ZoneInfo | None = None,
+) -> None:
     """Print rows in the chosen format (table shows `columns`, json and csv every key).
 
     With `tz`, the table shows times in that zone; json and csv keep ISO 8601 UTC.

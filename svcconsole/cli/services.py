@@ -97,8 +97,7 @@ def with_list_filters(command: Callable[..., Any]) -> Callable[..., Any]:
     signature = inspect.signature(command)
     own = [parameter for parameter in signature.parameters.values() if parameter.name != "filters"]
     added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
-        for name, (annotation, option) in LIST_FILTERS.items()
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation) for name, (annotation, option) in LIST_FILTERS.items()
     ]
 
     @functools.wraps(command)
@@ -200,8 +199,6 @@ def _print_table(rows: list[dict[str, Any]], widths: list[int] | None) -> list[i
     return widths
 
 
-
-
 # ----------------------------------------------------------------------------- show, history
 
 
@@ -216,7 +213,9 @@ def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., meta
         record["options"] = [views.option_dict(option) for option in services.options_of(session, identifier)]
         record["metadata"] = {row.key: row.value for row in services.meta_items(session, identifier)}
         record["renewal_history"] = [views.renewal_dict(renewal) for renewal in services.renewals_of(session, identifier)[:10]]
-        record["jobs"] = [views.job_dict(job) for job in jobs.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}]
+        record["jobs"] = [
+            views.job_dict(job) for job in jobs.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}
+        ]
     if output is Format.JSON:
         json_out(record)
         return
@@ -300,7 +299,20 @@ def services_create(
     """Create a service (pending; no invoice). Prints the new id."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = _draft(customer=customer, name=name, product=product, type=type, cycle=cycle, price=price, initial_price=initial_price, server=server, expires=expires, description=description, notes=notes, max_renewals=max_renewals)
+    draft = _draft(
+        customer=customer,
+        name=name,
+        product=product,
+        type=type,
+        cycle=cycle,
+        price=price,
+        initial_price=initial_price,
+        server=server,
+        expires=expires,
+        description=description,
+        notes=notes,
+        max_renewals=max_renewals,
+    )
     service = cli.db.transaction(lambda session: services.create_service(session, cli.actor, draft))
     if deliver:
         try:
@@ -339,7 +351,21 @@ def services_import(
     """Import a resource that already exists on a panel as an active service (no module create, no invoice)."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = _draft(customer=customer, name=name, product=product, type=type, cycle=cycle, price=price, initial_price=initial_price, server=server, expires=expires, description=description, notes=notes, max_renewals=max_renewals, external=external)
+    draft = _draft(
+        customer=customer,
+        name=name,
+        product=product,
+        type=type,
+        cycle=cycle,
+        price=price,
+        initial_price=initial_price,
+        server=server,
+        expires=expires,
+        description=description,
+        notes=notes,
+        max_renewals=max_renewals,
+        external=external,
+    )
     require(cli.actor, NON_TRANSITION_ROLES["import"], "importing a service")
     found = delivery.importable_external(cli.db, server, external)
     service = cli.db.transaction(lambda session: services.import_service(session, cli.actor, draft, external=found))
@@ -370,9 +396,19 @@ def services_edit(
     cli = state(ctx)
     identifier = parse_id("id", service_id)
     fields = {
-        "name": name, "expires_at": expires, "price": price, "initial_price": initial_price, "billing_cycle": cycle,
-        "server": server, "description": description, "notes": notes, "max_renewals": max_renewals, "type": type,
-        "auto_renew": auto_renew, "currency": currency, "status": status,
+        "name": name,
+        "expires_at": expires,
+        "price": price,
+        "initial_price": initial_price,
+        "billing_cycle": cycle,
+        "server": server,
+        "description": description,
+        "notes": notes,
+        "max_renewals": max_renewals,
+        "type": type,
+        "auto_renew": auto_renew,
+        "currency": currency,
+        "status": status,
     }
     changes: dict[str, str | None] = {key: value for key, value in fields.items() if value is not None}
     if not changes:
@@ -460,14 +496,22 @@ def services_options(
     if action == "add":
         if not name:
             raise InvalidInput("--name", "options add needs --name")
-        option = cli.db.transaction(lambda session: services.option_add(session, cli.actor, identifier, name=name, value=value, quantity=quantity or 1, price=price or "0", expires=expires))
+        option = cli.db.transaction(
+            lambda session: services.option_add(
+                session, cli.actor, identifier, name=name, value=value, quantity=quantity or 1, price=price or "0", expires=expires
+            )
+        )
         data(str(option.id))
         return
     if not option_id:
         raise InvalidInput("OPTION_ID", f"options {action} needs an OPTION_ID")
     option_number = parse_id("OPTION_ID", option_id)
     if action == "edit":
-        cli.db.transaction(lambda session: services.option_edit(session, cli.actor, identifier, option_number, name=name, value=value, quantity=quantity, price=price, expires=expires))
+        cli.db.transaction(
+            lambda session: services.option_edit(
+                session, cli.actor, identifier, option_number, name=name, value=value, quantity=quantity, price=price, expires=expires
+            )
+        )
         message(f"service {identifier}: option {option_number} saved")
     elif action == "remove":
         cli.db.transaction(lambda session: services.option_remove(session, cli.actor, identifier, option_number))
@@ -623,9 +667,10 @@ def services_cancel(
     ctx: typer.Context,
     ids: list[str] | None = IDS_ARGUMENT,
     mode: str = typer.Option(
-        "end-of-cycle", "--mode",
+        "end-of-cycle",
+        "--mode",
         help="end-of-cycle (the service runs until its expiry), or immediate: cancelled now and deleted from its panel "
-             "by the module's terminate, which cannot be undone (an operator may do this; `terminate` needs an admin).",
+        "by the module's terminate, which cannot be undone (an operator may do this; `terminate` needs an admin).",
     ),
     reason: str | None = REASON_OPTION,
     dry_run: bool = DRY_RUN_OPTION,
@@ -723,8 +768,13 @@ def bulk_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
             raise NotFound(f"RUN: no bulk run {identifier}")
         pending_jobs = dict(session.exec(select(Job.service_id, Job.status).where(Job.bulk_run_id == identifier)).all())
     result = bulk.report(state(ctx).db, identifier)
-    rows = [{"service_id": item.service_id, "outcome": item.outcome, "job": pending_jobs.get(item.service_id), "message": item.message} for item in result.items]
-    message(f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, " + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished"))
+    rows = [
+        {"service_id": item.service_id, "outcome": item.outcome, "job": pending_jobs.get(item.service_id), "message": item.message} for item in result.items
+    ]
+    message(
+        f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, "
+        + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished")
+    )
     emit(rows, ["service_id", "outcome", "job", "message"], output, id_key="service_id")
     message(result.summary())
 
@@ -746,7 +796,15 @@ def services_panel(ctx: typer.Context, service_id: str = typer.Argument(..., met
     if output is Format.JSON:
         json_out(record)
         return
-    key_values({"status": panel.status, "addresses": ", ".join(panel.addresses) or None, "actions": ", ".join(panel.actions) or None, **panel.resources, **panel.details})
+    key_values(
+        {
+            "status": panel.status,
+            "addresses": ", ".join(panel.addresses) or None,
+            "actions": ", ".join(panel.actions) or None,
+            **panel.resources,
+            **panel.details,
+        }
+    )
 
 
 @services_app.command("power")

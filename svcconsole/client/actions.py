@@ -17,7 +17,9 @@ SCOPES = {
 
 REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client", "question_mark", "app.help", "Help", "Every key.", show=True, key_display="?"),
-    ConsoleAction("client", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a page, open a service by id.", key_display=":"),
+    ConsoleAction(
+        "client", "colon,ctrl+p", "app.command_palette", "Commands", "The command palette (also ctrl+p): go to a page, open a service by id.", key_display=":"
+    ),
     ConsoleAction("client", "d", "app.dashboard", "Dashboard", "The dashboard: active services and unpaid invoices.", show=True),
     ConsoleAction("client", "l", "app.services", "Services", "Every one of your services.", show=True),
     ConsoleAction("client", "i", "app.open_by_id", "Open id", "Open one of your services by its id."),
@@ -36,14 +38,24 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client-services", "left_square_bracket", "previous_tab", "Prev tab", "Previous status tab.", key_display="["),
     ConsoleAction("client-services", "ctrl+r", "reload", "Reload", "Read the list again.", key_display="^r"),
     ConsoleAction("client-services", "q", "app.dashboard", "Back", "Back to the dashboard.", palette=False),
-    ConsoleAction("client-detail", "r", "renew", "Renew", "Renew: adds the renewal to your unpaid invoice, or a new one; the service is extended when it is paid.", show=True, mutates=True),
+    ConsoleAction(
+        "client-detail",
+        "r",
+        "renew",
+        "Renew",
+        "Renew: adds the renewal to your unpaid invoice, or a new one; the service is extended when it is paid.",
+        show=True,
+        mutates=True,
+    ),
     ConsoleAction("client-detail", "c", "cancel", "Cancel", "Cancel at the end of the cycle, or now (when the product allows it).", show=True, mutates=True),
     ConsoleAction("client-detail", "u", "uncancel", "Keep", "Withdraw your end-of-cycle cancellation.", mutates=True),
     ConsoleAction("client-detail", "a", "auto_renew", "Auto-renewal", "Turn auto-renewal on or off.", show=True, mutates=True),
     ConsoleAction("client-detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("client-detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction("client-detail", "right_curly_bracket", "next_sub_tab", "Sub-tab", "Panel tab: the next page your service's panel offers.", key_display="}"),
-    ConsoleAction("client-detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the previous page your service's panel offers.", key_display="{"),
+    ConsoleAction(
+        "client-detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the previous page your service's panel offers.", key_display="{"
+    ),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
     *in_scope("dialog"),

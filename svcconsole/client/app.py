@@ -163,10 +163,7 @@ class ClientApp(CrashGuard, App[None]):
             self.refuse_preview()
             return
         question = f"Renew service {service_id} {render.plain(name)!r}?"
-        consequence = (
-            f"Each period costs {price}. The renewal goes on your unpaid invoice, or a new one; "
-            "the service is extended when the invoice is paid."
-        )
+        consequence = f"Each period costs {price}. The renewal goes on your unpaid invoice, or a new one; the service is extended when the invoice is paid."
 
         def chosen(count: object) -> None:
             if isinstance(count, int):

@@ -71,8 +71,11 @@ class CancelDialog(_CustomerDialog):
     CONFIRM_VARIANT = "error"
 
     def __init__(self, question: str, modes: list[str]) -> None:
-        super().__init__(question, "At the end of the cycle: the service runs until its expiry, then stops. "
-                                   "Now: the service stops at once and is removed from its server; this cannot be undone.")
+        super().__init__(
+            question,
+            "At the end of the cycle: the service runs until its expiry, then stops. "
+            "Now: the service stops at once and is removed from its server; this cannot be undone.",
+        )
         self.modes = modes
 
     def fields(self) -> ComposeResult:

@@ -141,7 +141,9 @@ class DashboardScreen(_CustomerScreen):
         invoices.clear()
         for invoice in board.unpaid:
             what = "; ".join(invoice.lines) or "-"
-            invoices.add_row(render.text(f"#{invoice.id}"), render.text(invoice.due), render.text(invoice.total, "bold"), render.text(what), key=str(invoice.id))
+            invoices.add_row(
+                render.text(f"#{invoice.id}"), render.text(invoice.due), render.text(invoice.total, "bold"), render.text(what), key=str(invoice.id)
+            )
         invoices.display = bool(board.unpaid)
         empty = self.query_one("#invoices-empty", Static)
         empty.update(Text(" Nothing to pay.", style="dim") if not board.unpaid else Text(""))
@@ -274,8 +276,11 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         if pane_id == "overview":
             with VerticalScroll():
                 yield Horizontal(
-                    Button("Renew…", id="renew"), Button("Cancel…", id="cancel"), Button("Keep it", id="uncancel"),
-                    Button("Auto-renewal", id="auto-renew"), classes="pane-buttons",
+                    Button("Renew…", id="renew"),
+                    Button("Cancel…", id="cancel"),
+                    Button("Keep it", id="uncancel"),
+                    Button("Auto-renewal", id="auto-renew"),
+                    classes="pane-buttons",
                 )
                 yield Static(id="overview-body")
         elif pane_id == "panel":
@@ -399,11 +404,19 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         if not self._allowed("cancel"):
             return
         app, service_id = self.client_app, self.service_id
-        modes = [mode.value for mode in CancelMode if self.detail.refusals.get(f"cancel-{'end-of-cycle' if mode is CancelMode.END_OF_CYCLE else 'immediately'}") is None]
+        modes = [
+            mode.value
+            for mode in CancelMode
+            if self.detail.refusals.get(f"cancel-{'end-of-cycle' if mode is CancelMode.END_OF_CYCLE else 'immediately'}") is None
+        ]
 
         def chosen(request: object) -> None:
             if isinstance(request, CancelRequest):
-                app.run_change(service_id, lambda session, worker: customer.cancel(session, app.actor, service_id, request.mode, request.reason, claim_for=worker), self.reload)
+                app.run_change(
+                    service_id,
+                    lambda session, worker: customer.cancel(session, app.actor, service_id, request.mode, request.reason, claim_for=worker),
+                    self.reload,
+                )
 
         app.push_screen(CancelDialog(f"Cancel {self._label}?", modes), chosen)
 

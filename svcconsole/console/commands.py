@@ -39,10 +39,18 @@ class ConsoleCommands(Provider):
         entries += [(entry.command, entry.help, partial(app.run_action, entry.action)) for entry in REGISTRY if entry.command and (acting or not entry.mutates)]
         if acting and hasattr(screen, "action_service_action"):
             for name, title in BULK_MENU:
-                entries.append((f"service: {title.lower()}", "On the marked services, or the one under the cursor.", partial(screen.action_service_action, name)))
+                entries.append(
+                    (f"service: {title.lower()}", "On the marked services, or the one under the cursor.", partial(screen.action_service_action, name))
+                )
         scope = getattr(screen, "SCOPE", None)
         for entry in REGISTRY:
-            if entry.palette and entry.scope == scope and "service_action" not in entry.action and not entry.action.startswith("app.") and (acting or not entry.mutates):
+            if (
+                entry.palette
+                and entry.scope == scope
+                and "service_action" not in entry.action
+                and not entry.action.startswith("app.")
+                and (acting or not entry.mutates)
+            ):
                 entries.append((f"{scope}: {entry.description.lower()}", entry.help, partial(screen.run_action, entry.action)))
         return entries
 

@@ -91,7 +91,10 @@ def _rows_on(db: Database, server: Server) -> list[PanelRow]:
             .where(Service.server_id == server.id, Service.type == server.module, col(Service.status).in_(ON_A_PANEL))
             .order_by(col(Service.id))
         ).all()
-    return [PanelRow(service_id or 0, uuid, name, status, dict(external or {}), configs.get(product_id, {})) for service_id, uuid, name, status, external, product_id in found]
+    return [
+        PanelRow(service_id or 0, uuid, name, status, dict(external or {}), configs.get(product_id, {}))
+        for service_id, uuid, name, status, external, product_id in found
+    ]
 
 
 def _pterodactyl_specs(rows: list[PanelRow], skipped: list[int]) -> list[ExistingServer]:
@@ -108,16 +111,18 @@ def _pterodactyl_specs(rows: list[PanelRow], skipped: list[int]) -> list[Existin
             ids.add(int(server_id))
         if identifier is not None:
             identifiers.add(identifier)
-        specs.append(ExistingServer(
-            name=row.name,
-            external_id=row.uuid,
-            server_id=int(server_id) if server_id is not None else None,
-            identifier=identifier,
-            description=f"svcconsole service {row.service_id}",
-            suspended=row.status == Status.SUSPENDED.value,
-            limits={key: row.config[key] for key in LIMIT_KEYS if key in row.config},
-            feature_limits={key: row.config[key] for key in FEATURE_KEYS if key in row.config},
-        ))
+        specs.append(
+            ExistingServer(
+                name=row.name,
+                external_id=row.uuid,
+                server_id=int(server_id) if server_id is not None else None,
+                identifier=identifier,
+                description=f"svcconsole service {row.service_id}",
+                suspended=row.status == Status.SUSPENDED.value,
+                limits={key: row.config[key] for key in LIMIT_KEYS if key in row.config},
+                feature_limits={key: row.config[key] for key in FEATURE_KEYS if key in row.config},
+            )
+        )
     return specs
 
 
@@ -126,14 +131,16 @@ def _proxmox_specs(rows: list[PanelRow]) -> list[ExistingVm]:
     for row in rows:
         suspended_state = "stopped" if str(row.config.get("suspend_mode", "suspend")) == "stop" else "paused"
         vmid = row.external.get("vmid")
-        specs.append(ExistingVm(
-            name=f"svc-{row.service_id}",
-            description=f"svcconsole service {row.uuid}",
-            vmid=int(vmid) if vmid is not None else None,
-            state=suspended_state if row.status == Status.SUSPENDED.value else "running",
-            cores=int(row.config["cores"]) if "cores" in row.config else None,
-            memory=int(row.config["memory"]) if "memory" in row.config else None,
-        ))
+        specs.append(
+            ExistingVm(
+                name=f"svc-{row.service_id}",
+                description=f"svcconsole service {row.uuid}",
+                vmid=int(vmid) if vmid is not None else None,
+                state=suspended_state if row.status == Status.SUSPENDED.value else "running",
+                cores=int(row.config["cores"]) if "cores" in row.config else None,
+                memory=int(row.config["memory"]) if "memory" in row.config else None,
+            )
+        )
     return specs
 
 
@@ -152,7 +159,11 @@ def _point_at(db: Database, actor: Actor, server: Server, url: str, credentials:
     """Give the demo server a URL, credentials (encrypted by core), a pinned certificate ('' for
     none) and fast settings."""
     reference = str(server.id)
-    db.transaction(lambda session: catalog.edit_server(session, actor, reference, url=url, credentials=credentials, config=list(DEMO_SERVER_CONFIG), tls_fingerprint=fingerprint))
+    db.transaction(
+        lambda session: catalog.edit_server(
+            session, actor, reference, url=url, credentials=credentials, config=list(DEMO_SERVER_CONFIG), tls_fingerprint=fingerprint
+        )
+    )
 
 
 def start_demo_panels(db: Database, *, actor: Actor = SYSTEM, progress: Callable[[str], None] | None = None) -> DemoPanels:

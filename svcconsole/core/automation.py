@@ -218,7 +218,11 @@ def _failed_jobs(session: Session, service_ids: Sequence[int], action: str) -> d
     """The services whose latest job for `action` failed for good, with that job's id."""
     if not service_ids:
         return {}
-    query = select(col(Job.service_id), col(Job.id), col(Job.status)).where(col(Job.service_id).in_(list(service_ids)), col(Job.action) == action).order_by(col(Job.id))
+    query = (
+        select(col(Job.service_id), col(Job.id), col(Job.status))
+        .where(col(Job.service_id).in_(list(service_ids)), col(Job.action) == action)
+        .order_by(col(Job.id))
+    )
     latest = {service_id: (job_id, status) for service_id, job_id, status in session.exec(query).all()}
     return {service_id: int(job_id or 0) for service_id, (job_id, status) in latest.items() if status == "failed"}
 
@@ -242,7 +246,9 @@ def _held_back(step: int, cache: ChunkCache, service_id: int) -> StepItem | None
     line = cache.unapplied.get(service_id)
     if line is not None:
         why = (line.details or {}).get("error")
-        return StepItem(step, service_id, "skipped", f"invoice {line.invoice_id} is paid but its renewal (line {line.id}) is not applied yet" + (f": {why}" if why else ""))
+        return StepItem(
+            step, service_id, "skipped", f"invoice {line.invoice_id} is paid but its renewal (line {line.id}) is not applied yet" + (f": {why}" if why else "")
+        )
     job_id = cache.failed_jobs.get(service_id)
     if job_id is not None:
         return StepItem(step, service_id, "skipped", f"job {job_id} failed; retry or resolve it")
@@ -334,7 +340,9 @@ def _prepare_renewals(session: Session, ctx: RunContext, candidates: Sequence[An
     ids = list(cache.services)
     cache.with_options = _with_options(session, ids)
     lines = session.exec(
-        select(col(InvoiceLine.service_id), col(InvoiceLine.period_start)).where(col(InvoiceLine.service_id).in_(ids), col(InvoiceLine.kind) == billing.LineKind.RENEWAL.value)
+        select(col(InvoiceLine.service_id), col(InvoiceLine.period_start)).where(
+            col(InvoiceLine.service_id).in_(ids), col(InvoiceLine.kind) == billing.LineKind.RENEWAL.value
+        )
     ).all()
     cache.billed = {(service_id, clock.as_utc(start)) for service_id, start in lines if service_id is not None and start is not None}
     return cache
@@ -446,7 +454,12 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     if service is None or service.expires_at is None:
         return None
     after, until = _notice_window(ctx, days)
-    if service.status != Status.ACTIVE.value or service.cancel_at is not None or service.billing_cycle not in RECURRING or not after < service.expires_at <= until:
+    if (
+        service.status != Status.ACTIVE.value
+        or service.cancel_at is not None
+        or service.billing_cycle not in RECURRING
+        or not after < service.expires_at <= until
+    ):
         return None
     key = _notice_key(service_id, service.expires_at, days)
     if service_id in cache.quiet or key in cache.sent_keys:
@@ -464,7 +477,9 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     if queued is None:
         return None
     cache.sent_keys.add(key)
-    return StepItem(2, service_id, "ok", f"expiry notice to {queued.to_address}: expires {ctx.day(service.expires_at)} (expiry_notice_days: {days} days before)")
+    return StepItem(
+        2, service_id, "ok", f"expiry notice to {queued.to_address}: expires {ctx.day(service.expires_at)} (expiry_notice_days: {days} days before)"
+    )
 
 
 # 3. suspend overdue
@@ -509,7 +524,10 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     expired = ctx.day(service.expires_at)
     why = f"expired {expired}, suspend_after_days={ctx.settings['suspend_after_days']}{_unbilled_note(session, service)}"
     outcome = services.perform(
-        session, ctx.actor, "suspend", service_id,
+        session,
+        ctx.actor,
+        "suspend",
+        service_id,
         {"kind": SuspendKind.OVERDUE.value, "reason": f"overdue: expired {expired}", "notify": True},
     )
     return _done(3, service_id, outcome, why)
@@ -542,11 +560,7 @@ def _overdue_since(service: Service) -> datetime | None:
 
 
 def _is_overdue_suspension(service: Service) -> bool:
-    return (
-        service.status == Status.SUSPENDED.value
-        and service.suspend_kind == SuspendKind.OVERDUE.value
-        and service.billing_cycle in RECURRING
-    )
+    return service.status == Status.SUSPENDED.value and service.suspend_kind == SuspendKind.OVERDUE.value and service.billing_cycle in RECURRING
 
 
 def _expire_due(service: Service, ctx: RunContext) -> bool:
@@ -580,7 +594,10 @@ def _do_expire(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         return held_back
     since = ctx.day(_overdue_since(service))
     outcome = services.perform(
-        session, ctx.actor, "expire", service_id,
+        session,
+        ctx.actor,
+        "expire",
+        service_id,
         {"reason": f"suspended as overdue since {since}, more than terminate_after_days={ctx.settings['terminate_after_days']}"},
     )
     return _done(4, service_id, outcome, f"suspended as overdue since {since}, terminate_after_days={ctx.settings['terminate_after_days']}")
@@ -621,7 +638,10 @@ def _do_cancel(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     asked = service.cancel_reason
     when = ctx.day(service.cancel_at)
     outcome = services.perform(
-        session, ctx.actor, "cancel-immediately", service_id,
+        session,
+        ctx.actor,
+        "cancel-immediately",
+        service_id,
         {"reason": f"end of cycle: {asked}" if asked else "end of cycle", "mode": CancelMode.IMMEDIATE.value},
     )
     return _done(5, service_id, outcome, f"end of cycle, cancel_at {when}")
@@ -682,7 +702,10 @@ def _do_hide(session: Session, ctx: RunContext, cache: ChunkCache, service_id: i
     ended = ctx.day(_ended_at(service))
     was = service.status
     outcome = services.perform(
-        session, ctx.actor, "delete", service_id,
+        session,
+        ctx.actor,
+        "delete",
+        service_id,
         {"reason": f"{was} since {ended}, more than delete_after_days={ctx.settings['delete_after_days']}"},
     )
     return _done(6, service_id, outcome, f"{was} since {ended}, delete_after_days={ctx.settings['delete_after_days']}")
@@ -728,7 +751,9 @@ def _apply_one(session: Session, ctx: RunContext, step: ServiceStep, cache: Chun
     except Exception as error:  # one bad service must not stop the run; kept in the report and the log
         savepoint.rollback()
         log.exception("automation step %s: %s raised for %r", step.number, step.title, candidate)
-        return StepItem(step.number, _candidate_id(candidate), "failed", f"internal error: {type(error).__name__}: {error} (the traceback is in the operations log)")
+        return StepItem(
+            step.number, _candidate_id(candidate), "failed", f"internal error: {type(error).__name__}: {error} (the traceback is in the operations log)"
+        )
     savepoint.commit()
     return item
 

@@ -153,10 +153,7 @@ def list_invoices(
     if before is not None:
         query = query.where(Invoice.id < before)  # type: ignore[operator]
     query = query.order_by(Invoice.id.desc()).limit(limit)  # type: ignore[union-attr]
-    return [
-        InvoiceSummary(invoice, cents(total or 0), int(count or 0), name, email)
-        for invoice, total, count, name, email in session.exec(query).all()
-    ]
+    return [InvoiceSummary(invoice, cents(total or 0), int(count or 0), name, email) for invoice, total, count, name, email in session.exec(query).all()]
 
 
 def renewal_line_for_period(session: Session, service_id: int, period_start: datetime, *, statuses: Sequence[str] | None = None) -> InvoiceLine | None:
@@ -344,8 +341,18 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
     session.add(line)
     session.flush()
     _record_on_service(
-        session, actor, service, "renewal_invoiced",
-        {"invoice": invoice.id, "line": line.id, "cycles": cycle_count, "amount": str(amount), "period_start": services.iso(start), "period_end": services.iso(end)},
+        session,
+        actor,
+        service,
+        "renewal_invoiced",
+        {
+            "invoice": invoice.id,
+            "line": line.id,
+            "cycles": cycle_count,
+            "amount": str(amount),
+            "period_start": services.iso(start),
+            "period_end": services.iso(end),
+        },
     )
     notifications.notify_customer(
         session,
@@ -367,7 +374,9 @@ def _renewal_mail_prefix(invoice_id: int) -> str:
     return f"renewal_invoice:{invoice_id}:"
 
 
-def invoice_renewal(session: Session, actor: Actor, service: Service, cycle_count: int, invoice_ref: str | int, *, amount: Decimal | None = None) -> InvoiceLine:
+def invoice_renewal(
+    session: Session, actor: Actor, service: Service, cycle_count: int, invoice_ref: str | int, *, amount: Decimal | None = None
+) -> InvoiceLine:
     """Put a renewal of `service` on a new invoice or on an unpaid one of the same customer."""
     if invoice_ref == "new":
         invoice = new_invoice(session, service.customer_id, service.currency, due_at=service.expires_at)
@@ -442,7 +451,9 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
         cycle = parse.parse_cycle("--cycle", item.cycle).value
         listed = product_price(session, product.id or 0, cycle)
         if listed is None:
-            raise InvalidInput("--cycle", f"product {product.name!r} has no {cycle} price (offered: {', '.join(price.billing_cycle for price in offered) or 'none'})")
+            raise InvalidInput(
+                "--cycle", f"product {product.name!r} has no {cycle} price (offered: {', '.join(price.billing_cycle for price in offered) or 'none'})"
+            )
     else:
         listed = next((price for price in offered if price.billing_cycle == "monthly"), offered[0] if offered else None)
         if listed is None:
@@ -459,7 +470,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
     line = InvoiceLine(
         invoice_id=invoice.id or 0,
         kind=LineKind.ORDER.value,
-        description=f"Order: {product.name} ({cycle}) \"{name}\""[:500],
+        description=f'Order: {product.name} ({cycle}) "{name}"'[:500],
         amount=amount,
         details={
             "product_id": product.id,
@@ -758,8 +769,17 @@ def _apply_line(session: Session, actor: Actor, invoice: Invoice, line: InvoiceL
     if line.kind == LineKind.RENEWAL.value:
         assert line.service_id is not None
         outcome = services.perform(
-            session, actor, "renew", line.service_id,
-            {"cycles": int((line.details or {}).get("cycles", 1)), "amount": str(line.amount), "invoice_id": invoice.id, "line_id": line.id, "reason": f"invoice {invoice.id} paid"},
+            session,
+            actor,
+            "renew",
+            line.service_id,
+            {
+                "cycles": int((line.details or {}).get("cycles", 1)),
+                "amount": str(line.amount),
+                "invoice_id": invoice.id,
+                "line_id": line.id,
+                "reason": f"invoice {invoice.id} paid",
+            },
         )
         return outcome.message, outcome.job_id
     if line.kind == LineKind.UPGRADE.value:
@@ -1074,8 +1094,21 @@ def _apply_upgrade(ctx: ActionContext) -> str:
     upgrade.completed_at = clock.now()
     ctx.session.add(upgrade)
     activity.record(
-        ctx.session, service, ctx.actor, "upgrade", from_status=before_status, to_status=service.status, reason=ctx.params.get("reason"),
-        details={"upgrade": upgrade.id, "from": old_product, "to": target.name, "price": [str(old_price), str(new_price)], "mode": upgrade.mode, "invoice": upgrade.invoice_id},
+        ctx.session,
+        service,
+        ctx.actor,
+        "upgrade",
+        from_status=before_status,
+        to_status=service.status,
+        reason=ctx.params.get("reason"),
+        details={
+            "upgrade": upgrade.id,
+            "from": old_product,
+            "to": target.name,
+            "price": [str(old_price), str(new_price)],
+            "mode": upgrade.mode,
+            "invoice": upgrade.invoice_id,
+        },
     )
     return f"{old_product} -> {target.name}, price {cents(old_price)} -> {new_price} {service.currency}"
 
@@ -1151,14 +1184,22 @@ def start_upgrade(session: Session, actor: Actor, service_id: int, target_ref: s
     session.add(line)
     session.flush()
     _record_on_service(
-        session, actor, service, "upgrade_invoiced",
+        session,
+        actor,
+        service,
+        "upgrade_invoiced",
         {"upgrade": upgrade.id, "invoice": invoice.id, "to": target.name, "amount": str(offer.amount), **_remaining_details(offer.remaining)},
     )
     return UpgradeStart(upgrade, invoice, None)
 
 
 def _remaining_details(remaining: Remaining) -> dict[str, int]:
-    return {"remaining_days": remaining.total_days, "whole_cycles": remaining.whole_cycles, "current_days": remaining.current_days, "cycle_days": remaining.cycle_days}
+    return {
+        "remaining_days": remaining.total_days,
+        "whole_cycles": remaining.whole_cycles,
+        "current_days": remaining.current_days,
+        "cycle_days": remaining.cycle_days,
+    }
 
 
 def _latest_upgrade(session: Session, service_id: int) -> Upgrade:
@@ -1178,7 +1219,10 @@ def _apply_upgrade_line(session: Session, actor: Actor, invoice: Invoice, line: 
     session.add(upgrade)
     session.flush()
     outcome = services.perform(
-        session, actor, "upgrade", upgrade.service_id,
+        session,
+        actor,
+        "upgrade",
+        upgrade.service_id,
         {"to": upgrade.to_product_id, "upgrade_id": upgrade.id, "price": details.get("new_price"), "reason": f"invoice {invoice.id} paid"},
     )
     return outcome.message, outcome.job_id

@@ -322,14 +322,16 @@ def _apply_batch(session: Session, actor: Actor, run_id: int, action: str, param
 
 def _write_outcomes(session: Session, run_id: int, results: list[ItemResult]) -> None:
     """The items' outcomes that are known (a queued job's comes later), in one statement."""
-    ended = [{"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results if result.outcome != "pending"]
+    ended = [
+        {"item_service": result.service_id, "item_outcome": result.outcome, "item_message": result.message} for result in results if result.outcome != "pending"
+    ]
     if not ended:
         return
     items = BulkItem.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
     session.execute(
-        items.update().where(items.c.run_id == run_id, items.c.service_id == bindparam("item_service")).values(
-            outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()
-        ),
+        items.update()
+        .where(items.c.run_id == run_id, items.c.service_id == bindparam("item_service"))
+        .values(outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()),
         ended,
     )
 
@@ -345,12 +347,13 @@ def _jobs_to_run(db: Database, run_id: int) -> list[int]:
     """The run's jobs not yet done: queued, claimed by this thread, or left by a dead worker."""
     now, me = clock.now(), leases.holder()
     with db.read() as session:
-        rows = session.exec(select(col(Job.id), col(Job.status), col(Job.worker), col(Job.lease_until)).where(col(Job.bulk_run_id) == run_id).order_by(col(Job.id))).all()
+        rows = session.exec(
+            select(col(Job.id), col(Job.status), col(Job.worker), col(Job.lease_until)).where(col(Job.bulk_run_id) == run_id).order_by(col(Job.id))
+        ).all()
     return [
         job_id  # type: ignore[misc]  # a stored row's primary key is never None
         for job_id, status, worker, lease_until in rows
-        if status == "queued"
-        or (status == "running" and (worker == me or lease_until is None or lease_until < now or not leases.holder_alive(worker or "")))
+        if status == "queued" or (status == "running" and (worker == me or lease_until is None or lease_until < now or not leases.holder_alive(worker or "")))
     ]
 
 

@@ -261,9 +261,7 @@ def prices_of(session: Session, product_id: int) -> list[ProductPrice]:
 
 
 def product_price(session: Session, product_id: int, cycle: str) -> ProductPrice | None:
-    return session.exec(
-        select(ProductPrice).where(ProductPrice.product_id == product_id, ProductPrice.billing_cycle == cycle)
-    ).first()
+    return session.exec(select(ProductPrice).where(ProductPrice.product_id == product_id, ProductPrice.billing_cycle == cycle)).first()
 
 
 def _parse_url(field: str, text: str) -> str:
@@ -325,7 +323,8 @@ def add_server(
         capacity=parse.parse_optional_int("--capacity", capacity),
         config=_apply_tls(
             {key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
-            tls_fingerprint, ca_file,
+            tls_fingerprint,
+            ca_file,
         ),
         created_at=clock.now(),
     )

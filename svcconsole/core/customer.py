@@ -356,13 +356,28 @@ def _view(session: Session, scope: CustomerScope, service: Service) -> CustomerS
     options = scope.options(session, service.id or 0)
     extra = sum((option.price * option.quantity for option in options), Decimal("0"))
     return CustomerService(
-        id=service.id or 0, uuid=service.uuid, name=service.name, description=service.description,
-        product_name=service.product_name, customer_name=service.customer_name, status=service.status,
-        suspend_kind=service.suspend_kind, operation=service.operation, billing_cycle=service.billing_cycle,
-        price=service.price, renewal_price=(service.price + extra).quantize(Decimal("0.01")), currency=service.currency,
-        created_at=service.created_at, expires_at=service.expires_at, suspended_at=service.suspended_at,
-        auto_renew=bool(service.auto_renew), renewals=service.renewals or 0, max_renewals=service.max_renewals,
-        cancel_mode=service.cancel_mode, cancel_at=service.cancel_at, cancelled_at=service.cancelled_at,
+        id=service.id or 0,
+        uuid=service.uuid,
+        name=service.name,
+        description=service.description,
+        product_name=service.product_name,
+        customer_name=service.customer_name,
+        status=service.status,
+        suspend_kind=service.suspend_kind,
+        operation=service.operation,
+        billing_cycle=service.billing_cycle,
+        price=service.price,
+        renewal_price=(service.price + extra).quantize(Decimal("0.01")),
+        currency=service.currency,
+        created_at=service.created_at,
+        expires_at=service.expires_at,
+        suspended_at=service.suspended_at,
+        auto_renew=bool(service.auto_renew),
+        renewals=service.renewals or 0,
+        max_renewals=service.max_renewals,
+        cancel_mode=service.cancel_mode,
+        cancel_at=service.cancel_at,
+        cancelled_at=service.cancelled_at,
         terminated_at=service.terminated_at,
     )
 
@@ -392,12 +407,9 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
     service = _visible(session, scope, service_id)
     customer = scope.customer(session)
     renewals = tuple(
-        RenewalLine(row.renewed_at, row.period_start, row.period_end, row.cycles, row.amount, row.invoice_id)
-        for row in scope.renewals(session, service_id)
+        RenewalLine(row.renewed_at, row.period_start, row.period_end, row.cycles, row.amount, row.invoice_id) for row in scope.renewals(session, service_id)
     )
-    options = tuple(
-        OptionLine(row.id or 0, row.name, row.value, row.quantity, row.price, row.expires_at) for row in scope.options(session, service_id)
-    )
+    options = tuple(OptionLine(row.id or 0, row.name, row.value, row.quantity, row.price, row.expires_at) for row in scope.options(session, service_id))
     pending = scope.renewal_line_for_period(session, service_id, service.expires_at, billing.OPEN_STATUSES) if service.expires_at else None
     return CustomerDetail(
         service=_view(session, scope, service),
@@ -416,8 +428,10 @@ def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[s
     recurring = cycles.is_recurring(service.billing_cycle)
     tz = services.timezone_of(session)
     result: dict[str, str | None] = {}
-    result["renew"] = None if service.status in RENEWABLE and recurring and service.expires_at else (
-        "only an active or suspended service with a billing cycle can be renewed"
+    result["renew"] = (
+        None
+        if service.status in RENEWABLE and recurring and service.expires_at
+        else ("only an active or suspended service with a billing cycle can be renewed")
     )
     if product is None or not product.allow_customer_cancel:
         result["cancel-end-of-cycle"] = result["cancel-immediately"] = "this product cannot be cancelled from the customer area; contact support"
@@ -518,8 +532,7 @@ def renew(session: Session, actor: Actor, service_id: int, cycle_count: int | st
         if existing is not None:
             return ActionResult(
                 service_id,
-                f"invoice {existing.invoice_id} already bills this renewal ({existing.amount:.2f} {service.currency}); "
-                "the service is extended when it is paid",
+                f"invoice {existing.invoice_id} already bills this renewal ({existing.amount:.2f} {service.currency}); the service is extended when it is paid",
                 invoice_id=existing.invoice_id,
             )
     reused = scope.newest_open_invoice(session, billing.InvoiceStatus.UNPAID.value, service.currency)
@@ -532,8 +545,7 @@ def renew(session: Session, actor: Actor, service_id: int, cycle_count: int | st
     where = f"added to invoice {line.invoice_id}" if reused else f"billed on new invoice {line.invoice_id}"
     return ActionResult(
         service_id,
-        f"renewal of {count} × {unit} ({line.amount:.2f} {service.currency}) {where}; "
-        f"once it is paid the service runs until {day(line.period_end, tz)}",
+        f"renewal of {count} × {unit} ({line.amount:.2f} {service.currency}) {where}; once it is paid the service runs until {day(line.period_end, tz)}",
         invoice_id=line.invoice_id,
     )
 

@@ -104,9 +104,11 @@ def _held_keys(db: Database, server_id: int, keys: list[str]) -> set[str]:
     held: set[str] = set()
     with db.read() as session:
         for start in range(0, len(keys), KEY_BATCH):
-            batch = keys[start:start + KEY_BATCH]
+            batch = keys[start : start + KEY_BATCH]
             rows = session.exec(
-                select(Service.external_key).where(Service.server_id == server_id, col(Service.external_key).in_(batch), col(Service.status).in_(RESOURCE_HOLDING_STATUSES))
+                select(Service.external_key).where(
+                    Service.server_id == server_id, col(Service.external_key).in_(batch), col(Service.status).in_(RESOURCE_HOLDING_STATUSES)
+                )
             ).all()
             held.update(key for key in rows if key is not None)
     return held

@@ -226,7 +226,10 @@ def check(db: Database) -> HealthReport:
         max_age = int(settings_module.load(session)["health_max_run_age_minutes"])
         recent = runs(session, limit=10)
         last = session.exec(
-            select(AutomationRun).where(col(AutomationRun.dry_run).is_(False), col(AutomationRun.status) != "locked").order_by(col(AutomationRun.id).desc()).limit(1)
+            select(AutomationRun)
+            .where(col(AutomationRun.dry_run).is_(False), col(AutomationRun.status) != "locked")
+            .order_by(col(AutomationRun.id).desc())
+            .limit(1)
         ).first()
         last_finished = session.exec(
             select(AutomationRun)
@@ -234,16 +237,29 @@ def check(db: Database) -> HealthReport:
             .order_by(col(AutomationRun.finished_at).desc())
             .limit(1)
         ).first()
-        heartbeats = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.last_seen) >= now - RECENT_WORKERS).order_by(col(WorkerHeartbeat.last_seen).desc())).all()
+        heartbeats = session.exec(
+            select(WorkerHeartbeat).where(col(WorkerHeartbeat.last_seen) >= now - RECENT_WORKERS).order_by(col(WorkerHeartbeat.last_seen).desc())
+        ).all()
         job_counts = dict(session.exec(select(Job.status, func.count()).group_by(Job.status)).all())
         oldest_due = session.exec(select(func.min(Job.next_attempt_at)).where(Job.status == "queued", col(Job.next_attempt_at) <= queue_now)).one()
-        oldest_due_job = session.exec(select(Job.id).where(Job.status == "queued", col(Job.next_attempt_at) <= queue_now).order_by(col(Job.next_attempt_at), col(Job.id)).limit(1)).first()
-        stale_failed_job = session.exec(select(Job.id).where(Job.status == "failed", col(Job.updated_at) < queue_now - STALE).order_by(col(Job.id)).limit(1)).first()
+        oldest_due_job = session.exec(
+            select(Job.id).where(Job.status == "queued", col(Job.next_attempt_at) <= queue_now).order_by(col(Job.next_attempt_at), col(Job.id)).limit(1)
+        ).first()
+        stale_failed_job = session.exec(
+            select(Job.id).where(Job.status == "failed", col(Job.updated_at) < queue_now - STALE).order_by(col(Job.id)).limit(1)
+        ).first()
         stale_failed_jobs = session.exec(select(func.count()).select_from(Job).where(Job.status == "failed", col(Job.updated_at) < queue_now - STALE)).one()
         mail_counts = dict(session.exec(select(Notification.status, func.count()).group_by(Notification.status)).all())
         oldest_mail = session.exec(select(func.min(Notification.created_at)).where(col(Notification.status).in_(("queued", "sending")))).one()
-        stale_failed_mail = session.exec(select(Notification.id).where(Notification.status == "failed", col(Notification.created_at) < queue_now - STALE).order_by(col(Notification.id)).limit(1)).first()
-        stale_failed_mails = session.exec(select(func.count()).select_from(Notification).where(Notification.status == "failed", col(Notification.created_at) < queue_now - STALE)).one()
+        stale_failed_mail = session.exec(
+            select(Notification.id)
+            .where(Notification.status == "failed", col(Notification.created_at) < queue_now - STALE)
+            .order_by(col(Notification.id))
+            .limit(1)
+        ).first()
+        stale_failed_mails = session.exec(
+            select(func.count()).select_from(Notification).where(Notification.status == "failed", col(Notification.created_at) < queue_now - STALE)
+        ).one()
     workers = [
         {
             "holder": row.holder,
@@ -284,7 +300,14 @@ def check(db: Database) -> HealthReport:
     return report
 
 
-def _problems(report: HealthReport, last: AutomationRun | None, last_finished: AutomationRun | None, oldest_due_job: int | None, stale_job: int | None, stale_mail: int | None) -> list[Problem]:
+def _problems(
+    report: HealthReport,
+    last: AutomationRun | None,
+    last_finished: AutomationRun | None,
+    oldest_due_job: int | None,
+    stale_job: int | None,
+    stale_mail: int | None,
+) -> list[Problem]:
     now = report.now
     problems = []
     limit = timedelta(minutes=report.max_run_age_minutes)
@@ -292,20 +315,52 @@ def _problems(report: HealthReport, last: AutomationRun | None, last_finished: A
         problems.append(Problem("automation", "automation: no run has finished yet (run `svcconsole automation run` from cron)", "no-run"))
     elif report.last_run_finished_at is not None and now - report.last_run_finished_at > limit:
         minutes = int((now - report.last_run_finished_at).total_seconds() // 60)
-        problems.append(Problem("automation", f"automation: the last run finished {minutes} minutes ago (run {last_finished.id}; health_max_run_age_minutes={report.max_run_age_minutes})", f"stale-run:{last_finished.id}"))
+        problems.append(
+            Problem(
+                "automation",
+                f"automation: the last run finished {minutes} minutes ago (run {last_finished.id}; health_max_run_age_minutes={report.max_run_age_minutes})",
+                f"stale-run:{last_finished.id}",
+            )
+        )
     if last is not None:
         status = shown_status(last, now)
         if status == "died":
-            problems.append(Problem("automation", f"automation: run {last.id} died (started {last.started_at:%Y-%m-%d %H:%M} UTC, never finished)", f"run-died:{last.id}"))
+            problems.append(
+                Problem("automation", f"automation: run {last.id} died (started {last.started_at:%Y-%m-%d %H:%M} UTC, never finished)", f"run-died:{last.id}")
+            )
         elif status == "failed":
-            problems.append(Problem("automation", f"automation: run {last.id} failed: {last.error or 'an item failed (automation show ' + str(last.id) + ')'}", f"run-failed:{last.id}"))
+            problems.append(
+                Problem(
+                    "automation",
+                    f"automation: run {last.id} failed: {last.error or 'an item failed (automation show ' + str(last.id) + ')'}",
+                    f"run-failed:{last.id}",
+                )
+            )
     age = report.jobs["oldest_due_age_seconds"]
     if age is not None and age > JOB_WAIT.total_seconds() and report.live_workers == 0:
-        problems.append(Problem("queue", f"queue: {report.jobs['queued']} jobs queued, the oldest due {int(age // 60)} minutes ago, and no live worker (`svcconsole worker`)", f"queue-stuck:{oldest_due_job}"))
+        problems.append(
+            Problem(
+                "queue",
+                f"queue: {report.jobs['queued']} jobs queued, the oldest due {int(age // 60)} minutes ago, and no live worker (`svcconsole worker`)",
+                f"queue-stuck:{oldest_due_job}",
+            )
+        )
     if stale_job is not None:
-        problems.append(Problem("queue", f"queue: {report.jobs['failed_over_a_day']} failed jobs older than a day (`svcconsole jobs list --status failed`)", f"failed-jobs:{stale_job}"))
+        problems.append(
+            Problem(
+                "queue",
+                f"queue: {report.jobs['failed_over_a_day']} failed jobs older than a day (`svcconsole jobs list --status failed`)",
+                f"failed-jobs:{stale_job}",
+            )
+        )
     if stale_mail is not None:
-        problems.append(Problem("mail", f"mail: {report.mail['failed_over_a_day']} failed mails older than a day (`svcconsole notify list --status failed`)", f"failed-mails:{stale_mail}"))
+        problems.append(
+            Problem(
+                "mail",
+                f"mail: {report.mail['failed_over_a_day']} failed mails older than a day (`svcconsole notify list --status failed`)",
+                f"failed-mails:{stale_mail}",
+            )
+        )
     return problems
 
 
@@ -342,7 +397,9 @@ def prometheus_text(report: HealthReport) -> str:
     metric("health_problems", "gauge", "Problems that need an admin (0 when all is well).", [({}, len(report.problems))])
     if finished is not None:
         metric("automation_last_finished_timestamp_seconds", "gauge", "When the last automation run finished (Unix time).", [({}, finished.timestamp())])
-        metric("automation_last_finished_age_seconds", "gauge", "Seconds since the last automation run finished.", [({}, (report.now - finished).total_seconds())])
+        metric(
+            "automation_last_finished_age_seconds", "gauge", "Seconds since the last automation run finished.", [({}, (report.now - finished).total_seconds())]
+        )
     metric("workers_live", "gauge", "Queue workers seen alive.", [({}, report.live_workers)])
     metric("jobs", "gauge", "Module jobs by status.", [({"status": status}, report.jobs[status]) for status in ("queued", "running", "failed")])
     if report.jobs["oldest_due_age_seconds"] is not None:
@@ -368,11 +425,15 @@ def summary_lines(report: HealthReport, tz: Any) -> list[str]:
     last = report.last_run
     lines = [
         f"health: {'ok' if report.exit_code == 0 else 'NEEDS AN ADMIN'}",
-        f"automation: last run finished {age}" + (f" (run {last['id']}, {last['status']})" if last else "") + f"; health_max_run_age_minutes={report.max_run_age_minutes}",
+        f"automation: last run finished {age}"
+        + (f" (run {last['id']}, {last['status']})" if last else "")
+        + f"; health_max_run_age_minutes={report.max_run_age_minutes}",
         f"workers: {report.live_workers} live of {len(report.workers)} seen in the last day",
     ]
     for worker in report.workers:
-        lines.append(f"  {worker['holder']}  {'live' if worker['live'] else 'gone'}  last seen {worker['last_seen'].astimezone(tz):%Y-%m-%d %H:%M:%S}  jobs done {worker['jobs_done']}")
+        lines.append(
+            f"  {worker['holder']}  {'live' if worker['live'] else 'gone'}  last seen {worker['last_seen'].astimezone(tz):%Y-%m-%d %H:%M:%S}  jobs done {worker['jobs_done']}"
+        )
     jobs = report.jobs
     oldest = f", oldest due {int(jobs['oldest_due_age_seconds'] // 60)} minutes ago" if jobs["oldest_due_age_seconds"] is not None else ""
     lines.append(f"queue: {jobs['queued']} queued, {jobs['running']} running, {jobs['failed']} failed{oldest}")

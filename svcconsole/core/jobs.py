@@ -95,9 +95,7 @@ def _claim(session: Session, job_id: int, worker: str) -> Claimed | JobOutcome |
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
     if job is None:
         return None
-    reclaim = job.status == "running" and (
-        job.lease_until is None or job.lease_until < now or not leases.holder_alive(job.worker or "")
-    )
+    reclaim = job.status == "running" and (job.lease_until is None or job.lease_until < now or not leases.holder_alive(job.worker or ""))
     if not (job.status == "queued" or reclaim):
         return None
     if reclaim and job.attempts >= job.max_attempts:
@@ -360,7 +358,12 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     if (current.status, current.worker, current.attempts) != ("running", called.worker, called.attempt):
         log.warning(
             "job %s: attempt %s by %s lost its claim (now %s, attempt %s by %s); its outcome is not applied",
-            called.job_id, called.attempt, called.worker, current.status, current.attempts, current.worker,
+            called.job_id,
+            called.attempt,
+            called.worker,
+            current.status,
+            current.attempts,
+            current.worker,
         )
         return None
     now = clock.now()
@@ -417,7 +420,9 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
     actions = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
     older = session.exec(
         select(Job)
-        .where(Job.service_id == succeeded.service_id, col(Job.id) < (succeeded.id or 0), col(Job.status).in_(("failed", "queued")), col(Job.action).in_(actions))
+        .where(
+            Job.service_id == succeeded.service_id, col(Job.id) < (succeeded.id or 0), col(Job.status).in_(("failed", "queued")), col(Job.action).in_(actions)
+        )
         .with_for_update(skip_locked=True)
     ).all()
     message = f"superseded: job {succeeded.id} ({succeeded.action}) succeeded"
@@ -691,6 +696,15 @@ def resolve(session: Session, actor: Actor, job_id: int, note: str | None = None
         session.add(service)
         from svcconsole.core import activity
 
-        activity.record(session, service, actor, "job_resolved", from_status=service.status, to_status=service.status, reason=note, details={"job": job_id, "operation": job.operation})
+        activity.record(
+            session,
+            service,
+            actor,
+            "job_resolved",
+            from_status=service.status,
+            to_status=service.status,
+            reason=note,
+            details={"job": job_id, "operation": job.operation},
+        )
     _finish_bulk_item(session, job, "failed", f"resolved by {actor.name}" + (f": {note}" if note else ""))
     return job

@@ -85,7 +85,11 @@ class SendReport:
             return f"notify: {self.not_sent_reason}"
         if not self.items and not self.stopped:
             return "notify: no queued notifications"
-        parts = [f"{self.count(outcome)} {label}" for outcome, label in (("ok", "sent"), ("retry", "kept queued"), ("failed", "failed for good")) if self.count(outcome)]
+        parts = [
+            f"{self.count(outcome)} {label}"
+            for outcome, label in (("ok", "sent"), ("retry", "kept queued"), ("failed", "failed for good"))
+            if self.count(outcome)
+        ]
         line = f"notify: {len(self.items)} tried: {', '.join(parts) or 'none'}"
         return f"{line}; {self.stopped}" if self.stopped else line
 

@@ -31,47 +31,43 @@ class Template:
 TEMPLATES: dict[str, Template] = {
     "delivered": Template(
         "Your service {service_name} is ready",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was delivered on {today} and is active.\n"
-        "{renewal}\n",
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was delivered on {today} and is active.\n{renewal}\n',
     ),
     "suspended": Template(
         "Your service {service_name} is suspended",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was suspended on {today}.\n"
-        "Reason: {reason}\n{payment}",
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was suspended on {today}.\nReason: {reason}\n{payment}',
     ),
     "unsuspended": Template(
         "Your service {service_name} is active again",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" is active again since {today}.\n{renewal}\n",
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" is active again since {today}.\n{renewal}\n',
     ),
     "renewal_invoice": Template(
         "Invoice #{invoice_id} for {service_name}",
-        "Hello {customer_name},\n\nInvoice #{invoice_id} of {amount} for the renewal of service #{service_id} "
-        "\"{service_name}\" ({period}) is due on {due}.\n",
+        'Hello {customer_name},\n\nInvoice #{invoice_id} of {amount} for the renewal of service #{service_id} "{service_name}" ({period}) is due on {due}.\n',
     ),
     "expiry_notice": Template(
         "Your service {service_name} expires on {expires}",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" expires on {expires}, {when}. "
-        "Renew it for {price} to keep it running.\n",
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" expires on {expires}, {when}. Renew it for {price} to keep it running.\n',
     ),
     "cancelled": Template(
         "Your service {service_name} is cancelled",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was cancelled on {today}. {paid_until}\n"
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was cancelled on {today}. {paid_until}\n'
         "It is no longer available and will not be billed again.\n",
     ),
     "terminated": Template(
         "Your service {service_name} is terminated",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" was terminated on {today}; "
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was terminated on {today}; '
         "its data has been removed. {paid_until}\nIt will not be billed again.\n",
     ),
     "expired": Template(
         "Your service {service_name} has expired",
-        "Hello {customer_name},\n\nYour service #{service_id} \"{service_name}\" expired on {today}: it fell due on {expires}, "
+        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" expired on {today}: it fell due on {expires}, '
         "was suspended as unpaid on {suspended_on} and was not renewed. It has been removed from its server "
         "and can no longer be renewed.\n",
     ),
     "manual_delivery": Template(
         "Service #{service_id} is paid and waits for delivery",
-        "Invoice #{invoice_id} of {customer_name} <{customer_email}> was paid. Service #{service_id} \"{service_name}\" "
+        'Invoice #{invoice_id} of {customer_name} <{customer_email}> was paid. Service #{service_id} "{service_name}" '
         "({product}) was created pending; its module delivers by hand: set it up, then run "
         "`svcconsole services deliver {service_id}`.\n",
     ),
@@ -81,8 +77,7 @@ TEMPLATES: dict[str, Template] = {
     ),
     "delivery_failed": Template(
         "Delivery of service #{service_id} failed",
-        "Service #{service_id} \"{service_name}\" of {customer_name} <{customer_email}> could not be delivered "
-        "(attempt {attempts}).\nError: {error}\n",
+        'Service #{service_id} "{service_name}" of {customer_name} <{customer_email}> could not be delivered (attempt {attempts}).\nError: {error}\n',
     ),
 }
 
@@ -233,7 +228,9 @@ def queue(
     return row
 
 
-def notify_customer(session: Session, template: str, service: Service, *, dedupe_key: str | None = None, known_new: bool = False, **extra: Any) -> Notification | None:
+def notify_customer(
+    session: Session, template: str, service: Service, *, dedupe_key: str | None = None, known_new: bool = False, **extra: Any
+) -> Notification | None:
     """Queue `template` to the service's customer, with `customer_context` and `extra` (which wins)."""
     customer = session.get(Customer, service.customer_id)
     if customer is None:

@@ -95,8 +95,7 @@ def resolve_actor(session: Session, login: str, *, as_login: str | None = None, 
     operator = session.get(Operator, login)
     if operator is None:
         raise PermissionDenied(
-            f"login {login!r} is not an operator of this database; an admin can add it with "
-            f"`svcconsole operators add {login} --role viewer`"
+            f"login {login!r} is not an operator of this database; an admin can add it with `svcconsole operators add {login} --role viewer`"
         )
     if not as_login or as_login == login:
         return Actor(kind="admin", name=operator.login, role=Role.from_label(operator.role), read_only=read_only)

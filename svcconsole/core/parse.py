@@ -82,8 +82,6 @@ def parse_int(field: str, text: str | int, *, minimum: int | None = None, maximu
     return value
 
 
-
-
 def looks_like_id(text: str | int) -> bool:
     """True when `text` can be taken as an id (what `parse_id` accepts, zero aside)."""
     raw = str(text).strip()

@@ -56,8 +56,7 @@ def _refuse_open_mode(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise SvcError(
-            f"secrets: the key file {path} has mode {mode:04o} (group or others may use it); "
-            f"run `chmod 600 {path}` (and consider whether the key was copied)"
+            f"secrets: the key file {path} has mode {mode:04o} (group or others may use it); run `chmod 600 {path}` (and consider whether the key was copied)"
         )
 
 
@@ -86,7 +85,7 @@ def decrypt(stored: str | None) -> str | None:
     if stored is None or not stored.startswith(PREFIX):
         return stored
     try:
-        plaintext = _cipher().decrypt(stored[len(PREFIX):].encode()).decode()
+        plaintext = _cipher().decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
         raise SvcError("secrets: a stored secret cannot be decrypted with this key (wrong SVCCONSOLE_SECRET_KEY or key file)") from None
     register_secret(plaintext)

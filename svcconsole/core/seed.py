@@ -35,28 +35,143 @@ BATCH = 20_000
 PROCESS_THRESHOLD = 100_000
 
 FIRST_NAMES = (
-    "Alice", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kenji", "Lea",
-    "Mateo", "Nora", "Oskar", "Paula", "Quentin", "Rosa", "Sven", "Talia", "Umar", "Vera", "Wim", "Yara", "Zoé",
-    "Amir", "Bianca", "Camille", "Diego", "Emma", "Felix", "Hanna", "Ivan", "Julia", "Karim", "Lucas", "Maya",
+    "Alice",
+    "Bruno",
+    "Chloé",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kenji",
+    "Lea",
+    "Mateo",
+    "Nora",
+    "Oskar",
+    "Paula",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Talia",
+    "Umar",
+    "Vera",
+    "Wim",
+    "Yara",
+    "Zoé",
+    "Amir",
+    "Bianca",
+    "Camille",
+    "Diego",
+    "Emma",
+    "Felix",
+    "Hanna",
+    "Ivan",
+    "Julia",
+    "Karim",
+    "Lucas",
+    "Maya",
 )
 LAST_NAMES = (
-    "Martin", "Bernard", "Dubois", "Schmidt", "Müller", "Rossi", "Garcia", "Novak", "Kowalski", "Jensen", "Smith",
-    "Silva", "Costa", "Laurent", "Fischer", "Weber", "Moreau", "Petit", "Nielsen", "Horvat", "Yilmaz", "Ivanova",
-    "Tanaka", "Okafor", "Haddad", "Lindqvist", "Fontaine", "Keller", "Romano", "Leroy",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Schmidt",
+    "Müller",
+    "Rossi",
+    "Garcia",
+    "Novak",
+    "Kowalski",
+    "Jensen",
+    "Smith",
+    "Silva",
+    "Costa",
+    "Laurent",
+    "Fischer",
+    "Weber",
+    "Moreau",
+    "Petit",
+    "Nielsen",
+    "Horvat",
+    "Yilmaz",
+    "Ivanova",
+    "Tanaka",
+    "Okafor",
+    "Haddad",
+    "Lindqvist",
+    "Fontaine",
+    "Keller",
+    "Romano",
+    "Leroy",
 )
 COMPANIES = ("Pixel Forge", "Nordlicht GmbH", "Blocky Realms", "Atelier Web", "CraftNet", "Hosting Club", None, None, None)
 WORDS = ("alpha", "nova", "forge", "realm", "peak", "delta", "orbit", "craft", "nexus", "vault", "ember", "lumen", "atlas", "echo")
 
 CATALOG: tuple[dict[str, Any], ...] = (
-    {"name": "Web Hosting Starter", "type": "manual", "prices": {"monthly": "4.99", "annually": "49.90"}, "config": {"disk_gb": 10}, "upgrade": ["Web Hosting Pro"]},
-    {"name": "Web Hosting Pro", "type": "manual", "prices": {"monthly": "9.99", "quarterly": "28.50", "annually": "99.90"}, "config": {"disk_gb": 50}, "upgrade": []},
-    {"name": "Minecraft Paper 2GB", "type": "pterodactyl", "prices": {"monthly": "6.00", "quarterly": "17.00"}, "config": {"nest": 1, "egg": 1, "memory": 2048, "disk": 10240, "cpu": 100, "databases": 1, "backups": 2, "allocations": 1}, "upgrade": ["Minecraft Paper 4GB"]},
-    {"name": "Minecraft Paper 4GB", "type": "pterodactyl", "prices": {"monthly": "12.00", "quarterly": "34.00", "semiannually": "66.00"}, "config": {"nest": 1, "egg": 1, "memory": 4096, "disk": 20480, "cpu": 200, "databases": 2, "backups": 3, "allocations": 1}, "upgrade": ["Minecraft Paper 8GB"]},
-    {"name": "Minecraft Paper 8GB", "type": "pterodactyl", "prices": {"monthly": "22.00", "annually": "240.00"}, "config": {"nest": 1, "egg": 1, "memory": 8192, "disk": 40960, "cpu": 400, "databases": 3, "backups": 5, "allocations": 2}, "upgrade": []},
-    {"name": "Rust Server", "type": "pterodactyl", "prices": {"weekly": "4.00", "monthly": "15.00"}, "config": {"nest": 1, "egg": 1, "memory": 6144, "disk": 30720, "cpu": 300, "databases": 0, "backups": 2, "allocations": 1}, "upgrade": []},
-    {"name": "VPS S", "type": "proxmox", "prices": {"monthly": "5.00", "annually": "50.00", "biennially": "95.00"}, "config": {"template": 9000, "cores": 1, "memory": 1024}, "upgrade": ["VPS M"]},
-    {"name": "VPS M", "type": "proxmox", "prices": {"monthly": "10.00", "annually": "100.00", "triennially": "270.00"}, "config": {"template": 9000, "cores": 2, "memory": 4096}, "upgrade": ["VPS L"]},
-    {"name": "VPS L", "type": "proxmox", "prices": {"monthly": "20.00", "semiannually": "114.00"}, "config": {"template": 9000, "cores": 4, "memory": 8192}, "upgrade": []},
+    {
+        "name": "Web Hosting Starter",
+        "type": "manual",
+        "prices": {"monthly": "4.99", "annually": "49.90"},
+        "config": {"disk_gb": 10},
+        "upgrade": ["Web Hosting Pro"],
+    },
+    {
+        "name": "Web Hosting Pro",
+        "type": "manual",
+        "prices": {"monthly": "9.99", "quarterly": "28.50", "annually": "99.90"},
+        "config": {"disk_gb": 50},
+        "upgrade": [],
+    },
+    {
+        "name": "Minecraft Paper 2GB",
+        "type": "pterodactyl",
+        "prices": {"monthly": "6.00", "quarterly": "17.00"},
+        "config": {"nest": 1, "egg": 1, "memory": 2048, "disk": 10240, "cpu": 100, "databases": 1, "backups": 2, "allocations": 1},
+        "upgrade": ["Minecraft Paper 4GB"],
+    },
+    {
+        "name": "Minecraft Paper 4GB",
+        "type": "pterodactyl",
+        "prices": {"monthly": "12.00", "quarterly": "34.00", "semiannually": "66.00"},
+        "config": {"nest": 1, "egg": 1, "memory": 4096, "disk": 20480, "cpu": 200, "databases": 2, "backups": 3, "allocations": 1},
+        "upgrade": ["Minecraft Paper 8GB"],
+    },
+    {
+        "name": "Minecraft Paper 8GB",
+        "type": "pterodactyl",
+        "prices": {"monthly": "22.00", "annually": "240.00"},
+        "config": {"nest": 1, "egg": 1, "memory": 8192, "disk": 40960, "cpu": 400, "databases": 3, "backups": 5, "allocations": 2},
+        "upgrade": [],
+    },
+    {
+        "name": "Rust Server",
+        "type": "pterodactyl",
+        "prices": {"weekly": "4.00", "monthly": "15.00"},
+        "config": {"nest": 1, "egg": 1, "memory": 6144, "disk": 30720, "cpu": 300, "databases": 0, "backups": 2, "allocations": 1},
+        "upgrade": [],
+    },
+    {
+        "name": "VPS S",
+        "type": "proxmox",
+        "prices": {"monthly": "5.00", "annually": "50.00", "biennially": "95.00"},
+        "config": {"template": 9000, "cores": 1, "memory": 1024},
+        "upgrade": ["VPS M"],
+    },
+    {
+        "name": "VPS M",
+        "type": "proxmox",
+        "prices": {"monthly": "10.00", "annually": "100.00", "triennially": "270.00"},
+        "config": {"template": 9000, "cores": 2, "memory": 4096},
+        "upgrade": ["VPS L"],
+    },
+    {
+        "name": "VPS L",
+        "type": "proxmox",
+        "prices": {"monthly": "20.00", "semiannually": "114.00"},
+        "config": {"template": 9000, "cores": 4, "memory": 8192},
+        "upgrade": [],
+    },
     {"name": "SSL Certificate", "type": "manual", "prices": {"annually": "15.00", "onetime": "25.00"}, "config": {}, "upgrade": []},
     {"name": "Support Hours", "type": "manual", "prices": {"free": "0.00"}, "config": {}, "upgrade": []},
 )
@@ -78,11 +193,47 @@ SUSPEND_KINDS = (("overdue", 60), ("admin", 15), ("abuse", 10), ("client", 10), 
 OPTION_NAMES = ("Extra IPv4", "Backup slot", "Extra 10 GB disk", "Priority support")
 
 SERVICE_COLUMNS = (
-    "id", "uuid", "customer_id", "customer_name", "product_id", "product_name", "server_id", "server_name", "type",
-    "name", "description", "notes", "status", "suspend_kind", "suspend_reason", "suspended_at", "billing_cycle",
-    "anchor_day", "price", "initial_price", "currency", "created_at", "expires_at", "auto_renew", "renewals",
-    "max_renewals", "cancel_mode", "cancel_at", "cancel_reason", "cancelled_at", "terminated_at", "deleted_at",
-    "external", "external_key", "delivery_attempts", "last_error", "operation", "version", "updated_at", "updated_by", "search_text",
+    "id",
+    "uuid",
+    "customer_id",
+    "customer_name",
+    "product_id",
+    "product_name",
+    "server_id",
+    "server_name",
+    "type",
+    "name",
+    "description",
+    "notes",
+    "status",
+    "suspend_kind",
+    "suspend_reason",
+    "suspended_at",
+    "billing_cycle",
+    "anchor_day",
+    "price",
+    "initial_price",
+    "currency",
+    "created_at",
+    "expires_at",
+    "auto_renew",
+    "renewals",
+    "max_renewals",
+    "cancel_mode",
+    "cancel_at",
+    "cancel_reason",
+    "cancelled_at",
+    "terminated_at",
+    "deleted_at",
+    "external",
+    "external_key",
+    "delivery_attempts",
+    "last_error",
+    "operation",
+    "version",
+    "updated_at",
+    "updated_by",
+    "search_text",
 )
 
 
@@ -247,25 +398,73 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
         service_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         name = f"{rng.choice(WORDS)}-{service_id}"
         customer_name = plan.customer_names[customer_index]
-        service_rows.append((
-            service_id, service_uuid, plan.first_customer + customer_index,
-            customer_name, product_id, product_name, server_id, server_name, product_type,
-            name, None, "VIP customer, call before suspending" if rng.random() < 0.01 else None,
-            status, suspend_kind,
-            "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
-            T(expires + timedelta(days=1)) if suspend_kind and expires else None, cycle, expires.day if expires else None,
-            stored_amount, stored_amount, currency, created_text, expires_text, rng.random() < 0.85, renewals, None,
-            cancel_mode, T(cancel_at), None, T(cancelled_at), T(terminated_at), T(deleted_at), external, external_key,
-            0 if status == "pending" else 1, "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
-            None, 1, created_text, SYSTEM.name,
-            search.search_text(name, customer_name, plan.customer_emails[customer_index], product_name, service_uuid),
-        ))
+        service_rows.append(
+            (
+                service_id,
+                service_uuid,
+                plan.first_customer + customer_index,
+                customer_name,
+                product_id,
+                product_name,
+                server_id,
+                server_name,
+                product_type,
+                name,
+                None,
+                "VIP customer, call before suspending" if rng.random() < 0.01 else None,
+                status,
+                suspend_kind,
+                "unpaid invoice" if suspend_kind == "overdue" else ("abuse report" if suspend_kind == "abuse" else None),
+                T(expires + timedelta(days=1)) if suspend_kind and expires else None,
+                cycle,
+                expires.day if expires else None,
+                stored_amount,
+                stored_amount,
+                currency,
+                created_text,
+                expires_text,
+                rng.random() < 0.85,
+                renewals,
+                None,
+                cancel_mode,
+                T(cancel_at),
+                None,
+                T(cancelled_at),
+                T(terminated_at),
+                T(deleted_at),
+                external,
+                external_key,
+                0 if status == "pending" else 1,
+                "panel timed out" if status == "pending" and rng.random() < 0.3 else None,
+                None,
+                1,
+                created_text,
+                SYSTEM.name,
+                search.search_text(name, customer_name, plan.customer_emails[customer_index], product_name, service_uuid),
+            )
+        )
         if rng.random() < 0.05:
-            option_rows.append((option_id, service_id, rng.choice(OPTION_NAMES), None, rng.randint(1, 3), writer.money(Decimal(rng.choice(("1.00", "2.50", "3.00")))), expires_text, created_text))
+            option_rows.append(
+                (
+                    option_id,
+                    service_id,
+                    rng.choice(OPTION_NAMES),
+                    None,
+                    rng.randint(1, 3),
+                    writer.money(Decimal(rng.choice(("1.00", "2.50", "3.00")))),
+                    expires_text,
+                    created_text,
+                )
+            )
             option_id += 1
         if rng.random() < 0.02:
             key = rng.choice(("max_renewals", "max_renewals_in_current_month", "disable_notify_expiration", "order_id"))
-            value = {"max_renewals": str(renewals + rng.randint(1, 12)), "max_renewals_in_current_month": "1", "disable_notify_expiration": "true", "order_id": f"ORD-{service_id:07d}"}[key]
+            value = {
+                "max_renewals": str(renewals + rng.randint(1, 12)),
+                "max_renewals_in_current_month": "1",
+                "disable_notify_expiration": "true",
+                "order_id": f"ORD-{service_id:07d}",
+            }[key]
             if key == "max_renewals_in_current_month" and service_id % 2:
                 key, value = "max_renewals_in_current_week", "2"
             meta_rows.append((service_id, key, value))
@@ -277,7 +476,9 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             activity_rows.append((activity_id, service_id, created_text, "system", SYSTEM.name, "create", None, "pending", None, '{"seed": true}'))
             activity_id += 1
             if status != "pending":
-                activity_rows.append((activity_id, service_id, T(created + timedelta(minutes=2)), "system", SYSTEM.name, "deliver", "pending", "active", None, "{}"))
+                activity_rows.append(
+                    (activity_id, service_id, T(created + timedelta(minutes=2)), "system", SYSTEM.name, "deliver", "pending", "active", None, "{}")
+                )
                 activity_id += 1
         if len(service_rows) >= BATCH:
             yield batch
@@ -369,8 +570,15 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
             customer_names=[],
             customer_emails=[],
             offers=[
-                (product.id, product.name, product.type, price.billing_cycle, writer.format.money(price.price), price.currency,
-                 [(server.id, server.name) for server in servers_by_module.get(product.type, [])] or [(None, None)])
+                (
+                    product.id,
+                    product.name,
+                    product.type,
+                    price.billing_cycle,
+                    writer.format.money(price.price),
+                    price.currency,
+                    [(server.id, server.name) for server in servers_by_module.get(product.type, [])] or [(None, None)],
+                )
                 for product in products
                 for price in prices.get(product.id or 0, [])
             ],
@@ -422,7 +630,9 @@ def _flush(writer: _Writer, services: list[Any], options: list[Any], meta: list[
     writer.write("service", SERVICE_COLUMNS, services)
     writer.write("service_option", ("id", "service_id", "name", "value", "quantity", "price", "expires_at", "created_at"), options)
     writer.write("service_meta", ("service_id", "key", "value"), meta)
-    writer.write("renewal", ("id", "service_id", "period_start", "period_end", "billing_cycle", "cycles", "amount", "invoice_id", "renewed_at", "actor"), renewals)
+    writer.write(
+        "renewal", ("id", "service_id", "period_start", "period_end", "billing_cycle", "cycles", "amount", "invoice_id", "renewed_at", "actor"), renewals
+    )
     writer.write("activity", ("id", "service_id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason", "details"), activity)
     for rows in (services, options, meta, renewals, activity):
         rows.clear()

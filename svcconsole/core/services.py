@@ -284,7 +284,9 @@ def _log(ctx: ActionContext, action: str, before: str, *, reason: str | None = N
     )
 
 
-def _run_follow_ups(session: Session, actor: Actor, ctx: ActionContext, outcome_message: str, *, bulk_run_id: int | None, claim_for: str | None = None) -> tuple[str, Outcome | None]:
+def _run_follow_ups(
+    session: Session, actor: Actor, ctx: ActionContext, outcome_message: str, *, bulk_run_id: int | None, claim_for: str | None = None
+) -> tuple[str, Outcome | None]:
     """Carry out the actions `ctx`'s action asked to follow it, recorded in its activity row; the message and the last follow-up's outcome."""
     last = None
     for follow_action, follow_params in ctx.follow_up:
@@ -353,7 +355,10 @@ def renewal_limit_reached(session: Session, service: Service, cycles_wanted: int
     done = service.renewals or 0
     if service.max_renewals is not None and done + cycles_wanted > service.max_renewals:
         return f"limit max_renewals={service.max_renewals} reached ({done} renewals so far)"
-    meta = {row.key: row.value for row in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id) == service.id, col(ServiceMeta.key).in_(RENEWAL_LIMIT_KEYS))).all()}
+    meta = {
+        row.key: row.value
+        for row in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id) == service.id, col(ServiceMeta.key).in_(RENEWAL_LIMIT_KEYS))).all()
+    }
     if "max_renewals" in meta:
         limit = _meta_int(meta["max_renewals"])
         if limit is not None and done + cycles_wanted > limit:
@@ -370,9 +375,7 @@ def renewal_limit_reached(session: Session, service: Service, cycles_wanted: int
         limit = _meta_int(meta[key])
         if limit is None:
             continue
-        recent = session.exec(
-            select(sa_func.coalesce(func.sum(Renewal.cycles), 0)).where(Renewal.service_id == service.id, Renewal.renewed_at >= since)
-        ).one()
+        recent = session.exec(select(sa_func.coalesce(func.sum(Renewal.cycles), 0)).where(Renewal.service_id == service.id, Renewal.renewed_at >= since)).one()
         if recent + cycles_wanted > limit:
             return f"limit metadata {key}={limit} reached ({recent} renewals {label})"
     return None
@@ -442,7 +445,11 @@ def renewal_amount(session: Session, service: Service, cycles_wanted: int) -> De
     ).one()
     amount = ((service.price or Decimal("0")) + Decimal(options)).quantize(Decimal("0.01")) * cycles_wanted
     if amount > parse.MAX_MONEY:
-        raise refuse(service, "renew", f"{cycles_wanted} cycle{'s' if cycles_wanted != 1 else ''} with the options cost {amount}, more than the largest amount ({parse.MAX_MONEY}); renew fewer cycles")
+        raise refuse(
+            service,
+            "renew",
+            f"{cycles_wanted} cycle{'s' if cycles_wanted != 1 else ''} with the options cost {amount}, more than the largest amount ({parse.MAX_MONEY}); renew fewer cycles",
+        )
     return amount
 
 
@@ -484,11 +491,7 @@ def extend_service(
             actor=actor.name,
         )
     )
-    lift = (
-        service.status == Status.SUSPENDED.value
-        and service.suspend_kind == SuspendKind.OVERDUE.value
-        and new_expiry > clock.now()
-    )
+    lift = service.status == Status.SUSPENDED.value and service.suspend_kind == SuspendKind.OVERDUE.value and new_expiry > clock.now()
     return new_expiry, lift
 
 
@@ -540,7 +543,13 @@ def _apply_cancel_now(ctx: ActionContext) -> str:
     service.cancel_reason = ctx.params.get("reason") or service.cancel_reason
     service.cancelled_at = clock.now()
     change = _set_status(ctx, Status.CANCELLED)
-    _log(ctx, "cancel", before, reason=service.cancel_reason, details={"mode": CancelMode.IMMEDIATE.value, "removed": removed} if removed else {"mode": CancelMode.IMMEDIATE.value})
+    _log(
+        ctx,
+        "cancel",
+        before,
+        reason=service.cancel_reason,
+        details={"mode": CancelMode.IMMEDIATE.value, "removed": removed} if removed else {"mode": CancelMode.IMMEDIATE.value},
+    )
     notifications.notify_customer(ctx.session, "cancelled", service)
     return change
 
@@ -1041,7 +1050,9 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     if expires is None and cycles.is_recurring(cycle.value):
         start = clock.now()
         expires = cycles.shift(start, cycle.value, 1, cycles.anchor_day_of(start, tz), tz)
-    max_renewals = parse.parse_optional_int("--max-renewals", draft.max_renewals) if draft.max_renewals is not None else (product.max_renewals if product else None)
+    max_renewals = (
+        parse.parse_optional_int("--max-renewals", draft.max_renewals) if draft.max_renewals is not None else (product.max_renewals if product else None)
+    )
     service_uuid = str(uuid_module.uuid4())
     return Service(
         uuid=service_uuid,
@@ -1078,7 +1089,14 @@ def create_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     service = _build_service(session, actor, draft)
     session.add(service)
     session.flush()
-    activity.record(session, service, actor, "create", to_status=service.status, details={"product": service.product_name, "price": str(service.price), "cycle": service.billing_cycle})
+    activity.record(
+        session,
+        service,
+        actor,
+        "create",
+        to_status=service.status,
+        details={"product": service.product_name, "price": str(service.price), "cycle": service.billing_cycle},
+    )
     return service
 
 
@@ -1343,7 +1361,17 @@ def options_of(session: Session, service_id: int) -> list[ServiceOption]:
     return list(session.exec(select(ServiceOption).where(col(ServiceOption.service_id) == service_id).order_by(col(ServiceOption.id))).all())
 
 
-def option_add(session: Session, actor: Actor, service_id: int, *, name: str, value: str | None = None, quantity: str | int = 1, price: str = "0", expires: str | None = None) -> ServiceOption:
+def option_add(
+    session: Session,
+    actor: Actor,
+    service_id: int,
+    *,
+    name: str,
+    value: str | None = None,
+    quantity: str | int = 1,
+    price: str = "0",
+    expires: str | None = None,
+) -> ServiceOption:
     """Add an option with the service's expiry (a billing record unless the module applies options)."""
     require(actor, NON_TRANSITION_ROLES["options"], "changing options")
     service = get_service(session, service_id, for_update=True)
@@ -1359,7 +1387,15 @@ def option_add(session: Session, actor: Actor, service_id: int, *, name: str, va
     )
     session.add(option)
     session.flush()
-    activity.record(session, service, actor, "option_add", from_status=service.status, to_status=service.status, details={"option": option.id, "name": option.name, "price": str(option.price), "quantity": option.quantity})
+    activity.record(
+        session,
+        service,
+        actor,
+        "option_add",
+        from_status=service.status,
+        to_status=service.status,
+        details={"option": option.id, "name": option.name, "price": str(option.price), "quantity": option.quantity},
+    )
     _touch(service, actor)
     session.add(service)
     return option
@@ -1372,7 +1408,18 @@ def _get_option(session: Session, service_id: int, option_id: int) -> ServiceOpt
     return option
 
 
-def option_edit(session: Session, actor: Actor, service_id: int, option_id: int, *, name: str | None = None, value: str | None = None, quantity: str | None = None, price: str | None = None, expires: str | None = None) -> ServiceOption:
+def option_edit(
+    session: Session,
+    actor: Actor,
+    service_id: int,
+    option_id: int,
+    *,
+    name: str | None = None,
+    value: str | None = None,
+    quantity: str | None = None,
+    price: str | None = None,
+    expires: str | None = None,
+) -> ServiceOption:
     require(actor, NON_TRANSITION_ROLES["options"], "changing options")
     service = get_service(session, service_id, for_update=True)
     option = _get_option(session, service_id, option_id)
@@ -1405,7 +1452,9 @@ def option_remove(session: Session, actor: Actor, service_id: int, option_id: in
     require(actor, NON_TRANSITION_ROLES["options"], "changing options")
     service = get_service(session, service_id, for_update=True)
     option = _get_option(session, service_id, option_id)
-    activity.record(session, service, actor, "option_remove", from_status=service.status, to_status=service.status, details={"option": option_id, "name": option.name})
+    activity.record(
+        session, service, actor, "option_remove", from_status=service.status, to_status=service.status, details={"option": option_id, "name": option.name}
+    )
     session.delete(option)
     _touch(service, actor)
     session.add(service)

@@ -104,8 +104,20 @@ REGISTRY: dict[str, SettingSpec] = {
     for spec in (
         SettingSpec("invoice_generation_days", "7", _day_count, "Days before expiry that renewal invoices are created (recurring cycles only).", steps=(1,)),
         SettingSpec("expiry_notice_days", "7,3,1", _day_list, "Days before expiry that expiry notices are sent (recurring cycles only).", steps=(2,)),
-        SettingSpec("suspend_after_days", "0", _day_count, "Days past expiry before an unpaid recurring service is suspended (onetime and free are never overdue).", steps=(3,)),
-        SettingSpec("terminate_after_days", "7", _day_count, "Days after the expiry (the unpaid period, not the suspension) before a recurring service suspended as overdue expires (removed from its panel).", steps=(3, 4)),
+        SettingSpec(
+            "suspend_after_days",
+            "0",
+            _day_count,
+            "Days past expiry before an unpaid recurring service is suspended (onetime and free are never overdue).",
+            steps=(3,),
+        ),
+        SettingSpec(
+            "terminate_after_days",
+            "7",
+            _day_count,
+            "Days after the expiry (the unpaid period, not the suspension) before a recurring service suspended as overdue expires (removed from its panel).",
+            steps=(3, 4),
+        ),
         SettingSpec("delete_after_days", "90", _day_count, "Days after expiry or cancellation before it is hidden (0 = never).", steps=(6,)),
         SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed.", steps=(0, 1, 3)),
         SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed.", steps=ALL_STEPS),
@@ -113,8 +125,17 @@ REGISTRY: dict[str, SettingSpec] = {
         SettingSpec("smtp_host", "", _plain, "SMTP server host (empty = mail is queued, not sent).", steps=MAIL_STEPS),
         SettingSpec("smtp_port", "25", _port, "SMTP server port.", steps=MAIL_STEPS),
         SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication; needs smtp_starttls unless the host is loopback).", steps=MAIL_STEPS),
-        SettingSpec("smtp_password", "", _plain, "SMTP password (stored encrypted, never shown; `settings set smtp_password -` reads it from stdin).", secret=True, steps=MAIL_STEPS),
-        SettingSpec("smtp_from", "billing@localhost", _sender, "Sender address of notifications (an email address, optionally as Name <address>).", steps=(0, 7)),
+        SettingSpec(
+            "smtp_password",
+            "",
+            _plain,
+            "SMTP password (stored encrypted, never shown; `settings set smtp_password -` reads it from stdin).",
+            secret=True,
+            steps=MAIL_STEPS,
+        ),
+        SettingSpec(
+            "smtp_from", "billing@localhost", _sender, "Sender address of notifications (an email address, optionally as Name <address>).", steps=(0, 7)
+        ),
         SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS.", steps=MAIL_STEPS),
         SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries, health alerts) are sent.", steps=(0, 7)),
         SettingSpec("health_max_run_age_minutes", "30", _minutes, "Minutes since the last automation run finished before `svcconsole health` says it stopped."),

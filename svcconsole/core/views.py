@@ -12,11 +12,45 @@ from typing import Any
 from svcconsole.store.models import Activity, Customer, Job, Product, ProductPrice, Renewal, Server, ServiceOption
 
 SERVICE_FIELDS = (
-    "id", "uuid", "name", "customer_id", "customer", "product_id", "product", "server_id", "server", "type",
-    "status", "operation", "suspend_kind", "suspend_reason", "suspended_at", "billing_cycle", "anchor_day", "price",
-    "initial_price", "currency", "created_at", "expires_at", "auto_renew", "renewals", "max_renewals",
-    "cancel_mode", "cancel_at", "cancel_reason", "cancelled_at", "terminated_at", "deleted_at", "description",
-    "notes", "external", "delivery_attempts", "last_error", "version", "updated_at", "updated_by",
+    "id",
+    "uuid",
+    "name",
+    "customer_id",
+    "customer",
+    "product_id",
+    "product",
+    "server_id",
+    "server",
+    "type",
+    "status",
+    "operation",
+    "suspend_kind",
+    "suspend_reason",
+    "suspended_at",
+    "billing_cycle",
+    "anchor_day",
+    "price",
+    "initial_price",
+    "currency",
+    "created_at",
+    "expires_at",
+    "auto_renew",
+    "renewals",
+    "max_renewals",
+    "cancel_mode",
+    "cancel_at",
+    "cancel_reason",
+    "cancelled_at",
+    "terminated_at",
+    "deleted_at",
+    "description",
+    "notes",
+    "external",
+    "delivery_attempts",
+    "last_error",
+    "version",
+    "updated_at",
+    "updated_by",
 )
 
 
@@ -49,8 +83,12 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
 
 
 def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]:
-    result = {key: plain(getattr(product, key)) for key in ("id", "name", "type", "config", "max_renewals", "allow_customer_cancel", "upgrade_targets", "created_at")}
-    result["prices"] = [{"billing_cycle": price.billing_cycle, "price": plain(price.price), "setup_fee": plain(price.setup_fee), "currency": price.currency} for price in prices]
+    result = {
+        key: plain(getattr(product, key)) for key in ("id", "name", "type", "config", "max_renewals", "allow_customer_cancel", "upgrade_targets", "created_at")
+    }
+    result["prices"] = [
+        {"billing_cycle": price.billing_cycle, "price": plain(price.price), "setup_fee": plain(price.setup_fee), "currency": price.currency} for price in prices
+    ]
     return result
 
 
@@ -64,7 +102,9 @@ def server_dict(server: Server, services: int | None = None) -> dict[str, Any]:
 
 
 def activity_dict(row: Activity) -> dict[str, Any]:
-    return {key: plain(getattr(row, key)) for key in ("id", "service_id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason", "details")}
+    return {
+        key: plain(getattr(row, key)) for key in ("id", "service_id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason", "details")
+    }
 
 
 def option_dict(option: ServiceOption) -> dict[str, Any]:
@@ -72,8 +112,29 @@ def option_dict(option: ServiceOption) -> dict[str, Any]:
 
 
 def renewal_dict(renewal: Renewal) -> dict[str, Any]:
-    return {key: plain(getattr(renewal, key)) for key in ("id", "service_id", "period_start", "period_end", "billing_cycle", "cycles", "amount", "invoice_id", "renewed_at", "actor")}
+    return {
+        key: plain(getattr(renewal, key))
+        for key in ("id", "service_id", "period_start", "period_end", "billing_cycle", "cycles", "amount", "invoice_id", "renewed_at", "actor")
+    }
 
 
 def job_dict(job: Job) -> dict[str, Any]:
-    return {key: plain(getattr(job, key)) for key in ("id", "service_id", "server_id", "operation", "action", "status", "attempts", "max_attempts", "last_error", "next_attempt_at", "actor", "created_at", "updated_at", "bulk_run_id")}
+    return {
+        key: plain(getattr(job, key))
+        for key in (
+            "id",
+            "service_id",
+            "server_id",
+            "operation",
+            "action",
+            "status",
+            "attempts",
+            "max_attempts",
+            "last_error",
+            "next_attempt_at",
+            "actor",
+            "created_at",
+            "updated_at",
+            "bulk_run_id",
+        )
+    }

@@ -106,9 +106,7 @@ def set_rate_limiter_factory(factory: RateLimiterFactory | None) -> None:
         _limiters.clear()
 
 
-def rate_limiter_for(
-    base_url: str, credential: str, limit: int, window: float = WINDOW_SECONDS
-) -> RateLimiter | None:
+def rate_limiter_for(base_url: str, credential: str, limit: int, window: float = WINDOW_SECONDS) -> RateLimiter | None:
     """The process-wide limiter for one (panel URL, credential) pair; None when unlimited."""
     if limit <= 0:
         return None
@@ -141,8 +139,7 @@ def _shared_client(base_url: str, settings: HttpSettings) -> httpx.Client:
         if client is None or client.is_closed:
             client = httpx.Client(
                 base_url=key[0],
-                verify=client_context(verify=settings.verify_tls, fingerprint=settings.tls_fingerprint,
-                                      ca_file=settings.ca_file),
+                verify=client_context(verify=settings.verify_tls, fingerprint=settings.tls_fingerprint, ca_file=settings.ca_file),
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                 follow_redirects=False,
@@ -259,14 +256,11 @@ class PanelHttp:
         self._secrets = tuple(s for s in secrets if s)
         self._error_mapper = error_mapper
         credential = rate_limit_key or "\0".join(sorted(self._auth_headers.values()))
-        self._limiter = rate_limiter_for(
-            self.base_url, credential, settings.rate_limit_per_minute, settings.rate_limit_window_seconds
-        )
+        self._limiter = rate_limiter_for(self.base_url, credential, settings.rate_limit_per_minute, settings.rate_limit_window_seconds)
         try:
             self._client = _shared_client(self.base_url, settings)
         except (ValueError, OSError) as exc:
-            raise ModuleError(one_line(f"{panel}: the server's TLS settings: {exc}"), retryable=False,
-                              code="config") from None
+            raise ModuleError(one_line(f"{panel}: the server's TLS settings: {exc}"), retryable=False, code="config") from None
 
     def __repr__(self) -> str:
         return f"PanelHttp(panel={self.panel!r}, base_url={self.base_url!r})"
@@ -307,8 +301,7 @@ class PanelHttp:
             response, elapsed_ms = self._send(method, path, operation, headers, params, json, data)
             status = response.status_code
             expected = status < 400 or status in allowed
-            logger.log(logging.INFO if expected else logging.WARNING, "%s %s %s -> %d (%.0f ms)",
-                       self.panel, method, path, status, elapsed_ms)
+            logger.log(logging.INFO if expected else logging.WARNING, "%s %s %s -> %d (%.0f ms)", self.panel, method, path, status, elapsed_ms)
             if status == 429 and not expected:
                 wait = retry_after_seconds(response)
                 if attempt + 1 < attempts and wait <= self.settings.max_retry_after:
@@ -350,8 +343,7 @@ class PanelHttp:
         except httpx.ConnectError as exc:
             refused = tls_failure(exc)
             if refused is not None:
-                logger.warning("%s %s %s -> tls (%.0f ms)", self.panel, method, path,
-                               (time.perf_counter() - started) * 1000)
+                logger.warning("%s %s %s -> tls (%.0f ms)", self.panel, method, path, (time.perf_counter() - started) * 1000)
                 raise self.error(operation, self._untrusted(refused), retryable=False, code="tls") from None
             failure = "cannot connect to the panel (connection refused or unreachable)"
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
@@ -374,5 +366,7 @@ class PanelHttp:
         reason = error.verify_message or "certificate verify failed"
         if seen is None:
             return f"the certificate is not trusted ({reason}); give the panel's CA with --ca-file PATH"
-        return (f"the certificate is not trusted ({reason}); to trust it, pin its SHA-256 fingerprint "
-                f"with --tls-fingerprint {seen} (or give the panel's CA with --ca-file PATH)")
+        return (
+            f"the certificate is not trusted ({reason}); to trust it, pin its SHA-256 fingerprint "
+            f"with --tls-fingerprint {seen} (or give the panel's CA with --ca-file PATH)"
+        )

@@ -64,7 +64,12 @@ TOKEN_PATTERN = re.compile(r"^[^!\s=]+@[^!\s=]+![A-Za-z][A-Za-z0-9._-]*=\S+$")
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
 CLONE_ATTEMPTS = 3
 REQUIRED_PRIVILEGES = (
-    "VM.Audit", "VM.Clone", "VM.Allocate", "VM.Config.CPU", "VM.Config.Memory", "VM.PowerMgmt",
+    "VM.Audit",
+    "VM.Clone",
+    "VM.Allocate",
+    "VM.Config.CPU",
+    "VM.Config.Memory",
+    "VM.PowerMgmt",
     "Datastore.AllocateSpace",
 )
 """What the token needs: see templates, clone (VM.Clone on the template, VM.Allocate on the new
@@ -99,30 +104,24 @@ def _error_from_response(response: httpx.Response, operation: str) -> ModuleErro
     message = _message_of(response)
     prefix = f"{PANEL} {operation}"
     if status == 401:
-        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API token",
-                           retryable=False, code="auth", status=status)
+        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API token", retryable=False, code="auth", status=status)
     if status == 403:
-        return ModuleError(f"{prefix}: permission denied (HTTP 403): {message}", retryable=False, code="auth",
-                           status=status)
+        return ModuleError(f"{prefix}: permission denied (HTTP 403): {message}", retryable=False, code="auth", status=status)
     if status == 400:
         try:
             errors = response.json().get("errors") or {}
         except (ValueError, AttributeError):
             errors = {}
         fields = "; ".join(f"{name}: {one_line(str(text))}" for name, text in sorted(errors.items()))
-        return ModuleError(f"{prefix}: rejected (HTTP 400): {message}" + (f" ({fields})" if fields else ""),
-                           retryable=False, code="invalid", status=status)
+        return ModuleError(f"{prefix}: rejected (HTTP 400): {message}" + (f" ({fields})" if fields else ""), retryable=False, code="invalid", status=status)
     if "does not exist" in message:
-        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found",
-                           status=status)
+        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found", status=status)
     if "is locked" in message:
         return ModuleError(f"{prefix}: busy (HTTP {status}): {message}", retryable=True, code="locked", status=status)
     if status in (404, 501):
-        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found",
-                           status=status)
+        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found", status=status)
     if status >= 500:
-        return ModuleError(f"{prefix}: error (HTTP {status}): {message}", retryable=True, code="server_error",
-                           status=status)
+        return ModuleError(f"{prefix}: error (HTTP {status}): {message}", retryable=True, code="server_error", status=status)
     return ModuleError(f"{prefix}: HTTP {status}: {message}", retryable=False, status=status)
 
 
@@ -200,21 +199,18 @@ class _Api:
                     external=external,
                 )
             if time.monotonic() >= deadline:
-                raise self.error(operation, f"task still running after {self.task_timeout:g} s",
-                                 retryable=True, code="timeout", external=external)
+                raise self.error(operation, f"task still running after {self.task_timeout:g} s", retryable=True, code="timeout", external=external)
             time.sleep(self.poll_interval)
 
     def task_warnings(self, path: str, exit_status: str, operation: str) -> list[str]:
         """The `WARN:` lines of a task's log (its exit status when the log names none)."""
         lines = self.call("GET", f"{path}/log", operation, params={"limit": 500}) or []
-        warnings = [one_line(str(line.get("t", "")).removeprefix("WARN:").strip()) for line in lines
-                    if str(line.get("t", "")).startswith("WARN:")]
+        warnings = [one_line(str(line.get("t", "")).removeprefix("WARN:").strip()) for line in lines if str(line.get("t", "")).startswith("WARN:")]
         found = warnings or [exit_status]
         logger.warning("%s %s: task ended with %s: %s", PANEL, operation, exit_status, "; ".join(found))
         return found
 
-    def action(self, node: str, vmid: int, action: str, operation: str, external: dict[str, Any] | None = None,
-               **data: Any) -> list[str]:
+    def action(self, node: str, vmid: int, action: str, operation: str, external: dict[str, Any] | None = None, **data: Any) -> list[str]:
         """Run a status action (start, stop, ...) and return the warnings its task logged."""
         upid = self.call("POST", f"/nodes/{node}/qemu/{vmid}/status/{action}", operation, data=data or None)
         return self.wait_task(str(upid), operation, external)
@@ -245,10 +241,20 @@ class ProxmoxModule(Module):
     name = "proxmox"
     label = "Proxmox VE"
     needs_server = True
-    supports = frozenset({
-        "test_connection", "create", "suspend", "unsuspend", "terminate", "change_package",
-        "list_importable", "panel", "power", "tabs",
-    })
+    supports = frozenset(
+        {
+            "test_connection",
+            "create",
+            "suspend",
+            "unsuspend",
+            "terminate",
+            "change_package",
+            "list_importable",
+            "panel",
+            "power",
+            "tabs",
+        }
+    )
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:
@@ -268,8 +274,13 @@ class ProxmoxModule(Module):
             if config is None or config.get("lock") != "clone":
                 return config
             if time.monotonic() >= deadline:
-                raise api.error(operation, f"VM {vmid} is still being cloned after {api.task_timeout:g} s",
-                                retryable=True, code="locked", external={"vmid": vmid, "node": node})
+                raise api.error(
+                    operation,
+                    f"VM {vmid} is still being cloned after {api.task_timeout:g} s",
+                    retryable=True,
+                    code="locked",
+                    external={"vmid": vmid, "node": node},
+                )
             time.sleep(api.poll_interval)
 
     def _locate(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str] | None:
@@ -293,9 +304,7 @@ class ProxmoxModule(Module):
                 return int(vm["vmid"]), str(vm["node"])
         return None
 
-    def _await_unfinished_clone(
-        self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str
-    ) -> tuple[int, str] | None:
+    def _await_unfinished_clone(self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str) -> tuple[int, str] | None:
         """The VM of a clone an earlier attempt started and that has not written its config yet.
 
         PVE writes the clone's config inside the task, after the POST returned: in that gap the
@@ -308,9 +317,20 @@ class ProxmoxModule(Module):
         upids = [str(service.external["clone_upid"])] if service.external.get("clone_upid") else []
         if not upids:
             template_vmid, template_node = self._template(api, config, operation)
-            running = api.call("GET", f"/nodes/{template_node}/tasks", operation, params={
-                "vmid": template_vmid, "typefilter": "qmclone", "source": "active", "userfilter": api.user,
-            }) or []
+            running = (
+                api.call(
+                    "GET",
+                    f"/nodes/{template_node}/tasks",
+                    operation,
+                    params={
+                        "vmid": template_vmid,
+                        "typefilter": "qmclone",
+                        "source": "active",
+                        "userfilter": api.user,
+                    },
+                )
+                or []
+            )
             upids = [str(task["upid"]) for task in running if task.get("upid")]
         if not upids:
             return None
@@ -330,23 +350,24 @@ class ProxmoxModule(Module):
     def _require(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str]:
         found = self._locate(api, service, operation)
         if found is None:
-            raise api.error(operation, f"no VM for service {service.id} on the cluster",
-                            retryable=False, code="not_found", status=404)
+            raise api.error(operation, f"no VM for service {service.id} on the cluster", retryable=False, code="not_found", status=404)
         return found
 
     def _template(self, api: _Api, config: dict[str, Any], operation: str) -> tuple[int, str]:
         wanted = config.get("template")
         if wanted in (None, ""):
-            raise api.error(operation, "the product config needs `template` (a template VM's vmid or name)",
-                            retryable=False, code="config")
+            raise api.error(operation, "the product config needs `template` (a template VM's vmid or name)", retryable=False, code="config")
         for vm in api.vms(operation):
             if str(vm.get("vmid")) == str(wanted) or vm.get("name") == str(wanted):
                 if not vm.get("template"):
-                    raise api.error(operation, f"VM {vm.get('vmid')} is not a template", retryable=False,
-                                    code="config")
+                    raise api.error(operation, f"VM {vm.get('vmid')} is not a template", retryable=False, code="config")
                 return int(vm["vmid"]), str(config.get("node") or vm["node"])
-        raise api.error(operation, f"template {wanted!r} does not exist on the cluster (or the API token "
-                        "lacks VM.Audit on it: PVE leaves such VMs out of lists)", retryable=False, code="config")
+        raise api.error(
+            operation,
+            f"template {wanted!r} does not exist on the cluster (or the API token lacks VM.Audit on it: PVE leaves such VMs out of lists)",
+            retryable=False,
+            code="config",
+        )
 
     @staticmethod
     def _hardware(config: dict[str, Any]) -> dict[str, Any]:
@@ -369,13 +390,15 @@ class ProxmoxModule(Module):
         if release.split(".")[0].isdigit() and int(release.split(".")[0]) >= 8:
             needed.append("SDN.Use")
         granted = api.call("GET", "/access/permissions", operation) or {}
-        held = {privilege for privileges in granted.values() if isinstance(privileges, dict)
-                for privilege, value in privileges.items() if value}
+        held = {privilege for privileges in granted.values() if isinstance(privileges, dict) for privilege, value in privileges.items() if value}
         missing = [privilege for privilege in needed if privilege not in held]
         if missing:
-            raise api.error(operation, f"the API token lacks {', '.join(missing)} (grant them to the token, "
-                            "not only to its user, on / or on /vms, /storage and /sdn)",
-                            retryable=False, code="auth")
+            raise api.error(
+                operation,
+                f"the API token lacks {', '.join(missing)} (grant them to the token, not only to its user, on / or on /vms, /storage and /sdn)",
+                retryable=False,
+                code="auth",
+            )
         return ModuleResult(message=f"connected to {PANEL} {release}")
 
     def create(self, service: ServiceRef, *, checkpoint: Checkpoint | None = None) -> ModuleResult:
@@ -388,8 +411,7 @@ class ProxmoxModule(Module):
         warnings: list[str] = []
         if found is None:
             template_vmid, template_node = self._template(api, config, operation)
-            vmid, node, warnings = self._clone(api, service, config, template_vmid, template_node, checkpoint,
-                                               operation)
+            vmid, node, warnings = self._clone(api, service, config, template_vmid, template_node, checkpoint, operation)
             verb = f"cloned from template {template_vmid}"
         else:
             vmid, node = found
@@ -404,8 +426,7 @@ class ProxmoxModule(Module):
             if status.get("status") != "running":
                 warnings += api.action(node, vmid, "start", operation, external)
             state = "running"
-        return ModuleResult(message=_with_warnings(f"VM {vmid} on {node} {verb}; {state}", warnings),
-                            external=external)
+        return ModuleResult(message=_with_warnings(f"VM {vmid} on {node} {verb}; {state}", warnings), external=external)
 
     def _clone(
         self,
@@ -435,8 +456,7 @@ class ProxmoxModule(Module):
             for key in ("storage", "pool"):
                 if config.get(key):
                     data[key] = str(config[key])
-            response = api.raw("POST", f"/nodes/{template_node}/qemu/{template_vmid}/clone", operation,
-                               data=data, allow=(500,))
+            response = api.raw("POST", f"/nodes/{template_node}/qemu/{template_vmid}/clone", operation, data=data, allow=(500,))
             if response.status_code == 500:
                 if "already exists" in _message_of(response) and attempt + 1 < CLONE_ATTEMPTS:
                     continue
@@ -499,8 +519,7 @@ class ProxmoxModule(Module):
             warnings = api.action(node, vmid, "stop", operation, external, **stop)
         else:
             warnings = []
-        response = api.raw("DELETE", f"/nodes/{node}/qemu/{vmid}", operation,
-                           params={"purge": 1, "destroy-unreferenced-disks": 1}, allow=(500,))
+        response = api.raw("DELETE", f"/nodes/{node}/qemu/{vmid}", operation, params={"purge": 1, "destroy-unreferenced-disks": 1}, allow=(500,))
         if response.status_code == 500:
             if "does not exist" in _message_of(response):
                 return ModuleResult(message=f"VM {vmid} was already destroyed")
@@ -519,8 +538,7 @@ class ProxmoxModule(Module):
         api.call("PUT", f"/nodes/{node}/qemu/{vmid}/config", operation, data=hardware)
         status = api.status(node, vmid, operation)
         applied = ", ".join(f"{key} {value}" for key, value in hardware.items())
-        later = "; a running VM applies what it cannot hotplug at its next restart" if status.get(
-            "status") == "running" else ""
+        later = "; a running VM applies what it cannot hotplug at its next restart" if status.get("status") == "running" else ""
         return ModuleResult(message=f"VM {vmid}: {applied}{later}", external={"vmid": vmid, "node": node})
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
@@ -531,18 +549,19 @@ class ProxmoxModule(Module):
             if vm.get("template"):
                 continue
             vmid = int(vm["vmid"])
-            resources.append(ImportableResource(
-                external_ref=str(vmid),
-                name=vm.get("name") or f"VM {vmid}",
-                description=(f"vmid {vmid} · node {vm.get('node')} · {vm.get('status')} · "
-                             f"{vm.get('maxcpu')} vCPU · {int(vm.get('maxmem', 0)) // MIB} MiB"),
-                details={
-                    "external": {"vmid": vmid, "node": vm.get("node"), "imported": True},
-                    "status": vm.get("status"),
-                    "maxcpu": vm.get("maxcpu"),
-                    "maxmem": vm.get("maxmem"),
-                },
-            ))
+            resources.append(
+                ImportableResource(
+                    external_ref=str(vmid),
+                    name=vm.get("name") or f"VM {vmid}",
+                    description=(f"vmid {vmid} · node {vm.get('node')} · {vm.get('status')} · {vm.get('maxcpu')} vCPU · {int(vm.get('maxmem', 0)) // MIB} MiB"),
+                    details={
+                        "external": {"vmid": vmid, "node": vm.get("node"), "imported": True},
+                        "status": vm.get("status"),
+                        "maxcpu": vm.get("maxcpu"),
+                        "maxmem": vm.get("maxmem"),
+                    },
+                )
+            )
         return resources
 
     # ----- live state --------------------------------------------------------------------------
@@ -564,8 +583,7 @@ class ProxmoxModule(Module):
             "uptime": f"{int(status.get('uptime') or 0)} s",
             "network": f"in {int(status.get('netin') or 0) // MIB} MiB, out {int(status.get('netout') or 0) // MIB} MiB",
         }
-        actions = {"running": ["shutdown", "stop", "reboot", "suspend"], "paused": ["resume", "stop"],
-                   "stopped": ["start"]}.get(state, [])
+        actions = {"running": ["shutdown", "stop", "reboot", "suspend"], "paused": ["resume", "stop"], "stopped": ["start"]}.get(state, [])
         details = {"vmid": str(vmid), "node": node}
         if status.get("lock"):
             details["lock"] = str(status["lock"])
@@ -577,8 +595,7 @@ class ProxmoxModule(Module):
         operation = f"power {signal}"
         api = self._api(service.server)
         if signal not in POWER_SIGNALS:
-            raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}",
-                            retryable=False, code="invalid")
+            raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}", retryable=False, code="invalid")
         vmid, node = self._require(api, service, operation)
         warnings = api.action(node, vmid, signal, operation, {"vmid": vmid, "node": node})
         return ModuleResult(message=_with_warnings(f"VM {vmid}: {signal} done", warnings))
@@ -594,8 +611,7 @@ class ProxmoxModule(Module):
             ("memory", f"{_memory_mib(config.get('memory'))} MiB"),
         ]
         hardware += [(key, str(config[key])) for key in sorted(config) if re.fullmatch(r"(scsi|virtio|sata|ide|net)\d+", key)]
-        placement = [("vmid", str(vmid)), ("node", node), ("name", str(config.get("name", ""))),
-                     ("template", str(service.external.get("template", "")))]
+        placement = [("vmid", str(vmid)), ("node", node), ("name", str(config.get("name", ""))), ("template", str(service.external.get("template", "")))]
         return [
             ModuleTab(key="hardware", title="Hardware", rows=hardware),
             ModuleTab(key="placement", title="Placement", rows=placement),

@@ -70,8 +70,13 @@ PANEL = "Pterodactyl"
 APPLICATION = "/api/application"
 CLIENT = "/api/client"
 _PROBES = (
-    ("nodes", "/nodes"), ("allocations", "/nodes/{id}/allocations"), ("locations", "/locations"),
-    ("nests", "/nests"), ("eggs", "/nests/{id}/eggs"), ("servers", "/servers"), ("users", "/users"),
+    ("nodes", "/nodes"),
+    ("allocations", "/nodes/{id}/allocations"),
+    ("locations", "/locations"),
+    ("nests", "/nests"),
+    ("eggs", "/nests/{id}/eggs"),
+    ("servers", "/servers"),
+    ("users", "/users"),
 )
 """What test_connection reads: each resource the module needs (a `{id}` is the first of its parent)."""
 _RESOURCE_NAMES = frozenset({"servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "databases"})
@@ -103,8 +108,7 @@ def _parse_credentials(raw: str | None) -> _Keys:
         client = unprefixed.pop(0)
     if not application:
         raise ModuleError(
-            f"{PANEL}: the server's credentials need an application API key (ptla_...), "
-            "optionally followed by a space and a client API key (ptlc_...)",
+            f"{PANEL}: the server's credentials need an application API key (ptla_...), optionally followed by a space and a client API key (ptlc_...)",
             retryable=False,
             code="config",
         )
@@ -125,7 +129,7 @@ def _resource_denied(response: httpx.Response) -> str | None:
     path = response.request.url.path if response.request is not None else ""
     if not path.startswith(APPLICATION):
         return None
-    names = [part for part in path[len(APPLICATION):].split("/") if part and not part.isdigit()]
+    names = [part for part in path[len(APPLICATION) :].split("/") if part and not part.isdigit()]
     if not names:
         return None
     verb = "read" if response.request.method == "GET" else "change"
@@ -146,12 +150,10 @@ def _error_from_response(response: httpx.Response, operation: str) -> ModuleErro
     detail = one_line(first.get("detail") or response.reason_phrase or f"HTTP {status}")
     prefix = f"{PANEL} {operation}"
     if status == 401:
-        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API key",
-                           retryable=False, code="auth", status=status)
+        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API key", retryable=False, code="auth", status=status)
     if status == 403:
         resource = _resource_denied(response)
-        return ModuleError(f"{prefix}: access denied (HTTP 403): {detail}" + (resource or ""), retryable=False,
-                           code="auth", status=status)
+        return ModuleError(f"{prefix}: access denied (HTTP 403): {detail}" + (resource or ""), retryable=False, code="auth", status=status)
     if status == 404:
         return ModuleError(f"{prefix}: not found on the panel (HTTP 404)", retryable=False, code="not_found", status=status)
     if status == 409:
@@ -160,11 +162,9 @@ def _error_from_response(response: httpx.Response, operation: str) -> ModuleErro
         field = (first.get("meta") or {}).get("source_field") if isinstance(first.get("meta"), dict) else None
         more = f"; and {len(errors) - 1} more" if len(errors) > 1 else ""
         where = f" (field {field})" if field else ""
-        return ModuleError(f"{prefix}: rejected (HTTP {status}): {detail}{where}{more}",
-                           retryable=False, code="invalid", status=status)
+        return ModuleError(f"{prefix}: rejected (HTTP {status}): {detail}{where}{more}", retryable=False, code="invalid", status=status)
     if status >= 500:
-        return ModuleError(f"{prefix}: panel error (HTTP {status}): {detail}", retryable=True,
-                           code=code or "server_error", status=status)
+        return ModuleError(f"{prefix}: panel error (HTTP {status}): {detail}", retryable=True, code=code or "server_error", status=status)
     return ModuleError(f"{prefix}: HTTP {status}: {detail}", retryable=False, code=code, status=status)
 
 
@@ -191,8 +191,7 @@ class _Api:
         self.keys = _parse_credentials(server.credentials)
         self.settings = HttpSettings.from_config(server.config)
         panel_user = str(server.config.get("panel_user") or "").strip()
-        headers = {"Accept": "application/json", "Content-Type": "application/json",
-                   "User-Agent": "svcconsole"}
+        headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": "svcconsole"}
         self.application = PanelHttp(
             panel=PANEL,
             base_url=server.url,
@@ -229,8 +228,7 @@ class _Api:
     def user_api(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
         if self.client is None:
             raise ModuleError(
-                f"{PANEL} {operation}: needs a client API key (ptlc_...) after the application key "
-                "in the server's credentials",
+                f"{PANEL} {operation}: needs a client API key (ptlc_...) after the application key in the server's credentials",
                 retryable=False,
                 code="config",
             )
@@ -254,13 +252,11 @@ class _Api:
             page += 1
 
     def server_by_external_id(self, external_id: str, operation: str) -> dict[str, Any] | None:
-        response = self.app("GET", f"/servers/external/{external_id}", operation,
-                            params={"include": "allocations"}, allow=(404,))
+        response = self.app("GET", f"/servers/external/{external_id}", operation, params={"include": "allocations"}, allow=(404,))
         return None if response.status_code == 404 else response.json()["attributes"]
 
     def server_by_id(self, server_id: int, operation: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        response = self.app("GET", f"/servers/{server_id}", operation,
-                            params={"include": "allocations"}, allow=(404,) if missing_ok else ())
+        response = self.app("GET", f"/servers/{server_id}", operation, params={"include": "allocations"}, allow=(404,) if missing_ok else ())
         return None if response.status_code == 404 else response.json()["attributes"]
 
 
@@ -284,9 +280,12 @@ def _external_of(attributes: dict[str, Any]) -> dict[str, Any]:
 def _allocations(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     included = (attributes.get("relationships") or {}).get("allocations") or {}
     if included.get("object") == "null_resource":
-        raise ModuleError(f"{PANEL}: the application key may not read allocations (the panel answered "
-                          "null_resource for include=allocations); give it Read on Allocations",
-                          retryable=False, code="auth", status=403)
+        raise ModuleError(
+            f"{PANEL}: the application key may not read allocations (the panel answered null_resource for include=allocations); give it Read on Allocations",
+            retryable=False,
+            code="auth",
+            status=403,
+        )
     data = included.get("data") or []
     return [entry.get("attributes", {}) for entry in data]
 
@@ -341,10 +340,21 @@ class PterodactylModule(Module):
     name = "pterodactyl"
     label = "Pterodactyl"
     needs_server = True
-    supports = frozenset({
-        "test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall",
-        "change_package", "list_importable", "panel", "power", "tabs",
-    })
+    supports = frozenset(
+        {
+            "test_connection",
+            "create",
+            "suspend",
+            "unsuspend",
+            "terminate",
+            "reinstall",
+            "change_package",
+            "list_importable",
+            "panel",
+            "power",
+            "tabs",
+        }
+    )
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:
@@ -368,8 +378,7 @@ class PterodactylModule(Module):
     def _require(self, api: _Api, service: ServiceRef, operation: str) -> dict[str, Any]:
         found = self._located(api, service, operation)
         if found is None:
-            raise api.error(operation, f"no server for service {service.id} on the panel",
-                            retryable=False, code="not_found", status=404)
+            raise api.error(operation, f"no server for service {service.id} on the panel", retryable=False, code="not_found", status=404)
         return found
 
     # ----- lifecycle ---------------------------------------------------------------------------
@@ -394,9 +403,14 @@ class PterodactylModule(Module):
             else:
                 readable[resource] = response.json()
         if missing:
-            raise api.error(operation, f"the application key may not read {', '.join(missing)} (give it Read on "
-                            "Nodes, Allocations, Locations, Nests, Eggs and Read & Write on Servers and Users)",
-                            retryable=False, code="auth", status=403)
+            raise api.error(
+                operation,
+                f"the application key may not read {', '.join(missing)} (give it Read on "
+                "Nodes, Allocations, Locations, Nests, Eggs and Read & Write on Servers and Users)",
+                retryable=False,
+                code="auth",
+                status=403,
+            )
         body = readable["nodes"]
         total = (body.get("meta") or {}).get("pagination", {}).get("total", len(body.get("data", [])))
         message = f"connected to {PANEL}: {total} node(s)"
@@ -423,17 +437,19 @@ class PterodactylModule(Module):
         if status in ("install_failed", "reinstall_failed"):
             raise api.error(
                 operation,
-                f"server {attributes.get('identifier')} was created but its installation failed "
-                f"(status {status}); reinstall it or terminate and deliver again",
-                retryable=False, code="install_failed", external=external,
+                f"server {attributes.get('identifier')} was created but its installation failed (status {status}); reinstall it or terminate and deliver again",
+                retryable=False,
+                code="install_failed",
+                external=external,
             )
         wait = _install_wait_seconds(api.server)
         if status == "installing" and wait > 0:
             raise api.error(
                 operation,
-                f"server {attributes.get('identifier')} is still installing after {wait:g} s; "
-                "its installation is checked again later",
-                retryable=True, code="installing", external=external,
+                f"server {attributes.get('identifier')} is still installing after {wait:g} s; its installation is checked again later",
+                retryable=True,
+                code="installing",
+                external=external,
             )
         state = "installing" if status == "installing" else "installed"
         verb = "found existing" if reused else "created"
@@ -444,8 +460,7 @@ class PterodactylModule(Module):
         if "nest" not in config or "egg" not in config:
             raise api.error(operation, "the product config needs `nest` and `egg` ids", retryable=False, code="config")
         user_id = self._ensure_user(api, service.customer, operation)
-        egg = api.app("GET", f"/nests/{int(config['nest'])}/eggs/{int(config['egg'])}", operation,
-                      params={"include": "variables"}).json()["attributes"]
+        egg = api.app("GET", f"/nests/{int(config['nest'])}/eggs/{int(config['egg'])}", operation, params={"include": "variables"}).json()["attributes"]
         variables = ((egg.get("relationships") or {}).get("variables") or {}).get("data") or []
         environment = {v["attributes"]["env_variable"]: v["attributes"].get("default_value") for v in variables}
         environment.update(config.get("environment") or {})
@@ -517,8 +532,7 @@ class PterodactylModule(Module):
     def _node_id(self, api: _Api, config: dict[str, Any], operation: str) -> int:
         wanted = config.get("node", api.server.node)
         if wanted in (None, ""):
-            raise api.error(operation, "no node: set `node` or `location` in the product config, or the server's node",
-                            retryable=False, code="config")
+            raise api.error(operation, "no node: set `node` or `location` in the product config, or the server's node", retryable=False, code="config")
         if str(wanted).isdigit():
             return int(wanted)
         for node in api.pages("/nodes", operation):
@@ -530,8 +544,7 @@ class PterodactylModule(Module):
         free: list[int] = []
         page = 1
         while True:
-            body = api.app("GET", f"/nodes/{node_id}/allocations", operation,
-                           params={"filter[server_id]": "0", "page": page, "per_page": PAGE_SIZE}).json()
+            body = api.app("GET", f"/nodes/{node_id}/allocations", operation, params={"filter[server_id]": "0", "page": page, "per_page": PAGE_SIZE}).json()
             free.extend(e["attributes"]["id"] for e in body.get("data", []) if not e["attributes"].get("assigned"))
             pagination = (body.get("meta") or {}).get("pagination") or {}
             if free or page >= int(pagination.get("total_pages") or 1):
@@ -553,19 +566,24 @@ class PterodactylModule(Module):
                     return int(entry["attributes"]["id"])
             first_name, last_name = _names_of(customer)
             username = _username_for(customer) if attempt == 0 else f"svc{customer.id}-{secrets.token_hex(3)}"
-            created = api.app("POST", "/users", operation, allow=(422,), json={
-                "external_id": external_id,
-                "email": customer.email,
-                "username": username,
-                "first_name": first_name,
-                "last_name": last_name,
-            })
+            created = api.app(
+                "POST",
+                "/users",
+                operation,
+                allow=(422,),
+                json={
+                    "external_id": external_id,
+                    "email": customer.email,
+                    "username": username,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                },
+            )
             if created.status_code != 422:
                 return int(created.json()["attributes"]["id"])
             if not _source_fields(created) & {"email", "external_id", "username"}:
                 raise _error_from_response(created, operation)
-        raise api.error(operation, f"could not find or create the panel user for {customer.email}",
-                        retryable=True, code="conflict")
+        raise api.error(operation, f"could not find or create the panel user for {customer.email}", retryable=True, code="conflict")
 
     def _watch_install(self, api: _Api, attributes: dict[str, Any], operation: str) -> dict[str, Any]:
         """Poll the server for up to `install_wait_seconds` while it is installing."""
@@ -601,8 +619,7 @@ class PterodactylModule(Module):
         if response.status_code == 404:
             found = api.server_by_external_id(service.uuid, action)
             if found is None:
-                raise api.error(action, f"no server for service {service.id} on the panel",
-                                retryable=False, code="not_found", status=404)
+                raise api.error(action, f"no server for service {service.id} on the panel", retryable=False, code="not_found", status=404)
             server_id = found["id"]
             api.app("POST", f"/servers/{int(server_id)}/{action}", action)
         return ModuleResult(message=f"server {server_id} {done}", external={"server_id": int(server_id)})
@@ -643,8 +660,7 @@ class PterodactylModule(Module):
         updated = api.app("PATCH", f"/servers/{int(current['id'])}/build", operation, json=body).json()["attributes"]
         applied = updated.get("limits") or limits
         return ModuleResult(
-            message=(f"server {updated['id']} now has {applied.get('memory')} MiB memory, "
-                     f"{applied.get('disk')} MiB disk, {applied.get('cpu')} % CPU"),
+            message=(f"server {updated['id']} now has {applied.get('memory')} MiB memory, {applied.get('disk')} MiB disk, {applied.get('cpu')} % CPU"),
             external={"server_id": int(updated["id"])},
         )
 
@@ -656,19 +672,20 @@ class PterodactylModule(Module):
             external = _external_of(attributes)
             status = attributes.get("status") or "ready"
             limits = attributes.get("limits") or {}
-            resources.append(ImportableResource(
-                external_ref=str(attributes["id"]),
-                name=attributes.get("name") or attributes.get("identifier") or str(attributes["id"]),
-                description=(f"{attributes.get('identifier')} · node {attributes.get('node')} · {status} · "
-                             f"{limits.get('memory')} MiB"),
-                details={
-                    "external": external,
-                    "external_id": attributes.get("external_id"),
-                    "user_id": attributes.get("user"),
-                    "status": attributes.get("status"),
-                    "limits": limits,
-                },
-            ))
+            resources.append(
+                ImportableResource(
+                    external_ref=str(attributes["id"]),
+                    name=attributes.get("name") or attributes.get("identifier") or str(attributes["id"]),
+                    description=(f"{attributes.get('identifier')} · node {attributes.get('node')} · {status} · {limits.get('memory')} MiB"),
+                    details={
+                        "external": external,
+                        "external_id": attributes.get("external_id"),
+                        "user_id": attributes.get("user"),
+                        "status": attributes.get("status"),
+                        "limits": limits,
+                    },
+                )
+            )
         return resources
 
     # ----- live state --------------------------------------------------------------------------
@@ -699,15 +716,16 @@ class PterodactylModule(Module):
                 stats = response.json()["attributes"]
                 live = stats.get("resources") or {}
                 status = stats.get("current_state") or "offline"
-                resources.update({
-                    "memory": f"{_mib(live.get('memory_bytes', 0))} / {_limit(limits.get('memory'), 'MiB')}",
-                    "cpu": f"{live.get('cpu_absolute', 0):.1f} % / {_limit(limits.get('cpu'), '%')}",
-                    "disk": f"{_mib(live.get('disk_bytes', 0))} / {_limit(limits.get('disk'), 'MiB')}",
-                    "network": f"rx {_mib(live.get('network_rx_bytes', 0))}, tx {_mib(live.get('network_tx_bytes', 0))}",
-                    "uptime": _duration(live.get("uptime", 0)),
-                })
-                offered = {"running": ["stop", "restart", "kill"], "starting": ["stop", "kill"],
-                           "stopping": ["kill"], "offline": ["start"]}
+                resources.update(
+                    {
+                        "memory": f"{_mib(live.get('memory_bytes', 0))} / {_limit(limits.get('memory'), 'MiB')}",
+                        "cpu": f"{live.get('cpu_absolute', 0):.1f} % / {_limit(limits.get('cpu'), '%')}",
+                        "disk": f"{_mib(live.get('disk_bytes', 0))} / {_limit(limits.get('disk'), 'MiB')}",
+                        "network": f"rx {_mib(live.get('network_rx_bytes', 0))}, tx {_mib(live.get('network_tx_bytes', 0))}",
+                        "uptime": _duration(live.get("uptime", 0)),
+                    }
+                )
+                offered = {"running": ["stop", "restart", "kill"], "starting": ["stop", "kill"], "stopping": ["kill"], "offline": ["start"]}
                 actions = offered.get(status, list(POWER_SIGNALS)) + actions
             else:
                 status = "unavailable"
@@ -722,8 +740,7 @@ class PterodactylModule(Module):
         operation = f"power {signal}"
         api = self._api(service.server)
         if signal not in POWER_SIGNALS:
-            raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}",
-                            retryable=False, code="invalid")
+            raise api.error(operation, f"unknown signal; use one of {', '.join(POWER_SIGNALS)}", retryable=False, code="invalid")
         identifier = service.external.get("identifier") or self._require(api, service, operation)["identifier"]
         api.user_api("POST", f"/servers/{identifier}/power", operation, json={"signal": signal})
         return ModuleResult(message=f"server {identifier}: {signal} sent")
@@ -735,8 +752,9 @@ class PterodactylModule(Module):
         allocation_rows: list[tuple[str, str]] = []
         for allocation in _allocations(attributes):
             role = "default" if allocation.get("id") == attributes.get("allocation") else "additional"
-            allocation_rows.append((f"{allocation.get('ip')}:{allocation.get('port')}",
-                                    f"{role}{', alias ' + allocation['alias'] if allocation.get('alias') else ''}"))
+            allocation_rows.append(
+                (f"{allocation.get('ip')}:{allocation.get('port')}", f"{role}{', alias ' + allocation['alias'] if allocation.get('alias') else ''}")
+            )
         allocation_rows.append(("node", str(attributes.get("node"))))
         limits = attributes.get("limits") or {}
         features = attributes.get("feature_limits") or {}

@@ -31,14 +31,22 @@ if TYPE_CHECKING:
 
 ACTIVITY_PAGE = 50
 TABS = (
-    ("overview", "Overview"), ("panel", "Panel"), ("renewals", "Renewals"), ("options", "Options"),
-    ("upgrade", "Upgrade"), ("metadata", "Metadata"), ("activity", "Activity"),
+    ("overview", "Overview"),
+    ("panel", "Panel"),
+    ("renewals", "Renewals"),
+    ("options", "Options"),
+    ("upgrade", "Upgrade"),
+    ("metadata", "Metadata"),
+    ("activity", "Activity"),
 )
 ACTIVITY_COLUMNS = (
     Column("at", lambda row, tz: render.moment_text(row.at, tz)),
     Column("by", lambda row, tz: render.text(row.actor)),
     Column("action", lambda row, tz: render.text(row.action)),
-    Column("status", lambda row, tz: render.text(f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or ""))),
+    Column(
+        "status",
+        lambda row, tz: render.text(f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or "")),
+    ),
     Column("reason", lambda row, tz: render.text(row.reason or "")),
 )
 META_COLUMNS = (
@@ -109,33 +117,36 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
 
 def overview_table(detail: ServiceDetail, tz: Any) -> Table:
     service = detail.service
-    suspension = f"{service.suspend_kind}: {service.suspend_reason or '-'} (since {render.day(service.suspended_at, tz)})" if service.status == "suspended" else "-"
+    suspension = (
+        f"{service.suspend_kind}: {service.suspend_reason or '-'} (since {render.day(service.suspended_at, tz)})" if service.status == "suspended" else "-"
+    )
     cancellation = "-"
     if service.cancel_mode:
         cancellation = f"{service.cancel_mode} on {render.day(service.cancel_at, tz)}" + (f": {service.cancel_reason}" if service.cancel_reason else "")
-    return key_values([
-        ("uuid", service.uuid),
-        ("type", detail.module_label if detail.module_label.startswith(service.type) else f"{service.type} ({detail.module_label})"),
-        ("product", service.product_name or "(custom service)"),
-        ("server", service.server_name or "-"),
-        ("status", render.status_text(service.status, service.suspend_kind, service.operation)),
-        ("suspension", suspension),
-        ("cycle", service.billing_cycle),
-        ("price", render.money(service.price, service.currency)),
-        ("initial price", render.money(service.initial_price, service.currency)),
-        ("created", render.moment_text(service.created_at, tz)),
-        ("expires", render.moment_text(service.expires_at, tz)),
-        ("auto renew", "on" if service.auto_renew else "off"),
-        ("renewals", f"{service.renewals} of {service.max_renewals if service.max_renewals is not None else 'unlimited'}"),
-        ("cancellation", cancellation),
-        ("description", service.description or "-"),
-        ("notes", service.notes or "-"),
-        ("external", ", ".join(f"{key}={value}" for key, value in (service.external or {}).items()) or "-"),
-        ("last error", service.last_error or "-"),
-        ("deliveries", str(service.delivery_attempts)),
-        ("version", f"{service.version} (by {service.updated_by or '-'})"),
-    ])
-
+    return key_values(
+        [
+            ("uuid", service.uuid),
+            ("type", detail.module_label if detail.module_label.startswith(service.type) else f"{service.type} ({detail.module_label})"),
+            ("product", service.product_name or "(custom service)"),
+            ("server", service.server_name or "-"),
+            ("status", render.status_text(service.status, service.suspend_kind, service.operation)),
+            ("suspension", suspension),
+            ("cycle", service.billing_cycle),
+            ("price", render.money(service.price, service.currency)),
+            ("initial price", render.money(service.initial_price, service.currency)),
+            ("created", render.moment_text(service.created_at, tz)),
+            ("expires", render.moment_text(service.expires_at, tz)),
+            ("auto renew", "on" if service.auto_renew else "off"),
+            ("renewals", f"{service.renewals} of {service.max_renewals if service.max_renewals is not None else 'unlimited'}"),
+            ("cancellation", cancellation),
+            ("description", service.description or "-"),
+            ("notes", service.notes or "-"),
+            ("external", ", ".join(f"{key}={value}" for key, value in (service.external or {}).items()) or "-"),
+            ("last error", service.last_error or "-"),
+            ("deliveries", str(service.delivery_attempts)),
+            ("version", f"{service.version} (by {service.updated_by or '-'})"),
+        ]
+    )
 
 
 class DetailScreen(TabbedDetail):
@@ -172,7 +183,9 @@ class DetailScreen(TabbedDetail):
                 yield Input(placeholder="value", id="option-value")
                 yield Input("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
                 yield Input(placeholder="price", id="option-price")
-            yield Horizontal(Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons")
+            yield Horizontal(
+                Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons"
+            )
             yield RecordTable(option_columns(staff=True), key=lambda option: str(option.id), id="options-table")
         elif pane_id == "upgrade":
             yield UpgradeView(self.service_id, id="upgrade-view")
@@ -349,7 +362,10 @@ class DetailScreen(TabbedDetail):
         app, service_id = self.console_app, self.service_id
         name, value = self.query_one("#option-name", Input).value, self.query_one("#option-value", Input).value
         quantity, price = self.query_one("#option-quantity", Input).value or "1", self.query_one("#option-price", Input).value or "0"
-        self._write(lambda session: services.option_add(session, app.actor, service_id, name=name, value=value or None, quantity=quantity, price=price), f"option {name!r} added")
+        self._write(
+            lambda session: services.option_add(session, app.actor, service_id, name=name, value=value or None, quantity=quantity, price=price),
+            f"option {name!r} added",
+        )
 
     @on(Button.Pressed, "#option-edit")
     def _option_edit(self) -> None:

@@ -105,10 +105,20 @@ def renewal_columns(*, staff: bool, currency: str | None = None) -> tuple[Column
     """Renewals: staff see cycles and who recorded each; a customer sees periods priced in `currency`."""
     if staff:
         return (
-            RENEWED, PERIOD, Column("cycles", lambda row, tz: str(row.cycles)), Column("amount", lambda row, tz: render.money(row.amount)),
-            RENEWAL_INVOICE, Column("by", lambda row, tz: "-" if isinstance(row, AwaitingRenewal) else render.text(row.actor)),
+            RENEWED,
+            PERIOD,
+            Column("cycles", lambda row, tz: str(row.cycles)),
+            Column("amount", lambda row, tz: render.money(row.amount)),
+            RENEWAL_INVOICE,
+            Column("by", lambda row, tz: "-" if isinstance(row, AwaitingRenewal) else render.text(row.actor)),
         )
-    return (RENEWED, PERIOD, Column("periods", lambda row, tz: str(row.cycles)), Column("amount", lambda row, tz: render.money(row.amount, currency)), RENEWAL_INVOICE)
+    return (
+        RENEWED,
+        PERIOD,
+        Column("periods", lambda row, tz: str(row.cycles)),
+        Column("amount", lambda row, tz: render.money(row.amount, currency)),
+        RENEWAL_INVOICE,
+    )
 
 
 def option_columns(*, staff: bool) -> tuple[Column, ...]:

@@ -100,8 +100,12 @@ class UpgradeView(Vertical):
             days = f"{quote.remaining_days} of {quote.cycle_days}" if quote.cycle_days else "-"
             note = "unavailable" if quote.why_not else ("no billing only" if quote.amount <= 0 else "")
             targets.add_row(
-                Text(render.plain(quote.product), style=style or "cyan"), Text(new_price, style=style), Text(render.money(quote.amount, quote.currency), style=style or "bold"),
-                Text(days, style=style), Text(note, style="dim"), key=key,
+                Text(render.plain(quote.product), style=style or "cyan"),
+                Text(new_price, style=style),
+                Text(render.money(quote.amount, quote.currency), style=style or "bold"),
+                Text(days, style=style),
+                Text(note, style="dim"),
+                key=key,
             )
         if not detail.quotes:
             why = "the product lists no upgrade targets" if service.product_id else "a custom service has no product to upgrade from"
@@ -111,8 +115,13 @@ class UpgradeView(Vertical):
         for upgrade in detail.upgrades:
             status = Text(render.plain(upgrade.status).replace("_", " "), style=UPGRADE_STATUS_STYLES.get(upgrade.status, ""))
             table.add_row(
-                str(upgrade.id), render.text(detail.product_names.get(upgrade.to_product_id, upgrade.to_product_id)), render.text(BILLING_LABELS.get(upgrade.mode, upgrade.mode)),
-                render.money(upgrade.amount, service.currency), status, str(upgrade.invoice_id or "-"), render.day(upgrade.created_at, tz),
+                str(upgrade.id),
+                render.text(detail.product_names.get(upgrade.to_product_id, upgrade.to_product_id)),
+                render.text(BILLING_LABELS.get(upgrade.mode, upgrade.mode)),
+                render.money(upgrade.amount, service.currency),
+                status,
+                str(upgrade.invoice_id or "-"),
+                render.day(upgrade.created_at, tz),
             )
         self.query_one("#upgrades-title", Static).display = bool(detail.upgrades)
         table.display = bool(detail.upgrades)
@@ -168,7 +177,9 @@ class UpgradeView(Vertical):
             self.show_error("no upgrade target to choose")
             return
         if mode == billing.UpgradeBilling.INVOICE.value:
-            question = f"Upgrade service {self.service_id} to {quote.product}, with an invoice of {render.money(quote.amount, quote.currency)} to be paid first?"
+            question = (
+                f"Upgrade service {self.service_id} to {quote.product}, with an invoice of {render.money(quote.amount, quote.currency)} to be paid first?"
+            )
             yes = "Create invoice"
         else:
             question = f"Upgrade service {self.service_id} to {quote.product} now, without billing?"

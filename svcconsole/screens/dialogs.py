@@ -50,7 +50,9 @@ class ActionRequest:
 
 def question(action: str, label: str, count: int, hidden: int) -> Text:
     """'Suspend 3 marked services? (1 currently hidden by filter)'."""
-    verb = {"add-days": "Add days to", "subtract-days": "Subtract days from"}.get(action) or TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
+    verb = {"add-days": "Add days to", "subtract-days": "Subtract days from"}.get(action) or TITLES.get(
+        action, ACTIONS[action].title if action in ACTIONS else action
+    ).split(" (")[0]
     line = Text()
     line.append(f"{verb} {render.plain(label)}?", "bold")
     if hidden:
@@ -118,7 +120,13 @@ class ActionDialog(DialogFrame[ActionRequest]):
             yield Select([(kind.value, kind.value) for kind in SuspendKind], value=SuspendKind.ADMIN.value, allow_blank=False, compact=True, id="kind")
         if action == "cancel":
             yield Label("Mode")
-            yield Select([("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately: deletes it from its panel", CancelMode.IMMEDIATE.value)], value=CancelMode.END_OF_CYCLE.value, allow_blank=False, compact=True, id="mode")
+            yield Select(
+                [("at the end of the cycle", CancelMode.END_OF_CYCLE.value), ("immediately: deletes it from its panel", CancelMode.IMMEDIATE.value)],
+                value=CancelMode.END_OF_CYCLE.value,
+                allow_blank=False,
+                compact=True,
+                id="mode",
+            )
         if action == "renew":
             yield from self._renew_fields()
         if action in {"add-days", "subtract-days"}:
@@ -143,7 +151,13 @@ class ActionDialog(DialogFrame[ActionRequest]):
     def _renew_fields(self) -> ComposeResult:
         new_invoice = "a new invoice" if self.count == 1 else "a new invoice for each service"
         yield Label("Renew")
-        yield Select([("now: extend the expiry", RENEW_NOW), ("into an invoice: extend it when paid", RENEW_INVOICE)], value=self.renew_mode, allow_blank=False, compact=True, id="renew-mode")
+        yield Select(
+            [("now: extend the expiry", RENEW_NOW), ("into an invoice: extend it when paid", RENEW_INVOICE)],
+            value=self.renew_mode,
+            allow_blank=False,
+            compact=True,
+            id="renew-mode",
+        )
         yield Label("Cycles")
         yield Input("1", id="cycles", restrict=r"\d*")
         with Vertical(id="renew-now-fields", classes="field-group"):
@@ -217,7 +231,9 @@ class ActionDialog(DialogFrame[ActionRequest]):
         for summary in message.invoices:
             invoice = summary.invoice
             lines = render.plural(summary.line_count, "line")
-            label = f"#{invoice.id} {render.plain(invoice.status)} {render.money(summary.total, invoice.currency)}, {lines}, due {render.day(invoice.due_at, tz)}"
+            label = (
+                f"#{invoice.id} {render.plain(invoice.status)} {render.money(summary.total, invoice.currency)}, {lines}, due {render.day(invoice.due_at, tz)}"
+            )
             options.append((Text(label), str(invoice.id)))
         select = self.query_one("#invoice", Select)
         chosen = select.value

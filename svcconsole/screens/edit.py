@@ -136,7 +136,9 @@ class EditScreen(Screen[None]):
         for key, value in self.original.items():
             widget = self.query_one(f"#field-{key}")
             widget.value = value  # type: ignore[attr-defined]  # every edit field is an Input or a Select, both with .value
-        self.query_one("#edit-title", Static).update(Text(f"Edit service {service.id} {render.plain(service.name)!r} (version {service.version})", style="bold"))
+        self.query_one("#edit-title", Static).update(
+            Text(f"Edit service {service.id} {render.plain(service.name)!r} (version {service.version})", style="bold")
+        )
         self.query_one("#field-name", Input).focus()
 
     def changes(self) -> dict[str, str | None]:
@@ -166,7 +168,9 @@ class EditScreen(Screen[None]):
     def _save(self, changes: dict[str, str | None], version: int, reason: str | None) -> None:
         app = self.console_app
         try:
-            changed = app.db.transaction(lambda session: services.edit_service(session, app.actor, self.service_id, changes, expected_version=version, reason=reason))
+            changed = app.db.transaction(
+                lambda session: services.edit_service(session, app.actor, self.service_id, changes, expected_version=version, reason=reason)
+            )
         except Conflict as error:
             self.post_message(EditConflicted(error.message))
             return

@@ -97,7 +97,9 @@ class HealthScreen(Screen[None]):
             return
         lines = Text(f"run {run['id']}: {run['status']}\n", style="bold")
         for step in run["steps"]:
-            lines.append(f"  step {step['step']} {step['title']}: {step['touched']} touched, {step['ok']} ok, {step['failed']} failed, {step['skipped']} skipped ({step['seconds']:.2f}s)\n")
+            lines.append(
+                f"  step {step['step']} {step['title']}: {step['touched']} touched, {step['ok']} ok, {step['failed']} failed, {step['skipped']} skipped ({step['seconds']:.2f}s)\n"
+            )
         self.query_one("#health-steps", Static).update(lines)
 
     @on(DataTable.RowSelected)

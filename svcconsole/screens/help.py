@@ -13,9 +13,7 @@ from svcconsole.console.actions import REGISTRY, SCOPES, ConsoleAction, bindings
 from svcconsole.core.filters import FILTER_HELP
 
 
-def help_table(
-    registry: tuple[ConsoleAction, ...] = REGISTRY, scopes: dict[str, str] = SCOPES, filter_help: str = FILTER_HELP
-) -> Table:
+def help_table(registry: tuple[ConsoleAction, ...] = REGISTRY, scopes: dict[str, str] = SCOPES, filter_help: str = FILTER_HELP) -> Table:
     """The registry as a table: key, action, what it does, grouped by where it applies."""
     table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True, width=9)

@@ -48,13 +48,13 @@ def shortened(value: str, width: int) -> Text:
     return Text(line if len(line) <= width else line[: width - 1] + "…")
 
 
-
 def _retry_one(actor: Actor, job_id: int, session: Session) -> Job:
     return jobs.retry(session, actor, job_id)
 
 
 def _resolve_one(actor: Actor, job_id: int, note: str | None, session: Session) -> Job:
     return jobs.resolve(session, actor, job_id, note)
+
 
 class JobDialog(ModalScreen[None]):
     """One job in full: its state, attempts, service and whole last error."""

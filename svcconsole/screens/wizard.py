@@ -99,7 +99,9 @@ class WizardScreen(Screen[None]):
                     yield Select([(name, name) for name in module_names()], allow_blank=False, compact=True, id="type")
                 with Horizontal(classes="row"):
                     yield Label("Create or import")
-                    yield Select([("create a new service", "create"), ("import an existing one", "import")], value="create", allow_blank=False, compact=True, id="mode")
+                    yield Select(
+                        [("create a new service", "create"), ("import an existing one", "import")], value="create", allow_blank=False, compact=True, id="mode"
+                    )
                 yield Static(Text("The product's type must match the type; no product makes a custom service.", style="dim"))
             with VerticalScroll(id="step2", classes="form"):
                 yield Static(id="step2-summary")
@@ -134,7 +136,9 @@ class WizardScreen(Screen[None]):
     def _load_catalog(self) -> None:
         with self.console_app.db.read() as session:
             products = [(product.id or 0, product.name, product.type) for product in session.exec(select(Product).order_by(Product.name)).all()]
-            servers = [(server.id or 0, server.name, server.module) for server in session.exec(select(Server).where(col(Server.enabled)).order_by(Server.name)).all()]
+            servers = [
+                (server.id or 0, server.name, server.module) for server in session.exec(select(Server).where(col(Server.enabled)).order_by(Server.name)).all()
+            ]
         self.post_message(CatalogLoaded(products, servers))
 
     @on(CatalogLoaded)

@@ -107,8 +107,16 @@ class CustomerScope:
         )
         query = (
             select(
-                col(Service.id), col(Service.name), col(Service.status), col(Service.billing_cycle), col(Service.expires_at), col(Service.suspended_at),
-                col(Service.auto_renew), col(Service.currency), col(Service.price), options,
+                col(Service.id),
+                col(Service.name),
+                col(Service.status),
+                col(Service.billing_cycle),
+                col(Service.expires_at),
+                col(Service.suspended_at),
+                col(Service.auto_renew),
+                col(Service.currency),
+                col(Service.price),
+                options,
             )
             .where(*self.visible(), col(Service.status).in_(list(statuses)))
             .order_by(col(Service.expires_at).is_(None), col(Service.expires_at), col(Service.id))
@@ -116,8 +124,15 @@ class CustomerScope:
         )
         return [
             ActiveServiceRow(
-                id=row[0], name=row[1], status=row[2], billing_cycle=row[3], expires_at=row[4], suspended_at=row[5],
-                auto_renew=bool(row[6]), currency=row[7], renewal_price=(Decimal(row[8] or 0) + Decimal(row[9] or 0)).quantize(Decimal("0.01")),
+                id=row[0],
+                name=row[1],
+                status=row[2],
+                billing_cycle=row[3],
+                expires_at=row[4],
+                suspended_at=row[5],
+                auto_renew=bool(row[6]),
+                currency=row[7],
+                renewal_price=(Decimal(row[8] or 0) + Decimal(row[9] or 0)).quantize(Decimal("0.01")),
             )
             for row in session.execute(query).all()
         ]
@@ -180,10 +195,7 @@ class CustomerScope:
             .order_by(col(Invoice.id).desc())
             .limit(limit)
         )
-        return [
-            InvoiceRow(invoice, Decimal(total or 0).quantize(Decimal("0.01")), int(count or 0))
-            for invoice, total, count in session.execute(query).all()
-        ]
+        return [InvoiceRow(invoice, Decimal(total or 0).quantize(Decimal("0.01")), int(count or 0)) for invoice, total, count in session.execute(query).all()]
 
     def invoice_lines(self, session: Session, invoice_id: int) -> list[InvoiceLine]:
         query = (

@@ -185,7 +185,9 @@ def sort_key(row: Any, sort: Sort) -> tuple[Any, int]:
     """The keyset position of a row (as returned by `page`) for the given sort."""
     if sort.column == "id":
         return (row.id, row.id)
-    attribute = {"customer": "customer_name", "product": "product_name", "server": "server_name", "cycle": "billing_cycle", "expires": "expires_at"}.get(sort.column, sort.column)
+    attribute = {"customer": "customer_name", "product": "product_name", "server": "server_name", "cycle": "billing_cycle", "expires": "expires_at"}.get(
+        sort.column, sort.column
+    )
     return (getattr(row, attribute), row.id)
 
 

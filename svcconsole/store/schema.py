@@ -122,9 +122,7 @@ def ensure_schema(db: Database) -> None:
         return
     head = HEAD_REVISION
     if current != head:
-        raise DatabaseError(
-            f"database: schema is at revision {current}, this svcconsole needs {head}: run `svcconsole db upgrade`"
-        )
+        raise DatabaseError(f"database: schema is at revision {current}, this svcconsole needs {head}: run `svcconsole db upgrade`")
 
 
 def backup(db: Database, destination: Path) -> str:
@@ -144,8 +142,7 @@ def backup(db: Database, destination: Path) -> str:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         raise DatabaseError(
-            "backup: PostgreSQL backups use pg_dump, which is not installed here; run "
-            "`pg_dump --format=custom --file PATH DBNAME` on the database host"
+            "backup: PostgreSQL backups use pg_dump, which is not installed here; run `pg_dump --format=custom --file PATH DBNAME` on the database host"
         )
     url = make_url(db.url)
     env = dict(os.environ)

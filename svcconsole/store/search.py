@@ -41,9 +41,7 @@ def search_text(name: str, customer_name: str, email: str, product_name: str | N
 def search_text_sql(email: ColumnElement[str] | str) -> ColumnElement[str]:
     """The same text computed in SQL from the service's own columns and the customer's email."""
     email_value = email if isinstance(email, ColumnElement) else literal(email)
-    return func.lower(
-        Service.name + " " + Service.customer_name + " " + email_value + " " + func.coalesce(Service.product_name, "") + " " + Service.uuid
-    )
+    return func.lower(Service.name + " " + Service.customer_name + " " + email_value + " " + func.coalesce(Service.product_name, "") + " " + Service.uuid)
 
 
 def customer_email_sql() -> ColumnElement[str]:
@@ -89,10 +87,14 @@ def matching_ids(session: Session, term: str) -> tuple[int, ...] | None:
     None when the term is short or broad, and a scan in list order is the faster plan."""
     if len(term) < 3 or session.get_bind().dialect.name != "sqlite":
         return None
-    rows = session.execute(
-        text(f"SELECT rowid FROM {FTS_TABLE} WHERE search_text GLOB :pattern LIMIT :limit"),
-        {"pattern": f"*{escape_glob(term.lower())}*", "limit": SELECTIVE_LIMIT + 1},
-    ).scalars().all()
+    rows = (
+        session.execute(
+            text(f"SELECT rowid FROM {FTS_TABLE} WHERE search_text GLOB :pattern LIMIT :limit"),
+            {"pattern": f"*{escape_glob(term.lower())}*", "limit": SELECTIVE_LIMIT + 1},
+        )
+        .scalars()
+        .all()
+    )
     if len(rows) > SELECTIVE_LIMIT:
         return None
     return tuple(sorted(rows))

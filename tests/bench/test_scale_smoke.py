@@ -47,7 +47,11 @@ def test_the_scale_benchmark_prints_every_figure_at_10000_services(db_url: str, 
     env.pop("SVCCONSOLE_NOW", None)
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "scale.py"), "--services", str(SERVICES), "--repeat", "1", "--db", db_url, "--json", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(out.read_text())

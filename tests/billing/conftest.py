@@ -75,8 +75,17 @@ def catalog(db: Database, admin: Actor) -> Fixtures:
 
     def work(session):  # type: ignore[no-untyped-def]
         customer = catalog_module.add_customer(session, admin, name="Alice Martin", email="alice@example.com")
-        target = catalog_module.add_product(session, admin, name="Web Max", type="manual", prices=["monthly=22.00", "annually=220.00", "weekly=5.00", "quarterly=60.00"])
-        product = catalog_module.add_product(session, admin, name="Web Pro", type="manual", prices=["monthly=12.00", "annually=120.00", "weekly=3.00", "quarterly=33.00"], upgrade_to=[str(target.id)])
+        target = catalog_module.add_product(
+            session, admin, name="Web Max", type="manual", prices=["monthly=22.00", "annually=220.00", "weekly=5.00", "quarterly=60.00"]
+        )
+        product = catalog_module.add_product(
+            session,
+            admin,
+            name="Web Pro",
+            type="manual",
+            prices=["monthly=12.00", "annually=120.00", "weekly=3.00", "quarterly=33.00"],
+            upgrade_to=[str(target.id)],
+        )
         server = catalog_module.add_server(session, admin, name="shared-1", module="manual", url="https://shared-1.example.net")
         return Fixtures(customer.id or 0, product.id or 0, server.id or 0)
 
@@ -139,7 +148,9 @@ def panel(db: Database, admin: Actor) -> Iterator[PanelCatalog]:
 
     def work(session):  # type: ignore[no-untyped-def]
         large = catalog_module.add_product(session, admin, name="Panel L", type="recpanel", prices=["monthly=30.00"], config=["memory=8192"])
-        small = catalog_module.add_product(session, admin, name="Panel S", type="recpanel", prices=["monthly=10.00"], config=["memory=2048"], upgrade_to=[str(large.id)])
+        small = catalog_module.add_product(
+            session, admin, name="Panel S", type="recpanel", prices=["monthly=10.00"], config=["memory=2048"], upgrade_to=[str(large.id)]
+        )
         return PanelCatalog(small.id or 0, large.id or 0, RecordingPanel.calls)
 
     yield db.transaction(work)
@@ -280,7 +291,14 @@ def tls_smtp(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         return AuthResult(success=ok, handled=False)
 
     server = start_smtp(tls_context=server_context, require_starttls=True, authenticator=authenticate, auth_required=True, auth_require_tls=True)
-    for key, value in (("smtp_host", server.host), ("smtp_port", str(server.port)), ("smtp_from", "billing@hosting.example"), ("smtp_starttls", "true"), ("smtp_user", "billing"), ("smtp_password", "s3cret")):
+    for key, value in (
+        ("smtp_host", server.host),
+        ("smtp_port", str(server.port)),
+        ("smtp_from", "billing@hosting.example"),
+        ("smtp_starttls", "true"),
+        ("smtp_user", "billing"),
+        ("smtp_password", "s3cret"),
+    ):
         set_setting(db, key, value)
     yield server
     server.controller.stop()

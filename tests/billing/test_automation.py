@@ -157,7 +157,18 @@ def test_step2_expiry_notices_through_time(db, admin, catalog, frozen):
     expiry = NOW + timedelta(days=8)
     service_id = active_service(db, admin, catalog, expires=expiry)
     sent_days = []
-    for moment in (expiry - 8 * DAY, expiry - 7 * DAY - SECOND, expiry - 7 * DAY, expiry - 6 * DAY, expiry - 3 * DAY, expiry - 2 * DAY, expiry - DAY, expiry - SECOND, expiry, expiry + DAY):
+    for moment in (
+        expiry - 8 * DAY,
+        expiry - 7 * DAY - SECOND,
+        expiry - 7 * DAY,
+        expiry - 6 * DAY,
+        expiry - 3 * DAY,
+        expiry - 2 * DAY,
+        expiry - DAY,
+        expiry - SECOND,
+        expiry,
+        expiry + DAY,
+    ):
         report = run(db, admin, moment)
         if service_id in touched(report, 2):
             sent_days.append((moment, rows(db, Notification, Notification.template == "expiry_notice")[-1].dedupe_key))
@@ -211,7 +222,10 @@ def test_step2_honours_disable_notify_expiration_and_the_setting(db, admin, cata
 
 def test_step3_suspends_active_services_expired_for_more_than_suspend_after_days(db, admin, catalog, frozen):
     set_setting(db, "suspend_after_days", "2")
-    ids = {label: active_service(db, admin, catalog, expires=NOW - timedelta(days=2) + offset, at=NOW - timedelta(days=40), name=label) for label, offset in PAST_THE_LIMIT.items()}
+    ids = {
+        label: active_service(db, admin, catalog, expires=NOW - timedelta(days=2) + offset, at=NOW - timedelta(days=40), name=label)
+        for label, offset in PAST_THE_LIMIT.items()
+    }
     report = run(db, admin)
     suspended = {label for label, service_id in ids.items() if service(db, service_id).status == "suspended"}
     assert suspended == {"a second past", "the day after"}
@@ -300,7 +314,9 @@ def test_step2_sends_no_expiry_notice_to_onetime_or_free_services(db, admin, cat
     ids = {}
     for cycle in (*NEVER_RENEWED, "monthly"):
         for label, expiry in expiries.items():
-            ids[(cycle, label)] = active_service(db, admin, catalog, expires=expiry, cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+            ids[(cycle, label)] = active_service(
+                db, admin, catalog, expires=expiry, cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}"
+            )
     report = run(db, admin)
     warned = {key for key, service_id in ids.items() if service_id in touched(report, 2)}
     assert warned == {("monthly", "7 days"), ("monthly", "3 days"), ("monthly", "1 day")}
@@ -312,7 +328,16 @@ def test_step3_never_suspends_onetime_or_free_services_as_overdue(db, admin, cat
     ids = {}
     for cycle in (*NEVER_RENEWED, "monthly"):
         for label, offset in AROUND.items():
-            ids[(cycle, label)] = active_service(db, admin, catalog, expires=NOW + offset, at=NOW - timedelta(days=40), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+            ids[(cycle, label)] = active_service(
+                db,
+                admin,
+                catalog,
+                expires=NOW + offset,
+                at=NOW - timedelta(days=40),
+                cycle=cycle,
+                price="0.00" if cycle == "free" else "12.00",
+                name=f"{cycle} {label}",
+            )
     report = run(db, admin)
     suspended = {key for key, service_id in ids.items() if service(db, service_id).status == "suspended"}
     assert suspended == {("monthly", "a second after"), ("monthly", "the day after")}
@@ -325,7 +350,16 @@ def test_step4_never_expires_onetime_or_free_services(db, admin, catalog, frozen
     for cycle in (*NEVER_RENEWED, "monthly"):
         for label, offset in PAST_THE_LIMIT.items():
             expiry = NOW - timedelta(days=7) + offset
-            ids[(cycle, label)] = active_service(db, admin, catalog, expires=expiry, at=NOW - timedelta(days=60), cycle=cycle, price="0.00" if cycle == "free" else "12.00", name=f"{cycle} {label}")
+            ids[(cycle, label)] = active_service(
+                db,
+                admin,
+                catalog,
+                expires=expiry,
+                at=NOW - timedelta(days=60),
+                cycle=cycle,
+                price="0.00" if cycle == "free" else "12.00",
+                name=f"{cycle} {label}",
+            )
             act(db, admin, "suspend", ids[(cycle, label)], {"kind": "overdue"}, at=expiry + timedelta(hours=1))
     report = run(db, admin)
     expired = {key for key, service_id in ids.items() if service(db, service_id).status == "expired"}
@@ -335,9 +369,41 @@ def test_step4_never_expires_onetime_or_free_services(db, admin, catalog, frozen
 
 def test_a_free_service_with_an_expiry_is_left_alone_unless_cancelled_at_the_end_of_its_cycle(db, admin, catalog, cli):
     with clock.frozen_at(datetime(2026, 10, 20, 12, tzinfo=UTC)):
-        created = cli("services", "create", "--customer", "alice@example.com", "--name", "trial", "--type", "manual", "--cycle", "free", "--price", "0", "--expires", "2026-11-01", "--deliver")
+        created = cli(
+            "services",
+            "create",
+            "--customer",
+            "alice@example.com",
+            "--name",
+            "trial",
+            "--type",
+            "manual",
+            "--cycle",
+            "free",
+            "--price",
+            "0",
+            "--expires",
+            "2026-11-01",
+            "--deliver",
+        )
         assert created.exit_code == 0, created.stderr
-        ending = cli("services", "create", "--customer", "alice@example.com", "--name", "ending", "--type", "manual", "--cycle", "onetime", "--price", "30", "--expires", "2026-11-01", "--deliver")
+        ending = cli(
+            "services",
+            "create",
+            "--customer",
+            "alice@example.com",
+            "--name",
+            "ending",
+            "--type",
+            "manual",
+            "--cycle",
+            "onetime",
+            "--price",
+            "30",
+            "--expires",
+            "2026-11-01",
+            "--deliver",
+        )
         assert cli("services", "cancel", ending.stdout.strip(), "--mode", "end-of-cycle").exit_code == 0
     trial, ending_id = int(created.stdout), int(ending.stdout)
     for moment in ("2026-10-25", "2026-10-31", "2026-11-01", "2026-11-03", "2026-11-20"):
@@ -450,7 +516,9 @@ def test_dry_run_lists_every_service_it_would_touch_and_changes_nothing(db, admi
 
     assert dry.exit_code == 0, dry.stderr
     assert snapshot(db) == before
-    assert "settings in force: invoice_generation_days=7 expiry_notice_days=7,3,1 suspend_after_days=0 terminate_after_days=7 delete_after_days=90" in dry.stderr
+    assert (
+        "settings in force: invoice_generation_days=7 expiry_notice_days=7,3,1 suspend_after_days=0 terminate_after_days=7 delete_after_days=90" in dry.stderr
+    )
     expected = {1: ids["invoice"], 2: ids["notice"], 3: ids["suspend"], 4: ids["expire"], 5: ids["cancel"], 6: ids["hide"]}
     for number, service_id in expected.items():
         assert any(line.startswith(f"step {number}  service {service_id} ") and "would: ok" in line for line in dry.lines), (number, dry.stdout)

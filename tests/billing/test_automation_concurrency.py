@@ -149,7 +149,11 @@ def test_a_lease_left_by_a_dead_process_does_not_block_the_run(db, admin, catalo
     process.wait()
     dead_pid = process.pid
     now = datetime.now(UTC)
-    db.transaction(lambda session: session.add(Lease(name="automation", holder=f"{socket.gethostname()}:{dead_pid}:gone", acquired_at=now, expires_at=now + timedelta(minutes=10))))
+    db.transaction(
+        lambda session: session.add(
+            Lease(name="automation", holder=f"{socket.gethostname()}:{dead_pid}:gone", acquired_at=now, expires_at=now + timedelta(minutes=10))
+        )
+    )
     report = automation.run(db, admin)
     assert not report.locked_out
     assert_billed_once(db, service_ids)

@@ -185,7 +185,9 @@ def test_one_service_that_raises_is_reported_failed_and_the_run_goes_on(db, admi
     assert record.exc_info is not None and record.exc_info[0] is KeyError
     again = cli("automation", "run")
     assert again.exit_code == 3
-    assert [line for line in again.lines if line.startswith("step 1 ")] == [f"step 1  service {broken:<8}  failed        internal error: KeyError: 'anchor_day' (the traceback is in the operations log)"]
+    assert [line for line in again.lines if line.startswith("step 1 ")] == [
+        f"step 1  service {broken:<8}  failed        internal error: KeyError: 'anchor_day' (the traceback is in the operations log)"
+    ]
     assert count(db, Invoice) == 3
 
 

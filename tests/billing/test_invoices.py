@@ -217,11 +217,17 @@ def test_add_line_to_an_existing_invoice_and_option_lines(db, admin, catalog, cl
     second = active_service(db, admin, catalog, expires=NOW + timedelta(days=4), name="two")
     invoice_id = int(cli("invoices", "create", "--customer", "alice@example.com", "--renew", str(first)).stdout)
 
-    added = cli("invoices", "add-line", str(invoice_id), "--renew", str(second), "--option", str(first), "--description", "Backup slot, November", "--amount", "3.50")
+    added = cli(
+        "invoices", "add-line", str(invoice_id), "--renew", str(second), "--option", str(first), "--description", "Backup slot, November", "--amount", "3.50"
+    )
 
     assert added.exit_code == 0, added.stderr
     assert len(added.lines) == 2
-    assert [(line.kind, line.amount) for line in rows(db, InvoiceLine)] == [("renewal", Decimal("12.00")), ("renewal", Decimal("12.00")), ("option", Decimal("3.50"))]
+    assert [(line.kind, line.amount) for line in rows(db, InvoiceLine)] == [
+        ("renewal", Decimal("12.00")),
+        ("renewal", Decimal("12.00")),
+        ("option", Decimal("3.50")),
+    ]
     paid = cli("invoices", "pay", str(invoice_id), "--reference", "bank-2026-11-21")
     assert paid.exit_code == 0, paid.stderr
     assert all(line.applied_at is not None for line in rows(db, InvoiceLine))

@@ -39,7 +39,10 @@ def test_local_time_converts_moments_and_leaves_other_text_alone():
     assert output.local_time(datetime(2026, 7, 1, 22, 30, tzinfo=UTC), paris) == "2026-07-02 00:30"
     assert output.local_time("soon", paris) == "soon"
     assert output.local_time(None, paris) is None
-    assert output.localized({"due_at": "2026-12-04T23:00:00Z", "description": "2026-12-04T23:00:00Z"}, paris) == {"due_at": "2026-12-05 00:00", "description": "2026-12-04T23:00:00Z"}
+    assert output.localized({"due_at": "2026-12-04T23:00:00Z", "description": "2026-12-04T23:00:00Z"}, paris) == {
+        "due_at": "2026-12-05 00:00",
+        "description": "2026-12-04T23:00:00Z",
+    }
 
 
 def test_invoices_list_shows_local_times_and_json_and_csv_keep_utc(db, admin, catalog, cli, paris, frozen):

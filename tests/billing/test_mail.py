@@ -22,7 +22,7 @@ def test_notify_send_delivers_the_outbox_and_marks_it_sent(db, admin, catalog, c
     invoice_mail = by_subject["Invoice #1 for shop"]
     assert invoice_mail["to"] == ["alice@example.com"]
     assert invoice_mail["from"] == "billing@hosting.example"
-    assert "Invoice #1 of 12.00 EUR for the renewal of service #1 \"shop\" (2026-11-24 to 2026-12-24) is due on 2026-11-24." in invoice_mail["body"]
+    assert 'Invoice #1 of 12.00 EUR for the renewal of service #1 "shop" (2026-11-24 to 2026-12-24) is due on 2026-11-24.' in invoice_mail["body"]
     assert all(row.status == "sent" and row.attempts == 1 and row.sent_at == NOW for row in rows(db, Notification))
     again = cli("notify", "send")
     assert again.exit_code == 0 and "no queued notifications" in again.stderr
@@ -90,7 +90,9 @@ def test_a_refused_recipient_stays_queued_and_the_others_are_sent(db, admin, cat
 
 def test_a_mail_that_cannot_be_built_fails_at_once_and_line_breaks_in_names_are_flattened(db, admin, catalog, smtp, frozen):
     active_service(db, admin, catalog, expires=NOW + timedelta(days=30), name="evil\r\nBcc: all@example.com")
-    db.transaction(lambda session: notifications.queue(session, "unsuspended", to_address="x@example.com\r\nRCPT TO:<y@example.com>", context={"service_name": "x"}))
+    db.transaction(
+        lambda session: notifications.queue(session, "unsuspended", to_address="x@example.com\r\nRCPT TO:<y@example.com>", context={"service_name": "x"})
+    )
     report = mailer.send_queued(db)
     assert sorted(item.outcome for item in report.items) == ["failed", "ok"]
     [mail] = smtp.mailbox.messages

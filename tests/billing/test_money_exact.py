@@ -75,7 +75,9 @@ def test_large_amounts_sum_exactly(db, admin, catalog, cli, frozen):
     """Near the largest amount a float has too few digits for the cents of a sum."""
     service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=9))
     amounts = ["9999999999.99", "0.01", "1234567.89", "0.07"]
-    invoice_id = int(cli("invoices", "create", "--customer", "alice@example.com", "--option", str(service_id), "--description", "a", "--amount", amounts[0]).stdout)
+    invoice_id = int(
+        cli("invoices", "create", "--customer", "alice@example.com", "--option", str(service_id), "--description", "a", "--amount", amounts[0]).stdout
+    )
     for amount in amounts[1:]:
         assert cli("invoices", "add-line", str(invoice_id), "--option", str(service_id), "--description", "b", "--amount", amount).exit_code == 0
     with db.read() as session:

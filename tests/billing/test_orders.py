@@ -13,7 +13,9 @@ from tests.billing.conftest import NOW, RecordingPanel, count, rows, set_setting
 
 def test_create_and_import_never_create_an_invoice(db, admin, catalog, cli, frozen):
     created = cli("services", "create", "--customer", "alice@example.com", "--name", "made", "--product", "Web Pro", "--deliver")
-    imported = cli("services", "import", "--customer", "alice@example.com", "--name", "found", "--product", "Web Pro", "--server", "shared-1", "--external", "acct-7")
+    imported = cli(
+        "services", "import", "--customer", "alice@example.com", "--name", "found", "--product", "Web Pro", "--server", "shared-1", "--external", "acct-7"
+    )
     assert created.exit_code == 0 and imported.exit_code == 0
     assert count(db, Invoice) == 0
     assert count(db, InvoiceLine) == 0
@@ -39,7 +41,13 @@ def test_paying_a_manual_order_creates_the_service_pending_and_tells_the_admin(d
     assert paid.exit_code == 0, paid.stderr
     assert again.exit_code == 0
     [created] = rows(db, Service)
-    assert (created.status, created.name, created.product_name, created.billing_cycle, created.price) == ("pending", "shop", "Web Pro", "monthly", Decimal("12.00"))
+    assert (created.status, created.name, created.product_name, created.billing_cycle, created.price) == (
+        "pending",
+        "shop",
+        "Web Pro",
+        "monthly",
+        Decimal("12.00"),
+    )
     assert (created.expires_at, created.anchor_day) == (None, None)
     [line] = rows(db, InvoiceLine)
     assert line.service_id == created.id and line.applied_at is not None
@@ -96,7 +104,9 @@ def test_an_order_for_a_cycle_the_product_does_not_offer_is_refused(db, admin, c
 
 
 def test_create_order_in_core_names_the_product(db, admin, catalog, frozen):
-    invoice = db.transaction(lambda session: billing.create_order(session, admin, "alice@example.com", [billing.OrderItem(product="Web Pro", cycle="quarterly")]))
+    invoice = db.transaction(
+        lambda session: billing.create_order(session, admin, "alice@example.com", [billing.OrderItem(product="Web Pro", cycle="quarterly")])
+    )
     [line] = rows(db, InvoiceLine)
     assert line.invoice_id == invoice.id and line.amount == Decimal("33.00")
     assert line.description == 'Order: Web Pro (quarterly) "Web Pro"'

@@ -120,7 +120,19 @@ def test_the_run_shows_every_setting_a_step_reads_from_the_registry(db, admin, c
     [line] = [line for line in dry.stderr.splitlines() if line.startswith("settings in force: ")]
     shown = dict(item.split("=", 1) for item in line.removeprefix("settings in force: ").split(" "))
     assert list(shown) == [key for key, spec in settings_module.REGISTRY.items() if spec.steps]
-    assert {"invoice_generation_days", "expiry_notice_days", "suspend_after_days", "terminate_after_days", "delete_after_days", "renewal_grace_days", "timezone", "smtp_host", "smtp_port", "smtp_from", "admin_email"} <= set(shown)
+    assert {
+        "invoice_generation_days",
+        "expiry_notice_days",
+        "suspend_after_days",
+        "terminate_after_days",
+        "delete_after_days",
+        "renewal_grace_days",
+        "timezone",
+        "smtp_host",
+        "smtp_port",
+        "smtp_from",
+        "admin_email",
+    } <= set(shown)
     assert (shown["smtp_host"], shown["smtp_password"]) == ("mail.example.net", "(set)")
     assert "hunter2" not in dry.stderr + dry.stdout
     assert "currency" not in shown

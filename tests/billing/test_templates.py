@@ -38,8 +38,17 @@ def run_at(db, admin, moment: datetime) -> automation.AutomationReport:  # type:
 
 def test_every_template_has_its_body_asserted_here():
     assert set(notifications.TEMPLATES) == {
-        "delivered", "suspended", "unsuspended", "renewal_invoice", "expiry_notice", "cancelled", "terminated", "expired",
-        "manual_delivery", "delivery_failed", "health_alert",
+        "delivered",
+        "suspended",
+        "unsuspended",
+        "renewal_invoice",
+        "expiry_notice",
+        "cancelled",
+        "terminated",
+        "expired",
+        "manual_delivery",
+        "delivery_failed",
+        "health_alert",
     }
 
 
@@ -120,7 +129,11 @@ def test_cancelled_at_once_says_until_when_it_was_paid(db, admin, catalog, paris
     act(db, admin, "cancel-immediately", service_id, {"reason": "moving"})
     notice = mail(db, "cancelled", service_id)
     assert notice.subject == "Your service shop is cancelled"
-    assert notice.body == HELLO + 'Your service #1 "shop" was cancelled on 2026-11-21. It was paid until 2026-12-11.\nIt is no longer available and will not be billed again.\n'
+    assert (
+        notice.body
+        == HELLO
+        + 'Your service #1 "shop" was cancelled on 2026-11-21. It was paid until 2026-12-11.\nIt is no longer available and will not be billed again.\n'
+    )
 
 
 def test_cancelled_at_the_end_of_the_cycle_says_the_period_ended(db, admin, catalog, paris, frozen):
@@ -137,7 +150,11 @@ def test_terminated(db, admin, catalog, paris, frozen):
     act(db, admin, "terminate", service_id, {"reason": "fraud"})
     notice = mail(db, "terminated", service_id)
     assert notice.subject == "Your service shop is terminated"
-    assert notice.body == HELLO + 'Your service #1 "shop" was terminated on 2026-11-21; its data has been removed. It was paid until 2026-12-11.\nIt will not be billed again.\n'
+    assert (
+        notice.body
+        == HELLO
+        + 'Your service #1 "shop" was terminated on 2026-11-21; its data has been removed. It was paid until 2026-12-11.\nIt will not be billed again.\n'
+    )
 
 
 def test_expired_by_the_automation_tells_the_customer(db, admin, catalog, panel, paris, frozen):

@@ -71,7 +71,13 @@ def test_a_service_renewed_ahead_is_prorated_cycle_by_cycle(db, admin, catalog, 
     service_id = active_service(db, admin, catalog, expires=expires, cycle=cycle)
     listed = cli("services", "upgrade", str(service_id), "--list", "--format", "json")
     [target] = json.loads(listed.stdout)["targets"]
-    assert (target["whole_cycles"], target["current_days"], target["cycle_days"], target["remaining"], target["amount"]) == (whole, days, cycle_days, text, amount)
+    assert (target["whole_cycles"], target["current_days"], target["cycle_days"], target["remaining"], target["amount"]) == (
+        whole,
+        days,
+        cycle_days,
+        text,
+        amount,
+    )
     assert target["remaining_days"] == (expires.date() - at(2026, 11, 21).date()).days
     table = cli("services", "upgrade", str(service_id), "--list")
     assert any(text in line and amount in line for line in table.lines), table.stdout

@@ -7,15 +7,49 @@ from tests.conftest import make_actor, new_service
 from tests.reliability.support import every_row_digest
 
 SERVICE_KEYS = {
-    "id", "uuid", "name", "customer_id", "customer", "product_id", "product", "server_id", "server", "type",
-    "status", "billing_cycle", "price", "currency", "expires_at",
+    "id",
+    "uuid",
+    "name",
+    "customer_id",
+    "customer",
+    "product_id",
+    "product",
+    "server_id",
+    "server",
+    "type",
+    "status",
+    "billing_cycle",
+    "price",
+    "currency",
+    "expires_at",
 }
 
 
 def setup_catalog(cli):
     customer = cli("customers", "add", "--name", "Alice Martin", "--email", "alice@example.com", "--company", "Pixel Forge")
-    product = cli("products", "add", "--name", "VPS S", "--type", "manual", "--price", "monthly=5.00", "--price", "annually=50.00", "--currency", "EUR", "--max-renewals", "10", "--config", "cores=2", "--config", "label=small")
-    server = cli("servers", "add", "--name", "shared-1", "--module", "manual", "--url", "https://shared-1.example.net", "--credentials", "s3cret-key", "--node", "fra")
+    product = cli(
+        "products",
+        "add",
+        "--name",
+        "VPS S",
+        "--type",
+        "manual",
+        "--price",
+        "monthly=5.00",
+        "--price",
+        "annually=50.00",
+        "--currency",
+        "EUR",
+        "--max-renewals",
+        "10",
+        "--config",
+        "cores=2",
+        "--config",
+        "label=small",
+    )
+    server = cli(
+        "servers", "add", "--name", "shared-1", "--module", "manual", "--url", "https://shared-1.example.net", "--credentials", "s3cret-key", "--node", "fra"
+    )
     for result in (customer, product, server):
         assert result.exit_code == 0, result.stderr
         assert result.stdout.strip().isdigit()
@@ -24,7 +58,28 @@ def setup_catalog(cli):
 
 def test_add_commands_print_the_new_id_alone(cli, frozen):
     customer_id, product_id, server_id = setup_catalog(cli)
-    created = cli("services", "create", "--customer", "alice@example.com", "--name", "alice vps", "--product", "VPS S", "--cycle", "annually", "--server", "shared-1", "--expires", "2027-01-31", "--description", "Your VPS", "--notes", "vip", "--max-renewals", "3")
+    created = cli(
+        "services",
+        "create",
+        "--customer",
+        "alice@example.com",
+        "--name",
+        "alice vps",
+        "--product",
+        "VPS S",
+        "--cycle",
+        "annually",
+        "--server",
+        "shared-1",
+        "--expires",
+        "2027-01-31",
+        "--description",
+        "Your VPS",
+        "--notes",
+        "vip",
+        "--max-renewals",
+        "3",
+    )
     assert created.exit_code == 0, created.stderr
     assert created.stdout.strip().isdigit() and created.stderr == ""
     shown = json.loads(cli("services", "show", created.stdout.strip(), "--format", "json").stdout)
@@ -37,7 +92,23 @@ def test_add_commands_print_the_new_id_alone(cli, frozen):
 
 def test_create_with_json_format_prints_the_object(cli, frozen):
     setup_catalog(cli)
-    result = cli("services", "create", "--customer", "1", "--name", "custom", "--type", "manual", "--price", "7.50", "--initial-price", "0", "--deliver", "--format", "json")
+    result = cli(
+        "services",
+        "create",
+        "--customer",
+        "1",
+        "--name",
+        "custom",
+        "--type",
+        "manual",
+        "--price",
+        "7.50",
+        "--initial-price",
+        "0",
+        "--deliver",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
     assert (record["status"], record["price"], record["initial_price"], record["product_id"]) == ("active", "7.50", "0.00", None)
@@ -247,7 +318,22 @@ def test_options_and_meta_commands(cli, db, admin, catalog, frozen):
 
 
 def test_import_makes_an_active_service_without_module_create(cli, db, admin, catalog, frozen):
-    result = cli("services", "import", "--customer", "alice@example.com", "--name", "legacy", "--product", "Web Pro", "--server", "shared-1", "--external", "acct-77", "-f", "json")
+    result = cli(
+        "services",
+        "import",
+        "--customer",
+        "alice@example.com",
+        "--name",
+        "legacy",
+        "--product",
+        "Web Pro",
+        "--server",
+        "shared-1",
+        "--external",
+        "acct-77",
+        "-f",
+        "json",
+    )
     record = json.loads(result.stdout)
     assert (record["status"], record["external"]) == ("active", {"ref": "acct-77"})
 
@@ -273,7 +359,11 @@ def test_the_first_login_becomes_admin_of_a_new_database(tmp_path):
     fresh = Cli(url)
     assert fresh("db", "init", env={"SUDO_USER": "carol"}).exit_code == 0
     assert json.loads(fresh("operators", "list", "-f", "json", env={"SUDO_USER": "carol"}).stdout) == [
-        {"login": "carol", "role": "admin", "created_at": json.loads(fresh("operators", "list", "-f", "json", env={"SUDO_USER": "carol"}).stdout)[0]["created_at"]}
+        {
+            "login": "carol",
+            "role": "admin",
+            "created_at": json.loads(fresh("operators", "list", "-f", "json", env={"SUDO_USER": "carol"}).stdout)[0]["created_at"],
+        }
     ]
     assert fresh("services", "list", env={"SUDO_USER": "dave"}).exit_code == 4
     assert (tmp_path / "fresh.db").stat().st_mode & 0o777 == 0o600

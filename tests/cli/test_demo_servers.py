@@ -30,9 +30,7 @@ def test_a_demo_servers_services_answer_what_to_do_in_one_line_each(cli, db):
     result = cli("services", "unsuspend", str(game.id), str(vps.id), "--yes")
     assert result.exit_code == 1, "every service failed: nothing changed"
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert sorted(lines) == sorted(
-        f"{service.id:>8}  {'failed':<11}  {WHAT_TO_DO.format(server=service.server_name)}" for service in (game, vps)
-    )
+    assert sorted(lines) == sorted(f"{service.id:>8}  {'failed':<11}  {WHAT_TO_DO.format(server=service.server_name)}" for service in (game, vps))
     assert "credentials" not in (result.stdout + result.stderr).replace("--credentials KEY", "")
     with db.read() as session:
         assert {session.get(Service, service.id).status for service in (game, vps)} == {"suspended"}  # type: ignore[union-attr]

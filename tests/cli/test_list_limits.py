@@ -90,10 +90,14 @@ def test_the_services_list_reads_keyset_pages_of_a_bounded_size(cli, db, admin, 
 def make_rows(cli, db, admin) -> None:  # type: ignore[no-untyped-def]
     """More than 7 rows of everything a list shows: customers, products, servers, invoices, jobs, mails, bulk runs."""
     assert cli("seed", "demo", "--services", "400", "--customers", "60").exit_code == 0
-    db.transaction(lambda session: [catalog_module.add_server(session, admin, name=f"extra-{n}", module="manual", url=f"https://extra-{n}.example.net") for n in range(5)])
+    db.transaction(
+        lambda session: [catalog_module.add_server(session, admin, name=f"extra-{n}", module="manual", url=f"https://extra-{n}.example.net") for n in range(5)]
+    )
     with db.read() as session:
         suspended_manual = session.exec(select(Service.id).where(Service.status == "suspended", Service.type == "manual").order_by(col(Service.id))).all()
-        active = session.exec(select(Service.id).where(Service.status == "active", col(Service.expires_at).is_not(None)).order_by(col(Service.id)).limit(9)).all()
+        active = session.exec(
+            select(Service.id).where(Service.status == "active", col(Service.expires_at).is_not(None)).order_by(col(Service.id)).limit(9)
+        ).all()
         customers = session.exec(select(Customer.email).order_by(col(Customer.id)).limit(9)).all()
     assert cli("services", "unsuspend", "--status", "suspended", "--yes").exit_code in (1, 3)
     assert len(suspended_manual) > 7

@@ -36,7 +36,7 @@ DEMO_SERVICES = 2000
 def tour_lines() -> list[str]:
     """The command lines of the tour's code block (a `#` comment ends the words of a line)."""
     text = README.read_text()
-    section = text[text.index("## A short tour of the CLI\n"):]
+    section = text[text.index("## A short tour of the CLI\n") :]
     block = re.search(r"```\n(.*?)```", section, re.DOTALL)
     assert block is not None, "the tour has no code block"
     return [line.strip() for line in block.group(1).splitlines() if line.strip()]
@@ -110,7 +110,11 @@ def check_create(tour: Tour, words: list[str], result: CliResult) -> None:
         service = session.get(Service, new_id)
         assert service is not None
         assert (service.name, service.status, service.product_name, service.server_name, service.type) == (
-            words[words.index("--name") + 1], "active", "Managed VPS", "shared-1", "manual"
+            words[words.index("--name") + 1],
+            "active",
+            "Managed VPS",
+            "shared-1",
+            "manual",
         )
         tours_own = [int(value) for value in tour.variables.values()]
         others_before = session.exec(select(Service.id).where(col(Service.id) < new_id, col(Service.id).not_in(tours_own))).all()
@@ -147,7 +151,7 @@ def check_suspend(tour: Tour, words: list[str], result: CliResult) -> None:
 
 def check_renew(tour: Tour, words: list[str], result: CliResult) -> None:
     assert result.exit_code == 0, result.stdout + result.stderr
-    (outcome, text), = bulk_lines(result).values()
+    ((outcome, text),) = bulk_lines(result).values()
     assert outcome == "ok" and "unsuspend: suspended -> active" in text, text
     vps = tour.service("vps")
     assert vps.status == "active" and vps.renewals == 2
@@ -174,9 +178,7 @@ def check_meta(tour: Tour, words: list[str], result: CliResult) -> None:
 
 def suspended_by_server(db: Database) -> dict[int, str]:
     with db.read() as session:
-        return dict(session.exec(
-            select(Service.id, Server.url).outerjoin(Server, Server.id == Service.server_id).where(Service.status == "suspended")
-        ).all())
+        return dict(session.exec(select(Service.id, Server.url).outerjoin(Server, Server.id == Service.server_id).where(Service.status == "suspended")).all())
 
 
 def check_pipe(tour: Tour, listed: CliResult, suspended_before: dict[int, str], result: CliResult) -> None:
@@ -247,7 +249,10 @@ def test_the_readme_tour_runs_as_written(db_url: str, seeded: bool) -> None:
     try:
         for line in lines:
             assignment = ASSIGNMENT.match(line)
-            expanded = [[VARIABLE.sub(lambda found: tour.variables[found[1]], word) for word in words] for words in commands_of(assignment["command"] if assignment else line)]
+            expanded = [
+                [VARIABLE.sub(lambda found: tour.variables[found[1]], word) for word in words]
+                for words in commands_of(assignment["command"] if assignment else line)
+            ]
             if subcommand(expanded[0]) == "seed demo" and not seeded:
                 continue
             if len(expanded) == 2:
@@ -258,7 +263,7 @@ def test_the_readme_tour_runs_as_written(db_url: str, seeded: bool) -> None:
                 check_pipe(tour, listed, suspended_before, run(cli, action, stdin=listed.stdout))
                 pipes += 1
                 continue
-            words, = expanded
+            (words,) = expanded
             result = run(cli, words)
             EXPECTATIONS[subcommand(words)](tour, words, result)
             if assignment:

@@ -61,7 +61,12 @@ def shop(db: Database, admin: Actor, catalog: Fixtures, frozen) -> Shop:  # type
         "gone": new_service(db, admin, catalog, customer=str(bob_id), name="bob gone", status="deleted"),
     }
     return Shop(
-        catalog.customer_id, bob_id, alice, bob,
-        client_of(db, "svcclient", "alice@example.com"), client_of(db, "svcclient", "bob@example.com"),
-        catalog.product_id, fixed_id,
+        catalog.customer_id,
+        bob_id,
+        alice,
+        bob,
+        client_of(db, "svcclient", "alice@example.com"),
+        client_of(db, "svcclient", "bob@example.com"),
+        catalog.product_id,
+        fixed_id,
     )

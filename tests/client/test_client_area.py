@@ -305,8 +305,14 @@ async def test_the_palette_offers_only_customer_commands(db, shop):
         await settle(pilot)
         titles = [title for title, _, _ in ClientCommands(app.screen)._entries()]
         assert titles == [
-            "go: dashboard", "go: my services", "go: open a service by id", "go: help",
-            "service: renew", "service: cancel", "service: keep it", "service: auto-renewal on/off",
+            "go: dashboard",
+            "go: my services",
+            "go: open a service by id",
+            "go: help",
+            "service: renew",
+            "service: cancel",
+            "service: keep it",
+            "service: auto-renewal on/off",
         ]
         assert app.COMMANDS == {ClientCommands}
 
@@ -341,9 +347,18 @@ def test_the_customer_area_refuses_an_operator_actor(db, admin):
 
 
 async def test_the_panel_tab_shows_the_modules_state_or_one_plain_line(db, admin, scripted):
-    service_id = db.transaction(lambda session: services.create_service(session, admin, services.ServiceDraft(
-        customer=str(scripted.customer_id), name="game", product=str(scripted.product_id), server=str(scripted.server_id),
-    ))).id
+    service_id = db.transaction(
+        lambda session: services.create_service(
+            session,
+            admin,
+            services.ServiceDraft(
+                customer=str(scripted.customer_id),
+                name="game",
+                product=str(scripted.product_id),
+                server=str(scripted.server_id),
+            ),
+        )
+    ).id
     db.transaction(lambda session: services.edit_service(session, admin, service_id, {"status": "active"}, reason="setup"))
     actor = client_of(db, "svcclient", str(scripted.customer_id))
     app = make_client(db, actor)

@@ -17,18 +17,39 @@ ALLOWED_CORE = {"svcconsole.core.customer", "svcconsole.core.errors", "svcconsol
 ALLOWED_STORE = {"svcconsole.store.engine"}
 ALLOWED_SCREENS = {"svcconsole.screens.detail_frame", "svcconsole.screens.dialogs", "svcconsole.screens.help", "svcconsole.screens.services"}
 ADMIN_ONLY_NAMES = {
-    "queries", "filters", "services", "resolve", "Marks", "SelectionResolved", "ServiceWindow",
-    "ask_action", "bulk_menu", "edit_service", "new_service", "read_detail", "read_panel",
+    "queries",
+    "filters",
+    "services",
+    "resolve",
+    "Marks",
+    "SelectionResolved",
+    "ServiceWindow",
+    "ask_action",
+    "bulk_menu",
+    "edit_service",
+    "new_service",
+    "read_detail",
+    "read_panel",
 }
 """Names that only admin paths use: the unscoped store queries and filters, core.services, the
 marked-rows resolver, and the admin app's action, bulk, edit and wizard entry points."""
-ADMIN_ONLY_ACTIONS = ("action_service_action", "action_edit_service", "action_new_service", "action_toggle_mark", "action_mark_all", "action_bulk_menu", "_resolve_selection")
+ADMIN_ONLY_ACTIONS = (
+    "action_service_action",
+    "action_edit_service",
+    "action_new_service",
+    "action_toggle_mark",
+    "action_mark_all",
+    "action_bulk_menu",
+    "_resolve_selection",
+)
 
 
 def runtime_imports(path: Path) -> set[str]:
     """Modules imported at run time (not under `if TYPE_CHECKING:`), `from x import y` as x.y too."""
     tree = ast.parse(path.read_text())
-    typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If) and getattr(block.test, "id", "") == "TYPE_CHECKING" for node in ast.walk(block)}
+    typing_only = {
+        id(node) for block in ast.walk(tree) if isinstance(block, ast.If) and getattr(block.test, "id", "") == "TYPE_CHECKING" for node in ast.walk(block)
+    }
     names: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -57,8 +78,13 @@ def customer_area_classes() -> list[type]:
     from svcconsole.client import app, dialogs, screens, widgets
 
     return [
-        app.ClientApp, screens.DashboardScreen, screens.ClientServicesScreen, screens.ClientDetailScreen,
-        dialogs.RenewDialog, dialogs.CancelDialog, widgets.ActiveServices,
+        app.ClientApp,
+        screens.DashboardScreen,
+        screens.ClientServicesScreen,
+        screens.ClientDetailScreen,
+        dialogs.RenewDialog,
+        dialogs.CancelDialog,
+        widgets.ActiveServices,
     ]
 
 

@@ -29,9 +29,7 @@ def store(db, frozen):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def customer_id(store) -> int:  # type: ignore[no-untyped-def]
     with store.read() as session:
-        return session.exec(
-            select(Service.customer_id).group_by(Service.customer_id).order_by(func.count().desc(), Service.customer_id)
-        ).first()
+        return session.exec(select(Service.customer_id).group_by(Service.customer_id).order_by(func.count().desc(), Service.customer_id)).first()
 
 
 def manual_service(store, customer_id: int) -> int:  # type: ignore[no-untyped-def]

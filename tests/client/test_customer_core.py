@@ -45,7 +45,12 @@ def test_the_renew_price_counts_options_and_names_the_cycle(db, admin, shop):
     assert next(line.renew for line in board.active if line.id == shop.alice["web"]) == "15.00 EUR/month"
     assert customer.renew_price_label(read(db, lambda s: row(db, shop.alice["web"])).price, "EUR", "weekly") == "12.00 EUR/week"
     assert [customer.renew_price_label(12, "EUR", cycle) for cycle in ("quarterly", "semiannually", "biennially", "triennially", "onetime", "free")] == [
-        "12.00 EUR/quarter", "12.00 EUR/6 months", "12.00 EUR/2 years", "12.00 EUR/3 years", "12.00 EUR once", "free",
+        "12.00 EUR/quarter",
+        "12.00 EUR/6 months",
+        "12.00 EUR/2 years",
+        "12.00 EUR/3 years",
+        "12.00 EUR once",
+        "free",
     ]
 
 

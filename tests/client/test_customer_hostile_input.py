@@ -20,12 +20,18 @@ from tests.reliability.test_hostile_input import HOSTILE
 
 TERMS = st.one_of(
     st.sampled_from(HOSTILE),
-    st.builds(lambda key, value: f"{key}:{value}", st.sampled_from([*customer.FILTER_KEYS, "customer", "product", "STATUS", "x"]), st.sampled_from(HOSTILE) | st.text(max_size=8)),
+    st.builds(
+        lambda key, value: f"{key}:{value}",
+        st.sampled_from([*customer.FILTER_KEYS, "customer", "product", "STATUS", "x"]),
+        st.sampled_from(HOSTILE) | st.text(max_size=8),
+    ),
     st.builds(lambda op, value: f"expires{op}{value}", st.sampled_from("<>"), st.sampled_from(HOSTILE) | st.text(max_size=8)),
     st.text(max_size=12),
 )
 FILTERS = st.one_of(st.lists(TERMS, max_size=5).map(" ".join), st.text(max_size=60))
-IDS = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.integers(min_value=-3, max_value=40), st.sampled_from([parse.MAX_ID, parse.MAX_ID + 1, 2**63]))
+IDS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70), st.integers(min_value=-3, max_value=40), st.sampled_from([parse.MAX_ID, parse.MAX_ID + 1, 2**63])
+)
 TYPED_IDS = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=14), IDS.map(str), IDS.map(lambda number: f"#{number}"))
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

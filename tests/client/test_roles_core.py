@@ -51,7 +51,10 @@ def mutations(service_id: int, job_id: int, invoice_id: int):  # type: ignore[no
         "status override": (Role.ADMIN, lambda s, a: services.edit_service(s, a, service_id, {"status": "suspended"}, reason="r")),
         "metadata": (NON_TRANSITION_ROLES["metadata"], lambda s, a: services.meta_set(s, a, service_id, "max_renewals", "2")),
         "options": (NON_TRANSITION_ROLES["options"], lambda s, a: services.option_add(s, a, service_id, name="o")),
-        "create": (NON_TRANSITION_ROLES["create"], lambda s, a: services.create_service(s, a, services.ServiceDraft(customer="alice@example.com", name="n", product="Web Pro"))),
+        "create": (
+            NON_TRANSITION_ROLES["create"],
+            lambda s, a: services.create_service(s, a, services.ServiceDraft(customer="alice@example.com", name="n", product="Web Pro")),
+        ),
         "customer": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.add_customer(s, a, name="C", email=f"c-{a.name}@example.com")),
         "product": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.add_product(s, a, name=f"P {a.name}", type="manual", prices=["monthly=1.00"])),
         "server": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.edit_server(s, a, "shared-1", credentials="new-secret-value")),

@@ -65,10 +65,24 @@ NOT_WALKED = {
 }
 FORMATS = ("table", "json", "csv", "ids")
 REQUIRED: dict[str, str] = {
-    "customer": "bruno@example.com", "customer_ref": "bruno@example.com", "days": "1", "email": "scan@example.com",
-    "external": "srv-900", "invoice_id": "1", "job_id": "1", "key": "smtp_password", "login": "nobody-here",
-    "module": "scripted", "name": "scan-extra", "product": "Game 4GB", "run_id": "1", "server": "panel-1",
-    "signal": "restart", "type": "scripted", "url": "https://scan.example.net", "value": "EUR",
+    "customer": "bruno@example.com",
+    "customer_ref": "bruno@example.com",
+    "days": "1",
+    "email": "scan@example.com",
+    "external": "srv-900",
+    "invoice_id": "1",
+    "job_id": "1",
+    "key": "smtp_password",
+    "login": "nobody-here",
+    "module": "scripted",
+    "name": "scan-extra",
+    "product": "Game 4GB",
+    "run_id": "1",
+    "server": "panel-1",
+    "signal": "restart",
+    "type": "scripted",
+    "url": "https://scan.example.net",
+    "value": "EUR",
 }
 OVERRIDES: dict[tuple[str, ...], list[str]] = {
     ("settings", "set"): ["currency", "EUR"],
@@ -83,11 +97,35 @@ OVERRIDES: dict[tuple[str, ...], list[str]] = {
     ("operators", "add"): ["scan-viewer", "--role", "viewer"],
     ("products", "add"): ["--name", "Scan Product", "--type", "scripted", "--price", "monthly=1.00"],
     ("services", "create"): ["--customer", "bruno@example.com", "--name", "scan-extra", "--product", "Game 4GB", "--server", "panel-1"],
-    ("services", "import"): ["--customer", "bruno@example.com", "--name", "scan-found", "--product", "Game 4GB", "--server", "panel-1", "--external", "srv-900"],
+    ("services", "import"): [
+        "--customer",
+        "bruno@example.com",
+        "--name",
+        "scan-found",
+        "--product",
+        "Game 4GB",
+        "--server",
+        "panel-1",
+        "--external",
+        "srv-900",
+    ],
     ("invoices", "create"): ["--customer", "bruno@example.com", "--renew", "{service}"],
     ("invoices", "add-line"): ["1", "--renew", "{service}"],
 }
-TAKES_SERVICE_IDS = {"add-days", "cancel", "delete", "deliver", "redeliver", "reinstall", "renew", "subtract-days", "suspend", "terminate", "uncancel", "unsuspend"}
+TAKES_SERVICE_IDS = {
+    "add-days",
+    "cancel",
+    "delete",
+    "deliver",
+    "redeliver",
+    "reinstall",
+    "renew",
+    "subtract-days",
+    "suspend",
+    "terminate",
+    "uncancel",
+    "unsuspend",
+}
 DRY_RUN = {"cancel", "delete", "redeliver", "terminate"}
 """Bulk actions that would take the scanned service off its panel are walked with --dry-run."""
 
@@ -133,14 +171,26 @@ def cli_commands():  # type: ignore[no-untyped-def]
 
 def test_the_walk_covers_every_cli_command_but_those_that_serve_or_open_a_screen():
     walked = {path for path, _ in cli_commands()} - set(NOT_WALKED)
-    assert {("servers", "list"), ("servers", "show"), ("servers", "edit"), ("servers", "test"), ("services", "show"), ("services", "panel"),
-            ("services", "list"), ("jobs", "list"), ("db", "backup"), ("settings", "list")} <= walked
+    assert {
+        ("servers", "list"),
+        ("servers", "show"),
+        ("servers", "edit"),
+        ("servers", "test"),
+        ("services", "show"),
+        ("services", "panel"),
+        ("services", "list"),
+        ("jobs", "list"),
+        ("db", "backup"),
+        ("settings", "list"),
+    } <= walked
     assert set(NOT_WALKED) <= {path for path, _ in cli_commands()}
 
 
 def test_a_planted_credential_appears_in_no_output_log_backup_or_stored_error(cli, db, scripted, planted, tmp_path, monkeypatch):
     run = Outputs(cli)
-    created = run("services", "create", "--customer", "bruno@example.com", "--name", "scan", "--product", "Game 4GB", "--server", "panel-1", "--deliver", "-f", "json")
+    created = run(
+        "services", "create", "--customer", "bruno@example.com", "--name", "scan", "--product", "Game 4GB", "--server", "panel-1", "--deliver", "-f", "json"
+    )
     service_id = json.loads(created.stdout)["id"]
     scripted.script.fail("suspend", service_id, ModuleError(f"panel refused key {PLANTED}", retryable=False))
     assert run("services", "suspend", str(service_id), "--yes").exit_code != 0
@@ -195,7 +245,9 @@ async def test_a_planted_credential_is_drawn_on_no_screen(cli, db, admin, script
     from tests.support.scripted_module import ScriptedModule
 
     monkeypatch.setattr(ScriptedModule, "supports", ScriptedModule.supports - {"power", "reinstall"})
-    created = cli("services", "create", "--customer", "bruno@example.com", "--name", "drawn", "--product", "Game 4GB", "--server", "panel-1", "--deliver", "-f", "json")
+    created = cli(
+        "services", "create", "--customer", "bruno@example.com", "--name", "drawn", "--product", "Game 4GB", "--server", "panel-1", "--deliver", "-f", "json"
+    )
     service_id = json.loads(created.stdout)["id"]
     scripted.script.fail("suspend", service_id, ModuleError(f"panel refused key {PLANTED}", retryable=False))
     cli("services", "suspend", str(service_id), "--yes")

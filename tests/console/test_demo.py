@@ -60,7 +60,9 @@ def test_every_active_or_suspended_remote_service_exists_on_its_panel(db, panels
                     assert service.uuid in held["config"]["description"]
                     assert held["qmpstatus"] == ("paused" if status == "suspended" else "running")
     assert panels.skipped == []
-    assert sum(panels.created.values()) == len(on_panels(db, "pterodactyl", "active")) + len(on_panels(db, "pterodactyl", "suspended")) + len(on_panels(db, "proxmox", "active")) + len(on_panels(db, "proxmox", "suspended"))
+    assert sum(panels.created.values()) == len(on_panels(db, "pterodactyl", "active")) + len(on_panels(db, "pterodactyl", "suspended")) + len(
+        on_panels(db, "proxmox", "active")
+    ) + len(on_panels(db, "proxmox", "suspended"))
 
 
 def test_a_seeded_game_server_is_suspended_and_a_vps_resumed_through_the_real_adapters(db, admin, panels):

@@ -62,14 +62,31 @@ def game_server(db, admin, sandbox: PterodactylSandbox, *, url: str | None = Non
     def work(session):  # type: ignore[no-untyped-def]
         customer = catalog_module.add_customer(session, admin, name="Greta Keller", email="greta@example.com")
         config = [*FAST, f"timeout={timeout}"]
-        server = catalog_module.add_server(session, admin, name="ptero-1", module="pterodactyl", url=url or sandbox.url, credentials=sandbox.credentials, node="1", config=config)
-        product = catalog_module.add_product(session, admin, name="Paper 4GB", type="pterodactyl", prices=["monthly=12.00"], config=["nest=1", "egg=1", "memory=4096", "disk=20480"])
-        draft = services.ServiceDraft(customer=str(customer.id), name="greta-mc", product=str(product.id), server=str(server.id), expires="2027-01-31", external=str(PANEL_SERVER_ID))
+        server = catalog_module.add_server(
+            session, admin, name="ptero-1", module="pterodactyl", url=url or sandbox.url, credentials=sandbox.credentials, node="1", config=config
+        )
+        product = catalog_module.add_product(
+            session, admin, name="Paper 4GB", type="pterodactyl", prices=["monthly=12.00"], config=["nest=1", "egg=1", "memory=4096", "disk=20480"]
+        )
+        draft = services.ServiceDraft(
+            customer=str(customer.id), name="greta-mc", product=str(product.id), server=str(server.id), expires="2027-01-31", external=str(PANEL_SERVER_ID)
+        )
         service = services.import_service(session, admin, draft, external={"server_id": PANEL_SERVER_ID, "identifier": IDENTIFIER})
         return service.id, service.uuid
 
     service_id, service_uuid = db.transaction(work)
-    sandbox.add_servers([ExistingServer(name="greta-mc", external_id=service_uuid, server_id=PANEL_SERVER_ID, identifier=IDENTIFIER, running=running, limits={"memory": 4096, "disk": 20480})])
+    sandbox.add_servers(
+        [
+            ExistingServer(
+                name="greta-mc",
+                external_id=service_uuid,
+                server_id=PANEL_SERVER_ID,
+                identifier=IDENTIFIER,
+                running=running,
+                limits={"memory": 4096, "disk": 20480},
+            )
+        ]
+    )
     return GameServer(service_id, sandbox)
 
 

@@ -245,7 +245,9 @@ async def test_the_wizard_requires_a_server_for_a_module_that_needs_one(db, admi
     from svcconsole.screens.wizard import WizardScreen
     from svcconsole.store.models import Service
 
-    server_id = db.transaction(lambda session: catalog_module.add_server(session, admin, name=f"{module}-1", module=module, url="http://127.0.0.1:9", credentials="token", node="1").id)
+    server_id = db.transaction(
+        lambda session: catalog_module.add_server(session, admin, name=f"{module}-1", module=module, url="http://127.0.0.1:9", credentials="token", node="1").id
+    )
     app = make_app(db, admin)
     async with app.run_test(size=(100, 35)) as pilot:
         await settle(pilot)
@@ -321,7 +323,9 @@ async def test_the_b_menu_counts_a_mark_all_by_status_in_one_grouped_query(demo,
 
     with demo.read() as session:
         by_status = dict(session.exec(select(Service.status, func.count()).where(Service.status != "deleted").group_by(Service.status)).all())
-        scheduled = session.exec(select(func.count()).select_from(Service).where(Service.status.in_(("pending", "active", "suspended")), Service.cancel_at.is_not(None))).one()
+        scheduled = session.exec(
+            select(func.count()).select_from(Service).where(Service.status.in_(("pending", "active", "suspended")), Service.cancel_at.is_not(None))
+        ).one()
     total = sum(by_status.values())
     expected = {
         "suspend": by_status.get("active", 0),

@@ -90,7 +90,9 @@ class TestList:
         assert snap_compare(make_app(store, alice), run_before=interact("space", "down", "space"))
 
     def test_mark_all(self, store, alice, snap_compare):
-        assert snap_compare(make_app(store, alice), run_before=interact("right_square_bracket", "right_square_bracket", "right_square_bracket", "ctrl+a", "space", quiet=True))
+        assert snap_compare(
+            make_app(store, alice), run_before=interact("right_square_bracket", "right_square_bracket", "right_square_bracket", "ctrl+a", "space", quiet=True)
+        )
 
     def test_columns_scrolled_right(self, store, alice, snap_compare):
         assert snap_compare(make_app(store, alice), run_before=interact("right", "right", "right"))
@@ -166,14 +168,18 @@ class TestWizard:
 
     def test_import_lists_the_panel_resources(self, store, alice, snap_compare, ptero):
         def panel_server(session):  # type: ignore[no-untyped-def]
-            server = catalog_module.add_server(session, alice, name="ptero-sandbox", module="pterodactyl", url=ptero.url, credentials=ptero.credentials, node="1", config=FAST)
+            server = catalog_module.add_server(
+                session, alice, name="ptero-sandbox", module="pterodactyl", url=ptero.url, credentials=ptero.credentials, node="1", config=FAST
+            )
             return server.id
 
         server_id = store.transaction(panel_server)
-        ptero.add_servers([
-            ExistingServer(name="lobby-mc", server_id=801, identifier="0000aa01", limits={"memory": 2048, "disk": 10240}),
-            ExistingServer(name="survival-eu", server_id=802, identifier="0000aa02", running=False, limits={"memory": 8192, "disk": 40960}),
-        ])
+        ptero.add_servers(
+            [
+                ExistingServer(name="lobby-mc", server_id=801, identifier="0000aa01", limits={"memory": 2048, "disk": 10240}),
+                ExistingServer(name="survival-eu", server_id=802, identifier="0000aa02", running=False, limits={"memory": 8192, "disk": 40960}),
+            ]
+        )
 
         async def run(pilot) -> None:  # type: ignore[no-untyped-def]
             await settle(pilot)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def targets(db, admin, catalog):  # type: ignore[no-untyped-def]
-    """"Web Pro" (12.00 a month) lists "Web Max" (22.00) and "Web Lite" (5.00) as targets."""
+    """ "Web Pro" (12.00 a month) lists "Web Max" (22.00) and "Web Lite" (5.00) as targets."""
 
     def work(session):  # type: ignore[no-untyped-def]
         bigger = catalog_module.add_product(session, admin, name="Web Max", type="manual", prices=["monthly=22.00", "annually=220.00"])

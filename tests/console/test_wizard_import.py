@@ -30,7 +30,16 @@ def ptero(db, admin) -> Iterator[tuple[PterodactylSandbox, list[str], int]]:  # 
 
     def wire(session):  # type: ignore[no-untyped-def]
         catalog_module.add_customer(session, admin, name="Greta Keller", email="greta@example.com")
-        catalog_module.add_server(session, admin, name="ptero-1", module="pterodactyl", url=panel.url, credentials=panel.credentials, node="1", config=["timeout=2", "rate_limit_per_minute=0"])
+        catalog_module.add_server(
+            session,
+            admin,
+            name="ptero-1",
+            module="pterodactyl",
+            url=panel.url,
+            credentials=panel.credentials,
+            node="1",
+            config=["timeout=2", "rate_limit_per_minute=0"],
+        )
         return catalog_module.add_product(session, admin, name="Paper 4GB", type="pterodactyl", prices=["monthly=12.00"], config=["nest=1", "egg=1"]).id
 
     product_id = db.transaction(wire)

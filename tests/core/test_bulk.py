@@ -200,7 +200,13 @@ def test_module_calls_never_run_more_than_a_window_ahead_of_their_recorded_outco
     def work(session):
         ids = []
         for number in range(3 * window):
-            draft = services.ServiceDraft(customer=str(scripted.customer_id), name=f"s{number}", product=str(scripted.product_id), server=str(scripted.server_id), external=f"ext-{number}")
+            draft = services.ServiceDraft(
+                customer=str(scripted.customer_id),
+                name=f"s{number}",
+                product=str(scripted.product_id),
+                server=str(scripted.server_id),
+                external=f"ext-{number}",
+            )
             ids.append(services.import_service(session, admin, draft, external={"ref": f"ext-{number}"}).id)
         return ids
 
@@ -235,7 +241,9 @@ def test_a_batched_chunk_gives_the_same_outcomes_and_activity_as_service_by_serv
         report = bulk.run(db, admin, "add-days", {"days": 5, "reason": "outage"}, ids, selection={"ids": ids})
         by_id = {item.service_id: item for item in report.items}
         with db.read() as session:
-            logged = session.exec(select(Activity.service_id, Activity.reason, Activity.details).where(Activity.service_id.in_(ids), Activity.action == "add-days")).all()
+            logged = session.exec(
+                select(Activity.service_id, Activity.reason, Activity.details).where(Activity.service_id.in_(ids), Activity.action == "add-days")
+            ).all()
         moved = expiries(db, ids)
         return (
             [(by_id[i].outcome, by_id[i].message.replace(f"service {i} ", "service ID ")) for i in ids],

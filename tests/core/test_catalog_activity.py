@@ -19,7 +19,9 @@ def test_every_catalog_and_operator_change_is_in_the_activity_log(db, admin, fro
     db.transaction(lambda session: catalog.edit_customer(session, admin, "ann@example.com", name="Ann Lee", email="lee@example.com"))
     product = db.transaction(lambda session: catalog.add_product(session, admin, name="Box", type="manual", prices=["monthly=5.00"]))
     db.transaction(lambda session: catalog.edit_product(session, admin, "Box", prices=["monthly=6", "annually=60"], max_renewals="3"))
-    server = db.transaction(lambda session: catalog.add_server(session, admin, name="s1", module="manual", url="https://s1.example.net", credentials="tok-very-secret"))
+    server = db.transaction(
+        lambda session: catalog.add_server(session, admin, name="s1", module="manual", url="https://s1.example.net", credentials="tok-very-secret")
+    )
     db.transaction(lambda session: catalog.edit_server(session, admin, "s1", credentials="tok-other-secret", enabled=False))
     db.transaction(lambda session: operators.add_operator(session, admin, "bob", "viewer"))
     db.transaction(lambda session: operators.add_operator(session, admin, "bob", "operator"))
@@ -27,12 +29,24 @@ def test_every_catalog_and_operator_change_is_in_the_activity_log(db, admin, fro
     rows = object_rows(db)
     assert {actor for actor, _, _ in rows} == {admin.name}
     assert [action for _, action, _ in rows] == [
-        "customer_add", "customer_edit", "product_add", "product_edit", "server_add", "server_edit", "operator_add", "operator_role", "operator_remove",
+        "customer_add",
+        "customer_edit",
+        "product_add",
+        "product_edit",
+        "server_add",
+        "server_edit",
+        "operator_add",
+        "operator_role",
+        "operator_remove",
     ]
     details = {action: detail for _, action, detail in rows}
     assert details["customer_add"] == {"customer": customer.id, "name": "Ann", "email": "ann@example.com", "company": None}
     assert details["customer_edit"] == {"customer": customer.id, "name": ["Ann", "Ann Lee"], "email": ["ann@example.com", "lee@example.com"]}
-    assert details["product_edit"] == {"product": product.id, "prices": [{"monthly": "5.00"}, {"monthly": "6.00", "annually": "60.00"}], "max_renewals": [None, 3]}
+    assert details["product_edit"] == {
+        "product": product.id,
+        "prices": [{"monthly": "5.00"}, {"monthly": "6.00", "annually": "60.00"}],
+        "max_renewals": [None, 3],
+    }
     assert details["server_edit"] == {"server": server.id, "enabled": [True, False], "credentials": "replaced"}
     assert details["operator_role"] == {"operator": "bob", "role": ["viewer", "operator"]}
     assert "secret" not in json.dumps(rows)

@@ -18,7 +18,9 @@ def read(db, service_id):
 
 def test_edit_changes_fields_and_logs_old_and_new(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog)
-    changed = db.transaction(lambda session: services.edit_service(session, admin, service_id, {"name": "renamed", "price": "15.50", "expires_at": "2027-03-31"}))
+    changed = db.transaction(
+        lambda session: services.edit_service(session, admin, service_id, {"name": "renamed", "price": "15.50", "expires_at": "2027-03-31"})
+    )
     assert set(changed) == {"name", "price", "expires_at"}
     service = read(db, service_id)
     assert (service.name, service.price, service.anchor_day) == ("renamed", Decimal("15.50"), 31)
@@ -127,7 +129,12 @@ def test_options_add_edit_remove(db, admin, catalog, frozen):
 
 @pytest.mark.parametrize(
     ("field", "value", "option"),
-    [("expires_at", "2027-02-30", "--expires"), ("billing_cycle", "bogus", "--cycle"), ("initial_price", "x", "--initial-price"), ("max_renewals", "x", "--max-renewals")],
+    [
+        ("expires_at", "2027-02-30", "--expires"),
+        ("billing_cycle", "bogus", "--cycle"),
+        ("initial_price", "x", "--initial-price"),
+        ("max_renewals", "x", "--max-renewals"),
+    ],
 )
 def test_a_refused_field_is_named_by_the_option_that_sets_it(db, admin, catalog, field, value, option):
     service_id = new_service(db, admin, catalog)

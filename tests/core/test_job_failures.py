@@ -18,7 +18,9 @@ from svcconsole.store.models import Activity, Job, Lease, Service
 
 
 def scripted_service(db, admin, scripted, name="game"):
-    draft = services.ServiceDraft(customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31")
+    draft = services.ServiceDraft(
+        customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31"
+    )
     return db.transaction(lambda session: services.create_service(session, admin, draft)).id
 
 
@@ -38,15 +40,19 @@ def block_activation(db, service_id):
     """A real database failure: a trigger that refuses to make this service active."""
     with db.engine.begin() as connection:
         if db.is_sqlite:
-            connection.execute(text(
-                f"CREATE TRIGGER block_activation BEFORE UPDATE OF status ON service "
-                f"WHEN NEW.status = 'active' AND NEW.id = {int(service_id)} BEGIN SELECT RAISE(ABORT, '{BLOCKED}'); END"
-            ))
+            connection.execute(
+                text(
+                    f"CREATE TRIGGER block_activation BEFORE UPDATE OF status ON service "
+                    f"WHEN NEW.status = 'active' AND NEW.id = {int(service_id)} BEGIN SELECT RAISE(ABORT, '{BLOCKED}'); END"
+                )
+            )
         else:
-            connection.execute(text(
-                f"CREATE FUNCTION block_activation() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.status = 'active' AND NEW.id = {int(service_id)} THEN RAISE EXCEPTION '{BLOCKED}'; END IF; RETURN NEW; END $$"
-            ))
+            connection.execute(
+                text(
+                    f"CREATE FUNCTION block_activation() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF NEW.status = 'active' AND NEW.id = {int(service_id)} THEN RAISE EXCEPTION '{BLOCKED}'; END IF; RETURN NEW; END $$"
+                )
+            )
             connection.execute(text("CREATE TRIGGER block_activation BEFORE UPDATE ON service FOR EACH ROW EXECUTE FUNCTION block_activation()"))
 
 

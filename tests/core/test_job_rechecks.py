@@ -11,7 +11,9 @@ from svcconsole.store.models import Activity, BulkItem, Job, Service
 
 
 def scripted_service(db, admin, scripted):
-    draft = services.ServiceDraft(customer=str(scripted.customer_id), name="game", product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31")
+    draft = services.ServiceDraft(
+        customer=str(scripted.customer_id), name="game", product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31"
+    )
     return db.transaction(lambda session: services.create_service(session, admin, draft)).id
 
 

@@ -72,7 +72,13 @@ def test_a_queued_job_meets_every_status(db, admin, scripted, bigger_product, fr
     start_status, start_kind = start_of(action)
     wrong = []
     for status, kind in TARGETS:
-        draft = services.ServiceDraft(customer=str(scripted.customer_id), name=f"{action}-{status}-{kind}", product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31")
+        draft = services.ServiceDraft(
+            customer=str(scripted.customer_id),
+            name=f"{action}-{status}-{kind}",
+            product=str(scripted.product_id),
+            server=str(scripted.server_id),
+            expires="2027-01-31",
+        )
         service_id = db.transaction(lambda session: services.create_service(session, admin, draft)).id
         held_on_panel(db, service_id)
         if (start_status, start_kind) != ("pending", None):
@@ -93,16 +99,22 @@ def test_a_queued_job_meets_every_status(db, admin, scripted, bigger_product, fr
         with db.read() as session:
             service = session.get(Service, service_id)
             job = session.get(Job, job_id)
-        calls = [call for call in scripted.script.calls if call[1] == service_id][len(calls_before):]
+        calls = [call for call in scripted.script.calls if call[1] == service_id][len(calls_before) :]
         shown = f"{status}({kind})" if kind else status
         if row.allows(status, kind):
             expected = row.to or status
             made = (row.module_call, service_id) in calls
             if (outcome.status, job.status, service.status, made, service.operation) != ("succeeded", "succeeded", expected, True, None):
-                wrong.append(f"{shown}: allowed, expected {expected} with a {row.module_call} call; got job {job.status}, service {service.status}, calls {calls}, operation {service.operation}: {outcome.message}")
+                wrong.append(
+                    f"{shown}: allowed, expected {expected} with a {row.module_call} call; got job {job.status}, service {service.status}, calls {calls}, operation {service.operation}: {outcome.message}"
+                )
             continue
-        named = f"service {service_id}" in outcome.message and status in outcome.message and action in outcome.message and (kind is None or kind in outcome.message)
+        named = (
+            f"service {service_id}" in outcome.message and status in outcome.message and action in outcome.message and (kind is None or kind in outcome.message)
+        )
         added = activity_count(db, service_id) - rows_before
         if (outcome.status, job.status, service.status, calls, named, added) != ("resolved", "resolved", status, [], True, 1):
-            wrong.append(f"{shown}: refused, expected resolved with no call and one activity row; got job {job.status}, service {service.status}, calls {calls}, {added} rows: {outcome.message}")
+            wrong.append(
+                f"{shown}: refused, expected resolved with no call and one activity row; got job {job.status}, service {service.status}, calls {calls}, {added} rows: {outcome.message}"
+            )
     assert not wrong, f"{action} ({how}):\n" + "\n".join(wrong)

@@ -12,7 +12,13 @@ from tests.conftest import new_service
 
 
 def scripted_service(db, admin, scripted, **fields):
-    values = {"customer": str(scripted.customer_id), "name": "game", "product": str(scripted.product_id), "server": str(scripted.server_id), "expires": "2027-01-31"}
+    values = {
+        "customer": str(scripted.customer_id),
+        "name": "game",
+        "product": str(scripted.product_id),
+        "server": str(scripted.server_id),
+        "expires": "2027-01-31",
+    }
     values.update(fields)
     draft = services.ServiceDraft(**values)
     return db.transaction(lambda session: services.create_service(session, admin, draft)).id
@@ -106,7 +112,11 @@ def test_a_job_left_running_by_a_dead_worker_is_picked_up_again(db, admin, scrip
 
 
 def test_admin_retries_a_failed_job(db, admin, scripted, frozen):
-    service_id = scripted_service(db, admin, scripted, )
+    service_id = scripted_service(
+        db,
+        admin,
+        scripted,
+    )
     perform(db, admin, "deliver", service_id)
     jobs.run_jobs(db, jobs.due_job_ids(db))
     scripted.script.fail("suspend", service_id, ModuleError("node offline", retryable=False))

@@ -24,7 +24,12 @@ def test_durations_take_ascii_digits_only(text):
 
 
 def test_ascii_input_still_parses():
-    assert (parse.parse_id("id", " 12 "), parse.parse_int("n", "-7"), str(parse.parse_money("p", "12.5")), parse.parse_money("p", "1e2")) == (12, -7, "12.50", 100)
+    assert (parse.parse_id("id", " 12 "), parse.parse_int("n", "-7"), str(parse.parse_money("p", "12.5")), parse.parse_money("p", "1e2")) == (
+        12,
+        -7,
+        "12.50",
+        100,
+    )
     assert parse.parse_duration("d", "2w").days == 14 and parse.parse_duration("d", "12h").total_seconds() == 12 * 3600
 
 

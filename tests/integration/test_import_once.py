@@ -39,7 +39,9 @@ def test_importing_a_resource_twice_is_refused_naming_the_service_that_holds_it(
     assert first.exit_code == 0, first.stderr
     service_id = int(first.stdout)
 
-    again = cli("services", "import", "--customer", "greta@example.com", "--name", "copy", "--product", "Paper 4GB", "--server", "ptero-1", "--external", reference)
+    again = cli(
+        "services", "import", "--customer", "greta@example.com", "--name", "copy", "--product", "Paper 4GB", "--server", "ptero-1", "--external", reference
+    )
 
     assert again.exit_code == 1
     assert again.stderr == linked_line(reference, service_id, "legacy", "active")
@@ -74,7 +76,23 @@ def test_importable_lists_only_resources_not_linked_and_says_how_many_it_left_ou
 
 
 def test_a_delivered_services_resource_is_neither_listed_nor_importable(cli, db, panels):
-    created = json.loads(cli("services", "create", "--customer", "greta@example.com", "--name", "greta-mc", "--product", "Paper 4GB", "--server", "ptero-1", "--deliver", "-f", "json").stdout)
+    created = json.loads(
+        cli(
+            "services",
+            "create",
+            "--customer",
+            "greta@example.com",
+            "--name",
+            "greta-mc",
+            "--product",
+            "Paper 4GB",
+            "--server",
+            "ptero-1",
+            "--deliver",
+            "-f",
+            "json",
+        ).stdout
+    )
     assert created["status"] == "active"
     reference = str(created["external"]["server_id"])
     assert holders(db, reference) == [(created["id"], "active", reference)]
@@ -104,9 +122,22 @@ def test_after_terminate_the_key_is_released_and_the_resource_can_be_imported_ag
     assert holders(db, reference) == [(first, "terminated", reference)], "the panel server is gone: the terminated service forgets it"
 
 
-@pytest.mark.parametrize("leave", [("terminate", "--yes"), ("cancel", "--mode", "immediate", "--yes"), ("edit", "--status", "expired", "--reason", "expired by hand")])
+@pytest.mark.parametrize(
+    "leave", [("terminate", "--yes"), ("cancel", "--mode", "immediate", "--yes"), ("edit", "--status", "expired", "--reason", "expired by hand")]
+)
 def test_a_manual_reference_is_free_again_once_its_service_is_no_longer_live(cli, db, catalog, leave):
-    args = ("services", "import", "--customer", str(catalog.customer_id), "--product", str(catalog.product_id), "--server", str(catalog.server_id), "--external", "rack-7")
+    args = (
+        "services",
+        "import",
+        "--customer",
+        str(catalog.customer_id),
+        "--product",
+        str(catalog.product_id),
+        "--server",
+        str(catalog.server_id),
+        "--external",
+        "rack-7",
+    )
     first = cli(*args, "--name", "rack", "-f", "ids")
     assert first.exit_code == 0, first.stderr
     refused = cli(*args, "--name", "rack copy")
@@ -197,7 +228,13 @@ def test_the_database_refuses_a_second_live_holder_whatever_writes_it(db, admin:
     def clone_as(status: str):  # type: ignore[no-untyped-def]
         def work(session):  # type: ignore[no-untyped-def]
             copy = session.get(Service, holder.id)
-            session.add(Service(**{key: value for key, value in copy.model_dump().items() if key not in {"id", "uuid", "status"}}, status=status, uuid=f"00000000-0000-4000-8000-0000000{len(status):05d}"))
+            session.add(
+                Service(
+                    **{key: value for key, value in copy.model_dump().items() if key not in {"id", "uuid", "status"}},
+                    status=status,
+                    uuid=f"00000000-0000-4000-8000-0000000{len(status):05d}",
+                )
+            )
 
         return work
 

@@ -111,10 +111,27 @@ def test_import_from_the_panel(cli, panels):
     listed = json.loads(cli("services", "importable", "ptero-1", "-f", "json").stdout)
     assert len(listed) == 3
     reference = listed[1]["external"]
-    imported = cli("services", "import", "--customer", "greta@example.com", "--name", "legacy", "--product", "Paper 4GB", "--server", "ptero-1", "--external", reference, "-f", "json")
+    imported = cli(
+        "services",
+        "import",
+        "--customer",
+        "greta@example.com",
+        "--name",
+        "legacy",
+        "--product",
+        "Paper 4GB",
+        "--server",
+        "ptero-1",
+        "--external",
+        reference,
+        "-f",
+        "json",
+    )
     service = json.loads(imported.stdout)
     assert service["status"] == "active" and str(service["external"]["server_id"]) == reference
-    unknown = cli("services", "import", "--customer", "greta@example.com", "--name", "x", "--product", "Paper 4GB", "--server", "ptero-1", "--external", "99999")
+    unknown = cli(
+        "services", "import", "--customer", "greta@example.com", "--name", "x", "--product", "Paper 4GB", "--server", "ptero-1", "--external", "99999"
+    )
     assert unknown.exit_code == 1 and "has no resource '99999'" in unknown.stderr
 
 
@@ -142,8 +159,12 @@ def test_redeliver_force_deletes_and_creates_again(cli, db, panels):
 def test_credentials_never_appear_in_any_output(cli, panels):
     outputs = []
     for args in (
-        ("servers", "list", "-f", "json"), ("servers", "show", "ptero-1", "-f", "json"), ("servers", "list", "-f", "csv"),
-        ("servers", "show", "pve-1"), ("services", "list", "-f", "json"), ("jobs", "list", "-f", "json"),
+        ("servers", "list", "-f", "json"),
+        ("servers", "show", "ptero-1", "-f", "json"),
+        ("servers", "list", "-f", "csv"),
+        ("servers", "show", "pve-1"),
+        ("services", "list", "-f", "json"),
+        ("jobs", "list", "-f", "json"),
     ):
         result = cli(*args)
         outputs.append(result.stdout + result.stderr)

@@ -18,16 +18,25 @@ def test_a_planted_credential_appears_nowhere(cli, db, panels, tmp_path, monkeyp
         texts.append(result.stdout + result.stderr)
         return result
 
-    created = run("services", "create", "--customer", "greta@example.com", "--name", "scan", "--product", "Paper 4GB", "--server", "ptero-1", "--deliver", "-f", "json")
+    created = run(
+        "services", "create", "--customer", "greta@example.com", "--name", "scan", "--product", "Paper 4GB", "--server", "ptero-1", "--deliver", "-f", "json"
+    )
     service_id = json.loads(created.stdout)["id"]
     panels.ptero.fail_next("POST /api/application/servers/*/suspension", "500")
     run("services", "suspend", str(service_id))
     panels.ptero.application_keys.remove(planted)
     run("services", "unsuspend", str(service_id))
     run("servers", "test", "ptero-1")
-    for args in (("servers", "list", "-f", "json"), ("servers", "list", "-f", "csv"), ("servers", "show", "ptero-1", "-f", "json"),
-                 ("services", "show", str(service_id), "-f", "json"), ("services", "history", str(service_id), "-f", "json"),
-                 ("jobs", "list", "-f", "json"), ("services", "panel", str(service_id), "-f", "json"), ("settings", "list")):
+    for args in (
+        ("servers", "list", "-f", "json"),
+        ("servers", "list", "-f", "csv"),
+        ("servers", "show", "ptero-1", "-f", "json"),
+        ("services", "show", str(service_id), "-f", "json"),
+        ("services", "history", str(service_id), "-f", "json"),
+        ("jobs", "list", "-f", "json"),
+        ("services", "panel", str(service_id), "-f", "json"),
+        ("settings", "list"),
+    ):
         run(*args)
     assert planted not in "\n".join(texts)
     with db.engine.connect() as connection:

@@ -30,8 +30,7 @@ def https_pve() -> Iterator[ProxmoxSandbox]:
 
 
 def add_pve(cli, sandbox: ProxmoxSandbox, *trust: str) -> None:  # type: ignore[no-untyped-def]
-    result = cli("servers", "add", "--name", "pve-tls", "--module", "proxmox", "--url", sandbox.url,
-                 "--credentials", sandbox.token, *trust, *FAST)
+    result = cli("servers", "add", "--name", "pve-tls", "--module", "proxmox", "--url", sandbox.url, "--credentials", sandbox.token, *trust, *FAST)
     assert result.exit_code == 0, result.stderr
 
 
@@ -83,22 +82,39 @@ def test_the_panel_ca_file_makes_the_server_trusted(cli, https_pve):
     assert cli("servers", "test", "pve-tls").exit_code == 1
 
 
-@pytest.mark.parametrize(("option", "value", "named"), [
-    ("--tls-fingerprint", "AB:CD", "--tls-fingerprint"),
-    ("--tls-fingerprint", "zz" * 32, "--tls-fingerprint"),
-    ("--ca-file", "/nonexistent/ca.pem", "--ca-file"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--tls-fingerprint", "AB:CD", "--tls-fingerprint"),
+        ("--tls-fingerprint", "zz" * 32, "--tls-fingerprint"),
+        ("--ca-file", "/nonexistent/ca.pem", "--ca-file"),
+    ],
+)
 def test_a_bad_trust_option_is_bad_input_naming_it_and_adds_nothing(cli, option, value, named):
-    result = cli("servers", "add", "--name", "bad", "--module", "proxmox", "--url", "https://pve.example.net:8006",
-                 "--credentials", "root@pam!svc=secret", option, value)
+    result = cli(
+        "servers", "add", "--name", "bad", "--module", "proxmox", "--url", "https://pve.example.net:8006", "--credentials", "root@pam!svc=secret", option, value
+    )
     assert result.exit_code == 2
     assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert json.loads(cli("servers", "list", "--format", "json").stdout) == []
 
 
 def test_a_pin_and_a_ca_file_together_are_refused(cli, https_pve):
-    result = cli("servers", "add", "--name", "both", "--module", "proxmox", "--url", https_pve.url,
-                 "--credentials", https_pve.token, "--tls-fingerprint", https_pve.fingerprint,
-                 "--ca-file", https_pve.ca_file)
+    result = cli(
+        "servers",
+        "add",
+        "--name",
+        "both",
+        "--module",
+        "proxmox",
+        "--url",
+        https_pve.url,
+        "--credentials",
+        https_pve.token,
+        "--tls-fingerprint",
+        https_pve.fingerprint,
+        "--ca-file",
+        https_pve.ca_file,
+    )
     assert result.exit_code == 2
     assert "--tls-fingerprint" in result.stderr

@@ -31,8 +31,7 @@ def fresh_http_state() -> Iterator[None]:
 
 @pytest.fixture
 def ptero() -> Iterator[PterodactylSandbox]:
-    sandbox = PterodactylSandbox(install_delay=0.15, power_delay=0.02, fault_delay=FAULT_DELAY,
-                                 rate_limit_per_minute=None, tls=True)
+    sandbox = PterodactylSandbox(install_delay=0.15, power_delay=0.02, fault_delay=FAULT_DELAY, rate_limit_per_minute=None, tls=True)
     sandbox.start()
     yield sandbox
     sandbox.stop()
@@ -68,22 +67,35 @@ def base_config(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def ptero_server(ptero: PterodactylSandbox) -> ServerRef:
-    return ServerRef(id=1, name="panel", module="pterodactyl", url=ptero.url,
-                     credentials=ptero.credentials, node="1", config=base_config(tls_fingerprint=ptero.fingerprint))
+    return ServerRef(
+        id=1, name="panel", module="pterodactyl", url=ptero.url, credentials=ptero.credentials, node="1", config=base_config(tls_fingerprint=ptero.fingerprint)
+    )
 
 
 @pytest.fixture
 def pve_server(pve: ProxmoxSandbox) -> ServerRef:
-    return ServerRef(id=2, name="cluster", module="proxmox", url=pve.url,
-                     credentials=pve.token, node="pve1", config=base_config(tls_fingerprint=pve.fingerprint))
+    return ServerRef(
+        id=2, name="cluster", module="proxmox", url=pve.url, credentials=pve.token, node="pve1", config=base_config(tls_fingerprint=pve.fingerprint)
+    )
 
 
 @pytest.fixture
 def game_product() -> ProductRef:
-    return ProductRef(id=10, name="Minecraft 2G", type="pterodactyl", config={
-        "nest": 1, "egg": 1, "memory": 2048, "disk": 10240, "cpu": 150,
-        "databases": 1, "backups": 2, "environment": {"MINECRAFT_VERSION": "1.21.1"},
-    })
+    return ProductRef(
+        id=10,
+        name="Minecraft 2G",
+        type="pterodactyl",
+        config={
+            "nest": 1,
+            "egg": 1,
+            "memory": 2048,
+            "disk": 10240,
+            "cpu": 150,
+            "databases": 1,
+            "backups": 2,
+            "environment": {"MINECRAFT_VERSION": "1.21.1"},
+        },
+    )
 
 
 @pytest.fixture
@@ -99,8 +111,9 @@ def customer() -> CustomerRef:
 ServiceFactory = Callable[..., ServiceRef]
 
 
-def make_service(server: ServerRef | None, product: ProductRef | None, customer: CustomerRef,
-                 external: dict[str, Any] | None = None, **fields: Any) -> ServiceRef:
+def make_service(
+    server: ServerRef | None, product: ProductRef | None, customer: CustomerRef, external: dict[str, Any] | None = None, **fields: Any
+) -> ServiceRef:
     """A service snapshot with a fresh id and uuid unless given."""
     service_id = fields.pop("id", None) or next(_ids)
     return ServiceRef(
@@ -118,8 +131,7 @@ def make_service(server: ServerRef | None, product: ProductRef | None, customer:
 @pytest.fixture
 def game_service(ptero_server: ServerRef, game_product: ProductRef, customer: CustomerRef) -> ServiceFactory:
     def factory(**fields: Any) -> ServiceRef:
-        return make_service(fields.pop("server", ptero_server), fields.pop("product", game_product),
-                            fields.pop("customer", customer), **fields)
+        return make_service(fields.pop("server", ptero_server), fields.pop("product", game_product), fields.pop("customer", customer), **fields)
 
     return factory
 
@@ -127,7 +139,6 @@ def game_service(ptero_server: ServerRef, game_product: ProductRef, customer: Cu
 @pytest.fixture
 def vps_service(pve_server: ServerRef, vps_product: ProductRef, customer: CustomerRef) -> ServiceFactory:
     def factory(**fields: Any) -> ServiceRef:
-        return make_service(fields.pop("server", pve_server), fields.pop("product", vps_product),
-                            fields.pop("customer", customer), **fields)
+        return make_service(fields.pop("server", pve_server), fields.pop("product", vps_product), fields.pop("customer", customer), **fields)
 
     return factory

@@ -20,15 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_python(code: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          check=True, timeout=30).stdout
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=30).stdout
 
 
 def test_modules_import_no_front_end_nor_core() -> None:
-    loaded = json.loads(run_python(
-        "import json, sys, svcconsole.modules, svcconsole.modules.sandbox; svcconsole.modules.module_names();"
-        "print(json.dumps(sorted(sys.modules)))"
-    ))
+    loaded = json.loads(
+        run_python("import json, sys, svcconsole.modules, svcconsole.modules.sandbox; svcconsole.modules.module_names();print(json.dumps(sorted(sys.modules)))")
+    )
     forbidden = ("textual", "typer", "svcconsole.core", "svcconsole.store", "svcconsole.cli")
     assert not [name for name in loaded if name.startswith(forbidden)]
     assert "svcconsole.modules.pterodactyl" in loaded and "svcconsole.modules.proxmox" in loaded
@@ -37,9 +35,10 @@ def test_modules_import_no_front_end_nor_core() -> None:
 def test_serve_forever_prints_url_and_key_and_stops_on_interrupt() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from svcconsole.modules.sandbox import serve_forever; "
-                               "serve_forever('proxmox', 0, 'root@pam!demo=s3cret')"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        [sys.executable, "-c", "from svcconsole.modules.sandbox import serve_forever; serve_forever('proxmox', 0, 'root@pam!demo=s3cret')"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         banner = [process.stderr.readline() for _ in range(2)]
@@ -57,9 +56,10 @@ def test_serve_forever_prints_url_and_key_and_stops_on_interrupt() -> None:
 def test_serve_forever_without_a_key_prints_a_generated_one() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from svcconsole.modules.sandbox import serve_forever; "
-                               "serve_forever('pterodactyl', 0, None)"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        [sys.executable, "-c", "from svcconsole.modules.sandbox import serve_forever; serve_forever('pterodactyl', 0, None)"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         banner = [process.stderr.readline() for _ in range(4)]
@@ -67,8 +67,7 @@ def test_serve_forever_without_a_key_prints_a_generated_one() -> None:
         application_key = re.search(r"(ptla_\S+)", banner[1]).group(1)
         assert re.search(r"ptlc_\S+", banner[2])
         assert banner[3].split("server credentials:")[1].split()[0] == application_key
-        response = httpx.get(url + "/api/application/nodes", headers={
-            "Authorization": f"Bearer {application_key}", "Accept": "application/json"})
+        response = httpx.get(url + "/api/application/nodes", headers={"Authorization": f"Bearer {application_key}", "Accept": "application/json"})
         assert response.status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
@@ -80,7 +79,9 @@ def test_sandbox_tls_serves_https_and_prints_the_certificate_fingerprint() -> No
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "svcconsole", "sandbox", "proxmox", "--tls", "--api-key", "root@pam!demo=s3cret"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         banner = [process.stderr.readline() for _ in range(5)]

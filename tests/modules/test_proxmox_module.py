@@ -27,8 +27,7 @@ def created(factory: ServiceFactory, **fields: object):
 
 def test_is_registered_with_its_operations() -> None:
     assert isinstance(module, ProxmoxModule)
-    assert {"create", "suspend", "unsuspend", "terminate", "change_package", "list_importable",
-            "panel", "power", "tabs", "test_connection"} <= module.supports
+    assert {"create", "suspend", "unsuspend", "terminate", "change_package", "list_importable", "panel", "power", "tabs", "test_connection"} <= module.supports
 
 
 def test_test_connection_reads_the_version(pve_server: ServerRef) -> None:
@@ -53,18 +52,14 @@ def test_create_checkpoints_then_clones_sizes_and_starts(pve: ProxmoxSandbox, vp
     assert "cloned from template 9000" in result.message
 
 
-def test_template_can_be_named_and_start_can_be_skipped(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory, vps_product: ProductRef
-) -> None:
+def test_template_can_be_named_and_start_can_be_skipped(pve: ProxmoxSandbox, vps_service: ServiceFactory, vps_product: ProductRef) -> None:
     product = dataclasses.replace(vps_product, config={"template": "debian-12-template", "start": False})
     result = module.create(vps_service(product=product))
     assert pve.vm(result.external["vmid"])["status"] == "stopped"
     assert result.message.endswith("stopped")
 
 
-def test_create_retried_after_a_clone_timeout_reuses_the_checkpointed_vm(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory
-) -> None:
+def test_create_retried_after_a_clone_timeout_reuses_the_checkpointed_vm(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
     service = vps_service()
     checkpoint: dict = {}
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout")
@@ -77,9 +72,7 @@ def test_create_retried_after_a_clone_timeout_reuses_the_checkpointed_vm(
     assert pve.vm_count() == 1
 
 
-def test_create_retried_without_the_checkpoint_finds_the_vm_by_name(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory
-) -> None:
+def test_create_retried_without_the_checkpoint_finds_the_vm_by_name(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
     service = vps_service()
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "timeout")
     with pytest.raises(ModuleError):
@@ -104,12 +97,9 @@ def test_retry_during_a_running_clone_waits_for_the_lock(pve: ProxmoxSandbox, vp
     assert pve.vm_count() == 1
 
 
-def test_failed_clone_task_is_a_module_error_with_the_task_text(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory
-) -> None:
+def test_failed_clone_task_is_a_module_error_with_the_task_text(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
     service = vps_service()
-    pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_error",
-                  message="clone failed: storage 'local-lvm' is full")
+    pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_error", message="clone failed: storage 'local-lvm' is full")
     with pytest.raises(ModuleError) as failure:
         module.create(service)
     error = failure.value
@@ -122,9 +112,7 @@ def test_failed_clone_task_is_a_module_error_with_the_task_text(
     assert pve.vm_count() == 1
 
 
-def test_a_checkpointed_vmid_taken_by_someone_else_is_not_reused(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory
-) -> None:
+def test_a_checkpointed_vmid_taken_by_someone_else_is_not_reused(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
     other, _ = created(vps_service)
     service = vps_service(external={"vmid": other.external["vmid"], "node": "pve1"})
     result = module.create(service)
@@ -142,9 +130,7 @@ def test_suspend_pauses_and_unsuspend_resumes(pve: ProxmoxSandbox, vps_service: 
     assert pve.vm(vmid)["qmpstatus"] == "running"
 
 
-def test_suspend_mode_stop_stops_and_unsuspend_starts(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory, vps_product: ProductRef
-) -> None:
+def test_suspend_mode_stop_stops_and_unsuspend_starts(pve: ProxmoxSandbox, vps_service: ServiceFactory, vps_product: ProductRef) -> None:
     product = dataclasses.replace(vps_product, config={**vps_product.config, "suspend_mode": "stop"})
     service, _ = created(vps_service, product=product)
     vmid = service.external["vmid"]
@@ -191,8 +177,15 @@ def test_a_vm_migrated_to_another_node_is_found_through_the_cluster_resources(vp
     two_nodes = ProxmoxSandbox(task_delay=0.05, rate_limit_per_minute=None, nodes=("pve1", "pve2"), tls=True)
     two_nodes.start()
     try:
-        server = ServerRef(id=5, name="two", module="proxmox", url=two_nodes.url, credentials=two_nodes.token,
-                           node="pve1", config=base_config(tls_fingerprint=two_nodes.fingerprint))
+        server = ServerRef(
+            id=5,
+            name="two",
+            module="proxmox",
+            url=two_nodes.url,
+            credentials=two_nodes.token,
+            node="pve1",
+            config=base_config(tls_fingerprint=two_nodes.fingerprint),
+        )
         (vmid,) = two_nodes.add_vms([ExistingVm(name="legacy-box", description="made by hand")])
         resource = next(r for r in module.list_importable(server) if r.external_ref == str(vmid))
         service = vps_service(server=server, external=resource.details["external"])
@@ -242,9 +235,7 @@ def test_wrong_token_is_a_non_retryable_authentication_error(pve: ProxmoxSandbox
     assert "wrong-secret" not in error.message
 
 
-def test_a_token_without_the_privilege_is_a_non_retryable_403_naming_it(
-    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
-) -> None:
+def test_a_token_without_the_privilege_is_a_non_retryable_403_naming_it(pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory) -> None:
     service, _ = created(vps_service)
     pve.add_token("auditor@pve!readonly=ro-secret-42", read_only=True)
     auditor = dataclasses.replace(pve_server, credentials="auditor@pve!readonly=ro-secret-42")
@@ -359,9 +350,11 @@ def test_credentials_never_leak_into_errors_reprs_or_logs(
     texts = [repr(pve_server), repr(service), repr(result), result.message, repr(module.panel(service))]
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/suspend", "timeout")
     failures = []
-    for call in (lambda: module.suspend(service),
-                 lambda: module.test_connection(dataclasses.replace(pve_server, credentials=pve.token + "x")),
-                 lambda: module.test_connection(dataclasses.replace(pve_server, credentials=secret))):
+    for call in (
+        lambda: module.suspend(service),
+        lambda: module.test_connection(dataclasses.replace(pve_server, credentials=pve.token + "x")),
+        lambda: module.test_connection(dataclasses.replace(pve_server, credentials=secret)),
+    ):
         with pytest.raises(ModuleError) as failure:
             call()
         failures.append(failure.value)
@@ -372,9 +365,7 @@ def test_credentials_never_leak_into_errors_reprs_or_logs(
         assert secret not in text
 
 
-def test_tasks_ending_with_warnings_are_successes_whose_warnings_reach_the_result(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory
-) -> None:
+def test_tasks_ending_with_warnings_are_successes_whose_warnings_reach_the_result(pve: ProxmoxSandbox, vps_service: ServiceFactory) -> None:
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/clone", "task_warnings", message="storage 'local-lvm' is 91% full")
     pve.fail_next("POST /api2/json/nodes/*/qemu/*/status/start", "task_warnings")
     service, result = created(vps_service)
@@ -416,9 +407,7 @@ class _WorkerDied(Exception):
 
 
 @pytest.mark.parametrize("stored", ["upid", "vmid only"])
-def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_the_clone(
-    pve: ProxmoxSandbox, vps_service: ServiceFactory, stored: str
-) -> None:
+def test_a_create_retried_while_the_clone_has_not_written_its_config_waits_for_the_clone(pve: ProxmoxSandbox, vps_service: ServiceFactory, stored: str) -> None:
     pve.set_task_delay(3.0)
     pve.clone_config_delay = 2.0
     service = vps_service()
@@ -463,9 +452,7 @@ def test_a_token_without_clone_privileges_is_named_by_test_connection_and_refuse
     module.test_connection(pve_server)
 
 
-def test_a_token_without_vm_audit_sees_no_vms_and_the_template_error_says_why(
-    pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory
-) -> None:
+def test_a_token_without_vm_audit_sees_no_vms_and_the_template_error_says_why(pve: ProxmoxSandbox, pve_server: ServerRef, vps_service: ServiceFactory) -> None:
     pve.add_token("svc@pve!blind=blind-secret", privileges={"VM.Clone", "VM.Allocate"})
     blind = dataclasses.replace(pve_server, credentials="svc@pve!blind=blind-secret")
     assert module.list_importable(blind) == []

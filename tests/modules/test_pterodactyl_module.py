@@ -29,8 +29,19 @@ def created(module_service_factory: ServiceFactory, ptero: PterodactylSandbox, *
 
 def test_is_registered_with_its_operations() -> None:
     assert isinstance(module, PterodactylModule)
-    assert {"create", "suspend", "unsuspend", "terminate", "reinstall", "change_package",
-            "list_importable", "panel", "power", "tabs", "test_connection"} <= module.supports
+    assert {
+        "create",
+        "suspend",
+        "unsuspend",
+        "terminate",
+        "reinstall",
+        "change_package",
+        "list_importable",
+        "panel",
+        "power",
+        "tabs",
+        "test_connection",
+    } <= module.supports
 
 
 def test_test_connection_checks_both_keys(ptero_server: ServerRef) -> None:
@@ -39,9 +50,7 @@ def test_test_connection_checks_both_keys(ptero_server: ServerRef) -> None:
     assert "client key accepted" in message
 
 
-def test_create_makes_the_user_and_the_server_from_the_product(
-    ptero: PterodactylSandbox, game_service: ServiceFactory
-) -> None:
+def test_create_makes_the_user_and_the_server_from_the_product(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service = game_service(name="Ada's survival world")
     checkpoints: list[dict] = []
     result = module.create(service, checkpoint=checkpoints.append)
@@ -60,9 +69,7 @@ def test_create_makes_the_user_and_the_server_from_the_product(
     assert "installed" in result.message
 
 
-def test_create_returns_while_installing_when_not_asked_to_wait(
-    ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
-) -> None:
+def test_create_returns_while_installing_when_not_asked_to_wait(ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory) -> None:
     impatient = dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0})
     service = game_service(server=impatient)
     result = module.create(service)
@@ -70,13 +77,13 @@ def test_create_returns_while_installing_when_not_asked_to_wait(
     assert module.panel(dataclasses.replace(service, external=result.external)).status == "installing"
 
 
-def test_one_panel_user_per_customer_and_existing_email_is_reused(
-    ptero: PterodactylSandbox, game_service: ServiceFactory, customer
-) -> None:
-    with httpx.Client(base_url=ptero.url + "/api/application", verify=trusting(ptero), headers={
-        "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}) as api:
-        api.post("/users", json={"email": "grace@example.com", "username": "grace",
-                                 "first_name": "Grace", "last_name": "Hopper"})
+def test_one_panel_user_per_customer_and_existing_email_is_reused(ptero: PterodactylSandbox, game_service: ServiceFactory, customer) -> None:
+    with httpx.Client(
+        base_url=ptero.url + "/api/application",
+        verify=trusting(ptero),
+        headers={"Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"},
+    ) as api:
+        api.post("/users", json={"email": "grace@example.com", "username": "grace", "first_name": "Grace", "last_name": "Hopper"})
     grace = dataclasses.replace(customer, id=8, name="Grace Hopper", email="Grace@Example.com")
     module.create(game_service())
     module.create(game_service())
@@ -85,9 +92,7 @@ def test_one_panel_user_per_customer_and_existing_email_is_reused(
     assert {s.owner_id for s in ptero.servers.values()} == {2, 3}
 
 
-def test_create_retried_after_a_timeout_makes_one_server(
-    ptero: PterodactylSandbox, game_service: ServiceFactory
-) -> None:
+def test_create_retried_after_a_timeout_makes_one_server(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service = game_service()
     ptero.fail_next("POST /api/application/servers", "timeout")
     with pytest.raises(ModuleError) as failure:
@@ -101,9 +106,7 @@ def test_create_retried_after_a_timeout_makes_one_server(
     assert ptero.servers[result.external["server_id"]].external_id == service.uuid
 
 
-def test_create_after_a_reset_connection_creates_on_retry(
-    ptero: PterodactylSandbox, game_service: ServiceFactory
-) -> None:
+def test_create_after_a_reset_connection_creates_on_retry(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service = game_service()
     ptero.fail_next("POST /api/application/servers", "reset")
     with pytest.raises(ModuleError) as failure:
@@ -115,9 +118,7 @@ def test_create_after_a_reset_connection_creates_on_retry(
     assert ptero.server_count() == 1
 
 
-def test_install_failed_is_a_module_error_that_keeps_the_server_id(
-    ptero: PterodactylSandbox, game_service: ServiceFactory
-) -> None:
+def test_install_failed_is_a_module_error_that_keeps_the_server_id(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service = game_service()
     ptero.fail_next("POST /api/application/servers", "install_failed")
     with pytest.raises(ModuleError) as failure:
@@ -152,8 +153,7 @@ def test_an_install_still_running_after_the_wait_is_retryable_and_the_retry_find
 def test_invalid_egg_variable_is_a_non_retryable_error_naming_the_field(
     ptero: PterodactylSandbox, game_service: ServiceFactory, game_product: ProductRef
 ) -> None:
-    product = dataclasses.replace(game_product, config={**game_product.config,
-                                                        "environment": {"SERVER_JARFILE": "not a jar"}})
+    product = dataclasses.replace(game_product, config={**game_product.config, "environment": {"SERVER_JARFILE": "not a jar"}})
     with pytest.raises(ModuleError) as failure:
         module.create(game_service(product=product))
     error = failure.value
@@ -171,11 +171,8 @@ def test_product_without_egg_is_a_config_error(game_service: ServiceFactory) -> 
     assert not failure.value.retryable
 
 
-def test_location_in_product_uses_the_panels_deploy(
-    ptero: PterodactylSandbox, game_service: ServiceFactory, game_product: ProductRef
-) -> None:
-    product = dataclasses.replace(game_product, config={**game_product.config, "location": 1,
-                                                        "port_range": "25600-25610"})
+def test_location_in_product_uses_the_panels_deploy(ptero: PterodactylSandbox, game_service: ServiceFactory, game_product: ProductRef) -> None:
+    product = dataclasses.replace(game_product, config={**game_product.config, "location": 1, "port_range": "25600-25610"})
     result = module.create(game_service(product=product))
     port = int(result.external["address"].rsplit(":", 1)[1])
     assert 25600 <= port <= 25610
@@ -201,9 +198,7 @@ def test_suspend_unsuspend_and_reinstall(ptero: PterodactylSandbox, game_service
     assert ptero.server_status(server_id) == "installing"
 
 
-def test_actions_find_the_server_by_external_id_when_nothing_was_stored(
-    ptero: PterodactylSandbox, game_service: ServiceFactory
-) -> None:
+def test_actions_find_the_server_by_external_id_when_nothing_was_stored(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service, _ = created(game_service, ptero)
     forgetful = dataclasses.replace(service, external={})
     module.suspend(forgetful)
@@ -242,8 +237,7 @@ def test_terminate_with_force_goes_straight_to_force_delete(ptero: PterodactylSa
 
 def test_change_package_patches_the_build(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service, _ = created(game_service, ptero)
-    bigger = ProductRef(id=12, name="Minecraft 4G", type="pterodactyl",
-                        config={"nest": 1, "egg": 1, "memory": 4096, "disk": 20480, "cpu": 300, "backups": 5})
+    bigger = ProductRef(id=12, name="Minecraft 4G", type="pterodactyl", config={"nest": 1, "egg": 1, "memory": 4096, "disk": 20480, "cpu": 300, "backups": 5})
     result = module.change_package(service, bigger)
     server = ptero.servers[service.external["server_id"]]
     assert (server.memory, server.disk, server.cpu, server.backup_limit) == (4096, 20480, 300, 5)
@@ -251,9 +245,7 @@ def test_change_package_patches_the_build(ptero: PterodactylSandbox, game_servic
     assert "4096 MiB memory" in result.message
 
 
-def test_import_follows_pagination_to_the_last_page(
-    ptero: PterodactylSandbox, ptero_server: ServerRef, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_import_follows_pagination_to_the_last_page(ptero: PterodactylSandbox, ptero_server: ServerRef, caplog: pytest.LogCaptureFixture) -> None:
     ids = ptero.seed_servers(230)
     caplog.set_level(logging.INFO, logger="svcconsole.modules")
     resources = module.list_importable(ptero_server)
@@ -279,9 +271,7 @@ def test_panel_power_and_live_resources(ptero: PterodactylSandbox, game_service:
     assert module.panel(service).status == "offline"
 
 
-def test_panel_reports_suspended_from_the_application_api(
-    ptero: PterodactylSandbox, game_service: ServiceFactory
-) -> None:
+def test_panel_reports_suspended_from_the_application_api(ptero: PterodactylSandbox, game_service: ServiceFactory) -> None:
     service, _ = created(game_service, ptero)
     module.suspend(service)
     state = module.panel(service)
@@ -289,9 +279,7 @@ def test_panel_reports_suspended_from_the_application_api(
     assert "start" not in state.actions
 
 
-def test_without_a_client_key_panel_is_static_and_power_is_refused(
-    ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
-) -> None:
+def test_without_a_client_key_panel_is_static_and_power_is_refused(ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory) -> None:
     app_only = dataclasses.replace(ptero_server, credentials=ptero.application_key)
     service, _ = created(game_service, ptero, server=app_only)
     assert module.panel(service).status == "installed"
@@ -330,9 +318,7 @@ def test_wrong_key_is_a_non_retryable_authentication_error(ptero_server: ServerR
     assert "ptla_not-the-key" not in error.message
 
 
-def test_an_application_key_given_as_the_client_key_is_a_non_retryable_403(
-    ptero: PterodactylSandbox, ptero_server: ServerRef
-) -> None:
+def test_an_application_key_given_as_the_client_key_is_a_non_retryable_403(ptero: PterodactylSandbox, ptero_server: ServerRef) -> None:
     ptero.application_keys.append("second-application-key")
     mixed_up = dataclasses.replace(ptero_server, credentials=f"{ptero.application_key} second-application-key")
     with pytest.raises(ModuleError) as failure:
@@ -349,9 +335,7 @@ def test_missing_server_is_a_non_retryable_not_found(ptero: PterodactylSandbox, 
     assert (failure.value.retryable, failure.value.status, failure.value.code) == (False, 404, "not_found")
 
 
-def test_conflict_while_installing_is_retryable(
-    ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory
-) -> None:
+def test_conflict_while_installing_is_retryable(ptero: PterodactylSandbox, ptero_server: ServerRef, game_service: ServiceFactory) -> None:
     impatient = dataclasses.replace(ptero_server, config={**ptero_server.config, "install_wait_seconds": 0})
     service, _ = created(game_service, ptero, server=impatient)
     with pytest.raises(ModuleError) as failure:
@@ -368,9 +352,7 @@ def test_429_is_retried_after_retry_after(ptero: PterodactylSandbox, ptero_serve
     assert ptero.stats["rate_limited"] == 1
 
 
-def test_429_with_a_long_retry_after_becomes_a_retryable_error(
-    ptero: PterodactylSandbox, ptero_server: ServerRef
-) -> None:
+def test_429_with_a_long_retry_after_becomes_a_retryable_error(ptero: PterodactylSandbox, ptero_server: ServerRef) -> None:
     ptero.fail_next("GET /api/application/nodes", "429", retry_after=30)
     started = time.monotonic()
     with pytest.raises(ModuleError) as failure:
@@ -426,11 +408,12 @@ def test_credentials_never_leak_into_errors_reprs_or_logs(
     failures = []
     ptero.fail_next("POST /api/application/servers/*/suspend", "timeout")
     ptero.fail_next("POST /api/application/servers/*/unsuspend", "500")
-    for call in (lambda: module.suspend(service),
-                 lambda: module.unsuspend(service),
-                 lambda: module.test_connection(dataclasses.replace(
-                     ptero_server, credentials=f"{ptero.application_key}x {ptero.client_key}")),
-                 lambda: module.power(service, "explode")):
+    for call in (
+        lambda: module.suspend(service),
+        lambda: module.unsuspend(service),
+        lambda: module.test_connection(dataclasses.replace(ptero_server, credentials=f"{ptero.application_key}x {ptero.client_key}")),
+        lambda: module.power(service, "explode"),
+    ):
         with pytest.raises(ModuleError) as failure:
             call()
         failures.append(failure.value)
@@ -442,9 +425,7 @@ def test_credentials_never_leak_into_errors_reprs_or_logs(
             assert secret not in text
 
 
-def test_one_log_line_per_call_with_method_path_status_and_time(
-    ptero: PterodactylSandbox, ptero_server: ServerRef, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_one_log_line_per_call_with_method_path_status_and_time(ptero: PterodactylSandbox, ptero_server: ServerRef, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="svcconsole.modules")
     before = ptero.stats["requests"]
     module.test_connection(ptero_server)
@@ -471,9 +452,7 @@ def test_calls_from_many_threads_share_one_module_instance(ptero: PterodactylSan
     assert errors == []
 
 
-def test_test_connection_names_each_resource_the_application_key_may_not_read(
-    ptero: PterodactylSandbox, ptero_server: ServerRef
-) -> None:
+def test_test_connection_names_each_resource_the_application_key_may_not_read(ptero: PterodactylSandbox, ptero_server: ServerRef) -> None:
     limited = "ptla_" + "r" * 43
     ptero.add_key(limited, permissions={"servers": 3, "users": 3, "nodes": 1, "nests": 1, "eggs": 1})
     with pytest.raises(ModuleError) as failure:
@@ -488,8 +467,9 @@ def test_a_key_that_may_not_read_allocations_gets_a_null_resource_and_create_say
     limited = "ptla_" + "n" * 43
     ptero.add_key(limited, permissions={"servers": 3, "users": 3, "nodes": 1, "nests": 1, "eggs": 1, "locations": 1})
     seeded = ptero.seed_servers(1)[0]
-    with httpx.Client(base_url=ptero.url + "/api/application", verify=trusting(ptero), headers={
-            "Authorization": f"Bearer {limited}", "Accept": "application/json"}) as api:
+    with httpx.Client(
+        base_url=ptero.url + "/api/application", verify=trusting(ptero), headers={"Authorization": f"Bearer {limited}", "Accept": "application/json"}
+    ) as api:
         body = api.get(f"/servers/{seeded}", params={"include": "allocations"}).json()
         assert body["attributes"]["relationships"]["allocations"] == {"object": "null_resource", "attributes": None}
         assert api.get("/nodes/1/allocations").status_code == 403

@@ -93,8 +93,15 @@ def suspend_all(sandbox: PterodactylSandbox, server: ServerRef, count: int) -> l
 
 
 def limited_server(sandbox: PterodactylSandbox, **config: object) -> ServerRef:
-    return ServerRef(id=3, name="limited", module="pterodactyl", url=sandbox.url, credentials=sandbox.credentials,
-                     node="1", config=base_config(rate_limit_window_seconds=WINDOW, tls_fingerprint=sandbox.fingerprint, **config))
+    return ServerRef(
+        id=3,
+        name="limited",
+        module="pterodactyl",
+        url=sandbox.url,
+        credentials=sandbox.credentials,
+        node="1",
+        config=base_config(rate_limit_window_seconds=WINDOW, tls_fingerprint=sandbox.fingerprint, **config),
+    )
 
 
 def test_bulk_suspend_through_the_bucket_sees_no_429(limited_panel: PterodactylSandbox) -> None:
@@ -186,8 +193,7 @@ def test_two_server_records_with_keys_of_one_panel_user_share_its_bucket(limited
     second = dataclasses.replace(first, id=4, credentials=second_key)
     ids = limited_panel.seed_servers(36)
     customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
-    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i})
-                for n, i in enumerate(ids)]
+    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i}) for n, i in enumerate(ids)]
     errors: list[BaseException] = []
 
     def suspend(service) -> None:  # type: ignore[no-untyped-def]
@@ -210,8 +216,7 @@ def test_keys_of_one_panel_user_without_panel_user_set_overrun_the_shared_limit(
     second = dataclasses.replace(first, id=4, credentials=second_key)
     ids = limited_panel.seed_servers(36)
     customer = CustomerRef(id=1, name="Bulk", email="bulk@example.com")
-    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i})
-                for n, i in enumerate(ids)]
+    services = [make_service(first if n % 2 else second, None, customer, external={"server_id": i}) for n, i in enumerate(ids)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(_suspend_quietly, services))
     assert limited_panel.stats["rate_limited"] > 0

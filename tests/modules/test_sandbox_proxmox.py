@@ -14,8 +14,7 @@ from .conftest import trusting
 
 
 def api(sandbox: ProxmoxSandbox) -> httpx.Client:
-    return httpx.Client(base_url=sandbox.url + "/api2/json", verify=trusting(sandbox),
-                        headers={"Authorization": f"PVEAPIToken={sandbox.token}"}, timeout=5)
+    return httpx.Client(base_url=sandbox.url + "/api2/json", verify=trusting(sandbox), headers={"Authorization": f"PVEAPIToken={sandbox.token}"}, timeout=5)
 
 
 def task_status(client: httpx.Client, upid: str) -> dict:
@@ -62,8 +61,9 @@ def test_auth_failures_are_401_with_the_reason_in_the_status_line(pve: ProxmoxSa
 
 def test_a_read_only_token_reads_but_any_change_is_403_permission_check_failed(pve: ProxmoxSandbox) -> None:
     pve.add_token("auditor@pve!ro=ro-secret", read_only=True)
-    with httpx.Client(base_url=pve.url + "/api2/json", headers={"Authorization": "PVEAPIToken=auditor@pve!ro=ro-secret"},
-                      verify=trusting(pve), timeout=5) as client:
+    with httpx.Client(
+        base_url=pve.url + "/api2/json", headers={"Authorization": "PVEAPIToken=auditor@pve!ro=ro-secret"}, verify=trusting(pve), timeout=5
+    ) as client:
         assert client.get("/nodes/pve1/qemu/9000/config").json()["data"]["name"] == "debian-12-template"
         response = client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 120})
     assert response.status_code == 403
@@ -137,8 +137,12 @@ def test_parameter_errors_are_400_with_errors_per_parameter(pve: ProxmoxSandbox)
 def test_start_stop_suspend_resume_are_tasks(pve: ProxmoxSandbox) -> None:
     with api(pve) as client:
         wait_task(client, client.post("/nodes/pve1/qemu/9000/clone", data={"newid": 100}).json()["data"])
-        for action, status, qmp in (("start", "running", "running"), ("suspend", "running", "paused"),
-                                    ("resume", "running", "running"), ("stop", "stopped", "stopped")):
+        for action, status, qmp in (
+            ("start", "running", "running"),
+            ("suspend", "running", "paused"),
+            ("resume", "running", "running"),
+            ("stop", "stopped", "stopped"),
+        ):
             upid = client.post(f"/nodes/pve1/qemu/100/status/{action}").json()["data"]
             assert wait_task(client, upid)["exitstatus"] == "OK"
             current = client.get("/nodes/pve1/qemu/100/status/current").json()["data"]
@@ -205,8 +209,7 @@ def test_a_node_that_is_down_answers_595() -> None:
         sandbox.set_node_online("pve2", False)
         response = client.get("/nodes/pve2/qemu")
         assert (response.status_code, response.reason_phrase) == (595, "No route to host")
-        assert {n["node"]: n["status"] for n in client.get("/nodes").json()["data"]} == {
-            "pve1": "online", "pve2": "offline"}
+        assert {n["node"]: n["status"] for n in client.get("/nodes").json()["data"]} == {"pve1": "online", "pve2": "offline"}
         assert client.get("/nodes/pve1/qemu").status_code == 200
 
 
@@ -221,14 +224,19 @@ def test_task_warnings_fault_ends_the_task_as_a_success_with_warn_lines(pve: Pro
     assert pve.vm(130)["config"]["name"] == "warned"
 
 
-@pytest.mark.parametrize(("error_text", "reason", "body"), [
-    ("both", "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist", {"data": None, "message": "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist\n"}),
-    ("status_line", "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist", {"data": None}),
-    ("body", "Internal Server Error", {"data": None, "message": "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist\n"}),
-])
-def test_error_text_mode_puts_the_text_in_the_status_line_the_body_or_both(
-    pve: ProxmoxSandbox, error_text: str, reason: str, body: dict
-) -> None:
+@pytest.mark.parametrize(
+    ("error_text", "reason", "body"),
+    [
+        (
+            "both",
+            "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist",
+            {"data": None, "message": "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist\n"},
+        ),
+        ("status_line", "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist", {"data": None}),
+        ("body", "Internal Server Error", {"data": None, "message": "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist\n"}),
+    ],
+)
+def test_error_text_mode_puts_the_text_in_the_status_line_the_body_or_both(pve: ProxmoxSandbox, error_text: str, reason: str, body: dict) -> None:
     pve.set_error_text(error_text)
     with api(pve) as client:
         response = client.get("/nodes/pve1/qemu/4242/config")
@@ -254,8 +262,9 @@ def test_task_list_filters_by_vmid_type_and_source_and_refuses_unknown_filters(p
 
 def test_privileges_are_checked_per_request_and_listed_by_access_permissions(pve: ProxmoxSandbox) -> None:
     pve.add_token("svc@pve!sizing=sizing-secret", privileges={"VM.Audit", "VM.Config.CPU"})
-    with httpx.Client(base_url=pve.url + "/api2/json", verify=trusting(pve), timeout=5,
-                      headers={"Authorization": "PVEAPIToken=svc@pve!sizing=sizing-secret"}) as client:
+    with httpx.Client(
+        base_url=pve.url + "/api2/json", verify=trusting(pve), timeout=5, headers={"Authorization": "PVEAPIToken=svc@pve!sizing=sizing-secret"}
+    ) as client:
         assert client.get("/access/permissions").json()["data"] == {"/": {"VM.Audit": 1, "VM.Config.CPU": 1}}
         assert client.put("/nodes/pve1/qemu/9000/config", data={"cores": 2}).status_code == 200
         memory = client.put("/nodes/pve1/qemu/9000/config", data={"memory": 2048})
@@ -266,17 +275,26 @@ def test_privileges_are_checked_per_request_and_listed_by_access_permissions(pve
         assert skiplock.status_code == 400
         assert skiplock.json()["errors"] == {"skiplock": "Only root may use this option."}
     pve.add_token("svc@pve!blind=blind-secret", privileges={"VM.Clone"})
-    with httpx.Client(base_url=pve.url + "/api2/json", verify=trusting(pve), timeout=5,
-                      headers={"Authorization": "PVEAPIToken=svc@pve!blind=blind-secret"}) as client:
+    with httpx.Client(
+        base_url=pve.url + "/api2/json", verify=trusting(pve), timeout=5, headers={"Authorization": "PVEAPIToken=svc@pve!blind=blind-secret"}
+    ) as client:
         assert client.get("/cluster/resources", params={"type": "vm"}).json()["data"] == []
         assert client.get("/nodes/pve1/qemu").json()["data"] == []
 
 
 def test_config_takes_agent_boot_disks_and_extra_nics_and_refuses_unknown_keys(pve: ProxmoxSandbox) -> None:
     with api(pve) as client:
-        accepted = client.put("/nodes/pve1/qemu/9000/config", data={
-            "agent": "enabled=1", "boot": "order=scsi0;net0", "scsi1": "local-lvm:8", "virtio2": "local-lvm:4",
-            "net1": "virtio,bridge=vmbr1", "ipconfig1": "ip=dhcp"})
+        accepted = client.put(
+            "/nodes/pve1/qemu/9000/config",
+            data={
+                "agent": "enabled=1",
+                "boot": "order=scsi0;net0",
+                "scsi1": "local-lvm:8",
+                "virtio2": "local-lvm:4",
+                "net1": "virtio,bridge=vmbr1",
+                "ipconfig1": "ip=dhcp",
+            },
+        )
         assert accepted.status_code == 200, accepted.json()
         config = client.get("/nodes/pve1/qemu/9000/config").json()["data"]
         assert (config["agent"], config["net1"]) == ("enabled=1", "virtio,bridge=vmbr1")

@@ -48,13 +48,10 @@ def server_body(**overrides: Any) -> dict[str, Any]:
 
 
 def test_missing_or_wrong_key_gets_the_real_401_shape(ptero: PterodactylSandbox) -> None:
-    for headers in ({"Accept": "application/json"},
-                    {"Accept": "application/json", "Authorization": "Bearer ptla_wrong"}):
+    for headers in ({"Accept": "application/json"}, {"Accept": "application/json", "Authorization": "Bearer ptla_wrong"}):
         response = httpx.get(ptero.url + "/api/application/servers", headers=headers, verify=trusting(ptero))
         assert response.status_code == 401
-        assert response.json() == {
-            "errors": [{"code": "AuthenticationException", "status": "401", "detail": "Unauthenticated."}]
-        }
+        assert response.json() == {"errors": [{"code": "AuthenticationException", "status": "401", "detail": "Unauthenticated."}]}
 
 
 def test_unauthenticated_request_without_json_accept_is_redirected_to_login(ptero: PterodactylSandbox) -> None:
@@ -64,8 +61,9 @@ def test_unauthenticated_request_without_json_accept_is_redirected_to_login(pter
 
 
 def test_application_key_is_refused_on_the_client_api(ptero: PterodactylSandbox) -> None:
-    response = httpx.get(ptero.url + "/api/client", headers={
-        "Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}, verify=trusting(ptero))
+    response = httpx.get(
+        ptero.url + "/api/client", headers={"Authorization": f"Bearer {ptero.application_key}", "Accept": "application/json"}, verify=trusting(ptero)
+    )
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "AccessDeniedHttpException"
 
@@ -79,8 +77,7 @@ def test_seed_has_node_allocations_egg_with_variables_and_admin(ptero: Pterodact
         assert allocations["meta"]["pagination"]["total"] == 50
         assert all(not a["attributes"]["assigned"] for a in allocations["data"])
         egg = api.get("/nests/1/eggs/1", params={"include": "variables"}).json()["attributes"]
-        variables = {v["attributes"]["env_variable"]: v["attributes"]
-                     for v in egg["relationships"]["variables"]["data"]}
+        variables = {v["attributes"]["env_variable"]: v["attributes"] for v in egg["relationships"]["variables"]["data"]}
         assert variables["SERVER_JARFILE"]["rules"].startswith("required")
         assert egg["docker_image"] == next(iter(egg["docker_images"].values()))
         users = api.get("/users").json()["data"]
@@ -173,7 +170,11 @@ def test_pagination_meta_and_links(ptero: PterodactylSandbox) -> None:
         page = api.get("/servers", params={"per_page": 3, "page": 2}).json()
         pagination = page["meta"]["pagination"]
         assert pagination == {
-            "total": 7, "count": 3, "per_page": 3, "current_page": 2, "total_pages": 3,
+            "total": 7,
+            "count": 3,
+            "per_page": 3,
+            "current_page": 2,
+            "total_pages": 3,
             "links": {"previous": pagination["links"]["previous"], "next": pagination["links"]["next"]},
         }
         assert pagination["links"]["next"].endswith("page=3")
@@ -205,10 +206,14 @@ def test_build_patch_updates_limits(ptero: PterodactylSandbox) -> None:
     server_id = ptero.seed_servers(1)[0]
     allocation = ptero.servers[server_id].allocation_id
     with application(ptero) as api:
-        response = api.patch(f"/servers/{server_id}/build", json={
-            "allocation": allocation, "limits": {"memory": 4096, "swap": 0, "disk": 20000, "io": 500, "cpu": 200},
-            "feature_limits": {"databases": 2, "allocations": 1, "backups": 3},
-        })
+        response = api.patch(
+            f"/servers/{server_id}/build",
+            json={
+                "allocation": allocation,
+                "limits": {"memory": 4096, "swap": 0, "disk": 20000, "io": 500, "cpu": 200},
+                "feature_limits": {"databases": 2, "allocations": 1, "backups": 3},
+            },
+        )
         assert response.status_code == 200
         attributes = response.json()["attributes"]
         assert attributes["limits"]["memory"] == 4096
@@ -268,8 +273,7 @@ def test_rate_limit_answers_429_with_retry_after_and_headers() -> None:
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         assert limited.headers["X-RateLimit-Remaining"] == "0"
-        assert limited.json()["errors"][0] == {
-            "code": "ThrottleRequestsException", "status": "429", "detail": "Too Many Attempts."}
+        assert limited.json()["errors"][0] == {"code": "ThrottleRequestsException", "status": "429", "detail": "Too Many Attempts."}
         sandbox.set_rate_limit(None)
         assert api.get("/nodes").status_code == 200
 
@@ -300,6 +304,7 @@ def test_the_rate_limit_is_counted_per_panel_user_shared_by_its_keys() -> None:
         sandbox.add_key("ptla_" + "o" * 43, owner=2)
         first, same_user, other_user = sandbox.application_key, "ptla_" + "s" * 43, "ptla_" + "o" * 43
         with application(sandbox) as api:
+
             def status(key: str) -> int:
                 return api.get("/nodes", headers={"Authorization": f"Bearer {key}"}).status_code
 
@@ -313,9 +318,16 @@ def test_the_rate_limit_is_counted_per_panel_user_shared_by_its_keys() -> None:
 def test_startup_patch_changes_the_command_image_and_variables(ptero: PterodactylSandbox) -> None:
     (server_id,) = ptero.seed_servers(1)
     with application(ptero) as api:
-        changed = api.patch(f"/servers/{server_id}/startup", json={
-            "startup": "java -Xms128M -jar server.jar", "environment": {"MINECRAFT_VERSION": "1.20.4"},
-            "egg": 1, "image": "ghcr.io/pterodactyl/yolks:java_21", "skip_scripts": False})
+        changed = api.patch(
+            f"/servers/{server_id}/startup",
+            json={
+                "startup": "java -Xms128M -jar server.jar",
+                "environment": {"MINECRAFT_VERSION": "1.20.4"},
+                "egg": 1,
+                "image": "ghcr.io/pterodactyl/yolks:java_21",
+                "skip_scripts": False,
+            },
+        )
         assert changed.status_code == 200, changed.json()
         container = changed.json()["attributes"]["container"]
         assert container["startup_command"] == "java -Xms128M -jar server.jar"
@@ -333,14 +345,14 @@ def test_unknown_list_filters_are_a_400_naming_the_allowed_ones(ptero: Pterodact
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["code"] == "InvalidFilterQuery"
-    assert error["detail"] == ("Requested filter(s) `colour` are not allowed. "
-                               "Allowed filter(s) are `email, uuid, username, external_id`.")
+    assert error["detail"] == ("Requested filter(s) `colour` are not allowed. Allowed filter(s) are `email, uuid, username, external_id`.")
 
 
 def test_the_client_list_shows_the_key_owner_s_servers_unless_type_admin(ptero: PterodactylSandbox) -> None:
     with application(ptero) as admin:
-        customer = admin.post("/users", json={"email": "c@example.com", "username": "cora", "first_name": "Cora",
-                                              "last_name": "Diaz"}).json()["attributes"]["id"]
+        customer = admin.post("/users", json={"email": "c@example.com", "username": "cora", "first_name": "Cora", "last_name": "Diaz"}).json()["attributes"][
+            "id"
+        ]
     owned_by_others = ptero.seed_servers(2, owner_id=customer)
     (own,) = ptero.seed_servers(1, name_prefix="admin-own")
 

@@ -21,8 +21,7 @@ def proxmox_client(pve: ProxmoxSandbox, verify: str | bool, token: str | None = 
     user, _, rest = (token or pve.token).partition("!")
     token_name, _, secret = rest.partition("=")
     address = urlsplit(pve.url)
-    return ProxmoxAPI(address.hostname, port=address.port, user=user, token_name=token_name, token_value=secret,
-                      verify_ssl=verify, timeout=5)
+    return ProxmoxAPI(address.hostname, port=address.port, user=user, token_name=token_name, token_value=secret, verify_ssl=verify, timeout=5)
 
 
 def finished(proxmox: ProxmoxAPI, upid: str) -> dict:
@@ -50,14 +49,12 @@ def test_proxmoxer_clones_polls_the_upid_configures_powers_and_purges(pve: Proxm
     proxmox = proxmox_client(pve, pve.ca_file)
     node = proxmox.nodes("pve1")
     newid = int(proxmox.cluster.nextid.get())
-    upid = node.qemu(9000).clone.post(newid=newid, name="judged-by-proxmoxer", full=1,
-                                      description="svcconsole service judge")
+    upid = node.qemu(9000).clone.post(newid=newid, name="judged-by-proxmoxer", full=1, description="svcconsole service judge")
     assert Tasks.decode_upid(upid)["type"] == "qmclone"
     assert finished(proxmox, upid)["exitstatus"] == "OK"
     vm = node.qemu(newid)
     digest = vm.config.get()["digest"]
-    vm.config.put(cores=2, memory=2048, agent="enabled=1", boot="order=scsi0", net1="virtio,bridge=vmbr0",
-                  digest=digest)
+    vm.config.put(cores=2, memory=2048, agent="enabled=1", boot="order=scsi0", net1="virtio,bridge=vmbr0", digest=digest)
     config = vm.config.get()
     assert (int(config["cores"]), str(config["memory"]), config["agent"]) == (2, "2048", "enabled=1")
     assert finished(proxmox, vm.config.post(sockets=1))["exitstatus"] == "OK"
@@ -106,17 +103,23 @@ def test_py_dactyl_lists_with_pagination_and_reads_the_catalog(ptero: Pterodacty
     assert len(dactyl.nodes.list_node_allocations(1).collect()) >= 1
 
 
-def test_py_dactyl_creates_a_user_and_a_server_and_runs_its_lifecycle(
-    ptero: PterodactylSandbox, dactyl: PterodactylClient
-) -> None:
-    user = dactyl.user.create_user(username="judge", email="judge@example.com", first_name="Judge",
-                                   last_name="Dactyl", external_id="svc-customer-1")
+def test_py_dactyl_creates_a_user_and_a_server_and_runs_its_lifecycle(ptero: PterodactylSandbox, dactyl: PterodactylClient) -> None:
+    user = dactyl.user.create_user(username="judge", email="judge@example.com", first_name="Judge", last_name="Dactyl", external_id="svc-customer-1")
     user_id = user["attributes"]["id"]
     assert dactyl.user.list_users(email="judge@example.com").collect()[0]["attributes"]["id"] == user_id
     created = dactyl.servers.create_server(
-        name="judged", user_id=user_id, nest_id=1, egg_id=1, memory_limit=1024, swap_limit=0, disk_limit=5120,
-        location_ids=[1], environment={"MINECRAFT_VERSION": "1.21.1"}, external_id="svc-service-1",
-        start_on_completion=False)
+        name="judged",
+        user_id=user_id,
+        nest_id=1,
+        egg_id=1,
+        memory_limit=1024,
+        swap_limit=0,
+        disk_limit=5120,
+        location_ids=[1],
+        environment={"MINECRAFT_VERSION": "1.21.1"},
+        external_id="svc-service-1",
+        start_on_completion=False,
+    )
     assert created.status_code == 201
     server_id = created.json()["attributes"]["id"]
     found = dactyl.servers.get_server_info(external_id="svc-service-1")
@@ -126,12 +129,22 @@ def test_py_dactyl_creates_a_user_and_a_server_and_runs_its_lifecycle(
     dactyl.servers.unsuspend_server(server_id)
     assert ptero.servers[server_id].status != "suspended"
     allocation = found["allocation"]
-    dactyl.servers.update_server_build(server_id, allocation_id=allocation, memory_limit=2048, swap_limit=0,
-                                       disk_limit=10240, cpu_limit=150, io_limit=500, database_limit=0,
-                                       allocation_limit=1, backup_limit=0)
+    dactyl.servers.update_server_build(
+        server_id,
+        allocation_id=allocation,
+        memory_limit=2048,
+        swap_limit=0,
+        disk_limit=10240,
+        cpu_limit=150,
+        io_limit=500,
+        database_limit=0,
+        allocation_limit=1,
+        backup_limit=0,
+    )
     assert ptero.servers[server_id].memory == 2048
-    dactyl.servers.update_server_startup(server_id, egg_id=1, docker_image="ghcr.io/pterodactyl/yolks:java_21",
-                                         environment={"MINECRAFT_VERSION": "1.20.4"}, skip_scripts=False)
+    dactyl.servers.update_server_startup(
+        server_id, egg_id=1, docker_image="ghcr.io/pterodactyl/yolks:java_21", environment={"MINECRAFT_VERSION": "1.20.4"}, skip_scripts=False
+    )
     assert ptero.servers[server_id].image == "ghcr.io/pterodactyl/yolks:java_21"
     dactyl.servers.reinstall_server(server_id)
     dactyl.servers.delete_server(server_id, force=True)
@@ -140,8 +153,7 @@ def test_py_dactyl_creates_a_user_and_a_server_and_runs_its_lifecycle(
         dactyl.servers.get_server_info(server_id=server_id)
     assert gone.value.response.status_code == 404
     with pytest.raises(PterodactylApiError, match="external id"):
-        dactyl.user.create_user(username="judge2", email="judge2@example.com", first_name="J", last_name="D",
-                                external_id="svc-customer-1")
+        dactyl.user.create_user(username="judge2", email="judge2@example.com", first_name="J", last_name="D", external_id="svc-customer-1")
 
 
 def test_py_dactyl_client_api_lists_views_and_powers_a_server(ptero: PterodactylSandbox, monkeypatch: pytest.MonkeyPatch) -> None:

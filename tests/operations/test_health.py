@@ -106,8 +106,20 @@ def test_a_dead_workers_heartbeat_goes_stale_and_due_jobs_with_no_live_worker_ar
     service_id = new_service(db, admin, catalog, status="active")
 
     def queue_old_job(session):
-        session.add(Job(service_id=service_id, operation="suspend", action="suspend", params={}, status="queued", attempts=0,
-                        next_attempt_at=frozen - timedelta(minutes=20), actor="root", created_at=frozen, updated_at=frozen))
+        session.add(
+            Job(
+                service_id=service_id,
+                operation="suspend",
+                action="suspend",
+                params={},
+                status="queued",
+                attempts=0,
+                next_attempt_at=frozen - timedelta(minutes=20),
+                actor="root",
+                created_at=frozen,
+                updated_at=frozen,
+            )
+        )
 
     db.transaction(queue_old_job)
 

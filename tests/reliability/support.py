@@ -47,9 +47,7 @@ def cli_command(url: str, *args: str, prelude: str | None = None) -> list[str]:
 
 def run_cli(url: str, *args: str, timeout: float = 60, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a process of its own and wait for it (bounded)."""
-    return subprocess.run(
-        cli_command(url, *args), input=input, capture_output=True, text=True, timeout=timeout, env=process_env(env), cwd=ROOT, check=False
-    )
+    return subprocess.run(cli_command(url, *args), input=input, capture_output=True, text=True, timeout=timeout, env=process_env(env), cwd=ROOT, check=False)
 
 
 def spawn_cli(url: str, *args: str, prelude: str | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -65,7 +65,9 @@ def due_services(db, admin, catalog, count: int) -> list[int]:  # type: ignore[n
         ids = []
         for index in range(count):
             expires = (FROZEN_NOW + timedelta(days=2, minutes=index)).isoformat()
-            draft = services.ServiceDraft(customer=str(catalog.customer_id), name=f"due-{index}", product=str(catalog.product_id), server=str(catalog.server_id), expires=expires)
+            draft = services.ServiceDraft(
+                customer=str(catalog.customer_id), name=f"due-{index}", product=str(catalog.product_id), server=str(catalog.server_id), expires=expires
+            )
             service = services.create_service(session, admin, draft)
             services.perform(session, admin, "deliver", service.id, {})
             ids.append(service.id)

@@ -71,13 +71,28 @@ def expiry_years(db) -> dict[int, int]:  # type: ignore[no-untyped-def]
 DAYS = ["1", "30", "365", "36499", "36500"]
 CYCLES = ["1", "2", "12", "119", "120"]
 NUMBERS = [*DAYS, *CYCLES, "121", "36501", "0", "-1", "99999999999999"]
-DATES = ["2999-12-31", "2999-12-31T23:59:59", "3000-01-01", "1900-01-01", "1899-12-31", "1900-01-01T00:00:00+14:00", "2999-12-31T23:59:59-12:00", "none", "2027-02-29"]
+DATES = [
+    "2999-12-31",
+    "2999-12-31T23:59:59",
+    "3000-01-01",
+    "1900-01-01",
+    "1899-12-31",
+    "1900-01-01T00:00:00+14:00",
+    "2999-12-31T23:59:59-12:00",
+    "none",
+    "2027-02-29",
+]
 MONEY = ["9999999999.99", "9999999999.995", "10000000000", "0.01", "0", "4999999999.99", "1e10", "-0.01"]
 TEXTS = [LONGEST_NAME, "n" * 201, "r" * 2000, "r" * 2001, "\u202e" * 200, "[bold]" * 30]
 DURATIONS = ["36500d", "36501d", "5214w", "1216m", "876000h", "0d", "1d"]
 EDITS = [
-    ("--expires", DATES), ("--price", MONEY), ("--initial-price", MONEY), ("--name", TEXTS), ("--notes", TEXTS),
-    ("--cycle", ["weekly", "triennially", "onetime", "free", "monthly"]), ("--max-renewals", NUMBERS),
+    ("--expires", DATES),
+    ("--price", MONEY),
+    ("--initial-price", MONEY),
+    ("--name", TEXTS),
+    ("--notes", TEXTS),
+    ("--cycle", ["weekly", "triennially", "onetime", "free", "monthly"]),
+    ("--max-renewals", NUMBERS),
 ]
 
 
@@ -105,13 +120,26 @@ def commands(draw: st.DrawFn) -> Callable[[list[str]], list[str]]:
     elif kind == "option":
         options = ["add", "--name", pick(draw, TEXTS), "--price", pick(draw, MONEY), "--quantity", pick(draw, ["1", "100000", "100001"])]
     elif kind == "meta":
-        options = ["set", pick(draw, ["max_renewals", "max_renewals_in_current_month", "max_renewals_in_current_week", "k" * 100, "k" * 101]), pick(draw, [*NUMBERS, "r" * 10000, "r" * 10001])]
+        options = [
+            "set",
+            pick(draw, ["max_renewals", "max_renewals_in_current_month", "max_renewals_in_current_week", "k" * 100, "k" * 101]),
+            pick(draw, [*NUMBERS, "r" * 10000, "r" * 10001]),
+        ]
     elif kind == "state":
         action = draw(st.sampled_from(["suspend", "unsuspend", "cancel", "uncancel", "terminate", "delete", "deliver", "redeliver"]))
         options = ["--reason", pick(draw, TEXTS)] + (["--mode", pick(draw, ["end-of-cycle", "immediate"])] if action == "cancel" else [])
         kind = action
     else:
-        options = ["--expiring-within", pick(draw, DURATIONS), "--sort", pick(draw, ["expires", "price", "name"]), "--format", pick(draw, ["csv", "json", "table"]), "--limit", "0"]
+        options = [
+            "--expiring-within",
+            pick(draw, DURATIONS),
+            "--sort",
+            pick(draw, ["expires", "price", "name"]),
+            "--format",
+            pick(draw, ["csv", "json", "table"]),
+            "--limit",
+            "0",
+        ]
     if kind not in {"edit", "option", "meta", "list"}:
         extra = ["--yes"] + (["--dry-run"] if draw(st.integers(0, 4)) == 0 else [])
     prefix = ["--read-only"] if draw(st.integers(0, 19)) == 0 else []

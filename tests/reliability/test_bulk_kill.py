@@ -39,13 +39,21 @@ def _import_services(db, admin, panel) -> dict[int, int]:  # type: ignore[no-unt
     def work(session):  # type: ignore[no-untyped-def]
         customer = catalog_module.add_customer(session, admin, name="Kill Test", email="kill@example.com")
         server = catalog_module.add_server(
-            session, admin, name="slow-panel", module="pterodactyl", url=panel.url, credentials=panel.credentials, node="1",
+            session,
+            admin,
+            name="slow-panel",
+            module="pterodactyl",
+            url=panel.url,
+            credentials=panel.credentials,
+            node="1",
             config=["rate_limit_per_minute=0", "timeout=10", "max_retry_after=1"],
         )
         product = catalog_module.add_product(session, admin, name="Paper", type="pterodactyl", prices=["monthly=5.00"], config=["nest=1", "egg=1"])
         mapping = {}
         for panel_id in panel.server_ids:
-            draft = services.ServiceDraft(customer=str(customer.id), name=f"mc-{panel_id}", product=str(product.id), server=str(server.id), external=str(panel_id))
+            draft = services.ServiceDraft(
+                customer=str(customer.id), name=f"mc-{panel_id}", product=str(product.id), server=str(server.id), external=str(panel_id)
+            )
             service = services.import_service(session, admin, draft, external={"server_id": panel_id})
             mapping[service.id] = panel_id
         return mapping

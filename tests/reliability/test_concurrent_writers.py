@@ -49,7 +49,9 @@ def test_admins_saving_the_same_version_from_separate_processes_one_wins_the_oth
     processes = []
     try:
         for login in logins:
-            processes.append(spawn_cli(db.url, "--as", login, "services", "edit", str(service_id), "--notes", f"saved by {login}", "--expected-version", str(opened)))
+            processes.append(
+                spawn_cli(db.url, "--as", login, "services", "edit", str(service_id), "--notes", f"saved by {login}", "--expected-version", str(opened))
+            )
         outcomes = [finish(process, timeout=60) for process in processes]
     finally:
         for process in processes:

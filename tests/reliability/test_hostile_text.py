@@ -34,8 +34,24 @@ REASON = "unpaid \x1b[1mBOLD\x1b[0m [reverse]r[/reverse] \u202eevil סיבה"
 def hostile(db, admin, cli, frozen) -> int:  # type: ignore[no-untyped-def]
     """A customer and a suspended service full of hostile text, made through the CLI."""
     assert cli("customers", "add", "--name", CUSTOMER, "--email", "evil@example.com").exit_code == 0
-    created = cli("services", "create", "--customer", "evil@example.com", "--name", NAME, "--type", "manual", "--price", "1.00",
-                  "--description", DESCRIPTION, "--notes", NOTES, "-f", "json")
+    created = cli(
+        "services",
+        "create",
+        "--customer",
+        "evil@example.com",
+        "--name",
+        NAME,
+        "--type",
+        "manual",
+        "--price",
+        "1.00",
+        "--description",
+        DESCRIPTION,
+        "--notes",
+        NOTES,
+        "-f",
+        "json",
+    )
     assert created.exit_code == 0, created.stderr
     service_id = json.loads(created.stdout)["id"]
     for args in (
@@ -130,7 +146,11 @@ async def test_the_console_shows_hostile_text_inert_on_every_screen(db, admin, h
         assert "desc [link=https://evil.example]click[/link] \\x1b[2J\\x0d\\x0asecond line" in shown
         assert "unpaid \\x1b[1mBOLD\\x1b[0m [reverse]r[/reverse]" in shown
         tabs = app.screen.query_one("#tabs")
-        for tab, expected in (("options", "[i]opt[/i]\\x1b[0m\\u200f"), ("metadata", "\\x1b[5mBLINK [bold]m[/bold] \\u2067isolate\\u2069"), ("activity", "[reverse]r[/reverse]")):
+        for tab, expected in (
+            ("options", "[i]opt[/i]\\x1b[0m\\u200f"),
+            ("metadata", "\\x1b[5mBLINK [bold]m[/bold] \\u2067isolate\\u2069"),
+            ("activity", "[reverse]r[/reverse]"),
+        ):
             tabs.active = tab
             await settle(pilot)
             assert expected in screen_text(app), tab

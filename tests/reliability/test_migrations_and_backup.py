@@ -64,7 +64,9 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
     worker = cli("worker", "--once")
     assert worker.exit_code in (0, 3), worker.stderr
     with db.read() as session:
-        upgradable = session.execute(text("SELECT s.id, p.upgrade_targets FROM service s JOIN product p ON p.id = s.product_id WHERE s.status = 'active' AND s.type = 'manual'")).all()
+        upgradable = session.execute(
+            text("SELECT s.id, p.upgrade_targets FROM service s JOIN product p ON p.id = s.product_id WHERE s.status = 'active' AND s.type = 'manual'")
+        ).all()
     service_id, targets = next((sid, t) for sid, t in upgradable if t and t != "[]")
     target = (targets if isinstance(targets, list) else __import__("json").loads(targets))[0]
     with clock.frozen_at(FROZEN_NOW):
@@ -127,7 +129,11 @@ def test_db_upgrade_from_the_first_schema_keeps_every_row_and_search_finds_old_r
         assert schema.current_revision(old) == "0001"
         copy_rows(db, old)
         existing = set(inspect(old.engine).get_table_names())
-        old_tables = {name: [column["name"] for column in inspect(old.engine).get_columns(name)] for name in metadata.tables if name in existing and name != "alembic_version"}
+        old_tables = {
+            name: [column["name"] for column in inspect(old.engine).get_columns(name)]
+            for name in metadata.tables
+            if name in existing and name != "alembic_version"
+        }
         before = snapshot(old, old_tables, money_type=OLD_MONEY)
     finally:
         old.dispose()
@@ -151,7 +157,9 @@ def test_db_upgrade_from_the_first_schema_keeps_every_row_and_search_finds_old_r
             assert len(after[name]) == len(before[name]), name
             assert after[name] == before[name], f"{name}: rows changed by the upgrade"
         with new.engine.connect() as connection:
-            rows = connection.execute(text("SELECT s.id, s.name, s.uuid, s.search_text, c.email FROM service s JOIN customer c ON c.id = s.customer_id ORDER BY s.id")).all()
+            rows = connection.execute(
+                text("SELECT s.id, s.name, s.uuid, s.search_text, c.email FROM service s JOIN customer c ON c.id = s.customer_id ORDER BY s.id")
+            ).all()
         assert rows and all(row.search_text == row.search_text.lower() and row.name.lower() in row.search_text and row.email in row.search_text for row in rows)
         sample = rows[len(rows) // 2]
         for term in (sample.uuid[:13], sample.email, sample.name):
@@ -264,7 +272,7 @@ EXTERNALS_AT_0004 = (
     (5, 2, "proxmox", "active", '{"vmid": 101, "node": "pve1", "imported": true}', "101"),
     (6, 2, "proxmox", "active", '{"node": "pve1"}', None),
     (7, 3, "manual", "active", '{"ref": "rack-7"}', "rack-7"),
-    (8, 3, "manual", "active", '{}', None),
+    (8, 3, "manual", "active", "{}", None),
     (9, 3, "manual", "active", '{"ref": "rack-7"}', None),
 )
 """(id, server, module, status, external, the key the upgrade gives it): service 2 and 9 hold a
@@ -278,7 +286,11 @@ def test_db_upgrade_to_external_keys_backfills_them_and_survives_duplicate_impor
         with old.engine.begin() as connection:
             connection.execute(text("INSERT INTO customer (id, name, email, created_at) VALUES (1, 'Alice', 'alice@example.com', '2026-01-01 00:00:00')"))
             for server_id, module in ((1, "pterodactyl"), (2, "proxmox"), (3, "manual")):
-                connection.execute(text(f"INSERT INTO server (id, name, module, url, enabled, config, created_at) VALUES ({server_id}, '{module}-1', '{module}', 'https://{module}.example.net', true, '{{}}', '2026-01-01 00:00:00')"))
+                connection.execute(
+                    text(
+                        f"INSERT INTO server (id, name, module, url, enabled, config, created_at) VALUES ({server_id}, '{module}-1', '{module}', 'https://{module}.example.net', true, '{{}}', '2026-01-01 00:00:00')"
+                    )
+                )
             for service_id, server_id, module, status, external, _ in EXTERNALS_AT_0004:
                 connection.execute(text(_service_at_0004(service_id, server_id, module, status, external)))
         assert schema.upgrade(old) == ("0004", schema.HEAD_REVISION)
@@ -370,7 +382,19 @@ def restore_dump(db: Database, dump: Path) -> str:
     admin = _admin_engine(postgres_base_url())  # type: ignore[arg-type]
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    args = ["pg_restore", "--no-owner", "--dbname", name, "--host", url.host or "127.0.0.1", "--port", str(url.port or 5432), "--username", url.username or "postgres", str(dump)]
+    args = [
+        "pg_restore",
+        "--no-owner",
+        "--dbname",
+        name,
+        "--host",
+        url.host or "127.0.0.1",
+        "--port",
+        str(url.port or 5432),
+        "--username",
+        url.username or "postgres",
+        str(dump),
+    ]
     restored = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert restored.returncode == 0, restored.stderr
     _RESTORED.append((admin, name))
@@ -400,4 +424,7 @@ def test_db_backup_on_postgresql_without_pg_dump_says_how_to_back_up(db, cli, tm
     monkeypatch.setattr(schema.shutil, "which", lambda name: None)
     result = cli("db", "backup", str(tmp_path / "x.dump"))
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: backup: PostgreSQL backups use pg_dump, which is not installed here; run `pg_dump --format=custom --file PATH DBNAME` on the database host"
+    assert (
+        result.stderr.strip()
+        == "error: backup: PostgreSQL backups use pg_dump, which is not installed here; run `pg_dump --format=custom --file PATH DBNAME` on the database host"
+    )

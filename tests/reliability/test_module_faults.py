@@ -85,11 +85,15 @@ FAULTS = {
     "ptero-refused": Fault("ptero", _refuse("ptero-1"), _restore("ptero-1", "ptero"), "cannot connect"),
     "ptero-500": Fault("ptero", _fail("ptero", PTERO_SUSPEND, "500"), _nothing, "HTTP 500"),
     "ptero-503": Fault("ptero", _fail("ptero", PTERO_SUSPEND, "503"), _nothing, "HTTP 503"),
-    "ptero-node-down": Fault("ptero", lambda panels, cli: panels.ptero.set_node_online(1, False), lambda panels, cli: panels.ptero.set_node_online(1, True), "HTTP 504"),
+    "ptero-node-down": Fault(
+        "ptero", lambda panels, cli: panels.ptero.set_node_online(1, False), lambda panels, cli: panels.ptero.set_node_online(1, True), "HTTP 504"
+    ),
     "pve-timeout": Fault("pve", _fail("pve", "GET /api2/json/nodes/*/qemu/*/status/current", "timeout", delay=1.0), _nothing, "timeout"),
     "pve-refused": Fault("pve", _refuse("pve-1"), _restore("pve-1", "pve"), "cannot connect"),
     "pve-500": Fault("pve", _fail("pve", PVE_SUSPEND, "500"), _nothing, "HTTP 500"),
-    "pve-node-down": Fault("pve", lambda panels, cli: panels.pve.set_node_online("pve1", False), lambda panels, cli: panels.pve.set_node_online("pve1", True), "595"),
+    "pve-node-down": Fault(
+        "pve", lambda panels, cli: panels.pve.set_node_online("pve1", False), lambda panels, cli: panels.pve.set_node_online("pve1", True), "595"
+    ),
     "pve-task-error": Fault("pve", _fail("pve", PVE_SUSPEND, "task_error"), _nothing, "failed", retryable=False, reaches_panel=True),
 }
 

@@ -28,9 +28,35 @@ def test_an_automation_run_logs_each_step_job_and_module_call_and_no_secret(db, 
     for key, value in (("smtp_host", "127.0.0.1"), ("smtp_port", str(closed_port())), ("smtp_user", "mailer"), ("smtp_password", SMTP_PASSWORD)):
         assert cli("settings", "set", key, value).exit_code == 0
     at = FROZEN_NOW.isoformat()
-    due = cli("services", "create", "--customer", "greta@example.com", "--name", "due-soon", "--type", "manual", "--price", "3.00",
-              "--expires", (FROZEN_NOW + timedelta(days=2)).isoformat())
-    overdue = cli("services", "create", "--customer", "greta@example.com", "--name", "game-overdue", "--product", "Paper 4GB", "--server", "ptero-1", "--deliver", "-f", "json")
+    due = cli(
+        "services",
+        "create",
+        "--customer",
+        "greta@example.com",
+        "--name",
+        "due-soon",
+        "--type",
+        "manual",
+        "--price",
+        "3.00",
+        "--expires",
+        (FROZEN_NOW + timedelta(days=2)).isoformat(),
+    )
+    overdue = cli(
+        "services",
+        "create",
+        "--customer",
+        "greta@example.com",
+        "--name",
+        "game-overdue",
+        "--product",
+        "Paper 4GB",
+        "--server",
+        "ptero-1",
+        "--deliver",
+        "-f",
+        "json",
+    )
     assert due.exit_code == 0 and overdue.exit_code == 0, (due.stderr, overdue.stderr)
     overdue_id = json.loads(overdue.stdout)["id"]
     assert cli("services", "deliver", due.stdout.strip()).exit_code == 0
@@ -44,7 +70,15 @@ def test_an_automation_run_logs_each_step_job_and_module_call_and_no_secret(db, 
     text = log_file.read_text()
     assert log_file.stat().st_mode & 0o777 == 0o600
     assert re.search(r"automation: run at 2026-11-21T12:00:00\+00:00 by \S+; settings in force: invoice_generation_days=7", text)
-    for number, title in ((1, "renewal invoices"), (2, "expiry notices"), (3, "suspend overdue"), (4, "expire"), (5, "end-of-cycle cancellations"), (6, "hide old services"), (7, "jobs and mail")):
+    for number, title in (
+        (1, "renewal invoices"),
+        (2, "expiry notices"),
+        (3, "suspend overdue"),
+        (4, "expire"),
+        (5, "end-of-cycle cancellations"),
+        (6, "hide old services"),
+        (7, "jobs and mail"),
+    ):
         assert f"automation: step {number} {title}: " in text, (number, text)
     due_id = due.stdout.strip()
     assert re.search(rf"automation: step 1: service {due_id}: ok: invoice \d+", text)

@@ -46,9 +46,7 @@ CASES = [
 
 def _blocked_on_a_lock(db) -> bool:  # type: ignore[no-untyped-def]
     with db.engine.connect() as connection:
-        waiting = connection.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-        ).scalar_one()
+        waiting = connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).scalar_one()
     return waiting > 0
 
 
@@ -92,7 +90,9 @@ def test_the_second_of_two_sessions_saving_a_unique_value_gets_one_line_naming_t
 
 
 def test_an_operator_added_twice_at_once_is_added_once(db, admin, cli):
-    result = race(db, admin, cli, lambda session, actor: operators.add_operator(session, actor, "racer", "viewer"), ["operators", "add", "racer", "--role", "viewer"])
+    result = race(
+        db, admin, cli, lambda session, actor: operators.add_operator(session, actor, "racer", "viewer"), ["operators", "add", "racer", "--role", "viewer"]
+    )
     assert result.exit_code in (0, 2), result.stderr
     if result.exit_code == 2:
         assert result.stderr == "error: LOGIN: this operator exists already (another session saved it at the same moment); nothing was changed\n"
@@ -109,7 +109,9 @@ def test_a_duplicate_past_the_checks_names_its_table_and_columns(db, admin):
     db.transaction(lambda session: catalog.add_customer(session, admin, name="First", email="dup@example.com"))
     writes = {
         ("customer", ("email",)): lambda session: session.add(Customer(name="Second", email="dup@example.com", created_at=clock.now())),
-        ("product_price", ("product_id", "billing_cycle")): lambda session: session.add(ProductPrice(product_id=product.id, billing_cycle="monthly", price=2, currency="EUR")),
+        ("product_price", ("product_id", "billing_cycle")): lambda session: session.add(
+            ProductPrice(product_id=product.id, billing_cycle="monthly", price=2, currency="EUR")
+        ),
     }
     for constraint, write in writes.items():
         with pytest.raises(DuplicateValue) as raised:

@@ -50,7 +50,9 @@ def test_keyset_pages_match_a_full_sort(seeded, column, descending):
     assert paged(seeded, ServiceFilter(), sort, 37) == naive(seeded, ServiceFilter(), sort)
 
 
-@pytest.mark.parametrize("text", ["status:active", "status:suspended,expired cycle:monthly", "product:vps", "server:ptero", "expires<30d", "nova", "type:manual expires>2027-01-01"])
+@pytest.mark.parametrize(
+    "text", ["status:active", "status:suspended,expired cycle:monthly", "product:vps", "server:ptero", "expires<30d", "nova", "type:manual expires>2027-01-01"]
+)
 def test_filtered_pages_match_a_full_sort(seeded, text):
     with seeded.read() as session:
         service_filter = filters.parse_filter(session, text)
@@ -81,10 +83,16 @@ def test_counts_by_status_ignore_the_status_term(seeded):
 @pytest.mark.parametrize("term", ["nova", "ova-1", "kowalski", "@example", "e", "vps", "9", "paper 4gb"])
 def test_search_finds_exactly_the_services_whose_text_contains_the_term(seeded, term):
     with seeded.read() as session:
-        rows = session.execute(select(Service.id, Service.name, Service.customer_name, Service.product_name, Service.uuid, Service.status, Customer.email).join(Customer, Customer.id == Service.customer_id)).all()
+        rows = session.execute(
+            select(Service.id, Service.name, Service.customer_name, Service.product_name, Service.uuid, Service.status, Customer.email).join(
+                Customer, Customer.id == Service.customer_id
+            )
+        ).all()
         expected = sorted(
-            row.id for row in rows
-            if row.status != "deleted" and (term in f"{row.name} {row.customer_name} {row.email} {row.product_name or ''} {row.uuid}".lower() or (term.isdigit() and row.id == int(term)))
+            row.id
+            for row in rows
+            if row.status != "deleted"
+            and (term in f"{row.name} {row.customer_name} {row.email} {row.product_name or ''} {row.uuid}".lower() or (term.isdigit() and row.id == int(term)))
         )
         service_filter = filters.parse_filter(session, term)
         assert sorted(queries.iter_ids(session, service_filter)) == expected
@@ -157,7 +165,18 @@ def test_expires_terms(db, admin, catalog, frozen):
     assert clock.now() + timedelta(days=7) > clock.now()
 
 
-@pytest.mark.parametrize(("text", "message"), [("colour:red", "unknown key 'colour'"), ("status:sleeping", "not a status"), ("cycle:daily", "not a billing cycle"), ("status:", "needs a value"), ("id:abc", "not an id"), ("type:cpanel", "not a module"), ("expires<soon", "not a valid date")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour:red", "unknown key 'colour'"),
+        ("status:sleeping", "not a status"),
+        ("cycle:daily", "not a billing cycle"),
+        ("status:", "needs a value"),
+        ("id:abc", "not an id"),
+        ("type:cpanel", "not a module"),
+        ("expires<soon", "not a valid date"),
+    ],
+)
 def test_filter_errors_name_the_term(db, text, message):
     with db.read() as session, pytest.raises(InvalidInput, match=message):
         filters.parse_filter(session, text)

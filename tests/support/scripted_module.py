@@ -64,7 +64,9 @@ SCRIPT = Script()
 class ScriptedModule(Module):
     name = "scripted"
     label = "Scripted (tests)"
-    supports = frozenset({"test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall", "change_package", "list_importable", "panel", "tabs", "power"})
+    supports = frozenset(
+        {"test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall", "change_package", "list_importable", "panel", "tabs", "power"}
+    )
 
     def test_connection(self, server: ServerRef) -> ModuleResult:
         return ModuleResult(message=f"connected to {server.url}")

@@ -37,8 +37,8 @@ JSON_TYPE = "application/json;charset=UTF-8"
 TOKEN_PATTERN = re.compile(r"^(?P<user>[^!\s=]+@[^!\s=]+)!(?P<tokenid>[A-Za-z][A-Za-z0-9._-]*)=(?P<secret>\S+)$")
 TOKEN_FORMAT = "a Proxmox API token looks like USER@REALM!TOKENID=SECRET"
 DNS_NAME = re.compile(r"^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 ERROR_TEXT_MODES = ("both", "status_line", "body")
 DEFAULT_TASK_WARNING = "no efidisk configured! Using temporary efivars disk."
 """The warning a "task_warnings" fault logs when it names none (one a real PVE start logs)."""
@@ -78,9 +78,7 @@ class _Param:
     format: str | None = None
 
 
-def _check_params(
-    given: dict[str, Any], schema: dict[str, _Param], families: tuple[tuple[re.Pattern[str], _Param], ...] = ()
-) -> dict[str, Any]:
+def _check_params(given: dict[str, Any], schema: dict[str, _Param], families: tuple[tuple[re.Pattern[str], _Param], ...] = ()) -> dict[str, Any]:
     """Validate and convert parameters as PVE's JSON schema does, collecting every error;
     `families` are numbered keys (scsi0, net1...) given by a pattern."""
     errors: dict[str, str] = {}
@@ -193,17 +191,19 @@ CLONE_SCHEMA = {
 }
 ACTION_SCHEMAS = {
     "start": {"timeout": _Param("integer", minimum=0), "skiplock": _Param("boolean")},
-    "stop": {"timeout": _Param("integer", minimum=0), "skiplock": _Param("boolean"),
-             "keepActive": _Param("boolean"), "overrule-shutdown": _Param("boolean")},
-    "shutdown": {"timeout": _Param("integer", minimum=0), "forceStop": _Param("boolean"),
-                 "keepActive": _Param("boolean"), "skiplock": _Param("boolean")},
+    "stop": {"timeout": _Param("integer", minimum=0), "skiplock": _Param("boolean"), "keepActive": _Param("boolean"), "overrule-shutdown": _Param("boolean")},
+    "shutdown": {"timeout": _Param("integer", minimum=0), "forceStop": _Param("boolean"), "keepActive": _Param("boolean"), "skiplock": _Param("boolean")},
     "reboot": {"timeout": _Param("integer", minimum=0)},
     "suspend": {"todisk": _Param("boolean"), "statestorage": _Param(), "skiplock": _Param("boolean")},
     "resume": {"skiplock": _Param("boolean"), "nocheck": _Param("boolean")},
 }
 TASK_NAMES = {
-    "start": "qmstart", "stop": "qmstop", "shutdown": "qmshutdown", "reboot": "qmreboot",
-    "suspend": "qmpause", "resume": "qmresume",
+    "start": "qmstart",
+    "stop": "qmstop",
+    "shutdown": "qmshutdown",
+    "reboot": "qmreboot",
+    "suspend": "qmpause",
+    "resume": "qmresume",
 }
 TASK_LIST_SCHEMA = {
     "vmid": _Param("integer", minimum=100, maximum=999_999_999),
@@ -274,12 +274,31 @@ class ExistingVm:
     memory: int | None = None
 
 
-ALL_PRIVILEGES = frozenset({
-    "VM.Audit", "VM.Allocate", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk",
-    "VM.Config.Network", "VM.Config.Options", "VM.Config.HWType", "VM.Config.Cloudinit", "VM.PowerMgmt",
-    "VM.Console", "VM.Monitor", "VM.Migrate", "Datastore.Audit", "Datastore.AllocateSpace", "SDN.Use",
-    "SDN.Audit", "Sys.Audit", "Sys.Modify", "Pool.Audit",
-})
+ALL_PRIVILEGES = frozenset(
+    {
+        "VM.Audit",
+        "VM.Allocate",
+        "VM.Clone",
+        "VM.Config.CPU",
+        "VM.Config.Memory",
+        "VM.Config.Disk",
+        "VM.Config.Network",
+        "VM.Config.Options",
+        "VM.Config.HWType",
+        "VM.Config.Cloudinit",
+        "VM.PowerMgmt",
+        "VM.Console",
+        "VM.Monitor",
+        "VM.Migrate",
+        "Datastore.Audit",
+        "Datastore.AllocateSpace",
+        "SDN.Use",
+        "SDN.Audit",
+        "Sys.Audit",
+        "Sys.Modify",
+        "Pool.Audit",
+    }
+)
 """The privileges a root-equivalent token holds (the part of PVE's list the sandbox checks)."""
 
 AUDITOR_PRIVILEGES = frozenset({"VM.Audit", "Datastore.Audit", "SDN.Audit", "Sys.Audit", "Pool.Audit"})
@@ -483,7 +502,9 @@ class ProxmoxSandbox(SandboxServer):
                     config["memory"] = str(spec.memory)
                 config["smbios1"] = f"uuid={uuid.uuid4()}"
                 config["vmgenid"] = str(uuid.uuid4())
-                config["net0"] = re.sub(r"=([0-9A-F]{2}:){5}[0-9A-F]{2}", f"=BC:24:11:{vmid >> 16 & 255:02X}:{vmid >> 8 & 255:02X}:{vmid & 255:02X}", str(config.get("net0", "")))
+                config["net0"] = re.sub(
+                    r"=([0-9A-F]{2}:){5}[0-9A-F]{2}", f"=BC:24:11:{vmid >> 16 & 255:02X}:{vmid >> 8 & 255:02X}:{vmid & 255:02X}", str(config.get("net0", ""))
+                )
                 if "scsi0" in config:
                     config["scsi0"] = re.sub(r"(base|vm)-\d+-disk-0", f"vm-{vmid}-disk-0", str(config["scsi0"]))
                 if "ide2" in config:
@@ -510,8 +531,7 @@ class ProxmoxSandbox(SandboxServer):
             vm = self.vms.get(vmid)
             if vm is None:
                 return None
-            return {"vmid": vm.vmid, "node": vm.node, "status": vm.status, "qmpstatus": vm.qmpstatus,
-                    "lock": vm.lock, "config": dict(vm.config)}
+            return {"vmid": vm.vmid, "node": vm.node, "status": vm.status, "qmpstatus": vm.qmpstatus, "lock": vm.lock, "config": dict(vm.config)}
 
     def _declare_routes(self) -> None:
         node = r"/nodes/(?P<node>[^/]+)"
@@ -567,7 +587,7 @@ class ProxmoxSandbox(SandboxServer):
             return self._unauthorized("No ticket")
         if not header.startswith("PVEAPIToken="):
             return self._unauthorized("No ticket")
-        found = TOKEN_PATTERN.match(header[len("PVEAPIToken="):].strip())
+        found = TOKEN_PATTERN.match(header[len("PVEAPIToken=") :].strip())
         if found is None:
             return self._unauthorized("invalid token value!")
         secret = self.tokens.get((found["user"], found["tokenid"]))
@@ -618,7 +638,7 @@ class ProxmoxSandbox(SandboxServer):
         return self.failure(status, message or "Internal Server Error")
 
     def not_found(self, request: Request) -> Response:
-        return self.failure(501, f"Method '{request.method} {request.path[len(PREFIX):]}' not implemented")
+        return self.failure(501, f"Method '{request.method} {request.path[len(PREFIX) :]}' not implemented")
 
     def method_not_allowed(self, request: Request) -> Response:
         return self.not_found(request)
@@ -654,8 +674,7 @@ class ProxmoxSandbox(SandboxServer):
     def _vm(self, node: str, vmid: str) -> _Vm:
         self._check_node(node)
         if not re.fullmatch(r"\d+", vmid) or not 100 <= int(vmid) <= 999_999_999:
-            raise _param_error({"vmid": f"type check ('integer') failed - got '{vmid}'"
-                                if not vmid.isdigit() else "value must have a minimum value of 100"})
+            raise _param_error({"vmid": f"type check ('integer') failed - got '{vmid}'" if not vmid.isdigit() else "value must have a minimum value of 100"})
         vm = self.vms.get(int(vmid))
         if vm is None or vm.node != node:
             raise _ApiError(500, f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
@@ -667,8 +686,7 @@ class ProxmoxSandbox(SandboxServer):
             if appears_at <= now:
                 del self._pending_clones[newid]
                 self.vms.setdefault(newid, clone)
-        due = sorted((t for t in self.tasks.values() if t.status == "running" and t.ends_at <= now),
-                     key=lambda t: t.ends_at)
+        due = sorted((t for t in self.tasks.values() if t.status == "running" and t.ends_at <= now), key=lambda t: t.ends_at)
         for task in due:
             try:
                 error = task.finish()
@@ -708,15 +726,22 @@ class ProxmoxSandbox(SandboxServer):
             return finish()
 
         self.tasks[upid] = _Task(
-            upid=upid, node=node, type=task_type, id=object_id, user=user, pid=self._pid,
-            pstart=(self._pid * 7919) % 0xFFFFFFFF, starttime=starttime,
-            ends_at=time.monotonic() + self.task_delay, finish=run,
+            upid=upid,
+            node=node,
+            type=task_type,
+            id=object_id,
+            user=user,
+            pid=self._pid,
+            pstart=(self._pid * 7919) % 0xFFFFFFFF,
+            starttime=starttime,
+            ends_at=time.monotonic() + self.task_delay,
+            finish=run,
             warnings=[line for line in (warned.message or DEFAULT_TASK_WARNING).split("\n") if line] if warned else [],
         )
         return upid
 
     def _user(self, request: Request) -> str:
-        found = TOKEN_PATTERN.match(request.header("Authorization").strip()[len("PVEAPIToken="):])
+        found = TOKEN_PATTERN.match(request.header("Authorization").strip()[len("PVEAPIToken=") :])
         return f"{found['user']}!{found['tokenid']}" if found else "root@pam"
 
     def _vm_summary(self, vm: _Vm) -> dict[str, Any]:
@@ -777,11 +802,15 @@ class ProxmoxSandbox(SandboxServer):
     def _node_status(self, request: Request, node: str) -> Response:
         self._check_node(node)
         entry = self._node_entry(node)
-        return self.reply({
-            "uptime": entry["uptime"], "cpu": entry["cpu"],
-            "memory": {"total": entry["maxmem"], "used": entry["mem"], "free": entry["maxmem"] - entry["mem"]},
-            "pveversion": "pve-manager/8.2.4/faa83925c9641325", "kversion": "Linux 6.8.8-2-pve",
-        })
+        return self.reply(
+            {
+                "uptime": entry["uptime"],
+                "cpu": entry["cpu"],
+                "memory": {"total": entry["maxmem"], "used": entry["mem"], "free": entry["maxmem"] - entry["mem"]},
+                "pveversion": "pve-manager/8.2.4/faa83925c9641325",
+                "kversion": "Linux 6.8.8-2-pve",
+            }
+        )
 
     def _resource_entry(self, vm: _Vm) -> dict[str, Any]:
         summary = self._vm_summary(vm)
@@ -813,9 +842,12 @@ class ProxmoxSandbox(SandboxServer):
         return entry
 
     def _cluster_resources(self, request: Request) -> Response:
-        params = _check_params(self._params(request), {
-            "type": _Param(enum=("vm", "storage", "node", "sdn")),
-        })
+        params = _check_params(
+            self._params(request),
+            {
+                "type": _Param(enum=("vm", "storage", "node", "sdn")),
+            },
+        )
         kind = params.get("type")
         entries: list[dict[str, Any]] = []
         if kind in (None, "vm") and self._may_audit(request):
@@ -824,11 +856,20 @@ class ProxmoxSandbox(SandboxServer):
             entries += [self._node_entry(name) for name in self.node_names]
         if kind in (None, "storage"):
             for name in self.node_names:
-                entries.append({
-                    "id": f"storage/{name}/local-lvm", "type": "storage", "storage": "local-lvm",
-                    "node": name, "status": "available", "plugintype": "lvmthin", "content": "images,rootdir",
-                    "shared": 0, "disk": 20 * GIB, "maxdisk": 800 * GIB,
-                })
+                entries.append(
+                    {
+                        "id": f"storage/{name}/local-lvm",
+                        "type": "storage",
+                        "storage": "local-lvm",
+                        "node": name,
+                        "status": "available",
+                        "plugintype": "lvmthin",
+                        "content": "images,rootdir",
+                        "shared": 0,
+                        "disk": 20 * GIB,
+                        "maxdisk": 800 * GIB,
+                    }
+                )
         return self.reply(entries)
 
     def _next_id(self, request: Request) -> Response:
@@ -867,9 +908,27 @@ class ProxmoxSandbox(SandboxServer):
 
     def _vm_index(self, request: Request, node: str, vmid: str) -> Response:
         self._vm(node, vmid)
-        subdirs = ["config", "pending", "status", "unlink", "vncproxy", "termproxy", "migrate", "resize",
-                   "move", "rrd", "rrddata", "monitor", "agent", "snapshot", "spiceproxy", "sendkey",
-                   "firewall", "mtunnel", "remote_migrate"]
+        subdirs = [
+            "config",
+            "pending",
+            "status",
+            "unlink",
+            "vncproxy",
+            "termproxy",
+            "migrate",
+            "resize",
+            "move",
+            "rrd",
+            "rrddata",
+            "monitor",
+            "agent",
+            "snapshot",
+            "spiceproxy",
+            "sendkey",
+            "firewall",
+            "mtunnel",
+            "remote_migrate",
+        ]
         return self.reply([{"subdir": name} for name in subdirs])
 
     def _digest(self, vm: _Vm) -> str:
@@ -915,8 +974,7 @@ class ProxmoxSandbox(SandboxServer):
             self._apply_config(vm, params)
             return None
 
-        upid = self._start_task(node, "qmconfig", str(vm.vmid), self._user(request), finish, request,
-                                "update VM failed: command failed")
+        upid = self._start_task(node, "qmconfig", str(vm.vmid), self._user(request), finish, request, "update VM failed: command failed")
         return self.reply(upid)
 
     def _status_current(self, request: Request, node: str, vmid: str) -> Response:
@@ -993,8 +1051,7 @@ class ProxmoxSandbox(SandboxServer):
             vm.qmpstatus = "running"
             return None
 
-        finishers = {"start": start, "stop": stop, "shutdown": stop, "reboot": reboot,
-                     "suspend": suspend, "resume": resume}
+        finishers = {"start": start, "stop": stop, "shutdown": stop, "reboot": reboot, "suspend": suspend, "resume": resume}
         failures = {
             "start": "start failed: QEMU exited with code 1",
             "stop": "VM quit/powerdown failed - got timeout",
@@ -1003,8 +1060,7 @@ class ProxmoxSandbox(SandboxServer):
             "suspend": "VM suspend failed - got timeout",
             "resume": "VM resume failed - got timeout",
         }
-        upid = self._start_task(node, TASK_NAMES[action], str(vm.vmid), user, finishers[action], request,
-                                failures[action])
+        upid = self._start_task(node, TASK_NAMES[action], str(vm.vmid), user, finishers[action], request, failures[action])
         return self.reply(upid)
 
     def _clone(self, request: Request, node: str, vmid: str) -> Response:
@@ -1060,10 +1116,7 @@ class ProxmoxSandbox(SandboxServer):
             request.fault = None
         failure_message = None
         if fault is not None:
-            failure_message = fault.message or (
-                f"clone failed: command '/sbin/lvcreate -n vm-{newid}-disk-0 -V 20971520k pve/data' "
-                "failed: exit code 5"
-            )
+            failure_message = fault.message or (f"clone failed: command '/sbin/lvcreate -n vm-{newid}-disk-0 -V 20971520k pve/data' failed: exit code 5")
 
         def run() -> str | None:
             if failure_message is not None:
@@ -1087,8 +1140,9 @@ class ProxmoxSandbox(SandboxServer):
             self.vms.pop(vm.vmid, None)
             return None
 
-        upid = self._start_task(node, "qmdestroy", str(vm.vmid), self._user(request), finish, request,
-                                "error with cfs lock 'storage-local-lvm': got lock request timeout")
+        upid = self._start_task(
+            node, "qmdestroy", str(vm.vmid), self._user(request), finish, request, "error with cfs lock 'storage-local-lvm': got lock request timeout"
+        )
         return self.reply(upid)
 
     # ----- tasks -------------------------------------------------------------------------------
@@ -1126,20 +1180,34 @@ class ProxmoxSandbox(SandboxServer):
                 continue
             if params.get("errors") and (running or task.exitstatus == "OK"):
                 continue
-            entry: dict[str, Any] = {"upid": task.upid, "node": task.node, "pid": task.pid, "pstart": task.pstart,
-                                     "starttime": task.starttime, "type": task.type, "id": task.id, "user": task.user}
+            entry: dict[str, Any] = {
+                "upid": task.upid,
+                "node": task.node,
+                "pid": task.pid,
+                "pstart": task.pstart,
+                "starttime": task.starttime,
+                "type": task.type,
+                "id": task.id,
+                "user": task.user,
+            }
             if not running:
                 entry["status"] = task.exitstatus
                 entry["endtime"] = task.starttime + max(1, int(self.task_delay))
             entries.append(entry)
         start = int(params.get("start", 0))
-        return self.reply(entries[start:start + int(params.get("limit", 50))])
+        return self.reply(entries[start : start + int(params.get("limit", 50))])
 
     def _task_status(self, request: Request, node: str, upid: str) -> Response:
         task = self._task(node, upid)
         data: dict[str, Any] = {
-            "upid": task.upid, "node": task.node, "pid": task.pid, "pstart": task.pstart,
-            "starttime": task.starttime, "type": task.type, "id": task.id, "user": task.user,
+            "upid": task.upid,
+            "node": task.node,
+            "pid": task.pid,
+            "pstart": task.pstart,
+            "starttime": task.starttime,
+            "type": task.type,
+            "id": task.id,
+            "user": task.user,
             "status": task.status,
         }
         if task.status == "stopped":

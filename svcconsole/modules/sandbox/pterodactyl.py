@@ -31,8 +31,7 @@ from svcconsole.modules.sandbox.http import (
 APPLICATION = "/api/application"
 CLIENT = "/api/client"
 READ, WRITE = 1, 2
-RESOURCES = ("servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "database_hosts",
-             "server_databases")
+RESOURCES = ("servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "database_hosts", "server_databases")
 """The resources an application key has rights on (`r_<resource>`: 0 none, 1 read, 3 read & write)."""
 _RESOURCE_OF_PATH = (
     (re.compile(r"^/nodes/\d+/allocations"), "allocations"),
@@ -40,8 +39,7 @@ _RESOURCE_OF_PATH = (
     (re.compile(r"^/servers/\d+/databases"), "server_databases"),
     (re.compile(r"^/(servers|nodes|users|locations|nests|database_hosts)\b"), ""),
 )
-_RESOURCE_OF_INCLUDE = {"allocations": "allocations", "user": "users", "node": "nodes", "location": "locations",
-                        "egg": "eggs", "nest": "nests"}
+_RESOURCE_OF_INCLUDE = {"allocations": "allocations", "user": "users", "node": "nodes", "location": "locations", "egg": "eggs", "nest": "nests"}
 
 
 def _resource_of(path: str) -> str | None:
@@ -51,6 +49,8 @@ def _resource_of(path: str) -> str | None:
         if found is not None:
             return resource or found.group(1)
     return None
+
+
 NOT_FOUND_DETAIL = "The requested resource could not be found on the server."
 DAEMON_DOWN_DETAIL = "Could not establish a connection to the machine running this server. Please try again."
 USERNAME_PATTERN = re.compile(r"^[a-z0-9]([\w.-]+)[a-z0-9]$")
@@ -224,10 +224,7 @@ class _Validator:
         if rule == "unique":
             return f"The {attribute} has already been taken."
         if rule == "username":
-            return (
-                f"The {attribute} must start and end with alpha-numeric characters and contain "
-                "only letters, numbers, dashes, underscores, and periods."
-            )
+            return f"The {attribute} must start and end with alpha-numeric characters and contain only letters, numbers, dashes, underscores, and periods."
         return f"The selected {attribute} is invalid."
 
     def raise_if_failed(self) -> None:
@@ -245,7 +242,7 @@ def _variable_rules(rules: str) -> tuple[str, dict[str, Any]]:
     found = re.search(r"regex:/(.*)/([a-z]*)", rules)
     if found:
         extra["regex"] = re.compile(found.group(1))
-        rules = rules[: found.start()] + "regex" + rules[found.end():]
+        rules = rules[: found.start()] + "regex" + rules[found.end() :]
     return rules, extra
 
 
@@ -509,18 +506,31 @@ class PterodactylSandbox(SandboxServer):
         egg_id = self._next_id("eggs")
         variables = [
             _EggVariable(
-                self._next_id("egg_variables"), egg_id, "Minecraft Version",
+                self._next_id("egg_variables"),
+                egg_id,
+                "Minecraft Version",
                 "The version of Minecraft to download. Leave at latest to always get the latest version.",
-                "MINECRAFT_VERSION", "latest", "nullable|string|max:20",
+                "MINECRAFT_VERSION",
+                "latest",
+                "nullable|string|max:20",
             ),
             _EggVariable(
-                self._next_id("egg_variables"), egg_id, "Server Jar File",
+                self._next_id("egg_variables"),
+                egg_id,
+                "Server Jar File",
                 "The name of the server jarfile to run the server with.",
-                "SERVER_JARFILE", "server.jar", r"required|regex:/^([\w\d._-]+)(\.jar)$/",
+                "SERVER_JARFILE",
+                "server.jar",
+                r"required|regex:/^([\w\d._-]+)(\.jar)$/",
             ),
             _EggVariable(
-                self._next_id("egg_variables"), egg_id, "Build Number",
-                "The build number for the paper release.", "BUILD_NUMBER", "latest", "required|string|max:20",
+                self._next_id("egg_variables"),
+                egg_id,
+                "Build Number",
+                "The build number for the paper release.",
+                "BUILD_NUMBER",
+                "latest",
+                "required|string|max:20",
             ),
         ]
         self.eggs[egg_id] = _Egg(
@@ -581,12 +591,17 @@ class PterodactylSandbox(SandboxServer):
             ids = []
             for index in range(count):
                 server = self._new_server(
-                    name=f"{name_prefix}-{index + 1}", owner_id=owner_id, egg=egg, allocation=free[index],
-                    image=next(iter(egg.docker_images.values())), startup=egg.startup,
+                    name=f"{name_prefix}-{index + 1}",
+                    owner_id=owner_id,
+                    egg=egg,
+                    allocation=free[index],
+                    image=next(iter(egg.docker_images.values())),
+                    startup=egg.startup,
                     environment={v.env_variable: v.default_value for v in egg.variables},
                     limits={"memory": 1024, "swap": 0, "disk": 5120, "io": 500, "cpu": 100},
                     feature_limits={"databases": 0, "allocations": 1, "backups": 0},
-                    external_id=None, description="",
+                    external_id=None,
+                    description="",
                 )
                 server.status = None
                 ids.append(server.id)
@@ -622,10 +637,17 @@ class PterodactylSandbox(SandboxServer):
                 limits = {"memory": 1024, "swap": 0, "disk": 5120, "io": 500, "cpu": 100, **spec.limits}
                 features = {"databases": 0, "allocations": 1, "backups": 0, **spec.feature_limits}
                 server = self._new_server(
-                    name=spec.name, owner_id=owner_id, egg=egg, allocation=allocation,
-                    image=next(iter(egg.docker_images.values())), startup=egg.startup,
+                    name=spec.name,
+                    owner_id=owner_id,
+                    egg=egg,
+                    allocation=allocation,
+                    image=next(iter(egg.docker_images.values())),
+                    startup=egg.startup,
                     environment={v.env_variable: v.default_value for v in egg.variables},
-                    limits=limits, feature_limits=features, external_id=spec.external_id, description=spec.description,
+                    limits=limits,
+                    feature_limits=features,
+                    external_id=spec.external_id,
+                    description=spec.description,
                 )
                 del self.servers[server.id]
                 if spec.server_id is not None:
@@ -730,12 +752,14 @@ class PterodactylSandbox(SandboxServer):
                 request.json_body()
             except ValueError as exc:
                 return self.error(
-                    400, "BadRequestHttpException",
+                    400,
+                    "BadRequestHttpException",
                     f"The JSON data passed in the request appears to be malformed: {exc}",
                 )
         if api == "client" and key_type == "application":
             return self.error(
-                403, "AccessDeniedHttpException",
+                403,
+                "AccessDeniedHttpException",
                 "You are attempting to use an application API key on an endpoint that requires a client API key.",
             )
         return f"{api}:user:{self.key_owners.get(token, 1)}"
@@ -746,12 +770,11 @@ class PterodactylSandbox(SandboxServer):
             token = header[7:].strip() if header[:7].lower() == "bearer " else ""
             rights = self.key_permissions.get(token)
             if rights is not None:
-                resource = _resource_of(request.path[len(APPLICATION):])
+                resource = _resource_of(request.path[len(APPLICATION) :])
                 needed = READ if request.method == "GET" else WRITE
                 if resource is not None and not rights.get(resource, 0) & needed:
                     return self.error(403, "AccessDeniedHttpException", "This action is unauthorized.")
-                self._hidden_includes = frozenset(include for include, resource in _RESOURCE_OF_INCLUDE.items()
-                                                  if not rights.get(resource, 0) & READ)
+                self._hidden_includes = frozenset(include for include, resource in _RESOURCE_OF_INCLUDE.items() if not rights.get(resource, 0) & READ)
                 try:
                     return super()._route(request)
                 finally:
@@ -803,7 +826,8 @@ class PterodactylSandbox(SandboxServer):
 
     def error_response(self, request: Request, status: int, message: str | None = None) -> Response:
         return self.error(
-            status, "HttpException" if status != 500 else "ErrorException",
+            status,
+            "HttpException" if status != 500 else "ErrorException",
             message or "An unexpected error was encountered while processing this request, please try again.",
         )
 
@@ -812,7 +836,8 @@ class PterodactylSandbox(SandboxServer):
 
     def method_not_allowed(self, request: Request) -> Response:
         return self.error(
-            405, "MethodNotAllowedHttpException",
+            405,
+            "MethodNotAllowedHttpException",
             f"The {request.method} method is not supported for this route.",
         )
 
@@ -831,7 +856,7 @@ class PterodactylSandbox(SandboxServer):
         page = max(page, 1)
         total = len(rows)
         total_pages = max(1, -(-total // per_page))
-        chunk = rows[(page - 1) * per_page: page * per_page]
+        chunk = rows[(page - 1) * per_page : page * per_page]
         links: dict[str, str] = {}
         base = self.url + request.path
         if page > 1:
@@ -1035,9 +1060,7 @@ class PterodactylSandbox(SandboxServer):
             "updated_at": iso_timestamp(server.updated_at),
             "created_at": iso_timestamp(server.created_at),
         }
-        relationships: dict[str, Any] = {
-            include: {"object": "null_resource", "attributes": None} for include in includes & self._hidden_includes
-        }
+        relationships: dict[str, Any] = {include: {"object": "null_resource", "attributes": None} for include in includes & self._hidden_includes}
         includes = includes - self._hidden_includes
         if "allocations" in includes:
             owned = [a for a in self.allocations.values() if a.server_id == server.id]
@@ -1158,11 +1181,13 @@ class PterodactylSandbox(SandboxServer):
     def _check_filters(self, request: Request, allowed: Iterable[str]) -> None:
         """400 for a `filter[...]` the list does not allow, as spatie's QueryBuilder answers."""
         names = list(allowed)
-        unknown = [key[len("filter["):-1] for key in request.query if key.startswith("filter[") and key.endswith("]")
-                   and key[len("filter["):-1] not in names]
+        unknown = [
+            key[len("filter[") : -1] for key in request.query if key.startswith("filter[") and key.endswith("]") and key[len("filter[") : -1] not in names
+        ]
         if unknown:
-            raise _DisplayError(400, "InvalidFilterQuery", f"Requested filter(s) `{', '.join(unknown)}` are not "
-                                f"allowed. Allowed filter(s) are `{', '.join(names)}`.")
+            raise _DisplayError(
+                400, "InvalidFilterQuery", f"Requested filter(s) `{', '.join(unknown)}` are not allowed. Allowed filter(s) are `{', '.join(names)}`."
+            )
 
     def _filtered(self, request: Request, rows: list[Any], fields: dict[str, str]) -> list[Any]:
         self._check_filters(request, fields)
@@ -1176,7 +1201,9 @@ class PterodactylSandbox(SandboxServer):
     def _list_users(self, request: Request) -> Response:
         rows = sorted(self.users.values(), key=lambda u: u.id)
         rows = self._filtered(
-            request, rows, {"email": "email", "uuid": "uuid", "username": "username", "external_id": "external_id"},
+            request,
+            rows,
+            {"email": "email", "uuid": "uuid", "username": "username", "external_id": "external_id"},
         )
         return self._page(request, "user", rows, self._user_attributes)
 
@@ -1198,14 +1225,16 @@ class PterodactylSandbox(SandboxServer):
         taken_emails = {u.email.lower() for u in self.users.values()}
         taken_usernames = {u.username for u in self.users.values()}
         taken_external = {u.external_id for u in self.users.values() if u.external_id}
-        validator.check("external_id", "sometimes|nullable|string|max:191|unique",
-                        extra={"unique": lambda v: v not in taken_external})
-        validator.check("email", "required|email|between:1,191|unique",
-                        extra={"unique": lambda v: str(v).lower() not in taken_emails})
-        validator.check("username", "required|between:1,191|unique|username", extra={
-            "unique": lambda v: str(v).lower() not in taken_usernames,
-            "username": lambda v: USERNAME_PATTERN.match(str(v).lower()) is not None,
-        })
+        validator.check("external_id", "sometimes|nullable|string|max:191|unique", extra={"unique": lambda v: v not in taken_external})
+        validator.check("email", "required|email|between:1,191|unique", extra={"unique": lambda v: str(v).lower() not in taken_emails})
+        validator.check(
+            "username",
+            "required|between:1,191|unique|username",
+            extra={
+                "unique": lambda v: str(v).lower() not in taken_usernames,
+                "username": lambda v: USERNAME_PATTERN.match(str(v).lower()) is not None,
+            },
+        )
         validator.check("password", "sometimes|nullable|string")
         validator.check("language", "string")
         validator.check("root_admin", "boolean")
@@ -1304,10 +1333,18 @@ class PterodactylSandbox(SandboxServer):
 
     def _list_servers(self, request: Request) -> Response:
         rows = sorted(self.servers.values(), key=lambda s: s.id)
-        rows = self._filtered(request, rows, {
-            "uuid": "uuid", "uuidShort": "identifier", "name": "name",
-            "description": "description", "image": "image", "external_id": "external_id",
-        })
+        rows = self._filtered(
+            request,
+            rows,
+            {
+                "uuid": "uuid",
+                "uuidShort": "identifier",
+                "name": "name",
+                "description": "description",
+                "image": "image",
+                "external_id": "external_id",
+            },
+        )
         includes = self._includes(request)
         return self._page(request, "server", rows, lambda s: self._server_attributes(s, includes))
 
@@ -1327,8 +1364,7 @@ class PterodactylSandbox(SandboxServer):
             data = {}
         validator = _Validator(data)
         taken_external = {s.external_id for s in self.servers.values() if s.external_id}
-        validator.check("external_id", "sometimes|nullable|string|between:1,191|unique",
-                        extra={"unique": lambda v: v not in taken_external})
+        validator.check("external_id", "sometimes|nullable|string|between:1,191|unique", extra={"unique": lambda v: v not in taken_external})
         validator.check("name", "required|string|min:1|max:191")
         validator.check("description", "nullable|string")
         validator.check("user", "required|integer|exists", extra={"exists": lambda v: int(v) in self.users})
@@ -1357,8 +1393,7 @@ class PterodactylSandbox(SandboxServer):
             validator.check("deploy.port_range", "present|array")
         else:
             free = {a.id for a in self.allocations.values() if a.server_id is None}
-            validator.check("allocation.default", "required|integer|exists",
-                            extra={"exists": lambda v: int(v) in free})
+            validator.check("allocation.default", "required|integer|exists", extra={"exists": lambda v: int(v) in free})
         validator.check("start_on_completion", "sometimes|boolean")
         validator.raise_if_failed()
 
@@ -1403,7 +1438,8 @@ class PterodactylSandbox(SandboxServer):
             viable_nodes.append(node)
         if not viable_nodes:
             raise _DisplayError(
-                400, "NoViableNodeException",
+                400,
+                "NoViableNodeException",
                 "No nodes satisfying the requirements specified for automatic deployment could be found.",
             )
         ports = self._port_set(deploy.get("port_range") or [])
@@ -1418,7 +1454,8 @@ class PterodactylSandbox(SandboxServer):
                     continue
                 return allocation
         raise _DisplayError(
-            400, "NoViableAllocationException",
+            400,
+            "NoViableAllocationException",
             "No allocations satisfying the requirements for automatic deployment were found.",
         )
 
@@ -1447,8 +1484,7 @@ class PterodactylSandbox(SandboxServer):
         data = request.json_body() or {}
         validator = _Validator(data)
         taken_external = {s.external_id for s in self.servers.values() if s.external_id and s.id != server.id}
-        validator.check("external_id", "sometimes|nullable|string|between:1,191|unique",
-                        extra={"unique": lambda v: v not in taken_external})
+        validator.check("external_id", "sometimes|nullable|string|between:1,191|unique", extra={"unique": lambda v: v not in taken_external})
         validator.check("name", "required|string|min:1|max:191")
         validator.check("user", "required|integer|exists", extra={"exists": lambda v: int(v) in self.users})
         validator.check("description", "nullable|string")
@@ -1483,15 +1519,23 @@ class PterodactylSandbox(SandboxServer):
         data = request.json_body() or {}
         validator = _Validator(data)
         others = {s.allocation_id for s in self.servers.values() if s.id != server.id}
-        validator.check("allocation", "required|exists|unique", extra={
-            "exists": lambda v: _is_integer(v) and int(v) in self.allocations,
-            "unique": lambda v: int(v) not in others,
-        })
+        validator.check(
+            "allocation",
+            "required|exists|unique",
+            extra={
+                "exists": lambda v: _is_integer(v) and int(v) in self.allocations,
+                "unique": lambda v: int(v) not in others,
+            },
+        )
         validator.check("oom_disabled", "sometimes|boolean")
         has_limits = isinstance(data.get("limits"), dict)
         rules = {
-            "memory": "numeric|min:0", "swap": "numeric|min:-1", "io": "numeric|between:10,1000",
-            "cpu": "numeric|min:0", "threads": "nullable|regex", "disk": "numeric|min:0",
+            "memory": "numeric|min:0",
+            "swap": "numeric|min:-1",
+            "io": "numeric|between:10,1000",
+            "cpu": "numeric|min:0",
+            "threads": "nullable|regex",
+            "disk": "numeric|min:0",
         }
         for name, rule in rules.items():
             extra = {"regex": THREADS_PATTERN}
@@ -1504,8 +1548,7 @@ class PterodactylSandbox(SandboxServer):
         validator.raise_if_failed()
         allocation = self.allocations[int(data["allocation"])]
         if allocation.server_id != server.id:
-            raise _DisplayError(400, "DisplayException",
-                                "The requested default allocation is not currently assigned to this server.")
+            raise _DisplayError(400, "DisplayException", "The requested default allocation is not currently assigned to this server.")
         limits = data["limits"] if has_limits else data
         server.allocation_id = allocation.id
         for name in ("memory", "swap", "disk", "io", "cpu"):
@@ -1591,8 +1634,12 @@ class PterodactylSandbox(SandboxServer):
             "sftp_details": {"ip": node.fqdn, "port": node.daemon_sftp},
             "description": server.description,
             "limits": {
-                "memory": server.memory, "swap": server.swap, "disk": server.disk,
-                "io": server.io, "cpu": server.cpu, "threads": server.threads,
+                "memory": server.memory,
+                "swap": server.swap,
+                "disk": server.disk,
+                "io": server.io,
+                "cpu": server.cpu,
+                "threads": server.threads,
                 "oom_disabled": server.oom_disabled,
             },
             "invocation": server.startup.replace("{{SERVER_JARFILE}}", server.environment.get("SERVER_JARFILE", "")),
@@ -1611,10 +1658,17 @@ class PterodactylSandbox(SandboxServer):
                 "allocations": {
                     "object": "list",
                     "data": [
-                        self._item("allocation", {
-                            "id": a.id, "ip": a.ip, "ip_alias": a.alias, "port": a.port,
-                            "notes": a.notes, "is_default": a.id == server.allocation_id,
-                        })
+                        self._item(
+                            "allocation",
+                            {
+                                "id": a.id,
+                                "ip": a.ip,
+                                "ip_alias": a.alias,
+                                "port": a.port,
+                                "notes": a.notes,
+                                "is_default": a.id == server.allocation_id,
+                            },
+                        )
                         for a in allocations
                     ],
                 }
