@@ -8,8 +8,10 @@ and fast: a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,9 +56,66 @@ def _admin_engine(base_url: str):  # type: ignore[no-untyped-def]
     return create_engine(base_url, isolation_level="AUTOCOMMIT")
 
 
+class PostgresDatabases:
+    """Fresh copies of the template database, made one ahead and dropped behind by a thread.
+
+    CREATE DATABASE ... TEMPLATE and DROP DATABASE each wait on the disk (about 0.1 s); doing them
+    beside the running test instead of before and after it takes that wait out of every test.
+    """
+
+    AHEAD = 2
+
+    def __init__(self, base_url: str, template: str) -> None:
+        self.admin = _admin_engine(base_url)
+        self.template = template
+        self.ready: queue.Queue[str | BaseException] = queue.Queue()
+        self.work: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="test-databases", daemon=True)
+        for _ in range(self.AHEAD):
+            self.work.put("")
+        self.thread.start()
+
+    def _execute(self, statement: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(statement))
+
+    def _run(self) -> None:
+        while (item := self.work.get()) is not None:
+            try:
+                if item:
+                    self._execute(f'DROP DATABASE IF EXISTS "{item}" WITH (FORCE)')
+                    continue
+                name = f"svct_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+                self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+                self.ready.put(name)
+            except Exception as error:  # noqa: BLE001 - handed to the test that waits for a database
+                self.ready.put(error)
+
+    def take(self) -> str:
+        """A fresh database's name; another one starts being made for the next test."""
+        name = self.ready.get(timeout=120)
+        self.work.put("")
+        if isinstance(name, BaseException):
+            raise name
+        return name
+
+    def give_back(self, name: str) -> None:
+        self.work.put(name)
+
+    def close(self) -> None:
+        """Drop what is left (used and unused copies) and stop the thread."""
+        self.work.put(None)
+        self.thread.join(timeout=120)
+        while not self.ready.empty():
+            name = self.ready.get()
+            if isinstance(name, str):
+                self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated, empty database to copy for each test: a file path or a database name."""
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | PostgresDatabases]:
+    """A migrated, empty database to copy for each test: a file path, or PostgreSQL copies of one."""
     base = postgres_base_url()
     if base is None:
         path = tmp_path_factory.mktemp("template") / "template.db"
@@ -74,30 +133,27 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     db = Database(make_url(base).set(database=name).render_as_string(hide_password=False))
     schema.upgrade(db)
     db.dispose()
-    yield name
+    copies = PostgresDatabases(base, name)
+    yield copies
+    copies.close()
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
 @pytest.fixture
-def db_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+def db_url(database_template: str | PostgresDatabases, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh database for this test."""
     base = postgres_base_url()
-    if base is None:
+    if base is None or isinstance(database_template, str):
         path = tmp_path / "svcconsole.db"
-        shutil.copy(database_template, path)
+        shutil.copy(str(database_template), path)
         os.chmod(path, 0o600)
         yield f"sqlite:///{path}"
         return
-    name = f"svct_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine(base)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{database_template}"'))
+    name = database_template.take()
     yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    database_template.give_back(name)
 
 
 @pytest.fixture
