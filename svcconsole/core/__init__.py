@@ -1,0 +1,1 @@
+"""The headless core: every rule and every mutation, over the store and the modules."""
