@@ -60,8 +60,24 @@ from typing import Any, TypeVar
 from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
-from svcconsole.core import billing, clock, cycles, health, jobs, leases, mailer, notifications, services
+from svcconsole.core import (
+    action_base,
+    actions,
+    clock,
+    cycles,
+    health,
+    invoice_lookups,
+    invoices,
+    jobs,
+    leases,
+    lookups,
+    mailer,
+    notifications,
+    orders,
+    renewals,
+)
 from svcconsole.core import settings as settings_module
+from svcconsole.core.automation_report import AutomationReport, StepItem, StepReport
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import SYSTEM, Actor, require
 from svcconsole.core.statuses import CancelMode, Status, SuspendKind, automation_role
@@ -74,74 +90,6 @@ T = TypeVar("T")
 CHUNK = 200
 LOCK_NAME = "automation"
 RECURRING = tuple(cycle.value for cycle in cycles.RECURRING)
-
-
-# ----------------------------------------------------------------------------- reports
-
-
-@dataclass
-class StepItem:
-    """What a step did (or would do) to one service, and why."""
-
-    step: int
-    service_id: int | None
-    outcome: str
-    message: str
-    job_id: int | None = None
-
-
-@dataclass
-class StepReport:
-    """One step: its rule with the settings in force, and one item per service it touched."""
-
-    number: int
-    title: str
-    rule: str
-    items: list[StepItem] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, outcome: str) -> int:
-        """How many services ended with `outcome`."""
-        return sum(1 for item in self.items if item.outcome == outcome)
-
-    def summary(self, dry_run: bool = False) -> str:
-        """The step's one summary line: counts by outcome, time taken and the rule in force."""
-        outcomes = dict.fromkeys(item.outcome for item in self.items)
-        parts = [f"{self.count(outcome)} {outcome}" for outcome in outcomes]
-        verb = "would touch" if dry_run else "touched"
-        return f"step {self.number} {self.title}: {verb} {len(self.items)}: {', '.join(parts) or 'nothing to do'} in {self.seconds:.2f}s [{self.rule}]"
-
-
-@dataclass
-class AutomationReport:
-    """A whole run: when it ran as, with which settings, each step, or who held the lock."""
-
-    at: datetime
-    dry_run: bool
-    settings: dict[str, str]
-    steps: list[StepReport] = field(default_factory=list)
-    locked_by: str | None = None
-    run_id: int | None = None
-    """The run's record (`automation history`)."""
-
-    @property
-    def locked_out(self) -> bool:
-        """True when another run held the lock and this one did nothing."""
-        return self.locked_by is not None
-
-    @property
-    def failed(self) -> list[StepItem]:
-        """Every item that failed (a module job or a mail)."""
-        return [item for step in self.steps for item in step.items if item.outcome == "failed"]
-
-    @property
-    def exit_code(self) -> int:
-        """0 done (skips are the rules at work), 3 when a job or a mail failed."""
-        return 3 if self.failed else 0
-
-    def settings_line(self) -> str:
-        """The settings in force, as one line."""
-        return "settings in force: " + " ".join(f"{key}={value}" for key, value in self.settings.items())
 
 
 Progress = Callable[[StepItem], None]
@@ -193,8 +141,8 @@ class ChunkCache:
     def amount(self, session: Session, service: Service) -> Decimal:
         """One cycle's renewal amount (the options' query only for services that have options)."""
         if service.id in self.with_options:
-            return services.renewal_amount(session, service, 1)
-        return billing.cents(service.price or billing.ZERO)
+            return renewals.renewal_amount(session, service, 1)
+        return invoice_lookups.cents(service.price or invoice_lookups.ZERO)
 
 
 def _lock_chunk(session: Session, ctx: RunContext, service_ids: Sequence[int]) -> ChunkCache:
@@ -235,7 +183,7 @@ def _guarded(action: str, *, paid_renewals: bool = False) -> Callable[[Session, 
         ids = list(cache.services)
         cache.failed_jobs = _failed_jobs(session, ids, action)
         if paid_renewals:
-            cache.unapplied = billing.paid_unapplied_renewals(session, ids)
+            cache.unapplied = orders.paid_unapplied_renewals(session, ids)
         return cache
 
     return prepare
@@ -263,7 +211,7 @@ def _paid_past_today(step: int, ctx: RunContext, service: Service, verb: str) ->
     return StepItem(step, service.id, "skipped", f"paid until {ctx.date(service.expires_at)}{kind}: not {verb} by the run while its paid period lasts")
 
 
-def _done(step: int, service_id: int, outcome: services.Outcome, why: str) -> StepItem:
+def _done(step: int, service_id: int, outcome: action_base.Outcome, why: str) -> StepItem:
     return StepItem(step, service_id, outcome.result, f"{outcome.message} ({why})", outcome.job_id)
 
 
@@ -275,7 +223,7 @@ def _paid_lines_rule(ctx: RunContext) -> str:
 
 
 def _select_paid_lines(session: Session, ctx: RunContext) -> list[tuple[int | None, int]]:
-    return billing.paid_lines_to_apply(session)
+    return orders.paid_lines_to_apply(session)
 
 
 def _prepare_paid_lines(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
@@ -283,7 +231,7 @@ def _prepare_paid_lines(session: Session, ctx: RunContext, candidates: Sequence[
 
 
 def _do_paid_line(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int | None, line_id: int) -> StepItem | None:
-    outcome = billing.apply_paid_line(session, ctx.actor, line_id)
+    outcome = orders.apply_paid_line(session, ctx.actor, line_id)
     if outcome is None:
         return None
     service_id = outcome.service_id if outcome.service_id is not None else service_id
@@ -321,7 +269,7 @@ def _renewal_due(service: Service, ctx: RunContext) -> bool:
 def _select_renewals(session: Session, ctx: RunContext) -> list[int]:
     billed = exists().where(
         col(InvoiceLine.service_id) == col(Service.id),
-        col(InvoiceLine.kind) == billing.LineKind.RENEWAL.value,
+        col(InvoiceLine.kind) == invoice_lookups.LineKind.RENEWAL.value,
         col(InvoiceLine.period_start) == col(Service.expires_at),
     )
     query = select(Service.id).where(
@@ -341,7 +289,7 @@ def _prepare_renewals(session: Session, ctx: RunContext, candidates: Sequence[An
     cache.with_options = _with_options(session, ids)
     lines = session.exec(
         select(col(InvoiceLine.service_id), col(InvoiceLine.period_start)).where(
-            col(InvoiceLine.service_id).in_(ids), col(InvoiceLine.kind) == billing.LineKind.RENEWAL.value
+            col(InvoiceLine.service_id).in_(ids), col(InvoiceLine.kind) == invoice_lookups.LineKind.RENEWAL.value
         )
     ).all()
     cache.billed = {(service_id, clock.as_utc(start)) for service_id, start in lines if service_id is not None and start is not None}
@@ -355,14 +303,14 @@ def _do_renewal(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     assert service.expires_at is not None
     if (service_id, clock.as_utc(service.expires_at)) in cache.billed:
         return None
-    services.check_renewable(session, service, 1, services.settings_of(session))
-    line = billing.invoice_renewal(session, ctx.actor, service, 1, "new", amount=cache.amount(session, service))
+    renewals.check_renewable(session, service, 1, lookups.settings_of(session))
+    line = invoices.invoice_renewal(session, ctx.actor, service, 1, "new", amount=cache.amount(session, service))
     cache.billed.add((service_id, clock.as_utc(service.expires_at)))
     why = f"expires {ctx.day(line.period_start)}, within invoice_generation_days={ctx.settings['invoice_generation_days']}"
-    message = f"invoice {line.invoice_id}: {billing.money_text(line.amount, service.currency)} for {ctx.date(line.period_start)} to {ctx.date(line.period_end)}"
+    message = f"invoice {line.invoice_id}: {invoice_lookups.money_text(line.amount, service.currency)} for {ctx.date(line.period_start)} to {ctx.date(line.period_end)}"
     job_id = None
-    if line.amount == billing.ZERO:
-        paid = billing.pay_invoice(session, ctx.actor, line.invoice_id)
+    if line.amount == invoice_lookups.ZERO:
+        paid = orders.pay_invoice(session, ctx.actor, line.invoice_id)
         message += "; nothing to pay, renewed at once: " + "; ".join(outcome.message for outcome in paid.outcomes)
         job_id = next(iter(paid.job_ids), None)
     return StepItem(1, service_id, "ok", f"{message} ({why})", job_id)
@@ -472,7 +420,7 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         known_new=True,
         when=notifications.in_days(ctx.days_until(service.expires_at)),
         expires=ctx.date(service.expires_at),
-        price=billing.money_text(cache.amount(session, service), service.currency),
+        price=invoice_lookups.money_text(cache.amount(session, service), service.currency),
     )
     if queued is None:
         return None
@@ -523,7 +471,7 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
         return held_back
     expired = ctx.day(service.expires_at)
     why = f"expired {expired}, suspend_after_days={ctx.settings['suspend_after_days']}{_unbilled_note(session, service)}"
-    outcome = services.perform(
+    outcome = actions.perform(
         session,
         ctx.actor,
         "suspend",
@@ -535,7 +483,7 @@ def _do_suspend(session: Session, ctx: RunContext, cache: ChunkCache, service_id
 
 def _unbilled_note(session: Session, service: Service) -> str:
     """The period's invoice, for the reason: unpaid, cancelled by an admin with none open, or never made."""
-    billed = billing.period_invoice(session, service)
+    billed = invoice_lookups.period_invoice(session, service)
     if billed is None:
         return "; no invoice was made for this period"
     if billed.is_open:
@@ -593,7 +541,7 @@ def _do_expire(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
     if held_back is not None:
         return held_back
     since = ctx.day(_overdue_since(service))
-    outcome = services.perform(
+    outcome = actions.perform(
         session,
         ctx.actor,
         "expire",
@@ -637,7 +585,7 @@ def _do_cancel(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         return held_back
     asked = service.cancel_reason
     when = ctx.day(service.cancel_at)
-    outcome = services.perform(
+    outcome = actions.perform(
         session,
         ctx.actor,
         "cancel-immediately",
@@ -701,7 +649,7 @@ def _do_hide(session: Session, ctx: RunContext, cache: ChunkCache, service_id: i
         return held_back
     ended = ctx.day(_ended_at(service))
     was = service.status
-    outcome = services.perform(
+    outcome = actions.perform(
         session,
         ctx.actor,
         "delete",

@@ -35,8 +35,9 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from svcconsole.core import clock, leases, services
+from svcconsole.core import action_base, actions, activity, clock, leases, lookups
 from svcconsole.core.errors import NotFound, SvcError
+from svcconsole.core.job_claims import LEASE, WORKERS_LOST, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
@@ -47,7 +48,6 @@ from svcconsole.store.models import BulkItem, Customer, Job, Product, Server, Se
 
 log = logging.getLogger("svcconsole.jobs")
 
-LEASE = timedelta(minutes=10)
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DEFAULT_CONCURRENCY = 8
@@ -80,9 +80,6 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 Claimed = tuple[Job, ServiceRef, str]
 
-WORKERS_LOST = "_workers_lost"
-"""The job parameter that counts the claims whose worker died or lost its lease."""
-
 SUPERSEDED_BY_SUCCESS = frozenset({"activation"})
 """Operations whose success makes the service's older failed and queued jobs of the same
 operation moot (a delivery that worked needs no older delivery retried)."""
@@ -108,24 +105,7 @@ def _claim(session: Session, job_id: int, worker: str) -> Claimed | JobOutcome |
     refused = _resolve_if_refused(session, job, service)
     if refused is not None:
         return refused
-    return job, services.service_ref(session, service), service.type
-
-
-def mark_claimed(job: Job, worker: str, now: Any) -> None:
-    """Make `worker` the job's runner for one more attempt, under a lease; a job taken over
-    from a worker that died counts the loss."""
-    if job.status == "running":
-        job.params = {**(job.params or {}), WORKERS_LOST: workers_lost(job) + 1}
-    job.status = "running"
-    job.attempts += 1
-    job.worker = worker
-    job.lease_until = now + LEASE
-    job.updated_at = now
-
-
-def workers_lost(job: Job) -> int:
-    """How many of the job's claims ended with their worker gone (its lease ran out)."""
-    return int((job.params or {}).get(WORKERS_LOST, 0))
+    return job, lookups.service_ref(session, service), service.type
 
 
 def _fail_lost(session: Session, job: Job, now: Any) -> JobOutcome:
@@ -138,7 +118,7 @@ def _fail_lost(session: Session, job: Job, now: Any) -> JobOutcome:
     job.lease_until = None
     job.updated_at = now
     session.add(job)
-    services.record_module_failure(session, job, message, final=True)
+    actions.record_module_failure(session, job, message, final=True)
     _finish_bulk_item(session, job, "failed", message)
     log.warning("job %s: %s", job.id, message)
     return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
@@ -152,14 +132,14 @@ def _not_applied(session: Session, job: Job, service: Service, reason: str, deta
     job.lease_until = None
     job.updated_at = clock.now()
     session.add(job)
-    services.record_job_not_applied(session, job, service, reason, details)
+    actions.record_job_not_applied(session, job, service, reason, details)
     _finish_bulk_item(session, job, "skipped", reason)
     return JobOutcome(job.id or 0, job.service_id, "resolved", reason, job.bulk_run_id)
 
 
 def _resolve_if_refused(session: Session, job: Job, service: Service) -> JobOutcome | None:
     """Before the module call: the job resolved without a call when its action is no longer allowed."""
-    refusal = services.job_refusal(service, job)
+    refusal = actions.job_refusal(service, job)
     if refusal is None:
         return None
     return _not_applied(session, job, service, f"{refusal}; not run")
@@ -184,7 +164,7 @@ def _already_claimed(db: Database, job_id: int, worker: str) -> tuple[Job, Servi
         job, service = found[0], found[1]
         if job.status != "running" or job.worker != worker:
             return None
-        return job, services.service_ref(session, service), service.type, services.job_refusal(service, job) is None
+        return job, lookups.service_ref(session, service), service.type, actions.job_refusal(service, job) is None
 
 
 def _resolve_claimed_if_refused(session: Session, job_id: int, worker: str, attempt: int) -> tuple[bool, JobOutcome | None]:
@@ -192,7 +172,7 @@ def _resolve_claimed_if_refused(session: Session, job_id: int, worker: str, atte
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
     if (job.status, job.worker, job.attempts) != ("running", worker, attempt):
         return False, None
-    service = services.get_service(session, job.service_id, for_update=True)
+    service = lookups.get_service(session, job.service_id, for_update=True)
     return True, _resolve_if_refused(session, job, service)
 
 
@@ -223,7 +203,7 @@ def _external_writer(db: Database, service_id: int, *, replace: bool) -> Callabl
     def save(external: dict[str, Any]) -> None:
         def work(session: Session) -> None:
             service = session.exec(select(Service).where(Service.id == service_id).with_for_update()).one()
-            services.store_external(service, external, replace=replace)
+            action_base.store_external(service, external, replace=replace)
             session.add(service)
 
         db.transaction(work)
@@ -370,8 +350,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     current.updated_at = now
     current.lease_until = None
     error = called.error
-    service = services.get_service(session, current.service_id, for_update=True)
-    refusal = services.job_refusal(service, current)
+    service = lookups.get_service(session, current.service_id, for_update=True)
+    refusal = actions.job_refusal(service, current)
     if refusal is not None:
         if error is None:
             assert called.result is not None
@@ -383,7 +363,7 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         return _not_applied(session, current, service, reason, details)
     if error is None:
         assert called.result is not None
-        message = services.apply_after_module(session, current, called.result)
+        message = actions.apply_after_module(session, current, called.result)
         current.status = "succeeded"
         current.last_error = None
         _finish_bulk_item(session, current, "ok", message)
@@ -404,7 +384,7 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     else:
         current.status = "failed"
         message = error_text
-    services.record_module_failure(session, current, error_text, final=not retry, external=error.external)
+    actions.record_module_failure(session, current, error_text, final=not retry, external=error.external)
     _finish_bulk_item(session, current, "failed", message)
     session.add(current)
     return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
@@ -417,11 +397,14 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
     rule = ACTIONS.get(succeeded.action)
     if rule is None or rule.operation not in SUPERSEDED_BY_SUCCESS:
         return []
-    actions = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
+    same_operation = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
     older = session.exec(
         select(Job)
         .where(
-            Job.service_id == succeeded.service_id, col(Job.id) < (succeeded.id or 0), col(Job.status).in_(("failed", "queued")), col(Job.action).in_(actions)
+            Job.service_id == succeeded.service_id,
+            col(Job.id) < (succeeded.id or 0),
+            col(Job.status).in_(("failed", "queued")),
+            col(Job.action).in_(same_operation),
         )
         .with_for_update(skip_locked=True)
     ).all()
@@ -673,7 +656,7 @@ def retry(session: Session, actor: Actor, job_id: int) -> Job:
     job.updated_at = clock.now()
     session.add(job)
     service = session.get(Service, job.service_id)
-    if service is not None and service.operation is None and services.job_refusal(service, job) is None:
+    if service is not None and service.operation is None and actions.job_refusal(service, job) is None:
         service.operation = ACTIONS[job.action].operation if job.action in ACTIONS else job.operation
         session.add(service)
     return job
@@ -694,8 +677,6 @@ def resolve(session: Session, actor: Actor, job_id: int, note: str | None = None
     if service is not None:
         service.operation = None
         session.add(service)
-        from svcconsole.core import activity
-
         activity.record(
             session,
             service,

@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent
 from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
-from svcconsole.core import activity, billing, services
+from svcconsole.core import activity, invoice_lookups, lookups, records, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
@@ -52,7 +52,7 @@ ACTIVITY_COLUMNS = (
 META_COLUMNS = (
     Column("key", lambda item, tz: render.text(item.key)),
     Column("value", lambda item, tz: render.text(item.value)),
-    Column("meaning", lambda item, tz: Text(services.KNOWN_META_KEYS.get(item.key, ""), style="dim")),
+    Column("meaning", lambda item, tz: Text(lookups.KNOWN_META_KEYS.get(item.key, ""), style="dim")),
 )
 
 
@@ -80,8 +80,8 @@ def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
     query = (
         select(InvoiceLine, Invoice.status)
         .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
-        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == billing.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
-        .where(col(Invoice.status).in_(billing.OPEN_STATUSES))
+        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == invoice_lookups.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
+        .where(col(Invoice.status).in_(invoice_lookups.OPEN_STATUSES))
         .order_by(col(InvoiceLine.id))
     )
     return [
@@ -92,23 +92,23 @@ def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
 
 def read_detail(session: Any, service_id: int) -> ServiceDetail:
     """A service and its satellites (renewals, options, metadata, activity page, upgrades, jobs)."""
-    service = services.get_service(session, service_id)
+    service = lookups.get_service(session, service_id)
     customer = session.get(Customer, service.customer_id)
-    upgrades = billing.upgrades_of(session, service_id)
-    named = {upgrade.to_product_id for upgrade in upgrades} | {upgrade.from_product_id for upgrade in upgrades if upgrade.from_product_id}
+    started = upgrades.upgrades_of(session, service_id)
+    named = {upgrade.to_product_id for upgrade in started} | {upgrade.from_product_id for upgrade in started if upgrade.from_product_id}
     jobs = list(session.exec(select(Job).where(col(Job.service_id) == service_id).order_by(col(Job.id).desc()).limit(20)).all())
     module = get_module(service.type) if is_module(service.type) else None
     return ServiceDetail(
         service=service,
         customer_email=customer.email if customer else "",
-        renewals=services.renewals_of(session, service_id),
+        renewals=records.renewals_of(session, service_id),
         invoiced_renewals=invoiced_renewals(session, service_id),
-        options=services.options_of(session, service_id),
-        meta=services.meta_items(session, service_id),
+        options=records.options_of(session, service_id),
+        meta=records.meta_items(session, service_id),
         activity=activity.history(session, service_id, limit=ACTIVITY_PAGE),
-        quotes=billing.quote_upgrades(session, service_id),
-        upgrades=upgrades,
-        product_names=billing.product_names(session, named),
+        quotes=upgrades.quote_upgrades(session, service_id),
+        upgrades=started,
+        product_names=upgrades.product_names(session, named),
         jobs=jobs,
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
@@ -275,7 +275,7 @@ class DetailScreen(TabbedDetail):
         self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
-        known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in services.KNOWN_META_KEYS.items()), style="dim")
+        known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in lookups.KNOWN_META_KEYS.items()), style="dim")
         self.query_one("#meta-key", Input).tooltip = known
         self.query_one(PagedRecords).show(detail.activity, tz)
         self.query_one(UpgradeView).show(detail, tz)
@@ -363,7 +363,7 @@ class DetailScreen(TabbedDetail):
         name, value = self.query_one("#option-name", Input).value, self.query_one("#option-value", Input).value
         quantity, price = self.query_one("#option-quantity", Input).value or "1", self.query_one("#option-price", Input).value or "0"
         self._write(
-            lambda session: services.option_add(session, app.actor, service_id, name=name, value=value or None, quantity=quantity, price=price),
+            lambda session: records.option_add(session, app.actor, service_id, name=name, value=value or None, quantity=quantity, price=price),
             f"option {name!r} added",
         )
 
@@ -379,7 +379,7 @@ class DetailScreen(TabbedDetail):
             "quantity": self.query_one("#option-quantity", Input).value or None,
             "price": self.query_one("#option-price", Input).value or None,
         }
-        self._write(lambda session: services.option_edit(session, app.actor, service_id, int(key), **fields), f"option {key} saved")
+        self._write(lambda session: records.option_edit(session, app.actor, service_id, int(key), **fields), f"option {key} saved")
 
     @on(Button.Pressed, "#option-remove")
     def _option_remove(self) -> None:
@@ -387,7 +387,7 @@ class DetailScreen(TabbedDetail):
         if key is None:
             return
         app, service_id = self.console_app, self.service_id
-        self._write(lambda session: services.option_remove(session, app.actor, service_id, int(key)), f"option {key} removed")
+        self._write(lambda session: records.option_remove(session, app.actor, service_id, int(key)), f"option {key} removed")
 
     @on(DataTable.RowHighlighted, "#options-table")
     def _option_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -413,7 +413,7 @@ class DetailScreen(TabbedDetail):
     def _meta_set(self) -> None:
         app, service_id = self.console_app, self.service_id
         key, value = self.query_one("#meta-key", Input).value.strip(), self.query_one("#meta-value", Input).value
-        self._write(lambda session: services.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set")
+        self._write(lambda session: records.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set")
 
     @on(Button.Pressed, "#meta-unset")
     def _meta_unset(self) -> None:
@@ -421,4 +421,4 @@ class DetailScreen(TabbedDetail):
         if key is None:
             return
         app, service_id = self.console_app, self.service_id
-        self._write(lambda session: services.meta_unset(session, app.actor, service_id, key), f"metadata {key} removed")
+        self._write(lambda session: records.meta_unset(session, app.actor, service_id, key), f"metadata {key} removed")

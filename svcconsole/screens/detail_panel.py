@@ -19,7 +19,7 @@ from textual.widgets import Button
 
 from svcconsole.console import render
 from svcconsole.console.messages import PanelLoaded, PowerSent, ServiceSaved
-from svcconsole.core import delivery, services
+from svcconsole.core import delivery, lookups
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import ModuleError, get_module, is_module
@@ -48,8 +48,8 @@ def read_panel(db: Any, service_id: int, generation: int) -> PanelLoaded:
     """Ask the service's module for its live state and sub-tabs (in a worker thread)."""
     try:
         with db.read() as session:
-            service = services.get_service(session, service_id)
-            status, module_name, held = service.status, service.type, services.held_by_module(service)
+            service = lookups.get_service(session, service_id)
+            status, module_name, held = service.status, service.type, lookups.held_by_module(service)
         if not is_module(module_name):
             return PanelLoaded(service_id, generation, error=f"module {module_name} is not installed")
         if status not in ON_A_PANEL and not held:

@@ -1,7 +1,7 @@
 """The detail screen's Upgrade tab: the product's upgrade targets with their prorated amounts,
 launching an upgrade by invoice or without billing, and the service's upgrades with their status.
 
-The quotes and upgrades are read with the rest of the detail; a launch runs `billing.start_upgrade`
+The quotes and upgrades are read with the rest of the detail; a launch runs `orders.start_upgrade`
 in a worker (and the module job it queues, as the CLI does); a refusal is the tab's error line.
 """
 
@@ -17,20 +17,20 @@ from textual.widgets import Button, DataTable, Static
 
 from svcconsole.console import render
 from svcconsole.console.messages import ServiceSaved, UpgradeLaunched
-from svcconsole.core import billing, jobs
+from svcconsole.core import invoice_lookups, jobs, orders
 from svcconsole.core.errors import SvcError
 
 if TYPE_CHECKING:
     from svcconsole.app import ConsoleApp
 
 UPGRADE_STATUS_STYLES = {"awaiting_payment": "bold yellow", "in_progress": "italic cyan", "done": "green", "failed": "bold red", "cancelled": "bright_black"}
-BILLING_LABELS = {billing.UpgradeBilling.INVOICE.value: "invoice", billing.UpgradeBilling.NO_BILLING.value: "no billing"}
+BILLING_LABELS = {invoice_lookups.UpgradeBilling.INVOICE.value: "invoice", invoice_lookups.UpgradeBilling.NO_BILLING.value: "no billing"}
 
 
 def launch_upgrade(db: Any, actor: Any, service_id: int, target_id: int, mode: str) -> UpgradeLaunched:
     """Start an upgrade through core, and run the module job it queued (in a worker thread)."""
     try:
-        started = db.transaction(lambda session: billing.start_upgrade(session, actor, service_id, str(target_id), mode))
+        started = db.transaction(lambda session: orders.start_upgrade(session, actor, service_id, str(target_id), mode))
     except SvcError as error:
         return UpgradeLaunched("", error=error.message)
     upgrade = started.upgrade
@@ -158,12 +158,12 @@ class UpgradeView(Vertical):
     @on(Button.Pressed, "#upgrade-invoice")
     def _with_invoice(self, event: Button.Pressed) -> None:
         event.stop()
-        self._ask(billing.UpgradeBilling.INVOICE.value)
+        self._ask(invoice_lookups.UpgradeBilling.INVOICE.value)
 
     @on(Button.Pressed, "#upgrade-no-billing")
     def _without_billing(self, event: Button.Pressed) -> None:
         event.stop()
-        self._ask(billing.UpgradeBilling.NO_BILLING.value)
+        self._ask(invoice_lookups.UpgradeBilling.NO_BILLING.value)
 
     def _ask(self, mode: str) -> None:
         from svcconsole.screens.dialogs import ConfirmDialog
@@ -176,7 +176,7 @@ class UpgradeView(Vertical):
         if quote is None:
             self.show_error("no upgrade target to choose")
             return
-        if mode == billing.UpgradeBilling.INVOICE.value:
+        if mode == invoice_lookups.UpgradeBilling.INVOICE.value:
             question = (
                 f"Upgrade service {self.service_id} to {quote.product}, with an invoice of {render.money(quote.amount, quote.currency)} to be paid first?"
             )

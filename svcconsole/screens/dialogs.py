@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 from svcconsole.console import render
 from svcconsole.console.actions import BULK_MENU, applicable_counts, bindings
 from svcconsole.console.messages import InvoicesLoaded
-from svcconsole.core import billing, parse, services
+from svcconsole.core import actions, invoice_lookups, lookups, parse
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
 from svcconsole.widgets.dialog_frame import DialogFrame
@@ -208,11 +208,11 @@ class ActionDialog(DialogFrame[ActionRequest]):
         app = self.console_app
         try:
             with app.db.read() as session:
-                service = services.get_service(session, service_id)
+                service = lookups.get_service(session, service_id)
                 found = [
                     summary
-                    for status in billing.OPEN_STATUSES
-                    for summary in billing.list_invoices(session, customer_id=service.customer_id, status=status, limit=SHOWN_INVOICES)
+                    for status in invoice_lookups.OPEN_STATUSES
+                    for summary in invoice_lookups.list_invoices(session, customer_id=service.customer_id, status=status, limit=SHOWN_INVOICES)
                     if summary.invoice.currency == service.currency
                 ]
         except SvcError as error:
@@ -261,7 +261,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         if action == "renew" and self.renew_mode == RENEW_INVOICE:
             params["cycles"] = parse.parse_int("cycles", self._value("#cycles") or "", minimum=1, maximum=120)
             params["invoice"] = str(self._value("#invoice") or "new")
-            return ActionRequest("renew-invoice", services.validate_params("renew-invoice", params), ACTIONS["renew-invoice"].title)
+            return ActionRequest("renew-invoice", actions.validate_params("renew-invoice", params), ACTIONS["renew-invoice"].title)
         if action == "renew":
             params["cycles"] = self._value("#cycles") or ""
             params["free"] = self._value("#amount") == "free"
@@ -269,8 +269,8 @@ class ActionDialog(DialogFrame[ActionRequest]):
             params["days"] = self._value("#days") or ""
         if self.needs_typed_confirmation() and (self._value("#confirm") or "").strip() != self.confirmation_word:
             raise InvalidInput("confirm", f"type {self.confirmation_word} to confirm")
-        core_action = services.normalize_action(action, params)
-        clean = services.validate_params(core_action, {key: value for key, value in params.items() if key != "mode"})
+        core_action = actions.normalize_action(action, params)
+        clean = actions.validate_params(core_action, {key: value for key, value in params.items() if key != "mode"})
         return ActionRequest(core_action, clean, ACTIONS[core_action].title)
 
 

@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Label, Select, Static
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
-from svcconsole.core import services
+from svcconsole.core import lookups, records
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
 from svcconsole.core.statuses import Status
@@ -120,7 +120,7 @@ class EditScreen(Screen[None]):
     def _load(self) -> None:
         try:
             with self.console_app.db.read() as session:
-                service = services.get_service(session, self.service_id)
+                service = lookups.get_service(session, self.service_id)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
@@ -169,7 +169,7 @@ class EditScreen(Screen[None]):
         app = self.console_app
         try:
             changed = app.db.transaction(
-                lambda session: services.edit_service(session, app.actor, self.service_id, changes, expected_version=version, reason=reason)
+                lambda session: records.edit_service(session, app.actor, self.service_id, changes, expected_version=version, reason=reason)
             )
         except Conflict as error:
             self.post_message(EditConflicted(error.message))

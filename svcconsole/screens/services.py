@@ -26,7 +26,7 @@ from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, MenuCounted, SelectionResolved, SettingsLoaded
 from svcconsole.console.selection import Marks, resolve, status_counts
-from svcconsole.core import filters, services
+from svcconsole.core import filters, lookups
 from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import LISTED_STATUSES
@@ -480,7 +480,7 @@ class ServicesScreen(ServiceListScreen):
         return queries.counts_by_status(session, service_filter)
 
     def read_time_zone(self, session: Any) -> ZoneInfo:
-        return services.timezone_of(session)
+        return lookups.timezone_of(session)
 
     def _is_marked(self, service_id: int) -> bool:
         return self.marks.is_marked(service_id, self.current_filter)

@@ -22,7 +22,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Stat
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
-from svcconsole.core import delivery, services
+from svcconsole.core import delivery, records
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, SvcError
@@ -206,7 +206,7 @@ class WizardScreen(Screen[None]):
         summary.append(f"  type {module}", "dim")
         self.query_one("#step2-summary", Static).update(summary)
         servers = [(name, str(server_id)) for server_id, name, kind in self.servers if kind == module]
-        self.server_required = services.needs_server(module)
+        self.server_required = records.needs_server(module)
         server = self.query_one("#server", Select)
         server.set_options(servers)
         if self.server_required:
@@ -268,14 +268,14 @@ class WizardScreen(Screen[None]):
         if event.value is not Select.NULL:
             self.query_one("#external", Input).value = str(event.value)
 
-    def draft(self) -> services.ServiceDraft:
+    def draft(self) -> records.ServiceDraft:
         def value(selector: str) -> str | None:
             text = self.query_one(selector, Input).value.strip()
             return text or None
 
         product = self.query_one("#product", Select).value
         server = self.query_one("#server", Select).value
-        return services.ServiceDraft(
+        return records.ServiceDraft(
             customer=self.query_one("#customer", Input).value.strip(),
             name=self.query_one("#name", Input).value,
             product=None if product == NO_PRODUCT else str(product),
@@ -299,15 +299,15 @@ class WizardScreen(Screen[None]):
         self._create(self.draft(), self.mode == "import")
 
     @work(thread=True, exclusive=True, group="wizard-create")
-    def _create(self, draft: services.ServiceDraft, importing: bool) -> None:
+    def _create(self, draft: records.ServiceDraft, importing: bool) -> None:
         """Create the service, or import it with what its panel says of the resource (as the CLI does)."""
         app = self.console_app
         try:
             if importing:
                 found = delivery.importable_external(app.db, draft.server, draft.external) if draft.external else None
-                service_id = app.db.transaction(lambda session: services.import_service(session, app.actor, draft, external=found).id or 0)
+                service_id = app.db.transaction(lambda session: records.import_service(session, app.actor, draft, external=found).id or 0)
             else:
-                service_id = app.db.transaction(lambda session: services.create_service(session, app.actor, draft).id or 0)
+                service_id = app.db.transaction(lambda session: records.create_service(session, app.actor, draft).id or 0)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return

@@ -12,7 +12,7 @@ from rich.console import Console
 from sqlmodel import select
 from textual.widgets import Input, Select, Static
 
-from svcconsole.core import services
+from svcconsole.core import actions
 from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.screens.edit import EditScreen
 from svcconsole.screens.services import ServicesScreen
@@ -55,11 +55,11 @@ def read(db, service_id: int) -> Service:  # type: ignore[no-untyped-def]
 def prepared(db, admin, catalog, status: str) -> int:  # type: ignore[no-untyped-def]
     if status == "cancelling":
         service_id = new_service(db, admin, catalog, name="target", status="active")
-        db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
         return service_id
     if status == "suspended":
         service_id = new_service(db, admin, catalog, name="target", status="active")
-        db.transaction(lambda session: services.perform(session, admin, "suspend", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, admin, "suspend", service_id, {}))
         return service_id
     return new_service(db, admin, catalog, name="target", status=None if status == "pending" else status)
 

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from svcconsole.console.demo import DemoPanels, start_demo_panels
-from svcconsole.core import bulk, delivery, seed, services
+from svcconsole.core import bulk, delivery, lookups, seed
 from svcconsole.core.secrets import decrypt
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
@@ -79,8 +79,8 @@ def test_a_seeded_game_server_is_suspended_and_a_vps_resumed_through_the_real_ad
     assert pve.vm(vps.external["vmid"])["qmpstatus"] == "running"
     assert ptero.stats["requests"] + pve.stats["requests"] > before
     with db.read() as session:
-        assert services.get_service(session, game.id).status == "suspended"
-        assert services.get_service(session, vps.id).status == "active"
+        assert lookups.get_service(session, game.id).status == "suspended"
+        assert lookups.get_service(session, vps.id).status == "active"
     assert delivery.panel_state(db, game.id).status == "suspended"
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from textual.command import CommandPalette
 from textual.widgets import OptionList
 
-from svcconsole.core import services
+from svcconsole.core import actions
 from svcconsole.core.context import acting_operator
 from svcconsole.screens.detail import DetailScreen
 from svcconsole.screens.dialogs import ActionDialog
@@ -110,7 +110,7 @@ async def test_the_b_menu_runs_what_the_cli_runs(db, admin, catalog, frozen, cli
     mine, twin = twins(db, admin, catalog, status)
     if action == "uncancel":
         for service_id in (mine, twin):
-            db.transaction(lambda session, service_id=service_id: services.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
+            db.transaction(lambda session, service_id=service_id: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -281,9 +281,9 @@ async def test_a_suspension_kind_shows_whole_in_the_list(db, admin, catalog, fro
     from tests.conftest import new_service
 
     target = new_service(db, admin, catalog, name="late", status="active")
-    from svcconsole.core import services
+    from svcconsole.core import actions
 
-    db.transaction(lambda session: services.perform(session, admin, "suspend", target, {"kind": "temporary"}))
+    db.transaction(lambda session: actions.perform(session, admin, "suspend", target, {"kind": "temporary"}))
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

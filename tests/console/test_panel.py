@@ -15,7 +15,7 @@ from sqlmodel import select
 from textual.widgets import Label, Static, TabbedContent
 
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import services
+from svcconsole.core import records
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
@@ -68,10 +68,10 @@ def game_server(db, admin, sandbox: PterodactylSandbox, *, url: str | None = Non
         product = catalog_module.add_product(
             session, admin, name="Paper 4GB", type="pterodactyl", prices=["monthly=12.00"], config=["nest=1", "egg=1", "memory=4096", "disk=20480"]
         )
-        draft = services.ServiceDraft(
+        draft = records.ServiceDraft(
             customer=str(customer.id), name="greta-mc", product=str(product.id), server=str(server.id), expires="2027-01-31", external=str(PANEL_SERVER_ID)
         )
-        service = services.import_service(session, admin, draft, external={"server_id": PANEL_SERVER_ID, "identifier": IDENTIFIER})
+        service = records.import_service(session, admin, draft, external={"server_id": PANEL_SERVER_ID, "identifier": IDENTIFIER})
         return service.id, service.uuid
 
     service_id, service_uuid = db.transaction(work)

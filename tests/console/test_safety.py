@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 from textual import events
 
-from svcconsole.core import jobs, services
+from svcconsole.core import jobs, lookups, records
 from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
 from svcconsole.screens.bulk import BulkRunScreen
 from svcconsole.screens.dialogs import ActionDialog
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 def service_status(db, service_id: int) -> str:  # type: ignore[no-untyped-def]
     with db.read() as session:
-        return services.get_service(session, service_id).status
+        return lookups.get_service(session, service_id).status
 
 
 def shown_rows(screen) -> int:  # type: ignore[no-untyped-def]
@@ -149,8 +149,8 @@ def unreachable():  # type: ignore[no-untyped-def]
 
 def unreachable_services(db, admin, catalog, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     customer = str(catalog.customer_id)
-    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="unreachable", price="5.00", cycle="monthly", external="ref")  # noqa: E731
-    return [db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in (f"u{n}" for n in range(count))]
+    draft = lambda name: records.ServiceDraft(customer=customer, name=name, type="unreachable", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    return [db.transaction(lambda session, name=name: records.import_service(session, admin, draft(name)).id) for name in (f"u{n}" for n in range(count))]
 
 
 def bulk_rows(run) -> dict[int, tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -283,9 +283,9 @@ async def test_the_wizard_requires_a_server_for_a_module_that_needs_one(db, admi
 def test_core_refuses_a_service_of_a_module_that_needs_a_server_without_one(db, admin, catalog, frozen):
     from svcconsole.core.errors import InvalidInput
 
-    draft = services.ServiceDraft(customer=str(catalog.customer_id), name="no server", type="proxmox", price="5.00")
+    draft = records.ServiceDraft(customer=str(catalog.customer_id), name="no server", type="proxmox", price="5.00")
     with pytest.raises(InvalidInput) as refused:
-        db.transaction(lambda session: services.create_service(session, admin, draft))
+        db.transaction(lambda session: records.create_service(session, admin, draft))
     assert refused.value.field == "--server" and "needs --server" in refused.value.message
 
 

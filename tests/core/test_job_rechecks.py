@@ -5,24 +5,24 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from svcconsole.core import clock, jobs, services
+from svcconsole.core import actions, clock, jobs, records
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, BulkItem, Job, Service
 
 
 def scripted_service(db, admin, scripted):
-    draft = services.ServiceDraft(
+    draft = records.ServiceDraft(
         customer=str(scripted.customer_id), name="game", product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31"
     )
-    return db.transaction(lambda session: services.create_service(session, admin, draft)).id
+    return db.transaction(lambda session: records.create_service(session, admin, draft)).id
 
 
 def perform(db, actor, action, service_id, params=None):
-    return db.transaction(lambda session: services.perform(session, actor, action, service_id, params or {}))
+    return db.transaction(lambda session: actions.perform(session, actor, action, service_id, params or {}))
 
 
 def override(db, admin, service_id, status):
-    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"status": status}, reason="moved on by hand"))
+    db.transaction(lambda session: records.edit_service(session, admin, service_id, {"status": status}, reason="moved on by hand"))
 
 
 def read(db, model, row_id):

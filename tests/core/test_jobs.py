@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import clock, jobs, services
+from svcconsole.core import actions, clock, jobs, records
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, Job, Notification, Service
 from tests.conftest import new_service
@@ -20,12 +20,12 @@ def scripted_service(db, admin, scripted, **fields):
         "expires": "2027-01-31",
     }
     values.update(fields)
-    draft = services.ServiceDraft(**values)
-    return db.transaction(lambda session: services.create_service(session, admin, draft)).id
+    draft = records.ServiceDraft(**values)
+    return db.transaction(lambda session: records.create_service(session, admin, draft)).id
 
 
 def perform(db, actor, action, service_id, params=None):
-    return db.transaction(lambda session: services.perform(session, actor, action, service_id, params or {}))
+    return db.transaction(lambda session: actions.perform(session, actor, action, service_id, params or {}))
 
 
 def read(db, service_id):

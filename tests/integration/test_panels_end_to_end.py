@@ -89,11 +89,11 @@ def test_a_job_left_running_by_a_dead_worker_is_resumed_by_the_worker(cli, db, p
     service_id = int(create(cli, "VPS M", "resume-me").stdout.strip())
 
     def queue_and_die(session):
-        from svcconsole.core import services
+        from svcconsole.core import actions
         from svcconsole.core.operators import Actor
         from svcconsole.core.statuses import Role
 
-        outcome = services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {})
+        outcome = actions.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {})
         job = session.get(Job, outcome.job_id)
         job.status, job.attempts, job.worker, job.lease_until = "running", 1, "gone-host:1:1", clock.now() + jobs.LEASE
         session.add(job)
@@ -240,13 +240,13 @@ def test_a_clone_ending_with_warnings_delivers_the_service_and_keeps_the_warning
 
 
 def test_a_worker_killed_while_the_clone_has_not_written_its_config_leaves_one_vm(cli, db, panels):
-    from svcconsole.core import services
+    from svcconsole.core import actions
     from svcconsole.core.operators import Actor
     from svcconsole.core.statuses import Role
     from tests.reliability.support import finish, spawn_cli, stop
 
     service_id = int(create(cli, "VPS M", "killed-in-the-gap").stdout.strip())
-    db.transaction(lambda session: services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {}))
+    db.transaction(lambda session: actions.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {}))
     panels.pve.set_task_delay(4.0)
     panels.pve.clone_config_delay = 3.0
     worker = spawn_cli(db.url, "worker", "--once")
