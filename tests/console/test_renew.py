@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Input, Select
 
-from svcconsole.core import actions, lookups, orders, records
+from svcconsole.core import actions, invoices, lookups, orders, records
 from svcconsole.core import catalog as catalog_module
 from svcconsole.screens.bulk import BulkRunScreen
 from svcconsole.screens.detail import DetailScreen
@@ -107,7 +107,7 @@ async def test_renew_into_a_new_invoice_from_the_renewals_tab_bills_and_leaves_t
 async def test_renew_into_an_existing_unpaid_invoice_picked_from_the_list(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")
 
-    def invoices(session):  # type: ignore[no-untyped-def]
+    def three_invoices(session):  # type: ignore[no-untyped-def]
         other = catalog_module.add_customer(session, admin, name="Bruno Rossi", email="bruno@example.com")
         mine = invoices.new_invoice(session, catalog.customer_id, "EUR")
         paid = invoices.new_invoice(session, catalog.customer_id, "EUR")
@@ -115,7 +115,7 @@ async def test_renew_into_an_existing_unpaid_invoice_picked_from_the_list(db, ad
         foreign = invoices.new_invoice(session, other.id, "EUR")
         return mine.id, paid.id, foreign.id
 
-    mine, _paid, _foreign = db.transaction(invoices)
+    mine, _paid, _foreign = db.transaction(three_invoices)
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
