@@ -21,16 +21,16 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import RenewDialog
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
-from svcconsole.console import render
-from svcconsole.console.guard import CrashGuard
-from svcconsole.console.heap import freeze_startup_objects
+from svcconsole.console.screens.dialogs import PromptDialog
+from svcconsole.console.screens.help import HelpScreen, help_table
 from svcconsole.core import customer, parse
 from svcconsole.core.customer import ActionResult
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor, require_client
-from svcconsole.screens.dialogs import PromptDialog
-from svcconsole.screens.help import HelpScreen, help_table
 from svcconsole.store.engine import Database
+from svcconsole.widgets import render
+from svcconsole.widgets.guard import CrashGuard
+from svcconsole.widgets.heap import freeze_startup_objects
 
 if TYPE_CHECKING:
     from sqlmodel import Session

@@ -23,14 +23,14 @@ from svcconsole.client.dialogs import CancelDialog, CancelRequest
 from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded
 from svcconsole.client.widgets import EMPTY, ActiveServices
-from svcconsole.console import render
+from svcconsole.console.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
+from svcconsole.console.screens.dialogs import ConfirmDialog
+from svcconsole.console.screens.services import ServiceListScreen
 from svcconsole.core import customer
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
-from svcconsole.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
-from svcconsole.screens.dialogs import ConfirmDialog
-from svcconsole.screens.services import ServiceListScreen
+from svcconsole.widgets import render
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from svcconsole.console import render
+from svcconsole.widgets import render
 
 if TYPE_CHECKING:
-    from svcconsole.screens.dialogs import ActionRequest
+    from svcconsole.console.screens.dialogs import ActionRequest
 
 KEPT_RUNS = 10
 OUTCOMES = ("ok", "failed", "skipped", "pending")

@@ -13,7 +13,7 @@ from svcconsole.core import parse
 from svcconsole.core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 
 def service_id_in(query: str) -> int | None:

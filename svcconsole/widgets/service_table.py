@@ -24,10 +24,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import RowsLoaded
 from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets import render
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from textual.widgets import Button
 
 from svcconsole.client.app import ClientApp
 from svcconsole.client.screens import ClientDetailScreen
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.detail_frame import TabbedDetail
 from svcconsole.core import actions, customer, records
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.detail_frame import TabbedDetail
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import PagedRecords, RecordTable
 from tests.console.conftest import make_app, settle
@@ -94,7 +94,7 @@ async def test_the_customers_tables_are_the_shared_ones_without_staff_columns(db
 async def test_an_answer_to_an_earlier_read_never_replaces_a_later_one(db, admin, shop):
     from svcconsole.client.messages import DetailLoaded
     from svcconsole.console.messages import ServiceLoaded
-    from svcconsole.screens.detail import read_detail
+    from svcconsole.console.screens.detail import read_detail
 
     web = shop.alice["web"]
     with db.read() as session:

@@ -12,10 +12,10 @@ from rich.console import Console
 from sqlmodel import select
 from textual.widgets import Input, Select, Static
 
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.services import ServicesScreen
 from svcconsole.core import actions
-from svcconsole.screens.dialogs import ActionDialog
-from svcconsole.screens.edit import EditScreen
-from svcconsole.screens.services import ServicesScreen
 from svcconsole.store.models import Activity, Service
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle

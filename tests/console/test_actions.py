@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.dialogs import ActionDialog
 from svcconsole.core import clock, lookups, records
 from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
-from svcconsole.screens.bulk import BulkRunScreen
-from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.store.models import Activity, Job, Service
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -313,7 +313,7 @@ async def test_the_list_footer_shows_the_actions_that_apply_to_the_row_or_the_ma
 
 
 async def test_the_detail_footer_offers_unsuspend_on_a_suspended_service(db, admin, catalog, frozen):
-    from svcconsole.screens.detail import DetailScreen
+    from svcconsole.console.screens.detail import DetailScreen
 
     target = new_service(db, admin, catalog, name="held", status="suspended")
     app = make_app(db, admin)

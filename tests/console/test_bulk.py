@@ -9,11 +9,11 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 
+from svcconsole.console.screens import bulk as bulk_screen
+from svcconsole.console.screens.bulk import BulkRunScreen, rest_line
+from svcconsole.console.screens.services import ServicesScreen
 from svcconsole.core import bulk, lookups, records
 from svcconsole.modules.base import Module, ModuleResult, register, unregister
-from svcconsole.screens import bulk as bulk_screen
-from svcconsole.screens.bulk import BulkRunScreen, rest_line
-from svcconsole.screens.services import ServicesScreen
 from svcconsole.store import queries
 from svcconsole.store.queries import ServiceFilter
 from svcconsole.widgets.status_tabs import StatusTabs

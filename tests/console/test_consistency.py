@@ -33,8 +33,8 @@ async def test_enter_moves_to_the_next_field_and_runs_the_action_only_from_the_l
     from textual.widgets import Button, Select
     from textual.widgets._select import SelectCurrent
 
+    from svcconsole.console.screens.dialogs import ActionDialog
     from svcconsole.core import lookups
-    from svcconsole.screens.dialogs import ActionDialog
 
     target = new_service(db, admin, catalog, name="web", status="active")
 

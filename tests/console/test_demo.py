@@ -94,9 +94,9 @@ def test_the_demo_command_stops_its_panels_when_the_console_closes(cli, monkeypa
         assert server.url.startswith("https://") and server.config["tls_fingerprint"]
         assert httpx.get(f"{server.url}/api/application/nodes", headers={"Accept": "application/json"}, verify=False).status_code == 401
 
-    import svcconsole.app
+    import svcconsole.console.app
 
-    monkeypatch.setattr(svcconsole.app, "run_console", fake_console)
+    monkeypatch.setattr(svcconsole.console.app, "run_console", fake_console)
     result = cli("demo", "--services", "60")
     assert result.exit_code == 0, result.stderr
     assert "pterodactyl sandbox at https://127.0.0.1:" in result.stderr

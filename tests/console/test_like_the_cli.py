@@ -11,12 +11,12 @@ from sqlmodel import select
 from textual.command import CommandPalette
 from textual.widgets import OptionList
 
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import actions
 from svcconsole.core.context import acting_operator
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ActionDialog
-from svcconsole.screens.edit import EditScreen
-from svcconsole.screens.wizard import WizardScreen
 from svcconsole.store import queries
 from svcconsole.store.models import Activity, Service
 from svcconsole.store.queries import ServiceFilter

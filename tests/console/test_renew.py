@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Input, Select
 
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ActionDialog
 from svcconsole.core import actions, invoices, lookups, orders, records
 from svcconsole.core import catalog as catalog_module
-from svcconsole.screens.bulk import BulkRunScreen
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.store.models import Invoice, InvoiceLine
 from tests.conftest import new_service
 from tests.console.conftest import make_app, notifications, settle

@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 from textual import events
 
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.dialogs import ActionDialog
 from svcconsole.core import jobs, lookups, records
 from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
-from svcconsole.screens.bulk import BulkRunScreen
-from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.store.models import Job
 from tests.conftest import new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -188,8 +188,8 @@ async def test_retry_failed_reruns_the_jobs_queued_for_their_own_retries_now(db,
 async def test_the_jobs_screen_says_what_the_bulk_screen_says_and_marks_retry_resolve_and_opens_a_job(db, admin, catalog, frozen, unreachable):
     from textual.widgets import DataTable
 
+    from svcconsole.console.screens.jobs import JobDialog, JobsScreen
     from svcconsole.core import bulk
-    from svcconsole.screens.jobs import JobDialog, JobsScreen
 
     ids = unreachable_services(db, admin, catalog, 3)
     bulk.run(db, admin, "suspend", {}, ids, selection={"ids": ids})
@@ -240,9 +240,9 @@ async def test_the_jobs_screen_says_what_the_bulk_screen_says_and_marks_retry_re
 async def test_the_wizard_requires_a_server_for_a_module_that_needs_one(db, admin, catalog, frozen, module):
     from textual.widgets import Button, Select
 
+    from svcconsole.console.screens.detail import DetailScreen
+    from svcconsole.console.screens.wizard import WizardScreen
     from svcconsole.core import catalog as catalog_module
-    from svcconsole.screens.detail import DetailScreen
-    from svcconsole.screens.wizard import WizardScreen
     from svcconsole.store.models import Service
 
     server_id = db.transaction(
@@ -297,7 +297,7 @@ def menu_options(menu) -> dict[str, tuple[str, bool]]:  # type: ignore[no-untype
 
 
 async def test_the_b_menu_offers_what_applies_to_the_row_with_how_many_are_selected(db, admin, catalog, frozen):
-    from svcconsole.screens.dialogs import BulkMenu
+    from svcconsole.console.screens.dialogs import BulkMenu
 
     new_service(db, admin, catalog, name="live", status="active")
     app = make_app(db, admin)
@@ -318,7 +318,7 @@ async def test_the_b_menu_counts_a_mark_all_by_status_in_one_grouped_query(demo,
     from sqlalchemy import event
     from sqlmodel import func
 
-    from svcconsole.screens.dialogs import BulkMenu
+    from svcconsole.console.screens.dialogs import BulkMenu
     from svcconsole.store.models import Service
 
     with demo.read() as session:

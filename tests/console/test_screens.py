@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import select
 
 from svcconsole.console.actions import REGISTRY
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.help import HelpScreen, help_table
+from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import lookups, records
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.edit import EditScreen
-from svcconsole.screens.help import HelpScreen, help_table
-from svcconsole.screens.wizard import WizardScreen
 from svcconsole.store.models import Service
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -195,7 +195,7 @@ async def test_the_palette_opens_a_service_by_id(db, admin, catalog, frozen):
 async def test_the_palette_goes_to_the_jobs_screen(db, admin, frozen):
     from textual.command import CommandPalette
 
-    from svcconsole.screens.jobs import JobsScreen
+    from svcconsole.console.screens.jobs import JobsScreen
 
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -230,12 +230,12 @@ async def test_help_lists_every_binding_of_the_registry(db, admin, frozen):
 
 
 def test_every_screen_binds_exactly_its_registry_scope():
-    from svcconsole.app import ConsoleApp
     from svcconsole.console.actions import bindings, in_scope
-    from svcconsole.screens.bulk import BulkRunScreen
-    from svcconsole.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
-    from svcconsole.screens.jobs import JobsScreen
-    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.console.app import ConsoleApp
+    from svcconsole.console.screens.bulk import BulkRunScreen
+    from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
+    from svcconsole.console.screens.jobs import JobsScreen
+    from svcconsole.console.screens.services import ServicesScreen
     from svcconsole.widgets.service_table import ServiceTable
 
     def keys(found) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

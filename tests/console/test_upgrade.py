@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import select
 from textual.widgets import DataTable, Static, TabbedContent
 
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import lookups, upgrades
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ConfirmDialog
 from svcconsole.store.models import Invoice, InvoiceLine, Upgrade
 from tests.conftest import new_service
 from tests.console.conftest import make_app, settle

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Select
 
+from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import delivery, records
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
-from svcconsole.screens.wizard import WizardScreen
 from svcconsole.store.models import Service
 from tests.console.conftest import make_app, settle
 

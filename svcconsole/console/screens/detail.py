@@ -13,21 +13,21 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
-from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
+from svcconsole.console.screens.detail_panel import PanelView
+from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.core import activity, invoice_lookups, lookups, records, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
-from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
-from svcconsole.screens.detail_panel import PanelView
-from svcconsole.screens.detail_upgrade import UpgradeView
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
+from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 ACTIVITY_PAGE = 50
 TABS = (

@@ -19,7 +19,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
 from svcconsole.core import delivery, records
@@ -28,10 +27,11 @@ from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.modules import ModuleError, module_names
 from svcconsole.store.models import Product, Server
+from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 NO_PRODUCT = "__none__"
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (

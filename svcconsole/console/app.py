@@ -18,12 +18,9 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import KEPT_RUNS, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
-from svcconsole.console.guard import CrashGuard
-from svcconsole.console.heap import freeze_startup_objects
 from svcconsole.console.messages import (
     ActionFailed,
     ActionFinished,
@@ -40,9 +37,12 @@ from svcconsole.core.health import HealthReport
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Role
 from svcconsole.store.engine import Database, safe_url
+from svcconsole.widgets import render
+from svcconsole.widgets.guard import CrashGuard
+from svcconsole.widgets.heap import freeze_startup_objects
 
 if TYPE_CHECKING:
-    from svcconsole.screens.dialogs import ActionRequest
+    from svcconsole.console.screens.dialogs import ActionRequest
 
 PROGRESS_SECONDS = 0.1
 HEALTH_CHECK_SECONDS = 60.0
@@ -52,7 +52,7 @@ HEALTH_CHECK_SECONDS = 60.0
 class ConsoleApp(CrashGuard, App[None]):
     """The console: the service list first, the other screens pushed over it."""
 
-    CSS_PATH = Path(__file__).parent / "console.tcss"
+    CSS_PATH = Path(__file__).resolve().parent.parent / "console.tcss"
     TITLE = "svcconsole"
     COMMANDS = {ConsoleCommands}
     BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", show=False, priority=True)]
@@ -99,7 +99,7 @@ class ConsoleApp(CrashGuard, App[None]):
         return path.name if path is not None else safe_url(self.db.url)
 
     def on_mount(self) -> None:
-        from svcconsole.screens.services import ServicesScreen
+        from svcconsole.console.screens.services import ServicesScreen
 
         self.push_screen(ServicesScreen())
         self.call_after_refresh(freeze_startup_objects)
@@ -123,7 +123,7 @@ class ConsoleApp(CrashGuard, App[None]):
         return len(self.health.problems) if self.health is not None else 0
 
     def action_health(self) -> None:
-        from svcconsole.screens.health import HealthScreen
+        from svcconsole.console.screens.health import HealthScreen
 
         if not isinstance(self.screen, HealthScreen):
             self.push_screen(HealthScreen())
@@ -131,30 +131,30 @@ class ConsoleApp(CrashGuard, App[None]):
     # ------------------------------------------------------------------ navigation
 
     def show_services(self) -> None:
-        from svcconsole.screens.services import ServicesScreen
+        from svcconsole.console.screens.services import ServicesScreen
 
         while len(self.screen_stack) > 2 and not isinstance(self.screen, ServicesScreen):
             self.pop_screen()
 
     def action_help(self) -> None:
-        from svcconsole.screens.help import HelpScreen
+        from svcconsole.console.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_jobs(self) -> None:
-        from svcconsole.screens.jobs import JobsScreen
+        from svcconsole.console.screens.jobs import JobsScreen
 
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
     def open_service(self, service_id: int) -> None:
-        from svcconsole.screens.detail import DetailScreen
+        from svcconsole.console.screens.detail import DetailScreen
 
         self.push_screen(DetailScreen(service_id))
 
     def edit_service(self, service_id: int) -> None:
-        from svcconsole.screens.edit import EditScreen
+        from svcconsole.console.screens.edit import EditScreen
 
         if not self.can_act:
             self.refuse_read_only()
@@ -162,7 +162,7 @@ class ConsoleApp(CrashGuard, App[None]):
         self.push_screen(EditScreen(service_id))
 
     def new_service(self) -> None:
-        from svcconsole.screens.wizard import WizardScreen
+        from svcconsole.console.screens.wizard import WizardScreen
 
         if not self.can_act:
             self.refuse_read_only()
@@ -180,7 +180,7 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def bulk_menu(self, chosen: Callable[[str], None], label: str, counts: dict[tuple[str, bool], int]) -> None:
         """The menu of the actions that apply to the selection, its services counted by (status, has a cancellation date)."""
-        from svcconsole.screens.dialogs import BulkMenu
+        from svcconsole.console.screens.dialogs import BulkMenu
 
         def picked(name: str | None) -> None:
             if name:
@@ -198,8 +198,8 @@ class ConsoleApp(CrashGuard, App[None]):
         """The action's dialog, then a one-service run (a notification) or a bulk run and its screen.
 
         `on_done(True)` is called once the bulk run's screen is closed (the run may go on)."""
-        from svcconsole.screens.bulk import BulkRunScreen
-        from svcconsole.screens.dialogs import ActionDialog
+        from svcconsole.console.screens.bulk import BulkRunScreen
+        from svcconsole.console.screens.dialogs import ActionDialog
 
         def confirmed(request: ActionRequest | None) -> None:
             if request is None:
@@ -296,7 +296,7 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def action_last_bulk_run(self) -> None:
         """Show the last bulk run's screen again: its progress, or its results."""
-        from svcconsole.screens.bulk import BulkRunScreen
+        from svcconsole.console.screens.bulk import BulkRunScreen
 
         if not self.bulk_runs:
             self.notify("no bulk run yet in this session", severity="warning")

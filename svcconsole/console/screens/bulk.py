@@ -17,15 +17,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import OUTCOMES, BulkRunState
 from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, RetryListed
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
+from svcconsole.widgets import render
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 OUTCOME_STYLES = {"ok": render.GREEN, "failed": f"bold {render.RED}", "skipped": render.ORANGE, "pending": render.BLUE}
 SHOWN_ORDER = ("failed", "skipped", "pending", "ok")

@@ -10,13 +10,13 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import HealthChecked
 from svcconsole.core import health
+from svcconsole.widgets import render
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 RUN_STYLES = {"failed": f"bold {render.RED}", "died": f"bold {render.RED}", "running": render.TEAL, "finished": render.GREEN, "locked": render.GREY}
 

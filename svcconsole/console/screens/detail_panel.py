@@ -17,17 +17,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button
 
-from svcconsole.console import render
 from svcconsole.console.messages import PanelLoaded, PowerSent, ServiceSaved
+from svcconsole.console.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
 from svcconsole.core import delivery, lookups
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import ModuleError, get_module, is_module
-from svcconsole.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
+from svcconsole.widgets import render
 from svcconsole.widgets.panel_state import PanelStateView
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
 SIGNAL_NAME = re.compile(r"[a-z][a-z_-]{0,30}")

@@ -16,17 +16,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, JobsLoaded, ServiceSaved
+from svcconsole.console.screens.dialogs import PromptDialog
 from svcconsole.core import jobs
 from svcconsole.core.errors import SvcError
-from svcconsole.screens.dialogs import PromptDialog
+from svcconsole.widgets import render
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
     from svcconsole.core.operators import Actor
     from svcconsole.store.models import Job
 

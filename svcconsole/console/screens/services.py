@@ -22,7 +22,6 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, MenuCounted, SelectionResolved, SettingsLoaded
 from svcconsole.console.selection import Marks, resolve, status_counts
@@ -33,13 +32,14 @@ from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store import queries
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets import render
 from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 SORT_ORDER = tuple(SORT_COLUMNS)
 LISTED = tuple(status.value for status in LISTED_STATUSES)

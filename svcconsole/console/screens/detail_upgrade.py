@@ -15,13 +15,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from svcconsole.console import render
 from svcconsole.console.messages import ServiceSaved, UpgradeLaunched
 from svcconsole.core import invoice_lookups, jobs, orders
 from svcconsole.core.errors import SvcError
+from svcconsole.widgets import render
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 UPGRADE_STATUS_STYLES = {"awaiting_payment": "bold yellow", "in_progress": "italic cyan", "done": "green", "failed": "bold red", "cancelled": "bright_black"}
 BILLING_LABELS = {invoice_lookups.UpgradeBilling.INVOICE.value: "invoice", invoice_lookups.UpgradeBilling.NO_BILLING.value: "no billing"}
@@ -166,7 +166,7 @@ class UpgradeView(Vertical):
         self._ask(invoice_lookups.UpgradeBilling.NO_BILLING.value)
 
     def _ask(self, mode: str) -> None:
-        from svcconsole.screens.dialogs import ConfirmDialog
+        from svcconsole.console.screens.dialogs import ConfirmDialog
 
         app = self.console_app
         if not app.can_act:

@@ -18,17 +18,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from svcconsole.console import render
 from svcconsole.console.actions import BULK_MENU, applicable_counts, bindings
 from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import actions, invoice_lookups, lookups, parse
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
+from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
 TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}

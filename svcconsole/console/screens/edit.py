@@ -17,7 +17,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Select, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
 from svcconsole.core import lookups, records
@@ -25,10 +24,11 @@ from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import module_names
+from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 
 if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
