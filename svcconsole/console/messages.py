@@ -52,13 +52,6 @@ class CountsLoaded(Message):
 
 
 @dataclass
-class RowsLoaded(Message):
-    """Pages of the window were loaded for the viewport."""
-
-    window_generation: int
-
-
-@dataclass
 class SelectionResolved(Message):
     """The services an action applies to were resolved: listed `ids` (marks or the cursor row),
     or `matching`, every row of a filter (a mark-all), which is never listed."""
