@@ -21,6 +21,7 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import RenewDialog
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
+from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 from svcconsole.console.screens.dialogs import PromptDialog
 from svcconsole.console.screens.help import HelpScreen, help_table
 from svcconsole.core import customer, parse
@@ -187,6 +188,20 @@ class ClientApp(CrashGuard, App[None]):
 
     @on(ChangeRefused)
     def _change_refused(self, message: ChangeRefused) -> None:
+        self.show_error(message.error)
+
+    # The service list is the admin's, shared: what it asks of its app, the customer area does.
+
+    @on(ServiceOpened)
+    def _service_opened(self, message: ServiceOpened) -> None:
+        self.open_service(message.service_id)
+
+    @on(ReadOnlyRefused)
+    def _read_only_refused(self, message: ReadOnlyRefused) -> None:
+        self.refuse_read_only()
+
+    @on(ErrorRaised)
+    def _error_raised(self, message: ErrorRaised) -> None:
         self.show_error(message.error)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -14,7 +14,18 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
-from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import (
+    ActionFailed,
+    ActionRequested,
+    BulkMenuRequested,
+    EditRequested,
+    ErrorRaised,
+    ReadOnlyRefused,
+    SelectionResolved,
+    ServiceLoaded,
+    ServiceSaved,
+)
 from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
@@ -25,9 +36,6 @@ from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
-
-if TYPE_CHECKING:
-    from svcconsole.console.app import ConsoleApp
 
 ACTIVITY_PAGE = 50
 TABS = (
@@ -163,7 +171,7 @@ class DetailScreen(TabbedDetail):
         self.detail: ServiceDetail | None = None
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def header_placeholder(self) -> Text:
@@ -255,11 +263,11 @@ class DetailScreen(TabbedDetail):
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         message.stop()
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
 
     @on(PagedRecords.LoadFailed)
     def _older_failed(self, message: PagedRecords.LoadFailed) -> None:
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
 
     @on(ServiceLoaded)
     def _loaded(self, message: ServiceLoaded) -> None:
@@ -292,10 +300,10 @@ class DetailScreen(TabbedDetail):
         """The action's dialog for this service (renew opens in `renew_mode`: now or invoice)."""
         app = self.console_app
         if not app.can_act:
-            app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         selection = SelectionResolved(name, [self.service_id], 1, 0, False, self._label())
-        app.ask_action(selection, on_done=lambda _: self._after_action(), renew_mode=renew_mode)
+        self.post_message(ActionRequested(selection, on_done=lambda _: self._after_action(), renew_mode=renew_mode))
 
     def _after_action(self) -> None:
         self.reload()
@@ -304,14 +312,16 @@ class DetailScreen(TabbedDetail):
 
     def action_bulk_menu(self) -> None:
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         if self.detail is None:
             return
-        self.console_app.bulk_menu(self.action_service_action, self._label(), {(self.detail.service.status, self.detail.service.cancel_at is not None): 1})
+        self.post_message(
+            BulkMenuRequested(self.action_service_action, self._label(), {(self.detail.service.status, self.detail.service.cancel_at is not None): 1})
+        )
 
     def action_edit_service(self) -> None:
-        self.console_app.edit_service(self.service_id)
+        self.post_message(EditRequested(self.service_id))
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -332,7 +342,7 @@ class DetailScreen(TabbedDetail):
 
     def _write(self, work_function: Any, done: str) -> None:
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         self._run_write(work_function, done)
 

@@ -7,7 +7,7 @@ in a worker (and the module job it queues, as the CLI does); a refusal is the ta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -15,13 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from svcconsole.console.messages import ServiceSaved, UpgradeLaunched
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceSaved, UpgradeLaunched
+from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.core import invoice_lookups, jobs, orders
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render
-
-if TYPE_CHECKING:
-    from svcconsole.console.app import ConsoleApp
 
 UPGRADE_STATUS_STYLES = {"awaiting_payment": "bold yellow", "in_progress": "italic cyan", "done": "green", "failed": "bold red", "cancelled": "bright_black"}
 BILLING_LABELS = {invoice_lookups.UpgradeBilling.INVOICE.value: "invoice", invoice_lookups.UpgradeBilling.NO_BILLING.value: "no billing"}
@@ -57,7 +56,7 @@ class UpgradeView(Vertical):
         self.currency = ""
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -166,11 +165,9 @@ class UpgradeView(Vertical):
         self._ask(invoice_lookups.UpgradeBilling.NO_BILLING.value)
 
     def _ask(self, mode: str) -> None:
-        from svcconsole.console.screens.dialogs import ConfirmDialog
-
         app = self.console_app
         if not app.can_act:
-            app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         quote = self._chosen_quote()
         if quote is None:
@@ -190,7 +187,7 @@ class UpgradeView(Vertical):
                 self.query_one("#upgrade-error", Static).display = False
                 self._launch(quote.product_id, mode)
 
-        app.push_screen(ConfirmDialog(question, yes=yes), answered)
+        self.app.push_screen(ConfirmDialog(question, yes=yes), answered)
 
     @work(thread=True, exclusive=True, group="upgrade-launch")
     def _launch(self, target_id: int, mode: str) -> None:
@@ -202,7 +199,7 @@ class UpgradeView(Vertical):
         message.stop()
         if message.error:
             self.show_error(message.error)
-            self.console_app.show_error(message.error)
+            self.post_message(ErrorRaised(message.error))
             self.post_message(ServiceSaved(""))
             return
         self.post_message(ServiceSaved(message.message))

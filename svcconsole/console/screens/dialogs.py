@@ -7,8 +7,7 @@ delete (and reinstall, cancel immediately) ask for a typed word (one service) or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -19,16 +18,15 @@ from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from svcconsole.console.actions import BULK_MENU, applicable_counts, bindings
+from svcconsole.console.bulk_runs import ActionRequest
+from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import InvoicesLoaded
 from svcconsole.core import actions, invoice_lookups, lookups, parse
-from svcconsole.core.errors import SvcError
+from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
 from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
-
-if TYPE_CHECKING:
-    from svcconsole.console.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
 TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}
@@ -37,15 +35,6 @@ DANGEROUS = {"terminate", "delete", "cancel", "reinstall"}
 """Actions whose confirm button is red."""
 RENEW_NOW, RENEW_INVOICE = "now", "invoice"
 SHOWN_INVOICES = 50
-
-
-@dataclass
-class ActionRequest:
-    """What a confirmed dialog asks for: the core action and its checked parameters."""
-
-    action: str
-    params: dict[str, Any] = field(default_factory=dict)
-    title: str = ""
 
 
 def question(action: str, label: str, count: int, hidden: int) -> Text:
@@ -91,7 +80,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         self.renew_mode = renew_mode
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     @property
@@ -249,8 +238,6 @@ class ActionDialog(DialogFrame[ActionRequest]):
 
     def answer(self) -> ActionRequest:
         """The checked parameters; raises the core's InvalidInput naming the field."""
-        from svcconsole.core.errors import InvalidInput
-
         action = self.action_name
         params: dict[str, Any] = {"reason": (self._value("#reason") or "").strip() or None}
         if action == "suspend":
@@ -312,8 +299,6 @@ class PowerDialog(DialogFrame[str]):
         return "#confirm"
 
     def answer(self) -> str:
-        from svcconsole.core.errors import InvalidInput
-
         if (self.query_one("#confirm", Input).value or "").strip() != self.signal:
             raise InvalidInput("confirm", f"type {self.signal} to confirm")
         return self.signal

@@ -7,7 +7,7 @@ after another admin's change fails with their name (core's `Conflict`) and the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -18,7 +18,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Select, Static
 
 from svcconsole.console.actions import bindings
-from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ActionFailed, ErrorRaised, ServiceLoaded, ServiceSaved
 from svcconsole.core import lookups, records
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
@@ -26,9 +27,6 @@ from svcconsole.core.statuses import Status
 from svcconsole.modules import module_names
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
-
-if TYPE_CHECKING:
-    from svcconsole.console.app import ConsoleApp
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -81,7 +79,7 @@ class EditScreen(Screen[None]):
         self.original: dict[str, str] = {}
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -182,7 +180,7 @@ class EditScreen(Screen[None]):
     @on(EditConflicted)
     def _conflicted(self, message: EditConflicted) -> None:
         self._show_error(message.error)
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
         self._load()
 
     @on(ActionFailed)

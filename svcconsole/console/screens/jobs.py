@@ -17,7 +17,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Static
 
 from svcconsole.console.actions import bindings, mutating_actions
-from svcconsole.console.messages import ActionFailed, JobsLoaded, ServiceSaved
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ActionFailed, ErrorRaised, JobsLoaded, ServiceSaved
 from svcconsole.console.screens.dialogs import PromptDialog
 from svcconsole.core import jobs
 from svcconsole.core.errors import SvcError
@@ -26,7 +27,6 @@ from svcconsole.widgets import render
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from svcconsole.console.app import ConsoleApp
     from svcconsole.core.operators import Actor
     from svcconsole.store.models import Job
 
@@ -108,7 +108,7 @@ class JobsScreen(Screen[None]):
         self.marked: set[int] = set()
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     @property
@@ -295,7 +295,7 @@ class JobsScreen(Screen[None]):
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         message.stop()
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
 
     def action_back(self) -> None:
         if self.marked:

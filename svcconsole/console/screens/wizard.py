@@ -8,7 +8,7 @@ in a worker (the manual module lists none, so a reference can be typed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from sqlmodel import col, select
@@ -20,7 +20,8 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Static
 
 from svcconsole.console.actions import bindings
-from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated, ServiceOpened
 from svcconsole.core import delivery, records
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
 from svcconsole.core.cycles import BillingCycle
@@ -29,9 +30,6 @@ from svcconsole.modules import ModuleError, module_names
 from svcconsole.store.models import Product, Server
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
-
-if TYPE_CHECKING:
-    from svcconsole.console.app import ConsoleApp
 
 NO_PRODUCT = "__none__"
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -81,7 +79,7 @@ class WizardScreen(Screen[None]):
         self.server_required = False
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -321,7 +319,7 @@ class WizardScreen(Screen[None]):
         verb = "imported" if message.imported else "created"
         self.notify(f"service {message.service_id} {verb}", timeout=4)
         self.dismiss(None)
-        self.console_app.open_service(message.service_id)
+        self.post_message(ServiceOpened(message.service_id))
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
