@@ -25,6 +25,9 @@ ADMIN_ONLY_NAMES = {
     "queries",
     "filters",
     "services",
+    "actions",
+    "records",
+    "lookups",
     "resolve",
     "Marks",
     "SelectionResolved",
@@ -33,11 +36,16 @@ ADMIN_ONLY_NAMES = {
     "bulk_menu",
     "edit_service",
     "new_service",
+    "ActionRequested",
+    "BulkMenuRequested",
+    "EditRequested",
+    "NewServiceRequested",
     "read_detail",
     "read_panel",
 }
-"""Names that only admin paths use: the unscoped store queries and filters, core.services, the
-marked-rows resolver, and the admin app's action, bulk, edit and wizard entry points."""
+"""Names that only admin paths use: the unscoped store queries and filters, core's service modules
+(actions, records, lookups), the marked-rows resolver, and the admin app's action, bulk, edit and
+wizard entry points with the messages that ask for them."""
 ADMIN_ONLY_ACTIONS = (
     "action_service_action",
     "action_edit_service",

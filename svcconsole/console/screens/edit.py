@@ -68,7 +68,7 @@ class EditConflicted(Message):
 
 
 class EditScreen(Screen[None]):
-    """The fields of one service, saved through `core.services.edit_service`."""
+    """The fields of one service, saved through `core.records.edit_service`."""
 
     BINDINGS = bindings("edit")
 
