@@ -33,7 +33,7 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import actions, activity, bulk, delivery, jobs, lookups, records, views
+from svcconsole.core import actions, activity, bulk, delivery, job_queue, lookups, records, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
@@ -214,7 +214,7 @@ def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., meta
         record["metadata"] = {row.key: row.value for row in records.meta_items(session, identifier)}
         record["renewal_history"] = [views.renewal_dict(renewal) for renewal in records.renewals_of(session, identifier)[:10]]
         record["jobs"] = [
-            views.job_dict(job) for job in jobs.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}
+            views.job_dict(job) for job in job_queue.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}
         ]
     if output is Format.JSON:
         json_out(record)

@@ -6,7 +6,7 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 
 1. automation, worker, bulk, customer: the automation run; the job worker; bulk runs; the customer area's core
 2. automation_lifecycle, automation_steps: the automation's steps over services (3 to 6; 0 to 2 and what every step reads)
-3. jobs, orders, health: module jobs run; orders and payments (which perform actions); health and run records
+3. jobs, job_queue, orders, health: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records
 4. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
 5. service_actions, invoices, upgrades: each action's check and apply (the status table's, renew-invoice, upgrade)
 6. notifications, records, delivery: customer mails; create, import, edit, metadata, options; panel resources

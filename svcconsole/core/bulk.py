@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, literal
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import actions, clock, jobs, leases
+from svcconsole.core import actions, clock, job_queue, jobs, leases
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS
@@ -418,7 +418,7 @@ class RetryReport:
 
 def retry_failed(db: Database, actor: Actor, run_id: int) -> RetryReport:
     """Run again now the failed items of a run: their module jobs (failed, or queued for a later
-    attempt) are retried through `jobs.retry` and run at once; items without such a job are returned."""
+    attempt) are retried through `job_queue.retry` and run at once; items without such a job are returned."""
     failed: list[int] = []
     with db.read() as session:
         while True:
@@ -431,7 +431,7 @@ def retry_failed(db: Database, actor: Actor, run_id: int) -> RetryReport:
 
     def requeue(session: Session) -> None:
         for job_id in job_ids:
-            jobs.retry(session, actor, job_id)
+            job_queue.retry(session, actor, job_id)
 
     if job_ids:
         db.transaction(requeue)

@@ -31,20 +31,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from svcconsole.core import action_base, actions, activity, clock, leases, lookups
-from svcconsole.core.errors import NotFound, SvcError
-from svcconsole.core.job_claims import LEASE, WORKERS_LOST, mark_claimed, workers_lost
+from svcconsole.core import action_base, actions, clock, leases, lookups
+from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
-from svcconsole.core.operators import Actor, require
-from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
+from svcconsole.core.statuses import ACTIONS
 from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
-from svcconsole.store.models import BulkItem, Customer, Job, Product, Server, Service
+from svcconsole.store.models import Customer, Job, Product, Server, Service
 
 log = logging.getLogger("svcconsole.jobs")
 
@@ -52,8 +50,6 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DEFAULT_CONCURRENCY = 8
 DEFAULT_PER_SERVER = 8
-RENEW_EVERY_SECONDS = 60.0
-"""Wall-clock seconds between lease renewals of the jobs whose module calls are running."""
 
 
 def worker_id() -> str:
@@ -119,7 +115,7 @@ def _fail_lost(session: Session, job: Job, now: Any) -> JobOutcome:
     job.updated_at = now
     session.add(job)
     actions.record_module_failure(session, job, message, final=True)
-    _finish_bulk_item(session, job, "failed", message)
+    finish_bulk_item(session, job, "failed", message)
     log.warning("job %s: %s", job.id, message)
     return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
 
@@ -133,7 +129,7 @@ def _not_applied(session: Session, job: Job, service: Service, reason: str, deta
     job.updated_at = clock.now()
     session.add(job)
     actions.record_job_not_applied(session, job, service, reason, details)
-    _finish_bulk_item(session, job, "skipped", reason)
+    finish_bulk_item(session, job, "skipped", reason)
     return JobOutcome(job.id or 0, job.service_id, "resolved", reason, job.bulk_run_id)
 
 
@@ -209,74 +205,6 @@ def _external_writer(db: Database, service_id: int, *, replace: bool) -> Callabl
         db.transaction(work)
 
     return save
-
-
-def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) -> None:
-    if job.bulk_run_id is None:
-        return
-    session.execute(
-        update(BulkItem)
-        .where(col(BulkItem.run_id) == job.bulk_run_id, col(BulkItem.service_id) == job.service_id)
-        .values(outcome=outcome, message=message, updated_at=clock.now())
-    )
-
-
-class LeaseKeeper:
-    """Renews the leases of one worker's running calls every `RENEW_EVERY_SECONDS`, in a thread."""
-
-    def __init__(self, db: Database, worker: str) -> None:
-        self.db = db
-        self.worker = worker
-        self._held: dict[int, int] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def hold(self, job_id: int, attempt: int) -> None:
-        """Keep renewing the job's lease while its attempt `attempt` runs."""
-        with self._lock:
-            self._held[job_id] = attempt
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=f"lease-keeper-{self.worker}", daemon=True)
-                self._thread.start()
-
-    def release(self, job_id: int) -> None:
-        with self._lock:
-            self._held.pop(job_id, None)
-
-    def _run(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_SECONDS):
-            self.renew()
-
-    def renew(self) -> int:
-        """Push on the lease of every held job this worker still holds; returns how many."""
-        with self._lock:
-            held = dict(self._held)
-        if not held:
-            return 0
-
-        def work(session: Session) -> int:
-            until = clock.now() + LEASE
-            renewed = 0
-            for job_id, attempt in held.items():
-                result = session.execute(
-                    update(Job)
-                    .where(col(Job.id) == job_id, col(Job.worker) == self.worker, col(Job.attempts) == attempt, col(Job.status) == "running")
-                    .values(lease_until=until)
-                )
-                renewed += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result
-            return renewed
-
-        try:
-            return self.db.transaction(work)
-        except Exception:  # a failed renewal is tried again at the next tick
-            log.exception("renewing the leases of %s failed", self.worker)
-            return 0
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 @dataclass
@@ -366,7 +294,7 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         message = actions.apply_after_module(session, current, called.result)
         current.status = "succeeded"
         current.last_error = None
-        _finish_bulk_item(session, current, "ok", message)
+        finish_bulk_item(session, current, "ok", message)
         session.add(current)
         superseded = _resolve_superseded(session, current)
         if superseded:
@@ -385,7 +313,7 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         current.status = "failed"
         message = error_text
     actions.record_module_failure(session, current, error_text, final=not retry, external=error.external)
-    _finish_bulk_item(session, current, "failed", message)
+    finish_bulk_item(session, current, "failed", message)
     session.add(current)
     return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
 
@@ -414,7 +342,7 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
         job.last_error = message
         job.updated_at = clock.now()
         session.add(job)
-        _finish_bulk_item(session, job, "skipped", message)
+        finish_bulk_item(session, job, "skipped", message)
     return [job.id or 0 for job in older]
 
 
@@ -441,7 +369,7 @@ def _fail_unsaved(session: Session, called: _Called, failure: str) -> JobOutcome
     job.lease_until = None
     job.updated_at = clock.now()
     session.add(job)
-    _finish_bulk_item(session, job, "failed", message)
+    finish_bulk_item(session, job, "failed", message)
     return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
 
 
@@ -621,71 +549,3 @@ def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
     with db.read() as session:
         query = select(col(Job.id)).where(_due(now)).order_by(col(Job.id)).limit(limit)
         return list(session.exec(query).all())  # type: ignore[arg-type]  # a stored row's primary key is never None
-
-
-def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100, before: int | None = None) -> list[Job]:
-    """Jobs, newest first (older than id `before` when given)."""
-    query = select(Job)
-    if before is not None:
-        query = query.where(Job.id < before)  # type: ignore[operator]
-    if status:
-        query = query.where(Job.status == status)
-    if service_id:
-        query = query.where(Job.service_id == service_id)
-    return list(session.exec(query.order_by(col(Job.id).desc()).limit(limit)).all())
-
-
-def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(f"job: no job with id {job_id}")
-    return job
-
-
-def retry(session: Session, actor: Actor, job_id: int) -> Job:
-    """Put a failed job back in the queue, to run now (its run checks the service's status again)."""
-    require(actor, NON_TRANSITION_ROLES["jobs"], "retrying a job")
-    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
-    if job is None:
-        raise NotFound(f"job: no job with id {job_id}")
-    if job.status not in {"failed", "queued"}:
-        raise SvcError(f"job {job_id} is {job.status}: only failed or queued jobs can be retried")
-    job.status = "queued"
-    job.next_attempt_at = clock.now()
-    job.max_attempts = max(job.max_attempts, job.attempts + 1)
-    job.updated_at = clock.now()
-    session.add(job)
-    service = session.get(Service, job.service_id)
-    if service is not None and service.operation is None and actions.job_refusal(service, job) is None:
-        service.operation = ACTIONS[job.action].operation if job.action in ACTIONS else job.operation
-        session.add(service)
-    return job
-
-
-def resolve(session: Session, actor: Actor, job_id: int, note: str | None = None) -> Job:
-    """Mark a job handled by hand: it leaves the queue and the service's operation is cleared."""
-    require(actor, NON_TRANSITION_ROLES["jobs"], "resolving a job")
-    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
-    if job is None:
-        raise NotFound(f"job: no job with id {job_id}")
-    if job.status in {"succeeded", "resolved"}:
-        raise SvcError(f"job {job_id} is {job.status} already")
-    job.status = "resolved"
-    job.updated_at = clock.now()
-    session.add(job)
-    service = session.get(Service, job.service_id)
-    if service is not None:
-        service.operation = None
-        session.add(service)
-        activity.record(
-            session,
-            service,
-            actor,
-            "job_resolved",
-            from_status=service.status,
-            to_status=service.status,
-            reason=note,
-            details={"job": job_id, "operation": job.operation},
-        )
-    _finish_bulk_item(session, job, "failed", f"resolved by {actor.name}" + (f": {note}" if note else ""))
-    return job

@@ -88,7 +88,7 @@ def test_a_future_at_does_not_take_over_a_live_workers_job(db, admin, catalog, p
 
     assert result.exit_code == 0, result.stderr
     [job] = rows(db, Job, Job.id == outcome.job_id)
-    assert (job.status, job.worker, job.attempts, job.lease_until) == ("running", live_worker, 1, NOW + jobs.LEASE)
+    assert (job.status, job.worker, job.attempts, job.lease_until) == ("running", live_worker, 1, NOW + job_claims.LEASE)
     assert RecordingPanel.calls == calls_before
 
 

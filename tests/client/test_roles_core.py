@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from svcconsole.core import actions, bulk, catalog, delivery, jobs, lookups, operators, orders, records
+from svcconsole.core import actions, bulk, catalog, delivery, job_queue, lookups, operators, orders, records
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import PermissionDenied, SvcError
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, Role
@@ -58,7 +58,7 @@ def mutations(service_id: int, job_id: int, invoice_id: int):  # type: ignore[no
         "customer": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.add_customer(s, a, name="C", email=f"c-{a.name}@example.com")),
         "product": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.add_product(s, a, name=f"P {a.name}", type="manual", prices=["monthly=1.00"])),
         "server": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.edit_server(s, a, "shared-1", credentials="new-secret-value")),
-        "job resolve": (NON_TRANSITION_ROLES["jobs"], lambda s, a: jobs.resolve(s, a, job_id)),
+        "job resolve": (NON_TRANSITION_ROLES["jobs"], lambda s, a: job_queue.resolve(s, a, job_id)),
         "invoice": (NON_TRANSITION_ROLES["invoices"], lambda s, a: orders.pay_invoice(s, a, invoice_id)),
         "settings": (NON_TRANSITION_ROLES["settings"], lambda s, a: settings_module.set_value(s, a, "renewal_grace_days", "3")),
         "settings unset": (NON_TRANSITION_ROLES["settings"], lambda s, a: settings_module.unset_value(s, a, "renewal_grace_days")),

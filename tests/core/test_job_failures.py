@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from svcconsole.core import actions, clock, jobs, leases, records, worker
+from svcconsole.core import actions, clock, job_claims, jobs, leases, records, worker
 from svcconsole.core.errors import SvcError
 from svcconsole.store.models import Activity, Job, Lease, Service
 
@@ -74,7 +74,7 @@ def test_an_outcome_that_cannot_be_saved_fails_its_job_and_spoils_no_other(db, a
 
     listed = json.loads(cli("jobs", "list", "--status", "failed", "--format", "json").stdout)
     assert [(row["id"], row["last_error"]) for row in listed] == [(job_ids[0], failed.last_error)]
-    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
     assert jobs.due_job_ids(db) == []
     assert scripted.script.count("create", blocked) == 1
 
@@ -107,7 +107,7 @@ def test_a_job_whose_workers_keep_dying_fails_for_good(db, admin, scripted, froz
     maximum = read(db, Job, job_id).max_attempts
     for number in range(maximum):
         assert jobs.claim_due(db, f"doomed-host:{number}:1", limit=10) == [job_id]
-        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
 
     assert jobs.claim_due(db, "last-host:1:1", limit=10) == []
     job = read(db, Job, job_id)

@@ -6,7 +6,7 @@ no module call. The expectations come from the hand-written table in tests/suppo
 import pytest
 from sqlmodel import func, select
 
-from svcconsole.core import actions, jobs, records
+from svcconsole.core import actions, job_queue, jobs, records
 from svcconsole.core.catalog import add_product, edit_product
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, Job, Service
@@ -90,7 +90,7 @@ def test_a_queued_job_meets_every_status(db, admin, scripted, bigger_product, fr
             assert jobs.execute(db, job_id).status == "failed"
         move(db, admin, service_id, status, kind)
         if how == "retry":
-            db.transaction(lambda session: jobs.retry(session, admin, job_id))
+            db.transaction(lambda session: job_queue.retry(session, admin, job_id))
         calls_before = [call for call in scripted.script.calls if call[1] == service_id]
         rows_before = activity_count(db, service_id)
 

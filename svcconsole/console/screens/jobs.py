@@ -20,7 +20,7 @@ from svcconsole.console.actions import bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ActionFailed, ErrorRaised, JobsLoaded, ServiceSaved
 from svcconsole.console.screens.dialogs import PromptDialog
-from svcconsole.core import jobs
+from svcconsole.core import job_queue, jobs
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render
 
@@ -49,11 +49,11 @@ def shortened(value: str, width: int) -> Text:
 
 
 def _retry_one(actor: Actor, job_id: int, session: Session) -> Job:
-    return jobs.retry(session, actor, job_id)
+    return job_queue.retry(session, actor, job_id)
 
 
 def _resolve_one(actor: Actor, job_id: int, note: str | None, session: Session) -> Job:
-    return jobs.resolve(session, actor, job_id, note)
+    return job_queue.resolve(session, actor, job_id, note)
 
 
 class JobDialog(ModalScreen[None]):
@@ -150,7 +150,7 @@ class JobsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="jobs-load")
     def _load(self, status: str | None) -> None:
         with self.console_app.db.read() as session:
-            rows = jobs.list_jobs(session, status=status, limit=500)
+            rows = job_queue.list_jobs(session, status=status, limit=500)
         self.post_message(JobsLoaded(rows))
 
     @on(JobsLoaded)
