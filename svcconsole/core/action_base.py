@@ -1,5 +1,7 @@
 """What every action is made of: its context, its implementation (check, apply, module call), its outcome and activity row."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any

@@ -4,6 +4,8 @@ When the service's module implements the action's module call, `perform` queues 
 of applying; the job runner applies on success (`apply_after_module`).
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
 from typing import Any
 

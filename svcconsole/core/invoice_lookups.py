@@ -1,5 +1,7 @@
 """Invoices as they stand: their statuses, money in cents, look-ups, and the dicts the CLI prints."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime

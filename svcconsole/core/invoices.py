@@ -1,5 +1,7 @@
 """Billing on invoices: new invoices, renewal and option lines, the renew-invoice action and what its jobs leave on the line."""
 
+from __future__ import annotations
+
 from datetime import datetime
 from decimal import Decimal
 from typing import Any

@@ -1,5 +1,7 @@
 """Reading services: look-ups, the references modules get, settings, and the refusals every rule words alike."""
 
+from __future__ import annotations
+
 from datetime import datetime
 from decimal import Decimal
 from typing import Any

@@ -11,6 +11,8 @@ the job's error, and the line waits for an admin to retry or resolve that job. M
 `Decimal`, rounded to cents.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime

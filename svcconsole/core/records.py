@@ -1,5 +1,7 @@
 """Service records: create, import, edit, metadata and options."""
 
+from __future__ import annotations
+
 import uuid as uuid_module
 from dataclasses import dataclass
 from typing import Any

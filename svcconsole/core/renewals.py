@@ -1,5 +1,7 @@
 """What renewing a service costs and allows: its amount with options, its limits, the new expiry and the renewal record."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal

@@ -4,6 +4,8 @@ Each action is a `check` (is it allowed from here, by this actor, under these ru
 `apply` (the change and its activity row). `core.actions` runs them.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -283,6 +285,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
     "subtract-days": ActionImpl(_check_days, _apply_days, no_call),
     "delete": ActionImpl(no_check, _apply_delete, _terminate_call),
 }
+"""The status table's actions; `core.actions.IMPLEMENTATIONS` adds billing's (renew-invoice, upgrade) to them."""
 
 
 def parse_suspend_kind(text: str | None) -> str:

@@ -1,5 +1,7 @@
 """Upgrades: what is left of the paid time, the prorated quote, and the upgrade action (SPEC.md section 4)."""
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
