@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svcconsole.core import bulk, catalog, jobs, services
+from svcconsole.core import bulk, catalog, jobs, records
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
@@ -86,10 +86,10 @@ def prepare(url: str, panel: Panel, limit: int):  # type: ignore[no-untyped-def]
         product = catalog.add_product(session, admin, name=f"bench-{tag}", type="pterodactyl", prices=["monthly=1.00"], config=["nest=1", "egg=1"])
         ids = []
         for panel_id in panel.server_ids:
-            draft = services.ServiceDraft(
+            draft = records.ServiceDraft(
                 customer=str(customer.id), name=f"bench-{panel_id}", product=str(product.id), server=str(server.id), external=str(panel_id)
             )
-            ids.append(services.import_service(session, admin, draft, external={"server_id": panel_id}).id)
+            ids.append(records.import_service(session, admin, draft, external={"server_id": panel_id}).id)
         return ids
 
     return db, admin, db.transaction(setup)

@@ -488,7 +488,7 @@ class PaintProbe:
 
 
 async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: dict[str, list[float]]) -> None:
-    from svcconsole.app import ConsoleApp
+    from svcconsole.console.app import ConsoleApp
     from svcconsole.console.messages import CountsLoaded
 
     counted: list[float] = []

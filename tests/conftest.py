@@ -266,7 +266,7 @@ def catalog(db: Database, admin: Actor) -> Fixtures:
 
 def new_service(db: Database, actor: Actor, catalog: Fixtures, **fields: str | None) -> int:
     """Create a service of the catalog's product (pending unless `status` is given)."""
-    from svcconsole.core import services
+    from svcconsole.core import records
 
     status = fields.pop("status", None)
     values = {
@@ -277,10 +277,10 @@ def new_service(db: Database, actor: Actor, catalog: Fixtures, **fields: str | N
         "expires": "2027-01-31",
     }
     values.update({key: value for key, value in fields.items()})
-    draft = services.ServiceDraft(**values)  # type: ignore[arg-type]
-    service = db.transaction(lambda session: services.create_service(session, actor, draft))
+    draft = records.ServiceDraft(**values)  # type: ignore[arg-type]
+    service = db.transaction(lambda session: records.create_service(session, actor, draft))
     if status and status != "pending":
-        db.transaction(lambda session: services.edit_service(session, actor, service.id or 0, {"status": status}, reason="test setup"))
+        db.transaction(lambda session: records.edit_service(session, actor, service.id or 0, {"status": status}, reason="test setup"))
     return service.id or 0
 
 

@@ -8,6 +8,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "svcconsole"
 HEADLESS = ("core", "store", "modules")
+FRONT_ENDS = ("textual", "typer")
+"""The front ends' packages. click is not one: typer 0.29 no longer runs on it, and httpx imports
+it (for its own command line) whenever it is installed, as import-linter installs it."""
 
 
 @pytest.mark.parametrize("layer", HEADLESS)
@@ -20,7 +23,7 @@ def test_layer_imports_no_front_end(layer):
         "import sys, importlib\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name.removesuffix('.__init__'))\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'typer', 'click'))\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FRONT_ENDS!r})\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent, check=False)

@@ -11,7 +11,7 @@ import typer
 
 from svcconsole.cli.base import EXIT_ERROR, new_app, state, stdin_is_tty
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
-from svcconsole.core import jobs, operators, seed, views
+from svcconsole.core import job_queue, jobs, operators, seed, views
 from svcconsole.core import settings as settings_module
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.operators import require
@@ -234,7 +234,7 @@ def jobs_list(
     require(cli.actor, Role.VIEWER, "reading")
     with cli.db.read() as session:
         emit_pages(
-            lambda before, size: jobs.list_jobs(session, status=status, service_id=service_id, limit=size, before=before),
+            lambda before, size: job_queue.list_jobs(session, status=status, service_id=service_id, limit=size, before=before),
             lambda job: job.id,
             views.job_dict,
             ["id", "service_id", "operation", "status", "attempts", "next_attempt_at", "last_error"],
@@ -253,7 +253,7 @@ def jobs_retry(
     """Put a failed job back in the queue and run it."""
     cli = state(ctx)
     identifier = parse_id("JOB", job_id)
-    cli.db.transaction(lambda session: jobs.retry(session, cli.actor, identifier))
+    cli.db.transaction(lambda session: job_queue.retry(session, cli.actor, identifier))
     if not now:
         message(f"job {identifier} queued")
         return
@@ -273,7 +273,7 @@ def jobs_resolve(
     """Mark a job handled by hand: it leaves the queue and the service's operation is cleared."""
     cli = state(ctx)
     identifier = parse_id("JOB", job_id)
-    cli.db.transaction(lambda session: jobs.resolve(session, cli.actor, identifier, note))
+    cli.db.transaction(lambda session: job_queue.resolve(session, cli.actor, identifier, note))
     message(f"job {identifier} resolved")
 
 

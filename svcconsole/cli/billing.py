@@ -11,7 +11,7 @@ from sqlmodel import Session
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
 from svcconsole.cli.services import services_app
-from svcconsole.core import automation, billing, clock, jobs, mailer, notifications, services, views
+from svcconsole.core import automation, automation_report, clock, invoice_lookups, jobs, lookups, mailer, notifications, orders, upgrades, views
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
@@ -47,7 +47,7 @@ def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
 
 
 def _money(amount: Any, currency: str) -> str:
-    return f"{billing.cents(amount)} {currency}"
+    return f"{invoice_lookups.cents(amount)} {currency}"
 
 
 def _line_request(
@@ -60,11 +60,11 @@ def _line_request(
     option: str | None,
     description: str | None,
     amount: str | None,
-) -> billing.LineRequest:
-    return billing.LineRequest(
+) -> orders.LineRequest:
+    return orders.LineRequest(
         renew=[parse_id("--renew", item) for item in renew or []],
         cycles=cycles,
-        orders=[billing.OrderItem(product=item, cycle=cycle, name=name, server=server) for item in order or []],
+        orders=[orders.OrderItem(product=item, cycle=cycle, name=name, server=server) for item in order or []],
         option_service=parse_id("--option", option) if option else None,
         description=description,
         amount=amount,
@@ -72,11 +72,11 @@ def _line_request(
 
 
 def _invoice_record(session: Any, invoice_id: int, *, with_lines: bool) -> dict[str, Any]:
-    invoice = billing.get_invoice(session, invoice_id)
-    lines = billing.lines_of(session, invoice_id)
+    invoice = invoice_lookups.get_invoice(session, invoice_id)
+    lines = invoice_lookups.lines_of(session, invoice_id)
     customer = session.get(Customer, invoice.customer_id)
-    return billing.invoice_dict(
-        invoice, total=billing.total_of(lines), customer_email=customer.email if customer else None, lines=lines if with_lines else None
+    return invoice_lookups.invoice_dict(
+        invoice, total=invoice_lookups.total_of(lines), customer_email=customer.email if customer else None, lines=lines if with_lines else None
     )
 
 
@@ -108,13 +108,15 @@ def invoices_list(
         customer_id = resolve_customer(session, customer, "--customer").id if customer else None
         wanted = status.strip().lower() if status else None
         emit_pages(
-            lambda before, size: billing.list_invoices(session, customer_id=customer_id, status=wanted, service_id=service_id, limit=size, before=before),
+            lambda before, size: invoice_lookups.list_invoices(
+                session, customer_id=customer_id, status=wanted, service_id=service_id, limit=size, before=before
+            ),
             lambda item: item.invoice.id,
-            lambda item: billing.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count},
+            lambda item: invoice_lookups.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count},
             [*INVOICE_COLUMNS, "lines"],
             output,
             maximum,
-            tz=services.timezone_of(session),
+            tz=lookups.timezone_of(session),
         )
 
 
@@ -127,7 +129,7 @@ def invoices_show(
     identifier = parse_id("ID", invoice_id)
     with _read(ctx) as session:
         record = _invoice_record(session, identifier, with_lines=True)
-        tz = services.timezone_of(session)
+        tz = lookups.timezone_of(session)
     if output is Format.JSON:
         json_out(record)
         return
@@ -158,7 +160,7 @@ def invoices_create(
     request = _line_request(renew, cycles, order, cycle, name, server, option, description, amount)
 
     def work(session: Any) -> dict[str, Any]:
-        invoice = billing.create_invoice(session, cli.actor, customer, request, due=due)
+        invoice = orders.create_invoice(session, cli.actor, customer, request, due=due)
         return _invoice_record(session, invoice.id or 0, with_lines=True)
 
     record = cli.db.transaction(work)
@@ -186,7 +188,7 @@ def invoices_add_line(
     request = _line_request(renew, cycles, order, cycle, name, server, option, description, amount)
 
     def work(session: Any) -> tuple[list[int], dict[str, Any]]:
-        lines = billing.add_lines(session, cli.actor, identifier, request)
+        lines = orders.add_lines(session, cli.actor, identifier, request)
         return [line.id or 0 for line in lines], _invoice_record(session, identifier, with_lines=False)
 
     added, record = cli.db.transaction(work)
@@ -204,7 +206,7 @@ def invoices_pay(
     """Record the payment and apply each line once; paying again applies only what could not be applied before."""
     cli = state(ctx)
     identifier = parse_id("ID", invoice_id)
-    result = cli.db.transaction(lambda session: billing.pay_invoice(session, cli.actor, identifier, reference=reference))
+    result = cli.db.transaction(lambda session: orders.pay_invoice(session, cli.actor, identifier, reference=reference))
     if result.already_paid and not result.outcomes:
         message(f"invoice {identifier} was paid already; every line is applied: nothing done")
         return
@@ -233,7 +235,7 @@ def invoices_cancel(
     """Cancel an unpaid invoice: its lines never apply; its upgrades are cancelled."""
     cli = state(ctx)
     identifier = parse_id("ID", invoice_id)
-    cli.db.transaction(lambda session: billing.cancel_invoice(session, cli.actor, identifier, reason=reason))
+    cli.db.transaction(lambda session: orders.cancel_invoice(session, cli.actor, identifier, reason=reason))
     message(f"invoice {identifier} cancelled")
 
 
@@ -258,10 +260,10 @@ def orders_create(
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    items = [billing.OrderItem(product=item, cycle=cycle, name=name, server=server) for item in product]
+    items = [orders.OrderItem(product=item, cycle=cycle, name=name, server=server) for item in product]
 
     def work(session: Any) -> dict[str, Any]:
-        invoice = billing.create_order(session, cli.actor, customer, items, due=due)
+        invoice = orders.create_order(session, cli.actor, customer, items, due=due)
         return _invoice_record(session, invoice.id or 0, with_lines=True)
 
     record = cli.db.transaction(work)
@@ -299,8 +301,8 @@ def services_upgrade(
         return
     if billing_mode is None:
         raise InvalidInput("--billing", "choose invoice (the customer pays the prorated difference) or none")
-    billing.parse_billing(billing_mode)
-    started = cli.db.transaction(lambda session: billing.start_upgrade(session, cli.actor, identifier, to, billing_mode))
+    upgrades.parse_billing(billing_mode)
+    started = cli.db.transaction(lambda session: orders.start_upgrade(session, cli.actor, identifier, to, billing_mode))
     if started.invoice is not None:
         message(
             f"service {identifier}: upgrade {started.upgrade.id} awaits payment of invoice {started.invoice.id} ({_money(started.upgrade.amount, started.invoice.currency)}); it applies when the invoice is paid"
@@ -318,10 +320,10 @@ def services_upgrade(
 
 def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None:
     with _read(ctx) as session:
-        quotes = billing.quote_upgrades(session, service_id)
-        upgrades = billing.upgrades_of(session, service_id)
-        names = billing.product_names(session, {item.to_product_id for item in upgrades} | {item.from_product_id for item in upgrades if item.from_product_id})
-        tz = services.timezone_of(session)
+        quotes = upgrades.quote_upgrades(session, service_id)
+        started = upgrades.upgrades_of(session, service_id)
+        names = upgrades.product_names(session, {item.to_product_id for item in started} | {item.from_product_id for item in started if item.from_product_id})
+        tz = lookups.timezone_of(session)
     targets = [
         {
             "product_id": item.product_id,
@@ -341,7 +343,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
         }
         for item in quotes
     ]
-    history = [billing.upgrade_dict(item, names) for item in upgrades]
+    history = [upgrades.upgrade_dict(item, names) for item in started]
     if output is Format.JSON:
         json_out({"service_id": service_id, "targets": targets, "upgrades": history})
         return
@@ -349,7 +351,7 @@ def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None
     emit(targets, ["product_id", "product", "old_price", "new_price", "remaining", "cycles", "amount", "currency", "why_not"], Format.TABLE)
     data("\nupgrades:")
     emit(history, ["id", "from_product", "to_product", "mode", "amount", "invoice_id", "status", "created_at", "completed_at"], Format.TABLE, tz=tz)
-    in_progress = sum(1 for item in upgrades if item.status in billing.OPEN_UPGRADE_STATUSES)
+    in_progress = sum(1 for item in started if item.status in invoice_lookups.OPEN_UPGRADE_STATUSES)
     message(
         f"service {service_id}: {len(targets)} target{'s' if len(targets) != 1 else ''}; {in_progress} upgrade{'s' if in_progress != 1 else ''} in progress"
     )
@@ -389,10 +391,10 @@ def automation_run(
     cli = state(ctx)
     require(cli.actor, automation_role(dry_run), "a dry run of the automation" if dry_run else "running the automation")
     with cli.db.read() as session:
-        tz = services.timezone_of(session)
+        tz = lookups.timezone_of(session)
     moment = parse_date("--at", at, tz) if at is not None else None
 
-    def show(item: automation.StepItem) -> None:
+    def show(item: automation_report.StepItem) -> None:
         if output is Format.TABLE:
             target = f"service {item.service_id}" if item.service_id is not None else "-"
             data(f"step {item.step}  {target:<16}  {item.outcome:<12}  {inert(item.message)}")
@@ -413,7 +415,7 @@ def automation_run(
         raise typer.Exit(report.exit_code)
 
 
-def _report_dict(report: automation.AutomationReport) -> dict[str, Any]:
+def _report_dict(report: automation_report.AutomationReport) -> dict[str, Any]:
     return {
         "at": views.plain(report.at),
         "dry_run": report.dry_run,
@@ -463,7 +465,7 @@ def notify_list(
             ["id", "service_id", "to_address", "template", "status", "attempts", "created_at", "sent_at", "subject", "last_error"],
             output,
             maximum,
-            tz=services.timezone_of(session),
+            tz=lookups.timezone_of(session),
         )
 
 

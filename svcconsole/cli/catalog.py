@@ -11,9 +11,9 @@ from sqlmodel import Session, col, func, select
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
 from svcconsole.core import activity, catalog, delivery, views
+from svcconsole.core.lookups import settings_of
 from svcconsole.core.operators import require
 from svcconsole.core.parse import parse_bool
-from svcconsole.core.services import settings_of
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Customer, Product, Server, Service

@@ -37,7 +37,7 @@ def demo(
         actor = acting_operator(db, as_login=cli.as_login, read_only=cli.read_only)
         panels = start_demo_panels(db, progress=message)
         try:
-            from svcconsole.app import run_console
+            from svcconsole.console.app import run_console
 
             run_console(db, actor)
         finally:

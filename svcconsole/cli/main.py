@@ -63,6 +63,6 @@ def root(
 def open_console(ctx: typer.Context) -> None:
     """Run the admin console on the configured database."""
     cli = state(ctx)
-    from svcconsole.app import run_console
+    from svcconsole.console.app import run_console
 
     run_console(cli.db, cli.actor)

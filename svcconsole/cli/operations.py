@@ -9,7 +9,7 @@ import typer
 from svcconsole.cli.base import state
 from svcconsole.cli.billing import automation_app
 from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
-from svcconsole.core import health, leases, mailer, services, views
+from svcconsole.core import health, leases, lookups, mailer, views
 from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_id, parse_int
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
@@ -44,7 +44,7 @@ def automation_history(ctx: typer.Context, limit: str = typer.Option("20", "--li
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     count = parse_int("--limit", limit, minimum=1, maximum=10000)
     with cli.db.read() as session:
-        tz = services.timezone_of(session)
+        tz = lookups.timezone_of(session)
         now = leases.wall_clock()
         rows = [health.run_dict(run, now) for run in health.runs(session, limit=count)]
     if output is Format.JSON:
@@ -62,7 +62,7 @@ def automation_show(ctx: typer.Context, run_id: str = typer.Argument(..., metava
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
     with cli.db.read() as session:
-        tz = services.timezone_of(session)
+        tz = lookups.timezone_of(session)
         run = health.run_dict(health.get_run(session, parse_id("RUN", run_id)), leases.wall_clock())
     if output is Format.JSON:
         json_out(_plain(run))
@@ -100,7 +100,7 @@ def health_command(
         json_out(_plain(_health_dict(report)))
     else:
         with cli.db.read() as session:
-            tz = services.timezone_of(session)
+            tz = lookups.timezone_of(session)
         _print_health(report, tz)
     for problem in report.problems:
         message(f"problem: {inert(problem.message)}")

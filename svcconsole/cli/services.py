@@ -33,7 +33,7 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import activity, bulk, delivery, jobs, services, views
+from svcconsole.core import actions, activity, bulk, delivery, job_queue, lookups, records, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
@@ -132,7 +132,7 @@ def services_list(
     order = Sort(sort, descending)
     with _read(ctx) as session:
         service_filter = build_filter(session, **filters)
-        tz = services.timezone_of(session)
+        tz = lookups.timezone_of(session)
         shown = _stream(session, service_filter, order, maximum, output, tz)
         if maximum and shown == maximum:
             cut_notice(shown, lambda cap: queries.count_up_to(session, service_filter, cap))
@@ -208,13 +208,13 @@ def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., meta
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     identifier = parse_id("id", service_id)
     with _read(ctx) as session:
-        service = services.get_service(session, identifier)
+        service = lookups.get_service(session, identifier)
         record = views.service_dict(service)
-        record["options"] = [views.option_dict(option) for option in services.options_of(session, identifier)]
-        record["metadata"] = {row.key: row.value for row in services.meta_items(session, identifier)}
-        record["renewal_history"] = [views.renewal_dict(renewal) for renewal in services.renewals_of(session, identifier)[:10]]
+        record["options"] = [views.option_dict(option) for option in records.options_of(session, identifier)]
+        record["metadata"] = {row.key: row.value for row in records.meta_items(session, identifier)}
+        record["renewal_history"] = [views.renewal_dict(renewal) for renewal in records.renewals_of(session, identifier)[:10]]
         record["jobs"] = [
-            views.job_dict(job) for job in jobs.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}
+            views.job_dict(job) for job in job_queue.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}
         ]
     if output is Format.JSON:
         json_out(record)
@@ -245,7 +245,7 @@ def services_history(
     identifier = parse_id("id", service_id)
     count = parse_int("--limit", limit, minimum=0)
     with _read(ctx) as session:
-        services.get_service(session, identifier)
+        lookups.get_service(session, identifier)
         rows = [views.activity_dict(row) for row in activity.history(session, identifier, limit=count or None)]
     emit(rows, ["id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason"], output)
 
@@ -253,8 +253,8 @@ def services_history(
 # ----------------------------------------------------------------------------- create, import, edit
 
 
-def _draft(**fields: Any) -> services.ServiceDraft:
-    return services.ServiceDraft(**fields)
+def _draft(**fields: Any) -> records.ServiceDraft:
+    return records.ServiceDraft(**fields)
 
 
 CUSTOMER_OPTION = typer.Option(..., "--customer", help="Customer id or email.")
@@ -313,7 +313,7 @@ def services_create(
         notes=notes,
         max_renewals=max_renewals,
     )
-    service = cli.db.transaction(lambda session: services.create_service(session, cli.actor, draft))
+    service = cli.db.transaction(lambda session: records.create_service(session, cli.actor, draft))
     if deliver:
         try:
             report = bulk.run(cli.db, cli.actor, "deliver", {}, [service.id or 0], selection={"ids": [service.id]})
@@ -324,7 +324,7 @@ def services_create(
                 if item.outcome != "ok":
                     message(f"service {item.service_id} created but not delivered: {item.message}")
     with cli.db.read() as session:
-        record = views.service_dict(services.get_service(session, service.id or 0))
+        record = views.service_dict(lookups.get_service(session, service.id or 0))
     _print_created(output, record)
     if deliver and record["status"] != "active":
         raise typer.Exit(3)
@@ -368,7 +368,7 @@ def services_import(
     )
     require(cli.actor, NON_TRANSITION_ROLES["import"], "importing a service")
     found = delivery.importable_external(cli.db, server, external)
-    service = cli.db.transaction(lambda session: services.import_service(session, cli.actor, draft, external=found))
+    service = cli.db.transaction(lambda session: records.import_service(session, cli.actor, draft, external=found))
     _print_created(output, views.service_dict(service))
 
 
@@ -414,7 +414,7 @@ def services_edit(
     if not changes:
         raise InvalidInput("fields", "nothing to change (give at least one option such as --name)")
     version = parse_int("--expected-version", expected_version, minimum=1) if expected_version else None
-    changed = cli.db.transaction(lambda session: services.edit_service(session, cli.actor, identifier, changes, expected_version=version, reason=reason))
+    changed = cli.db.transaction(lambda session: records.edit_service(session, cli.actor, identifier, changes, expected_version=version, reason=reason))
     if not changed:
         message(f"service {identifier}: nothing changed")
         return
@@ -441,7 +441,7 @@ def services_meta(
     if action == "list":
         output = parse_format(fmt, (Format.TABLE, Format.JSON))
         with _read(ctx) as session:
-            items = {row.key: row.value for row in services.meta_items(session, identifier)}
+            items = {row.key: row.value for row in records.meta_items(session, identifier)}
         if output is Format.JSON:
             json_out(items)
         else:
@@ -451,8 +451,8 @@ def services_meta(
         raise InvalidInput("key", f"meta {action} needs a KEY")
     if action == "get":
         with _read(ctx) as session:
-            services.get_service(session, identifier)
-            found = services.meta_value(session, identifier, key)
+            lookups.get_service(session, identifier)
+            found = lookups.meta_value(session, identifier, key)
         if found is None:
             message(f"error: metadata: service {identifier} has no key {key!r}")
             raise typer.Exit(1)
@@ -460,10 +460,10 @@ def services_meta(
     elif action == "set":
         if value is None:
             raise InvalidInput("value", "meta set needs a VALUE")
-        row = cli.db.transaction(lambda session: services.meta_set(session, cli.actor, identifier, key, value))
+        row = cli.db.transaction(lambda session: records.meta_set(session, cli.actor, identifier, key, value))
         message(f"service {identifier}: {row.key} = {row.value}")
     elif action == "unset":
-        cli.db.transaction(lambda session: services.meta_unset(session, cli.actor, identifier, key))
+        cli.db.transaction(lambda session: records.meta_unset(session, cli.actor, identifier, key))
         message(f"service {identifier}: {key} removed")
     else:
         raise InvalidInput("verb", f"{verb!r} is not list, get, set or unset")
@@ -489,15 +489,15 @@ def services_options(
     if action == "list":
         output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
         with _read(ctx) as session:
-            services.get_service(session, identifier)
-            rows = [views.option_dict(option) for option in services.options_of(session, identifier)]
+            lookups.get_service(session, identifier)
+            rows = [views.option_dict(option) for option in records.options_of(session, identifier)]
         emit(rows, ["id", "name", "value", "quantity", "price", "expires_at"], output)
         return
     if action == "add":
         if not name:
             raise InvalidInput("--name", "options add needs --name")
         option = cli.db.transaction(
-            lambda session: services.option_add(
+            lambda session: records.option_add(
                 session, cli.actor, identifier, name=name, value=value, quantity=quantity or 1, price=price or "0", expires=expires
             )
         )
@@ -508,13 +508,13 @@ def services_options(
     option_number = parse_id("OPTION_ID", option_id)
     if action == "edit":
         cli.db.transaction(
-            lambda session: services.option_edit(
+            lambda session: records.option_edit(
                 session, cli.actor, identifier, option_number, name=name, value=value, quantity=quantity, price=price, expires=expires
             )
         )
         message(f"service {identifier}: option {option_number} saved")
     elif action == "remove":
-        cli.db.transaction(lambda session: services.option_remove(session, cli.actor, identifier, option_number))
+        cli.db.transaction(lambda session: records.option_remove(session, cli.actor, identifier, option_number))
         message(f"service {identifier}: option {option_number} removed")
     else:
         raise InvalidInput("verb", f"{verb!r} is not list, add, edit or remove")
@@ -561,8 +561,8 @@ def run_action(
     """Check, confirm, run and report an action over the selected services."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
-    key = services.normalize_action(action, params)
-    clean = services.validate_params(key, {k: v for k, v in params.items() if k != "mode"})
+    key = actions.normalize_action(action, params)
+    clean = actions.validate_params(key, {k: v for k, v in params.items() if k != "mode"})
     rule = ACTIONS[key]
     require(cli.actor, rule.role, rule.title.lower())
     selected, selection = resolve_selection(ctx, ids, filters)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.binding import BindingType
 
-from svcconsole.console.actions import ConsoleAction, in_scope
+from svcconsole.console.actions import in_scope
+from svcconsole.widgets.keys import ConsoleAction
 
 SCOPES = {
     "client": "Everywhere",

@@ -18,15 +18,20 @@ from textual.binding import Binding
 
 from svcconsole.client.actions import REGISTRY, SCOPES, client_bindings
 from svcconsole.client.commands import ClientCommands
+from svcconsole.client.dialogs import RenewDialog
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
-from svcconsole.console import render
-from svcconsole.console.guard import CrashGuard
-from svcconsole.console.heap import freeze_startup_objects
+from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
+from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
+from svcconsole.console.screens.dialogs import PromptDialog
+from svcconsole.console.screens.help import HelpScreen, help_table
 from svcconsole.core import customer, parse
 from svcconsole.core.customer import ActionResult
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor, require_client
 from svcconsole.store.engine import Database
+from svcconsole.widgets import render
+from svcconsole.widgets.guard import CrashGuard
+from svcconsole.widgets.heap import freeze_startup_objects
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -69,8 +74,6 @@ class ClientApp(CrashGuard, App[None]):
         return ""
 
     def on_mount(self) -> None:
-        from svcconsole.client.screens import DashboardScreen
-
         self.push_screen(DashboardScreen())
         self._load_time_zone()
         self.call_after_refresh(freeze_startup_objects)
@@ -94,8 +97,6 @@ class ClientApp(CrashGuard, App[None]):
 
     def show_services(self, filter_text: str) -> None:
         """The list of the customer's services, filtered by `filter_text`."""
-        from svcconsole.client.screens import ClientServicesScreen
-
         while len(self.screen_stack) > 2 and not isinstance(self.screen, ClientServicesScreen):
             self.pop_screen()
         if isinstance(self.screen, ClientServicesScreen):
@@ -104,14 +105,10 @@ class ClientApp(CrashGuard, App[None]):
             self.push_screen(ClientServicesScreen(filter_text))
 
     def action_help(self) -> None:
-        from svcconsole.screens.help import HelpScreen, help_table
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES, customer.FILTER_HELP), "svcconsole customer area: keys"))
 
     def action_open_by_id(self) -> None:
-        from svcconsole.screens.dialogs import PromptDialog
-
         def answered(text: str | None) -> None:
             if not text:
                 return
@@ -140,8 +137,6 @@ class ClientApp(CrashGuard, App[None]):
 
     @on(DetailLoaded)
     def _service_read(self, message: DetailLoaded) -> None:
-        from svcconsole.client.screens import ClientDetailScreen
-
         self.push_screen(ClientDetailScreen(message.detail))
 
     # ------------------------------------------------------------------ changes
@@ -157,8 +152,6 @@ class ClientApp(CrashGuard, App[None]):
 
     def ask_renew(self, service_id: int, name: str, price: str, done: Callable[[], None]) -> None:
         """Ask how many periods to renew, then bill them (never a free renewal)."""
-        from svcconsole.client.dialogs import RenewDialog
-
         if self.read_only:
             self.refuse_preview()
             return
@@ -195,6 +188,20 @@ class ClientApp(CrashGuard, App[None]):
 
     @on(ChangeRefused)
     def _change_refused(self, message: ChangeRefused) -> None:
+        self.show_error(message.error)
+
+    # The service list is the admin's, shared: what it asks of its app, the customer area does.
+
+    @on(ServiceOpened)
+    def _service_opened(self, message: ServiceOpened) -> None:
+        self.open_service(message.service_id)
+
+    @on(ReadOnlyRefused)
+    def _read_only_refused(self, message: ReadOnlyRefused) -> None:
+        self.refuse_read_only()
+
+    @on(ErrorRaised)
+    def _error_raised(self, message: ErrorRaised) -> None:
         self.show_error(message.error)
 
 

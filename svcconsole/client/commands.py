@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from svcconsole.client.host import ClientHost
 from svcconsole.console.commands import service_id_in
-
-if TYPE_CHECKING:
-    from svcconsole.client.app import ClientApp
 
 SERVICE_COMMANDS = (
     ("service: renew", "Add a renewal of this service to an invoice.", "action_renew"),
@@ -25,7 +22,7 @@ class ClientCommands(Provider):
     """Only the customer's own commands: "go: dashboard", "open service 12", "service: renew"."""
 
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app: ClientApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        app: ClientHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         entries: list[tuple[str, str, Callable[[], object]]] = [
             ("go: dashboard", "Active services and unpaid invoices.", app.action_dashboard),
             ("go: my services", "Every one of your services.", app.action_services),
@@ -43,7 +40,7 @@ class ClientCommands(Provider):
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
-        app: ClientApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        app: ClientHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         service_id = service_id_in(query)
         if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="One of your services, by its id.")

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, Select
 
-from svcconsole.console import render
 from svcconsole.core import parse
 from svcconsole.core.statuses import CancelMode
+from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
 

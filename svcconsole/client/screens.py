@@ -20,26 +20,26 @@ from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from svcconsole.client.actions import client_bindings, mutating
 from svcconsole.client.dialogs import CancelDialog, CancelRequest
+from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded
 from svcconsole.client.widgets import EMPTY, ActiveServices
-from svcconsole.console import render
+from svcconsole.console.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
+from svcconsole.console.screens.dialogs import ConfirmDialog
+from svcconsole.console.screens.services import ServiceListScreen
 from svcconsole.core import customer
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
-from svcconsole.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
-from svcconsole.screens.dialogs import ConfirmDialog
-from svcconsole.screens.services import ServiceListScreen
+from svcconsole.widgets import render
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:
-    from svcconsole.client.app import ClientApp
     from svcconsole.store.queries import ServiceFilter
     from svcconsole.store.window import ServiceWindow
 
 
-def title_line(app: ClientApp, page: str) -> Text:
+def title_line(app: ClientHost, page: str) -> Text:
     """The top line of every page: whose area this is, and whether it is an operator's preview."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(" svcconsole ", "bold reverse")
@@ -56,7 +56,7 @@ class _CustomerScreen(Screen[None]):
     MUTATING: frozenset[str] = frozenset()
 
     @property
-    def client_app(self) -> ClientApp:
+    def client_app(self) -> ClientHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -181,7 +181,7 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
         self.filter_text = filter_text
 
     @property
-    def client_app(self) -> ClientApp:
+    def client_app(self) -> ClientHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def new_window(self) -> ServiceWindow:
@@ -418,7 +418,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                     self.reload,
                 )
 
-        app.push_screen(CancelDialog(f"Cancel {self._label}?", modes), chosen)
+        self.app.push_screen(CancelDialog(f"Cancel {self._label}?", modes), chosen)
 
     def action_uncancel(self) -> None:
         if not self._allowed("uncancel"):
@@ -429,7 +429,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if yes:
                 app.run_change(service_id, lambda session, worker: customer.uncancel(session, app.actor, service_id), self.reload)
 
-        app.push_screen(ConfirmDialog(f"Keep {self._label} and withdraw its cancellation?", yes="Keep it"), chosen)
+        self.app.push_screen(ConfirmDialog(f"Keep {self._label} and withdraw its cancellation?", yes="Keep it"), chosen)
 
     def action_auto_renew(self) -> None:
         if not self._allowed("auto-renew"):
@@ -442,7 +442,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if yes:
                 app.run_change(service_id, lambda session, worker: customer.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
 
-        app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
+        self.app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
 
     @on(Button.Pressed, "#renew")
     def _renew_pressed(self) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 
-from svcconsole.console import render
 from svcconsole.core.customer import ActiveServiceLine
+from svcconsole.widgets import render
 
 COLUMNS = (("id", 6), ("Name", 14), ("Expiration date", 18), ("Auto-Renewal", 12), ("Renew", 18))
 EMPTY = "Your active services will appear here once you have some."

@@ -1,1 +1,1 @@
-"""The console's headless parts: the action registry, messages, marks and formatting."""
+"""The admin console: its app, action registry, bulk runs, commands, messages, selection, demo and screens."""

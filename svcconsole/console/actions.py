@@ -9,11 +9,12 @@ listed in help but bound by no one here (`bound=False`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
 from svcconsole.core.statuses import ACTIONS, ActionRule
+from svcconsole.widgets.keys import ConsoleAction
+from svcconsole.widgets.service_table import TABLE_ACTIONS
 
 SCOPES = {
     "app": "Everywhere",
@@ -28,41 +29,6 @@ SCOPES = {
     "dialog": "Dialogs",
     "help": "This help",
 }
-
-
-@dataclass(frozen=True)
-class ConsoleAction:
-    """One action: its key, the action it runs, where it applies and how it is described."""
-
-    scope: str
-    key: str
-    action: str
-    description: str
-    help: str
-    show: bool = False
-    mutates: bool = False
-    key_display: str | None = None
-    palette: bool = True
-    priority: bool = False
-    bound: bool = True
-    command: str | None = None
-    """The palette's title of an app-wide action ("go: jobs"); the palette lists screen actions by scope."""
-
-    @property
-    def shown_key(self) -> str:
-        return self.key_display or self.key
-
-    def binding(self) -> Binding:
-        return Binding(
-            self.key,
-            self.action,
-            self.description,
-            show=self.show,
-            key_display=self.key_display,
-            priority=self.priority,
-            id=f"{self.scope}.{self.action}",
-            tooltip=self.help,
-        )
 
 
 def rules_of(name: str) -> tuple[ActionRule, ...]:
@@ -127,30 +93,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         command="bulk: last run",
     ),
     ConsoleAction("app", "ctrl+q", "app.quit", "Quit", "Leave the console.", key_display="^q"),
-    ConsoleAction("table", "up,k", "cursor_up", "Up", "Move the cursor up a row.", key_display="↑/k", palette=False),
-    ConsoleAction("table", "down,j", "cursor_down", "Down", "Move the cursor down a row.", key_display="↓/j", palette=False),
-    ConsoleAction("table", "pageup,ctrl+b", "page_up", "Page up", "Move up a screenful.", key_display="pgup", palette=False),
-    ConsoleAction("table", "pagedown,ctrl+f", "page_down", "Page down", "Move down a screenful.", key_display="pgdn", palette=False),
-    ConsoleAction(
-        "table",
-        "left",
-        "scroll_columns(-1)",
-        "Columns",
-        "Show the columns to the left (id stays in view; ‹ in the header: more that way).",
-        key_display="←",
-        palette=False,
-    ),
-    ConsoleAction(
-        "table",
-        "right",
-        "scroll_columns(1)",
-        "Columns",
-        "Show the columns to the right (id stays in view; › in the header: more that way).",
-        key_display="→",
-        palette=False,
-    ),
-    ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
-    ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
+    *TABLE_ACTIONS,
     ConsoleAction("services", "enter", "open_service", "Open", "Open the service under the cursor (detail screen).", show=True, key_display="⏎"),
     ConsoleAction(
         "services",

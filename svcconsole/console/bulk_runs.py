@@ -8,15 +8,21 @@ and go on working while the run goes on; the status line shows it, and the palet
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
-from svcconsole.console import render
-
-if TYPE_CHECKING:
-    from svcconsole.screens.dialogs import ActionRequest
+from svcconsole.widgets import render
 
 KEPT_RUNS = 10
 OUTCOMES = ("ok", "failed", "skipped", "pending")
+
+
+@dataclass
+class ActionRequest:
+    """What a confirmed dialog asks for: the core action and its checked parameters."""
+
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
 
 
 @dataclass

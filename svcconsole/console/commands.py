@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from svcconsole.console.actions import BULK_MENU, REGISTRY
+from svcconsole.console.host import ConsoleHost
 from svcconsole.core import parse
 from svcconsole.core.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 
 def service_id_in(query: str) -> int | None:
@@ -30,7 +27,7 @@ class ConsoleCommands(Provider):
 
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
         """Every command that applies here; in read-only mode none that changes anything."""
-        app: ConsoleApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        app: ConsoleHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         screen = self.screen
         acting = app.can_act
         entries: list[tuple[str, str, Callable[[], object]]] = [("go: services", "The service list.", app.show_services)]
@@ -59,7 +56,7 @@ class ConsoleCommands(Provider):
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
-        app: ConsoleApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        app: ConsoleHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         service_id = service_id_in(query)
         if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="The detail screen of that service.")

@@ -1,7 +1,8 @@
-"""Messages that workers post back to the console, named as past-tense events."""
+"""Messages of the admin console: what workers post back (past-tense events), and what screens ask of the app."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,13 +50,6 @@ class CountsLoaded(Message):
     total: int
     by_status: dict[str, int]
     tabs: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class RowsLoaded(Message):
-    """Pages of the window were loaded for the viewport."""
-
-    window_generation: int
 
 
 @dataclass
@@ -243,3 +237,58 @@ class HealthChecked(Message):
     """Health was read: the last automation run, workers, the queue, the outbox and the problems."""
 
     report: HealthReport
+
+
+# ------------------------------------------------------------------ what screens ask of the app
+# Screens never import the app: they post these, and `ConsoleApp` handles them.
+
+
+@dataclass
+class ServiceOpened(Message):
+    """A service was opened (Enter on a row, the palette, a service the wizard made): the app shows its detail."""
+
+    service_id: int
+
+
+@dataclass
+class EditRequested(Message):
+    """The edit form of a service was asked for (refused in read-only mode)."""
+
+    service_id: int
+
+
+@dataclass
+class NewServiceRequested(Message):
+    """The new-service wizard was asked for (refused in read-only mode)."""
+
+
+@dataclass
+class ActionRequested(Message):
+    """An action on the resolved selection was asked for: the app shows its dialog, then runs it.
+
+    `on_done(True)` is called once a bulk run's screen is closed; `renew_mode` is the renew dialog's first mode."""
+
+    selection: SelectionResolved
+    on_done: Callable[[bool], None] | None = None
+    renew_mode: str = "now"
+
+
+@dataclass
+class BulkMenuRequested(Message):
+    """The `b` menu was asked for: the actions that apply to `counts` (by status, has a cancellation date); `chosen` gets the pick."""
+
+    chosen: Callable[[str], None]
+    label: str
+    counts: dict[tuple[str, bool], int]
+
+
+@dataclass
+class ReadOnlyRefused(Message):
+    """A change was refused because the console is read-only (or its operator a viewer): the app says so."""
+
+
+@dataclass
+class ErrorRaised(Message):
+    """Something failed with a one-line error the app shows as a notification."""
+
+    error: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -16,8 +16,16 @@ from sqlmodel import Session, col, select
 from svcconsole.core import clock
 from svcconsole.store.models import Activity, Service
 
-if TYPE_CHECKING:
-    from svcconsole.core.operators import Actor
+
+class Actor(Protocol):
+    """Who made a change, as the log names it: an `operators.Actor` (operators sits above this
+    module and writes its own changes here)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 def record(

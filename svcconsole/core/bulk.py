@@ -2,7 +2,7 @@
 
 The run and all its items are written before any service is touched. Services are then done
 in chunks of `CHUNK` (`BATCH_CHUNK` for the database-only actions of
-`services.BATCHED_ACTIONS`), one transaction per chunk: each service's change and its item's
+`actions.BATCHED_ACTIONS`), one transaction per chunk: each service's change and its item's
 outcome are written together in that transaction, each service in a savepoint of its own (a
 batched chunk in one savepoint, done again service by service if it hits an unexpected
 error), so a service that is refused or fails leaves its siblings alone. A service whose module has work to do gets
@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, literal
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import clock, jobs, leases, services
+from svcconsole.core import actions, clock, job_queue, jobs, leases
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS
@@ -141,7 +141,7 @@ def start(
     """
     rule = ACTIONS[action]
     require(actor, rule.role, rule.title.lower())
-    params = services.validate_params(action, params)
+    params = actions.validate_params(action, params)
     key = selection_key(action, params, selection)
 
     def work(session: Session) -> tuple[int, bool]:
@@ -230,7 +230,7 @@ def process(
                         .where(BulkItem.run_id == run_id, BulkItem.outcome == "pending")
                         .where(~select(Job.id).where(Job.bulk_run_id == run_id, Job.service_id == BulkItem.service_id).exists())
                         .order_by(col(BulkItem.id))
-                        .limit(BATCH_CHUNK if action in services.BATCHED_ACTIONS else CHUNK)
+                        .limit(BATCH_CHUNK if action in actions.BATCHED_ACTIONS else CHUNK)
                     ).all()
                 )
             if not chunk:
@@ -264,10 +264,10 @@ def _apply_chunk(
 ) -> list[ItemResult]:
     """Do each service in a savepoint of its own and record its outcome; `alone` raises instead.
 
-    A batched action (services.BATCHED_ACTIONS) does the whole chunk in one savepoint with a few
+    A batched action (actions.BATCHED_ACTIONS) does the whole chunk in one savepoint with a few
     statements; should anything but a refusal go wrong there, the chunk is done again service by
     service, so that error fails only its own service."""
-    if action in services.BATCHED_ACTIONS and not alone:
+    if action in actions.BATCHED_ACTIONS and not alone:
         batched = _apply_batch(session, actor, run_id, action, params, service_ids)
         if batched is not None:
             return batched
@@ -275,7 +275,7 @@ def _apply_chunk(
     for service_id in service_ids:
         savepoint = session.begin_nested()
         try:
-            outcome = services.perform(session, actor, action, service_id, params, bulk_run_id=run_id, claim_for=leases.holder())
+            outcome = actions.perform(session, actor, action, service_id, params, bulk_run_id=run_id, claim_for=leases.holder())
         except PermissionDenied:
             savepoint.rollback()
             raise
@@ -302,7 +302,7 @@ def _apply_batch(session: Session, actor: Actor, run_id: int, action: str, param
     written) when an unexpected error asks for the service-by-service path."""
     savepoint = session.begin_nested()
     try:
-        outcomes = services.perform_many(session, actor, action, service_ids, params)
+        outcomes = actions.perform_many(session, actor, action, service_ids, params)
     except PermissionDenied:
         savepoint.rollback()
         raise
@@ -418,7 +418,7 @@ class RetryReport:
 
 def retry_failed(db: Database, actor: Actor, run_id: int) -> RetryReport:
     """Run again now the failed items of a run: their module jobs (failed, or queued for a later
-    attempt) are retried through `jobs.retry` and run at once; items without such a job are returned."""
+    attempt) are retried through `job_queue.retry` and run at once; items without such a job are returned."""
     failed: list[int] = []
     with db.read() as session:
         while True:
@@ -431,7 +431,7 @@ def retry_failed(db: Database, actor: Actor, run_id: int) -> RetryReport:
 
     def requeue(session: Session) -> None:
         for job_id in job_ids:
-            jobs.retry(session, actor, job_id)
+            job_queue.retry(session, actor, job_id)
 
     if job_ids:
         db.transaction(requeue)
@@ -483,7 +483,7 @@ def dry_run(db: Database, actor: Actor, action: str, params: dict[str, Any], ser
                 for service_id in ids[offset : offset + CHUNK]:
                     savepoint = session.begin_nested()
                     try:
-                        outcome = services.perform(session, actor, action, service_id, params)
+                        outcome = actions.perform(session, actor, action, service_id, params)
                         item = ItemResult(service_id, "ok", outcome.message)
                     except PermissionDenied:
                         savepoint.rollback()

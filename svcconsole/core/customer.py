@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import activity, billing, clock, cycles, delivery, filters, jobs, leases, parse, services
+from svcconsole.core import actions, activity, clock, cycles, delivery, filters, invoice_lookups, jobs, leases, lookups, parse
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, client_actor, require_client
@@ -97,7 +97,7 @@ def open_area(session: Session, login: str, customer_ref: str) -> Actor:
 
 def time_zone(session: Session) -> ZoneInfo:
     """The configured time zone, in which the customer area shows dates."""
-    return services.timezone_of(session)
+    return lookups.timezone_of(session)
 
 
 def _scope(actor: Actor, action: str | None, what: str) -> CustomerScope:
@@ -200,7 +200,7 @@ def active_line(row: ActiveServiceRow, tz: ZoneInfo) -> ActiveServiceLine:
 def dashboard(session: Session, actor: Actor, *, limit: int = WIDGET_LIMIT) -> Dashboard:
     """The customer's active services (the widget) and unpaid invoices."""
     scope = _scope(actor, None, "reading")
-    tz = services.timezone_of(session)
+    tz = lookups.timezone_of(session)
     customer = scope.customer(session)
     if customer is None:
         raise NotFound("customer: this customer no longer exists")
@@ -211,15 +211,15 @@ def dashboard(session: Session, actor: Actor, *, limit: int = WIDGET_LIMIT) -> D
         active=tuple(active_line(row, tz) for row in rows),
         active_total=scope.count_in(session, WIDGET_STATUSES),
         services_total=scope.count(session),
-        unpaid=tuple(invoices(session, actor, statuses=(billing.InvoiceStatus.UNPAID.value,))),
+        unpaid=tuple(invoices(session, actor, statuses=(invoice_lookups.InvoiceStatus.UNPAID.value,))),
     )
 
 
 def invoices(session: Session, actor: Actor, *, statuses: tuple[str, ...] = ("unpaid", "paid", "cancelled")) -> list[InvoiceSummary]:
     """The customer's invoices (never drafts), newest first."""
     scope = _scope(actor, None, "reading")
-    tz = services.timezone_of(session)
-    wanted = tuple(status for status in statuses if status != billing.InvoiceStatus.DRAFT.value)
+    tz = lookups.timezone_of(session)
+    wanted = tuple(status for status in statuses if status != invoice_lookups.InvoiceStatus.DRAFT.value)
     result = []
     for row in scope.invoices(session, wanted):
         lines = tuple(f"{line.description} ({line.amount:.2f} {row.invoice.currency})" for line in scope.invoice_lines(session, row.invoice.id or 0))
@@ -410,7 +410,7 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         RenewalLine(row.renewed_at, row.period_start, row.period_end, row.cycles, row.amount, row.invoice_id) for row in scope.renewals(session, service_id)
     )
     options = tuple(OptionLine(row.id or 0, row.name, row.value, row.quantity, row.price, row.expires_at) for row in scope.options(session, service_id))
-    pending = scope.renewal_line_for_period(session, service_id, service.expires_at, billing.OPEN_STATUSES) if service.expires_at else None
+    pending = scope.renewal_line_for_period(session, service_id, service.expires_at, invoice_lookups.OPEN_STATUSES) if service.expires_at else None
     return CustomerDetail(
         service=_view(session, scope, service),
         customer_email=customer.email if customer else "",
@@ -426,7 +426,7 @@ def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[s
     """Why each customer action would be refused now (None when it is allowed), for the screens."""
     product = session.get(Product, service.product_id) if service.product_id else None
     recurring = cycles.is_recurring(service.billing_cycle)
-    tz = services.timezone_of(session)
+    tz = lookups.timezone_of(session)
     result: dict[str, str | None] = {}
     result["renew"] = (
         None
@@ -526,20 +526,20 @@ def renew(session: Session, actor: Actor, service_id: int, cycle_count: int | st
     scope = _scope(actor, "renew-invoice", "renewing")
     count = parse.parse_int("cycles", cycle_count, minimum=1, maximum=120)
     service = _visible(session, scope, service_id, for_update=True)
-    tz = services.timezone_of(session)
+    tz = lookups.timezone_of(session)
     if service.expires_at is not None:
-        existing = scope.renewal_line_for_period(session, service_id, service.expires_at, billing.OPEN_STATUSES)
+        existing = scope.renewal_line_for_period(session, service_id, service.expires_at, invoice_lookups.OPEN_STATUSES)
         if existing is not None:
             return ActionResult(
                 service_id,
                 f"invoice {existing.invoice_id} already bills this renewal ({existing.amount:.2f} {service.currency}); the service is extended when it is paid",
                 invoice_id=existing.invoice_id,
             )
-    reused = scope.newest_open_invoice(session, billing.InvoiceStatus.UNPAID.value, service.currency)
+    reused = scope.newest_open_invoice(session, invoice_lookups.InvoiceStatus.UNPAID.value, service.currency)
     old_expiry = service.expires_at
-    services.perform(session, actor, "renew-invoice", service_id, {"cycles": count, "invoice": reused.id if reused else "new"})
+    actions.perform(session, actor, "renew-invoice", service_id, {"cycles": count, "invoice": reused.id if reused else "new"})
     assert old_expiry is not None
-    line = scope.renewal_line_for_period(session, service_id, old_expiry, billing.OPEN_STATUSES)
+    line = scope.renewal_line_for_period(session, service_id, old_expiry, invoice_lookups.OPEN_STATUSES)
     assert line is not None
     unit = cycles.PER_UNIT[cycles.BillingCycle(service.billing_cycle)]
     where = f"added to invoice {line.invoice_id}" if reused else f"billed on new invoice {line.invoice_id}"
@@ -562,8 +562,8 @@ def cancel(session: Session, actor: Actor, service_id: int, mode: str, reason: s
     if product is None or not product.allow_customer_cancel:
         raise TransitionRefused(service_id, service.status, "cancel", "this product cannot be cancelled from the customer area; contact support")
     text = parse.parse_text("reason", reason, max_length=2000)
-    outcome = services.perform(session, actor, action, service_id, {"reason": text}, claim_for=claim_for)
-    tz = services.timezone_of(session)
+    outcome = actions.perform(session, actor, action, service_id, {"reason": text}, claim_for=claim_for)
+    tz = lookups.timezone_of(session)
     if action == "cancel-end-of-cycle":
         return ActionResult(service_id, f"service {service_id} will be cancelled on {day(service.cancel_at, tz)}")
     if outcome.job_id is not None:
@@ -578,7 +578,7 @@ def uncancel(session: Session, actor: Actor, service_id: int) -> ActionResult:
     why = _uncancel_refusal(session, scope, service)
     if why is not None:
         raise TransitionRefused(service_id, service.status, "withdraw the cancellation", why)
-    services.perform(session, actor, "uncancel", service_id, {})
+    actions.perform(session, actor, "uncancel", service_id, {})
     return ActionResult(service_id, f"the cancellation of service {service_id} is withdrawn")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from svcconsole.core import activity, services
+from svcconsole.core import activity, lookups
 from svcconsole.core.catalog import resolve_server
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, require
@@ -25,13 +25,13 @@ KEY_BATCH = 500
 
 def _service_snapshot(db: Database, service_id: int, customer_id: int | None = None) -> tuple[ServiceRef, str, str]:
     with db.read() as session:
-        service = services.get_service(session, service_id, customer_id=customer_id)
-        return services.service_ref(session, service), service.type, service.status
+        service = lookups.get_service(session, service_id, customer_id=customer_id)
+        return lookups.service_ref(session, service), service.type, service.status
 
 
 def _server_snapshot(db: Database, server: str | int) -> ServerRef:
     with db.read() as session:
-        return services.server_ref(resolve_server(session, server))
+        return lookups.server_ref(resolve_server(session, server))
 
 
 def panel_state(db: Database, service_id: int, *, customer_id: int | None = None) -> PanelState:
@@ -61,7 +61,7 @@ def power(db: Database, actor: Actor, service_id: int, signal: str) -> ModuleRes
     result = module.power(ref, signal)
 
     def log(session: Session) -> None:
-        service = services.get_service(session, service_id)
+        service = lookups.get_service(session, service_id)
         activity.record(session, service, actor, "power", from_status=service.status, to_status=service.status, details={"signal": signal})
 
     db.transaction(log)
@@ -95,7 +95,7 @@ def list_importable(db: Database, server: str | int) -> Importables:
 
 
 def _resource_key(module_name: str, resource: ImportableResource) -> str | None:
-    """The key a service importing `resource` would hold (as `services.store_external` computes it)."""
+    """The key a service importing `resource` would hold (as `action_base.store_external` computes it)."""
     return external_key(module_name, resource.details.get("external") or {"ref": resource.external_ref})
 
 

@@ -14,19 +14,17 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, leases, notifications
 from svcconsole.core import settings as settings_module
+from svcconsole.core.automation_report import AutomationReport
 from svcconsole.core.errors import NotFound
 from svcconsole.store.engine import Database
 from svcconsole.store.models import AutomationRun, Job, Notification, WorkerHeartbeat
-
-if TYPE_CHECKING:
-    from svcconsole.core.automation import AutomationReport
 
 RUN_LIFE = leases.RUN_LEASE
 """A run whose heartbeat is older than this died (the automation renews its lock far more often)."""

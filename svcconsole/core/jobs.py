@@ -31,29 +31,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from svcconsole.core import clock, leases, services
-from svcconsole.core.errors import NotFound, SvcError
+from svcconsole.core import action_base, actions, clock, leases, lookups
+from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
-from svcconsole.core.operators import Actor, require
-from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
+from svcconsole.core.statuses import ACTIONS
 from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
-from svcconsole.store.models import BulkItem, Customer, Job, Product, Server, Service
+from svcconsole.store.models import Customer, Job, Product, Server, Service
 
 log = logging.getLogger("svcconsole.jobs")
 
-LEASE = timedelta(minutes=10)
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DEFAULT_CONCURRENCY = 8
 DEFAULT_PER_SERVER = 8
-RENEW_EVERY_SECONDS = 60.0
-"""Wall-clock seconds between lease renewals of the jobs whose module calls are running."""
 
 
 def worker_id() -> str:
@@ -80,9 +76,6 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 Claimed = tuple[Job, ServiceRef, str]
 
-WORKERS_LOST = "_workers_lost"
-"""The job parameter that counts the claims whose worker died or lost its lease."""
-
 SUPERSEDED_BY_SUCCESS = frozenset({"activation"})
 """Operations whose success makes the service's older failed and queued jobs of the same
 operation moot (a delivery that worked needs no older delivery retried)."""
@@ -108,24 +101,7 @@ def _claim(session: Session, job_id: int, worker: str) -> Claimed | JobOutcome |
     refused = _resolve_if_refused(session, job, service)
     if refused is not None:
         return refused
-    return job, services.service_ref(session, service), service.type
-
-
-def mark_claimed(job: Job, worker: str, now: Any) -> None:
-    """Make `worker` the job's runner for one more attempt, under a lease; a job taken over
-    from a worker that died counts the loss."""
-    if job.status == "running":
-        job.params = {**(job.params or {}), WORKERS_LOST: workers_lost(job) + 1}
-    job.status = "running"
-    job.attempts += 1
-    job.worker = worker
-    job.lease_until = now + LEASE
-    job.updated_at = now
-
-
-def workers_lost(job: Job) -> int:
-    """How many of the job's claims ended with their worker gone (its lease ran out)."""
-    return int((job.params or {}).get(WORKERS_LOST, 0))
+    return job, lookups.service_ref(session, service), service.type
 
 
 def _fail_lost(session: Session, job: Job, now: Any) -> JobOutcome:
@@ -138,8 +114,8 @@ def _fail_lost(session: Session, job: Job, now: Any) -> JobOutcome:
     job.lease_until = None
     job.updated_at = now
     session.add(job)
-    services.record_module_failure(session, job, message, final=True)
-    _finish_bulk_item(session, job, "failed", message)
+    actions.record_module_failure(session, job, message, final=True)
+    finish_bulk_item(session, job, "failed", message)
     log.warning("job %s: %s", job.id, message)
     return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
 
@@ -152,14 +128,14 @@ def _not_applied(session: Session, job: Job, service: Service, reason: str, deta
     job.lease_until = None
     job.updated_at = clock.now()
     session.add(job)
-    services.record_job_not_applied(session, job, service, reason, details)
-    _finish_bulk_item(session, job, "skipped", reason)
+    actions.record_job_not_applied(session, job, service, reason, details)
+    finish_bulk_item(session, job, "skipped", reason)
     return JobOutcome(job.id or 0, job.service_id, "resolved", reason, job.bulk_run_id)
 
 
 def _resolve_if_refused(session: Session, job: Job, service: Service) -> JobOutcome | None:
     """Before the module call: the job resolved without a call when its action is no longer allowed."""
-    refusal = services.job_refusal(service, job)
+    refusal = actions.job_refusal(service, job)
     if refusal is None:
         return None
     return _not_applied(session, job, service, f"{refusal}; not run")
@@ -184,7 +160,7 @@ def _already_claimed(db: Database, job_id: int, worker: str) -> tuple[Job, Servi
         job, service = found[0], found[1]
         if job.status != "running" or job.worker != worker:
             return None
-        return job, services.service_ref(session, service), service.type, services.job_refusal(service, job) is None
+        return job, lookups.service_ref(session, service), service.type, actions.job_refusal(service, job) is None
 
 
 def _resolve_claimed_if_refused(session: Session, job_id: int, worker: str, attempt: int) -> tuple[bool, JobOutcome | None]:
@@ -192,7 +168,7 @@ def _resolve_claimed_if_refused(session: Session, job_id: int, worker: str, atte
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
     if (job.status, job.worker, job.attempts) != ("running", worker, attempt):
         return False, None
-    service = services.get_service(session, job.service_id, for_update=True)
+    service = lookups.get_service(session, job.service_id, for_update=True)
     return True, _resolve_if_refused(session, job, service)
 
 
@@ -223,80 +199,12 @@ def _external_writer(db: Database, service_id: int, *, replace: bool) -> Callabl
     def save(external: dict[str, Any]) -> None:
         def work(session: Session) -> None:
             service = session.exec(select(Service).where(Service.id == service_id).with_for_update()).one()
-            services.store_external(service, external, replace=replace)
+            action_base.store_external(service, external, replace=replace)
             session.add(service)
 
         db.transaction(work)
 
     return save
-
-
-def _finish_bulk_item(session: Session, job: Job, outcome: str, message: str) -> None:
-    if job.bulk_run_id is None:
-        return
-    session.execute(
-        update(BulkItem)
-        .where(col(BulkItem.run_id) == job.bulk_run_id, col(BulkItem.service_id) == job.service_id)
-        .values(outcome=outcome, message=message, updated_at=clock.now())
-    )
-
-
-class LeaseKeeper:
-    """Renews the leases of one worker's running calls every `RENEW_EVERY_SECONDS`, in a thread."""
-
-    def __init__(self, db: Database, worker: str) -> None:
-        self.db = db
-        self.worker = worker
-        self._held: dict[int, int] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def hold(self, job_id: int, attempt: int) -> None:
-        """Keep renewing the job's lease while its attempt `attempt` runs."""
-        with self._lock:
-            self._held[job_id] = attempt
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=f"lease-keeper-{self.worker}", daemon=True)
-                self._thread.start()
-
-    def release(self, job_id: int) -> None:
-        with self._lock:
-            self._held.pop(job_id, None)
-
-    def _run(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_SECONDS):
-            self.renew()
-
-    def renew(self) -> int:
-        """Push on the lease of every held job this worker still holds; returns how many."""
-        with self._lock:
-            held = dict(self._held)
-        if not held:
-            return 0
-
-        def work(session: Session) -> int:
-            until = clock.now() + LEASE
-            renewed = 0
-            for job_id, attempt in held.items():
-                result = session.execute(
-                    update(Job)
-                    .where(col(Job.id) == job_id, col(Job.worker) == self.worker, col(Job.attempts) == attempt, col(Job.status) == "running")
-                    .values(lease_until=until)
-                )
-                renewed += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult; execute() is typed as Result
-            return renewed
-
-        try:
-            return self.db.transaction(work)
-        except Exception:  # a failed renewal is tried again at the next tick
-            log.exception("renewing the leases of %s failed", self.worker)
-            return 0
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 @dataclass
@@ -370,8 +278,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     current.updated_at = now
     current.lease_until = None
     error = called.error
-    service = services.get_service(session, current.service_id, for_update=True)
-    refusal = services.job_refusal(service, current)
+    service = lookups.get_service(session, current.service_id, for_update=True)
+    refusal = actions.job_refusal(service, current)
     if refusal is not None:
         if error is None:
             assert called.result is not None
@@ -383,10 +291,10 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         return _not_applied(session, current, service, reason, details)
     if error is None:
         assert called.result is not None
-        message = services.apply_after_module(session, current, called.result)
+        message = actions.apply_after_module(session, current, called.result)
         current.status = "succeeded"
         current.last_error = None
-        _finish_bulk_item(session, current, "ok", message)
+        finish_bulk_item(session, current, "ok", message)
         session.add(current)
         superseded = _resolve_superseded(session, current)
         if superseded:
@@ -404,8 +312,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
     else:
         current.status = "failed"
         message = error_text
-    services.record_module_failure(session, current, error_text, final=not retry, external=error.external)
-    _finish_bulk_item(session, current, "failed", message)
+    actions.record_module_failure(session, current, error_text, final=not retry, external=error.external)
+    finish_bulk_item(session, current, "failed", message)
     session.add(current)
     return JobOutcome(current.id or 0, current.service_id, current.status, message, current.bulk_run_id)
 
@@ -417,11 +325,14 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
     rule = ACTIONS.get(succeeded.action)
     if rule is None or rule.operation not in SUPERSEDED_BY_SUCCESS:
         return []
-    actions = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
+    same_operation = [name for name, other in ACTIONS.items() if other.operation == rule.operation]
     older = session.exec(
         select(Job)
         .where(
-            Job.service_id == succeeded.service_id, col(Job.id) < (succeeded.id or 0), col(Job.status).in_(("failed", "queued")), col(Job.action).in_(actions)
+            Job.service_id == succeeded.service_id,
+            col(Job.id) < (succeeded.id or 0),
+            col(Job.status).in_(("failed", "queued")),
+            col(Job.action).in_(same_operation),
         )
         .with_for_update(skip_locked=True)
     ).all()
@@ -431,7 +342,7 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
         job.last_error = message
         job.updated_at = clock.now()
         session.add(job)
-        _finish_bulk_item(session, job, "skipped", message)
+        finish_bulk_item(session, job, "skipped", message)
     return [job.id or 0 for job in older]
 
 
@@ -458,7 +369,7 @@ def _fail_unsaved(session: Session, called: _Called, failure: str) -> JobOutcome
     job.lease_until = None
     job.updated_at = clock.now()
     session.add(job)
-    _finish_bulk_item(session, job, "failed", message)
+    finish_bulk_item(session, job, "failed", message)
     return JobOutcome(job.id or 0, job.service_id, "failed", message, job.bulk_run_id)
 
 
@@ -638,73 +549,3 @@ def due_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
     with db.read() as session:
         query = select(col(Job.id)).where(_due(now)).order_by(col(Job.id)).limit(limit)
         return list(session.exec(query).all())  # type: ignore[arg-type]  # a stored row's primary key is never None
-
-
-def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100, before: int | None = None) -> list[Job]:
-    """Jobs, newest first (older than id `before` when given)."""
-    query = select(Job)
-    if before is not None:
-        query = query.where(Job.id < before)  # type: ignore[operator]
-    if status:
-        query = query.where(Job.status == status)
-    if service_id:
-        query = query.where(Job.service_id == service_id)
-    return list(session.exec(query.order_by(col(Job.id).desc()).limit(limit)).all())
-
-
-def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(f"job: no job with id {job_id}")
-    return job
-
-
-def retry(session: Session, actor: Actor, job_id: int) -> Job:
-    """Put a failed job back in the queue, to run now (its run checks the service's status again)."""
-    require(actor, NON_TRANSITION_ROLES["jobs"], "retrying a job")
-    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
-    if job is None:
-        raise NotFound(f"job: no job with id {job_id}")
-    if job.status not in {"failed", "queued"}:
-        raise SvcError(f"job {job_id} is {job.status}: only failed or queued jobs can be retried")
-    job.status = "queued"
-    job.next_attempt_at = clock.now()
-    job.max_attempts = max(job.max_attempts, job.attempts + 1)
-    job.updated_at = clock.now()
-    session.add(job)
-    service = session.get(Service, job.service_id)
-    if service is not None and service.operation is None and services.job_refusal(service, job) is None:
-        service.operation = ACTIONS[job.action].operation if job.action in ACTIONS else job.operation
-        session.add(service)
-    return job
-
-
-def resolve(session: Session, actor: Actor, job_id: int, note: str | None = None) -> Job:
-    """Mark a job handled by hand: it leaves the queue and the service's operation is cleared."""
-    require(actor, NON_TRANSITION_ROLES["jobs"], "resolving a job")
-    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
-    if job is None:
-        raise NotFound(f"job: no job with id {job_id}")
-    if job.status in {"succeeded", "resolved"}:
-        raise SvcError(f"job {job_id} is {job.status} already")
-    job.status = "resolved"
-    job.updated_at = clock.now()
-    session.add(job)
-    service = session.get(Service, job.service_id)
-    if service is not None:
-        service.operation = None
-        session.add(service)
-        from svcconsole.core import activity
-
-        activity.record(
-            session,
-            service,
-            actor,
-            "job_resolved",
-            from_status=service.status,
-            to_status=service.status,
-            reason=note,
-            details={"job": job_id, "operation": job.operation},
-        )
-    _finish_bulk_item(session, job, "failed", f"resolved by {actor.name}" + (f": {note}" if note else ""))
-    return job

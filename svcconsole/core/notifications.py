@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from svcconsole.core import clock, cycles
+from svcconsole.core import clock, cycles, invoice_lookups, renewals
 from svcconsole.core import settings as settings_module
 from svcconsole.core.statuses import SuspendKind
 from svcconsole.store.models import Customer, Notification, Service
@@ -123,9 +123,7 @@ def _settings(session: Session) -> settings_module.Settings:
 
 def _price(session: Session, service: Service) -> str:
     """One cycle's renewal amount, options included."""
-    from svcconsole.core.services import renewal_amount
-
-    return f"{renewal_amount(session, service, 1):.2f} {service.currency}"
+    return f"{renewals.renewal_amount(session, service, 1):.2f} {service.currency}"
 
 
 def _renewal(service: Service, expires: str, price: str) -> str:
@@ -152,19 +150,17 @@ def _paid_until(service: Service, expires: str) -> str:
 
 def _payment(session: Session, service: Service, settings: settings_module.Settings, price: str) -> str:
     """For an overdue suspension: what to pay (the open invoice, or that none is open), by when, and what happens after."""
-    from svcconsole.core import billing, services
-
     if service.suspend_kind != SuspendKind.OVERDUE.value or service.expires_at is None:
         return ""
     tz = settings.tz
-    billed = billing.period_invoice(session, service)
+    billed = invoice_lookups.period_invoice(session, service)
     if billed is not None and billed.is_open:
         to_pay = f"To reactivate it, pay invoice #{billed.invoice.id} ({billed.amount_text})."
     elif billed is not None:
         to_pay = f"Invoice #{billed.invoice.id} for this period was cancelled and no invoice is open: contact us to renew it for {price}."
     else:
         to_pay = f"No invoice is open for it: renew it for {price} to reactivate it."
-    renew_by = services.renewable_until(service, settings["renewal_grace_days"])
+    renew_by = renewals.renewable_until(service, settings["renewal_grace_days"])
     removed_after = (service.suspended_at or clock.now()) + timedelta(days=settings["terminate_after_days"])
     return (
         f"It fell due on {_local_date(service.expires_at, tz)}. {to_pay}\n"

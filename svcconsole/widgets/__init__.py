@@ -1,4 +1,4 @@
-"""Widgets of the console, shared by the admin console and the customer area."""
+"""What the admin console and the customer area share: widgets, text rendering, keys, the crash guard and the heap freeze."""
 
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.panel_state import ModuleSubTabs, PanelStateView

@@ -23,8 +23,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from svcconsole.console import render
 from svcconsole.core.errors import SvcError
+from svcconsole.widgets import render
 
 AnswerType = TypeVar("AnswerType")
 

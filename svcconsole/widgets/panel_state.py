@@ -17,8 +17,8 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
-from svcconsole.console import render
 from svcconsole.modules import ModuleTab, PanelState
+from svcconsole.widgets import render
 from svcconsole.widgets.tabs import step_tab
 
 STATE_STYLES = {"running": "green", "offline": "red", "stopped": "red", "suspended": "bold dark_orange", "paused": "dark_orange", "installing": "italic cyan"}

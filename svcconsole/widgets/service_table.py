@@ -24,10 +24,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from svcconsole.console import render
-from svcconsole.console.actions import bindings
-from svcconsole.console.messages import RowsLoaded
 from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets import render
+from svcconsole.widgets.keys import ConsoleAction
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,46 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     raise KeyError(key)
 
 
+TABLE_ACTIONS: tuple[ConsoleAction, ...] = (
+    ConsoleAction("table", "up,k", "cursor_up", "Up", "Move the cursor up a row.", key_display="↑/k", palette=False),
+    ConsoleAction("table", "down,j", "cursor_down", "Down", "Move the cursor down a row.", key_display="↓/j", palette=False),
+    ConsoleAction("table", "pageup,ctrl+b", "page_up", "Page up", "Move up a screenful.", key_display="pgup", palette=False),
+    ConsoleAction("table", "pagedown,ctrl+f", "page_down", "Page down", "Move down a screenful.", key_display="pgdn", palette=False),
+    ConsoleAction(
+        "table",
+        "left",
+        "scroll_columns(-1)",
+        "Columns",
+        "Show the columns to the left (id stays in view; ‹ in the header: more that way).",
+        key_display="←",
+        palette=False,
+    ),
+    ConsoleAction(
+        "table",
+        "right",
+        "scroll_columns(1)",
+        "Columns",
+        "Show the columns to the right (id stays in view; › in the header: more that way).",
+        key_display="→",
+        palette=False,
+    ),
+    ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
+    ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
+)
+"""The list's moving keys (scope "table"), in both areas' registries, help and footer."""
+
+
+@dataclass
+class RowsLoaded(Message):
+    """Pages of the window were loaded for the viewport."""
+
+    window_generation: int
+
+
 class ServiceTable(ScrollView, can_focus=True):
     """A scrollable table over a `ServiceWindow`, with a cursor and marks."""
 
-    BINDINGS = bindings("table")
+    BINDINGS = [entry.binding() for entry in TABLE_ACTIONS if entry.bound]
     COMPONENT_CLASSES = {
         "service-table--header",
         "service-table--cursor",

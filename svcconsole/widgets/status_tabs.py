@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from svcconsole.console import render
+from svcconsole.widgets import render
 
 TABS: tuple[tuple[str, str, str], ...] = (
     ("all", "All", "All"),

@@ -18,8 +18,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import func, select
 
+from svcconsole.core import action_base, actions, clock, lookups
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import clock, services
 from svcconsole.core import settings as settings_module
 from svcconsole.core.operators import SYSTEM, Actor
 from svcconsole.modules.base import Checkpoint, Module, ModuleError, ModuleResult, ProductRef, ServiceRef, register, unregister
@@ -37,14 +37,14 @@ def active_service(db: Database, actor: Actor, catalog: Fixtures, *, expires: da
     """A delivered (active) service of the catalog's product expiring at `expires`."""
     with clock.frozen_at(at or NOW):
         service_id = new_service(db, actor, catalog, expires=iso(expires), **fields)
-        db.transaction(lambda session: services.perform(session, actor, "deliver", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, actor, "deliver", service_id, {}))
     return service_id
 
 
-def act(db: Database, actor: Actor, action: str, service_id: int, params: dict[str, Any] | None = None, *, at: datetime | None = None) -> services.Outcome:
+def act(db: Database, actor: Actor, action: str, service_id: int, params: dict[str, Any] | None = None, *, at: datetime | None = None) -> action_base.Outcome:
     """Perform one action (at the time `at`, default the frozen now)."""
     with clock.frozen_at(at or NOW):
-        return db.transaction(lambda session: services.perform(session, actor, action, service_id, params or {}))
+        return db.transaction(lambda session: actions.perform(session, actor, action, service_id, params or {}))
 
 
 def set_setting(db: Database, key: str, value: str) -> None:
@@ -66,7 +66,7 @@ def rows(db: Database, model: Any, *conditions: Any) -> list[Any]:
 
 def service(db: Database, service_id: int) -> Any:
     with db.read() as session:
-        return services.get_service(session, service_id)
+        return lookups.get_service(session, service_id)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from svcconsole.core import automation, clock
+from svcconsole.core import automation, automation_report, clock
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Activity, Invoice, InvoiceLine, Job, Notification, Renewal, Service
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, count, rows, service, set_setting
@@ -14,16 +14,16 @@ DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 
 
-def run(db, admin, moment: datetime = NOW, **options) -> automation.AutomationReport:  # type: ignore[no-untyped-def]
+def run(db, admin, moment: datetime = NOW, **options) -> automation_report.AutomationReport:  # type: ignore[no-untyped-def]
     with clock.frozen_at(moment):
         return automation.run(db, admin, **options)
 
 
-def step(report: automation.AutomationReport, number: int) -> automation.StepReport:
+def step(report: automation_report.AutomationReport, number: int) -> automation_report.StepReport:
     return next(item for item in report.steps if item.number == number)
 
 
-def touched(report: automation.AutomationReport, number: int) -> list[int | None]:
+def touched(report: automation_report.AutomationReport, number: int) -> list[int | None]:
     return [item.service_id for item in step(report, number).items]
 
 
@@ -581,12 +581,12 @@ def test_json_report(db, admin, catalog, cli, frozen):
 
 
 def panel_service(db, admin, panel, expires: datetime) -> int:  # type: ignore[no-untyped-def]
-    from svcconsole.core import jobs, services
+    from svcconsole.core import actions, jobs, records
 
-    draft = services.ServiceDraft(customer="alice@example.com", name="mc", product=str(panel.small), expires=expires.isoformat())
+    draft = records.ServiceDraft(customer="alice@example.com", name="mc", product=str(panel.small), expires=expires.isoformat())
     with clock.frozen_at(NOW - timedelta(days=40)):
-        service_id = db.transaction(lambda session: services.create_service(session, admin, draft)).id
-        db.transaction(lambda session: services.perform(session, admin, "deliver", service_id, {}))
+        service_id = db.transaction(lambda session: records.create_service(session, admin, draft)).id
+        db.transaction(lambda session: actions.perform(session, admin, "deliver", service_id, {}))
         jobs.run_jobs(db, jobs.due_job_ids(db))
     return service_id
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, billing, clock, leases
+from svcconsole.core import automation, automation_report, clock, invoices, leases
 from svcconsole.store.models import Invoice, InvoiceLine, Lease, Notification
 from tests.billing.conftest import NOW, active_service, count, rows
 
@@ -22,9 +22,9 @@ def due_services(db, admin, catalog) -> list[int]:  # type: ignore[no-untyped-de
     return [active_service(db, admin, catalog, expires=NOW + timedelta(days=2, minutes=index), name=f"svc-{index}") for index in range(SERVICES)]
 
 
-def run_together(db, admin, *, use_lock: bool) -> list[automation.AutomationReport]:  # type: ignore[no-untyped-def]
+def run_together(db, admin, *, use_lock: bool) -> list[automation_report.AutomationReport]:  # type: ignore[no-untyped-def]
     barrier = threading.Barrier(2)
-    reports: list[automation.AutomationReport] = []
+    reports: list[automation_report.AutomationReport] = []
     errors: list[BaseException] = []
 
     def worker() -> None:
@@ -82,7 +82,7 @@ def hold_step_one(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, thr
 def test_a_run_started_while_another_is_inside_a_step_does_nothing_and_names_the_holder(db, admin, catalog, cli, frozen, monkeypatch: pytest.MonkeyPatch):
     service_ids = due_services(db, admin, catalog)
     entered, release = hold_step_one(monkeypatch)
-    first: list[automation.AutomationReport] = []
+    first: list[automation_report.AutomationReport] = []
 
     def first_run() -> None:
         clock.freeze(NOW)
@@ -166,7 +166,7 @@ class Killed(BaseException):
 def test_a_run_killed_half_way_finishes_the_rest_and_repeats_nothing(db, admin, catalog, frozen, monkeypatch: pytest.MonkeyPatch):
     service_ids = due_services(db, admin, catalog)
     monkeypatch.setattr(automation, "CHUNK", 5)
-    real = billing.invoice_renewal
+    real = invoices.invoice_renewal
     calls = {"count": 0}
 
     def dies_on_the_twelfth(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -175,11 +175,11 @@ def test_a_run_killed_half_way_finishes_the_rest_and_repeats_nothing(db, admin, 
             raise Killed("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(billing, "invoice_renewal", dies_on_the_twelfth)
+    monkeypatch.setattr(invoices, "invoice_renewal", dies_on_the_twelfth)
     with pytest.raises(Killed, match="killed"):
         automation.run(db, admin)
     assert count(db, Invoice) == 10
-    monkeypatch.setattr(billing, "invoice_renewal", real)
+    monkeypatch.setattr(invoices, "invoice_renewal", real)
 
     report = automation.run(db, admin)
 

@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import text
 
-from svcconsole.core import automation, billing, clock, jobs, leases, services
+from svcconsole.core import actions, automation, automation_report, clock, invoices, job_claims, jobs, leases
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.engine import sqlite_path
 from svcconsole.store.models import Invoice, Job
@@ -73,12 +73,12 @@ def test_an_overdue_suspension_that_failed_for_good_waits_for_an_admin(db, admin
 
 def test_a_future_at_does_not_take_over_a_live_workers_job(db, admin, catalog, panel, cli, frozen):
     service_id = panel_service(db, admin, panel, NOW + 60 * DAY)
-    outcome = db.transaction(lambda session: services.perform(session, admin, "suspend", service_id, {"kind": "admin"}))
+    outcome = db.transaction(lambda session: actions.perform(session, admin, "suspend", service_id, {"kind": "admin"}))
     live_worker = f"{socket.gethostname()}:{os.getpid()}:424242"
 
     def claimed_by_a_live_worker(session):  # type: ignore[no-untyped-def]
         job = session.get(Job, outcome.job_id)
-        jobs.mark_claimed(job, live_worker, NOW)
+        job_claims.mark_claimed(job, live_worker, NOW)
         session.add(job)
 
     db.transaction(claimed_by_a_live_worker)
@@ -88,7 +88,7 @@ def test_a_future_at_does_not_take_over_a_live_workers_job(db, admin, catalog, p
 
     assert result.exit_code == 0, result.stderr
     [job] = rows(db, Job, Job.id == outcome.job_id)
-    assert (job.status, job.worker, job.attempts, job.lease_until) == ("running", live_worker, 1, NOW + jobs.LEASE)
+    assert (job.status, job.worker, job.attempts, job.lease_until) == ("running", live_worker, 1, NOW + job_claims.LEASE)
     assert RecordingPanel.calls == calls_before
 
 
@@ -164,14 +164,14 @@ def test_the_dry_run_holds_no_lock_between_chunks(db, admin, catalog, frozen, mo
 def test_one_service_that_raises_is_reported_failed_and_the_run_goes_on(db, admin, catalog, cli, frozen, monkeypatch, caplog):
     ids = [active_service(db, admin, catalog, expires=NOW + 2 * DAY + timedelta(minutes=index), name=f"svc-{index}") for index in range(4)]
     broken = ids[1]
-    real = billing.invoice_renewal
+    real = invoices.invoice_renewal
 
     def breaks_on_one(session, actor, target, *args, **kwargs):  # type: ignore[no-untyped-def]
         if target.id == broken:
             raise KeyError("anchor_day")
         return real(session, actor, target, *args, **kwargs)
 
-    monkeypatch.setattr(billing, "invoice_renewal", breaks_on_one)
+    monkeypatch.setattr(invoices, "invoice_renewal", breaks_on_one)
     with caplog.at_level(logging.ERROR, logger="svcconsole.automation"):
         report = run(db, admin)
 
@@ -232,7 +232,7 @@ def test_a_run_that_lost_its_lock_stops(db, admin, catalog, frozen, monkeypatch)
     wall = FakeWallClock()
     monkeypatch.setattr(leases, "wall_clock", wall)
 
-    def taken_over(item: automation.StepItem) -> None:
+    def taken_over(item: automation_report.StepItem) -> None:
         if item.step == 1 and item.outcome == "ok":
             wall.now += timedelta(minutes=11)
             thief = leases.NamedLock(db, automation.LOCK_NAME)

@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from svcconsole.core import billing, clock, services
+from svcconsole.core import actions, clock, invoices, lookups, orders
 from svcconsole.core.errors import SvcError, TransitionRefused
 from svcconsole.store.models import Activity, Invoice, InvoiceLine, Notification, Renewal
 from tests.billing.conftest import NOW, act, active_service, count, rows, service, set_setting
@@ -52,14 +52,14 @@ def test_paying_extends_from_the_old_expiry_and_paying_twice_renews_once(db, adm
 def test_two_payments_at_once_apply_the_renewal_once(db, admin, catalog, frozen):
     expiry = NOW + timedelta(days=3)
     service_id = active_service(db, admin, catalog, expires=expiry)
-    invoice_id = db.transaction(lambda session: billing.invoice_renewal(session, admin, services.get_service(session, service_id), 1, "new").invoice_id)
+    invoice_id = db.transaction(lambda session: invoices.invoice_renewal(session, admin, lookups.get_service(session, service_id), 1, "new").invoice_id)
     barrier = threading.Barrier(2)
-    results: list[billing.PayResult] = []
+    results: list[orders.PayResult] = []
 
     def pay() -> None:
         clock.freeze(NOW)
         barrier.wait()
-        results.append(db.transaction(lambda session: billing.pay_invoice(session, admin, invoice_id)))
+        results.append(db.transaction(lambda session: orders.pay_invoice(session, admin, invoice_id)))
 
     threads = [threading.Thread(target=pay) for _ in range(2)]
     for thread in threads:
@@ -92,8 +92,8 @@ def test_paying_lifts_an_overdue_suspension_when_the_new_expiry_is_in_the_future
 def test_paying_keeps_an_admin_suspension(db, admin, catalog, frozen):
     service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=2))
     act(db, admin, "suspend", service_id, {"kind": "abuse", "reason": "spam"})
-    line = db.transaction(lambda session: billing.invoice_renewal(session, admin, services.get_service(session, service_id), 1, "new"))
-    db.transaction(lambda session: billing.pay_invoice(session, admin, line.invoice_id))
+    line = db.transaction(lambda session: invoices.invoice_renewal(session, admin, lookups.get_service(session, service_id), 1, "new"))
+    db.transaction(lambda session: orders.pay_invoice(session, admin, line.invoice_id))
     after = service(db, service_id)
     assert (after.status, after.suspend_kind) == ("suspended", "abuse")
     assert after.expires_at == NOW + timedelta(days=32)
@@ -249,7 +249,7 @@ def test_bad_input_names_the_field(db, admin, catalog, cli, frozen):
 
 def test_roles_viewer_reads_operator_pays(db, admin, catalog, cli, frozen):
     service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=9))
-    line = db.transaction(lambda session: billing.invoice_renewal(session, admin, services.get_service(session, service_id), 1, "new"))
+    line = db.transaction(lambda session: invoices.invoice_renewal(session, admin, lookups.get_service(session, service_id), 1, "new"))
     make_actor(db, "vera", "viewer")
     make_actor(db, "otto", "operator")
     assert cli("--as", "vera", "invoices", "list").exit_code == 0
@@ -264,7 +264,7 @@ def test_renewal_outside_the_grace_window_is_refused(db, admin, catalog, frozen)
     service_id = active_service(db, admin, catalog, expires=NOW - timedelta(days=4), at=NOW - timedelta(days=40))
     act(db, admin, "suspend", service_id, {"kind": "overdue"})
     try:
-        db.transaction(lambda session: services.perform(session, admin, "renew-invoice", service_id, {"invoice": "new", "cycles": 1}))
+        db.transaction(lambda session: actions.perform(session, admin, "renew-invoice", service_id, {"invoice": "new", "cycles": 1}))
     except TransitionRefused as error:
         assert "renewal window closed" in error.message
     else:
@@ -273,9 +273,9 @@ def test_renewal_outside_the_grace_window_is_refused(db, admin, catalog, frozen)
 
 
 def test_paying_an_empty_invoice_is_refused(db, admin, catalog, frozen):
-    invoice = db.transaction(lambda session: billing.new_invoice(session, catalog.customer_id, "EUR"))
+    invoice = db.transaction(lambda session: invoices.new_invoice(session, catalog.customer_id, "EUR"))
     try:
-        db.transaction(lambda session: billing.pay_invoice(session, admin, invoice.id))
+        db.transaction(lambda session: orders.pay_invoice(session, admin, invoice.id))
     except SvcError as error:
         assert "has no lines" in error.message
     else:

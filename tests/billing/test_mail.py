@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from svcconsole.core import billing, clock, mailer, notifications
+from svcconsole.core import clock, mailer, notifications, orders
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, active_service, count, free_port, rows, service, set_setting, start_smtp
 
@@ -196,7 +196,7 @@ def test_an_invoice_cancelled_while_the_outbox_is_being_sent_is_not_mailed(db, a
     def cancel_the_second_once_the_first_is_accepted(message):  # type: ignore[no-untyped-def]
         smtp.mailbox.on_message = None
         with clock.frozen_at(NOW):
-            db.transaction(lambda session: billing.cancel_invoice(session, admin, second_invoice))
+            db.transaction(lambda session: orders.cancel_invoice(session, admin, second_invoice))
 
     smtp.mailbox.on_message = cancel_the_second_once_the_first_is_accepted
     report = mailer.send_queued(db)

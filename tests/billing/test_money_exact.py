@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select, text
 
-from svcconsole.core import billing
+from svcconsole.core import invoice_lookups
 from svcconsole.store import queries
 from svcconsole.store.invoices import invoice_totals
 from svcconsole.store.models import InvoiceLine
@@ -58,7 +58,7 @@ def test_three_lines_of_ten_cents_sum_in_sql_to_exactly_thirty_cents(db, admin, 
         summed = session.execute(select(func.sum(InvoiceLine.amount)).where(InvoiceLine.invoice_id == invoice_id)).scalar_one()
         totals = invoice_totals()
         through_subquery = session.execute(select(totals.c.total).where(totals.c.invoice_id == invoice_id)).scalar_one()
-        listed = [summary.total for summary in billing.list_invoices(session) if summary.invoice.id == invoice_id]
+        listed = [summary.total for summary in invoice_lookups.list_invoices(session) if summary.invoice.id == invoice_id]
         raw = session.execute(text("SELECT sum(amount) FROM invoice_line WHERE invoice_id = :id"), {"id": invoice_id}).scalar_one()
     for total in (summed, through_subquery, *listed):
         assert isinstance(total, Decimal) and str(total) == "0.30"

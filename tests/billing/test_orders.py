@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from svcconsole.core import automation, billing, clock, jobs, services
+from svcconsole.core import automation, clock, jobs, orders, records
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, InvoiceLine, Job, Notification, Service, ServiceMeta
 from tests.billing.conftest import NOW, RecordingPanel, count, rows, set_setting
@@ -104,9 +104,7 @@ def test_an_order_for_a_cycle_the_product_does_not_offer_is_refused(db, admin, c
 
 
 def test_create_order_in_core_names_the_product(db, admin, catalog, frozen):
-    invoice = db.transaction(
-        lambda session: billing.create_order(session, admin, "alice@example.com", [billing.OrderItem(product="Web Pro", cycle="quarterly")])
-    )
+    invoice = db.transaction(lambda session: orders.create_order(session, admin, "alice@example.com", [orders.OrderItem(product="Web Pro", cycle="quarterly")]))
     [line] = rows(db, InvoiceLine)
     assert line.invoice_id == invoice.id and line.amount == Decimal("33.00")
     assert line.description == 'Order: Web Pro (quarterly) "Web Pro"'
@@ -141,7 +139,7 @@ def test_an_order_delivered_on_the_31st_keeps_the_month_end_anchor(db, admin, ca
     [renewed] = rows(db, Service)
     assert renewed.anchor_day == 31
     with db.read() as session:
-        periods = [(row.period_start, row.period_end) for row in services.renewals_of(session, service.id)]
+        periods = [(row.period_start, row.period_end) for row in records.renewals_of(session, service.id)]
     assert periods == [(datetime(2027, 2, 28, 10, tzinfo=UTC), datetime(2027, 3, 31, 10, tzinfo=UTC))]
 
 

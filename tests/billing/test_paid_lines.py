@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import billing, clock, services
+from svcconsole.core import clock, invoices, lookups, orders
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, InvoiceLine, Job, Renewal
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, count, rows, service
@@ -18,12 +18,12 @@ HOUR = timedelta(hours=1)
 def renewal_invoice(db, admin, service_id: int, *, at: datetime = NOW) -> int:  # type: ignore[no-untyped-def]
     """A new invoice billing one cycle of the service; its id."""
     with clock.frozen_at(at):
-        return db.transaction(lambda session: billing.invoice_renewal(session, admin, services.get_service(session, service_id), 1, "new").invoice_id)
+        return db.transaction(lambda session: invoices.invoice_renewal(session, admin, lookups.get_service(session, service_id), 1, "new").invoice_id)
 
 
-def pay(db, admin, invoice_id: int, *, at: datetime = NOW) -> billing.PayResult:  # type: ignore[no-untyped-def]
+def pay(db, admin, invoice_id: int, *, at: datetime = NOW) -> orders.PayResult:  # type: ignore[no-untyped-def]
     with clock.frozen_at(at):
-        return db.transaction(lambda session: billing.pay_invoice(session, admin, invoice_id))
+        return db.transaction(lambda session: orders.pay_invoice(session, admin, invoice_id))
 
 
 def outcomes(report, number: int) -> list[tuple[int | None, str]]:  # type: ignore[no-untyped-def]

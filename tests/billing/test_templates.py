@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, billing, clock, health, notifications, services
+from svcconsole.core import automation, automation_report, clock, health, notifications, orders, records
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, iso, rows, set_setting
@@ -31,7 +31,7 @@ def mail(db, template: str, service_id: int | None = None) -> Notification:  # t
     return rows(db, Notification, *conditions)[-1]
 
 
-def run_at(db, admin, moment: datetime) -> automation.AutomationReport:  # type: ignore[no-untyped-def]
+def run_at(db, admin, moment: datetime) -> automation_report.AutomationReport:  # type: ignore[no-untyped-def]
     with clock.frozen_at(moment):
         return automation.run(db, admin)
 
@@ -54,7 +54,7 @@ def test_every_template_has_its_body_asserted_here():
 
 def test_delivered_bills_the_options_too(db, admin, catalog, paris, frozen):
     service_id = new_service(db, admin, catalog, name="shop", expires=iso(EXPIRY))
-    db.transaction(lambda session: services.option_add(session, admin, service_id, name="backup", price="3.00"))
+    db.transaction(lambda session: records.option_add(session, admin, service_id, name="backup", price="3.00"))
     act(db, admin, "deliver", service_id)
     notice = mail(db, "delivered", service_id)
     assert notice.subject == "Your service shop is ready"
@@ -103,7 +103,7 @@ def test_overdue_suspension_names_the_invoice_to_pay_and_the_deadlines_then_paym
         "It can be renewed until 2026-12-03; unless it is renewed, it is removed from its server after 2026-12-03.\n"
     )
     with clock.frozen_at(DUE + timedelta(days=1)):
-        db.transaction(lambda session: billing.pay_invoice(session, admin, 1))
+        db.transaction(lambda session: orders.pay_invoice(session, admin, 1))
     notice = mail(db, "unsuspended", service_id)
     assert notice.subject == "Your service shop is active again"
     assert notice.body == HELLO + 'Your service #1 "shop" is active again since 2026-11-27.\nIt renews on 2026-12-26 for 12.00 EUR (monthly).\n'
@@ -158,9 +158,9 @@ def test_terminated(db, admin, catalog, paris, frozen):
 
 
 def test_expired_by_the_automation_tells_the_customer(db, admin, catalog, panel, paris, frozen):
-    draft = services.ServiceDraft(customer="alice@example.com", name="mc", product=str(panel.small), expires=iso(DUE))
+    draft = records.ServiceDraft(customer="alice@example.com", name="mc", product=str(panel.small), expires=iso(DUE))
     with clock.frozen_at(NOW - timedelta(days=20)):
-        service_id = db.transaction(lambda session: services.create_service(session, admin, draft)).id
+        service_id = db.transaction(lambda session: records.create_service(session, admin, draft)).id
     act(db, admin, "deliver", service_id, at=NOW - timedelta(days=20))
     from svcconsole.core import jobs
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from svcconsole.core import billing
+from svcconsole.core import upgrades
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Activity, Invoice, InvoiceLine, Job, Upgrade
 from tests.billing.conftest import RecordingPanel, active_service, count, rows, service
@@ -30,12 +30,12 @@ def at(year: int, month: int, day: int) -> datetime:
     ],
 )
 def test_prorate_is_the_price_difference_for_the_remaining_days_rounded_half_up(old, new, remaining, cycle_days, expected):
-    assert billing.prorate(Decimal(old), Decimal(new), remaining, cycle_days) == Decimal(expected)
+    assert upgrades.prorate(Decimal(old), Decimal(new), remaining, cycle_days) == Decimal(expected)
 
 
 def test_prorate_counts_whole_cycles_left_at_the_full_difference():
-    assert billing.prorate(Decimal("12.00"), Decimal("22.00"), 20, 30, whole_cycles=2) == Decimal("26.67")
-    assert billing.prorate(Decimal("12.00"), Decimal("22.00"), 0, 30, whole_cycles=1) == Decimal("10.00")
+    assert upgrades.prorate(Decimal("12.00"), Decimal("22.00"), 20, 30, whole_cycles=2) == Decimal("26.67")
+    assert upgrades.prorate(Decimal("12.00"), Decimal("22.00"), 0, 30, whole_cycles=1) == Decimal("10.00")
 
 
 QUOTES = {

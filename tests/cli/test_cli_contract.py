@@ -2,7 +2,7 @@
 
 import json
 
-from svcconsole.core import services as services_module
+from svcconsole.core import statuses
 from tests.conftest import make_actor, new_service
 from tests.reliability.support import every_row_digest
 
@@ -372,7 +372,7 @@ def test_the_first_login_becomes_admin_of_a_new_database(tmp_path):
 def test_help_texts_come_from_the_status_table(cli):
     result = cli("services", "suspend", "--help")
     assert result.exit_code == 0
-    assert services_module.ACTIONS["suspend"].describe().split(".")[0] in " ".join(result.stdout.split())
+    assert statuses.ACTIONS["suspend"].describe().split(".")[0] in " ".join(result.stdout.split())
 
 
 def test_actions_select_by_every_list_filter(cli, db, admin, catalog, frozen):

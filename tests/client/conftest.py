@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from svcconsole.core import actions, customer, records
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import customer, services
 from svcconsole.core.operators import Actor
 from svcconsole.store.engine import Database
 from tests.conftest import Fixtures, new_service
@@ -54,8 +54,8 @@ def shop(db: Database, admin: Actor, catalog: Fixtures, frozen) -> Shop:  # type
         "old": new_service(db, admin, catalog, name="alice old", status="cancelled"),
         "gone": new_service(db, admin, catalog, name="alice gone", status="deleted"),
     }
-    db.transaction(lambda session: services.edit_service(session, admin, alice["paused"], {"auto_renew": "false"}))
-    db.transaction(lambda session: services.perform(session, admin, "suspend", alice["paused"], {"kind": "abuse", "reason": INTERNAL_REASON}))
+    db.transaction(lambda session: records.edit_service(session, admin, alice["paused"], {"auto_renew": "false"}))
+    db.transaction(lambda session: actions.perform(session, admin, "suspend", alice["paused"], {"kind": "abuse", "reason": INTERNAL_REASON}))
     bob = {
         "web": new_service(db, admin, catalog, customer=str(bob_id), name="bob web", status="active", notes=NOTE),
         "gone": new_service(db, admin, catalog, customer=str(bob_id), name="bob gone", status="deleted"),

@@ -15,9 +15,9 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import CancelDialog, RenewDialog
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
 from svcconsole.client.widgets import ActiveServices
-from svcconsole.core import customer, services
+from svcconsole.console.screens.dialogs import ConfirmDialog, PromptDialog
+from svcconsole.core import customer, records
 from svcconsole.core.errors import PermissionDenied
-from svcconsole.screens.dialogs import ConfirmDialog, PromptDialog
 from svcconsole.store.models import Invoice, Service
 from tests.client.conftest import INTERNAL_REASON, NOTE, client_of
 from tests.conftest import make_actor
@@ -191,7 +191,7 @@ async def test_the_widget_row_shows_the_service_in_the_list_filtered_by_its_id(d
 
 
 async def test_admin_notes_and_internal_reasons_never_render(db, admin, shop):
-    db.transaction(lambda session: services.option_add(session, admin, shop.alice["paused"], name="backups", price="2.00"))
+    db.transaction(lambda session: records.option_add(session, admin, shop.alice["paused"], name="backups", price="2.00"))
     app = make_client(db, shop.alice_actor)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -348,10 +348,10 @@ def test_the_customer_area_refuses_an_operator_actor(db, admin):
 
 async def test_the_panel_tab_shows_the_modules_state_or_one_plain_line(db, admin, scripted):
     service_id = db.transaction(
-        lambda session: services.create_service(
+        lambda session: records.create_service(
             session,
             admin,
-            services.ServiceDraft(
+            records.ServiceDraft(
                 customer=str(scripted.customer_id),
                 name="game",
                 product=str(scripted.product_id),
@@ -359,7 +359,7 @@ async def test_the_panel_tab_shows_the_modules_state_or_one_plain_line(db, admin
             ),
         )
     ).id
-    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"status": "active"}, reason="setup"))
+    db.transaction(lambda session: records.edit_service(session, admin, service_id, {"status": "active"}, reason="setup"))
     actor = client_of(db, "svcclient", str(scripted.customer_id))
     app = make_client(db, actor)
     async with app.run_test(size=(100, 30)) as pilot:

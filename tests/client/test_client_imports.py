@@ -15,11 +15,19 @@ import pytest
 CLIENT = Path(__file__).resolve().parents[2] / "svcconsole" / "client"
 ALLOWED_CORE = {"svcconsole.core.customer", "svcconsole.core.errors", "svcconsole.core.parse", "svcconsole.core.statuses", "svcconsole.core.operators"}
 ALLOWED_STORE = {"svcconsole.store.engine"}
-ALLOWED_SCREENS = {"svcconsole.screens.detail_frame", "svcconsole.screens.dialogs", "svcconsole.screens.help", "svcconsole.screens.services"}
+ALLOWED_SCREENS = {
+    "svcconsole.console.screens.detail_frame",
+    "svcconsole.console.screens.dialogs",
+    "svcconsole.console.screens.help",
+    "svcconsole.console.screens.services",
+}
 ADMIN_ONLY_NAMES = {
     "queries",
     "filters",
     "services",
+    "actions",
+    "records",
+    "lookups",
     "resolve",
     "Marks",
     "SelectionResolved",
@@ -28,11 +36,16 @@ ADMIN_ONLY_NAMES = {
     "bulk_menu",
     "edit_service",
     "new_service",
+    "ActionRequested",
+    "BulkMenuRequested",
+    "EditRequested",
+    "NewServiceRequested",
     "read_detail",
     "read_panel",
 }
-"""Names that only admin paths use: the unscoped store queries and filters, core.services, the
-marked-rows resolver, and the admin app's action, bulk, edit and wizard entry points."""
+"""Names that only admin paths use: the unscoped store queries and filters, core's service modules
+(actions, records, lookups), the marked-rows resolver, and the admin app's action, bulk, edit and
+wizard entry points with the messages that ask for them."""
 ADMIN_ONLY_ACTIONS = (
     "action_service_action",
     "action_edit_service",
@@ -67,7 +80,7 @@ def test_the_customer_area_imports_no_other_way_into_the_data(path):
     names = runtime_imports(path)
     core = {name for name in names if name.startswith("svcconsole.core.") and name.count(".") == 2}
     store = {name for name in names if name.startswith("svcconsole.store.") and name.count(".") == 2}
-    screens = {name for name in names if name.startswith("svcconsole.screens.") and name.count(".") == 2}
+    screens = {name for name in names if name.startswith("svcconsole.console.screens.") and name.count(".") == 3}
     assert core <= ALLOWED_CORE, core - ALLOWED_CORE
     assert store <= ALLOWED_STORE, store - ALLOWED_STORE
     assert screens <= ALLOWED_SCREENS, screens - ALLOWED_SCREENS
@@ -108,8 +121,8 @@ def own_code(cls: type) -> dict[str, types.CodeType]:
 
 @pytest.mark.parametrize("cls", customer_area_classes(), ids=lambda cls: cls.__name__)
 def test_no_method_the_customer_area_runs_refers_to_an_admin_path(cls):
-    from svcconsole.screens.detail import DetailScreen
-    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.console.screens.detail import DetailScreen
+    from svcconsole.console.screens.services import ServicesScreen
 
     assert not issubclass(cls, (ServicesScreen, DetailScreen))
     for ancestor in cls.__mro__:
@@ -122,7 +135,7 @@ def test_no_method_the_customer_area_runs_refers_to_an_admin_path(cls):
 
 
 def test_the_admin_list_keeps_its_admin_half():
-    from svcconsole.screens.services import ServiceListScreen, ServicesScreen
+    from svcconsole.console.screens.services import ServiceListScreen, ServicesScreen
 
     assert all(hasattr(ServicesScreen, name) for name in ADMIN_ONLY_ACTIONS)
     assert not [name for name in ADMIN_ONLY_ACTIONS if hasattr(ServiceListScreen, name)]

@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from textual.widgets import Input
 
 from svcconsole.client.app import ClientApp
-from svcconsole.core import customer, seed, services
+from svcconsole.core import customer, records, seed
 from svcconsole.store.models import Service
 from tests.client.conftest import client_of
 from tests.conftest import make_actor
@@ -75,7 +75,7 @@ class TestClientArea:
         target = manual_service(store, customer_id)
         admin = make_actor(store, "alice", "admin")
         with store.write() as session:
-            services.option_add(session, admin, target, name="Extra IPv4", price="2.00")
+            records.option_add(session, admin, target, name="Extra IPv4", price="2.00")
         keys = ("right_square_bracket",) * tab
         assert snap_compare(area(store, customer_id), terminal_size=(80, 24), run_before=steps(*keys, open_service=target))
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import bulk, customer, services
+from svcconsole.core import actions, bulk, customer, records
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied, TransitionRefused
 from svcconsole.core.operators import CLIENT_ACTIONS, client_actor
 from svcconsole.core.statuses import ACTIONS
@@ -40,7 +40,7 @@ def test_the_widget_lists_active_and_suspended_services_worded_as_the_client_are
 
 
 def test_the_renew_price_counts_options_and_names_the_cycle(db, admin, shop):
-    db.transaction(lambda session: services.option_add(session, admin, shop.alice["web"], name="backup", price="1.50", quantity=2))
+    db.transaction(lambda session: records.option_add(session, admin, shop.alice["web"], name="backup", price="1.50", quantity=2))
     board = read(db, lambda session: customer.dashboard(session, shop.alice_actor))
     assert next(line.renew for line in board.active if line.id == shop.alice["web"]) == "15.00 EUR/month"
     assert customer.renew_price_label(read(db, lambda s: row(db, shop.alice["web"])).price, "EUR", "weekly") == "12.00 EUR/week"
@@ -132,7 +132,7 @@ def test_the_detail_never_carries_admin_notes_internal_reasons_or_staff_names(db
 
 def test_history_shows_the_customers_own_reason_and_hides_internal_rows(db, admin, shop, frozen):
     service_id = shop.alice["web"]
-    db.transaction(lambda session: services.meta_set(session, admin, service_id, "internal_flag", "watch"))
+    db.transaction(lambda session: records.meta_set(session, admin, service_id, "internal_flag", "watch"))
     db.transaction(lambda session: customer.cancel(session, shop.alice_actor, service_id, "end-of-cycle", "moving to another host"))
     lines = read(db, lambda session: customer.history(session, shop.alice_actor, service_id))
     assert (lines[0].who, lines[0].what, lines[0].reason) == ("you", "cancellation", "moving to another host")
@@ -168,7 +168,7 @@ def test_cancel_follows_the_product_rule_and_uncancel_only_the_customers_own(db,
     db.transaction(lambda session: customer.uncancel(session, shop.alice_actor, web))
     assert row(db, web).cancel_at is None
     late = shop.alice["late"]
-    db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", shop.alice["paused"], {"reason": "abuse"}))
+    db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", shop.alice["paused"], {"reason": "abuse"}))
     with pytest.raises(TransitionRefused, match="support planned this cancellation"):
         db.transaction(lambda session: customer.uncancel(session, shop.alice_actor, shop.alice["paused"]))
     now = customer.carry_out(db, lambda session, worker: customer.cancel(session, shop.alice_actor, late, "immediate", claim_for=worker))
@@ -207,7 +207,7 @@ def test_an_operator_running_the_customer_area_gets_a_read_only_preview(db, admi
 def test_no_other_action_is_open_to_a_customer(db, shop, action):
     actor = shop.alice_actor
     with pytest.raises(PermissionDenied, match="not available in the customer area"):
-        db.transaction(lambda session: services.perform(session, actor, action, shop.alice["web"], {}))
+        db.transaction(lambda session: actions.perform(session, actor, action, shop.alice["web"], {}))
     with pytest.raises(PermissionDenied):
         bulk.start(db, actor, action, {}, [shop.alice["web"]], selection={"ids": [shop.alice["web"]]})
 
@@ -216,10 +216,10 @@ def test_core_functions_outside_the_allow_list_refuse_a_customer(db, shop):
     actor = shop.alice_actor
     web = shop.alice["web"]
     for change in (
-        lambda session: services.edit_service(session, actor, web, {"auto_renew": "false"}),
-        lambda session: services.meta_set(session, actor, web, "max_renewals", "1"),
-        lambda session: services.option_add(session, actor, web, name="x"),
-        lambda session: services.create_service(session, actor, services.ServiceDraft(customer=str(shop.alice_id), name="free", product=str(shop.product_id))),
+        lambda session: records.edit_service(session, actor, web, {"auto_renew": "false"}),
+        lambda session: records.meta_set(session, actor, web, "max_renewals", "1"),
+        lambda session: records.option_add(session, actor, web, name="x"),
+        lambda session: records.create_service(session, actor, records.ServiceDraft(customer=str(shop.alice_id), name="free", product=str(shop.product_id))),
     ):
         with pytest.raises(PermissionDenied):
             db.transaction(change)

@@ -10,9 +10,9 @@ from textual.widgets import Button
 
 from svcconsole.client.app import ClientApp
 from svcconsole.client.screens import ClientDetailScreen
-from svcconsole.core import customer, services
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.detail_frame import TabbedDetail
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.detail_frame import TabbedDetail
+from svcconsole.core import actions, customer, records
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import PagedRecords, RecordTable
 from tests.console.conftest import make_app, settle
@@ -65,8 +65,8 @@ async def test_both_details_page_their_history_with_the_same_widget(db, admin, s
 
 
 async def test_the_customers_tables_are_the_shared_ones_without_staff_columns(db, admin, shop):
-    db.transaction(lambda session: services.option_add(session, admin, shop.alice["web"], name="backups", price="2.00"))
-    db.transaction(lambda session: services.perform(session, admin, "renew", shop.alice["web"], {"cycles": 1}))
+    db.transaction(lambda session: records.option_add(session, admin, shop.alice["web"], name="backups", price="2.00"))
+    db.transaction(lambda session: actions.perform(session, admin, "renew", shop.alice["web"], {"cycles": 1}))
     area = ClientApp(db, shop.alice_actor, tz=ZoneInfo("UTC"))
     async with area.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -94,13 +94,13 @@ async def test_the_customers_tables_are_the_shared_ones_without_staff_columns(db
 async def test_an_answer_to_an_earlier_read_never_replaces_a_later_one(db, admin, shop):
     from svcconsole.client.messages import DetailLoaded
     from svcconsole.console.messages import ServiceLoaded
-    from svcconsole.screens.detail import read_detail
+    from svcconsole.console.screens.detail import read_detail
 
     web = shop.alice["web"]
     with db.read() as session:
         stale_customer_view = customer.service_detail(session, shop.alice_actor, web)
         stale_staff_view = read_detail(session, web)
-    db.transaction(lambda session: services.edit_service(session, admin, web, {"name": "renamed web"}))
+    db.transaction(lambda session: records.edit_service(session, admin, web, {"name": "renamed web"}))
     area = ClientApp(db, shop.alice_actor, tz=ZoneInfo("UTC"))
     async with area.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

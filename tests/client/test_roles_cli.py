@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import select
 
+from svcconsole.core import actions, jobs
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import jobs, services
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Activity, Invoice, Job, Service
 from tests.conftest import make_actor, new_service
@@ -67,7 +67,7 @@ def service(env: Env, status: str = "active", **fields: str) -> int:
 
 
 def perform(env: Env, action: str, service_id: int, params: dict[str, Any] | None = None) -> None:
-    outcome = env.db.transaction(lambda session: services.perform(session, env.admin, action, service_id, params or {}))
+    outcome = env.db.transaction(lambda session: actions.perform(session, env.admin, action, service_id, params or {}))
     if outcome.job_id:
         jobs.execute(env.db, outcome.job_id)
 

@@ -12,10 +12,10 @@ from rich.console import Console
 from sqlmodel import select
 from textual.widgets import Input, Select, Static
 
-from svcconsole.core import services
-from svcconsole.screens.dialogs import ActionDialog
-from svcconsole.screens.edit import EditScreen
-from svcconsole.screens.services import ServicesScreen
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.services import ServicesScreen
+from svcconsole.core import actions
 from svcconsole.store.models import Activity, Service
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -55,11 +55,11 @@ def read(db, service_id: int) -> Service:  # type: ignore[no-untyped-def]
 def prepared(db, admin, catalog, status: str) -> int:  # type: ignore[no-untyped-def]
     if status == "cancelling":
         service_id = new_service(db, admin, catalog, name="target", status="active")
-        db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
         return service_id
     if status == "suspended":
         service_id = new_service(db, admin, catalog, name="target", status="active")
-        db.transaction(lambda session: services.perform(session, admin, "suspend", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, admin, "suspend", service_id, {}))
         return service_id
     return new_service(db, admin, catalog, name="target", status=None if status == "pending" else status)
 

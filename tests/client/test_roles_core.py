@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from svcconsole.core import billing, bulk, catalog, delivery, jobs, operators, services
+from svcconsole.core import actions, bulk, catalog, delivery, job_queue, lookups, operators, orders, records
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import PermissionDenied, SvcError
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, Role
@@ -36,30 +36,30 @@ def refused(call) -> bool:  # type: ignore[no-untyped-def]
 def test_every_status_table_action_checks_the_role_first(db, admin, catalog, actors, action):
     service_id = new_service(db, admin, catalog, name="target", status="active")
     for role, actor in actors.items():
-        denied = refused(lambda: db.transaction(lambda session: services.perform(session, actor, action, service_id, {"days": 1})))
+        denied = refused(lambda: db.transaction(lambda session: actions.perform(session, actor, action, service_id, {"days": 1})))
         assert denied == (not role.allows(ACTIONS[action].role)), (action, role)
         bulk_denied = refused(lambda: bulk.start(db, actor, action, {}, [service_id], selection={"ids": [service_id], "role": role.label}))
         assert bulk_denied == (not role.allows(ACTIONS[action].role)), (action, role)
     read_only = operators.Actor(kind="admin", name=admin.name, role=Role.ADMIN, read_only=True)
-    assert refused(lambda: db.transaction(lambda session: services.perform(session, read_only, action, service_id, {"days": 1})))
+    assert refused(lambda: db.transaction(lambda session: actions.perform(session, read_only, action, service_id, {"days": 1})))
 
 
 def mutations(service_id: int, job_id: int, invoice_id: int):  # type: ignore[no-untyped-def]
     """Every mutation outside the status table, with the role section 11 gives it."""
     return {
-        "edit": (NON_TRANSITION_ROLES["edit"], lambda s, a: services.edit_service(s, a, service_id, {"name": "x"})),
-        "status override": (Role.ADMIN, lambda s, a: services.edit_service(s, a, service_id, {"status": "suspended"}, reason="r")),
-        "metadata": (NON_TRANSITION_ROLES["metadata"], lambda s, a: services.meta_set(s, a, service_id, "max_renewals", "2")),
-        "options": (NON_TRANSITION_ROLES["options"], lambda s, a: services.option_add(s, a, service_id, name="o")),
+        "edit": (NON_TRANSITION_ROLES["edit"], lambda s, a: records.edit_service(s, a, service_id, {"name": "x"})),
+        "status override": (Role.ADMIN, lambda s, a: records.edit_service(s, a, service_id, {"status": "suspended"}, reason="r")),
+        "metadata": (NON_TRANSITION_ROLES["metadata"], lambda s, a: records.meta_set(s, a, service_id, "max_renewals", "2")),
+        "options": (NON_TRANSITION_ROLES["options"], lambda s, a: records.option_add(s, a, service_id, name="o")),
         "create": (
             NON_TRANSITION_ROLES["create"],
-            lambda s, a: services.create_service(s, a, services.ServiceDraft(customer="alice@example.com", name="n", product="Web Pro")),
+            lambda s, a: records.create_service(s, a, records.ServiceDraft(customer="alice@example.com", name="n", product="Web Pro")),
         ),
         "customer": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.add_customer(s, a, name="C", email=f"c-{a.name}@example.com")),
         "product": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.add_product(s, a, name=f"P {a.name}", type="manual", prices=["monthly=1.00"])),
         "server": (NON_TRANSITION_ROLES["catalog"], lambda s, a: catalog.edit_server(s, a, "shared-1", credentials="new-secret-value")),
-        "job resolve": (NON_TRANSITION_ROLES["jobs"], lambda s, a: jobs.resolve(s, a, job_id)),
-        "invoice": (NON_TRANSITION_ROLES["invoices"], lambda s, a: billing.pay_invoice(s, a, invoice_id)),
+        "job resolve": (NON_TRANSITION_ROLES["jobs"], lambda s, a: job_queue.resolve(s, a, job_id)),
+        "invoice": (NON_TRANSITION_ROLES["invoices"], lambda s, a: orders.pay_invoice(s, a, invoice_id)),
         "settings": (NON_TRANSITION_ROLES["settings"], lambda s, a: settings_module.set_value(s, a, "renewal_grace_days", "3")),
         "settings unset": (NON_TRANSITION_ROLES["settings"], lambda s, a: settings_module.unset_value(s, a, "renewal_grace_days")),
         "operators": (NON_TRANSITION_ROLES["operators"], lambda s, a: operators.add_operator(s, a, "newbie", "viewer")),
@@ -68,9 +68,9 @@ def mutations(service_id: int, job_id: int, invoice_id: int):  # type: ignore[no
 
 def test_every_other_mutation_checks_the_role(db, admin, catalog, actors):
     service_id = new_service(db, admin, catalog, name="target", status="active")
-    invoice = db.transaction(lambda session: billing.create_invoice(session, admin, "alice@example.com", billing.LineRequest(renew=[service_id])))
+    invoice = db.transaction(lambda session: orders.create_invoice(session, admin, "alice@example.com", orders.LineRequest(renew=[service_id])))
     pending = new_service(db, admin, catalog, name="queued")
-    job = db.transaction(lambda session: services.queue_job(session, admin, services.get_service(session, pending), "create", "deliver", {}))
+    job = db.transaction(lambda session: actions.queue_job(session, admin, lookups.get_service(session, pending), "create", "deliver", {}))
     for name, (needed, change) in mutations(service_id, job.id, invoice.id).items():
         for role, actor in actors.items():
             denied = refused(lambda: db.transaction(lambda session: change(session, actor)))

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from svcconsole.app import ConsoleApp
 from svcconsole.client.app import ClientApp
+from svcconsole.console.app import ConsoleApp
 from svcconsole.core import logs
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Activity, Job, Service

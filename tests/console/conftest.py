@@ -11,9 +11,9 @@ import pytest
 import pytest_textual_snapshot
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from svcconsole.app import ConsoleApp
-from svcconsole.console.guard import CrashGuard
+from svcconsole.console.app import ConsoleApp
 from svcconsole.core import seed
+from svcconsole.widgets.guard import CrashGuard
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import clock, services
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.core import clock, lookups, records
 from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
-from svcconsole.screens.bulk import BulkRunScreen
-from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.store.models import Activity, Job, Service
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anyio
 
 def service(db, service_id: int) -> Service:  # type: ignore[no-untyped-def]
     with db.read() as session:
-        return services.get_service(session, service_id)
+        return lookups.get_service(session, service_id)
 
 
 def last_activity(db, service_id: int) -> Activity:  # type: ignore[no-untyped-def]
@@ -203,8 +203,8 @@ async def test_a_bulk_run_reports_failures_and_retries_them(db, admin, catalog, 
     from svcconsole.core import catalog as catalog_module
 
     customer = str(catalog.customer_id)
-    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="flaky", price="5.00", cycle="monthly", external="ref")  # noqa: E731
-    ids = [db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in ("f1", "f2", "f3")]
+    draft = lambda name: records.ServiceDraft(customer=customer, name=name, type="flaky", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    ids = [db.transaction(lambda session, name=name: records.import_service(session, admin, draft(name)).id) for name in ("f1", "f2", "f3")]
     terminated = new_service(db, admin, catalog, name="t", status="terminated")
     flaky.failing = {ids[1]}
     assert catalog_module is not None
@@ -237,8 +237,8 @@ async def test_a_bulk_run_reports_failures_and_retries_them(db, admin, catalog, 
 
 async def test_the_jobs_screen_retries_and_resolves(db, admin, catalog, frozen, flaky):
     customer = str(catalog.customer_id)
-    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="flaky", price="5.00", cycle="monthly", external="ref")  # noqa: E731
-    first, second = (db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in ("j1", "j2"))
+    draft = lambda name: records.ServiceDraft(customer=customer, name=name, type="flaky", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    first, second = (db.transaction(lambda session, name=name: records.import_service(session, admin, draft(name)).id) for name in ("j1", "j2"))
     flaky.failing = {first, second}
     from svcconsole.core import bulk
 
@@ -313,7 +313,7 @@ async def test_the_list_footer_shows_the_actions_that_apply_to_the_row_or_the_ma
 
 
 async def test_the_detail_footer_offers_unsuspend_on_a_suspended_service(db, admin, catalog, frozen):
-    from svcconsole.screens.detail import DetailScreen
+    from svcconsole.console.screens.detail import DetailScreen
 
     target = new_service(db, admin, catalog, name="held", status="suspended")
     app = make_app(db, admin)

@@ -9,11 +9,11 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 
-from svcconsole.core import bulk, services
+from svcconsole.console.screens import bulk as bulk_screen
+from svcconsole.console.screens.bulk import BulkRunScreen, rest_line
+from svcconsole.console.screens.services import ServicesScreen
+from svcconsole.core import bulk, lookups, records
 from svcconsole.modules.base import Module, ModuleResult, register, unregister
-from svcconsole.screens import bulk as bulk_screen
-from svcconsole.screens.bulk import BulkRunScreen, rest_line
-from svcconsole.screens.services import ServicesScreen
 from svcconsole.store import queries
 from svcconsole.store.queries import ServiceFilter
 from svcconsole.widgets.status_tabs import StatusTabs
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 
 def status(db, service_id: int) -> str:  # type: ignore[no-untyped-def]
     with db.read() as session:
-        return services.get_service(session, service_id).status
+        return lookups.get_service(session, service_id).status
 
 
 def test_a_matching_selection_writes_its_items_in_the_database(db, admin, catalog, frozen):
@@ -138,8 +138,8 @@ def gated():  # type: ignore[no-untyped-def]
 
 
 async def test_the_run_goes_on_after_its_screen_is_closed_and_can_be_shown_again(db, admin, catalog, frozen, gated):
-    draft = lambda name: services.ServiceDraft(customer=str(catalog.customer_id), name=name, type="gated", price="5.00", cycle="monthly", external="ref")  # noqa: E731
-    ids = [db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in ("g1", "g2")]
+    draft = lambda name: records.ServiceDraft(customer=str(catalog.customer_id), name=name, type="gated", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    ids = [db.transaction(lambda session, name=name: records.import_service(session, admin, draft(name)).id) for name in ("g1", "g2")]
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

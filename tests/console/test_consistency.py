@@ -33,14 +33,14 @@ async def test_enter_moves_to_the_next_field_and_runs_the_action_only_from_the_l
     from textual.widgets import Button, Select
     from textual.widgets._select import SelectCurrent
 
-    from svcconsole.core import services
-    from svcconsole.screens.dialogs import ActionDialog
+    from svcconsole.console.screens.dialogs import ActionDialog
+    from svcconsole.core import lookups
 
     target = new_service(db, admin, catalog, name="web", status="active")
 
     def status() -> str:
         with db.read() as session:
-            return services.get_service(session, target).status
+            return lookups.get_service(session, target).status
 
     app = make_app(db, admin)
     async with app.run_test(size=(120, 35)) as pilot:

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from svcconsole.console.demo import DemoPanels, start_demo_panels
-from svcconsole.core import bulk, delivery, seed, services
+from svcconsole.core import bulk, delivery, lookups, seed
 from svcconsole.core.secrets import decrypt
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
@@ -79,8 +79,8 @@ def test_a_seeded_game_server_is_suspended_and_a_vps_resumed_through_the_real_ad
     assert pve.vm(vps.external["vmid"])["qmpstatus"] == "running"
     assert ptero.stats["requests"] + pve.stats["requests"] > before
     with db.read() as session:
-        assert services.get_service(session, game.id).status == "suspended"
-        assert services.get_service(session, vps.id).status == "active"
+        assert lookups.get_service(session, game.id).status == "suspended"
+        assert lookups.get_service(session, vps.id).status == "active"
     assert delivery.panel_state(db, game.id).status == "suspended"
 
 
@@ -94,9 +94,9 @@ def test_the_demo_command_stops_its_panels_when_the_console_closes(cli, monkeypa
         assert server.url.startswith("https://") and server.config["tls_fingerprint"]
         assert httpx.get(f"{server.url}/api/application/nodes", headers={"Accept": "application/json"}, verify=False).status_code == 401
 
-    import svcconsole.app
+    import svcconsole.console.app
 
-    monkeypatch.setattr(svcconsole.app, "run_console", fake_console)
+    monkeypatch.setattr(svcconsole.console.app, "run_console", fake_console)
     result = cli("demo", "--services", "60")
     assert result.exit_code == 0, result.stderr
     assert "pterodactyl sandbox at https://127.0.0.1:" in result.stderr

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 from textual.widgets import DataTable, Static
 
+from svcconsole.console.screens.health import HealthScreen
 from svcconsole.core import automation, leases
-from svcconsole.screens.health import HealthScreen
 from svcconsole.store.models import AutomationRun
 from tests.console.conftest import make_app, settle
 

@@ -11,12 +11,12 @@ from sqlmodel import select
 from textual.command import CommandPalette
 from textual.widgets import OptionList
 
-from svcconsole.core import services
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.wizard import WizardScreen
+from svcconsole.core import actions
 from svcconsole.core.context import acting_operator
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ActionDialog
-from svcconsole.screens.edit import EditScreen
-from svcconsole.screens.wizard import WizardScreen
 from svcconsole.store import queries
 from svcconsole.store.models import Activity, Service
 from svcconsole.store.queries import ServiceFilter
@@ -110,7 +110,7 @@ async def test_the_b_menu_runs_what_the_cli_runs(db, admin, catalog, frozen, cli
     mine, twin = twins(db, admin, catalog, status)
     if action == "uncancel":
         for service_id in (mine, twin):
-            db.transaction(lambda session, service_id=service_id: services.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
+            db.transaction(lambda session, service_id=service_id: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -204,7 +204,7 @@ async def test_a_burst_of_keystrokes_is_counted_at_its_first_key_and_once_it_pau
 async def test_a_keystroke_after_a_pause_is_applied_without_waiting_for_the_debounce(demo, admin, monkeypatch):
     import asyncio
 
-    from svcconsole.screens import services as services_screen
+    from svcconsole.console.screens import services as services_screen
 
     monkeypatch.setattr(services_screen, "FILTER_DEBOUNCE_SECONDS", 5.0)
     app = make_app(demo, admin)
@@ -281,9 +281,9 @@ async def test_a_suspension_kind_shows_whole_in_the_list(db, admin, catalog, fro
     from tests.conftest import new_service
 
     target = new_service(db, admin, catalog, name="late", status="active")
-    from svcconsole.core import services
+    from svcconsole.core import actions
 
-    db.transaction(lambda session: services.perform(session, admin, "suspend", target, {"kind": "temporary"}))
+    db.transaction(lambda session: actions.perform(session, admin, "suspend", target, {"kind": "temporary"}))
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -14,13 +14,13 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Label, Static, TabbedContent
 
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ActionDialog, PowerDialog
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import services
+from svcconsole.core import records
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ActionDialog, PowerDialog
 from svcconsole.store.models import Activity
 from tests.console.conftest import make_app, notifications, settle
 
@@ -68,10 +68,10 @@ def game_server(db, admin, sandbox: PterodactylSandbox, *, url: str | None = Non
         product = catalog_module.add_product(
             session, admin, name="Paper 4GB", type="pterodactyl", prices=["monthly=12.00"], config=["nest=1", "egg=1", "memory=4096", "disk=20480"]
         )
-        draft = services.ServiceDraft(
+        draft = records.ServiceDraft(
             customer=str(customer.id), name="greta-mc", product=str(product.id), server=str(server.id), expires="2027-01-31", external=str(PANEL_SERVER_ID)
         )
-        service = services.import_service(session, admin, draft, external={"server_id": PANEL_SERVER_ID, "identifier": IDENTIFIER})
+        service = records.import_service(session, admin, draft, external={"server_id": PANEL_SERVER_ID, "identifier": IDENTIFIER})
         return service.id, service.uuid
 
     service_id, service_uuid = db.transaction(work)
@@ -380,7 +380,7 @@ def test_snapshot_an_unreachable_panel(db, admin, ptero, frozen, snap_compare):
 async def test_a_server_imported_with_the_wizard_keeps_the_panels_ids_and_shows_its_panel(db, admin, ptero, frozen):
     from textual.widgets import Select
 
-    from svcconsole.screens.wizard import WizardScreen
+    from svcconsole.console.screens.wizard import WizardScreen
 
     game_server(db, admin, ptero)
     [existing] = ptero.add_servers([ExistingServer(name="found-on-panel", server_id=777, identifier="0000beef")])

@@ -9,8 +9,8 @@ from rich.color import Color, ColorSystem, ColorType
 from rich.style import Style
 from textual.color import Color as TextualColor
 
-from svcconsole.app import ConsoleApp
-from svcconsole.console.render import STATUS_STYLES
+from svcconsole.console.app import ConsoleApp
+from svcconsole.widgets.render import STATUS_STYLES
 from svcconsole.widgets.service_table import ServiceTable
 from tests.console.conftest import make_app, settle
 

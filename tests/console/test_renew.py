@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Input, Select
 
-from svcconsole.core import billing, services
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.core import actions, invoices, lookups, orders, records
 from svcconsole.core import catalog as catalog_module
-from svcconsole.screens.bulk import BulkRunScreen
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.store.models import Invoice, InvoiceLine
 from tests.conftest import new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 def stored(db, service_id: int):  # type: ignore[no-untyped-def]
     with db.read() as session:
-        return services.get_service(session, service_id)
+        return lookups.get_service(session, service_id)
 
 
 def renewal_lines(db, service_id: int) -> list[InvoiceLine]:  # type: ignore[no-untyped-def]
@@ -53,7 +53,7 @@ async def test_renew_now_free_records_a_renewal_of_amount_zero(db, admin, catalo
         await pilot.click("#confirm-button")
         await settle(pilot)
     with db.read() as session:
-        [renewal] = services.renewals_of(session, target)
+        [renewal] = records.renewals_of(session, target)
     assert (renewal.cycles, renewal.amount, renewal.invoice_id) == (2, Decimal("0.00"), None)
     assert stored(db, target).expires_at > before
     assert renewal_lines(db, target) == []
@@ -68,7 +68,7 @@ async def test_renew_now_records_the_price_by_default(db, admin, catalog, frozen
         await pilot.click("#confirm-button")
         await settle(pilot)
     with db.read() as session:
-        [renewal] = services.renewals_of(session, target)
+        [renewal] = records.renewals_of(session, target)
     assert (renewal.cycles, renewal.amount) == (1, Decimal("12.00"))
 
 
@@ -99,7 +99,7 @@ async def test_renew_into_a_new_invoice_from_the_renewals_tab_bills_and_leaves_t
     assert (line.amount, line.details["cycles"]) == (Decimal("36.00"), 3)
     with db.read() as session:
         invoice = session.get(Invoice, line.invoice_id)
-        assert services.renewals_of(session, target) == []
+        assert records.renewals_of(session, target) == []
     assert (invoice.status, invoice.customer_id) == ("unpaid", catalog.customer_id)
     assert stored(db, target).expires_at == before
 
@@ -107,15 +107,15 @@ async def test_renew_into_a_new_invoice_from_the_renewals_tab_bills_and_leaves_t
 async def test_renew_into_an_existing_unpaid_invoice_picked_from_the_list(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")
 
-    def invoices(session):  # type: ignore[no-untyped-def]
+    def three_invoices(session):  # type: ignore[no-untyped-def]
         other = catalog_module.add_customer(session, admin, name="Bruno Rossi", email="bruno@example.com")
-        mine = billing.new_invoice(session, catalog.customer_id, "EUR")
-        paid = billing.new_invoice(session, catalog.customer_id, "EUR")
+        mine = invoices.new_invoice(session, catalog.customer_id, "EUR")
+        paid = invoices.new_invoice(session, catalog.customer_id, "EUR")
         paid.status = "paid"
-        foreign = billing.new_invoice(session, other.id, "EUR")
+        foreign = invoices.new_invoice(session, other.id, "EUR")
         return mine.id, paid.id, foreign.id
 
-    mine, _paid, _foreign = db.transaction(invoices)
+    mine, _paid, _foreign = db.transaction(three_invoices)
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -150,13 +150,13 @@ async def test_renewing_several_services_into_invoices_makes_one_new_invoice_eac
         run = app.screen
         assert isinstance(run, BulkRunScreen)
         assert run.run.finished and run.run.totals == {"ok": 2}
-    invoices = {renewal_lines(db, service_id)[0].invoice_id for service_id in (first, second)}
-    assert len(invoices) == 2
+    invoice_ids = {renewal_lines(db, service_id)[0].invoice_id for service_id in (first, second)}
+    assert len(invoice_ids) == 2
 
 
 async def test_a_refused_renewal_into_an_invoice_is_an_error(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")
-    db.transaction(lambda session: services.perform(session, admin, "renew-invoice", target, {"cycles": 1, "invoice": "new"}))
+    db.transaction(lambda session: actions.perform(session, admin, "renew-invoice", target, {"cycles": 1, "invoice": "new"}))
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -172,8 +172,8 @@ async def test_a_refused_renewal_into_an_invoice_is_an_error(db, admin, catalog,
 
 def test_snapshot_renew_into_an_existing_invoice(db, admin, catalog, frozen, snap_compare):
     target = new_service(db, admin, catalog, name="shop", status="active")
-    request = billing.LineRequest(option_service=target, description="Backup slot", amount="3.00")
-    db.transaction(lambda session: billing.create_invoice(session, admin, str(catalog.customer_id), request).id)
+    request = orders.LineRequest(option_service=target, description="Backup slot", amount="3.00")
+    db.transaction(lambda session: orders.create_invoice(session, admin, str(catalog.customer_id), request).id)
 
     async def run(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)

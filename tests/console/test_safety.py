@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 from textual import events
 
-from svcconsole.core import jobs, services
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.dialogs import ActionDialog
+from svcconsole.core import jobs, lookups, records
 from svcconsole.modules.base import Module, ModuleError, ModuleResult, register, unregister
-from svcconsole.screens.bulk import BulkRunScreen
-from svcconsole.screens.dialogs import ActionDialog
 from svcconsole.store.models import Job
 from tests.conftest import new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 def service_status(db, service_id: int) -> str:  # type: ignore[no-untyped-def]
     with db.read() as session:
-        return services.get_service(session, service_id).status
+        return lookups.get_service(session, service_id).status
 
 
 def shown_rows(screen) -> int:  # type: ignore[no-untyped-def]
@@ -149,8 +149,8 @@ def unreachable():  # type: ignore[no-untyped-def]
 
 def unreachable_services(db, admin, catalog, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     customer = str(catalog.customer_id)
-    draft = lambda name: services.ServiceDraft(customer=customer, name=name, type="unreachable", price="5.00", cycle="monthly", external="ref")  # noqa: E731
-    return [db.transaction(lambda session, name=name: services.import_service(session, admin, draft(name)).id) for name in (f"u{n}" for n in range(count))]
+    draft = lambda name: records.ServiceDraft(customer=customer, name=name, type="unreachable", price="5.00", cycle="monthly", external="ref")  # noqa: E731
+    return [db.transaction(lambda session, name=name: records.import_service(session, admin, draft(name)).id) for name in (f"u{n}" for n in range(count))]
 
 
 def bulk_rows(run) -> dict[int, tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -188,8 +188,8 @@ async def test_retry_failed_reruns_the_jobs_queued_for_their_own_retries_now(db,
 async def test_the_jobs_screen_says_what_the_bulk_screen_says_and_marks_retry_resolve_and_opens_a_job(db, admin, catalog, frozen, unreachable):
     from textual.widgets import DataTable
 
+    from svcconsole.console.screens.jobs import JobDialog, JobsScreen
     from svcconsole.core import bulk
-    from svcconsole.screens.jobs import JobDialog, JobsScreen
 
     ids = unreachable_services(db, admin, catalog, 3)
     bulk.run(db, admin, "suspend", {}, ids, selection={"ids": ids})
@@ -240,9 +240,9 @@ async def test_the_jobs_screen_says_what_the_bulk_screen_says_and_marks_retry_re
 async def test_the_wizard_requires_a_server_for_a_module_that_needs_one(db, admin, catalog, frozen, module):
     from textual.widgets import Button, Select
 
+    from svcconsole.console.screens.detail import DetailScreen
+    from svcconsole.console.screens.wizard import WizardScreen
     from svcconsole.core import catalog as catalog_module
-    from svcconsole.screens.detail import DetailScreen
-    from svcconsole.screens.wizard import WizardScreen
     from svcconsole.store.models import Service
 
     server_id = db.transaction(
@@ -283,9 +283,9 @@ async def test_the_wizard_requires_a_server_for_a_module_that_needs_one(db, admi
 def test_core_refuses_a_service_of_a_module_that_needs_a_server_without_one(db, admin, catalog, frozen):
     from svcconsole.core.errors import InvalidInput
 
-    draft = services.ServiceDraft(customer=str(catalog.customer_id), name="no server", type="proxmox", price="5.00")
+    draft = records.ServiceDraft(customer=str(catalog.customer_id), name="no server", type="proxmox", price="5.00")
     with pytest.raises(InvalidInput) as refused:
-        db.transaction(lambda session: services.create_service(session, admin, draft))
+        db.transaction(lambda session: records.create_service(session, admin, draft))
     assert refused.value.field == "--server" and "needs --server" in refused.value.message
 
 
@@ -297,7 +297,7 @@ def menu_options(menu) -> dict[str, tuple[str, bool]]:  # type: ignore[no-untype
 
 
 async def test_the_b_menu_offers_what_applies_to_the_row_with_how_many_are_selected(db, admin, catalog, frozen):
-    from svcconsole.screens.dialogs import BulkMenu
+    from svcconsole.console.screens.dialogs import BulkMenu
 
     new_service(db, admin, catalog, name="live", status="active")
     app = make_app(db, admin)
@@ -318,7 +318,7 @@ async def test_the_b_menu_counts_a_mark_all_by_status_in_one_grouped_query(demo,
     from sqlalchemy import event
     from sqlmodel import func
 
-    from svcconsole.screens.dialogs import BulkMenu
+    from svcconsole.console.screens.dialogs import BulkMenu
     from svcconsole.store.models import Service
 
     with demo.read() as session:

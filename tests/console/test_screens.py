@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import select
 
 from svcconsole.console.actions import REGISTRY
-from svcconsole.core import services
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.edit import EditScreen
-from svcconsole.screens.help import HelpScreen, help_table
-from svcconsole.screens.wizard import WizardScreen
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.help import HelpScreen, help_table
+from svcconsole.console.screens.wizard import WizardScreen
+from svcconsole.core import lookups, records
 from svcconsole.store.models import Service
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -30,8 +30,8 @@ def plain(renderable) -> str:  # type: ignore[no-untyped-def]
 
 async def test_enter_opens_the_detail_and_its_tabs_load(db, admin, catalog, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")
-    db.transaction(lambda session: services.option_add(session, admin, target, name="Extra IPv4", price="2.00"))
-    db.transaction(lambda session: services.meta_set(session, admin, target, "max_renewals", "3"))
+    db.transaction(lambda session: records.option_add(session, admin, target, name="Extra IPv4", price="2.00"))
+    db.transaction(lambda session: records.meta_set(session, admin, target, "max_renewals", "3"))
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -54,7 +54,7 @@ async def test_enter_opens_the_detail_and_its_tabs_load(db, admin, catalog, froz
         await pilot.click("#confirm-button")
         await settle(pilot)
         with db.read() as session:
-            assert len(services.renewals_of(session, target)) == 1
+            assert len(records.renewals_of(session, target)) == 1
         assert app.screen.query_one("#renewals-table").row_count == 1
 
 
@@ -75,8 +75,8 @@ async def test_options_and_metadata_are_edited_through_core(db, admin, catalog, 
         screen.query_one("#meta-set").press()
         await settle(pilot)
         with db.read() as session:
-            assert [option.name for option in services.options_of(session, target)] == ["Backup slot"]
-            assert services.meta_value(session, target, "disable_notify_expiration") == "true"
+            assert [option.name for option in records.options_of(session, target)] == ["Backup slot"]
+            assert lookups.meta_value(session, target, "disable_notify_expiration") == "true"
         screen.query_one("#meta-key").value = "max_renewals"
         screen.query_one("#meta-value").value = "many"
         screen.query_one("#meta-set").press()
@@ -94,14 +94,14 @@ async def test_an_edit_after_another_admins_change_is_refused_with_their_name(db
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, EditScreen)
-        db.transaction(lambda session: services.edit_service(session, bob, target, {"notes": "bob was here"}))
+        db.transaction(lambda session: records.edit_service(session, bob, target, {"notes": "bob was here"}))
         screen.query_one("#field-name").value = "renamed by me"
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert any("changed by bob" in text for severity, text in notifications(app) if severity == "error")
         assert "changed by bob" in str(screen.query_one("#form-error").render())
         with db.read() as session:
-            stored = services.get_service(session, target)
+            stored = lookups.get_service(session, target)
         assert (stored.name, stored.notes) == ("shop", "bob was here")
         assert screen.version == stored.version
         assert screen.query_one("#field-notes").value == "bob was here"
@@ -109,7 +109,7 @@ async def test_an_edit_after_another_admins_change_is_refused_with_their_name(db
         await pilot.press("ctrl+s")
         await settle(pilot)
         with db.read() as session:
-            assert services.get_service(session, target).name == "renamed by me"
+            assert lookups.get_service(session, target).name == "renamed by me"
 
 
 async def test_a_status_change_in_the_edit_form_needs_a_reason(db, admin, catalog, frozen):
@@ -128,7 +128,7 @@ async def test_a_status_change_in_the_edit_form_needs_a_reason(db, admin, catalo
         await pilot.press("ctrl+s")
         await settle(pilot)
         with db.read() as session:
-            assert services.get_service(session, target).status == "expired"
+            assert lookups.get_service(session, target).status == "expired"
 
 
 async def test_the_wizard_creates_and_imports(db, admin, catalog, frozen):
@@ -195,7 +195,7 @@ async def test_the_palette_opens_a_service_by_id(db, admin, catalog, frozen):
 async def test_the_palette_goes_to_the_jobs_screen(db, admin, frozen):
     from textual.command import CommandPalette
 
-    from svcconsole.screens.jobs import JobsScreen
+    from svcconsole.console.screens.jobs import JobsScreen
 
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -230,12 +230,12 @@ async def test_help_lists_every_binding_of_the_registry(db, admin, frozen):
 
 
 def test_every_screen_binds_exactly_its_registry_scope():
-    from svcconsole.app import ConsoleApp
     from svcconsole.console.actions import bindings, in_scope
-    from svcconsole.screens.bulk import BulkRunScreen
-    from svcconsole.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
-    from svcconsole.screens.jobs import JobsScreen
-    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.console.app import ConsoleApp
+    from svcconsole.console.screens.bulk import BulkRunScreen
+    from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
+    from svcconsole.console.screens.jobs import JobsScreen
+    from svcconsole.console.screens.services import ServicesScreen
     from svcconsole.widgets.service_table import ServiceTable
 
     def keys(found) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Input
 
-from svcconsole.core import bulk, seed, services
+from svcconsole.core import actions, bulk, records, seed
 from svcconsole.core import catalog as catalog_module
 from svcconsole.modules.base import Module, ModuleError, register, unregister
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
@@ -113,8 +113,8 @@ class TestActionModals:
     def test_bulk_result(self, store, alice, snap_compare):
         register(BrokenModule)
         try:
-            draft = services.ServiceDraft(customer="1", name="gateway test", type="broken", price="5.00", cycle="monthly", external="x-1")
-            broken = store.transaction(lambda session: services.import_service(session, alice, draft).id)
+            draft = records.ServiceDraft(customer="1", name="gateway test", type="broken", price="5.00", cycle="monthly", external="x-1")
+            broken = store.transaction(lambda session: records.import_service(session, alice, draft).id)
             with store.read() as session:
                 fine = session.exec(select(Service.id).where(Service.type == "manual", Service.status == "active").order_by(Service.id).limit(2)).all()
             gone = first_service(store, status="terminated")
@@ -138,10 +138,10 @@ class TestDetail:
     def test_tab(self, store, alice, snap_compare, tab):
         target = first_service(store, type="manual", status="active")
         with store.write() as session:
-            services.option_add(session, alice, target, name="Extra IPv4", price="2.00")
-            services.meta_set(session, alice, target, "max_renewals", "30")
-            services.perform(session, alice, "renew", target, {"cycles": 1, "reason": "paid by bank transfer"})
-            services.perform(session, alice, "renew-invoice", target, {"cycles": 2, "invoice": "new"})
+            records.option_add(session, alice, target, name="Extra IPv4", price="2.00")
+            records.meta_set(session, alice, target, "max_renewals", "30")
+            actions.perform(session, alice, "renew", target, {"cycles": 1, "reason": "paid by bank transfer"})
+            actions.perform(session, alice, "renew-invoice", target, {"cycles": 2, "invoice": "new"})
 
         async def run(pilot) -> None:  # type: ignore[no-untyped-def]
             await settle(pilot)
@@ -217,8 +217,8 @@ class TestOtherScreens:
     def test_jobs(self, store, alice, snap_compare):
         register(BrokenModule)
         try:
-            draft = services.ServiceDraft(customer="1", name="gateway test", type="broken", price="5.00", cycle="monthly", external="x-1")
-            target = store.transaction(lambda session: services.import_service(session, alice, draft).id)
+            draft = records.ServiceDraft(customer="1", name="gateway test", type="broken", price="5.00", cycle="monthly", external="x-1")
+            target = store.transaction(lambda session: records.import_service(session, alice, draft).id)
             bulk.run(store, alice, "suspend", {}, [target], selection={"ids": [target]})
             assert snap_compare(make_app(store, alice), run_before=interact("J"))
         finally:

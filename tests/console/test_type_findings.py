@@ -8,7 +8,7 @@ import pytest
 from rich.table import Table
 from textual.layout import Layout
 
-from svcconsole.screens import detail
+from svcconsole.console.screens import detail
 from svcconsole.widgets.service_table import ServiceTable
 from tests.console.conftest import make_app, settle
 

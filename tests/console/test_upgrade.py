@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import select
 from textual.widgets import DataTable, Static, TabbedContent
 
-from svcconsole.core import billing, services
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.core import catalog as catalog_module
-from svcconsole.screens.detail import DetailScreen
-from svcconsole.screens.dialogs import ConfirmDialog
+from svcconsole.core import lookups, upgrades
 from svcconsole.store.models import Invoice, InvoiceLine, Upgrade
 from tests.conftest import new_service
 from tests.console.conftest import make_app, settle
@@ -62,7 +62,7 @@ async def launch(pilot, app, screen: DetailScreen, button: str, row: int = 0) ->
 async def test_the_tab_shows_each_target_with_its_prorated_amount(db, admin, catalog, targets, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active", expires="2026-12-11")
     with db.read() as session:
-        quotes = billing.quote_upgrades(session, target)
+        quotes = upgrades.quote_upgrades(session, target)
     assert [quote.amount for quote in quotes] == [Decimal("6.67"), Decimal("0.00")]
     app = make_app(db, admin)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -81,7 +81,7 @@ async def test_upgrading_without_billing_changes_the_product_at_once(db, admin, 
         assert screen.detail is not None and screen.detail.service.product_name == "Web Max"
         rows = cells(screen.query_one("#upgrades-table", DataTable))
     with db.read() as session:
-        after = services.get_service(session, target)
+        after = lookups.get_service(session, target)
         [upgrade] = session.exec(select(Upgrade)).all()
     assert (after.product_name, after.price) == ("Web Max", Decimal("22.00"))
     assert (upgrade.mode, upgrade.status, upgrade.invoice_id) == ("no_billing", "done", None)
@@ -99,7 +99,7 @@ async def test_upgrading_with_an_invoice_creates_it_and_lists_the_upgrade_in_pro
         [invoice] = session.exec(select(Invoice)).all()
         [line] = session.exec(select(InvoiceLine)).all()
         [upgrade] = session.exec(select(Upgrade)).all()
-        assert services.get_service(session, target).product_name == "Web Pro"
+        assert lookups.get_service(session, target).product_name == "Web Pro"
     assert (invoice.status, line.kind, line.amount) == ("unpaid", "upgrade", Decimal("6.67"))
     assert (upgrade.status, upgrade.invoice_id) == ("awaiting_payment", invoice.id)
     assert rows == [[str(upgrade.id), "Web Max", "invoice", "6.67 EUR", "awaiting payment", str(invoice.id), "2026-11-21"]]
@@ -119,7 +119,7 @@ async def test_a_refused_upgrade_is_the_tabs_error_line(db, admin, catalog, targ
         assert screen.query_one(TabbedContent).active == "options"
     with db.read() as session:
         assert session.exec(select(Invoice)).all() == []
-        assert services.get_service(session, target).product_name == "Web Pro"
+        assert lookups.get_service(session, target).product_name == "Web Pro"
 
 
 def test_snapshot_an_upgrade_awaiting_payment_and_a_refusal(db, admin, catalog, targets, frozen, snap_compare):

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Select
 
+from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import delivery, services
+from svcconsole.core import delivery, records
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
-from svcconsole.screens.wizard import WizardScreen
 from svcconsole.store.models import Service
 from tests.console.conftest import make_app, settle
 
@@ -43,9 +43,9 @@ def ptero(db, admin) -> Iterator[tuple[PterodactylSandbox, list[str], int]]:  # 
         return catalog_module.add_product(session, admin, name="Paper 4GB", type="pterodactyl", prices=["monthly=12.00"], config=["nest=1", "egg=1"]).id
 
     product_id = db.transaction(wire)
-    draft = services.ServiceDraft(customer="greta@example.com", name="legacy", product="Paper 4GB", server="ptero-1", external=references[0])
+    draft = records.ServiceDraft(customer="greta@example.com", name="legacy", product="Paper 4GB", server="ptero-1", external=references[0])
     found = delivery.importable_external(db, "ptero-1", references[0])
-    db.transaction(lambda session: services.import_service(session, admin, draft, external=found))
+    db.transaction(lambda session: records.import_service(session, admin, draft, external=found))
     yield panel, references, product_id
     panel.stop()
     close_clients()

@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlmodel import func, select
 
-from svcconsole.core import bulk, services
+from svcconsole.core import actions, bulk, records
 from svcconsole.core.errors import PermissionDenied, TransitionRefused
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, BulkItem, BulkRun, Service
@@ -117,8 +117,8 @@ def test_the_same_command_after_a_finished_run_starts_a_new_run(db, admin, catal
 def test_module_failures_are_reported_per_service(db, admin, scripted, frozen):
     ids = []
     for name in ("a", "b", "c"):
-        draft = services.ServiceDraft(customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id))
-        ids.append(db.transaction(lambda session: services.create_service(session, admin, draft)).id)
+        draft = records.ServiceDraft(customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id))
+        ids.append(db.transaction(lambda session: records.create_service(session, admin, draft)).id)
     scripted.script.fail("create", ids[1], ModuleError("no free allocation on node 1", retryable=False))
     report = bulk.run(db, admin, "deliver", {}, ids, selection={"ids": ids})
     by_id = {item.service_id: item for item in report.items}
@@ -150,7 +150,7 @@ def test_a_run_refused_by_role_writes_nothing(db, admin, catalog):
 def test_an_unexpected_error_fails_only_its_service_and_the_run_finishes(db, admin, catalog, frozen, monkeypatch, caplog):
     ids = [new_service(db, admin, catalog, status="active") for _ in range(3)]
     before = expiries(db, ids)
-    real = services.IMPLEMENTATIONS["add-days"]
+    real = actions.IMPLEMENTATIONS["add-days"]
 
     def apply_with_a_bug(ctx):
         message = real.apply(ctx)
@@ -159,7 +159,7 @@ def test_an_unexpected_error_fails_only_its_service_and_the_run_finishes(db, adm
             raise ZeroDivisionError("division by zero")
         return message
 
-    monkeypatch.setitem(services.IMPLEMENTATIONS, "add-days", dataclasses.replace(real, apply=apply_with_a_bug))
+    monkeypatch.setitem(actions.IMPLEMENTATIONS, "add-days", dataclasses.replace(real, apply=apply_with_a_bug))
     with caplog.at_level(logging.ERROR, logger="svcconsole.bulk"):
         report = bulk.run(db, admin, "add-days", {"days": 3}, ids, selection={"ids": ids})
     by_id = {item.service_id: item for item in report.items}
@@ -177,13 +177,13 @@ def test_an_unexpected_error_fails_only_its_service_and_the_run_finishes(db, adm
 
 def test_an_unexpected_error_on_one_service_alone_raises_and_writes_nothing(db, admin, catalog, frozen, monkeypatch):
     one = new_service(db, admin, catalog, status="active")
-    real = services.IMPLEMENTATIONS["add-days"]
+    real = actions.IMPLEMENTATIONS["add-days"]
 
     def apply_with_a_bug(ctx):
         real.apply(ctx)
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setitem(services.IMPLEMENTATIONS, "add-days", dataclasses.replace(real, apply=apply_with_a_bug))
+    monkeypatch.setitem(actions.IMPLEMENTATIONS, "add-days", dataclasses.replace(real, apply=apply_with_a_bug))
     before = expiries(db, [one])
     with pytest.raises(ZeroDivisionError):
         bulk.run(db, admin, "add-days", {"days": 3}, [one], selection={"ids": [one]})
@@ -200,14 +200,14 @@ def test_module_calls_never_run_more_than_a_window_ahead_of_their_recorded_outco
     def work(session):
         ids = []
         for number in range(3 * window):
-            draft = services.ServiceDraft(
+            draft = records.ServiceDraft(
                 customer=str(scripted.customer_id),
                 name=f"s{number}",
                 product=str(scripted.product_id),
                 server=str(scripted.server_id),
                 external=f"ext-{number}",
             )
-            ids.append(services.import_service(session, admin, draft, external={"ref": f"ext-{number}"}).id)
+            ids.append(records.import_service(session, admin, draft, external={"ref": f"ext-{number}"}).id)
         return ids
 
     ids = db.transaction(work)
@@ -254,7 +254,7 @@ def test_a_batched_chunk_gives_the_same_outcomes_and_activity_as_service_by_serv
     batched_ids = one_of_each()
     started = expiries(db, batched_ids)
     batched = outcome_of(batched_ids)
-    monkeypatch.setattr(services, "BATCHED_ACTIONS", frozenset())
+    monkeypatch.setattr(actions, "BATCHED_ACTIONS", frozenset())
     single_ids = one_of_each()
     started = expiries(db, single_ids)
     single = outcome_of(single_ids)

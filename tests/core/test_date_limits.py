@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from svcconsole.core import services
+from svcconsole.core import actions
 from svcconsole.core.errors import TransitionRefused
 from svcconsole.store.models import BulkRun, Invoice, Service
 from tests.conftest import new_service
@@ -18,7 +18,7 @@ def expiry(db, service_id):
 
 
 def perform(db, admin, action, service_id, params):
-    return db.transaction(lambda session: services.perform(session, admin, action, service_id, params))
+    return db.transaction(lambda session: actions.perform(session, admin, action, service_id, params))
 
 
 @pytest.mark.parametrize(

@@ -12,20 +12,20 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from svcconsole.core import clock, jobs, leases, services, worker
+from svcconsole.core import actions, clock, job_claims, jobs, leases, records, worker
 from svcconsole.core.errors import SvcError
 from svcconsole.store.models import Activity, Job, Lease, Service
 
 
 def scripted_service(db, admin, scripted, name="game"):
-    draft = services.ServiceDraft(
+    draft = records.ServiceDraft(
         customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31"
     )
-    return db.transaction(lambda session: services.create_service(session, admin, draft)).id
+    return db.transaction(lambda session: records.create_service(session, admin, draft)).id
 
 
 def deliver(db, admin, service_id):
-    return db.transaction(lambda session: services.perform(session, admin, "deliver", service_id, {})).job_id
+    return db.transaction(lambda session: actions.perform(session, admin, "deliver", service_id, {})).job_id
 
 
 def read(db, model, row_id):
@@ -74,7 +74,7 @@ def test_an_outcome_that_cannot_be_saved_fails_its_job_and_spoils_no_other(db, a
 
     listed = json.loads(cli("jobs", "list", "--status", "failed", "--format", "json").stdout)
     assert [(row["id"], row["last_error"]) for row in listed] == [(job_ids[0], failed.last_error)]
-    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
     assert jobs.due_job_ids(db) == []
     assert scripted.script.count("create", blocked) == 1
 
@@ -82,7 +82,7 @@ def test_an_outcome_that_cannot_be_saved_fails_its_job_and_spoils_no_other(db, a
 def test_a_save_that_fails_once_is_written_in_a_transaction_of_its_own(db, admin, scripted, frozen, monkeypatch):
     service_id = scripted_service(db, admin, scripted)
     job_id = deliver(db, admin, service_id)
-    real_apply = services.apply_after_module
+    real_apply = actions.apply_after_module
     tries = []
 
     def fails_the_first_time(session, job, result):
@@ -91,7 +91,7 @@ def test_a_save_that_fails_once_is_written_in_a_transaction_of_its_own(db, admin
             session.execute(text("SELECT * FROM no_such_table"))
         return real_apply(session, job, result)
 
-    monkeypatch.setattr(services, "apply_after_module", fails_the_first_time)
+    monkeypatch.setattr(actions, "apply_after_module", fails_the_first_time)
     [outcome] = jobs.run_jobs(db, [job_id])
     assert outcome.status == "succeeded" and tries == [job_id, job_id]
     assert (read(db, Job, job_id).status, read(db, Service, service_id).status) == ("succeeded", "active")
@@ -107,7 +107,7 @@ def test_a_job_whose_workers_keep_dying_fails_for_good(db, admin, scripted, froz
     maximum = read(db, Job, job_id).max_attempts
     for number in range(maximum):
         assert jobs.claim_due(db, f"doomed-host:{number}:1", limit=10) == [job_id]
-        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
 
     assert jobs.claim_due(db, "last-host:1:1", limit=10) == []
     job = read(db, Job, job_id)

@@ -5,24 +5,24 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from svcconsole.core import clock, jobs, services
+from svcconsole.core import actions, clock, job_claims, job_queue, jobs, records
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, BulkItem, Job, Service
 
 
 def scripted_service(db, admin, scripted):
-    draft = services.ServiceDraft(
+    draft = records.ServiceDraft(
         customer=str(scripted.customer_id), name="game", product=str(scripted.product_id), server=str(scripted.server_id), expires="2027-01-31"
     )
-    return db.transaction(lambda session: services.create_service(session, admin, draft)).id
+    return db.transaction(lambda session: records.create_service(session, admin, draft)).id
 
 
 def perform(db, actor, action, service_id, params=None):
-    return db.transaction(lambda session: services.perform(session, actor, action, service_id, params or {}))
+    return db.transaction(lambda session: actions.perform(session, actor, action, service_id, params or {}))
 
 
 def override(db, admin, service_id, status):
-    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"status": status}, reason="moved on by hand"))
+    db.transaction(lambda session: records.edit_service(session, admin, service_id, {"status": status}, reason="moved on by hand"))
 
 
 def read(db, model, row_id):
@@ -121,7 +121,7 @@ def test_a_reclaimed_job_checks_the_status_before_its_call(db, admin, scripted, 
     job_id = perform(db, admin, "deliver", service_id).job_id
     assert jobs.claim_due(db, "dead-host:1:1", limit=10) == [job_id]
     override(db, admin, service_id, "terminated")
-    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
 
     [outcome] = jobs.run_jobs(db, jobs.due_job_ids(db))
     assert outcome.status == "resolved"
@@ -157,7 +157,7 @@ def test_resolving_a_stale_job_leaves_another_jobs_operation_alone(db, admin, sc
     reinstall = perform(db, admin, "reinstall", service_id).job_id
     assert read(db, Service, service_id).operation == "reinstall"
 
-    db.transaction(lambda session: jobs.retry(session, admin, old_job))
+    db.transaction(lambda session: job_queue.retry(session, admin, old_job))
     assert jobs.execute(db, old_job).status == "resolved"
     assert read(db, Service, service_id).operation == "reinstall"
     assert scripted.script.count("create", service_id) == 1
@@ -173,7 +173,7 @@ def test_a_successful_redelivery_resolves_the_older_failed_and_queued_deliveries
     scripted.script.fail("create", service_id, ModuleError("egg 99 does not exist", retryable=False))
     queued = perform(db, admin, "deliver", service_id).job_id
     assert jobs.execute(db, queued).status == "failed"
-    db.transaction(lambda session: jobs.retry(session, admin, queued))
+    db.transaction(lambda session: job_queue.retry(session, admin, queued))
     db.transaction(lambda session: _clear_operation(session, service_id))
 
     redeliver = perform(db, admin, "redeliver", service_id).job_id

@@ -6,7 +6,7 @@ no module call. The expectations come from the hand-written table in tests/suppo
 import pytest
 from sqlmodel import func, select
 
-from svcconsole.core import jobs, services
+from svcconsole.core import actions, job_queue, jobs, records
 from svcconsole.core.catalog import add_product, edit_product
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, Job, Service
@@ -34,7 +34,7 @@ def params_of(action, scripted_upgrade_id):
 
 def move(db, admin, service_id, status, kind):
     """Put the service in `status` by an override (and give a suspension its kind)."""
-    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"status": status}, reason="matrix move"))
+    db.transaction(lambda session: records.edit_service(session, admin, service_id, {"status": status}, reason="matrix move"))
 
     def set_kind(session):
         service = session.get(Service, service_id)
@@ -72,25 +72,25 @@ def test_a_queued_job_meets_every_status(db, admin, scripted, bigger_product, fr
     start_status, start_kind = start_of(action)
     wrong = []
     for status, kind in TARGETS:
-        draft = services.ServiceDraft(
+        draft = records.ServiceDraft(
             customer=str(scripted.customer_id),
             name=f"{action}-{status}-{kind}",
             product=str(scripted.product_id),
             server=str(scripted.server_id),
             expires="2027-01-31",
         )
-        service_id = db.transaction(lambda session: services.create_service(session, admin, draft)).id
+        service_id = db.transaction(lambda session: records.create_service(session, admin, draft)).id
         held_on_panel(db, service_id)
         if (start_status, start_kind) != ("pending", None):
             move(db, admin, service_id, start_status, start_kind)
-        job_id = db.transaction(lambda session: services.perform(session, admin, action, service_id, params_of(action, bigger_product))).job_id
+        job_id = db.transaction(lambda session: actions.perform(session, admin, action, service_id, params_of(action, bigger_product))).job_id
         assert job_id is not None, f"{action} from {start_status} queued no job"
         if how == "retry":
             scripted.script.fail(row.module_call, service_id, ModuleError("panel is down", retryable=False))
             assert jobs.execute(db, job_id).status == "failed"
         move(db, admin, service_id, status, kind)
         if how == "retry":
-            db.transaction(lambda session: jobs.retry(session, admin, job_id))
+            db.transaction(lambda session: job_queue.retry(session, admin, job_id))
         calls_before = [call for call in scripted.script.calls if call[1] == service_id]
         rows_before = activity_count(db, service_id)
 

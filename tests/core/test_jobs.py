@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import clock, jobs, services
+from svcconsole.core import actions, clock, job_claims, job_queue, jobs, records
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, Job, Notification, Service
 from tests.conftest import new_service
@@ -20,12 +20,12 @@ def scripted_service(db, admin, scripted, **fields):
         "expires": "2027-01-31",
     }
     values.update(fields)
-    draft = services.ServiceDraft(**values)
-    return db.transaction(lambda session: services.create_service(session, admin, draft)).id
+    draft = records.ServiceDraft(**values)
+    return db.transaction(lambda session: records.create_service(session, admin, draft)).id
 
 
 def perform(db, actor, action, service_id, params=None):
-    return db.transaction(lambda session: services.perform(session, actor, action, service_id, params or {}))
+    return db.transaction(lambda session: actions.perform(session, actor, action, service_id, params or {}))
 
 
 def read(db, service_id):
@@ -98,13 +98,13 @@ def test_a_job_left_running_by_a_dead_worker_is_picked_up_again(db, admin, scrip
 
     def crash_mid_call(session):
         job = session.get(Job, job_id)
-        job.status, job.attempts, job.worker, job.lease_until = "running", 1, "dead-host:1:1", clock.now() + jobs.LEASE
+        job.status, job.attempts, job.worker, job.lease_until = "running", 1, "dead-host:1:1", clock.now() + job_claims.LEASE
         session.add(job)
 
     db.transaction(crash_mid_call)
     assert jobs.due_job_ids(db) == []
     assert jobs.execute(db, job_id) is None
-    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
     assert jobs.due_job_ids(db) == [job_id]
     assert jobs.run_jobs(db, jobs.due_job_ids(db))[0].status == "succeeded"
     assert read(db, service_id).status == "active"
@@ -124,7 +124,7 @@ def test_admin_retries_a_failed_job(db, admin, scripted, frozen):
     jobs.execute(db, job_id)
     assert (job_of(db, job_id).status, read(db, service_id).status) == ("failed", "active")
 
-    db.transaction(lambda session: jobs.retry(session, admin, job_id))
+    db.transaction(lambda session: job_queue.retry(session, admin, job_id))
     assert read(db, service_id).operation == "suspension"
     assert jobs.execute(db, job_id).status == "succeeded"
     service = read(db, service_id)
@@ -134,7 +134,7 @@ def test_admin_retries_a_failed_job(db, admin, scripted, frozen):
 def test_resolving_a_job_clears_the_operation_and_logs_it(db, admin, scripted, frozen):
     service_id = scripted_service(db, admin, scripted)
     job_id = perform(db, admin, "deliver", service_id).job_id
-    db.transaction(lambda session: jobs.resolve(session, admin, job_id, "created by hand"))
+    db.transaction(lambda session: job_queue.resolve(session, admin, job_id, "created by hand"))
     service = read(db, service_id)
     assert (service.status, service.operation) == ("pending", None)
     assert job_of(db, job_id).status == "resolved"
@@ -192,7 +192,7 @@ def test_a_worker_that_lost_its_claim_does_not_apply_its_outcome(db, admin, scri
     taken_over = []
 
     def lease_runs_out_and_another_worker_takes_over():
-        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
         assert jobs.claim_due(db, "worker-b", limit=10) == [job_id]
         taken_over.append(jobs.run_jobs(db, [job_id], worker="worker-b"))
 
@@ -211,13 +211,13 @@ def test_a_worker_that_lost_its_claim_does_not_apply_its_outcome(db, admin, scri
 def test_a_long_module_call_keeps_its_lease(db, admin, scripted, frozen, monkeypatch):
     import time
 
-    monkeypatch.setattr(jobs, "RENEW_EVERY_SECONDS", 0.02, raising=False)
+    monkeypatch.setattr(job_claims, "RENEW_EVERY_SECONDS", 0.02)
     service_id = scripted_service(db, admin, scripted)
     job_id = perform(db, admin, "deliver", service_id).job_id
     seen = {}
 
     def slow_call():
-        clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+        clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
         deadline = time.monotonic() + 2
         while job_of(db, job_id).lease_until <= clock.now() and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from svcconsole.core import clock, services
+from svcconsole.core import actions, clock, records
 from svcconsole.core.errors import TransitionRefused
 from svcconsole.core.statuses import ACTIONS, Role
 from svcconsole.store.models import Activity, Service
@@ -91,7 +91,7 @@ def test_action_from_status(db, admin, catalog, frozen, action, status, kind):
 
     if not row.allows(status, kind):
         with pytest.raises(TransitionRefused) as refused:
-            db.transaction(lambda session: services.perform(session, admin, action, service_id, PARAMS[action]))
+            db.transaction(lambda session: actions.perform(session, admin, action, service_id, PARAMS[action]))
         text = str(refused.value)
         assert f"service {service_id}" in text and status in text and ACTIONS[action].title.lower() in text
         with db.read() as session:
@@ -100,7 +100,7 @@ def test_action_from_status(db, admin, catalog, frozen, action, status, kind):
         assert activity_count(db, service_id) == rows_before
         return
 
-    outcome = db.transaction(lambda session: services.perform(session, admin, action, service_id, PARAMS[action]))
+    outcome = db.transaction(lambda session: actions.perform(session, admin, action, service_id, PARAMS[action]))
     assert outcome.result == "ok"
     with db.read() as session:
         after = session.get(Service, service_id)
@@ -157,14 +157,14 @@ def test_the_table_covers_every_cli_action():
 
 def test_cancel_end_of_cycle_sets_cancel_at_to_the_expiry(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="active")
-    db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", service_id, {"reason": "moving"}))
+    db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {"reason": "moving"}))
     with db.read() as session:
         service = session.get(Service, service_id)
     assert service.cancel_at == service.expires_at
     assert (service.status, service.cancel_mode, service.cancel_reason) == ("active", "end-of-cycle", "moving")
     with pytest.raises(TransitionRefused, match="already cancelling"):
-        db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
-    db.transaction(lambda session: services.perform(session, admin, "uncancel", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
+    db.transaction(lambda session: actions.perform(session, admin, "uncancel", service_id, {}))
     with db.read() as session:
         service = session.get(Service, service_id)
     assert (service.cancel_at, service.cancel_mode) == (None, None)
@@ -174,23 +174,23 @@ def test_uncancel_refuses_a_past_cancellation_date(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="active")
     db.transaction(lambda session: _set(session, service_id, cancel_mode="end-of-cycle", cancel_at=clock.now() - timedelta(days=1)))
     with pytest.raises(TransitionRefused, match="has passed"):
-        db.transaction(lambda session: services.perform(session, admin, "uncancel", service_id, {}))
+        db.transaction(lambda session: actions.perform(session, admin, "uncancel", service_id, {}))
 
 
 def test_renew_refuses_a_suspended_service_past_the_grace_window(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="suspended")
     db.transaction(lambda session: _set(session, service_id, expires_at=clock.now() - timedelta(days=8)))
     with pytest.raises(TransitionRefused, match="renewal window closed"):
-        db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 1}))
+        db.transaction(lambda session: actions.perform(session, admin, "renew", service_id, {"cycles": 1}))
     db.transaction(lambda session: _set(session, service_id, expires_at=clock.now() - timedelta(days=6)))
-    outcome = db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 1}))
+    outcome = db.transaction(lambda session: actions.perform(session, admin, "renew", service_id, {"cycles": 1}))
     assert outcome.result == "ok"
 
 
 def test_renewing_an_overdue_suspension_past_today_lifts_it(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="suspended", expires="2026-11-15")
     db.transaction(lambda session: _set(session, service_id, suspend_kind="overdue"))
-    db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 1}))
+    db.transaction(lambda session: actions.perform(session, admin, "renew", service_id, {"cycles": 1}))
     with db.read() as session:
         service = session.get(Service, service_id)
     assert service.status == "active" and service.suspend_kind is None
@@ -199,22 +199,22 @@ def test_renewing_an_overdue_suspension_past_today_lifts_it(db, admin, catalog, 
 
 def test_renewing_an_admin_suspension_keeps_it(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="suspended", expires="2026-11-15")
-    db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 1}))
+    db.transaction(lambda session: actions.perform(session, admin, "renew", service_id, {"cycles": 1}))
     with db.read() as session:
         assert session.get(Service, service_id).status == "suspended"
 
 
 def test_onetime_and_free_services_are_never_renewed(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="active", cycle="weekly")
-    db.transaction(lambda session: services.edit_service(session, admin, service_id, {"billing_cycle": "onetime"}))
+    db.transaction(lambda session: records.edit_service(session, admin, service_id, {"billing_cycle": "onetime"}))
     with pytest.raises(TransitionRefused, match="never renewed"):
-        db.transaction(lambda session: services.perform(session, admin, "renew", service_id, {"cycles": 1}))
+        db.transaction(lambda session: actions.perform(session, admin, "renew", service_id, {"cycles": 1}))
 
 
 def test_deliver_sets_the_first_expiry_when_none_was_given(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog)
     db.transaction(lambda session: _set(session, service_id, expires_at=None))
-    db.transaction(lambda session: services.perform(session, admin, "deliver", service_id, {}))
+    db.transaction(lambda session: actions.perform(session, admin, "deliver", service_id, {}))
     with db.read() as session:
         service = session.get(Service, service_id)
     assert service.status == "active"
@@ -223,8 +223,8 @@ def test_deliver_sets_the_first_expiry_when_none_was_given(db, admin, catalog, f
 
 def test_add_days_moves_the_anchor_and_a_pending_cancellation(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, status="active", expires="2027-01-31")
-    db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
-    db.transaction(lambda session: services.perform(session, admin, "add-days", service_id, {"days": 5}))
+    db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", service_id, {}))
+    db.transaction(lambda session: actions.perform(session, admin, "add-days", service_id, {"days": 5}))
     with db.read() as session:
         service = session.get(Service, service_id)
     assert service.expires_at.date().isoformat() == "2027-02-05"

@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import delivery, services
+from svcconsole.core import delivery, records
 from svcconsole.core.errors import AlreadyLinked
 from svcconsole.core.operators import Actor
 from svcconsole.modules.sandbox.proxmox import ExistingVm
@@ -153,8 +153,8 @@ def test_a_manual_reference_is_free_again_once_its_service_is_no_longer_live(cli
 # ----------------------------------------------------------------------------- races
 
 
-def _draft(name: str, reference: str) -> services.ServiceDraft:
-    return services.ServiceDraft(customer="greta@example.com", name=name, product="Paper 4GB", server="ptero-1", external=reference)
+def _draft(name: str, reference: str) -> records.ServiceDraft:
+    return records.ServiceDraft(customer="greta@example.com", name=name, product="Paper 4GB", server="ptero-1", external=reference)
 
 
 def test_an_import_racing_another_that_has_not_committed_yet_is_refused_by_the_unique_index(db, admin: Actor, panels, cli):
@@ -169,12 +169,12 @@ def test_an_import_racing_another_that_has_not_committed_yet_is_refused_by_the_u
     def second() -> None:
         second_started.set()
         try:
-            outcome["service"] = db.transaction(lambda session: services.import_service(session, admin, _draft("second", reference), external=found).id)
+            outcome["service"] = db.transaction(lambda session: records.import_service(session, admin, _draft("second", reference), external=found).id)
         except Exception as error:  # noqa: BLE001 - the test looks at what was raised
             outcome["error"] = error
 
     with db.write() as session:
-        first = services.import_service(session, admin, _draft("first", reference), external=found)
+        first = records.import_service(session, admin, _draft("first", reference), external=found)
         first_flushed.set()
         racer = threading.Thread(target=second)
         racer.start()
@@ -213,7 +213,7 @@ def test_the_database_refuses_a_second_live_holder_whatever_writes_it(db, admin:
     """The constraint itself, under every writer: a row added without the import's look-up."""
     reference = str(panels.ptero.seed_servers(1)[0])
     found = delivery.importable_external(db, "ptero-1", reference)
-    holder = db.transaction(lambda session: services.import_service(session, admin, _draft("holder", reference), external=found))
+    holder = db.transaction(lambda session: records.import_service(session, admin, _draft("holder", reference), external=found))
 
     def sneak_in(session):  # type: ignore[no-untyped-def]
         copy = session.get(Service, holder.id)

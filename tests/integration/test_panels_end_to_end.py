@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from svcconsole.core import clock, jobs
+from svcconsole.core import clock, job_claims
 from svcconsole.store.models import Job
 
 
@@ -89,17 +89,17 @@ def test_a_job_left_running_by_a_dead_worker_is_resumed_by_the_worker(cli, db, p
     service_id = int(create(cli, "VPS M", "resume-me").stdout.strip())
 
     def queue_and_die(session):
-        from svcconsole.core import services
+        from svcconsole.core import actions
         from svcconsole.core.operators import Actor
         from svcconsole.core.statuses import Role
 
-        outcome = services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {})
+        outcome = actions.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {})
         job = session.get(Job, outcome.job_id)
-        job.status, job.attempts, job.worker, job.lease_until = "running", 1, "gone-host:1:1", clock.now() + jobs.LEASE
+        job.status, job.attempts, job.worker, job.lease_until = "running", 1, "gone-host:1:1", clock.now() + job_claims.LEASE
         session.add(job)
 
     db.transaction(queue_and_die)
-    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
     result = cli("worker", "--once")
     assert result.exit_code == 0, result.stderr
     assert show(cli, service_id)["status"] == "active"
@@ -240,13 +240,13 @@ def test_a_clone_ending_with_warnings_delivers_the_service_and_keeps_the_warning
 
 
 def test_a_worker_killed_while_the_clone_has_not_written_its_config_leaves_one_vm(cli, db, panels):
-    from svcconsole.core import services
+    from svcconsole.core import actions
     from svcconsole.core.operators import Actor
     from svcconsole.core.statuses import Role
     from tests.reliability.support import finish, spawn_cli, stop
 
     service_id = int(create(cli, "VPS M", "killed-in-the-gap").stdout.strip())
-    db.transaction(lambda session: services.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {}))
+    db.transaction(lambda session: actions.perform(session, Actor("admin", "root", Role.ADMIN), "deliver", service_id, {}))
     panels.pve.set_task_delay(4.0)
     panels.pve.clone_config_delay = 3.0
     worker = spawn_cli(db.url, "worker", "--once")
@@ -264,7 +264,7 @@ def test_a_worker_killed_while_the_clone_has_not_written_its_config_leaves_one_v
     assert panels.pve.vm(stored["vmid"]) is None, "the kill came after the clone wrote its config"
     panels.pve.set_task_delay(0.02)
 
-    clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=1))
+    clock.freeze(clock.now() + job_claims.LEASE + timedelta(seconds=1))
     result = cli("worker", "--once")
     assert result.exit_code == 0, result.stderr
     after = show(cli, service_id)

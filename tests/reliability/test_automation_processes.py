@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from svcconsole.core import clock, services
+from svcconsole.core import actions, clock, records
 from svcconsole.store.models import Invoice, InvoiceLine, Notification
 from tests.conftest import FROZEN_NOW
 from tests.reliability.support import finish, kill9, spawn_cli, stop, wait_until
@@ -65,11 +65,11 @@ def due_services(db, admin, catalog, count: int) -> list[int]:  # type: ignore[n
         ids = []
         for index in range(count):
             expires = (FROZEN_NOW + timedelta(days=2, minutes=index)).isoformat()
-            draft = services.ServiceDraft(
+            draft = records.ServiceDraft(
                 customer=str(catalog.customer_id), name=f"due-{index}", product=str(catalog.product_id), server=str(catalog.server_id), expires=expires
             )
-            service = services.create_service(session, admin, draft)
-            services.perform(session, admin, "deliver", service.id, {})
+            service = records.create_service(session, admin, draft)
+            actions.perform(session, admin, "deliver", service.id, {})
             ids.append(service.id)
         return ids
 

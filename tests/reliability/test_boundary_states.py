@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from svcconsole.core import parse, services
+from svcconsole.core import actions, parse, records
 from svcconsole.store.models import Service
 from tests.conftest import new_service
 from tests.reliability.support import every_row_digest
@@ -45,10 +45,10 @@ def build(db, admin, catalog) -> dict[str, int]:  # type: ignore[no-untyped-def]
     }
 
     def work(session):  # type: ignore[no-untyped-def]
-        services.option_add(session, admin, ids["costly"], name="o" * 200, price="9999999999.99", quantity="100000")
-        services.meta_set(session, admin, ids["limited"], "max_renewals_in_current_week", "0")
-        services.perform(session, admin, "suspend", ids["overdue"], {"kind": "overdue", "reason": "r" * 2000})
-        services.perform(session, admin, "cancel-end-of-cycle", ids["cancelling"], {"reason": "end of time"})
+        records.option_add(session, admin, ids["costly"], name="o" * 200, price="9999999999.99", quantity="100000")
+        records.meta_set(session, admin, ids["limited"], "max_renewals_in_current_week", "0")
+        actions.perform(session, admin, "suspend", ids["overdue"], {"kind": "overdue", "reason": "r" * 2000})
+        actions.perform(session, admin, "cancel-end-of-cycle", ids["cancelling"], {"reason": "end of time"})
 
     db.transaction(work)
     with db.engine.begin() as connection:

@@ -23,7 +23,7 @@ from collections import Counter
 
 from sqlmodel import func, select
 
-from svcconsole.core import bulk, services
+from svcconsole.core import bulk, records
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core.jobs import DEFAULT_CONCURRENCY
 from svcconsole.store.models import Activity, BulkItem, BulkRun, Job, Service
@@ -51,10 +51,10 @@ def _import_services(db, admin, panel) -> dict[int, int]:  # type: ignore[no-unt
         product = catalog_module.add_product(session, admin, name="Paper", type="pterodactyl", prices=["monthly=5.00"], config=["nest=1", "egg=1"])
         mapping = {}
         for panel_id in panel.server_ids:
-            draft = services.ServiceDraft(
+            draft = records.ServiceDraft(
                 customer=str(customer.id), name=f"mc-{panel_id}", product=str(product.id), server=str(server.id), external=str(panel_id)
             )
-            service = services.import_service(session, admin, draft, external={"server_id": panel_id})
+            service = records.import_service(session, admin, draft, external={"server_id": panel_id})
             mapping[service.id] = panel_id
         return mapping
 

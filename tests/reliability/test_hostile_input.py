@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from svcconsole.cli import app
-from svcconsole.core import filters, services
+from svcconsole.core import filters, records
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.store import queries
 from tests.conftest import FROZEN_NOW, new_service
@@ -367,8 +367,8 @@ def store(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
         new_service(db, admin, catalog, name=name, status=status)
         for name, status in (("web", "active"), ("old", "suspended"), ("new", "pending"), ("gone", "terminated"))
     ]
-    db.transaction(lambda session: services.meta_set(session, admin, ids[0], "max_renewals", "9"))
-    db.transaction(lambda session: services.option_add(session, admin, ids[0], name="Backup", price="2.00"))
+    db.transaction(lambda session: records.meta_set(session, admin, ids[0], "max_renewals", "9"))
+    db.transaction(lambda session: records.option_add(session, admin, ids[0], name="Backup", price="2.00"))
     return db
 
 

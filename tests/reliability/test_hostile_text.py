@@ -128,7 +128,7 @@ def screen_text(app, *, inert: bool = True) -> str:  # type: ignore[no-untyped-d
 
 @pytest.mark.anyio
 async def test_the_console_shows_hostile_text_inert_on_every_screen(db, admin, hostile):
-    from svcconsole.screens.detail import DetailScreen
+    from svcconsole.console.screens.detail import DetailScreen
 
     app = make_app(db, admin)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -172,7 +172,7 @@ async def test_the_console_shows_hostile_text_inert_on_every_screen(db, admin, h
 
 @pytest.mark.anyio
 async def test_hostile_filter_lines_leave_the_console_running_and_say_why(db, admin, hostile):
-    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.console.screens.services import ServicesScreen
 
     app = make_app(db, admin)
     async with app.run_test(size=(160, 30)) as pilot:

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import Column, MetaData, Numeric, Table, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from svcconsole.core import clock, leases, services
+from svcconsole.core import actions, clock, leases
 from svcconsole.core.context import open_database
 from svcconsole.modules import external_key
 from svcconsole.store import schema
@@ -75,7 +75,7 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
 
     def satellites(session):  # type: ignore[no-untyped-def]
         service = session.get(Service, 5)
-        services.queue_job(session, admin, service, "suspend", "suspend", {"kind": "admin"})
+        actions.queue_job(session, admin, service, "suspend", "suspend", {"kind": "admin"})
         leases.take(session, "migration-test")
         session.add(RateBucket(key="k" * 64, tokens=3.5, updated_at=FROZEN_NOW))
 
@@ -320,14 +320,14 @@ def test_db_upgrade_to_external_keys_backfills_them_and_survives_duplicate_impor
 
 WRITER = """
 import itertools, sys, time
-from svcconsole.core import services
+from svcconsole.core import actions, records
 from svcconsole.core.context import acting_operator, open_database
 db = open_database(sys.argv[1])
 admin = acting_operator(db)
 print("ready", flush=True)
 for number in itertools.count():
-    draft = services.ServiceDraft(customer="1", name=f"written-{number}", type="manual", price="1.00", expires="2027-01-31")
-    db.transaction(lambda session: services.create_service(session, admin, draft))
+    draft = records.ServiceDraft(customer="1", name=f"written-{number}", type="manual", price="1.00", expires="2027-01-31")
+    db.transaction(lambda session: records.create_service(session, admin, draft))
 """
 
 

@@ -190,9 +190,9 @@ async def _timed_press(pilot, key: str, predicate, what: str) -> float:  # type:
 
 @pytest.mark.anyio
 async def test_the_console_answers_keys_while_a_panel_hangs(db, admin, cli, panels, frozen):
-    from svcconsole.screens.detail import DetailScreen
-    from svcconsole.screens.jobs import JobsScreen
-    from svcconsole.screens.services import ServicesScreen
+    from svcconsole.console.screens.detail import DetailScreen
+    from svcconsole.console.screens.jobs import JobsScreen
+    from svcconsole.console.screens.services import ServicesScreen
     from tests.console.conftest import make_app, notifications, settle
 
     service = deliver(cli, "Paper 4GB", "hangs")

@@ -114,7 +114,7 @@ def test_a_selective_term_is_answered_from_the_index_on_sqlite(seeded, monkeypat
 
 def test_search_text_follows_renames(db, admin, catalog, frozen):
     from svcconsole.core import catalog as catalog_module
-    from svcconsole.core import services
+    from svcconsole.core import records
     from tests.conftest import new_service
 
     target = new_service(db, admin, catalog, name="Blue Falcon")
@@ -124,7 +124,7 @@ def test_search_text_follows_renames(db, admin, catalog, frozen):
             return target in list(queries.iter_ids(session, filters.parse_filter(session, text)))
 
     assert found("falcon") and found("alice martin") and found("web pro")
-    db.transaction(lambda session: services.edit_service(session, admin, target, {"name": "Red Kestrel"}))
+    db.transaction(lambda session: records.edit_service(session, admin, target, {"name": "Red Kestrel"}))
     db.transaction(lambda session: catalog_module.edit_customer(session, admin, str(catalog.customer_id), name="Zora Quill", email="zora@quill.example"))
     db.transaction(lambda session: catalog_module.edit_product(session, admin, str(catalog.product_id), name="Hosting Max"))
     assert not found("falcon") and not found("alice") and not found("web pro")

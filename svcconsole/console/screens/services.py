@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -22,24 +22,35 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
-from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, MenuCounted, SelectionResolved, SettingsLoaded
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import (
+    ActionRequested,
+    BulkMenuRequested,
+    CountsLoaded,
+    EditRequested,
+    FilterRejected,
+    ListReloaded,
+    MenuCounted,
+    NewServiceRequested,
+    ReadOnlyRefused,
+    SelectionResolved,
+    ServiceOpened,
+    SettingsLoaded,
+)
 from svcconsole.console.selection import Marks, resolve, status_counts
-from svcconsole.core import filters, services
+from svcconsole.core import filters, lookups
 from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store import queries
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
+from svcconsole.widgets import render
 from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 SORT_ORDER = tuple(SORT_COLUMNS)
 LISTED = tuple(status.value for status in LISTED_STATUSES)
@@ -108,7 +119,7 @@ class ServiceListScreen(Screen[None]):
         self._footer_state: tuple[object, ...] = ()
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -442,7 +453,7 @@ class ServiceListScreen(Screen[None]):
     def action_open_service(self) -> None:
         row = self.table.current_row()
         if row is not None:
-            self.console_app.open_service(row.id)
+            self.post_message(ServiceOpened(row.id))
 
     @on(ServiceTable.RowChosen)
     def _row_chosen(self) -> None:
@@ -480,7 +491,7 @@ class ServicesScreen(ServiceListScreen):
         return queries.counts_by_status(session, service_filter)
 
     def read_time_zone(self, session: Any) -> ZoneInfo:
-        return services.timezone_of(session)
+        return lookups.timezone_of(session)
 
     def _is_marked(self, service_id: int) -> bool:
         return self.marks.is_marked(service_id, self.current_filter)
@@ -584,16 +595,16 @@ class ServicesScreen(ServiceListScreen):
             return
         row = self.table.current_row()
         if row is not None:
-            self.console_app.edit_service(row.id)
+            self.post_message(EditRequested(row.id))
 
     def action_new_service(self) -> None:
-        self.console_app.new_service()
+        self.post_message(NewServiceRequested())
 
     # ------------------------------------------------------------------ actions
 
     def action_service_action(self, name: str) -> None:
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         if self.refuse_unsettled_filter():
             return
@@ -623,11 +634,11 @@ class ServicesScreen(ServiceListScreen):
         if message.count == 0:
             self.notify("nothing to act on", severity="warning")
             return
-        self.console_app.ask_action(message, on_done=self._after_action)
+        self.post_message(ActionRequested(message, on_done=self._after_action))
 
     def action_bulk_menu(self) -> None:
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         if self.refuse_unsettled_filter():
             return
@@ -650,7 +661,7 @@ class ServicesScreen(ServiceListScreen):
 
     @on(MenuCounted)
     def _menu_counted(self, message: MenuCounted) -> None:
-        self.console_app.bulk_menu(self.action_service_action, message.label, message.counts)
+        self.post_message(BulkMenuRequested(self.action_service_action, message.label, message.counts))
 
     def _after_action(self, clear_marks: bool) -> None:
         if clear_marks:

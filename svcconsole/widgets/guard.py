@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import WorkerFailed
 
-from svcconsole.console import render
 from svcconsole.core import logs
+from svcconsole.widgets import render
 
 log = logging.getLogger("svcconsole.console")
 REPEAT_SECONDS = 10.0

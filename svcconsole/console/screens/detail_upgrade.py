@@ -1,13 +1,13 @@
 """The detail screen's Upgrade tab: the product's upgrade targets with their prorated amounts,
 launching an upgrade by invoice or without billing, and the service's upgrades with their status.
 
-The quotes and upgrades are read with the rest of the detail; a launch runs `billing.start_upgrade`
+The quotes and upgrades are read with the rest of the detail; a launch runs `orders.start_upgrade`
 in a worker (and the module job it queues, as the CLI does); a refusal is the tab's error line.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -15,22 +15,21 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from svcconsole.console import render
-from svcconsole.console.messages import ServiceSaved, UpgradeLaunched
-from svcconsole.core import billing, jobs
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceSaved, UpgradeLaunched
+from svcconsole.console.screens.dialogs import ConfirmDialog
+from svcconsole.core import invoice_lookups, jobs, orders
 from svcconsole.core.errors import SvcError
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+from svcconsole.widgets import render
 
 UPGRADE_STATUS_STYLES = {"awaiting_payment": "bold yellow", "in_progress": "italic cyan", "done": "green", "failed": "bold red", "cancelled": "bright_black"}
-BILLING_LABELS = {billing.UpgradeBilling.INVOICE.value: "invoice", billing.UpgradeBilling.NO_BILLING.value: "no billing"}
+BILLING_LABELS = {invoice_lookups.UpgradeBilling.INVOICE.value: "invoice", invoice_lookups.UpgradeBilling.NO_BILLING.value: "no billing"}
 
 
 def launch_upgrade(db: Any, actor: Any, service_id: int, target_id: int, mode: str) -> UpgradeLaunched:
     """Start an upgrade through core, and run the module job it queued (in a worker thread)."""
     try:
-        started = db.transaction(lambda session: billing.start_upgrade(session, actor, service_id, str(target_id), mode))
+        started = db.transaction(lambda session: orders.start_upgrade(session, actor, service_id, str(target_id), mode))
     except SvcError as error:
         return UpgradeLaunched("", error=error.message)
     upgrade = started.upgrade
@@ -57,7 +56,7 @@ class UpgradeView(Vertical):
         self.currency = ""
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -158,25 +157,23 @@ class UpgradeView(Vertical):
     @on(Button.Pressed, "#upgrade-invoice")
     def _with_invoice(self, event: Button.Pressed) -> None:
         event.stop()
-        self._ask(billing.UpgradeBilling.INVOICE.value)
+        self._ask(invoice_lookups.UpgradeBilling.INVOICE.value)
 
     @on(Button.Pressed, "#upgrade-no-billing")
     def _without_billing(self, event: Button.Pressed) -> None:
         event.stop()
-        self._ask(billing.UpgradeBilling.NO_BILLING.value)
+        self._ask(invoice_lookups.UpgradeBilling.NO_BILLING.value)
 
     def _ask(self, mode: str) -> None:
-        from svcconsole.screens.dialogs import ConfirmDialog
-
         app = self.console_app
         if not app.can_act:
-            app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         quote = self._chosen_quote()
         if quote is None:
             self.show_error("no upgrade target to choose")
             return
-        if mode == billing.UpgradeBilling.INVOICE.value:
+        if mode == invoice_lookups.UpgradeBilling.INVOICE.value:
             question = (
                 f"Upgrade service {self.service_id} to {quote.product}, with an invoice of {render.money(quote.amount, quote.currency)} to be paid first?"
             )
@@ -190,7 +187,7 @@ class UpgradeView(Vertical):
                 self.query_one("#upgrade-error", Static).display = False
                 self._launch(quote.product_id, mode)
 
-        app.push_screen(ConfirmDialog(question, yes=yes), answered)
+        self.app.push_screen(ConfirmDialog(question, yes=yes), answered)
 
     @work(thread=True, exclusive=True, group="upgrade-launch")
     def _launch(self, target_id: int, mode: str) -> None:
@@ -202,7 +199,7 @@ class UpgradeView(Vertical):
         message.stop()
         if message.error:
             self.show_error(message.error)
-            self.console_app.show_error(message.error)
+            self.post_message(ErrorRaised(message.error))
             self.post_message(ServiceSaved(""))
             return
         self.post_message(ServiceSaved(message.message))

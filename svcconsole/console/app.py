@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from textual import on, work
@@ -18,31 +18,44 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
-from svcconsole.console.bulk_runs import KEPT_RUNS, BulkRunState
+from svcconsole.console.bulk_runs import KEPT_RUNS, ActionRequest, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
-from svcconsole.console.guard import CrashGuard
-from svcconsole.console.heap import freeze_startup_objects
 from svcconsole.console.messages import (
     ActionFailed,
     ActionFinished,
+    ActionRequested,
+    BulkMenuRequested,
     BulkProgressed,
     BulkRunFailed,
     BulkRunFinished,
     BulkRunStarted,
+    EditRequested,
+    ErrorRaised,
     HealthChecked,
+    NewServiceRequested,
+    ReadOnlyRefused,
     SelectionResolved,
+    ServiceOpened,
 )
+from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.detail import DetailScreen
+from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu
+from svcconsole.console.screens.edit import EditScreen
+from svcconsole.console.screens.health import HealthScreen
+from svcconsole.console.screens.help import HelpScreen
+from svcconsole.console.screens.jobs import JobsScreen
+from svcconsole.console.screens.services import ServicesScreen
+from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import bulk, health
 from svcconsole.core.errors import SvcError
 from svcconsole.core.health import HealthReport
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Role
 from svcconsole.store.engine import Database, safe_url
-
-if TYPE_CHECKING:
-    from svcconsole.screens.dialogs import ActionRequest
+from svcconsole.widgets import render
+from svcconsole.widgets.guard import CrashGuard
+from svcconsole.widgets.heap import freeze_startup_objects
 
 PROGRESS_SECONDS = 0.1
 HEALTH_CHECK_SECONDS = 60.0
@@ -52,7 +65,7 @@ HEALTH_CHECK_SECONDS = 60.0
 class ConsoleApp(CrashGuard, App[None]):
     """The console: the service list first, the other screens pushed over it."""
 
-    CSS_PATH = Path(__file__).parent / "console.tcss"
+    CSS_PATH = Path(__file__).resolve().parent.parent / "console.tcss"
     TITLE = "svcconsole"
     COMMANDS = {ConsoleCommands}
     BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", show=False, priority=True)]
@@ -99,8 +112,6 @@ class ConsoleApp(CrashGuard, App[None]):
         return path.name if path is not None else safe_url(self.db.url)
 
     def on_mount(self) -> None:
-        from svcconsole.screens.services import ServicesScreen
-
         self.push_screen(ServicesScreen())
         self.call_after_refresh(freeze_startup_objects)
         if self.health_check_seconds is not None:
@@ -123,47 +134,33 @@ class ConsoleApp(CrashGuard, App[None]):
         return len(self.health.problems) if self.health is not None else 0
 
     def action_health(self) -> None:
-        from svcconsole.screens.health import HealthScreen
-
         if not isinstance(self.screen, HealthScreen):
             self.push_screen(HealthScreen())
 
     # ------------------------------------------------------------------ navigation
 
     def show_services(self) -> None:
-        from svcconsole.screens.services import ServicesScreen
-
         while len(self.screen_stack) > 2 and not isinstance(self.screen, ServicesScreen):
             self.pop_screen()
 
     def action_help(self) -> None:
-        from svcconsole.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_jobs(self) -> None:
-        from svcconsole.screens.jobs import JobsScreen
-
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
     def open_service(self, service_id: int) -> None:
-        from svcconsole.screens.detail import DetailScreen
-
         self.push_screen(DetailScreen(service_id))
 
     def edit_service(self, service_id: int) -> None:
-        from svcconsole.screens.edit import EditScreen
-
         if not self.can_act:
             self.refuse_read_only()
             return
         self.push_screen(EditScreen(service_id))
 
     def new_service(self) -> None:
-        from svcconsole.screens.wizard import WizardScreen
-
         if not self.can_act:
             self.refuse_read_only()
             return
@@ -176,11 +173,40 @@ class ConsoleApp(CrashGuard, App[None]):
     def show_error(self, error: str) -> None:
         self.notify(render.plain(error), severity="error", markup=False, timeout=8)
 
+    # ------------------------------------------------------------------ what the screens ask for
+
+    @on(ServiceOpened)
+    def _service_opened(self, message: ServiceOpened) -> None:
+        self.open_service(message.service_id)
+
+    @on(EditRequested)
+    def _edit_requested(self, message: EditRequested) -> None:
+        self.edit_service(message.service_id)
+
+    @on(NewServiceRequested)
+    def _new_service_requested(self, message: NewServiceRequested) -> None:
+        self.new_service()
+
+    @on(ActionRequested)
+    def _action_requested(self, message: ActionRequested) -> None:
+        self.ask_action(message.selection, on_done=message.on_done, renew_mode=message.renew_mode)
+
+    @on(BulkMenuRequested)
+    def _bulk_menu_requested(self, message: BulkMenuRequested) -> None:
+        self.bulk_menu(message.chosen, message.label, message.counts)
+
+    @on(ReadOnlyRefused)
+    def _read_only_refused(self, message: ReadOnlyRefused) -> None:
+        self.refuse_read_only()
+
+    @on(ErrorRaised)
+    def _error_raised(self, message: ErrorRaised) -> None:
+        self.show_error(message.error)
+
     # ------------------------------------------------------------------ actions
 
     def bulk_menu(self, chosen: Callable[[str], None], label: str, counts: dict[tuple[str, bool], int]) -> None:
         """The menu of the actions that apply to the selection, its services counted by (status, has a cancellation date)."""
-        from svcconsole.screens.dialogs import BulkMenu
 
         def picked(name: str | None) -> None:
             if name:
@@ -198,8 +224,6 @@ class ConsoleApp(CrashGuard, App[None]):
         """The action's dialog, then a one-service run (a notification) or a bulk run and its screen.
 
         `on_done(True)` is called once the bulk run's screen is closed (the run may go on)."""
-        from svcconsole.screens.bulk import BulkRunScreen
-        from svcconsole.screens.dialogs import ActionDialog
 
         def confirmed(request: ActionRequest | None) -> None:
             if request is None:
@@ -296,8 +320,6 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def action_last_bulk_run(self) -> None:
         """Show the last bulk run's screen again: its progress, or its results."""
-        from svcconsole.screens.bulk import BulkRunScreen
-
         if not self.bulk_runs:
             self.notify("no bulk run yet in this session", severity="warning")
             return

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
-from svcconsole.console import render
+from svcconsole.widgets import render
 from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column

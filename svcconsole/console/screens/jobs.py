@@ -16,17 +16,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings, mutating_actions
-from svcconsole.console.messages import ActionFailed, JobsLoaded, ServiceSaved
-from svcconsole.core import jobs
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ActionFailed, ErrorRaised, JobsLoaded, ServiceSaved
+from svcconsole.console.screens.dialogs import PromptDialog
+from svcconsole.core import job_queue, jobs
 from svcconsole.core.errors import SvcError
-from svcconsole.screens.dialogs import PromptDialog
+from svcconsole.widgets import render
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from svcconsole.app import ConsoleApp
     from svcconsole.core.operators import Actor
     from svcconsole.store.models import Job
 
@@ -49,11 +49,11 @@ def shortened(value: str, width: int) -> Text:
 
 
 def _retry_one(actor: Actor, job_id: int, session: Session) -> Job:
-    return jobs.retry(session, actor, job_id)
+    return job_queue.retry(session, actor, job_id)
 
 
 def _resolve_one(actor: Actor, job_id: int, note: str | None, session: Session) -> Job:
-    return jobs.resolve(session, actor, job_id, note)
+    return job_queue.resolve(session, actor, job_id, note)
 
 
 class JobDialog(ModalScreen[None]):
@@ -108,7 +108,7 @@ class JobsScreen(Screen[None]):
         self.marked: set[int] = set()
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     @property
@@ -150,7 +150,7 @@ class JobsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="jobs-load")
     def _load(self, status: str | None) -> None:
         with self.console_app.db.read() as session:
-            rows = jobs.list_jobs(session, status=status, limit=500)
+            rows = job_queue.list_jobs(session, status=status, limit=500)
         self.post_message(JobsLoaded(rows))
 
     @on(JobsLoaded)
@@ -295,7 +295,7 @@ class JobsScreen(Screen[None]):
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         message.stop()
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
 
     def action_back(self) -> None:
         if self.marked:

@@ -9,8 +9,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from svcconsole.console.actions import REGISTRY, SCOPES, ConsoleAction, bindings
+from svcconsole.console.actions import REGISTRY, SCOPES, bindings
 from svcconsole.core.filters import FILTER_HELP
+from svcconsole.widgets.keys import ConsoleAction
 
 
 def help_table(registry: tuple[ConsoleAction, ...] = REGISTRY, scopes: dict[str, str] = SCOPES, filter_help: str = FILTER_HELP) -> Table:

@@ -7,8 +7,7 @@ delete (and reinstall, cancel immediately) ask for a typed word (one service) or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -18,17 +17,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from svcconsole.console import render
 from svcconsole.console.actions import BULK_MENU, applicable_counts, bindings
+from svcconsole.console.bulk_runs import ActionRequest
+from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import InvoicesLoaded
-from svcconsole.core import billing, parse, services
-from svcconsole.core.errors import SvcError
+from svcconsole.core import actions, invoice_lookups, lookups, parse
+from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.statuses import ACTIONS, CancelMode, SuspendKind
+from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 TITLES = {name: title for name, title in BULK_MENU}
 TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}
@@ -37,15 +35,6 @@ DANGEROUS = {"terminate", "delete", "cancel", "reinstall"}
 """Actions whose confirm button is red."""
 RENEW_NOW, RENEW_INVOICE = "now", "invoice"
 SHOWN_INVOICES = 50
-
-
-@dataclass
-class ActionRequest:
-    """What a confirmed dialog asks for: the core action and its checked parameters."""
-
-    action: str
-    params: dict[str, Any] = field(default_factory=dict)
-    title: str = ""
 
 
 def question(action: str, label: str, count: int, hidden: int) -> Text:
@@ -91,7 +80,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         self.renew_mode = renew_mode
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     @property
@@ -208,11 +197,11 @@ class ActionDialog(DialogFrame[ActionRequest]):
         app = self.console_app
         try:
             with app.db.read() as session:
-                service = services.get_service(session, service_id)
+                service = lookups.get_service(session, service_id)
                 found = [
                     summary
-                    for status in billing.OPEN_STATUSES
-                    for summary in billing.list_invoices(session, customer_id=service.customer_id, status=status, limit=SHOWN_INVOICES)
+                    for status in invoice_lookups.OPEN_STATUSES
+                    for summary in invoice_lookups.list_invoices(session, customer_id=service.customer_id, status=status, limit=SHOWN_INVOICES)
                     if summary.invoice.currency == service.currency
                 ]
         except SvcError as error:
@@ -249,8 +238,6 @@ class ActionDialog(DialogFrame[ActionRequest]):
 
     def answer(self) -> ActionRequest:
         """The checked parameters; raises the core's InvalidInput naming the field."""
-        from svcconsole.core.errors import InvalidInput
-
         action = self.action_name
         params: dict[str, Any] = {"reason": (self._value("#reason") or "").strip() or None}
         if action == "suspend":
@@ -261,7 +248,7 @@ class ActionDialog(DialogFrame[ActionRequest]):
         if action == "renew" and self.renew_mode == RENEW_INVOICE:
             params["cycles"] = parse.parse_int("cycles", self._value("#cycles") or "", minimum=1, maximum=120)
             params["invoice"] = str(self._value("#invoice") or "new")
-            return ActionRequest("renew-invoice", services.validate_params("renew-invoice", params), ACTIONS["renew-invoice"].title)
+            return ActionRequest("renew-invoice", actions.validate_params("renew-invoice", params), ACTIONS["renew-invoice"].title)
         if action == "renew":
             params["cycles"] = self._value("#cycles") or ""
             params["free"] = self._value("#amount") == "free"
@@ -269,8 +256,8 @@ class ActionDialog(DialogFrame[ActionRequest]):
             params["days"] = self._value("#days") or ""
         if self.needs_typed_confirmation() and (self._value("#confirm") or "").strip() != self.confirmation_word:
             raise InvalidInput("confirm", f"type {self.confirmation_word} to confirm")
-        core_action = services.normalize_action(action, params)
-        clean = services.validate_params(core_action, {key: value for key, value in params.items() if key != "mode"})
+        core_action = actions.normalize_action(action, params)
+        clean = actions.validate_params(core_action, {key: value for key, value in params.items() if key != "mode"})
         return ActionRequest(core_action, clean, ACTIONS[core_action].title)
 
 
@@ -312,8 +299,6 @@ class PowerDialog(DialogFrame[str]):
         return "#confirm"
 
     def answer(self) -> str:
-        from svcconsole.core.errors import InvalidInput
-
         if (self.query_one("#confirm", Input).value or "").strip() != self.signal:
             raise InvalidInput("confirm", f"type {self.signal} to confirm")
         return self.signal

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -13,21 +13,29 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
-from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
-from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
-from svcconsole.core import activity, billing, services
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import (
+    ActionFailed,
+    ActionRequested,
+    BulkMenuRequested,
+    EditRequested,
+    ErrorRaised,
+    ReadOnlyRefused,
+    SelectionResolved,
+    ServiceLoaded,
+    ServiceSaved,
+)
+from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
+from svcconsole.console.screens.detail_panel import PanelView
+from svcconsole.console.screens.detail_upgrade import UpgradeView
+from svcconsole.core import activity, invoice_lookups, lookups, records, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
-from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
-from svcconsole.screens.detail_panel import PanelView
-from svcconsole.screens.detail_upgrade import UpgradeView
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
+from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 ACTIVITY_PAGE = 50
 TABS = (
@@ -52,7 +60,7 @@ ACTIVITY_COLUMNS = (
 META_COLUMNS = (
     Column("key", lambda item, tz: render.text(item.key)),
     Column("value", lambda item, tz: render.text(item.value)),
-    Column("meaning", lambda item, tz: Text(services.KNOWN_META_KEYS.get(item.key, ""), style="dim")),
+    Column("meaning", lambda item, tz: Text(lookups.KNOWN_META_KEYS.get(item.key, ""), style="dim")),
 )
 
 
@@ -80,8 +88,8 @@ def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
     query = (
         select(InvoiceLine, Invoice.status)
         .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
-        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == billing.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
-        .where(col(Invoice.status).in_(billing.OPEN_STATUSES))
+        .where(InvoiceLine.service_id == service_id, InvoiceLine.kind == invoice_lookups.LineKind.RENEWAL.value, col(InvoiceLine.applied_at).is_(None))
+        .where(col(Invoice.status).in_(invoice_lookups.OPEN_STATUSES))
         .order_by(col(InvoiceLine.id))
     )
     return [
@@ -92,23 +100,23 @@ def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
 
 def read_detail(session: Any, service_id: int) -> ServiceDetail:
     """A service and its satellites (renewals, options, metadata, activity page, upgrades, jobs)."""
-    service = services.get_service(session, service_id)
+    service = lookups.get_service(session, service_id)
     customer = session.get(Customer, service.customer_id)
-    upgrades = billing.upgrades_of(session, service_id)
-    named = {upgrade.to_product_id for upgrade in upgrades} | {upgrade.from_product_id for upgrade in upgrades if upgrade.from_product_id}
+    started = upgrades.upgrades_of(session, service_id)
+    named = {upgrade.to_product_id for upgrade in started} | {upgrade.from_product_id for upgrade in started if upgrade.from_product_id}
     jobs = list(session.exec(select(Job).where(col(Job.service_id) == service_id).order_by(col(Job.id).desc()).limit(20)).all())
     module = get_module(service.type) if is_module(service.type) else None
     return ServiceDetail(
         service=service,
         customer_email=customer.email if customer else "",
-        renewals=services.renewals_of(session, service_id),
+        renewals=records.renewals_of(session, service_id),
         invoiced_renewals=invoiced_renewals(session, service_id),
-        options=services.options_of(session, service_id),
-        meta=services.meta_items(session, service_id),
+        options=records.options_of(session, service_id),
+        meta=records.meta_items(session, service_id),
         activity=activity.history(session, service_id, limit=ACTIVITY_PAGE),
-        quotes=billing.quote_upgrades(session, service_id),
-        upgrades=upgrades,
-        product_names=billing.product_names(session, named),
+        quotes=upgrades.quote_upgrades(session, service_id),
+        upgrades=started,
+        product_names=upgrades.product_names(session, named),
         jobs=jobs,
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
@@ -163,7 +171,7 @@ class DetailScreen(TabbedDetail):
         self.detail: ServiceDetail | None = None
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def header_placeholder(self) -> Text:
@@ -255,11 +263,11 @@ class DetailScreen(TabbedDetail):
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         message.stop()
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
 
     @on(PagedRecords.LoadFailed)
     def _older_failed(self, message: PagedRecords.LoadFailed) -> None:
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
 
     @on(ServiceLoaded)
     def _loaded(self, message: ServiceLoaded) -> None:
@@ -275,7 +283,7 @@ class DetailScreen(TabbedDetail):
         self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
-        known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in services.KNOWN_META_KEYS.items()), style="dim")
+        known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in lookups.KNOWN_META_KEYS.items()), style="dim")
         self.query_one("#meta-key", Input).tooltip = known
         self.query_one(PagedRecords).show(detail.activity, tz)
         self.query_one(UpgradeView).show(detail, tz)
@@ -292,10 +300,10 @@ class DetailScreen(TabbedDetail):
         """The action's dialog for this service (renew opens in `renew_mode`: now or invoice)."""
         app = self.console_app
         if not app.can_act:
-            app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         selection = SelectionResolved(name, [self.service_id], 1, 0, False, self._label())
-        app.ask_action(selection, on_done=lambda _: self._after_action(), renew_mode=renew_mode)
+        self.post_message(ActionRequested(selection, on_done=lambda _: self._after_action(), renew_mode=renew_mode))
 
     def _after_action(self) -> None:
         self.reload()
@@ -304,14 +312,16 @@ class DetailScreen(TabbedDetail):
 
     def action_bulk_menu(self) -> None:
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         if self.detail is None:
             return
-        self.console_app.bulk_menu(self.action_service_action, self._label(), {(self.detail.service.status, self.detail.service.cancel_at is not None): 1})
+        self.post_message(
+            BulkMenuRequested(self.action_service_action, self._label(), {(self.detail.service.status, self.detail.service.cancel_at is not None): 1})
+        )
 
     def action_edit_service(self) -> None:
-        self.console_app.edit_service(self.service_id)
+        self.post_message(EditRequested(self.service_id))
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -332,7 +342,7 @@ class DetailScreen(TabbedDetail):
 
     def _write(self, work_function: Any, done: str) -> None:
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         self._run_write(work_function, done)
 
@@ -363,7 +373,7 @@ class DetailScreen(TabbedDetail):
         name, value = self.query_one("#option-name", Input).value, self.query_one("#option-value", Input).value
         quantity, price = self.query_one("#option-quantity", Input).value or "1", self.query_one("#option-price", Input).value or "0"
         self._write(
-            lambda session: services.option_add(session, app.actor, service_id, name=name, value=value or None, quantity=quantity, price=price),
+            lambda session: records.option_add(session, app.actor, service_id, name=name, value=value or None, quantity=quantity, price=price),
             f"option {name!r} added",
         )
 
@@ -379,7 +389,7 @@ class DetailScreen(TabbedDetail):
             "quantity": self.query_one("#option-quantity", Input).value or None,
             "price": self.query_one("#option-price", Input).value or None,
         }
-        self._write(lambda session: services.option_edit(session, app.actor, service_id, int(key), **fields), f"option {key} saved")
+        self._write(lambda session: records.option_edit(session, app.actor, service_id, int(key), **fields), f"option {key} saved")
 
     @on(Button.Pressed, "#option-remove")
     def _option_remove(self) -> None:
@@ -387,7 +397,7 @@ class DetailScreen(TabbedDetail):
         if key is None:
             return
         app, service_id = self.console_app, self.service_id
-        self._write(lambda session: services.option_remove(session, app.actor, service_id, int(key)), f"option {key} removed")
+        self._write(lambda session: records.option_remove(session, app.actor, service_id, int(key)), f"option {key} removed")
 
     @on(DataTable.RowHighlighted, "#options-table")
     def _option_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -413,7 +423,7 @@ class DetailScreen(TabbedDetail):
     def _meta_set(self) -> None:
         app, service_id = self.console_app, self.service_id
         key, value = self.query_one("#meta-key", Input).value.strip(), self.query_one("#meta-value", Input).value
-        self._write(lambda session: services.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set")
+        self._write(lambda session: records.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set")
 
     @on(Button.Pressed, "#meta-unset")
     def _meta_unset(self) -> None:
@@ -421,4 +431,4 @@ class DetailScreen(TabbedDetail):
         if key is None:
             return
         app, service_id = self.console_app, self.service_id
-        self._write(lambda session: services.meta_unset(session, app.actor, service_id, key), f"metadata {key} removed")
+        self._write(lambda session: records.meta_unset(session, app.actor, service_id, key), f"metadata {key} removed")

@@ -8,7 +8,6 @@ first, at most SHOWN_ITEMS of them, so a run over a million services costs no mo
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -17,15 +16,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import OUTCOMES, BulkRunState
-from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, RetryListed
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, ErrorRaised, RetryListed
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+from svcconsole.widgets import render
 
 OUTCOME_STYLES = {"ok": render.GREEN, "failed": f"bold {render.RED}", "skipped": render.ORANGE, "pending": render.BLUE}
 SHOWN_ORDER = ("failed", "skipped", "pending", "ok")
@@ -58,7 +55,7 @@ class BulkRunScreen(ModalScreen[bool]):
         self.shown: dict[str, int] = {}
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -191,7 +188,7 @@ class BulkRunScreen(ModalScreen[bool]):
     @on(RetryListed)
     def _retry_listed(self, message: RetryListed) -> None:
         if message.error:
-            self.console_app.show_error(message.error)
+            self.post_message(ErrorRaised(message.error))
         if not message.ids:
             self._show(self.run)
             return

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
+from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import HealthChecked
 from svcconsole.core import health
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
+from svcconsole.widgets import render
 
 RUN_STYLES = {"failed": f"bold {render.RED}", "died": f"bold {render.RED}", "running": render.TEAL, "finished": render.GREEN, "locked": render.GREY}
 
@@ -32,7 +28,7 @@ class HealthScreen(Screen[None]):
         self.report: health.HealthReport | None = None
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

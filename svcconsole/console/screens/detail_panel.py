@@ -9,7 +9,7 @@ answer to an older question is dropped.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -17,17 +17,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button
 
-from svcconsole.console import render
-from svcconsole.console.messages import PanelLoaded, PowerSent, ServiceSaved
-from svcconsole.core import delivery, services
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ErrorRaised, PanelLoaded, PowerSent, ReadOnlyRefused, ServiceSaved
+from svcconsole.console.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
+from svcconsole.core import delivery, lookups
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import ModuleError, get_module, is_module
-from svcconsole.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
+from svcconsole.widgets import render
 from svcconsole.widgets.panel_state import PanelStateView
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
 SIGNAL_NAME = re.compile(r"[a-z][a-z_-]{0,30}")
@@ -48,8 +46,8 @@ def read_panel(db: Any, service_id: int, generation: int) -> PanelLoaded:
     """Ask the service's module for its live state and sub-tabs (in a worker thread)."""
     try:
         with db.read() as session:
-            service = services.get_service(session, service_id)
-            status, module_name, held = service.status, service.type, services.held_by_module(service)
+            service = lookups.get_service(session, service_id)
+            status, module_name, held = service.status, service.type, lookups.held_by_module(service)
         if not is_module(module_name):
             return PanelLoaded(service_id, generation, error=f"module {module_name} is not installed")
         if status not in ON_A_PANEL and not held:
@@ -79,7 +77,7 @@ class PanelView(Vertical):
         self._shown = 0
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -165,7 +163,7 @@ class PanelView(Vertical):
     def _power_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if not self.console_app.can_act:
-            self.console_app.refuse_read_only()
+            self.post_message(ReadOnlyRefused())
             return
         signal = (event.button.id or "").removeprefix("power-")
         if signal in POWER_CONSEQUENCES:
@@ -193,7 +191,7 @@ class PanelView(Vertical):
     def _power_sent(self, message: PowerSent) -> None:
         message.stop()
         if message.error:
-            self.console_app.show_error(f"power {message.signal}: {message.error}")
+            self.post_message(ErrorRaised(f"power {message.signal}: {message.error}"))
         else:
             self.notify(message.message, timeout=4, markup=False)
             self.post_message(ServiceSaved(""))

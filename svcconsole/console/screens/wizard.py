@@ -8,7 +8,7 @@ in a worker (the manual module lists none, so a reference can be typed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from sqlmodel import col, select
@@ -19,19 +19,17 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
-from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
-from svcconsole.core import delivery, services
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated, ServiceOpened
+from svcconsole.core import delivery, records
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.modules import ModuleError, module_names
 from svcconsole.store.models import Product, Server
+from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 NO_PRODUCT = "__none__"
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -81,7 +79,7 @@ class WizardScreen(Screen[None]):
         self.server_required = False
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -206,7 +204,7 @@ class WizardScreen(Screen[None]):
         summary.append(f"  type {module}", "dim")
         self.query_one("#step2-summary", Static).update(summary)
         servers = [(name, str(server_id)) for server_id, name, kind in self.servers if kind == module]
-        self.server_required = services.needs_server(module)
+        self.server_required = records.needs_server(module)
         server = self.query_one("#server", Select)
         server.set_options(servers)
         if self.server_required:
@@ -268,14 +266,14 @@ class WizardScreen(Screen[None]):
         if event.value is not Select.NULL:
             self.query_one("#external", Input).value = str(event.value)
 
-    def draft(self) -> services.ServiceDraft:
+    def draft(self) -> records.ServiceDraft:
         def value(selector: str) -> str | None:
             text = self.query_one(selector, Input).value.strip()
             return text or None
 
         product = self.query_one("#product", Select).value
         server = self.query_one("#server", Select).value
-        return services.ServiceDraft(
+        return records.ServiceDraft(
             customer=self.query_one("#customer", Input).value.strip(),
             name=self.query_one("#name", Input).value,
             product=None if product == NO_PRODUCT else str(product),
@@ -299,15 +297,15 @@ class WizardScreen(Screen[None]):
         self._create(self.draft(), self.mode == "import")
 
     @work(thread=True, exclusive=True, group="wizard-create")
-    def _create(self, draft: services.ServiceDraft, importing: bool) -> None:
+    def _create(self, draft: records.ServiceDraft, importing: bool) -> None:
         """Create the service, or import it with what its panel says of the resource (as the CLI does)."""
         app = self.console_app
         try:
             if importing:
                 found = delivery.importable_external(app.db, draft.server, draft.external) if draft.external else None
-                service_id = app.db.transaction(lambda session: services.import_service(session, app.actor, draft, external=found).id or 0)
+                service_id = app.db.transaction(lambda session: records.import_service(session, app.actor, draft, external=found).id or 0)
             else:
-                service_id = app.db.transaction(lambda session: services.create_service(session, app.actor, draft).id or 0)
+                service_id = app.db.transaction(lambda session: records.create_service(session, app.actor, draft).id or 0)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
@@ -321,7 +319,7 @@ class WizardScreen(Screen[None]):
         verb = "imported" if message.imported else "created"
         self.notify(f"service {message.service_id} {verb}", timeout=4)
         self.dismiss(None)
-        self.console_app.open_service(message.service_id)
+        self.post_message(ServiceOpened(message.service_id))
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:

@@ -7,7 +7,7 @@ after another admin's change fails with their name (core's `Conflict`) and the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -17,18 +17,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Select, Static
 
-from svcconsole.console import render
 from svcconsole.console.actions import bindings
-from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
-from svcconsole.core import services
+from svcconsole.console.host import ConsoleHost
+from svcconsole.console.messages import ActionFailed, ErrorRaised, ServiceLoaded, ServiceSaved
+from svcconsole.core import lookups, records
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import module_names
+from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
-
-if TYPE_CHECKING:
-    from svcconsole.app import ConsoleApp
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -70,7 +68,7 @@ class EditConflicted(Message):
 
 
 class EditScreen(Screen[None]):
-    """The fields of one service, saved through `core.services.edit_service`."""
+    """The fields of one service, saved through `core.records.edit_service`."""
 
     BINDINGS = bindings("edit")
 
@@ -81,7 +79,7 @@ class EditScreen(Screen[None]):
         self.original: dict[str, str] = {}
 
     @property
-    def console_app(self) -> ConsoleApp:
+    def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
 
     def compose(self) -> ComposeResult:
@@ -120,7 +118,7 @@ class EditScreen(Screen[None]):
     def _load(self) -> None:
         try:
             with self.console_app.db.read() as session:
-                service = services.get_service(session, self.service_id)
+                service = lookups.get_service(session, self.service_id)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
@@ -169,7 +167,7 @@ class EditScreen(Screen[None]):
         app = self.console_app
         try:
             changed = app.db.transaction(
-                lambda session: services.edit_service(session, app.actor, self.service_id, changes, expected_version=version, reason=reason)
+                lambda session: records.edit_service(session, app.actor, self.service_id, changes, expected_version=version, reason=reason)
             )
         except Conflict as error:
             self.post_message(EditConflicted(error.message))
@@ -182,7 +180,7 @@ class EditScreen(Screen[None]):
     @on(EditConflicted)
     def _conflicted(self, message: EditConflicted) -> None:
         self._show_error(message.error)
-        self.console_app.show_error(message.error)
+        self.post_message(ErrorRaised(message.error))
         self._load()
 
     @on(ActionFailed)

@@ -1,0 +1,42 @@
+"""A key of the console and what it runs, as the admin console's and the customer area's registries list it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class ConsoleAction:
+    """One action: its key, the action it runs, where it applies and how it is described."""
+
+    scope: str
+    key: str
+    action: str
+    description: str
+    help: str
+    show: bool = False
+    mutates: bool = False
+    key_display: str | None = None
+    palette: bool = True
+    priority: bool = False
+    bound: bool = True
+    command: str | None = None
+    """The palette's title of an app-wide action ("go: jobs"); the palette lists screen actions by scope."""
+
+    @property
+    def shown_key(self) -> str:
+        return self.key_display or self.key
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key,
+            self.action,
+            self.description,
+            show=self.show,
+            key_display=self.key_display,
+            priority=self.priority,
+            id=f"{self.scope}.{self.action}",
+            tooltip=self.help,
+        )
