@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, leases, services
+from svcconsole.core import resync as _resync  # noqa: F401  (registers the actions reconcile queues)
 from svcconsole.core.errors import NotFound, SvcError
 from svcconsole.core.logs import redact
 from svcconsole.core.operators import Actor, require

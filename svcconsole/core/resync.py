@@ -1,0 +1,127 @@
+"""Actions that bring a panel back in line with billing without changing the billing status.
+
+Reconcile's fixes go through these, so each has its status-table rule (where it may start), its
+module call through the queue, and its activity row, like any action:
+
+- `panel-suspend`: billing says suspended, the panel does not: suspend on the panel again;
+- `panel-unsuspend`: billing says active, the panel says suspended: lift it on the panel;
+- `rebuild`: the panel's limits differ from the product's: apply the product again
+  (`change_package` with the service's own product);
+- `redeliver-missing`: the panel lost the resource of a live service: create it again
+  (the stored reference is dropped first, as `redeliver` does for a pending one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+from svcconsole.core import activity, services
+from svcconsole.core.services import ActionContext, ActionImpl
+from svcconsole.core.statuses import ACTIONS, ActionRule, Role, Status
+from svcconsole.store.models import Product
+
+RULES = (
+    ActionRule(
+        "panel-suspend",
+        "Suspend on the panel",
+        (Status.SUSPENDED,),
+        None,
+        "suspend",
+        "suspension",
+        Role.OPERATOR,
+        False,
+        "Suspend the service on its panel again: billing says suspended, the panel does not.",
+    ),
+    ActionRule(
+        "panel-unsuspend",
+        "Unsuspend on the panel",
+        (Status.ACTIVE,),
+        None,
+        "unsuspend",
+        "resume",
+        Role.OPERATOR,
+        False,
+        "Lift the suspension on the panel: billing says active, the panel says suspended.",
+    ),
+    ActionRule(
+        "rebuild",
+        "Re-apply the build",
+        (Status.ACTIVE, Status.SUSPENDED),
+        None,
+        "change_package",
+        "upgrade",
+        Role.OPERATOR,
+        False,
+        "Apply the service's product (limits) on its panel again, over a change made on the panel.",
+    ),
+    ActionRule(
+        "redeliver-missing",
+        "Deliver again",
+        (Status.ACTIVE, Status.SUSPENDED),
+        None,
+        "create",
+        "activation",
+        Role.OPERATOR,
+        False,
+        "Create the service on its panel again: its resource is gone from the panel.",
+    ),
+)
+ACTIONS.update({rule.name: rule for rule in RULES})
+
+
+def _check_rebuild(ctx: ActionContext) -> None:
+    if not services.module_supports(ctx.service, "change_package"):
+        raise ctx.refuse("re-apply the build", f"module {ctx.service.type} does not support change_package")
+    product = ctx.session.get(Product, ctx.service.product_id) if ctx.service.product_id else None
+    if product is None:
+        raise ctx.refuse("re-apply the build", "the service has no product to apply")
+    ctx.params["_product_ref"] = asdict(services.product_ref(product))
+
+
+def _apply_panel_change(ctx: ActionContext) -> str:
+    """The module call succeeded: keep what it reported and log it; the status stays."""
+    action = str(ctx.params["_action"])
+    if ctx.result is not None and ctx.result.external:
+        services.store_external(ctx.service, ctx.result.external)
+    message = ctx.result.message if ctx.result is not None else ""
+    activity.record(
+        ctx.session,
+        ctx.service,
+        ctx.actor,
+        action,
+        from_status=ctx.service.status,
+        to_status=ctx.service.status,
+        reason=ctx.params.get("reason"),
+        details={"message": message} if message else None,
+    )
+    return f"{ACTIONS[action].title.lower()}: {message}" if message else ACTIONS[action].title.lower()
+
+
+def _apply_redelivered(ctx: ActionContext) -> str:
+    if ctx.result is not None:
+        services.store_external(ctx.service, ctx.result.external, replace=True)
+    ctx.service.delivery_attempts = (ctx.service.delivery_attempts or 0) + 1
+    ctx.service.last_error = None
+    return _apply_panel_change(ctx)
+
+
+def _check_supports(operation: str) -> Callable[[ActionContext], None]:
+    def check(ctx: ActionContext) -> None:
+        if not services.module_supports(ctx.service, operation):
+            raise ctx.refuse(ACTIONS[ctx.params["_action"]].title.lower(), f"module {ctx.service.type} does not support {operation}")
+
+    return check
+
+
+def _calls(operation: str) -> Callable[[ActionContext], str | None]:
+    def call(ctx: ActionContext) -> str | None:
+        return operation
+
+    return call
+
+
+services.register_action("panel-suspend", ActionImpl(_check_supports("suspend"), _apply_panel_change, _calls("suspend")))
+services.register_action("panel-unsuspend", ActionImpl(_check_supports("unsuspend"), _apply_panel_change, _calls("unsuspend")))
+services.register_action("rebuild", ActionImpl(_check_rebuild, _apply_panel_change, _calls("change_package")))
+services.register_action("redeliver-missing", ActionImpl(_check_supports("create"), _apply_redelivered, _calls("redeliver")))
