@@ -7,6 +7,7 @@ The expectations are written from the issue's list of kinds, not from the code's
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ def ptero_api(sandbox: PterodactylSandbox) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.url + "/api/application",
         headers={"Authorization": f"Bearer {sandbox.application_key}", "Accept": "application/json"},
-        verify=sandbox.ca_file or True,
+        verify=ssl.create_default_context(cafile=sandbox.ca_file),
         timeout=5,
     )
 
@@ -35,7 +36,7 @@ def pve_api(sandbox: ProxmoxSandbox) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.url + "/api2/json",
         headers={"Authorization": f"PVEAPIToken={sandbox.token}"},
-        verify=sandbox.ca_file or True,
+        verify=ssl.create_default_context(cafile=sandbox.ca_file),
         timeout=5,
     )
 
@@ -167,7 +168,7 @@ def test_apply_repairs_the_fixable_kinds_and_a_second_reconcile_is_clean(cli, db
     ids, panel_id, orphan_greta, orphan_stranger = drifted
     reconcile_rows(cli)
     refused = cli("reconcile", "--apply")
-    assert refused.exit_code == 1 and "--yes" in refused.stderr
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
 
     preview = cli("reconcile", "--apply", "--dry-run", "-f", "json")
     assert preview.exit_code == 3, preview.stderr
