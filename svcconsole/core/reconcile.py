@@ -34,6 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from svcconsole.core import activity, bulk, clock, notifications, services
@@ -139,9 +140,9 @@ def panels_of(session: Session, server_names: Sequence[str] = (), *, due_before:
     if wanted is not None:
         listed = {server_id for panel in result for server_id in panel.server_ids}
         for server_id in sorted(wanted - listed):
-            server = session.get(Server, server_id)
-            if server is not None:
-                raise InvalidInput("--server", f"server {server.name!r} cannot be reconciled (module {server.module} lists no resources, or it is disabled)")
+            refused = session.get(Server, server_id)
+            if refused is not None:
+                raise InvalidInput("--server", f"server {refused.name!r} cannot be reconciled (module {refused.module} lists no resources, or it is disabled)")
     return result
 
 
@@ -213,14 +214,14 @@ def _live_holders(panel: Panel) -> Any:
 
 
 def _orphans(session: Session, panel: Panel) -> Iterator[Found]:
-    held = exists().where(_live_holders(panel), Service.external_key == PanelResourceRow.key)
+    held = exists().where(_live_holders(panel), col(Service.external_key) == PanelResourceRow.key)
     claimed = exists().where(
-        col(Service.server_id).in_(panel.server_ids), col(Service.status).in_(RESOURCE_HOLDING_STATUSES), Service.uuid == PanelResourceRow.external_id
+        col(Service.server_id).in_(panel.server_ids), col(Service.status).in_(RESOURCE_HOLDING_STATUSES), col(Service.uuid) == PanelResourceRow.external_id
     )
     query = (
         select(PanelResourceRow, Customer.email)
         .outerjoin(Customer, func.lower(Customer.email) == PanelResourceRow.owner_email)
-        .where(PanelResourceRow.server_id == panel.first, ~col(PanelResourceRow.busy), ~held, ~claimed)
+        .where(col(PanelResourceRow.server_id) == panel.first, ~col(PanelResourceRow.busy), ~held, ~claimed)
         .order_by(col(PanelResourceRow.key))
     )
     for resource, customer_email in session.exec(query).yield_per(COMPARE_CHUNK):
@@ -234,11 +235,11 @@ def _orphans(session: Session, panel: Panel) -> Iterator[Found]:
 
 
 def _missing(session: Session, panel: Panel) -> Iterator[Found]:
-    on_panel = exists().where(PanelResourceRow.server_id == panel.first, PanelResourceRow.key == Service.external_key)
-    by_uuid = exists().where(PanelResourceRow.server_id == panel.first, PanelResourceRow.external_id == Service.uuid)
+    on_panel = exists().where(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.key) == Service.external_key)
+    by_uuid = exists().where(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.external_id) == Service.uuid)
     live = or_(
         col(Service.status).in_((Status.ACTIVE.value, Status.SUSPENDED.value)),
-        and_(Service.status == Status.PENDING.value, col(Service.external_key).is_not(None)),
+        and_(col(Service.status) == Status.PENDING.value, col(Service.external_key).is_not(None)),
     )
     query = (
         select(Service.id, Service.server_id, Service.external_key, Service.status)
@@ -254,7 +255,7 @@ def _pairs(panel: Panel) -> Any:
     """Each live service of the panel with the resource it holds."""
     return (
         select(Service, PanelResourceRow)
-        .join(PanelResourceRow, and_(PanelResourceRow.server_id == panel.first, PanelResourceRow.key == Service.external_key))
+        .join(PanelResourceRow, and_(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.key) == Service.external_key))
         .where(_live_holders(panel), col(Service.status).in_((Status.ACTIVE.value, Status.SUSPENDED.value)), ~col(PanelResourceRow.busy))
         .order_by(col(Service.id))
     )
@@ -264,8 +265,8 @@ def _status(session: Session, panel: Panel, source: str) -> Iterator[Found]:
     query = _pairs(panel).where(
         col(PanelResourceRow.suspended).is_not(None),
         or_(
-            and_(Service.status == Status.SUSPENDED.value, PanelResourceRow.suspended == False),  # noqa: E712
-            and_(Service.status == Status.ACTIVE.value, PanelResourceRow.suspended == True),  # noqa: E712
+            and_(col(Service.status) == Status.SUSPENDED.value, col(PanelResourceRow.suspended) == False),  # noqa: E712
+            and_(col(Service.status) == Status.ACTIVE.value, col(PanelResourceRow.suspended) == True),  # noqa: E712
         ),
     )
     for service, resource in session.exec(query).yield_per(COMPARE_CHUNK):
@@ -280,13 +281,13 @@ def _status(session: Session, panel: Panel, source: str) -> Iterator[Found]:
 
 def _owners(session: Session, panel: Panel) -> Iterator[Found]:
     query = (
-        select(Service.id, Service.server_id, PanelResourceRow.key, Customer.email, PanelResourceRow.owner_email)
-        .join(PanelResourceRow, and_(PanelResourceRow.server_id == panel.first, PanelResourceRow.key == Service.external_key))
-        .join(Customer, Customer.id == Service.customer_id)
+        sa_select(col(Service.id), col(Service.server_id), col(PanelResourceRow.key), col(Customer.email), col(PanelResourceRow.owner_email))
+        .join(PanelResourceRow, and_(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.key) == Service.external_key))
+        .join(Customer, col(Customer.id) == Service.customer_id)
         .where(_live_holders(panel), col(PanelResourceRow.owner_email).is_not(None), func.lower(Customer.email) != PanelResourceRow.owner_email)
         .order_by(col(Service.id))
     )
-    for service_id, server_id, key, email, owner in session.exec(query).yield_per(COMPARE_CHUNK):
+    for service_id, server_id, key, email, owner in session.execute(query).yield_per(COMPARE_CHUNK):
         fix = f"never applied without --service: give the panel server to {email}, or move the service to {owner}, by hand"
         yield Found("owner", server_id or panel.first, service_id, key, "owner", email, owner, fix)
 
@@ -324,7 +325,7 @@ def _option_build(options: Iterable[ServiceOption], expected: dict[str, Any]) ->
 
 def _builds(session: Session, panel: Panel, source: str) -> Iterator[Found]:
     module = get_module(panel.module)
-    query = _pairs(panel).add_columns(Product.config).join(Product, Product.id == Service.product_id)
+    query = _pairs(panel).add_columns(Product.config).join(Product, col(Product.id) == Service.product_id)
     results = session.exec(query).yield_per(COMPARE_CHUNK)
     for chunk in results.partitions(COMPARE_CHUNK):
         ids = [service.id for service, _, _ in chunk]
@@ -333,7 +334,7 @@ def _builds(session: Session, panel: Panel, source: str) -> Iterator[Found]:
             options.setdefault(option.service_id, []).append(option)
         accepted = {
             meta.service_id: meta.value
-            for meta in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id).in_(ids), ServiceMeta.key == ACCEPTED_BUILD_META)).all()
+            for meta in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id).in_(ids), col(ServiceMeta.key) == ACCEPTED_BUILD_META)).all()
         }
         for service, resource, config in chunk:
             expected = _option_build(options.get(service.id or 0, []), module.expected_build(dict(config or {})))
@@ -500,7 +501,7 @@ def _filtered(query: Any, drift_filter: DriftFilter) -> Any:
 
 def drift_rows(session: Session, drift_filter: DriftFilter, *, after: int = 0, limit: int = 1000) -> list[tuple[Drift, str | None]]:
     """A page of drift (with its server's name), in id order."""
-    query = select(Drift, Server.name).outerjoin(Server, Server.id == Drift.server_id).where(col(Drift.id) > after)
+    query = select(Drift, Server.name).outerjoin(Server, col(Server.id) == Drift.server_id).where(col(Drift.id) > after)
     return list(session.exec(_filtered(query, drift_filter).order_by(col(Drift.id)).limit(limit)).all())
 
 
