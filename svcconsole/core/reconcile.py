@@ -44,7 +44,7 @@ from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.settings import AUTO_APPLIED_KINDS, DRIFT_KINDS
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, Status
-from svcconsole.modules import ImportableResource, ModuleError, get_module, is_module
+from svcconsole.modules import ImportableResource, ModuleError, get_module, is_demo_server, is_module
 from svcconsole.store.models import RESOURCE_HOLDING_STATUSES, Customer, Drift, PanelResourceRow, Product, Server, Service, ServiceMeta, ServiceOption
 
 INSERT_BATCH = 500
@@ -128,6 +128,8 @@ def panels_of(session: Session, server_names: Sequence[str] = (), *, due_before:
     groups: dict[tuple[str, str], list[Server]] = {}
     for server in rows:
         if not is_module(server.module) or not get_module(server.module).supports_operation("list_resources"):
+            continue
+        if not server_names and is_demo_server(services.server_ref(server)):
             continue
         groups.setdefault((server.module, server.url.rstrip("/").lower()), []).append(server)
     result = []

@@ -12,11 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from svcconsole.core import reconcile as reconcile_core
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox
-from svcconsole.store.models import Activity, BulkItem, BulkRun, Drift, Job, Service
+from svcconsole.store.models import Activity, BulkItem, BulkRun, Drift, Job, Server, Service
 from tests.integration.conftest import Panels
 
 KINDS = {"orphan", "missing", "status", "build", "owner", "duplicate"}
@@ -281,3 +282,39 @@ def test_bad_input_is_one_line(cli, panels):  # type: ignore[no-untyped-def]
 
 def test_kinds_named_by_the_issue() -> None:
     assert set(reconcile_core.DRIFT_KINDS) == KINDS
+
+
+def test_the_automation_reconciles_due_panels_and_mails_new_drift_once(cli, db, panels):  # type: ignore[no-untyped-def]
+    from tests.billing.conftest import start_smtp
+
+    smtp = start_smtp()
+    try:
+        for key, value in (("smtp_host", smtp.host), ("smtp_port", str(smtp.port)), ("admin_email", "ops@hosting.example")):
+            assert cli("settings", "set", key, value).exit_code == 0
+        service = deliver(cli, "Paper 4GB", "auto")
+        api = ptero_api(panels.ptero)
+        assert api.post(f"/servers/{service['external']['server_id']}/suspend").status_code == 204
+        api.close()
+
+        first = cli("automation", "run")
+        assert first.exit_code in (0, 3), first.stderr
+        mails = [mail for mail in smtp.mailbox.messages if mail["to"] == ["ops@hosting.example"]]
+        assert len(mails) == 1 and "1 new drift" in mails[0]["subject"]
+        assert "status: 1" in mails[0]["body"]
+        assert panels.ptero.servers[service["external"]["server_id"]].status == "suspended", "reports only: no kind is auto-applied by default"
+
+        assert cli("automation", "run").exit_code in (0, 3)
+        assert len([mail for mail in smtp.mailbox.messages if mail["to"] == ["ops@hosting.example"]]) == 1, "not due again within 24 hours"
+
+        assert cli("settings", "set", "reconcile_auto_apply", "status").exit_code == 0
+        db.transaction(lambda session: session.execute(update(Server).values(reconciled_at=None)))
+        assert cli("automation", "run").exit_code in (0, 3)
+        assert panels.ptero.servers[service["external"]["server_id"]].status != "suspended", "status is auto-applied once named"
+        assert len([mail for mail in smtp.mailbox.messages if mail["to"] == ["ops@hosting.example"]]) == 1, "the same drift is not new"
+    finally:
+        smtp.controller.stop()
+
+
+def test_auto_apply_refuses_owner_and_duplicate(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("settings", "set", "reconcile_auto_apply", "status,owner")
+    assert result.exit_code != 0 and "owner" in result.stderr
