@@ -503,6 +503,7 @@ class PanelResourceRow(SQLModel, table=True):
     with it in the database (never every service in memory)."""
 
     __tablename__ = "panel_resource"
+    __table_args__ = (Index("ix_panel_resource_external_id", "server_id", "external_id"),)
 
     server_id: int = Field(foreign_key="server.id", primary_key=True, ondelete="CASCADE")
     key: str = Field(max_length=200, primary_key=True)

@@ -52,9 +52,11 @@ def upgrade() -> None:
         sa.Column("busy", sa.Boolean(), nullable=False),
         sa.Column("seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     )
+    op.create_index("ix_panel_resource_external_id", "panel_resource", ["server_id", "external_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_panel_resource_external_id", table_name="panel_resource")
     op.drop_table("panel_resource")
     op.drop_index("ix_drift_server", table_name="drift")
     op.drop_index("ix_drift_service", table_name="drift")
