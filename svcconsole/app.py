@@ -142,6 +142,12 @@ class ConsoleApp(CrashGuard, App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_drift(self) -> None:
+        from svcconsole.screens.drift import DriftScreen
+
+        if not isinstance(self.screen, DriftScreen):
+            self.push_screen(DriftScreen())
+
     def action_jobs(self) -> None:
         from svcconsole.screens.jobs import JobsScreen
 
