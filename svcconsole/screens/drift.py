@@ -35,6 +35,16 @@ class DriftLoaded(Message):
 
 
 @dataclass
+class ReconcileProgressed(Message):
+    line: str
+
+
+@dataclass
+class ReconcileDone(Message):
+    lines: list[str]
+
+
+@dataclass
 class FixesApplied(Message):
     report: core.ApplyReport | None
     error: str | None = None
@@ -59,6 +69,7 @@ class DriftScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text(" Drift ", style="bold reverse"), id="drift-title")
         yield Static(id="drift-counts")
+        yield Static(id="drift-progress")
         yield DataTable(id="drift-rows", cursor_type="row")
         yield Static(id="drift-results")
         yield Footer(compact=True)
@@ -112,6 +123,40 @@ class DriftScreen(Screen[None]):
             )
         if not message.rows:
             table.add_row(Text("no drift: billing and the panels agree (as of the last reconcile)", style="dim"), "", "", "", "", "", "", "", "")
+
+    def action_reconcile_now(self) -> None:
+        """Read every panel again and compare (in a worker, with a count per server as it reads)."""
+        self.query_one("#drift-progress", Static).update(Text("reconciling…", style="dim"))
+        self._reconcile()
+
+    @work(thread=True, exclusive=True, group="drift-reconcile")
+    def _reconcile(self) -> None:
+        app = self.console_app
+
+        def progress(server: str, count: int) -> None:
+            self.post_message(ReconcileProgressed(f"{server}: {count} resources read"))
+
+        try:
+            report = core.reconcile(app.db, app.actor, progress=progress)
+        except SvcError as error:
+            self.post_message(ReconcileDone([f"reconcile refused: {error.message}"]))
+            return
+        lines = [
+            outcome.error or f"{outcome.panel.names[0]}: {outcome.resources} resources, {outcome.found} drift ({outcome.new} new, {outcome.resolved} resolved)"
+            for outcome in report.panels
+        ]
+        self.post_message(ReconcileDone(lines or ["no panel to reconcile"]))
+
+    @on(ReconcileProgressed)
+    def _progressed(self, message: ReconcileProgressed) -> None:
+        message.stop()
+        self.query_one("#drift-progress", Static).update(Text(message.line, style=render.TEAL))
+
+    @on(ReconcileDone)
+    def _reconciled(self, message: ReconcileDone) -> None:
+        message.stop()
+        self.query_one("#drift-progress", Static).update(Text("\n".join(message.lines), style="dim"))
+        self.reload()
 
     def action_cycle_kind(self) -> None:
         """Show every kind, then each kind in turn."""

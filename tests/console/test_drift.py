@@ -110,3 +110,20 @@ def test_the_drift_screen_snapshot(db, admin, drifted, snap_compare):  # type: i
         await settle(pilot)
 
     assert snap_compare(make_app(db, admin), terminal_size=(140, 24), run_before=open_drift)
+
+
+async def test_reconcile_now_reads_the_panel_again_with_a_count(db, admin, drifted):  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=drifted.sandbox.url + "/api/application", headers={"Authorization": f"Bearer {drifted.sandbox.application_key}"}) as api:
+        assert api.delete(f"/servers/{PANEL_SERVER_ID}").status_code == 204
+    app = make_app(db, admin)
+    async with app.run_test(size=(140, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DriftScreen)
+        assert "missing 0" in str(screen.query_one("#drift-counts", Static).content)
+        await pilot.press("n")
+        await settle(pilot, timeout=30)
+        assert "ptero-1: 0 resources, 1 drift (1 new, 3 resolved)" in str(screen.query_one("#drift-progress", Static).content)
+        assert rows_of(screen) == ["missing"]
