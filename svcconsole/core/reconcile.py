@@ -288,7 +288,7 @@ def _owners(session: Session, panel: Panel) -> Iterator[Found]:
         .order_by(col(Service.id))
     )
     for service_id, server_id, key, email, owner in session.execute(query).yield_per(COMPARE_CHUNK):
-        fix = f"never applied without --service: give the panel server to {email}, or move the service to {owner}, by hand"
+        fix = f"with --service: give it to {email} on the panel (never applied without a named service)"
         yield Found("owner", server_id or panel.first, service_id, key, "owner", email, owner, fix)
 
 
@@ -584,9 +584,10 @@ class Planned:
 def _plan(session: Session, drift: Drift, settings: settings_module.Settings, missing_fix: str, named: bool) -> Planned:
     reason = f"reconcile: {drift.kind}" + (f" {drift.field}" if drift.field else "") + f" (drift {drift.id})"
     service = session.get(Service, drift.service_id) if drift.service_id else None
-    if drift.kind in ("owner", "duplicate"):
-        why = "never applied without --service" if not named else "fix it by hand: reconcile does not choose between customers or services"
-        return Planned(drift, None, {}, why)
+    if drift.kind == "duplicate":
+        return Planned(drift, None, {}, "never fixed automatically: keep one service, re-import or terminate the others by hand")
+    if drift.kind == "owner" and not named:
+        return Planned(drift, None, {}, "never applied without --service")
     if drift.kind == "orphan":
         if not drift.fix.startswith("import for "):
             return Planned(drift, None, {}, drift.fix)
@@ -602,6 +603,8 @@ def _plan(session: Session, drift: Drift, settings: settings_module.Settings, mi
         if service.status == Status.SUSPENDED.value:
             return Planned(drift, "unsuspend" if panel_side else "panel-suspend", {"reason": reason})
         return Planned(drift, "suspend" if panel_side else "panel-unsuspend", {"reason": reason, "kind": "admin"})
+    if drift.kind == "owner":
+        return Planned(drift, "panel-owner", {"reason": reason})
     if drift.kind == "build":
         if settings["reconcile_build_source"] == "panel":
             return Planned(drift, "accept-build", {"field": drift.field, "value": drift.panel, "reason": reason})

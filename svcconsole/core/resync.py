@@ -7,6 +7,8 @@ module call through the queue, and its activity row, like any action:
 - `panel-unsuspend`: billing says active, the panel says suspended: lift it on the panel;
 - `rebuild`: the panel's limits differ from the product's: apply the product again
   (`change_package` with the service's own product);
+- `panel-owner`: the panel owner is not the service's customer: give the resource to the customer
+  (only for a service named by the admin);
 - `redeliver-missing`: the panel lost the resource of a live service: create it again
   (the stored reference is dropped first, as `redeliver` does for a pending one).
 """
@@ -54,6 +56,17 @@ RULES = (
         Role.OPERATOR,
         False,
         "Apply the service's product (limits) on its panel again, over a change made on the panel.",
+    ),
+    ActionRule(
+        "panel-owner",
+        "Give to the customer on the panel",
+        (Status.ACTIVE, Status.SUSPENDED),
+        None,
+        "transfer",
+        "transfer",
+        Role.OPERATOR,
+        False,
+        "Make the service's customer the owner of its resource on the panel (the panel names someone else).",
     ),
     ActionRule(
         "redeliver-missing",
@@ -124,4 +137,5 @@ def _calls(operation: str) -> Callable[[ActionContext], str | None]:
 services.register_action("panel-suspend", ActionImpl(_check_supports("suspend"), _apply_panel_change, _calls("suspend")))
 services.register_action("panel-unsuspend", ActionImpl(_check_supports("unsuspend"), _apply_panel_change, _calls("unsuspend")))
 services.register_action("rebuild", ActionImpl(_check_rebuild, _apply_panel_change, _calls("change_package")))
+services.register_action("panel-owner", ActionImpl(_check_supports("transfer"), _apply_panel_change, _calls("transfer")))
 services.register_action("redeliver-missing", ActionImpl(_check_supports("create"), _apply_redelivered, _calls("redeliver")))

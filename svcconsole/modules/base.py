@@ -24,6 +24,7 @@ OPERATIONS = (
     "add_option",
     "list_importable",
     "list_resources",
+    "transfer",
     "panel",
     "power",
     "tabs",
@@ -256,6 +257,10 @@ class Module:
     def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
         """Every resource the panel holds, page by page within its rate limit (for reconcile)."""
         raise self._unsupported("list_resources")
+
+    def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
+        """Make `customer` the owner of the service's resource on the panel."""
+        raise self._unsupported("transfer")
 
     def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
         """The build values (the keys of `PanelResource.limits`) a product's config asks for;

@@ -359,6 +359,7 @@ class PterodactylModule(Module):
             "change_package",
             "list_importable",
             "list_resources",
+            "transfer",
             "panel",
             "power",
             "tabs",
@@ -720,6 +721,16 @@ class PterodactylModule(Module):
                 node=str(attributes.get("node")),
                 busy=status in ("installing", "reinstalling"),
             )
+
+    def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
+        """Give the server to the customer's panel user (found or created) with PATCH /details."""
+        operation = "transfer"
+        api = self._api(service.server)
+        current = self._require(api, service, operation)
+        user_id = self._ensure_user(api, customer, operation)
+        body = {"name": current.get("name"), "user": user_id, "external_id": current.get("external_id"), "description": current.get("description") or ""}
+        api.app("PATCH", f"/servers/{int(current['id'])}/details", operation, json=body)
+        return ModuleResult(message=f"server {current['id']} now belongs to {customer.email}", external={"server_id": int(current["id"]), "user_id": user_id})
 
     def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
         """The limits and feature limits the product config sets (as the panel stores them)."""

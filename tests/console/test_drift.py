@@ -29,7 +29,7 @@ def drift_on_the_panel(sandbox) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def drifted(db, admin, ptero):  # type: ignore[no-untyped-def]  # noqa: F811
+def drifted(db, admin, ptero):  # type: ignore[no-untyped-def]
     game = game_server(db, admin, ptero)
     drift_on_the_panel(ptero)
     with clock.frozen_at(FROZEN_NOW):

@@ -203,13 +203,20 @@ def test_apply_repairs_the_fixable_kinds_and_a_second_reconcile_is_clean(cli, db
         imported = session.exec(select(Service).where(Service.external_key == str(orphan_greta))).one()
         assert imported.status == "active" and imported.customer_name == "Greta Keller"
 
+    given = cli("reconcile", "--apply", "--yes", "--service", str(ids["given"]), "--kind", "owner", "-f", "json")
+    assert given.exit_code == 0, given.stdout + given.stderr
+    [owner_fix] = json.loads(given.stdout)
+    assert owner_fix["outcome"] == "ok"
+    owner_id = panels.ptero.servers[panel_id["given"]].owner_id
+    assert panels.ptero.users[owner_id].email == "greta@example.com"
+
     code, rows = reconcile_rows(cli)
     assert code == 3
-    assert {row["kind"] for row in rows} == {"orphan", "owner", "duplicate"}
+    assert {row["kind"] for row in rows} == {"orphan", "duplicate"}
     assert [row["external"] for row in of_kind(rows, "orphan")] == [str(orphan_stranger)]
     with db.read() as session:
         resolved = session.exec(select(Drift).where(Drift.resolved_at != None)).all()  # noqa: E711
-    assert {row.kind for row in resolved} == {"missing", "status", "build", "orphan"}
+    assert {row.kind for row in resolved} == {"missing", "status", "build", "orphan", "owner"}
 
 
 def test_billing_suspended_but_running_on_the_panel_is_suspended_again(cli, db, panels):  # type: ignore[no-untyped-def]
