@@ -66,8 +66,7 @@ def test_reconcile_drift_lists_the_new_drift_by_kind(db, admin, frozen):
     notice = mail(db, "reconcile_drift")
     assert notice.subject == "svcconsole: 3 new drift between billing and the panels"
     assert notice.body == (
-        "Reconcile found 3 new drift:\n\n- orphan: 2\n- status: 1\n\n"
-        "Run `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n"
+        "Reconcile found 3 new drift:\n\n- orphan: 2\n- status: 1\n\nRun `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n"
     )
     assert not reconcile.mail_new_drift(db, clock.now() + timedelta(seconds=1)), "nothing new since then: no mail"
 
