@@ -12,6 +12,7 @@ from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.client import client_command
 from svcconsole.cli.console import demo
 from svcconsole.cli.operations import health_command
+from svcconsole.cli.reconcile import reconcile_command
 from svcconsole.cli.services import services_app
 from svcconsole.core import logs
 
@@ -39,6 +40,7 @@ app.command("sandbox")(sandbox_command)
 app.command("demo")(demo)
 app.command("client")(client_command)
 app.command("health")(health_command)
+app.command("reconcile")(reconcile_command)
 
 
 @app.callback()

@@ -41,6 +41,7 @@ from svcconsole.console.messages import (
 from svcconsole.console.screens.bulk import BulkRunScreen
 from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu
+from svcconsole.console.screens.drift import DriftScreen
 from svcconsole.console.screens.edit import EditScreen
 from svcconsole.console.screens.health import HealthScreen
 from svcconsole.console.screens.help import HelpScreen
@@ -146,6 +147,10 @@ class ConsoleApp(CrashGuard, App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_drift(self) -> None:
+        if not isinstance(self.screen, DriftScreen):
+            self.push_screen(DriftScreen())
 
     def action_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):

@@ -4,16 +4,18 @@ Its modules stand in layers; each imports only from the layers below it (never f
 by a circle, never by an import hidden in a function). Enforced by the `core is layered`
 contract in pyproject.toml ([tool.importlinter]). From the top:
 
-1. automation, worker, bulk, customer: the automation run; the job worker; bulk runs; the customer area's core
-2. automation_lifecycle, automation_steps: the automation's steps over services (3 to 6; 0 to 2 and what every step reads)
-3. jobs, job_queue, orders, health: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records
-4. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
-5. service_actions, invoices, upgrades: each action's check and apply (the status table's, renew-invoice, upgrade)
-6. notifications, records, delivery: customer mails; create, import, edit, metadata, options; panel resources
-7. action_base, renewals, invoice_lookups: what an action is made of; renewal amounts and limits; invoices as they stand
-8. lookups, mailer, seed: reading services; sending mail; demo data
-9. catalog, settings, context, filters: customers, products, servers; settings; the list filters
-10. operators: who may do what
-11. activity, leases, parse, secrets: the activity log; named leases; input parsing; secrets at rest
-12. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report
+1. automation, worker, customer: the automation run; the job worker; the customer area's core
+2. reconcile: billing compared with what the panels hold, and its fixes applied as bulk runs
+3. bulk: bulk runs
+4. automation_lifecycle, automation_steps: the automation's steps over services (3 to 6; 0 to 2 and what every step reads)
+5. jobs, job_queue, orders, health: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records
+6. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
+7. service_actions, invoices, upgrades, resync: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes)
+8. notifications, records, delivery: customer mails; create, import, edit, metadata, options; panel resources
+9. action_base, renewals, invoice_lookups: what an action is made of; renewal amounts and limits; invoices as they stand
+10. lookups, mailer, seed: reading services; sending mail; demo data
+11. catalog, settings, context, filters: customers, products, servers; settings; the list filters
+12. operators: who may do what
+13. activity, leases, parse, secrets: the activity log; named leases; input parsing; secrets at rest
+14. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report
 """

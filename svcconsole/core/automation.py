@@ -58,13 +58,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from svcconsole.core import (
-    clock,
-    health,
-    jobs,
-    leases,
-    mailer,
-)
+from svcconsole.core import clock, health, jobs, leases, mailer, reconcile
 from svcconsole.core import settings as settings_module
 from svcconsole.core.automation_lifecycle import LIFECYCLE_STEPS
 from svcconsole.core.automation_report import AutomationReport, StepItem, StepReport
@@ -198,6 +192,9 @@ def _run(db: Database, ctx: RunContext, report: AutomationReport, *, at: datetim
         report.steps.append(_run_queue(db, queued, progress, keep_alive))
         report.steps[-1].seconds = time.perf_counter() - started
         log.info("automation: %s", report.steps[-1].summary())
+        if ctx.settings["reconcile_every_hours"]:
+            report.steps.append(_reconcile_step(db, ctx, progress, keep_alive))
+            log.info("automation: %s", report.steps[-1].summary())
     except BaseException:
         log.exception("automation: run at %s stopped by an error; a new run finishes the rest", ctx.now.isoformat(timespec="seconds"))
         raise
@@ -269,6 +266,34 @@ def _run_queue(db: Database, queued: Sequence[int], progress: Progress | None, k
     for reason in (sent.not_sent_reason, sent.stopped):
         if reason:
             _report(step_report, [StepItem(number, None, "skipped", reason)], progress, logged=True)
+    return step_report
+
+
+RECONCILE_STEP = (settings_module.RECONCILE_STEP, "reconcile", "reconcile the panels last read reconcile_every_hours ago or more, mail new drift (real clock)")
+
+
+def _reconcile_step(db: Database, ctx: RunContext, progress: Progress | None, keep_alive: Callable[[], bool]) -> StepReport:
+    """Step 8, after the jobs: reconcile the panels due, mail the admin the drift first seen now,
+    and apply the fixes of the kinds `reconcile_auto_apply` names (none by default)."""
+    number, title, rule = RECONCILE_STEP
+    step_report = StepReport(number, title, rule)
+    started = time.perf_counter()
+    since = clock.now()
+    result = reconcile.reconcile(db, SYSTEM, due_only=True)
+    items = [
+        StepItem(number, None, "failed" if panel.error else "ok", panel.error or f"{panel.panel.names[0]}: {panel.resources} resources, {panel.new} new drift")
+        for panel in result.panels
+    ]
+    auto = tuple(ctx.settings["reconcile_auto_apply"])
+    reconciled = tuple(server_id for panel in result.panels if not panel.error for server_id in panel.panel.server_ids)
+    if auto and reconciled and keep_alive():
+        applied = reconcile.apply(db, SYSTEM, reconcile.DriftFilter(kinds=auto, server_ids=reconciled))
+        items += [StepItem(number, fix.service_id, fix.outcome, f"{fix.kind}: {fix.message}") for fix in applied.results]
+    if reconcile.mail_new_drift(db, since):
+        sent = mailer.send_queued(db, keep_alive=keep_alive)
+        items += [StepItem(number, None, item.outcome, item.message) for item in sent.items]
+    _report(step_report, items, progress, logged=True)
+    step_report.seconds = time.perf_counter() - started
     return step_report
 
 

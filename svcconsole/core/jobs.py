@@ -188,6 +188,8 @@ def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoin
         return module.create(dataclasses.replace(ref, external={}), checkpoint=checkpoint)
     if operation == "terminate":
         return module.terminate(ref, force=bool(job.params.get("force")))
+    if operation == "transfer":
+        return module.transfer(ref, ref.customer)
     if operation == "change_package":
         return module.change_package(ref, ProductRef(**job.params["_product_ref"]))
     return getattr(module, operation)(ref)

@@ -79,6 +79,10 @@ TEMPLATES: dict[str, Template] = {
         "Delivery of service #{service_id} failed",
         'Service #{service_id} "{service_name}" of {customer_name} <{customer_email}> could not be delivered (attempt {attempts}).\nError: {error}\n',
     ),
+    "reconcile_drift": Template(
+        "svcconsole: {count} new drift between billing and the panels",
+        "Reconcile found {count} new drift:\n\n{lines}\n\nRun `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n",
+    ),
 }
 
 

@@ -77,6 +77,32 @@ ALL_STEPS = (0, 1, 2, 3, 4, 5, 6, 7)
 MAIL_STEPS = (7,)
 
 
+DRIFT_KINDS = ("orphan", "missing", "status", "build", "owner", "duplicate")
+"""The kinds of drift reconcile reports (scripts rely on these names)."""
+AUTO_APPLIED_KINDS = ("orphan", "missing", "status", "build")
+"""The kinds a fix may be applied for without naming a service (never owner or duplicate)."""
+RECONCILE_STEP = 8
+
+
+def _source(field: str, text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("billing", "panel"):
+        raise InvalidInput(field, f"{text!r} is not a source (billing or panel)")
+    return value
+
+
+def _hours(field: str, text: str) -> int:
+    return parse.parse_int(field, text, minimum=0, maximum=24 * 366)
+
+
+def _kind_list(field: str, text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    wrong = [kind for kind in kinds if kind not in AUTO_APPLIED_KINDS]
+    if wrong:
+        raise InvalidInput(field, f"{wrong[0]!r} cannot be applied automatically (use {', '.join(AUTO_APPLIED_KINDS)}, comma-separated, or nothing)")
+    return kinds
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting: its key, default (as text), parser, whether it is a secret, and the automation steps that read it."""
@@ -138,6 +164,30 @@ REGISTRY: dict[str, SettingSpec] = {
         ),
         SettingSpec("smtp_starttls", "false", parse.parse_bool, "Use STARTTLS.", steps=MAIL_STEPS),
         SettingSpec("admin_email", "", _optional_email, "Where admin notices (failed deliveries, health alerts) are sent.", steps=(0, 7)),
+        SettingSpec(
+            "reconcile_every_hours", "24", _hours, "Hours between two reconciles of a server by the automation run (0 = never).", steps=(RECONCILE_STEP,)
+        ),
+        SettingSpec(
+            "reconcile_status_source",
+            "billing",
+            _source,
+            "Which side is right when a service is suspended on one side only: billing (suspend or unsuspend on the panel) or panel (change billing).",
+            steps=(RECONCILE_STEP,),
+        ),
+        SettingSpec(
+            "reconcile_build_source",
+            "billing",
+            _source,
+            "Which side is right when the panel's limits differ from the product's: billing (apply the product again) or panel (keep the panel's).",
+            steps=(RECONCILE_STEP,),
+        ),
+        SettingSpec(
+            "reconcile_auto_apply",
+            "",
+            _kind_list,
+            "Drift kinds the automation run fixes on its own (orphan, missing, status, build; empty = it only reports).",
+            steps=(RECONCILE_STEP,),
+        ),
         SettingSpec("health_max_run_age_minutes", "30", _minutes, "Minutes since the last automation run finished before `svcconsole health` says it stopped."),
     )
 }

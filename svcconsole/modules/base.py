@@ -7,7 +7,7 @@ call can run in a worker thread or process with no database session open.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -23,6 +23,8 @@ OPERATIONS = (
     "change_package",
     "add_option",
     "list_importable",
+    "list_resources",
+    "transfer",
     "panel",
     "power",
     "tabs",
@@ -160,6 +162,27 @@ class ImportableResource:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PanelResource:
+    """One resource a panel holds, as reconcile compares it with billing.
+
+    `key` is what `Module.external_key` reads from a service's `external` for this resource;
+    `owner_email` is None and `suspended` is None where the panel cannot tell (that comparison
+    is then not made); `limits` holds only the build values the module compares; `busy` marks a
+    resource in the middle of a panel task (a clone), left out of the comparison.
+    """
+
+    key: str
+    name: str
+    external_id: str | None = None
+    owner_email: str | None = None
+    status: str | None = None
+    suspended: bool | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    node: str | None = None
+    busy: bool = False
+
+
 @dataclass
 class PanelState:
     """The live state of a service on its panel, for the Panel tab."""
@@ -230,6 +253,19 @@ class Module:
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
         raise self._unsupported("list_importable")
+
+    def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
+        """Every resource the panel holds, page by page within its rate limit (for reconcile)."""
+        raise self._unsupported("list_resources")
+
+    def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
+        """Make `customer` the owner of the service's resource on the panel."""
+        raise self._unsupported("transfer")
+
+    def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The build values (the keys of `PanelResource.limits`) a product's config asks for;
+        only the keys the config sets, so a default the panel may apply differently is not compared."""
+        return {}
 
     def panel(self, service: ServiceRef) -> PanelState:
         raise self._unsupported("panel")

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +47,7 @@ from svcconsole.modules.base import (
     ModuleError,
     ModuleResult,
     ModuleTab,
+    PanelResource,
     PanelState,
     ProductRef,
     ServerRef,
@@ -250,6 +252,7 @@ class ProxmoxModule(Module):
             "terminate",
             "change_package",
             "list_importable",
+            "list_resources",
             "panel",
             "power",
             "tabs",
@@ -563,6 +566,37 @@ class ProxmoxModule(Module):
                 )
             )
         return resources
+
+    def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
+        """Every VM of the cluster but templates, from one `/cluster/resources?type=vm` call.
+
+        PVE keeps no owner on a VM (and a tag cannot hold an email address), so no owner is
+        reported and that comparison is not made; the list shows a paused VM as `running`, so
+        suspension is not reported either (None). A VM with a `lock` (a clone, a backup) is busy.
+        """
+        api = self._api(server)
+        for vm in sorted(api.vms("reconcile"), key=lambda entry: int(entry.get("vmid", 0))):
+            if vm.get("template"):
+                continue
+            vmid = int(vm["vmid"])
+            yield PanelResource(
+                key=str(vmid),
+                name=str(vm.get("name") or f"VM {vmid}"),
+                status=str(vm.get("status") or "unknown"),
+                limits={"memory": int(vm.get("maxmem") or 0) // MIB, "cpus": int(vm.get("maxcpu") or 0)},
+                node=str(vm.get("node")),
+                busy=bool(vm.get("lock")),
+            )
+
+    def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Memory (MiB) and vCPUs (cores x sockets) when the product config sets them."""
+        hardware = self._hardware(config)
+        build: dict[str, Any] = {}
+        if "memory" in hardware:
+            build["memory"] = hardware["memory"]
+        if "cores" in hardware or "sockets" in hardware:
+            build["cpus"] = hardware.get("cores", 1) * hardware.get("sockets", 1)
+        return build
 
     # ----- live state --------------------------------------------------------------------------
 

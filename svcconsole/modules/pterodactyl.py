@@ -43,6 +43,7 @@ import random
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ from svcconsole.modules.base import (
     ModuleError,
     ModuleResult,
     ModuleTab,
+    PanelResource,
     PanelState,
     ProductRef,
     ServerRef,
@@ -84,6 +86,9 @@ POWER_SIGNALS = ("start", "stop", "restart", "kill")
 PAGE_SIZE = 100
 CREATE_ATTEMPTS = 5
 MIB = 1024 * 1024
+BUILD_LIMITS = ("memory", "swap", "disk", "io", "cpu", "threads")
+BUILD_FEATURES = ("databases", "allocations", "backups")
+"""The build values reconcile compares: the server's `limits` and `feature_limits`."""
 
 
 @dataclass(frozen=True)
@@ -239,16 +244,19 @@ class _Api:
 
     def pages(self, path: str, operation: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every item of a paginated list, following `meta.pagination` to the last page."""
-        items: list[dict[str, Any]] = []
+        return list(self.each(path, operation, params))
+
+    def each(self, path: str, operation: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """The items of a paginated list one page at a time (one page held in memory)."""
         page = 1
         while True:
             response = self.app("GET", path, operation, params={**(params or {}), "page": page, "per_page": PAGE_SIZE})
             body = response.json()
-            items.extend(entry["attributes"] for entry in body.get("data", []))
+            yield from (entry["attributes"] for entry in body.get("data", []))
             pagination = (body.get("meta") or {}).get("pagination") or {}
             total_pages = int(pagination.get("total_pages") or 1)
             if page >= total_pages or not body.get("data"):
-                return items
+                return
             page += 1
 
     def server_by_external_id(self, external_id: str, operation: str) -> dict[str, Any] | None:
@@ -350,6 +358,8 @@ class PterodactylModule(Module):
             "reinstall",
             "change_package",
             "list_importable",
+            "list_resources",
+            "transfer",
             "panel",
             "power",
             "tabs",
@@ -687,6 +697,49 @@ class PterodactylModule(Module):
                 )
             )
         return resources
+
+    def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
+        """Every server on the panel with its owner (`include=user`), a page of 100 at a time."""
+        api = self._api(server)
+        for attributes in api.each("/servers", "reconcile", params={"include": "user"}):
+            owner = ((attributes.get("relationships") or {}).get("user") or {}).get("attributes") or {}
+            limits = attributes.get("limits") or {}
+            features = attributes.get("feature_limits") or {}
+            status = attributes.get("status")
+            suspended = attributes.get("suspended")
+            yield PanelResource(
+                key=str(attributes["id"]),
+                name=str(attributes.get("name") or attributes.get("identifier") or attributes["id"]),
+                external_id=attributes.get("external_id"),
+                owner_email=str(owner["email"]).lower() if owner.get("email") else None,
+                status=str(status) if status else "installed",
+                suspended=bool(suspended) if suspended is not None else status == "suspended",
+                limits={
+                    **{key: limits.get(key) for key in BUILD_LIMITS},
+                    **{key: features.get(key) for key in BUILD_FEATURES},
+                },
+                node=str(attributes.get("node")),
+                busy=status in ("installing", "reinstalling"),
+            )
+
+    def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
+        """Give the server to the customer's panel user (found or created) with PATCH /details."""
+        operation = "transfer"
+        api = self._api(service.server)
+        current = self._require(api, service, operation)
+        user_id = self._ensure_user(api, customer, operation)
+        body = {"name": current.get("name"), "user": user_id, "external_id": current.get("external_id"), "description": current.get("description") or ""}
+        api.app("PATCH", f"/servers/{int(current['id'])}/details", operation, json=body)
+        return ModuleResult(message=f"server {current['id']} now belongs to {customer.email}", external={"server_id": int(current["id"]), "user_id": user_id})
+
+    def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The limits and feature limits the product config sets (as the panel stores them)."""
+        build: dict[str, Any] = {}
+        for key in (*BUILD_LIMITS, *BUILD_FEATURES):
+            if config.get(key) in (None, ""):
+                continue
+            build[key] = str(config[key]) if key == "threads" else int(config[key])
+        return build
 
     # ----- live state --------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class Server(SQLModel, table=True):
     enabled: bool = True
     config: dict[str, Any] = json_field()
     created_at: datetime
+    reconciled_at: datetime | None = None
 
 
 class Service(SQLModel, table=True):
@@ -473,6 +474,50 @@ class WorkerHeartbeat(SQLModel, table=True):
     jobs_done: int = 0
 
 
+class Drift(SQLModel, table=True):
+    """A difference between billing and a panel that reconcile found, kept while it lasts."""
+
+    __tablename__ = "drift"
+    __table_args__ = (
+        Index("ix_drift_open_kind", "resolved_at", "kind", "id"),
+        Index("ix_drift_service", "service_id", "id"),
+        Index("ix_drift_server", "server_id", "resolved_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    server_id: int | None = Field(default=None, foreign_key="server.id", ondelete="CASCADE")
+    service_id: int | None = Field(default=None, foreign_key="service.id", ondelete="CASCADE")
+    external: str | None = Field(default=None, max_length=200)
+    field: str | None = Field(default=None, max_length=50)
+    billing: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    panel: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fix: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+
+
+class PanelResourceRow(SQLModel, table=True):
+    """What a panel held at its last reconcile, one row per resource, so billing is compared
+    with it in the database (never every service in memory)."""
+
+    __tablename__ = "panel_resource"
+    __table_args__ = (Index("ix_panel_resource_external_id", "server_id", "external_id"),)
+
+    server_id: int = Field(foreign_key="server.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(max_length=200, primary_key=True)
+    name: str = Field(max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    owner_email: str | None = Field(default=None, max_length=320)
+    status: str | None = Field(default=None, max_length=50)
+    suspended: bool | None = None
+    limits: dict[str, Any] = json_field()
+    node: str | None = Field(default=None, max_length=200)
+    busy: bool = False
+    seen_at: datetime
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     Customer,
     Product,
@@ -496,6 +541,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     RateBucket,
     AutomationRun,
     WorkerHeartbeat,
+    Drift,
+    PanelResourceRow,
 )
 
 metadata = SQLModel.metadata

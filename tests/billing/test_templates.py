@@ -49,7 +49,26 @@ def test_every_template_has_its_body_asserted_here():
         "manual_delivery",
         "delivery_failed",
         "health_alert",
+        "reconcile_drift",
     }
+
+
+def test_reconcile_drift_lists_the_new_drift_by_kind(db, admin, frozen):
+    from svcconsole.core import reconcile
+    from svcconsole.store.models import Drift
+
+    def found(session):  # type: ignore[no-untyped-def]
+        for kind, external in (("orphan", "7"), ("orphan", "8"), ("status", "9")):
+            session.add(Drift(kind=kind, external=external, fix="by hand", first_seen=clock.now(), last_seen=clock.now()))
+
+    db.transaction(found)
+    assert reconcile.mail_new_drift(db, clock.now())
+    notice = mail(db, "reconcile_drift")
+    assert notice.subject == "svcconsole: 3 new drift between billing and the panels"
+    assert notice.body == (
+        "Reconcile found 3 new drift:\n\n- orphan: 2\n- status: 1\n\nRun `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n"
+    )
+    assert not reconcile.mail_new_drift(db, clock.now() + timedelta(seconds=1)), "nothing new since then: no mail"
 
 
 def test_delivered_bills_the_options_too(db, admin, catalog, paris, frozen):

@@ -27,7 +27,21 @@ from svcconsole.core.context import open_database
 from svcconsole.modules import external_key
 from svcconsole.store import schema
 from svcconsole.store.engine import Database, DuplicateValue
-from svcconsole.store.models import MONEY, InvoiceLine, Money, ProductPrice, RateBucket, Renewal, Service, ServiceOption, Upgrade, metadata
+from svcconsole.store.models import (
+    MONEY,
+    Drift,
+    InvoiceLine,
+    Money,
+    PanelResourceRow,
+    ProductPrice,
+    RateBucket,
+    Renewal,
+    Server,
+    Service,
+    ServiceOption,
+    Upgrade,
+    metadata,
+)
 from tests.conftest import FROZEN_NOW, Cli, _admin_engine, new_service, postgres_base_url
 from tests.reliability.support import finish, run_cli, spawn_cli, stop, wait_until
 
@@ -78,6 +92,16 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
         actions.queue_job(session, admin, service, "suspend", "suspend", {"kind": "admin"})
         leases.take(session, "migration-test")
         session.add(RateBucket(key="k" * 64, tokens=3.5, updated_at=FROZEN_NOW))
+        server_id = service.server_id or session.execute(select(Server.id)).scalar()
+        session.add(
+            PanelResourceRow(
+                server_id=server_id, key="42", name="by hand", owner_email="x@example.com", suspended=True, limits={"memory": 1024}, seen_at=FROZEN_NOW
+            )
+        )
+        session.add(
+            Drift(kind="status", server_id=server_id, service_id=5, external="42", field="suspended", billing="active", panel="suspended",
+                  fix="unsuspend on the panel", first_seen=FROZEN_NOW, last_seen=FROZEN_NOW, resolved_at=FROZEN_NOW)
+        )  # fmt: skip
 
     db.transaction(satellites)
     with db.engine.connect() as connection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from sqlmodel import col, select
@@ -29,7 +30,7 @@ from svcconsole.console.messages import (
 from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
-from svcconsole.core import activity, invoice_lookups, lookups, records, upgrades
+from svcconsole.core import activity, invoice_lookups, lookups, reconcile, records, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
@@ -81,6 +82,8 @@ class ServiceDetail:
     jobs: list[Any]
     module_label: str
     module_operations: frozenset[str] = field(default_factory=frozenset)
+    drift: list[Any] = field(default_factory=list)
+    """The service's open drift from the last reconcile, shown under the overview."""
 
 
 def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
@@ -120,7 +123,19 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         jobs=jobs,
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
+        drift=[drift for drift, _ in reconcile.drift_rows(session, reconcile.DriftFilter(service_id=service_id), limit=20)],
     )
+
+
+def drift_text(drifts: list[Any], tz: Any) -> Text:
+    """The service's drift rows (the last reconcile), one line each."""
+    text = Text("\nDrift (last reconcile; D: the Drift screen)\n", style="bold")
+    for drift in drifts:
+        field_name = f" {drift.field}" if drift.field else ""
+        text.append(f"  {drift.kind}{field_name}: ", f"bold {render.RED}")
+        text.append(f"billing {render.plain(drift.billing or '-')}, panel {render.plain(drift.panel or '-')}: {render.plain(drift.fix)}")
+        text.append(f" (since {render.day(drift.first_seen, tz)})\n", "dim")
+    return text
 
 
 def overview_table(detail: ServiceDetail, tz: Any) -> Table:
@@ -279,7 +294,8 @@ class DetailScreen(TabbedDetail):
         tz = self.console_app.tz
         service = detail.service
         self.query_one("#detail-header", Static).update(header_text(detail, tz))
-        self.query_one("#overview-body", Static).update(overview_table(detail, tz))
+        overview = overview_table(detail, tz)
+        self.query_one("#overview-body", Static).update(Group(overview, drift_text(detail.drift, tz)) if detail.drift else overview)
         self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
