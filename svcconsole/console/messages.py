@@ -30,6 +30,8 @@ class ListReloaded(Message):
     service_filter: ServiceFilter
     sort: Sort
     keep_position: bool = False
+    cursor: int | None = None
+    """Where the cursor goes (the row it was on, found again after a new sort)."""
 
 
 @dataclass

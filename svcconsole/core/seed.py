@@ -27,7 +27,7 @@ from sqlmodel import Session
 from svcconsole.core import clock, cycles
 from svcconsole.core.operators import SYSTEM
 from svcconsole.modules.base import demo_server_url
-from svcconsole.store import search
+from svcconsole.store import search, sort_keys
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption, money_to_storage
 
@@ -234,6 +234,8 @@ SERVICE_COLUMNS = (
     "updated_at",
     "updated_by",
     "search_text",
+    "name_sort",
+    "cycle_rank",
 )
 
 
@@ -441,6 +443,8 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
                 created_text,
                 SYSTEM.name,
                 search.search_text(name, customer_name, plan.customer_emails[customer_index], product_name, service_uuid),
+                sort_keys.natural_key(name),
+                sort_keys.cycle_rank(cycle),
             )
         )
         if rng.random() < 0.05:

@@ -236,9 +236,10 @@ class ServiceListScreen(Screen[None]):
         self.table.tz = message.tz
         self.table.refresh()
 
-    def reload(self, *, keep_position: bool = False) -> None:
+    def reload(self, *, keep_position: bool = False, follow: int | None = None) -> None:
         """Apply the filter line, the tab and the sort: a new window and new counts, in workers.
-        Keeping the position means the rows changed (an action, a refresh): counts are read again."""
+        Keeping the position means the rows changed (an action, a refresh): counts are read again.
+        Following a service (a new sort) puts the cursor back on it wherever the new order has it."""
         self.generation += 1
         self._requested_text = self.filter_text
         if keep_position:
@@ -246,10 +247,16 @@ class ServiceListScreen(Screen[None]):
         self.table.tz = self.console_app.tz
         around = self.table.cursor if keep_position else 0
         total = self.total if keep_position else None
-        self._apply(self.generation, self.filter_text, self.tab, self.sort, around, total, max(self.table.visible_rows * 2, 50))
+        self._apply(self.generation, self.filter_text, self.tab, self.sort, around, total, max(self.table.visible_rows * 2, 50), follow)
+
+    def _resort(self, sort: Sort) -> None:
+        """Sort the list another way, the cursor staying on the service it was on."""
+        row = self.table.current_row()
+        self.sort = sort
+        self.reload(follow=row.id if row is not None else None)
 
     @work(thread=True, exclusive=True, group="list-filter")
-    def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int) -> None:
+    def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int, follow: int | None = None) -> None:
         """Parse, load the first page, count: each step skipped once a newer filter cancelled this one."""
         worker = get_current_worker()
 
@@ -269,13 +276,19 @@ class ServiceListScreen(Screen[None]):
         window = self.new_window()
         window_generation = window.configure(combined, sort)
         window.load(0, rows, generation=window_generation, cancelled=cancelled)
+        cursor: int | None = None
+        if follow is not None:
+            with app.db.read() as session:
+                cursor = queries.position_of(session, combined, sort, follow)
+            if cursor is not None:
+                window.load(max(cursor - rows, 0), cursor + rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
         if total is not None and window.total is None and not cancelled():
             window.set_total(total, window_generation)
             window.load(max(around - rows, 0), around + rows, generation=window_generation, cancelled=cancelled)
         if cancelled():
             return
-        self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position))
+        self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position, cursor))
         by_status = self._cached_counts(text_filter)
         if by_status is None:
             with app.db.read() as session:
@@ -315,6 +328,8 @@ class ServiceListScreen(Screen[None]):
         if not message.keep_position:
             self.total = None
         self.table.use_window(message.window, keep_position=message.keep_position)
+        if message.cursor is not None:
+            self.table.move_cursor(message.cursor)
         self._render_status()
 
     @on(FilterRejected)
@@ -419,20 +434,17 @@ class ServiceListScreen(Screen[None]):
 
     def action_next_sort(self) -> None:
         index = SORT_ORDER.index(self.sort.column)
-        self.sort = Sort(SORT_ORDER[(index + 1) % len(SORT_ORDER)], self.sort.descending)
-        self.reload()
+        self._resort(Sort(SORT_ORDER[(index + 1) % len(SORT_ORDER)], self.sort.descending))
 
     def action_reverse_sort(self) -> None:
-        self.sort = Sort(self.sort.column, not self.sort.descending)
-        self.reload()
+        self._resort(Sort(self.sort.column, not self.sort.descending))
 
     @on(ServiceTable.HeaderClicked)
     def _header_clicked(self, message: ServiceTable.HeaderClicked) -> None:
         if message.column == self.sort.column:
-            self.sort = Sort(self.sort.column, not self.sort.descending)
+            self._resort(Sort(self.sort.column, not self.sort.descending))
         else:
-            self.sort = Sort(message.column)
-        self.reload()
+            self._resort(Sort(message.column))
 
     def action_reload(self) -> None:
         self.reload(keep_position=True)

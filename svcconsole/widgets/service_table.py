@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import RowsLoaded
+from svcconsole.core import clock
 from svcconsole.store.window import ServiceWindow
 
 
@@ -118,8 +119,16 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "price":
         return render.text(render.money(row.price))
     if key == "expires":
-        return render.text(render.day(row.expires_at, tz))
+        return render.text(render.day(row.expires_at, tz), f"bold {render.RED}" if is_past_due(row) else "")
     raise KeyError(key)
+
+
+LIVE_STATUSES = frozenset({"active", "suspended"})
+
+
+def is_past_due(row: Any) -> bool:
+    """A live service whose expiry has passed (it should have been renewed or expired)."""
+    return row.status in LIVE_STATUSES and row.expires_at is not None and row.expires_at < clock.now()
 
 
 class ServiceTable(ScrollView, can_focus=True):
