@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
-from svcconsole.core import activity, clock, cycles, notifications, parse, services
+from svcconsole.core import activity, clock, cycles, notifications, parse, renew_checks, services
 from svcconsole.core.catalog import prices_of, product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.operators import Actor, require
@@ -1250,6 +1250,21 @@ def _renewal_job_failed(session: Session, job: Job, error: str) -> None:
     session.add(line)
 
 
+def _refuse_renewing_a_billed_period(session: Session, service: Service) -> None:
+    """Renewing now while an unpaid invoice bills the same period would renew it twice once paid."""
+    if service.expires_at is None:
+        return
+    existing = renewal_line_for_period(session, service.id or 0, service.expires_at, statuses=OPEN_STATUSES)
+    if existing is not None:
+        raise services.refuse(
+            service,
+            "renew",
+            f"invoice {existing.invoice_id} already bills the period from {_local_day(service.expires_at, session)} (unpaid); "
+            "mark it paid to renew, or cancel it first",
+        )
+
+
+renew_checks.add(_refuse_renewing_a_billed_period)
 services.register_action("renew-invoice", ActionImpl(_check_renew_invoice, _apply_renew_invoice, _no_module_call))
 services.register_action("upgrade", ActionImpl(_check_upgrade, _apply_upgrade, _upgrade_call))
 services.register_final_failure_hook("upgrade", _upgrade_failed)

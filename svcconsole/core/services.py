@@ -19,7 +19,7 @@ from sqlalchemy import func as sa_func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, cycles, notifications, parse
+from svcconsole.core import activity, clock, cycles, notifications, parse, renew_checks
 from svcconsole.core import settings as settings_module
 from svcconsole.core.catalog import product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import AlreadyLinked, Conflict, InvalidInput, NotFound, SvcError, TransitionRefused
@@ -434,6 +434,8 @@ def renewed_expiry(service: Service, cycles_wanted: int, tz: ZoneInfo) -> dateti
 def _check_renew(ctx: ActionContext) -> None:
     cycles_wanted = int(ctx.params.get("cycles", 1))
     check_renewable(ctx.session, ctx.service, cycles_wanted, ctx.settings)
+    if ctx.params.get("invoice_id") is None:
+        renew_checks.check_renew_now(ctx.session, ctx.service)
     if ctx.params.get("amount") is None and not ctx.params.get("free"):
         renewal_amount(ctx.session, ctx.service, cycles_wanted)
 
