@@ -472,10 +472,18 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             if key == "max_renewals_in_current_month" and service_id % 2:
                 key, value = "max_renewals_in_current_week", "2"
             meta_rows.append((service_id, key, value))
+        recorded = 0
         if renewals and expires is not None and rng.random() < 0.2:
-            start = T(cycles.shift(expires.replace(tzinfo=UTC), cycle, -1, expires.day, ZoneInfo("UTC")).replace(tzinfo=None))
-            renewal_rows.append((renewal_id, service_id, start, expires_text, cycle, 1, stored_amount, None, start, SYSTEM.name))
-            renewal_id += 1
+            recorded = min(renewals, RECORDED_RENEWALS)
+            period_end, end_text = expires.replace(tzinfo=UTC), expires_text
+            for _ in range(recorded):
+                period_start = cycles.shift(period_end, cycle, -1, expires.day, ZoneInfo("UTC"))
+                start = T(period_start.replace(tzinfo=None))
+                renewal_rows.append((renewal_id, service_id, start, end_text, cycle, 1, stored_amount, None, start, SYSTEM.name))
+                renewal_id += 1
+                period_end, end_text = period_start, start
+        if recorded != renewals:
+            service_rows[-1] = _with_renewals(service_rows[-1], recorded)
         if with_activity:
             activity_rows.append((activity_id, service_id, created_text, "system", SYSTEM.name, "create", None, "pending", None, '{"seed": true}'))
             activity_id += 1
@@ -490,6 +498,17 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             service_rows, option_rows, meta_rows, renewal_rows, activity_rows = batch
     if service_rows:
         yield batch
+
+
+RENEWAL_COUNT_AT = SERVICE_COLUMNS.index("renewals")
+RECORDED_RENEWALS = 3
+"""The most renewals the demo records per service: a service's renewal count is always the number
+of renewals its Renewals tab lists."""
+
+
+def _with_renewals(row: tuple[Any, ...], renewals: int) -> tuple[Any, ...]:
+    """A service row with its renewal count set to the renewals recorded for it."""
+    return (*row[:RENEWAL_COUNT_AT], renewals, *row[RENEWAL_COUNT_AT + 1 :])
 
 
 def _identifier(service_id: int) -> str:

@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent
 from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
-from svcconsole.core import activity, billing, services
+from svcconsole.core import activity, billing, renewal_limits, services
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
@@ -73,6 +73,7 @@ class ServiceDetail:
     jobs: list[Any]
     module_label: str
     module_operations: frozenset[str] = field(default_factory=frozenset)
+    renewal_limits: list[renewal_limits.RenewalLimit] = field(default_factory=list)
 
 
 def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
@@ -112,6 +113,7 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         jobs=jobs,
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
+        renewal_limits=renewal_limits.limits_in_force(session, service, services.timezone_of(session)),
     )
 
 
@@ -137,7 +139,7 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
             ("created", render.moment_text(service.created_at, tz)),
             ("expires", render.moment_text(service.expires_at, tz)),
             ("auto renew", "on" if service.auto_renew else "off"),
-            ("renewals", f"{service.renewals} of {service.max_renewals if service.max_renewals is not None else 'unlimited'}"),
+            ("renewals", renewal_limits.summary(service.renewals or 0, detail.renewal_limits)),
             ("cancellation", cancellation),
             ("description", service.description or "-"),
             ("notes", service.notes or "-"),

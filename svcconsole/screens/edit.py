@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Label, Select, Static
 from svcconsole.console import render
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
-from svcconsole.core import services
+from svcconsole.core import renewal_limits, services
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
 from svcconsole.core.statuses import Status
@@ -62,6 +62,14 @@ def form_values(service: Any, tz: Any) -> dict[str, str]:
     }
 
 
+def max_renewals_hint(metadata_limits: list[renewal_limits.RenewalLimit]) -> str:
+    """What an empty Max renewals field means: unlimited, unless metadata sets a limit."""
+    if not metadata_limits:
+        return "empty: unlimited"
+    shown = ", ".join(f"{limit.key}={limit.limit}" for limit in metadata_limits)
+    return f"empty here; in force from metadata: {shown}"
+
+
 @dataclass
 class EditConflicted(Message):
     """The save was refused: someone changed the service since the form was read."""
@@ -79,6 +87,7 @@ class EditScreen(Screen[None]):
         self.service_id = service_id
         self.version: int | None = None
         self.original: dict[str, str] = {}
+        self.metadata_limits: list[renewal_limits.RenewalLimit] = []
 
     @property
     def console_app(self) -> ConsoleApp:
@@ -121,9 +130,11 @@ class EditScreen(Screen[None]):
         try:
             with self.console_app.db.read() as session:
                 service = services.get_service(session, self.service_id)
+                limits = renewal_limits.limits_in_force(session, service, services.timezone_of(session))
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
+        self.metadata_limits = [limit for limit in limits if limit.from_metadata]
         self.post_message(ServiceLoaded(service))
 
     @on(ServiceLoaded)
@@ -139,6 +150,7 @@ class EditScreen(Screen[None]):
         self.query_one("#edit-title", Static).update(
             Text(f"Edit service {service.id} {render.plain(service.name)!r} (version {service.version})", style="bold")
         )
+        self.query_one("#field-max_renewals", Input).placeholder = max_renewals_hint(self.metadata_limits)
         self.query_one("#field-name", Input).focus()
 
     def changes(self) -> dict[str, str | None]:

@@ -1,0 +1,80 @@
+"""Issue 23 items 6, 7 and 10 in the detail: the renewal limit in force and where it comes from,
+a status set through edit leaving a coherent record, and the metadata editor's known keys."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from svcconsole.core import seed, services
+from svcconsole.screens.detail import DetailScreen
+from svcconsole.screens.edit import EditScreen
+from svcconsole.store.models import Renewal, Service
+from tests.conftest import new_service
+from tests.console.conftest import make_app, notifications, settle
+
+pytestmark = pytest.mark.anyio
+
+
+def plain(renderable) -> str:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def overview_line(screen, key: str) -> str:  # type: ignore[no-untyped-def]
+    for line in plain(screen.query_one("#overview-body").content).splitlines():
+        if line.strip().startswith(key):
+            return " ".join(line.split())
+    raise AssertionError(f"no {key!r} line in the overview")
+
+
+async def test_the_overview_and_edit_show_the_metadata_renewal_limit_in_force(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
+    target = new_service(db, admin, catalog, name="shop", status="active")
+    db.transaction(lambda session: services.meta_set(session, admin, target, "max_renewals", "3"))
+    db.transaction(lambda session: services.meta_set(session, admin, target, "max_renewals_in_current_month", "1"))
+    db.transaction(lambda session: services.perform(session, admin, "renew", target, {"cycles": 1}))
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        line = overview_line(screen, "renewals")
+        assert "1 of 3 (metadata max_renewals)" in line, line
+        assert "1 of 1 this month (metadata max_renewals_in_current_month)" in line, line
+        assert "unlimited" not in line
+        assert screen.query_one("#renewals-table").row_count == 1
+        await pilot.press("e")
+        await settle(pilot)
+        edit = app.screen
+        assert isinstance(edit, EditScreen)
+        field = edit.query_one("#field-max_renewals")
+        assert field.value == ""
+        assert "max_renewals=3" in field.placeholder and "metadata" in field.placeholder
+
+
+async def test_without_limits_the_overview_says_unlimited(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
+    target = new_service(db, admin, catalog, name="shop", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        assert overview_line(app.screen, "renewals").endswith("0 of unlimited")
+
+
+def test_the_demo_counts_only_the_renewals_its_renewals_tab_lists(db, frozen):  # type: ignore[no-untyped-def]
+    seed.seed_demo(db, services=400, random_seed=3)
+    with db.read() as session:
+        recorded = dict(session.execute(select(Renewal.service_id, func.count()).group_by(Renewal.service_id)).all())
+        counted = dict(session.execute(select(Service.id, Service.renewals)).all())
+    assert any(counted.values()), "the demo has renewals"
+    mismatched = {service_id: (count, recorded.get(service_id, 0)) for service_id, count in counted.items() if count != recorded.get(service_id, 0)}
+    assert mismatched == {}
