@@ -211,9 +211,10 @@ class UpgradeLaunched(Message):
 
 @dataclass
 class ServiceSaved(Message):
-    """An edit, option or metadata change was written."""
+    """An edit, option or metadata change was written (with a warning to show, if any)."""
 
     message: str
+    warning: str | None = None
 
 
 @dataclass

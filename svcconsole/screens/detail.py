@@ -11,12 +11,13 @@ from sqlmodel import col, select
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
-from svcconsole.core import activity, billing, renewal_limits, services
+from svcconsole.core import activity, billing, metadata_keys, renewal_limits, services
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
@@ -117,6 +118,17 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
     )
 
 
+def meta_hint(key: str) -> Text:
+    """Under the metadata editor: the known keys, the meaning of the key typed, or a warning for
+    a key svcconsole does not read (it is saved all the same)."""
+    if not key.strip():
+        return Text("known keys:\n" + metadata_keys.known_keys_text(), style="dim")
+    warning = metadata_keys.unknown_key_warning(key)
+    if warning:
+        return Text(f"warning: {warning}", style=f"bold {render.ORANGE}")
+    return Text(f"{key.strip()}: {metadata_keys.meaning(key)}", style="dim")
+
+
 def overview_table(detail: ServiceDetail, tz: Any) -> Table:
     service = detail.service
     suspension = (
@@ -193,9 +205,10 @@ class DetailScreen(TabbedDetail):
             yield UpgradeView(self.service_id, id="upgrade-view")
         elif pane_id == "metadata":
             with Horizontal(classes="pane-inputs"):
-                yield Input(placeholder="key (e.g. max_renewals)", id="meta-key")
+                yield Input(placeholder="key (e.g. max_renewals)", id="meta-key", suggester=SuggestFromList(list(services.KNOWN_META_KEYS)))
                 yield Input(placeholder="value", id="meta-value")
             yield Horizontal(Button("Set", id="meta-set"), Button("Unset selected", id="meta-unset"), classes="pane-buttons")
+            yield Static(meta_hint(""), id="meta-hint")
             yield RecordTable(META_COLUMNS, key=lambda item: item.key, id="meta-table")
         elif pane_id == "activity":
             yield PagedRecords(ACTIVITY_COLUMNS, self._older_activity, page_size=ACTIVITY_PAGE, table_id="activity-table", button_id="activity-more")
@@ -332,24 +345,26 @@ class DetailScreen(TabbedDetail):
 
     # ------------------------------------------------------------------ options and metadata
 
-    def _write(self, work_function: Any, done: str) -> None:
+    def _write(self, work_function: Any, done: str, *, warning: str | None = None) -> None:
         if not self.console_app.can_act:
             self.console_app.refuse_read_only()
             return
-        self._run_write(work_function, done)
+        self._run_write(work_function, done, warning)
 
     @work(thread=True, group="detail-write")
-    def _run_write(self, work_function: Any, done: str) -> None:
+    def _run_write(self, work_function: Any, done: str, warning: str | None = None) -> None:
         try:
             self.console_app.db.transaction(work_function)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
-        self.post_message(ServiceSaved(done))
+        self.post_message(ServiceSaved(done, warning))
 
     @on(ServiceSaved)
     def _saved(self, message: ServiceSaved) -> None:
-        if message.message:
+        if message.message and message.warning:
+            self.notify(render.plain(f"{message.message}; warning: {message.warning}"), severity="warning", markup=False, timeout=8)
+        elif message.message:
             self.notify(render.plain(message.message), markup=False, timeout=4)
         self.reload()
 
@@ -411,11 +426,16 @@ class DetailScreen(TabbedDetail):
                 self.query_one("#meta-key", Input).value = item.key
                 self.query_one("#meta-value", Input).value = item.value
 
+    @on(Input.Changed, "#meta-key")
+    def _meta_key_changed(self, event: Input.Changed) -> None:
+        self.query_one("#meta-hint", Static).update(meta_hint(event.value))
+
     @on(Button.Pressed, "#meta-set")
     def _meta_set(self) -> None:
         app, service_id = self.console_app, self.service_id
         key, value = self.query_one("#meta-key", Input).value.strip(), self.query_one("#meta-value", Input).value
-        self._write(lambda session: services.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set")
+        warning = metadata_keys.unknown_key_warning(key)
+        self._write(lambda session: services.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set", warning=warning)
 
     @on(Button.Pressed, "#meta-unset")
     def _meta_unset(self) -> None:

@@ -78,3 +78,46 @@ def test_the_demo_counts_only_the_renewals_its_renewals_tab_lists(db, frozen):  
     assert any(counted.values()), "the demo has renewals"
     mismatched = {service_id: (count, recorded.get(service_id, 0)) for service_id, count in counted.items() if count != recorded.get(service_id, 0)}
     assert mismatched == {}
+
+
+def meta_value(db, service_id: int, key: str) -> str | None:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return {item.key: item.value for item in services.meta_items(session, service_id)}.get(key)
+
+
+async def test_the_metadata_editor_offers_known_keys_validates_them_and_warns_on_unknown_ones(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
+    target = new_service(db, admin, catalog, name="shop", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#tabs").active = "metadata"
+        await settle(pilot)
+        hint = screen.query_one("#meta-hint")
+        shown = plain(hint.content)
+        assert all(key in shown for key in services.KNOWN_META_KEYS) and "maximum number of renewals" in shown
+
+        screen.query_one("#meta-key").focus()
+        await pilot.press(*"max_renewals_in_current_w")
+        await pilot.press("right")
+        assert screen.query_one("#meta-key").value == "max_renewals_in_current_week", "the known key was not offered"
+        assert "maximum renewals in the current week" in plain(hint.content)
+
+        screen.query_one("#meta-key").value = "max_renewals"
+        screen.query_one("#meta-value").value = "abc"
+        screen.query_one("#meta-set").press()
+        await settle(pilot)
+        assert meta_value(db, target, "max_renewals") is None
+        assert any("max_renewals" in message and "abc" in message for _, message in notifications(app))
+
+        screen.query_one("#meta-key").value = "maxx_renewals"
+        await settle(pilot)
+        assert "warning" in plain(hint.content) and "did you mean max_renewals" in plain(hint.content)
+        screen.query_one("#meta-value").value = "abc"
+        screen.query_one("#meta-set").press()
+        await settle(pilot)
+        assert meta_value(db, target, "maxx_renewals") == "abc", "an unknown key is warned about, not refused"
+        warnings = [message for severity, message in notifications(app) if severity == "warning"]
+        assert any("maxx_renewals" in message and "did you mean max_renewals" in message for message in warnings), warnings
