@@ -19,7 +19,7 @@ from sqlalchemy import func as sa_func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, cycles, notifications, parse, renew_checks, renewal_limits
+from svcconsole.core import activity, clock, cycles, notifications, parse, renew_checks, renewal_limits, status_override
 from svcconsole.core import settings as settings_module
 from svcconsole.core.catalog import product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import AlreadyLinked, Conflict, InvalidInput, NotFound, SvcError, TransitionRefused
@@ -1181,6 +1181,8 @@ def edit_service(
         return changed
     details = {key: [_jsonable(old), _jsonable(new)] for key, (old, new) in changed.items()}
     status_change = changed.get("status")
+    if status_change:
+        details.update(status_override.keep_record_coherent(service, status_change[0], reason))
     activity.record(
         session,
         service,

@@ -131,9 +131,11 @@ def meta_hint(key: str) -> Text:
 
 def overview_table(detail: ServiceDetail, tz: Any) -> Table:
     service = detail.service
-    suspension = (
-        f"{service.suspend_kind}: {service.suspend_reason or '-'} (since {render.day(service.suspended_at, tz)})" if service.status == "suspended" else "-"
-    )
+    suspension = "-"
+    if service.status == "suspended" and service.suspend_kind is None:
+        suspension = "set by override (no suspension recorded: see the activity)"
+    elif service.status == "suspended":
+        suspension = f"{service.suspend_kind}: {service.suspend_reason or '-'} (since {render.day(service.suspended_at, tz)})"
     cancellation = "-"
     if service.cancel_mode:
         cancellation = f"{service.cancel_mode} on {render.day(service.cancel_at, tz)}" + (f": {service.cancel_reason}" if service.cancel_reason else "")

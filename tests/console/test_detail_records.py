@@ -121,3 +121,33 @@ async def test_the_metadata_editor_offers_known_keys_validates_them_and_warns_on
         assert meta_value(db, target, "maxx_renewals") == "abc", "an unknown key is warned about, not refused"
         warnings = [message for severity, message in notifications(app) if severity == "warning"]
         assert any("maxx_renewals" in message and "did you mean max_renewals" in message for message in warnings), warnings
+
+
+async def test_a_status_set_through_edit_leaves_a_coherent_suspension_record(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
+    target = new_service(db, admin, catalog, name="shop", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        edit = app.screen
+        assert isinstance(edit, EditScreen)
+        edit.query_one("#field-status").value = "suspended"
+        edit.query_one("#reason").value = "chargeback under review"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        with db.read() as session:
+            service = services.get_service(session, target)
+            assert (service.status, service.suspend_kind, service.suspend_reason) == ("suspended", "admin", "chargeback under review")
+            assert service.suspended_at == frozen
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        line = overview_line(detail, "suspension")
+        assert "admin: chargeback under review (since 2026-11-21)" in line and "None" not in line, line
+
+    db.transaction(lambda session: services.edit_service(session, admin, target, {"status": "active"}, reason="review done"))
+    with db.read() as session:
+        service = services.get_service(session, target)
+        assert (service.status, service.suspend_kind, service.suspend_reason, service.suspended_at) == ("active", None, None, None)
