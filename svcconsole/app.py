@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
-from svcconsole.console import render
+from svcconsole.console import render, words
 from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import KEPT_RUNS, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
@@ -174,7 +174,7 @@ class ConsoleApp(CrashGuard, App[None]):
         self.notify(f"{why}: actions are off", severity="error")
 
     def show_error(self, error: str) -> None:
-        self.notify(render.plain(error), severity="error", markup=False, timeout=8)
+        self.notify(render.plain(words.console_text(error)), severity="error", markup=False, timeout=8)
 
     # ------------------------------------------------------------------ actions
 

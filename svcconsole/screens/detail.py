@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
-from svcconsole.console import render
+from svcconsole.console import render, words
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
 from svcconsole.core import activity, billing, metadata_keys, renewal_limits, services
@@ -43,7 +43,7 @@ TABS = (
 ACTIVITY_COLUMNS = (
     Column("at", lambda row, tz: render.moment_text(row.at, tz)),
     Column("by", lambda row, tz: render.text(row.actor)),
-    Column("action", lambda row, tz: render.text(row.action)),
+    Column("action", lambda row, tz: render.text(words.activity_action(row.action, row.details))),
     Column(
         "status",
         lambda row, tz: render.text(f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or "")),

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from svcconsole.console import render
+from svcconsole.console import render, words
 from svcconsole.console.messages import ServiceSaved, UpgradeLaunched
 from svcconsole.core import billing, jobs
 from svcconsole.core.errors import SvcError
@@ -145,7 +145,7 @@ class UpgradeView(Vertical):
     def show_error(self, error: str) -> None:
         """The refusal or failure of the last launch, as one red line."""
         widget = self.query_one("#upgrade-error", Static)
-        widget.update(Text(render.plain(error), style="bold red"))
+        widget.update(Text(render.plain(words.console_text(error)), style="bold red"))
         widget.display = True
 
     def _chosen_quote(self) -> Any:

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Select, Static
 
-from svcconsole.console import render
+from svcconsole.console import render, words
 from svcconsole.console.actions import bindings
 from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
 from svcconsole.core import renewal_limits, services
@@ -204,7 +204,7 @@ class EditScreen(Screen[None]):
 
     def _show_error(self, error: str) -> None:
         widget = self.query_one("#form-error", Static)
-        widget.update(Text(render.plain(error), style="bold red"))
+        widget.update(Text(render.plain(words.console_text(error)), style="bold red"))
         widget.display = True
 
     @on(ServiceSaved)
