@@ -296,7 +296,7 @@ class DetailScreen(TabbedDetail):
         self.query_one("#meta-key", Input).tooltip = known
         self.query_one(PagedRecords).show(detail.activity, tz)
         self.query_one(UpgradeView).show(detail, tz)
-        self.panel.know_service(service.status, detail.module_operations)
+        self.panel.know_service(service.status, detail.module_operations, detail.module_label)
         self.sub_title = service.name
 
     # ------------------------------------------------------------------ actions
