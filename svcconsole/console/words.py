@@ -54,6 +54,9 @@ def activity_action(action: str, details: dict[str, Any] | None) -> str:
     if action == "meta_unset":
         return f"{name}: {details.get('key', '?')} (was {_value(details.get('old'))})"
     if action in {"status_override", "edit"}:
-        fields = [f"{field_label(key)} {_value(pair[0])} → {_value(pair[1])}" for key, pair in details.items() if isinstance(pair, list) and len(pair) == 2]
+        changes = {key: pair for key, pair in details.items() if isinstance(pair, list) and len(pair) == 2}
+        status = changes.pop("status", None)
+        fields = [f"{_value(status[0])} → {_value(status[1])}"] if status else []
+        fields += [f"{field_label(key)} {_value(pair[0])} → {_value(pair[1])}" for key, pair in changes.items()]
         return f"{name}: {'; '.join(fields)}" if fields else name
     return name

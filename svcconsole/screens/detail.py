@@ -25,6 +25,7 @@ from svcconsole.screens.detail_panel import PanelView
 from svcconsole.screens.detail_upgrade import UpgradeView
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.screens.full_text import FullTextDialog, shortened
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:
@@ -40,15 +41,18 @@ TABS = (
     ("metadata", "Metadata"),
     ("activity", "Activity"),
 )
+ACTIVITY_ACTION_WIDTH = 40
+ACTIVITY_REASON_WIDTH = 60
+"""Activity cells longer than this end with an ellipsis; Enter on the row shows them whole."""
 ACTIVITY_COLUMNS = (
     Column("at", lambda row, tz: render.moment_text(row.at, tz)),
     Column("by", lambda row, tz: render.text(row.actor)),
-    Column("action", lambda row, tz: render.text(words.activity_action(row.action, row.details))),
+    Column("action", lambda row, tz: shortened(words.activity_action(row.action, row.details), ACTIVITY_ACTION_WIDTH)),
     Column(
         "status",
         lambda row, tz: render.text(f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or "")),
     ),
-    Column("reason", lambda row, tz: render.text(row.reason or "")),
+    Column("reason", lambda row, tz: shortened(row.reason or "", ACTIVITY_REASON_WIDTH)),
 )
 META_COLUMNS = (
     Column("key", lambda item, tz: render.text(item.key)),
@@ -418,6 +422,17 @@ class DetailScreen(TabbedDetail):
                 self.query_one("#option-value", Input).value = option.value or ""
                 self.query_one("#option-quantity", Input).value = str(option.quantity)
                 self.query_one("#option-price", Input).value = f"{option.price:.2f}"
+
+    @on(DataTable.RowSelected, "#activity-table")
+    def _activity_chosen(self, event: DataTable.RowSelected) -> None:
+        """Enter on an activity row: its action and reason in full."""
+        records = self.query_one(PagedRecords).records
+        if not 0 <= event.cursor_row < len(records):
+            return
+        row = records[event.cursor_row]
+        tz = self.console_app.tz
+        title = f"{render.moment_text(row.at, tz)} · {row.actor}"
+        self.app.push_screen(FullTextDialog(title, [("action", words.activity_action(row.action, row.details)), ("reason", row.reason or "-")]))
 
     @on(DataTable.RowHighlighted, "#meta-table")
     def _meta_highlighted(self, event: DataTable.RowHighlighted) -> None:

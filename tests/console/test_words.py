@@ -42,7 +42,17 @@ async def test_activity_rows_name_the_key_and_value_of_metadata_and_overrides(db
         actions = [str(table.get_row_at(row)[2]) for row in range(table.row_count)]
         assert "metadata set: max_renewals = 3" in actions, actions
         override = next(action for action in actions if action.startswith("status override"))
-        assert "Status active → suspended" in override, override
+        assert override.startswith("status override: active → suspended; "), override
+        assert override.endswith("…"), "a long action ends with an ellipsis"
+        table.move_cursor(row=actions.index(override))
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        from svcconsole.screens.full_text import FullTextDialog
+
+        assert isinstance(app.screen, FullTextDialog)
+        whole = " ".join(str(widget.render()) for widget in app.screen.query(".full-text-section"))
+        assert "Suspend kind - → admin" in whole and "Suspend reason - → chargeback" in whole
         assert not any("meta_set" in action or "status_override" in action for action in actions), actions
 
 
