@@ -345,6 +345,7 @@ class _Plan:
     customer_names: list[str]
     customer_emails: list[str]
     offers: list[tuple[Any, ...]]
+    with_deleted: bool = True
 
 
 Batch = tuple[list[tuple[Any, ...]], ...]
@@ -366,6 +367,8 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
         server_id, server_name = rng.choice(server_choices)
         customer_index = rng.randrange(customer_count)
         status = next(statuses)
+        if status == "deleted" and not plan.with_deleted:
+            status = "terminated"
         created = now - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86399))
         recurring = cycles.is_recurring(cycle)
         if status in {"active", "pending"}:
@@ -569,8 +572,11 @@ def _bulk_session(db: Database) -> Iterator[Session]:
             raw.execute("PRAGMA foreign_keys=ON")
 
 
-def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42) -> SeedResult:
+def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42, with_deleted: bool = True) -> SeedResult:
     """Add `services` demo services (and their customers) to the database, in one transaction.
+
+    Without `with_deleted` none of them is deleted (those become terminated), so the list,
+    which hides deleted services, shows exactly `services` of them (`svcconsole demo`).
 
     Into an empty service table, the secondary indexes are dropped first and built once at
     the end, which is several times faster than maintaining them row by row.
@@ -605,6 +611,7 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
                 for product in products
                 for price in prices.get(product.id or 0, [])
             ],
+            with_deleted=with_deleted,
         )
         rows: list[tuple[Any, ...]] = []
         for index in range(customer_count):
