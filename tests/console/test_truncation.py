@@ -95,3 +95,33 @@ def test_the_demo_command_gives_the_services_asked_for_all_listed(cli, monkeypat
     result = cli("demo", "--services", "500")
     assert result.exit_code == 0, result.stderr
     assert listed["all"] == 500
+
+
+async def test_bulk_results_end_with_an_ellipsis_and_open_in_full_on_enter(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
+    from textual.widgets import DataTable
+
+    from svcconsole.core import billing
+    from svcconsole.screens.bulk import BulkRunScreen
+    from svcconsole.screens.full_text import FullTextDialog
+
+    billed = [new_service(db, admin, catalog, name=f"b{index}", status="active") for index in range(2)]
+    for service_id in billed:
+        db.transaction(lambda session, service_id=service_id: billing.invoice_renewal(session, admin, services.get_service(session, service_id), 1, "new"))
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+a", "r")
+        await settle(pilot)
+        await pilot.click("#confirm-button")
+        await settle(pilot, rounds=10)
+        run = app.screen
+        assert isinstance(run, BulkRunScreen)
+        table = run.query_one("#bulk-items", DataTable)
+        message = str(table.get_row_at(0)[2])
+        assert message.endswith("…") and "already bills the period" in message, message
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FullTextDialog)
+        whole = " ".join(str(widget.render()) for widget in app.screen.query(".full-text-section"))
+        assert "mark it paid to renew, or cancel it first" in whole
