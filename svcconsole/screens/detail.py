@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 from sqlmodel import col, select
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console import render, words
+from svcconsole.console.why import why_not
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
 from svcconsole.core import activity, billing, metadata_keys, renewal_limits, services
@@ -226,12 +227,20 @@ class DetailScreen(TabbedDetail):
         """Changes are off for viewers and in read-only mode; a service action shows only when the
         service's status allows it; R works on the Panel tab only."""
         if action in self.MUTATING and not self.console_app.can_act:
-            return None
+            return False
         if action == "service_action" and parameters and self.detail is not None:
             return applies(str(parameters[0]), self.detail.service.status)
         if action == "ask_panel":
             return self.tabs.active == "panel"
         return super().check_action(action, parameters)
+
+    def on_key(self, event: events.Key) -> None:
+        """A footer key that did nothing says why, at the bottom of the screen."""
+        if isinstance(self.focused, Input):
+            return
+        why = why_not(self, "detail", event.key, self.detail.service.status if self.detail is not None else None)
+        if why:
+            self.notify(why, severity="warning", timeout=4, markup=False)
 
     # ------------------------------------------------------------------ loading
 

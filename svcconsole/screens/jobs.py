@@ -130,7 +130,7 @@ class JobsScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING and not self.console_app.can_act:
-            return None
+            return False
         return True
 
     def reload(self) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -26,6 +26,7 @@ from svcconsole.console import render
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import CountsLoaded, FilterRejected, ListReloaded, MenuCounted, SelectionResolved, SettingsLoaded
 from svcconsole.console.selection import Marks, resolve, status_counts
+from svcconsole.console.why import why_not
 from svcconsole.core import filters, services
 from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
@@ -166,6 +167,13 @@ class ServiceListScreen(Screen[None]):
     def _is_marked(self, service_id: int) -> bool:
         return False
 
+    def on_key(self, event: events.Key) -> None:
+        """A footer key that did nothing says why, at the bottom of the screen."""
+        row = self.table.current_row() if self.is_mounted else None
+        why = why_not(self, "services", event.key, row.status if row is not None else None)
+        if why:
+            self.notify(why, severity="warning", timeout=4, markup=False)
+
     def _render_title(self) -> None:
         raise NotImplementedError
 
@@ -212,7 +220,7 @@ class ServiceListScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Changes are off in read-only mode; esc shows when there is something to clear."""
         if action in self.MUTATING and not self.console_app.can_act:
-            return None
+            return False
         if self.is_mounted and action == "clear":
             return bool(self._has_marks() or self.filter_text or self._filter_shown())
         return True
