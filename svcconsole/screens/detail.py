@@ -26,6 +26,7 @@ from svcconsole.screens.detail_panel import PanelView
 from svcconsole.screens.detail_upgrade import UpgradeView
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.inputs import PaneInput
 from svcconsole.screens.full_text import FullTextDialog, shortened
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
@@ -200,10 +201,10 @@ class DetailScreen(TabbedDetail):
             yield RecordTable(renewal_columns(staff=True), id="renewals-table")
         elif pane_id == "options":
             with Horizontal(classes="pane-inputs"):
-                yield Input(placeholder="name", id="option-name")
-                yield Input(placeholder="value", id="option-value")
-                yield Input("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
-                yield Input(placeholder="price", id="option-price")
+                yield PaneInput(placeholder="name", id="option-name")
+                yield PaneInput(placeholder="value", id="option-value")
+                yield PaneInput("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
+                yield PaneInput(placeholder="price", id="option-price")
             yield Horizontal(
                 Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons"
             )
@@ -212,8 +213,8 @@ class DetailScreen(TabbedDetail):
             yield UpgradeView(self.service_id, id="upgrade-view")
         elif pane_id == "metadata":
             with Horizontal(classes="pane-inputs"):
-                yield Input(placeholder="key (e.g. max_renewals)", id="meta-key", suggester=SuggestFromList(list(services.KNOWN_META_KEYS)))
-                yield Input(placeholder="value", id="meta-value")
+                yield PaneInput(placeholder="key (e.g. max_renewals)", id="meta-key", suggester=SuggestFromList(list(services.KNOWN_META_KEYS)))
+                yield PaneInput(placeholder="value", id="meta-value")
             yield Horizontal(Button("Set", id="meta-set"), Button("Unset selected", id="meta-unset"), classes="pane-buttons")
             yield Static(meta_hint(""), id="meta-hint")
             yield RecordTable(META_COLUMNS, key=lambda item: item.key, id="meta-table")

@@ -58,3 +58,34 @@ async def test_in_the_detail_a_service_action_that_does_not_apply_says_why(db, a
         await settle(pilot)
         said = [message for severity, message in notifications(app) if severity == "warning"]
         assert any("Unsuspend does not apply to an active service" in message for message in said), said
+
+
+@pytest.mark.parametrize(("tab", "field", "table"), [("options", "#option-name", "#options-table"), ("metadata", "#meta-value", "#meta-table")])
+async def test_in_a_field_of_options_and_metadata_brackets_change_tab_and_escape_leaves_the_field_first(db, admin, catalog, frozen, tab, field, table):  # type: ignore[no-untyped-def]
+    from svcconsole.screens.detail import DetailScreen
+
+    target = new_service(db, admin, catalog, name="web", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        app.open_service(target)
+        await settle(pilot)
+        screen = app.screen
+        tabs = screen.query_one("#tabs")
+        tabs.active = tab
+        await settle(pilot)
+        screen.query_one(field).focus()
+        await pilot.press("a", "right_square_bracket")
+        await settle(pilot)
+        assert tabs.active != tab and screen.query_one(field).value == "a", "] was typed into the field"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert tabs.active == tab
+        screen.query_one(field).focus()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and isinstance(screen, DetailScreen), "escape left the detail from a field"
+        assert screen.focused is screen.query_one(table)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not screen
