@@ -38,7 +38,7 @@ class RenewalLimit:
 
     @property
     def period(self) -> str | None:
-        """"this month" or "this week" for a limit per period, None for a limit over the service's life."""
+        """ "this month" or "this week" for a limit per period, None for a limit over the service's life."""
         return PERIOD_LABELS.get(self.key)
 
     def would_pass(self, cycles_wanted: int) -> bool:

@@ -15,19 +15,19 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console import render, words
-from svcconsole.console.why import why_not
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionFailed, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.console.why import why_not
 from svcconsole.core import activity, billing, metadata_keys, renewal_limits, services
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.screens.detail_panel import PanelView
 from svcconsole.screens.detail_upgrade import UpgradeView
+from svcconsole.screens.full_text import FullTextDialog, shortened
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.inputs import PaneInput
-from svcconsole.screens.full_text import FullTextDialog, shortened
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 if TYPE_CHECKING:

@@ -197,9 +197,7 @@ def sort_key(row: Any, sort: Sort) -> tuple[Any, int]:
         "server": "server_name",
         "cycle": "cycle_rank",
         "expires": "expires_at",
-    }.get(
-        sort.column, sort.column
-    )
+    }.get(sort.column, sort.column)
     return (getattr(row, attribute), row.id)
 
 

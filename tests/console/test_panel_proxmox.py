@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlmodel import col, select
-from textual.widgets import Button, Static
+from textual.widgets import Static
 
 from svcconsole.console.demo import DemoPanels, start_demo_panels
 from svcconsole.core import seed

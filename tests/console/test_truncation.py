@@ -56,7 +56,9 @@ async def test_the_detail_header_does_not_wrap_at_120_columns(db, admin, catalog
     from svcconsole.core import catalog as catalog_module
 
     customer = db.transaction(
-        lambda session: catalog_module.add_customer(session, admin, name="Maximilian Alexander Featherstonehaugh-Smythe", email="maximilian.featherstonehaugh@very-long-company-name.example.com")
+        lambda session: catalog_module.add_customer(
+            session, admin, name="Maximilian Alexander Featherstonehaugh-Smythe", email="maximilian.featherstonehaugh@very-long-company-name.example.com"
+        )
     )
     target = new_service(db, admin, catalog, name="a-rather-long-service-name-for-the-header", status="active", customer=str(customer.id))
     db.transaction(lambda session: services.perform(session, admin, "cancel-end-of-cycle", target, {"reason": "moving"}))

@@ -36,7 +36,9 @@ def naive(db, service_filter, sort):
         rows = session.exec(select(Service)).all()
         allowed = set(session.execute(queries.filtered(select(Service.id), service_filter)).scalars())
     rows = [row for row in rows if row.id in allowed]
-    present = sorted((row for row in rows if sort_value(row, sort.column) is not None), key=lambda row: (sort_value(row, sort.column), row.id), reverse=sort.descending)
+    present = sorted(
+        (row for row in rows if sort_value(row, sort.column) is not None), key=lambda row: (sort_value(row, sort.column), row.id), reverse=sort.descending
+    )
     missing = sorted((row for row in rows if sort_value(row, sort.column) is None), key=lambda row: row.id, reverse=sort.descending)
     return [row.id for row in present + missing]
 
