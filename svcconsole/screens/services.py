@@ -164,6 +164,11 @@ class ServiceListScreen(Screen[None]):
         """The configured time zone, in which the list shows dates."""
         raise NotImplementedError
 
+    def position_of(self, session: Any, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
+        """Where a service is in the list's order, to keep the cursor on it after a new sort
+        (None: not found, or a list that does not follow its cursor)."""
+        return None
+
     def _is_marked(self, service_id: int) -> bool:
         return False
 
@@ -287,7 +292,7 @@ class ServiceListScreen(Screen[None]):
         cursor: int | None = None
         if follow is not None:
             with app.db.read() as session:
-                cursor = queries.position_of(session, combined, sort, follow)
+                cursor = self.position_of(session, combined, sort, follow)
             if cursor is not None:
                 window.load(max(cursor - rows, 0), cursor + rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
@@ -498,6 +503,9 @@ class ServicesScreen(ServiceListScreen):
 
     def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
         return queries.counts_by_status(session, service_filter)
+
+    def position_of(self, session: Any, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
+        return queries.position_of(session, service_filter, sort, service_id)
 
     def read_time_zone(self, session: Any) -> ZoneInfo:
         return services.timezone_of(session)
