@@ -33,7 +33,7 @@ def demo(
     try:
         db = open_database(url)
         message(f"seeding {count:,} demo services into {db!r}…")
-        seed.seed_demo(db, services=count)
+        seed.seed_demo(db, services=count, with_deleted=False)
         actor = acting_operator(db, as_login=cli.as_login, read_only=cli.read_only)
         panels = start_demo_panels(db, progress=message)
         try:

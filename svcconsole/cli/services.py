@@ -86,7 +86,10 @@ LIST_FILTERS: dict[str, tuple[Any, Any]] = {
     "customer": (Optional[str], typer.Option(None, "--customer", help="Customer id, email or name prefix.")),
     "cycle": (Optional[str], typer.Option(None, "--cycle", help="Billing cycle (comma separated).")),
     "search": (Optional[str], typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid.")),
-    "expiring_within": (Optional[str], typer.Option(None, "--expiring-within", help="Expires before now + this span (7d, 12h, 2w); overdue ones included.")),
+    "expiring_within": (
+        Optional[str],
+        typer.Option(None, "--expiring-within", help="Expires within this span from now (7d, 12h, 2w); 0d lists the ones already expired."),
+    ),
     "include_deleted": (bool, typer.Option(False, "--include-deleted", help="Deleted services too.")),
 }
 """The options that select services, the same for `services list` and every action."""

@@ -50,7 +50,7 @@ def _service_action(scope: str, key: str, name: str, description: str, display: 
 
 
 def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
-    target = "marked services (or the row under the cursor)" if scope == "services" else "this service"
+    target = "the marked services (or the row under the cursor)" if scope == "services" else "this service"
     return (
         _service_action(scope, "s", "suspend", "Suspend"),
         _service_action(scope, "u", "unsuspend", "Unsuspend"),
@@ -60,12 +60,12 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
         _service_action(scope, "x", "delete", "Delete"),
         _service_action(scope, "plus", "add-days", "Add days", "+"),
         _service_action(scope, "minus", "subtract-days", "Sub days", "-"),
-        ConsoleAction(scope, "b", "bulk_menu", "More", f"A menu of every action, applied to the {target}.", show=True, mutates=True),
+        ConsoleAction(scope, "b", "bulk_menu", "More", f"A menu of every action, applied to {target}.", show=True, mutates=True),
     )
 
 
 REGISTRY: tuple[ConsoleAction, ...] = (
-    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key, generated from this registry.", show=True, key_display="?", command="go: help"),
+    ConsoleAction("app", "question_mark", "app.help", "Help", "Every key and what it does.", show=True, key_display="?", command="go: help"),
     ConsoleAction(
         "app",
         "colon,ctrl+p",

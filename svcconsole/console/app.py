@@ -54,7 +54,7 @@ from svcconsole.core.health import HealthReport
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Role
 from svcconsole.store.engine import Database, safe_url
-from svcconsole.widgets import render
+from svcconsole.widgets import render, words
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
 
@@ -176,7 +176,7 @@ class ConsoleApp(CrashGuard, App[None]):
         self.notify(f"{why}: actions are off", severity="error")
 
     def show_error(self, error: str) -> None:
-        self.notify(render.plain(error), severity="error", markup=False, timeout=8)
+        self.notify(render.plain(words.console_text(error)), severity="error", markup=False, timeout=8)
 
     # ------------------------------------------------------------------ what the screens ask for
 

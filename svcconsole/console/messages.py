@@ -31,6 +31,8 @@ class ListReloaded(Message):
     service_filter: ServiceFilter
     sort: Sort
     keep_position: bool = False
+    cursor: int | None = None
+    """Where the cursor goes (the row it was on, found again after a new sort)."""
 
 
 @dataclass
@@ -203,9 +205,10 @@ class UpgradeLaunched(Message):
 
 @dataclass
 class ServiceSaved(Message):
-    """An edit, option or metadata change was written."""
+    """An edit, option or metadata change was written (with a warning to show, if any)."""
 
     message: str
+    warning: str | None = None
 
 
 @dataclass

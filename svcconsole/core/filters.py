@@ -2,6 +2,7 @@
 
 Free text plus `key:value` terms: `status:active,suspended product:"Paper 4GB" server:node-1
 customer:alice@example.com cycle:monthly type:pterodactyl id:12 expires<7d expires>2027-01-01`.
+`expires<7d` means "expires within 7 days from now"; `expires<0d` lists the ones already expired.
 Both front ends build their `ServiceFilter` here, so a term means the same everywhere.
 """
 
@@ -28,7 +29,7 @@ EXPIRES_TERM = re.compile(r"^expires([<>])(.+)$", re.IGNORECASE)
 TERM = re.compile(r"^([A-Za-z]+):(.*)$")
 FILTER_HELP = (
     "free text (name, customer, email, product, id, uuid) and terms: status:active,suspended "
-    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 expires<7d expires>2027-01-01"
+    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 expires<7d (within 7 days) expires<0d (already expired) expires>2027-01-01"
 )
 
 
@@ -95,14 +96,40 @@ def _customer_filter(session: Session, service_filter: ServiceFilter, text: str)
     return replace(service_filter, customer_name=value)
 
 
+def is_span(text: str) -> bool:
+    """Whether `text` is a span from now (`7d`, `12h`, `0d`) rather than a date."""
+    return re.fullmatch(r"[0-9]+[hdwm]?", text.strip()) is not None
+
+
 def parse_when(field: str, text: str, *, tz_name: str = "UTC") -> datetime:
     """`7d` (from now) or a date."""
     value = text.strip()
-    if re.fullmatch(r"[0-9]+[hdwm]?", value):
+    if is_span(value):
         return clock.now() + parse.parse_duration(field, value)
     from zoneinfo import ZoneInfo
 
     return parse.parse_date(field, value, ZoneInfo(tz_name))
+
+
+def within_span(service_filter: ServiceFilter, field: str, span: str) -> ServiceFilter:
+    """Services that expire within `span` from now (not the ones already expired); a span of
+    zero (`0d`) means the ones already past their expiry."""
+    now = clock.now()
+    end = now + parse.parse_duration(field, span)
+    if end == now:
+        return replace(service_filter, expires_before=now)
+    return replace(service_filter, expires_before=end, expires_from=now)
+
+
+def _with_expiry_term(service_filter: ServiceFilter, operator: str, value: str, tz_name: str) -> ServiceFilter:
+    """`expires<7d` (within 7 days from now), `expires<0d` (already expired), `expires<DATE`
+    (before that date, past ones included) and `expires>7d` / `expires>DATE`."""
+    if operator == "<" and is_span(value):
+        return within_span(service_filter, "expires", value)
+    moment = parse_when("expires", value, tz_name=tz_name)
+    if operator == "<":
+        return replace(service_filter, expires_before=moment)
+    return replace(service_filter, expires_after=moment)
 
 
 def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = None, tz_name: str = "UTC") -> ServiceFilter:
@@ -115,11 +142,7 @@ def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = No
     for token in _split(text or ""):
         expires = EXPIRES_TERM.match(token)
         if expires:
-            moment = parse_when("expires", expires.group(2), tz_name=tz_name)
-            if expires.group(1) == "<":
-                service_filter = replace(service_filter, expires_before=moment)
-            else:
-                service_filter = replace(service_filter, expires_after=moment)
+            service_filter = _with_expiry_term(service_filter, expires.group(1), expires.group(2), tz_name)
             terms.append(token)
             continue
         term = TERM.match(token)
@@ -201,7 +224,7 @@ def build_filter(
         if service_filter.matches_nothing:
             raise NotFound(f"--customer: no customer with email {customer!r}")
     if expiring_within:
-        service_filter = replace(service_filter, expires_before=clock.now() + parse.parse_duration("--expiring-within", expiring_within))
+        service_filter = within_span(service_filter, "--expiring-within", expiring_within)
     if text is not None:
         parse.parse_text("--search", text, max_length=200)
         service_filter = with_search(session, service_filter, text, field="--search")

@@ -26,7 +26,6 @@ from svcconsole.store.models import (
 
 MAX_DAYS = 36500
 MAX_CYCLES = 120
-RENEWAL_LIMIT_KEYS = ("max_renewals", "max_renewals_in_current_month", "max_renewals_in_current_week")
 KNOWN_META_KEYS: dict[str, str] = {
     "max_renewals": "maximum number of renewals (a whole number)",
     "max_renewals_in_current_month": "maximum renewals in the current month (a whole number)",

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from svcconsole.core import activity, clock, cycles, parse
+from svcconsole.core import activity, clock, cycles, parse, status_override
 from svcconsole.core.action_base import store_external
 from svcconsole.core.catalog import parse_module, prices_of, product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import AlreadyLinked, Conflict, InvalidInput, NotFound
-from svcconsole.core.lookups import EDITABLE_FIELDS, RENEWAL_LIMIT_KEYS, get_service, jsonable, service_not_found, settings_of, timezone_of, touch
+from svcconsole.core.lookups import EDITABLE_FIELDS, get_service, jsonable, service_not_found, settings_of, timezone_of, touch
 from svcconsole.core.operators import Actor, require
+from svcconsole.core.renewal_limits import RENEWAL_LIMIT_KEYS
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, CancelMode, Status
 from svcconsole.modules import get_module, is_module
 from svcconsole.store import search
@@ -265,6 +266,8 @@ def edit_service(
         return changed
     details = {key: [jsonable(old), jsonable(new)] for key, (old, new) in changed.items()}
     status_change = changed.get("status")
+    if status_change:
+        details.update(status_override.keep_record_coherent(service, status_change[0], reason))
     activity.record(
         session,
         service,

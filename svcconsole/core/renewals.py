@@ -8,57 +8,26 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func as sa_func
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 
-from svcconsole.core import clock, cycles, parse
+from svcconsole.core import clock, cycles, parse, renewal_limits
 from svcconsole.core import settings as settings_module
-from svcconsole.core.lookups import RENEWAL_LIMIT_KEYS, day, refuse
+from svcconsole.core.lookups import day, refuse
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import CancelMode, Status, SuspendKind
 from svcconsole.store.models import (
     Renewal,
     Service,
-    ServiceMeta,
     ServiceOption,
 )
 
 
 def renewal_limit_reached(session: Session, service: Service, cycles_wanted: int, tz: ZoneInfo) -> str | None:
     """The renewal limit that renewing by `cycles_wanted` would pass, named; None when allowed."""
-    done = service.renewals or 0
-    if service.max_renewals is not None and done + cycles_wanted > service.max_renewals:
-        return f"limit max_renewals={service.max_renewals} reached ({done} renewals so far)"
-    meta = {
-        row.key: row.value
-        for row in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id) == service.id, col(ServiceMeta.key).in_(RENEWAL_LIMIT_KEYS))).all()
-    }
-    if "max_renewals" in meta:
-        limit = _meta_int(meta["max_renewals"])
-        if limit is not None and done + cycles_wanted > limit:
-            return f"limit metadata max_renewals={limit} reached ({done} renewals so far)"
-    local_now = clock.now().astimezone(tz)
-    month_start = local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    week_start = (local_now - timedelta(days=local_now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    for key, since, label in (
-        ("max_renewals_in_current_month", month_start, "this month"),
-        ("max_renewals_in_current_week", week_start, "this week"),
-    ):
-        if key not in meta:
-            continue
-        limit = _meta_int(meta[key])
-        if limit is None:
-            continue
-        recent = session.exec(select(sa_func.coalesce(func.sum(Renewal.cycles), 0)).where(Renewal.service_id == service.id, Renewal.renewed_at >= since)).one()
-        if recent + cycles_wanted > limit:
-            return f"limit metadata {key}={limit} reached ({recent} renewals {label})"
+    for limit in renewal_limits.limits_in_force(session, service, tz):
+        if limit.would_pass(cycles_wanted):
+            return renewal_limits.refusal(limit)
     return None
-
-
-def _meta_int(text: str) -> int | None:
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        return None
 
 
 def renewable_until(service: Service, grace_days: int) -> datetime | None:

@@ -27,7 +27,7 @@ from sqlmodel import Session
 from svcconsole.core import clock, cycles
 from svcconsole.core.operators import SYSTEM
 from svcconsole.modules.base import demo_server_url
-from svcconsole.store import search
+from svcconsole.store import search, sort_keys
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Activity, Customer, Product, ProductPrice, Renewal, Server, Service, ServiceOption, money_to_storage
 
@@ -234,6 +234,8 @@ SERVICE_COLUMNS = (
     "updated_at",
     "updated_by",
     "search_text",
+    "name_sort",
+    "cycle_rank",
 )
 
 
@@ -343,6 +345,7 @@ class _Plan:
     customer_names: list[str]
     customer_emails: list[str]
     offers: list[tuple[Any, ...]]
+    with_deleted: bool = True
 
 
 Batch = tuple[list[tuple[Any, ...]], ...]
@@ -364,6 +367,8 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
         server_id, server_name = rng.choice(server_choices)
         customer_index = rng.randrange(customer_count)
         status = next(statuses)
+        if status == "deleted" and not plan.with_deleted:
+            status = "terminated"
         created = now - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86399))
         recurring = cycles.is_recurring(cycle)
         if status in {"active", "pending"}:
@@ -441,6 +446,8 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
                 created_text,
                 SYSTEM.name,
                 search.search_text(name, customer_name, plan.customer_emails[customer_index], product_name, service_uuid),
+                sort_keys.natural_key(name),
+                sort_keys.cycle_rank(cycle),
             )
         )
         if rng.random() < 0.05:
@@ -468,10 +475,18 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             if key == "max_renewals_in_current_month" and service_id % 2:
                 key, value = "max_renewals_in_current_week", "2"
             meta_rows.append((service_id, key, value))
+        recorded = 0
         if renewals and expires is not None and rng.random() < 0.2:
-            start = T(cycles.shift(expires.replace(tzinfo=UTC), cycle, -1, expires.day, ZoneInfo("UTC")).replace(tzinfo=None))
-            renewal_rows.append((renewal_id, service_id, start, expires_text, cycle, 1, stored_amount, None, start, SYSTEM.name))
-            renewal_id += 1
+            recorded = min(renewals, RECORDED_RENEWALS)
+            period_end, end_text = expires.replace(tzinfo=UTC), expires_text
+            for _ in range(recorded):
+                period_start = cycles.shift(period_end, cycle, -1, expires.day, ZoneInfo("UTC"))
+                start = T(period_start.replace(tzinfo=None))
+                renewal_rows.append((renewal_id, service_id, start, end_text, cycle, 1, stored_amount, None, start, SYSTEM.name))
+                renewal_id += 1
+                period_end, end_text = period_start, start
+        if recorded != renewals:
+            service_rows[-1] = _with_renewals(service_rows[-1], recorded)
         if with_activity:
             activity_rows.append((activity_id, service_id, created_text, "system", SYSTEM.name, "create", None, "pending", None, '{"seed": true}'))
             activity_id += 1
@@ -486,6 +501,17 @@ def _service_batches(writer: _Format, plan: _Plan, services: int, rng: random.Ra
             service_rows, option_rows, meta_rows, renewal_rows, activity_rows = batch
     if service_rows:
         yield batch
+
+
+RENEWAL_COUNT_AT = SERVICE_COLUMNS.index("renewals")
+RECORDED_RENEWALS = 3
+"""The most renewals the demo records per service: a service's renewal count is always the number
+of renewals its Renewals tab lists."""
+
+
+def _with_renewals(row: tuple[Any, ...], renewals: int) -> tuple[Any, ...]:
+    """A service row with its renewal count set to the renewals recorded for it."""
+    return (*row[:RENEWAL_COUNT_AT], renewals, *row[RENEWAL_COUNT_AT + 1 :])
 
 
 def _identifier(service_id: int) -> str:
@@ -546,8 +572,11 @@ def _bulk_session(db: Database) -> Iterator[Session]:
             raw.execute("PRAGMA foreign_keys=ON")
 
 
-def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42) -> SeedResult:
+def seed_demo(db: Database, *, services: int, customers: int | None = None, random_seed: int = 42, with_deleted: bool = True) -> SeedResult:
     """Add `services` demo services (and their customers) to the database, in one transaction.
+
+    Without `with_deleted` none of them is deleted (those become terminated), so the list,
+    which hides deleted services, shows exactly `services` of them (`svcconsole demo`).
 
     Into an empty service table, the secondary indexes are dropped first and built once at
     the end, which is several times faster than maintaining them row by row.
@@ -582,6 +611,7 @@ def seed_demo(db: Database, *, services: int, customers: int | None = None, rand
                 for product in products
                 for price in prices.get(product.id or 0, [])
             ],
+            with_deleted=with_deleted,
         )
         rows: list[tuple[Any, ...]] = []
         for index in range(customer_count):

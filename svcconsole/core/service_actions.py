@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from svcconsole.core import clock, cycles, notifications
+from svcconsole.core import clock, cycles, notifications, renew_checks
 from svcconsole.core.action_base import ActionContext, ActionImpl, forget_external, log_action, merge_external
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import day, held_by_module, iso, module_supports
@@ -105,6 +105,8 @@ def _apply_unsuspend(ctx: ActionContext) -> str:
 def _check_renew(ctx: ActionContext) -> None:
     cycles_wanted = int(ctx.params.get("cycles", 1))
     check_renewable(ctx.session, ctx.service, cycles_wanted, ctx.settings)
+    if ctx.params.get("invoice_id") is None:
+        renew_checks.refuse_renewing_a_billed_period(ctx.session, ctx.service)
     if ctx.params.get("amount") is None and not ctx.params.get("free"):
         renewal_amount(ctx.session, ctx.service, cycles_wanted)
 

@@ -12,10 +12,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, Numeric, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Integer, Numeric, Text, UniqueConstraint, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
+
+from svcconsole.store import sort_keys
 
 CENT = Decimal("0.01")
 
@@ -70,7 +72,8 @@ def json_field(default_factory: Any = dict) -> Any:
     return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
 
 
-SORTED_SERVICE_COLUMNS = ("id", "customer_name", "name", "product_name", "server_name", "billing_cycle", "price", "expires_at")
+SORTED_SERVICE_COLUMNS = ("id", "customer_name", "name_sort", "product_name", "server_name", "cycle_rank", "price", "expires_at")
+"""The list sorts names by `name_sort` and cycles by `cycle_rank` (see `store.sort_keys`)."""
 
 
 RESOURCE_HOLDING_STATUSES = ("pending", "active", "suspended")
@@ -205,6 +208,16 @@ class Service(SQLModel, table=True):
     updated_at: datetime | None = None
     updated_by: str | None = Field(default=None, max_length=320)
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    name_sort: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    cycle_rank: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+@event.listens_for(Service, "before_insert")
+@event.listens_for(Service, "before_update")
+def _keep_sort_keys(mapper: Any, connection: Any, service: Service) -> None:
+    """Keep the natural-order name and the cycle's rank in step with the name and the cycle."""
+    service.name_sort = sort_keys.natural_key(service.name)
+    service.cycle_rank = sort_keys.cycle_rank(service.billing_cycle)
 
 
 class ServiceOption(SQLModel, table=True):

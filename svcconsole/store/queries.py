@@ -27,11 +27,11 @@ ID_TERM = re.compile(r"[0-9]{1,10}")
 SORT_COLUMNS: dict[str, Any] = {
     "id": Service.id,
     "customer": Service.customer_name,
-    "name": Service.name,
+    "name": Service.name_sort,
     "product": Service.product_name,
     "server": Service.server_name,
     "status": Service.status,
-    "cycle": Service.billing_cycle,
+    "cycle": Service.cycle_rank,
     "price": Service.price,
     "expires": Service.expires_at,
 }
@@ -56,6 +56,8 @@ LIST_COLUMNS = (
     Service.expires_at,
     Service.cancel_at,
     Service.auto_renew,
+    Service.name_sort,
+    Service.cycle_rank,
 )
 
 
@@ -87,6 +89,7 @@ class ServiceFilter:
     customer_name: str | None = None
     expires_before: datetime | None = None
     expires_after: datetime | None = None
+    expires_from: datetime | None = None
     types: tuple[str, ...] = ()
     scope_customer_id: int | None = None
     include_deleted: bool = False
@@ -134,6 +137,8 @@ def conditions(service_filter: ServiceFilter) -> list[ColumnElement[bool]]:
         where.append(col(Service.expires_at) < service_filter.expires_before)
     if service_filter.expires_after is not None:
         where.append(col(Service.expires_at) > service_filter.expires_after)
+    if service_filter.expires_from is not None:
+        where.append(col(Service.expires_at) >= service_filter.expires_from)
     if service_filter.search:
         where.append(search_condition(service_filter.search, service_filter.search_ids))
     return where
@@ -185,9 +190,14 @@ def sort_key(row: Any, sort: Sort) -> tuple[Any, int]:
     """The keyset position of a row (as returned by `page`) for the given sort."""
     if sort.column == "id":
         return (row.id, row.id)
-    attribute = {"customer": "customer_name", "product": "product_name", "server": "server_name", "cycle": "billing_cycle", "expires": "expires_at"}.get(
-        sort.column, sort.column
-    )
+    attribute = {
+        "customer": "customer_name",
+        "name": "name_sort",
+        "product": "product_name",
+        "server": "server_name",
+        "cycle": "cycle_rank",
+        "expires": "expires_at",
+    }.get(sort.column, sort.column)
     return (getattr(row, attribute), row.id)
 
 
@@ -231,6 +241,26 @@ def page(
         order = col(Service.id).desc() if sort.descending else col(Service.id).asc()
         rows += list(session.execute(query.order_by(order).limit(limit - len(rows))).all())
     return rows
+
+
+def position_of(session: Session, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
+    """Where the service `service_id` is in the list's order (0 = first), None when the filter
+    does not match it; one count over the sort's index."""
+    column = SORT_COLUMNS[sort.column]
+    found = session.execute(filtered(select(column), service_filter).where(col(Service.id) == service_id)).first()
+    if found is None:
+        return None
+    counted = filtered(select(func.count()).select_from(Service), service_filter)
+    id_before = col(Service.id) > service_id if sort.descending else col(Service.id) < service_id
+    if sort.column == "id":
+        return session.execute(counted.where(id_before)).scalar_one()
+    value = found[0]
+    if value is None:
+        non_null = session.execute(counted.where(column.is_not(None))).scalar_one()
+        return non_null + session.execute(counted.where(column.is_(None), id_before)).scalar_one()
+    key, position = tuple_(column, Service.id), (value, service_id)
+    before = key > position if sort.descending else key < position
+    return session.execute(counted.where(column.is_not(None), before)).scalar_one()
 
 
 def iter_ids(session: Session, service_filter: ServiceFilter, *, batch: int = 5000, limit: int | None = None) -> Iterator[int]:

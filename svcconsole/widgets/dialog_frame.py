@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from svcconsole.core.errors import SvcError
-from svcconsole.widgets import render
+from svcconsole.widgets import render, words
 
 AnswerType = TypeVar("AnswerType")
 
@@ -82,7 +82,7 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
     def show_error(self, message: str) -> None:
         """`message` on the error line, in red, as one inert line."""
         error = self.query_one("#dialog-error", Static)
-        error.update(Text(render.plain(message), style="bold red"))
+        error.update(Text(render.plain(words.console_text(message)), style="bold red"))
         error.display = True
 
     def action_cancel(self) -> None:

@@ -10,7 +10,8 @@ saving it stores exactly what was there.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Input
+from textual.binding import Binding
+from textual.widgets import DataTable, Input, TabPane
 
 from svcconsole.core.parse import CONTROL_CHARACTERS
 
@@ -41,3 +42,23 @@ class InertInput(Input):
                 inert.stylize(span.style, span.start, span.end)
             return inert
         return text
+
+
+class PaneInput(InertInput):
+    """An InertInput in a tab of the detail (Options, Metadata): `[` and `]` change the tab as
+    in the other tabs, and escape leaves the field for the tab's table (escape again goes back)."""
+
+    BINDINGS = [
+        Binding("left_square_bracket", "screen.previous_tab", show=False, priority=True),
+        Binding("right_square_bracket", "screen.next_tab", show=False, priority=True),
+        Binding("escape", "leave_field", show=False, priority=True),
+    ]
+
+    def action_leave_field(self) -> None:
+        """Focus the tab's table (or nothing): the next escape is the screen's."""
+        pane = next((ancestor for ancestor in self.ancestors if isinstance(ancestor, TabPane)), None)
+        tables = pane.query(DataTable) if pane is not None else None
+        if tables:
+            tables.first().focus()
+        else:
+            self.screen.set_focus(None)

@@ -63,6 +63,17 @@ def status_label(status: str, suspend_kind: str | None = None, operation: str | 
     return label
 
 
+def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:
+    """The status for a narrow column: with an operation in progress, "active: suspend…" (the
+    suspension's kind left out), so the operation stays readable."""
+    if not operation:
+        return status_text(status, suspend_kind)
+    result = Text(no_wrap=True, overflow="ellipsis", end="")
+    result.append(status, STATUS_STYLES.get(status, ""))
+    result.append(f": {plain(operation)}…", IN_PROGRESS_STYLE)
+    return result
+
+
 def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:
     result = Text(no_wrap=True, overflow="ellipsis", end="")
     label = status if not (status == "suspended" and suspend_kind) else f"{status} ({plain(suspend_kind)})"

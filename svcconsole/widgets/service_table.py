@@ -24,6 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from svcconsole.core import clock
 from svcconsole.store.window import ServiceWindow
 from svcconsole.widgets import render
 from svcconsole.widgets.keys import ConsoleAction
@@ -42,11 +43,11 @@ class ListColumn:
 
 COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("id", "id", 7, right=True),
-    ListColumn("customer", "customer", 12, 2),
+    ListColumn("customer", "customer", 11, 2),
     ListColumn("name", "name", 12, 3),
     ListColumn("product", "product", 10, 2),
     ListColumn("server", "server", 8, 1),
-    ListColumn("status", "status", len("suspended (temporary)"), 1),
+    ListColumn("status", "status", len("suspended (temporary)")),
     ListColumn("cycle", "cycle", len("semiannually")),
     ListColumn("price", "price", 10, right=True),
     ListColumn("expires", "expires", 10),
@@ -77,13 +78,24 @@ def last_first_column(width: int) -> int:
     return min(first, len(COLUMNS) - 1)
 
 
+DROPPED_FIRST = ("cycle", "price", "server")
+"""When the list is not scrolled and every column does not fit, these go first (in this order),
+so a narrow terminal keeps the expiry in view."""
+
+
 def fit_columns(width: int, first: int = 1) -> ColumnLayout:
     """The pinned id column and the columns from `first` that fit in `width` cells, widened to fill it."""
     first = min(max(first, 1), last_first_column(width))
     available = max(width - MARK_WIDTH - MORE_WIDTH, 10)
+    candidates = list(COLUMNS[first:])
+    if first == 1:
+        for key in DROPPED_FIRST:
+            if COLUMNS[0].width + sum(1 + column.width for column in candidates) <= available:
+                break
+            candidates = [column for column in candidates if column.key != key]
     chosen = [COLUMNS[0]]
     used = COLUMNS[0].width
-    for column in COLUMNS[first:]:
+    for column in candidates:
         if used + 1 + column.width > available and len(chosen) > 1:
             break
         chosen.append(column)
@@ -95,7 +107,7 @@ def fit_columns(width: int, first: int = 1) -> ColumnLayout:
     if leftover > 0:
         flexible = [column for column in chosen if column.flex] or chosen
         widths[flexible[0].key] += leftover
-    hidden_right = COLUMNS.index(chosen[-1]) < len(COLUMNS) - 1
+    hidden_right = len(chosen) - 1 < len(COLUMNS) - first
     return ColumnLayout([(column, widths[column.key]) for column in chosen], first, first > 1, hidden_right)
 
 
@@ -111,13 +123,13 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "server":
         return render.text(row.server_name or "-")
     if key == "status":
-        return render.status_text(row.status, row.suspend_kind, row.operation)
+        return render.short_status_text(row.status, row.suspend_kind, row.operation)
     if key == "cycle":
         return render.text(row.billing_cycle)
     if key == "price":
         return render.text(render.money(row.price))
     if key == "expires":
-        return render.text(render.day(row.expires_at, tz))
+        return render.text(render.day(row.expires_at, tz), f"bold {render.RED}" if is_past_due(row) else "")
     raise KeyError(key)
 
 
@@ -155,6 +167,14 @@ class RowsLoaded(Message):
     """Pages of the window were loaded for the viewport."""
 
     window_generation: int
+
+
+LIVE_STATUSES = frozenset({"active", "suspended"})
+
+
+def is_past_due(row: Any) -> bool:
+    """A live service whose expiry has passed (it should have been renewed or expired)."""
+    return row.status in LIVE_STATUSES and row.expires_at is not None and row.expires_at < clock.now()
 
 
 class ServiceTable(ScrollView, can_focus=True):

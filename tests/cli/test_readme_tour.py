@@ -135,8 +135,10 @@ def check_list(tour: Tour, words: list[str], result: CliResult) -> None:
             assert set(list_ids(result)) == expected
             return
         assert words[words.index("--status") + 1] == "active" and words[words.index("--expiring-within") + 1] == "7d"
-        soon = clock.now() + timedelta(days=7)
-        expected_rows = set(session.exec(select(Service.id).where(Service.status == "active", col(Service.expires_at) <= soon)).all())
+        now = clock.now()
+        soon = now + timedelta(days=7)
+        expiring = (col(Service.expires_at) >= now, col(Service.expires_at) < soon)
+        expected_rows = set(session.exec(select(Service.id).where(Service.status == "active", *expiring)).all())
     shown = list_ids(result)
     assert set(shown) == expected_rows and len(shown) == len(expected_rows)
     assert bool(shown) == tour.seeded, "the demo has services expiring this week; the tour's own expire later"

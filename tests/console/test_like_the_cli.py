@@ -189,8 +189,8 @@ async def test_read_only_detail_offers_no_change(db, read_only_app):
         await settle(pilot)
         detail = app.screen
         assert isinstance(detail, DetailScreen)
-        assert detail.check_action("service_action", ("suspend",)) is None
-        assert detail.check_action("edit_service", ()) is None
+        assert detail.check_action("service_action", ("suspend",)) is False
+        assert detail.check_action("edit_service", ()) is False
         await pilot.press("s", "c", "b", "e", "plus")
         await settle(pilot)
         assert app.screen is detail

@@ -258,7 +258,7 @@ async def test_every_column_is_reachable_at_80_columns_with_id_pinned(demo, admi
             assert table.render_line(1).text.split()[0] == "1"
             seen.extend(title for title in titles if title not in seen)
             await pilot.press("right")
-        assert seen == [column.title for column in COLUMNS]
+        assert sorted(seen) == sorted(column.title for column in COLUMNS)
         assert "‹" in table.render_line(0).text and "›" not in table.render_line(0).text
         for _ in range(len(COLUMNS)):
             await pilot.press("left")
@@ -295,11 +295,11 @@ async def test_sorting_by_a_column_out_of_view_scrolls_it_into_view(demo, admin)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         table = app.screen.query_one(ServiceTable)
-        assert "expires" not in header_titles(table)
-        await pilot.press(*"o" * 8)
+        assert "cycle" not in header_titles(table)
+        await pilot.press(*"o" * 6)
         await settle(pilot)
-        assert app.screen.sort == Sort("expires")
-        assert "expires" in header_titles(table)
+        assert app.screen.sort == Sort("cycle")
+        assert "cycle" in header_titles(table)
 
 
 async def test_a_tab_change_reuses_the_counts_of_its_filter_line_and_a_refresh_reads_them_again(demo, admin, monkeypatch):

@@ -20,6 +20,7 @@ from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import OUTCOMES, BulkRunState
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, ErrorRaised, RetryListed
+from svcconsole.console.screens.full_text import FullTextDialog, shortened
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render
@@ -29,6 +30,10 @@ SHOWN_ORDER = ("failed", "skipped", "pending", "ok")
 RETRY_PLAN = re.compile(r" \(attempt \d+ of \d+; retrying after [^)]*\)$")
 SHOWN_ITEMS = 2000
 PAGE = 500
+
+
+MESSAGE_WIDTH = 72
+"""Result messages longer than this end with an ellipsis; Enter on the row shows them whole."""
 
 
 def job_error(message: str) -> str:
@@ -53,6 +58,7 @@ class BulkRunScreen(ModalScreen[bool]):
         self.run = run
         self.totals: dict[str, int] = {}
         self.shown: dict[str, int] = {}
+        self.full_messages: dict[str, tuple[str, str]] = {}
 
     @property
     def console_app(self) -> ConsoleHost:
@@ -75,6 +81,14 @@ class BulkRunScreen(ModalScreen[bool]):
         table.add_column("message", key="message")
         self.console_app.bulk_changed.subscribe(self, self._changed)
         self._show(self.run)
+
+    @on(DataTable.RowSelected, "#bulk-items")
+    def _item_chosen(self, event: DataTable.RowSelected) -> None:
+        """Enter on a result: its whole message."""
+        chosen = self.full_messages.get(str(event.row_key.value))
+        if chosen is not None:
+            outcome, text = chosen
+            self.app.push_screen(FullTextDialog(f"service {event.row_key.value}: {outcome}", [("message", text)]))
 
     def _changed(self, run: BulkRunState) -> None:
         if run is self.run:
@@ -147,10 +161,13 @@ class BulkRunScreen(ModalScreen[bool]):
         self.shown = {outcome: sum(1 for item in message.items if item.outcome == outcome) for outcome in OUTCOMES}
         table = self.query_one(DataTable)
         table.clear()
+        self.full_messages = {}
         for item in message.items:
             state = message.job_states.get(item.service_id)
             shown = f"{state}: {job_error(item.message)}" if state else item.message
-            table.add_row(str(item.service_id), Text(item.outcome, OUTCOME_STYLES.get(item.outcome, "")), Text(render.plain(shown)))
+            key = str(item.service_id)
+            self.full_messages[key] = (item.outcome, shown)
+            table.add_row(key, Text(item.outcome, OUTCOME_STYLES.get(item.outcome, "")), shortened(shown, MESSAGE_WIDTH), key=key)
         if sum(message.totals.values()) > len(message.items):
             table.add_row("…", "", rest_line(message.totals, self.shown, message.run_id))
         table.display = True

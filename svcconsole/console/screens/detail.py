@@ -9,9 +9,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from sqlmodel import col, select
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
@@ -30,12 +31,15 @@ from svcconsole.console.messages import (
 from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
-from svcconsole.core import activity, invoice_lookups, lookups, reconcile, records, upgrades
+from svcconsole.console.screens.full_text import FullTextDialog, shortened
+from svcconsole.console.why import why_not
+from svcconsole.core import activity, invoice_lookups, lookups, metadata_keys, reconcile, records, renewal_limits, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
-from svcconsole.widgets import render
+from svcconsole.widgets import render, words
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.inputs import PaneInput
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 ACTIVITY_PAGE = 50
@@ -48,15 +52,18 @@ TABS = (
     ("metadata", "Metadata"),
     ("activity", "Activity"),
 )
+ACTIVITY_ACTION_WIDTH = 40
+ACTIVITY_REASON_WIDTH = 60
+"""Activity cells longer than this end with an ellipsis; Enter on the row shows them whole."""
 ACTIVITY_COLUMNS = (
     Column("at", lambda row, tz: render.moment_text(row.at, tz)),
     Column("by", lambda row, tz: render.text(row.actor)),
-    Column("action", lambda row, tz: render.text(row.action)),
+    Column("action", lambda row, tz: shortened(words.activity_action(row.action, row.details), ACTIVITY_ACTION_WIDTH)),
     Column(
         "status",
         lambda row, tz: render.text(f"{row.from_status or '-'} → {row.to_status or '-'}" if row.from_status != row.to_status else (row.to_status or "")),
     ),
-    Column("reason", lambda row, tz: render.text(row.reason or "")),
+    Column("reason", lambda row, tz: shortened(row.reason or "", ACTIVITY_REASON_WIDTH)),
 )
 META_COLUMNS = (
     Column("key", lambda item, tz: render.text(item.key)),
@@ -84,6 +91,7 @@ class ServiceDetail:
     module_operations: frozenset[str] = field(default_factory=frozenset)
     drift: list[Any] = field(default_factory=list)
     """The service's open drift from the last reconcile, shown under the overview."""
+    renewal_limits: list[renewal_limits.RenewalLimit] = field(default_factory=list)
 
 
 def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
@@ -123,6 +131,7 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         jobs=jobs,
         module_label=(module.label or module.name) if module else f"{service.type} (module not installed)",
         module_operations=frozenset(module.supports) if module else frozenset(),
+        renewal_limits=renewal_limits.limits_in_force(session, service, lookups.timezone_of(session)),
         drift=[drift for drift, _ in reconcile.drift_rows(session, reconcile.DriftFilter(service_id=service_id), limit=20)],
     )
 
@@ -138,11 +147,24 @@ def drift_text(drifts: list[Any], tz: Any) -> Text:
     return text
 
 
+def meta_hint(key: str) -> Text:
+    """Under the metadata editor: the known keys, the meaning of the key typed, or a warning for
+    a key svcconsole does not read (it is saved all the same)."""
+    if not key.strip():
+        return Text("known keys:\n" + metadata_keys.known_keys_text(), style="dim")
+    warning = metadata_keys.unknown_key_warning(key)
+    if warning:
+        return Text(f"warning: {warning}", style=f"bold {render.ORANGE}")
+    return Text(f"{key.strip()}: {metadata_keys.meaning(key)}", style="dim")
+
+
 def overview_table(detail: ServiceDetail, tz: Any) -> Table:
     service = detail.service
-    suspension = (
-        f"{service.suspend_kind}: {service.suspend_reason or '-'} (since {render.day(service.suspended_at, tz)})" if service.status == "suspended" else "-"
-    )
+    suspension = "-"
+    if service.status == "suspended" and service.suspend_kind is None:
+        suspension = "set by override (no suspension recorded: see the activity)"
+    elif service.status == "suspended":
+        suspension = f"{service.suspend_kind}: {service.suspend_reason or '-'} (since {render.day(service.suspended_at, tz)})"
     cancellation = "-"
     if service.cancel_mode:
         cancellation = f"{service.cancel_mode} on {render.day(service.cancel_at, tz)}" + (f": {service.cancel_reason}" if service.cancel_reason else "")
@@ -160,7 +182,7 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
             ("created", render.moment_text(service.created_at, tz)),
             ("expires", render.moment_text(service.expires_at, tz)),
             ("auto renew", "on" if service.auto_renew else "off"),
-            ("renewals", f"{service.renewals} of {service.max_renewals if service.max_renewals is not None else 'unlimited'}"),
+            ("renewals", renewal_limits.summary(service.renewals or 0, detail.renewal_limits)),
             ("cancellation", cancellation),
             ("description", service.description or "-"),
             ("notes", service.notes or "-"),
@@ -202,10 +224,10 @@ class DetailScreen(TabbedDetail):
             yield RecordTable(renewal_columns(staff=True), id="renewals-table")
         elif pane_id == "options":
             with Horizontal(classes="pane-inputs"):
-                yield Input(placeholder="name", id="option-name")
-                yield Input(placeholder="value", id="option-value")
-                yield Input("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
-                yield Input(placeholder="price", id="option-price")
+                yield PaneInput(placeholder="name", id="option-name")
+                yield PaneInput(placeholder="value", id="option-value")
+                yield PaneInput("1", placeholder="qty", id="option-quantity", restrict=r"\d*")
+                yield PaneInput(placeholder="price", id="option-price")
             yield Horizontal(
                 Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons"
             )
@@ -214,9 +236,10 @@ class DetailScreen(TabbedDetail):
             yield UpgradeView(self.service_id, id="upgrade-view")
         elif pane_id == "metadata":
             with Horizontal(classes="pane-inputs"):
-                yield Input(placeholder="key (e.g. max_renewals)", id="meta-key")
-                yield Input(placeholder="value", id="meta-value")
+                yield PaneInput(placeholder="key (e.g. max_renewals)", id="meta-key", suggester=SuggestFromList(list(lookups.KNOWN_META_KEYS)))
+                yield PaneInput(placeholder="value", id="meta-value")
             yield Horizontal(Button("Set", id="meta-set"), Button("Unset selected", id="meta-unset"), classes="pane-buttons")
+            yield Static(meta_hint(""), id="meta-hint")
             yield RecordTable(META_COLUMNS, key=lambda item: item.key, id="meta-table")
         elif pane_id == "activity":
             yield PagedRecords(ACTIVITY_COLUMNS, self._older_activity, page_size=ACTIVITY_PAGE, table_id="activity-table", button_id="activity-more")
@@ -228,12 +251,20 @@ class DetailScreen(TabbedDetail):
         """Changes are off for viewers and in read-only mode; a service action shows only when the
         service's status allows it; R works on the Panel tab only."""
         if action in self.MUTATING and not self.console_app.can_act:
-            return None
+            return False
         if action == "service_action" and parameters and self.detail is not None:
             return applies(str(parameters[0]), self.detail.service.status)
         if action == "ask_panel":
             return self.tabs.active == "panel"
         return super().check_action(action, parameters)
+
+    def on_key(self, event: events.Key) -> None:
+        """A footer key that did nothing says why, at the bottom of the screen."""
+        if isinstance(self.focused, Input):
+            return
+        why = why_not(self, "detail", event.key, self.detail.service.status if self.detail is not None else None)
+        if why:
+            self.notify(why, severity="warning", timeout=4, markup=False)
 
     # ------------------------------------------------------------------ loading
 
@@ -303,7 +334,7 @@ class DetailScreen(TabbedDetail):
         self.query_one("#meta-key", Input).tooltip = known
         self.query_one(PagedRecords).show(detail.activity, tz)
         self.query_one(UpgradeView).show(detail, tz)
-        self.panel.know_service(service.status, detail.module_operations)
+        self.panel.know_service(service.status, detail.module_operations, detail.module_label)
         self.sub_title = service.name
 
     # ------------------------------------------------------------------ actions
@@ -356,24 +387,26 @@ class DetailScreen(TabbedDetail):
 
     # ------------------------------------------------------------------ options and metadata
 
-    def _write(self, work_function: Any, done: str) -> None:
+    def _write(self, work_function: Any, done: str, *, warning: str | None = None) -> None:
         if not self.console_app.can_act:
             self.post_message(ReadOnlyRefused())
             return
-        self._run_write(work_function, done)
+        self._run_write(work_function, done, warning)
 
     @work(thread=True, group="detail-write")
-    def _run_write(self, work_function: Any, done: str) -> None:
+    def _run_write(self, work_function: Any, done: str, warning: str | None = None) -> None:
         try:
             self.console_app.db.transaction(work_function)
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
-        self.post_message(ServiceSaved(done))
+        self.post_message(ServiceSaved(done, warning))
 
     @on(ServiceSaved)
     def _saved(self, message: ServiceSaved) -> None:
-        if message.message:
+        if message.message and message.warning:
+            self.notify(render.plain(f"{message.message}; warning: {message.warning}"), severity="warning", markup=False, timeout=8)
+        elif message.message:
             self.notify(render.plain(message.message), markup=False, timeout=4)
         self.reload()
 
@@ -426,6 +459,17 @@ class DetailScreen(TabbedDetail):
                 self.query_one("#option-quantity", Input).value = str(option.quantity)
                 self.query_one("#option-price", Input).value = f"{option.price:.2f}"
 
+    @on(DataTable.RowSelected, "#activity-table")
+    def _activity_chosen(self, event: DataTable.RowSelected) -> None:
+        """Enter on an activity row: its action and reason in full."""
+        records = self.query_one(PagedRecords).records
+        if not 0 <= event.cursor_row < len(records):
+            return
+        row = records[event.cursor_row]
+        tz = self.console_app.tz
+        title = f"{render.moment_text(row.at, tz)} · {row.actor}"
+        self.app.push_screen(FullTextDialog(title, [("action", words.activity_action(row.action, row.details)), ("reason", row.reason or "-")]))
+
     @on(DataTable.RowHighlighted, "#meta-table")
     def _meta_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.detail is None or event.row_key is None:
@@ -435,11 +479,16 @@ class DetailScreen(TabbedDetail):
                 self.query_one("#meta-key", Input).value = item.key
                 self.query_one("#meta-value", Input).value = item.value
 
+    @on(Input.Changed, "#meta-key")
+    def _meta_key_changed(self, event: Input.Changed) -> None:
+        self.query_one("#meta-hint", Static).update(meta_hint(event.value))
+
     @on(Button.Pressed, "#meta-set")
     def _meta_set(self) -> None:
         app, service_id = self.console_app, self.service_id
         key, value = self.query_one("#meta-key", Input).value.strip(), self.query_one("#meta-value", Input).value
-        self._write(lambda session: records.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set")
+        warning = metadata_keys.unknown_key_warning(key)
+        self._write(lambda session: records.meta_set(session, app.actor, service_id, key, value), f"metadata {key} set", warning=warning)
 
     @on(Button.Pressed, "#meta-unset")
     def _meta_unset(self) -> None:

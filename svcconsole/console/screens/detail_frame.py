@@ -33,21 +33,23 @@ SUB_TAB_ACTIONS = frozenset({"next_sub_tab", "previous_sub_tab"})
 
 
 def header_text(detail: Any, tz: ZoneInfo) -> Text:
-    """Name, status, customer, cycle, price, expiry and cancellation of `detail.service`."""
+    """Name and status, then cycle, price, expiry, cancellation and customer of `detail.service`:
+    two lines that never wrap (the customer, last, is cut with an ellipsis when the line is too long)."""
     service = detail.service
-    line = Text(no_wrap=False)
+    line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"#{service.id} ", "bold")
     line.append(render.plain(service.name), "bold")
     line.append("  ")
     line.append_text(render.status_text(service.status, service.suspend_kind, service.operation))
     line.append("\n")
-    line.append(render.plain(service.customer_name), "cyan")
-    line.append(f" <{render.plain(detail.customer_email)}>", "dim")
-    line.append(f"  {service.billing_cycle} {render.money(service.price, service.currency)}")
+    line.append(f"{service.billing_cycle} {render.money(service.price, service.currency)}")
     line.append(f"  expires {render.day(service.expires_at, tz)}")
     if service.cancel_at or service.cancelled_at:
         when = render.day(service.cancelled_at or service.cancel_at, tz)
         line.append(f"  cancel {render.plain(service.cancel_mode)} {when}", "bold magenta")
+    line.append("  ")
+    line.append(render.plain(service.customer_name), "cyan")
+    line.append(f" <{render.plain(detail.customer_email)}>", "dim")
     return line
 
 

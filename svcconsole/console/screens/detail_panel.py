@@ -15,7 +15,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button
+from textual.widget import Widget
+from textual.widgets import Button, Static
 
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ErrorRaised, PanelLoaded, PowerSent, ReadOnlyRefused, ServiceSaved
@@ -31,6 +32,21 @@ ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
 SIGNAL_NAME = re.compile(r"[a-z][a-z_-]{0,30}")
 POWER_SETTLE_SECONDS = 2.0
 """After a power signal the panel is asked at once, then again this much later (a server takes time to stop)."""
+BUSY_POLL_SECONDS = 2.0
+"""While the panel reports an operation under way (a lock, a starting or installing server), it is asked again this often."""
+BUSY_STATES = frozenset({"starting", "stopping", "installing", "reinstalling", "restoring_backup"})
+POWER_LABELS = {"suspend": "pause", "resume": "resume (unpause)"}
+"""Power signals named for what they do to the machine: a VM's "suspend" pauses it while the
+service stays active (suspending the service is `s`)."""
+
+
+def power_label(signal: str) -> str:
+    return POWER_LABELS.get(signal, signal)
+
+
+def is_busy(state: Any) -> bool:
+    """Whether the panel reports an operation still under way."""
+    return bool(state.details.get("lock")) or str(state.status) in BUSY_STATES
 
 
 def one_line(error: BaseException) -> str:
@@ -74,6 +90,7 @@ class PanelView(Vertical):
         self.loaded: PanelLoaded | None = None
         self.service_status: str | None = None
         self.module_operations: frozenset[str] = frozenset()
+        self.module_label = ""
         self._shown = 0
 
     @property
@@ -89,10 +106,10 @@ class PanelView(Vertical):
     def view(self) -> PanelStateView:
         return self.query_one(PanelStateView)
 
-    def know_service(self, status: str, operations: frozenset[str]) -> None:
+    def know_service(self, status: str, operations: frozenset[str], module_label: str = "") -> None:
         """The service's status and its module's operations, for the buttons offered."""
         changed = (status, operations) != (self.service_status, self.module_operations)
-        self.service_status, self.module_operations = status, operations
+        self.service_status, self.module_operations, self.module_label = status, operations, module_label
         if changed and self.loaded is not None:
             self.call_later(self._show, self.loaded)
 
@@ -143,16 +160,22 @@ class PanelView(Vertical):
         view.show_state(state)
         active = self.service_status == Status.ACTIVE.value
         read_only = not self.console_app.can_act
-        buttons: list[Button] = []
+        buttons: list[Widget] = []
         if "power" in self.module_operations and active:
             for signal in state.actions:
                 if signal != "reinstall" and SIGNAL_NAME.fullmatch(str(signal)):
-                    buttons.append(Button(signal, id=f"power-{signal}", classes="power", disabled=read_only))
+                    buttons.append(Button(power_label(signal), id=f"power-{signal}", classes="power", disabled=read_only))
         if "reinstall" in self.module_operations and active:
             buttons.append(Button("Reinstall…", id="reinstall", variant="warning", disabled=read_only))
+        elif active:
+            module = self.module_label or "this module"
+            buttons.append(Static(Text(f"no reinstall: {module} cannot reinstall (terminate and create the service again)", style="dim"), id="no-reinstall"))
         if buttons:
             await actions.mount_all(buttons)
             actions.display = True
+        if is_busy(state):
+            asked = self.generation
+            self.set_timer(BUSY_POLL_SECONDS, lambda: self._ask_unless_asked_since(asked))
 
     @on(Button.Pressed, "#panel-retry")
     def _retry(self, event: Button.Pressed) -> None:

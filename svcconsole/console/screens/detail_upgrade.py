@@ -20,7 +20,7 @@ from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceSav
 from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.core import invoice_lookups, jobs, orders
 from svcconsole.core.errors import SvcError
-from svcconsole.widgets import render
+from svcconsole.widgets import render, words
 
 UPGRADE_STATUS_STYLES = {"awaiting_payment": "bold yellow", "in_progress": "italic cyan", "done": "green", "failed": "bold red", "cancelled": "bright_black"}
 BILLING_LABELS = {invoice_lookups.UpgradeBilling.INVOICE.value: "invoice", invoice_lookups.UpgradeBilling.NO_BILLING.value: "no billing"}
@@ -144,7 +144,7 @@ class UpgradeView(Vertical):
     def show_error(self, error: str) -> None:
         """The refusal or failure of the last launch, as one red line."""
         widget = self.query_one("#upgrade-error", Static)
-        widget.update(Text(render.plain(error), style="bold red"))
+        widget.update(Text(render.plain(words.console_text(error)), style="bold red"))
         widget.display = True
 
     def _chosen_quote(self) -> Any:

@@ -53,7 +53,7 @@ def consequence(action: str) -> str:
     """What the action does, from the status table (one paragraph)."""
     if action == "cancel":
         return (
-            "End of cycle: cancel_at = expiry, the automation cancels it then. Immediately: cancelled now "
+            "End of cycle: it is cancelled on its expiry date, when the automation runs. Immediately: cancelled now "
             "and deleted from its panel (the module's terminate); this cannot be undone."
         )
     return ACTIONS[action].describe()

@@ -20,12 +20,12 @@ from textual.widgets import Button, Footer, Label, Select, Static
 from svcconsole.console.actions import bindings
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ActionFailed, ErrorRaised, ServiceLoaded, ServiceSaved
-from svcconsole.core import lookups, records
+from svcconsole.core import lookups, records, renewal_limits
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import module_names
-from svcconsole.widgets import render
+from svcconsole.widgets import render, words
 from svcconsole.widgets.inputs import InertInput as Input
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
@@ -60,6 +60,14 @@ def form_values(service: Any, tz: Any) -> dict[str, str]:
     }
 
 
+def max_renewals_hint(metadata_limits: list[renewal_limits.RenewalLimit]) -> str:
+    """What an empty Max renewals field means: unlimited, unless metadata sets a limit."""
+    if not metadata_limits:
+        return "empty: unlimited"
+    shown = ", ".join(f"{limit.key}={limit.limit}" for limit in metadata_limits)
+    return f"empty here; in force from metadata: {shown}"
+
+
 @dataclass
 class EditConflicted(Message):
     """The save was refused: someone changed the service since the form was read."""
@@ -77,6 +85,7 @@ class EditScreen(Screen[None]):
         self.service_id = service_id
         self.version: int | None = None
         self.original: dict[str, str] = {}
+        self.metadata_limits: list[renewal_limits.RenewalLimit] = []
 
     @property
     def console_app(self) -> ConsoleHost:
@@ -119,9 +128,11 @@ class EditScreen(Screen[None]):
         try:
             with self.console_app.db.read() as session:
                 service = lookups.get_service(session, self.service_id)
+                limits = renewal_limits.limits_in_force(session, service, lookups.timezone_of(session))
         except SvcError as error:
             self.post_message(ActionFailed(error.message))
             return
+        self.metadata_limits = [limit for limit in limits if limit.from_metadata]
         self.post_message(ServiceLoaded(service))
 
     @on(ServiceLoaded)
@@ -137,6 +148,7 @@ class EditScreen(Screen[None]):
         self.query_one("#edit-title", Static).update(
             Text(f"Edit service {service.id} {render.plain(service.name)!r} (version {service.version})", style="bold")
         )
+        self.query_one("#field-max_renewals", Input).placeholder = max_renewals_hint(self.metadata_limits)
         self.query_one("#field-name", Input).focus()
 
     def changes(self) -> dict[str, str | None]:
@@ -190,7 +202,7 @@ class EditScreen(Screen[None]):
 
     def _show_error(self, error: str) -> None:
         widget = self.query_one("#form-error", Static)
-        widget.update(Text(render.plain(error), style="bold red"))
+        widget.update(Text(render.plain(words.console_text(error)), style="bold red"))
         widget.display = True
 
     @on(ServiceSaved)

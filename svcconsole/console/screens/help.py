@@ -41,7 +41,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = bindings("help")
 
-    def __init__(self, table: Table | None = None, title: str = "svcconsole keys") -> None:
+    def __init__(self, table: Table | None = None, title: str = "svcconsole keys · esc, q or ? closes") -> None:
         super().__init__()
         self.table = table
         self.title_text = title

@@ -129,9 +129,7 @@ class JobsScreen(Screen[None]):
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.MUTATING and not self.console_app.can_act:
-            return None
-        return True
+        return action not in self.MUTATING or self.console_app.can_act
 
     def reload(self) -> None:
         self._render_title()

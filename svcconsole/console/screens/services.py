@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -39,6 +39,7 @@ from svcconsole.console.messages import (
     SettingsLoaded,
 )
 from svcconsole.console.selection import Marks, resolve, status_counts
+from svcconsole.console.why import why_not
 from svcconsole.core import filters, lookups
 from svcconsole.core.bulk import Matching
 from svcconsole.core.errors import SvcError
@@ -174,8 +175,20 @@ class ServiceListScreen(Screen[None]):
         """The configured time zone, in which the list shows dates."""
         raise NotImplementedError
 
+    def position_of(self, session: Any, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
+        """Where a service is in the list's order, to keep the cursor on it after a new sort
+        (None: not found, or a list that does not follow its cursor)."""
+        return None
+
     def _is_marked(self, service_id: int) -> bool:
         return False
+
+    def on_key(self, event: events.Key) -> None:
+        """A footer key that did nothing says why, at the bottom of the screen."""
+        row = self.table.current_row() if self.is_mounted else None
+        why = why_not(self, "services", event.key, row.status if row is not None else None)
+        if why:
+            self.notify(why, severity="warning", timeout=4, markup=False)
 
     def _render_title(self) -> None:
         raise NotImplementedError
@@ -223,7 +236,7 @@ class ServiceListScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Changes are off in read-only mode; esc shows when there is something to clear."""
         if action in self.MUTATING and not self.console_app.can_act:
-            return None
+            return False
         if self.is_mounted and action == "clear":
             return bool(self._has_marks() or self.filter_text or self._filter_shown())
         return True
@@ -247,9 +260,10 @@ class ServiceListScreen(Screen[None]):
         self.table.tz = message.tz
         self.table.refresh()
 
-    def reload(self, *, keep_position: bool = False) -> None:
+    def reload(self, *, keep_position: bool = False, follow: int | None = None) -> None:
         """Apply the filter line, the tab and the sort: a new window and new counts, in workers.
-        Keeping the position means the rows changed (an action, a refresh): counts are read again."""
+        Keeping the position means the rows changed (an action, a refresh): counts are read again.
+        Following a service (a new sort) puts the cursor back on it wherever the new order has it."""
         self.generation += 1
         self._requested_text = self.filter_text
         if keep_position:
@@ -257,10 +271,16 @@ class ServiceListScreen(Screen[None]):
         self.table.tz = self.console_app.tz
         around = self.table.cursor if keep_position else 0
         total = self.total if keep_position else None
-        self._apply(self.generation, self.filter_text, self.tab, self.sort, around, total, max(self.table.visible_rows * 2, 50))
+        self._apply(self.generation, self.filter_text, self.tab, self.sort, around, total, max(self.table.visible_rows * 2, 50), follow)
+
+    def _resort(self, sort: Sort) -> None:
+        """Sort the list another way, the cursor staying on the service it was on."""
+        row = self.table.current_row()
+        self.sort = sort
+        self.reload(follow=row.id if row is not None else None)
 
     @work(thread=True, exclusive=True, group="list-filter")
-    def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int) -> None:
+    def _apply(self, generation: int, text: str, tab: str, sort: Sort, around: int, total: int | None, rows: int, follow: int | None = None) -> None:
         """Parse, load the first page, count: each step skipped once a newer filter cancelled this one."""
         worker = get_current_worker()
 
@@ -280,13 +300,19 @@ class ServiceListScreen(Screen[None]):
         window = self.new_window()
         window_generation = window.configure(combined, sort)
         window.load(0, rows, generation=window_generation, cancelled=cancelled)
+        cursor: int | None = None
+        if follow is not None:
+            with app.db.read() as session:
+                cursor = self.position_of(session, combined, sort, follow)
+            if cursor is not None:
+                window.load(max(cursor - rows, 0), cursor + rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
         if total is not None and window.total is None and not cancelled():
             window.set_total(total, window_generation)
             window.load(max(around - rows, 0), around + rows, generation=window_generation, cancelled=cancelled)
         if cancelled():
             return
-        self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position))
+        self.post_message(ListReloaded(generation, window, text_filter, sort, keep_position, cursor))
         by_status = self._cached_counts(text_filter)
         if by_status is None:
             with app.db.read() as session:
@@ -326,6 +352,8 @@ class ServiceListScreen(Screen[None]):
         if not message.keep_position:
             self.total = None
         self.table.use_window(message.window, keep_position=message.keep_position)
+        if message.cursor is not None:
+            self.table.move_cursor(message.cursor)
         self._render_status()
 
     @on(FilterRejected)
@@ -430,20 +458,17 @@ class ServiceListScreen(Screen[None]):
 
     def action_next_sort(self) -> None:
         index = SORT_ORDER.index(self.sort.column)
-        self.sort = Sort(SORT_ORDER[(index + 1) % len(SORT_ORDER)], self.sort.descending)
-        self.reload()
+        self._resort(Sort(SORT_ORDER[(index + 1) % len(SORT_ORDER)], self.sort.descending))
 
     def action_reverse_sort(self) -> None:
-        self.sort = Sort(self.sort.column, not self.sort.descending)
-        self.reload()
+        self._resort(Sort(self.sort.column, not self.sort.descending))
 
     @on(ServiceTable.HeaderClicked)
     def _header_clicked(self, message: ServiceTable.HeaderClicked) -> None:
         if message.column == self.sort.column:
-            self.sort = Sort(self.sort.column, not self.sort.descending)
+            self._resort(Sort(self.sort.column, not self.sort.descending))
         else:
-            self.sort = Sort(message.column)
-        self.reload()
+            self._resort(Sort(message.column))
 
     def action_reload(self) -> None:
         self.reload(keep_position=True)
@@ -489,6 +514,9 @@ class ServicesScreen(ServiceListScreen):
 
     def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
         return queries.counts_by_status(session, service_filter)
+
+    def position_of(self, session: Any, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
+        return queries.position_of(session, service_filter, sort, service_id)
 
     def read_time_zone(self, session: Any) -> ZoneInfo:
         return lookups.timezone_of(session)
