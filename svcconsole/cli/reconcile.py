@@ -13,6 +13,7 @@ from svcconsole.core import reconcile as core
 from svcconsole.core.catalog import resolve_server
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import timezone_of
+from svcconsole.core.panel_listing import panels_of
 from svcconsole.core.parse import parse_id
 
 COLUMNS = ["kind", "server", "service_id", "external", "field", "billing", "panel", "fix"]
@@ -89,7 +90,7 @@ def _panel_servers(cli: Any, server_ids: tuple[int, ...]) -> tuple[int, ...]:
     if not server_ids:
         return ()
     with cli.db.read() as session:
-        panels = core.panels_of(session, [str(server_id) for server_id in server_ids])
+        panels = panels_of(session, [str(server_id) for server_id in server_ids])
     return tuple(sorted({member for panel in panels for member in panel.server_ids}))
 
 

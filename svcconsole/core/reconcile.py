@@ -1,24 +1,10 @@
 """Reconcile: compare what each panel holds with billing, keep the drift, and fix it.
 
-A panel is every enabled server record of one module and URL (two records may name one panel).
-Its resources are read through the module's `list_resources` (a page at a time, within the
-panel's rate limit) into `panel_resource`, replacing what the last reconcile read; billing is then
-compared with them by queries, so no list of every service is held in memory. A listing that
-fails half-way compares nothing for that panel (a partial list would report every service on
-the missing pages as `missing`).
-
-Kinds (SPEC.md section 5; scripts rely on the names):
-- `orphan`: a resource no live service holds (fix: import it, for the customer whose email is
-  the panel owner's);
-- `missing`: a live service (active, suspended, or pending with a panel id) whose resource is
-  not on the panel (fix: deliver it again, or terminate it in billing: the admin picks);
-- `status`: suspended on one side only (`reconcile_status_source`: billing re-applies the
-  suspension or its lifting on the panel; panel suspends or unsuspends in billing);
-- `build`: a limit on the panel differs from the product's, plus options named after a limit
-  (`reconcile_build_source`: billing applies the product again; panel keeps the panel's values
-  as the service's accepted build, in its meta `panel_build`);
-- `owner`: the panel owner's email is not the service's customer's;
-- `duplicate`: two live services hold one resource; never fixed automatically.
+The run reads each panel (`core.panel_listing`), compares billing with what it read
+(`core.drift_compare`, where the six kinds are described) and keeps the drift here; a listing
+that fails half-way compares nothing for that panel. This module also reads the drift back
+(filters, pages, counts), applies its fixes (module work as bulk runs, imports and accepted
+builds through their core functions) and mails the admin a summary of new drift.
 
 Drift rows persist: one found again keeps its `first_seen` and gets a new `last_seen`; one no
 longer found gets `resolved_at`.
@@ -28,65 +14,28 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, text, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from svcconsole.core import activity, bulk, clock, notifications
 from svcconsole.core import settings as settings_module
-from svcconsole.core.catalog import resolve_server
+from svcconsole.core.drift_compare import ACCEPTED_BUILD_META, Found, accepted_build, compare
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.lookups import get_service, meta_value, server_ref
 from svcconsole.core.operators import Actor, require
+from svcconsole.core.panel_listing import INSERT_BATCH, Panel, Progress, panels_of, read_panel
 from svcconsole.core.records import ServiceDraft, import_service, meta_set
 from svcconsole.core.settings import AUTO_APPLIED_KINDS, DRIFT_KINDS
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, Status
-from svcconsole.modules import ImportableResource, ModuleError, get_module, is_demo_server, is_module
-from svcconsole.store.models import RESOURCE_HOLDING_STATUSES, Customer, Drift, PanelResourceRow, Product, Server, Service, ServiceMeta, ServiceOption
+from svcconsole.modules import ImportableResource, ModuleError, get_module
+from svcconsole.store.models import Drift, Server, Service
 
-INSERT_BATCH = 500
-COMPARE_CHUNK = 500
-ACCEPTED_BUILD_META = "panel_build"
 MISSING_FIXES = ("redeliver", "terminate")
-HOLDS_RESOURCE_SQL = text(f"service.external_key IS NOT NULL AND service.status IN ({', '.join(repr(status) for status in RESOURCE_HOLDING_STATUSES)})")
-"""The partial index's own condition, written out (not bound), so SQLite uses the index."""
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One panel: the server records that name it (the first one is used to read it)."""
-
-    module: str
-    url: str
-    server_ids: tuple[int, ...]
-    names: tuple[str, ...]
-
-    @property
-    def first(self) -> int:
-        return self.server_ids[0]
-
-
-@dataclass
-class Found:
-    """A drift found by this reconcile, before it is stored."""
-
-    kind: str
-    server_id: int
-    service_id: int | None
-    external: str | None
-    field: str | None
-    billing: str | None
-    panel: str | None
-    fix: str
-
-    @property
-    def identity(self) -> tuple[str, int, int | None, str | None, str | None]:
-        return (self.kind, self.server_id, self.service_id, self.external, self.field)
 
 
 @dataclass
@@ -113,259 +62,6 @@ class ReconcileReport:
     @property
     def new(self) -> int:
         return sum(outcome.new for outcome in self.panels)
-
-
-Progress = Callable[[str, int], None]
-"""Called with a server's name and how many of its resources were read so far."""
-
-
-# ----------------------------------------------------------------------------- which panels
-
-
-def panels_of(session: Session, server_names: Sequence[str] = (), *, due_before: Any = None) -> list[Panel]:
-    """The panels to reconcile: of the named servers (all enabled ones with a listing module
-    when none is named), or those whose first record was last reconciled before `due_before`."""
-    wanted: set[int] | None = None
-    if server_names:
-        wanted = {resolve_server(session, name, "--server").id or 0 for name in server_names}
-    rows = session.exec(select(Server).where(col(Server.enabled)).order_by(col(Server.id))).all()
-    groups: dict[tuple[str, str], list[Server]] = {}
-    for server in rows:
-        if not is_module(server.module) or not get_module(server.module).supports_operation("list_resources"):
-            continue
-        if not server_names and is_demo_server(server_ref(server)):
-            continue
-        groups.setdefault((server.module, server.url.rstrip("/").lower()), []).append(server)
-    result = []
-    for (module, url), members in groups.items():
-        if wanted is not None and not wanted & {member.id or 0 for member in members}:
-            continue
-        if due_before is not None and members[0].reconciled_at is not None and members[0].reconciled_at > due_before:
-            continue
-        result.append(Panel(module, url, tuple(member.id or 0 for member in members), tuple(member.name for member in members)))
-    if wanted is not None:
-        listed = {server_id for panel in result for server_id in panel.server_ids}
-        for server_id in sorted(wanted - listed):
-            refused = session.get(Server, server_id)
-            if refused is not None:
-                raise InvalidInput("--server", f"server {refused.name!r} cannot be reconciled (module {refused.module} lists no resources, or it is disabled)")
-    return result
-
-
-# ----------------------------------------------------------------------------- reading a panel
-
-
-def read_panel(db: Any, panel: Panel, progress: Progress | None = None) -> int:
-    """Replace what `panel_resource` holds for the panel with what it holds now; how many."""
-    with db.read() as session:
-        server = session.get(Server, panel.first)
-        assert server is not None
-        ref = server_ref(server)
-    module = get_module(panel.module)
-    db.transaction(lambda session: session.execute(delete(PanelResourceRow).where(col(PanelResourceRow.server_id) == panel.first)))
-    count = 0
-    now = clock.now()
-    batch: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    try:
-        for resource in module.list_resources(ref):
-            if resource.key in seen:
-                continue
-            seen.add(resource.key)
-            batch.append(
-                {
-                    "server_id": panel.first,
-                    "key": resource.key[:200],
-                    "name": resource.name[:200],
-                    "external_id": (resource.external_id or None) and str(resource.external_id)[:200],
-                    "owner_email": resource.owner_email[:320] if resource.owner_email else None,
-                    "status": (resource.status or None) and str(resource.status)[:50],
-                    "suspended": resource.suspended,
-                    "limits": dict(resource.limits),
-                    "node": (resource.node or None) and str(resource.node)[:200],
-                    "busy": resource.busy,
-                    "seen_at": now,
-                }
-            )
-            count += 1
-            if len(batch) >= INSERT_BATCH:
-                _insert(db, batch)
-                batch = []
-            if progress is not None and count % 100 == 0:
-                progress(panel.names[0], count)
-        _insert(db, batch)
-    except BaseException:
-        db.transaction(lambda session: session.execute(delete(PanelResourceRow).where(col(PanelResourceRow.server_id) == panel.first)))
-        raise
-    if progress is not None:
-        progress(panel.names[0], count)
-    return count
-
-
-def _insert(db: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        db.transaction(lambda session: session.execute(insert(PanelResourceRow), rows))
-
-
-# ----------------------------------------------------------------------------- comparing
-
-
-def _live_holders(panel: Panel) -> Any:
-    """Services of the panel's servers that hold a panel resource (a live one with a key)."""
-    return and_(col(Service.server_id).in_(panel.server_ids), HOLDS_RESOURCE_SQL)
-
-
-def _orphans(session: Session, panel: Panel) -> Iterator[Found]:
-    held = exists().where(_live_holders(panel), col(Service.external_key) == PanelResourceRow.key)
-    claimed = exists().where(
-        col(Service.server_id).in_(panel.server_ids), col(Service.status).in_(RESOURCE_HOLDING_STATUSES), col(Service.uuid) == PanelResourceRow.external_id
-    )
-    query = (
-        select(PanelResourceRow, Customer.email)
-        .outerjoin(Customer, func.lower(Customer.email) == PanelResourceRow.owner_email)
-        .where(col(PanelResourceRow.server_id) == panel.first, ~col(PanelResourceRow.busy), ~held, ~claimed)
-        .order_by(col(PanelResourceRow.key))
-    )
-    for resource, customer_email in session.exec(query).yield_per(COMPARE_CHUNK):
-        if customer_email:
-            fix = f"import for {customer_email}"
-        elif resource.owner_email:
-            fix = f"import: no customer has the owner's email {resource.owner_email}; add the customer first"
-        else:
-            fix = "import: the panel names no owner; import it by hand (services import --external)"
-        yield Found("orphan", panel.first, None, resource.key, None, None, resource.name, fix)
-
-
-def _missing(session: Session, panel: Panel) -> Iterator[Found]:
-    on_panel = exists().where(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.key) == Service.external_key)
-    by_uuid = exists().where(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.external_id) == Service.uuid)
-    live = or_(
-        col(Service.status).in_((Status.ACTIVE.value, Status.SUSPENDED.value)),
-        and_(col(Service.status) == Status.PENDING.value, col(Service.external_key).is_not(None)),
-    )
-    query = (
-        select(Service.id, Service.server_id, Service.external_key, Service.status)
-        .where(col(Service.server_id).in_(panel.server_ids), live, ~on_panel, ~by_uuid)
-        .order_by(col(Service.id))
-    )
-    for service_id, server_id, key, status in session.exec(query).yield_per(COMPARE_CHUNK):
-        fix = "redeliver" if status == Status.PENDING.value else "deliver again, or terminate in billing (--missing redeliver|terminate)"
-        yield Found("missing", server_id or panel.first, service_id, key, None, status, "not on the panel", fix)
-
-
-def _pairs(panel: Panel) -> Any:
-    """Each live service of the panel with the resource it holds."""
-    return (
-        select(Service, PanelResourceRow)
-        .join(PanelResourceRow, and_(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.key) == Service.external_key))
-        .where(_live_holders(panel), col(Service.status).in_((Status.ACTIVE.value, Status.SUSPENDED.value)), ~col(PanelResourceRow.busy))
-        .order_by(col(Service.id))
-    )
-
-
-def _status(session: Session, panel: Panel, source: str) -> Iterator[Found]:
-    query = _pairs(panel).where(
-        col(PanelResourceRow.suspended).is_not(None),
-        or_(
-            and_(col(Service.status) == Status.SUSPENDED.value, col(PanelResourceRow.suspended) == False),  # noqa: E712
-            and_(col(Service.status) == Status.ACTIVE.value, col(PanelResourceRow.suspended) == True),  # noqa: E712
-        ),
-    )
-    for service, resource in session.exec(query).yield_per(COMPARE_CHUNK):
-        billing_suspended = service.status == Status.SUSPENDED.value
-        if source == "billing":
-            fix = "suspend on the panel" if billing_suspended else "unsuspend on the panel"
-        else:
-            fix = "unsuspend in billing" if billing_suspended else "suspend in billing"
-        panel_state = "suspended" if resource.suspended else (resource.status or "active")
-        yield Found("status", service.server_id or panel.first, service.id, resource.key, "suspended", service.status, panel_state, fix)
-
-
-def _owners(session: Session, panel: Panel) -> Iterator[Found]:
-    query = (
-        sa_select(col(Service.id), col(Service.server_id), col(PanelResourceRow.key), col(Customer.email), col(PanelResourceRow.owner_email))
-        .join(PanelResourceRow, and_(col(PanelResourceRow.server_id) == panel.first, col(PanelResourceRow.key) == Service.external_key))
-        .join(Customer, col(Customer.id) == Service.customer_id)
-        .where(_live_holders(panel), col(PanelResourceRow.owner_email).is_not(None), func.lower(Customer.email) != PanelResourceRow.owner_email)
-        .order_by(col(Service.id))
-    )
-    for service_id, server_id, key, email, owner in session.execute(query).yield_per(COMPARE_CHUNK):
-        fix = f"with --service: give it to {email} on the panel (never applied without a named service)"
-        yield Found("owner", server_id or panel.first, service_id, key, "owner", email, owner, fix)
-
-
-def _duplicates(session: Session, panel: Panel) -> Iterator[Found]:
-    shared = select(Service.external_key).where(_live_holders(panel)).group_by(col(Service.external_key)).having(func.count() > 1)
-    query = select(Service.id, Service.server_id, Service.external_key).where(_live_holders(panel), col(Service.external_key).in_(shared))
-    rows = list(session.exec(query.order_by(col(Service.external_key), col(Service.id))).all())
-    by_key: dict[str, list[int]] = {}
-    for service_id, _, key in rows:
-        by_key.setdefault(key or "", []).append(service_id or 0)
-    for service_id, server_id, key in rows:
-        others = ", ".join(str(other) for other in by_key[key or ""])
-        yield Found(
-            "duplicate",
-            server_id or panel.first,
-            service_id,
-            key,
-            "external",
-            f"services {others}",
-            key,
-            "never fixed automatically: keep one service, re-import or terminate the others by hand",
-        )
-
-
-def _option_build(options: Iterable[ServiceOption], expected: dict[str, Any]) -> dict[str, Any]:
-    """Options named after a build key add their value times their quantity to it."""
-    result = dict(expected)
-    for option in options:
-        name = option.name.strip().lower()
-        if name in result and isinstance(result[name], int) and str(option.value or "").strip().lstrip("-").isdigit():
-            result[name] += int(str(option.value).strip()) * option.quantity
-    return result
-
-
-def _builds(session: Session, panel: Panel, source: str) -> Iterator[Found]:
-    module = get_module(panel.module)
-    query = _pairs(panel).add_columns(Product.config).join(Product, col(Product.id) == Service.product_id)
-    results = session.exec(query).yield_per(COMPARE_CHUNK)
-    for chunk in results.partitions(COMPARE_CHUNK):
-        ids = [service.id for service, _, _ in chunk]
-        options: dict[int, list[ServiceOption]] = {}
-        for option in session.exec(select(ServiceOption).where(col(ServiceOption.service_id).in_(ids))).all():
-            options.setdefault(option.service_id, []).append(option)
-        accepted = {
-            meta.service_id: meta.value
-            for meta in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id).in_(ids), col(ServiceMeta.key) == ACCEPTED_BUILD_META)).all()
-        }
-        for service, resource, config in chunk:
-            expected = _option_build(options.get(service.id or 0, []), module.expected_build(dict(config or {})))
-            if service.id in accepted:
-                expected.update(_accepted(accepted[service.id or 0]))
-            for key, wanted in sorted(expected.items()):
-                actual = (resource.limits or {}).get(key)
-                if actual is None or str(actual) == str(wanted):
-                    continue
-                fix = "re-apply the build" if source == "billing" else "keep the panel's value"
-                yield Found("build", service.server_id or panel.first, service.id, resource.key, key, str(wanted), str(actual), fix)
-
-
-def _accepted(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def compare(session: Session, panel: Panel, settings: settings_module.Settings) -> Iterator[Found]:
-    """Every drift between billing and what `panel_resource` holds for the panel."""
-    yield from _orphans(session, panel)
-    yield from _missing(session, panel)
-    yield from _status(session, panel, settings["reconcile_status_source"])
-    yield from _builds(session, panel, settings["reconcile_build_source"])
-    yield from _owners(session, panel)
-    yield from _duplicates(session, panel)
 
 
 # ----------------------------------------------------------------------------- keeping the report
@@ -753,7 +449,7 @@ def _accept_build(db: Any, actor: Actor, fix: Planned) -> FixResult:
     service_id = drift.service_id or 0
 
     def work(session: Session) -> str:
-        current = _accepted(meta_value(session, service_id, ACCEPTED_BUILD_META) or "{}")
+        current = accepted_build(meta_value(session, service_id, ACCEPTED_BUILD_META) or "{}")
         value: Any = fix.params["value"]
         current[str(fix.params["field"])] = int(value) if str(value).lstrip("-").isdigit() else value
         meta_set(session, actor, service_id, ACCEPTED_BUILD_META, json.dumps(current, sort_keys=True))

@@ -34,20 +34,19 @@ Product config (`ProductRef.config`):
 External (`service.external`, what `create` returns): server_id, identifier, uuid, user_id,
 node, allocation, address, egg, nest. The panel's `external_id` of the server is the service
 uuid, looked up before every create so a retried create never makes a second server.
+
+The module operations live here (the package is the module's home: `BUILT_IN` imports it by
+name); the HTTP client and its error mapping are in `api`, the reading of a server's attributes
+and the user fields sent for a customer in `attributes`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
-import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from svcconsole.modules.base import (
     Checkpoint,
@@ -62,15 +61,13 @@ from svcconsole.modules.base import (
     ProductRef,
     ServerRef,
     ServiceRef,
-    refuse_demo_server,
     register,
     resource_key,
 )
-from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
+from svcconsole.modules.http import config_bool, config_float, one_line
+from svcconsole.modules.pterodactyl.api import DAEMON_DOWN, PAGE_SIZE, PANEL, Api, error_from_response, source_fields
+from svcconsole.modules.pterodactyl.attributes import address_of, allocations_of, duration_text, external_of, limit_text, mib, names_of, username_for
 
-PANEL = "Pterodactyl"
-APPLICATION = "/api/application"
-CLIENT = "/api/client"
 _PROBES = (
     ("nodes", "/nodes"),
     ("allocations", "/nodes/{id}/allocations"),
@@ -81,264 +78,16 @@ _PROBES = (
     ("users", "/users"),
 )
 """What test_connection reads: each resource the module needs (a `{id}` is the first of its parent)."""
-_RESOURCE_NAMES = frozenset({"servers", "nodes", "allocations", "users", "locations", "nests", "eggs", "databases"})
 POWER_SIGNALS = ("start", "stop", "restart", "kill")
-PAGE_SIZE = 100
 CREATE_ATTEMPTS = 5
-MIB = 1024 * 1024
 BUILD_LIMITS = ("memory", "swap", "disk", "io", "cpu", "threads")
 BUILD_FEATURES = ("databases", "allocations", "backups")
 """The build values reconcile compares: the server's `limits` and `feature_limits`."""
 
 
-@dataclass(frozen=True)
-class _Keys:
-    """The API keys parsed from `server.credentials`."""
-
-    application: str
-    client: str | None
-
-    def __repr__(self) -> str:
-        return f"_Keys(application=***, client={'***' if self.client else None})"
-
-
-def _parse_credentials(raw: str | None) -> _Keys:
-    parts = (raw or "").split()
-    application = next((p for p in parts if p.startswith("ptla_")), None)
-    client = next((p for p in parts if p.startswith("ptlc_")), None)
-    unprefixed = [p for p in parts if not p.startswith(("ptla_", "ptlc_"))]
-    if application is None and unprefixed:
-        application = unprefixed.pop(0)
-    if client is None and unprefixed:
-        client = unprefixed.pop(0)
-    if not application:
-        raise ModuleError(
-            f"{PANEL}: the server's credentials need an application API key (ptla_...), optionally followed by a space and a client API key (ptlc_...)",
-            retryable=False,
-            code="config",
-        )
-    return _Keys(application, client)
-
-
 def _install_wait_seconds(server: ServerRef) -> float:
     """How long create watches an install (the server's `install_wait_seconds`; 0: not at all)."""
     return config_float(server.config, "install_wait_seconds", 3.0)
-
-
-DAEMON_DOWN = "DaemonConnectionException"
-"""The panel's error code when a node's Wings daemon cannot be reached."""
-
-
-def _resource_denied(response: httpx.Response) -> str | None:
-    """Which application API resource a 403 refused, in words (the panel's text names none)."""
-    path = response.request.url.path if response.request is not None else ""
-    if not path.startswith(APPLICATION):
-        return None
-    names = [part for part in path[len(APPLICATION) :].split("/") if part and not part.isdigit()]
-    if not names:
-        return None
-    verb = "read" if response.request.method == "GET" else "change"
-    return f" (the application key may not {verb} {names[-1] if names[-1] in _RESOURCE_NAMES else names[0]})"
-
-
-def _error_from_response(response: httpx.Response, operation: str) -> ModuleError:
-    """Map a panel error answer to a ModuleError (never echoing request headers)."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    errors = body.get("errors") if isinstance(body, dict) else None
-    errors = errors if isinstance(errors, list) else []
-    first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    code = str(first.get("code") or "") or None
-    detail = one_line(first.get("detail") or response.reason_phrase or f"HTTP {status}")
-    prefix = f"{PANEL} {operation}"
-    if status == 401:
-        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API key", retryable=False, code="auth", status=status)
-    if status == 403:
-        resource = _resource_denied(response)
-        return ModuleError(f"{prefix}: access denied (HTTP 403): {detail}" + (resource or ""), retryable=False, code="auth", status=status)
-    if status == 404:
-        return ModuleError(f"{prefix}: not found on the panel (HTTP 404)", retryable=False, code="not_found", status=status)
-    if status == 409:
-        return ModuleError(f"{prefix}: conflict (HTTP 409): {detail}", retryable=True, code="conflict", status=status)
-    if status in (400, 422):
-        field = (first.get("meta") or {}).get("source_field") if isinstance(first.get("meta"), dict) else None
-        more = f"; and {len(errors) - 1} more" if len(errors) > 1 else ""
-        where = f" (field {field})" if field else ""
-        return ModuleError(f"{prefix}: rejected (HTTP {status}): {detail}{where}{more}", retryable=False, code="invalid", status=status)
-    if status >= 500:
-        return ModuleError(f"{prefix}: panel error (HTTP {status}): {detail}", retryable=True, code=code or "server_error", status=status)
-    return ModuleError(f"{prefix}: HTTP {status}: {detail}", retryable=False, code=code, status=status)
-
-
-def _validation_errors(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        errors = response.json().get("errors") or []
-    except (ValueError, AttributeError):
-        return []
-    return [e for e in errors if isinstance(e, dict)]
-
-
-def _source_fields(response: httpx.Response) -> set[str]:
-    return {str((e.get("meta") or {}).get("source_field")) for e in _validation_errors(response)}
-
-
-class _Api:
-    """The panel as seen with one server's credentials."""
-
-    def __init__(self, server: ServerRef) -> None:
-        if not server.url:
-            raise ModuleError(f"{PANEL}: the server has no panel URL", retryable=False, code="config")
-        refuse_demo_server(server)
-        self.server = server
-        self.keys = _parse_credentials(server.credentials)
-        self.settings = HttpSettings.from_config(server.config)
-        panel_user = str(server.config.get("panel_user") or "").strip()
-        headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": "svcconsole"}
-        self.application = PanelHttp(
-            panel=PANEL,
-            base_url=server.url,
-            auth_headers={"Authorization": f"Bearer {self.keys.application}"},
-            secrets=[self.keys.application, self.keys.client or ""],
-            settings=self.settings,
-            error_mapper=_error_from_response,
-            extra_headers=headers,
-            rate_limit_key=f"user {panel_user}: application API" if panel_user else None,
-        )
-        self.client = None
-        if self.keys.client:
-            client_settings = dataclasses.replace(
-                self.settings,
-                rate_limit_per_minute=int(config_float(server.config, "client_rate_limit_per_minute", 720)),
-            )
-            self.client = PanelHttp(
-                panel=PANEL,
-                base_url=server.url,
-                auth_headers={"Authorization": f"Bearer {self.keys.client}"},
-                secrets=[self.keys.application, self.keys.client],
-                settings=client_settings,
-                error_mapper=_error_from_response,
-                extra_headers=headers,
-                rate_limit_key=f"user {panel_user}: client API" if panel_user else None,
-            )
-
-    def __repr__(self) -> str:
-        return f"_Api(url={self.server.url!r})"
-
-    def app(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
-        return self.application.request(method, APPLICATION + path, operation=operation, **kwargs)
-
-    def user_api(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
-        if self.client is None:
-            raise ModuleError(
-                f"{PANEL} {operation}: needs a client API key (ptlc_...) after the application key in the server's credentials",
-                retryable=False,
-                code="config",
-            )
-        return self.client.request(method, CLIENT + path, operation=operation, **kwargs)
-
-    def error(self, operation: str, detail: str, **kwargs: Any) -> ModuleError:
-        return self.application.error(operation, detail, **kwargs)
-
-    def pages(self, path: str, operation: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a paginated list, following `meta.pagination` to the last page."""
-        return list(self.each(path, operation, params))
-
-    def each(self, path: str, operation: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """The items of a paginated list one page at a time (one page held in memory)."""
-        page = 1
-        while True:
-            response = self.app("GET", path, operation, params={**(params or {}), "page": page, "per_page": PAGE_SIZE})
-            body = response.json()
-            yield from (entry["attributes"] for entry in body.get("data", []))
-            pagination = (body.get("meta") or {}).get("pagination") or {}
-            total_pages = int(pagination.get("total_pages") or 1)
-            if page >= total_pages or not body.get("data"):
-                return
-            page += 1
-
-    def server_by_external_id(self, external_id: str, operation: str) -> dict[str, Any] | None:
-        response = self.app("GET", f"/servers/external/{external_id}", operation, params={"include": "allocations"}, allow=(404,))
-        return None if response.status_code == 404 else response.json()["attributes"]
-
-    def server_by_id(self, server_id: int, operation: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        response = self.app("GET", f"/servers/{server_id}", operation, params={"include": "allocations"}, allow=(404,) if missing_ok else ())
-        return None if response.status_code == 404 else response.json()["attributes"]
-
-
-def _external_of(attributes: dict[str, Any]) -> dict[str, Any]:
-    external: dict[str, Any] = {
-        "server_id": attributes["id"],
-        "identifier": attributes.get("identifier"),
-        "uuid": attributes.get("uuid"),
-        "user_id": attributes.get("user"),
-        "node": attributes.get("node"),
-        "allocation": attributes.get("allocation"),
-        "egg": attributes.get("egg"),
-        "nest": attributes.get("nest"),
-    }
-    address = _address(attributes)
-    if address:
-        external["address"] = address
-    return external
-
-
-def _allocations(attributes: dict[str, Any]) -> list[dict[str, Any]]:
-    included = (attributes.get("relationships") or {}).get("allocations") or {}
-    if included.get("object") == "null_resource":
-        raise ModuleError(
-            f"{PANEL}: the application key may not read allocations (the panel answered null_resource for include=allocations); give it Read on Allocations",
-            retryable=False,
-            code="auth",
-            status=403,
-        )
-    data = included.get("data") or []
-    return [entry.get("attributes", {}) for entry in data]
-
-
-def _address(attributes: dict[str, Any]) -> str | None:
-    for allocation in _allocations(attributes):
-        if allocation.get("id") == attributes.get("allocation"):
-            host = allocation.get("alias") or allocation.get("ip")
-            return f"{host}:{allocation.get('port')}"
-    return None
-
-
-def _mib(value: float) -> str:
-    return f"{value / MIB:.0f} MiB"
-
-
-def _limit(value: Any, unit: str) -> str:
-    return "unlimited" if value in (0, None) else f"{value} {unit}"
-
-
-def _duration(milliseconds: float) -> str:
-    seconds = int(milliseconds // 1000)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {seconds:02d}s"
-
-
-def _username_for(customer: CustomerRef) -> str:
-    local = re.sub(r"[^a-z0-9_.-]", "", customer.email.split("@")[0].lower())
-    local = re.sub(r"^[^a-z0-9]+|[^a-z0-9]+$", "", local) or "customer"
-    return f"{local[:150]}-{customer.id}"
-
-
-def _names_of(customer: CustomerRef) -> tuple[str, str]:
-    parts = customer.name.split()
-    if not parts:
-        return "Customer", str(customer.id)
-    if len(parts) == 1:
-        return parts[0][:191], "-"
-    return parts[0][:191], " ".join(parts[1:])[:191]
 
 
 @register
@@ -371,12 +120,12 @@ class PterodactylModule(Module):
         """The panel's server id (what `services import --external` takes)."""
         return resource_key(external.get("server_id"))
 
-    def _api(self, server: ServerRef | None) -> _Api:
+    def _api(self, server: ServerRef | None) -> Api:
         if server is None:
             raise ModuleError(f"{PANEL}: the service has no server", retryable=False, code="config")
-        return _Api(server)
+        return Api(server)
 
-    def _located(self, api: _Api, service: ServiceRef, operation: str) -> dict[str, Any] | None:
+    def _located(self, api: Api, service: ServiceRef, operation: str) -> dict[str, Any] | None:
         """The panel's server for this service: by stored id, else by external id (the uuid)."""
         server_id = service.external.get("server_id")
         if server_id is not None:
@@ -385,7 +134,7 @@ class PterodactylModule(Module):
                 return found
         return api.server_by_external_id(service.uuid, operation)
 
-    def _require(self, api: _Api, service: ServiceRef, operation: str) -> dict[str, Any]:
+    def _require(self, api: Api, service: ServiceRef, operation: str) -> dict[str, Any]:
         found = self._located(api, service, operation)
         if found is None:
             raise api.error(operation, f"no server for service {service.id} on the panel", retryable=False, code="not_found", status=404)
@@ -438,11 +187,11 @@ class PterodactylModule(Module):
         reused = attributes is not None
         if attributes is None:
             attributes = self._create_server(api, service, config, operation)
-        external = _external_of(attributes)
+        external = external_of(attributes)
         if checkpoint is not None:
             checkpoint(external)
         attributes = self._watch_install(api, attributes, operation)
-        external = _external_of(attributes)
+        external = external_of(attributes)
         status = attributes.get("status")
         if status in ("install_failed", "reinstall_failed"):
             raise api.error(
@@ -466,7 +215,7 @@ class PterodactylModule(Module):
         where = f" at {external['address']}" if external.get("address") else ""
         return ModuleResult(message=f"{verb} server {external['identifier']}{where}; {state}", external=external)
 
-    def _create_server(self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str) -> dict[str, Any]:
+    def _create_server(self, api: Api, service: ServiceRef, config: dict[str, Any], operation: str) -> dict[str, Any]:
         if "nest" not in config or "egg" not in config:
             raise api.error(operation, "the product config needs `nest` and `egg` ids", retryable=False, code="config")
         user_id = self._ensure_user(api, service.customer, operation)
@@ -498,14 +247,14 @@ class PterodactylModule(Module):
             response = api.app("POST", "/servers", operation, json=payload, allow=(422,))
             if response.status_code != 422:
                 return response.json()["attributes"]
-            fields = _source_fields(response)
+            fields = source_fields(response)
             if "external_id" in fields:
                 existing = api.server_by_external_id(service.uuid, operation)
                 if existing is not None:
                     return existing
             if fields == {"allocation.default"} and attempt + 1 < CREATE_ATTEMPTS:
                 continue
-            raise _error_from_response(response, operation)
+            raise error_from_response(response, operation)
         raise api.error(operation, "no free allocation could be taken on the node", retryable=True, code="conflict")
 
     def _limits(self, config: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -539,7 +288,7 @@ class PterodactylModule(Module):
             "port_range": [str(p) for p in ports],
         }
 
-    def _node_id(self, api: _Api, config: dict[str, Any], operation: str) -> int:
+    def _node_id(self, api: Api, config: dict[str, Any], operation: str) -> int:
         wanted = config.get("node", api.server.node)
         if wanted in (None, ""):
             raise api.error(operation, "no node: set `node` or `location` in the product config, or the server's node", retryable=False, code="config")
@@ -550,7 +299,7 @@ class PterodactylModule(Module):
                 return int(node["id"])
         raise api.error(operation, f"node {wanted!r} does not exist on the panel", retryable=False, code="config")
 
-    def _free_allocation(self, api: _Api, node_id: int, operation: str, attempt: int) -> int:
+    def _free_allocation(self, api: Api, node_id: int, operation: str, attempt: int) -> int:
         free: list[int] = []
         page = 1
         while True:
@@ -564,7 +313,7 @@ class PterodactylModule(Module):
             raise api.error(operation, f"node {node_id} has no free allocation", retryable=False, code="no_allocation")
         return free[0] if attempt == 0 else random.choice(free)
 
-    def _ensure_user(self, api: _Api, customer: CustomerRef, operation: str) -> int:
+    def _ensure_user(self, api: Api, customer: CustomerRef, operation: str) -> int:
         external_id = f"svcconsole-customer-{customer.id}"
         for attempt in range(3):
             response = api.app("GET", f"/users/external/{external_id}", operation, allow=(404,))
@@ -574,8 +323,8 @@ class PterodactylModule(Module):
             for entry in body.get("data", []):
                 if str(entry["attributes"].get("email", "")).lower() == customer.email.lower():
                     return int(entry["attributes"]["id"])
-            first_name, last_name = _names_of(customer)
-            username = _username_for(customer) if attempt == 0 else f"svc{customer.id}-{secrets.token_hex(3)}"
+            first_name, last_name = names_of(customer)
+            username = username_for(customer) if attempt == 0 else f"svc{customer.id}-{secrets.token_hex(3)}"
             created = api.app(
                 "POST",
                 "/users",
@@ -591,11 +340,11 @@ class PterodactylModule(Module):
             )
             if created.status_code != 422:
                 return int(created.json()["attributes"]["id"])
-            if not _source_fields(created) & {"email", "external_id", "username"}:
-                raise _error_from_response(created, operation)
+            if not source_fields(created) & {"email", "external_id", "username"}:
+                raise error_from_response(created, operation)
         raise api.error(operation, f"could not find or create the panel user for {customer.email}", retryable=True, code="conflict")
 
-    def _watch_install(self, api: _Api, attributes: dict[str, Any], operation: str) -> dict[str, Any]:
+    def _watch_install(self, api: Api, attributes: dict[str, Any], operation: str) -> dict[str, Any]:
         """Poll the server for up to `install_wait_seconds` while it is installing."""
         wait = _install_wait_seconds(api.server)
         interval = max(0.01, config_float(api.server.config, "poll_interval", 0.5))
@@ -679,7 +428,7 @@ class PterodactylModule(Module):
         api = self._api(server)
         resources = []
         for attributes in api.pages("/servers", "import", params={"include": "allocations"}):
-            external = _external_of(attributes)
+            external = external_of(attributes)
             status = attributes.get("status") or "ready"
             limits = attributes.get("limits") or {}
             resources.append(
@@ -756,12 +505,12 @@ class PterodactylModule(Module):
             "node": str(attributes.get("node")),
             "image": str((attributes.get("container") or {}).get("image")),
         }
-        addresses = [address] if (address := _address(attributes)) else []
+        addresses = [address] if (address := address_of(attributes)) else []
         actions = ["reinstall"]
         resources: dict[str, str] = {
-            "memory limit": _limit(limits.get("memory"), "MiB"),
-            "disk limit": _limit(limits.get("disk"), "MiB"),
-            "cpu limit": _limit(limits.get("cpu"), "%"),
+            "memory limit": limit_text(limits.get("memory"), "MiB"),
+            "disk limit": limit_text(limits.get("disk"), "MiB"),
+            "cpu limit": limit_text(limits.get("cpu"), "%"),
         }
         if status is None and api.client is not None:
             response = api.user_api("GET", f"/servers/{attributes['identifier']}/resources", operation, allow=(409,))
@@ -771,11 +520,11 @@ class PterodactylModule(Module):
                 status = stats.get("current_state") or "offline"
                 resources.update(
                     {
-                        "memory": f"{_mib(live.get('memory_bytes', 0))} / {_limit(limits.get('memory'), 'MiB')}",
-                        "cpu": f"{live.get('cpu_absolute', 0):.1f} % / {_limit(limits.get('cpu'), '%')}",
-                        "disk": f"{_mib(live.get('disk_bytes', 0))} / {_limit(limits.get('disk'), 'MiB')}",
-                        "network": f"rx {_mib(live.get('network_rx_bytes', 0))}, tx {_mib(live.get('network_tx_bytes', 0))}",
-                        "uptime": _duration(live.get("uptime", 0)),
+                        "memory": f"{mib(live.get('memory_bytes', 0))} / {limit_text(limits.get('memory'), 'MiB')}",
+                        "cpu": f"{live.get('cpu_absolute', 0):.1f} % / {limit_text(limits.get('cpu'), '%')}",
+                        "disk": f"{mib(live.get('disk_bytes', 0))} / {limit_text(limits.get('disk'), 'MiB')}",
+                        "network": f"rx {mib(live.get('network_rx_bytes', 0))}, tx {mib(live.get('network_tx_bytes', 0))}",
+                        "uptime": duration_text(live.get("uptime", 0)),
                     }
                 )
                 offered = {"running": ["stop", "restart", "kill"], "starting": ["stop", "kill"], "stopping": ["kill"], "offline": ["start"]}
@@ -803,7 +552,7 @@ class PterodactylModule(Module):
         api = self._api(service.server)
         attributes = self._require(api, service, "tabs")
         allocation_rows: list[tuple[str, str]] = []
-        for allocation in _allocations(attributes):
+        for allocation in allocations_of(attributes):
             role = "default" if allocation.get("id") == attributes.get("allocation") else "additional"
             allocation_rows.append(
                 (f"{allocation.get('ip')}:{allocation.get('port')}", f"{role}{', alias ' + allocation['alias'] if allocation.get('alias') else ''}")
@@ -812,11 +561,11 @@ class PterodactylModule(Module):
         limits = attributes.get("limits") or {}
         features = attributes.get("feature_limits") or {}
         limit_rows = [
-            ("memory", _limit(limits.get("memory"), "MiB")),
+            ("memory", limit_text(limits.get("memory"), "MiB")),
             ("swap", "unlimited" if limits.get("swap") == -1 else f"{limits.get('swap')} MiB"),
-            ("disk", _limit(limits.get("disk"), "MiB")),
+            ("disk", limit_text(limits.get("disk"), "MiB")),
             ("io weight", str(limits.get("io"))),
-            ("cpu", _limit(limits.get("cpu"), "%")),
+            ("cpu", limit_text(limits.get("cpu"), "%")),
             ("threads", str(limits.get("threads") or "any")),
             ("databases", str(features.get("databases"))),
             ("allocations", str(features.get("allocations"))),

@@ -27,18 +27,17 @@ before the clone and again with the clone task's UPID once the POST returns. PVE
 clone's config inside that task, so on a retry the stored VMID may not exist yet: the retry waits
 for the stored task (or for this token's clone tasks of the template still running) before it
 looks again, and finds that VM (or the one named for the service) instead of cloning again.
+
+The module operations live here (the package is the module's home: `BUILT_IN` imports it by
+name); the HTTP client, its task waiting and its error mapping are in `api`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
-
-import httpx
 
 from svcconsole.modules.base import (
     Checkpoint,
@@ -52,17 +51,12 @@ from svcconsole.modules.base import (
     ProductRef,
     ServerRef,
     ServiceRef,
-    refuse_demo_server,
     register,
     resource_key,
 )
-from svcconsole.modules.http import HttpSettings, PanelHttp, config_bool, config_float, one_line
+from svcconsole.modules.http import config_bool
+from svcconsole.modules.proxmox.api import PANEL, Api, error_from_response, message_of
 
-logger = logging.getLogger("svcconsole.modules")
-
-PANEL = "Proxmox VE"
-PREFIX = "/api2/json"
-TOKEN_PATTERN = re.compile(r"^[^!\s=]+@[^!\s=]+![A-Za-z][A-Za-z0-9._-]*=\S+$")
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
 CLONE_ATTEMPTS = 3
 REQUIRED_PRIVILEGES = (
@@ -76,146 +70,7 @@ REQUIRED_PRIVILEGES = (
 )
 """What the token needs: see templates, clone (VM.Clone on the template, VM.Allocate on the new
 VMID, Datastore.AllocateSpace on the storage; SDN.Use on the bridge from PVE 8), size, power."""
-TASK_WARNINGS = re.compile(r"^WARNINGS: \d+$")
 MIB = 1024 * 1024
-
-
-def _parse_token(raw: str | None) -> str:
-    token = (raw or "").strip().removeprefix("PVEAPIToken=")
-    if not TOKEN_PATTERN.match(token):
-        raise ModuleError(
-            f"{PANEL}: the server's credentials must be an API token USER@REALM!TOKENID=SECRET",
-            retryable=False,
-            code="config",
-        )
-    return token
-
-
-def _message_of(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    message = body.get("message") if isinstance(body, dict) else None
-    return one_line(message or response.reason_phrase or f"HTTP {response.status_code}")
-
-
-def _error_from_response(response: httpx.Response, operation: str) -> ModuleError:
-    """Map a Proxmox error answer (status line message, `errors` per parameter) to a ModuleError."""
-    status = response.status_code
-    message = _message_of(response)
-    prefix = f"{PANEL} {operation}"
-    if status == 401:
-        return ModuleError(f"{prefix}: authentication failed (HTTP 401): check the API token", retryable=False, code="auth", status=status)
-    if status == 403:
-        return ModuleError(f"{prefix}: permission denied (HTTP 403): {message}", retryable=False, code="auth", status=status)
-    if status == 400:
-        try:
-            errors = response.json().get("errors") or {}
-        except (ValueError, AttributeError):
-            errors = {}
-        fields = "; ".join(f"{name}: {one_line(str(text))}" for name, text in sorted(errors.items()))
-        return ModuleError(f"{prefix}: rejected (HTTP 400): {message}" + (f" ({fields})" if fields else ""), retryable=False, code="invalid", status=status)
-    if "does not exist" in message:
-        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found", status=status)
-    if "is locked" in message:
-        return ModuleError(f"{prefix}: busy (HTTP {status}): {message}", retryable=True, code="locked", status=status)
-    if status in (404, 501):
-        return ModuleError(f"{prefix}: not found (HTTP {status}): {message}", retryable=False, code="not_found", status=status)
-    if status >= 500:
-        return ModuleError(f"{prefix}: error (HTTP {status}): {message}", retryable=True, code="server_error", status=status)
-    return ModuleError(f"{prefix}: HTTP {status}: {message}", retryable=False, status=status)
-
-
-class _Api:
-    """The cluster as seen with one server's token."""
-
-    def __init__(self, server: ServerRef) -> None:
-        if not server.url:
-            raise ModuleError(f"{PANEL}: the server has no URL", retryable=False, code="config")
-        refuse_demo_server(server)
-        self.server = server
-        token = _parse_token(server.credentials)
-        self.secret = token.split("=", 1)[1]
-        self.user = token.split("=", 1)[0]
-        self.task_timeout = config_float(server.config, "task_timeout", 600.0)
-        self.poll_interval = max(0.01, config_float(server.config, "poll_interval", 1.0))
-        base = server.url.rstrip("/").removesuffix(PREFIX)
-        self.http = PanelHttp(
-            panel=PANEL,
-            base_url=base,
-            auth_headers={"Authorization": f"PVEAPIToken={token}"},
-            secrets=[token, self.secret],
-            settings=HttpSettings.from_config(server.config),
-            error_mapper=_error_from_response,
-            extra_headers={"Accept": "application/json", "User-Agent": "svcconsole"},
-        )
-
-    def __repr__(self) -> str:
-        return f"_Api(url={self.server.url!r})"
-
-    def call(self, method: str, path: str, operation: str, **kwargs: Any) -> Any:
-        """The `data` of one call's answer."""
-        return self.http.request(method, PREFIX + path, operation=operation, **kwargs).json().get("data")
-
-    def raw(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, PREFIX + path, operation=operation, **kwargs)
-
-    def error(self, operation: str, detail: str, **kwargs: Any) -> ModuleError:
-        return self.http.error(operation, detail, **kwargs)
-
-    def vms(self, operation: str) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/cluster/resources", operation, params={"type": "vm"}) or [])
-
-    def config(self, node: str, vmid: int, operation: str) -> dict[str, Any] | None:
-        """The VM's config, or None when it does not exist on that node."""
-        response = self.raw("GET", f"/nodes/{node}/qemu/{vmid}/config", operation, allow=(500,))
-        if response.status_code == 500:
-            if "does not exist" in _message_of(response):
-                return None
-            raise _error_from_response(response, operation)
-        return response.json().get("data") or {}
-
-    def status(self, node: str, vmid: int, operation: str) -> dict[str, Any]:
-        return self.call("GET", f"/nodes/{node}/qemu/{vmid}/status/current", operation) or {}
-
-    def wait_task(self, upid: str, operation: str, external: dict[str, Any] | None = None) -> list[str]:
-        """Poll a task until it stops and return its warnings; raise with its exit status unless
-        that is "OK" or "WARNINGS: N" (a success that logged N warnings, as PVE counts it)."""
-        node = upid.split(":")[1] if upid.startswith("UPID:") else self.server.node
-        deadline = time.monotonic() + self.task_timeout
-        path = f"/nodes/{node}/tasks/{quote(upid, safe='')}"
-        while True:
-            task = self.call("GET", f"{path}/status", operation) or {}
-            if task.get("status") == "stopped":
-                exit_status = str(task.get("exitstatus") or "")
-                if exit_status == "OK":
-                    return []
-                if TASK_WARNINGS.match(exit_status):
-                    return self.task_warnings(path, exit_status, operation)
-                raise self.error(
-                    operation,
-                    f"task {task.get('type', '')} failed: {exit_status or 'no exit status'}",
-                    retryable="is locked" in exit_status,
-                    code="task_error",
-                    external=external,
-                )
-            if time.monotonic() >= deadline:
-                raise self.error(operation, f"task still running after {self.task_timeout:g} s", retryable=True, code="timeout", external=external)
-            time.sleep(self.poll_interval)
-
-    def task_warnings(self, path: str, exit_status: str, operation: str) -> list[str]:
-        """The `WARN:` lines of a task's log (its exit status when the log names none)."""
-        lines = self.call("GET", f"{path}/log", operation, params={"limit": 500}) or []
-        warnings = [one_line(str(line.get("t", "")).removeprefix("WARN:").strip()) for line in lines if str(line.get("t", "")).startswith("WARN:")]
-        found = warnings or [exit_status]
-        logger.warning("%s %s: task ended with %s: %s", PANEL, operation, exit_status, "; ".join(found))
-        return found
-
-    def action(self, node: str, vmid: int, action: str, operation: str, external: dict[str, Any] | None = None, **data: Any) -> list[str]:
-        """Run a status action (start, stop, ...) and return the warnings its task logged."""
-        upid = self.call("POST", f"/nodes/{node}/qemu/{vmid}/status/{action}", operation, data=data or None)
-        return self.wait_task(str(upid), operation, external)
 
 
 def _with_warnings(message: str, warnings: list[str]) -> str:
@@ -264,12 +119,12 @@ class ProxmoxModule(Module):
         """The VM's vmid, unique in the cluster (what `services import --external` takes)."""
         return resource_key(external.get("vmid"))
 
-    def _api(self, server: ServerRef | None) -> _Api:
+    def _api(self, server: ServerRef | None) -> Api:
         if server is None:
             raise ModuleError(f"{PANEL}: the service has no server", retryable=False, code="config")
-        return _Api(server)
+        return Api(server)
 
-    def _wait_unlocked(self, api: _Api, node: str, vmid: int, operation: str) -> dict[str, Any] | None:
+    def _wait_unlocked(self, api: Api, node: str, vmid: int, operation: str) -> dict[str, Any] | None:
         """The VM's config once no clone holds it (None if it vanished: the clone failed)."""
         deadline = time.monotonic() + api.task_timeout
         while True:
@@ -286,7 +141,7 @@ class ProxmoxModule(Module):
                 )
             time.sleep(api.poll_interval)
 
-    def _locate(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str] | None:
+    def _locate(self, api: Api, service: ServiceRef, operation: str) -> tuple[int, str] | None:
         """The service's VM: the stored vmid when it is ours (or was imported), on the stored node
         or, when it is not there (migrated), on the node /cluster/resources names; else the VM
         named for the service whose description holds its uuid; None when there is none."""
@@ -307,7 +162,7 @@ class ProxmoxModule(Module):
                 return int(vm["vmid"]), str(vm["node"])
         return None
 
-    def _await_unfinished_clone(self, api: _Api, service: ServiceRef, config: dict[str, Any], operation: str) -> tuple[int, str] | None:
+    def _await_unfinished_clone(self, api: Api, service: ServiceRef, config: dict[str, Any], operation: str) -> tuple[int, str] | None:
         """The VM of a clone an earlier attempt started and that has not written its config yet.
 
         PVE writes the clone's config inside the task, after the POST returned: in that gap the
@@ -345,18 +200,18 @@ class ProxmoxModule(Module):
                     raise
         return self._locate(api, service, operation)
 
-    def _is_ours(self, api: _Api, service: ServiceRef, node: str, vmid: int, operation: str) -> bool:
+    def _is_ours(self, api: Api, service: ServiceRef, node: str, vmid: int, operation: str) -> bool:
         """True when VM `vmid` is on `node` and belongs to the service (or was imported for it)."""
         config = self._wait_unlocked(api, node, vmid, operation)
         return config is not None and bool(_owned(config, service) or service.external.get("imported"))
 
-    def _require(self, api: _Api, service: ServiceRef, operation: str) -> tuple[int, str]:
+    def _require(self, api: Api, service: ServiceRef, operation: str) -> tuple[int, str]:
         found = self._locate(api, service, operation)
         if found is None:
             raise api.error(operation, f"no VM for service {service.id} on the cluster", retryable=False, code="not_found", status=404)
         return found
 
-    def _template(self, api: _Api, config: dict[str, Any], operation: str) -> tuple[int, str]:
+    def _template(self, api: Api, config: dict[str, Any], operation: str) -> tuple[int, str]:
         wanted = config.get("template")
         if wanted in (None, ""):
             raise api.error(operation, "the product config needs `template` (a template VM's vmid or name)", retryable=False, code="config")
@@ -433,7 +288,7 @@ class ProxmoxModule(Module):
 
     def _clone(
         self,
-        api: _Api,
+        api: Api,
         service: ServiceRef,
         config: dict[str, Any],
         template_vmid: int,
@@ -461,9 +316,9 @@ class ProxmoxModule(Module):
                     data[key] = str(config[key])
             response = api.raw("POST", f"/nodes/{template_node}/qemu/{template_vmid}/clone", operation, data=data, allow=(500,))
             if response.status_code == 500:
-                if "already exists" in _message_of(response) and attempt + 1 < CLONE_ATTEMPTS:
+                if "already exists" in message_of(response) and attempt + 1 < CLONE_ATTEMPTS:
                     continue
-                error = _error_from_response(response, operation)
+                error = error_from_response(response, operation)
                 error.external = external
                 raise error
             upid = str(response.json()["data"])
@@ -524,9 +379,9 @@ class ProxmoxModule(Module):
             warnings = []
         response = api.raw("DELETE", f"/nodes/{node}/qemu/{vmid}", operation, params={"purge": 1, "destroy-unreferenced-disks": 1}, allow=(500,))
         if response.status_code == 500:
-            if "does not exist" in _message_of(response):
+            if "does not exist" in message_of(response):
                 return ModuleResult(message=f"VM {vmid} was already destroyed")
-            raise _error_from_response(response, operation)
+            raise error_from_response(response, operation)
         warnings += api.wait_task(str(response.json()["data"]), operation, external)
         return ModuleResult(message=_with_warnings(f"VM {vmid} destroyed", warnings))
 
