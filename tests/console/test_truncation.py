@@ -127,3 +127,46 @@ async def test_bulk_results_end_with_an_ellipsis_and_open_in_full_on_enter(db, a
         assert isinstance(app.screen, FullTextDialog)
         whole = " ".join(str(widget.render()) for widget in app.screen.query(".full-text-section"))
         assert "mark it paid to renew, or cancel it first" in whole
+
+
+async def _open_every_dropdown(app, pilot, key: str) -> int:  # type: ignore[no-untyped-def]
+    """Press `key`, open each visible dropdown of the screen it brings up; how many opened.
+
+    Fails when one ends on or below the last row (the footer's)."""
+    from textual.widgets import Select
+    from textual.widgets._select import SelectOverlay
+
+    await settle(pilot)
+    await pilot.press(key)
+    await settle(pilot)
+    screen = app.screen
+    footer_row = app.size.height - 1
+    opened = 0
+    for dropdown in screen.query(Select):
+        if not dropdown.region.height:
+            continue
+        dropdown.focus()
+        dropdown.expanded = True
+        await settle(pilot)
+        overlay = dropdown.query_one(SelectOverlay).region
+        assert overlay.height > 0 and overlay.bottom <= footer_row, f"{dropdown.id}: {overlay} runs over the footer row {footer_row}"
+        opened += 1
+        dropdown.expanded = False
+        await settle(pilot)
+    return opened
+
+
+@pytest.mark.parametrize("key", ["s", "c"])
+async def test_at_80x24_the_dropdowns_of_suspend_and_cancel_end_above_the_footer(db, admin, catalog, frozen, key):
+    """Item 17: the suspend and cancel dialogs' dropdowns, opened at 80x24, stay above the footer row."""
+    new_service(db, admin, catalog, name="web", status="active")
+    app = make_app(db, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await _open_every_dropdown(app, pilot, key) >= 1
+
+
+async def test_at_80x24_the_wizards_dropdowns_end_above_the_footer_on_the_demo_catalogue(demo, admin):
+    """Item 17: the wizard's dropdowns (the demo's dozen products among them) stay above the footer row at 80x24."""
+    app = make_app(demo, admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await _open_every_dropdown(app, pilot, "n") >= 3

@@ -248,6 +248,7 @@ def test_run_jobs_bounds_calls_in_flight_overall_and_per_server(db, admin, scrip
     lock = threading.Lock()
     running = {"all": 0, scripted.server_id: 0, other: 0}
     most = dict.fromkeys(running, 0)
+    bound_reached = threading.Event()
 
     def busy(server_id):
         def call():
@@ -255,7 +256,12 @@ def test_run_jobs_bounds_calls_in_flight_overall_and_per_server(db, admin, scrip
                 for key in ("all", server_id):
                     running[key] += 1
                     most[key] = max(most[key], running[key])
-            time.sleep(0.05)
+                if most["all"] >= overall:
+                    bound_reached.set()
+            # Hold the call until the runner has started as many as it may (or 2 s pass), so the
+            # overlap does not depend on how fast a loaded machine starts threads.
+            bound_reached.wait(timeout=2)
+            time.sleep(0.02)
             with lock:
                 running["all"] -= 1
                 running[server_id] -= 1
