@@ -21,16 +21,27 @@ KIND_HELP = f"Only these kinds ({', '.join(core.DRIFT_KINDS)}; repeatable or com
 RESULT_COLUMNS = ["drift", "kind", "service_id", "outcome", "message"]
 
 
+BAR_WIDTH = 30
+
+
+def progress_line(server: str, count: int, total: int | None) -> str:
+    """`ptero-1 [#########.....] 600/1000 resources read`; a bare count while the panel has not said how many it holds."""
+    if not total:
+        return f"{server}: {count} resources read"
+    filled = min(BAR_WIDTH, BAR_WIDTH * count // total)
+    return f"{server} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {count}/{total} resources read"
+
+
 class _Progress:
-    """A one-line progress count per server on stderr, redrawn in place on a terminal."""
+    """A progress bar per server on stderr, redrawn in place on a terminal (nothing off one)."""
 
     def __init__(self) -> None:
         self.live = sys.stderr.isatty()
         self.shown = False
 
-    def __call__(self, server: str, count: int) -> None:
+    def __call__(self, server: str, count: int, total: int | None) -> None:
         if self.live:
-            sys.stderr.write(f"\r{server}: {count} resources read")
+            sys.stderr.write("\r" + progress_line(server, count, total))
             sys.stderr.flush()
             self.shown = True
 

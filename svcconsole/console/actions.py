@@ -167,7 +167,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("jobs", "ctrl+r", "reload", "Reload", "Read the queue again.", key_display="^r"),
     ConsoleAction("jobs", "escape,q", "back", "Back", "Clear the marks, else back to the list.", show=True, key_display="esc/q"),
     ConsoleAction(
-        "drift", "n", "reconcile_now", "Reconcile", "Read every panel again and compare it with billing (a count per server as it reads).", show=True
+        "drift", "n", "reconcile_now", "Reconcile", "Read every panel again and compare it with billing (a progress bar per server as it reads).", show=True
     ),
     ConsoleAction("drift", "f", "cycle_kind", "Kind", "Show every kind of drift, then each kind in turn.", show=True),
     ConsoleAction(

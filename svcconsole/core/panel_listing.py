@@ -40,7 +40,8 @@ class Panel:
         return self.server_ids[0]
 
 
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, int | None], None]
+"""Called as `progress(server, resources read, resources the panel holds or None)` while a panel is read."""
 """Called with a server's name and how many of its resources were read so far."""
 
 
@@ -89,11 +90,12 @@ def read_panel(db: Any, panel: Panel, progress: Progress | None = None) -> int:
     module = get_module(panel.module)
     db.transaction(lambda session: session.execute(delete(PanelResourceRow).where(col(PanelResourceRow.server_id) == panel.first)))
     count = 0
+    total: list[int] = []
     now = clock.now()
     batch: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
-        for resource in module.list_resources(ref):
+        for resource in module.list_resources(ref, on_total=total.append):
             if resource.key in seen:
                 continue
             seen.add(resource.key)
@@ -117,13 +119,13 @@ def read_panel(db: Any, panel: Panel, progress: Progress | None = None) -> int:
                 _insert(db, batch)
                 batch = []
             if progress is not None and count % 100 == 0:
-                progress(panel.names[0], count)
+                progress(panel.names[0], count, total[0] if total else None)
         _insert(db, batch)
     except BaseException:
         db.transaction(lambda session: session.execute(delete(PanelResourceRow).where(col(PanelResourceRow.server_id) == panel.first)))
         raise
     if progress is not None:
-        progress(panel.names[0], count)
+        progress(panel.names[0], count, total[0] if total else count)
     return count
 
 

@@ -254,8 +254,11 @@ class Module:
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
         raise self._unsupported("list_importable")
 
-    def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
-        """Every resource the panel holds, page by page within its rate limit (for reconcile)."""
+    def list_resources(self, server: ServerRef, *, on_total: Callable[[int], None] | None = None) -> Iterator[PanelResource]:
+        """Every resource the panel holds, page by page within its rate limit (for reconcile).
+
+        `on_total` is called once with how many the panel says it holds, as soon as it says so
+        (reconcile draws its progress bar with it)."""
         raise self._unsupported("list_resources")
 
     def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:

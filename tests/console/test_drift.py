@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.dialogs import ConfirmDialog
@@ -112,7 +112,7 @@ def test_the_drift_screen_snapshot(db, admin, drifted, snap_compare):  # type: i
     assert snap_compare(make_app(db, admin), terminal_size=(140, 24), run_before=open_drift)
 
 
-async def test_reconcile_now_reads_the_panel_again_with_a_count(db, admin, drifted):  # type: ignore[no-untyped-def]
+async def test_reconcile_now_reads_the_panel_again_with_a_progress_bar(db, admin, drifted):  # type: ignore[no-untyped-def]
     with httpx.Client(base_url=drifted.sandbox.url + "/api/application", headers={"Authorization": f"Bearer {drifted.sandbox.application_key}"}) as api:
         assert api.delete(f"/servers/{PANEL_SERVER_ID}").status_code == 204
     app = make_app(db, admin)
@@ -126,4 +126,6 @@ async def test_reconcile_now_reads_the_panel_again_with_a_count(db, admin, drift
         await pilot.press("n")
         await settle(pilot, timeout=30)
         assert "ptero-1: 0 resources, 1 drift (1 new, 3 resolved)" in str(screen.query_one("#drift-progress", Static).content)
+        bar = screen.query_one("#drift-bar", ProgressBar)
+        assert (bar.total, bar.progress, bar.display) == (0, 0, False), "the bar heard the panel's total (0 left) and hid when done"
         assert rows_of(screen) == ["missing"]

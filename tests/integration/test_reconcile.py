@@ -325,3 +325,23 @@ def test_the_automation_reconciles_due_panels_and_mails_new_drift_once(cli, db, 
 def test_auto_apply_refuses_owner_and_duplicate(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("settings", "set", "reconcile_auto_apply", "status,owner")
     assert result.exit_code != 0 and "owner" in result.stderr
+
+
+def test_progress_reports_each_panel_s_own_total_as_it_reads(db, admin, panels, drifted):  # type: ignore[no-untyped-def]
+    """The progress bar's total is what each panel says it holds (Pterodactyl's pagination total,
+    Proxmox's VM list), and the last report of a panel has read all of it."""
+    api = ptero_api(panels.ptero)
+    held = api.get("/servers", params={"per_page": 1}).json()["meta"]["pagination"]["total"]
+    api.close()
+    calls: list[tuple[str, int, int | None]] = []
+    reconcile_core.reconcile(db, admin, ["ptero-1"], progress=lambda server, count, total: calls.append((server, count, total)))
+    assert calls and calls[-1] == ("ptero-1", held, held)
+    assert all(total == held and count <= held for _, count, total in calls)
+
+
+def test_the_progress_line_draws_a_bar_of_what_is_read() -> None:
+    from svcconsole.cli.reconcile import progress_line
+
+    assert progress_line("ptero-1", 600, 1000) == "ptero-1 [" + "#" * 18 + "." * 12 + "] 600/1000 resources read"
+    assert progress_line("ptero-1", 1000, 1000) == "ptero-1 [" + "#" * 30 + "] 1000/1000 resources read"
+    assert progress_line("pve-1", 7, None) == "pve-1: 7 resources read"

@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from svcconsole.console.actions import bindings
 from svcconsole.console.host import ConsoleHost
@@ -36,7 +36,9 @@ class DriftLoaded(Message):
 
 @dataclass
 class ReconcileProgressed(Message):
-    line: str
+    server: str
+    count: int
+    total: int | None
 
 
 @dataclass
@@ -70,11 +72,13 @@ class DriftScreen(Screen[None]):
         yield Static(Text(" Drift ", style="bold reverse"), id="drift-title")
         yield Static(id="drift-counts")
         yield Static(id="drift-progress")
+        yield ProgressBar(id="drift-bar", show_eta=False)
         yield DataTable(id="drift-rows", cursor_type="row")
         yield Static(id="drift-results")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#drift-bar", ProgressBar).display = False
         self.query_one(DataTable).add_columns("kind", "server", "service", "external", "field", "billing", "panel", "fix", "first seen")
         self.query_one(DataTable).focus()
         self.reload()
@@ -125,7 +129,7 @@ class DriftScreen(Screen[None]):
             table.add_row(Text("no drift: billing and the panels agree (as of the last reconcile)", style="dim"), "", "", "", "", "", "", "", "")
 
     def action_reconcile_now(self) -> None:
-        """Read every panel again and compare (in a worker, with a count per server as it reads)."""
+        """Read every panel again and compare (in a worker, with a progress bar per server as it reads)."""
         self.query_one("#drift-progress", Static).update(Text("reconciling…", style="dim"))
         self._reconcile()
 
@@ -133,8 +137,8 @@ class DriftScreen(Screen[None]):
     def _reconcile(self) -> None:
         app = self.console_app
 
-        def progress(server: str, count: int) -> None:
-            self.post_message(ReconcileProgressed(f"{server}: {count} resources read"))
+        def progress(server: str, count: int, total: int | None) -> None:
+            self.post_message(ReconcileProgressed(server, count, total))
 
         try:
             report = core.reconcile(app.db, app.actor, progress=progress)
@@ -150,11 +154,16 @@ class DriftScreen(Screen[None]):
     @on(ReconcileProgressed)
     def _progressed(self, message: ReconcileProgressed) -> None:
         message.stop()
-        self.query_one("#drift-progress", Static).update(Text(message.line, style=render.TEAL))
+        bar = self.query_one("#drift-bar", ProgressBar)
+        bar.display = True
+        bar.update(total=message.total, progress=message.count)
+        read = f"{message.count}/{message.total}" if message.total else str(message.count)
+        self.query_one("#drift-progress", Static).update(Text(f"{message.server}: {read} resources read", style=render.TEAL))
 
     @on(ReconcileDone)
     def _reconciled(self, message: ReconcileDone) -> None:
         message.stop()
+        self.query_one("#drift-bar", ProgressBar).display = False
         self.query_one("#drift-progress", Static).update(Text("\n".join(message.lines), style="dim"))
         self.reload()
 

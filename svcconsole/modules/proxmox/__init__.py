@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from svcconsole.modules.base import (
@@ -422,7 +422,7 @@ class ProxmoxModule(Module):
             )
         return resources
 
-    def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
+    def list_resources(self, server: ServerRef, *, on_total: Callable[[int], None] | None = None) -> Iterator[PanelResource]:
         """Every VM of the cluster but templates, from one `/cluster/resources?type=vm` call.
 
         PVE keeps no owner on a VM (and a tag cannot hold an email address), so no owner is
@@ -430,9 +430,10 @@ class ProxmoxModule(Module):
         suspension is not reported either (None). A VM with a `lock` (a clone, a backup) is busy.
         """
         api = self._api(server)
-        for vm in sorted(api.vms("reconcile"), key=lambda entry: int(entry.get("vmid", 0))):
-            if vm.get("template"):
-                continue
+        vms = sorted((vm for vm in api.vms("reconcile") if not vm.get("template")), key=lambda entry: int(entry.get("vmid", 0)))
+        if on_total is not None:
+            on_total(len(vms))
+        for vm in vms:
             vmid = int(vm["vmid"])
             yield PanelResource(
                 key=str(vmid),

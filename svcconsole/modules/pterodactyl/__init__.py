@@ -45,7 +45,7 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from svcconsole.modules.base import (
@@ -447,10 +447,10 @@ class PterodactylModule(Module):
             )
         return resources
 
-    def list_resources(self, server: ServerRef) -> Iterator[PanelResource]:
+    def list_resources(self, server: ServerRef, *, on_total: Callable[[int], None] | None = None) -> Iterator[PanelResource]:
         """Every server on the panel with its owner (`include=user`), a page of 100 at a time."""
         api = self._api(server)
-        for attributes in api.each("/servers", "reconcile", params={"include": "user"}):
+        for attributes in api.each("/servers", "reconcile", params={"include": "user"}, on_total=on_total):
             owner = ((attributes.get("relationships") or {}).get("user") or {}).get("attributes") or {}
             limits = attributes.get("limits") or {}
             features = attributes.get("feature_limits") or {}

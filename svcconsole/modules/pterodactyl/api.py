@@ -8,7 +8,7 @@ answer into a one-line `ModuleError` that never echoes a key.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,14 +174,19 @@ class Api:
         """Every item of a paginated list, following `meta.pagination` to the last page."""
         return list(self.each(path, operation, params))
 
-    def each(self, path: str, operation: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """The items of a paginated list one page at a time (one page held in memory)."""
+    def each(
+        self, path: str, operation: str, params: dict[str, Any] | None = None, *, on_total: Callable[[int], None] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a paginated list one page at a time (one page held in memory); `on_total`
+        hears the list's length from the first page's `meta.pagination.total`."""
         page = 1
         while True:
             response = self.app("GET", path, operation, params={**(params or {}), "page": page, "per_page": PAGE_SIZE})
             body = response.json()
-            yield from (entry["attributes"] for entry in body.get("data", []))
             pagination = (body.get("meta") or {}).get("pagination") or {}
+            if page == 1 and on_total is not None and pagination.get("total") is not None:
+                on_total(int(pagination["total"]))
+            yield from (entry["attributes"] for entry in body.get("data", []))
             total_pages = int(pagination.get("total_pages") or 1)
             if page >= total_pages or not body.get("data"):
                 return
