@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from typing import Any
 
 import httpx
@@ -85,6 +86,15 @@ def new_panel_server(api: httpx.Client, user_id: int, name: str) -> int:
     return int(response.json()["attributes"]["id"])
 
 
+def wait_installed(sandbox: PterodactylSandbox, server_id: int) -> None:
+    """Wait until the panel has installed the server: reconcile leaves a server that is still
+    installing alone (it may be a delivery in flight), so an orphan is only one once installed."""
+    deadline = time.monotonic() + 10
+    while sandbox.server_status(server_id) == "installing":
+        assert time.monotonic() < deadline, f"panel server {server_id} still installing after 10 s"
+        time.sleep(0.01)
+
+
 def new_panel_user(api: httpx.Client, email: str) -> int:
     local = email.split("@")[0]
     response = api.post("/users", json={"email": email, "username": local, "first_name": local, "last_name": "Hand"})
@@ -113,6 +123,8 @@ def drifted(cli, panels: Panels):  # type: ignore[no-untyped-def]
     greta = api.get("/users", params={"filter[email]": "greta@example.com"}).json()["data"][0]["attributes"]["id"]
     orphan_greta = new_panel_server(api, greta, "made-by-hand")
     orphan_stranger = new_panel_server(api, stranger, "nobody-pays")
+    for orphan in (orphan_greta, orphan_stranger):
+        wait_installed(panels.ptero, orphan)
     added = cli(
         "servers", "add", "--name", "ptero-1-again", "--module", "pterodactyl", "--url", panels.ptero.url, "--credentials", panels.ptero.credentials,
         "--node", "1", "--tls-fingerprint", panels.ptero.fingerprint,
