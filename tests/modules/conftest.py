@@ -15,8 +15,8 @@ from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox
 from svcconsole.modules.sandbox.http import SandboxServer
 
-CLIENT_TIMEOUT = 0.8
-FAULT_DELAY = 1.2
+CLIENT_TIMEOUT = 1.5
+FAULT_DELAY = 2.0
 _ids = itertools.count(1)
 
 
