@@ -40,6 +40,22 @@ from svcconsole.store import schema  # noqa: E402
 from svcconsole.store.engine import Database  # noqa: E402
 
 TEST_DATABASE_URL_ENV = "SVCCONSOLE_TEST_DATABASE_URL"
+
+
+def _quicker_pilot_idle_checks() -> None:
+    """Let Textual's Pilot check for an idle app every 5 ms instead of every 20 ms.
+
+    Each simulated key press waits twice for the app to look idle, in steps of this granularity;
+    at 20 ms a test that types a filter spends most of its time asleep. The console tests do not
+    rely on the idle guess: they wait for the app's workers to finish (tests/console/conftest.settle).
+    """
+    import textual._wait
+
+    textual._wait.SLEEP_GRANULARITY = 0.005
+    textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
+
+
+_quicker_pilot_idle_checks()
 FROZEN_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 
 

@@ -67,17 +67,31 @@ def make_app(db, actor, **options) -> ConsoleApp:  # type: ignore[no-untyped-def
 async def settle(pilot, rounds: int = 6, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
     """Let chained workers (filter, page, counts) and their messages finish.
 
-    Waits for at least `rounds` passes and then until `rounds` passes in a row found no worker
-    running (a loaded machine stretches the chain), up to `timeout` seconds.
+    Waits for at least `rounds` passes and then until three passes in a row found no worker
+    running, no typed filter waiting for its debounce and no button showing its press (a loaded machine stretches the chain),
+    up to `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
     passes = quiet = 0
     while (passes < rounds or quiet < 3) and time.monotonic() < deadline:
         with contextlib.suppress(WorkerCancelled, WorkerFailed):
             await pilot.app.workers.wait_for_complete()
-        await pilot.pause(0.02)
+        await pilot.pause(0.005)
         passes += 1
-        quiet = quiet + 1 if not any(worker.is_running for worker in pilot.app.workers) else 0
+        screen = pilot.app.screen
+        busy = any(worker.is_running for worker in pilot.app.workers) or _filter_waiting(screen) or _button_still_pressed(screen)
+        quiet = 0 if busy else quiet + 1
+
+
+def _button_still_pressed(screen) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a clicked button still shows its press (0.2 s), during which Textual ignores a
+    second click on it, as a person clicking again would not be that quick."""
+    return bool(screen.query("Button.-active"))
+
+
+def _filter_waiting(screen) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a list screen holds typed filter text back until typing pauses (its debounce timer)."""
+    return getattr(screen, "_filter_timer", None) is not None
 
 
 def notifications(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
