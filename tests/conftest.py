@@ -118,6 +118,13 @@ class PostgresDatabases:
     def give_back(self, name: str) -> None:
         self.work.put(name)
 
+    def copy_of(self, template: str, name: str) -> None:
+        """Make database `name` as a copy of `template`, now (for templates other than the empty one)."""
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def drop_now(self, name: str) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def close(self) -> None:
         """Drop what is left (used and unused copies) and stop the thread."""
         self.work.put(None)
@@ -157,9 +164,74 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str 
     admin.dispose()
 
 
+DEMO_SERVICES, DEMO_RANDOM_SEED = 300, 3
+"""What the `demo` fixture holds: the demo seed of 300 services from random seed 3, at FROZEN_NOW."""
+
+
+class DemoTemplate:
+    """The demo data seeded once per test process into a database of its own, copied for each
+    test that asks for `demo` (seeding it again for every console test would cost a third of a
+    second each, the same rows every time)."""
+
+    def __init__(self, database_template: str | PostgresDatabases, folder: Path) -> None:
+        self.database_template = database_template
+        self.folder = folder
+        self.made: str | None = None
+
+    def _seed(self, url: str) -> None:
+        from svcconsole.core import seed
+
+        database = open_database(url)
+        clock.freeze(FROZEN_NOW)
+        try:
+            seed.seed_demo(database, services=DEMO_SERVICES, random_seed=DEMO_RANDOM_SEED)
+        finally:
+            clock.freeze(None)
+            database.dispose()
+
+    def copy(self, tmp_path: Path) -> tuple[str, str | None]:
+        """A fresh copy's URL, and on PostgreSQL the database's name to drop after the test."""
+        base = postgres_base_url()
+        if base is None or isinstance(self.database_template, str):
+            if self.made is None:
+                self.made = str(self.folder / "demo.db")
+                shutil.copy(str(self.database_template), self.made)
+                self._seed(f"sqlite:///{self.made}")
+            path = tmp_path / "svcconsole.db"
+            shutil.copy(self.made, path)
+            os.chmod(path, 0o600)
+            return f"sqlite:///{path}", None
+        if self.made is None:
+            self.made = f"svct_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            self.database_template.copy_of(self.database_template.template, self.made)
+            self._seed(make_url(base).set(database=self.made).render_as_string(hide_password=False))
+        name = f"svct_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+        self.database_template.copy_of(self.made, name)
+        return make_url(base).set(database=name).render_as_string(hide_password=False), name
+
+    def drop(self) -> None:
+        if self.made is not None and isinstance(self.database_template, PostgresDatabases):
+            self.database_template.drop_now(self.made)
+
+
+@pytest.fixture(scope="session")
+def demo_template(database_template: str | PostgresDatabases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplate]:
+    template = DemoTemplate(database_template, tmp_path_factory.mktemp("demo"))
+    yield template
+    template.drop()
+
+
 @pytest.fixture
-def db_url(database_template: str | PostgresDatabases, tmp_path: Path) -> Iterator[str]:
-    """The URL of a fresh database for this test."""
+def db_url(request: pytest.FixtureRequest, database_template: str | PostgresDatabases, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh database for this test: empty, or a copy of the demo data when the test
+    asks for the `demo` fixture."""
+    if "demo" in request.fixturenames:
+        demo_copy: DemoTemplate = request.getfixturevalue("demo_template")
+        url, name = demo_copy.copy(tmp_path)
+        yield url
+        if name is not None and isinstance(database_template, PostgresDatabases):
+            database_template.give_back(name)
+        return
     base = postgres_base_url()
     if base is None or isinstance(database_template, str):
         path = tmp_path / "svcconsole.db"
@@ -180,6 +252,13 @@ def db(db_url: str) -> Iterator[Database]:
     yield database
     set_rate_limiter_factory(None)
     database.dispose()
+
+
+@pytest.fixture
+def demo(db: Database, frozen: datetime) -> Database:
+    """A small deterministic store: the demo seed of 300 services from a fixed random seed at the
+    frozen time (`db_url` makes `db` a copy of it, seeded once by DemoTemplate)."""
+    return db
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from textual.widgets import Input
 
 from svcconsole.client.app import ClientApp
-from svcconsole.core import customer, records, seed
+from svcconsole.core import customer, records
 from svcconsole.store.models import Service
 from tests.client.conftest import client_of
 from tests.conftest import make_actor
@@ -21,9 +21,8 @@ from tests.console.conftest import settle
 
 
 @pytest.fixture
-def store(db, frozen):  # type: ignore[no-untyped-def]
-    seed.seed_demo(db, services=300, random_seed=3)
-    return db
+def store(demo):  # type: ignore[no-untyped-def]
+    return demo
 
 
 @pytest.fixture

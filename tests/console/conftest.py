@@ -12,7 +12,6 @@ import pytest_textual_snapshot
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from svcconsole.console.app import ConsoleApp
-from svcconsole.core import seed
 from svcconsole.widgets.guard import CrashGuard
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
@@ -96,13 +95,6 @@ def _filter_waiting(screen) -> bool:  # type: ignore[no-untyped-def]
 
 def notifications(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return [(notification.severity, str(notification.message)) for notification in app._notifications]
-
-
-@pytest.fixture
-def demo(db, frozen):  # type: ignore[no-untyped-def]
-    """A small deterministic store (seeded with a fixed random seed at a frozen time)."""
-    seed.seed_demo(db, services=300, random_seed=3)
-    return db
 
 
 @pytest.fixture

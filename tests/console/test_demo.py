@@ -18,10 +18,9 @@ from svcconsole.store.models import Server, Service
 
 
 @pytest.fixture
-def panels(db, frozen) -> Iterator[DemoPanels]:  # type: ignore[no-untyped-def]
+def panels(demo) -> Iterator[DemoPanels]:  # type: ignore[no-untyped-def]
     reset_rate_limiters()
-    seed.seed_demo(db, services=300, random_seed=3)
-    started = start_demo_panels(db)
+    started = start_demo_panels(demo)
     yield started
     started.stop()
     reset_rate_limiters()

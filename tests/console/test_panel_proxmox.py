@@ -13,7 +13,6 @@ from textual.widgets import Static
 from svcconsole.console.demo import DemoPanels, start_demo_panels
 from svcconsole.console.screens import detail_panel
 from svcconsole.console.screens.detail import DetailScreen
-from svcconsole.core import seed
 from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.store.models import Server, Service
 from tests.console.conftest import make_app, settle
@@ -30,10 +29,9 @@ def plain(renderable) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def panels(db, frozen) -> Iterator[DemoPanels]:  # type: ignore[no-untyped-def]
+def panels(demo) -> Iterator[DemoPanels]:  # type: ignore[no-untyped-def]
     reset_rate_limiters()
-    seed.seed_demo(db, services=300, random_seed=3)
-    started = start_demo_panels(db)
+    started = start_demo_panels(demo)
     yield started
     started.stop()
     close_clients()

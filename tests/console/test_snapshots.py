@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Input
 
-from svcconsole.core import actions, bulk, records, seed
+from svcconsole.core import actions, bulk, records
 from svcconsole.core import catalog as catalog_module
 from svcconsole.modules.base import Module, ModuleError, register, unregister
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
@@ -31,9 +31,8 @@ class BrokenModule(Module):
 
 
 @pytest.fixture
-def store(db, frozen):  # type: ignore[no-untyped-def]
-    seed.seed_demo(db, services=300, random_seed=3)
-    return db
+def store(demo):  # type: ignore[no-untyped-def]
+    return demo
 
 
 @pytest.fixture
