@@ -12,6 +12,7 @@ from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.client import client_command
 from svcconsole.cli.console import demo
 from svcconsole.cli.operations import health_command
+from svcconsole.cli.panel import statistics_command
 from svcconsole.cli.reconcile import reconcile_command
 from svcconsole.cli.services import services_app
 from svcconsole.core import logs
@@ -22,6 +23,7 @@ app = new_app(
     no_args_is_help=False,
 )
 
+services_app.command("statistics")(statistics_command)
 app.add_typer(services_app, name="services")
 app.add_typer(customers_app, name="customers")
 app.add_typer(products_app, name="products")

@@ -179,6 +179,16 @@ class PanelLoaded(Message):
 
 
 @dataclass
+class HistoryLoaded(Message):
+    """The module answered for the Panel tab's history chart (or failed: `error`, one line)."""
+
+    service_id: int
+    generation: int = 0
+    history: Any = None
+    error: str | None = None
+
+
+@dataclass
 class PowerSent(Message):
     """A power signal reached the panel (or failed: `error`)."""
 

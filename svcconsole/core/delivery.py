@@ -16,7 +16,18 @@ from svcconsole.core.catalog import resolve_server
 from svcconsole.core.errors import InvalidInput, NotFound, TransitionRefused
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import Role, Status
-from svcconsole.modules import ImportableResource, ModuleResult, ModuleTab, PanelState, ServerRef, ServiceRef, external_key, get_module
+from svcconsole.modules import (
+    HISTORY_SPANS,
+    ImportableResource,
+    ModuleResult,
+    ModuleTab,
+    PanelHistory,
+    PanelState,
+    ServerRef,
+    ServiceRef,
+    external_key,
+    get_module,
+)
 from svcconsole.store.engine import Database
 from svcconsole.store.models import RESOURCE_HOLDING_STATUSES, Service
 
@@ -41,6 +52,17 @@ def panel_state(db: Database, service_id: int, *, customer_id: int | None = None
     if not module.supports_operation("panel"):
         return PanelState(status="no panel", details={"module": module_name})
     return module.panel(ref)
+
+
+def panel_history(db: Database, service_id: int, span: str, *, customer_id: int | None = None) -> PanelHistory:
+    """What the panel recorded of the service over `span` (hour, day or week)."""
+    if span not in HISTORY_SPANS:
+        raise InvalidInput("--span", f"{span!r} is not a span; use one of {', '.join(HISTORY_SPANS)}")
+    ref, module_name, _ = _service_snapshot(db, service_id, customer_id)
+    module = get_module(module_name)
+    if not module.supports_operation("history"):
+        raise InvalidInput("--span", f"module {module.label or module_name} keeps no history; its Panel tab charts the live figures instead")
+    return module.history(ref, span)
 
 
 def module_tabs(db: Database, service_id: int, *, customer_id: int | None = None) -> list[ModuleTab]:

@@ -2,6 +2,8 @@
 registry on first use)."""
 
 from svcconsole.modules.base import (
+    HISTORY_SERIES,
+    HISTORY_SPANS,
     OPERATIONS,
     Checkpoint,
     CustomerRef,
@@ -10,6 +12,7 @@ from svcconsole.modules.base import (
     ModuleError,
     ModuleResult,
     ModuleTab,
+    PanelHistory,
     PanelResource,
     PanelState,
     ProductRef,
@@ -27,6 +30,8 @@ from svcconsole.modules.base import (
 )
 
 __all__ = [
+    "HISTORY_SERIES",
+    "HISTORY_SPANS",
     "OPERATIONS",
     "Checkpoint",
     "CustomerRef",
@@ -35,6 +40,7 @@ __all__ = [
     "ModuleError",
     "ModuleResult",
     "ModuleTab",
+    "PanelHistory",
     "PanelResource",
     "PanelState",
     "ProductRef",

@@ -26,6 +26,7 @@ OPERATIONS = (
     "list_resources",
     "transfer",
     "panel",
+    "history",
     "power",
     "tabs",
 )
@@ -192,6 +193,25 @@ class PanelState:
     addresses: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     details: dict[str, str] = field(default_factory=dict)
+    samples: dict[str, float] = field(default_factory=dict)
+    """The live figures as numbers, keyed by HISTORY_SERIES (cpu %, memory bytes, and the network
+    counters in bytes since the start: a chart of successive answers draws their rate)."""
+
+
+HISTORY_SERIES = ("cpu", "memory", "network in", "network out")
+"""The series a panel's history and live samples hold: cpu in %, memory in bytes, network in bytes/s."""
+HISTORY_SPANS = ("hour", "day", "week")
+
+
+@dataclass
+class PanelHistory:
+    """A service's recorded figures over a span, oldest first (None where the panel has no value)."""
+
+    span: str
+    step_seconds: int
+    times: list[int] = field(default_factory=list)
+    """Each point's time, in seconds since the epoch (UTC)."""
+    series: dict[str, list[float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -272,6 +292,10 @@ class Module:
 
     def panel(self, service: ServiceRef) -> PanelState:
         raise self._unsupported("panel")
+
+    def history(self, service: ServiceRef, span: str) -> PanelHistory:
+        """The figures the panel recorded over `span` (one of HISTORY_SPANS)."""
+        raise self._unsupported("history")
 
     def power(self, service: ServiceRef, signal: str) -> ModuleResult:
         raise self._unsupported("power")

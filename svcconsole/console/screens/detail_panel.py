@@ -1,5 +1,7 @@
-"""The detail screen's Panel tab: the module's live state, its power and reinstall actions, and
-the module's own sub-tabs (the shared `PanelStateView` draws the state and the sub-tabs).
+"""The detail screen's Panel tab: the module's live state, its power and reinstall actions, the
+module's own sub-tabs (the shared `PanelStateView` draws the state and the sub-tabs) and charts of
+its figures (`PanelCharts`: the panel's history over an hour, a day or a week where the module
+keeps one, else the live figures of each answer).
 
 The panel is asked in a thread worker (the module calls have timeouts), only when the tab is
 first shown, on `R`, and after an action; a failure is one line with the retry key, and an
@@ -19,13 +21,14 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ErrorRaised, PanelLoaded, PowerSent, ReadOnlyRefused, ServiceSaved
+from svcconsole.console.messages import ErrorRaised, HistoryLoaded, PanelLoaded, PowerSent, ReadOnlyRefused, ServiceSaved
 from svcconsole.console.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
 from svcconsole.core import delivery, lookups
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
-from svcconsole.modules import ModuleError, get_module, is_module
+from svcconsole.modules import HISTORY_SPANS, ModuleError, get_module, is_module
 from svcconsole.widgets import render
+from svcconsole.widgets.panel_charts import PanelCharts
 from svcconsole.widgets.panel_state import PanelStateView
 
 ON_A_PANEL = (Status.ACTIVE.value, Status.SUSPENDED.value)
@@ -79,6 +82,15 @@ def read_panel(db: Any, service_id: int, generation: int) -> PanelLoaded:
     return PanelLoaded(service_id, generation, state=state, tabs=tabs)
 
 
+def read_history(db: Any, service_id: int, span: str, generation: int) -> HistoryLoaded:
+    """Ask the service's module what its panel recorded over `span` (in a worker thread)."""
+    try:
+        history = delivery.panel_history(db, service_id, span)
+    except Exception as error:  # noqa: BLE001 - every failure becomes the chart's one error line
+        return HistoryLoaded(service_id, generation, error=one_line(error))
+    return HistoryLoaded(service_id, generation, history=history)
+
+
 class PanelView(Vertical):
     """The Panel tab's content, asking the module in workers and showing what it answered."""
 
@@ -92,6 +104,9 @@ class PanelView(Vertical):
         self.module_operations: frozenset[str] = frozenset()
         self.module_label = ""
         self._shown = 0
+        self.span = HISTORY_SPANS[0]
+        self.history_generation = 0
+        self._sampled: Any = None
 
     @property
     def console_app(self) -> ConsoleHost:
@@ -101,10 +116,22 @@ class PanelView(Vertical):
         with VerticalScroll(id="panel-body"):
             yield Horizontal(id="panel-actions", classes="pane-buttons")
             yield PanelStateView("the panel is asked when this tab opens")
+            with Horizontal(id="history-spans", classes="pane-buttons"):
+                for span in HISTORY_SPANS:
+                    yield Button(f"last {span}", id=f"history-{span}", classes="history-span")
+            yield PanelCharts(id="panel-charts")
 
     @property
     def view(self) -> PanelStateView:
         return self.query_one(PanelStateView)
+
+    @property
+    def charts(self) -> PanelCharts:
+        return self.query_one(PanelCharts)
+
+    def on_mount(self) -> None:
+        self.query_one("#history-spans").display = False
+        self.charts.display = False
 
     def know_service(self, status: str, operations: frozenset[str], module_label: str = "") -> None:
         """The service's status and its module's operations, for the buttons offered."""
@@ -158,6 +185,7 @@ class PanelView(Vertical):
             return
         state = message.state
         view.show_state(state)
+        self._chart(state)
         active = self.service_status == Status.ACTIVE.value
         read_only = not self.console_app.can_act
         buttons: list[Widget] = []
@@ -176,6 +204,45 @@ class PanelView(Vertical):
         if is_busy(state):
             asked = self.generation
             self.set_timer(BUSY_POLL_SECONDS, lambda: self._ask_unless_asked_since(asked))
+
+    def _chart(self, state: Any) -> None:
+        """Chart the panel's history where the module keeps one, else this answer's live figures."""
+        keeps_history = "history" in self.module_operations
+        self.query_one("#history-spans").display = keeps_history
+        if keeps_history:
+            self.charts.display = True
+            self.ask_history(self.span)
+        elif state.samples and state is not self._sampled:
+            self._sampled = state
+            self.charts.display = True
+            self.charts.add_sample(state.samples)
+
+    def ask_history(self, span: str) -> None:
+        """Ask the panel for its history over `span`; an answer to an earlier question is dropped."""
+        self.span = span
+        self.history_generation += 1
+        for button in self.query(".history-span").results(Button):
+            button.variant = "primary" if button.id == f"history-{span}" else "default"
+        self._read_history(self.service_id, span, self.history_generation)
+
+    @work(thread=True, exclusive=True, group="panel-history")
+    def _read_history(self, service_id: int, span: str, generation: int) -> None:
+        self.post_message(read_history(self.console_app.db, service_id, span, generation))
+
+    @on(HistoryLoaded)
+    def _history_loaded(self, message: HistoryLoaded) -> None:
+        message.stop()
+        if message.generation != self.history_generation:
+            return
+        if message.error:
+            self.charts.show_error(f"history: {message.error}")
+        else:
+            self.charts.show_history(message.history)
+
+    @on(Button.Pressed, ".history-span")
+    def _span_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.ask_history((event.button.id or "").removeprefix("history-"))
 
     @on(Button.Pressed, "#panel-retry")
     def _retry(self, event: Button.Pressed) -> None:

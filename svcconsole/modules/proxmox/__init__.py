@@ -46,6 +46,7 @@ from svcconsole.modules.base import (
     ModuleError,
     ModuleResult,
     ModuleTab,
+    PanelHistory,
     PanelResource,
     PanelState,
     ProductRef,
@@ -55,6 +56,7 @@ from svcconsole.modules.base import (
     resource_key,
 )
 from svcconsole.modules.http import config_bool
+from svcconsole.modules.proxmox import statistics
 from svcconsole.modules.proxmox.api import PANEL, Api, error_from_response, message_of
 
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
@@ -109,6 +111,7 @@ class ProxmoxModule(Module):
             "list_importable",
             "list_resources",
             "panel",
+            "history",
             "power",
             "tabs",
         }
@@ -478,7 +481,22 @@ class ProxmoxModule(Module):
         if status.get("lock"):
             details["lock"] = str(status["lock"])
             actions = []
-        return PanelState(status=state, resources=resources, addresses=[], actions=actions, details=details)
+        addresses, source = statistics.guest_addresses(api, node, vmid, operation)
+        details["addresses from"] = source
+        samples = {
+            "cpu": float(status.get("cpu") or 0) * 100,
+            "memory": float(status.get("mem") or 0),
+            "network in": float(status.get("netin") or 0),
+            "network out": float(status.get("netout") or 0),
+        }
+        return PanelState(status=state, resources=resources, addresses=addresses, actions=actions, details=details, samples=samples)
+
+    def history(self, service: ServiceRef, span: str) -> PanelHistory:
+        """The VM's cpu, memory and network over an hour, a day or a week (`rrddata`)."""
+        operation = f"history {span}"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        return statistics.history(api, node, vmid, span, operation)
 
     def power(self, service: ServiceRef, signal: str) -> ModuleResult:
         """Run start, stop, shutdown, reboot, suspend or resume and wait for its task."""

@@ -507,6 +507,7 @@ class PterodactylModule(Module):
         }
         addresses = [address] if (address := address_of(attributes)) else []
         actions = ["reinstall"]
+        samples: dict[str, float] = {}
         resources: dict[str, str] = {
             "memory limit": limit_text(limits.get("memory"), "MiB"),
             "disk limit": limit_text(limits.get("disk"), "MiB"),
@@ -527,6 +528,12 @@ class PterodactylModule(Module):
                         "uptime": duration_text(live.get("uptime", 0)),
                     }
                 )
+                samples = {
+                    "cpu": float(live.get("cpu_absolute") or 0),
+                    "memory": float(live.get("memory_bytes") or 0),
+                    "network in": float(live.get("network_rx_bytes") or 0),
+                    "network out": float(live.get("network_tx_bytes") or 0),
+                }
                 offered = {"running": ["stop", "restart", "kill"], "starting": ["stop", "kill"], "stopping": ["kill"], "offline": ["start"]}
                 actions = offered.get(status, list(POWER_SIGNALS)) + actions
             else:
@@ -535,7 +542,7 @@ class PterodactylModule(Module):
         elif status is None:
             status = "installed"
             details["client api"] = "no client key: live resources and power actions are off"
-        return PanelState(status=str(status), resources=resources, addresses=addresses, actions=actions, details=details)
+        return PanelState(status=str(status), resources=resources, addresses=addresses, actions=actions, details=details, samples=samples)
 
     def power(self, service: ServiceRef, signal: str) -> ModuleResult:
         """Send a power signal (start, stop, restart, kill) through the Client API."""

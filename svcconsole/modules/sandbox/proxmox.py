@@ -218,6 +218,11 @@ TASK_LIST_SCHEMA = {
     "until": _Param("integer"),
 }
 
+RRD_STEPS = {"hour": 60, "day": 30 * 60, "week": 180 * 60, "month": 720 * 60, "year": 10080 * 60}
+"""Seconds between two points of each time frame, as PVE's RRD keeps them; each frame has RRD_POINTS."""
+RRD_POINTS = 70
+RRDDATA_SCHEMA = {"timeframe": _Param(enum=tuple(RRD_STEPS), optional=False), "cf": _Param(enum=("AVERAGE", "MAX"))}
+
 DESTROY_SCHEMA = {
     "purge": _Param("boolean"),
     "destroy-unreferenced-disks": _Param("boolean"),
@@ -242,6 +247,51 @@ class _Vm:
     @property
     def lock(self) -> str | None:
         return self.config.get("lock")
+
+
+def _agent_enabled(vm: _Vm) -> bool:
+    """Whether the VM's config enables the guest agent (`agent: 1` or `agent: enabled=1,...`)."""
+    value = str(vm.config.get("agent", "0"))
+    first = value.split(",")[0]
+    return first.removeprefix("enabled=") in ("1", "true", "yes", "on")
+
+
+def _guest_interfaces(vm: _Vm) -> list[dict[str, Any]]:
+    """The interfaces a Debian guest reports: loopback, then eth0 with the address cloud-init
+    gave it (`ipconfig0`) or one its DHCP server handed out, and a link-local IPv6 address."""
+    found = re.search(r"ip=(\d+\.\d+\.\d+\.\d+)/(\d+)", str(vm.config.get("ipconfig0", "")))
+    ipv4, prefix = (found.group(1), int(found.group(2))) if found else (f"10.20.{vm.vmid // 256 % 256}.{vm.vmid % 256}", 24)
+    mac_found = re.search(r"=([0-9A-Fa-f:]{17})", str(vm.config.get("net0", "")))
+    mac = (mac_found.group(1) if mac_found else "bc:24:11:00:00:00").lower()
+    return [
+        {
+            "name": "lo",
+            "hardware-address": "00:00:00:00:00:00",
+            "ip-addresses": [
+                {"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8},
+                {"ip-address-type": "ipv6", "ip-address": "::1", "prefix": 128},
+            ],
+            "statistics": {"rx-bytes": 0, "rx-dropped": 0, "rx-errs": 0, "rx-packets": 0, "tx-bytes": 0, "tx-dropped": 0, "tx-errs": 0, "tx-packets": 0},
+        },
+        {
+            "name": "eth0",
+            "hardware-address": mac,
+            "ip-addresses": [
+                {"ip-address-type": "ipv4", "ip-address": ipv4, "prefix": prefix},
+                {"ip-address-type": "ipv6", "ip-address": "fe80::be24:11ff:fe00:" + format(vm.vmid % 65536, "x"), "prefix": 64},
+            ],
+            "statistics": {
+                "rx-bytes": 1048576,
+                "rx-dropped": 0,
+                "rx-errs": 0,
+                "rx-packets": 900,
+                "tx-bytes": 524288,
+                "tx-dropped": 0,
+                "tx-errs": 0,
+                "tx-packets": 600,
+            },
+        },
+    ]
 
 
 @dataclass
@@ -331,7 +381,9 @@ def _privileges_needed(request: Request, params: dict[str, Any]) -> list[tuple[s
         return []
     acl, rest = f"/vms/{vm.group(1)}", vm.group(2) or ""
     if request.method == "GET":
-        return [(acl, "VM.Audit")] if rest in ("/config", "/status/current", "/pending") else []
+        if rest.startswith("/agent/"):
+            return [(acl, "VM.Monitor")]
+        return [(acl, "VM.Audit")] if rest in ("/config", "/status/current", "/pending", "/rrddata") else []
     if rest == "/clone":
         needed = [(acl, "VM.Clone"), (f"/vms/{params.get('newid', '')}", "VM.Allocate")]
         if str(params.get("full", "1")) not in ("0", "false", "no"):
@@ -392,6 +444,9 @@ class ProxmoxSandbox(SandboxServer):
         self.node_names = list(nodes)
         self.offline_nodes: set[str] = set()
         self.booted_at = time.time()
+        self.clock: Callable[[], float] = time.time
+        """What the RRD history reads as now (a test may fix it, so the history it draws stays the same)."""
+        self.agents_down: set[int] = set()
         self.vms: dict[int, _Vm] = {}
         self.tasks: dict[str, _Task] = {}
         self._pid = 40000
@@ -430,6 +485,15 @@ class ProxmoxSandbox(SandboxServer):
             if node not in self.node_names:
                 raise ValueError(f"migrate: no node {node!r}")
             self.vms[vmid].node = node
+
+    def set_guest_agent(self, vmid: int, running: bool) -> None:
+        """Start or stop the QEMU guest agent inside a VM's guest (it runs in every running VM
+        whose config enables it, unless stopped here)."""
+        with self.lock:
+            if running:
+                self.agents_down.discard(vmid)
+            else:
+                self.agents_down.add(vmid)
 
     def set_task_delay(self, seconds: float) -> None:
         """How long a task (clone, start, stop...) runs before it stops."""
@@ -550,6 +614,8 @@ class ProxmoxSandbox(SandboxServer):
         self.route("PUT", PREFIX + vm + "/config", self._put_config)
         self.route("POST", PREFIX + vm + "/config", self._post_config)
         self.route("GET", PREFIX + vm + "/status/current", self._status_current)
+        self.route("GET", PREFIX + vm + "/agent/network-get-interfaces", self._agent_interfaces)
+        self.route("GET", PREFIX + vm + "/rrddata", self._rrddata)
         self.route("POST", PREFIX + vm + "/status/(?P<action>[a-z]+)", self._status_action)
         self.route("GET", PREFIX + node + "/tasks", self._task_list)
         self.route("GET", PREFIX + node + "/tasks/(?P<upid>[^/]+)/status", self._task_status)
@@ -982,7 +1048,7 @@ class ProxmoxSandbox(SandboxServer):
         data = self._vm_summary(vm)
         data["qmpstatus"] = vm.qmpstatus
         data["ha"] = {"managed": 0}
-        data["agent"] = 1 if str(vm.config.get("agent", "0")).startswith("1") else 0
+        data["agent"] = 1 if _agent_enabled(vm) else 0
         if vm.status == "running":
             data["pid"] = vm.pid
             data["running-machine"] = "pc-i440fx-9.0+pve0"
@@ -996,6 +1062,46 @@ class ProxmoxSandbox(SandboxServer):
         if data["name"] is None:
             del data["name"]
         return self.reply(data)
+
+    def _agent_interfaces(self, request: Request, node: str, vmid: str) -> Response:
+        """The guest's interfaces as its agent reports them, or PVE's 500 when it cannot ask."""
+        vm = self._vm(node, vmid)
+        if not _agent_enabled(vm):
+            raise _ApiError(500, "No QEMU guest agent configured")
+        if vm.status != "running":
+            raise _ApiError(500, f"VM {vm.vmid} is not running")
+        if vm.vmid in self.agents_down or vm.qmpstatus == "paused":
+            raise _ApiError(500, "QEMU guest agent is not running")
+        return self.reply({"result": _guest_interfaces(vm)})
+
+    def _rrddata(self, request: Request, node: str, vmid: str) -> Response:
+        """RRD_POINTS points of the VM's figures, one per step of the time frame, oldest first."""
+        vm = self._vm(node, vmid)
+        params = _check_params(self._params(request), RRDDATA_SCHEMA)
+        step = RRD_STEPS[params["timeframe"]]
+        last = int(self.clock()) // step * step
+        summary = self._vm_summary(vm)
+        points = []
+        for index in range(RRD_POINTS):
+            at = last - (RRD_POINTS - 1 - index) * step
+            wave = ((vm.vmid * 7 + at // step) % 12) / 12
+            running = vm.status == "running"
+            points.append(
+                {
+                    "time": at,
+                    "maxcpu": summary["cpus"],
+                    "cpu": round(0.02 + 0.4 * wave, 4) if running else 0,
+                    "maxmem": summary["maxmem"],
+                    "mem": int(summary["maxmem"] * (0.3 + 0.4 * wave)) if running else 0,
+                    "maxdisk": summary["maxdisk"],
+                    "disk": 0,
+                    "netin": round(2000 + 60000 * wave, 2) if running else 0,
+                    "netout": round(1000 + 30000 * (1 - wave), 2) if running else 0,
+                    "diskread": 0,
+                    "diskwrite": round(500 * wave, 2) if running else 0,
+                }
+            )
+        return self.reply(points)
 
     def _status_action(self, request: Request, node: str, vmid: str, action: str) -> Response:
         if action not in ACTION_SCHEMAS:
