@@ -11,8 +11,8 @@ from textual.widgets import Button
 from svcconsole.client.app import ClientApp
 from svcconsole.client.screens import ClientDetailScreen
 from svcconsole.console.screens.detail import DetailScreen
-from svcconsole.console.screens.detail_frame import TabbedDetail
 from svcconsole.core import actions, customer, records
+from svcconsole.widgets.detail_frame import TabbedDetail
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import PagedRecords, RecordTable
 from tests.console.conftest import make_app, settle
