@@ -256,22 +256,43 @@ def services_history(
 # ----------------------------------------------------------------------------- create, import, edit
 
 
-def _draft(**fields: Any) -> records.ServiceDraft:
-    return records.ServiceDraft(**fields)
+DRAFT_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "customer": (str, typer.Option(..., "--customer", help="Customer id or email.")),
+    "name": (str, typer.Option(..., "--name", help="Service name.")),
+    "product": (Optional[str], typer.Option(None, "--product", help="Product id or name (none = a custom service).")),
+    "type": (Optional[str], typer.Option(None, "--type", help="Module (required without --product).")),
+    "cycle": (Optional[str], typer.Option(None, "--cycle", help="Billing cycle (default: monthly, or the product's first).")),
+    "price": (Optional[str], typer.Option(None, "--price", help="Recurring price (default: the product's price for the cycle).")),
+    "initial_price": (Optional[str], typer.Option(None, "--initial-price", help="First payment (default: the price).")),
+    "server": (Optional[str], typer.Option(None, "--server", help="Server id or name.")),
+    "expires": (Optional[str], typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")),
+    "description": (Optional[str], typer.Option(None, "--description", help="Shown to the customer.")),
+    "notes": (Optional[str], typer.Option(None, "--notes", help="Admin-only notes.")),
+    "max_renewals": (Optional[str], typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")),
+}
+"""The options of a new service, the same for `services create` and `services import`."""
 
 
-CUSTOMER_OPTION = typer.Option(..., "--customer", help="Customer id or email.")
-NAME_OPTION = typer.Option(..., "--name", help="Service name.")
-PRODUCT_OPTION = typer.Option(None, "--product", help="Product id or name (none = a custom service).")
-TYPE_OPTION = typer.Option(None, "--type", help="Module (required without --product).")
-CYCLE_OPTION = typer.Option(None, "--cycle", help="Billing cycle (default: monthly, or the product's first).")
-PRICE_OPTION = typer.Option(None, "--price", help="Recurring price (default: the product's price for the cycle).")
-INITIAL_OPTION = typer.Option(None, "--initial-price", help="First payment (default: the price).")
-SERVER_OPTION = typer.Option(None, "--server", help="Server id or name.")
-EXPIRES_OPTION = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")
-DESCRIPTION_OPTION = typer.Option(None, "--description", help="Shown to the customer.")
-NOTES_OPTION = typer.Option(None, "--notes", help="Admin-only notes.")
-MAX_RENEWALS_OPTION = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")
+def with_draft_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `command` the options of a new service, where its `draft` parameter stands; it receives them as one `ServiceDraft`."""
+    signature = inspect.signature(command)
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name == "draft":
+            parameters += [
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+                for name, (annotation, option) in DRAFT_OPTIONS.items()
+            ]
+        else:
+            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) if parameter.name != "ctx" else parameter)
+
+    @functools.wraps(command)
+    def with_draft(*args: Any, **kwargs: Any) -> Any:
+        draft = records.ServiceDraft(**{name: kwargs.pop(name) for name in DRAFT_OPTIONS})
+        return command(*args, draft=draft, **kwargs)
+
+    with_draft.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
+    return with_draft
 
 
 def _print_created(output: Format, record: dict[str, Any]) -> None:
@@ -282,40 +303,16 @@ def _print_created(output: Format, record: dict[str, Any]) -> None:
 
 
 @services_app.command("create")
+@with_draft_options
 def services_create(
     ctx: typer.Context,
-    customer: str = CUSTOMER_OPTION,
-    name: str = NAME_OPTION,
-    product: str | None = PRODUCT_OPTION,
-    type: str | None = TYPE_OPTION,
-    cycle: str | None = CYCLE_OPTION,
-    price: str | None = PRICE_OPTION,
-    initial_price: str | None = INITIAL_OPTION,
-    server: str | None = SERVER_OPTION,
-    expires: str | None = EXPIRES_OPTION,
-    description: str | None = DESCRIPTION_OPTION,
-    notes: str | None = NOTES_OPTION,
-    max_renewals: str | None = MAX_RENEWALS_OPTION,
+    draft: records.ServiceDraft,
     deliver: bool = typer.Option(False, "--deliver", help="Run the module's create now (manual: mark active)."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Create a service (pending; no invoice). Prints the new id."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = _draft(
-        customer=customer,
-        name=name,
-        product=product,
-        type=type,
-        cycle=cycle,
-        price=price,
-        initial_price=initial_price,
-        server=server,
-        expires=expires,
-        description=description,
-        notes=notes,
-        max_renewals=max_renewals,
-    )
     service = cli.db.transaction(lambda session: records.create_service(session, cli.actor, draft))
     if deliver:
         try:
@@ -334,43 +331,19 @@ def services_create(
 
 
 @services_app.command("import")
+@with_draft_options
 def services_import(
     ctx: typer.Context,
-    customer: str = CUSTOMER_OPTION,
-    name: str = NAME_OPTION,
+    draft: records.ServiceDraft,
     external: str = typer.Option(..., "--external", help="The panel's id of the existing resource."),
-    product: str | None = PRODUCT_OPTION,
-    type: str | None = TYPE_OPTION,
-    cycle: str | None = CYCLE_OPTION,
-    price: str | None = PRICE_OPTION,
-    initial_price: str | None = INITIAL_OPTION,
-    server: str | None = SERVER_OPTION,
-    expires: str | None = EXPIRES_OPTION,
-    description: str | None = DESCRIPTION_OPTION,
-    notes: str | None = NOTES_OPTION,
-    max_renewals: str | None = MAX_RENEWALS_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Import a resource that already exists on a panel as an active service (no module create, no invoice)."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = _draft(
-        customer=customer,
-        name=name,
-        product=product,
-        type=type,
-        cycle=cycle,
-        price=price,
-        initial_price=initial_price,
-        server=server,
-        expires=expires,
-        description=description,
-        notes=notes,
-        max_renewals=max_renewals,
-        external=external,
-    )
+    draft = replace(draft, external=external)
     require(cli.actor, NON_TRANSITION_ROLES["import"], "importing a service")
-    found = delivery.importable_external(cli.db, server, external)
+    found = delivery.importable_external(cli.db, draft.server, external)
     service = cli.db.transaction(lambda session: records.import_service(session, cli.actor, draft, external=found))
     _print_created(output, views.service_dict(service))
 

@@ -29,6 +29,11 @@ def marked_label(count: int) -> str:
     return f"{count:,} marked service{'s' if count != 1 else ''}"
 
 
+def cursor_label(service_id: int | None, name: str) -> str:
+    """The service under the cursor, as a dialog names it: 'service 12 'web''."""
+    return f"service {service_id} {name!r}" if name else f"service {service_id}"
+
+
 SELECTION_ACTIONS = frozenset({"toggle_mark", "mark_all", "service_action", "bulk_menu", "edit_service"})
 """The keys that mark rows or act on them: off while the list is not the filter line's."""
 
@@ -177,16 +182,22 @@ class ServicesScreen(ServiceListScreen):
 
     # ------------------------------------------------------------------ actions
 
-    def action_service_action(self, name: str) -> None:
+    def _can_start_action(self) -> bool:
+        """Whether an action may start from the list now: else says why (read-only, an unsettled filter, nothing to act on)."""
         if not self.console_app.can_act:
             self.post_message(ReadOnlyRefused())
-            return
+            return False
         if self.refuse_unsettled_filter():
+            return False
+        if not self.marks and self.table.current_row() is None:
+            self.notify("no service under the cursor", severity="warning")
+            return False
+        return True
+
+    def action_service_action(self, name: str) -> None:
+        if not self._can_start_action():
             return
         row = self.table.current_row()
-        if not self.marks and row is None:
-            self.notify("no service under the cursor", severity="warning")
-            return
         if self.marks.all_filter is not None and self.marks.all_filter == self.current_filter:
             count = self.marks.count
             matching = Matching(self.current_filter, frozenset(self.marks.excluded))
@@ -198,10 +209,7 @@ class ServicesScreen(ServiceListScreen):
     def _resolve_selection(self, name: str, cursor_id: int | None, cursor_name: str) -> None:
         with self.console_app.db.read() as session:
             resolved = resolve(session, self.marks, self.current_filter, cursor_id)
-        if resolved.marked:
-            label = marked_label(resolved.count)
-        else:
-            label = f"service {cursor_id} {cursor_name!r}" if cursor_name else f"service {cursor_id}"
+        label = marked_label(resolved.count) if resolved.marked else cursor_label(cursor_id, cursor_name)
         self.post_message(SelectionResolved(name, resolved.ids, resolved.count, resolved.hidden, resolved.marked, label, resolved.matching))
 
     @on(SelectionResolved)
@@ -212,20 +220,14 @@ class ServicesScreen(ServiceListScreen):
         self.post_message(ActionRequested(message, on_done=self._after_action))
 
     def action_bulk_menu(self) -> None:
-        if not self.console_app.can_act:
-            self.post_message(ReadOnlyRefused())
-            return
-        if self.refuse_unsettled_filter():
+        if not self._can_start_action():
             return
         row = self.table.current_row()
-        if not self.marks and row is None:
-            self.notify("no service under the cursor", severity="warning")
-            return
         if self.marks:
             label = marked_label(self.marks.count)
         else:
             assert row is not None
-            label = f"service {row.id} {render.plain(row.name)!r}" if row.name else f"service {row.id}"
+            label = cursor_label(row.id, render.plain(row.name))
         self._count_menu(label, row.id if row is not None else None)
 
     @work(thread=True, exclusive=True, group="list-menu")
