@@ -21,8 +21,8 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import RenewDialog
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
-from svcconsole.core import customer, parse
-from svcconsole.core.customer import ActionResult
+from svcconsole.core import customer, customer_actions, parse
+from svcconsole.core.customer_actions import ActionResult
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor, require_client
 from svcconsole.store.engine import Database
@@ -160,7 +160,7 @@ class ClientApp(CrashGuard, App[None]):
 
         def chosen(count: object) -> None:
             if isinstance(count, int):
-                self.run_change(service_id, lambda session, worker: customer.renew(session, self.actor, service_id, count), done)
+                self.run_change(service_id, lambda session, worker: customer_actions.renew(session, self.actor, service_id, count), done)
 
         self.push_screen(RenewDialog(question, consequence), chosen)
 
@@ -174,7 +174,7 @@ class ClientApp(CrashGuard, App[None]):
     @work(thread=True, group="client-change")
     def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None) -> None:
         try:
-            result = customer.carry_out(self.db, change)
+            result = customer_actions.carry_out(self.db, change)
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
         else:

@@ -24,7 +24,7 @@ from svcconsole.client.dialogs import CancelDialog, CancelRequest
 from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded
 from svcconsole.client.widgets import EMPTY, ActiveServices
-from svcconsole.core import customer
+from svcconsole.core import customer, customer_actions
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
@@ -419,7 +419,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if isinstance(request, CancelRequest):
                 app.run_change(
                     service_id,
-                    lambda session, worker: customer.cancel(session, app.actor, service_id, request.mode, request.reason, claim_for=worker),
+                    lambda session, worker: customer_actions.cancel(session, app.actor, service_id, request.mode, request.reason, claim_for=worker),
                     self.reload,
                 )
 
@@ -432,7 +432,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
 
         def chosen(yes: bool | None) -> None:
             if yes:
-                app.run_change(service_id, lambda session, worker: customer.uncancel(session, app.actor, service_id), self.reload)
+                app.run_change(service_id, lambda session, worker: customer_actions.uncancel(session, app.actor, service_id), self.reload)
 
         self.app.push_screen(ConfirmDialog(f"Keep {self._label} and withdraw its cancellation?", yes="Keep it"), chosen)
 
@@ -445,7 +445,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
 
         def chosen(yes: bool | None) -> None:
             if yes:
-                app.run_change(service_id, lambda session, worker: customer.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
+                app.run_change(service_id, lambda session, worker: customer_actions.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
 
         self.app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
 

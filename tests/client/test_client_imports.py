@@ -1,4 +1,4 @@
-"""The customer area reaches the data only through `core.customer` and the store's customer scope.
+"""The customer area reaches the data only through `core.customer` (its changes: `core.customer_actions`) and the store's customer scope.
 
 By imports (a client module imports no other core or store module, and nothing of the admin console) and by
 structure (no method of a class the customer area runs, its base classes included, refers to
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 CLIENT = Path(__file__).resolve().parents[2] / "svcconsole" / "client"
-ALLOWED_CORE = {"svcconsole.core.customer", "svcconsole.core.errors", "svcconsole.core.parse", "svcconsole.core.statuses", "svcconsole.core.operators"}
+ALLOWED_CORE = {"svcconsole.core.customer", "svcconsole.core.customer_actions", "svcconsole.core.errors", "svcconsole.core.parse", "svcconsole.core.statuses", "svcconsole.core.operators"}
 ALLOWED_STORE = {"svcconsole.store.engine"}
 ADMIN_ONLY_NAMES = {
     "queries",
