@@ -15,7 +15,7 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 9. notifications, records, delivery, renew_checks, drift_compare: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds)
 10. action_base, renewals, invoice_lookups, panel_listing: what an action is made of; renewal amounts and limits; invoices as they stand; the panels to reconcile and what each holds
 11. lookups, mailer, seed, metadata_keys: reading services; sending mail; demo data; the metadata keys an admin may set
-12. catalog, settings, context, filters: customers, products, servers; settings; the list filters
+12. catalog, settings, context, filters, seed_catalog: customers, products, servers; settings; the list filters; the demo's fixed data
 13. operators: who may do what
 14. activity, leases, parse, secrets, renewal_limits, status_override: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves
 15. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 CLIENT = Path(__file__).resolve().parents[2] / "svcconsole" / "client"
-ALLOWED_CORE = {"svcconsole.core.customer", "svcconsole.core.customer_actions", "svcconsole.core.errors", "svcconsole.core.parse", "svcconsole.core.statuses", "svcconsole.core.operators"}
+ALLOWED_CORE = {
+    "svcconsole.core.customer",
+    "svcconsole.core.customer_actions",
+    "svcconsole.core.errors",
+    "svcconsole.core.parse",
+    "svcconsole.core.statuses",
+    "svcconsole.core.operators",
+}
 ALLOWED_STORE = {"svcconsole.store.engine"}
 ADMIN_ONLY_NAMES = {
     "queries",
