@@ -6,7 +6,10 @@ here to have them all, listed in that order.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -130,51 +133,61 @@ def _action_help(*names: str) -> str:
     return " ".join(ACTIONS[name].describe() for name in names)
 
 
-def _define_simple_action(command: str, action: str) -> None:
-    """Register `services COMMAND` for an action whose only input is the reason."""
+def action_command(command: str, *actions_described: str) -> Callable[[Callable[..., tuple[str, dict[str, Any]]]], None]:
+    """Register `services COMMAND` from `describe(**its own options) -> (action, params)`: the ids,
+    --dry-run, --yes, --format and the list filters are added around its options, and the action runs
+    on the selection. Its help is the status table's description of `actions_described` (default: COMMAND)."""
+    help_text = _action_help(*(actions_described or (command,)))
 
-    def handler(
-        ctx: typer.Context,
-        ids: list[str] | None = IDS_ARGUMENT,
-        reason: str | None = REASON_OPTION,
-        dry_run: bool = DRY_RUN_OPTION,
-        yes: bool = YES_OPTION,
-        fmt: str = ACTION_FORMAT,
-        *,
-        filters: dict[str, Any],
-    ) -> None:
-        run_action(ctx, action, {"reason": reason}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
+    def register(describe: Callable[..., tuple[str, dict[str, Any]]]) -> None:
+        own = list(inspect.signature(describe).parameters.values())
 
-    handler.__doc__ = _action_help(action)
-    services_app.command(command, help=_action_help(action))(with_list_filters(handler))
+        @functools.wraps(describe)
+        def handler(ctx: typer.Context, ids: list[str] | None, dry_run: bool, yes: bool, fmt: str, filters: dict[str, Any], **options: Any) -> None:
+            action, params = describe(**options)
+            run_action(ctx, action, params, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
+
+        def option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+            return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+
+        handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
+            [
+                inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+                option("ids", list[str] | None, IDS_ARGUMENT),
+                *own,
+                option("dry_run", bool, DRY_RUN_OPTION),
+                option("yes", bool, YES_OPTION),
+                option("fmt", str, ACTION_FORMAT),
+            ]
+        )
+        handler.__doc__ = help_text
+        services_app.command(command, help=help_text)(with_list_filters(handler))
+
+    return register
+
+
+def _reason_only(action: str) -> Callable[..., tuple[str, dict[str, Any]]]:
+    def describe(reason: str | None = REASON_OPTION) -> tuple[str, dict[str, Any]]:
+        return action, {"reason": reason}
+
+    return describe
 
 
 for _command in ("deliver", "unsuspend", "uncancel", "terminate", "delete", "redeliver", "reinstall"):
-    _define_simple_action(_command, _command)
+    action_command(_command)(_reason_only(_command))
 
 
-@services_app.command("suspend", help=_action_help("suspend"))
-@with_list_filters
+@action_command("suspend")
 def services_suspend(
-    ctx: typer.Context,
-    ids: list[str] | None = IDS_ARGUMENT,
     reason: str | None = REASON_OPTION,
     kind: str = typer.Option("admin", "--kind", help="admin, client, abuse, overdue or temporary."),
     notify: bool = typer.Option(False, "--notify", help="Mail the customer."),
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    fmt: str = ACTION_FORMAT,
-    *,
-    filters: dict[str, Any],
-) -> None:
-    run_action(ctx, "suspend", {"reason": reason, "kind": kind, "notify": notify}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
+) -> tuple[str, dict[str, Any]]:
+    return "suspend", {"reason": reason, "kind": kind, "notify": notify}
 
 
-@services_app.command("cancel", help=_action_help("cancel-end-of-cycle", "cancel-immediately"))
-@with_list_filters
+@action_command("cancel", "cancel-end-of-cycle", "cancel-immediately")
 def services_cancel(
-    ctx: typer.Context,
-    ids: list[str] | None = IDS_ARGUMENT,
     mode: str = typer.Option(
         "end-of-cycle",
         "--mode",
@@ -182,58 +195,32 @@ def services_cancel(
         "by the module's terminate, which cannot be undone (an operator may do this; `terminate` needs an admin).",
     ),
     reason: str | None = REASON_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    fmt: str = ACTION_FORMAT,
-    *,
-    filters: dict[str, Any],
-) -> None:
-    run_action(ctx, "cancel", {"reason": reason, "mode": mode}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
+) -> tuple[str, dict[str, Any]]:
+    return "cancel", {"reason": reason, "mode": mode}
 
 
-@services_app.command("renew", help=_action_help("renew"))
-@with_list_filters
+@action_command("renew")
 def services_renew(
-    ctx: typer.Context,
-    ids: list[str] | None = IDS_ARGUMENT,
     cycles: str = typer.Option("1", "--cycles", help="How many billing cycles."),
     invoice: str | None = typer.Option(None, "--invoice", help="new, or an unpaid invoice id: renew when it is paid."),
     free: bool = typer.Option(False, "--free", help="Record the renewal with amount 0 (default: the price)."),
     reason: str | None = REASON_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    fmt: str = ACTION_FORMAT,
-    *,
-    filters: dict[str, Any],
-) -> None:
+) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"cycles": cycles, "reason": reason, "free": free}
-    if invoice is not None:
-        params["invoice"] = invoice
-        action = "renew-invoice"
-    else:
-        action = "renew"
-    run_action(ctx, action, params, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
+    if invoice is None:
+        return "renew", params
+    return "renew-invoice", {**params, "invoice": invoice}
 
 
-def _define_days_action(command: str) -> None:
-    def handler(
-        ctx: typer.Context,
-        ids: list[str] | None = IDS_ARGUMENT,
-        days: str = typer.Option(..., "--days", help="How many days."),
-        reason: str | None = REASON_OPTION,
-        dry_run: bool = DRY_RUN_OPTION,
-        yes: bool = YES_OPTION,
-        fmt: str = ACTION_FORMAT,
-        *,
-        filters: dict[str, Any],
-    ) -> None:
-        run_action(ctx, command, {"days": days, "reason": reason}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
+def _days(action: str) -> Callable[..., tuple[str, dict[str, Any]]]:
+    def describe(days: str = typer.Option(..., "--days", help="How many days."), reason: str | None = REASON_OPTION) -> tuple[str, dict[str, Any]]:
+        return action, {"days": days, "reason": reason}
 
-    services_app.command(command, help=_action_help(command))(with_list_filters(handler))
+    return describe
 
 
 for _command in ("add-days", "subtract-days"):
-    _define_days_action(_command)
+    action_command(_command)(_days(_command))
 
 
 # ----------------------------------------------------------------------------- bulk runs

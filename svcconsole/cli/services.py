@@ -6,7 +6,6 @@ import functools
 import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Any, Optional
 
 import typer
@@ -269,26 +268,33 @@ DRAFT_OPTIONS: dict[str, tuple[Any, Any]] = {
 """The options of a new service, the same for `services create` and `services import`."""
 
 
-def with_draft_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give `command` the options of a new service, where its `draft` parameter stands; it receives them as one `ServiceDraft`."""
-    signature = inspect.signature(command)
-    parameters: list[inspect.Parameter] = []
-    for parameter in signature.parameters.values():
-        if parameter.name == "draft":
-            parameters += [
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
-                for name, (annotation, option) in DRAFT_OPTIONS.items()
-            ]
-        else:
-            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) if parameter.name != "ctx" else parameter)
+def with_draft_options(**extra: tuple[Any, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the options of a new service (`extra` ones, also fields of the draft, after
+    --name), where its `draft` parameter stands; it receives them as one `ServiceDraft`."""
+    customer, name, *rest = DRAFT_OPTIONS.items()
+    options = dict([customer, name, *extra.items(), *rest])
 
-    @functools.wraps(command)
-    def with_draft(*args: Any, **kwargs: Any) -> Any:
-        draft = records.ServiceDraft(**{name: kwargs.pop(name) for name in DRAFT_OPTIONS})
-        return command(*args, draft=draft, **kwargs)
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name == "draft":
+                parameters += [
+                    inspect.Parameter(option_name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+                    for option_name, (annotation, option) in options.items()
+                ]
+            else:
+                parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) if parameter.name != "ctx" else parameter)
 
-    with_draft.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
-    return with_draft
+        @functools.wraps(command)
+        def with_draft(*args: Any, **kwargs: Any) -> Any:
+            draft = records.ServiceDraft(**{option_name: kwargs.pop(option_name) for option_name in options})
+            return command(*args, draft=draft, **kwargs)
+
+        with_draft.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
+        return with_draft
+
+    return decorate
 
 
 def _print_created(output: Format, record: dict[str, Any]) -> None:
@@ -299,7 +305,7 @@ def _print_created(output: Format, record: dict[str, Any]) -> None:
 
 
 @services_app.command("create")
-@with_draft_options
+@with_draft_options()
 def services_create(
     ctx: typer.Context,
     draft: records.ServiceDraft,
@@ -327,19 +333,13 @@ def services_create(
 
 
 @services_app.command("import")
-@with_draft_options
-def services_import(
-    ctx: typer.Context,
-    draft: records.ServiceDraft,
-    external: str = typer.Option(..., "--external", help="The panel's id of the existing resource."),
-    fmt: str = FORMAT_OPTION,
-) -> None:
+@with_draft_options(external=(str, typer.Option(..., "--external", help="The panel's id of the existing resource.")))
+def services_import(ctx: typer.Context, draft: records.ServiceDraft, fmt: str = FORMAT_OPTION) -> None:
     """Import a resource that already exists on a panel as an active service (no module create, no invoice)."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = replace(draft, external=external)
     require(cli.actor, NON_TRANSITION_ROLES["import"], "importing a service")
-    found = delivery.importable_external(cli.db, draft.server, external)
+    found = delivery.importable_external(cli.db, draft.server, draft.external or "")
     service = cli.db.transaction(lambda session: records.import_service(session, cli.actor, draft, external=found))
     _print_created(output, views.service_dict(service))
 
