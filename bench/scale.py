@@ -489,7 +489,7 @@ class PaintProbe:
 
 async def bench_app(report: Report, db: Database, repeat: int, web_panel_ms: dict[str, list[float]]) -> None:
     from svcconsole.console.app import ConsoleApp
-    from svcconsole.console.messages import CountsLoaded
+    from svcconsole.widgets.messages import CountsLoaded
 
     counted: list[float] = []
 

@@ -11,7 +11,7 @@ import typer
 
 from svcconsole.cli.base import EXIT_ERROR, new_app, state, stdin_is_tty
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
-from svcconsole.core import job_queue, jobs, operators, seed, views
+from svcconsole.core import job_queue, jobs, operators, seed, seed_catalog, views
 from svcconsole.core import settings as settings_module
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.operators import require
@@ -115,7 +115,7 @@ def seed_demo(
         f"seeded {result.services} services, {result.customers} customers, {result.products} products, {result.servers} servers in {elapsed:.1f}s ({rate:,.0f} services/s)"
     )
     message(
-        f"{', '.join(seed.PANEL_SERVERS)} are demo servers with no panel: `svcconsole demo` starts sandbox panels for them, or point one at yours with `svcconsole servers edit NAME --url URL --credentials KEY`"
+        f"{', '.join(seed_catalog.PANEL_SERVERS)} are demo servers with no panel: `svcconsole demo` starts sandbox panels for them, or point one at yours with `svcconsole servers edit NAME --url URL --credentials KEY`"
     )
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
-from svcconsole.cli.services import services_app
+from svcconsole.cli.service_actions import services_app
 from svcconsole.core import automation, automation_report, clock, invoice_lookups, jobs, lookups, mailer, notifications, orders, upgrades, views
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput

@@ -14,7 +14,7 @@ from svcconsole.cli.console import demo
 from svcconsole.cli.operations import health_command
 from svcconsole.cli.panel import statistics_command
 from svcconsole.cli.reconcile import reconcile_command
-from svcconsole.cli.services import services_app
+from svcconsole.cli.service_actions import services_app
 from svcconsole.core import logs
 
 app = new_app(

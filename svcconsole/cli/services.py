@@ -1,19 +1,17 @@
-"""`services`: list, show, create, import, edit, history, metadata, options and every action."""
+"""`services`: list, show, history, create, import, edit, metadata and options; the actions are in `cli.service_actions`."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Any, Optional
 
 import typer
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
+from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import (
     ALL_OPTION,
     LIMIT_OPTION,
@@ -23,9 +21,7 @@ from svcconsole.cli.output import (
     cut_notice,
     data,
     emit,
-    emit_pages,
     fit,
-    json_line,
     json_out,
     key_values,
     keyset_pages,
@@ -33,15 +29,14 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import actions, activity, bulk, delivery, job_queue, lookups, records, views
-from svcconsole.core.errors import InvalidInput, NotFound, SvcError
+from svcconsole.core import activity, bulk, delivery, job_queue, lookups, records, views
+from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
-from svcconsole.core.parse import inert, parse_id, parse_int
-from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
-from svcconsole.modules import ModuleError
+from svcconsole.core.parse import parse_id, parse_int
+from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.store import queries
-from svcconsole.store.models import BulkRun, Job, Service
+from svcconsole.store.models import Service
 from svcconsole.store.queries import ServiceFilter, Sort
 
 services_app = new_app("Services: list, show, create, import, edit, history, and every lifecycle action.")
@@ -256,22 +251,50 @@ def services_history(
 # ----------------------------------------------------------------------------- create, import, edit
 
 
-def _draft(**fields: Any) -> records.ServiceDraft:
-    return records.ServiceDraft(**fields)
+DRAFT_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "customer": (str, typer.Option(..., "--customer", help="Customer id or email.")),
+    "name": (str, typer.Option(..., "--name", help="Service name.")),
+    "product": (Optional[str], typer.Option(None, "--product", help="Product id or name (none = a custom service).")),
+    "type": (Optional[str], typer.Option(None, "--type", help="Module (required without --product).")),
+    "cycle": (Optional[str], typer.Option(None, "--cycle", help="Billing cycle (default: monthly, or the product's first).")),
+    "price": (Optional[str], typer.Option(None, "--price", help="Recurring price (default: the product's price for the cycle).")),
+    "initial_price": (Optional[str], typer.Option(None, "--initial-price", help="First payment (default: the price).")),
+    "server": (Optional[str], typer.Option(None, "--server", help="Server id or name.")),
+    "expires": (Optional[str], typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")),
+    "description": (Optional[str], typer.Option(None, "--description", help="Shown to the customer.")),
+    "notes": (Optional[str], typer.Option(None, "--notes", help="Admin-only notes.")),
+    "max_renewals": (Optional[str], typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")),
+}
+"""The options of a new service, the same for `services create` and `services import`."""
 
 
-CUSTOMER_OPTION = typer.Option(..., "--customer", help="Customer id or email.")
-NAME_OPTION = typer.Option(..., "--name", help="Service name.")
-PRODUCT_OPTION = typer.Option(None, "--product", help="Product id or name (none = a custom service).")
-TYPE_OPTION = typer.Option(None, "--type", help="Module (required without --product).")
-CYCLE_OPTION = typer.Option(None, "--cycle", help="Billing cycle (default: monthly, or the product's first).")
-PRICE_OPTION = typer.Option(None, "--price", help="Recurring price (default: the product's price for the cycle).")
-INITIAL_OPTION = typer.Option(None, "--initial-price", help="First payment (default: the price).")
-SERVER_OPTION = typer.Option(None, "--server", help="Server id or name.")
-EXPIRES_OPTION = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")
-DESCRIPTION_OPTION = typer.Option(None, "--description", help="Shown to the customer.")
-NOTES_OPTION = typer.Option(None, "--notes", help="Admin-only notes.")
-MAX_RENEWALS_OPTION = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")
+def with_draft_options(**extra: tuple[Any, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the options of a new service (`extra` ones, also fields of the draft, after
+    --name), where its `draft` parameter stands; it receives them as one `ServiceDraft`."""
+    customer, name, *rest = DRAFT_OPTIONS.items()
+    options = dict([customer, name, *extra.items(), *rest])
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name == "draft":
+                parameters += [
+                    inspect.Parameter(option_name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+                    for option_name, (annotation, option) in options.items()
+                ]
+            else:
+                parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) if parameter.name != "ctx" else parameter)
+
+        @functools.wraps(command)
+        def with_draft(*args: Any, **kwargs: Any) -> Any:
+            draft = records.ServiceDraft(**{option_name: kwargs.pop(option_name) for option_name in options})
+            return command(*args, draft=draft, **kwargs)
+
+        with_draft.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # functions take a __signature__ at runtime; typeshed does not declare it
+        return with_draft
+
+    return decorate
 
 
 def _print_created(output: Format, record: dict[str, Any]) -> None:
@@ -282,40 +305,16 @@ def _print_created(output: Format, record: dict[str, Any]) -> None:
 
 
 @services_app.command("create")
+@with_draft_options()
 def services_create(
     ctx: typer.Context,
-    customer: str = CUSTOMER_OPTION,
-    name: str = NAME_OPTION,
-    product: str | None = PRODUCT_OPTION,
-    type: str | None = TYPE_OPTION,
-    cycle: str | None = CYCLE_OPTION,
-    price: str | None = PRICE_OPTION,
-    initial_price: str | None = INITIAL_OPTION,
-    server: str | None = SERVER_OPTION,
-    expires: str | None = EXPIRES_OPTION,
-    description: str | None = DESCRIPTION_OPTION,
-    notes: str | None = NOTES_OPTION,
-    max_renewals: str | None = MAX_RENEWALS_OPTION,
+    draft: records.ServiceDraft,
     deliver: bool = typer.Option(False, "--deliver", help="Run the module's create now (manual: mark active)."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Create a service (pending; no invoice). Prints the new id."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = _draft(
-        customer=customer,
-        name=name,
-        product=product,
-        type=type,
-        cycle=cycle,
-        price=price,
-        initial_price=initial_price,
-        server=server,
-        expires=expires,
-        description=description,
-        notes=notes,
-        max_renewals=max_renewals,
-    )
     service = cli.db.transaction(lambda session: records.create_service(session, cli.actor, draft))
     if deliver:
         try:
@@ -334,43 +333,13 @@ def services_create(
 
 
 @services_app.command("import")
-def services_import(
-    ctx: typer.Context,
-    customer: str = CUSTOMER_OPTION,
-    name: str = NAME_OPTION,
-    external: str = typer.Option(..., "--external", help="The panel's id of the existing resource."),
-    product: str | None = PRODUCT_OPTION,
-    type: str | None = TYPE_OPTION,
-    cycle: str | None = CYCLE_OPTION,
-    price: str | None = PRICE_OPTION,
-    initial_price: str | None = INITIAL_OPTION,
-    server: str | None = SERVER_OPTION,
-    expires: str | None = EXPIRES_OPTION,
-    description: str | None = DESCRIPTION_OPTION,
-    notes: str | None = NOTES_OPTION,
-    max_renewals: str | None = MAX_RENEWALS_OPTION,
-    fmt: str = FORMAT_OPTION,
-) -> None:
+@with_draft_options(external=(str, typer.Option(..., "--external", help="The panel's id of the existing resource.")))
+def services_import(ctx: typer.Context, draft: records.ServiceDraft, fmt: str = FORMAT_OPTION) -> None:
     """Import a resource that already exists on a panel as an active service (no module create, no invoice)."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    draft = _draft(
-        customer=customer,
-        name=name,
-        product=product,
-        type=type,
-        cycle=cycle,
-        price=price,
-        initial_price=initial_price,
-        server=server,
-        expires=expires,
-        description=description,
-        notes=notes,
-        max_renewals=max_renewals,
-        external=external,
-    )
     require(cli.actor, NON_TRANSITION_ROLES["import"], "importing a service")
-    found = delivery.importable_external(cli.db, server, external)
+    found = delivery.importable_external(cli.db, draft.server, draft.external or "")
     service = cli.db.transaction(lambda session: records.import_service(session, cli.actor, draft, external=found))
     _print_created(output, views.service_dict(service))
 
@@ -521,321 +490,3 @@ def services_options(
         message(f"service {identifier}: option {option_number} removed")
     else:
         raise InvalidInput("verb", f"{verb!r} is not list, add, edit or remove")
-
-
-# ----------------------------------------------------------------------------- actions
-
-
-def resolve_selection(ctx: typer.Context, ids: list[str], filters: dict[str, Any]) -> tuple[list[int], Any]:
-    """The services an action applies to: ids, `-` (ids on stdin), or the list filters."""
-    raw = list(ids or [])
-    if "-" in raw:
-        raw = [item for item in raw if item != "-"] + read_stdin_ids()
-    explicit = [parse_id("id", item) for item in raw]
-    given = {key: value for key, value in filters.items() if value not in (None, False)}
-    if not explicit and not given:
-        raise InvalidInput("ids", "give service ids, - to read them from stdin, or a filter such as --status active")
-    with _read(ctx) as session:
-        missing = queries.missing_ids(session, explicit)
-    if missing:
-        shown = ", ".join(str(identifier) for identifier in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise NotFound(f"id: no service with id {shown}; nothing was changed")
-    if not given:
-        return list(dict.fromkeys(explicit)), {"ids": sorted(set(explicit))}
-    with _read(ctx) as session:
-        service_filter = build_filter(session, **given)
-        if explicit:
-            service_filter = replace(service_filter, ids=tuple(explicit))
-        selected = list(queries.iter_ids(session, service_filter))
-    return selected, {"filters": given, "ids": sorted(set(explicit))}
-
-
-def run_action(
-    ctx: typer.Context,
-    action: str,
-    params: dict[str, Any],
-    ids: list[str],
-    filters: dict[str, Any],
-    *,
-    yes: bool,
-    dry_run: bool,
-    fmt: str,
-) -> None:
-    """Check, confirm, run and report an action over the selected services."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON))
-    cli = state(ctx)
-    key = actions.normalize_action(action, params)
-    clean = actions.validate_params(key, {k: v for k, v in params.items() if k != "mode"})
-    rule = ACTIONS[key]
-    require(cli.actor, rule.role, rule.title.lower())
-    selected, selection = resolve_selection(ctx, ids, filters)
-    if not selected:
-        message(f"{rule.title.lower()}: no services match")
-        return
-    printer = _ItemPrinter(output, dry_run)
-    if dry_run:
-        result = bulk.dry_run(cli.db, cli.actor, key, clean, selected, progress=printer)
-        message(result.summary())
-        raise typer.Exit(result.exit_code)
-    if rule.destructive or len(selected) > 1:
-        confirm(f"{rule.title} {len(selected)} service{'s' if len(selected) != 1 else ''}?", yes=yes)
-    run_id, resumed = bulk.start(cli.db, cli.actor, key, clean, selected, selection=selection)
-    if resumed:
-        message(f"resuming unfinished run {run_id} of the same command")
-    result = bulk.process(cli.db, cli.actor, run_id, progress=printer)
-    printer.print_remaining(result)
-    message(result.summary())
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
-
-
-class _ItemPrinter:
-    """Prints each service's outcome as it ends (thread-safe: module jobs finish in workers)."""
-
-    def __init__(self, output: Format, dry_run: bool) -> None:
-        self.output = output
-        self.dry_run = dry_run
-        self.lock = threading.Lock()
-        self.printed: set[int] = set()
-
-    def __call__(self, item: bulk.ItemResult) -> None:
-        with self.lock:
-            self.printed.add(item.service_id)
-            outcome = f"would: {item.outcome}" if self.dry_run and item.outcome == "ok" else item.outcome
-            if self.output is Format.JSON:
-                json_line({"service_id": item.service_id, "outcome": item.outcome, "message": item.message, "dry_run": self.dry_run})
-            else:
-                data(f"{item.service_id:>8}  {outcome:<11}  {inert(item.message)}")
-
-    def print_remaining(self, result: bulk.RunReport) -> None:
-        for item in result.items:
-            if item.service_id not in self.printed:
-                self(item)
-
-
-IDS_ARGUMENT = typer.Argument(None, metavar="[IDS...|-]", help="Service ids, or - to read them from stdin.")
-YES_OPTION = typer.Option(False, "--yes", "-y", help="Confirm without asking (required off a terminal).")
-DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
-REASON_OPTION = typer.Option(None, "--reason", help="Why (kept in the activity log).")
-ACTION_FORMAT = typer.Option("table", "--format", "-f", help="table (a line per service) or json (an object per line).")
-
-
-def _action_help(*names: str) -> str:
-    return " ".join(ACTIONS[name].describe() for name in names)
-
-
-def _define_simple_action(command: str, action: str) -> None:
-    """Register `services COMMAND` for an action whose only input is the reason."""
-
-    def handler(
-        ctx: typer.Context,
-        ids: list[str] | None = IDS_ARGUMENT,
-        reason: str | None = REASON_OPTION,
-        dry_run: bool = DRY_RUN_OPTION,
-        yes: bool = YES_OPTION,
-        fmt: str = ACTION_FORMAT,
-        *,
-        filters: dict[str, Any],
-    ) -> None:
-        run_action(ctx, action, {"reason": reason}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
-
-    handler.__doc__ = _action_help(action)
-    services_app.command(command, help=_action_help(action))(with_list_filters(handler))
-
-
-for _command in ("deliver", "unsuspend", "uncancel", "terminate", "delete", "redeliver", "reinstall"):
-    _define_simple_action(_command, _command)
-
-
-@services_app.command("suspend", help=_action_help("suspend"))
-@with_list_filters
-def services_suspend(
-    ctx: typer.Context,
-    ids: list[str] | None = IDS_ARGUMENT,
-    reason: str | None = REASON_OPTION,
-    kind: str = typer.Option("admin", "--kind", help="admin, client, abuse, overdue or temporary."),
-    notify: bool = typer.Option(False, "--notify", help="Mail the customer."),
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    fmt: str = ACTION_FORMAT,
-    *,
-    filters: dict[str, Any],
-) -> None:
-    run_action(ctx, "suspend", {"reason": reason, "kind": kind, "notify": notify}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
-
-
-@services_app.command("cancel", help=_action_help("cancel-end-of-cycle", "cancel-immediately"))
-@with_list_filters
-def services_cancel(
-    ctx: typer.Context,
-    ids: list[str] | None = IDS_ARGUMENT,
-    mode: str = typer.Option(
-        "end-of-cycle",
-        "--mode",
-        help="end-of-cycle (the service runs until its expiry), or immediate: cancelled now and deleted from its panel "
-        "by the module's terminate, which cannot be undone (an operator may do this; `terminate` needs an admin).",
-    ),
-    reason: str | None = REASON_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    fmt: str = ACTION_FORMAT,
-    *,
-    filters: dict[str, Any],
-) -> None:
-    run_action(ctx, "cancel", {"reason": reason, "mode": mode}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
-
-
-@services_app.command("renew", help=_action_help("renew"))
-@with_list_filters
-def services_renew(
-    ctx: typer.Context,
-    ids: list[str] | None = IDS_ARGUMENT,
-    cycles: str = typer.Option("1", "--cycles", help="How many billing cycles."),
-    invoice: str | None = typer.Option(None, "--invoice", help="new, or an unpaid invoice id: renew when it is paid."),
-    free: bool = typer.Option(False, "--free", help="Record the renewal with amount 0 (default: the price)."),
-    reason: str | None = REASON_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    fmt: str = ACTION_FORMAT,
-    *,
-    filters: dict[str, Any],
-) -> None:
-    params: dict[str, Any] = {"cycles": cycles, "reason": reason, "free": free}
-    if invoice is not None:
-        params["invoice"] = invoice
-        action = "renew-invoice"
-    else:
-        action = "renew"
-    run_action(ctx, action, params, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
-
-
-def _define_days_action(command: str) -> None:
-    def handler(
-        ctx: typer.Context,
-        ids: list[str] | None = IDS_ARGUMENT,
-        days: str = typer.Option(..., "--days", help="How many days."),
-        reason: str | None = REASON_OPTION,
-        dry_run: bool = DRY_RUN_OPTION,
-        yes: bool = YES_OPTION,
-        fmt: str = ACTION_FORMAT,
-        *,
-        filters: dict[str, Any],
-    ) -> None:
-        run_action(ctx, command, {"days": days, "reason": reason}, ids or [], filters, yes=yes, dry_run=dry_run, fmt=fmt)
-
-    services_app.command(command, help=_action_help(command))(with_list_filters(handler))
-
-
-for _command in ("add-days", "subtract-days"):
-    _define_days_action(_command)
-
-
-# ----------------------------------------------------------------------------- bulk runs
-
-
-bulk_app = new_app("Bulk runs: what each multi-service command did to each service.")
-RECENT_RUNS = 20
-services_app.add_typer(bulk_app, name="bulk")
-
-
-@bulk_app.command("list")
-def bulk_list(
-    ctx: typer.Context,
-    limit: Optional[str] = typer.Option(None, "--limit", help=f"At most N runs (default {RECENT_RUNS}; every run with --format ids; 0 = every run)."),
-    every: bool = ALL_OPTION,
-    fmt: str = FORMAT_OPTION,
-) -> None:
-    """Recent bulk runs, newest first."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
-    maximum = row_limit(limit, every, output, default=RECENT_RUNS)
-    columns = ["id", "action", "actor", "total", "started_at", "finished_at"]
-    with _read(ctx) as session:
-        emit_pages(
-            lambda before, size: bulk.list_runs(session, limit=size, before=before),
-            lambda run: run.id,
-            lambda run: {key: views.plain(getattr(run, key)) for key in columns},
-            columns,
-            output,
-            maximum,
-        )
-
-
-@bulk_app.command("show")
-def bulk_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), fmt: str = FORMAT_OPTION) -> None:
-    """Every service of a run and how it ended (pending = untouched so far)."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
-    identifier = parse_id("RUN", run_id)
-    with _read(ctx) as session:
-        run = session.get(BulkRun, identifier)
-        if run is None:
-            raise NotFound(f"RUN: no bulk run {identifier}")
-        pending_jobs = dict(session.exec(select(Job.service_id, Job.status).where(Job.bulk_run_id == identifier)).all())
-    result = bulk.report(state(ctx).db, identifier)
-    rows = [
-        {"service_id": item.service_id, "outcome": item.outcome, "job": pending_jobs.get(item.service_id), "message": item.message} for item in result.items
-    ]
-    message(
-        f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, "
-        + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished")
-    )
-    emit(rows, ["service_id", "outcome", "job", "message"], output, id_key="service_id")
-    message(result.summary())
-
-
-# ----------------------------------------------------------------------------- panel
-
-
-@services_app.command("panel")
-def services_panel(ctx: typer.Context, service_id: str = typer.Argument(..., metavar="ID"), fmt: str = FORMAT_OPTION) -> None:
-    """The service's live state on its panel (status, resources, addresses, actions)."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON))
-    identifier = parse_id("id", service_id)
-    require(state(ctx).actor, NON_TRANSITION_ROLES["read"], "reading")
-    try:
-        panel = delivery.panel_state(state(ctx).db, identifier)
-    except ModuleError as error:
-        raise SvcError(f"panel: service {identifier}: {error.message}") from None
-    record = {"status": panel.status, "resources": panel.resources, "addresses": panel.addresses, "actions": panel.actions, "details": panel.details}
-    if output is Format.JSON:
-        json_out(record)
-        return
-    key_values(
-        {
-            "status": panel.status,
-            "addresses": ", ".join(panel.addresses) or None,
-            "actions": ", ".join(panel.actions) or None,
-            **panel.resources,
-            **panel.details,
-        }
-    )
-
-
-@services_app.command("power")
-def services_power(
-    ctx: typer.Context,
-    service_id: str = typer.Argument(..., metavar="ID"),
-    signal: str = typer.Argument(..., help="A power action the panel offers (start, stop, restart, kill...)."),
-) -> None:
-    """Send a power action to the service on its panel."""
-    cli = state(ctx)
-    identifier = parse_id("id", service_id)
-    try:
-        result = delivery.power(cli.db, cli.actor, identifier, signal.strip().lower())
-    except ModuleError as error:
-        raise SvcError(f"power: service {identifier}: {error.message}") from None
-    message(f"service {identifier}: {signal} sent" + (f": {result.message}" if result.message else ""))
-
-
-@services_app.command("importable")
-def services_importable(ctx: typer.Context, server: str = typer.Argument(..., help="Server id or name."), fmt: str = FORMAT_OPTION) -> None:
-    """Resources that already exist on a server and can be imported (`services import --external REF`)."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
-    require(state(ctx).actor, NON_TRANSITION_ROLES["read"], "reading")
-    try:
-        importables = delivery.list_importable(state(ctx).db, server)
-    except ModuleError as error:
-        raise SvcError(f"importable: {error.message}") from None
-    rows = [{"external": resource.external_ref, "name": resource.name, "description": resource.description} for resource in importables.resources]
-    emit(rows, ["external", "name", "description"], output, id_key="external")
-    if importables.linked:
-        message(importables.linked_note)

@@ -1,4 +1,4 @@
-"""The customer area (`svcconsole client`): one customer's services, on the admin console's screens and widgets."""
+"""The customer area (`svcconsole client`): one customer's services, on the widgets it shares with the admin console."""
 
 from svcconsole.client.app import ClientApp, run_client
 

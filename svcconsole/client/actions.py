@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.binding import BindingType
 
-from svcconsole.console.actions import in_scope
+from svcconsole.widgets.dialogs import DIALOG_KEYS
 from svcconsole.widgets.keys import ConsoleAction
+from svcconsole.widgets.service_table import TABLE_ACTIONS
 
 SCOPES = {
     "client": "Everywhere",
@@ -29,7 +30,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client-dashboard", "r", "renew", "Renew", "Renew the service under the cursor (adds it to an invoice).", show=True, mutates=True),
     ConsoleAction("client-dashboard", "ctrl+r", "reload", "Reload", "Read the dashboard again.", key_display="^r"),
     ConsoleAction("client-dashboard", "q", "app.quit", "Quit", "Leave the customer area.", palette=False),
-    *in_scope("table"),
+    *TABLE_ACTIONS,
     ConsoleAction("client-services", "enter", "open_service", "Open", "Open the service under the cursor.", show=True, key_display="⏎"),
     ConsoleAction("client-services", "slash", "focus_filter", "Filter", "Filter: free text and status: id: cycle: expires<30d.", show=True, key_display="/"),
     ConsoleAction("client-services", "escape", "clear", "Clear", "Clear the filter.", key_display="esc"),
@@ -59,7 +60,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
-    *in_scope("dialog"),
+    *DIALOG_KEYS,
 )
 
 

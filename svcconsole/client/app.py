@@ -21,17 +21,17 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import RenewDialog
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
-from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
-from svcconsole.console.screens.dialogs import PromptDialog
-from svcconsole.console.screens.help import HelpScreen, help_table
-from svcconsole.core import customer, parse
-from svcconsole.core.customer import ActionResult
+from svcconsole.core import customer, customer_actions, parse
+from svcconsole.core.customer_actions import ActionResult
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor, require_client
 from svcconsole.store.engine import Database
 from svcconsole.widgets import render
+from svcconsole.widgets.dialogs import PromptDialog
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
+from svcconsole.widgets.help import HelpScreen, help_table
+from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -160,7 +160,7 @@ class ClientApp(CrashGuard, App[None]):
 
         def chosen(count: object) -> None:
             if isinstance(count, int):
-                self.run_change(service_id, lambda session, worker: customer.renew(session, self.actor, service_id, count), done)
+                self.run_change(service_id, lambda session, worker: customer_actions.renew(session, self.actor, service_id, count), done)
 
         self.push_screen(RenewDialog(question, consequence), chosen)
 
@@ -174,7 +174,7 @@ class ClientApp(CrashGuard, App[None]):
     @work(thread=True, group="client-change")
     def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None) -> None:
         try:
-            result = customer.carry_out(self.db, change)
+            result = customer_actions.carry_out(self.db, change)
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
         else:
@@ -190,7 +190,7 @@ class ClientApp(CrashGuard, App[None]):
     def _change_refused(self, message: ChangeRefused) -> None:
         self.show_error(message.error)
 
-    # The service list is the admin's, shared: what it asks of its app, the customer area does.
+    # What the shared service list asks of its app, the customer area does.
 
     @on(ServiceOpened)
     def _service_opened(self, message: ServiceOpened) -> None:

@@ -8,7 +8,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from svcconsole.client.host import ClientHost
-from svcconsole.console.commands import service_id_in
+from svcconsole.widgets.palette import service_id_in
 
 SERVICE_COMMANDS = (
     ("service: renew", "Add a renewal of this service to an invoice.", "action_renew"),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from svcconsole.core.customer import ActionResult
+from svcconsole.core.customer_actions import ActionResult
 from svcconsole.core.operators import Actor
 from svcconsole.store.engine import Database
 

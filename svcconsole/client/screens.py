@@ -1,8 +1,9 @@
 """The customer area's pages: the dashboard, the list of the customer's services, a service.
 
-The list is the admin console's list screen (`ServiceListScreen`, which has none of the admin
-list's marks and actions) over a window that `CustomerScope` narrows to one customer; the detail is the admin detail's frame (`TabbedDetail`) with its tables, paging
-and Panel view, fed with the customer's data. Every read and change runs in a thread worker
+The list is the shared list screen (`widgets.service_list`, which has none of the admin list's
+marks and actions) over a window that `CustomerScope` narrows to one customer; the detail is the
+shared detail frame (`widgets.detail_frame`) with its tables, paging and Panel view, fed with the
+customer's data. Every read and change runs in a thread worker
 through `core.customer`.
 """
 
@@ -18,21 +19,22 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Static
 
-from svcconsole.client.actions import client_bindings, mutating
+from svcconsole.client.actions import REGISTRY, client_bindings, mutating
 from svcconsole.client.dialogs import CancelDialog, CancelRequest
 from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded
 from svcconsole.client.widgets import EMPTY, ActiveServices
-from svcconsole.console.screens.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
-from svcconsole.console.screens.dialogs import ConfirmDialog
-from svcconsole.console.screens.services import ServiceListScreen
-from svcconsole.core import customer
+from svcconsole.core import customer, customer_actions
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
+from svcconsole.widgets.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
+from svcconsole.widgets.dialogs import ConfirmDialog
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
+from svcconsole.widgets.service_list import ServiceListScreen
+from svcconsole.widgets.why import why_not
 
 if TYPE_CHECKING:
     from svcconsole.store.queries import ServiceFilter
@@ -170,7 +172,7 @@ class DashboardScreen(_CustomerScreen):
 
 
 class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
-    """The admin's list screen without its admin half, over a window that only ever holds this customer's services."""
+    """The shared list screen, over a window that only ever holds this customer's services."""
 
     SCOPE = "client-services"
     BINDINGS = [*Screen.BINDINGS, *client_bindings("client-services")]
@@ -197,6 +199,9 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
 
     def read_time_zone(self, session: Any) -> ZoneInfo:
         return customer.time_zone(session)
+
+    def why_key_did_nothing(self, key: str, status: str | None) -> str | None:
+        return why_not(self, REGISTRY, self.SCOPE, key)
 
     def on_mount(self) -> None:
         if self.filter_text:
@@ -414,7 +419,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if isinstance(request, CancelRequest):
                 app.run_change(
                     service_id,
-                    lambda session, worker: customer.cancel(session, app.actor, service_id, request.mode, request.reason, claim_for=worker),
+                    lambda session, worker: customer_actions.cancel(session, app.actor, service_id, request.mode, request.reason, claim_for=worker),
                     self.reload,
                 )
 
@@ -427,7 +432,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
 
         def chosen(yes: bool | None) -> None:
             if yes:
-                app.run_change(service_id, lambda session, worker: customer.uncancel(session, app.actor, service_id), self.reload)
+                app.run_change(service_id, lambda session, worker: customer_actions.uncancel(session, app.actor, service_id), self.reload)
 
         self.app.push_screen(ConfirmDialog(f"Keep {self._label} and withdraw its cancellation?", yes="Keep it"), chosen)
 
@@ -440,7 +445,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
 
         def chosen(yes: bool | None) -> None:
             if yes:
-                app.run_change(service_id, lambda session, worker: customer.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
+                app.run_change(service_id, lambda session, worker: customer_actions.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
 
         self.app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
 

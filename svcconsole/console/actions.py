@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from textual.binding import BindingType
 
 from svcconsole.core.statuses import ACTIONS, ActionRule
+from svcconsole.widgets.dialogs import DIALOG_KEYS
+from svcconsole.widgets.help import HELP_KEYS
 from svcconsole.widgets.keys import ConsoleAction
 from svcconsole.widgets.service_table import TABLE_ACTIONS
 
@@ -207,18 +209,8 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         show=True,
         key_display="esc",
     ),
-    ConsoleAction("dialog", "escape", "cancel", "Back", "Close the dialog; nothing is done.", show=True, key_display="esc"),
-    ConsoleAction("dialog", "tab", "focus_next", "Next field", "The next field or button (shift+tab: the one before).", key_display="tab", bound=False),
-    ConsoleAction(
-        "dialog",
-        "enter",
-        "enter_key",
-        "Next / run",
-        "In a field: the next field; in the last field: run the action; on a button: press it (space opens a dropdown).",
-        key_display="⏎",
-        bound=False,
-    ),
-    ConsoleAction("help", "escape,q,question_mark", "close", "Close", "Close this help.", show=True, key_display="esc/q/?"),
+    *DIALOG_KEYS,
+    *HELP_KEYS,
 )
 
 

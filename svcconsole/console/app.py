@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
-from svcconsole.console.actions import bindings
+from svcconsole.console.actions import REGISTRY, SCOPES, bindings
 from svcconsole.console.bulk_runs import KEPT_RUNS, ActionRequest, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
 from svcconsole.console.messages import (
@@ -31,12 +31,9 @@ from svcconsole.console.messages import (
     BulkRunFinished,
     BulkRunStarted,
     EditRequested,
-    ErrorRaised,
     HealthChecked,
     NewServiceRequested,
-    ReadOnlyRefused,
     SelectionResolved,
-    ServiceOpened,
 )
 from svcconsole.console.screens.bulk import BulkRunScreen
 from svcconsole.console.screens.detail import DetailScreen
@@ -44,7 +41,6 @@ from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu
 from svcconsole.console.screens.drift import DriftScreen
 from svcconsole.console.screens.edit import EditScreen
 from svcconsole.console.screens.health import HealthScreen
-from svcconsole.console.screens.help import HelpScreen
 from svcconsole.console.screens.jobs import JobsScreen
 from svcconsole.console.screens.services import ServicesScreen
 from svcconsole.console.screens.wizard import WizardScreen
@@ -57,6 +53,8 @@ from svcconsole.store.engine import Database, safe_url
 from svcconsole.widgets import render, words
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
+from svcconsole.widgets.help import HelpScreen, help_table
+from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 
 PROGRESS_SECONDS = 0.1
 HEALTH_CHECK_SECONDS = 60.0
@@ -146,7 +144,7 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES)))
 
     def action_drift(self) -> None:
         if not isinstance(self.screen, DriftScreen):

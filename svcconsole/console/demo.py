@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from svcconsole.core import catalog, seed
+from svcconsole.core import catalog, seed_catalog
 from svcconsole.core.operators import SYSTEM, Actor
 from svcconsole.core.statuses import Status
 from svcconsole.modules import demo_server_url
@@ -79,7 +79,7 @@ class DemoPanels:
 
 def _demo_servers(db: Database) -> list[Server]:
     with db.read() as session:
-        return list(session.exec(select(Server).where(col(Server.name).in_(seed.PANEL_SERVERS)).order_by(col(Server.id))).all())
+        return list(session.exec(select(Server).where(col(Server.name).in_(seed_catalog.PANEL_SERVERS)).order_by(col(Server.id))).all())
 
 
 def _rows_on(db: Database, server: Server) -> list[PanelRow]:

@@ -5,53 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from textual.message import Message
 
 from svcconsole.core.bulk import ItemResult, Matching, RunReport
 from svcconsole.core.health import HealthReport
-from svcconsole.store.queries import ServiceFilter, Sort
-from svcconsole.store.window import ServiceWindow
-
-
-@dataclass
-class SettingsLoaded(Message):
-    """The time zone and catalog names were read."""
-
-    tz: ZoneInfo
-
-
-@dataclass
-class ListReloaded(Message):
-    """A filter or sort was applied: a fresh window with its first rows loaded."""
-
-    generation: int
-    window: ServiceWindow
-    service_filter: ServiceFilter
-    sort: Sort
-    keep_position: bool = False
-    cursor: int | None = None
-    """Where the cursor goes (the row it was on, found again after a new sort)."""
-
-
-@dataclass
-class FilterRejected(Message):
-    """The filter line has a bad term; `window` is empty: the list shows no rows until it is fixed."""
-
-    generation: int
-    error: str
-    window: ServiceWindow
-
-
-@dataclass
-class CountsLoaded(Message):
-    """The total, the per-status counts of the filter line and each tab's count were computed."""
-
-    generation: int
-    total: int
-    by_status: dict[str, int]
-    tabs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -257,13 +215,6 @@ class HealthChecked(Message):
 
 
 @dataclass
-class ServiceOpened(Message):
-    """A service was opened (Enter on a row, the palette, a service the wizard made): the app shows its detail."""
-
-    service_id: int
-
-
-@dataclass
 class EditRequested(Message):
     """The edit form of a service was asked for (refused in read-only mode)."""
 
@@ -293,15 +244,3 @@ class BulkMenuRequested(Message):
     chosen: Callable[[str], None]
     label: str
     counts: dict[tuple[str, bool], int]
-
-
-@dataclass
-class ReadOnlyRefused(Message):
-    """A change was refused because the console is read-only (or its operator a viewer): the app says so."""
-
-
-@dataclass
-class ErrorRaised(Message):
-    """Something failed with a one-line error the app shows as a notification."""
-
-    error: str

@@ -243,6 +243,12 @@ class Module:
     def _unsupported(self, operation: str) -> ModuleError:
         return UnsupportedOperation(self.name, operation)
 
+    def _require_server(self, server: ServerRef | None) -> ServerRef:
+        """The server a service is delivered to; none is a configuration error, never retried."""
+        if server is None:
+            raise ModuleError(f"{self.label}: the service has no server", retryable=False, code="config")
+        return server
+
     def test_connection(self, server: ServerRef) -> ModuleResult:
         raise self._unsupported("test_connection")
 

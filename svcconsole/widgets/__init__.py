@@ -1,4 +1,4 @@
-"""What the admin console and the customer area share: widgets, text rendering, keys, the crash guard and the heap freeze."""
+"""What the admin console and the customer area share: the service list, the detail frame, dialogs, help, messages, widgets, text and keys."""
 
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.panel_state import ModuleSubTabs, PanelStateView

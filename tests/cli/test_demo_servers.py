@@ -9,7 +9,7 @@ import re
 from sqlmodel import col, select
 
 from svcconsole.console.demo import start_demo_panels
-from svcconsole.core import seed
+from svcconsole.core import seed, seed_catalog
 from svcconsole.modules.http import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.store.models import Server, Service
@@ -44,14 +44,17 @@ def test_the_demo_points_its_servers_at_sandboxes_and_gives_them_back_as_demo_se
     panels = start_demo_panels(db)
     try:
         with db.read() as session:
-            running = {server.name: server.url for server in session.exec(select(Server).where(col(Server.name).in_(seed.PANEL_SERVERS))).all()}
+            running = {server.name: server.url for server in session.exec(select(Server).where(col(Server.name).in_(seed_catalog.PANEL_SERVERS))).all()}
         assert running == {name: sandbox.url for name, sandbox in panels.sandboxes.items()}
     finally:
         panels.stop()
         reset_rate_limiters()
     with db.read() as session:
-        after = {server.name: (server.url, server.credentials) for server in session.exec(select(Server).where(col(Server.name).in_(seed.PANEL_SERVERS))).all()}
-    assert after == {name: (f"https://{name}.demo.invalid", None) for name in seed.PANEL_SERVERS}
+        after = {
+            server.name: (server.url, server.credentials)
+            for server in session.exec(select(Server).where(col(Server.name).in_(seed_catalog.PANEL_SERVERS))).all()
+        }
+    assert after == {name: (f"https://{name}.demo.invalid", None) for name in seed_catalog.PANEL_SERVERS}
 
 
 def test_a_demo_server_pointed_at_a_panel_is_a_panel_server(cli, db):

@@ -15,10 +15,10 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import CancelDialog, RenewDialog
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
 from svcconsole.client.widgets import ActiveServices
-from svcconsole.console.screens.dialogs import ConfirmDialog, PromptDialog
 from svcconsole.core import customer, records
 from svcconsole.core.errors import PermissionDenied
 from svcconsole.store.models import Invoice, Service
+from svcconsole.widgets.dialogs import ConfirmDialog, PromptDialog
 from tests.client.conftest import INTERNAL_REASON, NOTE, client_of
 from tests.conftest import make_actor
 from tests.console.conftest import notifications, settle

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import actions, bulk, customer, records
+from svcconsole.core import actions, bulk, customer, customer_actions, records
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied, TransitionRefused
 from svcconsole.core.operators import CLIENT_ACTIONS, client_actor
 from svcconsole.core.statuses import ACTIONS
@@ -67,10 +67,10 @@ def test_another_customers_or_a_deleted_service_is_no_service(db, shop, target):
             read(db, work)
         assert str(refused.value) == f"no service {service_id}"
     for change in (
-        lambda session: customer.renew(session, shop.alice_actor, service_id),
-        lambda session: customer.cancel(session, shop.alice_actor, service_id, "end-of-cycle"),
-        lambda session: customer.uncancel(session, shop.alice_actor, service_id),
-        lambda session: customer.set_auto_renew(session, shop.alice_actor, service_id, False),
+        lambda session: customer_actions.renew(session, shop.alice_actor, service_id),
+        lambda session: customer_actions.cancel(session, shop.alice_actor, service_id, "end-of-cycle"),
+        lambda session: customer_actions.uncancel(session, shop.alice_actor, service_id),
+        lambda session: customer_actions.set_auto_renew(session, shop.alice_actor, service_id, False),
     ):
         with pytest.raises(NotFound) as refused:
             db.transaction(change)
@@ -133,7 +133,7 @@ def test_the_detail_never_carries_admin_notes_internal_reasons_or_staff_names(db
 def test_history_shows_the_customers_own_reason_and_hides_internal_rows(db, admin, shop, frozen):
     service_id = shop.alice["web"]
     db.transaction(lambda session: records.meta_set(session, admin, service_id, "internal_flag", "watch"))
-    db.transaction(lambda session: customer.cancel(session, shop.alice_actor, service_id, "end-of-cycle", "moving to another host"))
+    db.transaction(lambda session: customer_actions.cancel(session, shop.alice_actor, service_id, "end-of-cycle", "moving to another host"))
     lines = read(db, lambda session: customer.history(session, shop.alice_actor, service_id))
     assert (lines[0].who, lines[0].what, lines[0].reason) == ("you", "cancellation", "moving to another host")
     assert all(line.what != "meta_set" for line in lines)
@@ -143,12 +143,12 @@ def test_history_shows_the_customers_own_reason_and_hides_internal_rows(db, admi
 def test_renew_bills_an_invoice_then_reuses_it_and_never_renews_for_free(db, shop):
     web, late = shop.alice["web"], shop.alice["late"]
     expiry = row(db, web).expires_at
-    first = db.transaction(lambda session: customer.renew(session, shop.alice_actor, web, 2))
+    first = db.transaction(lambda session: customer_actions.renew(session, shop.alice_actor, web, 2))
     assert first.invoice_id and "24.00 EUR" in first.message and "new invoice" in first.message
     assert row(db, web).expires_at == expiry
-    again = db.transaction(lambda session: customer.renew(session, shop.alice_actor, web))
+    again = db.transaction(lambda session: customer_actions.renew(session, shop.alice_actor, web))
     assert again.invoice_id == first.invoice_id and "already bills this renewal" in again.message
-    other = db.transaction(lambda session: customer.renew(session, shop.alice_actor, late))
+    other = db.transaction(lambda session: customer_actions.renew(session, shop.alice_actor, late))
     assert other.invoice_id == first.invoice_id and f"added to invoice {first.invoice_id}" in other.message
     invoices = read(db, lambda session: session.exec(select(Invoice)).all())
     assert [(invoice.customer_id, invoice.status) for invoice in invoices] == [(shop.alice_id, "unpaid")]
@@ -160,29 +160,29 @@ def test_renew_bills_an_invoice_then_reuses_it_and_never_renews_for_free(db, sho
 
 def test_cancel_follows_the_product_rule_and_uncancel_only_the_customers_own(db, admin, shop, frozen):
     with pytest.raises(TransitionRefused, match="cannot be cancelled from the customer area"):
-        db.transaction(lambda session: customer.cancel(session, shop.alice_actor, shop.alice["fixed"], "end-of-cycle"))
+        db.transaction(lambda session: customer_actions.cancel(session, shop.alice_actor, shop.alice["fixed"], "end-of-cycle"))
     web = shop.alice["web"]
-    planned = db.transaction(lambda session: customer.cancel(session, shop.alice_actor, web, "end-of-cycle"))
+    planned = db.transaction(lambda session: customer_actions.cancel(session, shop.alice_actor, web, "end-of-cycle"))
     assert planned.message == f"service {web} will be cancelled on 2027-08-07"
     assert row(db, web).cancel_mode == "end-of-cycle"
-    db.transaction(lambda session: customer.uncancel(session, shop.alice_actor, web))
+    db.transaction(lambda session: customer_actions.uncancel(session, shop.alice_actor, web))
     assert row(db, web).cancel_at is None
     late = shop.alice["late"]
     db.transaction(lambda session: actions.perform(session, admin, "cancel-end-of-cycle", shop.alice["paused"], {"reason": "abuse"}))
     with pytest.raises(TransitionRefused, match="support planned this cancellation"):
-        db.transaction(lambda session: customer.uncancel(session, shop.alice_actor, shop.alice["paused"]))
-    now = customer.carry_out(db, lambda session, worker: customer.cancel(session, shop.alice_actor, late, "immediate", claim_for=worker))
+        db.transaction(lambda session: customer_actions.uncancel(session, shop.alice_actor, shop.alice["paused"]))
+    now = customer_actions.carry_out(db, lambda session, worker: customer_actions.cancel(session, shop.alice_actor, late, "immediate", claim_for=worker))
     assert now.message == f"service {late} is cancelled" and row(db, late).status == "cancelled"
 
 
 def test_auto_renewal_toggles_and_the_activity_names_the_customer(db, shop):
     web = shop.alice["web"]
-    result = db.transaction(lambda session: customer.set_auto_renew(session, shop.alice_actor, web, False))
+    result = db.transaction(lambda session: customer_actions.set_auto_renew(session, shop.alice_actor, web, False))
     assert result.message == f"auto-renewal of service {web} is now Off" and row(db, web).auto_renew is False
     last = read(db, lambda session: session.exec(select(Activity).where(Activity.service_id == web).order_by(Activity.id.desc())).first())
     assert (last.actor_kind, last.actor, last.action, last.details) == ("client", "alice@example.com", "auto_renew", {"auto_renew": [True, False]})
     with pytest.raises(TransitionRefused):
-        db.transaction(lambda session: customer.set_auto_renew(session, shop.alice_actor, shop.alice["old"], True))
+        db.transaction(lambda session: customer_actions.set_auto_renew(session, shop.alice_actor, shop.alice["old"], True))
 
 
 def test_an_operator_running_the_customer_area_gets_a_read_only_preview(db, admin, shop):
@@ -192,9 +192,9 @@ def test_an_operator_running_the_customer_area_gets_a_read_only_preview(db, admi
     assert read(db, lambda session: customer.dashboard(session, preview)).active_total == 4
     version = row(db, shop.alice["web"]).version
     for change in (
-        lambda session: customer.renew(session, preview, shop.alice["web"]),
-        lambda session: customer.set_auto_renew(session, preview, shop.alice["web"], False),
-        lambda session: customer.cancel(session, preview, shop.alice["web"], "end-of-cycle"),
+        lambda session: customer_actions.renew(session, preview, shop.alice["web"]),
+        lambda session: customer_actions.set_auto_renew(session, preview, shop.alice["web"], False),
+        lambda session: customer_actions.cancel(session, preview, shop.alice["web"], "end-of-cycle"),
     ):
         with pytest.raises(PermissionDenied, match="read-only"):
             db.transaction(change)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from svcconsole.core import customer, parse
+from svcconsole.core import customer, customer_actions, parse
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.store.queries import Sort
 from tests.reliability.support import fingerprint
@@ -90,10 +90,10 @@ def test_any_service_id_is_the_customers_own_service_or_no_service(db, shop, ser
         return
     before = fingerprint(db)
     changes = (
-        lambda session: customer.renew(session, shop.alice_actor, target),
-        lambda session: customer.cancel(session, shop.alice_actor, target, "immediate"),
-        lambda session: customer.uncancel(session, shop.alice_actor, target),
-        lambda session: customer.set_auto_renew(session, shop.alice_actor, target, False),
+        lambda session: customer_actions.renew(session, shop.alice_actor, target),
+        lambda session: customer_actions.cancel(session, shop.alice_actor, target, "immediate"),
+        lambda session: customer_actions.uncancel(session, shop.alice_actor, target),
+        lambda session: customer_actions.set_auto_renew(session, shop.alice_actor, target, False),
     )
     for change in changes:
         with pytest.raises(NotFound, match=f"^no service {target}$"):

@@ -11,8 +11,8 @@ from textual.widgets import Button
 from svcconsole.client.app import ClientApp
 from svcconsole.client.screens import ClientDetailScreen
 from svcconsole.console.screens.detail import DetailScreen
-from svcconsole.console.screens.detail_frame import TabbedDetail
-from svcconsole.core import actions, customer, records
+from svcconsole.core import actions, customer, customer_actions, records
+from svcconsole.widgets.detail_frame import TabbedDetail
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import PagedRecords, RecordTable
 from tests.console.conftest import make_app, settle
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 def many_history_rows(db, shop, count: int) -> None:  # type: ignore[no-untyped-def]
     for index in range(count):
-        db.transaction(lambda session: customer.set_auto_renew(session, shop.alice_actor, shop.alice["web"], index % 2 == 1))
+        db.transaction(lambda session: customer_actions.set_auto_renew(session, shop.alice_actor, shop.alice["web"], index % 2 == 1))
 
 
 def table_columns(table: RecordTable) -> list[str]:

@@ -8,9 +8,9 @@ import pytest
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from svcconsole.console.screens.detail import DetailScreen
-from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.console.screens.drift import DriftScreen
 from svcconsole.core import clock, reconcile
+from svcconsole.widgets.dialogs import ConfirmDialog
 from tests.conftest import FROZEN_NOW
 from tests.console.conftest import make_app, settle
 from tests.console.test_panel import PANEL_SERVER_ID, game_server, ptero  # noqa: F401 - the sandbox panel fixture

@@ -9,11 +9,11 @@ import pytest
 from textual.command import CommandPalette
 
 from svcconsole.client.app import ClientApp
-from svcconsole.console.commands import service_id_in
 from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.services import ServicesScreen
 from svcconsole.core import customer, logs
 from svcconsole.store import queries
+from svcconsole.widgets.palette import service_id_in
 from svcconsole.widgets.status_tabs import StatusTabs
 from tests.client.conftest import client_of
 from tests.conftest import new_service

@@ -204,7 +204,7 @@ async def test_a_burst_of_keystrokes_is_counted_at_its_first_key_and_once_it_pau
 async def test_a_keystroke_after_a_pause_is_applied_without_waiting_for_the_debounce(demo, admin, monkeypatch):
     import asyncio
 
-    from svcconsole.console.screens import services as services_screen
+    from svcconsole.widgets import service_list as services_screen
 
     monkeypatch.setattr(services_screen, "FILTER_DEBOUNCE_SECONDS", 5.0)
     app = make_app(demo, admin)

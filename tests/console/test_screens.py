@@ -7,13 +7,13 @@ import io
 import pytest
 from sqlmodel import select
 
-from svcconsole.console.actions import REGISTRY
+from svcconsole.console.actions import REGISTRY, SCOPES
 from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.edit import EditScreen
-from svcconsole.console.screens.help import HelpScreen, help_table
 from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import lookups, records
 from svcconsole.store.models import Service
+from svcconsole.widgets.help import HelpScreen, help_table
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
 
@@ -220,7 +220,7 @@ async def test_help_lists_every_binding_of_the_registry(db, admin, frozen):
         from rich.console import Console
 
         console = Console(width=400, record=True, file=io.StringIO())
-        console.print(help_table())
+        console.print(help_table(REGISTRY, SCOPES))
         shown = console.export_text()
         for entry in REGISTRY:
             lines = [line for line in shown.splitlines() if line.strip().startswith(entry.shown_key + " ")]
@@ -233,9 +233,10 @@ def test_every_screen_binds_exactly_its_registry_scope():
     from svcconsole.console.actions import bindings, in_scope
     from svcconsole.console.app import ConsoleApp
     from svcconsole.console.screens.bulk import BulkRunScreen
-    from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu, ConfirmDialog, PromptDialog
+    from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu
     from svcconsole.console.screens.jobs import JobsScreen
     from svcconsole.console.screens.services import ServicesScreen
+    from svcconsole.widgets.dialogs import ConfirmDialog, PromptDialog
     from svcconsole.widgets.service_table import ServiceTable
 
     def keys(found) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -260,9 +261,7 @@ def test_every_screen_binds_exactly_its_registry_scope():
 
 
 def test_help_shows_no_key_that_is_not_in_the_registry():
-    from svcconsole.console.actions import SCOPES
-
-    table = help_table()
+    table = help_table(REGISTRY, SCOPES)
     key_cells = [str(cell) for cell in table.columns[0]._cells if str(cell)]
     assert sorted(key_cells) == sorted(entry.shown_key for entry in REGISTRY if entry.scope in SCOPES)
     assert "ctrl+s" in {entry.key for entry in REGISTRY if entry.scope == "edit"}

@@ -10,10 +10,10 @@ from sqlmodel import select
 from textual.widgets import DataTable, Static, TabbedContent
 
 from svcconsole.console.screens.detail import DetailScreen
-from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import lookups, upgrades
 from svcconsole.store.models import Invoice, InvoiceLine, Upgrade
+from svcconsole.widgets.dialogs import ConfirmDialog
 from tests.conftest import new_service
 from tests.console.conftest import make_app, settle
 

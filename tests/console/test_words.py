@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from svcconsole.console.screens.help import HelpScreen
 from svcconsole.core import records
+from svcconsole.widgets.help import HelpScreen
 from tests.conftest import new_service
 from tests.console.conftest import make_app, settle
 
@@ -57,11 +57,12 @@ async def test_activity_rows_name_the_key_and_value_of_metadata_and_overrides(db
 
 
 async def test_the_help_and_dialogs_speak_plainly(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
-    from svcconsole.console.screens.help import help_table
+    from svcconsole.console.actions import REGISTRY, SCOPES
+    from svcconsole.widgets.help import help_table
     from tests.console.test_screens import plain
 
     new_service(db, admin, catalog, name="web", status="active")
-    text = plain(help_table())
+    text = plain(help_table(REGISTRY, SCOPES))
     assert "the this service" not in text and "registry" not in text
     assert "applied to this service" in text
     app = make_app(db, admin)

@@ -1,1 +1,1 @@
-"""The admin console's screens: the service list, detail, edit, wizard, jobs, health, bulk runs, dialogs and help."""
+"""The admin console's screens: the service list, detail, edit, wizard, jobs, health, drift, bulk runs and the action dialogs."""

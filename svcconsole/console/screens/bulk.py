@@ -19,11 +19,12 @@ from textual.widgets import Button, DataTable, ProgressBar, Static
 from svcconsole.console.actions import bindings
 from svcconsole.console.bulk_runs import OUTCOMES, BulkRunState
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, ErrorRaised, RetryListed
+from svcconsole.console.messages import BulkProgressNote, BulkResultsLoaded, RetryListed
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
 from svcconsole.core import bulk
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render
+from svcconsole.widgets.messages import ErrorRaised
 
 OUTCOME_STYLES = {"ok": render.GREEN, "failed": f"bold {render.RED}", "skipped": render.ORANGE, "pending": render.BLUE}
 SHOWN_ORDER = ("failed", "skipped", "pending", "ok")

@@ -17,18 +17,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import (
-    ActionFailed,
-    ActionRequested,
-    BulkMenuRequested,
-    EditRequested,
-    ErrorRaised,
-    ReadOnlyRefused,
-    SelectionResolved,
-    ServiceLoaded,
-    ServiceSaved,
-)
-from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
+from svcconsole.console.messages import ActionFailed, ActionRequested, BulkMenuRequested, EditRequested, SelectionResolved, ServiceLoaded, ServiceSaved
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
@@ -38,8 +27,10 @@ from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets import render, words
+from svcconsole.widgets.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.inputs import PaneInput
+from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 
 ACTIVITY_PAGE = 50

@@ -21,13 +21,14 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ErrorRaised, HistoryLoaded, PanelLoaded, PowerSent, ReadOnlyRefused, ServiceSaved
+from svcconsole.console.messages import HistoryLoaded, PanelLoaded, PowerSent, ServiceSaved
 from svcconsole.console.screens.dialogs import POWER_CONSEQUENCES, PowerDialog
 from svcconsole.core import delivery, lookups
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import Status
 from svcconsole.modules import HISTORY_SPANS, ModuleError, get_module, is_module
 from svcconsole.widgets import render
+from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused
 from svcconsole.widgets.panel_charts import PanelCharts
 from svcconsole.widgets.panel_state import PanelStateView
 

@@ -16,11 +16,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ErrorRaised, ReadOnlyRefused, ServiceSaved, UpgradeLaunched
-from svcconsole.console.screens.dialogs import ConfirmDialog
+from svcconsole.console.messages import ServiceSaved, UpgradeLaunched
 from svcconsole.core import invoice_lookups, jobs, orders
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render, words
+from svcconsole.widgets.dialogs import ConfirmDialog
+from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused
 
 UPGRADE_STATUS_STYLES = {"awaiting_payment": "bold yellow", "in_progress": "italic cyan", "done": "green", "failed": "bold red", "cancelled": "bright_black"}
 BILLING_LABELS = {invoice_lookups.UpgradeBilling.INVOICE.value: "invoice", invoice_lookups.UpgradeBilling.NO_BILLING.value: "no billing"}

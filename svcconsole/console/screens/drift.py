@@ -14,13 +14,13 @@ from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from svcconsole.console.actions import bindings
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ReadOnlyRefused
-from svcconsole.console.screens.dialogs import ConfirmDialog
 from svcconsole.core import bulk
 from svcconsole.core import reconcile as core
 from svcconsole.core.errors import SvcError
 from svcconsole.core.settings import DRIFT_KINDS
 from svcconsole.widgets import render
+from svcconsole.widgets.dialogs import ConfirmDialog
+from svcconsole.widgets.messages import ReadOnlyRefused
 
 SHOWN = 500
 """Rows read into the table at once (the counts cover every drift)."""

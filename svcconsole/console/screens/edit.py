@@ -19,7 +19,7 @@ from textual.widgets import Button, Footer, Label, Select, Static
 
 from svcconsole.console.actions import bindings
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ActionFailed, ErrorRaised, ServiceLoaded, ServiceSaved
+from svcconsole.console.messages import ActionFailed, ServiceLoaded, ServiceSaved
 from svcconsole.core import lookups, records, renewal_limits
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import Conflict, SvcError
@@ -27,6 +27,7 @@ from svcconsole.core.statuses import Status
 from svcconsole.modules import module_names
 from svcconsole.widgets import render, words
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.messages import ErrorRaised
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),

@@ -18,11 +18,12 @@ from textual.widgets import Button, DataTable, Footer, Static
 
 from svcconsole.console.actions import bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ActionFailed, ErrorRaised, JobsLoaded, ServiceSaved
-from svcconsole.console.screens.dialogs import PromptDialog
+from svcconsole.console.messages import ActionFailed, JobsLoaded, ServiceSaved
 from svcconsole.core import job_queue, jobs
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render
+from svcconsole.widgets.dialogs import PromptDialog
+from svcconsole.widgets.messages import ErrorRaised
 
 if TYPE_CHECKING:
     from sqlmodel import Session

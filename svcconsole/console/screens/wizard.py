@@ -21,7 +21,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Label, Select, Stat
 
 from svcconsole.console.actions import bindings
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated, ServiceOpened
+from svcconsole.console.messages import ActionFailed, ImportablesLoaded, ServiceCreated
 from svcconsole.core import delivery, records
 from svcconsole.core.catalog import prices_of, resolve_customer, resolve_product
 from svcconsole.core.cycles import BillingCycle
@@ -30,6 +30,7 @@ from svcconsole.modules import ModuleError, module_names
 from svcconsole.store.models import Product, Server
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.messages import ServiceOpened
 
 NO_PRODUCT = "__none__"
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (

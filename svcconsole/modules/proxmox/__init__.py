@@ -123,9 +123,7 @@ class ProxmoxModule(Module):
         return resource_key(external.get("vmid"))
 
     def _api(self, server: ServerRef | None) -> Api:
-        if server is None:
-            raise ModuleError(f"{PANEL}: the service has no server", retryable=False, code="config")
-        return Api(server)
+        return Api(self._require_server(server))
 
     def _wait_unlocked(self, api: Api, node: str, vmid: int, operation: str) -> dict[str, Any] | None:
         """The VM's config once no clone holds it (None if it vanished: the clone failed)."""

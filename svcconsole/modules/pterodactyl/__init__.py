@@ -121,9 +121,7 @@ class PterodactylModule(Module):
         return resource_key(external.get("server_id"))
 
     def _api(self, server: ServerRef | None) -> Api:
-        if server is None:
-            raise ModuleError(f"{PANEL}: the service has no server", retryable=False, code="config")
-        return Api(server)
+        return Api(self._require_server(server))
 
     def _located(self, api: Api, service: ServiceRef, operation: str) -> dict[str, Any] | None:
         """The panel's server for this service: by stored id, else by external id (the uuid)."""

@@ -1,4 +1,4 @@
-"""Help: every key, generated from the action registry, and the filter syntax."""
+"""Help: every key of a registry, grouped by where it applies, and the filter syntax."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from svcconsole.console.actions import REGISTRY, SCOPES, bindings
 from svcconsole.core.filters import FILTER_HELP
 from svcconsole.widgets.keys import ConsoleAction
 
+HELP_KEYS: tuple[ConsoleAction, ...] = (
+    ConsoleAction("help", "escape,q,question_mark", "close", "Close", "Close this help.", show=True, key_display="esc/q/?"),
+)
 
-def help_table(registry: tuple[ConsoleAction, ...] = REGISTRY, scopes: dict[str, str] = SCOPES, filter_help: str = FILTER_HELP) -> Table:
+
+def help_table(registry: tuple[ConsoleAction, ...], scopes: dict[str, str], filter_help: str = FILTER_HELP) -> Table:
     """The registry as a table: key, action, what it does, grouped by where it applies."""
     table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True, width=9)
@@ -37,11 +40,11 @@ def help_table(registry: tuple[ConsoleAction, ...] = REGISTRY, scopes: dict[str,
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every binding of the console, from the same registry the bindings are built from."""
+    """Every key of a console, as `help_table` draws it from the registry its bindings are built from."""
 
-    BINDINGS = bindings("help")
+    BINDINGS = [entry.binding() for entry in HELP_KEYS if entry.bound]
 
-    def __init__(self, table: Table | None = None, title: str = "svcconsole keys · esc, q or ? closes") -> None:
+    def __init__(self, table: Table, title: str = "svcconsole keys · esc, q or ? closes") -> None:
         super().__init__()
         self.table = table
         self.title_text = title
@@ -49,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help", classes="dialog wide"):
             yield Static(Text(self.title_text, style="bold"), id="help-title")
-            yield Static(self.table or help_table(), id="help-table")
+            yield Static(self.table, id="help-table")
 
     def action_close(self) -> None:
         self.dismiss(None)
