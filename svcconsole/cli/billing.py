@@ -250,6 +250,7 @@ def orders_create(
     cycle: str | None = ORDER_CYCLE_OPTION,
     name: str | None = ORDER_NAME_OPTION,
     server: str | None = ORDER_SERVER_OPTION,
+    option: list[str] = typer.Option([], "--option", help="NAME=VALUE from the product's option catalogue, repeatable (products options PRODUCT)."),
     due: str | None = typer.Option(None, "--due", help="Due date (default: now)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (the invoice id), json or ids."),
 ) -> None:
@@ -260,7 +261,7 @@ def orders_create(
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    items = [orders.OrderItem(product=item, cycle=cycle, name=name, server=server) for item in product]
+    items = [orders.OrderItem(product=item, cycle=cycle, name=name, server=server, options=option) for item in product]
 
     def work(session: Any) -> dict[str, Any]:
         invoice = orders.create_order(session, cli.actor, customer, items, due=due)

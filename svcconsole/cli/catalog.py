@@ -10,7 +10,8 @@ from sqlmodel import Session, col, func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
-from svcconsole.core import activity, catalog, delivery, views
+from svcconsole.core import activity, catalog, delivery, option_catalog, views
+from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import settings_of
 from svcconsole.core.operators import require
 from svcconsole.core.parse import parse_bool
@@ -19,7 +20,7 @@ from svcconsole.modules import ModuleError
 from svcconsole.store.models import Customer, Product, Server, Service
 
 customers_app = new_app("Customers: list, add, show, edit.")
-products_app = new_app("Products and their prices: list, add, show, edit.")
+products_app = new_app("Products, their prices and their option catalogue: list, add, show, edit, options.")
 servers_app = new_app("Servers (panels and hosts): list, add, show, edit, test.")
 
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
@@ -223,6 +224,51 @@ def products_edit(
         )
     )
     message(f"product {record.id} saved")
+
+
+@products_app.command("options")
+def products_options(
+    ctx: typer.Context,
+    product: str = typer.Argument(..., help="Id or name."),
+    verb: str = typer.Argument("list", help="list, add or remove."),
+    option_name: str | None = typer.Argument(None, metavar="NAME", help="The option to remove."),
+    name: str | None = typer.Option(None, "--name", help="The option's name (chosen as NAME=VALUE)."),
+    choice: list[str] = typer.Option([], "--choice", help="VALUE=PRICE, repeatable: a choice and its price per cycle."),
+    minimum: str | None = typer.Option(None, "--min", help="Smallest quantity (with --max and --price)."),
+    maximum: str | None = typer.Option(None, "--max", help="Largest quantity."),
+    price: str | None = typer.Option(None, "--price", help="Price per cycle of one unit of a quantity."),
+    resource: str | None = typer.Option(None, "--resource", help="The config key the module raises (e.g. memory); none: billing only."),
+    unit: str = typer.Option("1", "--unit", help="What one unit of a quantity adds to --resource."),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """The product's option catalogue: list | add --name (--choice VALUE=PRICE ... | --min --max --price) [--resource] | remove NAME."""
+    cli = state(ctx)
+    action = verb.strip().lower()
+    if action == "list":
+        output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
+        with _read(ctx) as session:
+            record = catalog.resolve_product(session, product)
+            rows = [option_catalog.option_dict(option) for option in option_catalog.catalogue_of(session, record.id or 0)]
+        emit(rows, ["id", "name", "accepts", "resource", "unit"], output)
+        return
+    if action == "add":
+        output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
+        option = cli.db.transaction(
+            lambda session: option_catalog.option_dict(
+                option_catalog.declare_option(
+                    session, cli.actor, product, name=name or "", choices=choice, minimum=minimum, maximum=maximum, price=price, resource=resource, unit=unit
+                )
+            )
+        )
+        _print_added(output, option["id"], option)
+        return
+    if action == "remove":
+        if not option_name:
+            raise InvalidInput("NAME", "options remove needs the option's NAME")
+        cli.db.transaction(lambda session: option_catalog.remove_option(session, cli.actor, product, option_name))
+        message(f"product {product}: option {option_name!r} removed")
+        return
+    raise InvalidInput("verb", f"{verb!r} is not list, add or remove")
 
 
 # ----------------------------------------------------------------------------- servers

@@ -212,6 +212,13 @@ def services_renew(
     return "renew-invoice", {**params, "invoice": invoice}
 
 
+@action_command("add-option")
+def services_add_option(
+    option: str = typer.Option(..., "--option", help="NAME=VALUE from the product's option catalogue (see products options PRODUCT)."),
+) -> tuple[str, dict[str, Any]]:
+    return "add-option", {"option": option}
+
+
 def _days(action: str) -> Callable[..., tuple[str, dict[str, Any]]]:
     def describe(days: str = typer.Option(..., "--days", help="How many days."), reason: str | None = REASON_OPTION) -> tuple[str, dict[str, Any]]:
         return action, {"days": days, "reason": reason}

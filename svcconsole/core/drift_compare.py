@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, func, or_, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from svcconsole.core import option_catalog
 from svcconsole.core import settings as settings_module
 from svcconsole.core.panel_listing import Panel
 from svcconsole.core.statuses import Status
@@ -184,8 +185,11 @@ def _builds(session: Session, panel: Panel, source: str) -> Iterator[Found]:
             meta.service_id: meta.value
             for meta in session.exec(select(ServiceMeta).where(col(ServiceMeta.service_id).in_(ids), col(ServiceMeta.key) == ACCEPTED_BUILD_META)).all()
         }
+        catalogue = option_catalog.applied_catalogue(session, {service.product_id for service, _, _ in chunk})
         for service, resource, config in chunk:
-            expected = _option_build(options.get(service.id or 0, []), module.expected_build(dict(config or {})))
+            chosen = options.get(service.id or 0, [])
+            built = option_catalog.with_extras(dict(config or {}), option_catalog.extras_from(service.product_id, chosen, catalogue))
+            expected = _option_build(chosen, module.expected_build(built))
             if service.id in accepted:
                 expected.update(accepted_build(accepted[service.id or 0]))
             for key, wanted in sorted(expected.items()):

@@ -192,6 +192,8 @@ def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoin
         return module.transfer(ref, ref.customer)
     if operation == "change_package":
         return module.change_package(ref, ProductRef(**job.params["_product_ref"]))
+    if operation == "add_option":
+        return module.add_option(ref, dict(job.params["_option"]))
     return getattr(module, operation)(ref)
 
 

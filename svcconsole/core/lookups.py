@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from svcconsole.core import clock
+from svcconsole.core import clock, option_catalog
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import NotFound, TransitionRefused
 from svcconsole.core.operators import Actor
@@ -96,11 +97,18 @@ def service_ref(session: Session, service: Service) -> ServiceRef:
         uuid=service.uuid,
         name=service.name,
         customer=CustomerRef(id=customer.id or 0, name=customer.name, email=customer.email, company=customer.company),
-        product=product_ref(product) if product else None,
+        product=service_product_ref(session, service, product) if product else None,
         server=server_ref(server) if server else None,
         external=dict(service.external or {}),
         billing_cycle=service.billing_cycle,
     )
+
+
+def service_product_ref(session: Session, service: Service, product: Product) -> ProductRef:
+    """The service's product as its module builds it: the config with the service's options added."""
+    ref = product_ref(product)
+    extras = option_catalog.extras_of(session, service)
+    return dataclasses.replace(ref, config=option_catalog.with_extras(ref.config, extras)) if extras else ref
 
 
 def product_ref(product: Product) -> ProductRef:

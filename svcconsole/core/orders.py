@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import clock, cycles, notifications, parse
+from svcconsole.core import clock, cycles, notifications, option_catalog, parse
 from svcconsole.core.action_base import Outcome
 from svcconsole.core.actions import perform
 from svcconsole.core.catalog import prices_of, product_price, resolve_customer, resolve_product, resolve_server
@@ -43,6 +43,7 @@ from svcconsole.core.invoice_lookups import (
 from svcconsole.core.invoices import add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, renewal_mail_prefix
 from svcconsole.core.lookups import get_service, iso, module_supports, refuse, settings_of, timezone_of
 from svcconsole.core.operators import Actor, require
+from svcconsole.core.option_actions import add_ordered_options
 from svcconsole.core.records import ServiceDraft, create_service, require_server
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
 from svcconsole.core.upgrades import Remaining, checked_target, open_upgrade, parse_billing
@@ -67,6 +68,8 @@ class OrderItem:
     cycle: str | None = None
     name: str | None = None
     server: str | None = None
+    options: Sequence[str] = ()
+    """`NAME=VALUE` choices from the product's option catalogue."""
 
 
 def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceLine:
@@ -91,11 +94,13 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {product.type!r}")
     require_server(product.type, server)
     name = parse.parse_text("--name", item.name if item.name is not None else product.name, required=True) or ""
-    amount = cents(listed.price + (listed.setup_fee or ZERO))
+    chosen = option_catalog.choose_all(session, product, item.options)
+    amount = cents(listed.price + (listed.setup_fee or ZERO) + sum((option.total for option in chosen), ZERO))
+    with_options = f" with {', '.join(option.text for option in chosen)}" if chosen else ""
     line = InvoiceLine(
         invoice_id=invoice.id or 0,
         kind=LineKind.ORDER.value,
-        description=f'Order: {product.name} ({cycle}) "{name}"'[:500],
+        description=f'Order: {product.name} ({cycle}) "{name}"{with_options}'[:500],
         amount=amount,
         details={
             "product_id": product.id,
@@ -105,6 +110,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
             "server_id": server.id if server else None,
             "price": str(listed.price),
             "setup_fee": str(listed.setup_fee or ZERO),
+            "options": [option.as_dict() for option in chosen],
         },
     )
     session.add(line)
@@ -430,6 +436,7 @@ def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: In
         currency=invoice.currency,
     )
     service = create_service(session, actor, draft)
+    add_ordered_options(session, actor, service, details.get("options") or [])
     _first_period_from_delivery(service)
     line.service_id = service.id
     line.details = {**details, "service_id": service.id}

@@ -20,7 +20,7 @@ from dataclasses import asdict
 
 from svcconsole.core import activity
 from svcconsole.core.action_base import ActionContext, ActionImpl, store_external
-from svcconsole.core.lookups import module_supports, product_ref
+from svcconsole.core.lookups import module_supports, service_product_ref
 from svcconsole.core.statuses import ACTIONS
 from svcconsole.store.models import Product
 
@@ -31,10 +31,10 @@ def _check_rebuild(ctx: ActionContext) -> None:
     product = ctx.session.get(Product, ctx.service.product_id) if ctx.service.product_id else None
     if product is None:
         raise ctx.refuse("re-apply the build", "the service has no product to apply")
-    ctx.params["_product_ref"] = asdict(product_ref(product))
+    ctx.params["_product_ref"] = asdict(service_product_ref(ctx.session, ctx.service, product))
 
 
-def _apply_panel_change(ctx: ActionContext) -> str:
+def apply_panel_change(ctx: ActionContext) -> str:
     """The module call succeeded: keep what it reported and log it; the status stays."""
     action = str(ctx.params["_action"])
     if ctx.result is not None and ctx.result.external:
@@ -58,7 +58,7 @@ def _apply_redelivered(ctx: ActionContext) -> str:
         store_external(ctx.service, ctx.result.external, replace=True)
     ctx.service.delivery_attempts = (ctx.service.delivery_attempts or 0) + 1
     ctx.service.last_error = None
-    return _apply_panel_change(ctx)
+    return apply_panel_change(ctx)
 
 
 def _check_supports(operation: str) -> Callable[[ActionContext], None]:
@@ -77,10 +77,10 @@ def _calls(operation: str) -> Callable[[ActionContext], str | None]:
 
 
 IMPLEMENTATIONS: dict[str, ActionImpl] = {
-    "panel-suspend": ActionImpl(_check_supports("suspend"), _apply_panel_change, _calls("suspend")),
-    "panel-unsuspend": ActionImpl(_check_supports("unsuspend"), _apply_panel_change, _calls("unsuspend")),
-    "rebuild": ActionImpl(_check_rebuild, _apply_panel_change, _calls("change_package")),
-    "panel-owner": ActionImpl(_check_supports("transfer"), _apply_panel_change, _calls("transfer")),
+    "panel-suspend": ActionImpl(_check_supports("suspend"), apply_panel_change, _calls("suspend")),
+    "panel-unsuspend": ActionImpl(_check_supports("unsuspend"), apply_panel_change, _calls("unsuspend")),
+    "rebuild": ActionImpl(_check_rebuild, apply_panel_change, _calls("change_package")),
+    "panel-owner": ActionImpl(_check_supports("transfer"), apply_panel_change, _calls("transfer")),
     "redeliver-missing": ActionImpl(_check_supports("create"), _apply_redelivered, _calls("redeliver")),
 }
 """Reconcile's fix actions by their status-table names (their rules stand in `statuses.ACTIONS`)."""

@@ -274,6 +274,18 @@ ACTIONS: dict[str, ActionRule] = {
             "Move the service to another product (by invoice or without billing).",
         ),
         _rule(
+            "add-option",
+            "Add an option",
+            (Status.PENDING, Status.ACTIVE, Status.SUSPENDED),
+            None,
+            "add_option",
+            "upgrade",
+            Role.OPERATOR,
+            False,
+            "Add an option from the product's catalogue: billed with each renewal, applied on the panel when the module applies it.",
+            "Pending: applied by the delivery; a billing record only when the module does not apply it.",
+        ),
+        _rule(
             "add-days",
             "Add days",
             ANY_LIVE,

@@ -230,6 +230,8 @@ class Module:
     label: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset()
     needs_server: ClassVar[bool] = False
+    option_resources: ClassVar[frozenset[str]] = frozenset()
+    """The product config keys an option from the catalogue may raise (applied by `add_option`)."""
 
     def supports_operation(self, operation: str) -> bool:
         return operation in self.supports
@@ -275,6 +277,9 @@ class Module:
         raise self._unsupported("change_package")
 
     def add_option(self, service: ServiceRef, option: dict[str, Any]) -> ModuleResult:
+        """Apply an option on the panel: `service.product.config` holds the build with every
+        option of the service added (the one chosen included), so setting `option["resource"]`
+        to it is the same on a retry; `option` holds the name, value and quantity chosen."""
         raise self._unsupported("add_option")
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:

@@ -130,6 +130,28 @@ class ProductPrice(SQLModel, table=True):
     currency: str = Field(max_length=3)
 
 
+class ProductOption(SQLModel, table=True):
+    """A configurable option a product offers at order time: a list of choices, each with its
+    price, or a quantity between `minimum` and `maximum` at `unit_price` each. Prices are per
+    billing cycle of the service (added to each renewal). With a `resource` (a build key of the
+    module, e.g. memory), the module applies it: a choice's value, or the quantity times `unit`,
+    is added to that key of the product's config."""
+
+    __tablename__ = "product_option"
+    __table_args__ = (UniqueConstraint("product_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    choices: list[Any] = json_field(list)
+    minimum: int | None = None
+    maximum: int | None = None
+    unit_price: Decimal = money_field()
+    resource: str | None = Field(default=None, max_length=50)
+    unit: int = 1
+    created_at: datetime
+
+
 class Server(SQLModel, table=True):
     """A panel or host that services live on; `credentials` is encrypted at rest."""
 

@@ -47,6 +47,7 @@ TABLE: dict[str, Row] = {
         Row("redeliver", ("pending",), "active", "create"),
         Row("reinstall", ("active",), None, "reinstall"),
         Row("upgrade", ("active",), None, "change_package"),
+        Row("add-option", ("pending", "active", "suspended"), None, "add_option"),
         Row("add-days", LIVE_FOR_DAYS, None, None),
         Row("subtract-days", LIVE_FOR_DAYS, None, None),
         Row("delete", ("cancelled", "terminated", "expired"), "deleted", "terminate"),

@@ -108,6 +108,7 @@ class ProxmoxModule(Module):
             "unsuspend",
             "terminate",
             "change_package",
+            "add_option",
             "list_importable",
             "list_resources",
             "panel",
@@ -116,6 +117,7 @@ class ProxmoxModule(Module):
             "tabs",
         }
     )
+    option_resources = frozenset({"cores", "sockets", "memory"})
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:
@@ -399,6 +401,20 @@ class ProxmoxModule(Module):
         applied = ", ".join(f"{key} {value}" for key, value in hardware.items())
         later = "; a running VM applies what it cannot hotplug at its next restart" if status.get("status") == "running" else ""
         return ModuleResult(message=f"VM {vmid}: {applied}{later}", external={"vmid": vmid, "node": node})
+
+    def add_option(self, service: ServiceRef, option: dict[str, Any]) -> ModuleResult:
+        """Set the option's resource (cores, sockets or memory) to the build with the service's options."""
+        operation = "add option"
+        api = self._api(service.server)
+        resource = str(option.get("resource") or "")
+        hardware = self._hardware(service.product.config if service.product else {})
+        if resource not in hardware:
+            raise api.error(operation, f"the option {option.get('name')!r} raises {resource!r}, which the module does not size", retryable=False, code="config")
+        vmid, node = self._require(api, service, operation)
+        api.call("PUT", f"/nodes/{node}/qemu/{vmid}/config", operation, data={resource: hardware[resource]})
+        status = api.status(node, vmid, operation)
+        later = "; a running VM applies what it cannot hotplug at its next restart" if status.get("status") == "running" else ""
+        return ModuleResult(message=f"VM {vmid}: {resource} {hardware[resource]} ({option.get('name')}){later}", external={"vmid": vmid, "node": node})
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
         """Every VM of the cluster that is not a template."""

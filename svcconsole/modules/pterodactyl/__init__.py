@@ -106,6 +106,7 @@ class PterodactylModule(Module):
             "terminate",
             "reinstall",
             "change_package",
+            "add_option",
             "list_importable",
             "list_resources",
             "transfer",
@@ -114,6 +115,7 @@ class PterodactylModule(Module):
             "tabs",
         }
     )
+    option_resources = frozenset({*BUILD_LIMITS, *BUILD_FEATURES} - {"threads"})
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:
@@ -404,9 +406,8 @@ class PterodactylModule(Module):
             return ModuleResult(message=f"server {server_id} was already deleted")
         return ModuleResult(message=f"server {server_id} deleted" + (note if force else ""))
 
-    def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
+    def change_package(self, service: ServiceRef, product: ProductRef, *, operation: str = "change package") -> ModuleResult:
         """Apply the target product's limits and feature limits with PATCH /build."""
-        operation = "change package"
         api = self._api(service.server)
         current = self._require(api, service, operation)
         limits = self._limits(product.config, current.get("limits") or {})
@@ -420,6 +421,15 @@ class PterodactylModule(Module):
             message=(f"server {updated['id']} now has {applied.get('memory')} MiB memory, {applied.get('disk')} MiB disk, {applied.get('cpu')} % CPU"),
             external={"server_id": int(updated["id"])},
         )
+
+    def add_option(self, service: ServiceRef, option: dict[str, Any]) -> ModuleResult:
+        """Apply the build with the service's options (an extra allocation raises the feature
+        limit `allocations`, so the customer can add one from the panel) with PATCH /build."""
+        if service.product is None:
+            raise ModuleError(f"{PANEL}: the service has no product to build from", retryable=False, code="config")
+        result = self.change_package(service, service.product, operation="add option")
+        resource = option.get("resource")
+        return ModuleResult(message=f"{option.get('name')}: {resource} {service.product.config.get(str(resource))}; {result.message}", external=result.external)
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
         """Every server on the panel, page by page."""
