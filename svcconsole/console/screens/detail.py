@@ -18,11 +18,12 @@ from textual.widgets import Button, DataTable, Static, TabbedContent
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ActionFailed, ActionRequested, BulkMenuRequested, EditRequested, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.console.screens.detail_options import CataloguePicker
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
 from svcconsole.console.why import why_not
-from svcconsole.core import activity, invoice_lookups, lookups, metadata_keys, reconcile, records, renewal_limits, upgrades
+from svcconsole.core import activity, invoice_lookups, lookups, metadata_keys, option_catalog, reconcile, records, renewal_limits, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
@@ -83,6 +84,8 @@ class ServiceDetail:
     drift: list[Any] = field(default_factory=list)
     """The service's open drift from the last reconcile, shown under the overview."""
     renewal_limits: list[renewal_limits.RenewalLimit] = field(default_factory=list)
+    catalogue: list[Any] = field(default_factory=list)
+    """The options the service's product offers (the Options tab picks from them)."""
 
 
 def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
@@ -124,6 +127,7 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         module_operations=frozenset(module.supports) if module else frozenset(),
         renewal_limits=renewal_limits.limits_in_force(session, service, lookups.timezone_of(session)),
         drift=[drift for drift, _ in reconcile.drift_rows(session, reconcile.DriftFilter(service_id=service_id), limit=20)],
+        catalogue=option_catalog.catalogue_of(session, service.product_id) if service.product_id else [],
     )
 
 
@@ -222,6 +226,7 @@ class DetailScreen(TabbedDetail):
             yield Horizontal(
                 Button("Add", id="option-add"), Button("Save selected", id="option-edit"), Button("Remove selected", id="option-remove"), classes="pane-buttons"
             )
+            yield CataloguePicker(self.service_id, classes="pane-inputs", id="catalogue-picker")
             yield RecordTable(option_columns(staff=True), key=lambda option: str(option.id), id="options-table")
         elif pane_id == "upgrade":
             yield UpgradeView(self.service_id, id="upgrade-view")
@@ -320,6 +325,7 @@ class DetailScreen(TabbedDetail):
         self.query_one("#overview-body", Static).update(Group(overview, drift_text(detail.drift, tz)) if detail.drift else overview)
         self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
+        self.query_one(CataloguePicker).show(detail.catalogue)
         self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
         known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in lookups.KNOWN_META_KEYS.items()), style="dim")
         self.query_one("#meta-key", Input).tooltip = known
