@@ -52,6 +52,11 @@ class Chosen:
         return {"name": self.name, "value": self.value, "quantity": self.quantity, "price": f"{self.price:.2f}", "resource": self.resource}
 
 
+def _is_whole(text: str) -> bool:
+    """True for a whole number written in ASCII digits (not `²` or `١٢`, which `isdigit` accepts)."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
+
+
 def option_dict(option: ProductOption) -> dict[str, Any]:
     """A catalogue option as a JSON-ready dict."""
     return {
@@ -87,7 +92,7 @@ def _parse_choices(pairs: Sequence[str], resource: str | None) -> list[dict[str,
         value = value.strip()
         if not separator or not value:
             raise InvalidInput("--choice", f"{pair!r} is not VALUE=PRICE (such as 2048=4.00)")
-        if resource and not value.isdigit():
+        if resource and not _is_whole(value):
             raise InvalidInput("--choice", f"{value!r} is not a whole number: a choice the module applies adds its value to {resource}")
         if any(choice["value"] == value for choice in choices):
             raise InvalidInput("--choice", f"{value!r} is given twice")
@@ -106,7 +111,7 @@ def _parse_resource(product: Product, resource: str | None) -> str | None:
     if name not in offered:
         accepted = ", ".join(offered) if offered else f"none: module {product.type} applies no option (leave --resource out)"
         raise InvalidInput("--resource", f"{name!r} is not a resource the {product.type} module applies (accepted: {accepted})")
-    if not str((product.config or {}).get(name, "")).strip().isdigit():
+    if not _is_whole(str((product.config or {}).get(name, "")).strip()):
         raise InvalidInput("--resource", f"product {product.name!r} sets no {name} in its config: the option adds to it (products edit --config {name}=N)")
     return name
 
@@ -190,7 +195,7 @@ def choose(session: Session, product: Product, text: str) -> Chosen:
         amount = int(value) if option.resource else None
         return Chosen(option.name, value, 1, Decimal(choice["price"]), option.resource, amount)
     low, high = option.minimum or 0, option.maximum or 0
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not _is_whole(value) or not low <= int(value) <= high:
         raise InvalidInput(OPTION_FIELD, f"{value!r} is not a quantity of {option.name!r} (accepted: {accepted_text(option)})")
     quantity = int(value)
     return Chosen(option.name, None, quantity, option.unit_price, option.resource, quantity * option.unit if option.resource else None)
@@ -241,7 +246,8 @@ def extras_from(product_id: int | None, chosen: Iterable[ServiceOption], catalog
 
 def _amount(chosen: ServiceOption, option: ProductOption) -> int | None:
     if option.choices:
-        return int(chosen.value) * chosen.quantity if (chosen.value or "").isdigit() else None
+        value = chosen.value or ""
+        return int(value) * chosen.quantity if _is_whole(value) else None
     return chosen.quantity * option.unit
 
 
@@ -250,5 +256,5 @@ def with_extras(config: dict[str, Any], extras: dict[str, int]) -> dict[str, Any
     built = dict(config)
     for key, amount in extras.items():
         base = str(built.get(key, "0")).strip()
-        built[key] = (int(base) if base.isdigit() else 0) + amount
+        built[key] = (int(base) if _is_whole(base) else 0) + amount
     return built

@@ -88,6 +88,7 @@ BAD_ORDERS = [
     (("Extra IPv4=3",), "'3' is not a choice of 'Extra IPv4' (accepted: 1 (3.00) or 2 (5.50))"),
     (("Backup slots=11",), "'11' is not a quantity of 'Backup slots' (accepted: 0 to 10 at 1.25 each)"),
     (("Backup slots=-1",), "'-1' is not a quantity of 'Backup slots'"),
+    (("Backup slots=²",), "'²' is not a quantity of 'Backup slots'"),
     (("Backup slots",), "is not NAME=VALUE"),
     (("Extra IPv4=1", "Extra IPv4=2"), "'Extra IPv4' is chosen twice"),
 ]

@@ -32,7 +32,6 @@ async def open_options(pilot, target):  # type: ignore[no-untyped-def]
     await settle(pilot)
 
 
-
 @pytest.mark.anyio
 async def test_picking_a_choice_and_a_quantity_in_the_options_tab_adds_them_with_their_prices(db, admin, catalog, offered, frozen):
     target = new_service(db, admin, catalog, name="shop", status="active")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from svcconsole.cli import app
-from svcconsole.core import filters, records
+from svcconsole.core import filters, option_catalog, records
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.store import queries
 from tests.conftest import FROZEN_NOW, new_service
@@ -242,7 +242,13 @@ PLAUSIBLE: dict[str, list[str]] = {
     "billing_mode": ["invoice", "none"],
     "renew": ["1"],
     "order": ["Web Pro"],
-    "option": ["1"],
+    "option": ["1", "Backup slots=2", "Extra IPv4=1"],
+    "option_name": ["Backup slots"],
+    "choice": ["1=3.00", "2=5.50"],
+    "minimum": ["0", "1"],
+    "maximum": ["5"],
+    "unit": ["1", "1024"],
+    "resource": ["memory"],
     "quantity": ["2"],
     "customer_cancel": ["true"],
     "upgrade_to": ["1"],
@@ -289,11 +295,15 @@ HOSTILE_FOR: dict[str, list[str]] = {
             "renew",
             "option",
             "value",
+            "minimum",
+            "maximum",
+            "unit",
         ],
         NUMBERS,
     ),
     **dict.fromkeys(["expiring_within"], DURATIONS),
-    **dict.fromkeys(["search", "name", "reason", "notes", "description", "customer", "product", "server"], TEXTS),
+    **dict.fromkeys(["search", "name", "reason", "notes", "description", "customer", "product", "server", "option_name", "resource"], TEXTS),
+    "choice": ["1=1e30", "=", "a=NaN", "1=-0", "１=1"],
 }
 
 
@@ -369,6 +379,8 @@ def store(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
     ]
     db.transaction(lambda session: records.meta_set(session, admin, ids[0], "max_renewals", "9"))
     db.transaction(lambda session: records.option_add(session, admin, ids[0], name="Backup", price="2.00"))
+    db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Backup slots", minimum=0, maximum=5, price="1.25"))
+    db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Extra IPv4", choices=["1=3.00", "2=5.50"]))
     return db
 
 

@@ -73,6 +73,7 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
         assert cli("services", "meta", "3", "set", "max_renewals", "5").exit_code == 0
         assert cli("services", "add-days", "1", "2", "--days", "3", "--yes").exit_code == 0
         assert cli("services", "renew", "4", "--free").exit_code in (0, 1)
+        assert cli("products", "options", "1", "add", "--name", "Backup slots", "--min", "0", "--max", "5", "--price", "1.25").exit_code == 0
         result = cli("automation", "run", "--at", (FROZEN_NOW + timedelta(days=20)).isoformat())
         assert result.exit_code in (0, 3), result.stderr
     worker = cli("worker", "--once")
