@@ -76,6 +76,7 @@ REQUIRED: dict[str, str] = {
     "login": "nobody-here",
     "module": "scripted",
     "name": "scan-extra",
+    "option": "Backup slots=1",
     "product": "Game 4GB",
     "run_id": "1",
     "server": "panel-1",
@@ -93,6 +94,7 @@ OVERRIDES: dict[tuple[str, ...], list[str]] = {
     ("services", "edit"): ["{service}", "--description", "scanned"],
     ("services", "meta"): ["{service}", "list"],
     ("services", "options"): ["{service}", "list"],
+    ("products", "options"): ["Game 4GB", "list"],
     ("services", "upgrade"): ["{service}", "--to", "Game 4GB", "--billing", "none"],
     ("operators", "add"): ["scan-viewer", "--role", "viewer"],
     ("products", "add"): ["--name", "Scan Product", "--type", "scripted", "--price", "monthly=1.00"],
@@ -114,6 +116,7 @@ OVERRIDES: dict[tuple[str, ...], list[str]] = {
 }
 TAKES_SERVICE_IDS = {
     "add-days",
+    "add-option",
     "cancel",
     "delete",
     "deliver",
