@@ -55,6 +55,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
 FINAL_FAILURE_HOOKS: dict[str, Callable[[Session, Job, str], None]] = {
     "upgrade": upgrades.upgrade_failed,
     "renew": invoices.renewal_job_failed,
+    "add-option": option_actions.option_not_applied,
 }
 """Called as `hook(session, job, error)` when a job of the action fails for good (or ends without effect)."""
 

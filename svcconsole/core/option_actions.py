@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from svcconsole.core import option_catalog, records
+from svcconsole.core import activity, option_catalog, records
 from svcconsole.core.action_base import ActionContext, ActionImpl
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import module_supports
 from svcconsole.core.operators import Actor
 from svcconsole.core.resync import apply_panel_change
-from svcconsole.core.statuses import Status
-from svcconsole.store.models import Product, Service, ServiceOption
+from svcconsole.core.statuses import Role, Status
+from svcconsole.store.models import Job, Product, Service, ServiceOption
 
 APPLIED_FROM = (Status.ACTIVE.value, Status.SUSPENDED.value)
 """Where the module applies an option at once; a pending service gets it with its delivery."""
@@ -63,6 +63,26 @@ def _add_option_call(ctx: ActionContext) -> str | None:
 
 ADD_OPTION = ActionImpl(_check_add_option, _apply_add_option, _add_option_call)
 """Add an option from the catalogue to a service (`services options ID choose NAME=VALUE`, the Options tab)."""
+
+
+def option_not_applied(session: Session, job: Job, error: str) -> None:
+    """The panel never applied the option (its job failed for good or the service moved on): it is
+    not billed either; the row goes, with an activity row that says why."""
+    row = session.get(ServiceOption, int((job.params or {}).get("service_option") or 0))
+    service = session.get(Service, job.service_id)
+    if row is None or service is None:
+        return
+    activity.record(
+        session,
+        service,
+        Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN),
+        "option_remove",
+        from_status=service.status,
+        to_status=service.status,
+        reason=f"not applied on the panel: {error}",
+        details={"option": row.id, "name": row.name, "job": job.id},
+    )
+    session.delete(row)
 
 
 def add_ordered_options(session: Session, actor: Actor, service: Service, chosen: Sequence[dict[str, Any]]) -> list[ServiceOption]:

@@ -10,7 +10,7 @@ from sqlmodel import select
 from svcconsole.core import actions, jobs
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Role
-from svcconsole.store.models import Activity, Service
+from svcconsole.store.models import Activity, Service, ServiceOption
 
 
 def declare(cli, product, *args):
@@ -92,3 +92,18 @@ def test_the_job_rechecks_the_service_when_it_runs_and_leaves_a_terminated_vm_al
     assert "terminated now: add-option is allowed from pending, active, suspended" in ran.message
     assert len(panels.pve.requests_seen()) == seen
     assert str(panels.pve.vms[service["external"]["vmid"]].config["memory"]) == "4096"
+    with db.read() as session:
+        assert session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all() == []
+        [removed] = session.exec(select(Activity).where(Activity.service_id == service["id"], Activity.action == "option_remove")).all()
+    assert removed.reason.startswith("not applied on the panel: service")
+
+
+def test_an_option_the_panel_refuses_for_good_is_not_billed(cli, db, panels):
+    declare(cli, "VPS M", "--name", "Extra cores", "--choice", "2=3.00", "--resource", "cores")
+    service = delivered(cli, "VPS M", "gone-vm")
+    del panels.pve.vms[service["external"]["vmid"]]
+    added = cli("services", "add-option", str(service["id"]), "--option", "Extra cores=2")
+    assert added.exit_code != 0
+    with db.read() as session:
+        assert session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all() == []
+        assert session.get(Service, service["id"]).last_error
