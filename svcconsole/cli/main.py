@@ -14,6 +14,7 @@ from svcconsole.cli.console import demo
 from svcconsole.cli.operations import health_command
 from svcconsole.cli.reconcile import reconcile_command
 from svcconsole.cli.services import services_app
+from svcconsole.cli.transfers import add_transfer_command
 from svcconsole.core import logs
 
 app = new_app(
@@ -23,6 +24,7 @@ app = new_app(
 )
 
 app.add_typer(services_app, name="services")
+add_transfer_command(services_app)
 app.add_typer(customers_app, name="customers")
 app.add_typer(products_app, name="products")
 app.add_typer(servers_app, name="servers")

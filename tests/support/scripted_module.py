@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from svcconsole.modules.base import (
     Checkpoint,
+    CustomerRef,
     ImportableResource,
     Module,
     ModuleError,
@@ -65,7 +66,20 @@ class ScriptedModule(Module):
     name = "scripted"
     label = "Scripted (tests)"
     supports = frozenset(
-        {"test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall", "change_package", "list_importable", "panel", "tabs", "power"}
+        {
+            "test_connection",
+            "create",
+            "suspend",
+            "unsuspend",
+            "terminate",
+            "reinstall",
+            "change_package",
+            "list_importable",
+            "panel",
+            "tabs",
+            "power",
+            "transfer",
+        }
     )
 
     def test_connection(self, server: ServerRef) -> ModuleResult:
@@ -96,6 +110,10 @@ class ScriptedModule(Module):
     def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
         SCRIPT.record("change_package", service)
         return ModuleResult(external={"package": product.name})
+
+    def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
+        SCRIPT.record("transfer", service)
+        return ModuleResult(message=f"owner {customer.email}", external={"owner": customer.email})
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
         return [ImportableResource(external_ref="srv-900", name="existing box")]
