@@ -109,7 +109,7 @@ def test_transfer_refuses_abuse_a_busy_service_itself_and_a_bad_target(db, admin
     assert result.exit_code == 1 and "an operation is in progress: renewal" in result.stderr
 
     set_fields(db, service_id, operation=None)
-    with pytest.raises(TransitionRefused, match="belongs to alice@example.com already"):
+    with pytest.raises(TransitionRefused, match=r"belongs to alice@example\.com already"):
         db.transaction(lambda session: actions.perform(session, admin, "transfer", service_id, {"to": "alice@example.com"}))
 
     for bad in ("nobody@example.com", ""):
