@@ -61,6 +61,7 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
         _service_action(scope, "plus", "add-days", "Add days", "+"),
         _service_action(scope, "minus", "subtract-days", "Sub days", "-"),
         ConsoleAction(scope, "b", "bulk_menu", "More", f"A menu of every action, applied to {target}.", show=True, mutates=True),
+        ConsoleAction(scope, "T", "service_action('transfer')", "Transfer", f"Give {target} to another customer (billing and panel owner).", mutates=True),
     )
 
 
@@ -261,4 +262,5 @@ BULK_MENU: tuple[tuple[str, str], ...] = (
     ("redeliver", "Redeliver"),
     ("terminate", "Terminate"),
     ("delete", "Delete"),
+    ("transfer", "Transfer to another customer"),
 )

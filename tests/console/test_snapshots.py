@@ -103,7 +103,7 @@ class TestList:
 
 
 class TestActionModals:
-    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b"])
+    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b", "T"])
     def test_modal(self, store, alice, snap_compare, key):
         assert snap_compare(make_app(store, alice), run_before=interact("space", "down", "space", key))
 
