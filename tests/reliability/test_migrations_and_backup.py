@@ -71,6 +71,7 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
         assert cli("seed", "demo", "--services", "150", "--seed", "7").exit_code == 0
         assert cli("settings", "set", "invoice_generation_days", "10").exit_code == 0
         assert cli("services", "meta", "3", "set", "max_renewals", "5").exit_code == 0
+        assert cli("customers", "edit", "1", "--notes", "pays by bank transfer").exit_code == 0
         assert cli("services", "add-days", "1", "2", "--days", "3", "--yes").exit_code == 0
         assert cli("services", "renew", "4", "--free").exit_code in (0, 1)
         result = cli("automation", "run", "--at", (FROZEN_NOW + timedelta(days=20)).isoformat())

@@ -21,6 +21,7 @@ from svcconsole.console.messages import (
     ActionFailed,
     ActionRequested,
     BulkMenuRequested,
+    CustomerOpened,
     EditRequested,
     ErrorRaised,
     ReadOnlyRefused,
@@ -369,6 +370,10 @@ class DetailScreen(TabbedDetail):
 
     def action_edit_service(self) -> None:
         self.post_message(EditRequested(self.service_id))
+
+    def action_open_customer(self) -> None:
+        if self.detail is not None:
+            self.post_message(CustomerOpened(self.detail.service.customer_id))
 
     def on_screen_resume(self) -> None:
         self.reload()

@@ -28,6 +28,7 @@ from svcconsole.console.messages import (
     ActionRequested,
     BulkMenuRequested,
     CountsLoaded,
+    CustomerOpened,
     EditRequested,
     FilterRejected,
     ListReloaded,
@@ -624,6 +625,11 @@ class ServicesScreen(ServiceListScreen):
         row = self.table.current_row()
         if row is not None:
             self.post_message(EditRequested(row.id))
+
+    def action_open_customer(self) -> None:
+        row = self.table.current_row()
+        if row is not None:
+            self.post_message(CustomerOpened(row.customer_id))
 
     def action_new_service(self) -> None:
         self.post_message(NewServiceRequested())
