@@ -42,7 +42,7 @@ def profile_title(app) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_p_on_the_list_opens_the_customer_with_only_their_services(db, admin, catalog, two_customers, frozen):
-    bruno, web, moved = two_customers
+    _, _, moved = two_customers
     app = make_app(db, admin)
     async with app.run_test(size=(110, 30)) as pilot:
         await settle(pilot)
@@ -69,7 +69,7 @@ async def test_p_on_the_list_opens_the_customer_with_only_their_services(db, adm
 
 
 async def test_p_on_the_detail_and_the_filter_stays_within_the_customer(db, admin, catalog, two_customers, frozen):
-    bruno, web, moved = two_customers
+    bruno, _, moved = two_customers
     app = make_app(db, admin)
     async with app.run_test(size=(110, 30)) as pilot:
         await settle(pilot)
