@@ -11,10 +11,10 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 5. jobs, job_queue, orders, health: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records
 6. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
 7. transfers: a service given to another customer (billing, the panel's owner, the old owner's unpaid lines)
-8. service_actions, invoices, upgrades, resync: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes)
+8. service_actions, invoices, upgrades, resync, credentials: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes); provisioned logins shown and reset
 9. notifications, records, delivery, renew_checks, drift_compare, profiles: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds); a customer's profile
 10. action_base, renewals, invoice_lookups, panel_listing: what an action is made of; renewal amounts and limits; invoices as they stand; the panels to reconcile and what each holds
-11. lookups, mailer, seed, metadata_keys: reading services; sending mail; demo data; the metadata keys an admin may set
+11. lookups, mailer, seed, metadata_keys, logins: reading services; sending mail; demo data; the metadata keys an admin may set; a service's provisioned login at rest
 12. catalog, settings, context, filters: customers, products, servers; settings; the list filters
 13. operators: who may do what
 14. activity, leases, parse, secrets, renewal_limits, status_override: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves

@@ -4,6 +4,7 @@ registry on first use)."""
 from svcconsole.modules.base import (
     OPERATIONS,
     Checkpoint,
+    Credentials,
     CustomerRef,
     ImportableResource,
     Module,
@@ -29,6 +30,7 @@ from svcconsole.modules.base import (
 __all__ = [
     "OPERATIONS",
     "Checkpoint",
+    "Credentials",
     "CustomerRef",
     "ImportableResource",
     "Module",
