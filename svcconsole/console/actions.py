@@ -22,6 +22,7 @@ SCOPES = {
     "services": "Service list",
     "detail": "Service detail",
     "customer": "Customer profile",
+    "credentials": "Login (provisioned credentials)",
     "edit": "Edit form",
     "wizard": "New service wizard",
     "jobs": "Jobs (module queue)",
@@ -74,7 +75,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         "colon,ctrl+p",
         "app.command_palette",
         "Commands",
-        "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.",
+        "The command palette (also ctrl+p): go to a screen, open a service by id or a customer by email, run an action.",
         key_display=":",
     ),
     ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J", command="go: jobs"),
@@ -137,6 +138,9 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         "detail", "right_curly_bracket", "next_sub_tab", "Sub-tab", "Panel tab: the module's next sub-tab (Allocation, Limits...).", show=True, key_display="}"
     ),
     ConsoleAction("detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the module's previous sub-tab.", key_display="{"),
+    ConsoleAction(
+        "detail", "L", "show_credentials", "Login", "The login the module provisioned (admins; each view is logged): reveal it, or reset it.", key_display="L"
+    ),
     ConsoleAction("detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction(
         "detail", "R", "ask_panel", "Ask panel", "Panel tab: ask the panel again (its live state; retry after an error).", show=True, key_display="R"
@@ -153,6 +157,9 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("customer", "e", "edit_customer", "Edit", "Edit the customer: name, email, company, notes.", show=True, mutates=True),
     ConsoleAction("customer", "ctrl+r", "reload", "Reload", "Read the customer and their services again.", key_display="^r"),
     ConsoleAction("customer", "escape,q", "back", "Back", "Clear the filter, else back to where you came from.", show=True, key_display="esc/q"),
+    ConsoleAction("credentials", "v", "reveal", "Reveal", "Show or mask the password.", show=True),
+    ConsoleAction("credentials", "R", "reset", "Reset", "Set a new password on the panel (asks first; the customer is mailed).", show=True, mutates=True),
+    ConsoleAction("credentials", "escape,q", "cancel", "Back", "Close the login.", show=True, key_display="esc/q"),
     ConsoleAction("jobs", "down,j", "cursor_down", "Down", "Move to the next job.", key_display="↓/j", palette=False),
     ConsoleAction("jobs", "up,k", "cursor_up", "Up", "Move to the job before.", key_display="↑/k", palette=False),
     ConsoleAction(

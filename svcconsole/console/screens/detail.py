@@ -29,6 +29,7 @@ from svcconsole.console.messages import (
     ServiceLoaded,
     ServiceSaved,
 )
+from svcconsole.console.screens.credentials import CredentialsDialog
 from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
@@ -370,6 +371,10 @@ class DetailScreen(TabbedDetail):
 
     def action_edit_service(self) -> None:
         self.post_message(EditRequested(self.service_id))
+
+    def action_show_credentials(self) -> None:
+        if self.detail is not None:
+            self.app.push_screen(CredentialsDialog(self.service_id, self._label()))
 
     def action_open_customer(self) -> None:
         if self.detail is not None:
