@@ -28,7 +28,6 @@ from svcconsole.core.catalog import prices_of, product_price, resolve_customer, 
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.invoice_lookups import (
     OPEN_STATUSES,
-    OPEN_UPGRADE_STATUSES,
     ZERO,
     InvoiceStatus,
     LineKind,
@@ -40,7 +39,7 @@ from svcconsole.core.invoice_lookups import (
     money_text,
     total_of,
 )
-from svcconsole.core.invoices import add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, renewal_mail_prefix
+from svcconsole.core.invoices import add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, void_invoice
 from svcconsole.core.lookups import get_service, iso, module_supports, refuse, settings_of, timezone_of
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.records import ServiceDraft, create_service, require_server
@@ -479,14 +478,7 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
         raise SvcError(f"invoice {invoice_id} is paid: a paid invoice cannot be cancelled")
     if invoice.status == InvoiceStatus.CANCELLED.value:
         raise SvcError(f"invoice {invoice_id} is cancelled already")
-    invoice.status = InvoiceStatus.CANCELLED.value
-    invoice.cancelled_at = clock.now()
-    session.add(invoice)
-    for upgrade in session.exec(select(Upgrade).where(col(Upgrade.invoice_id) == invoice_id, col(Upgrade.status).in_(OPEN_UPGRADE_STATUSES))).all():
-        upgrade.status = UpgradeStatus.CANCELLED.value
-        upgrade.completed_at = clock.now()
-        session.add(upgrade)
-    notifications.drop_queued(session, "renewal_invoice", renewal_mail_prefix(invoice_id), f"not sent: invoice {invoice_id} was cancelled")
+    void_invoice(session, invoice, f"not sent: invoice {invoice_id} was cancelled")
     service_ids = {line.service_id for line in lines_of(session, invoice_id) if line.service_id is not None}
     for service_id in sorted(service_ids):
         service = session.get(Service, service_id)

@@ -274,6 +274,19 @@ ACTIONS: dict[str, ActionRule] = {
             "Move the service to another product (by invoice or without billing).",
         ),
         _rule(
+            "transfer",
+            "Transfer",
+            (Status.PENDING, Status.ACTIVE, Status.SUSPENDED),
+            None,
+            "transfer",
+            "transfer",
+            Role.OPERATOR,
+            False,
+            "Give the service to another customer: the owner in billing and on the panel (its panel user made if needed).",
+            "Not while suspended for abuse. The old owner's unpaid lines for it are cancelled (an invoice of only those lines is cancelled).",
+            suspend_kinds=(SuspendKind.ADMIN, SuspendKind.CLIENT, SuspendKind.OVERDUE, SuspendKind.TEMPORARY),
+        ),
+        _rule(
             "add-days",
             "Add days",
             ANY_LIVE,
@@ -391,7 +404,7 @@ MULTI_SERVICE_ACTIONS = (
     "subtract-days",
 )
 
-OPERATION_LABELS = ("activation", "suspension", "resume", "renewal", "upgrade", "reinstall", "deletion")
+OPERATION_LABELS = ("activation", "suspension", "resume", "renewal", "upgrade", "reinstall", "deletion", "transfer")
 
 NON_TRANSITION_ROLES: dict[str, Role] = {
     "read": Role.VIEWER,

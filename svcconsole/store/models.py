@@ -98,6 +98,7 @@ class Customer(SQLModel, table=True):
     name: str = Field(max_length=200, index=True)
     email: str = Field(max_length=320, unique=True)
     company: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime
 
 
@@ -201,6 +202,8 @@ class Service(SQLModel, table=True):
     deleted_at: datetime | None = None
     external: dict[str, Any] = json_field()
     external_key: str | None = Field(default=None, max_length=200)
+    credentials: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The login the module provisioned, encrypted (`core.secrets`): JSON of username and password."""
     delivery_attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     operation: str | None = Field(default=None, max_length=20)

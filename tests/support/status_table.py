@@ -51,6 +51,7 @@ TABLE: dict[str, Row] = {
         Row("subtract-days", LIVE_FOR_DAYS, None, None),
         Row("delete", ("cancelled", "terminated", "expired"), "deleted", "terminate"),
         Row("set-status", STATUSES, None, None),
+        Row("transfer", ("pending", "active", "suspended"), None, "transfer", suspend_kinds=("admin", "client", "overdue", "temporary")),
     )
 }
 """`to` None means the status is unchanged (renew may lift an overdue suspension: tested apart)."""

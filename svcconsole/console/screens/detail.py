@@ -17,7 +17,17 @@ from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ActionFailed, ActionRequested, BulkMenuRequested, EditRequested, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.console.messages import (
+    ActionFailed,
+    ActionRequested,
+    BulkMenuRequested,
+    CustomerOpened,
+    EditRequested,
+    SelectionResolved,
+    ServiceLoaded,
+    ServiceSaved,
+)
+from svcconsole.console.screens.credentials import CredentialsDialog
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
@@ -360,6 +370,14 @@ class DetailScreen(TabbedDetail):
 
     def action_edit_service(self) -> None:
         self.post_message(EditRequested(self.service_id))
+
+    def action_show_credentials(self) -> None:
+        if self.detail is not None:
+            self.app.push_screen(CredentialsDialog(self.service_id, self._label()))
+
+    def action_open_customer(self) -> None:
+        if self.detail is not None:
+            self.post_message(CustomerOpened(self.detail.service.customer_id))
 
     def on_screen_resume(self) -> None:
         self.reload()
