@@ -462,7 +462,7 @@ class ProxmoxSandbox(SandboxServer):
         self.offline_nodes: set[str] = set()
         self.booted_at = time.time()
         self.clock: Callable[[], float] = time.time
-        """What the RRD history reads as now (a test may fix it, so the history it draws stays the same)."""
+        """What the cluster reads as now for uptimes and the RRD history (a test may fix it, so what it draws stays the same)."""
         self.agents_down: set[int] = set()
         self.vms: dict[int, _Vm] = {}
         self.tasks: dict[str, _Task] = {}
@@ -566,7 +566,7 @@ class ProxmoxSandbox(SandboxServer):
                     claimed.add(spec.vmid)  # type: ignore[arg-type]  # keep is True only when vmid is not None
             free_from = 100
             created = []
-            now = time.time()
+            now = self.clock()
             for spec, vmid in zip(wanted, vmids, strict=True):
                 if vmid is None:
                     while free_from in self.vms or free_from in claimed:
@@ -831,7 +831,7 @@ class ProxmoxSandbox(SandboxServer):
     def _vm_summary(self, vm: _Vm) -> dict[str, Any]:
         running = vm.status == "running"
         maxmem = int(str(vm.config.get("memory", "512")).removeprefix("current=")) * MIB
-        uptime = int(time.time() - vm.started_at) if running and vm.started_at else 0
+        uptime = int(self.clock() - vm.started_at) if running and vm.started_at else 0
         return {
             "vmid": vm.vmid,
             "name": vm.config.get("name"),
@@ -1162,7 +1162,7 @@ class ProxmoxSandbox(SandboxServer):
             if error := locked():
                 return error
             self._pid += 1
-            vm.status, vm.qmpstatus, vm.started_at, vm.pid = "running", "running", time.time(), self._pid
+            vm.status, vm.qmpstatus, vm.started_at, vm.pid = "running", "running", self.clock(), self._pid
             return None
 
         def stop() -> str | None:
@@ -1174,7 +1174,7 @@ class ProxmoxSandbox(SandboxServer):
         def reboot() -> str | None:
             if error := locked():
                 return error
-            vm.status, vm.qmpstatus, vm.started_at = "running", "running", time.time()
+            vm.status, vm.qmpstatus, vm.started_at = "running", "running", self.clock()
             return None
 
         def suspend() -> str | None:
