@@ -46,7 +46,7 @@ from svcconsole.store.queries import ServiceFilter, Sort
 
 services_app = new_app("Services: list, show, create, import, edit, history, and every lifecycle action.")
 
-LIST_COLUMNS = ["id", "customer", "name", "product", "server", "status", "cycle", "price", "expires"]
+LIST_COLUMNS = ["id", "customer", "name", "domain", "product", "server", "status", "cycle", "price", "expires"]
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
 
 
@@ -67,6 +67,7 @@ def list_row(row: Any, tz: Any) -> dict[str, Any]:
         "id": row.id,
         "customer": row.customer_name,
         "name": row.name,
+        "domain": row.domain,
         "product": row.product_name or "(custom)",
         "server": row.server_name,
         "status": status,
@@ -85,7 +86,8 @@ LIST_FILTERS: dict[str, tuple[Any, Any]] = {
     "server": (Optional[str], typer.Option(None, "--server", help="Server id or name.")),
     "customer": (Optional[str], typer.Option(None, "--customer", help="Customer id, email or name prefix.")),
     "cycle": (Optional[str], typer.Option(None, "--cycle", help="Billing cycle (comma separated).")),
-    "search": (Optional[str], typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid.")),
+    "search": (Optional[str], typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid, domain.")),
+    "domain": (Optional[str], typer.Option(None, "--domain", help="Part of the domain, as given or in punycode.")),
     "expiring_within": (
         Optional[str],
         typer.Option(None, "--expiring-within", help="Expires within this span from now (7d, 12h, 2w); 0d lists the ones already expired."),
@@ -270,6 +272,7 @@ INITIAL_OPTION = typer.Option(None, "--initial-price", help="First payment (defa
 SERVER_OPTION = typer.Option(None, "--server", help="Server id or name.")
 EXPIRES_OPTION = typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")
 DESCRIPTION_OPTION = typer.Option(None, "--description", help="Shown to the customer.")
+DOMAIN_OPTION = typer.Option(None, "--domain", help="The service's domain, a host name (IDN allowed: bücher.example).")
 NOTES_OPTION = typer.Option(None, "--notes", help="Admin-only notes.")
 MAX_RENEWALS_OPTION = typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")
 
@@ -294,6 +297,7 @@ def services_create(
     server: str | None = SERVER_OPTION,
     expires: str | None = EXPIRES_OPTION,
     description: str | None = DESCRIPTION_OPTION,
+    domain: str | None = DOMAIN_OPTION,
     notes: str | None = NOTES_OPTION,
     max_renewals: str | None = MAX_RENEWALS_OPTION,
     deliver: bool = typer.Option(False, "--deliver", help="Run the module's create now (manual: mark active)."),
@@ -313,6 +317,7 @@ def services_create(
         server=server,
         expires=expires,
         description=description,
+        domain=domain,
         notes=notes,
         max_renewals=max_renewals,
     )
@@ -347,6 +352,7 @@ def services_import(
     server: str | None = SERVER_OPTION,
     expires: str | None = EXPIRES_OPTION,
     description: str | None = DESCRIPTION_OPTION,
+    domain: str | None = DOMAIN_OPTION,
     notes: str | None = NOTES_OPTION,
     max_renewals: str | None = MAX_RENEWALS_OPTION,
     fmt: str = FORMAT_OPTION,
@@ -365,6 +371,7 @@ def services_import(
         server=server,
         expires=expires,
         description=description,
+        domain=domain,
         notes=notes,
         max_renewals=max_renewals,
         external=external,
@@ -386,6 +393,7 @@ def services_edit(
     cycle: str | None = typer.Option(None, "--cycle"),
     server: str | None = typer.Option(None, "--server", help="Server id or name ('none' clears it)."),
     description: str | None = typer.Option(None, "--description"),
+    domain: str | None = typer.Option(None, "--domain", help="A host name ('none' clears it)."),
     notes: str | None = typer.Option(None, "--notes"),
     max_renewals: str | None = typer.Option(None, "--max-renewals", help="A number, or 'none' for unlimited."),
     type: str | None = typer.Option(None, "--type"),
@@ -406,6 +414,7 @@ def services_edit(
         "billing_cycle": cycle,
         "server": server,
         "description": description,
+        "domain": domain,
         "notes": notes,
         "max_renewals": max_renewals,
         "type": type,

@@ -67,6 +67,7 @@ class OrderItem:
     cycle: str | None = None
     name: str | None = None
     server: str | None = None
+    domain: str | None = None
 
 
 def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceLine:
@@ -91,6 +92,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {product.type!r}")
     require_server(product.type, server)
     name = parse.parse_text("--name", item.name if item.name is not None else product.name, required=True) or ""
+    domain = parse.parse_domain("--domain", item.domain)
     amount = cents(listed.price + (listed.setup_fee or ZERO))
     line = InvoiceLine(
         invoice_id=invoice.id or 0,
@@ -102,6 +104,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
             "product": product.name,
             "cycle": cycle,
             "name": name,
+            "domain": domain,
             "server_id": server.id if server else None,
             "price": str(listed.price),
             "setup_fee": str(listed.setup_fee or ZERO),
@@ -428,6 +431,7 @@ def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: In
         initial_price=str(line.amount),
         server=str(details["server_id"]) if details.get("server_id") else None,
         currency=invoice.currency,
+        domain=details.get("domain"),
     )
     service = create_service(session, actor, draft)
     _first_period_from_delivery(service)
