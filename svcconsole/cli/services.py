@@ -63,6 +63,8 @@ def list_row(row: Any, tz: Any) -> dict[str, Any]:
         status = f"suspended ({row.suspend_kind})"
     if row.operation:
         status += f" [in progress: {row.operation}]"
+    if row.approval and row.status == "pending":
+        status += " [awaiting approval]"
     return {
         "id": row.id,
         "customer": row.customer_name,

@@ -128,6 +128,15 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("services", "q", "app.quit", "Quit", "Leave the console.", palette=False),
     *_service_actions("detail"),
     ConsoleAction("detail", "e", "edit_service", "Edit", "Edit the fields (a status change asks for a reason).", show=True, mutates=True),
+    ConsoleAction(
+        "detail",
+        "a",
+        "review_order",
+        "Approve order",
+        "A paid order awaiting approval: approve it (delivery starts) or reject it (cancelled).",
+        show=True,
+        mutates=True,
+    ),
     ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction(

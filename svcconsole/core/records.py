@@ -143,10 +143,11 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     )
 
 
-def create_service(session: Session, actor: Actor, draft: ServiceDraft) -> Service:
-    """A new `pending` service (no invoice: creation never bills)."""
+def create_service(session: Session, actor: Actor, draft: ServiceDraft, *, status: Status = Status.PENDING) -> Service:
+    """A new `pending` service (no invoice: creation never bills); an order's is `ordered`."""
     require(actor, NON_TRANSITION_ROLES["create"], "creating a service")
     service = _build_service(session, actor, draft)
+    service.status = status.value
     session.add(service)
     session.flush()
     activity.record(

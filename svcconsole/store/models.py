@@ -207,6 +207,8 @@ class Service(SQLModel, table=True):
     delivery_attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     operation: str | None = Field(default=None, max_length=20)
+    approval: str | None = Field(default=None, max_length=20)
+    """`awaiting` while a paid order waits for an admin's approval (the setting order_approval)."""
     version: int = 1
     updated_at: datetime | None = None
     updated_by: str | None = Field(default=None, max_length=320)

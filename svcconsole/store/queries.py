@@ -61,6 +61,7 @@ LIST_COLUMNS = (
     Service.cycle_rank,
     Service.domain,
     Service.domain_ascii,
+    Service.approval,
 )
 
 

@@ -24,11 +24,13 @@ GREY = "#a8a8a8"
 RED = "#ff8787"
 DARK_GREY = "#6c6c6c"
 TEAL = "#5fd7d7"
+YELLOW = "#ffff87"
 """Colours of the xterm 256-colour cube, so a 256-colour terminal shows exactly these, and
 explicit, so no theme maps two of them to one (ANSI red and magenta are both #f4005f in
 Textual's default theme)."""
 
 STATUS_STYLES = {
+    "ordered": f"italic {YELLOW}",
     "pending": f"bold {BLUE}",
     "active": GREEN,
     "suspended": f"bold {ORANGE}",
@@ -38,6 +40,8 @@ STATUS_STYLES = {
     "deleted": f"strike {DARK_GREY}",
 }
 IN_PROGRESS_STYLE = f"italic {TEAL}"
+AWAITING_STYLE = f"bold {ORANGE}"
+"""A paid order awaiting an admin's approval."""
 ROW_BACKGROUNDS = {"cursor": "#3a3a3a", "cursor-unfocused": "#303030", "marked": "#00005f"}
 """The list's cursor and marked rows: greys and a navy of the 256-colour palette, on which
 every status colour keeps a contrast of 4:1 or more."""

@@ -127,7 +127,10 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "server":
         return render.text(row.server_name or "-")
     if key == "status":
-        return render.short_status_text(row.status, row.suspend_kind, row.operation)
+        status = render.short_status_text(row.status, row.suspend_kind, row.operation)
+        if getattr(row, "approval", None) and row.status == "pending":
+            status.append(" (approval)", render.AWAITING_STYLE)
+        return status
     if key == "cycle":
         return render.text(row.billing_cycle)
     if key == "price":

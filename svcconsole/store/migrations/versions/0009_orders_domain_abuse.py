@@ -1,8 +1,9 @@
-"""Issue 16 (admin side): the service's domain.
+"""Issue 16 (admin side): the service's domain, order approval.
 
 Adds `service.domain` (as given) and `service.domain_ascii` (its punycode form, lowercased: the list sorts by it on its own index). Both are found
 through `search_text` and its index (the domain words are added to it when a domain is set);
-no service had a domain before, so no search text changes here.
+no service had a domain before, so no search text changes here. `service.approval` marks a paid
+order waiting for an admin's approval. The new status `ordered` needs no schema change.
 
 Revision ID: 0009
 Revises: 0008
@@ -23,11 +24,13 @@ def upgrade() -> None:
     with op.batch_alter_table("service") as batch:
         batch.add_column(sa.Column("domain", sa.String(length=253), nullable=True))
         batch.add_column(sa.Column("domain_ascii", sa.String(length=253), nullable=True))
+        batch.add_column(sa.Column("approval", sa.String(length=20), nullable=True))
     op.create_index("ix_service_sort_domain_ascii", "service", ["domain_ascii", "id", "status"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_service_sort_domain_ascii", table_name="service")
     with op.batch_alter_table("service") as batch:
+        batch.drop_column("approval")
         batch.drop_column("domain_ascii")
         batch.drop_column("domain")
