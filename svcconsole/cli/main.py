@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from svcconsole import __version__
+from svcconsole.cli.abuse import services_app
 from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_command, seed_app, settings_app, worker_command
 from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.billing import automation_app, invoices_app, notify_app
@@ -14,7 +15,6 @@ from svcconsole.cli.console import demo
 from svcconsole.cli.operations import health_command
 from svcconsole.cli.orders_admin import orders_app
 from svcconsole.cli.reconcile import reconcile_command
-from svcconsole.cli.services import services_app
 from svcconsole.core import logs
 
 app = new_app(

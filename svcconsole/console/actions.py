@@ -137,6 +137,15 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         show=True,
         mutates=True,
     ),
+    ConsoleAction(
+        "detail",
+        "exclamation_mark",
+        "report_abuse",
+        "Abuse",
+        "Record an abuse report; at the setting abuse_limit an active service is suspended (kind abuse).",
+        mutates=True,
+        key_display="!",
+    ),
     ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction(

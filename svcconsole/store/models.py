@@ -251,6 +251,21 @@ class ServiceMeta(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class AbuseReport(SQLModel, table=True):
+    """An abuse report on a service; open ones count towards the setting `abuse_limit`."""
+
+    __tablename__ = "abuse_report"
+    __table_args__ = (Index("ix_abuse_report_service_open", "service_id", "closed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    reported_by: str = Field(max_length=320)
+    created_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=320)
+
+
 class Renewal(SQLModel, table=True):
     """One renewal of a service: the period it paid for, and how."""
 

@@ -114,3 +114,42 @@ def test_snapshot_metadata_tab_with_the_order(db, admin, catalog, frozen, snap_c
         await settle(pilot)
 
     assert snap_compare(make_app(db, admin), run_before=run, terminal_size=(80, 24))
+
+
+async def test_exclamation_mark_records_an_abuse_report_listed_on_the_overview(db, admin, catalog, frozen):
+    from svcconsole.console.screens.detail_orders import AbuseDialog
+    from svcconsole.store.models import AbuseReport
+    from tests.conftest import new_service
+
+    service_id = new_service(db, admin, catalog, name="shop", status="active")
+    db.transaction(lambda session: settings.set_value(session, admin, "abuse_limit", "1"))
+    app = make_app(db, admin)
+    async with app.run_test(size=(100, 30)) as pilot:
+        detail = await open_detail(pilot, app)
+        await pilot.press("!")
+        await settle(pilot)
+        assert isinstance(app.screen, AbuseDialog)
+        app.screen.query_one("#note").value = "phishing kit found"
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen is detail
+        overview = plain(detail.query_one("#overview-body", Static).content)
+        assert "Abuse reports" in overview and "phishing kit found" in overview
+        assert "suspended (abuse)" in plain(detail.query_one("#detail-header", Static).render())
+    with db.read() as session:
+        assert session.query(AbuseReport).count() == 1
+        assert session.get(Service, service_id).suspend_kind == "abuse"
+
+
+def test_snapshot_abuse_dialog(db, admin, catalog, frozen, snap_compare):
+    from tests.conftest import new_service
+
+    new_service(db, admin, catalog, name="shop", status="active")
+    db.transaction(lambda session: settings.set_value(session, admin, "abuse_limit", "3"))
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await open_detail(pilot, pilot.app)
+        await pilot.press("!")
+        await settle(pilot)
+
+    assert snap_compare(make_app(db, admin), run_before=run, terminal_size=(80, 24))

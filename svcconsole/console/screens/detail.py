@@ -29,12 +29,12 @@ from svcconsole.console.messages import (
     ServiceSaved,
 )
 from svcconsole.console.screens.detail_frame import AwaitingRenewal, TabbedDetail, header_text, key_values, option_columns, renewal_columns
-from svcconsole.console.screens.detail_orders import OrderDecision, OrderReviewDialog, decide, order_text
+from svcconsole.console.screens.detail_orders import AbuseDialog, OrderDecision, OrderReviewDialog, abuse_text, decide, order_text, report_abuse
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
 from svcconsole.console.why import why_not
-from svcconsole.core import activity, invoice_lookups, lookups, metadata_keys, reconcile, records, renewal_limits, upgrades
+from svcconsole.core import abuse, activity, invoice_lookups, lookups, metadata_keys, reconcile, records, renewal_limits, upgrades
 from svcconsole.core.errors import SvcError
 from svcconsole.core.order_actions import OrderSummary, is_awaiting_approval, order_summary
 from svcconsole.modules import get_module, is_module
@@ -96,6 +96,8 @@ class ServiceDetail:
     renewal_limits: list[renewal_limits.RenewalLimit] = field(default_factory=list)
     order: OrderSummary | None = None
     """The order that created the service (the Metadata tab shows it)."""
+    abuse_reports: list[Any] = field(default_factory=list)
+    abuse_limit: int = 0
 
 
 def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
@@ -138,6 +140,8 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         renewal_limits=renewal_limits.limits_in_force(session, service, lookups.timezone_of(session)),
         drift=[drift for drift, _ in reconcile.drift_rows(session, reconcile.DriftFilter(service_id=service_id), limit=20)],
         order=order_summary(session, service_id),
+        abuse_reports=abuse.reports_of(session, service_id),
+        abuse_limit=int(lookups.settings_of(session)["abuse_limit"]),
     )
 
 
@@ -334,7 +338,8 @@ class DetailScreen(TabbedDetail):
         service = detail.service
         self.query_one("#detail-header", Static).update(header_text(detail, tz))
         overview = overview_table(detail, tz)
-        self.query_one("#overview-body", Static).update(Group(overview, drift_text(detail.drift, tz)) if detail.drift else overview)
+        below = [*([drift_text(detail.drift, tz)] if detail.drift else []), *([abuse_text(detail.abuse_reports, tz)] if detail.abuse_reports else [])]
+        self.query_one("#overview-body", Static).update(Group(overview, *below) if below else overview)
         self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
@@ -383,6 +388,27 @@ class DetailScreen(TabbedDetail):
     def action_review_order(self) -> None:
         if self.detail is not None and is_awaiting_approval(self.detail.service):
             self.app.push_screen(OrderReviewDialog(self.service_id, self.detail.service.name), self._order_decided)
+
+    def action_report_abuse(self) -> None:
+        if self.detail is None:
+            return
+        open_reports = sum(1 for row in self.detail.abuse_reports if row.closed_at is None)
+        dialog = AbuseDialog(self.service_id, self.detail.service.name, open_reports, self.detail.abuse_limit)
+        self.app.push_screen(dialog, self._abuse_noted)
+
+    def _abuse_noted(self, note: str | None) -> None:
+        if note:
+            self._report_abuse(note)
+
+    @work(thread=True, group="detail-write")
+    def _report_abuse(self, note: str) -> None:
+        app = self.console_app
+        try:
+            done = report_abuse(app.db, app.actor, self.service_id, note)
+        except SvcError as error:
+            self.post_message(ActionFailed(error.message))
+            return
+        self.post_message(ServiceSaved(done))
 
     def _order_decided(self, choice: OrderDecision | None) -> None:
         if choice is not None:
