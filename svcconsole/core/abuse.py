@@ -2,7 +2,8 @@
 
 `report` records a report on a service; when its open reports reach the setting `abuse_limit`
 (0 = never) and it is active, it is suspended at once with kind `abuse` (the status table's
-`suspend`: the module call, and a notice to the customer). A report is closed when dealt with;
+`suspend`: the module call, and a notice to the customer, which names the limit, never the
+reports' notes: those stay with the staff). A report is closed when dealt with;
 closed reports no longer count.
 """
 
@@ -68,8 +69,8 @@ def report(session: Session, actor: Actor, service_id: int, note: str) -> Report
     )
     result = ReportResult(row.id or 0, service_id, count, limit)
     if limit and count >= limit and ACTIONS["suspend"].allows(service.status):
-        reason = f"abuse limit reached ({count} open reports, limit {limit}): {text}"
-        outcome = perform(session, actor, "suspend", service_id, {"kind": SuspendKind.ABUSE.value, "reason": reason[:2000], "notify": True})
+        reason = f"abuse limit reached ({count} open reports, limit {limit})"
+        outcome = perform(session, actor, "suspend", service_id, {"kind": SuspendKind.ABUSE.value, "reason": reason, "notify": True})
         result.suspension, result.job_id = f"suspended for abuse: {outcome.message}", outcome.job_id
     return result
 

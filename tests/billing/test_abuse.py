@@ -91,3 +91,11 @@ def test_a_viewer_cannot_report(db, admin, catalog, frozen):
     with pytest.raises(PermissionDenied):
         db.transaction(lambda session: abuse.report(session, viewer, service_id, "x"))
     assert count(db, AbuseReport) == 0
+
+
+def test_the_customer_never_sees_the_notes_of_the_reports(db, live, cli):
+    set_setting(db, "abuse_limit", "1")
+    cli("services", "abuse", str(live), "--note", "reported by ops@isp.example: botnet C2")
+    assert service(db, live).suspend_kind == "abuse"
+    [notice] = rows(db, Notification, Notification.template == "suspended")
+    assert "botnet" not in notice.body and "isp.example" not in notice.body and "abuse limit reached" in notice.body
