@@ -25,12 +25,12 @@ from svcconsole.store import search
 from svcconsole.store.models import Customer, Product, Server
 from svcconsole.store.queries import ServiceFilter
 
-KEYS = ("status", "product", "server", "customer", "cycle", "type", "id", "domain")
+KEYS = ("status", "product", "server", "customer", "cycle", "type", "id", "domain", "special")
 EXPIRES_TERM = re.compile(r"^expires([<>])(.+)$", re.IGNORECASE)
 TERM = re.compile(r"^([A-Za-z]+):(.*)$")
 FILTER_HELP = (
     "free text (name, customer, email, product, id, uuid, domain) and terms: status:active,suspended "
-    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 domain:PART expires<7d (within 7 days) expires<0d (already expired) expires>2027-01-01"
+    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 domain:PART special:yes (price differs from the product's) expires<7d (within 7 days) expires<0d (already expired) expires>2027-01-01"
 )
 
 
@@ -177,6 +177,8 @@ def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = No
             service_filter = _customer_filter(session, service_filter, value)
         elif key == "domain":
             service_filter = with_domain(session, service_filter, value)
+        elif key == "special":
+            service_filter = replace(service_filter, special_price=parse.parse_bool("special", value))
     return with_search(session, replace(service_filter, terms=tuple(terms)), " ".join(free))
 
 

@@ -13,11 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlmodel import Session, col
 
 from svcconsole.store import domains, search
-from svcconsole.store.models import Service
+from svcconsole.store.models import ProductPrice, Service
+
+
+def special_price_condition() -> ColumnElement[bool]:
+    """The service's price differs from its product's price for its cycle (BILLmanager's
+    "special price"); one lookup on the unique (product_id, billing_cycle) index per row."""
+    return exists().where(
+        col(ProductPrice.product_id) == col(Service.product_id),
+        col(ProductPrice.billing_cycle) == col(Service.billing_cycle),
+        col(ProductPrice.price) != col(Service.price),
+    )
+
 
 DELETED = "deleted"
 MAX_ID = 2**31 - 1
@@ -62,6 +73,7 @@ LIST_COLUMNS = (
     Service.domain,
     Service.domain_ascii,
     Service.approval,
+    special_price_condition().label("special_price"),
 )
 
 
@@ -93,6 +105,8 @@ class ServiceFilter:
     domain: str | None = None
     """A `domain:` term: services whose domain (as given or in punycode) contains it."""
     domain_ids: tuple[int, ...] | None = None
+    special_price: bool | None = None
+    """A `special:yes|no` term: services whose price differs (or not) from their product's."""
     customer_name: str | None = None
     expires_before: datetime | None = None
     expires_after: datetime | None = None
@@ -150,6 +164,8 @@ def conditions(service_filter: ServiceFilter) -> list[ColumnElement[bool]]:
         where.append(search_condition(service_filter.search, service_filter.search_ids))
     if service_filter.domain:
         where.append(domain_condition(service_filter.domain, service_filter.domain_ids))
+    if service_filter.special_price is not None:
+        where.append(special_price_condition() if service_filter.special_price else ~special_price_condition())
     return where
 
 

@@ -78,6 +78,27 @@ def short_status_text(status: str, suspend_kind: str | None = None, operation: s
     return result
 
 
+AUTO_RENEW_MARK = "↻"
+RENEWING_STATUSES = ("pending", "active", "suspended")
+"""Where auto-renewal means something: an ended service renews no more, whatever its flag says."""
+SPECIAL_PRICE_MARK = "≠"
+MARKERS_LEGEND = (
+    (AUTO_RENEW_MARK, "auto-renewal on (the service renews itself at expiry)"),
+    (SPECIAL_PRICE_MARK, "special price: the price differs from the product's for its cycle (filter: special:yes)"),
+    ("…", "an operation in progress on the panel (activation, suspension...)"),
+    ("(approval)", "a paid order awaiting approval (detail: a)"),
+)
+"""The list's markers next to the status, as help's legend explains them."""
+
+
+def with_markers(status: Text, *, auto_renew: bool, special_price: bool) -> Text:
+    """The status cell with the list's markers after it (see `MARKERS_LEGEND`)."""
+    marks = (AUTO_RENEW_MARK if auto_renew else "") + (SPECIAL_PRICE_MARK if special_price else "")
+    if marks:
+        status.append(f" {marks}", f"bold {TEAL}")
+    return status
+
+
 def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:
     result = Text(no_wrap=True, overflow="ellipsis", end="")
     label = status if not (status == "suspended" and suspend_kind) else f"{status} ({plain(suspend_kind)})"

@@ -130,7 +130,8 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
         status = render.short_status_text(row.status, row.suspend_kind, row.operation)
         if getattr(row, "approval", None) and row.status == "pending":
             status.append(" (approval)", render.AWAITING_STYLE)
-        return status
+        renews = bool(getattr(row, "auto_renew", False)) and row.status in render.RENEWING_STATUSES
+        return render.with_markers(status, auto_renew=renews, special_price=bool(getattr(row, "special_price", False)))
     if key == "cycle":
         return render.text(row.billing_cycle)
     if key == "price":

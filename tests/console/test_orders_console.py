@@ -153,3 +153,12 @@ def test_snapshot_abuse_dialog(db, admin, catalog, frozen, snap_compare):
         await settle(pilot)
 
     assert snap_compare(make_app(db, admin), run_before=run, terminal_size=(80, 24))
+
+
+def test_help_explains_the_list_markers_to_staff_only():
+    from svcconsole.client.actions import REGISTRY as CLIENT_REGISTRY
+    from svcconsole.console.screens.help import help_table
+
+    staff = plain(help_table())
+    assert "List markers" in staff and "↻" in staff and "special price" in staff and "special:yes" in staff
+    assert "List markers" not in plain(help_table(CLIENT_REGISTRY, markers=False))

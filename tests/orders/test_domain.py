@@ -123,3 +123,39 @@ def test_an_order_with_a_bad_domain_is_refused_before_any_invoice(db, admin, cat
     result = cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro", "--domain", "..")
     assert result.exit_code == 2 and "--domain" in result.stderr
     assert cli("invoices", "list", "--format", "ids").stdout.strip() == ""
+
+
+# ----------------------------------------------------------------------------- item 8: special price
+
+
+def test_special_yes_lists_the_services_priced_apart_from_their_product(db, admin, catalog):
+    listed = new_service(db, admin, catalog, name="listed")  # Web Pro monthly at the product's 12.00
+    special = new_service(db, admin, catalog, name="special", price="9.00")
+    custom = new_service(db, admin, catalog, name="custom", product=None, type="manual", price="5.00")
+    assert matching(db, "special:yes") == [special]
+    assert matching(db, "special:no") == [listed, custom]
+    with db.read() as session:
+        rows = queries.page(session, ServiceFilter(), Sort("id"), limit=10)
+    assert {row.id: bool(row.special_price) for row in rows} == {listed: False, special: True, custom: False}
+    with pytest.raises(InvalidInput, match="special"):
+        with db.read() as session:
+            filters.parse_filter(session, "special:maybe")
+
+
+def test_the_status_cell_carries_the_markers():
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from svcconsole.widgets.service_table import cell
+
+    def row(**fields):
+        base = {"status": "active", "suspend_kind": None, "operation": None, "approval": None, "auto_renew": False, "special_price": False}
+        return SimpleNamespace(**(base | fields))
+
+    utc = ZoneInfo("UTC")
+    assert cell(row(), "status", utc).plain == "active"
+    assert cell(row(auto_renew=True), "status", utc).plain == "active ↻"
+    assert cell(row(auto_renew=True, special_price=True), "status", utc).plain == "active ↻≠"
+    assert cell(row(special_price=True, operation="suspension"), "status", utc).plain == "active: suspension… ≠"
+    assert cell(row(status="pending", approval="awaiting"), "status", utc).plain == "pending (approval)"
+    assert cell(row(status="cancelled", auto_renew=True), "status", utc).plain == "cancelled", "an ended service renews no more"
