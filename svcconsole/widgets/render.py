@@ -91,10 +91,11 @@ MARKERS_LEGEND = (
 """The list's markers next to the status, as help's legend explains them."""
 
 
-def with_markers(status: Text, *, auto_renew: bool, special_price: bool) -> Text:
-    """The status cell with the list's markers after it (see `MARKERS_LEGEND`)."""
+def with_markers(status: Text, *, auto_renew: bool, special_price: bool, width: int) -> Text:
+    """The status cell with the list's markers after it (see `MARKERS_LEGEND`), when they fit in
+    `width` cells: the status itself (a suspension's kind, an operation) is never cut for them."""
     marks = (AUTO_RENEW_MARK if auto_renew else "") + (SPECIAL_PRICE_MARK if special_price else "")
-    if marks:
+    if marks and status.cell_len + 1 + len(marks) <= width:
         status.append(f" {marks}", f"bold {TEAL}")
     return status
 

@@ -41,6 +41,8 @@ class ListColumn:
     right: bool = False
 
 
+STATUS_WIDTH = len("suspended (temporary)")
+
 COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("id", "id", 7, right=True),
     ListColumn("customer", "customer", 11, 2),
@@ -48,7 +50,7 @@ COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("domain", "domain", 14, 2),
     ListColumn("product", "product", 10, 2),
     ListColumn("server", "server", 8, 1),
-    ListColumn("status", "status", len("suspended (temporary)")),
+    ListColumn("status", "status", STATUS_WIDTH),
     ListColumn("cycle", "cycle", len("semiannually")),
     ListColumn("price", "price", 10, right=True),
     ListColumn("expires", "expires", 10),
@@ -131,7 +133,7 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
         if getattr(row, "approval", None) and row.status == "pending":
             status.append(" (approval)", render.AWAITING_STYLE)
         renews = bool(getattr(row, "auto_renew", False)) and row.status in render.RENEWING_STATUSES
-        return render.with_markers(status, auto_renew=renews, special_price=bool(getattr(row, "special_price", False)))
+        return render.with_markers(status, auto_renew=renews, special_price=bool(getattr(row, "special_price", False)), width=STATUS_WIDTH)
     if key == "cycle":
         return render.text(row.billing_cycle)
     if key == "price":

@@ -157,5 +157,6 @@ def test_the_status_cell_carries_the_markers():
     assert cell(row(auto_renew=True), "status", utc).plain == "active ↻"
     assert cell(row(auto_renew=True, special_price=True), "status", utc).plain == "active ↻≠"
     assert cell(row(special_price=True, operation="suspension"), "status", utc).plain == "active: suspension… ≠"
+    assert cell(row(status="suspended", suspend_kind="temporary", auto_renew=True), "status", utc).plain == "suspended (temporary)", "never cut the kind"
     assert cell(row(status="pending", approval="awaiting"), "status", utc).plain == "pending (approval)"
     assert cell(row(status="cancelled", auto_renew=True), "status", utc).plain == "cancelled", "an ended service renews no more"

@@ -38,7 +38,7 @@ def help_table(
     if markers:
         table.add_row("", Text("List markers", style="bold underline"))
         for mark, meaning in render.MARKERS_LEGEND:
-            table.add_row(mark, meaning)
+            table.add_row("", Text.assemble((mark, "bold"), f"  {meaning}"))
     table.add_row("", Text("Filter syntax", style="bold underline"))
     table.add_row("", filter_help)
     return table
