@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, invoices, notifications, parse, resync, service_actions, transfers, upgrades
+from svcconsole.core import activity, clock, invoices, notifications, order_actions, parse, resync, service_actions, transfers, upgrades
 from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, store_external
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
@@ -49,6 +49,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
     "upgrade": upgrades.UPGRADE,
     "transfer": transfers.TRANSFER,
     **resync.IMPLEMENTATIONS,
+    **order_actions.IMPLEMENTATIONS,
 }
 """Every action's code by its status-table name: the status table's own, billing's, transfer, then reconcile's fixes."""
 

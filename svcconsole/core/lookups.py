@@ -34,6 +34,7 @@ KNOWN_META_KEYS: dict[str, str] = {
 }
 EDITABLE_FIELDS = (
     "name",
+    "domain",
     "description",
     "notes",
     "price",

@@ -12,6 +12,7 @@ from typing import Any
 
 
 class Status(StrEnum):
+    ORDERED = "ordered"
     PENDING = "pending"
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -28,7 +29,9 @@ LISTED_STATUSES: tuple[Status, ...] = (
     Status.EXPIRED,
     Status.CANCELLED,
     Status.TERMINATED,
+    Status.ORDERED,
 )
+"""The list's status tabs (`ordered` last, so the tabs people use keep their places)."""
 
 
 class SuspendKind(StrEnum):
@@ -64,6 +67,7 @@ class Role(Enum):
 
 
 ANY_LIVE = (
+    Status.ORDERED,
     Status.PENDING,
     Status.ACTIVE,
     Status.SUSPENDED,
@@ -331,6 +335,31 @@ ACTIONS: dict[str, ActionRule] = {
             True,
             "Override the status by hand (requires a reason, logged as an override).",
         ),
+        _rule(
+            "pay-order",
+            "Pay order",
+            (Status.ORDERED,),
+            Status.PENDING,
+            None,
+            None,
+            Role.OPERATOR,
+            False,
+            "The order's invoice was paid: the service waits for delivery, which is queued at once.",
+            "Done by paying the invoice (`invoices pay`); with the setting order_approval on, it waits marked awaiting approval "
+            "until `orders approve` (or `orders reject`).",
+        ),
+        _rule(
+            "cancel-order",
+            "Cancel order",
+            (Status.ORDERED,),
+            Status.CANCELLED,
+            None,
+            None,
+            Role.OPERATOR,
+            False,
+            "The order's invoice was cancelled: the service, never on a panel, is cancelled.",
+            "Done by cancelling the invoice (`invoices cancel`).",
+        ),
         # reconcile's fixes: bring the panel back in line with billing; the billing status stays
         _rule(
             "panel-suspend",
@@ -421,6 +450,8 @@ NON_TRANSITION_ROLES: dict[str, Role] = {
     "automation": Role.ADMIN,
     "automation-dry-run": Role.OPERATOR,
     "notify": Role.OPERATOR,
+    "approve-order": Role.OPERATOR,
+    "abuse": Role.OPERATOR,
 }
 
 

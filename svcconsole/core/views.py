@@ -51,10 +51,12 @@ SERVICE_FIELDS = (
     "version",
     "updated_at",
     "updated_by",
+    "domain",
+    "approval",
 )
 
 
-LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at")
+LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at", "domain", "approval")
 """The keys of a service in `services list --format json|csv` (the rows of `queries.EXPORT_COLUMNS`)."""
 
 
