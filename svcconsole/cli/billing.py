@@ -34,6 +34,7 @@ ORDER_OPTION = typer.Option(None, "--order", help="Order this product, id or nam
 ORDER_CYCLE_OPTION = typer.Option(None, "--cycle", help="Billing cycle of the ordered products (default: monthly, or the first offered).")
 ORDER_NAME_OPTION = typer.Option(None, "--name", help="Name of the ordered services (default: the product's name).")
 ORDER_SERVER_OPTION = typer.Option(None, "--server", help="Server of the ordered services.")
+ORDER_DOMAIN_OPTION = typer.Option(None, "--domain", help="Domain of the ordered services, a host name (IDN allowed).")
 OPTION_SERVICE_OPTION = typer.Option(None, "--option", help="Bill an option (an extra) of this service; needs --description and --amount.")
 DESCRIPTION_OPTION = typer.Option(None, "--description", help="What the option line bills.")
 AMOUNT_OPTION = typer.Option(None, "--amount", help="Amount of the option line.")
@@ -250,6 +251,7 @@ def orders_create(
     cycle: str | None = ORDER_CYCLE_OPTION,
     name: str | None = ORDER_NAME_OPTION,
     server: str | None = ORDER_SERVER_OPTION,
+    domain: str | None = ORDER_DOMAIN_OPTION,
     option: list[str] = typer.Option([], "--option", help="NAME=VALUE from the product's option catalogue, repeatable (products options PRODUCT)."),
     due: str | None = typer.Option(None, "--due", help="Due date (default: now)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (the invoice id), json or ids."),
@@ -261,7 +263,7 @@ def orders_create(
     """
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    items = [orders.OrderItem(product=item, cycle=cycle, name=name, server=server, options=option) for item in product]
+    items = [orders.OrderItem(product=item, cycle=cycle, name=name, server=server, domain=domain, options=option) for item in product]
 
     def work(session: Any) -> dict[str, Any]:
         invoice = orders.create_order(session, cli.actor, customer, items, due=due)

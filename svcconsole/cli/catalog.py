@@ -118,11 +118,17 @@ def customers_edit(
     customer: str = typer.Argument(..., help="Id or email."),
     name: str | None = typer.Option(None, "--name"),
     email: str | None = typer.Option(None, "--email"),
-    company: str | None = typer.Option(None, "--company"),
+    company: str | None = typer.Option(None, "--company", help="Company name (empty clears it)."),
+    notes: str | None = typer.Option(None, "--notes", help="The admins' notes about the customer (empty clears them)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json (the customer as saved)."),
 ) -> None:
-    """Change a customer's name, email or company."""
+    """Change a customer's name, email, company or notes."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
-    record = cli.db.transaction(lambda session: catalog.edit_customer(session, cli.actor, customer, name=name, email=email, company=company))
+    record = cli.db.transaction(lambda session: catalog.edit_customer(session, cli.actor, customer, name=name, email=email, company=company, notes=notes))
+    if output is Format.JSON:
+        json_out(views.customer_dict(record))
+        return
     message(f"customer {record.id} saved")
 
 

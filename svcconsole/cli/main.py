@@ -5,16 +5,19 @@ from __future__ import annotations
 import typer
 
 from svcconsole import __version__
+from svcconsole.cli.abuse import services_app
 from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_command, seed_app, settings_app, worker_command
 from svcconsole.cli.base import CliState, new_app, state
-from svcconsole.cli.billing import automation_app, invoices_app, notify_app, orders_app
+from svcconsole.cli.billing import automation_app, invoices_app, notify_app
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.client import client_command
 from svcconsole.cli.console import demo
+from svcconsole.cli.credentials import add_credentials_command
 from svcconsole.cli.operations import health_command
+from svcconsole.cli.orders_admin import orders_app
 from svcconsole.cli.panel import statistics_command
 from svcconsole.cli.reconcile import reconcile_command
-from svcconsole.cli.service_actions import services_app
+from svcconsole.cli.transfers import add_transfer_command
 from svcconsole.core import logs
 
 app = new_app(
@@ -25,6 +28,8 @@ app = new_app(
 
 services_app.command("statistics")(statistics_command)
 app.add_typer(services_app, name="services")
+add_transfer_command(services_app)
+add_credentials_command(services_app)
 app.add_typer(customers_app, name="customers")
 app.add_typer(products_app, name="products")
 app.add_typer(servers_app, name="servers")

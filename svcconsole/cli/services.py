@@ -41,7 +41,7 @@ from svcconsole.store.queries import ServiceFilter, Sort
 
 services_app = new_app("Services: list, show, create, import, edit, history, and every lifecycle action.")
 
-LIST_COLUMNS = ["id", "customer", "name", "product", "server", "status", "cycle", "price", "expires"]
+LIST_COLUMNS = ["id", "customer", "name", "domain", "product", "server", "status", "cycle", "price", "expires"]
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
 
 
@@ -58,10 +58,13 @@ def list_row(row: Any, tz: Any) -> dict[str, Any]:
         status = f"suspended ({row.suspend_kind})"
     if row.operation:
         status += f" [in progress: {row.operation}]"
+    if row.approval and row.status == "pending":
+        status += " [awaiting approval]"
     return {
         "id": row.id,
         "customer": row.customer_name,
         "name": row.name,
+        "domain": row.domain,
         "product": row.product_name or "(custom)",
         "server": row.server_name,
         "status": status,
@@ -80,7 +83,8 @@ LIST_FILTERS: dict[str, tuple[Any, Any]] = {
     "server": (Optional[str], typer.Option(None, "--server", help="Server id or name.")),
     "customer": (Optional[str], typer.Option(None, "--customer", help="Customer id, email or name prefix.")),
     "cycle": (Optional[str], typer.Option(None, "--cycle", help="Billing cycle (comma separated).")),
-    "search": (Optional[str], typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid.")),
+    "search": (Optional[str], typer.Option(None, "--search", help="Free text: name, customer, email, product, id, uuid, domain.")),
+    "domain": (Optional[str], typer.Option(None, "--domain", help="Part of the domain, as given or in punycode.")),
     "expiring_within": (
         Optional[str],
         typer.Option(None, "--expiring-within", help="Expires within this span from now (7d, 12h, 2w); 0d lists the ones already expired."),
@@ -262,6 +266,7 @@ DRAFT_OPTIONS: dict[str, tuple[Any, Any]] = {
     "server": (Optional[str], typer.Option(None, "--server", help="Server id or name.")),
     "expires": (Optional[str], typer.Option(None, "--expires", help="YYYY-MM-DD or ISO 8601 (default: one cycle from now).")),
     "description": (Optional[str], typer.Option(None, "--description", help="Shown to the customer.")),
+    "domain": (Optional[str], typer.Option(None, "--domain", help="The service's domain, a host name (IDN allowed: bücher.example).")),
     "notes": (Optional[str], typer.Option(None, "--notes", help="Admin-only notes.")),
     "max_renewals": (Optional[str], typer.Option(None, "--max-renewals", help="Renewal limit (empty = unlimited).")),
 }
@@ -355,6 +360,7 @@ def services_edit(
     cycle: str | None = typer.Option(None, "--cycle"),
     server: str | None = typer.Option(None, "--server", help="Server id or name ('none' clears it)."),
     description: str | None = typer.Option(None, "--description"),
+    domain: str | None = typer.Option(None, "--domain", help="A host name ('none' clears it)."),
     notes: str | None = typer.Option(None, "--notes"),
     max_renewals: str | None = typer.Option(None, "--max-renewals", help="A number, or 'none' for unlimited."),
     type: str | None = typer.Option(None, "--type"),
@@ -375,6 +381,7 @@ def services_edit(
         "billing_cycle": cycle,
         "server": server,
         "description": description,
+        "domain": domain,
         "notes": notes,
         "max_renewals": max_renewals,
         "type": type,

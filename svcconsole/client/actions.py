@@ -58,6 +58,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction(
         "client-detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the previous page your service's panel offers.", key_display="{"
     ),
+    ConsoleAction("client-detail", "v", "reveal_login", "Login", "Show or hide the login of your service's panel (username and password)."),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
     *DIALOG_KEYS,

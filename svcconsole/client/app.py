@@ -106,7 +106,7 @@ class ClientApp(CrashGuard, App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES, customer.FILTER_HELP), "svcconsole customer area: keys"))
+            self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES, customer.FILTER_HELP, markers=False), "svcconsole customer area: keys"))
 
     def action_open_by_id(self) -> None:
         def answered(text: str | None) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from svcconsole.core.customer import CustomerDetail, Dashboard, PanelView
+from svcconsole.modules import Credentials
 
 
 @dataclass
@@ -45,3 +46,12 @@ class ChangeRefused(Message):
     """A customer action or a read was refused or failed; `error` is the one line to show."""
 
     error: str
+
+
+@dataclass
+class LoginRevealed(Message):
+    """The login of a service was read for its customer (None: none was provisioned), or refused: `error`."""
+
+    service_id: int
+    login: Credentials | None
+    error: str | None = None

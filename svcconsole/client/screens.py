@@ -22,7 +22,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Static
 from svcconsole.client.actions import REGISTRY, client_bindings, mutating
 from svcconsole.client.dialogs import CancelDialog, CancelRequest
 from svcconsole.client.host import ClientHost
-from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded
+from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, LoginRevealed
 from svcconsole.client.widgets import EMPTY, ActiveServices
 from svcconsole.core import customer, customer_actions
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
@@ -251,6 +251,8 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
     return rows
 
 
+LOGIN_HIDDEN = Text("login: press v to show the username and password of your service's panel", style="dim")
+
 HISTORY_COLUMNS = (
     Column("at", lambda line, tz: render.moment_text(line.at, tz)),
     Column("by", lambda line, tz: render.text(line.who)),
@@ -273,6 +275,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         self.detail = detail
         self.service_id = detail.service.id
         self.resumed = False
+        self.login_shown = False
 
     def compose_top(self) -> ComposeResult:
         yield Static(id="title")
@@ -288,6 +291,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                     classes="pane-buttons",
                 )
                 yield Static(id="overview-body")
+                yield Static(LOGIN_HIDDEN, id="login-body")
         elif pane_id == "panel":
             with VerticalScroll():
                 yield PanelStateView("asking the panel…")
@@ -381,6 +385,43 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         if self.resumed:
             self.reload()
         self.resumed = True
+
+    def action_reveal_login(self) -> None:
+        """Show the login (read in a worker, the view logged), or hide it again."""
+        body = self.query_one("#login-body", Static)
+        if self.login_shown:
+            self.login_shown = False
+            body.update(LOGIN_HIDDEN)
+            return
+        if self.client_app.read_only:
+            self.client_app.refuse_preview()
+            return
+        self._reveal_login(self.service_id)
+
+    @work(thread=True, exclusive=True, group="client-login")
+    def _reveal_login(self, service_id: int) -> None:
+        app = self.client_app
+        try:
+            login = app.db.transaction(lambda session: customer.reveal_login(session, app.actor, service_id))
+        except SvcError as error:
+            self.post_message(LoginRevealed(service_id, None, error.message))
+            return
+        self.post_message(LoginRevealed(service_id, login))
+
+    @on(LoginRevealed)
+    def _login_revealed(self, message: LoginRevealed) -> None:
+        if message.service_id != self.service_id:
+            return
+        if message.error:
+            self.client_app.show_error(message.error)
+            return
+        self.login_shown = True
+        login = message.login
+        if login is None:
+            rows: list[tuple[str, Any]] = [("login", "no login was made for this service")]
+        else:
+            rows = [("username", login.username), ("password", login.password or "not known: ask us to reset it")]
+        self.query_one("#login-body", Static).update(key_values(rows))
 
     # ------------------------------------------------------------------ actions
 

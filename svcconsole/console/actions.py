@@ -23,6 +23,8 @@ SCOPES = {
     "table": "Service list: moving",
     "services": "Service list",
     "detail": "Service detail",
+    "customer": "Customer profile",
+    "credentials": "Login (provisioned credentials)",
     "edit": "Edit form",
     "wizard": "New service wizard",
     "jobs": "Jobs (module queue)",
@@ -63,6 +65,8 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
         _service_action(scope, "plus", "add-days", "Add days", "+"),
         _service_action(scope, "minus", "subtract-days", "Sub days", "-"),
         ConsoleAction(scope, "b", "bulk_menu", "More", f"A menu of every action, applied to {target}.", show=True, mutates=True),
+        ConsoleAction(scope, "T", "service_action('transfer')", "Transfer", f"Give {target} to another customer (billing and panel owner).", mutates=True),
+        ConsoleAction(scope, "p", "open_customer", "Customer", "The customer's profile: their services, invoices and activity; edit them there."),
     )
 
 
@@ -73,7 +77,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         "colon,ctrl+p",
         "app.command_palette",
         "Commands",
-        "The command palette (also ctrl+p): go to a screen, open a service by id, run an action.",
+        "The command palette (also ctrl+p): go to a screen, open a service by id or a customer by email, run an action.",
         key_display=":",
     ),
     ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J", command="go: jobs"),
@@ -130,17 +134,52 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("services", "q", "app.quit", "Quit", "Leave the console.", palette=False),
     *_service_actions("detail"),
     ConsoleAction("detail", "e", "edit_service", "Edit", "Edit the fields (a status change asks for a reason).", show=True, mutates=True),
+    ConsoleAction(
+        "detail",
+        "a",
+        "review_order",
+        "Approve order",
+        "A paid order awaiting approval: approve it (delivery starts) or reject it (cancelled).",
+        show=True,
+        mutates=True,
+    ),
+    ConsoleAction(
+        "detail",
+        "exclamation_mark",
+        "report_abuse",
+        "Abuse",
+        "Record an abuse report; at the setting abuse_limit an active service is suspended (kind abuse).",
+        mutates=True,
+        key_display="!",
+    ),
     ConsoleAction("detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction(
         "detail", "right_curly_bracket", "next_sub_tab", "Sub-tab", "Panel tab: the module's next sub-tab (Allocation, Limits...).", show=True, key_display="}"
     ),
     ConsoleAction("detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the module's previous sub-tab.", key_display="{"),
+    ConsoleAction(
+        "detail", "L", "show_credentials", "Login", "The login the module provisioned (admins; each view is logged): reveal it, or reset it.", key_display="L"
+    ),
     ConsoleAction("detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction(
         "detail", "R", "ask_panel", "Ask panel", "Panel tab: ask the panel again (its live state; retry after an error).", show=True, key_display="R"
     ),
     ConsoleAction("detail", "escape,q", "back", "Back", "Back to the list.", show=True, key_display="esc/q"),
+    ConsoleAction("customer", "enter", "open_service", "Open", "Open the service under the cursor (detail screen).", show=True, key_display="⏎"),
+    ConsoleAction("customer", "slash", "focus_filter", "Filter", "Filter their services (the list's terms).", show=True, key_display="/"),
+    ConsoleAction("customer", "right_square_bracket", "next_tab", "Next tab", "Next status tab of their services.", key_display="]"),
+    ConsoleAction("customer", "left_square_bracket", "previous_tab", "Prev tab", "Previous status tab of their services.", key_display="["),
+    ConsoleAction("customer", "right_curly_bracket", "next_section", "Section", "Services, invoices, activity in turn.", show=True, key_display="}"),
+    ConsoleAction("customer", "left_curly_bracket", "previous_section", "Prev section", "The section before.", key_display="{"),
+    ConsoleAction("customer", "o", "next_sort", "Sort", "Sort their services by the next column.", key_display="o"),
+    ConsoleAction("customer", "O", "reverse_sort", "Reverse", "Flip the sort direction.", key_display="O"),
+    ConsoleAction("customer", "e", "edit_customer", "Edit", "Edit the customer: name, email, company, notes.", show=True, mutates=True),
+    ConsoleAction("customer", "ctrl+r", "reload", "Reload", "Read the customer and their services again.", key_display="^r"),
+    ConsoleAction("customer", "escape,q", "back", "Back", "Clear the filter, else back to where you came from.", show=True, key_display="esc/q"),
+    ConsoleAction("credentials", "v", "reveal", "Reveal", "Show or mask the password.", show=True),
+    ConsoleAction("credentials", "R", "reset", "Reset", "Set a new password on the panel (asks first; the customer is mailed).", show=True, mutates=True),
+    ConsoleAction("credentials", "escape,q", "cancel", "Back", "Close the login.", show=True, key_display="esc/q"),
     ConsoleAction("jobs", "down,j", "cursor_down", "Down", "Move to the next job.", key_display="↓/j", palette=False),
     ConsoleAction("jobs", "up,k", "cursor_up", "Up", "Move to the job before.", key_display="↑/k", palette=False),
     ConsoleAction(
@@ -253,4 +292,5 @@ BULK_MENU: tuple[tuple[str, str], ...] = (
     ("redeliver", "Redeliver"),
     ("terminate", "Terminate"),
     ("delete", "Delete"),
+    ("transfer", "Transfer to another customer"),
 )

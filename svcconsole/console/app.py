@@ -30,12 +30,14 @@ from svcconsole.console.messages import (
     BulkRunFailed,
     BulkRunFinished,
     BulkRunStarted,
+    CustomerOpened,
     EditRequested,
     HealthChecked,
     NewServiceRequested,
     SelectionResolved,
 )
 from svcconsole.console.screens.bulk import BulkRunScreen
+from svcconsole.console.screens.customer import CustomerScreen
 from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.dialogs import ActionDialog, BulkMenu
 from svcconsole.console.screens.drift import DriftScreen
@@ -157,6 +159,9 @@ class ConsoleApp(CrashGuard, App[None]):
     def open_service(self, service_id: int) -> None:
         self.push_screen(DetailScreen(service_id))
 
+    def open_customer(self, customer_id: int) -> None:
+        self.push_screen(CustomerScreen(customer_id))
+
     def edit_service(self, service_id: int) -> None:
         if not self.can_act:
             self.refuse_read_only()
@@ -181,6 +186,10 @@ class ConsoleApp(CrashGuard, App[None]):
     @on(ServiceOpened)
     def _service_opened(self, message: ServiceOpened) -> None:
         self.open_service(message.service_id)
+
+    @on(CustomerOpened)
+    def _customer_opened(self, message: CustomerOpened) -> None:
+        self.open_customer(message.customer_id)
 
     @on(EditRequested)
     def _edit_requested(self, message: EditRequested) -> None:

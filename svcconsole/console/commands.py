@@ -1,7 +1,8 @@
-"""The command palette (`:` and ctrl+p): go to a screen, open a service by id, run an action."""
+"""The command palette (`:` and ctrl+p): go to a screen, open a service by id or a customer by email, run an action."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 
@@ -9,6 +10,10 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from svcconsole.console.actions import BULK_MENU, REGISTRY
 from svcconsole.console.host import ConsoleHost
+from svcconsole.core import profiles
+from svcconsole.core.errors import SvcError
+from svcconsole.store.models import Customer
+from svcconsole.widgets import render
 from svcconsole.widgets.palette import service_id_in
 
 
@@ -41,6 +46,16 @@ class ConsoleCommands(Provider):
                 entries.append((f"{scope}: {entry.description.lower()}", entry.help, partial(screen.run_action, entry.action)))
         return entries
 
+    def _customers_by_email(self, query: str) -> list[Customer]:
+        """The customers whose email starts with the query's (after "open customer", if typed)."""
+        app: ConsoleHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        typed = query.strip().lower().removeprefix("open").strip().removeprefix("customer").strip()
+        try:
+            with app.db.read() as session:
+                return profiles.customers_by_email(session, app.actor, typed)
+        except SvcError:
+            return []
+
     async def discover(self) -> Hits:
         for title, help_text, callback in self._entries():
             yield DiscoveryHit(title, callback, help=help_text)
@@ -50,6 +65,10 @@ class ConsoleCommands(Provider):
         service_id = service_id_in(query)
         if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="The detail screen of that service.")
+        if "@" in query:
+            for customer in await asyncio.to_thread(self._customers_by_email, query):
+                title = f"open customer {customer.email}"
+                yield Hit(0.95, title, partial(app.open_customer, customer.id or 0), help=f"The profile of {render.plain(customer.name)}.")
         matcher = self.matcher(query)
         for title, help_text, callback in self._entries():
             score = matcher.match(title)

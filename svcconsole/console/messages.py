@@ -215,6 +215,13 @@ class HealthChecked(Message):
 
 
 @dataclass
+class CustomerOpened(Message):
+    """A customer's profile was asked for (`p` on a service, the palette): the app shows the Customer screen."""
+
+    customer_id: int
+
+
+@dataclass
 class EditRequested(Message):
     """The edit form of a service was asked for (refused in read-only mode)."""
 

@@ -9,14 +9,15 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 3. reconcile: billing compared with what the panels hold, and its fixes applied as bulk runs
 4. bulk: bulk runs
 5. automation_lifecycle, automation_steps: the automation's steps over services (3 to 6; 0 to 2 and what every step reads)
-6. jobs, job_queue, orders, health: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records
+6. jobs, job_queue, orders, health, order_approval, abuse: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records; a paid order's delivery and its approval; abuse reports and the abuse limit
 7. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
-8. service_actions, invoices, upgrades, resync, option_actions: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes, an option from the catalogue)
-9. notifications, records, delivery, renew_checks, drift_compare: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds)
-10. action_base, renewals, invoice_lookups, panel_listing: what an action is made of; renewal amounts and limits; invoices as they stand; the panels to reconcile and what each holds
-11. lookups, mailer, seed, metadata_keys: reading services; sending mail; demo data; the metadata keys an admin may set
-12. catalog, settings, context, filters, seed_catalog, option_catalog: customers, products, servers; settings; the list filters; the demo's fixed data; the products' configurable options
-13. operators: who may do what
-14. activity, leases, parse, secrets, renewal_limits, status_override: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves
-15. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report
+8. transfers: a service given to another customer (billing, the panel's owner, the old owner's unpaid lines)
+9. service_actions, invoices, upgrades, resync, credentials, order_actions, option_actions: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes, an order paid or cancelled, an option from the catalogue); provisioned logins shown and reset
+10. notifications, records, delivery, renew_checks, drift_compare, profiles: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds); a customer's profile
+11. action_base, renewals, invoice_lookups, panel_listing: what an action is made of; renewal amounts and limits; invoices as they stand; the panels to reconcile and what each holds
+12. lookups, mailer, seed, metadata_keys, logins: reading services; sending mail; demo data; the metadata keys an admin may set; a service's provisioned login at rest
+13. catalog, settings, context, filters, seed_catalog, option_catalog: customers, products, servers; settings; the list filters; the demo's fixed data; the products' configurable options
+14. operators: who may do what
+15. activity, leases, parse, secrets, renewal_limits, status_override: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves
+16. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report
 """

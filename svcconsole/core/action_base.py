@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import activity
+from svcconsole.core import activity, logins
 from svcconsole.core import settings as settings_module
 from svcconsole.core.errors import TransitionRefused
 from svcconsole.core.lookups import refuse
@@ -78,13 +78,18 @@ def store_external(service: Service, external: dict[str, Any], *, replace: bool 
 
 
 def merge_external(ctx: ActionContext) -> None:
+    """Keep what the module call reported: its external data, and the login it provisioned."""
     if ctx.result is not None and ctx.result.external:
         store_external(ctx.service, ctx.result.external)
+    if ctx.result is not None and ctx.result.credentials is not None:
+        logins.store(ctx.service, ctx.result.credentials, ctx.session)
 
 
 def forget_external(ctx: ActionContext) -> dict[str, Any]:
+    """The panel removed the service's resource: forget what it held (and the login made for it)."""
     removed = dict(ctx.service.external or {})
     store_external(ctx.service, {}, replace=True)
+    ctx.service.credentials = None
     return removed
 
 

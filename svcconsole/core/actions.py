@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, invoices, notifications, option_actions, parse, resync, service_actions, upgrades
+from svcconsole.core import activity, clock, invoices, notifications, option_actions, order_actions, parse, resync, service_actions, transfers, upgrades
 from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, store_external
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
@@ -48,9 +48,11 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
     "renew-invoice": invoices.RENEW_INVOICE,
     "upgrade": upgrades.UPGRADE,
     "add-option": option_actions.ADD_OPTION,
+    "transfer": transfers.TRANSFER,
     **resync.IMPLEMENTATIONS,
+    **order_actions.IMPLEMENTATIONS,
 }
-"""Every action's code by its status-table name: the status table's own, billing's, then reconcile's fixes."""
+"""Every action's code by its status-table name: the status table's own, billing's, transfer, then reconcile's fixes."""
 
 FINAL_FAILURE_HOOKS: dict[str, Callable[[Session, Job, str], None]] = {
     "upgrade": upgrades.upgrade_failed,
@@ -90,6 +92,8 @@ def validate_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         clean["invoice"] = parse_invoice_ref("--invoice", clean.get("invoice", "new"))
     if action == "suspend":
         clean["kind"] = parse_suspend_kind(clean.get("kind"))
+    if action == "transfer" and not str(clean.get("to") or "").strip():
+        raise InvalidInput("--to", "give the customer to transfer to (an id or an email)")
     if "reason" in clean and clean["reason"] is not None:
         clean["reason"] = parse.parse_text("--reason", clean["reason"], max_length=2000)
     return clean

@@ -89,10 +89,23 @@ def add_customer(session: Session, actor: Actor, *, name: str, email: str, compa
 
 
 def _customer_fields(customer: Customer) -> dict[str, Any]:
-    return {"name": customer.name, "email": customer.email, "company": customer.company}
+    return {"name": customer.name, "email": customer.email, "company": customer.company, "notes": customer.notes}
 
 
-def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None = None, email: str | None = None, company: str | None = None) -> Customer:
+NOTES_MAX_LENGTH = 10_000
+
+
+def edit_customer(
+    session: Session,
+    actor: Actor,
+    ref: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    company: str | None = None,
+    notes: str | None = None,
+) -> Customer:
+    """Change the fields given (None: unchanged; an empty company or notes clears it)."""
     require(actor, Role.OPERATOR, "editing a customer")
     customer = resolve_customer(session, ref)
     before = _customer_fields(customer)
@@ -104,6 +117,8 @@ def edit_customer(session: Session, actor: Actor, ref: str, *, name: str | None 
         customer.email = new_email
     if company is not None:
         customer.company = parse.parse_text("--company", company) or None
+    if notes is not None:
+        customer.notes = parse.parse_text("--notes", notes, max_length=NOTES_MAX_LENGTH) or None
     session.add(customer)
     if name is not None or email is not None:
         session.execute(update(Service).where(col(Service.customer_id) == customer.id).values(customer_name=customer.name))

@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import clock, cycles, delivery, filters, invoice_lookups, lookups, parse
+from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, parse
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, client_actor, require_client
 from svcconsole.core.statuses import CancelMode, Status
-from svcconsole.modules import ModuleError, ModuleTab, PanelState, get_module, is_module
+from svcconsole.modules import Credentials, ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Operator, Product, Service
@@ -49,6 +49,9 @@ HISTORY_LABELS: dict[str, str] = {
     "create": "ordered",
     "import": "added to your account",
     "order_paid": "order paid",
+    "pay-order": "order paid",
+    "cancel-order": "order cancelled",
+    "order_approved": "order approved",
     "deliver": "activated",
     "redeliver": "activated again",
     "suspend": "suspended",
@@ -475,6 +478,12 @@ class PanelView:
     state: PanelState | None = None
     tabs: tuple[ModuleTab, ...] = ()
     error: str | None = None
+
+
+def reveal_login(session: Session, actor: Actor, service_id: int) -> Credentials | None:
+    """The login the module provisioned for one of the customer's services (the view is logged)."""
+    _visible(session, _scope(actor, None, "reading"), service_id)
+    return credentials.reveal(session, actor, service_id)
 
 
 def panel(db: Database, actor: Actor, service_id: int) -> PanelView:

@@ -1,7 +1,8 @@
 """The filter language of the list (`/` in the console, the list options in the CLI).
 
 Free text plus `key:value` terms: `status:active,suspended product:"Paper 4GB" server:node-1
-customer:alice@example.com cycle:monthly type:pterodactyl id:12 expires<7d expires>2027-01-01`.
+customer:alice@example.com cycle:monthly type:pterodactyl id:12 domain:example.org expires<7d
+expires>2027-01-01`.
 `expires<7d` means "expires within 7 days from now"; `expires<0d` lists the ones already expired.
 Both front ends build their `ServiceFilter` here, so a term means the same everywhere.
 """
@@ -24,12 +25,12 @@ from svcconsole.store import search
 from svcconsole.store.models import Customer, Product, Server
 from svcconsole.store.queries import ServiceFilter
 
-KEYS = ("status", "product", "server", "customer", "cycle", "type", "id")
+KEYS = ("status", "product", "server", "customer", "cycle", "type", "id", "domain", "special")
 EXPIRES_TERM = re.compile(r"^expires([<>])(.+)$", re.IGNORECASE)
 TERM = re.compile(r"^([A-Za-z]+):(.*)$")
 FILTER_HELP = (
-    "free text (name, customer, email, product, id, uuid) and terms: status:active,suspended "
-    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 expires<7d (within 7 days) expires<0d (already expired) expires>2027-01-01"
+    "free text (name, customer, email, product, id, uuid, domain) and terms: status:active,suspended "
+    "product:NAME server:NAME customer:ID|EMAIL|NAME cycle:monthly type:MODULE id:12 domain:PART special:yes (price differs from the product's) expires<7d (within 7 days) expires<0d (already expired) expires>2027-01-01"
 )
 
 
@@ -174,6 +175,10 @@ def parse_filter(session: Session, text: str, *, base: ServiceFilter | None = No
             service_filter = replace(service_filter, server_ids=ids, matches_nothing=service_filter.matches_nothing or not ids)
         elif key == "customer":
             service_filter = _customer_filter(session, service_filter, value)
+        elif key == "domain":
+            service_filter = with_domain(session, service_filter, value)
+        elif key == "special":
+            service_filter = replace(service_filter, special_price=parse.parse_bool("special", value))
     return with_search(session, replace(service_filter, terms=tuple(terms)), " ".join(free))
 
 
@@ -190,6 +195,12 @@ def with_search(session: Session, service_filter: ServiceFilter, text: str | Non
     return replace(service_filter, search=term, search_ids=search.matching_ids(session, term.lower()))
 
 
+def with_domain(session: Session, service_filter: ServiceFilter, text: str, *, field: str = "domain") -> ServiceFilter:
+    """The filter narrowed to services whose domain (as given or in punycode) contains `text`."""
+    term = (parse.parse_text(field, text, required=True, max_length=253) or "").lower()
+    return replace(service_filter, domain=term, domain_ids=search.matching_ids(session, term))
+
+
 def build_filter(
     session: Session,
     *,
@@ -199,6 +210,7 @@ def build_filter(
     customer: str | None = None,
     cycle: str | None = None,
     search: str | None = None,
+    domain: str | None = None,
     expiring_within: str | None = None,
     include_deleted: bool = False,
 ) -> ServiceFilter:
@@ -225,6 +237,8 @@ def build_filter(
             raise NotFound(f"--customer: no customer with email {customer!r}")
     if expiring_within:
         service_filter = within_span(service_filter, "--expiring-within", expiring_within)
+    if domain is not None:
+        service_filter = with_domain(session, service_filter, domain, field="--domain")
     if text is not None:
         parse.parse_text("--search", text, max_length=200)
         service_filter = with_search(session, service_filter, text, field="--search")

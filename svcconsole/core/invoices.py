@@ -6,12 +6,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from svcconsole.core import activity, clock, cycles, notifications, parse
 from svcconsole.core.action_base import ActionContext, ActionImpl
 from svcconsole.core.errors import SvcError
-from svcconsole.core.invoice_lookups import OPEN_STATUSES, InvoiceStatus, LineKind, cents, get_invoice, local_day, money_text, renewal_line_for_period
+from svcconsole.core.invoice_lookups import (
+    OPEN_STATUSES,
+    OPEN_UPGRADE_STATUSES,
+    InvoiceStatus,
+    LineKind,
+    UpgradeStatus,
+    cents,
+    get_invoice,
+    local_day,
+    money_text,
+    renewal_line_for_period,
+)
 from svcconsole.core.lookups import iso, refuse, settings_of, timezone_of
 from svcconsole.core.operators import Actor
 from svcconsole.core.renewals import check_renewable, renewal_amount, renewed_expiry
@@ -20,6 +31,7 @@ from svcconsole.store.models import (
     InvoiceLine,
     Job,
     Service,
+    Upgrade,
 )
 
 # ----------------------------------------------------------------------------- invoices and lines
@@ -131,6 +143,20 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
 def renewal_mail_prefix(invoice_id: int) -> str:
     """The start of the dedupe key of every renewal_invoice mail about `invoice_id`."""
     return f"renewal_invoice:{invoice_id}:"
+
+
+def void_invoice(session: Session, invoice: Invoice, why: str) -> None:
+    """Mark an unpaid invoice cancelled: its lines never apply, its open upgrades are cancelled
+    and its unsent renewal mails dropped (with `why`). The caller checked it may be cancelled."""
+    now = clock.now()
+    invoice.status = InvoiceStatus.CANCELLED.value
+    invoice.cancelled_at = now
+    session.add(invoice)
+    for upgrade in session.exec(select(Upgrade).where(col(Upgrade.invoice_id) == invoice.id, col(Upgrade.status).in_(OPEN_UPGRADE_STATUSES))).all():
+        upgrade.status = UpgradeStatus.CANCELLED.value
+        upgrade.completed_at = now
+        session.add(upgrade)
+    notifications.drop_queued(session, "renewal_invoice", renewal_mail_prefix(invoice.id or 0), why)
 
 
 def invoice_renewal(

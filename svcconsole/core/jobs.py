@@ -39,7 +39,7 @@ from svcconsole.core import action_base, actions, clock, leases, lookups
 from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
 from svcconsole.core.statuses import ACTIONS
-from svcconsole.modules import Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
+from svcconsole.modules import CustomerRef, Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Customer, Job, Product, Server, Service
@@ -189,7 +189,8 @@ def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoin
     if operation == "terminate":
         return module.terminate(ref, force=bool(job.params.get("force")))
     if operation == "transfer":
-        return module.transfer(ref, ref.customer)
+        target = job.params.get("_customer_ref")
+        return module.transfer(ref, CustomerRef(**target) if target else ref.customer)
     if operation == "change_package":
         return module.change_package(ref, ProductRef(**job.params["_product_ref"]))
     if operation == "add_option":

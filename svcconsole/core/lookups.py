@@ -35,6 +35,7 @@ KNOWN_META_KEYS: dict[str, str] = {
 }
 EDITABLE_FIELDS = (
     "name",
+    "domain",
     "description",
     "notes",
     "price",

@@ -79,6 +79,11 @@ TEMPLATES: dict[str, Template] = {
         "Delivery of service #{service_id} failed",
         'Service #{service_id} "{service_name}" of {customer_name} <{customer_email}> could not be delivered (attempt {attempts}).\nError: {error}\n',
     ),
+    "credentials_reset": Template(
+        "A new password for {service_name}",
+        'Hello {customer_name},\n\nThe password of your login "{username}" for service #{service_id} "{service_name}" was reset on {today}.\n'
+        "See the new one on the service's page in your customer area.\n",
+    ),
     "reconcile_drift": Template(
         "svcconsole: {count} new drift between billing and the panels",
         "Reconcile found {count} new drift:\n\n{lines}\n\nRun `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n",

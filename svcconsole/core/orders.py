@@ -1,8 +1,9 @@
 """Orders and payment: what creating and paying an invoice does: renewals, orders and upgrades applied (SPEC.md section 4).
 
 An invoice belongs to one customer and one currency. Paying it applies each line once
-(`invoice_line.applied_at`): a renewal extends its service, an order creates its service
-`pending` and queues delivery, an upgrade changes the product. A line that cannot be applied
+(`invoice_line.applied_at`): a renewal extends its service, an order moves its service (created
+`ordered` with the order) to `pending` and queues delivery (or leaves it awaiting approval), an
+upgrade changes the product. Cancelling the invoice cancels its `ordered` services. A line that cannot be applied
 (the service ended meanwhile, or a module job was running on it) keeps its error on the line
 and is tried again by the next "pay" and by the automation run (`apply_paid_line`, its step
 0); lines applied before are never applied twice. A renewal its module carries out counts as
@@ -21,14 +22,13 @@ from decimal import Decimal
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import clock, cycles, notifications, option_catalog, parse
+from svcconsole.core import clock, cycles, option_catalog, parse
 from svcconsole.core.action_base import Outcome
 from svcconsole.core.actions import perform
 from svcconsole.core.catalog import prices_of, product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.invoice_lookups import (
     OPEN_STATUSES,
-    OPEN_UPGRADE_STATUSES,
     ZERO,
     InvoiceStatus,
     LineKind,
@@ -40,15 +40,16 @@ from svcconsole.core.invoice_lookups import (
     money_text,
     total_of,
 )
-from svcconsole.core.invoices import add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, renewal_mail_prefix
-from svcconsole.core.lookups import get_service, iso, module_supports, refuse, settings_of, timezone_of
+from svcconsole.core.invoices import add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, void_invoice
+from svcconsole.core.lookups import get_service, iso, refuse, settings_of, timezone_of
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.option_actions import add_ordered_options
+from svcconsole.core.order_actions import is_awaiting_approval, ordered_services_of
+from svcconsole.core.order_approval import start_delivery
 from svcconsole.core.records import ServiceDraft, create_service, require_server
-from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
+from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES, Status
 from svcconsole.core.upgrades import Remaining, checked_target, open_upgrade, parse_billing
 from svcconsole.store.models import (
-    Customer,
     Invoice,
     InvoiceLine,
     Job,
@@ -68,11 +69,12 @@ class OrderItem:
     cycle: str | None = None
     name: str | None = None
     server: str | None = None
+    domain: str | None = None
     options: Sequence[str] = ()
     """`NAME=VALUE` choices from the product's option catalogue."""
 
 
-def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceLine:
+def _order_line(session: Session, actor: Actor, invoice: Invoice, item: OrderItem) -> InvoiceLine:
     product = resolve_product(session, item.product, "--product")
     offered = prices_of(session, product.id or 0)
     if item.cycle:
@@ -94,6 +96,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {product.type!r}")
     require_server(product.type, server)
     name = parse.parse_text("--name", item.name if item.name is not None else product.name, required=True) or ""
+    domain = parse.parse_domain("--domain", item.domain)
     chosen = option_catalog.choose_all(session, product, item.options)
     amount = cents(listed.price + (listed.setup_fee or ZERO) + sum((option.total for option in chosen), ZERO))
     with_options = f" with {', '.join(option.text for option in chosen)}" if chosen else ""
@@ -107,6 +110,7 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
             "product": product.name,
             "cycle": cycle,
             "name": name,
+            "domain": domain,
             "server_id": server.id if server else None,
             "price": str(listed.price),
             "setup_fee": str(listed.setup_fee or ZERO),
@@ -115,7 +119,33 @@ def _order_line(session: Session, invoice: Invoice, item: OrderItem) -> InvoiceL
     )
     session.add(line)
     session.flush()
+    _ordered_service(session, actor, invoice, line)
     return line
+
+
+def _ordered_service(session: Session, actor: Actor, invoice: Invoice, line: InvoiceLine) -> Service:
+    """The service an order line will be, created at once in `ordered` (no module call, no expiry yet)."""
+    details = dict(line.details or {})
+    draft = ServiceDraft(
+        customer=str(invoice.customer_id),
+        name=str(details["name"]),
+        product=str(details["product_id"]),
+        cycle=str(details["cycle"]),
+        price=str(details["price"]),
+        initial_price=str(line.amount),
+        server=str(details["server_id"]) if details.get("server_id") else None,
+        currency=invoice.currency,
+        domain=details.get("domain"),
+    )
+    service = create_service(session, actor, draft, status=Status.ORDERED)
+    add_ordered_options(session, actor, service, details.get("options") or [])
+    _first_period_from_delivery(service)
+    line.service_id = service.id
+    line.details = {**details, "service_id": service.id}
+    session.add(line)
+    session.add(ServiceMeta(service_id=service.id or 0, key="order_invoice_id", value=str(invoice.id)))
+    session.flush()
+    return service
 
 
 def create_order(session: Session, actor: Actor, customer_ref: str, items: Sequence[OrderItem], *, due: str | None = None) -> Invoice:
@@ -130,7 +160,7 @@ def create_order(session: Session, actor: Actor, customer_ref: str, items: Seque
     due_at = parse.parse_date("--due", due, timezone_of(session)) if due else None
     invoice = new_invoice(session, customer.id or 0, currency, due_at=due_at)
     for item in items:
-        _order_line(session, invoice, item)
+        _order_line(session, actor, invoice, item)
     return invoice
 
 
@@ -164,7 +194,7 @@ def _add_lines(session: Session, actor: Actor, invoice: Invoice, request: LineRe
         check_renewal_invoice(session, service, cycle_count, invoice.id or 0)
         added.append(add_renewal_line(session, actor, service, cycle_count, invoice))
     for item in request.orders:
-        added.append(_order_line(session, invoice, item))
+        added.append(_order_line(session, actor, invoice, item))
     if request.option_service is not None:
         if request.amount is None or request.description is None:
             raise InvalidInput("--amount", "an option line needs --description and --amount")
@@ -424,30 +454,16 @@ def _apply_line(session: Session, actor: Actor, invoice: Invoice, line: InvoiceL
 
 
 def _apply_order_line(session: Session, actor: Actor, invoice: Invoice, line: InvoiceLine) -> tuple[str, int | None]:
-    details = dict(line.details or {})
-    draft = ServiceDraft(
-        customer=str(invoice.customer_id),
-        name=str(details["name"]),
-        product=str(details["product_id"]),
-        cycle=str(details["cycle"]),
-        price=str(details["price"]),
-        initial_price=str(line.amount),
-        server=str(details["server_id"]) if details.get("server_id") else None,
-        currency=invoice.currency,
-    )
-    service = create_service(session, actor, draft)
-    add_ordered_options(session, actor, service, details.get("options") or [])
-    _first_period_from_delivery(service)
-    line.service_id = service.id
-    line.details = {**details, "service_id": service.id}
-    session.add(line)
-    session.add(ServiceMeta(service_id=service.id or 0, key="order_invoice_id", value=str(invoice.id)))
-    record_on_service(session, actor, service, "order_paid", {"invoice": invoice.id, "line": line.id, "amount": str(line.amount)})
-    if module_supports(service, "create"):
-        outcome = perform(session, actor, "deliver", service.id or 0, {})
-        return f"service {service.id} created pending; {outcome.message}", outcome.job_id
-    _notify_manual_delivery(session, service, invoice)
-    return f"service {service.id} created pending; {service.type} delivery is done by hand (deliver it when ready)", None
+    """The ordered service moves to pending (`pay-order`), then its delivery starts unless it awaits approval.
+
+    A line from before orders created their services at once gets its service now.
+    """
+    service_id = line.service_id or _ordered_service(session, actor, invoice, line).id or 0
+    perform(session, actor, "pay-order", service_id, {})
+    service = get_service(session, service_id, for_update=True)
+    if is_awaiting_approval(service):
+        return f"service {service_id} pending, awaiting approval (`orders approve {service_id}`)", None
+    return start_delivery(session, actor, service, invoice.id or 0)
 
 
 def _first_period_from_delivery(service: Service) -> None:
@@ -461,22 +477,6 @@ def _first_period_from_delivery(service: Service) -> None:
         service.anchor_day = None
 
 
-def _notify_manual_delivery(session: Session, service: Service, invoice: Invoice) -> None:
-    settings = settings_of(session)
-    customer = session.get(Customer, service.customer_id)
-    if customer is None:
-        return
-    context = notifications.service_context(service, customer) | {"invoice_id": invoice.id, "product": service.product_name or "-"}
-    notifications.queue(
-        session,
-        "manual_delivery",
-        to_address=settings["admin_email"] or settings["smtp_from"],
-        context=context,
-        service_id=service.id,
-        dedupe_key=f"manual_delivery:{service.id}",
-    )
-
-
 def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: str | None = None) -> Invoice:
     """Cancel an unpaid invoice: its lines will never apply, its upgrades are cancelled and its unsent renewal mails dropped."""
     require(actor, NON_TRANSITION_ROLES["invoices"], "cancelling an invoice")
@@ -486,15 +486,12 @@ def cancel_invoice(session: Session, actor: Actor, invoice_id: int, *, reason: s
         raise SvcError(f"invoice {invoice_id} is paid: a paid invoice cannot be cancelled")
     if invoice.status == InvoiceStatus.CANCELLED.value:
         raise SvcError(f"invoice {invoice_id} is cancelled already")
-    invoice.status = InvoiceStatus.CANCELLED.value
-    invoice.cancelled_at = clock.now()
-    session.add(invoice)
-    for upgrade in session.exec(select(Upgrade).where(col(Upgrade.invoice_id) == invoice_id, col(Upgrade.status).in_(OPEN_UPGRADE_STATUSES))).all():
-        upgrade.status = UpgradeStatus.CANCELLED.value
-        upgrade.completed_at = clock.now()
-        session.add(upgrade)
-    notifications.drop_queued(session, "renewal_invoice", renewal_mail_prefix(invoice_id), f"not sent: invoice {invoice_id} was cancelled")
-    service_ids = {line.service_id for line in lines_of(session, invoice_id) if line.service_id is not None}
+    void_invoice(session, invoice, f"not sent: invoice {invoice_id} was cancelled")
+    session.flush()
+    ordered = {service.id or 0 for service in ordered_services_of(session, invoice_id)}
+    for service_id in sorted(ordered):
+        perform(session, actor, "cancel-order", service_id, {"reason": reason})
+    service_ids = {line.service_id for line in lines_of(session, invoice_id) if line.service_id is not None} - ordered
     for service_id in sorted(service_ids):
         service = session.get(Service, service_id)
         if service is not None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from svcconsole.core.clock import as_utc
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput
+from svcconsole.store import domains
 from svcconsole.store.queries import MAX_ID as MAX_ID
 
 CENT = Decimal("0.01")
@@ -195,3 +196,17 @@ def inert(text: str | None) -> str:
     if not text:
         return ""
     return CONTROL_CHARACTERS.sub(_escape, text)
+
+
+def parse_domain(field: str, text: str | None) -> str | None:
+    """A host name as given (IDNA: `bücher.example` is kept as typed); empty or `none` is no domain."""
+    value = (text or "").strip()
+    if not value or value.lower() == "none":
+        return None
+    if CONTROL_CHARACTERS.search(value):
+        raise InvalidInput(field, "control characters are not accepted (a host name such as example.com)")
+    try:
+        domains.ascii_form(value)
+    except ValueError as error:
+        raise InvalidInput(field, f"{_clip(value)!r} is not a host name: {error} (e.g. example.com or bücher.example)") from None
+    return value.rstrip(".")

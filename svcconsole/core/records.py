@@ -52,6 +52,7 @@ class ServiceDraft:
     max_renewals: str | None = None
     currency: str | None = None
     external: str | None = None
+    domain: str | None = None
 
 
 def needs_server(module: str) -> bool:
@@ -110,10 +111,11 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     max_renewals = (
         parse.parse_optional_int("--max-renewals", draft.max_renewals) if draft.max_renewals is not None else (product.max_renewals if product else None)
     )
+    domain = parse.parse_domain("--domain", draft.domain)
     service_uuid = str(uuid_module.uuid4())
     return Service(
         uuid=service_uuid,
-        search_text=search.search_text(name, customer.name, customer.email, product.name if product else None, service_uuid),
+        search_text=search.search_text(name, customer.name, customer.email, product.name if product else None, service_uuid, domain),
         customer_id=customer.id or 0,
         customer_name=customer.name,
         product_id=product.id if product else None,
@@ -122,6 +124,7 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
         server_name=server.name if server else None,
         type=module,
         name=name,
+        domain=domain,
         description=parse.parse_text("--description", draft.description, max_length=5000),
         notes=parse.parse_text("--notes", draft.notes, max_length=20000),
         status=Status.PENDING.value,
@@ -140,10 +143,11 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     )
 
 
-def create_service(session: Session, actor: Actor, draft: ServiceDraft) -> Service:
-    """A new `pending` service (no invoice: creation never bills)."""
+def create_service(session: Session, actor: Actor, draft: ServiceDraft, *, status: Status = Status.PENDING) -> Service:
+    """A new `pending` service (no invoice: creation never bills); an order's is `ordered`."""
     require(actor, NON_TRANSITION_ROLES["create"], "creating a service")
     service = _build_service(session, actor, draft)
+    service.status = status.value
     session.add(service)
     session.flush()
     activity.record(
@@ -152,7 +156,12 @@ def create_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
         actor,
         "create",
         to_status=service.status,
-        details={"product": service.product_name, "price": str(service.price), "cycle": service.billing_cycle},
+        details={
+            "product": service.product_name,
+            "price": str(service.price),
+            "cycle": service.billing_cycle,
+            **({"domain": service.domain} if service.domain else {}),
+        },
     )
     return service
 
@@ -255,9 +264,11 @@ def edit_service(
         if old != value:
             setattr(service, key, value)
             changed[key] = (old, value)
-    if "name" in changed:
+    if "name" in changed or "domain" in changed:
         customer = session.get(Customer, service.customer_id)
-        service.search_text = search.search_text(service.name, service.customer_name, customer.email if customer else "", service.product_name, service.uuid)
+        service.search_text = search.search_text(
+            service.name, service.customer_name, customer.email if customer else "", service.product_name, service.uuid, service.domain
+        )
     if "expires_at" in changed and service.expires_at is not None:
         service.anchor_day = cycles.anchor_day_of(service.expires_at, tz)
         if service.cancel_mode == CancelMode.END_OF_CYCLE.value:
@@ -306,6 +317,8 @@ def _parse_field(session: Session, service: Service, key: str, text: str | None,
     option = edit_option(key)
     if key == "name":
         return parse.parse_text(option, text, required=True)
+    if key == "domain":
+        return parse.parse_domain(option, text)
     if key in {"description", "notes"}:
         return parse.parse_text(option, text, max_length=20000) or None
     if key in {"price", "initial_price"}:

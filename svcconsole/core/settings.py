@@ -188,6 +188,19 @@ REGISTRY: dict[str, SettingSpec] = {
             "Drift kinds the automation run fixes on its own (orphan, missing, status, build; empty = it only reports).",
             steps=(RECONCILE_STEP,),
         ),
+        SettingSpec(
+            "order_approval",
+            "false",
+            parse.parse_bool,
+            "Paid orders wait in pending, awaiting approval, until an admin approves them (`orders approve`) before delivery.",
+            steps=(0,),
+        ),
+        SettingSpec(
+            "abuse_limit",
+            "0",
+            _day_count,
+            "Open abuse reports at which an active service is suspended at once, kind abuse (0 = never).",
+        ),
         SettingSpec("health_max_run_age_minutes", "30", _minutes, "Minutes since the last automation run finished before `svcconsole health` says it stopped."),
     )
 }

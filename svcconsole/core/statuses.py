@@ -12,6 +12,7 @@ from typing import Any
 
 
 class Status(StrEnum):
+    ORDERED = "ordered"
     PENDING = "pending"
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -28,7 +29,9 @@ LISTED_STATUSES: tuple[Status, ...] = (
     Status.EXPIRED,
     Status.CANCELLED,
     Status.TERMINATED,
+    Status.ORDERED,
 )
+"""The list's status tabs (`ordered` last, so the tabs people use keep their places)."""
 
 
 class SuspendKind(StrEnum):
@@ -64,6 +67,7 @@ class Role(Enum):
 
 
 ANY_LIVE = (
+    Status.ORDERED,
     Status.PENDING,
     Status.ACTIVE,
     Status.SUSPENDED,
@@ -286,6 +290,19 @@ ACTIONS: dict[str, ActionRule] = {
             "Pending: applied by the delivery; a billing record only when the module does not apply it.",
         ),
         _rule(
+            "transfer",
+            "Transfer",
+            (Status.PENDING, Status.ACTIVE, Status.SUSPENDED),
+            None,
+            "transfer",
+            "transfer",
+            Role.OPERATOR,
+            False,
+            "Give the service to another customer: the owner in billing and on the panel (its panel user made if needed).",
+            "Not while suspended for abuse. The old owner's unpaid lines for it are cancelled (an invoice of only those lines is cancelled).",
+            suspend_kinds=(SuspendKind.ADMIN, SuspendKind.CLIENT, SuspendKind.OVERDUE, SuspendKind.TEMPORARY),
+        ),
+        _rule(
             "add-days",
             "Add days",
             ANY_LIVE,
@@ -329,6 +346,31 @@ ACTIONS: dict[str, ActionRule] = {
             Role.ADMIN,
             True,
             "Override the status by hand (requires a reason, logged as an override).",
+        ),
+        _rule(
+            "pay-order",
+            "Pay order",
+            (Status.ORDERED,),
+            Status.PENDING,
+            None,
+            None,
+            Role.OPERATOR,
+            False,
+            "The order's invoice was paid: the service waits for delivery, which is queued at once.",
+            "Done by paying the invoice (`invoices pay`); with the setting order_approval on, it waits marked awaiting approval "
+            "until `orders approve` (or `orders reject`).",
+        ),
+        _rule(
+            "cancel-order",
+            "Cancel order",
+            (Status.ORDERED,),
+            Status.CANCELLED,
+            None,
+            None,
+            Role.OPERATOR,
+            False,
+            "The order's invoice was cancelled: the service, never on a panel, is cancelled.",
+            "Done by cancelling the invoice (`invoices cancel`).",
         ),
         # reconcile's fixes: bring the panel back in line with billing; the billing status stays
         _rule(
@@ -403,7 +445,7 @@ MULTI_SERVICE_ACTIONS = (
     "subtract-days",
 )
 
-OPERATION_LABELS = ("activation", "suspension", "resume", "renewal", "upgrade", "reinstall", "deletion")
+OPERATION_LABELS = ("activation", "suspension", "resume", "renewal", "upgrade", "reinstall", "deletion", "transfer")
 
 NON_TRANSITION_ROLES: dict[str, Role] = {
     "read": Role.VIEWER,
@@ -420,6 +462,8 @@ NON_TRANSITION_ROLES: dict[str, Role] = {
     "automation": Role.ADMIN,
     "automation-dry-run": Role.OPERATOR,
     "notify": Role.OPERATOR,
+    "approve-order": Role.OPERATOR,
+    "abuse": Role.OPERATOR,
 }
 
 

@@ -51,10 +51,12 @@ SERVICE_FIELDS = (
     "version",
     "updated_at",
     "updated_by",
+    "domain",
+    "approval",
 )
 
 
-LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at")
+LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at", "domain", "approval")
 """The keys of a service in `services list --format json|csv` (the rows of `queries.EXPORT_COLUMNS`)."""
 
 
@@ -79,7 +81,7 @@ def service_dict(service: Any) -> dict[str, Any]:
 
 
 def customer_dict(customer: Customer) -> dict[str, Any]:
-    return {key: plain(getattr(customer, key)) for key in ("id", "name", "email", "company", "created_at")}
+    return {key: plain(getattr(customer, key)) for key in ("id", "name", "email", "company", "notes", "created_at")}
 
 
 def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ OPERATIONS = (
     "list_importable",
     "list_resources",
     "transfer",
+    "change_password",
     "panel",
     "history",
     "power",
@@ -145,12 +146,25 @@ class ServiceRef:
     billing_cycle: str | None = None
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """The login a module provisioned for the customer (a panel user, a cloud-init user).
+
+    `password` is None when the module reused a login whose password it never knew. Its repr
+    never shows the password, so a log line or traceback that prints a result shows none."""
+
+    username: str
+    password: str | None = field(default=None, repr=False)
+
+
 @dataclass
 class ModuleResult:
-    """What a successful call returns; `external` is merged into `service.external`."""
+    """What a successful call returns; `external` is merged into `service.external`;
+    `credentials`, when the call made or changed a login, is stored encrypted (never in `external`)."""
 
     message: str = ""
     external: dict[str, Any] = field(default_factory=dict)
+    credentials: Credentials | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -295,6 +309,11 @@ class Module:
     def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
         """Make `customer` the owner of the service's resource on the panel."""
         raise self._unsupported("transfer")
+
+    def change_password(self, service: ServiceRef) -> ModuleResult:
+        """Set a new generated password on the login the service was delivered with; the result's
+        `credentials` carry it."""
+        raise self._unsupported("change_password")
 
     def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
         """The build values (the keys of `PanelResource.limits`) a product's config asks for;

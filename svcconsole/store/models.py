@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
-from svcconsole.store import sort_keys
+from svcconsole.store import domains, sort_keys
 
 CENT = Decimal("0.01")
 
@@ -72,7 +72,7 @@ def json_field(default_factory: Any = dict) -> Any:
     return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
 
 
-SORTED_SERVICE_COLUMNS = ("id", "customer_name", "name_sort", "product_name", "server_name", "cycle_rank", "price", "expires_at")
+SORTED_SERVICE_COLUMNS = ("id", "customer_name", "name_sort", "domain_ascii", "product_name", "server_name", "cycle_rank", "price", "expires_at")
 """The list sorts names by `name_sort` and cycles by `cycle_rank` (see `store.sort_keys`)."""
 
 
@@ -98,6 +98,7 @@ class Customer(SQLModel, table=True):
     name: str = Field(max_length=200, index=True)
     email: str = Field(max_length=320, unique=True)
     company: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime
 
 
@@ -199,6 +200,9 @@ class Service(SQLModel, table=True):
     server_name: str | None = Field(default=None, max_length=200)
     type: str = Field(max_length=50)
     name: str = Field(max_length=200)
+    domain: str | None = Field(default=None, max_length=253)
+    """The domain the service is for, as given (`bücher.example`); `domain_ascii` is its punycode form."""
+    domain_ascii: str | None = Field(default=None, max_length=253)
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(max_length=20)
@@ -223,9 +227,13 @@ class Service(SQLModel, table=True):
     deleted_at: datetime | None = None
     external: dict[str, Any] = json_field()
     external_key: str | None = Field(default=None, max_length=200)
+    credentials: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The login the module provisioned, encrypted (`core.secrets`): JSON of username and password."""
     delivery_attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     operation: str | None = Field(default=None, max_length=20)
+    approval: str | None = Field(default=None, max_length=20)
+    """`awaiting` while a paid order waits for an admin's approval (the setting order_approval)."""
     version: int = 1
     updated_at: datetime | None = None
     updated_by: str | None = Field(default=None, max_length=320)
@@ -237,9 +245,10 @@ class Service(SQLModel, table=True):
 @event.listens_for(Service, "before_insert")
 @event.listens_for(Service, "before_update")
 def _keep_sort_keys(mapper: Any, connection: Any, service: Service) -> None:
-    """Keep the natural-order name and the cycle's rank in step with the name and the cycle."""
+    """Keep the natural-order name, the cycle's rank and the domain's ASCII form in step with their fields."""
     service.name_sort = sort_keys.natural_key(service.name)
     service.cycle_rank = sort_keys.cycle_rank(service.billing_cycle)
+    service.domain_ascii = domains.ascii_or_none(service.domain)
 
 
 class ServiceOption(SQLModel, table=True):
@@ -265,6 +274,21 @@ class ServiceMeta(SQLModel, table=True):
     service_id: int = Field(foreign_key="service.id", primary_key=True, ondelete="CASCADE")
     key: str = Field(max_length=100, primary_key=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AbuseReport(SQLModel, table=True):
+    """An abuse report on a service; open ones count towards the setting `abuse_limit`."""
+
+    __tablename__ = "abuse_report"
+    __table_args__ = (Index("ix_abuse_report_service_open", "service_id", "closed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    reported_by: str = Field(max_length=320)
+    created_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=320)
 
 
 class Renewal(SQLModel, table=True):

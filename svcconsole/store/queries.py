@@ -13,11 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlmodel import Session, col
 
-from svcconsole.store import search
-from svcconsole.store.models import Service
+from svcconsole.store import domains, search
+from svcconsole.store.models import ProductPrice, Service
+
+
+def special_price_condition() -> ColumnElement[bool]:
+    """The service's price differs from its product's price for its cycle (BILLmanager's
+    "special price"); one lookup on the unique (product_id, billing_cycle) index per row."""
+    return exists().where(
+        col(ProductPrice.product_id) == col(Service.product_id),
+        col(ProductPrice.billing_cycle) == col(Service.billing_cycle),
+        col(ProductPrice.price) != col(Service.price),
+    )
+
 
 DELETED = "deleted"
 MAX_ID = 2**31 - 1
@@ -34,6 +45,7 @@ SORT_COLUMNS: dict[str, Any] = {
     "cycle": Service.cycle_rank,
     "price": Service.price,
     "expires": Service.expires_at,
+    "domain": Service.domain_ascii,
 }
 
 LIST_COLUMNS = (
@@ -58,6 +70,10 @@ LIST_COLUMNS = (
     Service.auto_renew,
     Service.name_sort,
     Service.cycle_rank,
+    Service.domain,
+    Service.domain_ascii,
+    Service.approval,
+    special_price_condition().label("special_price"),
 )
 
 
@@ -86,6 +102,11 @@ class ServiceFilter:
     ids: tuple[int, ...] = ()
     search: str | None = None
     search_ids: tuple[int, ...] | None = None
+    domain: str | None = None
+    """A `domain:` term: services whose domain (as given or in punycode) contains it."""
+    domain_ids: tuple[int, ...] | None = None
+    special_price: bool | None = None
+    """A `special:yes|no` term: services whose price differs (or not) from their product's."""
     customer_name: str | None = None
     expires_before: datetime | None = None
     expires_after: datetime | None = None
@@ -141,6 +162,10 @@ def conditions(service_filter: ServiceFilter) -> list[ColumnElement[bool]]:
         where.append(col(Service.expires_at) >= service_filter.expires_from)
     if service_filter.search:
         where.append(search_condition(service_filter.search, service_filter.search_ids))
+    if service_filter.domain:
+        where.append(domain_condition(service_filter.domain, service_filter.domain_ids))
+    if service_filter.special_price is not None:
+        where.append(special_price_condition() if service_filter.special_price else ~special_price_condition())
     return where
 
 
@@ -159,6 +184,20 @@ def search_condition(text: str, ids: tuple[int, ...] | None = None) -> ColumnEle
     if ID_TERM.fullmatch(term) and int(term) <= MAX_ID:
         return or_(match, col(Service.id) == int(term))
     return match
+
+
+def domain_condition(text: str, ids: tuple[int, ...] | None = None) -> ColumnElement[bool]:
+    """Services whose domain contains `text`, as given or in its punycode form.
+
+    Found through the search index like free text (the domain is part of `search_text`; `ids`
+    are the index's matches when the term is selective), then checked on the domain itself.
+    """
+    term = text.strip().lower()
+    pattern = f"%{search.escape_like(term)}%"
+    indexed = col(Service.id).in_(ids) if ids is not None else col(Service.search_text).like(pattern, escape="\\")
+    ascii_pattern = f"%{search.escape_like(domains.ascii_term(term))}%"
+    on_domain = or_(func.lower(Service.domain).like(pattern, escape="\\"), col(Service.domain_ascii).like(ascii_pattern, escape="\\"))
+    return and_(indexed, on_domain)
 
 
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
@@ -196,6 +235,7 @@ def sort_key(row: Any, sort: Sort) -> tuple[Any, int]:
         "product": "product_name",
         "server": "server_name",
         "cycle": "cycle_rank",
+        "domain": "domain_ascii",
         "expires": "expires_at",
     }.get(sort.column, sort.column)
     return (getattr(row, attribute), row.id)

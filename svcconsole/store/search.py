@@ -1,6 +1,7 @@
 """Free-text search over services: the `search_text` column and the index behind it.
 
-`search_text` is the lowercased name, customer name and email, product and uuid of a service.
+`search_text` is the lowercased name, customer name and email, product, uuid and domain (as given
+and in its punycode form) of a service.
 SQLite indexes it with an FTS5 trigram table (`service_search`, kept by triggers); PostgreSQL
 with a pg_trgm GIN index. A term of 3+ characters that matches few services is answered from
 the index as a list of ids; a term that matches many is answered by scanning in the list's own
@@ -9,10 +10,11 @@ order, which finds a page of matches after a few rows.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, literal, select, text
+from sqlalchemy import Connection, case, func, literal, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from svcconsole.store import domains
 from svcconsole.store.models import Customer, Service
 
 SELECTIVE_LIMIT = 2000
@@ -33,15 +35,25 @@ POSTGRESQL_DDL = (
 )
 
 
-def search_text(name: str, customer_name: str, email: str, product_name: str | None, uuid: str) -> str:
+def search_text(name: str, customer_name: str, email: str, product_name: str | None, uuid: str, domain: str | None = None) -> str:
     """What a service is found by (keep in step with `search_text_sql`)."""
-    return f"{name} {customer_name} {email} {product_name or ''} {uuid}".lower()
+    text = f"{name} {customer_name} {email} {product_name or ''} {uuid}".lower()
+    words = domains.search_words(domain)
+    return f"{text} {words}" if words else text
 
 
 def search_text_sql(email: ColumnElement[str] | str) -> ColumnElement[str]:
     """The same text computed in SQL from the service's own columns and the customer's email."""
     email_value = email if isinstance(email, ColumnElement) else literal(email)
-    return func.lower(Service.name + " " + Service.customer_name + " " + email_value + " " + func.coalesce(Service.product_name, "") + " " + Service.uuid)
+    base = func.lower(Service.name + " " + Service.customer_name + " " + email_value + " " + func.coalesce(Service.product_name, "") + " " + Service.uuid)
+    given = func.lower(func.coalesce(Service.domain, ""))
+    ascii_value = func.coalesce(Service.domain_ascii, "")
+    domain_words = case(
+        (col(Service.domain).is_(None), ""),
+        (given == ascii_value, " " + given),
+        else_=" " + given + " " + ascii_value,
+    )
+    return base + domain_words
 
 
 def customer_email_sql() -> ColumnElement[str]:
@@ -82,10 +94,17 @@ def escape_glob(term: str) -> str:
     return "".join(f"[{char}]" if char in "*?[" else char for char in term)
 
 
+def crashes_fts_glob(term: str) -> bool:
+    """Whether the FTS5 trigram GLOB must not be asked for `term`: SQLite 3.40 crashes (a
+    segmentation fault) on a pattern with a bracket expression (`[?]`, how `escape_glob` writes
+    `*?[`) next to a character of three or more UTF-8 bytes. Such a term is searched by a scan."""
+    return any(char in "*?[" for char in term) and not term.isascii()
+
+
 def matching_ids(session: Session, term: str) -> tuple[int, ...] | None:
     """Every service id matching a 3+ character term when there are few (from the index);
     None when the term is short or broad, and a scan in list order is the faster plan."""
-    if len(term) < 3 or session.get_bind().dialect.name != "sqlite":
+    if len(term) < 3 or session.get_bind().dialect.name != "sqlite" or crashes_fts_glob(term):
         return None
     rows = (
         session.execute(

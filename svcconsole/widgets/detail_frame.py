@@ -41,6 +41,10 @@ def header_text(detail: Any, tz: ZoneInfo) -> Text:
     line.append(render.plain(service.name), "bold")
     line.append("  ")
     line.append_text(render.status_text(service.status, service.suspend_kind, service.operation))
+    if getattr(service, "approval", None) and service.status == "pending":
+        line.append(" · awaiting approval", render.AWAITING_STYLE)
+    if getattr(service, "domain", None):
+        line.append(f"  {render.plain(service.domain)}", "cyan")
     line.append("\n")
     line.append(f"{service.billing_cycle} {render.money(service.price, service.currency)}")
     line.append(f"  expires {render.day(service.expires_at, tz)}")

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from svcconsole.core.filters import FILTER_HELP
+from svcconsole.widgets import render
 from svcconsole.widgets.keys import ConsoleAction
 
 HELP_KEYS: tuple[ConsoleAction, ...] = (
@@ -17,8 +18,9 @@ HELP_KEYS: tuple[ConsoleAction, ...] = (
 )
 
 
-def help_table(registry: tuple[ConsoleAction, ...], scopes: dict[str, str], filter_help: str = FILTER_HELP) -> Table:
-    """The registry as a table: key, action, what it does, grouped by where it applies."""
+def help_table(registry: tuple[ConsoleAction, ...], scopes: dict[str, str], filter_help: str = FILTER_HELP, *, markers: bool = True) -> Table:
+    """The registry as a table: key, action, what it does, grouped by where it applies; then the
+    list's markers (staff only) and the filter syntax."""
     table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True, width=9)
     table.add_column("what", ratio=1)
@@ -34,6 +36,10 @@ def help_table(registry: tuple[ConsoleAction, ...], scopes: dict[str, str], filt
             if entry.mutates:
                 line.append("  (off in read-only mode)", "dim")
             table.add_row(entry.shown_key, line)
+    if markers:
+        table.add_row("", Text("List markers", style="bold underline"))
+        for mark, meaning in render.MARKERS_LEGEND:
+            table.add_row("", Text.assemble((mark, "bold"), f"  {meaning}"))
     table.add_row("", Text("Filter syntax", style="bold underline"))
     table.add_row("", filter_help)
     return table

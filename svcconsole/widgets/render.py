@@ -24,11 +24,13 @@ GREY = "#a8a8a8"
 RED = "#ff8787"
 DARK_GREY = "#6c6c6c"
 TEAL = "#5fd7d7"
+YELLOW = "#ffff87"
 """Colours of the xterm 256-colour cube, so a 256-colour terminal shows exactly these, and
 explicit, so no theme maps two of them to one (ANSI red and magenta are both #f4005f in
 Textual's default theme)."""
 
 STATUS_STYLES = {
+    "ordered": f"italic {YELLOW}",
     "pending": f"bold {BLUE}",
     "active": GREEN,
     "suspended": f"bold {ORANGE}",
@@ -38,6 +40,8 @@ STATUS_STYLES = {
     "deleted": f"strike {DARK_GREY}",
 }
 IN_PROGRESS_STYLE = f"italic {TEAL}"
+AWAITING_STYLE = f"bold {ORANGE}"
+"""A paid order awaiting an admin's approval."""
 ROW_BACKGROUNDS = {"cursor": "#3a3a3a", "cursor-unfocused": "#303030", "marked": "#00005f"}
 """The list's cursor and marked rows: greys and a navy of the 256-colour palette, on which
 every status colour keeps a contrast of 4:1 or more."""
@@ -72,6 +76,28 @@ def short_status_text(status: str, suspend_kind: str | None = None, operation: s
     result.append(status, STATUS_STYLES.get(status, ""))
     result.append(f": {plain(operation)}…", IN_PROGRESS_STYLE)
     return result
+
+
+AUTO_RENEW_MARK = "↻"
+RENEWING_STATUSES = ("pending", "active", "suspended")
+"""Where auto-renewal means something: an ended service renews no more, whatever its flag says."""
+SPECIAL_PRICE_MARK = "≠"
+MARKERS_LEGEND = (
+    (AUTO_RENEW_MARK, "auto-renewal on (the service renews itself at expiry)"),
+    (SPECIAL_PRICE_MARK, "special price: the price differs from the product's for its cycle (filter: special:yes)"),
+    ("…", "an operation in progress on the panel (activation, suspension...)"),
+    ("(approval)", "a paid order awaiting approval (detail: a)"),
+)
+"""The list's markers next to the status, as help's legend explains them."""
+
+
+def with_markers(status: Text, *, auto_renew: bool, special_price: bool, width: int) -> Text:
+    """The status cell with the list's markers after it (see `MARKERS_LEGEND`), when they fit in
+    `width` cells: the status itself (a suspension's kind, an operation) is never cut for them."""
+    marks = (AUTO_RENEW_MARK if auto_renew else "") + (SPECIAL_PRICE_MARK if special_price else "")
+    if marks and status.cell_len + 1 + len(marks) <= width:
+        status.append(f" {marks}", f"bold {TEAL}")
+    return status
 
 
 def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:

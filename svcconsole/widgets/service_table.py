@@ -41,13 +41,16 @@ class ListColumn:
     right: bool = False
 
 
+STATUS_WIDTH = len("suspended (temporary)")
+
 COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("id", "id", 7, right=True),
     ListColumn("customer", "customer", 11, 2),
     ListColumn("name", "name", 12, 3),
+    ListColumn("domain", "domain", 14, 2),
     ListColumn("product", "product", 10, 2),
     ListColumn("server", "server", 8, 1),
-    ListColumn("status", "status", len("suspended (temporary)")),
+    ListColumn("status", "status", STATUS_WIDTH),
     ListColumn("cycle", "cycle", len("semiannually")),
     ListColumn("price", "price", 10, right=True),
     ListColumn("expires", "expires", 10),
@@ -78,9 +81,9 @@ def last_first_column(width: int) -> int:
     return min(first, len(COLUMNS) - 1)
 
 
-DROPPED_FIRST = ("cycle", "price", "server")
+DROPPED_FIRST = ("domain", "cycle", "price", "server")
 """When the list is not scrolled and every column does not fit, these go first (in this order),
-so a narrow terminal keeps the expiry in view."""
+so a narrow terminal keeps the expiry in view; the domain yields first."""
 
 
 def fit_columns(width: int, first: int = 1) -> ColumnLayout:
@@ -118,12 +121,19 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
         return render.text(row.customer_name)
     if key == "name":
         return render.text(row.name, "bold")
+    if key == "domain":
+        domain = getattr(row, "domain", None)
+        return render.text(domain or "-", "" if domain else "dim")
     if key == "product":
         return render.text(row.product_name or "(custom)", "" if row.product_name else "dim")
     if key == "server":
         return render.text(row.server_name or "-")
     if key == "status":
-        return render.short_status_text(row.status, row.suspend_kind, row.operation)
+        status = render.short_status_text(row.status, row.suspend_kind, row.operation)
+        if getattr(row, "approval", None) and row.status == "pending":
+            status.append(" (approval)", render.AWAITING_STYLE)
+        renews = bool(getattr(row, "auto_renew", False)) and row.status in render.RENEWING_STATUSES
+        return render.with_markers(status, auto_renew=renews, special_price=bool(getattr(row, "special_price", False)), width=STATUS_WIDTH)
     if key == "cycle":
         return render.text(row.billing_cycle)
     if key == "price":

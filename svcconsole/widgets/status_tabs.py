@@ -20,7 +20,9 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("expired", "Expired", "Exp"),
     ("cancelled", "Cancelled", "Canc"),
     ("terminated", "Terminated", "Term"),
+    ("ordered", "Ordered", "Ord"),
 )
+"""The list's tabs: `core.statuses.LISTED_STATUSES` after All, `ordered` (in an unpaid order) last."""
 
 
 class StatusTabs(Widget):

@@ -1,4 +1,4 @@
-"""Orders: an invoice with order lines; paying it creates the services pending and queues delivery."""
+"""Orders: an invoice with order lines and their services `ordered`; paying it moves them to pending and queues delivery."""
 
 from __future__ import annotations
 
@@ -21,14 +21,15 @@ def test_create_and_import_never_create_an_invoice(db, admin, catalog, cli, froz
     assert count(db, InvoiceLine) == 0
 
 
-def test_an_order_bills_price_and_creates_nothing_before_payment(db, admin, catalog, cli, frozen):
+def test_an_order_bills_price_and_creates_its_service_ordered_before_payment(db, admin, catalog, cli, frozen):
     result = cli("orders", "create", "--customer", "alice@example.com", "--product", "Web Pro", "--cycle", "annually", "--name", "shop")
     assert result.exit_code == 0, result.stderr
     invoice_id = int(result.stdout)
     [line] = rows(db, InvoiceLine)
-    assert (line.invoice_id, line.kind, line.amount, line.service_id) == (invoice_id, "order", Decimal("120.00"), None)
+    [ordered] = rows(db, Service)
+    assert (line.invoice_id, line.kind, line.amount, line.service_id) == (invoice_id, "order", Decimal("120.00"), ordered.id)
     assert line.details["cycle"] == "annually" and line.details["name"] == "shop"
-    assert count(db, Service) == 0
+    assert (ordered.status, ordered.billing_cycle, ordered.expires_at) == ("ordered", "annually", None)
 
 
 def test_paying_a_manual_order_creates_the_service_pending_and_tells_the_admin(db, admin, catalog, cli, frozen):

@@ -50,7 +50,20 @@ def test_every_template_has_its_body_asserted_here():
         "delivery_failed",
         "health_alert",
         "reconcile_drift",
+        "credentials_reset",
     }
+
+
+def test_credentials_reset_names_the_login_and_never_the_password(db, admin, scripted, cli, frozen):
+    created = cli("services", "create", "--customer", "bruno@example.com", "--name", "mc", "--product", "Game 4GB", "--server", "panel-1", "--deliver")
+    assert created.exit_code == 0, created.stderr
+    assert cli("services", "credentials", "1", "--reset").exit_code == 0
+    notice = mail(db, "credentials_reset", 1)
+    assert notice.subject == "A new password for mc"
+    assert notice.body == (
+        'Hello Bruno Rossi,\n\nThe password of your login "user1" for service #1 "mc" was reset on 2026-11-21.\n'
+        "See the new one on the service's page in your customer area.\n"
+    )
 
 
 def test_reconcile_drift_lists_the_new_drift_by_kind(db, admin, frozen):

@@ -1,5 +1,9 @@
 """A planted credential reaches no CLI output (any format), log line, traceback, backup, stored error or screen.
 
+The login a module provisioned for a service (PROVISIONED, its password) is planted too: it is
+shown by `services credentials` alone (to an admin, who asked), and reaches no other output, log,
+backup, stored row or mail, in the clear.
+
 The module here echoes the credential in its errors, as a careless panel adapter might, and one
 command fails with an internal error carrying it. The scan walks the CLI's command tree, so
 every command (each of its formats, on the planted server and a service delivered to it) is
@@ -19,12 +23,14 @@ from svcconsole.client.app import ClientApp
 from svcconsole.console.app import ConsoleApp
 from svcconsole.core import logs
 from svcconsole.modules.base import ModuleError
-from svcconsole.store.models import Activity, Job, Service
+from svcconsole.store.models import Activity, Job, Notification, Service
 from tests.client.conftest import client_of
 from tests.console.conftest import settle
 
 PLANTED = "PLANTEDsecret-7f3c9a1e5b2d4c6e8a0b"
 SMTP_PASSWORD = "SMTPplanted-0c1d2e3f4a5b"
+PROVISIONED = "PROVISIONEDlogin-3b9d1f7a2c4e"
+SHOWS_CREDENTIALS = ("services", "credentials")
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +42,7 @@ def planted(cli, scripted, tmp_path, monkeypatch):  # type: ignore[no-untyped-de
     monkeypatch.setenv(logs.LOG_FILE_ENV, str(log_file))
     assert cli("servers", "edit", "panel-1", "--credentials", PLANTED).exit_code == 0
     assert cli("settings", "set", "smtp_password", SMTP_PASSWORD).exit_code == 0
+    scripted.script.password = PROVISIONED
     return log_file
 
 
@@ -45,10 +52,12 @@ class Outputs:
     def __init__(self, cli) -> None:  # type: ignore[no-untyped-def]
         self.cli = cli
         self.texts: list[str] = []
+        self.credentials_shown: list[str] = []
 
     def __call__(self, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
         result = self.cli(*args, input=input)
-        self.texts.append(f"$ {' '.join(args)}\n{result.stdout}{result.stderr}")
+        text = f"$ {' '.join(args)}\n{result.stdout}{result.stderr}"
+        (self.credentials_shown if tuple(args[:2]) == SHOWS_CREDENTIALS else self.texts).append(text)
         return result
 
     @property
@@ -222,11 +231,14 @@ def test_a_planted_credential_appears_in_no_output_log_backup_or_stored_error(cl
     crashed = run("servers", "test", "panel-1")
     assert crashed.exit_code == 1 and "internal error" in crashed.stderr
 
+    run("services", "credentials", str(service_id), "--reset")
     printed = run.all
     assert PLANTED not in printed and SMTP_PASSWORD not in printed
+    assert PROVISIONED not in printed, "the provisioned password shows in `services credentials` only"
+    assert any(PROVISIONED in text for text in run.credentials_shown) and PLANTED not in "\n".join(run.credentials_shown)
     assert "has_credentials" in printed and "(set)" in printed and "panel refused key" in printed
     backup_bytes = backup.read_bytes()
-    assert PLANTED.encode() not in backup_bytes and SMTP_PASSWORD.encode() not in backup_bytes
+    assert PLANTED.encode() not in backup_bytes and SMTP_PASSWORD.encode() not in backup_bytes and PROVISIONED.encode() not in backup_bytes
 
     with db.read() as session:
         stored = [
@@ -234,12 +246,15 @@ def test_a_planted_credential_appears_in_no_output_log_backup_or_stored_error(cl
             *(row.reason or "" for row in session.exec(select(Activity)).all()),
             *(json.dumps(row.details) for row in session.exec(select(Activity)).all()),
             *(service.last_error or "" for service in session.exec(select(Service)).all()),
+            *(service.credentials or "" for service in session.exec(select(Service)).all()),
+            *(f"{mail.subject}\n{mail.body}" for mail in session.exec(select(Notification)).all()),
         ]
     assert any("panel refused key" in text for text in stored)
-    assert all(PLANTED not in text for text in stored)
+    assert all(PLANTED not in text and PROVISIONED not in text for text in stored)
+    assert any(text.startswith("fernet:") for text in stored), "the provisioned login is stored, encrypted"
 
     log = planted.read_text()
-    assert PLANTED not in log and SMTP_PASSWORD not in log
+    assert PLANTED not in log and SMTP_PASSWORD not in log and PROVISIONED not in log
     assert "Traceback" in log and "driver said" in log
     assert planted.stat().st_mode & 0o777 == 0o600
 
@@ -278,3 +293,4 @@ async def test_a_planted_credential_is_drawn_on_no_screen(cli, db, admin, script
     drawn = "\n".join(screens).replace("&#160;", " ")
     assert "panel refused key" in drawn
     assert PLANTED not in drawn and PLANTED[:12] not in drawn
+    assert PROVISIONED not in drawn

@@ -59,6 +59,22 @@ async def test_the_proxmox_panel_tab_charts_the_history_of_the_span_chosen(db, a
         assert screen.query_one("#history-week").variant == "primary"
 
 
+def test_snapshot_the_proxmox_panel_tab_with_its_addresses_and_a_days_history(db, admin, panels, snap_compare):  # type: ignore[no-untyped-def]
+    service, sandbox = running_vm(db, panels)
+    sandbox.clock = lambda: 1_800_000_000
+    with sandbox.lock:
+        sandbox.vms[service.external["vmid"]].started_at = 1_800_000_000 - 3600
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = await open_panel(pilot, pilot.app, service.id)
+        screen.query_one("#history-day").press()
+        await settle(pilot)
+        screen.query_one("#panel-body").scroll_end(animate=False)
+        await settle(pilot)
+
+    assert snap_compare(make_app(db, admin), terminal_size=(120, 40), run_before=run)
+
+
 async def test_the_pterodactyl_panel_tab_charts_one_live_point_per_answer(db, admin, ptero, frozen):  # type: ignore[no-untyped-def]
     game = game_server(db, admin, ptero, running=True)
     app = make_app(db, admin)

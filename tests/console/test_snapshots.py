@@ -102,7 +102,7 @@ class TestList:
 
 
 class TestActionModals:
-    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b"])
+    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b", "T"])
     def test_modal(self, store, alice, snap_compare, key):
         assert snap_compare(make_app(store, alice), run_before=interact("space", "down", "space", key))
 
@@ -212,6 +212,13 @@ class TestWizard:
 class TestOtherScreens:
     def test_help(self, store, alice, snap_compare):
         assert snap_compare(make_app(store, alice), run_before=interact("question_mark"))
+
+    def test_customer(self, store, alice, snap_compare):
+        """`p` on the first row: the customer's profile and their services."""
+        assert snap_compare(make_app(store, alice), run_before=interact("p", quiet=True))
+
+    def test_customer_activity(self, store, alice, snap_compare):
+        assert snap_compare(make_app(store, alice), run_before=interact("p", "right_curly_bracket", "right_curly_bracket", quiet=True))
 
     def test_jobs(self, store, alice, snap_compare):
         register(BrokenModule)

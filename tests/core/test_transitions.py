@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import func, select
 
 from svcconsole.core import actions, clock, records
+from svcconsole.core import catalog as catalog_module
 from svcconsole.core.errors import TransitionRefused
 from svcconsole.core.statuses import ACTIONS, Role
 from svcconsole.store.models import Activity, Service
@@ -31,6 +32,7 @@ PARAMS = {
     "add-days": {"days": 3},
     "subtract-days": {"days": 3},
     "delete": {},
+    "transfer": {"to": "bruno@example.com"},
 }
 STARTS = [(status, kind) for status in STATUSES for kind in (SUSPEND_KINDS if status == "suspended" else (None,))]
 MATRIX = [(action, status, kind) for action in PARAMS for status, kind in STARTS]
@@ -41,6 +43,7 @@ def _start_id(status, kind):
 
 
 def prepare(db, admin, catalog, status, kind=None):
+    db.transaction(lambda session: catalog_module.add_customer(session, admin, name="Bruno Rossi", email="bruno@example.com"))  # transfer's new owner
     service_id = new_service(db, admin, catalog, status=status)
     if status == "suspended":
         db.transaction(lambda session: _set(session, service_id, suspend_kind=kind or "admin"))
@@ -126,6 +129,7 @@ CLI_COMMANDS = {
     "add-days": ["add-days", "--days", "3"],
     "subtract-days": ["subtract-days", "--days", "3"],
     "delete": ["delete", "--yes"],
+    "transfer": ["transfer", "--to", "bruno@example.com"],
 }
 CLI_STARTS = [(status, kind) for status in STATUSES for kind in (("admin", "overdue") if status == "suspended" else (None,))]
 CLI_MATRIX = [(action, status, kind) for action in CLI_COMMANDS for status, kind in CLI_STARTS]
@@ -153,7 +157,8 @@ def test_cli_action_from_status(db, admin, catalog, cli, frozen, action, status,
 
 def test_the_table_covers_every_cli_action():
     reconcile_fixes = {"panel-suspend", "panel-unsuspend", "panel-owner", "rebuild", "redeliver-missing"}  # tests/integration/test_reconcile.py
-    assert set(PARAMS) | {"reinstall", "upgrade", "set-status", "renew-invoice", "add-option"} | reconcile_fixes >= set(ACTIONS)
+    order_rows = {"pay-order", "cancel-order"}  # run by paying / cancelling an invoice: tests/billing/test_order_flow.py
+    assert set(PARAMS) | {"reinstall", "upgrade", "set-status", "renew-invoice", "add-option"} | reconcile_fixes | order_rows >= set(ACTIONS)
 
 
 def test_cancel_end_of_cycle_sets_cancel_at_to_the_expiry(db, admin, catalog, frozen):

@@ -37,7 +37,21 @@ EXCLUDED = {
     ("servers", "test"): "calls the module over the network",
     ("notify", "send"): "connects to the configured SMTP server",
 }
-BULK_ACTIONS = {"deliver", "unsuspend", "uncancel", "terminate", "delete", "redeliver", "reinstall", "suspend", "cancel", "renew", "add-days", "subtract-days"}
+BULK_ACTIONS = {
+    "deliver",
+    "unsuspend",
+    "uncancel",
+    "terminate",
+    "delete",
+    "redeliver",
+    "reinstall",
+    "suspend",
+    "cancel",
+    "renew",
+    "add-days",
+    "subtract-days",
+    "transfer",
+}
 
 
 def _leaves(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -397,7 +411,7 @@ def check(result, before, after, privileged: bool, args: list[str]) -> None:  # 
         assert after == before, (args, "a refused command changed the database")
     elif result.exit_code == 1:
         bulk = len(args) > 1 and any(part in BULK_ACTIONS for part in args[:4])
-        check_command = args[:2] == ["db", "check"] or "health" in args[:2]
+        check_command = args[:2] == ["db", "check"] or "health" in args[:4]
         assert bulk or check_command, (args, result.stderr)
         assert after[1] == before[1], (args, "a bulk run that did nothing changed a service")
 
@@ -429,6 +443,9 @@ FOUND = [
     ["products", "edit", "1", "--name", "Other"],
     ["servers", "edit", "1", "--name", "other-1"],
     ["customers", "edit", "1", "--email", "bob@example.com"],
+    ["services", "transfer", "1", "--to", "nobody@example.com"],
+    ["services", "transfer", "1", "--to", "1"],
+    ["customers", "edit", "1", "--notes", "x" * 10_001],
 ]
 
 

@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import Column, MetaData, Numeric, Table, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from svcconsole.core import actions, clock, leases
+from svcconsole.core import actions, clock, leases, logins
 from svcconsole.core.context import open_database
-from svcconsole.modules import external_key
+from svcconsole.modules import Credentials, external_key
 from svcconsole.store import schema
 from svcconsole.store.engine import Database, DuplicateValue
 from svcconsole.store.models import (
@@ -71,6 +71,7 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
         assert cli("seed", "demo", "--services", "150", "--seed", "7").exit_code == 0
         assert cli("settings", "set", "invoice_generation_days", "10").exit_code == 0
         assert cli("services", "meta", "3", "set", "max_renewals", "5").exit_code == 0
+        assert cli("customers", "edit", "1", "--notes", "pays by bank transfer").exit_code == 0
         assert cli("services", "add-days", "1", "2", "--days", "3", "--yes").exit_code == 0
         assert cli("services", "renew", "4", "--free").exit_code in (0, 1)
         assert cli("products", "options", "1", "add", "--name", "Backup slots", "--min", "0", "--max", "5", "--price", "1.25").exit_code == 0
@@ -87,10 +88,13 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
     with clock.frozen_at(FROZEN_NOW):
         result = cli("services", "upgrade", str(service_id), "--to", str(target), "--billing", "invoice")
         assert result.exit_code == 0, result.stderr
+        assert cli("services", "abuse", str(service_id), "--note", "spam reported by a network").exit_code == 0
+        assert cli("services", "edit", str(service_id), "--domain", "bücher.example").exit_code == 0
 
     def satellites(session):  # type: ignore[no-untyped-def]
         service = session.get(Service, 5)
         actions.queue_job(session, admin, service, "suspend", "suspend", {"kind": "admin"})
+        logins.store(service, Credentials("user5", "provisioned-by-a-module"))
         leases.take(session, "migration-test")
         session.add(RateBucket(key="k" * 64, tokens=3.5, updated_at=FROZEN_NOW))
         server_id = service.server_id or session.execute(select(Server.id)).scalar()

@@ -250,3 +250,12 @@ def test_the_selective_search_uses_the_trigram_index_on_sqlite(seeded):
     with seeded.engine.connect() as connection:
         plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
     assert any(":G" in row[-1] or ":L" in row[-1] for row in plan), f"the trigram index answers the query matching_ids runs: {plan}"
+
+
+@pytest.mark.parametrize("term", ["\U00063471?  5 ", "\uffff[x] ab", "bücher?", "中文*文"])
+def test_a_term_with_a_glob_character_and_wide_characters_is_searched_without_crashing(seeded, term):
+    """SQLite 3.40's FTS5 trigram GLOB crashed the process on `*\\uffff[?]  5 *`: such terms are scanned."""
+    with seeded.read() as session:
+        service_filter = filters.with_search(session, ServiceFilter(), term)
+        assert service_filter.search_ids is None
+        assert queries.page(session, service_filter, Sort("id"), limit=5) == []

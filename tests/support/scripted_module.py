@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from svcconsole.modules.base import (
     Checkpoint,
+    Credentials,
+    CustomerRef,
     ImportableResource,
     Module,
     ModuleError,
@@ -34,6 +36,9 @@ class Script:
     failures: dict[tuple[str, int], list[ModuleError]] = field(default_factory=dict)
     hooks: dict[tuple[str, int], list[Callable[[], None]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    password: str = "scripted-login-password-5e1f"
+    """The password `create` reports for the login it provisions; `change_password` appends a count."""
+    resets: int = 0
 
     def fail(self, operation: str, service_id: int, error: ModuleError, times: int = 1) -> None:
         self.failures.setdefault((operation, service_id), []).extend([error] * times)
@@ -65,7 +70,21 @@ class ScriptedModule(Module):
     name = "scripted"
     label = "Scripted (tests)"
     supports = frozenset(
-        {"test_connection", "create", "suspend", "unsuspend", "terminate", "reinstall", "change_package", "list_importable", "panel", "tabs", "power"}
+        {
+            "test_connection",
+            "create",
+            "suspend",
+            "unsuspend",
+            "terminate",
+            "reinstall",
+            "change_package",
+            "list_importable",
+            "panel",
+            "tabs",
+            "power",
+            "transfer",
+            "change_password",
+        }
     )
 
     def test_connection(self, server: ServerRef) -> ModuleResult:
@@ -75,7 +94,12 @@ class ScriptedModule(Module):
         if checkpoint is not None:
             checkpoint({"reserved": f"slot-{service.id}"})
         SCRIPT.record("create", service)
-        return ModuleResult(message="created", external={"ref": f"srv-{service.id}"})
+        return ModuleResult(message="created", external={"ref": f"srv-{service.id}"}, credentials=Credentials(f"user{service.customer.id}", SCRIPT.password))
+
+    def change_password(self, service: ServiceRef) -> ModuleResult:
+        SCRIPT.record("change_password", service)
+        SCRIPT.resets += 1
+        return ModuleResult(message="password changed", credentials=Credentials(f"user{service.customer.id}", f"{SCRIPT.password}-{SCRIPT.resets}"))
 
     def suspend(self, service: ServiceRef) -> ModuleResult:
         SCRIPT.record("suspend", service)
@@ -96,6 +120,10 @@ class ScriptedModule(Module):
     def change_package(self, service: ServiceRef, product: ProductRef) -> ModuleResult:
         SCRIPT.record("change_package", service)
         return ModuleResult(external={"package": product.name})
+
+    def transfer(self, service: ServiceRef, customer: CustomerRef) -> ModuleResult:
+        SCRIPT.record("transfer", service)
+        return ModuleResult(message=f"owner {customer.email}", external={"owner": customer.email})
 
     def list_importable(self, server: ServerRef) -> list[ImportableResource]:
         return [ImportableResource(external_ref="srv-900", name="existing box")]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATUSES = ("pending", "active", "suspended", "expired", "cancelled", "terminated", "deleted")
+STATUSES = ("ordered", "pending", "active", "suspended", "expired", "cancelled", "terminated", "deleted")
 SUSPEND_KINDS = ("admin", "client", "abuse", "overdue", "temporary")
-LIVE_FOR_DAYS = ("pending", "active", "suspended", "expired", "cancelled")
+LIVE_FOR_DAYS = ("ordered", "pending", "active", "suspended", "expired", "cancelled")
+"""SPEC: add / subtract days from "any but terminated, deleted"."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ TABLE: dict[str, Row] = {
         Row("subtract-days", LIVE_FOR_DAYS, None, None),
         Row("delete", ("cancelled", "terminated", "expired"), "deleted", "terminate"),
         Row("set-status", STATUSES, None, None),
+        Row("transfer", ("pending", "active", "suspended"), None, "transfer", suspend_kinds=("admin", "client", "overdue", "temporary")),
+        Row("pay-order", ("ordered",), "pending", None),
+        Row("cancel-order", ("ordered",), "cancelled", None),
     )
 }
 """`to` None means the status is unchanged (renew may lift an overdue suspension: tested apart)."""

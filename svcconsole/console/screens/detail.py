@@ -17,14 +17,26 @@ from textual.widgets import Button, DataTable, Static, TabbedContent
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ActionFailed, ActionRequested, BulkMenuRequested, EditRequested, SelectionResolved, ServiceLoaded, ServiceSaved
+from svcconsole.console.messages import (
+    ActionFailed,
+    ActionRequested,
+    BulkMenuRequested,
+    CustomerOpened,
+    EditRequested,
+    SelectionResolved,
+    ServiceLoaded,
+    ServiceSaved,
+)
+from svcconsole.console.screens.credentials import CredentialsDialog
 from svcconsole.console.screens.detail_options import CataloguePicker
+from svcconsole.console.screens.detail_orders import AbuseDialog, OrderDecision, OrderReviewDialog, abuse_text, decide, order_text, report_abuse
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
 from svcconsole.console.why import why_not
-from svcconsole.core import activity, invoice_lookups, lookups, metadata_keys, option_catalog, reconcile, records, renewal_limits, upgrades
+from svcconsole.core import abuse, activity, invoice_lookups, lookups, metadata_keys, option_catalog, reconcile, records, renewal_limits, upgrades
 from svcconsole.core.errors import SvcError
+from svcconsole.core.order_actions import OrderSummary, is_awaiting_approval, order_summary
 from svcconsole.modules import get_module, is_module
 from svcconsole.store.models import Customer, Invoice, InvoiceLine, Job
 from svcconsole.widgets import render, words
@@ -84,6 +96,10 @@ class ServiceDetail:
     drift: list[Any] = field(default_factory=list)
     """The service's open drift from the last reconcile, shown under the overview."""
     renewal_limits: list[renewal_limits.RenewalLimit] = field(default_factory=list)
+    order: OrderSummary | None = None
+    """The order that created the service (the Metadata tab shows it)."""
+    abuse_reports: list[Any] = field(default_factory=list)
+    abuse_limit: int = 0
     catalogue: list[Any] = field(default_factory=list)
     """The options the service's product offers (the Options tab picks from them)."""
 
@@ -127,6 +143,9 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         module_operations=frozenset(module.supports) if module else frozenset(),
         renewal_limits=renewal_limits.limits_in_force(session, service, lookups.timezone_of(session)),
         drift=[drift for drift, _ in reconcile.drift_rows(session, reconcile.DriftFilter(service_id=service_id), limit=20)],
+        order=order_summary(session, service_id),
+        abuse_reports=abuse.reports_of(session, service_id),
+        abuse_limit=int(lookups.settings_of(session)["abuse_limit"]),
         catalogue=option_catalog.catalogue_of(session, service.product_id) if service.product_id else [],
     )
 
@@ -231,6 +250,7 @@ class DetailScreen(TabbedDetail):
         elif pane_id == "upgrade":
             yield UpgradeView(self.service_id, id="upgrade-view")
         elif pane_id == "metadata":
+            yield Static(id="order-summary")
             with Horizontal(classes="pane-inputs"):
                 yield PaneInput(placeholder="key (e.g. max_renewals)", id="meta-key", suggester=SuggestFromList(list(lookups.KNOWN_META_KEYS)))
                 yield PaneInput(placeholder="value", id="meta-value")
@@ -252,6 +272,8 @@ class DetailScreen(TabbedDetail):
             return applies(str(parameters[0]), self.detail.service.status)
         if action == "ask_panel":
             return self.tabs.active == "panel"
+        if action == "review_order":
+            return self.detail is not None and is_awaiting_approval(self.detail.service)
         return super().check_action(action, parameters)
 
     def on_key(self, event: events.Key) -> None:
@@ -322,11 +344,14 @@ class DetailScreen(TabbedDetail):
         service = detail.service
         self.query_one("#detail-header", Static).update(header_text(detail, tz))
         overview = overview_table(detail, tz)
-        self.query_one("#overview-body", Static).update(Group(overview, drift_text(detail.drift, tz)) if detail.drift else overview)
+        below = [*([drift_text(detail.drift, tz)] if detail.drift else []), *([abuse_text(detail.abuse_reports, tz)] if detail.abuse_reports else [])]
+        self.query_one("#overview-body", Static).update(Group(overview, *below) if below else overview)
         self.query_one("#renewals-table", RecordTable).show([*detail.invoiced_renewals, *detail.renewals], tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one(CataloguePicker).show(detail.catalogue)
         self.query_one("#meta-table", RecordTable).show(detail.meta, tz)
+        self.query_one("#order-summary", Static).update(order_text(detail.order, tz))
+        self.query_one("#order-summary", Static).display = detail.order is not None
         known = Text("known keys: " + "; ".join(f"{key}: {meaning}" for key, meaning in lookups.KNOWN_META_KEYS.items()), style="dim")
         self.query_one("#meta-key", Input).tooltip = known
         self.query_one(PagedRecords).show(detail.activity, tz)
@@ -366,6 +391,53 @@ class DetailScreen(TabbedDetail):
 
     def action_edit_service(self) -> None:
         self.post_message(EditRequested(self.service_id))
+
+    def action_show_credentials(self) -> None:
+        if self.detail is not None:
+            self.app.push_screen(CredentialsDialog(self.service_id, self._label()))
+
+    def action_open_customer(self) -> None:
+        if self.detail is not None:
+            self.post_message(CustomerOpened(self.detail.service.customer_id))
+
+    def action_review_order(self) -> None:
+        if self.detail is not None and is_awaiting_approval(self.detail.service):
+            self.app.push_screen(OrderReviewDialog(self.service_id, self.detail.service.name), self._order_decided)
+
+    def action_report_abuse(self) -> None:
+        if self.detail is None:
+            return
+        open_reports = sum(1 for row in self.detail.abuse_reports if row.closed_at is None)
+        dialog = AbuseDialog(self.service_id, self.detail.service.name, open_reports, self.detail.abuse_limit)
+        self.app.push_screen(dialog, self._abuse_noted)
+
+    def _abuse_noted(self, note: str | None) -> None:
+        if note:
+            self._report_abuse(note)
+
+    @work(thread=True, group="detail-write")
+    def _report_abuse(self, note: str) -> None:
+        app = self.console_app
+        try:
+            done = report_abuse(app.db, app.actor, self.service_id, note)
+        except SvcError as error:
+            self.post_message(ActionFailed(error.message))
+            return
+        self.post_message(ServiceSaved(done))
+
+    def _order_decided(self, choice: OrderDecision | None) -> None:
+        if choice is not None:
+            self._decide_order(choice)
+
+    @work(thread=True, group="detail-write")
+    def _decide_order(self, choice: OrderDecision) -> None:
+        app = self.console_app
+        try:
+            done = decide(app.db, app.actor, self.service_id, choice)
+        except SvcError as error:
+            self.post_message(ActionFailed(error.message))
+            return
+        self.post_message(ServiceSaved(done))
 
     def on_screen_resume(self) -> None:
         self.reload()

@@ -34,14 +34,14 @@ TYPED_CONFIRMATION = {"terminate", "delete", "reinstall"}
 DANGEROUS = {"terminate", "delete", "cancel", "reinstall"}
 """Actions whose confirm button is red."""
 RENEW_NOW, RENEW_INVOICE = "now", "invoice"
+VERBS = {"add-days": "Add days to", "subtract-days": "Subtract days from", "transfer": "Transfer"}
+"""The question's verb where the menu's title does not read as one."""
 SHOWN_INVOICES = 50
 
 
 def question(action: str, label: str, count: int, hidden: int) -> Text:
     """'Suspend 3 marked services? (1 currently hidden by filter)'."""
-    verb = {"add-days": "Add days to", "subtract-days": "Subtract days from"}.get(action) or TITLES.get(
-        action, ACTIONS[action].title if action in ACTIONS else action
-    ).split(" (")[0]
+    verb = VERBS.get(action) or TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
     line = Text()
     line.append(f"{verb} {render.plain(label)}?", "bold")
     if hidden:
@@ -97,6 +97,8 @@ class ActionDialog(DialogFrame[ActionRequest]):
         action = self.action_name
         if action == "cancel":
             return "Cancel service" + ("s" if self.count != 1 else "")
+        if action == "transfer":
+            return "Transfer"
         return TITLES.get(action, ACTIONS[action].title if action in ACTIONS else action).split(" (")[0]
 
     def confirm_variant(self) -> str:
@@ -118,6 +120,9 @@ class ActionDialog(DialogFrame[ActionRequest]):
             )
         if action == "renew":
             yield from self._renew_fields()
+        if action == "transfer":
+            yield Label("New owner (customer id or email)")
+            yield Input("", id="to", placeholder="e.g. 42 or bruno@example.com")
         if action in {"add-days", "subtract-days"}:
             yield Label("Days")
             yield Input("", id="days", placeholder="a whole number such as 7", restrict=r"\d*")
@@ -254,6 +259,8 @@ class ActionDialog(DialogFrame[ActionRequest]):
             params["free"] = self._value("#amount") == "free"
         if action in {"add-days", "subtract-days"}:
             params["days"] = self._value("#days") or ""
+        if action == "transfer":
+            params["to"] = (self._value("#to") or "").strip()
         if self.needs_typed_confirmation() and (self._value("#confirm") or "").strip() != self.confirmation_word:
             raise InvalidInput("confirm", f"type {self.confirmation_word} to confirm")
         core_action = actions.normalize_action(action, params)

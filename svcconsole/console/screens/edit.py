@@ -31,6 +31,7 @@ from svcconsole.widgets.messages import ErrorRaised
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
+    ("domain", "Domain"),
     ("expires_at", "Expiration"),
     ("price", "Price"),
     ("initial_price", "Initial price"),
@@ -46,6 +47,7 @@ def form_values(service: Any, tz: Any) -> dict[str, str]:
     """The service's editable fields as the form shows them."""
     return {
         "name": service.name,
+        "domain": service.domain or "",
         "expires_at": render.day(service.expires_at, tz) if service.expires_at else "",
         "price": f"{service.price:.2f}",
         "initial_price": f"{service.initial_price:.2f}",

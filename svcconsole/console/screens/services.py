@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
-from svcconsole.console.messages import ActionRequested, BulkMenuRequested, EditRequested, MenuCounted, NewServiceRequested, SelectionResolved
+from svcconsole.console.messages import ActionRequested, BulkMenuRequested, CustomerOpened, EditRequested, MenuCounted, NewServiceRequested, SelectionResolved
 from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.console.why import why_not
 from svcconsole.core import filters, lookups
@@ -176,6 +176,11 @@ class ServicesScreen(ServiceListScreen):
         row = self.table.current_row()
         if row is not None:
             self.post_message(EditRequested(row.id))
+
+    def action_open_customer(self) -> None:
+        row = self.table.current_row()
+        if row is not None:
+            self.post_message(CustomerOpened(row.customer_id))
 
     def action_new_service(self) -> None:
         self.post_message(NewServiceRequested())

@@ -35,6 +35,7 @@ from svcconsole.widgets.messages import ServiceOpened
 NO_PRODUCT = "__none__"
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("name", "Service name", ""),
+    ("domain", "Domain", "optional: a host name, e.g. example.com"),
     ("expires", "Expiration", "YYYY-MM-DD (empty: one cycle from today)"),
     ("description", "Description", "visible to the customer"),
     ("price", "Price", "empty: the product's price for the cycle"),
@@ -285,6 +286,7 @@ class WizardScreen(Screen[None]):
             server=None if server is Select.NULL else str(server),
             expires=value("#expires"),
             description=value("#description"),
+            domain=value("#domain"),
             notes=value("#notes"),
             max_renewals=value("#max_renewals"),
             external=value("#external") if self.mode == "import" else None,

@@ -18,6 +18,8 @@ Product config (`ProductRef.config`):
     full            full clone (true) or linked clone (false); default true
     storage, pool   target storage (full clones) and pool for the clone
     cores, sockets, memory (MiB)   set on the clone after cloning, and by change_package
+    ciuser          the cloud-init user given a generated password when the template has a
+                    cloud-init drive (default: the template's ciuser, else "admin")
     start           start the VM after creating it (true)
     suspend_mode    "suspend" (pause, default) or "stop"
 
@@ -56,7 +58,7 @@ from svcconsole.modules.base import (
     resource_key,
 )
 from svcconsole.modules.http import config_bool
-from svcconsole.modules.proxmox import statistics
+from svcconsole.modules.proxmox import cloudinit, statistics
 from svcconsole.modules.proxmox.api import PANEL, Api, error_from_response, message_of
 
 POWER_SIGNALS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
@@ -109,6 +111,7 @@ class ProxmoxModule(Module):
             "terminate",
             "change_package",
             "add_option",
+            "change_password",
             "list_importable",
             "list_resources",
             "panel",
@@ -281,13 +284,30 @@ class ProxmoxModule(Module):
         hardware = self._hardware(config)
         if hardware:
             api.call("PUT", f"/nodes/{node}/qemu/{vmid}/config", operation, data=hardware)
+        running = api.status(node, vmid, operation).get("status") == "running"
+        login = None if running else cloudinit.set_login(api, node, vmid, config, operation)
         state = "stopped"
         if config_bool(config, "start", True):
-            status = api.status(node, vmid, operation)
-            if status.get("status") != "running":
+            if not running:
                 warnings += api.action(node, vmid, "start", operation, external)
             state = "running"
-        return ModuleResult(message=_with_warnings(f"VM {vmid} on {node} {verb}; {state}", warnings), external=external)
+        message = _with_warnings(f"VM {vmid} on {node} {verb}; {state}", warnings)
+        return ModuleResult(message=message, external=external, credentials=login)
+
+    def change_password(self, service: ServiceRef) -> ModuleResult:
+        """A new cloud-init password for the VM's user (applied by the guest at its next boot)."""
+        operation = "change password"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        config = dict(service.product.config) if service.product else {}
+        login = cloudinit.set_login(api, node, vmid, config, operation)
+        if login is None:
+            raise api.error(operation, f"VM {vmid} has no cloud-init drive: its password is not set by the cluster", retryable=False, code="unsupported")
+        running = api.status(node, vmid, operation).get("status") == "running"
+        later = "; the VM applies it at its next boot" if running else ""
+        return ModuleResult(
+            message=f"new cloud-init password for {login.username} on VM {vmid}{later}", external={"vmid": vmid, "node": node}, credentials=login
+        )
 
     def _clone(
         self,

@@ -43,7 +43,6 @@ and the user fields sent for a customer in `attributes`.
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -66,7 +65,8 @@ from svcconsole.modules.base import (
 )
 from svcconsole.modules.http import config_bool, config_float, one_line
 from svcconsole.modules.pterodactyl.api import DAEMON_DOWN, PAGE_SIZE, PANEL, Api, error_from_response, source_fields
-from svcconsole.modules.pterodactyl.attributes import address_of, allocations_of, duration_text, external_of, limit_text, mib, names_of, username_for
+from svcconsole.modules.pterodactyl.attributes import address_of, allocations_of, duration_text, external_of, limit_text, mib
+from svcconsole.modules.pterodactyl.logins import panel_user, set_new_password, user_by_id
 
 _PROBES = (
     ("nodes", "/nodes"),
@@ -110,6 +110,7 @@ class PterodactylModule(Module):
             "list_importable",
             "list_resources",
             "transfer",
+            "change_password",
             "panel",
             "power",
             "tabs",
@@ -186,7 +187,10 @@ class PterodactylModule(Module):
         attributes = api.server_by_external_id(service.uuid, operation)
         reused = attributes is not None
         if attributes is None:
-            attributes = self._create_server(api, service, config, operation)
+            owner = panel_user(api, service.customer, operation)
+            attributes = self._create_server(api, service, config, operation, owner.id)
+        else:
+            owner = user_by_id(api, int(attributes["user"]), operation)
         external = external_of(attributes)
         if checkpoint is not None:
             checkpoint(external)
@@ -213,12 +217,11 @@ class PterodactylModule(Module):
         state = "installing" if status == "installing" else "installed"
         verb = "found existing" if reused else "created"
         where = f" at {external['address']}" if external.get("address") else ""
-        return ModuleResult(message=f"{verb} server {external['identifier']}{where}; {state}", external=external)
+        return ModuleResult(message=f"{verb} server {external['identifier']}{where}; {state}", external=external, credentials=owner.credentials)
 
-    def _create_server(self, api: Api, service: ServiceRef, config: dict[str, Any], operation: str) -> dict[str, Any]:
+    def _create_server(self, api: Api, service: ServiceRef, config: dict[str, Any], operation: str, user_id: int) -> dict[str, Any]:
         if "nest" not in config or "egg" not in config:
             raise api.error(operation, "the product config needs `nest` and `egg` ids", retryable=False, code="config")
-        user_id = self._ensure_user(api, service.customer, operation)
         egg = api.app("GET", f"/nests/{int(config['nest'])}/eggs/{int(config['egg'])}", operation, params={"include": "variables"}).json()["attributes"]
         variables = ((egg.get("relationships") or {}).get("variables") or {}).get("data") or []
         environment = {v["attributes"]["env_variable"]: v["attributes"].get("default_value") for v in variables}
@@ -312,37 +315,6 @@ class PterodactylModule(Module):
         if not free:
             raise api.error(operation, f"node {node_id} has no free allocation", retryable=False, code="no_allocation")
         return free[0] if attempt == 0 else random.choice(free)
-
-    def _ensure_user(self, api: Api, customer: CustomerRef, operation: str) -> int:
-        external_id = f"svcconsole-customer-{customer.id}"
-        for attempt in range(3):
-            response = api.app("GET", f"/users/external/{external_id}", operation, allow=(404,))
-            if response.status_code == 200:
-                return int(response.json()["attributes"]["id"])
-            body = api.app("GET", "/users", operation, params={"filter[email]": customer.email}).json()
-            for entry in body.get("data", []):
-                if str(entry["attributes"].get("email", "")).lower() == customer.email.lower():
-                    return int(entry["attributes"]["id"])
-            first_name, last_name = names_of(customer)
-            username = username_for(customer) if attempt == 0 else f"svc{customer.id}-{secrets.token_hex(3)}"
-            created = api.app(
-                "POST",
-                "/users",
-                operation,
-                allow=(422,),
-                json={
-                    "external_id": external_id,
-                    "email": customer.email,
-                    "username": username,
-                    "first_name": first_name,
-                    "last_name": last_name,
-                },
-            )
-            if created.status_code != 422:
-                return int(created.json()["attributes"]["id"])
-            if not source_fields(created) & {"email", "external_id", "username"}:
-                raise error_from_response(created, operation)
-        raise api.error(operation, f"could not find or create the panel user for {customer.email}", retryable=True, code="conflict")
 
     def _watch_install(self, api: Api, attributes: dict[str, Any], operation: str) -> dict[str, Any]:
         """Poll the server for up to `install_wait_seconds` while it is installing."""
@@ -484,10 +456,23 @@ class PterodactylModule(Module):
         operation = "transfer"
         api = self._api(service.server)
         current = self._require(api, service, operation)
-        user_id = self._ensure_user(api, customer, operation)
-        body = {"name": current.get("name"), "user": user_id, "external_id": current.get("external_id"), "description": current.get("description") or ""}
+        owner = panel_user(api, customer, operation)
+        body = {"name": current.get("name"), "user": owner.id, "external_id": current.get("external_id"), "description": current.get("description") or ""}
         api.app("PATCH", f"/servers/{int(current['id'])}/details", operation, json=body)
-        return ModuleResult(message=f"server {current['id']} now belongs to {customer.email}", external={"server_id": int(current["id"]), "user_id": user_id})
+        return ModuleResult(
+            message=f"server {current['id']} now belongs to {customer.email}",
+            external={"server_id": int(current["id"]), "user_id": owner.id},
+            credentials=owner.credentials,
+        )
+
+    def change_password(self, service: ServiceRef) -> ModuleResult:
+        """A new generated password for the server owner's panel user (PATCH /users/{id});
+        every server of that user on the panel shares the login."""
+        operation = "change password"
+        api = self._api(service.server)
+        current = self._require(api, service, operation)
+        user = set_new_password(api, int(current["user"]), operation)
+        return ModuleResult(message=f"new password set for panel user {user.username}", credentials=user.credentials)
 
     def expected_build(self, config: dict[str, Any]) -> dict[str, Any]:
         """The limits and feature limits the product config sets (as the panel stores them)."""

@@ -130,6 +130,19 @@ def _check_params(given: dict[str, Any], schema: dict[str, _Param], families: tu
     return values
 
 
+PASSWORD_MASK = "**********"
+CRYPTED = re.compile(r"^\$(?:[156]|2[ay])(\$.+){2}")
+"""A value PVE takes as hashed already (its check before `encrypt_pw`)."""
+DRIVE_KEY = re.compile(r"^(ide|scsi|sata|virtio)\d+$")
+CLOUDINIT_KEYS = frozenset({"ciuser", "cipassword", "sshkeys", "ipconfig0", "nameserver", "searchdomain", "citype"})
+
+
+def _crypt(password: str, salt: str | None = None) -> str:
+    """A `$5$salt$digest` string in the shape of crypt(3) (a sandbox stand-in for PVE's encrypt_pw)."""
+    salt = salt or secrets.token_hex(8)
+    return f"$5${salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
+
+
 CONFIG_SCHEMA = {
     "cores": _Param("integer", minimum=1, maximum=8192),
     "sockets": _Param("integer", minimum=1, maximum=16),
@@ -239,6 +252,8 @@ class _Vm:
     qmpstatus: str = "stopped"
     started_at: float | None = None
     pid: int | None = None
+    cloudinit_drive: dict[str, Any] = field(default_factory=dict)
+    """The cloud-init settings as last written to its drive (`PUT .../cloudinit`)."""
 
     @property
     def template(self) -> bool:
@@ -392,6 +407,8 @@ def _privileges_needed(request: Request, params: dict[str, Any]) -> list[tuple[s
         return needed
     if rest.startswith("/status/"):
         return [(acl, "VM.PowerMgmt")]
+    if rest == "/cloudinit":
+        return [(acl, "VM.Config.Cloudinit")]
     if rest == "/config":
         keys = [key for key in params if key not in ("digest", "skiplock", "delete")]
         keys += [key.strip() for key in str(params.get("delete", "")).split(",") if key.strip()]
@@ -445,7 +462,7 @@ class ProxmoxSandbox(SandboxServer):
         self.offline_nodes: set[str] = set()
         self.booted_at = time.time()
         self.clock: Callable[[], float] = time.time
-        """What the RRD history reads as now (a test may fix it, so the history it draws stays the same)."""
+        """What the cluster reads as now for uptimes and the RRD history (a test may fix it, so what it draws stays the same)."""
         self.agents_down: set[int] = set()
         self.vms: dict[int, _Vm] = {}
         self.tasks: dict[str, _Task] = {}
@@ -549,7 +566,7 @@ class ProxmoxSandbox(SandboxServer):
                     claimed.add(spec.vmid)  # type: ignore[arg-type]  # keep is True only when vmid is not None
             free_from = 100
             created = []
-            now = time.time()
+            now = self.clock()
             for spec, vmid in zip(wanted, vmids, strict=True):
                 if vmid is None:
                     while free_from in self.vms or free_from in claimed:
@@ -613,6 +630,7 @@ class ProxmoxSandbox(SandboxServer):
         self.route("GET", PREFIX + vm + "/config", self._get_config)
         self.route("PUT", PREFIX + vm + "/config", self._put_config)
         self.route("POST", PREFIX + vm + "/config", self._post_config)
+        self.route("PUT", PREFIX + vm + "/cloudinit", self._update_cloudinit)
         self.route("GET", PREFIX + vm + "/status/current", self._status_current)
         self.route("GET", PREFIX + vm + "/agent/network-get-interfaces", self._agent_interfaces)
         self.route("GET", PREFIX + vm + "/rrddata", self._rrddata)
@@ -813,7 +831,7 @@ class ProxmoxSandbox(SandboxServer):
     def _vm_summary(self, vm: _Vm) -> dict[str, Any]:
         running = vm.status == "running"
         maxmem = int(str(vm.config.get("memory", "512")).removeprefix("current=")) * MIB
-        uptime = int(time.time() - vm.started_at) if running and vm.started_at else 0
+        uptime = int(self.clock() - vm.started_at) if running and vm.started_at else 0
         return {
             "vmid": vm.vmid,
             "name": vm.config.get("name"),
@@ -1002,9 +1020,12 @@ class ProxmoxSandbox(SandboxServer):
         return hashlib.sha1(text.encode()).hexdigest()
 
     def _get_config(self, request: Request, node: str, vmid: str) -> Response:
+        """The config as PVE answers it: `cipassword` masked."""
         vm = self._vm(node, vmid)
         config = dict(vm.config)
         config["digest"] = self._digest(vm)
+        if config.get("cipassword"):
+            config["cipassword"] = PASSWORD_MASK
         return self.reply(config)
 
     def _apply_config(self, vm: _Vm, params: dict[str, Any]) -> None:
@@ -1013,7 +1034,22 @@ class ProxmoxSandbox(SandboxServer):
         for name, value in params.items():
             if name in ("delete", "digest", "skiplock"):
                 continue
-            vm.config[name] = value
+            vm.config[name] = _crypt(str(value)) if name == "cipassword" and not CRYPTED.match(str(value)) else value
+
+    def _update_cloudinit(self, request: Request, node: str, vmid: str) -> Response:
+        """PUT .../cloudinit: regenerate the cloud-init drive from the config (nothing without one)."""
+        vm = self._vm(node, vmid)
+        if vm.lock:
+            raise _ApiError(500, f"VM {vm.vmid} is locked ({vm.lock})")
+        if any("cloudinit" in str(value) for key, value in vm.config.items() if DRIVE_KEY.match(key)):
+            vm.cloudinit_drive = {key: value for key, value in vm.config.items() if key in CLOUDINIT_KEYS}
+        return self.reply(None)
+
+    def cipassword_matches(self, vmid: int, password: str) -> bool:
+        """Whether the VM's cloud-init drive carries `password` (for tests: the API masks it)."""
+        stored = str(self.vms[vmid].cloudinit_drive.get("cipassword") or "")
+        parts = stored.split("$")
+        return len(parts) == 4 and _crypt(password, parts[2]) == stored
 
     def _prepare_config(self, request: Request, node: str, vmid: str) -> tuple[_Vm, dict[str, Any]]:
         vm = self._vm(node, vmid)
@@ -1126,7 +1162,7 @@ class ProxmoxSandbox(SandboxServer):
             if error := locked():
                 return error
             self._pid += 1
-            vm.status, vm.qmpstatus, vm.started_at, vm.pid = "running", "running", time.time(), self._pid
+            vm.status, vm.qmpstatus, vm.started_at, vm.pid = "running", "running", self.clock(), self._pid
             return None
 
         def stop() -> str | None:
@@ -1138,7 +1174,7 @@ class ProxmoxSandbox(SandboxServer):
         def reboot() -> str | None:
             if error := locked():
                 return error
-            vm.status, vm.qmpstatus, vm.started_at = "running", "running", time.time()
+            vm.status, vm.qmpstatus, vm.started_at = "running", "running", self.clock()
             return None
 
         def suspend() -> str | None:

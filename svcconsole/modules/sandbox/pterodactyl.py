@@ -10,6 +10,7 @@ process (`status: "installing"` until the install delay has passed).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -258,8 +259,16 @@ class _User:
     language: str = "en"
     root_admin: bool = False
     use_totp: bool = False
+    password_hash: str | None = field(default=None, repr=False)
+    """Set by a `password` on create or update; never in the API's answers (as the panel, which
+    stores a bcrypt hash)."""
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+
+
+def _hash_password(password: str) -> str:
+    salt = secrets.token_hex(8)
+    return f"{salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
 
 
 @dataclass
@@ -696,6 +705,7 @@ class PterodactylSandbox(SandboxServer):
         self.route("POST", a + "/users", self._create_user)
         self.route("GET", a + "/users/external/(?P<external_id>[^/]+)", self._get_external_user)
         self.route("GET", a + "/users/" + number % "user_id", self._get_user)
+        self.route("PATCH", a + "/users/" + number % "user_id", self._update_user)
         self.route("DELETE", a + "/users/" + number % "user_id", self._delete_user)
         self.route("GET", a + "/locations", self._list_locations)
         self.route("GET", a + "/locations/" + number % "location_id", self._get_location)
@@ -1219,12 +1229,22 @@ class PterodactylSandbox(SandboxServer):
                 return json_response(200, self._item("user", self._user_attributes(user)))
         return self.not_found(request)
 
-    def _create_user(self, request: Request) -> Response:
-        data = request.json_body() or {}
+    def password_matches(self, user_id: int, password: str) -> bool:
+        """Whether `password` is the panel user's (for tests: the API never tells)."""
+        stored = self.users[user_id].password_hash
+        if stored is None:
+            return False
+        salt, digest = stored.split("$", 1)
+        return hashlib.sha256((salt + password).encode()).hexdigest() == digest
+
+    def _validate_user(self, data: dict[str, Any], editing: _User | None = None) -> None:
+        """The panel's user rules (`User::$validationRules`): on update the same fields are
+        required, unique among the other users."""
+        others = [u for u in self.users.values() if editing is None or u.id != editing.id]
         validator = _Validator(data)
-        taken_emails = {u.email.lower() for u in self.users.values()}
-        taken_usernames = {u.username for u in self.users.values()}
-        taken_external = {u.external_id for u in self.users.values() if u.external_id}
+        taken_emails = {u.email.lower() for u in others}
+        taken_usernames = {u.username for u in others}
+        taken_external = {u.external_id for u in others if u.external_id}
         validator.check("external_id", "sometimes|nullable|string|max:191|unique", extra={"unique": lambda v: v not in taken_external})
         validator.check("email", "required|email|between:1,191|unique", extra={"unique": lambda v: str(v).lower() not in taken_emails})
         validator.check(
@@ -1241,6 +1261,10 @@ class PterodactylSandbox(SandboxServer):
         validator.check("first_name", "required|string|between:1,191")
         validator.check("last_name", "required|string|between:1,191")
         validator.raise_if_failed()
+
+    def _create_user(self, request: Request) -> Response:
+        data = request.json_body() or {}
+        self._validate_user(data)
         user = _User(
             id=self._next_id("users"),
             uuid=str(uuid.uuid4()),
@@ -1251,11 +1275,35 @@ class PterodactylSandbox(SandboxServer):
             external_id=data.get("external_id"),
             language=data.get("language") or "en",
             root_admin=bool(data.get("root_admin", False)),
+            password_hash=_hash_password(str(data["password"])) if data.get("password") else None,
         )
         self.users[user.id] = user
         payload = self._item("user", self._user_attributes(user))
         payload["meta"] = {"resource": f"{self.url}{APPLICATION}/users/{user.id}"}
         return json_response(201, payload)
+
+    def _update_user(self, request: Request, user_id: str) -> Response:
+        """PATCH /users/{id}: email, username, first and last name are required again; a
+        non-empty `password` replaces the user's."""
+        user = self.users.get(int(user_id))
+        if user is None:
+            return self.not_found(request)
+        data = request.json_body() or {}
+        self._validate_user(data, editing=user)
+        user.email = str(data["email"])
+        user.username = str(data["username"]).lower()
+        user.first_name = str(data["first_name"])
+        user.last_name = str(data["last_name"])
+        if "external_id" in data:
+            user.external_id = data.get("external_id")
+        if data.get("language"):
+            user.language = str(data["language"])
+        if "root_admin" in data:
+            user.root_admin = bool(data["root_admin"])
+        if data.get("password"):
+            user.password_hash = _hash_password(str(data["password"]))
+        user.updated_at = time.time()
+        return json_response(200, self._item("user", self._user_attributes(user)))
 
     def _delete_user(self, request: Request, user_id: str) -> Response:
         user = self.users.get(int(user_id))
