@@ -101,7 +101,7 @@ def test_a_bad_choice_is_one_line_naming_option_and_writes_nothing(db, offered, 
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: --option: ") or "--option: " in line, line
     assert said in line, line
-    assert (count(db, Invoice), count(db, InvoiceLine)) == (0, 0)
+    assert (count(db, Invoice), count(db, InvoiceLine), count(db, Service), count(db, ServiceOption)) == (0, 0, 0, 0)
 
 
 BAD_DECLARATIONS = [
