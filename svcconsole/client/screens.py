@@ -248,6 +248,8 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
     ]
     if detail.pending_invoice is not None:
         rows.insert(5, ("to pay", f"invoice #{detail.pending_invoice} bills the next renewal"))
+    if detail.order_to_pay is not None:
+        rows.insert(1, ("to pay", f"your order: {detail.order_to_pay}; the service is set up once it is paid"))
     return rows
 
 

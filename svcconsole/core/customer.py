@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, parse
+from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, order_actions, parse
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, client_actor, require_client
@@ -349,6 +349,8 @@ class CustomerDetail:
     history: tuple[HistoryLine, ...]
     refusals: dict[str, str | None] = field(default_factory=dict)
     pending_invoice: int | None = None
+    order_to_pay: str | None = None
+    """For a service ordered and not paid yet: the order's invoice, its total and due day."""
 
     def allowed(self, action: str) -> bool:
         return self.refusals.get(action, "not available") is None
@@ -421,7 +423,19 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         history=tuple(history(session, actor, service_id)),
         refusals=refusals(session, scope, service),
         pending_invoice=pending.invoice_id if pending is not None else None,
+        order_to_pay=order_to_pay(session, service),
     )
+
+
+def order_to_pay(session: Session, service: Service) -> str | None:
+    """`invoice #N, TOTAL, due DAY` for a service waiting for its order's payment, else None."""
+    if service.status != Status.ORDERED.value:
+        return None
+    invoice = order_actions.order_invoice_of(session, service.id or 0)
+    if invoice is None or invoice.status != invoice_lookups.InvoiceStatus.UNPAID.value:
+        return None
+    total = invoice_lookups.total_of(invoice_lookups.lines_of(session, invoice.id or 0))
+    return f"invoice #{invoice.id}, {invoice_lookups.money_text(total, invoice.currency)}, due {invoice_lookups.local_day(invoice.due_at, session)}"
 
 
 def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[str, str | None]:
