@@ -12,7 +12,7 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 6. jobs, job_queue, orders, health: module jobs run; the queue as an admin sees it; orders and payments (which perform actions); health and run records
 7. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
 8. service_actions, invoices, upgrades, resync: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes)
-9. notifications, records, delivery, renew_checks, drift_compare: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds)
+9. notifications, records, delivery, renew_checks, drift_compare, placement: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds); the server a delivery goes to and its room
 10. action_base, renewals, invoice_lookups, panel_listing: what an action is made of; renewal amounts and limits; invoices as they stand; the panels to reconcile and what each holds
 11. lookups, mailer, seed, metadata_keys: reading services; sending mail; demo data; the metadata keys an admin may set
 12. catalog, settings, context, filters, seed_catalog: customers, products, servers; settings; the list filters; the demo's fixed data

@@ -1,4 +1,4 @@
-"""The automation's steps over services, 0 to 2: paid lines applied, renewal invoices, expiry notices; and what every step reads (the run's context, a chunk's cache)."""
+"""The automation's steps over services, 0 to 2: paid lines applied and services waiting for a server placed, renewal invoices, expiry notices; and what every step reads (the run's context, a chunk's cache)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from svcconsole.core import (
     action_base,
+    actions,
     clock,
     cycles,
     invoice_lookups,
@@ -177,6 +178,36 @@ def _do_paid_line(session: Session, ctx: RunContext, cache: ChunkCache, service_
         return StepItem(0, service_id, "skipped", f"{outcome.kind} line {line_id} of {invoice} (paid) not applied: {outcome.message}; tried again next run")
     result = "queued" if outcome.job_id is not None else "ok"
     return StepItem(0, service_id, result, f"{outcome.kind} line {line_id} of {invoice} (paid) applied: {outcome.message}", outcome.job_id)
+
+
+# 0. services waiting for a server with room
+
+
+def _placement_rule(ctx: RunContext) -> str:
+    return "pending services not available (no server with room when last tried), delivered now if a server has room"
+
+
+def _select_unplaced(session: Session, ctx: RunContext) -> list[int]:
+    query = select(Service.id).where(
+        Service.status == Status.PENDING.value,
+        col(Service.placement_note).is_not(None),
+        col(Service.operation).is_(None),
+    )
+    return ids_of(session, query)
+
+
+def _do_placement(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or service.status != Status.PENDING.value or service.placement_note is None or service.operation is not None:
+        return None
+    held_back = held_back_item(0, cache, service_id)
+    if held_back is not None:
+        return held_back
+    waited = service.placement_note
+    outcome = actions.perform(session, ctx.actor, "deliver", service_id, {})
+    if outcome.result == "skipped":
+        return StepItem(0, service_id, "skipped", f"still {outcome.message}")
+    return done_item(0, service_id, outcome, f"placed on {service.server_name}; it waited: {waited}")
 
 
 # 1. renewal invoices
@@ -385,6 +416,7 @@ class ServiceStep:
 
 PAYMENT_STEPS: tuple[ServiceStep, ...] = (
     ServiceStep(0, "paid lines", _paid_lines_rule, _select_paid_lines, _prepare_paid_lines, _do_paid_line),
+    ServiceStep(0, "placement retries", _placement_rule, _select_unplaced, guarded("deliver"), _do_placement),
     ServiceStep(1, "renewal invoices", _renewal_rule, _select_renewals, _prepare_renewals, _do_renewal),
     ServiceStep(2, "expiry notices", _notice_rule, _select_notices, _prepare_notices, _do_notice),
 )

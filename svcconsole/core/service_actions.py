@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from svcconsole.core import clock, cycles, notifications, renew_checks
+from svcconsole.core import clock, cycles, notifications, placement, renew_checks
 from svcconsole.core.action_base import ActionContext, ActionImpl, forget_external, log_action, merge_external
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import day, held_by_module, iso, module_supports
@@ -57,6 +57,12 @@ def _first_expiry(ctx: ActionContext) -> None:
         anchor = cycles.anchor_day_of(start, ctx.tz)
         service.expires_at = cycles.shift(start, service.billing_cycle, 1, anchor, ctx.tz)
         service.anchor_day = anchor
+
+
+def _check_placement(ctx: ActionContext) -> None:
+    """Deliver only to a server with room: the product group's choice, or the service's own
+    server (raises `placement.NotAvailable`, which `perform` keeps on the service)."""
+    placement.place(ctx.session, ctx.service)
 
 
 def _apply_deliver(ctx: ActionContext) -> str:
@@ -272,7 +278,7 @@ def _apply_delete(ctx: ActionContext) -> str:
 
 
 IMPLEMENTATIONS: dict[str, ActionImpl] = {
-    "deliver": ActionImpl(no_check, _apply_deliver, _rule_call("deliver")),
+    "deliver": ActionImpl(_check_placement, _apply_deliver, _rule_call("deliver")),
     "suspend": ActionImpl(_check_suspend, _apply_suspend, _rule_call("suspend")),
     "unsuspend": ActionImpl(no_check, _apply_unsuspend, _rule_call("unsuspend")),
     "renew": ActionImpl(_check_renew, _apply_renew, _rule_call("renew")),
@@ -281,7 +287,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
     "uncancel": ActionImpl(_check_uncancel, _apply_uncancel, no_call),
     "expire": ActionImpl(no_check, _apply_expire, _terminate_call),
     "terminate": ActionImpl(no_check, _apply_terminate, _terminate_call),
-    "redeliver": ActionImpl(no_check, _apply_redeliver, _redeliver_call),
+    "redeliver": ActionImpl(_check_placement, _apply_redeliver, _redeliver_call),
     "reinstall": ActionImpl(_check_reinstall, _apply_reinstall, _rule_call("reinstall")),
     "add-days": ActionImpl(_check_days, _apply_days, no_call),
     "subtract-days": ActionImpl(_check_days, _apply_days, no_call),
