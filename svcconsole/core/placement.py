@@ -30,9 +30,12 @@ from svcconsole.core.errors import SvcError
 from svcconsole.core.lookups import touch
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Status
+from svcconsole.modules import Module, ModuleError, NodeResources, ServiceRef, external_key
 from svcconsole.store.models import Product, Server, Service
 
 NOT_AVAILABLE = "not available"
+NOT_AVAILABLE_CODE = "not_available"
+"""The code of the module error a delivery job ends with when the node has no room left."""
 
 
 class NotAvailable(SvcError):
@@ -140,3 +143,41 @@ def not_available_text(service: Service) -> str | None:
     if service.status == Status.PENDING.value and service.placement_note:
         return f"{NOT_AVAILABLE}: {service.placement_note}"
     return None
+
+
+def shortfall(server_name: str, resources: NodeResources, needs: dict[str, int], memory_cap: int | None, disk_cap: int | None) -> str | None:
+    """Why the node lacks the memory or disk a service needs; None when it has room (or cannot say).
+
+    The limit is the panel's total, or the admin's cap on the server where that is lower."""
+    for kind, reported_total, used, cap in (
+        ("memory", resources.memory_total, resources.memory_used, memory_cap),
+        ("disk", resources.disk_total, resources.disk_used, disk_cap),
+    ):
+        need = needs.get(kind, 0)
+        limits = [limit for limit in (reported_total, cap) if limit is not None]
+        if not need or not limits or used is None:
+            continue
+        free = max(min(limits) - used, 0)
+        if need > free:
+            return f"{server_name} (node {resources.node}) has {free} MiB {kind} free of {min(limits)} MiB; the product needs {need} MiB"
+    return None
+
+
+def check_node_room(module: Module, ref: ServiceRef) -> None:
+    """Before a first create: refuse, as a module error coded `not_available`, when the node the
+    module reports on lacks the memory or disk the product needs (read outside any transaction)."""
+    server = ref.server
+    if server is None or not module.supports_operation("node_resources") or external_key(module.name, ref.external) is not None:
+        return
+    needs = module.resource_needs(ref.product.config if ref.product is not None else {})
+    if not needs:
+        return
+    try:
+        resources = module.node_resources(server, ref.product)
+    except ModuleError as error:
+        if error.retryable:
+            raise
+        return  # a panel that will not say (a token without the audit right) is not a full one: create decides
+    why = shortfall(server.name, resources, needs, server.memory_capacity, server.disk_capacity) if resources is not None else None
+    if why is not None:
+        raise ModuleError(f"{NOT_AVAILABLE}: {why}", retryable=False, code=NOT_AVAILABLE_CODE)

@@ -48,6 +48,7 @@ SERVICE_FIELDS = (
     "external",
     "delivery_attempts",
     "last_error",
+    "placement_note",
     "version",
     "updated_at",
     "updated_by",

@@ -123,7 +123,7 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "server":
         return render.text(row.server_name or "-")
     if key == "status":
-        return render.short_status_text(row.status, row.suspend_kind, row.operation)
+        return render.short_status_text(row.status, row.suspend_kind, row.operation, getattr(row, "placement_note", None))
     if key == "cycle":
         return render.text(row.billing_cycle)
     if key == "price":
