@@ -126,24 +126,24 @@ def test_the_automation_run_places_a_waiting_service_once_a_server_has_room(db, 
     assert _deliver(db, admin, second).result == "skipped"
 
     report = automation.run(db, admin)
-    retries = next(item for item in report.steps if item.title == "placement retries")
+    retries = next(item for item in report.steps if item.number == 0)
     assert [(item.service_id, item.outcome) for item in retries.items] == [(second, "skipped")]
     assert retries.items[0].message.startswith("still not available: web-a is full")
 
     db.transaction(lambda session: catalog.edit_server(session, admin, "web-a", capacity="2"))
     report = automation.run(db, admin)
-    retries = next(item for item in report.steps if item.title == "placement retries")
+    retries = next(item for item in report.steps if item.number == 0)
     assert [(item.service_id, item.outcome) for item in retries.items] == [(second, "ok")]
     placed = _service(db, second)
     assert (placed.status, placed.server_name, placed.placement_note) == ("active", "web-a", None)
     report = automation.run(db, admin)
-    assert next(item for item in report.steps if item.title == "placement retries").items == []
+    assert next(item for item in report.steps if item.number == 0).items == []
 
 
 def test_counting_used_services_reads_the_index_alone(db, admin):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the plan text checked here is SQLite's; PostgreSQL has the same index")
-    customer_id, product_id = _group(db, admin, placement_policy="fill-first", capacities={"web-a": 5})
+    _group(db, admin, placement_policy="fill-first", capacities={"web-a": 5})
     with db.read() as session:
         compiled = (
             select(Service.server_id)
