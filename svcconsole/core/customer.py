@@ -297,7 +297,7 @@ class CustomerService:
     cancel_at: datetime | None
     cancelled_at: datetime | None
     terminated_at: datetime | None
-    not_available: str | None = None
+    placement_note: str | None = None
     """Why a pending service waits, as its customer is told (no server names): set while no server has room."""
 
 
@@ -383,7 +383,7 @@ def _view(session: Session, scope: CustomerScope, service: Service) -> CustomerS
         cancel_at=service.cancel_at,
         cancelled_at=service.cancelled_at,
         terminated_at=service.terminated_at,
-        not_available=CUSTOMER_NOT_AVAILABLE if service.status == Status.PENDING.value and service.placement_note else None,
+        placement_note=CUSTOMER_NOT_AVAILABLE if service.status == Status.PENDING.value and service.placement_note else None,
     )
 
 

@@ -55,7 +55,7 @@ SERVICE_FIELDS = (
 )
 
 
-LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at")
+LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at", "placement_note")
 """The keys of a service in `services list --format json|csv` (the rows of `queries.EXPORT_COLUMNS`)."""
 
 

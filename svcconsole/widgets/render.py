@@ -69,11 +69,11 @@ NOT_AVAILABLE_STYLE = f"bold {RED}"
 def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:
     """The status for a narrow column: with an operation in progress, "active: suspend…" (the
     suspension's kind left out), so the operation stays readable; a pending service no server
-    had room for reads "pending: not available"."""
+    had room for reads "pending: no room" (the detail says "not available: <why>")."""
     if not operation and status == "pending" and not_placed:
         result = Text(no_wrap=True, overflow="ellipsis", end="")
         result.append(status, STATUS_STYLES.get(status, ""))
-        result.append(": not available", NOT_AVAILABLE_STYLE)
+        result.append(": no room", NOT_AVAILABLE_STYLE)
         return result
     if not operation:
         return status_text(status, suspend_kind)
