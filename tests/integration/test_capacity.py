@@ -69,3 +69,14 @@ def test_pterodactyl_node_resources_follow_the_panels_figures(panels):  # type: 
     assert (read.memory_total, read.memory_used, read.disk_total) == (1200, 0, None)
     location_only = ProductRef(id=2, name="y", type="pterodactyl", config={"nest": 1, "egg": 1, "location": 1})
     assert module.node_resources(ServerRef(id=1, name="p", module="pterodactyl", url=sandbox.url, credentials=sandbox.credentials), location_only) is None
+
+
+def test_a_product_with_a_group_needs_no_server_and_delivery_picks_one(cli, panels):  # type: ignore[no-untyped-def]
+    refused = cli("services", "create", "--customer", "greta@example.com", "--name", "no-server", "--product", "Paper 4GB")
+    assert refused.exit_code == 2 and "--server" in refused.stderr, "without a group a pterodactyl service still needs --server"
+    assert cli("products", "edit", "Paper 4GB", "--servers", "ptero-1", "--placement", "fill-first").exit_code == 0
+    created = cli("services", "create", "--customer", "greta@example.com", "--name", "grouped", "--product", "Paper 4GB", "--deliver", "--format", "json")
+    service = json.loads(created.stdout)
+    assert (service["status"], service["server"]) == ("active", "ptero-1"), created.stderr
+    wrong = cli("products", "edit", "Paper 4GB", "--servers", "pve-1")
+    assert wrong.exit_code == 2 and wrong.stderr.strip() == "error: --servers: server 'pve-1' runs module 'proxmox', not 'pterodactyl'"
