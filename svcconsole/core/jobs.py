@@ -362,6 +362,7 @@ def _not_placed(session: Session, job: Job, service: Service, error: ModuleError
     if actions.operation_held_by(session, service, job):
         service.operation = None
     actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    placement.remember_short(session, service)
     placement.hold(session, actor, service, reason.removeprefix(f"{placement.NOT_AVAILABLE}: "))
     finish_bulk_item(session, job, "skipped", reason)
     return JobOutcome(job.id or 0, job.service_id, "resolved", reason, job.bulk_run_id)

@@ -31,7 +31,7 @@ from svcconsole.core.lookups import touch
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Status
 from svcconsole.modules import Module, ModuleError, NodeResources, ServiceRef, external_key
-from svcconsole.store.models import Product, Server, Service
+from svcconsole.store.models import Product, Server, Service, ServiceMeta
 
 NOT_AVAILABLE = "not available"
 NOT_AVAILABLE_CODE = "not_available"
@@ -69,12 +69,14 @@ def used_counts(session: Session, server_ids: Sequence[int]) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A server delivery may use: its name, whether it is enabled, its used services and capacity."""
+    """A server delivery may use: its name, whether it is enabled, its used services and capacity,
+    and whether its node lacked the memory or disk when this service was last tried there."""
 
     name: str
     enabled: bool
     used: int
     capacity: int | None
+    short: bool = False
 
     @property
     def why_not(self) -> str | None:
@@ -87,8 +89,12 @@ class Candidate:
 
 
 def choose(candidates: Sequence[Candidate], placement: str) -> int:
-    """The index of the server to use under `placement`; NotAvailable naming each server otherwise."""
+    """The index of the server to use under `placement`; NotAvailable naming each server otherwise.
+
+    A server whose node lacked memory or disk for this service is taken only when no other has
+    room (its node may have freed some since: the delivery checks again)."""
     open_ones = [index for index, candidate in enumerate(candidates) if candidate.why_not is None]
+    open_ones = [index for index in open_ones if not candidates[index].short] or open_ones
     if not open_ones:
         reasons = "; ".join(candidate.why_not or "" for candidate in candidates)
         raise NotAvailable(reasons if len(candidates) == 1 else f"no server of the group has room ({reasons})")
@@ -120,11 +126,30 @@ def place(session: Session, service: Service) -> Server | None:
     if not servers:
         raise NotAvailable(f"product {service.product_name}'s group has no {service.type} server")
     used = used_counts(session, [server.id or 0 for server in servers])
-    candidates = [Candidate(server.name, server.enabled or not group, used[server.id or 0], server.capacity) for server in servers]
+    short = short_servers(session, service)
+    candidates = [Candidate(server.name, server.enabled or not group, used[server.id or 0], server.capacity, server.id in short) for server in servers]
     chosen = servers[choose(candidates, product.placement if product is not None and group else "least-used")]
     service.server_id, service.server_name = chosen.id, chosen.name
     service.placement_note = None
     return chosen
+
+
+SHORT_OF_ROOM_KEY = "placement_short_of_room"
+"""The service's metadata: the ids of the servers whose node lacked memory or disk for it."""
+
+
+def short_servers(session: Session, service: Service) -> set[int]:
+    """The servers whose node lacked memory or disk for this service when last tried."""
+    row = session.get(ServiceMeta, (service.id, SHORT_OF_ROOM_KEY))
+    return {int(part) for part in (row.value if row else "").split(",") if part.strip().isdigit()}
+
+
+def remember_short(session: Session, service: Service) -> None:
+    """Note that the service's server lacked memory or disk for it, so a group places it elsewhere if it can."""
+    if service.server_id is None:
+        return
+    ids = sorted(short_servers(session, service) | {service.server_id})
+    session.merge(ServiceMeta(service_id=service.id or 0, key=SHORT_OF_ROOM_KEY, value=",".join(str(server_id) for server_id in ids)))
 
 
 def hold(session: Session, actor: Actor, service: Service, why: str) -> Outcome:

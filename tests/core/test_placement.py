@@ -30,6 +30,12 @@ PLACEMENT_TABLE = [
     ([("a", False, 0, 10), ("b", True, 9, 10)], "fill-first", "b"),
     ([("a", True, 1, 0)], "fill-first", "not available: a is full (1 of 0 services)"),
     ([("a", True, 2, 2)], "least-used", "not available: a is full (2 of 2 services)"),
+    # a server whose node lacked memory or disk for the service last time ("short") is taken
+    # only when no other server has room
+    ([("a", True, 0, 10, "short"), ("b", True, 5, 10)], "fill-first", "b"),
+    ([("a", True, 0, 10, "short"), ("b", True, 5, 10)], "least-used", "b"),
+    ([("a", True, 0, 10, "short"), ("b", True, 10, 10)], "least-used", "a"),
+    ([("a", True, 0, 10, "short"), ("b", False, 0, 10)], "fill-first", "a"),
     (
         [("a", True, 2, 2), ("b", False, 0, 5)],
         "least-used",
@@ -40,7 +46,7 @@ PLACEMENT_TABLE = [
 
 @pytest.mark.parametrize(("group", "policy", "expected"), PLACEMENT_TABLE)
 def test_placement_table(group, policy, expected):  # type: ignore[no-untyped-def]
-    candidates = [Candidate(name, enabled, used, capacity) for name, enabled, used, capacity in group]
+    candidates = [Candidate(name, enabled, used, capacity, rest == ["short"]) for name, enabled, used, capacity, *rest in group]
     try:
         picked = candidates[choose(candidates, policy)].name
     except NotAvailable as refusal:

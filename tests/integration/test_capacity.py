@@ -80,3 +80,29 @@ def test_a_product_with_a_group_needs_no_server_and_delivery_picks_one(cli, pane
     assert (service["status"], service["server"]) == ("active", "ptero-1"), created.stderr
     wrong = cli("products", "edit", "Paper 4GB", "--servers", "pve-1")
     assert wrong.exit_code == 2 and wrong.stderr.strip() == "error: --servers: server 'pve-1' runs module 'proxmox', not 'pterodactyl'"
+
+
+def test_a_group_places_the_service_elsewhere_once_a_node_lacked_memory_for_it(cli, panels):  # type: ignore[no-untyped-def]
+    from tests.integration.conftest import FAST
+
+    second = PterodactylSandbox(install_delay=0.05, power_delay=0.01, fault_delay=1.0, rate_limit_per_minute=None, tls=True)
+    second.start()
+    try:
+        added = cli(
+            "servers", "add", "--name", "ptero-2", "--module", "pterodactyl", "--url", second.url, "--credentials", second.credentials,
+            "--node", "1", "--tls-fingerprint", second.fingerprint, *FAST,
+        )  # fmt: skip
+        assert added.exit_code == 0, added.stderr
+        assert cli("products", "edit", "Paper 4GB", "--servers", "ptero-1,ptero-2", "--placement", "fill-first").exit_code == 0
+        panels.ptero.nodes[1].memory = 3000
+        created = cli("services", "create", "--customer", "greta@example.com", "--name", "mc", "--product", "Paper 4GB", "--deliver", "--format", "json")
+        service = json.loads(created.stdout)
+        assert (service["status"], service["server"]) == ("pending", "ptero-1"), "fill-first tried ptero-1 first: it has places, not memory"
+        assert show(cli, service["id"])["availability"].startswith("not available: ptero-1 (node node-1) has 3000 MiB memory free")
+
+        assert cli("automation", "run").exit_code == 0
+        placed = show(cli, service["id"])
+        assert (placed["status"], placed["server"]) == ("active", "ptero-2")
+        assert (panels.ptero.server_count(), second.server_count()) == (0, 1)
+    finally:
+        second.stop()
