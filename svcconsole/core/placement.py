@@ -152,6 +152,13 @@ def remember_short(session: Session, service: Service) -> None:
     session.merge(ServiceMeta(service_id=service.id or 0, key=SHORT_OF_ROOM_KEY, value=",".join(str(server_id) for server_id in ids)))
 
 
+def forget_short(session: Session, service: Service) -> None:
+    """Delivered: the servers that lacked room for the service no longer matter."""
+    row = session.get(ServiceMeta, (service.id, SHORT_OF_ROOM_KEY))
+    if row is not None:
+        session.delete(row)
+
+
 def hold(session: Session, actor: Actor, service: Service, why: str) -> Outcome:
     """Keep the service pending with why it could not be placed (one activity row when the reason changes)."""
     if service.placement_note != why:

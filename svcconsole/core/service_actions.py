@@ -72,6 +72,7 @@ def _apply_deliver(ctx: ActionContext) -> str:
     _first_expiry(ctx)
     service.delivery_attempts = (service.delivery_attempts or 0) + (1 if ctx.result is not None else 0)
     service.last_error = None
+    placement.forget_short(ctx.session, service)
     change = set_status(ctx, Status.ACTIVE)
     log_action(ctx, ctx.params.get("_action", "deliver"), before, details={"message": ctx.result.message} if ctx.result and ctx.result.message else None)
     notifications.notify_customer(ctx.session, "delivered", service)

@@ -98,11 +98,14 @@ def test_a_group_places_the_service_elsewhere_once_a_node_lacked_memory_for_it(c
         created = cli("services", "create", "--customer", "greta@example.com", "--name", "mc", "--product", "Paper 4GB", "--deliver", "--format", "json")
         service = json.loads(created.stdout)
         assert (service["status"], service["server"]) == ("pending", "ptero-1"), "fill-first tried ptero-1 first: it has places, not memory"
-        assert show(cli, service["id"])["availability"].startswith("not available: ptero-1 (node node-1) has 3000 MiB memory free")
+        waiting = show(cli, service["id"])
+        assert waiting["availability"].startswith("not available: ptero-1 (node node-1) has 3000 MiB memory free")
+        assert waiting["metadata"]["placement_short_of_room"] == "1"
 
         assert cli("automation", "run").exit_code == 0
         placed = show(cli, service["id"])
         assert (placed["status"], placed["server"]) == ("active", "ptero-2")
         assert (panels.ptero.server_count(), second.server_count()) == (0, 1)
+        assert "placement_short_of_room" not in placed["metadata"], "delivered: the note of the server short of memory is dropped"
     finally:
         second.stop()
