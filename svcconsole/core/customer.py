@@ -300,6 +300,11 @@ class CustomerService:
     cancel_at: datetime | None
     cancelled_at: datetime | None
     terminated_at: datetime | None
+    placement_note: str | None = None
+    """Why a pending service waits, as its customer is told (no server names): set while no server has room."""
+
+
+CUSTOMER_NOT_AVAILABLE = "the hosting platform has not enough resources to deliver it yet; it is delivered as soon as it has"
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,7 @@ def _view(session: Session, scope: CustomerScope, service: Service) -> CustomerS
         cancel_at=service.cancel_at,
         cancelled_at=service.cancelled_at,
         terminated_at=service.terminated_at,
+        placement_note=CUSTOMER_NOT_AVAILABLE if service.status == Status.PENDING.value and service.placement_note else None,
     )
 
 
