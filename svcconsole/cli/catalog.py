@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from svcconsole.cli.base import new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
-from svcconsole.core import activity, catalog, delivery, option_catalog, views
+from svcconsole.core import activity, catalog, delivery, option_catalog, placement, views
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import settings_of
 from svcconsole.core.operators import require
@@ -165,6 +165,8 @@ def products_add(
     config: list[str] = typer.Option([], "--config", help="Module config KEY=VALUE, repeatable."),
     upgrade_to: list[str] = typer.Option([], "--upgrade-to", help="A product it can be upgraded to, repeatable."),
     no_customer_cancel: bool = typer.Option(False, "--no-customer-cancel", help="Customers may not cancel it themselves."),
+    servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
+    placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a product; prints its id."""
@@ -184,6 +186,8 @@ def products_add(
             upgrade_to=upgrade_to,
             allow_customer_cancel=not no_customer_cancel,
             default_currency=settings_of(session)["currency"],
+            servers=servers,
+            placement=placement,
         )
         return product, views.product_dict(product, catalog.prices_of(session, product.id or 0))
 
@@ -212,6 +216,8 @@ def products_edit(
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
     upgrade_to: list[str] | None = typer.Option(None, "--upgrade-to", help="Replace the upgrade targets."),
     customer_cancel: str | None = typer.Option(None, "--customer-cancel", help="true or false."),
+    servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
+    placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
 ) -> None:
     """Change a product."""
     cli = state(ctx)
@@ -227,6 +233,8 @@ def products_edit(
             config=config,
             upgrade_to=upgrade_to,
             allow_customer_cancel=allow,
+            servers=servers,
+            placement=placement,
         )
     )
     message(f"product {record.id} saved")
@@ -296,9 +304,10 @@ def servers_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: bo
             counts = dict(
                 session.exec(select(Service.server_id, func.count()).where(col(Service.server_id).in_(on_page)).group_by(col(Service.server_id))).all()
             )
-            return [views.server_dict(server, counts.get(server.id, 0)) for server in servers]
+            used = placement.used_counts(session, [server_id or 0 for server_id in on_page])
+            return [views.server_dict(server, counts.get(server.id, 0), used.get(server.id or 0, 0)) for server in servers]
 
-        emit_pages(fetch, lambda row: row["id"], lambda row: row, ["id", "name", "module", "url", "node", "enabled", "services"], output, maximum)
+        emit_pages(fetch, lambda row: row["id"], lambda row: row, ["id", "name", "module", "url", "node", "enabled", "services", "used"], output, maximum)
 
 
 @servers_app.command("add")
@@ -309,7 +318,11 @@ def servers_add(
     url: str = typer.Option(..., "--url", help="The panel's base URL."),
     credentials: str | None = typer.Option(None, "--credentials", help="API key or token (stored encrypted)."),
     node: str | None = typer.Option(None, "--node"),
-    capacity: str | None = typer.Option(None, "--capacity", help="How many services it can hold."),
+    capacity: str | None = typer.Option(None, "--capacity", help="How many services it can hold (active, suspended, and being delivered)."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Most memory it may hand out, MiB (default: the panel's total; Proxmox and Pterodactyl report usage)."
+    ),
+    disk: str | None = typer.Option(None, "--disk", help="Most disk it may hand out, MiB (default: the panel's total; Pterodactyl reports usage)."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE, repeatable."),
     tls_fingerprint: str | None = typer.Option(None, "--tls-fingerprint", help="Trust the panel's certificate with this SHA-256 fingerprint (AA:BB:...)."),
     ca_file: str | None = typer.Option(None, "--ca-file", help="Trust certificates signed by the CAs in this PEM file."),
@@ -331,6 +344,8 @@ def servers_add(
             config=config,
             tls_fingerprint=tls_fingerprint,
             ca_file=ca_file,
+            memory=memory,
+            disk=disk,
         )
     )
     _print_added(output, server.id, views.server_dict(server))
@@ -342,7 +357,8 @@ def servers_show(ctx: typer.Context, server: str = typer.Argument(..., help="Id 
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     with _read(ctx) as session:
         record = catalog.resolve_server(session, server)
-        result = views.server_dict(record, catalog.count_services_on(session, record.id or 0))
+        used = placement.used_counts(session, [record.id or 0])[record.id or 0]
+        result = views.server_dict(record, catalog.count_services_on(session, record.id or 0), used)
         result["history"] = _history(session, "server", record.id)
     _print_shown(output, result)
 
@@ -355,7 +371,11 @@ def servers_edit(
     url: str | None = typer.Option(None, "--url"),
     credentials: str | None = typer.Option(None, "--credentials", help="New API key or token ('' removes it)."),
     node: str | None = typer.Option(None, "--node"),
-    capacity: str | None = typer.Option(None, "--capacity"),
+    capacity: str | None = typer.Option(None, "--capacity", help="How many services it can hold ('none' = no limit)."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Most memory it may hand out, MiB (default: the panel's total; Proxmox and Pterodactyl report usage)."
+    ),
+    disk: str | None = typer.Option(None, "--disk", help="Most disk it may hand out, MiB (default: the panel's total; Pterodactyl reports usage)."),
     enabled: str | None = typer.Option(None, "--enabled", help="true or false."),
     config: list[str] = typer.Option([], "--config", help="KEY=VALUE to set (KEY= removes), repeatable."),
     tls_fingerprint: str | None = typer.Option(None, "--tls-fingerprint", help="Pin the panel's certificate SHA-256 fingerprint ('' removes the pin)."),
@@ -378,6 +398,8 @@ def servers_edit(
             config=config,
             tls_fingerprint=tls_fingerprint,
             ca_file=ca_file,
+            memory=memory,
+            disk=disk,
         )
     )
     message(f"server {record.id} saved")

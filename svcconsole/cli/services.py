@@ -29,7 +29,7 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import activity, bulk, delivery, job_queue, lookups, records, views
+from svcconsole.core import activity, bulk, delivery, job_queue, lookups, placement, records, views
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
@@ -60,6 +60,8 @@ def list_row(row: Any, tz: Any) -> dict[str, Any]:
         status += f" [in progress: {row.operation}]"
     if row.approval and row.status == "pending":
         status += " [awaiting approval]"
+    elif row.status == "pending" and row.placement_note:
+        status += " [not available]"
     return {
         "id": row.id,
         "customer": row.customer_name,
@@ -212,6 +214,9 @@ def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., meta
     with _read(ctx) as session:
         service = lookups.get_service(session, identifier)
         record = views.service_dict(service)
+        note = placement.not_available_text(service)
+        if note:
+            record["availability"] = note
         record["options"] = [views.option_dict(option) for option in records.options_of(session, identifier)]
         record["metadata"] = {row.key: row.value for row in records.meta_items(session, identifier)}
         record["renewal_history"] = [views.renewal_dict(renewal) for renewal in records.renewals_of(session, identifier)[:10]]

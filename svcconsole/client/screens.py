@@ -236,7 +236,7 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
         cancellation = f"cancelled on {customer.day(service.cancelled_at or service.cancel_at, tz)}"
     rows: list[tuple[str, Any]] = [
         ("product", service.product_name or "-"),
-        ("status", render.status_text(service.status, service.suspend_kind, service.operation)),
+        ("status", render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note)),
         ("expiration", customer.expiry_label(service.status, service.expires_at, service.suspended_at, tz)),
         ("auto-renewal", customer.auto_renew_label(service.auto_renew)),
         ("renew", customer.renew_price_label(service.renewal_price, service.currency, service.billing_cycle)),
@@ -248,6 +248,8 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
     ]
     if detail.pending_invoice is not None:
         rows.insert(5, ("to pay", f"invoice #{detail.pending_invoice} bills the next renewal"))
+    if detail.order_to_pay is not None:
+        rows.insert(1, ("to pay", f"your order: {detail.order_to_pay}; the service is set up once it is paid"))
     return rows
 
 

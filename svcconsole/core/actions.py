@@ -11,7 +11,20 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, invoices, notifications, option_actions, order_actions, parse, resync, service_actions, transfers, upgrades
+from svcconsole.core import (
+    activity,
+    clock,
+    invoices,
+    notifications,
+    option_actions,
+    order_actions,
+    parse,
+    placement,
+    resync,
+    service_actions,
+    transfers,
+    upgrades,
+)
 from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, store_external
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
@@ -119,7 +132,10 @@ def perform(
     rule = ACTIONS[action]
     require_action(actor, action)
     service = get_service(session, service_id, for_update=True, customer_id=actor.customer_id if actor.is_client else None)
-    implementation, ctx = _checked(session, actor, action, service, params)
+    try:
+        implementation, ctx = _checked(session, actor, action, service, params)
+    except placement.NotAvailable as refusal:
+        return placement.hold(session, actor, service, refusal.why)
     ctx.log_into = log_into
     before = service.status
     operation = implementation.call(ctx)

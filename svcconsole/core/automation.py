@@ -298,7 +298,7 @@ def _reconcile_step(db: Database, ctx: RunContext, progress: Progress | None, ke
 
 
 def _job_item(outcome: jobs.JobOutcome) -> StepItem:
-    result = {"succeeded": "ok", "queued": "retry"}.get(outcome.status, "failed")
+    result = {"succeeded": "ok", "queued": "retry", "resolved": "skipped"}.get(outcome.status, "failed")
     return StepItem(QUEUE_STEP[0], outcome.service_id, result, f"job {outcome.job_id} {outcome.status}: {outcome.message}")
 
 

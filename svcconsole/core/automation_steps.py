@@ -1,4 +1,4 @@
-"""The automation's steps over services, 0 to 2: paid lines applied, renewal invoices, expiry notices; and what every step reads (the run's context, a chunk's cache)."""
+"""The automation's steps over services, 0 to 2: paid lines applied and services waiting for a server placed, renewal invoices, expiry notices; and what every step reads (the run's context, a chunk's cache)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from svcconsole.core import (
     action_base,
+    actions,
     clock,
     cycles,
     invoice_lookups,
@@ -155,15 +156,26 @@ def done_item(step: int, service_id: int, outcome: action_base.Outcome, why: str
 
 
 def _paid_lines_rule(ctx: RunContext) -> str:
-    return "lines of paid invoices not applied yet (a renewal paid while a module job ran), while their service can take them"
+    return (
+        "lines of paid invoices not applied yet (a renewal paid while a module job ran), while their service can take them; "
+        "then pending services not available (no server had room), delivered if a server has room now"
+    )
 
 
-def _select_paid_lines(session: Session, ctx: RunContext) -> list[tuple[int | None, int]]:
-    return orders.paid_lines_to_apply(session)
+def _select_paid_lines(session: Session, ctx: RunContext) -> list[tuple[int | None, int | None]]:
+    """The paid lines as (service, line), then the services waiting for a server as (service, None)."""
+    return [*orders.paid_lines_to_apply(session), *((service_id, None) for service_id in _select_unplaced(session, ctx))]
 
 
 def _prepare_paid_lines(session: Session, ctx: RunContext, candidates: Sequence[Any]) -> ChunkCache:
-    return ChunkCache({})
+    waiting = [candidate for candidate in candidates if candidate[1] is None]
+    return guarded("deliver")(session, ctx, waiting) if waiting else ChunkCache({})
+
+
+def _do_paid_line_or_placement(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int | None, line_id: int | None) -> StepItem | None:
+    if line_id is None:
+        return _do_placement(session, ctx, cache, service_id or 0)
+    return _do_paid_line(session, ctx, cache, service_id, line_id)
 
 
 def _do_paid_line(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int | None, line_id: int) -> StepItem | None:
@@ -177,6 +189,32 @@ def _do_paid_line(session: Session, ctx: RunContext, cache: ChunkCache, service_
         return StepItem(0, service_id, "skipped", f"{outcome.kind} line {line_id} of {invoice} (paid) not applied: {outcome.message}; tried again next run")
     result = "queued" if outcome.job_id is not None else "ok"
     return StepItem(0, service_id, result, f"{outcome.kind} line {line_id} of {invoice} (paid) applied: {outcome.message}", outcome.job_id)
+
+
+# 0 (then). services waiting for a server with room
+
+
+def _select_unplaced(session: Session, ctx: RunContext) -> list[int]:
+    query = select(Service.id).where(
+        Service.status == Status.PENDING.value,
+        col(Service.placement_note).is_not(None),
+        col(Service.operation).is_(None),
+    )
+    return ids_of(session, query)
+
+
+def _do_placement(session: Session, ctx: RunContext, cache: ChunkCache, service_id: int) -> StepItem | None:
+    service = cache.services.get(service_id)
+    if service is None or service.status != Status.PENDING.value or service.placement_note is None or service.operation is not None:
+        return None
+    held_back = held_back_item(0, cache, service_id)
+    if held_back is not None:
+        return held_back
+    waited = service.placement_note
+    outcome = actions.perform(session, ctx.actor, "deliver", service_id, {})
+    if outcome.result == "skipped":
+        return StepItem(0, service_id, "skipped", f"still {outcome.message}")
+    return done_item(0, service_id, outcome, f"placed on {service.server_name}; it waited: {waited}")
 
 
 # 1. renewal invoices
@@ -384,7 +422,7 @@ class ServiceStep:
 
 
 PAYMENT_STEPS: tuple[ServiceStep, ...] = (
-    ServiceStep(0, "paid lines", _paid_lines_rule, _select_paid_lines, _prepare_paid_lines, _do_paid_line),
+    ServiceStep(0, "paid lines", _paid_lines_rule, _select_paid_lines, _prepare_paid_lines, _do_paid_line_or_placement),
     ServiceStep(1, "renewal invoices", _renewal_rule, _select_renewals, _prepare_renewals, _do_renewal),
     ServiceStep(2, "expiry notices", _notice_rule, _select_notices, _prepare_notices, _do_notice),
 )

@@ -291,7 +291,7 @@ def _apply_chunk(
             result = ItemResult(service_id, "failed", _unexpected(run_id, action, service_id, error))
         else:
             savepoint.commit()
-            result = ItemResult(service_id, "pending" if outcome.result == "queued" else "ok", outcome.message)
+            result = ItemResult(service_id, {"queued": "pending", "skipped": "skipped"}.get(outcome.result, "ok"), outcome.message)
         results.append(result)
     _write_outcomes(session, run_id, results)
     return results
@@ -484,7 +484,7 @@ def dry_run(db: Database, actor: Actor, action: str, params: dict[str, Any], ser
                     savepoint = session.begin_nested()
                     try:
                         outcome = actions.perform(session, actor, action, service_id, params)
-                        item = ItemResult(service_id, "ok", outcome.message)
+                        item = ItemResult(service_id, "skipped" if outcome.result == "skipped" else "ok", outcome.message)
                     except PermissionDenied:
                         savepoint.rollback()
                         raise

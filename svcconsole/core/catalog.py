@@ -169,6 +169,8 @@ def add_product(
     upgrade_to: list[str] | None = None,
     allow_customer_cancel: bool = True,
     default_currency: str = "EUR",
+    servers: str | None = None,
+    placement: str | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "adding a product")
     name = parse.parse_text("--name", name, required=True) or ""
@@ -187,6 +189,8 @@ def add_product(
         max_renewals=limit,
         allow_customer_cancel=allow_customer_cancel,
         upgrade_targets=_upgrade_target_ids(session, upgrade_to),
+        server_ids=_server_group(session, module, servers),
+        placement=_placement(placement) if placement is not None else "least-used",
         created_at=clock.now(),
     )
     session.add(product)
@@ -208,7 +212,33 @@ def _product_fields(session: Session, product: Product) -> dict[str, Any]:
         "config": dict(product.config or {}),
         "upgrade_targets": list(product.upgrade_targets or []),
         "allow_customer_cancel": product.allow_customer_cancel,
+        "server_ids": list(product.server_ids or []),
+        "placement": product.placement,
     }
+
+
+PLACEMENTS = ("least-used", "fill-first")
+"""How a product's group of servers fills (`core.placement` says what each means)."""
+
+
+def _placement(text: str) -> str:
+    value = (text or "").strip().lower()
+    if value not in PLACEMENTS:
+        raise InvalidInput("--placement", f"{text!r} is not a placement (least-used or fill-first)")
+    return value
+
+
+def _server_group(session: Session, module: str, text: str | None) -> list[int]:
+    """`--servers a,b` as server ids in the order given; '' empties the group."""
+    ids: list[int] = []
+    for ref in [part.strip() for part in (text or "").split(",") if part.strip()]:
+        server = resolve_server(session, ref, "--servers")
+        if server.module != module:
+            raise InvalidInput("--servers", f"server {server.name!r} runs module {server.module!r}, not {module!r}")
+        if server.id in ids:
+            raise InvalidInput("--servers", f"server {server.name!r} is given twice; name each server once")
+        ids.append(server.id or 0)
+    return ids
 
 
 def edit_product(
@@ -222,6 +252,8 @@ def edit_product(
     config: list[str] | None = None,
     upgrade_to: list[str] | None = None,
     allow_customer_cancel: bool | None = None,
+    servers: str | None = None,
+    placement: str | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "editing a product")
     product = resolve_product(session, ref)
@@ -256,6 +288,10 @@ def edit_product(
         product.upgrade_targets = _upgrade_target_ids(session, upgrade_to)
     if allow_customer_cancel is not None:
         product.allow_customer_cancel = allow_customer_cancel
+    if servers is not None:
+        product.server_ids = _server_group(session, product.type, servers)
+    if placement is not None:
+        product.placement = _placement(placement)
     session.add(product)
     session.flush()
     changed = activity.changed_fields(before, _product_fields(session, product))
@@ -324,6 +360,8 @@ def add_server(
     config: list[str] | None = None,
     tls_fingerprint: str | None = None,
     ca_file: str | None = None,
+    memory: str | int | None = None,
+    disk: str | int | None = None,
 ) -> Server:
     require(actor, Role.OPERATOR, "adding a server")
     name = parse.parse_text("--name", name, required=True) or ""
@@ -336,6 +374,8 @@ def add_server(
         credentials=encrypt(credentials) if credentials else None,
         node=parse.parse_text("--node", node) or None,
         capacity=parse.parse_optional_int("--capacity", capacity),
+        memory_capacity=_megabytes("--memory", memory),
+        disk_capacity=_megabytes("--disk", disk),
         config=_apply_tls(
             {key: parse_config_value(value) for key, value in parse.parse_key_values("--config", config).items()},
             tls_fingerprint,
@@ -357,6 +397,8 @@ def _server_fields(server: Server) -> dict[str, Any]:
         "url": server.url,
         "node": server.node,
         "capacity": server.capacity,
+        "memory_capacity": server.memory_capacity,
+        "disk_capacity": server.disk_capacity,
         "enabled": server.enabled,
         "config": dict(server.config or {}),
         "has_credentials": bool(server.credentials),
@@ -377,6 +419,8 @@ def edit_server(
     config: list[str] | None = None,
     tls_fingerprint: str | None = None,
     ca_file: str | None = None,
+    memory: str | None = None,
+    disk: str | None = None,
 ) -> Server:
     require(actor, Role.OPERATOR, "editing a server")
     server = resolve_server(session, ref)
@@ -396,6 +440,10 @@ def edit_server(
         server.node = parse.parse_text("--node", node) or None
     if capacity is not None:
         server.capacity = parse.parse_optional_int("--capacity", capacity)
+    if memory is not None:
+        server.memory_capacity = _megabytes("--memory", memory)
+    if disk is not None:
+        server.disk_capacity = _megabytes("--disk", disk)
     if enabled is not None:
         server.enabled = enabled
     if config:
@@ -415,6 +463,11 @@ def edit_server(
     if changed:
         activity.record_change(session, actor, "server", server.id or 0, "edit", details=changed)
     return server
+
+
+def _megabytes(field: str, value: str | int | None) -> int | None:
+    """A memory or disk cap in MiB ('' or none: the panel's own total is the limit)."""
+    return parse.parse_optional_int(field, value, minimum=1)
 
 
 def count_services_on(session: Session, server_id: int) -> int:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, parse
+from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, order_actions, parse
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, client_actor, require_client
@@ -300,6 +300,11 @@ class CustomerService:
     cancel_at: datetime | None
     cancelled_at: datetime | None
     terminated_at: datetime | None
+    placement_note: str | None = None
+    """Why a pending service waits, as its customer is told (no server names): set while no server has room."""
+
+
+CUSTOMER_NOT_AVAILABLE = "the hosting platform has not enough resources to deliver it yet; it is delivered as soon as it has"
 
 
 @dataclass(frozen=True)
@@ -349,6 +354,8 @@ class CustomerDetail:
     history: tuple[HistoryLine, ...]
     refusals: dict[str, str | None] = field(default_factory=dict)
     pending_invoice: int | None = None
+    order_to_pay: str | None = None
+    """For a service ordered and not paid yet: the order's invoice, its total and due day."""
 
     def allowed(self, action: str) -> bool:
         return self.refusals.get(action, "not available") is None
@@ -381,6 +388,7 @@ def _view(session: Session, scope: CustomerScope, service: Service) -> CustomerS
         cancel_at=service.cancel_at,
         cancelled_at=service.cancelled_at,
         terminated_at=service.terminated_at,
+        placement_note=CUSTOMER_NOT_AVAILABLE if service.status == Status.PENDING.value and service.placement_note else None,
     )
 
 
@@ -421,7 +429,19 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         history=tuple(history(session, actor, service_id)),
         refusals=refusals(session, scope, service),
         pending_invoice=pending.invoice_id if pending is not None else None,
+        order_to_pay=order_to_pay(session, service),
     )
+
+
+def order_to_pay(session: Session, service: Service) -> str | None:
+    """`invoice #N, TOTAL, due DAY` for a service waiting for its order's payment, else None."""
+    if service.status != Status.ORDERED.value:
+        return None
+    invoice = order_actions.order_invoice_of(session, service.id or 0)
+    if invoice is None or invoice.status != invoice_lookups.InvoiceStatus.UNPAID.value:
+        return None
+    total = invoice_lookups.total_of(invoice_lookups.lines_of(session, invoice.id or 0))
+    return f"invoice #{invoice.id}, {invoice_lookups.money_text(total, invoice.currency)}, due {invoice_lookups.local_day(invoice.due_at, session)}"
 
 
 def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[str, str | None]:

@@ -35,10 +35,11 @@ from sqlalchemy import or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from svcconsole.core import action_base, actions, clock, leases, lookups
+from svcconsole.core import action_base, actions, clock, leases, lookups, placement
 from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
-from svcconsole.core.statuses import ACTIONS
+from svcconsole.core.operators import Actor
+from svcconsole.core.statuses import ACTIONS, Role
 from svcconsole.modules import CustomerRef, Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
@@ -176,6 +177,7 @@ def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoin
     """Run the module operation a job stands for."""
     operation = job.operation
     if operation == "create":
+        placement.check_node_room(module, ref)
         return module.create(ref, checkpoint=checkpoint)
     if operation == "redeliver":
         if ref.external and module.supports_operation("terminate"):
@@ -307,6 +309,8 @@ def _record(session: Session, called: _Called) -> JobOutcome | None:
         return JobOutcome(current.id or 0, current.service_id, "succeeded", message, current.bulk_run_id)
     if error.code == "rate_limited" and error.retry_after is not None:
         return _reschedule_rate_limited(current, now, error)
+    if error.code == placement.NOT_AVAILABLE_CODE:
+        return _not_placed(session, current, service, error)
     retry = error.retryable and current.attempts < current.max_attempts
     error_text = redact(error.message)
     current.last_error = error_text
@@ -349,6 +353,22 @@ def _resolve_superseded(session: Session, succeeded: Job) -> list[int]:
         session.add(job)
         finish_bulk_item(session, job, "skipped", message)
     return [job.id or 0 for job in older]
+
+
+def _not_placed(session: Session, job: Job, service: Service, error: ModuleError) -> JobOutcome:
+    """A delivery whose node had no room: no panel call was made, the job is resolved, and the
+    service waits, pending and not available, for the automation run to place it again."""
+    reason = redact(error.message)
+    job.status = "resolved"
+    job.last_error = reason
+    session.add(job)
+    if actions.operation_held_by(session, service, job):
+        service.operation = None
+    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    placement.remember_short(session, service)
+    placement.hold(session, actor, service, reason.removeprefix(f"{placement.NOT_AVAILABLE}: "))
+    finish_bulk_item(session, job, "skipped", reason)
+    return JobOutcome(job.id or 0, job.service_id, "resolved", reason, job.bulk_run_id)
 
 
 def _reschedule_rate_limited(job: Job, now: datetime, error: ModuleError) -> JobOutcome:

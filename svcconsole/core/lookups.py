@@ -125,6 +125,8 @@ def server_ref(server: Server) -> ServerRef:
         credentials=decrypt(server.credentials),
         node=server.node,
         config=dict(server.config or {}),
+        memory_capacity=server.memory_capacity,
+        disk_capacity=server.disk_capacity,
     )
 
 

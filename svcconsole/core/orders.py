@@ -94,7 +94,7 @@ def _order_line(session: Session, actor: Actor, invoice: Invoice, item: OrderIte
     server = resolve_server(session, item.server, "--server") if item.server else None
     if server is not None and server.module != product.type:
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {product.type!r}")
-    require_server(product.type, server)
+    require_server(product.type, server, product)
     name = parse.parse_text("--name", item.name if item.name is not None else product.name, required=True) or ""
     domain = parse.parse_domain("--domain", item.domain)
     chosen = option_catalog.choose_all(session, product, item.options)

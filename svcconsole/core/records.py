@@ -24,6 +24,7 @@ from svcconsole.store.engine import unique_violation
 from svcconsole.store.models import (
     RESOURCE_HOLDING_STATUSES,
     Customer,
+    Product,
     Renewal,
     Server,
     Service,
@@ -60,9 +61,10 @@ def needs_server(module: str) -> bool:
     return is_module(module) and get_module(module).needs_server
 
 
-def require_server(module: str, server: Server | None) -> None:
-    """Refuse a service of a module that needs a server when none is given."""
-    if server is None and needs_server(module):
+def require_server(module: str, server: Server | None, product: Product | None = None) -> None:
+    """Refuse a service of a module that needs a server when none is given (and its product
+    names no group of servers for delivery to choose from)."""
+    if server is None and needs_server(module) and not (product is not None and product.server_ids):
         raise InvalidInput("--server", f"a {module} service needs --server (the server its panel runs on)")
 
 
@@ -103,7 +105,7 @@ def _build_service(session: Session, actor: Actor, draft: ServiceDraft) -> Servi
     server = resolve_server(session, draft.server, "--server") if draft.server else None
     if server is not None and server.module != module:
         raise InvalidInput("--server", f"server {server.name!r} runs module {server.module!r}, not {module!r}")
-    require_server(module, server)
+    require_server(module, server, product)
     expires = parse.parse_date("--expires", draft.expires, tz) if draft.expires else None
     if expires is None and cycles.is_recurring(cycle.value):
         start = clock.now()

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from svcconsole.core import clock, cycles, notifications, renew_checks
+from svcconsole.core import clock, cycles, notifications, placement, renew_checks
 from svcconsole.core.action_base import ActionContext, ActionImpl, forget_external, log_action, merge_external
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import day, held_by_module, iso, module_supports
@@ -67,6 +67,18 @@ def _check_approved(ctx: ActionContext) -> None:
         )
 
 
+def _check_placement(ctx: ActionContext) -> None:
+    """Deliver only to a server with room: the product group's choice, or the service's own
+    server (raises `placement.NotAvailable`, which `perform` keeps on the service)."""
+    placement.place(ctx.session, ctx.service)
+
+
+def _check_deliverable(ctx: ActionContext) -> None:
+    """A delivery waits for the order's approval, then for a server with room."""
+    _check_approved(ctx)
+    _check_placement(ctx)
+
+
 def _apply_deliver(ctx: ActionContext) -> str:
     service = ctx.service
     before = service.status
@@ -74,6 +86,7 @@ def _apply_deliver(ctx: ActionContext) -> str:
     _first_expiry(ctx)
     service.delivery_attempts = (service.delivery_attempts or 0) + (1 if ctx.result is not None else 0)
     service.last_error = None
+    placement.forget_short(ctx.session, service)
     change = set_status(ctx, Status.ACTIVE)
     log_action(ctx, ctx.params.get("_action", "deliver"), before, details={"message": ctx.result.message} if ctx.result and ctx.result.message else None)
     notifications.notify_customer(ctx.session, "delivered", service)
@@ -280,7 +293,7 @@ def _apply_delete(ctx: ActionContext) -> str:
 
 
 IMPLEMENTATIONS: dict[str, ActionImpl] = {
-    "deliver": ActionImpl(_check_approved, _apply_deliver, _rule_call("deliver")),
+    "deliver": ActionImpl(_check_deliverable, _apply_deliver, _rule_call("deliver")),
     "suspend": ActionImpl(_check_suspend, _apply_suspend, _rule_call("suspend")),
     "unsuspend": ActionImpl(no_check, _apply_unsuspend, _rule_call("unsuspend")),
     "renew": ActionImpl(_check_renew, _apply_renew, _rule_call("renew")),
@@ -289,7 +302,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
     "uncancel": ActionImpl(_check_uncancel, _apply_uncancel, no_call),
     "expire": ActionImpl(no_check, _apply_expire, _terminate_call),
     "terminate": ActionImpl(no_check, _apply_terminate, _terminate_call),
-    "redeliver": ActionImpl(_check_approved, _apply_redeliver, _redeliver_call),
+    "redeliver": ActionImpl(_check_deliverable, _apply_redeliver, _redeliver_call),
     "reinstall": ActionImpl(_check_reinstall, _apply_reinstall, _rule_call("reinstall")),
     "add-days": ActionImpl(_check_days, _apply_days, no_call),
     "subtract-days": ActionImpl(_check_days, _apply_days, no_call),

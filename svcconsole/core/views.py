@@ -53,10 +53,11 @@ SERVICE_FIELDS = (
     "updated_by",
     "domain",
     "approval",
+    "placement_note",
 )
 
 
-LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at", "domain", "approval")
+LIST_FIELDS = (*SERVICE_FIELDS[:24], "cancel_mode", "cancel_at", "domain", "approval", "placement_note")
 """The keys of a service in `services list --format json|csv` (the rows of `queries.EXPORT_COLUMNS`)."""
 
 
@@ -86,7 +87,8 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
 
 def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]:
     result = {
-        key: plain(getattr(product, key)) for key in ("id", "name", "type", "config", "max_renewals", "allow_customer_cancel", "upgrade_targets", "created_at")
+        key: plain(getattr(product, key))
+        for key in ("id", "name", "type", "config", "max_renewals", "allow_customer_cancel", "upgrade_targets", "server_ids", "placement", "created_at")
     }
     result["prices"] = [
         {"billing_cycle": price.billing_cycle, "price": plain(price.price), "setup_fee": plain(price.setup_fee), "currency": price.currency} for price in prices
@@ -94,12 +96,15 @@ def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]
     return result
 
 
-def server_dict(server: Server, services: int | None = None) -> dict[str, Any]:
-    """A server without its credentials (only whether it has some)."""
-    result = {key: plain(getattr(server, key)) for key in ("id", "name", "module", "url", "node", "capacity", "enabled", "config", "created_at")}
+def server_dict(server: Server, services: int | None = None, used: int | None = None) -> dict[str, Any]:
+    """A server without its credentials (only whether it has some); `used` as 'used / capacity'."""
+    keys = ("id", "name", "module", "url", "node", "capacity", "memory_capacity", "disk_capacity", "enabled", "config", "created_at")
+    result = {key: plain(getattr(server, key)) for key in keys}
     result["has_credentials"] = bool(server.credentials)
     if services is not None:
         result["services"] = services
+    if used is not None:
+        result["used"] = f"{used} / {server.capacity if server.capacity is not None else '-'}"
     return result
 
 

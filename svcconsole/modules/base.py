@@ -30,6 +30,7 @@ OPERATIONS = (
     "history",
     "power",
     "tabs",
+    "node_resources",
 )
 
 
@@ -85,6 +86,9 @@ class ServerRef:
     credentials: str | None = field(default=None, repr=False)
     node: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    memory_capacity: int | None = None
+    """The most memory (MiB) the admin lets this server hand out (None: the panel's total)."""
+    disk_capacity: int | None = None
 
     def __repr__(self) -> str:
         return f"ServerRef(id={self.id}, name={self.name!r}, module={self.module!r}, url={self.url!r})"
@@ -228,6 +232,17 @@ class PanelHistory:
     series: dict[str, list[float | None]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NodeResources:
+    """What a panel reports of the node a new service would be created on, in MiB (None: not reported)."""
+
+    node: str
+    memory_total: int | None = None
+    memory_used: int | None = None
+    disk_total: int | None = None
+    disk_used: int | None = None
+
+
 @dataclass
 class ModuleTab:
     """An extra sub-page a module shows on the detail screen: a title and key/value rows."""
@@ -332,6 +347,14 @@ class Module:
 
     def tabs(self, service: ServiceRef) -> list[ModuleTab]:
         return []
+
+    def node_resources(self, server: ServerRef, product: ProductRef | None) -> NodeResources | None:
+        """The memory and disk of the node a service of `product` would be created on (None: no node named)."""
+        raise self._unsupported("node_resources")
+
+    def resource_needs(self, config: dict[str, Any]) -> dict[str, int]:
+        """The memory and disk (MiB) a service of a product with this config takes on its node."""
+        return {}
 
 
 _REGISTRY: dict[str, type[Module]] = {}

@@ -114,6 +114,9 @@ class Product(SQLModel, table=True):
     max_renewals: int | None = None
     allow_customer_cancel: bool = True
     upgrade_targets: list[Any] = json_field(list)
+    server_ids: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    """The server group delivery places this product's services in (empty: the service's own server)."""
+    placement: str = Field(default="least-used", max_length=20, sa_column_kwargs={"server_default": "least-used"})
     created_at: datetime
 
 
@@ -165,6 +168,9 @@ class Server(SQLModel, table=True):
     credentials: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     node: str | None = Field(default=None, max_length=200)
     capacity: int | None = None
+    memory_capacity: int | None = None
+    """The most memory (MiB) the server may hand out, where its module reports what is used."""
+    disk_capacity: int | None = None
     enabled: bool = True
     config: dict[str, Any] = json_field()
     created_at: datetime
@@ -185,6 +191,7 @@ class Service(SQLModel, table=True):
         Index("ix_service_customer_id_id", "customer_id", "id"),
         Index("ix_service_product_id_id", "product_id", "id"),
         Index("ix_service_server_id_id", "server_id", "id"),
+        Index("ix_service_server_used", "server_id", "status", "operation"),
         *sort_indexes(),
         Index("ix_service_cancel_at", "cancel_at"),
         Index("ux_service_server_resource", "server_id", "external_key", unique=True, sqlite_where=HOLDS_RESOURCE, postgresql_where=HOLDS_RESOURCE),
@@ -234,6 +241,8 @@ class Service(SQLModel, table=True):
     operation: str | None = Field(default=None, max_length=20)
     approval: str | None = Field(default=None, max_length=20)
     """`awaiting` while a paid order waits for an admin's approval (the setting order_approval)."""
+    placement_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """Why delivery could not place the service on a server with room (it waits, pending)."""
     version: int = 1
     updated_at: datetime | None = None
     updated_by: str | None = Field(default=None, max_length=320)

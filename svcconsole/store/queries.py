@@ -62,6 +62,7 @@ LIST_COLUMNS = (
     Service.status,
     Service.suspend_kind,
     Service.operation,
+    Service.placement_note,
     Service.billing_cycle,
     Service.price,
     Service.currency,

@@ -40,7 +40,7 @@ def header_text(detail: Any, tz: ZoneInfo) -> Text:
     line.append(f"#{service.id} ", "bold")
     line.append(render.plain(service.name), "bold")
     line.append("  ")
-    line.append_text(render.status_text(service.status, service.suspend_kind, service.operation))
+    line.append_text(render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note))
     if getattr(service, "approval", None) and service.status == "pending":
         line.append(" · awaiting approval", render.AWAITING_STYLE)
     if getattr(service, "domain", None):

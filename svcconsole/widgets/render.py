@@ -67,9 +67,18 @@ def status_label(status: str, suspend_kind: str | None = None, operation: str | 
     return label
 
 
-def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:
+NOT_AVAILABLE_STYLE = f"bold {RED}"
+
+
+def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:
     """The status for a narrow column: with an operation in progress, "active: suspend…" (the
-    suspension's kind left out), so the operation stays readable."""
+    suspension's kind left out), so the operation stays readable; a pending service no server
+    had room for reads "pending: no room" (the detail says "not available: <why>")."""
+    if not operation and status == "pending" and not_placed:
+        result = Text(no_wrap=True, overflow="ellipsis", end="")
+        result.append(status, STATUS_STYLES.get(status, ""))
+        result.append(": no room", NOT_AVAILABLE_STYLE)
+        return result
     if not operation:
         return status_text(status, suspend_kind)
     result = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -100,13 +109,18 @@ def with_markers(status: Text, *, auto_renew: bool, special_price: bool, width: 
     return status
 
 
-def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None) -> Text:
+def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:
+    """The status with its suspension kind, the operation in progress, or, for a pending service
+    no server had room for, "not available: <why>" (`not_placed` is the why)."""
     result = Text(no_wrap=True, overflow="ellipsis", end="")
     label = status if not (status == "suspended" and suspend_kind) else f"{status} ({plain(suspend_kind)})"
     result.append(label, STATUS_STYLES.get(status, ""))
     if operation:
         result.append(" · ", "dim")
         result.append(f"in progress: {plain(operation)}", IN_PROGRESS_STYLE)
+    elif status == "pending" and not_placed:
+        result.append(" · ", "dim")
+        result.append(f"not available: {plain(not_placed)}", NOT_AVAILABLE_STYLE)
     return result
 
 

@@ -129,7 +129,7 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "server":
         return render.text(row.server_name or "-")
     if key == "status":
-        status = render.short_status_text(row.status, row.suspend_kind, row.operation)
+        status = render.short_status_text(row.status, row.suspend_kind, row.operation, getattr(row, "placement_note", None))
         if getattr(row, "approval", None) and row.status == "pending":
             status.append(" (approval)", render.AWAITING_STYLE)
         renews = bool(getattr(row, "auto_renew", False)) and row.status in render.RENEWING_STATUSES

@@ -153,3 +153,21 @@ def test_approving_a_manual_order_mails_the_admin_to_deliver_it(db, admin, catal
     assert count(db, Notification, Notification.template == "manual_delivery") == 1
     assert service(db, waiting.id).status == "pending"
     db.transaction(lambda session: records.edit_service(session, admin, waiting.id, {"name": "still editable"}))
+
+
+def test_the_customer_sees_the_order_invoice_to_pay_until_it_is_paid(db, admin, catalog, panel, cli, frozen):
+    from svcconsole.core import customer
+    from svcconsole.core.operators import client_actor
+    from svcconsole.store.models import Customer, Invoice
+
+    invoice_id = order(cli, "Panel S")
+    [waiting] = rows(db, Service)
+    with db.read() as session:
+        owner = session.get(Customer, waiting.customer_id)
+        invoice = session.get(Invoice, invoice_id)
+        total = sum(line.amount for line in rows(db, InvoiceLine, InvoiceLine.invoice_id == invoice_id))
+        seen = customer.service_detail(session, client_actor(owner.id, owner.email), waiting.id).order_to_pay
+    assert seen == f"invoice #{invoice_id}, {total:.2f} {invoice.currency}, due {invoice.due_at:%Y-%m-%d}"
+    assert cli("invoices", "pay", str(invoice_id)).exit_code == 0
+    with db.read() as session:
+        assert customer.service_detail(session, client_actor(owner.id, owner.email), waiting.id).order_to_pay is None

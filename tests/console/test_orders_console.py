@@ -157,8 +157,10 @@ def test_snapshot_abuse_dialog(db, admin, catalog, frozen, snap_compare):
 
 def test_help_explains_the_list_markers_to_staff_only():
     from svcconsole.client.actions import REGISTRY as CLIENT_REGISTRY
-    from svcconsole.console.screens.help import help_table
+    from svcconsole.client.actions import SCOPES as CLIENT_SCOPES
+    from svcconsole.console.actions import REGISTRY, SCOPES
+    from svcconsole.widgets.help import help_table
 
-    staff = plain(help_table())
+    staff = plain(help_table(REGISTRY, SCOPES))
     assert "List markers" in staff and "↻" in staff and "special price" in staff and "special:yes" in staff
-    assert "List markers" not in plain(help_table(CLIENT_REGISTRY, markers=False))
+    assert "List markers" not in plain(help_table(CLIENT_REGISTRY, CLIENT_SCOPES, markers=False))

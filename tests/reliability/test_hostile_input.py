@@ -247,6 +247,10 @@ PLAUSIBLE: dict[str, list[str]] = {
     "credentials": ["k"],
     "node": ["n1"],
     "capacity": ["10"],
+    "memory": ["4096", "none"],
+    "disk": ["20480"],
+    "servers": ["1", ""],
+    "placement": ["least-used", "fill-first"],
     "config": ["a=b"],
     "enabled": ["true"],
     "auto_renew": ["false"],
@@ -298,6 +302,8 @@ HOSTILE_FOR: dict[str, list[str]] = {
             "quantity",
             "max_renewals",
             "capacity",
+            "memory",
+            "disk",
             "expected_version",
             "service_id",
             "ids",
@@ -316,7 +322,9 @@ HOSTILE_FOR: dict[str, list[str]] = {
         NUMBERS,
     ),
     **dict.fromkeys(["expiring_within"], DURATIONS),
-    **dict.fromkeys(["search", "name", "reason", "notes", "description", "customer", "product", "server", "option_name", "resource"], TEXTS),
+    **dict.fromkeys(
+        ["search", "name", "reason", "notes", "description", "customer", "product", "server", "servers", "placement", "option_name", "resource"], TEXTS
+    ),
     "choice": ["1=1e30", "=", "a=NaN", "1=-0", "１=1"],
 }
 

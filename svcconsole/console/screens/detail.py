@@ -188,7 +188,7 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
             ("type", detail.module_label if detail.module_label.startswith(service.type) else f"{service.type} ({detail.module_label})"),
             ("product", service.product_name or "(custom service)"),
             ("server", service.server_name or "-"),
-            ("status", render.status_text(service.status, service.suspend_kind, service.operation)),
+            ("status", render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note)),
             ("suspension", suspension),
             ("cycle", service.billing_cycle),
             ("price", render.money(service.price, service.currency)),

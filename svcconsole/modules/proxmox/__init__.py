@@ -48,6 +48,7 @@ from svcconsole.modules.base import (
     ModuleError,
     ModuleResult,
     ModuleTab,
+    NodeResources,
     PanelHistory,
     PanelResource,
     PanelState,
@@ -118,6 +119,7 @@ class ProxmoxModule(Module):
             "history",
             "power",
             "tabs",
+            "node_resources",
         }
     )
     option_resources = frozenset({"cores", "sockets", "memory"})
@@ -240,6 +242,30 @@ class ProxmoxModule(Module):
             if config.get(key) not in (None, ""):
                 hardware[key] = int(config[key])
         return hardware
+
+    # ----- capacity ----------------------------------------------------------------------------
+
+    def node_resources(self, server: ServerRef, product: ProductRef | None) -> NodeResources | None:
+        """The memory of the node the clone goes to, from `GET /nodes/{node}/status` (PVE reports
+        memory in use on the node, not what its VMs were given; its disks live on storages)."""
+        operation = "node resources"
+        config = product.config if product is not None else {}
+        api = self._api(server)
+        node = config.get("target_node") or config.get("node") or server.node
+        if not node:
+            if not config.get("template"):
+                return None
+            node = self._template(api, config, operation)[1]
+        status = api.call("GET", f"/nodes/{node}/status", operation) or {}
+        memory = status.get("memory") or {}
+        if "total" not in memory:
+            return NodeResources(str(node))
+        return NodeResources(str(node), memory_total=int(memory["total"]) // MIB, memory_used=int(memory.get("used") or 0) // MIB)
+
+    def resource_needs(self, config: dict[str, Any]) -> dict[str, int]:
+        """The memory the product sets on the clone (a clone that keeps the template's is not counted)."""
+        memory = self._hardware(config).get("memory")
+        return {"memory": memory} if memory else {}
 
     # ----- lifecycle ---------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from svcconsole.modules.base import (
     ModuleError,
     ModuleResult,
     ModuleTab,
+    NodeResources,
     PanelResource,
     PanelState,
     ProductRef,
@@ -114,6 +115,7 @@ class PterodactylModule(Module):
             "panel",
             "power",
             "tabs",
+            "node_resources",
         }
     )
     option_resources = frozenset({*BUILD_LIMITS, *BUILD_FEATURES} - {"threads"})
@@ -259,6 +261,35 @@ class PterodactylModule(Module):
                 continue
             raise error_from_response(response, operation)
         raise api.error(operation, "no free allocation could be taken on the node", retryable=True, code="conflict")
+
+    def node_resources(self, server: ServerRef, product: ProductRef | None) -> NodeResources | None:
+        """The node's memory and disk from `GET /api/application/nodes/{id}`: its size raised by
+        its overallocation percentage (-1: the panel does not check), against the limits of the
+        servers it holds (`allocated_resources`). None when the product deploys by location."""
+        operation = "node resources"
+        config = product.config if product is not None else {}
+        if config.get("node", server.node) in (None, ""):
+            return None
+        api = self._api(server)
+        node = api.app("GET", f"/nodes/{self._node_id(api, config, operation)}", operation).json().get("attributes") or {}
+        allocated = node.get("allocated_resources") or {}
+
+        def total(kind: str) -> int | None:
+            overallocate = int(node.get(f"{kind}_overallocate") or 0)
+            return None if overallocate < 0 else int(int(node.get(kind) or 0) * (100 + overallocate) / 100)
+
+        return NodeResources(
+            str(node.get("name") or node.get("id")),
+            memory_total=total("memory"),
+            memory_used=int(allocated.get("memory") or 0),
+            disk_total=total("disk"),
+            disk_used=int(allocated.get("disk") or 0),
+        )
+
+    def resource_needs(self, config: dict[str, Any]) -> dict[str, int]:
+        """The memory and disk limits the server is created with (0 is unlimited: not counted)."""
+        limits = self._limits(config)
+        return {kind: limits[kind] for kind in ("memory", "disk") if limits[kind] > 0}
 
     def _limits(self, config: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
         current = current or {}
