@@ -4,6 +4,7 @@ detail screen (`a`), the order on the Metadata tab; with snapshots of the review
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 from textual.widgets import Static, TabbedContent
 
 from svcconsole.console.screens.detail import DetailScreen
@@ -26,7 +27,7 @@ def ordered(db, admin, *, paid: bool, approval: bool = True) -> int:
     if paid:
         db.transaction(lambda session: orders.pay_invoice(session, admin, invoice.id))
     with db.read() as session:
-        return session.query(Service).one().id
+        return session.exec(select(Service.id)).one()
 
 
 async def open_detail(pilot, app):  # type: ignore[no-untyped-def]
@@ -70,7 +71,7 @@ async def test_a_approves_a_paid_order_from_the_detail_screen(db, admin, catalog
     with db.read() as session:
         service = session.get(Service, service_id)
         assert (service.status, service.approval) == ("pending", None)
-        assert session.query(Notification).filter(Notification.template == "manual_delivery").count() == 1
+        assert len(session.exec(select(Notification).where(Notification.template == "manual_delivery")).all()) == 1
 
 
 async def test_a_does_nothing_without_an_order_awaiting_approval(db, admin, catalog, frozen):
@@ -137,7 +138,7 @@ async def test_exclamation_mark_records_an_abuse_report_listed_on_the_overview(d
         assert "Abuse reports" in overview and "phishing kit found" in overview
         assert "suspended (abuse)" in plain(detail.query_one("#detail-header", Static).render())
     with db.read() as session:
-        assert session.query(AbuseReport).count() == 1
+        assert len(session.exec(select(AbuseReport)).all()) == 1
         assert session.get(Service, service_id).suspend_kind == "abuse"
 
 
