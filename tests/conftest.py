@@ -73,34 +73,53 @@ def _admin_engine(base_url: str):  # type: ignore[no-untyped-def]
 
 
 class PostgresDatabases:
-    """Fresh copies of the template database, made one ahead and dropped behind by a thread.
+    """Fresh copies of the template database, made ahead and dropped behind by a thread.
 
-    CREATE DATABASE ... TEMPLATE and DROP DATABASE each wait on the disk (about 0.1 s); doing them
-    beside the running test instead of before and after it takes that wait out of every test.
+    CREATE DATABASE ... TEMPLATE and DROP DATABASE each wait on the disk (about 0.06 and 0.09 s);
+    doing them beside the running tests instead of before and after each takes that wait out of
+    every test. Making copies comes first: a used copy is dropped only while AHEAD copies are
+    ready, so a run of quick tests never waits behind drops.
     """
 
-    AHEAD = 2
+    AHEAD = 3
 
     def __init__(self, base_url: str, template: str) -> None:
         self.admin = _admin_engine(base_url)
         self.template = template
         self.ready: queue.Queue[str | BaseException] = queue.Queue()
-        self.work: queue.Queue[str | None] = queue.Queue()
+        self.changed = threading.Condition()
+        self.to_make = self.AHEAD
+        self.to_drop: list[str] = []
+        self.undropped: list[str] = []
+        self.closing = False
         self.thread = threading.Thread(target=self._run, name="test-databases", daemon=True)
-        for _ in range(self.AHEAD):
-            self.work.put("")
         self.thread.start()
 
     def _execute(self, statement: str) -> None:
         with self.admin.connect() as connection:
             connection.execute(text(statement))
 
+    def _next_job(self) -> str | None:
+        """ "" to make a copy, a name to drop, or None to stop."""
+        with self.changed:
+            while not self.closing and self.to_make == 0 and not self.to_drop:
+                self.changed.wait()
+            if self.closing:
+                return None
+            if self.to_make:
+                self.to_make -= 1
+                return ""
+            return self.to_drop.pop()
+
     def _run(self) -> None:
-        while (item := self.work.get()) is not None:
+        while (job := self._next_job()) is not None:
+            if job:
+                try:
+                    self._execute(f'DROP DATABASE IF EXISTS "{job}" WITH (FORCE)')
+                except Exception:  # noqa: BLE001 - close() tries it again, and fails the run there if it still cannot
+                    self.undropped.append(job)
+                continue
             try:
-                if item:
-                    self._execute(f'DROP DATABASE IF EXISTS "{item}" WITH (FORCE)')
-                    continue
                 name = f"svct_{os.getpid()}_{uuid.uuid4().hex[:10]}"
                 self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
                 self.ready.put(name)
@@ -110,13 +129,17 @@ class PostgresDatabases:
     def take(self) -> str:
         """A fresh database's name; another one starts being made for the next test."""
         name = self.ready.get(timeout=120)
-        self.work.put("")
+        with self.changed:
+            self.to_make += 1
+            self.changed.notify()
         if isinstance(name, BaseException):
             raise name
         return name
 
     def give_back(self, name: str) -> None:
-        self.work.put(name)
+        with self.changed:
+            self.to_drop.append(name)
+            self.changed.notify()
 
     def copy_of(self, template: str, name: str) -> None:
         """Make database `name` as a copy of `template`, now (for templates other than the empty one)."""
@@ -126,13 +149,18 @@ class PostgresDatabases:
         self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
-        """Drop what is left (used and unused copies) and stop the thread."""
-        self.work.put(None)
+        """Stop the thread, then drop what is left (used and unused copies)."""
+        with self.changed:
+            self.closing = True
+            self.changed.notify()
         self.thread.join(timeout=120)
+        left = [*self.to_drop, *self.undropped]
         while not self.ready.empty():
             name = self.ready.get()
             if isinstance(name, str):
-                self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                left.append(name)
+        for name in left:
+            self.drop_now(name)
         self.admin.dispose()
 
 
