@@ -90,12 +90,13 @@ def customers_add(
     name: str = typer.Option(..., "--name", help="Full name."),
     email: str = typer.Option(..., "--email", help="Unique email address."),
     company: str | None = typer.Option(None, "--company"),
+    locale: str | None = typer.Option(None, "--locale", help="Language of their customer area and mails: en or fr (default: the default_locale setting)."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a customer; prints its id."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
-    customer = cli.db.transaction(lambda session: catalog.add_customer(session, cli.actor, name=name, email=email, company=company))
+    customer = cli.db.transaction(lambda session: catalog.add_customer(session, cli.actor, name=name, email=email, company=company, locale=locale))
     _print_added(output, customer.id, views.customer_dict(customer))
 
 
@@ -120,12 +121,15 @@ def customers_edit(
     email: str | None = typer.Option(None, "--email"),
     company: str | None = typer.Option(None, "--company", help="Company name (empty clears it)."),
     notes: str | None = typer.Option(None, "--notes", help="The admins' notes about the customer (empty clears them)."),
+    locale: str | None = typer.Option(None, "--locale", help="en or fr (empty: the default_locale setting)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json (the customer as saved)."),
 ) -> None:
-    """Change a customer's name, email, company or notes."""
+    """Change a customer's name, email, company, notes or language."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
-    record = cli.db.transaction(lambda session: catalog.edit_customer(session, cli.actor, customer, name=name, email=email, company=company, notes=notes))
+    record = cli.db.transaction(
+        lambda session: catalog.edit_customer(session, cli.actor, customer, name=name, email=email, company=company, notes=notes, locale=locale)
+    )
     if output is Format.JSON:
         json_out(views.customer_dict(record))
         return

@@ -21,7 +21,7 @@ from svcconsole.client.commands import ClientCommands
 from svcconsole.client.dialogs import RenewDialog
 from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
-from svcconsole.core import customer, customer_actions, parse
+from svcconsole.core import customer, customer_actions, i18n, parse
 from svcconsole.core.customer_actions import ActionResult
 from svcconsole.core.errors import SvcError
 from svcconsole.core.operators import Actor, require_client
@@ -47,11 +47,13 @@ class ClientApp(CrashGuard, App[None]):
     COMMANDS = {ClientCommands}
     BINDINGS = [*client_bindings("client"), Binding("ctrl+c", "quit", show=False, priority=True)]
 
-    def __init__(self, db: Database, actor: Actor, *, tz: ZoneInfo | None = None, page_size: int = 100) -> None:
+    def __init__(self, db: Database, actor: Actor, *, tz: ZoneInfo | None = None, page_size: int = 100, locale: str | None = None) -> None:
         require_client(actor, None, "the customer area")
         super().__init__()
         self.db = db
         self.actor = actor
+        self.locale = locale or i18n.DEFAULT_LOCALE
+        self.tr = i18n.translator(self.locale)
         self.tz_override = tz
         self.tz = tz or ZoneInfo("UTC")
         self.page_size = page_size

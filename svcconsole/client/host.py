@@ -25,6 +25,8 @@ class ClientHost(Protocol):
     actor: Actor
     tz: ZoneInfo
     page_size: int
+    locale: str
+    tr: Callable[[str], str]
 
     @property
     def read_only(self) -> bool: ...

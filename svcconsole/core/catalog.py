@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, parse
+from svcconsole.core import activity, clock, i18n, parse
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, require
@@ -75,13 +75,14 @@ def _check_email_free(session: Session, email: str, customer_id: int | None = No
         raise InvalidInput("--email", f"{email} is already the email of customer {other.id}")
 
 
-def add_customer(session: Session, actor: Actor, *, name: str, email: str, company: str | None = None) -> Customer:
+def add_customer(session: Session, actor: Actor, *, name: str, email: str, company: str | None = None, locale: str | None = None) -> Customer:
     require(actor, Role.OPERATOR, "adding a customer")
     name = parse.parse_text("--name", name, required=True) or ""
     email = parse.parse_email("--email", email)
     company = parse.parse_text("--company", company)
+    chosen_locale = i18n.parse_locale("--locale", locale) if locale else None
     _check_email_free(session, email)
-    customer = Customer(name=name, email=email, company=company or None, created_at=clock.now())
+    customer = Customer(name=name, email=email, company=company or None, created_at=clock.now(), locale=chosen_locale)
     session.add(customer)
     session.flush()
     activity.record_change(session, actor, "customer", customer.id or 0, "add", details=_customer_fields(customer))
@@ -89,7 +90,7 @@ def add_customer(session: Session, actor: Actor, *, name: str, email: str, compa
 
 
 def _customer_fields(customer: Customer) -> dict[str, Any]:
-    return {"name": customer.name, "email": customer.email, "company": customer.company, "notes": customer.notes}
+    return {"name": customer.name, "email": customer.email, "company": customer.company, "notes": customer.notes, "locale": customer.locale}
 
 
 NOTES_MAX_LENGTH = 10_000
@@ -104,8 +105,9 @@ def edit_customer(
     email: str | None = None,
     company: str | None = None,
     notes: str | None = None,
+    locale: str | None = None,
 ) -> Customer:
-    """Change the fields given (None: unchanged; an empty company or notes clears it)."""
+    """Change the fields given (None: unchanged; an empty company, notes or locale clears it)."""
     require(actor, Role.OPERATOR, "editing a customer")
     customer = resolve_customer(session, ref)
     before = _customer_fields(customer)
@@ -119,6 +121,8 @@ def edit_customer(
         customer.company = parse.parse_text("--company", company) or None
     if notes is not None:
         customer.notes = parse.parse_text("--notes", notes, max_length=NOTES_MAX_LENGTH) or None
+    if locale is not None:
+        customer.locale = i18n.parse_locale("--locale", locale) if locale.strip() else None
     session.add(customer)
     if name is not None or email is not None:
         session.execute(update(Service).where(col(Service.customer_id) == customer.id).values(customer_name=customer.name))

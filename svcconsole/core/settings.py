@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from svcconsole.core import parse
+from svcconsole.core import i18n, parse
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.secrets import decrypt, encrypt
@@ -148,6 +148,7 @@ REGISTRY: dict[str, SettingSpec] = {
         SettingSpec("renewal_grace_days", "7", _day_count, "Days after expiry during which a service can still be renewed.", steps=(0, 1, 3)),
         SettingSpec("timezone", "UTC", _timezone, "Time zone for dates shown and typed.", steps=ALL_STEPS),
         SettingSpec("currency", "EUR", _currency, "Default currency."),
+        SettingSpec("default_locale", "en", i18n.parse_locale, "Language of the customer area and customer mails for a customer without their own (en or fr)."),
         SettingSpec("smtp_host", "", _plain, "SMTP server host (empty = mail is queued, not sent).", steps=MAIL_STEPS),
         SettingSpec("smtp_port", "25", _port, "SMTP server port.", steps=MAIL_STEPS),
         SettingSpec("smtp_user", "", _plain, "SMTP login (empty = no authentication; needs smtp_starttls unless the host is loopback).", steps=MAIL_STEPS),

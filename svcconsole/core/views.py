@@ -82,7 +82,7 @@ def service_dict(service: Any) -> dict[str, Any]:
 
 
 def customer_dict(customer: Customer) -> dict[str, Any]:
-    return {key: plain(getattr(customer, key)) for key in ("id", "name", "email", "company", "notes", "created_at")}
+    return {key: plain(getattr(customer, key)) for key in ("id", "name", "email", "company", "notes", "created_at", "locale")}
 
 
 def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class Customer(SQLModel, table=True):
     company: str | None = Field(default=None, max_length=200)
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime
+    locale: str | None = Field(default=None, max_length=8)
 
 
 class Product(SQLModel, table=True):
