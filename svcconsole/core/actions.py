@@ -20,6 +20,7 @@ from svcconsole.core import (
     order_actions,
     parse,
     placement,
+    records,
     resync,
     service_actions,
     transfers,
@@ -29,7 +30,7 @@ from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, stor
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
 from svcconsole.core.job_claims import mark_claimed
-from svcconsole.core.lookups import MAX_CYCLES, MAX_DAYS, get_service, refuse, scoped, service_not_found, settings_of, touch
+from svcconsole.core.lookups import MAX_CYCLES, MAX_DAYS, get_service, module_supports, refuse, scoped, service_not_found, settings_of, touch
 from svcconsole.core.operators import Actor, require_action
 from svcconsole.core.service_actions import parse_suspend_kind
 from svcconsole.core.statuses import ACTIONS, CancelMode, Role, Status
@@ -178,6 +179,21 @@ def _checked(session: Session, actor: Actor, action: str, service: Service, para
 BATCHED_ACTIONS = frozenset({"add-days", "subtract-days", "cancel-end-of-cycle", "uncancel"})
 """Actions that change only the service row and log one activity row (no module call, no
 follow-up), so a bulk run can apply a chunk of them with a few statements."""
+
+
+def remove_option(session: Session, actor: Actor, service_id: int, option_id: int) -> Outcome:
+    """Remove an option from billing; one the module applied is taken off the panel too, by
+    re-applying the build without it (`rebuild`: the outcome names its queued job)."""
+    resource = records.option_remove(session, actor, service_id, option_id)
+    service = get_service(session, service_id)
+    removed = Outcome(service_id, "ok", f"option {option_id} removed", None, service.status, service.status)
+    if resource is None or service.status not in option_actions.APPLIED_FROM or not module_supports(service, "change_package"):
+        return removed
+    if service.operation:
+        kept = f"; the panel keeps its {resource} until the build is re-applied ({service.operation} in progress; reconcile reports it)"
+        return Outcome(service_id, "ok", removed.message + kept, None, service.status, service.status)
+    rebuilt = perform(session, actor, "rebuild", service_id, {"reason": f"option {option_id} removed: {resource} back to the build without it"})
+    return Outcome(service_id, rebuilt.result, f"{removed.message}; {rebuilt.message}", rebuilt.job_id, service.status, service.status)
 
 
 def perform_many(session: Session, actor: Actor, action: str, service_ids: Sequence[int], params: dict[str, Any]) -> dict[int, Outcome | SvcError]:

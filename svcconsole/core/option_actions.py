@@ -43,9 +43,13 @@ def _check_add_option(ctx: ActionContext) -> None:
 
 
 def _record(session: Session, actor: Actor, service: Service, chosen: dict[str, Any]) -> ServiceOption:
-    return records.option_add(
+    row = records.option_add(
         session, actor, service.id or 0, name=chosen["name"], value=chosen.get("value"), quantity=chosen["quantity"], price=chosen["price"]
     )
+    if chosen.get("resource") is not None and chosen.get("amount") is not None:
+        row.resource, row.amount = chosen["resource"], int(chosen["amount"])
+        session.add(row)
+    return row
 
 
 def _apply_add_option(ctx: ActionContext) -> str:
