@@ -31,9 +31,9 @@ from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
 from svcconsole.core.job_claims import mark_claimed
 from svcconsole.core.lookups import MAX_CYCLES, MAX_DAYS, get_service, module_supports, refuse, scoped, service_not_found, settings_of, touch
-from svcconsole.core.operators import Actor, require_action
+from svcconsole.core.operators import Actor, job_actor, require_action
 from svcconsole.core.service_actions import parse_suspend_kind
-from svcconsole.core.statuses import ACTIONS, CancelMode, Role, Status
+from svcconsole.core.statuses import ACTIONS, CancelMode, Status
 from svcconsole.modules import ModuleResult
 from svcconsole.store.models import (
     Activity,
@@ -261,7 +261,7 @@ def record_job_not_applied(session: Session, job: Job, service: Service, reason:
     activity.record(
         session,
         service,
-        Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN),
+        job_actor(job),
         "job_resolved",
         from_status=service.status,
         to_status=service.status,
@@ -279,7 +279,7 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     refusal = job_refusal(service, job)
     if refusal is not None:
         raise refuse(service, job.action, refusal)
-    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    actor = job_actor(job)
     ctx = ActionContext(session, actor, service, dict(job.params), settings_of(session), result=result)
     service.operation = None
     service.last_error = None
@@ -299,7 +299,7 @@ def record_module_failure(session: Session, job: Job, error: str, *, final: bool
     terminate can find it.
     """
     service = get_service(session, job.service_id, for_update=True)
-    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    actor = job_actor(job)
     service.last_error = error
     if external:
         store_external(service, external)

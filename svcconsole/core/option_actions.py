@@ -13,9 +13,9 @@ from svcconsole.core import activity, option_catalog, records
 from svcconsole.core.action_base import ActionContext, ActionImpl
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import module_supports
-from svcconsole.core.operators import Actor
+from svcconsole.core.operators import Actor, job_actor
 from svcconsole.core.resync import apply_panel_change
-from svcconsole.core.statuses import Role, Status
+from svcconsole.core.statuses import Status
 from svcconsole.store.models import Job, Product, Service, ServiceOption
 
 APPLIED_FROM = (Status.ACTIVE.value, Status.SUSPENDED.value)
@@ -79,7 +79,7 @@ def option_not_applied(session: Session, job: Job, error: str) -> None:
     activity.record(
         session,
         service,
-        Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN),
+        job_actor(job),
         "option_remove",
         from_status=service.status,
         to_status=service.status,
