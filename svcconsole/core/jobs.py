@@ -24,8 +24,9 @@ import contextlib
 import dataclasses
 import logging
 import queue
+import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -537,24 +538,37 @@ def run_jobs(
     return outcomes
 
 
-def _due(now: Any) -> Any:
+def _due(now: Any, dead_workers: Sequence[str] = ()) -> Any:
+    running_lost = (Job.status == "running") & (Job.lease_until < now)
+    if dead_workers:
+        running_lost = running_lost | ((Job.status == "running") & col(Job.worker).in_(dead_workers))
     return or_(
         (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
-        (Job.status == "running") & (Job.lease_until < now),
+        running_lost,
     )
+
+
+def dead_workers_here(session: Session) -> list[str]:
+    """The workers of running jobs that were processes on this host and are gone: their jobs are
+    taken over at once, without waiting for the lease (a worker on another host is known dead
+    only when its lease runs out)."""
+    here = f"{socket.gethostname()}:%"
+    holders = session.exec(select(col(Job.worker)).where(Job.status == "running", col(Job.worker).like(here)).distinct()).all()
+    return [holder for holder in holders if holder and not leases.holder_alive(holder)]
 
 
 def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
     """Claim up to `limit` due jobs for `worker`.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so workers on several hosts never
-    claim the same job; the lease lets another worker take it over if this one dies. A job
+    claim the same job; if a worker dies, another takes its jobs over at once when it ran on
+    this host, else when its lease runs out. A job
     whose lease ran out after its last attempt is failed for good instead of claimed.
     """
     now = clock.now()
 
     def work(session: Session) -> list[int]:
-        query = select(Job).where(_due(now)).order_by(col(Job.id)).limit(limit).with_for_update(skip_locked=True)
+        query = select(Job).where(_due(now, dead_workers_here(session))).order_by(col(Job.id)).limit(limit).with_for_update(skip_locked=True)
         claimed = []
         for job in session.exec(query).all():
             if job.status == "running" and job.attempts >= job.max_attempts:
