@@ -17,7 +17,7 @@ import struct
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -319,6 +319,9 @@ class SandboxServer:
         self.rate_limiter = FixedWindowRateLimiter(rate_limit_per_minute, rate_window_seconds)
         self.routes: list[Route] = []
         self.stats = {"requests": 0, "rate_limited": 0, "faults": 0}
+        self.calls: Counter[tuple[str, str]] = Counter()
+        """Every request answered, by method and path, never cut: the request log benchmarks read."""
+        self.response_delay = 0.0
         self._seen: deque[tuple[str, str]] = deque(maxlen=SEEN_KEPT)
         self._faults: list[Fault] = []
         self._httpd: _TrackingHTTPServer | None = None
@@ -423,6 +426,10 @@ class SandboxServer:
         with self.lock:
             self._faults.clear()
 
+    def set_response_delay(self, seconds: float) -> None:
+        """Answer every request `seconds` late (the time a real panel takes), each in its own thread."""
+        self.response_delay = seconds
+
     def set_rate_limit(self, per_minute: int | None) -> None:
         """Set the requests allowed per window (a minute by default) per API key; None lifts it."""
         self.rate_limiter.set_limit(per_minute)
@@ -463,6 +470,10 @@ class SandboxServer:
             if fault.kind in self.effect_faults:
                 request.fault = fault
         response = self._process(request)
+        with self.lock:
+            self.calls[(request.method, request.path)] += 1
+        if self.response_delay:
+            time.sleep(self.response_delay)
         if fault is not None and fault.kind == "timeout":
             time.sleep(self.fault_delay if fault.delay is None else fault.delay)
         return response
