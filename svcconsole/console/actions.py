@@ -15,7 +15,7 @@ from textual.binding import BindingType
 from svcconsole.core.statuses import ACTIONS, ActionRule
 from svcconsole.widgets.dialogs import DIALOG_KEYS
 from svcconsole.widgets.help import HELP_KEYS
-from svcconsole.widgets.keys import ConsoleAction
+from svcconsole.widgets.keys import ConsoleAction, Remap, remap
 from svcconsole.widgets.service_table import TABLE_ACTIONS
 
 SCOPES = {
@@ -251,6 +251,22 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     *DIALOG_KEYS,
     *HELP_KEYS,
 )
+
+
+SCREEN_SCOPES = ("services", "detail", "customer", "credentials", "edit", "wizard", "jobs", "health", "drift", "bulk", "dialog", "help")
+TOGETHER: dict[str, tuple[str, ...]] = {
+    "app": ("table", *SCREEN_SCOPES),
+    "table": ("app", "services", "customer"),
+    "services": ("app", "table"),
+    "customer": ("app", "table"),
+    **{scope: ("app",) for scope in SCREEN_SCOPES if scope not in ("services", "customer")},
+}
+"""The scopes whose keys are active at the same time as a scope's: a remapped key must be free in all of them."""
+
+
+def remapped(keys: dict[str, str]) -> Remap:
+    """The registry with config.toml's `[keys]` applied (a key already taken is refused, its default kept)."""
+    return remap(REGISTRY, keys, TOGETHER)
 
 
 def in_scope(scope: str) -> tuple[ConsoleAction, ...]:

@@ -17,6 +17,8 @@ from svcconsole.store.engine import Database
 if TYPE_CHECKING:
     from textual.signal import Signal
 
+    from svcconsole.widgets.keys import ConsoleAction
+
     from svcconsole.core import bulk
     from svcconsole.core.health import HealthReport
 
@@ -31,6 +33,8 @@ class ConsoleHost(Protocol):
     page_size: int
     bulk_changed: Signal[BulkRunState]
     health_changed: Signal[HealthReport]
+    registry: tuple[ConsoleAction, ...]
+    """The action registry with the keys in force (config.toml's `[keys]`)."""
 
     @property
     def read_only(self) -> bool: ...
@@ -55,3 +59,5 @@ class ConsoleHost(Protocol):
     def open_customer(self, customer_id: int) -> None: ...
 
     def run_action(self, action: str) -> Any: ...
+
+    def pick_theme(self) -> None: ...

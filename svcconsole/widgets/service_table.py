@@ -156,6 +156,7 @@ TABLE_ACTIONS: tuple[ConsoleAction, ...] = (
         "Show the columns to the left (id stays in view; ‹ in the header: more that way).",
         key_display="←",
         palette=False,
+        name="columns-left",
     ),
     ConsoleAction(
         "table",
@@ -165,6 +166,7 @@ TABLE_ACTIONS: tuple[ConsoleAction, ...] = (
         "Show the columns to the right (id stays in view; › in the header: more that way).",
         key_display="→",
         palette=False,
+        name="columns-right",
     ),
     ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
     ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
@@ -202,9 +204,9 @@ class ServiceTable(ScrollView, can_focus=True):
     ServiceTable {{ height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }}
     ServiceTable > .service-table--header {{ text-style: bold; background: $panel; }}
     ServiceTable > .service-table--sorted {{ text-style: bold underline; background: $panel; }}
-    ServiceTable > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor-unfocused"]}; }}
-    ServiceTable:focus > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor"]}; }}
-    ServiceTable > .service-table--marked {{ background: {render.ROW_BACKGROUNDS["marked"]}; }}
+    ServiceTable > .service-table--cursor {{ background: $row-cursor-unfocused; }}
+    ServiceTable:focus > .service-table--cursor {{ background: $row-cursor; }}
+    ServiceTable > .service-table--marked {{ background: $row-marked; }}
     ServiceTable > .service-table--placeholder {{ color: $text-muted; }}
     """
 
