@@ -46,7 +46,12 @@ class ViewSpec:
     """Also shown as an extra tab of the service list."""
 
     def as_toml(self) -> dict[str, Any]:
-        return {"filter": self.filter, "sort": self.sort, "descending": self.descending, "columns": list(self.columns), "tab": self.tab}
+        """The view as a `[views.NAME]` table (no `columns`: the list's)."""
+        table: dict[str, Any] = {"filter": self.filter, "sort": self.sort, "descending": self.descending}
+        if self.columns:
+            table["columns"] = list(self.columns)
+        table["tab"] = self.tab
+        return table
 
 
 @dataclass(frozen=True)

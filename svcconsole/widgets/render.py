@@ -79,13 +79,14 @@ def theme_variables(dark: bool) -> dict[str, str]:
 
 def use_theme_variables(variables: dict[str, str]) -> None:
     """Draw statuses in the colours a theme's variables give them (`theme_variables`' names)."""
-    global IN_PROGRESS_STYLE, AWAITING_STYLE, NOT_AVAILABLE_STYLE, MARKER_STYLE
+    global IN_PROGRESS_STYLE, AWAITING_STYLE, NOT_AVAILABLE_STYLE, MARKER_STYLE, PAST_DUE_STYLE
     for status, (emphasis, _) in STATUS_LOOK.items():
         STATUS_STYLES[status] = f"{emphasis} {variables[f'status-{status}']}".strip()
     IN_PROGRESS_STYLE = f"italic {variables['status-in-progress']}"
     AWAITING_STYLE = f"bold {variables['status-awaiting']}"
     NOT_AVAILABLE_STYLE = f"bold {variables['status-error']}"
     MARKER_STYLE = f"bold {variables['status-marker']}"
+    PAST_DUE_STYLE = f"bold {variables['status-error']}"
 
 
 def plain(value: Any) -> str:
@@ -110,6 +111,8 @@ def status_label(status: str, suspend_kind: str | None = None, operation: str | 
 
 NOT_AVAILABLE_STYLE = f"bold {RED}"
 MARKER_STYLE = f"bold {TEAL}"
+PAST_DUE_STYLE = f"bold {RED}"
+"""A live service's expiry that has passed."""
 
 
 def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:

@@ -139,7 +139,7 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "price":
         return render.text(render.money(row.price))
     if key == "expires":
-        return render.text(render.day(row.expires_at, tz), f"bold {render.RED}" if is_past_due(row) else "")
+        return render.text(render.day(row.expires_at, tz), render.PAST_DUE_STYLE if is_past_due(row) else "")
     raise KeyError(key)
 
 

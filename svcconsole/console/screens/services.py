@@ -96,7 +96,11 @@ class ServicesScreen(ServiceListScreen):
         line.append(" services ", "bold")
         line.append(render.plain(app.actor.name), "cyan")
         line.append(f" ({app.actor.role.label})", "dim")
-        line.append(f"  {render.plain(app.database_label)}", "dim")
+        if app.database_title:
+            line.append("  ")
+            line.append(f" {render.plain(app.database_title)} ", f"bold reverse {app.database_accent or render.RED}")
+        else:
+            line.append(f"  {render.plain(app.database_label)}", "dim")
         if app.read_only:
             line.append("  READ-ONLY: actions are off", "bold red")
         problems = app.health_problems
