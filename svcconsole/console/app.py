@@ -60,7 +60,7 @@ from svcconsole.store.engine import Database, safe_url
 from svcconsole.widgets import render, words
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
-from svcconsole.widgets.help import HelpScreen, help_table
+from svcconsole.widgets.help import HelpScreen, help_columns
 from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 
 PROGRESS_SECONDS = 0.1
@@ -212,7 +212,12 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_table(self.registry, SCOPES)))
+            scope = getattr(self.screen, "SCOPE", None)
+            context = [scope] if scope else []
+            if scope in ("services", "customer"):
+                context.append("table")
+            context += ["app", "help"]
+            self.push_screen(HelpScreen(help_columns(self.registry, SCOPES, context), registry=self.registry, scopes=SCOPES))
 
     def action_drift(self) -> None:
         if not isinstance(self.screen, DriftScreen):
