@@ -51,6 +51,7 @@ from svcconsole.console.screens.jobs import JobsScreen
 from svcconsole.console.screens.services import ServicesScreen
 from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import bulk, health
+from svcconsole.core import config as config_files
 from svcconsole.core.config import Config
 from svcconsole.core.errors import SvcError
 from svcconsole.core.health import HealthReport
@@ -94,6 +95,7 @@ class ConsoleApp(CrashGuard, App[None]):
         self.registry = self.keys.registry
         """The action registry with the keys in force (config.toml's `[keys]`): help and the palette show these."""
         self.set_keymap(self.keys.keymap)
+        self.views, self.view_problems = config_files.all_views(self.config)
         if tz is None and self.config.timezone:
             tz = ZoneInfo(self.config.timezone)
         self._theme_before_picker: str | None = None
@@ -174,7 +176,7 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(ServicesScreen())
-        for problem in config_problems(self.config):
+        for problem in [*config_problems(self.config), *self.view_problems]:
             self.notify(problem, title="config", severity="error", markup=False, timeout=20)
         self.call_after_refresh(freeze_startup_objects)
         if self.health_check_seconds is not None:
@@ -218,6 +220,33 @@ class ConsoleApp(CrashGuard, App[None]):
                 context.append("table")
             context += ["app", "help"]
             self.push_screen(HelpScreen(help_columns(self.registry, SCOPES, context), registry=self.registry, scopes=SCOPES))
+
+    def _services_screen(self) -> ServicesScreen:
+        return next(screen for screen in self.screen_stack if isinstance(screen, ServicesScreen))
+
+    def open_view(self, name: str) -> None:
+        """Back to the list, showing the saved view `name`."""
+        view = self.views.get(name)
+        if view is None:
+            self.notify(f"no view {name!r} (views: {', '.join(sorted(self.views)) or 'none yet; :view save NAME'})", severity="error", markup=False)
+            return
+        self.show_services()
+        self.call_after_refresh(self._services_screen().apply_view, view)
+
+    def save_view(self, name: str) -> None:
+        """Save the list's filter line, sort and columns as the view `name` (views.toml in the config dir)."""
+        if not config_files.valid_view_name(name):
+            self.notify(f"view {name!r}: a view's name is lower-case letters, digits, - and _ (up to 40)", severity="error", markup=False)
+            return
+        view = self._services_screen().current_view(name)
+        try:
+            path = config_files.save_view(view)
+        except OSError as error:
+            self.notify(f"view {name}: not saved ({error.strerror or error})", severity="error", markup=False)
+            return
+        self.views[name] = view
+        self._services_screen().view_name = name
+        self.notify(f"view {name} saved in {path}; :view {name} shows it", markup=False)
 
     def action_drift(self) -> None:
         if not isinstance(self.screen, DriftScreen):

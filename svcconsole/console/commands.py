@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -17,6 +18,10 @@ from svcconsole.store.models import Customer
 from svcconsole.widgets import render
 from svcconsole.widgets.keys import ConsoleAction
 from svcconsole.widgets.palette import service_id_in
+
+
+SAVE_VIEW = re.compile(r"^\s*:?\s*view\s+save\s+(\S+)\s*$")
+"""`:view save NAME` typed in the palette."""
 
 
 def with_key(entry: ConsoleAction) -> str:
@@ -42,6 +47,9 @@ class ConsoleCommands(Provider):
         entries += [
             (entry.command, with_key(entry), partial(app.run_action, entry.action)) for entry in registry if entry.command and (acting or not entry.mutates)
         ]
+        for name, view in sorted(app.views.items()):
+            summary = f"filter {view.filter!r}" if view.filter else "no filter"
+            entries.append((f"view {name}", f"Saved view: {summary}, sort {view.sort}{' descending' if view.descending else ''}.", partial(app.open_view, name)))
         scope = getattr(screen, "SCOPE", None)
         if acting and hasattr(screen, "action_service_action"):
             keyed = {entry.id: entry for entry in registry if entry.scope == scope and "service_action" in entry.action}
@@ -77,6 +85,10 @@ class ConsoleCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         app: ConsoleHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        saving = SAVE_VIEW.match(query)
+        if saving:
+            name = saving.group(1)
+            yield Hit(1.0, f"view save {name}", partial(app.save_view, name), help="Save the list's filter, sort and columns under this name (views.toml).")
         service_id = service_id_in(query)
         if service_id is not None:
             yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="The detail screen of that service.")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from svcconsole.console.bulk_runs import ActionRequest, BulkRunState
+from svcconsole.core.config import Config, ViewSpec
 from svcconsole.core.operators import Actor
 from svcconsole.store.engine import Database
 
@@ -34,6 +35,9 @@ class ConsoleHost(Protocol):
     bulk_changed: Signal[BulkRunState]
     health_changed: Signal[HealthReport]
     registry: tuple[ConsoleAction, ...]
+    config: Config
+    views: dict[str, ViewSpec]
+    """config.toml's views and those saved from the console (views.toml), by name."""
     """The action registry with the keys in force (config.toml's `[keys]`)."""
 
     @property
@@ -66,3 +70,7 @@ class ConsoleHost(Protocol):
     def run_action(self, action: str) -> Any: ...
 
     def pick_theme(self) -> None: ...
+
+    def open_view(self, name: str) -> None: ...
+
+    def save_view(self, name: str) -> None: ...

@@ -106,6 +106,8 @@ class ServiceListScreen(Screen[None]):
         self._last_filter_at = 0.0
         self._counts_cache: dict[ServiceFilter, tuple[float, dict[str, int]]] = {}
         self._footer_state: tuple[object, ...] = ()
+        self.view_name: str | None = None
+        """The saved view the list shows (until its filter line is changed)."""
 
     @property
     def console_app(self) -> ListHost:
@@ -198,6 +200,9 @@ class ServiceListScreen(Screen[None]):
         position = table.cursor + 1 if total else 0
         line.append(f" row {position:,} of {render.count(total)}", "")
         arrow = "▼" if self.sort.descending else "▲"
+        if self.view_name:
+            line.append(" · view ", "dim")
+            line.append(render.plain(self.view_name), "bold")
         line.append(f" · sort {self.sort.column} {arrow}", "dim")
         self._status_marks(line)
         if self.filter_text and not self.query_one("#filter", Input).display:
@@ -394,6 +399,7 @@ class ServiceListScreen(Screen[None]):
         """A keystroke after a pause is applied at once; keystrokes that follow it within the
         debounce time are applied together once typing pauses."""
         self.filter_text = event.value
+        self.view_name = None
         now = time.monotonic()
         if self._filter_timer is None and now - self._last_filter_at >= FILTER_DEBOUNCE_SECONDS:
             self._last_filter_at = now

@@ -83,3 +83,25 @@ def test_database_url_from_the_file_and_the_variable_before_it(config_dir: Path,
     from_variable = run("customers", "list", "--format", "ids", env={"SVCCONSOLE_DATABASE_URL": elsewhere})
     assert from_variable.exit_code == 0, from_variable.stderr
     assert from_variable.stdout.split() == []
+
+
+def test_services_list_view_from_config_toml(config_dir: Path, cli: Cli) -> None:
+    cli("customers", "add", "--name", "Ada", "--email", "ada@example.com")
+    for name in ("zeta", "alpha", "mid"):
+        created = cli("services", "import", "--customer", "1", "--name", name, "--type", "manual", "--price", "5.00", "--cycle", "monthly", "--external", f"x-{name}")
+        assert created.exit_code == 0, created.stderr
+    suspended = cli("services", "suspend", "--search", "mid", "--reason", "test", "--yes")
+    assert suspended.exit_code == 0, suspended.stderr
+    (config_dir / "config.toml").write_text('[views.live]\nfilter = "status:active"\nsort = "name"\ncolumns = ["name", "status"]\n')
+    table = cli("services", "list", "--view", "live")
+    assert table.exit_code == 0, table.stderr
+    assert table.lines[0].split() == ["ID", "NAME", "STATUS"]
+    assert [line.split()[1] for line in table.lines[1:]] == ["alpha", "zeta"]
+    reverse = cli("services", "list", "--view", "live", "--sort", "name", "--desc", "--format", "json")
+    assert [record["name"] for record in json.loads(reverse.stdout)] == ["zeta", "alpha"]
+    both = cli("services", "list", "--view", "live", "--status", "suspended")
+    assert both.exit_code == 2
+    assert both.stderr.strip() == "error: --view: a view is its own filter: give --view or --status, not both"
+    unknown = cli("services", "list", "--view", "nope")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.strip() == "error: --view: no view 'nope' (live)"

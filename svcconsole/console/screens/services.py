@@ -16,6 +16,7 @@ from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.console.why import why_not
 from svcconsole.core import filters, lookups
 from svcconsole.core.bulk import Matching
+from svcconsole.core.config import ViewSpec
 from svcconsole.store import queries
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
@@ -23,6 +24,8 @@ from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.messages import ReadOnlyRefused
 from svcconsole.widgets.service_list import ServiceListScreen
+from svcconsole.widgets.service_table import COLUMNS, chosen_columns
+from svcconsole.widgets.status_tabs import StatusTabs
 
 
 def marked_label(count: int) -> str:
@@ -53,6 +56,35 @@ class ServicesScreen(ServiceListScreen):
     @property
     def console_app(self) -> ConsoleHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
+
+    def on_mount(self) -> None:
+        """config.toml's `columns`, when it names some (the list's own mount runs too)."""
+        columns = self.console_app.config.columns
+        if columns:
+            self.table.use_columns(chosen_columns(columns))
+
+    # ------------------------------------------------------------------ saved views
+
+    def apply_view(self, view: ViewSpec) -> None:
+        """Show a saved view: its filter line, its sort and its columns, on the All tab."""
+        field = self.query_one("#filter", Input)
+        with field.prevent(Input.Changed):
+            field.value = view.filter
+        field.display = bool(view.filter)
+        self.filter_text = view.filter
+        self._stop_filter_timer()
+        self.tab = "all"
+        self.query_one(StatusTabs).active = "all"
+        self.sort = Sort(view.sort, view.descending)
+        self.table.use_columns(chosen_columns(view.columns or self.console_app.config.columns))
+        self.view_name = view.name
+        self.table.focus()
+        self.reload()
+
+    def current_view(self, name: str) -> ViewSpec:
+        """What the list shows now, as a view named `name` (no columns: the list's own)."""
+        columns = () if self.table.columns == COLUMNS else tuple(column.key for column in self.table.columns)
+        return ViewSpec(name, self.filter_text.strip(), self.sort.column, self.sort.descending, columns)
 
     def new_window(self) -> ServiceWindow:
         app = self.console_app
