@@ -202,9 +202,7 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
 
 
 def _json_text(record: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(record, ensure_ascii=False, default=str)
+    return views.json_record(record)
 
 
 def _print_table(rows: list[dict[str, Any]], widths: list[int] | None, columns: list[str] = LIST_COLUMNS) -> list[int]:

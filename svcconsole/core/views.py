@@ -5,6 +5,7 @@ Times are ISO 8601 UTC strings, money is a string, secrets never appear.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,22 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     return value
+
+
+def csv_value(value: Any) -> str:
+    """A value as its CSV cell, written as JSON writes it (true / false, objects as JSON); None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def json_record(record: dict[str, Any]) -> str:
+    """A record as one line of JSON, as `--format json` lists print each."""
+    return json.dumps(record, ensure_ascii=False, default=str)
 
 
 def service_dict(service: Any) -> dict[str, Any]:

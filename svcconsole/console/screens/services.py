@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from textual.widgets import Static
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ActionRequested, BulkMenuRequested, CustomerOpened, EditRequested, MenuCounted, NewServiceRequested, SelectionResolved
+from svcconsole.console.screens.export import ExportScreen
 from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.console.why import why_not
 from svcconsole.core import filters, lookups
@@ -62,6 +64,21 @@ class ServicesScreen(ServiceListScreen):
         columns = self.console_app.config.columns
         if columns:
             self.table.use_columns(chosen_columns(columns))
+
+    # ------------------------------------------------------------------ export
+
+    def action_export(self) -> None:
+        """Every row the list shows (its filter line and tab, in its order) to a file."""
+        if self.refuse_unsettled_filter():
+            return
+        if self.total is None:
+            self.notify("still counting; try again in a moment", severity="warning")
+            return
+        label = f"view {self.view_name}" if self.view_name else (f"filter {self.filter_text.strip()!r}" if self.filter_text.strip() else "every service")
+        if self.tab != "all":
+            label += f", tab {self.tab}"
+        default = str(Path.cwd() / f"services-{self.view_name or 'list'}.csv")
+        self.app.push_screen(ExportScreen(self.current_filter, self.sort, self.total, label, default))
 
     # ------------------------------------------------------------------ saved views
 
