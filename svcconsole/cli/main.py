@@ -55,7 +55,9 @@ app.command("reconcile")(reconcile_command)
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: str | None = typer.Option(None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else config.toml's database_url, else a SQLite file in the user data dir)."),
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else config.toml's database_url, else a SQLite file in the user data dir)."
+    ),
     read_only: bool = typer.Option(False, "--read-only", help="Turn every action off."),
     as_login: str | None = typer.Option(None, "--as", help="Act as another operator (admins only)."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),

@@ -125,7 +125,9 @@ def services_list(
     limit: Optional[str] = LIMIT_OPTION,
     every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
-    view_name: Optional[str] = typer.Option(None, "--view", help="A saved view (config.toml's [views.NAME] or one saved with :view save NAME): its filter, sort and columns."),
+    view_name: Optional[str] = typer.Option(
+        None, "--view", help="A saved view (config.toml's [views.NAME] or one saved with :view save NAME): its filter, sort and columns."
+    ),
     *,
     filters: dict[str, Any],
 ) -> None:
@@ -156,7 +158,9 @@ def _view(ctx: typer.Context, name: str, filters: dict[str, Any]) -> config.View
         raise InvalidInput("--view", f"a view is its own filter: give --view or {given[0]}, not both")
     views, _ = config.all_views(state(ctx).config)
     if name not in views:
-        raise InvalidInput("--view", f"no view {name!r} ({', '.join(sorted(views)) or 'none: add [views.NAME] to config.toml or :view save NAME in the console'})")
+        raise InvalidInput(
+            "--view", f"no view {name!r} ({', '.join(sorted(views)) or 'none: add [views.NAME] to config.toml or :view save NAME in the console'})"
+        )
     return views[name]
 
 

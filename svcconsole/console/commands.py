@@ -19,7 +19,6 @@ from svcconsole.widgets import render
 from svcconsole.widgets.keys import ConsoleAction
 from svcconsole.widgets.palette import service_id_in
 
-
 SAVE_VIEW = re.compile(r"^\s*:?\s*view\s+save\s+(\S+)\s*$")
 """`:view save NAME` typed in the palette."""
 
@@ -49,7 +48,9 @@ class ConsoleCommands(Provider):
         ]
         for name, view in sorted(app.views.items()):
             summary = f"filter {view.filter!r}" if view.filter else "no filter"
-            entries.append((f"view {name}", f"Saved view: {summary}, sort {view.sort}{' descending' if view.descending else ''}.", partial(app.open_view, name)))
+            entries.append(
+                (f"view {name}", f"Saved view: {summary}, sort {view.sort}{' descending' if view.descending else ''}.", partial(app.open_view, name))
+            )
         scope = getattr(screen, "SCOPE", None)
         if acting and hasattr(screen, "action_service_action"):
             keyed = {entry.id: entry for entry in registry if entry.scope == scope and "service_action" in entry.action}

@@ -18,10 +18,9 @@ from svcconsole.store.engine import Database
 if TYPE_CHECKING:
     from textual.signal import Signal
 
-    from svcconsole.widgets.keys import ConsoleAction
-
     from svcconsole.core import bulk
     from svcconsole.core.health import HealthReport
+    from svcconsole.widgets.keys import ConsoleAction
 
 
 class ConsoleHost(Protocol):

@@ -173,14 +173,14 @@ def _timezone(value: Any, key: str, problems: _Problems) -> str | None:
 
 def _keys(value: Any, problems: _Problems) -> dict[str, str]:
     if not isinstance(value, dict):
-        problems.add("keys", "expected a table of action id = \"key\"")
+        problems.add("keys", 'expected a table of action id = "key"')
         return {}
     keys: dict[str, str] = {}
     for action_id, key in value.items():
         if isinstance(key, str) and key.strip() and " " not in key.strip():
             keys[str(action_id)] = key.strip()
         else:
-            problems.add(f"keys.{action_id}", f"expected a key such as \"S\", \"ctrl+e\" or \"f5\", got {key!r}")
+            problems.add(f"keys.{action_id}", f'expected a key such as "S", "ctrl+e" or "f5", got {key!r}')
     return keys
 
 
@@ -205,7 +205,7 @@ def parse_view(name: str, table: Any, key: str, problems: _Problems) -> ViewSpec
     descending = table.get("descending", False)
     tab = table.get("tab", False)
     if not isinstance(view_filter, str):
-        problems.add(f"{key}.filter", "expected a filter line such as \"status:active expires<7d\"")
+        problems.add(f"{key}.filter", 'expected a filter line such as "status:active expires<7d"')
         return None
     if sort not in COLUMN_NAMES:
         problems.add(f"{key}.sort", f"{sort!r} is not a column ({', '.join(COLUMN_NAMES)})")
@@ -235,7 +235,7 @@ def _views(value: Any, problems: _Problems) -> dict[str, ViewSpec]:
 
 def _databases(value: Any, problems: _Problems) -> dict[str, DatabaseLook]:
     if not isinstance(value, dict):
-        problems.add("databases", "expected tables [databases.\"URL\"] or [databases.NAME] with url = ...")
+        problems.add("databases", 'expected tables [databases."URL"] or [databases.NAME] with url = ...')
         return {}
     looks: dict[str, DatabaseLook] = {}
     for name, table in value.items():

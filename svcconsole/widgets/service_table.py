@@ -211,14 +211,14 @@ class ServiceTable(ScrollView, can_focus=True):
         "service-table--placeholder",
         "service-table--sorted",
     }
-    DEFAULT_CSS = f"""
-    ServiceTable {{ height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }}
-    ServiceTable > .service-table--header {{ text-style: bold; background: $panel; }}
-    ServiceTable > .service-table--sorted {{ text-style: bold underline; background: $panel; }}
-    ServiceTable > .service-table--cursor {{ background: $row-cursor-unfocused; }}
-    ServiceTable:focus > .service-table--cursor {{ background: $row-cursor; }}
-    ServiceTable > .service-table--marked {{ background: $row-marked; }}
-    ServiceTable > .service-table--placeholder {{ color: $text-muted; }}
+    DEFAULT_CSS = """
+    ServiceTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }
+    ServiceTable > .service-table--header { text-style: bold; background: $panel; }
+    ServiceTable > .service-table--sorted { text-style: bold underline; background: $panel; }
+    ServiceTable > .service-table--cursor { background: $row-cursor-unfocused; }
+    ServiceTable:focus > .service-table--cursor { background: $row-cursor; }
+    ServiceTable > .service-table--marked { background: $row-marked; }
+    ServiceTable > .service-table--placeholder { color: $text-muted; }
     """
 
     cursor = reactive(0, always_update=True, repaint=False)

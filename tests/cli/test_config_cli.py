@@ -88,7 +88,9 @@ def test_database_url_from_the_file_and_the_variable_before_it(config_dir: Path,
 def test_services_list_view_from_config_toml(config_dir: Path, cli: Cli) -> None:
     cli("customers", "add", "--name", "Ada", "--email", "ada@example.com")
     for name in ("zeta", "alpha", "mid"):
-        created = cli("services", "import", "--customer", "1", "--name", name, "--type", "manual", "--price", "5.00", "--cycle", "monthly", "--external", f"x-{name}")
+        created = cli(
+            "services", "import", "--customer", "1", "--name", name, "--type", "manual", "--price", "5.00", "--cycle", "monthly", "--external", f"x-{name}"
+        )
         assert created.exit_code == 0, created.stderr
     suspended = cli("services", "suspend", "--search", "mid", "--reason", "test", "--yes")
     assert suspended.exit_code == 0, suspended.stderr

@@ -84,8 +84,11 @@ async def test_a_remapped_key_runs_its_action_and_shows_everywhere(demo, config_
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         text = help_text(app.screen)
-        assert "S  Suspend" in text or "S    Suspend" in text or "S         Suspend" in text or any(
-            line.split()[:2] == ["S", "Suspend"] for line in text.splitlines()
+        assert (
+            "S  Suspend" in text
+            or "S    Suspend" in text
+            or "S         Suspend" in text
+            or any(line.split()[:2] == ["S", "Suspend"] for line in text.splitlines())
         )
         await pilot.press("escape")
         await settle(pilot)

@@ -106,7 +106,9 @@ async def test_config_columns_apply_to_the_list(demo, config_dir: Path) -> None:
 class TestSnapshots:
     def test_saved_view(self, demo, config_dir, snap_compare):  # type: ignore[no-untyped-def]
         alice = make_actor(demo, "alice", "admin")
-        (config_dir / "config.toml").write_text('[views.late]\nfilter = "status:active"\nsort = "expires"\ncolumns = ["expires", "name", "customer", "status"]\n')
+        (config_dir / "config.toml").write_text(
+            '[views.late]\nfilter = "status:active"\nsort = "expires"\ncolumns = ["expires", "name", "customer", "status"]\n'
+        )
         app = make_app(demo, alice, config=config.load(environ={}))
 
         async def run(pilot) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,15 @@ def write(folder: Path, text: str) -> Path:
 def test_no_file_is_every_default(config_dir: Path) -> None:
     loaded = config.load(environ={})
     assert loaded.path == config_dir / "config.toml"
-    assert (loaded.database_url, loaded.theme, loaded.timezone, loaded.columns, loaded.keys, loaded.views, loaded.problems) == (None, None, None, (), {}, {}, ())
+    assert (loaded.database_url, loaded.theme, loaded.timezone, loaded.columns, loaded.keys, loaded.views, loaded.problems) == (
+        None,
+        None,
+        None,
+        (),
+        {},
+        {},
+        (),
+    )
 
 
 def test_a_good_file_sets_every_key(config_dir: Path) -> None:

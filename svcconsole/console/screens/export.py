@@ -93,6 +93,10 @@ class ExportScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="export")
     def _write(self, path: Path, fmt: str) -> None:
         worker = get_current_worker()
+
+        def progressed(written: int) -> None:
+            self.post_message(ExportProgressed(written))
+
         try:
             written = export.export_services(
                 self.console_app.db,
@@ -100,7 +104,7 @@ class ExportScreen(ModalScreen[None]):
                 self.sort,
                 path,
                 fmt,
-                progress=lambda done: self.post_message(ExportProgressed(done)),
+                progress=progressed,
                 stopped=lambda: worker.is_cancelled,
             )
         except export.ExportStopped:
