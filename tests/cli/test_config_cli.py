@@ -107,3 +107,18 @@ def test_services_list_view_from_config_toml(config_dir: Path, cli: Cli) -> None
     unknown = cli("services", "list", "--view", "nope")
     assert unknown.exit_code == 2
     assert unknown.stderr.strip() == "error: --view: no view 'nope' (live)"
+
+
+def test_the_readme_example_is_a_valid_config(config_dir: Path) -> None:
+    """The example config.toml of the README, copied as an admin would: no problem, every key set."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme[readme.index("```toml\n") + len("```toml\n") :]
+    example = example[: example.index("```")]
+    (config_dir / "config.toml").write_text(example)
+    result = run("config", "check")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(run("config", "show", "--format", "json").stdout)
+    assert shown["theme"] == "nord" and shown["timezone"] == "Europe/Paris"
+    assert shown["keys"] == {"suspend": "S", "focus-filter": "f"}
+    assert shown["views"]["expiring"]["filter"] == "status:active expires<7d"
+    assert shown["databases"]["sqlite:////srv/svcconsole/staging.db"] == {"title": "staging", "accent": "green"}
