@@ -112,7 +112,7 @@ def test_services_list_view_from_config_toml(config_dir: Path, cli: Cli) -> None
 def test_the_readme_example_is_a_valid_config(config_dir: Path) -> None:
     """The example config.toml of the README, copied as an admin would: no problem, every key set."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    example = readme[readme.index("```toml\n") + len("```toml\n") :]
+    example = readme[readme.index("```\n# ~/.config/svcconsole/config.toml") + len("```\n") :]
     example = example[: example.index("```")]
     (config_dir / "config.toml").write_text(example)
     result = run("config", "check")
