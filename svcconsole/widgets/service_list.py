@@ -173,6 +173,9 @@ class ServiceListScreen(Screen[None]):
     def _is_marked(self, service_id: int) -> bool:
         return False
 
+    def choose_view_tab(self, tab: str) -> None:
+        """A saved view's tab ("view:NAME") was chosen (a list without saved views has none)."""
+
     def on_key(self, event: events.Key) -> None:
         """A footer key that did nothing says why, at the bottom of the screen."""
         row = self.table.current_row() if self.is_mounted else None
@@ -450,6 +453,9 @@ class ServiceListScreen(Screen[None]):
         self._choose_tab(message.status)
 
     def _choose_tab(self, tab: str) -> None:
+        if tab.startswith("view:"):
+            self.choose_view_tab(tab)
+            return
         self.tab = tab
         self.query_one(StatusTabs).active = tab
         self.reload()

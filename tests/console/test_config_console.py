@@ -189,3 +189,13 @@ class TestSnapshots:
         alice = make_actor(demo, "alice", "admin")
         settings = loaded(config_dir, f'[databases.prod]\nurl = "{demo.url}"\ntitle = "PRODUCTION"\naccent = "red"\n')
         assert snap_compare(make_app(demo, alice, config=settings, database_label=None), run_before=interact())
+
+
+async def test_the_display_time_zone_comes_from_the_file(demo, config_dir: Path) -> None:
+    alice = make_actor(demo, "alice", "admin")
+    settings = loaded(config_dir, 'timezone = "Asia/Tokyo"\n')
+    app = ConsoleApp(demo, alice, config=settings, database_label="test.db", health_check_seconds=None)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert app.tz.key == "Asia/Tokyo"
+        assert app.screen.query_one("ServiceTable").tz.key == "Asia/Tokyo"

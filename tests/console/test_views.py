@@ -117,3 +117,33 @@ class TestSnapshots:
             await interact(quiet=True)(pilot)
 
         assert snap_compare(app, terminal_size=(120, 30), run_before=run)
+
+
+async def test_a_view_asked_as_a_tab_is_an_extra_tab_to_click_or_step_to(demo, config_dir: Path) -> None:
+    from svcconsole.widgets.status_tabs import StatusTabs
+
+    alice = make_actor(demo, "alice", "admin")
+    (config_dir / "config.toml").write_text('[views.late]\nfilter = "status:suspended"\nsort = "expires"\ntab = true\n[views.plain]\nfilter = "x"\n')
+    app = make_app(demo, alice, config=config.load(environ={}))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        tabs = app.screen.query_one(StatusTabs)
+        labels = dict(tabs._labels())
+        assert labels["view:late"] == " ★ late "
+        assert "view:plain" not in labels
+        x = 0
+        for key, label in tabs._labels():
+            if key == "view:late":
+                break
+            x += len(label) + 1
+        await pilot.click(StatusTabs, offset=(x + 2, 0))
+        await settle(pilot)
+        screen = app.screen
+        assert (screen.filter_text, screen.sort.column, screen.view_name, tabs.active) == ("status:suspended", "expires", "late", "view:late")
+        assert screen.total == screen.by_status["suspended"]
+        await pilot.press("right_square_bracket")  # from the last tab back to All
+        await settle(pilot)
+        assert tabs.active == "all"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert tabs.active == "view:late"

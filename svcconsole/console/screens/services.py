@@ -64,6 +64,12 @@ class ServicesScreen(ServiceListScreen):
         columns = self.console_app.config.columns
         if columns:
             self.table.use_columns(chosen_columns(columns))
+        self.query_one(StatusTabs).view_tabs = tuple(name for name, view in sorted(self.console_app.views.items()) if view.tab)
+
+    def choose_view_tab(self, tab: str) -> None:
+        view = self.console_app.views.get(tab.removeprefix("view:"))
+        if view is not None:
+            self.apply_view(view, tab=tab)
 
     # ------------------------------------------------------------------ export
 
@@ -82,8 +88,8 @@ class ServicesScreen(ServiceListScreen):
 
     # ------------------------------------------------------------------ saved views
 
-    def apply_view(self, view: ViewSpec) -> None:
-        """Show a saved view: its filter line, its sort and its columns, on the All tab."""
+    def apply_view(self, view: ViewSpec, *, tab: str = "all") -> None:
+        """Show a saved view: its filter line, its sort and its columns, on the All tab (or the view's own tab)."""
         field = self.query_one("#filter", Input)
         with field.prevent(Input.Changed):
             field.value = view.filter
@@ -91,7 +97,7 @@ class ServicesScreen(ServiceListScreen):
         self.filter_text = view.filter
         self._stop_filter_timer()
         self.tab = "all"
-        self.query_one(StatusTabs).active = "all"
+        self.query_one(StatusTabs).active = tab
         self.sort = Sort(view.sort, view.descending)
         self.table.use_columns(chosen_columns(view.columns or self.console_app.config.columns))
         self.view_name = view.name
