@@ -31,15 +31,15 @@ DARK_COLOURS = {
 explicit, so no theme maps two of them to one (ANSI red and magenta are both #f4005f in
 Textual's default theme)."""
 LIGHT_COLOURS = {
-    "blue": "#005fd7",
-    "green": "#008700",
-    "orange": "#af5f00",
-    "violet": "#8700af",
-    "grey": "#585858",
-    "red": "#d70000",
+    "blue": "#005faf",
+    "green": "#005f00",
+    "orange": "#875f00",
+    "violet": "#5f0087",
+    "grey": "#4e4e4e",
+    "red": "#af0000",
     "dark-grey": "#808080",
-    "teal": "#008787",
-    "yellow": "#875f00",
+    "teal": "#005f5f",
+    "yellow": "#5f5f00",
 }
 """The same colours for a light theme: darker cells of the same 256-colour cube."""
 BLUE, GREEN, ORANGE, VIOLET, GREY, RED, DARK_GREY, TEAL, YELLOW = DARK_COLOURS.values()
@@ -61,7 +61,7 @@ AWAITING_STYLE = f"bold {ORANGE}"
 ROW_BACKGROUNDS = {"cursor": "#3a3a3a", "cursor-unfocused": "#303030", "marked": "#00005f"}
 """The list's cursor and marked rows: greys and a navy of the 256-colour palette, on which
 every status colour keeps a contrast of 4:1 or more."""
-LIGHT_ROW_BACKGROUNDS = {"cursor": "#bcbcbc", "cursor-unfocused": "#d0d0d0", "marked": "#afd7ff"}
+LIGHT_ROW_BACKGROUNDS = {"cursor": "#ffffff", "cursor-unfocused": "#eeeeee", "marked": "#d7d7ff"}
 """The same rows on a light theme, on which the light colours keep that contrast."""
 
 

@@ -126,9 +126,9 @@ async def test_theme_from_the_file_colours_statuses_for_a_light_background(demo,
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         assert app.theme == "textual-light"
-        assert render.STATUS_STYLES["active"] == "#008700"
-        assert render.STATUS_STYLES["suspended"] == "bold #af5f00"
-        assert app.theme_variables["status-active"] == "#008700"
+        assert render.STATUS_STYLES["active"] == "#005f00"
+        assert render.STATUS_STYLES["suspended"] == "bold #875f00"
+        assert app.theme_variables["status-active"] == "#005f00"
     assert render.STATUS_STYLES["active"] == "#5fd75f"  # back to the dark theme's once the app is gone
 
 
