@@ -87,12 +87,17 @@ def json_record(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, default=str)
 
 
+SERVICE_ATTRIBUTES = tuple((key, {"customer": "customer_name", "product": "product_name", "server": "server_name"}.get(key, key)) for key in SERVICE_FIELDS)
+"""Each record key and the attribute (or list row column) it is read from."""
+
+
 def service_dict(service: Any) -> dict[str, Any]:
     """A service (ORM row or list row) as a dict; list rows carry fewer fields."""
-    aliases = {"customer": "customer_name", "product": "product_name", "server": "server_name"}
+    mapping = getattr(service, "_mapping", None)
+    if mapping is not None:  # a list row: its columns by name, without a failed lookup per missing field
+        return {key: plain(mapping[column]) for key, column in SERVICE_ATTRIBUTES if column in mapping}
     result: dict[str, Any] = {}
-    for key in SERVICE_FIELDS:
-        attribute = aliases.get(key, key)
+    for key, attribute in SERVICE_ATTRIBUTES:
         if hasattr(service, attribute):
             result[key] = plain(getattr(service, attribute))
     return result

@@ -99,3 +99,24 @@ def test_an_unwritable_path_is_one_line_and_leaves_nothing(demo, tmp_path: Path)
         export.export_services(demo, ServiceFilter(), Sort(), folder / "x.csv", "csv")
     assert raised.value.message.startswith(f"path: cannot write {str(folder / 'x.csv')!r}: ")
     assert [path.name for path in folder.iterdir()] == ["x.csv"]
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_as_the_rows_grow(tmp_path: Path, frozen) -> None:  # type: ignore[no-untyped-def]
+    """Ten times the rows, the same peak: an export holds one page, never every row."""
+    import tracemalloc
+
+    from svcconsole.core import seed
+    from svcconsole.core.context import open_database
+
+    peaks = {}
+    for services in (1000, 10000):
+        db = open_database(f"sqlite:///{tmp_path / f'{services}.db'}")
+        seed.seed_demo(db, services=services, with_deleted=False)
+        tracemalloc.start()
+        written = export.export_services(db, ServiceFilter(), Sort("name"), tmp_path / f"{services}.json", "json", page_rows=500)
+        peaks[services] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        db.dispose()
+        assert written == services
+    assert peaks[10000] < peaks[1000] * 1.5 + 500_000, peaks
