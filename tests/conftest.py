@@ -298,6 +298,18 @@ def frozen() -> Iterator[datetime]:
 
 
 @pytest.fixture(autouse=True)
+def config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test reads config.toml and views.toml from an empty folder of its own, never the user's."""
+    folder = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("SVCCONSOLE_CONFIG_DIR", str(folder))
+    for variable in [name for name in os.environ if name.startswith("SVCCONSOLE_KEYS_")]:
+        monkeypatch.delenv(variable)
+    for variable in ("SVCCONSOLE_THEME", "SVCCONSOLE_TIMEZONE", "SVCCONSOLE_COLUMNS"):
+        monkeypatch.delenv(variable, raising=False)
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def _unfreeze_after_test() -> Iterator[None]:
     yield
     clock.freeze(None)

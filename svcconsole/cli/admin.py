@@ -45,7 +45,7 @@ def db_init(ctx: typer.Context) -> None:
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (data is kept)."""
     cli = state(ctx)
-    db = open_database(cli.db_url, migrate=False)
+    db = open_database(cli.database_url, migrate=False)
     try:
         if schema.current_revision(db) is not None:
             require(acting_operator(db), Role.ADMIN, "upgrading the database")
@@ -63,7 +63,7 @@ def db_check(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-
     """Compare the schema with this version's migrations and models; run an integrity check."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
-    db = open_database(cli.db_url, migrate=False, create=False)
+    db = open_database(cli.database_url, migrate=False, create=False)
     try:
         report = schema.check(db)
     finally:

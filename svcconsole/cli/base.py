@@ -14,6 +14,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from svcconsole.cli.output import message
+from svcconsole.core import config
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.errors import InvalidInput, SvcError, duplicate_input
 from svcconsole.core.logs import redact
@@ -94,11 +95,24 @@ class CliState:
     as_login: str | None = None
     _db: Database | None = field(default=None, repr=False)
     _actor: Actor | None = field(default=None, repr=False)
+    _config: config.Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> config.Config:
+        """config.toml with the environment's overrides, read once (its problems are the console's to show)."""
+        if self._config is None:
+            self._config = config.load()
+        return self._config
+
+    @property
+    def database_url(self) -> str | None:
+        """`--db`, else $SVCCONSOLE_DATABASE_URL or config.toml's database_url (None: the default file)."""
+        return self.db_url or self.config.database_url
 
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = open_database(self.db_url)
+            self._db = open_database(self.database_url)
         return self._db
 
     @property

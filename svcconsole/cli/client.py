@@ -29,7 +29,7 @@ def client_command(
     cli = state(ctx)
     if cli.as_login:
         raise InvalidInput("--as", "the customer area acts as the --customer it is opened for, never as another operator")
-    url = resolve_database_url(cli.db_url)
+    url = resolve_database_url(cli.database_url)
     path = sqlite_path(url)
     if path is not None and not path.exists():
         raise DatabaseError(f"database: no database at {safe_url(url)}; the customer area never creates one")

@@ -11,6 +11,7 @@ from svcconsole.cli.base import CliState, new_app, state
 from svcconsole.cli.billing import automation_app, invoices_app, notify_app
 from svcconsole.cli.catalog import customers_app, products_app, servers_app
 from svcconsole.cli.client import client_command
+from svcconsole.cli.config import config_app
 from svcconsole.cli.console import demo
 from svcconsole.cli.credentials import add_credentials_command
 from svcconsole.cli.operations import health_command
@@ -42,6 +43,7 @@ app.add_typer(invoices_app, name="invoices")
 app.add_typer(orders_app, name="orders")
 app.add_typer(automation_app, name="automation")
 app.add_typer(notify_app, name="notify")
+app.add_typer(config_app, name="config")
 app.command("worker")(worker_command)
 app.command("sandbox")(sandbox_command)
 app.command("demo")(demo)
@@ -53,7 +55,9 @@ app.command("reconcile")(reconcile_command)
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: str | None = typer.Option(None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else a SQLite file in the user data dir)."),
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: $SVCCONSOLE_DATABASE_URL, else config.toml's database_url, else a SQLite file in the user data dir)."
+    ),
     read_only: bool = typer.Option(False, "--read-only", help="Turn every action off."),
     as_login: str | None = typer.Option(None, "--as", help="Act as another operator (admins only)."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
@@ -74,4 +78,4 @@ def open_console(ctx: typer.Context) -> None:
     cli = state(ctx)
     from svcconsole.console.app import run_console
 
-    run_console(cli.db, cli.actor)
+    run_console(cli.db, cli.actor, cli.config)

@@ -22,6 +22,7 @@ import typer
 from svcconsole.core import clock
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.parse import inert, parse_int
+from svcconsole.core.views import csv_value
 
 
 class Format(StrEnum):
@@ -126,17 +127,6 @@ def csv_out(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, header: b
     for row in rows:
         writer.writerow([csv_value(row.get(column)) for column in columns])
     sys.stdout.flush()
-
-
-def csv_value(value: Any) -> str:
-    """A value as its CSV cell, written as JSON writes it (true / false, objects as JSON); None is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
 
 
 def emit(

@@ -29,9 +29,9 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import actions, activity, bulk, delivery, job_queue, jobs, lookups, placement, records, views
+from svcconsole.core import actions, activity, bulk, config, delivery, job_queue, jobs, lookups, placement, records, views
 from svcconsole.core.errors import InvalidInput, SvcError
-from svcconsole.core.filters import build_filter
+from svcconsole.core.filters import build_filter, parse_filter
 from svcconsole.core.operators import require
 from svcconsole.core.parse import parse_id, parse_int
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
@@ -120,29 +120,51 @@ def with_list_filters(command: Callable[..., Any]) -> Callable[..., Any]:
 @with_list_filters
 def services_list(
     ctx: typer.Context,
-    sort: str = typer.Option("id", "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)}."),
+    sort: Optional[str] = typer.Option(None, "--sort", help=f"Sort column: {', '.join(queries.SORT_COLUMNS)} (default: the view's, else id)."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
     limit: Optional[str] = LIMIT_OPTION,
     every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
+    view_name: Optional[str] = typer.Option(
+        None, "--view", help="A saved view (config.toml's [views.NAME] or one saved with :view save NAME): its filter, sort and columns."
+    ),
     *,
     filters: dict[str, Any],
 ) -> None:
     """List services, filtered and sorted in the database (keyset pages, never every row at once)."""
     output = parse_format(fmt)
     maximum = row_limit(limit, every, output)
-    if sort not in queries.SORT_COLUMNS:
-        raise InvalidInput("--sort", f"{sort!r} is not a column ({', '.join(queries.SORT_COLUMNS)})")
-    order = Sort(sort, descending)
+    view = _view(ctx, view_name, filters) if view_name is not None else None
+    column = sort or (view.sort if view else "id")
+    if column not in queries.SORT_COLUMNS:
+        raise InvalidInput("--sort", f"{column!r} is not a column ({', '.join(queries.SORT_COLUMNS)})")
+    order = Sort(column, descending or (sort is None and view is not None and view.descending))
+    columns = [name for name in view.columns] if view and view.columns else LIST_COLUMNS
     with _read(ctx) as session:
-        service_filter = build_filter(session, **filters)
         tz = lookups.timezone_of(session)
-        shown = _stream(session, service_filter, order, maximum, output, tz)
+        if view is not None:
+            service_filter = parse_filter(session, view.filter, tz_name=tz.key)
+        else:
+            service_filter = build_filter(session, **filters)
+        shown = _stream(session, service_filter, order, maximum, output, tz, columns)
         if maximum and shown == maximum:
             cut_notice(shown, lambda cap: queries.count_up_to(session, service_filter, cap))
 
 
-def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any) -> int:
+def _view(ctx: typer.Context, name: str, filters: dict[str, Any]) -> config.ViewSpec:
+    """The saved view `name`; refused beside filter options (the view is the filter)."""
+    given = [f"--{option.replace('_', '-')}" for option, value in filters.items() if value]
+    if given:
+        raise InvalidInput("--view", f"a view is its own filter: give --view or {given[0]}, not both")
+    views, _ = config.all_views(state(ctx).config)
+    if name not in views:
+        raise InvalidInput(
+            "--view", f"no view {name!r} ({', '.join(sorted(views)) or 'none: add [views.NAME] to config.toml or :view save NAME in the console'})"
+        )
+    return views[name]
+
+
+def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: int, output: Format, tz: Any, table_columns: list[str] = LIST_COLUMNS) -> int:
     """Print matching services in keyset pages; returns how many were printed."""
     shown = 0
     held: str | None = None
@@ -172,32 +194,30 @@ def _stream(session: Any, service_filter: ServiceFilter, order: Sort, maximum: i
             csv_out([views.service_dict(row) for row in rows], views.LIST_FIELDS, header=False)
         else:
             table_rows = [list_row(row, tz) for row in rows]
-            widths = _print_table(table_rows, widths)
+            widths = _print_table(table_rows, widths, table_columns)
         shown += len(rows)
     if output is Format.JSON:
         if held is not None:
             data(held)
         data("]")
     if output is Format.TABLE and widths is None:
-        _print_table([], None)
+        _print_table([], None, table_columns)
     return shown
 
 
 def _json_text(record: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(record, ensure_ascii=False, default=str)
+    return views.json_record(record)
 
 
-def _print_table(rows: list[dict[str, Any]], widths: list[int] | None) -> list[int]:
+def _print_table(rows: list[dict[str, Any]], widths: list[int] | None, columns: list[str] = LIST_COLUMNS) -> list[int]:
     """Print table rows; the first batch fixes the column widths for the ones streamed after."""
-    cells = [[cell(row.get(column)) for column in LIST_COLUMNS] for row in rows]
+    cells = [[cell(row.get(column)) for column in columns] for row in rows]
     if widths is None:
-        widths = [len(column) for column in LIST_COLUMNS]
+        widths = [len(column) for column in columns]
         for values in cells:
             for index, value in enumerate(values):
                 widths[index] = min(max(widths[index], len(value)), 40)
-        data("  ".join(column.upper().ljust(widths[index]) for index, column in enumerate(LIST_COLUMNS)).rstrip())
+        data("  ".join(column.upper().ljust(widths[index]) for index, column in enumerate(columns)).rstrip())
     for values in cells:
         data("  ".join(fit(value, widths[index]) for index, value in enumerate(values)).rstrip())
     return widths

@@ -59,6 +59,10 @@ class ClientApp(CrashGuard, App[None]):
         self.page_size = page_size
         self.theme = "textual-dark"
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The shared list's colours (`render.theme_variables`), for this app's theme."""
+        return render.theme_variables(self.current_theme.dark)
+
     @property
     def read_only(self) -> bool:
         return self.actor.read_only

@@ -15,7 +15,7 @@ from textual.binding import BindingType
 from svcconsole.core.statuses import ACTIONS, ActionRule
 from svcconsole.widgets.dialogs import DIALOG_KEYS
 from svcconsole.widgets.help import HELP_KEYS
-from svcconsole.widgets.keys import ConsoleAction
+from svcconsole.widgets.keys import ConsoleAction, Remap, remap
 from svcconsole.widgets.service_table import TABLE_ACTIONS
 
 SCOPES = {
@@ -31,6 +31,7 @@ SCOPES = {
     "health": "Health",
     "drift": "Drift (reconcile)",
     "bulk": "Bulk run",
+    "export": "Export",
     "dialog": "Dialogs",
     "help": "This help",
 }
@@ -131,6 +132,14 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("services", "n", "new_service", "New", "Create or import a service (two-step wizard).", mutates=True),
     ConsoleAction("services", "e", "edit_service", "Edit", "Edit the fields of the service under the cursor.", mutates=True),
     ConsoleAction("services", "ctrl+r", "reload", "Reload", "Read the list and the counts again.", key_display="^r"),
+    ConsoleAction(
+        "services",
+        "ctrl+e",
+        "export",
+        "Export",
+        "Every row of the list as filtered and sorted (not just the page shown) to a CSV or JSON file you name, with a progress bar.",
+        key_display="^e",
+    ),
     ConsoleAction("services", "q", "app.quit", "Quit", "Leave the console.", palette=False),
     *_service_actions("detail"),
     ConsoleAction("detail", "e", "edit_service", "Edit", "Edit the fields (a status change asks for a reason).", show=True, mutates=True),
@@ -248,9 +257,26 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         show=True,
         key_display="esc",
     ),
+    ConsoleAction("export", "escape", "close", "Close", "Close the export; one under way is stopped and writes no file.", show=True, key_display="esc"),
     *DIALOG_KEYS,
     *HELP_KEYS,
 )
+
+
+SCREEN_SCOPES = ("services", "detail", "customer", "credentials", "edit", "wizard", "jobs", "health", "drift", "bulk", "export", "dialog", "help")
+TOGETHER: dict[str, tuple[str, ...]] = {
+    "app": ("table", *SCREEN_SCOPES),
+    "table": ("app", "services", "customer"),
+    "services": ("app", "table"),
+    "customer": ("app", "table"),
+    **{scope: ("app",) for scope in SCREEN_SCOPES if scope not in ("services", "customer")},
+}
+"""The scopes whose keys are active at the same time as a scope's: a remapped key must be free in all of them."""
+
+
+def remapped(keys: dict[str, str]) -> Remap:
+    """The registry with config.toml's `[keys]` applied (a key already taken is refused, its default kept)."""
+    return remap(REGISTRY, keys, TOGETHER)
 
 
 def in_scope(scope: str) -> tuple[ConsoleAction, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,12 +16,15 @@ from zoneinfo import ZoneInfo
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
+from textual.theme import ThemeProvider
 
-from svcconsole.console.actions import REGISTRY, SCOPES, bindings
+from svcconsole.console.actions import SCOPES, bindings, remapped
 from svcconsole.console.bulk_runs import KEPT_RUNS, ActionRequest, BulkRunState
 from svcconsole.console.commands import ConsoleCommands
+from svcconsole.console.look import config_problems, theme_problem, valid_accent
 from svcconsole.console.messages import (
     ActionFailed,
     ActionFinished,
@@ -47,6 +51,8 @@ from svcconsole.console.screens.jobs import JobsScreen
 from svcconsole.console.screens.services import ServicesScreen
 from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import bulk, health
+from svcconsole.core import config as config_files
+from svcconsole.core.config import Config
 from svcconsole.core.errors import SvcError
 from svcconsole.core.health import HealthReport
 from svcconsole.core.operators import Actor
@@ -55,7 +61,7 @@ from svcconsole.store.engine import Database, safe_url
 from svcconsole.widgets import render, words
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
-from svcconsole.widgets.help import HelpScreen, help_table
+from svcconsole.widgets.help import HelpScreen, help_columns
 from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 
 PROGRESS_SECONDS = 0.1
@@ -80,8 +86,19 @@ class ConsoleApp(CrashGuard, App[None]):
         page_size: int = 100,
         database_label: str | None = None,
         health_check_seconds: float | None = HEALTH_CHECK_SECONDS,
+        config: Config | None = None,
     ) -> None:
+        self.config = config or Config()
+        self.database_accent = valid_accent(self.config, db.url)
         super().__init__()
+        self.keys = remapped(self.config.keys)
+        self.registry = self.keys.registry
+        """The action registry with the keys in force (config.toml's `[keys]`): help and the palette show these."""
+        self.set_keymap(self.keys.keymap)
+        self.views, self.view_problems = config_files.all_views(self.config)
+        if tz is None and self.config.timezone:
+            tz = ZoneInfo(self.config.timezone)
+        self._theme_before_picker: str | None = None
         self.health_check_seconds = health_check_seconds
         self.health: HealthReport | None = None
         self.health_changed: Signal[HealthReport] = Signal(self, "health-changed")
@@ -95,7 +112,50 @@ class ConsoleApp(CrashGuard, App[None]):
         self.bulk_runs: list[BulkRunState] = []
         self._bulk_keys = 0
         self.bulk_changed: Signal[BulkRunState] = Signal(self, "bulk-changed")
-        self.theme = "textual-dark"
+        self.theme = self.config.theme if self.config.theme and theme_problem(self.config) is None else "textual-dark"
+
+    # ------------------------------------------------------------------ look: theme, status colours, the database's accent
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """svcconsole's own variables ($status-active, $row-cursor...), for a dark or a light theme."""
+        return render.theme_variables(self.current_theme.dark)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables; a database with an `accent` in config.toml takes it as the theme's accent and primary."""
+        variables = super().get_css_variables()
+        if self.database_accent:
+            marked = replace(self.current_theme, primary=self.database_accent, accent=self.database_accent)
+            generated = marked.to_color_system().generate()
+            variables |= {name: value for name, value in generated.items() if name.startswith(("primary", "accent"))}
+        render.use_theme_variables(variables)
+        return variables
+
+    def pick_theme(self) -> None:
+        """Textual's theme list; the highlighted theme shows at once, esc goes back to the one before."""
+        self._theme_before_picker = self.theme
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder="theme: ↑↓ shows it, enter keeps it, esc goes back"))
+
+    @on(CommandPalette.OptionHighlighted)
+    def _preview_theme(self, message: CommandPalette.OptionHighlighted) -> None:
+        if self._theme_before_picker is None:
+            return
+        hit = getattr(message.highlighted_event.option, "hit", None)
+        name = getattr(hit, "text", None)
+        if isinstance(name, str) and name in self.available_themes:
+            self.theme = name
+
+    @on(CommandPalette.Closed)
+    def _theme_picker_closed(self, message: CommandPalette.Closed) -> None:
+        if self._theme_before_picker is None:
+            return
+        if not message.option_selected:
+            self.theme = self._theme_before_picker
+        self._theme_before_picker = None
+
+    @property
+    def database_title(self) -> str | None:
+        """The title config.toml gives this database ("PRODUCTION"), shown in the header in its accent."""
+        return self.config.look_of(self.db.url).title
 
     @property
     def read_only(self) -> bool:
@@ -107,6 +167,8 @@ class ConsoleApp(CrashGuard, App[None]):
 
     @property
     def database_label(self) -> str:
+        if self.database_title:
+            return self.database_title
         if self._database_label is not None:
             return self._database_label
         path = self.db.sqlite_file
@@ -114,10 +176,16 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(ServicesScreen())
+        for problem in [*config_problems(self.config), *self.view_problems]:
+            self.notify(problem, title="config", severity="error", markup=False, timeout=20)
         self.call_after_refresh(freeze_startup_objects)
         if self.health_check_seconds is not None:
             self.check_health()
             self.set_interval(self.health_check_seconds, self.check_health)
+
+    def on_unmount(self) -> None:
+        """The status colours go back to the dark theme's, which every other app of this process expects."""
+        render.use_theme_variables(render.theme_variables(True))
 
     @work(thread=True, exclusive=True, group="health-check")
     def check_health(self) -> None:
@@ -146,7 +214,39 @@ class ConsoleApp(CrashGuard, App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES)))
+            scope = getattr(self.screen, "SCOPE", None)
+            context = [scope] if scope else []
+            if scope in ("services", "customer"):
+                context.append("table")
+            context += ["app", "help"]
+            self.push_screen(HelpScreen(help_columns(self.registry, SCOPES, context), registry=self.registry, scopes=SCOPES))
+
+    def _services_screen(self) -> ServicesScreen:
+        return next(screen for screen in self.screen_stack if isinstance(screen, ServicesScreen))
+
+    def open_view(self, name: str) -> None:
+        """Back to the list, showing the saved view `name`."""
+        view = self.views.get(name)
+        if view is None:
+            self.notify(f"no view {name!r} (views: {', '.join(sorted(self.views)) or 'none yet; :view save NAME'})", severity="error", markup=False)
+            return
+        self.show_services()
+        self.call_after_refresh(self._services_screen().apply_view, view)
+
+    def save_view(self, name: str) -> None:
+        """Save the list's filter line, sort and columns as the view `name` (views.toml in the config dir)."""
+        if not config_files.valid_view_name(name):
+            self.notify(f"view {name!r}: a view's name is lower-case letters, digits, - and _ (up to 40)", severity="error", markup=False)
+            return
+        view = self._services_screen().current_view(name)
+        try:
+            path = config_files.save_view(view)
+        except OSError as error:
+            self.notify(f"view {name}: not saved ({error.strerror or error})", severity="error", markup=False)
+            return
+        self.views[name] = view
+        self._services_screen().view_name = name
+        self.notify(f"view {name} saved in {path}; :view {name} shows it", markup=False)
 
     def action_drift(self) -> None:
         if not isinstance(self.screen, DriftScreen):
@@ -371,6 +471,6 @@ class ConsoleApp(CrashGuard, App[None]):
             done(False)
 
 
-def run_console(db: Database, actor: Actor) -> None:
-    """Open the console on `db` as `actor` (read-only when the actor is)."""
-    ConsoleApp(db, actor).run()
+def run_console(db: Database, actor: Actor, config: Config | None = None) -> None:
+    """Open the console on `db` as `actor` (read-only when the actor is), as config.toml says."""
+    ConsoleApp(db, actor, config=config).run()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from svcconsole.console.bulk_runs import ActionRequest, BulkRunState
+from svcconsole.core.config import Config, ViewSpec
 from svcconsole.core.operators import Actor
 from svcconsole.store.engine import Database
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from svcconsole.core import bulk
     from svcconsole.core.health import HealthReport
+    from svcconsole.widgets.keys import ConsoleAction
 
 
 class ConsoleHost(Protocol):
@@ -31,6 +33,11 @@ class ConsoleHost(Protocol):
     page_size: int
     bulk_changed: Signal[BulkRunState]
     health_changed: Signal[HealthReport]
+    registry: tuple[ConsoleAction, ...]
+    config: Config
+    views: dict[str, ViewSpec]
+    """config.toml's views and those saved from the console (views.toml), by name."""
+    """The action registry with the keys in force (config.toml's `[keys]`)."""
 
     @property
     def read_only(self) -> bool: ...
@@ -40,6 +47,11 @@ class ConsoleHost(Protocol):
 
     @property
     def database_label(self) -> str: ...
+
+    @property
+    def database_title(self) -> str | None: ...
+
+    database_accent: str | None
 
     @property
     def health_problems(self) -> int: ...
@@ -55,3 +67,9 @@ class ConsoleHost(Protocol):
     def open_customer(self, customer_id: int) -> None: ...
 
     def run_action(self, action: str) -> Any: ...
+
+    def pick_theme(self) -> None: ...
+
+    def open_view(self, name: str) -> None: ...
+
+    def save_view(self, name: str) -> None: ...

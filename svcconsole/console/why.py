@@ -19,7 +19,7 @@ def statuses_allowing(name: str) -> list[str]:
 def why_not(screen: Any, scope: str, key: str, status: str | None) -> str | None:
     """Why `key` did nothing on `screen` (whose row or service is in `status`), or None when
     the key is not one of the scope's or it applies."""
-    entry = entry_for(REGISTRY, scope, key)
+    entry = entry_for(getattr(screen.app, "registry", REGISTRY), scope, key)
     if entry is None:
         return None
     _, action, parameters = parse(entry.action)

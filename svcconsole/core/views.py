@@ -5,6 +5,7 @@ Times are ISO 8601 UTC strings, money is a string, secrets never appear.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -70,12 +71,33 @@ def plain(value: Any) -> Any:
     return value
 
 
+def csv_value(value: Any) -> str:
+    """A value as its CSV cell, written as JSON writes it (true / false, objects as JSON); None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def json_record(record: dict[str, Any]) -> str:
+    """A record as one line of JSON, as `--format json` lists print each."""
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
+SERVICE_ATTRIBUTES = tuple((key, {"customer": "customer_name", "product": "product_name", "server": "server_name"}.get(key, key)) for key in SERVICE_FIELDS)
+"""Each record key and the attribute (or list row column) it is read from."""
+
+
 def service_dict(service: Any) -> dict[str, Any]:
     """A service (ORM row or list row) as a dict; list rows carry fewer fields."""
-    aliases = {"customer": "customer_name", "product": "product_name", "server": "server_name"}
+    mapping = getattr(service, "_mapping", None)
+    if mapping is not None:  # a list row: its columns by name, without a failed lookup per missing field
+        return {key: plain(mapping[column]) for key, column in SERVICE_ATTRIBUTES if column in mapping}
     result: dict[str, Any] = {}
-    for key in SERVICE_FIELDS:
-        attribute = aliases.get(key, key)
+    for key, attribute in SERVICE_ATTRIBUTES:
         if hasattr(service, attribute):
             result[key] = plain(getattr(service, attribute))
     return result

@@ -16,35 +16,77 @@ from rich.text import Text
 from svcconsole.core import clock
 from svcconsole.core.parse import inert
 
-BLUE = "#5fafff"
-GREEN = "#5fd75f"
-ORANGE = "#ffaf00"
-VIOLET = "#d787ff"
-GREY = "#a8a8a8"
-RED = "#ff8787"
-DARK_GREY = "#6c6c6c"
-TEAL = "#5fd7d7"
-YELLOW = "#ffff87"
+DARK_COLOURS = {
+    "blue": "#5fafff",
+    "green": "#5fd75f",
+    "orange": "#ffaf00",
+    "violet": "#d787ff",
+    "grey": "#a8a8a8",
+    "red": "#ff8787",
+    "dark-grey": "#6c6c6c",
+    "teal": "#5fd7d7",
+    "yellow": "#ffff87",
+}
 """Colours of the xterm 256-colour cube, so a 256-colour terminal shows exactly these, and
 explicit, so no theme maps two of them to one (ANSI red and magenta are both #f4005f in
 Textual's default theme)."""
-
-STATUS_STYLES = {
-    "ordered": f"italic {YELLOW}",
-    "pending": f"bold {BLUE}",
-    "active": GREEN,
-    "suspended": f"bold {ORANGE}",
-    "expired": VIOLET,
-    "cancelled": GREY,
-    "terminated": f"bold {RED}",
-    "deleted": f"strike {DARK_GREY}",
+LIGHT_COLOURS = {
+    "blue": "#005faf",
+    "green": "#005f00",
+    "orange": "#875f00",
+    "violet": "#5f0087",
+    "grey": "#4e4e4e",
+    "red": "#af0000",
+    "dark-grey": "#808080",
+    "teal": "#005f5f",
+    "yellow": "#5f5f00",
 }
+"""The same colours for a light theme: darker cells of the same 256-colour cube."""
+BLUE, GREEN, ORANGE, VIOLET, GREY, RED, DARK_GREY, TEAL, YELLOW = DARK_COLOURS.values()
+STATUS_LOOK = {
+    "ordered": ("italic", "yellow"),
+    "pending": ("bold", "blue"),
+    "active": ("", "green"),
+    "suspended": ("bold", "orange"),
+    "expired": ("", "violet"),
+    "cancelled": ("", "grey"),
+    "terminated": ("bold", "red"),
+    "deleted": ("strike", "dark-grey"),
+}
+"""Each status's emphasis and colour; the colour is the theme variable `$status-<status>`."""
+STATUS_STYLES = {status: f"{emphasis} {DARK_COLOURS[colour]}".strip() for status, (emphasis, colour) in STATUS_LOOK.items()}
 IN_PROGRESS_STYLE = f"italic {TEAL}"
 AWAITING_STYLE = f"bold {ORANGE}"
 """A paid order awaiting an admin's approval."""
 ROW_BACKGROUNDS = {"cursor": "#3a3a3a", "cursor-unfocused": "#303030", "marked": "#00005f"}
 """The list's cursor and marked rows: greys and a navy of the 256-colour palette, on which
 every status colour keeps a contrast of 4:1 or more."""
+LIGHT_ROW_BACKGROUNDS = {"cursor": "#ffffff", "cursor-unfocused": "#eeeeee", "marked": "#d7d7ff"}
+"""The same rows on a light theme, on which the light colours keep that contrast."""
+
+
+def theme_variables(dark: bool) -> dict[str, str]:
+    """svcconsole's theme variables for a dark or light theme: `$status-<status>`,
+    `$status-in-progress`, `$status-awaiting`, `$status-marker` and `$row-<cursor|cursor-unfocused|marked>`
+    (a theme's own `variables` may set any of them)."""
+    colours = DARK_COLOURS if dark else LIGHT_COLOURS
+    rows = ROW_BACKGROUNDS if dark else LIGHT_ROW_BACKGROUNDS
+    variables = {f"status-{status}": colours[colour] for status, (_, colour) in STATUS_LOOK.items()}
+    variables |= {"status-in-progress": colours["teal"], "status-awaiting": colours["orange"], "status-marker": colours["teal"], "status-error": colours["red"]}
+    variables |= {f"row-{name}": colour for name, colour in rows.items()}
+    return variables
+
+
+def use_theme_variables(variables: dict[str, str]) -> None:
+    """Draw statuses in the colours a theme's variables give them (`theme_variables`' names)."""
+    global IN_PROGRESS_STYLE, AWAITING_STYLE, NOT_AVAILABLE_STYLE, MARKER_STYLE, PAST_DUE_STYLE
+    for status, (emphasis, _) in STATUS_LOOK.items():
+        STATUS_STYLES[status] = f"{emphasis} {variables[f'status-{status}']}".strip()
+    IN_PROGRESS_STYLE = f"italic {variables['status-in-progress']}"
+    AWAITING_STYLE = f"bold {variables['status-awaiting']}"
+    NOT_AVAILABLE_STYLE = f"bold {variables['status-error']}"
+    MARKER_STYLE = f"bold {variables['status-marker']}"
+    PAST_DUE_STYLE = f"bold {variables['status-error']}"
 
 
 def plain(value: Any) -> str:
@@ -68,6 +110,9 @@ def status_label(status: str, suspend_kind: str | None = None, operation: str | 
 
 
 NOT_AVAILABLE_STYLE = f"bold {RED}"
+MARKER_STYLE = f"bold {TEAL}"
+PAST_DUE_STYLE = f"bold {RED}"
+"""A live service's expiry that has passed."""
 
 
 def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:
@@ -105,7 +150,7 @@ def with_markers(status: Text, *, auto_renew: bool, special_price: bool, width: 
     `width` cells: the status itself (a suspension's kind, an operation) is never cut for them."""
     marks = (AUTO_RENEW_MARK if auto_renew else "") + (SPECIAL_PRICE_MARK if special_price else "")
     if marks and status.cell_len + 1 + len(marks) <= width:
-        status.append(f" {marks}", f"bold {TEAL}")
+        status.append(f" {marks}", MARKER_STYLE)
     return status
 
 

@@ -106,6 +106,8 @@ class ServiceListScreen(Screen[None]):
         self._last_filter_at = 0.0
         self._counts_cache: dict[ServiceFilter, tuple[float, dict[str, int]]] = {}
         self._footer_state: tuple[object, ...] = ()
+        self.view_name: str | None = None
+        """The saved view the list shows (until its filter line is changed)."""
 
     @property
     def console_app(self) -> ListHost:
@@ -171,6 +173,9 @@ class ServiceListScreen(Screen[None]):
     def _is_marked(self, service_id: int) -> bool:
         return False
 
+    def choose_view_tab(self, tab: str) -> None:
+        """A saved view's tab ("view:NAME") was chosen (a list without saved views has none)."""
+
     def on_key(self, event: events.Key) -> None:
         """A footer key that did nothing says why, at the bottom of the screen."""
         row = self.table.current_row() if self.is_mounted else None
@@ -198,6 +203,9 @@ class ServiceListScreen(Screen[None]):
         position = table.cursor + 1 if total else 0
         line.append(f" row {position:,} of {render.count(total)}", "")
         arrow = "▼" if self.sort.descending else "▲"
+        if self.view_name:
+            line.append(" · view ", "dim")
+            line.append(render.plain(self.view_name), "bold")
         line.append(f" · sort {self.sort.column} {arrow}", "dim")
         self._status_marks(line)
         if self.filter_text and not self.query_one("#filter", Input).display:
@@ -395,6 +403,7 @@ class ServiceListScreen(Screen[None]):
         """A keystroke after a pause is applied at once; keystrokes that follow it within the
         debounce time are applied together once typing pauses."""
         self.filter_text = event.value
+        self.view_name = None
         now = time.monotonic()
         if self._filter_timer is None and now - self._last_filter_at >= FILTER_DEBOUNCE_SECONDS:
             self._last_filter_at = now
@@ -445,6 +454,9 @@ class ServiceListScreen(Screen[None]):
         self._choose_tab(message.status)
 
     def _choose_tab(self, tab: str) -> None:
+        if tab.startswith("view:"):
+            self.choose_view_tab(tab)
+            return
         self.tab = tab
         self.query_one(StatusTabs).active = tab
         self.reload()

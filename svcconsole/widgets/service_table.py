@@ -71,14 +71,24 @@ class ColumnLayout:
     hidden_right: bool
 
 
-def last_first_column(width: int) -> int:
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def chosen_columns(keys: tuple[str, ...] | list[str]) -> tuple[ListColumn, ...]:
+    """The list's columns named by `keys` (a view's or config.toml's `columns`), id first; all of them when empty."""
+    if not keys:
+        return COLUMNS
+    return (COLUMNS[0], *(COLUMNS_BY_KEY[key] for key in keys if key != "id" and key in COLUMNS_BY_KEY))
+
+
+def last_first_column(width: int, columns: tuple[ListColumn, ...] = COLUMNS) -> int:
     """The first scrolled column that shows the last column at `width` (scrolling stops there)."""
-    available = max(width - MARK_WIDTH - MORE_WIDTH, 10) - COLUMNS[0].width
-    used, first = 0, len(COLUMNS)
-    while first > 1 and used + COLUMNS[first - 1].width + 1 <= available:
+    available = max(width - MARK_WIDTH - MORE_WIDTH, 10) - columns[0].width
+    used, first = 0, len(columns)
+    while first > 1 and used + columns[first - 1].width + 1 <= available:
         first -= 1
-        used += COLUMNS[first].width + 1
-    return min(first, len(COLUMNS) - 1)
+        used += columns[first].width + 1
+    return max(min(first, len(columns) - 1), 1)
 
 
 DROPPED_FIRST = ("domain", "cycle", "price", "server")
@@ -86,18 +96,19 @@ DROPPED_FIRST = ("domain", "cycle", "price", "server")
 so a narrow terminal keeps the expiry in view; the domain yields first."""
 
 
-def fit_columns(width: int, first: int = 1) -> ColumnLayout:
-    """The pinned id column and the columns from `first` that fit in `width` cells, widened to fill it."""
-    first = min(max(first, 1), last_first_column(width))
+def fit_columns(width: int, first: int = 1, columns: tuple[ListColumn, ...] = COLUMNS) -> ColumnLayout:
+    """The pinned id column and the columns from `first` that fit in `width` cells, widened to fill
+    it: the spare cells go to the flexible columns (name and customer most), never to the status."""
+    first = min(max(first, 1), last_first_column(width, columns))
     available = max(width - MARK_WIDTH - MORE_WIDTH, 10)
-    candidates = list(COLUMNS[first:])
+    candidates = list(columns[first:])
     if first == 1:
         for key in DROPPED_FIRST:
-            if COLUMNS[0].width + sum(1 + column.width for column in candidates) <= available:
+            if columns[0].width + sum(1 + column.width for column in candidates) <= available:
                 break
             candidates = [column for column in candidates if column.key != key]
-    chosen = [COLUMNS[0]]
-    used = COLUMNS[0].width
+    chosen = [columns[0]]
+    used = columns[0].width
     for column in candidates:
         if used + 1 + column.width > available and len(chosen) > 1:
             break
@@ -110,7 +121,7 @@ def fit_columns(width: int, first: int = 1) -> ColumnLayout:
     if leftover > 0:
         flexible = [column for column in chosen if column.flex] or chosen
         widths[flexible[0].key] += leftover
-    hidden_right = len(chosen) - 1 < len(COLUMNS) - first
+    hidden_right = len(chosen) - 1 < len(columns) - first
     return ColumnLayout([(column, widths[column.key]) for column in chosen], first, first > 1, hidden_right)
 
 
@@ -139,7 +150,7 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
     if key == "price":
         return render.text(render.money(row.price))
     if key == "expires":
-        return render.text(render.day(row.expires_at, tz), f"bold {render.RED}" if is_past_due(row) else "")
+        return render.text(render.day(row.expires_at, tz), render.PAST_DUE_STYLE if is_past_due(row) else "")
     raise KeyError(key)
 
 
@@ -156,6 +167,7 @@ TABLE_ACTIONS: tuple[ConsoleAction, ...] = (
         "Show the columns to the left (id stays in view; ‹ in the header: more that way).",
         key_display="←",
         palette=False,
+        name="columns-left",
     ),
     ConsoleAction(
         "table",
@@ -165,6 +177,7 @@ TABLE_ACTIONS: tuple[ConsoleAction, ...] = (
         "Show the columns to the right (id stays in view; › in the header: more that way).",
         key_display="→",
         palette=False,
+        name="columns-right",
     ),
     ConsoleAction("table", "home,g", "first_row", "First row", "Go to the first row.", key_display="home/g"),
     ConsoleAction("table", "end,G", "last_row", "Last row", "Go to the last row (a deep jump on a large store).", key_display="end/G"),
@@ -198,14 +211,14 @@ class ServiceTable(ScrollView, can_focus=True):
         "service-table--placeholder",
         "service-table--sorted",
     }
-    DEFAULT_CSS = f"""
-    ServiceTable {{ height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }}
-    ServiceTable > .service-table--header {{ text-style: bold; background: $panel; }}
-    ServiceTable > .service-table--sorted {{ text-style: bold underline; background: $panel; }}
-    ServiceTable > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor-unfocused"]}; }}
-    ServiceTable:focus > .service-table--cursor {{ background: {render.ROW_BACKGROUNDS["cursor"]}; }}
-    ServiceTable > .service-table--marked {{ background: {render.ROW_BACKGROUNDS["marked"]}; }}
-    ServiceTable > .service-table--placeholder {{ color: $text-muted; }}
+    DEFAULT_CSS = """
+    ServiceTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }
+    ServiceTable > .service-table--header { text-style: bold; background: $panel; }
+    ServiceTable > .service-table--sorted { text-style: bold underline; background: $panel; }
+    ServiceTable > .service-table--cursor { background: $row-cursor-unfocused; }
+    ServiceTable:focus > .service-table--cursor { background: $row-cursor; }
+    ServiceTable > .service-table--marked { background: $row-marked; }
+    ServiceTable > .service-table--placeholder { color: $text-muted; }
     """
 
     cursor = reactive(0, always_update=True, repaint=False)
@@ -236,6 +249,15 @@ class ServiceTable(ScrollView, can_focus=True):
         self.sort_column = "id"
         self.sort_descending = False
         self.first_column = 1
+        self.columns = COLUMNS
+        """The columns this list shows, in order (a view's, config.toml's, else every one)."""
+
+    def use_columns(self, columns: tuple[ListColumn, ...]) -> None:
+        """Show these columns (id always first), from the left."""
+        self.columns = columns
+        self.first_column = 1
+        self.refresh()
+        self.refresh_bindings()
 
     # ------------------------------------------------------------------ data
 
@@ -350,12 +372,12 @@ class ServiceTable(ScrollView, can_focus=True):
     @property
     def column_layout(self) -> ColumnLayout:
         """The columns in view (the vertical scrollbar always shows, so its width never changes them)."""
-        return fit_columns(self.scrollable_content_region.width, self.first_column)
+        return fit_columns(self.scrollable_content_region.width, self.first_column, self.columns)
 
     def action_scroll_columns(self, delta: int) -> None:
         """Show the columns to the left or right (id stays)."""
         width = self.scrollable_content_region.width
-        self.first_column = min(max(self.column_layout.first + delta, 1), last_first_column(width))
+        self.first_column = min(max(self.column_layout.first + delta, 1), last_first_column(width, self.columns))
         self.refresh()
         self.refresh_bindings()
 
@@ -364,10 +386,12 @@ class ServiceTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if not width or self._shows(key):
             return
-        index = next(position for position, column in enumerate(COLUMNS) if column.key == key)
+        index = next((position for position, column in enumerate(self.columns) if column.key == key), None)
+        if index is None:
+            return
         if index < self.column_layout.first:
             self.first_column = index
-        while not self._shows(key) and self.first_column < last_first_column(width):
+        while not self._shows(key) and self.first_column < last_first_column(width, self.columns):
             self.first_column += 1
         self.refresh_bindings()
 

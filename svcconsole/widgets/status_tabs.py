@@ -37,6 +37,8 @@ class StatusTabs(Widget):
 
     active = reactive("all")
     counts: reactive[dict[str, int] | None] = reactive(None)
+    view_tabs: reactive[tuple[str, ...]] = reactive(())
+    """Saved views shown as extra tabs after the statuses (config.toml's `tab = true`), keyed "view:NAME"."""
 
     @dataclass
     class Chosen(Message):
@@ -52,6 +54,7 @@ class StatusTabs(Widget):
             for key, name, short in TABS:
                 total = None if counts is None else counts.get(key, 0)
                 labels.append((key, f" {name if long_names else short} {render.count(total, short=short_counts)} "))
+            labels += [(f"view:{name}", f" ★ {name} ") for name in self.view_tabs]
             if sum(len(label) for _, label in labels) + len(labels) - 1 <= width:
                 return labels
         return labels
@@ -73,5 +76,5 @@ class StatusTabs(Widget):
             x -= len(label) + 1
 
     def step(self, delta: int) -> str:
-        keys = [key for key, _, _ in TABS]
+        keys = [key for key, _, _ in TABS] + [f"view:{name}" for name in self.view_tabs]
         return keys[(keys.index(self.active) + delta) % len(keys)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import on, work
 from textual.widgets import Static
@@ -9,12 +11,17 @@ from textual.widgets import Static
 from svcconsole.console.actions import applies, bindings, mutating_actions
 from svcconsole.console.messages import ActionRequested, BulkMenuRequested, CustomerOpened, EditRequested, MenuCounted, NewServiceRequested, SelectionResolved
 from svcconsole.console.screens.admin_list import AdminServiceList
+from svcconsole.console.screens.export import ExportScreen
 from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.console.why import why_not
 from svcconsole.core.bulk import Matching
+from svcconsole.core.config import ViewSpec
+from svcconsole.store.queries import Sort
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.messages import ReadOnlyRefused
+from svcconsole.widgets.service_table import COLUMNS, chosen_columns
+from svcconsole.widgets.status_tabs import StatusTabs
 
 
 def marked_label(count: int) -> str:
@@ -42,6 +49,56 @@ class ServicesScreen(AdminServiceList):
         super().__init__()
         self.marks = Marks()
 
+    def on_mount(self) -> None:
+        """config.toml's `columns`, when it names some (the list's own mount runs too)."""
+        columns = self.console_app.config.columns
+        if columns:
+            self.table.use_columns(chosen_columns(columns))
+        self.query_one(StatusTabs).view_tabs = tuple(name for name, view in sorted(self.console_app.views.items()) if view.tab)
+
+    def choose_view_tab(self, tab: str) -> None:
+        view = self.console_app.views.get(tab.removeprefix("view:"))
+        if view is not None:
+            self.apply_view(view, tab=tab)
+
+    # ------------------------------------------------------------------ export
+
+    def action_export(self) -> None:
+        """Every row the list shows (its filter line and tab, in its order) to a file."""
+        if self.refuse_unsettled_filter():
+            return
+        if self.total is None:
+            self.notify("still counting; try again in a moment", severity="warning")
+            return
+        label = f"view {self.view_name}" if self.view_name else (f"filter {self.filter_text.strip()!r}" if self.filter_text.strip() else "every service")
+        if self.tab != "all":
+            label += f", tab {self.tab}"
+        default = str(Path.cwd() / f"services-{self.view_name or 'list'}.csv")
+        self.app.push_screen(ExportScreen(self.current_filter, self.sort, self.total, label, default))
+
+    # ------------------------------------------------------------------ saved views
+
+    def apply_view(self, view: ViewSpec, *, tab: str = "all") -> None:
+        """Show a saved view: its filter line, its sort and its columns, on the All tab (or the view's own tab)."""
+        field = self.query_one("#filter", Input)
+        with field.prevent(Input.Changed):
+            field.value = view.filter
+        field.display = bool(view.filter)
+        self.filter_text = view.filter
+        self._stop_filter_timer()
+        self.tab = "all"
+        self.query_one(StatusTabs).active = tab
+        self.sort = Sort(view.sort, view.descending)
+        self.table.use_columns(chosen_columns(view.columns or self.console_app.config.columns))
+        self.view_name = view.name
+        self.table.focus()
+        self.reload()
+
+    def current_view(self, name: str) -> ViewSpec:
+        """What the list shows now, as a view named `name` (no columns: the list's own)."""
+        columns = () if self.table.columns == COLUMNS else tuple(column.key for column in self.table.columns)
+        return ViewSpec(name, self.filter_text.strip(), self.sort.column, self.sort.descending, columns)
+
     def why_key_did_nothing(self, key: str, status: str | None) -> str | None:
         return why_not(self, "services", key, status)
 
@@ -68,7 +125,11 @@ class ServicesScreen(AdminServiceList):
         line.append(" services ", "bold")
         line.append(render.plain(app.actor.name), "cyan")
         line.append(f" ({app.actor.role.label})", "dim")
-        line.append(f"  {render.plain(app.database_label)}", "dim")
+        if app.database_title:
+            line.append("  ")
+            line.append(f" {render.plain(app.database_title)} ", f"bold reverse {app.database_accent or render.RED}")
+        else:
+            line.append(f"  {render.plain(app.database_label)}", "dim")
         if app.read_only:
             line.append("  READ-ONLY: actions are off", "bold red")
         problems = app.health_problems
