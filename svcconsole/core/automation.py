@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from svcconsole.core import clock, health, jobs, leases, mailer, reconcile
+from svcconsole.core import clock, health, jobs, leases, mailer, reconcile, usage
 from svcconsole.core import settings as settings_module
 from svcconsole.core.automation_lifecycle import LIFECYCLE_STEPS
 from svcconsole.core.automation_report import AutomationReport, StepItem, StepReport
@@ -195,6 +195,8 @@ def _run(db: Database, ctx: RunContext, report: AutomationReport, *, at: datetim
         if ctx.settings["reconcile_every_hours"]:
             report.steps.append(_reconcile_step(db, ctx, progress, keep_alive))
             log.info("automation: %s", report.steps[-1].summary())
+        report.steps.append(_usage_step(progress, db, keep_alive))
+        log.info("automation: %s", report.steps[-1].summary())
     except BaseException:
         log.exception("automation: run at %s stopped by an error; a new run finishes the rest", ctx.now.isoformat(timespec="seconds"))
         raise
@@ -293,6 +295,25 @@ def _reconcile_step(db: Database, ctx: RunContext, progress: Progress | None, ke
         sent = mailer.send_queued(db, keep_alive=keep_alive)
         items += [StepItem(number, None, item.outcome, item.message) for item in sent.items]
     _report(step_report, items, progress, logged=True)
+    step_report.seconds = time.perf_counter() - started
+    return step_report
+
+
+USAGE_STEP = (
+    settings_module.USAGE_STEP,
+    "usage",
+    "read the usage of active and suspended services whose product meters a resource, into their current billing period (real clock)",
+)
+
+
+def _usage_step(progress: Progress | None, db: Database, keep_alive: Callable[[], bool]) -> StepReport:
+    """Step 9, last: each metered service's usage read from its panel (`core.usage`); the renewal
+    invoice of a later run bills the overage of a period once it closed."""
+    number, title, rule = USAGE_STEP
+    step_report = StepReport(number, title, rule)
+    started = time.perf_counter()
+    outcomes = usage.read_all(db, keep_alive)
+    _report(step_report, [StepItem(number, outcome.service_id, outcome.outcome, outcome.message) for outcome in outcomes], progress, logged=True)
     step_report.seconds = time.perf_counter() - started
     return step_report
 
