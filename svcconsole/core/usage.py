@@ -108,16 +108,21 @@ class UsageReport:
             "metrics": [
                 {
                     "metric": line.metric,
-                    "used": str(line.used),
-                    "included": None if line.included is None else str(line.included),
+                    "used": quantity_text(line.used),
+                    "included": None if line.included is None else quantity_text(line.included),
                     "price": None if line.price is None else str(line.price),
-                    "over": str(line.over),
+                    "over": quantity_text(line.over),
                     "cost": str(line.cost),
                     "source": line.source,
                 }
                 for line in self.lines
             ],
         }
+
+
+def quantity_text(value: Decimal) -> str:
+    """A quantity without trailing zeros: 130.5, 12, 0.001."""
+    return format(Decimal(value).normalize(), "f")
 
 
 def rates_for(session: Session, service: Service) -> dict[str, overage.Rate]:
@@ -162,7 +167,7 @@ def overage_text(report: UsageReport) -> str:
     """`1.50 EUR (traffic_gb 130 of 100)` or `none`, for the service's detail."""
     if report.cost <= ZERO:
         return "none"
-    beyond = ", ".join(f"{line.metric} {line.used} of {line.included}" for line in report.lines if line.cost > ZERO)
+    beyond = ", ".join(f"{line.metric} {quantity_text(line.used)} of {quantity_text(line.included or ZERO)}" for line in report.lines if line.cost > ZERO)
     return f"{money_text(report.cost, report.currency)} ({beyond})"
 
 
@@ -372,7 +377,11 @@ def add_overage_lines(session: Session, actor: Actor, service: Service, invoice:
         if report.cost <= ZERO:
             continue
         assert report.period_start is not None and report.period_end is not None
-        beyond = ", ".join(f"{line.metric} {line.used} used, {line.included} included: {line.over} x {line.price}" for line in report.lines if line.cost > ZERO)
+        beyond = ", ".join(
+            f"{line.metric} {quantity_text(line.used)} used, {quantity_text(line.included or ZERO)} included: {quantity_text(line.over)} x {line.price}"
+            for line in report.lines
+            if line.cost > ZERO
+        )
         line = InvoiceLine(
             invoice_id=invoice.id or 0,
             service_id=service.id,
