@@ -238,7 +238,7 @@ def apply_reading(session: Session, service: Service, period: tuple[datetime, da
             last = row.counter
             if last is None:
                 last = _previous_counter(session, service.id or 0, reading.metric, period[0])
-            added = value - last if last is not None and value >= last else value if last is not None else ZERO
+            added = value - last if last is not None and value >= last else value
             row.amount = (row.amount or ZERO) + added
             row.counter = value
 
