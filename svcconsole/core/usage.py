@@ -33,8 +33,8 @@ from sqlmodel import Session, col, select
 from svcconsole.core import activity, clock, cycles, lookups, overage
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoice_lookups import LineKind, local_day, money_text
-from svcconsole.core.operators import Actor, Role, require
-from svcconsole.core.statuses import Status
+from svcconsole.core.operators import Actor, require
+from svcconsole.core.statuses import Role, Status
 from svcconsole.modules import ModuleError, ServiceRef, UsageReading, get_module, is_module
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Invoice, InvoiceLine, Product, Service, Usage
@@ -130,7 +130,7 @@ def rates_for(session: Session, service: Service) -> dict[str, overage.Rate]:
     return overage.rates_of(product.overage if product else None)
 
 
-def _report(service: Service, period: tuple[datetime, datetime] | None, rates: dict[str, overage.Rate], rows: Sequence[Usage]) -> UsageReport:
+def report_of(service: Service, period: tuple[datetime, datetime] | None, rates: dict[str, overage.Rate], rows: Sequence[Usage]) -> UsageReport:
     by_metric = {row.metric: row for row in rows}
     lines = []
     for metric in [*rates, *(name for name in by_metric if name not in rates)]:
@@ -160,7 +160,7 @@ def current_report(session: Session, service: Service, *, now: datetime | None =
     """The service's usage in the period holding `now` (default: the clock), with the product's rates now."""
     period = period_at(service, now or clock.now(), lookups.timezone_of(session))
     rows = _rows_of(session, service.id or 0, period[0]) if period else []
-    return _report(service, period, rates_for(session, service), rows)
+    return report_of(service, period, rates_for(session, service), rows)
 
 
 def overage_text(report: UsageReport) -> str:
@@ -174,7 +174,9 @@ def overage_text(report: UsageReport) -> str:
 # ----------------------------------------------------------------------------- writing a period's row
 
 
-def _store(session: Session, service: Service, period: tuple[datetime, datetime], metric: str, rate: overage.Rate | None, change: Callable[[Usage], None], source: str) -> Usage:
+def _store(
+    session: Session, service: Service, period: tuple[datetime, datetime], metric: str, rate: overage.Rate | None, change: Callable[[Usage], None], source: str
+) -> Usage:
     """The row of (service, metric, period), created when missing, changed by `change`, its cost recomputed."""
     now = clock.now()
     existing = session.exec(
@@ -285,7 +287,7 @@ def _candidates(session: Session, product_ids: Sequence[int], after_id: int, lim
         .order_by(col(Service.id))
         .limit(limit)
     )
-    return [int(service_id) for service_id in session.exec(query).all()]
+    return [int(service_id or 0) for service_id in session.exec(query).all()]
 
 
 def read_all(db: Database, keep_alive: Callable[[], bool] = lambda: True) -> list[ReadOutcome]:
@@ -373,7 +375,7 @@ def add_overage_lines(session: Session, actor: Actor, service: Service, invoice:
         periods.setdefault(clock.as_utc(row.period_start), []).append(row)
     lines = []
     for start, period_rows in periods.items():
-        report = _report(service, (start, clock.as_utc(period_rows[0].period_end)), rates, period_rows)
+        report = report_of(service, (start, clock.as_utc(period_rows[0].period_end)), rates, period_rows)
         if report.cost <= ZERO:
             continue
         assert report.period_start is not None and report.period_end is not None
@@ -386,7 +388,9 @@ def add_overage_lines(session: Session, actor: Actor, service: Service, invoice:
             invoice_id=invoice.id or 0,
             service_id=service.id,
             kind=LineKind.OVERAGE.value,
-            description=f"Overage of #{service.id} {service.name}: {local_day(report.period_start, session)} to {local_day(report.period_end, session)} ({beyond})"[:500],
+            description=f"Overage of #{service.id} {service.name}: {local_day(report.period_start, session)} to {local_day(report.period_end, session)} ({beyond})"[
+                :500
+            ],
             amount=report.cost,
             period_start=report.period_start,
             period_end=report.period_end,

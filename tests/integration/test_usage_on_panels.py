@@ -87,7 +87,7 @@ def test_the_run_reads_pterodactyl_traffic_counters_and_peak_disk(cli, db, panel
 
     on_panel.started_at = time.time() - 500_000  # restarted: the counter went back to about 1.5 GB, all of it new
     _run(cli)
-    metrics, report = _usage(cli, service["id"])
+    metrics, _report = _usage(cli, service["id"])
     assert abs(Decimal(metrics["traffic_gb"]["used"]) - Decimal("7.5")) <= Decimal("0.03")
     assert Decimal(metrics["disk_gb"]["used"]) == disk
     with db.read() as session:

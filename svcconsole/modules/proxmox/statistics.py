@@ -85,7 +85,9 @@ def traffic_gb(api: Api, node: str, vmid: int, start: datetime, end: datetime, o
     now = time.time()
     since, until = start.timestamp(), min(end.timestamp(), now)
     timeframe = next((name for name, reach in TIMEFRAME_REACH if now - since <= reach), TIMEFRAME_REACH[-1][0])
-    points: list[dict[str, Any]] = list(api.call("GET", f"/nodes/{node}/qemu/{vmid}/rrddata", operation, params={"timeframe": timeframe, "cf": "AVERAGE"}) or [])
+    points: list[dict[str, Any]] = list(
+        api.call("GET", f"/nodes/{node}/qemu/{vmid}/rrddata", operation, params={"timeframe": timeframe, "cf": "AVERAGE"}) or []
+    )
     points.sort(key=lambda point: int(point.get("time") or 0))
     times = [int(point.get("time") or 0) for point in points]
     step = times[1] - times[0] if len(times) > 1 else 60
