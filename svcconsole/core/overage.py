@@ -25,7 +25,7 @@ FIELD = "--overage"
 CENT = Decimal("0.01")
 QUANTUM = Decimal("0.001")
 MAX_AMOUNT = Decimal("1000000000")
-NUMBER = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+NUMBER = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,6})?$")
 SHAPE = f"METRIC=INCLUDED:PRICE such as traffic_gb=100:0.05 (metrics: {', '.join(METRICS)})"
 
 
