@@ -358,6 +358,22 @@ def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: 
                 _report(step_report, [_would(item) for item in items], progress)
             step_report.seconds = time.perf_counter() - started
     report.steps.append(_preview_queue(db, ctx, progress))
+    report.steps.append(_preview_usage(db, progress))
+
+
+def _preview_usage(db: Database, progress: Progress | None) -> StepReport:
+    """What step 9 would do: how many metered services it would read (no panel is called)."""
+    number, title, rule = USAGE_STEP
+    step_report = StepReport(number, title, rule)
+    with db.read() as session:
+        metered = usage.count_metered(session)
+    if metered:
+        _report(
+            step_report,
+            [StepItem(number, None, "would: read", f"the usage of {metered} metered service{'s' if metered != 1 else ''} from their panels")],
+            progress,
+        )
+    return step_report
 
 
 def _would(item: StepItem) -> StepItem:

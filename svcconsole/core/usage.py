@@ -290,6 +290,16 @@ def _candidates(session: Session, product_ids: Sequence[int], after_id: int, lim
     return [int(service_id or 0) for service_id in session.exec(query).all()]
 
 
+def count_metered(session: Session) -> int:
+    """How many services the usage step would read now (paged by id, never loaded whole)."""
+    product_ids = metered_product_ids(session)
+    total, after = 0, 0
+    while product_ids and (chunk := _candidates(session, product_ids, after, 1000)):
+        total += len(chunk)
+        after = chunk[-1]
+    return total
+
+
 def read_all(db: Database, keep_alive: Callable[[], bool] = lambda: True) -> list[ReadOutcome]:
     """Read the usage of every metered service from its panel into its current period's rows.
 
