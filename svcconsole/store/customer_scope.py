@@ -179,7 +179,10 @@ class CustomerScope:
         return session.execute(select(func.count()).select_from(self._overage_costs(now).subquery())).scalar_one()
 
     def usage_rows(self, session: Session, service_id: int, period_start: Any) -> list[Usage]:
-        """The usage rows of one of the customer's services for the period starting at `period_start`."""
+        """The usage rows of one of the customer's services for the period starting at `period_start`
+        (none for an id no service can have)."""
+        if not 0 < service_id <= queries.MAX_ID:
+            return []
         query = (
             select(Usage)
             .join(Service, col(Service.id) == col(Usage.service_id))
