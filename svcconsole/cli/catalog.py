@@ -171,6 +171,7 @@ def products_add(
     no_customer_cancel: bool = typer.Option(False, "--no-customer-cancel", help="Customers may not cancel it themselves."),
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
+    overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a product; prints its id."""
@@ -192,6 +193,7 @@ def products_add(
             default_currency=settings_of(session)["currency"],
             servers=servers,
             placement=placement,
+            overages=overage,
         )
         return product, views.product_dict(product, catalog.prices_of(session, product.id or 0))
 
@@ -222,6 +224,7 @@ def products_edit(
     customer_cancel: str | None = typer.Option(None, "--customer-cancel", help="true or false."),
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
+    overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
 ) -> None:
     """Change a product."""
     cli = state(ctx)
@@ -239,6 +242,7 @@ def products_edit(
             allow_customer_cancel=allow,
             servers=servers,
             placement=placement,
+            overages=overage,
         )
     )
     message(f"product {record.id} saved")

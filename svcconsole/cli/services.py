@@ -29,7 +29,7 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import actions, activity, bulk, config, delivery, job_queue, jobs, lookups, placement, records, views
+from svcconsole.core import actions, activity, bulk, config, delivery, job_queue, jobs, lookups, placement, records, usage, views
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.filters import build_filter, parse_filter
 from svcconsole.core.operators import require
@@ -243,6 +243,9 @@ def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., meta
         record["jobs"] = [
             views.job_dict(job) for job in job_queue.list_jobs(session, service_id=identifier, limit=10) if job.status in {"queued", "running", "failed"}
         ]
+        report = usage.current_report(session, service)
+        if report.lines:
+            record["overage"] = report.as_json() if output is Format.JSON else usage.overage_text(report)
     if output is Format.JSON:
         json_out(record)
         return
@@ -258,6 +261,51 @@ def services_show(ctx: typer.Context, service_id: str = typer.Argument(..., meta
     if record["metadata"]:
         data("\nmetadata:")
         key_values(record["metadata"])
+
+
+USAGE_COLUMNS = ["metric", "used", "included", "price", "over", "cost", "source"]
+
+
+@services_app.command("usage")
+def services_usage(
+    ctx: typer.Context,
+    service_id: str = typer.Argument(..., metavar="ID"),
+    action: str | None = typer.Argument(None, metavar="[record METRIC AMOUNT]", help="record METRIC AMOUNT: what a manual service used this period."),
+    metric: str | None = typer.Argument(None, hidden=True),
+    amount: str | None = typer.Argument(None, hidden=True),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """The current billing period's usage, included amounts, overage and cost; or `record METRIC AMOUNT` for a manual service."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    identifier = parse_id("id", service_id)
+    cli = state(ctx)
+    if action is not None:
+        if action != "record":
+            raise InvalidInput("usage", f"{action!r} is not an action (use: services usage ID, or services usage ID record METRIC AMOUNT)")
+        if metric is None or amount is None:
+            raise InvalidInput("record", "needs METRIC and AMOUNT (such as: services usage 12 record traffic_gb 130)")
+        report = cli.db.transaction(lambda session: usage.record(session, cli.actor, identifier, metric, amount))
+    else:
+        if metric is not None:
+            raise InvalidInput("usage", "only `record` takes more arguments (services usage ID record METRIC AMOUNT)")
+        with _read(ctx) as session:
+            report = usage.current_report(session, lookups.get_service(session, identifier))
+            tz = lookups.timezone_of(session)
+    if output is Format.JSON:
+        json_out({"service_id": identifier, **report.as_json()})
+        return
+    if action is not None:
+        message(f"service {identifier}: {metric} recorded")
+        with _read(ctx) as session:
+            tz = lookups.timezone_of(session)
+    period = f"{lookups.day(report.period_start, tz)} to {lookups.day(report.period_end, tz)}" if report.period_start else "none (no billing cycle)"
+    key_values({"service": identifier, "period": period, "overage": f"{report.cost:.2f} {report.currency}"})
+    rows = [{key: ("-" if value is None else value) for key, value in line.items()} for line in report.as_json()["metrics"]]
+    if rows:
+        data("")
+        emit(rows, USAGE_COLUMNS, Format.TABLE)
+    else:
+        data("\nits product meters nothing (products edit --overage METRIC=INCLUDED:PRICE)")
 
 
 @services_app.command("history")

@@ -23,7 +23,7 @@ from svcconsole.client.actions import REGISTRY, client_bindings, mutating
 from svcconsole.client.dialogs import CancelDialog, CancelRequest
 from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, LoginRevealed
-from svcconsole.client.widgets import EMPTY, ActiveServices
+from svcconsole.client.widgets import EMPTY, OVERAGE_EMPTY, ActiveServices, OverageServices
 from svcconsole.core import customer, customer_actions
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
@@ -92,6 +92,9 @@ class DashboardScreen(_CustomerScreen):
             yield Static(Text(" Active services", style="bold"), id="active-heading", classes="heading")
             yield ActiveServices(id="active")
             yield Static(Text(f" {EMPTY}", style="italic dim"), id="active-empty")
+            yield Static(id="overages-heading", classes="heading")
+            yield OverageServices(id="overages")
+            yield Static(id="overages-empty")
             yield Static(Text(" Unpaid invoices", style="bold"), id="invoices-heading", classes="heading")
             yield DataTable(id="invoices", cursor_type="row")
             yield Static(id="invoices-empty")
@@ -101,6 +104,9 @@ class DashboardScreen(_CustomerScreen):
         self.query_one("#title", Static).update(title_line(self.client_app, "dashboard"))
         self.query_one("#invoices", DataTable).add_columns("invoice", "due", "total", "for")
         self.query_one("#active-empty", Static).display = False
+        self.query_one("#overages-heading", Static).update(Text(" " + self.client_app.tr("Services with overages"), style="bold"))
+        self.query_one("#overages-empty", Static).update(Text(" " + self.client_app.tr(OVERAGE_EMPTY), style="italic dim"))
+        self.query_one("#overages-empty", Static).display = False
         self.query_one(ActiveServices).focus()
         self.reload()
 
@@ -139,6 +145,7 @@ class DashboardScreen(_CustomerScreen):
         heading.append(more, "dim")
         heading.append(f"  ·  {render.plural(board.services_total, 'service')} in all: l lists them", "dim")
         self.query_one("#active-heading", Static).update(heading)
+        self._show_overages(board)
         invoices = self.query_one("#invoices", DataTable)
         invoices.clear()
         for invoice in board.unpaid:
@@ -151,9 +158,27 @@ class DashboardScreen(_CustomerScreen):
         empty.update(Text(" Nothing to pay.", style="dim") if not board.unpaid else Text(""))
         empty.display = not board.unpaid
 
+    def _show_overages(self, board: Dashboard) -> None:
+        table = self.query_one(OverageServices)
+        table.show(board.overages)
+        table.display = bool(board.overages)
+        self.query_one("#overages-empty", Static).display = not board.overages
+        heading = Text(" " + self.client_app.tr("Services with overages"), style="bold")
+        if board.overages_total > len(board.overages):
+            heading.append(" " + self.client_app.tr("(the first {shown} of {total})").format(shown=len(board.overages), total=board.overages_total), "dim")
+        elif board.overages:
+            heading.append(f" ({board.overages_total})", "dim")
+        self.query_one("#overages-heading", Static).update(heading)
+
     @on(DataTable.RowSelected, "#active")
     def _row_selected(self) -> None:
         self.action_show_in_list()
+
+    @on(DataTable.RowSelected, "#overages")
+    def _overage_selected(self) -> None:
+        service_id = self.query_one(OverageServices).service_id_at_cursor()
+        if service_id is not None:
+            self.client_app.show_services(f"id:{service_id}")
 
     def action_show_in_list(self) -> None:
         service_id = self.query_one(ActiveServices).service_id_at_cursor()
@@ -246,6 +271,8 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
         ("description", service.description or "-"),
         ("reference", service.uuid),
     ]
+    if detail.overage is not None:
+        rows.insert(5, ("overage", f"{detail.overage} this billing period"))
     if detail.pending_invoice is not None:
         rows.insert(5, ("to pay", f"invoice #{detail.pending_invoice} bills the next renewal"))
     if detail.order_to_pay is not None:

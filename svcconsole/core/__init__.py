@@ -13,11 +13,11 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 7. actions: the registry of every action, `perform` / `perform_many`, jobs queued and their results applied
 8. transfers: a service given to another customer (billing, the panel's owner, the old owner's unpaid lines)
 9. service_actions, invoices, upgrades, resync, credentials, order_actions, option_actions: each action's check and apply (the status table's, renew-invoice, upgrade, reconcile's fixes, an order paid or cancelled, an option from the catalogue); provisioned logins shown and reset
-10. notifications, records, delivery, renew_checks, drift_compare, profiles, placement: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds); a customer's profile; the server a delivery goes to and its room
+10. notifications, records, delivery, renew_checks, drift_compare, profiles, placement, usage: customer mails; create, import, edit, metadata, options; panel resources; what renewing now checks; billing compared with what a panel holds (reconcile's six kinds); a customer's profile; the server a delivery goes to and its room; usage per billing period, read from the panels or recorded, and the overage line of a closed period
 11. action_base, renewals, invoice_lookups, panel_listing: what an action is made of; renewal amounts and limits; invoices as they stand; the panels to reconcile and what each holds
 12. lookups, mailer, seed, metadata_keys, logins: reading services; sending mail; demo data; the metadata keys an admin may set; a service's provisioned login at rest
 13. catalog, settings, context, filters, seed_catalog, option_catalog: customers, products, servers; settings; the list filters; the demo's fixed data; the products' configurable options
 14. operators: who may do what
-15. activity, leases, parse, secrets, renewal_limits, status_override, i18n, config, export: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves; the languages a customer reads; the admin's config.toml and the console's saved views; every service a filter matches written to CSV or JSON in pages
+15. activity, leases, parse, secrets, renewal_limits, status_override, i18n, config, export, overage: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves; the languages a customer reads; the admin's config.toml and the console's saved views; every service a filter matches written to CSV or JSON in pages; metered resources and what their overage costs
 16. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report, paths
 """

@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from svcconsole.core import clock, health, jobs, leases, mailer, reconcile
+from svcconsole.core import clock, health, jobs, leases, mailer, reconcile, usage
 from svcconsole.core import settings as settings_module
 from svcconsole.core.automation_lifecycle import LIFECYCLE_STEPS
 from svcconsole.core.automation_report import AutomationReport, StepItem, StepReport
@@ -195,6 +195,8 @@ def _run(db: Database, ctx: RunContext, report: AutomationReport, *, at: datetim
         if ctx.settings["reconcile_every_hours"]:
             report.steps.append(_reconcile_step(db, ctx, progress, keep_alive))
             log.info("automation: %s", report.steps[-1].summary())
+        report.steps.append(_usage_step(progress, db, keep_alive))
+        log.info("automation: %s", report.steps[-1].summary())
     except BaseException:
         log.exception("automation: run at %s stopped by an error; a new run finishes the rest", ctx.now.isoformat(timespec="seconds"))
         raise
@@ -297,6 +299,25 @@ def _reconcile_step(db: Database, ctx: RunContext, progress: Progress | None, ke
     return step_report
 
 
+USAGE_STEP = (
+    settings_module.USAGE_STEP,
+    "usage",
+    "read the usage of active and suspended services whose product meters a resource, into their current billing period (real clock)",
+)
+
+
+def _usage_step(progress: Progress | None, db: Database, keep_alive: Callable[[], bool]) -> StepReport:
+    """Step 9, last: each metered service's usage read from its panel (`core.usage`); the renewal
+    invoice of a later run bills the overage of a period once it closed."""
+    number, title, rule = USAGE_STEP
+    step_report = StepReport(number, title, rule)
+    started = time.perf_counter()
+    outcomes = usage.read_all(db, keep_alive)
+    _report(step_report, [StepItem(number, outcome.service_id, outcome.outcome, outcome.message) for outcome in outcomes], progress, logged=True)
+    step_report.seconds = time.perf_counter() - started
+    return step_report
+
+
 def _job_item(outcome: jobs.JobOutcome) -> StepItem:
     result = {"succeeded": "ok", "queued": "retry", "resolved": "skipped"}.get(outcome.status, "failed")
     return StepItem(QUEUE_STEP[0], outcome.service_id, result, f"job {outcome.job_id} {outcome.status}: {outcome.message}")
@@ -337,6 +358,22 @@ def _dry_run(db: Database, ctx: RunContext, report: AutomationReport, progress: 
                 _report(step_report, [_would(item) for item in items], progress)
             step_report.seconds = time.perf_counter() - started
     report.steps.append(_preview_queue(db, ctx, progress))
+    report.steps.append(_preview_usage(db, progress))
+
+
+def _preview_usage(db: Database, progress: Progress | None) -> StepReport:
+    """What step 9 would do: how many metered services it would read (no panel is called)."""
+    number, title, rule = USAGE_STEP
+    step_report = StepReport(number, title, rule)
+    with db.read() as session:
+        metered = usage.count_metered(session)
+    if metered:
+        _report(
+            step_report,
+            [StepItem(number, None, "would: read", f"the usage of {metered} metered service{'s' if metered != 1 else ''} from their panels")],
+            progress,
+        )
+    return step_report
 
 
 def _would(item: StepItem) -> StepItem:

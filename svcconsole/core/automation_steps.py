@@ -283,7 +283,11 @@ def _do_renewal(session: Session, ctx: RunContext, cache: ChunkCache, service_id
     why = f"expires {ctx.day(line.period_start)}, within invoice_generation_days={ctx.settings['invoice_generation_days']}"
     message = f"invoice {line.invoice_id}: {invoice_lookups.money_text(line.amount, service.currency)} for {ctx.date(line.period_start)} to {ctx.date(line.period_end)}"
     job_id = None
-    if line.amount == invoice_lookups.ZERO:
+    overages = [other for other in invoice_lookups.lines_of(session, line.invoice_id) if other.kind == invoice_lookups.LineKind.OVERAGE.value]
+    if overages:
+        total = invoice_lookups.total_of(overages)
+        message += f"; with the overage of the period that closed: {invoice_lookups.money_text(total, service.currency)}"
+    if line.amount == invoice_lookups.ZERO and not overages:
         paid = orders.pay_invoice(session, ctx.actor, line.invoice_id)
         message += "; nothing to pay, renewed at once: " + "; ".join(outcome.message for outcome in paid.outcomes)
         job_id = next(iter(paid.job_ids), None)

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import activity, clock, i18n, parse
+from svcconsole.core import activity, clock, i18n, overage, parse
 from svcconsole.core.cycles import BillingCycle
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, require
@@ -175,6 +175,7 @@ def add_product(
     default_currency: str = "EUR",
     servers: str | None = None,
     placement: str | None = None,
+    overages: list[str] | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "adding a product")
     name = parse.parse_text("--name", name, required=True) or ""
@@ -184,6 +185,7 @@ def add_product(
         raise InvalidInput("--price", "at least one CYCLE=AMOUNT is required (such as monthly=12.00)")
     currency_code = _currency(currency or default_currency)
     limit = parse.parse_optional_int("--max-renewals", max_renewals)
+    declared = overage.merged({}, overage.parse_overages(overages))
     if session.exec(select(Product).where(Product.name == name)).first() is not None:
         raise InvalidInput("--name", f"a product named {name!r} exists already")
     product = Product(
@@ -195,6 +197,7 @@ def add_product(
         upgrade_targets=_upgrade_target_ids(session, upgrade_to),
         server_ids=_server_group(session, module, servers),
         placement=_placement(placement) if placement is not None else "least-used",
+        overage=declared,
         created_at=clock.now(),
     )
     session.add(product)
@@ -218,6 +221,7 @@ def _product_fields(session: Session, product: Product) -> dict[str, Any]:
         "allow_customer_cancel": product.allow_customer_cancel,
         "server_ids": list(product.server_ids or []),
         "placement": product.placement,
+        "overage": dict(product.overage or {}),
     }
 
 
@@ -258,9 +262,11 @@ def edit_product(
     allow_customer_cancel: bool | None = None,
     servers: str | None = None,
     placement: str | None = None,
+    overages: list[str] | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "editing a product")
     product = resolve_product(session, ref)
+    overage_changes = overage.parse_overages(overages)
     before = _product_fields(session, product)
     if name is not None:
         new_name = parse.parse_text("--name", name, required=True) or ""
@@ -296,6 +302,8 @@ def edit_product(
         product.server_ids = _server_group(session, product.type, servers)
     if placement is not None:
         product.placement = _placement(placement)
+    if overage_changes:
+        product.overage = overage.merged(product.overage, overage_changes)
     session.add(product)
     session.flush()
     changed = activity.changed_fields(before, _product_fields(session, product))

@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, order_actions, parse
+from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, order_actions, parse, usage
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, client_actor, require_client
 from svcconsole.core.statuses import CancelMode, Status
 from svcconsole.modules import Credentials, ModuleError, ModuleTab, PanelState, get_module, is_module
-from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope
+from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope, OverageRow
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Operator, Product, Service
 from svcconsole.store.queries import ServiceFilter
@@ -126,16 +126,24 @@ def day(moment: datetime | None, tz: ZoneInfo) -> str:
     return clock.as_utc(moment).astimezone(tz).date().isoformat() if moment else "-"
 
 
-def expiry_label(status: str, expires_at: datetime | None, suspended_at: datetime | None, tz: ZoneInfo) -> str:
-    """`Expires 2026-08-07` while it runs, `Stopped 2026-07-01` once past its expiry or not active."""
+def expiry_parts(status: str, expires_at: datetime | None, suspended_at: datetime | None, tz: ZoneInfo) -> tuple[str, str]:
+    """The expiration as a sentence with a `{date}` field and that date, so the customer area can
+    translate the sentence: ("Expires {date}", "2026-08-07") while it runs, ("Stopped {date}", ...)
+    once past its expiry or not active."""
     now = clock.now()
     expires = clock.as_utc(expires_at) if expires_at else None
     if status == Status.ACTIVE.value and (expires is None or expires > now):
-        return f"Expires {day(expires, tz)}" if expires else "No expiry"
+        return ("Expires {date}", day(expires, tz)) if expires else ("No expiry", "")
     if expires is not None and expires <= now:
-        return f"Stopped {day(expires, tz)}"
+        return "Stopped {date}", day(expires, tz)
     stopped = suspended_at or expires_at
-    return f"Stopped {day(stopped, tz)}" if stopped else "Stopped"
+    return ("Stopped {date}", day(stopped, tz)) if stopped else ("Stopped", "")
+
+
+def expiry_label(status: str, expires_at: datetime | None, suspended_at: datetime | None, tz: ZoneInfo) -> str:
+    """`Expires 2026-08-07` while it runs, `Stopped 2026-07-01` once past its expiry or not active."""
+    sentence, date = expiry_parts(status, expires_at, suspended_at, tz)
+    return sentence.format(date=date)
 
 
 def auto_renew_label(auto_renew: bool) -> str:
@@ -167,6 +175,18 @@ class ActiveServiceLine:
 
 
 @dataclass(frozen=True)
+class OverageLine:
+    """A row of the "Services with overages" widget: id, name, expiration (a sentence with a
+    `{date}` field, and the date) and the overage cost of the current period."""
+
+    id: int
+    name: str
+    expiration: str
+    expiration_date: str
+    cost: str
+
+
+@dataclass(frozen=True)
 class InvoiceSummary:
     """One of the customer's invoices: what it bills and by when."""
 
@@ -187,6 +207,13 @@ class Dashboard:
     active_total: int
     services_total: int
     unpaid: tuple[InvoiceSummary, ...]
+    overages: tuple[OverageLine, ...] = ()
+    overages_total: int = 0
+
+
+def overage_line(row: OverageRow, tz: ZoneInfo) -> OverageLine:
+    sentence, date = expiry_parts(row.status, row.expires_at, row.suspended_at, tz)
+    return OverageLine(id=row.id, name=row.name, expiration=sentence, expiration_date=date, cost=invoice_lookups.money_text(row.cost, row.currency))
 
 
 def active_line(row: ActiveServiceRow, tz: ZoneInfo) -> ActiveServiceLine:
@@ -207,6 +234,7 @@ def dashboard(session: Session, actor: Actor, *, limit: int = WIDGET_LIMIT) -> D
     if customer is None:
         raise NotFound("customer: this customer no longer exists")
     rows = scope.active_services(session, WIDGET_STATUSES, limit=limit)
+    now = clock.now()
     return Dashboard(
         customer_name=customer.name,
         customer_email=customer.email,
@@ -214,6 +242,8 @@ def dashboard(session: Session, actor: Actor, *, limit: int = WIDGET_LIMIT) -> D
         active_total=scope.count_in(session, WIDGET_STATUSES),
         services_total=scope.count(session),
         unpaid=tuple(invoices(session, actor, statuses=(invoice_lookups.InvoiceStatus.UNPAID.value,))),
+        overages=tuple(overage_line(row, tz) for row in scope.services_with_overage(session, now, limit=limit)),
+        overages_total=scope.count_with_overage(session, now),
     )
 
 
@@ -356,6 +386,8 @@ class CustomerDetail:
     pending_invoice: int | None = None
     order_to_pay: str | None = None
     """For a service ordered and not paid yet: the order's invoice, its total and due day."""
+    overage: str | None = None
+    """The current period's overage (`1.50 EUR (traffic_gb 130 of 100)` or `none`), when the product meters something."""
 
     def allowed(self, action: str) -> bool:
         return self.refusals.get(action, "not available") is None
@@ -430,7 +462,17 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         refusals=refusals(session, scope, service),
         pending_invoice=pending.invoice_id if pending is not None else None,
         order_to_pay=order_to_pay(session, service),
+        overage=_overage(session, scope, service),
     )
+
+
+def _overage(session: Session, scope: CustomerScope, service: Service) -> str | None:
+    """The current period's overage of one of the customer's services, read through the scope."""
+    rates = usage.rates_for(session, service)
+    period = usage.period_at(service, clock.now(), lookups.timezone_of(session))
+    if not rates or period is None:
+        return None
+    return usage.overage_text(usage.report_of(service, period, rates, scope.usage_rows(session, service.id or 0, period[0])))
 
 
 def order_to_pay(session: Session, service: Service) -> str | None:

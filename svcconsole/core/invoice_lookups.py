@@ -44,6 +44,7 @@ class LineKind(StrEnum):
     RENEWAL = "renewal"
     UPGRADE = "upgrade"
     OPTION = "option"
+    OVERAGE = "overage"
 
 
 class UpgradeStatus(StrEnum):

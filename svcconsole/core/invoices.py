@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from svcconsole.core import activity, clock, cycles, notifications, parse
+from svcconsole.core import activity, clock, cycles, notifications, parse, usage
 from svcconsole.core.action_base import ActionContext, ActionImpl
 from svcconsole.core.errors import SvcError
 from svcconsole.core.invoice_lookups import (
@@ -92,7 +92,8 @@ def check_renewal_invoice(session: Session, service: Service, cycle_count: int, 
 
 
 def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_count: int, invoice: Invoice, *, amount: Decimal | None = None) -> InvoiceLine:
-    """Bill `cycle_count` cycles of `service` on `invoice`, record it, and mail the customer.
+    """Bill `cycle_count` cycles of `service` on `invoice`, with an `overage` line for each closed
+    period not billed yet (`core.usage`), record it, and mail the customer.
 
     `amount` is what `renewal_amount` gives, when the caller computed it already.
     """
@@ -111,6 +112,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
     )
     session.add(line)
     session.flush()
+    usage.add_overage_lines(session, actor, service, invoice)
     record_on_service(
         session,
         actor,

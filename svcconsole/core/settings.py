@@ -82,6 +82,8 @@ DRIFT_KINDS = ("orphan", "missing", "status", "build", "owner", "duplicate")
 AUTO_APPLIED_KINDS = ("orphan", "missing", "status", "build")
 """The kinds a fix may be applied for without naming a service (never owner or duplicate)."""
 RECONCILE_STEP = 8
+USAGE_STEP = 9
+"""The automation step that reads the metered services' usage from their panels (real clock)."""
 
 
 def _source(field: str, text: str) -> str:

@@ -110,7 +110,19 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
 def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]:
     result = {
         key: plain(getattr(product, key))
-        for key in ("id", "name", "type", "config", "max_renewals", "allow_customer_cancel", "upgrade_targets", "server_ids", "placement", "created_at")
+        for key in (
+            "id",
+            "name",
+            "type",
+            "config",
+            "max_renewals",
+            "allow_customer_cancel",
+            "upgrade_targets",
+            "server_ids",
+            "placement",
+            "overage",
+            "created_at",
+        )
     }
     result["prices"] = [
         {"billing_cycle": price.billing_cycle, "price": plain(price.price), "setup_fee": plain(price.setup_fee), "currency": price.currency} for price in prices

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -31,6 +33,7 @@ OPERATIONS = (
     "power",
     "tabs",
     "node_resources",
+    "usage",
 )
 
 
@@ -243,6 +246,22 @@ class NodeResources:
     disk_used: int | None = None
 
 
+USAGE_KINDS = ("total", "counter", "peak")
+
+
+@dataclass(frozen=True)
+class UsageReading:
+    """What a panel says of one metered resource (a metric of `core.overage`, in its unit).
+
+    `kind` says how billing folds it into the period: `total` is what the period used so far;
+    `counter` a running counter the panel keeps (billing adds what came since its last reading,
+    the whole reading when it went back); `peak` a level now (billing keeps the period's highest)."""
+
+    metric: str
+    amount: Decimal
+    kind: str = "total"
+
+
 @dataclass
 class ModuleTab:
     """An extra sub-page a module shows on the detail screen: a title and key/value rows."""
@@ -355,6 +374,11 @@ class Module:
     def resource_needs(self, config: dict[str, Any]) -> dict[str, int]:
         """The memory and disk (MiB) a service of a product with this config takes on its node."""
         return {}
+
+    def usage(self, service: ServiceRef, start: datetime, end: datetime) -> list[UsageReading]:
+        """What the service used of its metered resources in the billing period [start, end)
+        so far, as the panel reports it (see `UsageReading` for the kinds)."""
+        raise self._unsupported("usage")
 
 
 _REGISTRY: dict[str, type[Module]] = {}

@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 from svcconsole.store import queries
 from svcconsole.store.engine import Database
 from svcconsole.store.invoices import invoice_totals
-from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption
+from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption, Usage
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 
@@ -39,6 +39,19 @@ class ActiveServiceRow:
     auto_renew: bool
     currency: str
     renewal_price: Decimal
+
+
+@dataclass(frozen=True)
+class OverageRow:
+    """A row of the "Services with overages" widget: the service and its overage cost this period."""
+
+    id: int
+    name: str
+    status: str
+    expires_at: Any
+    suspended_at: Any
+    currency: str
+    cost: Decimal
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,47 @@ class CustomerScope:
             )
             for row in session.execute(query).all()
         ]
+
+    def _overage_costs(self, now: Any) -> Any:
+        """The customer's services with their overage cost in the period holding `now` (not billed yet), those above zero."""
+        cost = func.sum(Usage.cost)
+        return (
+            select(col(Usage.service_id).label("service_id"), cost.label("cost"))
+            .join(Service, col(Service.id) == col(Usage.service_id))
+            .where(*self.visible(), col(Usage.period_start) <= now, col(Usage.period_end) > now, col(Usage.invoice_line_id).is_(None))
+            .group_by(col(Usage.service_id))
+            .having(cost > 0)
+        )
+
+    def services_with_overage(self, session: Session, now: Any, *, limit: int) -> list[OverageRow]:
+        """The services whose current period costs an overage, soonest expiry first."""
+        costs = self._overage_costs(now).subquery()
+        query = (
+            select(
+                col(Service.id), col(Service.name), col(Service.status), col(Service.expires_at), col(Service.suspended_at), col(Service.currency), costs.c.cost
+            )
+            .join(costs, costs.c.service_id == col(Service.id))
+            .where(*self.visible())
+            .order_by(col(Service.expires_at).is_(None), col(Service.expires_at), col(Service.id))
+            .limit(limit)
+        )
+        return [OverageRow(row[0], row[1], row[2], row[3], row[4], row[5], Decimal(row[6]).quantize(Decimal("0.01"))) for row in session.execute(query).all()]
+
+    def count_with_overage(self, session: Session, now: Any) -> int:
+        return session.execute(select(func.count()).select_from(self._overage_costs(now).subquery())).scalar_one()
+
+    def usage_rows(self, session: Session, service_id: int, period_start: Any) -> list[Usage]:
+        """The usage rows of one of the customer's services for the period starting at `period_start`
+        (none for an id no service can have)."""
+        if not 0 < service_id <= queries.MAX_ID:
+            return []
+        query = (
+            select(Usage)
+            .join(Service, col(Service.id) == col(Usage.service_id))
+            .where(col(Usage.service_id) == service_id, col(Usage.period_start) == period_start, *self.visible())
+            .order_by(col(Usage.metric))
+        )
+        return list(session.scalars(query).all())
 
     def count_in(self, session: Session, statuses: Sequence[str]) -> int:
         query = select(func.count()).select_from(Service).where(*self.visible(), col(Service.status).in_(list(statuses)))

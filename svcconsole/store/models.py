@@ -64,6 +64,39 @@ class Money(TypeDecorator[Decimal]):
 MONEY = Money()
 
 
+QUANTUM = Decimal("0.001")
+
+
+class Quantity(TypeDecorator[Decimal]):
+    """A measured amount (gigabytes of traffic or disk) as a 3-place `Decimal`: NUMERIC(18, 3) on
+    PostgreSQL, integer thousandths on SQLite (whose NUMERIC is floating point)."""
+
+    impl = Numeric(18, 3)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(Integer() if dialect.name == "sqlite" else Numeric(18, 3))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError(f"a quantity is never float: {value!r}")
+        amount = Decimal(value).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        return int(amount.scaleb(3)) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-3) if dialect.name == "sqlite" else Decimal(value).quantize(QUANTUM)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
+        return self
+
+
+QUANTITY = Quantity()
+
+
 def money_field(default: Decimal | None = Decimal("0.00"), nullable: bool = False) -> Any:
     return Field(default=default, sa_column=Column(MONEY, nullable=nullable))
 
@@ -118,6 +151,8 @@ class Product(SQLModel, table=True):
     server_ids: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     """The server group delivery places this product's services in (empty: the service's own server)."""
     placement: str = Field(default="least-used", max_length=20, sa_column_kwargs={"server_default": "least-used"})
+    overage: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    """The metered resources: metric -> {"included": "100", "price": "0.05"} (amounts as text, exact)."""
     created_at: datetime
 
 
@@ -288,6 +323,31 @@ class ServiceMeta(SQLModel, table=True):
     service_id: int = Field(foreign_key="service.id", primary_key=True, ondelete="CASCADE")
     key: str = Field(max_length=100, primary_key=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Usage(SQLModel, table=True):
+    """How much of a metered resource a service used in one billing period, and what beyond the
+    product's included amount costs (`cost`, as last computed); `invoice_line_id` is the overage
+    line that billed it once the period closed. `counter` keeps a panel's running counter's last
+    reading, so the next reading adds only what came since."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        UniqueConstraint("service_id", "metric", "period_start"),
+        Index("ix_usage_period_end", "period_end", "service_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    metric: str = Field(max_length=30)
+    period_start: datetime
+    period_end: datetime
+    amount: Decimal = Field(default=Decimal("0"), sa_column=Column(QUANTITY, nullable=False))
+    counter: Decimal | None = Field(default=None, sa_column=Column(QUANTITY, nullable=True))
+    cost: Decimal = money_field()
+    source: str = Field(max_length=10)
+    updated_at: datetime
+    invoice_line_id: int | None = Field(default=None, foreign_key="invoice_line.id", ondelete="SET NULL")
 
 
 class AbuseReport(SQLModel, table=True):
@@ -599,6 +659,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     Service,
     ServiceOption,
     ServiceMeta,
+    Usage,
     Renewal,
     Upgrade,
     Invoice,

@@ -572,7 +572,7 @@ def test_json_report(db, admin, catalog, cli, frozen):
     import json
 
     report = json.loads(result.stdout)
-    assert [item["step"] for item in report["steps"]] == [0, 1, 2, 3, 4, 5, 6, 7, 8], "step 8 reconciles the panels (none here: nothing to read)"
+    assert [item["step"] for item in report["steps"]] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "step 8 reconciles the panels, step 9 reads usage (none here)"
     assert report["settings"]["suspend_after_days"] == "0"
     assert report["steps"][1]["items"][0]["service_id"] == service_id
 

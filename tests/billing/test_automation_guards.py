@@ -179,7 +179,7 @@ def test_one_service_that_raises_is_reported_failed_and_the_run_goes_on(db, admi
     assert items[broken].outcome == "failed"
     assert "internal error: KeyError: 'anchor_day'" in items[broken].message and "operations log" in items[broken].message
     assert [items[service_id].outcome for service_id in ids if service_id != broken] == ["ok"] * 3
-    assert [item.number for item in report.steps] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert [item.number for item in report.steps] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert report.exit_code == 3
     [record] = [record for record in caplog.records if record.name == "svcconsole.automation"]
     assert record.exc_info is not None and record.exc_info[0] is KeyError

@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from textual.widgets import Input
 
 from svcconsole.client.app import ClientApp
-from svcconsole.core import customer, records
+from svcconsole.core import catalog, customer, records, usage
 from svcconsole.store.models import Service
 from tests.client.conftest import client_of
 from tests.conftest import make_actor
@@ -62,6 +62,17 @@ def steps(*keys: str, open_service: int | None = None):  # type: ignore[no-untyp
 class TestClientArea:
     def test_dashboard(self, store, customer_id, snap_compare):
         assert snap_compare(area(store, customer_id), terminal_size=(80, 24), run_before=steps())
+
+    def test_dashboard_with_overages(self, store, customer_id, snap_compare):
+        """BILLmanager's second widget, "Services with overages": a manual service of the customer
+        whose product meters traffic, 130 GB recorded of 100 included at 0.05: 1.50."""
+        target = manual_service(store, customer_id)
+        admin = make_actor(store, "alice", "admin")
+        with store.write() as session:
+            product_id = session.get(Service, target).product_id
+            catalog.edit_product(session, admin, str(product_id), overages=["traffic_gb=100:0.05"])
+            usage.record(session, admin, target, "traffic_gb", "130")
+        assert snap_compare(area(store, customer_id), terminal_size=(100, 32), run_before=steps())
 
     def test_services(self, store, customer_id, snap_compare):
         assert snap_compare(area(store, customer_id), terminal_size=(80, 24), run_before=steps("l"))

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from svcconsole.cli import app
-from svcconsole.core import filters, option_catalog, records
+from svcconsole.core import catalog as catalog_module
+from svcconsole.core import filters, option_catalog, records, usage
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.store import queries
 from tests.conftest import FROZEN_NOW, new_service
@@ -251,6 +252,9 @@ PLAUSIBLE: dict[str, list[str]] = {
     "disk": ["20480"],
     "servers": ["1", ""],
     "placement": ["least-used", "fill-first"],
+    "overage": ["traffic_gb=100:0.05", "disk_gb=10:0.5", "traffic_gb="],
+    "action": ["record"],
+    "metric": ["traffic_gb", "disk_gb"],
     "config": ["a=b"],
     "enabled": ["true"],
     "auto_renew": ["false"],
@@ -326,6 +330,8 @@ HOSTILE_FOR: dict[str, list[str]] = {
         ["search", "name", "reason", "notes", "description", "customer", "product", "server", "servers", "placement", "option_name", "resource"], TEXTS
     ),
     "choice": ["1=1e30", "=", "a=NaN", "1=-0", "１=1"],
+    "overage": ["traffic_gb=1e30:1", "traffic_gb=100:NaN", "=", "traffic_gb=-0:1", "ｔraffic_gb=1:1", "disk_gb=１:1", "traffic_gb=1:1:1"],
+    "metric": ["TRAFFIC_GB", "traffic_gb\x00", "ｔraffic_gb", "disk"],
 }
 
 
@@ -403,6 +409,8 @@ def store(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
     db.transaction(lambda session: records.option_add(session, admin, ids[0], name="Backup", price="2.00"))
     db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Backup slots", minimum=0, maximum=5, price="1.25"))
     db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Extra IPv4", choices=["1=3.00", "2=5.50"]))
+    db.transaction(lambda session: catalog_module.edit_product(session, admin, str(catalog.product_id), overages=["traffic_gb=100:0.05"]))
+    db.transaction(lambda session: usage.record(session, admin, ids[0], "traffic_gb", "130"))
     return db
 
 
@@ -454,6 +462,9 @@ FOUND = [
     ["services", "transfer", "1", "--to", "nobody@example.com"],
     ["services", "transfer", "1", "--to", "1"],
     ["customers", "edit", "1", "--notes", "x" * 10_001],
+    ["services", "usage", "1", "record", "traffic_gb", "1e3"],
+    ["services", "usage", "1", "record", "traffic_gb", "99999999999999999999"],
+    ["products", "edit", "1", "--overage", "traffic_gb=99999999999999:1"],
 ]
 
 

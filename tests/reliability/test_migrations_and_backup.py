@@ -90,6 +90,12 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
         assert result.exit_code == 0, result.stderr
         assert cli("services", "abuse", str(service_id), "--note", "spam reported by a network").exit_code == 0
         assert cli("services", "edit", str(service_id), "--domain", "bücher.example").exit_code == 0
+        with db.read() as session:
+            metered_id, metered_product = session.execute(
+                text("SELECT id, product_id FROM service WHERE status = 'active' AND type = 'manual' AND billing_cycle = 'monthly' ORDER BY id")
+            ).first()
+        assert cli("products", "edit", str(metered_product), "--overage", "traffic_gb=100:0.05").exit_code == 0
+        assert cli("services", "usage", str(metered_id), "record", "traffic_gb", "130.5").exit_code == 0
 
     def satellites(session):  # type: ignore[no-untyped-def]
         service = session.get(Service, 5)

@@ -34,7 +34,7 @@ from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
 from svcconsole.console.why import why_not
-from svcconsole.core import abuse, activity, invoice_lookups, lookups, metadata_keys, option_catalog, reconcile, records, renewal_limits, upgrades
+from svcconsole.core import abuse, activity, invoice_lookups, lookups, metadata_keys, option_catalog, reconcile, records, renewal_limits, upgrades, usage
 from svcconsole.core.errors import SvcError
 from svcconsole.core.order_actions import OrderSummary, is_awaiting_approval, order_summary
 from svcconsole.modules import get_module, is_module
@@ -102,6 +102,8 @@ class ServiceDetail:
     abuse_limit: int = 0
     catalogue: list[Any] = field(default_factory=list)
     """The options the service's product offers (the Options tab picks from them)."""
+    overage: str | None = None
+    """The current billing period's overage (`services usage ID`), when the product meters something."""
 
 
 def invoiced_renewals(session: Any, service_id: int) -> list[AwaitingRenewal]:
@@ -147,7 +149,16 @@ def read_detail(session: Any, service_id: int) -> ServiceDetail:
         abuse_reports=abuse.reports_of(session, service_id),
         abuse_limit=int(lookups.settings_of(session)["abuse_limit"]),
         catalogue=option_catalog.catalogue_of(session, service.product_id) if service.product_id else [],
+        overage=_overage(session, service),
     )
+
+
+def _overage(session: Any, service: Any) -> str | None:
+    report = usage.current_report(session, service)
+    if not report.lines or report.period_start is None:
+        return None
+    tz = lookups.timezone_of(session)
+    return f"{usage.overage_text(report)} this period ({render.day(report.period_start, tz)} to {render.day(report.period_end, tz)})"
 
 
 def drift_text(drifts: list[Any], tz: Any) -> Text:
@@ -196,6 +207,7 @@ def overview_table(detail: ServiceDetail, tz: Any) -> Table:
             ("created", render.moment_text(service.created_at, tz)),
             ("expires", render.moment_text(service.expires_at, tz)),
             ("auto renew", "on" if service.auto_renew else "off"),
+            *((("overage", detail.overage),) if detail.overage is not None else ()),
             ("renewals", renewal_limits.summary(service.renewals or 0, detail.renewal_limits)),
             ("cancellation", cancellation),
             ("description", service.description or "-"),

@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from svcconsole.modules.base import (
@@ -55,6 +56,7 @@ from svcconsole.modules.base import (
     ProductRef,
     ServerRef,
     ServiceRef,
+    UsageReading,
     register,
     resource_key,
 )
@@ -120,6 +122,7 @@ class ProxmoxModule(Module):
             "power",
             "tabs",
             "node_resources",
+            "usage",
         }
     )
     option_resources = frozenset({"cores", "sockets", "memory"})
@@ -557,6 +560,13 @@ class ProxmoxModule(Module):
         api = self._api(service.server)
         vmid, node = self._require(api, service, operation)
         return statistics.history(api, node, vmid, span, operation)
+
+    def usage(self, service: ServiceRef, start: datetime, end: datetime) -> list[UsageReading]:
+        """The VM's traffic (netin + netout) over the billing period so far, from `rrddata`."""
+        operation = "usage"
+        api = self._api(service.server)
+        vmid, node = self._require(api, service, operation)
+        return [statistics.traffic_gb(api, node, vmid, start, end, operation)]
 
     def power(self, service: ServiceRef, signal: str) -> ModuleResult:
         """Run start, stop, shutdown, reboot, suspend or resume and wait for its task."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from svcconsole.modules.base import HISTORY_SPANS, ModuleError, PanelHistory
+from svcconsole.modules.base import HISTORY_SPANS, ModuleError, PanelHistory, UsageReading
 from svcconsole.modules.proxmox.api import Api, message_of
 
 IPCONFIG = re.compile(r"^ipconfig(\d+)$")
@@ -67,3 +70,30 @@ def history(api: Api, node: str, vmid: int, span: str, operation: str) -> PanelH
     times = [int(point.get("time") or 0) for point in points]
     step = times[1] - times[0] if len(times) > 1 else 0
     return PanelHistory(span=span, step_seconds=step, times=times, series=series)
+
+
+TIMEFRAME_REACH = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 35 * 86400), ("year", 490 * 86400))
+"""Each `rrddata` time frame and how far back its 70 points reach (PVE keeps 1 min, 30 min,
+3 h, 12 h and 7 day steps)."""
+GB = Decimal(10) ** 9
+
+
+def traffic_gb(api: Api, node: str, vmid: int, start: datetime, end: datetime, operation: str) -> UsageReading:
+    """The VM's network traffic in and out, in GB, from `start` to now (at most `end`): the
+    `rrddata` points of the smallest time frame that reaches back to `start`, each point's
+    `netin` + `netout` (bytes per second, averaged) times its step."""
+    now = time.time()
+    since, until = start.timestamp(), min(end.timestamp(), now)
+    timeframe = next((name for name, reach in TIMEFRAME_REACH if now - since <= reach), TIMEFRAME_REACH[-1][0])
+    points: list[dict[str, Any]] = list(
+        api.call("GET", f"/nodes/{node}/qemu/{vmid}/rrddata", operation, params={"timeframe": timeframe, "cf": "AVERAGE"}) or []
+    )
+    points.sort(key=lambda point: int(point.get("time") or 0))
+    times = [int(point.get("time") or 0) for point in points]
+    step = times[1] - times[0] if len(times) > 1 else 60
+    total = Decimal(0)
+    for at, point in zip(times, points, strict=True):
+        if since <= at < until:
+            rate = sum((Decimal(str(point.get(key))) for key in ("netin", "netout") if isinstance(point.get(key), (int, float))), Decimal(0))
+            total += rate * step
+    return UsageReading("traffic_gb", (total / GB).quantize(Decimal("0.001")), "total")

@@ -45,6 +45,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from svcconsole.modules.base import (
@@ -61,6 +63,7 @@ from svcconsole.modules.base import (
     ProductRef,
     ServerRef,
     ServiceRef,
+    UsageReading,
     register,
     resource_key,
 )
@@ -116,6 +119,7 @@ class PterodactylModule(Module):
             "power",
             "tabs",
             "node_resources",
+            "usage",
         }
     )
     option_resources = frozenset({*BUILD_LIMITS, *BUILD_FEATURES} - {"threads"})
@@ -567,6 +571,23 @@ class PterodactylModule(Module):
             status = "installed"
             details["client api"] = "no client key: live resources and power actions are off"
         return PanelState(status=str(status), resources=resources, addresses=addresses, actions=actions, details=details, samples=samples)
+
+    def usage(self, service: ServiceRef, start: datetime, end: datetime) -> list[UsageReading]:
+        """Traffic and disk from the Client API's `resources`: `network_rx_bytes` + `network_tx_bytes`
+        (a counter since the container started: billing adds what came since the last reading)
+        and `disk_bytes` (the disk in use now: billing keeps the period's highest), in GB."""
+        operation = "usage"
+        api = self._api(service.server)
+        if api.client is None:
+            raise api.error(operation, "no client key: the usage of a server is read from the Client API", retryable=False, code="config")
+        identifier = service.external.get("identifier") or self._require(api, service, operation)["identifier"]
+        live = (api.user_api("GET", f"/servers/{identifier}/resources", operation).json()["attributes"].get("resources")) or {}
+        gigabyte = Decimal(10) ** 9
+
+        def gb(*keys: str) -> Decimal:
+            return (sum((Decimal(str(live.get(key) or 0)) for key in keys), Decimal(0)) / gigabyte).quantize(Decimal("0.001"))
+
+        return [UsageReading("traffic_gb", gb("network_rx_bytes", "network_tx_bytes"), "counter"), UsageReading("disk_gb", gb("disk_bytes"), "peak")]
 
     def power(self, service: ServiceRef, signal: str) -> ModuleResult:
         """Send a power signal (start, stop, restart, kill) through the Client API."""
