@@ -42,8 +42,24 @@ class Actor:
 
 SYSTEM = Actor(kind="system", name="automation", role=Role.ADMIN)
 
-CLIENT_ACTIONS: frozenset[str] = frozenset({"renew-invoice", "cancel-end-of-cycle", "cancel-immediately", "uncancel", "auto-renew"})
-"""Everything a customer may change in the customer area; anything else is refused."""
+CLIENT_ACTIONS: frozenset[str] = frozenset(
+    {
+        "renew-invoice",
+        "cancel-end-of-cycle",
+        "cancel-immediately",
+        "uncancel",
+        "auto-renew",
+        "buy-option",
+        "change-cycle",
+        "delete",
+        "power",
+        "reinstall",
+        "suspend",
+        "unsuspend",
+    }
+)
+"""Everything a customer may change in the customer area; anything else is refused. The
+self-service ones (options to delete) are further gated by the product's flags in `core.customer_actions`."""
 
 
 def client_actor(customer_id: int, email: str, *, preview_by: str | None = None) -> Actor:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from svcconsole.store.models import Activity, Customer, Job, Product, ProductPrice, Renewal, Server, ServiceOption
+from svcconsole.store.models import CUSTOMER_FLAGS, Activity, Customer, Job, Product, ProductPrice, Renewal, Server, ServiceOption
 
 SERVICE_FIELDS = (
     "id",
@@ -90,6 +90,7 @@ def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]
         key: plain(getattr(product, key))
         for key in ("id", "name", "type", "config", "max_renewals", "allow_customer_cancel", "upgrade_targets", "server_ids", "placement", "created_at")
     }
+    result |= {flag: bool(getattr(product, flag)) for flag in CUSTOMER_FLAGS}
     result["prices"] = [
         {"billing_cycle": price.billing_cycle, "price": plain(price.price), "setup_fee": plain(price.setup_fee), "currency": price.currency} for price in prices
     ]

@@ -232,6 +232,22 @@ class CustomerScope:
         )
         return session.execute(query).scalars().first()
 
+    def option_lines(self, session: Session, service_id: int, statuses: Sequence[str]) -> list[InvoiceLine]:
+        """The option lines of the customer's invoices in `statuses` for one of their services."""
+        query = (
+            select(InvoiceLine)
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+            .where(
+                col(Invoice.customer_id) == self.customer_id,
+                col(Invoice.status).in_(list(statuses)),
+                col(InvoiceLine.service_id) == service_id,
+                col(InvoiceLine.kind) == "option",
+            )
+            .order_by(col(InvoiceLine.id))
+            .limit(100)
+        )
+        return list(session.execute(query).scalars().all())
+
 
 class ScopedServiceWindow(ServiceWindow):
     """A `ServiceWindow` whose filter is always narrowed to one customer's visible services."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from svcconsole.modules.base import (
     Checkpoint,
@@ -123,6 +123,7 @@ class ProxmoxModule(Module):
         }
     )
     option_resources = frozenset({"cores", "sockets", "memory"})
+    customer_power: ClassVar[dict[str, str]] = {"start": "start", "stop": "shutdown", "restart": "reboot"}
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from svcconsole.modules.base import (
     Checkpoint,
@@ -119,6 +119,7 @@ class PterodactylModule(Module):
         }
     )
     option_resources = frozenset({*BUILD_LIMITS, *BUILD_FEATURES} - {"threads"})
+    customer_power: ClassVar[dict[str, str]] = {"start": "start", "stop": "stop", "restart": "restart"}
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:
