@@ -230,6 +230,18 @@ def invoices(session: Session, actor: Actor, *, statuses: tuple[str, ...] = ("un
     return result
 
 
+def invoice(session: Session, actor: Actor, invoice_id: int) -> InvoiceSummary:
+    """One of the customer's invoices (not a draft) with its lines; "no invoice N" for any other."""
+    scope = _scope(actor, None, "reading")
+    row = scope.invoice(session, invoice_id) if isinstance(invoice_id, int) and 0 < invoice_id <= parse.MAX_ID else None
+    if row is None or row.status == invoice_lookups.InvoiceStatus.DRAFT.value:
+        raise NotFound(f"no invoice {invoice_id}")
+    lines = scope.invoice_lines(session, invoice_id)
+    total = invoice_lookups.total_of(lines)
+    texts = tuple(f"{line.description} ({line.amount:.2f} {row.currency})" for line in lines)
+    return InvoiceSummary(invoice_id, row.status, invoice_lookups.money_text(total, row.currency), day(row.due_at, lookups.timezone_of(session)), texts)
+
+
 # ----------------------------------------------------------------------------- the list
 
 
@@ -363,6 +375,11 @@ class CustomerDetail:
     """The other cycles the service may renew at: (cycle, `12.00 EUR/month`)."""
     power_verbs: tuple[str, ...] = ()
     """start, stop, restart: those the service's module has."""
+    offered: tuple[str, ...] = ()
+    """The self-service actions the product's flags offer (whether the service's state allows them now or not)."""
+
+    def offers(self, action: str) -> bool:
+        return action in self.offered
 
     def allowed(self, action: str) -> bool:
         return self.refusals.get(action, "not available") is None
@@ -440,7 +457,13 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         option_offers=option_offers(session, service, {option.name for option in options}),
         cycle_offers=tuple((cycle, renew_price_label(price, service.currency, cycle)) for cycle, price in cycle_choices(session, service)),
         power_verbs=power_verbs(service.type),
+        offered=offered_actions(session.get(Product, service.product_id) if service.product_id else None),
     )
+
+
+def offered_actions(product: Product | None) -> tuple[str, ...]:
+    """The self-service actions whose product flag is on."""
+    return tuple(action for action, flag in SELF_SERVICE.items() if product is not None and getattr(product, flag))
 
 
 def option_offers(session: Session, service: Service, taken: set[str]) -> tuple[tuple[str, str], ...]:

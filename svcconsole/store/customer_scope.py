@@ -197,6 +197,11 @@ class CustomerScope:
         )
         return [InvoiceRow(invoice, Decimal(total or 0).quantize(Decimal("0.01")), int(count or 0)) for invoice, total, count in session.execute(query).all()]
 
+    def invoice(self, session: Session, invoice_id: int) -> Invoice | None:
+        """One of the customer's invoices (None for anyone else's)."""
+        query = select(Invoice).where(col(Invoice.id) == invoice_id, col(Invoice.customer_id) == self.customer_id)
+        return session.execute(query).scalars().first()
+
     def invoice_lines(self, session: Session, invoice_id: int) -> list[InvoiceLine]:
         query = (
             select(InvoiceLine)
