@@ -19,9 +19,8 @@ FLAGS = ("customer_options", "customer_cycle", "customer_delete", "customer_powe
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("product") as batch:
-        for flag in FLAGS:
-            batch.add_column(sa.Column(flag, sa.Boolean(), nullable=False, server_default=sa.false()))
+    for flag in FLAGS:
+        op.add_column("product", sa.Column(flag, sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
