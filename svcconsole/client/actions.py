@@ -28,7 +28,13 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client", "ctrl+q", "app.quit", "Quit", "Leave the customer area.", key_display="^q"),
     ConsoleAction("client-dashboard", "enter", "show_in_list", "Show", "Show the service under the cursor in the list.", show=True, key_display="⏎"),
     ConsoleAction(
-        "client-dashboard", "r", "renew", "Renew", "Renew the service under the cursor: its invoice (made or reused) to pay, with the amount.", show=True, mutates=True
+        "client-dashboard",
+        "r",
+        "renew",
+        "Renew",
+        "Renew the service under the cursor: its invoice (made or reused) to pay, with the amount.",
+        show=True,
+        mutates=True,
     ),
     ConsoleAction("client-dashboard", "ctrl+r", "reload", "Reload", "Read the dashboard again.", key_display="^r"),
     ConsoleAction("client-dashboard", "q", "app.quit", "Quit", "Leave the customer area.", palette=False),
@@ -54,12 +60,21 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("client-detail", "c", "cancel", "Cancel", "Cancel at the end of the cycle, or now (when the product allows it).", show=True, mutates=True),
     ConsoleAction("client-detail", "u", "uncancel", "Keep", "Withdraw your end-of-cycle cancellation.", mutates=True),
     ConsoleAction("client-detail", "a", "auto_renew", "Auto-renewal", "Turn auto-renewal on or off.", show=True, mutates=True),
-    ConsoleAction("client-detail", "o", "buy_option", "Add option", "Add an option from the catalogue: an invoice for the rest of the period; added when paid.", mutates=True),
+    ConsoleAction(
+        "client-detail",
+        "o",
+        "buy_option",
+        "Add option",
+        "Add an option from the catalogue: an invoice for the rest of the period; added when paid.",
+        mutates=True,
+    ),
     ConsoleAction("client-detail", "y", "change_cycle", "Cycle", "Change the renewal cycle, from the next renewal on.", mutates=True),
     ConsoleAction("client-detail", "p", "power", "Power", "Start, stop or restart the service on its panel.", mutates=True),
     ConsoleAction("client-detail", "I", "reinstall", "Reinstall", "Reinstall the service: its data is lost (you type its name to confirm).", mutates=True),
     ConsoleAction("client-detail", "s", "suspend", "Suspend/resume", "Suspend the service yourself, or resume it from your own suspension.", mutates=True),
-    ConsoleAction("client-detail", "x", "delete", "Delete", "Delete the service: an ended one at once; a running one is cancelled now, then deleted.", mutates=True),
+    ConsoleAction(
+        "client-detail", "x", "delete", "Delete", "Delete the service: an ended one at once; a running one is cancelled now, then deleted.", mutates=True
+    ),
     ConsoleAction("client-detail", "right_square_bracket", "next_tab", "Next tab", "Next tab.", key_display="]"),
     ConsoleAction("client-detail", "left_square_bracket", "previous_tab", "Prev tab", "Previous tab.", key_display="["),
     ConsoleAction("client-detail", "right_curly_bracket", "next_sub_tab", "Sub-tab", "Panel tab: the next page your service's panel offers.", key_display="}"),

@@ -175,7 +175,7 @@ def add_product(
     default_currency: str = "EUR",
     servers: str | None = None,
     placement: str | None = None,
-    customer_flags: dict[str, bool] | None = None,
+    customer_flags: dict[str, bool | None] | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "adding a product")
     name = parse.parse_text("--name", name, required=True) or ""
@@ -224,7 +224,8 @@ def _product_fields(session: Session, product: Product) -> dict[str, Any]:
     }
 
 
-def _set_customer_flags(product: Product, flags: dict[str, bool] | None) -> None:
+def _set_customer_flags(product: Product, flags: dict[str, bool | None] | None) -> None:
+    """Turn each given self-service flag on or off (None leaves it as it is)."""
     for flag, value in (flags or {}).items():
         if flag not in CUSTOMER_FLAGS:
             raise InvalidInput("flag", f"{flag!r} is not a self-service flag ({', '.join(CUSTOMER_FLAGS)})")
@@ -304,7 +305,7 @@ def edit_product(
         product.upgrade_targets = _upgrade_target_ids(session, upgrade_to)
     if allow_customer_cancel is not None:
         product.allow_customer_cancel = allow_customer_cancel
-    _set_customer_flags(product, customer_flags)  # type: ignore[arg-type]  # None values are skipped
+    _set_customer_flags(product, customer_flags)
     if servers is not None:
         product.server_ids = _server_group(session, product.type, servers)
     if placement is not None:

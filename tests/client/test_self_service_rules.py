@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import select
 
-from svcconsole.core import actions, customer, customer_actions, orders, records
+from svcconsole.core import actions, customer, customer_actions, option_catalog, orders, records
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import option_catalog
 from svcconsole.core.errors import InvalidInput, SvcError, TransitionRefused
 from svcconsole.core.operators import Actor
 from svcconsole.store.engine import Database
@@ -105,7 +104,9 @@ def make_service(db: Database, admin: Actor, catalog: Fixtures, case: Case) -> S
 
     def product(session):  # type: ignore[no-untyped-def]
         if case.module == "pterodactyl":
-            server = catalog_module.add_server(session, admin, name="ptero-1", module="pterodactyl", url="https://127.0.0.1:9", credentials="ptla_x:ptlc_y", node="1")
+            server = catalog_module.add_server(
+                session, admin, name="ptero-1", module="pterodactyl", url="https://127.0.0.1:9", credentials="ptla_x:ptlc_y", node="1"
+            )
             made = catalog_module.add_product(
                 session,
                 admin,
