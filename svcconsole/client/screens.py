@@ -543,8 +543,8 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         self.app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
 
     def _run(self, change: Any, *, back_when_gone: bool = False) -> None:
-        """Carry out a self-service change, then read the service again (or go back once it is deleted)."""
-        self.client_app.run_change(self.service_id, change, self.dismiss_gone if back_when_gone else self.reload)
+        """Carry out a self-service change, then read the service and its panel again (or go back once it is deleted)."""
+        self.client_app.run_change(self.service_id, change, self.dismiss_gone if back_when_gone else self.action_reload)
 
     def dismiss_gone(self) -> None:
         """After a deletion: back to the page before (the service is no longer the customer's to see)."""

@@ -38,8 +38,8 @@ from sqlmodel import Session, col, select
 from svcconsole.core import action_base, actions, clock, leases, lookups, placement
 from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
-from svcconsole.core.operators import Actor
-from svcconsole.core.statuses import ACTIONS, Role
+from svcconsole.core.operators import job_actor
+from svcconsole.core.statuses import ACTIONS
 from svcconsole.modules import CustomerRef, Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
@@ -366,7 +366,7 @@ def _not_placed(session: Session, job: Job, service: Service, error: ModuleError
     session.add(job)
     if actions.operation_held_by(session, service, job):
         service.operation = None
-    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    actor = job_actor(job)
     placement.remember_short(session, service)
     placement.hold(session, actor, service, reason.removeprefix(f"{placement.NOT_AVAILABLE}: "))
     finish_bulk_item(session, job, "skipped", reason)

@@ -1,8 +1,8 @@
 """Self-service flags on products: what a product's customers may do themselves in the customer area
 (`customer_options`, `customer_cycle`, `customer_delete`, `customer_power`, `customer_suspend`; all off).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
