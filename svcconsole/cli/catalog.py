@@ -172,9 +172,14 @@ def products_add(
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
     overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
+    customer_options: bool | None = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue."),
+    customer_cycle: bool | None = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle."),
+    customer_delete: bool | None = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service."),
+    customer_power: bool | None = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall."),
+    customer_suspend: bool | None = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it."),
     fmt: str = FORMAT_OPTION,
 ) -> None:
-    """Add a product; prints its id."""
+    """Add a product; prints its id. Self-service (--customer-*) is off unless turned on."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     cli = state(ctx)
 
@@ -194,6 +199,7 @@ def products_add(
             servers=servers,
             placement=placement,
             overages=overage,
+            customer_flags=_customer_flags(customer_options, customer_cycle, customer_delete, customer_power, customer_suspend),
         )
         return product, views.product_dict(product, catalog.prices_of(session, product.id or 0))
 
@@ -225,6 +231,11 @@ def products_edit(
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
     overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
+    customer_options: bool | None = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue."),
+    customer_cycle: bool | None = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle."),
+    customer_delete: bool | None = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service."),
+    customer_power: bool | None = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall."),
+    customer_suspend: bool | None = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it."),
 ) -> None:
     """Change a product."""
     cli = state(ctx)
@@ -243,9 +254,16 @@ def products_edit(
             servers=servers,
             placement=placement,
             overages=overage,
+            customer_flags=_customer_flags(customer_options, customer_cycle, customer_delete, customer_power, customer_suspend),
         )
     )
     message(f"product {record.id} saved")
+
+
+def _customer_flags(options: bool | None, cycle: bool | None, delete: bool | None, power: bool | None, suspend: bool | None) -> dict[str, bool | None]:
+    """The --customer-* switches given (None: not given, left as it is)."""
+    given = {"customer_options": options, "customer_cycle": cycle, "customer_delete": delete, "customer_power": power, "customer_suspend": suspend}
+    return {flag: value for flag, value in given.items() if value is not None}
 
 
 @products_app.command("options")

@@ -18,8 +18,8 @@ from textual.binding import Binding
 
 from svcconsole.client.actions import REGISTRY, SCOPES, client_bindings
 from svcconsole.client.commands import ClientCommands
-from svcconsole.client.dialogs import RenewDialog
-from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded
+from svcconsole.client.dialogs import PaymentDialog, PaymentDue, RenewDialog
+from svcconsole.client.messages import ChangeDone, ChangeRefused, DetailLoaded, PaymentReady
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
 from svcconsole.core import customer, customer_actions, i18n, parse
 from svcconsole.core.customer_actions import ActionResult
@@ -156,37 +156,56 @@ class ClientApp(CrashGuard, App[None]):
     def show_error(self, error: str) -> None:
         self.notify(render.plain(error), severity="error", markup=False, timeout=8)
 
-    def ask_renew(self, service_id: int, name: str, price: str, done: Callable[[], None]) -> None:
-        """Ask how many periods to renew, then bill them (never a free renewal)."""
+    def ask_renew(self, service_id: int, name: str, price: str, done: Callable[[], None], *, to_payment: bool = False) -> None:
+        """Ask how many periods to renew, then bill them (never a free renewal); `to_payment` then shows the invoice to pay."""
         if self.read_only:
             self.refuse_preview()
             return
-        question = f"Renew service {service_id} {render.plain(name)!r}?"
-        consequence = f"Each period costs {price}. The renewal goes on your unpaid invoice, or a new one; the service is extended when the invoice is paid."
+        question = self.tr("Renew service {id} {name}?").format(id=service_id, name=repr(render.plain(name)))
+        consequence = self.tr(
+            "Each period costs {price}. The renewal goes on your unpaid invoice, or a new one; the service is extended when the invoice is paid."
+        ).format(price=price)
 
         def chosen(count: object) -> None:
             if isinstance(count, int):
-                self.run_change(service_id, lambda session, worker: customer_actions.renew(session, self.actor, service_id, count), done)
+                self.run_change(service_id, lambda session, worker: customer_actions.renew(session, self.actor, service_id, count), done, to_payment=to_payment)
 
         self.push_screen(RenewDialog(question, consequence), chosen)
 
-    def run_change(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None = None) -> None:
-        """Carry out a customer action in a worker; its message (or refusal) is shown when it ends."""
+    def run_change(
+        self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None = None, *, to_payment: bool = False
+    ) -> None:
+        """Carry out a customer action in a worker; its message (or refusal) is shown when it ends, and
+        with `to_payment` the invoice it billed on."""
         if self.read_only:
             self.refuse_preview()
             return
-        self._carry_out(service_id, change, done)
+        self._carry_out(service_id, change, done, to_payment)
 
     @work(thread=True, group="client-change")
-    def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None) -> None:
+    def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None, to_payment: bool) -> None:
         try:
             result = customer_actions.carry_out(self.db, change)
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
         else:
             self.post_message(ChangeDone(service_id, result.message))
+            if to_payment and result.invoice_id is not None:
+                invoice_id = result.invoice_id
+                try:
+                    with self.db.read() as session:
+                        summary = customer.invoice(session, self.actor, invoice_id)
+                except SvcError as error:
+                    self.post_message(ChangeRefused(error.message))
+                else:
+                    self.post_message(PaymentReady(summary))
         if done is not None:
             self.call_from_thread(done)
+
+    @on(PaymentReady)
+    def _payment_ready(self, message: PaymentReady) -> None:
+        invoice = message.invoice
+        self.push_screen(PaymentDialog(PaymentDue(invoice.id, invoice.total, invoice.due, invoice.lines)))
 
     @on(ChangeDone)
     def _change_done(self, message: ChangeDone) -> None:

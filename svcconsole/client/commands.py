@@ -15,6 +15,12 @@ SERVICE_COMMANDS = (
     ("service: cancel", "Cancel this service at the end of its cycle, or now.", "action_cancel"),
     ("service: keep it", "Withdraw your end-of-cycle cancellation.", "action_uncancel"),
     ("service: auto-renewal on/off", "Turn auto-renewal on or off.", "action_auto_renew"),
+    ("service: add an option", "Order an option from the catalogue (an invoice for the rest of the period).", "action_buy_option"),
+    ("service: change the renewal cycle", "Renew at another cycle, from the next renewal.", "action_change_cycle"),
+    ("service: power (start, stop, restart)", "Send a power action to the service's panel.", "action_power"),
+    ("service: reinstall", "Reinstall the service (its data is lost).", "action_reinstall"),
+    ("service: suspend or resume", "Suspend the service yourself, or resume it.", "action_suspend"),
+    ("service: delete", "Delete the service (a running one is cancelled now first).", "action_delete"),
 )
 
 
@@ -31,7 +37,8 @@ class ClientCommands(Provider):
         ]
         screen = self.screen
         for title, help_text, method in SERVICE_COMMANDS:
-            if hasattr(screen, method):
+            offered = getattr(screen, "offers_action", None)
+            if hasattr(screen, method) and (offered is None or offered(method.removeprefix("action_"))):
                 entries.append((title, help_text, getattr(screen, method)))
         return entries
 

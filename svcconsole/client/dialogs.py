@@ -1,4 +1,5 @@
-"""The customer's action dialogs: renew (how many periods) and cancel (when, and why).
+"""The customer's action dialogs: renew (how many periods), cancel (when, and why), the
+self-service ones (a choice, an option, a typed confirmation) and the renewal's payment.
 
 They are the admin console's dialog frame (`DialogFrame`) with the customer's fields; yes/no
 questions use its `ConfirmDialog`.
@@ -9,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Label, Select
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Select, Static
 
 from svcconsole.core import parse
+from svcconsole.core.errors import InvalidInput
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
@@ -88,3 +93,124 @@ class CancelDialog(_CustomerDialog):
     def answer(self) -> CancelRequest:
         reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=2000)
         return CancelRequest(str(self.query_one("#mode", Select).value), reason)
+
+
+def _tr(dialog: DialogFrame[object], text: str) -> str:
+    """`text` in the customer's language (the customer area's app holds the translator)."""
+    translate = getattr(dialog.app, "tr", None)
+    return translate(text) if translate is not None else text
+
+
+class ChoiceDialog(_CustomerDialog):
+    """One choice from a list (a power action, a billing cycle); the answer is the chosen value."""
+
+    def __init__(self, question: str, consequence: str, label: str, choices: list[tuple[str, str]], confirm: str) -> None:
+        super().__init__(question, consequence)
+        self.label = label
+        self.choices = choices
+        self.confirm = confirm
+
+    def confirm_label(self) -> str:
+        return self.confirm
+
+    def fields(self) -> ComposeResult:
+        yield Label(self.label)
+        yield Select([(text, value) for value, text in self.choices], value=self.choices[0][0], allow_blank=False, compact=True, id="choice")
+
+    def initial_focus(self) -> str:
+        return "#choice"
+
+    def answer(self) -> str:
+        return str(self.query_one("#choice", Select).value)
+
+
+class OptionDialog(_CustomerDialog):
+    """An option of the product's catalogue and its value: the answer is `NAME=VALUE`."""
+
+    CONFIRM_LABEL = "Order"
+
+    def __init__(self, question: str, consequence: str, offers: list[tuple[str, str]]) -> None:
+        super().__init__(question, consequence)
+        self.offers = offers
+
+    def fields(self) -> ComposeResult:
+        yield Label(_tr(self, "Option"))
+        yield Select([(f"{name}: {accepts}", name) for name, accepts in self.offers], value=self.offers[0][0], allow_blank=False, compact=True, id="option")
+        yield Label(_tr(self, "Value or quantity"))
+        yield Input("", id="value", placeholder="2048")
+
+    def initial_focus(self) -> str:
+        return "#option"
+
+    def answer(self) -> str:
+        value = parse.parse_text("value", self.query_one("#value", Input).value, required=True, max_length=100)
+        return f"{self.query_one('#option', Select).value}={value}"
+
+
+class TypedConfirmDialog(_CustomerDialog):
+    """A destructive action confirmed by typing the service's name; the answer is what was typed."""
+
+    CONFIRM_VARIANT = "error"
+
+    def __init__(self, question: str, consequence: str, expected: str, confirm: str) -> None:
+        super().__init__(question, consequence)
+        self.expected = expected
+        self.confirm = confirm
+
+    def confirm_label(self) -> str:
+        return self.confirm
+
+    def fields(self) -> ComposeResult:
+        yield Label(_tr(self, "Type the service's name to confirm"))
+        yield Input("", id="typed", placeholder=render.plain(self.expected))
+
+    def initial_focus(self) -> str:
+        return "#typed"
+
+    def answer(self) -> str:
+        typed = self.query_one("#typed", Input).value
+        if typed.strip() != self.expected.strip():
+            raise InvalidInput("confirmation", _tr(self, "type the service's name exactly to confirm"))
+        return typed
+
+
+@dataclass(frozen=True)
+class PaymentDue:
+    """The invoice a renewal went on, as the payment dialog shows it."""
+
+    invoice_id: int
+    total: str
+    due: str
+    lines: tuple[str, ...]
+
+
+class PaymentDialog(ModalScreen[None]):
+    """Pay the renewal: the invoice it is on (made or reused), its amount and due day, and its lines."""
+
+    BINDINGS = [("escape", "dismiss_dialog", "Close"), ("enter", "dismiss_dialog", "Close")]
+
+    def __init__(self, payment: PaymentDue) -> None:
+        super().__init__(classes="dialog-screen")
+        self.payment = payment
+
+    def compose(self) -> ComposeResult:
+        tr = getattr(self.app, "tr", lambda text: text)
+        payment = self.payment
+        with Vertical(classes="dialog", id="payment-dialog"):
+            yield Static(Text(tr("Invoice #{number} to pay").format(number=payment.invoice_id), style="bold"), id="payment-title")
+            yield Static(Text(tr("Amount: {amount}").format(amount=payment.total), style="bold"), id="payment-amount")
+            yield Static(Text(tr("Due: {date}").format(date=payment.due)), id="payment-due")
+            yield Static(Text("\n".join(f"· {render.plain(line)}" for line in payment.lines)), id="payment-lines")
+            yield Static(Text(tr("The service is extended as soon as this invoice is paid."), style="dim"), id="payment-note")
+            with Horizontal(classes="buttons"):
+                yield Button(tr("Close"), id="payment-close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#payment-close", Button).focus()
+
+    def action_dismiss_dialog(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#payment-close")
+    def _close(self) -> None:
+        self.dismiss(None)

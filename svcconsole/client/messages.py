@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from svcconsole.core.customer import CustomerDetail, Dashboard, PanelView
+from svcconsole.core.customer import CustomerDetail, Dashboard, InvoiceSummary, PanelView
 from svcconsole.modules import Credentials
 
 
@@ -55,3 +55,10 @@ class LoginRevealed(Message):
     service_id: int
     login: Credentials | None
     error: str | None = None
+
+
+@dataclass
+class PaymentReady(Message):
+    """A renewal went on an invoice (made or reused): the invoice to pay."""
+
+    invoice: InvoiceSummary

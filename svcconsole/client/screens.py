@@ -20,14 +20,14 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from svcconsole.client.actions import REGISTRY, client_bindings, mutating
-from svcconsole.client.dialogs import CancelDialog, CancelRequest
+from svcconsole.client.dialogs import CancelDialog, CancelRequest, ChoiceDialog, OptionDialog, TypedConfirmDialog
 from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, LoginRevealed
 from svcconsole.client.widgets import EMPTY, OVERAGE_EMPTY, ActiveServices, OverageServices
 from svcconsole.core import customer, customer_actions
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
-from svcconsole.core.statuses import CancelMode
+from svcconsole.core.statuses import CancelMode, Status
 from svcconsole.widgets import render
 from svcconsole.widgets.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.widgets.dialogs import ConfirmDialog
@@ -190,7 +190,7 @@ class DashboardScreen(_CustomerScreen):
         if service_id is None:
             return
         line = next((item for item in (self.dashboard.active if self.dashboard else ()) if item.id == service_id), None)
-        self.client_app.ask_renew(service_id, line.name if line else "", line.renew if line else "", self.reload)
+        self.client_app.ask_renew(service_id, line.name if line else "", line.renew if line else "", self.reload, to_payment=True)
 
 
 # ----------------------------------------------------------------------------- the list
@@ -280,6 +280,27 @@ def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
     return rows
 
 
+SELF_SERVICE_BUTTONS = (
+    ("buy-option", "Add option…"),
+    ("change-cycle", "Cycle…"),
+    ("power", "Power…"),
+    ("reinstall", "Reinstall…"),
+    ("suspend", "Suspend"),
+    ("unsuspend", "Resume"),
+    ("delete", "Delete…"),
+)
+"""The self-service buttons (by their core action), each shown only when the product's flag offers it."""
+
+SELF_SERVICE_KEYS = {
+    "buy_option": ("buy-option",),
+    "change_cycle": ("change-cycle",),
+    "power": ("power",),
+    "reinstall": ("reinstall",),
+    "suspend": ("suspend", "unsuspend"),
+    "delete": ("delete",),
+}
+"""The screen's self-service actions and the core actions that offer them."""
+
 LOGIN_HIDDEN = Text("login: press v to show the username and password of your service's panel", style="dim")
 
 HISTORY_COLUMNS = (
@@ -317,6 +338,12 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                     Button("Cancel…", id="cancel"),
                     Button("Keep it", id="uncancel"),
                     Button("Auto-renewal", id="auto-renew"),
+                    classes="pane-buttons",
+                )
+                tr = self.client_app.tr
+                yield Horizontal(
+                    *(Button(tr(label), id=button_id, classes="self-service") for button_id, label in SELF_SERVICE_BUTTONS),
+                    id="self-service",
                     classes="pane-buttons",
                 )
                 yield Static(id="overview-body")
@@ -391,6 +418,14 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             button.disabled = why is not None or self.client_app.read_only
             button.tooltip = why
         self.query_one("#uncancel", Button).display = detail.refusals.get("uncancel") is None
+        for button_id, _ in SELF_SERVICE_BUTTONS:
+            button = self.query_one(f"#{button_id}", Button)
+            why = detail.refusals.get(button_id)
+            button.display = detail.offers(button_id) and (button_id not in ("suspend", "unsuspend") or self._suspend_shown(button_id))
+            button.disabled = why is not None or self.client_app.read_only
+            button.tooltip = why
+        self.query_one("#self-service", Horizontal).display = any(detail.offers(button_id) for button_id, _ in SELF_SERVICE_BUTTONS)
+        self.refresh_bindings()
         self.query_one("#auto-renew", Button).label = f"Auto-renewal: {customer.auto_renew_label(detail.service.auto_renew)}"
         self.query_one("#renewals-table", RecordTable).show(detail.renewals, tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
@@ -453,6 +488,21 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         self.query_one("#login-body", Static).update(key_values(rows))
 
     # ------------------------------------------------------------------ actions
+
+    def offers_action(self, action: str) -> bool:
+        """Whether the product's flags offer the screen's `action` (every other action is offered)."""
+        keys = SELF_SERVICE_KEYS.get(action)
+        return keys is None or any(self.detail.offers(key) for key in keys)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.offers_action(action):
+            return False
+        return super().check_action(action, parameters)
+
+    def _suspend_shown(self, button_id: str) -> bool:
+        """Suspend while the service is not suspended, Resume while it is."""
+        suspended = self.detail.service.status == Status.SUSPENDED.value
+        return suspended if button_id == "unsuspend" else not suspended
 
     def _allowed(self, action: str) -> bool:
         app = self.client_app
@@ -518,6 +568,140 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                 app.run_change(service_id, lambda session, worker: customer_actions.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
 
         self.app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
+
+    def _run(self, change: Any, *, back_when_gone: bool = False) -> None:
+        """Carry out a self-service change, then read the service and its panel again (or go back once it is deleted)."""
+        self.client_app.run_change(self.service_id, change, self.dismiss_gone if back_when_gone else self.action_reload)
+
+    def dismiss_gone(self) -> None:
+        """After a deletion: back to the page before (the service is no longer the customer's to see)."""
+        if self.app.screen is self:
+            self.app.pop_screen()
+
+    def action_buy_option(self) -> None:
+        if not self._allowed("buy-option"):
+            return
+        app, service_id, tr = self.client_app, self.service_id, self.client_app.tr
+        if not self.detail.option_offers:
+            app.show_error(tr("service {id}: every option of the catalogue is on it already").format(id=service_id))
+            return
+
+        def chosen(choice: object) -> None:
+            if isinstance(choice, str):
+                self._run(lambda session, worker: customer_actions.buy_option(session, app.actor, service_id, choice))
+
+        dialog = OptionDialog(
+            tr("Add an option to {service}?").format(service=self._label),
+            tr("An invoice bills the option for the rest of the current period; the option is added when it is paid, then billed with each renewal."),
+            list(self.detail.option_offers),
+        )
+        self.app.push_screen(dialog, chosen)
+
+    def action_change_cycle(self) -> None:
+        if not self._allowed("change-cycle"):
+            return
+        app, service_id, tr = self.client_app, self.service_id, self.client_app.tr
+
+        def chosen(cycle: object) -> None:
+            if isinstance(cycle, str):
+                self._run(lambda session, worker: customer_actions.change_cycle(session, app.actor, service_id, cycle))
+
+        choices = [(cycle, f"{cycle}: {price}") for cycle, price in self.detail.cycle_offers]
+        dialog = ChoiceDialog(
+            tr("Change the renewal cycle of {service}?").format(service=self._label),
+            tr("The period you paid for is kept; the next renewal bills the new cycle and extends by it."),
+            tr("Renew every"),
+            choices,
+            tr("Change the cycle"),
+        )
+        self.app.push_screen(dialog, chosen)
+
+    def action_power(self) -> None:
+        if not self._allowed("power"):
+            return
+        app, service_id, tr = self.client_app, self.service_id, self.client_app.tr
+        labels = {"start": tr("start"), "stop": tr("stop"), "restart": tr("restart")}
+
+        def chosen(verb: object) -> None:
+            if isinstance(verb, str):
+                self._run(lambda session, worker: customer_actions.power(session, app.actor, service_id, verb, claim_for=worker))
+
+        dialog = ChoiceDialog(
+            tr("Send a power action to {service}?").format(service=self._label),
+            tr("Stop and restart interrupt whatever runs on the service."),
+            tr("Action"),
+            [(verb, labels[verb]) for verb in self.detail.power_verbs],
+            tr("Send"),
+        )
+        self.app.push_screen(dialog, chosen)
+
+    def action_reinstall(self) -> None:
+        if not self._allowed("reinstall"):
+            return
+        app, service_id, tr = self.client_app, self.service_id, self.client_app.tr
+
+        def typed(confirmation: object) -> None:
+            if isinstance(confirmation, str):
+                self._run(lambda session, worker: customer_actions.reinstall(session, app.actor, service_id, confirmation, claim_for=worker))
+
+        dialog = TypedConfirmDialog(
+            tr("Reinstall {service}?").format(service=self._label),
+            tr("Everything stored on the service is erased and it is installed again; this cannot be undone."),
+            self.detail.service.name,
+            tr("Reinstall"),
+        )
+        self.app.push_screen(dialog, typed)
+
+    def action_suspend(self) -> None:
+        app, service_id, tr = self.client_app, self.service_id, self.client_app.tr
+        if self.detail.service.status == Status.SUSPENDED.value:
+            if not self._allowed("unsuspend"):
+                return
+
+            def resume(yes: bool | None) -> None:
+                if yes:
+                    self._run(lambda session, worker: customer_actions.lift_suspension(session, app.actor, service_id, claim_for=worker))
+
+            self.app.push_screen(ConfirmDialog(tr("Resume {service}?").format(service=self._label), yes=tr("Resume")), resume)
+            return
+        if not self._allowed("suspend"):
+            return
+
+        def pause(yes: bool | None) -> None:
+            if yes:
+                self._run(lambda session, worker: customer_actions.suspend(session, app.actor, service_id, claim_for=worker))
+
+        question = tr("Suspend {service}? It stops until you resume it; its billing goes on.").format(service=self._label)
+        self.app.push_screen(ConfirmDialog(question, yes=tr("Suspend")), pause)
+
+    def action_delete(self) -> None:
+        if not self._allowed("delete"):
+            return
+        app, service_id, tr = self.client_app, self.service_id, self.client_app.tr
+        if self.detail.service.status in customer.ENDED:
+            consequence = tr("The service disappears from your area; this cannot be undone.")
+        else:
+            consequence = tr("The service is cancelled now and removed from its server, then it disappears from your area; this cannot be undone.")
+
+        def typed(confirmation: object) -> None:
+            if isinstance(confirmation, str):
+                self._run(lambda session, worker: customer_actions.delete(session, app.actor, service_id, claim_for=worker), back_when_gone=True)
+
+        dialog = TypedConfirmDialog(tr("Delete {service}?").format(service=self._label), consequence, self.detail.service.name, tr("Delete"))
+        self.app.push_screen(dialog, typed)
+
+    @on(Button.Pressed, ".self-service")
+    def _self_service_pressed(self, event: Button.Pressed) -> None:
+        actions = {
+            "buy-option": self.action_buy_option,
+            "change-cycle": self.action_change_cycle,
+            "power": self.action_power,
+            "reinstall": self.action_reinstall,
+            "suspend": self.action_suspend,
+            "unsuspend": self.action_suspend,
+            "delete": self.action_delete,
+        }
+        actions[event.button.id or ""]()
 
     @on(Button.Pressed, "#renew")
     def _renew_pressed(self) -> None:

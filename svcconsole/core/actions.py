@@ -33,7 +33,7 @@ from svcconsole.core.job_claims import mark_claimed
 from svcconsole.core.lookups import MAX_CYCLES, MAX_DAYS, get_service, module_supports, refuse, scoped, service_not_found, settings_of, touch
 from svcconsole.core.operators import Actor, job_actor, require_action
 from svcconsole.core.service_actions import parse_suspend_kind
-from svcconsole.core.statuses import ACTIONS, CancelMode, Status
+from svcconsole.core.statuses import ACTIONS, CancelMode, Status, SuspendKind
 from svcconsole.modules import ModuleResult
 from svcconsole.store.models import (
     Activity,
@@ -236,6 +236,9 @@ def status_now(service: Service) -> str:
 def job_refusal(service: Service, job: Job) -> str | None:
     """Why the service's current status no longer allows the job's action; None when it does."""
     rule = ACTIONS.get(job.action)
+    own_suspension = service.suspend_kind == SuspendKind.CLIENT.value
+    if job.action == "unsuspend" and job.actor_kind == "client" and service.status == Status.SUSPENDED.value and not own_suspension:
+        return f"service {service.id} is {status_now(service)} now: a customer lifts only their own (client) suspension"
     if rule is None or rule.allows(service.status, service.suspend_kind):
         return None
     return f"service {service.id} is {status_now(service)} now: {job.action} is allowed from {rule.allowed_from_text}"
@@ -279,7 +282,7 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     refusal = job_refusal(service, job)
     if refusal is not None:
         raise refuse(service, job.action, refusal)
-    actor = job_actor(job)
+    actor = job_actor(job, customer_id=service.customer_id)
     ctx = ActionContext(session, actor, service, dict(job.params), settings_of(session), result=result)
     service.operation = None
     service.last_error = None

@@ -21,7 +21,7 @@ from svcconsole.core.statuses import Role
 from svcconsole.modules import is_module, module_names
 from svcconsole.modules.tls import FINGERPRINT_FORMAT, parse_fingerprint
 from svcconsole.store import search
-from svcconsole.store.models import Customer, Product, ProductPrice, Server, Service
+from svcconsole.store.models import CUSTOMER_FLAGS, Customer, Product, ProductPrice, Server, Service
 
 
 def _is_id(ref: str | int) -> bool:
@@ -176,6 +176,7 @@ def add_product(
     servers: str | None = None,
     placement: str | None = None,
     overages: list[str] | None = None,
+    customer_flags: dict[str, bool | None] | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "adding a product")
     name = parse.parse_text("--name", name, required=True) or ""
@@ -200,6 +201,7 @@ def add_product(
         overage=declared,
         created_at=clock.now(),
     )
+    _set_customer_flags(product, customer_flags)
     session.add(product)
     session.flush()
     for cycle, amount in parsed_prices.items():
@@ -219,10 +221,20 @@ def _product_fields(session: Session, product: Product) -> dict[str, Any]:
         "config": dict(product.config or {}),
         "upgrade_targets": list(product.upgrade_targets or []),
         "allow_customer_cancel": product.allow_customer_cancel,
+        **{flag: getattr(product, flag) for flag in CUSTOMER_FLAGS},
         "server_ids": list(product.server_ids or []),
         "placement": product.placement,
         "overage": dict(product.overage or {}),
     }
+
+
+def _set_customer_flags(product: Product, flags: dict[str, bool | None] | None) -> None:
+    """Turn each given self-service flag on or off (None leaves it as it is)."""
+    for flag, value in (flags or {}).items():
+        if flag not in CUSTOMER_FLAGS:
+            raise InvalidInput("flag", f"{flag!r} is not a self-service flag ({', '.join(CUSTOMER_FLAGS)})")
+        if value is not None:
+            setattr(product, flag, bool(value))
 
 
 PLACEMENTS = ("least-used", "fill-first")
@@ -263,6 +275,7 @@ def edit_product(
     servers: str | None = None,
     placement: str | None = None,
     overages: list[str] | None = None,
+    customer_flags: dict[str, bool | None] | None = None,
 ) -> Product:
     require(actor, Role.OPERATOR, "editing a product")
     product = resolve_product(session, ref)
@@ -298,6 +311,7 @@ def edit_product(
         product.upgrade_targets = _upgrade_target_ids(session, upgrade_to)
     if allow_customer_cancel is not None:
         product.allow_customer_cancel = allow_customer_cancel
+    _set_customer_flags(product, customer_flags)
     if servers is not None:
         product.server_ids = _server_group(session, product.type, servers)
     if placement is not None:

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, order_actions, parse, usage
+from svcconsole.core import catalog, clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, option_catalog, order_actions, parse, usage
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.operators import Actor, client_actor, require_client
-from svcconsole.core.statuses import CancelMode, Status
+from svcconsole.core.statuses import CancelMode, Status, SuspendKind
 from svcconsole.modules import Credentials, ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope, OverageRow
 from svcconsole.store.engine import Database
@@ -77,6 +77,7 @@ HISTORY_LABELS: dict[str, str] = {
     "edit": "details updated",
     "status_override": "status changed",
     "power": "power action",
+    "cycle": "renewal cycle changed",
 }
 """The activity a customer sees, and how it is named; any other action stays internal."""
 
@@ -259,6 +260,18 @@ def invoices(session: Session, actor: Actor, *, statuses: tuple[str, ...] = ("un
     return result
 
 
+def invoice(session: Session, actor: Actor, invoice_id: int) -> InvoiceSummary:
+    """One of the customer's invoices (not a draft) with its lines; "no invoice N" for any other."""
+    scope = _scope(actor, None, "reading")
+    row = scope.invoice(session, invoice_id) if isinstance(invoice_id, int) and 0 < invoice_id <= parse.MAX_ID else None
+    if row is None or row.status == invoice_lookups.InvoiceStatus.DRAFT.value:
+        raise NotFound(f"no invoice {invoice_id}")
+    lines = scope.invoice_lines(session, invoice_id)
+    total = invoice_lookups.total_of(lines)
+    texts = tuple(f"{line.description} ({line.amount:.2f} {row.currency})" for line in lines)
+    return InvoiceSummary(invoice_id, row.status, invoice_lookups.money_text(total, row.currency), day(row.due_at, lookups.timezone_of(session)), texts)
+
+
 # ----------------------------------------------------------------------------- the list
 
 
@@ -388,6 +401,17 @@ class CustomerDetail:
     """For a service ordered and not paid yet: the order's invoice, its total and due day."""
     overage: str | None = None
     """The current period's overage (`1.50 EUR (traffic_gb 130 of 100)` or `none`), when the product meters something."""
+    option_offers: tuple[tuple[str, str], ...] = ()
+    """The catalogue's options the service has not got yet: (name, what it accepts with prices)."""
+    cycle_offers: tuple[tuple[str, str], ...] = ()
+    """The other cycles the service may renew at: (cycle, `12.00 EUR/month`)."""
+    power_verbs: tuple[str, ...] = ()
+    """start, stop, restart: those the service's module has."""
+    offered: tuple[str, ...] = ()
+    """The self-service actions the product's flags offer (whether the service's state allows them now or not)."""
+
+    def offers(self, action: str) -> bool:
+        return action in self.offered
 
     def allowed(self, action: str) -> bool:
         return self.refusals.get(action, "not available") is None
@@ -463,6 +487,24 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         pending_invoice=pending.invoice_id if pending is not None else None,
         order_to_pay=order_to_pay(session, service),
         overage=_overage(session, scope, service),
+        option_offers=option_offers(session, service, {option.name for option in options}),
+        cycle_offers=tuple((cycle, renew_price_label(price, service.currency, cycle)) for cycle, price in cycle_choices(session, service)),
+        power_verbs=power_verbs(service.type),
+        offered=offered_actions(session.get(Product, service.product_id) if service.product_id else None),
+    )
+
+
+def offered_actions(product: Product | None) -> tuple[str, ...]:
+    """The self-service actions whose product flag is on."""
+    return tuple(action for action, flag in SELF_SERVICE.items() if product is not None and getattr(product, flag))
+
+
+def option_offers(session: Session, service: Service, taken: set[str]) -> tuple[tuple[str, str], ...]:
+    """The product's catalogue options that the service has not got: (name, accepted values with prices)."""
+    if service.product_id is None:
+        return ()
+    return tuple(
+        (option.name, option_catalog.accepted_text(option)) for option in option_catalog.catalogue_of(session, service.product_id) if option.name not in taken
     )
 
 
@@ -510,7 +552,90 @@ def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[s
     result["cancel"] = None if result["cancel-end-of-cycle"] is None or result["cancel-immediately"] is None else result["cancel-immediately"]
     result["uncancel"] = _uncancel_refusal(session, scope, service)
     result["auto-renew"] = None if service.status in AUTO_RENEW_STATUSES and recurring else "this service is not renewed"
+    for action in SELF_SERVICE:
+        result[action] = self_service_refusal(session, service, product, action)
     return result
+
+
+SELF_SERVICE = {
+    "buy-option": "customer_options",
+    "change-cycle": "customer_cycle",
+    "delete": "customer_delete",
+    "power": "customer_power",
+    "reinstall": "customer_power",
+    "suspend": "customer_suspend",
+    "unsuspend": "customer_suspend",
+}
+"""Each self-service action of the customer area and the product flag that allows it."""
+
+NOT_ALLOWED = {
+    "customer_options": "this product does not let customers add options; contact support",
+    "customer_cycle": "this product does not let customers change the renewal cycle; contact support",
+    "customer_delete": "this product does not let customers delete the service; contact support",
+    "customer_power": "this product does not let customers start, stop or reinstall the service; contact support",
+    "customer_suspend": "this product does not let customers suspend the service; contact support",
+}
+ENDED = (Status.CANCELLED.value, Status.EXPIRED.value, Status.TERMINATED.value)
+"""What a customer deletes at once (hides from the area)."""
+RUNNING = (Status.PENDING.value, Status.ACTIVE.value, Status.SUSPENDED.value)
+"""What a customer deletes by cancelling it now first."""
+POWER_VERBS = ("start", "stop", "restart")
+
+
+def power_verbs(service_type: str) -> tuple[str, ...]:
+    """The customer area's power verbs the service's module has a signal for."""
+    if not is_module(service_type) or not get_module(service_type).supports_operation("power"):
+        return ()
+    signals = get_module(service_type).customer_power
+    return tuple(verb for verb in POWER_VERBS if verb in signals)
+
+
+def cycle_choices(session: Session, service: Service) -> list[tuple[str, Decimal]]:
+    """The recurring cycles the service's product has a price for in the service's currency, but its own."""
+    if service.product_id is None:
+        return []
+    prices = catalog.prices_of(session, service.product_id)
+    return [
+        (price.billing_cycle, price.price)
+        for price in prices
+        if cycles.is_recurring(price.billing_cycle) and price.billing_cycle != service.billing_cycle and price.currency == service.currency
+    ]
+
+
+def self_service_refusal(session: Session, service: Service, product: Product | None, action: str) -> str | None:
+    """Why the customer may not take self-service `action` on `service` now (None: allowed); the flag first, then the state."""
+    flag = SELF_SERVICE[action]
+    if product is None or not getattr(product, flag):
+        return NOT_ALLOWED[flag]
+    if service.operation:
+        return f"an operation is in progress: {service.operation}"
+    status = service.status
+    if action == "buy-option":
+        if status != Status.ACTIVE.value:
+            return f"options are added to an active service, not a {status} one"
+        if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
+            return "options are added to a service with a billing cycle and an expiry"
+        return None if option_catalog.catalogue_of(session, product.id or 0) else "this product has no options to choose from"
+    if action == "change-cycle":
+        if status not in AUTO_RENEW_STATUSES or not cycles.is_recurring(service.billing_cycle):
+            return "the cycle of a running service with a billing cycle can be changed"
+        return None if cycle_choices(session, service) else "this product has no other billing cycle"
+    if action == "delete":
+        return None if status in (*ENDED, *RUNNING) else f"a {status} service cannot be deleted"
+    if action in ("power", "reinstall"):
+        if status != Status.ACTIVE.value:
+            return f"a {status} service cannot be {'started or stopped' if action == 'power' else 'reinstalled'}; it must be active"
+        if action == "power":
+            return None if power_verbs(service.type) else "this service has no power actions"
+        supported = is_module(service.type) and get_module(service.type).supports_operation("reinstall")
+        return None if supported else "this service cannot be reinstalled from here"
+    if action == "suspend":
+        return None if status == Status.ACTIVE.value else f"only an active service can be suspended, not a {status} one"
+    if status != Status.SUSPENDED.value:
+        return "the service is not suspended"
+    if service.suspend_kind != SuspendKind.CLIENT.value:
+        return "support suspended this service; only support can lift it"
+    return None
 
 
 def _uncancel_refusal(session: Session, scope: CustomerScope, service: Service) -> str | None:

@@ -1,7 +1,11 @@
-"""The changes a customer may make in the customer area (SPEC.md section 9): renew, cancel, keep, auto-renewal.
+"""The changes a customer may make in the customer area (SPEC.md section 9): renew, cancel, keep,
+auto-renewal, and the self-service its product's flags allow (add an option, change the cycle,
+delete, power and reinstall, suspend and lift their own suspension).
 
 Like every read of `core.customer`, each first asks `operators.require_client` what this actor
-may do and finds the service in its `CustomerScope` only ("no service N" otherwise).
+may do and finds the service in its `CustomerScope` only ("no service N" otherwise); a
+self-service action then checks its product flag and the service's state in the same
+transaction (`customer.self_service_refusal`), so what the screen offered is checked again.
 """
 
 from __future__ import annotations
@@ -11,11 +15,24 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
-from svcconsole.core import actions, activity, clock, cycles, invoice_lookups, jobs, leases, lookups, parse
-from svcconsole.core.customer import AUTO_RENEW_STATUSES, _scope, _uncancel_refusal, _visible, auto_renew_label, day
+from svcconsole.core import actions, activity, catalog, clock, cycles, invoice_lookups, invoices, jobs, leases, lookups, option_catalog, parse, upgrades
+from svcconsole.core.customer import (
+    AUTO_RENEW_STATUSES,
+    ENDED,
+    _scope,
+    _uncancel_refusal,
+    _visible,
+    auto_renew_label,
+    cycle_choices,
+    day,
+    power_verbs,
+    renew_price_label,
+    self_service_refusal,
+)
 from svcconsole.core.errors import InvalidInput, TransitionRefused
 from svcconsole.core.operators import Actor
-from svcconsole.core.statuses import CancelMode
+from svcconsole.core.statuses import CancelMode, SuspendKind
+from svcconsole.modules import get_module
 from svcconsole.store.engine import Database
 from svcconsole.store.models import Product, Service
 
@@ -28,6 +45,10 @@ class ActionResult:
     message: str
     invoice_id: int | None = None
     job_id: int | None = None
+    done: str | None = None
+    """What to say once the queued job succeeded (None: the cancellation's wording)."""
+    waiting: str | None = None
+    """What to say when the job did not finish at once (None: the cancellation's wording)."""
 
 
 def _mark_changed(service: Service, actor: Actor) -> None:
@@ -117,6 +138,172 @@ def set_auto_renew(session: Session, actor: Actor, service_id: int, on: bool) ->
     return ActionResult(service_id, f"auto-renewal of service {service_id} is now {label}")
 
 
+# ----------------------------------------------------------------------------- self-service
+
+
+def _product_of(session: Session, service: Service) -> Product | None:
+    return session.get(Product, service.product_id) if service.product_id else None
+
+
+def _checked(session: Session, actor: Actor, service_id: int, action: str, what: str, doing: str) -> Service:
+    """The customer's service, locked, once the product's flag and the service's state allow `action` now."""
+    scope = _scope(actor, action, doing)
+    service = _visible(session, scope, service_id, for_update=True)
+    why = self_service_refusal(session, service, _product_of(session, service), action)
+    if why is not None:
+        raise TransitionRefused(service_id, service.status, what, why)
+    return service
+
+
+def buy_option(session: Session, actor: Actor, service_id: int, choice: str) -> ActionResult:
+    """Bill an option from the product's catalogue for the rest of the period, on a new invoice; paying it adds the option."""
+    service = _checked(session, actor, service_id, "buy-option", "add an option", "adding an option")
+    product = _product_of(session, service)
+    assert product is not None
+    chosen = option_catalog.choose(session, product, str(choice or ""))
+    if chosen.quantity == 0:
+        raise InvalidInput("option", f"a quantity of 0 chooses nothing (accepted for {chosen.name!r}: 1 or more)")
+    scope = _scope(actor, "buy-option", "adding an option")
+    if chosen.name in {option.name for option in scope.options(session, service_id)}:
+        raise TransitionRefused(service_id, service.status, "add an option", f"the service has {chosen.name!r} already")
+    for line in scope.option_lines(session, service_id, invoice_lookups.OPEN_STATUSES):
+        if str((line.details or {}).get(invoices.BOUGHT_OPTION, "")).split("=")[0] == chosen.name:
+            raise TransitionRefused(
+                service_id, service.status, "add an option", f"invoice {line.invoice_id} bills {chosen.name!r} already; it is added when paid"
+            )
+    remaining = upgrades.remaining_of(session, service)
+    amount = upgrades.prorate(invoice_lookups.ZERO, chosen.total, remaining.current_days, remaining.cycle_days, remaining.whole_cycles)
+    if amount <= invoice_lookups.ZERO:
+        raise TransitionRefused(service_id, service.status, "add an option", "nothing is left of the paid period; renew first")
+    tz = lookups.timezone_of(session)
+    invoice = invoices.new_invoice(session, service.customer_id, service.currency)
+    description = f"Option {chosen.text} for #{service_id} {service.name}: {remaining.text} until {day(service.expires_at, tz)}"
+    line = invoices.add_bought_option_line(
+        session, actor, invoice, service, choice=chosen.text, description=description, amount=amount, period_end=service.expires_at
+    )
+    return ActionResult(
+        service_id,
+        f"option {chosen.text}: invoice {invoice.id} bills {invoice_lookups.money_text(line.amount, service.currency)} for the rest of the period; "
+        f"the option is added when it is paid, then {invoice_lookups.money_text(chosen.total, service.currency)} with each renewal",
+        invoice_id=invoice.id,
+    )
+
+
+def change_cycle(session: Session, actor: Actor, service_id: int, cycle: str) -> ActionResult:
+    """Renew at another cycle the product has a price for, from the next renewal on (the paid period is kept)."""
+    service = _checked(session, actor, service_id, "change-cycle", "change the cycle", "changing the renewal cycle")
+    offers = dict(cycle_choices(session, service))
+    wanted = (cycle or "").strip().lower()
+    if wanted not in offers:
+        accepted = ", ".join(offers) or "none"
+        raise InvalidInput("cycle", f"{cycle!r} is not a cycle this service can renew at (accepted: {accepted})")
+    scope = _scope(actor, "change-cycle", "changing the renewal cycle")
+    if service.expires_at is not None:
+        billed = scope.renewal_line_for_period(session, service_id, service.expires_at, invoice_lookups.OPEN_STATUSES)
+        if billed is not None:
+            raise TransitionRefused(
+                service_id,
+                service.status,
+                "change the cycle",
+                f"invoice {billed.invoice_id} bills the next renewal already; pay it first, the change then applies after it",
+            )
+    before_cycle, before_price = service.billing_cycle, service.price
+    service.billing_cycle = wanted
+    service.price = catalog.product_price(session, service.product_id or 0, wanted).price  # type: ignore[union-attr]  # cycle_choices found it
+    _mark_changed(service, actor)
+    session.add(service)
+    activity.record(
+        session,
+        service,
+        actor,
+        "cycle",
+        from_status=service.status,
+        to_status=service.status,
+        details={"billing_cycle": [before_cycle, wanted], "price": [str(before_price), str(service.price)]},
+    )
+    session.flush()
+    tz = lookups.timezone_of(session)
+    when = f"from the renewal on {day(service.expires_at, tz)}" if service.expires_at else "from the next renewal"
+    return ActionResult(service_id, f"service {service_id} renews at {renew_price_label(service.price, service.currency, wanted)} {when}")
+
+
+def delete(session: Session, actor: Actor, service_id: int, reason: str | None = None, *, claim_for: str | None = None) -> ActionResult:
+    """BILLmanager's deletion: an ended (cancelled, expired, terminated) service is deleted; a running one is cancelled now, then deleted."""
+    service = _checked(session, actor, service_id, "delete", "delete", "deleting a service")
+    text = parse.parse_text("reason", reason, max_length=2000)
+    done = f"service {service_id} is deleted"
+    waiting = f"service {service_id}: the deletion is under way; support will finish it if the panel does not answer"
+    if service.status in ENDED:
+        outcome = actions.perform(session, actor, "delete", service_id, {"reason": text}, claim_for=claim_for)
+    else:
+        outcome = actions.perform(session, actor, "cancel-immediately", service_id, {"reason": text, "then_delete": True}, claim_for=claim_for)
+    message = done if outcome.job_id is None else f"service {service_id} is being deleted"
+    return ActionResult(service_id, message, job_id=outcome.job_id, done=done, waiting=waiting)
+
+
+def power(session: Session, actor: Actor, service_id: int, verb: str, *, claim_for: str | None = None) -> ActionResult:
+    """Start, stop or restart the service with its module's own signal, through the job queue."""
+    service = _checked(session, actor, service_id, "power", f"{verb or 'power'}", "power actions")
+    wanted = (verb or "").strip().lower()
+    offered = power_verbs(service.type)
+    if wanted not in offered:
+        module = get_module(service.type).label or service.type
+        raise InvalidInput("power", f"{verb!r} is not a power action of this {module} service (accepted: {', '.join(offered)})")
+    signal = get_module(service.type).customer_power[wanted]
+    outcome = actions.perform(session, actor, "power", service_id, {"signal": signal, "verb": wanted}, claim_for=claim_for)
+    return ActionResult(
+        service_id,
+        f"service {service_id}: {wanted} queued",
+        job_id=outcome.job_id,
+        done=f"service {service_id}: {wanted} sent to the panel",
+        waiting=f"service {service_id}: {wanted} is queued; the panel did not answer yet",
+    )
+
+
+def reinstall(session: Session, actor: Actor, service_id: int, confirmation: str, *, claim_for: str | None = None) -> ActionResult:
+    """Reinstall the service (its data is lost) once the customer typed its name to confirm."""
+    service = _checked(session, actor, service_id, "reinstall", "reinstall", "reinstalling")
+    if (confirmation or "").strip() != service.name.strip():
+        raise InvalidInput("confirmation", "type the service's name exactly to confirm the reinstall")
+    outcome = actions.perform(session, actor, "reinstall", service_id, {"reason": "reinstalled by the customer"}, claim_for=claim_for)
+    return ActionResult(
+        service_id,
+        f"service {service_id}: reinstall queued",
+        job_id=outcome.job_id,
+        done=f"service {service_id} is being reinstalled",
+        waiting=f"service {service_id}: the reinstall is queued; the panel did not answer yet",
+    )
+
+
+def suspend(session: Session, actor: Actor, service_id: int, reason: str | None = None, *, claim_for: str | None = None) -> ActionResult:
+    """Suspend the service at the customer's request (kind `client`, which the customer may lift)."""
+    _checked(session, actor, service_id, "suspend", "suspend", "suspending")
+    text = parse.parse_text("reason", reason, max_length=2000)
+    outcome = actions.perform(session, actor, "suspend", service_id, {"kind": SuspendKind.CLIENT.value, "reason": text}, claim_for=claim_for)
+    done = f"service {service_id} is suspended; resume it when you want"
+    return ActionResult(
+        service_id,
+        done if outcome.job_id is None else f"service {service_id} is being suspended",
+        job_id=outcome.job_id,
+        done=done,
+        waiting=f"service {service_id}: the suspension is queued; the panel did not answer yet",
+    )
+
+
+def lift_suspension(session: Session, actor: Actor, service_id: int, *, claim_for: str | None = None) -> ActionResult:
+    """Lift the customer's own (`client`) suspension; any other kind only support lifts."""
+    _checked(session, actor, service_id, "unsuspend", "resume", "resuming")
+    outcome = actions.perform(session, actor, "unsuspend", service_id, {"reason": "resumed by the customer"}, claim_for=claim_for)
+    done = f"service {service_id} is active again"
+    return ActionResult(
+        service_id,
+        done if outcome.job_id is None else f"service {service_id} is being resumed",
+        job_id=outcome.job_id,
+        done=done,
+        waiting=f"service {service_id}: resuming is queued; the panel did not answer yet",
+    )
+
+
 def carry_out(db: Database, change: Callable[[Session, str], ActionResult]) -> ActionResult:
     """Run a customer action in one transaction, then the panel job it queued, in this thread."""
     worker = leases.holder()
@@ -125,5 +312,7 @@ def carry_out(db: Database, change: Callable[[Session, str], ActionResult]) -> A
         return result
     outcome = jobs.execute(db, result.job_id, worker=worker)
     if outcome is not None and outcome.status == "succeeded":
-        return replace(result, message=f"service {result.service_id} is cancelled")
-    return replace(result, message=f"service {result.service_id}: the cancellation is under way; support will finish it if the panel does not answer")
+        return replace(result, message=result.done or f"service {result.service_id} is cancelled")
+    return replace(
+        result, message=result.waiting or f"service {result.service_id}: the cancellation is under way; support will finish it if the panel does not answer"
+    )

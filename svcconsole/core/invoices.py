@@ -218,6 +218,30 @@ def add_option_line(session: Session, actor: Actor, invoice: Invoice, service: S
     return line
 
 
+BOUGHT_OPTION = "option"
+"""The key of an option line's details that names the catalogue choice it buys (`NAME=VALUE`): paying the line adds the option."""
+
+
+def add_bought_option_line(
+    session: Session, actor: Actor, invoice: Invoice, service: Service, *, choice: str, description: str, amount: Decimal, period_end: datetime | None
+) -> InvoiceLine:
+    """Bill an option chosen from the catalogue for the rest of the period; the option is added when the line is paid."""
+    line = InvoiceLine(
+        invoice_id=invoice.id or 0,
+        service_id=service.id,
+        kind=LineKind.OPTION.value,
+        description=description[:500],
+        amount=cents(amount),
+        period_start=clock.now(),
+        period_end=period_end,
+        details={BOUGHT_OPTION: choice},
+    )
+    session.add(line)
+    session.flush()
+    record_on_service(session, actor, service, "option_invoiced", {"invoice": invoice.id, "line": line.id, "amount": str(line.amount), "option": choice})
+    return line
+
+
 def _line_of_job(session: Session, job: Job) -> InvoiceLine | None:
     line_id = (job.params or {}).get("line_id")
     return session.get(InvoiceLine, int(line_id)) if line_id is not None else None

@@ -198,6 +198,8 @@ def call_module(module: Module, job: Job, ref: ServiceRef, checkpoint: Checkpoin
         return module.change_package(ref, ProductRef(**job.params["_product_ref"]))
     if operation == "add_option":
         return module.add_option(ref, dict(job.params["_option"]))
+    if operation == "power":
+        return module.power(ref, str(job.params["signal"]))
     return getattr(module, operation)(ref)
 
 

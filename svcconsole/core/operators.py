@@ -42,8 +42,24 @@ class Actor:
 
 SYSTEM = Actor(kind="system", name="automation", role=Role.ADMIN)
 
-CLIENT_ACTIONS: frozenset[str] = frozenset({"renew-invoice", "cancel-end-of-cycle", "cancel-immediately", "uncancel", "auto-renew"})
-"""Everything a customer may change in the customer area; anything else is refused."""
+CLIENT_ACTIONS: frozenset[str] = frozenset(
+    {
+        "renew-invoice",
+        "cancel-end-of-cycle",
+        "cancel-immediately",
+        "uncancel",
+        "auto-renew",
+        "buy-option",
+        "change-cycle",
+        "delete",
+        "power",
+        "reinstall",
+        "suspend",
+        "unsuspend",
+    }
+)
+"""Everything a customer may change in the customer area; anything else is refused. The
+self-service ones (options to delete) are further gated by the product's flags in `core.customer_actions`."""
 
 
 def client_actor(customer_id: int, email: str, *, preview_by: str | None = None) -> Actor:
@@ -52,10 +68,11 @@ def client_actor(customer_id: int, email: str, *, preview_by: str | None = None)
     return Actor(kind="client", name=name, role=Role.VIEWER, customer_id=customer_id, read_only=preview_by is not None)
 
 
-def job_actor(job: Job) -> Actor:
+def job_actor(job: Job, *, customer_id: int | None = None) -> Actor:
     """Who a job acts for when it runs: the actor that queued it, as an admin (the action was
-    allowed when it was queued; the job re-checks the service, not the role)."""
-    return Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    allowed when it was queued; the job re-checks the service, not the role). A customer's job
+    keeps `customer_id`, the service's customer, so the actions that follow it stay in their scope."""
+    return Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN, customer_id=customer_id if job.actor_kind == "client" else None)
 
 
 def os_login() -> str:

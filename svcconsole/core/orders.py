@@ -40,7 +40,7 @@ from svcconsole.core.invoice_lookups import (
     money_text,
     total_of,
 )
-from svcconsole.core.invoices import add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, void_invoice
+from svcconsole.core.invoices import BOUGHT_OPTION, add_option_line, add_renewal_line, check_renewal_invoice, new_invoice, record_on_service, void_invoice
 from svcconsole.core.lookups import get_service, iso, refuse, settings_of, timezone_of
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.option_actions import add_ordered_options
@@ -447,6 +447,9 @@ def _apply_line(session: Session, actor: Actor, invoice: Invoice, line: InvoiceL
         return _apply_upgrade_line(session, actor, invoice, line)
     if line.kind == LineKind.ORDER.value:
         return _apply_order_line(session, actor, invoice, line)
+    if line.kind == LineKind.OPTION.value and line.service_id is not None and (line.details or {}).get(BOUGHT_OPTION):
+        outcome = perform(session, actor, "add-option", line.service_id, {"option": str(line.details[BOUGHT_OPTION]), "reason": f"invoice {invoice.id} paid"})
+        return outcome.message, outcome.job_id
     if line.service_id is not None:
         service = get_service(session, line.service_id, for_update=True)
         record_on_service(session, actor, service, "invoice_paid", paid)

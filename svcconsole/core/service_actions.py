@@ -188,6 +188,8 @@ def _apply_cancel_now(ctx: ActionContext) -> str:
         details={"mode": CancelMode.IMMEDIATE.value, "removed": removed} if removed else {"mode": CancelMode.IMMEDIATE.value},
     )
     notifications.notify_customer(ctx.session, "cancelled", service)
+    if ctx.params.get("then_delete"):
+        ctx.follow_up.append(("delete", {"reason": service.cancel_reason}))
     return change
 
 
@@ -251,6 +253,19 @@ def _apply_reinstall(ctx: ActionContext) -> str:
     return "reinstalled"
 
 
+def _check_power(ctx: ActionContext) -> None:
+    if not module_supports(ctx.service, "power"):
+        raise ctx.refuse("power", f"module {ctx.service.type} has no power actions")
+    if not str(ctx.params.get("signal") or "").strip():
+        raise InvalidInput("signal", "give the power signal to send (such as start, stop, restart)")
+
+
+def _apply_power(ctx: ActionContext) -> str:
+    signal = str(ctx.params.get("signal"))
+    log_action(ctx, "power", ctx.service.status, reason=ctx.params.get("reason"), details={"signal": signal, "as": ctx.params.get("verb") or signal})
+    return ctx.result.message if ctx.result is not None and ctx.result.message else f"{signal} sent"
+
+
 def _days_moved(ctx: ActionContext) -> tuple[int, datetime]:
     """The signed day count and the expiry it gives (within the date limits)."""
     action = ctx.params["_action"]
@@ -304,6 +319,7 @@ IMPLEMENTATIONS: dict[str, ActionImpl] = {
     "terminate": ActionImpl(no_check, _apply_terminate, _terminate_call),
     "redeliver": ActionImpl(_check_deliverable, _apply_redeliver, _redeliver_call),
     "reinstall": ActionImpl(_check_reinstall, _apply_reinstall, _rule_call("reinstall")),
+    "power": ActionImpl(_check_power, _apply_power, _rule_call("power")),
     "add-days": ActionImpl(_check_days, _apply_days, no_call),
     "subtract-days": ActionImpl(_check_days, _apply_days, no_call),
     "delete": ActionImpl(no_check, _apply_delete, _terminate_call),

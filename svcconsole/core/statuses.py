@@ -267,6 +267,18 @@ ACTIONS: dict[str, ActionRule] = {
             "Reinstall the service on its panel: the data stored on it is lost.",
         ),
         _rule(
+            "power",
+            "Power",
+            (Status.ACTIVE,),
+            None,
+            "power",
+            "power",
+            Role.OPERATOR,
+            False,
+            "Start, stop or restart the service on its panel (the module's own power signals), through the job queue.",
+            "The customer area's power action; the admin's Panel tab sends signals directly.",
+        ),
+        _rule(
             "upgrade",
             "Upgrade",
             (Status.ACTIVE,),

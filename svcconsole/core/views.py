@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from svcconsole.store.models import Activity, Customer, Job, Product, ProductPrice, Renewal, Server, ServiceOption
+from svcconsole.store.models import CUSTOMER_FLAGS, Activity, Customer, Job, Product, ProductPrice, Renewal, Server, ServiceOption
 
 SERVICE_FIELDS = (
     "id",
@@ -124,6 +124,7 @@ def product_dict(product: Product, prices: list[ProductPrice]) -> dict[str, Any]
             "created_at",
         )
     }
+    result |= {flag: bool(getattr(product, flag)) for flag in CUSTOMER_FLAGS}
     result["prices"] = [
         {"billing_cycle": price.billing_cycle, "price": plain(price.price), "setup_fee": plain(price.setup_fee), "currency": price.currency} for price in prices
     ]

@@ -280,6 +280,9 @@ class Module:
     needs_server: ClassVar[bool] = False
     option_resources: ClassVar[frozenset[str]] = frozenset()
     """The product config keys an option from the catalogue may raise (applied by `add_option`)."""
+    customer_power: ClassVar[dict[str, str]] = {}
+    """The module's own power signal for each of the customer area's start, stop and restart (a verb
+    missing here is refused to the customer)."""
 
     def supports_operation(self, operation: str) -> bool:
         return operation in self.supports

@@ -251,6 +251,11 @@ class CustomerScope:
         )
         return [InvoiceRow(invoice, Decimal(total or 0).quantize(Decimal("0.01")), int(count or 0)) for invoice, total, count in session.execute(query).all()]
 
+    def invoice(self, session: Session, invoice_id: int) -> Invoice | None:
+        """One of the customer's invoices (None for anyone else's)."""
+        query = select(Invoice).where(col(Invoice.id) == invoice_id, col(Invoice.customer_id) == self.customer_id)
+        return session.execute(query).scalars().first()
+
     def invoice_lines(self, session: Session, invoice_id: int) -> list[InvoiceLine]:
         query = (
             select(InvoiceLine)
@@ -285,6 +290,22 @@ class CustomerScope:
             .order_by(col(InvoiceLine.id))
         )
         return session.execute(query).scalars().first()
+
+    def option_lines(self, session: Session, service_id: int, statuses: Sequence[str]) -> list[InvoiceLine]:
+        """The option lines of the customer's invoices in `statuses` for one of their services."""
+        query = (
+            select(InvoiceLine)
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+            .where(
+                col(Invoice.customer_id) == self.customer_id,
+                col(Invoice.status).in_(list(statuses)),
+                col(InvoiceLine.service_id) == service_id,
+                col(InvoiceLine.kind) == "option",
+            )
+            .order_by(col(InvoiceLine.id))
+            .limit(100)
+        )
+        return list(session.execute(query).scalars().all())
 
 
 class ScopedServiceWindow(ServiceWindow):

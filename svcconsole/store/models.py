@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Integer, Numeric, Text, UniqueConstraint, event, text
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -147,6 +148,16 @@ class Product(SQLModel, table=True):
     config: dict[str, Any] = json_field()
     max_renewals: int | None = None
     allow_customer_cancel: bool = True
+    customer_options: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """Customers may add options from the catalogue (billed for the rest of the period, applied when paid)."""
+    customer_cycle: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """Customers may change the renewal cycle (from the next renewal)."""
+    customer_delete: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """Customers may delete an ended service, or cancel a running one now and delete it."""
+    customer_power: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """Customers may start, stop, restart and reinstall the service on its panel."""
+    customer_suspend: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """Customers may suspend the service themselves (kind client) and lift that suspension."""
     upgrade_targets: list[Any] = json_field(list)
     server_ids: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     """The server group delivery places this product's services in (empty: the service's own server)."""
@@ -154,6 +165,10 @@ class Product(SQLModel, table=True):
     overage: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     """The metered resources: metric -> {"included": "100", "price": "0.05"} (amounts as text, exact)."""
     created_at: datetime
+
+
+CUSTOMER_FLAGS = ("customer_options", "customer_cycle", "customer_delete", "customer_power", "customer_suspend")
+"""A product's self-service flags: what its customers may do themselves in the customer area (each off unless turned on)."""
 
 
 class ProductPrice(SQLModel, table=True):

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Static
 
 from svcconsole.client.app import ClientApp
 from svcconsole.client.commands import ClientCommands
-from svcconsole.client.dialogs import CancelDialog, RenewDialog
+from svcconsole.client.dialogs import CancelDialog, PaymentDialog, RenewDialog
 from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
 from svcconsole.client.widgets import ActiveServices
 from svcconsole.core import customer, records
@@ -247,6 +247,9 @@ async def test_renew_from_the_dashboard_widget(db, shop):
         await settle(pilot)
         assert isinstance(app.screen, RenewDialog)
         await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert isinstance(app.screen, PaymentDialog)
+        await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
         assert "invoice" in plain(app.screen.query_one("#invoices-heading", Static).content).lower()

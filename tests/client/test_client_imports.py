@@ -20,6 +20,7 @@ ALLOWED_CORE = {
     "svcconsole.core.parse",
     "svcconsole.core.statuses",
     "svcconsole.core.operators",
+    "svcconsole.core.i18n",
 }
 ALLOWED_STORE = {"svcconsole.store.engine"}
 ADMIN_ONLY_NAMES = {

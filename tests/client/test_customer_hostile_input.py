@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
 from svcconsole.core import customer, customer_actions, parse
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
@@ -94,6 +95,13 @@ def test_any_service_id_is_the_customers_own_service_or_no_service(db, shop, ser
         lambda session: customer_actions.cancel(session, shop.alice_actor, target, "immediate"),
         lambda session: customer_actions.uncancel(session, shop.alice_actor, target),
         lambda session: customer_actions.set_auto_renew(session, shop.alice_actor, target, False),
+        lambda session: customer_actions.buy_option(session, shop.alice_actor, target, "Backups=daily"),
+        lambda session: customer_actions.change_cycle(session, shop.alice_actor, target, "annually"),
+        lambda session: customer_actions.delete(session, shop.alice_actor, target),
+        lambda session: customer_actions.power(session, shop.alice_actor, target, "start"),
+        lambda session: customer_actions.reinstall(session, shop.alice_actor, target, "bob web"),
+        lambda session: customer_actions.suspend(session, shop.alice_actor, target),
+        lambda session: customer_actions.lift_suspension(session, shop.alice_actor, target),
     )
     for change in changes:
         with pytest.raises(NotFound, match=f"^no service {target}$"):
@@ -121,3 +129,49 @@ def test_any_id_typed_by_hand_is_refused_in_one_line_or_opens_only_the_customers
             assert isinstance(error, NotFound) and error.message == f"no service {service_id}"
             return
     assert detail.service.id == service_id and detail.customer_email == "alice@example.com"
+
+
+SELF_SERVICE_TEXT = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=24),
+    st.builds(lambda name, value: f"{name}={value}", st.sampled_from(["Backups", "backups", "Bob", ""]), st.sampled_from(HOSTILE) | st.text(max_size=8)),
+)
+
+
+@PROPERTY
+@given(text=SELF_SERVICE_TEXT, action=st.sampled_from(["option", "cycle", "power", "reinstall"]))
+@example(text="Backups=daily", action="option")
+@example(text="Backups=daily=x", action="option")
+@example(text="annually", action="cycle")
+@example(text="ANNUALLY ", action="cycle")
+@example(text="kill", action="power")
+@example(text="alice web\x00", action="reinstall")
+def test_crafted_self_service_input_is_done_or_refused_in_one_line_and_never_reaches_another_customer(db, admin, shop, text, action):
+    """With every flag on: an option choice, a cycle, a power verb or a typed name, crafted, either
+    does what it says on the customer's own service or is one line; Bob's data never changes."""
+    from svcconsole.core import catalog as catalog_module
+    from svcconsole.core import option_catalog
+    from svcconsole.store.models import Invoice, ProductOption, Service
+
+    with db.read() as session:
+        declared = session.exec(select(ProductOption)).first() is not None
+    if not declared:
+        flags = dict.fromkeys(("customer_options", "customer_cycle", "customer_delete", "customer_power", "customer_suspend"), True)
+        db.transaction(lambda session: catalog_module.edit_product(session, admin, str(shop.product_id), customer_flags=flags))
+        db.transaction(lambda session: option_catalog.declare_option(session, admin, shop.product_id, name="Backups", choices=["daily=3.00"]))
+    with db.read() as session:
+        bob_before = session.get(Service, shop.bob["web"]).model_dump()
+    web = shop.alice["web"]
+    change = {
+        "option": lambda session: customer_actions.buy_option(session, shop.alice_actor, web, text),
+        "cycle": lambda session: customer_actions.change_cycle(session, shop.alice_actor, web, text),
+        "power": lambda session: customer_actions.power(session, shop.alice_actor, web, text),
+        "reinstall": lambda session: customer_actions.reinstall(session, shop.alice_actor, web, text),
+    }[action]
+    try:
+        db.transaction(change)
+    except SvcError as error:
+        assert "\n" not in error.message and "Traceback" not in error.message
+    with db.read() as session:
+        assert session.get(Service, shop.bob["web"]).model_dump() == bob_before
+        assert {invoice.customer_id for invoice in session.exec(select(Invoice)).all()} <= {shop.alice_id}

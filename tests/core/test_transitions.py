@@ -158,7 +158,8 @@ def test_cli_action_from_status(db, admin, catalog, cli, frozen, action, status,
 def test_the_table_covers_every_cli_action():
     reconcile_fixes = {"panel-suspend", "panel-unsuspend", "panel-owner", "rebuild", "redeliver-missing"}  # tests/integration/test_reconcile.py
     order_rows = {"pay-order", "cancel-order"}  # run by paying / cancelling an invoice: tests/billing/test_order_flow.py
-    assert set(PARAMS) | {"reinstall", "upgrade", "set-status", "renew-invoice", "add-option"} | reconcile_fixes | order_rows >= set(ACTIONS)
+    customer_queue = {"power"}  # the customer area's power action through the queue: tests/client/test_self_service_area.py
+    assert set(PARAMS) | {"reinstall", "upgrade", "set-status", "renew-invoice", "add-option"} | reconcile_fixes | order_rows | customer_queue >= set(ACTIONS)
 
 
 def test_cancel_end_of_cycle_sets_cancel_at_to_the_expiry(db, admin, catalog, frozen):

@@ -47,6 +47,7 @@ TABLE: dict[str, Row] = {
         Row("terminate", ("active", "suspended", "expired"), "terminated", "terminate"),
         Row("redeliver", ("pending",), "active", "create"),
         Row("reinstall", ("active",), None, "reinstall"),
+        Row("power", ("active",), None, "power"),
         Row("upgrade", ("active",), None, "change_package"),
         Row("add-option", ("pending", "active", "suspended"), None, "add_option"),
         Row("add-days", LIVE_FOR_DAYS, None, None),

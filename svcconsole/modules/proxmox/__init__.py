@@ -40,7 +40,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from svcconsole.modules.base import (
     Checkpoint,
@@ -126,6 +126,7 @@ class ProxmoxModule(Module):
         }
     )
     option_resources = frozenset({"cores", "sockets", "memory"})
+    customer_power: ClassVar[dict[str, str]] = {"start": "start", "stop": "shutdown", "restart": "reboot"}
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:

@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from svcconsole.modules.base import (
     Checkpoint,
@@ -123,6 +123,7 @@ class PterodactylModule(Module):
         }
     )
     option_resources = frozenset({*BUILD_LIMITS, *BUILD_FEATURES} - {"threads"})
+    customer_power: ClassVar[dict[str, str]] = {"start": "start", "stop": "stop", "restart": "restart"}
 
     @classmethod
     def external_key(cls, external: dict[str, Any]) -> str | None:
