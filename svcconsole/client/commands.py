@@ -8,13 +8,14 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from svcconsole.client.host import ClientHost
+from svcconsole.core.i18n import N_
 from svcconsole.widgets.palette import service_id_in
 
 SERVICE_COMMANDS = (
-    ("service: renew", "Add a renewal of this service to an invoice.", "action_renew"),
-    ("service: cancel", "Cancel this service at the end of its cycle, or now.", "action_cancel"),
-    ("service: keep it", "Withdraw your end-of-cycle cancellation.", "action_uncancel"),
-    ("service: auto-renewal on/off", "Turn auto-renewal on or off.", "action_auto_renew"),
+    (N_("service: renew"), N_("Add a renewal of this service to an invoice."), "action_renew"),
+    (N_("service: cancel"), N_("Cancel this service at the end of its cycle, or now."), "action_cancel"),
+    (N_("service: keep it"), N_("Withdraw your end-of-cycle cancellation."), "action_uncancel"),
+    (N_("service: auto-renewal on/off"), N_("Turn auto-renewal on or off."), "action_auto_renew"),
 )
 
 
@@ -23,16 +24,17 @@ class ClientCommands(Provider):
 
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
         app: ClientHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
+        tr = app.tr
         entries: list[tuple[str, str, Callable[[], object]]] = [
-            ("go: dashboard", "Active services and unpaid invoices.", app.action_dashboard),
-            ("go: my services", "Every one of your services.", app.action_services),
-            ("go: open a service by id", "Type the id of one of your services.", app.action_open_by_id),
-            ("go: help", "Every key.", app.action_help),
+            (tr("go: dashboard"), tr("Active services and unpaid invoices."), app.action_dashboard),
+            (tr("go: my services"), tr("Every one of your services."), app.action_services),
+            (tr("go: open a service by id"), tr("Type the id of one of your services."), app.action_open_by_id),
+            (tr("go: help"), tr("Every key."), app.action_help),
         ]
         screen = self.screen
         for title, help_text, method in SERVICE_COMMANDS:
             if hasattr(screen, method):
-                entries.append((title, help_text, getattr(screen, method)))
+                entries.append((tr(title), tr(help_text), getattr(screen, method)))
         return entries
 
     async def discover(self) -> Hits:
@@ -43,7 +45,8 @@ class ClientCommands(Provider):
         app: ClientHost = self.app  # type: ignore[assignment]  # Textual types self.app as App; this provider runs in its own app
         service_id = service_id_in(query)
         if service_id is not None:
-            yield Hit(1.0, f"open service {service_id}", partial(app.open_service, service_id), help="One of your services, by its id.")
+            title = app.tr("open service {id}").format(id=service_id)
+            yield Hit(1.0, title, partial(app.open_service, service_id), help=app.tr("One of your services, by its id."))
         matcher = self.matcher(query)
         for title, help_text, callback in self._entries():
             score = matcher.match(title)

@@ -13,10 +13,12 @@ from textual.app import ComposeResult
 from textual.widgets import Label, Select
 
 from svcconsole.core import parse
+from svcconsole.core.i18n import N_, Translate
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.keys import translate_bindings
 
 MAX_CYCLES = 36
 
@@ -30,15 +32,23 @@ class CancelRequest:
 
 
 class _CustomerDialog(DialogFrame[object]):
-    """The shared dialog frame with the customer's wording: "Back" backs out, its button confirms."""
+    """The shared dialog frame with the customer's wording, in their language (`tr`): "Back" backs out, its button confirms."""
 
     FRAME_ID = "customer-dialog"
-    BACK_LABEL = "Back"
+    BACK_LABEL = N_("Back")
 
-    def __init__(self, question: str, consequence: str) -> None:
+    def __init__(self, question: str, consequence: str, tr: Translate) -> None:
         super().__init__()
         self.question = question
         self.consequence = consequence
+        self.tr = tr
+        translate_bindings(self, tr)
+
+    def back_label(self) -> str:
+        return self.tr(self.BACK_LABEL)
+
+    def confirm_label(self) -> str:
+        return self.tr(self.CONFIRM_LABEL)
 
     def question_text(self) -> Text:
         return Text(render.plain(self.question), style="bold")
@@ -50,10 +60,10 @@ class _CustomerDialog(DialogFrame[object]):
 class RenewDialog(_CustomerDialog):
     """How many billing periods to renew; the answer is the number."""
 
-    CONFIRM_LABEL = "Renew"
+    CONFIRM_LABEL = N_("Renew")
 
     def fields(self) -> ComposeResult:
-        yield Label("Billing periods to renew")
+        yield Label(self.tr("Billing periods to renew"))
         yield Input("1", id="cycles", restrict=r"\d*")
 
     def initial_focus(self) -> str:
@@ -66,24 +76,28 @@ class RenewDialog(_CustomerDialog):
 class CancelDialog(_CustomerDialog):
     """End of cycle or now (only the modes the service allows), and an optional reason."""
 
-    BACK_LABEL = "Keep the service"
-    CONFIRM_LABEL = "Cancel the service"
+    BACK_LABEL = N_("Keep the service")
+    CONFIRM_LABEL = N_("Cancel the service")
     CONFIRM_VARIANT = "error"
 
-    def __init__(self, question: str, modes: list[str]) -> None:
+    def __init__(self, question: str, modes: list[str], tr: Translate) -> None:
         super().__init__(
             question,
-            "At the end of the cycle: the service runs until its expiry, then stops. "
-            "Now: the service stops at once and is removed from its server; this cannot be undone.",
+            tr(
+                "At the end of the cycle: the service runs until its expiry, then stops. "
+                "Now: the service stops at once and is removed from its server; this cannot be undone."
+            ),
+            tr,
         )
         self.modes = modes
 
     def fields(self) -> ComposeResult:
-        labels = {CancelMode.END_OF_CYCLE.value: "at the end of the cycle", CancelMode.IMMEDIATE.value: "now"}
-        yield Label("When")
+        tr = self.tr
+        labels = {CancelMode.END_OF_CYCLE.value: tr("at the end of the cycle"), CancelMode.IMMEDIATE.value: tr("now")}
+        yield Label(tr("When"))
         yield Select([(labels[mode], mode) for mode in self.modes], value=self.modes[0], allow_blank=False, compact=True, id="mode")
-        yield Label("Why are you leaving? (optional)")
-        yield Input("", id="reason", placeholder="optional")
+        yield Label(tr("Why are you leaving? (optional)"))
+        yield Input("", id="reason", placeholder=tr("optional"))
 
     def answer(self) -> CancelRequest:
         reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=2000)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.binding import Binding
+from textual.dom import DOMNode
+
+from svcconsole.core.i18n import Translate, untranslated
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,20 @@ class ConsoleAction:
             id=f"{self.scope}.{self.action}",
             tooltip=self.help,
         )
+
+
+def translate_bindings(node: DOMNode, translate: Translate = untranslated) -> None:
+    """Put `node`'s key descriptions and tooltips (footer, palette) in the reader's language.
+
+    Textual copies the class's bindings into each node, so this changes this node's only; an
+    English reader's `translate` leaves them as they are.
+    """
+    if translate is untranslated:
+        return
+    bindings = node._bindings  # Textual keeps each node's own copy of its class's bindings here
+    bindings.key_to_bindings = {
+        key: [
+            replace(binding, description=translate(binding.description), tooltip=translate(binding.tooltip) if binding.tooltip else "") for binding in entries
+        ]
+        for key, entries in bindings.key_to_bindings.items()
+    }
