@@ -26,6 +26,7 @@ from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, 
 from svcconsole.core import customer, customer_actions, i18n, parse
 from svcconsole.core.customer_actions import ActionResult
 from svcconsole.core.errors import SvcError
+from svcconsole.core.i18n import N_
 from svcconsole.core.operators import Actor, require_client
 from svcconsole.store.engine import Database
 from svcconsole.widgets import render
@@ -33,6 +34,7 @@ from svcconsole.widgets.dialogs import PromptDialog
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
 from svcconsole.widgets.help import HelpScreen, help_table
+from svcconsole.widgets.keys import translate_bindings
 from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class ClientApp(CrashGuard, App[None]):
     """The dashboard first; the list of the customer's services and a service's detail over it."""
 
     CSS_PATH = [CONSOLE_CSS, Path(__file__).parent / "client.tcss"]
-    TITLE = "svcconsole: customer area"
+    TITLE = N_("svcconsole: customer area")
     COMMANDS = {ClientCommands}
     BINDINGS = [*client_bindings("client"), Binding("ctrl+c", "quit", show=False, priority=True)]
 
@@ -56,6 +58,8 @@ class ClientApp(CrashGuard, App[None]):
         self.locale = locale or actor.locale or i18n.DEFAULT_LOCALE
         self.actor = replace(actor, locale=self.locale)
         self.tr = i18n.translator(self.locale)
+        self.title = self.tr(self.TITLE)
+        translate_bindings(self, self.tr)
         self.tz_override = tz
         self.tz = tz or ZoneInfo("UTC")
         self.page_size = page_size

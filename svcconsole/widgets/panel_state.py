@@ -31,6 +31,7 @@ PANEL_STATE_NAMES = {
     "suspended": N_("suspended"),
     "paused": N_("paused"),
     "installing": N_("installing"),
+    "managed by hand": N_("managed by hand"),
 }
 """The panel's state words as the customer area translates them (the admin console shows them as they are)."""
 RESOURCE_NAMES = {"memory": N_("memory"), "disk": N_("disk"), "cpu": N_("cpu"), "uptime": N_("uptime"), "network": N_("network")}
