@@ -62,6 +62,11 @@ def extract() -> Catalog:
     return catalog
 
 
+def shown(path: Path) -> str:
+    """`path` as the messages name it: from the repository's root when it is inside."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def po_path(locale: str) -> Path:
     return LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -103,22 +108,22 @@ def problems() -> list[str]:
     template = extract()
     found: list[str] = []
     if not TEMPLATE.exists() or TEMPLATE.read_bytes() != po_bytes(template):
-        found.append(f"{TEMPLATE.relative_to(ROOT)} is not the source's extraction")
+        found.append(f"{shown(TEMPLATE)} is not the source's extraction")
     wanted = {message.id for message in template if message.id}
     for locale in LOCALES:
         path = po_path(locale)
         if not path.exists():
-            found.append(f"{path.relative_to(ROOT)} is missing")
+            found.append(f"{shown(path)} is missing")
             continue
         catalog = read_catalog(path, locale)
         for message in sorted(wanted, key=str):
             entry = catalog.get(message)
             if entry is None:
-                found.append(f"{locale}: msgid {message!r} is not in {path.relative_to(ROOT)}")
+                found.append(f"{locale}: msgid {message!r} is not in {shown(path)}")
             elif not entry.string or entry.fuzzy:
                 found.append(f"{locale}: msgid {message!r} has no translation")
         if not mo_path(locale).exists() or mo_path(locale).read_bytes() != mo_bytes(catalog):
-            found.append(f"{mo_path(locale).relative_to(ROOT)} is stale: run python scripts/catalogs.py")
+            found.append(f"{shown(mo_path(locale))} is stale: run python scripts/catalogs.py")
     return found
 
 
@@ -133,7 +138,7 @@ def write_all() -> None:
         catalog = read_catalog(po_path(locale), locale)
         mo_path(locale).write_bytes(mo_bytes(catalog))
         missing = sum(1 for message in catalog if message.id and (not message.string or message.fuzzy))
-        print(f"{locale}: {len(catalog)} messages, {missing} to translate in {po_path(locale).relative_to(ROOT)}")
+        print(f"{locale}: {len(catalog)} messages, {missing} to translate in {shown(po_path(locale))}")
 
 
 def main() -> int:

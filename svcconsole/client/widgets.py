@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from rich.cells import cell_len
@@ -26,11 +27,12 @@ SCROLLBAR = 2
 def column_widths(titles: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:
     """The widths of the widget's columns in `width` cells: every column but the name as wide as its
     title and its longest value, the name (second) taking what is left, so a wide terminal shows
-    names in full. When space runs short, titles longer than their values are cut first."""
+    names in full. When space runs short, titles longer than their values go on two lines first
+    (each column stays as wide as the longest word of its title)."""
     values = [[cell_len(row[index]) for row in rows] for index in range(len(titles))]
     longest = [max(column, default=0) for column in values]
     natural = [max(cell_len(title), value) for title, value in zip(titles, longest, strict=True)]
-    minimum = [max(value, 3) for value in longest]
+    minimum = [max(value, 3, *(cell_len(word) for word in title.split())) for title, value in zip(titles, longest, strict=True)]
     available = max(width - CELL_PADDING * len(titles), 0)
     widths = list(natural)
     for index in range(len(widths) - 1, 1, -1):
@@ -39,6 +41,15 @@ def column_widths(titles: Sequence[str], rows: Sequence[Sequence[str]], width: i
         widths[index] = minimum[index]
     widths[1] = max(available - sum(widths) + widths[1], min(NAME_MINIMUM, natural[1]))
     return widths
+
+
+def header_label(title: str, width: int) -> str:
+    """`title` on one line when it fits in `width`, else on two ("Renouvellement / automatique"
+    in French on 80 columns); what still does not fit is cut with an ellipsis."""
+    if cell_len(title) <= width:
+        return title
+    lines = textwrap.wrap(title, width=max(width, 1), break_long_words=False, max_lines=2, placeholder="…")
+    return "\n".join(lines) if lines else title
 
 
 class ActiveServices(DataTable[Text]):
@@ -75,8 +86,10 @@ class ActiveServices(DataTable[Text]):
         cells = [(str(line.id), line.name, line.expiration, line.auto_renewal, line.renew) for line in self.lines]
         widths = column_widths(titles, cells, (self.size.width or self.app.size.width) - SCROLLBAR)
         self.clear(columns=True)
-        for (key, _), title, width in zip(COLUMNS, titles, widths, strict=True):
-            self.add_column(title, width=width, key=key)
+        headers = [header_label(title, width) for title, width in zip(titles, widths, strict=True)]
+        self.header_height = max(len(header.split("\n")) for header in headers)
+        for (key, _), header, width in zip(COLUMNS, headers, widths, strict=True):
+            self.add_column(Text(header, overflow="ellipsis"), width=width, key=key)
         on_label = customer.auto_renew_label(True, self.locale)
         for line in self.lines:
             expiration = Text(line.expiration, style="bold red" if customer.is_stopped_label(line.expiration, self.locale) else "")
