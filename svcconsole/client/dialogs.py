@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import Label, Select
 
 from svcconsole.core import parse
+from svcconsole.core.errors import InvalidInput
 from svcconsole.core.i18n import N_, Translate
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
@@ -21,6 +22,7 @@ from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.keys import translate_bindings
 
 MAX_CYCLES = 36
+REASON_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,10 @@ class RenewDialog(_CustomerDialog):
         return "#cycles"
 
     def answer(self) -> int:
-        return parse.parse_int("cycles", self.query_one("#cycles", Input).value, minimum=1, maximum=MAX_CYCLES)
+        try:
+            return parse.parse_int("cycles", self.query_one("#cycles", Input).value, minimum=1, maximum=MAX_CYCLES)
+        except InvalidInput:
+            raise InvalidInput(self.tr("periods"), self.tr("a whole number from 1 to {most}").format(most=MAX_CYCLES)) from None
 
 
 class CancelDialog(_CustomerDialog):
@@ -100,5 +105,8 @@ class CancelDialog(_CustomerDialog):
         yield Input("", id="reason", placeholder=tr("optional"))
 
     def answer(self) -> CancelRequest:
-        reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=2000)
+        try:
+            reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=REASON_LENGTH)
+        except InvalidInput:
+            raise InvalidInput(self.tr("reason"), self.tr("at most {most} characters").format(most=REASON_LENGTH)) from None
         return CancelRequest(str(self.query_one("#mode", Select).value), reason)

@@ -267,7 +267,9 @@ def list_filter(session: Session, actor: Actor, text: str, *, tz_name: str = "UT
             free.append(token)
             continue
         if term.group(1).lower() not in FILTER_KEYS:
-            raise InvalidInput("filter", f"unknown key {term.group(1).lower()!r} (known: {', '.join(FILTER_KEYS)}, expires<30d)")
+            known = f"{', '.join(FILTER_KEYS)}, expires<30d"
+            tr = i18n.translator(actor.locale)
+            raise InvalidInput(tr("filter"), tr("unknown key {key!r} (known: {known})").format(key=term.group(1).lower(), known=known))
         terms.append(token)
     parsed = filters.parse_filter(session, " ".join(shlex.quote(term) for term in terms), tz_name=tz_name)
     search = parse.parse_text("filter", " ".join(free).strip(), max_length=200)

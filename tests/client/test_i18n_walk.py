@@ -241,3 +241,22 @@ def test_the_default_locale_setting_speaks_for_a_customer_without_their_own(db, 
     set_locale(db, admin, shop.alice_id, "en")
     assert client_of(db, "svcclient", "alice@example.com").locale == "en"
     assert client_of(db, "olga-not-an-operator", "bob@example.com").locale == "fr"
+
+
+async def test_a_wrong_answer_and_a_wrong_filter_are_refused_in_french(db, admin, shop):
+    set_locale(db, admin, shop.alice_id, "fr")
+    app = ClientApp(db, client_of(db, "svcclient", "alice@example.com"), tz=ZoneInfo("UTC"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot, rounds=2)
+        await pilot.press("backspace", "0", "enter")
+        await settle(pilot, rounds=2)
+        assert "périodes: un nombre entier de 1 à 36" in screen_text(app)
+        app.pop_screen()
+        await settle(pilot, rounds=2)
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press("slash", *"color:red")
+        await settle(pilot)
+        assert "filtre: clé inconnue 'color' (connues : status, id, cycle, expires<30d) · aucune ligne tant qu'il n'est pas corrigé" in screen_text(app)
