@@ -8,12 +8,13 @@ The messages are every literal passed to `tr(...)`, `translate(...)` or `N_(...)
 the customer area's key registry (scopes, key descriptions and help, as the footer, help and
 palette show them). A new msgid lands in each .po untranslated; translate it there (msgstr),
 then run the script again to compile. `--check` fails on a msgid missing from a .po, an empty or
-fuzzy translation, a .pot or .mo that the script would write differently.
+fuzzy translation, a .pot whose messages are not the source's, a .mo that is not the .po's.
 """
 
 from __future__ import annotations
 
 import argparse
+import gettext
 import io
 import sys
 from collections.abc import Iterable
@@ -77,7 +78,7 @@ def mo_path(locale: str) -> Path:
 
 def po_bytes(catalog: Catalog) -> bytes:
     buffer = io.BytesIO()
-    write_po(buffer, catalog, width=100, sort_output=True, ignore_obsolete=True, include_previous=False)
+    write_po(buffer, catalog, width=100, sort_output=True, ignore_obsolete=True, include_previous=False, include_lineno=False)
     return buffer.getvalue()
 
 
@@ -103,13 +104,26 @@ def updated(template: Catalog, locale: str) -> Catalog:
     return catalog
 
 
+def compiled_from(path: Path, catalog: Catalog) -> bool:
+    """Whether the .mo at `path` holds exactly the translated messages of `catalog` (read as gettext reads it)."""
+    if not path.exists():
+        return False
+    try:
+        with path.open("rb") as handle:
+            compiled = gettext.GNUTranslations(handle)._catalog  # gettext's table of msgid -> msgstr
+    except OSError:
+        return False
+    translated = {message.id: message.string for message in catalog if message.id and message.string and not message.fuzzy}
+    return {key: value for key, value in compiled.items() if key} == translated
+
+
 def problems() -> list[str]:
     """What is out of date, one line each (empty: the catalogs match the source)."""
     template = extract()
     found: list[str] = []
-    if not TEMPLATE.exists() or TEMPLATE.read_bytes() != po_bytes(template):
-        found.append(f"{shown(TEMPLATE)} is not the source's extraction")
     wanted = {message.id for message in template if message.id}
+    if not TEMPLATE.exists() or {message.id for message in read_catalog(TEMPLATE) if message.id} != wanted:
+        found.append(f"{shown(TEMPLATE)} is not the source's extraction")
     for locale in LOCALES:
         path = po_path(locale)
         if not path.exists():
@@ -122,7 +136,7 @@ def problems() -> list[str]:
                 found.append(f"{locale}: msgid {message!r} is not in {shown(path)}")
             elif not entry.string or entry.fuzzy:
                 found.append(f"{locale}: msgid {message!r} has no translation")
-        if not mo_path(locale).exists() or mo_path(locale).read_bytes() != mo_bytes(catalog):
+        if not compiled_from(mo_path(locale), catalog):
             found.append(f"{shown(mo_path(locale))} is stale: run python scripts/catalogs.py")
     return found
 

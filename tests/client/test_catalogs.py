@@ -46,8 +46,10 @@ def test_the_check_names_a_message_missing_from_the_catalog_and_a_stale_mo(catal
     assert any("svcconsole.pot is not the source's extraction" in line for line in found), found
 
     monkeypatch.setattr(catalogs, "extract", extract)
+    older = catalogs.read_catalog(catalogs.po_path("fr"), "fr")
+    older["Expires {date}"].string = "Expire {date}"
     stale = tmp_path / "svcconsole.mo"
-    stale.write_bytes(catalogs.mo_path("fr").read_bytes()[:-8])
+    stale.write_bytes(catalogs.mo_bytes(older))
     monkeypatch.setattr(catalogs, "mo_path", lambda locale: stale)
     assert any("is stale" in line for line in catalogs.problems())
 
