@@ -30,7 +30,7 @@ from svcconsole.core.statuses import CancelMode, Status
 from svcconsole.modules import Credentials, ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope
 from svcconsole.store.engine import Database
-from svcconsole.store.models import Operator, Product, Service
+from svcconsole.store.models import InvoiceLine, Operator, Product, Service
 from svcconsole.store.queries import ServiceFilter
 
 log = logging.getLogger("svcconsole.customer")
@@ -233,10 +233,31 @@ def invoices(session: Session, actor: Actor, *, statuses: tuple[str, ...] = ("un
     locale = actor.locale
     for row in scope.invoices(session, wanted):
         currency = row.invoice.currency
-        lines = tuple(f"{line.description} ({i18n.format_money(line.amount, currency, locale)})" for line in scope.invoice_lines(session, row.invoice.id or 0))
+        lines = tuple(
+            f"{line_description(session, scope, line, tz, locale)} ({i18n.format_money(line.amount, currency, locale)})"
+            for line in scope.invoice_lines(session, row.invoice.id or 0)
+        )
         total = i18n.format_money(row.total, currency, locale)
         result.append(InvoiceSummary(row.invoice.id or 0, row.invoice.status, total, day(row.invoice.due_at, tz, locale), lines))
     return result
+
+
+def line_description(session: Session, scope: CustomerScope, line: InvoiceLine, tz: ZoneInfo, locale: str) -> str:
+    """What an invoice line bills, in the customer's language: a renewal is worded from its period
+    and cycles; other lines read as they were stored (in English)."""
+    service = scope.service(session, line.service_id) if line.service_id else None
+    if line.kind != invoice_lookups.LineKind.RENEWAL.value or service is None or line.period_start is None or line.period_end is None:
+        return line.description
+    tr = i18n.translator(locale)
+    count = (line.details or {}).get("cycles", 1)
+    return tr("Renewal of #{id} {name}: {start} to {end} ({count} × {cycle})").format(
+        id=service.id,
+        name=service.name,
+        start=day(line.period_start, tz, locale),
+        end=day(line.period_end, tz, locale),
+        count=count,
+        cycle=i18n.cycle_name(service.billing_cycle, tr),
+    )
 
 
 # ----------------------------------------------------------------------------- the list

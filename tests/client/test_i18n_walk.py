@@ -186,7 +186,8 @@ def walked_shop(db, admin, shop, frozen):  # type: ignore[no-untyped-def]
 
 
 def customer_data_words(db, customer_id: int) -> set[str]:  # type: ignore[no-untyped-def]
-    """The customer's own text as stored (names, emails, products, options, invoice lines): shown as it is in any language."""
+    """The customer's own text as stored (names, emails, products, options, invoice lines other than
+    renewals, which the area words itself): shown as it is in any language."""
     with db.read() as session:
         texts: list[str] = []
         person = session.get(Customer, customer_id)
@@ -195,7 +196,8 @@ def customer_data_words(db, customer_id: int) -> set[str]:  # type: ignore[no-un
         for service in services:
             texts += [service.name, service.product_name or "", service.server_name or "", service.description or "", service.uuid]
             texts += [option.name for option in session.exec(select(ServiceOption).where(ServiceOption.service_id == service.id)).all()]
-            texts += [line.description for line in session.exec(select(InvoiceLine).where(InvoiceLine.service_id == service.id)).all()]
+            stored_lines = select(InvoiceLine).where(InvoiceLine.service_id == service.id, InvoiceLine.kind != "renewal")
+            texts += [line.description for line in session.exec(stored_lines).all()]
         texts += [product.name for product in session.exec(select(Product)).all()]
     return words(" ".join(texts))
 
@@ -219,7 +221,8 @@ async def test_the_french_customer_area_shows_none_of_the_english_walks_words(db
     assert not left_in_english, f"English words in the French customer area: {left_in_english}"
 
     everything = "\n".join(french)
-    for wording in ("Expire le", "Renouvellement automatique", "Tableau de bord", "Factures impayées", "Historique", "Syntaxe du filtre", "aucun service 9999"):
+    french_wording = ("Expire le", "Renouvellement automatique", "Tableau de bord", "Factures impayées", "Renouvellement du n°1 alice web : du 7 août 2027")
+    for wording in (*french_wording, "Historique", "Syntaxe du filtre", "aucun service 9999"):
         assert wording in everything, wording
     assert "Rechercher une commande" in everything
 
