@@ -33,23 +33,29 @@ DIALOG_BINDINGS: list[BindingType] = [entry.binding() for entry in DIALOG_KEYS i
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; No is focused."""
+    """A yes/no question, with what yes does under it when given; No is focused."""
 
     BINDINGS = DIALOG_BINDINGS
 
-    def __init__(self, question_text: str, yes: str = "Yes", *, translate: Translate = untranslated) -> None:
+    def __init__(
+        self, question_text: str, yes: str = "Yes", *, detail: str | None = None, variant: str = "primary", translate: Translate = untranslated
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.question_text = question_text
         self.yes = yes
+        self.detail = detail
+        self.variant = variant
         self.tr = translate
         translate_bindings(self, translate)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(render.plain(self.question_text), style="bold"))
+            if self.detail:
+                yield Static(Text(render.plain(self.detail), style="dim"))
             with Horizontal(classes="buttons"):
                 yield Button(self.tr("No"), id="no")
-                yield Button(self.yes, id="yes", variant="primary")
+                yield Button(self.yes, id="yes", variant=self.variant)  # type: ignore[arg-type]  # one of Button's variant names, given by the caller
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
