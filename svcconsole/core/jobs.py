@@ -539,12 +539,10 @@ def run_jobs(
 
 
 def _due(now: Any, dead_workers: Sequence[str] = ()) -> Any:
-    running_lost = (Job.status == "running") & (Job.lease_until < now)
-    if dead_workers:
-        running_lost = running_lost | ((Job.status == "running") & col(Job.worker).in_(dead_workers))
+    lost = or_(col(Job.lease_until) < now, col(Job.worker).in_(dead_workers)) if dead_workers else col(Job.lease_until) < now
     return or_(
         (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
-        running_lost,
+        (Job.status == "running") & lost,
     )
 
 
