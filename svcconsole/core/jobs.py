@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -542,7 +542,7 @@ def _due(now: Any, dead_workers: Sequence[str] = ()) -> Any:
     lost = or_(col(Job.lease_until) < now, col(Job.worker).in_(dead_workers)) if dead_workers else col(Job.lease_until) < now
     return or_(
         (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
-        (Job.status == "running") & lost,
+        and_(col(Job.status) == "running", lost),
     )
 
 
