@@ -8,6 +8,7 @@ through `core.customer`, scoped to that customer; its palette offers only its ow
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 
 from svcconsole.client.actions import REGISTRY, SCOPES, client_bindings
 from svcconsole.client.commands import ClientCommands
@@ -24,6 +26,7 @@ from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, 
 from svcconsole.core import customer, customer_actions, i18n, parse
 from svcconsole.core.customer_actions import ActionResult
 from svcconsole.core.errors import SvcError
+from svcconsole.core.i18n import N_
 from svcconsole.core.operators import Actor, require_client
 from svcconsole.store.engine import Database
 from svcconsole.widgets import render
@@ -31,6 +34,7 @@ from svcconsole.widgets.dialogs import PromptDialog
 from svcconsole.widgets.guard import CrashGuard
 from svcconsole.widgets.heap import freeze_startup_objects
 from svcconsole.widgets.help import HelpScreen, help_table
+from svcconsole.widgets.keys import translate_bindings
 from svcconsole.widgets.messages import ErrorRaised, ReadOnlyRefused, ServiceOpened
 
 if TYPE_CHECKING:
@@ -43,7 +47,7 @@ class ClientApp(CrashGuard, App[None]):
     """The dashboard first; the list of the customer's services and a service's detail over it."""
 
     CSS_PATH = [CONSOLE_CSS, Path(__file__).parent / "client.tcss"]
-    TITLE = "svcconsole: customer area"
+    TITLE = N_("svcconsole: customer area")
     COMMANDS = {ClientCommands}
     BINDINGS = [*client_bindings("client"), Binding("ctrl+c", "quit", show=False, priority=True)]
 
@@ -51,9 +55,11 @@ class ClientApp(CrashGuard, App[None]):
         require_client(actor, None, "the customer area")
         super().__init__()
         self.db = db
-        self.actor = actor
-        self.locale = locale or i18n.DEFAULT_LOCALE
+        self.locale = locale or actor.locale or i18n.DEFAULT_LOCALE
+        self.actor = replace(actor, locale=self.locale)
         self.tr = i18n.translator(self.locale)
+        self.title = self.tr(self.TITLE)
+        translate_bindings(self, self.tr)
         self.tz_override = tz
         self.tz = tz or ZoneInfo("UTC")
         self.page_size = page_size
@@ -112,7 +118,13 @@ class ClientApp(CrashGuard, App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_table(REGISTRY, SCOPES, customer.FILTER_HELP, markers=False), "svcconsole customer area: keys"))
+            table = help_table(REGISTRY, SCOPES, self.tr(customer.FILTER_HELP), markers=False, translate=self.tr)
+            self.push_screen(HelpScreen(table, self.tr("svcconsole customer area: keys"), translate=self.tr))
+
+    def action_command_palette(self) -> None:
+        """The palette, its placeholder in the customer's language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]  # is_open takes App[object]; an App[None] is one
+            self.push_screen(CommandPalette(placeholder=self.tr("Search for commands…"), id="--command-palette"))
 
     def action_open_by_id(self) -> None:
         def answered(text: str | None) -> None:
@@ -125,7 +137,7 @@ class ClientApp(CrashGuard, App[None]):
                 return
             self.open_service(service_id)
 
-        self.push_screen(PromptDialog("Open which of your services? (its id)", placeholder="12", required=True), answered)
+        self.push_screen(PromptDialog(self.tr("Open which of your services? (its id)"), placeholder="12", required=True, translate=self.tr), answered)
 
     def open_service(self, service_id: int) -> None:
         """Open one of the customer's services; any other id is "no service N"."""
@@ -148,7 +160,7 @@ class ClientApp(CrashGuard, App[None]):
     # ------------------------------------------------------------------ changes
 
     def refuse_preview(self) -> None:
-        self.notify("preview: an operator sees what the customer sees; actions are off", severity="error")
+        self.notify(self.tr("preview: an operator sees what the customer sees; actions are off"), severity="error")
 
     def refuse_read_only(self) -> None:
         self.refuse_preview()
@@ -161,7 +173,7 @@ class ClientApp(CrashGuard, App[None]):
         if self.read_only:
             self.refuse_preview()
             return
-        question = self.tr("Renew service {id} {name}?").format(id=service_id, name=repr(render.plain(name)))
+        question = self.tr("Renew service {id} {name!r}?").format(id=service_id, name=render.plain(name))
         consequence = self.tr(
             "Each period costs {price}. The renewal goes on your unpaid invoice, or a new one; the service is extended when the invoice is paid."
         ).format(price=price)
@@ -170,7 +182,7 @@ class ClientApp(CrashGuard, App[None]):
             if isinstance(count, int):
                 self.run_change(service_id, lambda session, worker: customer_actions.renew(session, self.actor, service_id, count), done, to_payment=to_payment)
 
-        self.push_screen(RenewDialog(question, consequence), chosen)
+        self.push_screen(RenewDialog(question, consequence, self.tr), chosen)
 
     def run_change(
         self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None = None, *, to_payment: bool = False
@@ -185,7 +197,7 @@ class ClientApp(CrashGuard, App[None]):
     @work(thread=True, group="client-change")
     def _carry_out(self, service_id: int, change: Callable[[Session, str], ActionResult], done: Callable[[], None] | None, to_payment: bool) -> None:
         try:
-            result = customer_actions.carry_out(self.db, change)
+            result = customer_actions.carry_out(self.db, change, self.locale)
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
         else:
@@ -231,5 +243,5 @@ class ClientApp(CrashGuard, App[None]):
 
 
 def run_client(db: Database, actor: Actor) -> None:
-    """Open the customer area on `db` as the customer-area actor `actor`."""
-    ClientApp(db, actor).run()
+    """Open the customer area on `db` as the customer-area actor `actor`, in the actor's language."""
+    ClientApp(db, actor, locale=actor.locale).run()

@@ -18,12 +18,15 @@ from textual.widgets import Button, Label, Select, Static
 
 from svcconsole.core import parse
 from svcconsole.core.errors import InvalidInput
+from svcconsole.core.i18n import N_, Translate
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.inputs import InertInput as Input
+from svcconsole.widgets.keys import translate_bindings
 
 MAX_CYCLES = 36
+REASON_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,23 @@ class CancelRequest:
 
 
 class _CustomerDialog(DialogFrame[object]):
-    """The shared dialog frame with the customer's wording: "Back" backs out, its button confirms."""
+    """The shared dialog frame with the customer's wording, in their language (`tr`): "Back" backs out, its button confirms."""
 
     FRAME_ID = "customer-dialog"
-    BACK_LABEL = "Back"
+    BACK_LABEL = N_("Back")
 
-    def __init__(self, question: str, consequence: str) -> None:
+    def __init__(self, question: str, consequence: str, tr: Translate) -> None:
         super().__init__()
         self.question = question
         self.consequence = consequence
+        self.tr = tr
+        translate_bindings(self, tr)
+
+    def back_label(self) -> str:
+        return self.tr(self.BACK_LABEL)
+
+    def confirm_label(self) -> str:
+        return self.tr(self.CONFIRM_LABEL)
 
     def question_text(self) -> Text:
         return Text(render.plain(self.question), style="bold")
@@ -55,57 +66,61 @@ class _CustomerDialog(DialogFrame[object]):
 class RenewDialog(_CustomerDialog):
     """How many billing periods to renew; the answer is the number."""
 
-    CONFIRM_LABEL = "Renew"
+    CONFIRM_LABEL = N_("Renew")
 
     def fields(self) -> ComposeResult:
-        yield Label("Billing periods to renew")
+        yield Label(self.tr("Billing periods to renew"))
         yield Input("1", id="cycles", restrict=r"\d*")
 
     def initial_focus(self) -> str:
         return "#cycles"
 
     def answer(self) -> int:
-        return parse.parse_int("cycles", self.query_one("#cycles", Input).value, minimum=1, maximum=MAX_CYCLES)
+        try:
+            return parse.parse_int("cycles", self.query_one("#cycles", Input).value, minimum=1, maximum=MAX_CYCLES)
+        except InvalidInput:
+            raise InvalidInput(self.tr("periods"), self.tr("a whole number from 1 to {most}").format(most=MAX_CYCLES)) from None
 
 
 class CancelDialog(_CustomerDialog):
     """End of cycle or now (only the modes the service allows), and an optional reason."""
 
-    BACK_LABEL = "Keep the service"
-    CONFIRM_LABEL = "Cancel the service"
+    BACK_LABEL = N_("Keep the service")
+    CONFIRM_LABEL = N_("Cancel the service")
     CONFIRM_VARIANT = "error"
 
-    def __init__(self, question: str, modes: list[str]) -> None:
+    def __init__(self, question: str, modes: list[str], tr: Translate) -> None:
         super().__init__(
             question,
-            "At the end of the cycle: the service runs until its expiry, then stops. "
-            "Now: the service stops at once and is removed from its server; this cannot be undone.",
+            tr(
+                "At the end of the cycle: the service runs until its expiry, then stops. "
+                "Now: the service stops at once and is removed from its server; this cannot be undone."
+            ),
+            tr,
         )
         self.modes = modes
 
     def fields(self) -> ComposeResult:
-        labels = {CancelMode.END_OF_CYCLE.value: "at the end of the cycle", CancelMode.IMMEDIATE.value: "now"}
-        yield Label("When")
+        tr = self.tr
+        labels = {CancelMode.END_OF_CYCLE.value: tr("at the end of the cycle"), CancelMode.IMMEDIATE.value: tr("now")}
+        yield Label(tr("When"))
         yield Select([(labels[mode], mode) for mode in self.modes], value=self.modes[0], allow_blank=False, compact=True, id="mode")
-        yield Label("Why are you leaving? (optional)")
-        yield Input("", id="reason", placeholder="optional")
+        yield Label(tr("Why are you leaving? (optional)"))
+        yield Input("", id="reason", placeholder=tr("optional"))
 
     def answer(self) -> CancelRequest:
-        reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=2000)
+        try:
+            reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=REASON_LENGTH)
+        except InvalidInput:
+            raise InvalidInput(self.tr("reason"), self.tr("at most {most} characters").format(most=REASON_LENGTH)) from None
         return CancelRequest(str(self.query_one("#mode", Select).value), reason)
-
-
-def _tr(dialog: DialogFrame[object], text: str) -> str:
-    """`text` in the customer's language (the customer area's app holds the translator)."""
-    translate = getattr(dialog.app, "tr", None)
-    return translate(text) if translate is not None else text
 
 
 class ChoiceDialog(_CustomerDialog):
     """One choice from a list (a power action, a billing cycle); the answer is the chosen value."""
 
-    def __init__(self, question: str, consequence: str, label: str, choices: list[tuple[str, str]], confirm: str) -> None:
-        super().__init__(question, consequence)
+    def __init__(self, question: str, consequence: str, label: str, choices: list[tuple[str, str]], confirm: str, tr: Translate) -> None:
+        super().__init__(question, consequence, tr)
         self.label = label
         self.choices = choices
         self.confirm = confirm
@@ -127,16 +142,16 @@ class ChoiceDialog(_CustomerDialog):
 class OptionDialog(_CustomerDialog):
     """An option of the product's catalogue and its value: the answer is `NAME=VALUE`."""
 
-    CONFIRM_LABEL = "Order"
+    CONFIRM_LABEL = N_("Order")
 
-    def __init__(self, question: str, consequence: str, offers: list[tuple[str, str]]) -> None:
-        super().__init__(question, consequence)
+    def __init__(self, question: str, consequence: str, offers: list[tuple[str, str]], tr: Translate) -> None:
+        super().__init__(question, consequence, tr)
         self.offers = offers
 
     def fields(self) -> ComposeResult:
-        yield Label(_tr(self, "Option"))
+        yield Label(self.tr("Option"))
         yield Select([(f"{name}: {accepts}", name) for name, accepts in self.offers], value=self.offers[0][0], allow_blank=False, compact=True, id="option")
-        yield Label(_tr(self, "Value or quantity"))
+        yield Label(self.tr("Value or quantity"))
         yield Input("", id="value", placeholder="2048")
 
     def initial_focus(self) -> str:
@@ -152,8 +167,8 @@ class TypedConfirmDialog(_CustomerDialog):
 
     CONFIRM_VARIANT = "error"
 
-    def __init__(self, question: str, consequence: str, expected: str, confirm: str) -> None:
-        super().__init__(question, consequence)
+    def __init__(self, question: str, consequence: str, expected: str, confirm: str, tr: Translate) -> None:
+        super().__init__(question, consequence, tr)
         self.expected = expected
         self.confirm = confirm
 
@@ -161,7 +176,7 @@ class TypedConfirmDialog(_CustomerDialog):
         return self.confirm
 
     def fields(self) -> ComposeResult:
-        yield Label(_tr(self, "Type the service's name to confirm"))
+        yield Label(self.tr("Type the service's name to confirm"))
         yield Input("", id="typed", placeholder=render.plain(self.expected))
 
     def initial_focus(self) -> str:
@@ -170,7 +185,7 @@ class TypedConfirmDialog(_CustomerDialog):
     def answer(self) -> str:
         typed = self.query_one("#typed", Input).value
         if typed.strip() != self.expected.strip():
-            raise InvalidInput("confirmation", _tr(self, "type the service's name exactly to confirm"))
+            raise InvalidInput("confirmation", self.tr("type the service's name exactly to confirm"))
         return typed
 
 

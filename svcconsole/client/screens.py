@@ -17,20 +17,23 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Static
+from textual.widgets import Button, DataTable, Input, Static
 
 from svcconsole.client.actions import REGISTRY, client_bindings, mutating
 from svcconsole.client.dialogs import CancelDialog, CancelRequest, ChoiceDialog, OptionDialog, TypedConfirmDialog
 from svcconsole.client.host import ClientHost
 from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, LoginRevealed
 from svcconsole.client.widgets import EMPTY, OVERAGE_EMPTY, ActiveServices, OverageServices
-from svcconsole.core import customer, customer_actions
+from svcconsole.core import customer, customer_actions, i18n
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
+from svcconsole.core.i18n import N_, Translate
 from svcconsole.core.statuses import CancelMode, Status
 from svcconsole.widgets import render
 from svcconsole.widgets.detail_frame import TabbedDetail, header_text, key_values, option_columns, renewal_columns
 from svcconsole.widgets.dialogs import ConfirmDialog
+from svcconsole.widgets.footer import ContextFooter
+from svcconsole.widgets.keys import translate_bindings
 from svcconsole.widgets.panel_state import PanelStateView
 from svcconsole.widgets.records import Column, PagedRecords, RecordTable
 from svcconsole.widgets.service_list import ServiceListScreen
@@ -42,13 +45,13 @@ if TYPE_CHECKING:
 
 
 def title_line(app: ClientHost, page: str) -> Text:
-    """The top line of every page: whose area this is, and whether it is an operator's preview."""
+    """The top line of every page: whose area this is, and whether it is an operator's preview (`page` is translated here)."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(" svcconsole ", "bold reverse")
-    line.append(f" {page} ", "bold")
+    line.append(f" {app.tr(page)} ", "bold")
     line.append(render.plain(app.customer_label), "cyan")
     if app.read_only:
-        line.append("  PREVIEW: read-only", "bold red")
+        line.append("  " + app.tr("PREVIEW: read-only"), "bold red")
     return line
 
 
@@ -60,6 +63,14 @@ class _CustomerScreen(Screen[None]):
     @property
     def client_app(self) -> ClientHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
+
+    def translate(self, text: str) -> str:
+        """`text` in the customer's language (the shared frames ask their screen)."""
+        return self.client_app.tr(text)
+
+    def on_mount(self) -> None:
+        translate_bindings(self, self.client_app.tr)
+        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING and self.client_app.read_only:
@@ -87,22 +98,24 @@ class DashboardScreen(_CustomerScreen):
         self.dashboard: Dashboard | None = None
 
     def compose(self) -> ComposeResult:
+        tr = self.client_app.tr
         with Vertical(id="dashboard"):
             yield Static(id="title")
-            yield Static(Text(" Active services", style="bold"), id="active-heading", classes="heading")
-            yield ActiveServices(id="active")
-            yield Static(Text(f" {EMPTY}", style="italic dim"), id="active-empty")
+            yield Static(Text(" " + tr("Active services"), style="bold"), id="active-heading", classes="heading")
+            yield ActiveServices(id="active", translate=tr, locale=self.client_app.locale)
+            yield Static(Text(f" {tr(EMPTY)}", style="italic dim"), id="active-empty")
             yield Static(id="overages-heading", classes="heading")
             yield OverageServices(id="overages")
             yield Static(id="overages-empty")
-            yield Static(Text(" Unpaid invoices", style="bold"), id="invoices-heading", classes="heading")
+            yield Static(Text(" " + tr("Unpaid invoices"), style="bold"), id="invoices-heading", classes="heading")
             yield DataTable(id="invoices", cursor_type="row")
             yield Static(id="invoices-empty")
-        yield Footer(compact=True)
+        yield ContextFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#title", Static).update(title_line(self.client_app, "dashboard"))
-        self.query_one("#invoices", DataTable).add_columns("invoice", "due", "total", "for")
+        tr = self.client_app.tr
+        self.query_one("#title", Static).update(title_line(self.client_app, N_("dashboard")))
+        self.query_one("#invoices", DataTable).add_columns(tr("invoice"), tr("due"), tr("total"), tr("for"))
         self.query_one("#active-empty", Static).display = False
         self.query_one("#overages-heading", Static).update(Text(" " + self.client_app.tr("Services with overages"), style="bold"))
         self.query_one("#overages-empty", Static).update(Text(" " + self.client_app.tr(OVERAGE_EMPTY), style="italic dim"))
@@ -139,11 +152,13 @@ class DashboardScreen(_CustomerScreen):
         table.show(board.active)
         table.display = bool(board.active)
         self.query_one("#active-empty", Static).display = not board.active
-        heading = Text(" Active services", style="bold")
+        tr = self.client_app.tr
+        heading = Text(" " + tr("Active services"), style="bold")
         shown = len(board.active)
-        more = f" (the first {shown} of {board.active_total})" if board.active_total > shown else f" ({board.active_total})"
+        more = tr(" (the first {shown} of {total})").format(shown=shown, total=board.active_total) if board.active_total > shown else f" ({board.active_total})"
         heading.append(more, "dim")
-        heading.append(f"  ·  {render.plural(board.services_total, 'service')} in all: l lists them", "dim")
+        in_all = tr("1 service in all: l lists it") if board.services_total == 1 else tr("{count} services in all: l lists them")
+        heading.append(f"  ·  {in_all.format(count=board.services_total)}", "dim")
         self.query_one("#active-heading", Static).update(heading)
         self._show_overages(board)
         invoices = self.query_one("#invoices", DataTable)
@@ -155,7 +170,7 @@ class DashboardScreen(_CustomerScreen):
             )
         invoices.display = bool(board.unpaid)
         empty = self.query_one("#invoices-empty", Static)
-        empty.update(Text(" Nothing to pay.", style="dim") if not board.unpaid else Text(""))
+        empty.update(Text(" " + tr("Nothing to pay."), style="dim") if not board.unpaid else Text(""))
         empty.display = not board.unpaid
 
     def _show_overages(self, board: Dashboard) -> None:
@@ -201,7 +216,7 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
 
     SCOPE = "client-services"
     BINDINGS = [*Screen.BINDINGS, *client_bindings("client-services")]
-    FILTER_PLACEHOLDER = "filter: text status:active id:12 cycle:monthly expires<30d"
+    FILTER_PLACEHOLDER = N_("filter: text status:active id:12 cycle:monthly expires<30d")
 
     def __init__(self, filter_text: str = "") -> None:
         super().__init__()
@@ -210,6 +225,16 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
     @property
     def client_app(self) -> ClientHost:
         return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
+
+    def translate(self, text: str) -> str:
+        """`text` in the customer's language (the shared list asks its screen for every word it shows)."""
+        return self.client_app.tr(text)
+
+    def list_translate(self) -> Translate:
+        return self.client_app.tr
+
+    def list_locale(self) -> str:
+        return self.client_app.locale
 
     def new_window(self) -> ServiceWindow:
         app = self.client_app
@@ -229,13 +254,15 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
         return why_not(self, REGISTRY, self.SCOPE, key)
 
     def on_mount(self) -> None:
+        translate_bindings(self, self.client_app.tr)
+        translate_bindings(self.table, self.client_app.tr)
         if self.filter_text:
             field = self.query_one("#filter", Input)
             with field.prevent(Input.Changed):
                 field.value = self.filter_text
 
     def _render_title(self) -> None:
-        self.query_one("#title", Static).update(title_line(self.client_app, "my services"))
+        self.query_one("#title", Static).update(title_line(self.client_app, N_("my services")))
 
     def show_filter(self, text: str) -> None:
         """Show the list filtered by `text` (the dashboard's "show in list")."""
@@ -251,43 +278,50 @@ class ClientServicesScreen(ServiceListScreen, inherit_bindings=False):
 # ----------------------------------------------------------------------------- one service
 
 
-def overview_rows(detail: CustomerDetail, tz: Any) -> list[tuple[str, Any]]:
-    """The Overview tab: what the customer bought, its state, its money and its dates."""
+def overview_rows(detail: CustomerDetail, tz: Any, locale: str = i18n.DEFAULT_LOCALE) -> list[tuple[str, Any]]:
+    """The Overview tab: what the customer bought, its state, its money and its dates, in `locale`."""
+    tr = i18n.translator(locale)
     service = detail.service
     cancellation = "-"
     if service.cancel_mode == CancelMode.END_OF_CYCLE.value:
-        cancellation = f"at the end of the cycle, on {customer.day(service.cancel_at, tz)}"
+        cancellation = tr("at the end of the cycle, on {date}").format(date=customer.day(service.cancel_at, tz, locale))
     elif service.cancel_mode:
-        cancellation = f"cancelled on {customer.day(service.cancelled_at or service.cancel_at, tz)}"
+        cancellation = tr("cancelled on {date}").format(date=customer.day(service.cancelled_at or service.cancel_at, tz, locale))
+    renewals = (
+        tr("{done} of {most}").format(done=service.renewals, most=service.max_renewals)
+        if service.max_renewals is not None
+        else tr("{done} of unlimited").format(done=service.renewals)
+    )
     rows: list[tuple[str, Any]] = [
-        ("product", service.product_name or "-"),
-        ("status", render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note)),
-        ("expiration", customer.expiry_label(service.status, service.expires_at, service.suspended_at, tz)),
-        ("auto-renewal", customer.auto_renew_label(service.auto_renew)),
-        ("renew", customer.renew_price_label(service.renewal_price, service.currency, service.billing_cycle)),
-        ("renewals", f"{service.renewals} of {service.max_renewals if service.max_renewals is not None else 'unlimited'}"),
-        ("cancellation", cancellation),
-        ("created", render.day(service.created_at, tz)),
-        ("description", service.description or "-"),
-        ("reference", service.uuid),
+        (tr("product"), service.product_name or "-"),
+        (tr("status"), render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note, translate=tr)),
+        (tr("cycle"), i18n.cycle_name(service.billing_cycle, tr)),
+        (tr("expiration"), customer.expiry_label(service.status, service.expires_at, service.suspended_at, tz, locale)),
+        (tr("auto-renewal"), customer.auto_renew_label(service.auto_renew, locale)),
+        (tr("renew"), customer.renew_price_label(service.renewal_price, service.currency, service.billing_cycle, locale)),
+        (tr("renewals"), renewals),
+        (tr("cancellation"), cancellation),
+        (tr("created"), customer.day(service.created_at, tz, locale)),
+        (tr("description"), service.description or "-"),
+        (tr("reference"), service.uuid),
     ]
     if detail.overage is not None:
         rows.insert(5, ("overage", f"{detail.overage} this billing period"))
     if detail.pending_invoice is not None:
-        rows.insert(5, ("to pay", f"invoice #{detail.pending_invoice} bills the next renewal"))
+        rows.insert(6, (tr("to pay"), tr("invoice #{number} bills the next renewal").format(number=detail.pending_invoice)))
     if detail.order_to_pay is not None:
-        rows.insert(1, ("to pay", f"your order: {detail.order_to_pay}; the service is set up once it is paid"))
+        rows.insert(1, (tr("to pay"), tr("your order: {invoice}; the service is set up once it is paid").format(invoice=detail.order_to_pay)))
     return rows
 
 
 SELF_SERVICE_BUTTONS = (
-    ("buy-option", "Add option…"),
-    ("change-cycle", "Cycle…"),
-    ("power", "Power…"),
-    ("reinstall", "Reinstall…"),
-    ("suspend", "Suspend"),
-    ("unsuspend", "Resume"),
-    ("delete", "Delete…"),
+    ("buy-option", N_("Add option…")),
+    ("change-cycle", N_("Cycle…")),
+    ("power", N_("Power…")),
+    ("reinstall", N_("Reinstall…")),
+    ("suspend", N_("Suspend")),
+    ("unsuspend", N_("Resume")),
+    ("delete", N_("Delete…")),
 )
 """The self-service buttons (by their core action), each shown only when the product's flag offers it."""
 
@@ -301,15 +335,18 @@ SELF_SERVICE_KEYS = {
 }
 """The screen's self-service actions and the core actions that offer them."""
 
-LOGIN_HIDDEN = Text("login: press v to show the username and password of your service's panel", style="dim")
+LOGIN_HIDDEN = N_("login: press v to show the username and password of your service's panel")
 
-HISTORY_COLUMNS = (
-    Column("at", lambda line, tz: render.moment_text(line.at, tz)),
-    Column("by", lambda line, tz: render.text(line.who)),
-    Column("what", lambda line, tz: render.text(line.what)),
-    Column("status", lambda line, tz: render.text(line.change)),
-    Column("your note", lambda line, tz: render.text(line.reason)),
-)
+
+def history_columns(locale: str) -> tuple[Column, ...]:
+    """The History tab's columns, dated in `locale` (the table translates the titles)."""
+    return (
+        Column(N_("at"), lambda line, tz: i18n.format_moment(line.at, tz, locale)),
+        Column(N_("by"), lambda line, tz: render.text(line.who)),
+        Column(N_("what"), lambda line, tz: render.text(line.what)),
+        Column(N_("status"), lambda line, tz: render.text(line.change)),
+        Column(N_("your note"), lambda line, tz: render.text(line.reason)),
+    )
 
 
 class ClientDetailScreen(_CustomerScreen, TabbedDetail):
@@ -318,7 +355,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     SCOPE = "client-detail"
     BINDINGS = client_bindings("client-detail")
     MUTATING = mutating("client-detail")
-    TABS = (("overview", "Overview"), ("panel", "Panel"), ("renewals", "Renewals"), ("options", "Options"), ("history", "History"))
+    TABS = (("overview", N_("Overview")), ("panel", N_("Panel")), ("renewals", N_("Renewals")), ("options", N_("Options")), ("history", N_("History")))
 
     def __init__(self, detail: CustomerDetail) -> None:
         super().__init__()
@@ -331,13 +368,14 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         yield Static(id="title")
 
     def compose_pane(self, pane_id: str) -> ComposeResult:
+        tr, locale = self.client_app.tr, self.client_app.locale
         if pane_id == "overview":
             with VerticalScroll():
                 yield Horizontal(
-                    Button("Renew…", id="renew"),
-                    Button("Cancel…", id="cancel"),
-                    Button("Keep it", id="uncancel"),
-                    Button("Auto-renewal", id="auto-renew"),
+                    Button(tr("Renew…"), id="renew"),
+                    Button(tr("Cancel…"), id="cancel"),
+                    Button(tr("Keep it"), id="uncancel"),
+                    Button(tr("Auto-renewal"), id="auto-renew"),
                     classes="pane-buttons",
                 )
                 tr = self.client_app.tr
@@ -347,19 +385,29 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                     classes="pane-buttons",
                 )
                 yield Static(id="overview-body")
-                yield Static(LOGIN_HIDDEN, id="login-body")
+                yield Static(self._login_hidden(), id="login-body")
         elif pane_id == "panel":
             with VerticalScroll():
-                yield PanelStateView("asking the panel…")
+                yield PanelStateView(tr("asking the panel…"), translate=tr)
         elif pane_id == "renewals":
-            yield RecordTable(renewal_columns(staff=False, currency=self.detail.service.currency), id="renewals-table")
+            yield RecordTable(renewal_columns(staff=False, currency=self.detail.service.currency, locale=locale), id="renewals-table", translate=tr)
         elif pane_id == "options":
-            yield RecordTable(option_columns(staff=False), id="options-table")
+            yield RecordTable(option_columns(staff=False, locale=locale), id="options-table", translate=tr)
         elif pane_id == "history":
-            yield PagedRecords(HISTORY_COLUMNS, self._older_history, page_size=customer.HISTORY_PAGE, table_id="history-table", button_id="history-more")
+            yield PagedRecords(
+                history_columns(locale),
+                self._older_history,
+                page_size=customer.HISTORY_PAGE,
+                table_id="history-table",
+                button_id="history-more",
+                translate=tr,
+            )
+
+    def _login_hidden(self) -> Text:
+        return Text(self.client_app.tr(LOGIN_HIDDEN), style="dim")
 
     def on_mount(self) -> None:
-        self.query_one("#title", Static).update(title_line(self.client_app, "service"))
+        self.query_one("#title", Static).update(title_line(self.client_app, N_("service")))
         self._show(self.detail)
         self._load_panel(self.service_id)
 
@@ -410,8 +458,9 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     def _show(self, detail: CustomerDetail) -> None:
         self.detail = detail
         tz = self.client_app.tz
-        self.query_one("#detail-header", Static).update(header_text(detail, tz))
-        self.query_one("#overview-body", Static).update(key_values(overview_rows(detail, tz)))
+        tr, locale = self.client_app.tr, self.client_app.locale
+        self.query_one("#detail-header", Static).update(header_text(detail, tz, translate=tr, locale=locale))
+        self.query_one("#overview-body", Static).update(key_values(overview_rows(detail, tz, locale)))
         for button_id, action in (("renew", "renew"), ("cancel", "cancel"), ("uncancel", "uncancel"), ("auto-renew", "auto-renew")):
             button = self.query_one(f"#{button_id}", Button)
             why = detail.refusals.get(action)
@@ -426,7 +475,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             button.tooltip = why
         self.query_one("#self-service", Horizontal).display = any(detail.offers(button_id) for button_id, _ in SELF_SERVICE_BUTTONS)
         self.refresh_bindings()
-        self.query_one("#auto-renew", Button).label = f"Auto-renewal: {customer.auto_renew_label(detail.service.auto_renew)}"
+        self.query_one("#auto-renew", Button).label = tr("Auto-renewal: {state}").format(state=customer.auto_renew_label(detail.service.auto_renew, locale))
         self.query_one("#renewals-table", RecordTable).show(detail.renewals, tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one(PagedRecords).show(detail.history, tz)
@@ -455,7 +504,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         body = self.query_one("#login-body", Static)
         if self.login_shown:
             self.login_shown = False
-            body.update(LOGIN_HIDDEN)
+            body.update(self._login_hidden())
             return
         if self.client_app.read_only:
             self.client_app.refuse_preview()
@@ -481,10 +530,11 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             return
         self.login_shown = True
         login = message.login
+        tr = self.client_app.tr
         if login is None:
-            rows: list[tuple[str, Any]] = [("login", "no login was made for this service")]
+            rows: list[tuple[str, Any]] = [(tr("login"), tr("no login was made for this service"))]
         else:
-            rows = [("username", login.username), ("password", login.password or "not known: ask us to reset it")]
+            rows = [(tr("username"), login.username), (tr("password"), login.password or tr("not known: ask us to reset it"))]
         self.query_one("#login-body", Static).update(key_values(rows))
 
     # ------------------------------------------------------------------ actions
@@ -509,20 +559,20 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         if app.read_only:
             app.refuse_preview()
             return False
-        why = self.detail.refusals.get(action, "not available")
+        why = self.detail.refusals.get(action, app.tr("not available"))
         if why is not None:
-            app.show_error(f"service {self.service_id}: {why}")
+            app.show_error(app.tr("service {id}: {why}").format(id=self.service_id, why=why))
             return False
         return True
 
     @property
     def _label(self) -> str:
-        return f"service {self.service_id} {render.plain(self.detail.service.name)!r}"
+        return self.client_app.tr("service {id} {name!r}").format(id=self.service_id, name=render.plain(self.detail.service.name))
 
     def action_renew(self) -> None:
         if self._allowed("renew"):
             service = self.detail.service
-            price = customer.renew_price_label(service.renewal_price, service.currency, service.billing_cycle)
+            price = customer.renew_price_label(service.renewal_price, service.currency, service.billing_cycle, self.client_app.locale)
             self.client_app.ask_renew(self.service_id, service.name, price, self.reload)
 
     def action_cancel(self) -> None:
@@ -543,7 +593,8 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                     self.reload,
                 )
 
-        self.app.push_screen(CancelDialog(f"Cancel {self._label}?", modes), chosen)
+        tr = app.tr
+        self.app.push_screen(CancelDialog(tr("Cancel {service}?").format(service=self._label), modes, tr), chosen)
 
     def action_uncancel(self) -> None:
         if not self._allowed("uncancel"):
@@ -554,20 +605,24 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if yes:
                 app.run_change(service_id, lambda session, worker: customer_actions.uncancel(session, app.actor, service_id), self.reload)
 
-        self.app.push_screen(ConfirmDialog(f"Keep {self._label} and withdraw its cancellation?", yes="Keep it"), chosen)
+        tr = app.tr
+        question = tr("Keep {service} and withdraw its cancellation?").format(service=self._label)
+        self.app.push_screen(ConfirmDialog(question, yes=tr("Keep it"), translate=tr), chosen)
 
     def action_auto_renew(self) -> None:
         if not self._allowed("auto-renew"):
             return
         app, service_id = self.client_app, self.service_id
         turn_on = not self.detail.service.auto_renew
-        label = customer.auto_renew_label(turn_on)
+        tr = app.tr
 
         def chosen(yes: bool | None) -> None:
             if yes:
                 app.run_change(service_id, lambda session, worker: customer_actions.set_auto_renew(session, app.actor, service_id, turn_on), self.reload)
 
-        self.app.push_screen(ConfirmDialog(f"Turn auto-renewal {label} for {self._label}?", yes=f"Turn it {label}"), chosen)
+        question = tr("Turn auto-renewal on for {service}?") if turn_on else tr("Turn auto-renewal off for {service}?")
+        yes = tr("Turn it on") if turn_on else tr("Turn it off")
+        self.app.push_screen(ConfirmDialog(question.format(service=self._label), yes=yes, translate=tr), chosen)
 
     def _run(self, change: Any, *, back_when_gone: bool = False) -> None:
         """Carry out a self-service change, then read the service and its panel again (or go back once it is deleted)."""
@@ -594,6 +649,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             tr("Add an option to {service}?").format(service=self._label),
             tr("An invoice bills the option for the rest of the current period; the option is added when it is paid, then billed with each renewal."),
             list(self.detail.option_offers),
+            tr,
         )
         self.app.push_screen(dialog, chosen)
 
@@ -613,6 +669,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             tr("Renew every"),
             choices,
             tr("Change the cycle"),
+            tr,
         )
         self.app.push_screen(dialog, chosen)
 
@@ -632,6 +689,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             tr("Action"),
             [(verb, labels[verb]) for verb in self.detail.power_verbs],
             tr("Send"),
+            tr,
         )
         self.app.push_screen(dialog, chosen)
 
@@ -649,6 +707,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             tr("Everything stored on the service is erased and it is installed again; this cannot be undone."),
             self.detail.service.name,
             tr("Reinstall"),
+            tr,
         )
         self.app.push_screen(dialog, typed)
 
@@ -662,7 +721,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                 if yes:
                     self._run(lambda session, worker: customer_actions.lift_suspension(session, app.actor, service_id, claim_for=worker))
 
-            self.app.push_screen(ConfirmDialog(tr("Resume {service}?").format(service=self._label), yes=tr("Resume")), resume)
+            self.app.push_screen(ConfirmDialog(tr("Resume {service}?").format(service=self._label), yes=tr("Resume"), translate=tr), resume)
             return
         if not self._allowed("suspend"):
             return
@@ -672,7 +731,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                 self._run(lambda session, worker: customer_actions.suspend(session, app.actor, service_id, claim_for=worker))
 
         question = tr("Suspend {service}? It stops until you resume it; its billing goes on.").format(service=self._label)
-        self.app.push_screen(ConfirmDialog(question, yes=tr("Suspend")), pause)
+        self.app.push_screen(ConfirmDialog(question, yes=tr("Suspend"), translate=tr), pause)
 
     def action_delete(self) -> None:
         if not self._allowed("delete"):
@@ -687,7 +746,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if isinstance(confirmation, str):
                 self._run(lambda session, worker: customer_actions.delete(session, app.actor, service_id, claim_for=worker), back_when_gone=True)
 
-        dialog = TypedConfirmDialog(tr("Delete {service}?").format(service=self._label), consequence, self.detail.service.name, tr("Delete"))
+        dialog = TypedConfirmDialog(tr("Delete {service}?").format(service=self._label), consequence, self.detail.service.name, tr("Delete"), tr)
         self.app.push_screen(dialog, typed)
 
     @on(Button.Pressed, ".self-service")

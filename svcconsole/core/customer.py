@@ -21,15 +21,16 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import catalog, clock, credentials, cycles, delivery, filters, invoice_lookups, lookups, option_catalog, order_actions, parse, usage
+from svcconsole.core import catalog, clock, credentials, cycles, delivery, filters, i18n, invoice_lookups, lookups, option_catalog, order_actions, parse, usage
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.i18n import N_, Translate, untranslated
 from svcconsole.core.operators import Actor, client_actor, require_client
 from svcconsole.core.statuses import CancelMode, Status, SuspendKind
 from svcconsole.modules import Credentials, ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope, OverageRow
 from svcconsole.store.engine import Database
-from svcconsole.store.models import Operator, Product, Service
+from svcconsole.store.models import InvoiceLine, Operator, Product, Service
 from svcconsole.store.queries import ServiceFilter
 
 log = logging.getLogger("svcconsole.customer")
@@ -38,50 +39,50 @@ WIDGET_STATUSES = (Status.ACTIVE.value, Status.SUSPENDED.value)
 WIDGET_LIMIT = 100
 HISTORY_PAGE = 50
 FILTER_KEYS = ("status", "id", "cycle")
-FILTER_HELP = "free text (name, product, id) and terms: status:active,suspended id:12 cycle:monthly expires<30d expires>2027-01-01"
+FILTER_HELP = N_("free text (name, product, id) and terms: status:active,suspended id:12 cycle:monthly expires<30d expires>2027-01-01")
 RENEWABLE = (Status.ACTIVE.value, Status.SUSPENDED.value)
 CANCELLABLE = (Status.PENDING.value, Status.ACTIVE.value, Status.SUSPENDED.value)
 AUTO_RENEW_STATUSES = (Status.PENDING.value, Status.ACTIVE.value, Status.SUSPENDED.value)
 PANEL_STATUSES = (Status.ACTIVE.value, Status.SUSPENDED.value)
-PANEL_UNAVAILABLE = "the panel cannot be reached right now; try again later"
+PANEL_UNAVAILABLE = N_("the panel cannot be reached right now; try again later")
 
 HISTORY_LABELS: dict[str, str] = {
-    "create": "ordered",
-    "import": "added to your account",
-    "order_paid": "order paid",
-    "pay-order": "order paid",
-    "cancel-order": "order cancelled",
-    "order_approved": "order approved",
-    "deliver": "activated",
-    "redeliver": "activated again",
-    "suspend": "suspended",
-    "unsuspend": "resumed",
-    "renew": "renewed",
-    "renewal_invoiced": "renewal invoiced",
-    "invoice_paid": "invoice paid",
-    "invoice_cancelled": "invoice cancelled",
-    "cancel": "cancellation",
-    "uncancel": "cancellation withdrawn",
-    "expire": "expired",
-    "terminate": "terminated",
-    "reinstall": "reinstalled",
-    "upgrade": "plan changed",
-    "upgrade_invoiced": "plan change invoiced",
-    "add-days": "expiry moved",
-    "subtract-days": "expiry moved",
-    "option_add": "option added",
-    "option_edit": "option changed",
-    "option_remove": "option removed",
-    "option_invoiced": "option invoiced",
-    "auto_renew": "auto-renewal changed",
-    "edit": "details updated",
-    "status_override": "status changed",
-    "power": "power action",
-    "cycle": "renewal cycle changed",
+    "create": N_("ordered"),
+    "import": N_("added to your account"),
+    "order_paid": N_("order paid"),
+    "pay-order": N_("order paid"),
+    "cancel-order": N_("order cancelled"),
+    "order_approved": N_("order approved"),
+    "deliver": N_("activated"),
+    "redeliver": N_("activated again"),
+    "suspend": N_("suspended"),
+    "unsuspend": N_("resumed"),
+    "renew": N_("renewed"),
+    "renewal_invoiced": N_("renewal invoiced"),
+    "invoice_paid": N_("invoice paid"),
+    "invoice_cancelled": N_("invoice cancelled"),
+    "cancel": N_("cancellation"),
+    "uncancel": N_("cancellation withdrawn"),
+    "expire": N_("expired"),
+    "terminate": N_("terminated"),
+    "reinstall": N_("reinstalled"),
+    "upgrade": N_("plan changed"),
+    "upgrade_invoiced": N_("plan change invoiced"),
+    "add-days": N_("expiry moved"),
+    "subtract-days": N_("expiry moved"),
+    "option_add": N_("option added"),
+    "option_edit": N_("option changed"),
+    "option_remove": N_("option removed"),
+    "option_invoiced": N_("option invoiced"),
+    "auto_renew": N_("auto-renewal changed"),
+    "edit": N_("details updated"),
+    "status_override": N_("status changed"),
+    "power": N_("power action"),
+    "cycle": N_("renewal cycle changed"),
 }
 """The activity a customer sees, and how it is named; any other action stays internal."""
 
-ACTOR_LABELS = {"client": "you", "admin": "support", "system": "automatic"}
+ACTOR_LABELS = {"client": N_("you"), "admin": N_("support"), "system": N_("automatic")}
 
 
 # ----------------------------------------------------------------------------- who is acting
@@ -91,11 +92,13 @@ def open_area(session: Session, login: str, customer_ref: str) -> Actor:
     """The actor of a customer-area session for `customer_ref` run by OS login `login`.
 
     An operator of this database gets a read-only preview; any other login is the customer
-    (the SSH `ForceCommand` or `command=` fixes which one).
+    (the SSH `ForceCommand` or `command=` fixes which one). The area speaks the customer's
+    language (their own locale, else the `default_locale` setting), the preview included.
     """
     customer = resolve_customer(session, customer_ref, "--customer")
     operator = session.get(Operator, login)
-    return client_actor(customer.id or 0, customer.email, preview_by=login if operator is not None else None)
+    locale = i18n.locale_of(customer.locale, lookups.settings_of(session)["default_locale"])
+    return client_actor(customer.id or 0, customer.email, preview_by=login if operator is not None else None, locale=locale)
 
 
 def time_zone(session: Session) -> ZoneInfo:
@@ -107,24 +110,25 @@ def _scope(actor: Actor, action: str | None, what: str) -> CustomerScope:
     return CustomerScope(require_client(actor, action, what))
 
 
-def _no_service(service_id: int) -> NotFound:
-    return NotFound(f"no service {service_id}")
+def _no_service(service_id: int, tr: Translate = untranslated) -> NotFound:
+    return NotFound(tr("no service {id}").format(id=service_id))
 
 
-def _visible(session: Session, scope: CustomerScope, service_id: int, *, for_update: bool = False) -> Service:
+def _visible(session: Session, scope: CustomerScope, service_id: int, *, for_update: bool = False, tr: Translate = untranslated) -> Service:
     if isinstance(service_id, bool) or not isinstance(service_id, int) or not 0 < service_id <= parse.MAX_ID:
-        raise _no_service(service_id)
+        raise _no_service(service_id, tr)
     service = scope.service(session, service_id, for_update=for_update)
     if service is None:
-        raise _no_service(service_id)
+        raise _no_service(service_id, tr)
     return service
 
 
 # ----------------------------------------------------------------------------- wording
 
 
-def day(moment: datetime | None, tz: ZoneInfo) -> str:
-    return clock.as_utc(moment).astimezone(tz).date().isoformat() if moment else "-"
+def day(moment: datetime | None, tz: ZoneInfo, locale: str = i18n.DEFAULT_LOCALE) -> str:
+    """The local day of `moment` as the customer's locale writes it (English: 2026-08-07)."""
+    return i18n.format_day(moment, tz, locale)
 
 
 def expiry_parts(status: str, expires_at: datetime | None, suspended_at: datetime | None, tz: ZoneInfo) -> tuple[str, str]:
@@ -141,24 +145,33 @@ def expiry_parts(status: str, expires_at: datetime | None, suspended_at: datetim
     return ("Stopped {date}", day(stopped, tz)) if stopped else ("Stopped", "")
 
 
-def expiry_label(status: str, expires_at: datetime | None, suspended_at: datetime | None, tz: ZoneInfo) -> str:
-    """`Expires 2026-08-07` while it runs, `Stopped 2026-07-01` once past its expiry or not active."""
-    sentence, date = expiry_parts(status, expires_at, suspended_at, tz)
-    return sentence.format(date=date)
+def expiry_label(status: str, expires_at: datetime | None, suspended_at: datetime | None, tz: ZoneInfo, locale: str = i18n.DEFAULT_LOCALE) -> str:
+    """`Expires 2026-08-07` while it runs, `Stopped 2026-07-01` once past its expiry or not active
+    (French, as ClientXCMS words it: `Expire le 7 août 2026`, `Arrêté le 1 juil. 2026`)."""
+    tr = i18n.translator(locale)
+    now = clock.now()
+    expires = clock.as_utc(expires_at) if expires_at else None
+    if status == Status.ACTIVE.value and (expires is None or expires > now):
+        return tr("Expires {date}").format(date=day(expires, tz, locale)) if expires else tr("No expiry")
+    if expires is not None and expires <= now:
+        return tr("Stopped {date}").format(date=day(expires, tz, locale))
+    stopped = suspended_at or expires_at
+    return tr("Stopped {date}").format(date=day(stopped, tz, locale)) if stopped else tr("Stopped")
 
 
-def auto_renew_label(auto_renew: bool) -> str:
-    return "On" if auto_renew else "Off"
+def is_stopped_label(label: str, locale: str = i18n.DEFAULT_LOCALE) -> bool:
+    """Whether an `expiry_label` says the service is stopped (the widget shows it in red)."""
+    return label.startswith(i18n.translator(locale)("Stopped"))
 
 
-def renew_price_label(amount: Decimal, currency: str, billing_cycle: str) -> str:
-    """`12.00 EUR/month`: what one renewal costs, per billing period."""
-    value = f"{Decimal(amount):.2f} {currency}"
-    if billing_cycle == cycles.BillingCycle.FREE.value:
-        return "free"
-    if billing_cycle == cycles.BillingCycle.ONETIME.value:
-        return f"{value} once"
-    return f"{value}/{cycles.PER_UNIT[cycles.BillingCycle(billing_cycle)]}"
+def auto_renew_label(auto_renew: bool, locale: str = i18n.DEFAULT_LOCALE) -> str:
+    tr = i18n.translator(locale)
+    return tr("On") if auto_renew else tr("Off")
+
+
+def renew_price_label(amount: Decimal, currency: str, billing_cycle: str, locale: str = i18n.DEFAULT_LOCALE) -> str:
+    """`12.00 EUR/month` (`12,00 €/mois`): what one renewal costs, per billing period."""
+    return i18n.price_per_cycle(Decimal(amount), currency, billing_cycle, locale)
 
 
 # ----------------------------------------------------------------------------- the dashboard
@@ -217,13 +230,13 @@ def overage_line(row: OverageRow, tz: ZoneInfo) -> OverageLine:
     return OverageLine(id=row.id, name=row.name, expiration=sentence, expiration_date=date, cost=invoice_lookups.money_text(row.cost, row.currency))
 
 
-def active_line(row: ActiveServiceRow, tz: ZoneInfo) -> ActiveServiceLine:
+def active_line(row: ActiveServiceRow, tz: ZoneInfo, locale: str = i18n.DEFAULT_LOCALE) -> ActiveServiceLine:
     return ActiveServiceLine(
         id=row.id,
         name=row.name,
-        expiration=expiry_label(row.status, row.expires_at, row.suspended_at, tz),
-        auto_renewal=auto_renew_label(row.auto_renew),
-        renew=renew_price_label(row.renewal_price, row.currency, row.billing_cycle),
+        expiration=expiry_label(row.status, row.expires_at, row.suspended_at, tz, locale),
+        auto_renewal=auto_renew_label(row.auto_renew, locale),
+        renew=renew_price_label(row.renewal_price, row.currency, row.billing_cycle, locale),
     )
 
 
@@ -233,13 +246,13 @@ def dashboard(session: Session, actor: Actor, *, limit: int = WIDGET_LIMIT) -> D
     tz = lookups.timezone_of(session)
     customer = scope.customer(session)
     if customer is None:
-        raise NotFound("customer: this customer no longer exists")
+        raise NotFound(i18n.translator(actor.locale)("customer: this customer no longer exists"))
     rows = scope.active_services(session, WIDGET_STATUSES, limit=limit)
     now = clock.now()
     return Dashboard(
         customer_name=customer.name,
         customer_email=customer.email,
-        active=tuple(active_line(row, tz) for row in rows),
+        active=tuple(active_line(row, tz, actor.locale) for row in rows),
         active_total=scope.count_in(session, WIDGET_STATUSES),
         services_total=scope.count(session),
         unpaid=tuple(invoices(session, actor, statuses=(invoice_lookups.InvoiceStatus.UNPAID.value,))),
@@ -254,9 +267,15 @@ def invoices(session: Session, actor: Actor, *, statuses: tuple[str, ...] = ("un
     tz = lookups.timezone_of(session)
     wanted = tuple(status for status in statuses if status != invoice_lookups.InvoiceStatus.DRAFT.value)
     result = []
+    locale = actor.locale
     for row in scope.invoices(session, wanted):
-        lines = tuple(f"{line.description} ({line.amount:.2f} {row.invoice.currency})" for line in scope.invoice_lines(session, row.invoice.id or 0))
-        result.append(InvoiceSummary(row.invoice.id or 0, row.invoice.status, f"{row.total:.2f} {row.invoice.currency}", day(row.invoice.due_at, tz), lines))
+        currency = row.invoice.currency
+        lines = tuple(
+            f"{line_description(session, scope, line, tz, locale)} ({i18n.format_money(line.amount, currency, locale)})"
+            for line in scope.invoice_lines(session, row.invoice.id or 0)
+        )
+        total = i18n.format_money(row.total, currency, locale)
+        result.append(InvoiceSummary(row.invoice.id or 0, row.invoice.status, total, day(row.invoice.due_at, tz, locale), lines))
     return result
 
 
@@ -270,6 +289,24 @@ def invoice(session: Session, actor: Actor, invoice_id: int) -> InvoiceSummary:
     total = invoice_lookups.total_of(lines)
     texts = tuple(f"{line.description} ({line.amount:.2f} {row.currency})" for line in lines)
     return InvoiceSummary(invoice_id, row.status, invoice_lookups.money_text(total, row.currency), day(row.due_at, lookups.timezone_of(session)), texts)
+
+
+def line_description(session: Session, scope: CustomerScope, line: InvoiceLine, tz: ZoneInfo, locale: str) -> str:
+    """What an invoice line bills, in the customer's language: a renewal is worded from its period
+    and cycles; other lines read as they were stored (in English)."""
+    service = scope.service(session, line.service_id) if line.service_id else None
+    if line.kind != invoice_lookups.LineKind.RENEWAL.value or service is None or line.period_start is None or line.period_end is None:
+        return line.description
+    tr = i18n.translator(locale)
+    count = (line.details or {}).get("cycles", 1)
+    return tr("Renewal of #{id} {name}: {start} to {end} ({count} × {cycle})").format(
+        id=service.id,
+        name=service.name,
+        start=day(line.period_start, tz, locale),
+        end=day(line.period_end, tz, locale),
+        count=count,
+        cycle=i18n.cycle_name(service.billing_cycle, tr),
+    )
 
 
 # ----------------------------------------------------------------------------- the list
@@ -300,7 +337,9 @@ def list_filter(session: Session, actor: Actor, text: str, *, tz_name: str = "UT
             free.append(token)
             continue
         if term.group(1).lower() not in FILTER_KEYS:
-            raise InvalidInput("filter", f"unknown key {term.group(1).lower()!r} (known: {', '.join(FILTER_KEYS)}, expires<30d)")
+            known = f"{', '.join(FILTER_KEYS)}, expires<30d"
+            tr = i18n.translator(actor.locale)
+            raise InvalidInput(tr("filter"), tr("unknown key {key!r} (known: {known})").format(key=term.group(1).lower(), known=known))
         terms.append(token)
     parsed = filters.parse_filter(session, " ".join(shlex.quote(term) for term in terms), tz_name=tz_name)
     search = parse.parse_text("filter", " ".join(free).strip(), max_length=200)
@@ -347,7 +386,7 @@ class CustomerService:
     """Why a pending service waits, as its customer is told (no server names): set while no server has room."""
 
 
-CUSTOMER_NOT_AVAILABLE = "the hosting platform has not enough resources to deliver it yet; it is delivered as soon as it has"
+CUSTOMER_NOT_AVAILABLE = N_("the hosting platform has not enough resources to deliver it yet; it is delivered as soon as it has")
 
 
 @dataclass(frozen=True)
@@ -417,7 +456,7 @@ class CustomerDetail:
         return self.refusals.get(action, "not available") is None
 
 
-def _view(session: Session, scope: CustomerScope, service: Service) -> CustomerService:
+def _view(session: Session, scope: CustomerScope, service: Service, tr: Translate = untranslated) -> CustomerService:
     options = scope.options(session, service.id or 0)
     extra = sum((option.price * option.quantity for option in options), Decimal("0"))
     return CustomerService(
@@ -444,17 +483,19 @@ def _view(session: Session, scope: CustomerScope, service: Service) -> CustomerS
         cancel_at=service.cancel_at,
         cancelled_at=service.cancelled_at,
         terminated_at=service.terminated_at,
-        placement_note=CUSTOMER_NOT_AVAILABLE if service.status == Status.PENDING.value and service.placement_note else None,
+        placement_note=tr(CUSTOMER_NOT_AVAILABLE) if service.status == Status.PENDING.value and service.placement_note else None,
     )
 
 
-def history_line(row: Any) -> HistoryLine:
-    change = f"{row.from_status} → {row.to_status}" if row.from_status and row.to_status and row.from_status != row.to_status else ""
+def history_line(row: Any, tr: Translate = untranslated) -> HistoryLine:
+    """An activity row in the customer's words (`tr`: their language): who, what, the status change."""
+    changed = row.from_status and row.to_status and row.from_status != row.to_status
+    change = f"{i18n.status_name(row.from_status, tr)} → {i18n.status_name(row.to_status, tr)}" if changed else ""
     return HistoryLine(
         id=row.id or 0,
         at=row.at,
-        who=ACTOR_LABELS.get(row.actor_kind, "support"),
-        what=HISTORY_LABELS.get(row.action, row.action),
+        who=tr(ACTOR_LABELS.get(row.actor_kind, ACTOR_LABELS["admin"])),
+        what=tr(HISTORY_LABELS[row.action]) if row.action in HISTORY_LABELS else row.action,
         change=change,
         reason=(row.reason or "") if row.actor_kind == "client" else "",
     )
@@ -463,14 +504,16 @@ def history_line(row: Any) -> HistoryLine:
 def history(session: Session, actor: Actor, service_id: int, *, before_id: int | None = None, limit: int = HISTORY_PAGE) -> list[HistoryLine]:
     """A page of the service's history as the customer reads it, newest first."""
     scope = _scope(actor, None, "reading")
-    _visible(session, scope, service_id)
-    return [history_line(row) for row in scope.history(session, service_id, tuple(HISTORY_LABELS), limit=limit, before_id=before_id)]
+    tr = i18n.translator(actor.locale)
+    _visible(session, scope, service_id, tr=tr)
+    return [history_line(row, tr) for row in scope.history(session, service_id, tuple(HISTORY_LABELS), limit=limit, before_id=before_id)]
 
 
 def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerDetail:
     """The service, its renewals, options and a page of history, and which actions apply."""
     scope = _scope(actor, None, "reading")
-    service = _visible(session, scope, service_id)
+    tr = i18n.translator(actor.locale)
+    service = _visible(session, scope, service_id, tr=tr)
     customer = scope.customer(session)
     renewals = tuple(
         RenewalLine(row.renewed_at, row.period_start, row.period_end, row.cycles, row.amount, row.invoice_id) for row in scope.renewals(session, service_id)
@@ -478,14 +521,14 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
     options = tuple(OptionLine(row.id or 0, row.name, row.value, row.quantity, row.price, row.expires_at) for row in scope.options(session, service_id))
     pending = scope.renewal_line_for_period(session, service_id, service.expires_at, invoice_lookups.OPEN_STATUSES) if service.expires_at else None
     return CustomerDetail(
-        service=_view(session, scope, service),
+        service=_view(session, scope, service, tr),
         customer_email=customer.email if customer else "",
         renewals=renewals,
         options=options,
         history=tuple(history(session, actor, service_id)),
-        refusals=refusals(session, scope, service),
+        refusals=refusals(session, scope, service, actor.locale),
         pending_invoice=pending.invoice_id if pending is not None else None,
-        order_to_pay=order_to_pay(session, service),
+        order_to_pay=order_to_pay(session, service, actor.locale),
         overage=_overage(session, scope, service),
         option_offers=option_offers(session, service, {option.name for option in options}),
         cycle_offers=tuple((cycle, renew_price_label(price, service.currency, cycle)) for cycle, price in cycle_choices(session, service)),
@@ -517,7 +560,7 @@ def _overage(session: Session, scope: CustomerScope, service: Service) -> str | 
     return usage.overage_text(usage.report_of(service, period, rates, scope.usage_rows(session, service.id or 0, period[0])))
 
 
-def order_to_pay(session: Session, service: Service) -> str | None:
+def order_to_pay(session: Session, service: Service, locale: str = i18n.DEFAULT_LOCALE) -> str | None:
     """`invoice #N, TOTAL, due DAY` for a service waiting for its order's payment, else None."""
     if service.status != Status.ORDERED.value:
         return None
@@ -525,11 +568,16 @@ def order_to_pay(session: Session, service: Service) -> str | None:
     if invoice is None or invoice.status != invoice_lookups.InvoiceStatus.UNPAID.value:
         return None
     total = invoice_lookups.total_of(invoice_lookups.lines_of(session, invoice.id or 0))
-    return f"invoice #{invoice.id}, {invoice_lookups.money_text(total, invoice.currency)}, due {invoice_lookups.local_day(invoice.due_at, session)}"
+    due = day(invoice.due_at, lookups.timezone_of(session), locale)
+    return i18n.translator(locale)("invoice #{number}, {total}, due {date}").format(
+        number=invoice.id, total=i18n.format_money(total, invoice.currency, locale), date=due
+    )
 
 
-def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[str, str | None]:
-    """Why each customer action would be refused now (None when it is allowed), for the screens."""
+def refusals(session: Session, scope: CustomerScope, service: Service, locale: str = i18n.DEFAULT_LOCALE) -> dict[str, str | None]:
+    """Why each customer action would be refused now (None when it is allowed), for the screens, in `locale`."""
+    tr = i18n.translator(locale)
+    status = i18n.status_name(service.status, tr)
     product = session.get(Product, service.product_id) if service.product_id else None
     recurring = cycles.is_recurring(service.billing_cycle)
     tz = lookups.timezone_of(session)
@@ -537,21 +585,23 @@ def refusals(session: Session, scope: CustomerScope, service: Service) -> dict[s
     result["renew"] = (
         None
         if service.status in RENEWABLE and recurring and service.expires_at
-        else ("only an active or suspended service with a billing cycle can be renewed")
+        else tr("only an active or suspended service with a billing cycle can be renewed")
     )
     if product is None or not product.allow_customer_cancel:
-        result["cancel-end-of-cycle"] = result["cancel-immediately"] = "this product cannot be cancelled from the customer area; contact support"
+        result["cancel-end-of-cycle"] = result["cancel-immediately"] = tr("this product cannot be cancelled from the customer area; contact support")
     else:
-        result["cancel-immediately"] = None if service.status in (*CANCELLABLE, Status.EXPIRED.value) else f"a {service.status} service cannot be cancelled"
+        result["cancel-immediately"] = (
+            None if service.status in (*CANCELLABLE, Status.EXPIRED.value) else tr("a service that is {status} cannot be cancelled").format(status=status)
+        )
         if service.status not in CANCELLABLE or service.expires_at is None:
-            result["cancel-end-of-cycle"] = "only a running service with an expiry can be cancelled at the end of its cycle"
+            result["cancel-end-of-cycle"] = tr("only a running service with an expiry can be cancelled at the end of its cycle")
         elif service.cancel_at is not None:
-            result["cancel-end-of-cycle"] = f"a cancellation is already planned for {day(service.cancel_at, tz)}"
+            result["cancel-end-of-cycle"] = tr("a cancellation is already planned for {date}").format(date=day(service.cancel_at, tz, locale))
         else:
             result["cancel-end-of-cycle"] = None
     result["cancel"] = None if result["cancel-end-of-cycle"] is None or result["cancel-immediately"] is None else result["cancel-immediately"]
-    result["uncancel"] = _uncancel_refusal(session, scope, service)
-    result["auto-renew"] = None if service.status in AUTO_RENEW_STATUSES and recurring else "this service is not renewed"
+    result["uncancel"] = _uncancel_refusal(session, scope, service, tr)
+    result["auto-renew"] = None if service.status in AUTO_RENEW_STATUSES and recurring else tr("this service is not renewed")
     for action in SELF_SERVICE:
         result[action] = self_service_refusal(session, service, product, action)
     return result
@@ -638,16 +688,16 @@ def self_service_refusal(session: Session, service: Service, product: Product | 
     return None
 
 
-def _uncancel_refusal(session: Session, scope: CustomerScope, service: Service) -> str | None:
+def _uncancel_refusal(session: Session, scope: CustomerScope, service: Service, tr: Translate = untranslated) -> str | None:
     if service.cancel_mode != CancelMode.END_OF_CYCLE.value or service.cancel_at is None:
-        return "no cancellation is planned"
+        return tr("no cancellation is planned")
     if clock.as_utc(service.cancel_at) <= clock.now():
-        return "the cancellation date has passed"
+        return tr("the cancellation date has passed")
     if service.status not in CANCELLABLE:
-        return f"a {service.status} service cannot be changed"
+        return tr("a service that is {status} cannot be changed").format(status=i18n.status_name(service.status, tr))
     last = scope.last_activity(session, service.id or 0, "cancel")
     if last is None or last.actor_kind != "client":
-        return "support planned this cancellation; contact support to keep the service"
+        return tr("support planned this cancellation; contact support to keep the service")
     return None
 
 
@@ -669,31 +719,32 @@ class PanelView:
 
 def reveal_login(session: Session, actor: Actor, service_id: int) -> Credentials | None:
     """The login the module provisioned for one of the customer's services (the view is logged)."""
-    _visible(session, _scope(actor, None, "reading"), service_id)
+    _visible(session, _scope(actor, None, "reading"), service_id, tr=i18n.translator(actor.locale))
     return credentials.reveal(session, actor, service_id)
 
 
 def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
     """Ask the service's module (through `delivery`, scoped to the customer); a failure is one plain line (details in the log)."""
     scope = _scope(actor, None, "reading")
+    tr = i18n.translator(actor.locale)
     with db.read() as session:
-        service = _visible(session, scope, service_id)
+        service = _visible(session, scope, service_id, tr=tr)
         if service.status not in PANEL_STATUSES:
-            return PanelView(error=f"no live panel: the service is {service.status}")
+            return PanelView(error=tr("no live panel: the service is {status}").format(status=i18n.status_name(service.status, tr)))
         if not is_module(service.type) or not get_module(service.type).supports_operation("panel"):
-            return PanelView(error="this service has no live panel")
+            return PanelView(error=tr("this service has no live panel"))
         with_tabs = get_module(service.type).supports_operation("tabs")
     try:
         state = delivery.panel_state(db, service_id, customer_id=scope.customer_id)
         tabs = delivery.module_tabs(db, service_id, customer_id=scope.customer_id) if with_tabs else []
     except NotFound:
-        raise _no_service(service_id) from None
+        raise _no_service(service_id, tr) from None
     except ModuleError as error:
         log.warning("customer area: panel of service %s: %s", service_id, error.message)
-        return PanelView(error=PANEL_UNAVAILABLE)
+        return PanelView(error=tr(PANEL_UNAVAILABLE))
     except Exception:  # a panel failure is shown as one line; the log keeps the details
         log.exception("customer area: panel of service %s failed", service_id)
-        return PanelView(error=PANEL_UNAVAILABLE)
+        return PanelView(error=tr(PANEL_UNAVAILABLE))
     return PanelView(state=replace(state, details={}, actions=[]), tabs=tuple(tabs))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
-from svcconsole.core import actions, activity, catalog, clock, cycles, invoice_lookups, invoices, jobs, leases, lookups, option_catalog, parse, upgrades
+from svcconsole.core import actions, activity, catalog, clock, cycles, i18n, invoice_lookups, invoices, jobs, leases, lookups, option_catalog, parse, upgrades
 from svcconsole.core.customer import (
     AUTO_RENEW_STATUSES,
     ENDED,
@@ -61,14 +61,17 @@ def renew(session: Session, actor: Actor, service_id: int, cycle_count: int | st
     """Bill a renewal (never a free one) on the invoice that bills it, the newest unpaid one, or a new one."""
     scope = _scope(actor, "renew-invoice", "renewing")
     count = parse.parse_int("cycles", cycle_count, minimum=1, maximum=120)
-    service = _visible(session, scope, service_id, for_update=True)
+    tr, locale = i18n.translator(actor.locale), actor.locale
+    service = _visible(session, scope, service_id, for_update=True, tr=tr)
     tz = lookups.timezone_of(session)
     if service.expires_at is not None:
         existing = scope.renewal_line_for_period(session, service_id, service.expires_at, invoice_lookups.OPEN_STATUSES)
         if existing is not None:
             return ActionResult(
                 service_id,
-                f"invoice {existing.invoice_id} already bills this renewal ({existing.amount:.2f} {service.currency}); the service is extended when it is paid",
+                tr("invoice {number} already bills this renewal ({amount}); the service is extended when it is paid").format(
+                    number=existing.invoice_id, amount=i18n.format_money(existing.amount, service.currency, locale)
+                ),
                 invoice_id=existing.invoice_id,
             )
     reused = scope.newest_open_invoice(session, invoice_lookups.InvoiceStatus.UNPAID.value, service.currency)
@@ -77,11 +80,16 @@ def renew(session: Session, actor: Actor, service_id: int, cycle_count: int | st
     assert old_expiry is not None
     line = scope.renewal_line_for_period(session, service_id, old_expiry, invoice_lookups.OPEN_STATUSES)
     assert line is not None
-    unit = cycles.PER_UNIT[cycles.BillingCycle(service.billing_cycle)]
-    where = f"added to invoice {line.invoice_id}" if reused else f"billed on new invoice {line.invoice_id}"
+    where = tr("added to invoice {number}") if reused else tr("billed on new invoice {number}")
     return ActionResult(
         service_id,
-        f"renewal of {count} × {unit} ({line.amount:.2f} {service.currency}) {where}; once it is paid the service runs until {day(line.period_end, tz)}",
+        tr("renewal of {count} × {cycle} ({amount}) {where}; once it is paid the service runs until {date}").format(
+            count=count,
+            cycle=i18n.cycle_name(service.billing_cycle, tr),
+            amount=i18n.format_money(line.amount, service.currency, locale),
+            where=where.format(number=line.invoice_id),
+            date=day(line.period_end, tz, locale),
+        ),
         invoice_id=line.invoice_id,
     )
 
@@ -93,49 +101,52 @@ def cancel(session: Session, actor: Actor, service_id: int, mode: str, reason: s
         raise InvalidInput("mode", f"{mode!r} is not a cancel mode (end-of-cycle or immediate)")
     action = "cancel-end-of-cycle" if value == CancelMode.END_OF_CYCLE.value else "cancel-immediately"
     scope = _scope(actor, action, "cancelling")
-    service = _visible(session, scope, service_id, for_update=True)
+    tr = i18n.translator(actor.locale)
+    service = _visible(session, scope, service_id, for_update=True, tr=tr)
     product = session.get(Product, service.product_id) if service.product_id else None
     if product is None or not product.allow_customer_cancel:
-        raise TransitionRefused(service_id, service.status, "cancel", "this product cannot be cancelled from the customer area; contact support")
+        raise TransitionRefused(service_id, service.status, "cancel", tr("this product cannot be cancelled from the customer area; contact support"))
     text = parse.parse_text("reason", reason, max_length=2000)
     outcome = actions.perform(session, actor, action, service_id, {"reason": text}, claim_for=claim_for)
     tz = lookups.timezone_of(session)
     if action == "cancel-end-of-cycle":
-        return ActionResult(service_id, f"service {service_id} will be cancelled on {day(service.cancel_at, tz)}")
+        return ActionResult(service_id, tr("service {id} will be cancelled on {date}").format(id=service_id, date=day(service.cancel_at, tz, actor.locale)))
     if outcome.job_id is not None:
-        return ActionResult(service_id, f"service {service_id} is being cancelled", job_id=outcome.job_id)
-    return ActionResult(service_id, f"service {service_id} is cancelled")
+        return ActionResult(service_id, tr("service {id} is being cancelled").format(id=service_id), job_id=outcome.job_id)
+    return ActionResult(service_id, tr("service {id} is cancelled").format(id=service_id))
 
 
 def uncancel(session: Session, actor: Actor, service_id: int) -> ActionResult:
     """Withdraw an end-of-cycle cancellation the customer asked for."""
     scope = _scope(actor, "uncancel", "withdrawing a cancellation")
-    service = _visible(session, scope, service_id, for_update=True)
-    why = _uncancel_refusal(session, scope, service)
+    tr = i18n.translator(actor.locale)
+    service = _visible(session, scope, service_id, for_update=True, tr=tr)
+    why = _uncancel_refusal(session, scope, service, tr)
     if why is not None:
         raise TransitionRefused(service_id, service.status, "withdraw the cancellation", why)
     actions.perform(session, actor, "uncancel", service_id, {})
-    return ActionResult(service_id, f"the cancellation of service {service_id} is withdrawn")
+    return ActionResult(service_id, tr("the cancellation of service {id} is withdrawn").format(id=service_id))
 
 
 def set_auto_renew(session: Session, actor: Actor, service_id: int, on: bool) -> ActionResult:
     """Turn auto-renewal on or off (renewal invoices are made for auto-renewing services only)."""
     scope = _scope(actor, "auto-renew", "changing auto-renewal")
-    service = _visible(session, scope, service_id, for_update=True)
+    tr = i18n.translator(actor.locale)
+    service = _visible(session, scope, service_id, for_update=True, tr=tr)
     if service.status not in AUTO_RENEW_STATUSES:
-        raise TransitionRefused(service_id, service.status, "change auto-renewal", "allowed for pending, active and suspended services")
+        raise TransitionRefused(service_id, service.status, "change auto-renewal", tr("allowed for pending, active and suspended services"))
     if not cycles.is_recurring(service.billing_cycle):
-        raise TransitionRefused(service_id, service.status, "change auto-renewal", f"a {service.billing_cycle} service is never renewed")
-    label = auto_renew_label(on)
+        raise TransitionRefused(service_id, service.status, "change auto-renewal", tr("this service is not renewed"))
+    label = auto_renew_label(on, actor.locale)
     if bool(service.auto_renew) == on:
-        return ActionResult(service_id, f"auto-renewal of service {service_id} is already {label}")
+        return ActionResult(service_id, tr("auto-renewal of service {id} is already {state}").format(id=service_id, state=label))
     before = bool(service.auto_renew)
     service.auto_renew = on
     _mark_changed(service, actor)
     session.add(service)
     activity.record(session, service, actor, "auto_renew", from_status=service.status, to_status=service.status, details={"auto_renew": [before, on]})
     session.flush()
-    return ActionResult(service_id, f"auto-renewal of service {service_id} is now {label}")
+    return ActionResult(service_id, tr("auto-renewal of service {id} is now {state}").format(id=service_id, state=label))
 
 
 # ----------------------------------------------------------------------------- self-service
@@ -304,15 +315,18 @@ def lift_suspension(session: Session, actor: Actor, service_id: int, *, claim_fo
     )
 
 
-def carry_out(db: Database, change: Callable[[Session, str], ActionResult]) -> ActionResult:
-    """Run a customer action in one transaction, then the panel job it queued, in this thread."""
+def carry_out(db: Database, change: Callable[[Session, str], ActionResult], locale: str = i18n.DEFAULT_LOCALE) -> ActionResult:
+    """Run a customer action in one transaction, then the panel job it queued, in this thread (its outcome in `locale`)."""
+    tr = i18n.translator(locale)
     worker = leases.holder()
     result = db.transaction(lambda session: change(session, worker))
     if result.job_id is None:
         return result
     outcome = jobs.execute(db, result.job_id, worker=worker)
     if outcome is not None and outcome.status == "succeeded":
-        return replace(result, message=result.done or f"service {result.service_id} is cancelled")
+        return replace(result, message=result.done or tr("service {id} is cancelled").format(id=result.service_id))
     return replace(
-        result, message=result.waiting or f"service {result.service_id}: the cancellation is under way; support will finish it if the panel does not answer"
+        result,
+        message=result.waiting
+        or tr("service {id}: the cancellation is under way; support will finish it if the panel does not answer").format(id=result.service_id),
     )

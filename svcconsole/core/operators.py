@@ -34,6 +34,8 @@ class Actor:
     role: Role
     customer_id: int | None = None
     read_only: bool = False
+    locale: str = "en"
+    """The language the customer area speaks to this actor (a customer's own, or the default setting)."""
 
     @property
     def is_client(self) -> bool:
@@ -62,10 +64,10 @@ CLIENT_ACTIONS: frozenset[str] = frozenset(
 self-service ones (options to delete) are further gated by the product's flags in `core.customer_actions`."""
 
 
-def client_actor(customer_id: int, email: str, *, preview_by: str | None = None) -> Actor:
-    """The customer acting in the customer area; an operator's preview of it changes nothing."""
+def client_actor(customer_id: int, email: str, *, preview_by: str | None = None, locale: str = "en") -> Actor:
+    """The customer acting in the customer area, in their language; an operator's preview of it changes nothing."""
     name = f"{email} (preview by {preview_by})" if preview_by else email
-    return Actor(kind="client", name=name, role=Role.VIEWER, customer_id=customer_id, read_only=preview_by is not None)
+    return Actor(kind="client", name=name, role=Role.VIEWER, customer_id=customer_id, read_only=preview_by is not None, locale=locale)
 
 
 def job_actor(job: Job, *, customer_id: int | None = None) -> Actor:

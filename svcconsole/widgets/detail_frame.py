@@ -23,6 +23,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
+from svcconsole.core import i18n
+from svcconsole.core.i18n import N_, Translate, untranslated
 from svcconsole.widgets import render
 from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.panel_state import PanelStateView
@@ -32,29 +34,43 @@ from svcconsole.widgets.tabs import step_tab
 SUB_TAB_ACTIONS = frozenset({"next_sub_tab", "previous_sub_tab"})
 
 
-def header_text(detail: Any, tz: ZoneInfo) -> Text:
+def header_text(detail: Any, tz: ZoneInfo, *, translate: Translate | None = None, locale: str | None = None) -> Text:
     """Name and status, then cycle, price, expiry, cancellation and customer of `detail.service`:
-    two lines that never wrap (the customer, last, is cut with an ellipsis when the line is too long)."""
+    two lines that never wrap (the customer, last, is cut with an ellipsis when the line is too long).
+    With a `locale` (the customer area) the words, dates and money are that language's."""
+    tr = translate or untranslated
     service = detail.service
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"#{service.id} ", "bold")
     line.append(render.plain(service.name), "bold")
     line.append("  ")
-    line.append_text(render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note))
+    line.append_text(render.status_text(service.status, service.suspend_kind, service.operation, service.placement_note, translate=tr))
     if getattr(service, "approval", None) and service.status == "pending":
         line.append(" · awaiting approval", render.AWAITING_STYLE)
     if getattr(service, "domain", None):
         line.append(f"  {render.plain(service.domain)}", "cyan")
     line.append("\n")
-    line.append(f"{service.billing_cycle} {render.money(service.price, service.currency)}")
-    line.append(f"  expires {render.day(service.expires_at, tz)}")
+    if locale is None:
+        line.append(f"{service.billing_cycle} {render.money(service.price, service.currency)}")
+        line.append(f"  expires {render.day(service.expires_at, tz)}")
+    else:
+        line.append(f"{i18n.cycle_name(service.billing_cycle, tr)} {i18n.format_money(service.price, service.currency, locale)}")
+        line.append("  " + tr("expires {date}").format(date=i18n.format_day(service.expires_at, tz, locale)))
     if service.cancel_at or service.cancelled_at:
-        when = render.day(service.cancelled_at or service.cancel_at, tz)
-        line.append(f"  cancel {render.plain(service.cancel_mode)} {when}", "bold magenta")
+        if locale is None:
+            when = render.day(service.cancelled_at or service.cancel_at, tz)
+            line.append(f"  cancel {render.plain(service.cancel_mode)} {when}", "bold magenta")
+        else:
+            when = i18n.format_day(service.cancelled_at or service.cancel_at, tz, locale)
+            mode = tr(CANCEL_MODE_NAMES[service.cancel_mode]) if service.cancel_mode in CANCEL_MODE_NAMES else render.plain(service.cancel_mode)
+            line.append("  " + tr("cancel {mode} {date}").format(mode=mode, date=when), "bold magenta")
     line.append("  ")
     line.append(render.plain(service.customer_name), "cyan")
     line.append(f" <{render.plain(detail.customer_email)}>", "dim")
     return line
+
+
+CANCEL_MODE_NAMES = {"end-of-cycle": N_("at the end of the cycle"), "immediate": N_("now")}
 
 
 def key_values(rows: Iterable[tuple[str, Any]]) -> Table:
@@ -88,6 +104,20 @@ def renewed(row: Any, tz: ZoneInfo) -> RenderableType:
     return render.day(row.renewed_at, tz)
 
 
+def customer_renewal_columns(currency: str | None, locale: str) -> tuple[Column, ...]:
+    """A customer's renewals: periods, amount and invoice, dated and priced in `locale` (the table translates the titles)."""
+    return (
+        Column(N_("renewed"), lambda row, tz: i18n.format_day(row.renewed_at, tz, locale)),
+        Column(
+            N_("period"),
+            lambda row, tz: f"{i18n.format_day(row.period_start, tz, locale)} → {i18n.format_day(row.period_end, tz, locale)}",
+        ),
+        Column(N_("periods"), lambda row, tz: str(row.cycles)),
+        Column(N_("amount"), lambda row, tz: i18n.format_money(row.amount, currency, locale)),
+        Column(N_("invoice"), lambda row, tz: str(row.invoice_id or "-")),
+    )
+
+
 def renewal_invoice(row: Any, tz: ZoneInfo) -> RenderableType:
     if isinstance(row, AwaitingRenewal):
         return render.text(f"{row.invoice_id} ({row.invoice_status})")
@@ -107,8 +137,10 @@ OPTION_COLUMNS = (
 AT = Column("at", lambda row, tz: render.moment_text(row.at, tz))
 
 
-def renewal_columns(*, staff: bool, currency: str | None = None) -> tuple[Column, ...]:
-    """Renewals: staff see cycles and who recorded each; a customer sees periods priced in `currency`."""
+def renewal_columns(*, staff: bool, currency: str | None = None, locale: str | None = None) -> tuple[Column, ...]:
+    """Renewals: staff see cycles and who recorded each; a customer sees periods priced in `currency` (in `locale`, when given)."""
+    if not staff and locale is not None:
+        return customer_renewal_columns(currency, locale)
     if staff:
         return (
             RENEWED,
@@ -127,8 +159,16 @@ def renewal_columns(*, staff: bool, currency: str | None = None) -> tuple[Column
     )
 
 
-def option_columns(*, staff: bool) -> tuple[Column, ...]:
-    """Options: staff see each option's id too (the key the Options tab edits by)."""
+def option_columns(*, staff: bool, locale: str | None = None) -> tuple[Column, ...]:
+    """Options: staff see each option's id too (the key the Options tab edits by); a customer's in `locale`, when given."""
+    if not staff and locale is not None:
+        return (
+            Column(N_("name"), lambda option, tz: render.text(option.name)),
+            Column(N_("value"), lambda option, tz: render.text(option.value or "")),
+            Column(N_("qty"), lambda option, tz: str(option.quantity)),
+            Column(N_("price"), lambda option, tz: i18n.format_money(option.price, None, locale)),
+            Column(N_("expires"), lambda option, tz: i18n.format_day(option.expires_at, tz, locale)),
+        )
     return (Column("id", lambda option, tz: str(option.id)), *OPTION_COLUMNS) if staff else OPTION_COLUMNS
 
 
@@ -146,12 +186,16 @@ class TabbedDetail(Screen[None]):
         self.load_generation += 1
         return self.load_generation
 
+    def translate(self, text: str) -> str:
+        """`text` in the reader's language: the admin detail's stays English; the customer's translates."""
+        return text
+
     def compose(self) -> ComposeResult:
         yield from self.compose_top()
         yield Static(self.header_placeholder(), id="detail-header")
         with TabbedContent(id="tabs"):
             for pane_id, title in self.TABS:
-                with TabPane(title, id=pane_id):
+                with TabPane(self.translate(title), id=pane_id):
                     yield from self.compose_pane(pane_id)
         yield ContextFooter()
 

@@ -53,6 +53,9 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
     def confirm_label(self) -> str:
         return self.CONFIRM_LABEL
 
+    def back_label(self) -> str:
+        return self.BACK_LABEL
+
     def confirm_variant(self) -> str:
         return self.CONFIRM_VARIANT
 
@@ -68,7 +71,7 @@ class DialogFrame(ModalScreen[AnswerType | None], Generic[AnswerType]):
                 yield from self.fields()
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
-                yield Button(self.BACK_LABEL, id="cancel-button")
+                yield Button(self.back_label(), id="cancel-button")
                 yield Button(self.confirm_label(), id="confirm-button", variant=self.confirm_variant())  # type: ignore[arg-type]  # CONFIRM_VARIANT holds one of Button's variant names
 
     def initial_focus(self) -> str:

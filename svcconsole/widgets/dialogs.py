@@ -10,9 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from svcconsole.core.i18n import Translate, untranslated
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
-from svcconsole.widgets.keys import ConsoleAction
+from svcconsole.widgets.keys import ConsoleAction, translate_bindings
 
 DIALOG_KEYS: tuple[ConsoleAction, ...] = (
     ConsoleAction("dialog", "escape", "cancel", "Back", "Close the dialog; nothing is done.", show=True, key_display="esc"),
@@ -36,12 +37,16 @@ class ConfirmDialog(ModalScreen[bool]):
 
     BINDINGS = DIALOG_BINDINGS
 
-    def __init__(self, question_text: str, yes: str = "Yes", *, detail: str | None = None, variant: str = "primary") -> None:
+    def __init__(
+        self, question_text: str, yes: str = "Yes", *, detail: str | None = None, variant: str = "primary", translate: Translate = untranslated
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.question_text = question_text
         self.yes = yes
         self.detail = detail
         self.variant = variant
+        self.tr = translate
+        translate_bindings(self, translate)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -49,7 +54,7 @@ class ConfirmDialog(ModalScreen[bool]):
             if self.detail:
                 yield Static(Text(render.plain(self.detail), style="dim"))
             with Horizontal(classes="buttons"):
-                yield Button("No", id="no")
+                yield Button(self.tr("No"), id="no")
                 yield Button(self.yes, id="yes", variant=self.variant)  # type: ignore[arg-type]  # one of Button's variant names, given by the caller
 
     def on_mount(self) -> None:
@@ -68,11 +73,13 @@ class PromptDialog(ModalScreen[str | None]):
 
     BINDINGS = DIALOG_BINDINGS
 
-    def __init__(self, question_text: str, *, placeholder: str = "", required: bool = False) -> None:
+    def __init__(self, question_text: str, *, placeholder: str = "", required: bool = False, translate: Translate = untranslated) -> None:
         super().__init__(classes="dialog-screen")
         self.question_text = question_text
         self.placeholder = placeholder
         self.required = required
+        self.tr = translate
+        translate_bindings(self, translate)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -80,8 +87,8 @@ class PromptDialog(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder, id="answer")
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
-                yield Button("Back", id="cancel-button")
-                yield Button("OK", id="ok", variant="primary")
+                yield Button(self.tr("Back"), id="cancel-button")
+                yield Button(self.tr("OK"), id="ok", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#dialog-error", Static).display = False
@@ -100,7 +107,7 @@ class PromptDialog(ModalScreen[str | None]):
         answer = self.query_one("#answer", Input).value.strip()
         if self.required and not answer:
             error = self.query_one("#dialog-error", Static)
-            error.update(Text("a value is required", style="bold red"))
+            error.update(Text(self.tr("a value is required"), style="bold red"))
             error.display = True
             return
         self.dismiss(answer)

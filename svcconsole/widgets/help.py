@@ -16,8 +16,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from svcconsole.core.filters import FILTER_HELP
+from svcconsole.core.i18n import Translate, untranslated
 from svcconsole.widgets import render
-from svcconsole.widgets.keys import ConsoleAction
+from svcconsole.widgets.keys import ConsoleAction, translate_bindings
 
 HELP_KEYS: tuple[ConsoleAction, ...] = (
     ConsoleAction("help", "escape,q,question_mark", "close", "Close", "Close this help.", show=True, key_display="esc/q/?"),
@@ -26,9 +27,18 @@ HELP_KEYS: tuple[ConsoleAction, ...] = (
 HELP_COLUMNS = 3
 
 
-def help_table(registry: tuple[ConsoleAction, ...], scopes: dict[str, str], filter_help: str = FILTER_HELP, *, markers: bool = True) -> Table:
+def help_table(
+    registry: tuple[ConsoleAction, ...],
+    scopes: dict[str, str],
+    filter_help: str = FILTER_HELP,
+    *,
+    markers: bool = True,
+    translate: Translate = untranslated,
+) -> Table:
     """The registry as a table: key, action, what it does, grouped by where it applies; then the
-    list's markers (staff only) and the filter syntax."""
+    list's markers (staff only) and the filter syntax. `translate` puts the words in the reader's
+    language (the customer area's); the admin console's stay English."""
+    tr = translate
     table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True, width=9)
     table.add_column("what", ratio=1)
@@ -36,20 +46,20 @@ def help_table(registry: tuple[ConsoleAction, ...], scopes: dict[str, str], filt
         entries = [entry for entry in registry if entry.scope == scope]
         if not entries:
             continue
-        table.add_row("", Text(title, style="bold underline"))
+        table.add_row("", Text(tr(title), style="bold underline"))
         for entry in entries:
             line = Text()
-            line.append(entry.description, "bold")
-            line.append(f"  {entry.help}")
+            line.append(tr(entry.description), "bold")
+            line.append(f"  {tr(entry.help)}")
             if entry.mutates:
-                line.append("  (off in read-only mode)", "dim")
+                line.append("  " + tr("(off in read-only mode)"), "dim")
             table.add_row(entry.shown_key, line)
     if markers:
         table.add_row("", Text("List markers", style="bold underline"))
         for mark, meaning in render.MARKERS_LEGEND:
             table.add_row("", Text.assemble((mark, "bold"), f"  {meaning}"))
     if filter_help:
-        table.add_row("", Text("Filter syntax", style="bold underline"))
+        table.add_row("", Text(tr("Filter syntax"), style="bold underline"))
         table.add_row("", filter_help)
     return table
 
@@ -117,12 +127,14 @@ class HelpScreen(ModalScreen[None]):
         *,
         registry: Sequence[ConsoleAction] | None = None,
         scopes: dict[str, str] | None = None,
+        translate: Translate = untranslated,
     ) -> None:
         super().__init__()
         self.table = table
         self.title_text = title
         self.registry = tuple(registry or ())
         self.scopes = scopes or {}
+        translate_bindings(self, translate)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help", classes="dialog wide columns" if isinstance(self.table, Group) else "dialog wide"):

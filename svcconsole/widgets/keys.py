@@ -6,7 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.keys import _character_to_key
+
+from svcconsole.core.i18n import Translate, untranslated
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,20 @@ def remap(registry: Iterable[ConsoleAction], keys: Mapping[str, str], together: 
     remapped = tuple(replace(entry, key=wanted[index], key_display=wanted[index]) if index in wanted else entry for index, entry in enumerate(entries))
     keymap = {entries[index].binding_id: ",".join(normal_keys(key)) for index, key in wanted.items()}
     return Remap(remapped, keymap, tuple(dict.fromkeys(problems)))
+
+
+def translate_bindings(node: DOMNode, translate: Translate = untranslated) -> None:
+    """Put `node`'s key descriptions and tooltips (footer, palette) in the reader's language.
+
+    Textual copies the class's bindings into each node, so this changes this node's only; an
+    English reader's `translate` leaves them as they are.
+    """
+    if translate is untranslated:
+        return
+    bindings = node._bindings  # Textual keeps each node's own copy of its class's bindings here
+    bindings.key_to_bindings = {
+        key: [
+            replace(binding, description=translate(binding.description), tooltip=translate(binding.tooltip) if binding.tooltip else "") for binding in entries
+        ]
+        for key, entries in bindings.key_to_bindings.items()
+    }

@@ -17,12 +17,24 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
+from svcconsole.core.i18n import N_, Translate, untranslated
 from svcconsole.modules import ModuleTab, PanelState
 from svcconsole.widgets import render
 from svcconsole.widgets.tabs import step_tab
 
 STATE_STYLES = {"running": "green", "offline": "red", "stopped": "red", "suspended": "bold dark_orange", "paused": "dark_orange", "installing": "italic cyan"}
 PANE_PREFIX = "module-tab-"
+PANEL_STATE_NAMES = {
+    "running": N_("running"),
+    "offline": N_("offline"),
+    "stopped": N_("stopped"),
+    "suspended": N_("suspended"),
+    "paused": N_("paused"),
+    "installing": N_("installing"),
+    "managed by hand": N_("managed by hand"),
+}
+"""The panel's state words as the customer area translates them (the admin console shows them as they are)."""
+RESOURCE_NAMES = {"memory": N_("memory"), "disk": N_("disk"), "cpu": N_("cpu"), "uptime": N_("uptime"), "network": N_("network")}
 
 
 def key_value_table() -> Table:
@@ -32,15 +44,16 @@ def key_value_table() -> Table:
     return table
 
 
-def state_table(state: PanelState) -> Table:
-    """The live state as key / value rows: status, resources, addresses, details."""
+def state_table(state: PanelState, translate: Translate = untranslated) -> Table:
+    """The live state as key / value rows: status, resources, addresses, details (labels in the reader's language)."""
     table = key_value_table()
     status = render.plain(state.status)
-    table.add_row("state", Text(status, style=STATE_STYLES.get(status, "bold")))
+    shown = translate(PANEL_STATE_NAMES[status]) if status in PANEL_STATE_NAMES else status
+    table.add_row(translate("state"), Text(shown, style=STATE_STYLES.get(status, "bold")))
     for key, value in state.resources.items():
-        table.add_row(render.text(key), Text(render.plain(value)))
+        table.add_row(render.text(translate(RESOURCE_NAMES[key]) if key in RESOURCE_NAMES else key), Text(render.plain(value)))
     for address in state.addresses:
-        table.add_row("address", Text(render.plain(address)))
+        table.add_row(translate("address"), Text(render.plain(address)))
     for key, value in state.details.items():
         table.add_row(render.text(key), Text(render.plain(value)))
     return table
@@ -104,9 +117,10 @@ class PanelStateView(Vertical):
     PanelStateView { height: auto; }
     """
 
-    def __init__(self, waiting: str, **options: Any) -> None:
+    def __init__(self, waiting: str, *, translate: Translate = untranslated, **options: Any) -> None:
         super().__init__(**options)
         self.waiting = waiting
+        self.translate = translate
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.waiting, style="dim"), id="panel-state")
@@ -121,7 +135,7 @@ class PanelStateView(Vertical):
         self.query_one("#panel-state", Static).update(line)
 
     def show_state(self, state: PanelState) -> None:
-        self.query_one("#panel-state", Static).update(state_table(state))
+        self.query_one("#panel-state", Static).update(state_table(state, self.translate))
 
     async def show_tabs(self, tabs: Sequence[ModuleTab]) -> None:
         """The module's sub-tabs: refilled when they are the same, else built anew (none: removed)."""

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable
 
 from svcconsole.core.errors import SvcError
+from svcconsole.core.i18n import Translate, untranslated
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,20 @@ class Column:
 class RecordTable(DataTable[RenderableType]):
     """A DataTable whose rows are records drawn through `columns`; `show` replaces them all."""
 
-    def __init__(self, columns: Sequence[Column], *, key: Callable[[Any], str] | None = None, id: str | None = None) -> None:
+    def __init__(
+        self, columns: Sequence[Column], *, key: Callable[[Any], str] | None = None, id: str | None = None, translate: Translate = untranslated
+    ) -> None:
         super().__init__(id=id, cursor_type="row")
         self.record_columns = tuple(columns)
         self.record_key = key
+        self.translate = translate
 
     def on_mount(self) -> None:
         self._add_columns()
 
     def _add_columns(self) -> None:
         if not self.columns:
-            self.add_columns(*(column.title for column in self.record_columns))
+            self.add_columns(*(self.translate(column.title) for column in self.record_columns))
 
     def show(self, records: Sequence[Any], tz: ZoneInfo) -> None:
         self._add_columns()
@@ -72,8 +76,18 @@ class PagedRecords(Vertical):
             super().__init__()
             self.error = error
 
-    def __init__(self, columns: Sequence[Column], load_older: Callable[[int], list[Any]], *, page_size: int, table_id: str, button_id: str) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        load_older: Callable[[int], list[Any]],
+        *,
+        page_size: int,
+        table_id: str,
+        button_id: str,
+        translate: Translate = untranslated,
+    ) -> None:
         super().__init__()
+        self.translate = translate
         self.record_columns = tuple(columns)
         self.load_older = load_older
         self.page_size = page_size
@@ -83,8 +97,8 @@ class PagedRecords(Vertical):
         self.tz = ZoneInfo("UTC")
 
     def compose(self) -> ComposeResult:
-        yield RecordTable(self.record_columns, id=self.table_id)
-        yield Horizontal(Button("Load older", id=self.button_id), classes="pane-buttons")
+        yield RecordTable(self.record_columns, id=self.table_id, translate=self.translate)
+        yield Horizontal(Button(self.translate("Load older"), id=self.button_id), classes="pane-buttons")
 
     @property
     def table(self) -> RecordTable:

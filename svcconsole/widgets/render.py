@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
-from svcconsole.core import clock
+from svcconsole.core import clock, i18n
+from svcconsole.core.i18n import Translate, untranslated
 from svcconsole.core.parse import inert
 
 DARK_COLOURS = {
@@ -115,19 +116,24 @@ PAST_DUE_STYLE = f"bold {RED}"
 """A live service's expiry that has passed."""
 
 
-def short_status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:
+def short_status_text(
+    status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None, *, translate: Translate | None = None
+) -> Text:
     """The status for a narrow column: with an operation in progress, "active: suspend…" (the
     suspension's kind left out), so the operation stays readable; a pending service no server
-    had room for reads "pending: no room" (the detail says "not available: <why>")."""
+    had room for reads "pending: no room" (the detail says "not available: <why>").
+    With `translate` (the customer area) the words are the customer's language."""
+    name = i18n.status_name(status, translate) if translate else status
     if not operation and status == "pending" and not_placed:
         result = Text(no_wrap=True, overflow="ellipsis", end="")
-        result.append(status, STATUS_STYLES.get(status, ""))
-        result.append(": no room", NOT_AVAILABLE_STYLE)
+        result.append(name, STATUS_STYLES.get(status, ""))
+        tr = translate or untranslated
+        result.append(tr(": no room"), NOT_AVAILABLE_STYLE)
         return result
     if not operation:
-        return status_text(status, suspend_kind)
+        return status_text(status, suspend_kind, translate=translate)
     result = Text(no_wrap=True, overflow="ellipsis", end="")
-    result.append(status, STATUS_STYLES.get(status, ""))
+    result.append(name, STATUS_STYLES.get(status, ""))
     result.append(f": {plain(operation)}…", IN_PROGRESS_STYLE)
     return result
 
@@ -154,18 +160,24 @@ def with_markers(status: Text, *, auto_renew: bool, special_price: bool, width: 
     return status
 
 
-def status_text(status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None) -> Text:
+def status_text(
+    status: str, suspend_kind: str | None = None, operation: str | None = None, not_placed: str | None = None, *, translate: Translate | None = None
+) -> Text:
     """The status with its suspension kind, the operation in progress, or, for a pending service
-    no server had room for, "not available: <why>" (`not_placed` is the why)."""
+    no server had room for, "not available: <why>" (`not_placed` is the why). With `translate`
+    (the customer area) the words are the customer's language."""
     result = Text(no_wrap=True, overflow="ellipsis", end="")
-    label = status if not (status == "suspended" and suspend_kind) else f"{status} ({plain(suspend_kind)})"
+    tr = translate or untranslated
+    name = i18n.status_name(status, tr) if translate else status
+    kind = (i18n.suspend_kind_name(suspend_kind, tr) if translate else plain(suspend_kind)) if suspend_kind else ""
+    label = name if not (status == "suspended" and suspend_kind) else f"{name} ({plain(kind)})"
     result.append(label, STATUS_STYLES.get(status, ""))
     if operation:
         result.append(" · ", "dim")
-        result.append(f"in progress: {plain(operation)}", IN_PROGRESS_STYLE)
+        result.append(tr("in progress: {operation}").format(operation=plain(operation)), IN_PROGRESS_STYLE)
     elif status == "pending" and not_placed:
         result.append(" · ", "dim")
-        result.append(f"not available: {plain(not_placed)}", NOT_AVAILABLE_STYLE)
+        result.append(tr("not available: {why}").format(why=plain(not_placed)), NOT_AVAILABLE_STYLE)
     return result
 
 

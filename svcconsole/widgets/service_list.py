@@ -23,6 +23,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from svcconsole.core.errors import SvcError
+from svcconsole.core.i18n import Translate
 from svcconsole.core.statuses import LISTED_STATUSES
 from svcconsole.store.engine import Database
 from svcconsole.store.queries import SORT_COLUMNS, ServiceFilter, Sort
@@ -31,7 +32,7 @@ from svcconsole.widgets import render
 from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.messages import CountsLoaded, FilterRejected, ListReloaded, ServiceOpened, SettingsLoaded
-from svcconsole.widgets.service_table import ServiceTable
+from svcconsole.widgets.service_table import COLUMNS, ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 
 SORT_ORDER = tuple(SORT_COLUMNS)
@@ -116,10 +117,10 @@ class ServiceListScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="services"):
             yield Static(id="title")
-            yield StatusTabs(id="tabs")
-            yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter")
+            yield StatusTabs(id="tabs", translate=self.translate)
+            yield Input(placeholder=self.translate(self.FILTER_PLACEHOLDER), id="filter")
             yield Static(id="filter-error")
-            yield ServiceTable(self.new_window(), is_marked=self._is_marked, id="table")
+            yield ServiceTable(self.new_window(), is_marked=self._is_marked, id="table", translate=self.list_translate(), locale=self.list_locale())
             yield Static(id="statusline")
         yield ContextFooter()
 
@@ -190,6 +191,18 @@ class ServiceListScreen(Screen[None]):
     def _render_title(self) -> None:
         raise NotImplementedError
 
+    def translate(self, text: str) -> str:
+        """`text` in the reader's language: the admin list's stays English; the customer's translates."""
+        return text
+
+    def list_translate(self) -> Translate | None:
+        """The translation of the table's words (statuses, cycles, titles); None: English as stored."""
+        return None
+
+    def list_locale(self) -> str | None:
+        """The locale of the table's dates and money; None: the admin list's own formats."""
+        return None
+
     def _status_marks(self, line: Text) -> None:
         """Add what the status line says about marks (this list has none)."""
 
@@ -201,15 +214,17 @@ class ServiceListScreen(Screen[None]):
         line = Text(no_wrap=True, overflow="ellipsis")
         total = self.total
         position = table.cursor + 1 if total else 0
-        line.append(f" row {position:,} of {render.count(total)}", "")
+        tr = self.translate
+        line.append(" " + tr("row {position} of {total}").format(position=f"{position:,}", total=render.count(total)), "")
         arrow = "▼" if self.sort.descending else "▲"
+        column = next((column.title for column in COLUMNS if column.key == self.sort.column), self.sort.column)
         if self.view_name:
             line.append(" · view ", "dim")
             line.append(render.plain(self.view_name), "bold")
-        line.append(f" · sort {self.sort.column} {arrow}", "dim")
+        line.append(" · " + tr("sort {column} {arrow}").format(column=tr(column), arrow=arrow), "dim")
         self._status_marks(line)
         if self.filter_text and not self.query_one("#filter", Input).display:
-            line.append(" · filter: ", "dim")
+            line.append(" · " + tr("filter:") + " ", "dim")
             line.append(render.plain(self.filter_text), "italic")
         for run in getattr(self.app, "bulk_runs", ()):
             if run.running:
@@ -364,7 +379,8 @@ class ServiceListScreen(Screen[None]):
         self.filter_error = message.error
         self.shown_text = self._requested_text
         error = self.query_one("#filter-error", Static)
-        error.update(Text(f" {render.plain(message.error)} · no rows until it is fixed (esc clears)", style=f"bold {render.RED}"))
+        until_fixed = self.translate("no rows until it is fixed (esc clears)")
+        error.update(Text(f" {render.plain(message.error)} · {until_fixed}", style=f"bold {render.RED}"))
         error.display = True
         self.text_filter = self.current_filter = REJECTED_FILTER
         self.total = 0

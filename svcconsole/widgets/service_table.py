@@ -24,7 +24,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from svcconsole.core import clock
+from svcconsole.core import clock, i18n
+from svcconsole.core.i18n import N_, Translate, untranslated
 from svcconsole.store.window import ServiceWindow
 from svcconsole.widgets import render
 from svcconsole.widgets.keys import ConsoleAction
@@ -44,16 +45,16 @@ class ListColumn:
 STATUS_WIDTH = len("suspended (temporary)")
 
 COLUMNS: tuple[ListColumn, ...] = (
-    ListColumn("id", "id", 7, right=True),
-    ListColumn("customer", "customer", 11, 2),
-    ListColumn("name", "name", 12, 3),
-    ListColumn("domain", "domain", 14, 2),
-    ListColumn("product", "product", 10, 2),
-    ListColumn("server", "server", 8, 1),
-    ListColumn("status", "status", STATUS_WIDTH),
-    ListColumn("cycle", "cycle", len("semiannually")),
-    ListColumn("price", "price", 10, right=True),
-    ListColumn("expires", "expires", 10),
+    ListColumn("id", N_("id"), 7, right=True),
+    ListColumn("customer", N_("customer"), 11, 2),
+    ListColumn("name", N_("name"), 12, 3),
+    ListColumn("domain", N_("domain"), 14, 2),
+    ListColumn("product", N_("product"), 10, 2),
+    ListColumn("server", N_("server"), 8, 1),
+    ListColumn("status", N_("status"), STATUS_WIDTH),
+    ListColumn("cycle", N_("cycle"), len("semiannually")),
+    ListColumn("price", N_("price"), 10, right=True),
+    ListColumn("expires", N_("expires"), 10),
 )
 """The list's columns in SPEC order; `id` stays pinned at the left while the others scroll."""
 MARK_WIDTH = 2
@@ -125,7 +126,8 @@ def fit_columns(width: int, first: int = 1, columns: tuple[ListColumn, ...] = CO
     return ColumnLayout([(column, widths[column.key]) for column in chosen], first, first > 1, hidden_right)
 
 
-def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
+def cell(row: Any, key: str, tz: ZoneInfo, translate: Translate | None = None, locale: str | None = None) -> Text:
+    """The cell of `row` in column `key`; with a `locale` (the customer area), in that language."""
     if key == "id":
         return render.text(row.id)
     if key == "customer":
@@ -136,21 +138,23 @@ def cell(row: Any, key: str, tz: ZoneInfo) -> Text:
         domain = getattr(row, "domain", None)
         return render.text(domain or "-", "" if domain else "dim")
     if key == "product":
-        return render.text(row.product_name or "(custom)", "" if row.product_name else "dim")
+        tr = translate or untranslated
+        return render.text(row.product_name or tr("(custom)"), "" if row.product_name else "dim")
     if key == "server":
         return render.text(row.server_name or "-")
     if key == "status":
-        status = render.short_status_text(row.status, row.suspend_kind, row.operation, getattr(row, "placement_note", None))
+        status = render.short_status_text(row.status, row.suspend_kind, row.operation, getattr(row, "placement_note", None), translate=translate)
         if getattr(row, "approval", None) and row.status == "pending":
             status.append(" (approval)", render.AWAITING_STYLE)
         renews = bool(getattr(row, "auto_renew", False)) and row.status in render.RENEWING_STATUSES
         return render.with_markers(status, auto_renew=renews, special_price=bool(getattr(row, "special_price", False)), width=STATUS_WIDTH)
     if key == "cycle":
-        return render.text(row.billing_cycle)
+        return render.text(i18n.cycle_name(row.billing_cycle, translate) if translate else row.billing_cycle)
     if key == "price":
-        return render.text(render.money(row.price))
+        return render.text(i18n.format_money(row.price, None, locale) if locale else render.money(row.price))
     if key == "expires":
-        return render.text(render.day(row.expires_at, tz), render.PAST_DUE_STYLE if is_past_due(row) else "")
+        expires = i18n.format_day(row.expires_at, tz, locale) if locale else render.day(row.expires_at, tz)
+        return render.text(expires, render.PAST_DUE_STYLE if is_past_due(row) else "")
     raise KeyError(key)
 
 
@@ -241,8 +245,18 @@ class ServiceTable(ScrollView, can_focus=True):
 
         position: int
 
-    def __init__(self, window: ServiceWindow, *, is_marked: Callable[[int], bool] | None = None, id: str | None = None) -> None:
+    def __init__(
+        self,
+        window: ServiceWindow,
+        *,
+        is_marked: Callable[[int], bool] | None = None,
+        id: str | None = None,
+        translate: Translate | None = None,
+        locale: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self.translate = translate
+        self.locale = locale
         self.window = window
         self.is_marked = is_marked or (lambda service_id: False)
         self.tz = ZoneInfo("UTC")
@@ -442,7 +456,7 @@ class ServiceTable(ScrollView, can_focus=True):
         for index, (column, column_width) in enumerate(columns):
             if index:
                 line.append(" ")
-            content = cell(row, column.key, self.tz)
+            content = cell(row, column.key, self.tz, self.translate, self.locale)
             content.truncate(column_width, overflow="ellipsis", pad=False)
             padding = " " * (column_width - content.cell_len)
             if column.right:
@@ -469,7 +483,7 @@ class ServiceTable(ScrollView, can_focus=True):
         for index, (column, column_width) in enumerate(layout.columns):
             if index:
                 line.append("‹" if index == 1 and layout.hidden_left else " ", header_style)
-            title = column.title
+            title = self.translate(column.title) if self.translate else column.title
             style = header_style
             if column.key == self.sort_column:
                 title += " ▼" if self.sort_descending else " ▲"

@@ -10,17 +10,18 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from svcconsole.core.i18n import N_, Translate, untranslated
 from svcconsole.widgets import render
 
 TABS: tuple[tuple[str, str, str], ...] = (
-    ("all", "All", "All"),
-    ("pending", "Pending", "Pend"),
-    ("active", "Active", "Act"),
-    ("suspended", "Suspended", "Susp"),
-    ("expired", "Expired", "Exp"),
-    ("cancelled", "Cancelled", "Canc"),
-    ("terminated", "Terminated", "Term"),
-    ("ordered", "Ordered", "Ord"),
+    ("all", N_("All"), N_("All")),
+    ("pending", N_("Pending"), N_("Pend")),
+    ("active", N_("Active"), N_("Act")),
+    ("suspended", N_("Suspended"), N_("Susp")),
+    ("expired", N_("Expired"), N_("Exp")),
+    ("cancelled", N_("Cancelled"), N_("Canc")),
+    ("terminated", N_("Terminated"), N_("Term")),
+    ("ordered", N_("Ordered"), N_("Ord")),
 )
 """The list's tabs: `core.statuses.LISTED_STATUSES` after All, `ordered` (in an unpaid order) last."""
 
@@ -46,14 +47,19 @@ class StatusTabs(Widget):
 
         status: str
 
+    def __init__(self, *, id: str | None = None, translate: Translate = untranslated) -> None:
+        super().__init__(id=id)
+        self.translate = translate
+
     def _labels(self) -> list[tuple[str, str]]:
+        tr = self.translate
         counts = self.counts
         width = self.size.width or 80
         for long_names, short_counts in ((True, False), (True, True), (False, True)):
             labels = []
             for key, name, short in TABS:
                 total = None if counts is None else counts.get(key, 0)
-                labels.append((key, f" {name if long_names else short} {render.count(total, short=short_counts)} "))
+                labels.append((key, f" {tr(name) if long_names else tr(short)} {render.count(total, short=short_counts)} "))
             labels += [(f"view:{name}", f" ★ {name} ") for name in self.view_tabs]
             if sum(len(label) for _, label in labels) + len(labels) - 1 <= width:
                 return labels

@@ -40,3 +40,26 @@ def test_bad_customers_and_as_are_refused_before_anything_opens(cli, db, admin, 
     missing = cli("client")
     assert missing.exit_code == 2
     assert opened == []
+
+
+def test_the_area_opens_in_the_customers_language_or_the_default_one(cli, db, admin, shop, opened):
+    make_actor(db, "olga", "operator")
+    assert cli("client", "--customer", "alice@example.com", env={"SUDO_USER": "svcclient"}).exit_code == 0
+    assert opened[-1].locale == "en"
+    assert cli("customers", "edit", "alice@example.com", "--locale", "fr").exit_code == 0
+    assert cli("client", "--customer", "alice@example.com", env={"SUDO_USER": "svcclient"}).exit_code == 0
+    assert opened[-1].locale == "fr"
+    assert cli("client", "--customer", "alice@example.com", env={"SUDO_USER": "olga"}).exit_code == 0
+    assert opened[-1].read_only and opened[-1].locale == "fr", "the operator's preview shows what the customer reads"
+    assert cli("settings", "set", "default_locale", "fr").exit_code == 0
+    assert cli("client", "--customer", "bob@example.com", env={"SUDO_USER": "svcclient"}).exit_code == 0
+    assert opened[-1].locale == "fr"
+
+
+def test_run_client_hands_the_actors_language_to_the_app(db, shop, monkeypatch):
+    from dataclasses import replace
+
+    started = []
+    monkeypatch.setattr(client_app.ClientApp, "run", lambda self: started.append((self.locale, self.tr("Expires {date}"), self.actor.locale)))
+    client_app.run_client(db, replace(shop.alice_actor, locale="fr"))
+    assert started == [("fr", "Expire le {date}", "fr")]

@@ -20,7 +20,7 @@ ALLOWED_CORE = {
     "svcconsole.core.parse",
     "svcconsole.core.statuses",
     "svcconsole.core.operators",
-    "svcconsole.core.i18n",
+    "svcconsole.core.i18n",  # the customer's language and its formats: no data, only catalogs and Babel
 }
 ALLOWED_STORE = {"svcconsole.store.engine"}
 ADMIN_ONLY_NAMES = {

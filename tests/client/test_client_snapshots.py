@@ -74,6 +74,19 @@ class TestClientArea:
             usage.record(session, admin, target, "traffic_gb", "130")
         assert snap_compare(area(store, customer_id), terminal_size=(100, 32), run_before=steps())
 
+    def test_dashboard_in_french(self, store, customer_id, snap_compare):
+        """The customer's locale is French: ClientXCMS's wording, French dates and money (issue 17 item 4)."""
+        admin = make_actor(store, "alice", "admin")
+        store.transaction(lambda session: catalog.edit_customer(session, admin, str(customer_id), locale="fr"))
+        assert snap_compare(area(store, customer_id), terminal_size=(80, 24), run_before=steps())
+
+    def test_dashboard_at_120_columns(self, store, customer_id, snap_compare):
+        """The widget's name column takes what the terminal gives (issue 17 item 5)."""
+        admin = make_actor(store, "alice", "admin")
+        target = manual_service(store, customer_id)
+        store.transaction(lambda session: records.edit_service(session, admin, target, {"name": "shop-frontend-production-eu-west-2"}))
+        assert snap_compare(area(store, customer_id), terminal_size=(120, 24), run_before=steps())
+
     def test_services(self, store, customer_id, snap_compare):
         assert snap_compare(area(store, customer_id), terminal_size=(80, 24), run_before=steps("l"))
 
