@@ -42,7 +42,7 @@ class Actor:
 
 SYSTEM = Actor(kind="system", name="automation", role=Role.ADMIN)
 
-CLIENT_ACTIONS: frozenset[str] = frozenset({"renew-invoice", "cancel-end-of-cycle", "cancel-immediately", "uncancel", "auto-renew"})
+CLIENT_ACTIONS: frozenset[str] = frozenset({"renew-invoice", "cancel-end-of-cycle", "cancel-immediately", "uncancel", "auto-renew", "ticket"})
 """Everything a customer may change in the customer area; anything else is refused."""
 
 

@@ -1,0 +1,563 @@
+"""Tickets about a service: a customer and the staff write to each other (BILLmanager's "Ticket").
+
+The status says who acts next (`STATUS_AFTER` is the rule):
+
+- a customer's message leaves the ticket `open` (support must answer);
+- a staff member's public message leaves it `answered` (it waits for the customer), so a
+  ticket the staff open is `answered` from its first message;
+- an internal note (staff only) changes nothing, on a closed ticket too;
+- `close` closes an open or answered ticket; closing a closed one is refused;
+- a message on a closed ticket reopens it: `open` or `answered` as above (a customer who
+  writes again is heard, rather than turned away).
+
+Each public message queues a mail to the other side: `ticket_reply` (or `ticket_opened`) to the
+customer, `ticket_customer_message` to the setting `admin_email`. A note mails no one and never
+reaches the customer area, whose reads all go through `CustomerScope` (public messages only).
+Bodies are stored as given (NUL refused); whoever shows them renders them inert.
+
+Unread counts come from each side's read mark (the newest message id that side has read):
+the customer's messages after the staff's mark, the staff's public messages after the
+customer's. Reading a thread moves the reader's mark; a read-only reader moves nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session, col
+
+from svcconsole.core import activity, clock, notifications, parse
+from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.lookups import get_service, settings_of
+from svcconsole.core.operators import Actor, require, require_client
+from svcconsole.core.statuses import NON_TRANSITION_ROLES, Status
+from svcconsole.store.customer_scope import CustomerScope
+from svcconsole.store.models import Customer, Service, Ticket, TicketMessage
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+STATUSES = tuple(item.value for item in TicketStatus)
+
+
+class Event(StrEnum):
+    """What happens to a ticket."""
+
+    CUSTOMER_MESSAGE = "customer_message"
+    STAFF_REPLY = "staff_reply"
+    NOTE = "note"
+    CLOSE = "close"
+
+
+ADMIN = "admin"
+CUSTOMER = "customer"
+
+SUBJECT_MAX = 200
+BODY_MAX = 20000
+THREAD_PAGE = 200
+"""The newest messages a thread shows at once; older ones are counted, not loaded."""
+
+
+def status_after(current: str, event: Event) -> str:
+    """The status a ticket in `current` takes after `event`; InvalidInput when the event is refused there."""
+    if event is Event.CUSTOMER_MESSAGE:
+        return TicketStatus.OPEN.value
+    if event is Event.STAFF_REPLY:
+        return TicketStatus.ANSWERED.value
+    if event is Event.NOTE:
+        return current
+    if current == TicketStatus.CLOSED.value:
+        raise InvalidInput("ID", "the ticket is closed already (a new message reopens it)")
+    return TicketStatus.CLOSED.value
+
+
+# ----------------------------------------------------------------------------- what is read
+
+
+@dataclass(frozen=True)
+class TicketLine:
+    """A ticket as a list shows it; `unread` counts the messages the reader's side has not read."""
+
+    id: int
+    service_id: int
+    service_name: str
+    customer_id: int
+    customer: str
+    subject: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    unread: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "service_id": self.service_id,
+            "service": self.service_name,
+            "customer_id": self.customer_id,
+            "customer": self.customer,
+            "subject": self.subject,
+            "status": self.status,
+            "unread": self.unread,
+            "created_at": clock.as_utc(self.created_at).isoformat(),
+            "updated_at": clock.as_utc(self.updated_at).isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class MessageLine:
+    id: int
+    author_kind: str
+    author: str
+    body: str
+    internal: bool
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "author_kind": self.author_kind,
+            "author": self.author,
+            "internal": self.internal,
+            "at": clock.as_utc(self.at).isoformat(),
+            "body": self.body,
+        }
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A ticket and its newest messages, oldest first; `earlier` counts the older ones left out."""
+
+    ticket: TicketLine
+    messages: tuple[MessageLine, ...]
+    earlier: int = 0
+
+
+@dataclass(frozen=True)
+class TicketResult:
+    """What a change did: the ticket, its status now and the message it added (if any)."""
+
+    ticket_id: int
+    service_id: int
+    status: str
+    message_id: int | None
+    text: str
+
+
+def _message_line(row: TicketMessage) -> MessageLine:
+    return MessageLine(row.id or 0, row.author_kind, row.author, row.body, bool(row.internal), row.at)
+
+
+def _staff_unread() -> Any:
+    """Per ticket: the customer's messages after the staff's read mark."""
+    return (
+        select(func.count())
+        .select_from(TicketMessage)
+        .where(col(TicketMessage.ticket_id) == col(Ticket.id), col(TicketMessage.author_kind) == CUSTOMER, col(TicketMessage.id) > col(Ticket.admin_read_id))
+        .scalar_subquery()
+    )
+
+
+def parse_status(field: str, text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip().lower()
+    if value not in STATUSES:
+        raise InvalidInput(field, f"{text!r} is not a ticket status ({', '.join(STATUSES)})")
+    return value
+
+
+Position = tuple[datetime, int]
+"""Where a page of tickets ends: the last row's `updated_at` and id (lists run newest first)."""
+
+
+def list_tickets(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    service_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int = 50,
+    after: Position | None = None,
+) -> list[TicketLine]:
+    """Tickets, most recently updated first, with the customer's messages the staff have not read."""
+    require(actor, NON_TRANSITION_ROLES["read"], "reading tickets")
+    query = (
+        select(Ticket, col(Service.name), col(Customer.email), _staff_unread())
+        .join(Service, col(Service.id) == col(Ticket.service_id))
+        .join(Customer, col(Customer.id) == col(Ticket.customer_id))
+    )
+    if status is not None:
+        query = query.where(col(Ticket.status) == status)
+    if service_id is not None:
+        query = query.where(col(Ticket.service_id) == service_id)
+    if customer_id is not None:
+        query = query.where(col(Ticket.customer_id) == customer_id)
+    if after is not None:
+        moment, last_id = after
+        query = query.where(or_(col(Ticket.updated_at) < moment, (col(Ticket.updated_at) == moment) & (col(Ticket.id) < last_id)))
+    query = query.order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc()).limit(limit)
+    return [_line(ticket, name, email, unread) for ticket, name, email, unread in session.execute(query).all()]
+
+
+def position(line: TicketLine) -> Position:
+    return (line.updated_at, line.id)
+
+
+def unread_total(session: Session, actor: Actor) -> int:
+    """How many tickets hold a customer message the staff have not read (the console's badge)."""
+    require(actor, NON_TRANSITION_ROLES["read"], "reading tickets")
+    return int(session.execute(select(func.count()).select_from(Ticket).where(_staff_unread() > 0)).scalar_one())
+
+
+def _line(ticket: Ticket, service_name: str, customer: str, unread: Any) -> TicketLine:
+    return TicketLine(
+        ticket.id or 0,
+        ticket.service_id,
+        service_name,
+        ticket.customer_id,
+        customer,
+        ticket.subject,
+        ticket.status,
+        ticket.created_at,
+        ticket.updated_at,
+        int(unread or 0),
+    )
+
+
+def _ticket(session: Session, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    query = select(Ticket).where(col(Ticket.id) == ticket_id)
+    if for_update:
+        query = query.with_for_update()
+    ticket = session.execute(query).scalars().first()
+    if ticket is None:
+        raise NotFound(f"ticket: no ticket with id {ticket_id}")
+    return ticket
+
+
+def _newest_id(session: Session, ticket_id: int, *, public_only: bool) -> int:
+    query = select(func.max(TicketMessage.id)).where(col(TicketMessage.ticket_id) == ticket_id)
+    if public_only:
+        query = query.where(col(TicketMessage.internal).is_(False))
+    return int(session.execute(query).scalar_one() or 0)
+
+
+def thread(session: Session, actor: Actor, ticket_id: int, *, mark_read: bool = True, limit: int = THREAD_PAGE) -> Thread:
+    """The ticket with its newest messages, internal notes included; reading it marks it read for the staff."""
+    require(actor, NON_TRANSITION_ROLES["read"], "reading tickets")
+    ticket = _ticket(session, ticket_id, for_update=mark_read and not actor.read_only)
+    service = session.get(Service, ticket.service_id)
+    customer = session.get(Customer, ticket.customer_id)
+    line = _line(ticket, service.name if service else "-", customer.email if customer else "-", _count_after(session, ticket, CUSTOMER, ticket.admin_read_id))
+    query = select(TicketMessage).where(col(TicketMessage.ticket_id) == ticket_id).order_by(col(TicketMessage.id).desc()).limit(limit)
+    newest_first = list(session.execute(query).scalars().all())
+    earlier = _count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=False)
+    if mark_read and not actor.read_only and newest_first and (newest_first[0].id or 0) > ticket.admin_read_id:
+        ticket.admin_read_id = newest_first[0].id or 0
+        session.add(ticket)
+        session.flush()
+    return Thread(line, tuple(_message_line(row) for row in reversed(newest_first)), earlier)
+
+
+def _count_after(session: Session, ticket: Ticket, author_kind: str, mark: int) -> int:
+    query = select(func.count()).select_from(TicketMessage).where(col(TicketMessage.ticket_id) == ticket.id, col(TicketMessage.author_kind) == author_kind)
+    query = query.where(col(TicketMessage.id) > mark)
+    if author_kind == ADMIN:
+        query = query.where(col(TicketMessage.internal).is_(False))
+    return int(session.execute(query).scalar_one())
+
+
+def _count_before(session: Session, ticket_id: int, first_id: int | None, *, public_only: bool) -> int:
+    if first_id is None:
+        return 0
+    query = select(func.count()).select_from(TicketMessage).where(col(TicketMessage.ticket_id) == ticket_id, col(TicketMessage.id) < first_id)
+    if public_only:
+        query = query.where(col(TicketMessage.internal).is_(False))
+    return int(session.execute(query).scalar_one())
+
+
+# ----------------------------------------------------------------------------- staff changes
+
+
+def _subject(text: str | None) -> str:
+    value = parse.parse_text("--subject", text, required=True, max_length=SUBJECT_MAX) or ""
+    if any(character in value for character in "\r\n"):
+        raise InvalidInput("--subject", "one line (no line breaks)")
+    return value
+
+
+def _body(field: str, text: str | None) -> str:
+    return parse.parse_text(field, text, required=True, max_length=BODY_MAX) or ""
+
+
+def _add_message(session: Session, ticket: Ticket, author_kind: str, author: str, body: str, *, internal: bool = False) -> TicketMessage:
+    now = clock.now()
+    row = TicketMessage(ticket_id=ticket.id or 0, author_kind=author_kind, author=author, body=body, internal=internal, at=now)
+    session.add(row)
+    ticket.updated_at = now
+    session.add(ticket)
+    session.flush()
+    if author_kind == ADMIN:
+        ticket.admin_read_id = max(ticket.admin_read_id, row.id or 0)
+    elif not internal:
+        ticket.customer_read_id = max(ticket.customer_read_id, row.id or 0)
+    return row
+
+
+def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | None, body: str | None) -> TicketResult:
+    """Open a ticket to the service's customer with a first public message (status `answered`); mails the customer."""
+    require(actor, NON_TRANSITION_ROLES["tickets"], "opening a ticket")
+    title = _subject(subject)
+    text = _body("--message", body)
+    service = get_service(session, service_id)
+    if service.status == Status.DELETED.value:
+        raise InvalidInput("--service", f"service {service_id} is deleted: its customer can no longer see it")
+    now = clock.now()
+    ticket = Ticket(
+        service_id=service_id,
+        customer_id=service.customer_id,
+        subject=title,
+        status=status_after(TicketStatus.OPEN.value, Event.STAFF_REPLY),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    row = _add_message(session, ticket, ADMIN, actor.name, text)
+    activity.record(session, service, actor, "ticket_open", from_status=service.status, to_status=service.status, reason=title, details={"ticket": ticket.id})
+    _mail_customer(session, "ticket_opened", ticket, service, row)
+    return TicketResult(ticket.id or 0, service_id, ticket.status, row.id, f"ticket {ticket.id} opened on service {service_id} ({ticket.status})")
+
+
+def reply(session: Session, actor: Actor, ticket_id: int, body: str | None, *, internal: bool = False) -> TicketResult:
+    """A staff message: public (the ticket becomes `answered`, the customer is mailed) or an internal note (nothing else changes)."""
+    require(actor, NON_TRANSITION_ROLES["tickets"], "adding an internal note" if internal else "replying to a ticket")
+    text = _body("--message", body)
+    ticket = _ticket(session, ticket_id, for_update=True)
+    service = get_service(session, ticket.service_id)
+    if not internal and service.status == Status.DELETED.value:
+        raise InvalidInput("ID", f"service {service.id} is deleted: its customer can no longer read this ticket (add an internal note with --internal)")
+    before = ticket.status
+    ticket.status = status_after(before, Event.NOTE if internal else Event.STAFF_REPLY)
+    row = _add_message(session, ticket, ADMIN, actor.name, text, internal=internal)
+    action = "ticket_note" if internal else "ticket_reply"
+    activity.record(session, service, actor, action, from_status=service.status, to_status=service.status, details={"ticket": ticket_id, "status": [before, ticket.status]})
+    if not internal:
+        _mail_customer(session, "ticket_reply", ticket, service, row)
+    what = "internal note added to" if internal else "reply added to"
+    return TicketResult(ticket_id, service.id or 0, ticket.status, row.id, f"{what} ticket {ticket_id} ({ticket.status})")
+
+
+def close(session: Session, actor: Actor, ticket_id: int) -> TicketResult:
+    """Close an open or answered ticket (a later message reopens it)."""
+    require(actor, NON_TRANSITION_ROLES["tickets"], "closing a ticket")
+    ticket = _ticket(session, ticket_id, for_update=True)
+    return _close(session, actor, ticket)
+
+
+def _close(session: Session, actor: Actor, ticket: Ticket) -> TicketResult:
+    before = ticket.status
+    ticket.status = status_after(before, Event.CLOSE)
+    ticket.updated_at = clock.now()
+    session.add(ticket)
+    service = session.get(Service, ticket.service_id)
+    assert service is not None
+    activity.record(session, service, actor, "ticket_close", from_status=service.status, to_status=service.status, details={"ticket": ticket.id, "status": [before, ticket.status]})
+    session.flush()
+    return TicketResult(ticket.id or 0, ticket.service_id, ticket.status, None, f"ticket {ticket.id} closed")
+
+
+# ----------------------------------------------------------------------------- mails
+
+
+def _mail_context(session: Session, ticket: Ticket, service: Service, customer: Customer, row: TicketMessage) -> dict[str, Any]:
+    return notifications.service_context(service, customer, settings_of(session).tz) | {
+        "ticket_id": ticket.id,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "author": row.author,
+        "body": row.body,
+    }
+
+
+def _mail_customer(session: Session, template: str, ticket: Ticket, service: Service, row: TicketMessage) -> None:
+    customer = session.get(Customer, ticket.customer_id)
+    if customer is None:
+        return
+    notifications.queue(
+        session,
+        template,
+        to_address=customer.email,
+        context=_mail_context(session, ticket, service, customer, row),
+        customer_id=customer.id,
+        service_id=service.id,
+        dedupe_key=f"ticket_message:{row.id}",
+        known_new=True,
+    )
+
+
+def _mail_staff(session: Session, ticket: Ticket, service: Service, row: TicketMessage) -> None:
+    settings = settings_of(session)
+    address = settings["admin_email"] or settings["smtp_from"]
+    customer = session.get(Customer, ticket.customer_id)
+    if not address or customer is None:
+        return
+    notifications.queue(
+        session,
+        "ticket_customer_message",
+        to_address=address,
+        context=_mail_context(session, ticket, service, customer, row),
+        service_id=service.id,
+        dedupe_key=f"ticket_message:{row.id}",
+        known_new=True,
+    )
+
+
+# ----------------------------------------------------------------------------- the customer area
+
+
+@dataclass(frozen=True)
+class CustomerTicket:
+    """One of the customer's tickets; `unread` counts staff replies they have not read."""
+
+    id: int
+    service_id: int
+    service_name: str
+    subject: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    unread: int
+
+
+@dataclass(frozen=True)
+class CustomerThread:
+    ticket: CustomerTicket
+    messages: tuple[MessageLine, ...]
+    earlier: int = 0
+
+
+def _customer_scope(actor: Actor, action: str | None, what: str) -> CustomerScope:
+    return CustomerScope(require_client(actor, action, what))
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= parse.MAX_ID
+
+
+def _customer_ticket(session: Session, scope: CustomerScope, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    ticket = scope.ticket(session, ticket_id, for_update=for_update) if _valid_id(ticket_id) else None
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id}")
+    return ticket
+
+
+def customer_tickets(session: Session, actor: Actor, *, service_id: int | None = None, limit: int = 50) -> list[CustomerTicket]:
+    """The customer's tickets (about one service when given), most recently updated first."""
+    scope = _customer_scope(actor, None, "reading tickets")
+    return [
+        CustomerTicket(row.ticket.id or 0, row.ticket.service_id, row.service_name, row.ticket.subject, row.ticket.status, row.ticket.created_at, row.ticket.updated_at, row.unread)
+        for row in scope.tickets(session, service_id=service_id, limit=limit)
+    ]
+
+
+def customer_unread(session: Session, actor: Actor) -> int:
+    """How many of the customer's tickets have a staff reply they have not read."""
+    return _customer_scope(actor, None, "reading tickets").unread_tickets(session)
+
+
+def customer_thread(session: Session, actor: Actor, ticket_id: int, *, limit: int = THREAD_PAGE) -> CustomerThread:
+    """One of the customer's tickets with its public messages; reading it marks the staff's replies read."""
+    scope = _customer_scope(actor, None, "reading tickets")
+    ticket = _customer_ticket(session, scope, ticket_id, for_update=not actor.read_only)
+    newest_first = scope.ticket_messages(session, ticket_id, limit=limit)
+    service = session.get(Service, ticket.service_id)
+    unread = _count_after(session, ticket, ADMIN, ticket.customer_read_id)
+    view = CustomerTicket(ticket_id, ticket.service_id, service.name if service else "-", ticket.subject, ticket.status, ticket.created_at, ticket.updated_at, unread)
+    earlier = _count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=True)
+    if not actor.read_only and newest_first and (newest_first[0].id or 0) > ticket.customer_read_id:
+        ticket.customer_read_id = newest_first[0].id or 0
+        session.add(ticket)
+        session.flush()
+    return CustomerThread(view, tuple(_message_line(row) for row in reversed(newest_first)), earlier)
+
+
+def _customer_name(session: Session, scope: CustomerScope) -> str:
+    customer = scope.customer(session)
+    return customer.name if customer else "customer"
+
+
+def customer_open(session: Session, actor: Actor, service_id: int, subject: str | None, body: str | None) -> TicketResult:
+    """The customer asks a question about one of their services: a ticket `open` for support, mailed to the staff."""
+    scope = _customer_scope(actor, "ticket", "opening a ticket")
+    title = _subject(subject)
+    text = _body("message", body)
+    service = scope.service(session, service_id) if _valid_id(service_id) else None
+    if service is None:
+        raise NotFound(f"no service {service_id}")
+    now = clock.now()
+    ticket = Ticket(
+        service_id=service_id, customer_id=scope.customer_id, subject=title, status=status_after(TicketStatus.OPEN.value, Event.CUSTOMER_MESSAGE), created_at=now, updated_at=now
+    )
+    session.add(ticket)
+    session.flush()
+    row = _add_message(session, ticket, CUSTOMER, _customer_name(session, scope), text)
+    activity.record(session, service, actor, "ticket_open", from_status=service.status, to_status=service.status, reason=title, details={"ticket": ticket.id})
+    _mail_staff(session, ticket, service, row)
+    return TicketResult(ticket.id or 0, service_id, ticket.status, row.id, f"ticket {ticket.id} sent; support will answer here and by mail")
+
+
+def customer_reply(session: Session, actor: Actor, ticket_id: int, body: str | None) -> TicketResult:
+    """The customer writes in one of their tickets (a closed one reopens); mailed to the staff."""
+    scope = _customer_scope(actor, "ticket", "replying to a ticket")
+    text = _body("message", body)
+    ticket = _customer_ticket(session, scope, ticket_id, for_update=True)
+    service = scope.service(session, ticket.service_id)
+    assert service is not None
+    before = ticket.status
+    ticket.status = status_after(before, Event.CUSTOMER_MESSAGE)
+    row = _add_message(session, ticket, CUSTOMER, _customer_name(session, scope), text)
+    activity.record(session, service, actor, "ticket_reply", from_status=service.status, to_status=service.status, details={"ticket": ticket_id, "status": [before, ticket.status]})
+    _mail_staff(session, ticket, service, row)
+    return TicketResult(ticket_id, service.id or 0, ticket.status, row.id, f"reply sent to ticket {ticket_id}")
+
+
+def customer_close(session: Session, actor: Actor, ticket_id: int) -> TicketResult:
+    """The customer closes one of their tickets (their question is settled)."""
+    scope = _customer_scope(actor, "ticket", "closing a ticket")
+    ticket = _customer_ticket(session, scope, ticket_id, for_update=True)
+    return _close(session, actor, ticket)
+
+
+__all__ = [
+    "STATUSES",
+    "CustomerThread",
+    "CustomerTicket",
+    "Event",
+    "MessageLine",
+    "Thread",
+    "TicketLine",
+    "TicketResult",
+    "TicketStatus",
+    "close",
+    "customer_close",
+    "customer_open",
+    "customer_reply",
+    "customer_thread",
+    "customer_tickets",
+    "customer_unread",
+    "list_tickets",
+    "open_ticket",
+    "reply",
+    "status_after",
+    "thread",
+]
