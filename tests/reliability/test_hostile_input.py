@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from svcconsole.cli import app
-from svcconsole.core import filters, option_catalog, records
+from svcconsole.core import filters, option_catalog, records, tickets
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.store import queries
 from tests.conftest import FROZEN_NOW, new_service
@@ -273,6 +273,9 @@ PLAUSIBLE: dict[str, list[str]] = {
     "external": ["ext-1"],
     "invoice": ["new", "1"],
     "service": ["1"],
+    "ticket_id": ["1", "2"],
+    "subject": ["Disk full?"],
+    "text": ["hello", "line one\nline two"],
 }
 
 MONEY = ["1e30", "1E+999999", "NaN", "sNaN", "-0", "1e-30", "0.001", "9999999999.995", "12,00", "１２", "Infinity", "0E-1000"]
@@ -318,12 +321,29 @@ HOSTILE_FOR: dict[str, list[str]] = {
             "minimum",
             "maximum",
             "unit",
+            "ticket_id",
         ],
         NUMBERS,
     ),
     **dict.fromkeys(["expiring_within"], DURATIONS),
     **dict.fromkeys(
-        ["search", "name", "reason", "notes", "description", "customer", "product", "server", "servers", "placement", "option_name", "resource"], TEXTS
+        [
+            "search",
+            "name",
+            "reason",
+            "notes",
+            "description",
+            "customer",
+            "product",
+            "server",
+            "servers",
+            "placement",
+            "option_name",
+            "resource",
+            "subject",
+            "text",
+        ],
+        TEXTS,
     ),
     "choice": ["1=1e30", "=", "a=NaN", "1=-0", "１=1"],
 }
@@ -403,6 +423,7 @@ def store(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
     db.transaction(lambda session: records.option_add(session, admin, ids[0], name="Backup", price="2.00"))
     db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Backup slots", minimum=0, maximum=5, price="1.25"))
     db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Extra IPv4", choices=["1=3.00", "2=5.50"]))
+    db.transaction(lambda session: tickets.open_ticket(session, admin, ids[0], "Maintenance", "Friday 22:00"))
     return db
 
 
