@@ -192,7 +192,7 @@ def test_bad_input_names_the_field_and_writes_nothing(db, admin, web, subject, b
 def test_a_deleted_service_takes_no_new_ticket_and_no_public_reply(db, admin, catalog, web, frozen):
     opened = db.transaction(lambda session: tickets.open_ticket(session, admin, web, "S", "before"))
     gone = new_service(db, admin, catalog, name="gone", status="deleted")
-    with pytest.raises(InvalidInput, match="^--service: service .* is deleted"):
+    with pytest.raises(InvalidInput, match=r"^--service: service .* is deleted"):
         db.transaction(lambda session: tickets.open_ticket(session, admin, gone, "S", "x"))
     from svcconsole.core import records
 
@@ -284,5 +284,5 @@ def test_cli_unknown_ticket_is_one_line(db, admin, cli):
 
 
 def test_unknown_ids_for_customers_are_no_ticket(db, alice, web):
-    with pytest.raises(NotFound, match="^no ticket 5$"):
+    with pytest.raises(NotFound, match=r"^no ticket 5$"):
         db.transaction(lambda session: tickets.customer_reply(session, alice, 5, "x"))
