@@ -288,14 +288,16 @@ def _count_before(session: Session, ticket_id: int, first_id: int | None, *, pub
 # ----------------------------------------------------------------------------- staff changes
 
 
-def _subject(text: str | None) -> str:
+def check_subject(text: str | None) -> str:
+    """A subject as given: one line, 1 to SUBJECT_MAX characters; InvalidInput naming --subject otherwise."""
     value = parse.parse_text("--subject", text, required=True, max_length=SUBJECT_MAX) or ""
     if any(character in value for character in "\r\n"):
         raise InvalidInput("--subject", "one line (no line breaks)")
     return value
 
 
-def _body(field: str, text: str | None) -> str:
+def check_body(field: str, text: str | None) -> str:
+    """A message as given (blank and NUL refused, at most BODY_MAX characters)."""
     return parse.parse_text(field, text, required=True, max_length=BODY_MAX) or ""
 
 
@@ -316,8 +318,8 @@ def _add_message(session: Session, ticket: Ticket, author_kind: str, author: str
 def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | None, body: str | None) -> TicketResult:
     """Open a ticket to the service's customer with a first public message (status `answered`); mails the customer."""
     require(actor, NON_TRANSITION_ROLES["tickets"], "opening a ticket")
-    title = _subject(subject)
-    text = _body("--message", body)
+    title = check_subject(subject)
+    text = check_body("--message", body)
     service = get_service(session, service_id)
     if service.status == Status.DELETED.value:
         raise InvalidInput("--service", f"service {service_id} is deleted: its customer can no longer see it")
@@ -341,7 +343,7 @@ def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | 
 def reply(session: Session, actor: Actor, ticket_id: int, body: str | None, *, internal: bool = False) -> TicketResult:
     """A staff message: public (the ticket becomes `answered`, the customer is mailed) or an internal note (nothing else changes)."""
     require(actor, NON_TRANSITION_ROLES["tickets"], "adding an internal note" if internal else "replying to a ticket")
-    text = _body("--message", body)
+    text = check_body("--message", body)
     ticket = _ticket(session, ticket_id, for_update=True)
     service = get_service(session, ticket.service_id)
     if not internal and service.status == Status.DELETED.value:
@@ -350,7 +352,9 @@ def reply(session: Session, actor: Actor, ticket_id: int, body: str | None, *, i
     ticket.status = status_after(before, Event.NOTE if internal else Event.STAFF_REPLY)
     row = _add_message(session, ticket, ADMIN, actor.name, text, internal=internal)
     action = "ticket_note" if internal else "ticket_reply"
-    activity.record(session, service, actor, action, from_status=service.status, to_status=service.status, details={"ticket": ticket_id, "status": [before, ticket.status]})
+    activity.record(
+        session, service, actor, action, from_status=service.status, to_status=service.status, details={"ticket": ticket_id, "status": [before, ticket.status]}
+    )
     if not internal:
         _mail_customer(session, "ticket_reply", ticket, service, row)
     what = "internal note added to" if internal else "reply added to"
@@ -371,7 +375,15 @@ def _close(session: Session, actor: Actor, ticket: Ticket) -> TicketResult:
     session.add(ticket)
     service = session.get(Service, ticket.service_id)
     assert service is not None
-    activity.record(session, service, actor, "ticket_close", from_status=service.status, to_status=service.status, details={"ticket": ticket.id, "status": [before, ticket.status]})
+    activity.record(
+        session,
+        service,
+        actor,
+        "ticket_close",
+        from_status=service.status,
+        to_status=service.status,
+        details={"ticket": ticket.id, "status": [before, ticket.status]},
+    )
     session.flush()
     return TicketResult(ticket.id or 0, ticket.service_id, ticket.status, None, f"ticket {ticket.id} closed")
 
@@ -465,7 +477,16 @@ def customer_tickets(session: Session, actor: Actor, *, service_id: int | None =
     """The customer's tickets (about one service when given), most recently updated first."""
     scope = _customer_scope(actor, None, "reading tickets")
     return [
-        CustomerTicket(row.ticket.id or 0, row.ticket.service_id, row.service_name, row.ticket.subject, row.ticket.status, row.ticket.created_at, row.ticket.updated_at, row.unread)
+        CustomerTicket(
+            row.ticket.id or 0,
+            row.ticket.service_id,
+            row.service_name,
+            row.ticket.subject,
+            row.ticket.status,
+            row.ticket.created_at,
+            row.ticket.updated_at,
+            row.unread,
+        )
         for row in scope.tickets(session, service_id=service_id, limit=limit)
     ]
 
@@ -482,7 +503,9 @@ def customer_thread(session: Session, actor: Actor, ticket_id: int, *, limit: in
     newest_first = scope.ticket_messages(session, ticket_id, limit=limit)
     service = session.get(Service, ticket.service_id)
     unread = _count_after(session, ticket, ADMIN, ticket.customer_read_id)
-    view = CustomerTicket(ticket_id, ticket.service_id, service.name if service else "-", ticket.subject, ticket.status, ticket.created_at, ticket.updated_at, unread)
+    view = CustomerTicket(
+        ticket_id, ticket.service_id, service.name if service else "-", ticket.subject, ticket.status, ticket.created_at, ticket.updated_at, unread
+    )
     earlier = _count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=True)
     if not actor.read_only and newest_first and (newest_first[0].id or 0) > ticket.customer_read_id:
         ticket.customer_read_id = newest_first[0].id or 0
@@ -499,14 +522,19 @@ def _customer_name(session: Session, scope: CustomerScope) -> str:
 def customer_open(session: Session, actor: Actor, service_id: int, subject: str | None, body: str | None) -> TicketResult:
     """The customer asks a question about one of their services: a ticket `open` for support, mailed to the staff."""
     scope = _customer_scope(actor, "ticket", "opening a ticket")
-    title = _subject(subject)
-    text = _body("message", body)
+    title = check_subject(subject)
+    text = check_body("message", body)
     service = scope.service(session, service_id) if _valid_id(service_id) else None
     if service is None:
         raise NotFound(f"no service {service_id}")
     now = clock.now()
     ticket = Ticket(
-        service_id=service_id, customer_id=scope.customer_id, subject=title, status=status_after(TicketStatus.OPEN.value, Event.CUSTOMER_MESSAGE), created_at=now, updated_at=now
+        service_id=service_id,
+        customer_id=scope.customer_id,
+        subject=title,
+        status=status_after(TicketStatus.OPEN.value, Event.CUSTOMER_MESSAGE),
+        created_at=now,
+        updated_at=now,
     )
     session.add(ticket)
     session.flush()
@@ -519,14 +547,22 @@ def customer_open(session: Session, actor: Actor, service_id: int, subject: str 
 def customer_reply(session: Session, actor: Actor, ticket_id: int, body: str | None) -> TicketResult:
     """The customer writes in one of their tickets (a closed one reopens); mailed to the staff."""
     scope = _customer_scope(actor, "ticket", "replying to a ticket")
-    text = _body("message", body)
+    text = check_body("message", body)
     ticket = _customer_ticket(session, scope, ticket_id, for_update=True)
     service = scope.service(session, ticket.service_id)
     assert service is not None
     before = ticket.status
     ticket.status = status_after(before, Event.CUSTOMER_MESSAGE)
     row = _add_message(session, ticket, CUSTOMER, _customer_name(session, scope), text)
-    activity.record(session, service, actor, "ticket_reply", from_status=service.status, to_status=service.status, details={"ticket": ticket_id, "status": [before, ticket.status]})
+    activity.record(
+        session,
+        service,
+        actor,
+        "ticket_reply",
+        from_status=service.status,
+        to_status=service.status,
+        details={"ticket": ticket_id, "status": [before, ticket.status]},
+    )
     _mail_staff(session, ticket, service, row)
     return TicketResult(ticket_id, service.id or 0, ticket.status, row.id, f"reply sent to ticket {ticket_id}")
 
@@ -548,6 +584,8 @@ __all__ = [
     "TicketLine",
     "TicketResult",
     "TicketStatus",
+    "check_body",
+    "check_subject",
     "close",
     "customer_close",
     "customer_open",

@@ -307,7 +307,6 @@ class CustomerScope:
         return list(session.execute(query).scalars().all())
 
 
-
 class ScopedServiceWindow(ServiceWindow):
     """A `ServiceWindow` whose filter is always narrowed to one customer's visible services."""
 
