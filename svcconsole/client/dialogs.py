@@ -1,4 +1,4 @@
-"""The customer's action dialogs: renew (how many periods) and cancel (when, and why).
+"""The customer's action dialogs: renew (how many periods), cancel (when, and why), and a new ticket.
 
 They are the admin console's dialog frame (`DialogFrame`) with the customer's fields; yes/no
 questions use its `ConfirmDialog`.
@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, Select
 
-from svcconsole.core import parse
+from svcconsole.core import parse, tickets
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
@@ -88,3 +88,37 @@ class CancelDialog(_CustomerDialog):
     def answer(self) -> CancelRequest:
         reason = parse.parse_text("reason", self.query_one("#reason", Input).value, max_length=2000)
         return CancelRequest(str(self.query_one("#mode", Select).value), reason)
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    """A new ticket's subject and first message, as typed."""
+
+    subject: str
+    message: str
+
+
+class TicketDialog(_CustomerDialog):
+    """A question about a service: a subject and a message (the thread takes longer answers)."""
+
+    def __init__(self, question: str, consequence: str, labels: tuple[str, str, str]) -> None:
+        super().__init__(question, consequence)
+        self.labels = labels
+
+    def confirm_label(self) -> str:
+        return self.labels[2]
+
+    def fields(self) -> ComposeResult:
+        yield Label(self.labels[0])
+        yield Input("", id="ticket-subject")
+        yield Label(self.labels[1])
+        yield Input("", id="ticket-message")
+
+    def initial_focus(self) -> str:
+        return "#ticket-subject"
+
+    def answer(self) -> TicketRequest:
+        subject, message = self.query_one("#ticket-subject", Input).value, self.query_one("#ticket-message", Input).value
+        tickets.check_subject(subject, "subject")
+        tickets.check_body("message", message)
+        return TicketRequest(subject, message)

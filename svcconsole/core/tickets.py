@@ -288,11 +288,11 @@ def _count_before(session: Session, ticket_id: int, first_id: int | None, *, pub
 # ----------------------------------------------------------------------------- staff changes
 
 
-def check_subject(text: str | None) -> str:
-    """A subject as given: one line, 1 to SUBJECT_MAX characters; InvalidInput naming --subject otherwise."""
-    value = parse.parse_text("--subject", text, required=True, max_length=SUBJECT_MAX) or ""
+def check_subject(text: str | None, field: str = "--subject") -> str:
+    """A subject as given: one line, 1 to SUBJECT_MAX characters; InvalidInput naming `field` otherwise."""
+    value = parse.parse_text(field, text, required=True, max_length=SUBJECT_MAX) or ""
     if any(character in value for character in "\r\n"):
-        raise InvalidInput("--subject", "one line (no line breaks)")
+        raise InvalidInput(field, "one line (no line breaks)")
     return value
 
 
@@ -522,7 +522,7 @@ def _customer_name(session: Session, scope: CustomerScope) -> str:
 def customer_open(session: Session, actor: Actor, service_id: int, subject: str | None, body: str | None) -> TicketResult:
     """The customer asks a question about one of their services: a ticket `open` for support, mailed to the staff."""
     scope = _customer_scope(actor, "ticket", "opening a ticket")
-    title = check_subject(subject)
+    title = check_subject(subject, "subject")
     text = check_body("message", body)
     service = scope.service(session, service_id) if _valid_id(service_id) else None
     if service is None:
