@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, Select
 
-from svcconsole.core import parse, tickets
+from svcconsole.core import customer_actions, parse
 from svcconsole.core.statuses import CancelMode
 from svcconsole.widgets import render
 from svcconsole.widgets.dialog_frame import DialogFrame
@@ -119,6 +119,5 @@ class TicketDialog(_CustomerDialog):
 
     def answer(self) -> TicketRequest:
         subject, message = self.query_one("#ticket-subject", Input).value, self.query_one("#ticket-message", Input).value
-        tickets.check_subject(subject, "subject")
-        tickets.check_body("message", message)
+        customer_actions.check_ticket(subject, message)
         return TicketRequest(subject, message)

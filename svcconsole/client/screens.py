@@ -33,7 +33,7 @@ from svcconsole.client.messages import (
     TicketWritten,
 )
 from svcconsole.client.widgets import EMPTY, ActiveServices
-from svcconsole.core import customer, customer_actions, tickets
+from svcconsole.core import customer, customer_actions
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
 from svcconsole.core.errors import SvcError
 from svcconsole.core.statuses import CancelMode
@@ -340,7 +340,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         app = self.client_app
         try:
             with app.db.read() as session:
-                lines = tickets.customer_tickets(session, app.actor, service_id=service_id)
+                lines = customer.ticket_list(session, app.actor, service_id=service_id)
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
             return
@@ -393,7 +393,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     def _open_ticket(self, request: TicketRequest) -> None:
         app, service_id = self.client_app, self.service_id
         try:
-            result = app.db.transaction(lambda session: tickets.customer_open(session, app.actor, service_id, request.subject, request.message))
+            result = app.db.transaction(lambda session: customer_actions.open_ticket(session, app.actor, service_id, request.subject, request.message))
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
             return
@@ -611,14 +611,14 @@ def ticket_state(tr: Any, status: str) -> str:
     return labels.get(status, status)
 
 
-def customer_thread_text(tr: Any, thread: tickets.CustomerThread, tz: Any) -> Text:
+def customer_thread_text(tr: Any, thread: customer.CustomerThread, tz: Any) -> Text:
     """The ticket's messages, oldest first: who, when, then the text exactly as written (inert)."""
     text = Text()
     if thread.earlier:
         text.append(tr("{count} earlier messages are not shown.").format(count=thread.earlier) + "\n\n", "dim")
     for item in thread.messages:
-        who = tr("You") if item.author_kind == tickets.CUSTOMER else tr("Support ({name})").format(name=render.plain(item.author))
-        text.append(who, "bold cyan" if item.author_kind == tickets.CUSTOMER else "bold")
+        who = tr("You") if item.author_kind == customer.CUSTOMER_AUTHOR else tr("Support ({name})").format(name=render.plain(item.author))
+        text.append(who, "bold cyan" if item.author_kind == customer.CUSTOMER_AUTHOR else "bold")
         text.append(f" · {render.moment_text(item.at, tz)}\n", "dim")
         text.append_text(render.body_text(item.body))
         text.append("\n\n")
@@ -635,7 +635,7 @@ class ClientTicketScreen(_CustomerScreen):
     def __init__(self, ticket_id: int) -> None:
         super().__init__()
         self.ticket_id = ticket_id
-        self.thread: tickets.CustomerThread | None = None
+        self.thread: customer.CustomerThread | None = None
 
     def compose(self) -> ComposeResult:
         tr = self.client_app.tr
@@ -672,7 +672,7 @@ class ClientTicketScreen(_CustomerScreen):
     def _read(self) -> None:
         app = self.client_app
         try:
-            thread = app.db.transaction(lambda session: tickets.customer_thread(session, app.actor, self.ticket_id))
+            thread = app.db.transaction(lambda session: customer.ticket_thread(session, app.actor, self.ticket_id))
         except SvcError as error:
             self.post_message(ChangeRefused(error.message))
             return
@@ -680,7 +680,7 @@ class ClientTicketScreen(_CustomerScreen):
 
     @on(TicketThreadRead)
     def _thread_read(self, message: TicketThreadRead) -> None:
-        thread: tickets.CustomerThread = message.thread
+        thread: customer.CustomerThread = message.thread
         self.thread = thread
         tr, tz = self.client_app.tr, self.client_app.tz
         ticket = thread.ticket
@@ -700,14 +700,14 @@ class ClientTicketScreen(_CustomerScreen):
             app.refuse_preview()
             return
         body = self.query_one("#client-ticket-reply", TextArea).text
-        self._write(lambda session: tickets.customer_reply(session, app.actor, self.ticket_id, body), app.tr("Your message was sent."), sent=True)
+        self._write(lambda session: customer_actions.reply_ticket(session, app.actor, self.ticket_id, body), app.tr("Your message was sent."), sent=True)
 
     def action_close_ticket(self) -> None:
         app = self.client_app
         if app.read_only:
             app.refuse_preview()
             return
-        self._write(lambda session: tickets.customer_close(session, app.actor, self.ticket_id), app.tr("The ticket is closed."))
+        self._write(lambda session: customer_actions.close_ticket(session, app.actor, self.ticket_id), app.tr("The ticket is closed."))
 
     @work(thread=True, group="client-ticket-write")
     def _write(self, change: Any, done: str, *, sent: bool = False) -> None:

@@ -10,7 +10,8 @@ The status says who acts next (`STATUS_AFTER` is the rule):
 - a message on a closed ticket reopens it: `open` or `answered` as above (a customer who
   writes again is heard, rather than turned away).
 
-Each public message queues a mail to the other side: `ticket_reply` (or `ticket_opened`) to the
+The customer's side (`core.customer` reads, `core.customer_actions` writes) follows the same
+rule through this module's helpers. Each public message queues a mail to the other side: `ticket_reply` (or `ticket_opened`) to the
 customer, `ticket_customer_message` to the setting `admin_email`. A note mails no one and never
 reaches the customer area, whose reads all go through `CustomerScope` (public messages only).
 Bodies are stored as given (NUL refused); whoever shows them renders them inert.
@@ -33,9 +34,8 @@ from sqlmodel import Session, col
 from svcconsole.core import activity, clock, notifications, parse
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.lookups import get_service, settings_of
-from svcconsole.core.operators import Actor, require, require_client
+from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, Status
-from svcconsole.store.customer_scope import CustomerScope
 from svcconsole.store.models import Customer, Service, Ticket, TicketMessage
 
 
@@ -142,6 +142,29 @@ class Thread:
 
 
 @dataclass(frozen=True)
+class CustomerTicket:
+    """One of a customer's tickets as they see it; `unread` counts staff replies they have not read."""
+
+    id: int
+    service_id: int
+    service_name: str
+    subject: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    unread: int
+
+
+@dataclass(frozen=True)
+class CustomerThread:
+    """A customer's ticket and its public messages, oldest first; `earlier` counts the older ones left out."""
+
+    ticket: CustomerTicket
+    messages: tuple[MessageLine, ...]
+    earlier: int = 0
+
+
+@dataclass(frozen=True)
 class TicketResult:
     """What a change did: the ticket, its status now and the message it added (if any)."""
 
@@ -152,7 +175,7 @@ class TicketResult:
     text: str
 
 
-def _message_line(row: TicketMessage) -> MessageLine:
+def message_line(row: TicketMessage) -> MessageLine:
     return MessageLine(row.id or 0, row.author_kind, row.author, row.body, bool(row.internal), row.at)
 
 
@@ -257,18 +280,18 @@ def thread(session: Session, actor: Actor, ticket_id: int, *, mark_read: bool = 
     ticket = _ticket(session, ticket_id, for_update=mark_read and not actor.read_only)
     service = session.get(Service, ticket.service_id)
     customer = session.get(Customer, ticket.customer_id)
-    line = _line(ticket, service.name if service else "-", customer.email if customer else "-", _count_after(session, ticket, CUSTOMER, ticket.admin_read_id))
+    line = _line(ticket, service.name if service else "-", customer.email if customer else "-", count_after(session, ticket, CUSTOMER, ticket.admin_read_id))
     query = select(TicketMessage).where(col(TicketMessage.ticket_id) == ticket_id).order_by(col(TicketMessage.id).desc()).limit(limit)
     newest_first = list(session.execute(query).scalars().all())
-    earlier = _count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=False)
+    earlier = count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=False)
     if mark_read and not actor.read_only and newest_first and (newest_first[0].id or 0) > ticket.admin_read_id:
         ticket.admin_read_id = newest_first[0].id or 0
         session.add(ticket)
         session.flush()
-    return Thread(line, tuple(_message_line(row) for row in reversed(newest_first)), earlier)
+    return Thread(line, tuple(message_line(row) for row in reversed(newest_first)), earlier)
 
 
-def _count_after(session: Session, ticket: Ticket, author_kind: str, mark: int) -> int:
+def count_after(session: Session, ticket: Ticket, author_kind: str, mark: int) -> int:
     query = select(func.count()).select_from(TicketMessage).where(col(TicketMessage.ticket_id) == ticket.id, col(TicketMessage.author_kind) == author_kind)
     query = query.where(col(TicketMessage.id) > mark)
     if author_kind == ADMIN:
@@ -276,7 +299,7 @@ def _count_after(session: Session, ticket: Ticket, author_kind: str, mark: int) 
     return int(session.execute(query).scalar_one())
 
 
-def _count_before(session: Session, ticket_id: int, first_id: int | None, *, public_only: bool) -> int:
+def count_before(session: Session, ticket_id: int, first_id: int | None, *, public_only: bool) -> int:
     if first_id is None:
         return 0
     query = select(func.count()).select_from(TicketMessage).where(col(TicketMessage.ticket_id) == ticket_id, col(TicketMessage.id) < first_id)
@@ -301,7 +324,7 @@ def check_body(field: str, text: str | None) -> str:
     return parse.parse_text(field, text, required=True, max_length=BODY_MAX) or ""
 
 
-def _add_message(session: Session, ticket: Ticket, author_kind: str, author: str, body: str, *, internal: bool = False) -> TicketMessage:
+def add_message(session: Session, ticket: Ticket, author_kind: str, author: str, body: str, *, internal: bool = False) -> TicketMessage:
     now = clock.now()
     row = TicketMessage(ticket_id=ticket.id or 0, author_kind=author_kind, author=author, body=body, internal=internal, at=now)
     session.add(row)
@@ -334,7 +357,7 @@ def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | 
     )
     session.add(ticket)
     session.flush()
-    row = _add_message(session, ticket, ADMIN, actor.name, text)
+    row = add_message(session, ticket, ADMIN, actor.name, text)
     activity.record(session, service, actor, "ticket_open", from_status=service.status, to_status=service.status, reason=title, details={"ticket": ticket.id})
     _mail_customer(session, "ticket_opened", ticket, service, row)
     return TicketResult(ticket.id or 0, service_id, ticket.status, row.id, f"ticket {ticket.id} opened on service {service_id} ({ticket.status})")
@@ -350,7 +373,7 @@ def reply(session: Session, actor: Actor, ticket_id: int, body: str | None, *, i
         raise InvalidInput("ID", f"service {service.id} is deleted: its customer can no longer read this ticket (add an internal note with --internal)")
     before = ticket.status
     ticket.status = status_after(before, Event.NOTE if internal else Event.STAFF_REPLY)
-    row = _add_message(session, ticket, ADMIN, actor.name, text, internal=internal)
+    row = add_message(session, ticket, ADMIN, actor.name, text, internal=internal)
     action = "ticket_note" if internal else "ticket_reply"
     activity.record(
         session, service, actor, action, from_status=service.status, to_status=service.status, details={"ticket": ticket_id, "status": [before, ticket.status]}
@@ -365,10 +388,10 @@ def close(session: Session, actor: Actor, ticket_id: int) -> TicketResult:
     """Close an open or answered ticket (a later message reopens it)."""
     require(actor, NON_TRANSITION_ROLES["tickets"], "closing a ticket")
     ticket = _ticket(session, ticket_id, for_update=True)
-    return _close(session, actor, ticket)
+    return close_ticket(session, actor, ticket)
 
 
-def _close(session: Session, actor: Actor, ticket: Ticket) -> TicketResult:
+def close_ticket(session: Session, actor: Actor, ticket: Ticket) -> TicketResult:
     before = ticket.status
     ticket.status = status_after(before, Event.CLOSE)
     ticket.updated_at = clock.now()
@@ -386,6 +409,11 @@ def _close(session: Session, actor: Actor, ticket: Ticket) -> TicketResult:
     )
     session.flush()
     return TicketResult(ticket.id or 0, ticket.service_id, ticket.status, None, f"ticket {ticket.id} closed")
+
+
+def valid_id(value: Any) -> bool:
+    """Whether `value` can be a row id at all (a customer's typed or crafted id that cannot is "no ticket N")."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= parse.MAX_ID
 
 
 # ----------------------------------------------------------------------------- mails
@@ -417,7 +445,7 @@ def _mail_customer(session: Session, template: str, ticket: Ticket, service: Ser
     )
 
 
-def _mail_staff(session: Session, ticket: Ticket, service: Service, row: TicketMessage) -> None:
+def mail_staff(session: Session, ticket: Ticket, service: Service, row: TicketMessage) -> None:
     settings = settings_of(session)
     address = settings["admin_email"] or settings["smtp_from"]
     customer = session.get(Customer, ticket.customer_id)
@@ -434,146 +462,6 @@ def _mail_staff(session: Session, ticket: Ticket, service: Service, row: TicketM
     )
 
 
-# ----------------------------------------------------------------------------- the customer area
-
-
-@dataclass(frozen=True)
-class CustomerTicket:
-    """One of the customer's tickets; `unread` counts staff replies they have not read."""
-
-    id: int
-    service_id: int
-    service_name: str
-    subject: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    unread: int
-
-
-@dataclass(frozen=True)
-class CustomerThread:
-    ticket: CustomerTicket
-    messages: tuple[MessageLine, ...]
-    earlier: int = 0
-
-
-def _customer_scope(actor: Actor, action: str | None, what: str) -> CustomerScope:
-    return CustomerScope(require_client(actor, action, what))
-
-
-def _valid_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= parse.MAX_ID
-
-
-def _customer_ticket(session: Session, scope: CustomerScope, ticket_id: int, *, for_update: bool = False) -> Ticket:
-    ticket = scope.ticket(session, ticket_id, for_update=for_update) if _valid_id(ticket_id) else None
-    if ticket is None:
-        raise NotFound(f"no ticket {ticket_id}")
-    return ticket
-
-
-def customer_tickets(session: Session, actor: Actor, *, service_id: int | None = None, limit: int = 50) -> list[CustomerTicket]:
-    """The customer's tickets (about one service when given), most recently updated first."""
-    scope = _customer_scope(actor, None, "reading tickets")
-    return [
-        CustomerTicket(
-            row.ticket.id or 0,
-            row.ticket.service_id,
-            row.service_name,
-            row.ticket.subject,
-            row.ticket.status,
-            row.ticket.created_at,
-            row.ticket.updated_at,
-            row.unread,
-        )
-        for row in scope.tickets(session, service_id=service_id, limit=limit)
-    ]
-
-
-def customer_unread(session: Session, actor: Actor) -> int:
-    """How many of the customer's tickets have a staff reply they have not read."""
-    return _customer_scope(actor, None, "reading tickets").unread_tickets(session)
-
-
-def customer_thread(session: Session, actor: Actor, ticket_id: int, *, limit: int = THREAD_PAGE) -> CustomerThread:
-    """One of the customer's tickets with its public messages; reading it marks the staff's replies read."""
-    scope = _customer_scope(actor, None, "reading tickets")
-    ticket = _customer_ticket(session, scope, ticket_id, for_update=not actor.read_only)
-    newest_first = scope.ticket_messages(session, ticket_id, limit=limit)
-    service = session.get(Service, ticket.service_id)
-    unread = _count_after(session, ticket, ADMIN, ticket.customer_read_id)
-    view = CustomerTicket(
-        ticket_id, ticket.service_id, service.name if service else "-", ticket.subject, ticket.status, ticket.created_at, ticket.updated_at, unread
-    )
-    earlier = _count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=True)
-    if not actor.read_only and newest_first and (newest_first[0].id or 0) > ticket.customer_read_id:
-        ticket.customer_read_id = newest_first[0].id or 0
-        session.add(ticket)
-        session.flush()
-    return CustomerThread(view, tuple(_message_line(row) for row in reversed(newest_first)), earlier)
-
-
-def _customer_name(session: Session, scope: CustomerScope) -> str:
-    customer = scope.customer(session)
-    return customer.name if customer else "customer"
-
-
-def customer_open(session: Session, actor: Actor, service_id: int, subject: str | None, body: str | None) -> TicketResult:
-    """The customer asks a question about one of their services: a ticket `open` for support, mailed to the staff."""
-    scope = _customer_scope(actor, "ticket", "opening a ticket")
-    title = check_subject(subject, "subject")
-    text = check_body("message", body)
-    service = scope.service(session, service_id) if _valid_id(service_id) else None
-    if service is None:
-        raise NotFound(f"no service {service_id}")
-    now = clock.now()
-    ticket = Ticket(
-        service_id=service_id,
-        customer_id=scope.customer_id,
-        subject=title,
-        status=status_after(TicketStatus.OPEN.value, Event.CUSTOMER_MESSAGE),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(ticket)
-    session.flush()
-    row = _add_message(session, ticket, CUSTOMER, _customer_name(session, scope), text)
-    activity.record(session, service, actor, "ticket_open", from_status=service.status, to_status=service.status, reason=title, details={"ticket": ticket.id})
-    _mail_staff(session, ticket, service, row)
-    return TicketResult(ticket.id or 0, service_id, ticket.status, row.id, f"ticket {ticket.id} sent; support will answer here and by mail")
-
-
-def customer_reply(session: Session, actor: Actor, ticket_id: int, body: str | None) -> TicketResult:
-    """The customer writes in one of their tickets (a closed one reopens); mailed to the staff."""
-    scope = _customer_scope(actor, "ticket", "replying to a ticket")
-    text = check_body("message", body)
-    ticket = _customer_ticket(session, scope, ticket_id, for_update=True)
-    service = scope.service(session, ticket.service_id)
-    assert service is not None
-    before = ticket.status
-    ticket.status = status_after(before, Event.CUSTOMER_MESSAGE)
-    row = _add_message(session, ticket, CUSTOMER, _customer_name(session, scope), text)
-    activity.record(
-        session,
-        service,
-        actor,
-        "ticket_reply",
-        from_status=service.status,
-        to_status=service.status,
-        details={"ticket": ticket_id, "status": [before, ticket.status]},
-    )
-    _mail_staff(session, ticket, service, row)
-    return TicketResult(ticket_id, service.id or 0, ticket.status, row.id, f"reply sent to ticket {ticket_id}")
-
-
-def customer_close(session: Session, actor: Actor, ticket_id: int) -> TicketResult:
-    """The customer closes one of their tickets (their question is settled)."""
-    scope = _customer_scope(actor, "ticket", "closing a ticket")
-    ticket = _customer_ticket(session, scope, ticket_id, for_update=True)
-    return _close(session, actor, ticket)
-
-
 __all__ = [
     "STATUSES",
     "CustomerThread",
@@ -584,18 +472,19 @@ __all__ = [
     "TicketLine",
     "TicketResult",
     "TicketStatus",
+    "add_message",
     "check_body",
     "check_subject",
     "close",
-    "customer_close",
-    "customer_open",
-    "customer_reply",
-    "customer_thread",
-    "customer_tickets",
-    "customer_unread",
+    "close_ticket",
+    "count_after",
+    "count_before",
     "list_tickets",
+    "mail_staff",
+    "message_line",
     "open_ticket",
     "reply",
     "status_after",
     "thread",
+    "valid_id",
 ]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, automation_report, clock, customer, health, notifications, orders, records, tickets
+from svcconsole.core import automation, automation_report, clock, customer, customer_actions, health, notifications, orders, records, tickets
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, iso, rows, set_setting
@@ -63,7 +63,7 @@ def test_ticket_mails_quote_the_message_and_name_the_ticket(db, admin, catalog, 
     with db.read() as session:
         alice = customer.open_area(session, "alice", "alice@example.com")
     opened = db.transaction(lambda session: tickets.open_ticket(session, admin, service_id, "Maintenance", "Friday {at} 22:00."))
-    db.transaction(lambda session: tickets.customer_reply(session, alice, opened.ticket_id, "Fine.\nThanks"))
+    db.transaction(lambda session: customer_actions.reply_ticket(session, alice, opened.ticket_id, "Fine.\nThanks"))
     db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "Done."))
     first, answer, staff = mail(db, "ticket_opened"), mail(db, "ticket_reply"), mail(db, "ticket_customer_message")
     assert (first.subject, answer.subject) == ("[Ticket #1] Maintenance", "[Ticket #1] Maintenance")

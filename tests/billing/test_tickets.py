@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from svcconsole.core import customer, mailer, tickets
+from svcconsole.core import customer, customer_actions, mailer, tickets
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied
 from svcconsole.core.tickets import Event
 from svcconsole.store.models import Activity, Notification, Ticket, TicketMessage
@@ -60,7 +60,7 @@ def status_of(db, ticket_id):
 
 def test_a_conversation_follows_the_rule_and_mails_the_other_side(db, admin, catalog, alice, web):
     set_setting(db, "admin_email", "support@hosting.example")
-    opened = db.transaction(lambda session: tickets.customer_open(session, alice, web, "Disk full?", "My disk says 100%.\nWhy?"))
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "Disk full?", "My disk says 100%.\nWhy?"))
     assert opened.status == "open" and status_of(db, opened.ticket_id) == "open"
     [to_staff] = rows(db, Notification)
     assert (to_staff.template, to_staff.to_address) == ("ticket_customer_message", "support@hosting.example")
@@ -78,7 +78,7 @@ def test_a_conversation_follows_the_rule_and_mails_the_other_side(db, admin, cat
 
     closed = db.transaction(lambda session: tickets.close(session, admin, opened.ticket_id))
     assert closed.status == "closed"
-    again = db.transaction(lambda session: tickets.customer_reply(session, alice, opened.ticket_id, "It is full again."))
+    again = db.transaction(lambda session: customer_actions.reply_ticket(session, alice, opened.ticket_id, "It is full again."))
     assert again.status == "open" and count(db, Notification, Notification.template == "ticket_customer_message") == 2
     actions = [row.action for row in rows(db, Activity, Activity.action.startswith("ticket_"))]
     assert actions == ["ticket_open", "ticket_reply", "ticket_note", "ticket_close", "ticket_reply"]
@@ -94,8 +94,8 @@ def test_an_admin_opened_ticket_waits_for_the_customer_and_mails_them(db, admin,
 
 
 def test_unread_counts_per_side_and_reading_marks_them(db, admin, alice, web):
-    opened = db.transaction(lambda session: tickets.customer_open(session, alice, web, "Q", "first"))
-    db.transaction(lambda session: tickets.customer_reply(session, alice, opened.ticket_id, "second"))
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "Q", "first"))
+    db.transaction(lambda session: customer_actions.reply_ticket(session, alice, opened.ticket_id, "second"))
     with db.read() as session:
         [line] = tickets.list_tickets(session, admin)
         assert line.unread == 2 and tickets.unread_total(session, admin) == 1
@@ -108,7 +108,7 @@ def test_unread_counts_per_side_and_reading_marks_them(db, admin, alice, web):
     db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "answer two"))
     with db.read() as session:
         assert customer_unread(session, alice) == (2, 1)
-    viewed = db.transaction(lambda session: tickets.customer_thread(session, alice, opened.ticket_id))
+    viewed = db.transaction(lambda session: customer.ticket_thread(session, alice, opened.ticket_id))
     assert [item.body for item in viewed.messages] == ["first", "second", "answer one", "answer two"]
     with db.read() as session:
         assert customer_unread(session, alice) == (0, 0)
@@ -116,25 +116,25 @@ def test_unread_counts_per_side_and_reading_marks_them(db, admin, alice, web):
 
 def customer_unread(session, actor):
     """(unread staff messages on the customer's one ticket, tickets with any unread)."""
-    [line] = tickets.customer_tickets(session, actor)
-    return line.unread, tickets.customer_unread(session, actor)
+    [line] = customer.ticket_list(session, actor)
+    return line.unread, customer.unread_tickets(session, actor)
 
 
 def test_a_read_only_reader_moves_no_read_mark(db, admin, alice, web):
-    opened = db.transaction(lambda session: tickets.customer_open(session, alice, web, "Q", "first"))
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "Q", "first"))
     with db.read() as session:
         preview = customer.open_area(session, admin.name, "alice@example.com")
     assert preview.read_only
     db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "answer"))
-    db.transaction(lambda session: tickets.customer_thread(session, preview, opened.ticket_id))
+    db.transaction(lambda session: customer.ticket_thread(session, preview, opened.ticket_id))
     with db.read() as session:
         assert customer_unread(session, alice) == (1, 1)
     with pytest.raises(PermissionDenied):
-        db.transaction(lambda session: tickets.customer_reply(session, preview, opened.ticket_id, "as the customer"))
+        db.transaction(lambda session: customer_actions.reply_ticket(session, preview, opened.ticket_id, "as the customer"))
 
 
 def test_roles_viewer_reads_operator_writes(db, admin, alice, web):
-    opened = db.transaction(lambda session: tickets.customer_open(session, alice, web, "Q", "first"))
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "Q", "first"))
     viewer = make_actor(db, "vera", "viewer")
     operator = make_actor(db, "otto", "operator")
     with db.read() as session:
@@ -156,13 +156,13 @@ def test_staff_functions_refuse_customers_and_customer_functions_refuse_staff(db
     with pytest.raises(PermissionDenied):
         db.transaction(lambda session: tickets.open_ticket(session, alice, web, "S", "x"))
     with pytest.raises(PermissionDenied):
-        db.transaction(lambda session: tickets.customer_open(session, admin, web, "S", "x"))
+        db.transaction(lambda session: customer_actions.open_ticket(session, admin, web, "S", "x"))
     assert count(db, Ticket) == 0
 
 
 def test_messages_are_stored_exactly_as_given(db, admin, alice, web):
     body = "[bold red]not markup[/]\x1b[31m red?\u202e reversed\r\nline two\t{service_id} {}"
-    opened = db.transaction(lambda session: tickets.customer_open(session, alice, web, "[b]subject[/b] {x}", body))
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "[b]subject[/b] {x}", body))
     [row] = rows(db, TicketMessage)
     assert row.body == body and row.author_kind == "customer" and row.author == "Alice Martin"
     with db.read() as session:
@@ -207,7 +207,7 @@ def test_a_deleted_service_takes_no_new_ticket_and_no_public_reply(db, admin, ca
 
 def test_the_mails_reach_a_real_smtp_server(db, admin, alice, web, smtp):
     set_setting(db, "admin_email", "support@hosting.example")
-    opened = db.transaction(lambda session: tickets.customer_open(session, alice, web, "Disk full?", "Line one\nLine two"))
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "Disk full?", "Line one\nLine two"))
     db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "Hidden note", internal=True))
     db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "Cleaned the logs."))
     report = mailer.send_queued(db)
@@ -228,7 +228,7 @@ def test_cli_open_reply_note_close_show_and_list(db, admin, alice, web, cli):
     assert opened.exit_code == 0, opened.stderr
     ticket_id = json.loads(opened.stdout)["ticket_id"]
     assert json.loads(opened.stdout)["status"] == "answered"
-    db.transaction(lambda session: tickets.customer_reply(session, alice, ticket_id, "OK for me\x1b[2J"))
+    db.transaction(lambda session: customer_actions.reply_ticket(session, alice, ticket_id, "OK for me\x1b[2J"))
     listed = cli("tickets", "list", "--format", "json")
     [row] = json.loads(listed.stdout)
     assert (row["id"], row["status"], row["unread"], row["customer"]) == (ticket_id, "open", 1, "alice@example.com")
@@ -285,4 +285,4 @@ def test_cli_unknown_ticket_is_one_line(db, admin, cli):
 
 def test_unknown_ids_for_customers_are_no_ticket(db, alice, web):
     with pytest.raises(NotFound, match=r"^no ticket 5$"):
-        db.transaction(lambda session: tickets.customer_reply(session, alice, 5, "x"))
+        db.transaction(lambda session: customer_actions.reply_ticket(session, alice, 5, "x"))

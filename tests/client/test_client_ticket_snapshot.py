@@ -6,14 +6,14 @@ from __future__ import annotations
 from textual.widgets import TextArea
 
 from svcconsole.client.screens import ClientTicketScreen
-from svcconsole.core import tickets
+from svcconsole.core import customer_actions, tickets
 from tests.client.test_client_area import make_client
 from tests.console.conftest import settle
 
 
 def test_snapshot_of_a_ticket_in_the_customer_area(db, admin, shop, snap_compare):  # type: ignore[no-untyped-def]
     def conversation(session):  # type: ignore[no-untyped-def]
-        opened = tickets.customer_open(session, shop.alice_actor, shop.alice["web"], "Site slow?", "Pages take 10 s.\n[red]not markup[/] \x1b[2J")
+        opened = customer_actions.open_ticket(session, shop.alice_actor, shop.alice["web"], "Site slow?", "Pages take 10 s.\n[red]not markup[/] \x1b[2J")
         tickets.reply(session, admin, opened.ticket_id, "STAFF-ONLY: check his plan", internal=True)
         tickets.reply(session, admin, opened.ticket_id, "We moved you to a faster node.\nTry again?")
         return opened.ticket_id

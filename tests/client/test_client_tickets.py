@@ -11,7 +11,7 @@ from textual.widgets import DataTable, TabbedContent, TextArea
 
 from svcconsole.client.dialogs import TicketDialog
 from svcconsole.client.screens import ClientDetailScreen, ClientTicketScreen
-from svcconsole.core import tickets
+from svcconsole.core import customer_actions, tickets
 from svcconsole.store.models import Notification, Ticket, TicketMessage
 from tests.billing.conftest import set_setting
 from tests.client.conftest import client_of
@@ -140,7 +140,7 @@ async def test_an_operator_preview_reads_tickets_but_writes_nothing(db, admin, s
 
 
 async def test_another_customers_ticket_is_no_ticket(db, admin, shop):
-    bobs = db.transaction(lambda session: tickets.customer_open(session, shop.bob_actor, shop.bob["web"], "Bob's", "bob's secret words")).ticket_id
+    bobs = db.transaction(lambda session: customer_actions.open_ticket(session, shop.bob_actor, shop.bob["web"], "Bob's", "bob's secret words")).ticket_id
     app = make_client(db, shop.alice_actor)
     async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)

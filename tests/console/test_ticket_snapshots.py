@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import TextArea
 
-from svcconsole.core import customer, tickets
+from svcconsole.core import customer, customer_actions, tickets
 from tests.conftest import new_service
 from tests.console.conftest import make_app, settle
 
@@ -18,11 +18,11 @@ def thread(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
     with db.read() as session:
         alice = customer.open_area(session, "alice", "alice@example.com")
     ticket_id = db.transaction(
-        lambda session: tickets.customer_open(session, alice, service_id, "Disk full?", "My disk says 100%.\n[bold red]Is this markup?[/] \x1b[2J\tWhy?")
+        lambda session: customer_actions.open_ticket(session, alice, service_id, "Disk full?", "My disk says 100%.\n[bold red]Is this markup?[/] \x1b[2J\tWhy?")
     ).ticket_id
     db.transaction(lambda session: tickets.reply(session, admin, ticket_id, "Customer asked twice already; check the backups job.", internal=True))
     db.transaction(lambda session: tickets.reply(session, admin, ticket_id, "The logs filled the disk: we rotated them.\nYou have 40% free now."))
-    db.transaction(lambda session: tickets.customer_reply(session, alice, ticket_id, "Thanks! It works."))
+    db.transaction(lambda session: customer_actions.reply_ticket(session, alice, ticket_id, "Thanks! It works."))
     db.transaction(lambda session: tickets.open_ticket(session, admin, other, "Planned maintenance", "Friday 22:00 UTC, about ten minutes."))
     return ticket_id
 

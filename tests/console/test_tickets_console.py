@@ -11,7 +11,7 @@ from textual.widgets import DataTable, TabbedContent, TextArea
 from svcconsole.console.screens.customer import CustomerScreen
 from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.tickets import NewTicketDialog, TicketList, TicketsScreen, TicketThreadScreen
-from svcconsole.core import customer, tickets
+from svcconsole.core import customer, customer_actions
 from svcconsole.store.models import Notification, Ticket, TicketMessage
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
@@ -27,7 +27,7 @@ def asked(db, admin, catalog, frozen):
     service_id = new_service(db, admin, catalog, name="alice web", status="active")
     with db.read() as session:
         alice = customer.open_area(session, "alice", "alice@example.com")
-    ticket_id = db.transaction(lambda session: tickets.customer_open(session, alice, service_id, "Disk full?", HOSTILE_BODY)).ticket_id
+    ticket_id = db.transaction(lambda session: customer_actions.open_ticket(session, alice, service_id, "Disk full?", HOSTILE_BODY)).ticket_id
     return service_id, ticket_id
 
 
