@@ -1,6 +1,6 @@
 """Tickets about a service: a customer and the staff write to each other (BILLmanager's "Ticket").
 
-The status says who acts next (`STATUS_AFTER` is the rule):
+The status says who acts next (`status_after` is the rule):
 
 - a customer's message leaves the ticket `open` (support must answer);
 - a staff member's public message leaves it `answered` (it waits for the customer), so a
@@ -10,10 +10,13 @@ The status says who acts next (`STATUS_AFTER` is the rule):
 - a message on a closed ticket reopens it: `open` or `answered` as above (a customer who
   writes again is heard, rather than turned away).
 
-The customer's side (`core.customer` reads, `core.customer_actions` writes) follows the same
-rule through this module's helpers. Each public message queues a mail to the other side: `ticket_reply` (or `ticket_opened`) to the
-customer, `ticket_customer_message` to the setting `admin_email`. A note mails no one and never
-reaches the customer area, whose reads all go through `CustomerScope` (public messages only).
+This module holds the staff's side; the customer's (`core.customer` reads, `core.customer_actions`
+writes) follows the same rule through its helpers. Each public message queues a mail to the
+other side: `ticket_opened` or `ticket_reply` to the customer, `ticket_customer_message` to the
+setting `admin_email` (else `smtp_from`). A note mails no one and never reaches the customer
+area, whose reads all go through `CustomerScope` (public messages only). A service given to
+another customer takes its tickets out of both customers' areas (the staff keep them); a
+deleted service takes no new ticket and no public reply (notes still).
 Bodies are stored as given (NUL refused); whoever shows them renders them inert.
 
 Unread counts come from each side's read mark (the newest message id that side has read):
@@ -267,13 +270,6 @@ def _ticket(session: Session, ticket_id: int, *, for_update: bool = False) -> Ti
     return ticket
 
 
-def _newest_id(session: Session, ticket_id: int, *, public_only: bool) -> int:
-    query = select(func.max(TicketMessage.id)).where(col(TicketMessage.ticket_id) == ticket_id)
-    if public_only:
-        query = query.where(col(TicketMessage.internal).is_(False))
-    return int(session.execute(query).scalar_one() or 0)
-
-
 def thread(session: Session, actor: Actor, ticket_id: int, *, mark_read: bool = True, limit: int = THREAD_PAGE) -> Thread:
     """The ticket with its newest messages, internal notes included; reading it marks it read for the staff."""
     require(actor, NON_TRANSITION_ROLES["read"], "reading tickets")
@@ -292,6 +288,7 @@ def thread(session: Session, actor: Actor, ticket_id: int, *, mark_read: bool = 
 
 
 def count_after(session: Session, ticket: Ticket, author_kind: str, mark: int) -> int:
+    """The ticket's messages by `author_kind` after the read mark `mark` (the staff's: public ones only)."""
     query = select(func.count()).select_from(TicketMessage).where(col(TicketMessage.ticket_id) == ticket.id, col(TicketMessage.author_kind) == author_kind)
     query = query.where(col(TicketMessage.id) > mark)
     if author_kind == ADMIN:
@@ -300,6 +297,7 @@ def count_after(session: Session, ticket: Ticket, author_kind: str, mark: int) -
 
 
 def count_before(session: Session, ticket_id: int, first_id: int | None, *, public_only: bool) -> int:
+    """The ticket's messages older than `first_id` (the ones a thread page left out)."""
     if first_id is None:
         return 0
     query = select(func.count()).select_from(TicketMessage).where(col(TicketMessage.ticket_id) == ticket_id, col(TicketMessage.id) < first_id)
@@ -325,6 +323,7 @@ def check_body(field: str, text: str | None) -> str:
 
 
 def add_message(session: Session, ticket: Ticket, author_kind: str, author: str, body: str, *, internal: bool = False) -> TicketMessage:
+    """Add a message as given; the ticket is updated, and its author's side has read up to it."""
     now = clock.now()
     row = TicketMessage(ticket_id=ticket.id or 0, author_kind=author_kind, author=author, body=body, internal=internal, at=now)
     session.add(row)
@@ -371,6 +370,11 @@ def reply(session: Session, actor: Actor, ticket_id: int, body: str | None, *, i
     service = get_service(session, ticket.service_id)
     if not internal and service.status == Status.DELETED.value:
         raise InvalidInput("ID", f"service {service.id} is deleted: its customer can no longer read this ticket (add an internal note with --internal)")
+    if not internal and service.customer_id != ticket.customer_id:
+        raise InvalidInput(
+            "ID",
+            f"service {service.id} was given to another customer: its first customer can no longer read this ticket (add an internal note with --internal)",
+        )
     before = ticket.status
     ticket.status = status_after(before, Event.NOTE if internal else Event.STAFF_REPLY)
     row = add_message(session, ticket, ADMIN, actor.name, text, internal=internal)
@@ -392,6 +396,7 @@ def close(session: Session, actor: Actor, ticket_id: int) -> TicketResult:
 
 
 def close_ticket(session: Session, actor: Actor, ticket: Ticket) -> TicketResult:
+    """Close `ticket` (found and allowed by the caller), with its activity row."""
     before = ticket.status
     ticket.status = status_after(before, Event.CLOSE)
     ticket.updated_at = clock.now()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from svcconsole.core import customer, customer_actions, mailer, tickets
+from svcconsole.core import actions, customer, customer_actions, mailer, records, tickets
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied
 from svcconsole.core.tickets import Event
 from svcconsole.store.models import Activity, Notification, Ticket, TicketMessage
@@ -194,12 +194,19 @@ def test_a_deleted_service_takes_no_new_ticket_and_no_public_reply(db, admin, ca
     gone = new_service(db, admin, catalog, name="gone", status="deleted")
     with pytest.raises(InvalidInput, match=r"^--service: service .* is deleted"):
         db.transaction(lambda session: tickets.open_ticket(session, admin, gone, "S", "x"))
-    from svcconsole.core import records
-
     db.transaction(lambda session: records.edit_service(session, admin, web, {"status": "deleted"}, reason="test"))
     with pytest.raises(InvalidInput, match="--internal"):
         db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "public"))
     assert db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "note", internal=True)).status == "answered"
+
+
+def test_a_service_given_to_another_customer_takes_no_public_reply_on_its_old_tickets(db, admin, alice, web, second_customer):
+    opened = db.transaction(lambda session: customer_actions.open_ticket(session, alice, web, "S", "before the sale"))
+    db.transaction(lambda session: actions.perform(session, admin, "transfer", web, {"to": str(second_customer)}))
+    with pytest.raises(InvalidInput, match="given to another customer"):
+        db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "public"))
+    assert db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "note", internal=True)).status == "open"
+    assert count(db, Notification, Notification.template == "ticket_reply") == 0
 
 
 # ----------------------------------------------------------------------------- SMTP

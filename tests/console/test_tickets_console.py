@@ -13,6 +13,7 @@ from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.tickets import NewTicketDialog, TicketList, TicketsScreen, TicketThreadScreen
 from svcconsole.core import customer, customer_actions
 from svcconsole.store.models import Notification, Ticket, TicketMessage
+from svcconsole.widgets import words
 from tests.conftest import make_actor, new_service
 from tests.console.conftest import make_app, notifications, settle
 
@@ -183,3 +184,8 @@ async def test_the_customer_screen_has_a_tickets_tab(db, admin, catalog, asked):
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, TicketThreadScreen) and app.screen.ticket_id == ticket_id
+
+
+def test_the_activity_names_the_ticket():
+    assert words.activity_action("ticket_note", {"ticket": 7, "status": ["open", "open"]}) == "ticket internal note #7"
+    assert words.activity_action("ticket_open", {"ticket": 3}) == "ticket opened #3"
