@@ -18,6 +18,7 @@ from svcconsole.cli.operations import health_command
 from svcconsole.cli.orders_admin import orders_app
 from svcconsole.cli.panel import statistics_command
 from svcconsole.cli.reconcile import reconcile_command
+from svcconsole.cli.tickets import tickets_app
 from svcconsole.cli.transfers import add_transfer_command
 from svcconsole.core import logs
 
@@ -44,6 +45,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(automation_app, name="automation")
 app.add_typer(notify_app, name="notify")
 app.add_typer(config_app, name="config")
+app.add_typer(tickets_app, name="tickets")
 app.command("worker")(worker_command)
 app.command("sandbox")(sandbox_command)
 app.command("demo")(demo)

@@ -14,6 +14,7 @@ SCOPES = {
     "table": "Service list: moving",
     "client-services": "My services",
     "client-detail": "Service detail",
+    "client-ticket": "A ticket",
     "dialog": "Dialogs",
 }
 
@@ -81,9 +82,20 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction(
         "client-detail", "left_curly_bracket", "previous_sub_tab", "Prev sub-tab", "Panel tab: the previous page your service's panel offers.", key_display="{"
     ),
+    ConsoleAction(
+        "client-detail", "t", "new_ticket", "Ask", "Ask us a question about this service (a ticket); the Tickets tab lists them.", show=True, mutates=True
+    ),
     ConsoleAction("client-detail", "v", "reveal_login", "Login", "Show or hide the login of your service's panel (username and password)."),
     ConsoleAction("client-detail", "ctrl+r", "reload", "Reload", "Read the service again.", key_display="^r"),
     ConsoleAction("client-detail", "escape,q", "back", "Back", "Back to the previous page.", show=True, key_display="esc/q"),
+    ConsoleAction(
+        "client-ticket", "ctrl+s", "send_reply", "Send", "Send your message (a closed ticket opens again).", show=True, mutates=True, key_display="^s"
+    ),
+    ConsoleAction(
+        "client-ticket", "ctrl+l", "close_ticket", "Close ticket", "Close the ticket: your question is settled.", show=True, mutates=True, key_display="^l"
+    ),
+    ConsoleAction("client-ticket", "ctrl+r", "reload", "Reload", "Read the ticket again.", key_display="^r"),
+    ConsoleAction("client-ticket", "escape", "back", "Back", "Back to the service.", show=True, key_display="esc"),
     *DIALOG_KEYS,
 )
 

@@ -1,5 +1,5 @@
 """The customer's action dialogs: renew (how many periods), cancel (when, and why), the
-self-service ones (a choice, an option, a typed confirmation) and the renewal's payment.
+self-service ones (a choice, an option, a typed confirmation), the renewal's payment and a new ticket.
 
 They are the admin console's dialog frame (`DialogFrame`) with the customer's fields; yes/no
 questions use its `ConfirmDialog`.
@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
-from svcconsole.core import parse
+from svcconsole.core import customer_actions, parse
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.i18n import N_, Translate
 from svcconsole.core.statuses import CancelMode
@@ -229,3 +229,36 @@ class PaymentDialog(ModalScreen[None]):
     @on(Button.Pressed, "#payment-close")
     def _close(self) -> None:
         self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    """A new ticket's subject and first message, as typed."""
+
+    subject: str
+    message: str
+
+
+class TicketDialog(_CustomerDialog):
+    """A question about a service: a subject and a message (the thread takes longer answers)."""
+
+    def __init__(self, question: str, consequence: str, labels: tuple[str, str, str], tr: Translate) -> None:
+        super().__init__(question, consequence, tr)
+        self.labels = labels
+
+    def confirm_label(self) -> str:
+        return self.labels[2]
+
+    def fields(self) -> ComposeResult:
+        yield Label(self.labels[0])
+        yield Input("", id="ticket-subject")
+        yield Label(self.labels[1])
+        yield Input("", id="ticket-message")
+
+    def initial_focus(self) -> str:
+        return "#ticket-subject"
+
+    def answer(self) -> TicketRequest:
+        subject, message = self.query_one("#ticket-subject", Input).value, self.query_one("#ticket-message", Input).value
+        customer_actions.check_ticket(subject, message)
+        return TicketRequest(subject, message)

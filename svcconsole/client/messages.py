@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -62,3 +63,27 @@ class PaymentReady(Message):
     """A renewal went on an invoice (made or reused): the invoice to pay."""
 
     invoice: InvoiceSummary
+
+
+@dataclass
+class TicketsRead(Message):
+    """The customer's tickets about one service were read."""
+
+    service_id: int
+    lines: list[Any]
+
+
+@dataclass
+class TicketThreadRead(Message):
+    """One of the customer's tickets was read, with its public messages (and marked read)."""
+
+    thread: Any
+
+
+@dataclass
+class TicketWritten(Message):
+    """The customer's message or close was saved; `text` says what it did (`sent`: a message was)."""
+
+    text: str
+    ticket_id: int
+    sent: bool = False

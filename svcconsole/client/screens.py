@@ -1,4 +1,4 @@
-"""The customer area's pages: the dashboard, the list of the customer's services, a service.
+"""The customer area's pages: the dashboard, the list of the customer's services, a service, a ticket.
 
 The list is the shared list screen (`widgets.service_list`, which has none of the admin list's
 marks and actions) over a window that `CustomerScope` narrows to one customer; the detail is the
@@ -17,12 +17,21 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, DataTable, Footer, Input, Static, TextArea
 
 from svcconsole.client.actions import REGISTRY, client_bindings, mutating
-from svcconsole.client.dialogs import CancelDialog, CancelRequest, ChoiceDialog, OptionDialog, TypedConfirmDialog
+from svcconsole.client.dialogs import CancelDialog, CancelRequest, ChoiceDialog, OptionDialog, TicketDialog, TicketRequest, TypedConfirmDialog
 from svcconsole.client.host import ClientHost
-from svcconsole.client.messages import ChangeRefused, CustomerPanelLoaded, DashboardLoaded, DetailLoaded, LoginRevealed
+from svcconsole.client.messages import (
+    ChangeRefused,
+    CustomerPanelLoaded,
+    DashboardLoaded,
+    DetailLoaded,
+    LoginRevealed,
+    TicketsRead,
+    TicketThreadRead,
+    TicketWritten,
+)
 from svcconsole.client.widgets import EMPTY, OVERAGE_EMPTY, ActiveServices, OverageServices
 from svcconsole.core import customer, customer_actions, i18n
 from svcconsole.core.customer import CustomerDetail, Dashboard, HistoryLine
@@ -355,7 +364,14 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
     SCOPE = "client-detail"
     BINDINGS = client_bindings("client-detail")
     MUTATING = mutating("client-detail")
-    TABS = (("overview", N_("Overview")), ("panel", N_("Panel")), ("renewals", N_("Renewals")), ("options", N_("Options")), ("history", N_("History")))
+    TABS = (
+        ("overview", N_("Overview")),
+        ("panel", N_("Panel")),
+        ("renewals", N_("Renewals")),
+        ("options", N_("Options")),
+        ("history", N_("History")),
+        ("tickets", N_("Tickets")),
+    )
 
     def __init__(self, detail: CustomerDetail) -> None:
         super().__init__()
@@ -403,22 +419,105 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
                 translate=tr,
             )
 
+        elif pane_id == "tickets":
+            tr = self.client_app.tr
+            yield Horizontal(Button(tr("Ask a question…"), id="new-ticket"), classes="pane-buttons")
+            yield DataTable(cursor_type="row", id="tickets-table")
+
     def _login_hidden(self) -> Text:
         return Text(self.client_app.tr(LOGIN_HIDDEN), style="dim")
 
     def on_mount(self) -> None:
         self.query_one("#title", Static).update(title_line(self.client_app, N_("service")))
+        tr = self.client_app.tr
+        self.query_one("#tickets-table", DataTable).add_columns(tr("ticket"), tr("subject"), tr("state"), tr("new replies"), tr("updated"))
         self._show(self.detail)
         self._load_panel(self.service_id)
+        self._load_tickets(self.service_id)
 
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> None:
         self._load(self.service_id, self.next_load())
+        self._load_tickets(self.service_id)
 
     def action_reload(self) -> None:
         self.reload()
         self._load_panel(self.service_id)
+
+    @work(thread=True, exclusive=True, group="client-tickets")
+    def _load_tickets(self, service_id: int) -> None:
+        app = self.client_app
+        try:
+            with app.db.read() as session:
+                lines = customer.ticket_list(session, app.actor, service_id=service_id)
+        except SvcError as error:
+            self.post_message(ChangeRefused(error.message))
+            return
+        self.post_message(TicketsRead(service_id, lines))
+
+    @on(TicketsRead)
+    def _tickets_read(self, message: TicketsRead) -> None:
+        if message.service_id != self.service_id:
+            return
+        tr, tz = self.client_app.tr, self.client_app.tz
+        table = self.query_one("#tickets-table", DataTable)
+        table.clear()
+        for line in message.lines:
+            table.add_row(
+                f"#{line.id}",
+                render.text(line.subject),
+                Text(ticket_state(tr, line.status), style=TICKET_STATE_STYLES.get(line.status, "")),
+                Text(str(line.unread), style="bold yellow") if line.unread else Text("-", style="dim"),
+                render.moment_text(line.updated_at, tz),
+                key=str(line.id),
+            )
+        if not message.lines:
+            table.add_row("", Text(tr("No tickets yet: ask us anything about this service."), style="dim"), "", "", "")
+
+    @on(DataTable.RowSelected, "#tickets-table")
+    def _ticket_chosen(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if key and key.isdigit():
+            self.app.push_screen(ClientTicketScreen(int(key)))
+
+    def action_new_ticket(self) -> None:
+        app, service_id = self.client_app, self.service_id
+        if app.read_only:
+            app.refuse_preview()
+            return
+        tr = app.tr
+        dialog = TicketDialog(
+            tr("A question about service {id} {name}").format(id=service_id, name=render.plain(self.detail.service.name)),
+            tr("We answer here, in the Tickets tab, and by mail."),
+            (tr("Subject"), tr("Your message"), tr("Send")),
+            tr,
+        )
+
+        def written(request: object) -> None:
+            if isinstance(request, TicketRequest):
+                self._open_ticket(request)
+
+        self.app.push_screen(dialog, written)
+
+    @work(thread=True, group="client-ticket-write")
+    def _open_ticket(self, request: TicketRequest) -> None:
+        app, service_id = self.client_app, self.service_id
+        try:
+            result = app.db.transaction(lambda session: customer_actions.open_ticket(session, app.actor, service_id, request.subject, request.message))
+        except SvcError as error:
+            self.post_message(ChangeRefused(error.message))
+            return
+        self.post_message(TicketWritten(app.tr("Ticket {id} sent: we answer here and by mail.").format(id=result.ticket_id), result.ticket_id))
+
+    @on(TicketWritten)
+    def _ticket_written(self, message: TicketWritten) -> None:
+        self.notify(render.plain(message.text), markup=False, timeout=6)
+        self._load_tickets(self.service_id)
+
+    @on(Button.Pressed, "#new-ticket")
+    def _new_ticket_pressed(self) -> None:
+        self.action_new_ticket()
 
     @work(thread=True, exclusive=True, group="client-detail")
     def _load(self, service_id: int, generation: int) -> None:
@@ -479,6 +578,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         self.query_one("#renewals-table", RecordTable).show(detail.renewals, tz)
         self.query_one("#options-table", RecordTable).show(detail.options, tz)
         self.query_one(PagedRecords).show(detail.history, tz)
+        self.query_one("#new-ticket", Button).disabled = self.client_app.read_only
         self.sub_title = detail.service.name
 
     @on(CustomerPanelLoaded)
@@ -779,4 +879,141 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
         self.action_auto_renew()
 
 
-__all__ = ["ClientDetailScreen", "ClientServicesScreen", "DashboardScreen", "overview_rows"]
+# ----------------------------------------------------------------------------- a ticket
+
+TICKET_STATE_STYLES = {"open": "yellow", "answered": "bold green", "closed": "dim"}
+
+
+def ticket_state(tr: Any, status: str) -> str:
+    """A ticket's state in the customer's words: waiting for us, answered, closed."""
+    labels = {"open": tr("waiting for our answer"), "answered": tr("answered"), "closed": tr("closed")}
+    return labels.get(status, status)
+
+
+def customer_thread_text(tr: Any, thread: customer.CustomerThread, tz: Any) -> Text:
+    """The ticket's messages, oldest first: who, when, then the text exactly as written (inert)."""
+    text = Text()
+    if thread.earlier:
+        text.append(tr("{count} earlier messages are not shown.").format(count=thread.earlier) + "\n\n", "dim")
+    for item in thread.messages:
+        who = tr("You") if item.author_kind == customer.CUSTOMER_AUTHOR else tr("Support ({name})").format(name=render.plain(item.author))
+        text.append(who, "bold cyan" if item.author_kind == customer.CUSTOMER_AUTHOR else "bold")
+        text.append(f" · {render.moment_text(item.at, tz)}\n", "dim")
+        text.append_text(render.body_text(item.body))
+        text.append("\n\n")
+    return text
+
+
+class ClientTicketScreen(_CustomerScreen):
+    """One of the customer's tickets: its messages, a reply, and closing it."""
+
+    SCOPE = "client-ticket"
+    BINDINGS = client_bindings("client-ticket")
+    MUTATING = mutating("client-ticket")
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__()
+        self.ticket_id = ticket_id
+        self.thread: customer.CustomerThread | None = None
+
+    def compose(self) -> ComposeResult:
+        tr = self.client_app.tr
+        yield Static(id="title")
+        yield Static(Text(tr("Reading…"), style="dim"), id="client-ticket-header")
+        with VerticalScroll(id="client-ticket-thread"):
+            yield Static(id="client-ticket-messages")
+        yield TextArea(id="client-ticket-reply", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        with Horizontal(classes="pane-buttons", id="client-ticket-buttons"):
+            yield Button(tr("Send (^s)"), id="client-ticket-send", variant="primary")
+            yield Button(tr("Close ticket (^l)"), id="client-ticket-close")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        app = self.client_app
+        self.query_one("#title", Static).update(title_line(app, app.tr("ticket")))
+        area = self.query_one("#client-ticket-reply", TextArea)
+        area.border_title = app.tr("Your reply")
+        if app.read_only:
+            area.disabled = True
+            for button in self.query("#client-ticket-buttons Button").results(Button):
+                button.disabled = True
+        else:
+            area.focus()
+        self.reload()
+
+    def reload(self) -> None:
+        self._read()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="client-ticket-read")
+    def _read(self) -> None:
+        app = self.client_app
+        try:
+            thread = app.db.transaction(lambda session: customer.ticket_thread(session, app.actor, self.ticket_id))
+        except SvcError as error:
+            self.post_message(ChangeRefused(error.message))
+            return
+        self.post_message(TicketThreadRead(thread))
+
+    @on(TicketThreadRead)
+    def _thread_read(self, message: TicketThreadRead) -> None:
+        thread: customer.CustomerThread = message.thread
+        self.thread = thread
+        tr, tz = self.client_app.tr, self.client_app.tz
+        ticket = thread.ticket
+        header = Text(no_wrap=True, overflow="ellipsis")
+        header.append(f"#{ticket.id} ", "bold")
+        header.append(render.plain(ticket.subject), "bold")
+        header.append("  ")
+        header.append(ticket_state(tr, ticket.status), TICKET_STATE_STYLES.get(ticket.status, ""))
+        header.append("\n" + tr("About service {id} {name}").format(id=ticket.service_id, name=render.plain(ticket.service_name)), "dim")
+        self.query_one("#client-ticket-header", Static).update(header)
+        self.query_one("#client-ticket-messages", Static).update(customer_thread_text(tr, thread, tz))
+        self.query_one("#client-ticket-thread", VerticalScroll).scroll_end(animate=False)
+
+    def action_send_reply(self) -> None:
+        app = self.client_app
+        if app.read_only:
+            app.refuse_preview()
+            return
+        body = self.query_one("#client-ticket-reply", TextArea).text
+        self._write(lambda session: customer_actions.reply_ticket(session, app.actor, self.ticket_id, body), app.tr("Your message was sent."), sent=True)
+
+    def action_close_ticket(self) -> None:
+        app = self.client_app
+        if app.read_only:
+            app.refuse_preview()
+            return
+        self._write(lambda session: customer_actions.close_ticket(session, app.actor, self.ticket_id), app.tr("The ticket is closed."))
+
+    @work(thread=True, group="client-ticket-write")
+    def _write(self, change: Any, done: str, *, sent: bool = False) -> None:
+        try:
+            result = self.client_app.db.transaction(change)
+        except SvcError as error:
+            self.post_message(ChangeRefused(error.message))
+            return
+        self.post_message(TicketWritten(done, result.ticket_id, sent))
+
+    @on(TicketWritten)
+    def _written(self, message: TicketWritten) -> None:
+        if message.sent:
+            self.query_one("#client-ticket-reply", TextArea).clear()
+        self.notify(render.plain(message.text), markup=False, timeout=6)
+        self.reload()
+
+    @on(Button.Pressed, "#client-ticket-send")
+    def _send_pressed(self) -> None:
+        self.action_send_reply()
+
+    @on(Button.Pressed, "#client-ticket-close")
+    def _close_pressed(self) -> None:
+        self.action_close_ticket()
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+__all__ = ["ClientDetailScreen", "ClientServicesScreen", "ClientTicketScreen", "DashboardScreen", "overview_rows"]

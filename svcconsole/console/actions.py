@@ -28,6 +28,8 @@ SCOPES = {
     "edit": "Edit form",
     "wizard": "New service wizard",
     "jobs": "Jobs (module queue)",
+    "tickets": "Tickets",
+    "ticket": "A ticket's thread",
     "health": "Health",
     "drift": "Drift (reconcile)",
     "bulk": "Bulk run",
@@ -66,7 +68,15 @@ def _service_actions(scope: str) -> tuple[ConsoleAction, ...]:
         _service_action(scope, "plus", "add-days", "Add days", "+"),
         _service_action(scope, "minus", "subtract-days", "Sub days", "-"),
         ConsoleAction(scope, "b", "bulk_menu", "More", f"A menu of every action, applied to {target}.", show=True, mutates=True),
-        ConsoleAction(scope, "T", "service_action('transfer')", "Transfer", f"Give {target} to another customer (billing and panel owner).", mutates=True),
+        ConsoleAction(
+            scope,
+            "ctrl+t",
+            "service_action('transfer')",
+            "Transfer",
+            f"Give {target} to another customer (billing and panel owner).",
+            mutates=True,
+            key_display="^t",
+        ),
         ConsoleAction(scope, "p", "open_customer", "Customer", "The customer's profile: their services, invoices and activity; edit them there."),
     )
 
@@ -82,6 +92,15 @@ REGISTRY: tuple[ConsoleAction, ...] = (
         key_display=":",
     ),
     ConsoleAction("app", "J", "app.jobs", "Jobs", "The module queue: failed and queued jobs, retry or resolve.", key_display="J", command="go: jobs"),
+    ConsoleAction(
+        "app",
+        "T",
+        "app.tickets",
+        "Tickets",
+        "Tickets about services: the open ones first, with the customer's unread messages; read, reply, add an internal note, close.",
+        key_display="T",
+        command="go: tickets",
+    ),
     ConsoleAction(
         "app",
         "D",
@@ -179,7 +198,7 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("customer", "slash", "focus_filter", "Filter", "Filter their services (the list's terms).", show=True, key_display="/"),
     ConsoleAction("customer", "right_square_bracket", "next_tab", "Next tab", "Next status tab of their services.", key_display="]"),
     ConsoleAction("customer", "left_square_bracket", "previous_tab", "Prev tab", "Previous status tab of their services.", key_display="["),
-    ConsoleAction("customer", "right_curly_bracket", "next_section", "Section", "Services, invoices, activity in turn.", show=True, key_display="}"),
+    ConsoleAction("customer", "right_curly_bracket", "next_section", "Section", "Services, invoices, activity, tickets in turn.", show=True, key_display="}"),
     ConsoleAction("customer", "left_curly_bracket", "previous_section", "Prev section", "The section before.", key_display="{"),
     ConsoleAction("customer", "o", "next_sort", "Sort", "Sort their services by the next column.", key_display="o"),
     ConsoleAction("customer", "O", "reverse_sort", "Reverse", "Flip the sort direction.", key_display="O"),
@@ -189,6 +208,37 @@ REGISTRY: tuple[ConsoleAction, ...] = (
     ConsoleAction("credentials", "v", "reveal", "Reveal", "Show or mask the password.", show=True),
     ConsoleAction("credentials", "R", "reset", "Reset", "Set a new password on the panel (asks first; the customer is mailed).", show=True, mutates=True),
     ConsoleAction("credentials", "escape,q", "cancel", "Back", "Close the login.", show=True, key_display="esc/q"),
+    ConsoleAction(
+        "tickets", "enter", "open_ticket", "Open", "Open the ticket under the cursor: its thread, to reply.", show=True, key_display="⏎", bound=False
+    ),
+    ConsoleAction("tickets", "f", "cycle_ticket_status", "Status", "Show open, answered, closed, all tickets in turn.", show=True),
+    ConsoleAction("tickets", "ctrl+r", "reload", "Reload", "Read the tickets again.", key_display="^r"),
+    ConsoleAction("tickets", "escape,q", "back", "Back", "Back to where you came from.", show=True, key_display="esc/q"),
+    ConsoleAction(
+        "ticket",
+        "ctrl+s",
+        "send_reply",
+        "Reply",
+        "Send the text as a reply: the customer is mailed; a closed ticket reopens.",
+        show=True,
+        mutates=True,
+        key_display="^s",
+    ),
+    ConsoleAction(
+        "ticket",
+        "ctrl+n",
+        "add_note",
+        "Note",
+        "Save the text as an internal note: the customer never sees it, no one is mailed.",
+        show=True,
+        mutates=True,
+        key_display="^n",
+    ),
+    ConsoleAction(
+        "ticket", "ctrl+l", "close_ticket", "Close ticket", "Close the ticket (a later message reopens it).", show=True, mutates=True, key_display="^l"
+    ),
+    ConsoleAction("ticket", "ctrl+r", "reload", "Reload", "Read the thread again.", key_display="^r"),
+    ConsoleAction("ticket", "escape", "back", "Back", "Back to the list.", show=True, key_display="esc"),
     ConsoleAction("jobs", "down,j", "cursor_down", "Down", "Move to the next job.", key_display="↓/j", palette=False),
     ConsoleAction("jobs", "up,k", "cursor_up", "Up", "Move to the job before.", key_display="↑/k", palette=False),
     ConsoleAction(

@@ -39,6 +39,7 @@ from svcconsole.console.messages import (
     HealthChecked,
     NewServiceRequested,
     SelectionResolved,
+    TicketOpened,
 )
 from svcconsole.console.screens.bulk import BulkRunScreen
 from svcconsole.console.screens.customer import CustomerScreen
@@ -49,6 +50,7 @@ from svcconsole.console.screens.edit import EditScreen
 from svcconsole.console.screens.health import HealthScreen
 from svcconsole.console.screens.jobs import JobsScreen
 from svcconsole.console.screens.services import ServicesScreen
+from svcconsole.console.screens.tickets import TicketsScreen, TicketThreadScreen
 from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import bulk, health
 from svcconsole.core import config as config_files
@@ -256,6 +258,13 @@ class ConsoleApp(CrashGuard, App[None]):
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
+    def action_tickets(self) -> None:
+        if not isinstance(self.screen, TicketsScreen):
+            self.push_screen(TicketsScreen())
+
+    def open_ticket(self, ticket_id: int) -> None:
+        self.push_screen(TicketThreadScreen(ticket_id))
+
     def open_service(self, service_id: int) -> None:
         self.push_screen(DetailScreen(service_id))
 
@@ -286,6 +295,10 @@ class ConsoleApp(CrashGuard, App[None]):
     @on(ServiceOpened)
     def _service_opened(self, message: ServiceOpened) -> None:
         self.open_service(message.service_id)
+
+    @on(TicketOpened)
+    def _ticket_opened(self, message: TicketOpened) -> None:
+        self.open_ticket(message.ticket_id)
 
     @on(CustomerOpened)
     def _customer_opened(self, message: CustomerOpened) -> None:

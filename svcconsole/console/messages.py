@@ -251,3 +251,34 @@ class BulkMenuRequested(Message):
     chosen: Callable[[str], None]
     label: str
     counts: dict[tuple[str, bool], int]
+
+
+@dataclass
+class TicketsLoaded(Message):
+    """A page of tickets was read (`unread_total`: tickets with a customer message no one read)."""
+
+    lines: list[Any]
+    unread_total: int
+    generation: int
+
+
+@dataclass
+class TicketThreadLoaded(Message):
+    """A ticket's thread was read (and marked read for the staff)."""
+
+    thread: Any
+
+
+@dataclass
+class TicketChanged(Message):
+    """A reply, note, close or new ticket was saved; `text` says what it did."""
+
+    text: str
+    ticket_id: int
+
+
+@dataclass
+class TicketOpened(Message):
+    """A screen asks the app to show a ticket's thread."""
+
+    ticket_id: int

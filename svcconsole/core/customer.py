@@ -21,7 +21,22 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from svcconsole.core import catalog, clock, credentials, cycles, delivery, filters, i18n, invoice_lookups, lookups, option_catalog, order_actions, parse, usage
+from svcconsole.core import (
+    catalog,
+    clock,
+    credentials,
+    cycles,
+    delivery,
+    filters,
+    i18n,
+    invoice_lookups,
+    lookups,
+    option_catalog,
+    order_actions,
+    parse,
+    tickets,
+    usage,
+)
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.i18n import N_, Translate, untranslated
@@ -30,7 +45,7 @@ from svcconsole.core.statuses import CancelMode, Status, SuspendKind
 from svcconsole.modules import Credentials, ModuleError, ModuleTab, PanelState, get_module, is_module
 from svcconsole.store.customer_scope import ActiveServiceRow, CustomerScope, OverageRow
 from svcconsole.store.engine import Database
-from svcconsole.store.models import InvoiceLine, Operator, Product, Service
+from svcconsole.store.models import InvoiceLine, Operator, Product, Service, Ticket
 from svcconsole.store.queries import ServiceFilter
 
 log = logging.getLogger("svcconsole.customer")
@@ -45,6 +60,10 @@ CANCELLABLE = (Status.PENDING.value, Status.ACTIVE.value, Status.SUSPENDED.value
 AUTO_RENEW_STATUSES = (Status.PENDING.value, Status.ACTIVE.value, Status.SUSPENDED.value)
 PANEL_STATUSES = (Status.ACTIVE.value, Status.SUSPENDED.value)
 PANEL_UNAVAILABLE = N_("the panel cannot be reached right now; try again later")
+CustomerTicket = tickets.CustomerTicket
+CustomerThread = tickets.CustomerThread
+CUSTOMER_AUTHOR = tickets.CUSTOMER
+"""The author kind of the customer's own messages in a ticket (the staff's are support's)."""
 
 HISTORY_LABELS: dict[str, str] = {
     "create": N_("ordered"),
@@ -748,10 +767,70 @@ def panel(db: Database, actor: Actor, service_id: int) -> PanelView:
     return PanelView(state=replace(state, details={}, actions=[]), tabs=tuple(tabs))
 
 
+# ----------------------------------------------------------------------------- tickets
+
+
+def _no_ticket(ticket_id: Any) -> NotFound:
+    return NotFound(f"no ticket {ticket_id}")
+
+
+def visible_ticket(session: Session, scope: CustomerScope, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    """The customer's ticket about a service they see; "no ticket N" for any other id."""
+    ticket = scope.ticket(session, ticket_id, for_update=for_update) if tickets.valid_id(ticket_id) else None
+    if ticket is None:
+        raise _no_ticket(ticket_id)
+    return ticket
+
+
+def ticket_list(session: Session, actor: Actor, *, service_id: int | None = None, limit: int = 50) -> list[CustomerTicket]:
+    """The customer's tickets (about one service when given), most recently updated first, with unread staff replies."""
+    scope = _scope(actor, None, "reading tickets")
+    return [
+        CustomerTicket(
+            row.ticket.id or 0,
+            row.ticket.service_id,
+            row.service_name,
+            row.ticket.subject,
+            row.ticket.status,
+            row.ticket.created_at,
+            row.ticket.updated_at,
+            row.unread,
+        )
+        for row in scope.tickets(session, service_id=service_id, limit=limit)
+    ]
+
+
+def unread_tickets(session: Session, actor: Actor) -> int:
+    """How many of the customer's tickets have a staff reply they have not read."""
+    return _scope(actor, None, "reading tickets").unread_tickets(session)
+
+
+def ticket_thread(session: Session, actor: Actor, ticket_id: int, *, limit: int = tickets.THREAD_PAGE) -> CustomerThread:
+    """One of the customer's tickets with its public messages (never a staff note); reading it
+    moves the customer's read mark, unless the reader is an operator's read-only preview."""
+    scope = _scope(actor, None, "reading tickets")
+    ticket = visible_ticket(session, scope, ticket_id, for_update=not actor.read_only)
+    newest_first = scope.ticket_messages(session, ticket_id, limit=limit)
+    service = session.get(Service, ticket.service_id)
+    unread = tickets.count_after(session, ticket, tickets.ADMIN, ticket.customer_read_id)
+    view = CustomerTicket(
+        ticket_id, ticket.service_id, service.name if service else "-", ticket.subject, ticket.status, ticket.created_at, ticket.updated_at, unread
+    )
+    earlier = tickets.count_before(session, ticket_id, newest_first[-1].id if newest_first else None, public_only=True)
+    if not actor.read_only and newest_first and (newest_first[0].id or 0) > ticket.customer_read_id:
+        ticket.customer_read_id = newest_first[0].id or 0
+        session.add(ticket)
+        session.flush()
+    return CustomerThread(view, tuple(tickets.message_line(row) for row in reversed(newest_first)), earlier)
+
+
 __all__ = [
+    "CUSTOMER_AUTHOR",
     "HISTORY_LABELS",
     "CustomerDetail",
     "CustomerService",
+    "CustomerThread",
+    "CustomerTicket",
     "Dashboard",
     "active_line",
     "auto_renew_label",
@@ -764,4 +843,8 @@ __all__ = [
     "panel",
     "renew_price_label",
     "service_detail",
+    "ticket_list",
+    "ticket_thread",
+    "unread_tickets",
+    "visible_ticket",
 ]

@@ -1,6 +1,6 @@
 """The changes a customer may make in the customer area (SPEC.md section 9): renew, cancel, keep,
-auto-renewal, and the self-service its product's flags allow (add an option, change the cycle,
-delete, power and reinstall, suspend and lift their own suspension).
+auto-renewal, tickets, and the self-service its product's flags allow (add an option, change the
+cycle, delete, power and reinstall, suspend and lift their own suspension).
 
 Like every read of `core.customer`, each first asks `operators.require_client` what this actor
 may do and finds the service in its `CustomerScope` only ("no service N" otherwise); a
@@ -15,7 +15,23 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
-from svcconsole.core import actions, activity, catalog, clock, cycles, i18n, invoice_lookups, invoices, jobs, leases, lookups, option_catalog, parse, upgrades
+from svcconsole.core import (
+    actions,
+    activity,
+    catalog,
+    clock,
+    cycles,
+    i18n,
+    invoice_lookups,
+    invoices,
+    jobs,
+    leases,
+    lookups,
+    option_catalog,
+    parse,
+    tickets,
+    upgrades,
+)
 from svcconsole.core.customer import (
     AUTO_RENEW_STATUSES,
     ENDED,
@@ -28,13 +44,15 @@ from svcconsole.core.customer import (
     power_verbs,
     renew_price_label,
     self_service_refusal,
+    visible_ticket,
 )
 from svcconsole.core.errors import InvalidInput, TransitionRefused
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import CancelMode, SuspendKind
 from svcconsole.modules import get_module
+from svcconsole.store.customer_scope import CustomerScope
 from svcconsole.store.engine import Database
-from svcconsole.store.models import Product, Service
+from svcconsole.store.models import Product, Service, Ticket
 
 
 @dataclass(frozen=True)
@@ -330,3 +348,70 @@ def carry_out(db: Database, change: Callable[[Session, str], ActionResult], loca
         message=result.waiting
         or tr("service {id}: the cancellation is under way; support will finish it if the panel does not answer").format(id=result.service_id),
     )
+
+
+# ----------------------------------------------------------------------------- tickets
+
+
+def check_ticket(subject: str | None, message: str | None) -> None:
+    """Refuse, naming the field, a subject or first message a new ticket would not take."""
+    tickets.check_subject(subject, "subject")
+    tickets.check_body("message", message)
+
+
+def _author(session: Session, scope: CustomerScope) -> str:
+    customer = scope.customer(session)
+    return customer.name if customer else "customer"
+
+
+def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | None, message: str | None) -> tickets.TicketResult:
+    """Ask a question about one of the customer's services: a ticket `open` for support, mailed to the staff."""
+    scope = _scope(actor, "ticket", "opening a ticket")
+    check_ticket(subject, message)
+    service = _visible(session, scope, service_id)
+    now = clock.now()
+    ticket = Ticket(
+        service_id=service_id,
+        customer_id=scope.customer_id,
+        subject=subject or "",
+        status=tickets.status_after(tickets.TicketStatus.OPEN.value, tickets.Event.CUSTOMER_MESSAGE),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    row = tickets.add_message(session, ticket, tickets.CUSTOMER, _author(session, scope), message or "")
+    activity.record(
+        session, service, actor, "ticket_open", from_status=service.status, to_status=service.status, reason=ticket.subject, details={"ticket": ticket.id}
+    )
+    tickets.mail_staff(session, ticket, service, row)
+    return tickets.TicketResult(ticket.id or 0, service_id, ticket.status, row.id, f"ticket {ticket.id} sent; support will answer here and by mail")
+
+
+def reply_ticket(session: Session, actor: Actor, ticket_id: int, message: str | None) -> tickets.TicketResult:
+    """Write in one of the customer's tickets (a closed one opens again); mailed to the staff."""
+    scope = _scope(actor, "ticket", "replying to a ticket")
+    text = tickets.check_body("message", message)
+    ticket = visible_ticket(session, scope, ticket_id, for_update=True)
+    service = _visible(session, scope, ticket.service_id)
+    before = ticket.status
+    ticket.status = tickets.status_after(before, tickets.Event.CUSTOMER_MESSAGE)
+    row = tickets.add_message(session, ticket, tickets.CUSTOMER, _author(session, scope), text)
+    activity.record(
+        session,
+        service,
+        actor,
+        "ticket_reply",
+        from_status=service.status,
+        to_status=service.status,
+        details={"ticket": ticket_id, "status": [before, ticket.status]},
+    )
+    tickets.mail_staff(session, ticket, service, row)
+    return tickets.TicketResult(ticket_id, service.id or 0, ticket.status, row.id, f"reply sent to ticket {ticket_id}")
+
+
+def close_ticket(session: Session, actor: Actor, ticket_id: int) -> tickets.TicketResult:
+    """Close one of the customer's tickets (their question is settled; writing again reopens it)."""
+    scope = _scope(actor, "ticket", "closing a ticket")
+    ticket = visible_ticket(session, scope, ticket_id, for_update=True)
+    return tickets.close_ticket(session, actor, ticket)

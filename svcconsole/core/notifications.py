@@ -84,6 +84,21 @@ TEMPLATES: dict[str, Template] = {
         'Hello {customer_name},\n\nThe password of your login "{username}" for service #{service_id} "{service_name}" was reset on {today}.\n'
         "See the new one on the service's page in your customer area.\n",
     ),
+    "ticket_opened": Template(
+        "[Ticket #{ticket_id}] {subject}",
+        'Hello {customer_name},\n\nSupport opened ticket #{ticket_id} "{subject}" about your service #{service_id} "{service_name}":\n\n'
+        "{body}\n\nRead it and answer in your customer area.\n",
+    ),
+    "ticket_reply": Template(
+        "[Ticket #{ticket_id}] {subject}",
+        'Hello {customer_name},\n\nSupport answered your ticket #{ticket_id} "{subject}" about service #{service_id} "{service_name}":\n\n'
+        "{body}\n\nRead it and answer in your customer area.\n",
+    ),
+    "ticket_customer_message": Template(
+        "Ticket #{ticket_id} from {customer_name}: {subject}",
+        '{customer_name} <{customer_email}> wrote in ticket #{ticket_id} "{subject}" ({status}) about service #{service_id} "{service_name}":\n\n'
+        "{body}\n\nAnswer with `svcconsole tickets reply {ticket_id} --message TEXT`, or in the console (T).\n",
+    ),
     "reconcile_drift": Template(
         "svcconsole: {count} new drift between billing and the panels",
         "Reconcile found {count} new drift:\n\n{lines}\n\nRun `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n",

@@ -58,6 +58,7 @@ CLIENT_ACTIONS: frozenset[str] = frozenset(
         "reinstall",
         "suspend",
         "unsuspend",
+        "ticket",
     }
 )
 """Everything a customer may change in the customer area; anything else is refused. The

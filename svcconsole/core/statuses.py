@@ -476,6 +476,7 @@ NON_TRANSITION_ROLES: dict[str, Role] = {
     "notify": Role.OPERATOR,
     "approve-order": Role.OPERATOR,
     "abuse": Role.OPERATOR,
+    "tickets": Role.OPERATOR,
 }
 
 

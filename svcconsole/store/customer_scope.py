@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 from svcconsole.store import queries
 from svcconsole.store.engine import Database
 from svcconsole.store.invoices import invoice_totals
-from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption, Usage
+from svcconsole.store.models import Activity, Customer, Invoice, InvoiceLine, Renewal, Service, ServiceOption, Ticket, TicketMessage, Usage
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow
 
@@ -52,6 +52,15 @@ class OverageRow:
     suspended_at: Any
     currency: str
     cost: Decimal
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """One of the customer's tickets, its service's name and how many staff replies they have not read."""
+
+    ticket: Ticket
+    service_name: str
+    unread: int
 
 
 @dataclass(frozen=True)
@@ -307,6 +316,71 @@ class CustomerScope:
         )
         return list(session.execute(query).scalars().all())
 
+    # ------------------------------------------------------------------ tickets
+
+    def _ticket_query(self, *columns: Any) -> Any:
+        """Tickets of this customer about a service they still see (a service given to another
+        customer takes its tickets out of both areas; the staff keep them)."""
+        return (
+            select(*columns)
+            .select_from(Ticket)
+            .join(Service, col(Service.id) == col(Ticket.service_id))
+            .where(col(Ticket.customer_id) == self.customer_id, *self.visible())
+        )
+
+    @staticmethod
+    def _unread() -> Any:
+        """Per ticket: the staff's public messages after the customer's read mark."""
+        return (
+            select(func.count())
+            .select_from(TicketMessage)
+            .where(
+                col(TicketMessage.ticket_id) == col(Ticket.id),
+                col(TicketMessage.author_kind) == "admin",
+                col(TicketMessage.internal).is_(False),
+                col(TicketMessage.id) > col(Ticket.customer_read_id),
+            )
+            .scalar_subquery()
+        )
+
+    def tickets(self, session: Session, *, service_id: int | None = None, limit: int = 50) -> list[TicketRow]:
+        """The customer's tickets (about one service when given), most recently updated first."""
+        query = self._ticket_query(Ticket, col(Service.name), self._unread())
+        if service_id is not None:
+            query = query.where(col(Ticket.service_id) == service_id)
+        query = query.order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc()).limit(limit)
+        return [TicketRow(ticket, name, int(unread or 0)) for ticket, name, unread in session.execute(query).all()]
+
+    def unread_tickets(self, session: Session) -> int:
+        """How many of the customer's tickets have a staff reply they have not read."""
+        query = self._ticket_query(func.count()).where(self._unread() > 0)
+        return int(session.execute(query).scalar_one())
+
+    def ticket(self, session: Session, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+        """The ticket if it is this customer's, about a service they see; None otherwise (as for an unknown id)."""
+        query = self._ticket_query(Ticket).where(col(Ticket.id) == ticket_id)
+        if for_update:
+            query = query.with_for_update(of=Ticket)
+        return session.execute(query).scalars().first()
+
+    def ticket_messages(self, session: Session, ticket_id: int, *, limit: int, before_id: int | None = None) -> list[TicketMessage]:
+        """The ticket's public messages (never a staff note), newest first, paged by id."""
+        query = (
+            select(TicketMessage)
+            .join(Ticket, col(Ticket.id) == col(TicketMessage.ticket_id))
+            .join(Service, col(Service.id) == col(Ticket.service_id))
+            .where(
+                col(TicketMessage.ticket_id) == ticket_id,
+                col(TicketMessage.internal).is_(False),
+                col(Ticket.customer_id) == self.customer_id,
+                *self.visible(),
+            )
+        )
+        if before_id is not None:
+            query = query.where(col(TicketMessage.id) < before_id)
+        query = query.order_by(col(TicketMessage.id).desc()).limit(limit)
+        return list(session.execute(query).scalars().all())
+
 
 class ScopedServiceWindow(ServiceWindow):
     """A `ServiceWindow` whose filter is always narrowed to one customer's visible services."""
@@ -320,4 +394,4 @@ class ScopedServiceWindow(ServiceWindow):
         return super().configure(self.scope.services_filter(service_filter), sort)
 
 
-__all__ = ["ActiveServiceRow", "CustomerScope", "InvoiceRow", "ScopedServiceWindow"]
+__all__ = ["ActiveServiceRow", "CustomerScope", "InvoiceRow", "ScopedServiceWindow", "TicketRow"]

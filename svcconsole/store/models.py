@@ -380,6 +380,48 @@ class AbuseReport(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=320)
 
 
+class Ticket(SQLModel, table=True):
+    """A question about a service, between its customer and the staff (SPEC.md section 2).
+
+    `status` says who acts next: `open` (support), `answered` (the customer), `closed`. The read
+    marks are the id of the newest message each side has read, so unread counts are the
+    messages after it: the customer's for the staff, the staff's public ones for the customer.
+    """
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_status_updated", "status", "updated_at", "id"),
+        Index("ix_ticket_updated", "updated_at", "id"),
+        Index("ix_ticket_service", "service_id", "id"),
+        Index("ix_ticket_customer", "customer_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", ondelete="CASCADE")
+    customer_id: int = Field(foreign_key="customer.id")
+    subject: str = Field(max_length=200)
+    status: str = Field(max_length=10)
+    created_at: datetime
+    updated_at: datetime
+    admin_read_id: int = 0
+    customer_read_id: int = 0
+
+
+class TicketMessage(SQLModel, table=True):
+    """One message of a ticket, stored as given; an `internal` one is a note the customer never sees."""
+
+    __tablename__ = "ticket_message"
+    __table_args__ = (Index("ix_ticket_message_ticket", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE")
+    author_kind: str = Field(max_length=10)
+    author: str = Field(max_length=320)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    internal: bool = False
+    at: datetime
+
+
 class Renewal(SQLModel, table=True):
     """One renewal of a service: the period it paid for, and how."""
 
@@ -692,6 +734,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     WorkerHeartbeat,
     Drift,
     PanelResourceRow,
+    Ticket,
+    TicketMessage,
 )
 
 metadata = SQLModel.metadata

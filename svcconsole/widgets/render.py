@@ -101,6 +101,13 @@ def text(value: Any, style: str = "") -> Text:
     return Text(plain(value), style=style, no_wrap=True, overflow="ellipsis", end="")
 
 
+def body_text(body: str, *, indent: str = "  ", style: str = "") -> Text:
+    """A message as it was written, line by line: each line inert (control characters shown as
+    escapes, tabs as spaces), never read as markup."""
+    lines = body.replace("\r\n", "\n").split("\n")
+    return Text("\n".join(indent + inert(line.replace("\t", "    ")) for line in lines), style=style)
+
+
 def status_label(status: str, suspend_kind: str | None = None, operation: str | None = None) -> str:
     label = status
     if status == "suspended" and suspend_kind:

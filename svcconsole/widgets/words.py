@@ -14,6 +14,10 @@ OPTION_FIELD = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?=: )")
 RAW_NAMES = re.compile(r"\b(awaiting_payment|in_progress)\b")
 
 ACTIVITY_WORDS = {
+    "ticket_open": "ticket opened",
+    "ticket_reply": "ticket reply",
+    "ticket_note": "ticket internal note",
+    "ticket_close": "ticket closed",
     "meta_set": "metadata set",
     "meta_unset": "metadata removed",
     "status_override": "status override",
@@ -51,6 +55,8 @@ def activity_action(action: str, details: dict[str, Any] | None) -> str:
         old = details.get("old")
         change = f"{_value(old)} → {_value(details.get('new'))}" if old is not None else _value(details.get("new"))
         return f"{name}: {details.get('key', '?')} = {change}"
+    if action.startswith("ticket_") and "ticket" in details:
+        return f"{name} #{details['ticket']}"
     if action == "meta_unset":
         return f"{name}: {details.get('key', '?')} (was {_value(details.get('old'))})"
     if action in {"status_override", "edit"}:

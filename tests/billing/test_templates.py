@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, automation_report, clock, health, notifications, orders, records
+from svcconsole.core import automation, automation_report, clock, customer, customer_actions, health, notifications, orders, records, tickets
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, iso, rows, set_setting
@@ -51,7 +51,34 @@ def test_every_template_has_its_body_asserted_here():
         "health_alert",
         "reconcile_drift",
         "credentials_reset",
+        "ticket_opened",
+        "ticket_reply",
+        "ticket_customer_message",
     }
+
+
+def test_ticket_mails_quote_the_message_and_name_the_ticket(db, admin, catalog, frozen):
+    set_setting(db, "admin_email", "support@hosting.example")
+    service_id = new_service(db, admin, catalog, name="alice web", status="active")
+    with db.read() as session:
+        alice = customer.open_area(session, "alice", "alice@example.com")
+    opened = db.transaction(lambda session: tickets.open_ticket(session, admin, service_id, "Maintenance", "Friday {at} 22:00."))
+    db.transaction(lambda session: customer_actions.reply_ticket(session, alice, opened.ticket_id, "Fine.\nThanks"))
+    db.transaction(lambda session: tickets.reply(session, admin, opened.ticket_id, "Done."))
+    first, answer, staff = mail(db, "ticket_opened"), mail(db, "ticket_reply"), mail(db, "ticket_customer_message")
+    assert (first.subject, answer.subject) == ("[Ticket #1] Maintenance", "[Ticket #1] Maintenance")
+    assert first.body == (
+        HELLO + 'Support opened ticket #1 "Maintenance" about your service #1 "alice web":\n\nFriday {at} 22:00.\n\nRead it and answer in your customer area.\n'
+    )
+    assert (
+        answer.body
+        == HELLO + 'Support answered your ticket #1 "Maintenance" about service #1 "alice web":\n\nDone.\n\nRead it and answer in your customer area.\n'
+    )
+    assert (staff.subject, staff.to_address) == ("Ticket #1 from Alice Martin: Maintenance", "support@hosting.example")
+    assert staff.body == (
+        'Alice Martin <alice@example.com> wrote in ticket #1 "Maintenance" (open) about service #1 "alice web":\n\nFine.\nThanks\n\n'
+        "Answer with `svcconsole tickets reply 1 --message TEXT`, or in the console (T).\n"
+    )
 
 
 def test_credentials_reset_names_the_login_and_never_the_password(db, admin, scripted, cli, frozen):

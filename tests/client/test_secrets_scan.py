@@ -90,6 +90,7 @@ REQUIRED: dict[str, str] = {
     "run_id": "1",
     "server": "panel-1",
     "signal": "restart",
+    "ticket_id": "1",
     "type": "scripted",
     "url": "https://scan.example.net",
     "value": "EUR",

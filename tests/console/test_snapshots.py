@@ -102,7 +102,7 @@ class TestList:
 
 
 class TestActionModals:
-    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b", "T"])
+    @pytest.mark.parametrize("key", ["s", "u", "c", "r", "t", "x", "plus", "minus", "b", "ctrl+t"])
     def test_modal(self, store, alice, snap_compare, key):
         assert snap_compare(make_app(store, alice), run_before=interact("space", "down", "space", key))
 

@@ -1,4 +1,4 @@
-"""Transfer in the console: `T` opens its dialog (list and detail), the palette offers it, a bad
+"""Transfer in the console: ctrl+t (`T` is Tickets) opens its dialog (list and detail), the palette offers it, a bad
 new owner is one line naming --to, and a confirmed transfer changes the store as the CLI does."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def test_transfer_from_the_list_through_its_dialog(db, admin, catalog, fro
     app = make_app(db, admin)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("T")
+        await pilot.press("ctrl+t")
         await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, ActionDialog) and dialog.action_name == "transfer"
@@ -41,7 +41,7 @@ async def test_transfer_from_the_list_through_its_dialog(db, admin, catalog, fro
         assert any(text.startswith("To: no customer") and "nobody@example.com" in text for text in errors), errors
         assert owner_of(db, target) == catalog.customer_id
 
-        await pilot.press("T")
+        await pilot.press("ctrl+t")
         await settle(pilot)
         dialog = app.screen
         dialog.query_one("#to").value = "bruno@example.com"
@@ -62,7 +62,7 @@ async def test_an_empty_owner_is_refused_in_the_dialog(db, admin, catalog, froze
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
-        await pilot.press("T")
+        await pilot.press("ctrl+t")
         await settle(pilot)
         dialog = app.screen
         await pilot.click("#confirm-button")

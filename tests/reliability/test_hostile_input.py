@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from svcconsole.cli import app
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import filters, option_catalog, records, usage
+from svcconsole.core import filters, option_catalog, records, tickets, usage
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.store import queries
 from tests.conftest import FROZEN_NOW, new_service
@@ -277,6 +277,9 @@ PLAUSIBLE: dict[str, list[str]] = {
     "external": ["ext-1"],
     "invoice": ["new", "1"],
     "service": ["1"],
+    "ticket_id": ["1", "2"],
+    "subject": ["Disk full?"],
+    "text": ["hello", "line one\nline two"],
 }
 
 MONEY = ["1e30", "1E+999999", "NaN", "sNaN", "-0", "1e-30", "0.001", "9999999999.995", "12,00", "１２", "Infinity", "0E-1000"]
@@ -322,12 +325,29 @@ HOSTILE_FOR: dict[str, list[str]] = {
             "minimum",
             "maximum",
             "unit",
+            "ticket_id",
         ],
         NUMBERS,
     ),
     **dict.fromkeys(["expiring_within"], DURATIONS),
     **dict.fromkeys(
-        ["search", "name", "reason", "notes", "description", "customer", "product", "server", "servers", "placement", "option_name", "resource"], TEXTS
+        [
+            "search",
+            "name",
+            "reason",
+            "notes",
+            "description",
+            "customer",
+            "product",
+            "server",
+            "servers",
+            "placement",
+            "option_name",
+            "resource",
+            "subject",
+            "text",
+        ],
+        TEXTS,
     ),
     "choice": ["1=1e30", "=", "a=NaN", "1=-0", "１=1"],
     "overage": ["traffic_gb=1e30:1", "traffic_gb=100:NaN", "=", "traffic_gb=-0:1", "ｔraffic_gb=1:1", "disk_gb=１:1", "traffic_gb=1:1:1"],
@@ -411,6 +431,7 @@ def store(db, admin, catalog, frozen):  # type: ignore[no-untyped-def]
     db.transaction(lambda session: option_catalog.declare_option(session, admin, catalog.product_id, name="Extra IPv4", choices=["1=3.00", "2=5.50"]))
     db.transaction(lambda session: catalog_module.edit_product(session, admin, str(catalog.product_id), overages=["traffic_gb=100:0.05"]))
     db.transaction(lambda session: usage.record(session, admin, ids[0], "traffic_gb", "130"))
+    db.transaction(lambda session: tickets.open_ticket(session, admin, ids[0], "Maintenance", "Friday 22:00"))
     return db
 
 

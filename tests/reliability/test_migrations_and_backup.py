@@ -89,6 +89,8 @@ def fill_every_table(db: Database, admin, cli) -> None:  # type: ignore[no-untyp
         result = cli("services", "upgrade", str(service_id), "--to", str(target), "--billing", "invoice")
         assert result.exit_code == 0, result.stderr
         assert cli("services", "abuse", str(service_id), "--note", "spam reported by a network").exit_code == 0
+        opened = cli("tickets", "open", "--service", str(service_id), "--subject", "Spam from your server", "--message", "Please check it.")
+        assert opened.exit_code == 0, opened.stderr
         assert cli("services", "edit", str(service_id), "--domain", "bücher.example").exit_code == 0
         with db.read() as session:
             metered_id, metered_product = session.execute(

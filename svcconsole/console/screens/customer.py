@@ -3,7 +3,7 @@
 `p` on a service (the list or its detail) opens it, and the palette opens one by email. The
 services are the admin list itself (`ServiceListScreen`: filter, status tabs, sort, paging),
 scoped to the customer, so a customer with a million services costs a page. `}` and `{` step
-through Services, Invoices and Activity; `e` edits the customer (`core.catalog.edit_customer`,
+through Services, Invoices, Activity and Tickets; `e` edits the customer (`core.catalog.edit_customer`,
 as `customers edit` does).
 """
 
@@ -21,6 +21,7 @@ from textual.widgets import Label, Static, TabbedContent, TabPane
 
 from svcconsole.console.actions import bindings, mutating_actions
 from svcconsole.console.screens.admin_list import AdminServiceList
+from svcconsole.console.screens.tickets import TicketList
 from svcconsole.core import catalog, parse, profiles
 from svcconsole.core.errors import SvcError
 from svcconsole.core.profiles import CustomerProfile
@@ -36,7 +37,7 @@ from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 from svcconsole.widgets.tabs import step_tab
 
-SECTIONS = ("customer-services", "customer-invoices", "customer-activity")
+SECTIONS = ("customer-services", "customer-invoices", "customer-activity", "customer-tickets")
 
 INVOICE_COLUMNS = (
     Column("invoice", lambda summary, tz: f"#{summary.invoice.id}"),
@@ -176,6 +177,8 @@ class CustomerScreen(AdminServiceList, inherit_bindings=False):
                     yield RecordTable(INVOICE_COLUMNS, id="customer-invoice-table")
                 with TabPane("Activity", id="customer-activity"):
                     yield RecordTable(CHANGE_COLUMNS, id="customer-change-table")
+                with TabPane("Tickets", id="customer-tickets"):
+                    yield TicketList(customer_id=self.customer_id, id="customer-ticket-list")
         yield ContextFooter()
 
     def on_mount(self) -> None:
@@ -260,6 +263,7 @@ class CustomerScreen(AdminServiceList, inherit_bindings=False):
     def action_reload(self) -> None:
         self.load_profile()
         self.reload(keep_position=True)
+        self.query_one(TicketList).reload()
 
     def action_back(self) -> None:
         if self.filter_text or self._filter_shown():
@@ -271,3 +275,4 @@ class CustomerScreen(AdminServiceList, inherit_bindings=False):
         """Back from a service (the base reloads the list): the profile may have changed too."""
         if self.generation:
             self.load_profile()
+            self.query_one(TicketList).reload()

@@ -1,4 +1,4 @@
-"""A service's detail: header, then Overview, Panel, Renewals, Options, Upgrade, Metadata, Activity."""
+"""A service's detail: header, then Overview, Panel, Renewals, Options, Upgrade, Metadata, Activity, Tickets."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from svcconsole.console.screens.detail_orders import AbuseDialog, OrderDecision,
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
 from svcconsole.console.screens.full_text import FullTextDialog, shortened
+from svcconsole.console.screens.tickets import NewTicketDialog, TicketList, open_ticket
 from svcconsole.console.why import why_not
 from svcconsole.core import abuse, activity, invoice_lookups, lookups, metadata_keys, option_catalog, reconcile, records, renewal_limits, upgrades, usage
 from svcconsole.core.errors import SvcError
@@ -55,6 +56,7 @@ TABS = (
     ("upgrade", "Upgrade"),
     ("metadata", "Metadata"),
     ("activity", "Activity"),
+    ("tickets", "Tickets"),
 )
 ACTIVITY_ACTION_WIDTH = 40
 ACTIVITY_REASON_WIDTH = 60
@@ -271,6 +273,9 @@ class DetailScreen(TabbedDetail):
             yield RecordTable(META_COLUMNS, key=lambda item: item.key, id="meta-table")
         elif pane_id == "activity":
             yield PagedRecords(ACTIVITY_COLUMNS, self._older_activity, page_size=ACTIVITY_PAGE, table_id="activity-table", button_id="activity-more")
+        elif pane_id == "tickets":
+            yield Horizontal(Button("New ticket…", id="ticket-new"), classes="pane-buttons")
+            yield TicketList(service_id=self.service_id, id="service-tickets")
 
     def on_mount(self) -> None:
         self.reload()
@@ -301,6 +306,8 @@ class DetailScreen(TabbedDetail):
     def reload(self) -> None:
         """Read the service and its satellites again (the panel is asked separately)."""
         self._load(self.service_id, self.next_load())
+        if self.is_mounted:
+            self.query_one(TicketList).reload()
 
     def action_reload(self) -> None:
         """Read everything again, the panel too once it has been asked."""
@@ -453,6 +460,27 @@ class DetailScreen(TabbedDetail):
 
     def on_screen_resume(self) -> None:
         self.reload()
+
+    @on(Button.Pressed, "#ticket-new")
+    def _new_ticket(self) -> None:
+        if not self.console_app.can_act:
+            self.post_message(ReadOnlyRefused())
+            return
+        name = self.detail.service.name if self.detail else ""
+        self.app.push_screen(NewTicketDialog(self.service_id, name), self._ticket_written)
+
+    def _ticket_written(self, answer: tuple[str, str] | None) -> None:
+        if answer is not None:
+            self._open_ticket(*answer)
+
+    @work(thread=True, group="detail-write")
+    def _open_ticket(self, subject: str, body: str) -> None:
+        try:
+            done = open_ticket(self.console_app, self.service_id, subject, body)
+        except SvcError as error:
+            self.post_message(ActionFailed(error.message))
+            return
+        self.post_message(ServiceSaved(done.text))
 
     @on(Button.Pressed, "#renew-now")
     def _renew_now(self) -> None:
