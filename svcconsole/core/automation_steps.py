@@ -392,9 +392,8 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         service,
         dedupe_key=key,
         known_new=True,
-        when=notifications.in_days(ctx.days_until(service.expires_at)),
-        expires=ctx.date(service.expires_at),
-        price=invoice_lookups.money_text(cache.amount(session, service), service.currency),
+        days=ctx.days_until(service.expires_at),
+        price=notifications.Money(cache.amount(session, service), service.currency),
     )
     if queued is None:
         return None
