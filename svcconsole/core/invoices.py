@@ -24,6 +24,7 @@ from svcconsole.core.invoice_lookups import (
     renewal_line_for_period,
 )
 from svcconsole.core.lookups import iso, refuse, settings_of, timezone_of
+from svcconsole.core.mail_templates import Money
 from svcconsole.core.operators import Actor
 from svcconsole.core.renewals import check_renewable, renewal_amount, renewed_expiry
 from svcconsole.store.models import (
@@ -133,7 +134,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         dedupe_key=f"{renewal_mail_prefix(invoice.id or 0)}{service.id}:{start.date().isoformat()}",
         known_new=True,
         invoice_id=invoice.id,
-        amount=notifications.Money(amount, service.currency),
+        amount=Money(amount, service.currency),
         period_start=notifications.local_date(start, tz),
         period_end=notifications.local_date(end, tz),
         due=notifications.local_date(invoice.due_at, tz),

@@ -85,7 +85,7 @@ class MailTemplateError(Exception):
         self.filename = filename
         self.line = line
         where = f"{filename}:{line}" if line else filename
-        super().__init__(f"{where}: {' '.join(what.split())}")
+        super().__init__(f"{where}: {' '.join(what.split()).rstrip('.')}")
 
 
 def override_dir() -> Path:

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from svcconsole.core import clock, cycles, i18n, invoice_lookups, mail_templates, renewals
+from svcconsole.core import clock, cycles, i18n, invoice_lookups, logins, mail_templates, renewals
 from svcconsole.core import settings as settings_module
+from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.mail_templates import Money, RenderedMail
 from svcconsole.core.statuses import SuspendKind
 from svcconsole.store.models import Customer, Notification, Service
@@ -142,6 +143,62 @@ def render(template: str, context: dict[str, Any], locale: str = ADMIN_LOCALE) -
         values = _Blank(context)
         return RenderedMail(subject=spec.subject.format_map(values), body=spec.body.format_map(values), source="TEMPLATES")
     return mail_templates.render(template, locale, context)
+
+
+CUSTOMER_TEMPLATES = frozenset(
+    {"delivered", "suspended", "unsuspended", "renewal_invoice", "expiry_notice", "cancelled", "terminated", "expired", "credentials_reset"}
+)
+"""The mails a customer reads (in their locale); the others go to the admin, in English."""
+
+
+def preview(session: Session, template: str, service: Service, locale: str | None = None) -> RenderedMail:
+    """What `template` about `service` would say, rendered as it would be queued now (nothing is queued).
+
+    The fields a real mail takes from its occasion are read from the service where it holds them (its open
+    renewal invoice, its login, its suspension reason, its days to expiry), else shown as `-`.
+    """
+    known = set(mail_templates.template_names()) | set(TEMPLATES)
+    if template not in known:
+        raise InvalidInput("TEMPLATE", f"{template!r} is not a mail template ({', '.join(sorted(known))})")
+    customer = session.get(Customer, service.customer_id)
+    if customer is None:
+        raise NotFound(f"service {service.id}: its customer is gone")
+    if locale is None:
+        locale = customer_locale(session, customer) if template in CUSTOMER_TEMPLATES else ADMIN_LOCALE
+    context = customer_context(session, "suspended", service, customer) | _occasion(session, service, customer)
+    return render(template, context, locale)
+
+
+def _occasion(session: Session, service: Service, customer: Customer) -> dict[str, Any]:
+    """The fields a mail takes from its occasion, as the service holds them now."""
+    tz = _settings(session).tz
+    billed = invoice_lookups.period_invoice(session, service)
+    login = logins.read(service)
+    days = (service.expires_at.astimezone(tz).date() - clock.now().astimezone(tz).date()).days if service.expires_at else 0
+    return {
+        "reason": service.suspend_reason or "-",
+        "invoice_id": billed.invoice.id if billed is not None else "-",
+        "amount": Money(billed.line.amount, billed.invoice.currency) if billed is not None else _price(session, service),
+        "period_start": local_date(billed.line.period_start if billed is not None else service.expires_at, tz),
+        "period_end": local_date(billed.line.period_end if billed is not None else _next_expiry(service, tz), tz),
+        "due": local_date(billed.invoice.due_at if billed is not None else service.expires_at, tz),
+        "days": max(days, 0),
+        "username": login.username if login is not None else "-",
+        "product": service.product_name or "-",
+        "attempts": service.delivery_attempts,
+        "error": "-",
+        "problem": "-",
+        "problems": "-",
+        "count": 0,
+        "lines": "-",
+    }
+
+
+def _next_expiry(service: Service, tz: ZoneInfo) -> datetime | None:
+    """Where one more cycle would take the service (None when it does not renew)."""
+    if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
+        return None
+    return renewals.renewed_expiry(service, 1, tz)
 
 
 def queue(

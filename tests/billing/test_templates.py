@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, automation_report, clock, health, mail_templates, notifications, orders, records
+from svcconsole.core import automation, automation_report, clock, health, mail_templates, orders, records
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, iso, rows, set_setting
