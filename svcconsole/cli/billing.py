@@ -11,7 +11,21 @@ from sqlmodel import Session
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, inert_lines, json_out, key_values, message, parse_format, row_limit
 from svcconsole.cli.service_actions import services_app
-from svcconsole.core import automation, automation_report, clock, i18n, invoice_lookups, jobs, lookups, mailer, notifications, orders, upgrades, views
+from svcconsole.core import (
+    automation,
+    automation_report,
+    clock,
+    i18n,
+    invoice_lookups,
+    jobs,
+    lookups,
+    mail_templates,
+    mailer,
+    notifications,
+    orders,
+    upgrades,
+    views,
+)
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
@@ -475,7 +489,9 @@ def notify_list(
 @notify_app.command("preview")
 def notify_preview(
     ctx: typer.Context,
-    template: str = typer.Argument(..., metavar="TEMPLATE", help="A mail template: delivered, suspended, renewal_invoice, expiry_notice, ..."),
+    template: str = typer.Argument(
+        ..., metavar="TEMPLATE", help="A mail template: delivered, suspended, renewal_invoice, expiry_notice, ...", autocompletion=mail_templates.template_names
+    ),
     service: str = typer.Option(..., "--service", help="The service the mail is about."),
     locale: str | None = typer.Option(None, "--locale", help="en or fr (default: the customer's language; admin mails are English)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (the subject, a blank line, the body) or json."),
