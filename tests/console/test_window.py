@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from svcconsole.core import seed
 from svcconsole.store import queries
+from svcconsole.store.models import Service
 from svcconsole.store.queries import ServiceFilter, Sort
 from svcconsole.store.window import ServiceWindow, count_matching
 
@@ -128,3 +131,39 @@ def test_deep_jumps_use_seek_samples_and_no_offset_on_postgresql(seeded, sort):
         assert sum("ROW_NUMBER" in statement for statement in statements) == window.stats["samples"]
     else:
         assert window.stats["samples"] == 0
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [Sort("id", True), Sort("expires"), Sort("expires", True), Sort("product"), Sort("customer", True), Sort("name"), Sort("price")],
+    ids=lambda sort: f"{sort.column}-{'desc' if sort.descending else 'asc'}",
+)
+def test_a_followed_service_is_found_where_the_full_order_has_it_and_its_page_loads_without_a_seek(seeded, sort):
+    active = ServiceFilter(statuses=("active", "suspended"))
+    expected = full_order(seeded, active, sort)
+    window = window_for(seeded, active, sort)
+    for position in (0, 1, 24, 25, 26, len(expected) // 2, len(expected) - 1):
+        service_id = expected[position]
+        with seeded.read() as session:
+            assert queries.position_of(session, active, sort, service_id) == position, (position, service_id)
+        window.invalidate()
+        window.set_total(len(expected), window.generation)
+        assert window.load_around(position, service_id)
+        assert (
+            ids_at(window, position - position % 25, min(position - position % 25 + 25, len(expected)))
+            == expected[position - position % 25 : position - position % 25 + 25]
+        )
+        assert ids_at(window, max(position - 30, 0), position + 30) == expected[max(position - 30, 0) : position + 30]
+    assert window.stats["seek"] == 0
+    with seeded.read() as session:
+        outside = session.execute(select(Service.id).where(col(Service.status).not_in(active.statuses))).scalars().first()
+        assert outside is not None and queries.position_of(session, active, sort, outside) is None
+
+
+def test_a_followed_position_that_cannot_be_the_service_s_is_refused_and_loads_as_usual(seeded):
+    expected = full_order(seeded, ServiceFilter(), Sort("customer"))
+    window = window_for(seeded, sort=Sort("customer"))
+    assert not window.load_around(5, expected[2])
+    assert not window.load_around(7, 10**9)
+    assert window.rows_in_memory == 0
+    assert ids_at(window, 0, 10) == expected[0:10]
