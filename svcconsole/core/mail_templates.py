@@ -41,7 +41,7 @@ FALLBACK_LOCALE = "en"
 SUBJECT_PREFIX = "Subject:"
 
 DATE_FORMATS = {"en": "yyyy-MM-dd", "fr": "long"}
-"""Babel date formats per locale: English mails keep ISO dates (2026-11-26), French ones read "26 novembre 2026"."""
+"""Babel date formats per locale: English mails keep ISO dates (2026-11-26), French ones read "26 novembre 2026" (and "1er décembre 2026")."""
 MONEY_FORMATS: dict[str, str | None] = {"en": "0.00 ¤¤", "fr": None}
 """Babel currency formats per locale: English keeps "12.00 EUR"; None is the locale's own ("12,00 €")."""
 CYCLE_NAMES = {
@@ -148,7 +148,9 @@ def _filters(locale: str) -> dict[str, Callable[..., str]]:
             return "-"
         if isinstance(value, str):
             return value
-        return format_date(value.date() if isinstance(value, datetime) else value, DATE_FORMATS[locale], locale=locale)
+        day = value.date() if isinstance(value, datetime) else value
+        text = format_date(day, DATE_FORMATS[locale], locale=locale)
+        return "1er" + text[1:] if locale == "fr" and day.day == 1 else text
 
     def money_filter(value: Money | str | None) -> str:
         if value is None:

@@ -28,7 +28,7 @@ FRENCH_SUBJECTS = {
     "cancelled": "Votre service shop est annulé",
     "terminated": "Votre service shop est terminé",
     "expired": "Votre service shop a expiré",
-    "expiry_notice": "Votre service shop expire le 1 décembre 2026",
+    "expiry_notice": "Votre service shop expire le 1er décembre 2026",
     "credentials_reset": "Un nouveau mot de passe pour shop",
 }
 ENGLISH_SUBJECTS = {
@@ -91,10 +91,10 @@ def test_french_dates_money_and_cycles_follow_the_locale(db, admin, catalog, con
     assert delivered.body == (
         "Bonjour Alice Martin,\n\n"
         f"Votre service n°{service_id} «{NBSP}shop{NBSP}» a été livré le 21 novembre 2026 et il est actif.\n"
-        f"Renouvellement automatique le 1 décembre 2026 pour 12,00{NBSP}€ (cycle mensuel).\n"
+        f"Renouvellement automatique le 1er décembre 2026 pour 12,00{NBSP}€ (cycle mensuel).\n"
     )
     notice = preview(db, "expiry_notice", service_id, "fr")
-    assert f"expire le 1 décembre 2026, dans 10 jours. Renouvelez-le pour 12,00{NBSP}€ afin qu'il reste actif." in notice.body
+    assert f"expire le 1er décembre 2026, dans 10 jours. Renouvelez-le pour 12,00{NBSP}€ afin qu'il reste actif." in notice.body
 
 
 def test_a_french_customer_receives_french_mail_over_smtp_and_an_english_one_english(db, admin, catalog, cli, smtp, config_dir, frozen):
@@ -182,6 +182,12 @@ def test_a_sandbox_escape_in_an_override_is_refused_and_the_built_in_is_sent(db,
     assert "class" not in mail.body and "globals" not in mail.body
     [logged] = [record.getMessage() for record in caplog.records if record.name == "svcconsole.mail"]
     assert logged.startswith(f"{path}:3: ") and ("is unsafe" in logged or "no attribute" in logged), logged
+
+
+def test_a_value_that_looks_like_a_template_is_printed_as_it_is(db, admin, catalog, config_dir, frozen):
+    service_id = active_service(db, admin, catalog, expires=NOW + timedelta(days=10), name="{{ 7*7 }}{% if 1 %}x{% endif %}")
+    [mail] = rows(db, Notification, Notification.service_id == service_id)
+    assert mail.subject == "Your service {{ 7*7 }}{% if 1 %}x{% endif %} is ready"
 
 
 def test_a_value_with_a_line_break_stays_in_the_subject_and_never_starts_the_body(db, admin, catalog, config_dir, frozen):
