@@ -236,3 +236,15 @@ def test_notify_preview_refuses_an_unknown_template_service_or_locale_in_one_lin
         refused = cli("notify", "preview", *args)
         assert refused.exit_code != 0 and refused.stdout == "", args
         assert len(refused.stderr.strip().splitlines()) == 1 and field in refused.stderr, (args, refused.stderr)
+
+
+def test_a_template_not_yet_moved_to_files_still_renders_from_the_templates_dict_in_english(db, admin, catalog, config_dir, frozen, monkeypatch):
+    monkeypatch.setitem(notifications.TEMPLATES, "ticket_reply", notifications.Template("Re: {subject}", "Hello {customer_name},\n\n{body}\n{missing}\n"))
+    service_id = shop(db, admin, catalog)
+    set_setting(db, "default_locale", "fr")
+    with db.read() as session:
+        service = lookups.get_service(session, service_id)
+    db.transaction(lambda session: notifications.notify_customer(session, "ticket_reply", service, subject="Disk", body="Done."))
+    mail = rows(db, Notification, Notification.template == "ticket_reply")[-1]
+    assert (mail.subject, mail.body) == ("Re: Disk", "Hello Alice Martin,\n\nDone.\n-\n")
+    assert preview(db, "ticket_reply", service_id).subject == "Re: -"
