@@ -108,8 +108,14 @@ def render(name: str, locale: str, context: Mapping[str, Any]) -> RenderedMail:
     try:
         return _render(_environment(locale, str(overrides), signature), name, context)
     except MailTemplateError as problem:
-        log.warning("%s; the built-in template is used", problem)
+        if str(problem) not in _reported:
+            _reported.add(str(problem))
+            log.warning("%s; the built-in template is used", problem)
         return replace(_render(_environment(locale, None, ()), name, context), problem=str(problem))
+
+
+_reported: set[str] = set()
+"""The errors logged already: a broken file is logged once per process, not once per mail (each mail still carries it as `problem`)."""
 
 
 def _signature(overrides: Path, locale: str) -> tuple[tuple[str, int], ...]:

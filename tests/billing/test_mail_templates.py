@@ -155,10 +155,14 @@ def test_a_broken_override_is_named_in_one_line_with_its_file_and_line_and_the_b
     set_setting(db, "default_locale", "fr")
     with caplog.at_level(logging.WARNING, logger="svcconsole.mail"):
         service_id = shop(db, admin, catalog)
+        second = active_service(db, admin, catalog, expires=NOW + timedelta(days=10), name="second")
 
     [mail] = rows(db, Notification, Notification.service_id == service_id)
     assert mail.subject == "Votre service shop est prêt" and mail.body.startswith("Bonjour Alice Martin,\n\nVotre service")
-    [logged] = [record.getMessage() for record in caplog.records if record.name == "svcconsole.mail"]
+    assert rows(db, Notification, Notification.service_id == second)[0].subject == "Votre service second est prêt"
+    logged_lines = [record.getMessage() for record in caplog.records if record.name == "svcconsole.mail"]
+    assert len(logged_lines) == 1, "logged once, not once per mail"
+    [logged] = logged_lines
     assert logged.startswith(f"{path}:{line}: ") and what in logged and logged.endswith("; the built-in template is used")
     assert "\n" not in logged
 
