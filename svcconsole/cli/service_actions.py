@@ -128,7 +128,7 @@ REASON_OPTION = typer.Option(None, "--reason", help="Why (kept in the activity l
 ACTION_FORMAT = typer.Option("table", "--format", "-f", help="table (a line per service) or json (an object per line).")
 
 
-def _action_help(*names: str) -> str:
+def action_help(*names: str) -> str:
     return " ".join(ACTIONS[name].describe() for name in names)
 
 
@@ -136,7 +136,7 @@ def action_command(command: str, *actions_described: str) -> Callable[[Callable[
     """Register `services COMMAND` from `describe(**its own options) -> (action, params)`: the ids,
     --dry-run, --yes, --format and the list filters are added around its options, and the action runs
     on the selection. Its help is the status table's description of `actions_described` (default: COMMAND)."""
-    help_text = _action_help(*(actions_described or (command,)))
+    help_text = action_help(*(actions_described or (command,)))
 
     def register(describe: Callable[..., tuple[str, dict[str, Any]]]) -> None:
         own = list(inspect.signature(describe).parameters.values())

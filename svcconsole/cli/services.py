@@ -11,7 +11,7 @@ from typing import Any, Optional
 import typer
 from sqlmodel import Session
 
-from svcconsole.cli.base import new_app, state
+from svcconsole.cli.base import EXIT_PARTIAL, new_app, state
 from svcconsole.cli.output import (
     ALL_OPTION,
     LIMIT_OPTION,
@@ -30,7 +30,7 @@ from svcconsole.cli.output import (
     parse_format,
     row_limit,
 )
-from svcconsole.core import activity, bulk, delivery, job_queue, lookups, placement, records, views
+from svcconsole.core import actions, activity, bulk, delivery, job_queue, jobs, lookups, placement, records, views
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.filters import build_filter
 from svcconsole.core.operators import require
@@ -509,7 +509,11 @@ def services_options(
         )
         message(f"service {identifier}: option {option_number} saved")
     elif action == "remove":
-        cli.db.transaction(lambda session: records.option_remove(session, cli.actor, identifier, option_number))
-        message(f"service {identifier}: option {option_number} removed")
+        outcome = cli.db.transaction(lambda session: actions.remove_option(session, cli.actor, identifier, option_number))
+        message(f"service {identifier}: {outcome.message}")
+        for ran in jobs.run_jobs(cli.db, [outcome.job_id] if outcome.job_id is not None else []):
+            message(f"service {identifier}: panel {ran.status}: {ran.message}")
+            if ran.status != "succeeded":
+                raise typer.Exit(EXIT_PARTIAL)
     else:
         raise InvalidInput("verb", f"{verb!r} is not list, add, edit or remove")

@@ -13,7 +13,7 @@ from svcconsole.cli.service_actions import (
     IDS_ARGUMENT,
     REASON_OPTION,
     YES_OPTION,
-    _action_help,
+    action_help,
     run_action,
 )
 from svcconsole.cli.services import with_list_filters
@@ -42,4 +42,4 @@ def services_transfer(
 
 def add_transfer_command(services_app: typer.Typer) -> None:
     """Register `services transfer` on the `services` group."""
-    services_app.command("transfer", help=_action_help("transfer"))(with_list_filters(services_transfer))
+    services_app.command("transfer", help=action_help("transfer"))(with_list_filters(services_transfer))

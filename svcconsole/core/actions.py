@@ -20,6 +20,7 @@ from svcconsole.core import (
     order_actions,
     parse,
     placement,
+    records,
     resync,
     service_actions,
     transfers,
@@ -29,10 +30,10 @@ from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, stor
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
 from svcconsole.core.job_claims import mark_claimed
-from svcconsole.core.lookups import MAX_CYCLES, MAX_DAYS, get_service, refuse, scoped, service_not_found, settings_of, touch
-from svcconsole.core.operators import Actor, require_action
+from svcconsole.core.lookups import MAX_CYCLES, MAX_DAYS, get_service, module_supports, refuse, scoped, service_not_found, settings_of, touch
+from svcconsole.core.operators import Actor, job_actor, require_action
 from svcconsole.core.service_actions import parse_suspend_kind
-from svcconsole.core.statuses import ACTIONS, CancelMode, Role, Status
+from svcconsole.core.statuses import ACTIONS, CancelMode, Status
 from svcconsole.modules import ModuleResult
 from svcconsole.store.models import (
     Activity,
@@ -180,6 +181,21 @@ BATCHED_ACTIONS = frozenset({"add-days", "subtract-days", "cancel-end-of-cycle",
 follow-up), so a bulk run can apply a chunk of them with a few statements."""
 
 
+def remove_option(session: Session, actor: Actor, service_id: int, option_id: int) -> Outcome:
+    """Remove an option from billing; one the module applied is taken off the panel too, by
+    re-applying the build without it (`rebuild`: the outcome names its queued job)."""
+    resource = records.option_remove(session, actor, service_id, option_id)
+    service = get_service(session, service_id)
+    removed = Outcome(service_id, "ok", f"option {option_id} removed", None, service.status, service.status)
+    if resource is None or service.status not in option_actions.APPLIED_FROM or not module_supports(service, "change_package"):
+        return removed
+    if service.operation:
+        kept = f"; the panel keeps its {resource} until the build is re-applied ({service.operation} in progress; reconcile reports it)"
+        return Outcome(service_id, "ok", removed.message + kept, None, service.status, service.status)
+    rebuilt = perform(session, actor, "rebuild", service_id, {"reason": f"option {option_id} removed: {resource} back to the build without it"})
+    return Outcome(service_id, rebuilt.result, f"{removed.message}; {rebuilt.message}", rebuilt.job_id, service.status, service.status)
+
+
 def perform_many(session: Session, actor: Actor, action: str, service_ids: Sequence[int], params: dict[str, Any]) -> dict[int, Outcome | SvcError]:
     """`perform` over many services of a batched action: the same rules and changes, the rows read
     in one query and written in one flush. A refused service maps to its error, changed nothing."""
@@ -245,7 +261,7 @@ def record_job_not_applied(session: Session, job: Job, service: Service, reason:
     activity.record(
         session,
         service,
-        Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN),
+        job_actor(job),
         "job_resolved",
         from_status=service.status,
         to_status=service.status,
@@ -263,7 +279,7 @@ def apply_after_module(session: Session, job: Job, result: ModuleResult) -> str:
     refusal = job_refusal(service, job)
     if refusal is not None:
         raise refuse(service, job.action, refusal)
-    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    actor = job_actor(job)
     ctx = ActionContext(session, actor, service, dict(job.params), settings_of(session), result=result)
     service.operation = None
     service.last_error = None
@@ -283,7 +299,7 @@ def record_module_failure(session: Session, job: Job, error: str, *, final: bool
     terminate can find it.
     """
     service = get_service(session, job.service_id, for_update=True)
-    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    actor = job_actor(job)
     service.last_error = error
     if external:
         store_external(service, external)

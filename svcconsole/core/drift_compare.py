@@ -189,7 +189,7 @@ def _builds(session: Session, panel: Panel, source: str) -> Iterator[Found]:
         for service, resource, config in chunk:
             chosen = options.get(service.id or 0, [])
             built = option_catalog.with_extras(dict(config or {}), option_catalog.extras_from(service.product_id, chosen, catalogue))
-            by_name = [row for row in chosen if (service.product_id or 0, row.name) not in catalogue]
+            by_name = [row for row in chosen if row.resource is None and (service.product_id or 0, row.name) not in catalogue]
             expected = _option_build(by_name, module.expected_build(built))
             if service.id in accepted:
                 expected.update(accepted_build(accepted[service.id or 0]))

@@ -24,22 +24,23 @@ import contextlib
 import dataclasses
 import logging
 import queue
+import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from svcconsole.core import action_base, actions, clock, leases, lookups, placement
 from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
-from svcconsole.core.operators import Actor
-from svcconsole.core.statuses import ACTIONS, Role
+from svcconsole.core.operators import job_actor
+from svcconsole.core.statuses import ACTIONS
 from svcconsole.modules import CustomerRef, Module, ModuleError, ModuleResult, ProductRef, ServiceRef, get_module
 from svcconsole.modules.base import Checkpoint
 from svcconsole.store.engine import Database
@@ -364,7 +365,7 @@ def _not_placed(session: Session, job: Job, service: Service, error: ModuleError
     session.add(job)
     if actions.operation_held_by(session, service, job):
         service.operation = None
-    actor = Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
+    actor = job_actor(job)
     placement.remember_short(session, service)
     placement.hold(session, actor, service, reason.removeprefix(f"{placement.NOT_AVAILABLE}: "))
     finish_bulk_item(session, job, "skipped", reason)
@@ -537,24 +538,35 @@ def run_jobs(
     return outcomes
 
 
-def _due(now: Any) -> Any:
+def _due(now: Any, dead_workers: Sequence[str] = ()) -> Any:
+    lost = or_(col(Job.lease_until) < now, col(Job.worker).in_(dead_workers)) if dead_workers else col(Job.lease_until) < now
     return or_(
         (Job.status == "queued") & ((Job.next_attempt_at == None) | (Job.next_attempt_at <= now)),  # noqa: E711
-        (Job.status == "running") & (Job.lease_until < now),
+        and_(col(Job.status) == "running", lost),
     )
+
+
+def dead_workers_here(session: Session) -> list[str]:
+    """The workers of running jobs that were processes on this host and are gone: their jobs are
+    taken over at once, without waiting for the lease (a worker on another host is known dead
+    only when its lease runs out)."""
+    here = f"{socket.gethostname()}:%"
+    holders = session.exec(select(col(Job.worker)).where(Job.status == "running", col(Job.worker).like(here)).distinct()).all()
+    return [holder for holder in holders if holder and not leases.holder_alive(holder)]
 
 
 def claim_due(db: Database, worker: str, *, limit: int) -> list[int]:
     """Claim up to `limit` due jobs for `worker`.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so workers on several hosts never
-    claim the same job; the lease lets another worker take it over if this one dies. A job
+    claim the same job; if a worker dies, another takes its jobs over at once when it ran on
+    this host, else when its lease runs out. A job
     whose lease ran out after its last attempt is failed for good instead of claimed.
     """
     now = clock.now()
 
     def work(session: Session) -> list[int]:
-        query = select(Job).where(_due(now)).order_by(col(Job.id)).limit(limit).with_for_update(skip_locked=True)
+        query = select(Job).where(_due(now, dead_workers_here(session))).order_by(col(Job.id)).limit(limit).with_for_update(skip_locked=True)
         claimed = []
         for job in session.exec(query).all():
             if job.status == "running" and job.attempts >= job.max_attempts:

@@ -18,7 +18,7 @@ from svcconsole.core import clock
 from svcconsole.core.activity import record_change
 from svcconsole.core.errors import InvalidInput, NotFound, PermissionDenied, SvcError
 from svcconsole.core.statuses import ACTIONS, Role
-from svcconsole.store.models import Operator
+from svcconsole.store.models import Job, Operator
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
 
@@ -50,6 +50,12 @@ def client_actor(customer_id: int, email: str, *, preview_by: str | None = None)
     """The customer acting in the customer area; an operator's preview of it changes nothing."""
     name = f"{email} (preview by {preview_by})" if preview_by else email
     return Actor(kind="client", name=name, role=Role.VIEWER, customer_id=customer_id, read_only=preview_by is not None)
+
+
+def job_actor(job: Job) -> Actor:
+    """Who a job acts for when it runs: the actor that queued it, as an admin (the action was
+    allowed when it was queued; the job re-checks the service, not the role)."""
+    return Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN)
 
 
 def os_login() -> str:

@@ -13,9 +13,9 @@ from svcconsole.core import activity, option_catalog, records
 from svcconsole.core.action_base import ActionContext, ActionImpl
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import module_supports
-from svcconsole.core.operators import Actor
+from svcconsole.core.operators import Actor, job_actor
 from svcconsole.core.resync import apply_panel_change
-from svcconsole.core.statuses import Role, Status
+from svcconsole.core.statuses import Status
 from svcconsole.store.models import Job, Product, Service, ServiceOption
 
 APPLIED_FROM = (Status.ACTIVE.value, Status.SUSPENDED.value)
@@ -43,9 +43,13 @@ def _check_add_option(ctx: ActionContext) -> None:
 
 
 def _record(session: Session, actor: Actor, service: Service, chosen: dict[str, Any]) -> ServiceOption:
-    return records.option_add(
+    row = records.option_add(
         session, actor, service.id or 0, name=chosen["name"], value=chosen.get("value"), quantity=chosen["quantity"], price=chosen["price"]
     )
+    if chosen.get("resource") is not None and chosen.get("amount") is not None:
+        row.resource, row.amount = chosen["resource"], int(chosen["amount"])
+        session.add(row)
+    return row
 
 
 def _apply_add_option(ctx: ActionContext) -> str:
@@ -75,7 +79,7 @@ def option_not_applied(session: Session, job: Job, error: str) -> None:
     activity.record(
         session,
         service,
-        Actor(kind=job.actor_kind, name=job.actor, role=Role.ADMIN),
+        job_actor(job),
         "option_remove",
         from_status=service.status,
         to_status=service.status,

@@ -49,7 +49,14 @@ class Chosen:
         return f"{self.name}={self.value if self.value is not None else self.quantity}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "quantity": self.quantity, "price": f"{self.price:.2f}", "resource": self.resource}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "quantity": self.quantity,
+            "price": f"{self.price:.2f}",
+            "resource": self.resource,
+            "amount": self.amount,
+        }
 
 
 def _is_whole(text: str) -> bool:
@@ -214,14 +221,14 @@ def choose_all(session: Session, product: Product, texts: Iterable[str]) -> list
 
 
 def extras_of(session: Session, service: Service) -> dict[str, int]:
-    """What the service's options from its product's catalogue add to each resource of its build."""
-    if service.product_id is None or service.id is None:
-        return {}
-    catalogue = applied_catalogue(session, {service.product_id})
-    if not catalogue:
+    """What the service's options add to each resource of its build (what each kept when it was
+    chosen; an older row without it, what its product's catalogue says)."""
+    if service.id is None:
         return {}
     chosen = session.exec(select(ServiceOption).where(ServiceOption.service_id == service.id)).all()
-    return extras_from(service.product_id, chosen, catalogue)
+    if not chosen:
+        return {}
+    return extras_from(service.product_id, chosen, applied_catalogue(session, {service.product_id}))
 
 
 def applied_catalogue(session: Session, product_ids: Iterable[int | None]) -> dict[tuple[int, str], ProductOption]:
@@ -234,14 +241,34 @@ def applied_catalogue(session: Session, product_ids: Iterable[int | None]) -> di
 
 
 def extras_from(product_id: int | None, chosen: Iterable[ServiceOption], catalogue: dict[tuple[int, str], ProductOption]) -> dict[str, int]:
-    """What options chosen for a service of `product_id` add to each resource, per the catalogue."""
+    """What options chosen for a service of `product_id` add to each resource: the resource and
+    amount an option kept when it was chosen, else (an older row) what the catalogue gives."""
     extras: dict[str, int] = {}
     for row in chosen:
-        option = catalogue.get((product_id or 0, row.name))
-        amount = _amount(row, option) if option is not None else None
-        if option is not None and option.resource and amount is not None:
-            extras[option.resource] = extras.get(option.resource, 0) + amount
+        resource, amount = applied_amount(row, catalogue.get((product_id or 0, row.name)))
+        if resource is not None and amount is not None:
+            extras[resource] = extras.get(resource, 0) + amount
     return extras
+
+
+def keep_applied_amounts(session: Session, service: Service) -> None:
+    """Write on each of the service's older options what its catalogue gives it today, before
+    the service leaves that product (an upgrade), so the panel keeps what is billed."""
+    catalogue = applied_catalogue(session, {service.product_id})
+    for row in session.exec(select(ServiceOption).where(ServiceOption.service_id == service.id, col(ServiceOption.resource).is_(None))).all():
+        resource, amount = applied_amount(row, catalogue.get((service.product_id or 0, row.name)))
+        if resource is not None and amount is not None:
+            row.resource, row.amount = resource, amount
+            session.add(row)
+
+
+def applied_amount(row: ServiceOption, option: ProductOption | None) -> tuple[str | None, int | None]:
+    """The resource a chosen option raises and by how much (None, None: a billing record only)."""
+    if row.resource is not None:
+        return row.resource, row.amount
+    if option is None or not option.resource:
+        return None, None
+    return option.resource, _amount(row, option)
 
 
 def _amount(chosen: ServiceOption, option: ProductOption) -> int | None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from svcconsole.core import activity, clock, cycles, parse, status_override
+from svcconsole.core import activity, clock, cycles, option_catalog, parse, status_override
 from svcconsole.core.action_base import store_external
 from svcconsole.core.catalog import parse_module, prices_of, product_price, resolve_customer, resolve_product, resolve_server
 from svcconsole.core.errors import AlreadyLinked, Conflict, InvalidInput, NotFound
@@ -502,16 +502,20 @@ def option_edit(
     return option
 
 
-def option_remove(session: Session, actor: Actor, service_id: int, option_id: int) -> None:
+def option_remove(session: Session, actor: Actor, service_id: int, option_id: int) -> str | None:
+    """Remove an option from billing; returns the build key it raised on the panel, if any."""
     require(actor, NON_TRANSITION_ROLES["options"], "changing options")
     service = get_service(session, service_id, for_update=True)
     option = _get_option(session, service_id, option_id)
+    catalogue = option_catalog.applied_catalogue(session, {service.product_id})
+    resource, amount = option_catalog.applied_amount(option, catalogue.get((service.product_id or 0, option.name)))
     activity.record(
         session, service, actor, "option_remove", from_status=service.status, to_status=service.status, details={"option": option_id, "name": option.name}
     )
     session.delete(option)
     touch(service, actor)
     session.add(service)
+    return resource if amount else None
 
 
 def renewals_of(session: Session, service_id: int) -> list[Renewal]:

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from svcconsole.core import activity, clock, cycles
+from svcconsole.core import activity, clock, cycles, option_catalog
 from svcconsole.core.action_base import ActionContext, ActionImpl, store_external
 from svcconsole.core.catalog import product_price, resolve_product
 from svcconsole.core.errors import InvalidInput, NotFound
 from svcconsole.core.invoice_lookups import OPEN_UPGRADE_STATUSES, ZERO, UpgradeBilling, UpgradeStatus, cents
-from svcconsole.core.lookups import get_service, iso, module_supports, product_ref, refuse, timezone_of
+from svcconsole.core.lookups import get_service, iso, module_supports, refuse, service_product_ref, timezone_of
 from svcconsole.store.models import (
     Job,
     Product,
@@ -244,7 +244,7 @@ def _check_upgrade(ctx: ActionContext) -> None:
     ctx.params["to"] = target.id
     if ctx.params.get("price") is None:
         ctx.params["price"] = str(offer.new_price)
-    ctx.params["_product_ref"] = asdict(product_ref(target))
+    ctx.params["_product_ref"] = asdict(service_product_ref(ctx.session, ctx.service, target))
 
 
 def _apply_upgrade(ctx: ActionContext) -> str:
@@ -258,6 +258,7 @@ def _apply_upgrade(ctx: ActionContext) -> str:
     new_price = cents(ctx.params["price"])
     if ctx.result is not None and ctx.result.external:
         store_external(service, ctx.result.external)
+    option_catalog.keep_applied_amounts(ctx.session, service)
     service.product_id = target.id
     service.product_name = target.name
     service.price = new_price

@@ -274,6 +274,10 @@ class ServiceOption(SQLModel, table=True):
     price: Decimal = money_field()
     expires_at: datetime | None = None
     created_at: datetime
+    resource: str | None = Field(default=None, max_length=50)
+    """The build key this option raises on the panel (from the catalogue when chosen), if any."""
+    amount: int | None = None
+    """How much it adds to `resource`: kept here so the option outlives its product's catalogue."""
 
 
 class ServiceMeta(SQLModel, table=True):

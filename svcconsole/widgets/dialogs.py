@@ -32,21 +32,25 @@ DIALOG_BINDINGS: list[BindingType] = [entry.binding() for entry in DIALOG_KEYS i
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; No is focused."""
+    """A yes/no question, with what yes does under it when given; No is focused."""
 
     BINDINGS = DIALOG_BINDINGS
 
-    def __init__(self, question_text: str, yes: str = "Yes") -> None:
+    def __init__(self, question_text: str, yes: str = "Yes", *, detail: str | None = None, variant: str = "primary") -> None:
         super().__init__(classes="dialog-screen")
         self.question_text = question_text
         self.yes = yes
+        self.detail = detail
+        self.variant = variant
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(render.plain(self.question_text), style="bold"))
+            if self.detail:
+                yield Static(Text(render.plain(self.detail), style="dim"))
             with Horizontal(classes="buttons"):
                 yield Button("No", id="no")
-                yield Button(self.yes, id="yes", variant="primary")
+                yield Button(self.yes, id="yes", variant=self.variant)  # type: ignore[arg-type]  # one of Button's variant names, given by the caller
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -8,9 +8,10 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Static
 
-from svcconsole.console.screens.credentials import MASK, ConfirmReset, CredentialsDialog
+from svcconsole.console.screens.credentials import MASK, CredentialsDialog
 from svcconsole.core import actions, jobs, records
 from svcconsole.store.models import Activity
+from svcconsole.widgets.dialogs import ConfirmDialog
 from tests.conftest import make_actor
 from tests.console.conftest import make_app, settle
 
@@ -53,7 +54,7 @@ async def test_l_shows_the_login_masked_reveals_it_and_resets_it(db, admin, scri
 
         await pilot.press("R")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmReset)
+        assert isinstance(app.screen, ConfirmDialog)
         await pilot.click("#yes")
         await settle(pilot)
         assert isinstance(app.screen, CredentialsDialog) and MASK in login_text(app)

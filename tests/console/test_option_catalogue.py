@@ -91,3 +91,22 @@ def test_the_options_tab_with_a_catalogue_choice_picked(db, admin, catalog, offe
         await pilot.pause(0.05)
 
     assert snap_compare(make_app(db, admin), run_before=run)
+
+
+@pytest.mark.anyio
+async def test_removing_an_option_in_the_options_tab_removes_it_through_core_and_says_so(db, admin, catalog, offered, frozen):
+    target = new_service(db, admin, catalog, name="shop", status="active")
+    db.transaction(lambda session: actions.perform(session, admin, "add-option", target, {"option": "Extra IPv4=1"}))
+    app = make_app(db, admin)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_options(pilot, target)
+        screen = app.screen
+        assert screen.query_one("#options-table").row_count == 1
+        screen.query_one("#options-table").focus()
+        await settle(pilot)
+        await pilot.click("#option-remove")
+        await settle(pilot)
+        assert screen.query_one("#options-table").row_count == 0
+        assert any("option" in message and "removed" in message for _, message in notifications(app)), notifications(app)
+    with db.read() as session:
+        assert records.options_of(session, target) == []

@@ -40,7 +40,7 @@ def test_every_catalog_and_operator_change_is_in_the_activity_log(db, admin, fro
         "operator_remove",
     ]
     details = {action: detail for _, action, detail in rows}
-    assert details["customer_add"] == {"customer": customer.id, "name": "Ann", "email": "ann@example.com", "company": None, "notes": None}
+    assert details["customer_add"] == {"customer": customer.id, "name": "Ann", "email": "ann@example.com", "company": None, "notes": None, "locale": None}
     assert details["customer_edit"] == {"customer": customer.id, "name": ["Ann", "Ann Lee"], "email": ["ann@example.com", "lee@example.com"]}
     assert details["product_edit"] == {
         "product": product.id,

@@ -277,3 +277,23 @@ def test_run_jobs_bounds_calls_in_flight_overall_and_per_server(db, admin, scrip
     assert sorted(outcome.status for outcome in outcomes) == ["succeeded"] * 12
     assert most["all"] == overall
     assert max(most[scripted.server_id], most[other]) == per_server
+
+
+def test_the_running_jobs_of_a_worker_process_that_died_on_this_host_are_taken_over_without_waiting_for_the_lease(db, admin, scripted, frozen):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    elsewhere = perform(db, admin, "deliver", scripted_service(db, admin, scripted, name="other")).job_id
+    assert jobs.claim_due(db, "another-host:1:1", limit=10) == [elsewhere]
+    job_id = perform(db, admin, "deliver", scripted_service(db, admin, scripted)).job_id
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = f"{socket.gethostname()}:{gone.stdout.strip()}:1"
+    living = f"{socket.gethostname()}:{os.getpid()}:1"
+    assert jobs.claim_due(db, dead, limit=10) == [job_id]
+
+    assert jobs.claim_due(db, living, limit=10) == [job_id], "the dead process's job is due at once; the other host's waits for its lease"
+    job = job_of(db, job_id)
+    assert (job.status, job.worker, job.attempts) == ("running", living, 2)
+    assert jobs.claim_due(db, "third:1:1", limit=10) == []

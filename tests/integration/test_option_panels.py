@@ -107,3 +107,70 @@ def test_an_option_the_panel_refuses_for_good_is_not_billed(cli, db, panels):
     with db.read() as session:
         assert session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all() == []
         assert session.get(Service, service["id"]).last_error
+
+
+def test_an_upgrade_to_a_product_without_the_option_keeps_it_on_the_vm_while_it_is_billed(cli, db, panels):
+    declare(cli, "VPS M", "--name", "Extra memory", "--choice", "2048=4.00", "--resource", "memory")
+    added = cli(
+        "products",
+        "add",
+        "--name",
+        "VPS L",
+        "--type",
+        "proxmox",
+        "--price",
+        "monthly=18.00",
+        "--config",
+        "template=9000",
+        "--config",
+        "cores=4",
+        "--config",
+        "memory=8192",
+    )
+    assert added.exit_code == 0, added.stderr
+    assert cli("products", "edit", "VPS M", "--upgrade-to", "VPS L").exit_code == 0
+    service = delivered(cli, "VPS M", "grows")
+    assert cli("services", "add-option", str(service["id"]), "--option", "Extra memory=2048").exit_code == 0
+    vm = panels.pve.vms[service["external"]["vmid"]]
+    assert str(vm.config["memory"]) == "6144"
+
+    upgraded = cli("services", "upgrade", str(service["id"]), "--to", "VPS L", "--billing", "none")
+    assert upgraded.exit_code == 0, upgraded.stderr
+    jobs.run_jobs(db, jobs.due_job_ids(db))
+    assert (str(vm.config["memory"]), str(vm.config["cores"])) == ("10240", "4")
+    with db.read() as session:
+        [option] = session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all()
+        assert session.get(Service, service["id"]).product_name == "VPS L"
+    assert (option.resource, option.amount) == ("memory", 2048)
+    assert reconcile_build_rows(cli) == []
+
+
+def test_removing_an_applied_option_shrinks_the_vm_back_and_reconcile_agrees(cli, db, panels):
+    declare(cli, "VPS M", "--name", "Extra memory", "--choice", "4096=7.00", "--resource", "memory")
+    service = delivered(cli, "VPS M", "shrinks")
+    assert cli("services", "add-option", str(service["id"]), "--option", "Extra memory=4096").exit_code == 0
+    vm = panels.pve.vms[service["external"]["vmid"]]
+    assert str(vm.config["memory"]) == "8192"
+    with db.read() as session:
+        [option] = session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all()
+
+    removed = cli("services", "options", str(service["id"]), "remove", str(option.id))
+    assert removed.exit_code == 0, removed.stderr
+    assert f"option {option.id} removed" in removed.stderr and "succeeded" in removed.stderr
+    assert str(vm.config["memory"]) == "4096"
+    with db.read() as session:
+        assert session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all() == []
+        rebuilt = session.exec(select(Activity).where(Activity.service_id == service["id"], Activity.action == "rebuild")).all()
+    assert len(rebuilt) == 1 and "removed" in (rebuilt[0].reason or "")
+    assert reconcile_build_rows(cli) == []
+
+
+def test_removing_a_billing_only_option_queues_nothing(cli, db, panels):
+    service = delivered(cli, "VPS M", "plain")
+    assert cli("services", "options", str(service["id"]), "add", "--name", "Backups", "--price", "2.00").exit_code == 0
+    with db.read() as session:
+        [option] = session.exec(select(ServiceOption).where(ServiceOption.service_id == service["id"])).all()
+    removed = cli("services", "options", str(service["id"]), "remove", str(option.id))
+    assert removed.exit_code == 0, removed.stderr
+    assert removed.stderr.strip().splitlines() == [f"service {service['id']}: option {option.id} removed"]
+    assert jobs.due_job_ids(db) == []

@@ -457,3 +457,64 @@ def test_db_backup_on_postgresql_without_pg_dump_says_how_to_back_up(db, cli, tm
         result.stderr.strip()
         == "error: backup: PostgreSQL backups use pg_dump, which is not installed here; run `pg_dump --format=custom --file PATH DBNAME` on the database host"
     )
+
+
+OPTIONS_AT_0013 = (
+    (1, "Extra memory", "2048", 1, ("memory", 2048)),
+    (2, "Extra cores", None, 3, ("cores", 3)),
+    (3, "Backups", "daily", 1, (None, None)),
+    (4, "Extra disk", "lots", 1, (None, None)),
+)
+"""(id, name, value, quantity, (resource, amount) after the upgrade): a choice and a quantity of
+the catalogue are kept with what they add; an option outside the catalogue and a choice that is
+not a number add nothing."""
+
+
+def test_db_upgrade_to_0014_keeps_on_each_chosen_option_what_its_catalogue_adds(empty_url):
+    old = Database(empty_url)
+    try:
+        schema.upgrade(old, "0013")
+        with old.engine.begin() as connection:
+            connection.execute(text("INSERT INTO customer (id, name, email, created_at) VALUES (1, 'Alice', 'alice@example.com', '2026-01-01 00:00:00')"))
+            connection.execute(
+                text(
+                    "INSERT INTO product (id, name, type, config, allow_customer_cancel, upgrade_targets, created_at) "
+                    "VALUES (1, 'VPS M', 'proxmox', '{\"memory\": \"4096\"}', true, '[]', '2026-01-01 00:00:00')"
+                )
+            )
+            for option_id, name, choices, resource, unit in (
+                (1, "Extra memory", '[{"value": "2048", "price": "4.00"}]', "memory", 1),
+                (2, "Extra cores", "[]", "cores", 1),
+                (3, "Extra disk", '[{"value": "lots", "price": "1.00"}]', "disk", 1),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO product_option (id, product_id, name, choices, minimum, maximum, unit_price, resource, unit, created_at) "
+                        f"VALUES ({option_id}, 1, '{name}', '{choices}', 1, 8, 0, '{resource}', {unit}, '2026-01-01 00:00:00')"
+                    )
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO service (id, uuid, customer_id, customer_name, product_id, type, name, status, billing_cycle, price, initial_price, currency, "
+                    "created_at, auto_renew, renewals, external, delivery_attempts, version, search_text) VALUES (1, '00000000-0000-4000-8000-000000000001', "
+                    "1, 'Alice', 1, 'proxmox', 'vps', 'active', 'monthly', 0, 0, 'EUR', '2026-01-01 00:00:00', true, 0, '{}', 0, 1, 'vps')"
+                )
+            )
+            for option_id, name, value, quantity, _ in OPTIONS_AT_0013:
+                shown = "NULL" if value is None else f"'{value}'"
+                connection.execute(
+                    text(
+                        "INSERT INTO service_option (id, service_id, name, value, quantity, price, created_at) "
+                        f"VALUES ({option_id}, 1, '{name}', {shown}, {quantity}, 0, '2026-01-01 00:00:00')"
+                    )
+                )
+        assert schema.upgrade(old) == ("0013", schema.HEAD_REVISION)
+    finally:
+        old.dispose()
+    new = open_database(empty_url)
+    try:
+        with new.read() as session:
+            kept = {row.id: (row.resource, row.amount) for row in session.execute(select(ServiceOption)).scalars()}
+        assert kept == {option_id: expected for option_id, _, _, _, expected in OPTIONS_AT_0013}
+    finally:
+        new.dispose()

@@ -23,6 +23,7 @@ from svcconsole.core import credentials
 from svcconsole.core.credentials import ShownLogin
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render, words
+from svcconsole.widgets.dialogs import ConfirmDialog
 
 MASK = "••••••••••"
 
@@ -132,7 +133,15 @@ class CredentialsDialog(ModalScreen[None]):
             if yes:
                 from_screen._reset()
 
-        self.app.push_screen(ConfirmReset(), answered)
+        self.app.push_screen(
+            ConfirmDialog(
+                "Set a new password on the panel?",
+                "Reset",
+                detail="The current one stops working at once (at the next boot for a VM); the customer is mailed.",
+                variant="warning",
+            ),
+            answered,
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -148,30 +157,3 @@ class CredentialsDialog(ModalScreen[None]):
     @on(Button.Pressed, "#reset-button")
     def _reset_pressed(self) -> None:
         self.action_reset()
-
-
-class ConfirmReset(ModalScreen[bool]):
-    """Whether to set a new password on the panel (the customer's current one stops working)."""
-
-    BINDINGS = bindings("dialog")
-
-    def __init__(self) -> None:
-        super().__init__(classes="dialog-screen")
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(Text("Set a new password on the panel?", style="bold"))
-            yield Static(Text("The current one stops working at once (at the next boot for a VM); the customer is mailed.", style="dim"))
-            with Horizontal(classes="buttons"):
-                yield Button("No", id="no")
-                yield Button("Reset", id="yes", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")

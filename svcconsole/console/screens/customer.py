@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
@@ -21,21 +20,18 @@ from textual.message import Message
 from textual.widgets import Label, Static, TabbedContent, TabPane
 
 from svcconsole.console.actions import bindings, mutating_actions
-from svcconsole.console.host import ConsoleHost
-from svcconsole.core import catalog, filters, lookups, parse, profiles
+from svcconsole.console.screens.admin_list import AdminServiceList
+from svcconsole.core import catalog, parse, profiles
 from svcconsole.core.errors import SvcError
 from svcconsole.core.profiles import CustomerProfile
-from svcconsole.store import queries
 from svcconsole.store.models import Activity
-from svcconsole.store.queries import ServiceFilter, Sort
-from svcconsole.store.window import ServiceWindow
+from svcconsole.store.queries import ServiceFilter
 from svcconsole.widgets import render, words
 from svcconsole.widgets.dialog_frame import DialogFrame
 from svcconsole.widgets.footer import ContextFooter
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.messages import ErrorRaised
 from svcconsole.widgets.records import Column, RecordTable
-from svcconsole.widgets.service_list import ServiceListScreen
 from svcconsole.widgets.service_table import ServiceTable
 from svcconsole.widgets.status_tabs import StatusTabs
 from svcconsole.widgets.tabs import step_tab
@@ -152,7 +148,7 @@ class CustomerEditDialog(DialogFrame[dict[str, str]]):
         return {key: value for key, value in values.items() if value != before[key]}
 
 
-class CustomerScreen(ServiceListScreen, inherit_bindings=False):
+class CustomerScreen(AdminServiceList, inherit_bindings=False):
     """One customer: the profile on top, then their services, invoices and activity."""
 
     SCOPE = "customer"
@@ -182,30 +178,13 @@ class CustomerScreen(ServiceListScreen, inherit_bindings=False):
                     yield RecordTable(CHANGE_COLUMNS, id="customer-change-table")
         yield ContextFooter()
 
-    @property
-    def console_app(self) -> ConsoleHost:
-        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in the admin console
-
     def on_mount(self) -> None:
         self.load_profile()
 
     # ------------------------------------------------------------------ the list, scoped
 
-    def new_window(self) -> ServiceWindow:
-        app = self.console_app
-        return ServiceWindow(app.db, page_size=app.page_size)
-
     def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
-        return replace(filters.parse_filter(session, text, tz_name=self.console_app.tz.key), scope_customer_id=self.customer_id)
-
-    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
-        return queries.counts_by_status(session, service_filter)
-
-    def position_of(self, session: Any, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
-        return queries.position_of(session, service_filter, sort, service_id)
-
-    def read_time_zone(self, session: Any) -> ZoneInfo:
-        return lookups.timezone_of(session)
+        return replace(super().parse_filter_text(session, text), scope_customer_id=self.customer_id)
 
     def _render_title(self) -> None:
         title = self.query_one("#title", Static)

@@ -28,7 +28,7 @@ from svcconsole.console.messages import (
     ServiceSaved,
 )
 from svcconsole.console.screens.credentials import CredentialsDialog
-from svcconsole.console.screens.detail_options import CataloguePicker
+from svcconsole.console.screens.detail_options import CataloguePicker, remove_option
 from svcconsole.console.screens.detail_orders import AbuseDialog, OrderDecision, OrderReviewDialog, abuse_text, decide, order_text, report_abuse
 from svcconsole.console.screens.detail_panel import PanelView
 from svcconsole.console.screens.detail_upgrade import UpgradeView
@@ -514,8 +514,14 @@ class DetailScreen(TabbedDetail):
         key = self._selected_key("#options-table")
         if key is None:
             return
-        app, service_id = self.console_app, self.service_id
-        self._write(lambda session: records.option_remove(session, app.actor, service_id, int(key)), f"option {key} removed")
+        if not self.console_app.can_act:
+            self.post_message(ReadOnlyRefused())
+            return
+        self._remove_option(int(key))
+
+    @work(thread=True, group="detail-write")
+    def _remove_option(self, option_id: int) -> None:
+        self.post_message(remove_option(self.console_app.db, self.console_app.actor, self.service_id, option_id))
 
     @on(DataTable.RowHighlighted, "#options-table")
     def _option_highlighted(self, event: DataTable.RowHighlighted) -> None:

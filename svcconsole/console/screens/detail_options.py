@@ -45,6 +45,18 @@ def add_from_catalogue(db: Any, actor: Any, service_id: int, chosen: str) -> Ser
     return ServiceSaved(f"option {chosen}: {text}")
 
 
+def remove_option(db: Any, actor: Any, service_id: int, option_id: int) -> ServiceSaved | ActionFailed:
+    """Remove the option through core and run the job that takes it off the panel, if one was queued."""
+    try:
+        outcome = db.transaction(lambda session: actions.remove_option(session, actor, service_id, option_id))
+    except SvcError as error:
+        return ActionFailed(error.message)
+    for ran in jobs.run_jobs(db, [outcome.job_id] if outcome.job_id is not None else []):
+        if ran.status != "succeeded":
+            return ActionFailed(f"option {option_id} removed from billing; the panel did not shrink ({ran.status}): {ran.message}")
+    return ServiceSaved(outcome.message)
+
+
 class CataloguePicker(Horizontal):
     """A choice from the product's option catalogue, a quantity, and the button that adds it."""
 

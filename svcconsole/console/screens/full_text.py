@@ -19,25 +19,21 @@ def shortened(value: str, width: int) -> Text:
     return Text(line if len(line) <= width else line[: width - 1] + "…", no_wrap=True)
 
 
-class FullTextDialog(ModalScreen[None]):
-    """A title and labelled texts shown whole, scrolled when long."""
+class ReadingDialog(ModalScreen[None]):
+    """A dialog to read, with one Close button (escape closes it too); subclasses give `body`."""
 
     BINDINGS = bindings("dialog")
+    FRAME_ID = "reading-dialog"
 
-    def __init__(self, title: str, sections: list[tuple[str, str]]) -> None:
+    def __init__(self) -> None:
         super().__init__(classes="dialog-screen")
-        self.title_text = title
-        self.sections = sections
+
+    def body(self) -> ComposeResult:
+        raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide", id="full-text-dialog"):
-            yield Static(Text(render.plain(self.title_text), style="bold"))
-            with VerticalScroll(id="full-text"):
-                for label, value in self.sections:
-                    body = Text()
-                    body.append(f"{label}\n", "dim")
-                    body.append(render.plain(value) or "-")
-                    yield Static(body, classes="full-text-section")
+        with Vertical(classes="dialog wide", id=self.FRAME_ID):
+            yield from self.body()
             with Horizontal(classes="buttons"):
                 yield Button("Close", id="close", variant="primary")
 
@@ -50,3 +46,23 @@ class FullTextDialog(ModalScreen[None]):
     @on(Button.Pressed, "#close")
     def _close(self) -> None:
         self.dismiss(None)
+
+
+class FullTextDialog(ReadingDialog):
+    """A title and labelled texts shown whole, scrolled when long."""
+
+    FRAME_ID = "full-text-dialog"
+
+    def __init__(self, title: str, sections: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.sections = sections
+
+    def body(self) -> ComposeResult:
+        yield Static(Text(render.plain(self.title_text), style="bold"))
+        with VerticalScroll(id="full-text"):
+            for label, value in self.sections:
+                text = Text()
+                text.append(f"{label}\n", "dim")
+                text.append(render.plain(value) or "-")
+                yield Static(text, classes="full-text-section")

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
 
 from svcconsole.console.actions import bindings, mutating_actions
 from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ActionFailed, JobsLoaded, ServiceSaved
+from svcconsole.console.screens.full_text import ReadingDialog
 from svcconsole.core import job_queue, jobs
 from svcconsole.core.errors import SvcError
 from svcconsole.widgets import render
@@ -57,42 +58,29 @@ def _resolve_one(actor: Actor, job_id: int, note: str | None, session: Session) 
     return job_queue.resolve(session, actor, job_id, note)
 
 
-class JobDialog(ModalScreen[None]):
+class JobDialog(ReadingDialog):
     """One job in full: its state, attempts, service and whole last error."""
 
-    BINDINGS = bindings("dialog")
+    FRAME_ID = "job-dialog"
 
     def __init__(self, job: Any, tz: Any) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.job = job
         self.tz = tz
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> ComposeResult:
         job = self.job
-        with Vertical(classes="dialog wide", id="job-dialog"):
-            yield Static(Text(f"Job {job.id}: {render.plain(job.operation)} of service {job.service_id}", style="bold"))
-            details = Text()
-            details.append("state ", "dim")
-            details.append_text(job_state_text(job, self.tz))
-            details.append(f"\naction {render.plain(job.action)} · by {render.plain(job.actor)}", "")
-            details.append(f"\ncreated {render.moment_text(job.created_at, self.tz)} · updated {render.moment_text(job.updated_at, self.tz)}", "dim")
-            if job.bulk_run_id is not None:
-                details.append(f"\nbulk run {job.bulk_run_id}", "dim")
-            yield Static(details)
-            with VerticalScroll(id="job-error"):
-                yield Static(Text(render.plain(job.last_error or "no error"), style=f"{render.RED}" if job.last_error else "dim"))
-            with Horizontal(classes="buttons"):
-                yield Button("Close", id="close", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#close")
-    def _close(self) -> None:
-        self.dismiss(None)
+        yield Static(Text(f"Job {job.id}: {render.plain(job.operation)} of service {job.service_id}", style="bold"))
+        details = Text()
+        details.append("state ", "dim")
+        details.append_text(job_state_text(job, self.tz))
+        details.append(f"\naction {render.plain(job.action)} · by {render.plain(job.actor)}", "")
+        details.append(f"\ncreated {render.moment_text(job.created_at, self.tz)} · updated {render.moment_text(job.updated_at, self.tz)}", "dim")
+        if job.bulk_run_id is not None:
+            details.append(f"\nbulk run {job.bulk_run_id}", "dim")
+        yield Static(details)
+        with VerticalScroll(id="job-error"):
+            yield Static(Text(render.plain(job.last_error or "no error"), style=f"{render.RED}" if job.last_error else "dim"))
 
 
 class JobsScreen(Screen[None]):

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-from zoneinfo import ZoneInfo
-
 from rich.text import Text
 from textual import on, work
 from textual.widgets import Static
 
 from svcconsole.console.actions import applies, bindings, mutating_actions
-from svcconsole.console.host import ConsoleHost
 from svcconsole.console.messages import ActionRequested, BulkMenuRequested, CustomerOpened, EditRequested, MenuCounted, NewServiceRequested, SelectionResolved
+from svcconsole.console.screens.admin_list import AdminServiceList
 from svcconsole.console.selection import Marks, resolve, status_counts
 from svcconsole.console.why import why_not
-from svcconsole.core import filters, lookups
 from svcconsole.core.bulk import Matching
-from svcconsole.store import queries
-from svcconsole.store.queries import ServiceFilter, Sort
-from svcconsole.store.window import ServiceWindow
 from svcconsole.widgets import render
 from svcconsole.widgets.inputs import InertInput as Input
 from svcconsole.widgets.messages import ReadOnlyRefused
-from svcconsole.widgets.service_list import ServiceListScreen
 
 
 def marked_label(count: int) -> str:
@@ -38,7 +30,7 @@ SELECTION_ACTIONS = frozenset({"toggle_mark", "mark_all", "service_action", "bul
 """The keys that mark rows or act on them: off while the list is not the filter line's."""
 
 
-class ServicesScreen(ServiceListScreen):
+class ServicesScreen(AdminServiceList):
     """The admin's list over the whole store, with marks and the actions on them."""
 
     BINDINGS = bindings("services")
@@ -49,26 +41,6 @@ class ServicesScreen(ServiceListScreen):
     def __init__(self) -> None:
         super().__init__()
         self.marks = Marks()
-
-    @property
-    def console_app(self) -> ConsoleHost:
-        return self.app  # type: ignore[return-value]  # Textual types self.app as App; this screen runs in its own app
-
-    def new_window(self) -> ServiceWindow:
-        app = self.console_app
-        return ServiceWindow(app.db, page_size=app.page_size)
-
-    def parse_filter_text(self, session: Any, text: str) -> ServiceFilter:
-        return filters.parse_filter(session, text, tz_name=self.console_app.tz.key)
-
-    def count_by_status(self, session: Any, service_filter: ServiceFilter) -> dict[str, int]:
-        return queries.counts_by_status(session, service_filter)
-
-    def position_of(self, session: Any, service_filter: ServiceFilter, sort: Sort, service_id: int) -> int | None:
-        return queries.position_of(session, service_filter, sort, service_id)
-
-    def read_time_zone(self, session: Any) -> ZoneInfo:
-        return lookups.timezone_of(session)
 
     def why_key_did_nothing(self, key: str, status: str | None) -> str | None:
         return why_not(self, "services", key, status)
