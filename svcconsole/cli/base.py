@@ -80,7 +80,7 @@ def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         no_args_is_help=kwargs.pop("no_args_is_help", True),
-        add_completion=False,
+        add_completion=kwargs.pop("add_completion", False),
         context_settings={"help_option_names": ["-h", "--help"]},
         **kwargs,
     )

@@ -9,9 +9,23 @@ import typer
 from sqlmodel import Session
 
 from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
-from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
+from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, inert_lines, json_out, key_values, message, parse_format, row_limit
 from svcconsole.cli.service_actions import services_app
-from svcconsole.core import automation, automation_report, clock, invoice_lookups, jobs, lookups, mailer, notifications, orders, upgrades, views
+from svcconsole.core import (
+    automation,
+    automation_report,
+    clock,
+    i18n,
+    invoice_lookups,
+    jobs,
+    lookups,
+    mail_templates,
+    mailer,
+    notifications,
+    orders,
+    upgrades,
+    views,
+)
 from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
@@ -470,6 +484,30 @@ def notify_list(
             maximum,
             tz=lookups.timezone_of(session),
         )
+
+
+@notify_app.command("preview")
+def notify_preview(
+    ctx: typer.Context,
+    template: str = typer.Argument(
+        ..., metavar="TEMPLATE", help="A mail template: delivered, suspended, renewal_invoice, expiry_notice, ...", autocompletion=mail_templates.template_names
+    ),
+    service: str = typer.Option(..., "--service", help="The service the mail is about."),
+    locale: str | None = typer.Option(None, "--locale", help="en or fr (default: the customer's language; admin mails are English)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table (the subject, a blank line, the body) or json."),
+) -> None:
+    """What the customer would receive for TEMPLATE about a service, rendered now (your override in the config
+    directory if there is one); nothing is queued. A broken override is named on stderr (file:line) and the built-in is shown."""
+    output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    chosen = i18n.parse_locale("--locale", locale) if locale is not None else None
+    with _read(ctx) as session:
+        mail = notifications.preview(session, template, lookups.get_service(session, parse_id("--service", service)), chosen)
+    if mail.problem:
+        message(f"template error: {mail.problem}; the built-in template is used")
+    if output is Format.JSON:
+        json_out({"template": template, "subject": mail.subject, "body": mail.body, "source": mail.source})
+        return
+    data(inert_lines(f"Subject: {mail.subject}\n\n{mail.body.rstrip()}"))
 
 
 @notify_app.command("send")

@@ -26,6 +26,7 @@ app = new_app(
     "svcconsole: run the services a hosting company sells (the console, or the commands below).",
     invoke_without_command=True,
     no_args_is_help=False,
+    add_completion=True,
 )
 
 services_app.command("statistics")(statistics_command)

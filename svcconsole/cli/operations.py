@@ -8,10 +8,10 @@ import typer
 
 from svcconsole.cli.base import state
 from svcconsole.cli.billing import automation_app
-from svcconsole.cli.output import Format, data, emit, json_out, key_values, message, parse_format
+from svcconsole.cli.output import ALL_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
 from svcconsole.core import health, leases, lookups, mailer, views
 from svcconsole.core.operators import require
-from svcconsole.core.parse import inert, parse_id, parse_int
+from svcconsole.core.parse import inert, parse_id
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table or json.")
@@ -36,22 +36,35 @@ def _run_row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+RECENT_RUNS = 20
+
+
 @automation_app.command("history")
-def automation_history(ctx: typer.Context, limit: str = typer.Option("20", "--limit", help="How many runs, newest first."), fmt: str = FORMAT_OPTION) -> None:
+def automation_history(
+    ctx: typer.Context,
+    limit: str | None = typer.Option(None, "--limit", help=f"At most N runs, newest first (default {RECENT_RUNS}; 0 = every run)."),
+    every: bool = ALL_OPTION,
+    fmt: str = FORMAT_OPTION,
+) -> None:
     """The recorded automation runs, newest first: status (running, finished, failed, died, locked), when, who, what they touched."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     cli = state(ctx)
     require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
-    count = parse_int("--limit", limit, minimum=1, maximum=10000)
+    maximum = row_limit(limit, every, output, default=RECENT_RUNS)
     with cli.db.read() as session:
         tz = lookups.timezone_of(session)
         now = leases.wall_clock()
-        rows = [health.run_dict(run, now) for run in health.runs(session, limit=count)]
-    if output is Format.JSON:
-        json_out(_plain(rows))
-        return
-    emit([_run_row(run) for run in rows], RUN_COLUMNS, Format.TABLE, tz=tz)
-    if not rows:
+        shape = _plain if output is Format.JSON else _run_row
+        shown = emit_pages(
+            lambda before, size: health.runs(session, limit=size, before=before),
+            lambda run: run.id,
+            lambda run: shape(health.run_dict(run, now)),
+            RUN_COLUMNS,
+            output,
+            maximum,
+            tz=tz,
+        )
+    if not shown and output is Format.TABLE:
         message("no automation run recorded yet")
 
 

@@ -239,8 +239,8 @@ def emit_pages(
     *,
     id_key: str = "id",
     tz: ZoneInfo | None = None,
-) -> None:
-    """Print a list read in keyset pages (`record` turns a row into its dict), then say on stderr if `maximum` cut it."""
+) -> int:
+    """Print a list read in keyset pages (`record` turns a row into its dict), then say on stderr if `maximum` cut it; how many rows it printed."""
     shown = 0
     last = None
     widths: list[int] | None = None
@@ -274,6 +274,7 @@ def emit_pages(
         table_page([], columns, None)
     if maximum and shown == maximum and last is not None:
         cut_notice(shown, lambda cap: shown + rows_after(fetch, key, last, cap - shown))
+    return shown
 
 
 def table_page(rows: Sequence[dict[str, Any]], columns: Sequence[str], widths: list[int] | None) -> list[int]:

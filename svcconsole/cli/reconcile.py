@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from svcconsole.cli.base import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, confirm, state
-from svcconsole.cli.output import Format, emit, json_out, message, parse_format
+from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, emit, emit_pages, json_out, message, parse_format, row_limit
 from svcconsole.core import reconcile as core
 from svcconsole.core.catalog import resolve_server
 from svcconsole.core.errors import InvalidInput
@@ -61,11 +61,14 @@ def reconcile_command(
     service: str | None = typer.Option(None, "--service", help="Only this service's drift (needed to act on owner or duplicate)."),
     missing: str = typer.Option("redeliver", "--missing", help="The fix for missing: redeliver (create it again) or terminate (in billing)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Confirm --apply without asking (required off a terminal)."),
+    limit: str | None = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
 ) -> None:
     """Compare each panel's resources with billing: one row per drift (orphan, missing, status,
     build, owner, duplicate) with the fix it proposes. Exit 0 when nothing drifts, 3 when
     something does. `--apply` runs the fixes through the usual actions and the queue."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
+    maximum = row_limit(limit, every, output)
     cli = state(ctx)
     kinds = core.parse_kinds(kind)
     service_id = parse_id("--service", service) if service is not None else None
@@ -86,12 +89,20 @@ def reconcile_command(
         progress.done()
     for outcome in report.failed:
         message(f"error: {outcome.error}")
-    rows = [core.drift_dict(drift, name) for drift, name in core.each_drift(cli.db, drift_filter)]
-    emit(rows, COLUMNS, output, tz=tz)
+    with cli.db.read() as session:
+        shown = emit_pages(
+            lambda after, size: core.drift_rows(session, drift_filter, after=after or 0, limit=size),
+            lambda row: row[0].id,
+            lambda row: core.drift_dict(*row),
+            COLUMNS,
+            output,
+            maximum,
+            tz=tz,
+        )
     for outcome in report.panels:
         if not outcome.error:
             message(f"{outcome.panel.names[0]}: {outcome.resources} resources, {outcome.found} drift ({outcome.new} new, {outcome.resolved} resolved)")
-    if rows:
+    if shown:
         raise typer.Exit(EXIT_PARTIAL)
     raise typer.Exit(EXIT_ERROR if report.failed else EXIT_OK)
 

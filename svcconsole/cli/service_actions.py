@@ -14,10 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 import typer
-from sqlmodel import select
 
 from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
-from svcconsole.cli.output import ALL_OPTION, Format, data, emit, emit_pages, json_line, json_out, key_values, message, parse_format, row_limit
+from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_line, json_out, key_values, message, parse_format, row_limit
 from svcconsole.cli.services import FORMAT_OPTION, _read, services_app, with_list_filters
 from svcconsole.core import actions, bulk, delivery, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
@@ -27,7 +26,7 @@ from svcconsole.core.parse import inert, parse_id
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
 from svcconsole.modules import ModuleError
 from svcconsole.store import queries
-from svcconsole.store.models import BulkRun, Job
+from svcconsole.store.models import BulkRun
 
 __all__ = ["services_app"]
 
@@ -261,25 +260,35 @@ def bulk_list(
 
 
 @bulk_app.command("show")
-def bulk_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), fmt: str = FORMAT_OPTION) -> None:
+def bulk_show(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., metavar="RUN"),
+    limit: str | None = LIMIT_OPTION,
+    every: bool = ALL_OPTION,
+    fmt: str = FORMAT_OPTION,
+) -> None:
     """Every service of a run and how it ended (pending = untouched so far)."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
+    output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV, Format.IDS))
+    maximum = row_limit(limit, every, output)
     identifier = parse_id("RUN", run_id)
     with _read(ctx) as session:
         run = session.get(BulkRun, identifier)
         if run is None:
             raise NotFound(f"RUN: no bulk run {identifier}")
-        pending_jobs = dict(session.exec(select(Job.service_id, Job.status).where(Job.bulk_run_id == identifier)).all())
-    result = bulk.report(state(ctx).db, identifier)
-    rows = [
-        {"service_id": item.service_id, "outcome": item.outcome, "job": pending_jobs.get(item.service_id), "message": item.message} for item in result.items
-    ]
-    message(
-        f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, "
-        + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished")
-    )
-    emit(rows, ["service_id", "outcome", "job", "message"], output, id_key="service_id")
-    message(result.summary())
+        message(
+            f"run {identifier}: {run.action} by {run.actor}, started {views.plain(run.started_at)}, "
+            + (f"finished {views.plain(run.finished_at)}" if run.finished_at else "unfinished")
+        )
+        emit_pages(
+            lambda after, size: bulk.item_page(session, identifier, after=after, limit=size),
+            lambda row: row[0].id,
+            lambda row: {"service_id": row[0].service_id, "outcome": row[0].outcome, "job": row[1], "message": row[0].message or ""},
+            ["service_id", "outcome", "job", "message"],
+            output,
+            maximum,
+            id_key="service_id",
+        )
+    message(bulk.totals(state(ctx).db, identifier).summary())
 
 
 # ----------------------------------------------------------------------------- panel

@@ -21,6 +21,7 @@ from svcconsole.cli.output import (
     cut_notice,
     data,
     emit,
+    emit_pages,
     fit,
     json_out,
     key_values,
@@ -308,21 +309,31 @@ def services_usage(
         data("\nits product meters nothing (products edit --overage METRIC=INCLUDED:PRICE)")
 
 
+HISTORY_ROWS = 50
+
+
 @services_app.command("history")
 def services_history(
     ctx: typer.Context,
     service_id: str = typer.Argument(..., metavar="ID"),
-    limit: str = typer.Option("50", "--limit"),
+    limit: str | None = typer.Option(None, "--limit", help=f"At most N rows (default {HISTORY_ROWS}; 0 = every row)."),
+    every: bool = ALL_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """The service's activity log, newest first."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
     identifier = parse_id("id", service_id)
-    count = parse_int("--limit", limit, minimum=0)
+    maximum = row_limit(limit, every, output, default=HISTORY_ROWS)
     with _read(ctx) as session:
         lookups.get_service(session, identifier)
-        rows = [views.activity_dict(row) for row in activity.history(session, identifier, limit=count or None)]
-    emit(rows, ["id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason"], output)
+        emit_pages(
+            lambda before, size: activity.history(session, identifier, limit=size, before_id=before),
+            lambda row: row.id,
+            views.activity_dict,
+            ["id", "at", "actor_kind", "actor", "action", "from_status", "to_status", "reason"],
+            output,
+            maximum,
+        )
 
 
 # ----------------------------------------------------------------------------- create, import, edit

@@ -18,6 +18,6 @@ contract in pyproject.toml ([tool.importlinter]). From the top:
 12. lookups, mailer, seed, metadata_keys, logins: reading services; sending mail; demo data; the metadata keys an admin may set; a service's provisioned login at rest
 13. catalog, settings, context, filters, seed_catalog, option_catalog: customers, products, servers; settings; the list filters; the demo's fixed data; the products' configurable options
 14. operators: who may do what
-15. activity, leases, parse, secrets, renewal_limits, status_override, i18n, config, export, overage: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves; the languages a customer reads; the admin's config.toml and the console's saved views; every service a filter matches written to CSV or JSON in pages; metered resources and what their overage costs
-16. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report, paths
+15. activity, leases, parse, secrets, renewal_limits, status_override, i18n, config, export, overage, mail_templates: the activity log; named leases; input parsing; secrets at rest; renewal limits in force; what a status override leaves; the languages a customer reads; the admin's config.toml and the console's saved views; every service a filter matches written to CSV or JSON in pages; metered resources and what their overage costs; mail templates as files, rendered in the sandbox
+16. clock, cycles, errors, statuses, logs, ratelimit, views, job_claims, automation_report, paths (the user config directory)
 """

@@ -25,6 +25,7 @@ from svcconsole.core import (
 )
 from svcconsole.core import settings as settings_module
 from svcconsole.core.automation_report import StepItem
+from svcconsole.core.mail_templates import Money
 from svcconsole.core.operators import Actor
 from svcconsole.core.statuses import Status
 from svcconsole.store.models import Customer, InvoiceLine, Job, Notification, Service, ServiceMeta, ServiceOption
@@ -396,9 +397,8 @@ def _do_notice(session: Session, ctx: RunContext, cache: ChunkCache, service_id:
         service,
         dedupe_key=key,
         known_new=True,
-        when=notifications.in_days(ctx.days_until(service.expires_at)),
-        expires=ctx.date(service.expires_at),
-        price=invoice_lookups.money_text(cache.amount(session, service), service.currency),
+        days=ctx.days_until(service.expires_at),
+        price=Money(cache.amount(session, service), service.currency),
     )
     if queued is None:
         return None

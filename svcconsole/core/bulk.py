@@ -108,7 +108,8 @@ class RunReport:
     def summary(self) -> str:
         parts = [f"{self.count(outcome)} {outcome}" for outcome in ("ok", "failed", "skipped", "pending") if self.count(outcome)]
         label = f"run {self.run_id}" if self.run_id else "dry run"
-        return f"{self.action}: {len(self.items)} service{'' if len(self.items) == 1 else 's'}: {', '.join(parts) or 'nothing to do'} ({label})"
+        total = sum(self.totals.values()) if self.totals is not None else len(self.items)
+        return f"{self.action}: {total} service{'' if total == 1 else 's'}: {', '.join(parts) or 'nothing to do'} ({label})"
 
 
 Progress = Callable[[ItemResult], None]
@@ -446,6 +447,32 @@ def report(db: Database, run_id: int) -> RunReport:
             raise NotFound(f"bulk: no run {run_id}")
         items = session.exec(select(BulkItem).where(col(BulkItem.run_id) == run_id).order_by(col(BulkItem.id))).all()
         return RunReport(run_id, run.action, [ItemResult(item.service_id, item.outcome, item.message or "") for item in items])
+
+
+def totals(db: Database, run_id: int) -> RunReport:
+    """A run's outcome counts, its items left unread (a run can hold a million services)."""
+    with db.read() as session:
+        run = session.get(BulkRun, run_id)
+        if run is None:
+            raise NotFound(f"bulk: no run {run_id}")
+        counts = session.exec(select(BulkItem.outcome, func.count()).where(col(BulkItem.run_id) == run_id).group_by(col(BulkItem.outcome))).all()
+        return RunReport(run_id, run.action, totals={outcome: int(number) for outcome, number in counts})
+
+
+def item_page(session: Session, run_id: int, *, after: int | None, limit: int) -> list[tuple[BulkItem, str | None]]:
+    """A page of a run's items in id order, each with the status of its latest job (None without one; read by the job's service index)."""
+    job_status = (
+        select(Job.status)
+        .where(col(Job.service_id) == col(BulkItem.service_id), col(Job.bulk_run_id) == run_id)
+        .order_by(col(Job.id).desc())
+        .limit(1)
+        .correlate(BulkItem)
+        .scalar_subquery()
+    )
+    query = select(BulkItem, job_status).where(col(BulkItem.run_id) == run_id)
+    if after is not None:
+        query = query.where(col(BulkItem.id) > after)
+    return list(session.exec(query.order_by(col(BulkItem.id)).limit(limit)).all())
 
 
 def run(

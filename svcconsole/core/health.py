@@ -124,9 +124,10 @@ def shown_status(run: AutomationRun, now: datetime | None = None) -> str:
     return "running"
 
 
-def runs(session: Session, *, limit: int = 20) -> list[AutomationRun]:
-    """The newest runs first."""
-    return list(session.exec(select(AutomationRun).order_by(col(AutomationRun.id).desc()).limit(limit)).all())
+def runs(session: Session, *, limit: int = 20, before: int | None = None) -> list[AutomationRun]:
+    """The newest runs first (older than id `before` when given)."""
+    query = select(AutomationRun) if before is None else select(AutomationRun).where(col(AutomationRun.id) < before)
+    return list(session.exec(query.order_by(col(AutomationRun.id).desc()).limit(limit)).all())
 
 
 def get_run(session: Session, run_id: int) -> AutomationRun:

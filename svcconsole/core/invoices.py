@@ -24,6 +24,7 @@ from svcconsole.core.invoice_lookups import (
     renewal_line_for_period,
 )
 from svcconsole.core.lookups import iso, refuse, settings_of, timezone_of
+from svcconsole.core.mail_templates import Money
 from svcconsole.core.operators import Actor
 from svcconsole.core.renewals import check_renewable, renewal_amount, renewed_expiry
 from svcconsole.store.models import (
@@ -127,6 +128,7 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
             "period_end": iso(end),
         },
     )
+    tz = timezone_of(session)
     notifications.notify_customer(
         session,
         "renewal_invoice",
@@ -134,10 +136,10 @@ def add_renewal_line(session: Session, actor: Actor, service: Service, cycle_cou
         dedupe_key=f"{renewal_mail_prefix(invoice.id or 0)}{service.id}:{start.date().isoformat()}",
         known_new=True,
         invoice_id=invoice.id,
-        amount=money_text(amount, service.currency),
-        period=f"{local_day(start, session)} to {local_day(end, session)}",
-        due=local_day(invoice.due_at, session),
-        expires=local_day(service.expires_at, session),
+        amount=Money(amount, service.currency),
+        period_start=notifications.local_date(start, tz),
+        period_end=notifications.local_date(end, tz),
+        due=notifications.local_date(invoice.due_at, tz),
     )
     return line
 

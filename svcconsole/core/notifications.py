@@ -1,25 +1,32 @@
 """The outbox: mails about services, queued in `notification` and sent by SMTP later.
 
-Templates are plain text with `str.format` fields; `dedupe_key` keeps a notice (one expiry
-notice per service, period and day count) from being queued twice. A queued mail that is no
-longer true (the renewal invoice it announces was cancelled) is `dropped`: kept, with why,
-and never sent.
+A mail is rendered when it is queued, from its template file in the customer's locale
+(`core.mail_templates`: built-in files, or the admin's in the config directory); the context
+holds facts (local dates, `Money`, kinds of sentence), and each template words them.
+`dedupe_key` keeps a notice (one expiry notice per service, period and day count) from being
+queued twice. A queued mail that is no longer true (the renewal invoice it announces was
+cancelled) is `dropped`: kept, with why, and never sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from svcconsole.core import clock, cycles, invoice_lookups, renewals
+from svcconsole.core import clock, cycles, i18n, invoice_lookups, logins, mail_templates, renewals
 from svcconsole.core import settings as settings_module
+from svcconsole.core.errors import InvalidInput, NotFound
+from svcconsole.core.mail_templates import Money, RenderedMail
 from svcconsole.core.statuses import SuspendKind
 from svcconsole.store.models import Customer, Notification, Service
+
+ADMIN_LOCALE = "en"
+"""Mails to the admin (health, failed delivery, manual delivery, drift) are in English, as the admin screens."""
 
 
 @dataclass(frozen=True)
@@ -28,96 +35,19 @@ class Template:
     body: str
 
 
-TEMPLATES: dict[str, Template] = {
-    "delivered": Template(
-        "Your service {service_name} is ready",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was delivered on {today} and is active.\n{renewal}\n',
-    ),
-    "suspended": Template(
-        "Your service {service_name} is suspended",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was suspended on {today}.\nReason: {reason}\n{payment}',
-    ),
-    "unsuspended": Template(
-        "Your service {service_name} is active again",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" is active again since {today}.\n{renewal}\n',
-    ),
-    "renewal_invoice": Template(
-        "Invoice #{invoice_id} for {service_name}",
-        'Hello {customer_name},\n\nInvoice #{invoice_id} of {amount} for the renewal of service #{service_id} "{service_name}" ({period}) is due on {due}.\n',
-    ),
-    "expiry_notice": Template(
-        "Your service {service_name} expires on {expires}",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" expires on {expires}, {when}. Renew it for {price} to keep it running.\n',
-    ),
-    "cancelled": Template(
-        "Your service {service_name} is cancelled",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was cancelled on {today}. {paid_until}\n'
-        "It is no longer available and will not be billed again.\n",
-    ),
-    "terminated": Template(
-        "Your service {service_name} is terminated",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" was terminated on {today}; '
-        "its data has been removed. {paid_until}\nIt will not be billed again.\n",
-    ),
-    "expired": Template(
-        "Your service {service_name} has expired",
-        'Hello {customer_name},\n\nYour service #{service_id} "{service_name}" expired on {today}: it fell due on {expires}, '
-        "was suspended as unpaid on {suspended_on} and was not renewed. It has been removed from its server "
-        "and can no longer be renewed.\n",
-    ),
-    "manual_delivery": Template(
-        "Service #{service_id} is paid and waits for delivery",
-        'Invoice #{invoice_id} of {customer_name} <{customer_email}> was paid. Service #{service_id} "{service_name}" '
-        "({product}) was created pending; its module delivers by hand: set it up, then run "
-        "`svcconsole services deliver {service_id}`.\n",
-    ),
-    "health_alert": Template(
-        "svcconsole: {problem}",
-        "svcconsole needs an admin:\n\n{problems}\n\nRun `svcconsole health` for the figures.\n",
-    ),
-    "delivery_failed": Template(
-        "Delivery of service #{service_id} failed",
-        'Service #{service_id} "{service_name}" of {customer_name} <{customer_email}> could not be delivered (attempt {attempts}).\nError: {error}\n',
-    ),
-    "credentials_reset": Template(
-        "A new password for {service_name}",
-        'Hello {customer_name},\n\nThe password of your login "{username}" for service #{service_id} "{service_name}" was reset on {today}.\n'
-        "See the new one on the service's page in your customer area.\n",
-    ),
-    "ticket_opened": Template(
-        "[Ticket #{ticket_id}] {subject}",
-        'Hello {customer_name},\n\nSupport opened ticket #{ticket_id} "{subject}" about your service #{service_id} "{service_name}":\n\n'
-        "{body}\n\nRead it and answer in your customer area.\n",
-    ),
-    "ticket_reply": Template(
-        "[Ticket #{ticket_id}] {subject}",
-        'Hello {customer_name},\n\nSupport answered your ticket #{ticket_id} "{subject}" about service #{service_id} "{service_name}":\n\n'
-        "{body}\n\nRead it and answer in your customer area.\n",
-    ),
-    "ticket_customer_message": Template(
-        "Ticket #{ticket_id} from {customer_name}: {subject}",
-        '{customer_name} <{customer_email}> wrote in ticket #{ticket_id} "{subject}" ({status}) about service #{service_id} "{service_name}":\n\n'
-        "{body}\n\nAnswer with `svcconsole tickets reply {ticket_id} --message TEXT`, or in the console (T).\n",
-    ),
-    "reconcile_drift": Template(
-        "svcconsole: {count} new drift between billing and the panels",
-        "Reconcile found {count} new drift:\n\n{lines}\n\nRun `svcconsole reconcile` for the report, `svcconsole reconcile --apply` to fix it.\n",
-    ),
-}
-
-
-def in_days(days: int) -> str:
-    """How far a local date is from today, in words: `today`, `tomorrow`, `in 3 days`."""
-    if days <= 0:
-        return "today"
-    if days == 1:
-        return "tomorrow"
-    return f"in {days} days"
+TEMPLATES: dict[str, Template] = {}
+"""Templates not moved to files yet: `str.format` fields, English only, a missing field shown as `-`.
+Every built-in mail is a file in svcconsole/templates/mail; port one here by writing its files."""
 
 
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "-"
+
+
+def local_date(moment: datetime | None, tz: ZoneInfo) -> date | None:
+    """A stored moment as the local calendar date (the templates' `date` filter words it)."""
+    return moment.astimezone(tz).date() if moment else None
 
 
 def service_context(service: Service, customer: Customer, tz: ZoneInfo | None = None) -> dict[str, Any]:
@@ -128,13 +58,9 @@ def service_context(service: Service, customer: Customer, tz: ZoneInfo | None = 
         "service_name": service.name,
         "customer_name": customer.name,
         "customer_email": customer.email,
-        "expires": _local_date(service.expires_at, zone),
-        "today": _local_date(clock.now(), zone),
+        "expires": local_date(service.expires_at, zone),
+        "today": local_date(clock.now(), zone),
     }
-
-
-def _local_date(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).date().isoformat() if moment else "-"
 
 
 def _settings(session: Session) -> settings_module.Settings:
@@ -145,70 +71,151 @@ def _settings(session: Session) -> settings_module.Settings:
     return cached
 
 
-def _price(session: Session, service: Service) -> str:
+def _price(session: Session, service: Service) -> Money:
     """One cycle's renewal amount, options included."""
-    return f"{renewals.renewal_amount(session, service, 1):.2f} {service.currency}"
+    return Money(renewals.renewal_amount(session, service, 1), service.currency)
 
 
-def _renewal(service: Service, expires: str, price: str) -> str:
-    """What happens at the end of the service's period, as one sentence."""
-    runs_until = f" It runs until {expires}." if service.expires_at else ""
+def renewal_kind(service: Service) -> str:
+    """Which sentence tells what happens at the end of the period: free, once, open (no end date), manual, auto."""
     if service.billing_cycle == cycles.BillingCycle.FREE.value:
-        return "It is free and is never renewed." + runs_until
+        return "free"
     if not cycles.is_recurring(service.billing_cycle):
-        return f"It was billed once ({price}) and is never renewed." + runs_until
+        return "once"
     if service.expires_at is None:
-        return f"It is billed {price} ({service.billing_cycle})."
-    if not service.auto_renew:
-        return f"It runs until {expires}; renew it for {price} ({service.billing_cycle}) to keep it."
-    return f"It renews on {expires} for {price} ({service.billing_cycle})."
+        return "open"
+    return "auto" if service.auto_renew else "manual"
 
 
-def _paid_until(service: Service, expires: str) -> str:
+def paid_until_kind(service: Service) -> str:
+    """`ended` (the last paid period is over), `until` (paid until the expiry) or empty (nothing to say)."""
     if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
         return ""
-    if service.expires_at <= clock.now():
-        return f"Its last paid period ended on {expires}."
-    return f"It was paid until {expires}."
+    return "ended" if service.expires_at <= clock.now() else "until"
 
 
-def _payment(session: Session, service: Service, settings: settings_module.Settings, price: str) -> str:
-    """For an overdue suspension: what to pay (the open invoice, or that none is open), by when, and what happens after."""
+def _payment(session: Session, service: Service, settings: settings_module.Settings) -> dict[str, Any] | None:
+    """For an overdue suspension: the invoice to pay (open, or cancelled, or none), by when, and when it is removed."""
     if service.suspend_kind != SuspendKind.OVERDUE.value or service.expires_at is None:
-        return ""
+        return None
     tz = settings.tz
     billed = invoice_lookups.period_invoice(session, service)
-    if billed is not None and billed.is_open:
-        to_pay = f"To reactivate it, pay invoice #{billed.invoice.id} ({billed.amount_text})."
-    elif billed is not None:
-        to_pay = f"Invoice #{billed.invoice.id} for this period was cancelled and no invoice is open: contact us to renew it for {price}."
-    else:
-        to_pay = f"No invoice is open for it: renew it for {price} to reactivate it."
     renew_by = renewals.renewable_until(service, settings["renewal_grace_days"])
     removed_after = (service.suspended_at or clock.now()) + timedelta(days=settings["terminate_after_days"])
-    return (
-        f"It fell due on {_local_date(service.expires_at, tz)}. {to_pay}\n"
-        f"It can be renewed until {_local_date(renew_by, tz)}; unless it is renewed, it is removed from its server after {_local_date(removed_after, tz)}.\n"
-    )
+    return {
+        "fell_due": local_date(service.expires_at, tz),
+        "invoice_id": billed.invoice.id if billed is not None else None,
+        "invoice_open": billed is not None and billed.is_open,
+        "amount": Money(billed.line.amount, billed.invoice.currency) if billed is not None else None,
+        "renew_by": local_date(renew_by, tz),
+        "removed_after": local_date(removed_after, tz),
+    }
 
 
-def customer_context(session: Session, template: str, service: Service, customer: Customer, *, price: str | None = None) -> dict[str, Any]:
+def customer_context(session: Session, template: str, service: Service, customer: Customer, *, price: Money | None = None) -> dict[str, Any]:
     """Every field of a customer mail about `service`: dates local to the configured time zone, amounts with options.
 
-    `price` is one cycle's renewal amount as text, when the caller has it already (the automation reads options by chunk).
+    `price` is one cycle's renewal amount, when the caller has it already (the automation reads options by chunk).
     """
     settings = _settings(session)
     context = service_context(service, customer, settings.tz)
-    price = price or _price(session, service)
     context |= {
-        "price": price,
-        "renewal": _renewal(service, context["expires"], price),
-        "paid_until": _paid_until(service, context["expires"]),
-        "suspended_on": _local_date(service.suspended_at, settings.tz),
+        "price": price or _price(session, service),
+        "cycle": service.billing_cycle,
+        "renewal_kind": renewal_kind(service),
+        "paid_until_kind": paid_until_kind(service),
+        "suspended_on": local_date(service.suspended_at, settings.tz),
     }
     if template == "suspended":
-        context["payment"] = _payment(session, service, settings, price)
+        context["payment"] = _payment(session, service, settings)
     return context
+
+
+def customer_locale(session: Session, customer: Customer) -> str:
+    """The language of `customer`'s mails: their own, else the `default_locale` setting."""
+    return i18n.locale_of(customer.locale, _settings(session)["default_locale"])
+
+
+def render(template: str, context: dict[str, Any], locale: str = ADMIN_LOCALE) -> RenderedMail:
+    """The subject and body of `template` for `locale`; a template only in `TEMPLATES` renders with `str.format`, in English."""
+    if template in TEMPLATES and template not in mail_templates.template_names():
+        spec = TEMPLATES[template]
+        values = _Blank(context)
+        return RenderedMail(subject=spec.subject.format_map(values), body=spec.body.format_map(values), source="TEMPLATES")
+    return mail_templates.render(template, locale, context)
+
+
+CUSTOMER_TEMPLATES = frozenset(
+    {
+        "delivered",
+        "suspended",
+        "unsuspended",
+        "renewal_invoice",
+        "expiry_notice",
+        "cancelled",
+        "terminated",
+        "expired",
+        "credentials_reset",
+        "ticket_opened",
+        "ticket_reply",
+    }
+)
+"""The mails a customer reads (in their locale); the others go to the admin, in English."""
+
+
+def preview(session: Session, template: str, service: Service, locale: str | None = None) -> RenderedMail:
+    """What `template` about `service` would say, rendered as it would be queued now (nothing is queued).
+
+    The fields a real mail takes from its occasion are read from the service where it holds them (its open
+    renewal invoice, its login, its suspension reason, its days to expiry), else shown as `-`.
+    """
+    known = set(mail_templates.template_names()) | set(TEMPLATES)
+    if template not in known:
+        raise InvalidInput("TEMPLATE", f"{template!r} is not a mail template ({', '.join(sorted(known))})")
+    customer = session.get(Customer, service.customer_id)
+    if customer is None:
+        raise NotFound(f"service {service.id}: its customer is gone")
+    if locale is None:
+        locale = customer_locale(session, customer) if template in CUSTOMER_TEMPLATES else ADMIN_LOCALE
+    context = customer_context(session, "suspended", service, customer) | _occasion(session, service, customer)
+    return render(template, context, locale)
+
+
+def _occasion(session: Session, service: Service, customer: Customer) -> dict[str, Any]:
+    """The fields a mail takes from its occasion, as the service holds them now."""
+    tz = _settings(session).tz
+    billed = invoice_lookups.period_invoice(session, service)
+    login = logins.read(service)
+    days = (service.expires_at.astimezone(tz).date() - clock.now().astimezone(tz).date()).days if service.expires_at else 0
+    return {
+        "reason": service.suspend_reason or "-",
+        "invoice_id": billed.invoice.id if billed is not None else "-",
+        "amount": Money(billed.line.amount, billed.invoice.currency) if billed is not None else _price(session, service),
+        "period_start": local_date(billed.line.period_start if billed is not None else service.expires_at, tz),
+        "period_end": local_date(billed.line.period_end if billed is not None else _next_expiry(service, tz), tz),
+        "due": local_date(billed.invoice.due_at if billed is not None else service.expires_at, tz),
+        "days": max(days, 0),
+        "username": login.username if login is not None else "-",
+        "product": service.product_name or "-",
+        "attempts": service.delivery_attempts,
+        "error": "-",
+        "problem": "-",
+        "problems": "-",
+        "count": 0,
+        "lines": "-",
+        "ticket_id": "-",
+        "subject": "-",
+        "status": "-",
+        "author": "-",
+        "body": "-",
+    }
+
+
+def _next_expiry(service: Service, tz: ZoneInfo) -> datetime | None:
+    """Where one more cycle would take the service (None when it does not renew)."""
+    if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
+        return None
+    return renewals.renewed_expiry(service, 1, tz)
 
 
 def queue(
@@ -221,8 +228,9 @@ def queue(
     service_id: int | None = None,
     dedupe_key: str | None = None,
     known_new: bool = False,
+    locale: str = ADMIN_LOCALE,
 ) -> Notification | None:
-    """Queue one mail; None when a mail with the same `dedupe_key` was queued before.
+    """Queue one mail, rendered in `locale`; None when a mail with the same `dedupe_key` was queued before.
 
     `known_new` skips the look-up when the caller has checked the key already (the unique
     index still refuses a duplicate).
@@ -231,15 +239,14 @@ def queue(
         existing = session.exec(select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
         if existing is not None:
             return None
-    spec = TEMPLATES[template]
-    values = _Blank(context)
+    mail = render(template, context, locale)
     row = Notification(
         customer_id=customer_id,
         service_id=service_id,
         to_address=to_address,
         template=template,
-        subject=spec.subject.format_map(values),
-        body=spec.body.format_map(values),
+        subject=mail.subject,
+        body=mail.body,
         status="queued",
         dedupe_key=dedupe_key,
         created_at=clock.now(),
@@ -265,6 +272,7 @@ def notify_customer(
         service_id=service.id,
         dedupe_key=dedupe_key,
         known_new=known_new,
+        locale=customer_locale(session, customer),
     )
 
 

@@ -447,6 +447,7 @@ def _mail_customer(session: Session, template: str, ticket: Ticket, service: Ser
         service_id=service.id,
         dedupe_key=f"ticket_message:{row.id}",
         known_new=True,
+        locale=notifications.customer_locale(session, customer),
     )
 
 

@@ -79,7 +79,9 @@ def test_a_server_down_keeps_mail_queued_with_the_error_and_a_later_send_deliver
 
 def test_a_refused_recipient_stays_queued_and_the_others_are_sent(db, admin, catalog, smtp, frozen):
     active_service(db, admin, catalog, expires=NOW + timedelta(days=30), name="shop")
-    db.transaction(lambda session: notifications.queue(session, "unsuspended", to_address="ghost@refused.example", context={"service_name": "x"}))
+    db.transaction(
+        lambda session: notifications.queue(session, "health_alert", to_address="ghost@refused.example", context={"problem": "x", "problems": "- x"})
+    )
     report = mailer.send_queued(db)
     assert sorted(item.outcome for item in report.items) == ["ok", "retry"]
     [refused] = rows(db, Notification, Notification.status == "queued")
@@ -91,7 +93,9 @@ def test_a_refused_recipient_stays_queued_and_the_others_are_sent(db, admin, cat
 def test_a_mail_that_cannot_be_built_fails_at_once_and_line_breaks_in_names_are_flattened(db, admin, catalog, smtp, frozen):
     active_service(db, admin, catalog, expires=NOW + timedelta(days=30), name="evil\r\nBcc: all@example.com")
     db.transaction(
-        lambda session: notifications.queue(session, "unsuspended", to_address="x@example.com\r\nRCPT TO:<y@example.com>", context={"service_name": "x"})
+        lambda session: notifications.queue(
+            session, "health_alert", to_address="x@example.com\r\nRCPT TO:<y@example.com>", context={"problem": "x", "problems": "- x"}
+        )
     )
     report = mailer.send_queued(db)
     assert sorted(item.outcome for item in report.items) == ["failed", "ok"]
@@ -103,7 +107,9 @@ def test_a_mail_that_cannot_be_built_fails_at_once_and_line_breaks_in_names_are_
 
 
 def test_a_mail_refused_ten_times_is_marked_failed(db, admin, catalog, smtp, frozen):
-    db.transaction(lambda session: notifications.queue(session, "unsuspended", to_address="ghost@refused.example", context={"service_name": "x"}))
+    db.transaction(
+        lambda session: notifications.queue(session, "health_alert", to_address="ghost@refused.example", context={"problem": "x", "problems": "- x"})
+    )
     outcomes = [mailer.send_queued(db).items[0].outcome for _ in range(mailer.MAX_ATTEMPTS)]
     assert outcomes == ["retry"] * (mailer.MAX_ATTEMPTS - 1) + ["failed"]
     [row] = rows(db, Notification)

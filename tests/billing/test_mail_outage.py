@@ -18,7 +18,10 @@ def queue_mails(db, count: int, *, domain: str = "example.com") -> list[int]:  #
     """Queue `count` mails to distinct customers; their ids in order."""
 
     def work(session):  # type: ignore[no-untyped-def]
-        made = [notifications.queue(session, "unsuspended", to_address=f"c{index}@{domain}", context={"service_name": f"s{index}"}) for index in range(count)]
+        made = [
+            notifications.queue(session, "health_alert", to_address=f"c{index}@{domain}", context={"problem": f"s{index}", "problems": "-"})
+            for index in range(count)
+        ]
         session.flush()
         return [row.id for row in made]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from svcconsole.core import automation, automation_report, clock, customer, customer_actions, health, notifications, orders, records, tickets
+from svcconsole.core import automation, automation_report, clock, customer, customer_actions, health, mail_templates, orders, records, tickets
 from svcconsole.modules.base import ModuleError
 from svcconsole.store.models import Invoice, Notification
 from tests.billing.conftest import NOW, RecordingPanel, act, active_service, iso, rows, set_setting
@@ -37,7 +37,7 @@ def run_at(db, admin, moment: datetime) -> automation_report.AutomationReport:  
 
 
 def test_every_template_has_its_body_asserted_here():
-    assert set(notifications.TEMPLATES) == {
+    assert set(mail_templates.template_names()) == {
         "delivered",
         "suspended",
         "unsuspended",

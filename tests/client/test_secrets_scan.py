@@ -96,6 +96,7 @@ REQUIRED: dict[str, str] = {
     "value": "EUR",
 }
 OVERRIDES: dict[tuple[str, ...], list[str]] = {
+    ("notify", "preview"): ["credentials_reset", "--service", "{service}"],
     ("settings", "set"): ["currency", "EUR"],
     ("settings", "unset"): ["invoice_generation_days"],
     ("customers", "edit"): ["bruno@example.com", "--company", "Rossi SRL"],

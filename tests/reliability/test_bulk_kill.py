@@ -129,7 +129,7 @@ def test_a_bulk_suspend_killed_mid_run_is_consistent_listed_and_finished_by_the_
         window = bulk.job_window(DEFAULT_CONCURRENCY)
         assert len(reached_panel) <= window, f"at most one window ({window}) of calls can be done on the panel but unrecorded"
 
-        shown = cli("services", "bulk", "show", str(run_id), "-f", "json")
+        shown = cli("services", "bulk", "show", str(run_id), "--all", "-f", "json")
         assert shown.exit_code == 0, shown.stderr
         listed = {row["service_id"]: row for row in json.loads(shown.stdout)}
         assert {sid: row["outcome"] for sid, row in listed.items()} == items
