@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = 40
 
 
+@pytest.mark.slow
 def test_the_workers_benchmark_drains_the_queue_with_one_and_two_workers_and_survives_a_kill(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("several workers share one queue only on PostgreSQL; this runs in the PostgreSQL suite")
