@@ -702,7 +702,11 @@ def self_service_refusal(session: Session, service: Service, product: Product | 
         supported = is_module(service.type) and get_module(service.type).supports_operation("reinstall")
         return None if supported else tr("this service cannot be reinstalled from here")
     if action == "suspend":
-        return None if status == Status.ACTIVE.value else tr("only an active service can be suspended, not a {status} one").format(status=i18n.status_name(status, tr))
+        return (
+            None
+            if status == Status.ACTIVE.value
+            else tr("only an active service can be suspended, not a {status} one").format(status=i18n.status_name(status, tr))
+        )
     if status != Status.SUSPENDED.value:
         return tr("the service is not suspended")
     if service.suspend_kind != SuspendKind.CLIENT.value:
