@@ -260,5 +260,5 @@ class TicketDialog(_CustomerDialog):
 
     def answer(self) -> TicketRequest:
         subject, message = self.query_one("#ticket-subject", Input).value, self.query_one("#ticket-message", Input).value
-        customer_actions.check_ticket(subject, message)
+        customer_actions.check_ticket(subject, message, self.tr)
         return TicketRequest(subject, message)

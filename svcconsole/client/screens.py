@@ -762,7 +762,7 @@ class ClientDetailScreen(_CustomerScreen, TabbedDetail):
             if isinstance(cycle, str):
                 self._run(lambda session, worker: customer_actions.change_cycle(session, app.actor, service_id, cycle))
 
-        choices = [(cycle, f"{cycle}: {price}") for cycle, price in self.detail.cycle_offers]
+        choices = [(cycle, tr("{cycle}: {price}").format(cycle=i18n.cycle_name(cycle, tr), price=price)) for cycle, price in self.detail.cycle_offers]
         dialog = ChoiceDialog(
             tr("Change the renewal cycle of {service}?").format(service=self._label),
             tr("The period you paid for is kept; the next renewal bills the new cycle and extends by it."),

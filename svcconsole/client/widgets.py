@@ -105,8 +105,8 @@ class ActiveServices(DataTable[Text]):
         return int(key) if key is not None else None
 
 
-OVERAGE_COLUMNS = (("id", 6), ("Name", 24), ("Expiration date", 18), ("Overage cost", 16))
-OVERAGE_EMPTY = "Services with overages will appear here once more information is gathered."
+OVERAGE_COLUMNS = ((N_("id"), 6), (N_("Name"), 24), (N_("Expiration date"), 18), (N_("Overage cost"), 16))
+OVERAGE_EMPTY = N_("Services with overages will appear here once more information is gathered.")
 
 
 class OverageServices(DataTable[Text]):

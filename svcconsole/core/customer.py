@@ -550,7 +550,7 @@ def service_detail(session: Session, actor: Actor, service_id: int) -> CustomerD
         order_to_pay=order_to_pay(session, service, actor.locale),
         overage=_overage(session, scope, service),
         option_offers=option_offers(session, service, {option.name for option in options}),
-        cycle_offers=tuple((cycle, renew_price_label(price, service.currency, cycle)) for cycle, price in cycle_choices(session, service)),
+        cycle_offers=tuple((cycle, renew_price_label(price, service.currency, cycle, actor.locale)) for cycle, price in cycle_choices(session, service)),
         power_verbs=power_verbs(service.type),
         offered=offered_actions(session.get(Product, service.product_id) if service.product_id else None),
     )
@@ -622,7 +622,7 @@ def refusals(session: Session, scope: CustomerScope, service: Service, locale: s
     result["uncancel"] = _uncancel_refusal(session, scope, service, tr)
     result["auto-renew"] = None if service.status in AUTO_RENEW_STATUSES and recurring else tr("this service is not renewed")
     for action in SELF_SERVICE:
-        result[action] = self_service_refusal(session, service, product, action)
+        result[action] = self_service_refusal(session, service, product, action, tr)
     return result
 
 
@@ -638,11 +638,11 @@ SELF_SERVICE = {
 """Each self-service action of the customer area and the product flag that allows it."""
 
 NOT_ALLOWED = {
-    "customer_options": "this product does not let customers add options; contact support",
-    "customer_cycle": "this product does not let customers change the renewal cycle; contact support",
-    "customer_delete": "this product does not let customers delete the service; contact support",
-    "customer_power": "this product does not let customers start, stop or reinstall the service; contact support",
-    "customer_suspend": "this product does not let customers suspend the service; contact support",
+    "customer_options": N_("this product does not let customers add options; contact support"),
+    "customer_cycle": N_("this product does not let customers change the renewal cycle; contact support"),
+    "customer_delete": N_("this product does not let customers delete the service; contact support"),
+    "customer_power": N_("this product does not let customers start, stop or reinstall the service; contact support"),
+    "customer_suspend": N_("this product does not let customers suspend the service; contact support"),
 }
 ENDED = (Status.CANCELLED.value, Status.EXPIRED.value, Status.TERMINATED.value)
 """What a customer deletes at once (hides from the area)."""
@@ -671,39 +671,46 @@ def cycle_choices(session: Session, service: Service) -> list[tuple[str, Decimal
     ]
 
 
-def self_service_refusal(session: Session, service: Service, product: Product | None, action: str) -> str | None:
-    """Why the customer may not take self-service `action` on `service` now (None: allowed); the flag first, then the state."""
+def self_service_refusal(session: Session, service: Service, product: Product | None, action: str, tr: Translate = untranslated) -> str | None:
+    """Why the customer may not take self-service `action` on `service` now (None: allowed), in
+    `tr`'s language; the flag first, then the state."""
     flag = SELF_SERVICE[action]
     if product is None or not getattr(product, flag):
-        return NOT_ALLOWED[flag]
+        return tr(NOT_ALLOWED[flag])
     if service.operation:
-        return f"an operation is in progress: {service.operation}"
+        return tr("an operation is in progress: {operation}").format(operation=service.operation)
     status = service.status
     if action == "buy-option":
         if status != Status.ACTIVE.value:
-            return f"options are added to an active service, not a {status} one"
+            return tr("options are added to an active service, not a {status} one").format(status=i18n.status_name(status, tr))
         if service.expires_at is None or not cycles.is_recurring(service.billing_cycle):
-            return "options are added to a service with a billing cycle and an expiry"
-        return None if option_catalog.catalogue_of(session, product.id or 0) else "this product has no options to choose from"
+            return tr("options are added to a service with a billing cycle and an expiry")
+        return None if option_catalog.catalogue_of(session, product.id or 0) else tr("this product has no options to choose from")
     if action == "change-cycle":
         if status not in AUTO_RENEW_STATUSES or not cycles.is_recurring(service.billing_cycle):
-            return "the cycle of a running service with a billing cycle can be changed"
-        return None if cycle_choices(session, service) else "this product has no other billing cycle"
+            return tr("the cycle of a running service with a billing cycle can be changed")
+        return None if cycle_choices(session, service) else tr("this product has no other billing cycle")
     if action == "delete":
-        return None if status in (*ENDED, *RUNNING) else f"a {status} service cannot be deleted"
+        return None if status in (*ENDED, *RUNNING) else tr("a {status} service cannot be deleted").format(status=i18n.status_name(status, tr))
     if action in ("power", "reinstall"):
         if status != Status.ACTIVE.value:
-            return f"a {status} service cannot be {'started or stopped' if action == 'power' else 'reinstalled'}; it must be active"
+            if action == "power":
+                return tr("a {status} service cannot be started or stopped; it must be active").format(status=i18n.status_name(status, tr))
+            return tr("a {status} service cannot be reinstalled; it must be active").format(status=i18n.status_name(status, tr))
         if action == "power":
-            return None if power_verbs(service.type) else "this service has no power actions"
+            return None if power_verbs(service.type) else tr("this service has no power actions")
         supported = is_module(service.type) and get_module(service.type).supports_operation("reinstall")
-        return None if supported else "this service cannot be reinstalled from here"
+        return None if supported else tr("this service cannot be reinstalled from here")
     if action == "suspend":
-        return None if status == Status.ACTIVE.value else f"only an active service can be suspended, not a {status} one"
+        return (
+            None
+            if status == Status.ACTIVE.value
+            else tr("only an active service can be suspended, not a {status} one").format(status=i18n.status_name(status, tr))
+        )
     if status != Status.SUSPENDED.value:
-        return "the service is not suspended"
+        return tr("the service is not suspended")
     if service.suspend_kind != SuspendKind.CLIENT.value:
-        return "support suspended this service; only support can lift it"
+        return tr("support suspended this service; only support can lift it")
     return None
 
 

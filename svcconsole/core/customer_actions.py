@@ -353,10 +353,24 @@ def carry_out(db: Database, change: Callable[[Session, str], ActionResult], loca
 # ----------------------------------------------------------------------------- tickets
 
 
-def check_ticket(subject: str | None, message: str | None) -> None:
-    """Refuse, naming the field, a subject or first message a new ticket would not take."""
-    tickets.check_subject(subject, "subject")
-    tickets.check_body("message", message)
+def _ticket_text(tr: i18n.Translate, field: str, text: str | None, most: int, *, one_line: bool = False) -> str:
+    """A ticket's subject or message as the customer typed it (tickets.check_subject's and
+    check_body's rules), refused naming `field` in the customer's language."""
+    if text is None or not text.strip():
+        raise InvalidInput(field, tr("a value is required"))
+    if "\x00" in text:
+        raise InvalidInput(field, tr("NUL characters are not accepted"))
+    if len(text) > most:
+        raise InvalidInput(field, tr("too long ({length} characters; at most {most})").format(length=len(text), most=most))
+    if one_line and any(character in text for character in "\r\n"):
+        raise InvalidInput(field, tr("one line (no line breaks)"))
+    return text
+
+
+def check_ticket(subject: str | None, message: str | None, tr: i18n.Translate = i18n.untranslated) -> None:
+    """Refuse, naming the field, a subject or first message a new ticket would not take (in `tr`'s language)."""
+    _ticket_text(tr, tr("subject"), subject, tickets.SUBJECT_MAX, one_line=True)
+    _ticket_text(tr, tr("message"), message, tickets.BODY_MAX)
 
 
 def _author(session: Session, scope: CustomerScope) -> str:
@@ -367,7 +381,7 @@ def _author(session: Session, scope: CustomerScope) -> str:
 def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | None, message: str | None) -> tickets.TicketResult:
     """Ask a question about one of the customer's services: a ticket `open` for support, mailed to the staff."""
     scope = _scope(actor, "ticket", "opening a ticket")
-    check_ticket(subject, message)
+    check_ticket(subject, message, i18n.translator(actor.locale))
     service = _visible(session, scope, service_id)
     now = clock.now()
     ticket = Ticket(
@@ -391,7 +405,8 @@ def open_ticket(session: Session, actor: Actor, service_id: int, subject: str | 
 def reply_ticket(session: Session, actor: Actor, ticket_id: int, message: str | None) -> tickets.TicketResult:
     """Write in one of the customer's tickets (a closed one opens again); mailed to the staff."""
     scope = _scope(actor, "ticket", "replying to a ticket")
-    text = tickets.check_body("message", message)
+    tr = i18n.translator(actor.locale)
+    text = _ticket_text(tr, tr("message"), message, tickets.BODY_MAX)
     ticket = visible_ticket(session, scope, ticket_id, for_update=True)
     service = _visible(session, scope, ticket.service_id)
     before = ticket.status
@@ -414,4 +429,7 @@ def close_ticket(session: Session, actor: Actor, ticket_id: int) -> tickets.Tick
     """Close one of the customer's tickets (their question is settled; writing again reopens it)."""
     scope = _scope(actor, "ticket", "closing a ticket")
     ticket = visible_ticket(session, scope, ticket_id, for_update=True)
+    if ticket.status == tickets.TicketStatus.CLOSED.value:
+        tr = i18n.translator(actor.locale)
+        raise InvalidInput(tr("ticket"), tr("the ticket is closed already (a new message reopens it)"))
     return tickets.close_ticket(session, actor, ticket)

@@ -22,10 +22,10 @@ from textual.widgets import TabbedContent
 
 from svcconsole.client.actions import REGISTRY
 from svcconsole.client.app import ClientApp
-from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, DashboardScreen
+from svcconsole.client.screens import ClientDetailScreen, ClientServicesScreen, ClientTicketScreen, DashboardScreen
 from svcconsole.core import catalog as catalog_module
-from svcconsole.core import customer, customer_actions, records, settings
-from svcconsole.store.models import Customer, InvoiceLine, Product, Service, ServiceOption
+from svcconsole.core import customer, customer_actions, records, settings, tickets
+from svcconsole.store.models import Customer, InvoiceLine, Product, Service, ServiceOption, Ticket, TicketMessage
 from tests.client.conftest import client_of
 from tests.console.conftest import settle
 
@@ -110,10 +110,12 @@ async def back_to(pilot, screen_type: type, depth: int) -> None:  # type: ignore
 
 
 async def press_every_key(pilot, scope: str, screen_type: type, seen: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """Press each key bound on this page (its scope and the app-wide ones), read the screen, back out."""
+    """Press each key bound on this page (its scope and the app-wide ones), read the screen, back out.
+
+    The page's own keys go first: an app-wide key such as d (the dashboard) leaves the page for good."""
     app = pilot.app
     depth = len(app.screen_stack)
-    for entry in REGISTRY:
+    for entry in sorted(REGISTRY, key=lambda entry: entry.scope != scope):
         if entry.scope not in (scope, "client") or not entry.bound or entry.action in ("app.quit", "back", "quit"):
             continue
         await pilot.press(first_key(entry.key))
@@ -171,23 +173,44 @@ async def walk(app: ClientApp, service_id: int) -> list[str]:
         await pilot.press("colon")
         await settle(pilot, rounds=2)
         seen.append(screen_text(app))
+        await pilot.press("escape")
+        await settle(pilot, rounds=2)
+
+        with app.db.read() as session:
+            ticket_ids = session.exec(select(Ticket.id).where(Ticket.service_id == service_id).order_by(Ticket.id)).all()
+        for ticket_id in ticket_ids:
+            app.push_screen(ClientTicketScreen(ticket_id))
+            await settle(pilot)
+            seen.append(screen_text(app))
+            app.screen.set_focus(None)  # the reply box has the focus: the keys below go to the page, not into the reply
+            await settle(pilot, rounds=2)
+            await press_every_key(pilot, "client-ticket", ClientTicketScreen, seen)
+            app.pop_screen()
+            await settle(pilot, rounds=2)
     return seen
 
 
 @pytest.fixture
 def walked_shop(db, admin, shop, frozen):  # type: ignore[no-untyped-def]
-    """Alice's services with an option, a renewal on an unpaid invoice and an end-of-cycle cancellation (the history and refusals have words)."""
+    """Alice's services with an option, a renewal on an unpaid invoice, an end-of-cycle cancellation
+    (the history and refusals have words), the self-service actions on (their dialogs or refusals)
+    and a ticket support answered (its thread page)."""
     web, late = shop.alice["web"], shop.alice["late"]
     db.transaction(lambda session: records.option_add(session, admin, web, name="Extra IPv4", price="2.00"))
     db.transaction(lambda session: customer_actions.renew(session, shop.alice_actor, web))
     db.transaction(lambda session: catalog_module.edit_product(session, admin, str(shop.product_id), allow_customer_cancel=True))
+    self_service = dict.fromkeys(("customer_options", "customer_cycle", "customer_power", "customer_suspend", "customer_delete"), True)
+    db.transaction(lambda session: catalog_module.edit_product(session, admin, str(shop.product_id), customer_flags=self_service))
     db.transaction(lambda session: customer_actions.cancel(session, shop.alice_actor, late, "end-of-cycle", "too slow"))
+    asked = db.transaction(lambda session: customer_actions.open_ticket(session, shop.alice_actor, web, "Slow disk", "The disk is slow since Monday."))
+    db.transaction(lambda session: tickets.reply(session, admin, asked.ticket_id, "We moved it to a faster disk."))
     return shop
 
 
 def customer_data_words(db, customer_id: int) -> set[str]:  # type: ignore[no-untyped-def]
     """The customer's own text as stored (names, emails, products, options, invoice lines other than
-    renewals, which the area words itself): shown as it is in any language."""
+    renewals, which the area words itself, tickets' subjects and messages as written, with their
+    authors' names): shown as it is in any language."""
     with db.read() as session:
         texts: list[str] = []
         person = session.get(Customer, customer_id)
@@ -198,6 +221,10 @@ def customer_data_words(db, customer_id: int) -> set[str]:  # type: ignore[no-un
             texts += [option.name for option in session.exec(select(ServiceOption).where(ServiceOption.service_id == service.id)).all()]
             stored_lines = select(InvoiceLine).where(InvoiceLine.service_id == service.id, InvoiceLine.kind != "renewal")
             texts += [line.description for line in session.exec(stored_lines).all()]
+            for ticket in session.exec(select(Ticket).where(Ticket.service_id == service.id)).all():
+                texts.append(ticket.subject)
+                messages = session.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket.id, TicketMessage.internal == False)).all()  # noqa: E712
+                texts += [text for message in messages for text in (message.author, message.body)]
         texts += [product.name for product in session.exec(select(Product)).all()]
     return words(" ".join(texts))
 
