@@ -3,11 +3,10 @@
 The run and all its items are written before any service is touched. Services are then done
 in chunks of `CHUNK` (`BATCH_CHUNK` for the database-only actions of
 `actions.BATCHED_ACTIONS`), one transaction per chunk: each service's change and its item's
-outcome are written together in that transaction, each service in a savepoint of its own (a
-batched chunk in one savepoint, done again service by service if it hits an unexpected
-error), so a service that is refused or fails leaves its siblings alone. A service whose module has work to do gets
-a job in that transaction instead; the jobs then run a window at a time (`job_window`), and
-each outcome is written shortly after its module call ends (in batches, with the service's
+outcome are written together in that transaction, the whole chunk in one savepoint (done again
+with a savepoint for each service when any of them is refused or fails), so a service that is
+refused or fails leaves its siblings alone. A service whose module has work to do gets a job
+in that transaction instead; the jobs then run a window at a time (`job_window`), and each outcome is written shortly after its module call ends (in batches, with the service's
 change), so a kill leaves at most one window's calls ended on the panel but unrecorded.
 
 After a kill, every service is either done (its item says so) or untouched (its item is
@@ -32,7 +31,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, literal
 from sqlmodel import Session, col, func, select
 
-from svcconsole.core import actions, clock, job_queue, jobs, leases
+from svcconsole.core import actions, clock, job_queue, jobs, leases, lookups
 from svcconsole.core.errors import NotFound, PermissionDenied, SvcError
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS
@@ -272,6 +271,10 @@ def _apply_chunk(
         batched = _apply_batch(session, actor, run_id, action, params, service_ids)
         if batched is not None:
             return batched
+    elif not alone:
+        together = _apply_together(session, actor, run_id, action, params, service_ids)
+        if together is not None:
+            return together
     results = []
     for service_id in service_ids:
         savepoint = session.begin_nested()
@@ -294,6 +297,33 @@ def _apply_chunk(
             savepoint.commit()
             result = ItemResult(service_id, {"queued": "pending", "skipped": "skipped"}.get(outcome.result, "ok"), outcome.message)
         results.append(result)
+    _write_outcomes(session, run_id, results)
+    return results
+
+
+def _apply_together(
+    session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int]
+) -> list[ItemResult] | None:
+    """A chunk's services done one after another in one savepoint, locked in one query; None
+    (nothing written) at the first refusal or error, for the service-by-service path to do the
+    chunk again with a savepoint each."""
+    savepoint = session.begin_nested()
+    try:
+        with lookups.services_locked(session, service_ids):
+            outcomes = [actions.perform(session, actor, action, service_id, params, bulk_run_id=run_id, claim_for=leases.holder()) for service_id in service_ids]
+    except PermissionDenied:
+        savepoint.rollback()
+        raise
+    except Exception as error:
+        savepoint.rollback()
+        if is_retryable_conflict(error):
+            raise
+        return None
+    savepoint.commit()
+    results = [
+        ItemResult(service_id, {"queued": "pending", "skipped": "skipped"}.get(outcome.result, "ok"), outcome.message)
+        for service_id, outcome in zip(service_ids, outcomes, strict=True)
+    ]
     _write_outcomes(session, run_id, results)
     return results
 

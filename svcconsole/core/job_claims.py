@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col
 
 from svcconsole.core import clock
@@ -42,14 +44,42 @@ def workers_lost(job: Job) -> int:
 
 
 def finish_bulk_item(session: Session, job: Job, outcome: str, message: str) -> None:
-    """Write the outcome of the job's item in its bulk run, when it belongs to one."""
+    """Write the outcome of the job's item in its bulk run, when it belongs to one (at the end
+    of `bulk_items_batched`, when inside one)."""
     if job.bulk_run_id is None:
+        return
+    pending = session.info.get(_ITEMS_BATCH)
+    if pending is not None:
+        pending.append({"item_run": job.bulk_run_id, "item_service": job.service_id, "item_outcome": outcome, "item_message": message})
         return
     session.execute(
         update(BulkItem)
         .where(col(BulkItem.run_id) == job.bulk_run_id, col(BulkItem.service_id) == job.service_id)
         .values(outcome=outcome, message=message, updated_at=clock.now())
     )
+
+
+_ITEMS_BATCH = "bulk_item_batch"
+
+
+@contextmanager
+def bulk_items_batched(session: Session) -> Iterator[None]:
+    """Collect the outcomes `finish_bulk_item` writes meanwhile and write them in one statement at
+    the end (a batch of job outcomes, instead of a round trip each)."""
+    rows: list[dict[str, Any]] = []
+    session.info[_ITEMS_BATCH] = rows
+    try:
+        yield
+    finally:
+        del session.info[_ITEMS_BATCH]
+    if rows:
+        items = BulkItem.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
+        session.execute(
+            items.update()
+            .where(items.c.run_id == bindparam("item_run"), items.c.service_id == bindparam("item_service"))
+            .values(outcome=bindparam("item_outcome"), message=bindparam("item_message"), updated_at=clock.now()),
+            rows,
+        )
 
 
 class LeaseKeeper:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from svcconsole.core import action_base, actions, clock, leases, lookups, placement
-from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, finish_bulk_item, mark_claimed, workers_lost
+from svcconsole.core.job_claims import WORKERS_LOST, LeaseKeeper, bulk_items_batched, finish_bulk_item, mark_claimed, workers_lost
 from svcconsole.core.logs import redact
 from svcconsole.core.operators import job_actor
 from svcconsole.core.statuses import ACTIONS
@@ -265,14 +265,15 @@ def _call(db: Database, job_id: int, worker: str, keeper: LeaseKeeper) -> _Calle
         keeper.release(job_id)
 
 
-def _record(session: Session, called: _Called) -> JobOutcome | None:
+def _record(session: Session, called: _Called, locked: Job | None = None) -> JobOutcome | None:
     """Write how a module call ended: the action applied, or the error kept and a retry planned;
     the job resolved and nothing applied when the service's status no longer allows the action.
+    `locked` is the job's row when the caller locked it already.
 
     None, and nothing written, when the call's worker lost its claim meanwhile (its lease ran
     out and another worker took the job, or an admin resolved it).
     """
-    current = session.exec(select(Job).where(Job.id == called.job_id).with_for_update()).one()
+    current = locked or session.exec(select(Job).where(Job.id == called.job_id).with_for_update()).one()
     if (current.status, current.worker, current.attempts) != ("running", called.worker, called.attempt):
         log.warning(
             "job %s: attempt %s by %s lost its claim (now %s, attempt %s by %s); its outcome is not applied",
@@ -426,15 +427,41 @@ def _record_alone(db: Database, called: _Called) -> JobOutcome | None:
 
 
 def _record_batch(db: Database, batch: list[_Called]) -> list[JobOutcome]:
+    """Write several outcomes in one transaction (`_record_together`); should any of them fail,
+    write the batch again with each outcome in a savepoint of its own (`_record_each`)."""
+    to_write = [called for called in batch if called.written is None]
+    written = [called.written for called in batch if called.written is not None]
+    if not to_write:
+        return written
+    try:
+        return written + db.transaction(lambda session: _record_together(session, to_write))
+    except Exception:
+        log.warning("writing %s outcomes together failed; writing each in a savepoint of its own", len(to_write), exc_info=True)
+    return written + _record_each(db, to_write)
+
+
+def _record_together(session: Session, batch: list[_Called]) -> list[JobOutcome]:
+    """Write the outcomes with a few statements: the jobs locked in one query, their services in
+    another, then every row written together when the transaction ends. Each outcome is still
+    checked against its job's claim and its service's status as they are now (`_record`)."""
+    query = select(Job).where(col(Job.id).in_([called.job_id for called in batch])).order_by(col(Job.id)).with_for_update()
+    held = {job.id: job for job in session.exec(query.execution_options(populate_existing=True)).all()}
+    outcomes = []
+    with lookups.services_locked(session, [job.service_id for job in held.values()]), bulk_items_batched(session):
+        for called in batch:
+            outcome = _record(session, called, held[called.job_id])
+            if outcome is not None:
+                outcomes.append(outcome)
+    return outcomes
+
+
+def _record_each(db: Database, batch: list[_Called]) -> list[JobOutcome]:
     """Write several outcomes in one transaction, each in a savepoint so one bad row spoils none;
     an outcome whose savepoint failed is written again in its own transaction (`_record_alone`)."""
 
     def work(session: Session) -> tuple[list[JobOutcome], list[_Called]]:
         outcomes, unsaved = [], []
         for called in batch:
-            if called.written is not None:
-                outcomes.append(called.written)
-                continue
             savepoint = session.begin_nested()
             try:
                 outcome = _record(session, called)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from svcconsole.core import clock, option_catalog
 from svcconsole.core import settings as settings_module
@@ -55,6 +57,10 @@ EDITABLE_FIELDS = (
 
 def get_service(session: Session, service_id: int, *, for_update: bool = False, customer_id: int | None = None) -> Service:
     """The service with `service_id` (scoped to `customer_id` when given); NotFound otherwise."""
+    if for_update and customer_id is None and service_id in session.info.get(_LOCKED_SERVICES, ()):
+        locked = session.get(Service, service_id)
+        if locked is not None:
+            return locked
     query = scoped(select(Service).where(Service.id == service_id), customer_id)
     if for_update:
         query = query.with_for_update()
@@ -62,6 +68,25 @@ def get_service(session: Session, service_id: int, *, for_update: bool = False, 
     if service is None:
         raise service_not_found(service_id)
     return service
+
+
+_LOCKED_SERVICES = "locked_services"
+
+
+@contextmanager
+def services_locked(session: Session, service_ids: Iterable[int]) -> Iterator[None]:
+    """Lock these services in one query, in id order, for a batch that writes to many of them;
+    meanwhile `get_service(..., for_update=True)` finds them in the session, locked, without
+    asking the database again. The locks last until the transaction ends (or the savepoint they
+were taken in is rolled back, after this block)."""
+    wanted = sorted(set(service_ids))
+    query = select(Service).where(col(Service.id).in_(wanted)).order_by(col(Service.id)).with_for_update()
+    rows = session.exec(query.execution_options(populate_existing=True)).all()
+    session.info[_LOCKED_SERVICES] = {row.id for row in rows}
+    try:
+        yield
+    finally:
+        del session.info[_LOCKED_SERVICES]
 
 
 def scoped(query: Any, customer_id: int | None) -> Any:
