@@ -301,16 +301,16 @@ def _apply_chunk(
     return results
 
 
-def _apply_together(
-    session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int]
-) -> list[ItemResult] | None:
+def _apply_together(session: Session, actor: Actor, run_id: int, action: str, params: dict[str, Any], service_ids: list[int]) -> list[ItemResult] | None:
     """A chunk's services done one after another in one savepoint, locked in one query; None
     (nothing written) at the first refusal or error, for the service-by-service path to do the
     chunk again with a savepoint each."""
     savepoint = session.begin_nested()
     try:
         with lookups.services_locked(session, service_ids):
-            outcomes = [actions.perform(session, actor, action, service_id, params, bulk_run_id=run_id, claim_for=leases.holder()) for service_id in service_ids]
+            outcomes = [
+                actions.perform(session, actor, action, service_id, params, bulk_run_id=run_id, claim_for=leases.holder()) for service_id in service_ids
+            ]
     except PermissionDenied:
         savepoint.rollback()
         raise

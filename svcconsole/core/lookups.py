@@ -77,8 +77,8 @@ _LOCKED_SERVICES = "locked_services"
 def services_locked(session: Session, service_ids: Iterable[int]) -> Iterator[None]:
     """Lock these services in one query, in id order, for a batch that writes to many of them;
     meanwhile `get_service(..., for_update=True)` finds them in the session, locked, without
-    asking the database again. The locks last until the transaction ends (or the savepoint they
-were taken in is rolled back, after this block)."""
+    asking the database again. The locks last until the transaction ends (or until the savepoint
+    they were taken in is rolled back, after this block)."""
     wanted = sorted(set(service_ids))
     query = select(Service).where(col(Service.id).in_(wanted)).order_by(col(Service.id)).with_for_update()
     rows = session.exec(query.execution_options(populate_existing=True)).all()
