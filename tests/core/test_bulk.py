@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlmodel import func, select
 
-from svcconsole.core import actions, bulk, records
+from svcconsole.core import actions, bulk, jobs, records
 from svcconsole.core.errors import PermissionDenied, TransitionRefused
 from svcconsole.modules import ModuleError
 from svcconsole.store.models import Activity, BulkItem, BulkRun, Service
@@ -261,3 +261,28 @@ def test_a_batched_chunk_gives_the_same_outcomes_and_activity_as_service_by_serv
     assert batched == single
     assert [outcome for outcome, _ in batched[0]] == ["ok", "skipped", "skipped", "ok"]
     assert len(batched[1]) == 2
+
+
+def test_a_bulk_suspend_checks_each_service_when_queued_and_when_applied(db, admin, scripted, frozen):
+    def delivered(name):
+        draft = records.ServiceDraft(customer=str(scripted.customer_id), name=name, product=str(scripted.product_id), server=str(scripted.server_id))
+        service_id = db.transaction(lambda session: records.create_service(session, admin, draft)).id
+        db.transaction(lambda session: actions.perform(session, admin, "deliver", service_id, {}))
+        return service_id
+
+    def cancel(service_id):
+        db.transaction(lambda session: records.edit_service(session, admin, service_id, {"status": "cancelled"}, reason="moved on by hand"))
+
+    ids = [delivered(name) for name in ("a", "b", "c", "d", "e")]
+    jobs.run_jobs(db, jobs.due_job_ids(db))
+    cancel(ids[1])
+    scripted.script.during("suspend", ids[3], lambda: cancel(ids[3]))
+
+    report = bulk.run(db, admin, "suspend", {}, ids, selection={"ids": ids})
+    assert [item.outcome for item in sorted(report.items, key=lambda item: item.service_id)] == ["ok", "skipped", "ok", "skipped", "ok"]
+    with db.read() as session:
+        statuses = [session.get(Service, service_id).status for service_id in ids]
+        suspended = session.exec(select(Activity.service_id).where(Activity.action == "suspend", Activity.service_id.in_(ids))).all()
+    assert statuses == ["suspended", "cancelled", "suspended", "cancelled", "suspended"]
+    assert sorted(suspended) == [ids[0], ids[2], ids[4]]
+    assert [scripted.script.count("suspend", service_id) for service_id in ids] == [1, 0, 1, 1, 1]

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import event
+from sqlmodel import col, select
 
 from svcconsole.core import actions, clock, job_claims, job_queue, jobs, records
 from svcconsole.modules import ModuleError
@@ -297,3 +298,36 @@ def test_the_running_jobs_of_a_worker_process_that_died_on_this_host_are_taken_o
     job = job_of(db, job_id)
     assert (job.status, job.worker, job.attempts) == ("running", living, 2)
     assert jobs.claim_due(db, "third:1:1", limit=10) == []
+
+
+def test_a_batch_of_outcomes_takes_as_many_round_trips_for_twelve_jobs_as_for_three(db, admin, scripted, frozen):
+    def statements_to_record(count):
+        service_ids = [scripted_service(db, admin, scripted, name=f"game-{count}-{number}") for number in range(count)]
+        for service_id in service_ids:
+            perform(db, admin, "deliver", service_id)
+        jobs.run_jobs(db, jobs.due_job_ids(db))
+        job_ids = [perform(db, admin, "suspend", service_id).job_id for service_id in service_ids]
+        keeper = job_claims.LeaseKeeper(db, "worker-a")
+        called = [jobs._call(db, job_id, "worker-a", keeper) for job_id in job_ids]
+        statements = []
+
+        def seen(connection, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            outcomes = jobs._record_batch(db, called)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert sorted((outcome.job_id, outcome.status) for outcome in outcomes) == [(job_id, "succeeded") for job_id in job_ids]
+        assert [read(db, service_id).status for service_id in service_ids] == ["suspended"] * count
+        with db.read() as session:
+            logged = session.exec(select(Activity.service_id).where(Activity.action == "suspend", col(Activity.service_id).in_(service_ids))).all()
+        assert sorted(logged) == sorted(service_ids)
+        activity_rows = [statement for statement in statements if statement.startswith("INSERT INTO activity")]
+        return len(statements) - len(activity_rows), len(activity_rows)
+
+    (many, many_logs), (few, few_logs) = statements_to_record(12), statements_to_record(3)
+    assert many == few
+    # PostgreSQL inserts the activity rows in one statement; SQLite (in process, no round trip) one by one
+    assert (many_logs, few_logs) == ((1, 1) if db.is_postgresql else (12, 3))
