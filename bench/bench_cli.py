@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs list --limit 50": [*svcconsole, "jobs", "list", "--limit", "50"],
     }
     timings: dict[str, list[float]] = {name: [] for name in commands}
-    for name, command in commands.items():  # one warm-up each: compiled bytecode and the page cache
+    for command in commands.values():  # one warm-up each: compiled bytecode and the page cache
         wall_seconds(command)
     for _ in range(args.repeat):
         for name, command in commands.items():
