@@ -35,6 +35,14 @@ customers_app = new_app("Customers: list, add, show, edit.")
 products_app = new_app("Products, their prices and their option catalogue: list, add, show, edit, options.")
 servers_app = new_app("Servers (panels and hosts): list, add, show, edit, test.")
 
+OVERAGE_OPTION = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable.")
+CUSTOMER_OPTIONS_OPTION = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue.")
+CUSTOMER_CYCLE_OPTION = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle.")
+CUSTOMER_DELETE_OPTION = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service.")
+CUSTOMER_POWER_OPTION = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall.")
+CUSTOMER_SUSPEND_OPTION = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it.")
+"""The options `products add` and `products edit` share: overages and what customers may do themselves."""
+
 
 def _print_shown(fmt: Format, record: dict[str, Any]) -> None:
     """A customer, product or server: its fields, then its recent changes (newest first)."""
@@ -175,12 +183,12 @@ def products_add(
     no_customer_cancel: bool = typer.Option(False, "--no-customer-cancel", help="Customers may not cancel it themselves."),
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
-    overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
-    customer_options: bool | None = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue."),
-    customer_cycle: bool | None = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle."),
-    customer_delete: bool | None = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service."),
-    customer_power: bool | None = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall."),
-    customer_suspend: bool | None = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it."),
+    overage: list[str] = OVERAGE_OPTION,
+    customer_options: bool | None = CUSTOMER_OPTIONS_OPTION,
+    customer_cycle: bool | None = CUSTOMER_CYCLE_OPTION,
+    customer_delete: bool | None = CUSTOMER_DELETE_OPTION,
+    customer_power: bool | None = CUSTOMER_POWER_OPTION,
+    customer_suspend: bool | None = CUSTOMER_SUSPEND_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a product; prints its id. Self-service (--customer-*) is off unless turned on."""
@@ -234,12 +242,12 @@ def products_edit(
     customer_cancel: str | None = typer.Option(None, "--customer-cancel", help="true or false."),
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
-    overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
-    customer_options: bool | None = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue."),
-    customer_cycle: bool | None = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle."),
-    customer_delete: bool | None = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service."),
-    customer_power: bool | None = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall."),
-    customer_suspend: bool | None = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it."),
+    overage: list[str] = OVERAGE_OPTION,
+    customer_options: bool | None = CUSTOMER_OPTIONS_OPTION,
+    customer_cycle: bool | None = CUSTOMER_CYCLE_OPTION,
+    customer_delete: bool | None = CUSTOMER_DELETE_OPTION,
+    customer_power: bool | None = CUSTOMER_POWER_OPTION,
+    customer_suspend: bool | None = CUSTOMER_SUSPEND_OPTION,
 ) -> None:
     """Change a product."""
     cli = state(ctx)
