@@ -69,6 +69,11 @@ class ActionResult:
     """What to say when the job did not finish at once (None: the cancellation's wording)."""
 
 
+def _done_or_under_way(service_id: int, job_id: int | None, *, done: str, under_way: str, waiting: str) -> ActionResult:
+    """An action done at once (no panel job: `done`), or under way until its queued job finishes."""
+    return ActionResult(service_id, done if job_id is None else under_way, job_id=job_id, done=done, waiting=waiting)
+
+
 def _mark_changed(service: Service, actor: Actor) -> None:
     service.version = (service.version or 0) + 1
     service.updated_at = clock.now()
@@ -280,8 +285,7 @@ def delete(session: Session, actor: Actor, service_id: int, reason: str | None =
         outcome = actions.perform(session, actor, "delete", service_id, {"reason": text}, claim_for=claim_for)
     else:
         outcome = actions.perform(session, actor, "cancel-immediately", service_id, {"reason": text, "then_delete": True}, claim_for=claim_for)
-    message = done if outcome.job_id is None else tr("service {id} is being deleted").format(id=service_id)
-    return ActionResult(service_id, message, job_id=outcome.job_id, done=done, waiting=waiting)
+    return _done_or_under_way(service_id, outcome.job_id, done=done, under_way=tr("service {id} is being deleted").format(id=service_id), waiting=waiting)
 
 
 def power(session: Session, actor: Actor, service_id: int, verb: str, *, claim_for: str | None = None) -> ActionResult:
@@ -327,12 +331,11 @@ def suspend(session: Session, actor: Actor, service_id: int, reason: str | None 
     text = parse.parse_text("reason", reason, max_length=2000)
     outcome = actions.perform(session, actor, "suspend", service_id, {"kind": SuspendKind.CLIENT.value, "reason": text}, claim_for=claim_for)
     tr = i18n.translator(actor.locale)
-    done = tr("service {id} is suspended; resume it when you want").format(id=service_id)
-    return ActionResult(
+    return _done_or_under_way(
         service_id,
-        done if outcome.job_id is None else tr("service {id} is being suspended").format(id=service_id),
-        job_id=outcome.job_id,
-        done=done,
+        outcome.job_id,
+        done=tr("service {id} is suspended; resume it when you want").format(id=service_id),
+        under_way=tr("service {id} is being suspended").format(id=service_id),
         waiting=tr("service {id}: the suspension is queued; the panel did not answer yet").format(id=service_id),
     )
 
@@ -342,12 +345,11 @@ def lift_suspension(session: Session, actor: Actor, service_id: int, *, claim_fo
     _checked(session, actor, service_id, "unsuspend", "resume", "resuming")
     outcome = actions.perform(session, actor, "unsuspend", service_id, {"reason": "resumed by the customer"}, claim_for=claim_for)
     tr = i18n.translator(actor.locale)
-    done = tr("service {id} is active again").format(id=service_id)
-    return ActionResult(
+    return _done_or_under_way(
         service_id,
-        done if outcome.job_id is None else tr("service {id} is being resumed").format(id=service_id),
-        job_id=outcome.job_id,
-        done=done,
+        outcome.job_id,
+        done=tr("service {id} is active again").format(id=service_id),
+        under_way=tr("service {id} is being resumed").format(id=service_id),
         waiting=tr("service {id}: resuming is queued; the panel did not answer yet").format(id=service_id),
     )
 
