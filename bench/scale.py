@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale.py                        # 1,000,000 services in SQLite
     .venv/bin/python bench/scale.py --db postgresql+psycopg://postgres@127.0.0.1/svcbench
     .venv/bin/python bench/scale.py --services 100000 --repeat 3 --markdown
+    .venv/bin/python bench/scale.py --reuse --only bulk    # the bulk add-days alone
 
 Each figure is the median of `--repeat` runs (seeding is timed once: it is the set-up of every
 other figure). The console is timed as the real program in a pseudo-terminal, beside a bare
@@ -720,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="PostgreSQL: drop everything in the database first")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for BENCHMARKS.md)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the figures as JSON (default bench/results/scale-BACKEND-N.json)")
+    parser.add_argument("--only", choices=("bulk",), default=None, help="time only this figure (bulk: the bulk add-days, on a copy of the database)")
     args = parser.parse_args(argv)
     if args.services < 100 or args.repeat < 1:
         parser.error("--services must be at least 100 and --repeat at least 1")
@@ -741,6 +743,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         report.add("seed", "reused an existing database", runs=0)
+    if args.only == "bulk":
+        with scratch_database(url, "writes", copy_of=db) as copy_url:
+            copy = open_database(copy_url)
+            bench_bulk(report, copy, args.repeat)
+            copy.dispose()
+        db.dispose()
+        print()
+        print(report.markdown() if args.markdown else report.table())
+        return 0
     marker = first_service_name(db)
     bench_store(report, db, args.repeat)
     FILTERS[SPECIFIC] = pick_specific_terms(db)

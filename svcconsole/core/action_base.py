@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,46 @@ class ActionContext:
 
     def refuse(self, action: str, why: str) -> TransitionRefused:
         return refuse(self.service, action, why)
+
+
+class ServiceRow:
+    """The columns of a service that the batched actions read and write, as a plain object.
+
+    A batched chunk reads these columns with one query and hands each row to the actions' own
+    check and apply in place of an ORM `Service` (whose construction and change tracking cost more
+    than the rules). Its slots are these columns only: an action that reads or writes any other
+    attribute fails on it, and the chunk is done again service by service.
+    """
+
+    COLUMNS = ("id", "customer_id", "status", "suspend_kind", "operation", "expires_at", "anchor_day", "cancel_mode", "cancel_at", "cancel_reason", "version")
+    """What is read of each service; `updated_at` and `updated_by` are only written (by `lookups.touch`)."""
+    __slots__ = (*COLUMNS, "updated_at", "updated_by")
+    id: int
+    customer_id: int
+    status: str
+    suspend_kind: str | None
+    operation: str | None
+    expires_at: datetime | None
+    anchor_day: int | None
+    cancel_mode: str | None
+    cancel_at: datetime | None
+    cancel_reason: str | None
+    version: int
+    updated_at: datetime | None
+    updated_by: str | None
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        for name, value in zip(self.COLUMNS, values, strict=True):
+            setattr(self, name, value)
+        self.updated_at = None
+        self.updated_by = None
+
+    def changes(self, read: tuple[Any, ...]) -> dict[str, Any]:
+        """The columns whose value differs from `read` (the row as `COLUMNS` read it), with the touch's."""
+        changed = {name: getattr(self, name) for name, before in zip(self.COLUMNS, read, strict=True) if getattr(self, name) != before}
+        if self.updated_by is not None:
+            changed.update(updated_at=self.updated_at, updated_by=self.updated_by)
+        return changed
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ of applying; the job runner applies on success (`apply_after_module`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from svcconsole.core import (
@@ -26,7 +27,7 @@ from svcconsole.core import (
     transfers,
     upgrades,
 )
-from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, store_external
+from svcconsole.core.action_base import ActionContext, ActionImpl, Outcome, ServiceRow, store_external
 from svcconsole.core.errors import InvalidInput, SvcError
 from svcconsole.core.invoices import parse_invoice_ref
 from svcconsole.core.job_claims import mark_claimed
@@ -197,33 +198,83 @@ def remove_option(session: Session, actor: Actor, service_id: int, option_id: in
 
 
 def perform_many(session: Session, actor: Actor, action: str, service_ids: Sequence[int], params: dict[str, Any]) -> dict[int, Outcome | SvcError]:
-    """`perform` over many services of a batched action: the same rules and changes, the rows read
-    in one query and written in one flush. A refused service maps to its error, changed nothing."""
+    """`perform` over many services of a batched action, with the same checks and apply functions.
+
+    The columns they use are read in one query, each service's as a `ServiceRow` (no ORM object);
+    what the apply changed is written back by one UPDATE per set of changed columns, which changes
+    a row only if it still holds what was read. A service changed by someone else in between is
+    done again by `perform` (read, locked and checked again). A refused service maps to its error
+    and changed nothing.
+    """
     if action not in BATCHED_ACTIONS:
         raise ValueError(f"{action} is not a batched action")
     require_action(actor, action)
-    query = scoped(select(Service).where(col(Service.id).in_(service_ids)), actor.customer_id if actor.is_client else None)
-    found = {service.id: service for service in session.exec(query.with_for_update()).all()}
+    query = scoped(select(*_service_columns()).where(col(Service.id).in_(service_ids)), actor.customer_id if actor.is_client else None)
+    found = {values[0]: tuple(values) for values in session.connection().execute(query)}
     results: dict[int, Outcome | SvcError] = {}
-    with activity.batched(session):
+    changes: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    with activity.batched(session) as logged:
         for service_id in service_ids:
-            service = found.get(service_id)
-            if service is None:
+            values = found.get(service_id)
+            if values is None:
                 results[service_id] = service_not_found(service_id)
                 continue
+            row = ServiceRow(values)
+            service = cast(Service, row)
             try:
                 implementation, ctx = _checked(session, actor, action, service, params)
             except SvcError as error:
                 results[service_id] = error
                 continue
-            before = service.status
+            before = row.status
             message = implementation.apply(ctx)
             if ctx.follow_up:
                 raise RuntimeError(f"{action} asked for a follow-up action: it cannot be batched")
             touch(service, actor)
-            results[service_id] = Outcome(service_id, "ok", message, None, before, service.status)
-        session.flush()
+            changes.append((values, row.changes(values)))
+            results[service_id] = Outcome(service_id, "ok", message, None, before, row.status)
+        moved = _write_rows(session, changes)
+        logged[:] = [values for values in logged if values["service_id"] not in moved]
+    for service_id in sorted(moved):
+        savepoint = session.begin_nested()
+        try:
+            results[service_id] = perform(session, actor, action, service_id, params)
+        except SvcError as error:
+            savepoint.rollback()
+            results[service_id] = error
+        else:
+            savepoint.commit()
     return results
+
+
+def _service_columns() -> list[Any]:
+    table = Service.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
+    return [table.c[name] for name in ServiceRow.COLUMNS]
+
+
+def _write_rows(session: Session, changes: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> set[int]:
+    """Write each row's changed columns where the row still holds every value it was read with
+    (`ServiceRow.COLUMNS`), one executemany per set of changed columns; the ids of the rows that
+    no longer did, left unwritten.
+
+    When every row was still as read, that is all; otherwise the statements are undone and the
+    rows written one at a time, to tell which ones moved.
+    """
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for read, changed in changes:
+        if changed:
+            parameters = {f"was_{name}": value for name, value in zip(ServiceRow.COLUMNS, read, strict=True)}
+            parameters.update({f"new_{name}": value for name, value in changed.items()})
+            by_columns.setdefault(tuple(sorted(changed)), []).append(parameters)
+    table = Service.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__ on table models
+    still_as_read = [table.c.id == bindparam("was_id"), *(table.c[name].is_not_distinct_from(bindparam(f"was_{name}")) for name in ServiceRow.COLUMNS[1:])]
+    statements = {names: table.update().where(*still_as_read).values({name: bindparam(f"new_{name}") for name in names}) for names in by_columns}
+    all_at_once = session.begin_nested()
+    if all(session.connection().execute(statements[names], rows).rowcount == len(rows) for names, rows in by_columns.items()):
+        all_at_once.commit()
+        return set()
+    all_at_once.rollback()
+    return {row["was_id"] for names, rows in by_columns.items() for row in rows if session.connection().execute(statements[names], row).rowcount == 0}
 
 
 def status_now(service: Service) -> str:

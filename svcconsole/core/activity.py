@@ -63,13 +63,13 @@ _BATCH = "activity_batch"
 
 
 @contextmanager
-def batched(session: Session) -> Iterator[None]:
+def batched(session: Session) -> Iterator[list[dict[str, Any]]]:
     """Collect the rows `record` writes meanwhile and insert them in one statement at the end (a
-    bulk run's chunk logs thousands)."""
+    bulk run's chunk logs thousands); the caller gets the list, to drop rows of changes it undid."""
     rows: list[dict[str, Any]] = []
     session.info[_BATCH] = rows
     try:
-        yield
+        yield rows
     finally:
         del session.info[_BATCH]
     if rows:
