@@ -10,7 +10,16 @@ from pathlib import Path
 import typer
 
 from svcconsole.cli.base import EXIT_ERROR, new_app, state, stdin_is_tty
-from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
+from svcconsole.cli.output import (
+    FORMAT_OPTION,
+    Format,
+    data,
+    emit,
+    json_out,
+    key_values,
+    message,
+    parse_format,
+)
 from svcconsole.core import job_queue, jobs, operators, seed, seed_catalog, views
 from svcconsole.core import settings as settings_module
 from svcconsole.core.context import acting_operator, open_database
@@ -24,9 +33,7 @@ db_app = new_app("The database: init, upgrade, check, backup.")
 seed_app = new_app("Demo data.")
 operators_app = new_app("Operators (admin logins) and their roles.")
 settings_app = new_app("Settings: list, get, set, unset.")
-jobs_app = new_app("The module queue: list, retry, resolve, run.")
-
-FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
+jobs_app = new_app("The module queue: retry, resolve, run.")
 
 
 # ----------------------------------------------------------------------------- db
@@ -215,33 +222,6 @@ def settings_unset(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
 
 
 # ----------------------------------------------------------------------------- jobs
-
-
-@jobs_app.command("list")
-def jobs_list(
-    ctx: typer.Context,
-    status: str | None = typer.Option(None, "--status", help="queued, running, succeeded, failed or resolved."),
-    service: str | None = typer.Option(None, "--service", help="Only this service's jobs."),
-    limit: str | None = LIMIT_OPTION,
-    every: bool = ALL_OPTION,
-    fmt: str = FORMAT_OPTION,
-) -> None:
-    """The module queue, newest first."""
-    output = parse_format(fmt)
-    maximum = row_limit(limit, every, output)
-    service_id = parse_id("--service", service) if service else None
-    cli = state(ctx)
-    require(cli.actor, Role.VIEWER, "reading")
-    with cli.db.read() as session:
-        emit_pages(
-            lambda before, size: job_queue.list_jobs(session, status=status, service_id=service_id, limit=size, before=before),
-            lambda job: job.id,
-            views.job_dict,
-            ["id", "service_id", "operation", "status", "attempts", "next_attempt_at", "last_error"],
-            output,
-            maximum,
-            tz=settings_module.load(session).tz,
-        )
 
 
 @jobs_app.command("retry")

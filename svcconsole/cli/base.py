@@ -4,12 +4,16 @@ that turns every refusal into one line and its exit code, and confirmation rules
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
+from sqlmodel import Session
+from typer._click.core import Command, Context
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
@@ -18,7 +22,8 @@ from svcconsole.core import config
 from svcconsole.core.context import acting_operator, open_database
 from svcconsole.core.errors import InvalidInput, SvcError, duplicate_input
 from svcconsole.core.logs import redact
-from svcconsole.core.operators import Actor
+from svcconsole.core.operators import Actor, require
+from svcconsole.core.statuses import NON_TRANSITION_ROLES
 from svcconsole.store.engine import Database, DatabaseError, DuplicateValue
 
 log = logging.getLogger("svcconsole.cli")
@@ -73,10 +78,96 @@ class SvcGroup(TyperGroup):
         sys.exit(code)
 
 
+class LazyGroup(SvcGroup):
+    """A group that imports a command's module only when that command runs.
+
+    `lazy_commands` maps a command name to `module:attribute`: a Typer app (a sub-group, or a
+    group holding a command of that name) or a command function. Any other name is looked
+    up in `fallback`, a Typer app whose module registers the rest. Why: a read command imports
+    only what it needs, so a script that calls the CLI per service does not pay for all of it.
+    """
+
+    lazy_commands: ClassVar[dict[str, str]] = {}
+    fallback: ClassVar[str | None] = None
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        names = [*super().list_commands(ctx), *self.lazy_commands]
+        if self.fallback is not None:
+            names += _loaded_group(self.fallback).list_commands(ctx)
+        return list(dict.fromkeys(names))
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        spec = self.lazy_commands.get(cmd_name)
+        if spec is not None:
+            return _loaded_command(spec, cmd_name)
+        if self.fallback is not None:
+            return _loaded_group(self.fallback).get_command(ctx, cmd_name)
+        return None
+
+
+_LOADED: dict[str, Command] = {}
+
+
+def _import(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _loaded_group(spec: str) -> TyperGroup:
+    """The click group a Typer app becomes, built once."""
+    if spec not in _LOADED:
+        _LOADED[spec] = typer.main.get_group(_import(spec))
+    group = _LOADED[spec]
+    assert isinstance(group, TyperGroup)
+    return group
+
+
+def _loaded_command(spec: str, name: str) -> Command:
+    """The command `name` from `spec`: a sub-group, a group's command, or a command function."""
+    target = _import(spec)
+    if isinstance(target, typer.Typer):
+        group = _loaded_group(spec)
+        command = group.commands.get(name)
+        if command is None:  # the app is the sub-group itself
+            group.name = name
+            return group
+        return command
+    single = new_app("")
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
+
+def full_tree(app: typer.Typer) -> Command:
+    """The click command of `app` with every lazy group loaded into `.commands` (for tests and tools that walk the tree)."""
+    root = typer.main.get_command(app)
+    _load_all(root)
+    return root
+
+
+def _load_all(command: Command) -> None:
+    if not isinstance(command, TyperGroup):
+        return
+    context = Context(command)
+    for name in command.list_commands(context):
+        child = command.get_command(context, name)
+        if child is not None:
+            command.commands[name] = child
+            _load_all(child)
+
+
+def lazy_app(help_text: str, commands: dict[str, str], *, fallback: str | None = None, **kwargs: Any) -> typer.Typer:
+    """A Typer app whose commands load on use (see `LazyGroup`)."""
+    group_class = type("LazyGroup", (LazyGroup,), {"lazy_commands": commands, "fallback": fallback})
+    return new_app(help_text, cls=group_class, **kwargs)
+
+
 def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
     return typer.Typer(
         help=help_text,
-        cls=SvcGroup,
+        cls=kwargs.pop("cls", SvcGroup),
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         no_args_is_help=kwargs.pop("no_args_is_help", True),
@@ -125,6 +216,13 @@ class CliState:
         if self._db is not None:
             self._db.dispose()
             self._db = None
+
+
+def read_session(ctx: typer.Context) -> AbstractContextManager[Session]:
+    """A read-only session, once the actor may read."""
+    cli = state(ctx)
+    require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
+    return cli.db.read()
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
 import typer
-from sqlmodel import Session
 
-from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, state
-from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, inert_lines, json_out, key_values, message, parse_format, row_limit
+from svcconsole.cli.base import EXIT_ERROR, EXIT_PARTIAL, new_app, read_session, state
+from svcconsole.cli.invoices_read import invoice_record
+from svcconsole.cli.output import (
+    ALL_OPTION,
+    FORMAT_OPTION,
+    LIMIT_OPTION,
+    Format,
+    data,
+    emit,
+    emit_pages,
+    inert_lines,
+    json_out,
+    message,
+    parse_format,
+    row_limit,
+)
 from svcconsole.cli.service_actions import services_app
 from svcconsole.core import (
     automation,
@@ -26,21 +38,16 @@ from svcconsole.core import (
     upgrades,
     views,
 )
-from svcconsole.core.catalog import resolve_customer
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_date, parse_id, parse_int
 from svcconsole.core.statuses import NON_TRANSITION_ROLES, automation_role
-from svcconsole.store.models import Customer, Notification
+from svcconsole.store.models import Notification
 
-invoices_app = new_app("Invoices: list, show, create, add-line, pay, cancel.")
+invoices_app = new_app("Invoices: create, add-line, pay, cancel.")
 orders_app = new_app("Orders: an invoice with order lines; paying it creates the services (pending) and queues their delivery.")
 automation_app = new_app("The automation run (the cron job).")
 notify_app = new_app("Notifications: the outbox, sent by SMTP.")
-
-FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
-INVOICE_COLUMNS = ["id", "customer", "status", "total", "currency", "due_at", "created_at", "paid_at"]
-LINE_COLUMNS = ["id", "kind", "service_id", "amount", "description", "applied_at", "error"]
 
 RENEW_OPTION = typer.Option(None, "--renew", help="Bill a renewal of this service (repeatable).")
 CYCLES_OPTION = typer.Option("1", "--cycles", help="Cycles per renewal line.")
@@ -53,12 +60,6 @@ OPTION_SERVICE_OPTION = typer.Option(None, "--option", help="Bill an option (an 
 DESCRIPTION_OPTION = typer.Option(None, "--description", help="What the option line bills.")
 AMOUNT_OPTION = typer.Option(None, "--amount", help="Amount of the option line.")
 DUE_OPTION = typer.Option(None, "--due", help="Due date, YYYY-MM-DD or ISO 8601 (default: the earliest renewed expiry, else now).")
-
-
-def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
-    cli = state(ctx)
-    require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
-    return cli.db.read()
 
 
 def _money(amount: Any, currency: str) -> str:
@@ -86,15 +87,6 @@ def _line_request(
     )
 
 
-def _invoice_record(session: Any, invoice_id: int, *, with_lines: bool) -> dict[str, Any]:
-    invoice = invoice_lookups.get_invoice(session, invoice_id)
-    lines = invoice_lookups.lines_of(session, invoice_id)
-    customer = session.get(Customer, invoice.customer_id)
-    return invoice_lookups.invoice_dict(
-        invoice, total=invoice_lookups.total_of(lines), customer_email=customer.email if customer else None, lines=lines if with_lines else None
-    )
-
-
 def _print_invoice_id(output: Format, record: dict[str, Any]) -> None:
     if output is Format.JSON:
         json_out(record)
@@ -103,54 +95,6 @@ def _print_invoice_id(output: Format, record: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- invoices
-
-
-@invoices_app.command("list")
-def invoices_list(
-    ctx: typer.Context,
-    customer: str | None = typer.Option(None, "--customer", help="Customer id or email."),
-    status: str | None = typer.Option(None, "--status", help="draft, unpaid, paid or cancelled."),
-    service: str | None = typer.Option(None, "--service", help="Only invoices with a line for this service."),
-    limit: str | None = LIMIT_OPTION,
-    every: bool = ALL_OPTION,
-    fmt: str = FORMAT_OPTION,
-) -> None:
-    """Invoices, newest first, with their totals."""
-    output = parse_format(fmt)
-    maximum = row_limit(limit, every, output)
-    service_id = parse_id("--service", service) if service else None
-    with _read(ctx) as session:
-        customer_id = resolve_customer(session, customer, "--customer").id if customer else None
-        wanted = status.strip().lower() if status else None
-        emit_pages(
-            lambda before, size: invoice_lookups.list_invoices(
-                session, customer_id=customer_id, status=wanted, service_id=service_id, limit=size, before=before
-            ),
-            lambda item: item.invoice.id,
-            lambda item: invoice_lookups.invoice_dict(item.invoice, total=item.total, customer_email=item.customer_email) | {"lines": item.line_count},
-            [*INVOICE_COLUMNS, "lines"],
-            output,
-            maximum,
-            tz=lookups.timezone_of(session),
-        )
-
-
-@invoices_app.command("show")
-def invoices_show(
-    ctx: typer.Context, invoice_id: str = typer.Argument(..., metavar="ID"), fmt: str = typer.Option("table", "--format", "-f", help="table or json.")
-) -> None:
-    """One invoice and its lines (with the error of a line that could not be applied)."""
-    output = parse_format(fmt, (Format.TABLE, Format.JSON))
-    identifier = parse_id("ID", invoice_id)
-    with _read(ctx) as session:
-        record = _invoice_record(session, identifier, with_lines=True)
-        tz = lookups.timezone_of(session)
-    if output is Format.JSON:
-        json_out(record)
-        return
-    key_values({key: value for key, value in record.items() if key != "lines"}, tz=tz)
-    data("\nlines:")
-    emit(record["lines"], LINE_COLUMNS, Format.TABLE, tz=tz)
 
 
 @invoices_app.command("create")
@@ -176,7 +120,7 @@ def invoices_create(
 
     def work(session: Any) -> dict[str, Any]:
         invoice = orders.create_invoice(session, cli.actor, customer, request, due=due)
-        return _invoice_record(session, invoice.id or 0, with_lines=True)
+        return invoice_record(session, invoice.id or 0, with_lines=True)
 
     record = cli.db.transaction(work)
     message(f"invoice {record['id']}: {len(record['lines'])} line{'s' if len(record['lines']) != 1 else ''}, {record['total']} {record['currency']}, unpaid")
@@ -204,7 +148,7 @@ def invoices_add_line(
 
     def work(session: Any) -> tuple[list[int], dict[str, Any]]:
         lines = orders.add_lines(session, cli.actor, identifier, request)
-        return [line.id or 0 for line in lines], _invoice_record(session, identifier, with_lines=False)
+        return [line.id or 0 for line in lines], invoice_record(session, identifier, with_lines=False)
 
     added, record = cli.db.transaction(work)
     for line_id in added:
@@ -281,7 +225,7 @@ def orders_create(
 
     def work(session: Any) -> dict[str, Any]:
         invoice = orders.create_order(session, cli.actor, customer, items, due=due)
-        return _invoice_record(session, invoice.id or 0, with_lines=True)
+        return invoice_record(session, invoice.id or 0, with_lines=True)
 
     record = cli.db.transaction(work)
     message(
@@ -336,7 +280,7 @@ def services_upgrade(
 
 
 def _print_upgrades(ctx: typer.Context, service_id: int, output: Format) -> None:
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         quotes = upgrades.quote_upgrades(session, service_id)
         started = upgrades.upgrades_of(session, service_id)
         names = upgrades.product_names(session, {item.to_product_id for item in started} | {item.from_product_id for item in started if item.from_product_id})
@@ -474,7 +418,7 @@ def notify_list(
     maximum = row_limit(limit, every, output)
     if status is not None and status not in notifications.STATUSES:
         raise InvalidInput("--status", f"{status!r} is not a notification status ({', '.join(notifications.STATUSES)})")
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         emit_pages(
             lambda before, size: mailer.list_notifications(session, status=status, limit=size, before=before),
             lambda row: row.id,
@@ -500,7 +444,7 @@ def notify_preview(
     directory if there is one); nothing is queued. A broken override is named on stderr (file:line) and the built-in is shown."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
     chosen = i18n.parse_locale("--locale", locale) if locale is not None else None
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         mail = notifications.preview(session, template, lookups.get_service(session, parse_id("--service", service)), chosen)
     if mail.problem:
         message(f"template error: {mail.problem}; the built-in template is used")

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
 import typer
 from sqlmodel import Session, col, func, select
 
-from svcconsole.cli.base import new_app, state
-from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_out, key_values, message, parse_format, row_limit
+from svcconsole.cli.base import new_app, read_session, state
+from svcconsole.cli.output import (
+    ALL_OPTION,
+    FORMAT_OPTION,
+    LIMIT_OPTION,
+    Format,
+    data,
+    emit,
+    emit_pages,
+    json_out,
+    key_values,
+    message,
+    parse_format,
+    row_limit,
+)
 from svcconsole.core import activity, catalog, delivery, option_catalog, placement, views
 from svcconsole.core.errors import InvalidInput
 from svcconsole.core.lookups import settings_of
@@ -23,13 +35,13 @@ customers_app = new_app("Customers: list, add, show, edit.")
 products_app = new_app("Products, their prices and their option catalogue: list, add, show, edit, options.")
 servers_app = new_app("Servers (panels and hosts): list, add, show, edit, test.")
 
-FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
-
-
-def _read(ctx: typer.Context) -> AbstractContextManager[Session]:
-    cli = state(ctx)
-    require(cli.actor, NON_TRANSITION_ROLES["read"], "reading")
-    return cli.db.read()
+OVERAGE_OPTION = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable.")
+CUSTOMER_OPTIONS_OPTION = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue.")
+CUSTOMER_CYCLE_OPTION = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle.")
+CUSTOMER_DELETE_OPTION = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service.")
+CUSTOMER_POWER_OPTION = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall.")
+CUSTOMER_SUSPEND_OPTION = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it.")
+"""The options `products add` and `products edit` share: overages and what customers may do themselves."""
 
 
 def _print_shown(fmt: Format, record: dict[str, Any]) -> None:
@@ -71,7 +83,7 @@ def customers_list(
     """List customers (newest first)."""
     output = parse_format(fmt)
     maximum = row_limit(limit, every, output)
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         query = select(Customer)
         if search:
             pattern = f"%{search.lower()}%"
@@ -104,7 +116,7 @@ def customers_add(
 def customers_show(ctx: typer.Context, customer: str = typer.Argument(..., help="Id or email."), fmt: str = FORMAT_OPTION) -> None:
     """Show a customer, how many services it has per status, and its recent changes."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         record = catalog.resolve_customer(session, customer)
         result = views.customer_dict(record)
         counts = session.exec(select(Service.status, func.count()).where(Service.customer_id == record.id).group_by(Service.status)).all()
@@ -144,7 +156,7 @@ def products_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: b
     """List products with their prices."""
     output = parse_format(fmt)
     maximum = row_limit(limit, every, output)
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
 
         def fetch(after: int | None, size: int) -> list[Product]:
             query = select(Product) if after is None else select(Product).where(Product.id > after)  # type: ignore[operator]
@@ -171,12 +183,12 @@ def products_add(
     no_customer_cancel: bool = typer.Option(False, "--no-customer-cancel", help="Customers may not cancel it themselves."),
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
-    overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
-    customer_options: bool | None = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue."),
-    customer_cycle: bool | None = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle."),
-    customer_delete: bool | None = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service."),
-    customer_power: bool | None = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall."),
-    customer_suspend: bool | None = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it."),
+    overage: list[str] = OVERAGE_OPTION,
+    customer_options: bool | None = CUSTOMER_OPTIONS_OPTION,
+    customer_cycle: bool | None = CUSTOMER_CYCLE_OPTION,
+    customer_delete: bool | None = CUSTOMER_DELETE_OPTION,
+    customer_power: bool | None = CUSTOMER_POWER_OPTION,
+    customer_suspend: bool | None = CUSTOMER_SUSPEND_OPTION,
     fmt: str = FORMAT_OPTION,
 ) -> None:
     """Add a product; prints its id. Self-service (--customer-*) is off unless turned on."""
@@ -211,7 +223,7 @@ def products_add(
 def products_show(ctx: typer.Context, product: str = typer.Argument(..., help="Id or name."), fmt: str = FORMAT_OPTION) -> None:
     """Show a product, its prices and config, and its recent changes."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         record = catalog.resolve_product(session, product)
         result = views.product_dict(record, catalog.prices_of(session, record.id or 0))
         result["history"] = _history(session, "product", record.id)
@@ -230,12 +242,12 @@ def products_edit(
     customer_cancel: str | None = typer.Option(None, "--customer-cancel", help="true or false."),
     servers: str | None = typer.Option(None, "--servers", help="The group of servers delivery picks from, in order: a,b ('' empties it)."),
     placement: str | None = typer.Option(None, "--placement", help="How the group fills: least-used (default) or fill-first."),
-    overage: list[str] = typer.Option([], "--overage", help="A metered resource METRIC=INCLUDED:PRICE (traffic_gb=100:0.05; METRIC= removes), repeatable."),
-    customer_options: bool | None = typer.Option(None, "--customer-options/--no-customer-options", help="Customers may add options from the catalogue."),
-    customer_cycle: bool | None = typer.Option(None, "--customer-cycle/--no-customer-cycle", help="Customers may change the renewal cycle."),
-    customer_delete: bool | None = typer.Option(None, "--customer-delete/--no-customer-delete", help="Customers may delete their service."),
-    customer_power: bool | None = typer.Option(None, "--customer-power/--no-customer-power", help="Customers may start, stop, restart and reinstall."),
-    customer_suspend: bool | None = typer.Option(None, "--customer-suspend/--no-customer-suspend", help="Customers may suspend and resume it."),
+    overage: list[str] = OVERAGE_OPTION,
+    customer_options: bool | None = CUSTOMER_OPTIONS_OPTION,
+    customer_cycle: bool | None = CUSTOMER_CYCLE_OPTION,
+    customer_delete: bool | None = CUSTOMER_DELETE_OPTION,
+    customer_power: bool | None = CUSTOMER_POWER_OPTION,
+    customer_suspend: bool | None = CUSTOMER_SUSPEND_OPTION,
 ) -> None:
     """Change a product."""
     cli = state(ctx)
@@ -286,7 +298,7 @@ def products_options(
     action = verb.strip().lower()
     if action == "list":
         output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV))
-        with _read(ctx) as session:
+        with read_session(ctx) as session:
             record = catalog.resolve_product(session, product)
             rows = [option_catalog.option_dict(option) for option in option_catalog.catalogue_of(session, record.id or 0)]
         emit(rows, ["id", "name", "accepts", "resource", "unit"], output)
@@ -319,7 +331,7 @@ def servers_list(ctx: typer.Context, limit: str | None = LIMIT_OPTION, every: bo
     """List servers (credentials are never shown) with how many services each holds."""
     output = parse_format(fmt)
     maximum = row_limit(limit, every, output)
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
 
         def fetch(after: int | None, size: int) -> list[dict]:  # type: ignore[type-arg]
             query = select(Server) if after is None else select(Server).where(Server.id > after)  # type: ignore[operator]
@@ -381,7 +393,7 @@ def servers_add(
 def servers_show(ctx: typer.Context, server: str = typer.Argument(..., help="Id or name."), fmt: str = FORMAT_OPTION) -> None:
     """Show a server (without its credentials) and its recent changes."""
     output = parse_format(fmt, (Format.TABLE, Format.JSON))
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         record = catalog.resolve_server(session, server)
         used = placement.used_counts(session, [record.id or 0])[record.id or 0]
         result = views.server_dict(record, catalog.count_services_on(session, record.id or 0), used)

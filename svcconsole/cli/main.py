@@ -5,54 +5,39 @@ from __future__ import annotations
 import typer
 
 from svcconsole import __version__
-from svcconsole.cli.abuse import services_app
-from svcconsole.cli.admin import db_app, jobs_app, operators_app, sandbox_command, seed_app, settings_app, worker_command
-from svcconsole.cli.base import CliState, new_app, state
-from svcconsole.cli.billing import automation_app, invoices_app, notify_app
-from svcconsole.cli.catalog import customers_app, products_app, servers_app
-from svcconsole.cli.client import client_command
-from svcconsole.cli.config import config_app
-from svcconsole.cli.console import demo
-from svcconsole.cli.credentials import add_credentials_command
-from svcconsole.cli.operations import health_command
-from svcconsole.cli.orders_admin import orders_app
-from svcconsole.cli.panel import statistics_command
-from svcconsole.cli.reconcile import reconcile_command
-from svcconsole.cli.tickets import tickets_app
-from svcconsole.cli.transfers import add_transfer_command
+from svcconsole.cli.base import CliState, lazy_app, state
 from svcconsole.core import logs
 
-app = new_app(
+app = lazy_app(
     "svcconsole: run the services a hosting company sells (the console, or the commands below).",
+    {
+        "services": "svcconsole.cli.services_read:services_group",
+        "customers": "svcconsole.cli.catalog:customers_app",
+        "products": "svcconsole.cli.catalog:products_app",
+        "servers": "svcconsole.cli.catalog:servers_app",
+        "operators": "svcconsole.cli.admin:operators_app",
+        "settings": "svcconsole.cli.admin:settings_app",
+        "jobs": "svcconsole.cli.jobs_read:jobs_group",
+        "db": "svcconsole.cli.admin:db_app",
+        "seed": "svcconsole.cli.admin:seed_app",
+        "invoices": "svcconsole.cli.invoices_read:invoices_group",
+        "orders": "svcconsole.cli.orders_admin:orders_app",
+        "automation": "svcconsole.cli.operations:automation_app",
+        "notify": "svcconsole.cli.billing:notify_app",
+        "config": "svcconsole.cli.config:config_app",
+        "tickets": "svcconsole.cli.tickets:tickets_app",
+        "worker": "svcconsole.cli.admin:worker_command",
+        "sandbox": "svcconsole.cli.admin:sandbox_command",
+        "demo": "svcconsole.cli.console:demo",
+        "client": "svcconsole.cli.client:client_command",
+        "health": "svcconsole.cli.operations:health_command",
+        "reconcile": "svcconsole.cli.reconcile:reconcile_command",
+    },
     invoke_without_command=True,
     no_args_is_help=False,
     add_completion=True,
 )
-
-services_app.command("statistics")(statistics_command)
-app.add_typer(services_app, name="services")
-add_transfer_command(services_app)
-add_credentials_command(services_app)
-app.add_typer(customers_app, name="customers")
-app.add_typer(products_app, name="products")
-app.add_typer(servers_app, name="servers")
-app.add_typer(operators_app, name="operators")
-app.add_typer(settings_app, name="settings")
-app.add_typer(jobs_app, name="jobs")
-app.add_typer(db_app, name="db")
-app.add_typer(seed_app, name="seed")
-app.add_typer(invoices_app, name="invoices")
-app.add_typer(orders_app, name="orders")
-app.add_typer(automation_app, name="automation")
-app.add_typer(notify_app, name="notify")
-app.add_typer(config_app, name="config")
-app.add_typer(tickets_app, name="tickets")
-app.command("worker")(worker_command)
-app.command("sandbox")(sandbox_command)
-app.command("demo")(demo)
-app.command("client")(client_command)
-app.command("health")(health_command)
-app.command("reconcile")(reconcile_command)
+"""The `svcconsole` command: each group and command is imported when it runs (`LazyGroup`)."""
 
 
 @app.callback()

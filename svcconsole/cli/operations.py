@@ -14,6 +14,8 @@ from svcconsole.core.operators import require
 from svcconsole.core.parse import inert, parse_id
 from svcconsole.core.statuses import NON_TRANSITION_ROLES
 
+__all__ = ["automation_app", "health_command"]  # `automation history` and `show` register on the group billing defines
+
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table or json.")
 RUN_COLUMNS = ["id", "status", "started_at", "finished_at", "actor", "at", "dry_run", "touched", "failed", "error"]
 

@@ -173,6 +173,7 @@ LIMIT_HELP = f"At most N rows (default {LIST_LIMIT}; every row with --format ids
 ALL_HELP = "Every matching row, streamed page by page."
 LIMIT_OPTION = typer.Option(None, "--limit", help=LIMIT_HELP)
 ALL_OPTION = typer.Option(False, "--all", help=ALL_HELP)
+FORMAT_OPTION = typer.Option("table", "--format", "-f", help="table, json, csv or ids.")
 
 
 def row_limit(limit: str | None, every: bool, fmt: Format, default: int = LIST_LIMIT) -> int:

@@ -15,9 +15,24 @@ from typing import Any
 
 import typer
 
-from svcconsole.cli.base import confirm, new_app, read_stdin_ids, state
-from svcconsole.cli.output import ALL_OPTION, LIMIT_OPTION, Format, data, emit, emit_pages, json_line, json_out, key_values, message, parse_format, row_limit
-from svcconsole.cli.services import FORMAT_OPTION, _read, services_app, with_list_filters
+from svcconsole.cli.base import confirm, new_app, read_session, read_stdin_ids, state
+from svcconsole.cli.output import (
+    ALL_OPTION,
+    FORMAT_OPTION,
+    LIMIT_OPTION,
+    Format,
+    data,
+    emit,
+    emit_pages,
+    json_line,
+    json_out,
+    key_values,
+    message,
+    parse_format,
+    row_limit,
+)
+from svcconsole.cli.services import services_app
+from svcconsole.cli.services_read import with_list_filters
 from svcconsole.core import actions, bulk, delivery, views
 from svcconsole.core.errors import InvalidInput, NotFound, SvcError
 from svcconsole.core.filters import build_filter
@@ -43,14 +58,14 @@ def resolve_selection(ctx: typer.Context, ids: list[str], filters: dict[str, Any
     given = {key: value for key, value in filters.items() if value not in (None, False)}
     if not explicit and not given:
         raise InvalidInput("ids", "give service ids, - to read them from stdin, or a filter such as --status active")
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         missing = queries.missing_ids(session, explicit)
     if missing:
         shown = ", ".join(str(identifier) for identifier in missing[:10]) + (" ..." if len(missing) > 10 else "")
         raise NotFound(f"id: no service with id {shown}; nothing was changed")
     if not given:
         return list(dict.fromkeys(explicit)), {"ids": sorted(set(explicit))}
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         service_filter = build_filter(session, **given)
         if explicit:
             service_filter = replace(service_filter, ids=tuple(explicit))
@@ -248,7 +263,7 @@ def bulk_list(
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.IDS))
     maximum = row_limit(limit, every, output, default=RECENT_RUNS)
     columns = ["id", "action", "actor", "total", "started_at", "finished_at"]
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         emit_pages(
             lambda before, size: bulk.list_runs(session, limit=size, before=before),
             lambda run: run.id,
@@ -271,7 +286,7 @@ def bulk_show(
     output = parse_format(fmt, (Format.TABLE, Format.JSON, Format.CSV, Format.IDS))
     maximum = row_limit(limit, every, output)
     identifier = parse_id("RUN", run_id)
-    with _read(ctx) as session:
+    with read_session(ctx) as session:
         run = session.get(BulkRun, identifier)
         if run is None:
             raise NotFound(f"RUN: no bulk run {identifier}")

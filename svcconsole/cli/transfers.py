@@ -16,7 +16,7 @@ from svcconsole.cli.service_actions import (
     action_help,
     run_action,
 )
-from svcconsole.cli.services import with_list_filters
+from svcconsole.cli.services_read import with_list_filters
 from svcconsole.core import transfers
 from svcconsole.core.operators import require
 from svcconsole.core.statuses import NON_TRANSITION_ROLES

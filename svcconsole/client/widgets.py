@@ -52,7 +52,22 @@ def header_label(title: str, width: int) -> str:
     return "\n".join(lines) if lines else title
 
 
-class ActiveServices(DataTable[Text]):
+class ServiceRows(DataTable[Text]):
+    """A dashboard widget's table: one row per service, keyed by its id; a refresh keeps the cursor on its service."""
+
+    def service_id_at_cursor(self) -> int | None:
+        if self.row_count == 0:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    def keep_cursor_on(self, service_id: int | None) -> None:
+        """Put the cursor back on `service_id` after the rows were drawn again, if it is still there."""
+        if service_id is not None and str(service_id) in self.rows:
+            self.move_cursor(row=self.get_row_index(str(service_id)))
+
+
+class ActiveServices(ServiceRows):
     """id, name, "Expires 2026-08-07" or "Stopped 2026-07-01", auto-renewal On / Off, "12.00 EUR/month".
 
     The columns take the width the terminal gives: the dates, switches and prices as wide as
@@ -95,21 +110,14 @@ class ActiveServices(DataTable[Text]):
             expiration = Text(line.expiration, style="bold red" if customer.is_stopped_label(line.expiration, self.locale) else "")
             auto = Text(line.auto_renewal, style="green" if line.auto_renewal == on_label else "dim")
             self.add_row(render.text(line.id), render.text(line.name, "bold"), expiration, auto, render.text(line.renew), key=str(line.id))
-        if current is not None and str(current) in self.rows:
-            self.move_cursor(row=self.get_row_index(str(current)))
-
-    def service_id_at_cursor(self) -> int | None:
-        if self.row_count == 0:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        self.keep_cursor_on(current)
 
 
 OVERAGE_COLUMNS = ((N_("id"), 6), (N_("Name"), 24), (N_("Expiration date"), 18), (N_("Overage cost"), 16))
 OVERAGE_EMPTY = N_("Services with overages will appear here once more information is gathered.")
 
 
-class OverageServices(DataTable[Text]):
+class OverageServices(ServiceRows):
     """BILLmanager's second widget: id, name, "Expires 2026-08-07" or "Stopped 2026-07-01", and the
     current period's overage cost (every metered resource's together). Headers and the
     expiration's sentence go through the app's translator."""
@@ -133,11 +141,4 @@ class OverageServices(DataTable[Text]):
         for line in lines:
             expiration = Text(tr(line.expiration).format(date=line.expiration_date), style="bold red" if line.expiration.startswith("Stopped") else "")
             self.add_row(render.text(line.id), render.text(line.name, "bold"), expiration, render.text(line.cost, "bold"), key=str(line.id))
-        if current is not None and str(current) in self.rows:
-            self.move_cursor(row=self.get_row_index(str(current)))
-
-    def service_id_at_cursor(self) -> int | None:
-        if self.row_count == 0:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        self.keep_cursor_on(current)

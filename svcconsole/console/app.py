@@ -152,7 +152,21 @@ class ConsoleApp(CrashGuard, App[None]):
             return
         if not message.option_selected:
             self.theme = self._theme_before_picker
+        else:
+            self.call_later(self._keep_theme, self._theme_before_picker)
         self._theme_before_picker = None
+
+    def _keep_theme(self, before: str) -> None:
+        """Write the theme picked to console.toml, so the next launch opens on it (after the palette's own command has set it)."""
+        theme = self.theme
+        if theme == before:
+            return
+        try:
+            kept = config_files.save_theme(theme, config_files.console_path(self.config.path))
+        except OSError as error:
+            self.notify(f"theme {theme}: not kept for the next launch ({type(error).__name__}: {error})", severity="warning")
+            return
+        self.notify(f"theme {theme}: kept for the next launch ({kept})")
 
     @property
     def database_title(self) -> str | None:

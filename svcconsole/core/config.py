@@ -1,9 +1,10 @@
-"""The admin's `config.toml` and the console's own `views.toml`, read and checked without a UI.
+"""The admin's `config.toml` and the console's own `views.toml` and `console.toml`, read and checked without a UI.
 
 Every key is optional; a `SVCCONSOLE_*` environment variable overrides the file's value
 (`SVCCONSOLE_DATABASE_URL`, `SVCCONSOLE_THEME`, `SVCCONSOLE_TIMEZONE`, `SVCCONSOLE_COLUMNS`
 as a comma list, `SVCCONSOLE_KEYS_<ID>` for one key of `[keys]`, `-` in the id written `_`).
-A bad file never stops anything: `load` keeps every good key, drops each bad one (its
+The theme picked in the console's palette is kept in `console.toml` beside config.toml and
+wins over config.toml's `theme` (the environment still wins over both). A bad file never stops anything: `load` keeps every good key, drops each bad one (its
 default applies) and says why in `problems`, one line each, naming the file and the key.
 """
 
@@ -23,6 +24,7 @@ from svcconsole.store.queries import SORT_COLUMNS
 
 CONFIG_FILE = "config.toml"
 VIEWS_FILE = "views.toml"
+CONSOLE_FILE = "console.toml"
 ENV_PREFIX = "SVCCONSOLE_"
 KEYS_ENV_PREFIX = "SVCCONSOLE_KEYS_"
 COLUMN_NAMES = tuple(SORT_COLUMNS)
@@ -105,6 +107,11 @@ def config_path() -> Path:
 
 def views_path() -> Path:
     return config_dir() / VIEWS_FILE
+
+
+def console_path(config_file: Path | None = None) -> Path:
+    """console.toml: beside `config_file` when given, else in the config directory."""
+    return config_file.with_name(CONSOLE_FILE) if config_file is not None else config_dir() / CONSOLE_FILE
 
 
 class _Problems:
@@ -268,6 +275,14 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         else:
             sources[key] = str(path)
     chosen: dict[str, Any] = {key: raw[key] for key in TOP_LEVEL_KEYS if key in raw}
+    picked_path = console_path(path)
+    picked_problems = _Problems(picked_path.name)
+    picked = _read_toml(picked_path, picked_problems)
+    theme_picked = _string(picked["theme"], "theme", picked_problems) if "theme" in picked else None
+    if theme_picked is not None:
+        chosen["theme"] = theme_picked
+        sources["theme"] = f"{picked_path} (picked in the console)"
+    problems.lines += picked_problems.lines
     for key in ("database_url", "theme", "timezone", "columns"):
         variable = ENV_PREFIX + key.upper()
         if environ.get(variable):
@@ -333,6 +348,17 @@ def save_view(view: ViewSpec, path: Path | None = None) -> Path:
         lines.append(f"[views.{json.dumps(name)}]")
         lines += [f"{key} = {_toml_value(value)}" for key, value in saved[name].as_toml().items()]
         lines.append("")
+    return _write_whole(path, lines)
+
+
+def save_theme(theme: str, path: Path | None = None) -> Path:
+    """Keep the theme picked in the console in console.toml, so the next launch opens on it."""
+    path = path or console_path()
+    return _write_whole(path, ["# What the console remembers: the theme picked with `theme: choose`.", f"theme = {_toml_value(theme)}", ""])
+
+
+def _write_whole(path: Path, lines: list[str]) -> Path:
+    """Write `lines` to `path` whole or not at all (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text("\n".join(lines), encoding="utf-8")

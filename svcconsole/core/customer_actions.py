@@ -69,6 +69,11 @@ class ActionResult:
     """What to say when the job did not finish at once (None: the cancellation's wording)."""
 
 
+def _done_or_under_way(service_id: int, job_id: int | None, *, done: str, under_way: str, waiting: str) -> ActionResult:
+    """An action done at once (no panel job: `done`), or under way until its queued job finishes."""
+    return ActionResult(service_id, done if job_id is None else under_way, job_id=job_id, done=done, waiting=waiting)
+
+
 def _mark_changed(service: Service, actor: Actor) -> None:
     service.version = (service.version or 0) + 1
     service.updated_at = clock.now()
@@ -210,10 +215,18 @@ def buy_option(session: Session, actor: Actor, service_id: int, choice: str) -> 
     line = invoices.add_bought_option_line(
         session, actor, invoice, service, choice=chosen.text, description=description, amount=amount, period_end=service.expires_at
     )
+    tr = i18n.translator(actor.locale)
+    text = tr(
+        "option {option}: invoice {invoice} bills {amount} for the rest of the period; the option is added when it is paid, then {renewal} with each renewal"
+    )
     return ActionResult(
         service_id,
-        f"option {chosen.text}: invoice {invoice.id} bills {invoice_lookups.money_text(line.amount, service.currency)} for the rest of the period; "
-        f"the option is added when it is paid, then {invoice_lookups.money_text(chosen.total, service.currency)} with each renewal",
+        text.format(
+            option=chosen.text,
+            invoice=invoice.id,
+            amount=i18n.format_money(line.amount, service.currency, actor.locale),
+            renewal=i18n.format_money(chosen.total, service.currency, actor.locale),
+        ),
         invoice_id=invoice.id,
     )
 
@@ -252,22 +265,27 @@ def change_cycle(session: Session, actor: Actor, service_id: int, cycle: str) ->
     )
     session.flush()
     tz = lookups.timezone_of(session)
-    when = f"from the renewal on {day(service.expires_at, tz)}" if service.expires_at else "from the next renewal"
-    return ActionResult(service_id, f"service {service_id} renews at {renew_price_label(service.price, service.currency, wanted)} {when}")
+    tr, locale = i18n.translator(actor.locale), actor.locale
+    price = renew_price_label(service.price, service.currency, wanted, locale)
+    if service.expires_at:
+        text = tr("service {id} renews at {price} from the renewal on {date}").format(id=service_id, price=price, date=day(service.expires_at, tz, locale))
+    else:
+        text = tr("service {id} renews at {price} from the next renewal").format(id=service_id, price=price)
+    return ActionResult(service_id, text)
 
 
 def delete(session: Session, actor: Actor, service_id: int, reason: str | None = None, *, claim_for: str | None = None) -> ActionResult:
     """BILLmanager's deletion: an ended (cancelled, expired, terminated) service is deleted; a running one is cancelled now, then deleted."""
     service = _checked(session, actor, service_id, "delete", "delete", "deleting a service")
     text = parse.parse_text("reason", reason, max_length=2000)
-    done = f"service {service_id} is deleted"
-    waiting = f"service {service_id}: the deletion is under way; support will finish it if the panel does not answer"
+    tr = i18n.translator(actor.locale)
+    done = tr("service {id} is deleted").format(id=service_id)
+    waiting = tr("service {id}: the deletion is under way; support will finish it if the panel does not answer").format(id=service_id)
     if service.status in ENDED:
         outcome = actions.perform(session, actor, "delete", service_id, {"reason": text}, claim_for=claim_for)
     else:
         outcome = actions.perform(session, actor, "cancel-immediately", service_id, {"reason": text, "then_delete": True}, claim_for=claim_for)
-    message = done if outcome.job_id is None else f"service {service_id} is being deleted"
-    return ActionResult(service_id, message, job_id=outcome.job_id, done=done, waiting=waiting)
+    return _done_or_under_way(service_id, outcome.job_id, done=done, under_way=tr("service {id} is being deleted").format(id=service_id), waiting=waiting)
 
 
 def power(session: Session, actor: Actor, service_id: int, verb: str, *, claim_for: str | None = None) -> ActionResult:
@@ -280,12 +298,14 @@ def power(session: Session, actor: Actor, service_id: int, verb: str, *, claim_f
         raise InvalidInput("power", f"{verb!r} is not a power action of this {module} service (accepted: {', '.join(offered)})")
     signal = get_module(service.type).customer_power[wanted]
     outcome = actions.perform(session, actor, "power", service_id, {"signal": signal, "verb": wanted}, claim_for=claim_for)
+    tr = i18n.translator(actor.locale)
+    named = {"id": service_id, "action": tr(wanted)}
     return ActionResult(
         service_id,
-        f"service {service_id}: {wanted} queued",
+        tr("service {id}: {action} queued").format(**named),
         job_id=outcome.job_id,
-        done=f"service {service_id}: {wanted} sent to the panel",
-        waiting=f"service {service_id}: {wanted} is queued; the panel did not answer yet",
+        done=tr("service {id}: {action} sent to the panel").format(**named),
+        waiting=tr("service {id}: {action} is queued; the panel did not answer yet").format(**named),
     )
 
 
@@ -295,12 +315,13 @@ def reinstall(session: Session, actor: Actor, service_id: int, confirmation: str
     if (confirmation or "").strip() != service.name.strip():
         raise InvalidInput("confirmation", "type the service's name exactly to confirm the reinstall")
     outcome = actions.perform(session, actor, "reinstall", service_id, {"reason": "reinstalled by the customer"}, claim_for=claim_for)
+    tr = i18n.translator(actor.locale)
     return ActionResult(
         service_id,
-        f"service {service_id}: reinstall queued",
+        tr("service {id}: reinstall queued").format(id=service_id),
         job_id=outcome.job_id,
-        done=f"service {service_id} is being reinstalled",
-        waiting=f"service {service_id}: the reinstall is queued; the panel did not answer yet",
+        done=tr("service {id} is being reinstalled").format(id=service_id),
+        waiting=tr("service {id}: the reinstall is queued; the panel did not answer yet").format(id=service_id),
     )
 
 
@@ -309,13 +330,13 @@ def suspend(session: Session, actor: Actor, service_id: int, reason: str | None 
     _checked(session, actor, service_id, "suspend", "suspend", "suspending")
     text = parse.parse_text("reason", reason, max_length=2000)
     outcome = actions.perform(session, actor, "suspend", service_id, {"kind": SuspendKind.CLIENT.value, "reason": text}, claim_for=claim_for)
-    done = f"service {service_id} is suspended; resume it when you want"
-    return ActionResult(
+    tr = i18n.translator(actor.locale)
+    return _done_or_under_way(
         service_id,
-        done if outcome.job_id is None else f"service {service_id} is being suspended",
-        job_id=outcome.job_id,
-        done=done,
-        waiting=f"service {service_id}: the suspension is queued; the panel did not answer yet",
+        outcome.job_id,
+        done=tr("service {id} is suspended; resume it when you want").format(id=service_id),
+        under_way=tr("service {id} is being suspended").format(id=service_id),
+        waiting=tr("service {id}: the suspension is queued; the panel did not answer yet").format(id=service_id),
     )
 
 
@@ -323,13 +344,13 @@ def lift_suspension(session: Session, actor: Actor, service_id: int, *, claim_fo
     """Lift the customer's own (`client`) suspension; any other kind only support lifts."""
     _checked(session, actor, service_id, "unsuspend", "resume", "resuming")
     outcome = actions.perform(session, actor, "unsuspend", service_id, {"reason": "resumed by the customer"}, claim_for=claim_for)
-    done = f"service {service_id} is active again"
-    return ActionResult(
+    tr = i18n.translator(actor.locale)
+    return _done_or_under_way(
         service_id,
-        done if outcome.job_id is None else f"service {service_id} is being resumed",
-        job_id=outcome.job_id,
-        done=done,
-        waiting=f"service {service_id}: resuming is queued; the panel did not answer yet",
+        outcome.job_id,
+        done=tr("service {id} is active again").format(id=service_id),
+        under_way=tr("service {id} is being resumed").format(id=service_id),
+        waiting=tr("service {id}: resuming is queued; the panel did not answer yet").format(id=service_id),
     )
 
 
@@ -422,7 +443,7 @@ def reply_ticket(session: Session, actor: Actor, ticket_id: int, message: str | 
         details={"ticket": ticket_id, "status": [before, ticket.status]},
     )
     tickets.mail_staff(session, ticket, service, row)
-    return tickets.TicketResult(ticket_id, service.id or 0, ticket.status, row.id, f"reply sent to ticket {ticket_id}")
+    return tickets.TicketResult(ticket_id, service.id or 0, ticket.status, row.id, tr("reply sent to ticket {id}").format(id=ticket_id))
 
 
 def close_ticket(session: Session, actor: Actor, ticket_id: int) -> tickets.TicketResult:

@@ -14,9 +14,6 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
-
 from svcconsole.core import clock
 from svcconsole.core.errors import InvalidInput
 
@@ -125,6 +122,8 @@ def cycle_name(cycle: str, tr: Translate) -> str:
 
 
 # ----------------------------------------------------------------------------- dates and money
+# Babel is imported by the functions that format, on first use: the admin CLI's read commands
+# import this module (for the settings) and never format in a customer's language.
 
 DATE_FORMATS = {"en": "yyyy-MM-dd", "fr": "medium"}
 """English keeps the BILLmanager widget's `Expires 2025-08-07`; French reads `7 août 2026`."""
@@ -137,6 +136,8 @@ def format_day(moment: datetime | date | None, tz: ZoneInfo, locale: str) -> str
     """The local day of `moment` in `locale` (Babel's `format_date`); "-" when there is none."""
     if moment is None:
         return "-"
+    from babel.dates import format_date
+
     local = clock.as_utc(moment).astimezone(tz).date() if isinstance(moment, datetime) else moment
     return format_date(local, format=DATE_FORMATS.get(locale, "medium"), locale=locale)
 
@@ -145,12 +146,16 @@ def format_moment(moment: datetime | None, tz: ZoneInfo, locale: str) -> str:
     """The local day and minute of `moment` in `locale`; "-" when there is none."""
     if moment is None:
         return "-"
+    from babel.dates import format_datetime
+
     local = clock.as_utc(moment).astimezone(tz).replace(tzinfo=None)
     return format_datetime(local, format=MOMENT_FORMATS.get(locale, "medium"), locale=locale)
 
 
 def format_money(amount: Decimal | int | float | None, currency: str | None, locale: str) -> str:
     """`amount` in `currency` as `locale` writes money (Babel's `format_currency`); "-" when there is none."""
+    from babel.numbers import format_currency, format_decimal
+
     if amount is None:
         return "-"
     if not currency:

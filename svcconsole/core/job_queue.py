@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from svcconsole.core import actions, activity, clock
 from svcconsole.core.errors import NotFound, SvcError
@@ -10,18 +10,6 @@ from svcconsole.core.job_claims import finish_bulk_item
 from svcconsole.core.operators import Actor, require
 from svcconsole.core.statuses import ACTIONS, NON_TRANSITION_ROLES
 from svcconsole.store.models import Job, Service
-
-
-def list_jobs(session: Session, *, status: str | None = None, service_id: int | None = None, limit: int = 100, before: int | None = None) -> list[Job]:
-    """Jobs, newest first (older than id `before` when given)."""
-    query = select(Job)
-    if before is not None:
-        query = query.where(Job.id < before)  # type: ignore[operator]
-    if status:
-        query = query.where(Job.status == status)
-    if service_id:
-        query = query.where(Job.service_id == service_id)
-    return list(session.exec(query.order_by(col(Job.id).desc()).limit(limit)).all())
 
 
 def get_job(session: Session, job_id: int) -> Job:

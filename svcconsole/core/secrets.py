@@ -8,15 +8,18 @@ know before chmod-ing it back.
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 from pathlib import Path
-from typing import overload
-
-from cryptography.fernet import Fernet, InvalidToken
+from types import ModuleType
+from typing import TYPE_CHECKING, overload
 
 from svcconsole.core.errors import SvcError
 from svcconsole.core.logs import register_secret
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 SECRET_KEY_ENV = "SVCCONSOLE_SECRET_KEY"
 PREFIX = "fernet:"
@@ -36,6 +39,14 @@ def key_file() -> Path | None:
     return _key_file
 
 
+def _fernet_module() -> ModuleType:
+    """`cryptography.fernet`, imported on the first secret read or written.
+
+    Why: most commands never touch a secret, and cryptography is a large import for a CLI call.
+    """
+    return importlib.import_module("cryptography.fernet")
+
+
 def _load_key() -> bytes:
     from_env = os.environ.get(SECRET_KEY_ENV)
     if from_env:
@@ -46,7 +57,7 @@ def _load_key() -> bytes:
         _key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(_key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(Fernet.generate_key())
+            handle.write(_fernet_module().Fernet.generate_key())
     _refuse_open_mode(_key_file)
     return _key_file.read_bytes().strip()
 
@@ -64,7 +75,7 @@ def _cipher() -> Fernet:
     global _fernet
     if _fernet is None:
         try:
-            _fernet = Fernet(_load_key())
+            _fernet = _fernet_module().Fernet(_load_key())
         except ValueError:
             raise SvcError("secrets: the key is not a valid Fernet key (32 url-safe base64 bytes)") from None
     return _fernet
@@ -84,9 +95,10 @@ def encrypt(plaintext: str | None) -> str | None:
 def decrypt(stored: str | None) -> str | None:
     if stored is None or not stored.startswith(PREFIX):
         return stored
+    cipher = _cipher()
     try:
-        plaintext = _cipher().decrypt(stored[len(PREFIX) :].encode()).decode()
-    except InvalidToken:
+        plaintext = cipher.decrypt(stored[len(PREFIX) :].encode()).decode()
+    except _fernet_module().InvalidToken:
         raise SvcError("secrets: a stored secret cannot be decrypted with this key (wrong SVCCONSOLE_SECRET_KEY or key file)") from None
     register_secret(plaintext)
     return plaintext

@@ -387,11 +387,10 @@ def test_actions_select_by_every_list_filter(cli, db, admin, catalog, frozen):
 
 
 def test_list_and_every_action_share_one_set_of_filter_options():
-    import typer.main
-
     from svcconsole.cli import app
+    from svcconsole.cli.base import full_tree
 
-    commands = typer.main.get_command(app).commands["services"].commands
+    commands = full_tree(app).commands["services"].commands
     options = {name: {opt for param in command.params for opt in param.opts} for name, command in commands.items()}
     filters = {"--status", "--product", "--server", "--customer", "--cycle", "--search", "--expiring-within", "--include-deleted"}
     actions = ["suspend", "unsuspend", "cancel", "uncancel", "renew", "terminate", "delete", "redeliver", "deliver", "reinstall", "add-days", "subtract-days"]

@@ -176,11 +176,10 @@ def invocations(path: tuple[str, ...], command, service_id: int, backup: str) ->
 
 
 def cli_commands():  # type: ignore[no-untyped-def]
-    import typer.main
-
     from svcconsole.cli import app
+    from svcconsole.cli.base import full_tree
 
-    return list(leaves(typer.main.get_command(app)))
+    return list(leaves(full_tree(app)))
 
 
 def test_the_walk_covers_every_cli_command_but_those_that_serve_or_open_a_screen():

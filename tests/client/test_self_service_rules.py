@@ -323,3 +323,26 @@ def test_products_show_the_flags_and_the_cli_sets_them(cli, db):  # type: ignore
     with db.read() as session:
         product = session.exec(select(Product).where(Product.name == "Flags")).one()
         assert product.customer_cycle and not product.customer_power
+
+
+FRENCH_OUTCOMES = {
+    "delete": "le service {id} est supprimé",
+    "suspend": "le service {id} est suspendu ; reprenez-le quand vous voulez",
+    "unsuspend": "le service {id} est de nouveau actif",
+    "change-cycle": "le service {id} se renouvelle à 100,00\u00a0€/an à partir du renouvellement du 21 déc. 2026",
+    "buy-option": "option Backups=daily : la facture {invoice} facture 3,00\u00a0€ pour le reste de la période ; l'option est ajoutée au paiement, puis 3,00\u00a0€ à chaque renouvellement",
+}
+"""Written by hand: what a French customer reads once each action is done (Babel puts a no-break space before €)."""
+
+
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [("delete", "active"), ("suspend", "active"), ("unsuspend", "suspended:client"), ("change-cycle", "active"), ("buy-option", "active")],
+)
+def test_a_french_customer_reads_the_outcome_in_french(db, admin, catalog, frozen, action: str, state: str):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    setup = make_service(db, admin, catalog, Case(action, True, state, True))
+    french = dataclasses.replace(setup, actor=dataclasses.replace(setup.actor, locale="fr"))
+    result = run(db, french, action)
+    assert result.message == FRENCH_OUTCOMES[action].format(id=setup.service_id, invoice=result.invoice_id)

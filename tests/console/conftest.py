@@ -97,6 +97,17 @@ def notifications(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return [(notification.severity, str(notification.message)) for notification in app._notifications]
 
 
+async def notified(pilot, text: str, severity: str = "information", timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a notification holding `text` shows within `timeout` seconds (an outcome that a
+    thread reports after the panel answered can come after `settle` on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in message for kind, message in notifications(pilot.app) if kind == severity):
+            return True
+        await settle(pilot, rounds=1)
+    return False
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

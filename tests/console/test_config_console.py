@@ -132,7 +132,7 @@ async def test_theme_from_the_file_colours_statuses_for_a_light_background(demo,
     assert render.STATUS_STYLES["active"] == "#5fd75f"  # back to the dark theme's once the app is gone
 
 
-async def test_the_theme_picker_previews_and_esc_goes_back(demo) -> None:
+async def test_the_theme_picker_previews_esc_goes_back_and_enter_keeps_it_for_the_next_launch(demo, config_dir: Path) -> None:
     alice = make_actor(demo, "alice", "admin")
     app = make_app(demo, alice)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -152,9 +152,15 @@ async def test_the_theme_picker_previews_and_esc_goes_back(demo) -> None:
         await pilot.press("ctrl+p")
         await pilot.press(*"theme: choose", "enter")
         await settle(pilot)
+        assert not (config_dir / "console.toml").exists()  # esc keeps nothing
         await pilot.press(*"nord", "down", "enter")
         await settle(pilot)
         assert app.theme == "nord"
+    assert config.load(environ={}).theme == "nord"  # kept in console.toml for the next launch
+    reopened = make_app(demo, alice, config=config.load(environ={}))
+    async with reopened.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert reopened.theme == "nord"
 
 
 async def test_a_production_database_has_its_title_and_accent(demo, config_dir: Path) -> None:

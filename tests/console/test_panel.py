@@ -22,7 +22,7 @@ from svcconsole.modules.http import close_clients, reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
 from svcconsole.store.models import Activity
-from tests.console.conftest import make_app, notifications, settle
+from tests.console.conftest import make_app, notifications, notified, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -179,7 +179,7 @@ async def test_the_panel_tab_shows_the_live_state_and_a_power_action_reaches_the
         screen.query_one("#power-start").press()
         await settle(pilot)
         assert ptero.servers[PANEL_SERVER_ID].power_state in {"starting", "running"}
-        assert any("start sent" in text for severity, text in notifications(app) if severity == "information")
+        assert await notified(pilot, "start sent")
         await pilot.pause(0.05)
         await pilot.press("R")
         await settle(pilot)
@@ -294,7 +294,7 @@ async def test_stop_and_kill_ask_for_the_typed_word_as_terminate_does(db, admin,
         await pilot.click("#confirm-button")
         await settle(pilot)
         assert app.screen is screen
-        assert any(f"{signal} sent" in text for severity, text in notifications(app) if severity == "information")
+        assert await notified(pilot, f"{signal} sent")
     with db.read() as session:
         logged = session.exec(select(Activity).where(Activity.service_id == game.service_id, Activity.action == "power")).one()
     assert logged.details == {"signal": signal}

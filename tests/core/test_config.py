@@ -137,3 +137,23 @@ def test_a_saved_view_replaces_the_admins_of_the_same_name(config_dir: Path) -> 
     views, _ = config.all_views(config.load(environ={}))
     assert views["late"].filter == "status:suspended"
     assert views["vps"].filter == "type:vps"
+
+
+def test_the_theme_picked_in_the_console_wins_over_the_files_and_loses_to_the_environment(config_dir: Path) -> None:
+    write(config_dir, 'theme = "nord"\n')
+    kept = config.save_theme("dracula")
+    assert kept == config_dir / "console.toml"
+    loaded = config.load(environ={})
+    assert loaded.theme == "dracula"
+    assert loaded.sources["theme"] == f"{config_dir / 'console.toml'} (picked in the console)"
+    assert config.load(environ={"SVCCONSOLE_THEME": "gruvbox"}).theme == "gruvbox"
+    config.save_theme("monokai")
+    assert config.load(environ={}).theme == "monokai"
+
+
+def test_a_bad_picked_theme_is_named_and_the_files_theme_kept(config_dir: Path) -> None:
+    write(config_dir, 'theme = "nord"\n')
+    (config_dir / "console.toml").write_text("theme = 7\n", encoding="utf-8")
+    loaded = config.load(environ={})
+    assert loaded.theme == "nord"
+    assert loaded.problems == ("console.toml: theme: expected a non-empty string, got 7; its default is used",)

@@ -14,11 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import typer.main
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from svcconsole.cli import app
+from svcconsole.cli.base import full_tree
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import filters, option_catalog, records, tickets, usage
 from svcconsole.core.errors import InvalidInput, SvcError
@@ -64,7 +64,7 @@ def _leaves(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[st
         yield path, command
 
 
-COMMANDS = [(path, command) for path, command in _leaves(typer.main.get_command(app)) if path not in EXCLUDED]
+COMMANDS = [(path, command) for path, command in _leaves(full_tree(app)) if path not in EXCLUDED]
 
 HOSTILE = [
     "",
@@ -413,7 +413,7 @@ def fast_cli(cli, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-d
     of an in-process call's time), so hundreds of examples fit in a few seconds."""
     import typer.testing
 
-    tree = typer.main.get_command(app)
+    tree = full_tree(app)
     monkeypatch.setattr(typer.testing, "_get_command", lambda _: tree)
     return cli
 
@@ -557,5 +557,5 @@ def test_the_generator_covers_every_command_but_the_excluded(store):
     """A guard against the property test silently covering less: new commands are picked up."""
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"services create", "services suspend", "invoices pay", "automation run", "settings set", "services meta", "db upgrade"} <= names
-    assert len(COMMANDS) + len(EXCLUDED) == len(list(_leaves(typer.main.get_command(app))))
+    assert len(COMMANDS) + len(EXCLUDED) == len(list(_leaves(full_tree(app))))
     assert FROZEN_NOW + timedelta(days=1) > FROZEN_NOW

@@ -22,6 +22,7 @@ from svcconsole.console.messages import ActionFailed, JobsLoaded, ServiceSaved
 from svcconsole.console.screens.full_text import ReadingDialog
 from svcconsole.core import job_queue, jobs
 from svcconsole.core.errors import SvcError
+from svcconsole.store import jobs as store_jobs
 from svcconsole.widgets import render
 from svcconsole.widgets.dialogs import PromptDialog
 from svcconsole.widgets.messages import ErrorRaised
@@ -137,7 +138,7 @@ class JobsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="jobs-load")
     def _load(self, status: str | None) -> None:
         with self.console_app.db.read() as session:
-            rows = job_queue.list_jobs(session, status=status, limit=500)
+            rows = store_jobs.list_jobs(session, status=status, limit=500)
         self.post_message(JobsLoaded(rows))
 
     @on(JobsLoaded)
