@@ -83,6 +83,10 @@ TYPING_PAUSE_SECONDS = 0.15
 """The gap before the timed keystroke: an admin's typing pace (a burst of keys inside the
 console's 80 ms debounce is applied together, which this figure does not time)."""
 AUTOMATION_CASES = ("invoice", "notice", "suspend", "expire", "cancel", "hide")
+FIGURE_GROUPS = ("seed", "store", "launch", "memory", "app", "bulk", "automation")
+"""What `--only` picks from: the seed rate (printed whenever the run seeds), the store's reads,
+the launch in a pty, the peak memory, the headless app (keystrokes, stall, deep jump, sort, and
+the web-panel queries it is compared with), the bulk action, the automation run."""
 
 
 # ---------------------------------------------------------------------- the table
@@ -721,10 +725,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="PostgreSQL: drop everything in the database first")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for BENCHMARKS.md)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the figures as JSON (default bench/results/scale-BACKEND-N.json)")
-    parser.add_argument("--only", choices=("bulk",), default=None, help="time only this figure (bulk: the bulk add-days, on a copy of the database)")
+    parser.add_argument(
+        "--only", default=",".join(FIGURE_GROUPS), help=f"run only these figures, comma-separated: {', '.join(FIGURE_GROUPS)} (default: all of them)"
+    )
     args = parser.parse_args(argv)
     if args.services < 100 or args.repeat < 1:
         parser.error("--services must be at least 100 and --repeat at least 1")
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if not only or only - set(FIGURE_GROUPS):
+        parser.error(f"--only takes a comma-separated list of: {', '.join(FIGURE_GROUPS)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     url = args.db or f"sqlite:///{RESULTS / f'scale-{args.services}.db'}"
     if url.startswith("postgresql://"):
@@ -743,37 +752,36 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         report.add("seed", "reused an existing database", runs=0)
-    if args.only == "bulk":
-        with scratch_database(url, "writes", copy_of=db) as copy_url:
-            copy = open_database(copy_url)
-            bench_bulk(report, copy, args.repeat)
-            copy.dispose()
-        db.dispose()
-        print()
-        print(report.markdown() if args.markdown else report.table())
-        return 0
     marker = first_service_name(db)
-    bench_store(report, db, args.repeat)
-    FILTERS[SPECIFIC] = pick_specific_terms(db)
-    web_panel_ms = bench_web_panel(db, args.repeat)
+    if "store" in only:
+        bench_store(report, db, args.repeat)
+    web_panel_ms: dict[str, list[float]] = {}
+    if "app" in only:
+        FILTERS[SPECIFIC] = pick_specific_terms(db)
+        web_panel_ms = bench_web_panel(db, args.repeat)
     db.dispose()
-    bench_launch(report, url, marker, args.repeat)
-    if args.services > SMALL_SERVICES:
+    if "launch" in only:
+        bench_launch(report, url, marker, args.repeat)
+    if "memory" in only and args.services > SMALL_SERVICES:
         with scratch_database(url, "small") as small_url:
             small = open_database(small_url)
             seed.seed_demo(small, services=SMALL_SERVICES)
             small_marker = first_service_name(small)
             small.dispose()
             bench_memory(report, url, marker, args.services, (small_url, small_marker))
-    else:
+    elif "memory" in only:
         bench_memory(report, url, marker, args.services, None)
     db = open_database(url)
-    asyncio.run(bench_app(report, db, args.repeat, web_panel_ms))
-    with scratch_database(url, "writes", copy_of=db) as copy_url:
-        copy = open_database(copy_url)
-        bench_bulk(report, copy, args.repeat)
-        bench_automation(report, copy, args.services, args.repeat)
-        copy.dispose()
+    if "app" in only:
+        asyncio.run(bench_app(report, db, args.repeat, web_panel_ms))
+    if only & {"bulk", "automation"}:
+        with scratch_database(url, "writes", copy_of=db) as copy_url:
+            copy = open_database(copy_url)
+            if "bulk" in only:
+                bench_bulk(report, copy, args.repeat)
+            if "automation" in only:
+                bench_automation(report, copy, args.services, args.repeat)
+            copy.dispose()
     db.dispose()
     print()
     print(report.markdown() if args.markdown else report.table())
