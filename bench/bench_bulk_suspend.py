@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from svcconsole.core import bulk, catalog, jobs, records
 from svcconsole.core.context import acting_operator, open_database
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 
 

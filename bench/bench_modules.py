@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from svcconsole.modules import CustomerRef, ModuleError, ServerRef, ServiceRef, get_module
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 
 CUSTOMER = CustomerRef(id=1, name="Bench Customer", email="bench@example.com")

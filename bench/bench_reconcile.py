@@ -31,7 +31,7 @@ from sqlalchemy import insert
 from svcconsole.core import catalog, clock, reconcile
 from svcconsole.core.context import open_database
 from svcconsole.core.operators import SYSTEM
-from svcconsole.modules.http import reset_rate_limiters
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.store.models import Service
 
 

@@ -274,7 +274,7 @@ def db_url(request: pytest.FixtureRequest, database_template: str | PostgresData
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    from svcconsole.modules.http import set_rate_limiter_factory
+    from svcconsole.modules.ratelimits import set_rate_limiter_factory
 
     database = open_database(db_url)
     yield database

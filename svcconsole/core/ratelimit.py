@@ -7,13 +7,13 @@ credential. Wall-clock time is used (not the core clock, which tests may stop).
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from svcconsole.modules import ratelimits
 from svcconsole.store.engine import Database
 from svcconsole.store.models import RateBucket
 
@@ -65,11 +65,11 @@ class DatabaseTokenBucket:
 
 
 def install(db: Database) -> None:
-    """Share panel rate limits through `db` (PostgreSQL); SQLite keeps in-process buckets (the
-    adapters' HTTP layer is not loaded for that: a console that calls no panel never needs it)."""
-    if db.is_postgresql:
-        from svcconsole.modules.http import set_rate_limiter_factory
+    """Share panel rate limits through `db` (PostgreSQL); SQLite keeps in-process buckets.
 
-        set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
-    elif "svcconsole.modules.http" in sys.modules:
-        sys.modules["svcconsole.modules.http"].set_rate_limiter_factory(None)
+    The limiter is set in `modules.ratelimits`, so that a command that calls no panel never loads the HTTP client.
+    """
+    if db.is_postgresql:
+        ratelimits.set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
+    else:
+        ratelimits.set_rate_limiter_factory(None)

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from svcconsole.console.demo import start_demo_panels
 from svcconsole.core import seed, seed_catalog
-from svcconsole.modules.http import reset_rate_limiters
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.store.models import Server, Service
 

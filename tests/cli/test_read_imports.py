@@ -67,6 +67,7 @@ SERVICES_LIST_MODULES = {
     "svcconsole.core.views",
     "svcconsole.modules",
     "svcconsole.modules.base",
+    "svcconsole.modules.ratelimits",
     "svcconsole.modules.tls",
     "svcconsole.store",
     "svcconsole.store.domains",
@@ -113,6 +114,7 @@ def test_a_read_command_imports_no_console_panel_client_crypto_migration_or_temp
     assert {name.split(".")[0] for name in modules} & set(NEVER_ON_A_READ_PATH) == set()
     assert not {name for name in modules if name.startswith(("svcconsole.console", "svcconsole.client", "svcconsole.widgets", "svcconsole.modules."))} - {
         "svcconsole.modules.base",
+        "svcconsole.modules.ratelimits",
         "svcconsole.modules.tls",
     }
     assert "svcconsole.core.actions" not in modules

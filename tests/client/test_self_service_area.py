@@ -20,7 +20,8 @@ from svcconsole.client.dialogs import ChoiceDialog, OptionDialog, PaymentDialog,
 from svcconsole.client.screens import ClientDetailScreen, DashboardScreen
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import customer, option_catalog, orders
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.store.models import Activity, Invoice, InvoiceLine, Job, Service, ServiceOption
 from svcconsole.widgets.dialogs import ConfirmDialog

@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from svcconsole.console.demo import DemoPanels, start_demo_panels
 from svcconsole.core import bulk, delivery, lookups, seed
 from svcconsole.core.secrets import decrypt
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.store.models import Server, Service
 

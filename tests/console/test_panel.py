@@ -18,7 +18,8 @@ from svcconsole.console.screens.detail import DetailScreen
 from svcconsole.console.screens.dialogs import ActionDialog, PowerDialog
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import records
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.modules.sandbox.pterodactyl import ExistingServer
 from svcconsole.store.models import Activity

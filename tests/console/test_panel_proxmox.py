@@ -13,7 +13,8 @@ from textual.widgets import Static
 from svcconsole.console.demo import DemoPanels, start_demo_panels
 from svcconsole.console.screens import detail_panel
 from svcconsole.console.screens.detail import DetailScreen
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.store.models import Server, Service
 from tests.console.conftest import make_app, settle
 

@@ -12,7 +12,8 @@ from textual.widgets import Select
 from svcconsole.console.screens.wizard import WizardScreen
 from svcconsole.core import catalog as catalog_module
 from svcconsole.core import delivery, records
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import PterodactylSandbox
 from svcconsole.store.models import Service
 from tests.console.conftest import make_app, settle

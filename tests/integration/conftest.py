@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox
 
 FAST = [

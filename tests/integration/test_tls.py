@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox
 
 from .conftest import FAST

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from svcconsole.modules.base import CustomerRef, ProductRef, ServerRef, ServiceRef
-from svcconsole.modules.http import close_clients, reset_rate_limiters
+from svcconsole.modules.http import close_clients
+from svcconsole.modules.ratelimits import reset_rate_limiters
 from svcconsole.modules.sandbox import ProxmoxSandbox, PterodactylSandbox
 from svcconsole.modules.sandbox.http import SandboxServer
 

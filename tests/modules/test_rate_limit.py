@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from svcconsole.modules import CustomerRef, ModuleError, ServerRef, get_module
-from svcconsole.modules.http import TokenBucket, rate_limiter_for
+from svcconsole.modules.ratelimits import TokenBucket, rate_limiter_for
 from svcconsole.modules.sandbox import PterodactylSandbox
 
 from .conftest import base_config, make_service
@@ -168,7 +168,7 @@ def test_workers_starting_together_share_one_database_bucket(db) -> None:  # typ
 
 def test_a_replaced_server_config_changes_the_rate_of_a_bucket_kept_in_the_database(limited_panel: PterodactylSandbox, db) -> None:
     from svcconsole.core.ratelimit import DatabaseTokenBucket
-    from svcconsole.modules.http import set_rate_limiter_factory
+    from svcconsole.modules.ratelimits import set_rate_limiter_factory
 
     set_rate_limiter_factory(lambda key, limit, window: DatabaseTokenBucket(db, key, limit, window))
     server = limited_server(limited_panel, rate_limit_per_minute=LIMIT)
