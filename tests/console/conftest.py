@@ -97,15 +97,20 @@ def notifications(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return [(notification.severity, str(notification.message)) for notification in app._notifications]
 
 
-async def notified(pilot, text: str, severity: str = "information", timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    """Whether a notification holding `text` shows within `timeout` seconds (an outcome that a
-    thread reports after the panel answered can come after `settle` on a loaded machine)."""
+async def until(pilot, condition, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    """Whether `condition()` comes true within `timeout` seconds, settling between looks (what a
+    worker or a thread redraws can come after `settle` on a loaded machine)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(text in message for kind, message in notifications(pilot.app) if kind == severity):
-            return True
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
         await settle(pilot, rounds=1)
-    return False
+    return True
+
+
+async def notified(pilot, text: str, severity: str = "information", timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a notification holding `text` shows within `timeout` seconds."""
+    return await until(pilot, lambda: any(text in message for kind, message in notifications(pilot.app) if kind == severity), timeout)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from svcconsole.core import catalog as catalog_core
 from svcconsole.store.models import Customer, Service
 from svcconsole.widgets.records import RecordTable
 from tests.conftest import new_service
-from tests.console.conftest import make_app, notifications, settle
+from tests.console.conftest import make_app, notifications, settle, until
 
 pytestmark = pytest.mark.anyio
 
@@ -127,7 +127,7 @@ async def test_edit_the_customer_from_their_screen(db, admin, catalog, two_custo
             [edit] = [row for row in activity.changes_of(session, "customer", catalog.customer_id) if row.action == "customer_edit"]
         assert (customer.notes, customer.company, customer.email) == ("pays late, call first", "Martin & Co", "alice@example.com")
         assert edit.details["notes"] == [None, "pays late, call first"]
-        assert "pays late, call first" in str(app.screen.query_one("#customer-notes", Static).render())
+        assert await until(pilot, lambda: "pays late, call first" in str(app.screen.query_one("#customer-notes", Static).render()))
 
 
 async def test_a_viewer_sees_the_profile_but_cannot_edit(db, admin, catalog, two_customers, frozen):
