@@ -62,9 +62,9 @@ def test_the_revision_a_launch_checks_is_the_migrations_head(db):
     assert schema.current_revision(db) == schema.HEAD_REVISION
 
 
-def test_opening_a_database_loads_neither_alembic_nor_on_sqlite_the_panel_adapters(db_url):
-    """Launch time: Alembic is for `db upgrade` and `db check`; on SQLite the adapters' HTTP
-    layer waits for a panel call (PostgreSQL installs its shared rate limiter there at once)."""
+def test_opening_a_database_loads_neither_alembic_nor_the_panel_adapters(db_url):
+    """Launch time: Alembic is for `db upgrade` and `db check`; the adapters' HTTP layer waits for
+    a panel call (PostgreSQL's shared rate limiter is set in `modules.ratelimits`, which needs no HTTP client)."""
     import subprocess
     import sys
 
@@ -73,4 +73,4 @@ def test_opening_a_database_loads_neither_alembic_nor_on_sqlite_the_panel_adapte
         "print(' '.join(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'mako', 'httpx'})))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe, db_url], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == ([] if db_url.startswith("sqlite") else ["httpx"])
+    assert loaded == []
